@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian packages offerd needs to build and run, when missing.
+# As root it runs apt-get; otherwise it prints the exact line to run.
+#   scripts/deps.sh               build + run dependencies
+#   scripts/deps.sh --test        also what the tests need (PostgreSQL server...)
+#   scripts/deps.sh --check-only  exit 1 if something is missing, install nothing
+set -euo pipefail
+
+build_pkgs=(gcc make pkg-config libmicrohttpd-dev libjansson-dev libpq-dev
+            libsqlite3-dev libcsv-dev libcurl4-openssl-dev zlib1g-dev libssl-dev
+            libcmocka-dev)
+test_pkgs=(postgresql curl jq)
+
+want=("${build_pkgs[@]}")
+check_only=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) want+=("${test_pkgs[@]}") ;;
+    --check-only) check_only=1 ;;
+    *) echo "usage: $0 [--test] [--check-only]" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${want[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+[[ $check_only -eq 1 ]] && { echo "missing: ${missing[*]}"; exit 1; }
+
+line="apt-get install -y --no-install-recommends ${missing[*]}"
+if [[ $(id -u) -ne 0 ]]; then
+  echo "offerd needs these Debian packages; run as root:" >&2
+  echo "  apt-get update && $line" >&2
+  exit 1
+fi
+echo "deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,121 @@
+/*
+ * db.h — offerd's schema and every domain query, written once in portable SQL
+ * over the store interface. Where PostgreSQL and SQLite disagree (identity
+ * columns, sequences, timestamps) the dialect picks the text.
+ *
+ * Tables (all scoped by COMPANY, the tenant):
+ *   TB_AGENTS    agent versions: VERSION, POLICY, EPSILON, PARAMS (JSON)
+ *   TB_EPISODES  one row per /predict answer, with the decision's propensities
+ *   TB_REWARDS   one row per /rewards call, tied to its episode (unique)
+ *   TB_PRODUCTS  catalogue: OFFER_ID -> PRODUCT_NAME; view TB_PRODUCTS_A
+ *   TB_POLICY    learned statistics per (company, state, offer)
+ *   TB_SEGMENTS  RFM segment per known customer (from offerctl train)
+ *   TB_API_KEYS  hashed API keys per company
+ */
+#ifndef OFFERD_DB_H
+#define OFFERD_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store.h"
+
+/* Applies pending migrations (idempotent) and seeds agent 1.0.0 if empty. */
+int db_migrate(store *s);
+int db_schema_version(store *s, int *out);
+
+/* Reads a boolean column as stored by either backend. */
+int db_bool(const char *v);
+
+/* --- agents ----------------------------------------------------------- */
+#define DB_VERSION_MAX 64
+#define DB_POLICY_MAX 32
+
+typedef struct db_agent {
+	int64_t id;
+	char version[DB_VERSION_MAX];
+	char policy[DB_POLICY_MAX];
+	double epsilon;
+	char *params;  /* JSON text or NULL; owned, freed by db_agent_clear */
+} db_agent;
+
+void db_agent_clear(db_agent *a);
+/* The newest TB_AGENTS row (highest id). ERR_NOTFOUND when empty. */
+int db_agent_latest(store *s, db_agent *out);
+/* Adds a TB_AGENTS row; params may be NULL. */
+int db_agent_release(store *s, const char *version, const char *policy, double epsilon,
+                     const char *params);
+
+/* --- products --------------------------------------------------------- */
+typedef struct db_product {
+	char *offer_id;
+	char *name;
+} db_product;
+
+/* Replaces a company's catalogue in one transaction. */
+int db_products_replace(store *s, const char *company, const db_product *p, size_t n);
+/* Calls fn(arg, company, offer_id, name) for every catalogue row. */
+typedef int (*db_product_fn)(void *arg, const char *company, const char *offer_id, const char *name);
+int db_products_each(store *s, db_product_fn fn, void *arg);
+
+/* --- rewards ---------------------------------------------------------- */
+typedef struct db_reward_in {
+	const char *company;
+	const char *customer_id;
+	int64_t episode_id;         /* 0: the customer's latest unrewarded episode */
+	int accepted;               /* accepted_one_of_the_three_offers */
+	const char *accepted_offer; /* may be NULL */
+	const char *clicked;        /* comma-separated, may be NULL */
+	const char *request_ts;
+} db_reward_in;
+
+/* What the writer learned from the episode a reward attached to. */
+typedef struct db_reward_out {
+	int rc;                     /* 0, ERR_NOTFOUND, ERR_CONFLICT */
+	int64_t reward_id;
+	int64_t episode_id;
+	char state_key[128];
+	char policy[DB_POLICY_MAX];
+	char agent_version[DB_VERSION_MAX];
+	char offers[EPISODE_SHOWN_MAX][64];
+	int n_offers;
+	double episode_age;         /* seconds between the episode and now */
+} db_reward_out;
+
+/* --- learned statistics ------------------------------------------------ */
+typedef struct db_policy_row {
+	const char *company;
+	const char *state_key;
+	const char *offer;
+	double n;             /* rewards observed */
+	double reward_sum;    /* sum of rewards observed */
+	double prior_value;   /* warm-start value (offerctl train) */
+	double prior_weight;  /* how many observations the prior is worth */
+	double alpha, beta;   /* Beta posterior pseudo-counts (successes, failures) */
+	int64_t rev;          /* global change counter, for incremental reloads */
+} db_policy_row;
+
+typedef int (*db_policy_fn)(void *arg, const db_policy_row *row);
+/* Calls fn for every TB_POLICY row with REV > since; *max_rev gets the highest seen. */
+int db_policy_since(store *s, int64_t since, db_policy_fn fn, void *arg, int64_t *max_rev);
+/* Adds deltas (n, reward_sum, alpha, beta) to rows, creating them as needed. */
+int db_policy_add(store *s, const db_policy_row *deltas, size_t n);
+/* Sets the priors of rows (offerctl train), creating them as needed. */
+int db_policy_set_priors(store *s, const db_policy_row *rows, size_t n);
+
+/* --- segments ---------------------------------------------------------- */
+typedef struct db_segment {
+	const char *customer_id;
+	const char *segment;
+} db_segment;
+
+int db_segments_replace(store *s, const char *company, const db_segment *rows, size_t n);
+typedef int (*db_segment_fn)(void *arg, const char *company, const char *customer_id,
+                             const char *segment);
+int db_segments_each(store *s, db_segment_fn fn, void *arg);
+
+/* --- counts, for tests and offerctl ------------------------------------ */
+/* COUNT(*) of a known table (whitelisted name). */
+int db_count(store *s, const char *table, int64_t *out);
+
+#endif

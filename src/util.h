@@ -1,0 +1,85 @@
+/*
+ * util.h — the small things every module uses: allocation that never returns
+ * NULL, one bounded number parser, a growable buffer with a hard limit, and
+ * string helpers.
+ */
+#ifndef OFFERD_UTIL_H
+#define OFFERD_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define UTIL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Error codes shared by every module: 0 is success, these are negative. */
+enum {
+	ERR_NOMEM = -1,
+	ERR_INVAL = -2,     /* bad input; the caller has a message */
+	ERR_RANGE = -3,     /* a number or size out of bounds */
+	ERR_NOTFOUND = -4,  /* no such row / customer / key */
+	ERR_CONFLICT = -5,  /* unique violation, already rewarded */
+	ERR_UNAVAIL = -6,   /* database down, queue full: retry later */
+	ERR_IO = -7,        /* database or file error */
+	ERR_TOOBIG = -8,    /* over a configured limit */
+	ERR_AUTH = -9,      /* missing or wrong credentials */
+	ERR_RATE = -10,     /* rate limit */
+};
+
+/* Out-of-memory is handled once: these log and abort instead of returning. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+/* Returns a copy the caller frees. */
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* Returns a formatted string the caller frees. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * The one number parser: the whole of `s` must be a base-10 integer within
+ * [min, max]. Returns 0, ERR_INVAL (not a number) or ERR_RANGE.
+ */
+int util_strtonum(const char *s, int64_t min, int64_t max, int64_t *out);
+/* Same for a finite double within [min, max]. */
+int util_strtod(const char *s, double min, double max, double *out);
+
+/* Case-insensitive ASCII comparison helpers. */
+int util_streq_nocase(const char *a, const char *b);
+/* Copies at most dstsize-1 bytes and always terminates; returns strlen(src). */
+size_t util_strlcpy(char *dst, const char *src, size_t dstsize);
+/* Trims ASCII white space at both ends in place; returns s. */
+char *util_trim(char *s);
+
+/*
+ * buf — a growable byte buffer with a hard size limit (curl's dynbuf).
+ * On overflow of the limit the buffer frees itself and returns ERR_TOOBIG,
+ * so a caller cannot keep writing into a half-filled buffer.
+ */
+typedef struct buf {
+	char *data;    /* NUL-terminated while len < cap */
+	size_t len;
+	size_t cap;
+	size_t limit;
+} buf;
+
+void buf_init(buf *b, size_t limit);
+void buf_free(buf *b);
+void buf_reset(buf *b);
+int buf_add(buf *b, const void *data, size_t len);
+int buf_adds(buf *b, const char *s);
+int buf_addf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int buf_vaddf(buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* Detaches the data (caller frees) and resets the buffer. */
+char *buf_steal(buf *b);
+
+/* Seconds since the epoch with sub-second precision, from CLOCK_REALTIME. */
+double util_now(void);
+/* Monotonic seconds, for durations. */
+double util_monotonic(void);
+/* Writes today's UTC date as YYYY-MM-DD into out[11]. */
+void util_today(char out[11]);
+/* Writes the current UTC time as YYYY-MM-DDTHH:MM:SS.mmmZ into out[32]. */
+void util_now_iso(char out[32]);
+
+#endif
