@@ -38,7 +38,7 @@ for t in "$build"/tests/test_* tests/*.test.sh; do
     "$t" >"$log" 2>&1
   fi
   rc=$?
-  secs=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc 2>/dev/null || echo 0)")
+  secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
   if [[ $rc -eq 0 ]]; then
     passed=$((passed + 1))
     echo "PASS $name (${secs}s)"
