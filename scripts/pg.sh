@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL server for the tests and benchmarks.
+#   scripts/pg.sh start [--port N]  start one (or find the running one); print its URL
+#   scripts/pg.sh url               print the running server's URL (exit 1 if none)
+#   scripts/pg.sh stop              stop it and delete its directory
+#   scripts/pg.sh down | up         stop / start it again keeping its data and port
+#                                   (the store tests use these to test reconnects)
+# The server lives in a fresh `mktemp -d` directory, listens on 127.0.0.1 on a
+# free port with its unix socket in that directory, trusts local connections,
+# and keeps fsync on so benchmarks measure real commits. It has a database
+# `offerd_test`; the URL is postgresql://postgres@127.0.0.1:PORT/offerd_test.
+#
+# PostgreSQL refuses to run as root, and CI runs as root: then the server runs
+# as the `postgres` user that the Debian package creates (via runuser).
+# State (directory, port) is kept in $OFFERD_PG_STATE, default
+# /tmp/offerd-pg.state, so that `stop` and `url` find the server. Runs that
+# must not share a server set OFFERD_PG_STATE to a file of their own.
+set -euo pipefail
+
+state=${OFFERD_PG_STATE:-/tmp/offerd-pg.state}
+here=$(cd "$(dirname "$0")" && pwd)
+dbname=offerd_test
+
+die() { echo "pg.sh: $*" >&2; exit 1; }
+
+# The newest installed server's binaries, installing PostgreSQL when missing.
+find_bin() {
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  if [[ -z "$d" || ! -x "$d/initdb" ]]; then
+    echo "pg.sh: PostgreSQL server not found; installing it" >&2
+    "$here/deps.sh" --test >&2 || die "could not install PostgreSQL (run scripts/deps.sh --test as root)"
+    d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+    [[ -n "$d" && -x "$d/initdb" ]] || die "no initdb under /usr/lib/postgresql/*/bin"
+  fi
+  echo "$d"
+}
+
+# Runs a server-side command as the server's owner.
+as_owner() {
+  if [[ $(id -u) -eq 0 ]]; then
+    runuser -u postgres -- "$@"
+  else
+    "$@"
+  fi
+}
+
+# A port nobody listens on. Another process may take it before the server
+# does; start() then retries with another one.
+free_port() {
+  local p i
+  for ((i = 0; i < 100; i++)); do
+    p=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  die "no free port found"
+}
+
+# Reads the state file into $dir and $port; returns 1 when there is none.
+load_state() {
+  dir=
+  port=
+  [[ -f "$state" ]] || return 1
+  local k v
+  while IFS='=' read -r k v; do
+    case "$k" in
+      dir) dir=$v ;;
+      port) port=$v ;;
+    esac
+  done <"$state"
+  [[ -n "$dir" && -n "$port" ]]
+}
+
+running() {
+  [[ -d "$dir/data" ]] && as_owner "$bin/pg_ctl" status -D "$dir/data" >/dev/null 2>&1
+}
+
+print_url() {
+  echo "postgresql://postgres@127.0.0.1:$port/$dbname"
+}
+
+# Starts the server in $dir on $port; returns non-zero when it did not come up.
+server_start() {
+  as_owner "$bin/pg_ctl" start -w -t 30 -D "$dir/data" -l "$dir/server.log" \
+    -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir" >/dev/null
+}
+
+cmd_start() {
+  local want_port=
+  while [[ $# -gt 0 ]]; do
+    case "$1" in
+      --port) [[ $# -ge 2 ]] || die "--port needs a number"; want_port=$2; shift 2 ;;
+      *) die "unknown option $1" ;;
+    esac
+  done
+  [[ -z "$want_port" || "$want_port" =~ ^[0-9]+$ ]] || die "bad port: $want_port"
+  bin=$(find_bin)
+  if load_state; then
+    if running; then
+      print_url
+      return 0
+    fi
+    # A stale state file (a reboot, a killed run): forget it.
+    rm -rf -- "$dir"
+    rm -f -- "$state"
+  fi
+  if [[ $(id -u) -eq 0 ]]; then
+    id postgres >/dev/null 2>&1 || die "user postgres missing (it comes with the postgresql package)"
+  fi
+  dir=$(mktemp -d "${TMPDIR:-/tmp}/offerd-pg.XXXXXX")
+  chmod 700 "$dir"
+  [[ $(id -u) -eq 0 ]] && chown postgres: "$dir"
+  # --no-sync only skips initdb's own final sync of a throwaway cluster;
+  # the server itself keeps fsync on.
+  if ! as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C \
+      --no-sync >"$dir/initdb.log" 2>&1; then
+    cat "$dir/initdb.log" >&2
+    rm -rf -- "$dir"
+    die "initdb failed"
+  fi
+  local tries=0
+  while :; do
+    port=${want_port:-$(free_port)}
+    if server_start; then
+      break
+    fi
+    tries=$((tries + 1))
+    if [[ -n "$want_port" || $tries -ge 5 ]]; then
+      tail -n 20 "$dir/server.log" >&2 || true
+      rm -rf -- "$dir"
+      die "server did not start (port $port)"
+    fi
+  done
+  printf 'dir=%s\nport=%s\n' "$dir" "$port" >"$state"
+  "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres "$dbname" ||
+    die "createdb failed; server log: $dir/server.log"
+  print_url
+}
+
+cmd_stop() {
+  bin=$(find_bin)
+  load_state || return 0
+  if running; then
+    as_owner "$bin/pg_ctl" stop -D "$dir/data" -m fast -w -t 30 >/dev/null || true
+  fi
+  rm -rf -- "$dir"
+  rm -f -- "$state"
+}
+
+cmd_url() {
+  bin=$(find_bin)
+  load_state || die "no server (run scripts/pg.sh start)"
+  running || die "server in $dir is not running"
+  print_url
+}
+
+cmd_down() {
+  bin=$(find_bin)
+  load_state || die "no server (run scripts/pg.sh start)"
+  running || return 0
+  as_owner "$bin/pg_ctl" stop -D "$dir/data" -m fast -w -t 30 >/dev/null
+}
+
+cmd_up() {
+  bin=$(find_bin)
+  load_state || die "no server (run scripts/pg.sh start)"
+  running && return 0
+  server_start || die "server did not start again; log: $dir/server.log"
+}
+
+[[ $# -ge 1 ]] || die "usage: pg.sh start [--port N] | stop | url | down | up"
+cmd=$1
+shift
+case "$cmd" in
+  start) cmd_start "$@" ;;
+  stop) cmd_stop ;;
+  url) cmd_url ;;
+  down) cmd_down ;;
+  up) cmd_up ;;
+  *) die "usage: pg.sh start [--port N] | stop | url | down | up" ;;
+esac
