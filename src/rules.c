@@ -1,0 +1,540 @@
+/*
+ * rules.c — eligibility rules: the built-in Company B set, the strict
+ * line-oriented parser for rules files, and their application to a request's
+ * offers. The format is documented in rules.h.
+ */
+#include "rules.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum rules_field {
+	RULES_F_AGE = 0,
+	RULES_F_GENDER,
+	RULES_F_REGION,
+	RULES_F_LAST_OFFER,
+	RULES_F_CLIENT_SINCE,
+};
+
+enum rules_op { RULES_EQ = 0, RULES_NE, RULES_LT, RULES_LE, RULES_GT, RULES_GE };
+
+typedef struct rules_rule {
+	enum rules_field field;
+	enum rules_op op;
+	int64_t num;                  /* the value, for age */
+	char text[RULES_VALUE_MAX];   /* the value, for text fields */
+	int ndeny;
+	int deny[RULES_DENY_MAX];     /* offer numbers, in the order written */
+} rules_rule;
+
+struct rules {
+	size_t n;
+	rules_rule *rule;  /* n entries, owned */
+};
+
+/* The state key each field reads; these are the keys csvin writes. */
+static const char *const field_keys[] = {"age", "gender", "region", "last_offer", "client-since"};
+
+/* Operator spellings, two-character ones first so "<=" is not read as "<". */
+static const struct {
+	const char *text;
+	enum rules_op op;
+} op_table[] = {
+	{"==", RULES_EQ}, {"!=", RULES_NE}, {"<=", RULES_LE}, {">=", RULES_GE},
+	{"=", RULES_EQ},  {"<", RULES_LT},  {">", RULES_GT},
+};
+
+static const char *const op_names[] = {"=", "!=", "<", "<=", ">", ">="};
+
+/* Company B's contract, as the brief states it. */
+static const rules_rule company_b[] = {
+	{.field = RULES_F_REGION, .op = RULES_EQ, .text = "Europa", .ndeny = 3, .deny = {4, 5, 6}},
+	{.field = RULES_F_AGE, .op = RULES_GT, .num = 65, .ndeny = 3, .deny = {1, 3, 4}},
+};
+
+static rules *rules_alloc(size_t n)
+{
+	rules *r = xcalloc(1, sizeof(*r));
+
+	r->rule = xcalloc(n ? n : 1, sizeof(*r->rule));
+	r->n = 0;
+	return r;
+}
+
+int rules_default(rules **out)
+{
+	rules *r = rules_alloc(UTIL_ARRAY_LEN(company_b));
+
+	memcpy(r->rule, company_b, sizeof(company_b));
+	r->n = UTIL_ARRAY_LEN(company_b);
+	*out = r;
+	return 0;
+}
+
+void rules_free(rules *r)
+{
+	if (r == NULL)
+		return;
+	free(r->rule);
+	free(r);
+}
+
+size_t rules_count(const rules *r)
+{
+	return r->n;
+}
+
+static int rule_equal(const rules_rule *a, const rules_rule *b)
+{
+	if (a->field != b->field || a->op != b->op || a->ndeny != b->ndeny)
+		return 0;
+	if (a->field == RULES_F_AGE ? a->num != b->num : strcmp(a->text, b->text) != 0)
+		return 0;
+	return memcmp(a->deny, b->deny, (size_t)a->ndeny * sizeof(a->deny[0])) == 0;
+}
+
+int rules_equal(const rules *a, const rules *b)
+{
+	if (a->n != b->n)
+		return 0;
+	for (size_t i = 0; i < a->n; i++) {
+		if (!rule_equal(&a->rule[i], &b->rule[i]))
+			return 0;
+	}
+	return 1;
+}
+
+int rules_format(const rules *r, buf *out)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < r->n && rc == 0; i++) {
+		const rules_rule *ru = &r->rule[i];
+
+		rc = buf_addf(out, "%s %s ", field_keys[ru->field], op_names[ru->op]);
+		if (rc == 0 && ru->field == RULES_F_AGE)
+			rc = buf_addf(out, "%lld", (long long)ru->num);
+		else if (rc == 0 && (strchr(ru->text, '#') != NULL || strstr(ru->text, "->") != NULL))
+			rc = buf_addf(out, "\"%s\"", ru->text);
+		else if (rc == 0)
+			rc = buf_adds(out, ru->text);
+		if (rc == 0)
+			rc = buf_adds(out, " -> deny");
+		for (int k = 0; k < ru->ndeny && rc == 0; k++)
+			rc = buf_addf(out, " OFFER_%d", ru->deny[k]);
+		if (rc == 0)
+			rc = buf_adds(out, "\n");
+	}
+	return rc;
+}
+
+int rules_offer_number(const char *s, int *n)
+{
+	int64_t v;
+
+	if (strncasecmp(s, "offer", 5) != 0)
+		return ERR_INVAL;
+	s += 5;
+	if (*s == '_' || *s == '-' || *s == ' ')
+		s++;
+	/* util_strtonum accepts a sign; an offer number is digits only. */
+	if (!isdigit((unsigned char)*s))
+		return ERR_INVAL;
+	if (util_strtonum(s, 1, RULES_OFFER_NUM_MAX, &v) != 0)
+		return ERR_INVAL;
+	*n = (int)v;
+	return 0;
+}
+
+/* --- parsing ----------------------------------------------------------- */
+
+typedef struct parser {
+	const char *name;
+	int line;
+	char *err;
+	size_t errlen;
+} parser;
+
+static int perr(parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Writes "NAME:LINE: message" and returns ERR_INVAL for the caller to return. */
+static int perr(parser *p, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (p->errlen > 0)
+		snprintf(p->err, p->errlen, "%s:%d: %s", p->name, p->line, msg);
+	return ERR_INVAL;
+}
+
+/* Field names are matched like CSV headers: case and '_', '-', ' ' ignored. */
+static int field_lookup(const char *s, size_t len, enum rules_field *out)
+{
+	static const struct {
+		const char *key;
+		enum rules_field field;
+	} names[] = {
+		{"age", RULES_F_AGE},
+		{"gender", RULES_F_GENDER},
+		{"region", RULES_F_REGION},
+		{"lastoffer", RULES_F_LAST_OFFER},
+		{"clientsince", RULES_F_CLIENT_SINCE},
+	};
+	char key[32];
+	size_t k = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '_' || s[i] == '-')
+			continue;
+		if (k + 1 >= sizeof(key))
+			return ERR_INVAL;
+		key[k++] = (char)tolower((unsigned char)s[i]);
+	}
+	key[k] = '\0';
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(names); i++) {
+		if (strcmp(key, names[i].key) == 0) {
+			*out = names[i].field;
+			return 0;
+		}
+	}
+	return ERR_INVAL;
+}
+
+/* Finds `needle` in s outside double quotes; NULL when absent. */
+static char *find_unquoted(char *s, const char *needle)
+{
+	size_t n = strlen(needle);
+	int quoted = 0;
+
+	for (; *s != '\0'; s++) {
+		if (*s == '"')
+			quoted = !quoted;
+		else if (!quoted && strncmp(s, needle, n) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+/* Parses "FIELD OP VALUE" (already trimmed) into ru. */
+static int parse_condition(parser *p, char *s, rules_rule *ru)
+{
+	char *q = s;
+	char *value;
+	size_t flen;
+	size_t vlen;
+	int found = 0;
+
+	while (isalnum((unsigned char)*q) || *q == '_' || *q == '-')
+		q++;
+	flen = (size_t)(q - s);
+	if (flen == 0)
+		return perr(p, "expected a field name (age, gender, region, last_offer, client-since)");
+	if (field_lookup(s, flen, &ru->field) != 0)
+		return perr(p, "unknown field '%.*s' (expected age, gender, region, last_offer, "
+		               "client-since)", (int)flen, s);
+	while (*q == ' ' || *q == '\t')
+		q++;
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(op_table); i++) {
+		size_t olen = strlen(op_table[i].text);
+
+		if (strncmp(q, op_table[i].text, olen) == 0) {
+			ru->op = op_table[i].op;
+			q += olen;
+			found = 1;
+			break;
+		}
+	}
+	if (!found)
+		return perr(p, "expected an operator (= != < <= > >=) after '%s'", field_keys[ru->field]);
+	value = util_trim(q);
+	vlen = strlen(value);
+	if (vlen >= 2 && value[0] == '"' && value[vlen - 1] == '"') {
+		value[vlen - 1] = '\0';
+		value++;
+		vlen -= 2;
+	}
+	if (strchr(value, '"') != NULL)
+		return perr(p, "a value may not contain '\"'");
+	if (vlen == 0)
+		return perr(p, "missing value after '%s %s'", field_keys[ru->field], op_names[ru->op]);
+	if (ru->field == RULES_F_AGE) {
+		int rc = util_strtonum(value, 0, 1000, &ru->num);
+
+		if (rc != 0)
+			return perr(p, "age needs a whole number between 0 and 1000, got '%s'", value);
+		return 0;
+	}
+	if (ru->op != RULES_EQ && ru->op != RULES_NE)
+		return perr(p, "operator '%s' only works on age; %s takes = or !=", op_names[ru->op],
+		            field_keys[ru->field]);
+	if (vlen >= sizeof(ru->text))
+		return perr(p, "value longer than %zu bytes", sizeof(ru->text) - 1);
+	if (ru->field == RULES_F_GENDER) {
+		/* Rules compare against the normalised state, so only these can match. */
+		if (util_streq_nocase(value, "M"))
+			value = "M";
+		else if (util_streq_nocase(value, "F"))
+			value = "F";
+		else if (util_streq_nocase(value, "unknown"))
+			value = "unknown";
+		else
+			return perr(p, "gender is M, F or unknown after normalisation, got '%s'", value);
+	}
+	util_strlcpy(ru->text, value, sizeof(ru->text));
+	return 0;
+}
+
+/* Splits off the next blank-separated token of *s; NULL at the end. */
+static char *next_token(char **s)
+{
+	char *p = *s;
+	char *tok;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0')
+		return NULL;
+	tok = p;
+	while (*p != '\0' && *p != ' ' && *p != '\t')
+		p++;
+	if (*p != '\0')
+		*p++ = '\0';
+	*s = p;
+	return tok;
+}
+
+/* Parses "deny OFFER ..." (already trimmed) into ru. */
+static int parse_action(parser *p, char *s, rules_rule *ru)
+{
+	char *tok = next_token(&s);
+
+	ru->ndeny = 0;
+	if (tok == NULL)
+		return perr(p, "expected 'deny OFFER_n ...' after '->'");
+	if (!util_streq_nocase(tok, "deny"))
+		return perr(p, "expected 'deny' after '->', got '%s'", tok);
+	for (tok = next_token(&s); tok != NULL; tok = next_token(&s)) {
+		int n;
+
+		if (rules_offer_number(tok, &n) != 0)
+			return perr(p, "'%s' is not an offer (expected OFFER_1 .. OFFER_%d)", tok,
+			            RULES_OFFER_NUM_MAX);
+		for (int k = 0; k < ru->ndeny; k++) {
+			if (ru->deny[k] == n)
+				return perr(p, "OFFER_%d is named twice", n);
+		}
+		if (ru->ndeny >= RULES_DENY_MAX)
+			return perr(p, "more than %d offers in one rule", RULES_DENY_MAX);
+		ru->deny[ru->ndeny++] = n;
+	}
+	if (ru->ndeny == 0)
+		return perr(p, "'deny' names no offer");
+	return 0;
+}
+
+/* Parses one line; *has_rule says whether it held a rule (not blank/comment). */
+static int parse_line(parser *p, char *line, rules_rule *ru, int *has_rule)
+{
+	char *hash;
+	char *arrow;
+	char *s;
+	int rc;
+
+	*has_rule = 0;
+	hash = find_unquoted(line, "#");
+	if (hash != NULL)
+		*hash = '\0';
+	s = util_trim(line);
+	if (*s == '\0')
+		return 0;
+	for (char *c = s; *c != '\0'; c++) {
+		if ((unsigned char)*c < 0x20 && *c != '\t')
+			return perr(p, "control character 0x%02x", (unsigned char)*c);
+	}
+	arrow = find_unquoted(s, "->");
+	if (arrow == NULL)
+		return perr(p, "expected 'CONDITION -> deny OFFER_n ...'");
+	*arrow = '\0';
+	memset(ru, 0, sizeof(*ru));
+	rc = parse_condition(p, util_trim(s), ru);
+	if (rc != 0)
+		return rc;
+	rc = parse_action(p, util_trim(arrow + 2), ru);
+	if (rc != 0)
+		return rc;
+	*has_rule = 1;
+	return 0;
+}
+
+int rules_parse(const char *text, size_t len, const char *name, rules **out, char *err,
+                size_t errlen)
+{
+	parser p = {.name = name ? name : "rules", .line = 0, .err = err, .errlen = errlen};
+	char line[RULES_LINE_MAX + 1];
+	rules *r = NULL;
+	size_t pos = 0;
+	int rc = 0;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	if (len > RULES_FILE_MAX) {
+		snprintf(err, errlen, "%s: larger than %d bytes", p.name, RULES_FILE_MAX);
+		rc = ERR_TOOBIG;
+		goto out;
+	}
+	r = rules_alloc(RULES_MAX);
+	/* A UTF-8 BOM from a Windows editor is not part of the first rule. */
+	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0)
+		pos = 3;
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t end = nl != NULL ? (size_t)(nl - text) : len;
+		size_t llen = end - pos;
+		rules_rule ru;
+		int has_rule;
+
+		p.line++;
+		if (llen > 0 && text[end - 1] == '\r')
+			llen--;
+		if (llen > RULES_LINE_MAX) {
+			rc = perr(&p, "line longer than %d bytes", RULES_LINE_MAX);
+			goto out;
+		}
+		if (memchr(text + pos, '\0', llen) != NULL) {
+			rc = perr(&p, "NUL byte in the line");
+			goto out;
+		}
+		memcpy(line, text + pos, llen);
+		line[llen] = '\0';
+		pos = end + 1;
+		rc = parse_line(&p, line, &ru, &has_rule);
+		if (rc != 0)
+			goto out;
+		if (!has_rule)
+			continue;
+		if (r->n >= RULES_MAX) {
+			rc = perr(&p, "more than %d rules", RULES_MAX);
+			goto out;
+		}
+		r->rule[r->n++] = ru;
+	}
+	*out = r;
+	r = NULL;
+out:
+	rules_free(r);
+	return rc;
+}
+
+int rules_load(const char *path, rules **out, char *err, size_t errlen)
+{
+	FILE *f = NULL;
+	char *text = NULL;
+	size_t len;
+	int rc = 0;
+
+	f = fopen(path, "rb");
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		rc = ERR_IO;
+		goto out;
+	}
+	/* Read one byte past the limit to tell "exactly at the limit" from "over". */
+	text = xmalloc(RULES_FILE_MAX + 1);
+	len = fread(text, 1, RULES_FILE_MAX + 1, f);
+	if (ferror(f)) {
+		snprintf(err, errlen, "%s: read error", path);
+		rc = ERR_IO;
+		goto out;
+	}
+	rc = rules_parse(text, len, path, out, err, errlen);
+out:
+	if (f != NULL)
+		fclose(f);
+	free(text);
+	return rc;
+}
+
+/* --- application ------------------------------------------------------- */
+
+static int rule_matches(const rules_rule *ru, const json_t *states)
+{
+	const json_t *v = json_object_get(states, field_keys[ru->field]);
+	double a;
+	double b;
+
+	if (v == NULL)
+		return 0;
+	if (ru->field != RULES_F_AGE) {
+		int eq;
+
+		if (!json_is_string(v))
+			return 0;
+		eq = util_streq_nocase(json_string_value(v), ru->text);
+		return ru->op == RULES_EQ ? eq : !eq;
+	}
+	if (!json_is_number(v))
+		return 0;
+	a = json_number_value(v);
+	b = (double)ru->num;
+	switch (ru->op) {
+	case RULES_EQ:
+		return a == b;
+	case RULES_NE:
+		return a != b;
+	case RULES_LT:
+		return a < b;
+	case RULES_LE:
+		return a <= b;
+	case RULES_GT:
+		return a > b;
+	case RULES_GE:
+		return a >= b;
+	}
+	return 0;
+}
+
+int rules_apply(const rules *r, const json_t *states, json_t *offers, int *ndenied)
+{
+	unsigned char denied[RULES_OFFER_NUM_MAX + 1];
+	int any = 0;
+	int count = 0;
+
+	if (ndenied != NULL)
+		*ndenied = 0;
+	if (!json_is_object(states) || !json_is_object(offers))
+		return ERR_INVAL;
+	memset(denied, 0, sizeof(denied));
+	for (size_t i = 0; i < r->n; i++) {
+		const rules_rule *ru = &r->rule[i];
+
+		if (!rule_matches(ru, states))
+			continue;
+		for (int k = 0; k < ru->ndeny; k++)
+			denied[ru->deny[k]] = 1;
+		any = 1;
+	}
+	if (!any)
+		return 0;
+	for (void *it = json_object_iter(offers); it != NULL;
+	     it = json_object_iter_next(offers, it)) {
+		int n;
+
+		if (rules_offer_number(json_object_iter_key(it), &n) != 0 || !denied[n])
+			continue;
+		if (!json_is_false(json_object_iter_value(it)))
+			count++;
+		json_object_iter_set(offers, it, json_false());
+	}
+	if (ndenied != NULL)
+		*ndenied = count;
+	return 0;
+}

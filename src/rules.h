@@ -1,0 +1,78 @@
+/*
+ * rules.h — eligibility rules: which offers a customer may not be shown,
+ * decided from the customer's states before the agent is asked.
+ *
+ * A rule set is a list of "condition -> deny OFFERS" lines. The built-in
+ * default is Company B's contract (rules_default); a text file in the format
+ * below replaces it (rules_parse / rules_load):
+ *
+ *     # Company B: comments start with '#', blank lines are ignored.
+ *     region = Europa -> deny OFFER_4 OFFER_5 OFFER_6
+ *     age > 65        -> deny OFFER_1 OFFER_3 OFFER_4
+ *
+ * Fields: age (operators = != < <= > >=, an integer), and the text fields
+ * gender, region, last_offer, client-since (operators = and !=, compared
+ * case-insensitively with the normalised state, so gender is M, F or unknown
+ * and a blank region is "unknown"). The value is the text between the
+ * operator and "->", trimmed; it may be written in double quotes. Offers are
+ * OFFER_<n> (any case, n in 1..RULES_OFFER_NUM_MAX). Rules are independent:
+ * an offer is denied when any rule whose condition holds denies it. A file
+ * with no rules at all means "no restrictions".
+ */
+#ifndef OFFERD_RULES_H
+#define OFFERD_RULES_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "util.h"
+
+#define RULES_MAX 256            /* rules per set */
+#define RULES_DENY_MAX 64        /* offers named by one rule */
+#define RULES_VALUE_MAX 128      /* bytes of a text value, with the NUL */
+#define RULES_LINE_MAX 1024      /* bytes of one line of a rules file */
+#define RULES_FILE_MAX (256 * 1024)
+#define RULES_OFFER_NUM_MAX 999  /* OFFER_1 .. OFFER_999 */
+
+typedef struct rules rules;
+
+/* Company B's rules (see the top of this file). The caller frees the set. */
+int rules_default(rules **out);
+
+/*
+ * Parses a rules text of len bytes (need not be NUL-terminated). `name` is
+ * used in messages ("NAME:LINE: ..."). On error returns ERR_INVAL (or
+ * ERR_TOOBIG) and writes a one-line message naming the line into err; on
+ * success *out is a new set the caller frees with rules_free().
+ */
+int rules_parse(const char *text, size_t len, const char *name, rules **out, char *err,
+                size_t errlen);
+/* Reads and parses a rules file; same contract as rules_parse(). */
+int rules_load(const char *path, rules **out, char *err, size_t errlen);
+void rules_free(rules *r);
+
+/* Number of rules in the set. */
+size_t rules_count(const rules *r);
+/* 1 when both sets hold the same rules in the same order. */
+int rules_equal(const rules *a, const rules *b);
+/* Appends the canonical text form of the set (one rule per line) to out. */
+int rules_format(const rules *r, buf *out);
+
+/*
+ * Applies the rules: every offer of the `offers` object (keys OFFER_<n>,
+ * any case) that a matching rule denies is set to false. `states` is the
+ * object of normalised states ("age", "gender", "region", ...). A rule whose
+ * field is absent from states, or has the wrong type, does not match.
+ * *ndenied (may be NULL) receives the number of offers switched from true
+ * to false. Returns 0, or ERR_INVAL when states or offers is not an object.
+ */
+int rules_apply(const rules *r, const json_t *states, json_t *offers, int *ndenied);
+
+/*
+ * Parses an offer name: "OFFER_4", "offer_4", "Offer-4", "offer 4", "OFFER4"
+ * (any case). Writes n (1..RULES_OFFER_NUM_MAX) and returns 0, else ERR_INVAL.
+ */
+int rules_offer_number(const char *s, int *n);
+
+#endif
