@@ -1,0 +1,732 @@
+/*
+ * store_pg.c — the PostgreSQL store, and the only file that includes
+ * libpq-fe.h. It implements struct store_ops over one blocking libpq
+ * connection:
+ *
+ *   exec             PQexecParams, text parameters and text results.
+ *   exec_batch       libpq pipeline mode: every statement is sent before any
+ *                    result is read, so a batch costs one round trip.
+ *   episodes_insert  the hot path of /predict: one prepared INSERT .. SELECT
+ *                    FROM unnest(arrays) per batch, whatever its size.
+ *
+ * Errors: SQLSTATE 23505 is ERR_CONFLICT; a lost connection (PQstatus bad,
+ * SQLSTATE class 08, 57P01/57P02/57P03) is ERR_UNAVAIL; anything else is
+ * ERR_IO. A lost connection is re-established by the next call (PQreset), at
+ * most once per PG_RESET_INTERVAL, so a down server costs the callers one
+ * cheap ERR_UNAVAIL per call instead of a connection attempt each.
+ *
+ * Waits are bounded without a non-blocking state machine:
+ *   - connect_timeout=2 when the conninfo sets none, so a reconnect attempt
+ *     to an unreachable host costs at most 2 s per host;
+ *   - TCP keepalives (idle 10 s, then 3 probes 5 s apart) and
+ *     tcp_user_timeout=30 s, so a vanished host or network breaks a blocked
+ *     call instead of hanging it forever;
+ *   - statement_timeout=30s when the session has none (set by the conninfo's
+ *     options, PGOPTIONS, or the role or database), so a statement stuck on a
+ *     lock or a slow plan is cancelled by the server. Long offerctl jobs can
+ *     lift it with ?options=-c%20statement_timeout%3D0 in the URL.
+ * What remains unbounded is a server process that is alive but frozen (for
+ * example SIGSTOPped): its kernel keeps acknowledging, so only a client-side
+ * timer would notice. A stopped or crashed server closes its sockets and the
+ * blocked call fails at once.
+ */
+#include "store.h"
+
+#include <libpq-fe.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+/* Seconds between two reconnect attempts while the server is down. */
+#define PG_RESET_INTERVAL 0.2
+/* Applied only when the session has no statement_timeout of its own. */
+#define PG_STATEMENT_TIMEOUT "30s"
+/* Hard limit of one array literal of episodes_insert (PostgreSQL's is 1 GB). */
+#define PG_ARRAY_LIMIT ((size_t)256 << 20)
+/* Row callbacks up to this many columns get their values from the stack. */
+#define PG_STACK_COLS 32
+
+/* Statements of a batch still waiting for their result. */
+#define PG_PENDING 1
+
+#define PG_EP_NAME "offerd_episodes_insert"
+#define PG_EP_TEXT_COLS 10
+#define PG_EP_NCOLS 14
+
+/*
+ * One statement for a whole batch of episodes: each column travels as one
+ * array parameter, unnest() zips them back into rows, and ORDER BY ordinality
+ * makes the rows reach the INSERT in input order. PostgreSQL evaluates the id
+ * default (nextval) as each row is inserted and emits RETURNING rows in
+ * insert order for INSERT .. SELECT .. ORDER BY, so the k-th returned id
+ * belongs to the k-th episode. The SQL standard does not promise the order
+ * of RETURNING, so pg_episodes_insert() does not trust it blindly: ids of one
+ * statement come from one sequence in insert order, hence the k-th smallest
+ * id is the k-th episode's; it sorts the ids if they ever come back unsorted.
+ */
+static const char pg_ep_sql[] =
+	"INSERT INTO tb_episodes (company, customer_id, states, predicted_offer_1,"
+	" predicted_offer_2, predicted_offer_3, request_timestamp, state_key, policy,"
+	" agent_version, epsilon, propensity_1, propensity_2, propensity_3)"
+	" SELECT u.company, u.customer_id, u.states, u.o1, u.o2, u.o3, u.ts, u.sk,"
+	" u.policy, u.av, u.eps, u.p1, u.p2, u.p3"
+	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+	" $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],"
+	" $11::float8[], $12::float8[], $13::float8[], $14::float8[])"
+	" WITH ORDINALITY AS u(company, customer_id, states, o1, o2, o3, ts, sk,"
+	" policy, av, eps, p1, p2, p3, ord)"
+	" ORDER BY u.ord RETURNING id";
+
+typedef struct pg_store {
+	store base; /* first member: a store * of this backend is a pg_store * */
+	PGconn *conn;
+	int prepared;      /* PG_EP_NAME exists on the current connection */
+	int in_tx;         /* a transaction was open when last looked */
+	int lost;          /* the connection must be re-established */
+	double last_reset; /* util_monotonic() of the last reconnect attempt */
+	buf arr[PG_EP_NCOLS]; /* episodes_insert's array literals, reused */
+	char err[1024];
+} pg_store;
+
+static pg_store *pg_of(store *s)
+{
+	return (pg_store *)s;
+}
+
+/* Keeps a copy of msg without libpq's trailing newline. */
+static void pg_set_err(pg_store *p, const char *msg)
+{
+	size_t n;
+
+	if (msg == NULL || *msg == '\0')
+		msg = "unknown PostgreSQL error";
+	util_strlcpy(p->err, msg, sizeof(p->err));
+	n = strlen(p->err);
+	while (n > 0 && (p->err[n - 1] == '\n' || p->err[n - 1] == ' '))
+		p->err[--n] = '\0';
+}
+
+/* Marks the connection for a reset on the next call. */
+static int pg_mark_lost(pg_store *p)
+{
+	if (!p->lost)
+		log_msg(LOG_WARN, "postgresql: connection lost: %s", p->err);
+	p->lost = 1;
+	p->prepared = 0;
+	return ERR_UNAVAIL;
+}
+
+/*
+ * Maps a failed result (res may be NULL when libpq itself failed) to an
+ * ERR_* code. The message is kept when keep is set, so a batch reports its
+ * first error rather than its last.
+ */
+static int pg_error(pg_store *p, const PGresult *res, int keep)
+{
+	const char *state = NULL;
+	const char *msg = NULL;
+
+	if (res != NULL) {
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		msg = PQresultErrorMessage(res);
+	}
+	if (msg == NULL || *msg == '\0')
+		msg = PQerrorMessage(p->conn);
+	if (keep)
+		pg_set_err(p, msg);
+	if (PQstatus(p->conn) == CONNECTION_BAD)
+		return pg_mark_lost(p);
+	if (state != NULL) {
+		if (strcmp(state, "23505") == 0)
+			return ERR_CONFLICT;
+		/*
+		 * 08xxx: connection exceptions; 57P01/02/03: the server is
+		 * shutting down, crashed, or not accepting connections yet.
+		 * libpq may still report the connection as fine until its
+		 * next read, so the reset is asked for here.
+		 */
+		if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+		    strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0)
+			return pg_mark_lost(p);
+		if (strcmp(state, "26000") == 0) {
+			/* Someone ran DEALLOCATE: prepare again next time. */
+			p->prepared = 0;
+		}
+	}
+	return ERR_IO;
+}
+
+/* 0 when res is a successful command or query result, else its ERR_* code. */
+static int pg_check(pg_store *p, const PGresult *res)
+{
+	ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return 0;
+	return pg_error(p, res, 1);
+}
+
+/* Remembers whether a transaction is open, for the reconnect rule below. */
+static void pg_track_tx(pg_store *p)
+{
+	PGTransactionStatusType ts;
+
+	if (p->lost || PQstatus(p->conn) != CONNECTION_OK)
+		return;
+	ts = PQtransactionStatus(p->conn);
+	p->in_tx = ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR;
+}
+
+/* Server notices (e.g. "there is no transaction in progress") go to the log. */
+static void pg_notice(void *arg, const char *msg)
+{
+	size_t n = strlen(msg);
+
+	(void)arg;
+	if (n > 0 && msg[n - 1] == '\n')
+		n--;
+	log_msg(LOG_DEBUG, "postgresql: %.*s", (int)n, msg);
+}
+
+/*
+ * Per-session settings, run after every (re)connect. The statement_timeout
+ * only fills a gap: a session that already has one keeps it.
+ */
+static int pg_session_setup(pg_store *p)
+{
+	PGresult *res;
+	int rc;
+
+	p->prepared = 0;
+	p->in_tx = 0;
+	res = PQexec(p->conn, "SELECT set_config('statement_timeout', '" PG_STATEMENT_TIMEOUT
+	                      "', false) WHERE current_setting('statement_timeout') = '0'");
+	rc = pg_check(p, res);
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * Called first by every operation: 0 when the connection can be used.
+ * A lost connection is reset, at most once per PG_RESET_INTERVAL. It is not
+ * reset under an open transaction (in_tx_ok == 0): the statements of that
+ * transaction died with the old session, and running the rest in autocommit
+ * on a new one would commit half a transaction. The caller must roll back
+ * (which then succeeds at once) before anything else runs.
+ */
+static int pg_ready(pg_store *p, int in_tx_ok)
+{
+	double now;
+
+	if (!p->lost && PQstatus(p->conn) == CONNECTION_OK)
+		return 0;
+	if (!p->lost) {
+		pg_set_err(p, PQerrorMessage(p->conn));
+		pg_mark_lost(p);
+	}
+	if (p->in_tx && !in_tx_ok) {
+		pg_set_err(p, "the database connection was lost inside a transaction; roll back");
+		return ERR_UNAVAIL;
+	}
+	p->in_tx = 0;
+	now = util_monotonic();
+	if (now - p->last_reset < PG_RESET_INTERVAL) {
+		pg_set_err(p, "the database is unavailable (reconnecting)");
+		return ERR_UNAVAIL;
+	}
+	p->last_reset = now;
+	PQreset(p->conn);
+	if (PQstatus(p->conn) != CONNECTION_OK) {
+		pg_set_err(p, PQerrorMessage(p->conn));
+		return ERR_UNAVAIL;
+	}
+	if (pg_session_setup(p) < 0)
+		return ERR_UNAVAIL;
+	p->lost = 0;
+	log_msg(LOG_INFO, "postgresql: reconnected");
+	return 0;
+}
+
+/* Calls fn for every row of res; returns 0 or fn's first non-zero value. */
+static int pg_rows(const PGresult *res, store_row_fn fn, void *arg)
+{
+	const char *stack_vals[PG_STACK_COLS];
+	const char **vals = stack_vals;
+	int nrows;
+	int ncols;
+	int rc = 0;
+
+	if (fn == NULL)
+		return 0;
+	nrows = PQntuples(res);
+	ncols = PQnfields(res);
+	if (ncols > PG_STACK_COLS)
+		vals = xcalloc((size_t)ncols, sizeof(*vals));
+	for (int r = 0; r < nrows && rc == 0; r++) {
+		for (int c = 0; c < ncols; c++)
+			vals[c] = PQgetisnull(res, r, c) ? NULL : PQgetvalue(res, r, c);
+		rc = fn(arg, ncols, vals);
+	}
+	if (vals != stack_vals)
+		free(vals);
+	return rc;
+}
+
+/* Rows affected by a command; 0 when the command does not report a count. */
+static int64_t pg_changes(PGresult *res)
+{
+	const char *t = PQcmdTuples(res);
+	int64_t v = 0;
+
+	if (t == NULL || *t == '\0' || util_strtonum(t, 0, INT64_MAX, &v) < 0)
+		return 0;
+	return v;
+}
+
+static int pg_exec(store *s, const char *sql, int nparams, const char *const *params,
+                   store_row_fn fn, void *arg)
+{
+	pg_store *p = pg_of(s);
+	PGresult *res = NULL;
+	int rc;
+
+	rc = pg_ready(p, 0);
+	if (rc < 0)
+		goto out;
+	res = PQexecParams(p->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	rc = pg_check(p, res);
+	if (rc < 0)
+		goto out;
+	rc = pg_rows(res, fn, arg);
+out:
+	PQclear(res);
+	pg_track_tx(p);
+	return rc;
+}
+
+/*
+ * Pipeline mode: all statements are queued, then one Sync, then the results
+ * are read in order. After a failing statement the server skips the rest up
+ * to the Sync (PGRES_PIPELINE_ABORTED, reported as ERR_IO), and reading up to
+ * the Sync leaves the connection idle and usable again. A statement whose
+ * row callback returns non-zero gets that value as its rc; the statements
+ * after it have already run. Statements that never got a result because the
+ * connection went away get ERR_UNAVAIL.
+ */
+static int pg_exec_batch(store *s, store_stmt *stmts, size_t n)
+{
+	pg_store *p = pg_of(s);
+	PGresult *res;
+	size_t sent = 0;
+	size_t cur = 0;
+	int got = 0;    /* stmts[cur] has its result */
+	int nulls = 0;
+	int first = 0;  /* the first error, for the return value and errmsg */
+	int synced;
+	int rc;
+
+	for (size_t i = 0; i < n; i++) {
+		stmts[i].rc = PG_PENDING;
+		stmts[i].changes = 0;
+	}
+	if (n == 0)
+		return 0;
+	rc = pg_ready(p, 0);
+	if (rc < 0) {
+		first = rc;
+		goto out;
+	}
+	if (!PQenterPipelineMode(p->conn)) {
+		first = pg_error(p, NULL, 1);
+		goto out;
+	}
+	for (sent = 0; sent < n; sent++) {
+		store_stmt *st = &stmts[sent];
+
+		if (!PQsendQueryParams(p->conn, st->sql, st->nparams, NULL, st->params, NULL, NULL,
+		                       0)) {
+			st->rc = pg_error(p, NULL, 1);
+			first = st->rc;
+			break;
+		}
+	}
+	synced = PQpipelineSync(p->conn);
+	if (!synced && first == 0)
+		first = pg_error(p, NULL, 1);
+	while (synced) {
+		ExecStatusType st;
+
+		res = PQgetResult(p->conn);
+		if (res == NULL) {
+			/*
+			 * A NULL ends one statement's results. Two in a row mean
+			 * nothing is pending any more: without a Sync coming (a
+			 * broken connection) that must end the loop.
+			 */
+			if (PQstatus(p->conn) == CONNECTION_BAD || ++nulls >= 2)
+				break;
+			if (got && cur < sent) {
+				cur++;
+				got = 0;
+			}
+			continue;
+		}
+		nulls = 0;
+		st = PQresultStatus(res);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			break;
+		}
+		if (cur < sent && !got) {
+			store_stmt *t = &stmts[cur];
+
+			got = 1;
+			if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+				t->changes = pg_changes(res);
+				t->rc = pg_rows(res, t->fn, t->arg);
+			} else if (st == PGRES_PIPELINE_ABORTED) {
+				t->rc = ERR_IO;
+			} else {
+				t->rc = pg_error(p, res, first == 0);
+			}
+			if (t->rc != 0 && first == 0) {
+				first = t->rc;
+				if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+					pg_set_err(p, "a row callback stopped the statement");
+			}
+		}
+		PQclear(res);
+	}
+	if (PQpipelineStatus(p->conn) != PQ_PIPELINE_OFF && !PQexitPipelineMode(p->conn)) {
+		/* Results still pending: only a broken connection leaves any. */
+		if (first == 0)
+			pg_set_err(p, PQerrorMessage(p->conn));
+		pg_mark_lost(p);
+	}
+out:
+	for (size_t i = 0; i < n; i++) {
+		if (stmts[i].rc != PG_PENDING)
+			continue;
+		if (p->lost || PQstatus(p->conn) != CONNECTION_OK)
+			stmts[i].rc = ERR_UNAVAIL;
+		else
+			stmts[i].rc = ERR_IO; /* never sent, after a failed send */
+	}
+	if (first == 0 && p->lost) {
+		first = ERR_UNAVAIL;
+		pg_set_err(p, "the database connection was lost during a batch");
+	}
+	pg_track_tx(p);
+	return first;
+}
+
+static int pg_simple(store *s, const char *sql, int in_tx_ok)
+{
+	pg_store *p = pg_of(s);
+	PGresult *res = NULL;
+	int rc;
+
+	rc = pg_ready(p, in_tx_ok);
+	if (rc < 0)
+		goto out;
+	res = PQexec(p->conn, sql);
+	rc = pg_check(p, res);
+out:
+	PQclear(res);
+	pg_track_tx(p);
+	return rc;
+}
+
+static int pg_begin(store *s)
+{
+	/* A new transaction may start on a new connection. */
+	return pg_simple(s, "BEGIN", 1);
+}
+
+static int pg_commit(store *s)
+{
+	pg_store *p = pg_of(s);
+	PGresult *res = NULL;
+	int aborted;
+	int rc;
+
+	rc = pg_ready(p, 0);
+	if (rc < 0)
+		goto out;
+	/*
+	 * COMMIT of a failed transaction "succeeds" and rolls back: the
+	 * caller must hear that its writes are gone.
+	 */
+	aborted = PQtransactionStatus(p->conn) == PQTRANS_INERROR;
+	res = PQexec(p->conn, "COMMIT");
+	rc = pg_check(p, res);
+	if (rc == 0 && (aborted || strcmp(PQcmdStatus(res), "ROLLBACK") == 0)) {
+		pg_set_err(p, "the transaction had failed and was rolled back");
+		rc = ERR_IO;
+	}
+out:
+	PQclear(res);
+	pg_track_tx(p);
+	return rc;
+}
+
+static int pg_rollback(store *s)
+{
+	pg_store *p = pg_of(s);
+
+	/*
+	 * A transaction on a lost connection is already gone: the server
+	 * aborted it with the session. Nothing to do, and no reason to wait
+	 * for a reconnect.
+	 */
+	if (p->lost || PQstatus(p->conn) != CONNECTION_OK) {
+		p->in_tx = 0;
+		return 0;
+	}
+	return pg_simple(s, "ROLLBACK", 1);
+}
+
+/* Appends a double-quoted array element, backslash-escaping " and \. */
+static int pg_arr_text(buf *b, const char *v)
+{
+	int rc;
+
+	if (v == NULL)
+		return buf_add(b, "NULL", 4);
+	rc = buf_add(b, "\"", 1);
+	while (rc == 0 && *v != '\0') {
+		size_t run = strcspn(v, "\"\\");
+
+		rc = buf_add(b, v, run);
+		v += run;
+		if (rc == 0 && *v != '\0') {
+			char esc[2] = {'\\', *v};
+
+			rc = buf_add(b, esc, 2);
+			v++;
+		}
+	}
+	if (rc == 0)
+		rc = buf_add(b, "\"", 1);
+	return rc;
+}
+
+/*
+ * Appends a float8 element with 17 significant digits, which round-trip any
+ * double exactly. NaN and infinities are stored as NULL: they mean a bug
+ * upstream, and SQLite could not store them anyway.
+ */
+static int pg_arr_double(buf *b, double v)
+{
+	if (!isfinite(v))
+		return buf_add(b, "NULL", 4);
+	return buf_addf(b, "%.17g", v);
+}
+
+static int pg_cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a;
+	int64_t y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Fills the 14 array literals from the episodes. */
+static int pg_ep_arrays(pg_store *p, const episode *eps, size_t n)
+{
+	int rc = 0;
+
+	for (int c = 0; c < PG_EP_NCOLS; c++) {
+		buf_reset(&p->arr[c]);
+		p->arr[c].limit = PG_ARRAY_LIMIT;
+	}
+	for (int c = 0; c < PG_EP_NCOLS && rc == 0; c++)
+		rc = buf_add(&p->arr[c], "{", 1);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const episode *e = &eps[i];
+		const char *text[PG_EP_TEXT_COLS] = {
+			e->company,    e->customer_id, e->states,    e->offers[0],    e->offers[1],
+			e->offers[2],  e->request_ts,  e->state_key, e->policy,       e->agent_version,
+		};
+		double num[PG_EP_NCOLS - PG_EP_TEXT_COLS] = {
+			e->epsilon, e->propensity[0], e->propensity[1], e->propensity[2],
+		};
+
+		for (int c = 0; c < PG_EP_NCOLS && rc == 0; c++) {
+			buf *b = &p->arr[c];
+
+			if (i > 0)
+				rc = buf_add(b, ",", 1);
+			if (rc != 0)
+				break;
+			if (c < PG_EP_TEXT_COLS)
+				rc = pg_arr_text(b, text[c]);
+			else
+				rc = pg_arr_double(b, num[c - PG_EP_TEXT_COLS]);
+		}
+	}
+	for (int c = 0; c < PG_EP_NCOLS && rc == 0; c++)
+		rc = buf_add(&p->arr[c], "}", 1);
+	return rc;
+}
+
+static int pg_episodes_insert(store *s, episode *eps, size_t n)
+{
+	pg_store *p = pg_of(s);
+	PGresult *res = NULL;
+	const char *values[PG_EP_NCOLS];
+	int64_t *ids = NULL;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	if (n > INT32_MAX) {
+		pg_set_err(p, "too many episodes in one batch");
+		return ERR_TOOBIG;
+	}
+	rc = pg_ready(p, 0);
+	if (rc < 0)
+		goto out;
+	if (!p->prepared) {
+		/*
+		 * Prepared on first use rather than at connect: the table
+		 * may not exist before db_migrate. Prepared statements are not
+		 * transactional, so one made inside a transaction that rolls
+		 * back stays valid.
+		 */
+		res = PQprepare(p->conn, PG_EP_NAME, pg_ep_sql, PG_EP_NCOLS, NULL);
+		rc = pg_check(p, res);
+		PQclear(res);
+		res = NULL;
+		if (rc < 0)
+			goto out;
+		p->prepared = 1;
+	}
+	rc = pg_ep_arrays(p, eps, n);
+	if (rc < 0) {
+		pg_set_err(p, "episode batch too large for one statement");
+		goto out;
+	}
+	for (int c = 0; c < PG_EP_NCOLS; c++)
+		values[c] = p->arr[c].data;
+	res = PQexecPrepared(p->conn, PG_EP_NAME, PG_EP_NCOLS, values, NULL, NULL, 0);
+	rc = pg_check(p, res);
+	if (rc < 0)
+		goto out;
+	if (PQntuples(res) != (int)n || PQnfields(res) != 1) {
+		pg_set_err(p, "episodes insert returned an unexpected number of ids");
+		rc = ERR_IO;
+		goto out;
+	}
+	ids = xcalloc(n, sizeof(*ids));
+	for (size_t i = 0; i < n; i++) {
+		rc = util_strtonum(PQgetvalue(res, (int)i, 0), 1, INT64_MAX, &ids[i]);
+		if (rc < 0) {
+			pg_set_err(p, "episodes insert returned a bad id");
+			rc = ERR_IO;
+			goto out;
+		}
+	}
+	for (size_t i = 1; i < n; i++) {
+		if (ids[i] <= ids[i - 1]) {
+			qsort(ids, n, sizeof(*ids), pg_cmp_id);
+			break;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		eps[i].id = ids[i];
+	rc = 0;
+out:
+	free(ids);
+	PQclear(res);
+	pg_track_tx(p);
+	return rc;
+}
+
+static const char *pg_errmsg(store *s)
+{
+	return pg_of(s)->err;
+}
+
+static void pg_close(store *s)
+{
+	pg_store *p = pg_of(s);
+
+	if (p == NULL)
+		return;
+	PQfinish(p->conn);
+	for (int c = 0; c < PG_EP_NCOLS; c++)
+		buf_free(&p->arr[c]);
+	free(p);
+}
+
+static const struct store_ops pg_ops = {
+	.exec = pg_exec,
+	.exec_batch = pg_exec_batch,
+	.begin = pg_begin,
+	.commit = pg_commit,
+	.rollback = pg_rollback,
+	.episodes_insert = pg_episodes_insert,
+	.errmsg = pg_errmsg,
+	.close = pg_close,
+};
+
+/*
+ * Connects with conninfo (a URI or key=value string). Returns 0 and a store
+ * the caller closes with store_close(), ERR_UNAVAIL when the server cannot
+ * be reached (or refuses the login: libpq does not tell these apart), or
+ * ERR_IO when the session setup fails.
+ */
+int store_pg_open(const char *conninfo, store **out)
+{
+	/*
+	 * Our defaults come before dbname: with expand_dbname, anything the
+	 * conninfo sets overrides them, and what it leaves out keeps them.
+	 */
+	static const char *const keys[] = {
+		"connect_timeout", "fallback_application_name", "keepalives", "keepalives_idle",
+		"keepalives_interval", "keepalives_count", "tcp_user_timeout", "dbname", NULL,
+	};
+	const char *vals[] = {"2", "offerd", "1", "10", "5", "3", "30000", conninfo, NULL};
+	pg_store *p;
+	int rc;
+
+	*out = NULL;
+	if (conninfo == NULL) {
+		log_msg(LOG_ERROR, "postgresql: no conninfo");
+		return ERR_INVAL;
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->base.ops = &pg_ops;
+	p->base.dialect = STORE_PG;
+	for (int c = 0; c < PG_EP_NCOLS; c++)
+		buf_init(&p->arr[c], PG_ARRAY_LIMIT);
+	p->last_reset = util_monotonic();
+	p->conn = PQconnectdbParams(keys, vals, 1);
+	if (p->conn == NULL) {
+		log_msg(LOG_ERROR, "postgresql: out of memory connecting");
+		rc = ERR_NOMEM;
+		goto out;
+	}
+	if (PQstatus(p->conn) != CONNECTION_OK) {
+		pg_set_err(p, PQerrorMessage(p->conn));
+		log_msg(LOG_ERROR, "postgresql: cannot connect: %s", p->err);
+		rc = ERR_UNAVAIL;
+		goto out;
+	}
+	PQsetNoticeProcessor(p->conn, pg_notice, NULL);
+	rc = pg_session_setup(p);
+	if (rc < 0) {
+		log_msg(LOG_ERROR, "postgresql: session setup failed: %s", p->err);
+		goto out;
+	}
+	*out = &p->base;
+out:
+	if (rc < 0)
+		pg_close(&p->base);
+	return rc;
+}
