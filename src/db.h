@@ -80,6 +80,7 @@ typedef struct db_reward_out {
 	char offers[EPISODE_SHOWN_MAX][64];
 	int n_offers;
 	double episode_age;         /* seconds between the episode and now */
+	int learned;                /* set by the reward function: 0 logs without learning */
 } db_reward_out;
 
 /* --- learned statistics ------------------------------------------------ */
@@ -91,15 +92,24 @@ typedef struct db_policy_row {
 	double reward_sum;    /* sum of rewards observed */
 	double prior_value;   /* warm-start value (offerctl train) */
 	double prior_weight;  /* how many observations the prior is worth */
-	double alpha, beta;   /* Beta posterior pseudo-counts (successes, failures) */
+	/*
+	 * For db_policy_add: observed successes and failures (Beta-Bernoulli).
+	 * For db_policy_set_priors: the prior's pseudo-counts (Beta(alpha, beta)).
+	 * For db_policy_since: prior pseudo-counts plus observations.
+	 */
+	double alpha, beta;
 	int64_t rev;          /* global change counter, for incremental reloads */
 } db_policy_row;
 
 typedef int (*db_policy_fn)(void *arg, const db_policy_row *row);
 /* Calls fn for every TB_POLICY row with REV > since; *max_rev gets the highest seen. */
 int db_policy_since(store *s, int64_t since, db_policy_fn fn, void *arg, int64_t *max_rev);
-/* Adds deltas (n, reward_sum, alpha, beta) to rows, creating them as needed. */
-int db_policy_add(store *s, const db_policy_row *deltas, size_t n);
+/*
+ * Adds deltas (n, reward_sum, alpha = successes, beta = failures) to rows,
+ * creating them as needed, and calls fn (may be NULL) with each row's new
+ * absolute values, as db_policy_since would report them.
+ */
+int db_policy_add(store *s, const db_policy_row *deltas, size_t n, db_policy_fn fn, void *arg);
 /* Sets the priors of rows (offerctl train), creating them as needed. */
 int db_policy_set_priors(store *s, const db_policy_row *rows, size_t n);
 
@@ -113,6 +123,27 @@ int db_segments_replace(store *s, const char *company, const db_segment *rows, s
 typedef int (*db_segment_fn)(void *arg, const char *company, const char *customer_id,
                              const char *segment);
 int db_segments_each(store *s, db_segment_fn fn, void *arg);
+
+/*
+ * Attaches rewards inside the caller's open transaction: for each in[i],
+ * finds the episode (in[i].episode_id, or the customer's latest episode
+ * without a reward), inserts the TB_REWARDS row with the given per-offer
+ * rewards computed by reward_fn, and fills out[i]. A reward that cannot be
+ * attached (out[i].rc = ERR_NOTFOUND / ERR_CONFLICT) does not fail the batch.
+ * Returns 0 or the store error that aborts the transaction.
+ */
+typedef void (*db_reward_fn)(void *arg, const db_reward_in *in, db_reward_out *out,
+                             double rewards[EPISODE_SHOWN_MAX]);
+int db_rewards_attach(store *s, const db_reward_in *in, db_reward_out *out, size_t n,
+                      db_reward_fn reward_fn, void *arg);
+
+/* --- api keys ----------------------------------------------------------- */
+int db_key_insert(store *s, const char *company, const char *hash, const char *prefix);
+/* Calls fn(arg, id, company, prefix, created_at, revoked_at) per key. */
+typedef int (*db_key_fn)(void *arg, int64_t id, const char *company, const char *hash,
+                         const char *prefix, const char *created, const char *revoked);
+int db_keys_each(store *s, db_key_fn fn, void *arg);
+int db_key_revoke(store *s, const char *prefix_or_id);
 
 /* --- counts, for tests and offerctl ------------------------------------ */
 /* COUNT(*) of a known table (whitelisted name). */

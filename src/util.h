@@ -24,6 +24,9 @@ enum {
 	ERR_TOOBIG = -8,    /* over a configured limit */
 	ERR_AUTH = -9,      /* missing or wrong credentials */
 	ERR_RATE = -10,     /* rate limit */
+	ERR_SYNTAX = -11,   /* malformed input (bad JSON, bad CSV) */
+	ERR_MEDIA = -12,    /* unsupported content type */
+	ERR_METHOD = -13,   /* method not allowed on a known path */
 };
 
 /* Out-of-memory is handled once: these log and abort instead of returning. */

@@ -1,0 +1,99 @@
+/*
+ * agent.h — the decision maker behind /predict. An agent version (a
+ * TB_AGENTS row) names a policy and its knobs; every policy reads the same
+ * learned statistics (values.h) and returns up to three distinct allowed
+ * offers with the probability each was chosen with (for off-policy
+ * evaluation).
+ *
+ * Policies:
+ *   weighted        the brief's rl_agent, fixed: weights by gender (else
+ *                   region, else age), sampled without replacement
+ *   epsilon-greedy  per slot: best remaining value with prob 1-eps, else a
+ *                   uniformly random remaining offer (the self-learning brief)
+ *   thompson        Beta-Bernoulli Thompson sampling, top three of one draw
+ *   ucb             UCB1 on rewards rescaled to [0, 1]
+ *   random          uniform, for simulations and baselines
+ */
+#ifndef OFFERD_AGENT_H
+#define OFFERD_AGENT_H
+
+#include <stddef.h>
+
+#include "db.h"
+#include "request.h"
+#include "rng.h"
+#include "values.h"
+
+#define AGENT_SHOWN 3
+#define AGENT_STATE_MAX 128
+#define AGENT_SEGMENT_MAX 32
+
+enum agent_policy {
+	POLICY_WEIGHTED = 0,
+	POLICY_EPSILON_GREEDY,
+	POLICY_THOMPSON,
+	POLICY_UCB,
+	POLICY_RANDOM,
+};
+
+typedef struct agent_conf {
+	char version[DB_VERSION_MAX];
+	enum agent_policy policy;
+	double epsilon;        /* epsilon-greedy exploration, [0, 1] */
+	double r_accept;       /* reward per shown offer when accepted (+5) */
+	double r_click;        /* per clicked offer (+1) */
+	double r_ignore;       /* per offer neither accepted nor clicked (-2) */
+	double ucb_c;          /* UCB exploration weight */
+	int ts_draws;          /* Monte Carlo draws for Thompson propensities */
+	double reward_wait;    /* seconds; a later reward is logged, not learned (0: no limit) */
+} agent_conf;
+
+/* Returns the policy's name ("epsilon-greedy"...). */
+const char *agent_policy_name(enum agent_policy p);
+/* Parses a policy name; returns 0 or ERR_INVAL. */
+int agent_policy_parse(const char *name, enum agent_policy *out);
+/* Defaults for everything, version "0.0.0". */
+void agent_conf_default(agent_conf *c);
+/*
+ * Builds a configuration from a TB_AGENTS row: policy, epsilon and the
+ * PARAMS JSON ({"reward_accept": 5, "reward_click": 1, "reward_ignore": -2,
+ * "ucb_c": 1, "thompson_draws": 64, "reward_wait_seconds": 0}).
+ * Unknown keys are an error so typos do not pass silently.
+ */
+int agent_conf_from_db(const db_agent *a, agent_conf *out, char *err, size_t errlen);
+
+/*
+ * The customer's segment: the RFM segment when known (rfm may be NULL),
+ * else a demographic bucket REGION-GENDER-AGEBAND such as "Europa-M-lt30".
+ */
+void agent_segment(const req_customer *c, const char *rfm, char *out, size_t outlen);
+/* The state key SEGMENT_MonthName_Half_WeekdayName, e.g. Q1_January_0_Saturday. */
+void agent_state_key(const char *segment, const req_date *d, char *out, size_t outlen);
+
+typedef struct agent_decision {
+	size_t n;                       /* offers chosen, 1..3 */
+	size_t idx[AGENT_SHOWN];        /* indexes into the request's offers */
+	double propensity[AGENT_SHOWN]; /* P(chosen at slot k | slots before) */
+	char segment[AGENT_SEGMENT_MAX];
+	char state_key[AGENT_STATE_MAX];
+} agent_decision;
+
+/*
+ * Decides for one request of company. rfm is the customer's known segment
+ * or NULL. The request must have at least one allowed offer.
+ */
+int agent_decide(const agent_conf *c, values *v, rng *r, const char *company,
+                 const predict_req *req, const char *rfm, agent_decision *out);
+
+/*
+ * The per-offer rewards of a /rewards call for the offers its episode showed:
+ * accepted_offer gets r_accept and the others r_ignore (clicked ones r_click);
+ * without accepted_offer, acceptance gives every shown offer r_accept (the
+ * brief's scale) and rejection r_ignore, clicked ones r_click.
+ * success[k] is the Bernoulli outcome used by Thompson sampling.
+ */
+void agent_rewards(const agent_conf *c, const char offers[][64], int n, int accepted,
+                   const char *accepted_offer, const char *clicked, double *rewards,
+                   int *success);
+
+#endif

@@ -1,0 +1,716 @@
+/*
+ * db.c — the schema (versioned, idempotent migrations) and the domain
+ * queries, in SQL that PostgreSQL and SQLite both accept. Parameters are text
+ * ($1..$n); numbers are cast with CAST(... AS DOUBLE PRECISION), which both
+ * dialects understand. Where they differ (identity columns, timestamps, the
+ * policy revision counter) the text is chosen by dialect.
+ */
+#include "db.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+#define DB_ID_PG "BIGSERIAL PRIMARY KEY"
+#define DB_ID_SQ "INTEGER PRIMARY KEY AUTOINCREMENT"
+#define DB_TS_PG "TIMESTAMPTZ NOT NULL DEFAULT now()"
+#define DB_TS_SQ "TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))"
+
+static int is_pg(const store *s)
+{
+	return s->dialect == STORE_PG;
+}
+
+static const char *now_sql(const store *s)
+{
+	return is_pg(s) ? "now()" : "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
+}
+
+int db_bool(const char *v)
+{
+	return v != NULL && (v[0] == 't' || v[0] == '1' || v[0] == 'T');
+}
+
+static void fmt_double(char out[32], double v)
+{
+	snprintf(out, 32, "%.17g", v);
+}
+
+static void fmt_int(char out[24], int64_t v)
+{
+	snprintf(out, 24, "%" PRId64, v);
+}
+
+/*
+ * A migration is a list of statements. "@ID@" and "@TS@" are replaced by the
+ * dialect's identity column and timestamp-with-default. Statements run one
+ * by one (libpq's extended protocol takes one statement at a time).
+ */
+typedef struct migration {
+	int version;
+	const char *const *stmts;
+	const char *const *pg_only;  /* extra statements for PostgreSQL */
+} migration;
+
+static const char *const m1[] = {
+    "CREATE TABLE tb_agents (id @ID@, version TEXT NOT NULL,"
+    " policy TEXT NOT NULL DEFAULT 'epsilon-greedy',"
+    " epsilon DOUBLE PRECISION NOT NULL DEFAULT 0.1, params TEXT, last_update @TS@)",
+    "CREATE TABLE tb_episodes (id @ID@, company TEXT NOT NULL, customer_id TEXT NOT NULL,"
+    " states TEXT NOT NULL, predicted_offer_1 TEXT NOT NULL, predicted_offer_2 TEXT,"
+    " predicted_offer_3 TEXT, request_timestamp TEXT, state_key TEXT, policy TEXT,"
+    " agent_version TEXT, epsilon DOUBLE PRECISION, propensity_1 DOUBLE PRECISION,"
+    " propensity_2 DOUBLE PRECISION, propensity_3 DOUBLE PRECISION, last_update @TS@)",
+    "CREATE INDEX tb_episodes_customer ON tb_episodes (company, customer_id, id)",
+    "CREATE TABLE tb_rewards (id @ID@, company TEXT NOT NULL,"
+    " episode_id BIGINT NOT NULL REFERENCES tb_episodes (id), customer_id TEXT NOT NULL,"
+    " accepted_offer BOOLEAN NOT NULL, accepted_offer_id TEXT, clicked_offers TEXT,"
+    " reward_1 DOUBLE PRECISION, reward_2 DOUBLE PRECISION, reward_3 DOUBLE PRECISION,"
+    " request_timestamp TEXT, learned BOOLEAN NOT NULL DEFAULT TRUE, last_update @TS@)",
+    "CREATE UNIQUE INDEX tb_rewards_episode ON tb_rewards (episode_id)",
+    "CREATE TABLE tb_products (id @ID@, company TEXT NOT NULL, offer_id TEXT NOT NULL,"
+    " product_name TEXT, UNIQUE (company, offer_id))",
+    /* The brief names Company A's catalogue TB_PRODUCTS_A. */
+    "CREATE VIEW tb_products_a AS SELECT id, offer_id, product_name FROM tb_products"
+    " WHERE company = 'A'",
+    "CREATE TABLE tb_policy (company TEXT NOT NULL, state_key TEXT NOT NULL,"
+    " offer TEXT NOT NULL, n DOUBLE PRECISION NOT NULL DEFAULT 0,"
+    " reward_sum DOUBLE PRECISION NOT NULL DEFAULT 0,"
+    " successes DOUBLE PRECISION NOT NULL DEFAULT 0,"
+    " failures DOUBLE PRECISION NOT NULL DEFAULT 0,"
+    " prior_value DOUBLE PRECISION NOT NULL DEFAULT 0,"
+    " prior_weight DOUBLE PRECISION NOT NULL DEFAULT 0,"
+    " prior_alpha DOUBLE PRECISION NOT NULL DEFAULT 1,"
+    " prior_beta DOUBLE PRECISION NOT NULL DEFAULT 1,"
+    " rev BIGINT NOT NULL DEFAULT 0, last_update @TS@,"
+    " PRIMARY KEY (company, state_key, offer))",
+    "CREATE INDEX tb_policy_rev ON tb_policy (rev)",
+    "CREATE TABLE tb_segments (company TEXT NOT NULL, customer_id TEXT NOT NULL,"
+    " segment TEXT NOT NULL, last_update @TS@, PRIMARY KEY (company, customer_id))",
+    "CREATE TABLE tb_api_keys (id @ID@, company TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE,"
+    " key_prefix TEXT NOT NULL, created_at @TS@, revoked_at TEXT)",
+    NULL,
+};
+
+static const char *const m1_pg[] = {
+    "CREATE SEQUENCE tb_policy_rev_seq",
+    NULL,
+};
+
+static const migration migrations[] = {
+    {1, m1, m1_pg},
+};
+
+static char *dialect_sql(const store *s, const char *tmpl)
+{
+	buf b;
+	const char *p = tmpl;
+
+	buf_init(&b, 1 << 20);
+	while (*p != '\0') {
+		if (strncmp(p, "@ID@", 4) == 0) {
+			buf_adds(&b, is_pg(s) ? DB_ID_PG : DB_ID_SQ);
+			p += 4;
+		} else if (strncmp(p, "@TS@", 4) == 0) {
+			buf_adds(&b, is_pg(s) ? DB_TS_PG : DB_TS_SQ);
+			p += 4;
+		} else {
+			buf_add(&b, p, 1);
+			p++;
+		}
+	}
+	return buf_steal(&b);
+}
+
+static int run_list(store *s, const char *const *stmts)
+{
+	for (size_t i = 0; stmts != NULL && stmts[i] != NULL; i++) {
+		char *sql = dialect_sql(s, stmts[i]);
+		int rc = store_exec(s, sql, 0, NULL, NULL, NULL);
+
+		if (rc != 0)
+			log_msg(LOG_ERROR, "migration failed: %s: %s", s->ops->errmsg(s), sql);
+		free(sql);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int int_row(void *arg, int ncols, const char *const *vals)
+{
+	int64_t *out = arg;
+
+	if (ncols > 0 && vals[0] != NULL)
+		util_strtonum(vals[0], INT64_MIN, INT64_MAX, out);
+	return 0;
+}
+
+int db_schema_version(store *s, int *out)
+{
+	int64_t v = 0;
+	int rc = store_exec(s, "SELECT COALESCE(MAX(version), 0) FROM tb_schema_migrations", 0,
+	                    NULL, int_row, &v);
+
+	*out = (int)v;
+	return rc;
+}
+
+int db_migrate(store *s)
+{
+	int64_t current = 0;
+	int64_t agents = 0;
+	int rc;
+
+	rc = store_exec(s,
+	                "CREATE TABLE IF NOT EXISTS tb_schema_migrations (version INTEGER PRIMARY KEY,"
+	                " applied_at TEXT NOT NULL)",
+	                0, NULL, NULL, NULL);
+	if (rc != 0)
+		return rc;
+	rc = s->ops->begin(s);
+	if (rc != 0)
+		return rc;
+	/* Two offerd processes starting together must not both migrate. */
+	if (is_pg(s)) {
+		rc = store_exec(s, "SELECT pg_advisory_xact_lock(7346011)", 0, NULL, NULL, NULL);
+		if (rc != 0)
+			goto out;
+	}
+	rc = store_exec(s, "SELECT COALESCE(MAX(version), 0) FROM tb_schema_migrations", 0, NULL,
+	                int_row, &current);
+	if (rc != 0)
+		goto out;
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(migrations); i++) {
+		const migration *m = &migrations[i];
+		char v[24];
+		const char *params[1];
+
+		if (m->version <= current)
+			continue;
+		log_msg(LOG_INFO, "applying schema migration %d", m->version);
+		rc = run_list(s, m->stmts);
+		if (rc == 0 && is_pg(s))
+			rc = run_list(s, m->pg_only);
+		if (rc != 0)
+			goto out;
+		fmt_int(v, m->version);
+		params[0] = v;
+		rc = store_exec(s,
+		                is_pg(s) ? "INSERT INTO tb_schema_migrations VALUES ($1, now()::text)"
+		                         : "INSERT INTO tb_schema_migrations VALUES ($1, datetime('now'))",
+		                1, params, NULL, NULL);
+		if (rc != 0)
+			goto out;
+	}
+	rc = store_exec(s, "SELECT COUNT(*) FROM tb_agents", 0, NULL, int_row, &agents);
+	if (rc != 0)
+		goto out;
+	if (agents == 0) {
+		log_msg(LOG_INFO, "recording agent version 1.0.0 (epsilon-greedy, epsilon 0.1)");
+		rc = store_exec(s,
+		                "INSERT INTO tb_agents (version, policy, epsilon) VALUES "
+		                "('1.0.0', 'epsilon-greedy', 0.1)",
+		                0, NULL, NULL, NULL);
+		if (rc != 0)
+			goto out;
+	}
+	rc = s->ops->commit(s);
+	return rc;
+out:
+	s->ops->rollback(s);
+	return rc;
+}
+
+/* --- agents ----------------------------------------------------------- */
+
+void db_agent_clear(db_agent *a)
+{
+	free(a->params);
+	memset(a, 0, sizeof(*a));
+}
+
+static int agent_row(void *arg, int ncols, const char *const *vals)
+{
+	db_agent *a = arg;
+
+	if (ncols < 5)
+		return ERR_IO;
+	util_strtonum(vals[0], 0, INT64_MAX, &a->id);
+	util_strlcpy(a->version, vals[1] ? vals[1] : "", sizeof(a->version));
+	util_strlcpy(a->policy, vals[2] ? vals[2] : "", sizeof(a->policy));
+	a->epsilon = 0.1;
+	if (vals[3] != NULL)
+		util_strtod(vals[3], 0.0, 1.0, &a->epsilon);
+	free(a->params);
+	a->params = vals[4] ? xstrdup(vals[4]) : NULL;
+	return 0;
+}
+
+int db_agent_latest(store *s, db_agent *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = store_exec(s,
+	                "SELECT id, version, policy, epsilon, params FROM tb_agents ORDER BY id DESC "
+	                "LIMIT 1",
+	                0, NULL, agent_row, out);
+	if (rc == 0 && out->id == 0)
+		rc = ERR_NOTFOUND;
+	return rc;
+}
+
+int db_agent_release(store *s, const char *version, const char *policy, double epsilon,
+                     const char *params)
+{
+	char eps[32];
+	const char *p[4];
+
+	fmt_double(eps, epsilon);
+	p[0] = version;
+	p[1] = policy;
+	p[2] = eps;
+	p[3] = params;
+	return store_exec(s,
+	                  "INSERT INTO tb_agents (version, policy, epsilon, params) VALUES "
+	                  "($1, $2, CAST($3 AS DOUBLE PRECISION), $4)",
+	                  4, p, NULL, NULL);
+}
+
+/* --- products --------------------------------------------------------- */
+
+int db_products_replace(store *s, const char *company, const db_product *prods, size_t n)
+{
+	const char *p[3];
+	int rc;
+
+	rc = s->ops->begin(s);
+	if (rc != 0)
+		return rc;
+	p[0] = company;
+	rc = store_exec(s, "DELETE FROM tb_products WHERE company = $1", 1, p, NULL, NULL);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		p[1] = prods[i].offer_id;
+		p[2] = prods[i].name;
+		rc = store_exec(s,
+		                "INSERT INTO tb_products (company, offer_id, product_name) VALUES "
+		                "($1, $2, $3)",
+		                3, p, NULL, NULL);
+	}
+	if (rc != 0) {
+		s->ops->rollback(s);
+		return rc;
+	}
+	return s->ops->commit(s);
+}
+
+typedef struct product_each {
+	db_product_fn fn;
+	void *arg;
+} product_each;
+
+static int product_row(void *arg, int ncols, const char *const *vals)
+{
+	product_each *pe = arg;
+
+	if (ncols < 3 || vals[0] == NULL || vals[1] == NULL)
+		return 0;
+	return pe->fn(pe->arg, vals[0], vals[1], vals[2]);
+}
+
+int db_products_each(store *s, db_product_fn fn, void *arg)
+{
+	product_each pe = {fn, arg};
+
+	return store_exec(s, "SELECT company, offer_id, product_name FROM tb_products ORDER BY id", 0,
+	                  NULL, product_row, &pe);
+}
+
+/* --- rewards ---------------------------------------------------------- */
+
+static int reward_episode_row(void *arg, int ncols, const char *const *vals)
+{
+	db_reward_out *o = arg;
+
+	if (ncols < 8)
+		return ERR_IO;
+	util_strtonum(vals[0], 0, INT64_MAX, &o->episode_id);
+	util_strlcpy(o->state_key, vals[1] ? vals[1] : "", sizeof(o->state_key));
+	util_strlcpy(o->policy, vals[2] ? vals[2] : "", sizeof(o->policy));
+	util_strlcpy(o->agent_version, vals[3] ? vals[3] : "", sizeof(o->agent_version));
+	o->n_offers = 0;
+	for (int k = 0; k < EPISODE_SHOWN_MAX; k++) {
+		if (vals[4 + k] != NULL)
+			util_strlcpy(o->offers[o->n_offers++], vals[4 + k], sizeof(o->offers[0]));
+	}
+	o->episode_age = 0;
+	if (vals[7] != NULL)
+		util_strtod(vals[7], -1e12, 1e12, &o->episode_age);
+	return 0;
+}
+
+static int reward_id_row(void *arg, int ncols, const char *const *vals)
+{
+	db_reward_out *o = arg;
+
+	if (ncols > 0 && vals[0] != NULL)
+		util_strtonum(vals[0], 0, INT64_MAX, &o->reward_id);
+	return 0;
+}
+
+static int attach_one(store *s, const db_reward_in *in, db_reward_out *out, db_reward_fn fn,
+                      void *arg)
+{
+	const char *age_pg = "EXTRACT(EPOCH FROM now() - e.last_update)";
+	const char *age_sq = "(julianday('now') - julianday(e.last_update)) * 86400.0";
+	char sql[1024];
+	char epid[24];
+	char rw[EPISODE_SHOWN_MAX][32];
+	double rewards[EPISODE_SHOWN_MAX] = {0};
+	const char *p[11];
+	int64_t any = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	p[0] = in->company;
+	p[1] = in->customer_id;
+	fmt_int(epid, in->episode_id);
+	p[2] = epid;
+	if (in->episode_id > 0) {
+		snprintf(sql, sizeof(sql),
+		         "SELECT e.id, e.state_key, e.policy, e.agent_version, e.predicted_offer_1,"
+		         " e.predicted_offer_2, e.predicted_offer_3, %s FROM tb_episodes e"
+		         " WHERE e.company = $1 AND e.customer_id = $2 AND e.id = $3",
+		         is_pg(s) ? age_pg : age_sq);
+		rc = store_exec(s, sql, 3, p, reward_episode_row, out);
+	} else {
+		snprintf(sql, sizeof(sql),
+		         "SELECT e.id, e.state_key, e.policy, e.agent_version, e.predicted_offer_1,"
+		         " e.predicted_offer_2, e.predicted_offer_3, %s FROM tb_episodes e"
+		         " WHERE e.company = $1 AND e.customer_id = $2 AND NOT EXISTS"
+		         " (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
+		         " ORDER BY e.id DESC LIMIT 1",
+		         is_pg(s) ? age_pg : age_sq);
+		rc = store_exec(s, sql, 2, p, reward_episode_row, out);
+	}
+	if (rc != 0)
+		return rc;
+	if (out->episode_id == 0) {
+		/* Distinguish "no such customer" from "everything rewarded". */
+		rc = store_exec(s,
+		                "SELECT COUNT(*) FROM tb_episodes WHERE company = $1 AND customer_id = $2",
+		                2, p, int_row, &any);
+		if (rc != 0)
+			return rc;
+		out->rc = any > 0 && in->episode_id == 0 ? ERR_CONFLICT : ERR_NOTFOUND;
+		return 0;
+	}
+	fn(arg, in, out, rewards);
+	fmt_int(epid, out->episode_id);
+	p[2] = epid;
+	p[3] = in->accepted ? "1" : "0";
+	p[4] = in->accepted_offer;
+	p[5] = in->clicked;
+	for (int k = 0; k < EPISODE_SHOWN_MAX; k++) {
+		fmt_double(rw[k], rewards[k]);
+		p[6 + k] = k < out->n_offers ? rw[k] : NULL;
+	}
+	p[9] = in->request_ts;
+	p[10] = out->learned ? "1" : "0";
+	rc = store_exec(s,
+	                "INSERT INTO tb_rewards (company, customer_id, episode_id, accepted_offer,"
+	                " accepted_offer_id, clicked_offers, reward_1, reward_2, reward_3,"
+	                " request_timestamp, learned) VALUES ($1, $2, $3, $4, $5, $6,"
+	                " CAST($7 AS DOUBLE PRECISION), CAST($8 AS DOUBLE PRECISION),"
+	                " CAST($9 AS DOUBLE PRECISION), $10, $11) RETURNING id",
+	                11, p, reward_id_row, out);
+	if (rc == ERR_CONFLICT) {
+		out->rc = ERR_CONFLICT;
+		return 0;
+	}
+	return rc;
+}
+
+int db_rewards_attach(store *s, const db_reward_in *in, db_reward_out *out, size_t n,
+                      db_reward_fn reward_fn, void *arg)
+{
+	for (size_t i = 0; i < n; i++) {
+		int rc = attach_one(s, &in[i], &out[i], reward_fn, arg);
+
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* --- learned statistics ------------------------------------------------ */
+
+static const char *rev_sql(const store *s)
+{
+	return is_pg(s) ? "nextval('tb_policy_rev_seq')"
+	                : "(SELECT COALESCE(MAX(rev), 0) + 1 FROM tb_policy)";
+}
+
+static int policy_row(void *arg, int ncols, const char *const *vals);
+
+#define DB_POLICY_COLS                                                                          \
+	"company, state_key, offer, n, reward_sum, successes, failures, prior_value, prior_weight," \
+	" prior_alpha, prior_beta, rev"
+
+typedef struct policy_each {
+	db_policy_fn fn;
+	void *arg;
+	int64_t max_rev;
+} policy_each;
+
+static int policy_noop(void *arg, const db_policy_row *row)
+{
+	(void)arg;
+	(void)row;
+	return 0;
+}
+
+int db_policy_add(store *s, const db_policy_row *d, size_t n, db_policy_fn fn, void *arg)
+{
+	policy_each pe = {fn ? fn : policy_noop, arg, 0};
+	char sql[1024];
+	int rc = 0;
+
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO tb_policy (company, state_key, offer, n, reward_sum, successes,"
+	         " failures, rev) VALUES ($1, $2, $3, CAST($4 AS DOUBLE PRECISION),"
+	         " CAST($5 AS DOUBLE PRECISION), CAST($6 AS DOUBLE PRECISION),"
+	         " CAST($7 AS DOUBLE PRECISION), %s)"
+	         " ON CONFLICT (company, state_key, offer) DO UPDATE SET"
+	         " n = tb_policy.n + excluded.n, reward_sum = tb_policy.reward_sum + excluded.reward_sum,"
+	         " successes = tb_policy.successes + excluded.successes,"
+	         " failures = tb_policy.failures + excluded.failures,"
+	         " rev = excluded.rev, last_update = %s RETURNING " DB_POLICY_COLS,
+	         rev_sql(s), now_sql(s));
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		char v[4][32];
+		const char *p[7];
+
+		fmt_double(v[0], d[i].n);
+		fmt_double(v[1], d[i].reward_sum);
+		fmt_double(v[2], d[i].alpha);
+		fmt_double(v[3], d[i].beta);
+		p[0] = d[i].company;
+		p[1] = d[i].state_key;
+		p[2] = d[i].offer;
+		p[3] = v[0];
+		p[4] = v[1];
+		p[5] = v[2];
+		p[6] = v[3];
+		rc = store_exec(s, sql, 7, p, policy_row, &pe);
+	}
+	return rc;
+}
+
+int db_policy_set_priors(store *s, const db_policy_row *r, size_t n)
+{
+	char sql[1024];
+	int rc;
+
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO tb_policy (company, state_key, offer, prior_value, prior_weight,"
+	         " prior_alpha, prior_beta, rev) VALUES ($1, $2, $3, CAST($4 AS DOUBLE PRECISION),"
+	         " CAST($5 AS DOUBLE PRECISION), CAST($6 AS DOUBLE PRECISION),"
+	         " CAST($7 AS DOUBLE PRECISION), %s)"
+	         " ON CONFLICT (company, state_key, offer) DO UPDATE SET"
+	         " prior_value = excluded.prior_value, prior_weight = excluded.prior_weight,"
+	         " prior_alpha = excluded.prior_alpha, prior_beta = excluded.prior_beta,"
+	         " rev = excluded.rev, last_update = %s",
+	         rev_sql(s), now_sql(s));
+	rc = s->ops->begin(s);
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		char v[4][32];
+		const char *p[7];
+
+		fmt_double(v[0], r[i].prior_value);
+		fmt_double(v[1], r[i].prior_weight);
+		fmt_double(v[2], r[i].alpha > 0 ? r[i].alpha : 1.0);
+		fmt_double(v[3], r[i].beta > 0 ? r[i].beta : 1.0);
+		p[0] = r[i].company;
+		p[1] = r[i].state_key;
+		p[2] = r[i].offer;
+		p[3] = v[0];
+		p[4] = v[1];
+		p[5] = v[2];
+		p[6] = v[3];
+		rc = store_exec(s, sql, 7, p, NULL, NULL);
+	}
+	if (rc != 0) {
+		s->ops->rollback(s);
+		return rc;
+	}
+	return s->ops->commit(s);
+}
+
+static int policy_row(void *arg, int ncols, const char *const *vals)
+{
+	policy_each *pe = arg;
+	db_policy_row r;
+	double succ = 0;
+	double fail = 0;
+
+	if (ncols < 12)
+		return ERR_IO;
+	memset(&r, 0, sizeof(r));
+	r.company = vals[0];
+	r.state_key = vals[1];
+	r.offer = vals[2];
+	util_strtod(vals[3], -1e300, 1e300, &r.n);
+	util_strtod(vals[4], -1e300, 1e300, &r.reward_sum);
+	util_strtod(vals[5], -1e300, 1e300, &succ);
+	util_strtod(vals[6], -1e300, 1e300, &fail);
+	util_strtod(vals[7], -1e300, 1e300, &r.prior_value);
+	util_strtod(vals[8], -1e300, 1e300, &r.prior_weight);
+	util_strtod(vals[9], -1e300, 1e300, &r.alpha);
+	util_strtod(vals[10], -1e300, 1e300, &r.beta);
+	util_strtonum(vals[11], INT64_MIN, INT64_MAX, &r.rev);
+	r.alpha += succ;
+	r.beta += fail;
+	if (r.rev > pe->max_rev)
+		pe->max_rev = r.rev;
+	return pe->fn(pe->arg, &r);
+}
+
+int db_policy_since(store *s, int64_t since, db_policy_fn fn, void *arg, int64_t *max_rev)
+{
+	policy_each pe = {fn, arg, since};
+	char v[24];
+	const char *p[1];
+	int rc;
+
+	fmt_int(v, since);
+	p[0] = v;
+	rc = store_exec(s,
+	                "SELECT " DB_POLICY_COLS " FROM tb_policy WHERE rev > CAST($1 AS BIGINT) ORDER BY rev",
+	                1, p, policy_row, &pe);
+	*max_rev = pe.max_rev;
+	return rc;
+}
+
+/* --- segments ---------------------------------------------------------- */
+
+int db_segments_replace(store *s, const char *company, const db_segment *rows, size_t n)
+{
+	const char *p[3];
+	int rc;
+
+	rc = s->ops->begin(s);
+	if (rc != 0)
+		return rc;
+	p[0] = company;
+	rc = store_exec(s, "DELETE FROM tb_segments WHERE company = $1", 1, p, NULL, NULL);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		p[1] = rows[i].customer_id;
+		p[2] = rows[i].segment;
+		rc = store_exec(s,
+		                "INSERT INTO tb_segments (company, customer_id, segment) VALUES ($1, $2, $3)",
+		                3, p, NULL, NULL);
+	}
+	if (rc != 0) {
+		s->ops->rollback(s);
+		return rc;
+	}
+	return s->ops->commit(s);
+}
+
+typedef struct segment_each {
+	db_segment_fn fn;
+	void *arg;
+} segment_each;
+
+static int segment_row(void *arg, int ncols, const char *const *vals)
+{
+	segment_each *se = arg;
+
+	if (ncols < 3 || vals[0] == NULL || vals[1] == NULL || vals[2] == NULL)
+		return 0;
+	return se->fn(se->arg, vals[0], vals[1], vals[2]);
+}
+
+int db_segments_each(store *s, db_segment_fn fn, void *arg)
+{
+	segment_each se = {fn, arg};
+
+	return store_exec(s, "SELECT company, customer_id, segment FROM tb_segments", 0, NULL,
+	                  segment_row, &se);
+}
+
+/* --- api keys ----------------------------------------------------------- */
+
+int db_key_insert(store *s, const char *company, const char *hash, const char *prefix)
+{
+	const char *p[3] = {company, hash, prefix};
+
+	return store_exec(s,
+	                  "INSERT INTO tb_api_keys (company, key_hash, key_prefix) VALUES ($1, $2, $3)",
+	                  3, p, NULL, NULL);
+}
+
+typedef struct key_each {
+	db_key_fn fn;
+	void *arg;
+} key_each;
+
+static int key_row(void *arg, int ncols, const char *const *vals)
+{
+	key_each *ke = arg;
+	int64_t id = 0;
+
+	if (ncols < 6)
+		return ERR_IO;
+	util_strtonum(vals[0], 0, INT64_MAX, &id);
+	return ke->fn(ke->arg, id, vals[1], vals[2], vals[3], vals[4], vals[5]);
+}
+
+int db_keys_each(store *s, db_key_fn fn, void *arg)
+{
+	key_each ke = {fn, arg};
+
+	return store_exec(s,
+	                  "SELECT id, company, key_hash, key_prefix, CAST(created_at AS TEXT), revoked_at"
+	                  " FROM tb_api_keys ORDER BY id",
+	                  0, NULL, key_row, &ke);
+}
+
+int db_key_revoke(store *s, const char *prefix_or_id)
+{
+	char sql[256];
+	const char *p[1] = {prefix_or_id};
+
+	snprintf(sql, sizeof(sql),
+	         "UPDATE tb_api_keys SET revoked_at = CAST(%s AS TEXT) WHERE revoked_at IS NULL AND"
+	         " (key_prefix = $1 OR CAST(id AS TEXT) = $1)",
+	         now_sql(s));
+	return store_exec(s, sql, 1, p, NULL, NULL);
+}
+
+/* --- counts -------------------------------------------------------------- */
+
+int db_count(store *s, const char *table, int64_t *out)
+{
+	static const char *const allowed[] = {"tb_agents",   "tb_episodes", "tb_rewards",
+	                                      "tb_products", "tb_policy",   "tb_segments",
+	                                      "tb_api_keys", "tb_products_a"};
+	char sql[96];
+
+	*out = 0;
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(allowed); i++) {
+		if (util_streq_nocase(table, allowed[i])) {
+			snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM %s", allowed[i]);
+			return store_exec(s, sql, 0, NULL, int_row, out);
+		}
+	}
+	return ERR_INVAL;
+}

@@ -1,0 +1,584 @@
+/*
+ * request.c — turns a request body into a validated struct.
+ *
+ * Clients were shown three shapes for `states` and `offers`: a JSON object,
+ * a string holding JSON, and a string holding a Python dict literal
+ * (single quotes, True/False). All three are accepted. Offer flags may be
+ * booleans, the strings "True"/"False" in any case, or 1/0.
+ */
+#include "request.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pylit.h"
+#include "util.h"
+
+static int set_err(req_error *e, int err, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int set_err(req_error *e, int err, const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	e->err = err;
+	util_strlcpy(e->field, field ? field : "", sizeof(e->field));
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+static const char *json_type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	default: return "null";
+	}
+}
+
+/* Parses the body as one JSON object; duplicate keys are rejected. */
+static json_t *parse_body(const char *body, size_t len, req_error *e)
+{
+	json_error_t jerr;
+	json_t *root;
+
+	if (len == 0) {
+		set_err(e, ERR_SYNTAX, "", "request body is empty; expected a JSON object");
+		return NULL;
+	}
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		set_err(e, ERR_SYNTAX, "", "malformed JSON at line %d, column %d (byte %d): %s",
+		        jerr.line, jerr.column, jerr.position, jerr.text);
+		return NULL;
+	}
+	if (!json_is_object(root)) {
+		set_err(e, ERR_SYNTAX, "", "request body must be a JSON object, got %s",
+		        json_type_name(root));
+		json_decref(root);
+		return NULL;
+	}
+	return root;
+}
+
+/*
+ * `states` and `offers` arrive as an object or a string holding one (JSON or
+ * a Python literal). Returns a new reference to an object.
+ */
+static json_t *as_object(json_t *v, const char *field, req_error *e)
+{
+	const char *s;
+	size_t len;
+	json_error_t jerr;
+	json_t *o;
+	char perr[128];
+
+	if (json_is_object(v))
+		return json_incref(v);
+	if (!json_is_string(v)) {
+		set_err(e, ERR_INVAL, field, "%s must be an object or a string holding one, got %s",
+		        field, json_type_name(v));
+		return NULL;
+	}
+	s = json_string_value(v);
+	len = json_string_length(v);
+	o = json_loadb(s, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (o == NULL) {
+		o = pylit_parse(s, len, perr, sizeof(perr));
+		if (o == NULL) {
+			set_err(e, ERR_INVAL, field,
+			        "%s is a string but neither JSON (%s, column %d) nor a Python dict (%s)",
+			        field, jerr.text, jerr.column, perr);
+			return NULL;
+		}
+	}
+	if (!json_is_object(o)) {
+		set_err(e, ERR_INVAL, field, "%s must hold an object, got %s", field, json_type_name(o));
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+static int get_string(json_t *root, const char *key, char *out, size_t outlen, int required,
+                      req_error *e)
+{
+	json_t *v = json_object_get(root, key);
+	const char *s;
+
+	out[0] = '\0';
+	if (v == NULL || json_is_null(v)) {
+		if (required)
+			return set_err(e, ERR_INVAL, key, "%s is required", key);
+		return 0;
+	}
+	if (json_is_integer(v)) {
+		/* Customer ids are often sent as numbers; keep them as text. */
+		snprintf(out, outlen, "%lld", (long long)json_integer_value(v));
+		return 0;
+	}
+	if (!json_is_string(v))
+		return set_err(e, ERR_INVAL, key, "%s must be a string, got %s", key, json_type_name(v));
+	s = json_string_value(v);
+	if (json_string_length(v) >= outlen)
+		return set_err(e, ERR_INVAL, key, "%s is longer than %zu characters", key, outlen - 1);
+	if (strlen(s) != json_string_length(v))
+		return set_err(e, ERR_INVAL, key, "%s contains a NUL character", key);
+	util_strlcpy(out, s, outlen);
+	util_trim(out);
+	if (required && out[0] == '\0')
+		return set_err(e, ERR_INVAL, key, "%s must not be empty", key);
+	return 0;
+}
+
+static int is_leap(int y)
+{
+	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int days_in_month(int y, int m)
+{
+	static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+	return m == 2 && is_leap(y) ? 29 : d[m - 1];
+}
+
+/* Sakamoto's method: 0 = Sunday. */
+static int weekday(int y, int m, int d)
+{
+	static const int t[] = {0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4};
+
+	if (m < 3)
+		y -= 1;
+	return (y + y / 4 - y / 100 + y / 400 + t[m - 1] + d) % 7;
+}
+
+static int digits(const char *s, size_t n, int *out)
+{
+	int v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int request_parse_date(const char *s, req_date *out)
+{
+	size_t n = strlen(s);
+	int y, m, d;
+
+	if (n < 10 || s[4] != '-' || s[7] != '-')
+		return ERR_INVAL;
+	if (digits(s, 4, &y) != 0 || digits(s + 5, 2, &m) != 0 || digits(s + 8, 2, &d) != 0)
+		return ERR_INVAL;
+	if (y < 1 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
+		return ERR_INVAL;
+	if (n > 10) {
+		/* A time part: [T ]HH:MM[:SS[.fff]][Z|+HH:MM|-HH:MM|+HHMM]. */
+		const char *t = s + 10;
+		int hh, mi, ss = 0;
+
+		if (*t != 'T' && *t != 't' && *t != ' ')
+			return ERR_INVAL;
+		t++;
+		if (strlen(t) < 5 || digits(t, 2, &hh) != 0 || t[2] != ':' || digits(t + 3, 2, &mi) != 0)
+			return ERR_INVAL;
+		t += 5;
+		if (*t == ':') {
+			if (digits(t + 1, 2, &ss) != 0)
+				return ERR_INVAL;
+			t += 3;
+			if (*t == '.' || *t == ',') {
+				t++;
+				if (!isdigit((unsigned char)*t))
+					return ERR_INVAL;
+				while (isdigit((unsigned char)*t))
+					t++;
+			}
+		}
+		if (hh > 23 || mi > 59 || ss > 60)
+			return ERR_INVAL;
+		if (*t == 'Z' || *t == 'z') {
+			t++;
+		} else if (*t == '+' || *t == '-') {
+			int oh, om;
+
+			t++;
+			if (digits(t, 2, &oh) != 0 || oh > 23)
+				return ERR_INVAL;
+			t += 2;
+			if (*t == ':')
+				t++;
+			if (digits(t, 2, &om) != 0 || om > 59)
+				return ERR_INVAL;
+			t += 2;
+		}
+		if (*t != '\0')
+			return ERR_INVAL;
+	}
+	out->year = y;
+	out->month = m;
+	out->day = d;
+	out->weekday = weekday(y, m, d);
+	return 0;
+}
+
+int request_flag(json_t *v)
+{
+	if (json_is_true(v))
+		return 1;
+	if (json_is_false(v))
+		return 0;
+	if (json_is_integer(v)) {
+		json_int_t i = json_integer_value(v);
+
+		return i == 1 ? 1 : i == 0 ? 0 : -1;
+	}
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+
+		if (util_streq_nocase(s, "true") || strcmp(s, "1") == 0)
+			return 1;
+		if (util_streq_nocase(s, "false") || strcmp(s, "0") == 0)
+			return 0;
+	}
+	return -1;
+}
+
+static char normalise_gender(const char *g)
+{
+	if (util_streq_nocase(g, "m") || util_streq_nocase(g, "male") || util_streq_nocase(g, "man"))
+		return 'M';
+	if (util_streq_nocase(g, "f") || util_streq_nocase(g, "female") ||
+	    util_streq_nocase(g, "woman"))
+		return 'F';
+	return 'U';
+}
+
+static const char *normalise_region(const char *r)
+{
+	static const struct {
+		const char *alias;
+		const char *region;
+	} map[] = {
+	    {"europa", "Europa"},          {"europe", "Europa"},
+	    {"eu", "Europa"},              {"americas", "Americas"},
+	    {"america", "Americas"},       {"north america", "Americas"},
+	    {"south america", "Americas"}, {"latam", "Americas"},
+	    {"asia", "Asia"},              {"apac", "Asia"},
+	};
+
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(map); i++) {
+		if (util_streq_nocase(r, map[i].alias))
+			return map[i].region;
+	}
+	return "Unknown";
+}
+
+int request_customer_from_states(json_t *states, req_customer *c, req_error *e)
+{
+	json_t *v;
+	char tmp[REQ_STRING_MAX + 1];
+
+	c->age = -1;
+	c->gender = 'U';
+	util_strlcpy(c->region, "Unknown", sizeof(c->region));
+	if (json_object_size(states) > REQ_STATE_FIELDS_MAX)
+		return set_err(e, ERR_INVAL, "states", "states has more than %d fields",
+		               REQ_STATE_FIELDS_MAX);
+	v = json_object_get(states, "age");
+	if (v != NULL && !json_is_null(v)) {
+		double age = -1;
+
+		if (json_is_integer(v)) {
+			age = (double)json_integer_value(v);
+		} else if (json_is_real(v)) {
+			age = json_real_value(v);
+		} else if (json_is_string(v)) {
+			util_strlcpy(tmp, json_string_value(v), sizeof(tmp));
+			util_trim(tmp);
+			if (tmp[0] != '\0' && util_strtod(tmp, -1e9, 1e9, &age) != 0)
+				return set_err(e, ERR_INVAL, "states.age", "age must be a number, got \"%s\"",
+				               json_string_value(v));
+			if (tmp[0] == '\0')
+				age = -1;
+		} else {
+			return set_err(e, ERR_INVAL, "states.age", "age must be a number, got %s",
+			               json_type_name(v));
+		}
+		if (age != -1 && (age < 0 || age > 150))
+			return set_err(e, ERR_INVAL, "states.age", "age must be between 0 and 150, got %g",
+			               age);
+		c->age = (int)age;
+	}
+	v = json_object_get(states, "gender");
+	if (json_is_string(v)) {
+		util_strlcpy(tmp, json_string_value(v), sizeof(tmp));
+		c->gender = normalise_gender(util_trim(tmp));
+	}
+	v = json_object_get(states, "region");
+	if (json_is_string(v)) {
+		util_strlcpy(tmp, json_string_value(v), sizeof(tmp));
+		util_strlcpy(c->region, normalise_region(util_trim(tmp)), sizeof(c->region));
+	}
+	return 0;
+}
+
+/* Every state value is bounded; deep or huge values are refused. */
+static int check_states(json_t *states, req_error *e)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(states, key, v) {
+		if (strlen(key) > REQ_STRING_MAX)
+			return set_err(e, ERR_INVAL, "states", "a states key is longer than %d characters",
+			               REQ_STRING_MAX);
+		if (json_is_object(v) || json_is_array(v))
+			return set_err(e, ERR_INVAL, "states", "states.%.64s must be a scalar value", key);
+		if (json_is_string(v) && json_string_length(v) > REQ_STRING_MAX)
+			return set_err(e, ERR_INVAL, "states", "states.%.64s is longer than %d characters",
+			               key, REQ_STRING_MAX);
+	}
+	return 0;
+}
+
+static int parse_offers(json_t *offers, predict_req *out, req_error *e)
+{
+	const char *key;
+	json_t *v;
+
+	if (json_object_size(offers) == 0)
+		return set_err(e, ERR_INVAL, "offers", "offers is empty");
+	if (json_object_size(offers) > REQ_OFFERS_MAX)
+		return set_err(e, ERR_INVAL, "offers", "offers has more than %d entries", REQ_OFFERS_MAX);
+	json_object_foreach(offers, key, v) {
+		size_t i = out->n_offers;
+		int flag;
+		char field[64];
+
+		snprintf(field, sizeof(field), "offers.%.48s", key);
+		if (key[0] == '\0' || strlen(key) > REQ_OFFER_NAME_MAX)
+			return set_err(e, ERR_INVAL, field, "offer names must be 1 to %d characters",
+			               REQ_OFFER_NAME_MAX);
+		for (const char *p = key; *p != '\0'; p++) {
+			if ((unsigned char)*p < 0x20 || *p == ',')
+				return set_err(e, ERR_INVAL, field,
+				               "offer names may not contain commas or control characters");
+		}
+		flag = request_flag(v);
+		if (flag < 0)
+			return set_err(e, ERR_INVAL, field,
+			               "offer flags must be true/false, \"True\"/\"False\" or 1/0");
+		util_strlcpy(out->offers[i], key, sizeof(out->offers[i]));
+		out->allowed[i] = (unsigned char)flag;
+		out->n_allowed += (size_t)flag;
+		out->n_offers++;
+	}
+	if (out->n_allowed == 0)
+		return set_err(e, ERR_INVAL, "offers", "no offer is flagged true");
+	return 0;
+}
+
+int request_parse_predict(const char *body, size_t len, predict_req *out, req_error *e)
+{
+	json_t *root = NULL;
+	json_t *states = NULL;
+	json_t *offers = NULL;
+	json_t *v;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	root = parse_body(body, len, e);
+	if (root == NULL)
+		return e->err;
+	rc = get_string(root, "customer_id", out->customer_id, sizeof(out->customer_id), 1, e);
+	if (rc != 0)
+		goto out;
+	rc = get_string(root, "timestamp", out->timestamp, sizeof(out->timestamp), 1, e);
+	if (rc != 0)
+		goto out;
+	if (request_parse_date(out->timestamp, &out->date) != 0) {
+		rc = set_err(e, ERR_INVAL, "timestamp",
+		             "timestamp must be YYYY-MM-DD or an ISO 8601 date-time, got \"%s\"",
+		             out->timestamp);
+		goto out;
+	}
+	v = json_object_get(root, "states");
+	if (v == NULL || json_is_null(v)) {
+		rc = set_err(e, ERR_INVAL, "states", "states is required");
+		goto out;
+	}
+	states = as_object(v, "states", e);
+	if (states == NULL) {
+		rc = e->err;
+		goto out;
+	}
+	rc = check_states(states, e);
+	if (rc != 0)
+		goto out;
+	rc = request_customer_from_states(states, &out->customer, e);
+	if (rc != 0)
+		goto out;
+	/* Stored as received: the client's string when it sent one. */
+	if (json_is_string(v))
+		out->states_text = xstrdup(json_string_value(v));
+	else
+		out->states_text = json_dumps(states, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (out->states_text == NULL) {
+		rc = set_err(e, ERR_INVAL, "states", "states cannot be serialised");
+		goto out;
+	}
+	v = json_object_get(root, "offers");
+	if (v == NULL || json_is_null(v)) {
+		rc = set_err(e, ERR_INVAL, "offers", "offers is required");
+		goto out;
+	}
+	offers = as_object(v, "offers", e);
+	if (offers == NULL) {
+		rc = e->err;
+		goto out;
+	}
+	rc = parse_offers(offers, out, e);
+out:
+	json_decref(offers);
+	json_decref(states);
+	json_decref(root);
+	if (rc != 0)
+		request_predict_free(out);
+	return rc;
+}
+
+void request_predict_free(predict_req *r)
+{
+	free(r->states_text);
+	r->states_text = NULL;
+}
+
+static int valid_offer_name(const char *s)
+{
+	if (*s == '\0' || strlen(s) > REQ_OFFER_NAME_MAX)
+		return 0;
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s < 0x20 || *s == ',')
+			return 0;
+	}
+	return 1;
+}
+
+int request_parse_reward(const char *body, size_t len, reward_req *out, req_error *e)
+{
+	json_t *root;
+	json_t *v;
+	json_t *v2;
+	int rc;
+	int flag;
+
+	memset(out, 0, sizeof(*out));
+	root = parse_body(body, len, e);
+	if (root == NULL)
+		return e->err;
+	rc = get_string(root, "customer_id", out->customer_id, sizeof(out->customer_id), 1, e);
+	if (rc != 0)
+		goto out;
+	rc = get_string(root, "timestamp", out->timestamp, sizeof(out->timestamp), 0, e);
+	if (rc != 0)
+		goto out;
+	if (out->timestamp[0] != '\0') {
+		req_date d;
+
+		if (request_parse_date(out->timestamp, &d) != 0) {
+			rc = set_err(e, ERR_INVAL, "timestamp",
+			             "timestamp must be YYYY-MM-DD or an ISO 8601 date-time, got \"%s\"",
+			             out->timestamp);
+			goto out;
+		}
+	}
+	/* The brief spells the field with a space; clients use both. */
+	v = json_object_get(root, "accepted_one_of_the_three_offers");
+	v2 = json_object_get(root, "accepted_one_of the_three_offers");
+	if (v == NULL)
+		v = v2;
+	if (v == NULL) {
+		rc = set_err(e, ERR_INVAL, "accepted_one_of_the_three_offers",
+		             "accepted_one_of_the_three_offers is required");
+		goto out;
+	}
+	flag = request_flag(v);
+	if (flag < 0) {
+		rc = set_err(e, ERR_INVAL, "accepted_one_of_the_three_offers",
+		             "accepted_one_of_the_three_offers must be a boolean");
+		goto out;
+	}
+	out->accepted = flag;
+	v = json_object_get(root, "episode_id");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+			rc = set_err(e, ERR_INVAL, "episode_id", "episode_id must be a positive integer");
+			goto out;
+		}
+		out->episode_id = (int64_t)json_integer_value(v);
+	}
+	v = json_object_get(root, "accepted_offer");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_string(v) || !valid_offer_name(json_string_value(v))) {
+			rc = set_err(e, ERR_INVAL, "accepted_offer",
+			             "accepted_offer must be an offer name such as \"OFFER_7\"");
+			goto out;
+		}
+		util_strlcpy(out->accepted_offer, json_string_value(v), sizeof(out->accepted_offer));
+		out->accepted = 1;
+	}
+	v = json_object_get(root, "clicked_offers");
+	if (v != NULL && !json_is_null(v)) {
+		size_t i;
+		json_t *item;
+		buf b;
+
+		if (!json_is_array(v) || json_array_size(v) > REQ_CLICKED_MAX) {
+			rc = set_err(e, ERR_INVAL, "clicked_offers",
+			             "clicked_offers must be an array of at most %d offer names",
+			             REQ_CLICKED_MAX);
+			goto out;
+		}
+		buf_init(&b, 1 << 16);
+		json_array_foreach(v, i, item) {
+			if (!json_is_string(item) || !valid_offer_name(json_string_value(item))) {
+				buf_free(&b);
+				rc = set_err(e, ERR_INVAL, "clicked_offers",
+				             "clicked_offers[%zu] must be an offer name", i);
+				goto out;
+			}
+			if (i > 0)
+				buf_adds(&b, ",");
+			buf_adds(&b, json_string_value(item));
+		}
+		out->clicked = json_array_size(v) > 0 ? buf_steal(&b) : NULL;
+		buf_free(&b);
+	}
+out:
+	json_decref(root);
+	if (rc != 0)
+		request_reward_free(out);
+	return rc;
+}
+
+void request_reward_free(reward_req *r)
+{
+	free(r->clicked);
+	r->clicked = NULL;
+}

@@ -1,0 +1,82 @@
+/*
+ * request.h — validation of the JSON bodies of /predict, /predict-v2 and
+ * /rewards into plain C structs. Every rejection names the field and the
+ * problem; nothing here knows about HTTP.
+ */
+#ifndef OFFERD_REQUEST_H
+#define OFFERD_REQUEST_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define REQ_ID_MAX 128        /* customer_id length */
+#define REQ_OFFERS_MAX 64     /* offers in one request */
+#define REQ_OFFER_NAME_MAX 63
+#define REQ_STATE_FIELDS_MAX 64
+#define REQ_STRING_MAX 256    /* any state value */
+#define REQ_CLICKED_MAX REQ_OFFERS_MAX
+
+/* Why a body was rejected: err is an ERR_* code, field the JSON path. */
+typedef struct req_error {
+	int err;
+	char field[64];
+	char message[256];
+} req_error;
+
+/* A calendar date parsed from a timestamp. */
+typedef struct req_date {
+	int year, month, day;  /* month 1..12, day 1..31 */
+	int weekday;           /* 0 = Sunday .. 6 = Saturday */
+} req_date;
+
+/* Normalised customer attributes, from `states`. */
+typedef struct req_customer {
+	int age;               /* -1 when unknown */
+	char gender;           /* 'M', 'F' or 'U' (unknown) */
+	char region[16];       /* "Europa", "Americas", "Asia" or "Unknown" */
+} req_customer;
+
+typedef struct predict_req {
+	char customer_id[REQ_ID_MAX + 1];
+	char timestamp[40];    /* as normalised: YYYY-MM-DD or the date-time given */
+	req_date date;
+	char *states_text;     /* the states as received, as JSON text; owned */
+	req_customer customer;
+	size_t n_offers;       /* offers listed, in request order */
+	char offers[REQ_OFFERS_MAX][REQ_OFFER_NAME_MAX + 1];
+	unsigned char allowed[REQ_OFFERS_MAX];
+	size_t n_allowed;
+} predict_req;
+
+typedef struct reward_req {
+	char customer_id[REQ_ID_MAX + 1];
+	char timestamp[40];
+	int accepted;
+	int64_t episode_id;    /* 0 when absent */
+	char accepted_offer[REQ_OFFER_NAME_MAX + 1];  /* "" when absent */
+	char *clicked;         /* comma-separated offers or NULL; owned */
+} reward_req;
+
+/* Parses and validates a /predict body. On error fills e and returns e->err. */
+int request_parse_predict(const char *body, size_t len, predict_req *out, req_error *e);
+void request_predict_free(predict_req *r);
+
+/* Parses and validates a /rewards body. */
+int request_parse_reward(const char *body, size_t len, reward_req *out, req_error *e);
+void request_reward_free(reward_req *r);
+
+/*
+ * Parses YYYY-MM-DD or an ISO 8601 date-time (YYYY-MM-DDTHH:MM[:SS[.f]][Z|±HH:MM],
+ * 'T' or a space). The date is taken as written: the client's local date is
+ * what shapes behaviour (month, half, weekday). Returns 0 or ERR_INVAL.
+ */
+int request_parse_date(const char *s, req_date *out);
+
+/* Normalises one state object into c (age band, gender, region). */
+int request_customer_from_states(json_t *states, req_customer *c, req_error *e);
+
+/* Interprets an offer flag: 1 true, 0 false, -1 not a flag. */
+int request_flag(json_t *v);
+
+#endif

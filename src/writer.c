@@ -1,0 +1,332 @@
+/*
+ * writer.c — the group-commit thread.
+ *
+ * A batch is one transaction: episodes (one statement), rewards (episode
+ * lookup + insert each), then one upsert per changed (state, offer) with the
+ * summed deltas. If the transaction fails for a reason other than an
+ * unreachable database, the batch is retried one operation at a time so a
+ * single poisonous operation cannot fail its neighbours.
+ */
+#include "writer.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+struct writer {
+	store *s;
+	values *v;
+	writer_conf_fn conf_fn;
+	void *conf_arg;
+	size_t queue_max;
+	size_t batch_max;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	writer_op *head;
+	writer_op *tail;
+	size_t queued;
+	int stopping;
+	writer_stats stats;
+};
+
+/* Summed statistics deltas of one batch, keyed by (company, state, offer). */
+typedef struct delta_set {
+	db_policy_row *rows;
+	size_t n;
+	size_t cap;
+} delta_set;
+
+static void delta_add(delta_set *d, const char *company, const char *state, const char *offer,
+                      double reward, int success)
+{
+	db_policy_row *r;
+
+	for (size_t i = 0; i < d->n; i++) {
+		r = &d->rows[i];
+		if (strcmp(r->offer, offer) == 0 && strcmp(r->state_key, state) == 0 &&
+		    strcmp(r->company, company) == 0) {
+			r->n += 1;
+			r->reward_sum += reward;
+			r->alpha += success ? 1 : 0;
+			r->beta += success ? 0 : 1;
+			return;
+		}
+	}
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 16;
+		d->rows = xrealloc(d->rows, d->cap * sizeof(*d->rows));
+	}
+	r = &d->rows[d->n++];
+	memset(r, 0, sizeof(*r));
+	r->company = xstrdup(company);
+	r->state_key = xstrdup(state);
+	r->offer = xstrdup(offer);
+	r->n = 1;
+	r->reward_sum = reward;
+	r->alpha = success ? 1 : 0;
+	r->beta = success ? 0 : 1;
+}
+
+static void delta_free(delta_set *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		free((char *)(uintptr_t)d->rows[i].company);
+		free((char *)(uintptr_t)d->rows[i].state_key);
+		free((char *)(uintptr_t)d->rows[i].offer);
+	}
+	free(d->rows);
+	memset(d, 0, sizeof(*d));
+}
+
+typedef struct batch_ctx {
+	const agent_conf *conf;
+	delta_set deltas;
+	delta_set committed;  /* absolute rows returned by the upserts */
+} batch_ctx;
+
+static void score_reward(void *arg, const db_reward_in *in, db_reward_out *out,
+                         double rewards[EPISODE_SHOWN_MAX])
+{
+	batch_ctx *b = arg;
+	int success[EPISODE_SHOWN_MAX] = {0};
+
+	agent_rewards(b->conf, (const char(*)[64])out->offers, out->n_offers, in->accepted,
+	              in->accepted_offer, in->clicked, rewards, success);
+	/* A reward later than the agent's wait time is logged, not learned. */
+	out->learned = !(b->conf->reward_wait > 0 && out->episode_age > b->conf->reward_wait);
+	if (!out->learned)
+		return;
+	for (int k = 0; k < out->n_offers; k++)
+		delta_add(&b->deltas, in->company, out->state_key, out->offers[k], rewards[k],
+		          success[k]);
+}
+
+static int keep_row(void *arg, const db_policy_row *row)
+{
+	delta_set *d = arg;
+	db_policy_row *r;
+
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 16;
+		d->rows = xrealloc(d->rows, d->cap * sizeof(*d->rows));
+	}
+	r = &d->rows[d->n++];
+	*r = *row;
+	r->company = xstrdup(row->company);
+	r->state_key = xstrdup(row->state_key);
+	r->offer = xstrdup(row->offer);
+	return 0;
+}
+
+/* One transaction for the list; fills each op's rc. Returns the tx result. */
+static int run_tx(store *s, values *v, const agent_conf *conf, writer_op *ops)
+{
+	batch_ctx b;
+	episode *eps = NULL;
+	size_t neps = 0;
+	size_t i;
+	writer_op *op;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	b.conf = conf;
+	for (op = ops; op != NULL; op = op->next)
+		neps += op->kind == WOP_EPISODE;
+	rc = s->ops->begin(s);
+	if (rc != 0)
+		goto out;
+	if (neps > 0) {
+		eps = xmalloc(neps * sizeof(*eps));
+		i = 0;
+		for (op = ops; op != NULL; op = op->next) {
+			if (op->kind == WOP_EPISODE)
+				eps[i++] = op->ep;
+		}
+		rc = s->ops->episodes_insert(s, eps, neps);
+		if (rc != 0)
+			goto rollback;
+		i = 0;
+		for (op = ops; op != NULL; op = op->next) {
+			if (op->kind == WOP_EPISODE)
+				op->ep.id = eps[i++].id;
+		}
+	}
+	for (op = ops; op != NULL; op = op->next) {
+		if (op->kind != WOP_REWARD)
+			continue;
+		rc = db_rewards_attach(s, &op->rin, &op->rout, 1, score_reward, &b);
+		if (rc != 0)
+			goto rollback;
+	}
+	if (b.deltas.n > 0) {
+		rc = db_policy_add(s, b.deltas.rows, b.deltas.n, keep_row, &b.committed);
+		if (rc != 0)
+			goto rollback;
+	}
+	rc = s->ops->commit(s);
+	if (rc != 0)
+		goto rollback;
+	/* Only committed statistics reach memory. */
+	for (i = 0; i < b.committed.n; i++)
+		values_set(v, &b.committed.rows[i]);
+	for (op = ops; op != NULL; op = op->next)
+		op->rc = op->kind == WOP_REWARD ? op->rout.rc : 0;
+	goto out;
+rollback:
+	log_msg(rc == ERR_UNAVAIL ? LOG_WARN : LOG_ERROR, "batch failed: %s", s->ops->errmsg(s));
+	s->ops->rollback(s);
+out:
+	if (rc != 0) {
+		for (op = ops; op != NULL; op = op->next)
+			op->rc = rc;
+	}
+	free(eps);
+	delta_free(&b.deltas);
+	delta_free(&b.committed);
+	return rc;
+}
+
+int writer_run_batch(store *s, values *v, const agent_conf *conf, writer_op *ops)
+{
+	int rc = run_tx(s, v, conf, ops);
+
+	if (rc != 0 && rc != ERR_UNAVAIL && ops != NULL && ops->next != NULL) {
+		/* Isolate the operation that failed the batch. */
+		for (writer_op *op = ops; op != NULL;) {
+			writer_op *next = op->next;
+
+			op->next = NULL;
+			run_tx(s, v, conf, op);
+			op->next = next;
+			op = next;
+		}
+	}
+	return rc;
+}
+
+static void *writer_main(void *arg)
+{
+	writer *w = arg;
+
+	for (;;) {
+		writer_op *batch;
+		writer_op *last;
+		writer_op *op;
+		size_t n = 1;
+		agent_conf conf;
+
+		pthread_mutex_lock(&w->lock);
+		while (w->head == NULL && !w->stopping)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (w->head == NULL && w->stopping) {
+			pthread_mutex_unlock(&w->lock);
+			break;
+		}
+		batch = w->head;
+		last = batch;
+		while (last->next != NULL && n < w->batch_max) {
+			last = last->next;
+			n++;
+		}
+		w->head = last->next;
+		if (w->head == NULL)
+			w->tail = NULL;
+		last->next = NULL;
+		w->queued -= n;
+		pthread_mutex_unlock(&w->lock);
+
+		w->conf_fn(w->conf_arg, &conf);
+		writer_run_batch(w->s, w->v, &conf, batch);
+
+		pthread_mutex_lock(&w->lock);
+		w->stats.batches++;
+		w->stats.ops += n;
+		w->stats.last_batch = n;
+		for (op = batch; op != NULL; op = op->next) {
+			if (op->rc != 0 && op->rc != ERR_NOTFOUND && op->rc != ERR_CONFLICT)
+				w->stats.failures++;
+			else if (op->kind == WOP_EPISODE)
+				w->stats.episodes++;
+			else if (op->rc == 0)
+				w->stats.rewards++;
+		}
+		pthread_mutex_unlock(&w->lock);
+		/* done() may free the op: read next first. */
+		for (op = batch; op != NULL;) {
+			writer_op *next = op->next;
+
+			op->done(op);
+			op = next;
+		}
+	}
+	return NULL;
+}
+
+int writer_start(store *s, values *v, writer_conf_fn conf_fn, void *conf_arg, size_t queue_max,
+                 size_t batch_max, writer **out)
+{
+	writer *w = xcalloc(1, sizeof(*w));
+
+	w->s = s;
+	w->v = v;
+	w->conf_fn = conf_fn;
+	w->conf_arg = conf_arg;
+	w->queue_max = queue_max;
+	w->batch_max = batch_max ? batch_max : 1;
+	pthread_mutex_init(&w->lock, NULL);
+	pthread_cond_init(&w->cond, NULL);
+	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+		pthread_mutex_destroy(&w->lock);
+		pthread_cond_destroy(&w->cond);
+		free(w);
+		return ERR_IO;
+	}
+	*out = w;
+	return 0;
+}
+
+int writer_submit(writer *w, writer_op *op)
+{
+	op->next = NULL;
+	pthread_mutex_lock(&w->lock);
+	if (w->stopping || w->queued >= w->queue_max) {
+		pthread_mutex_unlock(&w->lock);
+		return ERR_UNAVAIL;
+	}
+	if (w->tail != NULL)
+		w->tail->next = op;
+	else
+		w->head = op;
+	w->tail = op;
+	w->queued++;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	return 0;
+}
+
+void writer_stop(writer *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stopping = 1;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	store_close(w->s);
+	pthread_mutex_destroy(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	free(w);
+}
+
+void writer_get_stats(writer *w, writer_stats *out)
+{
+	pthread_mutex_lock(&w->lock);
+	*out = w->stats;
+	out->queued = w->queued;
+	pthread_mutex_unlock(&w->lock);
+}

@@ -1,0 +1,67 @@
+/*
+ * writer.h — group commit. Request threads queue operations (an episode to
+ * insert, a reward to attach) and suspend; one writer thread takes up to
+ * batch_max queued operations, commits them in one transaction (episodes,
+ * rewards and the learned statistics they change), updates the in-memory
+ * values from the committed rows, and only then calls each operation's done
+ * callback. So an answer is sent only for work that is durable, and the cost
+ * of a commit (an fsync) is shared by the whole batch.
+ */
+#ifndef OFFERD_WRITER_H
+#define OFFERD_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent.h"
+#include "db.h"
+#include "store.h"
+#include "values.h"
+
+enum writer_kind { WOP_EPISODE = 1, WOP_REWARD = 2 };
+
+typedef struct writer_op writer_op;
+
+struct writer_op {
+	enum writer_kind kind;
+	episode ep;            /* WOP_EPISODE: strings borrowed from the owner */
+	db_reward_in rin;      /* WOP_REWARD */
+	db_reward_out rout;
+	int rc;                /* out: 0 or ERR_* */
+	/* Called once, from the writer thread, after the commit (or failure). */
+	void (*done)(writer_op *op);
+	void *arg;
+	writer_op *next;
+};
+
+/* The writer asks for the current agent configuration to score rewards. */
+typedef void (*writer_conf_fn)(void *arg, agent_conf *out);
+
+typedef struct writer_stats {
+	uint64_t batches;
+	uint64_t ops;
+	uint64_t episodes;
+	uint64_t rewards;
+	uint64_t failures;
+	size_t queued;         /* now */
+	size_t last_batch;
+} writer_stats;
+
+typedef struct writer writer;
+
+/*
+ * Starts the writer thread on store s (which it then owns and closes).
+ * queue_max bounds the queue: writer_submit fails with ERR_UNAVAIL beyond it.
+ */
+int writer_start(store *s, values *v, writer_conf_fn conf_fn, void *conf_arg, size_t queue_max,
+                 size_t batch_max, writer **out);
+/* Queues op; returns 0, or ERR_UNAVAIL when full or stopping (done is not called). */
+int writer_submit(writer *w, writer_op *op);
+/* Commits everything queued, stops the thread and frees w. */
+void writer_stop(writer *w);
+void writer_get_stats(writer *w, writer_stats *out);
+
+/* Runs ops synchronously on s (offerctl, tests): same code as the thread. */
+int writer_run_batch(store *s, values *v, const agent_conf *conf, writer_op *ops);
+
+#endif
