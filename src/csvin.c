@@ -105,10 +105,10 @@ static void *capped_realloc(void *p, size_t n)
 	return xrealloc(p, n);
 }
 
-static int fail(csv_reader *rd, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int reader_fail(csv_reader *rd, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Records a fatal error; the reader accepts nothing after it. */
-static int fail(csv_reader *rd, int rc, const char *fmt, ...)
+static int reader_fail(csv_reader *rd, int rc, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -264,9 +264,9 @@ static char *row_field(csv_reader *rd, int col)
 static int take_header(csv_reader *rd)
 {
 	if (rd->nfields > CSV_COLUMNS_MAX)
-		return fail(rd, ERR_INVAL, "header: more than %d columns", CSV_COLUMNS_MAX);
+		return reader_fail(rd, ERR_INVAL, "header: more than %d columns", CSV_COLUMNS_MAX);
 	if (rd->problem_col >= 0)
-		return fail(rd, ERR_INVAL, "header: column %d is longer than %d bytes or holds a NUL",
+		return reader_fail(rd, ERR_INVAL, "header: column %d is longer than %d bytes or holds a NUL",
 		            rd->problem_col + 1, CSV_FIELD_MAX);
 	rd->ncols = rd->nfields;
 	for (int c = 0; c < rd->ncols; c++) {
@@ -278,7 +278,7 @@ static int take_header(csv_reader *rd)
 		if (role == COL_OFFER) {
 			for (int k = 0; k < rd->noffers; k++) {
 				if (rd->offer_num[rd->offer_cols[k]] == offer)
-					return fail(rd, ERR_INVAL, "header: columns %d and %d are both OFFER_%d",
+					return reader_fail(rd, ERR_INVAL, "header: columns %d and %d are both OFFER_%d",
 					            rd->offer_cols[k] + 1, c + 1, offer);
 			}
 			rd->offer_num[c] = offer;
@@ -291,17 +291,17 @@ static int take_header(csv_reader *rd)
 			rd->offer_cols[k] = c;
 		} else if (role != COL_IGNORE) {
 			if (rd->col_of[role] >= 0)
-				return fail(rd, ERR_INVAL, "header: columns %d and %d are both %s",
+				return reader_fail(rd, ERR_INVAL, "header: columns %d and %d are both %s",
 				            rd->col_of[role] + 1, c + 1, role_names[role]);
 			rd->col_of[role] = c;
 		}
 	}
 	if (rd->col_of[COL_ID] < 0)
-		return fail(rd, ERR_INVAL, "header: no customer_id column (is the first line the header?)");
+		return reader_fail(rd, ERR_INVAL, "header: no customer_id column (is the first line the header?)");
 	if (rd->col_of[COL_AGE] < 0)
-		return fail(rd, ERR_INVAL, "header: no age column");
+		return reader_fail(rd, ERR_INVAL, "header: no age column");
 	if (rd->noffers == 0)
-		return fail(rd, ERR_INVAL, "header: no offer columns (Offer_1, Offer_2, ...)");
+		return reader_fail(rd, ERR_INVAL, "header: no offer columns (Offer_1, Offer_2, ...)");
 	rd->header_done = 1;
 	return 0;
 }
@@ -378,10 +378,10 @@ static int build_body(csv_reader *rd, const char *id, json_t **out, char *err, s
 	if (rc == ERR_INVAL) {
 		double d;
 
-		/* Spreadsheets write whole numbers as "71.0"; anything else is not an age. */
-		if (util_strtod(v, 0, 150, &d) == 0 && d == (double)(int64_t)d) {
+		/* Spreadsheets write whole numbers as "71.0"; a fraction is not an age. */
+		if (util_strtod(v, -1e9, 1e9, &d) == 0 && d == (double)(int64_t)d) {
 			age = (int64_t)d;
-			rc = 0;
+			rc = age >= 0 && age <= 150 ? 0 : ERR_RANGE;
 		}
 	}
 	if (rc == ERR_RANGE) {
@@ -497,7 +497,7 @@ static int take_row(csv_reader *rd)
 	int rc;
 
 	if (rd->rows >= rd->max_rows)
-		return fail(rd, ERR_TOOBIG, "row %lld: more than %lld data rows",
+		return reader_fail(rd, ERR_TOOBIG, "row %lld: more than %lld data rows",
 		            (long long)rd->rows + 1, (long long)rd->max_rows);
 	rd->rows++;
 	if (id_col < rd->nfields && id_col != rd->problem_col)
@@ -565,7 +565,7 @@ static void on_field(void *data, size_t len, void *arg)
 	}
 	/* Cannot overflow: the buffer holds CSV_COLUMNS_MAX fields of CSV_FIELD_MAX. */
 	if (buf_add(&rd->rowbuf, data, len) != 0 || buf_add(&rd->rowbuf, "", 1) != 0)
-		fail(rd, ERR_TOOBIG, "row %lld: row buffer overflow", (long long)rd->rows + 1);
+		reader_fail(rd, ERR_TOOBIG, "row %lld: row buffer overflow", (long long)rd->rows + 1);
 }
 
 static void on_row(int term, void *arg)
@@ -592,9 +592,9 @@ static int parse_bytes(csv_reader *rd, const void *data, size_t len)
 		return rd->rc;
 	if (n != len) {
 		if (csv_error(&rd->parser) == CSV_ENOMEM)
-			return fail(rd, ERR_INVAL, "row %lld: a field is longer than %d bytes "
+			return reader_fail(rd, ERR_INVAL, "row %lld: a field is longer than %d bytes "
 			            "(is a quote left open?)", (long long)rd->rows + 1, CSV_FIELD_HARD_MAX);
-		return fail(rd, ERR_INVAL, "row %lld: %s", (long long)rd->rows + 1,
+		return reader_fail(rd, ERR_INVAL, "row %lld: %s", (long long)rd->rows + 1,
 		            csv_strerror(csv_error(&rd->parser)));
 	}
 	return 0;
@@ -643,7 +643,7 @@ static int start_rows(csv_reader *rd)
 	else
 		delim = ',';
 	if (csv_init(&rd->parser, CSV_APPEND_NULL) != 0)
-		return fail(rd, ERR_NOMEM, "cannot start the CSV parser");
+		return reader_fail(rd, ERR_NOMEM, "cannot start the CSV parser");
 	rd->parser_ready = 1;
 	csv_set_delim(&rd->parser, delim);
 	csv_set_realloc_func(&rd->parser, capped_realloc);
@@ -666,7 +666,7 @@ int csv_reader_feed(csv_reader *rd, const void *data, size_t len)
 	if (rd->state == RD_FAILED)
 		return rd->rc;
 	if (rd->state == RD_DONE)
-		return fail(rd, ERR_INVAL, "data fed after the end");
+		return reader_fail(rd, ERR_INVAL, "data fed after the end");
 	if (rd->state == RD_ROWS)
 		return parse_bytes(rd, data, len);
 	/* Header phase: find the first line end outside quotes. */
@@ -678,12 +678,12 @@ int csv_reader_feed(csv_reader *rd, const void *data, size_t len)
 	}
 	if (i == len) {
 		if (buf_add(&rd->head, p, len) != 0)
-			return fail(rd, ERR_INVAL, "header: the first line is longer than %d bytes",
+			return reader_fail(rd, ERR_INVAL, "header: the first line is longer than %d bytes",
 			            CSV_HEADER_MAX);
 		return 0;
 	}
 	if (buf_add(&rd->head, p, i + 1) != 0)
-		return fail(rd, ERR_INVAL, "header: the first line is longer than %d bytes", CSV_HEADER_MAX);
+		return reader_fail(rd, ERR_INVAL, "header: the first line is longer than %d bytes", CSV_HEADER_MAX);
 	rc = start_rows(rd);
 	if (rc != 0)
 		return rc;
@@ -704,7 +704,7 @@ int csv_reader_finish(csv_reader *rd)
 		if (n >= 3 && memcmp(rd->head.data, "\xEF\xBB\xBF", 3) == 0)
 			n -= 3;
 		if (n == 0)
-			return fail(rd, ERR_INVAL, "empty input: no header line");
+			return reader_fail(rd, ERR_INVAL, "empty input: no header line");
 		rc = start_rows(rd);
 		if (rc != 0)
 			return rc;
@@ -719,7 +719,7 @@ int csv_reader_finish(csv_reader *rd)
 	if (rd->rc != 0)
 		return rd->rc;
 	if (!rd->header_done)
-		return fail(rd, ERR_INVAL, "empty input: no header line");
+		return reader_fail(rd, ERR_INVAL, "empty input: no header line");
 	rd->state = RD_DONE;
 	return 0;
 }

@@ -280,14 +280,14 @@ static int parse_condition(parser *p, char *s, rules_rule *ru)
 		return perr(p, "value longer than %zu bytes", sizeof(ru->text) - 1);
 	if (ru->field == RULES_F_GENDER) {
 		/* Rules compare against the normalised state, so only these can match. */
-		if (util_streq_nocase(value, "M"))
+		if (util_streq_nocase(value, "M") || util_streq_nocase(value, "male"))
 			value = "M";
-		else if (util_streq_nocase(value, "F"))
+		else if (util_streq_nocase(value, "F") || util_streq_nocase(value, "female"))
 			value = "F";
 		else if (util_streq_nocase(value, "unknown"))
 			value = "unknown";
 		else
-			return perr(p, "gender is M, F or unknown after normalisation, got '%s'", value);
+			return perr(p, "gender is M (male), F (female) or unknown, got '%s'", value);
 	}
 	util_strlcpy(ru->text, value, sizeof(ru->text));
 	return 0;

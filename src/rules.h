@@ -12,8 +12,8 @@
  *
  * Fields: age (operators = != < <= > >=, an integer), and the text fields
  * gender, region, last_offer, client-since (operators = and !=, compared
- * case-insensitively with the normalised state, so gender is M, F or unknown
- * and a blank region is "unknown"). The value is the text between the
+ * case-insensitively with the normalised state: gender is M, F or unknown
+ * (Male/female in a rule read as M/F), a blank region is "unknown"). The value is the text between the
  * operator and "->", trimmed; it may be written in double quotes. Offers are
  * OFFER_<n> (any case, n in 1..RULES_OFFER_NUM_MAX). Rules are independent:
  * an offer is denied when any rule whose condition holds denies it. A file
