@@ -311,8 +311,9 @@ out:
 /*
  * Pipeline mode: all statements are queued, then one Sync, then the results
  * are read in order. After a failing statement the server skips the rest up
- * to the Sync (PGRES_PIPELINE_ABORTED, reported as ERR_IO), and reading up to
- * the Sync leaves the connection idle and usable again. A statement whose
+ * to the Sync (PGRES_PIPELINE_ABORTED, reported as ERR_IO, or ERR_UNAVAIL
+ * when the connection was lost), and reading up to the Sync leaves the
+ * connection idle and usable again. A statement whose
  * row callback returns non-zero gets that value as its rc; the statements
  * after it have already run. Statements that never got a result because the
  * connection went away get ERR_UNAVAIL.
@@ -389,7 +390,8 @@ static int pg_exec_batch(store *s, store_stmt *stmts, size_t n)
 				t->changes = pg_changes(res);
 				t->rc = pg_rows(res, t->fn, t->arg);
 			} else if (st == PGRES_PIPELINE_ABORTED) {
-				t->rc = ERR_IO;
+				/* Not run; the fill below says why. */
+				t->rc = PG_PENDING;
 			} else {
 				t->rc = pg_error(p, res, first == 0);
 			}
@@ -411,10 +413,14 @@ out:
 	for (size_t i = 0; i < n; i++) {
 		if (stmts[i].rc != PG_PENDING)
 			continue;
+		/*
+		 * Not run: skipped after an earlier error (ERR_IO), or lost
+		 * with the connection (ERR_UNAVAIL: worth a retry).
+		 */
 		if (p->lost || PQstatus(p->conn) != CONNECTION_OK)
 			stmts[i].rc = ERR_UNAVAIL;
 		else
-			stmts[i].rc = ERR_IO; /* never sent, after a failed send */
+			stmts[i].rc = ERR_IO;
 	}
 	if (first == 0 && p->lost) {
 		first = ERR_UNAVAIL;
