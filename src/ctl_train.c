@@ -269,10 +269,14 @@ static void print_summary(const train_opts *o, const rfm_data *d, const train_ti
 	       " (%lld netted to <= 0 and left out)\n",
 	       ns ? per_state[0] : 0, median, ns ? per_state[ns - 1] : 0, d->npriors,
 	       o->prior_weight, (long long)d->dropped_nonpositive);
-	printf("time: parse %.2f s, rfm %.2f s, priors %.2f s, store %.2f s"
-	       " (open+migrate %.2f s, segments %.2f s, priors %.2f s), total %.2f s\n",
-	       t->parse, t->rfm, t->priors, t->store_open + t->store_segments + t->store_priors,
-	       t->store_open, t->store_segments, t->store_priors, t->total);
+	printf("time: parse %.2f s, rfm %.2f s, priors %.2f s, ", t->parse, t->rfm, t->priors);
+	if (o->dry_run)
+		printf("store skipped (dry run), total %.2f s\n", t->total);
+	else
+		printf("store %.2f s (open+migrate %.2f s, segments %.2f s, priors %.2f s),"
+		       " total %.2f s\n",
+		       t->store_open + t->store_segments + t->store_priors, t->store_open,
+		       t->store_segments, t->store_priors, t->total);
 }
 
 /* Exit codes: 0 done (or --help), 1 failed, 2 bad usage. */
