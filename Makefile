@@ -11,10 +11,13 @@ SAN     ?=
 CFLAGS_WARN = -Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \
               -Wshadow -Wpointer-arith -Wcast-qual -Wsign-compare -Wformat=2 \
               -Wundef -Wvla -fno-common
+VERSION ?= 1.0.0
 PKGS    = libmicrohttpd jansson libpq sqlite3 libcurl zlib libcrypto
-CPPFLAGS += -D_GNU_SOURCE -Isrc $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CPPFLAGS += -D_GNU_SOURCE -DOFFERD_VERSION=\"$(VERSION)\" -Isrc $(PKG_CFLAGS)
 CFLAGS  += -std=c17 $(OPT) $(SAN) $(CFLAGS_WARN) -pthread
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lm -pthread
+LDLIBS  += $(PKG_LIBS) -lcsv -lm -pthread
 LDFLAGS += $(SAN)
 
 MAINS   = src/offerd.c src/offerctl.c

@@ -427,12 +427,13 @@ static int attach_one(store *s, const db_reward_in *in, db_reward_out *out, db_r
 	                " accepted_offer_id, clicked_offers, reward_1, reward_2, reward_3,"
 	                " request_timestamp, learned) VALUES ($1, $2, $3, $4, $5, $6,"
 	                " CAST($7 AS DOUBLE PRECISION), CAST($8 AS DOUBLE PRECISION),"
-	                " CAST($9 AS DOUBLE PRECISION), $10, $11) RETURNING id",
+	                " CAST($9 AS DOUBLE PRECISION), $10, $11)"
+	                " ON CONFLICT (episode_id) DO NOTHING RETURNING id",
 	                11, p, reward_id_row, out);
-	if (rc == ERR_CONFLICT) {
+	/* A conflict must not raise an error: on PostgreSQL that would abort the
+	 * whole batch's transaction. No row back means another reward won. */
+	if (rc == 0 && out->reward_id == 0)
 		out->rc = ERR_CONFLICT;
-		return 0;
-	}
 	return rc;
 }
 

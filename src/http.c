@@ -25,6 +25,7 @@ struct http_server {
 	struct MHD_Daemon *d;
 	http_config cfg;
 	atomic_uint connections;
+	atomic_uint inflight;
 	int port;
 };
 
@@ -205,6 +206,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		r->method = method;
 		r->path = url;
 		r->start = util_monotonic();
+		atomic_fetch_add(&s->inflight, 1);
 		new_request_id(r);
 		*con_cls = r;
 		s->cfg.route(s->cfg.app, r);
@@ -286,6 +288,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	buf_free(&r->body);
 	free(r);
 	*con_cls = NULL;
+	atomic_fetch_sub(&s->inflight, 1);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
@@ -344,12 +347,13 @@ int http_start(const http_config *cfg, http_server **out)
 		return ERR_INVAL;
 	}
 	s->d = MHD_start_daemon(
-	    flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, sa,
+	    flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
+	    mhd_log, NULL, MHD_OPTION_SOCK_ADDR, sa,
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads > 0 ? cfg->threads : 2),
 	    MHD_OPTION_CONNECTION_LIMIT, cfg->conn_limit, MHD_OPTION_CONNECTION_TIMEOUT,
 	    cfg->conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->header_limit,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
-	    s, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
+	    s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
 	    MHD_OPTION_END);
 	if (s->d == NULL) {
 		log_msg(LOG_ERROR, "cannot listen on %s:%d (in use, or not permitted)", cfg->host,
@@ -371,6 +375,11 @@ int http_port(http_server *s)
 unsigned http_connections(http_server *s)
 {
 	return atomic_load(&s->connections);
+}
+
+unsigned http_inflight(http_server *s)
+{
+	return atomic_load(&s->inflight);
 }
 
 void http_quiesce(http_server *s)

@@ -39,6 +39,8 @@ typedef struct http_config {
 int http_start(const http_config *cfg, http_server **out);
 /* Stops accepting new connections; in-flight requests continue. */
 void http_quiesce(http_server *s);
+/* Requests started and not yet completed (idle keep-alive connections excluded). */
+unsigned http_inflight(http_server *s);
 /* Connections currently open. */
 unsigned http_connections(http_server *s);
 void http_stop(http_server *s);

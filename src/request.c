@@ -396,16 +396,26 @@ static int parse_offers(json_t *offers, predict_req *out, req_error *e)
 
 int request_parse_predict(const char *body, size_t len, predict_req *out, req_error *e)
 {
-	json_t *root = NULL;
-	json_t *states = NULL;
-	json_t *offers = NULL;
-	json_t *v;
+	json_t *root;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	root = parse_body(body, len, e);
 	if (root == NULL)
 		return e->err;
+	rc = request_predict_from_json(root, out, e);
+	json_decref(root);
+	return rc;
+}
+
+int request_predict_from_json(json_t *root, predict_req *out, req_error *e)
+{
+	json_t *states = NULL;
+	json_t *offers = NULL;
+	json_t *v;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
 	rc = get_string(root, "customer_id", out->customer_id, sizeof(out->customer_id), 1, e);
 	if (rc != 0)
 		goto out;
@@ -457,7 +467,6 @@ int request_parse_predict(const char *body, size_t len, predict_req *out, req_er
 out:
 	json_decref(offers);
 	json_decref(states);
-	json_decref(root);
 	if (rc != 0)
 		request_predict_free(out);
 	return rc;

@@ -60,6 +60,8 @@ typedef struct reward_req {
 
 /* Parses and validates a /predict body. On error fills e and returns e->err. */
 int request_parse_predict(const char *body, size_t len, predict_req *out, req_error *e);
+/* The same for a body already parsed (POST /batch rows). root is borrowed. */
+int request_predict_from_json(json_t *root, predict_req *out, req_error *e);
 void request_predict_free(predict_req *r);
 
 /* Parses and validates a /rewards body. */

@@ -275,5 +275,5 @@ void util_now_iso(char out[32])
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, 32, "%s.%03ldZ", base, ts.tv_nsec / 1000000L);
+	snprintf(out, 32, "%.23s.%03dZ", base, (int)((ts.tv_nsec / 1000000L) % 1000));
 }

@@ -310,7 +310,7 @@ int writer_submit(writer *w, writer_op *op)
 
 void writer_stop(writer *w)
 {
-	if (w == NULL)
+	if (w == NULL || w->s == NULL)
 		return;
 	pthread_mutex_lock(&w->lock);
 	w->stopping = 1;
@@ -318,6 +318,13 @@ void writer_stop(writer *w)
 	pthread_mutex_unlock(&w->lock);
 	pthread_join(w->thread, NULL);
 	store_close(w->s);
+	w->s = NULL;
+}
+
+void writer_free(writer *w)
+{
+	if (w == NULL)
+		return;
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->cond);
 	free(w);

@@ -57,8 +57,12 @@ int writer_start(store *s, values *v, writer_conf_fn conf_fn, void *conf_arg, si
                  size_t batch_max, writer **out);
 /* Queues op; returns 0, or ERR_UNAVAIL when full or stopping (done is not called). */
 int writer_submit(writer *w, writer_op *op);
-/* Commits everything queued, stops the thread and frees w. */
+/*
+ * Commits everything queued and stops the thread; later submits fail with
+ * ERR_UNAVAIL. writer_free releases w once no thread can submit any more.
+ */
 void writer_stop(writer *w);
+void writer_free(writer *w);
 void writer_get_stats(writer *w, writer_stats *out);
 
 /* Runs ops synchronously on s (offerctl, tests): same code as the thread. */

@@ -1,0 +1,175 @@
+/*
+ * metrics.c — fixed tables indexed by route label and status code.
+ */
+#include "metrics.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#define M_STATUS 600
+#define M_VERSIONS 64
+
+static const char *const labels[] = {"/is-alive", "/predict", "/predict-v2", "/rewards",
+                                     "/batch",    "/metrics", "static",      "other"};
+#define M_LABELS (sizeof(labels) / sizeof(labels[0]))
+
+static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                 0.05,   0.1,   0.25,   0.5,   1,    2.5};
+#define M_BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+
+static const char *const policies[] = {"weighted", "epsilon-greedy", "thompson", "ucb", "random"};
+#define M_POLICIES (sizeof(policies) / sizeof(policies[0]))
+
+static atomic_ullong requests[M_LABELS][M_STATUS];
+static atomic_ullong hist[M_LABELS][M_BUCKETS + 1];
+static atomic_ullong hist_sum_us[M_LABELS];
+static atomic_ullong decisions[M_POLICIES];
+static atomic_ullong batch_rows[2];
+
+static pthread_mutex_t vlock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char version[64];
+	unsigned long long rewards, accepted;
+} versions[M_VERSIONS];
+static size_t nversions;
+
+static size_t label_index(const char *label)
+{
+	for (size_t i = 0; i < M_LABELS; i++) {
+		if (strcmp(labels[i], label) == 0)
+			return i;
+	}
+	return M_LABELS - 1;
+}
+
+void metrics_request(const char *label, int status, double seconds)
+{
+	size_t l = label_index(label);
+	size_t b = 0;
+
+	if (status < 0 || status >= M_STATUS)
+		status = 0;
+	atomic_fetch_add_explicit(&requests[l][status], 1, memory_order_relaxed);
+	while (b < M_BUCKETS && seconds > buckets[b])
+		b++;
+	atomic_fetch_add_explicit(&hist[l][b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&hist_sum_us[l], (unsigned long long)(seconds * 1e6),
+	                          memory_order_relaxed);
+}
+
+void metrics_decision(const char *policy)
+{
+	for (size_t i = 0; i < M_POLICIES; i++) {
+		if (strcmp(policies[i], policy) == 0)
+			atomic_fetch_add_explicit(&decisions[i], 1, memory_order_relaxed);
+	}
+}
+
+void metrics_batch_rows(int ok)
+{
+	atomic_fetch_add_explicit(&batch_rows[ok ? 1 : 0], 1, memory_order_relaxed);
+}
+
+void metrics_reward(const char *agent_version, int accepted)
+{
+	size_t i;
+
+	pthread_mutex_lock(&vlock);
+	for (i = 0; i < nversions; i++) {
+		if (strcmp(versions[i].version, agent_version) == 0)
+			break;
+	}
+	if (i == nversions && nversions < M_VERSIONS) {
+		util_strlcpy(versions[i].version, agent_version, sizeof(versions[i].version));
+		nversions++;
+	}
+	if (i < nversions) {
+		versions[i].rewards++;
+		versions[i].accepted += accepted ? 1 : 0;
+	}
+	pthread_mutex_unlock(&vlock);
+}
+
+void metrics_render(buf *b, const metrics_extra *x)
+{
+	buf_addf(b, "# HELP offerd_build_info Build information.\n# TYPE offerd_build_info gauge\n"
+	            "offerd_build_info{version=\"%s\",agent_version=\"%s\",policy=\"%s\",store=\"%s\"} 1\n",
+	         OFFERD_VERSION, x->agent_version, x->policy, x->store);
+	buf_adds(b, "# HELP offerd_http_requests_total Requests answered, by route and status.\n"
+	            "# TYPE offerd_http_requests_total counter\n");
+	for (size_t l = 0; l < M_LABELS; l++) {
+		for (int s = 0; s < M_STATUS; s++) {
+			unsigned long long v = atomic_load(&requests[l][s]);
+
+			if (v > 0)
+				buf_addf(b, "offerd_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+				         labels[l], s, v);
+		}
+	}
+	buf_adds(b, "# HELP offerd_http_request_duration_seconds Time from headers to answer.\n"
+	            "# TYPE offerd_http_request_duration_seconds histogram\n");
+	for (size_t l = 0; l < M_LABELS; l++) {
+		unsigned long long cum = 0;
+
+		for (size_t k = 0; k <= M_BUCKETS; k++) {
+			cum += atomic_load(&hist[l][k]);
+			if (k < M_BUCKETS)
+				buf_addf(b,
+				         "offerd_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+				         labels[l], buckets[k], cum);
+			else
+				buf_addf(b,
+				         "offerd_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
+				         labels[l], cum);
+		}
+		buf_addf(b, "offerd_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", labels[l],
+		         (double)atomic_load(&hist_sum_us[l]) / 1e6);
+		buf_addf(b, "offerd_http_request_duration_seconds_count{route=\"%s\"} %llu\n", labels[l],
+		         cum);
+	}
+	buf_adds(b, "# HELP offerd_decisions_total Decisions made, by policy.\n"
+	            "# TYPE offerd_decisions_total counter\n");
+	for (size_t i = 0; i < M_POLICIES; i++)
+		buf_addf(b, "offerd_decisions_total{policy=\"%s\"} %llu\n", policies[i],
+		         atomic_load(&decisions[i]));
+	buf_addf(b,
+	         "# HELP offerd_episodes_written_total Episodes committed to TB_EPISODES.\n"
+	         "# TYPE offerd_episodes_written_total counter\nofferd_episodes_written_total %llu\n"
+	         "# HELP offerd_rewards_written_total Rewards committed to TB_REWARDS.\n"
+	         "# TYPE offerd_rewards_written_total counter\nofferd_rewards_written_total %llu\n"
+	         "# HELP offerd_db_batches_total Database transactions of the writer.\n"
+	         "# TYPE offerd_db_batches_total counter\nofferd_db_batches_total %llu\n"
+	         "# HELP offerd_db_failures_total Operations failed by the database.\n"
+	         "# TYPE offerd_db_failures_total counter\nofferd_db_failures_total %llu\n"
+	         "# HELP offerd_db_queue_depth Operations waiting for the writer.\n"
+	         "# TYPE offerd_db_queue_depth gauge\nofferd_db_queue_depth %lu\n"
+	         "# HELP offerd_db_last_batch_size Operations in the last transaction.\n"
+	         "# TYPE offerd_db_last_batch_size gauge\nofferd_db_last_batch_size %lu\n"
+	         "# HELP offerd_http_connections Open connections.\n"
+	         "# TYPE offerd_http_connections gauge\nofferd_http_connections %lu\n"
+	         "# HELP offerd_policy_entries Learned (state, offer) entries in memory.\n"
+	         "# TYPE offerd_policy_entries gauge\nofferd_policy_entries %lu\n",
+	         x->episodes, x->rewards, x->batches, x->writer_failures, x->queue_depth,
+	         x->last_batch, x->connections, x->values);
+	buf_addf(b, "# HELP offerd_batch_rows_total CSV rows processed by /batch.\n"
+	            "# TYPE offerd_batch_rows_total counter\n"
+	            "offerd_batch_rows_total{status=\"ok\"} %llu\n"
+	            "offerd_batch_rows_total{status=\"error\"} %llu\n",
+	         atomic_load(&batch_rows[1]), atomic_load(&batch_rows[0]));
+	buf_adds(b, "# HELP offerd_rewards_total Rewards by agent version.\n"
+	            "# TYPE offerd_rewards_total counter\n"
+	            "# HELP offerd_acceptance_rate Share of rewards accepted, by agent version.\n"
+	            "# TYPE offerd_acceptance_rate gauge\n");
+	pthread_mutex_lock(&vlock);
+	for (size_t i = 0; i < nversions; i++) {
+		buf_addf(b, "offerd_rewards_total{agent_version=\"%s\",accepted=\"true\"} %llu\n",
+		         versions[i].version, versions[i].accepted);
+		buf_addf(b, "offerd_rewards_total{agent_version=\"%s\",accepted=\"false\"} %llu\n",
+		         versions[i].version, versions[i].rewards - versions[i].accepted);
+		buf_addf(b, "offerd_acceptance_rate{agent_version=\"%s\"} %.6f\n", versions[i].version,
+		         versions[i].rewards ? (double)versions[i].accepted / (double)versions[i].rewards
+		                             : 0.0);
+	}
+	pthread_mutex_unlock(&vlock);
+}

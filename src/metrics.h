@@ -1,0 +1,32 @@
+/*
+ * metrics.h — counters and histograms, rendered in Prometheus text format
+ * at GET /metrics. Updates are lock-free atomics except the per-version
+ * acceptance table, which takes a mutex once per reward.
+ */
+#ifndef OFFERD_METRICS_H
+#define OFFERD_METRICS_H
+
+#include "util.h"
+
+/* Counts one answered request of a route label with its status and duration. */
+void metrics_request(const char *label, int status, double seconds);
+/* Counts one reward committed for an agent version. */
+void metrics_reward(const char *agent_version, int accepted);
+/* Counts a decision by policy. */
+void metrics_decision(const char *policy);
+/* Rows processed by /batch. */
+void metrics_batch_rows(int ok);
+
+/* Gauges and counters owned by others, filled in at render time. */
+typedef struct metrics_extra {
+	unsigned long long episodes, rewards, batches, writer_failures;
+	unsigned long queue_depth, last_batch, connections, values;
+	const char *agent_version;
+	const char *policy;
+	const char *store;
+} metrics_extra;
+
+/* Appends the exposition text to b. */
+void metrics_render(buf *b, const metrics_extra *x);
+
+#endif

@@ -1,0 +1,342 @@
+/*
+ * server.c — startup, the caches and the refresher thread.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "db.h"
+#include "log.h"
+#include "util.h"
+
+static void conf_for_writer(void *arg, agent_conf *out)
+{
+	server_conf(arg, out);
+}
+
+static char *default_share_dir(const char *argv0)
+{
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	char *dir;
+	char *out;
+
+	if (n <= 0) {
+		util_strlcpy(exe, argv0, sizeof(exe));
+	} else {
+		exe[n] = '\0';
+	}
+	dir = dirname(exe);
+	out = xasprintf("%s/share", dir);
+	return out;
+}
+
+/* --- reloads ---------------------------------------------------------- */
+
+static int load_agent(server *s)
+{
+	db_agent a;
+	agent_conf c;
+	char err[256];
+	int rc;
+
+	rc = db_agent_latest(s->reader, &a);
+	if (rc != 0)
+		return rc;
+	rc = agent_conf_from_db(&a, &c, err, sizeof(err));
+	if (rc != 0) {
+		log_msg(LOG_ERROR, "agent version %s is not usable (%s); keeping the previous one",
+		        a.version, err);
+		db_agent_clear(&a);
+		return rc;
+	}
+	pthread_rwlock_wrlock(&s->lock);
+	if (strcmp(s->conf.version, c.version) != 0 || s->conf.policy != c.policy)
+		log_msg(LOG_INFO, "agent version %s (%s, epsilon %g)", c.version,
+		        agent_policy_name(c.policy), c.epsilon);
+	s->conf = c;
+	pthread_rwlock_unlock(&s->lock);
+	db_agent_clear(&a);
+	return 0;
+}
+
+static int policy_cb(void *arg, const db_policy_row *row)
+{
+	values_set(arg, row);
+	return 0;
+}
+
+static int load_values(server *s)
+{
+	int64_t max_rev = 0;
+	int rc = db_policy_since(s->reader, s->policy_rev, policy_cb, s->vals, &max_rev);
+
+	if (rc == 0)
+		s->policy_rev = max_rev;
+	return rc;
+}
+
+static int product_cb(void *arg, const char *company, const char *offer, const char *name)
+{
+	char key[256];
+
+	snprintf(key, sizeof(key), "%s" SERVER_SEP "%s", company, offer);
+	strmap_put(arg, key, name);
+	return 0;
+}
+
+static int segment_cb(void *arg, const char *company, const char *customer, const char *segment)
+{
+	char key[256];
+
+	snprintf(key, sizeof(key), "%s" SERVER_SEP "%s", company, customer);
+	strmap_put(arg, key, segment);
+	return 0;
+}
+
+static int key_cb(void *arg, int64_t id, const char *company, const char *hash, const char *prefix,
+                  const char *created, const char *revoked)
+{
+	(void)id;
+	(void)prefix;
+	(void)created;
+	if (revoked == NULL && hash != NULL && company != NULL)
+		strmap_put(arg, hash, company);
+	return 0;
+}
+
+/* Swaps *slot for fresh under the write lock and frees the old map. */
+static void swap_map(server *s, strmap **slot, strmap *fresh)
+{
+	strmap *old;
+
+	pthread_rwlock_wrlock(&s->lock);
+	old = *slot;
+	*slot = fresh;
+	pthread_rwlock_unlock(&s->lock);
+	strmap_free(old);
+}
+
+static int load_maps(server *s)
+{
+	strmap *products = strmap_new();
+	strmap *keys = strmap_new();
+	int64_t nseg = 0;
+	int rc;
+
+	rc = db_products_each(s->reader, product_cb, products);
+	if (rc == 0)
+		swap_map(s, &s->products, products);
+	else
+		strmap_free(products);
+	if (rc == 0)
+		rc = db_keys_each(s->reader, key_cb, keys);
+	if (rc == 0)
+		swap_map(s, &s->keys, keys);
+	else
+		strmap_free(keys);
+	/* Segments can be many (one per known customer): reload only when the
+	 * table changed size or at start, which is when offerctl train runs. */
+	if (rc == 0)
+		rc = db_count(s->reader, "tb_segments", &nseg);
+	if (rc == 0 && (nseg != s->segments_count || s->segments == NULL)) {
+		strmap *segs = strmap_new();
+
+		rc = db_segments_each(s->reader, segment_cb, segs);
+		if (rc == 0) {
+			swap_map(s, &s->segments, segs);
+			s->segments_count = nseg;
+		} else {
+			strmap_free(segs);
+		}
+	}
+	return rc;
+}
+
+int server_refresh(server *s)
+{
+	int rc = load_agent(s);
+
+	if (rc == 0 || rc == ERR_INVAL)
+		rc = load_values(s);
+	if (rc == 0)
+		rc = load_maps(s);
+	return rc;
+}
+
+static void *refresher_main(void *arg)
+{
+	server *s = arg;
+	int failing = 0;
+
+	pthread_mutex_lock(&s->stop_lock);
+	while (!s->stopping) {
+		struct timespec until;
+		double wait = s->cfg->refresh;
+		int rc;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += (time_t)wait;
+		until.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (!s->refresh_now)
+			pthread_cond_timedwait(&s->stop_cond, &s->stop_lock, &until);
+		s->refresh_now = 0;
+		if (s->stopping)
+			break;
+		pthread_mutex_unlock(&s->stop_lock);
+		rc = server_refresh(s);
+		if (rc != 0 && !failing)
+			log_msg(LOG_WARN, "refresh from the database failed (%s); serving cached values",
+			        s->reader->ops->errmsg(s->reader));
+		else if (rc == 0 && failing)
+			log_msg(LOG_INFO, "refresh from the database works again");
+		failing = rc != 0;
+		pthread_mutex_lock(&s->stop_lock);
+	}
+	pthread_mutex_unlock(&s->stop_lock);
+	return NULL;
+}
+
+/* --- lifecycle -------------------------------------------------------- */
+
+int server_init(server *s, offerd_config *cfg, const char *argv0)
+{
+	store *ws = NULL;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	s->share_dir = cfg->share_dir[0] ? xstrdup(cfg->share_dir) : default_share_dir(argv0);
+	pthread_rwlock_init(&s->lock, NULL);
+	pthread_mutex_init(&s->stop_lock, NULL);
+	pthread_cond_init(&s->stop_cond, NULL);
+	agent_conf_default(&s->conf);
+	s->vals = values_new();
+	rc = store_open(cfg->database_url, &s->reader);
+	if (rc != 0)
+		return rc;
+	s->dialect = s->reader->dialect;
+	rc = db_migrate(s->reader);
+	if (rc != 0) {
+		log_msg(LOG_ERROR, "cannot prepare the schema: %s", s->reader->ops->errmsg(s->reader));
+		return rc;
+	}
+	rc = server_refresh(s);
+	if (rc != 0) {
+		log_msg(LOG_ERROR, "cannot load state: %s", s->reader->ops->errmsg(s->reader));
+		return rc;
+	}
+	rc = store_open(cfg->database_url, &ws);
+	if (rc != 0)
+		return rc;
+	rc = writer_start(ws, s->vals, conf_for_writer, s, (size_t)cfg->queue_max,
+	                  (size_t)cfg->batch_max, &s->w);
+	if (rc != 0)
+		store_close(ws);
+	return rc;
+}
+
+int server_start_refresher(server *s)
+{
+	return pthread_create(&s->refresher, NULL, refresher_main, s) == 0 ? 0 : ERR_IO;
+}
+
+void server_refresh_soon(server *s)
+{
+	pthread_mutex_lock(&s->stop_lock);
+	s->refresh_now = 1;
+	pthread_cond_signal(&s->stop_cond);
+	pthread_mutex_unlock(&s->stop_lock);
+}
+
+void server_shutdown(server *s)
+{
+	pthread_mutex_lock(&s->stop_lock);
+	s->stopping = 1;
+	pthread_cond_signal(&s->stop_cond);
+	pthread_mutex_unlock(&s->stop_lock);
+	if (s->refresher)
+		pthread_join(s->refresher, NULL);
+	s->refresher = 0;
+	writer_stop(s->w);
+}
+
+void server_free(server *s)
+{
+	server_shutdown(s);
+	writer_free(s->w);
+	store_close(s->reader);
+	values_free(s->vals);
+	strmap_free(s->products);
+	strmap_free(s->segments);
+	strmap_free(s->keys);
+	free(s->share_dir);
+	pthread_rwlock_destroy(&s->lock);
+	pthread_mutex_destroy(&s->stop_lock);
+	pthread_cond_destroy(&s->stop_cond);
+}
+
+/* --- lookups ------------------------------------------------------------ */
+
+void server_conf(server *s, agent_conf *out)
+{
+	pthread_rwlock_rdlock(&s->lock);
+	*out = s->conf;
+	pthread_rwlock_unlock(&s->lock);
+}
+
+static int map_lookup(server *s, strmap *const *slot, const char *a, const char *b, char *out,
+                      size_t outlen)
+{
+	char key[512];
+	const char *v = NULL;
+	int found = 0;
+
+	snprintf(key, sizeof(key), "%s" SERVER_SEP "%s", a, b);
+	pthread_rwlock_rdlock(&s->lock);
+	if (*slot != NULL && strmap_get(*slot, key, &v)) {
+		found = v != NULL;
+		if (found)
+			util_strlcpy(out, v, outlen);
+	}
+	pthread_rwlock_unlock(&s->lock);
+	return found;
+}
+
+int server_product(server *s, const char *company, const char *offer, char *out, size_t outlen)
+{
+	return map_lookup(s, &s->products, company, offer, out, outlen);
+}
+
+int server_segment(server *s, const char *company, const char *customer, char *out,
+                   size_t outlen)
+{
+	return map_lookup(s, &s->segments, company, customer, out, outlen);
+}
+
+int server_key_company(server *s, const char *key, char *out, size_t outlen)
+{
+	char hash[AUTH_HASH_LEN + 1];
+	const char *v = NULL;
+	int found = 0;
+
+	auth_hash(key, hash);
+	pthread_rwlock_rdlock(&s->lock);
+	if (s->keys != NULL && strmap_get(s->keys, hash, &v) && v != NULL) {
+		util_strlcpy(out, v, outlen);
+		found = 1;
+	}
+	pthread_rwlock_unlock(&s->lock);
+	return found;
+}
