@@ -923,6 +923,11 @@ int rfm_segment_of_score(int score)
  * crowd into Q2 and Q4 is a single customer, so the brief's procedure would
  * give 439 states instead of 572. rfm_data.brief_segment_count keeps the
  * inverted counts so offerctl can show the difference.
+ *
+ * The other possible fix, replacing the measure by classic recency (days
+ * from the last purchase to the end of the file, smaller is better), was
+ * not taken: the issue asks for the brief's measure, and with the same score
+ * map it gives 997 / 2039 / 1192 / 107 customers and 524 states.
  */
 static int rank_recency(int cluster, int k, int brief)
 {
