@@ -2,7 +2,8 @@
 # A throwaway PostgreSQL server for the tests and benchmarks.
 #   scripts/pg.sh start [--port N]  start one (or find the running one); print its URL
 #   scripts/pg.sh url               print the running server's URL (exit 1 if none)
-#   scripts/pg.sh stop              stop it and delete its directory
+#   scripts/pg.sh stop [--all]      release it; the last user stops it and deletes
+#                                   its directory (--all: stop it whoever uses it)
 #   scripts/pg.sh down | up         stop / start it again keeping its data and port
 #                                   (the store tests use these to test reconnects)
 # The server lives in a fresh `mktemp -d` directory, listens on 127.0.0.1 on a
@@ -12,12 +13,23 @@
 #
 # PostgreSQL refuses to run as root, and CI runs as root: then the server runs
 # as the `postgres` user that the Debian package creates (via runuser).
-# State (directory, port) is kept in $OFFERD_PG_STATE, default
+# State (directory, port, users) is kept in $OFFERD_PG_STATE, default
 # /tmp/offerd-pg.state, so that `stop` and `url` find the server. Runs that
 # must not share a server set OFFERD_PG_STATE to a file of their own.
+#
+# Several engineers run `make test` in one tree at once, so the default
+# server is shared: start and stop hold a lock ($state.lock), `start`
+# records the calling process as a user, and `stop` removes it and stops the
+# server only when no live user remains. A user that died without `stop`
+# does not count. The user is $OFFERD_PG_OWNER_PID, or else the parent of
+# this script: call it directly (url=$(scripts/pg.sh start) in run-tests.sh)
+# rather than through a short-lived subshell, or set OFFERD_PG_OWNER_PID.
+# `down`/`up` disturb every user: use them on a server of your own.
 set -euo pipefail
 
 state=${OFFERD_PG_STATE:-/tmp/offerd-pg.state}
+caller=${OFFERD_PG_OWNER_PID:-$PPID}
+[[ "$caller" =~ ^[0-9]+$ ]] || caller=$PPID
 here=$(cd "$(dirname "$0")" && pwd)
 dbname=offerd_test
 
@@ -59,19 +71,48 @@ free_port() {
   die "no free port found"
 }
 
-# Reads the state file into $dir and $port; returns 1 when there is none.
+# Serialises start and stop between concurrent callers.
+lock() {
+  exec 9>>"$state.lock"
+  flock -w 120 9 || die "timed out waiting for $state.lock"
+}
+
+# Reads the state file into $dir, $port and $users; returns 1 when there is none.
 load_state() {
   dir=
   port=
+  users=()
   [[ -f "$state" ]] || return 1
   local k v
   while IFS='=' read -r k v; do
     case "$k" in
       dir) dir=$v ;;
       port) port=$v ;;
+      user) [[ "$v" =~ ^[0-9]+$ ]] && users+=("$v") ;;
     esac
   done <"$state"
   [[ -n "$dir" && -n "$port" ]]
+}
+
+# Writes $dir, $port and the live $users (atomically: readers never see half).
+save_state() {
+  local u
+  {
+    printf 'dir=%s\nport=%s\n' "$dir" "$port"
+    for u in "${users[@]}"; do
+      [[ -d /proc/$u ]] && printf 'user=%s\n' "$u"
+    done
+  } >"$state.tmp"
+  mv -f "$state.tmp" "$state"
+}
+
+# The live users other than $1.
+others() {
+  local u
+  for u in "${users[@]}"; do
+    [[ "$u" != "$1" && -d /proc/$u ]] && echo "$u"
+  done
+  return 0
 }
 
 running() {
@@ -83,9 +124,11 @@ print_url() {
 }
 
 # Starts the server in $dir on $port; returns non-zero when it did not come up.
+# The server must not inherit the lock's descriptor, or it would hold the
+# lock for its whole life.
 server_start() {
   as_owner "$bin/pg_ctl" start -w -t 30 -D "$dir/data" -l "$dir/server.log" \
-    -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir" >/dev/null
+    -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir" >/dev/null 9>&-
 }
 
 cmd_start() {
@@ -98,8 +141,11 @@ cmd_start() {
   done
   [[ -z "$want_port" || "$want_port" =~ ^[0-9]+$ ]] || die "bad port: $want_port"
   bin=$(find_bin)
+  lock
   if load_state; then
     if running; then
+      users+=("$caller")
+      save_state
       print_url
       return 0
     fi
@@ -110,7 +156,11 @@ cmd_start() {
   if [[ $(id -u) -eq 0 ]]; then
     id postgres >/dev/null 2>&1 || die "user postgres missing (it comes with the postgresql package)"
   fi
-  dir=$(mktemp -d "${TMPDIR:-/tmp}/offerd-pg.XXXXXX")
+  # As root the server's owner must reach the directory: /tmp, not a
+  # $TMPDIR that may sit under /root.
+  local parent=${TMPDIR:-/tmp}
+  [[ $(id -u) -eq 0 ]] && parent=/tmp
+  dir=$(mktemp -d "$parent/offerd-pg.XXXXXX")
   chmod 700 "$dir"
   [[ $(id -u) -eq 0 ]] && chown postgres: "$dir"
   # --no-sync only skips initdb's own final sync of a throwaway cluster;
@@ -134,15 +184,26 @@ cmd_start() {
       die "server did not start (port $port)"
     fi
   done
-  printf 'dir=%s\nport=%s\n' "$dir" "$port" >"$state"
+  users=("$caller")
+  save_state
   "$bin/createdb" -h 127.0.0.1 -p "$port" -U postgres "$dbname" ||
     die "createdb failed; server log: $dir/server.log"
   print_url
 }
 
 cmd_stop() {
+  local all=0 left
+  [[ "${1:-}" == "--all" ]] && all=1
   bin=$(find_bin)
+  lock
   load_state || return 0
+  left=$(others "$caller")
+  if [[ $all -eq 0 && -n "$left" ]]; then
+    mapfile -t users <<<"$left"
+    save_state
+    echo "pg.sh: server still used by pid(s) ${users[*]}; left running (stop --all stops it)" >&2
+    return 0
+  fi
   if running; then
     as_owner "$bin/pg_ctl" stop -D "$dir/data" -m fast -w -t 30 >/dev/null || true
   fi
@@ -171,14 +232,14 @@ cmd_up() {
   server_start || die "server did not start again; log: $dir/server.log"
 }
 
-[[ $# -ge 1 ]] || die "usage: pg.sh start [--port N] | stop | url | down | up"
+[[ $# -ge 1 ]] || die "usage: pg.sh start [--port N] | stop [--all] | url | down | up"
 cmd=$1
 shift
 case "$cmd" in
   start) cmd_start "$@" ;;
-  stop) cmd_stop ;;
+  stop) cmd_stop "$@" ;;
   url) cmd_url ;;
   down) cmd_down ;;
   up) cmd_up ;;
-  *) die "usage: pg.sh start [--port N] | stop | url | down | up" ;;
+  *) die "usage: pg.sh start [--port N] | stop [--all] | url | down | up" ;;
 esac

@@ -53,8 +53,9 @@ static int pg_server_cmd(const pg_server *sv, const char *cmd)
 	char line[1024];
 	int rc;
 
-	snprintf(line, sizeof(line), "OFFERD_PG_STATE='%s/pg.state' '%s' %s >/dev/null", sv->dir,
-	         pg_sh_path(), cmd);
+	snprintf(line, sizeof(line),
+	         "OFFERD_PG_STATE='%s/pg.state' OFFERD_PG_OWNER_PID=%ld '%s' %s >/dev/null", sv->dir,
+	         (long)getpid(), pg_sh_path(), cmd);
 	rc = system(line);
 	return rc == 0 ? 0 : -1;
 }
@@ -72,8 +73,8 @@ static int pg_server_start(pg_server *sv)
 		perror("mkdtemp");
 		return -1;
 	}
-	snprintf(line, sizeof(line), "OFFERD_PG_STATE='%s/pg.state' '%s' start", sv->dir,
-	         pg_sh_path());
+	snprintf(line, sizeof(line), "OFFERD_PG_STATE='%s/pg.state' OFFERD_PG_OWNER_PID=%ld '%s' start",
+	         sv->dir, (long)getpid(), pg_sh_path());
 	f = popen(line, "r");
 	if (f == NULL)
 		goto out;
@@ -88,6 +89,8 @@ out:
 	if (rc < 0) {
 		fprintf(stderr, "test_store_pg: `%s start` failed (see its messages above)\n",
 		        pg_sh_path());
+		snprintf(line, sizeof(line), "%s/pg.state.lock", sv->dir);
+		unlink(line);
 		rmdir(sv->dir);
 		return -1;
 	}
@@ -104,7 +107,10 @@ static void pg_server_stop(pg_server *sv)
 	pg_server_cmd(sv, "stop");
 	snprintf(path, sizeof(path), "%s/pg.state", sv->dir);
 	unlink(path);
-	rmdir(sv->dir);
+	snprintf(path, sizeof(path), "%s/pg.state.lock", sv->dir);
+	unlink(path);
+	if (rmdir(sv->dir) != 0)
+		fprintf(stderr, "test_store_pg: could not remove %s\n", sv->dir);
 	sv->up = 0;
 }
 
