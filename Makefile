@@ -62,10 +62,15 @@ deps:
 deps-check:
 	@scripts/deps.sh --check-only >/dev/null 2>&1 || scripts/deps.sh
 
+# A development key for company A is created once and kept in var/dev-key.
 run: build
 	@mkdir -p var
 	$(BUILD)/offerctl products import examples/company_A_products.csv --company A \
 	    --database-url $(DATABASE_URL)
+	@if [ ! -s var/dev-key ]; then umask 077; \
+	    $(BUILD)/offerctl keys create --company A --database-url $(DATABASE_URL) > var/dev-key; fi
+	@echo "offerd: development API key for company A (var/dev-key): $$(cat var/dev-key)"
+	@echo "offerd: try  curl -H \"Authorization: Bearer $$(cat var/dev-key)\" ... (see README)"
 	$(BUILD)/offerd --port $(PORT) --database-url $(DATABASE_URL)
 
 test: build $(TESTS)

@@ -34,7 +34,7 @@ static const config_entry table[] = {
      "static files (docs, upload page); default: <binary dir>/share"},
     {"company", "OFFERD_COMPANY", C_STR, F(company), "A", 0, 0,
      "the tenant of unauthenticated requests when --auth off"},
-    {"auth", "OFFERD_AUTH", C_STR, F(auth), "off", 0, 0,
+    {"auth", "OFFERD_AUTH", C_STR, F(auth), "on", 0, 0,
      "on: API keys required on /predict, /predict-v2, /rewards, /batch; off: local development"},
     {"queue-max", "OFFERD_QUEUE_MAX", C_INT, F(queue_max), "20000", 1, 10000000,
      "operations waiting for the writer before 503"},
