@@ -524,7 +524,7 @@ static int pg_arr_text(buf *b, const char *v)
 /*
  * Appends a float8 element with 17 significant digits, which round-trip any
  * double exactly. NaN and infinities are stored as NULL: they mean a bug
- * upstream, and SQLite could not store them anyway.
+ * upstream, and SQLite stores a NaN as NULL too.
  */
 static int pg_arr_double(buf *b, double v)
 {
@@ -561,6 +561,12 @@ static int pg_ep_arrays(pg_store *p, const episode *eps, size_t n)
 		double num[PG_EP_NCOLS - PG_EP_TEXT_COLS] = {
 			e->epsilon, e->propensity[0], e->propensity[1], e->propensity[2],
 		};
+
+		/* A slot that showed no offer has no propensity: NULL, as in SQLite. */
+		for (int k = 0; k < EPISODE_SHOWN_MAX; k++) {
+			if (e->offers[k] == NULL)
+				num[1 + k] = NAN;
+		}
 
 		for (int c = 0; c < PG_EP_NCOLS && rc == 0; c++) {
 			buf *b = &p->arr[c];

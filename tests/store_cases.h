@@ -145,6 +145,18 @@ static const char *sc_tb_episodes_ddl(const store *s)
 	       " last_update TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)";
 }
 
+/*
+ * Every case starts here: a case that failed half-way may have left a
+ * transaction open, and the next case must not inherit it.
+ */
+static store *sc_fresh(void **state)
+{
+	store *s = *state;
+
+	(void)s->ops->rollback(s);
+	return s;
+}
+
 /* Creates tb_episodes unless it exists (db_migrate will own this DDL). */
 static void sc_episodes_table(store *s)
 {
@@ -201,8 +213,8 @@ static void sc_batch_make(sc_batch *b, size_t n, unsigned seed)
 		e->offers[1] = k % 3 == 0 ? NULL : sc_tricky[(k + 4) % nt];
 		e->offers[2] = k % 3 != 2 ? NULL : sc_tricky[(k + 5) % nt];
 		e->propensity[0] = 1.0 / (double)(k + 3);
-		e->propensity[1] = e->offers[1] ? (double)(k % 7) / 7.0 : 0.0;
-		e->propensity[2] = e->offers[2] ? 0.25 : 0.0;
+		e->propensity[1] = (double)(k % 7) / 7.0;
+		e->propensity[2] = 0.25;
 		e->request_ts = k % 5 == 0 ? NULL : "2024-03-04T05:06:07.089Z";
 		e->state_key = k % 4 == 0 ? NULL : "Champions_March_FirstHalf_Monday";
 		e->policy = k % 6 == 0 ? NULL : "epsilon_greedy";
@@ -261,8 +273,13 @@ static void sc_batch_check(store *s, const sc_batch *b)
 		sc_assert_str(sc_cell(&r, i, 9), e->policy);
 		sc_assert_str(sc_cell(&r, i, 10), e->agent_version);
 		sc_assert_near(sc_cell(&r, i, 11), e->epsilon);
-		for (int k = 0; k < EPISODE_SHOWN_MAX; k++)
-			sc_assert_near(sc_cell(&r, i, 12 + k), e->propensity[k]);
+		/* A slot without an offer has no propensity. */
+		for (int k = 0; k < EPISODE_SHOWN_MAX; k++) {
+			if (e->offers[k] == NULL)
+				assert_null(sc_cell(&r, i, 12 + k));
+			else
+				sc_assert_near(sc_cell(&r, i, 12 + k), e->propensity[k]);
+		}
 	}
 	sc_rows_free(&r);
 }
@@ -280,7 +297,7 @@ static int sc_stop_after_one(void *arg, int ncols, const char *const *vals)
 
 static void sc_exec_params_rows(void **state)
 {
-	store *s = *state;
+	store *s = sc_fresh(state);
 	const char *a[3] = {"a", "alpha", "1"};
 	const char *b[3] = {"b", "beta, \"quoted\"", "2"};
 	const char *c[3] = {"c", "gamma \\ \xe2\x82\xac", "3"};
@@ -322,7 +339,7 @@ static void sc_exec_params_rows(void **state)
 
 static void sc_null_params_results(void **state)
 {
-	store *s = *state;
+	store *s = sc_fresh(state);
 	const char *p[3] = {"k1", NULL, NULL};
 	const char *key[1] = {"k1"};
 	sc_rows r = {0};
@@ -354,7 +371,7 @@ static void sc_null_params_results(void **state)
 
 static void sc_unique_conflict(void **state)
 {
-	store *s = *state;
+	store *s = sc_fresh(state);
 	const char *p[2] = {"dup", "first"};
 	const char *q[2] = {"dup", "second"};
 	sc_rows r = {0};
@@ -382,7 +399,7 @@ static void sc_unique_conflict(void **state)
 
 static void sc_begin_rollback_commit(void **state)
 {
-	store *s = *state;
+	store *s = sc_fresh(state);
 	const char *a[1] = {"a"};
 	const char *b[1] = {"b"};
 
@@ -416,7 +433,7 @@ static void sc_begin_rollback_commit(void **state)
 
 static void sc_batch_with_failure(void **state)
 {
-	store *s = *state;
+	store *s = sc_fresh(state);
 	const char *a[2] = {"a", "1"};
 	const char *b[2] = {"b", "2"};
 	const char *c[2] = {"c", "3"};
@@ -472,7 +489,13 @@ static void sc_batch_with_failure(void **state)
 	assert_int_equal(bad[1].changes, 1);
 	assert_int_equal(bad[2].rc, 0);
 	assert_int_equal(bad[3].rc, ERR_CONFLICT);
-	assert_true(bad[4].rc < 0);
+	/*
+	 * After the failing statement the interface promises nothing:
+	 * PostgreSQL's pipeline skips the rest (ERR_IO), SQLite runs it.
+	 * Either way the caller rolls the transaction back.
+	 */
+	if (s->dialect == STORE_PG)
+		assert_int_equal(bad[4].rc, ERR_IO);
 	assert_int_equal(r.n, 1);
 	sc_assert_str(sc_cell(&r, 0, 0), "3");
 	assert_true(strlen(s->ops->errmsg(s)) > 0);
@@ -512,23 +535,23 @@ static void sc_episodes_round_trip(store *s, size_t n, unsigned seed)
 
 static void sc_episodes_1(void **state)
 {
-	sc_episodes_round_trip(*state, 1, 0);
+	sc_episodes_round_trip(sc_fresh(state), 1, 0);
 }
 
 static void sc_episodes_3(void **state)
 {
-	sc_episodes_round_trip(*state, 3, 1);
+	sc_episodes_round_trip(sc_fresh(state), 3, 1);
 }
 
 static void sc_episodes_2000(void **state)
 {
-	sc_episodes_round_trip(*state, 2000, 2);
+	sc_episodes_round_trip(sc_fresh(state), 2000, 2);
 }
 
 /* Two batches in one transaction: the second's ids follow the first's. */
 static void sc_episodes_two_batches(void **state)
 {
-	store *s = *state;
+	store *s = sc_fresh(state);
 	sc_batch a;
 	sc_batch b;
 
@@ -550,7 +573,7 @@ static void sc_episodes_two_batches(void **state)
 /* A NOT NULL violation fails the batch; after a rollback all is well. */
 static void sc_episodes_bad_row(void **state)
 {
-	store *s = *state;
+	store *s = sc_fresh(state);
 	sc_batch b;
 	int64_t before;
 

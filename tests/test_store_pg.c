@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "log.h"
 
 /* A server started by scripts/pg.sh with a state file of its own. */
@@ -160,6 +161,12 @@ static int g1_setup(void **state)
 		fprintf(stderr, "test_store_pg: FAIL: cannot connect to %s\n", scoped);
 		goto out;
 	}
+	/* The real schema, so the hot-path insert is tested against db.c's DDL. */
+	if (db_migrate(s) != 0) {
+		fprintf(stderr, "test_store_pg: FAIL: db_migrate: %s\n", s->ops->errmsg(s));
+		s->ops->close(s);
+		goto out;
+	}
 	*state = s;
 	rc = 0;
 out:
@@ -190,7 +197,7 @@ static int g1_teardown(void **state)
 /* %.17g and PostgreSQL's float8 output round-trip doubles exactly. */
 static void pg_exact_doubles(void **state)
 {
-	store *s = *state;
+	store *s = sc_fresh(state);
 	const double vals[] = {1.0 / 3.0, 0.1 + 0.2, 5e-324, DBL_MAX, -0.0, 0.999999999999999889};
 	sc_batch b;
 	sc_rows r = {0};
@@ -225,7 +232,7 @@ static void pg_exact_doubles(void **state)
 /* COMMIT of a failed transaction rolls back; the caller must hear it. */
 static void pg_commit_after_error(void **state)
 {
-	store *s = *state;
+	store *s = sc_fresh(state);
 	const char *k[1] = {"x"};
 
 	SC_OK(s, store_exec(s, "CREATE TABLE pg_commit (k TEXT PRIMARY KEY)", 0, NULL, NULL, NULL));
@@ -244,7 +251,7 @@ static void pg_commit_after_error(void **state)
 /* Rows with more columns than the callback's stack array. */
 static void pg_wide_rows(void **state)
 {
-	store *s = *state;
+	store *s = sc_fresh(state);
 	sc_rows r = {0};
 	buf sql;
 
@@ -265,7 +272,7 @@ static void pg_wide_rows(void **state)
  */
 static void pg_episodes_throughput(void **state)
 {
-	store *s = *state;
+	store *s = sc_fresh(state);
 	const size_t batch = 256;
 	const double budget = 1.5;
 	sc_batch b;
@@ -311,7 +318,13 @@ static int g2_setup(void **state)
 		free(env);
 		return -1;
 	}
-	sc_episodes_table(env->s);
+	if (db_migrate(env->s) != 0) {
+		fprintf(stderr, "test_store_pg: db_migrate: %s\n", env->s->ops->errmsg(env->s));
+		env->s->ops->close(env->s);
+		pg_server_stop(&env->sv);
+		free(env);
+		return -1;
+	}
 	*state = env;
 	return 0;
 }
