@@ -90,6 +90,7 @@ typedef struct pg_store {
 	double last_reset; /* util_monotonic() of the last reconnect attempt */
 	buf arr[PG_EP_NCOLS]; /* episodes_insert's array literals, reused */
 	char err[1024];
+	char why[512];        /* why the connection is down, for errmsg meanwhile */
 } pg_store;
 
 static pg_store *pg_of(store *s)
@@ -113,8 +114,10 @@ static void pg_set_err(pg_store *p, const char *msg)
 /* Marks the connection for a reset on the next call. */
 static int pg_mark_lost(pg_store *p)
 {
-	if (!p->lost)
+	if (!p->lost) {
 		log_msg(LOG_WARN, "postgresql: connection lost: %s", p->err);
+		util_strlcpy(p->why, p->err, sizeof(p->why));
+	}
 	p->lost = 1;
 	p->prepared = 0;
 	return ERR_UNAVAIL;
@@ -235,13 +238,17 @@ static int pg_ready(pg_store *p, int in_tx_ok)
 	p->in_tx = 0;
 	now = util_monotonic();
 	if (now - p->last_reset < PG_RESET_INTERVAL) {
-		pg_set_err(p, "the database is unavailable (reconnecting)");
+		int len = snprintf(p->err, sizeof(p->err), "the database is unavailable: %s",
+		                   p->why);
+
+		(void)len; /* a cut message is fine */
 		return ERR_UNAVAIL;
 	}
 	p->last_reset = now;
 	PQreset(p->conn);
 	if (PQstatus(p->conn) != CONNECTION_OK) {
 		pg_set_err(p, PQerrorMessage(p->conn));
+		util_strlcpy(p->why, p->err, sizeof(p->why));
 		return ERR_UNAVAIL;
 	}
 	if (pg_session_setup(p) < 0)
@@ -717,7 +724,6 @@ int store_pg_open(const char *conninfo, store **out)
 	p->base.dialect = STORE_PG;
 	for (int c = 0; c < PG_EP_NCOLS; c++)
 		buf_init(&p->arr[c], PG_ARRAY_LIMIT);
-	p->last_reset = util_monotonic();
 	p->conn = PQconnectdbParams(keys, vals, 1);
 	if (p->conn == NULL) {
 		log_msg(LOG_ERROR, "postgresql: out of memory connecting");
