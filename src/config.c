@@ -40,6 +40,8 @@ static const config_entry table[] = {
      "operations waiting for the writer before 503"},
     {"batch-max", "OFFERD_BATCH_MAX", C_INT, F(batch_max), "1024", 1, 100000,
      "operations per database transaction"},
+    {"writers", "OFFERD_WRITERS", C_INT, F(writers), "2", 1, 8,
+     "writer threads, each with its own connection, so commits overlap (SQLite: always 1)"},
     {"refresh", "OFFERD_REFRESH", C_DBL, F(refresh), "1", 0.05, 3600,
      "seconds between reloads of agent version, learned values, catalogue and segments"},
     {"body-max", "OFFERD_BODY_MAX", C_INT, F(body_max), "65536", 256, 64 << 20,

@@ -19,6 +19,7 @@ typedef struct offerd_config {
 	char *auth;             /* "on" or "off" */
 	int queue_max;
 	int batch_max;
+	int writers;            /* database writer connections (PostgreSQL) */
 	double refresh;         /* seconds between reloads of agents/values/catalogue */
 	int body_max;           /* JSON bodies */
 	int batch_body_max;     /* /batch CSV bodies, MiB */

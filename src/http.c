@@ -210,19 +210,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		new_request_id(r);
 		*con_cls = r;
 		s->cfg.route(s->cfg.app, r);
-		if (r->resp != NULL)
-			return queue(r);
-		if (r->phase == PH_HEADERS) {
+		if (r->resp == NULL && r->phase == PH_HEADERS) {
 			/* The route neither replied nor asked for a body: a bug. */
 			log_msg(LOG_ERROR, "route for %s %s gave no answer", method, url);
 			http_reply(r, 500, "application/json",
 			           xstrdup("{\"status\":500,\"error\":\"Internal Server Error\"}"), 46);
-			return queue(r);
 		}
+		/* MHD closes the connection after a response queued in the first
+		 * call, so even an immediate answer waits for the next call. */
 		return MHD_YES;
 	}
-	if (r->resp != NULL)
+	if (r->resp != NULL) {
+		/* An early answer (415, 401...) while a body is still coming:
+		 * send it now; MHD closes the connection instead of reading on. */
 		return queue(r);
+	}
 	if (r->phase == PH_BODY && *upload_size > 0) {
 		size_t n = *upload_size;
 

@@ -212,7 +212,8 @@ static void *refresher_main(void *arg)
 
 int server_init(server *s, offerd_config *cfg, const char *argv0)
 {
-	store *ws = NULL;
+	store *ws[8] = {NULL};
+	size_t nwriters;
 	int rc;
 
 	memset(s, 0, sizeof(*s));
@@ -237,13 +238,21 @@ int server_init(server *s, offerd_config *cfg, const char *argv0)
 		log_msg(LOG_ERROR, "cannot load state: %s", s->reader->ops->errmsg(s->reader));
 		return rc;
 	}
-	rc = store_open(cfg->database_url, &ws);
-	if (rc != 0)
-		return rc;
-	rc = writer_start(ws, s->vals, conf_for_writer, s, (size_t)cfg->queue_max,
+	nwriters = s->dialect == STORE_SQLITE ? 1 : (size_t)cfg->writers;
+	for (size_t i = 0; i < nwriters; i++) {
+		rc = store_open(cfg->database_url, &ws[i]);
+		if (rc != 0) {
+			while (i > 0)
+				store_close(ws[--i]);
+			return rc;
+		}
+	}
+	rc = writer_start(ws, nwriters, s->vals, conf_for_writer, s, (size_t)cfg->queue_max,
 	                  (size_t)cfg->batch_max, &s->w);
-	if (rc != 0)
-		store_close(ws);
+	if (rc != 0) {
+		for (size_t i = 0; i < nwriters; i++)
+			store_close(ws[i]);
+	}
 	return rc;
 }
 

@@ -16,14 +16,18 @@
 #include "log.h"
 #include "util.h"
 
+#define WRITER_THREADS_MAX 8
+
 struct writer {
-	store *s;
+	store *stores[WRITER_THREADS_MAX];  /* one connection per thread */
+	size_t nthreads;
 	values *v;
 	writer_conf_fn conf_fn;
 	void *conf_arg;
 	size_t queue_max;
 	size_t batch_max;
-	pthread_t thread;
+	pthread_t threads[WRITER_THREADS_MAX];
+	int running;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	writer_op *head;
@@ -80,6 +84,20 @@ static void delta_free(delta_set *d)
 	}
 	free(d->rows);
 	memset(d, 0, sizeof(*d));
+}
+
+/* One lock order for every writer: no deadlock between concurrent batches. */
+static int delta_cmp(const void *a, const void *b)
+{
+	const db_policy_row *x = a;
+	const db_policy_row *y = b;
+	int c = strcmp(x->company, y->company);
+
+	if (c == 0)
+		c = strcmp(x->state_key, y->state_key);
+	if (c == 0)
+		c = strcmp(x->offer, y->offer);
+	return c;
 }
 
 typedef struct batch_ctx {
@@ -163,6 +181,7 @@ static int run_tx(store *s, values *v, const agent_conf *conf, writer_op *ops)
 			goto rollback;
 	}
 	if (b.deltas.n > 0) {
+		qsort(b.deltas.rows, b.deltas.n, sizeof(db_policy_row), delta_cmp);
 		rc = db_policy_add(s, b.deltas.rows, b.deltas.n, keep_row, &b.committed);
 		if (rc != 0)
 			goto rollback;
@@ -208,10 +227,18 @@ int writer_run_batch(store *s, values *v, const agent_conf *conf, writer_op *ops
 	return rc;
 }
 
+typedef struct writer_thread {
+	writer *w;
+	store *s;
+} writer_thread;
+
 static void *writer_main(void *arg)
 {
-	writer *w = arg;
+	writer_thread *wt = arg;
+	writer *w = wt->w;
+	store *s = wt->s;
 
+	free(wt);
 	for (;;) {
 		writer_op *batch;
 		writer_op *last;
@@ -235,12 +262,14 @@ static void *writer_main(void *arg)
 		w->head = last->next;
 		if (w->head == NULL)
 			w->tail = NULL;
+		else
+			pthread_cond_signal(&w->cond);  /* another writer may take the rest */
 		last->next = NULL;
 		w->queued -= n;
 		pthread_mutex_unlock(&w->lock);
 
 		w->conf_fn(w->conf_arg, &conf);
-		writer_run_batch(w->s, w->v, &conf, batch);
+		writer_run_batch(s, w->v, &conf, batch);
 
 		pthread_mutex_lock(&w->lock);
 		w->stats.batches++;
@@ -266,12 +295,17 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-int writer_start(store *s, values *v, writer_conf_fn conf_fn, void *conf_arg, size_t queue_max,
-                 size_t batch_max, writer **out)
+int writer_start(store **stores, size_t nstores, values *v, writer_conf_fn conf_fn,
+                 void *conf_arg, size_t queue_max, size_t batch_max, writer **out)
 {
 	writer *w = xcalloc(1, sizeof(*w));
 
-	w->s = s;
+	if (nstores == 0 || nstores > WRITER_THREADS_MAX) {
+		free(w);
+		return ERR_INVAL;
+	}
+	w->nthreads = nstores;
+	memcpy(w->stores, stores, nstores * sizeof(store *));
 	w->v = v;
 	w->conf_fn = conf_fn;
 	w->conf_arg = conf_arg;
@@ -279,11 +313,18 @@ int writer_start(store *s, values *v, writer_conf_fn conf_fn, void *conf_arg, si
 	w->batch_max = batch_max ? batch_max : 1;
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->cond, NULL);
-	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
-		pthread_mutex_destroy(&w->lock);
-		pthread_cond_destroy(&w->cond);
-		free(w);
-		return ERR_IO;
+	for (size_t i = 0; i < nstores; i++) {
+		writer_thread *wt = xmalloc(sizeof(*wt));
+
+		wt->w = w;
+		wt->s = stores[i];
+		if (pthread_create(&w->threads[i], NULL, writer_main, wt) != 0) {
+			free(wt);
+			writer_stop(w);
+			writer_free(w);
+			return ERR_IO;
+		}
+		w->running++;
 	}
 	*out = w;
 	return 0;
@@ -310,15 +351,18 @@ int writer_submit(writer *w, writer_op *op)
 
 void writer_stop(writer *w)
 {
-	if (w == NULL || w->s == NULL)
+	if (w == NULL || w->nthreads == 0)
 		return;
 	pthread_mutex_lock(&w->lock);
 	w->stopping = 1;
-	pthread_cond_signal(&w->cond);
+	pthread_cond_broadcast(&w->cond);
 	pthread_mutex_unlock(&w->lock);
-	pthread_join(w->thread, NULL);
-	store_close(w->s);
-	w->s = NULL;
+	for (int i = 0; i < w->running; i++)
+		pthread_join(w->threads[i], NULL);
+	w->running = 0;
+	for (size_t i = 0; i < w->nthreads; i++)
+		store_close(w->stores[i]);
+	w->nthreads = 0;
 }
 
 void writer_free(writer *w)

@@ -50,11 +50,13 @@ typedef struct writer_stats {
 typedef struct writer writer;
 
 /*
- * Starts the writer thread on store s (which it then owns and closes).
+ * Starts one writer thread per store (which the writer then owns and
+ * closes). Several threads let commits overlap on PostgreSQL, whose own
+ * group commit merges their WAL flushes; SQLite wants one.
  * queue_max bounds the queue: writer_submit fails with ERR_UNAVAIL beyond it.
  */
-int writer_start(store *s, values *v, writer_conf_fn conf_fn, void *conf_arg, size_t queue_max,
-                 size_t batch_max, writer **out);
+int writer_start(store **stores, size_t nstores, values *v, writer_conf_fn conf_fn,
+                 void *conf_arg, size_t queue_max, size_t batch_max, writer **out);
 /* Queues op; returns 0, or ERR_UNAVAIL when full or stopping (done is not called). */
 int writer_submit(writer *w, writer_op *op);
 /*
