@@ -48,6 +48,15 @@ find_bin() {
   echo "$d"
 }
 
+# Deletes a server directory, and only that: the path comes from a state file
+# in /tmp, which must not be able to point rm -rf anywhere else.
+remove_dir() {
+  case "$1" in
+    */offerd-pg.??????) rm -rf -- "$1" ;;
+    *) echo "pg.sh: not deleting unexpected directory '$1'" >&2 ;;
+  esac
+}
+
 # Runs a server-side command as the server's owner.
 as_owner() {
   if [[ $(id -u) -eq 0 ]]; then
@@ -150,7 +159,7 @@ cmd_start() {
       return 0
     fi
     # A stale state file (a reboot, a killed run): forget it.
-    rm -rf -- "$dir"
+    remove_dir "$dir"
     rm -f -- "$state"
   fi
   if [[ $(id -u) -eq 0 ]]; then
@@ -168,7 +177,7 @@ cmd_start() {
   if ! as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C \
       --no-sync >"$dir/initdb.log" 2>&1; then
     cat "$dir/initdb.log" >&2
-    rm -rf -- "$dir"
+    remove_dir "$dir"
     die "initdb failed"
   fi
   local tries=0
@@ -180,7 +189,7 @@ cmd_start() {
     tries=$((tries + 1))
     if [[ -n "$want_port" || $tries -ge 5 ]]; then
       tail -n 20 "$dir/server.log" >&2 || true
-      rm -rf -- "$dir"
+      remove_dir "$dir"
       die "server did not start (port $port)"
     fi
   done
@@ -207,7 +216,7 @@ cmd_stop() {
   if running; then
     as_owner "$bin/pg_ctl" stop -D "$dir/data" -m fast -w -t 30 >/dev/null || true
   fi
-  rm -rf -- "$dir"
+  remove_dir "$dir"
   rm -f -- "$state"
 }
 
