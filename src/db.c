@@ -513,10 +513,84 @@ int db_policy_add(store *s, const db_policy_row *d, size_t n, db_policy_fn fn, v
 	return rc;
 }
 
+/* Appends a PostgreSQL array literal element: quoted, \ and " escaped. */
+static void pg_array_add(buf *b, const char *v)
+{
+	buf_add(b, b->len > 1 ? ",\"" : "\"", b->len > 1 ? 2 : 1);
+	for (; *v != '\0'; v++) {
+		if (*v == '"' || *v == '\\')
+			buf_add(b, "\\", 1);
+		buf_add(b, v, 1);
+	}
+	buf_add(b, "\"", 1);
+}
+
+#define PRIORS_CHUNK 5000
+
+/*
+ * PostgreSQL: one statement per chunk with the rows as arrays, instead of a
+ * round trip per row (259k priors: ~35 s -> a few seconds).
+ */
+static int priors_pg(store *s, const db_policy_row *r, size_t n)
+{
+	static const char sql[] =
+	    "INSERT INTO tb_policy (company, state_key, offer, prior_value, prior_weight,"
+	    " prior_alpha, prior_beta, rev) SELECT c, k, o, v, w, a, b, nextval('tb_policy_rev_seq')"
+	    " FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[],"
+	    " $6::float8[], $7::float8[]) AS u(c, k, o, v, w, a, b)"
+	    " ON CONFLICT (company, state_key, offer) DO UPDATE SET"
+	    " prior_value = excluded.prior_value, prior_weight = excluded.prior_weight,"
+	    " prior_alpha = excluded.prior_alpha, prior_beta = excluded.prior_beta,"
+	    " rev = excluded.rev, last_update = now()";
+	int rc = 0;
+
+	for (size_t start = 0; rc == 0 && start < n; start += PRIORS_CHUNK) {
+		size_t end = start + PRIORS_CHUNK < n ? start + PRIORS_CHUNK : n;
+		buf a[7];
+		const char *p[7];
+
+		for (int k = 0; k < 7; k++) {
+			buf_init(&a[k], 256u << 20);
+			buf_add(&a[k], "{", 1);
+		}
+		for (size_t i = start; i < end; i++) {
+			char v[4][32];
+
+			fmt_double(v[0], r[i].prior_value);
+			fmt_double(v[1], r[i].prior_weight);
+			fmt_double(v[2], r[i].alpha > 0 ? r[i].alpha : 1.0);
+			fmt_double(v[3], r[i].beta > 0 ? r[i].beta : 1.0);
+			pg_array_add(&a[0], r[i].company);
+			pg_array_add(&a[1], r[i].state_key);
+			pg_array_add(&a[2], r[i].offer);
+			for (int k = 0; k < 4; k++)
+				pg_array_add(&a[3 + k], v[k]);
+		}
+		for (int k = 0; k < 7; k++) {
+			buf_add(&a[k], "}", 1);
+			p[k] = a[k].data;
+		}
+		rc = store_exec(s, sql, 7, p, NULL, NULL);
+		for (int k = 0; k < 7; k++)
+			buf_free(&a[k]);
+	}
+	return rc;
+}
+
 int db_policy_set_priors(store *s, const db_policy_row *r, size_t n)
 {
 	char sql[1024];
 	int rc;
+
+	if (is_pg(s)) {
+		rc = s->ops->begin(s);
+		if (rc == 0)
+			rc = priors_pg(s, r, n);
+		if (rc == 0)
+			return s->ops->commit(s);
+		s->ops->rollback(s);
+		return rc;
+	}
 
 	snprintf(sql, sizeof(sql),
 	         "INSERT INTO tb_policy (company, state_key, offer, prior_value, prior_weight,"
