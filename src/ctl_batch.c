@@ -522,6 +522,7 @@ static void on_done(engine *e, conn *c, CURLcode res)
 		e->conn_failures = 0;
 		if ((status == 503 || status == 429) && j->attempts < HTTP_ATTEMPTS && e->broken == NULL) {
 			curl_easy_getinfo(c->easy, CURLINFO_RETRY_AFTER, &retry_after);
+			log_msg(LOG_DEBUG, "offerctl: row %lld: HTTP %ld, retrying", (long long)j->seq, status);
 			schedule_retry(e, j, (double)retry_after);
 			return;
 		}
@@ -537,6 +538,8 @@ static void on_done(engine *e, conn *c, CURLcode res)
 		return;
 	}
 	if (retryable(res) && j->attempts < HTTP_ATTEMPTS && e->broken == NULL) {
+		log_msg(LOG_DEBUG, "offerctl: row %lld: %s, retrying", (long long)j->seq,
+		        curl_easy_strerror(res));
 		schedule_retry(e, j, 0);
 		return;
 	}
@@ -945,6 +948,11 @@ int ctl_batch(int argc, char **argv)
 	progress(&b, 1);
 	if (b.write_failed || fflush(b.out) != 0 || ferror(b.out)) {
 		fprintf(stderr, "offerctl batch: writing %s failed: %s\n", o.output, strerror(errno));
+		goto out;
+	}
+	if (fatal != NULL && b.ok + b.failed == 0) {
+		/* Nothing was processed (a bad header, say): no output file at all. */
+		fprintf(stderr, "offerctl batch: %s: %s\n", o.input, fatal);
 		goto out;
 	}
 	if (tmp_path != NULL) {
