@@ -90,3 +90,7 @@ clean:
 -include $(wildcard mk/*.mk)
 
 .PHONY: deps-check
+
+# Benchmark against the reference peer (needs ../shared/peer); not part of test.
+bench: build
+	@scripts/bench.sh
