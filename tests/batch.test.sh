@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# End to end: `offerctl batch` and `offerctl replay` against the real offerd
+# on a throwaway SQLite database.
+#  1. Company B's real CSV: 19 result rows in input order, every Europa row
+#     without OFFER_4/5/6, the two over-65 rows without OFFER_1/3/4 (the
+#     server only picks offers sent as true, so this proves the rules were
+#     applied), and 19 episodes in TB_EPISODES.
+#  2. The same with --rules examples/rules-company-B.txt and with --v2
+#     (product names from Company A's catalogue).
+#  3. A messy CSV with bad rows: exit status 1, every row present in order,
+#     the bad ones with their error, and only the good ones reached the server.
+#  4. A header without customer_id: exit status 2 and no output file; a
+#     server that is down: every row written with a connection error.
+#  5. replay of company_A.json: six JSON lines, on /predict and /predict-v2.
+# Exits 77 (skipped) only when $OFFERD_BUILD/offerd has not been built.
+# Runs from the repository root with $OFFERD_BUILD (scripts/run-tests.sh).
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 2
+build=${OFFERD_BUILD:-build}
+if [[ ! -x $build/offerd ]]; then
+  echo "SKIP: $build/offerd is not built"
+  exit 77
+fi
+ctl=$build/offerctl
+[[ -x $ctl ]] || { echo "FAIL: $ctl is not built"; exit 1; }
+
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+  if [[ -n $pid ]]; then
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+db="sqlite:$tmp/offerd.db"
+
+# The catalogue goes in before the server starts, so /predict-v2 sees it at once.
+timeout 30 "$ctl" products import examples/company_A_products.csv --company A \
+  --database-url "$db" || { echo "FAIL: products import"; exit 1; }
+
+# --port 0 lets the kernel pick a free port; offerd logs the address it bound.
+"$build/offerd" --port 0 --host 127.0.0.1 --database-url "$db" --auth off \
+  --access-log off >"$tmp/offerd.log" 2>&1 &
+pid=$!
+url=
+for _ in $(seq 100); do
+  url=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$tmp/offerd.log" | head -n 1 | cut -d' ' -f3)
+  [[ -n $url ]] && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [[ -z $url ]]; then
+  echo "FAIL: offerd did not start; its log:"
+  cat "$tmp/offerd.log"
+  exit 1
+fi
+echo "offerd at $url"
+
+episodes() { timeout 30 "$ctl" db count tb_episodes --database-url "$db" 2>/dev/null | tr -dc '0-9'; }
+
+# Status of each result line: ok rows end in ",ok,"; error rows hold ",error,".
+statuses() { tr -d '\r' <"$1" | tail -n +2 | sed -E 's/.*,ok,$/ok/; t; s/.*,error,.*/error/; t; s/.*/?/'; }
+
+# Checks Company B's rules on a result file: input line i+1 is output line i+1.
+check_rules() {
+  local out=$1 europa=0 over65=0 bad=0 n=0
+  local id age region offers line
+  while IFS=$'\t' read -r in_line out_line; do
+    n=$((n + 1))
+    IFS=';' read -r id age _ _ _ region _ <<<"$in_line"
+    offers=$(cut -d, -f3-5 <<<"$out_line")
+    if [[ ${out_line%%,*} != "$id" ]]; then
+      echo "  row $n: customer $id expected, got ${out_line%%,*}"
+      bad=$((bad + 1))
+    fi
+    if [[ $region == Europa ]]; then
+      europa=$((europa + 1))
+      if grep -Eq 'OFFER_(4|5|6)(,|$)' <<<"$offers"; then
+        echo "  row $n ($id, Europa): $offers"
+        bad=$((bad + 1))
+      fi
+    fi
+    if ((age > 65)); then
+      over65=$((over65 + 1))
+      if grep -Eq 'OFFER_(1|3|4)(,|$)' <<<"$offers"; then
+        echo "  row $n ($id, age $age): $offers"
+        bad=$((bad + 1))
+      fi
+    fi
+    # Every Company B customer is allowed at least three offers: three distinct ones.
+    line=$(tr ',' '\n' <<<"$offers" | grep -c .)
+    if [[ $line != 3 || $(tr ',' '\n' <<<"$offers" | sort -u | grep -c .) != 3 ]]; then
+      echo "  row $n ($id): not three distinct offers: $offers"
+      bad=$((bad + 1))
+    fi
+  done < <(paste <(tr -d '\r' <examples/company_B.csv | tail -n +2) <(tr -d '\r' <"$out" | tail -n +2))
+  [[ $n == 19 && $europa == 8 && $over65 == 2 && $bad == 0 ]]
+}
+
+# --- 1. Company B ------------------------------------------------------------
+timeout 60 "$ctl" batch examples/company_B.csv -o "$tmp/b.csv" --url "$url" 2>"$tmp/b.err"
+rc=$?
+cat "$tmp/b.err"
+[[ $rc == 0 ]] && ok "batch company_B.csv exits 0" || fail "batch company_B.csv exited $rc"
+if [[ -f $tmp/b.csv ]]; then
+  [[ $(head -n 1 "$tmp/b.csv" | tr -d '\r') == "customer_id,response_date,offer_1,offer_2,offer_3,status,error" ]] \
+    && ok "result header" || fail "result header: $(head -n 1 "$tmp/b.csv")"
+  [[ $(tail -n +2 "$tmp/b.csv" | wc -l) == 19 ]] && ok "19 result rows" \
+    || fail "$(tail -n +2 "$tmp/b.csv" | wc -l) result rows, expected 19"
+  [[ $(statuses "$tmp/b.csv" | sort -u) == ok ]] && ok "every row ok" || fail "rows not ok: $(grep error "$tmp/b.csv")"
+  today=$(date -u +%F)
+  [[ $(tr -d '\r' <"$tmp/b.csv" | tail -n +2 | cut -d, -f2 | sort -u) == "$today" ]] \
+    && ok "response_date is today" || fail "response dates: $(cut -d, -f2 "$tmp/b.csv" | sort -u | tr '\n' ' ')"
+  check_rules "$tmp/b.csv" && ok "input order kept; Europa and over-65 rules honoured" \
+    || fail "order or rules broken in $tmp/b.csv"
+else
+  fail "no output file"
+fi
+n=$(episodes)
+[[ $n == 19 ]] && ok "19 episodes in TB_EPISODES" || fail "TB_EPISODES has '$n' rows, expected 19"
+
+# --- 2. --rules FILE and --v2 ------------------------------------------------
+timeout 60 "$ctl" batch examples/company_B.csv -o "$tmp/r.csv" --url "$url" \
+  --rules examples/rules-company-B.txt --concurrency 3 --quiet
+rc=$?
+[[ $rc == 0 ]] && check_rules "$tmp/r.csv" && ok "--rules examples/rules-company-B.txt" \
+  || fail "--rules examples/rules-company-B.txt (exit $rc)"
+
+timeout 60 "$ctl" batch examples/company_B.csv -o "$tmp/v2.csv" --url "$url" --v2 --quiet
+rc=$?
+[[ $rc == 0 ]] && ok "batch --v2 exits 0" || fail "batch --v2 exited $rc"
+[[ $(head -n 1 "$tmp/v2.csv" | tr -d '\r') == "customer_id,response_date,offer_1,offer_2,offer_3,product_1,product_2,product_3,status,error" ]] \
+  && ok "--v2 header" || fail "--v2 header: $(head -n 1 "$tmp/v2.csv")"
+# OFFER_2 is IPHONE 13 in the catalogue: wherever it was chosen, its name is beside it.
+if tr -d '\r' <"$tmp/v2.csv" | tail -n +2 | awk -F, '
+    { for (i = 3; i <= 5; i++) if ($i == "OFFER_2" && $(i + 3) != "IPHONE 13") bad++ ; if ($6 == "") bad++ }
+    END { exit bad > 0 || NR != 19 }'; then
+  ok "--v2 product names from the catalogue"
+else
+  fail "--v2 product columns: $(head -n 3 "$tmp/v2.csv")"
+fi
+
+# --- 3. a messy file ---------------------------------------------------------
+before=$(episodes)
+timeout 60 "$ctl" batch tests/data/messy-semicolon-crlf-bom.csv -o "$tmp/m.csv" --url "$url" 2>"$tmp/m.err"
+rc=$?
+cat "$tmp/m.err"
+[[ $rc == 1 ]] && ok "messy file exits 1" || fail "messy file exited $rc, expected 1"
+got=$(statuses "$tmp/m.csv" | tr '\n' ' ')
+want="ok ok error error error ok error error error ok ok ok "
+[[ $got == "$want" ]] && ok "messy file: 12 rows, statuses in order" || fail "messy statuses: '$got', expected '$want'"
+ids=$(tr -d '\r' <"$tmp/m.csv" | tail -n +2 | cut -d, -f1 | tr '\n' ' ')
+[[ $ids == '1001 1002 1003  1005 1006 1007 1008 1009 1010 1011 "10""12" ' ]] \
+  && ok "messy file: customer ids in input order" || fail "messy ids: '$ids'"
+for msg in "age is not a number: 'abc'" "missing customer_id" "no eligible offer" \
+  "missing columns: the row has 10 of 14" "too many columns: 15" "OFFER_1 is not true or false"; do
+  grep -qF "$msg" "$tmp/m.csv" || fail "messy file: no error '$msg'"
+done
+grep -q "row 3 (customer_id '1003'): age is not a number" "$tmp/m.err" \
+  && ok "failed rows listed on stderr" || fail "stderr does not list failed rows"
+after=$(episodes)
+[[ $((after - before)) == 6 ]] && ok "only the 6 good rows reached the server" \
+  || fail "episodes went from $before to $after, expected +6"
+
+# --- 4. fatal input, server down ---------------------------------------------
+timeout 30 "$ctl" batch tests/data/no-customer-id.csv -o "$tmp/none.csv" --url "$url" 2>"$tmp/none.err"
+rc=$?
+[[ $rc == 2 && ! -e $tmp/none.csv ]] && grep -q "no customer_id column" "$tmp/none.err" \
+  && ok "bad header: exit 2, no output" || fail "bad header: exit $rc, $(cat "$tmp/none.err")"
+
+# Port 1 on loopback: nothing listens there, so every attempt is refused.
+timeout 60 "$ctl" batch examples/company_B.csv -o "$tmp/down.csv" --url "http://127.0.0.1:1" --quiet 2>/dev/null
+rc=$?
+[[ $rc == 1 && $(statuses "$tmp/down.csv" | grep -c error) == 19 ]] \
+  && ok "server down: exit 1, 19 rows written with the error" \
+  || fail "server down: exit $rc, $(statuses "$tmp/down.csv" 2>/dev/null | grep -c error) error rows"
+
+# --- 5. replay ---------------------------------------------------------------
+timeout 60 "$ctl" replay examples/company_A.json --url "$url" >"$tmp/replay.out" 2>"$tmp/replay.err"
+rc=$?
+n=$(jq -e 'select(.["best-three-offers"] | type == "array" and length == 3) | .customer_id' \
+  "$tmp/replay.out" | wc -l)
+[[ $rc == 0 && $(wc -l <"$tmp/replay.out") == 6 && $n == 6 ]] && ok "replay: 6 answers" \
+  || fail "replay: exit $rc, $(wc -l <"$tmp/replay.out") lines, $n with three offers"
+[[ $(jq -r .customer_id "$tmp/replay.out" | tr '\n' ' ') == \
+   "$(jq -r '.[].customer_id' examples/company_A.json | tr '\n' ' ')" ]] \
+  && ok "replay: answers in file order" || fail "replay order: $(jq -r .customer_id "$tmp/replay.out" | tr '\n' ' ')"
+timeout 60 "$ctl" replay examples/company_A.json --url "$url/" --v2 >"$tmp/replay2.out" 2>/dev/null
+rc=$?
+n=$(jq -e 'select(.["best-three-offers"] | type == "object" and length == 3) | .customer_id' \
+  "$tmp/replay2.out" | wc -l)
+[[ $rc == 0 && $n == 6 ]] && ok "replay --v2: 6 answers with product names" \
+  || fail "replay --v2: exit $rc, $n answers with an offer object"
+echo '[{"customer_id": "x", "timestamp": "2022-01-01", "states": {"age": 30}, "offers": {"OFFER_1": false}}]' \
+  >"$tmp/bad.json"
+timeout 30 "$ctl" replay "$tmp/bad.json" --url "$url" >"$tmp/bad.out" 2>/dev/null
+rc=$?
+[[ $rc == 1 ]] && jq -e '.status == 422 and (.error | type == "object")' "$tmp/bad.out" >/dev/null \
+  && ok "replay: a 422 is printed as {status, error} and exits 1" \
+  || fail "replay of a bad request: exit $rc, $(cat "$tmp/bad.out")"
+
+kill -0 "$pid" 2>/dev/null || fail "offerd died; its log: $(tail -n 20 "$tmp/offerd.log")"
+if ((fails > 0)); then
+  echo "$fails check(s) failed"
+  exit 1
+fi
+echo "all batch checks passed"
