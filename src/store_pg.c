@@ -3,7 +3,7 @@
  * libpq-fe.h. It implements struct store_ops over one blocking libpq
  * connection:
  *
- *   exec             PQexecParams, text parameters and text results.
+ *   exec             one statement, text parameters and text results.
  *   exec_batch       libpq pipeline mode: every statement is sent before any
  *                    result is read, so a batch costs one round trip.
  *   episodes_insert  the hot path of /predict: one prepared INSERT .. SELECT
@@ -25,15 +25,21 @@
  *     options, PGOPTIONS, or the role or database), so a statement stuck on a
  *     lock or a slow plan is cancelled by the server. Long offerctl jobs can
  *     lift it with ?options=-c%20statement_timeout%3D0 in the URL.
- * What remains unbounded is a server process that is alive but frozen (for
- * example SIGSTOPped): its kernel keeps acknowledging, so only a client-side
- * timer would notice. A stopped or crashed server closes its sockets and the
- * blocked call fails at once.
+ *   - a client-side limit on every wait for an answer: the session's
+ *     statement_timeout plus PG_TIMEOUT_SLACK. It catches what the others
+ *     cannot see: a server that is alive but frozen (stopped, or stuck in
+ *     uninterruptible I/O), whose kernel keeps acknowledging. The call then
+ *     fails with ERR_UNAVAIL and the connection is replaced. A session with
+ *     statement_timeout=0 waits without limit, as asked.
+ * A stopped or crashed server closes its sockets and a blocked call fails
+ * at once.
  */
 #include "store.h"
 
+#include <errno.h>
 #include <libpq-fe.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +51,8 @@
 #define PG_RESET_INTERVAL 0.2
 /* Applied only when the session has no statement_timeout of its own. */
 #define PG_STATEMENT_TIMEOUT "30s"
+/* Seconds a client waits for an answer beyond the session's statement_timeout. */
+#define PG_TIMEOUT_SLACK 5.0
 /* Hard limit of one array literal of episodes_insert (PostgreSQL's is 1 GB). */
 #define PG_ARRAY_LIMIT ((size_t)256 << 20)
 /* Row callbacks up to this many columns get their values from the stack. */
@@ -88,6 +96,7 @@ typedef struct pg_store {
 	int in_tx;         /* a transaction was open when last looked */
 	int lost;          /* the connection must be re-established */
 	double last_reset; /* util_monotonic() of the last reconnect attempt */
+	double wait_limit; /* seconds to wait for an answer; 0: no limit */
 	buf arr[PG_EP_NCOLS]; /* episodes_insert's array literals, reused */
 	char err[1024];
 	char why[512];        /* why the connection is down, for errmsg meanwhile */
@@ -173,6 +182,88 @@ static int pg_check(pg_store *p, const PGresult *res)
 	return pg_error(p, res, 1);
 }
 
+/*
+ * Waits until a result can be read without blocking. On timeout the
+ * connection is given up (the next call replaces it) and ERR_UNAVAIL is
+ * returned. A read error is left for PQgetResult to report.
+ */
+static int pg_wait(pg_store *p)
+{
+	double deadline = util_monotonic() + p->wait_limit;
+
+	while (PQisBusy(p->conn)) {
+		struct pollfd pfd = {.fd = PQsocket(p->conn), .events = POLLIN};
+		int ms = -1;
+		int r;
+
+		if (pfd.fd < 0)
+			return 0;
+		if (p->wait_limit > 0) {
+			double left = deadline - util_monotonic();
+
+			if (left <= 0) {
+				int len = snprintf(p->err, sizeof(p->err),
+				                   "no answer from the database within %.1f s",
+				                   p->wait_limit);
+
+				(void)len;
+				return pg_mark_lost(p);
+			}
+			ms = (int)(left * 1000.0) + 1;
+		}
+		r = poll(&pfd, 1, ms);
+		if (r < 0 && errno != EINTR)
+			return 0;
+		if (r > 0 && !PQconsumeInput(p->conn))
+			return 0;
+	}
+	return 0;
+}
+
+/*
+ * Collects the results of the command just sent, like PQexec: returns the
+ * last result, or the first failed one, or NULL (with *rc set) when the wait
+ * timed out or libpq could not make a result.
+ */
+static PGresult *pg_result(pg_store *p, int *rc)
+{
+	PGresult *keep = NULL;
+	PGresult *res;
+
+	*rc = 0;
+	for (;;) {
+		*rc = pg_wait(p);
+		if (*rc < 0)
+			break;
+		res = PQgetResult(p->conn);
+		if (res == NULL)
+			break;
+		if (keep != NULL && PQresultStatus(keep) == PGRES_FATAL_ERROR) {
+			PQclear(res);
+			continue;
+		}
+		PQclear(keep);
+		keep = res;
+	}
+	if (*rc < 0) {
+		PQclear(keep);
+		return NULL;
+	}
+	*rc = pg_check(p, keep);
+	return keep;
+}
+
+/* Sends sql as one statement with text parameters and collects its result. */
+static PGresult *pg_query(pg_store *p, const char *sql, int nparams, const char *const *params,
+                          int *rc)
+{
+	if (!PQsendQueryParams(p->conn, sql, nparams, NULL, params, NULL, NULL, 0)) {
+		*rc = pg_error(p, NULL, 1);
+		return NULL;
+	}
+	return pg_result(p, rc);
+}
+
 /* Remembers whether a transaction is open, for the reconnect rule below. */
 static void pg_track_tx(pg_store *p)
 {
@@ -202,14 +293,32 @@ static void pg_notice(void *arg, const char *msg)
 static int pg_session_setup(pg_store *p)
 {
 	PGresult *res;
+	int64_t ms = 0;
 	int rc;
 
 	p->prepared = 0;
 	p->in_tx = 0;
-	res = PQexec(p->conn, "SELECT set_config('statement_timeout', '" PG_STATEMENT_TIMEOUT
-	                      "', false) WHERE current_setting('statement_timeout') = '0'");
-	rc = pg_check(p, res);
+	/* Until the session's own limit is known, a reply to this is due at once. */
+	p->wait_limit = PG_TIMEOUT_SLACK;
+	res = pg_query(p,
+	               "SELECT set_config('statement_timeout', '" PG_STATEMENT_TIMEOUT "', false)"
+	               " WHERE current_setting('statement_timeout') = '0'",
+	               0, NULL, &rc);
 	PQclear(res);
+	/* Two statements: the second must see what the first may have set. */
+	if (rc == 0)
+		res = pg_query(p, "SELECT setting FROM pg_settings WHERE name = 'statement_timeout'",
+		               0, NULL, &rc);
+	else
+		res = NULL;
+	if (rc == 0 && (PQntuples(res) != 1 ||
+	                util_strtonum(PQgetvalue(res, 0, 0), 0, INT32_MAX, &ms) < 0)) {
+		pg_set_err(p, "cannot read statement_timeout");
+		rc = ERR_IO;
+	}
+	PQclear(res);
+	if (rc == 0)
+		p->wait_limit = ms > 0 ? (double)ms / 1000.0 + PG_TIMEOUT_SLACK : 0;
 	return rc;
 }
 
@@ -304,8 +413,7 @@ static int pg_exec(store *s, const char *sql, int nparams, const char *const *pa
 	rc = pg_ready(p, 0);
 	if (rc < 0)
 		goto out;
-	res = PQexecParams(p->conn, sql, nparams, NULL, params, NULL, NULL, 0);
-	rc = pg_check(p, res);
+	res = pg_query(p, sql, nparams, params, &rc);
 	if (rc < 0)
 		goto out;
 	rc = pg_rows(res, fn, arg);
@@ -368,6 +476,8 @@ static int pg_exec_batch(store *s, store_stmt *stmts, size_t n)
 	while (synced) {
 		ExecStatusType st;
 
+		if (pg_wait(p) < 0)
+			break;
 		res = PQgetResult(p->conn);
 		if (res == NULL) {
 			/*
@@ -412,7 +522,7 @@ static int pg_exec_batch(store *s, store_stmt *stmts, size_t n)
 	}
 	if (PQpipelineStatus(p->conn) != PQ_PIPELINE_OFF && !PQexitPipelineMode(p->conn)) {
 		/* Results still pending: only a broken connection leaves any. */
-		if (first == 0)
+		if (first == 0 && !p->lost)
 			pg_set_err(p, PQerrorMessage(p->conn));
 		pg_mark_lost(p);
 	}
@@ -429,10 +539,9 @@ out:
 		else
 			stmts[i].rc = ERR_IO;
 	}
-	if (first == 0 && p->lost) {
+	/* errmsg already says how the connection was lost. */
+	if (first == 0 && p->lost)
 		first = ERR_UNAVAIL;
-		pg_set_err(p, "the database connection was lost during a batch");
-	}
 	pg_track_tx(p);
 	return first;
 }
@@ -446,8 +555,7 @@ static int pg_simple(store *s, const char *sql, int in_tx_ok)
 	rc = pg_ready(p, in_tx_ok);
 	if (rc < 0)
 		goto out;
-	res = PQexec(p->conn, sql);
-	rc = pg_check(p, res);
+	res = pg_query(p, sql, 0, NULL, &rc);
 out:
 	PQclear(res);
 	pg_track_tx(p);
@@ -475,8 +583,7 @@ static int pg_commit(store *s)
 	 * caller must hear that its writes are gone.
 	 */
 	aborted = PQtransactionStatus(p->conn) == PQTRANS_INERROR;
-	res = PQexec(p->conn, "COMMIT");
-	rc = pg_check(p, res);
+	res = pg_query(p, "COMMIT", 0, NULL, &rc);
 	if (rc == 0 && (aborted || strcmp(PQcmdStatus(res), "ROLLBACK") == 0)) {
 		pg_set_err(p, "the transaction had failed and was rolled back");
 		rc = ERR_IO;
@@ -617,8 +724,10 @@ static int pg_episodes_insert(store *s, episode *eps, size_t n)
 		 * transactional, so one made inside a transaction that rolls
 		 * back stays valid.
 		 */
-		res = PQprepare(p->conn, PG_EP_NAME, pg_ep_sql, PG_EP_NCOLS, NULL);
-		rc = pg_check(p, res);
+		if (PQsendPrepare(p->conn, PG_EP_NAME, pg_ep_sql, PG_EP_NCOLS, NULL))
+			res = pg_result(p, &rc);
+		else
+			rc = pg_error(p, NULL, 1);
 		PQclear(res);
 		res = NULL;
 		if (rc < 0)
@@ -632,8 +741,11 @@ static int pg_episodes_insert(store *s, episode *eps, size_t n)
 	}
 	for (int c = 0; c < PG_EP_NCOLS; c++)
 		values[c] = p->arr[c].data;
-	res = PQexecPrepared(p->conn, PG_EP_NAME, PG_EP_NCOLS, values, NULL, NULL, 0);
-	rc = pg_check(p, res);
+	if (!PQsendQueryPrepared(p->conn, PG_EP_NAME, PG_EP_NCOLS, values, NULL, NULL, 0)) {
+		rc = pg_error(p, NULL, 1);
+		goto out;
+	}
+	res = pg_result(p, &rc);
 	if (rc < 0)
 		goto out;
 	if (PQntuples(res) != (int)n || PQnfields(res) != 1) {

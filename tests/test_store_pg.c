@@ -14,6 +14,7 @@
 #include "store_cases.h"
 
 #include <float.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -514,6 +515,49 @@ static void pg_lost_inside_transaction(void **state)
 	sc_batch_free(&b);
 }
 
+/* The backend's pid, to freeze it. */
+static int pid_row(void *arg, int ncols, const char *const *vals)
+{
+	int64_t v = 0;
+
+	assert_int_equal(ncols, 1);
+	assert_int_equal(util_strtonum(vals[0], 1, INT32_MAX, &v), 0);
+	*(pid_t *)arg = (pid_t)v;
+	return 0;
+}
+
+/*
+ * A server that is alive but frozen (here: its backend SIGSTOPped) keeps
+ * the socket open and acknowledged; only the client-side limit
+ * (statement_timeout + 5 s) ends the wait. Then a new session takes over.
+ */
+static void pg_frozen_backend(void **state)
+{
+	g2_env *env = *state;
+	store *s = NULL;
+	char *url = xasprintf("%s?options=-c%%20statement_timeout%%3D500", env->sv.url);
+	pid_t pid = 0;
+	double t0;
+	double dt;
+	int rc;
+
+	g2_up(env);
+	assert_int_equal(store_pg_open(url, &s), 0);
+	SC_OK(s, store_exec(s, "SELECT pg_backend_pid()", 0, NULL, pid_row, &pid));
+	assert_true(pid > 0);
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	t0 = now_s();
+	rc = store_exec(s, "SELECT 1", 0, NULL, NULL, NULL);
+	dt = now_s() - t0;
+	kill(pid, SIGCONT);
+	assert_int_equal(rc, ERR_UNAVAIL);
+	if (dt < 5 || dt > 9)
+		fail_msg("gave up after %.2f s, expected 5.5 s", dt);
+	g2_until_ok(s);
+	s->ops->close(s);
+	free(url);
+}
+
 /* No server at all: open fails at once with ERR_UNAVAIL. */
 static void pg_open_unreachable(void **state)
 {
@@ -544,6 +588,7 @@ int main(void)
 		cmocka_unit_test(pg_shutdown_mid_call),
 		cmocka_unit_test(pg_shutdown_mid_batch),
 		cmocka_unit_test(pg_lost_inside_transaction),
+		cmocka_unit_test(pg_frozen_backend),
 	};
 	int failed = 0;
 
