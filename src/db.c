@@ -333,24 +333,59 @@ int db_products_each(store *s, db_product_fn fn, void *arg)
 
 /* --- rewards ---------------------------------------------------------- */
 
+/*
+ * Rewards are attached in two pipelined round trips per batch: every
+ * episode lookup, then every insert. The lookup returns one row even when
+ * no episode matches: whether the customer has any episode (404 vs 409).
+ */
+static const char lookup_latest[] =
+    "SELECT EXISTS (SELECT 1 FROM tb_episodes x WHERE x.company = $1 AND x.customer_id = $2),"
+    " ep.id, ep.state_key, ep.policy, ep.agent_version, ep.p1, ep.p2, ep.p3, ep.age"
+    " FROM (SELECT 1 AS one) AS o LEFT JOIN (SELECT e.id, e.state_key, e.policy,"
+    " e.agent_version, e.predicted_offer_1 AS p1, e.predicted_offer_2 AS p2,"
+    " e.predicted_offer_3 AS p3, %s AS age FROM tb_episodes e"
+    " WHERE e.company = $1 AND e.customer_id = $2 AND NOT EXISTS"
+    " (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
+    " ORDER BY e.id DESC LIMIT 1) AS ep ON 1 = 1";
+
+static const char lookup_by_id[] =
+    "SELECT EXISTS (SELECT 1 FROM tb_episodes x WHERE x.company = $1 AND x.customer_id = $2),"
+    " ep.id, ep.state_key, ep.policy, ep.agent_version, ep.p1, ep.p2, ep.p3, ep.age"
+    " FROM (SELECT 1 AS one) AS o LEFT JOIN (SELECT e.id, e.state_key, e.policy,"
+    " e.agent_version, e.predicted_offer_1 AS p1, e.predicted_offer_2 AS p2,"
+    " e.predicted_offer_3 AS p3, %s AS age FROM tb_episodes e"
+    " WHERE e.company = $1 AND e.customer_id = $2 AND e.id = CAST($3 AS BIGINT)) AS ep ON 1 = 1";
+
+static const char reward_insert[] =
+    "INSERT INTO tb_rewards (company, customer_id, episode_id, accepted_offer,"
+    " accepted_offer_id, clicked_offers, reward_1, reward_2, reward_3,"
+    " request_timestamp, learned) VALUES ($1, $2, $3, $4, $5, $6,"
+    " CAST($7 AS DOUBLE PRECISION), CAST($8 AS DOUBLE PRECISION),"
+    " CAST($9 AS DOUBLE PRECISION), $10, $11)"
+    " ON CONFLICT (episode_id) DO NOTHING RETURNING id";
+
 static int reward_episode_row(void *arg, int ncols, const char *const *vals)
 {
 	db_reward_out *o = arg;
 
-	if (ncols < 8)
+	if (ncols < 9)
 		return ERR_IO;
-	util_strtonum(vals[0], 0, INT64_MAX, &o->episode_id);
-	util_strlcpy(o->state_key, vals[1] ? vals[1] : "", sizeof(o->state_key));
-	util_strlcpy(o->policy, vals[2] ? vals[2] : "", sizeof(o->policy));
-	util_strlcpy(o->agent_version, vals[3] ? vals[3] : "", sizeof(o->agent_version));
+	o->rc = db_bool(vals[0]) ? ERR_CONFLICT : ERR_NOTFOUND;
+	if (vals[1] == NULL)
+		return 0;  /* no episode to attach to */
+	o->rc = 0;
+	util_strtonum(vals[1], 0, INT64_MAX, &o->episode_id);
+	util_strlcpy(o->state_key, vals[2] ? vals[2] : "", sizeof(o->state_key));
+	util_strlcpy(o->policy, vals[3] ? vals[3] : "", sizeof(o->policy));
+	util_strlcpy(o->agent_version, vals[4] ? vals[4] : "", sizeof(o->agent_version));
 	o->n_offers = 0;
 	for (int k = 0; k < EPISODE_SHOWN_MAX; k++) {
-		if (vals[4 + k] != NULL)
-			util_strlcpy(o->offers[o->n_offers++], vals[4 + k], sizeof(o->offers[0]));
+		if (vals[5 + k] != NULL)
+			util_strlcpy(o->offers[o->n_offers++], vals[5 + k], sizeof(o->offers[0]));
 	}
 	o->episode_age = 0;
-	if (vals[7] != NULL)
-		util_strtod(vals[7], -1e12, 1e12, &o->episode_age);
+	if (vals[8] != NULL)
+		util_strtod(vals[8], -1e12, 1e12, &o->episode_age);
 	return 0;
 }
 
@@ -363,85 +398,100 @@ static int reward_id_row(void *arg, int ncols, const char *const *vals)
 	return 0;
 }
 
-static int attach_one(store *s, const db_reward_in *in, db_reward_out *out, db_reward_fn fn,
-                      void *arg)
-{
-	const char *age_pg = "EXTRACT(EPOCH FROM now() - e.last_update)";
-	const char *age_sq = "(julianday('now') - julianday(e.last_update)) * 86400.0";
-	char sql[1024];
+/* Text parameters of one reward's statements. */
+typedef struct reward_params {
 	char epid[24];
 	char rw[EPISODE_SHOWN_MAX][32];
-	double rewards[EPISODE_SHOWN_MAX] = {0};
 	const char *p[11];
-	int64_t any = 0;
+} reward_params;
+
+static int attach_slice(store *s, const db_reward_in *in, db_reward_out *out, size_t n,
+                        db_reward_fn fn, void *arg)
+{
+	const char *age = is_pg(s) ? "EXTRACT(EPOCH FROM now() - e.last_update)"
+	                           : "(julianday('now') - julianday(e.last_update)) * 86400.0";
+	char latest_sql[2048];
+	char byid_sql[2048];
+	reward_params *rp = xcalloc(n, sizeof(*rp));
+	store_stmt *st = xcalloc(n, sizeof(*st));
+	size_t ni = 0;
 	int rc;
 
-	memset(out, 0, sizeof(*out));
-	p[0] = in->company;
-	p[1] = in->customer_id;
-	fmt_int(epid, in->episode_id);
-	p[2] = epid;
-	if (in->episode_id > 0) {
-		snprintf(sql, sizeof(sql),
-		         "SELECT e.id, e.state_key, e.policy, e.agent_version, e.predicted_offer_1,"
-		         " e.predicted_offer_2, e.predicted_offer_3, %s FROM tb_episodes e"
-		         " WHERE e.company = $1 AND e.customer_id = $2 AND e.id = $3",
-		         is_pg(s) ? age_pg : age_sq);
-		rc = store_exec(s, sql, 3, p, reward_episode_row, out);
-	} else {
-		snprintf(sql, sizeof(sql),
-		         "SELECT e.id, e.state_key, e.policy, e.agent_version, e.predicted_offer_1,"
-		         " e.predicted_offer_2, e.predicted_offer_3, %s FROM tb_episodes e"
-		         " WHERE e.company = $1 AND e.customer_id = $2 AND NOT EXISTS"
-		         " (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
-		         " ORDER BY e.id DESC LIMIT 1",
-		         is_pg(s) ? age_pg : age_sq);
-		rc = store_exec(s, sql, 2, p, reward_episode_row, out);
+	snprintf(latest_sql, sizeof(latest_sql), lookup_latest, age);
+	snprintf(byid_sql, sizeof(byid_sql), lookup_by_id, age);
+	for (size_t i = 0; i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		fmt_int(rp[i].epid, in[i].episode_id);
+		rp[i].p[0] = in[i].company;
+		rp[i].p[1] = in[i].customer_id;
+		rp[i].p[2] = rp[i].epid;
+		st[i].sql = in[i].episode_id > 0 ? byid_sql : latest_sql;
+		st[i].nparams = in[i].episode_id > 0 ? 3 : 2;
+		st[i].params = rp[i].p;
+		st[i].fn = reward_episode_row;
+		st[i].arg = &out[i];
 	}
+	rc = s->ops->exec_batch(s, st, n);
 	if (rc != 0)
-		return rc;
-	if (out->episode_id == 0) {
-		/* Distinguish "no such customer" from "everything rewarded". */
-		rc = store_exec(s,
-		                "SELECT COUNT(*) FROM tb_episodes WHERE company = $1 AND customer_id = $2",
-		                2, p, int_row, &any);
-		if (rc != 0)
-			return rc;
-		out->rc = any > 0 && in->episode_id == 0 ? ERR_CONFLICT : ERR_NOTFOUND;
-		return 0;
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		double rewards[EPISODE_SHOWN_MAX] = {0};
+
+		if (out[i].rc != 0)
+			continue;
+		fn(arg, &in[i], &out[i], rewards);
+		fmt_int(rp[i].epid, out[i].episode_id);
+		rp[i].p[3] = in[i].accepted ? "1" : "0";
+		rp[i].p[4] = in[i].accepted_offer;
+		rp[i].p[5] = in[i].clicked;
+		for (int k = 0; k < EPISODE_SHOWN_MAX; k++) {
+			fmt_double(rp[i].rw[k], rewards[k]);
+			rp[i].p[6 + k] = k < out[i].n_offers ? rp[i].rw[k] : NULL;
+		}
+		rp[i].p[9] = in[i].request_ts;
+		rp[i].p[10] = out[i].learned ? "1" : "0";
+		memset(&st[ni], 0, sizeof(st[ni]));
+		st[ni].sql = reward_insert;
+		st[ni].nparams = 11;
+		st[ni].params = rp[i].p;
+		st[ni].fn = reward_id_row;
+		st[ni].arg = &out[i];
+		ni++;
 	}
-	fn(arg, in, out, rewards);
-	fmt_int(epid, out->episode_id);
-	p[2] = epid;
-	p[3] = in->accepted ? "1" : "0";
-	p[4] = in->accepted_offer;
-	p[5] = in->clicked;
-	for (int k = 0; k < EPISODE_SHOWN_MAX; k++) {
-		fmt_double(rw[k], rewards[k]);
-		p[6 + k] = k < out->n_offers ? rw[k] : NULL;
+	if (ni > 0)
+		rc = s->ops->exec_batch(s, st, ni);
+	/* A conflict does not raise an error (on PostgreSQL that would abort
+	 * the batch's transaction): no row back means another reward won. */
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (out[i].rc == 0 && out[i].reward_id == 0)
+			out[i].rc = ERR_CONFLICT;
 	}
-	p[9] = in->request_ts;
-	p[10] = out->learned ? "1" : "0";
-	rc = store_exec(s,
-	                "INSERT INTO tb_rewards (company, customer_id, episode_id, accepted_offer,"
-	                " accepted_offer_id, clicked_offers, reward_1, reward_2, reward_3,"
-	                " request_timestamp, learned) VALUES ($1, $2, $3, $4, $5, $6,"
-	                " CAST($7 AS DOUBLE PRECISION), CAST($8 AS DOUBLE PRECISION),"
-	                " CAST($9 AS DOUBLE PRECISION), $10, $11)"
-	                " ON CONFLICT (episode_id) DO NOTHING RETURNING id",
-	                11, p, reward_id_row, out);
-	/* A conflict must not raise an error: on PostgreSQL that would abort the
-	 * whole batch's transaction. No row back means another reward won. */
-	if (rc == 0 && out->reward_id == 0)
-		out->rc = ERR_CONFLICT;
+out:
+	free(rp);
+	free(st);
 	return rc;
+}
+
+/* Two rewards of one customer in a batch: the second must see the first. */
+static int has_repeat(const db_reward_in *in, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		for (size_t j = i + 1; j < n; j++) {
+			if (strcmp(in[i].customer_id, in[j].customer_id) == 0 &&
+			    strcmp(in[i].company, in[j].company) == 0)
+				return 1;
+		}
+	}
+	return 0;
 }
 
 int db_rewards_attach(store *s, const db_reward_in *in, db_reward_out *out, size_t n,
                       db_reward_fn reward_fn, void *arg)
 {
+	if (n > 1 && n <= 4096 && !has_repeat(in, n))
+		return attach_slice(s, in, out, n, reward_fn, arg);
 	for (size_t i = 0; i < n; i++) {
-		int rc = attach_one(s, &in[i], &out[i], reward_fn, arg);
+		int rc = attach_slice(s, &in[i], &out[i], 1, reward_fn, arg);
 
 		if (rc != 0)
 			return rc;
@@ -480,7 +530,10 @@ int db_policy_add(store *s, const db_policy_row *d, size_t n, db_policy_fn fn, v
 {
 	policy_each pe = {fn ? fn : policy_noop, arg, 0};
 	char sql[1024];
-	int rc = 0;
+	char (*v)[4][32] = xcalloc(n ? n : 1, sizeof(*v));
+	const char *(*p)[7] = xcalloc(n ? n : 1, sizeof(*p));
+	store_stmt *st = xcalloc(n ? n : 1, sizeof(*st));
+	int rc;
 
 	snprintf(sql, sizeof(sql),
 	         "INSERT INTO tb_policy (company, state_key, offer, n, reward_sum, successes,"
@@ -493,23 +546,27 @@ int db_policy_add(store *s, const db_policy_row *d, size_t n, db_policy_fn fn, v
 	         " failures = tb_policy.failures + excluded.failures,"
 	         " rev = excluded.rev, last_update = %s RETURNING " DB_POLICY_COLS,
 	         rev_sql(s), now_sql(s));
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		char v[4][32];
-		const char *p[7];
-
-		fmt_double(v[0], d[i].n);
-		fmt_double(v[1], d[i].reward_sum);
-		fmt_double(v[2], d[i].alpha);
-		fmt_double(v[3], d[i].beta);
-		p[0] = d[i].company;
-		p[1] = d[i].state_key;
-		p[2] = d[i].offer;
-		p[3] = v[0];
-		p[4] = v[1];
-		p[5] = v[2];
-		p[6] = v[3];
-		rc = store_exec(s, sql, 7, p, policy_row, &pe);
+	/* One pipelined round trip for all the batch's changed rows. */
+	for (size_t i = 0; i < n; i++) {
+		fmt_double(v[i][0], d[i].n);
+		fmt_double(v[i][1], d[i].reward_sum);
+		fmt_double(v[i][2], d[i].alpha);
+		fmt_double(v[i][3], d[i].beta);
+		p[i][0] = d[i].company;
+		p[i][1] = d[i].state_key;
+		p[i][2] = d[i].offer;
+		for (int k = 0; k < 4; k++)
+			p[i][3 + k] = v[i][k];
+		st[i].sql = sql;
+		st[i].nparams = 7;
+		st[i].params = p[i];
+		st[i].fn = policy_row;
+		st[i].arg = &pe;
 	}
+	rc = n > 0 ? s->ops->exec_batch(s, st, n) : 0;
+	free(v);
+	free(p);
+	free(st);
 	return rc;
 }
 
