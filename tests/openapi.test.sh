@@ -178,6 +178,149 @@ else
   fail "$build/share does not exist: make build makes it (mk/assets.mk)"
 fi
 
+# --- 4. the document is true: its examples against a running offerd ---------
+# The request examples are sent as they are and the answers are checked
+# against the documented statuses and shapes (on SQLite, with Company A's
+# catalogue). Skipped, with a note, when there is no $build/offerd.
+live() {
+  local tmp port base pid ex code hdr body i
+  tmp=$(mktemp -d)
+  # shellcheck disable=SC2064
+  trap "kill \$pid 2>/dev/null; wait \$pid 2>/dev/null; rm -rf '$tmp'" RETURN
+  for _ in $(seq 50); do
+    port=$((20000 + RANDOM % 30000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
+  done
+  base=http://127.0.0.1:$port
+  db=sqlite:$tmp/offerd.db
+  "$build/offerctl" products import examples/company_A_products.csv --company A --database-url "$db" \
+    >"$tmp/import.log" 2>&1 || { fail "offerctl products import failed: $(tail -3 "$tmp/import.log")"; return; }
+  start() {  # start AUTH: offerd on $port with --auth AUTH
+    "$build/offerd" --host 127.0.0.1 --port "$port" --database-url "$db" --auth "$1" >>"$tmp/offerd.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do
+      curl -sf -m 2 -o /dev/null "$base/is-alive" && return 0
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    fail "offerd --auth $1 did not start: $(tail -5 "$tmp/offerd.log")"
+    return 1
+  }
+  # req METHOD PATH CONTENT-TYPE BODY-FILE [CURL ARGS...]: sets code, hdr, body
+  req() {
+    local m=$1 p=$2 ct=$3 f=$4
+    shift 4
+    code=$(curl -s -m 10 -X "$m" ${ct:+-H "Content-Type: $ct"} ${f:+--data-binary "@$f"} \
+                -D "$tmp/h" -o "$tmp/b" -w '%{http_code}' "$@" "$base$p")
+    hdr=$(tr -d '\r' <"$tmp/h")
+    body=$(cat "$tmp/b")
+  }
+  is_error_shape() {  # is_error_shape STATUS: the body is the documented Error
+    jq -e --argjson s "$1" '.status == $s and (.error | type == "string") and (.message | type == "string")
+                            and ((.field // "") | type == "string")' <<<"$body" >/dev/null
+  }
+  start off || return
+  echo "live checks against $build/offerd on $base"
+
+  for ex in $(jq -r '.components.requestBodies.Predict.content["application/json"].examples | keys[]' "$doc"); do
+    jq '.components.requestBodies.Predict.content["application/json"].examples[$e].value' --arg e "$ex" "$doc" >"$tmp/req.json"
+    req POST /predict application/json "$tmp/req.json"
+    if [[ $code == 200 ]] && jq -e '(["customer_id","response-date","best-three-offers","episode_id","agent-version","state"] - keys == [])
+        and (.["best-three-offers"] | type == "array" and length >= 1 and length <= 3 and (unique | length) == length)
+        and (.["response-date"] | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}$")) and (.episode_id | type == "number")' <<<"$body" >/dev/null; then
+      :
+    else fail "/predict example '$ex': $code $body"; fi
+    req POST /predict-v2 application/json "$tmp/req.json"
+    if [[ $code == 200 ]] && jq -e '.["best-three-offers"] | type == "object" and length >= 1 and length <= 3
+        and (to_entries | all(.value == null or (.value | type == "string")))' <<<"$body" >/dev/null; then
+      :
+    else fail "/predict-v2 example '$ex': $code $body"; fi
+  done
+
+  # Rewards: the brief's spelling, the corrected one, then exact credit on a
+  # fresh episode (its id and offers taken from the answer).
+  for ex in brief snake-case; do
+    jq '.paths["/rewards"].put.requestBody.content["application/json"].examples[$e].value' --arg e "$ex" "$doc" >"$tmp/rw.json"
+    req PUT /rewards application/json "$tmp/rw.json"
+    [[ $code == 200 && $body == '"Sucess"' ]] || fail "/rewards example '$ex': $code $body"
+  done
+  jq '.components.requestBodies.Predict.content["application/json"].examples["company-A"].value' "$doc" >"$tmp/req.json"
+  req POST /predict application/json "$tmp/req.json"
+  jq --argjson a "$body" '.paths["/rewards"].put.requestBody.content["application/json"].examples["exact-credit"].value
+      | .episode_id = $a.episode_id | .accepted_offer = $a["best-three-offers"][0]
+      | .clicked_offers = [$a["best-three-offers"][0]]' "$doc" >"$tmp/rw.json"
+  req PUT /rewards application/json "$tmp/rw.json"
+  [[ $code == 200 && $body == '"Sucess"' ]] || fail "/rewards example 'exact-credit': $code $body"
+  req PUT /rewards application/json "$tmp/rw.json"
+  [[ $code == 409 ]] && is_error_shape 409 || fail "/rewards on a rewarded episode: want 409 Error, got $code $body"
+  printf '{"customer_id": "no-such-customer", "timestamp": "2022-04-05", "accepted_one_of_the_three_offers": true}' >"$tmp/rw.json"
+  req PUT /rewards application/json "$tmp/rw.json"
+  [[ $code == 404 ]] && is_error_shape 404 || fail "/rewards for an unknown customer: want 404 Error, got $code $body"
+
+  # The documented errors, each in the Error shape.
+  printf '%s' '{ "customer_id": "152467",
+ "timestamp": "2022-01-01",
+ "states": "{"age": 18, "gender": "M", "client-since": "2020-01-01", "region": "Europa", "last_offer": "OFFER_5" }",
+ "offers": "{"OFFER_1": True}" }' >"$tmp/brief.json"
+  req POST /predict application/json "$tmp/brief.json"
+  [[ $code == 400 ]] && is_error_shape 400 && jq -e '.message | test("line [0-9]+, column [0-9]+")' <<<"$body" >/dev/null ||
+    fail "the brief's malformed body: want 400 with line and column, got $code $body"
+  req POST /predict text/plain "$tmp/req.json"
+  [[ $code == 415 ]] && is_error_shape 415 || fail "text/plain body: want 415 Error, got $code $body"
+  jq '.offers |= map_values(false)' "$tmp/req.json" >"$tmp/none.json"
+  req POST /predict application/json "$tmp/none.json"
+  [[ $code == 422 ]] && is_error_shape 422 && jq -e '.field == "offers"' <<<"$body" >/dev/null ||
+    fail "no offer allowed: want 422 on field offers, got $code $body"
+  req GET /predict "" ""
+  [[ $code == 405 ]] && is_error_shape 405 && grep -qi '^Allow: .*POST' <<<"$hdr" ||
+    fail "GET /predict: want 405 with Allow: POST, got $code $body"
+  req GET /no-such-route "" ""
+  [[ $code == 404 ]] && is_error_shape 404 || fail "unknown route: want 404 Error, got $code $body"
+  head -c 70000 /dev/zero | tr '\0' ' ' >"$tmp/big.json"
+  req POST /predict application/json "$tmp/big.json"
+  [[ $code == 413 ]] && is_error_shape 413 || fail "a 70 KB body: want 413 Error, got $code ${body:0:200}"
+
+  # Request ids, the public routes, /batch.
+  req GET /is-alive "" "" -H "X-Request-Id: openapi-test-42"
+  [[ $code == 200 ]] && grep -qi '^X-Request-Id: openapi-test-42$' <<<"$hdr" ||
+    fail "X-Request-Id is not echoed on /is-alive"
+  jq -e '.status == "I'"'"'m alive and running" and (.["agent-version"] | endswith("-API"))' <<<"$body" >/dev/null ||
+    fail "/is-alive: $body"
+  req GET /metrics "" ""
+  [[ $code == 200 ]] && grep -qi '^Content-Type: text/plain' <<<"$hdr" || fail "/metrics: $code"
+  jq -r '.paths["/batch"].post.requestBody.content["text/csv"].examples["company-B"].value' "$doc" >"$tmp/in.csv"
+  rows=$(($(grep -c . "$tmp/in.csv") - 1))
+  for v2 in 0 1; do
+    want=$(jq -r --arg k "$([[ $v2 == 1 ]] && echo v2 || echo offers)" \
+      '.paths["/batch"].post.responses["200"].content["text/csv"].examples[$k].value' "$doc" | head -1 | tr -d '\r')
+    req POST "/batch?v2=$v2" text/csv "$tmp/in.csv"
+    got=$(head -1 <<<"$body" | tr -d '\r')
+    [[ $code == 200 && $got == "$want" ]] || fail "/batch?v2=$v2: want header '$want', got $code '$got'"
+    [[ $(($(grep -c . <<<"$body") - 1)) == "$rows" ]] || fail "/batch?v2=$v2: want $rows rows: $body"
+  done
+
+  # With keys required: 401 in the Error shape, public routes still open.
+  kill "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  start on || return
+  req POST /predict application/json "$tmp/req.json"
+  [[ $code == 401 ]] && is_error_shape 401 || fail "no API key: want 401 Error, got $code $body"
+  req POST /predict application/json "$tmp/req.json" -H "X-API-Key: wrong"
+  [[ $code == 401 ]] || fail "a wrong X-API-Key: want 401, got $code"
+  req POST /predict application/json "$tmp/req.json" -H "Authorization: Bearer wrong"
+  [[ $code == 401 ]] || fail "a wrong Bearer key: want 401, got $code"
+  for p in /is-alive /openapi.json /docs /metrics; do
+    req GET "$p" "" ""
+    [[ $code == 200 ]] || fail "GET $p must stay public with --auth on: got $code"
+  done
+  echo "live checks done"
+}
+if [[ -x $build/offerd && -x $build/offerctl ]]; then
+  live
+else
+  echo "note: no $build/offerd: the examples were not sent to a live server"
+fi
+
 echo
 if [[ $fails -eq 0 ]]; then echo "openapi: all checks passed"; exit 0; fi
 echo "openapi: $fails check(s) failed"
