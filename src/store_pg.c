@@ -21,10 +21,11 @@
  *   - TCP keepalives (idle 10 s, then 3 probes 5 s apart) and
  *     tcp_user_timeout=30 s, so a vanished host or network breaks a blocked
  *     call instead of hanging it forever;
- *   - statement_timeout=30s when the session has none (set by the conninfo's
- *     options, PGOPTIONS, or the role or database), so a statement stuck on a
- *     lock or a slow plan is cancelled by the server. Long offerctl jobs can
- *     lift it with ?options=-c%20statement_timeout%3D0 in the URL.
+ *   - statement_timeout=30s unless the session has its own (from the
+ *     conninfo's options, PGOPTIONS, the role, the database or
+ *     postgresql.conf), so a statement stuck on a lock or a slow plan is
+ *     cancelled by the server. Long offerctl jobs can lift it with
+ *     ?options=-c%20statement_timeout%3D0 in the URL.
  *   - a client-side limit on every wait for an answer: the session's
  *     statement_timeout plus PG_TIMEOUT_SLACK. It catches what the others
  *     cannot see: a server that is alive but frozen (stopped, or stuck in
@@ -209,7 +210,8 @@ static int pg_wait(pg_store *p)
 				(void)len;
 				return pg_mark_lost(p);
 			}
-			ms = (int)(left * 1000.0) + 1;
+			/* Wake at least once a minute: no int overflow for long limits. */
+			ms = left > 60.0 ? 60000 : (int)(left * 1000.0) + 1;
 		}
 		r = poll(&pfd, 1, ms);
 		if (r < 0 && errno != EINTR)
@@ -288,7 +290,9 @@ static void pg_notice(void *arg, const char *msg)
 
 /*
  * Per-session settings, run after every (re)connect. The statement_timeout
- * only fills a gap: a session that already has one keeps it.
+ * only fills a gap: a session whose value came from anywhere but the
+ * built-in default (the conninfo's options, PGOPTIONS, the role, the
+ * database, postgresql.conf) keeps it, even an explicit 0.
  */
 static int pg_session_setup(pg_store *p)
 {
@@ -302,7 +306,7 @@ static int pg_session_setup(pg_store *p)
 	p->wait_limit = PG_TIMEOUT_SLACK;
 	res = pg_query(p,
 	               "SELECT set_config('statement_timeout', '" PG_STATEMENT_TIMEOUT "', false)"
-	               " WHERE current_setting('statement_timeout') = '0'",
+	               " FROM pg_settings WHERE name = 'statement_timeout' AND source = 'default'",
 	               0, NULL, &rc);
 	PQclear(res);
 	/* Two statements: the second must see what the first may have set. */

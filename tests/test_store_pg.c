@@ -558,6 +558,32 @@ static void pg_frozen_backend(void **state)
 	free(url);
 }
 
+/* The session defaults, and that a conninfo's own settings win over them. */
+static void pg_session_settings(void **state)
+{
+	g2_env *env = *state;
+	char *mine = xasprintf("%s?application_name=mine&options=-c%%20statement_timeout%%3D0",
+	                       env->sv.url);
+	const char *sql = "SELECT current_setting('application_name'),"
+	                  " current_setting('statement_timeout')";
+	store *s = NULL;
+	sc_rows r = {0};
+
+	g2_up(env);
+	assert_int_equal(store_pg_open(env->sv.url, &s), 0);
+	SC_OK(s, sc_query(s, &r, sql, 0, NULL));
+	sc_assert_str(sc_cell(&r, 0, 0), "offerd");
+	sc_assert_str(sc_cell(&r, 0, 1), "30s");
+	s->ops->close(s);
+	assert_int_equal(store_pg_open(mine, &s), 0);
+	SC_OK(s, sc_query(s, &r, sql, 0, NULL));
+	sc_assert_str(sc_cell(&r, 0, 0), "mine");
+	sc_assert_str(sc_cell(&r, 0, 1), "0");
+	s->ops->close(s);
+	sc_rows_free(&r);
+	free(mine);
+}
+
 /* No server at all: open fails at once with ERR_UNAVAIL. */
 static void pg_open_unreachable(void **state)
 {
@@ -584,6 +610,7 @@ int main(void)
 	};
 	const struct CMUnitTest restarts[] = {
 		cmocka_unit_test(pg_open_unreachable),
+		cmocka_unit_test(pg_session_settings),
 		cmocka_unit_test(pg_reconnect),
 		cmocka_unit_test(pg_shutdown_mid_call),
 		cmocka_unit_test(pg_shutdown_mid_batch),
