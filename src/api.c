@@ -16,6 +16,7 @@
 
 #include <jansson.h>
 
+#include "auth.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -129,7 +130,7 @@ void api_error(http_req *r, int err, const char *field, const char *fmt, ...)
 
 		json_object_set_new(j, "message", m ? m : json_string("invalid input (not UTF-8)"));
 	}
-	if (status == 503 || status == 429)
+	if (status == 503)
 		http_add_header(r, "Retry-After", "1");
 	if (status == 401)
 		http_add_header(r, "WWW-Authenticate", "Bearer");
@@ -167,6 +168,7 @@ static int resolve_tenant(server *s, http_req *r, api_tenant *t)
 
 	if (strcmp(s->cfg->auth, "off") == 0) {
 		util_strlcpy(t->company, s->cfg->company, sizeof(t->company));
+		snprintf(t->key_id, sizeof(t->key_id), "company:%s", t->company);
 		return 0;
 	}
 	if (key == NULL && authz != NULL) {
@@ -187,6 +189,8 @@ static int resolve_tenant(server *s, http_req *r, api_tenant *t)
 		api_error(r, ERR_AUTH, "Authorization", "the API key is not valid");
 		return ERR_AUTH;
 	}
+	/* Buckets are per key: the hash, never the key itself, stays in memory. */
+	auth_hash(key, t->key_id);
 	return 0;
 }
 
@@ -357,6 +361,19 @@ void api_route(void *app, http_req *r)
 	}
 	if (rt->auth && resolve_tenant(s, r, &t) != 0)
 		return;
+	if (rt->auth && s->rate != NULL) {
+		double retry = 0;
+
+		if (!ratelimit_take(s->rate, t.key_id, util_monotonic(), &retry)) {
+			char after[24];
+
+			snprintf(after, sizeof(after), "%.0f", retry < 1 ? 1.0 : retry + 0.5);
+			http_add_header(r, "Retry-After", after);
+			api_error(r, ERR_RATE, NULL, "rate limit of %g requests/s exceeded; retry in %s s",
+			          s->cfg->rate, after);
+			return;
+		}
+	}
 	switch (rt->id) {
 	case R_ALIVE: is_alive(s, r); break;
 	case R_PREDICT: api_predict_route(s, r, &t, 0); break;

@@ -30,6 +30,7 @@ void api_error_req(http_req *r, const req_error *e);
 /* Per-request: the tenant resolved by api_route (auth or --company). */
 typedef struct api_tenant {
 	char company[SERVER_COMPANY_MAX];
+	char key_id[72];  /* the rate-limit bucket: key hash, or company without auth */
 } api_tenant;
 
 /* Endpoint entry points: called with the tenant resolved and method checked. */

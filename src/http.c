@@ -191,6 +191,16 @@ static void new_request_id(http_req *r)
 	         (unsigned long long)rng_next(rng_thread()));
 }
 
+static int has_body(struct MHD_Connection *conn)
+{
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	                                             MHD_HTTP_HEADER_TRANSFER_ENCODING);
+
+	return (cl != NULL && strcmp(cl, "0") != 0) || te != NULL;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls)
@@ -217,14 +227,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			           xstrdup("{\"status\":500,\"error\":\"Internal Server Error\"}"), 46);
 		}
 		/* MHD closes the connection after a response queued in the first
-		 * call, so even an immediate answer waits for the next call. */
+		 * call, so an answer to a request without a body waits for the
+		 * next call (keep-alive). An early answer to a request with a body
+		 * (401, 415, 429...) must go now: MHD cannot queue it while the
+		 * upload is in progress, and closing is right for such errors. */
+		if (r->resp != NULL && has_body(conn))
+			return queue(r);
 		return MHD_YES;
 	}
-	if (r->resp != NULL) {
-		/* An early answer (415, 401...) while a body is still coming:
-		 * send it now; MHD closes the connection instead of reading on. */
+	if (r->resp != NULL)
 		return queue(r);
-	}
 	if (r->phase == PH_BODY && *upload_size > 0) {
 		size_t n = *upload_size;
 

@@ -224,6 +224,8 @@ int server_init(server *s, offerd_config *cfg, const char *argv0)
 	pthread_cond_init(&s->stop_cond, NULL);
 	agent_conf_default(&s->conf);
 	s->vals = values_new();
+	if (cfg->rate > 0)
+		s->rate = ratelimit_new(cfg->rate, cfg->rate_burst);
 	rc = store_open(cfg->database_url, &s->reader);
 	if (rc != 0)
 		return rc;
@@ -287,6 +289,7 @@ void server_free(server *s)
 	writer_free(s->w);
 	store_close(s->reader);
 	values_free(s->vals);
+	ratelimit_free(s->rate);
 	strmap_free(s->products);
 	strmap_free(s->segments);
 	strmap_free(s->keys);

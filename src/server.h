@@ -14,6 +14,7 @@
 #include "agent.h"
 #include "config.h"
 #include "http.h"
+#include "ratelimit.h"
 #include "store.h"
 #include "strmap.h"
 #include "values.h"
@@ -29,6 +30,7 @@ typedef struct server {
 	writer *w;
 	values *vals;
 	http_server *http;
+	ratelimit *rate;           /* NULL when --rate 0 */
 
 	pthread_rwlock_t lock;     /* guards the fields below */
 	agent_conf conf;
