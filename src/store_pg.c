@@ -38,6 +38,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <libpq-fe.h>
 #include <math.h>
 #include <poll.h>
@@ -59,8 +60,8 @@
 /* Row callbacks up to this many columns get their values from the stack. */
 #define PG_STACK_COLS 32
 
-/* Statements of a batch still waiting for their result. */
-#define PG_PENDING 1
+/* The rc of a batch's statement still without a result (no callback returns it). */
+#define PG_PENDING INT_MIN
 
 #define PG_EP_NAME "offerd_episodes_insert"
 #define PG_EP_TEXT_COLS 10
@@ -432,10 +433,10 @@ out:
  * are read in order. After a failing statement the server skips the rest up
  * to the Sync (PGRES_PIPELINE_ABORTED, reported as ERR_IO, or ERR_UNAVAIL
  * when the connection was lost), and reading up to the Sync leaves the
- * connection idle and usable again. A statement whose
- * row callback returns non-zero gets that value as its rc; the statements
- * after it have already run. Statements that never got a result because the
- * connection went away get ERR_UNAVAIL.
+ * connection idle and usable again. A statement whose row callback returns
+ * non-zero gets that value as its rc; the statements after it have already
+ * run. Statements that never got a result because the connection went away
+ * get ERR_UNAVAIL.
  */
 static int pg_exec_batch(store *s, store_stmt *stmts, size_t n)
 {
@@ -510,16 +511,15 @@ static int pg_exec_batch(store *s, store_stmt *stmts, size_t n)
 			if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 				t->changes = pg_changes(res);
 				t->rc = pg_rows(res, t->fn, t->arg);
-			} else if (st == PGRES_PIPELINE_ABORTED) {
-				/* Not run; the fill below says why. */
-				t->rc = PG_PENDING;
-			} else {
-				t->rc = pg_error(p, res, first == 0);
-			}
-			if (t->rc != 0 && first == 0) {
-				first = t->rc;
-				if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+				if (t->rc != 0 && first == 0) {
+					first = t->rc;
 					pg_set_err(p, "a row callback stopped the statement");
+				}
+			} else if (st != PGRES_PIPELINE_ABORTED) {
+				/* (An aborted one was not run; the fill below says why.) */
+				t->rc = pg_error(p, res, first == 0);
+				if (first == 0)
+					first = t->rc;
 			}
 		}
 		PQclear(res);

@@ -516,6 +516,20 @@ static void sc_batch_with_failure(void **state)
 	SC_OK(s, s->ops->exec_batch(s, ok, 1));
 	SC_OK(s, s->ops->commit(s));
 	assert_int_equal(sc_int(s, "SELECT COUNT(*) FROM sc_batch", 0, NULL), 3);
+	/* A row callback's non-zero return is its statement's rc. */
+	{
+		int calls = 0;
+
+		memset(ok, 0, sizeof(ok));
+		ok[0] = (store_stmt){.sql = "SELECT k FROM sc_batch ORDER BY k",
+		                     .fn = sc_stop_after_one, .arg = &calls};
+		ok[1] = (store_stmt){.sql = "SELECT COUNT(*) FROM sc_batch"};
+		SC_OK(s, s->ops->begin(s));
+		assert_int_equal(s->ops->exec_batch(s, ok, 2), 7);
+		assert_int_equal(ok[0].rc, 7);
+		assert_int_equal(calls, 1);
+		SC_OK(s, s->ops->rollback(s));
+	}
 	/* An empty batch is a no-op. */
 	SC_OK(s, s->ops->exec_batch(s, ok, 0));
 }
