@@ -50,6 +50,8 @@ static const config_entry table[] = {
      1 << 20, "largest /batch CSV upload in MiB"},
     {"conn-limit", "OFFERD_CONN_LIMIT", C_INT, F(conn_limit), "4096", 1, 1000000,
      "open connections at most"},
+    {"per-ip-limit", "OFFERD_PER_IP_LIMIT", C_INT, F(per_ip_limit), "1024", 0, 1000000,
+     "open connections per client address (0 = no limit), so one client cannot take them all"},
     {"conn-timeout", "OFFERD_CONN_TIMEOUT", C_INT, F(conn_timeout), "30", 1, 86400,
      "seconds of inactivity before a connection is closed"},
     {"header-limit", "OFFERD_HEADER_LIMIT", C_INT, F(header_limit), "32768", 4096, 1 << 20,

@@ -24,6 +24,7 @@ typedef struct offerd_config {
 	int body_max;           /* JSON bodies */
 	int batch_body_max;     /* /batch CSV bodies, MiB */
 	int conn_limit;
+	int per_ip_limit;
 	int conn_timeout;
 	int header_limit;
 	double rate;            /* requests per second per key, 0 = unlimited */

@@ -29,6 +29,7 @@ typedef struct http_config {
 	int port;
 	int threads;               /* MHD worker threads */
 	unsigned conn_limit;       /* open connections at most */
+	unsigned per_ip_limit;     /* per client address; 0 = none */
 	unsigned conn_timeout;     /* seconds of inactivity before a close */
 	size_t header_limit;       /* bytes of request headers per connection */
 	http_route_fn route;

@@ -73,6 +73,7 @@ int main(int argc, char **argv)
 	hc.port = cfg.port;
 	hc.threads = cfg.threads;
 	hc.conn_limit = (unsigned)cfg.conn_limit;
+	hc.per_ip_limit = (unsigned)cfg.per_ip_limit;
 	hc.conn_timeout = (unsigned)cfg.conn_timeout;
 	hc.header_limit = (size_t)cfg.header_limit;
 	hc.route = api_route;
