@@ -284,23 +284,30 @@ int db_agent_release(store *s, const char *version, const char *policy, double e
 
 /* --- products --------------------------------------------------------- */
 
-int db_products_replace(store *s, const char *company, const db_product *prods, size_t n)
+/*
+ * Replaces a company's rows of a two-column table in one transaction:
+ * DELETE by company, then INSERT (company, x, y) for each pair.
+ */
+typedef void (*pair_fn)(const void *rows, size_t i, const char **x, const char **y);
+
+static int replace_company_rows(store *s, const char *table, const char *cols, const char *company,
+                                const void *rows, size_t n, pair_fn get)
 {
+	char del[128];
+	char ins[256];
 	const char *p[3];
 	int rc;
 
+	snprintf(del, sizeof(del), "DELETE FROM %s WHERE company = $1", table);
+	snprintf(ins, sizeof(ins), "INSERT INTO %s (company, %s) VALUES ($1, $2, $3)", table, cols);
 	rc = s->ops->begin(s);
 	if (rc != 0)
 		return rc;
 	p[0] = company;
-	rc = store_exec(s, "DELETE FROM tb_products WHERE company = $1", 1, p, NULL, NULL);
+	rc = store_exec(s, del, 1, p, NULL, NULL);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		p[1] = prods[i].offer_id;
-		p[2] = prods[i].name;
-		rc = store_exec(s,
-		                "INSERT INTO tb_products (company, offer_id, product_name) VALUES "
-		                "($1, $2, $3)",
-		                3, p, NULL, NULL);
+		get(rows, i, &p[1], &p[2]);
+		rc = store_exec(s, ins, 3, p, NULL, NULL);
 	}
 	if (rc != 0) {
 		s->ops->rollback(s);
@@ -309,26 +316,45 @@ int db_products_replace(store *s, const char *company, const db_product *prods, 
 	return s->ops->commit(s);
 }
 
-typedef struct product_each {
-	db_product_fn fn;
+/* Calls fn(arg, v0, v1, v2) for each row of a three-column query. */
+typedef int (*triple_fn)(void *arg, const char *a, const char *b, const char *c);
+
+typedef struct triple_each {
+	triple_fn fn;
 	void *arg;
-} product_each;
+	int third_optional;  /* a NULL third column is passed on, not skipped */
+} triple_each;
 
-static int product_row(void *arg, int ncols, const char *const *vals)
+static int triple_row(void *arg, int ncols, const char *const *vals)
 {
-	product_each *pe = arg;
+	triple_each *te = arg;
 
-	if (ncols < 3 || vals[0] == NULL || vals[1] == NULL)
+	if (ncols < 3 || vals[0] == NULL || vals[1] == NULL ||
+	    (vals[2] == NULL && !te->third_optional))
 		return 0;
-	return pe->fn(pe->arg, vals[0], vals[1], vals[2]);
+	return te->fn(te->arg, vals[0], vals[1], vals[2]);
+}
+
+static void product_pair(const void *rows, size_t i, const char **x, const char **y)
+{
+	const db_product *p = rows;
+
+	*x = p[i].offer_id;
+	*y = p[i].name;
+}
+
+int db_products_replace(store *s, const char *company, const db_product *prods, size_t n)
+{
+	return replace_company_rows(s, "tb_products", "offer_id, product_name", company, prods, n,
+	                            product_pair);
 }
 
 int db_products_each(store *s, db_product_fn fn, void *arg)
 {
-	product_each pe = {fn, arg};
+	triple_each te = {fn, arg, 1};
 
 	return store_exec(s, "SELECT company, offer_id, product_name FROM tb_products ORDER BY id", 0,
-	                  NULL, product_row, &pe);
+	                  NULL, triple_row, &te);
 }
 
 /* --- rewards ---------------------------------------------------------- */
@@ -733,50 +759,26 @@ int db_policy_since(store *s, int64_t since, db_policy_fn fn, void *arg, int64_t
 
 /* --- segments ---------------------------------------------------------- */
 
-int db_segments_replace(store *s, const char *company, const db_segment *rows, size_t n)
+static void segment_pair(const void *rows, size_t i, const char **x, const char **y)
 {
-	const char *p[3];
-	int rc;
+	const db_segment *g = rows;
 
-	rc = s->ops->begin(s);
-	if (rc != 0)
-		return rc;
-	p[0] = company;
-	rc = store_exec(s, "DELETE FROM tb_segments WHERE company = $1", 1, p, NULL, NULL);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		p[1] = rows[i].customer_id;
-		p[2] = rows[i].segment;
-		rc = store_exec(s,
-		                "INSERT INTO tb_segments (company, customer_id, segment) VALUES ($1, $2, $3)",
-		                3, p, NULL, NULL);
-	}
-	if (rc != 0) {
-		s->ops->rollback(s);
-		return rc;
-	}
-	return s->ops->commit(s);
+	*x = g[i].customer_id;
+	*y = g[i].segment;
 }
 
-typedef struct segment_each {
-	db_segment_fn fn;
-	void *arg;
-} segment_each;
-
-static int segment_row(void *arg, int ncols, const char *const *vals)
+int db_segments_replace(store *s, const char *company, const db_segment *rows, size_t n)
 {
-	segment_each *se = arg;
-
-	if (ncols < 3 || vals[0] == NULL || vals[1] == NULL || vals[2] == NULL)
-		return 0;
-	return se->fn(se->arg, vals[0], vals[1], vals[2]);
+	return replace_company_rows(s, "tb_segments", "customer_id, segment", company, rows, n,
+	                            segment_pair);
 }
 
 int db_segments_each(store *s, db_segment_fn fn, void *arg)
 {
-	segment_each se = {fn, arg};
+	triple_each te = {fn, arg, 0};
 
 	return store_exec(s, "SELECT company, customer_id, segment FROM tb_segments", 0, NULL,
-	                  segment_row, &se);
+	                  triple_row, &te);
 }
 
 /* --- api keys ----------------------------------------------------------- */
