@@ -57,6 +57,8 @@
 #define PG_TIMEOUT_SLACK 5.0
 /* Hard limit of one array literal of episodes_insert (PostgreSQL's is 1 GB). */
 #define PG_ARRAY_LIMIT ((size_t)256 << 20)
+/* Array buffers larger than this are freed after use rather than kept. */
+#define PG_ARRAY_KEEP ((size_t)4 << 20)
 /* Row callbacks up to this many columns get their values from the stack. */
 #define PG_STACK_COLS 32
 
@@ -776,6 +778,11 @@ static int pg_episodes_insert(store *s, episode *eps, size_t n)
 		eps[i].id = ids[i];
 	rc = 0;
 out:
+	/* A rare huge batch must not pin its buffers for the life of the store. */
+	for (int c = 0; c < PG_EP_NCOLS; c++) {
+		if (p->arr[c].cap > PG_ARRAY_KEEP)
+			buf_free(&p->arr[c]);
+	}
 	free(ids);
 	PQclear(res);
 	pg_track_tx(p);
