@@ -23,6 +23,7 @@ fi
 
 passed=0
 failed=0
+skipped=0
 failures=()
 filter=${OFFERD_TEST_FILTER:-.}
 for t in "$build"/tests/test_* tests/*.test.sh; do
@@ -42,6 +43,10 @@ for t in "$build"/tests/test_* tests/*.test.sh; do
   if [[ $rc -eq 0 ]]; then
     passed=$((passed + 1))
     echo "PASS $name (${secs}s)"
+  elif [[ $rc -eq 77 ]]; then
+    # Exit 77 (the automake convention): the test cannot run here; say why.
+    skipped=$((skipped + 1))
+    echo "SKIP $name: $(tail -n 1 "$log")"
   else
     failed=$((failed + 1))
     failures+=("$name")
@@ -50,5 +55,5 @@ for t in "$build"/tests/test_* tests/*.test.sh; do
   fi
 done
 echo
-echo "$passed passed, $failed failed"
+echo "$passed passed, $failed failed, $skipped skipped"
 [[ $failed -eq 0 ]]

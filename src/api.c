@@ -59,10 +59,8 @@ static const route routes[] = {
 
 void api_print_routes(void)
 {
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(routes); i++) {
-		if (!routes[i].prefix)
-			printf("%s %s\n", routes[i].method, routes[i].path);
-	}
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(routes); i++)
+		printf("%s %s%s\n", routes[i].method, routes[i].path, routes[i].prefix ? "{file}" : "");
 }
 
 int api_status(int err)

@@ -29,7 +29,7 @@ struct http_server {
 	int port;
 };
 
-enum phase { PH_HEADERS = 0, PH_BODY, PH_WAITING, PH_DONE };
+enum phase { PH_HEADERS = 0, PH_BODY, PH_DISCARD, PH_WAITING, PH_DONE };
 
 struct http_req {
 	http_server *srv;
@@ -45,6 +45,7 @@ struct http_req {
 	http_chunk_fn chunk;
 	http_route_fn complete;
 	int deferred;
+	size_t discarded;          /* bytes thrown away after a 413 */
 	struct MHD_Response *resp;
 	int status;
 	int queued;
@@ -191,6 +192,18 @@ static void new_request_id(http_req *r)
 	         (unsigned long long)rng_next(rng_thread()));
 }
 
+/* The declared Content-Length, or 0. */
+static size_t declared_length(struct MHD_Connection *conn)
+{
+	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+	                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
+	int64_t n = 0;
+
+	if (cl == NULL || util_strtonum(cl, 0, INT64_MAX, &n) != 0)
+		return 0;
+	return (size_t)n;
+}
+
 static int has_body(struct MHD_Connection *conn)
 {
 	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -231,9 +244,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		 * next call (keep-alive). An early answer to a request with a body
 		 * (401, 415, 429...) must go now: MHD cannot queue it while the
 		 * upload is in progress, and closing is right for such errors. */
+		if (r->resp == NULL && r->phase == PH_BODY && declared_length(conn) > r->body_max)
+			reply_too_big(r);
 		if (r->resp != NULL && has_body(conn))
 			return queue(r);
 		return MHD_YES;
+	}
+	if (r->phase == PH_DISCARD) {
+		/* A chunked body went over the limit: read and drop the rest (up to
+		 * a bound), then answer 413, since MHD cannot answer mid-upload. */
+		if (*upload_size > 0) {
+			r->discarded += *upload_size;
+			*upload_size = 0;
+			return r->discarded > 16 * r->body_max + (1u << 20) ? MHD_NO : MHD_YES;
+		}
+		return queue(r);  /* the body is all in: answer now */
 	}
 	if (r->resp != NULL)
 		return queue(r);
@@ -271,12 +296,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	return MHD_YES;
 reject:
-	/* Answering before the body is read makes MHD close the connection
-	 * afterwards, which is what a client sending too much deserves. */
-	r->phase = PH_DONE;
-	if (r->resp != NULL)
-		return queue(r);
-	return MHD_NO;
+	/* MHD cannot queue an answer in the middle of an upload: drop the rest
+	 * of the body and answer when it is in (see PH_DISCARD). */
+	r->phase = PH_DISCARD;
+	return r->resp != NULL ? MHD_YES : MHD_NO;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
