@@ -27,12 +27,13 @@ skipped=0
 failures=()
 filter=${OFFERD_TEST_FILTER:-.}
 for t in "$build"/tests/test_* tests/*.test.sh; do
-  [[ -e "$t" ]] || continue
+  [[ -f "$t" ]] || continue
+  [[ "$t" == *.sh || ( -x "$t" && "$t" != *.* ) ]] || continue
   [[ "$t" =~ $filter ]] || continue
   name=$(basename "$t")
   start=$(date +%s.%N)
-  log="$build/tests/$name.log"
-  mkdir -p "$build/tests"
+  log="$build/test-logs/$name.log"
+  mkdir -p "$build/test-logs"
   if [[ "$t" == *.sh ]]; then
     bash "$t" >"$log" 2>&1
   else
