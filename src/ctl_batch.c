@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -266,6 +267,8 @@ struct engine {
 	void *emit_arg;
 	int emit_rc;
 	int64_t retries;  /* retries made, for the summary */
+	int epfd;         /* epoll set of curl's sockets */
+	double timer_at;  /* when curl wants its timeout action; < 0 for never */
 };
 
 static job *slot(engine *e, int64_t seq)
@@ -284,6 +287,36 @@ static size_t on_answer(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
+/* curl asks to watch (or stop watching) a socket. */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *arg, void *sockp)
+{
+	engine *e = arg;
+	struct epoll_event ev;
+
+	(void)easy;
+	(void)sockp;
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(e->epfd, EPOLL_CTL_DEL, fd, NULL);
+		return 0;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0);
+	ev.data.fd = fd;
+	if (epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, &ev) != 0 && errno == ENOENT)
+		epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev);
+	return 0;
+}
+
+/* curl asks to be called back after timeout_ms (-1: never). */
+static int on_timer(CURLM *multi, long timeout_ms, void *arg)
+{
+	engine *e = arg;
+
+	(void)multi;
+	e->timer_at = timeout_ms < 0 ? -1 : util_monotonic() + (double)timeout_ms / 1000.0;
+	return 0;
+}
+
 static int engine_init(engine *e, const char *url, const char *api_key, int concurrency,
                        size_t window, emit_fn emit, void *arg)
 {
@@ -300,11 +333,26 @@ static int engine_init(engine *e, const char *url, const char *api_key, int conc
 	e->emit = emit;
 	e->emit_arg = arg;
 	e->rng = (uint64_t)getpid() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)(util_now() * 1e6);
+	e->timer_at = -1;
+	e->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (e->epfd < 0) {
+		rc = ERR_IO;
+		goto out;
+	}
 	e->multi = curl_multi_init();
 	if (e->multi == NULL) {
 		rc = ERR_NOMEM;
 		goto out;
 	}
+	/*
+	 * The socket interface: curl says which sockets to watch and epoll says
+	 * which are ready, so a turn costs the ready sockets, not all of them
+	 * (curl_multi_perform visits every transfer and polls each one).
+	 */
+	curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
+	curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
 	/* Keep-alive connections, one per request in flight, are the whole speed. */
 	curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)concurrency);
 	curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)concurrency);
@@ -370,6 +418,8 @@ static void engine_free(engine *e)
 		job_clear(&e->ring[i]);
 	if (e->multi != NULL)
 		curl_multi_cleanup(e->multi);
+	if (e->epfd > 0)
+		close(e->epfd);
 	curl_slist_free_all(e->headers);
 	free(e->conns);
 	free(e->ring);
@@ -599,33 +649,62 @@ static void emit_ready(engine *e)
 	}
 }
 
+/* Lets curl act on the sockets epoll found ready, and on its timer when due. */
+static void drive(engine *e, double max_wait)
+{
+	struct epoll_event evs[64];
+	double now = util_monotonic();
+	int running = 0;
+	int timeout_ms;
+	int n;
+
+	/* New transfers set a zero timer: start them before waiting on anything. */
+	if (e->timer_at >= 0 && e->timer_at <= now) {
+		e->timer_at = -1;
+		curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+		now = util_monotonic();
+	}
+	for (size_t i = 0; i < e->nretry; i++) {
+		double d = slot(e, e->retry[i])->due - now;
+
+		if (d < max_wait)
+			max_wait = d;
+	}
+	if (e->timer_at >= 0 && e->timer_at - now < max_wait)
+		max_wait = e->timer_at - now;
+	/* With nothing in flight and nothing to retry there is nothing to wait for. */
+	if (e->nfree == e->nconns && e->nretry == 0)
+		max_wait = 0;
+	timeout_ms = max_wait > 0 ? (int)ceil(max_wait * 1000.0) : 0;
+	n = epoll_wait(e->epfd, evs, (int)UTIL_ARRAY_LEN(evs), timeout_ms);
+	for (int i = 0; i < n; i++) {
+		int flags = 0;
+
+		if (evs[i].events & EPOLLIN)
+			flags |= CURL_CSELECT_IN;
+		if (evs[i].events & EPOLLOUT)
+			flags |= CURL_CSELECT_OUT;
+		if (evs[i].events & (EPOLLERR | EPOLLHUP))
+			flags |= CURL_CSELECT_ERR;
+		curl_multi_socket_action(e->multi, evs[i].data.fd, flags, &running);
+	}
+	if (e->timer_at >= 0 && e->timer_at <= util_monotonic()) {
+		e->timer_at = -1;
+		curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	}
+}
+
 /*
  * One turn: start requests, let curl work for at most max_wait seconds,
  * collect finished transfers, emit. Returns the emitter's first error.
  */
 static int engine_step(engine *e, double max_wait)
 {
-	int running = 0;
-	int timeout_ms;
 	CURLMsg *msg;
 	int left;
 
 	start_ready(e);
-	curl_multi_perform(e->multi, &running);
-	if (e->nretry > 0) {
-		double now = util_monotonic();
-
-		for (size_t i = 0; i < e->nretry; i++) {
-			double d = slot(e, e->retry[i])->due - now;
-
-			if (d < max_wait)
-				max_wait = d > 0 ? d : 0;
-		}
-	}
-	timeout_ms = (int)(max_wait * 1000.0);
-	if (running > 0 || (e->nretry > 0 && timeout_ms > 0))
-		curl_multi_poll(e->multi, NULL, 0, timeout_ms, NULL);
-	curl_multi_perform(e->multi, &running);
+	drive(e, max_wait);
 	while ((msg = curl_multi_info_read(e->multi, &left)) != NULL) {
 		char *priv = NULL;
 
