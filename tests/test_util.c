@@ -1,0 +1,457 @@
+/*
+ * test_util.c — the small shared modules: util (the one bounded number
+ * parser, the size-limited buffer that frees itself, string and time
+ * helpers), strmap (the read-mostly string map), rng (the seeded generator
+ * and its distributions) and auth (API key format, SHA-256 hashing, prefix).
+ *
+ * Public API only; links against build/liboffer.a.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "auth.h"
+#include "rng.h"
+#include "strmap.h"
+#include "util.h"
+
+/* --- util_strtonum / util_strtod ---------------------------------------- */
+
+static void test_strtonum_accepts(void **state)
+{
+	int64_t v = 0;
+
+	(void)state;
+	assert_int_equal(util_strtonum("0", 0, 10, &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(util_strtonum("-42", -100, 100, &v), 0);
+	assert_int_equal(v, -42);
+	assert_int_equal(util_strtonum("+7", 0, 10, &v), 0);
+	assert_int_equal(v, 7);
+	/* The bounds are inclusive. */
+	assert_int_equal(util_strtonum("10", 0, 10, &v), 0);
+	assert_int_equal(v, 10);
+	assert_int_equal(util_strtonum("-5", -5, 5, &v), 0);
+	assert_int_equal(v, -5);
+	/* The full int64 range. */
+	assert_int_equal(util_strtonum("9223372036854775807", INT64_MIN, INT64_MAX, &v), 0);
+	assert_true(v == INT64_MAX);
+	assert_int_equal(util_strtonum("-9223372036854775808", INT64_MIN, INT64_MAX, &v), 0);
+	assert_true(v == INT64_MIN);
+	/* Base 10 even with a leading zero (no octal). */
+	assert_int_equal(util_strtonum("010", 0, 100, &v), 0);
+	assert_int_equal(v, 10);
+}
+
+static void test_strtonum_rejects(void **state)
+{
+	int64_t v = 1234;
+
+	(void)state;
+	assert_int_equal(util_strtonum(NULL, 0, 10, &v), ERR_INVAL);
+	assert_int_equal(util_strtonum("", 0, 10, &v), ERR_INVAL);
+	assert_int_equal(util_strtonum(" 1", 0, 10, &v), ERR_INVAL);
+	assert_int_equal(util_strtonum("1 ", 0, 10, &v), ERR_INVAL);
+	assert_int_equal(util_strtonum("12a", 0, 100, &v), ERR_INVAL);
+	assert_int_equal(util_strtonum("0x10", 0, 100, &v), ERR_INVAL);
+	assert_int_equal(util_strtonum("1.0", 0, 100, &v), ERR_INVAL);
+	assert_int_equal(util_strtonum("-", 0, 100, &v), ERR_INVAL);
+	/* Out of the caller's bounds, by one. */
+	assert_int_equal(util_strtonum("11", 0, 10, &v), ERR_RANGE);
+	assert_int_equal(util_strtonum("-1", 0, 10, &v), ERR_RANGE);
+	/* Out of int64 itself. */
+	assert_int_equal(util_strtonum("9223372036854775808", INT64_MIN, INT64_MAX, &v), ERR_RANGE);
+	assert_int_equal(util_strtonum("-9223372036854775809", INT64_MIN, INT64_MAX, &v), ERR_RANGE);
+	assert_int_equal(util_strtonum("99999999999999999999999", 0, INT64_MAX, &v), ERR_RANGE);
+	/* A failed parse leaves the output alone. */
+	assert_int_equal(v, 1234);
+}
+
+static void test_strtod(void **state)
+{
+	double d = -7;
+
+	(void)state;
+	assert_int_equal(util_strtod("1.5", 0, 2, &d), 0);
+	assert_true(d == 1.5);
+	assert_int_equal(util_strtod("-1e3", -1e4, 0, &d), 0);
+	assert_true(d == -1000);
+	assert_int_equal(util_strtod("2", 0, 2, &d), 0);  /* inclusive */
+	assert_int_equal(util_strtod("2.0000001", 0, 2, &d), ERR_RANGE);
+	assert_int_equal(util_strtod("1e400", -1e308, 1e308, &d), ERR_RANGE);
+	assert_int_equal(util_strtod("nan", -1e308, 1e308, &d), ERR_RANGE);
+	assert_int_equal(util_strtod("inf", -INFINITY, INFINITY, &d), ERR_RANGE);
+	assert_int_equal(util_strtod("-infinity", -INFINITY, INFINITY, &d), ERR_RANGE);
+	assert_int_equal(util_strtod("", 0, 1, &d), ERR_INVAL);
+	assert_int_equal(util_strtod(NULL, 0, 1, &d), ERR_INVAL);
+	assert_int_equal(util_strtod(" 1", 0, 1, &d), ERR_INVAL);
+	assert_int_equal(util_strtod("1x", 0, 10, &d), ERR_INVAL);
+	assert_int_equal(util_strtod("1.5.2", 0, 10, &d), ERR_INVAL);
+	assert_true(d == 2);
+}
+
+/* --- buf ------------------------------------------------------------------ */
+
+static void test_buf_grows_and_terminates(void **state)
+{
+	buf b;
+	char big[1000];
+
+	(void)state;
+	buf_init(&b, 1 << 20);
+	assert_null(b.data);
+	assert_int_equal(buf_adds(&b, "abc"), 0);
+	assert_int_equal(b.len, 3);
+	assert_string_equal(b.data, "abc");
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(buf_add(&b, big, sizeof(big)), 0);
+	assert_int_equal(b.len, 1003);
+	assert_true(b.cap > b.len);
+	assert_int_equal(b.data[b.len], '\0');
+	/* buf_addf: short and long (over its 256-byte stack buffer) results. */
+	assert_int_equal(buf_addf(&b, "%d-%s", 12, "z"), 0);
+	assert_int_equal(b.len, 1007);
+	assert_memory_equal(b.data + 1003, "12-z", 4);
+	buf_reset(&b);
+	assert_int_equal(b.len, 0);
+	assert_string_equal(b.data, "");
+	assert_int_equal(buf_addf(&b, "%.*s|", 600, big), 0);
+	assert_int_equal(b.len, 601);
+	assert_int_equal(b.data[600], '|');
+	/* Binary data with NUL bytes keeps its length. */
+	buf_reset(&b);
+	assert_int_equal(buf_add(&b, "a\0b", 3), 0);
+	assert_int_equal(b.len, 3);
+	assert_memory_equal(b.data, "a\0b", 3);
+	buf_free(&b);
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+}
+
+static void test_buf_limit_frees_itself(void **state)
+{
+	buf b;
+
+	(void)state;
+	buf_init(&b, 10);
+	assert_int_equal(buf_add(&b, "12345678", 8), 0);
+	assert_int_equal(buf_add(&b, "90", 2), 0);  /* exactly the limit */
+	assert_int_equal(b.len, 10);
+	/* One byte more: the buffer frees itself and reports ERR_TOOBIG. */
+	assert_int_equal(buf_add(&b, "x", 1), ERR_TOOBIG);
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(b.cap, 0);
+	/* The limit stays, so the next write starts empty, not half-filled. */
+	assert_int_equal(b.limit, 10);
+	assert_int_equal(buf_adds(&b, "ok"), 0);
+	assert_string_equal(b.data, "ok");
+	/* A length that would overflow size_t arithmetic is refused, not wrapped. */
+	assert_int_equal(buf_add(&b, "", SIZE_MAX), ERR_TOOBIG);
+	assert_null(b.data);
+	assert_int_equal(buf_add(&b, "", SIZE_MAX - 1), ERR_TOOBIG);
+	/* Formatted output over the limit too. */
+	assert_int_equal(buf_addf(&b, "%s", "0123456789A"), ERR_TOOBIG);
+	assert_null(b.data);
+	buf_free(&b);
+
+	/* A limit of 0 accepts nothing but empty writes. */
+	buf_init(&b, 0);
+	assert_int_equal(buf_add(&b, "", 0), 0);
+	assert_int_equal(buf_add(&b, "a", 1), ERR_TOOBIG);
+	buf_free(&b);
+}
+
+static void test_buf_steal(void **state)
+{
+	buf b;
+	char *s;
+
+	(void)state;
+	buf_init(&b, 100);
+	/* Nothing written: still a string the caller can free. */
+	s = buf_steal(&b);
+	assert_non_null(s);
+	assert_string_equal(s, "");
+	free(s);
+	buf_adds(&b, "hello");
+	s = buf_steal(&b);
+	assert_string_equal(s, "hello");
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(b.cap, 0);
+	free(s);
+	/* Usable again after a steal. */
+	assert_int_equal(buf_adds(&b, "again"), 0);
+	assert_string_equal(b.data, "again");
+	buf_free(&b);
+}
+
+/* --- strings and time ------------------------------------------------------ */
+
+static void test_strings(void **state)
+{
+	char small[4];
+	char t[32];
+	char *p;
+
+	(void)state;
+	assert_int_equal(util_strlcpy(small, "abcdef", sizeof(small)), 6);
+	assert_string_equal(small, "abc");
+	assert_int_equal(util_strlcpy(small, "ab", sizeof(small)), 2);
+	assert_string_equal(small, "ab");
+	small[0] = 'Q';
+	assert_int_equal(util_strlcpy(small, "zz", 0), 2);  /* nothing written */
+	assert_int_equal(small[0], 'Q');
+
+	strcpy(t, " \t hi there \r\n");
+	assert_string_equal(util_trim(t), "hi there");
+	strcpy(t, "   ");
+	assert_string_equal(util_trim(t), "");
+	strcpy(t, "x");
+	assert_string_equal(util_trim(t), "x");
+
+	assert_true(util_streq_nocase("True", "tRUE"));
+	assert_false(util_streq_nocase("True", "Tru"));
+
+	p = xasprintf("%s-%03d", "a", 7);
+	assert_string_equal(p, "a-007");
+	free(p);
+	p = xstrndup("abcdef", 3);
+	assert_string_equal(p, "abc");
+	free(p);
+	p = xstrdup("");
+	assert_string_equal(p, "");
+	free(p);
+	/* Zero-sized allocations still return memory the caller can free. */
+	p = xmalloc(0);
+	assert_non_null(p);
+	free(p);
+	p = xcalloc(0, 0);
+	assert_non_null(p);
+	free(p);
+}
+
+static void test_time_helpers(void **state)
+{
+	char day[11];
+	char iso[32];
+	double a, b;
+
+	(void)state;
+	util_today(day);
+	assert_int_equal(strlen(day), 10);
+	assert_int_equal(day[4], '-');
+	assert_int_equal(day[7], '-');
+	util_now_iso(iso);
+	/* YYYY-MM-DDTHH:MM:SS.mmmZ */
+	assert_int_equal(strlen(iso), 24);
+	assert_int_equal(iso[10], 'T');
+	assert_int_equal(iso[19], '.');
+	assert_int_equal(iso[23], 'Z');
+	for (int i = 20; i < 23; i++)
+		assert_true(isdigit((unsigned char)iso[i]));
+	/* Today's date in both (barring a run exactly at midnight). */
+	if (strncmp(iso, day, 10) != 0) {
+		util_today(day);
+		assert_memory_equal(iso, day, 10);
+	}
+	a = util_monotonic();
+	b = util_monotonic();
+	assert_true(b >= a);
+	assert_true(util_now() > 1.6e9);
+}
+
+/* --- strmap ------------------------------------------------------------------ */
+
+static void test_strmap(void **state)
+{
+	strmap *m = strmap_new();
+	const char *v = "untouched";
+	char key[32];
+	char val[32];
+
+	(void)state;
+	assert_int_equal(strmap_size(m), 0);
+	assert_int_equal(strmap_get(m, "missing", &v), 0);
+	assert_string_equal(v, "untouched");
+	strmap_put(m, "OFFER_1", "IPHONE 13");
+	strmap_put(m, "OFFER_2", NULL);
+	assert_int_equal(strmap_get(m, "OFFER_1", &v), 1);
+	assert_string_equal(v, "IPHONE 13");
+	/* Present with a NULL value is not the same as absent. */
+	assert_int_equal(strmap_get(m, "OFFER_2", &v), 1);
+	assert_null(v);
+	/* Replacing keeps the size. */
+	strmap_put(m, "OFFER_1", "IPHONE 14");
+	assert_int_equal(strmap_size(m), 2);
+	assert_int_equal(strmap_get(m, "OFFER_1", &v), 1);
+	assert_string_equal(v, "IPHONE 14");
+	/* Copies, not borrowed pointers. */
+	strcpy(key, "k");
+	strcpy(val, "v");
+	strmap_put(m, key, val);
+	key[0] = 'X';
+	val[0] = 'Y';
+	assert_int_equal(strmap_get(m, "k", &v), 1);
+	assert_string_equal(v, "v");
+	/* Growth past the initial 64 slots keeps every entry. */
+	for (int i = 0; i < 5000; i++) {
+		snprintf(key, sizeof(key), "key-%d", i);
+		snprintf(val, sizeof(val), "val-%d", i * 3);
+		strmap_put(m, key, val);
+	}
+	assert_int_equal(strmap_size(m), 5003);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(key, sizeof(key), "key-%d", i);
+		snprintf(val, sizeof(val), "val-%d", i * 3);
+		assert_int_equal(strmap_get(m, key, &v), 1);
+		assert_string_equal(v, val);
+	}
+	assert_int_equal(strmap_get(m, "key-5000", &v), 0);
+	assert_int_equal(strmap_get(m, "", &v), 0);
+	strmap_put(m, "", "empty");
+	assert_int_equal(strmap_get(m, "", &v), 1);
+	assert_string_equal(v, "empty");
+	strmap_free(m);
+	strmap_free(NULL);
+}
+
+/* --- rng ------------------------------------------------------------------- */
+
+static void test_rng_deterministic(void **state)
+{
+	rng a, b, c;
+
+	(void)state;
+	rng_seed(&a, 42);
+	rng_seed(&b, 42);
+	rng_seed(&c, 43);
+	for (int i = 0; i < 100; i++) {
+		uint64_t x = rng_next(&a);
+
+		assert_true(x == rng_next(&b));
+		(void)rng_next(&c);
+	}
+	rng_seed(&a, 42);
+	rng_seed(&c, 43);
+	assert_true(rng_next(&a) != rng_next(&c));
+	/* The thread generator is seeded once and stays the same object. */
+	assert_ptr_equal(rng_thread(), rng_thread());
+}
+
+static void test_rng_ranges(void **state)
+{
+	rng r;
+	size_t counts[7] = {0};
+	const int n = 70000;
+	double sum = 0;
+
+	(void)state;
+	rng_seed(&r, 7);
+	for (int i = 0; i < n; i++) {
+		double u = rng_uniform(&r);
+		uint64_t k = rng_below(&r, 7);
+
+		assert_true(u >= 0.0 && u < 1.0);
+		assert_true(k < 7);
+		counts[k]++;
+		sum += u;
+	}
+	/* Mean 0.5 with sd 1/sqrt(12 n): 0.0011 here; 5 sd. */
+	assert_true(fabs(sum / n - 0.5) < 0.006);
+	/* Each bucket 10000 +- 5 sd (sd ~ 92). */
+	for (int k = 0; k < 7; k++)
+		assert_true(counts[k] > 9540 && counts[k] < 10460);
+	assert_int_equal(rng_below(&r, 0), 0);
+	assert_int_equal(rng_below(&r, 1), 0);
+}
+
+static void test_rng_distributions(void **state)
+{
+	rng r;
+	const int n = 20000;
+	double sn = 0, sn2 = 0, sb = 0, sg = 0;
+
+	(void)state;
+	rng_seed(&r, 99);
+	for (int i = 0; i < n; i++) {
+		double z = rng_normal(&r);
+		double b = rng_beta(&r, 2.0, 6.0);
+		double g = rng_gamma(&r, 0.5);  /* the shape < 1 branch */
+
+		assert_true(isfinite(z));
+		assert_true(b >= 0.0 && b <= 1.0);
+		assert_true(g >= 0.0 && isfinite(g));
+		sn += z;
+		sn2 += z * z;
+		sb += b;
+		sg += g;
+	}
+	assert_true(fabs(sn / n) < 0.05);
+	assert_true(fabs(sn2 / n - 1.0) < 0.05);
+	/* Beta(2, 6) has mean 0.25; Gamma(0.5, 1) mean 0.5. */
+	assert_true(fabs(sb / n - 0.25) < 0.01);
+	assert_true(fabs(sg / n - 0.5) < 0.03);
+}
+
+/* --- auth ------------------------------------------------------------------- */
+
+static void test_auth(void **state)
+{
+	char k1[AUTH_KEY_LEN + 1];
+	char k2[AUTH_KEY_LEN + 1];
+	char h[AUTH_HASH_LEN + 1];
+	char prefix[AUTH_PREFIX_LEN + 1];
+
+	(void)state;
+	assert_int_equal(auth_key_new(k1), 0);
+	assert_int_equal(auth_key_new(k2), 0);
+	assert_int_equal(strlen(k1), AUTH_KEY_LEN);
+	assert_memory_equal(k1, "ofr_", 4);
+	for (size_t i = 4; i < AUTH_KEY_LEN; i++)
+		assert_true(isalnum((unsigned char)k1[i]));
+	assert_string_not_equal(k1, k2);
+	/* SHA-256 test vector (FIPS 180-2). */
+	auth_hash("abc", h);
+	assert_string_equal(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	auth_hash("", h);
+	assert_string_equal(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	auth_prefix(k1, prefix);
+	assert_int_equal(strlen(prefix), AUTH_PREFIX_LEN);
+	assert_memory_equal(prefix, k1, AUTH_PREFIX_LEN);
+	/* A short input gives a short prefix, never an over-read. */
+	auth_prefix("ofr_ab", prefix);
+	assert_string_equal(prefix, "ofr_ab");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_strtonum_accepts),
+		cmocka_unit_test(test_strtonum_rejects),
+		cmocka_unit_test(test_strtod),
+		cmocka_unit_test(test_buf_grows_and_terminates),
+		cmocka_unit_test(test_buf_limit_frees_itself),
+		cmocka_unit_test(test_buf_steal),
+		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_time_helpers),
+		cmocka_unit_test(test_strmap),
+		cmocka_unit_test(test_rng_deterministic),
+		cmocka_unit_test(test_rng_ranges),
+		cmocka_unit_test(test_rng_distributions),
+		cmocka_unit_test(test_auth),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
