@@ -22,6 +22,10 @@ static const command commands[] = {
     {"batch", ctl_batch, "batch INPUT.csv -o OUTPUT.csv [--url U] [--rules F] [--v2] ..."},
     {"replay", ctl_replay, "replay FILE.json [--v2] [--url U]   send each request, print answers"},
     {"train", ctl_train, "train --transactions FILE [--company C]   warm start from history"},
+    {"simulate", ctl_simulate,
+     "simulate --policy P|all [--episodes N] [--seed S] [--csv FILE] [--url U]   compare policies"},
+    {"evaluate", ctl_evaluate,
+     "evaluate --policy P [--from DATE]   off-policy estimate from logged episodes"},
     {"keys", ctl_keys, "keys create --company C | keys list | keys revoke PREFIX"},
     {"db", ctl_db, "db migrate | db count TABLE"},
 };
