@@ -1,0 +1,302 @@
+/*
+ * test_values.c — the in-memory learned statistics: lookups fall back from
+ * the state to its segment to the company; the segment and company
+ * aggregates follow every update by its difference (never double
+ * counting); the revision guard drops stale rows; alpha/beta are split into
+ * successes and failures; the table grows without losing entries.
+ *
+ * Public API only; links against build/liboffer.a.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "values.h"
+
+#define STATE_A "Europa-M-lt30_January_0_Saturday"
+#define STATE_B "Europa-M-lt30_March_1_Monday"      /* same segment as A */
+#define STATE_C "Asia-F-gt65_January_0_Saturday"    /* another segment */
+
+static void set_row(values *v, const char *company, const char *state_key, const char *offer,
+                    double n, double sum, double alpha, double beta, int64_t rev)
+{
+	db_policy_row r;
+
+	memset(&r, 0, sizeof(r));
+	r.company = company;
+	r.state_key = state_key;
+	r.offer = offer;
+	r.n = n;
+	r.reward_sum = sum;
+	r.alpha = alpha;
+	r.beta = beta;
+	r.rev = rev;
+	values_set(v, &r);
+}
+
+/* Looks up one offer; returns its level and fills *st. */
+static int lookup1(values *v, const char *company, const char *state_key, const char *segment,
+                   const char *offer, vstats *st)
+{
+	const char *offers[1] = {offer};
+	int level = -1;
+
+	values_lookup(v, company, state_key, segment, offers, 1, st, &level);
+	return level;
+}
+
+static void test_fallback_levels(void **state)
+{
+	values *v = values_new();
+	vstats st;
+
+	(void)state;
+	/* Nothing known: level NONE and zeroed stats. */
+	memset(&st, 0x5a, sizeof(st));
+	assert_int_equal(lookup1(v, "A", STATE_A, "Europa-M-lt30", "OFFER_1", &st), VALUES_NONE);
+	assert_true(st.n == 0 && st.sum == 0 && st.succ == 0 && st.pw == 0);
+
+	set_row(v, "A", STATE_A, "OFFER_1", 4, 12, 3, 3, 1);
+	/* The state itself. */
+	assert_int_equal(lookup1(v, "A", STATE_A, "Europa-M-lt30", "OFFER_1", &st), VALUES_STATE);
+	assert_true(st.n == 4 && st.sum == 12);
+	/* Another state of the same segment: the segment's aggregate. */
+	assert_int_equal(lookup1(v, "A", STATE_B, "Europa-M-lt30", "OFFER_1", &st),
+	                 VALUES_SEGMENT);
+	assert_true(st.n == 4 && st.sum == 12);
+	/* Another segment: the company-wide aggregate. */
+	assert_int_equal(lookup1(v, "A", STATE_C, "Asia-F-gt65", "OFFER_1", &st), VALUES_GLOBAL);
+	assert_true(st.n == 4 && st.sum == 12);
+	/* Another offer or another company: nothing. */
+	assert_int_equal(lookup1(v, "A", STATE_A, "Europa-M-lt30", "OFFER_2", &st), VALUES_NONE);
+	assert_int_equal(lookup1(v, "B", STATE_A, "Europa-M-lt30", "OFFER_1", &st), VALUES_NONE);
+
+	/* The state level wins over the aggregates once it has data. */
+	set_row(v, "A", STATE_C, "OFFER_1", 1, -2, 1, 2, 2);
+	assert_int_equal(lookup1(v, "A", STATE_C, "Asia-F-gt65", "OFFER_1", &st), VALUES_STATE);
+	assert_true(st.n == 1 && st.sum == -2);
+	/* The company aggregate now holds both states. */
+	assert_int_equal(lookup1(v, "A", "Q1_May_0_Friday", "Q1", "OFFER_1", &st), VALUES_GLOBAL);
+	assert_true(st.n == 5 && st.sum == 10);
+	values_free(v);
+}
+
+static void test_lookup_many(void **state)
+{
+	values *v = values_new();
+	const char *offers[4] = {"OFFER_1", "OFFER_2", "OFFER_3", "OFFER_4"};
+	vstats st[4];
+	int level[4];
+
+	(void)state;
+	set_row(v, "A", STATE_A, "OFFER_1", 1, 5, 2, 1, 1);
+	set_row(v, "A", STATE_B, "OFFER_2", 2, 10, 3, 1, 2);
+	set_row(v, "A", STATE_C, "OFFER_3", 3, 15, 4, 1, 3);
+	values_lookup(v, "A", STATE_A, "Europa-M-lt30", offers, 4, st, level);
+	assert_int_equal(level[0], VALUES_STATE);
+	assert_int_equal(level[1], VALUES_SEGMENT);
+	assert_int_equal(level[2], VALUES_GLOBAL);
+	assert_int_equal(level[3], VALUES_NONE);
+	assert_true(st[0].n == 1 && st[1].n == 2 && st[2].n == 3 && st[3].n == 0);
+	values_free(v);
+}
+
+static void test_aggregates_by_difference(void **state)
+{
+	values *v = values_new();
+	vstats st;
+
+	(void)state;
+	set_row(v, "A", STATE_A, "OFFER_1", 2, 4, 2, 2, 1);
+	/* The same entry updated to new absolute values: aggregates move by the
+	 * difference (2 -> 5), they do not add 5 on top of 2. */
+	set_row(v, "A", STATE_A, "OFFER_1", 5, 7, 4, 3, 2);
+	assert_int_equal(lookup1(v, "A", STATE_A, "Europa-M-lt30", "OFFER_1", &st), VALUES_STATE);
+	assert_true(st.n == 5 && st.sum == 7);
+	assert_int_equal(lookup1(v, "A", STATE_B, "Europa-M-lt30", "OFFER_1", &st),
+	                 VALUES_SEGMENT);
+	assert_true(st.n == 5 && st.sum == 7);
+	assert_true(st.succ == 3 && st.fail == 2);
+	assert_int_equal(lookup1(v, "A", STATE_C, "Asia-F-gt65", "OFFER_1", &st), VALUES_GLOBAL);
+	assert_true(st.n == 5 && st.sum == 7);
+	/* A second state of the segment adds to the segment and the company. */
+	set_row(v, "A", STATE_B, "OFFER_1", 3, -6, 1, 4, 3);
+	assert_int_equal(lookup1(v, "A", "Europa-M-lt30_June_0_Sunday", "Europa-M-lt30", "OFFER_1",
+	                         &st),
+	                 VALUES_SEGMENT);
+	assert_true(st.n == 8 && st.sum == 1);
+	assert_true(st.succ == 3 && st.fail == 5);
+	/* A decrease (a reset from the database) is followed too. */
+	set_row(v, "A", STATE_A, "OFFER_1", 1, 1, 1, 1, 4);
+	assert_int_equal(lookup1(v, "A", "Europa-M-lt30_June_0_Sunday", "Europa-M-lt30", "OFFER_1",
+	                         &st),
+	                 VALUES_SEGMENT);
+	assert_true(st.n == 4 && st.sum == -5);
+	assert_int_equal(lookup1(v, "A", STATE_C, "Asia-F-gt65", "OFFER_1", &st), VALUES_GLOBAL);
+	assert_true(st.n == 4 && st.sum == -5);
+	/* Only state-level entries are counted. */
+	assert_int_equal(values_count(v), 2);
+	values_free(v);
+}
+
+static void test_revision_guard(void **state)
+{
+	values *v = values_new();
+	vstats st;
+
+	(void)state;
+	set_row(v, "A", STATE_A, "OFFER_1", 3, 9, 1, 1, 10);
+	/* Older and equal revisions are stale: ignored, aggregates untouched. */
+	set_row(v, "A", STATE_A, "OFFER_1", 1, 1, 1, 1, 9);
+	set_row(v, "A", STATE_A, "OFFER_1", 100, 100, 1, 1, 10);
+	lookup1(v, "A", STATE_A, "Europa-M-lt30", "OFFER_1", &st);
+	assert_true(st.n == 3 && st.sum == 9);
+	assert_int_equal(lookup1(v, "A", STATE_B, "Europa-M-lt30", "OFFER_1", &st),
+	                 VALUES_SEGMENT);
+	assert_true(st.n == 3 && st.sum == 9);
+	/* A newer one applies. */
+	set_row(v, "A", STATE_A, "OFFER_1", 4, 14, 1, 1, 11);
+	lookup1(v, "A", STATE_A, "Europa-M-lt30", "OFFER_1", &st);
+	assert_true(st.n == 4 && st.sum == 14);
+	assert_int_equal(lookup1(v, "A", STATE_C, "Asia-F-gt65", "OFFER_1", &st), VALUES_GLOBAL);
+	assert_true(st.n == 4 && st.sum == 14);
+	/* Revision 0 means "no revision": always applied. */
+	set_row(v, "A", STATE_A, "OFFER_1", 6, 18, 1, 1, 0);
+	lookup1(v, "A", STATE_A, "Europa-M-lt30", "OFFER_1", &st);
+	assert_true(st.n == 6 && st.sum == 18);
+	assert_int_equal(lookup1(v, "A", STATE_C, "Asia-F-gt65", "OFFER_1", &st), VALUES_GLOBAL);
+	assert_true(st.n == 6 && st.sum == 18);
+	values_free(v);
+}
+
+static void test_priors_and_beta(void **state)
+{
+	values *v = values_new();
+	db_policy_row r;
+	vstats st;
+
+	(void)state;
+	/* A prior only (offerctl train): counts as data with n = 0. */
+	memset(&r, 0, sizeof(r));
+	r.company = "A";
+	r.state_key = STATE_A;
+	r.offer = "OFFER_1";
+	r.prior_value = 3;
+	r.prior_weight = 2;
+	r.alpha = 1;
+	r.beta = 1;
+	r.rev = 1;
+	values_set(v, &r);
+	assert_int_equal(lookup1(v, "A", STATE_A, "Europa-M-lt30", "OFFER_1", &st), VALUES_STATE);
+	assert_true(st.pw == 2 && st.pvw == 6 && st.n == 0);
+	assert_true(values_mean(&st, -99) == 3);
+	/* With observations the mean blends prior and data: (6 + 4) / (2 + 2). */
+	r.n = 2;
+	r.reward_sum = 4;
+	r.alpha = 3;  /* prior 1 + 2 successes */
+	r.beta = 2;   /* prior 1 + 1 failure */
+	r.rev = 2;
+	values_set(v, &r);
+	lookup1(v, "A", STATE_A, "Europa-M-lt30", "OFFER_1", &st);
+	assert_true(fabs(values_mean(&st, -99) - 2.5) < 1e-12);
+	/* alpha and beta come back as successes and failures over Beta(1, 1). */
+	assert_true(st.succ == 2 && st.fail == 1);
+	assert_true(st.pa == 0 && st.pb == 0);
+	/* The segment aggregate carries the prior too. */
+	assert_int_equal(lookup1(v, "A", STATE_B, "Europa-M-lt30", "OFFER_1", &st),
+	                 VALUES_SEGMENT);
+	assert_true(st.pw == 2 && st.pvw == 6 && st.n == 2);
+
+	/* An entry without data falls through to the next level. */
+	set_row(v, "A", STATE_B, "OFFER_2", 5, 5, 1, 1, 3);
+	set_row(v, "A", STATE_A, "OFFER_2", 0, 0, 1, 1, 4);
+	assert_int_equal(lookup1(v, "A", STATE_A, "Europa-M-lt30", "OFFER_2", &st),
+	                 VALUES_SEGMENT);
+	assert_true(st.n == 5);
+	values_free(v);
+}
+
+static void test_mean(void **state)
+{
+	vstats s;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	assert_true(values_mean(&s, 0.0) == 0.0);
+	assert_true(values_mean(&s, -2.0) == -2.0);
+	s.n = 4;
+	s.sum = 10;
+	assert_true(values_mean(&s, 0) == 2.5);
+	s.pw = 1;
+	s.pvw = 5;
+	assert_true(values_mean(&s, 0) == 3.0);
+}
+
+static void test_growth(void **state)
+{
+	values *v = values_new();
+	char key[64];
+	char offer[16];
+	vstats st;
+
+	(void)state;
+	/* Far more entries than the initial 1024 slots (each row adds aggregates too). */
+	for (int i = 0; i < 3000; i++) {
+		snprintf(key, sizeof(key), "S%d_January_0_Monday", i % 50);
+		snprintf(offer, sizeof(offer), "OFFER_%d", i / 50);
+		set_row(v, "A", key, offer, i + 1, 2.0 * (i + 1), 1, 1, i + 1);
+	}
+	assert_int_equal(values_count(v), 3000);
+	for (int i = 0; i < 3000; i++) {
+		snprintf(key, sizeof(key), "S%d_January_0_Monday", i % 50);
+		snprintf(offer, sizeof(offer), "OFFER_%d", i / 50);
+		assert_int_equal(lookup1(v, "A", key, "S0", offer, &st), VALUES_STATE);
+		assert_true(st.n == i + 1);
+		assert_true(st.sum == 2.0 * (i + 1));
+	}
+	/* Segment S7, OFFER_3: row i = 3 * 50 + 7. */
+	assert_int_equal(lookup1(v, "A", "S7_May_1_Friday", "S7", "OFFER_3", &st), VALUES_SEGMENT);
+	assert_true(st.n == 158);
+	/* The company aggregate of OFFER_0 sums rows 0..49: 1 + ... + 50. */
+	assert_int_equal(lookup1(v, "A", "X_May_1_Friday", "X", "OFFER_0", &st), VALUES_GLOBAL);
+	assert_true(st.n == 1275);
+	values_free(v);
+	values_free(NULL);
+}
+
+static void test_segment_without_underscore(void **state)
+{
+	values *v = values_new();
+	vstats st;
+
+	(void)state;
+	/* A state key with no '_' is its own segment. */
+	set_row(v, "A", "plain", "OFFER_1", 2, 2, 1, 1, 1);
+	assert_int_equal(lookup1(v, "A", "plain_x", "plain", "OFFER_1", &st), VALUES_SEGMENT);
+	assert_true(st.n == 2);
+	values_free(v);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fallback_levels),
+		cmocka_unit_test(test_lookup_many),
+		cmocka_unit_test(test_aggregates_by_difference),
+		cmocka_unit_test(test_revision_guard),
+		cmocka_unit_test(test_priors_and_beta),
+		cmocka_unit_test(test_mean),
+		cmocka_unit_test(test_growth),
+		cmocka_unit_test(test_segment_without_underscore),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
