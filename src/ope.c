@@ -1,0 +1,962 @@
+/*
+ * ope.c — off-policy evaluation (ope.h says what is estimated and why).
+ *
+ * The candidate's decision rules are agent.c's, restated as probabilities:
+ * agent.c draws one slate and knows the probability of that slate only;
+ * evaluation needs the probability of the slate the logging policy drew,
+ * and the expectation over all slates for the doubly robust estimate.
+ * tests/test_ope.c checks that these probabilities equal the propensities
+ * agent_decide logs, policy by policy, so the two cannot drift apart
+ * silently. (If agent.c grows a public "probability of offer o at slot k
+ * given the earlier slots", this file should call it instead.)
+ *
+ * Estimators, for n logged episodes with importance weight w_i = pi(a_i|x_i)
+ * / mu(a_i|x_i), reward r_i in {0, 1}, reward model q and its expectation
+ * under the candidate d_i = sum_a pi(a|x_i) q(x_i, a):
+ *   IPS   mean(w_i r_i)
+ *   SNIPS sum(w_i r_i) / sum(w_i)
+ *   DR    mean(d_i + w_i (r_i - q(x_i, a_i)))
+ * Intervals are mean +- 1.96 standard errors (SNIPS by the delta method).
+ * Logged propensities come from an adaptive policy (its values change with
+ * every reward), so the terms are a martingale difference sequence rather
+ * than i.i.d.; the estimates stay unbiased and the normal interval is the
+ * usual approximation. With few matching slates the weights are heavy-tailed
+ * and the slate interval undercovers: the effective sample size says when.
+ */
+#include "ope.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "db.h"
+#include "pylit.h"
+#include "util.h"
+
+#define Z95 1.959963984540054
+#define SHRINK 5.0             /* pseudo-observations toward the parent level */
+#define SLATE_MC_DRAWS 256     /* slate sums beyond OPE_EXACT_MAX offers */
+#define CELLS_MAX (16u << 20)  /* states x offers of the reward model */
+
+/* --- interning ----------------------------------------------------------- */
+
+struct ope_intern {
+	char **keys;
+	size_t n;
+	size_t cap;
+	uint32_t *slots;   /* index + 1; 0 is empty */
+	size_t nslots;     /* power of two */
+};
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static ope_intern *intern_new(void)
+{
+	ope_intern *t = xcalloc(1, sizeof(*t));
+
+	t->nslots = 64;
+	t->slots = xcalloc(t->nslots, sizeof(*t->slots));
+	return t;
+}
+
+static void intern_free(ope_intern *t)
+{
+	if (t == NULL)
+		return;
+	for (size_t i = 0; i < t->n; i++)
+		free(t->keys[i]);
+	free(t->keys);
+	free(t->slots);
+	free(t);
+}
+
+/* Returns the index of key, adding it when add is set; -1 when absent. */
+static int64_t intern(ope_intern *t, const char *key, int add)
+{
+	size_t mask = t->nslots - 1;
+	size_t i = hash_str(key) & mask;
+
+	while (t->slots[i] != 0) {
+		if (strcmp(t->keys[t->slots[i] - 1], key) == 0)
+			return t->slots[i] - 1;
+		i = (i + 1) & mask;
+	}
+	if (!add)
+		return -1;
+	if (t->n == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 64;
+		t->keys = xrealloc(t->keys, t->cap * sizeof(*t->keys));
+	}
+	t->keys[t->n] = xstrdup(key);
+	t->slots[i] = (uint32_t)(t->n + 1);
+	t->n++;
+	if (t->n * 2 > t->nslots) {
+		free(t->slots);
+		t->nslots *= 2;
+		t->slots = xcalloc(t->nslots, sizeof(*t->slots));
+		for (size_t k = 0; k < t->n; k++) {
+			size_t j = hash_str(t->keys[k]) & (t->nslots - 1);
+
+			while (t->slots[j] != 0)
+				j = (j + 1) & (t->nslots - 1);
+			t->slots[j] = (uint32_t)(k + 1);
+		}
+	}
+	return (int64_t)t->n - 1;
+}
+
+/* --- the log --------------------------------------------------------------- */
+
+void ope_log_init(ope_log *l)
+{
+	memset(l, 0, sizeof(*l));
+	l->states = intern_new();
+	l->segments = intern_new();
+	l->offers = intern_new();
+}
+
+void ope_log_free(ope_log *l)
+{
+	free(l->eps);
+	free(l->state_segment);
+	intern_free(l->states);
+	intern_free(l->segments);
+	intern_free(l->offers);
+	memset(l, 0, sizeof(*l));
+}
+
+int ope_log_offer(ope_log *l, const char *offer)
+{
+	int64_t i = intern(l->offers, offer, 0);
+
+	if (i >= 0)
+		return (int)i;
+	if (l->offers->n >= OPE_OFFERS_MAX || strlen(offer) > REQ_OFFER_NAME_MAX)
+		return ERR_TOOBIG;
+	return (int)intern(l->offers, offer, 1);
+}
+
+size_t ope_log_noffers(const ope_log *l)
+{
+	return l->offers->n;
+}
+
+const char *ope_log_offer_name(const ope_log *l, size_t i)
+{
+	return i < l->offers->n ? l->offers->keys[i] : "";
+}
+
+const char *ope_log_state_key(const ope_log *l, size_t i)
+{
+	return i < l->states->n ? l->states->keys[i] : "";
+}
+
+/* The segment of a state key: what comes before the first '_' (values.c's rule). */
+static void segment_of(const char *state_key, char *out, size_t outlen)
+{
+	const char *us = strchr(state_key, '_');
+	size_t n = us ? (size_t)(us - state_key) : strlen(state_key);
+
+	if (n >= outlen)
+		n = outlen - 1;
+	memcpy(out, state_key, n);
+	out[n] = '\0';
+}
+
+int ope_log_add(ope_log *l, const char *state_key, const req_customer *customer,
+                const char *const *offers, const double *propensity, int n, int accepted,
+                const char *accepted_offer)
+{
+	ope_episode *e;
+	int64_t st;
+
+	if (n < 1 || n > AGENT_SHOWN || state_key == NULL || state_key[0] == '\0' ||
+	    strlen(state_key) >= AGENT_STATE_MAX)
+		return ERR_INVAL;
+	for (int k = 0; k < n; k++) {
+		if (!(propensity[k] > 0 && propensity[k] <= 1))
+			return ERR_INVAL;
+	}
+	if (l->n >= OPE_EPISODES_MAX)
+		return ERR_TOOBIG;
+	st = intern(l->states, state_key, 0);
+	if (st < 0) {
+		char seg[AGENT_SEGMENT_MAX];
+
+		if (l->states->n >= OPE_STATES_MAX)
+			return ERR_TOOBIG;
+		st = intern(l->states, state_key, 1);
+		if ((size_t)st >= l->state_cap) {
+			l->state_cap = l->state_cap ? l->state_cap * 2 : 256;
+			l->state_segment = xrealloc(l->state_segment, l->state_cap * sizeof(uint32_t));
+		}
+		segment_of(state_key, seg, sizeof(seg));
+		l->state_segment[st] = (uint32_t)intern(l->segments, seg, 1);
+	}
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 1024;
+		l->eps = xrealloc(l->eps, l->cap * sizeof(*l->eps));
+	}
+	e = &l->eps[l->n];
+	memset(e, 0, sizeof(*e));
+	e->state = (uint32_t)st;
+	e->n = (uint8_t)n;
+	e->slot = accepted ? OPE_SLOT_UNKNOWN : OPE_SLOT_NONE;
+	for (int k = 0; k < n; k++) {
+		int o = ope_log_offer(l, offers[k]);
+
+		if (o < 0)
+			return o;
+		e->shown[k] = (uint16_t)o;
+		e->propensity[k] = propensity[k];
+		if (accepted && accepted_offer != NULL && strcmp(accepted_offer, offers[k]) == 0)
+			e->slot = (int8_t)k;
+	}
+	if (customer != NULL) {
+		e->customer = *customer;
+	} else {
+		e->customer.age = -1;
+		e->customer.gender = 'U';
+		util_strlcpy(e->customer.region, "Unknown", sizeof(e->customer.region));
+	}
+	l->n++;
+	return 0;
+}
+
+/* --- the candidate's decision rule as probabilities ------------------------- */
+
+/* agent.c's brief weights, by gender, else region, else age (see its comment). */
+static const double w_young[] = {10, 8, 6, 6, 6, 4};
+static const double w_older[] = {8, 6, 10, 6, 4};
+static const double w_europa[] = {10, 8, 6, 6, 10, 10};
+static const double w_americas[] = {4, 8, 6, 6, 10, 10};
+static const double w_asia[] = {4, 10, 10, 6, 4, 4};
+static const double w_male[] = {10, 10, 10, 6, 4, 4};
+static const double w_female[] = {4, 4, 6, 10, 10, 10};
+
+static long offer_number(const char *name)
+{
+	const char *end = name + strlen(name);
+	const char *p = end;
+	long n = 0;
+	long mul = 1;
+
+	while (p > name && p[-1] >= '0' && p[-1] <= '9' && mul < 1000000) {
+		p--;
+		n += (p[0] - '0') * mul;
+		mul *= 10;
+	}
+	return p == end ? -1 : n;
+}
+
+static double brief_weight(const req_customer *c, const char *offer, size_t position)
+{
+	const double *w;
+	size_t len;
+	long num = offer_number(offer);
+	size_t i;
+
+	if (c->gender == 'M') {
+		w = w_male;
+		len = UTIL_ARRAY_LEN(w_male);
+	} else if (c->gender == 'F') {
+		w = w_female;
+		len = UTIL_ARRAY_LEN(w_female);
+	} else if (strcmp(c->region, "Europa") == 0) {
+		w = w_europa;
+		len = UTIL_ARRAY_LEN(w_europa);
+	} else if (strcmp(c->region, "Americas") == 0) {
+		w = w_americas;
+		len = UTIL_ARRAY_LEN(w_americas);
+	} else if (strcmp(c->region, "Asia") == 0) {
+		w = w_asia;
+		len = UTIL_ARRAY_LEN(w_asia);
+	} else if (c->age >= 0) {
+		w = c->age < 30 ? w_young : w_older;
+		len = c->age < 30 ? UTIL_ARRAY_LEN(w_young) : UTIL_ARRAY_LEN(w_older);
+	} else {
+		return 1.0;
+	}
+	i = num >= 1 ? (size_t)(num - 1) : position;
+	return w[i % len];
+}
+
+/* A candidate's view of one episode: scores or weights of every offer. */
+typedef struct scorer {
+	enum agent_policy policy;
+	size_t n;
+	double eps;
+	double score[OPE_OFFERS_MAX];
+	double weight[OPE_OFFERS_MAX];
+	vstats st[OPE_OFFERS_MAX];
+} scorer;
+
+static void scorer_init(scorer *s, const ope_log *l, const ope_candidate *c, const char *state_key,
+                        const req_customer *cust)
+{
+	const agent_conf *conf = &c->conf;
+	const char *names[OPE_OFFERS_MAX];
+	int level[OPE_OFFERS_MAX];
+	char seg[AGENT_SEGMENT_MAX];
+	double total_n = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->policy = conf->policy;
+	s->n = l->offers->n;
+	s->eps = conf->policy == POLICY_EPSILON_GREEDY ? conf->epsilon : 0.0;
+	for (size_t i = 0; i < s->n; i++) {
+		names[i] = l->offers->keys[i];
+		s->weight[i] = conf->policy == POLICY_RANDOM ? 1.0 : brief_weight(cust, names[i], i);
+	}
+	if (conf->policy == POLICY_WEIGHTED || conf->policy == POLICY_RANDOM)
+		return;
+	segment_of(state_key, seg, sizeof(seg));
+	values_lookup(c->v, c->company, state_key, seg, names, s->n, s->st, level);
+	for (size_t i = 0; i < s->n; i++)
+		total_n += s->st[i].n + s->st[i].pw;
+	for (size_t i = 0; i < s->n; i++) {
+		if (conf->policy == POLICY_EPSILON_GREEDY) {
+			s->score[i] = values_mean(&s->st[i], 0.0);
+		} else if (conf->policy == POLICY_UCB) {
+			double span = conf->r_accept - conf->r_ignore;
+			double cnt = s->st[i].n + s->st[i].pw;
+			double mean = (values_mean(&s->st[i], conf->r_ignore) - conf->r_ignore) / span;
+
+			if (cnt <= 0) {
+				s->score[i] = INFINITY;
+				continue;
+			}
+			mean = mean < 0 ? 0 : mean > 1 ? 1 : mean;
+			s->score[i] = mean + conf->ucb_c * sqrt(2.0 * log(total_n + 1.0) / cnt);
+		}
+	}
+}
+
+/* P(offer i at the next slot | taken) for the closed-form policies. */
+static void scorer_probs(const scorer *s, const unsigned char *taken, double *probs)
+{
+	size_t rem = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		rem += !taken[i];
+	if (rem == 0) {
+		memset(probs, 0, s->n * sizeof(double));
+		return;
+	}
+	if (s->policy == POLICY_WEIGHTED || s->policy == POLICY_RANDOM) {
+		double total = 0;
+
+		for (size_t i = 0; i < s->n; i++)
+			total += taken[i] ? 0 : s->weight[i];
+		for (size_t i = 0; i < s->n; i++)
+			probs[i] = taken[i] ? 0 : s->weight[i] / total;
+		return;
+	}
+	{
+		double best = -INFINITY;
+		size_t ties = 0;
+
+		for (size_t i = 0; i < s->n; i++) {
+			if (taken[i])
+				continue;
+			if (s->score[i] > best) {
+				best = s->score[i];
+				ties = 1;
+			} else if (s->score[i] == best) {
+				ties++;
+			}
+		}
+		for (size_t i = 0; i < s->n; i++) {
+			if (taken[i]) {
+				probs[i] = 0;
+				continue;
+			}
+			probs[i] = s->eps / (double)rem +
+			           (s->score[i] == best ? (1.0 - s->eps) / (double)ties : 0.0);
+		}
+	}
+}
+
+int ope_slot_probs(const ope_log *l, const ope_candidate *c, const char *state_key,
+                   const req_customer *customer, const unsigned char *taken, double *probs)
+{
+	scorer *s;
+
+	if (c->conf.policy == POLICY_THOMPSON)
+		return ERR_INVAL;
+	s = xmalloc(sizeof(*s));
+	scorer_init(s, l, c, state_key, customer);
+	scorer_probs(s, taken, probs);
+	free(s);
+	return 0;
+}
+
+/* --- the reward model ------------------------------------------------------ */
+
+/* Accept rates by (state, offer), shrunk to (segment, offer), offer, overall. */
+typedef struct qmodel {
+	size_t ns;
+	size_t ng;
+	size_t no;
+	double *st;    /* [state][offer][succ, trials] */
+	double *sg;    /* [segment][offer][succ, trials] */
+	double *of;    /* [offer][succ, trials] */
+	double all[2];
+} qmodel;
+
+static void qm_init(qmodel *m, size_t ns, size_t ng, size_t no)
+{
+	m->ns = ns;
+	m->ng = ng;
+	m->no = no;
+	m->st = xcalloc(ns * no * 2 + 2, sizeof(double));
+	m->sg = xcalloc(ng * no * 2 + 2, sizeof(double));
+	m->of = xcalloc(no * 2 + 2, sizeof(double));
+	m->all[0] = 0;
+	m->all[1] = 0;
+}
+
+static void qm_free(qmodel *m)
+{
+	free(m->st);
+	free(m->sg);
+	free(m->of);
+}
+
+static void qm_add(qmodel *m, size_t s, size_t g, size_t o, double succ)
+{
+	m->st[(s * m->no + o) * 2] += succ;
+	m->st[(s * m->no + o) * 2 + 1] += 1;
+	m->sg[(g * m->no + o) * 2] += succ;
+	m->sg[(g * m->no + o) * 2 + 1] += 1;
+	m->of[o * 2] += succ;
+	m->of[o * 2 + 1] += 1;
+	m->all[0] += succ;
+	m->all[1] += 1;
+}
+
+static double qm_get(const qmodel *m, size_t s, size_t g, size_t o)
+{
+	const double *a = &m->st[(s * m->no + o) * 2];
+	const double *b = &m->sg[(g * m->no + o) * 2];
+	const double *c = &m->of[o * 2];
+	double q = (m->all[0] + 0.5) / (m->all[1] + 1.0);
+
+	q = (c[0] + SHRINK * q) / (c[1] + SHRINK);
+	q = (b[0] + SHRINK * q) / (b[1] + SHRINK);
+	return (a[0] + SHRINK * q) / (a[1] + SHRINK);
+}
+
+/* --- accumulating estimates -------------------------------------------------- */
+
+typedef struct welford {
+	size_t n;
+	double mean;
+	double m2;
+} welford;
+
+static void wf_add(welford *w, double x)
+{
+	double d = x - w->mean;
+
+	w->n++;
+	w->mean += d / (double)w->n;
+	w->m2 += d * (x - w->mean);
+}
+
+static ope_interval wf_interval(const welford *w)
+{
+	ope_interval r;
+	double se = w->n > 1 ? sqrt(w->m2 / (double)(w->n - 1) / (double)w->n) : NAN;
+
+	r.value = w->n > 0 ? w->mean : NAN;
+	r.lo = r.value - Z95 * se;
+	r.hi = r.value + Z95 * se;
+	return r;
+}
+
+typedef struct acc {
+	welford logged;
+	welford ips;
+	welford dr;
+	welford dm;
+	double sw;
+	double swr;
+	double sw2;
+	double sw2r;
+	double maxw;
+	size_t pos;
+} acc;
+
+static void acc_add(acc *a, double w, double r, double dm, double qlogged)
+{
+	wf_add(&a->logged, r);
+	wf_add(&a->ips, w * r);
+	wf_add(&a->dr, dm + w * (r - qlogged));
+	wf_add(&a->dm, dm);
+	a->sw += w;
+	a->swr += w * r;
+	a->sw2 += w * w;
+	a->sw2r += w * w * r;
+	if (w > a->maxw)
+		a->maxw = w;
+	a->pos += w > 0;
+}
+
+static void acc_result(const acc *a, ope_result *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->n = a->logged.n;
+	if (out->n == 0)
+		return;
+	out->logged = wf_interval(&a->logged);
+	out->ips = wf_interval(&a->ips);
+	out->dr = wf_interval(&a->dr);
+	out->dm = a->dm.mean;
+	out->max_weight = a->maxw;
+	out->support = (double)a->pos / (double)out->n;
+	if (a->sw > 0) {
+		double v = a->swr / a->sw;
+		/* Delta method; r is 0 or 1, so sum w^2 (r - v)^2 = (1 - 2v) sum w^2 r + v^2 sum w^2. */
+		double var = (1.0 - 2.0 * v) * a->sw2r + v * v * a->sw2;
+		double se = sqrt(var > 0 ? var : 0) / a->sw;
+
+		out->snips.value = v;
+		out->snips.lo = v - Z95 * se;
+		out->snips.hi = v + Z95 * se;
+		out->ess = a->sw * a->sw / a->sw2;
+	} else {
+		out->snips.value = out->snips.lo = out->snips.hi = NAN;
+	}
+}
+
+/* --- per episode ------------------------------------------------------------- */
+
+typedef struct episode_view {
+	const scorer *s;
+	const qmodel *qs;     /* per-offer accept model, for slates */
+	size_t state;
+	size_t seg;
+	size_t depth;         /* slots the candidate fills */
+} episode_view;
+
+static double slate_q(const episode_view *v, const size_t *slate, size_t n)
+{
+	double none = 1.0;
+
+	for (size_t k = 0; k < n; k++)
+		none *= 1.0 - qm_get(v->qs, v->state, v->seg, slate[k]);
+	return 1.0 - none;
+}
+
+/* Sum over the candidate's slates of P(slate) q(slate), exactly. */
+static double dm_slate_exact(const episode_view *v, unsigned char *taken, size_t *slate,
+                             size_t k, double p)
+{
+	double probs[OPE_OFFERS_MAX];
+	double sum = 0;
+
+	if (k == v->depth)
+		return p * slate_q(v, slate, k);
+	scorer_probs(v->s, taken, probs);
+	for (size_t i = 0; i < v->s->n; i++) {
+		if (probs[i] <= 0)
+			continue;
+		taken[i] = 1;
+		slate[k] = i;
+		sum += dm_slate_exact(v, taken, slate, k + 1, p * probs[i]);
+		taken[i] = 0;
+	}
+	return sum;
+}
+
+/* The same by sampling slates, for large choice sets. */
+static double dm_slate_sampled(const episode_view *v, rng *r)
+{
+	double sum = 0;
+
+	for (int d = 0; d < SLATE_MC_DRAWS; d++) {
+		unsigned char taken[OPE_OFFERS_MAX] = {0};
+		size_t slate[AGENT_SHOWN];
+
+		for (size_t k = 0; k < v->depth; k++) {
+			double probs[OPE_OFFERS_MAX];
+			double x = rng_uniform(r);
+			size_t pick = SIZE_MAX;
+
+			scorer_probs(v->s, taken, probs);
+			for (size_t i = 0; i < v->s->n; i++) {
+				if (taken[i])
+					continue;
+				pick = i;
+				if (x < probs[i])
+					break;
+				x -= probs[i];
+			}
+			taken[pick] = 1;
+			slate[k] = pick;
+		}
+		sum += slate_q(v, slate, v->depth);
+	}
+	return sum / SLATE_MC_DRAWS;
+}
+
+/*
+ * Thompson sampling by Monte Carlo: the share of draws whose top offers are
+ * the logged ones, and the reward model averaged over the drawn slates.
+ */
+static void thompson_mc(const episode_view *v, const ope_episode *e, const qmodel *q1, int draws,
+                        rng *r, double *pi1, double *pslate, double *dm_slate, double *dm_first)
+{
+	size_t n = v->s->n;
+	size_t match = 0;
+	double ds = 0;
+	double df = 0;
+
+	memset(pi1, 0, n * sizeof(double));
+	for (int d = 0; d < draws; d++) {
+		double x[OPE_OFFERS_MAX];
+		unsigned char used[OPE_OFFERS_MAX] = {0};
+		size_t slate[AGENT_SHOWN] = {0};
+		int same = 1;
+
+		for (size_t i = 0; i < n; i++)
+			x[i] = rng_beta(r, 1.0 + v->s->st[i].pa + v->s->st[i].succ,
+			                1.0 + v->s->st[i].pb + v->s->st[i].fail);
+		for (size_t k = 0; k < v->depth; k++) {
+			size_t best = SIZE_MAX;
+
+			for (size_t i = 0; i < n; i++) {
+				if (!used[i] && (best == SIZE_MAX || x[i] > x[best]))
+					best = i;
+			}
+			used[best] = 1;
+			slate[k] = best;
+			if (k < e->n && best != e->shown[k])
+				same = 0;
+		}
+		match += (size_t)same;
+		pi1[slate[0]] += 1.0 / draws;
+		ds += slate_q(v, slate, v->depth);
+		df += qm_get(q1, v->state, v->seg, slate[0]);
+	}
+	*pslate = (double)match / draws;
+	*dm_slate = ds / draws;
+	*dm_first = df / draws;
+}
+
+int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate_out,
+                 ope_result *first_out)
+{
+	size_t ns = l->states->n;
+	size_t ng = l->segments->n;
+	size_t no = l->offers->n;
+	qmodel qs[2];
+	qmodel q1[2];
+	acc as;
+	acc a1;
+	scorer *sc = NULL;
+	rng r;
+
+	memset(slate_out, 0, sizeof(*slate_out));
+	memset(first_out, 0, sizeof(*first_out));
+	if (l->n == 0 || no == 0)
+		return ERR_NOTFOUND;
+	if (ns * no > CELLS_MAX)
+		return ERR_TOOBIG;
+	if (c->conf.policy == POLICY_THOMPSON && c->draws < 1)
+		return ERR_INVAL;
+	memset(&as, 0, sizeof(as));
+	memset(&a1, 0, sizeof(a1));
+	rng_seed(&r, c->seed);
+	/*
+	 * Two-fold cross-fitting: an episode of fold f is scored by the models
+	 * fitted on fold 1 - f, so its own outcome never predicts itself.
+	 */
+	for (int f = 0; f < 2; f++) {
+		qm_init(&qs[f], ns, ng, no);
+		qm_init(&q1[f], ns, ng, no);
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		const ope_episode *e = &l->eps[i];
+		int other = 1 - (int)(i & 1);
+		size_t g = l->state_segment[e->state];
+
+		for (size_t k = 0; k < e->n; k++) {
+			double succ = e->slot == (int)k ? 1.0 : 0.0;
+
+			if (e->slot == OPE_SLOT_UNKNOWN)
+				succ = 1.0 / e->n;  /* accepted, credit unknown: shared */
+			qm_add(&qs[other], e->state, g, e->shown[k], succ);
+		}
+		if (e->slot != OPE_SLOT_UNKNOWN)
+			qm_add(&q1[other], e->state, g, e->shown[0], e->slot == 0 ? 1.0 : 0.0);
+	}
+	sc = xmalloc(sizeof(*sc));
+	for (size_t i = 0; i < l->n; i++) {
+		const ope_episode *e = &l->eps[i];
+		int f = (int)(i & 1);
+		episode_view v;
+		double pi1[OPE_OFFERS_MAX];
+		double pslate = 1.0;
+		double mu = 1.0;
+		double dm_slate;
+		double dm_first = 0;
+		double qlog = 1.0;
+		size_t logged[AGENT_SHOWN];
+
+		scorer_init(sc, l, c, l->states->keys[e->state], &e->customer);
+		v.s = sc;
+		v.qs = &qs[f];
+		v.state = e->state;
+		v.seg = l->state_segment[e->state];
+		v.depth = no < AGENT_SHOWN ? no : AGENT_SHOWN;
+		if (c->conf.policy == POLICY_THOMPSON) {
+			thompson_mc(&v, e, &q1[f], c->draws, &r, pi1, &pslate, &dm_slate, &dm_first);
+		} else {
+			unsigned char taken[OPE_OFFERS_MAX] = {0};
+			size_t slate[AGENT_SHOWN];
+
+			scorer_probs(sc, taken, pi1);
+			for (size_t k = 0; k < e->n; k++) {
+				double probs[OPE_OFFERS_MAX];
+
+				scorer_probs(sc, taken, probs);
+				pslate *= probs[e->shown[k]];
+				taken[e->shown[k]] = 1;
+			}
+			memset(taken, 0, sizeof(taken));
+			if (no <= OPE_EXACT_MAX)
+				dm_slate = dm_slate_exact(&v, taken, slate, 0, 1.0);
+			else
+				dm_slate = dm_slate_sampled(&v, &r);
+			for (size_t j = 0; j < no; j++)
+				dm_first += pi1[j] * qm_get(&q1[f], v.state, v.seg, j);
+		}
+		for (size_t k = 0; k < e->n; k++) {
+			mu *= e->propensity[k];
+			logged[k] = e->shown[k];
+		}
+		qlog = slate_q(&v, logged, e->n);
+		acc_add(&as, pslate / mu, e->slot != OPE_SLOT_NONE ? 1.0 : 0.0, dm_slate, qlog);
+		if (e->slot != OPE_SLOT_UNKNOWN)
+			acc_add(&a1, pi1[e->shown[0]] / e->propensity[0], e->slot == 0 ? 1.0 : 0.0,
+			        dm_first, qm_get(&q1[f], v.state, v.seg, e->shown[0]));
+	}
+	acc_result(&as, slate_out);
+	acc_result(&a1, first_out);
+	free(sc);
+	for (int f = 0; f < 2; f++) {
+		qm_free(&qs[f]);
+		qm_free(&q1[f]);
+	}
+	return 0;
+}
+
+/* --- reading the database ------------------------------------------------------ */
+
+#define POLICY_NAMES_MAX 8
+
+typedef struct load_ctx {
+	ope_log *l;
+	enum ope_missing missing;
+	int rc;
+	char err[256];
+	char names[POLICY_NAMES_MAX][DB_POLICY_MAX];
+	size_t counts[POLICY_NAMES_MAX];
+	size_t nnames;
+} load_ctx;
+
+static void count_policy(load_ctx *c, const char *policy)
+{
+	for (size_t i = 0; i < c->nnames; i++) {
+		if (strcmp(c->names[i], policy) == 0) {
+			c->counts[i]++;
+			return;
+		}
+	}
+	if (c->nnames < POLICY_NAMES_MAX) {
+		util_strlcpy(c->names[c->nnames], policy, sizeof(c->names[0]));
+		c->counts[c->nnames++] = 1;
+	}
+}
+
+static void customer_of(const char *states, req_customer *out)
+{
+	json_error_t jerr;
+	json_t *j = NULL;
+	req_error e;
+	char err[128];
+
+	out->age = -1;
+	out->gender = 'U';
+	util_strlcpy(out->region, "Unknown", sizeof(out->region));
+	if (states == NULL)
+		return;
+	j = json_loads(states, 0, &jerr);
+	if (j == NULL)
+		j = pylit_parse(states, strlen(states), err, sizeof(err));
+	if (json_is_object(j) && request_customer_from_states(j, out, &e) != 0) {
+		out->age = -1;
+		out->gender = 'U';
+		util_strlcpy(out->region, "Unknown", sizeof(out->region));
+	}
+	json_decref(j);
+}
+
+/*
+ * Columns: id, state_key, states, predicted_offer_1..3, propensity_1..3,
+ * policy, has_reward, accepted, accepted_offer_id.
+ */
+static int load_row(void *arg, int ncols, const char *const *vals)
+{
+	load_ctx *c = arg;
+	const char *offers[AGENT_SHOWN];
+	double prop[AGENT_SHOWN];
+	req_customer cust;
+	int n = 0;
+	int rc;
+
+	if (ncols < 13)
+		return ERR_IO;
+	c->l->read++;
+	for (int k = 0; k < AGENT_SHOWN && vals[3 + k] != NULL; k++) {
+		if (vals[6 + k] == NULL || util_strtod(vals[6 + k], 0.0, 1.0, &prop[k]) != 0 ||
+		    prop[k] <= 0)
+			break;
+		offers[k] = vals[3 + k];
+		n++;
+	}
+	if (vals[1] == NULL || vals[1][0] == '\0' || n == 0 || (n < AGENT_SHOWN && vals[3 + n] != NULL)) {
+		c->l->no_propensity++;
+		return 0;
+	}
+	if (!db_bool(vals[10])) {
+		c->l->no_reward++;
+		if (c->missing == OPE_MISSING_SKIP)
+			return 0;
+	}
+	customer_of(vals[2], &cust);
+	count_policy(c, vals[9] ? vals[9] : "?");
+	rc = ope_log_add(c->l, vals[1], &cust, offers, prop, n, db_bool(vals[11]), vals[12]);
+	if (rc == ERR_TOOBIG && c->l->n >= OPE_EPISODES_MAX) {
+		snprintf(c->err, sizeof(c->err),
+		         "more than %d episodes: narrow the window with --from", OPE_EPISODES_MAX);
+		return rc;
+	}
+	if (rc == ERR_TOOBIG) {
+		c->l->unknown_offer++;
+		return 0;
+	}
+	return 0;
+}
+
+/* The first OPE_OFFERS_MAX + 1 offers of a catalogue: enough to know it is too large. */
+typedef struct catalogue {
+	char *names[OPE_OFFERS_MAX + 1];
+	size_t n;
+} catalogue;
+
+static int catalogue_row(void *arg, int ncols, const char *const *vals)
+{
+	catalogue *c = arg;
+
+	if (ncols < 1 || vals[0] == NULL || c->n >= UTIL_ARRAY_LEN(c->names))
+		return 0;
+	c->names[c->n++] = xstrdup(vals[0]);
+	return 0;
+}
+
+static int add_offer_list(ope_log *l, const char *list, char *err, size_t errlen)
+{
+	const char *p = list;
+
+	while (p != NULL && *p != '\0') {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		char name[REQ_OFFER_NAME_MAX + 1];
+
+		if (len == 0 || len > REQ_OFFER_NAME_MAX) {
+			snprintf(err, errlen, "--offers: empty or over-long offer name");
+			return ERR_INVAL;
+		}
+		memcpy(name, p, len);
+		name[len] = '\0';
+		if (ope_log_offer(l, name) < 0) {
+			snprintf(err, errlen, "--offers: more than %d offers", OPE_OFFERS_MAX);
+			return ERR_TOOBIG;
+		}
+		p = comma ? comma + 1 : NULL;
+	}
+	return 0;
+}
+
+int ope_load(store *s, const char *company, const char *from, enum ope_missing missing,
+             const char *offers, ope_log *out, char *err, size_t errlen)
+{
+	static const char cols[] =
+	    "SELECT e.id, e.state_key, e.states, e.predicted_offer_1, e.predicted_offer_2,"
+	    " e.predicted_offer_3, e.propensity_1, e.propensity_2, e.propensity_3, e.policy,"
+	    " CASE WHEN r.id IS NULL THEN 0 ELSE 1 END, r.accepted_offer, r.accepted_offer_id"
+	    " FROM tb_episodes e LEFT JOIN tb_rewards r ON r.episode_id = e.id"
+	    " WHERE e.company = $1";
+	load_ctx *ctx = xcalloc(1, sizeof(*ctx));
+	catalogue *cat = xcalloc(1, sizeof(*cat));
+	const char *p[2] = {company, from};
+	char *sql = NULL;
+	int rc;
+
+	ctx->l = out;
+	ctx->missing = missing;
+	if (offers != NULL) {
+		rc = add_offer_list(out, offers, err, errlen);
+		if (rc != 0)
+			goto out;
+	} else {
+		rc = store_exec(s, "SELECT offer_id FROM tb_products WHERE company = $1 ORDER BY id", 1, p,
+		                catalogue_row, cat);
+		if (rc != 0) {
+			snprintf(err, errlen, "cannot read the catalogue: %s", s->ops->errmsg(s));
+			goto out;
+		}
+		/* A catalogue larger than a request can carry says nothing about choice sets. */
+		for (size_t i = 0; cat->n <= OPE_OFFERS_MAX && i < cat->n; i++)
+			ope_log_offer(out, cat->names[i]);
+	}
+	sql = xasprintf("%s%s ORDER BY e.id", cols, from != NULL ? " AND e.last_update >= $2" : "");
+	rc = store_exec(s, sql, from != NULL ? 2 : 1, p, load_row, ctx);
+	if (rc != 0) {
+		if (ctx->err[0] != '\0')
+			snprintf(err, errlen, "%s", ctx->err);
+		else
+			snprintf(err, errlen, "cannot read the episodes: %s", s->ops->errmsg(s));
+		goto out;
+	}
+	out->policies[0] = '\0';
+	for (size_t i = 0; i < ctx->nnames; i++) {
+		size_t len = strlen(out->policies);
+
+		snprintf(out->policies + len, sizeof(out->policies) - len, "%s%s %zu", i ? ", " : "",
+		         ctx->names[i], ctx->counts[i]);
+	}
+out:
+	for (size_t i = 0; i < cat->n; i++)
+		free(cat->names[i]);
+	free(cat);
+	free(sql);
+	free(ctx);
+	return rc;
+}
