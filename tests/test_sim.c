@@ -1,0 +1,396 @@
+/*
+ * test_sim.c — the simulator and the exploration knobs of agent versions.
+ *
+ * The world is what docs/simulation.md says (48 states, dates in the right
+ * half and weekday, strong offers, drift to new strong offers) and is the
+ * same for the same seed; the real agent learns in it through the real
+ * writer, and the memory-only mode gives exactly the same run; learning
+ * policies beat random and the oracle has no regret. Late rewards (item 4
+ * of issue 8): with reward_wait_seconds set, a reward for an episode older
+ * than the wait is stored with learned = 0 and changes no TB_POLICY row and
+ * no in-memory value, while a prompt one is learned.
+ *
+ * Public API only; links against build/liboffer.a.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "db.h"
+#include "sim.h"
+#include "store.h"
+#include "util.h"
+#include "values.h"
+#include "writer.h"
+
+static store *open_memory(void)
+{
+	store *s = NULL;
+
+	assert_int_equal(store_open("sqlite::memory:", &s), 0);
+	assert_int_equal(db_migrate(s), 0);
+	return s;
+}
+
+static int int_row(void *arg, int ncols, const char *const *vals)
+{
+	int64_t *out = arg;
+
+	if (ncols > 0 && vals[0] != NULL)
+		util_strtonum(vals[0], INT64_MIN, INT64_MAX, out);
+	return 0;
+}
+
+static int64_t query_int(store *s, const char *sql)
+{
+	int64_t v = -1;
+
+	assert_int_equal(store_exec(s, sql, 0, NULL, int_row, &v), 0);
+	return v;
+}
+
+/* --- the world ------------------------------------------------------------- */
+
+static void test_world(void **unused)
+{
+	sim_world *w = xmalloc(sizeof(*w));
+	sim_world *w2 = xmalloc(sizeof(*w2));
+	double strong = 0;
+	double weak = 0;
+	size_t nstrong = 0;
+	size_t nweak = 0;
+
+	(void)unused;
+	assert_int_equal(SIM_STATES, 48);
+	assert_int_equal(sim_world_init(w, 42, 500), 0);
+	assert_int_equal(sim_world_init(w2, 42, 500), 0);
+	assert_memory_equal(w, w2, sizeof(*w));
+	for (size_t m = 0; m < SIM_MONTHS; m++) {
+		for (size_t h = 0; h < SIM_HALVES; h++) {
+			for (size_t d = 0; d < SIM_WEEKDAYS; d++) {
+				req_date rd;
+
+				assert_int_equal(request_parse_date(w->dates[m][h][d], &rd), 0);
+				assert_int_equal(rd.month, (int)m + 1);
+				assert_int_equal(rd.day > 15, (int)h);
+				assert_int_equal(rd.weekday, d == 0 ? 3 : 6);
+			}
+		}
+	}
+	for (size_t g = 0; g < SIM_SEGMENTS; g++) {
+		/* Drift: the new strong offers are among the old ordinary ones. */
+		for (size_t i = 0; i < SIM_STRONG; i++) {
+			for (size_t k = 0; k < SIM_STRONG; k++)
+				assert_int_not_equal(w->strong[1][g][i], w->strong[0][g][k]);
+		}
+	}
+	for (size_t s = 0; s < SIM_STATES; s++) {
+		size_t g = s / (SIM_STATES / SIM_SEGMENTS);
+
+		for (size_t j = 0; j < SIM_OFFERS; j++) {
+			double p = w->p[0][s][j];
+			int is = (int)j == w->strong[0][g][0] || (int)j == w->strong[0][g][1];
+
+			assert_true(p > 0 && p < 1);
+			if (is) {
+				strong += p;
+				nstrong++;
+			} else {
+				weak += p;
+				nweak++;
+			}
+		}
+	}
+	/* Beta(4, 8) has mean 1/3, Beta(1, 15) 1/16. */
+	assert_true(fabs(strong / (double)nstrong - 1.0 / 3.0) < 0.06);
+	assert_true(fabs(weak / (double)nweak - 1.0 / 16.0) < 0.02);
+	assert_ptr_equal(sim_probs(w, 499, 3), w->p[0][3]);
+	assert_ptr_equal(sim_probs(w, 500, 3), w->p[1][3]);
+	assert_int_equal(sim_offer_index("OFFER_10"), 9);
+	assert_int_equal(sim_offer_index("OFFER_11"), -1);
+	free(w);
+	free(w2);
+}
+
+static void test_context_and_request(void **unused)
+{
+	sim_world *w = xmalloc(sizeof(*w));
+	size_t seg_count[SIM_SEGMENTS] = {0};
+	agent_conf conf;
+	values *v = values_new();
+	rng r;
+
+	(void)unused;
+	assert_int_equal(sim_world_init(w, 7, 0), 0);
+	agent_conf_default(&conf);
+	conf.policy = POLICY_RANDOM;
+	rng_seed(&r, 1);
+	for (uint64_t t = 0; t < 4000; t++) {
+		sim_context c;
+		sim_context c2;
+		predict_req req;
+		agent_decision d;
+		char expect[64];
+
+		sim_context_at(w, t, &c);
+		sim_context_at(w, t, &c2);
+		assert_memory_equal(&c, &c2, sizeof(c));
+		seg_count[c.segment]++;
+		assert_int_equal(sim_request(&c, &req), 0);
+		assert_int_equal(req.n_allowed, SIM_OFFERS);
+		assert_int_equal(agent_decide(&conf, v, &r, "T", &req, NULL, &d), 0);
+		/* The agent's state is the simulator's: segment, month, half, weekday. */
+		snprintf(expect, sizeof(expect), "%s_",
+		         c.segment == 0   ? "Europa-M-lt30"
+		         : c.segment == 1 ? "Americas-F-30to65"
+		         : c.segment == 2 ? "Asia-M-gt65"
+		                          : "Europa-F-30to65");
+		assert_true(strncmp(d.state_key, expect, strlen(expect)) == 0);
+		assert_true(strstr(d.state_key, req.date.weekday == 3 ? "_Wednesday" : "_Saturday") != NULL);
+		request_predict_free(&req);
+	}
+	/* Shares 40/30/20/10 %. */
+	assert_true(seg_count[0] > 1450 && seg_count[0] < 1750);
+	assert_true(seg_count[3] > 300 && seg_count[3] < 500);
+	values_free(v);
+	free(w);
+}
+
+static void test_respond(void **unused)
+{
+	sim_world *w = xmalloc(sizeof(*w));
+	sim_context c;
+	sim_outcome o;
+	size_t best[AGENT_SHOWN];
+	size_t slate[AGENT_SHOWN] = {0, 1, 2};
+	double hits = 0;
+	double expect = 0;
+	const int n = 20000;
+
+	(void)unused;
+	assert_int_equal(sim_world_init(w, 3, 0), 0);
+	/* The cascade's acceptance rate is 1 - prod(1 - p). */
+	for (int t = 0; t < n; t++) {
+		sim_context_at(w, (uint64_t)t, &c);
+		sim_respond(w, &c, slate, 3, &o);
+		hits += o.accepted;
+		expect += sim_expected(w, (uint64_t)t, c.state, slate, 3);
+		if (o.accepted)
+			assert_true(o.slot >= 0 && o.slot < 3 && !(o.clicked & (1u << o.slot)));
+		else
+			assert_int_equal(o.slot, -1);
+	}
+	assert_true(fabs(hits - expect) < 4 * sqrt(expect));
+	/* The oracle's slate is the top three by p. */
+	sim_oracle_slate(w, 0, 5, best);
+	for (size_t j = 0; j < SIM_OFFERS; j++) {
+		if (j != best[0] && j != best[1] && j != best[2])
+			assert_true(w->p[0][5][j] <= w->p[0][5][best[2]]);
+	}
+	assert_true(w->p[0][5][best[0]] >= w->p[0][5][best[1]]);
+	free(w);
+}
+
+/* --- the agent learning in the simulation ------------------------------------ */
+
+static void run(const sim_world *w, enum agent_policy p, store *s, uint64_t n, sim_stats *st,
+                sim_inproc **keep)
+{
+	agent_conf conf;
+	sim_inproc *ip = NULL;
+	sim_agent a;
+
+	agent_conf_default(&conf);
+	conf.policy = p;
+	assert_int_equal(sim_inproc_new(&conf, s, "sim", 11, 1, &ip), 0);
+	sim_inproc_agent(ip, &a);
+	assert_int_equal(sim_run(w, n, &a, &conf, NULL, NULL, 0, st), 0);
+	if (keep != NULL)
+		*keep = ip;
+	else
+		sim_inproc_free(ip);
+}
+
+/* The memory-only mode is the writer's path without the database: same run. */
+static void test_memory_equals_writer(void **unused)
+{
+	static const enum agent_policy pol[] = {POLICY_EPSILON_GREEDY, POLICY_THOMPSON, POLICY_UCB};
+	sim_world *w = xmalloc(sizeof(*w));
+
+	(void)unused;
+	assert_int_equal(sim_world_init(w, 5, 1000), 0);
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(pol); i++) {
+		store *s = open_memory();
+		sim_stats a;
+		sim_stats b;
+
+		run(w, pol[i], s, 2000, &a, NULL);
+		run(w, pol[i], NULL, 2000, &b, NULL);
+		assert_int_equal(a.accepts, b.accepts);
+		assert_true(fabs(a.regret - b.regret) < 1e-9);
+		assert_true(fabs(a.reward - b.reward) < 1e-9);
+		/* Everything went through the database: 2000 episodes, 2000 learned rewards. */
+		assert_int_equal(query_int(s, "SELECT COUNT(*) FROM tb_episodes"), 2000);
+		assert_int_equal(query_int(s, "SELECT COUNT(*) FROM tb_rewards WHERE learned"), 2000);
+		assert_int_equal(query_int(s, "SELECT CAST(SUM(n) AS INTEGER) FROM tb_policy"), 6000);
+		store_close(s);
+	}
+	free(w);
+}
+
+static void test_policies_learn(void **unused)
+{
+	sim_world *w = xmalloc(sizeof(*w));
+	sim_stats oracle;
+	sim_stats rnd;
+	sim_stats eg;
+	sim_stats ts;
+	sim_stats eg2;
+	sim_agent a;
+
+	(void)unused;
+	assert_int_equal(sim_world_init(w, 1, 0), 0);
+	sim_oracle_agent(w, &a);
+	assert_int_equal(sim_run(w, 6000, &a, NULL, NULL, NULL, 0, &oracle), 0);
+	assert_true(fabs(oracle.regret) < 1e-9);
+	run(w, POLICY_RANDOM, NULL, 6000, &rnd, NULL);
+	run(w, POLICY_EPSILON_GREEDY, NULL, 6000, &eg, NULL);
+	run(w, POLICY_THOMPSON, NULL, 6000, &ts, NULL);
+	assert_true(eg.accepts > rnd.accepts + 600);
+	assert_true(ts.accepts > rnd.accepts + 600);
+	assert_true(eg.regret < 0.6 * rnd.regret);
+	assert_true(ts.regret < 0.6 * rnd.regret);
+	/* Deterministic for a seed. */
+	run(w, POLICY_EPSILON_GREEDY, NULL, 6000, &eg2, NULL);
+	assert_memory_equal(&eg, &eg2, sizeof(eg));
+	free(w);
+}
+
+/* --- late rewards: logged, not learned ------------------------------------------- */
+
+static int64_t submit_episode(store *s, values *v, const agent_conf *conf, const char *customer)
+{
+	writer_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.kind = WOP_EPISODE;
+	op.ep.company = "A";
+	op.ep.customer_id = customer;
+	op.ep.states = "{\"age\": 25, \"gender\": \"M\", \"region\": \"Europa\"}";
+	op.ep.offers[0] = "OFFER_1";
+	op.ep.offers[1] = "OFFER_2";
+	op.ep.offers[2] = "OFFER_3";
+	op.ep.propensity[0] = op.ep.propensity[1] = op.ep.propensity[2] = 0.5;
+	op.ep.request_ts = "2023-01-04";
+	op.ep.state_key = "Europa-M-lt30_January_0_Wednesday";
+	op.ep.policy = "epsilon-greedy";
+	op.ep.agent_version = conf->version;
+	op.ep.epsilon = conf->epsilon;
+	assert_int_equal(writer_run_batch(s, v, conf, &op), 0);
+	assert_int_equal(op.rc, 0);
+	return op.ep.id;
+}
+
+static int submit_reward(store *s, values *v, const agent_conf *conf, const char *customer,
+                         int64_t episode_id)
+{
+	writer_op op;
+
+	memset(&op, 0, sizeof(op));
+	op.kind = WOP_REWARD;
+	op.rin.company = "A";
+	op.rin.customer_id = customer;
+	op.rin.episode_id = episode_id;
+	op.rin.accepted = 1;
+	op.rin.accepted_offer = "OFFER_2";
+	op.rin.request_ts = "2023-01-04";
+	assert_int_equal(writer_run_batch(s, v, conf, &op), 0);
+	assert_int_equal(op.rc, 0);
+	return op.rout.learned;
+}
+
+static void test_late_reward_not_learned(void **unused)
+{
+	store *s = open_memory();
+	values *v = values_new();
+	db_agent row;
+	agent_conf conf;
+	char err[128];
+	const char *offers[3] = {"OFFER_1", "OFFER_2", "OFFER_3"};
+	vstats st[3];
+	int level[3];
+	int64_t late;
+	int64_t prompt;
+
+	(void)unused;
+	/* The knob as an agent version carries it. */
+	memset(&row, 0, sizeof(row));
+	util_strlcpy(row.version, "2.0.0", sizeof(row.version));
+	util_strlcpy(row.policy, "epsilon-greedy", sizeof(row.policy));
+	row.epsilon = 0.2;
+	row.params = (char *)(uintptr_t) "{\"reward_wait_seconds\": 600}";
+	assert_int_equal(agent_conf_from_db(&row, &conf, err, sizeof(err)), 0);
+	assert_true(conf.reward_wait == 600);
+	assert_true(conf.epsilon == 0.2);
+
+	late = submit_episode(s, v, &conf, "c-late");
+	/* The episode was logged an hour ago: its reward is past the wait. */
+	assert_int_equal(store_exec(s,
+	                            "UPDATE tb_episodes SET last_update ="
+	                            " strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-3600 seconds')",
+	                            0, NULL, NULL, NULL),
+	                 0);
+	assert_int_equal(submit_reward(s, v, &conf, "c-late", late), 0);
+	assert_int_equal(query_int(s, "SELECT COUNT(*) FROM tb_rewards"), 1);
+	assert_int_equal(query_int(s, "SELECT COUNT(*) FROM tb_rewards WHERE NOT learned"), 1);
+	/* The reward itself is kept, with its per-offer rewards, for evaluation. */
+	assert_int_equal(query_int(s, "SELECT CAST(reward_2 AS INTEGER) FROM tb_rewards"), 5);
+	assert_int_equal(query_int(s, "SELECT COUNT(*) FROM tb_policy"), 0);
+	assert_int_equal(values_count(v), 0);
+
+	prompt = submit_episode(s, v, &conf, "c-prompt");
+	assert_int_equal(submit_reward(s, v, &conf, "c-prompt", prompt), 1);
+	assert_int_equal(query_int(s, "SELECT COUNT(*) FROM tb_rewards WHERE learned"), 1);
+	assert_int_equal(query_int(s, "SELECT COUNT(*) FROM tb_policy"), 3);
+	values_lookup(v, "A", "Europa-M-lt30_January_0_Wednesday", "Europa-M-lt30", offers, 3, st,
+	              level);
+	assert_true(st[1].n == 1 && st[1].sum == 5 && st[1].succ == 1);
+	assert_true(st[0].n == 1 && st[0].sum == -2);
+
+	/* Without a wait (0, the default) the same late reward is learned. */
+	conf.reward_wait = 0;
+	late = submit_episode(s, v, &conf, "c-late2");
+	assert_int_equal(store_exec(s,
+	                            "UPDATE tb_episodes SET last_update ="
+	                            " strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-3600 seconds')"
+	                            " WHERE customer_id = 'c-late2'",
+	                            0, NULL, NULL, NULL),
+	                 0);
+	assert_int_equal(submit_reward(s, v, &conf, "c-late2", late), 1);
+	assert_int_equal(query_int(s, "SELECT CAST(SUM(n) AS INTEGER) FROM tb_policy"), 6);
+	values_free(v);
+	store_close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_world),
+	    cmocka_unit_test(test_context_and_request),
+	    cmocka_unit_test(test_respond),
+	    cmocka_unit_test(test_memory_equals_writer),
+	    cmocka_unit_test(test_policies_learn),
+	    cmocka_unit_test(test_late_reward_not_learned),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
