@@ -12,6 +12,7 @@
 #     aged 71 and 80; clicking the link saves the same bytes to disk.
 #  3. "product names (v2)" on and "apply Company B rules" off: the request is
 #     POST /batch?v2=1&rules=none and the preview has the product columns.
+#     A file dropped on the drop zone is uploaded too.
 #  4. Rows that fail are highlighted in the preview with their errors; a
 #     header without customer_id: the page shows the 400 and its message.
 #  5. Upload progress moves on a throttled upload, and Cancel stops it.
@@ -22,7 +23,7 @@
 # failed rows and of the 400 in upload-page-failed.png, upload-page-error.png).
 #
 # Exit 77 (skipped) only when $OFFERD_BUILD/offerd does not exist; any other
-# problem fails. Bounded: the whole script stops after 240 s.
+# problem fails. Bounded: the whole script stops after 300 s.
 # Runs from the repository root with $OFFERD_BUILD (scripts/run-tests.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -38,7 +39,7 @@ shot=$build/upload-page.png
 # One time limit for everything: rerun under timeout(1), which ends the whole
 # process group (offerd, chromedriver, Chromium) if the cleanup cannot.
 if [[ -z ${UPLOAD_TEST_TIMED:-} ]]; then
-  UPLOAD_TEST_TIMED=1 exec timeout -k 10 240 bash "$0" "$@"
+  UPLOAD_TEST_TIMED=1 exec timeout -k 10 300 bash "$0" "$@"
 fi
 
 command -v jq >/dev/null && command -v curl >/dev/null ||
@@ -317,6 +318,17 @@ heads=$(js "return Array.from(document.querySelectorAll('#preview thead th')).ma
   ok "v2: product columns in the preview, 19 rows ok" || fail "v2 preview: $heads, $(text '#rows-ok') ok"
 set_checkbox '#opt-v2' false
 set_checkbox '#opt-rules' true
+
+# Drag and drop: a File dropped on the drop zone is the one uploaded.
+js "var dt = new DataTransfer();
+    dt.items.add(new File([$(head -n 3 "$input" | jq -Rs .)], 'dropped.csv', {type: 'text/csv'}));
+    var z = document.getElementById('drop');
+    ['dragenter', 'dragover', 'drop'].forEach(t => z.dispatchEvent(new DragEvent(t, {dataTransfer: dt, bubbles: true, cancelable: true})));
+    return true" >/dev/null || fail "cannot drop a file"
+[[ $(text '#file-info') == *dropped.csv* ]] || fail "the dropped file is not shown: $(text '#file-info')"
+upload || fail "dropped file: no result within 60 s"
+[[ $(text '#rows-ok') == 2 && $(js "return document.querySelectorAll('#preview tbody tr').length") == 2 ]] &&
+  ok "a file dropped on the page is uploaded: 2 rows ok" || fail "dropped file: $(text '#rows-ok') rows ok; $(text '#error')"
 
 # --- 4. rows that fail, and a broken file ----------------------------------------
 # Rows 2 and 4 cannot be processed: highlighted in the preview with their error.
