@@ -34,6 +34,7 @@ typedef struct sim_opts {
 	const char *api_key;
 	const char *database_url;
 	const char *truth;
+	const char *params;
 	uint64_t episodes;
 	uint64_t seed;
 	uint64_t drift_at;
@@ -58,13 +59,16 @@ static void simulate_help(void)
 	       "  --drift-at D         episode from which the probabilities change (default N/2,\n"
 	       "                       0: never)\n"
 	       "  --epsilon E          epsilon-greedy's exploration (default 0.1)\n"
+	       "  --params JSON        the agent's parameters, as offerctl agent release takes\n"
+	       "                       them: {\"ucb_c\": 0.2, \"thompson_draws\": 64, ...}\n"
 	       "  --database-url URL   learn through this store, company sim-<policy>; default: a\n"
 	       "                       SQLite database in memory per policy\n"
 	       "  --memory             no database: the writer's updates applied in memory only\n"
 	       "  --batch B            episodes per transaction (default 1: every decision sees\n"
 	       "                       every earlier reward; 100 with --database-url)\n"
-	       "  --csv FILE           the curves: episode,policy,accepts,accept_rate,\n"
-	       "                       cum_reward,cum_regret every --every episodes (default N/200)\n"
+	       "  --csv FILE           the curves: episode,policy,accepts,accept_rate,window_rate,\n"
+	       "                       cum_reward,cum_regret every --every episodes (default N/200);\n"
+	       "                       window_rate is the rate since the previous row\n"
 	       "  --truth LIST         after each run, the true value of these fixed candidates\n"
 	       "                       (comma-separated policies, or greedy) on the run's contexts,\n"
 	       "                       with the statistics the run learned: what offerctl evaluate\n"
@@ -135,6 +139,8 @@ static int parse_opts(int argc, char **argv, sim_opts *o)
 			dst = &o->csv;
 		else if (strcmp(a, "--truth") == 0)
 			dst = &o->truth;
+		else if (strcmp(a, "--params") == 0)
+			dst = &o->params;
 		else if (strcmp(a, "--url") == 0)
 			dst = &o->url;
 		else if (strcmp(a, "--api-key") == 0)
@@ -180,6 +186,23 @@ static int parse_opts(int argc, char **argv, sim_opts *o)
 			return usage("--every must be a positive integer");
 		o->every = (uint64_t)v;
 	}
+	if (strcmp(o->policy, "all") != 0 && strcmp(o->policy, "oracle") != 0) {
+		enum agent_policy pol;
+
+		if (agent_policy_parse(o->policy, &pol) != 0)
+			return usage("unknown policy \"%s\"", o->policy);
+	}
+	if (o->params != NULL) {
+		db_agent row;
+		agent_conf conf;
+		char err[256];
+
+		memset(&row, 0, sizeof(row));
+		util_strlcpy(row.policy, "ucb", sizeof(row.policy));
+		row.params = (char *)(uintptr_t)o->params;
+		if (agent_conf_from_db(&row, &conf, err, sizeof(err)) != 0)
+			return usage("--params: %s", err);
+	}
 	if (o->memory && o->database_url != NULL)
 		return usage("--memory and --database-url exclude each other");
 	if (o->url != NULL) {
@@ -206,16 +229,29 @@ static int parse_opts(int argc, char **argv, sim_opts *o)
 
 typedef struct curve_out {
 	FILE *f;
+	const char *label;     /* the policy of the previous row */
+	uint64_t episodes;     /* and its counts, for the window's rate */
+	uint64_t accepts;
 } curve_out;
 
 static void on_curve(void *arg, const char *label, const sim_stats *s)
 {
 	curve_out *c = arg;
+	uint64_t n;
 
 	if (c->f == NULL)
 		return;
-	fprintf(c->f, "%" PRIu64 ",%s,%" PRIu64 ",%.6f,%.3f,%.4f\n", s->episodes, label, s->accepts,
-	        s->episodes ? (double)s->accepts / (double)s->episodes : 0.0, s->reward, s->regret);
+	if (c->label == NULL || strcmp(c->label, label) != 0) {
+		c->label = label;
+		c->episodes = 0;
+		c->accepts = 0;
+	}
+	n = s->episodes - c->episodes;
+	fprintf(c->f, "%" PRIu64 ",%s,%" PRIu64 ",%.6f,%.6f,%.3f,%.4f\n", s->episodes, label,
+	        s->accepts, s->episodes ? (double)s->accepts / (double)s->episodes : 0.0,
+	        n ? (double)(s->accepts - c->accepts) / (double)n : 0.0, s->reward, s->regret);
+	c->episodes = s->episodes;
+	c->accepts = s->accepts;
 }
 
 static void print_header(const sim_opts *o, const char *how)
@@ -321,6 +357,8 @@ static int run_policy(const sim_opts *o, const sim_world *w, const char *name, c
 	sim_agent agent;
 	sim_stats st;
 	agent_conf conf;
+	db_agent row;
+	char err[256];
 	sim_inproc *p = NULL;
 	store *s = NULL;
 	char company[64];
@@ -333,11 +371,14 @@ static int run_policy(const sim_opts *o, const sim_world *w, const char *name, c
 			print_row(o, "oracle", &st);
 		return rc;
 	}
-	agent_conf_default(&conf);
-	if (agent_policy_parse(name, &conf.policy) != 0)
-		return usage("unknown policy %s", name);
-	conf.epsilon = o->epsilon;
-	util_strlcpy(conf.version, "sim", sizeof(conf.version));
+	/* The configuration exactly as offerd builds it from a TB_AGENTS row. */
+	memset(&row, 0, sizeof(row));
+	util_strlcpy(row.version, "sim", sizeof(row.version));
+	util_strlcpy(row.policy, name, sizeof(row.policy));
+	row.epsilon = o->epsilon;
+	row.params = (char *)(uintptr_t)o->params;
+	if (agent_conf_from_db(&row, &conf, err, sizeof(err)) != 0)
+		return usage("%s", err);
 	snprintf(company, sizeof(company), "sim-%s", agent_policy_name(conf.policy));
 	if (!o->memory) {
 		rc = open_store(o->database_url ? o->database_url : "sqlite::memory:", &s);
@@ -555,7 +596,7 @@ int ctl_simulate(int argc, char **argv)
 	                                              "thompson", "ucb",      "random"};
 	sim_opts o;
 	sim_world *w = NULL;
-	curve_out curve = {NULL};
+	curve_out curve = {NULL, NULL, 0, 0};
 	double start = util_now();
 	int rc = parse_opts(argc, argv, &o);
 
@@ -573,7 +614,7 @@ int ctl_simulate(int argc, char **argv)
 			rc = 1;
 			goto out;
 		}
-		fprintf(curve.f, "episode,policy,accepts,accept_rate,cum_reward,cum_regret\n");
+		fprintf(curve.f, "episode,policy,accepts,accept_rate,window_rate,cum_reward,cum_regret\n");
 	}
 	if (o.url != NULL) {
 		rc = run_http(&o, w, &curve);
