@@ -620,18 +620,24 @@ int ctl_simulate(int argc, char **argv)
 		rc = run_http(&o, w, &curve);
 		goto out;
 	}
-	if (o.memory)
-		print_header(&o, "the writer's updates applied in memory (--memory)");
-	else if (o.database_url != NULL)
-		print_header(&o, "agent_decide + writer_run_batch on --database-url");
-	else
-		print_header(&o, "agent_decide + writer_run_batch on SQLite in memory");
+	if (o.memory) {
+		print_header(&o, "agent_decide, the writer's updates applied in memory (--memory)");
+	} else {
+		char how[160];
+
+		snprintf(how, sizeof(how), "agent_decide + writer_run_batch on %s, %" PRId64
+		         " episode%s per transaction",
+		         o.database_url != NULL ? "--database-url" : "SQLite in memory", o.batch,
+		         o.batch == 1 ? "" : "s");
+		print_header(&o, how);
+	}
 	if (strcmp(o.policy, "all") == 0) {
 		for (size_t i = 0; rc == 0 && i < SIM_POLICIES; i++)
 			rc = run_policy(&o, w, all[i], &curve);
 	} else {
 		rc = run_policy(&o, w, o.policy, &curve);
 	}
+	fflush(stdout);
 	if (rc == 0 && !o.quiet)
 		fprintf(stderr, "\n%.1f s\n", util_now() - start);
 out:

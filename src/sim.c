@@ -114,7 +114,7 @@ int sim_world_init(sim_world *w, uint64_t seed, uint64_t drift_at)
 			for (size_t d = 0; d < SIM_WEEKDAYS; d++) {
 				/* The first day of the half with that weekday. */
 				for (int day = h ? 16 : 1; day <= (h ? 28 : 15); day++) {
-					char s[16];
+					char s[32];
 					req_date rd;
 
 					snprintf(s, sizeof(s), "%04d-%02d-%02d", SIM_YEAR, (int)m + 1, day);
@@ -379,7 +379,7 @@ void sim_oracle_agent(const sim_world *w, sim_agent *out)
 typedef struct pending {
 	writer_op ep;
 	writer_op rew;
-	char customer_id[40];
+	char customer_id[48];
 	char date[16];
 	char state_key[AGENT_STATE_MAX];
 	char accepted_offer[16];

@@ -59,7 +59,7 @@ typedef struct sim_context {
 	const char *date;              /* borrowed from the world */
 	double accept_u[SIM_OFFERS];   /* accepts offer j at its slot iff accept_u[j] < p */
 	double click_u[SIM_OFFERS];
-	char customer_id[40];
+	char customer_id[48];
 } sim_context;
 
 typedef struct sim_outcome {
