@@ -184,7 +184,7 @@ static long offer_number(const char *name)
 	return p == name + strlen(name) ? -1 : n;
 }
 
-static double brief_weight(const req_customer *c, const char *offer, size_t position)
+double agent_brief_weight(const req_customer *c, const char *offer, size_t position)
 {
 	const double *w;
 	size_t len;
@@ -387,7 +387,7 @@ int agent_decide(const agent_conf *c, values *v, rng *r, const char *company,
 		if (!req->allowed[i])
 			continue;
 		cands[n].idx = i;
-		cands[n].weight = brief_weight(&req->customer, req->offers[i], i);
+		cands[n].weight = agent_brief_weight(&req->customer, req->offers[i], i);
 		names[n] = req->offers[i];
 		n++;
 	}

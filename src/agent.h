@@ -70,6 +70,13 @@ void agent_segment(const req_customer *c, const char *rfm, char *out, size_t out
 /* The state key SEGMENT_MonthName_Half_WeekdayName, e.g. Q1_January_0_Saturday. */
 void agent_state_key(const char *segment, const req_date *d, char *out, size_t outlen);
 
+/*
+ * The brief's weight of an offer for a customer (the `weighted` policy):
+ * by gender, else region, else age band; OFFER_n takes weights[(n-1) mod len],
+ * an offer without a number its position in the request. 1 when nothing is known.
+ */
+double agent_brief_weight(const req_customer *c, const char *offer, size_t position);
+
 typedef struct agent_decision {
 	size_t n;                       /* offers chosen, 1..3 */
 	size_t idx[AGENT_SHOWN];        /* indexes into the request's offers */

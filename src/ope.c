@@ -52,17 +52,6 @@ struct ope_intern {
 	size_t nslots;     /* power of two */
 };
 
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 static ope_intern *intern_new(void)
 {
 	ope_intern *t = xcalloc(1, sizeof(*t));
@@ -87,7 +76,7 @@ static void intern_free(ope_intern *t)
 static int64_t intern(ope_intern *t, const char *key, int add)
 {
 	size_t mask = t->nslots - 1;
-	size_t i = hash_str(key) & mask;
+	size_t i = util_hash(key) & mask;
 
 	while (t->slots[i] != 0) {
 		if (strcmp(t->keys[t->slots[i] - 1], key) == 0)
@@ -108,7 +97,7 @@ static int64_t intern(ope_intern *t, const char *key, int add)
 		t->nslots *= 2;
 		t->slots = xcalloc(t->nslots, sizeof(*t->slots));
 		for (size_t k = 0; k < t->n; k++) {
-			size_t j = hash_str(t->keys[k]) & (t->nslots - 1);
+			size_t j = util_hash(t->keys[k]) & (t->nslots - 1);
 
 			while (t->slots[j] != 0)
 				j = (j + 1) & (t->nslots - 1);
@@ -239,60 +228,6 @@ int ope_log_add(ope_log *l, const char *state_key, const req_customer *customer,
 /* --- the candidate's decision rule as probabilities ------------------------- */
 
 /* agent.c's brief weights, by gender, else region, else age (see its comment). */
-static const double w_young[] = {10, 8, 6, 6, 6, 4};
-static const double w_older[] = {8, 6, 10, 6, 4};
-static const double w_europa[] = {10, 8, 6, 6, 10, 10};
-static const double w_americas[] = {4, 8, 6, 6, 10, 10};
-static const double w_asia[] = {4, 10, 10, 6, 4, 4};
-static const double w_male[] = {10, 10, 10, 6, 4, 4};
-static const double w_female[] = {4, 4, 6, 10, 10, 10};
-
-static long offer_number(const char *name)
-{
-	const char *end = name + strlen(name);
-	const char *p = end;
-	long n = 0;
-	long mul = 1;
-
-	while (p > name && p[-1] >= '0' && p[-1] <= '9' && mul < 1000000) {
-		p--;
-		n += (p[0] - '0') * mul;
-		mul *= 10;
-	}
-	return p == end ? -1 : n;
-}
-
-static double brief_weight(const req_customer *c, const char *offer, size_t position)
-{
-	const double *w;
-	size_t len;
-	long num = offer_number(offer);
-	size_t i;
-
-	if (c->gender == 'M') {
-		w = w_male;
-		len = UTIL_ARRAY_LEN(w_male);
-	} else if (c->gender == 'F') {
-		w = w_female;
-		len = UTIL_ARRAY_LEN(w_female);
-	} else if (strcmp(c->region, "Europa") == 0) {
-		w = w_europa;
-		len = UTIL_ARRAY_LEN(w_europa);
-	} else if (strcmp(c->region, "Americas") == 0) {
-		w = w_americas;
-		len = UTIL_ARRAY_LEN(w_americas);
-	} else if (strcmp(c->region, "Asia") == 0) {
-		w = w_asia;
-		len = UTIL_ARRAY_LEN(w_asia);
-	} else if (c->age >= 0) {
-		w = c->age < 30 ? w_young : w_older;
-		len = c->age < 30 ? UTIL_ARRAY_LEN(w_young) : UTIL_ARRAY_LEN(w_older);
-	} else {
-		return 1.0;
-	}
-	i = num >= 1 ? (size_t)(num - 1) : position;
-	return w[i % len];
-}
 
 /* A candidate's view of one episode: scores or weights of every offer. */
 typedef struct scorer {
@@ -319,7 +254,7 @@ static void scorer_init(scorer *s, const ope_log *l, const ope_candidate *c, con
 	s->eps = conf->policy == POLICY_EPSILON_GREEDY ? conf->epsilon : 0.0;
 	for (size_t i = 0; i < s->n; i++) {
 		names[i] = l->offers->keys[i];
-		s->weight[i] = conf->policy == POLICY_RANDOM ? 1.0 : brief_weight(cust, names[i], i);
+		s->weight[i] = conf->policy == POLICY_RANDOM ? 1.0 : agent_brief_weight(cust, names[i], i);
 	}
 	if (conf->policy == POLICY_WEIGHTED || conf->policy == POLICY_RANDOM)
 		return;

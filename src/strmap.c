@@ -20,17 +20,6 @@ struct strmap {
 	size_t used;
 };
 
-static uint64_t hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 strmap *strmap_new(void)
 {
 	strmap *m = xcalloc(1, sizeof(*m));
@@ -54,7 +43,7 @@ void strmap_free(strmap *m)
 
 static slot *lookup(const strmap *m, const char *key)
 {
-	size_t i = hash(key) & (m->cap - 1);
+	size_t i = util_hash(key) & (m->cap - 1);
 
 	while (m->slots[i].key != NULL && strcmp(m->slots[i].key, key) != 0)
 		i = (i + 1) & (m->cap - 1);

@@ -109,6 +109,17 @@ int util_strtod(const char *s, double min, double max, double *out)
 	return 0;
 }
 
+uint64_t util_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
 int util_streq_nocase(const char *a, const char *b)
 {
 	return strcasecmp(a, b) == 0;

@@ -47,6 +47,9 @@ int util_strtonum(const char *s, int64_t min, int64_t max, int64_t *out);
 /* Same for a finite double within [min, max]. */
 int util_strtod(const char *s, double min, double max, double *out);
 
+/* FNV-1a 64-bit hash of a string, for the hash tables. */
+uint64_t util_hash(const char *s);
+
 /* Case-insensitive ASCII comparison helpers. */
 int util_streq_nocase(const char *a, const char *b);
 /* Copies at most dstsize-1 bytes and always terminates; returns strlen(src). */

@@ -30,17 +30,6 @@ struct values {
 	size_t states;  /* state-level entries */
 };
 
-static uint64_t fnv1a(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 values *values_new(void)
 {
 	values *v = xcalloc(1, sizeof(*v));
@@ -65,7 +54,7 @@ void values_free(values *v)
 static ventry *find(const values *v, const char *key)
 {
 	size_t mask = v->cap - 1;
-	size_t i = fnv1a(key) & mask;
+	size_t i = util_hash(key) & mask;
 
 	while (v->slots[i].key != NULL) {
 		if (strcmp(v->slots[i].key, key) == 0)
@@ -84,7 +73,7 @@ static void grow(values *v)
 	v->slots = xcalloc(v->cap, sizeof(ventry));
 	for (size_t i = 0; i < oldcap; i++) {
 		if (old[i].key != NULL) {
-			size_t j = fnv1a(old[i].key) & (v->cap - 1);
+			size_t j = util_hash(old[i].key) & (v->cap - 1);
 
 			while (v->slots[j].key != NULL)
 				j = (j + 1) & (v->cap - 1);
@@ -104,7 +93,7 @@ static ventry *find_or_add(values *v, const char *key)
 		return e;
 	if ((v->used + 1) * 10 > v->cap * 7)
 		grow(v);
-	i = fnv1a(key) & (v->cap - 1);
+	i = util_hash(key) & (v->cap - 1);
 	while (v->slots[i].key != NULL)
 		i = (i + 1) & (v->cap - 1);
 	v->slots[i].key = xstrdup(key);
