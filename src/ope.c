@@ -227,8 +227,6 @@ int ope_log_add(ope_log *l, const char *state_key, const req_customer *customer,
 
 /* --- the candidate's decision rule as probabilities ------------------------- */
 
-/* agent.c's brief weights, by gender, else region, else age (see its comment). */
-
 /* A candidate's view of one episode: scores or weights of every offer. */
 typedef struct scorer {
 	enum agent_policy policy;
