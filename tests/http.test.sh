@@ -1,0 +1,422 @@
+#!/usr/bin/env bash
+# The HTTP contract of issue 2 (and the tenant rules of issue 7), against the
+# real build/offerd on SQLite AND on PostgreSQL, with ONE table of cases:
+# tests/cases/http.json (its "about" says how a case is written).
+#
+# For each backend, on a fresh database (SQLite: a temporary file;
+# PostgreSQL: CREATE DATABASE on $OFFERD_TEST_PG_URL, dropped at exit):
+#  1. Company A's catalogue is imported, keys are created for A and B, and
+#     offerd starts with auth on, --body-max 4096, --refresh 0.2.
+#  2. Every case of the table runs in order (later cases use episode ids that
+#     earlier ones saved), with automatic checks on every /predict answer
+#     (1..3 distinct allowed offers, min(3, allowed) of them, today's UTC
+#     response-date...) and on every error (JSON {status, error, message,
+#     field}).
+#  3. /metrics: the request counters move.
+#  4. The six customers of examples/company_A.json go through /predict and
+#     /predict-v2 and are rewarded; then TB_EPISODES (6+6 rows, states as
+#     received, offers among the allowed ones, the answers' offers),
+#     TB_REWARDS (6 rows on the latest episode of each) and TB_PRODUCTS_A
+#     (the CSV) are read back.
+#  5. offerd stops with SIGTERM and exits 0.
+# Standalone: `make build && bash tests/http.test.sh` (starts PostgreSQL with
+# scripts/pg.sh when $OFFERD_TEST_PG_URL is unset). OFFERD_TEST_BACKENDS can
+# be "sqlite", "pg" or "sqlite pg" (the default).
+source "$(dirname "$0")/lib.sh"
+lib_require curl jq
+lib_deadline "${OFFERD_TEST_DEADLINE:-300}"
+
+cases_file=tests/cases/http.json
+products_csv=examples/company_A_products.csv
+company_a=examples/company_A.json
+jq empty "$cases_file" || die "$cases_file is not valid JSON"
+[[ -x $build/offerd && -x $build/offerctl ]] || die "$build/offerd or offerctl is not built (make build)"
+backends=${OFFERD_TEST_BACKENDS:-sqlite pg}
+
+# The catalogue as {"OFFER_1": "IPHONE 13 MAX", ...}, read from the CSV itself.
+catalogue=$(tail -n +2 "$products_csv" | tr -d '\r' |
+  jq -R -s -c 'split("\n") | map(select(length > 0) | split(",")) | map({(.[1]): .[2]}) | add')
+[[ $(jq length <<<"$catalogue") -eq 10 ]] || die "could not read 10 products from $products_csv"
+defaults=$(jq -c '.defaults' "$cases_file")
+
+# "$name" strings in a body become saved values (with their JSON type),
+# "PAD<n>" strings become n letters.
+JQ_SUBST='def subst: walk(if type == "string" then
+    (if test("^\\$[A-Za-z_0-9]+$") then $vars[.[1:]]
+     elif test("^PAD[0-9]+$") then ("x" * (.[3:] | tonumber))
+     else . end) else . end);'
+
+# Checks on every 200 answer of /predict and /predict-v2 (expression, meaning).
+JQ_OFFERS='(.["best-three-offers"] | if type == "object" then keys_unsorted else . end)'
+JQ_PREDICT=(
+  '(.customer_id | type) == "string" and ($cid == null or .customer_id == $cid)'
+  '.["response-date"] == $today1 or .["response-date"] == $today2'
+  '(.episode_id | type) == "number" and .episode_id > 0'
+  '(.["agent-version"] | type) == "string" and (.["agent-version"] | length) > 0'
+  '(.state | type) == "string" and (.state | length) > 0'
+  '.["best-three-offers"] | type == (if $v2 then "object" else "array" end)'
+  "$JQ_OFFERS"' | (length >= 1 and length <= 3) and (unique | length) == length'
+  '$allowed == null or ('"$JQ_OFFERS"' | length == ([($allowed | length), 3] | min) and all(.[]; . as $x | $allowed | any(. == $x)))'
+  'if $v2 then (.["best-three-offers"] | to_entries | all(.value == null or (.value | type) == "string")) else true end'
+)
+JQ_PREDICT_NAMES=(
+  "customer_id echoes the request"
+  "response-date is today (UTC)"
+  "episode_id is a positive integer"
+  "agent-version is given"
+  "state is given"
+  "best-three-offers has the right type (list; object on /predict-v2)"
+  "1 to 3 distinct offers"
+  "min(3, allowed) offers, all of them flagged true"
+  "product names are strings or null"
+)
+
+# --- the table, read once ------------------------------------------------------------
+# One jq pass turns every case into bash arrays C_<FIELD>[i]; a body that uses
+# no saved value is built here, the others at run time (C_TEMPLATE).
+declare -a C_NAME C_METHOD C_PATH C_AUTH C_STATUS C_FIELD C_JSON C_CHUNKED C_BIG C_CT_MODE C_CT
+declare -a C_EXACT C_HAS_EXACT C_HAS_BODY C_BODY C_TEMPLATE C_ALLOWED C_CID C_HEADERS C_HEADERS_OUT
+declare -a C_SAVE C_SQL C_JQ
+table=$(jq -r --argjson defaults "$defaults" --argjson vars '{}' "$JQ_SUBST"'
+  def uses_vars: [.. | strings | select(test("^\\$[A-Za-z_0-9]+$"))] | length > 0;
+  def flagged: if (.offers | type) == "object" then [.offers | to_entries[]
+      | select(.value == true or .value == 1
+               or ((.value | type) == "string" and ((.value | ascii_downcase) == "true" or .value == "1")))
+      | .key] else null end;
+  .cases | to_entries[] | .key as $i | .value as $c
+  | (if $c | has("body") then $c.body
+     elif $c | has("base") then ((($defaults[$c.base] + ($c.set // {})) as $b
+          | reduce ($c.unset // [])[] as $k ($b; del(.[$k]))))
+     else null end) as $tmpl
+  | ($tmpl != null and ($c | has("raw") | not)) as $is_json
+  | ($is_json and ($tmpl | uses_vars)) as $late
+  | [ "C_NAME[\($i)]=\($c.name | @sh)",
+      "C_METHOD[\($i)]=\($c.method | @sh)",
+      "C_PATH[\($i)]=\($c.path | @sh)",
+      "C_AUTH[\($i)]=\(($c.auth // "A") | @sh)",
+      "C_STATUS[\($i)]=\($c.status | tostring | @sh)",
+      "C_FIELD[\($i)]=\(($c.field // "") | @sh)",
+      "C_JSON[\($i)]=\(if $c.json == false then 0 else 1 end)",
+      "C_CHUNKED[\($i)]=\(if $c.chunked then 1 else 0 end)",
+      "C_BIG[\($i)]=\($c.big // 0)",
+      "C_CT_MODE[\($i)]=\(if ($c | has("content_type")) and $c.content_type == null then "none" else "set" end)",
+      "C_CT[\($i)]=\(($c.content_type // "application/json") | @sh)",
+      "C_EXACT[\($i)]=\(($c.body_exact // "") | @sh)",
+      "C_HAS_EXACT[\($i)]=\(if $c | has("body_exact") then 1 else 0 end)",
+      "C_HAS_BODY[\($i)]=\(if ($c | has("raw")) or $tmpl != null or ($c.big // 0) > 0 then 1 else 0 end)",
+      "C_BODY[\($i)]=\((if $c | has("raw") then $c.raw elif $is_json and ($late | not) then ($tmpl | subst | tojson) else "" end) | @sh)",
+      "C_TEMPLATE[\($i)]=\((if $late then ($tmpl | tojson) else "" end) | @sh)",
+      "C_ALLOWED[\($i)]=\((if $c.allowed then $c.allowed elif $is_json then ($tmpl | flagged) else null end) | tojson | @sh)",
+      "C_CID[\($i)]=\((if $is_json and ($tmpl | type) == "object" and $tmpl.customer_id != null then ($tmpl.customer_id | tostring) else null end) | tojson | @sh)",
+      "C_HEADERS[\($i)]=\(([($c.headers // {}) | to_entries[] | "\(.key): \(.value)"] | join("\n")) | @sh)",
+      "C_HEADERS_OUT[\($i)]=\(([($c.headers_out // {}) | to_entries[] | "\(.key)\t\(.value)"] | join("\n")) | @sh)",
+      "C_SAVE[\($i)]=\(([($c.save // {}) | to_entries[] | "\(.key | tojson): (try (\(.value)) catch null)"] | join(", ")) | @sh)",
+      "C_SQL[\($i)]=\(([($c.sql // [])[] | "\(.[0])\t\(.[1] | gsub("\n"; "\\n"))"] | join("\n")) | @sh)",
+      "C_JQ[\($i)]=\(($c.jq // [] | join("\n")) | @sh)"
+    ] | join("\n")' "$cases_file") || die "cannot read the cases of $cases_file"
+eval "$table" || die "cannot load the cases of $cases_file"
+NCASES=${#C_NAME[@]}
+[[ $NCASES -gt 0 ]] || die "no cases in $cases_file"
+
+# Saved values: name -> JSON text.
+declare -A VARS=()
+vars_json() {
+  local out="{" k sep=
+  for k in "${!VARS[@]}"; do
+    out+="$sep\"$k\":${VARS[$k]}"
+    sep=,
+  done
+  echo "$out}"
+}
+# Replaces $name by the saved value (raw text), longest names first.
+subst_vars() {
+  local s=$1 k v len
+  for ((len = 40; len > 0; len--)); do
+    for k in "${!VARS[@]}"; do
+      [[ ${#k} -eq $len ]] || continue
+      v=${VARS[$k]}
+      v=${v#\"}
+      v=${v%\"}
+      s=${s//"\$$k"/$v}
+    done
+  done
+  printf '%s' "$s"
+}
+
+# --- one case -----------------------------------------------------------------------
+
+# run_case LABEL DBURL INDEX: runs case INDEX of the table against $base_url.
+run_case() {
+  local label=$1 db=$2 i=$3 problems=() body_file="$LIB_TMP/req.body"
+  local name=${C_NAME[$i]} method=${C_METHOD[$i]} path=${C_PATH[$i]} status=${C_STATUS[$i]}
+
+  # The body.
+  : >"$body_file"
+  if [[ ${C_BIG[$i]} -gt 0 ]]; then
+    { printf '{"customer_id": "'; head -c "${C_BIG[$i]}" /dev/zero | tr '\0' x; printf '"}'; } >"$body_file"
+  elif [[ -n ${C_TEMPLATE[$i]} ]]; then
+    jq -j --argjson vars "$(vars_json)" "$JQ_SUBST"'subst | tojson' <<<"${C_TEMPLATE[$i]}" >"$body_file" ||
+      { fail "[$label] $name: cannot build the body"; return; }
+  else
+    printf '%s' "${C_BODY[$i]}" >"$body_file"
+  fi
+
+  # The request.
+  local args=()
+  case ${C_AUTH[$i]} in
+    A) args+=(-H "Authorization: Bearer $key_a") ;;
+    A-x-api-key) args+=(-H "X-API-Key: $key_a") ;;
+    B) args+=(-H "Authorization: Bearer $key_b") ;;
+    wrong) args+=(-H "Authorization: Bearer ofk_this-is-not-a-key-0123456789") ;;
+    wrong-x-api-key) args+=(-H "X-API-Key: wrong-key") ;;
+    basic) args+=(-H "Authorization: Basic dXNlcjpwYXNz") ;;
+    none) ;;
+    *) fail "[$label] $name: unknown auth '${C_AUTH[$i]}' in the table"; return ;;
+  esac
+  if [[ ${C_HAS_BODY[$i]} -eq 1 ]]; then
+    args+=(--data-binary "@$body_file")
+    if [[ ${C_CT_MODE[$i]} == none ]]; then args+=(-H "Content-Type:"); else args+=(-H "Content-Type: ${C_CT[$i]}"); fi
+    [[ ${C_CHUNKED[$i]} -eq 1 ]] && args+=(-H "Transfer-Encoding: chunked")
+  fi
+  local h
+  while IFS= read -r h; do
+    [[ -n $h ]] && args+=(-H "$h")
+  done <<<"${C_HEADERS[$i]}"
+
+  local today1 today2 sent=
+  printf -v today1 '%(%F)T' -1
+  http "$method" "$base_url$path" "${args[@]}"
+  printf -v today2 '%(%F)T' -1
+  if [[ ${C_HAS_BODY[$i]} -eq 1 ]]; then
+    IFS= read -r -d '' -n 300 sent <"$body_file"
+    HTTP_REQ="$HTTP_REQ  body: ${sent//$'\n'/ }"
+  fi
+
+  # Status, exact body, headers.
+  [[ $HTTP_STATUS == "$status" ]] || problems+=("expected status $status, got $HTTP_STATUS")
+  if [[ ${C_HAS_EXACT[$i]} -eq 1 && $HTTP_BODY != "${C_EXACT[$i]}" ]]; then
+    problems+=("expected the body to be exactly ${C_EXACT[$i]}")
+  fi
+  local k v got
+  while IFS=$'\t' read -r k v; do
+    [[ -n $k ]] || continue
+    got=$(header_value "$k")
+    [[ $got =~ ^($v)$ ]] || problems+=("expected header $k matching '$v', got '${got:-<none>}'")
+  done <<<"${C_HEADERS_OUT[$i]}"
+
+  # Assertions on the JSON answer and saved values, in one jq run.
+  local exprs=() names=() e
+  while IFS= read -r e; do
+    [[ -n $e ]] && { exprs+=("$e"); names+=("$e"); }
+  done <<<"${C_JQ[$i]}"
+  if [[ ${HTTP_STATUS:0:1} == 4 ]]; then
+    exprs+=("(.status == $HTTP_STATUS) and ((.error | type) == \"string\") and ((.message | type) == \"string\" and (.message | length) > 0)")
+    names+=("the error is JSON {status: $HTTP_STATUS, error, message}")
+    got=$(header_value Content-Type)
+    [[ $got == application/json* ]] || problems+=("expected Content-Type application/json on an error, got '$got'")
+    if [[ -n ${C_FIELD[$i]} ]]; then
+      exprs+=(".field == \"${C_FIELD[$i]}\"")
+      names+=("the error names the field ${C_FIELD[$i]}")
+    fi
+  fi
+  local v2=false
+  if [[ $HTTP_STATUS == 200 && ( $path == /predict || $path == /predict-v2 ) && $method == POST ]]; then
+    [[ $path == /predict-v2 ]] && v2=true
+    [[ ${C_ALLOWED[$i]} == null ]] && problems+=("table: give \"allowed\" for this case (its offers are not a JSON object)")
+    exprs+=("${JQ_PREDICT[@]}")
+    names+=("${JQ_PREDICT_NAMES[@]}")
+  fi
+  if [[ ${C_JSON[$i]} -eq 1 && $method != HEAD ]] && [[ ${#exprs[@]} -gt 0 || -n ${C_SAVE[$i]} ]]; then
+    local prog="[" j out results=() line
+    for ((j = 0; j < ${#exprs[@]}; j++)); do
+      [[ $j -gt 0 ]] && prog+=","
+      prog+="(try (${exprs[$j]}) catch \"error\")"
+    done
+    prog+="] as \$r | ([\$r[] | if . == true then \"1\" else \"0\" end] | join(\" \")), ({${C_SAVE[$i]}} | to_entries[] | \"\\(.key)\\t\\(.value | tojson)\")"
+    if out=$(jq -r --argjson vars "$(vars_json)" --arg today1 "$today1" --arg today2 "$today2" \
+        --argjson cat "$catalogue" --argjson allowed "${C_ALLOWED[$i]}" --argjson cid "${C_CID[$i]}" \
+        --argjson v2 "$v2" "$prog" <<<"$HTTP_BODY" 2>&1); then
+      read -r -a results <<<"${out%%$'\n'*}"
+      for ((j = 0; j < ${#exprs[@]}; j++)); do
+        [[ ${results[$j]:-0} == 1 ]] || problems+=("expected: ${names[$j]}")
+      done
+      if [[ $out == *$'\n'* ]]; then
+        while IFS=$'\t' read -r k v; do
+          [[ -n $k ]] || continue
+          [[ -n $v && $v != null ]] || problems+=("could not save $k from the answer")
+          VARS[$k]=${v:-null}
+        done <<<"${out#*$'\n'}"
+      fi
+    else
+      problems+=("the answer is not JSON, or the checks do not run: ${out:0:300}")
+    fi
+  elif [[ ${C_JSON[$i]} -eq 1 && $method != HEAD ]]; then
+    jq -e . >/dev/null 2>&1 <<<"$HTTP_BODY" || problems+=("the answer is not JSON")
+  fi
+
+  # Rows in the database.
+  local q want have
+  while IFS=$'\t' read -r q want; do
+    [[ -n $q ]] || continue
+    q=$(subst_vars "$q")
+    want=$(subst_vars "$want")
+    want=${want//\\n/$'\n'}
+    have=$(sql "$db" "$q" 2>&1)
+    [[ $have == "$want" ]] || problems+=("SQL $q: expected rows [${want//$'\n'/; }], got [${have//$'\n'/; }]")
+  done <<<"${C_SQL[$i]}"
+
+  if [[ ${#problems[@]} -eq 0 ]]; then
+    ok "[$label] $name"
+  else
+    fail "[$label] $name"
+    local p
+    for p in "${problems[@]}"; do printf '      - %s\n' "$p"; done
+    lib_show_answer
+  fi
+}
+
+# --- /metrics ---------------------------------------------------------------------------
+
+metric() {  # metric NAME-WITH-LABELS: its value on $base_url/metrics, 0 when absent
+  curl -s --max-time 10 "$base_url/metrics" | awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }'
+}
+
+check_metrics() {
+  local label=$1 ok200 ok422 alive p200 p422 a200
+  ok200='offerd_http_requests_total{route="/predict",status="200"}'
+  ok422='offerd_http_requests_total{route="/predict",status="422"}'
+  alive='offerd_http_requests_total{route="/is-alive",status="200"}'
+  p200=$(metric "$ok200")
+  p422=$(metric "$ok422")
+  a200=$(metric "$alive")
+  [[ $p200 -gt 0 ]] || fail "[$label] metrics: $ok200 should count the table's requests, got '$p200'"
+  http POST "$base_url/predict" -H "Authorization: Bearer $key_a" -H 'Content-Type: application/json' \
+    --data-binary "$(jq -c '.predict + {customer_id: "c-metrics"}' <<<"$defaults")"
+  LIB_QUIET=1 expect_status 200 "[$label] metrics: a /predict"
+  http POST "$base_url/predict" -H "Authorization: Bearer $key_a" -H 'Content-Type: application/json' \
+    --data-binary '{"customer_id": "c-metrics"}'
+  LIB_QUIET=1 expect_status 422 "[$label] metrics: a 422 /predict"
+  http GET "$base_url/is-alive"
+  expect_eq "$(metric "$ok200")" $((p200 + 1)) "[$label] metrics: /predict 200 counter moved by one"
+  expect_eq "$(metric "$ok422")" $((p422 + 1)) "[$label] metrics: /predict 422 counter moved by one"
+  expect_eq "$(metric "$alive")" $((a200 + 1)) "[$label] metrics: /is-alive 200 counter moved by one"
+}
+
+# --- company_A.json end to end --------------------------------------------------------
+
+replay_company_a() {
+  local label=$1 db=$2 n i rec cust path ep offers allowed e0 r0 want have
+  local -a custs=() ep1=() ep2=() off1=() off2=()
+  n=$(jq length "$company_a")
+  [[ $n -eq 6 ]] || fail "[$label] $company_a should hold six customers, has $n"
+  e0=$(db_count "$db" tb_episodes)
+  r0=$(db_count "$db" tb_rewards)
+  for ((i = 0; i < n; i++)); do
+    rec=$(jq -c ".[$i]" "$company_a")
+    cust=$(jq -r .customer_id <<<"$rec")
+    custs+=("$cust")
+    allowed=$(jq -c '[.offers | to_entries[] | select(.value == "True" or .value == true) | .key]' <<<"$rec")
+    for path in /predict /predict-v2; do
+      http POST "$base_url$path" -H "Authorization: Bearer $key_a" -H 'Content-Type: application/json' \
+        --data-binary "$rec"
+      LIB_QUIET=1 expect_status 200 "[$label] company_A.json: $cust through $path" || continue
+      LIB_QUIET=1 expect_jq '
+        (.customer_id == $c)
+        and (.["best-three-offers"] | (if type == "object" then keys_unsorted else . end)
+             | length == ([($al | length), 3] | min) and (unique | length) == length
+               and all(.[]; . as $x | $al | any(. == $x)))
+        and (if $v2 == "/predict-v2" then (.["best-three-offers"] | to_entries | all(.value == $cat[.key]))
+             else true end)' \
+        "[$label] company_A.json: $cust on $path: min(3, allowed) distinct allowed offers${path/\/predict-v2/, names from TB_PRODUCTS_A}" \
+        --argjson al "$allowed" --argjson cat "$catalogue" --arg c "$cust" --arg v2 "$path" || continue
+      ep=$(jq .episode_id <<<"$HTTP_BODY")
+      offers=$(jq -r '.["best-three-offers"] | (if type == "object" then keys_unsorted else . end) | join(",")' <<<"$HTTP_BODY")
+      if [[ $path == /predict ]]; then ep1+=("$ep"); off1+=("$offers"); else ep2+=("$ep"); off2+=("$offers"); fi
+    done
+  done
+  [[ ${#ep1[@]} -eq 6 && ${#ep2[@]} -eq 6 ]] || fail "[$label] company_A.json: not every customer got two answers"
+  ok "[$label] company_A.json: 6 customers answered on /predict and /predict-v2 with allowed offers"
+  expect_eq "$(db_count "$db" tb_episodes)" $((e0 + 12)) "[$label] TB_EPISODES has 6+6 more rows (offerctl db count)"
+
+  # The rows, one customer at a time.
+  local states_in states_db rows row id st p1 p2 p3 dbal
+  for ((i = 0; i < ${#custs[@]} && i < ${#ep1[@]} && i < ${#ep2[@]}; i++)); do
+    cust=${custs[$i]}
+    rec=$(jq -c ".[$i]" "$company_a")
+    rows=$(sql "$db" "SELECT id, predicted_offer_1, COALESCE(predicted_offer_2, ''), COALESCE(predicted_offer_3, '') FROM tb_episodes WHERE company = 'A' AND customer_id = '$cust' ORDER BY id")
+    want="${ep1[$i]}|${off1[$i]//,/|}"$'\n'"${ep2[$i]}|${off2[$i]//,/|}"
+    expect_eq "$rows" "$want" "[$label] TB_EPISODES: $cust has two rows with the answers' offers, in order"
+    states_db=$(sql "$db" "SELECT states FROM tb_episodes WHERE company = 'A' AND customer_id = '$cust' ORDER BY id" |
+      jq -S -c . 2>&1 | sort -u)
+    states_in=$(jq -S -c .states <<<"$rec")
+    expect_eq "$states_db" "$states_in" "[$label] TB_EPISODES: $cust's states stored as received (same JSON, both rows)"
+    dbal=$(sql "$db" "SELECT predicted_offer_1 || ',' || COALESCE(predicted_offer_2, '') || ',' || COALESCE(predicted_offer_3, '') FROM tb_episodes WHERE company = 'A' AND customer_id = '$cust'" |
+      tr ',\n' '\n\n' | grep -v '^$' | sort -u |
+      jq -R -s --argjson al "$(jq -c '[.offers | to_entries[] | select(.value == "True") | .key]' <<<"$rec")" \
+        'split("\n") | map(select(length > 0)) | all(.[]; . as $x | $al | any(. == $x))')
+    expect_eq "$dbal" true "[$label] TB_EPISODES: $cust's stored offers are all flagged True in company_A.json"
+  done
+
+  # Rewards: the brief's spelling for even customers (accepted), ours for odd ones (not).
+  local acc field
+  for ((i = 0; i < ${#custs[@]}; i++)); do
+    cust=${custs[$i]}
+    if ((i % 2 == 0)); then acc=true; field='accepted_one_of the_three_offers'; else acc=false; field=accepted_one_of_the_three_offers; fi
+    http PUT "$base_url/rewards" -H "Authorization: Bearer $key_a" -H 'Content-Type: application/json' \
+      --data-binary "$(jq -c -n --arg c "$cust" --arg f "$field" --argjson a "$acc" '{customer_id: $c, timestamp: "2022-04-05", ($f): $a}')"
+    LIB_QUIET=1 expect_status 200 "[$label] company_A.json: reward $cust" && expect_eq "$HTTP_BODY" '"Sucess"' "[$label] company_A.json: reward $cust answers \"Sucess\""
+  done
+  expect_eq "$(db_count "$db" tb_rewards)" $((r0 + 6)) "[$label] TB_REWARDS has 6 more rows (offerctl db count)"
+  for ((i = 0; i < ${#custs[@]} && i < ${#ep2[@]}; i++)); do
+    cust=${custs[$i]}
+    ((i % 2 == 0)) && acc=1 || acc=0
+    have=$(sql "$db" "SELECT episode_id, CASE WHEN accepted_offer THEN 1 ELSE 0 END, company FROM tb_rewards WHERE customer_id = '$cust'")
+    expect_eq "$have" "${ep2[$i]}|$acc|A" "[$label] TB_REWARDS: $cust's reward is on its latest episode (${ep2[$i]}), accepted=$acc"
+  done
+
+  # The catalogue, as imported.
+  want=$(tail -n +2 "$products_csv" | tr -d '\r' | grep -v '^$' | cut -d, -f2,3 | tr ',' '|')
+  have=$(sql "$db" "SELECT offer_id, product_name FROM tb_products_a ORDER BY id")
+  expect_eq "$have" "$want" "[$label] TB_PRODUCTS_A holds $products_csv"
+  expect_eq "$(db_count "$db" tb_products_a)" 10 "[$label] TB_PRODUCTS_A has 10 rows (offerctl db count)"
+}
+
+# --- one backend ---------------------------------------------------------------------------
+
+run_backend() {
+  local label=$1 db=$2 t0 ncases i
+  t0=$(date +%s.%N)
+  note "=== $label: $db"
+  timeout 60 "$build/offerctl" products import "$products_csv" --company A --database-url "$db" >/dev/null ||
+    die "[$label] offerctl products import $products_csv failed"
+  key_a=$(key_create "$db" A)
+  key_b=$(key_create "$db" B)
+  offerd_start "$label" "$db" --body-max 4096 --refresh 0.2 --threads 4
+  base_url=${OFFERD_URL[$label]}
+  VARS=()
+  ncases=$NCASES
+  for ((i = 0; i < ncases; i++)); do
+    run_case "$label" "$db" "$i"
+  done
+  check_metrics "$label"
+  replay_company_a "$label" "$db"
+  offerd_stop "$label"
+  note "=== $label: $ncases cases and the replay in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+}
+
+for b in $backends; do
+  case $b in
+    sqlite)
+      lib_require sqlite3
+      sqlite_new_db http db_sqlite
+      run_backend sqlite "$db_sqlite"
+      ;;
+    pg | postgresql)
+      pg_setup
+      pg_new_db http db_pg
+      run_backend postgresql "$db_pg"
+      ;;
+    *) die "OFFERD_TEST_BACKENDS: unknown backend $b" ;;
+  esac
+done
+lib_done
