@@ -101,8 +101,15 @@ static const char *const m1_pg[] = {
     NULL,
 };
 
+/* 2: default rewards (after an agent's reward wait) are told apart. */
+static const char *const m2[] = {
+    "ALTER TABLE tb_rewards ADD COLUMN source TEXT NOT NULL DEFAULT 'client'",
+    NULL,
+};
+
 static const migration migrations[] = {
     {1, m1, m1_pg},
+    {2, m2, NULL},
 };
 
 static char *dialect_sql(const store *s, const char *tmpl)
@@ -385,9 +392,9 @@ static const char lookup_by_id[] =
 static const char reward_insert[] =
     "INSERT INTO tb_rewards (company, customer_id, episode_id, accepted_offer,"
     " accepted_offer_id, clicked_offers, reward_1, reward_2, reward_3,"
-    " request_timestamp, learned) VALUES ($1, $2, $3, $4, $5, $6,"
+    " request_timestamp, learned, source) VALUES ($1, $2, $3, $4, $5, $6,"
     " CAST($7 AS DOUBLE PRECISION), CAST($8 AS DOUBLE PRECISION),"
-    " CAST($9 AS DOUBLE PRECISION), $10, $11)"
+    " CAST($9 AS DOUBLE PRECISION), $10, $11, $12)"
     " ON CONFLICT (episode_id) DO NOTHING RETURNING id";
 
 static int reward_episode_row(void *arg, int ncols, const char *const *vals)
@@ -428,7 +435,7 @@ static int reward_id_row(void *arg, int ncols, const char *const *vals)
 typedef struct reward_params {
 	char epid[24];
 	char rw[EPISODE_SHOWN_MAX][32];
-	const char *p[11];
+	const char *p[12];
 } reward_params;
 
 static int attach_slice(store *s, const db_reward_in *in, db_reward_out *out, size_t n,
@@ -476,9 +483,10 @@ static int attach_slice(store *s, const db_reward_in *in, db_reward_out *out, si
 		}
 		rp[i].p[9] = in[i].request_ts;
 		rp[i].p[10] = out[i].learned ? "1" : "0";
+		rp[i].p[11] = in[i].is_default ? "default" : "client";
 		memset(&st[ni], 0, sizeof(st[ni]));
 		st[ni].sql = reward_insert;
-		st[ni].nparams = 11;
+		st[ni].nparams = 12;
 		st[ni].params = rp[i].p;
 		st[ni].fn = reward_id_row;
 		st[ni].arg = &out[i];
@@ -523,6 +531,43 @@ int db_rewards_attach(store *s, const db_reward_in *in, db_reward_out *out, size
 			return rc;
 	}
 	return 0;
+}
+
+typedef struct expired_each {
+	db_expired_fn fn;
+	void *arg;
+} expired_each;
+
+static int expired_row(void *arg, int ncols, const char *const *vals)
+{
+	expired_each *ee = arg;
+	int64_t id = 0;
+
+	if (ncols < 3 || vals[0] == NULL || vals[1] == NULL || vals[2] == NULL ||
+	    util_strtonum(vals[2], 1, INT64_MAX, &id) != 0)
+		return 0;
+	return ee->fn(ee->arg, vals[0], vals[1], id);
+}
+
+int db_episodes_expired(store *s, double wait_seconds, int limit, db_expired_fn fn, void *arg)
+{
+	expired_each ee = {fn, arg};
+	char sql[768];
+	char w[32];
+	char l[24];
+	const char *p[2];
+
+	fmt_double(w, wait_seconds);
+	fmt_int(l, limit);
+	p[0] = w;
+	p[1] = l;
+	snprintf(sql, sizeof(sql),
+	         "SELECT e.company, e.customer_id, e.id FROM tb_episodes e WHERE %s"
+	         " AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
+	         " ORDER BY e.id LIMIT CAST($2 AS INTEGER)",
+	         is_pg(s) ? "e.last_update < now() - make_interval(secs => CAST($1 AS DOUBLE PRECISION))"
+	                  : "julianday(e.last_update) < julianday('now') - CAST($1 AS REAL) / 86400.0");
+	return store_exec(s, sql, 2, p, expired_row, &ee);
 }
 
 /* --- learned statistics ------------------------------------------------ */

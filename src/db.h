@@ -67,6 +67,7 @@ typedef struct db_reward_in {
 	const char *accepted_offer; /* may be NULL */
 	const char *clicked;        /* comma-separated, may be NULL */
 	const char *request_ts;
+	int is_default;             /* the agent's default reward after its wait */
 } db_reward_in;
 
 /* What the writer learned from the episode a reward attached to. */
@@ -136,6 +137,14 @@ typedef void (*db_reward_fn)(void *arg, const db_reward_in *in, db_reward_out *o
                              double rewards[EPISODE_SHOWN_MAX]);
 int db_rewards_attach(store *s, const db_reward_in *in, db_reward_out *out, size_t n,
                       db_reward_fn reward_fn, void *arg);
+
+/*
+ * Calls fn(arg, company, customer_id, episode_id) for at most limit episodes
+ * older than wait_seconds that have no reward, oldest first.
+ */
+typedef int (*db_expired_fn)(void *arg, const char *company, const char *customer_id,
+                             int64_t episode_id);
+int db_episodes_expired(store *s, double wait_seconds, int limit, db_expired_fn fn, void *arg);
 
 /* --- api keys ----------------------------------------------------------- */
 int db_key_insert(store *s, const char *company, const char *hash, const char *prefix);

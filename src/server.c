@@ -160,6 +160,57 @@ static int load_maps(server *s)
 	return rc;
 }
 
+/* A default reward queued by the refresher; freed when the writer is done. */
+typedef struct default_reward {
+	writer_op op;
+	char company[SERVER_COMPANY_MAX];
+	char customer[128];
+} default_reward;
+
+static void default_done(writer_op *op)
+{
+	free(op->arg);
+}
+
+static int expired_cb(void *arg, const char *company, const char *customer, int64_t episode_id)
+{
+	server *s = arg;
+	default_reward *d = xcalloc(1, sizeof(*d));
+
+	util_strlcpy(d->company, company, sizeof(d->company));
+	util_strlcpy(d->customer, customer, sizeof(d->customer));
+	d->op.kind = WOP_REWARD;
+	d->op.rin.company = d->company;
+	d->op.rin.customer_id = d->customer;
+	d->op.rin.episode_id = episode_id;
+	d->op.rin.accepted = 0;
+	d->op.rin.is_default = 1;
+	d->op.done = default_done;
+	d->op.arg = d;
+	if (writer_submit(s->w, &d->op) != 0) {
+		free(d);
+		return 1;  /* queue full: try again at the next tick */
+	}
+	return 0;
+}
+
+/*
+ * Personalizer-style default reward: an episode still without a reward
+ * after the agent's reward_wait_seconds gets "not accepted" (the reward
+ * scale's ignore value), learned like any other. At most 1,000 a tick.
+ */
+static void expire_episodes(server *s)
+{
+	agent_conf c;
+
+	server_conf(s, &c);
+	if (c.reward_wait <= 0 || s->w == NULL)
+		return;
+	if (db_episodes_expired(s->reader, c.reward_wait, 1000, expired_cb, s) < 0)
+		log_msg(LOG_WARN, "cannot list episodes past the reward wait: %s",
+		        s->reader->ops->errmsg(s->reader));
+}
+
 int server_refresh(server *s)
 {
 	int rc = load_agent(s);
@@ -196,6 +247,8 @@ static void *refresher_main(void *arg)
 			break;
 		pthread_mutex_unlock(&s->stop_lock);
 		rc = server_refresh(s);
+		if (rc == 0)
+			expire_episodes(s);
 		if (rc != 0 && !failing)
 			log_msg(LOG_WARN, "refresh from the database failed (%s); serving cached values",
 			        s->reader->ops->errmsg(s->reader));

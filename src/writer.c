@@ -114,8 +114,10 @@ static void score_reward(void *arg, const db_reward_in *in, db_reward_out *out,
 
 	agent_rewards(b->conf, (const char(*)[64])out->offers, out->n_offers, in->accepted,
 	              in->accepted_offer, in->clicked, rewards, success);
-	/* A reward later than the agent's wait time is logged, not learned. */
-	out->learned = !(b->conf->reward_wait > 0 && out->episode_age > b->conf->reward_wait);
+	/* A reward later than the agent's wait time is logged, not learned;
+	 * the default reward given at the end of the wait is learned. */
+	out->learned = in->is_default ||
+	               !(b->conf->reward_wait > 0 && out->episode_age > b->conf->reward_wait);
 	if (!out->learned)
 		return;
 	for (int k = 0; k < out->n_offers; k++)
