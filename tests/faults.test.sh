@@ -146,7 +146,8 @@ start() {
 # stop_signal NAME SIGNAL LIMIT: sends SIGNAL, waits up to LIMIT+10 s;
 # sets STOP_RC (the exit status, or "timeout") and STOP_SECS.
 stop_signal() {
-  local name=$1 sig=$2 limit=$3 p=${PID[$1]} t0 t1
+  local name=$1 sig=$2 limit=$3 p=${PID[$1]:-} t0 t1
+  [[ -n $p ]] || { STOP_RC=gone; STOP_SECS=0; return 0; }
   t0=$(now)
   kill "-$sig" "$p"
   if gone "$p" $((limit + 10)); then
