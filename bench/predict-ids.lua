@@ -5,8 +5,8 @@
 --
 -- Each wrk thread appends to PREFIX.<thread>, one line per complete answer:
 --   <unix time, seconds with µs> <status> <episode_id> <customer_id>
--- (episode_id and customer_id are "-" when the answer is not a 200, "?" when
--- a 200 lacks them).
+-- (for a 200; "?" when the answer lacks one). Other answers have
+-- "retry-after=<value>" or "-" in place of the episode_id, and "-".
 -- Lines are written as they arrive (line-buffered), so the files hold every
 -- answer received even when the server is killed mid-run. Without
 -- PREDICT_IDS_OUT nothing is written (plain load).
@@ -87,6 +87,11 @@ function response(status, headers, body)
   if status == 200 then
     id = string.match(body or "", '"episode_id":%s*(%d+)') or "?"
     cust = string.match(body or "", '"customer_id":%s*"([^"]*)"') or "?"
+  else
+    local ra = headers["Retry-After"] or headers["retry-after"]
+    if ra ~= nil then
+      id = "retry-after=" .. ra
+    end
   end
   out:write(string.format("%.6f %d %s %s\n", now(), status, id, cust))
 end

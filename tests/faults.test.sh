@@ -13,6 +13,8 @@
 #     and timeouts, and /is-alive during the outage), reconnects by itself
 #     and answers 200 again within 1 s of PostgreSQL's return; nothing it
 #     acknowledged is lost.
+#  c. a write queue of 4 under the same load: 503 with Retry-After, never
+#     another status, and every 200 durable.
 # The figures measured are printed as "FIGURES ..." lines at the end.
 # Exits 77 (skipped) when $OFFERD_BUILD/offerd has not been built.
 set -uo pipefail
@@ -379,6 +381,8 @@ first503=$(awk -v a="$t_down0" '$1 >= a && $2 == 503 { print $1; exit }' "$tmp/o
 [[ $n503 -gt 0 ]] && ok "outage: $n503 answers 503 while PostgreSQL was down" ||
   fail "outage: no 503 while PostgreSQL was down"
 [[ $other5 -eq 0 ]] && ok "outage: no 5xx other than 503" || fail "outage: other answers: $other"
+no_ra=$(awk '$2 == 503 && $3 !~ /^retry-after=[0-9]+$/' "$tmp/outage.all" | wc -l)
+[[ $no_ra -eq 0 ]] && ok "outage: every 503 carries Retry-After" || fail "outage: $no_ra answers 503 without Retry-After"
 [[ $ok200down -eq 0 ]] && ok "outage: no 200 while PostgreSQL was down (nothing acknowledged without a commit)" ||
   fail "outage: $ok200down answers 200 while PostgreSQL was down"
 lat_max=$(jq -r '.latency_max_ms // empty' <<<"$WRK_SUMMARY")
@@ -409,10 +413,32 @@ stop_signal outage TERM 5
 [[ $STOP_RC == 0 ]] && ok "outage: offerd exits 0 on SIGTERM afterwards" || fail "outage: exit status $STOP_RC after SIGTERM"
 FIG[outage]="first 503 $(secs "$t_down0" "${first503:-$t_down0}") s after the stop began; $n503 answers 503; max latency ${lat_max:-?} ms, ${timeouts:-?} timeouts; 200 again ${recovery} s after PostgreSQL's return (pg.sh up took $(secs "$t_up0" "$t_up1") s, a psql probe got its first answer after $(secs "$t_up0" "$t_ready") s); $ACKED acknowledged, all stored"
 
+# --- c. the write queue full ---------------------------------------------------------------------
+
+note "== write queue full (--queue-max 4 --batch-max 1, SQLite)"
+start qfull "sqlite:$tmp/qfull.db" --auth off --access-log off --queue-max 4 --batch-max 1
+load_start qfull "${URL[qfull]}"
+sleep 1.5
+load_stop
+note "queue full: answers by status: $(statuses "$LOAD_PREFIX"); wrk: $WRK_SUMMARY"
+cat "$LOAD_PREFIX".[0-9]* >"$tmp/qfull.all"
+q503=$(awk '$2 == 503' "$tmp/qfull.all" | wc -l)
+qother=$(awk '$2 != 200 && $2 != 503' "$tmp/qfull.all" | wc -l)
+qnora=$(awk '$2 == 503 && $3 !~ /^retry-after=[0-9]+$/' "$tmp/qfull.all" | wc -l)
+[[ $q503 -gt 0 ]] && ok "queue full: $q503 answers 503" || fail "queue full: no 503 with a write queue of 4 under 32 connections"
+[[ $qother -eq 0 && $qnora -eq 0 ]] && ok "queue full: only 200 and 503 (with Retry-After)" ||
+  fail "queue full: $qother answers neither 200 nor 503, $qnora answers 503 without Retry-After"
+kill -0 "${PID[qfull]}" 2>/dev/null && ok "queue full: offerd is still running" || fail "queue full: offerd died"
+check_acked "queue full" "sqlite:$tmp/qfull.db" "$LOAD_PREFIX"
+stop_signal qfull TERM 5
+[[ $STOP_RC == 0 ]] || fail "queue full: exit status $STOP_RC after SIGTERM"
+FIG[qfull]="$(statuses "$LOAD_PREFIX")"
+
 echo
 note "FIGURES kill-9 sqlite: ${FIG[k9-sqlite]:-n/a}"
 note "FIGURES kill-9 postgresql: ${FIG[k9-pg]:-n/a}"
 note "FIGURES postgresql down 5 s: ${FIG[outage]:-n/a}"
+note "FIGURES write queue full (4): ${FIG[qfull]:-n/a}"
 note "($(basename "$0") ran $(secs "$t_start" "$(now)") s)"
 if [[ $fails -gt 0 ]]; then
   echo "$(basename "$0"): $fails of $checks checks FAILED"
