@@ -114,7 +114,7 @@ free_port() {
 # offerd logs the port it bound (--port 0) at level info; with a higher
 # --log-level the port is chosen here instead.
 start() {
-  local name=$1 db=$2 i u= log port=0
+  local name=$1 db=$2 i u='' log port=0
   shift 2
   log=$tmp/offerd-$name.log
   [[ -e $log ]] && log=$tmp/offerd-$name.$RANDOM.log
@@ -145,6 +145,7 @@ start() {
 
 # stop_signal NAME SIGNAL LIMIT: sends SIGNAL, waits up to LIMIT+10 s;
 # sets STOP_RC (the exit status, or "timeout") and STOP_SECS.
+# shellcheck disable=SC2034 # STOP_RC and STOP_SECS are for the callers
 stop_signal() {
   local name=$1 sig=$2 limit=$3 p=${PID[$1]:-} t0 t1
   [[ -n $p ]] || { STOP_RC=gone; STOP_SECS=0; return 0; }
@@ -198,6 +199,7 @@ pg_new_db() {
 }
 
 # check_acked DESC DBURL PREFIX: every 200 in PREFIX.* is in tb_episodes.
+# shellcheck disable=SC2034 # ACKED is for the callers
 check_acked() {
   local desc=$1 db=$2 prefix=$3 n_ack n_missing n_bad
   cat "$prefix".* 2>/dev/null | awk '$2 == 200 { print $3 "|" $4 }' | sort -u >"$prefix.acked"

@@ -116,7 +116,7 @@ free_port() {
 # offerd logs the port it bound (--port 0) at level info; with a higher
 # --log-level the port is chosen here instead.
 start() {
-  local name=$1 db=$2 i u= log port=0
+  local name=$1 db=$2 i u='' log port=0
   shift 2
   log=$tmp/offerd-$name.log
   [[ -e $log ]] && log=$tmp/offerd-$name.$RANDOM.log
@@ -147,6 +147,7 @@ start() {
 
 # stop_signal NAME SIGNAL LIMIT: sends SIGNAL, waits up to LIMIT+10 s;
 # sets STOP_RC (the exit status, or "timeout") and STOP_SECS.
+# shellcheck disable=SC2034 # STOP_RC and STOP_SECS are for the callers
 stop_signal() {
   local name=$1 sig=$2 limit=$3 p=${PID[$1]:-} t0 t1
   [[ -n $p ]] || { STOP_RC=gone; STOP_SECS=0; return 0; }
@@ -200,6 +201,7 @@ pg_new_db() {
 }
 
 # check_acked DESC DBURL PREFIX: every 200 in PREFIX.* is in tb_episodes.
+# shellcheck disable=SC2034 # ACKED is for the callers
 check_acked() {
   local desc=$1 db=$2 prefix=$3 n_ack n_missing n_bad
   cat "$prefix".* 2>/dev/null | awk '$2 == 200 { print $3 "|" $4 }' | sort -u >"$prefix.acked"
@@ -284,7 +286,7 @@ OF0='{"OFFER_1": "True", "OFFER_2": "False", "OFFER_4": true}'
 # pbody [cid=JSON] [ts=JSON] [st=JSON] [of=JSON] [extra=MEMBERS]: a /predict
 # body with those members replaced; the value OMIT leaves a member out.
 pbody() {
-  local cid='"m-1"' ts='"2022-01-01"' st=$ST0 of=$OF0 extra= a out=
+  local cid='"m-1"' ts='"2022-01-01"' st=$ST0 of=$OF0 extra='' a out=''
   for a; do
     case $a in
       cid=*) cid=${a#cid=} ;; ts=*) ts=${a#ts=} ;; st=*) st=${a#st=} ;;
@@ -311,7 +313,7 @@ gen_file() {
 P() { local e=$1 n=$2; shift 2; gen_file predict "$e" "$n"; pbody "$@" >"$GEN_FILE"; }
 # rbody [cid=JSON] [ts=JSON] [acc=JSON] [extra=MEMBERS]: a /rewards body.
 rbody() {
-  local cid='"m-known"' ts='"2022-04-05"' acc=true extra= a out=
+  local cid='"m-known"' ts='"2022-04-05"' acc=true extra='' a out=''
   for a; do
     case $a in
       cid=*) cid=${a#cid=} ;; ts=*) ts=${a#ts=} ;; acc=*) acc=${a#acc=} ;; extra=*) extra=${a#extra=} ;;
@@ -543,7 +545,7 @@ run_all() {
   for ((id = 1; id <= NCASE; id++)); do
     code=${CODE_OF[$id]:-000}
     t=${T_OF[$id]:-0}
-    allow= ctype= wwwa= body=
+    allow='' ctype='' wwwa='' body=''
     if [[ -f $rdir/$id.hdr ]]; then
       while IFS= read -r line; do
         line=${line%$'\r'}
@@ -639,8 +641,8 @@ for h in '' 'Authorization: Bearer wrong-key' 'Authorization: Basic dXNlcjpwYXNz
   "Authorization: Bearer ' OR '1'='1"; do
   AUTH_HDR=$h send 401 auth POST /predict "$vf" -H 'Content-Type: application/json'
 done
-AUTH_HDR= send 401 auth PUT /rewards "$vr" -H 'Content-Type: application/json'
-AUTH_HDR= send 401 auth POST /batch "$vc" -H 'Content-Type: text/csv'
+AUTH_HDR='' send 401 auth PUT /rewards "$vr" -H 'Content-Type: application/json'
+AUTH_HDR='' send 401 auth POST /batch "$vc" -H 'Content-Type: text/csv'
 AUTH_HDR='X-API-Key: nope' send 401 auth POST /predict-v2 "$vf" -H 'Content-Type: application/json'
 run_all
 t_sent=$(now)
