@@ -397,7 +397,23 @@ void api_done(void *app, http_req *r, int status, double seconds)
 	server *s = app;
 
 	metrics_request(http_label(r), status, seconds);
-	if (strcmp(s->cfg->access_log, "on") == 0)
-		log_msg(LOG_INFO, "%s %.200s %d %.3fms id=%s", http_method(r), http_path(r), status,
-		        seconds * 1e3, http_request_id(r));
+	if (strcmp(s->cfg->access_log, "on") == 0) {
+		/* The path is decoded by MHD: %0a would forge a log line. */
+		char path[256];
+		size_t j = 0;
+
+		for (const char *p = http_path(r); *p != '\0' && j + 5 < sizeof(path); p++) {
+			unsigned char c = (unsigned char)*p;
+
+			if (c < 0x20 || c == 0x7f || c == '\\') {
+				snprintf(path + j, sizeof(path) - j, "\\x%02x", c);
+				j += 4;
+			} else {
+				path[j++] = (char)c;
+			}
+		}
+		path[j] = '\0';
+		log_msg(LOG_INFO, "%s %s %d %.3fms id=%s", http_method(r), path, status, seconds * 1e3,
+		        http_request_id(r));
+	}
 }
