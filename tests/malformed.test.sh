@@ -240,7 +240,8 @@ u=${URL[mal]}
 AUTH="Authorization: Bearer $key"
 
 # Setup: customer m-known has two episodes, the first rewarded; m-other has
-# one; m-done has one, rewarded. The valid bodies also prove the server and
+# one; m-done has one, rewarded; m-offer and m-click one each (OFFER_1 and
+# OFFER_2 shown). The valid bodies also prove the server and
 # the key work, so that the 4xx below are about the bodies.
 # req METHOD PATH BODY: sets CODE and BODY.
 req() {
@@ -257,6 +258,8 @@ ep_rewarded=$(episode m-known)
 episode m-known >/dev/null
 ep_other=$(episode m-other)
 episode m-done >/dev/null
+episode m-offer >/dev/null
+episode m-click >/dev/null
 req PUT /rewards "{\"customer_id\": \"m-known\", \"accepted_one_of_the_three_offers\": true, \"episode_id\": $ep_rewarded}"
 [[ $CODE == 200 ]] || { fail "setup: reward of episode $ep_rewarded answered $CODE: $BODY"; exit 1; }
 req PUT /rewards '{"customer_id": "m-done", "accepted_one_of_the_three_offers": false}'
@@ -458,6 +461,9 @@ R 404 unknown-episode-of-known-customer 'extra="episode_id": 999999999'
 R 404 episode-of-another-customer "extra=\"episode_id\": $ep_other"
 R 409 episode-already-rewarded "extra=\"episode_id\": $ep_rewarded"
 R 409 every-episode-already-rewarded 'cid="m-done"'
+# Credit for an offer the episode never showed (it showed OFFER_1 and OFFER_2).
+R 422 accepted-offer-not-shown 'cid="m-offer"' 'extra="accepted_offer": "OFFER_9"'
+R 422 clicked-offer-not-shown 'cid="m-click"' 'extra="clicked_offers": ["OFFER_1", "OFFER_7"]'
 R 413 body-over-limit "cid=\"$(rep x 70000)\""
 
 # /batch (--batch-body-max-mb 1 on this server): whole-file errors only; a
