@@ -240,8 +240,9 @@ u=${URL[mal]}
 AUTH="Authorization: Bearer $key"
 
 # Setup: customer m-known has two episodes, the first rewarded; m-other has
-# one; m-done has one, rewarded; m-offer and m-click one each (OFFER_1 and
-# OFFER_2 shown). The valid bodies also prove the server and
+# one; m-done has one, rewarded; m-offer, m-click, m-click4 and m-clickdup
+# one each (OFFER_1 and OFFER_2 shown), each for one case below, so that a
+# case wrongly accepted cannot change the answer to another. The valid bodies also prove the server and
 # the key work, so that the 4xx below are about the bodies.
 # req METHOD PATH BODY: sets CODE and BODY.
 req() {
@@ -260,6 +261,8 @@ ep_other=$(episode m-other)
 episode m-done >/dev/null
 episode m-offer >/dev/null
 episode m-click >/dev/null
+episode m-click4 >/dev/null
+episode m-clickdup >/dev/null
 req PUT /rewards "{\"customer_id\": \"m-known\", \"accepted_one_of_the_three_offers\": true, \"episode_id\": $ep_rewarded}"
 [[ $CODE == 200 ]] || { fail "setup: reward of episode $ep_rewarded answered $CODE: $BODY"; exit 1; }
 req PUT /rewards '{"customer_id": "m-done", "accepted_one_of_the_three_offers": false}'
@@ -464,6 +467,9 @@ R 409 every-episode-already-rewarded 'cid="m-done"'
 # Credit for an offer the episode never showed (it showed OFFER_1 and OFFER_2).
 R 422 accepted-offer-not-shown 'cid="m-offer"' 'extra="accepted_offer": "OFFER_9"'
 R 422 clicked-offer-not-shown 'cid="m-click"' 'extra="clicked_offers": ["OFFER_1", "OFFER_7"]'
+# share/openapi.json: clicked_offers has uniqueItems and maxItems 3.
+R 422 clicked-offers-4 'cid="m-click4"' 'extra="clicked_offers": ["OFFER_1", "OFFER_2", "OFFER_3", "OFFER_4"]'
+R 422 clicked-offers-duplicate 'cid="m-clickdup"' 'extra="clicked_offers": ["OFFER_1", "OFFER_1"]'
 R 413 body-over-limit "cid=\"$(rep x 70000)\""
 
 # /batch (--batch-body-max-mb 1 on this server): whole-file errors only; a
