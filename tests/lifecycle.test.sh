@@ -2,8 +2,10 @@
 # Lifecycle and logs of the real offerd (issue 5, items 4 and 5).
 #  1. SIGTERM under load, on SQLite and on PostgreSQL: 32 connections send
 #     /predict (wrk + bench/predict-ids.lua, which records every answer);
-#     SIGTERM mid-run; offerd must exit 0 within 5 s, and every episode_id
-#     that was answered 200 must be in tb_episodes with its customer_id.
+#     SIGTERM mid-run; offerd must exit 0 within 5 s, answer no 200 later
+#     than 1.5 s after the signal (it stops accepting; in-flight requests
+#     take milliseconds), and every episode_id that was answered 200 must be
+#     in tb_episodes with its customer_id.
 #  2. SIGINT: the same clean exit (status 0).
 #  3. Logs: one access line per request with method, path, status, duration
 #     and request id; with --log-format json every line is a JSON object and
@@ -260,8 +262,7 @@ sigterm_under_load() {
   note "$tag: wrk: $(grep -a '^PREDICT_IDS' "$prefix.wrk" | cut -d' ' -f2-)"
   # In-flight requests finish within milliseconds: 200s long after the
   # signal mean new requests were still being accepted on open connections.
-  late=$(cat "$prefix".[0-9]* | awk -v t="$t_sig" '$1 >= t + 1 && $2 == 200' | wc -l)
-  note "$tag: answers 200 more than 1 s after SIGTERM (new work accepted while draining): $late"
+  late=$(cat "$prefix".[0-9]* | awk -v t="$t_sig" '$1 >= t + 1.5 && $2 == 200' | wc -l)
   if [[ $STOP_RC == 0 ]]; then
     ok "$tag: offerd exited with status 0 after SIGTERM under load"
   else
@@ -272,11 +273,19 @@ sigterm_under_load() {
   else
     fail "$tag: offerd took $STOP_SECS s to stop after SIGTERM (limit 5 s)"
   fi
+  # "Stop accepting, finish in-flight requests": the requests in flight at
+  # the signal are done within milliseconds; 200s long after it are new
+  # requests accepted on connections that were kept open.
+  if [[ $late -eq 0 ]]; then
+    ok "$tag: no request answered 200 later than 1.5 s after SIGTERM (it stopped accepting)"
+  else
+    fail "$tag: $late requests answered 200 later than 1.5 s after SIGTERM: new requests on kept-alive connections are still served while draining"
+  fi
   grep -aq 'SIGTERM: finishing in-flight requests' "${LOG[term-$tag]}" && grep -aq 'offerd stopped' "${LOG[term-$tag]}" &&
     ok "$tag: the log says it drained and stopped" ||
     fail "$tag: the log lacks 'SIGTERM: finishing in-flight requests' / 'offerd stopped'"
   check_acked "$tag: SIGTERM under load" "$db" "$prefix"
-  TERM_FIG[$tag]="exit $STOP_RC in $STOP_SECS s; $ACKED answers 200, $late of them more than 1 s after the signal; every acknowledged episode stored: $([[ -s $prefix.missing ]] && echo no || echo yes)"
+  TERM_FIG[$tag]="exit $STOP_RC in $STOP_SECS s; $ACKED answers 200, $late of them more than 1.5 s after the signal; every acknowledged episode stored: $([[ -s $prefix.missing ]] && echo no || echo yes)"
 }
 
 declare -A TERM_FIG=()
