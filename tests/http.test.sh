@@ -26,7 +26,7 @@ source "$(dirname "$0")/lib.sh"
 lib_require curl jq
 lib_deadline "${OFFERD_TEST_DEADLINE:-300}"
 
-cases_file=tests/cases/http.json
+cases_file=${OFFERD_TEST_HTTP_CASES:-tests/cases/http.json}  # another file: for testing this test
 products_csv=examples/company_A_products.csv
 company_a=examples/company_A.json
 jq empty "$cases_file" || die "$cases_file is not valid JSON"
@@ -118,29 +118,37 @@ eval "$table" || die "cannot load the cases of $cases_file"
 NCASES=${#C_NAME[@]}
 [[ $NCASES -gt 0 ]] || die "no cases in $cases_file"
 
-# Saved values: name -> JSON text.
+# Per backend: the collected checks (D_*), each case's problems and exchange (R_*).
+declare -a D_PROG D_NAMES D_CASE R_PROBLEMS R_REQ R_ANSWER
+declare -A jqnames=()
+
+# Saved values: name -> JSON text. vars_json and subst_vars set VARS_JSON
+# and SUBST (no subshell per call).
 declare -A VARS=()
+VARS_JSON='{}'
 vars_json() {
-  local out="{" k sep=
+  local k sep=
+  VARS_JSON="{"
   for k in "${!VARS[@]}"; do
-    out+="$sep\"$k\":${VARS[$k]}"
+    VARS_JSON+="$sep\"$k\":${VARS[$k]}"
     sep=,
   done
-  echo "$out}"
+  VARS_JSON+="}"
 }
 # Replaces $name by the saved value (raw text), longest names first.
+SUBST=
 subst_vars() {
-  local s=$1 k v len
+  local k v len
+  SUBST=$1
   for ((len = 40; len > 0; len--)); do
     for k in "${!VARS[@]}"; do
       [[ ${#k} -eq $len ]] || continue
       v=${VARS[$k]}
       v=${v#\"}
       v=${v%\"}
-      s=${s//"\$$k"/$v}
+      SUBST=${SUBST//"\$$k"/$v}
     done
   done
-  printf '%s' "$s"
 }
 
 # --- one case -----------------------------------------------------------------------
@@ -155,7 +163,8 @@ run_case() {
   if [[ ${C_BIG[$i]} -gt 0 ]]; then
     { printf '{"customer_id": "'; head -c "${C_BIG[$i]}" /dev/zero | tr '\0' x; printf '"}'; } >"$body_file"
   elif [[ -n ${C_TEMPLATE[$i]} ]]; then
-    jq -j --argjson vars "$(vars_json)" "$JQ_SUBST"'subst | tojson' <<<"${C_TEMPLATE[$i]}" >"$body_file" ||
+    vars_json
+    jq -j --argjson vars "$VARS_JSON" "$JQ_SUBST"'subst | tojson' <<<"${C_TEMPLATE[$i]}" >"$body_file" ||
       { fail "[$label] $name: cannot build the body"; return; }
   else
     printf '%s' "${C_BODY[$i]}" >"$body_file"
@@ -200,11 +209,12 @@ run_case() {
   local k v got
   while IFS=$'\t' read -r k v; do
     [[ -n $k ]] || continue
-    got=$(header_value "$k")
+    header_value -v got "$k"
     [[ $got =~ ^($v)$ ]] || problems+=("expected header $k matching '$v', got '${got:-<none>}'")
   done <<<"${C_HEADERS_OUT[$i]}"
 
-  # Assertions on the JSON answer and saved values, in one jq run.
+  # Assertions on the JSON answer: collected here, evaluated for all cases
+  # in one jq run by finish_cases (jq takes ~30 ms to start).
   local exprs=() names=() e
   while IFS= read -r e; do
     [[ -n $e ]] && { exprs+=("$e"); names+=("$e"); }
@@ -212,7 +222,7 @@ run_case() {
   if [[ ${HTTP_STATUS:0:1} == 4 ]]; then
     exprs+=("(.status == $HTTP_STATUS) and ((.error | type) == \"string\") and ((.message | type) == \"string\" and (.message | length) > 0)")
     names+=("the error is JSON {status: $HTTP_STATUS, error, message}")
-    got=$(header_value Content-Type)
+    header_value -v got Content-Type
     [[ $got == application/json* ]] || problems+=("expected Content-Type application/json on an error, got '$got'")
     if [[ -n ${C_FIELD[$i]} ]]; then
       exprs+=(".field == \"${C_FIELD[$i]}\"")
@@ -226,53 +236,111 @@ run_case() {
     exprs+=("${JQ_PREDICT[@]}")
     names+=("${JQ_PREDICT_NAMES[@]}")
   fi
-  if [[ ${C_JSON[$i]} -eq 1 && $method != HEAD ]] && [[ ${#exprs[@]} -gt 0 || -n ${C_SAVE[$i]} ]]; then
-    local prog="[" j out results=() line
+  vars_json
+  if [[ ${C_JSON[$i]} -eq 1 && $method != HEAD ]]; then
+    local prog j sep=
+    prog="(try fromjson catch \"__not_json__\") as \$x | if \$x == \"__not_json__\" then \"R X\" else"
+    prog+=" ($VARS_JSON) as \$vars | \"$today1\" as \$today1 | \"$today2\" as \$today2"
+    prog+=" | (${C_ALLOWED[$i]}) as \$allowed | (${C_CID[$i]}) as \$cid | $v2 as \$v2 | \$x | ["
     for ((j = 0; j < ${#exprs[@]}; j++)); do
-      [[ $j -gt 0 ]] && prog+=","
-      prog+="(try (${exprs[$j]}) catch \"error\")"
+      prog+="$sep(try (${exprs[$j]}) catch \"error\")"
+      sep=,
     done
-    prog+="] as \$r | ([\$r[] | if . == true then \"1\" else \"0\" end] | join(\" \")), ({${C_SAVE[$i]}} | to_entries[] | \"\\(.key)\\t\\(.value | tojson)\")"
-    if out=$(jq -r --argjson vars "$(vars_json)" --arg today1 "$today1" --arg today2 "$today2" \
-        --argjson cat "$catalogue" --argjson allowed "${C_ALLOWED[$i]}" --argjson cid "${C_CID[$i]}" \
-        --argjson v2 "$v2" "$prog" <<<"$HTTP_BODY" 2>&1); then
-      read -r -a results <<<"${out%%$'\n'*}"
-      for ((j = 0; j < ${#exprs[@]}; j++)); do
-        [[ ${results[$j]:-0} == 1 ]] || problems+=("expected: ${names[$j]}")
-      done
-      if [[ $out == *$'\n'* ]]; then
-        while IFS=$'\t' read -r k v; do
-          [[ -n $k ]] || continue
-          [[ -n $v && $v != null ]] || problems+=("could not save $k from the answer")
-          VARS[$k]=${v:-null}
-        done <<<"${out#*$'\n'}"
-      fi
-    else
-      problems+=("the answer is not JSON, or the checks do not run: ${out:0:300}")
-    fi
-  elif [[ ${C_JSON[$i]} -eq 1 && $method != HEAD ]]; then
-    jq -e . >/dev/null 2>&1 <<<"$HTTP_BODY" || problems+=("the answer is not JSON")
+    prog+="] | map(if . == true then \"1\" else \"0\" end) | \"R \" + join(\" \") end"
+    D_PROG+=("$prog")
+    if [[ ${#names[@]} -gt 0 ]]; then D_NAMES+=("$(printf '%s\x1f' "${names[@]}")"); else D_NAMES+=(""); fi
+    D_CASE+=("$i")
+    printf '%s\x1e' "$HTTP_BODY" >>"$LIB_TMP/answers"
   fi
 
-  # Rows in the database.
+  # Saved values, at once (later cases need them).
+  if [[ -n ${C_SAVE[$i]} ]]; then
+    local out
+    if out=$(jq -r "{${C_SAVE[$i]}} | to_entries[] | \"\\(.key)\\t\\(.value | tojson)\"" <<<"$HTTP_BODY" 2>&1); then
+      while IFS=$'\t' read -r k v; do
+        [[ -n $k ]] || continue
+        [[ -n $v && $v != null ]] || problems+=("could not save $k from the answer")
+        VARS[$k]=${v:-null}
+      done <<<"$out"
+    else
+      problems+=("could not save values from the answer: ${out:0:200}")
+    fi
+  fi
+
+  # Rows in the database, now.
   local q want have
   while IFS=$'\t' read -r q want; do
     [[ -n $q ]] || continue
-    q=$(subst_vars "$q")
-    want=$(subst_vars "$want")
+    subst_vars "$q"
+    q=$SUBST
+    subst_vars "$want"
+    want=$SUBST
     want=${want//\\n/$'\n'}
     have=$(sql "$db" "$q" 2>&1)
     [[ $have == "$want" ]] || problems+=("SQL $q: expected rows [${want//$'\n'/; }], got [${have//$'\n'/; }]")
   done <<<"${C_SQL[$i]}"
 
-  if [[ ${#problems[@]} -eq 0 ]]; then
-    ok "[$label] $name"
-  else
-    fail "[$label] $name"
-    local p
-    for p in "${problems[@]}"; do printf '      - %s\n' "$p"; done
-    lib_show_answer
+  R_PROBLEMS[$i]=
+  [[ ${#problems[@]} -gt 0 ]] && R_PROBLEMS[$i]=$(printf '%s\x1f' "${problems[@]}")
+  R_REQ[$i]=$HTTP_REQ
+  R_ANSWER[$i]="$HTTP_STATUS ${HTTP_BODY:0:600}"
+}
+
+# finish_cases LABEL: evaluates the collected jq checks and reports each case.
+finish_cases() {
+  local label=$1 k i n results=() line j names=() p problems=()
+  declare -A jqres=()
+  n=${#D_PROG[@]}
+  if [[ $n -gt 0 ]]; then
+    {
+      # One function per answer: jq limits the size of one function.
+      for ((k = 0; k < n; k++)); do
+        echo "def c$k: ${D_PROG[$k]};"
+      done
+      echo 'split("\u001e") as $a | '
+      for ((k = 0; k < n; k++)); do
+        [[ $k -gt 0 ]] && echo ','
+        echo "(\$a[$k] | c$k)"
+      done
+    } >"$LIB_TMP/checks.jq"
+    local out
+    if out=$(jq -R -s -r --argjson cat "$catalogue" -f "$LIB_TMP/checks.jq" "$LIB_TMP/answers" 2>&1); then
+      k=0
+      while IFS= read -r line; do
+        [[ $line == R* ]] || continue
+        line=${line#R}
+        line=${line# }
+        jqres[${D_CASE[$k]}]=$line
+        jqnames[${D_CASE[$k]}]=${D_NAMES[$k]}
+        k=$((k + 1))
+      done <<<"$out"
+      [[ $k -eq $n ]] || fail "[$label] the checks gave $k results for $n answers"
+    else
+      fail "[$label] jq could not run the checks: ${out:0:500}"
+    fi
   fi
+  for ((i = 0; i < NCASES; i++)); do
+    problems=()
+    IFS=$'\x1f' read -r -a problems <<<"${R_PROBLEMS[$i]:-}"
+    if [[ -n ${jqres[$i]+x} ]]; then
+      if [[ ${jqres[$i]} == X ]]; then
+        problems+=("the answer is not JSON")
+      else
+        read -r -a results <<<"${jqres[$i]}"
+        IFS=$'\x1f' read -r -a names <<<"${jqnames[$i]}"
+        for ((j = 0; j < ${#names[@]}; j++)); do
+          [[ ${results[$j]:-0} == 1 ]] || problems+=("expected: ${names[$j]}")
+        done
+      fi
+    fi
+    if [[ ${#problems[@]} -eq 0 ]]; then
+      ok "[$label] ${C_NAME[$i]}"
+    else
+      fail "[$label] ${C_NAME[$i]}: ${problems[0]}"
+      for p in "${problems[@]}"; do printf '      - %s\n' "$p"; done
+      printf '      request: %s\n      answer:  %s\n' "${R_REQ[$i]}" "${R_ANSWER[$i]}"
+    fi
+  done
 }
 
 # --- /metrics ---------------------------------------------------------------------------
@@ -300,6 +368,30 @@ check_metrics() {
   expect_eq "$(metric "$ok200")" $((p200 + 1)) "[$label] metrics: /predict 200 counter moved by one"
   expect_eq "$(metric "$ok422")" $((p422 + 1)) "[$label] metrics: /predict 422 counter moved by one"
   expect_eq "$(metric "$alive")" $((a200 + 1)) "[$label] metrics: /is-alive 200 counter moved by one"
+}
+
+# --- a revoked key ----------------------------------------------------------------------
+
+check_revoke() {
+  local label=$1 db=$2 key i t0 body
+  key=$(key_create "$db" A)
+  body=$(jq -c '.predict + {customer_id: "c-revoke"}' <<<"$defaults")
+  # offerd loads new keys within its refresh interval (0.2 s here).
+  for ((i = 0; i < 50; i++)); do
+    http POST "$base_url/predict" -H "X-API-Key: $key" -H 'Content-Type: application/json' --data-binary "$body"
+    [[ $HTTP_STATUS == 200 ]] && break
+    sleep 0.05
+  done
+  expect_status 200 "[$label] keys: a key created while offerd runs works within ~1 s" || return
+  timeout 30 "$build/offerctl" keys revoke "${key:0:12}" --database-url "$db" >/dev/null ||
+    { fail "[$label] keys: offerctl keys revoke ${key:0:12} failed"; return; }
+  t0=$EPOCHREALTIME
+  for ((i = 0; i < 50; i++)); do
+    http POST "$base_url/predict" -H "X-API-Key: $key" -H 'Content-Type: application/json' --data-binary "$body"
+    [[ $HTTP_STATUS == 401 ]] && break
+    sleep 0.05
+  done
+  expect_status 401 "[$label] keys: a revoked key is refused ($(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }') s after offerctl keys revoke)"
 }
 
 # --- company_A.json end to end --------------------------------------------------------
@@ -394,11 +486,15 @@ run_backend() {
   offerd_start "$label" "$db" --body-max 4096 --refresh 0.2 --threads 4
   base_url=${OFFERD_URL[$label]}
   VARS=()
+  D_PROG=() D_NAMES=() D_CASE=() R_PROBLEMS=() R_REQ=() R_ANSWER=() jqnames=()
+  : >"$LIB_TMP/answers"
   ncases=$NCASES
   for ((i = 0; i < ncases; i++)); do
     run_case "$label" "$db" "$i"
   done
+  finish_cases "$label"
   check_metrics "$label"
+  check_revoke "$label" "$db"
   replay_company_a "$label" "$db"
   offerd_stop "$label"
   note "=== $label: $ncases cases and the replay in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"

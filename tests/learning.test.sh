@@ -159,6 +159,7 @@ learn_policy() {
   train "$name" "$ROUNDS"
   note "[$policy] OFFER_7 was shown in $SHOWN7 of $ROUNDS training rounds"
   rate "$name" "$S1_BODY" "$CHECK"
+  local learned=$RATE
   if [[ $RATE -ge $NEED ]]; then
     ok "[$policy] after $ROUNDS rounds OFFER_7 is in $RATE of the next $CHECK answers (>= $NEED)"
   else
@@ -193,7 +194,7 @@ learn_policy() {
   if [[ $RATE -ge $NEED ]]; then
     ok "[$policy] after a restart, with no new reward, OFFER_7 is in $RATE of $CHECK answers (>= $NEED)"
   else
-    fail "[$policy] after a restart on the same database OFFER_7 should be in >= $NEED of $CHECK answers, was in $RATE: the learning did not survive"
+    fail "[$policy] after a restart on the same database OFFER_7 should be in >= $NEED of $CHECK answers, was in $RATE (before the restart: $learned)"
   fi
   kc_close "$name"
   offerd_stop "$name"

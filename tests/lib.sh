@@ -53,6 +53,7 @@ build=${OFFERD_BUILD:-build}
 LIB_START=$(date +%s.%N)
 LIB_FAILS=0
 LIB_CHECKS=0
+declare -ga LIB_FAIL_MSGS=()
 LIB_NAME=$(basename "$0")
 declare -gA OFFERD_URL=() OFFERD_PID=() OFFERD_LOG=() OFFERD_RUNS=()
 declare -ga LIB_PG_DBS=() LIB_EXIT_HOOKS=()
@@ -63,6 +64,7 @@ LIB_TMP=$(mktemp -d "${TMPDIR:-/tmp}/offerd-test.XXXXXX") || { echo "FAIL: mktem
 fail() {
   LIB_FAILS=$((LIB_FAILS + 1))
   LIB_CHECKS=$((LIB_CHECKS + 1))
+  LIB_FAIL_MSGS+=("$*")
   printf 'FAIL: %s\n' "$*"
 }
 # LIB_QUIET=1 ok ... (or LIB_QUIET=1 expect_...) counts the check without a line.
@@ -89,14 +91,27 @@ lib_require() {
   done
 }
 
+# Ends the test: exit 0 when every check passed, else 1. The summary is
+# printed last, after the servers' logs (lib_cleanup), so that the end of the
+# output says what failed.
 lib_done() {
+  [[ $LIB_FAILS -gt 0 ]] && exit 1
+  exit 0
+}
+
+lib_summary() {
+  local m
   echo
   if [[ $LIB_FAILS -gt 0 ]]; then
-    echo "$LIB_NAME: $LIB_FAILS of $LIB_CHECKS checks FAILED ($(lib_elapsed) s)"
-    exit 1
+    echo "$LIB_NAME: $LIB_FAILS of $LIB_CHECKS checks FAILED ($(lib_elapsed) s):"
+    for m in "${LIB_FAIL_MSGS[@]}"; do
+      printf '  FAIL: %s\n' "${m:0:400}"
+    done
+  elif [[ ${1:-0} -eq 0 ]]; then
+    echo "$LIB_NAME: all $LIB_CHECKS checks passed ($(lib_elapsed) s)"
+  else
+    echo "$LIB_NAME: exit status $1 after $LIB_CHECKS checks ($(lib_elapsed) s)"
   fi
-  echo "$LIB_NAME: all $LIB_CHECKS checks passed ($(lib_elapsed) s)"
-  exit 0
 }
 
 # --- cleanup ------------------------------------------------------------------
@@ -116,13 +131,13 @@ lib_cleanup() {
     lib_wait_gone "${OFFERD_PID[$name]}" 10 || kill -KILL "${OFFERD_PID[$name]}" 2>/dev/null
     wait "${OFFERD_PID[$name]}" 2>/dev/null
   done
-  if [[ $rc -ne 0 && $LIB_FAILS -gt 0 ]]; then
+  if [[ $rc -ne 0 ]]; then
     # The server's side of the story, for whoever reads the failure.
     local f
     for f in "$LIB_TMP"/offerd-*.log; do
       [[ -f $f ]] || continue
       echo "--- last lines of $(basename "$f") ---"
-      tail -n 15 "$f"
+      tail -n 8 "$f"
     done
   fi
   if [[ ${#LIB_PG_DBS[@]} -gt 0 && -n ${OFFERD_TEST_PG_URL:-} ]]; then
@@ -145,6 +160,8 @@ lib_cleanup() {
   else
     rm -rf -- "$LIB_TMP"
   fi
+  [[ $rc -eq 0 && $LIB_FAILS -gt 0 ]] && rc=1
+  lib_summary "$rc"
   exit "$rc"
 }
 trap lib_cleanup EXIT
@@ -314,8 +331,11 @@ http() {
   return 0
 }
 
-# The last value of header NAME in the last answer (no process is started).
+# The last value of header NAME in the last answer: printed, or with -v VAR
+# stored in VAR (then no process is started).
 header_value() {
+  local _var=
+  if [[ $1 == -v ]]; then _var=$2; shift 2; fi
   local want=${1,,} line k v=
   while IFS= read -r line; do
     line=${line%$'\r'}
@@ -326,7 +346,7 @@ header_value() {
       v=${v#"${v%%[! $'\t']*}"}
     fi
   done <"$HTTP_HEADERS"
-  printf '%s' "$v"
+  if [[ -n $_var ]]; then printf -v "$_var" '%s' "$v"; else printf '%s' "$v"; fi
 }
 
 lib_show_answer() {
@@ -360,7 +380,7 @@ expect_jq() {
 
 expect_header() {
   local got
-  got=$(header_value "$1")
+  header_value -v got "$1"
   if [[ $got == "$2" ]]; then
     ok "$3 ($1: $2)"
     return 0
