@@ -430,23 +430,31 @@ replay_company_a() {
   ok "[$label] company_A.json: 6 customers answered on /predict and /predict-v2 with allowed offers"
   expect_eq "$(db_count "$db" tb_episodes)" $((e0 + 12)) "[$label] TB_EPISODES has 6+6 more rows (offerctl db count)"
 
-  # The rows, one customer at a time.
-  local states_in states_db rows row id st p1 p2 p3 dbal
+  # The rows, read in one query: each customer has the two episodes of its
+  # answers, in order, with the answers' offers; states as received (the
+  # same JSON); offers all flagged "True" in company_A.json.
+  local inlist rows c id o1 o2 o3 st line verdict
+  local -A got=() verdicts=()
+  inlist=$(printf "'%s'," "${custs[@]}")
+  inlist=${inlist%,}
+  rows=$(sql "$db" "SELECT customer_id, id, predicted_offer_1, COALESCE(predicted_offer_2, ''), COALESCE(predicted_offer_3, ''), states FROM tb_episodes WHERE company = 'A' AND customer_id IN ($inlist) ORDER BY id")
+  while IFS='|' read -r c id o1 o2 o3 st; do
+    [[ -n $c ]] && got[$c]+="$id|$o1|$o2|$o3;"
+  done <<<"$rows"
+  while read -r c verdict; do
+    [[ -n $c ]] && verdicts[$c]+="$verdict;"
+  done < <(jq -R -s -r --slurpfile recs "$company_a" '
+    ($recs[0] | map({(.customer_id): .}) | add) as $by
+    | split("\n")[] | select(length > 0) | split("|")
+    | .[0] as $c | $by[$c] as $r | (.[5:] | join("|")) as $st
+    | "\($c) \(if ($st | try fromjson catch null) == $r.states then "states" else "STATES" end)-\(
+        if all(.[2:5][] | select(length > 0); . as $x | $r.offers[$x] == "True") then "offers" else "OFFERS" end)"' <<<"$rows")
   for ((i = 0; i < ${#custs[@]} && i < ${#ep1[@]} && i < ${#ep2[@]}; i++)); do
-    cust=${custs[$i]}
-    rec=$(jq -c ".[$i]" "$company_a")
-    rows=$(sql "$db" "SELECT id, predicted_offer_1, COALESCE(predicted_offer_2, ''), COALESCE(predicted_offer_3, '') FROM tb_episodes WHERE company = 'A' AND customer_id = '$cust' ORDER BY id")
-    want="${ep1[$i]}|${off1[$i]//,/|}"$'\n'"${ep2[$i]}|${off2[$i]//,/|}"
-    expect_eq "$rows" "$want" "[$label] TB_EPISODES: $cust has two rows with the answers' offers, in order"
-    states_db=$(sql "$db" "SELECT states FROM tb_episodes WHERE company = 'A' AND customer_id = '$cust' ORDER BY id" |
-      jq -S -c . 2>&1 | sort -u)
-    states_in=$(jq -S -c .states <<<"$rec")
-    expect_eq "$states_db" "$states_in" "[$label] TB_EPISODES: $cust's states stored as received (same JSON, both rows)"
-    dbal=$(sql "$db" "SELECT predicted_offer_1 || ',' || COALESCE(predicted_offer_2, '') || ',' || COALESCE(predicted_offer_3, '') FROM tb_episodes WHERE company = 'A' AND customer_id = '$cust'" |
-      tr ',\n' '\n\n' | grep -v '^$' | sort -u |
-      jq -R -s --argjson al "$(jq -c '[.offers | to_entries[] | select(.value == "True") | .key]' <<<"$rec")" \
-        'split("\n") | map(select(length > 0)) | all(.[]; . as $x | $al | any(. == $x))')
-    expect_eq "$dbal" true "[$label] TB_EPISODES: $cust's stored offers are all flagged True in company_A.json"
+    c=${custs[$i]}
+    want="${ep1[$i]}|${off1[$i]//,/|};${ep2[$i]}|${off2[$i]//,/|};"
+    expect_eq "${got[$c]:-}" "$want" "[$label] TB_EPISODES: $c has two rows with the answers' offers, in order"
+    expect_eq "${verdicts[$c]:-}" "states-offers;states-offers;" \
+      "[$label] TB_EPISODES: $c's rows keep the states as received and only offers flagged True"
   done
 
   # Rewards: the brief's spelling for even customers (accepted), ours for odd ones (not).
@@ -459,11 +467,15 @@ replay_company_a() {
     LIB_QUIET=1 expect_status 200 "[$label] company_A.json: reward $cust" && expect_eq "$HTTP_BODY" '"Sucess"' "[$label] company_A.json: reward $cust answers \"Sucess\""
   done
   expect_eq "$(db_count "$db" tb_rewards)" $((r0 + 6)) "[$label] TB_REWARDS has 6 more rows (offerctl db count)"
+  local -A rewarded=()
+  rows=$(sql "$db" "SELECT customer_id, episode_id, CASE WHEN accepted_offer THEN 1 ELSE 0 END, company FROM tb_rewards WHERE customer_id IN ($inlist) ORDER BY id")
+  while IFS='|' read -r c line; do
+    [[ -n $c ]] && rewarded[$c]+="$line;"
+  done <<<"$rows"
   for ((i = 0; i < ${#custs[@]} && i < ${#ep2[@]}; i++)); do
-    cust=${custs[$i]}
+    c=${custs[$i]}
     ((i % 2 == 0)) && acc=1 || acc=0
-    have=$(sql "$db" "SELECT episode_id, CASE WHEN accepted_offer THEN 1 ELSE 0 END, company FROM tb_rewards WHERE customer_id = '$cust'")
-    expect_eq "$have" "${ep2[$i]}|$acc|A" "[$label] TB_REWARDS: $cust's reward is on its latest episode (${ep2[$i]}), accepted=$acc"
+    expect_eq "${rewarded[$c]:-}" "${ep2[$i]}|$acc|A;" "[$label] TB_REWARDS: $c's one reward is on its latest episode (${ep2[$i]}), accepted=$acc"
   done
 
   # The catalogue, as imported.
