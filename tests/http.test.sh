@@ -512,19 +512,26 @@ run_backend() {
   note "=== $label: $ncases cases and the replay in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 }
 
+# The backends run side by side (OFFERD_TEST_SERIAL=1: one after the other).
 for b in $backends; do
   case $b in
     sqlite)
       lib_require sqlite3
       sqlite_new_db http db_sqlite
-      run_backend sqlite "$db_sqlite"
+      set -- sqlite "$db_sqlite"
       ;;
     pg | postgresql)
       pg_setup
       pg_new_db http db_pg
-      run_backend postgresql "$db_pg"
+      set -- postgresql "$db_pg"
       ;;
     *) die "OFFERD_TEST_BACKENDS: unknown backend $b" ;;
   esac
+  if [[ ${OFFERD_TEST_SERIAL:-0} == 1 ]]; then
+    run_backend "$@"
+  else
+    lib_bg "$1" run_backend "$@"
+  fi
 done
+lib_bg_wait
 lib_done

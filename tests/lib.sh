@@ -41,6 +41,8 @@
 #                        request) for loops of hundreds of requests; sets
 #                        KC_STATUS and KC_BODY; JSON bodies only
 #   lib_on_exit CMD      runs CMD at exit (before the temporary files go)
+#   lib_bg NAME CMD... / lib_bg_wait
+#                        parts of a test in parallel (see below)
 #
 # Everything listens on and talks to 127.0.0.1 only.
 set -uo pipefail
@@ -116,12 +118,9 @@ lib_summary() {
 
 # --- cleanup ------------------------------------------------------------------
 
-lib_cleanup() {
-  local rc=$? name h
-  trap - EXIT TERM INT
-  for h in "${LIB_EXIT_HOOKS[@]}"; do
-    eval "$h" || true
-  done
+# Stops every offerd this shell started (SIGTERM, then SIGKILL after 10 s).
+lib_stop_all() {
+  local name
   for name in "${!OFFERD_PID[@]}"; do
     [[ -n ${OFFERD_PID[$name]} ]] || continue
     kill -TERM "${OFFERD_PID[$name]}" 2>/dev/null
@@ -130,7 +129,31 @@ lib_cleanup() {
     [[ -n ${OFFERD_PID[$name]} ]] || continue
     lib_wait_gone "${OFFERD_PID[$name]}" 10 || kill -KILL "${OFFERD_PID[$name]}" 2>/dev/null
     wait "${OFFERD_PID[$name]}" 2>/dev/null
+    OFFERD_PID[$name]=
   done
+}
+
+lib_cleanup() {
+  local rc=$? h pid
+  trap - EXIT TERM INT
+  for h in "${LIB_EXIT_HOOKS[@]}"; do
+    eval "$h" || true
+  done
+  for pid in "${LIB_BG_PIDS[@]}"; do
+    [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null
+  done
+  local k
+  for ((k = 0; k < ${#LIB_BG_PIDS[@]}; k++)); do
+    [[ -n ${LIB_BG_PIDS[$k]} ]] || continue
+    wait "${LIB_BG_PIDS[$k]}" 2>/dev/null
+    # A part that did not finish: what it did so far.
+    echo "--- output of the unfinished part ${LIB_BG_NAMES[$k]} ---"
+    tail -n 30 "$LIB_TMP/bg-${LIB_BG_NAMES[$k]}.out" 2>/dev/null
+    LIB_FAILS=$((LIB_FAILS + 1))
+    LIB_CHECKS=$((LIB_CHECKS + 1))
+    LIB_FAIL_MSGS+=("part ${LIB_BG_NAMES[$k]} did not finish")
+  done
+  lib_stop_all
   if [[ $rc -ne 0 ]]; then
     # The server's side of the story, for whoever reads the failure.
     local f
@@ -165,8 +188,8 @@ lib_cleanup() {
   exit "$rc"
 }
 trap lib_cleanup EXIT
-trap 'echo "FAIL: $LIB_NAME interrupted"; LIB_FAILS=$((LIB_FAILS + 1)); exit 1' INT
-trap 'echo "FAIL: $LIB_NAME ran out of time (see lib_deadline)"; LIB_FAILS=$((LIB_FAILS + 1)); exit 1' TERM
+trap 'fail "$LIB_NAME was interrupted"; exit 1' INT
+trap 'fail "$LIB_NAME ran out of time (lib_deadline) or was terminated"; exit 1' TERM
 
 # Fails the whole test (SIGTERM to this shell) after SECONDS.
 lib_deadline() {
@@ -180,6 +203,72 @@ lib_deadline() {
     kill -TERM "$me"
   ) &
   LIB_WATCHDOG=$!
+}
+
+# --- parts in parallel ----------------------------------------------------------------
+# lib_bg NAME CMD...  runs CMD in a background subshell with its own temporary
+#                     directory ($LIB_TMP/bg-NAME), counting its own checks and
+#                     stopping its own offerd processes when it ends;
+# lib_bg_wait         waits for every part, prints their outputs in the order
+#                     they were started, and adds their checks and failures up.
+# Start PostgreSQL (pg_setup) and create databases (pg_new_db) before lib_bg,
+# so that the main shell drops them and stops the server.
+declare -ga LIB_BG_NAMES=() LIB_BG_PIDS=()
+
+lib_bg() {
+  local name=$1
+  shift
+  mkdir -p "$LIB_TMP/bg-$name" || die "mkdir $LIB_TMP/bg-$name"
+  (
+    LIB_TMP=$LIB_TMP/bg-$name
+    HTTP_HEADERS=$LIB_TMP/headers
+    LIB_FAILS=0 LIB_CHECKS=0 LIB_FAIL_MSGS=() LIB_EXIT_HOOKS=() LIB_PG_DBS=() LIB_PG_STARTED=0
+    LIB_WATCHDOG= LIB_BG_PIDS=() LIB_BG_NAMES=()
+    OFFERD_PID=() OFFERD_URL=() OFFERD_LOG=() OFFERD_RUNS=() KC_FD=() KC_HOSTPORT=()
+    trap lib_bg_exit EXIT
+    trap 'fail "interrupted"; exit 1' TERM INT
+    "$@"
+  ) >"$LIB_TMP/bg-$name.out" 2>&1 &
+  LIB_BG_NAMES+=("$name")
+  LIB_BG_PIDS+=("$!")
+}
+
+lib_bg_exit() {
+  local rc=$? f
+  trap - EXIT TERM INT
+  lib_stop_all
+  if [[ $rc -ne 0 ]]; then
+    for f in "$LIB_TMP"/offerd-*.log; do
+      [[ -f $f ]] || continue
+      echo "--- last lines of $(basename "$f") ---"
+      tail -n 8 "$f"
+    done
+  fi
+  echo "$LIB_FAILS $LIB_CHECKS" >"$LIB_TMP.counts"
+  [[ ${#LIB_FAIL_MSGS[@]} -gt 0 ]] && printf '%s\n' "${LIB_FAIL_MSGS[@]}" >"$LIB_TMP.fails"
+  exit "$rc"
+}
+
+lib_bg_wait() {
+  local k name pid rc f c m
+  for ((k = 0; k < ${#LIB_BG_PIDS[@]}; k++)); do
+    name=${LIB_BG_NAMES[$k]}
+    pid=${LIB_BG_PIDS[$k]}
+    wait "$pid"
+    rc=$?
+    LIB_BG_PIDS[$k]=
+    cat "$LIB_TMP/bg-$name.out"
+    f=0 c=0
+    [[ -f $LIB_TMP/bg-$name.counts ]] && read -r f c <"$LIB_TMP/bg-$name.counts"
+    LIB_FAILS=$((LIB_FAILS + f))
+    LIB_CHECKS=$((LIB_CHECKS + c))
+    if [[ -f $LIB_TMP/bg-$name.fails ]]; then
+      while IFS= read -r m; do LIB_FAIL_MSGS+=("$m"); done <"$LIB_TMP/bg-$name.fails"
+    fi
+    [[ $rc -eq 0 || $f -gt 0 ]] || fail "part $name ended with status $rc"
+  done
+  LIB_BG_PIDS=()
+  LIB_BG_NAMES=()
 }
 
 # Waits until PID is gone; returns 1 after SECONDS.
