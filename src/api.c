@@ -350,6 +350,12 @@ void api_route(void *app, http_req *r)
 		return;
 	}
 	http_set_label(r, rt->label);
+	if (atomic_load(&s->draining)) {
+		/* Shutting down: keep-alive clients must not keep us alive. */
+		http_add_header(r, "Connection", "close");
+		api_error(r, ERR_UNAVAIL, NULL, "offerd is shutting down; retry on another instance");
+		return;
+	}
 	if (strcmp(method, rt->method) != 0 &&
 	    !(strcmp(method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0)) {
 		http_add_header(r, "Allow", rt->allow);

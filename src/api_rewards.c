@@ -57,6 +57,11 @@ static void rewards_done(writer_op *op)
 			api_error(c->r, ERR_CONFLICT, "customer_id",
 			          "every episode of customer_id \"%s\" already has a reward", cust);
 		return;
+	case ERR_INVAL:
+		api_error(c->r, ERR_INVAL, c->req.accepted_offer[0] ? "accepted_offer" : "clicked_offers",
+		          "episode %lld did not show that offer; rewards may only credit offers shown",
+		          (long long)op->rout.episode_id);
+		return;
 	default:
 		api_error(c->r, op->rc == ERR_UNAVAIL ? ERR_UNAVAIL : ERR_IO, NULL,
 		          "the reward could not be stored; nothing was recorded, retry later");

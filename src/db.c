@@ -382,7 +382,8 @@ static const char lookup_latest[] =
     " ORDER BY e.id DESC LIMIT 1) AS ep ON 1 = 1";
 
 static const char lookup_by_id[] =
-    "SELECT EXISTS (SELECT 1 FROM tb_episodes x WHERE x.company = $1 AND x.customer_id = $2),"
+    "SELECT EXISTS (SELECT 1 FROM tb_episodes x WHERE x.company = $1 AND x.customer_id = $2"
+    " AND x.id = CAST($3 AS BIGINT)),"
     " ep.id, ep.state_key, ep.policy, ep.agent_version, ep.p1, ep.p2, ep.p3, ep.age"
     " FROM (SELECT 1 AS one) AS o LEFT JOIN (SELECT e.id, e.state_key, e.policy,"
     " e.agent_version, e.predicted_offer_1 AS p1, e.predicted_offer_2 AS p2,"
@@ -473,6 +474,8 @@ static int attach_slice(store *s, const db_reward_in *in, db_reward_out *out, si
 		if (out[i].rc != 0)
 			continue;
 		fn(arg, &in[i], &out[i], rewards);
+		if (out[i].rc != 0)
+			continue;  /* the reward function refused it (offer not shown) */
 		fmt_int(rp[i].epid, out[i].episode_id);
 		rp[i].p[3] = in[i].accepted ? "1" : "0";
 		rp[i].p[4] = in[i].accepted_offer;

@@ -103,6 +103,7 @@ int main(int argc, char **argv)
 		break;
 	}
 	log_msg(LOG_INFO, "%s: finishing in-flight requests", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	atomic_store(&s.draining, 1);
 	http_quiesce(s.http);
 	wait_inflight(s.http, DRAIN_SECONDS);
 	/* server_shutdown drains the writer: everything queued is committed

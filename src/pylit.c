@@ -44,16 +44,6 @@ static int peek(parser *p)
 	return p->pos < p->len ? (unsigned char)p->s[p->pos] : -1;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* Appends code point cp as UTF-8. */
 static int add_utf8(buf *b, unsigned cp)
 {
@@ -129,7 +119,7 @@ static json_t *parse_string(parser *p)
 			unsigned cp = 0;
 
 			for (int i = 0; i < digits; i++) {
-				int h = p->pos < p->len ? hexval((unsigned char)p->s[p->pos]) : -1;
+				int h = p->pos < p->len ? util_hexval((unsigned char)p->s[p->pos]) : -1;
 
 				if (h < 0) {
 					buf_free(&b);

@@ -320,7 +320,10 @@ int request_customer_from_states(json_t *states, req_customer *c, req_error *e)
 			return set_err(e, ERR_INVAL, "states.age", "age must be a number, got %s",
 			               json_type_name(v));
 		}
-		if (age != -1 && (age < 0 || age > 150))
+		/* A blank string is an unknown age, as a missing one; -1 is refused. */
+		if (json_is_string(v) && tmp[0] == '\0')
+			age = -1;
+		else if (age < 0 || age > 150)
 			return set_err(e, ERR_INVAL, "states.age", "age must be between 0 and 150, got %g",
 			               age);
 		c->age = (int)age;
@@ -560,9 +563,18 @@ int request_parse_reward(const char *body, size_t len, reward_req *out, req_erro
 
 		if (!json_is_array(v) || json_array_size(v) > REQ_CLICKED_MAX) {
 			rc = set_err(e, ERR_INVAL, "clicked_offers",
-			             "clicked_offers must be an array of at most %d offer names",
-			             REQ_CLICKED_MAX);
+			             "clicked_offers must be an array of at most %d offer names (the offers "
+			             "shown)", REQ_CLICKED_MAX);
 			goto out;
+		}
+		for (size_t a = 0; a < json_array_size(v); a++) {
+			for (size_t b2 = a + 1; b2 < json_array_size(v); b2++) {
+				if (json_equal(json_array_get(v, a), json_array_get(v, b2))) {
+					rc = set_err(e, ERR_INVAL, "clicked_offers",
+					             "clicked_offers[%zu] repeats an offer", b2);
+					goto out;
+				}
+			}
 		}
 		buf_init(&b, 1 << 16);
 		json_array_foreach(v, i, item) {

@@ -9,6 +9,7 @@
 #define OFFERD_SERVER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "agent.h"
@@ -45,6 +46,7 @@ typedef struct server {
 	pthread_cond_t stop_cond;
 	int stopping;
 	int refresh_now;           /* SIGHUP: reload at once */
+	atomic_int draining;       /* SIGTERM: new requests get 503 and a close */
 } server;
 
 #define SERVER_SEP "\x1f"

@@ -99,6 +99,12 @@ int util_strtod(const char *s, double min, double max, double *out)
 
 	if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
 		return ERR_INVAL;
+	/* Decimal only: strtod would also take hex ("0x10"), "inf" and "nan". */
+	for (const char *p = s; *p != '\0'; p++) {
+		if (!isdigit((unsigned char)*p) && *p != '.' && *p != '-' && *p != '+' && *p != 'e' &&
+		    *p != 'E')
+			return ERR_INVAL;
+	}
 	errno = 0;
 	v = strtod(s, &end);
 	if (end == s || *end != '\0')
@@ -107,6 +113,14 @@ int util_strtod(const char *s, double min, double max, double *out)
 		return ERR_RANGE;
 	*out = v;
 	return 0;
+}
+
+int util_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
 uint64_t util_hash(const char *s)

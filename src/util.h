@@ -47,6 +47,9 @@ int util_strtonum(const char *s, int64_t min, int64_t max, int64_t *out);
 /* Same for a finite double within [min, max]. */
 int util_strtod(const char *s, double min, double max, double *out);
 
+/* The value of a hex digit, or -1. */
+int util_hexval(int c);
+
 /* FNV-1a 64-bit hash of a string, for the hash tables. */
 uint64_t util_hash(const char *s);
 

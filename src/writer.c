@@ -106,12 +106,41 @@ typedef struct batch_ctx {
 	delta_set committed;  /* absolute rows returned by the upserts */
 } batch_ctx;
 
+static int shown(const db_reward_out *out, const char *offer, size_t len)
+{
+	for (int k = 0; k < out->n_offers; k++) {
+		if (strlen(out->offers[k]) == len && memcmp(out->offers[k], offer, len) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Whether accepted_offer and every clicked offer were shown in the episode. */
+static int offers_shown(const db_reward_out *out, const char *accepted, const char *clicked)
+{
+	if (accepted != NULL && accepted[0] != '\0' && !shown(out, accepted, strlen(accepted)))
+		return 0;
+	for (const char *p = clicked; p != NULL && *p != '\0';) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+
+		if (!shown(out, p, len))
+			return 0;
+		p = comma ? comma + 1 : NULL;
+	}
+	return 1;
+}
+
 static void score_reward(void *arg, const db_reward_in *in, db_reward_out *out,
                          double rewards[EPISODE_SHOWN_MAX])
 {
 	batch_ctx *b = arg;
 	int success[EPISODE_SHOWN_MAX] = {0};
 
+	if (!offers_shown(out, in->accepted_offer, in->clicked)) {
+		out->rc = ERR_INVAL;  /* credit for an offer the episode did not show */
+		return;
+	}
 	agent_rewards(b->conf, (const char(*)[64])out->offers, out->n_offers, in->accepted,
 	              in->accepted_offer, in->clicked, rewards, success);
 	/* A reward later than the agent's wait time is logged, not learned;
@@ -278,7 +307,8 @@ static void *writer_main(void *arg)
 		w->stats.ops += n;
 		w->stats.last_batch = n;
 		for (op = batch; op != NULL; op = op->next) {
-			if (op->rc != 0 && op->rc != ERR_NOTFOUND && op->rc != ERR_CONFLICT)
+			if (op->rc != 0 && op->rc != ERR_NOTFOUND && op->rc != ERR_CONFLICT &&
+			    op->rc != ERR_INVAL)
 				w->stats.failures++;
 			else if (op->kind == WOP_EPISODE)
 				w->stats.episodes++;

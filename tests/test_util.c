@@ -89,9 +89,11 @@ static void test_strtod(void **state)
 	assert_int_equal(util_strtod("2", 0, 2, &d), 0);  /* inclusive */
 	assert_int_equal(util_strtod("2.0000001", 0, 2, &d), ERR_RANGE);
 	assert_int_equal(util_strtod("1e400", -1e308, 1e308, &d), ERR_RANGE);
-	assert_int_equal(util_strtod("nan", -1e308, 1e308, &d), ERR_RANGE);
-	assert_int_equal(util_strtod("inf", -INFINITY, INFINITY, &d), ERR_RANGE);
-	assert_int_equal(util_strtod("-infinity", -INFINITY, INFINITY, &d), ERR_RANGE);
+	/* Decimal numbers only: not NaN, infinities or hex. */
+	assert_int_equal(util_strtod("nan", -1e308, 1e308, &d), ERR_INVAL);
+	assert_int_equal(util_strtod("inf", -INFINITY, INFINITY, &d), ERR_INVAL);
+	assert_int_equal(util_strtod("-infinity", -INFINITY, INFINITY, &d), ERR_INVAL);
+	assert_int_equal(util_strtod("0x10", 0, 100, &d), ERR_INVAL);
 	assert_int_equal(util_strtod("", 0, 1, &d), ERR_INVAL);
 	assert_int_equal(util_strtod(NULL, 0, 1, &d), ERR_INVAL);
 	assert_int_equal(util_strtod(" 1", 0, 1, &d), ERR_INVAL);
