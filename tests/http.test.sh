@@ -438,7 +438,7 @@ replay_company_a() {
   inlist=$(printf "'%s'," "${custs[@]}")
   inlist=${inlist%,}
   rows=$(sql "$db" "SELECT customer_id, id, predicted_offer_1, COALESCE(predicted_offer_2, ''), COALESCE(predicted_offer_3, ''), states FROM tb_episodes WHERE company = 'A' AND customer_id IN ($inlist) ORDER BY id")
-  while IFS='|' read -r c id o1 o2 o3 st; do
+  while IFS="|" read -r c id o1 o2 o3 _; do
     [[ -n $c ]] && got[$c]+="$id|$o1|$o2|$o3;"
   done <<<"$rows"
   while read -r c verdict; do

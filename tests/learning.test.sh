@@ -213,8 +213,6 @@ pg_new_db learn pgdb
 release "$pgdb" 1.1.0 --policy epsilon-greedy --epsilon 0.1
 offerd_start p1 "$pgdb" --auth off --refresh 0.2
 offerd_start p2 "$pgdb" --auth off --refresh 0.2
-u1=${OFFERD_URL[p1]}
-u2=${OFFERD_URL[p2]}
 for p in p1 p2; do
   expect_eq "$(alive_version "${OFFERD_URL[$p]}")" "1.1.0-API" "[two processes] $p serves agent 1.1.0"
   kc_open "$p" "${OFFERD_URL[$p]}" || die "cannot connect to offerd $p"

@@ -223,7 +223,7 @@ lib_bg() {
     LIB_TMP=$LIB_TMP/bg-$name
     HTTP_HEADERS=$LIB_TMP/headers
     LIB_FAILS=0 LIB_CHECKS=0 LIB_FAIL_MSGS=() LIB_EXIT_HOOKS=() LIB_PG_DBS=() LIB_PG_STARTED=0
-    LIB_WATCHDOG= LIB_BG_PIDS=() LIB_BG_NAMES=()
+    LIB_WATCHDOG="" LIB_BG_PIDS=() LIB_BG_NAMES=()
     OFFERD_PID=() OFFERD_URL=() OFFERD_LOG=() OFFERD_RUNS=() KC_FD=() KC_HOSTPORT=()
     trap lib_bg_exit EXIT
     trap 'fail "interrupted"; exit 1' TERM INT
@@ -517,7 +517,7 @@ kc_try() {
   [[ -n $body ]] && body+=$'\n'
   printf -v req '%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
     "$method" "$path" "$5" "${#body}" "$body"
-  echo -n "$req" >&"$fd" 2>/dev/null || return 1
+  echo -n "$req" 1>&"$fd" 2>/dev/null || return 1
   IFS= read -r -t 10 line <&"$fd" || return 1
   line=${line%$'\r'}
   [[ $line =~ ^HTTP/1\.[01]\ ([0-9]{3}) ]] || return 1
