@@ -12,16 +12,22 @@
 #     (1..3 distinct allowed offers, min(3, allowed) of them, today's UTC
 #     response-date...) and on every error (JSON {status, error, message,
 #     field}).
-#  3. /metrics: the request counters move.
+#  3. /metrics: the request counters move. Keys: one created while offerd
+#     runs is accepted within ~1 s, and refused (401) once revoked.
 #  4. The six customers of examples/company_A.json go through /predict and
 #     /predict-v2 and are rewarded; then TB_EPISODES (6+6 rows, states as
 #     received, offers among the allowed ones, the answers' offers),
 #     TB_REWARDS (6 rows on the latest episode of each) and TB_PRODUCTS_A
 #     (the CSV) are read back.
 #  5. offerd stops with SIGTERM and exits 0.
+# The two backends run side by side, each with its own offerd; their outputs
+# are printed one after the other, and the failures again at the very end.
 # Standalone: `make build && bash tests/http.test.sh` (starts PostgreSQL with
-# scripts/pg.sh when $OFFERD_TEST_PG_URL is unset). OFFERD_TEST_BACKENDS can
-# be "sqlite", "pg" or "sqlite pg" (the default).
+# scripts/pg.sh when $OFFERD_TEST_PG_URL is unset, and stops it at exit).
+# Knobs: OFFERD_TEST_BACKENDS ("sqlite", "pg", default "sqlite pg"),
+# OFFERD_TEST_SERIAL=1 (one backend after the other), OFFERD_TEST_HTTP_CASES
+# (another case file), OFFERD_TEST_DEADLINE (seconds, default 300),
+# OFFERD_TEST_KEEP=1 (keep the temporary directory and offerd logs).
 source "$(dirname "$0")/lib.sh"
 lib_require curl jq
 lib_deadline "${OFFERD_TEST_DEADLINE:-300}"

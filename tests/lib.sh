@@ -17,6 +17,7 @@
 #                        sets OFFERD_URL[NAME] and OFFERD_PID[NAME]; its log is
 #                        $LIB_TMP/offerd-NAME.N.log (N counts restarts)
 #   offerd_stop NAME     SIGTERM, waits (10 s) and checks the exit status is 0
+#   lib_stop_all         stops every offerd this shell started (done at exit)
 #   offerd_log NAME      path of NAME's current log
 #   pg_setup             makes $OFFERD_TEST_PG_URL usable: when it is unset,
 #                        starts PostgreSQL with scripts/pg.sh and stops it at exit
