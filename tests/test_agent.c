@@ -813,7 +813,8 @@ static void test_rewards_scale(void **state)
 	assert_true(rw[0] == 1 && rw[1] == -2 && rw[2] == -2);
 	agent_rewards(&c, offers, 3, 0, NULL, "OFFER_4", rw, succ);
 	assert_true(rw[0] == -2 && rw[1] == -2 && rw[2] == 1);
-	/* A named offer that was not shown: no one accepted. */
+	/* A named offer that was not shown: no one accepted (the writer refuses
+	 * such a reward before it gets here; agent_rewards stays total). */
 	agent_rewards(&c, offers, 3, 1, "OFFER_9", NULL, rw, succ);
 	assert_true(rw[0] == -2 && rw[1] == -2 && rw[2] == -2);
 	/* The configured scale is used. */

@@ -646,6 +646,12 @@ static void test_customer_age(void **state)
 	customer_bad("{\"age\": true}", "got a boolean");
 	customer_bad("{\"age\": \"1e400\"}", "must be a number");
 	customer_bad("{\"age\": 1e300}", "between 0 and 150");
+	/* -1 is not "unknown" when a client sends it: refused like any negative. */
+	customer_bad("{\"age\": -1}", "between 0 and 150");
+	customer_bad("{\"age\": \"-1\"}", "between 0 and 150");
+	/* Decimal only. */
+	customer_bad("{\"age\": \"0x10\"}", "must be a number");
+	customer_bad("{\"age\": \"nan\"}", "must be a number");
 }
 
 static void test_customer_all(void **state)
@@ -938,6 +944,10 @@ static void test_reward_errors(void **state)
 	buf_adds(&b, "]}");
 	reward_bad(b.data, ERR_INVAL, "clicked_offers", "at most 64");
 	buf_free(&b);
+	/* An offer clicked twice is one click: a repeat is refused. */
+	reward_bad("{\"customer_id\": \"1\", \"accepted_one_of_the_three_offers\": true,"
+	           " \"clicked_offers\": [\"OFFER_1\", \"OFFER_2\", \"OFFER_1\"]}",
+	           ERR_INVAL, "clicked_offers", "clicked_offers[2] repeats");
 }
 
 int main(void)

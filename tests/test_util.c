@@ -99,7 +99,31 @@ static void test_strtod(void **state)
 	assert_int_equal(util_strtod(" 1", 0, 1, &d), ERR_INVAL);
 	assert_int_equal(util_strtod("1x", 0, 10, &d), ERR_INVAL);
 	assert_int_equal(util_strtod("1.5.2", 0, 10, &d), ERR_INVAL);
+	/* Decimal only: strtod alone would take hex, inf and nan spelled many ways. */
+	assert_int_equal(util_strtod("0x10", 0, 100, &d), ERR_INVAL);
+	assert_int_equal(util_strtod("0X1p3", 0, 100, &d), ERR_INVAL);
+	assert_int_equal(util_strtod("INF", -INFINITY, INFINITY, &d), ERR_INVAL);
+	assert_int_equal(util_strtod("NaN", -1e308, 1e308, &d), ERR_INVAL);
+	assert_int_equal(util_strtod("1,5", 0, 10, &d), ERR_INVAL);
 	assert_true(d == 2);
+	assert_int_equal(util_strtod("2.5e-1", 0, 10, &d), 0);
+	assert_true(d == 0.25);
+	assert_int_equal(util_strtod("+.5", 0, 10, &d), 0);
+	assert_true(d == 0.5);
+}
+
+static void test_hexval(void **state)
+{
+	(void)state;
+	assert_int_equal(util_hexval('0'), 0);
+	assert_int_equal(util_hexval('9'), 9);
+	assert_int_equal(util_hexval('a'), 10);
+	assert_int_equal(util_hexval('F'), 15);
+	assert_int_equal(util_hexval('g'), -1);
+	assert_int_equal(util_hexval('G'), -1);
+	assert_int_equal(util_hexval('/'), -1);
+	assert_int_equal(util_hexval(0), -1);
+	assert_int_equal(util_hexval(0xe9), -1);  /* a Latin-1 byte is not a digit */
 }
 
 /* --- buf ------------------------------------------------------------------ */
@@ -443,6 +467,7 @@ int main(void)
 		cmocka_unit_test(test_strtonum_accepts),
 		cmocka_unit_test(test_strtonum_rejects),
 		cmocka_unit_test(test_strtod),
+		cmocka_unit_test(test_hexval),
 		cmocka_unit_test(test_buf_grows_and_terminates),
 		cmocka_unit_test(test_buf_limit_frees_itself),
 		cmocka_unit_test(test_buf_steal),

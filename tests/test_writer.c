@@ -314,10 +314,10 @@ static void test_reward_by_episode_id(void **state)
 }
 
 /*
- * Regression: an episode_id that does not exist (or belongs to another
- * customer) for a customer who does have episodes. api_rewards.c answers
- * ERR_CONFLICT with "episode N already has a reward" and ERR_NOTFOUND with
- * "customer has no episode N": the latter is the truth here.
+ * Regression (was 409, fixed in a401c86): an episode_id that does not exist,
+ * or belongs to another customer, for a customer who does have episodes.
+ * api_rewards.c answers ERR_CONFLICT with "episode N already has a reward"
+ * and ERR_NOTFOUND with "customer has no episode N": the latter is the truth.
  */
 static void test_reward_unknown_episode_id(void **state)
 {
@@ -389,6 +389,45 @@ static void test_reward_exact_offer_and_clicks(void **state)
 	sc_assert_near(sc_cell(&r, 2, 4), 1);
 	sc_assert_near(sc_cell(&r, 2, 2), 1);
 	sc_rows_free(&r);
+}
+
+/*
+ * Credit for an offer the episode did not show is refused (ERR_INVAL, 422):
+ * nothing is stored or learned, the episode stays open for a proper reward,
+ * and batch neighbours are unaffected.
+ */
+static void test_reward_offer_not_shown(void **state)
+{
+	fixture *f = *state;
+	writer_op ops[4];
+	int64_t e1, e2;
+
+	e1 = add_episode(f, "A", "ivy", SK1);  /* shows OFFER_1, OFFER_4, OFFER_8 */
+	e2 = add_episode(f, "A", "jon", SK1);
+	rw_op(&ops[0], "A", "ivy", 1, 0, "OFFER_2", NULL);        /* accepted, not shown */
+	rw_op(&ops[1], "A", "jon", 0, 0, NULL, "OFFER_4,OFFER_9"); /* one click not shown */
+	rw_op(&ops[2], "A", "nobody", 1, 0, NULL, NULL);
+	ep_op(&ops[3], "A", "kim", SK1, three);
+	assert_int_equal(run(f, ops, 4), 0);
+	assert_int_equal(ops[0].rc, ERR_INVAL);
+	assert_int_equal(ops[1].rc, ERR_INVAL);
+	assert_int_equal(ops[2].rc, ERR_NOTFOUND);
+	assert_int_equal(ops[3].rc, 0);
+	assert_int_equal(count(f, "tb_rewards"), 0);
+	assert_int_equal(count(f, "tb_policy"), 0);
+	assert_int_equal(values_count(f->v), 0);
+	/* Both episodes can still be rewarded properly, the named way too. */
+	rw_op(&ops[0], "A", "ivy", 1, 0, "OFFER_8", "OFFER_1");
+	rw_op(&ops[1], "A", "jon", 0, e2, NULL, "OFFER_4,OFFER_8");
+	assert_int_equal(run(f, ops, 2), 0);
+	assert_int_equal(ops[0].rc, 0);
+	assert_int_equal(ops[0].rout.episode_id, e1);
+	assert_int_equal(ops[1].rc, 0);
+	assert_int_equal(ops[1].rout.episode_id, e2);
+	assert_int_equal(count(f, "tb_rewards"), 2);
+	/* The refused attempt left no trace: the episode now has exactly one reward. */
+	(void)add_episode(f, "A", "ivy", SK1);
+	assert_int_equal(reward(f, "A", "ivy", 1, e1, NULL), ERR_CONFLICT);
 }
 
 /* --- statistics ------------------------------------------------------------------------ */
@@ -915,6 +954,7 @@ int main(void)
 		                                fx_teardown),
 		cmocka_unit_test_setup_teardown(test_reward_exact_offer_and_clicks, fx_setup,
 		                                fx_teardown),
+		cmocka_unit_test_setup_teardown(test_reward_offer_not_shown, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_policy_deltas_summed, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_reload_revision_guard, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_priors_reach_memory, fx_setup, fx_teardown),
