@@ -70,16 +70,18 @@ static void predict_ctx_free(void *p)
 	free(c);
 }
 
-/* Writer thread: the episode is committed (or failed); answer now. */
-static void predict_done(writer_op *op)
+/* The connection's thread, once the episode is committed (or failed). */
+static void predict_answer(void *app, http_req *r)
 {
-	predict_ctx *c = op->arg;
+	predict_ctx *c = http_ctx(r);
 	api_decision *d = &c->d;
+	writer_op *op = &d->op;
 	char today[11];
 	json_t *j;
 	json_t *best;
 	char *body;
 
+	(void)app;
 	if (op->rc != 0) {
 		api_error(c->r, op->rc == ERR_UNAVAIL ? ERR_UNAVAIL : ERR_IO, NULL,
 		          "the episode could not be stored; nothing was recorded, retry later");
@@ -111,8 +113,16 @@ static void predict_done(writer_op *op)
 	json_object_set_new(j, "state", json_string(d->dec.state_key));
 	body = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(j);
-	/* Last: after http_reply the request (and c) may be freed by MHD. */
 	http_reply(c->r, 200, "application/json", body, strlen(body));
+}
+
+/* Writer thread: hand the answer to the connection's thread at once. */
+static void predict_done(writer_op *op)
+{
+	predict_ctx *c = op->arg;
+
+	/* Last: after this the request (and c) may be freed by MHD. */
+	http_resume(c->r, predict_answer);
 }
 
 static void predict_complete(void *app, http_req *r)

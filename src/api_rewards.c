@@ -30,9 +30,11 @@ static void rewards_ctx_free(void *p)
 	free(c);
 }
 
-static void rewards_done(writer_op *op)
+/* The connection's thread, once the reward is committed (or refused). */
+static void rewards_answer(void *app, http_req *r)
 {
-	rewards_ctx *c = op->arg;
+	rewards_ctx *c = http_ctx(r);
+	writer_op *op = &c->op;
 	const char *cust = c->req.customer_id;
 
 	switch (op->rc) {
@@ -66,6 +68,15 @@ static void rewards_done(writer_op *op)
 		api_error(c->r, op->rc == ERR_UNAVAIL ? ERR_UNAVAIL : ERR_IO, NULL,
 		          "the reward could not be stored; nothing was recorded, retry later");
 	}
+	(void)app;
+}
+
+/* Writer thread: hand the answer to the connection's thread at once. */
+static void rewards_done(writer_op *op)
+{
+	rewards_ctx *c = op->arg;
+
+	http_resume(c->r, rewards_answer);
 }
 
 static void rewards_complete(void *app, http_req *r)

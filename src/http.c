@@ -44,7 +44,9 @@ struct http_req {
 	buf body;
 	http_chunk_fn chunk;
 	http_route_fn complete;
-	int deferred;
+	int deferred;              /* the replier's: resume on reply */
+	int suspended;             /* the MHD thread's own copy: never written elsewhere */
+	http_route_fn resume_fn;   /* set by http_resume, run on the MHD thread */
 	size_t discarded;          /* bytes thrown away after a 413 */
 	struct MHD_Response *resp;
 	int status;
@@ -107,7 +109,17 @@ void http_add_header(http_req *r, const char *name, const char *value)
 void http_defer(http_req *r)
 {
 	r->deferred = 1;
+	r->suspended = 1;
 	MHD_suspend_connection(r->conn);
+}
+
+void http_resume(http_req *r, http_route_fn fn)
+{
+	r->resume_fn = fn;
+	r->deferred = 0;
+	/* MHD_resume_connection takes the daemon's lock, which publishes the
+	 * fields above to the MHD thread that takes it next. */
+	MHD_resume_connection(r->conn);
 }
 
 /* Attaches the response; queued by the access handler on its thread. */
@@ -260,6 +272,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		}
 		return queue(r);  /* the body is all in: answer now */
 	}
+	/* Resumed (or called again while suspended, which MHD does not do). */
+	r->suspended = 0;
+	if (r->resume_fn != NULL) {
+		http_route_fn fn = r->resume_fn;
+
+		r->resume_fn = NULL;
+		fn(s->cfg.app, r);
+		if (r->resp == NULL) {
+			log_msg(LOG_ERROR, "resumed %s %s gave no answer", method, url);
+			http_reply(r, 500, "application/json",
+			           xstrdup("{\"status\":500,\"error\":\"Internal Server Error\"}"), 46);
+		}
+	}
 	if (r->resp != NULL)
 		return queue(r);
 	if (r->phase == PH_BODY && *upload_size > 0) {
@@ -285,8 +310,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	if (r->phase == PH_BODY) {
 		r->phase = PH_WAITING;
 		r->complete(s->cfg.app, r);
-		if (r->deferred)
-			return MHD_YES;  /* r belongs to the replier until it resumes us */
+		/*
+		 * Not r->deferred: the replier may already have answered and
+		 * cleared it on its thread. Until MHD calls us again after the
+		 * resume, r's answer fields belong to the replier.
+		 */
+		if (r->suspended)
+			return MHD_YES;
 		if (r->resp != NULL)
 			return queue(r);
 		log_msg(LOG_ERROR, "handler for %s %s gave no answer", method, url);

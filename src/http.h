@@ -75,8 +75,14 @@ const char *http_label(const http_req *r);
 /* Adds a response header (copied). */
 void http_add_header(http_req *r, const char *name, const char *value);
 
-/* Suspends the connection until a later http_reply* from any thread. */
+/* Suspends the connection until a later http_reply* or http_resume from any thread. */
 void http_defer(http_req *r);
+/*
+ * Resumes a deferred request (from any thread) and runs fn on the
+ * connection's own MHD thread, where fn replies. The writer thread uses it
+ * so that building an answer never delays the next database commit.
+ */
+void http_resume(http_req *r, http_route_fn fn);
 
 /* Replies with body (malloc'ed; ownership passes to http). */
 void http_reply(http_req *r, int status, const char *content_type, char *body, size_t len);
