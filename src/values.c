@@ -175,34 +175,75 @@ static int has_data(const vstats *s)
 	return s->n + s->pw > 0 || s->succ + s->fail > 0;
 }
 
+/*
+ * Writes "a SEP b SEP" into out (a key prefix for key_finish). Returns its
+ * length, or 0 when it does not fit (the caller then finds nothing).
+ */
+static size_t key_prefix(char *out, size_t outlen, const char *a, const char *b)
+{
+	size_t la = strlen(a);
+	size_t lb = strlen(b);
+
+	if (la + lb + 2 >= outlen)
+		return 0;
+	memcpy(out, a, la);
+	out[la] = SEP[0];
+	memcpy(out + la + 1, b, lb);
+	out[la + 1 + lb] = SEP[0];
+	return la + lb + 2;
+}
+
+/* Appends the offer to a prefix of length plen; 0 when it does not fit. */
+static int key_finish(char *key, size_t keylen, size_t plen, const char *offer)
+{
+	size_t lo = strlen(offer);
+
+	if (plen == 0 || plen + lo >= keylen)
+		return 0;
+	memcpy(key + plen, offer, lo + 1);
+	return 1;
+}
+
+/*
+ * The request path: up to 3 n hash lookups, so the keys are built by
+ * copying prefixes made once per call rather than formatted per offer.
+ */
 void values_lookup(values *v, const char *company, const char *state_key, const char *segment,
                    const char *const *offers, size_t n, vstats *out, int *level)
 {
-	char key[512];
+	char seg[256];
+	char kstate[512];
+	char kseg[512];
+	char kall[512];
+	size_t pstate = key_prefix(kstate, sizeof(kstate), company, state_key);
+	size_t pseg = 0;
+	size_t pall = key_prefix(kall, sizeof(kall), company, GLOBAL_STATE);
 
+	if (strlen(segment) + sizeof(SEGMENT_PREFIX) <= sizeof(seg)) {
+		memcpy(seg, SEGMENT_PREFIX, sizeof(SEGMENT_PREFIX) - 1);
+		util_strlcpy(seg + sizeof(SEGMENT_PREFIX) - 1, segment,
+		             sizeof(seg) - (sizeof(SEGMENT_PREFIX) - 1));
+		pseg = key_prefix(kseg, sizeof(kseg), company, seg);
+	}
 	pthread_rwlock_rdlock(&v->lock);
 	for (size_t i = 0; i < n; i++) {
 		const ventry *e;
 
 		memset(&out[i], 0, sizeof(vstats));
 		level[i] = VALUES_NONE;
-		snprintf(key, sizeof(key), "%s" SEP "%s" SEP "%s", company, state_key, offers[i]);
-		e = find(v, key);
+		e = key_finish(kstate, sizeof(kstate), pstate, offers[i]) ? find(v, kstate) : NULL;
 		if (e != NULL && has_data(&e->s)) {
 			out[i] = e->s;
 			level[i] = VALUES_STATE;
 			continue;
 		}
-		snprintf(key, sizeof(key), "%s" SEP SEGMENT_PREFIX "%s" SEP "%s", company, segment,
-		         offers[i]);
-		e = find(v, key);
+		e = key_finish(kseg, sizeof(kseg), pseg, offers[i]) ? find(v, kseg) : NULL;
 		if (e != NULL && has_data(&e->s)) {
 			out[i] = e->s;
 			level[i] = VALUES_SEGMENT;
 			continue;
 		}
-		snprintf(key, sizeof(key), "%s" SEP GLOBAL_STATE SEP "%s", company, offers[i]);
-		e = find(v, key);
+		e = key_finish(kall, sizeof(kall), pall, offers[i]) ? find(v, kall) : NULL;
 		if (e != NULL && has_data(&e->s)) {
 			out[i] = e->s;
 			level[i] = VALUES_GLOBAL;
