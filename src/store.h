@@ -74,6 +74,12 @@ struct store_ops {
 	 * order. This is the hot path of /predict: one statement for the batch.
 	 */
 	int (*episodes_insert)(store *s, episode *eps, size_t n);
+	/*
+	 * Optional (NULL: begin, episodes_insert, commit). Inserts and commits
+	 * n episodes atomically outside any transaction, in one round trip
+	 * where the server allows it (PostgreSQL: one INSERT in autocommit).
+	 */
+	int (*episodes_commit)(store *s, episode *eps, size_t n);
 	/* The last error's message; valid until the next call on s. */
 	const char *(*errmsg)(store *s);
 	void (*close)(store *s);

@@ -789,6 +789,16 @@ out:
 	return rc;
 }
 
+/* A single INSERT commits by itself: no BEGIN and COMMIT round trips. */
+static int pg_episodes_commit(store *s, episode *eps, size_t n)
+{
+	if (pg_of(s)->in_tx) {
+		pg_set_err(pg_of(s), "episodes_commit inside a transaction");
+		return ERR_IO;
+	}
+	return pg_episodes_insert(s, eps, n);
+}
+
 static const char *pg_errmsg(store *s)
 {
 	return pg_of(s)->err;
@@ -813,6 +823,7 @@ static const struct store_ops pg_ops = {
 	.commit = pg_commit,
 	.rollback = pg_rollback,
 	.episodes_insert = pg_episodes_insert,
+	.episodes_commit = pg_episodes_commit,
 	.errmsg = pg_errmsg,
 	.close = pg_close,
 };

@@ -171,38 +171,60 @@ static int keep_row(void *arg, const db_policy_row *row)
 	return 0;
 }
 
+/* The batch's episodes as one array (NULL when it has none); *nrewards counts the rest. */
+static episode *batch_episodes(writer_op *ops, size_t *neps, size_t *nrewards)
+{
+	episode *eps;
+	size_t i = 0;
+	writer_op *op;
+
+	*neps = 0;
+	*nrewards = 0;
+	for (op = ops; op != NULL; op = op->next) {
+		*neps += op->kind == WOP_EPISODE;
+		*nrewards += op->kind == WOP_REWARD;
+	}
+	if (*neps == 0)
+		return NULL;
+	eps = xmalloc(*neps * sizeof(*eps));
+	for (op = ops; op != NULL; op = op->next) {
+		if (op->kind == WOP_EPISODE)
+			eps[i++] = op->ep;
+	}
+	return eps;
+}
+
 /* One transaction for the list; fills each op's rc. Returns the tx result. */
 static int run_tx(store *s, values *v, const agent_conf *conf, writer_op *ops)
 {
 	batch_ctx b;
-	episode *eps = NULL;
-	size_t neps = 0;
+	episode *eps;
+	size_t neps;
+	size_t nrewards;
 	size_t i;
 	writer_op *op;
 	int rc;
 
 	memset(&b, 0, sizeof(b));
 	b.conf = conf;
-	for (op = ops; op != NULL; op = op->next)
-		neps += op->kind == WOP_EPISODE;
+	eps = batch_episodes(ops, &neps, &nrewards);
+	if (nrewards == 0 && s->ops->episodes_commit != NULL) {
+		/* The /predict hot path: one statement, committed by itself. */
+		rc = s->ops->episodes_commit(s, eps, neps);
+		if (rc != 0) {
+			log_msg(rc == ERR_UNAVAIL ? LOG_WARN : LOG_ERROR, "batch failed: %s",
+			        s->ops->errmsg(s));
+			goto out;
+		}
+		goto committed;
+	}
 	rc = s->ops->begin(s);
 	if (rc != 0)
 		goto out;
 	if (neps > 0) {
-		eps = xmalloc(neps * sizeof(*eps));
-		i = 0;
-		for (op = ops; op != NULL; op = op->next) {
-			if (op->kind == WOP_EPISODE)
-				eps[i++] = op->ep;
-		}
 		rc = s->ops->episodes_insert(s, eps, neps);
 		if (rc != 0)
 			goto rollback;
-		i = 0;
-		for (op = ops; op != NULL; op = op->next) {
-			if (op->kind == WOP_EPISODE)
-				op->ep.id = eps[i++].id;
-		}
 	}
 	for (op = ops; op != NULL; op = op->next) {
 		if (op->kind != WOP_REWARD)
@@ -220,6 +242,12 @@ static int run_tx(store *s, values *v, const agent_conf *conf, writer_op *ops)
 	rc = s->ops->commit(s);
 	if (rc != 0)
 		goto rollback;
+committed:
+	i = 0;
+	for (op = ops; op != NULL; op = op->next) {
+		if (op->kind == WOP_EPISODE)
+			op->ep.id = eps[i++].id;
+	}
 	/* Only committed statistics reach memory. */
 	for (i = 0; i < b.committed.n; i++)
 		values_set(v, &b.committed.rows[i]);
