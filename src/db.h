@@ -103,6 +103,11 @@ typedef struct db_policy_row {
 } db_policy_row;
 
 typedef int (*db_policy_fn)(void *arg, const db_policy_row *row);
+/*
+ * The highest revision handed out so far (PostgreSQL: the sequence, O(1);
+ * SQLite: MAX(rev)), committed or not.
+ */
+int db_policy_rev_now(store *s, int64_t *out);
 /* Calls fn for every TB_POLICY row with REV > since; *max_rev gets the highest seen. */
 int db_policy_since(store *s, int64_t since, db_policy_fn fn, void *arg, int64_t *max_rev);
 /*

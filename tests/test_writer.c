@@ -17,7 +17,11 @@
  *  - db basics: idempotent migrations, agents, products, keys, segments,
  *    the whitelisted table counter.
  *
- * A second group runs the backend-neutral store cases (store_cases.h, also
+ * The same writer tests run again on PostgreSQL (each in a schema of its
+ * own on the server in $OFFERD_TEST_PG_URL, which make test sets), where
+ * rewards and learned values take the set-based statements of db.c.
+ *
+ * A last group runs the backend-neutral store cases (store_cases.h, also
  * run on PostgreSQL by test_store_pg.c) against SQLite.
  */
 #include "store_cases.h"
@@ -36,6 +40,8 @@
 typedef struct fixture {
 	char dir[64];
 	char path[128];
+	char *url;      /* for a second connection to the same database */
+	char *schema;   /* PostgreSQL: the test's own schema, dropped after */
 	store *s;
 	values *v;
 	agent_conf conf;
@@ -51,8 +57,49 @@ static int fx_setup(void **state)
 		return -1;
 	}
 	snprintf(f->path, sizeof(f->path), "%s/offerd.db", f->dir);
-	if (store_sqlite_open(f->path, &f->s) != 0 || db_migrate(f->s) != 0) {
+	f->url = xasprintf("sqlite:%s", f->path);
+	if (store_open(f->url, &f->s) != 0 || db_migrate(f->s) != 0) {
 		fprintf(stderr, "cannot open and migrate %s\n", f->path);
+		return -1;
+	}
+	f->v = values_new();
+	agent_conf_default(&f->conf);
+	*state = f;
+	return 0;
+}
+
+static const char *pg_base_url(void)
+{
+	const char *url = getenv("OFFERD_TEST_PG_URL");
+
+	return url != NULL && *url != '\0' ? url : NULL;
+}
+
+static int fx_setup_pg(void **state)
+{
+	static int seq;
+	fixture *f = xcalloc(1, sizeof(*f));
+	const char *base = pg_base_url();
+	store *boot = NULL;
+	char *sql;
+	int rc;
+
+	if (base == NULL || store_open(base, &boot) != 0) {
+		free(f);
+		return -1;
+	}
+	f->schema = xasprintf("wt_%ld_%d", (long)getpid(), seq++);
+	sql = xasprintf("CREATE SCHEMA %s", f->schema);
+	rc = store_exec(boot, sql, 0, NULL, NULL, NULL);
+	free(sql);
+	store_close(boot);
+	if (rc != 0)
+		return -1;
+	/* Every connection of the test resolves bare table names in its schema. */
+	f->url = xasprintf("%s%coptions=-csearch_path%%3D%s", base, strchr(base, '?') ? '&' : '?',
+	                   f->schema);
+	if (store_open(f->url, &f->s) != 0 || db_migrate(f->s) != 0) {
+		fprintf(stderr, "cannot open and migrate %s\n", f->url);
 		return -1;
 	}
 	f->v = values_new();
@@ -70,10 +117,24 @@ static int fx_teardown(void **state)
 		return 0;
 	store_close(f->s);
 	values_free(f->v);
-	cmd = xasprintf("rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", f->dir);
-	free(cmd);
+	if (f->schema != NULL) {
+		store *boot = NULL;
+
+		if (store_open(pg_base_url(), &boot) == 0) {
+			cmd = xasprintf("DROP SCHEMA %s CASCADE", f->schema);
+			if (store_exec(boot, cmd, 0, NULL, NULL, NULL) != 0)
+				fprintf(stderr, "could not drop schema %s\n", f->schema);
+			free(cmd);
+			store_close(boot);
+		}
+	} else {
+		cmd = xasprintf("rm -rf '%s'", f->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", f->dir);
+		free(cmd);
+	}
+	free(f->schema);
+	free(f->url);
 	free(f);
 	return 0;
 }
@@ -354,6 +415,56 @@ static void test_rewards_same_customer_in_batch(void **state)
 	assert_int_equal(ops[2].rout.episode_id, e1);
 	assert_int_equal(ops[3].rc, ERR_CONFLICT);
 	assert_int_equal(count(f, "tb_rewards"), 3);
+}
+
+/*
+ * Rewards in one batch go in rounds (db_rewards_attach); whatever the mix of
+ * customers, repeats and explicit episode ids, a batch must attribute every
+ * reward exactly as the same rewards one at a time, in order.
+ */
+static void test_rewards_batch_equals_sequential(void **state)
+{
+	fixture *f = *state;
+	fixture *g = NULL;
+	enum { NCUST = 30, NREW = 150 };
+	char names[NCUST + 1][16];
+	int64_t ids[NCUST][4];
+	writer_op ops[NREW];
+	writer_op one;
+	unsigned seed = 7;
+
+	assert_int_equal(f->schema != NULL ? fx_setup_pg((void **)&g) : fx_setup((void **)&g), 0);
+	for (int c = 0; c < NCUST; c++) {
+		snprintf(names[c], sizeof(names[c]), "cust%d", c);
+		for (int k = 0; k < 1 + c % 4; k++) {
+			ids[c][k] = add_episode(f, "A", names[c], SK1);
+			/* Same inserts in the same order: the same ids. */
+			assert_int_equal(add_episode(g, "A", names[c], SK1), ids[c][k]);
+		}
+	}
+	util_strlcpy(names[NCUST], "nobody", sizeof(names[NCUST]));
+	for (int i = 0; i < NREW; i++) {
+		int c;
+		int64_t epid = 0;
+
+		seed = seed * 1103515245u + 12345u;
+		c = (int)((seed >> 8) % (NCUST + 1));
+		if (c < NCUST && (seed >> 20) % 5 == 0)
+			epid = ids[c][(seed >> 24) % (unsigned)(1 + c % 4)];
+		rw_op(&ops[i], "A", names[c], (int)((seed >> 16) & 1), epid, NULL, NULL);
+	}
+	assert_int_equal(run(f, ops, NREW), 0);
+	for (int i = 0; i < NREW; i++) {
+		one = ops[i];
+		one.next = NULL;
+		run(g, &one, 1);
+		assert_int_equal(ops[i].rc, one.rc);
+		if (one.rc == 0)
+			assert_int_equal(ops[i].rout.episode_id, one.rout.episode_id);
+	}
+	assert_int_equal(count(f, "tb_rewards"), count(g, "tb_rewards"));
+	assert_true(count(f, "tb_rewards") > 20);
+	fx_teardown((void **)&g);
 }
 
 static void test_reward_exact_offer_and_clicks(void **state)
@@ -707,7 +818,7 @@ static void test_writer_thread(void **state)
 	done_log d = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
 	char names[50][16];
 
-	FX_OK(f, store_sqlite_open(f->path, &ws));
+	FX_OK(f, store_open(f->url, &ws));
 	assert_int_equal(writer_start(&ws, 1, f->v, conf_default, NULL, 1000, 16, &w), 0);
 	for (int i = 0; i < 50; i++) {
 		snprintf(names[i], sizeof(names[i]), "w%d", i);
@@ -770,7 +881,7 @@ static void test_writer_limits(void **state)
 	/* No store, too many stores: refused. */
 	assert_int_equal(writer_start(&ws, 0, f->v, conf_default, NULL, 10, 1, &w), ERR_INVAL);
 	/* A full queue refuses at once (queue_max 0: always full). */
-	FX_OK(f, store_sqlite_open(f->path, &ws));
+	FX_OK(f, store_open(f->url, &ws));
 	assert_int_equal(writer_start(&ws, 1, f->v, conf_default, NULL, 0, 1, &w), 0);
 	ep_op(&op, "A", "x", SK1, three);
 	assert_int_equal(writer_submit(w, &op), ERR_UNAVAIL);
@@ -826,7 +937,7 @@ static void test_db_basics(void **state)
 	/* Migrations are idempotent; agent 1.0.0 is seeded once. */
 	FX_OK(f, db_migrate(f->s));
 	FX_OK(f, db_schema_version(f->s, &version));
-	assert_int_equal(version, 2);
+	assert_int_equal(version, 3);
 	assert_int_equal(count(f, "tb_agents"), 1);
 	FX_OK(f, db_agent_latest(f->s, &a));
 	assert_string_equal(a.version, "1.0.0");
@@ -945,28 +1056,32 @@ static void sq_statement_cache(void **state)
 
 int main(void)
 {
-	const struct CMUnitTest writer_tests[] = {
-		cmocka_unit_test_setup_teardown(test_episodes_get_ids, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_reward_latest_unrewarded, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_reward_by_episode_id, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_reward_unknown_episode_id, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_rewards_same_customer_in_batch, fx_setup,
-		                                fx_teardown),
-		cmocka_unit_test_setup_teardown(test_reward_exact_offer_and_clicks, fx_setup,
-		                                fx_teardown),
-		cmocka_unit_test_setup_teardown(test_reward_offer_not_shown, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_policy_deltas_summed, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_reload_revision_guard, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_priors_reach_memory, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_reward_wait_logs_without_learning, fx_setup,
-		                                fx_teardown),
-		cmocka_unit_test_setup_teardown(test_poisoned_op_isolated, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_not_found_does_not_fail_batch, fx_setup,
-		                                fx_teardown),
-		cmocka_unit_test_setup_teardown(test_writer_thread, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_writer_limits, fx_setup, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_db_basics, fx_setup, fx_teardown),
-	};
+#define WRITER_TESTS(setup)                                                                 \
+	cmocka_unit_test_setup_teardown(test_episodes_get_ids, setup, fx_teardown),          \
+	cmocka_unit_test_setup_teardown(test_reward_latest_unrewarded, setup, fx_teardown),  \
+	cmocka_unit_test_setup_teardown(test_reward_by_episode_id, setup, fx_teardown),      \
+	cmocka_unit_test_setup_teardown(test_reward_unknown_episode_id, setup, fx_teardown), \
+	cmocka_unit_test_setup_teardown(test_rewards_same_customer_in_batch, setup,          \
+	                                fx_teardown),                                        \
+	cmocka_unit_test_setup_teardown(test_rewards_batch_equals_sequential, setup,         \
+	                                fx_teardown),                                        \
+	cmocka_unit_test_setup_teardown(test_reward_exact_offer_and_clicks, setup,           \
+	                                fx_teardown),                                        \
+	cmocka_unit_test_setup_teardown(test_reward_offer_not_shown, setup, fx_teardown),    \
+	cmocka_unit_test_setup_teardown(test_policy_deltas_summed, setup, fx_teardown),      \
+	cmocka_unit_test_setup_teardown(test_reload_revision_guard, setup, fx_teardown),     \
+	cmocka_unit_test_setup_teardown(test_priors_reach_memory, setup, fx_teardown),       \
+	cmocka_unit_test_setup_teardown(test_reward_wait_logs_without_learning, setup,       \
+	                                fx_teardown),                                        \
+	cmocka_unit_test_setup_teardown(test_poisoned_op_isolated, setup, fx_teardown),      \
+	cmocka_unit_test_setup_teardown(test_not_found_does_not_fail_batch, setup,           \
+	                                fx_teardown),                                        \
+	cmocka_unit_test_setup_teardown(test_writer_thread, setup, fx_teardown),             \
+	cmocka_unit_test_setup_teardown(test_writer_limits, setup, fx_teardown),             \
+	cmocka_unit_test_setup_teardown(test_db_basics, setup, fx_teardown)
+
+	const struct CMUnitTest writer_tests[] = {WRITER_TESTS(fx_setup)};
+	const struct CMUnitTest writer_tests_pg[] = {WRITER_TESTS(fx_setup_pg)};
 	const struct CMUnitTest sqlite_cases[] = {
 		STORE_CASES,
 		cmocka_unit_test(sq_statement_cache),
@@ -976,6 +1091,12 @@ int main(void)
 	/* The poisoned batch logs its failure at error level; keep the log quiet. */
 	log_setup(getenv("OFFERD_TEST_DEBUG") ? LOG_DEBUG : LOG_ERROR + 1, 0);
 	failed += cmocka_run_group_tests_name("writer and db on SQLite", writer_tests, NULL, NULL);
+	if (pg_base_url() != NULL)
+		failed += cmocka_run_group_tests_name("writer and db on PostgreSQL", writer_tests_pg,
+		                                      NULL, NULL);
+	else
+		fprintf(stderr, "test_writer: OFFERD_TEST_PG_URL is not set (make test sets it);"
+		                " the PostgreSQL group did not run\n");
 	failed += cmocka_run_group_tests_name("store cases on SQLite", sqlite_cases, sq_setup,
 	                                      sq_teardown);
 	return failed != 0;
