@@ -73,14 +73,36 @@ static int policy_cb(void *arg, const db_policy_row *row)
 	return 0;
 }
 
+/*
+ * Learned values changed by anyone (this process's writer, or other offerd
+ * processes on the same database). Revisions are handed out before their
+ * transactions commit, so a row may become visible after rows with higher
+ * revisions: a refresh therefore reads every row above the revision counter
+ * as it was two refreshes ago, which catches any writer transaction shorter
+ * than one --refresh interval (the writer's last milliseconds). When the
+ * counter has not moved for two refreshes there is nothing new and nothing
+ * is read: TB_POLICY has no index on rev (its updates stay HOT), so a read
+ * is a scan of the table. Rows are absolute values with a revision guard,
+ * so reading one twice changes nothing.
+ */
 static int load_values(server *s)
 {
+	int64_t now_rev = 0;
 	int64_t max_rev = 0;
-	int rc = db_policy_since(s->reader, s->policy_rev, policy_cb, s->vals, &max_rev);
+	int rc = db_policy_rev_now(s->reader, &now_rev);
 
-	if (rc == 0)
-		s->policy_rev = max_rev;
-	return rc;
+	if (rc != 0)
+		return rc;
+	if (s->policy_loaded && now_rev == s->policy_rev_prev)
+		return 0;
+	rc = db_policy_since(s->reader, s->policy_loaded ? s->policy_rev_prev : 0, policy_cb,
+	                     s->vals, &max_rev);
+	if (rc != 0)
+		return rc;
+	s->policy_loaded = 1;
+	s->policy_rev_prev = s->policy_rev;
+	s->policy_rev = now_rev;
+	return 0;
 }
 
 static int product_cb(void *arg, const char *company, const char *offer, const char *name)

@@ -38,7 +38,9 @@ typedef struct server {
 	strmap *products;          /* company SEP offer -> product name */
 	strmap *segments;          /* company SEP customer -> RFM segment */
 	strmap *keys;              /* sha256(key) hex -> company */
-	int64_t policy_rev;
+	int64_t policy_rev;       /* the revision counter at the last refresh */
+	int64_t policy_rev_prev;  /* ... and at the one before */
+	int policy_loaded;
 	int64_t segments_count;
 
 	pthread_t refresher;

@@ -18,6 +18,20 @@
 
 #define WRITER_THREADS_MAX 8
 
+/*
+ * One queue per writer thread. Rewards of one customer always go to the same
+ * queue (by hash), so two threads never race for the same customer's latest
+ * episode: without that, two transactions attaching to one episode wait on
+ * each other's unique-index entry and can deadlock. Episodes go to the
+ * shorter queue.
+ */
+typedef struct writer_queue {
+	writer_op *head;
+	writer_op *tail;
+	size_t n;
+	pthread_cond_t cond;
+} writer_queue;
+
 struct writer {
 	store *stores[WRITER_THREADS_MAX];  /* one connection per thread */
 	size_t nthreads;
@@ -29,10 +43,9 @@ struct writer {
 	pthread_t threads[WRITER_THREADS_MAX];
 	int running;
 	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	writer_op *head;
-	writer_op *tail;
-	size_t queued;
+	writer_queue q[WRITER_THREADS_MAX];
+	size_t nqueues;  /* one per thread; stays when the threads are gone */
+	size_t queued;   /* over all queues */
 	int stopping;
 	writer_stats stats;
 };
@@ -194,6 +207,30 @@ static episode *batch_episodes(writer_op *ops, size_t *neps, size_t *nrewards)
 	return eps;
 }
 
+/* Attaches the batch's rewards in a few round trips (db_rewards_attach). */
+static int attach_rewards(store *s, writer_op *ops, size_t nrewards, batch_ctx *b)
+{
+	db_reward_in *in = xmalloc(nrewards * sizeof(*in));
+	db_reward_out *out = xmalloc(nrewards * sizeof(*out));
+	size_t i = 0;
+	writer_op *op;
+	int rc;
+
+	for (op = ops; op != NULL; op = op->next) {
+		if (op->kind == WOP_REWARD)
+			in[i++] = op->rin;
+	}
+	rc = db_rewards_attach(s, in, out, nrewards, score_reward, b);
+	i = 0;
+	for (op = ops; op != NULL; op = op->next) {
+		if (op->kind == WOP_REWARD)
+			op->rout = out[i++];
+	}
+	free(in);
+	free(out);
+	return rc;
+}
+
 /* One transaction for the list; fills each op's rc. Returns the tx result. */
 static int run_tx(store *s, values *v, const agent_conf *conf, writer_op *ops)
 {
@@ -226,10 +263,8 @@ static int run_tx(store *s, values *v, const agent_conf *conf, writer_op *ops)
 		if (rc != 0)
 			goto rollback;
 	}
-	for (op = ops; op != NULL; op = op->next) {
-		if (op->kind != WOP_REWARD)
-			continue;
-		rc = db_rewards_attach(s, &op->rin, &op->rout, 1, score_reward, &b);
+	if (nrewards > 0) {
+		rc = attach_rewards(s, ops, nrewards, &b);
 		if (rc != 0)
 			goto rollback;
 	}
@@ -289,6 +324,7 @@ int writer_run_batch(store *s, values *v, const agent_conf *conf, writer_op *ops
 typedef struct writer_thread {
 	writer *w;
 	store *s;
+	writer_queue *q;
 } writer_thread;
 
 static void *writer_main(void *arg)
@@ -296,6 +332,7 @@ static void *writer_main(void *arg)
 	writer_thread *wt = arg;
 	writer *w = wt->w;
 	store *s = wt->s;
+	writer_queue *q = wt->q;
 
 	free(wt);
 	for (;;) {
@@ -306,24 +343,23 @@ static void *writer_main(void *arg)
 		agent_conf conf;
 
 		pthread_mutex_lock(&w->lock);
-		while (w->head == NULL && !w->stopping)
-			pthread_cond_wait(&w->cond, &w->lock);
-		if (w->head == NULL && w->stopping) {
+		while (q->head == NULL && !w->stopping)
+			pthread_cond_wait(&q->cond, &w->lock);
+		if (q->head == NULL && w->stopping) {
 			pthread_mutex_unlock(&w->lock);
 			break;
 		}
-		batch = w->head;
+		batch = q->head;
 		last = batch;
 		while (last->next != NULL && n < w->batch_max) {
 			last = last->next;
 			n++;
 		}
-		w->head = last->next;
-		if (w->head == NULL)
-			w->tail = NULL;
-		else
-			pthread_cond_signal(&w->cond);  /* another writer may take the rest */
+		q->head = last->next;
+		if (q->head == NULL)
+			q->tail = NULL;
 		last->next = NULL;
+		q->n -= n;
 		w->queued -= n;
 		pthread_mutex_unlock(&w->lock);
 
@@ -372,12 +408,15 @@ int writer_start(store **stores, size_t nstores, values *v, writer_conf_fn conf_
 	w->queue_max = queue_max;
 	w->batch_max = batch_max ? batch_max : 1;
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->cond, NULL);
+	w->nqueues = nstores;
+	for (size_t i = 0; i < nstores; i++)
+		pthread_cond_init(&w->q[i].cond, NULL);
 	for (size_t i = 0; i < nstores; i++) {
 		writer_thread *wt = xmalloc(sizeof(*wt));
 
 		wt->w = w;
 		wt->s = stores[i];
+		wt->q = &w->q[i];
 		if (pthread_create(&w->threads[i], NULL, writer_main, wt) != 0) {
 			free(wt);
 			writer_stop(w);
@@ -390,21 +429,42 @@ int writer_start(store **stores, size_t nstores, values *v, writer_conf_fn conf_
 	return 0;
 }
 
+/* The queue for op: a customer's rewards always share one; episodes take the shortest. */
+static writer_queue *queue_for(writer *w, const writer_op *op)
+{
+	size_t best = 0;
+
+	if (op->kind == WOP_REWARD) {
+		uint64_t h = util_hash(op->rin.customer_id) ^ util_hash(op->rin.company);
+
+		return &w->q[h % w->nthreads];
+	}
+	for (size_t i = 1; i < w->nthreads; i++) {
+		if (w->q[i].n < w->q[best].n)
+			best = i;
+	}
+	return &w->q[best];
+}
+
 int writer_submit(writer *w, writer_op *op)
 {
+	writer_queue *q;
+
 	op->next = NULL;
 	pthread_mutex_lock(&w->lock);
 	if (w->stopping || w->queued >= w->queue_max) {
 		pthread_mutex_unlock(&w->lock);
 		return ERR_UNAVAIL;
 	}
-	if (w->tail != NULL)
-		w->tail->next = op;
+	q = queue_for(w, op);
+	if (q->tail != NULL)
+		q->tail->next = op;
 	else
-		w->head = op;
-	w->tail = op;
+		q->head = op;
+	q->tail = op;
+	q->n++;
 	w->queued++;
-	pthread_cond_signal(&w->cond);
+	pthread_cond_signal(&q->cond);
 	pthread_mutex_unlock(&w->lock);
 	return 0;
 }
@@ -415,7 +475,8 @@ void writer_stop(writer *w)
 		return;
 	pthread_mutex_lock(&w->lock);
 	w->stopping = 1;
-	pthread_cond_broadcast(&w->cond);
+	for (size_t i = 0; i < w->nthreads; i++)
+		pthread_cond_broadcast(&w->q[i].cond);
 	pthread_mutex_unlock(&w->lock);
 	for (int i = 0; i < w->running; i++)
 		pthread_join(w->threads[i], NULL);
@@ -430,7 +491,8 @@ void writer_free(writer *w)
 	if (w == NULL)
 		return;
 	pthread_mutex_destroy(&w->lock);
-	pthread_cond_destroy(&w->cond);
+	for (size_t i = 0; i < w->nqueues; i++)
+		pthread_cond_destroy(&w->q[i].cond);
 	free(w);
 }
 
