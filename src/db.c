@@ -460,10 +460,11 @@ typedef struct reward_params {
  * PostgreSQL takes a whole slice in one statement per step: the rewards
  * travel as one JSON array (jsonb_to_recordset), so the server plans and
  * starts one executor per step instead of one per reward, which was most
- * of its time per reward. The statements are sent unnamed, so each is
- * planned for the tables as they are now (about 0.2 ms a batch): a plan kept
- * from when TB_REWARDS was nearly empty joins it by a full scan, which costs
- * more with every reward stored.
+ * of its time per reward. The lookup is sent unnamed, so it is planned for
+ * the tables as they are now (about 0.2 ms a batch): a plan kept from when
+ * TB_REWARDS was nearly empty joins it by a full scan, which costs more with
+ * every reward stored. The inserts' plans do not depend on table sizes:
+ * they are prepared (store_exec_prepared).
  */
 static const char pg_lookup_sql[] =
     "SELECT i.ord, EXISTS (SELECT 1 FROM tb_episodes x WHERE x.company = i.company"
@@ -657,8 +658,8 @@ static int attach_slice(store *s, const db_reward_in *in, db_reward_out *out, si
 	if (ni > 0 && rows != NULL) {
 		param = json_param(rows);
 		rows = NULL;
-		rc = store_exec(s, pg_reward_insert_sql, 1, (const char *const *)&param,
-		                pg_reward_id_row, &sr);
+		rc = store_exec_prepared(s, pg_reward_insert_sql, 1, (const char *const *)&param,
+		                         pg_reward_id_row, &sr);
 	} else if (ni > 0) {
 		rc = s->ops->exec_batch(s, st, ni);
 	}
@@ -862,7 +863,8 @@ static int policy_add_pg(store *s, const db_policy_row *d, size_t n, policy_each
 		}
 	}
 	param = json_param(rows);
-	rc = store_exec(s, pg_policy_add_sql, 1, (const char *const *)&param, policy_row, pe);
+	rc = store_exec_prepared(s, pg_policy_add_sql, 1, (const char *const *)&param, policy_row,
+	                         pe);
 	free(param);
 	return rc;
 }

@@ -60,6 +60,15 @@ struct store_ops {
 	int (*exec)(store *s, const char *sql, int nparams, const char *const *params,
 	            store_row_fn fn, void *arg);
 	/*
+	 * Optional (NULL: exec). Like exec, but the statement is prepared once
+	 * per connection and then run by name, skipping the server's parse and
+	 * plan. Only for statements whose best plan cannot change as tables
+	 * grow (inserts, upserts by key): a plan made while a table was empty
+	 * would be kept.
+	 */
+	int (*exec_prepared)(store *s, const char *sql, int nparams, const char *const *params,
+	                     store_row_fn fn, void *arg);
+	/*
 	 * Runs n statements in order, pipelined where the server allows it
 	 * (libpq pipeline mode), within the caller's open transaction.
 	 * Returns 0 when all succeeded, else the first error; each stmt's rc says
@@ -107,6 +116,15 @@ static inline int store_exec(store *s, const char *sql, int nparams, const char 
                              store_row_fn fn, void *arg)
 {
 	return s->ops->exec(s, sql, nparams, params, fn, arg);
+}
+
+/* exec_prepared where the store has it, else exec. */
+static inline int store_exec_prepared(store *s, const char *sql, int nparams,
+                                      const char *const *params, store_row_fn fn, void *arg)
+{
+	if (s->ops->exec_prepared == NULL)
+		return s->ops->exec(s, sql, nparams, params, fn, arg);
+	return s->ops->exec_prepared(s, sql, nparams, params, fn, arg);
 }
 
 #endif

@@ -6,6 +6,8 @@
  *   exec             one statement, text parameters and text results.
  *   exec_batch       libpq pipeline mode: every statement is sent before any
  *                    result is read, so a batch costs one round trip.
+ *   exec_prepared    the same, prepared once per connection (a cache by SQL
+ *                    text) and then run by name.
  *   episodes_insert  the hot path of /predict: one prepared INSERT .. SELECT
  *                    FROM unnest(arrays) per batch, whatever its size.
  *
@@ -66,6 +68,8 @@
 #define PG_PENDING INT_MIN
 
 #define PG_EP_NAME "offerd_episodes_insert"
+/* Statements kept prepared per connection by exec_prepared; others go unnamed. */
+#define PG_STMT_CACHE 16
 #define PG_EP_TEXT_COLS 10
 #define PG_EP_NCOLS 14
 
@@ -97,6 +101,8 @@ typedef struct pg_store {
 	store base; /* first member: a store * of this backend is a pg_store * */
 	PGconn *conn;
 	int prepared;      /* PG_EP_NAME exists on the current connection */
+	char *stmt_sql[PG_STMT_CACHE]; /* prepared as "offerd_s<i>" on this connection */
+	size_t nstmt;
 	int in_tx;         /* a transaction was open when last looked */
 	int lost;          /* the connection must be re-established */
 	double last_reset; /* util_monotonic() of the last reconnect attempt */
@@ -109,6 +115,15 @@ typedef struct pg_store {
 static pg_store *pg_of(store *s)
 {
 	return (pg_store *)s;
+}
+
+/* A new or reset session has no prepared statements. */
+static void pg_forget_prepared(pg_store *p)
+{
+	p->prepared = 0;
+	for (size_t i = 0; i < p->nstmt; i++)
+		free(p->stmt_sql[i]);
+	p->nstmt = 0;
 }
 
 /* Keeps a copy of msg without libpq's trailing newline. */
@@ -132,7 +147,7 @@ static int pg_mark_lost(pg_store *p)
 		util_strlcpy(p->why, p->err, sizeof(p->why));
 	}
 	p->lost = 1;
-	p->prepared = 0;
+	pg_forget_prepared(p);
 	return ERR_UNAVAIL;
 }
 
@@ -170,7 +185,7 @@ static int pg_error(pg_store *p, const PGresult *res, int keep)
 			return pg_mark_lost(p);
 		if (strcmp(state, "26000") == 0) {
 			/* Someone ran DEALLOCATE: prepare again next time. */
-			p->prepared = 0;
+			pg_forget_prepared(p);
 		}
 	}
 	return ERR_IO;
@@ -303,7 +318,7 @@ static int pg_session_setup(pg_store *p)
 	int64_t ms = 0;
 	int rc;
 
-	p->prepared = 0;
+	pg_forget_prepared(p);
 	p->in_tx = 0;
 	/* Until the session's own limit is known, a reply to this is due at once. */
 	p->wait_limit = PG_TIMEOUT_SLACK;
@@ -421,6 +436,68 @@ static int pg_exec(store *s, const char *sql, int nparams, const char *const *pa
 	if (rc < 0)
 		goto out;
 	res = pg_query(p, sql, nparams, params, &rc);
+	if (rc < 0)
+		goto out;
+	rc = pg_rows(res, fn, arg);
+out:
+	PQclear(res);
+	pg_track_tx(p);
+	return rc;
+}
+
+/*
+ * The name of sql's prepared statement on this connection, preparing it
+ * (one round trip) on first use; "" when the cache is full and sql must go
+ * unnamed; an ERR_* code when the prepare failed.
+ */
+static int pg_stmt_name(pg_store *p, const char *sql, int nparams, char name[32])
+{
+	PGresult *res = NULL;
+	int rc = 0;
+
+	name[0] = '\0';
+	for (size_t i = 0; i < p->nstmt; i++) {
+		if (strcmp(p->stmt_sql[i], sql) == 0) {
+			snprintf(name, 32, "offerd_s%zu", i);
+			return 0;
+		}
+	}
+	if (p->nstmt == PG_STMT_CACHE)
+		return 0;
+	snprintf(name, 32, "offerd_s%zu", p->nstmt);
+	if (PQsendPrepare(p->conn, name, sql, nparams, NULL))
+		res = pg_result(p, &rc);
+	else
+		rc = pg_error(p, NULL, 1);
+	PQclear(res);
+	if (rc < 0) {
+		name[0] = '\0';
+		return rc;
+	}
+	p->stmt_sql[p->nstmt++] = xstrdup(sql);
+	return 0;
+}
+
+static int pg_exec_prepared(store *s, const char *sql, int nparams, const char *const *params,
+                            store_row_fn fn, void *arg)
+{
+	pg_store *p = pg_of(s);
+	PGresult *res = NULL;
+	char name[32];
+	int rc;
+
+	rc = pg_ready(p, 0);
+	if (rc < 0)
+		goto out;
+	rc = pg_stmt_name(p, sql, nparams, name);
+	if (rc < 0)
+		goto out;
+	if (name[0] == '\0')
+		res = pg_query(p, sql, nparams, params, &rc);
+	else if (PQsendQueryPrepared(p->conn, name, nparams, params, NULL, NULL, 0))
+		res = pg_result(p, &rc);
+	else
+		rc = pg_error(p, NULL, 1);
 	if (rc < 0)
 		goto out;
 	rc = pg_rows(res, fn, arg);
@@ -811,6 +888,7 @@ static void pg_close(store *s)
 	if (p == NULL)
 		return;
 	PQfinish(p->conn);
+	pg_forget_prepared(p);
 	for (int c = 0; c < PG_EP_NCOLS; c++)
 		buf_free(&p->arr[c]);
 	free(p);
@@ -818,6 +896,7 @@ static void pg_close(store *s)
 
 static const struct store_ops pg_ops = {
 	.exec = pg_exec,
+	.exec_prepared = pg_exec_prepared,
 	.exec_batch = pg_exec_batch,
 	.begin = pg_begin,
 	.commit = pg_commit,

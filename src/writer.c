@@ -22,8 +22,7 @@
  * One queue per writer thread. Rewards of one customer always go to the same
  * queue (by hash), so two threads never race for the same customer's latest
  * episode: without that, two transactions attaching to one episode wait on
- * each other's unique-index entry and can deadlock. Episodes go to the
- * shorter queue.
+ * each other's unique-index entry and can deadlock. Episodes: queue_for().
  */
 typedef struct writer_queue {
 	writer_op *head;
@@ -429,7 +428,15 @@ int writer_start(store **stores, size_t nstores, values *v, writer_conf_fn conf_
 	return 0;
 }
 
-/* The queue for op: a customer's rewards always share one; episodes take the shortest. */
+/*
+ * The queue for op. A customer's rewards always share one. Episodes fill the
+ * first queue up to one batch: a batch of appends costs one commit whatever
+ * its size, so one writer with full batches spends less (measured on
+ * PostgreSQL: 19-22 us of server CPU per episode against 34-39 with the
+ * episodes spread over two writers); only beyond a full batch do they spill
+ * to the shortest queue, so that commits overlap when one writer falls
+ * behind.
+ */
 static writer_queue *queue_for(writer *w, const writer_op *op)
 {
 	size_t best = 0;
@@ -439,6 +446,8 @@ static writer_queue *queue_for(writer *w, const writer_op *op)
 
 		return &w->q[h % w->nthreads];
 	}
+	if (w->q[0].n < w->batch_max)
+		return &w->q[0];
 	for (size_t i = 1; i < w->nthreads; i++) {
 		if (w->q[i].n < w->q[best].n)
 			best = i;

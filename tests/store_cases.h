@@ -337,6 +337,45 @@ static void sc_exec_params_rows(void **state)
 	sc_rows_free(&r);
 }
 
+/*
+ * store_exec_prepared gives what store_exec gives: for more distinct
+ * statements than a connection keeps prepared, each run several times, in
+ * and out of a transaction, and after a failed prepare.
+ */
+static void sc_exec_prepared(void **state)
+{
+	store *s = sc_fresh(state);
+
+	SC_OK(s, store_exec(s, "CREATE TABLE sc_prep (k TEXT PRIMARY KEY, n INTEGER)", 0, NULL,
+	                    NULL, NULL));
+	for (int round = 0; round < 3; round++) {
+		SC_OK(s, s->ops->begin(s));
+		for (int i = 0; i < 40; i++) {
+			char sql[96];
+			char key[16];
+			char want[16];
+			const char *p[1] = {key};
+			sc_rows r = {0};
+
+			snprintf(key, sizeof(key), "k%d_%d", i, round);
+			snprintf(sql, sizeof(sql), "INSERT INTO sc_prep (k, n) VALUES ($1, %d)", i);
+			SC_OK(s, store_exec_prepared(s, sql, 1, p, NULL, NULL));
+			snprintf(sql, sizeof(sql), "SELECT n + %d FROM sc_prep WHERE k = $1", i);
+			SC_OK(s, store_exec_prepared(s, sql, 1, p, sc_collect, &r));
+			snprintf(want, sizeof(want), "%d", 2 * i);
+			assert_int_equal(r.n, 1);
+			sc_assert_str(sc_cell(&r, 0, 0), want);
+			sc_rows_free(&r);
+		}
+		SC_OK(s, s->ops->commit(s));
+	}
+	assert_int_equal(sc_int(s, "SELECT COUNT(*) FROM sc_prep", 0, NULL), 120);
+	/* A statement that cannot be prepared is an error, and nothing sticks. */
+	assert_true(store_exec_prepared(s, "SELEC $1", 1, (const char *const[]){"x"}, NULL, NULL) <
+	            0);
+	assert_int_equal(sc_int(s, "SELECT COUNT(*) FROM sc_prep", 0, NULL), 120);
+}
+
 static void sc_null_params_results(void **state)
 {
 	store *s = sc_fresh(state);
@@ -609,7 +648,8 @@ static void sc_episodes_bad_row(void **state)
 }
 
 #define STORE_CASES                                                                      \
-	cmocka_unit_test(sc_exec_params_rows), cmocka_unit_test(sc_null_params_results),     \
+	cmocka_unit_test(sc_exec_params_rows), cmocka_unit_test(sc_exec_prepared),           \
+		cmocka_unit_test(sc_null_params_results),                                    \
 		cmocka_unit_test(sc_unique_conflict),                                        \
 		cmocka_unit_test(sc_begin_rollback_commit),                                  \
 		cmocka_unit_test(sc_batch_with_failure), cmocka_unit_test(sc_episodes_1),    \
