@@ -352,8 +352,8 @@ static void sc_exec_prepared(void **state)
 		SC_OK(s, s->ops->begin(s));
 		for (int i = 0; i < 40; i++) {
 			char sql[96];
-			char key[16];
-			char want[16];
+			char key[32];
+			char want[32];
 			const char *p[1] = {key};
 			sc_rows r = {0};
 

@@ -263,7 +263,7 @@ static void test_predict_flags(void **state)
 	assert_int_equal(p.n_offers, 12);
 	assert_int_equal(p.n_allowed, 6);
 	for (int i = 1; i <= 6; i++) {
-		char t[4], f[4];
+		char t[16], f[16];
 
 		snprintf(t, sizeof(t), "T%d", i);
 		snprintf(f, sizeof(f), "F%d", i);
