@@ -67,8 +67,7 @@
 /* The rc of a batch's statement still without a result (no callback returns it). */
 #define PG_PENDING INT_MIN
 
-#define PG_EP_NAME "offerd_episodes_insert"
-/* Statements kept prepared per connection by exec_prepared; others go unnamed. */
+/* Statements kept prepared per connection (exec_prepared, episodes_insert). */
 #define PG_STMT_CACHE 16
 #define PG_EP_TEXT_COLS 10
 #define PG_EP_NCOLS 14
@@ -100,7 +99,6 @@ static const char pg_ep_sql[] =
 typedef struct pg_store {
 	store base; /* first member: a store * of this backend is a pg_store * */
 	PGconn *conn;
-	int prepared;      /* PG_EP_NAME exists on the current connection */
 	char *stmt_sql[PG_STMT_CACHE]; /* prepared as "offerd_s<i>" on this connection */
 	size_t nstmt;
 	int in_tx;         /* a transaction was open when last looked */
@@ -120,7 +118,6 @@ static pg_store *pg_of(store *s)
 /* A new or reset session has no prepared statements. */
 static void pg_forget_prepared(pg_store *p)
 {
-	p->prepared = 0;
 	for (size_t i = 0; i < p->nstmt; i++)
 		free(p->stmt_sql[i]);
 	p->nstmt = 0;
@@ -425,26 +422,6 @@ static int64_t pg_changes(PGresult *res)
 	return v;
 }
 
-static int pg_exec(store *s, const char *sql, int nparams, const char *const *params,
-                   store_row_fn fn, void *arg)
-{
-	pg_store *p = pg_of(s);
-	PGresult *res = NULL;
-	int rc;
-
-	rc = pg_ready(p, 0);
-	if (rc < 0)
-		goto out;
-	res = pg_query(p, sql, nparams, params, &rc);
-	if (rc < 0)
-		goto out;
-	rc = pg_rows(res, fn, arg);
-out:
-	PQclear(res);
-	pg_track_tx(p);
-	return rc;
-}
-
 /*
  * The name of sql's prepared statement on this connection, preparing it
  * (one round trip) on first use; "" when the cache is full and sql must go
@@ -478,20 +455,23 @@ static int pg_stmt_name(pg_store *p, const char *sql, int nparams, char name[32]
 	return 0;
 }
 
-static int pg_exec_prepared(store *s, const char *sql, int nparams, const char *const *params,
-                            store_row_fn fn, void *arg)
+/* One statement; prepared once per connection when prepare is set. */
+static int pg_run(store *s, int prepare, const char *sql, int nparams, const char *const *params,
+                  store_row_fn fn, void *arg)
 {
 	pg_store *p = pg_of(s);
 	PGresult *res = NULL;
-	char name[32];
+	char name[32] = "";
 	int rc;
 
 	rc = pg_ready(p, 0);
 	if (rc < 0)
 		goto out;
-	rc = pg_stmt_name(p, sql, nparams, name);
-	if (rc < 0)
-		goto out;
+	if (prepare) {
+		rc = pg_stmt_name(p, sql, nparams, name);
+		if (rc < 0)
+			goto out;
+	}
 	if (name[0] == '\0')
 		res = pg_query(p, sql, nparams, params, &rc);
 	else if (PQsendQueryPrepared(p->conn, name, nparams, params, NULL, NULL, 0))
@@ -505,6 +485,18 @@ out:
 	PQclear(res);
 	pg_track_tx(p);
 	return rc;
+}
+
+static int pg_exec(store *s, const char *sql, int nparams, const char *const *params,
+                   store_row_fn fn, void *arg)
+{
+	return pg_run(s, 0, sql, nparams, params, fn, arg);
+}
+
+static int pg_exec_prepared(store *s, const char *sql, int nparams, const char *const *params,
+                            store_row_fn fn, void *arg)
+{
+	return pg_run(s, 1, sql, nparams, params, fn, arg);
 }
 
 /*
@@ -788,6 +780,7 @@ static int pg_episodes_insert(store *s, episode *eps, size_t n)
 	pg_store *p = pg_of(s);
 	PGresult *res = NULL;
 	const char *values[PG_EP_NCOLS];
+	char name[32];
 	int64_t *ids = NULL;
 	int rc;
 
@@ -800,23 +793,14 @@ static int pg_episodes_insert(store *s, episode *eps, size_t n)
 	rc = pg_ready(p, 0);
 	if (rc < 0)
 		goto out;
-	if (!p->prepared) {
-		/*
-		 * Prepared on first use rather than at connect: the table
-		 * may not exist before db_migrate. Prepared statements are not
-		 * transactional, so one made inside a transaction that rolls
-		 * back stays valid.
-		 */
-		if (PQsendPrepare(p->conn, PG_EP_NAME, pg_ep_sql, PG_EP_NCOLS, NULL))
-			res = pg_result(p, &rc);
-		else
-			rc = pg_error(p, NULL, 1);
-		PQclear(res);
-		res = NULL;
-		if (rc < 0)
-			goto out;
-		p->prepared = 1;
-	}
+	/*
+	 * Prepared on first use rather than at connect: the table may not
+	 * exist before db_migrate. Prepared statements are not transactional,
+	 * so one made inside a transaction that rolls back stays valid.
+	 */
+	rc = pg_stmt_name(p, pg_ep_sql, PG_EP_NCOLS, name);
+	if (rc < 0)
+		goto out;
 	rc = pg_ep_arrays(p, eps, n);
 	if (rc < 0) {
 		pg_set_err(p, "episode batch too large for one statement");
@@ -824,11 +808,12 @@ static int pg_episodes_insert(store *s, episode *eps, size_t n)
 	}
 	for (int c = 0; c < PG_EP_NCOLS; c++)
 		values[c] = p->arr[c].data;
-	if (!PQsendQueryPrepared(p->conn, PG_EP_NAME, PG_EP_NCOLS, values, NULL, NULL, 0)) {
+	if (name[0] == '\0')
+		res = pg_query(p, pg_ep_sql, PG_EP_NCOLS, values, &rc);
+	else if (PQsendQueryPrepared(p->conn, name, PG_EP_NCOLS, values, NULL, NULL, 0))
+		res = pg_result(p, &rc);
+	else
 		rc = pg_error(p, NULL, 1);
-		goto out;
-	}
-	res = pg_result(p, &rc);
 	if (rc < 0)
 		goto out;
 	if (PQntuples(res) != (int)n || PQnfields(res) != 1) {

@@ -47,6 +47,19 @@ typedef struct fixture {
 	agent_conf conf;
 } fixture;
 
+/* Opens and migrates f->url; the fixture is ready. */
+static int fx_open(fixture *f, void **state)
+{
+	if (store_open(f->url, &f->s) != 0 || db_migrate(f->s) != 0) {
+		fprintf(stderr, "cannot open and migrate %s\n", f->url);
+		return -1;
+	}
+	f->v = values_new();
+	agent_conf_default(&f->conf);
+	*state = f;
+	return 0;
+}
+
 static int fx_setup(void **state)
 {
 	fixture *f = xcalloc(1, sizeof(*f));
@@ -58,14 +71,7 @@ static int fx_setup(void **state)
 	}
 	snprintf(f->path, sizeof(f->path), "%s/offerd.db", f->dir);
 	f->url = xasprintf("sqlite:%s", f->path);
-	if (store_open(f->url, &f->s) != 0 || db_migrate(f->s) != 0) {
-		fprintf(stderr, "cannot open and migrate %s\n", f->path);
-		return -1;
-	}
-	f->v = values_new();
-	agent_conf_default(&f->conf);
-	*state = f;
-	return 0;
+	return fx_open(f, state);
 }
 
 static const char *pg_base_url(void)
@@ -98,14 +104,7 @@ static int fx_setup_pg(void **state)
 	/* Every connection of the test resolves bare table names in its schema. */
 	f->url = xasprintf("%s%coptions=-csearch_path%%3D%s", base, strchr(base, '?') ? '&' : '?',
 	                   f->schema);
-	if (store_open(f->url, &f->s) != 0 || db_migrate(f->s) != 0) {
-		fprintf(stderr, "cannot open and migrate %s\n", f->url);
-		return -1;
-	}
-	f->v = values_new();
-	agent_conf_default(&f->conf);
-	*state = f;
-	return 0;
+	return fx_open(f, state);
 }
 
 static int fx_teardown(void **state)
