@@ -319,6 +319,10 @@ static void metrics(server *s, http_req *r)
 	x.writer_failures = ws.failures;
 	x.queue_depth = ws.queued;
 	x.last_batch = ws.last_batch;
+	_Static_assert(WRITER_SIZE_BUCKETS == UTIL_ARRAY_LEN(x.batch_size), "bucket counts differ");
+	for (size_t i = 0; i < WRITER_SIZE_BUCKETS; i++)
+		x.batch_size[i] = ws.batch_size[i];
+	x.batch_ops = ws.ops;
 	x.connections = s->http ? http_connections(s->http) : 0;
 	x.values = values_count(s->vals);
 	x.agent_version = c.version;

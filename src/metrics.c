@@ -152,6 +152,22 @@ void metrics_render(buf *b, const metrics_extra *x)
 	         "# TYPE offerd_policy_entries gauge\nofferd_policy_entries %lu\n",
 	         x->episodes, x->rewards, x->batches, x->writer_failures, x->queue_depth,
 	         x->last_batch, x->connections, x->values);
+	{
+		unsigned long long cum = 0;
+
+		buf_adds(b, "# HELP offerd_db_batch_size Operations per writer transaction.\n"
+		            "# TYPE offerd_db_batch_size histogram\n");
+		for (size_t i = 0; i < UTIL_ARRAY_LEN(x->batch_size); i++) {
+			cum += x->batch_size[i];
+			if (i + 1 < UTIL_ARRAY_LEN(x->batch_size))
+				buf_addf(b, "offerd_db_batch_size_bucket{le=\"%zu\"} %llu\n", (size_t)1 << i,
+				         cum);
+			else
+				buf_addf(b, "offerd_db_batch_size_bucket{le=\"+Inf\"} %llu\n", cum);
+		}
+		buf_addf(b, "offerd_db_batch_size_sum %llu\nofferd_db_batch_size_count %llu\n",
+		         x->batch_ops, cum);
+	}
 	buf_addf(b, "# HELP offerd_batch_rows_total CSV rows processed by /batch.\n"
 	            "# TYPE offerd_batch_rows_total counter\n"
 	            "offerd_batch_rows_total{status=\"ok\"} %llu\n"

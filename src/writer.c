@@ -320,6 +320,16 @@ int writer_run_batch(store *s, values *v, const agent_conf *conf, writer_op *ops
 	return rc;
 }
 
+/* The histogram bucket of a batch of n: the first power of two >= n. */
+static size_t size_bucket(size_t n)
+{
+	size_t b = 0;
+
+	while (b + 1 < WRITER_SIZE_BUCKETS && ((size_t)1 << b) < n)
+		b++;
+	return b;
+}
+
 typedef struct writer_thread {
 	writer *w;
 	store *s;
@@ -369,6 +379,7 @@ static void *writer_main(void *arg)
 		w->stats.batches++;
 		w->stats.ops += n;
 		w->stats.last_batch = n;
+		w->stats.batch_size[size_bucket(n)]++;
 		for (op = batch; op != NULL; op = op->next) {
 			if (op->rc != 0 && op->rc != ERR_NOTFOUND && op->rc != ERR_CONFLICT &&
 			    op->rc != ERR_INVAL)

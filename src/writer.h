@@ -37,8 +37,12 @@ struct writer_op {
 /* The writer asks for the current agent configuration to score rewards. */
 typedef void (*writer_conf_fn)(void *arg, agent_conf *out);
 
+/* Batch-size histogram buckets: at most 1, 2, 4, ... 1024 operations, then more. */
+#define WRITER_SIZE_BUCKETS 12
+
 typedef struct writer_stats {
 	uint64_t batches;
+	uint64_t batch_size[WRITER_SIZE_BUCKETS];  /* batches per bucket (not cumulative) */
 	uint64_t ops;
 	uint64_t episodes;
 	uint64_t rewards;

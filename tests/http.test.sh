@@ -356,13 +356,19 @@ metric() {  # metric NAME-WITH-LABELS: its value on $base_url/metrics, 0 when ab
 }
 
 check_metrics() {
-  local label=$1 ok200 ok422 alive p200 p422 a200
+  local label=$1 ok200 ok422 alive p200 p422 a200 eps e0 bcount b0 bsum s0
   ok200='offerd_http_requests_total{route="/predict",status="200"}'
   ok422='offerd_http_requests_total{route="/predict",status="422"}'
   alive='offerd_http_requests_total{route="/is-alive",status="200"}'
+  eps=offerd_episodes_written_total
+  bcount=offerd_db_batch_size_count
+  bsum=offerd_db_batch_size_sum
   p200=$(metric "$ok200")
   p422=$(metric "$ok422")
   a200=$(metric "$alive")
+  e0=$(metric "$eps")
+  b0=$(metric "$bcount")
+  s0=$(metric "$bsum")
   [[ $p200 -gt 0 ]] || fail "[$label] metrics: $ok200 should count the table's requests, got '$p200'"
   http POST "$base_url/predict" -H "Authorization: Bearer $key_a" -H 'Content-Type: application/json' \
     --data-binary "$(jq -c '.predict + {customer_id: "c-metrics"}' <<<"$defaults")"
@@ -374,6 +380,9 @@ check_metrics() {
   expect_eq "$(metric "$ok200")" $((p200 + 1)) "[$label] metrics: /predict 200 counter moved by one"
   expect_eq "$(metric "$ok422")" $((p422 + 1)) "[$label] metrics: /predict 422 counter moved by one"
   expect_eq "$(metric "$alive")" $((a200 + 1)) "[$label] metrics: /is-alive 200 counter moved by one"
+  expect_eq "$(metric "$eps")" $((e0 + 1)) "[$label] metrics: episodes written moved by one"
+  expect_eq "$(metric "$bcount")" $((b0 + 1)) "[$label] metrics: one more writer batch in the histogram"
+  expect_eq "$(metric "$bsum")" $((s0 + 1)) "[$label] metrics: batch sizes sum moved by the one episode"
 }
 
 # --- a revoked key ----------------------------------------------------------------------
