@@ -455,6 +455,19 @@ static int pg_stmt_name(pg_store *p, const char *sql, int nparams, char name[32]
 	return 0;
 }
 
+/* Runs the prepared statement name, or sql unnamed when name is "". */
+static PGresult *pg_query_as(pg_store *p, const char *name, const char *sql, int nparams,
+                             const char *const *params, int *rc)
+{
+	if (name[0] == '\0')
+		return pg_query(p, sql, nparams, params, rc);
+	if (!PQsendQueryPrepared(p->conn, name, nparams, params, NULL, NULL, 0)) {
+		*rc = pg_error(p, NULL, 1);
+		return NULL;
+	}
+	return pg_result(p, rc);
+}
+
 /* One statement; prepared once per connection when prepare is set. */
 static int pg_run(store *s, int prepare, const char *sql, int nparams, const char *const *params,
                   store_row_fn fn, void *arg)
@@ -472,12 +485,7 @@ static int pg_run(store *s, int prepare, const char *sql, int nparams, const cha
 		if (rc < 0)
 			goto out;
 	}
-	if (name[0] == '\0')
-		res = pg_query(p, sql, nparams, params, &rc);
-	else if (PQsendQueryPrepared(p->conn, name, nparams, params, NULL, NULL, 0))
-		res = pg_result(p, &rc);
-	else
-		rc = pg_error(p, NULL, 1);
+	res = pg_query_as(p, name, sql, nparams, params, &rc);
 	if (rc < 0)
 		goto out;
 	rc = pg_rows(res, fn, arg);
@@ -808,12 +816,7 @@ static int pg_episodes_insert(store *s, episode *eps, size_t n)
 	}
 	for (int c = 0; c < PG_EP_NCOLS; c++)
 		values[c] = p->arr[c].data;
-	if (name[0] == '\0')
-		res = pg_query(p, pg_ep_sql, PG_EP_NCOLS, values, &rc);
-	else if (PQsendQueryPrepared(p->conn, name, PG_EP_NCOLS, values, NULL, NULL, 0))
-		res = pg_result(p, &rc);
-	else
-		rc = pg_error(p, NULL, 1);
+	res = pg_query_as(p, name, pg_ep_sql, PG_EP_NCOLS, values, &rc);
 	if (rc < 0)
 		goto out;
 	if (PQntuples(res) != (int)n || PQnfields(res) != 1) {
