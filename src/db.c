@@ -492,38 +492,43 @@ static const char pg_reward_insert_sql[] =
     " learned BOOLEAN, source TEXT)"
     " ORDER BY u.ord ON CONFLICT (episode_id) DO NOTHING RETURNING id, episode_id";
 
-typedef struct slice_rows {
+/* One slice of rewards on its way through lookup, scoring and insert. */
+typedef struct slice {
+	const db_reward_in *in;
 	db_reward_out *out;
 	size_t n;
-	size_t next;  /* where the next RETURNING row most likely belongs */
-	size_t seen;  /* lookup rows: one per reward */
-} slice_rows;
+	double (*rw)[EPISODE_SHOWN_MAX];  /* the reward function's value per shown offer */
+	size_t *ins;                      /* the rewards to insert, by index */
+	size_t nins;
+	size_t seen;                      /* lookup rows: one per reward */
+	size_t next;                      /* where the next RETURNING row most likely belongs */
+} slice;
 
 static int pg_lookup_row(void *arg, int ncols, const char *const *vals)
 {
-	slice_rows *sr = arg;
+	slice *sl = arg;
 	int64_t ord = -1;
 
-	if (ncols < 1 || vals[0] == NULL || util_strtonum(vals[0], 0, (int64_t)sr->n - 1, &ord) != 0)
+	if (ncols < 1 || vals[0] == NULL || util_strtonum(vals[0], 0, (int64_t)sl->n - 1, &ord) != 0)
 		return ERR_IO;
-	sr->seen++;
-	return reward_episode_row(&sr->out[ord], ncols - 1, vals + 1);
+	sl->seen++;
+	return reward_episode_row(&sl->out[ord], ncols - 1, vals + 1);
 }
 
 /* RETURNING id, episode_id: episode ids are unique within a slice. */
 static int pg_reward_id_row(void *arg, int ncols, const char *const *vals)
 {
-	slice_rows *sr = arg;
+	slice *sl = arg;
 	int64_t epid = 0;
 
 	if (ncols < 2 || vals[1] == NULL || util_strtonum(vals[1], 1, INT64_MAX, &epid) != 0)
 		return ERR_IO;
-	for (size_t k = 0; k < sr->n; k++) {
-		size_t i = (sr->next + k) % sr->n;
+	for (size_t k = 0; k < sl->n; k++) {
+		size_t i = (sl->next + k) % sl->n;
 
-		if (sr->out[i].rc == 0 && sr->out[i].episode_id == epid) {
-			reward_id_row(&sr->out[i], 1, vals);
-			sr->next = i + 1;
+		if (sl->out[i].rc == 0 && sl->out[i].episode_id == epid) {
+			reward_id_row(&sl->out[i], 1, vals);
+			sl->next = i + 1;
 			return 0;
 		}
 	}
@@ -535,145 +540,181 @@ static json_t *json_text_or_null(const char *v)
 	return v != NULL ? json_string(v) : json_null();
 }
 
-/* One JSON array parameter; the caller frees the text. */
-static char *json_param(json_t *arr)
+/* Appends row (a new reference) to rows; NULL only for text that is not UTF-8. */
+static int json_rows_push(json_t *rows, json_t *row)
 {
-	char *text = json_dumps(arr, JSON_COMPACT);
-
-	json_decref(arr);
-	return text;
+	return json_array_append_new(rows, row) == 0 ? 0 : ERR_IO;
 }
 
+/* Runs sql with rows (consumed) as its one JSON parameter. */
+static int exec_json(store *s, const char *sql, int prepared, json_t *rows, store_row_fn fn,
+                     void *arg)
+{
+	char *param = json_dumps(rows, JSON_COMPACT);
+	int rc;
+
+	json_decref(rows);
+	if (param == NULL)
+		return ERR_NOMEM;
+	rc = prepared ? store_exec_prepared(s, sql, 1, (const char *const *)&param, fn, arg)
+	              : store_exec(s, sql, 1, (const char *const *)&param, fn, arg);
+	free(param);
+	return rc;
+}
+
+/* PostgreSQL: every reward's episode in one statement. */
+static int lookup_pg(store *s, slice *sl)
+{
+	json_t *rows = json_array();
+	int rc = 0;
+
+	for (size_t i = 0; i < sl->n && rc == 0; i++)
+		rc = json_rows_push(rows, json_pack("{sIsssssI}", "ord", (json_int_t)i, "company",
+		                                    sl->in[i].company, "customer_id",
+		                                    sl->in[i].customer_id, "episode_id",
+		                                    (json_int_t)sl->in[i].episode_id));
+	if (rc != 0) {
+		json_decref(rows);
+		return rc;
+	}
+	rc = exec_json(s, pg_lookup_sql, 0, rows, pg_lookup_row, sl);
+	if (rc == 0 && sl->seen != sl->n)
+		rc = ERR_IO;  /* every reward has its row, episode or not */
+	return rc;
+}
+
+/* SQLite: one statement per reward, in process. */
+static int lookup_rows(store *s, slice *sl)
+{
+	const char *age = "(julianday('now') - julianday(e.last_update)) * 86400.0";
+	char latest_sql[2048];
+	char byid_sql[2048];
+	reward_params *rp = xcalloc(sl->n, sizeof(*rp));
+	store_stmt *st = xcalloc(sl->n, sizeof(*st));
+	int rc;
+
+	snprintf(latest_sql, sizeof(latest_sql), lookup_latest, age);
+	snprintf(byid_sql, sizeof(byid_sql), lookup_by_id, age);
+	for (size_t i = 0; i < sl->n; i++) {
+		const db_reward_in *in = &sl->in[i];
+
+		fmt_int(rp[i].epid, in->episode_id);
+		rp[i].p[0] = in->company;
+		rp[i].p[1] = in->customer_id;
+		rp[i].p[2] = rp[i].epid;
+		st[i].sql = in->episode_id > 0 ? byid_sql : latest_sql;
+		st[i].nparams = in->episode_id > 0 ? 3 : 2;
+		st[i].params = rp[i].p;
+		st[i].fn = reward_episode_row;
+		st[i].arg = &sl->out[i];
+	}
+	rc = s->ops->exec_batch(s, st, sl->n);
+	free(rp);
+	free(st);
+	return rc;
+}
+
+/* PostgreSQL: every scored reward in one statement. */
+static int insert_pg(store *s, slice *sl)
+{
+	json_t *rows = json_array();
+	int rc = 0;
+
+	for (size_t j = 0; j < sl->nins && rc == 0; j++) {
+		size_t i = sl->ins[j];
+		const db_reward_in *in = &sl->in[i];
+		const db_reward_out *out = &sl->out[i];
+		json_t *r = json_pack("{sIsssssIsbsoso}", "ord", (json_int_t)j, "company",
+		                      in->company, "customer_id", in->customer_id, "episode_id",
+		                      (json_int_t)out->episode_id, "accepted", in->accepted != 0,
+		                      "accepted_offer", json_text_or_null(in->accepted_offer),
+		                      "clicked", json_text_or_null(in->clicked));
+
+		for (int k = 0; k < EPISODE_SHOWN_MAX; k++) {
+			char key[4] = {'r', (char)('1' + k), '\0', '\0'};
+
+			json_object_set_new(r, key,
+			                    k < out->n_offers ? json_real(sl->rw[i][k]) : json_null());
+		}
+		json_object_set_new(r, "ts", json_text_or_null(in->request_ts));
+		json_object_set_new(r, "learned", json_boolean(out->learned));
+		json_object_set_new(r, "source", json_string(in->is_default ? "default" : "client"));
+		rc = json_rows_push(rows, r);
+	}
+	if (rc != 0) {
+		json_decref(rows);
+		return rc;
+	}
+	return exec_json(s, pg_reward_insert_sql, 1, rows, pg_reward_id_row, sl);
+}
+
+/* SQLite: one statement per scored reward. */
+static int insert_rows(store *s, slice *sl)
+{
+	reward_params *rp = xcalloc(sl->nins, sizeof(*rp));
+	store_stmt *st = xcalloc(sl->nins, sizeof(*st));
+	int rc;
+
+	for (size_t j = 0; j < sl->nins; j++) {
+		size_t i = sl->ins[j];
+		const db_reward_in *in = &sl->in[i];
+		db_reward_out *out = &sl->out[i];
+
+		fmt_int(rp[j].epid, out->episode_id);
+		rp[j].p[0] = in->company;
+		rp[j].p[1] = in->customer_id;
+		rp[j].p[2] = rp[j].epid;
+		rp[j].p[3] = in->accepted ? "1" : "0";
+		rp[j].p[4] = in->accepted_offer;
+		rp[j].p[5] = in->clicked;
+		for (int k = 0; k < EPISODE_SHOWN_MAX; k++) {
+			fmt_double(rp[j].rw[k], sl->rw[i][k]);
+			rp[j].p[6 + k] = k < out->n_offers ? rp[j].rw[k] : NULL;
+		}
+		rp[j].p[9] = in->request_ts;
+		rp[j].p[10] = out->learned ? "1" : "0";
+		rp[j].p[11] = in->is_default ? "default" : "client";
+		st[j].sql = reward_insert;
+		st[j].nparams = 12;
+		st[j].params = rp[j].p;
+		st[j].fn = reward_id_row;
+		st[j].arg = out;
+	}
+	rc = s->ops->exec_batch(s, st, sl->nins);
+	free(rp);
+	free(st);
+	return rc;
+}
+
+/* Lookup, scoring by fn, insert: each step one round trip for the slice. */
 static int attach_slice(store *s, const db_reward_in *in, db_reward_out *out, size_t n,
                         db_reward_fn fn, void *arg)
 {
-	const char *age = is_pg(s) ? "EXTRACT(EPOCH FROM now() - e.last_update)"
-	                           : "(julianday('now') - julianday(e.last_update)) * 86400.0";
-	char latest_sql[2048];
-	char byid_sql[2048];
-	reward_params *rp = xcalloc(n, sizeof(*rp));
-	store_stmt *st = xcalloc(n, sizeof(*st));
-	slice_rows sr = {out, n, 0, 0};
-	json_t *rows = NULL;
-	char *param = NULL;
-	size_t ni = 0;
+	slice sl = {in, out, n, NULL, NULL, 0, 0, 0};
 	int rc;
 
-	for (size_t i = 0; i < n; i++)
-		memset(&out[i], 0, sizeof(out[i]));
-	if (is_pg(s)) {
-		rows = json_array();
-		for (size_t i = 0; i < n; i++) {
-			json_t *r = json_pack("{sIsssssI}", "ord", (json_int_t)i, "company",
-			                      in[i].company, "customer_id", in[i].customer_id,
-			                      "episode_id", (json_int_t)in[i].episode_id);
-
-			/* NULL only for text that is not UTF-8, which requests cannot carry. */
-			if (json_array_append_new(rows, r) != 0) {
-				rc = ERR_IO;
-				goto out;
-			}
-		}
-		param = json_param(rows);
-		rows = NULL;
-		rc = store_exec(s, pg_lookup_sql, 1, (const char *const *)&param, pg_lookup_row, &sr);
-		free(param);
-		param = NULL;
-		if (rc == 0 && sr.seen != n)
-			rc = ERR_IO;  /* every reward has its row, episode or not */
-		if (rc != 0)
-			goto out;
-	} else {
-		snprintf(latest_sql, sizeof(latest_sql), lookup_latest, age);
-		snprintf(byid_sql, sizeof(byid_sql), lookup_by_id, age);
-		for (size_t i = 0; i < n; i++) {
-			fmt_int(rp[i].epid, in[i].episode_id);
-			rp[i].p[0] = in[i].company;
-			rp[i].p[1] = in[i].customer_id;
-			rp[i].p[2] = rp[i].epid;
-			st[i].sql = in[i].episode_id > 0 ? byid_sql : latest_sql;
-			st[i].nparams = in[i].episode_id > 0 ? 3 : 2;
-			st[i].params = rp[i].p;
-			st[i].fn = reward_episode_row;
-			st[i].arg = &out[i];
-		}
-		rc = s->ops->exec_batch(s, st, n);
-		if (rc != 0)
-			goto out;
-	}
-	if (is_pg(s))
-		rows = json_array();
-	for (size_t i = 0; i < n; i++) {
-		double rewards[EPISODE_SHOWN_MAX] = {0};
-
+	memset(out, 0, n * sizeof(*out));
+	sl.rw = xcalloc(n, sizeof(*sl.rw));
+	sl.ins = xmalloc(n * sizeof(*sl.ins));
+	rc = is_pg(s) ? lookup_pg(s, &sl) : lookup_rows(s, &sl);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
 		if (out[i].rc != 0)
 			continue;
-		fn(arg, &in[i], &out[i], rewards);
-		if (out[i].rc != 0)
-			continue;  /* the reward function refused it (offer not shown) */
-		if (rows != NULL) {
-			json_t *r = json_pack("{sIsssssIsbsoso}", "ord", (json_int_t)ni, "company",
-			                      in[i].company, "customer_id", in[i].customer_id,
-			                      "episode_id", (json_int_t)out[i].episode_id, "accepted",
-			                      in[i].accepted != 0, "accepted_offer",
-			                      json_text_or_null(in[i].accepted_offer), "clicked",
-			                      json_text_or_null(in[i].clicked));
-
-			for (int k = 0; k < EPISODE_SHOWN_MAX; k++) {
-				char key[4] = {'r', (char)('1' + k), '\0', '\0'};
-
-				json_object_set_new(r, key, k < out[i].n_offers ? json_real(rewards[k])
-				                                                 : json_null());
-			}
-			json_object_set_new(r, "ts", json_text_or_null(in[i].request_ts));
-			json_object_set_new(r, "learned", json_boolean(out[i].learned));
-			json_object_set_new(r, "source",
-			                    json_string(in[i].is_default ? "default" : "client"));
-			if (json_array_append_new(rows, r) != 0) {
-				rc = ERR_IO;
-				goto out;
-			}
-			ni++;
-			continue;
-		}
-		fmt_int(rp[i].epid, out[i].episode_id);
-		rp[i].p[3] = in[i].accepted ? "1" : "0";
-		rp[i].p[4] = in[i].accepted_offer;
-		rp[i].p[5] = in[i].clicked;
-		for (int k = 0; k < EPISODE_SHOWN_MAX; k++) {
-			fmt_double(rp[i].rw[k], rewards[k]);
-			rp[i].p[6 + k] = k < out[i].n_offers ? rp[i].rw[k] : NULL;
-		}
-		rp[i].p[9] = in[i].request_ts;
-		rp[i].p[10] = out[i].learned ? "1" : "0";
-		rp[i].p[11] = in[i].is_default ? "default" : "client";
-		memset(&st[ni], 0, sizeof(st[ni]));
-		st[ni].sql = reward_insert;
-		st[ni].nparams = 12;
-		st[ni].params = rp[i].p;
-		st[ni].fn = reward_id_row;
-		st[ni].arg = &out[i];
-		ni++;
+		fn(arg, &in[i], &out[i], sl.rw[i]);
+		/* The reward function may refuse it (an offer the episode did not show). */
+		if (out[i].rc == 0)
+			sl.ins[sl.nins++] = i;
 	}
-	if (ni > 0 && rows != NULL) {
-		param = json_param(rows);
-		rows = NULL;
-		rc = store_exec_prepared(s, pg_reward_insert_sql, 1, (const char *const *)&param,
-		                         pg_reward_id_row, &sr);
-	} else if (ni > 0) {
-		rc = s->ops->exec_batch(s, st, ni);
-	}
+	if (rc == 0 && sl.nins > 0)
+		rc = is_pg(s) ? insert_pg(s, &sl) : insert_rows(s, &sl);
 	/* A conflict does not raise an error (on PostgreSQL that would abort
 	 * the batch's transaction): no row back means another reward won. */
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		if (out[i].rc == 0 && out[i].reward_id == 0)
 			out[i].rc = ERR_CONFLICT;
 	}
-out:
-	json_decref(rows);
-	free(param);
-	free(rp);
-	free(st);
+	free(sl.rw);
+	free(sl.ins);
 	return rc;
 }
 
@@ -847,26 +888,20 @@ static const char pg_policy_add_sql[] =
 static int policy_add_pg(store *s, const db_policy_row *d, size_t n, policy_each *pe)
 {
 	json_t *rows = json_array();
-	char *param;
-	int rc;
+	int rc = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		json_t *r = json_pack("{sIsssssssfsfsfsf}", "ord", (json_int_t)i, "company",
-		                      d[i].company, "state_key", d[i].state_key, "offer", d[i].offer,
-		                      "n", d[i].n, "reward_sum", d[i].reward_sum, "successes",
-		                      d[i].alpha, "failures", d[i].beta);
-
-		/* NULL only for text that is not UTF-8 or a number that is not finite. */
-		if (json_array_append_new(rows, r) != 0) {
-			json_decref(rows);
-			return ERR_IO;
-		}
+	/* json_pack fails only for text that is not UTF-8 or a number that is not finite. */
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = json_rows_push(rows, json_pack("{sIsssssssfsfsfsf}", "ord", (json_int_t)i,
+		                                    "company", d[i].company, "state_key",
+		                                    d[i].state_key, "offer", d[i].offer, "n", d[i].n,
+		                                    "reward_sum", d[i].reward_sum, "successes",
+		                                    d[i].alpha, "failures", d[i].beta));
+	if (rc != 0) {
+		json_decref(rows);
+		return rc;
 	}
-	param = json_param(rows);
-	rc = store_exec_prepared(s, pg_policy_add_sql, 1, (const char *const *)&param, policy_row,
-	                         pe);
-	free(param);
-	return rc;
+	return exec_json(s, pg_policy_add_sql, 1, rows, policy_row, pe);
 }
 
 int db_policy_add(store *s, const db_policy_row *d, size_t n, db_policy_fn fn, void *arg)

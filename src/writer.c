@@ -239,6 +239,7 @@ static int run_tx(store *s, values *v, const agent_conf *conf, writer_op *ops)
 	size_t nrewards;
 	size_t i;
 	writer_op *op;
+	int in_tx = 0;
 	int rc;
 
 	memset(&b, 0, sizeof(b));
@@ -247,35 +248,33 @@ static int run_tx(store *s, values *v, const agent_conf *conf, writer_op *ops)
 	if (nrewards == 0 && s->ops->episodes_commit != NULL) {
 		/* The /predict hot path: one statement, committed by itself. */
 		rc = s->ops->episodes_commit(s, eps, neps);
-		if (rc != 0) {
-			log_msg(rc == ERR_UNAVAIL ? LOG_WARN : LOG_ERROR, "batch failed: %s",
-			        s->ops->errmsg(s));
-			goto out;
-		}
+		if (rc != 0)
+			goto failed;
 		goto committed;
 	}
 	rc = s->ops->begin(s);
 	if (rc != 0)
 		goto out;
+	in_tx = 1;
 	if (neps > 0) {
 		rc = s->ops->episodes_insert(s, eps, neps);
 		if (rc != 0)
-			goto rollback;
+			goto failed;
 	}
 	if (nrewards > 0) {
 		rc = attach_rewards(s, ops, nrewards, &b);
 		if (rc != 0)
-			goto rollback;
+			goto failed;
 	}
 	if (b.deltas.n > 0) {
 		qsort(b.deltas.rows, b.deltas.n, sizeof(db_policy_row), delta_cmp);
 		rc = db_policy_add(s, b.deltas.rows, b.deltas.n, keep_row, &b.committed);
 		if (rc != 0)
-			goto rollback;
+			goto failed;
 	}
 	rc = s->ops->commit(s);
 	if (rc != 0)
-		goto rollback;
+		goto failed;
 committed:
 	i = 0;
 	for (op = ops; op != NULL; op = op->next) {
@@ -288,9 +287,10 @@ committed:
 	for (op = ops; op != NULL; op = op->next)
 		op->rc = op->kind == WOP_REWARD ? op->rout.rc : 0;
 	goto out;
-rollback:
+failed:
 	log_msg(rc == ERR_UNAVAIL ? LOG_WARN : LOG_ERROR, "batch failed: %s", s->ops->errmsg(s));
-	s->ops->rollback(s);
+	if (in_tx)
+		s->ops->rollback(s);
 out:
 	if (rc != 0) {
 		for (op = ops; op != NULL; op = op->next)
