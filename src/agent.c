@@ -147,16 +147,10 @@ void agent_segment(const req_customer *c, const char *rfm, char *out, size_t out
 	snprintf(out, outlen, "%s-%c-%s", c->region, c->gender, band);
 }
 
-void agent_state_key(const char *segment, const req_date *d, char *out, size_t outlen)
+void agent_state_key(const char *segment, const date_ymd *d, char *out, size_t outlen)
 {
-	static const char *const months[] = {"January", "February", "March",     "April",
-	                                     "May",     "June",     "July",      "August",
-	                                     "September", "October", "November", "December"};
-	static const char *const days[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
-	                                   "Thursday", "Friday", "Saturday"};
-
-	snprintf(out, outlen, "%s_%s_%d_%s", segment, months[d->month - 1], d->day > 15 ? 1 : 0,
-	         days[d->weekday]);
+	snprintf(out, outlen, "%s_%s_%d_%s", segment, date_month_name(d->month), date_half(d->day),
+	         date_weekday_name(d->weekday));
 }
 
 /* --- the brief's weighted agent ----------------------------------------- */

@@ -68,7 +68,7 @@ int agent_conf_from_db(const db_agent *a, agent_conf *out, char *err, size_t err
  */
 void agent_segment(const req_customer *c, const char *rfm, char *out, size_t outlen);
 /* The state key SEGMENT_MonthName_Half_WeekdayName, e.g. Q1_January_0_Saturday. */
-void agent_state_key(const char *segment, const req_date *d, char *out, size_t outlen);
+void agent_state_key(const char *segment, const date_ymd *d, char *out, size_t outlen);
 
 /*
  * The brief's weight of an offer for a customer (the `weighted` policy):

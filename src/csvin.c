@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "date.h"
+
 enum col_role {
 	COL_IGNORE = 0,
 	COL_ID,
@@ -151,53 +153,22 @@ void csv_reader_free(csv_reader *rd)
 	free(rd);
 }
 
-/* Checks YYYY-MM-DD at s; returns the year, or -1 when it is not a date. */
-static int parse_ymd(const char *s)
-{
-	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int y;
-	int m;
-	int d;
-
-	for (int i = 0; i < 10; i++) {
-		if (i == 4 || i == 7) {
-			if (s[i] != '-')
-				return -1;
-		} else if (!isdigit((unsigned char)s[i])) {
-			return -1;
-		}
-	}
-	y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
-	m = (s[5] - '0') * 10 + (s[6] - '0');
-	d = (s[8] - '0') * 10 + (s[9] - '0');
-	if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
-		return -1;
-	if (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-		return -1;
-	return y;
-}
-
 /*
- * Reads a date: "YYYY-MM-DD" alone or followed by 'T' or ' ' and a time.
+ * Reads a date as date_parse() does (YYYY-MM-DD or an ISO 8601 date-time).
  * Returns 1 and fills out[11] for a real date, 0 for blank or a placeholder
  * before 1970 (the export's 1900-01-xx "no value"), ERR_INVAL otherwise.
  */
-static int parse_date(const char *s, char out[11])
+static int parse_date(const char *s, char out[DATE_TEXT_LEN])
 {
-	size_t n = strlen(s);
-	int y;
+	date_ymd d;
 
-	if (n == 0)
+	if (s[0] == '\0')
 		return 0;
-	if (n < 10 || (n > 10 && s[10] != 'T' && s[10] != 't' && s[10] != ' '))
+	if (date_parse(s, &d) != 0)
 		return ERR_INVAL;
-	y = parse_ymd(s);
-	if (y < 0)
-		return ERR_INVAL;
-	if (y < 1970)
+	if (d.year < 1970)
 		return 0;
-	memcpy(out, s, 10);
-	out[10] = '\0';
+	date_format(&d, out);
 	return 1;
 }
 

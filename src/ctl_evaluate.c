@@ -141,9 +141,9 @@ static int parse_opts(int argc, char **argv, eval_opts *o)
 			return usage("--missing must be reject or skip");
 	}
 	if (o->from != NULL) {
-		req_date d;
+		date_ymd d;
 
-		if (request_parse_date(o->from, &d) != 0)
+		if (date_parse(o->from, &d) != 0)
 			return usage("--from must be YYYY-MM-DD or an ISO 8601 date-time");
 	}
 	return 0;

@@ -141,102 +141,6 @@ static int get_string(json_t *root, const char *key, char *out, size_t outlen, i
 	return 0;
 }
 
-static int is_leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int days_in_month(int y, int m)
-{
-	static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-	return m == 2 && is_leap(y) ? 29 : d[m - 1];
-}
-
-/* Sakamoto's method: 0 = Sunday. */
-static int weekday(int y, int m, int d)
-{
-	static const int t[] = {0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4};
-
-	if (m < 3)
-		y -= 1;
-	return (y + y / 4 - y / 100 + y / 400 + t[m - 1] + d) % 7;
-}
-
-static int digits(const char *s, size_t n, int *out)
-{
-	int v = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-int request_parse_date(const char *s, req_date *out)
-{
-	size_t n = strlen(s);
-	int y, m, d;
-
-	if (n < 10 || s[4] != '-' || s[7] != '-')
-		return ERR_INVAL;
-	if (digits(s, 4, &y) != 0 || digits(s + 5, 2, &m) != 0 || digits(s + 8, 2, &d) != 0)
-		return ERR_INVAL;
-	if (y < 1 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
-		return ERR_INVAL;
-	if (n > 10) {
-		/* A time part: [T ]HH:MM[:SS[.fff]][Z|+HH:MM|-HH:MM|+HHMM]. */
-		const char *t = s + 10;
-		int hh, mi, ss = 0;
-
-		if (*t != 'T' && *t != 't' && *t != ' ')
-			return ERR_INVAL;
-		t++;
-		if (strlen(t) < 5 || digits(t, 2, &hh) != 0 || t[2] != ':' || digits(t + 3, 2, &mi) != 0)
-			return ERR_INVAL;
-		t += 5;
-		if (*t == ':') {
-			if (digits(t + 1, 2, &ss) != 0)
-				return ERR_INVAL;
-			t += 3;
-			if (*t == '.' || *t == ',') {
-				t++;
-				if (!isdigit((unsigned char)*t))
-					return ERR_INVAL;
-				while (isdigit((unsigned char)*t))
-					t++;
-			}
-		}
-		if (hh > 23 || mi > 59 || ss > 60)
-			return ERR_INVAL;
-		if (*t == 'Z' || *t == 'z') {
-			t++;
-		} else if (*t == '+' || *t == '-') {
-			int oh, om;
-
-			t++;
-			if (digits(t, 2, &oh) != 0 || oh > 23)
-				return ERR_INVAL;
-			t += 2;
-			if (*t == ':')
-				t++;
-			if (digits(t, 2, &om) != 0 || om > 59)
-				return ERR_INVAL;
-			t += 2;
-		}
-		if (*t != '\0')
-			return ERR_INVAL;
-	}
-	out->year = y;
-	out->month = m;
-	out->day = d;
-	out->weekday = weekday(y, m, d);
-	return 0;
-}
-
 int request_flag(json_t *v)
 {
 	if (json_is_true(v))
@@ -425,7 +329,7 @@ int request_predict_from_json(json_t *root, predict_req *out, req_error *e)
 	rc = get_string(root, "timestamp", out->timestamp, sizeof(out->timestamp), 1, e);
 	if (rc != 0)
 		goto out;
-	if (request_parse_date(out->timestamp, &out->date) != 0) {
+	if (date_parse(out->timestamp, &out->date) != 0) {
 		rc = set_err(e, ERR_INVAL, "timestamp",
 		             "timestamp must be YYYY-MM-DD or an ISO 8601 date-time, got \"%s\"",
 		             out->timestamp);
@@ -511,9 +415,9 @@ int request_parse_reward(const char *body, size_t len, reward_req *out, req_erro
 	if (rc != 0)
 		goto out;
 	if (out->timestamp[0] != '\0') {
-		req_date d;
+		date_ymd d;
 
-		if (request_parse_date(out->timestamp, &d) != 0) {
+		if (date_parse(out->timestamp, &d) != 0) {
 			rc = set_err(e, ERR_INVAL, "timestamp",
 			             "timestamp must be YYYY-MM-DD or an ISO 8601 date-time, got \"%s\"",
 			             out->timestamp);

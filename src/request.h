@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "date.h"
+
 #define REQ_ID_MAX 128        /* customer_id length */
 #define REQ_OFFERS_MAX 64     /* offers in one request */
 #define REQ_OFFER_NAME_MAX 63
@@ -24,12 +26,6 @@ typedef struct req_error {
 	char message[256];
 } req_error;
 
-/* A calendar date parsed from a timestamp. */
-typedef struct req_date {
-	int year, month, day;  /* month 1..12, day 1..31 */
-	int weekday;           /* 0 = Sunday .. 6 = Saturday */
-} req_date;
-
 /* Normalised customer attributes, from `states`. */
 typedef struct req_customer {
 	int age;               /* -1 when unknown */
@@ -40,7 +36,7 @@ typedef struct req_customer {
 typedef struct predict_req {
 	char customer_id[REQ_ID_MAX + 1];
 	char timestamp[40];    /* as normalised: YYYY-MM-DD or the date-time given */
-	req_date date;
+	date_ymd date;         /* the timestamp's date, as written */
 	char *states_text;     /* the states as received, as JSON text; owned */
 	req_customer customer;
 	size_t n_offers;       /* offers listed, in request order */
@@ -67,13 +63,6 @@ void request_predict_free(predict_req *r);
 /* Parses and validates a /rewards body. */
 int request_parse_reward(const char *body, size_t len, reward_req *out, req_error *e);
 void request_reward_free(reward_req *r);
-
-/*
- * Parses YYYY-MM-DD or an ISO 8601 date-time (YYYY-MM-DDTHH:MM[:SS[.f]][Z|±HH:MM],
- * 'T' or a space). The date is taken as written: the client's local date is
- * what shapes behaviour (month, half, weekday). Returns 0 or ERR_INVAL.
- */
-int request_parse_date(const char *s, req_date *out);
 
 /* Normalises one state object into c (age band, gender, region). */
 int request_customer_from_states(json_t *states, req_customer *c, req_error *e);

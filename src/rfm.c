@@ -23,6 +23,7 @@
 #include <csv.h>
 #include <zlib.h>
 
+#include "date.h"
 #include "log.h"
 #include "util.h"
 
@@ -162,114 +163,6 @@ void rfm_data_free(rfm_data *d)
 
 /* --- calendar ----------------------------------------------------------- */
 
-static const char *const month_names[12] = {
-    "January", "February", "March",     "April",   "May",      "June",
-    "July",    "August",   "September", "October", "November", "December",
-};
-static const char *const weekday_names[7] = {
-    "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
-};
-
-static int is_leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int days_in_month(int y, int m)
-{
-	static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-	return m == 2 && is_leap(y) ? 29 : dm[m - 1];
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
-static int32_t days_from_civil(int y, int m, int d)
-{
-	int era;
-	int yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return (int32_t)(era * 146097 + doe - 719468);
-}
-
-void rfm_day_civil(int32_t day, int *year, int *month, int *mday, int *weekday)
-{
-	int32_t z = day + 719468;
-	int32_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int32_t doe = z - era * 146097;
-	int32_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int32_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int32_t mp = (5 * doy + 2) / 153;
-	int32_t d = doy - (153 * mp + 2) / 5 + 1;
-	int32_t m = mp < 10 ? mp + 3 : mp - 9;
-	int32_t wd = (day % 7 + 7 + 4) % 7;  /* 1970-01-01 was a Thursday */
-
-	*year = (int)(yoe + era * 400 + (m <= 2));
-	*month = (int)m;
-	*mday = (int)d;
-	*weekday = (int)wd;
-}
-
-/* Reads 1..maxd digits at *p into *out and advances *p. */
-static int read_digits(const char **p, int mind, int maxd, int *out)
-{
-	int v = 0;
-	int n = 0;
-
-	while (n < maxd && isdigit((unsigned char)**p)) {
-		v = v * 10 + (**p - '0');
-		(*p)++;
-		n++;
-	}
-	if (n < mind)
-		return ERR_INVAL;
-	*out = v;
-	return 0;
-}
-
-int rfm_parse_day(const char *s, int32_t *day)
-{
-	const char *p = s;
-	int y = 0;
-	int m = 0;
-	int d = 0;
-
-	if (s == NULL)
-		return ERR_INVAL;
-	if (isdigit((unsigned char)p[0]) && isdigit((unsigned char)p[1]) &&
-	    isdigit((unsigned char)p[2]) && isdigit((unsigned char)p[3]) && p[4] == '-') {
-		/* ISO: YYYY-MM-DD, the shared file's form. */
-		if (read_digits(&p, 4, 4, &y) != 0 || *p++ != '-' || read_digits(&p, 1, 2, &m) != 0 ||
-		    *p++ != '-' || read_digits(&p, 1, 2, &d) != 0)
-			return ERR_INVAL;
-	} else {
-		/* M/D/YYYY or M/D/YY: the UCI original's Excel export. */
-		if (read_digits(&p, 1, 2, &m) != 0 || *p++ != '/' || read_digits(&p, 1, 2, &d) != 0 ||
-		    *p++ != '/' || read_digits(&p, 2, 4, &y) != 0)
-			return ERR_INVAL;
-		if (y < 100)
-			y += 2000;
-	}
-	/* Only the date matters; a time part may follow and is checked loosely. */
-	if (*p == ' ' || *p == 'T') {
-		p++;
-		while (isdigit((unsigned char)*p) || *p == ':' || *p == '.')
-			p++;
-		if (*p == 'Z')
-			p++;
-	}
-	if (*p != '\0')
-		return ERR_INVAL;
-	if (y < 1900 || y > 2200 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
-		return ERR_INVAL;
-	*day = days_from_civil(y, m, d);
-	return 0;
-}
-
 int rfm_state_key(int segment, int month, int mday, int weekday, char *out, size_t size)
 {
 	int n;
@@ -278,8 +171,8 @@ int rfm_state_key(int segment, int month, int mday, int weekday, char *out, size
 	    mday > 31 || weekday < 0 || weekday > 6)
 		return ERR_INVAL;
 	/* The brief's state: segment >> month >> first 15 days or not >> weekday. */
-	n = snprintf(out, size, "Q%d_%s_%d_%s", segment + 1, month_names[month - 1],
-	             mday > 15 ? 1 : 0, weekday_names[weekday]);
+	n = snprintf(out, size, "Q%d_%s_%d_%s", segment + 1, date_month_name(month),
+	             date_half(mday), date_weekday_name(weekday));
 	if (n < 0 || (size_t)n >= size)
 		return ERR_RANGE;
 	return 0;
@@ -288,7 +181,7 @@ int rfm_state_key(int segment, int month, int mday, int weekday, char *out, size
 /* State index: segment-major, then month, half, weekday (see RFM_COMBOS). */
 static int state_index(int segment, int month, int mday, int weekday)
 {
-	return segment * RFM_COMBOS + (month - 1) * 14 + (mday > 15 ? 7 : 0) + weekday;
+	return segment * RFM_COMBOS + (month - 1) * 14 + date_half(mday) * 7 + weekday;
 }
 
 int rfm_state_key_of(int state, char *out, size_t size)
@@ -448,6 +341,7 @@ static void process_row(reader *r)
 	int64_t qty, ci, pi;
 	double price;
 	int32_t day;
+	date_ymd date;
 	rfm_row *row;
 
 	d->read.rows++;
@@ -485,10 +379,11 @@ static void process_row(reader *r)
 		d->read.zero_quantity++;
 		return;
 	}
-	if (rfm_parse_day(util_trim(r->val[COL_DATE]), &day) != 0) {
+	if (date_parse_export(util_trim(r->val[COL_DATE]), &date) != 0) {
 		malformed(r, "bad InvoiceDate");
 		return;
 	}
+	day = date_days(&date);
 	if (util_strtod(util_trim(r->val[COL_PRICE]), -1e9, 1e9, &price) != 0) {
 		malformed(r, "bad UnitPrice");
 		return;
@@ -1169,13 +1064,14 @@ int rfm_priors(rfm_data *d, const rfm_config *cfg)
 	for (size_t i = 0; i < d->nrows; i++) {
 		const rfm_row *r = &d->rows[i];
 		int seg = d->customers[r->cust].segment;
-		int y, mo, md, wd;
+		date_ymd date;
 
 		/* The state of a transaction: its customer's segment, its own date. */
 		if (seg < 0)
 			continue;
-		rfm_day_civil(r->day, &y, &mo, &md, &wd);
-		pairs[np].key = (uint64_t)state_index(seg, mo, md, wd) << 32 | r->prod;
+		date_from_days(r->day, &date);
+		pairs[np].key = (uint64_t)state_index(seg, date.month, date.day, date.weekday) << 32 |
+		                r->prod;
 		pairs[np].qty = r->qty;
 		np++;
 	}

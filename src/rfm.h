@@ -159,12 +159,4 @@ int rfm_state_key(int segment, int month, int mday, int weekday, char *out, size
 /* The key of a state index (as in rfm_prior.state). Returns 0 or ERR_INVAL. */
 int rfm_state_key_of(int state, char *out, size_t size);
 
-/*
- * Parses the date part of "YYYY-MM-DD[ HH:MM[:SS]]" or "M/D/YYYY[ H:MM]" into
- * days since 1970-01-01. Returns 0 or ERR_INVAL.
- */
-int rfm_parse_day(const char *s, int32_t *day);
-/* Civil date of a day number; weekday 0 = Sunday. */
-void rfm_day_civil(int32_t day, int *year, int *month, int *mday, int *weekday);
-
 #endif

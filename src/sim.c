@@ -115,10 +115,10 @@ int sim_world_init(sim_world *w, uint64_t seed, uint64_t drift_at)
 				/* The first day of the half with that weekday. */
 				for (int day = h ? 16 : 1; day <= (h ? 28 : 15); day++) {
 					char s[32];
-					req_date rd;
+					date_ymd rd;
 
 					snprintf(s, sizeof(s), "%04d-%02d-%02d", SIM_YEAR, (int)m + 1, day);
-					if (request_parse_date(s, &rd) == 0 && rd.weekday == sim_weekdays[d]) {
+					if (date_parse(s, &rd) == 0 && rd.weekday == sim_weekdays[d]) {
 						util_strlcpy(w->dates[m][h][d], s, sizeof(w->dates[m][h][d]));
 						break;
 					}
@@ -198,7 +198,7 @@ int sim_request(const sim_context *c, predict_req *req)
 	memset(req, 0, sizeof(*req));
 	util_strlcpy(req->customer_id, c->customer_id, sizeof(req->customer_id));
 	util_strlcpy(req->timestamp, c->date, sizeof(req->timestamp));
-	rc = request_parse_date(c->date, &req->date);
+	rc = date_parse(c->date, &req->date);
 	if (rc != 0)
 		return rc;
 	req->states_text = xstrdup(sim_states_json(c->segment));

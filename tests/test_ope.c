@@ -107,7 +107,7 @@ static void test_probs_match_agent(void **unused)
 			unsigned char taken[OPE_OFFERS_MAX] = {0};
 
 			memset(&req, 0, sizeof(req));
-			assert_int_equal(request_parse_date(dates[s], &req.date), 0);
+			assert_int_equal(date_parse(dates[s], &req.date), 0);
 			req.customer.age = s == 3 ? -1 : 20 + (int)rng_below(&r, 60);
 			req.customer.gender = s == 0 || s == 1 ? 'M' : s == 2 ? 'F' : 'U';
 			util_strlcpy(req.customer.region, s == 2 ? "Asia" : s == 3 ? "Unknown" : "Europa",

@@ -395,8 +395,6 @@ static void test_state_keys(void **state)
 {
 	char k[RFM_STATE_KEY_MAX];
 	char small[10];
-	int32_t day;
-	int y, m, md, wd;
 
 	(void)state;
 	assert_int_equal(rfm_state_key(3, 9, 16, 3, k, sizeof(k)), 0);
@@ -420,26 +418,6 @@ static void test_state_keys(void **state)
 			assert_string_not_equal(k, k2);
 		}
 	}
-	/* Dates: the shared file's form and the UCI original's. */
-	assert_int_equal(rfm_parse_day("2010-12-01 08:26:00", &day), 0);
-	rfm_day_civil(day, &y, &m, &md, &wd);
-	assert_int_equal(y, 2010);
-	assert_int_equal(m, 12);
-	assert_int_equal(md, 1);
-	assert_int_equal(wd, 3);  /* a Wednesday */
-	assert_int_equal(rfm_parse_day("12/1/2010 8:26", &day), 0);
-	rfm_day_civil(day, &y, &m, &md, &wd);
-	assert_int_equal(md, 1);
-	assert_int_equal(m, 12);
-	assert_int_equal(rfm_parse_day("2011-12-09", &day), 0);
-	rfm_day_civil(day, &y, &m, &md, &wd);
-	assert_int_equal(wd, 5);  /* the file's last day, a Friday */
-	assert_int_equal(rfm_parse_day("2012-02-29 00:00:00", &day), 0);
-	assert_int_equal(rfm_parse_day("2011-02-29 00:00:00", &day), ERR_INVAL);
-	assert_int_equal(rfm_parse_day("2011-13-01", &day), ERR_INVAL);
-	assert_int_equal(rfm_parse_day("yesterday", &day), ERR_INVAL);
-	assert_int_equal(rfm_parse_day("2011-01-01x", &day), ERR_INVAL);
-	assert_int_equal(rfm_parse_day("", &day), ERR_INVAL);
 }
 
 /* --- input forms and errors ---------------------------------------------- */

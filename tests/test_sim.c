@@ -77,9 +77,9 @@ static void test_world(void **unused)
 	for (size_t m = 0; m < SIM_MONTHS; m++) {
 		for (size_t h = 0; h < SIM_HALVES; h++) {
 			for (size_t d = 0; d < SIM_WEEKDAYS; d++) {
-				req_date rd;
+				date_ymd rd;
 
-				assert_int_equal(request_parse_date(w->dates[m][h][d], &rd), 0);
+				assert_int_equal(date_parse(w->dates[m][h][d], &rd), 0);
 				assert_int_equal(rd.month, (int)m + 1);
 				assert_int_equal(rd.day > 15, (int)h);
 				assert_int_equal(rd.weekday, d == 0 ? 3 : 6);

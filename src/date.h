@@ -1,0 +1,59 @@
+/*
+ * date.h — calendar dates: the one parser of the dates that requests, CSV
+ * files and transaction exports carry, and the calendar the state key is
+ * made of (month names, the half of the month, weekday names, day numbers).
+ *
+ * A date is taken as written: the client's local date is what shapes
+ * behaviour (month, half, weekday), so a time zone in a date-time is
+ * checked but not applied.
+ */
+#ifndef OFFERD_DATE_H
+#define OFFERD_DATE_H
+
+#include <stdint.h>
+
+#define DATE_TEXT_LEN 11  /* "YYYY-MM-DD" and its NUL */
+
+/* A proleptic Gregorian calendar date. */
+typedef struct date_ymd {
+	int year, month, day;  /* year 1..9999, month 1..12, day 1..31 */
+	int weekday;           /* 0 = Sunday .. 6 = Saturday */
+} date_ymd;
+
+/*
+ * Parses YYYY-MM-DD or an ISO 8601 date-time (YYYY-MM-DD[T ]HH:MM[:SS[.f]]
+ * [Z|±HH:MM|±HHMM]); the date must exist. Requests and customer CSVs use
+ * it. Returns 0 or ERR_INVAL.
+ */
+int date_parse(const char *s, date_ymd *out);
+
+/*
+ * Parses a transaction export's date: YYYY-M-D or M/D/YYYY (M/D/YY is
+ * 20YY), years 1900..2200, optionally followed by ' ' or 'T' and a time
+ * that is skipped (digits, ':' and '.', then an optional 'Z'). This is the
+ * form spreadsheets write (the UCI Online Retail file); offerctl train uses
+ * it. Returns 0 or ERR_INVAL.
+ */
+int date_parse_export(const char *s, date_ymd *out);
+
+/* Checks that y-m-d exists and fills out (with its weekday). Returns 0 or ERR_INVAL. */
+int date_make(int year, int month, int day, date_ymd *out);
+
+/* Days since 1970-01-01 (negative before). */
+int32_t date_days(const date_ymd *d);
+/* The date of a day number (the inverse of date_days). */
+void date_from_days(int32_t days, date_ymd *out);
+/* Days from `from` to `to` (negative when `to` is earlier). */
+int32_t date_days_between(const date_ymd *from, const date_ymd *to);
+
+/* The brief's half of the month: 0 for days 1..15, 1 for 16 and later. */
+int date_half(int day);
+/* "January".."December" for 1..12; NULL outside. */
+const char *date_month_name(int month);
+/* "Sunday".."Saturday" for 0..6; NULL outside. */
+const char *date_weekday_name(int weekday);
+
+/* Writes YYYY-MM-DD. */
+void date_format(const date_ymd *d, char out[DATE_TEXT_LEN]);
+
+#endif

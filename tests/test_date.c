@@ -1,0 +1,221 @@
+/*
+ * test_date.c — the date module: every form date_parse() accepts and
+ * refuses (plain dates, leap years, ISO 8601 date-times with zones), the
+ * transaction-export form of offerctl train (date_parse_export: the shared
+ * file's and the UCI original's), day numbers both ways, the names and the
+ * half of the month that state keys are made of.
+ *
+ * Public API only; links against build/liboffer.a.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "date.h"
+#include "util.h"
+
+/* --- dates ------------------------------------------------------------------------ */
+
+static void date_ok(const char *s, int y, int m, int d, int wd)
+{
+	date_ymd out;
+
+	memset(&out, 0xff, sizeof(out));
+	if (date_parse(s, &out) != 0)
+		fail_msg("date \"%s\" rejected", s);
+	if (out.year != y || out.month != m || out.day != d || out.weekday != wd)
+		fail_msg("date \"%s\" -> %d-%d-%d wd %d, want %d-%d-%d wd %d", s, out.year, out.month,
+		         out.day, out.weekday, y, m, d, wd);
+}
+
+static void date_bad(const char *s)
+{
+	date_ymd out;
+
+	if (date_parse(s, &out) != ERR_INVAL)
+		fail_msg("date \"%s\" accepted", s);
+}
+
+static void test_dates_plain(void **state)
+{
+	(void)state;
+	date_ok("2022-01-01", 2022, 1, 1, 6);   /* Saturday */
+	date_ok("2022-01-11", 2022, 1, 11, 2);  /* Tuesday */
+	date_ok("2018-12-11", 2018, 12, 11, 2);
+	date_ok("1970-01-01", 1970, 1, 1, 4);   /* Thursday */
+	date_ok("1900-01-01", 1900, 1, 1, 1);   /* Monday (Company B's placeholder) */
+	date_ok("0001-01-01", 1, 1, 1, 1);      /* proleptic Gregorian Monday */
+	date_ok("9999-12-31", 9999, 12, 31, 5);
+	date_ok("2023-12-31", 2023, 12, 31, 0);  /* Sunday */
+	date_ok("2022-04-30", 2022, 4, 30, 6);
+	date_bad("2022-04-31");
+	date_bad("2022-13-01");
+	date_bad("2022-00-10");
+	date_bad("2022-01-00");
+	date_bad("2022-01-32");
+	date_bad("0000-01-01");
+	date_bad("2022-1-01");
+	date_bad("2022/01/01");
+	date_bad("20220101");
+	date_bad("22-01-01");
+	date_bad("");
+	date_bad("2022-01-0");
+	date_bad("+022-01-01");
+	date_bad("2022-01-01x");
+	date_bad("2022-01-01 ");
+	date_bad(" 2022-01-01");
+}
+
+static void test_dates_leap(void **state)
+{
+	(void)state;
+	date_ok("2024-02-29", 2024, 2, 29, 4);  /* divisible by 4 */
+	date_ok("2000-02-29", 2000, 2, 29, 2);  /* by 400 */
+	date_ok("2400-02-29", 2400, 2, 29, 2);
+	date_ok("2023-02-28", 2023, 2, 28, 2);
+	date_ok("2024-03-01", 2024, 3, 1, 5);
+	date_bad("2023-02-29");
+	date_bad("1900-02-29");  /* by 100, not by 400 */
+	date_bad("2100-02-29");
+	date_bad("2024-02-30");
+}
+
+static void test_dates_times(void **state)
+{
+	(void)state;
+	date_ok("2022-01-01T10:20", 2022, 1, 1, 6);
+	date_ok("2022-01-01T10:20:30", 2022, 1, 1, 6);
+	date_ok("2022-01-01 10:20:30", 2022, 1, 1, 6);
+	date_ok("2022-01-01t10:20:30z", 2022, 1, 1, 6);
+	date_ok("2022-01-01T10:20:30Z", 2022, 1, 1, 6);
+	date_ok("2022-01-01T10:20:30.123Z", 2022, 1, 1, 6);
+	date_ok("2022-01-01T10:20:30,5Z", 2022, 1, 1, 6);
+	date_ok("2022-01-01T10:20:30.123456789+05:30", 2022, 1, 1, 6);
+	date_ok("2022-01-01T10:20:30-0800", 2022, 1, 1, 6);
+	date_ok("2022-01-01T10:20+01:00", 2022, 1, 1, 6);
+	date_ok("2016-12-31T23:59:60Z", 2016, 12, 31, 6);  /* a leap second */
+	/* The date as the client wrote it, not converted to UTC. */
+	date_ok("2022-01-01T23:30:00-05:00", 2022, 1, 1, 6);
+	date_ok("2022-01-01T00:30:00+09:00", 2022, 1, 1, 6);
+	date_bad("2022-01-01T");
+	date_bad("2022-01-01T10");
+	date_bad("2022-01-01T10:2");
+	date_bad("2022-01-01T1:20");
+	date_bad("2022-01-01T24:00");
+	date_bad("2022-01-01T10:60");
+	date_bad("2022-01-01T10:20:61");
+	date_bad("2022-01-01T10:20:3");
+	date_bad("2022-01-01T10:20:30.");
+	date_bad("2022-01-01T10:20:30.Z");
+	date_bad("2022-01-01T10:20:30ZZ");
+	date_bad("2022-01-01T10:20:30+24:00");
+	date_bad("2022-01-01T10:20:30+05:60");
+	date_bad("2022-01-01T10:20:30+5:00");
+	date_bad("2022-01-01T10:20:30+05:0");
+	date_bad("2022-01-01T10:20:30 +05:00");
+	date_bad("2022-01-01X10:20");
+	date_bad("2022-01-01T10:20:30UTC");
+}
+
+/* offerctl train's dates: the shared file's form and the UCI original's. */
+static void test_dates_export(void **state)
+{
+	date_ymd d;
+	int32_t day;
+
+	(void)state;
+	assert_int_equal(date_parse_export("2010-12-01 08:26:00", &d), 0);
+	date_from_days(date_days(&d), &d);
+	assert_int_equal(d.year, 2010);
+	assert_int_equal(d.month, 12);
+	assert_int_equal(d.day, 1);
+	assert_int_equal(d.weekday, 3);  /* a Wednesday */
+	assert_int_equal(date_parse_export("12/1/2010 8:26", &d), 0);
+	assert_int_equal(d.day, 1);
+	assert_int_equal(d.month, 12);
+	assert_int_equal(date_parse_export("2011-12-09", &d), 0);
+	assert_int_equal(d.weekday, 5);  /* the file's last day, a Friday */
+	assert_int_equal(date_parse_export("2012-02-29 00:00:00", &d), 0);
+	assert_int_equal(date_parse_export("2011-02-29 00:00:00", &d), ERR_INVAL);
+	assert_int_equal(date_parse_export("2011-13-01", &d), ERR_INVAL);
+	assert_int_equal(date_parse_export("yesterday", &d), ERR_INVAL);
+	assert_int_equal(date_parse_export("2011-01-01x", &d), ERR_INVAL);
+	assert_int_equal(date_parse_export("", &d), ERR_INVAL);
+	/* Short forms a spreadsheet writes; years outside 1900..2200 are not sales. */
+	assert_int_equal(date_parse_export("2011-1-5", &d), 0);
+	assert_int_equal(d.month, 1);
+	assert_int_equal(d.day, 5);
+	assert_int_equal(date_parse_export("1/5/11 9:00", &d), 0);
+	assert_int_equal(d.year, 2011);
+	assert_int_equal(date_parse_export("2011-01-05T09:00:00Z", &d), 0);
+	assert_int_equal(date_parse_export("1899-12-31", &d), ERR_INVAL);
+	assert_int_equal(date_parse_export("2201-01-01", &d), ERR_INVAL);
+	assert_int_equal(date_parse_export("12-1-2010", &d), ERR_INVAL);
+	/* The day number of the epoch and of the day before it. */
+	assert_int_equal(date_parse("1970-01-01", &d), 0);
+	assert_int_equal(date_days(&d), 0);
+	date_from_days(-1, &d);
+	assert_int_equal(d.year, 1969);
+	assert_int_equal(d.month, 12);
+	assert_int_equal(d.day, 31);
+	assert_int_equal(d.weekday, 3);
+	/* Round trips from year 1 to year 9999. */
+	for (day = -719162; day < 2932897; day += 997) {
+		date_ymd back;
+
+		date_from_days(day, &d);
+		assert_int_equal(date_make(d.year, d.month, d.day, &back), 0);
+		assert_memory_equal(&back, &d, sizeof(d));
+		assert_int_equal(date_days(&d), day);
+	}
+}
+
+static void test_calendar(void **state)
+{
+	date_ymd a, b;
+	char text[DATE_TEXT_LEN];
+
+	(void)state;
+	assert_string_equal(date_month_name(1), "January");
+	assert_string_equal(date_month_name(12), "December");
+	assert_null(date_month_name(0));
+	assert_null(date_month_name(13));
+	assert_string_equal(date_weekday_name(0), "Sunday");
+	assert_string_equal(date_weekday_name(6), "Saturday");
+	assert_null(date_weekday_name(7));
+	assert_null(date_weekday_name(-1));
+	/* The brief's halves: the first fifteen days, then the rest. */
+	assert_int_equal(date_half(1), 0);
+	assert_int_equal(date_half(15), 0);
+	assert_int_equal(date_half(16), 1);
+	assert_int_equal(date_half(31), 1);
+	assert_int_equal(date_parse("2024-02-28", &a), 0);
+	assert_int_equal(date_parse("2024-03-01T12:00:00Z", &b), 0);
+	assert_int_equal(date_days_between(&a, &b), 2);  /* a leap year */
+	assert_int_equal(date_days_between(&b, &a), -2);
+	date_format(&b, text);
+	assert_string_equal(text, "2024-03-01");
+	assert_int_equal(date_make(1, 1, 1, &a), 0);
+	date_format(&a, text);
+	assert_string_equal(text, "0001-01-01");
+	assert_int_equal(date_make(2023, 2, 29, &a), ERR_INVAL);
+	assert_int_equal(date_make(10000, 1, 1, &a), ERR_INVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dates_plain),
+		cmocka_unit_test(test_dates_leap),
+		cmocka_unit_test(test_dates_times),
+		cmocka_unit_test(test_dates_export),
+		cmocka_unit_test(test_calendar),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
