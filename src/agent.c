@@ -8,7 +8,7 @@
  *    fall back to region, then age, when a value is unknown instead of
  *    raising.
  *  - It compared region and gender with 0/1/2 while clients send strings;
- *    we map "M"/"F" and "Europa"/"Americas"/"Asia" (request.c normalises
+ *    we map "M"/"F" and "Europa"/"Americas"/"Asia" (customer.c normalises
  *    "Male", "f", "Europe"...).
  *  - Its weight lists are shorter than the offers (5 or 6 weights for 10
  *    offers): the weight of OFFER_n is weights[(n-1) mod len], so an offer
@@ -128,7 +128,7 @@ out:
 	return rc;
 }
 
-void agent_segment(const req_customer *c, const char *rfm, char *out, size_t outlen)
+void agent_segment(const customer_attrs *c, const char *rfm, char *out, size_t outlen)
 {
 	const char *band;
 
@@ -163,26 +163,11 @@ static const double w_asia[] = {4, 10, 10, 6, 4, 4};
 static const double w_male[] = {10, 10, 10, 6, 4, 4};
 static const double w_female[] = {4, 4, 6, 10, 10, 10};
 
-/* The number in "OFFER_12" (12), or -1. */
-static long offer_number(const char *name)
-{
-	const char *p = name + strlen(name);
-	long n = 0;
-	long mul = 1;
-
-	while (p > name && isdigit((unsigned char)p[-1]) && mul < 1000000) {
-		p--;
-		n += (p[0] - '0') * mul;
-		mul *= 10;
-	}
-	return p == name + strlen(name) ? -1 : n;
-}
-
-double agent_brief_weight(const req_customer *c, const char *offer, size_t position)
+double agent_brief_weight(const customer_attrs *c, const char *offer, size_t position)
 {
 	const double *w;
 	size_t len;
-	long num = offer_number(offer);
+	int num;
 	size_t i;
 
 	if (c->gender == 'M') {
@@ -206,7 +191,7 @@ double agent_brief_weight(const req_customer *c, const char *offer, size_t posit
 	} else {
 		return 1.0;
 	}
-	i = num >= 1 ? (size_t)(num - 1) : position;
+	i = customer_offer_number(offer, &num) == 0 ? (size_t)(num - 1) : position;
 	return w[i % len];
 }
 

@@ -66,7 +66,7 @@ int agent_conf_from_db(const db_agent *a, agent_conf *out, char *err, size_t err
  * The customer's segment: the RFM segment when known (rfm may be NULL),
  * else a demographic bucket REGION-GENDER-AGEBAND such as "Europa-M-lt30".
  */
-void agent_segment(const req_customer *c, const char *rfm, char *out, size_t outlen);
+void agent_segment(const customer_attrs *c, const char *rfm, char *out, size_t outlen);
 /* The state key SEGMENT_MonthName_Half_WeekdayName, e.g. Q1_January_0_Saturday. */
 void agent_state_key(const char *segment, const date_ymd *d, char *out, size_t outlen);
 
@@ -75,7 +75,7 @@ void agent_state_key(const char *segment, const date_ymd *d, char *out, size_t o
  * by gender, else region, else age band; OFFER_n takes weights[(n-1) mod len],
  * an offer without a number its position in the request. 1 when nothing is known.
  */
-double agent_brief_weight(const req_customer *c, const char *offer, size_t position);
+double agent_brief_weight(const customer_attrs *c, const char *offer, size_t position);
 
 typedef struct agent_decision {
 	size_t n;                       /* offers chosen, 1..3 */

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "customer.h"
 #include "date.h"
 
 enum col_role {
@@ -172,36 +173,6 @@ static int parse_date(const char *s, char out[DATE_TEXT_LEN])
 	return 1;
 }
 
-/* True/false as spreadsheets and databases export them; ERR_INVAL otherwise. */
-static int parse_flag(const char *s, int *out)
-{
-	static const char *const yes[] = {"true", "t", "1", "yes", "y"};
-	static const char *const no[] = {"", "false", "f", "0", "no", "n"};
-
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(yes); i++) {
-		if (util_streq_nocase(s, yes[i])) {
-			*out = 1;
-			return 0;
-		}
-	}
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(no); i++) {
-		if (util_streq_nocase(s, no[i])) {
-			*out = 0;
-			return 0;
-		}
-	}
-	return ERR_INVAL;
-}
-
-static const char *norm_gender(const char *s)
-{
-	if (util_streq_nocase(s, "m") || util_streq_nocase(s, "male"))
-		return "M";
-	if (util_streq_nocase(s, "f") || util_streq_nocase(s, "female"))
-		return "F";
-	return "unknown";
-}
-
 /* --- header ------------------------------------------------------------ */
 
 static enum col_role header_role(const char *name, int *offer)
@@ -209,7 +180,7 @@ static enum col_role header_role(const char *name, int *offer)
 	char folded[64];
 	size_t k = 0;
 
-	if (rules_offer_number(name, offer) == 0)
+	if (customer_offer_number(name, offer) == 0)
 		return COL_OFFER;
 	for (const char *p = name; *p != '\0'; p++) {
 		if (*p == ' ' || *p == '_' || *p == '-' || *p == '.')
@@ -311,9 +282,10 @@ static int build_body(csv_reader *rd, const char *id, json_t **out, char *err, s
 	json_t *states = json_object();
 	json_t *offers = json_object();
 	char date[11];
-	char canon[32];
+	char canon[CUSTOMER_OFFER_ID_MAX + 1];
 	const char *v;
-	int64_t age = 0;
+	double age_read;
+	int age;
 	int eligible = 0;
 	int rc;
 
@@ -345,26 +317,20 @@ static int build_body(csv_reader *rd, const char *id, json_t **out, char *err, s
 		rc = ERR_INVAL;
 		goto out;
 	}
-	rc = util_strtonum(v, 0, 150, &age);
-	if (rc == ERR_INVAL) {
-		double d;
-
-		/* Spreadsheets write whole numbers as "71.0"; a fraction is not an age. */
-		if (util_strtod(v, -1e9, 1e9, &d) == 0 && d == (double)(int64_t)d) {
-			age = (int64_t)d;
-			rc = age >= 0 && age <= 150 ? 0 : ERR_RANGE;
-		}
-	}
-	if (rc == ERR_RANGE) {
-		snprintf(err, errlen, "age is out of range 0..150: '%.64s'", v);
+	/* Spreadsheets write whole numbers as "71.0"; a fraction is not an age in a file. */
+	if (customer_age_text(v, &age_read) != 0 || age_read != (double)(int64_t)age_read) {
+		snprintf(err, errlen, "age is not a number: '%.64s'", v);
+		rc = ERR_INVAL;
 		goto out;
 	}
-	if (rc != 0) {
-		snprintf(err, errlen, "age is not a number: '%.64s'", v);
+	if (customer_age(age_read, &age) != 0) {
+		snprintf(err, errlen, "age is out of range 0..%d: '%.64s'", CUSTOMER_AGE_MAX, v);
+		rc = ERR_INVAL;
 		goto out;
 	}
 	json_object_set_new(states, "age", json_integer(age));
-	json_object_set_new(states, "gender", json_string(norm_gender(role_value(rd, COL_GENDER))));
+	json_object_set_new(states, "gender",
+	                    json_string(customer_gender_text(customer_gender(role_value(rd, COL_GENDER)))));
 
 	v = role_value(rd, COL_CLIENT_SINCE);
 	rc = parse_date(v, date);
@@ -380,16 +346,10 @@ static int build_body(csv_reader *rd, const char *id, json_t **out, char *err, s
 		goto out;
 
 	v = role_value(rd, COL_LAST_OFFER);
-	{
-		int n;
-
-		if (*v == '\0') {
-			v = "unknown";
-		} else if (rules_offer_number(v, &n) == 0) {
-			snprintf(canon, sizeof(canon), "OFFER_%d", n);
-			v = canon;
-		}
-	}
+	if (*v == '\0')
+		v = "unknown";
+	else if (customer_offer_id(v, canon, sizeof(canon)) == 0)
+		v = canon;
 	rc = set_str(states, "last_offer", v, "last_offer", err, errlen);
 	if (rc != 0)
 		goto out;
@@ -399,8 +359,8 @@ static int build_body(csv_reader *rd, const char *id, json_t **out, char *err, s
 		int flag;
 
 		v = util_trim(row_field(rd, c));
-		snprintf(canon, sizeof(canon), "OFFER_%d", rd->offer_num[c]);
-		if (parse_flag(v, &flag) != 0) {
+		customer_offer_name(rd->offer_num[c], canon, sizeof(canon));
+		if (customer_flag(v, CUSTOMER_CSV, &flag) != 0) {
 			snprintf(err, errlen, "%s is not true or false: '%.64s'", canon, v);
 			rc = ERR_INVAL;
 			goto out;
@@ -448,7 +408,7 @@ static void row_reset(csv_reader *rd)
 static const char *column_name(const csv_reader *rd, int c, char *name, size_t len)
 {
 	if (rd->role[c] == COL_OFFER)
-		snprintf(name, len, "OFFER_%d", rd->offer_num[c]);
+		customer_offer_name(rd->offer_num[c], name, len);
 	else if (rd->role[c] != COL_IGNORE)
 		snprintf(name, len, "%s", role_names[rd->role[c]]);
 	else

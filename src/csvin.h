@@ -17,13 +17,14 @@
  * columns are ignored. customer_id, age and at least one offer column are
  * required; a header without them is a fatal error.
  *
- * Normalisation of each row (all values trimmed first):
+ * Normalisation of each row (all values trimmed first; the spellings of
+ * genders, ages, flags and offers are customer.h's, shared with JSON bodies):
  *   customer_id   required, at most CSV_ID_MAX bytes
  *   age           required, a whole number 0..150 ("71.0" is accepted)
  *   timestamp     YYYY-MM-DD or an ISO 8601 date-time (the date is kept);
  *                 blank or a placeholder before 1970 (1900-01-01) becomes
  *                 the reader's "today" (UTC, fixed when the reader is made)
- *   gender        M/m/Male/MALE -> "M", F/f/Female/female -> "F", else "unknown"
+ *   gender        M/m/Male/man -> "M", F/f/Female/woman -> "F", else "unknown"
  *   region        trimmed; blank -> "unknown"
  *   last_offer    Offer_3 -> "OFFER_3"; blank -> "unknown"; other text kept
  *   client-since  a date as for timestamp; blank or before 1970 -> "unknown"

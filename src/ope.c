@@ -165,7 +165,7 @@ static void segment_of(const char *state_key, char *out, size_t outlen)
 	out[n] = '\0';
 }
 
-int ope_log_add(ope_log *l, const char *state_key, const req_customer *customer,
+int ope_log_add(ope_log *l, const char *state_key, const customer_attrs *customer,
                 const char *const *offers, const double *propensity, int n, int accepted,
                 const char *accepted_offer)
 {
@@ -238,7 +238,7 @@ typedef struct scorer {
 } scorer;
 
 static void scorer_init(scorer *s, const ope_log *l, const ope_candidate *c, const char *state_key,
-                        const req_customer *cust)
+                        const customer_attrs *cust)
 {
 	const agent_conf *conf = &c->conf;
 	const char *names[OPE_OFFERS_MAX];
@@ -324,7 +324,7 @@ static void scorer_probs(const scorer *s, const unsigned char *taken, double *pr
 }
 
 int ope_slot_probs(const ope_log *l, const ope_candidate *c, const char *state_key,
-                   const req_customer *customer, const unsigned char *taken, double *probs)
+                   const customer_attrs *customer, const unsigned char *taken, double *probs)
 {
 	scorer *s;
 
@@ -727,7 +727,7 @@ static void count_policy(load_ctx *c, const char *policy)
 	}
 }
 
-static void customer_of(const char *states, req_customer *out)
+static void customer_of(const char *states, customer_attrs *out)
 {
 	json_error_t jerr;
 	json_t *j = NULL;
@@ -759,7 +759,7 @@ static int load_row(void *arg, int ncols, const char *const *vals)
 	load_ctx *c = arg;
 	const char *offers[AGENT_SHOWN];
 	double prop[AGENT_SHOWN];
-	req_customer cust;
+	customer_attrs cust;
 	int n = 0;
 	int rc;
 

@@ -52,7 +52,7 @@ typedef struct ope_episode {
 	int8_t slot;                       /* accepted slot, OPE_SLOT_NONE or OPE_SLOT_UNKNOWN */
 	uint16_t shown[AGENT_SHOWN];       /* indexes into the log's offers */
 	double propensity[AGENT_SHOWN];    /* logged P(shown[k] | shown[0..k-1]) */
-	req_customer customer;             /* for the weighted policy */
+	customer_attrs customer;             /* for the weighted policy */
 } ope_episode;
 
 typedef struct ope_intern ope_intern;
@@ -89,7 +89,7 @@ const char *ope_log_state_key(const ope_log *l, size_t i);
  * exact credit when accepted. Returns 0, ERR_INVAL (bad propensities) or
  * ERR_TOOBIG (a limit).
  */
-int ope_log_add(ope_log *l, const char *state_key, const req_customer *customer,
+int ope_log_add(ope_log *l, const char *state_key, const customer_attrs *customer,
                 const char *const *offers, const double *propensity, int n, int accepted,
                 const char *accepted_offer);
 
@@ -147,6 +147,6 @@ int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate,
  * probs has ope_log_noffers(l) entries.
  */
 int ope_slot_probs(const ope_log *l, const ope_candidate *c, const char *state_key,
-                   const req_customer *customer, const unsigned char *taken, double *probs);
+                   const customer_attrs *customer, const unsigned char *taken, double *probs);
 
 #endif

@@ -8,7 +8,6 @@
  */
 #include "request.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,6 +142,8 @@ static int get_string(json_t *root, const char *key, char *out, size_t outlen, i
 
 int request_flag(json_t *v)
 {
+	int flag;
+
 	if (json_is_true(v))
 		return 1;
 	if (json_is_false(v))
@@ -152,96 +153,60 @@ int request_flag(json_t *v)
 
 		return i == 1 ? 1 : i == 0 ? 0 : -1;
 	}
-	if (json_is_string(v)) {
-		const char *s = json_string_value(v);
-
-		if (util_streq_nocase(s, "true") || strcmp(s, "1") == 0)
-			return 1;
-		if (util_streq_nocase(s, "false") || strcmp(s, "0") == 0)
-			return 0;
-	}
+	if (json_is_string(v) && customer_flag(json_string_value(v), CUSTOMER_JSON, &flag) == 0)
+		return flag;
 	return -1;
 }
 
-static char normalise_gender(const char *g)
+/* states.age: a number or a string holding one; absent, null or blank is unknown (-1). */
+static int parse_age(json_t *v, int *out, req_error *e)
 {
-	if (util_streq_nocase(g, "m") || util_streq_nocase(g, "male") || util_streq_nocase(g, "man"))
-		return 'M';
-	if (util_streq_nocase(g, "f") || util_streq_nocase(g, "female") ||
-	    util_streq_nocase(g, "woman"))
-		return 'F';
-	return 'U';
-}
+	char tmp[REQ_STRING_MAX + 1];
+	double age;
 
-static const char *normalise_region(const char *r)
-{
-	static const struct {
-		const char *alias;
-		const char *region;
-	} map[] = {
-	    {"europa", "Europa"},          {"europe", "Europa"},
-	    {"eu", "Europa"},              {"americas", "Americas"},
-	    {"america", "Americas"},       {"north america", "Americas"},
-	    {"south america", "Americas"}, {"latam", "Americas"},
-	    {"asia", "Asia"},              {"apac", "Asia"},
-	};
-
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(map); i++) {
-		if (util_streq_nocase(r, map[i].alias))
-			return map[i].region;
+	*out = -1;
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (json_is_integer(v)) {
+		age = (double)json_integer_value(v);
+	} else if (json_is_real(v)) {
+		age = json_real_value(v);
+	} else if (json_is_string(v)) {
+		util_strlcpy(tmp, json_string_value(v), sizeof(tmp));
+		if (util_trim(tmp)[0] == '\0')
+			return 0;
+		if (customer_age_text(util_trim(tmp), &age) != 0)
+			return set_err(e, ERR_INVAL, "states.age", "age must be a number, got \"%s\"",
+			               json_string_value(v));
+	} else {
+		return set_err(e, ERR_INVAL, "states.age", "age must be a number, got %s",
+		               json_type_name(v));
 	}
-	return "Unknown";
+	/* -1 is refused like any negative: only an absent or blank age is unknown. */
+	if (customer_age(age, out) != 0)
+		return set_err(e, ERR_INVAL, "states.age", "age must be between 0 and %d, got %g",
+		               CUSTOMER_AGE_MAX, age);
+	return 0;
 }
 
-int request_customer_from_states(json_t *states, req_customer *c, req_error *e)
+int request_customer_from_states(json_t *states, customer_attrs *c, req_error *e)
 {
 	json_t *v;
-	char tmp[REQ_STRING_MAX + 1];
+	int rc;
 
-	c->age = -1;
-	c->gender = 'U';
-	util_strlcpy(c->region, "Unknown", sizeof(c->region));
+	customer_attrs_init(c);
 	if (json_object_size(states) > REQ_STATE_FIELDS_MAX)
 		return set_err(e, ERR_INVAL, "states", "states has more than %d fields",
 		               REQ_STATE_FIELDS_MAX);
-	v = json_object_get(states, "age");
-	if (v != NULL && !json_is_null(v)) {
-		double age = -1;
-
-		if (json_is_integer(v)) {
-			age = (double)json_integer_value(v);
-		} else if (json_is_real(v)) {
-			age = json_real_value(v);
-		} else if (json_is_string(v)) {
-			util_strlcpy(tmp, json_string_value(v), sizeof(tmp));
-			util_trim(tmp);
-			if (tmp[0] != '\0' && util_strtod(tmp, -1e9, 1e9, &age) != 0)
-				return set_err(e, ERR_INVAL, "states.age", "age must be a number, got \"%s\"",
-				               json_string_value(v));
-			if (tmp[0] == '\0')
-				age = -1;
-		} else {
-			return set_err(e, ERR_INVAL, "states.age", "age must be a number, got %s",
-			               json_type_name(v));
-		}
-		/* A blank string is an unknown age, as a missing one; -1 is refused. */
-		if (json_is_string(v) && tmp[0] == '\0')
-			age = -1;
-		else if (age < 0 || age > 150)
-			return set_err(e, ERR_INVAL, "states.age", "age must be between 0 and 150, got %g",
-			               age);
-		c->age = (int)age;
-	}
+	rc = parse_age(json_object_get(states, "age"), &c->age, e);
+	if (rc != 0)
+		return rc;
 	v = json_object_get(states, "gender");
-	if (json_is_string(v)) {
-		util_strlcpy(tmp, json_string_value(v), sizeof(tmp));
-		c->gender = normalise_gender(util_trim(tmp));
-	}
+	if (json_is_string(v))
+		c->gender = customer_gender(json_string_value(v));
 	v = json_object_get(states, "region");
-	if (json_is_string(v)) {
-		util_strlcpy(tmp, json_string_value(v), sizeof(tmp));
-		util_strlcpy(c->region, normalise_region(util_trim(tmp)), sizeof(c->region));
-	}
+	if (json_is_string(v))
+		util_strlcpy(c->region, customer_region(json_string_value(v)), sizeof(c->region));
 	return 0;
 }
 

@@ -10,11 +10,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "customer.h"
 #include "date.h"
 
 #define REQ_ID_MAX 128        /* customer_id length */
 #define REQ_OFFERS_MAX 64     /* offers in one request */
-#define REQ_OFFER_NAME_MAX 63
+#define REQ_OFFER_NAME_MAX CUSTOMER_OFFER_ID_MAX
 #define REQ_STATE_FIELDS_MAX 64
 #define REQ_STRING_MAX 256    /* any state value */
 #define REQ_CLICKED_MAX REQ_OFFERS_MAX
@@ -26,19 +27,12 @@ typedef struct req_error {
 	char message[256];
 } req_error;
 
-/* Normalised customer attributes, from `states`. */
-typedef struct req_customer {
-	int age;               /* -1 when unknown */
-	char gender;           /* 'M', 'F' or 'U' (unknown) */
-	char region[16];       /* "Europa", "Americas", "Asia" or "Unknown" */
-} req_customer;
-
 typedef struct predict_req {
 	char customer_id[REQ_ID_MAX + 1];
 	char timestamp[40];    /* as normalised: YYYY-MM-DD or the date-time given */
 	date_ymd date;         /* the timestamp's date, as written */
 	char *states_text;     /* the states as received, as JSON text; owned */
-	req_customer customer;
+	customer_attrs customer;
 	size_t n_offers;       /* offers listed, in request order */
 	char offers[REQ_OFFERS_MAX][REQ_OFFER_NAME_MAX + 1];
 	unsigned char allowed[REQ_OFFERS_MAX];
@@ -65,7 +59,7 @@ int request_parse_reward(const char *body, size_t len, reward_req *out, req_erro
 void request_reward_free(reward_req *r);
 
 /* Normalises one state object into c (age band, gender, region). */
-int request_customer_from_states(json_t *states, req_customer *c, req_error *e);
+int request_customer_from_states(json_t *states, customer_attrs *c, req_error *e);
 
 /* Interprets an offer flag: 1 true, 0 false, -1 not a flag. */
 int request_flag(json_t *v);

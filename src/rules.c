@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "customer.h"
+
 enum rules_field {
 	RULES_F_AGE = 0,
 	RULES_F_GENDER,
@@ -131,24 +133,6 @@ int rules_format(const rules *r, buf *out)
 			rc = buf_adds(out, "\n");
 	}
 	return rc;
-}
-
-int rules_offer_number(const char *s, int *n)
-{
-	int64_t v;
-
-	if (strncasecmp(s, "offer", 5) != 0)
-		return ERR_INVAL;
-	s += 5;
-	if (*s == '_' || *s == '-' || *s == ' ')
-		s++;
-	/* util_strtonum accepts a sign; an offer number is digits only. */
-	if (!isdigit((unsigned char)*s))
-		return ERR_INVAL;
-	if (util_strtonum(s, 1, RULES_OFFER_NUM_MAX, &v) != 0)
-		return ERR_INVAL;
-	*n = (int)v;
-	return 0;
 }
 
 /* --- parsing ----------------------------------------------------------- */
@@ -280,14 +264,12 @@ static int parse_condition(parser *p, char *s, rules_rule *ru)
 		return perr(p, "value longer than %zu bytes", sizeof(ru->text) - 1);
 	if (ru->field == RULES_F_GENDER) {
 		/* Rules compare against the normalised state, so only these can match. */
-		if (util_streq_nocase(value, "M") || util_streq_nocase(value, "male"))
-			value = "M";
-		else if (util_streq_nocase(value, "F") || util_streq_nocase(value, "female"))
-			value = "F";
-		else if (util_streq_nocase(value, "unknown"))
-			value = "unknown";
-		else
+		char g = customer_gender(value);
+
+		if (g == 'U' && !util_streq_nocase(value, "unknown"))
 			return perr(p, "gender is M (male), F (female) or unknown, got '%s'", value);
+		util_strlcpy(ru->text, customer_gender_text(g), sizeof(ru->text));
+		return 0;
 	}
 	util_strlcpy(ru->text, value, sizeof(ru->text));
 	return 0;
@@ -325,9 +307,9 @@ static int parse_action(parser *p, char *s, rules_rule *ru)
 	for (tok = next_token(&s); tok != NULL; tok = next_token(&s)) {
 		int n;
 
-		if (rules_offer_number(tok, &n) != 0)
+		if (customer_offer_number(tok, &n) != 0)
 			return perr(p, "'%s' is not an offer (expected OFFER_1 .. OFFER_%d)", tok,
-			            RULES_OFFER_NUM_MAX);
+			            CUSTOMER_OFFER_NUM_MAX);
 		for (int k = 0; k < ru->ndeny; k++) {
 			if (ru->deny[k] == n)
 				return perr(p, "OFFER_%d is named twice", n);
@@ -504,7 +486,7 @@ static int rule_matches(const rules_rule *ru, const json_t *states)
 
 int rules_apply(const rules *r, const json_t *states, json_t *offers, int *ndenied)
 {
-	unsigned char denied[RULES_OFFER_NUM_MAX + 1];
+	unsigned char denied[CUSTOMER_OFFER_NUM_MAX + 1];
 	int any = 0;
 	int count = 0;
 
@@ -528,7 +510,7 @@ int rules_apply(const rules *r, const json_t *states, json_t *offers, int *ndeni
 	     it = json_object_iter_next(offers, it)) {
 		int n;
 
-		if (rules_offer_number(json_object_iter_key(it), &n) != 0 || !denied[n])
+		if (customer_offer_number(json_object_iter_key(it), &n) != 0 || !denied[n])
 			continue;
 		if (!json_is_false(json_object_iter_value(it)))
 			count++;

@@ -13,9 +13,10 @@
  * Fields: age (operators = != < <= > >=, an integer), and the text fields
  * gender, region, last_offer, client-since (operators = and !=, compared
  * case-insensitively with the normalised state: gender is M, F or unknown
- * (Male/female in a rule read as M/F), a blank region is "unknown"). The value is the text between the
+ * (a rule's Male/female/man/woman read as M/F, as customer.h normalises),
+ * a blank region is "unknown"). The value is the text between the
  * operator and "->", trimmed; it may be written in double quotes. Offers are
- * OFFER_<n> (any case, n in 1..RULES_OFFER_NUM_MAX). Rules are independent:
+ * OFFER_<n> (any case, n in 1..CUSTOMER_OFFER_NUM_MAX). Rules are independent:
  * an offer is denied when any rule whose condition holds denies it. A file
  * with no rules at all means "no restrictions".
  */
@@ -26,6 +27,7 @@
 
 #include <jansson.h>
 
+#include "customer.h"
 #include "util.h"
 
 #define RULES_MAX 256            /* rules per set */
@@ -33,7 +35,6 @@
 #define RULES_VALUE_MAX 128      /* bytes of a text value, with the NUL */
 #define RULES_LINE_MAX 1024      /* bytes of one line of a rules file */
 #define RULES_FILE_MAX (256 * 1024)
-#define RULES_OFFER_NUM_MAX 999  /* OFFER_1 .. OFFER_999 */
 
 typedef struct rules rules;
 
@@ -68,11 +69,5 @@ int rules_format(const rules *r, buf *out);
  * to false. Returns 0, or ERR_INVAL when states or offers is not an object.
  */
 int rules_apply(const rules *r, const json_t *states, json_t *offers, int *ndenied);
-
-/*
- * Parses an offer name: "OFFER_4", "offer_4", "Offer-4", "offer 4", "OFFER4"
- * (any case). Writes n (1..RULES_OFFER_NUM_MAX) and returns 0, else ERR_INVAL.
- */
-int rules_offer_number(const char *s, int *n);
 
 #endif

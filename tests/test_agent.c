@@ -624,7 +624,7 @@ static void test_learning_policies_use_fallback(void **state)
 
 static void test_state_keys(void **state)
 {
-	req_customer cu;
+	customer_attrs cu;
 	date_ymd d = {2022, 1, 1, 6};
 	char seg[AGENT_SEGMENT_MAX];
 	char key[AGENT_STATE_MAX];

@@ -440,23 +440,23 @@ static void test_helpers(void **unused)
 	int f;
 
 	(void)unused;
-	assert_string_equal(norm_gender("MALE"), "M");
-	assert_string_equal(norm_gender("Female"), "F");
-	assert_string_equal(norm_gender("x"), "unknown");
-	assert_string_equal(norm_gender(""), "unknown");
+	assert_string_equal(customer_gender_text(customer_gender("MALE")), "M");
+	assert_string_equal(customer_gender_text(customer_gender("Female")), "F");
+	assert_string_equal(customer_gender_text(customer_gender("x")), "unknown");
+	assert_string_equal(customer_gender_text(customer_gender("")), "unknown");
 	assert_int_equal(parse_date("2022-01-01T00:00:00Z", d), 1);
 	assert_string_equal(d, "2022-01-01");
 	assert_int_equal(parse_date("1900-01-19", d), 0);
 	assert_int_equal(parse_date("", d), 0);
 	assert_int_equal(parse_date("2022-01-01X", d), ERR_INVAL);
 	assert_int_equal(parse_date("2022-04-31", d), ERR_INVAL);
-	assert_int_equal(parse_flag("Y", &f), 0);
+	assert_int_equal(customer_flag("Y", CUSTOMER_CSV, &f), 0);
 	assert_int_equal(f, 1);
-	assert_int_equal(parse_flag("", &f), 0);
+	assert_int_equal(customer_flag("", CUSTOMER_CSV, &f), 0);
 	assert_int_equal(f, 0);
-	assert_int_equal(parse_flag("No", &f), 0);
+	assert_int_equal(customer_flag("No", CUSTOMER_CSV, &f), 0);
 	assert_int_equal(f, 0);
-	assert_int_equal(parse_flag("nope", &f), ERR_INVAL);
+	assert_int_equal(customer_flag("nope", CUSTOMER_CSV, &f), ERR_INVAL);
 }
 
 static void test_field_limits(void **unused)

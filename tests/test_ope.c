@@ -228,7 +228,7 @@ static void test_unbiased_exact(void **unused)
 	{
 		unsigned char none_taken[SMALL] = {0};
 		double probs[OPE_OFFERS_MAX];
-		req_customer cust = {-1, 'U', "Unknown"};
+		customer_attrs cust = {-1, 'U', "Unknown"};
 
 		assert_int_equal(ope_slot_probs(&log, &c, state, &cust, none_taken, probs), 0);
 		for (size_t j = 0; j < SMALL; j++)

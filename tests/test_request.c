@@ -536,7 +536,7 @@ static void test_predict_offers_errors(void **state)
 
 /* --- customer normalisation ------------------------------------------------------ */
 
-static void customer_of(const char *states_json, req_customer *c)
+static void customer_of(const char *states_json, customer_attrs *c)
 {
 	json_t *s = json_loads(states_json, 0, NULL);
 	req_error e;
@@ -550,7 +550,7 @@ static void customer_of(const char *states_json, req_customer *c)
 static void customer_bad(const char *states_json, const char *part)
 {
 	json_t *s = json_loads(states_json, 0, NULL);
-	req_customer c;
+	customer_attrs c;
 	req_error e;
 
 	assert_non_null(s);
@@ -572,7 +572,7 @@ static void test_customer_gender(void **state)
 	    {"Female", 'F'}, {"female", 'F'}, {"Woman", 'F'},  {"", 'U'},
 	    {"  ", 'U'},     {"x", 'U'},      {"Mal", 'U'},    {"other", 'U'},
 	};
-	req_customer c;
+	customer_attrs c;
 
 	(void)state;
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
@@ -604,7 +604,7 @@ static void test_customer_region(void **state)
 	    {"APAC", "Asia"},              {"", "Unknown"},          {"Mars", "Unknown"},
 	    {"Europa!", "Unknown"},
 	};
-	req_customer c;
+	customer_attrs c;
 
 	(void)state;
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
@@ -621,7 +621,7 @@ static void test_customer_region(void **state)
 
 static void test_customer_age(void **state)
 {
-	req_customer c;
+	customer_attrs c;
 
 	(void)state;
 	customer_of("{\"age\": 18}", &c);
@@ -656,7 +656,7 @@ static void test_customer_age(void **state)
 
 static void test_customer_all(void **state)
 {
-	req_customer c;
+	customer_attrs c;
 
 	(void)state;
 	customer_of("{\"age\": 45, \"gender\": \"f\", \"region\": \"Americas\", \"extra\": 1}", &c);

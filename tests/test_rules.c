@@ -317,31 +317,6 @@ static void test_apply_other_keys(void **unused)
 	rules_free(r);
 }
 
-static void test_offer_number(void **unused)
-{
-	static const struct {
-		const char *s;
-		int n;
-	} ok[] = {{"OFFER_4", 4}, {"offer_4", 4}, {"Offer-10", 10}, {"offer 7", 7},
-	          {"OFFER4", 4}, {"OFFER_999", 999}, {"offer_01", 1}};
-	static const char *const bad[] = {"OFFER_", "OFFER_0", "OFFER_1000", "OFFER_-1",
-	                                  "OFFER_ 1", "OFFER__1", "OFFER_1x", "OFF_1", "", "4"};
-
-	(void)unused;
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(ok); i++) {
-		int n = 0;
-
-		assert_int_equal(rules_offer_number(ok[i].s, &n), 0);
-		assert_int_equal(n, ok[i].n);
-	}
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(bad); i++) {
-		int n = 0;
-
-		if (rules_offer_number(bad[i], &n) == 0)
-			fail_msg("'%s' accepted as %d", bad[i], n);
-	}
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -352,7 +327,6 @@ int main(void)
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_apply_company_b),
 		cmocka_unit_test(test_apply_other_keys),
-		cmocka_unit_test(test_offer_number),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

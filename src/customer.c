@@ -1,0 +1,163 @@
+/*
+ * customer.c — normalisation of customer attributes, offer flags and offer
+ * ids (see customer.h). request.c (JSON bodies), csvin.c (CSV rows),
+ * rules.c (rules files) and agent.c read customers and offers only through
+ * these functions, so that one spelling means the same thing everywhere.
+ */
+#include "customer.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util.h"
+
+#define TEXT_MAX 64  /* longest gender or region worth comparing */
+
+void customer_attrs_init(customer_attrs *c)
+{
+	c->age = -1;
+	c->gender = 'U';
+	util_strlcpy(c->region, "Unknown", sizeof(c->region));
+}
+
+/* Copies s without the blanks around it; "" when it is too long to be a name. */
+static const char *trimmed(const char *s, char tmp[TEXT_MAX])
+{
+	if (strlen(s) >= TEXT_MAX)
+		return "";
+	util_strlcpy(tmp, s, TEXT_MAX);
+	return util_trim(tmp);
+}
+
+char customer_gender(const char *s)
+{
+	static const struct {
+		const char *alias;
+		char gender;
+	} map[] = {
+	    {"m", 'M'}, {"male", 'M'}, {"man", 'M'}, {"f", 'F'}, {"female", 'F'}, {"woman", 'F'},
+	};
+	char tmp[TEXT_MAX];
+	const char *g = trimmed(s, tmp);
+
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(map); i++) {
+		if (util_streq_nocase(g, map[i].alias))
+			return map[i].gender;
+	}
+	return 'U';
+}
+
+const char *customer_gender_text(char gender)
+{
+	return gender == 'M' ? "M" : gender == 'F' ? "F" : "unknown";
+}
+
+const char *customer_region(const char *s)
+{
+	static const struct {
+		const char *alias;
+		const char *region;
+	} map[] = {
+	    {"europa", "Europa"},          {"europe", "Europa"},
+	    {"eu", "Europa"},              {"americas", "Americas"},
+	    {"america", "Americas"},       {"north america", "Americas"},
+	    {"south america", "Americas"}, {"latam", "Americas"},
+	    {"asia", "Asia"},              {"apac", "Asia"},
+	};
+	char tmp[TEXT_MAX];
+	const char *r = trimmed(s, tmp);
+
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(map); i++) {
+		if (util_streq_nocase(r, map[i].alias))
+			return map[i].region;
+	}
+	return "Unknown";
+}
+
+int customer_age_text(const char *s, double *out)
+{
+	/* Wide bounds: out of range is customer_age()'s answer, not "not a number". */
+	return util_strtod(s, -1e9, 1e9, out) == 0 ? 0 : ERR_INVAL;
+}
+
+int customer_age(double v, int *out)
+{
+	if (!(v >= 0 && v <= CUSTOMER_AGE_MAX))
+		return ERR_RANGE;
+	*out = (int)v;
+	return 0;
+}
+
+int customer_flag(const char *s, enum customer_syntax syntax, int *out)
+{
+	/*
+	 * JSON bodies are typed, so only the unambiguous strings count there.
+	 * CSV cells come from spreadsheets and databases, which write yes/no,
+	 * T/F and leave false blank.
+	 */
+	static const struct {
+		const char *text;
+		int flag;
+		int csv_only;
+	} spellings[] = {
+	    {"true", 1, 0}, {"1", 1, 0},  {"false", 0, 0}, {"0", 0, 0}, {"t", 1, 1}, {"yes", 1, 1},
+	    {"y", 1, 1},    {"f", 0, 1},  {"no", 0, 1},    {"n", 0, 1}, {"", 0, 1},
+	};
+
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(spellings); i++) {
+		if (spellings[i].csv_only && syntax != CUSTOMER_CSV)
+			continue;
+		if (util_streq_nocase(s, spellings[i].text)) {
+			*out = spellings[i].flag;
+			return 0;
+		}
+	}
+	return ERR_INVAL;
+}
+
+int customer_offer_number(const char *s, int *n)
+{
+	int64_t v;
+
+	if (strncasecmp(s, "offer", 5) != 0)
+		return ERR_INVAL;
+	s += 5;
+	if (*s == '_' || *s == '-' || *s == ' ')
+		s++;
+	/* util_strtonum accepts a sign; an offer number is digits only. */
+	if (!isdigit((unsigned char)*s))
+		return ERR_INVAL;
+	if (util_strtonum(s, 1, CUSTOMER_OFFER_NUM_MAX, &v) != 0)
+		return ERR_INVAL;
+	*n = (int)v;
+	return 0;
+}
+
+int customer_offer_name(int n, char *out, size_t outlen)
+{
+	int w = snprintf(out, outlen, "OFFER_%d", n);
+
+	return w >= 0 && (size_t)w < outlen ? 0 : ERR_RANGE;
+}
+
+int customer_offer_id(const char *s, char *out, size_t outlen)
+{
+	size_t len = strlen(s);
+	int n;
+
+	if (len == 0 || len > CUSTOMER_OFFER_ID_MAX)
+		return ERR_INVAL;
+	for (const char *p = s; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == ',')
+			return ERR_INVAL;
+	}
+	if (customer_offer_number(s, &n) == 0)
+		return customer_offer_name(n, out, outlen);
+	if (len >= outlen)
+		return ERR_RANGE;
+	memcpy(out, s, len + 1);
+	return 0;
+}
