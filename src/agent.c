@@ -128,31 +128,6 @@ out:
 	return rc;
 }
 
-void agent_segment(const customer_attrs *c, const char *rfm, char *out, size_t outlen)
-{
-	const char *band;
-
-	if (rfm != NULL && rfm[0] != '\0') {
-		util_strlcpy(out, rfm, outlen);
-		return;
-	}
-	if (c->age < 0)
-		band = "ageU";
-	else if (c->age < 30)
-		band = "lt30";
-	else if (c->age <= 65)
-		band = "30to65";
-	else
-		band = "gt65";
-	snprintf(out, outlen, "%s-%c-%s", c->region, c->gender, band);
-}
-
-void agent_state_key(const char *segment, const date_ymd *d, char *out, size_t outlen)
-{
-	snprintf(out, outlen, "%s_%s_%d_%s", segment, date_month_name(d->month), date_half(d->day),
-	         date_weekday_name(d->weekday));
-}
-
 /* --- the brief's weighted agent ----------------------------------------- */
 
 static const double w_young[] = {10, 8, 6, 6, 6, 4};
@@ -360,8 +335,8 @@ int agent_decide(const agent_conf *c, values *v, rng *r, const char *company,
 	double total_n = 0;
 
 	memset(out, 0, sizeof(*out));
-	agent_segment(&req->customer, rfm, out->segment, sizeof(out->segment));
-	agent_state_key(out->segment, &req->date, out->state_key, sizeof(out->state_key));
+	customer_segment(&req->customer, rfm, out->segment, sizeof(out->segment));
+	customer_state_key(out->segment, &req->date, out->state_key, sizeof(out->state_key));
 	for (size_t i = 0; i < req->n_offers; i++) {
 		if (!req->allowed[i])
 			continue;

@@ -25,8 +25,9 @@
 #include "values.h"
 
 #define AGENT_SHOWN 3
-#define AGENT_STATE_MAX 128
-#define AGENT_SEGMENT_MAX 32
+/* A decision's segment and state key, as customer.h makes them. */
+#define AGENT_STATE_MAX CUSTOMER_STATE_KEY_MAX
+#define AGENT_SEGMENT_MAX CUSTOMER_SEGMENT_MAX
 
 enum agent_policy {
 	POLICY_WEIGHTED = 0,
@@ -61,14 +62,6 @@ void agent_conf_default(agent_conf *c);
  * Unknown keys are an error so typos do not pass silently.
  */
 int agent_conf_from_db(const db_agent *a, agent_conf *out, char *err, size_t errlen);
-
-/*
- * The customer's segment: the RFM segment when known (rfm may be NULL),
- * else a demographic bucket REGION-GENDER-AGEBAND such as "Europa-M-lt30".
- */
-void agent_segment(const customer_attrs *c, const char *rfm, char *out, size_t outlen);
-/* The state key SEGMENT_MonthName_Half_WeekdayName, e.g. Q1_January_0_Saturday. */
-void agent_state_key(const char *segment, const date_ymd *d, char *out, size_t outlen);
 
 /*
  * The brief's weight of an offer for a customer (the `weighted` policy):

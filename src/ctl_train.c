@@ -29,7 +29,6 @@
 #define TRAIN_BATCH 20000
 #define TRAIN_COMPANY_MAX 64
 
-static const char *const segment_names[RFM_SEGMENTS] = {"Q1", "Q2", "Q3", "Q4"};
 
 typedef struct train_opts {
 	const char *transactions;
@@ -159,7 +158,7 @@ static int store_segments(store *s, const train_opts *o, const rfm_data *d)
 		if (c->segment < 0)
 			continue;
 		rows[n].customer_id = c->id;
-		rows[n].segment = segment_names[c->segment];
+		rows[n].segment = rfm_segment_name(c->segment);
 		n++;
 	}
 	rc = db_segments_replace(s, o->company, rows, n);

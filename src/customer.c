@@ -161,3 +161,52 @@ int customer_offer_id(const char *s, char *out, size_t outlen)
 	memcpy(out, s, len + 1);
 	return 0;
 }
+
+void customer_segment(const customer_attrs *c, const char *rfm, char *out, size_t outlen)
+{
+	const char *band;
+
+	if (rfm != NULL && rfm[0] != '\0') {
+		util_strlcpy(out, rfm, outlen);
+		return;
+	}
+	if (c->age < 0)
+		band = "ageU";
+	else if (c->age < 30)
+		band = "lt30";
+	else if (c->age <= 65)
+		band = "30to65";
+	else
+		band = "gt65";
+	snprintf(out, outlen, "%s-%c-%s", c->region, c->gender, band);
+}
+
+int customer_state_key(const char *segment, const date_ymd *d, char *out, size_t outlen)
+{
+	const char *month = date_month_name(d->month);
+	const char *weekday = date_weekday_name(d->weekday);
+	int n;
+
+	if (outlen > 0)
+		out[0] = '\0';
+	if (segment == NULL || segment[0] == '\0' || month == NULL || weekday == NULL ||
+	    d->day < 1 || d->day > 31)
+		return ERR_INVAL;
+	n = snprintf(out, outlen, "%s_%s_%d_%s", segment, month, date_half(d->day), weekday);
+	if (n < 0 || (size_t)n >= outlen)
+		return ERR_RANGE;
+	return 0;
+}
+
+void customer_state_segment(const char *state_key, char *out, size_t outlen)
+{
+	const char *us = strchr(state_key, '_');
+	size_t n = us ? (size_t)(us - state_key) : strlen(state_key);
+
+	if (outlen == 0)
+		return;
+	if (n >= outlen)
+		n = outlen - 1;
+	memcpy(out, state_key, n);
+	out[n] = '\0';
+}

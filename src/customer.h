@@ -26,6 +26,8 @@
 #define CUSTOMER_AGE_MAX 150
 #define CUSTOMER_OFFER_ID_MAX 63   /* bytes of an offer id */
 #define CUSTOMER_OFFER_NUM_MAX 999 /* OFFER_1 .. OFFER_999 */
+#define CUSTOMER_SEGMENT_MAX 32    /* bytes of a segment, with the NUL */
+#define CUSTOMER_STATE_KEY_MAX 128 /* bytes of a state key, with the NUL */
 
 /* The normalised attributes a policy reads. */
 typedef struct customer_attrs {
@@ -76,5 +78,25 @@ int customer_offer_name(int n, char *out, size_t outlen);
  * character (ids are stored comma-separated); ERR_RANGE when outlen is short.
  */
 int customer_offer_id(const char *s, char *out, size_t outlen);
+
+/*
+ * The customer's segment: the RFM segment when known (rfm may be NULL or
+ * ""), else a demographic bucket REGION-GENDER-AGEBAND such as
+ * "Europa-M-lt30" (age bands lt30, 30to65, gt65, ageU when unknown).
+ */
+void customer_segment(const customer_attrs *c, const char *rfm, char *out, size_t outlen);
+
+/*
+ * The state key SEGMENT_MonthName_Half_WeekdayName, e.g.
+ * "Q1_January_0_Saturday": the brief's state (segment, month, first 15 days
+ * or not, weekday). Only d's month, day and weekday are read. offerctl
+ * train keys its priors with it and /predict looks them up with it.
+ * Returns 0, ERR_INVAL (no segment, or a month or weekday out of range) or
+ * ERR_RANGE (outlen too short; out holds a truncated key).
+ */
+int customer_state_key(const char *segment, const date_ymd *d, char *out, size_t outlen);
+
+/* The segment of a state key: its first component, before '_' (truncated to outlen). */
+void customer_state_segment(const char *state_key, char *out, size_t outlen);
 
 #endif

@@ -33,6 +33,7 @@
 
 #include <jansson.h>
 
+#include "customer.h"
 #include "db.h"
 #include "pylit.h"
 #include "util.h"
@@ -153,18 +154,6 @@ const char *ope_log_state_key(const ope_log *l, size_t i)
 	return i < l->states->n ? l->states->keys[i] : "";
 }
 
-/* The segment of a state key: what comes before the first '_' (values.c's rule). */
-static void segment_of(const char *state_key, char *out, size_t outlen)
-{
-	const char *us = strchr(state_key, '_');
-	size_t n = us ? (size_t)(us - state_key) : strlen(state_key);
-
-	if (n >= outlen)
-		n = outlen - 1;
-	memcpy(out, state_key, n);
-	out[n] = '\0';
-}
-
 int ope_log_add(ope_log *l, const char *state_key, const customer_attrs *customer,
                 const char *const *offers, const double *propensity, int n, int accepted,
                 const char *accepted_offer)
@@ -192,7 +181,7 @@ int ope_log_add(ope_log *l, const char *state_key, const customer_attrs *custome
 			l->state_cap = l->state_cap ? l->state_cap * 2 : 256;
 			l->state_segment = xrealloc(l->state_segment, l->state_cap * sizeof(uint32_t));
 		}
-		segment_of(state_key, seg, sizeof(seg));
+		customer_state_segment(state_key, seg, sizeof(seg));
 		l->state_segment[st] = (uint32_t)intern(l->segments, seg, 1);
 	}
 	if (l->n == l->cap) {
@@ -256,7 +245,7 @@ static void scorer_init(scorer *s, const ope_log *l, const ope_candidate *c, con
 	}
 	if (conf->policy == POLICY_WEIGHTED || conf->policy == POLICY_RANDOM)
 		return;
-	segment_of(state_key, seg, sizeof(seg));
+	customer_state_segment(state_key, seg, sizeof(seg));
 	values_lookup(c->v, c->company, state_key, seg, names, s->n, s->st, level);
 	for (size_t i = 0; i < s->n; i++)
 		total_n += s->st[i].n + s->st[i].pw;

@@ -23,6 +23,7 @@
 #include <csv.h>
 #include <zlib.h>
 
+#include "customer.h"
 #include "date.h"
 #include "log.h"
 #include "util.h"
@@ -163,19 +164,20 @@ void rfm_data_free(rfm_data *d)
 
 /* --- calendar ----------------------------------------------------------- */
 
+const char *rfm_segment_name(int segment)
+{
+	static const char *const names[RFM_SEGMENTS] = {"Q1", "Q2", "Q3", "Q4"};
+
+	return segment >= 0 && segment < RFM_SEGMENTS ? names[segment] : NULL;
+}
+
 int rfm_state_key(int segment, int month, int mday, int weekday, char *out, size_t size)
 {
-	int n;
+	date_ymd d = {.month = month, .day = mday, .weekday = weekday};
 
-	if (segment < 0 || segment >= RFM_SEGMENTS || month < 1 || month > 12 || mday < 1 ||
-	    mday > 31 || weekday < 0 || weekday > 6)
+	if (rfm_segment_name(segment) == NULL)
 		return ERR_INVAL;
-	/* The brief's state: segment >> month >> first 15 days or not >> weekday. */
-	n = snprintf(out, size, "Q%d_%s_%d_%s", segment + 1, date_month_name(month),
-	             date_half(mday), date_weekday_name(weekday));
-	if (n < 0 || (size_t)n >= size)
-		return ERR_RANGE;
-	return 0;
+	return customer_state_key(rfm_segment_name(segment), &d, out, size);
 }
 
 /* State index: segment-major, then month, half, weekday (see RFM_COMBOS). */

@@ -151,9 +151,16 @@ int rfm_segment_of_score(int score);
 int rfm_is_product(const char *stock_code);
 
 /*
- * Writes "<segment>_<MonthName>_<half>_<WeekdayName>" for a segment 0..3,
- * month 1..12, day of month 1..31 and weekday 0..6 (0 = Sunday).
- * Returns 0 or ERR_INVAL.
+ * The name of a segment 0..3: "Q1".."Q4", as offerctl train stores it for
+ * /predict and as state keys begin; NULL outside.
+ */
+const char *rfm_segment_name(int segment);
+
+/*
+ * Writes the state key (customer_state_key, the one /predict computes) of
+ * segment Q<segment + 1> for a segment 0..3, month 1..12, day of month
+ * 1..31 and weekday 0..6 (0 = Sunday): "Q4_September_1_Wednesday".
+ * Returns 0, ERR_INVAL or ERR_RANGE (size too short).
  */
 int rfm_state_key(int segment, int month, int mday, int weekday, char *out, size_t size);
 /* The key of a state index (as in rfm_prior.state). Returns 0 or ERR_INVAL. */

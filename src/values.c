@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "customer.h"
 #include "util.h"
 
 #define SEP "\x1f"
@@ -115,18 +116,6 @@ static void add_diff(vstats *dst, const vstats *newv, const vstats *oldv)
 	dst->pb += newv->pb - oldv->pb;
 }
 
-/* The segment of a state key is its first component (before '_'). */
-static void segment_of(const char *state_key, char *out, size_t outlen)
-{
-	const char *us = strchr(state_key, '_');
-	size_t n = us ? (size_t)(us - state_key) : strlen(state_key);
-
-	if (n >= outlen)
-		n = outlen - 1;
-	memcpy(out, state_key, n);
-	out[n] = '\0';
-}
-
 void values_set(values *v, const db_policy_row *row)
 {
 	vstats nv;
@@ -160,7 +149,7 @@ void values_set(values *v, const db_policy_row *row)
 	e->s = nv;
 	e->rev = row->rev;
 	free(key);
-	segment_of(row->state_key, seg, sizeof(seg));
+	customer_state_segment(row->state_key, seg, sizeof(seg));
 	key = xasprintf("%s" SEP SEGMENT_PREFIX "%s" SEP "%s", row->company, seg, row->offer);
 	add_diff(&find_or_add(v, key)->s, &nv, &old);
 	free(key);

@@ -64,8 +64,8 @@ static void make_req(predict_req *r, int age, char gender, const char *region, i
 /* The state key agent_decide computes for r (no RFM segment). */
 static void state_of(const predict_req *r, char *key, size_t keylen, char *seg, size_t seglen)
 {
-	agent_segment(&r->customer, NULL, seg, seglen);
-	agent_state_key(seg, &r->date, key, keylen);
+	customer_segment(&r->customer, NULL, seg, seglen);
+	customer_state_key(seg, &r->date, key, keylen);
 }
 
 /* Sets the learned statistics of one offer at a state. */
@@ -622,60 +622,10 @@ static void test_learning_policies_use_fallback(void **state)
 
 /* --- state keys, segments, configuration, rewards ----------------------------------------- */
 
+/* The key and segment rules are customer.c's (test_customer.c); the decision carries both. */
 static void test_state_keys(void **state)
 {
-	customer_attrs cu;
-	date_ymd d = {2022, 1, 1, 6};
-	char seg[AGENT_SEGMENT_MAX];
-	char key[AGENT_STATE_MAX];
-
 	(void)state;
-	agent_state_key("Q1", &d, key, sizeof(key));
-	assert_string_equal(key, "Q1_January_0_Saturday");
-	d.month = 12;
-	d.day = 31;
-	d.weekday = 0;
-	agent_state_key("Q4", &d, key, sizeof(key));
-	assert_string_equal(key, "Q4_December_1_Sunday");
-	/* Days 1..15 are half 0, 16.. half 1. */
-	d.month = 2;
-	d.day = 15;
-	d.weekday = 2;
-	agent_state_key("Q2", &d, key, sizeof(key));
-	assert_string_equal(key, "Q2_February_0_Tuesday");
-	d.day = 16;
-	d.weekday = 3;
-	agent_state_key("Q2", &d, key, sizeof(key));
-	assert_string_equal(key, "Q2_February_1_Wednesday");
-
-	memset(&cu, 0, sizeof(cu));
-	cu.age = 18;
-	cu.gender = 'M';
-	util_strlcpy(cu.region, "Europa", sizeof(cu.region));
-	agent_segment(&cu, NULL, seg, sizeof(seg));
-	assert_string_equal(seg, "Europa-M-lt30");
-	cu.age = 29;
-	agent_segment(&cu, "", seg, sizeof(seg));  /* an empty RFM segment is none */
-	assert_string_equal(seg, "Europa-M-lt30");
-	cu.age = 30;
-	cu.gender = 'F';
-	util_strlcpy(cu.region, "Americas", sizeof(cu.region));
-	agent_segment(&cu, NULL, seg, sizeof(seg));
-	assert_string_equal(seg, "Americas-F-30to65");
-	cu.age = 65;
-	agent_segment(&cu, NULL, seg, sizeof(seg));
-	assert_string_equal(seg, "Americas-F-30to65");
-	cu.age = 66;
-	agent_segment(&cu, NULL, seg, sizeof(seg));
-	assert_string_equal(seg, "Americas-F-gt65");
-	cu.age = -1;
-	cu.gender = 'U';
-	util_strlcpy(cu.region, "Unknown", sizeof(cu.region));
-	agent_segment(&cu, NULL, seg, sizeof(seg));
-	assert_string_equal(seg, "Unknown-U-ageU");
-	/* A known RFM segment wins. */
-	agent_segment(&cu, "Q3", seg, sizeof(seg));
-	assert_string_equal(seg, "Q3");
 	/* The decision carries both. */
 	{
 		agent_conf c;

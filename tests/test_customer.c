@@ -1,7 +1,9 @@
 /*
  * test_customer.c — the customer module: dirty genders and regions as
  * clients and spreadsheets write them, ages as text and numbers, offer flags
- * in JSON and in CSV cells, offer numbers and offer ids.
+ * in JSON and in CSV cells, offer numbers and offer ids, segments, state
+ * keys, and that offerctl train's state key is /predict's for the same
+ * customer and date.
  *
  * Public API only; links against build/liboffer.a.
  */
@@ -12,10 +14,16 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
 #include "customer.h"
+#include "request.h"
+#include "rfm.h"
 #include "util.h"
+#include "values.h"
 
 static void test_gender(void **unused)
 {
@@ -187,6 +195,143 @@ static void test_offer_ids(void **unused)
 	assert_string_equal(out, "OFFER_7");
 }
 
+static void test_segment_and_state_key(void **state)
+{
+	customer_attrs cu;
+	date_ymd d = {2022, 1, 1, 6};
+	char seg[CUSTOMER_SEGMENT_MAX];
+	char key[CUSTOMER_STATE_KEY_MAX];
+	char small[12];
+
+	(void)state;
+	customer_state_key("Q1", &d, key, sizeof(key));
+	assert_string_equal(key, "Q1_January_0_Saturday");
+	d.month = 12;
+	d.day = 31;
+	d.weekday = 0;
+	customer_state_key("Q4", &d, key, sizeof(key));
+	assert_string_equal(key, "Q4_December_1_Sunday");
+	/* Days 1..15 are half 0, 16.. half 1. */
+	d.month = 2;
+	d.day = 15;
+	d.weekday = 2;
+	customer_state_key("Q2", &d, key, sizeof(key));
+	assert_string_equal(key, "Q2_February_0_Tuesday");
+	d.day = 16;
+	d.weekday = 3;
+	customer_state_key("Q2", &d, key, sizeof(key));
+	assert_string_equal(key, "Q2_February_1_Wednesday");
+
+	memset(&cu, 0, sizeof(cu));
+	cu.age = 18;
+	cu.gender = 'M';
+	util_strlcpy(cu.region, "Europa", sizeof(cu.region));
+	customer_segment(&cu, NULL, seg, sizeof(seg));
+	assert_string_equal(seg, "Europa-M-lt30");
+	cu.age = 29;
+	customer_segment(&cu, "", seg, sizeof(seg));  /* an empty RFM segment is none */
+	assert_string_equal(seg, "Europa-M-lt30");
+	cu.age = 30;
+	cu.gender = 'F';
+	util_strlcpy(cu.region, "Americas", sizeof(cu.region));
+	customer_segment(&cu, NULL, seg, sizeof(seg));
+	assert_string_equal(seg, "Americas-F-30to65");
+	cu.age = 65;
+	customer_segment(&cu, NULL, seg, sizeof(seg));
+	assert_string_equal(seg, "Americas-F-30to65");
+	cu.age = 66;
+	customer_segment(&cu, NULL, seg, sizeof(seg));
+	assert_string_equal(seg, "Americas-F-gt65");
+	cu.age = -1;
+	cu.gender = 'U';
+	util_strlcpy(cu.region, "Unknown", sizeof(cu.region));
+	customer_segment(&cu, NULL, seg, sizeof(seg));
+	assert_string_equal(seg, "Unknown-U-ageU");
+	/* A known RFM segment wins. */
+	customer_segment(&cu, "Q3", seg, sizeof(seg));
+	assert_string_equal(seg, "Q3");
+	/* What is not a key. */
+	assert_int_equal(customer_state_key("Q1", &d, key, sizeof(key)), 0);
+	assert_int_equal(customer_state_key("", &d, key, sizeof(key)), ERR_INVAL);
+	d.month = 13;
+	assert_int_equal(customer_state_key("Q1", &d, key, sizeof(key)), ERR_INVAL);
+	d.month = 1;
+	d.weekday = 7;
+	assert_int_equal(customer_state_key("Q1", &d, key, sizeof(key)), ERR_INVAL);
+	d.weekday = 0;
+	assert_int_equal(customer_state_key("Q1", &d, small, sizeof(small)), ERR_RANGE);
+	/* And back: the segment of a key. */
+	customer_state_segment("Europa-M-lt30_January_0_Saturday", seg, sizeof(seg));
+	assert_string_equal(seg, "Europa-M-lt30");
+	customer_state_segment("Q4", seg, sizeof(seg));
+	assert_string_equal(seg, "Q4");
+	customer_state_segment("Q4_May_0_Monday", small, 3);
+	assert_string_equal(small, "Q4");
+}
+
+/*
+ * The join key: for every day of two years and every RFM segment, the key
+ * offerctl train gives a transaction (its export date read by rfm.c's parser,
+ * through day numbers, rfm_state_key) is the key /predict computes for a
+ * request of that date from a customer of that segment (request_parse_predict,
+ * agent_decide). If they drifted, the warm start would be silently lost.
+ */
+static void test_train_key_is_predict_key(void **state)
+{
+	agent_conf conf;
+	values *v = values_new();
+	rng g;
+	date_ymd first, end;
+
+	(void)state;
+	agent_conf_default(&conf);
+	rng_seed(&g, 7);
+	assert_int_equal(date_make(2023, 1, 1, &first), 0);
+	assert_int_equal(date_make(2025, 1, 1, &end), 0);
+	for (int32_t day = date_days(&first); day < date_days(&end); day++) {
+		date_ymd d;
+		date_ymd export_date;
+		char export_text[48];
+		char *body;
+		predict_req req;
+		req_error e;
+
+		date_from_days(day, &d);
+		/* The UCI original's M/D/YYYY H:MM, as train reads it. */
+		snprintf(export_text, sizeof(export_text), "%d/%d/%d 8:26", d.month, d.day, d.year);
+		assert_int_equal(date_parse_export(export_text, &export_date), 0);
+		date_from_days(date_days(&export_date), &export_date);
+		body = xasprintf("{\"customer_id\": \"c1\", \"timestamp\": \"%04d-%02d-%02dT23:30:00-05:00\", "
+		                 "\"states\": {\"age\": 40, \"gender\": \"woman\", \"region\": \"Europe\"}, "
+		                 "\"offers\": {\"OFFER_1\": true, \"OFFER_2\": true}}",
+		                 d.year, d.month, d.day);
+		assert_int_equal(request_parse_predict(body, strlen(body), &req, &e), 0);
+		for (int seg = 0; seg < RFM_SEGMENTS; seg++) {
+			const char *rfm = rfm_segment_name(seg);
+			char train_key[RFM_STATE_KEY_MAX];
+			agent_decision dec;
+
+			assert_int_equal(rfm_state_key(seg, export_date.month, export_date.day,
+			                               export_date.weekday, train_key, sizeof(train_key)), 0);
+			assert_int_equal(agent_decide(&conf, v, &g, "A", &req, rfm, &dec), 0);
+			assert_string_equal(dec.state_key, train_key);
+		}
+		/* Without an RFM segment the key is the demographic one, of the same date. */
+		{
+			agent_decision dec;
+			char want[CUSTOMER_STATE_KEY_MAX];
+
+			assert_int_equal(agent_decide(&conf, v, &g, "A", &req, NULL, &dec), 0);
+			assert_string_equal(dec.segment, "Europa-F-30to65");
+			assert_int_equal(customer_state_key("Europa-F-30to65", &d, want, sizeof(want)), 0);
+			assert_string_equal(dec.state_key, want);
+		}
+		request_predict_free(&req);
+		free(body);
+	}
+	values_free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -196,6 +341,8 @@ int main(void)
 		cmocka_unit_test(test_flags),
 		cmocka_unit_test(test_offer_number),
 		cmocka_unit_test(test_offer_ids),
+		cmocka_unit_test(test_segment_and_state_key),
+		cmocka_unit_test(test_train_key_is_predict_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
