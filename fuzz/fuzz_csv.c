@@ -41,15 +41,17 @@ static int on_record(void *arg, const csv_record *rec)
 	if (rec->row != t->last_row + 1)
 		abort();
 	t->last_row = rec->row;
-	if ((rec->body == NULL) == (rec->error == NULL))
+	if ((rec->req == NULL) == (rec->error == NULL))
 		abort();
 	if (rec->customer_id == NULL)
 		abort();
 	buf_addf(&t->b, "%lld|%s|", (long long)rec->row, rec->customer_id);
-	if (rec->body != NULL) {
-		char *js = json_dumps(rec->body, JSON_COMPACT | JSON_SORT_KEYS);
+	if (rec->req != NULL) {
+		char *js = request_predict_body(rec->req);
 
-		if (js == NULL)
+		/* A request is valid: some offer allowed, its date and customer id set. */
+		if (js == NULL || rec->req->n_allowed == 0 || rec->req->customer_id[0] == '\0' ||
+		    rec->req->date.month < 1)
 			abort();
 		buf_adds(&t->b, js);
 		free(js);

@@ -154,23 +154,15 @@ static int on_record(void *arg, const csv_record *rec)
 	batch_row *row;
 	csv_result res;
 	char names[CSV_RESULT_OFFERS][256];
-	req_error e;
 	double waited = 0;
 
-	if (rec->body == NULL) {
+	if (rec->req == NULL) {
 		write_error(b, rec->customer_id, rec->error);
 		goto flush;
 	}
 	row = xcalloc(1, sizeof(*row));
 	row->b = b;
-	if (request_predict_from_json(rec->body, &row->d.req, &e) != 0) {
-		char msg[400];
-
-		snprintf(msg, sizeof(msg), "%s: %s", e.field, e.message);
-		write_error(b, rec->customer_id, msg);
-		free(row);
-		goto flush;
-	}
+	request_predict_copy(&row->d.req, rec->req);
 	if (api_decide(b->s, b->company, &row->d) != 0) {
 		write_error(b, rec->customer_id, "no eligible offer");
 		request_predict_free(&row->d.req);

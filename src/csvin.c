@@ -1,6 +1,6 @@
 /*
  * csvin.c — the streaming customer-CSV reader (libcsv underneath) that turns
- * each row into a /predict body with the eligibility rules applied, and the
+ * each row into a /predict request with the eligibility rules applied, and the
  * writer of the result CSV. The contract and the normalisation choices are
  * documented in csvin.h.
  *
@@ -88,6 +88,7 @@ struct csv_reader {
 	int col_of[COL_NROLES];  /* column of each single role, -1 if absent */
 	int noffers;
 	int offer_cols[CSV_COLUMNS_MAX];  /* offer columns sorted by offer number */
+	char offer_name[CSV_COLUMNS_MAX][CUSTOMER_OFFER_ID_MAX + 1];  /* OFFER_<n> per column */
 
 	/* The row being read. */
 	int nfields;
@@ -224,6 +225,7 @@ static int take_header(csv_reader *rd)
 					            rd->offer_cols[k] + 1, c + 1, offer);
 			}
 			rd->offer_num[c] = offer;
+			customer_offer_name(offer, rd->offer_name[c], sizeof(rd->offer_name[c]));
 			/* Insertion sort: the body lists offers by number, whatever the column order. */
 			int k = rd->noffers++;
 			while (k > 0 && rd->offer_num[rd->offer_cols[k - 1]] > offer) {
@@ -264,6 +266,16 @@ static int set_str(json_t *obj, const char *key, const char *s, const char *fiel
 	return 0;
 }
 
+/* Writes an error when s is not UTF-8: ids are echoed in JSON answers and stored. */
+static int check_utf8(const char *s, const char *field, char *err, size_t errlen)
+{
+	json_t *probe = json_object();
+	int rc = set_str(probe, "v", s, field, err, errlen);
+
+	json_decref(probe);
+	return rc;
+}
+
 /* The value of a single-role column, trimmed; "" when the column is absent. */
 static const char *role_value(csv_reader *rd, enum col_role role)
 {
@@ -273,21 +285,29 @@ static const char *role_value(csv_reader *rd, enum col_role role)
 }
 
 /*
- * Builds the /predict body of the current row into *out, or writes why not
+ * Turns the current row into a /predict request in *out, or writes why not
  * into err. The caller has checked the column count and field problems.
+ * The CSV's own conventions (placeholder dates, whole ages, spreadsheet
+ * flags, the rules) are applied here; every check a /predict body gets is
+ * request_predict_from_row's.
  */
-static int build_body(csv_reader *rd, const char *id, json_t **out, char *err, size_t errlen)
+static int build_request(csv_reader *rd, const char *id, predict_req *out, char *err,
+                         size_t errlen)
 {
-	json_t *body = json_object();
 	json_t *states = json_object();
-	json_t *offers = json_object();
-	char date[11];
+	const char *names[CSV_COLUMNS_MAX];
+	unsigned char allowed[CSV_COLUMNS_MAX];
+	unsigned char denied[CUSTOMER_OFFER_NUM_MAX + 1];
+	char date[DATE_TEXT_LEN];
+	char ts_date[DATE_TEXT_LEN];
+	const char *timestamp;
 	char canon[CUSTOMER_OFFER_ID_MAX + 1];
 	const char *v;
 	double age_read;
 	int age;
 	int eligible = 0;
 	int rc;
+	req_error e;
 
 	if (*id == '\0') {
 		snprintf(err, errlen, "missing customer_id");
@@ -299,17 +319,17 @@ static int build_body(csv_reader *rd, const char *id, json_t **out, char *err, s
 		rc = ERR_INVAL;
 		goto out;
 	}
-	rc = set_str(body, "customer_id", id, "customer_id", err, errlen);
+	rc = check_utf8(id, "customer_id", err, errlen);
 	if (rc != 0)
 		goto out;
 
 	v = role_value(rd, COL_TS);
-	rc = parse_date(v, date);
+	rc = parse_date(v, ts_date);
 	if (rc < 0) {
 		snprintf(err, errlen, "timestamp is not a date (YYYY-MM-DD): '%.64s'", v);
 		goto out;
 	}
-	json_object_set_new(body, "timestamp", json_string(rc == 1 ? date : rd->today));
+	timestamp = rc == 1 ? ts_date : rd->today;
 
 	v = role_value(rd, COL_AGE);
 	if (*v == '\0') {
@@ -359,39 +379,33 @@ static int build_body(csv_reader *rd, const char *id, json_t **out, char *err, s
 		int flag;
 
 		v = util_trim(row_field(rd, c));
-		customer_offer_name(rd->offer_num[c], canon, sizeof(canon));
+		names[k] = rd->offer_name[c];
 		if (customer_flag(v, CUSTOMER_CSV, &flag) != 0) {
-			snprintf(err, errlen, "%s is not true or false: '%.64s'", canon, v);
+			snprintf(err, errlen, "%s is not true or false: '%.64s'", names[k], v);
 			rc = ERR_INVAL;
 			goto out;
 		}
-		json_object_set_new(offers, canon, json_boolean(flag));
+		allowed[k] = (unsigned char)flag;
 	}
-	if (rd->rules != NULL)
-		rules_apply(rd->rules, states, offers, NULL);
-	{
-		const char *key;
-		json_t *val;
-
-		json_object_foreach(offers, key, val) {
-			if (json_is_true(val))
-				eligible++;
+	if (rd->rules != NULL && rules_match(rd->rules, states, denied) > 0) {
+		for (int k = 0; k < rd->noffers; k++) {
+			if (denied[rd->offer_num[rd->offer_cols[k]]])
+				allowed[k] = 0;
 		}
 	}
+	for (int k = 0; k < rd->noffers; k++)
+		eligible += allowed[k];
 	if (eligible == 0) {
 		snprintf(err, errlen, "no eligible offer: every offer is false or denied by the rules");
 		rc = ERR_INVAL;
 		goto out;
 	}
-	json_object_set(body, "states", states);
-	json_object_set(body, "offers", offers);
-	*out = body;
-	body = NULL;
-	rc = 0;
+	rc = request_predict_from_row(id, timestamp, states, names, allowed, (size_t)rd->noffers,
+	                              out, &e);
+	if (rc != 0)
+		snprintf(err, errlen, "%s: %s", e.field, e.message);
 out:
-	json_decref(body);
 	json_decref(states);
-	json_decref(offers);
 	return rc;
 }
 
@@ -422,7 +436,8 @@ static int take_row(csv_reader *rd)
 	char err[CSV_ERROR_MAX] = "";
 	char name[32];
 	csv_record rec = {0};
-	json_t *body = NULL;
+	predict_req req;
+	int have_req = 0;
 	const char *id = "";
 	int id_col = rd->col_of[COL_ID];
 	int rc;
@@ -449,17 +464,18 @@ static int take_row(csv_reader *rd)
 		else
 			snprintf(err, sizeof(err), "%s is longer than %d bytes", name, CSV_FIELD_MAX);
 	} else {
-		build_body(rd, id, &body, err, sizeof(err));
+		have_req = build_request(rd, id, &req, err, sizeof(err)) == 0;
 	}
 	/* An id that is not UTF-8 or too long cannot be echoed into a JSON or CSV answer. */
 	if (strlen(id) > CSV_ID_MAX)
 		id = "";
 	rec.row = rd->rows;
 	rec.customer_id = id;
-	rec.body = body;
-	rec.error = body == NULL ? err : NULL;
+	rec.req = have_req ? &req : NULL;
+	rec.error = have_req ? NULL : err;
 	rc = rd->fn(rd->arg, &rec);
-	json_decref(body);
+	if (have_req)
+		request_predict_free(&req);
 	if (rc != 0) {
 		rd->rc = rc;
 		rd->state = RD_FAILED;

@@ -1,6 +1,8 @@
 /*
- * csvin.h — Company B style customer CSV in, /predict bodies out, and the
- * result CSV back. Shared by `offerctl batch` and the server's POST /batch.
+ * csvin.h — Company B style customer CSV in, /predict requests out, and the
+ * result CSV back. Shared by `offerctl batch` (which sends each request as a
+ * JSON body, request_predict_body) and the server's POST /batch (which
+ * decides it directly).
  *
  * The reader is a push parser over libcsv: feed it bytes in chunks of any
  * size as they arrive; it calls back once per data row, in order, and never
@@ -43,8 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
+#include "request.h"
 #include "rules.h"
 #include "util.h"
 
@@ -56,12 +57,16 @@
 #define CSV_ROWS_DEFAULT 10000000        /* default row limit; see csv_reader_set_max_rows */
 #define CSV_ERROR_MAX 512                /* bytes of an error message */
 
-/* One data row, as handed to the callback. Everything is borrowed for the call. */
+/*
+ * One data row, as handed to the callback. Everything is borrowed for the
+ * call; a callback that keeps the request copies it (the struct) and
+ * xstrdup's its states_text.
+ */
 typedef struct csv_record {
 	int64_t row;              /* 1-based data row number (the header is not counted) */
 	const char *customer_id;  /* "" when missing */
-	json_t *body;             /* the /predict body, or NULL on error; json_incref to keep */
-	const char *error;        /* NULL when body is set, else why the row is rejected */
+	const predict_req *req;   /* the row as a /predict request, or NULL on error */
+	const char *error;        /* NULL when req is set, else why the row is rejected */
 } csv_record;
 
 /* Called once per row in input order. A non-zero return stops the reader

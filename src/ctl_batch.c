@@ -742,8 +742,8 @@ static int on_record(void *arg, const csv_record *rec)
 	batch *b = arg;
 	char *body = NULL;
 
-	if (rec->body != NULL) {
-		body = json_dumps(rec->body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (rec->req != NULL) {
+		body = request_predict_body(rec->req);
 		if (body == NULL)
 			engine_add(&b->eng, rec->customer_id, NULL, xstrdup("cannot serialise the request"));
 		else

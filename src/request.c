@@ -16,6 +16,7 @@
 #include "pylit.h"
 #include "util.h"
 
+static int predict_from_json(json_t *root, predict_req *out, req_error *e);
 static int set_err(req_error *e, int err, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -229,6 +230,65 @@ static int check_states(json_t *states, req_error *e)
 	return 0;
 }
 
+/* The timestamp's date, already copied into out->timestamp. */
+static int set_date(predict_req *out, req_error *e)
+{
+	if (date_parse(out->timestamp, &out->date) != 0)
+		return set_err(e, ERR_INVAL, "timestamp",
+		               "timestamp must be YYYY-MM-DD or an ISO 8601 date-time, got \"%s\"",
+		               out->timestamp);
+	return 0;
+}
+
+/*
+ * Checks the states object, normalises the customer from it and keeps the
+ * text to store: `as_received` when the client sent a string, else the
+ * object serialised.
+ */
+static int set_states(predict_req *out, json_t *states, const char *as_received, req_error *e)
+{
+	int rc = check_states(states, e);
+
+	if (rc == 0)
+		rc = request_customer_from_states(states, &out->customer, e);
+	if (rc != 0)
+		return rc;
+	if (as_received != NULL)
+		out->states_text = xstrdup(as_received);
+	else
+		out->states_text = json_dumps(states, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (out->states_text == NULL)
+		return set_err(e, ERR_INVAL, "states", "states cannot be serialised");
+	return 0;
+}
+
+/* Appends one offer and its flag (1 allowed, 0 not, -1 not a flag). */
+static int add_offer(predict_req *out, const char *name, int flag, req_error *e)
+{
+	size_t i = out->n_offers;
+	char field[64];
+
+	snprintf(field, sizeof(field), "offers.%.48s", name);
+	if (i >= REQ_OFFERS_MAX)
+		return set_err(e, ERR_INVAL, "offers", "offers has more than %d entries", REQ_OFFERS_MAX);
+	if (name[0] == '\0' || strlen(name) > REQ_OFFER_NAME_MAX)
+		return set_err(e, ERR_INVAL, field, "offer names must be 1 to %d characters",
+		               REQ_OFFER_NAME_MAX);
+	for (const char *p = name; *p != '\0'; p++) {
+		if ((unsigned char)*p < 0x20 || *p == ',')
+			return set_err(e, ERR_INVAL, field,
+			               "offer names may not contain commas or control characters");
+	}
+	if (flag < 0)
+		return set_err(e, ERR_INVAL, field,
+		               "offer flags must be true/false, \"True\"/\"False\" or 1/0");
+	util_strlcpy(out->offers[i], name, sizeof(out->offers[i]));
+	out->allowed[i] = (unsigned char)flag;
+	out->n_allowed += (size_t)flag;
+	out->n_offers++;
+	return 0;
+}
+
 static int parse_offers(json_t *offers, predict_req *out, req_error *e)
 {
 	const char *key;
@@ -239,27 +299,10 @@ static int parse_offers(json_t *offers, predict_req *out, req_error *e)
 	if (json_object_size(offers) > REQ_OFFERS_MAX)
 		return set_err(e, ERR_INVAL, "offers", "offers has more than %d entries", REQ_OFFERS_MAX);
 	json_object_foreach(offers, key, v) {
-		size_t i = out->n_offers;
-		int flag;
-		char field[64];
+		int rc = add_offer(out, key, request_flag(v), e);
 
-		snprintf(field, sizeof(field), "offers.%.48s", key);
-		if (key[0] == '\0' || strlen(key) > REQ_OFFER_NAME_MAX)
-			return set_err(e, ERR_INVAL, field, "offer names must be 1 to %d characters",
-			               REQ_OFFER_NAME_MAX);
-		for (const char *p = key; *p != '\0'; p++) {
-			if ((unsigned char)*p < 0x20 || *p == ',')
-				return set_err(e, ERR_INVAL, field,
-				               "offer names may not contain commas or control characters");
-		}
-		flag = request_flag(v);
-		if (flag < 0)
-			return set_err(e, ERR_INVAL, field,
-			               "offer flags must be true/false, \"True\"/\"False\" or 1/0");
-		util_strlcpy(out->offers[i], key, sizeof(out->offers[i]));
-		out->allowed[i] = (unsigned char)flag;
-		out->n_allowed += (size_t)flag;
-		out->n_offers++;
+		if (rc != 0)
+			return rc;
 	}
 	if (out->n_allowed == 0)
 		return set_err(e, ERR_INVAL, "offers", "no offer is flagged true");
@@ -275,12 +318,12 @@ int request_parse_predict(const char *body, size_t len, predict_req *out, req_er
 	root = parse_body(body, len, e);
 	if (root == NULL)
 		return e->err;
-	rc = request_predict_from_json(root, out, e);
+	rc = predict_from_json(root, out, e);
 	json_decref(root);
 	return rc;
 }
 
-int request_predict_from_json(json_t *root, predict_req *out, req_error *e)
+static int predict_from_json(json_t *root, predict_req *out, req_error *e)
 {
 	json_t *states = NULL;
 	json_t *offers = NULL;
@@ -294,12 +337,9 @@ int request_predict_from_json(json_t *root, predict_req *out, req_error *e)
 	rc = get_string(root, "timestamp", out->timestamp, sizeof(out->timestamp), 1, e);
 	if (rc != 0)
 		goto out;
-	if (date_parse(out->timestamp, &out->date) != 0) {
-		rc = set_err(e, ERR_INVAL, "timestamp",
-		             "timestamp must be YYYY-MM-DD or an ISO 8601 date-time, got \"%s\"",
-		             out->timestamp);
+	rc = set_date(out, e);
+	if (rc != 0)
 		goto out;
-	}
 	v = json_object_get(root, "states");
 	if (v == NULL || json_is_null(v)) {
 		rc = set_err(e, ERR_INVAL, "states", "states is required");
@@ -310,21 +350,10 @@ int request_predict_from_json(json_t *root, predict_req *out, req_error *e)
 		rc = e->err;
 		goto out;
 	}
-	rc = check_states(states, e);
-	if (rc != 0)
-		goto out;
-	rc = request_customer_from_states(states, &out->customer, e);
-	if (rc != 0)
-		goto out;
 	/* Stored as received: the client's string when it sent one. */
-	if (json_is_string(v))
-		out->states_text = xstrdup(json_string_value(v));
-	else
-		out->states_text = json_dumps(states, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (out->states_text == NULL) {
-		rc = set_err(e, ERR_INVAL, "states", "states cannot be serialised");
+	rc = set_states(out, states, json_is_string(v) ? json_string_value(v) : NULL, e);
+	if (rc != 0)
 		goto out;
-	}
 	v = json_object_get(root, "offers");
 	if (v == NULL || json_is_null(v)) {
 		rc = set_err(e, ERR_INVAL, "offers", "offers is required");
@@ -342,6 +371,71 @@ out:
 	if (rc != 0)
 		request_predict_free(out);
 	return rc;
+}
+
+int request_predict_from_row(const char *customer_id, const char *timestamp, json_t *states,
+                             const char *const *offers, const unsigned char *allowed,
+                             size_t n_offers, predict_req *out, req_error *e)
+{
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (customer_id[0] == '\0' || strlen(customer_id) >= sizeof(out->customer_id)) {
+		rc = set_err(e, ERR_INVAL, "customer_id", "customer_id must be 1 to %d characters",
+		             REQ_ID_MAX);
+		goto out;
+	}
+	util_strlcpy(out->customer_id, customer_id, sizeof(out->customer_id));
+	if (strlen(timestamp) >= sizeof(out->timestamp)) {
+		rc = set_err(e, ERR_INVAL, "timestamp", "timestamp is longer than %zu characters",
+		             sizeof(out->timestamp) - 1);
+		goto out;
+	}
+	util_strlcpy(out->timestamp, timestamp, sizeof(out->timestamp));
+	rc = set_date(out, e);
+	if (rc != 0)
+		goto out;
+	rc = set_states(out, states, NULL, e);
+	for (size_t i = 0; rc == 0 && i < n_offers; i++)
+		rc = add_offer(out, offers[i], allowed[i], e);
+	if (rc == 0 && out->n_allowed == 0)
+		rc = set_err(e, ERR_INVAL, "offers", "no offer is flagged true");
+out:
+	if (rc != 0)
+		request_predict_free(out);
+	return rc;
+}
+
+char *request_predict_body(const predict_req *r)
+{
+	json_t *body = json_object();
+	json_t *offers = json_object();
+	json_t *states = json_loads(r->states_text != NULL ? r->states_text : "", 0, NULL);
+	char *text = NULL;
+
+	/* States a client sent as a Python dict stay a string, as they came. */
+	if (states == NULL && r->states_text != NULL)
+		states = json_string(r->states_text);
+	if (json_object_set_new(body, "customer_id", json_string(r->customer_id)) != 0 ||
+	    json_object_set_new(body, "timestamp", json_string(r->timestamp)) != 0 ||
+	    states == NULL)
+		goto out;
+	json_object_set(body, "states", states);
+	for (size_t i = 0; i < r->n_offers; i++)
+		json_object_set_new(offers, r->offers[i], json_boolean(r->allowed[i]));
+	json_object_set(body, "offers", offers);
+	text = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+out:
+	json_decref(states);
+	json_decref(offers);
+	json_decref(body);
+	return text;
+}
+
+void request_predict_copy(predict_req *dst, const predict_req *src)
+{
+	*dst = *src;
+	dst->states_text = src->states_text != NULL ? xstrdup(src->states_text) : NULL;
 }
 
 void request_predict_free(predict_req *r)

@@ -50,8 +50,19 @@ typedef struct reward_req {
 
 /* Parses and validates a /predict body. On error fills e and returns e->err. */
 int request_parse_predict(const char *body, size_t len, predict_req *out, req_error *e);
-/* The same for a body already parsed (POST /batch rows). root is borrowed. */
-int request_predict_from_json(json_t *root, predict_req *out, req_error *e);
+/*
+ * The same for a row read from a file (csvin.c): the customer id and
+ * timestamp as text, the states object (borrowed; stored serialised), the
+ * offers in order with their flags (1 allowed, 0 not). Every check of a
+ * /predict body applies; on error fills e and returns e->err.
+ */
+int request_predict_from_row(const char *customer_id, const char *timestamp, json_t *states,
+                             const char *const *offers, const unsigned char *allowed,
+                             size_t n_offers, predict_req *out, req_error *e);
+/* The /predict body of r, compact JSON text the caller frees; NULL when it cannot be made. */
+char *request_predict_body(const predict_req *r);
+/* Copies src into dst, which owns its own states_text; free both. */
+void request_predict_copy(predict_req *dst, const predict_req *src);
 void request_predict_free(predict_req *r);
 
 /* Parses and validates a /rewards body. */

@@ -484,17 +484,12 @@ static int rule_matches(const rules_rule *ru, const json_t *states)
 	return 0;
 }
 
-int rules_apply(const rules *r, const json_t *states, json_t *offers, int *ndenied)
+int rules_match(const rules *r, const json_t *states,
+                unsigned char denied[CUSTOMER_OFFER_NUM_MAX + 1])
 {
-	unsigned char denied[CUSTOMER_OFFER_NUM_MAX + 1];
-	int any = 0;
-	int count = 0;
+	int matched = 0;
 
-	if (ndenied != NULL)
-		*ndenied = 0;
-	if (!json_is_object(states) || !json_is_object(offers))
-		return ERR_INVAL;
-	memset(denied, 0, sizeof(denied));
+	memset(denied, 0, CUSTOMER_OFFER_NUM_MAX + 1);
 	for (size_t i = 0; i < r->n; i++) {
 		const rules_rule *ru = &r->rule[i];
 
@@ -502,9 +497,21 @@ int rules_apply(const rules *r, const json_t *states, json_t *offers, int *ndeni
 			continue;
 		for (int k = 0; k < ru->ndeny; k++)
 			denied[ru->deny[k]] = 1;
-		any = 1;
+		matched++;
 	}
-	if (!any)
+	return matched;
+}
+
+int rules_apply(const rules *r, const json_t *states, json_t *offers, int *ndenied)
+{
+	unsigned char denied[CUSTOMER_OFFER_NUM_MAX + 1];
+	int count = 0;
+
+	if (ndenied != NULL)
+		*ndenied = 0;
+	if (!json_is_object(states) || !json_is_object(offers))
+		return ERR_INVAL;
+	if (rules_match(r, states, denied) == 0)
 		return 0;
 	for (void *it = json_object_iter(offers); it != NULL;
 	     it = json_object_iter_next(offers, it)) {

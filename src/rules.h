@@ -61,7 +61,16 @@ int rules_equal(const rules *a, const rules *b);
 int rules_format(const rules *r, buf *out);
 
 /*
- * Applies the rules: every offer of the `offers` object (keys OFFER_<n>,
+ * Evaluates the rules against `states` (the object of normalised states,
+ * as for rules_apply): denied[n] becomes 1 for every offer number n that a
+ * matching rule denies, 0 for the others. Returns the number of rules that
+ * matched.
+ */
+int rules_match(const rules *r, const json_t *states,
+                unsigned char denied[CUSTOMER_OFFER_NUM_MAX + 1]);
+
+/*
+ * Applies the rules to a JSON offers object: every offer of the `offers` object (keys OFFER_<n>,
  * any case) that a matching rule denies is set to false. `states` is the
  * object of normalised states ("age", "gender", "region", ...). A rule whose
  * field is absent from states, or has the wrong type, does not match.

@@ -32,6 +32,7 @@ static int collect(void *arg, const csv_record *rec)
 {
 	seen *s = arg;
 	char *text;
+	json_t *body = NULL;
 
 	if (s->n == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 32;
@@ -39,18 +40,21 @@ static int collect(void *arg, const csv_record *rec)
 		s->body = xrealloc(s->body, (size_t)s->cap * sizeof(*s->body));
 	}
 	assert_int_equal(rec->row, s->n + 1);
-	assert_true((rec->body == NULL) != (rec->error == NULL));
-	if (rec->body != NULL) {
-		char *js = json_dumps(rec->body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	assert_true((rec->req == NULL) != (rec->error == NULL));
+	if (rec->req != NULL) {
+		/* The request as offerctl batch sends it. */
+		char *js = request_predict_body(rec->req);
 
+		assert_non_null(js);
 		text = xasprintf("%lld|%s|%s", (long long)rec->row, rec->customer_id, js);
+		body = json_loads(js, 0, NULL);
+		assert_non_null(body);
 		free(js);
-		json_incref(rec->body);
 	} else {
 		text = xasprintf("%lld|%s|ERROR %s", (long long)rec->row, rec->customer_id, rec->error);
 	}
 	s->line[s->n] = text;
-	s->body[s->n] = rec->body;
+	s->body[s->n] = body;
 	s->n++;
 	if (s->stop_at != 0 && rec->row == s->stop_at)
 		return 1;
