@@ -12,6 +12,7 @@
 #include "agent.h"
 #include "auth.h"
 #include "ctl.h"
+#include "customer.h"
 #include "db.h"
 #include "log.h"
 #include "store.h"
@@ -112,7 +113,12 @@ static void prod_row(int c, void *arg)
 				p->cap = p->cap ? p->cap * 2 : 64;
 				p->items = xrealloc(p->items, p->cap * sizeof(*p->items));
 			}
-			p->items[p->n].offer_id = xstrdup(p->fields[p->col_offer]);
+			/* Stored under the id /predict-v2 looks up: Offer_1 is OFFER_1 (customer.h). */
+			const char *offer = util_trim(p->fields[p->col_offer]);
+			char id[CUSTOMER_OFFER_ID_MAX + 1];
+
+			p->items[p->n].offer_id =
+			    xstrdup(customer_offer_id(offer, id, sizeof(id)) == 0 ? id : offer);
 			p->items[p->n].name = xstrdup(util_trim(p->fields[p->col_name]));
 			p->n++;
 		}

@@ -262,11 +262,18 @@ static int set_states(predict_req *out, json_t *states, const char *as_received,
 	return 0;
 }
 
-/* Appends one offer and its flag (1 allowed, 0 not, -1 not a flag). */
+/*
+ * Appends one offer and its flag (1 allowed, 0 not, -1 not a flag) under its
+ * canonical id (customer_offer_id): "offer_1" and "Offer-1" are OFFER_1 on
+ * every input path. Two names for one offer are refused rather than merged,
+ * because their flags may disagree and the client should learn which id
+ * the answers will use.
+ */
 static int add_offer(predict_req *out, const char *name, int flag, req_error *e)
 {
 	size_t i = out->n_offers;
 	char field[64];
+	char id[REQ_OFFER_NAME_MAX + 1];
 
 	snprintf(field, sizeof(field), "offers.%.48s", name);
 	if (i >= REQ_OFFERS_MAX)
@@ -274,15 +281,20 @@ static int add_offer(predict_req *out, const char *name, int flag, req_error *e)
 	if (name[0] == '\0' || strlen(name) > REQ_OFFER_NAME_MAX)
 		return set_err(e, ERR_INVAL, field, "offer names must be 1 to %d characters",
 		               REQ_OFFER_NAME_MAX);
-	for (const char *p = name; *p != '\0'; p++) {
-		if ((unsigned char)*p < 0x20 || *p == ',')
-			return set_err(e, ERR_INVAL, field,
-			               "offer names may not contain commas or control characters");
-	}
+	if (customer_offer_id(name, id, sizeof(id)) != 0)
+		return set_err(e, ERR_INVAL, field,
+		               "offer names may not contain commas or control characters");
 	if (flag < 0)
 		return set_err(e, ERR_INVAL, field,
 		               "offer flags must be true/false, \"True\"/\"False\" or 1/0");
-	util_strlcpy(out->offers[i], name, sizeof(out->offers[i]));
+	for (size_t k = 0; k < i; k++) {
+		if (strcmp(out->offers[k], id) == 0)
+			return set_err(e, ERR_INVAL, "offers",
+			               "offer \"%.48s\" and an earlier offer are both %s (offer ids are "
+			               "case-insensitive); send each offer once",
+			               name, id);
+	}
+	util_strlcpy(out->offers[i], id, sizeof(out->offers[i]));
 	out->allowed[i] = (unsigned char)flag;
 	out->n_allowed += (size_t)flag;
 	out->n_offers++;
@@ -444,15 +456,13 @@ void request_predict_free(predict_req *r)
 	r->states_text = NULL;
 }
 
-static int valid_offer_name(const char *s)
+/* An offer named in a /rewards body, as its canonical id; ERR_INVAL when it is no offer name. */
+static int reward_offer(json_t *v, char id[REQ_OFFER_NAME_MAX + 1])
 {
-	if (*s == '\0' || strlen(s) > REQ_OFFER_NAME_MAX)
-		return 0;
-	for (; *s != '\0'; s++) {
-		if ((unsigned char)*s < 0x20 || *s == ',')
-			return 0;
-	}
-	return 1;
+	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
+		return ERR_INVAL;
+	return customer_offer_id(json_string_value(v), id, REQ_OFFER_NAME_MAX + 1) == 0 ? 0
+	                                                                               : ERR_INVAL;
 }
 
 int request_parse_reward(const char *body, size_t len, reward_req *out, req_error *e)
@@ -510,12 +520,11 @@ int request_parse_reward(const char *body, size_t len, reward_req *out, req_erro
 	}
 	v = json_object_get(root, "accepted_offer");
 	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_string(v) || !valid_offer_name(json_string_value(v))) {
+		if (reward_offer(v, out->accepted_offer) != 0) {
 			rc = set_err(e, ERR_INVAL, "accepted_offer",
 			             "accepted_offer must be an offer name such as \"OFFER_7\"");
 			goto out;
 		}
-		util_strlcpy(out->accepted_offer, json_string_value(v), sizeof(out->accepted_offer));
 		out->accepted = 1;
 	}
 	v = json_object_get(root, "clicked_offers");
@@ -530,26 +539,30 @@ int request_parse_reward(const char *body, size_t len, reward_req *out, req_erro
 			             "shown)", REQ_CLICKED_MAX);
 			goto out;
 		}
-		for (size_t a = 0; a < json_array_size(v); a++) {
-			for (size_t b2 = a + 1; b2 < json_array_size(v); b2++) {
-				if (json_equal(json_array_get(v, a), json_array_get(v, b2))) {
-					rc = set_err(e, ERR_INVAL, "clicked_offers",
-					             "clicked_offers[%zu] repeats an offer", b2);
-					goto out;
-				}
-			}
-		}
 		buf_init(&b, 1 << 16);
 		json_array_foreach(v, i, item) {
-			if (!json_is_string(item) || !valid_offer_name(json_string_value(item))) {
+			char id[REQ_OFFER_NAME_MAX + 1];
+
+			if (reward_offer(item, id) != 0) {
 				buf_free(&b);
 				rc = set_err(e, ERR_INVAL, "clicked_offers",
 				             "clicked_offers[%zu] must be an offer name", i);
 				goto out;
 			}
+			/* Compared as canonical ids: "offer_2" repeats "OFFER_2". */
+			for (size_t k = 0; k < i; k++) {
+				char prev[REQ_OFFER_NAME_MAX + 1];
+
+				if (reward_offer(json_array_get(v, k), prev) == 0 && strcmp(prev, id) == 0) {
+					buf_free(&b);
+					rc = set_err(e, ERR_INVAL, "clicked_offers",
+					             "clicked_offers[%zu] repeats an offer", i);
+					goto out;
+				}
+			}
 			if (i > 0)
 				buf_adds(&b, ",");
-			buf_adds(&b, json_string_value(item));
+			buf_adds(&b, id);
 		}
 		out->clicked = json_array_size(v) > 0 ? buf_steal(&b) : NULL;
 		buf_free(&b);

@@ -482,6 +482,56 @@ static void test_predict_states_errors(void **state)
 	buf_free(&b);
 }
 
+/* Issue 15: one offer, one id, on every input path (object, JSON string, Python dict). */
+static void test_offer_ids_normalised(void **state)
+{
+	static const char *const shapes[] = {
+	    "{\"offer_1\": true, \"Offer-2\": false, \"offer 3\": \"True\", \"OFFER4\": 1, \"A\": 1}",
+	    "\"{\\\"offer_1\\\": true, \\\"Offer-2\\\": false, \\\"offer 3\\\": \\\"True\\\", "
+	    "\\\"OFFER4\\\": 1, \\\"A\\\": 1}\"",
+	    "\"{'offer_1': True, 'Offer-2': False, 'offer 3': 'True', 'OFFER4': 1, 'A': 1}\"",
+	};
+	static const char *const want[] = {"OFFER_1", "OFFER_2", "OFFER_3", "OFFER_4", "A"};
+	static const char *const collide[] = {
+	    "{\"OFFER_1\": true, \"offer_1\": true, \"Offer_1\": true}",
+	    "\"{\\\"OFFER_1\\\": true, \\\"offer_1\\\": false}\"",
+	    "\"{'offer_1': True, 'OFFER_1': False}\"",
+	};
+	predict_req p;
+	reward_req r;
+
+	(void)state;
+	for (size_t k = 0; k < UTIL_ARRAY_LEN(shapes); k++) {
+		char *body = predict_body("{}", shapes[k]);
+
+		predict_ok(body, &p);
+		assert_int_equal(p.n_offers, UTIL_ARRAY_LEN(want));
+		for (size_t i = 0; i < UTIL_ARRAY_LEN(want); i++)
+			assert_string_equal(p.offers[i], want[i]);
+		expect_flag(&p, "OFFER_1", 1);
+		expect_flag(&p, "OFFER_2", 0);
+		expect_flag(&p, "OFFER_3", 1);
+		request_predict_free(&p);
+		free(body);
+	}
+	for (size_t k = 0; k < UTIL_ARRAY_LEN(collide); k++) {
+		char *body = predict_body("{}", collide[k]);
+
+		predict_bad(body, ERR_INVAL, "offers", "are both OFFER_1");
+		free(body);
+	}
+	/* Rewards name offers the same way. */
+	reward_ok("{\"customer_id\": \"c\", \"accepted_one_of_the_three_offers\": true, "
+	          "\"accepted_offer\": \"offer_7\", \"clicked_offers\": [\"Offer-2\", \"offer_5\"]}",
+	          &r);
+	assert_string_equal(r.accepted_offer, "OFFER_7");
+	assert_string_equal(r.clicked, "OFFER_2,OFFER_5");
+	request_reward_free(&r);
+	reward_bad("{\"customer_id\": \"c\", \"accepted_one_of_the_three_offers\": false, "
+	           "\"clicked_offers\": [\"offer_2\", \"OFFER_2\"]}",
+	           ERR_INVAL, "clicked_offers", "repeats an offer");
+}
+
 static void test_predict_offers_errors(void **state)
 {
 	char *body;
@@ -868,6 +918,7 @@ int main(void)
 		cmocka_unit_test(test_reward_spellings),
 		cmocka_unit_test(test_reward_optional_fields),
 		cmocka_unit_test(test_reward_errors),
+		cmocka_unit_test(test_offer_ids_normalised),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
