@@ -655,11 +655,74 @@ static void test_write_roundtrip(void **unused)
 	buf_free(&got);
 }
 
+/*
+ * A row's request is the request its JSON body gives: the CSV path and the
+ * /predict path share one validation, so the customer, date, offers and
+ * stored states agree field by field (rules applied, messy file included).
+ */
+static int same_as_json(void *arg, const csv_record *rec)
+{
+	int *n = arg;
+	char *body;
+	predict_req p;
+	req_error e;
+
+	if (rec->req == NULL)
+		return 0;
+	body = request_predict_body(rec->req);
+	assert_non_null(body);
+	if (request_parse_predict(body, strlen(body), &p, &e) != 0)
+		fail_msg("row %lld: its body is refused (%s: %s): %s", (long long)rec->row, e.field,
+		         e.message, body);
+	assert_string_equal(p.customer_id, rec->req->customer_id);
+	assert_string_equal(p.timestamp, rec->req->timestamp);
+	assert_memory_equal(&p.date, &rec->req->date, sizeof(p.date));
+	assert_int_equal(p.customer.age, rec->req->customer.age);
+	assert_int_equal(p.customer.gender, rec->req->customer.gender);
+	assert_string_equal(p.customer.region, rec->req->customer.region);
+	assert_string_equal(p.states_text, rec->req->states_text);
+	assert_int_equal(p.n_offers, rec->req->n_offers);
+	assert_int_equal(p.n_allowed, rec->req->n_allowed);
+	for (size_t i = 0; i < p.n_offers; i++) {
+		assert_string_equal(p.offers[i], rec->req->offers[i]);
+		assert_int_equal(p.allowed[i], rec->req->allowed[i]);
+	}
+	request_predict_free(&p);
+	free(body);
+	(*n)++;
+	return 0;
+}
+
+static void test_row_request_equals_json_request(void **unused)
+{
+	static const char *const files[] = {"examples/company_B.csv",
+	                                    "tests/data/messy-semicolon-crlf-bom.csv",
+	                                    "tests/data/messy-comma-lf.csv"};
+	rules *rs;
+
+	(void)unused;
+	assert_int_equal(rules_default(&rs), 0);
+	for (size_t f = 0; f < UTIL_ARRAY_LEN(files); f++) {
+		size_t len;
+		char *data = slurp(files[f], &len);
+		int n = 0;
+		csv_reader *rd = csv_reader_new(rs, same_as_json, &n);
+
+		assert_int_equal(csv_reader_feed(rd, data, len), 0);
+		assert_int_equal(csv_reader_finish(rd), 0);
+		assert_true(n > 0);
+		csv_reader_free(rd);
+		free(data);
+	}
+	rules_free(rs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_company_b),
 		cmocka_unit_test(test_company_b_no_rules),
+		cmocka_unit_test(test_row_request_equals_json_request),
 		cmocka_unit_test(test_messy_semicolon),
 		cmocka_unit_test(test_messy_comma),
 		cmocka_unit_test(test_header_without_customer_id),
