@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "csvin.h"
+#include "csvout.h"
 #include "log.h"
 #include "rules.h"
 #include "util.h"

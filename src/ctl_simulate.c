@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "csvout.h"
 #include "ctl.h"
 #include "db.h"
 #include "log.h"
@@ -232,6 +233,7 @@ typedef struct curve_out {
 	const char *label;     /* the policy of the previous row */
 	uint64_t episodes;     /* and its counts, for the window's rate */
 	uint64_t accepts;
+	buf field;             /* the label as a CSV field */
 } curve_out;
 
 static void on_curve(void *arg, const char *label, const sim_stats *s)
@@ -247,8 +249,11 @@ static void on_curve(void *arg, const char *label, const sim_stats *s)
 		c->accepts = 0;
 	}
 	n = s->episodes - c->episodes;
-	fprintf(c->f, "%" PRIu64 ",%s,%" PRIu64 ",%.6f,%.6f,%.3f,%.4f\n", s->episodes, label,
-	        s->accepts, s->episodes ? (double)s->accepts / (double)s->episodes : 0.0,
+	buf_reset(&c->field);
+	if (csv_write_field(&c->field, label) != 0)
+		return;
+	fprintf(c->f, "%" PRIu64 ",%s,%" PRIu64 ",%.6f,%.6f,%.3f,%.4f\n", s->episodes,
+	        c->field.data != NULL ? c->field.data : "", s->accepts, s->episodes ? (double)s->accepts / (double)s->episodes : 0.0,
 	        n ? (double)(s->accepts - c->accepts) / (double)n : 0.0, s->reward, s->regret);
 	c->episodes = s->episodes;
 	c->accepts = s->accepts;
@@ -596,12 +601,13 @@ int ctl_simulate(int argc, char **argv)
 	                                              "thompson", "ucb",      "random"};
 	sim_opts o;
 	sim_world *w = NULL;
-	curve_out curve = {NULL, NULL, 0, 0};
+	curve_out curve = {NULL, NULL, 0, 0, {NULL, 0, 0, 0}};
 	double start = util_now();
 	int rc = parse_opts(argc, argv, &o);
 
 	if (rc != 0)
 		return rc == 3 ? 0 : rc;
+	buf_init(&curve.field, 256);
 	w = xmalloc(sizeof(*w));
 	if (sim_world_init(w, o.seed, o.drift_at) != 0) {
 		rc = 1;
@@ -645,6 +651,7 @@ out:
 		fprintf(stderr, "offerctl simulate: cannot write %s\n", o.csv);
 		rc = 1;
 	}
+	buf_free(&curve.field);
 	free(w);
 	return rc;
 }

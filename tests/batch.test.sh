@@ -168,6 +168,15 @@ after=$(episodes)
 [[ $((after - before)) == 6 ]] && ok "only the 6 good rows reached the server" \
   || fail "episodes went from $before to $after, expected +6"
 
+# --- 3b. formula injection (OWASP): cells a spreadsheet would run ------------
+printf 'customer_id;age;region;Offer_1;Offer_2;Offer_3\r\n=1+2;30;Asia;True;True;True\r\n@SUM(A1);30;Asia;True;True;True\r\n-5;30;Asia;True;True;True\r\n+7;abc;Asia;True;True;True\r\n' \
+  >"$tmp/formula.csv"
+timeout 60 "$ctl" batch "$tmp/formula.csv" -o "$tmp/formula.out.csv" --url "$url" --quiet 2>/dev/null
+ids=$(tr -d '\r' <"$tmp/formula.out.csv" | tail -n +2 | cut -d, -f1 | tr '\n' ' ')
+[[ $ids == "\"'=1+2\" \"'@SUM(A1)\" \"'-5\" \"'+7\" " ]] \
+  && ok "formula cells are quoted with a leading ' (ok and error rows)" \
+  || fail "formula cells written as: $ids"
+
 # --- 4. fatal input, server down ---------------------------------------------
 timeout 30 "$ctl" batch tests/data/no-customer-id.csv -o "$tmp/none.csv" --url "$url" 2>"$tmp/none.err"
 rc=$?
