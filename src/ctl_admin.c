@@ -189,6 +189,166 @@ int ctl_products(int argc, char **argv)
 
 /* --- agent ------------------------------------------------------------------ */
 
+/*
+ * Agent versions are semantic versions (semver.org 2.0.0): MAJOR.MINOR.PATCH
+ * with an optional -PRERELEASE and +BUILD, identifiers of [0-9A-Za-z-], no
+ * leading zeros in numbers. A release must be higher than every version
+ * released before, because offerd serves (and /is-alive shows) the latest
+ * release: with versions rising, the latest is always the highest.
+ *
+ * Checked here, through the existing TB_AGENTS reads, rather than by a
+ * unique index: that would need a migration in db.c. Two offerctl processes
+ * releasing at the same moment could still both pass.
+ */
+typedef struct semver {
+	uint64_t core[3];
+	const char *pre;      /* after '-', up to '+' or the end; NULL when none */
+	size_t pre_len;
+} semver;
+
+#define SEMVER_NUM_MAX 999999999ULL
+
+/* A dot-separated identifier list; numeric identifiers without leading zeros when strict. */
+static int semver_idents(const char *s, size_t n, int strict_numbers)
+{
+	size_t start = 0;
+
+	if (n == 0)
+		return ERR_INVAL;
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || s[i] == '.') {
+			int numeric = 1;
+
+			if (i == start)
+				return ERR_INVAL;
+			for (size_t k = start; k < i; k++) {
+				char c = s[k];
+
+				if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+				      (c >= 'A' && c <= 'Z') || c == '-'))
+					return ERR_INVAL;
+				if (c < '0' || c > '9')
+					numeric = 0;
+			}
+			if (strict_numbers && numeric && i - start > 1 && s[start] == '0')
+				return ERR_INVAL;
+			start = i + 1;
+		}
+	}
+	return 0;
+}
+
+static int semver_parse(const char *s, semver *v)
+{
+	const char *p = s;
+	const char *plus;
+
+	memset(v, 0, sizeof(*v));
+	for (int k = 0; k < 3; k++) {
+		const char *start = p;
+
+		if (*p < '0' || *p > '9')
+			return ERR_INVAL;
+		while (*p >= '0' && *p <= '9') {
+			v->core[k] = v->core[k] * 10 + (uint64_t)(*p - '0');
+			if (v->core[k] > SEMVER_NUM_MAX)
+				return ERR_RANGE;
+			p++;
+		}
+		if (p - start > 1 && *start == '0')
+			return ERR_INVAL;
+		if (k < 2 && *p++ != '.')
+			return ERR_INVAL;
+	}
+	plus = strchr(p, '+');
+	if (*p == '-') {
+		v->pre = p + 1;
+		v->pre_len = plus != NULL ? (size_t)(plus - v->pre) : strlen(v->pre);
+		if (semver_idents(v->pre, v->pre_len, 1) != 0)
+			return ERR_INVAL;
+		p = v->pre + v->pre_len;
+	}
+	if (*p == '+')
+		return semver_idents(p + 1, strlen(p + 1), 0);
+	return *p == '\0' ? 0 : ERR_INVAL;
+}
+
+/* Compares one pre-release identifier: numbers numerically, below text. */
+static int semver_ident_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+	int anum = an > 0 && strspn(a, "0123456789") >= an;
+	int bnum = bn > 0 && strspn(b, "0123456789") >= bn;
+	int c;
+
+	if (anum && bnum) {
+		if (an != bn)
+			return an < bn ? -1 : 1;
+		c = memcmp(a, b, an);
+		return (c > 0) - (c < 0);
+	}
+	if (anum != bnum)
+		return anum ? -1 : 1;
+	c = memcmp(a, b, an < bn ? an : bn);
+	if (c != 0)
+		return (c > 0) - (c < 0);
+	return (an > bn) - (an < bn);
+}
+
+/* Semantic version precedence: <0, 0 or >0. Build metadata does not count. */
+static int semver_cmp(const semver *a, const semver *b)
+{
+	size_t i = 0;
+	size_t j = 0;
+
+	for (int k = 0; k < 3; k++) {
+		if (a->core[k] != b->core[k])
+			return a->core[k] < b->core[k] ? -1 : 1;
+	}
+	if (a->pre == NULL || b->pre == NULL)
+		return (a->pre == NULL) - (b->pre == NULL);
+	while (i < a->pre_len && j < b->pre_len) {
+		size_t an = strcspn(a->pre + i, ".+");
+		size_t bn = strcspn(b->pre + j, ".+");
+		int c;
+
+		an = an < a->pre_len - i ? an : a->pre_len - i;
+		bn = bn < b->pre_len - j ? bn : b->pre_len - j;
+		c = semver_ident_cmp(a->pre + i, an, b->pre + j, bn);
+		if (c != 0)
+			return c;
+		i += an + 1;
+		j += bn + 1;
+	}
+	return (i < a->pre_len) - (j < b->pre_len);
+}
+
+typedef struct version_check {
+	const char *version;
+	semver v;
+	char err[256];
+} version_check;
+
+static int version_row(void *arg, int ncols, const char *const *vals)
+{
+	version_check *c = arg;
+	semver old;
+
+	if (ncols < 1 || vals[0] == NULL || c->err[0] != '\0')
+		return 0;
+	if (strcmp(vals[0], c->version) == 0) {
+		snprintf(c->err, sizeof(c->err), "agent version %s is already released", c->version);
+		return 0;
+	}
+	/* Versions released before this check (not semantic) cannot be ordered: skipped. */
+	if (semver_parse(vals[0], &old) == 0 && semver_cmp(&c->v, &old) <= 0)
+		snprintf(c->err, sizeof(c->err),
+		         "agent version %s is not higher than the released %.64s; versions only rise, "
+		         "so the latest release is the highest (roll back by releasing the old "
+		         "configuration under a higher version)",
+		         c->version, vals[0]);
+	return 0;
+}
+
 static int agent_print(void *arg, int ncols, const char *const *vals)
 {
 	(void)arg;
@@ -221,17 +381,22 @@ int ctl_agent(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "release") == 0) {
 		db_agent a;
 		agent_conf c;
+		version_check check;
 		char err[256];
 		double eps = 0.1;
 
 		memset(&a, 0, sizeof(a));
+		memset(&check, 0, sizeof(check));
 		if (eps_s != NULL && util_strtod(eps_s, 0.0, 1.0, &eps) != 0) {
 			fprintf(stderr, "offerctl: --epsilon must be a number within [0, 1]\n");
 			return 2;
 		}
-		if (strlen(argv[2]) == 0 || strlen(argv[2]) >= DB_VERSION_MAX) {
-			fprintf(stderr, "offerctl: the version must be 1 to %d characters\n",
-			        DB_VERSION_MAX - 1);
+		if (strlen(argv[2]) == 0 || strlen(argv[2]) >= DB_VERSION_MAX ||
+		    semver_parse(argv[2], &check.v) != 0) {
+			fprintf(stderr, "offerctl: the version must be a semantic version of at most %d "
+			                "characters, MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD] (1.2.0, "
+			                "2.0.0-rc.1), got \"%.80s\"\n",
+			        DB_VERSION_MAX - 1, argv[2]);
 			return 2;
 		}
 		/* Validate exactly as offerd will, so a bad release never lands. */
@@ -246,7 +411,13 @@ int ctl_agent(int argc, char **argv)
 		}
 		if (open_db(url, &s) != 0)
 			return 1;
-		if (db_agent_release(s, a.version, agent_policy_name(c.policy), eps, params) != 0) {
+		check.version = a.version;
+		if (store_exec(s, "SELECT version FROM tb_agents", 0, NULL, version_row, &check) != 0) {
+			fprintf(stderr, "offerctl: cannot read the released versions: %s\n",
+			        s->ops->errmsg(s));
+		} else if (check.err[0] != '\0') {
+			fprintf(stderr, "offerctl: %s\n", check.err);
+		} else if (db_agent_release(s, a.version, agent_policy_name(c.policy), eps, params) != 0) {
 			fprintf(stderr, "offerctl: cannot release: %s\n", s->ops->errmsg(s));
 		} else {
 			printf("released agent %s (%s, epsilon %g); offerd picks it up within its refresh "
