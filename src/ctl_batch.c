@@ -933,8 +933,11 @@ int ctl_batch(int argc, char **argv)
 	int exit_code = 2;
 	double elapsed;
 	size_t window;
+	struct stat in_st;
+	struct stat out_st;
 
 	memset(&b, 0, sizeof(b));
+	memset(&in_st, 0, sizeof(in_st));
 	buf_init(&b.line, 64 * 1024);
 	rc = parse_opts(argc, argv, 1, &o);
 	if (rc != 0) {
@@ -953,15 +956,23 @@ int ctl_batch(int argc, char **argv)
 	if (strcmp(o.input, "-") == 0) {
 		in = stdin;
 	} else {
-		struct stat st;
-
 		in = fopen(o.input, "rb");
 		if (in == NULL) {
 			fprintf(stderr, "offerctl batch: %s: %s\n", o.input, strerror(errno));
 			goto out;
 		}
-		if (fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode))
-			b.in_size = st.st_size;
+	}
+	if (fstat(fileno(in), &in_st) == 0 && S_ISREG(in_st.st_mode))
+		b.in_size = in_st.st_size;
+	/*
+	 * OUTPUT replaces its file at the end: if it is the input (the same name,
+	 * another path, a symbolic or a hard link), the input would be lost.
+	 */
+	if (strcmp(o.output, "-") != 0 && stat(o.output, &out_st) == 0 &&
+	    out_st.st_dev == in_st.st_dev && out_st.st_ino == in_st.st_ino) {
+		fprintf(stderr, "offerctl batch: %s is the input file %s; write the result elsewhere\n",
+		        o.output, o.input);
+		goto out;
 	}
 	/* Written beside the target and renamed at the end, so OUTPUT is never half a file. */
 	if (strcmp(o.output, "-") == 0) {

@@ -11,6 +11,7 @@
 #     the bad ones with their error, and only the good ones reached the server.
 #  4. A header without customer_id: exit status 2 and no output file; a
 #     server that is down: every row written with a connection error.
+#     The output file being the input (by any path or link): refused.
 #  5. replay of company_A.json: six JSON lines, on /predict and /predict-v2.
 # Exits 77 (skipped) only when $OFFERD_BUILD/offerd has not been built.
 # Runs from the repository root with $OFFERD_BUILD (scripts/run-tests.sh).
@@ -189,6 +190,24 @@ rc=$?
 [[ $rc == 1 && $(statuses "$tmp/down.csv" | grep -c error) == 19 ]] \
   && ok "server down: exit 1, 19 rows written with the error" \
   || fail "server down: exit $rc, $(statuses "$tmp/down.csv" 2>/dev/null | grep -c error) error rows"
+
+# --- 4b. the output is the input (finding 7): refused, the input intact ------
+cp examples/company_B.csv "$tmp/self.csv"
+ln "$tmp/self.csv" "$tmp/self-hard.csv"
+ln -s "$tmp/self.csv" "$tmp/self-sym.csv"
+sum=$(cksum <examples/company_B.csv)
+for o in "$tmp/self.csv" "$tmp/./self.csv" "$tmp/self-hard.csv" "$tmp/self-sym.csv"; do
+  timeout 30 "$ctl" batch "$tmp/self.csv" -o "$o" --url "$url" --quiet 2>"$tmp/self.err"
+  rc=$?
+  [[ $rc == 2 && $(cksum <"$tmp/self.csv") == "$sum" ]] && grep -q "is the input file" "$tmp/self.err" \
+    && ok "batch IN -o ${o#"$tmp"/}: refused, input intact" \
+    || fail "batch IN -o ${o#"$tmp"/}: exit $rc, $(cat "$tmp/self.err"), input $(cksum <"$tmp/self.csv")"
+done
+timeout 30 "$ctl" batch - -o "$tmp/self.csv" --url "$url" --quiet <"$tmp/self.csv" 2>/dev/null
+rc=$?
+[[ $rc == 2 && $(cksum <"$tmp/self.csv") == "$sum" ]] && ok "batch - <IN -o IN: refused" \
+  || fail "batch - <IN -o IN: exit $rc"
+ls "$tmp"/self*.tmp-* >/dev/null 2>&1 && fail "a temporary output file was left behind"
 
 # --- 5. replay ---------------------------------------------------------------
 timeout 60 "$ctl" replay examples/company_A.json --url "$url" >"$tmp/replay.out" 2>"$tmp/replay.err"
