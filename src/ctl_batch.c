@@ -106,7 +106,9 @@ static void batch_help(void)
 	       "  --api-key KEY         sent as Authorization: Bearer KEY (default $OFFERD_API_KEY)\n"
 	       "  --quiet               no progress on stderr\n\n"
 	       "Exit status: 0 every row ok, 1 some rows failed (see the error column),\n"
-	       "2 the command could not run (usage, unreadable input, bad header).\n",
+	       "2 the command could not run (usage, unreadable input, bad header, the server\n"
+	       "unreachable or refusing every request: 401, 403, 404, 405); the output then\n"
+	       "still holds every row read, with its error.\n",
 	       URL_DEFAULT, CONCURRENCY_MAX, CONCURRENCY_DEFAULT);
 }
 
@@ -120,7 +122,8 @@ static void replay_help(void)
 	       "  --v2                  call /predict-v2\n"
 	       "  --concurrency N       requests in flight, 1..%d (default 4)\n"
 	       "  --api-key KEY         sent as Authorization: Bearer KEY (default $OFFERD_API_KEY)\n\n"
-	       "Exit status: 0 every request answered 2xx, 1 some failed, 2 could not run.\n",
+	       "Exit status: 0 every request answered 2xx, 1 some failed, 2 could not run\n"
+	       "(usage, unreadable file, the server unreachable or refusing every request).\n",
 	       URL_DEFAULT, CONCURRENCY_MAX);
 }
 
@@ -268,6 +271,8 @@ struct engine {
 	void *emit_arg;
 	int emit_rc;
 	int64_t retries;  /* retries made, for the summary */
+	int64_t answered; /* jobs that got an HTTP answer */
+	int64_t unreached;/* jobs that failed to connect after all retries */
 	int epfd;         /* epoll set of curl's sockets */
 	double timer_at;  /* when curl wants its timeout action; < 0 for never */
 };
@@ -442,6 +447,21 @@ static int engine_idle(const engine *e)
 }
 
 /*
+ * Why the server could not be used at all, or NULL: it stopped the engine
+ * (unreachable, or an answer that would be the same for every request), or
+ * it never answered and requests failed to reach it. The command then
+ * "could not run" (exit 2), even though each row holds its error.
+ */
+static const char *engine_unusable(const engine *e)
+{
+	if (e->broken != NULL)
+		return e->broken;
+	if (e->answered == 0 && e->unreached > 0)
+		return "the server could not be reached";
+	return NULL;
+}
+
+/*
  * Adds the next job. `body` (owned, may be NULL) is sent; with `error`
  * (owned) the job is finished at once. Takes ownership of both.
  */
@@ -568,6 +588,7 @@ static void on_done(engine *e, conn *c, CURLcode res)
 	if (res == CURLE_OK) {
 		curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
 		j->status = status;
+		e->answered++;
 		j->answer = c->resp.data != NULL ? buf_steal(&c->resp) : xstrdup("");
 		buf_init(&c->resp, ANSWER_MAX);
 		e->conn_failures = 0;
@@ -596,6 +617,8 @@ static void on_done(engine *e, conn *c, CURLcode res)
 	}
 	finish(j, xasprintf("%s (after %d attempt%s)", curl_easy_strerror(res), j->attempts,
 	                    j->attempts == 1 ? "" : "s"));
+	if (retryable(res))
+		e->unreached++;
 	if (retryable(res) && ++e->conn_failures >= HTTP_TRIP)
 		trip(e, xasprintf("%d rows in a row could not reach %s", e->conn_failures, e->url));
 }
@@ -1075,6 +1098,11 @@ int ctl_batch(int argc, char **argv)
 		exit_code = 2;
 		goto out;
 	}
+	if (engine_unusable(&b.eng) != NULL) {
+		fprintf(stderr, "offerctl batch: %s: %s\n", o.url, engine_unusable(&b.eng));
+		exit_code = 2;
+		goto out;
+	}
 	exit_code = b.failed > 0 ? 1 : 0;
 out:
 	if (b.eng.ring != NULL)
@@ -1218,6 +1246,11 @@ int ctl_replay(int argc, char **argv)
 	}
 	fprintf(stderr, "offerctl replay: %lld requests: %lld ok, %lld failed\n",
 	        (long long)(r.ok + r.failed), (long long)r.ok, (long long)r.failed);
+	if (engine_unusable(&eng) != NULL) {
+		fprintf(stderr, "offerctl replay: %s: %s\n", o.url, engine_unusable(&eng));
+		exit_code = 2;
+		goto out;
+	}
 	exit_code = r.failed > 0 ? 1 : 0;
 out:
 	if (eng.ring != NULL)
