@@ -464,16 +464,57 @@ static int keys_list(const admin_opts *o, const char **args)
 	return rc;
 }
 
+/* What keys revoke found for its argument, through db_keys_each. */
+typedef struct key_lookup {
+	const char *what;   /* a prefix or an id */
+	int active;         /* matching keys not revoked */
+	int revoked;        /* matching keys already revoked */
+} key_lookup;
+
+static int key_match(void *arg, int64_t id, const char *company, const char *hash,
+                     const char *prefix, const char *created, const char *revoked)
+{
+	key_lookup *k = arg;
+	char idtext[24];
+
+	(void)company;
+	(void)hash;
+	(void)created;
+	snprintf(idtext, sizeof(idtext), "%lld", (long long)id);
+	if (strcmp(k->what, prefix) == 0 || strcmp(k->what, idtext) == 0) {
+		if (revoked != NULL)
+			k->revoked++;
+		else
+			k->active++;
+	}
+	return 0;
+}
+
+/*
+ * Revokes the active keys named by a prefix or an id. A name that matches
+ * no active key is an error, so a typo never looks like a revoked key.
+ */
 static int keys_revoke(const admin_opts *o, const char **args)
 {
+	key_lookup k = {args[0], 0, 0};
 	store *s = NULL;
-	int rc;
+	int rc = 1;
 
 	if (open_db(o->database_url, &s) != 0)
 		return 1;
-	rc = db_key_revoke(s, args[0]) == 0 ? 0 : 1;
-	if (rc == 0)
+	if (db_keys_each(s, key_match, &k) != 0) {
+		fprintf(stderr, "offerctl: cannot read the keys: %s\n", s->ops->errmsg(s));
+	} else if (k.active == 0 && k.revoked > 0) {
+		fprintf(stderr, "offerctl keys revoke: the key %s is already revoked\n", args[0]);
+	} else if (k.active == 0) {
+		fprintf(stderr, "offerctl keys revoke: no key has the prefix or id %s (see offerctl keys "
+		                "list)\n", args[0]);
+	} else if (db_key_revoke(s, args[0]) != 0) {
+		fprintf(stderr, "offerctl: cannot revoke: %s\n", s->ops->errmsg(s));
+	} else {
 		printf("revoked %s (offerd stops accepting it within its refresh interval)\n", args[0]);
+		rc = 0;
+	}
 	store_close(s);
 	return rc;
 }
