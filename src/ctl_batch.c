@@ -133,7 +133,11 @@ static char *http_error_text(long status, const char *answer)
 
 typedef struct batch {
 	const batch_opts *o;
+	const char *input;
 	client *eng;
+	FILE *in;
+	char *tmp_path;   /* OUTPUT is written here and renamed at the end; owned */
+	char *fatal;      /* why reading stopped early; owned; NULL when it did not */
 	FILE *out;
 	buf line;
 	int64_t nread;    /* rows handed to the engine */
@@ -306,32 +310,134 @@ static void progress(batch *b, int final)
 	fflush(stderr);
 }
 
+/*
+ * Opens the input and a temporary file beside OUTPUT (renamed at the end, so
+ * OUTPUT is never half a file). Returns 0, or -1 after reporting.
+ */
+static int open_files(batch *b)
+{
+	const char *output = b->o->output;
+	struct stat in_st;
+	struct stat out_st;
+
+	memset(&in_st, 0, sizeof(in_st));
+	if (strcmp(b->input, "-") == 0) {
+		b->in = stdin;
+	} else {
+		b->in = fopen(b->input, "rb");
+		if (b->in == NULL) {
+			fprintf(stderr, "offerctl batch: %s: %s\n", b->input, strerror(errno));
+			return -1;
+		}
+	}
+	if (fstat(fileno(b->in), &in_st) == 0 && S_ISREG(in_st.st_mode))
+		b->in_size = in_st.st_size;
+	/*
+	 * OUTPUT replaces its file at the end: if it is the input (the same name,
+	 * another path, a symbolic or a hard link), the input would be lost.
+	 */
+	if (strcmp(output, "-") != 0 && stat(output, &out_st) == 0 &&
+	    out_st.st_dev == in_st.st_dev && out_st.st_ino == in_st.st_ino) {
+		fprintf(stderr, "offerctl batch: %s is the input file %s; write the result elsewhere\n",
+		        output, b->input);
+		return -1;
+	}
+	if (strcmp(output, "-") == 0) {
+		b->out = stdout;
+		return 0;
+	}
+	b->tmp_path = xasprintf("%s.tmp-%ld", output, (long)getpid());
+	b->out = fopen(b->tmp_path, "wb");
+	if (b->out == NULL) {
+		fprintf(stderr, "offerctl batch: %s: %s\n", b->tmp_path, strerror(errno));
+		free(b->tmp_path);
+		b->tmp_path = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads the input into the engine while it has room and lets it work, until
+ * every row read has been written. A read error or a fatal CSV error stops
+ * reading (b->fatal); the rows before it are still finished and written.
+ */
+static void pump(batch *b, csv_reader *rd)
+{
+	char chunk[READ_CHUNK];
+	int eof = 0;
+	int rc;
+
+	for (;;) {
+		while (!eof && client_room(b->eng)) {
+			size_t n = fread(chunk, 1, sizeof(chunk), b->in);
+
+			if (n > 0) {
+				b->in_read += (off_t)n;
+				rc = csv_reader_feed(rd, chunk, n);
+			} else {
+				if (ferror(b->in)) {
+					b->fatal = xasprintf("%s: read error", b->input);
+					eof = 1;
+					break;
+				}
+				rc = csv_reader_finish(rd);
+				eof = 1;
+			}
+			if (rc != 0) {
+				b->fatal = xstrdup(csv_reader_error(rd));
+				eof = 1;
+			}
+		}
+		if (eof && client_idle(b->eng))
+			break;
+		if (client_step(b->eng, PROGRESS_TTY_EVERY) != 0 && b->write_failed)
+			break;
+		progress(b, 0);
+	}
+	progress(b, 1);
+}
+
+/* Prints the closing lines on stderr. */
+static void report(const batch *b)
+{
+	double elapsed = util_monotonic() - b->start;
+
+	fprintf(stderr, "offerctl batch: %lld rows: %lld ok, %lld failed in %.2f s (%.0f rows/s)",
+	        (long long)(b->ok + b->failed), (long long)b->ok, (long long)b->failed, elapsed,
+	        elapsed > 0 ? (double)(b->ok + b->failed) / elapsed : 0.0);
+	if (client_retries(b->eng) > 0)
+		fprintf(stderr, ", %lld retries", (long long)client_retries(b->eng));
+	fprintf(stderr, "; wrote %s\n", b->o->output);
+	if (b->failed > b->shown && !b->o->quiet)
+		fprintf(stderr, "offerctl batch: %lld more failed rows: see the error column\n",
+		        (long long)(b->failed - b->shown));
+	if (b->fatal != NULL) {
+		fprintf(stderr, "offerctl batch: %s: stopped: %s\n", b->input, b->fatal);
+		if (b->ok + b->failed > 0)
+			fprintf(stderr, "offerctl batch: %s holds the %lld rows before that point\n",
+			        b->o->output, (long long)(b->ok + b->failed));
+	}
+	if (client_unusable(b->eng) != NULL)
+		fprintf(stderr, "offerctl batch: %s: %s\n", b->o->url, client_unusable(b->eng));
+}
+
 int ctl_batch(int argc, char **argv)
 {
 	batch_opts o;
 	client_conf cc;
-	const char *input = NULL;
 	batch b;
 	rules *rs = NULL;
 	csv_reader *rd = NULL;
-	FILE *in = NULL;
 	char *url = NULL;
-	char *tmp_path = NULL;
-	char *fatal = NULL;
 	char err[512];
-	char chunk[READ_CHUNK];
-	int eof = 0;
 	int rc;
-	int exit_code = 2;
-	double elapsed;
+	int exit_code;
 	size_t window;
-	struct stat in_st;
-	struct stat out_st;
 
 	memset(&b, 0, sizeof(b));
-	memset(&in_st, 0, sizeof(in_st));
 	buf_init(&b.line, 64 * 1024);
-	exit_code = parse_opts(argc, argv, &o, &input);
+	exit_code = parse_opts(argc, argv, &o, &b.input);
 	if (exit_code >= 0)
 		goto out;
 	exit_code = 2;
@@ -344,40 +450,8 @@ int ctl_batch(int argc, char **argv)
 		fprintf(stderr, "offerctl batch: rules: %s\n", err);
 		goto out;
 	}
-	if (strcmp(input, "-") == 0) {
-		in = stdin;
-	} else {
-		in = fopen(input, "rb");
-		if (in == NULL) {
-			fprintf(stderr, "offerctl batch: %s: %s\n", input, strerror(errno));
-			goto out;
-		}
-	}
-	if (fstat(fileno(in), &in_st) == 0 && S_ISREG(in_st.st_mode))
-		b.in_size = in_st.st_size;
-	/*
-	 * OUTPUT replaces its file at the end: if it is the input (the same name,
-	 * another path, a symbolic or a hard link), the input would be lost.
-	 */
-	if (strcmp(o.output, "-") != 0 && stat(o.output, &out_st) == 0 &&
-	    out_st.st_dev == in_st.st_dev && out_st.st_ino == in_st.st_ino) {
-		fprintf(stderr, "offerctl batch: %s is the input file %s; write the result elsewhere\n",
-		        o.output, input);
+	if (open_files(&b) != 0)
 		goto out;
-	}
-	/* Written beside the target and renamed at the end, so OUTPUT is never half a file. */
-	if (strcmp(o.output, "-") == 0) {
-		b.out = stdout;
-	} else {
-		tmp_path = xasprintf("%s.tmp-%ld", o.output, (long)getpid());
-		b.out = fopen(tmp_path, "wb");
-		if (b.out == NULL) {
-			fprintf(stderr, "offerctl batch: %s: %s\n", tmp_path, strerror(errno));
-			free(tmp_path);
-			tmp_path = NULL;
-			goto out;
-		}
-	}
 	url = client_endpoint(o.url, o.v2 ? "/predict-v2" : "/predict");
 	window = (size_t)o.concurrency * WINDOW_PER_REQUEST;
 	window = window < WINDOW_MIN ? WINDOW_MIN : window > WINDOW_MAX ? WINDOW_MAX : window;
@@ -400,96 +474,50 @@ int ctl_batch(int argc, char **argv)
 	b.tty = isatty(STDERR_FILENO);
 	b.start = util_monotonic();
 	b.last_progress = b.start;
-	for (;;) {
-		while (!eof && client_room(b.eng)) {
-			size_t n = fread(chunk, 1, sizeof(chunk), in);
-
-			if (n > 0) {
-				b.in_read += (off_t)n;
-				rc = csv_reader_feed(rd, chunk, n);
-			} else {
-				if (ferror(in)) {
-					fatal = xasprintf("%s: read error", input);
-					eof = 1;
-					break;
-				}
-				rc = csv_reader_finish(rd);
-				eof = 1;
-			}
-			if (rc != 0) {
-				fatal = xstrdup(csv_reader_error(rd));
-				eof = 1;
-			}
-		}
-		if (eof && client_idle(b.eng))
-			break;
-		if (client_step(b.eng, PROGRESS_TTY_EVERY) != 0 && b.write_failed)
-			break;
-		progress(&b, 0);
-	}
-	progress(&b, 1);
+	pump(&b, rd);
 	if (b.write_failed || fflush(b.out) != 0 || ferror(b.out)) {
 		fprintf(stderr, "offerctl batch: writing %s failed: %s\n", o.output, strerror(errno));
 		goto out;
 	}
-	if (fatal != NULL && b.ok + b.failed == 0) {
+	if (b.fatal != NULL && b.ok + b.failed == 0) {
 		/* Nothing was processed (a bad header, say): no output file at all. */
-		fprintf(stderr, "offerctl batch: %s: %s\n", input, fatal);
+		fprintf(stderr, "offerctl batch: %s: %s\n", b.input, b.fatal);
 		goto out;
 	}
-	if (tmp_path != NULL) {
+	if (b.tmp_path != NULL) {
 		int close_rc = fclose(b.out);
 
 		b.out = NULL;
-		if (close_rc != 0 || rename(tmp_path, o.output) != 0) {
+		if (close_rc != 0 || rename(b.tmp_path, o.output) != 0) {
 			fprintf(stderr, "offerctl batch: writing %s failed: %s\n", o.output, strerror(errno));
 			goto out;
 		}
-		free(tmp_path);
-		tmp_path = NULL;
+		free(b.tmp_path);
+		b.tmp_path = NULL;
 	}
-	elapsed = util_monotonic() - b.start;
-	fprintf(stderr, "offerctl batch: %lld rows: %lld ok, %lld failed in %.2f s (%.0f rows/s)",
-	        (long long)(b.ok + b.failed), (long long)b.ok, (long long)b.failed, elapsed,
-	        elapsed > 0 ? (double)(b.ok + b.failed) / elapsed : 0.0);
-	if (client_retries(b.eng) > 0)
-		fprintf(stderr, ", %lld retries", (long long)client_retries(b.eng));
-	fprintf(stderr, "; wrote %s\n", o.output);
-	if (b.failed > b.shown && !o.quiet)
-		fprintf(stderr, "offerctl batch: %lld more failed rows: see the error column\n",
-		        (long long)(b.failed - b.shown));
-	if (fatal != NULL) {
-		fprintf(stderr, "offerctl batch: %s: stopped: %s\n", input, fatal);
-		if (b.ok + b.failed > 0)
-			fprintf(stderr, "offerctl batch: %s holds the %lld rows before that point\n",
-			        o.output, (long long)(b.ok + b.failed));
+	report(&b);
+	/* Stopped reading, or a server that could not be used: the command could not run. */
+	if (b.fatal != NULL || client_unusable(b.eng) != NULL)
 		exit_code = 2;
-		goto out;
-	}
-	if (client_unusable(b.eng) != NULL) {
-		fprintf(stderr, "offerctl batch: %s: %s\n", o.url, client_unusable(b.eng));
-		exit_code = 2;
-		goto out;
-	}
-	exit_code = b.failed > 0 ? 1 : 0;
+	else
+		exit_code = b.failed > 0 ? 1 : 0;
 out:
 	client_free(b.eng);
 	csv_reader_free(rd);
 	rules_free(rs);
-	if (in != NULL && in != stdin)
-		fclose(in);
+	if (b.in != NULL && b.in != stdin)
+		fclose(b.in);
 	if (b.out != NULL && b.out != stdout)
 		fclose(b.out);
 	else if (b.out == stdout)
 		fflush(stdout);
-	if (tmp_path != NULL) {
-		unlink(tmp_path);
-		free(tmp_path);
+	if (b.tmp_path != NULL) {
+		unlink(b.tmp_path);
+		free(b.tmp_path);
 	}
 	buf_free(&b.line);
 	free(url);
-	free(fatal);
+	free(b.fatal);
 	config_opts_free(opts, UTIL_ARRAY_LEN(opts), &o);
 	return exit_code;
 }
-
