@@ -48,8 +48,6 @@ typedef struct batch_opts {
 } batch_opts;
 
 #define O(field) offsetof(batch_opts, field)
-#define STR_(x) #x
-#define STR(x) STR_(x)
 
 static const config_opt opts[] = {
     {"o,output FILE", NULL, CONFIG_STR, O(output), NULL, 0, 0, "the result CSV (required)"},

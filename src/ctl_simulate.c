@@ -45,8 +45,6 @@ typedef struct sim_opts {
 } sim_opts;
 
 #define O(field) offsetof(sim_opts, field)
-#define STR_(x) #x
-#define STR(x) STR_(x)
 
 static const config_opt opts[] = {
     {"policy P", NULL, CONFIG_STR, O(policy), "all", 0, 0,
