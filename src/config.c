@@ -9,7 +9,7 @@
 
 #include "util.h"
 
-/* Short names for the kinds, so the rows below stay one line each. */
+/* offerd's rows below spell the kinds short, so each row stays one or two lines. */
 #define C_STR CONFIG_STR
 #define C_INT CONFIG_INT
 #define C_DBL CONFIG_DBL
