@@ -23,6 +23,7 @@
 
 #include "api.h"
 #include "csvin.h"
+#include "csvout.h"
 #include "log.h"
 #include "metrics.h"
 #include "rules.h"

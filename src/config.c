@@ -1,29 +1,238 @@
 /*
- * config.c — the table and its parser.
+ * config.c — the option table mechanism (config_opts_*) and offerd's table.
  */
 #include "config.h"
 
-#include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
 
-enum ctype { C_STR, C_INT, C_DBL };
+/* offerd's rows below spell the kinds short, so each row stays one or two lines. */
+#define C_STR CONFIG_STR
+#define C_INT CONFIG_INT
+#define C_DBL CONFIG_DBL
 
-typedef struct config_entry {
-	const char *flag;      /* --flag */
-	const char *env;       /* environment variable */
-	enum ctype type;
-	size_t offset;
-	const char *dflt;
-	double min, max;
-	const char *help;
-} config_entry;
+/* --- the mechanism -------------------------------------------------------- */
+
+/* A row's name split: "o,output FILE" -> short 'o', long "output" (6), value "FILE". */
+typedef struct opt_name {
+	char short_name;
+	const char *name;
+	size_t len;
+	const char *value;  /* NULL when the row names none */
+} opt_name;
+
+static opt_name split_name(const char *spec)
+{
+	opt_name n = {0, spec, 0, NULL};
+	const char *space;
+
+	if (spec[0] != '\0' && spec[1] == ',') {
+		n.short_name = spec[0];
+		n.name = spec + 2;
+	}
+	space = strchr(n.name, ' ');
+	n.len = space != NULL ? (size_t)(space - n.name) : strlen(n.name);
+	if (space != NULL)
+		n.value = space + 1;
+	return n;
+}
+
+static void *field(void *target, const config_opt *o)
+{
+	return (char *)target + o->offset;
+}
+
+/* Sets one field from text; `origin` names where a bad value came from besides the flag. */
+static int set_opt(const char *prog, const config_opt *o, void *target, const char *v,
+                   const char *origin)
+{
+	opt_name nm = split_name(o->name);
+	void *p = field(target, o);
+	int64_t lo;
+	int64_t hi;
+	int64_t i;
+	double d;
+
+	switch (o->kind) {
+	case CONFIG_STR:
+		free(*(char **)p);
+		*(char **)p = xstrdup(v);
+		return 0;
+	case CONFIG_FLAG:
+		*(int *)p = 1;
+		return 0;
+	case CONFIG_INT:
+	case CONFIG_I64:
+		/* Bounds past int64_t (a table that wrote (double)INT64_MAX) are clamped. */
+		lo = o->min <= -9.2e18 ? INT64_MIN : (int64_t)o->min;
+		hi = o->max >= 9.2e18 ? INT64_MAX : (int64_t)o->max;
+		if (util_strtonum(v, lo, hi, &i) != 0) {
+			fprintf(stderr, "%s: --%.*s%s must be an integer from %.0f to %.0f, got \"%.80s\"\n",
+			        prog, (int)nm.len, nm.name, origin, o->min, o->max, v);
+			return ERR_INVAL;
+		}
+		if (o->kind == CONFIG_INT)
+			*(int *)p = (int)i;
+		else
+			*(int64_t *)p = i;
+		return 0;
+	case CONFIG_DBL:
+		if (util_strtod(v, o->min, o->max, &d) != 0) {
+			fprintf(stderr, "%s: --%.*s%s must be a number from %g to %g, got \"%.80s\"\n", prog,
+			        (int)nm.len, nm.name, origin, o->min, o->max, v);
+			return ERR_INVAL;
+		}
+		*(double *)p = d;
+		return 0;
+	}
+	return ERR_INVAL;
+}
+
+/* The row that argument `a` names: "--name", "--name=v" or "-x"; NULL when none. */
+static const config_opt *find_opt(const config_opt *t, size_t n, const char *a, const char **eq)
+{
+	*eq = NULL;
+	if (a[0] == '-' && a[1] == '-') {
+		const char *name = a + 2;
+		const char *e = strchr(name, '=');
+		size_t len = e != NULL ? (size_t)(e - name) : strlen(name);
+
+		for (size_t i = 0; i < n; i++) {
+			opt_name nm = split_name(t[i].name);
+
+			if (nm.len == len && strncmp(nm.name, name, len) == 0) {
+				*eq = e;
+				return &t[i];
+			}
+		}
+		return NULL;
+	}
+	for (size_t i = 0; a[0] == '-' && a[1] != '\0' && a[2] == '\0' && i < n; i++) {
+		if (split_name(t[i].name).short_name == a[1])
+			return &t[i];
+	}
+	return NULL;
+}
+
+int config_opts_parse(const char *prog, const config_opt *t, size_t n, void *target, int argc,
+                      char **argv, const char **args, size_t max_args, size_t *nargs)
+{
+	int options = 1;
+
+	*nargs = 0;
+	/* --help wins over everything else, so it never acts on the other arguments. */
+	for (int a = 1; a < argc && strcmp(argv[a], "--") != 0; a++) {
+		if (strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0)
+			return CONFIG_HELP;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (t[i].dflt != NULL && set_opt(prog, &t[i], target, t[i].dflt, " (default)") != 0)
+			return ERR_INVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *v = t[i].env != NULL ? getenv(t[i].env) : NULL;
+		char origin[80];
+
+		if (v == NULL || v[0] == '\0')
+			continue;
+		snprintf(origin, sizeof(origin), " (from $%s)", t[i].env);
+		if (set_opt(prog, &t[i], target, v, origin) != 0)
+			return ERR_INVAL;
+	}
+	for (int a = 1; a < argc; a++) {
+		const char *arg = argv[a];
+		const config_opt *o;
+		const char *eq;
+		const char *val;
+
+		if (options && strcmp(arg, "--") == 0) {
+			options = 0;
+			continue;
+		}
+		if (!options || arg[0] != '-' || strcmp(arg, "-") == 0) {
+			if (*nargs >= max_args) {
+				fprintf(stderr, "%s: unexpected argument \"%.80s\" (see %s --help)\n", prog, arg,
+				        prog);
+				return ERR_INVAL;
+			}
+			args[(*nargs)++] = arg;
+			continue;
+		}
+		o = find_opt(t, n, arg, &eq);
+		if (o == NULL) {
+			fprintf(stderr, "%s: unknown option %.80s (see %s --help)\n", prog, arg, prog);
+			return ERR_INVAL;
+		}
+		if (o->kind == CONFIG_FLAG) {
+			if (eq != NULL) {
+				fprintf(stderr, "%s: %.*s takes no value\n", prog, (int)(eq - arg), arg);
+				return ERR_INVAL;
+			}
+			val = "1";
+		} else if (eq != NULL) {
+			val = eq + 1;
+		} else if (a + 1 < argc) {
+			val = argv[++a];
+		} else {
+			fprintf(stderr, "%s: %s needs a value (see %s --help)\n", prog, arg, prog);
+			return ERR_INVAL;
+		}
+		if (set_opt(prog, o, target, val, "") != 0)
+			return ERR_INVAL;
+	}
+	return 0;
+}
+
+void config_opts_free(const config_opt *t, size_t n, void *target)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (t[i].kind == CONFIG_STR) {
+			char **p = field(target, &t[i]);
+
+			free(*p);
+			*p = NULL;
+		}
+	}
+}
+
+void config_opts_help(FILE *f, const config_opt *t, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		opt_name nm = split_name(t[i].name);
+		char left[64];
+
+		if (nm.short_name != 0)
+			snprintf(left, sizeof(left), "-%c, --%.*s%s%s", nm.short_name, (int)nm.len, nm.name,
+			         nm.value ? " " : "", nm.value ? nm.value : "");
+		else
+			snprintf(left, sizeof(left), "--%.*s%s%s", (int)nm.len, nm.name, nm.value ? " " : "",
+			         nm.value ? nm.value : "");
+		char dflt[160] = "";
+		int width;
+
+		if (t[i].kind != CONFIG_FLAG && t[i].env != NULL)
+			snprintf(dflt, sizeof(dflt), "(default $%s, else %s)", t[i].env,
+			         t[i].dflt != NULL && t[i].dflt[0] != '\0' ? t[i].dflt : "none");
+		else if (t[i].kind != CONFIG_FLAG && t[i].dflt != NULL && t[i].dflt[0] != '\0')
+			snprintf(dflt, sizeof(dflt), "(default %s)", t[i].dflt);
+		width = fprintf(f, "  %-22s %s", left, t[i].help);
+		/* A default that would run past 100 columns goes on a line of its own. */
+		if (dflt[0] != '\0' && width + 1 + (int)strlen(dflt) > 100)
+			fprintf(f, "\n  %-22s %s", "", dflt);
+		else if (dflt[0] != '\0')
+			fprintf(f, " %s", dflt);
+		fputc('\n', f);
+	}
+}
+
+/* --- offerd's table ---------------------------------------------------------- */
 
 #define F(field) offsetof(offerd_config, field)
 
-static const config_entry table[] = {
+static const config_opt table[] = {
     {"host", "OFFERD_HOST", C_STR, F(host), "127.0.0.1", 0, 0,
      "address to listen on (0.0.0.0 for all interfaces)"},
     {"port", "PORT", C_INT, F(port), "8000", 0, 65535, "TCP port (0 picks a free one)"},
@@ -67,37 +276,6 @@ static const config_entry table[] = {
      "one log line per request: on or off"},
 };
 
-static int set_value(offerd_config *c, const config_entry *e, const char *v, const char *origin)
-{
-	char *p = (char *)c + e->offset;
-	int64_t i;
-	double d;
-
-	switch (e->type) {
-	case C_STR:
-		free(*(char **)(void *)p);
-		*(char **)(void *)p = xstrdup(v);
-		return 0;
-	case C_INT:
-		if (util_strtonum(v, (int64_t)e->min, (int64_t)e->max, &i) != 0) {
-			fprintf(stderr, "offerd: %s %s: must be an integer from %.0f to %.0f, got \"%s\"\n",
-			        origin, e->flag, e->min, e->max, v);
-			return -1;
-		}
-		*(int *)(void *)p = (int)i;
-		return 0;
-	case C_DBL:
-		if (util_strtod(v, e->min, e->max, &d) != 0) {
-			fprintf(stderr, "offerd: %s %s: must be a number from %g to %g, got \"%s\"\n", origin,
-			        e->flag, e->min, e->max, v);
-			return -1;
-		}
-		*(double *)(void *)p = d;
-		return 0;
-	}
-	return -1;
-}
-
 static void usage(void)
 {
 	printf("usage: offerd [--flag value ...]\n\n"
@@ -105,9 +283,9 @@ static void usage(void)
 	       "PUT /rewards, POST /batch, GET /metrics, GET /docs, GET /openapi.json.\n"
 	       "Flags win over environment variables, which win over defaults.\n\n");
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(table); i++) {
-		const config_entry *e = &table[i];
+		const config_opt *e = &table[i];
 
-		printf("  --%-20s %-26s %s (default: %s)\n", e->flag, e->env, e->help,
+		printf("  --%-20s %-26s %s (default: %s)\n", e->name, e->env, e->help,
 		       e->dflt[0] ? e->dflt : "none");
 	}
 	printf("\n  --help                 this text\n"
@@ -119,9 +297,9 @@ void config_print_markdown(void)
 {
 	printf("| flag | environment | default | meaning |\n|---|---|---|---|\n");
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(table); i++) {
-		const config_entry *e = &table[i];
+		const config_opt *e = &table[i];
 
-		printf("| `--%s` | `%s` | `%s` | %s |\n", e->flag, e->env, e->dflt, e->help);
+		printf("| `--%s` | `%s` | `%s` | %s |\n", e->name, e->env, e->dflt, e->help);
 	}
 }
 
@@ -130,66 +308,33 @@ void api_print_routes(void);
 
 int config_load(offerd_config *c, int argc, char **argv)
 {
+	const char *args[1];
+	size_t nargs;
+	int rc;
+
 	memset(c, 0, sizeof(*c));
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(table); i++) {
-		if (set_value(c, &table[i], table[i].dflt, "default") != 0)
-			return -1;
-	}
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(table); i++) {
-		const char *v = getenv(table[i].env);
-
-		if (v != NULL && v[0] != '\0' && set_value(c, &table[i], v, "environment") != 0)
-			return -1;
-	}
-	for (int a = 1; a < argc; a++) {
-		const char *arg = argv[a];
-		const char *val = NULL;
-		const char *eq;
-		size_t namelen;
-		size_t i;
-
-		if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-			usage();
-			return 1;
-		}
-		if (strcmp(arg, "--routes") == 0) {
+	/* The actions besides --help, where an option may stand. */
+	for (int a = 1; a < argc && strcmp(argv[a], "--") != 0; a++) {
+		if (strcmp(argv[a], "--routes") == 0) {
 			api_print_routes();
 			return 1;
 		}
-		if (strcmp(arg, "--config-markdown") == 0) {
+		if (strcmp(argv[a], "--config-markdown") == 0) {
 			config_print_markdown();
 			return 1;
 		}
-		if (strcmp(arg, "--version") == 0) {
+		if (strcmp(argv[a], "--version") == 0) {
 			printf("offerd %s\n", OFFERD_VERSION);
 			return 1;
 		}
-		if (strncmp(arg, "--", 2) != 0) {
-			fprintf(stderr, "offerd: unexpected argument \"%s\" (see --help)\n", arg);
-			return -1;
-		}
-		arg += 2;
-		eq = strchr(arg, '=');
-		namelen = eq ? (size_t)(eq - arg) : strlen(arg);
-		for (i = 0; i < UTIL_ARRAY_LEN(table); i++) {
-			if (strlen(table[i].flag) == namelen && strncmp(table[i].flag, arg, namelen) == 0)
-				break;
-		}
-		if (i == UTIL_ARRAY_LEN(table)) {
-			fprintf(stderr, "offerd: unknown flag --%.*s (see --help)\n", (int)namelen, arg);
-			return -1;
-		}
-		if (eq != NULL) {
-			val = eq + 1;
-		} else if (a + 1 < argc) {
-			val = argv[++a];
-		} else {
-			fprintf(stderr, "offerd: --%s needs a value\n", table[i].flag);
-			return -1;
-		}
-		if (set_value(c, &table[i], val, "flag") != 0)
-			return -1;
 	}
+	rc = config_opts_parse("offerd", table, UTIL_ARRAY_LEN(table), c, argc, argv, args, 0, &nargs);
+	if (rc == CONFIG_HELP) {
+		usage();
+		return 1;
+	}
+	if (rc != 0)
+		return -1;
 	if (strcmp(c->auth, "on") != 0 && strcmp(c->auth, "off") != 0) {
 		fprintf(stderr, "offerd: --auth must be on or off\n");
 		return -1;
@@ -207,12 +352,5 @@ int config_load(offerd_config *c, int argc, char **argv)
 
 void config_free(offerd_config *c)
 {
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(table); i++) {
-		if (table[i].type == C_STR) {
-			char **p = (char **)(void *)((char *)c + table[i].offset);
-
-			free(*p);
-			*p = NULL;
-		}
-	}
+	config_opts_free(table, UTIL_ARRAY_LEN(table), c);
 }

@@ -1,13 +1,63 @@
 /*
- * config.h — offerd's configuration as one declarative table (name, env
- * variable, type, default, bounds, help), as Redis does. Flags win over the
+ * config.h — options as one declarative table, as Redis does: each row is a
+ * name, an environment variable, a kind, the target field, a default,
+ * bounds and help. offerd's configuration and every offerctl command are
+ * parsed by the same function, so every command answers --help the same
+ * way and treats unknown options the same way. Flags win over the
  * environment, which wins over defaults. `offerd --help` and the README's
- * configuration table are printed from the same table.
+ * configuration table are printed from offerd's table.
  */
 #ifndef OFFERD_CONFIG_H
 #define OFFERD_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
+
+/* --- the option table mechanism ----------------------------------------- */
+
+enum config_kind {
+	CONFIG_STR,   /* char *, owned (config_opts_free frees it) */
+	CONFIG_INT,   /* int within [min, max] */
+	CONFIG_I64,   /* int64_t within [min, max] */
+	CONFIG_DBL,   /* double within [min, max] */
+	CONFIG_FLAG,  /* int set to 1; takes no value */
+};
+
+/*
+ * One row. `name` is the long name, optionally preceded by a one-letter
+ * short name and a comma, and followed by a space and the value's name for
+ * help: "o,output FILE" is -o FILE or --output FILE.
+ */
+typedef struct config_opt {
+	const char *name;
+	const char *env;    /* environment variable, or NULL */
+	enum config_kind kind;
+	size_t offset;      /* of the target field in the caller's struct */
+	const char *dflt;   /* default as text; NULL leaves the field as the caller set it */
+	double min, max;    /* bounds of numbers */
+	const char *help;
+} config_opt;
+
+/* config_opts_parse's result besides 0 and ERR_INVAL: --help or -h was given. */
+#define CONFIG_HELP 1
+
+/*
+ * Fills target from the table: defaults, then the environment, then
+ * argv[1..argc-1] ("--name VALUE", "--name=VALUE", "-o VALUE"; "--" ends
+ * the options). Arguments that are not options go to args[], at most
+ * max_args of them (*nargs says how many). Returns 0, CONFIG_HELP when
+ * --help/-h is among the options (nothing else is checked), or ERR_INVAL
+ * after printing "prog: what is wrong" to stderr: an unknown option, a
+ * missing value, a value out of bounds, one argument too many.
+ */
+int config_opts_parse(const char *prog, const config_opt *t, size_t n, void *target, int argc,
+                      char **argv, const char **args, size_t max_args, size_t *nargs);
+/* Frees the CONFIG_STR fields of target. */
+void config_opts_free(const config_opt *t, size_t n, void *target);
+/* Prints one help line per option: name, value, help, default, environment. */
+void config_opts_help(FILE *f, const config_opt *t, size_t n);
+
+/* --- offerd's configuration --------------------------------------------- */
 
 typedef struct offerd_config {
 	char *host;

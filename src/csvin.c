@@ -1,7 +1,7 @@
 /*
  * csvin.c — the streaming customer-CSV reader (libcsv underneath) that turns
- * each row into a /predict request with the eligibility rules applied, and the
- * writer of the result CSV. The contract and the normalisation choices are
+ * each row into a /predict request with the eligibility rules applied (the
+ * result CSV is written by csvout.c). The contract and the normalisation choices are
  * documented in csvin.h.
  *
  * The reader has two phases. Until the first line end outside quotes it
@@ -694,76 +694,4 @@ int csv_reader_set_today(csv_reader *rd, const char *date)
 void csv_reader_set_max_rows(csv_reader *rd, int64_t max_rows)
 {
 	rd->max_rows = max_rows;
-}
-
-/* --- result CSV -------------------------------------------------------- */
-
-int csv_write_field(buf *out, const char *s)
-{
-	size_t n;
-	int need;
-	int rc;
-
-	if (s == NULL)
-		return 0;
-	n = strlen(s);
-	need = strpbrk(s, ",\"\r\n") != NULL ||
-	       (n > 0 && (isspace((unsigned char)s[0]) || isspace((unsigned char)s[n - 1])));
-	if (!need)
-		return buf_add(out, s, n);
-	rc = buf_add(out, "\"", 1);
-	for (const char *p = s; rc == 0 && *p != '\0'; p++) {
-		const char *q = strchr(p, '"');
-		size_t run = q != NULL ? (size_t)(q - p) : strlen(p);
-
-		rc = buf_add(out, p, run);
-		p += run;
-		if (rc == 0 && *p == '"')
-			rc = buf_add(out, "\"\"", 2);
-		if (*p == '\0')
-			break;
-	}
-	if (rc == 0)
-		rc = buf_add(out, "\"", 1);
-	return rc;
-}
-
-int csv_write_header(buf *out, int with_products)
-{
-	int rc = buf_adds(out, "customer_id,response_date,offer_1,offer_2,offer_3");
-
-	if (rc == 0 && with_products)
-		rc = buf_adds(out, ",product_1,product_2,product_3");
-	if (rc == 0)
-		rc = buf_adds(out, ",status,error\r\n");
-	return rc;
-}
-
-int csv_write_result(buf *out, const csv_result *res, int with_products)
-{
-	int ok = res->error == NULL;
-	int rc;
-
-	rc = csv_write_field(out, res->customer_id);
-	if (rc == 0)
-		rc = buf_add(out, ",", 1);
-	if (rc == 0 && ok)
-		rc = csv_write_field(out, res->response_date);
-	for (int i = 0; i < CSV_RESULT_OFFERS && rc == 0; i++) {
-		rc = buf_add(out, ",", 1);
-		if (rc == 0 && ok)
-			rc = csv_write_field(out, res->offers[i]);
-	}
-	for (int i = 0; with_products && i < CSV_RESULT_OFFERS && rc == 0; i++) {
-		rc = buf_add(out, ",", 1);
-		if (rc == 0 && ok)
-			rc = csv_write_field(out, res->products[i]);
-	}
-	if (rc == 0)
-		rc = buf_adds(out, ok ? ",ok," : ",error,");
-	if (rc == 0 && !ok)
-		rc = csv_write_field(out, res->error);
-	if (rc == 0)
-		rc = buf_add(out, "\r\n", 2);
-	return rc;
 }

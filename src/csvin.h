@@ -1,8 +1,8 @@
 /*
- * csvin.h — Company B style customer CSV in, /predict requests out, and the
- * result CSV back. Shared by `offerctl batch` (which sends each request as a
- * JSON body, request_predict_body) and the server's POST /batch (which
- * decides it directly).
+ * csvin.h — Company B style customer CSV in, /predict requests out. Shared
+ * by `offerctl batch` (which sends each request as a JSON body,
+ * request_predict_body) and the server's POST /batch (which decides it
+ * directly). The result CSV is written by csvout.h.
  *
  * The reader is a push parser over libcsv: feed it bytes in chunks of any
  * size as they arrive; it calls back once per data row, in order, and never
@@ -100,27 +100,5 @@ int csv_reader_finish(csv_reader *rd);
 const char *csv_reader_error(const csv_reader *rd);
 /* Data rows delivered so far. */
 int64_t csv_reader_rows(const csv_reader *rd);
-
-/* --- result CSV ---------------------------------------------------------
- * customer_id,response_date,offer_1,offer_2,offer_3[,product_1,product_2,
- * product_3],status,error — comma-separated, CRLF line ends (RFC 4180),
- * fields quoted when they hold a comma, quote, CR/LF or edge spaces.
- */
-#define CSV_RESULT_OFFERS 3
-
-typedef struct csv_result {
-	const char *customer_id;
-	const char *response_date;                 /* NULL on error */
-	const char *offers[CSV_RESULT_OFFERS];     /* NULL past the last offer */
-	const char *products[CSV_RESULT_OFFERS];   /* with products only; NULL = no name */
-	const char *error;                         /* NULL when the row is ok */
-} csv_result;
-
-/* Appends the header line; with_products adds product_1..3. */
-int csv_write_header(buf *out, int with_products);
-/* Appends one result line; status is "ok" when error is NULL, else "error". */
-int csv_write_result(buf *out, const csv_result *res, int with_products);
-/* Appends one field, quoted when needed (no delimiter, no line end). */
-int csv_write_field(buf *out, const char *s);
 
 #endif

@@ -1,10 +1,12 @@
 /*
  * ctl_admin.c — offerctl's database commands: products, agent, keys, db.
- * Each opens the store named by --database-url, migrates it (so they work
+ * Each action has its own option table (the table at the end of the file);
+ * each opens the store named by --database-url, migrates it (so they work
  * on a fresh database), and does one thing.
  */
 #include <csv.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,24 +22,17 @@
 
 #define PRODUCTS_MAX 100000
 
-/* Finds "--name VALUE" in argv, removing both; returns VALUE or NULL. */
-static const char *take_flag(int *argc, char **argv, const char *name)
-{
-	for (int i = 1; i < *argc; i++) {
-		if (strcmp(argv[i], name) == 0 && i + 1 < *argc) {
-			const char *v = argv[i + 1];
+/* The options of every action here; each action's table fills what it takes. */
+typedef struct admin_opts {
+	char *database_url;
+	char *company;
+	char *policy;
+	double epsilon;
+	char *params;
+} admin_opts;
 
-			memmove(&argv[i], &argv[i + 2], sizeof(char *) * (size_t)(*argc - i - 2));
-			*argc -= 2;
-			return v;
-		}
-	}
-	return NULL;
-}
-
-static int open_db(const char *flag, store **out)
+static int open_db(const char *url, store **out)
 {
-	const char *url = ctl_database_url(flag);
 	int rc = store_open(url, out);
 
 	if (rc != 0) {
@@ -181,19 +176,167 @@ out:
 	return rc;
 }
 
-int ctl_products(int argc, char **argv)
-{
-	const char *url = take_flag(&argc, argv, "--database-url");
-	const char *company = take_flag(&argc, argv, "--company");
+/* --- agent ------------------------------------------------------------------ */
 
-	if (argc != 3 || strcmp(argv[1], "import") != 0) {
-		fprintf(stderr, "usage: offerctl products import FILE [--company C] [--database-url U]\n");
-		return 2;
+/*
+ * Agent versions are semantic versions (semver.org 2.0.0): MAJOR.MINOR.PATCH
+ * with an optional -PRERELEASE and +BUILD, identifiers of [0-9A-Za-z-], no
+ * leading zeros in numbers. A release must be higher than every version
+ * released before, because offerd serves (and /is-alive shows) the latest
+ * release: with versions rising, the latest is always the highest.
+ *
+ * Checked here, through the existing TB_AGENTS reads, rather than by a
+ * unique index: that would need a migration in db.c. Two offerctl processes
+ * releasing at the same moment could still both pass.
+ */
+typedef struct semver {
+	uint64_t core[3];
+	const char *pre;      /* after '-', up to '+' or the end; NULL when none */
+	size_t pre_len;
+} semver;
+
+#define SEMVER_NUM_MAX 999999999ULL
+
+/* A dot-separated identifier list; numeric identifiers without leading zeros when strict. */
+static int semver_idents(const char *s, size_t n, int strict_numbers)
+{
+	size_t start = 0;
+
+	if (n == 0)
+		return ERR_INVAL;
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || s[i] == '.') {
+			int numeric = 1;
+
+			if (i == start)
+				return ERR_INVAL;
+			for (size_t k = start; k < i; k++) {
+				char c = s[k];
+
+				if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+				      (c >= 'A' && c <= 'Z') || c == '-'))
+					return ERR_INVAL;
+				if (c < '0' || c > '9')
+					numeric = 0;
+			}
+			if (strict_numbers && numeric && i - start > 1 && s[start] == '0')
+				return ERR_INVAL;
+			start = i + 1;
+		}
 	}
-	return products_import(argv[2], company ? company : "A", url);
+	return 0;
 }
 
-/* --- agent ------------------------------------------------------------------ */
+static int semver_parse(const char *s, semver *v)
+{
+	const char *p = s;
+	const char *plus;
+
+	memset(v, 0, sizeof(*v));
+	for (int k = 0; k < 3; k++) {
+		const char *start = p;
+
+		if (*p < '0' || *p > '9')
+			return ERR_INVAL;
+		while (*p >= '0' && *p <= '9') {
+			v->core[k] = v->core[k] * 10 + (uint64_t)(*p - '0');
+			if (v->core[k] > SEMVER_NUM_MAX)
+				return ERR_RANGE;
+			p++;
+		}
+		if (p - start > 1 && *start == '0')
+			return ERR_INVAL;
+		if (k < 2 && *p++ != '.')
+			return ERR_INVAL;
+	}
+	plus = strchr(p, '+');
+	if (*p == '-') {
+		v->pre = p + 1;
+		v->pre_len = plus != NULL ? (size_t)(plus - v->pre) : strlen(v->pre);
+		if (semver_idents(v->pre, v->pre_len, 1) != 0)
+			return ERR_INVAL;
+		p = v->pre + v->pre_len;
+	}
+	if (*p == '+')
+		return semver_idents(p + 1, strlen(p + 1), 0);
+	return *p == '\0' ? 0 : ERR_INVAL;
+}
+
+/* Compares one pre-release identifier: numbers numerically, below text. */
+static int semver_ident_cmp(const char *a, size_t an, const char *b, size_t bn)
+{
+	int anum = an > 0 && strspn(a, "0123456789") >= an;
+	int bnum = bn > 0 && strspn(b, "0123456789") >= bn;
+	int c;
+
+	if (anum && bnum) {
+		if (an != bn)
+			return an < bn ? -1 : 1;
+		c = memcmp(a, b, an);
+		return (c > 0) - (c < 0);
+	}
+	if (anum != bnum)
+		return anum ? -1 : 1;
+	c = memcmp(a, b, an < bn ? an : bn);
+	if (c != 0)
+		return (c > 0) - (c < 0);
+	return (an > bn) - (an < bn);
+}
+
+/* Semantic version precedence: <0, 0 or >0. Build metadata does not count. */
+static int semver_cmp(const semver *a, const semver *b)
+{
+	size_t i = 0;
+	size_t j = 0;
+
+	for (int k = 0; k < 3; k++) {
+		if (a->core[k] != b->core[k])
+			return a->core[k] < b->core[k] ? -1 : 1;
+	}
+	if (a->pre == NULL || b->pre == NULL)
+		return (a->pre == NULL) - (b->pre == NULL);
+	while (i < a->pre_len && j < b->pre_len) {
+		size_t an = strcspn(a->pre + i, ".+");
+		size_t bn = strcspn(b->pre + j, ".+");
+		int c;
+
+		an = an < a->pre_len - i ? an : a->pre_len - i;
+		bn = bn < b->pre_len - j ? bn : b->pre_len - j;
+		c = semver_ident_cmp(a->pre + i, an, b->pre + j, bn);
+		if (c != 0)
+			return c;
+		i += an + 1;
+		j += bn + 1;
+	}
+	return (i < a->pre_len) - (j < b->pre_len);
+}
+
+typedef struct version_check {
+	const char *version;
+	semver v;
+	char err[256];
+} version_check;
+
+static int version_row(void *arg, int ncols, const char *const *vals)
+{
+	version_check *c = arg;
+	semver old;
+
+	if (ncols < 1 || vals[0] == NULL || c->err[0] != '\0')
+		return 0;
+	if (strcmp(vals[0], c->version) == 0) {
+		snprintf(c->err, sizeof(c->err), "agent version %s is already released", c->version);
+		return 0;
+	}
+	/* Versions released before this check (not semantic) cannot be ordered: skipped. */
+	if (semver_parse(vals[0], &old) == 0 && semver_cmp(&c->v, &old) <= 0)
+		snprintf(c->err, sizeof(c->err),
+		         "agent version %s is not higher than the released %.64s; versions only rise, "
+		         "so the latest release is the highest (roll back by releasing the old "
+		         "configuration under a higher version)",
+		         c->version, vals[0]);
+	return 0;
+}
 
 static int agent_print(void *arg, int ncols, const char *const *vals)
 {
@@ -203,70 +346,72 @@ static int agent_print(void *arg, int ncols, const char *const *vals)
 	return 0;
 }
 
-int ctl_agent(int argc, char **argv)
+static int agent_list(const admin_opts *o, const char **args)
 {
-	const char *url = take_flag(&argc, argv, "--database-url");
-	const char *policy = take_flag(&argc, argv, "--policy");
-	const char *eps_s = take_flag(&argc, argv, "--epsilon");
-	const char *params = take_flag(&argc, argv, "--params");
+	store *s = NULL;
+	int rc;
+
+	(void)args;
+	if (open_db(o->database_url, &s) != 0)
+		return 1;
+	printf("%-6s %-12s %-15s %-8s %-28s %s\n", "ID", "VERSION", "POLICY", "EPSILON", "RELEASED",
+	       "PARAMS");
+	rc = store_exec(s,
+	                "SELECT id, version, policy, epsilon, params, CAST(last_update AS TEXT)"
+	                " FROM tb_agents ORDER BY id",
+	                0, NULL, agent_print, NULL) == 0 ? 0 : 1;
+	store_close(s);
+	return rc;
+}
+
+static int agent_release(const admin_opts *o, const char **args)
+{
+	const char *version = args[0];
+	db_agent a;
+	agent_conf c;
+	version_check check;
+	char err[256];
 	store *s = NULL;
 	int rc = 1;
 
-	if (argc == 2 && strcmp(argv[1], "list") == 0) {
-		if (open_db(url, &s) != 0)
-			return 1;
-		printf("%-6s %-12s %-15s %-8s %-28s %s\n", "ID", "VERSION", "POLICY", "EPSILON",
-		       "RELEASED", "PARAMS");
-		rc = store_exec(s,
-		                "SELECT id, version, policy, epsilon, params, CAST(last_update AS TEXT)"
-		                " FROM tb_agents ORDER BY id",
-		                0, NULL, agent_print, NULL) == 0 ? 0 : 1;
-		store_close(s);
-		return rc;
+	memset(&a, 0, sizeof(a));
+	memset(&check, 0, sizeof(check));
+	if (strlen(version) == 0 || strlen(version) >= DB_VERSION_MAX ||
+	    semver_parse(version, &check.v) != 0) {
+		fprintf(stderr, "offerctl agent release: the version must be a semantic version of at "
+		                "most %d characters, MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD] (1.2.0, "
+		                "2.0.0-rc.1), got \"%.80s\"\n",
+		        DB_VERSION_MAX - 1, version);
+		return 2;
 	}
-	if (argc == 3 && strcmp(argv[1], "release") == 0) {
-		db_agent a;
-		agent_conf c;
-		char err[256];
-		double eps = 0.1;
-
-		memset(&a, 0, sizeof(a));
-		if (eps_s != NULL && util_strtod(eps_s, 0.0, 1.0, &eps) != 0) {
-			fprintf(stderr, "offerctl: --epsilon must be a number within [0, 1]\n");
-			return 2;
-		}
-		if (strlen(argv[2]) == 0 || strlen(argv[2]) >= DB_VERSION_MAX) {
-			fprintf(stderr, "offerctl: the version must be 1 to %d characters\n",
-			        DB_VERSION_MAX - 1);
-			return 2;
-		}
-		/* Validate exactly as offerd will, so a bad release never lands. */
-		util_strlcpy(a.version, argv[2], sizeof(a.version));
-		util_strlcpy(a.policy, policy ? policy : "epsilon-greedy", sizeof(a.policy));
-		a.epsilon = eps;
-		a.params = (char *)(uintptr_t)params;
-		if (agent_conf_from_db(&a, &c, err, sizeof(err)) != 0) {
-			fprintf(stderr, "offerctl: %s (policies: weighted, epsilon-greedy, thompson, ucb, "
-			                "random)\n", err);
-			return 2;
-		}
-		if (open_db(url, &s) != 0)
-			return 1;
-		if (db_agent_release(s, a.version, agent_policy_name(c.policy), eps, params) != 0) {
-			fprintf(stderr, "offerctl: cannot release: %s\n", s->ops->errmsg(s));
-		} else {
-			printf("released agent %s (%s, epsilon %g); offerd picks it up within its refresh "
-			       "interval (or at once on SIGHUP)\n",
-			       a.version, agent_policy_name(c.policy), eps);
-			rc = 0;
-		}
-		store_close(s);
-		return rc;
+	/* Validate exactly as offerd will, so a bad release never lands. */
+	util_strlcpy(a.version, version, sizeof(a.version));
+	util_strlcpy(a.policy, o->policy, sizeof(a.policy));
+	a.epsilon = o->epsilon;
+	a.params = o->params;
+	if (agent_conf_from_db(&a, &c, err, sizeof(err)) != 0) {
+		fprintf(stderr, "offerctl agent release: %s (policies: weighted, epsilon-greedy, "
+		                "thompson, ucb, random)\n", err);
+		return 2;
 	}
-	fprintf(stderr, "usage: offerctl agent release VERSION [--policy P] [--epsilon E] "
-	                "[--params JSON] [--database-url U]\n"
-	                "       offerctl agent list [--database-url U]\n");
-	return 2;
+	if (open_db(o->database_url, &s) != 0)
+		return 1;
+	check.version = a.version;
+	if (store_exec(s, "SELECT version FROM tb_agents", 0, NULL, version_row, &check) != 0) {
+		fprintf(stderr, "offerctl: cannot read the released versions: %s\n", s->ops->errmsg(s));
+	} else if (check.err[0] != '\0') {
+		fprintf(stderr, "offerctl: %s\n", check.err);
+	} else if (db_agent_release(s, a.version, agent_policy_name(c.policy), o->epsilon,
+	                            o->params) != 0) {
+		fprintf(stderr, "offerctl: cannot release: %s\n", s->ops->errmsg(s));
+	} else {
+		printf("released agent %s (%s, epsilon %g); offerd picks it up within its refresh "
+		       "interval (or at once on SIGHUP)\n",
+		       a.version, agent_policy_name(c.policy), o->epsilon);
+		rc = 0;
+	}
+	store_close(s);
+	return rc;
 }
 
 /* --- keys ------------------------------------------------------------------- */
@@ -281,89 +426,276 @@ static int key_print(void *arg, int64_t id, const char *company, const char *has
 	return 0;
 }
 
-int ctl_keys(int argc, char **argv)
+static int keys_create(const admin_opts *o, const char **args)
 {
-	const char *url = take_flag(&argc, argv, "--database-url");
-	const char *company = take_flag(&argc, argv, "--company");
+	char key[AUTH_KEY_LEN + 1];
+	char hash[AUTH_HASH_LEN + 1];
+	char prefix[AUTH_PREFIX_LEN + 1];
 	store *s = NULL;
 	int rc = 1;
 
-	if (argc == 2 && strcmp(argv[1], "create") == 0 && company != NULL && company[0] != '\0') {
-		char key[AUTH_KEY_LEN + 1];
-		char hash[AUTH_HASH_LEN + 1];
-		char prefix[AUTH_PREFIX_LEN + 1];
+	(void)args;
+	if (o->company == NULL || o->company[0] == '\0') {
+		fprintf(stderr, "offerctl keys create: --company C is required\n");
+		return 2;
+	}
+	if (auth_key_new(key) != 0 || open_db(o->database_url, &s) != 0)
+		return 1;
+	auth_hash(key, hash);
+	auth_prefix(key, prefix);
+	if (db_key_insert(s, o->company, hash, prefix) == 0) {
+		/* The only time the key is shown: stdout holds just the key. */
+		printf("%s\n", key);
+		fprintf(stderr, "created a key for company %s (prefix %s); it is not stored, keep it\n",
+		        o->company, prefix);
+		rc = 0;
+	} else {
+		fprintf(stderr, "offerctl: cannot store the key: %s\n", s->ops->errmsg(s));
+	}
+	store_close(s);
+	return rc;
+}
 
-		if (auth_key_new(key) != 0 || open_db(url, &s) != 0)
-			return 1;
-		auth_hash(key, hash);
-		auth_prefix(key, prefix);
-		if (db_key_insert(s, company, hash, prefix) == 0) {
-			/* The only time the key is shown: stdout holds just the key. */
-			printf("%s\n", key);
-			fprintf(stderr, "created a key for company %s (prefix %s); it is not stored, keep it\n",
-			        company, prefix);
-			rc = 0;
-		} else {
-			fprintf(stderr, "offerctl: cannot store the key: %s\n", s->ops->errmsg(s));
-		}
-		store_close(s);
-		return rc;
+static int keys_list(const admin_opts *o, const char **args)
+{
+	store *s = NULL;
+	int rc;
+
+	(void)args;
+	if (open_db(o->database_url, &s) != 0)
+		return 1;
+	printf("%-5s %-10s %-14s %-28s %s\n", "ID", "COMPANY", "PREFIX", "CREATED", "REVOKED");
+	rc = db_keys_each(s, key_print, NULL) == 0 ? 0 : 1;
+	store_close(s);
+	return rc;
+}
+
+/* What keys revoke found for its argument, through db_keys_each. */
+typedef struct key_lookup {
+	const char *what;   /* a prefix or an id */
+	int active;         /* matching keys not revoked */
+	int revoked;        /* matching keys already revoked */
+} key_lookup;
+
+static int key_match(void *arg, int64_t id, const char *company, const char *hash,
+                     const char *prefix, const char *created, const char *revoked)
+{
+	key_lookup *k = arg;
+	char idtext[24];
+
+	(void)company;
+	(void)hash;
+	(void)created;
+	snprintf(idtext, sizeof(idtext), "%lld", (long long)id);
+	if (strcmp(k->what, prefix) == 0 || strcmp(k->what, idtext) == 0) {
+		if (revoked != NULL)
+			k->revoked++;
+		else
+			k->active++;
 	}
-	if (argc == 2 && strcmp(argv[1], "list") == 0) {
-		if (open_db(url, &s) != 0)
-			return 1;
-		printf("%-5s %-10s %-14s %-28s %s\n", "ID", "COMPANY", "PREFIX", "CREATED", "REVOKED");
-		rc = db_keys_each(s, key_print, NULL) == 0 ? 0 : 1;
-		store_close(s);
-		return rc;
+	return 0;
+}
+
+/*
+ * Revokes the active keys named by a prefix or an id. A name that matches
+ * no active key is an error, so a typo never looks like a revoked key.
+ */
+static int keys_revoke(const admin_opts *o, const char **args)
+{
+	key_lookup k = {args[0], 0, 0};
+	store *s = NULL;
+	int rc = 1;
+
+	if (open_db(o->database_url, &s) != 0)
+		return 1;
+	if (db_keys_each(s, key_match, &k) != 0) {
+		fprintf(stderr, "offerctl: cannot read the keys: %s\n", s->ops->errmsg(s));
+	} else if (k.active == 0 && k.revoked > 0) {
+		fprintf(stderr, "offerctl keys revoke: the key %s is already revoked\n", args[0]);
+	} else if (k.active == 0) {
+		fprintf(stderr, "offerctl keys revoke: no key has the prefix or id %s (see offerctl keys "
+		                "list)\n", args[0]);
+	} else if (db_key_revoke(s, args[0]) != 0) {
+		fprintf(stderr, "offerctl: cannot revoke: %s\n", s->ops->errmsg(s));
+	} else {
+		printf("revoked %s (offerd stops accepting it within its refresh interval)\n", args[0]);
+		rc = 0;
 	}
-	if (argc == 3 && strcmp(argv[1], "revoke") == 0) {
-		if (open_db(url, &s) != 0)
-			return 1;
-		rc = db_key_revoke(s, argv[2]) == 0 ? 0 : 1;
-		if (rc == 0)
-			printf("revoked %s (offerd stops accepting it within its refresh interval)\n",
-			       argv[2]);
-		store_close(s);
-		return rc;
-	}
-	fprintf(stderr, "usage: offerctl keys create --company C | keys list | keys revoke "
-	                "PREFIX_OR_ID  [--database-url U]\n");
-	return 2;
+	store_close(s);
+	return rc;
 }
 
 /* --- db ---------------------------------------------------------------------- */
 
-int ctl_db(int argc, char **argv)
+static int db_migrate_cmd(const admin_opts *o, const char **args)
 {
-	const char *url = take_flag(&argc, argv, "--database-url");
 	store *s = NULL;
+	int v = 0;
+
+	(void)args;
+	if (open_db(o->database_url, &s) != 0)
+		return 1;
+	db_schema_version(s, &v);
+	printf("schema version %d\n", v);
+	store_close(s);
+	return 0;
+}
+
+static int db_count_cmd(const admin_opts *o, const char **args)
+{
+	store *s = NULL;
+	int64_t n = 0;
 	int rc = 1;
 
-	if (argc == 2 && strcmp(argv[1], "migrate") == 0) {
-		int v = 0;
-
-		if (open_db(url, &s) != 0)
-			return 1;
-		db_schema_version(s, &v);
-		printf("schema version %d\n", v);
-		store_close(s);
-		return 0;
+	if (open_db(o->database_url, &s) != 0)
+		return 1;
+	if (db_count(s, args[0], &n) == 0) {
+		printf("%lld\n", (long long)n);
+		rc = 0;
+	} else {
+		fprintf(stderr, "offerctl: unknown table %s\n", args[0]);
 	}
-	if (argc == 3 && strcmp(argv[1], "count") == 0) {
-		int64_t n = 0;
+	store_close(s);
+	return rc;
+}
 
-		if (open_db(url, &s) != 0)
-			return 1;
-		if (db_count(s, argv[2], &n) == 0) {
-			printf("%lld\n", (long long)n);
-			rc = 0;
-		} else {
-			fprintf(stderr, "offerctl: unknown table %s\n", argv[2]);
-		}
-		store_close(s);
-		return rc;
+static int products_import_cmd(const admin_opts *o, const char **args)
+{
+	return products_import(args[0], o->company, o->database_url);
+}
+
+/* --- the actions and their option tables --------------------------------------- */
+
+#define A(field) offsetof(admin_opts, field)
+#define OPT_DB CTL_OPT_DATABASE_URL(admin_opts, database_url)
+
+static const config_opt opts_db[] = {OPT_DB};
+static const config_opt opts_products[] = {
+    {"company C", NULL, CONFIG_STR, A(company), "A", 0, 0, "the company the catalogue is for"},
+    OPT_DB,
+};
+static const config_opt opts_release[] = {
+    {"policy P", NULL, CONFIG_STR, A(policy), "epsilon-greedy", 0, 0,
+     "weighted, epsilon-greedy, thompson, ucb or random"},
+    {"epsilon E", NULL, CONFIG_DBL, A(epsilon), "0.1", 0, 1, "epsilon-greedy's exploration"},
+    {"params JSON", NULL, CONFIG_STR, A(params), NULL, 0, 0,
+     "the policy's knobs: {\"ucb_c\": 0.2, \"thompson_draws\": 64, \"reward_wait_seconds\": ...}"},
+    OPT_DB,
+};
+static const config_opt opts_keys_create[] = {
+    {"company C", NULL, CONFIG_STR, A(company), NULL, 0, 0, "the company the key is for (required)"},
+    OPT_DB,
+};
+
+typedef struct admin_action {
+	const char *command;
+	const char *action;
+	int (*run)(const admin_opts *o, const char **args);
+	ctl_spec spec;
+} admin_action;
+
+#define SPEC(prog, usage, table, nargs) {prog, usage, NULL, table, UTIL_ARRAY_LEN(table), nargs, nargs}
+
+static const admin_action actions[] = {
+    {"products", "import", products_import_cmd,
+     SPEC("offerctl products import",
+          "usage: offerctl products import FILE [--company C] [--database-url URL]\n\n"
+          "Replaces a company's catalogue with a CSV of OFFERS (or OFFER_ID) and NAME columns.\n",
+          opts_products, 1)},
+    {"agent", "release", agent_release,
+     SPEC("offerctl agent release",
+          "usage: offerctl agent release VERSION [--policy P] [--epsilon E] [--params JSON]\n\n"
+          "Adds an agent version; offerd serves the latest release. VERSION is a semantic\n"
+          "version (1.2.0, 2.0.0-rc.1), released once, higher than every earlier release.\n",
+          opts_release, 1)},
+    {"agent", "list", agent_list,
+     SPEC("offerctl agent list", "usage: offerctl agent list [--database-url URL]\n\n"
+                                 "Prints every agent version, oldest first.\n",
+          opts_db, 0)},
+    {"keys", "create", keys_create,
+     SPEC("offerctl keys create",
+          "usage: offerctl keys create --company C [--database-url URL]\n\n"
+          "Makes an API key for a company and prints it once on stdout.\n",
+          opts_keys_create, 0)},
+    {"keys", "list", keys_list,
+     SPEC("offerctl keys list", "usage: offerctl keys list [--database-url URL]\n\n"
+                                "Prints every key's id, company, prefix and state.\n",
+          opts_db, 0)},
+    {"keys", "revoke", keys_revoke,
+     SPEC("offerctl keys revoke",
+          "usage: offerctl keys revoke PREFIX_OR_ID [--database-url URL]\n\n"
+          "Revokes an active key named by its prefix or its id.\n",
+          opts_db, 1)},
+    {"db", "migrate", db_migrate_cmd,
+     SPEC("offerctl db migrate", "usage: offerctl db migrate [--database-url URL]\n\n"
+                                 "Applies pending schema migrations.\n",
+          opts_db, 0)},
+    {"db", "count", db_count_cmd,
+     SPEC("offerctl db count", "usage: offerctl db count TABLE [--database-url URL]\n\n"
+                               "Prints the number of rows of a tb_* table.\n",
+          opts_db, 1)},
+};
+
+static void family_help(const char *command, FILE *f)
+{
+	fprintf(f, "usage:\n");
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(actions); i++) {
+		const char *u = actions[i].spec.usage;
+		const char *nl = strchr(u, '\n');
+
+		if (strcmp(actions[i].command, command) == 0)
+			fprintf(f, "  %.*s\n", (int)(nl - u) - 7, u + 7);
 	}
-	fprintf(stderr, "usage: offerctl db migrate | db count TABLE  [--database-url U]\n");
-	return 2;
+	fprintf(f, "\nEach takes --help.\n");
+}
+
+/* argv[0] is the command (products, agent, keys, db), argv[1] its action. */
+static int admin_run(int argc, char **argv)
+{
+	const char *command = argv[0];
+	const admin_action *act = NULL;
+	admin_opts o;
+	const char *args[CTL_ARGS_MAX];
+	size_t nargs = 0;
+	int rc;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		family_help(command, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(actions); i++) {
+		if (strcmp(actions[i].command, command) == 0 && strcmp(actions[i].action, argv[1]) == 0)
+			act = &actions[i];
+	}
+	if (act == NULL) {
+		fprintf(stderr, "offerctl %s: unknown action \"%.80s\"\n", command, argv[1]);
+		family_help(command, stderr);
+		return 2;
+	}
+	memset(&o, 0, sizeof(o));
+	rc = ctl_parse(&act->spec, &o, argc - 1, argv + 1, args, &nargs);
+	if (rc < 0)
+		rc = act->run(&o, args);
+	config_opts_free(act->spec.opts, act->spec.nopts, &o);
+	return rc;
+}
+
+int ctl_products(int argc, char **argv)
+{
+	return admin_run(argc, argv);
+}
+
+int ctl_agent(int argc, char **argv)
+{
+	return admin_run(argc, argv);
+}
+
+int ctl_keys(int argc, char **argv)
+{
+	return admin_run(argc, argv);
+}
+
+int ctl_db(int argc, char **argv)
+{
+	return admin_run(argc, argv);
 }

@@ -6,6 +6,7 @@
  */
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,43 +22,59 @@
 #define DRAWS_MAX 100000
 
 typedef struct eval_opts {
-	const char *policy;
-	const char *from;
-	const char *url;
-	const char *company;
-	const char *values_company;
-	const char *offers;
+	char *policy;
+	char *from;
+	char *url;
+	char *company;
+	char *values_company;
+	char *offers;
+	char *missing_text;
 	enum ope_missing missing;
-	double epsilon;
+	double epsilon;          /* < 0 until given */
 	int epsilon_set;
 	int64_t draws;
 	int64_t seed;
 } eval_opts;
 
-static void evaluate_help(void)
-{
-	printf("usage: offerctl evaluate --policy P [options]\n\n"
-	       "Estimates the acceptance rate a candidate policy would have had on the\n"
-	       "logged episodes, from their rewards and logged propensities: IPS, SNIPS and\n"
-	       "doubly robust, with 95%% intervals, beside the logged policy's actual rate.\n"
-	       "The candidate is fixed: its rule over the statistics in TB_POLICY as they\n"
-	       "are now. docs/simulation.md explains the estimands and their limits.\n\n"
-	       "  --policy P           weighted, epsilon-greedy, greedy (epsilon 0), thompson,\n"
-	       "                       ucb or random\n"
-	       "  --epsilon E          epsilon-greedy's exploration (default 0.1)\n"
-	       "  --from DATE          episodes logged at or after DATE (YYYY-MM-DD[THH:MM:SS])\n"
-	       "  --company C          whose episodes (default A)\n"
-	       "  --values-company C   whose statistics the candidate uses (default --company)\n"
-	       "  --offers LIST        the candidate's choice set, comma-separated (default: the\n"
-	       "                       catalogue when it has at most %d offers, plus every offer\n"
-	       "                       logged)\n"
-	       "  --missing M          an episode without reward: reject (counts as not\n"
-	       "                       accepted, the default) or skip\n"
-	       "  --draws N            Thompson sampling's Monte Carlo draws per episode (%d)\n"
-	       "  --seed S             for those draws (default 1)\n"
-	       "  --database-url URL   default $DATABASE_URL, else sqlite:var/offerd.db\n",
-	       OPE_OFFERS_MAX, DRAWS_DEFAULT);
-}
+#define O(field) offsetof(eval_opts, field)
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static const config_opt opts[] = {
+    {"policy P", NULL, CONFIG_STR, O(policy), NULL, 0, 0,
+     "weighted, epsilon-greedy, greedy (epsilon 0), thompson, ucb or random (required)"},
+    {"epsilon E", NULL, CONFIG_DBL, O(epsilon), NULL, 0, 1,
+     "epsilon-greedy's exploration (default 0.1)"},
+    {"from DATE", NULL, CONFIG_STR, O(from), NULL, 0, 0,
+     "episodes logged at or after DATE (YYYY-MM-DD[THH:MM:SS])"},
+    {"company C", NULL, CONFIG_STR, O(company), "A", 0, 0, "whose episodes"},
+    {"values-company C", NULL, CONFIG_STR, O(values_company), NULL, 0, 0,
+     "whose statistics the candidate uses (default --company)"},
+    {"offers LIST", NULL, CONFIG_STR, O(offers), NULL, 0, 0,
+     "the candidate's choice set, comma-separated (default: the catalogue when it has at most "
+     STR(REQ_OFFERS_MAX) " offers, plus every offer logged)"},
+    {"missing M", NULL, CONFIG_STR, O(missing_text), "reject", 0, 0,
+     "an episode without reward: reject (counts as not accepted) or skip"},
+    {"draws N", NULL, CONFIG_I64, O(draws), STR(DRAWS_DEFAULT), 1, DRAWS_MAX,
+     "Thompson sampling's Monte Carlo draws per episode"},
+    {"seed S", NULL, CONFIG_I64, O(seed), "1", 0, 1e18, "for those draws"},
+    CTL_OPT_DATABASE_URL(eval_opts, url),
+};
+
+static const ctl_spec spec = {
+    "offerctl evaluate",
+    "usage: offerctl evaluate --policy P [options]\n\n"
+    "Estimates the acceptance rate a candidate policy would have had on the\n"
+    "logged episodes, from their rewards and logged propensities: IPS, SNIPS and\n"
+    "doubly robust, with 95% intervals, beside the logged policy's actual rate.\n"
+    "The candidate is fixed: its rule over the statistics in TB_POLICY as they\n"
+    "are now. docs/simulation.md explains the estimands and their limits.\n",
+    NULL,
+    opts,
+    UTIL_ARRAY_LEN(opts),
+    0,
+    0,
+};
 
 static int usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -73,80 +90,38 @@ static int usage(const char *fmt, ...)
 	return 2;
 }
 
+/* Returns -1 to go on, else the exit status (0 after --help, 2 after a usage error). */
 static int parse_opts(int argc, char **argv, eval_opts *o)
 {
-	const char *eps = NULL;
-	const char *draws = NULL;
-	const char *seed = NULL;
-	const char *missing = NULL;
+	const char *args[CTL_ARGS_MAX];
+	size_t nargs;
+	int rc;
 
 	memset(o, 0, sizeof(*o));
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char **dst = NULL;
-
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			evaluate_help();
-			return 3;
-		}
-		if (strcmp(a, "--policy") == 0)
-			dst = &o->policy;
-		else if (strcmp(a, "--epsilon") == 0)
-			dst = &eps;
-		else if (strcmp(a, "--from") == 0)
-			dst = &o->from;
-		else if (strcmp(a, "--database-url") == 0)
-			dst = &o->url;
-		else if (strcmp(a, "--company") == 0)
-			dst = &o->company;
-		else if (strcmp(a, "--values-company") == 0)
-			dst = &o->values_company;
-		else if (strcmp(a, "--offers") == 0)
-			dst = &o->offers;
-		else if (strcmp(a, "--missing") == 0)
-			dst = &missing;
-		else if (strcmp(a, "--draws") == 0)
-			dst = &draws;
-		else if (strcmp(a, "--seed") == 0)
-			dst = &seed;
-		if (dst == NULL)
-			return usage("unknown argument %s", a);
-		if (i + 1 >= argc)
-			return usage("%s needs a value", a);
-		*dst = argv[++i];
-	}
+	o->epsilon = -1;
+	rc = ctl_parse(&spec, o, argc, argv, args, &nargs);
+	if (rc >= 0)
+		return rc;
 	if (o->policy == NULL)
 		return usage("--policy is required");
-	if (o->company == NULL)
-		o->company = "A";
 	if (o->values_company == NULL)
-		o->values_company = o->company;
-	o->epsilon = 0.1;
-	if (eps != NULL) {
-		if (util_strtod(eps, 0.0, 1.0, &o->epsilon) != 0)
-			return usage("--epsilon must be within [0, 1]");
-		o->epsilon_set = 1;
-	}
-	o->draws = DRAWS_DEFAULT;
-	if (draws != NULL && util_strtonum(draws, 1, DRAWS_MAX, &o->draws) != 0)
-		return usage("--draws must be 1..%d", DRAWS_MAX);
-	o->seed = 1;
-	if (seed != NULL && util_strtonum(seed, 0, INT64_MAX, &o->seed) != 0)
-		return usage("--seed must be a non-negative integer");
-	o->missing = OPE_MISSING_REJECT;
-	if (missing != NULL) {
-		if (strcmp(missing, "skip") == 0)
-			o->missing = OPE_MISSING_SKIP;
-		else if (strcmp(missing, "reject") != 0)
-			return usage("--missing must be reject or skip");
-	}
+		o->values_company = xstrdup(o->company);
+	o->epsilon_set = o->epsilon >= 0;
+	if (!o->epsilon_set)
+		o->epsilon = 0.1;
+	if (strcmp(o->missing_text, "skip") == 0)
+		o->missing = OPE_MISSING_SKIP;
+	else if (strcmp(o->missing_text, "reject") == 0)
+		o->missing = OPE_MISSING_REJECT;
+	else
+		return usage("--missing must be reject or skip");
 	if (o->from != NULL) {
 		date_ymd d;
 
 		if (date_parse(o->from, &d) != 0)
 			return usage("--from must be YYYY-MM-DD or an ISO 8601 date-time");
 	}
-	return 0;
+	return -1;
 }
 
 static int load_values(void *arg, const db_policy_row *row)
@@ -203,23 +178,27 @@ int ctl_evaluate(int argc, char **argv)
 	int64_t max_rev = 0;
 	int rc = parse_opts(argc, argv, &o);
 
-	if (rc != 0)
-		return rc == 3 ? 0 : rc;
+	ope_log_init(&log);
+	if (rc >= 0)
+		goto out;
+	rc = 0;
 	memset(&cand, 0, sizeof(cand));
 	agent_conf_default(&cand.conf);
 	if (util_streq_nocase(o.policy, "greedy")) {
 		cand.conf.policy = POLICY_EPSILON_GREEDY;
 		cand.conf.epsilon = 0;
-		if (o.epsilon_set && o.epsilon != 0)
-			return usage("greedy means --epsilon 0");
+		if (o.epsilon_set && o.epsilon != 0) {
+			rc = usage("greedy means --epsilon 0");
+			goto out;
+		}
 	} else if (agent_policy_parse(o.policy, &cand.conf.policy) != 0) {
-		return usage("unknown policy %s (weighted, epsilon-greedy, greedy, thompson, ucb, random)",
-		             o.policy);
+		rc = usage("unknown policy %s (weighted, epsilon-greedy, greedy, thompson, ucb, random)",
+		           o.policy);
+		goto out;
 	} else {
 		cand.conf.epsilon = o.epsilon;
 	}
-	ope_log_init(&log);
-	url = ctl_database_url(o.url);
+	url = o.url;
 	rc = store_open(url, &s);
 	if (rc != 0) {
 		fprintf(stderr, "offerctl evaluate: cannot open %s\n", url);
@@ -281,5 +260,6 @@ out:
 	ope_log_free(&log);
 	values_free(v);
 	store_close(s);
+	config_opts_free(opts, UTIL_ARRAY_LEN(opts), &o);
 	return rc;
 }

@@ -5,9 +5,9 @@
  * acceptance, reward on the agent's scale and regret against the oracle;
  * --csv writes the learning curves.
  */
-#include <curl/curl.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,69 +15,82 @@
 
 #include <jansson.h>
 
+#include "client.h"
+#include "csvout.h"
 #include "ctl.h"
 #include "db.h"
 #include "log.h"
 #include "sim.h"
 #include "util.h"
 
-#define SIM_URL_MAX 2048
-#define SIM_KEY_MAX 512
-#define SIM_ANSWER_MAX (64 * 1024)
 #define SIM_TRUTH_DRAWS 16
 #define SIM_POLICIES 6
 
 typedef struct sim_opts {
-	const char *policy;
-	const char *csv;
-	const char *url;
-	const char *api_key;
-	const char *database_url;
-	const char *truth;
-	const char *params;
-	uint64_t episodes;
-	uint64_t seed;
-	uint64_t drift_at;
-	uint64_t every;
-	int64_t batch;
+	char *policy;
+	char *csv;
+	char *url;
+	char *api_key;
+	char *database_url;
+	char *truth;
+	char *params;
+	int64_t episodes;
+	int64_t seed;
+	int64_t drift_at;   /* < 0 until given */
+	int64_t every;      /* 0 until given */
+	int64_t batch;      /* 0 until given */
 	double epsilon;
 	int memory;
 	int quiet;
 } sim_opts;
 
-static void simulate_help(void)
-{
-	printf("usage: offerctl simulate [--policy P|all] [options]\n\n"
-	       "Runs a simulated population (48 states, 10 offers, hidden acceptance\n"
-	       "probabilities that drift; docs/simulation.md) through the real agent and\n"
-	       "prints each policy's acceptance rate and its regret against an oracle that\n"
-	       "knows the probabilities.\n\n"
-	       "  --policy P           weighted, epsilon-greedy, thompson, ucb, random, oracle\n"
-	       "                       or all (default all)\n"
-	       "  --episodes N         episodes per policy (default 20000)\n"
-	       "  --seed S             the world, the customers and the policies' draws (default 1)\n"
-	       "  --drift-at D         episode from which the probabilities change (default N/2,\n"
-	       "                       0: never)\n"
-	       "  --epsilon E          epsilon-greedy's exploration (default 0.1)\n"
-	       "  --params JSON        the agent's parameters, as offerctl agent release takes\n"
-	       "                       them: {\"ucb_c\": 0.2, \"thompson_draws\": 64, ...}\n"
-	       "  --database-url URL   learn through this store, company sim-<policy>; default: a\n"
-	       "                       SQLite database in memory per policy\n"
-	       "  --memory             no database: the writer's updates applied in memory only\n"
-	       "  --batch B            episodes per transaction (default 1: every decision sees\n"
-	       "                       every earlier reward; 100 with --database-url)\n"
-	       "  --csv FILE           the curves: episode,policy,accepts,accept_rate,window_rate,\n"
-	       "                       cum_reward,cum_regret every --every episodes (default N/200);\n"
-	       "                       window_rate is the rate since the previous row\n"
-	       "  --truth LIST         after each run, the true value of these fixed candidates\n"
-	       "                       (comma-separated policies, or greedy) on the run's contexts,\n"
-	       "                       with the statistics the run learned: what offerctl evaluate\n"
-	       "                       estimates from the logs\n"
-	       "  --url URL            go through a running offerd instead (/predict, /rewards):\n"
-	       "                       one row for its current agent version, beside the oracle\n"
-	       "  --api-key KEY        for --url (default $OFFERD_API_KEY)\n"
-	       "  --quiet              no progress on stderr\n");
-}
+#define O(field) offsetof(sim_opts, field)
+
+static const config_opt opts[] = {
+    {"policy P", NULL, CONFIG_STR, O(policy), "all", 0, 0,
+     "weighted, epsilon-greedy, thompson, ucb, random, oracle or all"},
+    {"episodes N", NULL, CONFIG_I64, O(episodes), "20000", 1, (double)SIM_EPISODES_MAX,
+     "episodes per policy"},
+    {"seed S", NULL, CONFIG_I64, O(seed), "1", 0, 1e18,
+     "the world, the customers and the policies' draws"},
+    {"drift-at D", NULL, CONFIG_I64, O(drift_at), NULL, 0, (double)SIM_EPISODES_MAX,
+     "episode from which the probabilities change (default N/2; 0: never)"},
+    {"epsilon E", NULL, CONFIG_DBL, O(epsilon), "0.1", 0, 1, "epsilon-greedy's exploration"},
+    {"params JSON", NULL, CONFIG_STR, O(params), NULL, 0, 0,
+     "the agent's parameters, as offerctl agent release takes them"},
+    {"database-url URL", NULL, CONFIG_STR, O(database_url), NULL, 0, 0,
+     "learn through this store, company sim-<policy> (default: SQLite in memory per policy)"},
+    {"memory", NULL, CONFIG_FLAG, O(memory), NULL, 0, 0,
+     "no database: the writer's updates applied in memory only"},
+    {"batch B", NULL, CONFIG_I64, O(batch), NULL, 1, 10000,
+     "episodes per transaction (default 1: every decision sees every earlier reward; 100 "
+     "with --database-url)"},
+    {"csv FILE", NULL, CONFIG_STR, O(csv), NULL, 0, 0,
+     "the curves: episode,policy,accepts,accept_rate,window_rate,cum_reward,cum_regret"},
+    {"every N", NULL, CONFIG_I64, O(every), NULL, 1, (double)SIM_EPISODES_MAX,
+     "episodes between rows of --csv (default N/200)"},
+    {"truth LIST", NULL, CONFIG_STR, O(truth), NULL, 0, 0,
+     "after each run, the true value of these fixed candidates (comma-separated policies, or "
+     "greedy) on the run's contexts"},
+    {"url URL", NULL, CONFIG_STR, O(url), NULL, 0, 0,
+     "go through a running offerd instead (/predict, /rewards): one row for its agent"},
+    {"api-key KEY", "OFFERD_API_KEY", CONFIG_STR, O(api_key), NULL, 0, 0, "for --url"},
+    {"quiet", NULL, CONFIG_FLAG, O(quiet), NULL, 0, 0, "no progress on stderr"},
+};
+
+static const ctl_spec spec = {
+    "offerctl simulate",
+    "usage: offerctl simulate [--policy P|all] [options]\n\n"
+    "Runs a simulated population (48 states, 10 offers, hidden acceptance\n"
+    "probabilities that drift; docs/simulation.md) through the real agent and\n"
+    "prints each policy's acceptance rate and its regret against an oracle that\n"
+    "knows the probabilities.\n",
+    "window_rate in --csv is the rate since the previous row.\n",
+    opts,
+    UTIL_ARRAY_LEN(opts),
+    0,
+    0,
+};
 
 static int usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -93,99 +106,26 @@ static int usage(const char *fmt, ...)
 	return 2;
 }
 
-/* Returns 0, 2 (usage error, reported) or 3 (--help printed). */
+/* Returns -1 to go on, else the exit status (0 after --help, 2 after a usage error). */
 static int parse_opts(int argc, char **argv, sim_opts *o)
 {
-	const char *episodes = NULL;
-	const char *seed = NULL;
-	const char *drift = NULL;
-	const char *eps = NULL;
-	const char *batch = NULL;
-	const char *every = NULL;
-	int64_t v;
+	const char *args[CTL_ARGS_MAX];
+	const char *why;
+	size_t nargs;
+	int rc;
 
 	memset(o, 0, sizeof(*o));
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char **dst = NULL;
-
-		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			simulate_help();
-			return 3;
-		}
-		if (strcmp(a, "--memory") == 0) {
-			o->memory = 1;
-			continue;
-		}
-		if (strcmp(a, "--quiet") == 0) {
-			o->quiet = 1;
-			continue;
-		}
-		if (strcmp(a, "--policy") == 0)
-			dst = &o->policy;
-		else if (strcmp(a, "--episodes") == 0)
-			dst = &episodes;
-		else if (strcmp(a, "--seed") == 0)
-			dst = &seed;
-		else if (strcmp(a, "--drift-at") == 0)
-			dst = &drift;
-		else if (strcmp(a, "--epsilon") == 0)
-			dst = &eps;
-		else if (strcmp(a, "--batch") == 0)
-			dst = &batch;
-		else if (strcmp(a, "--every") == 0)
-			dst = &every;
-		else if (strcmp(a, "--csv") == 0)
-			dst = &o->csv;
-		else if (strcmp(a, "--truth") == 0)
-			dst = &o->truth;
-		else if (strcmp(a, "--params") == 0)
-			dst = &o->params;
-		else if (strcmp(a, "--url") == 0)
-			dst = &o->url;
-		else if (strcmp(a, "--api-key") == 0)
-			dst = &o->api_key;
-		else if (strcmp(a, "--database-url") == 0)
-			dst = &o->database_url;
-		if (dst == NULL)
-			return usage("unknown argument %s", a);
-		if (i + 1 >= argc)
-			return usage("%s needs a value", a);
-		*dst = argv[++i];
-	}
-	if (o->policy == NULL)
-		o->policy = "all";
-	o->episodes = 20000;
-	if (episodes != NULL) {
-		if (util_strtonum(episodes, 1, (int64_t)SIM_EPISODES_MAX, &v) != 0)
-			return usage("--episodes must be 1..%llu", (unsigned long long)SIM_EPISODES_MAX);
-		o->episodes = (uint64_t)v;
-	}
-	o->seed = 1;
-	if (seed != NULL) {
-		if (util_strtonum(seed, 0, INT64_MAX, &v) != 0)
-			return usage("--seed must be a non-negative integer");
-		o->seed = (uint64_t)v;
-	}
-	o->drift_at = o->episodes / 2;
-	if (drift != NULL) {
-		if (util_strtonum(drift, 0, (int64_t)SIM_EPISODES_MAX, &v) != 0)
-			return usage("--drift-at must be 0..%llu", (unsigned long long)SIM_EPISODES_MAX);
-		o->drift_at = (uint64_t)v;
-	}
-	o->epsilon = 0.1;
-	if (eps != NULL && util_strtod(eps, 0.0, 1.0, &o->epsilon) != 0)
-		return usage("--epsilon must be within [0, 1]");
+	o->drift_at = -1;
+	rc = ctl_parse(&spec, o, argc, argv, args, &nargs);
+	if (rc >= 0)
+		return rc;
+	if (o->drift_at < 0)
+		o->drift_at = o->episodes / 2;
 	/* A database on disk pays an fsync per transaction: batch like offerd's writer. */
-	o->batch = o->database_url != NULL ? 100 : 1;
-	if (batch != NULL && util_strtonum(batch, 1, 10000, &o->batch) != 0)
-		return usage("--batch must be 1..10000");
-	o->every = o->episodes >= 200 ? o->episodes / 200 : 1;
-	if (every != NULL) {
-		if (util_strtonum(every, 1, (int64_t)SIM_EPISODES_MAX, &v) != 0)
-			return usage("--every must be a positive integer");
-		o->every = (uint64_t)v;
-	}
+	if (o->batch == 0)
+		o->batch = o->database_url != NULL ? 100 : 1;
+	if (o->every == 0)
+		o->every = o->episodes >= 200 ? o->episodes / 200 : 1;
 	if (strcmp(o->policy, "all") != 0 && strcmp(o->policy, "oracle") != 0) {
 		enum agent_policy pol;
 
@@ -199,30 +139,19 @@ static int parse_opts(int argc, char **argv, sim_opts *o)
 
 		memset(&row, 0, sizeof(row));
 		util_strlcpy(row.policy, "ucb", sizeof(row.policy));
-		row.params = (char *)(uintptr_t)o->params;
+		row.params = o->params;
 		if (agent_conf_from_db(&row, &conf, err, sizeof(err)) != 0)
 			return usage("--params: %s", err);
 	}
 	if (o->memory && o->database_url != NULL)
 		return usage("--memory and --database-url exclude each other");
 	if (o->url != NULL) {
-		if (strlen(o->url) > SIM_URL_MAX ||
-		    (strncmp(o->url, "http://", 7) != 0 && strncmp(o->url, "https://", 8) != 0))
+		if (client_check_url(o->url) != 0)
 			return usage("--url must be an http:// or https:// address");
-		if (o->api_key == NULL)
-			o->api_key = getenv("OFFERD_API_KEY");
-		if (o->api_key != NULL && o->api_key[0] == '\0')
-			o->api_key = NULL;
-		if (o->api_key != NULL) {
-			if (strlen(o->api_key) > SIM_KEY_MAX)
-				return usage("the API key is longer than %d bytes", SIM_KEY_MAX);
-			for (const char *p = o->api_key; *p != '\0'; p++) {
-				if ((unsigned char)*p < 0x21 || *p == 0x7f)
-					return usage("the API key holds a space or control character");
-			}
-		}
+		if (o->api_key != NULL && client_check_key(o->api_key, &why) != 0)
+			return usage("%s", why);
 	}
-	return 0;
+	return -1;
 }
 
 /* --- output ------------------------------------------------------------ */
@@ -232,6 +161,7 @@ typedef struct curve_out {
 	const char *label;     /* the policy of the previous row */
 	uint64_t episodes;     /* and its counts, for the window's rate */
 	uint64_t accepts;
+	buf field;             /* the label as a CSV field */
 } curve_out;
 
 static void on_curve(void *arg, const char *label, const sim_stats *s)
@@ -247,8 +177,11 @@ static void on_curve(void *arg, const char *label, const sim_stats *s)
 		c->accepts = 0;
 	}
 	n = s->episodes - c->episodes;
-	fprintf(c->f, "%" PRIu64 ",%s,%" PRIu64 ",%.6f,%.6f,%.3f,%.4f\n", s->episodes, label,
-	        s->accepts, s->episodes ? (double)s->accepts / (double)s->episodes : 0.0,
+	buf_reset(&c->field);
+	if (csv_write_field(&c->field, label) != 0)
+		return;
+	fprintf(c->f, "%" PRIu64 ",%s,%" PRIu64 ",%.6f,%.6f,%.3f,%.4f\n", s->episodes,
+	        c->field.data != NULL ? c->field.data : "", s->accepts, s->episodes ? (double)s->accepts / (double)s->episodes : 0.0,
 	        n ? (double)(s->accepts - c->accepts) / (double)n : 0.0, s->reward, s->regret);
 	c->episodes = s->episodes;
 	c->accepts = s->accepts;
@@ -256,10 +189,10 @@ static void on_curve(void *arg, const char *label, const sim_stats *s)
 
 static void print_header(const sim_opts *o, const char *how)
 {
-	printf("simulate: %" PRIu64 " episodes per policy, seed %" PRIu64 ", %d states x %d offers, ",
+	printf("simulate: %" PRId64 " episodes per policy, seed %" PRId64 ", %d states x %d offers, ",
 	       o->episodes, o->seed, SIM_STATES, SIM_OFFERS);
 	if (o->drift_at > 0 && o->drift_at < o->episodes)
-		printf("drift at episode %" PRIu64 "\n", o->drift_at);
+		printf("drift at episode %" PRId64 "\n", o->drift_at);
 	else
 		printf("no drift\n");
 	printf("learning: %s\n\n", how);
@@ -304,7 +237,7 @@ static int print_truth(const sim_opts *o, const sim_world *w, sim_inproc *p, con
 	const char *next = o->truth;
 	int rc = 0;
 
-	printf("    true values on these %" PRIu64 " contexts, candidates over the statistics %s "
+	printf("    true values on these %" PRId64 " contexts, candidates over the statistics %s "
 	       "learned:\n",
 	       o->episodes, company);
 	while (next != NULL && *next != '\0') {
@@ -376,7 +309,7 @@ static int run_policy(const sim_opts *o, const sim_world *w, const char *name, c
 	util_strlcpy(row.version, "sim", sizeof(row.version));
 	util_strlcpy(row.policy, name, sizeof(row.policy));
 	row.epsilon = o->epsilon;
-	row.params = (char *)(uintptr_t)o->params;
+	row.params = o->params;
 	if (agent_conf_from_db(&row, &conf, err, sizeof(err)) != 0)
 		return usage("%s", err);
 	snprintf(company, sizeof(company), "sim-%s", agent_policy_name(conf.policy));
@@ -406,46 +339,43 @@ out:
 
 /* --- through HTTP --------------------------------------------------------- */
 
+/* Two engines of client.h, one request at a time each: /predict, then /rewards. */
 typedef struct http_agent {
-	CURL *easy;
-	struct curl_slist *headers;
-	char *predict_url;
-	char *rewards_url;
-	buf answer;
+	client *predict;
+	client *rewards;
+	const char *predict_url;
+	const char *rewards_url;
+	char *answer;          /* the last answer; owned */
 	int64_t episode_id;
 	char version[DB_VERSION_MAX];
 	char label[DB_VERSION_MAX + 16];
 } http_agent;
 
-static size_t on_data(char *data, size_t size, size_t nmemb, void *arg)
+static int no_emit(void *arg, const client_job *j)
 {
-	http_agent *h = arg;
-
-	if (buf_add(&h->answer, data, size * nmemb) != 0)
-		return 0;  /* over the limit: libcurl fails the transfer */
-	return size * nmemb;
+	(void)arg;
+	(void)j;
+	return 0;
 }
 
-/* Sends body with method; returns 0 for a 200 answer (in h->answer). */
-static int http_call(http_agent *h, const char *url, const char *method, const char *body)
+/* Sends body; returns 0 for a 200 answer (in h->answer). */
+static int http_call(http_agent *h, client *c, const char *what, const char *body)
 {
 	long status = 0;
-	CURLcode res;
+	char *error = NULL;
+	int rc;
 
-	buf_reset(&h->answer);
-	curl_easy_setopt(h->easy, CURLOPT_URL, url);
-	curl_easy_setopt(h->easy, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(h->easy, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-	res = curl_easy_perform(h->easy);
-	if (res != CURLE_OK) {
-		fprintf(stderr, "offerctl simulate: %s %s: %s\n", method, url, curl_easy_strerror(res));
+	free(h->answer);
+	h->answer = NULL;
+	rc = client_call(c, body, &status, &h->answer, &error);
+	if (rc != 0) {
+		fprintf(stderr, "offerctl simulate: %s: %s\n", what, error != NULL ? error : "failed");
+		free(error);
 		return ERR_UNAVAIL;
 	}
-	curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
 	if (status != 200) {
-		fprintf(stderr, "offerctl simulate: %s %s: HTTP %ld: %.300s\n", method, url, status,
-		        h->answer.data ? h->answer.data : "");
+		fprintf(stderr, "offerctl simulate: %s: HTTP %ld: %.300s\n", what, status,
+		        h->answer != NULL ? h->answer : "");
 		return ERR_IO;
 	}
 	return 0;
@@ -469,14 +399,14 @@ static int http_decide(void *arg, const sim_context *c, size_t *slate, size_t *n
 		json_object_set_new(offers, sim_offer_name(j), json_true());
 	json_object_set_new(body, "offers", offers);
 	text = json_dumps(body, JSON_COMPACT);
-	rc = http_call(h, h->predict_url, "POST", text);
+	rc = http_call(h, h->predict, h->predict_url, text);
 	if (rc != 0)
 		goto out;
-	ans = json_loadb(h->answer.data, h->answer.len, 0, &jerr);
+	ans = json_loads(h->answer != NULL ? h->answer : "", 0, &jerr);
 	best = json_object_get(ans, "best-three-offers");
 	if (!json_is_array(best) || json_array_size(best) == 0 ||
 	    json_array_size(best) > AGENT_SHOWN || !json_is_integer(json_object_get(ans, "episode_id"))) {
-		fprintf(stderr, "offerctl simulate: unexpected /predict answer: %.300s\n", h->answer.data);
+		fprintf(stderr, "offerctl simulate: unexpected /predict answer: %.300s\n", h->answer);
 		rc = ERR_IO;
 		goto out;
 	}
@@ -523,7 +453,7 @@ static int http_learn(void *arg, const sim_context *c, const size_t *slate, size
 	}
 	json_object_set_new(body, "clicked_offers", clicked);
 	text = json_dumps(body, JSON_COMPACT);
-	rc = http_call(h, h->rewards_url, "PUT", text);
+	rc = http_call(h, h->rewards, h->rewards_url, text);
 	free(text);
 	json_decref(body);
 	return rc;
@@ -532,39 +462,32 @@ static int http_learn(void *arg, const sim_context *c, const size_t *slate, size
 static int run_http(const sim_opts *o, const sim_world *w, curve_out *curve)
 {
 	http_agent h;
+	client_conf cc;
 	sim_agent agent;
 	sim_stats st;
-	size_t n = strlen(o->url);
+	char *predict_url = client_endpoint(o->url, "/predict");
+	char *rewards_url = client_endpoint(o->url, "/rewards");
 	int rc = 1;
 
 	memset(&h, 0, sizeof(h));
-	buf_init(&h.answer, SIM_ANSWER_MAX);
-	while (n > 0 && o->url[n - 1] == '/')
-		n--;
-	h.predict_url = xasprintf("%.*s/predict", (int)n, o->url);
-	h.rewards_url = xasprintf("%.*s/rewards", (int)n, o->url);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
+	memset(&cc, 0, sizeof(cc));
+	h.predict_url = predict_url;
+	h.rewards_url = rewards_url;
+	cc.api_key = o->api_key != NULL && o->api_key[0] != '\0' ? o->api_key : NULL;
+	cc.user_agent = "offerctl-simulate";
+	cc.concurrency = 1;
+	cc.window = 1;
+	cc.url = predict_url;
+	if (client_new(&cc, no_emit, NULL, &h.predict) != 0)
 		goto out;
-	h.easy = curl_easy_init();
-	if (h.easy == NULL)
+	cc.url = rewards_url;
+	cc.method = "PUT";
+	if (client_new(&cc, no_emit, NULL, &h.rewards) != 0)
 		goto out;
-	h.headers = curl_slist_append(h.headers, "Content-Type: application/json");
-	h.headers = curl_slist_append(h.headers, "Expect:");
-	if (o->api_key != NULL) {
-		char *auth = xasprintf("Authorization: Bearer %s", o->api_key);
-
-		h.headers = curl_slist_append(h.headers, auth);
-		free(auth);
-	}
-	curl_easy_setopt(h.easy, CURLOPT_HTTPHEADER, h.headers);
-	curl_easy_setopt(h.easy, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(h.easy, CURLOPT_WRITEDATA, &h);
-	curl_easy_setopt(h.easy, CURLOPT_TIMEOUT, 30L);
-	curl_easy_setopt(h.easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h.easy, CURLOPT_USERAGENT, "offerctl-simulate");
 	print_header(o, "through HTTP: /predict, then /rewards with episode_id and accepted_offer");
 	sim_oracle_agent(w, &agent);
-	if (sim_run(w, o->episodes, &agent, NULL, on_curve, curve, o->every, &st) != 0)
+	if (sim_run(w, (uint64_t)o->episodes, &agent, NULL, on_curve, curve, (uint64_t)o->every,
+	            &st) != 0)
 		goto out;
 	print_row(o, "oracle", &st);
 	memset(&agent, 0, sizeof(agent));
@@ -572,7 +495,8 @@ static int run_http(const sim_opts *o, const sim_world *w, curve_out *curve)
 	agent.decide = http_decide;
 	agent.learn = http_learn;
 	agent.arg = &h;
-	if (sim_run(w, o->episodes, &agent, NULL, on_curve, curve, o->every, &st) != 0) {
+	if (sim_run(w, (uint64_t)o->episodes, &agent, NULL, on_curve, curve, (uint64_t)o->every,
+	            &st) != 0) {
 		fprintf(stderr, "offerctl simulate: stopped after %" PRIu64 " episodes\n", st.episodes);
 		goto out;
 	}
@@ -580,13 +504,11 @@ static int run_http(const sim_opts *o, const sim_world *w, curve_out *curve)
 	print_row(o, h.label, &st);
 	rc = 0;
 out:
-	if (h.easy != NULL)
-		curl_easy_cleanup(h.easy);
-	curl_slist_free_all(h.headers);
-	curl_global_cleanup();
-	free(h.predict_url);
-	free(h.rewards_url);
-	buf_free(&h.answer);
+	client_free(h.predict);
+	client_free(h.rewards);
+	free(h.answer);
+	free(predict_url);
+	free(rewards_url);
 	return rc;
 }
 
@@ -596,12 +518,14 @@ int ctl_simulate(int argc, char **argv)
 	                                              "thompson", "ucb",      "random"};
 	sim_opts o;
 	sim_world *w = NULL;
-	curve_out curve = {NULL, NULL, 0, 0};
+	curve_out curve = {NULL, NULL, 0, 0, {NULL, 0, 0, 0}};
 	double start = util_now();
 	int rc = parse_opts(argc, argv, &o);
 
-	if (rc != 0)
-		return rc == 3 ? 0 : rc;
+	buf_init(&curve.field, 256);
+	if (rc >= 0)
+		goto out;
+	rc = 0;
 	w = xmalloc(sizeof(*w));
 	if (sim_world_init(w, o.seed, o.drift_at) != 0) {
 		rc = 1;
@@ -645,6 +569,8 @@ out:
 		fprintf(stderr, "offerctl simulate: cannot write %s\n", o.csv);
 		rc = 1;
 	}
+	buf_free(&curve.field);
 	free(w);
+	config_opts_free(opts, UTIL_ARRAY_LEN(opts), &o);
 	return rc;
 }

@@ -11,6 +11,7 @@
  */
 #include "ctl.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +32,9 @@
 
 
 typedef struct train_opts {
-	const char *transactions;
-	const char *database_url;
-	const char *company;
+	char *transactions;
+	char *database_url;
+	char *company;
 	double prior_weight;
 	int dry_run;
 } train_opts;
@@ -42,107 +43,55 @@ typedef struct train_times {
 	double parse, rfm, priors, store_open, store_segments, store_priors, total;
 } train_times;
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-	        "usage: offerctl train --transactions FILE [--database-url URL] [--company C]\n"
-	        "                      [--prior-weight W] [--dry-run]\n"
-	        "  --transactions FILE  transactions CSV, plain or gzip (UCI Online Retail columns)\n"
-	        "  --database-url URL   sqlite:PATH or postgresql://... (default: $DATABASE_URL)\n"
-	        "  --company C          tenant the segments and priors belong to (default A)\n"
-	        "  --prior-weight W     observations each prior is worth (default 1)\n"
-	        "  --dry-run            compute and print the summary, store nothing\n");
-}
+#define O(field) offsetof(train_opts, field)
 
-/*
- * Matches "--name value" or "--name=value" at argv[*i]: returns 1 and sets
- * *value (advancing *i past a separate value), 0 when argv[*i] is another
- * flag, ERR_INVAL when the value is missing.
- */
-static int match_flag(int argc, char **argv, int *i, const char *name, const char **value)
-{
-	size_t n = strlen(name);
-	const char *a = argv[*i];
+static const config_opt opts[] = {
+    {"transactions FILE", NULL, CONFIG_STR, O(transactions), NULL, 0, 0,
+     "transactions CSV, plain or gzip (UCI Online Retail columns; required)"},
+    CTL_OPT_DATABASE_URL(train_opts, database_url),
+    {"company C", NULL, CONFIG_STR, O(company), "A", 0, 0,
+     "tenant the segments and priors belong to"},
+    {"prior-weight W", NULL, CONFIG_DBL, O(prior_weight), "1", 0, 1e6,
+     "observations each prior is worth"},
+    {"dry-run", NULL, CONFIG_FLAG, O(dry_run), NULL, 0, 0,
+     "compute and print the summary, store nothing"},
+};
 
-	if (strncmp(a, name, n) != 0)
-		return 0;
-	if (a[n] == '=') {
-		*value = a + n + 1;
-		return 1;
-	}
-	if (a[n] != '\0')
-		return 0;
-	if (*i + 1 >= argc) {
-		fprintf(stderr, "offerctl train: %s needs a value\n", name);
-		return ERR_INVAL;
-	}
-	(*i)++;
-	*value = argv[*i];
-	return 1;
-}
+static const ctl_spec spec = {
+    "offerctl train",
+    "usage: offerctl train --transactions FILE [--database-url URL] [--company C]\n"
+    "                      [--prior-weight W] [--dry-run]\n\n"
+    "Warm-starts the agent from purchase history: RFM segments of the customers\n"
+    "and priors of every (state, product).\n",
+    NULL,
+    opts,
+    UTIL_ARRAY_LEN(opts),
+    0,
+    0,
+};
 
-/* Returns 0, 1 for --help, or ERR_INVAL (message printed). */
+/* Returns -1 to go on, else the exit status (0 after --help, 2 after a usage error). */
 static int parse_args(int argc, char **argv, train_opts *o)
 {
-	static const char *const names[] = {"--transactions", "--database-url", "--company",
-	                                    "--prior-weight"};
+	const char *args[CTL_ARGS_MAX];
+	size_t nargs;
+	int rc;
 
 	memset(o, 0, sizeof(*o));
-	o->company = "A";
-	o->prior_weight = 1.0;
-	for (int i = 1; i < argc; i++) {
-		const char *v = NULL;
-		int which = -1;
-
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			usage(stdout);
-			return 1;
-		}
-		if (strcmp(argv[i], "--dry-run") == 0) {
-			o->dry_run = 1;
-			continue;
-		}
-		for (int k = 0; k < (int)UTIL_ARRAY_LEN(names) && which < 0; k++) {
-			int m = match_flag(argc, argv, &i, names[k], &v);
-
-			if (m < 0)
-				return ERR_INVAL;
-			if (m > 0)
-				which = k;
-		}
-		switch (which) {
-		case 0:
-			o->transactions = v;
-			break;
-		case 1:
-			o->database_url = v;
-			break;
-		case 2:
-			o->company = v;
-			break;
-		case 3:
-			if (util_strtod(v, 0, 1e6, &o->prior_weight) != 0) {
-				fprintf(stderr, "offerctl train: --prior-weight must be a number in [0, 1e6]\n");
-				return ERR_INVAL;
-			}
-			break;
-		default:
-			fprintf(stderr, "offerctl train: unknown argument %s\n", argv[i]);
-			usage(stderr);
-			return ERR_INVAL;
-		}
-	}
+	rc = ctl_parse(&spec, o, argc, argv, args, &nargs);
+	if (rc >= 0)
+		return rc;
 	if (o->transactions == NULL || o->transactions[0] == '\0') {
-		fprintf(stderr, "offerctl train: --transactions FILE is required\n");
-		usage(stderr);
-		return ERR_INVAL;
+		fprintf(stderr, "offerctl train: --transactions FILE is required (see offerctl train "
+		                "--help)\n");
+		return 2;
 	}
 	if (o->company[0] == '\0' || strlen(o->company) > TRAIN_COMPANY_MAX) {
 		fprintf(stderr, "offerctl train: --company must be 1 to %d characters\n",
 		        TRAIN_COMPANY_MAX);
-		return ERR_INVAL;
+		return 2;
 	}
-	return 0;
+	return -1;
 }
 
 static int store_segments(store *s, const train_opts *o, const rfm_data *d)
@@ -293,12 +242,12 @@ int ctl_train(int argc, char **argv)
 
 	memset(&t, 0, sizeof(t));
 	rfm_data_init(&d);
-	rc = parse_args(argc, argv, &o);
-	if (rc != 0) {
-		code = rc > 0 ? 0 : 2;
+	code = parse_args(argc, argv, &o);
+	if (code >= 0) {
 		rc = 0;
 		goto out;
 	}
+	code = 1;
 	rfm_config_init(&cfg);
 	cfg.prior_weight = o.prior_weight;
 
@@ -319,7 +268,7 @@ int ctl_train(int argc, char **argv)
 
 	if (!o.dry_run) {
 		mark = util_monotonic();
-		rc = store_open(ctl_database_url(o.database_url), &s);
+		rc = store_open(o.database_url, &s);
 		if (rc == 0)
 			rc = db_migrate(s);
 		if (rc != 0) {
@@ -346,5 +295,6 @@ out:
 		fprintf(stderr, "offerctl train: failed (error %d)\n", rc);
 	store_close(s);
 	rfm_data_free(&d);
+	config_opts_free(opts, UTIL_ARRAY_LEN(opts), &o);
 	return code;
 }

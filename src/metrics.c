@@ -1,5 +1,8 @@
 /*
- * metrics.c — fixed tables indexed by route label and status code.
+ * metrics.c — fixed tables indexed by route label and status code. Label
+ * values that come from data (agent versions, policy and store names) are
+ * escaped as the exposition format requires (\\, \" and \n), so a version
+ * string can never break the text a scraper reads.
  */
 #include "metrics.h"
 
@@ -33,6 +36,25 @@ static struct {
 	unsigned long long rewards, accepted;
 } versions[M_VERSIONS];
 static size_t nversions;
+
+/*
+ * Appends a label value in double quotes, escaped as the Prometheus text
+ * format requires: backslash, double quote and line feed. NULL is "".
+ */
+static void label_value(buf *b, const char *v)
+{
+	buf_add(b, "\"", 1);
+	for (const char *p = v != NULL ? v : ""; *p != '\0'; p++) {
+		size_t run = strcspn(p, "\\\"\n");
+
+		buf_add(b, p, run);
+		p += run;
+		if (*p == '\0')
+			break;
+		buf_add(b, *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : "\\n", 2);
+	}
+	buf_add(b, "\"", 1);
+}
 
 static size_t label_index(const char *label)
 {
@@ -93,9 +115,16 @@ void metrics_reward(const char *agent_version, int accepted)
 
 void metrics_render(buf *b, const metrics_extra *x)
 {
-	buf_addf(b, "# HELP offerd_build_info Build information.\n# TYPE offerd_build_info gauge\n"
-	            "offerd_build_info{version=\"%s\",agent_version=\"%s\",policy=\"%s\",store=\"%s\"} 1\n",
-	         OFFERD_VERSION, x->agent_version, x->policy, x->store);
+	buf_adds(b, "# HELP offerd_build_info Build information.\n# TYPE offerd_build_info gauge\n"
+	            "offerd_build_info{version=");
+	label_value(b, OFFERD_VERSION);
+	buf_adds(b, ",agent_version=");
+	label_value(b, x->agent_version);
+	buf_adds(b, ",policy=");
+	label_value(b, x->policy);
+	buf_adds(b, ",store=");
+	label_value(b, x->store);
+	buf_adds(b, "} 1\n");
 	buf_adds(b, "# HELP offerd_http_requests_total Requests answered, by route and status.\n"
 	            "# TYPE offerd_http_requests_total counter\n");
 	for (size_t l = 0; l < M_LABELS; l++) {
@@ -179,11 +208,15 @@ void metrics_render(buf *b, const metrics_extra *x)
 	            "# TYPE offerd_acceptance_rate gauge\n");
 	pthread_mutex_lock(&vlock);
 	for (size_t i = 0; i < nversions; i++) {
-		buf_addf(b, "offerd_rewards_total{agent_version=\"%s\",accepted=\"true\"} %llu\n",
-		         versions[i].version, versions[i].accepted);
-		buf_addf(b, "offerd_rewards_total{agent_version=\"%s\",accepted=\"false\"} %llu\n",
-		         versions[i].version, versions[i].rewards - versions[i].accepted);
-		buf_addf(b, "offerd_acceptance_rate{agent_version=\"%s\"} %.6f\n", versions[i].version,
+		buf_adds(b, "offerd_rewards_total{agent_version=");
+		label_value(b, versions[i].version);
+		buf_addf(b, ",accepted=\"true\"} %llu\n", versions[i].accepted);
+		buf_adds(b, "offerd_rewards_total{agent_version=");
+		label_value(b, versions[i].version);
+		buf_addf(b, ",accepted=\"false\"} %llu\n", versions[i].rewards - versions[i].accepted);
+		buf_adds(b, "offerd_acceptance_rate{agent_version=");
+		label_value(b, versions[i].version);
+		buf_addf(b, "} %.6f\n",
 		         versions[i].rewards ? (double)versions[i].accepted / (double)versions[i].rewards
 		                             : 0.0);
 	}

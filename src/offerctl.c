@@ -1,5 +1,7 @@
 /*
- * offerctl.c — the command-line tool: dispatches to a subcommand (ctl.h).
+ * offerctl.c — the command-line tool: dispatches to a subcommand (ctl.h),
+ * and the argument rules every subcommand shares (ctl_parse over an option
+ * table of config.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,24 +34,51 @@ static const command commands[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: offerctl COMMAND [ARGS]\n\n"
+	fprintf(f, "usage: offerctl COMMAND [ARGS]   (offerctl COMMAND --help for its options)\n\n"
 	           "Database commands take --database-url URL (default $DATABASE_URL, else "
 	           "sqlite:var/offerd.db).\n"
-	           "HTTP commands take --url URL (default http://127.0.0.1:8000) and --api-key KEY\n"
-	           "(default $OFFERD_API_KEY).\n\n");
+	           "HTTP commands take --url URL (default $OFFERD_URL, else http://127.0.0.1:8000)\n"
+	           "and --api-key KEY (default $OFFERD_API_KEY).\n\n");
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(commands); i++)
 		fprintf(f, "  %s\n", commands[i].help);
 }
 
-const char *ctl_database_url(const char *flag)
+void ctl_help(const ctl_spec *spec, FILE *f)
 {
-	const char *env = getenv("DATABASE_URL");
+	fputs(spec->usage, f);
+	if (spec->nopts > 0) {
+		fputs("\n", f);
+		config_opts_help(f, spec->opts, spec->nopts);
+	}
+	fputs("  -h, --help             this text\n", f);
+	if (spec->footer != NULL) {
+		fputs("\n", f);
+		fputs(spec->footer, f);
+	}
+}
 
-	if (flag != NULL && flag[0] != '\0')
-		return flag;
-	if (env != NULL && env[0] != '\0')
-		return env;
-	return "sqlite:var/offerd.db";
+int ctl_parse(const ctl_spec *spec, void *target, int argc, char **argv, const char **args,
+              size_t *nargs)
+{
+	size_t max = spec->max_args < CTL_ARGS_MAX ? spec->max_args : CTL_ARGS_MAX;
+	int rc = config_opts_parse(spec->prog, spec->opts, spec->nopts, target, argc, argv, args, max,
+	                           nargs);
+
+	if (rc == CONFIG_HELP) {
+		ctl_help(spec, stdout);
+		return 0;
+	}
+	if (rc != 0)
+		return 2;
+	if (*nargs < spec->min_args) {
+		const char *nl = strchr(spec->usage, '\n');
+
+		/* The first line of the help is the usage line. */
+		fprintf(stderr, "%s: missing arguments; %.*s\n", spec->prog,
+		        (int)(nl != NULL ? nl - spec->usage : (long)strlen(spec->usage)), spec->usage);
+		return 2;
+	}
+	return -1;
 }
 
 int main(int argc, char **argv)

@@ -11,6 +11,7 @@
 #     the bad ones with their error, and only the good ones reached the server.
 #  4. A header without customer_id: exit status 2 and no output file; a
 #     server that is down: every row written with a connection error.
+#     The output file being the input (by any path or link): refused.
 #  5. replay of company_A.json: six JSON lines, on /predict and /predict-v2.
 # Exits 77 (skipped) only when $OFFERD_BUILD/offerd has not been built.
 # Runs from the repository root with $OFFERD_BUILD (scripts/run-tests.sh).
@@ -168,6 +169,26 @@ after=$(episodes)
 [[ $((after - before)) == 6 ]] && ok "only the 6 good rows reached the server" \
   || fail "episodes went from $before to $after, expected +6"
 
+# --- 3b. formula injection (OWASP): cells a spreadsheet would run ------------
+printf 'customer_id;age;region;Offer_1;Offer_2;Offer_3\r\n=1+2;30;Asia;True;True;True\r\n@SUM(A1);30;Asia;True;True;True\r\n-5;30;Asia;True;True;True\r\n+7;abc;Asia;True;True;True\r\n' \
+  >"$tmp/formula.csv"
+timeout 60 "$ctl" batch "$tmp/formula.csv" -o "$tmp/formula.out.csv" --url "$url" --quiet 2>/dev/null
+ids=$(tr -d '\r' <"$tmp/formula.out.csv" | tail -n +2 | cut -d, -f1 | tr '\n' ' ')
+[[ $ids == "\"'=1+2\" \"'@SUM(A1)\" \"'-5\" \"'+7\" " ]] \
+  && ok "formula cells are quoted with a leading ' (ok and error rows)" \
+  || fail "formula cells written as: $ids"
+
+# --- 3c. the documented 64-offer limit: 65 offer columns fail each row with 422 --
+{
+  printf 'customer_id;age'; for i in $(seq 65); do printf ';Offer_%d' "$i"; done; printf '\n'
+  printf '1;30'; for i in $(seq 65); do printf ';True'; done; printf '\n'
+} >"$tmp/offers65.csv"
+timeout 60 "$ctl" batch "$tmp/offers65.csv" -o "$tmp/offers65.out" --url "$url" --quiet 2>/dev/null
+rc=$?
+[[ $rc == 1 ]] && grep -q "HTTP 422 (offers): offers has more than 64 entries" "$tmp/offers65.out" \
+  && ok "65 offer columns: the row fails with the documented 422" \
+  || fail "65 offer columns: exit $rc, $(cat "$tmp/offers65.out")"
+
 # --- 4. fatal input, server down ---------------------------------------------
 timeout 30 "$ctl" batch tests/data/no-customer-id.csv -o "$tmp/none.csv" --url "$url" 2>"$tmp/none.err"
 rc=$?
@@ -177,9 +198,36 @@ rc=$?
 # Port 1 on loopback: nothing listens there, so every attempt is refused.
 timeout 60 "$ctl" batch examples/company_B.csv -o "$tmp/down.csv" --url "http://127.0.0.1:1" --quiet 2>/dev/null
 rc=$?
-[[ $rc == 1 && $(statuses "$tmp/down.csv" | grep -c error) == 19 ]] \
-  && ok "server down: exit 1, 19 rows written with the error" \
+[[ $rc == 2 && $(statuses "$tmp/down.csv" | grep -c error) == 19 ]] \
+  && ok "server down: exit 2 (could not run), 19 rows written with the error" \
   || fail "server down: exit $rc, $(statuses "$tmp/down.csv" 2>/dev/null | grep -c error) error rows"
+# Fewer rows than the engine's trip count: still exit 2, not 1.
+head -n 3 examples/company_B.csv >"$tmp/three.csv"
+timeout 60 "$ctl" batch "$tmp/three.csv" -o "$tmp/down3.csv" --url "http://127.0.0.1:1" --quiet 2>"$tmp/down3.err"
+rc=$?
+[[ $rc == 2 && $(statuses "$tmp/down3.csv" | grep -c error) == 2 ]] && grep -q "could not be reached" "$tmp/down3.err" \
+  && ok "server down, two rows: exit 2" || fail "server down, two rows: exit $rc, $(cat "$tmp/down3.err")"
+timeout 60 "$ctl" replay examples/company_A.json --url "http://127.0.0.1:1" >/dev/null 2>&1
+rc=$?
+[[ $rc == 2 ]] && ok "replay, server down: exit 2" || fail "replay, server down: exit $rc"
+
+# --- 4b. the output is the input (finding 7): refused, the input intact ------
+cp examples/company_B.csv "$tmp/self.csv"
+ln "$tmp/self.csv" "$tmp/self-hard.csv"
+ln -s "$tmp/self.csv" "$tmp/self-sym.csv"
+sum=$(cksum <examples/company_B.csv)
+for o in "$tmp/self.csv" "$tmp/./self.csv" "$tmp/self-hard.csv" "$tmp/self-sym.csv"; do
+  timeout 30 "$ctl" batch "$tmp/self.csv" -o "$o" --url "$url" --quiet 2>"$tmp/self.err"
+  rc=$?
+  [[ $rc == 2 && $(cksum <"$tmp/self.csv") == "$sum" ]] && grep -q "is the input file" "$tmp/self.err" \
+    && ok "batch IN -o ${o#"$tmp"/}: refused, input intact" \
+    || fail "batch IN -o ${o#"$tmp"/}: exit $rc, $(cat "$tmp/self.err"), input $(cksum <"$tmp/self.csv")"
+done
+timeout 30 "$ctl" batch - -o "$tmp/self.csv" --url "$url" --quiet <"$tmp/self.csv" 2>/dev/null
+rc=$?
+[[ $rc == 2 && $(cksum <"$tmp/self.csv") == "$sum" ]] && ok "batch - <IN -o IN: refused" \
+  || fail "batch - <IN -o IN: exit $rc"
+ls "$tmp"/self*.tmp-* >/dev/null 2>&1 && fail "a temporary output file was left behind"
 
 # --- 5. replay ---------------------------------------------------------------
 timeout 60 "$ctl" replay examples/company_A.json --url "$url" >"$tmp/replay.out" 2>"$tmp/replay.err"

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "csvin.c"
+#include "csvout.h"
 
 #define TODAY "2030-06-15"
 

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# offerctl tells the truth, on a throwaway SQLite database (no server):
+#  1. agent versions: semantic versions only (a newline or a quote is
+#     refused), never released twice, and never lower than the highest
+#     released, so the latest release (what /is-alive shows) is the highest.
+#  2. every command: --help (anywhere) prints its help, exits 0 and does
+#     nothing; an unknown option, an option of another command or an option
+#     before the action exits 2 and does nothing.
+#  3. keys revoke: an unknown key or an already revoked one is an error.
+# Exits 77 (skipped) only when $OFFERD_BUILD/offerctl has not been built.
+set -uo pipefail
+cd "$(dirname "$0")/.." || exit 2
+build=${OFFERD_BUILD:-build}
+ctl=$build/offerctl
+if [[ ! -x $ctl ]]; then
+  echo "SKIP: $ctl is not built"
+  exit 77
+fi
+
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+db="sqlite:$tmp/offerd.db"
+
+# Runs offerctl with a timeout; stdout and stderr in $tmp/out and $tmp/err, status in $rc.
+run() {
+  timeout 30 "$ctl" "$@" >"$tmp/out" 2>"$tmp/err"
+  rc=$?
+}
+
+# expect_rc WANT DESCRIPTION -- ARGS...
+expect_rc() {
+  local want=$1 what=$2
+  shift 3
+  run "$@"
+  if [[ $rc == "$want" ]]; then
+    ok "$what (exit $rc)"
+  else
+    fail "$what: exit $rc, expected $want; stdout: $(head -c 300 "$tmp/out"); stderr: $(head -c 300 "$tmp/err")"
+  fi
+}
+
+# --- 1. agent versions ---------------------------------------------------------
+expect_rc 0 "release 1.1.0" -- agent release 1.1.0 --policy ucb --database-url "$db"
+expect_rc 1 "releasing 1.1.0 again is refused" -- agent release 1.1.0 --policy thompson --database-url "$db"
+grep -q "already released" "$tmp/err" || fail "no 'already released' in: $(cat "$tmp/err")"
+expect_rc 1 "releasing the seeded 1.0.0 again is refused" -- agent release 1.0.0 --database-url "$db"
+expect_rc 1 "releasing 1.0.9 below 1.1.0 is refused" -- agent release 1.0.9 --database-url "$db"
+grep -q "not higher than the released 1.1.0" "$tmp/err" || fail "no 'not higher' in: $(cat "$tmp/err")"
+expect_rc 1 "1.1.0-rc.1 is below 1.1.0" -- agent release 1.1.0-rc.1 --database-url "$db"
+expect_rc 2 "a version with a newline is refused" -- agent release $'1.2.0\nfake 1' --database-url "$db"
+expect_rc 2 "a version with a quote is refused" -- agent release '1.2.0"' --database-url "$db"
+expect_rc 2 "a version that is not MAJOR.MINOR.PATCH is refused" -- agent release 1.2 --database-url "$db"
+expect_rc 2 "leading zeros are refused" -- agent release 1.02.0 --database-url "$db"
+expect_rc 0 "2.0.0-rc.2 after 1.1.0" -- agent release 2.0.0-rc.2 --database-url "$db"
+expect_rc 0 "2.0.0-rc.10 after rc.2 (numeric identifiers)" -- agent release 2.0.0-rc.10 --database-url "$db"
+expect_rc 1 "2.0.0-rc.9 after rc.10 is refused" -- agent release 2.0.0-rc.9 --database-url "$db"
+expect_rc 0 "2.0.0+build.7 after the release candidates" -- agent release 2.0.0+build.7 --database-url "$db"
+run agent list --database-url "$db"
+got=$(awk 'NR > 1 { print $2 }' "$tmp/out" | tr '\n' ' ')
+[[ $got == "1.0.0 1.1.0 2.0.0-rc.2 2.0.0-rc.10 2.0.0+build.7 " ]] \
+  && ok "agent list: each version once, rising" || fail "agent list: '$got'"
+
+# --- 2. --help and unknown options, for every command ----------------------------
+hdb="sqlite:$tmp/help.db"
+invocations=(
+  "products import examples/company_A_products.csv --database-url $hdb"
+  "agent release 9.9.9 --policy ucb --database-url $hdb"
+  "agent list --database-url $hdb"
+  "keys create --company A --database-url $hdb"
+  "keys list --database-url $hdb"
+  "keys revoke abc --database-url $hdb"
+  "db migrate --database-url $hdb"
+  "db count tb_agents --database-url $hdb"
+  "batch examples/company_B.csv -o $tmp/help-out.csv --url http://127.0.0.1:1"
+  "replay examples/company_A.json --url http://127.0.0.1:1"
+  "train --transactions examples/online_retail.csv.gz --database-url $hdb"
+  "simulate --episodes 10 --database-url $hdb"
+  "evaluate --policy ucb --database-url $hdb"
+)
+for inv in "${invocations[@]}"; do
+  read -r -a words <<<"$inv"
+  name="${words[0]}"
+  case $name in products | agent | keys | db) name="$name ${words[1]}" ;; esac
+  for pos in end middle; do
+    if [[ $pos == end ]]; then args=("${words[@]}" --help); else args=("${words[@]:0:2}" --help "${words[@]:2}"); fi
+    run "${args[@]}"
+    if [[ $rc == 0 ]] && grep -q "^usage: offerctl $name" "$tmp/out" && grep -q -- "--help" "$tmp/out"; then
+      ok "$name: --help ($pos) prints the help, exit 0"
+    else
+      fail "$name: --help ($pos): exit $rc, stdout: $(head -c 200 "$tmp/out"), stderr: $(head -c 200 "$tmp/err")"
+    fi
+  done
+  run "${words[@]}" --no-such-option
+  [[ $rc == 2 ]] && grep -q "unknown option --no-such-option" "$tmp/err" \
+    && ok "$name: an unknown option exits 2" || fail "$name: unknown option: exit $rc, $(cat "$tmp/err")"
+  other=--transactions
+  [[ ${words[0]} == train ]] && other=--output
+  run "${words[@]}" "$other" x
+  [[ $rc == 2 ]] && grep -q "unknown option $other" "$tmp/err" \
+    && ok "$name: another command's option ($other) exits 2" \
+    || fail "$name: $other: exit $rc, $(cat "$tmp/err")"
+done
+for family in products agent keys db; do
+  run "$family" --help
+  [[ $rc == 0 ]] && grep -q "offerctl $family" "$tmp/out" && ok "$family --help: exit 0" \
+    || fail "$family --help: exit $rc"
+  run "$family" --no-such-option
+  [[ $rc == 2 ]] && ok "$family --no-such-option: exit 2" || fail "$family --no-such-option: exit $rc"
+  run "$family"
+  [[ $rc == 2 ]] && ok "$family without an action: exit 2" || fail "$family alone: exit $rc"
+done
+# An option before the action, and the finding's own example: --help as the version.
+run agent --policy ucb release 9.9.9 --database-url "$hdb"
+[[ $rc == 2 ]] && ok "agent --policy ucb release ...: exit 2" || fail "option before the action: exit $rc"
+run agent release --help --database-url "$hdb"
+[[ $rc == 0 ]] && grep -q "^usage: offerctl agent release" "$tmp/out" \
+  && ok "agent release --help prints the help" || fail "agent release --help: exit $rc, $(cat "$tmp/out")"
+run agent release 9.9.9 extra --database-url "$hdb"
+[[ $rc == 2 ]] && ok "agent release with two versions: exit 2" || fail "agent release 9.9.9 extra: exit $rc"
+run keys revoke --database-url "$hdb"
+[[ $rc == 2 ]] && ok "keys revoke without a key: exit 2" || fail "keys revoke without a key: exit $rc"
+# Nothing above may have touched a database or written a file.
+[[ ! -e $tmp/help.db && ! -e $tmp/help-out.csv ]] && ok "--help and usage errors did nothing" \
+  || fail "a --help or a usage error acted: $(ls "$tmp")"
+
+# --- 3. keys revoke tells the truth -------------------------------------------------
+run keys create --company A --database-url "$db"
+key=$(cat "$tmp/out")
+prefix=$(timeout 30 "$ctl" keys list --database-url "$db" | awk 'NR == 2 { print $3 }')
+expect_rc 1 "revoking a key that does not exist fails" -- keys revoke no-such-key --database-url "$db"
+grep -q "no key has the prefix or id no-such-key" "$tmp/err" || fail "revoke of an unknown key said: $(cat "$tmp/out" "$tmp/err")"
+grep -q revoked "$tmp/out" && fail "revoke of an unknown key printed 'revoked'"
+[[ -n $key && -n $prefix ]] || fail "no key or prefix from keys create/list"
+expect_rc 0 "revoking the key by its prefix" -- keys revoke "$prefix" --database-url "$db"
+expect_rc 1 "revoking it again fails" -- keys revoke "$prefix" --database-url "$db"
+grep -q "already revoked" "$tmp/err" || fail "second revoke said: $(cat "$tmp/err")"
+run keys list --database-url "$db"
+awk 'NR == 2 { exit $NF == "active" }' "$tmp/out" && ok "keys list shows the key revoked" \
+  || fail "keys list: $(cat "$tmp/out")"
+
+if ((fails > 0)); then
+  echo "$fails check(s) failed"
+  exit 1
+fi
+echo "all offerctl checks passed"

@@ -1,0 +1,63 @@
+/*
+ * test_metrics.c — the Prometheus text of /metrics stays valid whatever the
+ * agent version string holds: every label value is escaped (\\, \", \n), so
+ * each sample is one line that parses.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "metrics.h"
+
+static void test_label_values_escaped(void **unused)
+{
+	buf b;
+	metrics_extra x;
+
+	(void)unused;
+	memset(&x, 0, sizeof(x));
+	x.agent_version = "1.0.0\"} 1\nfake_metric{a=\"b";
+	x.policy = "ucb\\";
+	x.store = "sqlite";
+	metrics_reward("2.0.0\nx\"y\\z", 1);
+	buf_init(&b, 1 << 20);
+	metrics_render(&b, &x);
+	assert_non_null(b.data);
+	assert_non_null(strstr(b.data, "agent_version=\"1.0.0\\\"} 1\\nfake_metric{a=\\\"b\","
+	                                "policy=\"ucb\\\\\",store=\"sqlite\"} 1\n"));
+	assert_non_null(strstr(b.data, "offerd_rewards_total{agent_version=\"2.0.0\\nx\\\"y\\\\z\","
+	                                "accepted=\"true\"} 1\n"));
+	assert_non_null(strstr(b.data, "offerd_acceptance_rate{agent_version=\"2.0.0\\nx\\\"y\\\\z\"}"
+	                                " 1.000000\n"));
+	/* No line starts with the injected name: the newline stayed inside a label. */
+	assert_null(strstr(b.data, "\nfake_metric"));
+	/* Every non-comment line is NAME{...} VALUE or NAME VALUE: one space-separated value. */
+	for (char *line = b.data; *line != '\0';) {
+		char *end = strchr(line, '\n');
+
+		assert_non_null(end);
+		if (line[0] != '#') {
+			char *brace = memchr(line, '{', (size_t)(end - line));
+
+			assert_true(line[0] >= 'a' && line[0] <= 'z');
+			if (brace != NULL)
+				assert_non_null(memchr(brace, '}', (size_t)(end - brace)));
+		}
+		line = end + 1;
+	}
+	buf_free(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_label_values_escaped),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
