@@ -187,7 +187,7 @@ static json_t *parse_body(const char *body, size_t len, pz_error *e)
 		pz_fail(e, PZ_BAD_REQUEST, NULL, "The request body is empty; expected a JSON object.");
 		return NULL;
 	}
-	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (root == NULL) {
 		pz_fail(e, PZ_BAD_REQUEST, NULL,
 		        "Request could not be understood by the server: malformed JSON at line %d, column %d: "

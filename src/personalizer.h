@@ -32,7 +32,7 @@
 /* offerd's own hard limits, beyond Personalizer's. */
 #define PZ_BODY_MAX (512 * 1024) /* bytes in one request body */
 #define PZ_FEATURES_MAX 256      /* leaf values in one feature list (context, action or slot) */
-#define PZ_FEATURE_DEPTH_MAX 4   /* list > object > namespace object > values */
+#define PZ_FEATURE_DEPTH_MAX 3   /* objects in objects: feature object > namespace > one more */
 #define PZ_FEATURE_KEY_MAX 256   /* bytes in one feature name */
 #define PZ_FEATURE_STRING_MAX 1024 /* bytes in one string feature value */
 #define PZ_FEATURE_ARRAY_MAX 256 /* numbers in one numeric array feature */
