@@ -214,7 +214,8 @@ typedef struct pz_service_config {
 	char last_edit[32];      /* lastConfigurationEditDate, "" when unknown */
 } pz_service_config;
 
-/* Personalizer's defaults for a new loop: 10 min, 0, earliest, 20%, 5 min, 90 days... */
+/* A new loop's configuration: Personalizer's example values (10 min, 0,
+ * earliest, 20%, 5 min), retention -1 (offerd deletes nothing unasked). */
 void pz_service_config_default(pz_service_config *c);
 /* Parses a PUT /configurations/service body. */
 int pz_service_config_parse(const char *body, size_t len, pz_service_config *out, pz_error *e);
