@@ -43,7 +43,7 @@ static void check_error(int rc, const pz_error *e)
 
 static void check_id(const char *id, size_t len)
 {
-	if (id == NULL || len == 0 || len > PZ_ID_MAX || strlen(id) != len)
+	if (id == NULL || len == 0 || len > PZ_ID_BYTES_MAX || strlen(id) != len)
 		abort();
 }
 

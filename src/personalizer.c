@@ -214,8 +214,22 @@ static void path_idx(char *out, size_t n, const char *base, size_t i, const char
 }
 
 /*
- * An id: a string of 1..PZ_ID_MAX bytes. what names it in messages.
- * Returns 0 with *s and *len set, or a negative code.
+ * Characters (code points) of a UTF-8 string jansson has validated: the
+ * bytes that do not continue a sequence. Personalizer's limits count
+ * characters (its clients check string length), not bytes.
+ */
+static size_t utf8_chars(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return n;
+}
+
+/*
+ * An id: a string of 1..PZ_ID_MAX characters. what names it in messages.
+ * Returns 0 with *s and *len (bytes) set, or a negative code.
  */
 static int get_id(json_t *v, const char *target, const char *what, pz_kind kind, const char **s,
                   size_t *len, pz_error *e)
@@ -228,9 +242,9 @@ static int get_id(json_t *v, const char *target, const char *what, pz_kind kind,
 	*len = json_string_length(v);
 	if (*len == 0)
 		return pz_fail(e, kind, target, "%s must not be empty.", what);
-	if (*len > PZ_ID_MAX)
-		return pz_fail(e, kind, target, "%s is %zu bytes long; at most %d are allowed.", what, *len,
-		               PZ_ID_MAX);
+	if (utf8_chars(*s, *len) > PZ_ID_MAX)
+		return pz_fail(e, kind, target, "%s is %zu characters long; at most %d are allowed.", what,
+		               utf8_chars(*s, *len), PZ_ID_MAX);
 	return 0;
 }
 

@@ -20,7 +20,8 @@
 /* Personalizer's own limits (v1.0 specification and service messages). */
 #define PZ_ACTIONS_MAX 50        /* actions in one rank ("between 1 and 50") */
 #define PZ_SLOTS_MAX 50          /* slots in one multi-slot rank */
-#define PZ_ID_MAX 256            /* action, slot, event and evaluation ids (maxLength) */
+#define PZ_ID_MAX 256            /* characters in an id (maxLength): action, slot, event, evaluation */
+#define PZ_ID_BYTES_MAX (4 * PZ_ID_MAX) /* the same in UTF-8 bytes, at most */
 #define PZ_POLICY_NAME_MAX 256   /* PolicyContract.name */
 #define PZ_POLICY_ARGS_MAX 1024  /* PolicyContract.arguments */
 #define PZ_EVAL_POLICIES_MAX 10  /* "A maximum of 10 custom policies are allowed" */
@@ -101,7 +102,7 @@ int pz_event_id_check(const char *id, size_t len, pz_kind kind, pz_error *e);
 int pz_event_id_new(char out[PZ_EVENT_ID_GEN_LEN + 1]);
 
 typedef struct pz_action {
-	const char *id;          /* into root; 1..PZ_ID_MAX bytes, unique in the request */
+	const char *id;          /* into root; 1..PZ_ID_MAX characters, unique in the request */
 	size_t id_len;
 	json_t *features;        /* borrowed: an array of objects, at least one value */
 	int excluded;            /* listed in excludedActions (of the request or the slot) */
@@ -122,7 +123,7 @@ int pz_rank_parse(const char *body, size_t len, pz_rank_req *out, pz_error *e);
 void pz_rank_free(pz_rank_req *r);
 
 typedef struct pz_slot {
-	const char *id;          /* into root; unique, 1..PZ_ID_MAX bytes */
+	const char *id;          /* into root; unique, 1..PZ_ID_MAX characters */
 	size_t id_len;
 	json_t *features;        /* borrowed array of objects, may be empty */
 	size_t baseline;         /* index into actions: unique per slot, not excluded */
@@ -148,7 +149,7 @@ void pz_multi_rank_free(pz_multi_rank_req *r);
 int pz_reward_parse(const char *body, size_t len, double *value, pz_error *e);
 
 typedef struct pz_slot_reward {
-	char slot_id[PZ_ID_MAX + 1];
+	char slot_id[PZ_ID_BYTES_MAX + 1];
 	double value;
 } pz_slot_reward;
 

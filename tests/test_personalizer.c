@@ -248,8 +248,52 @@ static void test_rank_action_ids(void **state)
 	long_id[PZ_ID_MAX] = 'i';
 	long_id[PZ_ID_MAX + 1] = '\0';
 	actions = xasprintf("[{\"id\": \"%s\", \"features\": [{\"a\": 1}]}]", long_id);
-	rank_bad_parts(actions, "", "actions[0].id", "257 bytes long; at most 256");
+	rank_bad_parts(actions, "", "actions[0].id", "257 characters long; at most 256");
 	free(actions);
+	{
+		/* The limit counts characters: 256 two-byte characters pass, 257 do not. */
+		buf b;
+		pz_rank_req r;
+		char *body;
+
+		buf_init(&b, 1 << 16);
+		buf_adds(&b, "[{\"id\": \"");
+		for (int i = 0; i < PZ_ID_MAX; i++)
+			buf_adds(&b, "\xc3\xa9");
+		buf_adds(&b, "\", \"features\": [{\"a\": 1}]}]");
+		actions = buf_steal(&b);
+		body = rank_body(actions, "");
+		rank_ok(body, &r);
+		assert_int_equal(r.actions[0].id_len, 2 * PZ_ID_MAX);
+		pz_rank_free(&r);
+		free(body);
+		free(actions);
+		buf_init(&b, 1 << 16);
+		buf_adds(&b, "[{\"id\": \"");
+		for (int i = 0; i <= PZ_ID_MAX; i++)
+			buf_adds(&b, "\xc3\xa9");
+		buf_adds(&b, "\", \"features\": [{\"a\": 1}]}]");
+		actions = buf_steal(&b);
+		rank_bad_parts(actions, "", "actions[0].id", "257 characters long");
+		free(actions);
+	}
+	{
+		/* A slot id of 256 four-byte characters fits a multi-slot reward. */
+		buf b;
+		pz_multi_reward_req mr;
+		pz_error e;
+		char *body;
+
+		buf_init(&b, 1 << 16);
+		buf_adds(&b, "{\"reward\": [{\"slotId\": \"");
+		for (int i = 0; i < PZ_ID_MAX; i++)
+			buf_adds(&b, "\xf0\x9f\x98\x80");
+		buf_adds(&b, "\", \"value\": 1}]}");
+		body = buf_steal(&b);
+		assert_int_equal(pz_multi_reward_parse(body, strlen(body), &mr, &e), 0);
+		assert_int_equal(strlen(mr.rewards[0].slot_id), 4 * PZ_ID_MAX);
+		free(body);
+	}
 }
 
 static void test_rank_features_rules(void **state)
