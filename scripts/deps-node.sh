@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Makes sure node and npm are on the machine: offerd's build needs npm once, to
 # fetch the pinned swagger-ui-dist (package-lock.json) whose files /docs serves,
-# and `make test` runs the OpenAPI linter from npm. Nothing of Node.js is needed
-# at run time.
+# and `make test` runs the OpenAPI linter from npm; the Personalizer
+# compatibility harness (tests/personalizer/client.mjs) runs the official
+# @azure/cognitiveservices-personalizer client, a pinned dev dependency too.
+# Nothing of Node.js is needed at run time.
 # As root it installs Debian's nodejs and npm packages when a command is
 # missing; otherwise it prints the exact line to run, like scripts/deps.sh.
 #   scripts/deps-node.sh               install what is missing
