@@ -5,6 +5,7 @@
  */
 #include "policy.h"
 
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,10 +24,11 @@ static const policy_type *const types[] = {
 #define COMMON(field) offsetof(policy_common, field)
 
 static const policy_param common_params[] = {
-    {"bits", FEAT_BITS_MIN, FEAT_BITS_MAX, 5, COMMON(bits)},
+    {"bits", FEAT_BITS_MIN, FEAT_BITS_MAX, 6, COMMON(bits)},
     {"lambda", 1e-6, 1e6, 1.0, COMMON(lambda)},
     {"forgetting", 0.9, 1.0, 0.9995, COMMON(forgetting)},
     {"slot_features", 0, 1, 1, COMMON(slot_features)},
+    {"logistic", 0, 1, 1, COMMON(logistic)},
     {"reward_accept", -1e6, 1e6, 5, COMMON(r_accept)},
     {"reward_click", -1e6, 1e6, 1, COMMON(r_click)},
     {"reward_ignore", -1e6, 1e6, -2, COMMON(r_ignore)},
@@ -167,6 +169,22 @@ void policy_features(const policy *p, const feat_ctx *ctx, const predict_req *re
 	           FEAT_PER_OFFER, out);
 }
 
+void policy_predict(policy *p, const feat_ctx *ctx, const predict_req *req, size_t i,
+                    size_t slot, double *mean, double *var)
+{
+	feat_vec x;
+
+	policy_features(p, ctx, req, i, slot, &x);
+	ridge_predict(p->stats, ridge_offer(p->stats, req->offers[i], 0), &x, mean, var);
+}
+
+double policy_value(const policy *p, double mean)
+{
+	const policy_common *c = p->params;
+
+	return c->logistic > 0.5 ? 1.0 / (1.0 + exp(-mean)) : mean;
+}
+
 size_t policy_remaining(const predict_req *req, const policy_slate *s, size_t *cand)
 {
 	size_t n = 0;
@@ -220,7 +238,24 @@ int policy_learn(policy *p, const feat_ctx *ctx, const predict_req *req,
 		/* Learned on [0, 1]: accepted 1, ignored 0, a click in between. */
 		y = (fb->reward[k] - c->r_ignore) / span;
 		policy_features(p, ctx, req, shown->idx[k], k, &x);
-		ridge_add(p->stats, i, &x, y);
+		if (c->logistic > 0.5) {
+			double m;
+			double v;
+			double q;
+			double w;
+
+			/* One Laplace (Newton) step at the current mean: weight q(1-q), working response. */
+			ridge_predict(p->stats, i, &x, &m, &v);
+			q = 1.0 / (1.0 + exp(-m));
+			if (q < 0.01)
+				q = 0.01;
+			if (q > 0.99)
+				q = 0.99;
+			w = q * (1 - q);
+			ridge_add(p->stats, i, &x, m + (y - q) / w, w);
+		} else {
+			ridge_add(p->stats, i, &x, y, 1.0);
+		}
 	}
 	ridge_tick(p->stats);
 	return 0;

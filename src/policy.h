@@ -59,10 +59,11 @@ typedef struct policy_param {
 
 /* The parameters every ridge-based policy shares. */
 typedef struct policy_common {
-	double bits;         /* feature buckets 2^bits (3..7, default 5) */
+	double bits;         /* feature buckets 2^bits (3..7, default 6) */
 	double lambda;       /* ridge prior precision (default 1) */
 	double forgetting;   /* per learned episode, (0.9, 1] (default 0.9995) */
 	double slot_features;/* 1: the slot is a feature of each decision */
+	double logistic;     /* 1: logistic model (Laplace), 0: linear on [0, 1] */
 	double r_accept;     /* the agent's reward scale, to map rewards to [0, 1] */
 	double r_click;
 	double r_ignore;
@@ -107,6 +108,14 @@ int policy_decide(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r
 /* Learns the credited slots of a slate shown for ctx. */
 int policy_learn(policy *p, const feat_ctx *ctx, const predict_req *req,
                  const policy_slate *shown, const policy_feedback *fb);
+/*
+ * The model's value of request offer i at slot: the posterior mean on the
+ * model's scale (a logit when logistic) and its variance factor.
+ */
+void policy_predict(policy *p, const feat_ctx *ctx, const predict_req *req, size_t i,
+                    size_t slot, double *mean, double *var);
+/* A mean of policy_predict as a value on [0, 1]. */
+double policy_value(const policy *p, double mean);
 /* Credits slots 0..accepted_slot, or all n when accepted_slot < 0 (cascade). */
 void policy_cascade(size_t n, int accepted_slot, unsigned char *credited);
 

@@ -104,13 +104,11 @@ static int lints_decide(policy *p, const feat_ctx *ctx, const predict_req *req, 
 		if (n == 0)
 			break;
 		for (size_t j = 0; j < n; j++) {
-			feat_vec x;
 			double var;
 			double score;
 
-			policy_features(p, ctx, req, cand[j], out->n, &x);
-			ridge_predict(p->stats, ridge_offer(p->stats, req->offers[cand[j]], 0), &x, &m[j],
-			              &var);
+			/* On the logit scale when logistic: the order, hence the choice, is the same. */
+			policy_predict(p, ctx, req, cand[j], out->n, &m[j], &var);
 			s[j] = lp->v * sqrt(var);
 			if (s[j] < 1e-9)
 				s[j] = 1e-9;

@@ -3,8 +3,8 @@
  * model (Foster & Rakhlin 2020, "Beyond UCB"; Vowpal Wabbit's
  * --cb_explore_adf --squarecb), one slot at a time.
  *
- * The regression is the per-offer ridge model of ridge.h (its posterior
- * mean; the variance is not used). For slot k with K remaining allowed
+ * The regression is the per-offer model of ridge.h (logistic by default:
+ * predicted acceptance on [0, 1]; its variance is not used). For slot k with K remaining allowed
  * offers, predicted values y_j and the best b (the first of the highest):
  *     p_j = 1 / (K + gamma (y_b - y_j))   for j != b,   p_b = 1 - sum of the others,
  * gamma = gamma_scale * t^gamma_exponent with t the episodes learned
@@ -29,7 +29,7 @@ typedef struct squarecb_params {
 } squarecb_params;
 
 static const policy_param squarecb_params_table[] = {
-    {"gamma_scale", 1e-3, 1e6, 10, offsetof(squarecb_params, gamma_scale)},
+    {"gamma_scale", 1e-3, 1e6, 100, offsetof(squarecb_params, gamma_scale)},
     {"gamma_exponent", 0, 1, 0.5, offsetof(squarecb_params, gamma_exponent)},
 };
 
@@ -53,12 +53,10 @@ static int squarecb_decide(policy *p, const feat_ctx *ctx, const predict_req *re
 		if (n == 0)
 			break;
 		for (size_t j = 0; j < n; j++) {
-			feat_vec x;
 			double var;
 
-			policy_features(p, ctx, req, cand[j], out->n, &x);
-			ridge_predict(p->stats, ridge_offer(p->stats, req->offers[cand[j]], 0), &x, &y[j],
-			              &var);
+			policy_predict(p, ctx, req, cand[j], out->n, &y[j], &var);
+			y[j] = policy_value(p, y[j]);
 			if (y[j] > y[best])
 				best = j;
 		}

@@ -165,25 +165,28 @@ static void refresh(ridge *r, roffer *o)
 	free(l);
 }
 
-void ridge_add(ridge *r, int i, const feat_vec *x, double y)
+void ridge_add(ridge *r, int i, const feat_vec *x, double y, double w)
 {
 	roffer *o;
 	size_t d = r->d;
 	double u[LINALG_DIM_MAX];
 	double den = 1.0;
 
-	if (i < 0 || (size_t)i >= r->n)
+	double sw;
+
+	if (i < 0 || (size_t)i >= r->n || !(w > 0) || !isfinite(y))
 		return;
+	sw = sqrt(w);
 	o = &r->o[i];
 	decay(r, o);
 	for (size_t p = 0; p < x->n; p++) {
 		size_t a = x->idx[p];
 
-		o->b[a] += y * x->val[p];
-		o->db[a] += y * x->val[p];
+		o->b[a] += w * y * x->val[p];
+		o->db[a] += w * y * x->val[p];
 		for (size_t q = 0; q <= p; q++) {
 			size_t k = tri_at(a, x->idx[q]);
-			double v = x->val[p] * x->val[q];
+			double v = w * x->val[p] * x->val[q];
 
 			/* A diagonal term appears once, an off-diagonal pair once per side of S. */
 			o->S[k] += v;
@@ -194,16 +197,16 @@ void ridge_add(ridge *r, int i, const feat_vec *x, double y)
 	o->dn += 1;
 	if (!o->cache_ok)
 		return;  /* refreshed in full at the next prediction */
-	/* Sherman-Morrison: inv -= (inv x)(inv x)^T / (1 + x^T inv x), then mu = inv b. */
+	/* Sherman-Morrison with v = sqrt(w) x: inv -= (inv v)(inv v)^T / (1 + v^T inv v), mu = inv b. */
 	for (size_t k = 0; k < d; k++) {
 		double s = 0;
 
 		for (size_t p = 0; p < x->n; p++)
 			s += o->inv[k * d + x->idx[p]] * x->val[p];
-		u[k] = s;
+		u[k] = s * sw;
 	}
 	for (size_t p = 0; p < x->n; p++)
-		den += x->val[p] * u[x->idx[p]];
+		den += sw * x->val[p] * u[x->idx[p]];
 	for (size_t k = 0; k < d; k++) {
 		double f = u[k] / den;
 

@@ -50,8 +50,14 @@ void ridge_free(ridge *r);
 unsigned ridge_bits(const ridge *r);
 /* The offer's index; a new offer is added when create (-1: unknown, or full). */
 int ridge_offer(ridge *r, const char *name, int create);
-/* Adds one example (x, y) to offer i. */
-void ridge_add(ridge *r, int i, const feat_vec *x, double y);
+/*
+ * Adds one example (x, y) with weight w > 0 to offer i: S += w x x^T,
+ * b += w y x. A logistic model learns through this too: its Laplace /
+ * iteratively reweighted step is weight p(1-p) and working response
+ * x.mean + (y - p) / (p(1-p)), so its natural parameters (precision A and
+ * A times the mean) stay additive and merge by the same rule.
+ */
+void ridge_add(ridge *r, int i, const feat_vec *x, double y, double w);
 /* One learned episode: the clock of the forgetting factor. */
 void ridge_tick(ridge *r);
 /* Episodes learned, discounted by the forgetting factor (the effective sample size). */
