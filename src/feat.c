@@ -146,7 +146,7 @@ static void add_string(feat_ctx *c, const char *key, const char *raw, const req_
 			return;
 		}
 		addf(c, years / (years + TENURE_SCALE), "%s", key);
-		addf(c, 1.0, "%s#t%d", key, half_octave(years));
+		addf(c, 1.0, "%s#t%d", key, (int)floor(log2(1.0 + years)));
 		return;
 	}
 	addf(c, 1.0, "%s=%s", key, v);
@@ -197,7 +197,12 @@ int feat_context_json(json_t *states, const req_date *date, const req_customer *
 		addf(out, 1.0, "region=%s", cust->region);
 	}
 	if (date != NULL && date->month >= 1 && date->month <= 12) {
-		addf(out, 1.0, "month=%d", date->month);
+		/* The season as a wave over the year (day resolution, two features), not 12 categories. */
+		double doy = (double)(days_from_civil(date->year, date->month, date->day) -
+		                      days_from_civil(date->year, 1, 1));
+
+		add(out, "season:sin", sin(2 * M_PI * doy / 365.25));
+		add(out, "season:cos", cos(2 * M_PI * doy / 365.25));
 		addf(out, 1.0, "half=%d", date->day > 15 ? 1 : 0);
 		addf(out, 1.0, "wday=%d", date->weekday);
 		add(out, "weekend", date->weekday == 0 || date->weekday == 6 ? 1.0 : 0.0);

@@ -15,14 +15,19 @@
  *                              half-octave of |x| (a coarse bin, so a linear
  *                              model can bend: ages 23-31, 32-44, 45-63...)
  *   KEY (date string)          tenure: years since that date at the request's
- *                              date, y / (y + 5), and KEY#tN its bin
+ *                              date, y / (y + 5), and KEY#tN its octave
  *   KEY=value (other string)   lower-cased, trimmed, 48 bytes at most;
  *                              empty, "null", "unknown", "n/a": KEY=?
  *   KEY=true / KEY=false       booleans
  *   gender=M|F|U, region=R     as request.c normalises them
  *   last_offer                 lastoffer:any, and per offer lastoffer=this
  *                              when the candidate is the offer shown last
- *   month=1..12, half=0|1, wday=0..6, weekend
+ *   season:sin, season:cos     the day of the year as a wave (the month at
+ *                              day resolution; 12 month categories cost ~1
+ *                              point of regret in the simulator: more
+ *                              parameters, more collisions; a client that
+ *                              needs them sends "month" in states)
+ *   half=0|1, wday=0..6, weekend
  *   rfm=SEGMENT                when the customer's segment is known
  *   slot=K                     per slot K >= 1 (position), on request
  * Nested objects and arrays are counted in `ignored`, not used.
