@@ -154,6 +154,18 @@ int main(void)
 		feat_context(&req, NULL, &ctx);
 	printf("%-10s %-28s        %7.2f us (%zu features)\n", "features", "feat_context",
 	       1e6 * (util_monotonic() - t0) / n, ctx.n);
+	{
+		/* From the states request.c has already parsed, as /predict would call it. */
+		json_error_t jerr;
+		json_t *st = json_loads(STATES, 0, &jerr);
+
+		t0 = util_monotonic();
+		for (int i = 0; i < n; i++)
+			feat_context_json(st, &req.date, &req.customer, NULL, &ctx);
+		printf("%-10s %-28s        %7.2f us\n", "features", "feat_context_json (parsed)",
+		       1e6 * (util_monotonic() - t0) / n);
+		json_decref(st);
+	}
 	request_predict_free(&req);
 	bench_tabular(POLICY_EPSILON_GREEDY, n);
 	bench_tabular(POLICY_THOMPSON, n / 4);

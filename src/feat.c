@@ -258,6 +258,15 @@ static uint32_t bucket(uint64_t h, uint64_t bias, unsigned bits)
 	return (uint32_t)(1 + (h >> 17) % (d - 1));
 }
 
+uint32_t feat_bucket(const char *name, unsigned bits)
+{
+	if (bits < FEAT_BITS_MIN)
+		bits = FEAT_BITS_MIN;
+	if (bits > FEAT_BITS_MAX)
+		bits = FEAT_BITS_MAX;
+	return bucket(feat_hash(name), feat_hash("bias"), bits);
+}
+
 static void put(feat_vec *v, uint32_t idx, double x)
 {
 	for (size_t i = 0; i < v->n; i++) {

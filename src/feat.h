@@ -89,6 +89,9 @@ int feat_context_json(json_t *states, const req_date *date, const req_customer *
 /* Returns the value of feature `name` in ctx, or 0 when absent. For tests and audits. */
 double feat_ctx_value(const feat_ctx *ctx, const char *name);
 
+/* The bucket of feature `name` in 2^bits buckets, as feat_offer places it. */
+uint32_t feat_bucket(const char *name, unsigned bits);
+
 /*
  * The vector of ctx for one candidate offer at slot (0-based; slot features
  * for slot >= 1 when slot_features), in 2^bits buckets.

@@ -178,6 +178,36 @@ void policy_predict(policy *p, const feat_ctx *ctx, const predict_req *req, size
 	ridge_predict(p->stats, ridge_offer(p->stats, req->offers[i], 0), &x, mean, var);
 }
 
+void policy_view_init(const policy *p, const feat_ctx *ctx, policy_view *out)
+{
+	unsigned bits = ridge_bits(p->stats);
+	char name[32];
+
+	/* No offer: the context alone (an empty name is never the offer shown last). */
+	feat_offer(ctx, "", 0, 0, bits, FEAT_PER_OFFER, &out->x);
+	out->last = feat_bucket("lastoffer=this", bits);
+	for (size_t k = 0; k < POLICY_SLOTS; k++) {
+		snprintf(name, sizeof(name), "slot=%zu", k);
+		out->slot[k] = feat_bucket(name, bits);
+	}
+	out->ctx = ctx;
+}
+
+void policy_view_predict(policy *p, const policy_view *v, const predict_req *req, size_t i,
+                         size_t slot, double *mean, double *var)
+{
+	const policy_common *c = p->params;
+	uint32_t extra[2];
+	size_t n = 0;
+
+	if (v->ctx->last_offer[0] != '\0' && strcmp(v->ctx->last_offer, req->offers[i]) == 0)
+		extra[n++] = v->last;
+	if (c->slot_features > 0.5 && slot > 0 && slot < POLICY_SLOTS)
+		extra[n++] = v->slot[slot];
+	ridge_predict_plus(p->stats, ridge_offer(p->stats, req->offers[i], 0), &v->x, extra, n, mean,
+	                   var);
+}
+
 double policy_value(const policy *p, double mean)
 {
 	const policy_common *c = p->params;

@@ -114,6 +114,21 @@ int policy_learn(policy *p, const feat_ctx *ctx, const predict_req *req,
  */
 void policy_predict(policy *p, const feat_ctx *ctx, const predict_req *req, size_t i,
                     size_t slot, double *mean, double *var);
+/*
+ * The same, fast, for the decisions of one request: the context's vector is
+ * built once (policy_view_init) and each (offer, slot) adds its own buckets
+ * (shown last, slot). var may be NULL when only the mean is wanted.
+ */
+typedef struct policy_view {
+	feat_vec x;                      /* the context, bias included */
+	uint32_t last;                   /* bucket of lastoffer=this */
+	uint32_t slot[POLICY_SLOTS];     /* bucket of slot=k (k >= 1) */
+	const feat_ctx *ctx;
+} policy_view;
+
+void policy_view_init(const policy *p, const feat_ctx *ctx, policy_view *out);
+void policy_view_predict(policy *p, const policy_view *v, const predict_req *req, size_t i,
+                         size_t slot, double *mean, double *var);
 /* A mean of policy_predict as a value on [0, 1]. */
 double policy_value(const policy *p, double mean);
 /* Credits slots 0..accepted_slot, or all n when accepted_slot < 0 (cascade). */

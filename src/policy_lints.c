@@ -91,7 +91,9 @@ static int lints_decide(policy *p, const feat_ctx *ctx, const predict_req *req, 
                         policy_slate *out)
 {
 	const lints_params *lp = p->params;
+	policy_view view;
 
+	policy_view_init(p, ctx, &view);
 	while (out->n < POLICY_SLOTS) {
 		size_t cand[REQ_OFFERS_MAX];
 		double m[REQ_OFFERS_MAX];
@@ -108,7 +110,7 @@ static int lints_decide(policy *p, const feat_ctx *ctx, const predict_req *req, 
 			double score;
 
 			/* On the logit scale when logistic: the order, hence the choice, is the same. */
-			policy_predict(p, ctx, req, cand[j], out->n, &m[j], &var);
+			policy_view_predict(p, &view, req, cand[j], out->n, &m[j], &var);
 			s[j] = lp->v * sqrt(var);
 			if (s[j] < 1e-9)
 				s[j] = 1e-9;

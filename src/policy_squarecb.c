@@ -39,6 +39,9 @@ static int squarecb_decide(policy *p, const feat_ctx *ctx, const predict_req *re
 	const squarecb_params *sp = p->params;
 	double t = ridge_episodes(p->stats);
 	double gamma = sp->gamma_scale * pow(t > 1 ? t : 1, sp->gamma_exponent);
+	policy_view view;
+
+	policy_view_init(p, ctx, &view);
 
 	while (out->n < POLICY_SLOTS) {
 		size_t cand[REQ_OFFERS_MAX];
@@ -53,9 +56,7 @@ static int squarecb_decide(policy *p, const feat_ctx *ctx, const predict_req *re
 		if (n == 0)
 			break;
 		for (size_t j = 0; j < n; j++) {
-			double var;
-
-			policy_predict(p, ctx, req, cand[j], out->n, &y[j], &var);
+			policy_view_predict(p, &view, req, cand[j], out->n, &y[j], NULL);
 			y[j] = policy_value(p, y[j]);
 			if (y[j] > y[best])
 				best = j;

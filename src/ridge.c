@@ -242,6 +242,63 @@ double ridge_count(ridge *r, int i)
 	return r->o[i].n;
 }
 
+void ridge_predict_plus(ridge *r, int i, const feat_vec *x, const uint32_t *extra, size_t nextra,
+                        double *mean, double *var)
+{
+	roffer *o;
+	size_t d = r->d;
+	double m = 0;
+	double v = 0;
+
+	if (i < 0 || (size_t)i >= r->n) {
+		/* The prior: mean 0, variance |x + extras|^2 / lambda. */
+		feat_vec full = *x;
+
+		for (size_t e = 0; e < nextra; e++) {
+			size_t p = 0;
+
+			while (p < full.n && full.idx[p] != extra[e])
+				p++;
+			if (p == full.n && full.n < FEAT_NNZ_MAX) {
+				full.idx[full.n] = extra[e];
+				full.val[full.n++] = 0;
+			}
+			if (p < full.n)
+				full.val[p] += 1.0;
+		}
+		ridge_predict(r, i, &full, mean, &v);
+		if (var != NULL)
+			*var = v;
+		return;
+	}
+	o = &r->o[i];
+	if (!o->cache_ok || o->cache_updates >= REFRESH_UPDATES ||
+	    (r->gamma < 1 && pow(r->gamma, (double)(r->tick - o->cache_tick)) < REFRESH_DECAY))
+		refresh(r, o);
+	for (size_t p = 0; p < x->n; p++)
+		m += o->mu[x->idx[p]] * x->val[p];
+	for (size_t e = 0; e < nextra; e++)
+		m += o->mu[extra[e]];
+	*mean = m;
+	if (var == NULL)
+		return;
+	for (size_t p = 0; p < x->n; p++) {
+		const double *row = o->inv + (size_t)x->idx[p] * d;
+		double s = 0;
+
+		for (size_t q = 0; q < x->n; q++)
+			s += row[x->idx[q]] * x->val[q];
+		for (size_t e = 0; e < nextra; e++)
+			s += 2.0 * row[extra[e]];
+		v += s * x->val[p];
+	}
+	for (size_t e = 0; e < nextra; e++) {
+		for (size_t f = 0; f < nextra; f++)
+			v += o->inv[(size_t)extra[e] * d + extra[f]];
+	}
+	*var = v > 0 ? v : 0;
+}
+
 void ridge_predict(ridge *r, int i, const feat_vec *x, double *mean, double *var)
 {
 	roffer *o;

@@ -68,6 +68,13 @@ double ridge_episodes(const ridge *r);
  * offer's cache.
  */
 void ridge_predict(ridge *r, int i, const feat_vec *x, double *mean, double *var);
+/*
+ * The same for x plus a unit at each of the nextra buckets extra (the
+ * features that differ by offer and slot), without building that vector;
+ * var may be NULL when only the mean is wanted (O(nnz) instead of O(nnz^2)).
+ */
+void ridge_predict_plus(ridge *r, int i, const feat_vec *x, const uint32_t *extra, size_t nextra,
+                        double *mean, double *var);
 /* The discounted number of examples of offer i. */
 double ridge_count(ridge *r, int i);
 

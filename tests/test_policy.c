@@ -223,6 +223,33 @@ static void test_learn(void **state)
 	assert_true(first_share(p, "{\"age\": 30, \"gender\": \"F\"}", 1, &r) > 0.9);
 	assert_true(first_share(p, "{\"age\": 60, \"gender\": \"M\"}", 4, &r) > 0.9);
 	assert_true(first_share(p, "{\"age\": 60, \"gender\": \"M\"}", 1, &r) < 0.1);
+	/* The decisions' fast path (context built once, offer and slot buckets added) is the full vector's. */
+	{
+		predict_req req;
+		feat_ctx ctx;
+		policy_view view;
+
+		make_req(&req, "{\"age\": 30, \"gender\": \"F\", \"last_offer\": \"OFFER_2\"}",
+		         "2023-03-04", NOFFERS, 0x3f);
+		assert_int_equal(feat_context(&req, NULL, &ctx), 0);
+		policy_view_init(p, &ctx, &view);
+		for (size_t i = 0; i < NOFFERS; i++) {
+			for (size_t k = 0; k < POLICY_SLOTS; k++) {
+				double m1;
+				double v1;
+				double m2;
+				double v2;
+				double m3;
+
+				policy_predict(p, &ctx, &req, i, k, &m1, &v1);
+				policy_view_predict(p, &view, &req, i, k, &m2, &v2);
+				policy_view_predict(p, &view, &req, i, k, &m3, NULL);
+				assert_true(fabs(m1 - m2) < 1e-9 && fabs(v1 - v2) < 1e-9 && m2 == m3);
+				assert_true(v1 > 0);
+			}
+		}
+		request_predict_free(&req);
+	}
 	policy_free(p);
 }
 
