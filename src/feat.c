@@ -285,12 +285,10 @@ static void put(feat_vec *v, uint32_t idx, double x)
 void feat_offer(const feat_ctx *ctx, const char *offer, size_t slot, int slot_features,
                 unsigned bits, enum feat_mode mode, feat_vec *out)
 {
-	static uint64_t bias;
+	uint64_t bias = feat_hash("bias");
 	uint64_t oh = feat_hash(offer);
 	char name[REQ_OFFER_NAME_MAX + 32];
 
-	if (bias == 0)
-		bias = feat_hash("bias");  /* idempotent: every thread computes the same value */
 	if (bits < FEAT_BITS_MIN)
 		bits = FEAT_BITS_MIN;
 	if (bits > FEAT_BITS_MAX)
