@@ -79,8 +79,14 @@ static double win_probability(const lints_params *lp, const double *m, const dou
 		double prod = 1.0;
 
 		for (size_t i = 0; i < n && prod > 1e-300; i++) {
-			if (i != w)
-				prod *= phi_cdf((t - m[i]) / s[i]);
+			double arg;
+
+			if (i == w)
+				continue;
+			arg = (t - m[i]) / s[i];
+			/* Phi(8.3) = 1 - 5e-17: 1 in double precision, no erfc needed. */
+			if (arg < 8.3)
+				prod *= phi_cdf(arg);
 		}
 		sum += prod;
 	}
