@@ -209,7 +209,14 @@ static int parse_opts(int argc, char **argv, sim_opts *o)
 		if (agent_policy_parse(o->policy, &pol) != 0)
 			return usage("unknown policy \"%s\"", o->policy);
 	}
-	/* A contextual policy checks its own parameters when it is created. */
+	if (o->params != NULL && policy_find(o->policy) != NULL) {
+		policy *pol = NULL;
+		char err[256];
+
+		if (policy_new(policy_find(o->policy), o->params, &pol, err, sizeof(err)) != 0)
+			return usage("--params: %s", err);
+		policy_free(pol);
+	}
 	if (o->params != NULL && policy_find(o->policy) == NULL) {
 		db_agent row;
 		agent_conf conf;
