@@ -10,6 +10,7 @@
 #include "sim.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,11 +102,163 @@ static int is_strong(const sim_world *w, int regime, size_t seg, size_t j)
 	return 0;
 }
 
+/* --- the contextual world ------------------------------------------------ */
+
+static const char *const c_regions[3] = {"Europa", "Americas", "Asia"};
+static const double c_region_share[3] = {0.45, 0.35, 0.20};
+static const char *const c_channels[3] = {"web", "app", "store"};
+static const double c_channel_share[3] = {0.5, 0.3, 0.2};
+
+#define C_INTERCEPT (-2.4)
+
+static void draw_tastes(rng *r, sim_coef *c)
+{
+	c->a = C_INTERCEPT + 0.5 * rng_normal(r);
+	c->female = 0.8 * rng_normal(r);
+	for (size_t i = 0; i < 3; i++) {
+		c->region[i] = 0.6 * rng_normal(r);
+		c->channel[i] = 0.5 * rng_normal(r);
+	}
+}
+
+static void contextual_init(sim_world *w, rng *r)
+{
+	for (size_t j = 0; j < SIM_OFFERS; j++) {
+		sim_coef *c = &w->coef[0][j];
+
+		draw_tastes(r, c);
+		c->age1 = 0.7 * rng_normal(r);
+		c->age2 = 0.3 * rng_normal(r);
+		c->tenure = 0.5 * rng_normal(r);
+		c->last = -0.8 + 0.4 * rng_normal(r);
+		c->season_amp = 0.6 * rng_uniform(r);
+		c->season_phase = 2 * M_PI * rng_uniform(r);
+		c->weekend = 0.4 * rng_normal(r);
+		/* The drift: new tastes by gender, region and channel, the rest as before. */
+		w->coef[1][j] = *c;
+		draw_tastes(r, &w->coef[1][j]);
+	}
+}
+
+static size_t pick_share(double u, const double *share, size_t n)
+{
+	double acc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		acc += share[i];
+		if (u < acc)
+			return i;
+	}
+	return n - 1;
+}
+
+/* The customer of episode t in the contextual world; r is seeded from (seed, t). */
+static void contextual_context(const sim_world *w, uint64_t t, rng *r, sim_context *out)
+{
+	int regime = w->drift_at > 0 && t >= w->drift_at;
+	int age = 18 + (int)rng_below(r, 68);
+	int female = rng_uniform(r) < 0.5;
+	size_t region = pick_share(rng_uniform(r), c_region_share, 3);
+	size_t channel = pick_share(rng_uniform(r), c_channel_share, 3);
+	double tenure = 15.0 * rng_uniform(r) * rng_uniform(r);
+	int last = rng_uniform(r) < 0.7 ? (int)rng_below(r, SIM_OFFERS) : -1;
+	int doy = (int)rng_below(r, 365);
+	int since_doy;
+	int since_year;
+	date_ymd d;
+	date_ymd sd;
+	double z = (age - 50) / 20.0;
+	double tz = (tenure - 5.0) / 4.0;
+	int weekend;
+	size_t band = age < 30 ? 0 : age <= 65 ? 1 : 2;
+	size_t seg = (region * 2 + (size_t)female) * 3 + band;
+	char last_json[32] = "";
+
+	/* Day of year to a date: walk the months of 2023. */
+	{
+		static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+		int m = 0;
+		int left = doy;
+
+		while (left >= mdays[m]) {
+			left -= mdays[m];
+			m++;
+		}
+		char day[32];
+
+		snprintf(day, sizeof(day), "%04d-%02d-%02d", SIM_YEAR, m + 1, left + 1);
+		util_strlcpy(out->date_buf, day, sizeof(out->date_buf));
+	}
+	date_parse(out->date_buf, &d);
+	/* client-since: tenure years before the visit, as a date. */
+	since_year = SIM_YEAR - (int)tenure;
+	since_doy = (int)((tenure - (int)tenure) * 365);
+	since_doy = doy - since_doy;
+	if (since_doy < 0) {
+		since_doy += 365;
+		since_year--;
+	}
+	{
+		static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+		int m = 0;
+		int left = since_doy;
+		char since[32];
+
+		while (left >= mdays[m]) {
+			left -= mdays[m];
+			m++;
+		}
+		snprintf(since, sizeof(since), "%04d-%02d-%02d", since_year, m + 1, left + 1);
+		date_parse(since, &sd);
+		if (last >= 0)
+			snprintf(last_json, sizeof(last_json), ", \"last_offer\": \"%s\"", offer_names[last]);
+		snprintf(out->states_buf, sizeof(out->states_buf),
+		         "{\"age\": %d, \"gender\": \"%s\", \"region\": \"%s\", \"channel\": \"%s\","
+		         " \"client-since\": \"%s\"%s}",
+		         age, female ? "F" : "M", c_regions[region], c_channels[channel], since, last_json);
+	}
+	weekend = d.weekday == 0 || d.weekday == 6;
+	for (size_t j = 0; j < SIM_OFFERS; j++) {
+		const sim_coef *c = &w->coef[regime][j];
+		double l = c->a + c->age1 * z + c->age2 * z * z + (female ? c->female : 0) +
+		           c->region[region] + c->channel[channel] + c->tenure * tz +
+		           (last == (int)j ? c->last : 0) +
+		           c->season_amp * sin(2 * M_PI * doy / 365.0 + c->season_phase) +
+		           (weekend ? c->weekend : 0);
+
+		out->p[j] = 1.0 / (1.0 + exp(-l));
+	}
+	out->segment = seg;
+	out->state = ((seg * 12 + (size_t)(d.month - 1)) * 2 + (d.day > 15 ? 1 : 0)) * 7 +
+	             (size_t)d.weekday;
+	out->date = out->date_buf;
+	out->states = out->states_buf;
+}
+
+int sim_kind_parse(const char *name, enum sim_kind *out)
+{
+	if (util_streq_nocase(name, "today")) {
+		*out = SIM_WORLD_TODAY;
+		return 0;
+	}
+	if (util_streq_nocase(name, "contextual")) {
+		*out = SIM_WORLD_CONTEXTUAL;
+		return 0;
+	}
+	return ERR_INVAL;
+}
+
 int sim_world_init(sim_world *w, uint64_t seed, uint64_t drift_at)
+{
+	return sim_world_init_kind(w, SIM_WORLD_TODAY, seed, drift_at);
+}
+
+int sim_world_init_kind(sim_world *w, enum sim_kind kind, uint64_t seed, uint64_t drift_at)
 {
 	rng r;
 
 	memset(w, 0, sizeof(*w));
+	w->kind = kind;
 	w->seed = seed;
 	w->drift_at = drift_at;
 	rng_seed(&r, seed);
@@ -146,6 +299,9 @@ int sim_world_init(sim_world *w, uint64_t seed, uint64_t drift_at)
 			}
 		}
 	}
+	/* Drawn after today's tables, so today's world is the same for a seed as before. */
+	if (kind == SIM_WORLD_CONTEXTUAL)
+		contextual_init(w, &r);
 	return 0;
 }
 
@@ -166,6 +322,17 @@ void sim_context_at(const sim_world *w, uint64_t t, sim_context *out)
 
 	memset(out, 0, sizeof(*out));
 	rng_seed(&r, w->seed ^ ((t + 1) * 0x9e3779b97f4a7c15ULL));
+	if (w->kind == SIM_WORLD_CONTEXTUAL) {
+		contextual_context(w, t, &r, out);
+		for (size_t j = 0; j < SIM_OFFERS; j++) {
+			out->accept_u[j] = rng_uniform(&r);
+			out->click_u[j] = rng_uniform(&r);
+		}
+		out->t = t;
+		snprintf(out->customer_id, sizeof(out->customer_id), "sim-%" PRIu64 "-%" PRIu64, w->seed,
+		         t);
+		return;
+	}
 	u = rng_uniform(&r);
 	for (size_t i = 0; i < SIM_SEGMENTS; i++) {
 		acc += segments[i].share;
@@ -185,6 +352,8 @@ void sim_context_at(const sim_world *w, uint64_t t, sim_context *out)
 	out->segment = g;
 	out->state = state_index(g, m, h, d);
 	out->date = w->dates[m][h][d];
+	out->states = segments[g].states;
+	memcpy(out->p, sim_probs(w, t, out->state), sizeof(out->p));
 	snprintf(out->customer_id, sizeof(out->customer_id), "sim-%" PRIu64 "-%" PRIu64, w->seed, t);
 }
 
@@ -201,7 +370,7 @@ int sim_request(const sim_context *c, predict_req *req)
 	rc = date_parse(c->date, &req->date);
 	if (rc != 0)
 		return rc;
-	req->states_text = xstrdup(sim_states_json(c->segment));
+	req->states_text = xstrdup(c->states != NULL ? c->states : sim_states_json(c->segment));
 	states = json_loads(req->states_text, 0, &jerr);
 	if (states == NULL) {
 		request_predict_free(req);
@@ -225,8 +394,9 @@ int sim_request(const sim_context *c, predict_req *req)
 void sim_respond(const sim_world *w, const sim_context *c, const size_t *slate, size_t n,
                  sim_outcome *out)
 {
-	const double *p = sim_probs(w, c->t, c->state);
+	const double *p = c->p;
 
+	(void)w;
 	memset(out, 0, sizeof(*out));
 	out->slot = -1;
 	for (size_t k = 0; k < n; k++) {
@@ -249,9 +419,17 @@ double sim_expected(const sim_world *w, uint64_t t, size_t state, const size_t *
 	return 1.0 - none;
 }
 
-void sim_oracle_slate(const sim_world *w, uint64_t t, size_t state, size_t out[AGENT_SHOWN])
+double sim_expected_ctx(const sim_context *c, const size_t *slate, size_t n)
 {
-	const double *p = sim_probs(w, t, state);
+	double none = 1.0;
+
+	for (size_t k = 0; k < n; k++)
+		none *= 1.0 - c->p[slate[k]];
+	return 1.0 - none;
+}
+
+static void top_three(const double *p, size_t out[AGENT_SHOWN])
+{
 	unsigned char used[SIM_OFFERS] = {0};
 
 	for (size_t k = 0; k < AGENT_SHOWN; k++) {
@@ -264,6 +442,16 @@ void sim_oracle_slate(const sim_world *w, uint64_t t, size_t state, size_t out[A
 		used[best] = 1;
 		out[k] = best;
 	}
+}
+
+void sim_oracle_ctx(const sim_context *c, size_t out[AGENT_SHOWN])
+{
+	top_three(c->p, out);
+}
+
+void sim_oracle_slate(const sim_world *w, uint64_t t, size_t state, size_t out[AGENT_SHOWN])
+{
+	top_three(sim_probs(w, t, state), out);
 }
 
 /* --- the runner ------------------------------------------------------- */
@@ -318,9 +506,9 @@ int sim_run(const sim_world *w, uint64_t n, const sim_agent *agent, const agent_
 		rc = agent->learn(agent->arg, &c, slate, ns, &o);
 		if (rc != 0)
 			goto out;
-		sim_oracle_slate(w, t, c.state, best);
-		e = sim_expected(w, t, c.state, slate, ns);
-		eo = sim_expected(w, t, c.state, best, AGENT_SHOWN);
+		sim_oracle_ctx(&c, best);
+		e = sim_expected_ctx(&c, slate, ns);
+		eo = sim_expected_ctx(&c, best, AGENT_SHOWN);
 		out->episodes++;
 		out->accepts += (uint64_t)o.accepted;
 		if (w->drift_at > 0 && t >= w->drift_at) {
@@ -330,6 +518,10 @@ int sim_run(const sim_world *w, uint64_t n, const sim_agent *agent, const agent_
 		out->expected += e;
 		out->oracle += eo;
 		out->regret += eo - e;
+		if (t >= n / 2) {
+			out->oracle2 += eo;
+			out->regret2 += eo - e;
+		}
 		out->reward += score(rewards, ns, &o);
 		if (curve != NULL && every > 0 && (t + 1) % every == 0 && t + 1 < n)
 			curve(curve_arg, agent->label, out);
@@ -346,9 +538,8 @@ out:
 
 static int oracle_decide(void *arg, const sim_context *c, size_t *slate, size_t *n)
 {
-	const sim_world *w = arg;
-
-	sim_oracle_slate(w, c->t, c->state, slate);
+	(void)arg;
+	sim_oracle_ctx(c, slate);
 	*n = AGENT_SHOWN;
 	return 0;
 }
@@ -384,6 +575,7 @@ typedef struct pending {
 	char state_key[AGENT_STATE_MAX];
 	char accepted_offer[16];
 	char clicked[AGENT_SHOWN * 16];
+	char states[192];
 	const char *offers[AGENT_SHOWN];
 	size_t state;
 } pending;
@@ -398,8 +590,8 @@ struct sim_inproc {
 	pending *q;
 	size_t nq;
 	/* Memory-only mode: absolute rows as TB_POLICY would hold them. */
-	db_policy_row rows[SIM_STATES][SIM_OFFERS];
-	char keys[SIM_STATES][AGENT_STATE_MAX];
+	db_policy_row rows[SIM_STATES_MAX][SIM_OFFERS];
+	char keys[SIM_STATES_MAX][AGENT_STATE_MAX];
 	int64_t rev;
 };
 
@@ -465,7 +657,9 @@ static int inproc_decide(void *arg, const sim_context *c, size_t *slate, size_t 
 	q->ep.kind = WOP_EPISODE;
 	q->ep.ep.company = p->company;
 	q->ep.ep.customer_id = q->customer_id;
-	q->ep.ep.states = sim_states_json(c->segment);
+	/* Both worlds: a customer's own states, borrowed until the flush. */
+	util_strlcpy(q->states, c->states, sizeof(q->states));
+	q->ep.ep.states = q->states;
 	for (size_t k = 0; k < d.n; k++) {
 		q->ep.ep.offers[k] = offer_names[d.idx[k]];
 		q->ep.ep.propensity[k] = d.propensity[k];
@@ -607,7 +801,7 @@ int sim_truth(const sim_world *w, uint64_t from, uint64_t to, const agent_conf *
 		const double *p;
 
 		sim_context_at(w, t, &c);
-		p = sim_probs(w, t, c.state);
+		p = c.p;
 		rc = sim_request(&c, &req);
 		if (rc != 0)
 			return rc;
@@ -620,7 +814,7 @@ int sim_truth(const sim_world *w, uint64_t from, uint64_t to, const agent_conf *
 				break;
 			for (size_t k = 0; k < d.n; k++)
 				s[k] = d.idx[k];
-			slate += sim_expected(w, t, c.state, s, d.n) / draws;
+			slate += sim_expected_ctx(&c, s, d.n) / draws;
 			first += p[s[0]] / draws;
 		}
 		request_predict_free(&req);

@@ -22,6 +22,16 @@
  *     choices depend only on (seed, episode, offer), so every policy meets
  *     the same customers (common random numbers): differences between
  *     policies are differences of decisions, not of luck.
+ *
+ * The contextual world (--world contextual, issue 13 point 7): customers
+ * with a continuous age (18-85), gender, region, a sales channel (a key no
+ * policy was told about), a client-since date (tenure), the offer shown
+ * last, and a date anywhere in 2023. Offer j is accepted with
+ * p = sigmoid(a_j + age effects (linear and quadratic) + gender + region +
+ * channel + tenure + "shown last" + a seasonal wave + weekend), every
+ * coefficient per offer (offer x context interactions); the drift redraws
+ * the intercepts and the gender, region and channel effects. The cascade,
+ * the clicks and the common random numbers are today's.
  */
 #ifndef OFFERD_SIM_H
 #define OFFERD_SIM_H
@@ -42,24 +52,48 @@
 #define SIM_STATES (SIM_SEGMENTS * SIM_MONTHS * SIM_HALVES * SIM_WEEKDAYS)
 #define SIM_STRONG 2
 #define SIM_EPISODES_MAX 100000000ULL
+/* The contextual world: the agent's state keys it can produce (18 segments x 12 x 2 x 7). */
+#define SIM_CSTATES (18 * 12 * 2 * 7)
+#define SIM_STATES_MAX SIM_CSTATES
+
+enum sim_kind { SIM_WORLD_TODAY = 0, SIM_WORLD_CONTEXTUAL = 1 };
+
+/* One offer's coefficients in the contextual world (logit scale). */
+typedef struct sim_coef {
+	double a;                  /* intercept */
+	double age1, age2;         /* z and z^2, z = (age - 50) / 20 */
+	double female;
+	double region[3];          /* Europa, Americas, Asia */
+	double channel[3];         /* web, app, store */
+	double tenure;             /* (years - 5) / 4 */
+	double last;               /* this offer was shown last */
+	double season_amp, season_phase;
+	double weekend;
+} sim_coef;
 
 typedef struct sim_world {
+	enum sim_kind kind;
 	uint64_t seed;
 	uint64_t drift_at;                            /* 0: no drift */
 	double p[2][SIM_STATES][SIM_OFFERS];          /* [regime][state][offer] */
 	int strong[2][SIM_SEGMENTS][SIM_STRONG];
 	char dates[SIM_MONTHS][SIM_HALVES][SIM_WEEKDAYS][11];  /* YYYY-MM-DD per calendar cell */
+	sim_coef coef[2][SIM_OFFERS];                 /* contextual: [regime][offer] */
 } sim_world;
 
 /* One simulated customer arriving at episode t. */
 typedef struct sim_context {
 	uint64_t t;
-	size_t state;                  /* 0..SIM_STATES-1 */
+	size_t state;                  /* the agent's state: 0..SIM_STATES-1 (contextual: SIM_CSTATES) */
 	size_t segment;
-	const char *date;              /* borrowed from the world */
+	const char *date;              /* borrowed from the world, or date_buf */
+	const char *states;            /* the request's states JSON: borrowed, or states_buf */
+	double p[SIM_OFFERS];          /* the true acceptance probabilities at t */
 	double accept_u[SIM_OFFERS];   /* accepts offer j at its slot iff accept_u[j] < p */
 	double click_u[SIM_OFFERS];
 	char customer_id[48];
+	char date_buf[11];
+	char states_buf[192];
 } sim_context;
 
 typedef struct sim_outcome {
@@ -70,6 +104,10 @@ typedef struct sim_outcome {
 
 /* Draws the world from seed (deterministic). drift_at 0 means no drift. */
 int sim_world_init(sim_world *w, uint64_t seed, uint64_t drift_at);
+/* The same for a kind of world (sim_world_init is SIM_WORLD_TODAY). */
+int sim_world_init_kind(sim_world *w, enum sim_kind kind, uint64_t seed, uint64_t drift_at);
+/* Parses "today" or "contextual"; returns 0 or ERR_INVAL. */
+int sim_kind_parse(const char *name, enum sim_kind *out);
 /* "OFFER_<j+1>". */
 const char *sim_offer_name(size_t j);
 /* The offer index of a name "OFFER_n" with 1 <= n <= SIM_OFFERS, or -1. */
@@ -89,7 +127,11 @@ int sim_request(const sim_context *c, predict_req *req);
 /* The customer's response to a slate of n offer indexes, in slot order. */
 void sim_respond(const sim_world *w, const sim_context *c, const size_t *slate, size_t n,
                  sim_outcome *out);
-/* P(some slot is accepted) = 1 - prod(1 - p) for the slate, at episode t. */
+/* P(some slot is accepted) for the slate shown to c (either world). */
+double sim_expected_ctx(const sim_context *c, const size_t *slate, size_t n);
+/* The oracle's slate for c: the top three of c->p. */
+void sim_oracle_ctx(const sim_context *c, size_t out[AGENT_SHOWN]);
+/* P(some slot is accepted) = 1 - prod(1 - p) for the slate, at episode t (today's world). */
 double sim_expected(const sim_world *w, uint64_t t, size_t state, const size_t *slate, size_t n);
 /* The best slate (top three by p): what the oracle shows. */
 void sim_oracle_slate(const sim_world *w, uint64_t t, size_t state, size_t out[AGENT_SHOWN]);
@@ -120,6 +162,8 @@ typedef struct sim_stats {
 	double oracle;                 /* the same for the oracle's slates */
 	double reward;                 /* sum of agent_rewards over shown offers */
 	double regret;                 /* oracle - expected: expected accepts lost */
+	double oracle2;                /* oracle and regret over the second half of the run */
+	double regret2;
 } sim_stats;
 
 /* Called every `every` episodes and after the last one. */
@@ -161,5 +205,22 @@ void sim_inproc_free(sim_inproc *p);
  */
 int sim_truth(const sim_world *w, uint64_t from, uint64_t to, const agent_conf *conf, values *v,
               const char *company, int draws, uint64_t seed, double *slate, double *first);
+
+/* --- the contextual policies of policy.h facing the simulation (sim_policy.c) --- */
+
+struct policy_type;
+typedef struct sim_policy sim_policy;
+
+/*
+ * A policy of type t with params (JSON text or NULL) learning in memory from
+ * every episode (one decision sees every earlier reward). Its draws come
+ * from (seed, its name). Errors about params are written to err.
+ */
+int sim_policy_new(const struct policy_type *t, const char *params, uint64_t seed,
+                   sim_policy **out, char *err, size_t errlen);
+void sim_policy_agent(sim_policy *p, sim_agent *out);
+/* Seconds spent in decisions and in learning so far, and the decisions made. */
+void sim_policy_timing(const sim_policy *p, double *decide_s, double *learn_s, uint64_t *n);
+void sim_policy_free(sim_policy *p);
 
 #endif

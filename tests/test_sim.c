@@ -10,6 +10,11 @@
  * than the wait is stored with learned = 0 and changes no TB_POLICY row and
  * no in-memory value, while a prompt one is learned.
  *
+ * The contextual world (issue 13): deterministic, the same customers for
+ * every policy, requests that carry every attribute acceptance depends on,
+ * the agent's state index one to one with its state key, a drift that moves
+ * the probabilities; squarecb learns it better than thompson and random.
+ *
  * Public API only; links against build/liboffer.a.
  */
 #include <setjmp.h>
@@ -25,6 +30,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "policy.h"
 #include "db.h"
 #include "sim.h"
 #include "store.h"
@@ -381,6 +387,131 @@ static void test_late_reward_not_learned(void **unused)
 	store_close(s);
 }
 
+/* --- the contextual world (issue 13 point 7) --------------------------------- */
+
+/*
+ * Deterministic for a seed and the same customers for every policy; the
+ * customer's request parses and carries every attribute the acceptance
+ * depends on; probabilities differ by customer and offer; the drift moves
+ * them; the agent's state index is within SIM_CSTATES and a function of the
+ * agent's state key.
+ */
+static void test_contextual_world(void **unused)
+{
+	sim_world *w = xmalloc(sizeof(*w));
+	sim_world *w2 = xmalloc(sizeof(*w2));
+	static char keys[SIM_CSTATES][AGENT_STATE_MAX];
+	double spread = 0;
+	double moved = 0;
+	enum sim_kind kind;
+
+	(void)unused;
+	assert_int_equal(sim_kind_parse("contextual", &kind), 0);
+	assert_int_equal(kind, SIM_WORLD_CONTEXTUAL);
+	assert_int_equal(sim_kind_parse("today", &kind), 0);
+	assert_int_equal(sim_kind_parse("tomorrow", &kind), ERR_INVAL);
+	assert_int_equal(sim_world_init_kind(w, SIM_WORLD_CONTEXTUAL, 42, 500), 0);
+	assert_int_equal(sim_world_init_kind(w2, SIM_WORLD_CONTEXTUAL, 42, 500), 0);
+	assert_memory_equal(w, w2, sizeof(*w));
+	/* Today's world is unchanged by the contextual one being drawn after it. */
+	assert_int_equal(sim_world_init(w2, 42, 500), 0);
+	assert_memory_equal(w->p, w2->p, sizeof(w->p));
+	memset(keys, 0, sizeof(keys));
+	for (uint64_t t = 0; t < 2000; t++) {
+		sim_context c;
+		sim_context c2;
+		predict_req req;
+		agent_decision d;
+		agent_conf conf;
+		values *v = values_new();
+		rng r;
+		double lo = 1;
+		double hi = 0;
+
+		sim_context_at(w, t, &c);
+		sim_context_at(w, t, &c2);
+		assert_memory_equal(c.p, c2.p, sizeof(c.p));
+		assert_string_equal(c.states, c2.states);
+		assert_true(c.state < SIM_CSTATES);
+		for (size_t j = 0; j < SIM_OFFERS; j++) {
+			assert_true(c.p[j] > 0 && c.p[j] < 1);
+			lo = c.p[j] < lo ? c.p[j] : lo;
+			hi = c.p[j] > hi ? c.p[j] : hi;
+		}
+		spread += hi - lo;
+		assert_int_equal(sim_request(&c, &req), 0);
+		assert_non_null(strstr(req.states_text, "\"client-since\""));
+		assert_non_null(strstr(req.states_text, "\"channel\""));
+		assert_true(req.customer.age >= 18 && req.customer.age <= 85);
+		assert_true(req.customer.gender == 'M' || req.customer.gender == 'F');
+		assert_true(strcmp(req.customer.region, "Unknown") != 0);
+		/* The simulator's state index is the agent's state key, one to one. */
+		agent_conf_default(&conf);
+		conf.policy = POLICY_RANDOM;
+		rng_seed(&r, t);
+		assert_int_equal(agent_decide(&conf, v, &r, "x", &req, NULL, &d), 0);
+		if (keys[c.state][0] == '\0')
+			util_strlcpy(keys[c.state], d.state_key, sizeof(keys[c.state]));
+		assert_string_equal(keys[c.state], d.state_key);
+		request_predict_free(&req);
+		values_free(v);
+		if (t < 100) {
+			sim_context after;
+
+			/* The same customer after the drift (episode t + 500) has other tastes. */
+			sim_context_at(w, t + 500, &after);
+			for (size_t j = 0; j < SIM_OFFERS; j++)
+				moved += fabs(after.p[j] - c.p[j]) / (100.0 * SIM_OFFERS);
+		}
+	}
+	/* Offers differ for a customer (what a contextual policy can learn). */
+	assert_true(spread / 2000 > 0.15);
+	assert_true(moved > 0.02);
+	free(w);
+	free(w2);
+}
+
+/* On the contextual world squarecb learns: far less regret than random, less than thompson. */
+static void test_contextual_policies_learn(void **unused)
+{
+	sim_world *w = xmalloc(sizeof(*w));
+	sim_policy *sp = NULL;
+	sim_inproc *ip = NULL;
+	sim_agent agent;
+	sim_stats scb;
+	sim_stats ts;
+	sim_stats rnd;
+	agent_conf conf;
+	char err[256];
+
+	(void)unused;
+	assert_int_equal(sim_world_init_kind(w, SIM_WORLD_CONTEXTUAL, 3, 0), 0);
+	assert_int_equal(sim_policy_new(&policy_squarecb_type, NULL, 3, &sp, err, sizeof(err)), 0);
+	sim_policy_agent(sp, &agent);
+	assert_int_equal(sim_run(w, 4000, &agent, NULL, NULL, NULL, 0, &scb), 0);
+	sim_policy_free(sp);
+	agent_conf_default(&conf);
+	conf.policy = POLICY_THOMPSON;
+	assert_int_equal(sim_inproc_new(&conf, NULL, "sim-ts", 3, 1, &ip), 0);
+	sim_inproc_agent(ip, &agent);
+	assert_int_equal(sim_run(w, 4000, &agent, &conf, NULL, NULL, 0, &ts), 0);
+	sim_inproc_free(ip);
+	conf.policy = POLICY_RANDOM;
+	assert_int_equal(sim_inproc_new(&conf, NULL, "sim-rnd", 3, 1, &ip), 0);
+	sim_inproc_agent(ip, &agent);
+	assert_int_equal(sim_run(w, 4000, &agent, &conf, NULL, NULL, 0, &rnd), 0);
+	sim_inproc_free(ip);
+	/* Every policy met the same customers: the oracle's sums are equal. */
+	assert_true(fabs(scb.oracle - ts.oracle) < 1e-9 && fabs(scb.oracle - rnd.oracle) < 1e-9);
+	assert_true(scb.regret < 0.5 * rnd.regret);
+	assert_true(scb.regret < ts.regret);
+	/* Bad params are refused with the key's name. */
+	assert_int_equal(sim_policy_new(&policy_lints_type, "{\"nope\": 1}", 3, &sp, err, sizeof(err)),
+	                 ERR_INVAL);
+	assert_non_null(strstr(err, "nope"));
+	free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -390,6 +521,8 @@ int main(void)
 	    cmocka_unit_test(test_memory_equals_writer),
 	    cmocka_unit_test(test_policies_learn),
 	    cmocka_unit_test(test_late_reward_not_learned),
+	    cmocka_unit_test(test_contextual_world),
+	    cmocka_unit_test(test_contextual_policies_learn),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

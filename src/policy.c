@@ -1,0 +1,307 @@
+/*
+ * policy.c — the table of contextual policies and what they share:
+ * parameters, learning with cascade credit, and the statistics' save,
+ * merge and load (policy.h).
+ */
+#include "policy.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "ridge.h"
+
+/* The table: adding a policy is one file and one row here. */
+static const policy_type *const types[] = {
+    &policy_lints_type,
+    &policy_squarecb_type,
+};
+
+#define COMMON(field) offsetof(policy_common, field)
+
+static const policy_param common_params[] = {
+    {"bits", FEAT_BITS_MIN, FEAT_BITS_MAX, 6, COMMON(bits)},
+    {"lambda", 1e-6, 1e6, 1.0, COMMON(lambda)},
+    {"forgetting", 0.9, 1.0, 0.9995, COMMON(forgetting)},
+    {"slot_features", 0, 1, 1, COMMON(slot_features)},
+    {"logistic", 0, 1, 1, COMMON(logistic)},
+    {"reward_accept", -1e6, 1e6, 5, COMMON(r_accept)},
+    {"reward_click", -1e6, 1e6, 1, COMMON(r_click)},
+    {"reward_ignore", -1e6, 1e6, -2, COMMON(r_ignore)},
+};
+
+/* Keys of the agent version that belong to the tabular policies or the writer. */
+static const char *const agent_keys[] = {"ucb_c", "thompson_draws", "reward_wait_seconds"};
+
+const policy_type *policy_find(const char *name)
+{
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(types); i++) {
+		if (util_streq_nocase(name, types[i]->name))
+			return types[i];
+	}
+	if (util_streq_nocase(name, "lints") || util_streq_nocase(name, "linear_ts"))
+		return &policy_lints_type;
+	return NULL;
+}
+
+const char *policy_names(void)
+{
+	return "linear-ts, squarecb";
+}
+
+static void set_defaults(const policy_param *t, size_t n, void *out)
+{
+	for (size_t i = 0; i < n; i++)
+		*(double *)(void *)((char *)out + t[i].offset) = t[i].dflt;
+}
+
+/* Sets key from v when t names it: 1 set, 0 not in t, negative: bad value. */
+static int set_param(const policy_param *t, size_t n, void *out, const char *key, json_t *v,
+                     char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++) {
+		double d;
+
+		if (strcmp(key, t[i].name) != 0)
+			continue;
+		d = json_number_value(v);
+		if (!json_is_number(v) || !(d >= t[i].min && d <= t[i].max)) {
+			snprintf(err, errlen, "params.%s must be a number within [%g, %g]", key, t[i].min,
+			         t[i].max);
+			return ERR_INVAL;
+		}
+		*(double *)(void *)((char *)out + t[i].offset) = d;
+		return 1;
+	}
+	return 0;
+}
+
+int policy_new(const policy_type *t, const char *params, policy **out, char *err, size_t errlen)
+{
+	json_t *root = NULL;
+	json_error_t jerr;
+	const char *key;
+	json_t *v;
+	policy *p = xcalloc(1, sizeof(*p));
+	policy_common *c;
+	int rc = 0;
+
+	*out = NULL;
+	p->type = t;
+	p->params = xcalloc(1, t->params_size);
+	c = p->params;
+	set_defaults(common_params, UTIL_ARRAY_LEN(common_params), c);
+	set_defaults(t->params, t->nparams, p->params);
+	if (params != NULL && params[0] != '\0') {
+		root = json_loads(params, 0, &jerr);
+		if (!json_is_object(root)) {
+			snprintf(err, errlen, "params must be a JSON object");
+			rc = ERR_INVAL;
+			goto out;
+		}
+	}
+	json_object_foreach(root, key, v) {
+		int known = 0;
+
+		rc = set_param(common_params, UTIL_ARRAY_LEN(common_params), c, key, v, err, errlen);
+		if (rc == 0)
+			rc = set_param(t->params, t->nparams, p->params, key, v, err, errlen);
+		if (rc < 0)
+			goto out;
+		for (size_t i = 0; i < UTIL_ARRAY_LEN(agent_keys); i++)
+			known |= strcmp(key, agent_keys[i]) == 0;
+		if (rc == 0 && !known) {
+			snprintf(err, errlen, "params.%s is not a parameter of %s", key, t->name);
+			rc = ERR_INVAL;
+			goto out;
+		}
+		rc = 0;
+	}
+	if (!(c->r_accept > c->r_ignore)) {
+		snprintf(err, errlen, "reward_accept must be greater than reward_ignore");
+		rc = ERR_INVAL;
+		goto out;
+	}
+	if (c->bits == (double)(unsigned)c->bits)
+		p->stats = ridge_new((unsigned)c->bits, c->lambda, c->forgetting);
+	if (p->stats == NULL) {
+		snprintf(err, errlen, "bits must be an integer within [%d, %d]", FEAT_BITS_MIN,
+		         FEAT_BITS_MAX);
+		rc = ERR_INVAL;
+		goto out;
+	}
+	if (t->init != NULL)
+		rc = t->init(p);
+out:
+	json_decref(root);
+	if (rc != 0) {
+		policy_free(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+void policy_free(policy *p)
+{
+	if (p == NULL)
+		return;
+	ridge_free(p->stats);
+	free(p->params);
+	free(p);
+}
+
+const policy_common *policy_params(const policy *p)
+{
+	return p->params;
+}
+
+void policy_features(const policy *p, const feat_ctx *ctx, const predict_req *req, size_t i,
+                     size_t slot, feat_vec *out)
+{
+	const policy_common *c = p->params;
+
+	feat_offer(ctx, req->offers[i], slot, c->slot_features > 0.5, ridge_bits(p->stats),
+	           FEAT_PER_OFFER, out);
+}
+
+void policy_predict(policy *p, const feat_ctx *ctx, const predict_req *req, size_t i,
+                    size_t slot, double *mean, double *var)
+{
+	feat_vec x;
+
+	policy_features(p, ctx, req, i, slot, &x);
+	ridge_predict(p->stats, ridge_offer(p->stats, req->offers[i], 0), &x, mean, var);
+}
+
+void policy_view_init(const policy *p, const feat_ctx *ctx, policy_view *out)
+{
+	unsigned bits = ridge_bits(p->stats);
+	char name[32];
+
+	/* No offer: the context alone (an empty name is never the offer shown last). */
+	feat_offer(ctx, "", 0, 0, bits, FEAT_PER_OFFER, &out->x);
+	out->last = feat_bucket("lastoffer=this", bits);
+	for (size_t k = 0; k < POLICY_SLOTS; k++) {
+		snprintf(name, sizeof(name), "slot=%zu", k);
+		out->slot[k] = feat_bucket(name, bits);
+	}
+	out->ctx = ctx;
+}
+
+void policy_view_predict(policy *p, const policy_view *v, const predict_req *req, size_t i,
+                         size_t slot, double *mean, double *var)
+{
+	const policy_common *c = p->params;
+	uint32_t extra[2];
+	size_t n = 0;
+
+	if (v->ctx->last_offer[0] != '\0' && strcmp(v->ctx->last_offer, req->offers[i]) == 0)
+		extra[n++] = v->last;
+	if (c->slot_features > 0.5 && slot > 0 && slot < POLICY_SLOTS)
+		extra[n++] = v->slot[slot];
+	ridge_predict_plus(p->stats, ridge_offer(p->stats, req->offers[i], 0), &v->x, extra, n, mean,
+	                   var);
+}
+
+double policy_value(const policy *p, double mean)
+{
+	const policy_common *c = p->params;
+
+	return c->logistic > 0.5 ? 1.0 / (1.0 + exp(-mean)) : mean;
+}
+
+size_t policy_remaining(const predict_req *req, const policy_slate *s, size_t *cand)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < req->n_offers; i++) {
+		int used = 0;
+
+		if (!req->allowed[i])
+			continue;
+		for (size_t k = 0; k < s->n; k++)
+			used |= s->idx[k] == i;
+		if (!used)
+			cand[n++] = i;
+	}
+	return n;
+}
+
+int policy_decide(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r,
+                  policy_slate *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (req->n_allowed == 0)
+		return ERR_INVAL;
+	return p->type->decide(p, ctx, req, r, out);
+}
+
+void policy_cascade(size_t n, int accepted_slot, unsigned char *credited)
+{
+	for (size_t k = 0; k < n; k++)
+		credited[k] = accepted_slot < 0 || (int)k <= accepted_slot;
+}
+
+int policy_learn(policy *p, const feat_ctx *ctx, const predict_req *req,
+                 const policy_slate *shown, const policy_feedback *fb)
+{
+	const policy_common *c = p->params;
+	double span = c->r_accept - c->r_ignore;
+
+	if (fb->n != shown->n || shown->n > POLICY_SLOTS)
+		return ERR_INVAL;
+	for (size_t k = 0; k < shown->n; k++) {
+		feat_vec x;
+		double y;
+		int i;
+
+		if (!fb->credited[k] || shown->idx[k] >= req->n_offers)
+			continue;
+		i = ridge_offer(p->stats, req->offers[shown->idx[k]], 1);
+		if (i < 0)
+			return ERR_TOOBIG;
+		/* Learned on [0, 1]: accepted 1, ignored 0, a click in between. */
+		y = (fb->reward[k] - c->r_ignore) / span;
+		policy_features(p, ctx, req, shown->idx[k], k, &x);
+		if (c->logistic > 0.5) {
+			double m;
+			double v;
+			double q;
+			double w;
+
+			/* One Laplace (Newton) step at the current mean: weight q(1-q), working response. */
+			ridge_predict(p->stats, i, &x, &m, &v);
+			q = 1.0 / (1.0 + exp(-m));
+			if (q < 0.01)
+				q = 0.01;
+			if (q > 0.99)
+				q = 0.99;
+			w = q * (1 - q);
+			ridge_add(p->stats, i, &x, m + (y - q) / w, w);
+		} else {
+			ridge_add(p->stats, i, &x, y, 1.0);
+		}
+	}
+	ridge_tick(p->stats);
+	return 0;
+}
+
+int policy_save(policy *p, int delta, buf *out)
+{
+	return ridge_save(p->stats, delta ? RIDGE_DELTA : RIDGE_TOTALS, out);
+}
+
+int policy_merge(policy *p, const char *json, size_t len, char *err, size_t errlen)
+{
+	return ridge_merge(p->stats, json, len, err, errlen);
+}
+
+int policy_load(policy *p, const char *json, size_t len, char *err, size_t errlen)
+{
+	return ridge_load(p->stats, json, len, err, errlen);
+}

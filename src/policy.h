@@ -1,0 +1,155 @@
+/*
+ * policy.h — one interface for the contextual policies (issue 13 point 1).
+ * A policy is one file (policy_<name>.c) and one row of the table in
+ * policy.c: its name, its parameters (a table of bounded numbers parsed
+ * from the agent version's PARAMS JSON), how it decides a slate of up to
+ * POLICY_SLOTS distinct allowed offers with the exact probability of each
+ * slot's choice given the earlier slots, how it learns from the rewards of
+ * a slate, and how its learned state is saved, merged and loaded as
+ * additive sufficient statistics (ridge.h states the merge rule).
+ *
+ * Policies:
+ *   linear-ts   Bayesian ridge model per offer over the request's features,
+ *               Thompson sampling slot by slot (policy_lints.c)
+ *   squarecb    the same regression, inverse-gap weighting slot by slot
+ *               (Foster & Rakhlin 2020; Vowpal Wabbit's --squarecb)
+ *
+ * Slates are learned as slates: each slot is one decision with the slot as
+ * a feature (slot_features), and a reward teaches only the slots the
+ * customer plausibly looked at (cascade: the slots above and including the
+ * accepted one; every slot when none was accepted).
+ *
+ * Not synchronised: a policy is used by one thread at a time.
+ */
+#ifndef OFFERD_POLICY_H
+#define OFFERD_POLICY_H
+
+#include <stddef.h>
+
+#include "feat.h"
+#include "request.h"
+#include "rng.h"
+#include "util.h"
+
+#define POLICY_SLOTS 3
+
+typedef struct policy policy;
+
+typedef struct policy_slate {
+	size_t n;                          /* offers chosen, 1..POLICY_SLOTS */
+	size_t idx[POLICY_SLOTS];          /* indexes into the request's offers */
+	double propensity[POLICY_SLOTS];   /* P(chosen at slot k | slots before k) */
+} policy_slate;
+
+/* What a customer did with a slate, on the agent's reward scale. */
+typedef struct policy_feedback {
+	size_t n;
+	double reward[POLICY_SLOTS];        /* r_accept, r_click or r_ignore */
+	unsigned char credited[POLICY_SLOTS]; /* 1: the customer looked at this slot */
+} policy_feedback;
+
+/* One bounded numeric parameter: PARAMS key, bounds, default, where it goes. */
+typedef struct policy_param {
+	const char *name;
+	double min;
+	double max;
+	double dflt;
+	size_t offset;       /* of a double in the policy's parameter struct */
+} policy_param;
+
+/* The parameters every ridge-based policy shares. */
+typedef struct policy_common {
+	double bits;         /* feature buckets 2^bits (3..7, default 6) */
+	double lambda;       /* ridge prior precision (default 1) */
+	double forgetting;   /* per learned episode, (0.9, 1] (default 0.9995) */
+	double slot_features;/* 1: the slot is a feature of each decision */
+	double logistic;     /* 1: logistic model (Laplace), 0: linear on [0, 1] */
+	double r_accept;     /* the agent's reward scale, to map rewards to [0, 1] */
+	double r_click;
+	double r_ignore;
+} policy_common;
+
+typedef struct policy_type {
+	const char *name;
+	const policy_param *params;        /* the policy's own keys */
+	size_t nparams;
+	size_t params_size;                /* its parameter struct, policy_common first */
+	/* Fills the policy's own state after the common part is set; may be NULL. */
+	int (*init)(policy *p);
+	int (*decide)(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r,
+	              policy_slate *out);
+} policy_type;
+
+struct policy {
+	const policy_type *type;
+	void *params;                      /* policy_common first, owned */
+	struct ridge *stats;
+};
+
+/* The policy named name (case-insensitive), or NULL. */
+const policy_type *policy_find(const char *name);
+/* The table's names, comma-separated, for help texts. */
+const char *policy_names(void);
+
+/*
+ * A new policy of type t with empty statistics, parameters from params (a
+ * JSON object text, or NULL). The agent's keys (reward_*, epsilon-greedy's
+ * and Thompson's) are accepted; any other unknown key or value out of bounds
+ * is an error written to err. The caller frees *out with policy_free.
+ */
+int policy_new(const policy_type *t, const char *params, policy **out, char *err,
+               size_t errlen);
+void policy_free(policy *p);
+const policy_common *policy_params(const policy *p);
+
+/* Decides for req (at least one allowed offer); ctx from feat_context(req). */
+int policy_decide(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r,
+                  policy_slate *out);
+/* Learns the credited slots of a slate shown for ctx. */
+int policy_learn(policy *p, const feat_ctx *ctx, const predict_req *req,
+                 const policy_slate *shown, const policy_feedback *fb);
+/*
+ * The model's value of request offer i at slot: the posterior mean on the
+ * model's scale (a logit when logistic) and its variance factor.
+ */
+void policy_predict(policy *p, const feat_ctx *ctx, const predict_req *req, size_t i,
+                    size_t slot, double *mean, double *var);
+/*
+ * The same, fast, for the decisions of one request: the context's vector is
+ * built once (policy_view_init) and each (offer, slot) adds its own buckets
+ * (shown last, slot). var may be NULL when only the mean is wanted.
+ */
+typedef struct policy_view {
+	feat_vec x;                      /* the context, bias included */
+	uint32_t last;                   /* bucket of lastoffer=this */
+	uint32_t slot[POLICY_SLOTS];     /* bucket of slot=k (k >= 1) */
+	const feat_ctx *ctx;
+} policy_view;
+
+void policy_view_init(const policy *p, const feat_ctx *ctx, policy_view *out);
+void policy_view_predict(policy *p, const policy_view *v, const predict_req *req, size_t i,
+                         size_t slot, double *mean, double *var);
+/* A mean of policy_predict as a value on [0, 1]. */
+double policy_value(const policy *p, double mean);
+/* Credits slots 0..accepted_slot, or all n when accepted_slot < 0 (cascade). */
+void policy_cascade(size_t n, int accepted_slot, unsigned char *credited);
+
+/* The learned state as JSON (ridge.h's format): totals, or the delta since the last delta. */
+int policy_save(policy *p, int delta, buf *out);
+/* Adds another process's delta (or totals) to the statistics. */
+int policy_merge(policy *p, const char *json, size_t len, char *err, size_t errlen);
+/* Replaces the statistics. */
+int policy_load(policy *p, const char *json, size_t len, char *err, size_t errlen);
+
+/* --- helpers for the policies' files ------------------------------------------ */
+
+/* The features of request offer i at slot, as the policy's parameters say. */
+void policy_features(const policy *p, const feat_ctx *ctx, const predict_req *req, size_t i,
+                     size_t slot, feat_vec *out);
+/* The allowed offers of req not yet in s, into cand; returns their number. */
+size_t policy_remaining(const predict_req *req, const policy_slate *s, size_t *cand);
+
+extern const policy_type policy_lints_type;
+extern const policy_type policy_squarecb_type;
+
+#endif
