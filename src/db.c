@@ -289,6 +289,21 @@ int db_agent_latest(store *s, db_agent *out)
 	return rc;
 }
 
+int db_agent_by_version(store *s, const char *version, db_agent *out)
+{
+	const char *p[1] = {version};
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = store_exec(s,
+	                "SELECT id, version, policy, epsilon, params FROM tb_agents WHERE version = $1"
+	                " ORDER BY id DESC LIMIT 1",
+	                1, p, agent_row, out);
+	if (rc == 0 && out->id == 0)
+		rc = ERR_NOTFOUND;
+	return rc;
+}
+
 int db_agent_release(store *s, const char *version, const char *policy, double epsilon,
                      const char *params)
 {
@@ -492,12 +507,11 @@ static const char pg_reward_insert_sql[] =
     " learned BOOLEAN, source TEXT)"
     " ORDER BY u.ord ON CONFLICT (episode_id) DO NOTHING RETURNING id, episode_id";
 
-/* One slice of rewards on its way through lookup, scoring and insert. */
+/* One set of rewards on its way through the lookup or the insert. */
 typedef struct slice {
 	const db_reward_in *in;
 	db_reward_out *out;
 	size_t n;
-	double (*rw)[EPISODE_SHOWN_MAX];  /* the reward function's value per shown offer */
 	size_t *ins;                      /* the rewards to insert, by index */
 	size_t nins;
 	size_t seen;                      /* lookup rows: one per reward */
@@ -634,7 +648,7 @@ static int insert_pg(store *s, slice *sl)
 			char key[4] = {'r', (char)('1' + k), '\0', '\0'};
 
 			json_object_set_new(r, key,
-			                    k < out->n_offers ? json_real(sl->rw[i][k]) : json_null());
+			                    k < out->n_offers ? json_real(out->rewards[k]) : json_null());
 		}
 		json_object_set_new(r, "ts", json_text_or_null(in->request_ts));
 		json_object_set_new(r, "learned", json_boolean(out->learned));
@@ -668,7 +682,7 @@ static int insert_rows(store *s, slice *sl)
 		rp[j].p[4] = in->accepted_offer;
 		rp[j].p[5] = in->clicked;
 		for (int k = 0; k < EPISODE_SHOWN_MAX; k++) {
-			fmt_double(rp[j].rw[k], sl->rw[i][k]);
+			fmt_double(rp[j].rw[k], out->rewards[k]);
 			rp[j].p[6 + k] = k < out->n_offers ? rp[j].rw[k] : NULL;
 		}
 		rp[j].p[9] = in->request_ts;
@@ -686,120 +700,46 @@ static int insert_rows(store *s, slice *sl)
 	return rc;
 }
 
-/* Lookup, scoring by fn, insert: each step one round trip for the slice. */
-static int attach_slice(store *s, const db_reward_in *in, db_reward_out *out, size_t n,
-                        db_reward_fn fn, void *arg)
+#define DB_REWARD_SLICE_MAX 4096
+
+int db_rewards_lookup(store *s, const db_reward_in *in, db_reward_out *out, size_t n)
 {
-	slice sl = {in, out, n, NULL, NULL, 0, 0, 0};
-	int rc;
+	int rc = 0;
 
 	memset(out, 0, n * sizeof(*out));
-	sl.rw = xcalloc(n, sizeof(*sl.rw));
-	sl.ins = xmalloc(n * sizeof(*sl.ins));
-	rc = is_pg(s) ? lookup_pg(s, &sl) : lookup_rows(s, &sl);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		if (out[i].rc != 0)
-			continue;
-		fn(arg, &in[i], &out[i], sl.rw[i]);
-		/* The reward function may refuse it (an offer the episode did not show). */
-		if (out[i].rc == 0)
-			sl.ins[sl.nins++] = i;
+	for (size_t off = 0; off < n && rc == 0; off += DB_REWARD_SLICE_MAX) {
+		size_t len = n - off < DB_REWARD_SLICE_MAX ? n - off : DB_REWARD_SLICE_MAX;
+		slice sl = {in + off, out + off, len, NULL, 0, 0, 0};
+
+		rc = is_pg(s) ? lookup_pg(s, &sl) : lookup_rows(s, &sl);
 	}
-	if (rc == 0 && sl.nins > 0)
-		rc = is_pg(s) ? insert_pg(s, &sl) : insert_rows(s, &sl);
-	/* A conflict does not raise an error (on PostgreSQL that would abort
-	 * the batch's transaction): no row back means another reward won. */
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		if (out[i].rc == 0 && out[i].reward_id == 0)
-			out[i].rc = ERR_CONFLICT;
-	}
-	free(sl.rw);
-	free(sl.ins);
 	return rc;
 }
 
-/* Orders reward indices by customer, then by position in the batch. */
-typedef struct reward_ref {
-	const db_reward_in *in;
-	size_t i;
-} reward_ref;
-
-static int reward_ref_cmp(const void *a, const void *b)
+int db_rewards_insert(store *s, const db_reward_in *in, db_reward_out *out, size_t n)
 {
-	const reward_ref *x = a;
-	const reward_ref *y = b;
-	int c = strcmp(x->in->company, y->in->company);
-
-	if (c == 0)
-		c = strcmp(x->in->customer_id, y->in->customer_id);
-	if (c == 0)
-		c = (x->i > y->i) - (x->i < y->i);
-	return c;
-}
-
-#define DB_ATTACH_SLICE_MAX 4096
-
-/*
- * Rewards go in rounds of pipelined statements. A round holds at most one
- * reward per customer, and a customer's k-th reward of the batch is in
- * round k, so it sees the earlier ones (same transaction): attribution is
- * exactly what one reward at a time would give, in a few round trips.
- */
-int db_rewards_attach(store *s, const db_reward_in *in, db_reward_out *out, size_t n,
-                      db_reward_fn reward_fn, void *arg)
-{
-	reward_ref *refs;
-	size_t *round;
-	size_t rounds = 0;
-	db_reward_in *rin;
-	db_reward_out *rout;
-	size_t *pos;
 	int rc = 0;
 
-	if (n == 0)
-		return 0;
-	if (n == 1)
-		return attach_slice(s, in, out, 1, reward_fn, arg);
-	refs = xmalloc(n * sizeof(*refs));
-	round = xmalloc(n * sizeof(*round));
-	for (size_t i = 0; i < n; i++) {
-		refs[i].in = &in[i];
-		refs[i].i = i;
-	}
-	qsort(refs, n, sizeof(*refs), reward_ref_cmp);
-	for (size_t k = 0; k < n; k++) {
-		int same = k > 0 && strcmp(refs[k].in->company, refs[k - 1].in->company) == 0 &&
-		           strcmp(refs[k].in->customer_id, refs[k - 1].in->customer_id) == 0;
+	for (size_t off = 0; off < n && rc == 0; off += DB_REWARD_SLICE_MAX) {
+		size_t len = n - off < DB_REWARD_SLICE_MAX ? n - off : DB_REWARD_SLICE_MAX;
+		slice sl = {in + off, out + off, len, NULL, 0, 0, 0};
 
-		round[refs[k].i] = same ? round[refs[k - 1].i] + 1 : 0;
-		if (round[refs[k].i] + 1 > rounds)
-			rounds = round[refs[k].i] + 1;
-	}
-	free(refs);
-	rin = xmalloc(n * sizeof(*rin));
-	rout = xmalloc(n * sizeof(*rout));
-	pos = xmalloc(n * sizeof(*pos));
-	for (size_t r = 0; r < rounds && rc == 0; r++) {
-		size_t m = 0;
-
-		for (size_t i = 0; i < n; i++) {
-			if (round[i] == r) {
-				rin[m] = in[i];
-				pos[m++] = i;
-			}
+		sl.ins = xmalloc(len * sizeof(*sl.ins));
+		for (size_t i = 0; i < len; i++) {
+			sl.out[i].reward_id = 0;
+			if (sl.out[i].rc == 0)
+				sl.ins[sl.nins++] = i;
 		}
-		for (size_t off = 0; off < m && rc == 0; off += DB_ATTACH_SLICE_MAX) {
-			size_t len = m - off < DB_ATTACH_SLICE_MAX ? m - off : DB_ATTACH_SLICE_MAX;
-
-			rc = attach_slice(s, rin + off, rout + off, len, reward_fn, arg);
+		if (sl.nins > 0)
+			rc = is_pg(s) ? insert_pg(s, &sl) : insert_rows(s, &sl);
+		/* A conflict does not raise an error (on PostgreSQL that would abort
+		 * the batch's transaction): no row back means another reward won. */
+		for (size_t j = 0; rc == 0 && j < sl.nins; j++) {
+			if (sl.out[sl.ins[j]].reward_id == 0)
+				sl.out[sl.ins[j]].rc = ERR_CONFLICT;
 		}
-		for (size_t j = 0; j < m; j++)
-			out[pos[j]] = rout[j];
+		free(sl.ins);
 	}
-	free(round);
-	free(rin);
-	free(rout);
-	free(pos);
 	return rc;
 }
 

@@ -56,6 +56,8 @@ static int fx_open(fixture *f, void **state)
 	}
 	f->v = values_new();
 	agent_conf_default(&f->conf);
+	/* The current agent is the seeded 1.0.0, which made ep_op's episodes. */
+	util_strlcpy(f->conf.version, "1.0.0", sizeof(f->conf.version));
 	*state = f;
 	return 0;
 }
@@ -723,6 +725,47 @@ static void test_reward_wait_logs_without_learning(void **state)
 	assert_int_equal(count(f, "tb_policy"), 3);
 }
 
+/*
+ * A reward is scored with the configuration of the version that made its
+ * episode: after 2.0.0 (accept worth 10) is released, a reward for an
+ * episode of 1.0.0 (accept worth 5) still learns 5 per offer; one for an
+ * episode of 2.0.0 learns 10.
+ */
+static void test_reward_scored_by_episode_version(void **state)
+{
+	fixture *f = *state;
+	db_agent a;
+	char err[128];
+	writer_op op;
+	vstats st;
+	int level;
+
+	(void)add_episode(f, "A", "old", SK1);
+	FX_OK(f, db_agent_release(f->s, "2.0.0", "epsilon-greedy", 0.1,
+	                          "{\"reward_accept\": 10}"));
+	FX_OK(f, db_agent_latest(f->s, &a));
+	assert_int_equal(agent_conf_from_db(&a, &f->conf, err, sizeof(err)), 0);
+	db_agent_clear(&a);
+	assert_true(f->conf.r_accept == 10);
+	/* Learned at 1.0.0's +5, not 2.0.0's +10. */
+	assert_int_equal(reward(f, "A", "old", 1, 0, NULL), 0);
+	st = lookup(f, SK1, "OFFER_1", &level);
+	assert_int_equal(level, VALUES_STATE);
+	assert_true(st.n == 1 && st.sum == 5);
+	/* An episode of 2.0.0 is scored with 2.0.0's configuration. */
+	ep_op(&op, "A", "new", SK2, three);
+	op.ep.agent_version = "2.0.0";
+	assert_int_equal(run(f, &op, 1), 0);
+	assert_int_equal(reward(f, "A", "new", 1, 0, NULL), 0);
+	st = lookup(f, SK2, "OFFER_1", &level);
+	assert_true(st.n == 1 && st.sum == 10);
+	/* And 1.0.0 again, now from the cache of the thread-less path. */
+	(void)add_episode(f, "A", "old2", SK1);
+	assert_int_equal(reward(f, "A", "old2", 1, 0, NULL), 0);
+	st = lookup(f, SK1, "OFFER_1", &level);
+	assert_true(st.n == 2 && st.sum == 10);
+}
+
 /* --- failure isolation ------------------------------------------------------------------- */
 
 static void test_poisoned_op_isolated(void **state)
@@ -1071,6 +1114,8 @@ int main(void)
 	cmocka_unit_test_setup_teardown(test_reload_revision_guard, setup, fx_teardown),     \
 	cmocka_unit_test_setup_teardown(test_priors_reach_memory, setup, fx_teardown),       \
 	cmocka_unit_test_setup_teardown(test_reward_wait_logs_without_learning, setup,       \
+	                                fx_teardown),                                        \
+	cmocka_unit_test_setup_teardown(test_reward_scored_by_episode_version, setup,        \
 	                                fx_teardown),                                        \
 	cmocka_unit_test_setup_teardown(test_poisoned_op_isolated, setup, fx_teardown),      \
 	cmocka_unit_test_setup_teardown(test_not_found_does_not_fail_batch, setup,           \
