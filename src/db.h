@@ -1,7 +1,8 @@
 /*
  * db.h — offerd's schema and every domain query, written once in portable SQL
  * over the store interface. Where PostgreSQL and SQLite disagree (identity
- * columns, sequences, timestamps) the dialect picks the text.
+ * columns, sequences, timestamps, set-based statements) each store provides
+ * the text (struct store_sql); db.c never asks which store it has.
  *
  * Tables (all scoped by COMPANY, the tenant):
  *   TB_AGENTS    agent versions: VERSION, POLICY, EPSILON, PARAMS (JSON)
@@ -59,6 +60,8 @@ int db_products_replace(store *s, const char *company, const db_product *p, size
 /* Calls fn(arg, company, offer_id, name) for every catalogue row. */
 typedef int (*db_product_fn)(void *arg, const char *company, const char *offer_id, const char *name);
 int db_products_each(store *s, db_product_fn fn, void *arg);
+/* Calls fn with one column, offer_id, for each of a company's catalogue rows in order. */
+int db_product_ids(store *s, const char *company, store_row_fn fn, void *arg);
 
 /* --- rewards ---------------------------------------------------------- */
 typedef struct db_reward_in {
@@ -160,6 +163,15 @@ int db_rewards_insert(store *s, const db_reward_in *in, db_reward_out *out, size
 typedef int (*db_expired_fn)(void *arg, const char *company, const char *customer_id,
                              int64_t episode_id);
 int db_episodes_expired(store *s, double wait_seconds, int limit, db_expired_fn fn, void *arg);
+
+/*
+ * The logged decisions of a company (offerctl evaluate), oldest first, since
+ * from (a timestamp; NULL: all). fn gets 13 columns: id, state_key, states,
+ * predicted_offer_1..3, propensity_1..3, policy, whether a reward exists
+ * (0/1), its accepted_offer (boolean), its accepted_offer_id.
+ */
+int db_episodes_logged(store *s, const char *company, const char *from, store_row_fn fn,
+                       void *arg);
 
 /* --- api keys ----------------------------------------------------------- */
 int db_key_insert(store *s, const char *company, const char *hash, const char *prefix);
