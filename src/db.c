@@ -272,6 +272,42 @@ int db_agent_by_version(store *s, const char *version, db_agent *out)
 	return rc;
 }
 
+typedef struct agent_list {
+	db_agent *rows;
+	size_t n;
+	size_t cap;
+} agent_list;
+
+static int agent_list_row(void *arg, int ncols, const char *const *vals)
+{
+	agent_list *l = arg;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 8;
+		l->rows = xrealloc(l->rows, l->cap * sizeof(*l->rows));
+	}
+	memset(&l->rows[l->n], 0, sizeof(l->rows[0]));
+	return agent_row(&l->rows[l->n++], ncols, vals);
+}
+
+int db_agents_each(store *s, db_agent_fn fn, void *arg)
+{
+	agent_list l = {NULL, 0, 0};
+	int rc;
+
+	rc = store_exec(s,
+	                "SELECT a.id, a.version, a.policy, a.epsilon, a.params FROM tb_agents a"
+	                " WHERE a.id = (SELECT MAX(b.id) FROM tb_agents b WHERE b.version = a.version)"
+	                " ORDER BY a.id",
+	                0, NULL, agent_list_row, &l);
+	for (size_t i = 0; rc == 0 && i < l.n; i++)
+		rc = fn(arg, &l.rows[i]);
+	for (size_t i = 0; i < l.n; i++)
+		db_agent_clear(&l.rows[i]);
+	free(l.rows);
+	return rc;
+}
+
 int db_agent_release(store *s, const char *version, const char *policy, double epsilon,
                      const char *params)
 {
@@ -620,18 +656,20 @@ static int expired_row(void *arg, int ncols, const char *const *vals)
 	return ee->fn(ee->arg, vals[0], vals[1], id);
 }
 
-int db_episodes_expired(store *s, double wait_seconds, int limit, db_expired_fn fn, void *arg)
+int db_episodes_expired(store *s, const char *version, double wait_seconds, int limit,
+                        db_expired_fn fn, void *arg)
 {
 	expired_each ee = {fn, arg};
 	char w[32];
 	char l[24];
-	const char *p[2];
+	const char *p[3];
 
 	fmt_double(w, wait_seconds);
 	fmt_int(l, limit);
 	p[0] = w;
 	p[1] = l;
-	return store_exec(s, s->sql->episodes_expired, 2, p, expired_row, &ee);
+	p[2] = version;
+	return store_exec(s, s->sql->episodes_expired, 3, p, expired_row, &ee);
 }
 
 /* --- learned statistics ------------------------------------------------ */

@@ -45,6 +45,12 @@ void db_agent_clear(db_agent *a);
 int db_agent_latest(store *s, db_agent *out);
 /* The newest TB_AGENTS row of a version. ERR_NOTFOUND when there is none. */
 int db_agent_by_version(store *s, const char *version, db_agent *out);
+/*
+ * Calls fn for the newest TB_AGENTS row of every version, oldest version
+ * first. The rows are read before the first call, so fn may query s.
+ */
+typedef int (*db_agent_fn)(void *arg, const db_agent *a);
+int db_agents_each(store *s, db_agent_fn fn, void *arg);
 /* Adds a TB_AGENTS row; params may be NULL. */
 int db_agent_release(store *s, const char *version, const char *policy, double epsilon,
                      const char *params);
@@ -158,11 +164,14 @@ int db_rewards_insert(store *s, const db_reward_in *in, db_reward_out *out, size
 
 /*
  * Calls fn(arg, company, customer_id, episode_id) for at most limit episodes
- * older than wait_seconds that have no reward, oldest first.
+ * decided under agent version that are older than wait_seconds and have no
+ * reward, oldest first. An episode's wait is its own version's: episodes of
+ * other versions are never listed (issue 15.3).
  */
 typedef int (*db_expired_fn)(void *arg, const char *company, const char *customer_id,
                              int64_t episode_id);
-int db_episodes_expired(store *s, double wait_seconds, int limit, db_expired_fn fn, void *arg);
+int db_episodes_expired(store *s, const char *version, double wait_seconds, int limit,
+                        db_expired_fn fn, void *arg);
 
 /*
  * The logged decisions of a company (offerctl evaluate), oldest first, since

@@ -102,7 +102,10 @@ typedef struct store_sql {
 	const char *policy_priors;
 	/* One row: the highest policy revision handed out so far. */
 	const char *policy_rev_now;
-	/* Episodes without a reward older than $1 seconds, oldest first, at most $2: company, customer_id, id. */
+	/*
+	 * Episodes of agent version $3 without a reward, older than $1
+	 * seconds, oldest first, at most $2: company, customer_id, id.
+	 */
 	const char *episodes_expired;
 	/* Revokes the active API key whose prefix or id is $1, with the time. */
 	const char *key_revoke;

@@ -334,7 +334,8 @@ static const store_sql sqlite_sql = {
 	.policy_rev_now = "SELECT COALESCE(MAX(rev), 0) FROM tb_policy",
 	.episodes_expired =
 		"SELECT e.company, e.customer_id, e.id FROM tb_episodes e"
-		" WHERE julianday(e.last_update) < julianday('now') - CAST($1 AS REAL) / 86400.0"
+		" WHERE e.agent_version = $3"
+		" AND julianday(e.last_update) < julianday('now') - CAST($1 AS REAL) / 86400.0"
 		" AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
 		" ORDER BY e.id LIMIT CAST($2 AS INTEGER)",
 	.key_revoke =
