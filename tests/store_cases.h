@@ -647,6 +647,28 @@ static void sc_episodes_bad_row(void **state)
 	sc_batch_free(&b);
 }
 
+/*
+ * The store provides every statement db.c runs (struct store_sql): db.c
+ * never checks, so a new store that forgot one would crash there.
+ */
+static void sc_sql_table_complete(void **state)
+{
+	store *s = sc_fresh(state);
+	const store_sql *q = s->sql;
+	const char *const required[] = {
+		q->id_column,      q->ts_column,     q->migration_done, q->reward_lookup,
+		q->reward_insert,  q->policy_add,    q->policy_priors,  q->policy_rev_now,
+		q->episodes_expired, q->key_revoke,
+	};
+
+	assert_non_null(q);
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		assert_non_null(required[i]);
+		assert_true(required[i][0] != '\0');
+	}
+	assert_null(q->migration_extra[0]);  /* versions start at 1 */
+}
+
 #define STORE_CASES                                                                      \
 	cmocka_unit_test(sc_exec_params_rows), cmocka_unit_test(sc_exec_prepared),           \
 		cmocka_unit_test(sc_null_params_results),                                    \
@@ -655,6 +677,6 @@ static void sc_episodes_bad_row(void **state)
 		cmocka_unit_test(sc_batch_with_failure), cmocka_unit_test(sc_episodes_1),    \
 		cmocka_unit_test(sc_episodes_3), cmocka_unit_test(sc_episodes_2000),         \
 		cmocka_unit_test(sc_episodes_two_batches),                                   \
-		cmocka_unit_test(sc_episodes_bad_row)
+		cmocka_unit_test(sc_episodes_bad_row), cmocka_unit_test(sc_sql_table_complete)
 
 #endif
