@@ -305,7 +305,7 @@ static void test_rewards_same_customer_in_batch(void **state)
 }
 
 /*
- * Rewards in one batch go in rounds (db_rewards_attach); whatever the mix of
+ * Rewards in one batch go in rounds (the writer's attach_rewards); whatever the mix of
  * customers, repeats and explicit episode ids, a batch must attribute every
  * reward exactly as the same rewards one at a time, in order.
  */
