@@ -4,9 +4,10 @@
  * A batch is one transaction: episodes (one statement), rewards in rounds
  * (a customer's k-th reward of the batch in round k; each round one episode
  * lookup, the scoring here, one insert), then one upsert per changed
- * (state, offer) with the summed deltas. If the transaction fails for a reason other than an
- * unreachable database, the batch is retried one operation at a time so a
- * single poisonous operation cannot fail its neighbours.
+ * (state, offer) with the summed deltas. If the transaction fails for a
+ * reason other than an unreachable database, the batch is retried one
+ * operation at a time so a single poisonous operation cannot fail its
+ * neighbours.
  */
 #include "writer.h"
 
