@@ -799,6 +799,87 @@ static void test_writer_thread(void **state)
 	}
 }
 
+static void conf_from(void *arg, agent_conf *out)
+{
+	*out = *(const agent_conf *)arg;
+}
+
+typedef struct waiter {
+	pthread_mutex_t lock;
+	int done;
+} waiter;
+
+static void on_done_flag(writer_op *op)
+{
+	waiter *wt = op->arg;
+
+	pthread_mutex_lock(&wt->lock);
+	wt->done = 1;
+	pthread_mutex_unlock(&wt->lock);
+}
+
+/* Submits one operation to w and waits until the thread is done with it. */
+static int submit_wait(writer *w, writer_op *op)
+{
+	waiter wt = {PTHREAD_MUTEX_INITIALIZER, 0};
+	int done = 0;
+
+	op->done = on_done_flag;
+	op->arg = &wt;
+	assert_int_equal(writer_submit(w, op), 0);
+	while (!done) {
+		usleep(1000);
+		pthread_mutex_lock(&wt.lock);
+		done = wt.done;
+		pthread_mutex_unlock(&wt.lock);
+	}
+	return op->rc;
+}
+
+/*
+ * The writer thread keeps older versions' configurations, and forgets them
+ * when the current configuration changes: a version released again with
+ * other rewards is read anew.
+ */
+static void test_writer_thread_version_cache(void **state)
+{
+	fixture *f = *state;
+	store *ws = NULL;
+	writer *w = NULL;
+	agent_conf current = f->conf;  /* 1.0.0 */
+	writer_op op;
+	vstats st;
+	int level;
+
+	FX_OK(f, db_agent_release(f->s, "2.0.0", "epsilon-greedy", 0.1, "{\"reward_accept\": 10}"));
+	FX_OK(f, store_open(f->url, &ws));
+	assert_int_equal(writer_start(&ws, 1, f->v, conf_from, &current, 100, 16, &w), 0);
+	for (int round = 0; round < 3; round++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "v%d", round);
+		ep_op(&op, "A", name, round == 2 ? SK2 : SK1, three);
+		op.ep.agent_version = "2.0.0";
+		assert_int_equal(submit_wait(w, &op), 0);
+		rw_op(&op, "A", name, 1, 0, NULL, NULL);
+		assert_int_equal(submit_wait(w, &op), 0);
+		if (round == 0) {
+			/* 2.0.0 again with +20: the cache still has +10 ... */
+			FX_OK(f, db_agent_release(f->s, "2.0.0", "epsilon-greedy", 0.1,
+			                          "{\"reward_accept\": 20}"));
+		} else if (round == 1) {
+			/* ... until the current configuration changes. */
+			current.epsilon = 0.2;
+		}
+	}
+	writer_stop(w);
+	writer_free(w);
+	st = lookup(f, SK1, "OFFER_1", &level);
+	assert_true(st.n == 2 && st.sum == 20);
+	st = lookup(f, SK2, "OFFER_1", &level);
+	assert_true(st.n == 1 && st.sum == 20);
+}
+
 static void test_writer_limits(void **state)
 {
 	fixture *f = *state;
@@ -845,6 +926,8 @@ int main(void)
 	cmocka_unit_test_setup_teardown(test_not_found_does_not_fail_batch, setup,           \
 	                                fx_teardown),                                        \
 	cmocka_unit_test_setup_teardown(test_writer_thread, setup, fx_teardown),             \
+	cmocka_unit_test_setup_teardown(test_writer_thread_version_cache, setup,             \
+	                                fx_teardown),                                        \
 	cmocka_unit_test_setup_teardown(test_writer_limits, setup, fx_teardown)
 
 	const struct CMUnitTest writer_tests[] = {WRITER_TESTS(fx_setup)};
