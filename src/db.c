@@ -3,7 +3,9 @@
  * queries, in SQL that PostgreSQL and SQLite both accept. Parameters are text
  * ($1..$n); numbers are cast with CAST(... AS DOUBLE PRECISION), which both
  * dialects understand. Where they differ (identity columns, timestamps, the
- * policy revision counter) the text is chosen by dialect.
+ * policy revision counter, set-based statements) the store provides the
+ * text (s->sql, struct store_sql in store.h); nothing here asks which store
+ * it runs on. Set-based statements take their rows as one JSON array.
  */
 #include "db.h"
 
@@ -16,21 +18,6 @@
 
 #include "log.h"
 #include "util.h"
-
-#define DB_ID_PG "BIGSERIAL PRIMARY KEY"
-#define DB_ID_SQ "INTEGER PRIMARY KEY AUTOINCREMENT"
-#define DB_TS_PG "TIMESTAMPTZ NOT NULL DEFAULT now()"
-#define DB_TS_SQ "TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now'))"
-
-static int is_pg(const store *s)
-{
-	return s->dialect == STORE_PG;
-}
-
-static const char *now_sql(const store *s)
-{
-	return is_pg(s) ? "now()" : "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
-}
 
 int db_bool(const char *v)
 {
@@ -48,14 +35,15 @@ static void fmt_int(char out[24], int64_t v)
 }
 
 /*
- * A migration is a list of statements. "@ID@" and "@TS@" are replaced by the
- * dialect's identity column and timestamp-with-default. Statements run one
- * by one (libpq's extended protocol takes one statement at a time).
+ * A migration is a list of portable statements. "@ID@" and "@TS@" are
+ * replaced by the store's identity column and timestamp-with-default
+ * (store_sql); the store may add statements of its own to each version
+ * (store_sql.migration_extra). Statements run one by one (libpq's extended
+ * protocol takes one statement at a time).
  */
 typedef struct migration {
 	int version;
 	const char *const *stmts;
-	const char *const *pg_only;  /* extra statements for PostgreSQL */
 } migration;
 
 static const char *const m1[] = {
@@ -98,38 +86,21 @@ static const char *const m1[] = {
     NULL,
 };
 
-static const char *const m1_pg[] = {
-    "CREATE SEQUENCE tb_policy_rev_seq",
-    NULL,
-};
-
 /* 2: default rewards (after an agent's reward wait) are told apart. */
 static const char *const m2[] = {
     "ALTER TABLE tb_rewards ADD COLUMN source TEXT NOT NULL DEFAULT 'client'",
     NULL,
 };
 
-/*
- * 3: every reward updates a few hot TB_POLICY rows. An index on rev (which
- * every update changes) made each update non-HOT: new entries in every index
- * and a chain of dead row versions that each later update walks (a table of
- * 1,458 rows had grown to 13 MB under the rewards benchmark). Without it,
- * and with room left on each page, updates are HOT. The refresher no longer
- * needs the index: see db_policy_rev_now(). SQLite keeps it, for MAX(rev).
- */
-static const char *const m3_pg[] = {
-    "DROP INDEX IF EXISTS tb_policy_rev",
-    "ALTER TABLE tb_policy SET (fillfactor = 50)",
-    NULL,
+/* 3: TB_POLICY tuned for frequent updates: only the store's own statements. */
+
+static const migration migrations[STORE_MIGRATIONS] = {
+    {1, m1},
+    {2, m2},
+    {3, NULL},
 };
 
-static const migration migrations[] = {
-    {1, m1, m1_pg},
-    {2, m2, NULL},
-    {3, NULL, m3_pg},
-};
-
-static char *dialect_sql(const store *s, const char *tmpl)
+static char *ddl_sql(const store *s, const char *tmpl)
 {
 	buf b;
 	const char *p = tmpl;
@@ -137,10 +108,10 @@ static char *dialect_sql(const store *s, const char *tmpl)
 	buf_init(&b, 1 << 20);
 	while (*p != '\0') {
 		if (strncmp(p, "@ID@", 4) == 0) {
-			buf_adds(&b, is_pg(s) ? DB_ID_PG : DB_ID_SQ);
+			buf_adds(&b, s->sql->id_column);
 			p += 4;
 		} else if (strncmp(p, "@TS@", 4) == 0) {
-			buf_adds(&b, is_pg(s) ? DB_TS_PG : DB_TS_SQ);
+			buf_adds(&b, s->sql->ts_column);
 			p += 4;
 		} else {
 			buf_add(&b, p, 1);
@@ -153,7 +124,7 @@ static char *dialect_sql(const store *s, const char *tmpl)
 static int run_list(store *s, const char *const *stmts)
 {
 	for (size_t i = 0; stmts != NULL && stmts[i] != NULL; i++) {
-		char *sql = dialect_sql(s, stmts[i]);
+		char *sql = ddl_sql(s, stmts[i]);
 		int rc = store_exec(s, sql, 0, NULL, NULL, NULL);
 
 		if (rc != 0)
@@ -200,8 +171,8 @@ int db_migrate(store *s)
 	if (rc != 0)
 		return rc;
 	/* Two offerd processes starting together must not both migrate. */
-	if (is_pg(s)) {
-		rc = store_exec(s, "SELECT pg_advisory_xact_lock(7346011)", 0, NULL, NULL, NULL);
+	if (s->sql->migrate_lock != NULL) {
+		rc = store_exec(s, s->sql->migrate_lock, 0, NULL, NULL, NULL);
 		if (rc != 0)
 			goto out;
 	}
@@ -218,16 +189,13 @@ int db_migrate(store *s)
 			continue;
 		log_msg(LOG_INFO, "applying schema migration %d", m->version);
 		rc = run_list(s, m->stmts);
-		if (rc == 0 && is_pg(s))
-			rc = run_list(s, m->pg_only);
+		if (rc == 0)
+			rc = run_list(s, s->sql->migration_extra[m->version]);
 		if (rc != 0)
 			goto out;
 		fmt_int(v, m->version);
 		params[0] = v;
-		rc = store_exec(s,
-		                is_pg(s) ? "INSERT INTO tb_schema_migrations VALUES ($1, now()::text)"
-		                         : "INSERT INTO tb_schema_migrations VALUES ($1, datetime('now'))",
-		                1, params, NULL, NULL);
+		rc = store_exec(s, s->sql->migration_done, 1, params, NULL, NULL);
 		if (rc != 0)
 			goto out;
 	}
@@ -286,6 +254,57 @@ int db_agent_latest(store *s, db_agent *out)
 	                0, NULL, agent_row, out);
 	if (rc == 0 && out->id == 0)
 		rc = ERR_NOTFOUND;
+	return rc;
+}
+
+int db_agent_by_version(store *s, const char *version, db_agent *out)
+{
+	const char *p[1] = {version};
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = store_exec(s,
+	                "SELECT id, version, policy, epsilon, params FROM tb_agents WHERE version = $1"
+	                " ORDER BY id DESC LIMIT 1",
+	                1, p, agent_row, out);
+	if (rc == 0 && out->id == 0)
+		rc = ERR_NOTFOUND;
+	return rc;
+}
+
+typedef struct agent_list {
+	db_agent *rows;
+	size_t n;
+	size_t cap;
+} agent_list;
+
+static int agent_list_row(void *arg, int ncols, const char *const *vals)
+{
+	agent_list *l = arg;
+
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 8;
+		l->rows = xrealloc(l->rows, l->cap * sizeof(*l->rows));
+	}
+	memset(&l->rows[l->n], 0, sizeof(l->rows[0]));
+	return agent_row(&l->rows[l->n++], ncols, vals);
+}
+
+int db_agents_each(store *s, db_agent_fn fn, void *arg)
+{
+	agent_list l = {NULL, 0, 0};
+	int rc;
+
+	rc = store_exec(s,
+	                "SELECT a.id, a.version, a.policy, a.epsilon, a.params FROM tb_agents a"
+	                " WHERE a.id = (SELECT MAX(b.id) FROM tb_agents b WHERE b.version = a.version)"
+	                " ORDER BY a.id",
+	                0, NULL, agent_list_row, &l);
+	for (size_t i = 0; rc == 0 && i < l.n; i++)
+		rc = fn(arg, &l.rows[i]);
+	for (size_t i = 0; i < l.n; i++)
+		db_agent_clear(&l.rows[i]);
+	free(l.rows);
 	return rc;
 }
 
@@ -381,40 +400,79 @@ int db_products_each(store *s, db_product_fn fn, void *arg)
 	                  NULL, triple_row, &te);
 }
 
+/* --- rows as one JSON parameter ----------------------------------------- */
+
+static json_t *json_text_or_null(const char *v)
+{
+	return v != NULL ? json_string(v) : json_null();
+}
+
+/* Appends row (a new reference) to rows; json_pack gives NULL only for text that is not UTF-8. */
+static int json_rows_push(json_t *rows, json_t *row)
+{
+	return json_array_append_new(rows, row) == 0 ? 0 : ERR_IO;
+}
+
+/*
+ * Runs one of the dialect's set-based statements with rows (consumed) as
+ * its one JSON parameter; prepared when its plan cannot depend on table
+ * sizes (store_exec_prepared).
+ */
+static int exec_json(store *s, const char *sql, int prepared, json_t *rows, store_row_fn fn,
+                     void *arg)
+{
+	char *param = json_dumps(rows, JSON_COMPACT);
+	int rc;
+
+	json_decref(rows);
+	if (param == NULL)
+		return ERR_NOMEM;
+	rc = prepared ? store_exec_prepared(s, sql, 1, (const char *const *)&param, fn, arg)
+	              : store_exec(s, sql, 1, (const char *const *)&param, fn, arg);
+	free(param);
+	return rc;
+}
+
+int db_product_ids(store *s, const char *company, store_row_fn fn, void *arg)
+{
+	const char *p[1] = {company};
+
+	return store_exec(s, "SELECT offer_id FROM tb_products WHERE company = $1 ORDER BY id", 1, p,
+	                  fn, arg);
+}
+
+/* --- episodes ---------------------------------------------------------- */
+
+int db_episodes_logged(store *s, const char *company, const char *from, store_row_fn fn,
+                       void *arg)
+{
+	static const char all[] = "SELECT e.id, e.state_key, e.states, e.predicted_offer_1,"
+	                          " e.predicted_offer_2, e.predicted_offer_3, e.propensity_1,"
+	                          " e.propensity_2, e.propensity_3, e.policy,"
+	                          " CASE WHEN r.id IS NULL THEN 0 ELSE 1 END, r.accepted_offer,"
+	                          " r.accepted_offer_id FROM tb_episodes e"
+	                          " LEFT JOIN tb_rewards r ON r.episode_id = e.id"
+	                          " WHERE e.company = $1 ORDER BY e.id";
+	static const char since[] = "SELECT e.id, e.state_key, e.states, e.predicted_offer_1,"
+	                            " e.predicted_offer_2, e.predicted_offer_3, e.propensity_1,"
+	                            " e.propensity_2, e.propensity_3, e.policy,"
+	                            " CASE WHEN r.id IS NULL THEN 0 ELSE 1 END, r.accepted_offer,"
+	                            " r.accepted_offer_id FROM tb_episodes e"
+	                            " LEFT JOIN tb_rewards r ON r.episode_id = e.id"
+	                            " WHERE e.company = $1 AND e.last_update >= $2 ORDER BY e.id";
+	const char *p[2] = {company, from};
+
+	return store_exec(s, from != NULL ? since : all, from != NULL ? 2 : 1, p, fn, arg);
+}
+
 /* --- rewards ---------------------------------------------------------- */
 
 /*
- * Rewards are attached in two pipelined round trips per batch: every
- * episode lookup, then every insert. The lookup returns one row even when
- * no episode matches: whether the customer has any episode (404 vs 409).
+ * Rewards are attached in two statements per set (the writer's round):
+ * every episode lookup, then every insert. The lookup returns one row per
+ * reward even when no episode matches: whether the customer has any
+ * episode tells 404 from 409.
  */
-static const char lookup_latest[] =
-    "SELECT EXISTS (SELECT 1 FROM tb_episodes x WHERE x.company = $1 AND x.customer_id = $2),"
-    " ep.id, ep.state_key, ep.policy, ep.agent_version, ep.p1, ep.p2, ep.p3, ep.age"
-    " FROM (SELECT 1 AS one) AS o LEFT JOIN (SELECT e.id, e.state_key, e.policy,"
-    " e.agent_version, e.predicted_offer_1 AS p1, e.predicted_offer_2 AS p2,"
-    " e.predicted_offer_3 AS p3, %s AS age FROM tb_episodes e"
-    " WHERE e.company = $1 AND e.customer_id = $2 AND NOT EXISTS"
-    " (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
-    " ORDER BY e.id DESC LIMIT 1) AS ep ON 1 = 1";
-
-static const char lookup_by_id[] =
-    "SELECT EXISTS (SELECT 1 FROM tb_episodes x WHERE x.company = $1 AND x.customer_id = $2"
-    " AND x.id = CAST($3 AS BIGINT)),"
-    " ep.id, ep.state_key, ep.policy, ep.agent_version, ep.p1, ep.p2, ep.p3, ep.age"
-    " FROM (SELECT 1 AS one) AS o LEFT JOIN (SELECT e.id, e.state_key, e.policy,"
-    " e.agent_version, e.predicted_offer_1 AS p1, e.predicted_offer_2 AS p2,"
-    " e.predicted_offer_3 AS p3, %s AS age FROM tb_episodes e"
-    " WHERE e.company = $1 AND e.customer_id = $2 AND e.id = CAST($3 AS BIGINT)) AS ep ON 1 = 1";
-
-static const char reward_insert[] =
-    "INSERT INTO tb_rewards (company, customer_id, episode_id, accepted_offer,"
-    " accepted_offer_id, clicked_offers, reward_1, reward_2, reward_3,"
-    " request_timestamp, learned, source) VALUES ($1, $2, $3, $4, $5, $6,"
-    " CAST($7 AS DOUBLE PRECISION), CAST($8 AS DOUBLE PRECISION),"
-    " CAST($9 AS DOUBLE PRECISION), $10, $11, $12)"
-    " ON CONFLICT (episode_id) DO NOTHING RETURNING id";
-
 static int reward_episode_row(void *arg, int ncols, const char *const *vals)
 {
 	db_reward_out *o = arg;
@@ -440,71 +498,17 @@ static int reward_episode_row(void *arg, int ncols, const char *const *vals)
 	return 0;
 }
 
-static int reward_id_row(void *arg, int ncols, const char *const *vals)
-{
-	db_reward_out *o = arg;
-
-	if (ncols > 0 && vals[0] != NULL)
-		util_strtonum(vals[0], 0, INT64_MAX, &o->reward_id);
-	return 0;
-}
-
-/* Text parameters of one reward's statements. */
-typedef struct reward_params {
-	char epid[24];
-	char rw[EPISODE_SHOWN_MAX][32];
-	const char *p[12];
-} reward_params;
-
-/*
- * PostgreSQL takes a whole slice in one statement per step: the rewards
- * travel as one JSON array (jsonb_to_recordset), so the server plans and
- * starts one executor per step instead of one per reward, which was most
- * of its time per reward. The lookup is sent unnamed, so it is planned for
- * the tables as they are now (about 0.2 ms a batch): a plan kept from when
- * TB_REWARDS was nearly empty joins it by a full scan, which costs more with
- * every reward stored. The inserts' plans do not depend on table sizes:
- * they are prepared (store_exec_prepared).
- */
-static const char pg_lookup_sql[] =
-    "SELECT i.ord, EXISTS (SELECT 1 FROM tb_episodes x WHERE x.company = i.company"
-    " AND x.customer_id = i.customer_id AND (i.episode_id = 0 OR x.id = i.episode_id)),"
-    " ep.id, ep.state_key, ep.policy, ep.agent_version, ep.p1, ep.p2, ep.p3, ep.age"
-    " FROM jsonb_to_recordset($1::jsonb) AS i(ord BIGINT, company TEXT, customer_id TEXT,"
-    " episode_id BIGINT)"
-    " LEFT JOIN LATERAL (SELECT e.id, e.state_key, e.policy, e.agent_version,"
-    " e.predicted_offer_1 AS p1, e.predicted_offer_2 AS p2, e.predicted_offer_3 AS p3,"
-    " EXTRACT(EPOCH FROM now() - e.last_update) AS age FROM tb_episodes e"
-    " WHERE e.company = i.company AND e.customer_id = i.customer_id AND CASE"
-    " WHEN i.episode_id = 0 THEN NOT EXISTS (SELECT 1 FROM tb_rewards r"
-    " WHERE r.episode_id = e.id) ELSE e.id = i.episode_id END"
-    " ORDER BY e.id DESC LIMIT 1) AS ep ON TRUE ORDER BY i.ord";
-
-static const char pg_reward_insert_sql[] =
-    "INSERT INTO tb_rewards (company, customer_id, episode_id, accepted_offer,"
-    " accepted_offer_id, clicked_offers, reward_1, reward_2, reward_3,"
-    " request_timestamp, learned, source)"
-    " SELECT u.company, u.customer_id, u.episode_id, u.accepted, u.accepted_offer, u.clicked,"
-    " u.r1, u.r2, u.r3, u.ts, u.learned, u.source"
-    " FROM jsonb_to_recordset($1::jsonb) AS u(ord BIGINT, company TEXT, customer_id TEXT,"
-    " episode_id BIGINT, accepted BOOLEAN, accepted_offer TEXT, clicked TEXT,"
-    " r1 DOUBLE PRECISION, r2 DOUBLE PRECISION, r3 DOUBLE PRECISION, ts TEXT,"
-    " learned BOOLEAN, source TEXT)"
-    " ORDER BY u.ord ON CONFLICT (episode_id) DO NOTHING RETURNING id, episode_id";
-
-/* One slice of rewards on its way through lookup, scoring and insert. */
+/* One set of rewards on its way through the lookup or the insert. */
 typedef struct slice {
 	const db_reward_in *in;
 	db_reward_out *out;
 	size_t n;
-	double (*rw)[EPISODE_SHOWN_MAX];  /* the reward function's value per shown offer */
-	size_t *ins;                      /* the rewards to insert, by index */
-	size_t nins;
 	size_t seen;                      /* lookup rows: one per reward */
 	size_t next;                      /* where the next RETURNING row most likely belongs */
 } slice;
 
-static int pg_lookup_row(void *arg, int ncols, const char *const *vals)
+/* ord, then the columns of reward_episode_row. */
+static int lookup_row(void *arg, int ncols, const char *const *vals)
 {
 	slice *sl = arg;
 	int64_t ord = -1;
@@ -515,8 +519,8 @@ static int pg_lookup_row(void *arg, int ncols, const char *const *vals)
 	return reward_episode_row(&sl->out[ord], ncols - 1, vals + 1);
 }
 
-/* RETURNING id, episode_id: episode ids are unique within a slice. */
-static int pg_reward_id_row(void *arg, int ncols, const char *const *vals)
+/* RETURNING id, episode_id: episode ids are unique within a set. */
+static int reward_id_row(void *arg, int ncols, const char *const *vals)
 {
 	slice *sl = arg;
 	int64_t epid = 0;
@@ -527,7 +531,8 @@ static int pg_reward_id_row(void *arg, int ncols, const char *const *vals)
 		size_t i = (sl->next + k) % sl->n;
 
 		if (sl->out[i].rc == 0 && sl->out[i].episode_id == epid) {
-			reward_id_row(&sl->out[i], 1, vals);
+			if (vals[0] != NULL)
+				util_strtonum(vals[0], 0, INT64_MAX, &sl->out[i].reward_id);
 			sl->next = i + 1;
 			return 0;
 		}
@@ -535,35 +540,8 @@ static int pg_reward_id_row(void *arg, int ncols, const char *const *vals)
 	return ERR_IO;
 }
 
-static json_t *json_text_or_null(const char *v)
-{
-	return v != NULL ? json_string(v) : json_null();
-}
-
-/* Appends row (a new reference) to rows; NULL only for text that is not UTF-8. */
-static int json_rows_push(json_t *rows, json_t *row)
-{
-	return json_array_append_new(rows, row) == 0 ? 0 : ERR_IO;
-}
-
-/* Runs sql with rows (consumed) as its one JSON parameter. */
-static int exec_json(store *s, const char *sql, int prepared, json_t *rows, store_row_fn fn,
-                     void *arg)
-{
-	char *param = json_dumps(rows, JSON_COMPACT);
-	int rc;
-
-	json_decref(rows);
-	if (param == NULL)
-		return ERR_NOMEM;
-	rc = prepared ? store_exec_prepared(s, sql, 1, (const char *const *)&param, fn, arg)
-	              : store_exec(s, sql, 1, (const char *const *)&param, fn, arg);
-	free(param);
-	return rc;
-}
-
-/* PostgreSQL: every reward's episode in one statement. */
-static int lookup_pg(store *s, slice *sl)
+/* Every reward's episode in one statement, sent unnamed (see store_pg.c). */
+static int lookup_slice(store *s, slice *sl)
 {
 	json_t *rows = json_array();
 	int rc = 0;
@@ -577,229 +555,88 @@ static int lookup_pg(store *s, slice *sl)
 		json_decref(rows);
 		return rc;
 	}
-	rc = exec_json(s, pg_lookup_sql, 0, rows, pg_lookup_row, sl);
+	rc = exec_json(s, s->sql->reward_lookup, 0, rows, lookup_row, sl);
 	if (rc == 0 && sl->seen != sl->n)
 		rc = ERR_IO;  /* every reward has its row, episode or not */
 	return rc;
 }
 
-/* SQLite: one statement per reward, in process. */
-static int lookup_rows(store *s, slice *sl)
-{
-	const char *age = "(julianday('now') - julianday(e.last_update)) * 86400.0";
-	char latest_sql[2048];
-	char byid_sql[2048];
-	reward_params *rp = xcalloc(sl->n, sizeof(*rp));
-	store_stmt *st = xcalloc(sl->n, sizeof(*st));
-	int rc;
-
-	snprintf(latest_sql, sizeof(latest_sql), lookup_latest, age);
-	snprintf(byid_sql, sizeof(byid_sql), lookup_by_id, age);
-	for (size_t i = 0; i < sl->n; i++) {
-		const db_reward_in *in = &sl->in[i];
-
-		fmt_int(rp[i].epid, in->episode_id);
-		rp[i].p[0] = in->company;
-		rp[i].p[1] = in->customer_id;
-		rp[i].p[2] = rp[i].epid;
-		st[i].sql = in->episode_id > 0 ? byid_sql : latest_sql;
-		st[i].nparams = in->episode_id > 0 ? 3 : 2;
-		st[i].params = rp[i].p;
-		st[i].fn = reward_episode_row;
-		st[i].arg = &sl->out[i];
-	}
-	rc = s->ops->exec_batch(s, st, sl->n);
-	free(rp);
-	free(st);
-	return rc;
-}
-
-/* PostgreSQL: every scored reward in one statement. */
-static int insert_pg(store *s, slice *sl)
+/* Every scored reward (out[i].rc == 0) in one prepared statement; returns how many. */
+static int insert_slice(store *s, slice *sl, size_t *nins)
 {
 	json_t *rows = json_array();
 	int rc = 0;
 
-	for (size_t j = 0; j < sl->nins && rc == 0; j++) {
-		size_t i = sl->ins[j];
+	*nins = 0;
+	for (size_t i = 0; i < sl->n && rc == 0; i++) {
 		const db_reward_in *in = &sl->in[i];
 		const db_reward_out *out = &sl->out[i];
-		json_t *r = json_pack("{sIsssssIsbsoso}", "ord", (json_int_t)j, "company",
-		                      in->company, "customer_id", in->customer_id, "episode_id",
-		                      (json_int_t)out->episode_id, "accepted", in->accepted != 0,
-		                      "accepted_offer", json_text_or_null(in->accepted_offer),
-		                      "clicked", json_text_or_null(in->clicked));
+		json_t *r;
 
+		if (out->rc != 0)
+			continue;
+		r = json_pack("{sIsssssIsbsoso}", "ord", (json_int_t)(*nins)++, "company",
+		              in->company, "customer_id", in->customer_id, "episode_id",
+		              (json_int_t)out->episode_id, "accepted", in->accepted != 0,
+		              "accepted_offer", json_text_or_null(in->accepted_offer), "clicked",
+		              json_text_or_null(in->clicked));
+		if (r == NULL) {
+			rc = ERR_IO;
+			break;
+		}
 		for (int k = 0; k < EPISODE_SHOWN_MAX; k++) {
 			char key[4] = {'r', (char)('1' + k), '\0', '\0'};
 
 			json_object_set_new(r, key,
-			                    k < out->n_offers ? json_real(sl->rw[i][k]) : json_null());
+			                    k < out->n_offers ? json_real(out->rewards[k]) : json_null());
 		}
 		json_object_set_new(r, "ts", json_text_or_null(in->request_ts));
 		json_object_set_new(r, "learned", json_boolean(out->learned));
 		json_object_set_new(r, "source", json_string(in->is_default ? "default" : "client"));
 		rc = json_rows_push(rows, r);
 	}
-	if (rc != 0) {
+	if (rc != 0 || *nins == 0) {
 		json_decref(rows);
 		return rc;
 	}
-	return exec_json(s, pg_reward_insert_sql, 1, rows, pg_reward_id_row, sl);
+	return exec_json(s, s->sql->reward_insert, 1, rows, reward_id_row, sl);
 }
 
-/* SQLite: one statement per scored reward. */
-static int insert_rows(store *s, slice *sl)
+#define DB_REWARD_SLICE_MAX 4096
+
+int db_rewards_lookup(store *s, const db_reward_in *in, db_reward_out *out, size_t n)
 {
-	reward_params *rp = xcalloc(sl->nins, sizeof(*rp));
-	store_stmt *st = xcalloc(sl->nins, sizeof(*st));
-	int rc;
-
-	for (size_t j = 0; j < sl->nins; j++) {
-		size_t i = sl->ins[j];
-		const db_reward_in *in = &sl->in[i];
-		db_reward_out *out = &sl->out[i];
-
-		fmt_int(rp[j].epid, out->episode_id);
-		rp[j].p[0] = in->company;
-		rp[j].p[1] = in->customer_id;
-		rp[j].p[2] = rp[j].epid;
-		rp[j].p[3] = in->accepted ? "1" : "0";
-		rp[j].p[4] = in->accepted_offer;
-		rp[j].p[5] = in->clicked;
-		for (int k = 0; k < EPISODE_SHOWN_MAX; k++) {
-			fmt_double(rp[j].rw[k], sl->rw[i][k]);
-			rp[j].p[6 + k] = k < out->n_offers ? rp[j].rw[k] : NULL;
-		}
-		rp[j].p[9] = in->request_ts;
-		rp[j].p[10] = out->learned ? "1" : "0";
-		rp[j].p[11] = in->is_default ? "default" : "client";
-		st[j].sql = reward_insert;
-		st[j].nparams = 12;
-		st[j].params = rp[j].p;
-		st[j].fn = reward_id_row;
-		st[j].arg = out;
-	}
-	rc = s->ops->exec_batch(s, st, sl->nins);
-	free(rp);
-	free(st);
-	return rc;
-}
-
-/* Lookup, scoring by fn, insert: each step one round trip for the slice. */
-static int attach_slice(store *s, const db_reward_in *in, db_reward_out *out, size_t n,
-                        db_reward_fn fn, void *arg)
-{
-	slice sl = {in, out, n, NULL, NULL, 0, 0, 0};
-	int rc;
-
-	memset(out, 0, n * sizeof(*out));
-	sl.rw = xcalloc(n, sizeof(*sl.rw));
-	sl.ins = xmalloc(n * sizeof(*sl.ins));
-	rc = is_pg(s) ? lookup_pg(s, &sl) : lookup_rows(s, &sl);
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		if (out[i].rc != 0)
-			continue;
-		fn(arg, &in[i], &out[i], sl.rw[i]);
-		/* The reward function may refuse it (an offer the episode did not show). */
-		if (out[i].rc == 0)
-			sl.ins[sl.nins++] = i;
-	}
-	if (rc == 0 && sl.nins > 0)
-		rc = is_pg(s) ? insert_pg(s, &sl) : insert_rows(s, &sl);
-	/* A conflict does not raise an error (on PostgreSQL that would abort
-	 * the batch's transaction): no row back means another reward won. */
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		if (out[i].rc == 0 && out[i].reward_id == 0)
-			out[i].rc = ERR_CONFLICT;
-	}
-	free(sl.rw);
-	free(sl.ins);
-	return rc;
-}
-
-/* Orders reward indices by customer, then by position in the batch. */
-typedef struct reward_ref {
-	const db_reward_in *in;
-	size_t i;
-} reward_ref;
-
-static int reward_ref_cmp(const void *a, const void *b)
-{
-	const reward_ref *x = a;
-	const reward_ref *y = b;
-	int c = strcmp(x->in->company, y->in->company);
-
-	if (c == 0)
-		c = strcmp(x->in->customer_id, y->in->customer_id);
-	if (c == 0)
-		c = (x->i > y->i) - (x->i < y->i);
-	return c;
-}
-
-#define DB_ATTACH_SLICE_MAX 4096
-
-/*
- * Rewards go in rounds of pipelined statements. A round holds at most one
- * reward per customer, and a customer's k-th reward of the batch is in
- * round k, so it sees the earlier ones (same transaction): attribution is
- * exactly what one reward at a time would give, in a few round trips.
- */
-int db_rewards_attach(store *s, const db_reward_in *in, db_reward_out *out, size_t n,
-                      db_reward_fn reward_fn, void *arg)
-{
-	reward_ref *refs;
-	size_t *round;
-	size_t rounds = 0;
-	db_reward_in *rin;
-	db_reward_out *rout;
-	size_t *pos;
 	int rc = 0;
 
-	if (n == 0)
-		return 0;
-	if (n == 1)
-		return attach_slice(s, in, out, 1, reward_fn, arg);
-	refs = xmalloc(n * sizeof(*refs));
-	round = xmalloc(n * sizeof(*round));
-	for (size_t i = 0; i < n; i++) {
-		refs[i].in = &in[i];
-		refs[i].i = i;
-	}
-	qsort(refs, n, sizeof(*refs), reward_ref_cmp);
-	for (size_t k = 0; k < n; k++) {
-		int same = k > 0 && strcmp(refs[k].in->company, refs[k - 1].in->company) == 0 &&
-		           strcmp(refs[k].in->customer_id, refs[k - 1].in->customer_id) == 0;
+	memset(out, 0, n * sizeof(*out));
+	for (size_t off = 0; off < n && rc == 0; off += DB_REWARD_SLICE_MAX) {
+		size_t len = n - off < DB_REWARD_SLICE_MAX ? n - off : DB_REWARD_SLICE_MAX;
+		slice sl = {in + off, out + off, len, 0, 0};
 
-		round[refs[k].i] = same ? round[refs[k - 1].i] + 1 : 0;
-		if (round[refs[k].i] + 1 > rounds)
-			rounds = round[refs[k].i] + 1;
+		rc = lookup_slice(s, &sl);
 	}
-	free(refs);
-	rin = xmalloc(n * sizeof(*rin));
-	rout = xmalloc(n * sizeof(*rout));
-	pos = xmalloc(n * sizeof(*pos));
-	for (size_t r = 0; r < rounds && rc == 0; r++) {
-		size_t m = 0;
+	return rc;
+}
 
-		for (size_t i = 0; i < n; i++) {
-			if (round[i] == r) {
-				rin[m] = in[i];
-				pos[m++] = i;
-			}
+int db_rewards_insert(store *s, const db_reward_in *in, db_reward_out *out, size_t n)
+{
+	int rc = 0;
+
+	for (size_t off = 0; off < n && rc == 0; off += DB_REWARD_SLICE_MAX) {
+		size_t len = n - off < DB_REWARD_SLICE_MAX ? n - off : DB_REWARD_SLICE_MAX;
+		slice sl = {in + off, out + off, len, 0, 0};
+		size_t nins = 0;
+
+		for (size_t i = 0; i < len; i++)
+			sl.out[i].reward_id = 0;
+		rc = insert_slice(s, &sl, &nins);
+		/* A conflict does not raise an error (on PostgreSQL that would abort
+		 * the batch's transaction): no row back means another reward won. */
+		for (size_t i = 0; rc == 0 && i < len; i++) {
+			if (sl.out[i].rc == 0 && sl.out[i].reward_id == 0)
+				sl.out[i].rc = ERR_CONFLICT;
 		}
-		for (size_t off = 0; off < m && rc == 0; off += DB_ATTACH_SLICE_MAX) {
-			size_t len = m - off < DB_ATTACH_SLICE_MAX ? m - off : DB_ATTACH_SLICE_MAX;
-
-			rc = attach_slice(s, rin + off, rout + off, len, reward_fn, arg);
-		}
-		for (size_t j = 0; j < m; j++)
-			out[pos[j]] = rout[j];
 	}
-	free(round);
-	free(rin);
-	free(rout);
-	free(pos);
 	return rc;
 }
 
@@ -819,34 +656,23 @@ static int expired_row(void *arg, int ncols, const char *const *vals)
 	return ee->fn(ee->arg, vals[0], vals[1], id);
 }
 
-int db_episodes_expired(store *s, double wait_seconds, int limit, db_expired_fn fn, void *arg)
+int db_episodes_expired(store *s, const char *version, double wait_seconds, int limit,
+                        db_expired_fn fn, void *arg)
 {
 	expired_each ee = {fn, arg};
-	char sql[768];
 	char w[32];
 	char l[24];
-	const char *p[2];
+	const char *p[3];
 
 	fmt_double(w, wait_seconds);
 	fmt_int(l, limit);
 	p[0] = w;
 	p[1] = l;
-	snprintf(sql, sizeof(sql),
-	         "SELECT e.company, e.customer_id, e.id FROM tb_episodes e WHERE %s"
-	         " AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
-	         " ORDER BY e.id LIMIT CAST($2 AS INTEGER)",
-	         is_pg(s) ? "e.last_update < now() - make_interval(secs => CAST($1 AS DOUBLE PRECISION))"
-	                  : "julianday(e.last_update) < julianday('now') - CAST($1 AS REAL) / 86400.0");
-	return store_exec(s, sql, 2, p, expired_row, &ee);
+	p[2] = version;
+	return store_exec(s, s->sql->episodes_expired, 3, p, expired_row, &ee);
 }
 
 /* --- learned statistics ------------------------------------------------ */
-
-static const char *rev_sql(const store *s)
-{
-	return is_pg(s) ? "nextval('tb_policy_rev_seq')"
-	                : "(SELECT COALESCE(MAX(rev), 0) + 1 FROM tb_policy)";
-}
 
 static int policy_row(void *arg, int ncols, const char *const *vals);
 
@@ -868,28 +694,19 @@ static int policy_noop(void *arg, const db_policy_row *row)
 }
 
 /*
- * PostgreSQL: the whole batch in one statement (rows as one JSON array),
- * since one upsert per row cost the server an executor start-up each. The
- * rows must have distinct keys (the writer sums its deltas per key).
+ * The whole batch in one prepared statement (rows as one JSON array), since
+ * one upsert per row cost PostgreSQL an executor start-up each. The rows
+ * must have distinct keys (the writer sums its deltas per key).
  */
-static const char pg_policy_add_sql[] =
-    "INSERT INTO tb_policy (company, state_key, offer, n, reward_sum, successes, failures,"
-    " rev) SELECT d.company, d.state_key, d.offer, d.n, d.reward_sum, d.successes,"
-    " d.failures, nextval('tb_policy_rev_seq')"
-    " FROM jsonb_to_recordset($1::jsonb) AS d(ord BIGINT, company TEXT, state_key TEXT,"
-    " offer TEXT, n DOUBLE PRECISION, reward_sum DOUBLE PRECISION,"
-    " successes DOUBLE PRECISION, failures DOUBLE PRECISION) ORDER BY d.ord"
-    " ON CONFLICT (company, state_key, offer) DO UPDATE SET"
-    " n = tb_policy.n + excluded.n, reward_sum = tb_policy.reward_sum + excluded.reward_sum,"
-    " successes = tb_policy.successes + excluded.successes,"
-    " failures = tb_policy.failures + excluded.failures,"
-    " rev = excluded.rev, last_update = now() RETURNING " DB_POLICY_COLS;
-
-static int policy_add_pg(store *s, const db_policy_row *d, size_t n, policy_each *pe)
+int db_policy_add(store *s, const db_policy_row *d, size_t n, db_policy_fn fn, void *arg)
 {
-	json_t *rows = json_array();
+	policy_each pe = {fn ? fn : policy_noop, arg, 0};
+	json_t *rows;
 	int rc = 0;
 
+	if (n == 0)
+		return 0;
+	rows = json_array();
 	/* json_pack fails only for text that is not UTF-8 or a number that is not finite. */
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = json_rows_push(rows, json_pack("{sIsssssssfsfsfsf}", "ord", (json_int_t)i,
@@ -901,168 +718,38 @@ static int policy_add_pg(store *s, const db_policy_row *d, size_t n, policy_each
 		json_decref(rows);
 		return rc;
 	}
-	return exec_json(s, pg_policy_add_sql, 1, rows, policy_row, pe);
-}
-
-int db_policy_add(store *s, const db_policy_row *d, size_t n, db_policy_fn fn, void *arg)
-{
-	policy_each pe = {fn ? fn : policy_noop, arg, 0};
-	char sql[1024];
-	char (*v)[4][32];
-	const char *(*p)[7];
-	store_stmt *st;
-	int rc;
-
-	if (n == 0)
-		return 0;
-	if (is_pg(s))
-		return policy_add_pg(s, d, n, &pe);
-	v = xcalloc(n, sizeof(*v));
-	p = xcalloc(n, sizeof(*p));
-	st = xcalloc(n, sizeof(*st));
-	snprintf(sql, sizeof(sql),
-	         "INSERT INTO tb_policy (company, state_key, offer, n, reward_sum, successes,"
-	         " failures, rev) VALUES ($1, $2, $3, CAST($4 AS DOUBLE PRECISION),"
-	         " CAST($5 AS DOUBLE PRECISION), CAST($6 AS DOUBLE PRECISION),"
-	         " CAST($7 AS DOUBLE PRECISION), %s)"
-	         " ON CONFLICT (company, state_key, offer) DO UPDATE SET"
-	         " n = tb_policy.n + excluded.n, reward_sum = tb_policy.reward_sum + excluded.reward_sum,"
-	         " successes = tb_policy.successes + excluded.successes,"
-	         " failures = tb_policy.failures + excluded.failures,"
-	         " rev = excluded.rev, last_update = %s RETURNING " DB_POLICY_COLS,
-	         rev_sql(s), now_sql(s));
-	/* SQLite runs in process: one statement per row costs no round trip. */
-	for (size_t i = 0; i < n; i++) {
-		fmt_double(v[i][0], d[i].n);
-		fmt_double(v[i][1], d[i].reward_sum);
-		fmt_double(v[i][2], d[i].alpha);
-		fmt_double(v[i][3], d[i].beta);
-		p[i][0] = d[i].company;
-		p[i][1] = d[i].state_key;
-		p[i][2] = d[i].offer;
-		for (int k = 0; k < 4; k++)
-			p[i][3 + k] = v[i][k];
-		st[i].sql = sql;
-		st[i].nparams = 7;
-		st[i].params = p[i];
-		st[i].fn = policy_row;
-		st[i].arg = &pe;
-	}
-	rc = s->ops->exec_batch(s, st, n);
-	free(v);
-	free(p);
-	free(st);
-	return rc;
-}
-
-/* Appends a PostgreSQL array literal element: quoted, \ and " escaped. */
-static void pg_array_add(buf *b, const char *v)
-{
-	buf_add(b, b->len > 1 ? ",\"" : "\"", b->len > 1 ? 2 : 1);
-	for (; *v != '\0'; v++) {
-		if (*v == '"' || *v == '\\')
-			buf_add(b, "\\", 1);
-		buf_add(b, v, 1);
-	}
-	buf_add(b, "\"", 1);
+	return exec_json(s, s->sql->policy_add, 1, rows, policy_row, &pe);
 }
 
 #define PRIORS_CHUNK 5000
 
 /*
- * PostgreSQL: one statement per chunk with the rows as arrays, instead of a
- * round trip per row (259k priors: ~35 s -> a few seconds).
+ * One statement per chunk, instead of a round trip per row (259k priors on
+ * PostgreSQL: ~35 s -> a few seconds), all in one transaction.
  */
-static int priors_pg(store *s, const db_policy_row *r, size_t n)
-{
-	static const char sql[] =
-	    "INSERT INTO tb_policy (company, state_key, offer, prior_value, prior_weight,"
-	    " prior_alpha, prior_beta, rev) SELECT c, k, o, v, w, a, b, nextval('tb_policy_rev_seq')"
-	    " FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::float8[],"
-	    " $6::float8[], $7::float8[]) AS u(c, k, o, v, w, a, b)"
-	    " ON CONFLICT (company, state_key, offer) DO UPDATE SET"
-	    " prior_value = excluded.prior_value, prior_weight = excluded.prior_weight,"
-	    " prior_alpha = excluded.prior_alpha, prior_beta = excluded.prior_beta,"
-	    " rev = excluded.rev, last_update = now()";
-	int rc = 0;
-
-	for (size_t start = 0; rc == 0 && start < n; start += PRIORS_CHUNK) {
-		size_t end = start + PRIORS_CHUNK < n ? start + PRIORS_CHUNK : n;
-		buf a[7];
-		const char *p[7];
-
-		for (int k = 0; k < 7; k++) {
-			buf_init(&a[k], 256u << 20);
-			buf_add(&a[k], "{", 1);
-		}
-		for (size_t i = start; i < end; i++) {
-			char v[4][32];
-
-			fmt_double(v[0], r[i].prior_value);
-			fmt_double(v[1], r[i].prior_weight);
-			fmt_double(v[2], r[i].alpha > 0 ? r[i].alpha : 1.0);
-			fmt_double(v[3], r[i].beta > 0 ? r[i].beta : 1.0);
-			pg_array_add(&a[0], r[i].company);
-			pg_array_add(&a[1], r[i].state_key);
-			pg_array_add(&a[2], r[i].offer);
-			for (int k = 0; k < 4; k++)
-				pg_array_add(&a[3 + k], v[k]);
-		}
-		for (int k = 0; k < 7; k++) {
-			buf_add(&a[k], "}", 1);
-			p[k] = a[k].data;
-		}
-		rc = store_exec(s, sql, 7, p, NULL, NULL);
-		for (int k = 0; k < 7; k++)
-			buf_free(&a[k]);
-	}
-	return rc;
-}
-
 int db_policy_set_priors(store *s, const db_policy_row *r, size_t n)
 {
-	char sql[1024];
 	int rc;
 
-	if (is_pg(s)) {
-		rc = s->ops->begin(s);
-		if (rc == 0)
-			rc = priors_pg(s, r, n);
-		if (rc == 0)
-			return s->ops->commit(s);
-		s->ops->rollback(s);
-		return rc;
-	}
-
-	snprintf(sql, sizeof(sql),
-	         "INSERT INTO tb_policy (company, state_key, offer, prior_value, prior_weight,"
-	         " prior_alpha, prior_beta, rev) VALUES ($1, $2, $3, CAST($4 AS DOUBLE PRECISION),"
-	         " CAST($5 AS DOUBLE PRECISION), CAST($6 AS DOUBLE PRECISION),"
-	         " CAST($7 AS DOUBLE PRECISION), %s)"
-	         " ON CONFLICT (company, state_key, offer) DO UPDATE SET"
-	         " prior_value = excluded.prior_value, prior_weight = excluded.prior_weight,"
-	         " prior_alpha = excluded.prior_alpha, prior_beta = excluded.prior_beta,"
-	         " rev = excluded.rev, last_update = %s",
-	         rev_sql(s), now_sql(s));
 	rc = s->ops->begin(s);
 	if (rc != 0)
 		return rc;
-	for (size_t i = 0; rc == 0 && i < n; i++) {
-		char v[4][32];
-		const char *p[7];
+	for (size_t start = 0; rc == 0 && start < n; start += PRIORS_CHUNK) {
+		size_t end = start + PRIORS_CHUNK < n ? start + PRIORS_CHUNK : n;
+		json_t *rows = json_array();
 
-		fmt_double(v[0], r[i].prior_value);
-		fmt_double(v[1], r[i].prior_weight);
-		fmt_double(v[2], r[i].alpha > 0 ? r[i].alpha : 1.0);
-		fmt_double(v[3], r[i].beta > 0 ? r[i].beta : 1.0);
-		p[0] = r[i].company;
-		p[1] = r[i].state_key;
-		p[2] = r[i].offer;
-		p[3] = v[0];
-		p[4] = v[1];
-		p[5] = v[2];
-		p[6] = v[3];
-		rc = store_exec(s, sql, 7, p, NULL, NULL);
+		for (size_t i = start; i < end && rc == 0; i++)
+			rc = json_rows_push(
+			    rows, json_pack("{sIsssssssfsfsfsf}", "ord", (json_int_t)(i - start),
+			                    "company", r[i].company, "state_key", r[i].state_key, "offer",
+			                    r[i].offer, "v", r[i].prior_value, "w", r[i].prior_weight, "a",
+			                    r[i].alpha > 0 ? r[i].alpha : 1.0, "b",
+			                    r[i].beta > 0 ? r[i].beta : 1.0));
+		if (rc != 0) {
+			json_decref(rows);
+			break;
+		}
+		rc = exec_json(s, s->sql->policy_priors, 0, rows, NULL, NULL);
 	}
 	if (rc != 0) {
 		s->ops->rollback(s);
@@ -1103,11 +790,7 @@ static int policy_row(void *arg, int ncols, const char *const *vals)
 int db_policy_rev_now(store *s, int64_t *out)
 {
 	*out = 0;
-	return store_exec(s,
-	                  is_pg(s) ? "SELECT CASE WHEN is_called THEN last_value ELSE 0 END"
-	                             " FROM tb_policy_rev_seq"
-	                           : "SELECT COALESCE(MAX(rev), 0) FROM tb_policy",
-	                  0, NULL, int_row, out);
+	return store_exec(s, s->sql->policy_rev_now, 0, NULL, int_row, out);
 }
 
 int db_policy_since(store *s, int64_t since, db_policy_fn fn, void *arg, int64_t *max_rev)
@@ -1189,14 +872,9 @@ int db_keys_each(store *s, db_key_fn fn, void *arg)
 
 int db_key_revoke(store *s, const char *prefix_or_id)
 {
-	char sql[256];
 	const char *p[1] = {prefix_or_id};
 
-	snprintf(sql, sizeof(sql),
-	         "UPDATE tb_api_keys SET revoked_at = CAST(%s AS TEXT) WHERE revoked_at IS NULL AND"
-	         " (key_prefix = $1 OR CAST(id AS TEXT) = $1)",
-	         now_sql(s));
-	return store_exec(s, sql, 1, p, NULL, NULL);
+	return store_exec(s, s->sql->key_revoke, 1, p, NULL, NULL);
 }
 
 /* --- counts -------------------------------------------------------------- */

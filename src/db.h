@@ -1,7 +1,8 @@
 /*
  * db.h — offerd's schema and every domain query, written once in portable SQL
  * over the store interface. Where PostgreSQL and SQLite disagree (identity
- * columns, sequences, timestamps) the dialect picks the text.
+ * columns, sequences, timestamps, set-based statements) each store provides
+ * the text (struct store_sql); db.c never asks which store it has.
  *
  * Tables (all scoped by COMPANY, the tenant):
  *   TB_AGENTS    agent versions: VERSION, POLICY, EPSILON, PARAMS (JSON)
@@ -42,6 +43,14 @@ typedef struct db_agent {
 void db_agent_clear(db_agent *a);
 /* The newest TB_AGENTS row (highest id). ERR_NOTFOUND when empty. */
 int db_agent_latest(store *s, db_agent *out);
+/* The newest TB_AGENTS row of a version. ERR_NOTFOUND when there is none. */
+int db_agent_by_version(store *s, const char *version, db_agent *out);
+/*
+ * Calls fn for the newest TB_AGENTS row of every version, oldest version
+ * first. The rows are read before the first call, so fn may query s.
+ */
+typedef int (*db_agent_fn)(void *arg, const db_agent *a);
+int db_agents_each(store *s, db_agent_fn fn, void *arg);
 /* Adds a TB_AGENTS row; params may be NULL. */
 int db_agent_release(store *s, const char *version, const char *policy, double epsilon,
                      const char *params);
@@ -57,6 +66,8 @@ int db_products_replace(store *s, const char *company, const db_product *p, size
 /* Calls fn(arg, company, offer_id, name) for every catalogue row. */
 typedef int (*db_product_fn)(void *arg, const char *company, const char *offer_id, const char *name);
 int db_products_each(store *s, db_product_fn fn, void *arg);
+/* Calls fn with one column, offer_id, for each of a company's catalogue rows in order. */
+int db_product_ids(store *s, const char *company, store_row_fn fn, void *arg);
 
 /* --- rewards ---------------------------------------------------------- */
 typedef struct db_reward_in {
@@ -81,7 +92,8 @@ typedef struct db_reward_out {
 	char offers[EPISODE_SHOWN_MAX][64];
 	int n_offers;
 	double episode_age;         /* seconds between the episode and now */
-	int learned;                /* set by the reward function: 0 logs without learning */
+	double rewards[EPISODE_SHOWN_MAX];  /* per shown offer, set by the writer's scoring */
+	int learned;                /* set by the writer's scoring: 0 logs without learning */
 } db_reward_out;
 
 /* --- learned statistics ------------------------------------------------ */
@@ -131,25 +143,44 @@ typedef int (*db_segment_fn)(void *arg, const char *company, const char *custome
 int db_segments_each(store *s, db_segment_fn fn, void *arg);
 
 /*
- * Attaches rewards inside the caller's open transaction: for each in[i],
- * finds the episode (in[i].episode_id, or the customer's latest episode
- * without a reward), inserts the TB_REWARDS row with the given per-offer
- * rewards computed by reward_fn, and fills out[i]. A reward that cannot be
- * attached (out[i].rc = ERR_NOTFOUND / ERR_CONFLICT) does not fail the batch.
- * Returns 0 or the store error that aborts the transaction.
+ * Finds each reward's episode inside the caller's open transaction, in one
+ * statement for the set (PostgreSQL) or one per reward (SQLite):
+ * in[i].episode_id, or the customer's latest episode without a reward.
+ * Fills out[i]: rc 0 with the episode's id, state key, shown offers, agent
+ * version and age; ERR_NOTFOUND when the customer has no such episode;
+ * ERR_CONFLICT when it has one but every candidate is rewarded. The set must
+ * hold at most one reward per customer (the writer's rounds see to it), or
+ * two would find the same episode. Returns 0 or the store's error.
  */
-typedef void (*db_reward_fn)(void *arg, const db_reward_in *in, db_reward_out *out,
-                             double rewards[EPISODE_SHOWN_MAX]);
-int db_rewards_attach(store *s, const db_reward_in *in, db_reward_out *out, size_t n,
-                      db_reward_fn reward_fn, void *arg);
+int db_rewards_lookup(store *s, const db_reward_in *in, db_reward_out *out, size_t n);
+/*
+ * Inserts the TB_REWARDS rows of the rewards with out[i].rc == 0 (episode_id,
+ * n_offers, rewards, learned as set by the caller) and sets out[i].reward_id;
+ * a reward whose episode another reward took meanwhile gets ERR_CONFLICT, which
+ * does not fail the set. Returns 0 or the store error that aborts the
+ * transaction.
+ */
+int db_rewards_insert(store *s, const db_reward_in *in, db_reward_out *out, size_t n);
 
 /*
  * Calls fn(arg, company, customer_id, episode_id) for at most limit episodes
- * older than wait_seconds that have no reward, oldest first.
+ * decided under agent version that are older than wait_seconds and have no
+ * reward, oldest first. An episode's wait is its own version's: episodes of
+ * other versions are never listed (issue 15.3).
  */
 typedef int (*db_expired_fn)(void *arg, const char *company, const char *customer_id,
                              int64_t episode_id);
-int db_episodes_expired(store *s, double wait_seconds, int limit, db_expired_fn fn, void *arg);
+int db_episodes_expired(store *s, const char *version, double wait_seconds, int limit,
+                        db_expired_fn fn, void *arg);
+
+/*
+ * The logged decisions of a company (offerctl evaluate), oldest first, since
+ * from (a timestamp; NULL: all). fn gets 13 columns: id, state_key, states,
+ * predicted_offer_1..3, propensity_1..3, policy, whether a reward exists
+ * (0/1), its accepted_offer (boolean), its accepted_offer_id.
+ */
+int db_episodes_logged(store *s, const char *company, const char *from, store_row_fn fn,
+                       void *arg);
 
 /* --- api keys ----------------------------------------------------------- */
 int db_key_insert(store *s, const char *company, const char *hash, const char *prefix);

@@ -829,16 +829,8 @@ static int add_offer_list(ope_log *l, const char *list, char *err, size_t errlen
 int ope_load(store *s, const char *company, const char *from, enum ope_missing missing,
              const char *offers, ope_log *out, char *err, size_t errlen)
 {
-	static const char cols[] =
-	    "SELECT e.id, e.state_key, e.states, e.predicted_offer_1, e.predicted_offer_2,"
-	    " e.predicted_offer_3, e.propensity_1, e.propensity_2, e.propensity_3, e.policy,"
-	    " CASE WHEN r.id IS NULL THEN 0 ELSE 1 END, r.accepted_offer, r.accepted_offer_id"
-	    " FROM tb_episodes e LEFT JOIN tb_rewards r ON r.episode_id = e.id"
-	    " WHERE e.company = $1";
 	load_ctx *ctx = xcalloc(1, sizeof(*ctx));
 	catalogue *cat = xcalloc(1, sizeof(*cat));
-	const char *p[2] = {company, from};
-	char *sql = NULL;
 	int rc;
 
 	ctx->l = out;
@@ -848,8 +840,7 @@ int ope_load(store *s, const char *company, const char *from, enum ope_missing m
 		if (rc != 0)
 			goto out;
 	} else {
-		rc = store_exec(s, "SELECT offer_id FROM tb_products WHERE company = $1 ORDER BY id", 1, p,
-		                catalogue_row, cat);
+		rc = db_product_ids(s, company, catalogue_row, cat);
 		if (rc != 0) {
 			snprintf(err, errlen, "cannot read the catalogue: %s", s->ops->errmsg(s));
 			goto out;
@@ -858,8 +849,7 @@ int ope_load(store *s, const char *company, const char *from, enum ope_missing m
 		for (size_t i = 0; cat->n <= OPE_OFFERS_MAX && i < cat->n; i++)
 			ope_log_offer(out, cat->names[i]);
 	}
-	sql = xasprintf("%s%s ORDER BY e.id", cols, from != NULL ? " AND e.last_update >= $2" : "");
-	rc = store_exec(s, sql, from != NULL ? 2 : 1, p, load_row, ctx);
+	rc = db_episodes_logged(s, company, from, load_row, ctx);
 	if (rc != 0) {
 		if (ctx->err[0] != '\0')
 			snprintf(err, errlen, "%s", ctx->err);
@@ -878,7 +868,6 @@ out:
 	for (size_t i = 0; i < cat->n; i++)
 		free(cat->names[i]);
 	free(cat);
-	free(sql);
 	free(ctx);
 	return rc;
 }

@@ -218,17 +218,28 @@ static int expired_cb(void *arg, const char *company, const char *customer, int6
 
 /*
  * Personalizer-style default reward: an episode still without a reward
- * after the agent's reward_wait_seconds gets "not accepted" (the reward
- * scale's ignore value), learned like any other. At most 1,000 a tick.
+ * after its agent version's reward_wait_seconds gets "not accepted" (the
+ * reward scale's ignore value), learned like any other. Only episodes
+ * decided under a version with a wait are defaulted: releasing a version
+ * with a wait does not rewrite the history of versions without one. At most
+ * 1,000 a version a tick.
  */
+static int expire_version(void *arg, const db_agent *a)
+{
+	server *s = arg;
+	agent_conf c;
+	char err[128];
+
+	if (agent_conf_from_db(a, &c, err, sizeof(err)) != 0 || c.reward_wait <= 0)
+		return 0;
+	return db_episodes_expired(s->reader, a->version, c.reward_wait, 1000, expired_cb, s);
+}
+
 static void expire_episodes(server *s)
 {
-	agent_conf c;
-
-	server_conf(s, &c);
-	if (c.reward_wait <= 0 || s->w == NULL)
+	if (s->w == NULL)
 		return;
-	if (db_episodes_expired(s->reader, c.reward_wait, 1000, expired_cb, s) < 0)
+	if (db_agents_each(s->reader, expire_version, s) < 0)
 		log_msg(LOG_WARN, "cannot list episodes past the reward wait: %s",
 		        s->reader->ops->errmsg(s->reader));
 }

@@ -3,7 +3,9 @@
  * store_sqlite.c is the only file that includes sqlite3.h and store_pg.c the
  * only one that includes libpq-fe.h. Everything above (db.c, the writer, the
  * handlers, offerctl) speaks this interface and portable SQL with $1..$n
- * placeholders and text parameters.
+ * placeholders and text parameters. Where the dialects differ, each store
+ * provides the text in its store_sql table, which db.c runs without ever
+ * asking which store it has: adding a store is writing one file.
  *
  * A store handle is used by one thread at a time. Functions return 0 or a
  * negative ERR_* code from util.h: ERR_CONFLICT for a unique violation,
@@ -53,6 +55,62 @@ typedef struct store_stmt {
 	int64_t changes;            /* out: rows affected */
 } store_stmt;
 
+/* Schema versions db.c knows (its migrations are numbered 1..STORE_MIGRATIONS). */
+#define STORE_MIGRATIONS 3
+
+/*
+ * A dialect's statements: the text db.c needs that the dialects write
+ * differently. Set-based statements take their rows as one JSON array in $1
+ * (one statement, one executor start-up, whatever the number of rows); each
+ * row's "ord" is its position, for statements that must keep the order.
+ */
+typedef struct store_sql {
+	/* DDL: "@ID@" in a migration, an auto-increment primary key. */
+	const char *id_column;
+	/* DDL: "@TS@" in a migration, a timestamp that defaults to now. */
+	const char *ts_column;
+	/* Statements run after migration v's portable ones (NULL or NULL-terminated). */
+	const char *const *migration_extra[STORE_MIGRATIONS + 1];
+	/* Run first in the migration transaction; NULL when begin already locks. */
+	const char *migrate_lock;
+	/* Records schema version $1 in tb_schema_migrations with the time. */
+	const char *migration_done;
+	/*
+	 * Rows {ord, company, customer_id, episode_id (0: the latest unrewarded)}.
+	 * One result row per input row, in ord order: ord, whether the customer
+	 * has such an episode at all (rewarded or not), then the episode's id,
+	 * state_key, policy, agent_version, predicted_offer_1..3, age in seconds
+	 * (all NULL when none is free).
+	 */
+	const char *reward_lookup;
+	/*
+	 * Rows {ord, company, customer_id, episode_id, accepted, accepted_offer,
+	 * clicked, r1, r2, r3, ts, learned, source}, inserted in ord order;
+	 * a reward whose episode already has one is skipped. Returns id,
+	 * episode_id of each row inserted.
+	 */
+	const char *reward_insert;
+	/*
+	 * Rows {ord, company, state_key, offer, n, reward_sum, successes,
+	 * failures} (distinct keys) added to TB_POLICY, with a new revision
+	 * each. Returns each row as company, state_key, offer, n, reward_sum,
+	 * successes, failures, prior_value, prior_weight, prior_alpha,
+	 * prior_beta, rev.
+	 */
+	const char *policy_add;
+	/* Rows {ord, company, state_key, offer, v, w, a, b}: the priors set, with a new revision. */
+	const char *policy_priors;
+	/* One row: the highest policy revision handed out so far. */
+	const char *policy_rev_now;
+	/*
+	 * Episodes of agent version $3 without a reward, older than $1
+	 * seconds, oldest first, at most $2: company, customer_id, id.
+	 */
+	const char *episodes_expired;
+	/* Revokes the active API key whose prefix or id is $1, with the time. */
+	const char *key_revoke;
+} store_sql;
+
 typedef struct store store;
 
 struct store_ops {
@@ -96,7 +154,8 @@ struct store_ops {
 
 struct store {
 	const struct store_ops *ops;
-	enum store_dialect dialect;
+	const store_sql *sql;
+	enum store_dialect dialect;  /* for display and sizing only: db.c never reads it */
 };
 
 /*

@@ -6,7 +6,8 @@
  * survives a power cut, not only a crash of offerd. The writer batches many
  * episodes per transaction, which makes the fsync cost per request small.
  * Prepared statements are cached by SQL text because the hot statements are
- * the same few strings over and over.
+ * the same few strings over and over. sqlite_sql holds the dialect's
+ * statements for db.c (struct store_sql).
  */
 #include <errno.h>
 #include <libgen.h>
@@ -266,6 +267,82 @@ static void sq_close(store *base)
 	free(s);
 }
 
+/* --- the dialect's statements (store_sql) ------------------------------- */
+
+#define SQ_NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
+/* The value of one field of a json_each row. */
+#define SQ_J(field) "json_extract(value, '$." field "')"
+
+/*
+ * Rows arrive as one JSON array, read with json_each (SQLite 3.38 and later
+ * have it built in), like PostgreSQL's jsonb_to_recordset: db.c has one path
+ * for both. "WHERE true" before ON CONFLICT is SQLite's documented way to
+ * keep an INSERT .. SELECT from reading the upsert as a join constraint.
+ * Revisions: MAX(rev) + 1 + ord, one each, in order (no sequences here).
+ */
+static const store_sql sqlite_sql = {
+	.id_column = "INTEGER PRIMARY KEY AUTOINCREMENT",
+	.ts_column = "TEXT NOT NULL DEFAULT (" SQ_NOW ")",
+	.migrate_lock = NULL,  /* BEGIN IMMEDIATE takes the database's write lock */
+	.migration_done = "INSERT INTO tb_schema_migrations VALUES ($1, datetime('now'))",
+	.reward_lookup =
+		"SELECT i.ord, EXISTS (SELECT 1 FROM tb_episodes x WHERE x.company = i.company"
+		" AND x.customer_id = i.customer_id AND (i.episode_id = 0 OR x.id = i.episode_id)),"
+		" e.id, e.state_key, e.policy, e.agent_version, e.predicted_offer_1,"
+		" e.predicted_offer_2, e.predicted_offer_3,"
+		" (julianday('now') - julianday(e.last_update)) * 86400.0"
+		" FROM (SELECT " SQ_J("ord") " AS ord, " SQ_J("company") " AS company, "
+		SQ_J("customer_id") " AS customer_id, " SQ_J("episode_id") " AS episode_id"
+		" FROM json_each($1)) AS i"
+		" LEFT JOIN tb_episodes e ON e.id = (SELECT x.id FROM tb_episodes x"
+		" WHERE x.company = i.company AND x.customer_id = i.customer_id AND CASE"
+		" WHEN i.episode_id = 0 THEN NOT EXISTS (SELECT 1 FROM tb_rewards r"
+		" WHERE r.episode_id = x.id) ELSE x.id = i.episode_id END"
+		" ORDER BY x.id DESC LIMIT 1) ORDER BY i.ord",
+	.reward_insert =
+		"INSERT INTO tb_rewards (company, customer_id, episode_id, accepted_offer,"
+		" accepted_offer_id, clicked_offers, reward_1, reward_2, reward_3,"
+		" request_timestamp, learned, source) SELECT " SQ_J("company") ", "
+		SQ_J("customer_id") ", " SQ_J("episode_id") ", " SQ_J("accepted") ", "
+		SQ_J("accepted_offer") ", " SQ_J("clicked") ", " SQ_J("r1") ", " SQ_J("r2") ", "
+		SQ_J("r3") ", " SQ_J("ts") ", " SQ_J("learned") ", " SQ_J("source")
+		" FROM json_each($1) WHERE true ORDER BY " SQ_J("ord")
+		" ON CONFLICT (episode_id) DO NOTHING RETURNING id, episode_id",
+	.policy_add =
+		"INSERT INTO tb_policy (company, state_key, offer, n, reward_sum, successes,"
+		" failures, rev) SELECT " SQ_J("company") ", " SQ_J("state_key") ", " SQ_J("offer")
+		", " SQ_J("n") ", " SQ_J("reward_sum") ", " SQ_J("successes") ", " SQ_J("failures")
+		", (SELECT COALESCE(MAX(rev), 0) FROM tb_policy) + 1 + " SQ_J("ord")
+		" FROM json_each($1) WHERE true ORDER BY " SQ_J("ord")
+		" ON CONFLICT (company, state_key, offer) DO UPDATE SET"
+		" n = tb_policy.n + excluded.n, reward_sum = tb_policy.reward_sum + excluded.reward_sum,"
+		" successes = tb_policy.successes + excluded.successes,"
+		" failures = tb_policy.failures + excluded.failures,"
+		" rev = excluded.rev, last_update = " SQ_NOW
+		" RETURNING company, state_key, offer, n, reward_sum, successes, failures,"
+		" prior_value, prior_weight, prior_alpha, prior_beta, rev",
+	.policy_priors =
+		"INSERT INTO tb_policy (company, state_key, offer, prior_value, prior_weight,"
+		" prior_alpha, prior_beta, rev) SELECT " SQ_J("company") ", " SQ_J("state_key") ", "
+		SQ_J("offer") ", " SQ_J("v") ", " SQ_J("w") ", " SQ_J("a") ", " SQ_J("b")
+		", (SELECT COALESCE(MAX(rev), 0) FROM tb_policy) + 1 + " SQ_J("ord")
+		" FROM json_each($1) WHERE true ORDER BY " SQ_J("ord")
+		" ON CONFLICT (company, state_key, offer) DO UPDATE SET"
+		" prior_value = excluded.prior_value, prior_weight = excluded.prior_weight,"
+		" prior_alpha = excluded.prior_alpha, prior_beta = excluded.prior_beta,"
+		" rev = excluded.rev, last_update = " SQ_NOW,
+	.policy_rev_now = "SELECT COALESCE(MAX(rev), 0) FROM tb_policy",
+	.episodes_expired =
+		"SELECT e.company, e.customer_id, e.id FROM tb_episodes e"
+		" WHERE e.agent_version = $3"
+		" AND julianday(e.last_update) < julianday('now') - CAST($1 AS REAL) / 86400.0"
+		" AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
+		" ORDER BY e.id LIMIT CAST($2 AS INTEGER)",
+	.key_revoke =
+		"UPDATE tb_api_keys SET revoked_at = CAST(" SQ_NOW " AS TEXT) WHERE revoked_at IS NULL"
+		" AND (key_prefix = $1 OR CAST(id AS TEXT) = $1)",
+};
+
 static const struct store_ops sqlite_ops = {
     .exec = sq_exec,
     .exec_batch = sq_exec_batch,
@@ -295,6 +372,7 @@ int store_sqlite_open(const char *path, store **out)
 
 	*out = NULL;
 	s->base.ops = &sqlite_ops;
+	s->base.sql = &sqlite_sql;
 	s->base.dialect = STORE_SQLITE;
 	make_parent_dir(path);
 	rc = sqlite3_open_v2(path, &s->db,

@@ -1,11 +1,13 @@
 /*
  * writer.c — the group-commit thread.
  *
- * A batch is one transaction: episodes (one statement), rewards (episode
- * lookup + insert each), then one upsert per changed (state, offer) with the
- * summed deltas. If the transaction fails for a reason other than an
- * unreachable database, the batch is retried one operation at a time so a
- * single poisonous operation cannot fail its neighbours.
+ * A batch is one transaction: episodes (one statement), rewards in rounds
+ * (a customer's k-th reward of the batch in round k; each round one episode
+ * lookup, the scoring here, one insert), then one upsert per changed
+ * (state, offer) with the summed deltas. If the transaction fails for a
+ * reason other than an unreachable database, the batch is retried one
+ * operation at a time so a single poisonous operation cannot fail its
+ * neighbours.
  */
 #include "writer.h"
 
@@ -112,8 +114,69 @@ static int delta_cmp(const void *a, const void *b)
 	return c;
 }
 
+/*
+ * Agent configurations by version. A reward is scored with the
+ * configuration of the version that made its episode, not the one current
+ * at commit time. The current version's needs no query; an older one is read
+ * once from TB_AGENTS and kept until the current configuration changes (a
+ * release, which may also have changed an older row of the same version).
+ */
+#define WRITER_CONFS_MAX 16
+
+typedef struct conf_cache {
+	agent_conf current;
+	agent_conf old[WRITER_CONFS_MAX];
+	char key[WRITER_CONFS_MAX][DB_VERSION_MAX];  /* the version asked for */
+	size_t n;
+} conf_cache;
+
+static void confs_set_current(conf_cache *c, const agent_conf *current)
+{
+	if (memcmp(&c->current, current, sizeof(*current)) != 0)
+		c->n = 0;
+	c->current = *current;
+}
+
+/*
+ * The configuration that scores an episode of version. A version that
+ * TB_AGENTS does not know (or whose row no longer parses) is scored with the
+ * current configuration, as before versions were looked up. Returns 0, or
+ * the store error that aborts the transaction.
+ */
+static int confs_get(conf_cache *c, store *s, const char *version, const agent_conf **out)
+{
+	db_agent a;
+	char err[128];
+	size_t slot;
+	int rc;
+
+	*out = &c->current;
+	if (version[0] == '\0' || strcmp(version, c->current.version) == 0)
+		return 0;
+	for (size_t i = 0; i < c->n; i++) {
+		if (strcmp(c->key[i], version) == 0) {
+			*out = &c->old[i];
+			return 0;
+		}
+	}
+	rc = db_agent_by_version(s, version, &a);
+	if (rc != 0 && rc != ERR_NOTFOUND)
+		return rc;
+	slot = c->n < WRITER_CONFS_MAX ? c->n++ : WRITER_CONFS_MAX - 1;
+	util_strlcpy(c->key[slot], version, sizeof(c->key[slot]));
+	if (rc != 0 || agent_conf_from_db(&a, &c->old[slot], err, sizeof(err)) != 0) {
+		if (rc == 0)
+			log_msg(LOG_WARN, "agent %s: %s; its rewards are scored with agent %s", version,
+			        err, c->current.version);
+		c->old[slot] = c->current;
+	}
+	db_agent_clear(&a);
+	*out = &c->old[slot];
+	return 0;
+}
+
 typedef struct batch_ctx {
-	const agent_conf *conf;
+	conf_cache *confs;
 	delta_set deltas;
 	delta_set committed;  /* absolute rows returned by the upserts */
 } batch_ctx;
@@ -143,27 +206,155 @@ static int offers_shown(const db_reward_out *out, const char *accepted, const ch
 	return 1;
 }
 
-static void score_reward(void *arg, const db_reward_in *in, db_reward_out *out,
-                         double rewards[EPISODE_SHOWN_MAX])
+/*
+ * Scores a reward whose episode was found: out->rewards and success per
+ * shown offer, with the configuration of the episode's agent version, and
+ * whether it is learned. A credit for an offer the episode did not show is
+ * refused (out->rc = ERR_INVAL).
+ */
+static int score_reward(store *s, batch_ctx *b, const db_reward_in *in, db_reward_out *out,
+                        int success[EPISODE_SHOWN_MAX])
 {
-	batch_ctx *b = arg;
-	int success[EPISODE_SHOWN_MAX] = {0};
+	const agent_conf *conf;
+	int rc;
 
 	if (!offers_shown(out, in->accepted_offer, in->clicked)) {
-		out->rc = ERR_INVAL;  /* credit for an offer the episode did not show */
-		return;
+		out->rc = ERR_INVAL;
+		return 0;
 	}
-	agent_rewards(b->conf, (const char(*)[64])out->offers, out->n_offers, in->accepted,
-	              in->accepted_offer, in->clicked, rewards, success);
+	rc = confs_get(b->confs, s, out->agent_version, &conf);
+	if (rc != 0)
+		return rc;
+	agent_rewards(conf, (const char(*)[64])out->offers, out->n_offers, in->accepted,
+	              in->accepted_offer, in->clicked, out->rewards, success);
 	/* A reward later than the agent's wait time is logged, not learned;
 	 * the default reward given at the end of the wait is learned. */
 	out->learned = in->is_default ||
-	               !(b->conf->reward_wait > 0 && out->episode_age > b->conf->reward_wait);
-	if (!out->learned)
-		return;
-	for (int k = 0; k < out->n_offers; k++)
-		delta_add(&b->deltas, in->company, out->state_key, out->offers[k], rewards[k],
-		          success[k]);
+	               !(conf->reward_wait > 0 && out->episode_age > conf->reward_wait);
+	return 0;
+}
+
+/*
+ * One round: at most one reward per customer. Lookup (one round trip),
+ * scoring, insert (one round trip), then the stored rewards' deltas.
+ */
+static int attach_round(store *s, batch_ctx *b, const db_reward_in *in, db_reward_out *out,
+                        size_t n)
+{
+	int (*success)[EPISODE_SHOWN_MAX] = xcalloc(n, sizeof(*success));
+	int rc;
+
+	rc = db_rewards_lookup(s, in, out, n);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (out[i].rc == 0)
+			rc = score_reward(s, b, &in[i], &out[i], success[i]);
+	}
+	if (rc == 0)
+		rc = db_rewards_insert(s, in, out, n);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		if (out[i].rc != 0 || !out[i].learned)
+			continue;
+		for (int k = 0; k < out[i].n_offers; k++)
+			delta_add(&b->deltas, in[i].company, out[i].state_key, out[i].offers[k],
+			          out[i].rewards[k], success[i][k]);
+	}
+	free(success);
+	return rc;
+}
+
+/* Orders reward indices by customer, then by position in the batch. */
+typedef struct reward_ref {
+	const db_reward_in *in;
+	size_t i;
+} reward_ref;
+
+static int reward_ref_cmp(const void *a, const void *b)
+{
+	const reward_ref *x = a;
+	const reward_ref *y = b;
+	int c = strcmp(x->in->company, y->in->company);
+
+	if (c == 0)
+		c = strcmp(x->in->customer_id, y->in->customer_id);
+	if (c == 0)
+		c = (x->i > y->i) - (x->i < y->i);
+	return c;
+}
+
+/*
+ * round[i] for each reward: a customer's k-th reward of the batch is in round
+ * k. Returns the number of rounds.
+ */
+static size_t reward_rounds(const db_reward_in *in, size_t n, size_t *round)
+{
+	reward_ref *refs = xmalloc(n * sizeof(*refs));
+	size_t rounds = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		refs[i].in = &in[i];
+		refs[i].i = i;
+	}
+	qsort(refs, n, sizeof(*refs), reward_ref_cmp);
+	for (size_t k = 0; k < n; k++) {
+		int same = k > 0 && strcmp(refs[k].in->company, refs[k - 1].in->company) == 0 &&
+		           strcmp(refs[k].in->customer_id, refs[k - 1].in->customer_id) == 0;
+
+		round[refs[k].i] = same ? round[refs[k - 1].i] + 1 : 0;
+		if (round[refs[k].i] + 1 > rounds)
+			rounds = round[refs[k].i] + 1;
+	}
+	free(refs);
+	return rounds;
+}
+
+/*
+ * Attaches the batch's rewards in rounds. A customer's k-th reward is in
+ * round k, so it sees the earlier ones (same transaction): attribution is
+ * exactly what one reward at a time would give, in two round trips a round.
+ */
+static int attach_rewards(store *s, writer_op *ops, size_t nrewards, batch_ctx *b)
+{
+	db_reward_in *in = xmalloc(nrewards * sizeof(*in));
+	db_reward_out *out = xcalloc(nrewards, sizeof(*out));
+	db_reward_in *rin = xmalloc(nrewards * sizeof(*rin));
+	db_reward_out *rout = xmalloc(nrewards * sizeof(*rout));
+	size_t *round = xmalloc(nrewards * sizeof(*round));
+	size_t *pos = xmalloc(nrewards * sizeof(*pos));
+	size_t rounds;
+	size_t i = 0;
+	writer_op *op;
+	int rc = 0;
+
+	for (op = ops; op != NULL; op = op->next) {
+		if (op->kind == WOP_REWARD)
+			in[i++] = op->rin;
+	}
+	rounds = reward_rounds(in, nrewards, round);
+	for (size_t r = 0; r < rounds && rc == 0; r++) {
+		size_t m = 0;
+
+		for (i = 0; i < nrewards; i++) {
+			if (round[i] == r) {
+				rin[m] = in[i];
+				pos[m++] = i;
+			}
+		}
+		rc = attach_round(s, b, rin, rout, m);
+		for (size_t j = 0; j < m; j++)
+			out[pos[j]] = rout[j];
+	}
+	i = 0;
+	for (op = ops; op != NULL; op = op->next) {
+		if (op->kind == WOP_REWARD)
+			op->rout = out[i++];
+	}
+	free(in);
+	free(out);
+	free(rin);
+	free(rout);
+	free(round);
+	free(pos);
+	return rc;
 }
 
 static int keep_row(void *arg, const db_policy_row *row)
@@ -206,32 +397,8 @@ static episode *batch_episodes(writer_op *ops, size_t *neps, size_t *nrewards)
 	return eps;
 }
 
-/* Attaches the batch's rewards in a few round trips (db_rewards_attach). */
-static int attach_rewards(store *s, writer_op *ops, size_t nrewards, batch_ctx *b)
-{
-	db_reward_in *in = xmalloc(nrewards * sizeof(*in));
-	db_reward_out *out = xmalloc(nrewards * sizeof(*out));
-	size_t i = 0;
-	writer_op *op;
-	int rc;
-
-	for (op = ops; op != NULL; op = op->next) {
-		if (op->kind == WOP_REWARD)
-			in[i++] = op->rin;
-	}
-	rc = db_rewards_attach(s, in, out, nrewards, score_reward, b);
-	i = 0;
-	for (op = ops; op != NULL; op = op->next) {
-		if (op->kind == WOP_REWARD)
-			op->rout = out[i++];
-	}
-	free(in);
-	free(out);
-	return rc;
-}
-
 /* One transaction for the list; fills each op's rc. Returns the tx result. */
-static int run_tx(store *s, values *v, const agent_conf *conf, writer_op *ops)
+static int run_tx(store *s, values *v, conf_cache *confs, writer_op *ops)
 {
 	batch_ctx b;
 	episode *eps;
@@ -243,7 +410,7 @@ static int run_tx(store *s, values *v, const agent_conf *conf, writer_op *ops)
 	int rc;
 
 	memset(&b, 0, sizeof(b));
-	b.conf = conf;
+	b.confs = confs;
 	eps = batch_episodes(ops, &neps, &nrewards);
 	if (nrewards == 0 && s->ops->episodes_commit != NULL) {
 		/* The /predict hot path: one statement, committed by itself. */
@@ -302,9 +469,10 @@ out:
 	return rc;
 }
 
-int writer_run_batch(store *s, values *v, const agent_conf *conf, writer_op *ops)
+/* writer_run_batch with the thread's cache of configurations. */
+static int run_batch(store *s, values *v, conf_cache *confs, writer_op *ops)
 {
-	int rc = run_tx(s, v, conf, ops);
+	int rc = run_tx(s, v, confs, ops);
 
 	if (rc != 0 && rc != ERR_UNAVAIL && ops != NULL && ops->next != NULL) {
 		/* Isolate the operation that failed the batch. */
@@ -312,11 +480,22 @@ int writer_run_batch(store *s, values *v, const agent_conf *conf, writer_op *ops
 			writer_op *next = op->next;
 
 			op->next = NULL;
-			run_tx(s, v, conf, op);
+			run_tx(s, v, confs, op);
 			op->next = next;
 			op = next;
 		}
 	}
+	return rc;
+}
+
+int writer_run_batch(store *s, values *v, const agent_conf *conf, writer_op *ops)
+{
+	conf_cache *confs = xcalloc(1, sizeof(*confs));
+	int rc;
+
+	confs->current = *conf;
+	rc = run_batch(s, v, confs, ops);
+	free(confs);
 	return rc;
 }
 
@@ -342,6 +521,7 @@ static void *writer_main(void *arg)
 	writer *w = wt->w;
 	store *s = wt->s;
 	writer_queue *q = wt->q;
+	conf_cache *confs = xcalloc(1, sizeof(*confs));
 
 	free(wt);
 	for (;;) {
@@ -373,7 +553,8 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&w->lock);
 
 		w->conf_fn(w->conf_arg, &conf);
-		writer_run_batch(s, w->v, &conf, batch);
+		confs_set_current(confs, &conf);
+		run_batch(s, w->v, confs, batch);
 
 		pthread_mutex_lock(&w->lock);
 		w->stats.batches++;
@@ -398,6 +579,7 @@ static void *writer_main(void *arg)
 			op = next;
 		}
 	}
+	free(confs);
 	return NULL;
 }
 

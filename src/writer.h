@@ -34,7 +34,12 @@ struct writer_op {
 	writer_op *next;
 };
 
-/* The writer asks for the current agent configuration to score rewards. */
+/*
+ * The writer asks for the current agent configuration before each batch. A
+ * reward is scored with the configuration of its episode's agent version:
+ * the current one, or an older one the writer reads from TB_AGENTS (and
+ * keeps until the current configuration changes).
+ */
 typedef void (*writer_conf_fn)(void *arg, agent_conf *out);
 
 /* Batch-size histogram buckets: at most 1, 2, 4, ... 1024 operations, then more. */

@@ -11,7 +11,8 @@
  *     return cmocka_run_group_tests(tests, my_setup, my_teardown);
  *
  * Each case creates the tables it uses (named sc_*), plus tb_episodes with
- * the dialect's DDL (sc_episodes_table) until db_migrate can make it.
+ * the store's identity and timestamp columns (sc_episodes_table) unless
+ * db_migrate made it.
  * Only portable SQL is used: $n placeholders, text parameters, TEXT/INTEGER
  * columns. Doubles are compared with a relative tolerance because SQLite
  * prints REALs with 15 digits; exact round trips are backend-specific tests.
@@ -125,24 +126,17 @@ static void sc_assert_near(const char *got, double want)
 		fail_msg("expected %.17g, got %s", want, got);
 }
 
-static const char *sc_tb_episodes_ddl(const store *s)
+/* TB_EPISODES with the store's identity and timestamp columns (struct store_sql). */
+static char *sc_tb_episodes_ddl(const store *s)
 {
-	if (s->dialect == STORE_PG)
-		return "CREATE TABLE IF NOT EXISTS tb_episodes (id BIGSERIAL PRIMARY KEY,"
-		       " company TEXT NOT NULL, customer_id TEXT NOT NULL, states TEXT NOT NULL,"
-		       " predicted_offer_1 TEXT NOT NULL, predicted_offer_2 TEXT,"
-		       " predicted_offer_3 TEXT, request_timestamp TEXT, state_key TEXT,"
-		       " policy TEXT, agent_version TEXT, epsilon DOUBLE PRECISION,"
-		       " propensity_1 DOUBLE PRECISION, propensity_2 DOUBLE PRECISION,"
-		       " propensity_3 DOUBLE PRECISION,"
-		       " last_update TIMESTAMPTZ NOT NULL DEFAULT now())";
-	return "CREATE TABLE IF NOT EXISTS tb_episodes (id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	       " company TEXT NOT NULL, customer_id TEXT NOT NULL, states TEXT NOT NULL,"
-	       " predicted_offer_1 TEXT NOT NULL, predicted_offer_2 TEXT,"
-	       " predicted_offer_3 TEXT, request_timestamp TEXT, state_key TEXT,"
-	       " policy TEXT, agent_version TEXT, epsilon REAL, propensity_1 REAL,"
-	       " propensity_2 REAL, propensity_3 REAL,"
-	       " last_update TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)";
+	return xasprintf("CREATE TABLE IF NOT EXISTS tb_episodes (id %s,"
+	                 " company TEXT NOT NULL, customer_id TEXT NOT NULL, states TEXT NOT NULL,"
+	                 " predicted_offer_1 TEXT NOT NULL, predicted_offer_2 TEXT,"
+	                 " predicted_offer_3 TEXT, request_timestamp TEXT, state_key TEXT,"
+	                 " policy TEXT, agent_version TEXT, epsilon DOUBLE PRECISION,"
+	                 " propensity_1 DOUBLE PRECISION, propensity_2 DOUBLE PRECISION,"
+	                 " propensity_3 DOUBLE PRECISION, last_update %s)",
+	                 s->sql->id_column, s->sql->ts_column);
 }
 
 /*
@@ -160,7 +154,11 @@ static store *sc_fresh(void **state)
 /* Creates tb_episodes unless it exists (db_migrate will own this DDL). */
 static void sc_episodes_table(store *s)
 {
-	SC_OK(s, store_exec(s, sc_tb_episodes_ddl(s), 0, NULL, NULL, NULL));
+	char *ddl = sc_tb_episodes_ddl(s);
+	int rc = store_exec(s, ddl, 0, NULL, NULL, NULL);
+
+	free(ddl);
+	SC_OK(s, rc);
 }
 
 /* Strings that break naive quoting of SQL, CSV, JSON or array literals. */
@@ -647,6 +645,28 @@ static void sc_episodes_bad_row(void **state)
 	sc_batch_free(&b);
 }
 
+/*
+ * The store provides every statement db.c runs (struct store_sql): db.c
+ * never checks, so a new store that forgot one would crash there.
+ */
+static void sc_sql_table_complete(void **state)
+{
+	store *s = sc_fresh(state);
+	const store_sql *q = s->sql;
+	const char *const required[] = {
+		q->id_column,      q->ts_column,     q->migration_done, q->reward_lookup,
+		q->reward_insert,  q->policy_add,    q->policy_priors,  q->policy_rev_now,
+		q->episodes_expired, q->key_revoke,
+	};
+
+	assert_non_null(q);
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		assert_non_null(required[i]);
+		assert_true(required[i][0] != '\0');
+	}
+	assert_null(q->migration_extra[0]);  /* versions start at 1 */
+}
+
 #define STORE_CASES                                                                      \
 	cmocka_unit_test(sc_exec_params_rows), cmocka_unit_test(sc_exec_prepared),           \
 		cmocka_unit_test(sc_null_params_results),                                    \
@@ -655,6 +675,6 @@ static void sc_episodes_bad_row(void **state)
 		cmocka_unit_test(sc_batch_with_failure), cmocka_unit_test(sc_episodes_1),    \
 		cmocka_unit_test(sc_episodes_3), cmocka_unit_test(sc_episodes_2000),         \
 		cmocka_unit_test(sc_episodes_two_batches),                                   \
-		cmocka_unit_test(sc_episodes_bad_row)
+		cmocka_unit_test(sc_episodes_bad_row), cmocka_unit_test(sc_sql_table_complete)
 
 #endif

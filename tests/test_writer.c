@@ -1,11 +1,14 @@
 /*
- * test_writer.c — the group-commit writer and the domain queries of db.c on
- * a temporary SQLite file (store_sqlite.c):
+ * test_writer.c — the group-commit writer (writer.c) on a fresh migrated
+ * database per test (db_fixture.h), on SQLite and, with
+ * $OFFERD_TEST_PG_URL (which make test sets), on PostgreSQL:
  *
  *  - episodes get ids, in order, and their rows hold what was decided;
  *  - a reward attaches to the customer's latest unrewarded episode, or to
  *    the episode it names; no episode is 404 (ERR_NOTFOUND), every episode
  *    rewarded is 409 (ERR_CONFLICT); tenants do not see each other;
+ *  - rewards of one batch go in rounds and attribute exactly as one at a
+ *    time; a reward is scored with its episode's agent version;
  *  - the statistics deltas of a batch are summed into one upsert per
  *    (state, offer), and the absolute rows the upserts return reach the
  *    in-memory values; a reload of the same rows does not double count
@@ -13,18 +16,16 @@
  *  - a poisoned operation does not fail its batch neighbours;
  *  - a reward later than the agent's wait time is logged, not learned;
  *  - the writer thread calls every done callback once and refuses work
- *    when stopped or full;
- *  - db basics: idempotent migrations, agents, products, keys, segments,
- *    the whitelisted table counter.
+ *    when stopped or full.
  *
- * The same writer tests run again on PostgreSQL (each in a schema of its
- * own on the server in $OFFERD_TEST_PG_URL, which make test sets), where
- * rewards and learned values take the set-based statements of db.c.
- *
- * A last group runs the backend-neutral store cases (store_cases.h, also
- * run on PostgreSQL by test_store_pg.c) against SQLite.
+ * db.c's own queries are tested in test_db.c, the SQLite store in
+ * test_store_sqlite.c.
  */
+/* The store cases' helpers (SC_OK, sc_query...) are used here, not the cases. */
+#pragma GCC diagnostic ignored "-Wunused-function"
 #include "store_cases.h"
+
+#include "db_fixture.h"
 
 #include <pthread.h>
 #include <unistd.h>
@@ -34,119 +35,6 @@
 #include "log.h"
 #include "values.h"
 #include "writer.h"
-
-/* --- fixture: one fresh database file per test ------------------------------------- */
-
-typedef struct fixture {
-	char dir[64];
-	char path[128];
-	char *url;      /* for a second connection to the same database */
-	char *schema;   /* PostgreSQL: the test's own schema, dropped after */
-	store *s;
-	values *v;
-	agent_conf conf;
-} fixture;
-
-/* Opens and migrates f->url; the fixture is ready. */
-static int fx_open(fixture *f, void **state)
-{
-	if (store_open(f->url, &f->s) != 0 || db_migrate(f->s) != 0) {
-		fprintf(stderr, "cannot open and migrate %s\n", f->url);
-		return -1;
-	}
-	f->v = values_new();
-	agent_conf_default(&f->conf);
-	*state = f;
-	return 0;
-}
-
-static int fx_setup(void **state)
-{
-	fixture *f = xcalloc(1, sizeof(*f));
-
-	util_strlcpy(f->dir, "/tmp/offerd-test-writer.XXXXXX", sizeof(f->dir));
-	if (mkdtemp(f->dir) == NULL) {
-		free(f);
-		return -1;
-	}
-	snprintf(f->path, sizeof(f->path), "%s/offerd.db", f->dir);
-	f->url = xasprintf("sqlite:%s", f->path);
-	return fx_open(f, state);
-}
-
-static const char *pg_base_url(void)
-{
-	const char *url = getenv("OFFERD_TEST_PG_URL");
-
-	return url != NULL && *url != '\0' ? url : NULL;
-}
-
-static int fx_setup_pg(void **state)
-{
-	static int seq;
-	fixture *f = xcalloc(1, sizeof(*f));
-	const char *base = pg_base_url();
-	store *boot = NULL;
-	char *sql;
-	int rc;
-
-	if (base == NULL || store_open(base, &boot) != 0) {
-		free(f);
-		return -1;
-	}
-	f->schema = xasprintf("wt_%ld_%d", (long)getpid(), seq++);
-	sql = xasprintf("CREATE SCHEMA %s", f->schema);
-	rc = store_exec(boot, sql, 0, NULL, NULL, NULL);
-	free(sql);
-	store_close(boot);
-	if (rc != 0)
-		return -1;
-	/* Every connection of the test resolves bare table names in its schema. */
-	f->url = xasprintf("%s%coptions=-csearch_path%%3D%s", base, strchr(base, '?') ? '&' : '?',
-	                   f->schema);
-	return fx_open(f, state);
-}
-
-static int fx_teardown(void **state)
-{
-	fixture *f = *state;
-	char *cmd;
-
-	if (f == NULL)
-		return 0;
-	store_close(f->s);
-	values_free(f->v);
-	if (f->schema != NULL) {
-		store *boot = NULL;
-
-		if (store_open(pg_base_url(), &boot) == 0) {
-			cmd = xasprintf("DROP SCHEMA %s CASCADE", f->schema);
-			if (store_exec(boot, cmd, 0, NULL, NULL, NULL) != 0)
-				fprintf(stderr, "could not drop schema %s\n", f->schema);
-			free(cmd);
-			store_close(boot);
-		}
-	} else {
-		cmd = xasprintf("rm -rf '%s'", f->dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", f->dir);
-		free(cmd);
-	}
-	free(f->schema);
-	free(f->url);
-	free(f);
-	return 0;
-}
-
-#define FX_OK(f, expr) SC_OK((f)->s, expr)
-
-static int64_t count(fixture *f, const char *table)
-{
-	int64_t n = -1;
-
-	FX_OK(f, db_count(f->s, table, &n));
-	return n;
-}
 
 static int64_t max_rev(fixture *f)
 {
@@ -417,7 +305,7 @@ static void test_rewards_same_customer_in_batch(void **state)
 }
 
 /*
- * Rewards in one batch go in rounds (db_rewards_attach); whatever the mix of
+ * Rewards in one batch go in rounds (the writer's attach_rewards); whatever the mix of
  * customers, repeats and explicit episode ids, a batch must attribute every
  * reward exactly as the same rewards one at a time, in order.
  */
@@ -723,6 +611,47 @@ static void test_reward_wait_logs_without_learning(void **state)
 	assert_int_equal(count(f, "tb_policy"), 3);
 }
 
+/*
+ * A reward is scored with the configuration of the version that made its
+ * episode: after 2.0.0 (accept worth 10) is released, a reward for an
+ * episode of 1.0.0 (accept worth 5) still learns 5 per offer; one for an
+ * episode of 2.0.0 learns 10.
+ */
+static void test_reward_scored_by_episode_version(void **state)
+{
+	fixture *f = *state;
+	db_agent a;
+	char err[128];
+	writer_op op;
+	vstats st;
+	int level;
+
+	(void)add_episode(f, "A", "old", SK1);
+	FX_OK(f, db_agent_release(f->s, "2.0.0", "epsilon-greedy", 0.1,
+	                          "{\"reward_accept\": 10}"));
+	FX_OK(f, db_agent_latest(f->s, &a));
+	assert_int_equal(agent_conf_from_db(&a, &f->conf, err, sizeof(err)), 0);
+	db_agent_clear(&a);
+	assert_true(f->conf.r_accept == 10);
+	/* Learned at 1.0.0's +5, not 2.0.0's +10. */
+	assert_int_equal(reward(f, "A", "old", 1, 0, NULL), 0);
+	st = lookup(f, SK1, "OFFER_1", &level);
+	assert_int_equal(level, VALUES_STATE);
+	assert_true(st.n == 1 && st.sum == 5);
+	/* An episode of 2.0.0 is scored with 2.0.0's configuration. */
+	ep_op(&op, "A", "new", SK2, three);
+	op.ep.agent_version = "2.0.0";
+	assert_int_equal(run(f, &op, 1), 0);
+	assert_int_equal(reward(f, "A", "new", 1, 0, NULL), 0);
+	st = lookup(f, SK2, "OFFER_1", &level);
+	assert_true(st.n == 1 && st.sum == 10);
+	/* And 1.0.0 again, now from the cache of the thread-less path. */
+	(void)add_episode(f, "A", "old2", SK1);
+	assert_int_equal(reward(f, "A", "old2", 1, 0, NULL), 0);
+	st = lookup(f, SK1, "OFFER_1", &level);
+	assert_true(st.n == 2 && st.sum == 10);
+}
+
 /* --- failure isolation ------------------------------------------------------------------- */
 
 static void test_poisoned_op_isolated(void **state)
@@ -870,6 +799,87 @@ static void test_writer_thread(void **state)
 	}
 }
 
+static void conf_from(void *arg, agent_conf *out)
+{
+	*out = *(const agent_conf *)arg;
+}
+
+typedef struct waiter {
+	pthread_mutex_t lock;
+	int done;
+} waiter;
+
+static void on_done_flag(writer_op *op)
+{
+	waiter *wt = op->arg;
+
+	pthread_mutex_lock(&wt->lock);
+	wt->done = 1;
+	pthread_mutex_unlock(&wt->lock);
+}
+
+/* Submits one operation to w and waits until the thread is done with it. */
+static int submit_wait(writer *w, writer_op *op)
+{
+	waiter wt = {PTHREAD_MUTEX_INITIALIZER, 0};
+	int done = 0;
+
+	op->done = on_done_flag;
+	op->arg = &wt;
+	assert_int_equal(writer_submit(w, op), 0);
+	while (!done) {
+		usleep(1000);
+		pthread_mutex_lock(&wt.lock);
+		done = wt.done;
+		pthread_mutex_unlock(&wt.lock);
+	}
+	return op->rc;
+}
+
+/*
+ * The writer thread keeps older versions' configurations, and forgets them
+ * when the current configuration changes: a version released again with
+ * other rewards is read anew.
+ */
+static void test_writer_thread_version_cache(void **state)
+{
+	fixture *f = *state;
+	store *ws = NULL;
+	writer *w = NULL;
+	agent_conf current = f->conf;  /* 1.0.0 */
+	writer_op op;
+	vstats st;
+	int level;
+
+	FX_OK(f, db_agent_release(f->s, "2.0.0", "epsilon-greedy", 0.1, "{\"reward_accept\": 10}"));
+	FX_OK(f, store_open(f->url, &ws));
+	assert_int_equal(writer_start(&ws, 1, f->v, conf_from, &current, 100, 16, &w), 0);
+	for (int round = 0; round < 3; round++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "v%d", round);
+		ep_op(&op, "A", name, round == 2 ? SK2 : SK1, three);
+		op.ep.agent_version = "2.0.0";
+		assert_int_equal(submit_wait(w, &op), 0);
+		rw_op(&op, "A", name, 1, 0, NULL, NULL);
+		assert_int_equal(submit_wait(w, &op), 0);
+		if (round == 0) {
+			/* 2.0.0 again with +20: the cache still has +10 ... */
+			FX_OK(f, db_agent_release(f->s, "2.0.0", "epsilon-greedy", 0.1,
+			                          "{\"reward_accept\": 20}"));
+		} else if (round == 1) {
+			/* ... until the current configuration changes. */
+			current.epsilon = 0.2;
+		}
+	}
+	writer_stop(w);
+	writer_free(w);
+	st = lookup(f, SK1, "OFFER_1", &level);
+	assert_true(st.n == 2 && st.sum == 20);
+	st = lookup(f, SK2, "OFFER_1", &level);
+	assert_true(st.n == 1 && st.sum == 20);
+}
+
 static void test_writer_limits(void **state)
 {
 	fixture *f = *state;
@@ -891,168 +901,6 @@ static void test_writer_limits(void **state)
 	assert_int_equal(count(f, "tb_episodes"), 0);
 }
 
-/* --- db basics ------------------------------------------------------------------------------ */
-
-static int collect_product(void *arg, const char *company, const char *offer_id,
-                           const char *name)
-{
-	buf *b = arg;
-
-	buf_addf(b, "%s/%s/%s;", company, offer_id, name ? name : "(null)");
-	return 0;
-}
-
-static int collect_segment(void *arg, const char *company, const char *customer_id,
-                           const char *segment)
-{
-	buf *b = arg;
-
-	buf_addf(b, "%s/%s/%s;", company, customer_id, segment);
-	return 0;
-}
-
-static int collect_key(void *arg, int64_t id, const char *company, const char *hash,
-                       const char *prefix, const char *created, const char *revoked)
-{
-	buf *b = arg;
-
-	assert_non_null(created);
-	buf_addf(b, "%lld/%s/%s/%s/%s;", (long long)id, company, hash, prefix,
-	         revoked ? "revoked" : "active");
-	return 0;
-}
-
-static void test_db_basics(void **state)
-{
-	fixture *f = *state;
-	int version = 0;
-	int64_t n = 0;
-	db_agent a;
-	buf b;
-	const db_product prods[] = {{"OFFER_1", "IPHONE 13"}, {"OFFER_2", NULL}};
-	const db_product prods2[] = {{"OFFER_9", "PIXEL"}};
-	const db_segment segs[] = {{"c1", "Q1"}, {"c2", "Q4"}};
-
-	/* Migrations are idempotent; agent 1.0.0 is seeded once. */
-	FX_OK(f, db_migrate(f->s));
-	FX_OK(f, db_schema_version(f->s, &version));
-	assert_int_equal(version, 3);
-	assert_int_equal(count(f, "tb_agents"), 1);
-	FX_OK(f, db_agent_latest(f->s, &a));
-	assert_string_equal(a.version, "1.0.0");
-	assert_string_equal(a.policy, "epsilon-greedy");
-	assert_true(a.epsilon == 0.1);
-	assert_null(a.params);
-	db_agent_clear(&a);
-	FX_OK(f, db_agent_release(f->s, "2.0.0", "thompson", 0, "{\"thompson_draws\": 32}"));
-	FX_OK(f, db_agent_latest(f->s, &a));
-	assert_string_equal(a.version, "2.0.0");
-	assert_string_equal(a.policy, "thompson");
-	assert_string_equal(a.params, "{\"thompson_draws\": 32}");
-	db_agent_clear(&a);
-
-	/* Products: replaced per company, other companies untouched, NULL names kept. */
-	FX_OK(f, db_products_replace(f->s, "A", prods, 2));
-	FX_OK(f, db_products_replace(f->s, "B", prods2, 1));
-	FX_OK(f, db_products_replace(f->s, "A", prods, 2));
-	buf_init(&b, 1 << 16);
-	FX_OK(f, db_products_each(f->s, collect_product, &b));
-	assert_string_equal(b.data, "B/OFFER_9/PIXEL;A/OFFER_1/IPHONE 13;A/OFFER_2/(null);");
-	buf_free(&b);
-	/* The brief's view name. */
-	assert_int_equal(count(f, "tb_products_a"), 2);
-	assert_int_equal(count(f, "TB_PRODUCTS_A"), 2);
-
-	FX_OK(f, db_segments_replace(f->s, "A", segs, 2));
-	FX_OK(f, db_segments_replace(f->s, "A", segs + 1, 1));
-	buf_init(&b, 1 << 16);
-	FX_OK(f, db_segments_each(f->s, collect_segment, &b));
-	assert_string_equal(b.data, "A/c2/Q4;");
-	buf_free(&b);
-
-	/* Keys: unique hash, revocation by prefix or id. */
-	FX_OK(f, db_key_insert(f->s, "A", "hash-a", "ofr_aaaaaaaa"));
-	FX_OK(f, db_key_insert(f->s, "B", "hash-b", "ofr_bbbbbbbb"));
-	assert_int_equal(db_key_insert(f->s, "B", "hash-a", "ofr_cccccccc"), ERR_CONFLICT);
-	FX_OK(f, db_key_revoke(f->s, "ofr_aaaaaaaa"));
-	FX_OK(f, db_key_revoke(f->s, "2"));
-	buf_init(&b, 1 << 16);
-	FX_OK(f, db_keys_each(f->s, collect_key, &b));
-	assert_string_equal(b.data, "1/A/hash-a/ofr_aaaaaaaa/revoked;2/B/hash-b/ofr_bbbbbbbb/revoked;");
-	buf_free(&b);
-
-	/* db_count only counts known tables: no SQL through its argument. */
-	assert_int_equal(db_count(f->s, "tb_episodes; DROP TABLE tb_agents", &n), ERR_INVAL);
-	assert_int_equal(db_count(f->s, "sqlite_master", &n), ERR_INVAL);
-	assert_int_equal(n, 0);
-	assert_int_equal(count(f, "tb_agents"), 2);
-
-	assert_true(db_bool("t") && db_bool("1") && db_bool("true") && db_bool("TRUE"));
-	assert_false(db_bool("f") || db_bool("0") || db_bool(NULL) || db_bool(""));
-}
-
-/* --- the store cases on SQLite ------------------------------------------------------------ */
-
-static char sc_dir[64];
-
-static int sq_setup(void **state)
-{
-	char path[128];
-	store *s = NULL;
-
-	util_strlcpy(sc_dir, "/tmp/offerd-test-sqcases.XXXXXX", sizeof(sc_dir));
-	if (mkdtemp(sc_dir) == NULL)
-		return -1;
-	snprintf(path, sizeof(path), "%s/cases.db", sc_dir);
-	if (store_open(path, &s) == 0)
-		return -1;  /* a bare path is not a URL */
-	{
-		char *url = xasprintf("sqlite:%s", path);
-		int rc = store_open(url, &s);
-
-		free(url);
-		if (rc != 0 || db_migrate(s) != 0)
-			return -1;
-	}
-	assert_int_equal(s->dialect, STORE_SQLITE);
-	*state = s;
-	return 0;
-}
-
-static int sq_teardown(void **state)
-{
-	char *cmd = xasprintf("rm -rf '%s'", sc_dir);
-
-	store_close(*state);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", sc_dir);
-	free(cmd);
-	return 0;
-}
-
-/* The statement cache holds 32: many distinct statements still run correctly. */
-static void sq_statement_cache(void **state)
-{
-	store *s = sc_fresh(state);
-
-	for (int round = 0; round < 3; round++) {
-		for (int i = 0; i < 80; i++) {
-			char sql[64];
-			char want[24];
-			sc_rows r = {0};
-
-			snprintf(sql, sizeof(sql), "SELECT %d + 0 * %d", i, round);
-			snprintf(want, sizeof(want), "%d", i);
-			SC_OK(s, sc_query(s, &r, sql, 0, NULL));
-			sc_assert_str(sc_cell(&r, 0, 0), want);
-			sc_rows_free(&r);
-		}
-	}
-	/* A syntax error is ERR_IO with SQLite's message. */
-	assert_int_equal(store_exec(s, "SELEKT 1", 0, NULL, NULL, NULL), ERR_IO);
-	assert_non_null(strstr(s->ops->errmsg(s), "syntax error"));
-}
-
 int main(void)
 {
 #define WRITER_TESTS(setup)                                                                 \
@@ -1072,31 +920,28 @@ int main(void)
 	cmocka_unit_test_setup_teardown(test_priors_reach_memory, setup, fx_teardown),       \
 	cmocka_unit_test_setup_teardown(test_reward_wait_logs_without_learning, setup,       \
 	                                fx_teardown),                                        \
+	cmocka_unit_test_setup_teardown(test_reward_scored_by_episode_version, setup,        \
+	                                fx_teardown),                                        \
 	cmocka_unit_test_setup_teardown(test_poisoned_op_isolated, setup, fx_teardown),      \
 	cmocka_unit_test_setup_teardown(test_not_found_does_not_fail_batch, setup,           \
 	                                fx_teardown),                                        \
 	cmocka_unit_test_setup_teardown(test_writer_thread, setup, fx_teardown),             \
-	cmocka_unit_test_setup_teardown(test_writer_limits, setup, fx_teardown),             \
-	cmocka_unit_test_setup_teardown(test_db_basics, setup, fx_teardown)
+	cmocka_unit_test_setup_teardown(test_writer_thread_version_cache, setup,             \
+	                                fx_teardown),                                        \
+	cmocka_unit_test_setup_teardown(test_writer_limits, setup, fx_teardown)
 
 	const struct CMUnitTest writer_tests[] = {WRITER_TESTS(fx_setup)};
 	const struct CMUnitTest writer_tests_pg[] = {WRITER_TESTS(fx_setup_pg)};
-	const struct CMUnitTest sqlite_cases[] = {
-		STORE_CASES,
-		cmocka_unit_test(sq_statement_cache),
-	};
 	int failed = 0;
 
 	/* The poisoned batch logs its failure at error level; keep the log quiet. */
 	log_setup(getenv("OFFERD_TEST_DEBUG") ? LOG_DEBUG : LOG_ERROR + 1, 0);
-	failed += cmocka_run_group_tests_name("writer and db on SQLite", writer_tests, NULL, NULL);
+	failed += cmocka_run_group_tests_name("writer on SQLite", writer_tests, NULL, NULL);
 	if (pg_base_url() != NULL)
-		failed += cmocka_run_group_tests_name("writer and db on PostgreSQL", writer_tests_pg,
+		failed += cmocka_run_group_tests_name("writer on PostgreSQL", writer_tests_pg,
 		                                      NULL, NULL);
 	else
 		fprintf(stderr, "test_writer: OFFERD_TEST_PG_URL is not set (make test sets it);"
 		                " the PostgreSQL group did not run\n");
-	failed += cmocka_run_group_tests_name("store cases on SQLite", sqlite_cases, sq_setup,
-	                                      sq_teardown);
 	return failed != 0;
 }

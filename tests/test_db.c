@@ -1,0 +1,462 @@
+/*
+ * test_db.c — the domain queries of db.c, on a fresh migrated database per
+ * test, on SQLite and (with $OFFERD_TEST_PG_URL, which make test sets) on
+ * PostgreSQL, through the same code: db.c runs each store's statements
+ * (struct store_sql) without knowing which store it has.
+ *
+ *  - basics: idempotent migrations, agents, products, keys, segments, the
+ *    whitelisted table counter;
+ *  - rewards: a set-based lookup finds each reward's episode (latest
+ *    unrewarded or by id) or says 404/409; the insert stores the scored
+ *    rewards and turns a lost race into ERR_CONFLICT without failing;
+ *  - agents by version, newest row per version, for scoring and expiry;
+ *  - expiry lists only the given version's unrewarded episodes;
+ *  - priors and deltas get distinct, increasing revisions;
+ *  - the logged episodes and catalogue ids offerctl evaluate reads.
+ */
+/* The store cases' helpers (SC_OK, sc_query...) are used here, not the cases. */
+#pragma GCC diagnostic ignored "-Wunused-function"
+#include "store_cases.h"
+
+#include "db_fixture.h"
+
+#include "log.h"
+
+/* --- db basics ------------------------------------------------------------------------------ */
+
+static int collect_product(void *arg, const char *company, const char *offer_id,
+                           const char *name)
+{
+	buf *b = arg;
+
+	buf_addf(b, "%s/%s/%s;", company, offer_id, name ? name : "(null)");
+	return 0;
+}
+
+static int collect_segment(void *arg, const char *company, const char *customer_id,
+                           const char *segment)
+{
+	buf *b = arg;
+
+	buf_addf(b, "%s/%s/%s;", company, customer_id, segment);
+	return 0;
+}
+
+static int collect_key(void *arg, int64_t id, const char *company, const char *hash,
+                       const char *prefix, const char *created, const char *revoked)
+{
+	buf *b = arg;
+
+	assert_non_null(created);
+	buf_addf(b, "%lld/%s/%s/%s/%s;", (long long)id, company, hash, prefix,
+	         revoked ? "revoked" : "active");
+	return 0;
+}
+
+static void test_db_basics(void **state)
+{
+	fixture *f = *state;
+	int version = 0;
+	int64_t n = 0;
+	db_agent a;
+	buf b;
+	const db_product prods[] = {{"OFFER_1", "IPHONE 13"}, {"OFFER_2", NULL}};
+	const db_product prods2[] = {{"OFFER_9", "PIXEL"}};
+	const db_segment segs[] = {{"c1", "Q1"}, {"c2", "Q4"}};
+
+	/* Migrations are idempotent; agent 1.0.0 is seeded once. */
+	FX_OK(f, db_migrate(f->s));
+	FX_OK(f, db_schema_version(f->s, &version));
+	assert_int_equal(version, 3);
+	assert_int_equal(count(f, "tb_agents"), 1);
+	FX_OK(f, db_agent_latest(f->s, &a));
+	assert_string_equal(a.version, "1.0.0");
+	assert_string_equal(a.policy, "epsilon-greedy");
+	assert_true(a.epsilon == 0.1);
+	assert_null(a.params);
+	db_agent_clear(&a);
+	FX_OK(f, db_agent_release(f->s, "2.0.0", "thompson", 0, "{\"thompson_draws\": 32}"));
+	FX_OK(f, db_agent_latest(f->s, &a));
+	assert_string_equal(a.version, "2.0.0");
+	assert_string_equal(a.policy, "thompson");
+	assert_string_equal(a.params, "{\"thompson_draws\": 32}");
+	db_agent_clear(&a);
+
+	/* Products: replaced per company, other companies untouched, NULL names kept. */
+	FX_OK(f, db_products_replace(f->s, "A", prods, 2));
+	FX_OK(f, db_products_replace(f->s, "B", prods2, 1));
+	FX_OK(f, db_products_replace(f->s, "A", prods, 2));
+	buf_init(&b, 1 << 16);
+	FX_OK(f, db_products_each(f->s, collect_product, &b));
+	assert_string_equal(b.data, "B/OFFER_9/PIXEL;A/OFFER_1/IPHONE 13;A/OFFER_2/(null);");
+	buf_free(&b);
+	/* The brief's view name. */
+	assert_int_equal(count(f, "tb_products_a"), 2);
+	assert_int_equal(count(f, "TB_PRODUCTS_A"), 2);
+
+	FX_OK(f, db_segments_replace(f->s, "A", segs, 2));
+	FX_OK(f, db_segments_replace(f->s, "A", segs + 1, 1));
+	buf_init(&b, 1 << 16);
+	FX_OK(f, db_segments_each(f->s, collect_segment, &b));
+	assert_string_equal(b.data, "A/c2/Q4;");
+	buf_free(&b);
+
+	/* Keys: unique hash, revocation by prefix or id. */
+	FX_OK(f, db_key_insert(f->s, "A", "hash-a", "ofr_aaaaaaaa"));
+	FX_OK(f, db_key_insert(f->s, "B", "hash-b", "ofr_bbbbbbbb"));
+	assert_int_equal(db_key_insert(f->s, "B", "hash-a", "ofr_cccccccc"), ERR_CONFLICT);
+	FX_OK(f, db_key_revoke(f->s, "ofr_aaaaaaaa"));
+	FX_OK(f, db_key_revoke(f->s, "2"));
+	buf_init(&b, 1 << 16);
+	FX_OK(f, db_keys_each(f->s, collect_key, &b));
+	assert_string_equal(b.data, "1/A/hash-a/ofr_aaaaaaaa/revoked;2/B/hash-b/ofr_bbbbbbbb/revoked;");
+	buf_free(&b);
+
+	/* db_count only counts known tables: no SQL through its argument. */
+	assert_int_equal(db_count(f->s, "tb_episodes; DROP TABLE tb_agents", &n), ERR_INVAL);
+	assert_int_equal(db_count(f->s, "sqlite_master", &n), ERR_INVAL);
+	assert_int_equal(n, 0);
+	assert_int_equal(count(f, "tb_agents"), 2);
+
+	assert_true(db_bool("t") && db_bool("1") && db_bool("true") && db_bool("TRUE"));
+	assert_false(db_bool("f") || db_bool("0") || db_bool(NULL) || db_bool(""));
+}
+
+/* --- rewards ---------------------------------------------------------------------- */
+
+/* One episode committed directly through the store; returns its id. */
+static int64_t put_episode(fixture *f, const char *customer, const char *version)
+{
+	episode e;
+
+	memset(&e, 0, sizeof(e));
+	e.company = "A";
+	e.customer_id = customer;
+	e.states = "{}";
+	e.offers[0] = "OFFER_1";
+	e.offers[1] = "OFFER_2";
+	e.propensity[0] = 0.5;
+	e.propensity[1] = 0.5;
+	e.request_ts = "2022-01-01";
+	e.state_key = "S1";
+	e.policy = "epsilon-greedy";
+	e.agent_version = version;
+	e.epsilon = 0.1;
+	FX_OK(f, f->s->ops->begin(f->s));
+	FX_OK(f, f->s->ops->episodes_insert(f->s, &e, 1));
+	FX_OK(f, f->s->ops->commit(f->s));
+	assert_true(e.id > 0);
+	return e.id;
+}
+
+static void reward_in(db_reward_in *in, const char *customer, int64_t episode_id)
+{
+	memset(in, 0, sizeof(*in));
+	in->company = "A";
+	in->customer_id = customer;
+	in->episode_id = episode_id;
+	in->accepted = 1;
+	in->request_ts = "2022-01-02";
+}
+
+static void test_rewards_lookup_insert(void **state)
+{
+	fixture *f = *state;
+	int64_t a1 = put_episode(f, "a", "1.0.0");
+	int64_t a2 = put_episode(f, "a", "2.0.0");
+	int64_t b1 = put_episode(f, "b", "1.0.0");
+	db_reward_in in[4];
+	db_reward_out out[4];
+	sc_rows r = {0};
+
+	reward_in(&in[0], "a", 0);        /* the latest unrewarded: a2 */
+	reward_in(&in[1], "b", b1);       /* by id */
+	reward_in(&in[2], "nobody", 0);   /* 404 */
+	reward_in(&in[3], "b", a1);       /* another customer's episode: 404 */
+	FX_OK(f, f->s->ops->begin(f->s));
+	FX_OK(f, db_rewards_lookup(f->s, in, out, 4));
+	assert_int_equal(out[0].rc, 0);
+	assert_int_equal(out[0].episode_id, a2);
+	assert_string_equal(out[0].agent_version, "2.0.0");
+	assert_string_equal(out[0].state_key, "S1");
+	assert_string_equal(out[0].policy, "epsilon-greedy");
+	assert_int_equal(out[0].n_offers, 2);
+	assert_string_equal(out[0].offers[1], "OFFER_2");
+	assert_true(out[0].episode_age >= 0 && out[0].episode_age < 600);
+	assert_int_equal(out[1].rc, 0);
+	assert_int_equal(out[1].episode_id, b1);
+	assert_string_equal(out[1].agent_version, "1.0.0");
+	assert_int_equal(out[2].rc, ERR_NOTFOUND);
+	assert_int_equal(out[3].rc, ERR_NOTFOUND);
+	/* The caller scores; the insert stores what it was given. */
+	out[0].rewards[0] = 5;
+	out[0].rewards[1] = -2;
+	out[0].learned = 1;
+	out[1].rewards[0] = 1.5;
+	out[1].rewards[1] = 0.25;
+	out[1].learned = 0;
+	FX_OK(f, db_rewards_insert(f->s, in, out, 4));
+	FX_OK(f, f->s->ops->commit(f->s));
+	assert_int_equal(out[0].rc, 0);
+	assert_int_equal(out[1].rc, 0);
+	assert_true(out[0].reward_id > 0 && out[1].reward_id > 0);
+	assert_true(out[0].reward_id != out[1].reward_id);
+	assert_int_equal(out[2].rc, ERR_NOTFOUND);
+	assert_int_equal(count(f, "tb_rewards"), 2);
+	FX_OK(f, sc_query(f->s, &r,
+	                  "SELECT episode_id, reward_1, reward_2, reward_3, learned, source"
+	                  " FROM tb_rewards ORDER BY episode_id",
+	                  0, NULL));
+	assert_int_equal(r.n, 2);
+	sc_assert_near(sc_cell(&r, 0, 1), 5);
+	sc_assert_near(sc_cell(&r, 0, 2), -2);
+	assert_null(sc_cell(&r, 0, 3));  /* a slot that showed nothing */
+	assert_int_equal(db_bool(sc_cell(&r, 0, 4)), 1);
+	sc_assert_str(sc_cell(&r, 0, 5), "client");
+	sc_assert_near(sc_cell(&r, 1, 1), 1.5);
+	sc_assert_near(sc_cell(&r, 1, 2), 0.25);
+	assert_int_equal(db_bool(sc_cell(&r, 1, 4)), 0);
+	sc_rows_free(&r);
+
+	/* Next: a's older episode; b's only one is taken (409). */
+	reward_in(&in[0], "a", 0);
+	reward_in(&in[1], "b", 0);
+	FX_OK(f, f->s->ops->begin(f->s));
+	FX_OK(f, db_rewards_lookup(f->s, in, out, 2));
+	assert_int_equal(out[0].rc, 0);
+	assert_int_equal(out[0].episode_id, a1);
+	assert_int_equal(out[1].rc, ERR_CONFLICT);
+	/* A race lost to another reward: ERR_CONFLICT, the set goes on. */
+	out[1].rc = 0;
+	out[1].episode_id = b1;
+	out[1].n_offers = 2;
+	FX_OK(f, db_rewards_insert(f->s, in, out, 2));
+	FX_OK(f, f->s->ops->commit(f->s));
+	assert_int_equal(out[0].rc, 0);
+	assert_true(out[0].reward_id > 0);
+	assert_int_equal(out[1].rc, ERR_CONFLICT);
+	assert_int_equal(out[1].reward_id, 0);
+	assert_int_equal(count(f, "tb_rewards"), 3);
+}
+
+/* --- agents by version ------------------------------------------------------------- */
+
+typedef struct agent_seen {
+	fixture *f;
+	buf b;
+} agent_seen;
+
+static int collect_agent(void *arg, const db_agent *a)
+{
+	agent_seen *as = arg;
+	int64_t n = 0;
+
+	/* fn may query the store: the rows were read first. */
+	SC_OK(as->f->s, db_count(as->f->s, "tb_agents", &n));
+	buf_addf(&as->b, "%s/%s/%s;", a->version, a->policy, a->params ? a->params : "-");
+	return 0;
+}
+
+static void test_agents_by_version(void **state)
+{
+	fixture *f = *state;
+	agent_seen as = {f, {0}};
+	db_agent a;
+
+	FX_OK(f, db_agent_release(f->s, "2.0.0", "thompson", 0, "{\"reward_accept\": 7}"));
+	FX_OK(f, db_agent_release(f->s, "3.0.0", "ucb", 0, NULL));
+	FX_OK(f, db_agent_release(f->s, "2.0.0", "random", 0, "{\"reward_accept\": 9}"));
+	FX_OK(f, db_agent_by_version(f->s, "2.0.0", &a));
+	assert_string_equal(a.policy, "random");
+	assert_string_equal(a.params, "{\"reward_accept\": 9}");
+	db_agent_clear(&a);
+	FX_OK(f, db_agent_by_version(f->s, "1.0.0", &a));
+	assert_string_equal(a.policy, "epsilon-greedy");
+	db_agent_clear(&a);
+	assert_int_equal(db_agent_by_version(f->s, "9.9.9", &a), ERR_NOTFOUND);
+	db_agent_clear(&a);
+	buf_init(&as.b, 1 << 16);
+	FX_OK(f, db_agents_each(f->s, collect_agent, &as));
+	assert_string_equal(as.b.data, "1.0.0/epsilon-greedy/-;3.0.0/ucb/-;"
+	                               "2.0.0/random/{\"reward_accept\": 9};");
+	buf_free(&as.b);
+}
+
+/* --- expiry ---------------------------------------------------------------------- */
+
+static int collect_expired(void *arg, const char *company, const char *customer_id,
+                           int64_t episode_id)
+{
+	buf *b = arg;
+
+	buf_addf(b, "%s/%s/%lld;", company, customer_id, (long long)episode_id);
+	return 0;
+}
+
+static void test_episodes_expired_by_version(void **state)
+{
+	fixture *f = *state;
+	int64_t o1 = put_episode(f, "o", "1.0.0");
+	int64_t n1 = put_episode(f, "n", "2.0.0");
+	int64_t n2 = put_episode(f, "m", "2.0.0");
+	int64_t n3 = put_episode(f, "k", "2.0.0");
+	db_reward_in in;
+	db_reward_out out;
+	char want[256];
+	buf b;
+
+	(void)o1;
+	/* n2 is rewarded: not listed. */
+	reward_in(&in, "m", n2);
+	FX_OK(f, f->s->ops->begin(f->s));
+	FX_OK(f, db_rewards_lookup(f->s, &in, &out, 1));
+	FX_OK(f, db_rewards_insert(f->s, &in, &out, 1));
+	FX_OK(f, f->s->ops->commit(f->s));
+	usleep(20 * 1000);
+	buf_init(&b, 1 << 16);
+	FX_OK(f, db_episodes_expired(f->s, "2.0.0", 0.001, 10, collect_expired, &b));
+	snprintf(want, sizeof(want), "A/n/%lld;A/k/%lld;", (long long)n1, (long long)n3);
+	assert_string_equal(b.data, want);
+	/* The limit, oldest first. */
+	buf_reset(&b);
+	FX_OK(f, db_episodes_expired(f->s, "2.0.0", 0.001, 1, collect_expired, &b));
+	snprintf(want, sizeof(want), "A/n/%lld;", (long long)n1);
+	assert_string_equal(b.data, want);
+	/* Not old enough yet. */
+	buf_reset(&b);
+	FX_OK(f, db_episodes_expired(f->s, "2.0.0", 3600, 10, collect_expired, &b));
+	assert_int_equal(b.len, 0);
+	/* A version nobody used. */
+	FX_OK(f, db_episodes_expired(f->s, "3.0.0", 0.001, 10, collect_expired, &b));
+	assert_int_equal(b.len, 0);
+	buf_free(&b);
+}
+
+/* --- revisions ------------------------------------------------------------------- */
+
+typedef struct rev_seen {
+	int64_t last;
+	int rows;
+	int ordered;
+} rev_seen;
+
+static int collect_rev(void *arg, const db_policy_row *row)
+{
+	rev_seen *rs = arg;
+
+	if (row->rev <= rs->last)
+		rs->ordered = 0;
+	rs->last = row->rev;
+	rs->rows++;
+	return 0;
+}
+
+static void test_policy_revisions(void **state)
+{
+	fixture *f = *state;
+	const db_policy_row priors[] = {
+	    {.company = "A", .state_key = "S1", .offer = "OFFER_1", .prior_value = 1,
+	     .prior_weight = 2, .alpha = 3, .beta = 4},
+	    {.company = "A", .state_key = "S1", .offer = "OFFER_2", .prior_value = 0.5,
+	     .prior_weight = 2},
+	    {.company = "A", .state_key = "S2", .offer = "OFFER_1", .prior_value = -1,
+	     .prior_weight = 1},
+	};
+	const db_policy_row deltas[] = {
+	    {.company = "A", .state_key = "S1", .offer = "OFFER_1", .n = 2, .reward_sum = 3,
+	     .alpha = 1, .beta = 1},
+	    {.company = "A", .state_key = "S9", .offer = "OFFER_3", .n = 1, .reward_sum = -2,
+	     .beta = 1},
+	};
+	rev_seen rs = {0, 0, 1};
+	int64_t now = -1;
+	int64_t max = 0;
+
+	FX_OK(f, db_policy_set_priors(f->s, priors, 3));
+	FX_OK(f, db_policy_since(f->s, 0, collect_rev, &rs, &max));
+	assert_int_equal(rs.rows, 3);
+	assert_true(rs.ordered);  /* distinct, increasing */
+	FX_OK(f, db_policy_rev_now(f->s, &now));
+	assert_int_equal(now, max);
+	rs.rows = 0;
+	FX_OK(f, f->s->ops->begin(f->s));
+	FX_OK(f, db_policy_add(f->s, deltas, 2, collect_rev, &rs));
+	FX_OK(f, f->s->ops->commit(f->s));
+	assert_int_equal(rs.rows, 2);
+	assert_true(rs.ordered);
+	assert_true(rs.last > max);
+	rs.rows = 0;
+	FX_OK(f, db_policy_since(f->s, max, collect_rev, &rs, &max));
+	assert_int_equal(rs.rows, 2);  /* only the two new revisions again */
+	assert_int_equal(count(f, "tb_policy"), 4);
+	/* Priors were kept under the added counts; unset pseudo-counts are 1. */
+	assert_int_equal(sc_int(f->s, "SELECT CAST(prior_alpha + successes AS INTEGER) FROM tb_policy"
+	                              " WHERE state_key = 'S1' AND offer = 'OFFER_1'", 0, NULL), 4);
+	assert_int_equal(sc_int(f->s, "SELECT CAST(prior_beta AS INTEGER) FROM tb_policy"
+	                              " WHERE state_key = 'S1' AND offer = 'OFFER_2'", 0, NULL), 1);
+}
+
+/* --- what offerctl evaluate reads ---------------------------------------------------- */
+
+static void test_episodes_logged(void **state)
+{
+	fixture *f = *state;
+	const db_product prods[] = {{"OFFER_2", "B"}, {"OFFER_1", "A"}};
+	int64_t e1 = put_episode(f, "x", "1.0.0");
+	int64_t e2 = put_episode(f, "y", "1.0.0");
+	db_reward_in in;
+	db_reward_out out;
+	sc_rows r = {0};
+
+	FX_OK(f, db_products_replace(f->s, "A", prods, 2));
+	FX_OK(f, db_product_ids(f->s, "A", sc_collect, &r));
+	assert_int_equal(r.n, 2);
+	sc_assert_str(sc_cell(&r, 0, 0), "OFFER_2");
+	sc_rows_free(&r);
+	reward_in(&in, "y", e2);
+	FX_OK(f, f->s->ops->begin(f->s));
+	FX_OK(f, db_rewards_lookup(f->s, &in, &out, 1));
+	FX_OK(f, db_rewards_insert(f->s, &in, &out, 1));
+	FX_OK(f, f->s->ops->commit(f->s));
+	FX_OK(f, db_episodes_logged(f->s, "A", NULL, sc_collect, &r));
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.ncols, 13);
+	{
+		char id[24];
+
+		snprintf(id, sizeof(id), "%lld", (long long)e1);
+		sc_assert_str(sc_cell(&r, 0, 0), id);
+	}
+	sc_assert_str(sc_cell(&r, 0, 10), "0");
+	sc_assert_str(sc_cell(&r, 1, 10), "1");
+	assert_int_equal(db_bool(sc_cell(&r, 1, 11)), 1);
+	sc_rows_free(&r);
+	/* Since a time after everything: nothing. */
+	FX_OK(f, db_episodes_logged(f->s, "A", "2999-01-01", sc_collect, &r));
+	assert_int_equal(r.n, 0);
+	sc_rows_free(&r);
+}
+
+int main(void)
+{
+#define DB_TESTS(setup)                                                                      \
+	cmocka_unit_test_setup_teardown(test_db_basics, setup, fx_teardown),                  \
+	cmocka_unit_test_setup_teardown(test_rewards_lookup_insert, setup, fx_teardown),      \
+	cmocka_unit_test_setup_teardown(test_agents_by_version, setup, fx_teardown),          \
+	cmocka_unit_test_setup_teardown(test_episodes_expired_by_version, setup, fx_teardown), \
+	cmocka_unit_test_setup_teardown(test_policy_revisions, setup, fx_teardown),           \
+	cmocka_unit_test_setup_teardown(test_episodes_logged, setup, fx_teardown)
+
+	const struct CMUnitTest sqlite_tests[] = {DB_TESTS(fx_setup)};
+	const struct CMUnitTest pg_tests[] = {DB_TESTS(fx_setup_pg)};
+	int failed = 0;
+
+	log_setup(getenv("OFFERD_TEST_DEBUG") ? LOG_DEBUG : LOG_ERROR + 1, 0);
+	failed += cmocka_run_group_tests_name("db on SQLite", sqlite_tests, NULL, NULL);
+	if (pg_base_url() != NULL)
+		failed += cmocka_run_group_tests_name("db on PostgreSQL", pg_tests, NULL, NULL);
+	else
+		fprintf(stderr, "test_db: OFFERD_TEST_PG_URL is not set (make test sets it);"
+		                " the PostgreSQL group did not run\n");
+	return failed != 0;
+}

@@ -1,0 +1,82 @@
+/*
+ * test_store_sqlite.c — store_sqlite.c: the backend-neutral store cases of
+ * store_cases.h (also run on PostgreSQL by test_store_pg.c) on a temporary
+ * SQLite file, and SQLite's own: store_open's URL forms, the statement
+ * cache.
+ */
+#include "store_cases.h"
+
+#include "db.h"
+#include "log.h"
+
+static char sc_dir[64];
+
+static int sq_setup(void **state)
+{
+	char path[128];
+	store *s = NULL;
+
+	util_strlcpy(sc_dir, "/tmp/offerd-test-sqcases.XXXXXX", sizeof(sc_dir));
+	if (mkdtemp(sc_dir) == NULL)
+		return -1;
+	snprintf(path, sizeof(path), "%s/cases.db", sc_dir);
+	if (store_open(path, &s) == 0)
+		return -1;  /* a bare path is not a URL */
+	{
+		char *url = xasprintf("sqlite:%s", path);
+		int rc = store_open(url, &s);
+
+		free(url);
+		if (rc != 0 || db_migrate(s) != 0)
+			return -1;
+	}
+	assert_int_equal(s->dialect, STORE_SQLITE);
+	*state = s;
+	return 0;
+}
+
+static int sq_teardown(void **state)
+{
+	char *cmd = xasprintf("rm -rf '%s'", sc_dir);
+
+	store_close(*state);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", sc_dir);
+	free(cmd);
+	return 0;
+}
+
+/* The statement cache holds 32: many distinct statements still run correctly. */
+static void sq_statement_cache(void **state)
+{
+	store *s = sc_fresh(state);
+
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 80; i++) {
+			char sql[64];
+			char want[24];
+			sc_rows r = {0};
+
+			snprintf(sql, sizeof(sql), "SELECT %d + 0 * %d", i, round);
+			snprintf(want, sizeof(want), "%d", i);
+			SC_OK(s, sc_query(s, &r, sql, 0, NULL));
+			sc_assert_str(sc_cell(&r, 0, 0), want);
+			sc_rows_free(&r);
+		}
+	}
+	/* A syntax error is ERR_IO with SQLite's message. */
+	assert_int_equal(store_exec(s, "SELEKT 1", 0, NULL, NULL, NULL), ERR_IO);
+	assert_non_null(strstr(s->ops->errmsg(s), "syntax error"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest sqlite_cases[] = {
+		STORE_CASES,
+		cmocka_unit_test(sq_statement_cache),
+	};
+
+	log_setup(getenv("OFFERD_TEST_DEBUG") ? LOG_DEBUG : LOG_ERROR + 1, 0);
+	return cmocka_run_group_tests_name("store cases on SQLite", sqlite_cases, sq_setup,
+	                                   sq_teardown) != 0;
+}
