@@ -28,7 +28,9 @@ TESTS   = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 PORT        ?= 8000
 DATABASE_URL ?= sqlite:var/offerd.db
 
-.PHONY: all build deps run test test-unit test-http test-asan clean format bench fuzz
+# Every target that is not a file. tests/makefile.test.sh checks that each
+# name here has a rule and that no word-like target is missing.
+.PHONY: all build deps deps-check run test test-asan clean format format-check format-stat bench
 
 all: build
 build: deps-check $(BUILD)/offerd $(BUILD)/offerctl
@@ -80,16 +82,23 @@ test-asan:
 	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test
 
+# clang-format with the checked-in .clang-format on src/, tests/ and fuzz/:
+# format rewrites the files, format-check fails where one differs,
+# format-stat counts the lines a format would change (scripts/format.sh).
 format:
-	clang-format -i src/*.c src/*.h tests/*.c tests/*.h
+	@scripts/format.sh fix
+
+format-check:
+	@scripts/format.sh check
+
+format-stat:
+	@scripts/format.sh stat
 
 clean:
 	rm -rf $(BUILD) build
 
 # Feature fragments (swagger assets, docker checks...) add targets here.
 -include $(wildcard mk/*.mk)
-
-.PHONY: deps-check
 
 # Benchmark against the reference peer (needs ../shared/peer); not part of test.
 bench: build
