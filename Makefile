@@ -75,8 +75,15 @@ run: build
 	@echo "offerd: try  curl -H \"Authorization: Bearer $$(cat var/dev-key)\" ... (see README)"
 	$(BUILD)/offerd --port $(PORT) --database-url $(DATABASE_URL)
 
-test: build $(TESTS)
-	@scripts/run-tests.sh $(BUILD)
+# `make test T=name` runs one test (or several, space-separated): a cmocka
+# binary (T=test_util) or a script (T=http for tests/http.test.sh). Only the
+# binaries named are built then, and PostgreSQL is started only when a
+# chosen test needs it (scripts/run-tests.sh says how that is decided).
+T ?=
+TEST_BINS = $(if $(strip $(T)),$(filter $(addprefix $(BUILD)/tests/,$(notdir $(T))),$(TESTS)),$(TESTS))
+
+test: build $(TEST_BINS)
+	@scripts/run-tests.sh $(BUILD) $(T)
 
 test-asan:
 	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
