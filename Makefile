@@ -30,7 +30,7 @@ DATABASE_URL ?= sqlite:var/offerd.db
 
 # Every target that is not a file. tests/makefile.test.sh checks that each
 # name here has a rule and that no word-like target is missing.
-.PHONY: all build deps deps-check run test test-asan clean format format-check format-stat bench
+.PHONY: all build deps deps-check run run-setup test test-asan clean format format-check format-stat bench
 
 all: build
 build: deps-check $(BUILD)/offerd $(BUILD)/offerctl
@@ -64,16 +64,32 @@ deps:
 deps-check:
 	@scripts/deps.sh --check-only >/dev/null 2>&1 || scripts/deps.sh
 
-# A development key for company A is created once and kept in var/dev-key.
-run: build
-	@mkdir -p var
-	$(BUILD)/offerctl products import examples/company_A_products.csv --company A \
-	    --database-url $(DATABASE_URL)
-	@if [ ! -s var/dev-key ]; then umask 077; \
-	    $(BUILD)/offerctl keys create --company A --database-url $(DATABASE_URL) > var/dev-key; fi
-	@echo "offerd: development API key for company A (var/dev-key): $$(cat var/dev-key)"
-	@echo "offerd: try  curl -H \"Authorization: Bearer $$(cat var/dev-key)\" ... (see README)"
-	$(BUILD)/offerd --port $(PORT) --database-url $(DATABASE_URL)
+# make run = run-setup, then offerd in the foreground. run-setup prepares
+# the database: Company A's example catalogue is imported only while A has
+# no catalogue (offerctl db count on the TB_PRODUCTS_A view, which works on
+# SQLite and PostgreSQL alike), so a catalogue the user imported survives
+# every later start; a development key for company A is created once and
+# kept in DEV_KEY.
+DEV_KEY ?= var/dev-key
+EXAMPLE_CATALOGUE = examples/company_A_products.csv
+
+run-setup: build
+	@mkdir -p $(dir $(DEV_KEY)) $(dir $(patsubst sqlite:%,%,$(filter sqlite:%,$(DATABASE_URL))))
+	@n=$$($(BUILD)/offerctl db count tb_products_a --database-url '$(DATABASE_URL)') || exit 1; \
+	if [ "$$n" = 0 ]; then \
+	    $(BUILD)/offerctl products import $(EXAMPLE_CATALOGUE) --company A \
+	        --database-url '$(DATABASE_URL)' || exit 1; \
+	else \
+	    echo "offerd: company A has a catalogue of $$n products; $(EXAMPLE_CATALOGUE) not imported"; \
+	fi
+	@if [ ! -s $(DEV_KEY) ]; then umask 077; \
+	    $(BUILD)/offerctl keys create --company A --database-url '$(DATABASE_URL)' > $(DEV_KEY).tmp && \
+	    mv $(DEV_KEY).tmp $(DEV_KEY) || { rm -f $(DEV_KEY).tmp; exit 1; }; fi
+	@echo "offerd: development API key for company A ($(DEV_KEY)): $$(cat $(DEV_KEY))"
+	@echo "offerd: try  curl -H \"Authorization: Bearer $$(cat $(DEV_KEY))\" ... (see README)"
+
+run: run-setup
+	$(BUILD)/offerd --port $(PORT) --database-url '$(DATABASE_URL)'
 
 # `make test T=name` runs one test (or several, space-separated): a cmocka
 # binary (T=test_util) or a script (T=http for tests/http.test.sh). Only the
