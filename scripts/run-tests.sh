@@ -23,7 +23,8 @@
 # script) mentions OFFERD_TEST_PG_URL, pg_setup, pg_new_db or scripts/pg.sh,
 # which every test that talks to PostgreSQL does; a line
 # "# needs: postgresql" (or "/* needs: postgresql */") says so explicitly
-# for a test that reaches it some other way.
+# for a test that reaches it some other way, and "needs: no postgresql" for
+# one that only mentions those names.
 set -u
 list_only=0
 if [[ "${1:-}" == "--list" ]]; then
@@ -46,8 +47,9 @@ source_of() {
 needs_pg() {
   local src
   src=$(source_of "$1")
-  [[ -f "$src" ]] &&
-    grep -Eq 'OFFERD_TEST_PG_URL|\bpg_setup\b|\bpg_new_db\b|scripts/pg\.sh|needs: postgresql' "$src"
+  [[ -f "$src" ]] || return 1
+  grep -q 'needs: no postgresql' "$src" && return 1
+  grep -Eq 'OFFERD_TEST_PG_URL|\bpg_setup\b|\bpg_new_db\b|scripts/pg\.sh|needs: postgresql' "$src"
 }
 
 all=()

@@ -2,6 +2,7 @@
 # `make test T=name` (scripts/run-tests.sh BUILD NAME...): a test is found by
 # its short name, an unknown name is an error rather than "0 passed", and
 # PostgreSQL is started only for tests that need it.
+# needs: no postgresql (it names the variables but starts nothing)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 build=${OFFERD_BUILD:-build}
@@ -11,8 +12,8 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/offerd-run-tests.XXXXXX") || exit 2
 trap 'rm -rf -- "$tmp"' EXIT
 
 # 1. Which tests need PostgreSQL, by every spelling of their names.
-list=$(scripts/run-tests.sh --list "$build" test_util banned tests/http.test.sh lifecycle.test.sh)
-want=$'test_util -\nbanned.test.sh -\nhttp.test.sh postgresql\nlifecycle.test.sh postgresql'
+list=$(scripts/run-tests.sh --list "$build" test_util banned tests/http.test.sh lifecycle.test.sh run-tests)
+want=$'test_util -\nbanned.test.sh -\nhttp.test.sh postgresql\nlifecycle.test.sh postgresql\nrun-tests.test.sh -'
 [[ "$list" == "$want" ]] || fail "--list: want
 $want
 got
