@@ -10,6 +10,14 @@
 #
 #   docker build -t offerd .
 #   docker compose up        (with PostgreSQL: see docker-compose.yml)
+#
+# BuildKit is needed (the default from Docker 23; with Debian's docker.io 20.10
+# set DOCKER_BUILDKIT=1, and COMPOSE_DOCKER_CLI_BUILD=1 for docker-compose).
+# Behind a TLS-intercepting proxy, pass its CA as the build secret ca_cert:
+#   docker build --secret id=ca_cert,src=/path/to/proxy-ca.pem -t offerd .
+# npm then trusts it during make build; a secret is mounted for that one step
+# and is in no layer of either stage. (Debian's packages come over http and
+# are checked by their signatures, so apt needs no CA.)
 
 FROM debian:bookworm AS build
 WORKDIR /src
@@ -17,7 +25,9 @@ WORKDIR /src
 COPY scripts/deps.sh scripts/deps-node.sh scripts/
 RUN scripts/deps.sh && scripts/deps-node.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
-RUN make build
+RUN --mount=type=secret,id=ca_cert \
+    if [ -s /run/secrets/ca_cert ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca_cert; fi \
+ && make build
 
 FROM debian:bookworm-slim AS runtime
 # The runtime halves of the -dev packages in scripts/deps.sh, and curl for the

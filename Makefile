@@ -28,7 +28,9 @@ TESTS   = $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 PORT        ?= 8000
 DATABASE_URL ?= sqlite:var/offerd.db
 
-.PHONY: all build deps run test test-unit test-http test-asan clean format bench fuzz
+# Every target that is not a file. tests/makefile.test.sh checks that each
+# name here has a rule and that no word-like target is missing.
+.PHONY: all build deps deps-check run run-setup test test-asan clean format format-check format-stat bench
 
 all: build
 build: deps-check $(BUILD)/offerd $(BUILD)/offerctl
@@ -62,34 +64,64 @@ deps:
 deps-check:
 	@scripts/deps.sh --check-only >/dev/null 2>&1 || scripts/deps.sh
 
-# A development key for company A is created once and kept in var/dev-key.
-run: build
-	@mkdir -p var
-	$(BUILD)/offerctl products import examples/company_A_products.csv --company A \
-	    --database-url $(DATABASE_URL)
-	@if [ ! -s var/dev-key ]; then umask 077; \
-	    $(BUILD)/offerctl keys create --company A --database-url $(DATABASE_URL) > var/dev-key; fi
-	@echo "offerd: development API key for company A (var/dev-key): $$(cat var/dev-key)"
-	@echo "offerd: try  curl -H \"Authorization: Bearer $$(cat var/dev-key)\" ... (see README)"
-	$(BUILD)/offerd --port $(PORT) --database-url $(DATABASE_URL)
+# make run = run-setup, then offerd in the foreground. run-setup prepares
+# the database: Company A's example catalogue is imported only while A has
+# no catalogue (offerctl db count on the TB_PRODUCTS_A view, which works on
+# SQLite and PostgreSQL alike), so a catalogue the user imported survives
+# every later start; a development key for company A is created once and
+# kept in DEV_KEY.
+DEV_KEY ?= var/dev-key
+EXAMPLE_CATALOGUE = examples/company_A_products.csv
 
-test: build $(TESTS)
-	@scripts/run-tests.sh $(BUILD)
+run-setup: build
+	@mkdir -p $(dir $(DEV_KEY)) $(dir $(patsubst sqlite:%,%,$(filter sqlite:%,$(DATABASE_URL))))
+	@n=$$($(BUILD)/offerctl db count tb_products_a --database-url '$(DATABASE_URL)') || exit 1; \
+	if [ "$$n" = 0 ]; then \
+	    $(BUILD)/offerctl products import $(EXAMPLE_CATALOGUE) --company A \
+	        --database-url '$(DATABASE_URL)' || exit 1; \
+	else \
+	    echo "offerd: company A has a catalogue of $$n products; $(EXAMPLE_CATALOGUE) not imported"; \
+	fi
+	@if [ ! -s $(DEV_KEY) ]; then umask 077; \
+	    $(BUILD)/offerctl keys create --company A --database-url '$(DATABASE_URL)' > $(DEV_KEY).tmp && \
+	    mv $(DEV_KEY).tmp $(DEV_KEY) || { rm -f $(DEV_KEY).tmp; exit 1; }; fi
+	@echo "offerd: development API key for company A ($(DEV_KEY)): $$(cat $(DEV_KEY))"
+	@echo "offerd: try  curl -H \"Authorization: Bearer $$(cat $(DEV_KEY))\" ... (see README)"
+
+run: run-setup
+	$(BUILD)/offerd --port $(PORT) --database-url '$(DATABASE_URL)'
+
+# `make test T=name` runs one test (or several, space-separated): a cmocka
+# binary (T=test_util) or a script (T=http for tests/http.test.sh). Only the
+# binaries named are built then, and PostgreSQL is started only when a
+# chosen test needs it (scripts/run-tests.sh says how that is decided).
+T ?=
+TEST_BINS = $(if $(strip $(T)),$(filter $(addprefix $(BUILD)/tests/,$(notdir $(T))),$(TESTS)),$(TESTS))
+
+test: build $(TEST_BINS)
+	@scripts/run-tests.sh $(BUILD) $(T)
 
 test-asan:
 	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	    SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" test
 
+# clang-format with the checked-in .clang-format on src/, tests/ and fuzz/:
+# format rewrites the files, format-check fails where one differs,
+# format-stat counts the lines a format would change (scripts/format.sh).
 format:
-	clang-format -i src/*.c src/*.h tests/*.c tests/*.h
+	@scripts/format.sh fix
+
+format-check:
+	@scripts/format.sh check
+
+format-stat:
+	@scripts/format.sh stat
 
 clean:
 	rm -rf $(BUILD) build
 
 # Feature fragments (swagger assets, docker checks...) add targets here.
 -include $(wildcard mk/*.mk)
-
-.PHONY: deps-check
 
 # Benchmark against the reference peer (needs ../shared/peer); not part of test.
 bench: build

@@ -92,7 +92,7 @@ codename=${VERSION_CODENAME:-unknown}
 has "build stage is Debian $codename, like this machine" "$build_stage" "^FROM debian:$codename AS build$"
 has "build stage installs packages with scripts/deps.sh" "$build_stage" '^RUN .*scripts/deps\.sh( |&|;|$)'
 has "build stage installs node/npm with scripts/deps-node.sh" "$build_stage" '^RUN .*scripts/deps-node\.sh( |&|;|$)'
-has "build stage runs make build" "$build_stage" '^RUN (.*&& )?make build( |&|;|$)'
+has "build stage runs make build" "$build_stage" '^RUN (--mount=[^ ]+ )*(.*&& )?make build( |&|;|$)'
 if grep -Eq '^(RUN|ENV|ARG) .*(apt-get install|gcc |cc |CFLAGS|npm )' <<<"$build_stage"; then
   fail "build stage has steps of its own besides the scripts and make build:"
   grep -E '^(RUN|ENV|ARG) .*(apt-get install|gcc |cc |CFLAGS|npm )' <<<"$build_stage"

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "pylit.h"
+#include "util.h"
 
 /* Parses text (its strlen) and expects success. */
 static json_t *ok(const char *text)
@@ -252,14 +253,16 @@ static void test_depth_limit(void **state)
 	assert_string_equal(err, "nesting too deep at offset 33");
 	free(s);
 	{
-		char buf[1024] = "";
+		char nested[1024] = "";
+		size_t len = 0;
 
 		for (int i = 0; i <= PYLIT_DEPTH_MAX; i++)
-			strcat(buf, "{'a':");
-		strcat(buf, "1");
+			len += util_strlcpy(nested + len, "{'a':", sizeof(nested) - len);
+		len += util_strlcpy(nested + len, "1", sizeof(nested) - len);
 		for (int i = 0; i <= PYLIT_DEPTH_MAX; i++)
-			strcat(buf, "}");
-		v = pylit_parse(buf, strlen(buf), err, sizeof(err));
+			len += util_strlcpy(nested + len, "}", sizeof(nested) - len);
+		assert_true(len < sizeof(nested));
+		v = pylit_parse(nested, strlen(nested), err, sizeof(err));
 		assert_null(v);
 		assert_string_equal(err, "nesting too deep at offset 161");
 	}

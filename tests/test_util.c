@@ -240,11 +240,11 @@ static void test_strings(void **state)
 	assert_int_equal(util_strlcpy(small, "zz", 0), 2);  /* nothing written */
 	assert_int_equal(small[0], 'Q');
 
-	strcpy(t, " \t hi there \r\n");
+	util_strlcpy(t, " \t hi there \r\n", sizeof(t));
 	assert_string_equal(util_trim(t), "hi there");
-	strcpy(t, "   ");
+	util_strlcpy(t, "   ", sizeof(t));
 	assert_string_equal(util_trim(t), "");
-	strcpy(t, "x");
+	util_strlcpy(t, "x", sizeof(t));
 	assert_string_equal(util_trim(t), "x");
 
 	assert_true(util_streq_nocase("True", "tRUE"));
@@ -324,8 +324,8 @@ static void test_strmap(void **state)
 	assert_int_equal(strmap_get(m, "OFFER_1", &v), 1);
 	assert_string_equal(v, "IPHONE 14");
 	/* Copies, not borrowed pointers. */
-	strcpy(key, "k");
-	strcpy(val, "v");
+	util_strlcpy(key, "k", sizeof(key));
+	util_strlcpy(val, "v", sizeof(val));
 	strmap_put(m, key, val);
 	key[0] = 'X';
 	val[0] = 'Y';
