@@ -6,6 +6,7 @@
 #ifndef OFFERD_API_H
 #define OFFERD_API_H
 
+#include "decide.h"
 #include "http.h"
 #include "request.h"
 #include "server.h"
@@ -40,18 +41,18 @@ void api_batch_route(server *s, http_req *r, const api_tenant *t);
 
 /*
  * One /predict decision on its way to the database: the request, the
- * decision and the episode (whose strings point into this struct).
+ * decision and its episode op (whose strings point into this struct).
  */
 typedef struct api_decision {
 	writer_op op;
 	predict_req req;
-	agent_decision dec;
-	agent_conf conf;
-	char company[SERVER_COMPANY_MAX];
-	char request_ts[40];
+	decide_result res;
 } api_decision;
 
-/* Decides for d->req of company and prepares d->op (kind, episode). */
+/*
+ * Decides for d->req of company with the current agent version and the
+ * customer's segment (decide_episode) and prepares d->op (kind, episode).
+ */
 int api_decide(server *s, const char *company, api_decision *d);
 /* The product name of offer for company into out, or "" (returns 0). */
 int api_product_name(server *s, const char *company, const char *offer, char *out, size_t n);

@@ -180,8 +180,8 @@ static int on_record(void *arg, const csv_record *rec)
 	memset(&res, 0, sizeof(res));
 	res.customer_id = row->d.req.customer_id;
 	res.response_date = b->today;
-	for (size_t k = 0; k < row->d.dec.n && k < CSV_RESULT_OFFERS; k++) {
-		res.offers[k] = row->d.req.offers[row->d.dec.idx[k]];
+	for (size_t k = 0; k < row->d.res.dec.n && k < CSV_RESULT_OFFERS; k++) {
+		res.offers[k] = row->d.res.offers[k];
 		if (b->v2 && api_product_name(b->s, b->company, res.offers[k], names[k], sizeof(names[k])))
 			res.products[k] = names[k];
 	}

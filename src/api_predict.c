@@ -18,6 +18,7 @@
 
 typedef struct predict_ctx {
 	api_decision d;
+	char company[SERVER_COMPANY_MAX];
 	server *s;
 	http_req *r;
 	int v2;
@@ -27,32 +28,17 @@ int api_decide(server *s, const char *company, api_decision *d)
 {
 	char rfm[AGENT_SEGMENT_MAX];
 	const char *seg = NULL;
-	episode *ep = &d->op.ep;
+	agent_conf conf;
 	int rc;
 
-	server_conf(s, &d->conf);
-	util_strlcpy(d->company, company, sizeof(d->company));
+	server_conf(s, &conf);
 	if (server_segment(s, company, d->req.customer_id, rfm, sizeof(rfm)))
 		seg = rfm;
-	rc = agent_decide(&d->conf, s->vals, rng_thread(), company, &d->req, seg, &d->dec);
+	rc = decide_episode(&conf, s->vals, rng_thread(), company, &d->req, seg, &d->res, &d->op.ep);
 	if (rc != 0)
 		return rc;
-	metrics_decision(agent_policy_name(d->conf.policy));
-	util_strlcpy(d->request_ts, d->req.timestamp, sizeof(d->request_ts));
-	memset(ep, 0, sizeof(*ep));
+	metrics_decision(agent_policy_name(conf.policy));
 	d->op.kind = WOP_EPISODE;
-	ep->company = d->company;
-	ep->customer_id = d->req.customer_id;
-	ep->states = d->req.states_text;
-	for (size_t k = 0; k < d->dec.n; k++) {
-		ep->offers[k] = d->req.offers[d->dec.idx[k]];
-		ep->propensity[k] = d->dec.propensity[k];
-	}
-	ep->request_ts = d->request_ts;
-	ep->state_key = d->dec.state_key;
-	ep->policy = agent_policy_name(d->conf.policy);
-	ep->agent_version = d->conf.version;
-	ep->epsilon = d->conf.policy == POLICY_EPSILON_GREEDY ? d->conf.epsilon : 0.0;
 	return 0;
 }
 
@@ -93,24 +79,24 @@ static void predict_answer(void *app, http_req *r)
 	json_object_set_new(j, "response-date", json_string(today));
 	if (c->v2) {
 		best = json_object();
-		for (size_t k = 0; k < d->dec.n; k++) {
+		for (size_t k = 0; k < d->res.dec.n; k++) {
 			char name[256];
-			const char *offer = d->req.offers[d->dec.idx[k]];
+			const char *offer = d->res.offers[k];
 
-			if (api_product_name(c->s, d->company, offer, name, sizeof(name)))
+			if (api_product_name(c->s, c->company, offer, name, sizeof(name)))
 				json_object_set_new(best, offer, json_string(name));
 			else
 				json_object_set_new(best, offer, json_null());
 		}
 	} else {
 		best = json_array();
-		for (size_t k = 0; k < d->dec.n; k++)
-			json_array_append_new(best, json_string(d->req.offers[d->dec.idx[k]]));
+		for (size_t k = 0; k < d->res.dec.n; k++)
+			json_array_append_new(best, json_string(d->res.offers[k]));
 	}
 	json_object_set_new(j, "best-three-offers", best);
 	json_object_set_new(j, "episode_id", json_integer((json_int_t)op->ep.id));
-	json_object_set_new(j, "agent-version", json_string(d->conf.version));
-	json_object_set_new(j, "state", json_string(d->dec.state_key));
+	json_object_set_new(j, "agent-version", json_string(d->res.conf.version));
+	json_object_set_new(j, "state", json_string(d->res.dec.state_key));
 	body = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(j);
 	http_reply(c->r, 200, "application/json", body, strlen(body));
@@ -137,7 +123,7 @@ static void predict_complete(void *app, http_req *r)
 		api_error_req(r, &e);
 		return;
 	}
-	if (api_decide(s, c->d.company, &c->d) != 0) {
+	if (api_decide(s, c->company, &c->d) != 0) {
 		api_error(r, ERR_INVAL, "offers", "no offer is flagged true");
 		return;
 	}
@@ -159,7 +145,7 @@ void api_predict_route(server *s, http_req *r, const api_tenant *t, int v2)
 	c->s = s;
 	c->r = r;
 	c->v2 = v2;
-	util_strlcpy(c->d.company, t->company, sizeof(c->d.company));
+	util_strlcpy(c->company, t->company, sizeof(c->company));
 	http_set_ctx(r, c, predict_ctx_free);
 	http_expect_body(r, (size_t)s->cfg->body_max, NULL, predict_complete);
 }
