@@ -2,11 +2,14 @@
  * api_batch.c — POST /batch: Company B's CSV in, the result CSV out.
  *
  * Streaming: rows are parsed as the upload arrives (csvin), decided in
- * memory, and their episodes queued for the writer; result rows go to an
- * anonymous temporary file, which becomes the response once every episode
- * is committed. Memory stays bounded by one row plus the writer's queue,
- * whatever the size of the upload. When the writer's queue is full the
- * upload waits (it blocks one HTTP thread, which only /batch ever does).
+ * memory, and their episodes queued for the writer (api.c's call
+ * skeleton); each row's result line is written, in input order, once the
+ * writer is done with it, to an anonymous temporary file that becomes the
+ * response. At most about BATCH_WINDOW rows are in flight: beyond that the
+ * connection is suspended (MHD reads no more of the upload) until the
+ * writer is done with some, so memory stays bounded whatever the size of
+ * the upload, no HTTP thread waits, and one upload cannot fill the writer's
+ * queue for everyone else.
  *
  * Company B's eligibility rules apply by default; `?rules=none` turns them
  * off; `?v2=1` adds product names.
@@ -14,11 +17,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -29,53 +32,60 @@
 #include "util.h"
 
 #define BATCH_FLUSH (64 * 1024)
-#define BATCH_SUBMIT_WAIT_S 60
+#define BATCH_WINDOW 4096   /* rows read and not yet written out, at most (about) */
+
+/* One input row, from the moment it is read until its result line is written. */
+typedef struct batch_row {
+	api_decision d;            /* when decided: its episode goes to the writer */
+	struct batch_row *next;
+	int decided;
+	int queued;
+	int done;                  /* the writer is done with d.op: under the call's lock */
+	char *customer_id;         /* when not decided: the row's id and why (malloc'd) */
+	char *error;
+} batch_row;
 
 typedef struct batch_ctx {
-	server *s;
-	http_req *r;
+	api_call call;
 	csv_reader *rd;
 	rules *rs;
 	int v2;
-	char company[SERVER_COMPANY_MAX];
 	char today[11];
-	int fd;
-	buf out;
-	pthread_mutex_t lock;
-	int refs;           /* the request + each pending row */
-	size_t pending;
-	int failed;         /* first writer error */
+	int fd;                    /* the result file, -1 once the response owns it */
+	buf out;                   /* result lines not yet in the file */
+	/* Rows in input order, linked and unlinked on the connection's thread only. */
+	batch_row *head;
+	batch_row *tail;
+	batch_row *unqueued;       /* the first row not yet handed to the writer */
+	size_t nrows;
+	int failed;                /* the first writer error */
 	int input_done;
-	int replied;
 	int64_t ok, errors;
 } batch_ctx;
 
-typedef struct batch_row {
-	api_decision d;
-	batch_ctx *b;
-} batch_row;
-
-static void ctx_unref(batch_ctx *b)
+static void row_free(batch_row *row)
 {
-	int last;
+	request_predict_free(&row->d.req);
+	free(row->customer_id);
+	free(row->error);
+	free(row);
+}
 
-	pthread_mutex_lock(&b->lock);
-	last = --b->refs == 0;
-	pthread_mutex_unlock(&b->lock);
-	if (!last)
-		return;
+static void batch_free(api_call *call)
+{
+	batch_ctx *b = (batch_ctx *)call;
+
+	while (b->head != NULL) {
+		batch_row *next = b->head->next;
+
+		row_free(b->head);
+		b->head = next;
+	}
 	csv_reader_free(b->rd);
 	rules_free(b->rs);
 	buf_free(&b->out);
 	if (b->fd >= 0)
 		close(b->fd);
-	pthread_mutex_destroy(&b->lock);
-	free(b);
-}
-
-static void ctx_free_request(void *p)
-{
-	ctx_unref(p);
 }
 
 static int flush_out(batch_ctx *b)
@@ -95,175 +105,228 @@ static int flush_out(batch_ctx *b)
 	return 0;
 }
 
-/* Called with b->lock held, once input is done and nothing is pending. */
-static void finish(batch_ctx *b)
+/* The writer's thread, under the call's lock. */
+static void batch_op_done(api_call *call, writer_op *op)
 {
-	struct stat st;
-	char n[32];
+	batch_row *row = (batch_row *)(void *)((char *)op - offsetof(batch_row, d.op));
 
-	if (b->replied)
-		return;
-	b->replied = 1;
-	if (b->failed != 0 || flush_out(b) != 0 || fstat(b->fd, &st) != 0 ||
-	    lseek(b->fd, 0, SEEK_SET) != 0) {
-		api_error(b->r, b->failed == ERR_UNAVAIL ? ERR_UNAVAIL : ERR_IO, NULL,
-		          "the episodes could not all be stored; retry the upload");
-		return;
-	}
-	snprintf(n, sizeof(n), "%lld", (long long)b->ok);
-	http_add_header(b->r, "X-Batch-Rows-Ok", n);
-	snprintf(n, sizeof(n), "%lld", (long long)b->errors);
-	http_add_header(b->r, "X-Batch-Rows-Failed", n);
-	http_add_header(b->r, "Content-Disposition", "attachment; filename=\"offers.csv\"");
-	http_reply_fd(b->r, 200, "text/csv; charset=utf-8", b->fd, (uint64_t)st.st_size);
-	b->fd = -1;  /* the response owns it now */
+	(void)call;
+	row->done = 1;
 }
 
-static void row_done(writer_op *op)
+static void write_row(batch_ctx *b, const batch_row *row)
 {
-	batch_row *row = op->arg;
-	batch_ctx *b = row->b;
-
-	pthread_mutex_lock(&b->lock);
-	if (op->rc != 0 && b->failed == 0)
-		b->failed = op->rc;
-	b->pending--;
-	if (b->pending == 0 && b->input_done)
-		finish(b);
-	pthread_mutex_unlock(&b->lock);
-	request_predict_free(&row->d.req);
-	free(row);
-	ctx_unref(b);
-}
-
-static void write_error(batch_ctx *b, const char *customer_id, const char *error)
-{
-	csv_result res;
-
-	memset(&res, 0, sizeof(res));
-	res.customer_id = customer_id;
-	res.error = error;
-	csv_write_result(&b->out, &res, b->v2);
-	b->errors++;
-	metrics_batch_rows(0);
-}
-
-static int on_record(void *arg, const csv_record *rec)
-{
-	batch_ctx *b = arg;
-	batch_row *row;
-	csv_result res;
 	char names[CSV_RESULT_OFFERS][256];
-	req_error e;
-	double waited = 0;
+	csv_result res;
 
-	if (rec->body == NULL) {
-		write_error(b, rec->customer_id, rec->error);
-		goto flush;
-	}
-	row = xcalloc(1, sizeof(*row));
-	row->b = b;
-	if (request_predict_from_json(rec->body, &row->d.req, &e) != 0) {
-		char msg[400];
-
-		snprintf(msg, sizeof(msg), "%s: %s", e.field, e.message);
-		write_error(b, rec->customer_id, msg);
-		free(row);
-		goto flush;
-	}
-	if (api_decide(b->s, b->company, &row->d) != 0) {
-		write_error(b, rec->customer_id, "no eligible offer");
-		request_predict_free(&row->d.req);
-		free(row);
-		goto flush;
-	}
 	memset(&res, 0, sizeof(res));
+	if (!row->decided) {
+		res.customer_id = row->customer_id;
+		res.error = row->error;
+		csv_write_result(&b->out, &res, b->v2);
+		b->errors++;
+		metrics_batch_rows(0);
+		return;
+	}
+	if (row->d.op.rc != 0) {
+		if (b->failed == 0)
+			b->failed = row->d.op.rc;
+		return;
+	}
 	res.customer_id = row->d.req.customer_id;
 	res.response_date = b->today;
 	for (size_t k = 0; k < row->d.res.dec.n && k < CSV_RESULT_OFFERS; k++) {
 		res.offers[k] = row->d.res.offers[k];
-		if (b->v2 && api_product_name(b->s, b->company, res.offers[k], names[k], sizeof(names[k])))
+		if (b->v2 &&
+		    api_product_name(b->call.s, b->call.company, res.offers[k], names[k], sizeof(names[k])))
 			res.products[k] = names[k];
 	}
 	csv_write_result(&b->out, &res, b->v2);
 	b->ok++;
 	metrics_batch_rows(1);
-	row->d.op.done = row_done;
-	row->d.op.arg = row;
-	pthread_mutex_lock(&b->lock);
-	b->pending++;
-	b->refs++;
-	pthread_mutex_unlock(&b->lock);
-	while (writer_submit(b->s->w, &row->d.op) != 0) {
-		struct timespec ts = {0, 1000000L};
+}
 
-		if (waited > BATCH_SUBMIT_WAIT_S) {
-			pthread_mutex_lock(&b->lock);
-			b->pending--;
-			b->refs--;
-			if (b->failed == 0)
-				b->failed = ERR_UNAVAIL;
-			pthread_mutex_unlock(&b->lock);
-			request_predict_free(&row->d.req);
-			free(row);
-			return ERR_UNAVAIL;
-		}
-		nanosleep(&ts, NULL);
-		waited += 0.001;
+/* Writes the finished rows at the head, in input order. */
+static int drain(batch_ctx *b)
+{
+	batch_row *first = b->head;
+	batch_row *last = NULL;
+
+	pthread_mutex_lock(&b->call.lock);
+	for (batch_row *row = b->head; row != NULL && (!row->decided || row->done); row = row->next)
+		last = row;
+	pthread_mutex_unlock(&b->call.lock);
+	if (last == NULL)
+		return 0;
+	b->head = last->next;
+	if (b->head == NULL)
+		b->tail = NULL;
+	last->next = NULL;
+	while (first != NULL) {
+		batch_row *next = first->next;
+
+		write_row(b, first);
+		row_free(first);
+		b->nrows--;
+		first = next;
 	}
-flush:
-	if (b->out.len >= BATCH_FLUSH && flush_out(b) != 0)
-		return ERR_IO;
+	if (b->out.len >= BATCH_FLUSH)
+		return flush_out(b);
 	return 0;
 }
 
-static void reply_reader_error(batch_ctx *b, http_req *r, int rc)
+/* Hands the decided rows to the writer; ERR_UNAVAIL when its queue is full. */
+static int queue_rows(batch_ctx *b)
 {
-	if (rc == ERR_UNAVAIL)
-		api_error(r, ERR_UNAVAIL, NULL, "the database is not keeping up; retry the upload");
-	else if (rc == ERR_TOOBIG)
+	while (b->unqueued != NULL) {
+		batch_row *row = b->unqueued;
+
+		if (row->decided) {
+			if (api_call_submit(&b->call, &row->d.op) != 0)
+				return ERR_UNAVAIL;
+			row->queued = 1;
+		}
+		b->unqueued = row->next;
+	}
+	return 0;
+}
+
+/* The reader's callback: decides the row (in memory) and appends it. */
+static int on_record(void *arg, const csv_record *rec)
+{
+	batch_ctx *b = arg;
+	batch_row *row = xcalloc(1, sizeof(*row));
+	req_error e;
+
+	if (rec->body == NULL) {
+		row->error = xstrdup(rec->error);
+	} else if (request_predict_from_json(rec->body, &row->d.req, &e) != 0) {
+		row->error = xasprintf("%s: %s", e.field, e.message);
+	} else if (api_decide(b->call.s, b->call.company, &row->d) != 0) {
+		row->error = xstrdup("no eligible offer");
+	} else {
+		row->decided = 1;
+	}
+	if (!row->decided)
+		row->customer_id = xstrdup(rec->customer_id);
+	if (b->tail != NULL)
+		b->tail->next = row;
+	else
+		b->head = row;
+	b->tail = row;
+	if (b->unqueued == NULL)
+		b->unqueued = row;
+	b->nrows++;
+	return 0;
+}
+
+static void batch_answer(batch_ctx *b)
+{
+	http_req *r = b->call.r;
+	struct stat st;
+	char n[32];
+
+	if (b->failed != 0 || flush_out(b) != 0 || fstat(b->fd, &st) != 0 ||
+	    lseek(b->fd, 0, SEEK_SET) != 0) {
+		api_error(r, b->failed == ERR_UNAVAIL ? ERR_UNAVAIL : ERR_IO, NULL,
+		          "the episodes could not all be stored; retry the upload");
+		return;
+	}
+	snprintf(n, sizeof(n), "%lld", (long long)b->ok);
+	http_add_header(r, "X-Batch-Rows-Ok", n);
+	snprintf(n, sizeof(n), "%lld", (long long)b->errors);
+	http_add_header(r, "X-Batch-Rows-Failed", n);
+	http_add_header(r, "Content-Disposition", "attachment; filename=\"offers.csv\"");
+	http_reply_fd(r, 200, "text/csv; charset=utf-8", b->fd, (uint64_t)st.st_size);
+	b->fd = -1;  /* the response owns it now */
+}
+
+/*
+ * The connection's thread, after a piece of the body or a resume: queues
+ * the decided rows, writes the finished ones, and waits while too many are
+ * in flight (the upload then waits too: MHD reads no more of it). Returns
+ * 0 to go on (take more of the body, or answer once it is all in), 1 when
+ * suspended until the writer is done with a row, or an ERR_* after replying.
+ */
+static int pump(batch_ctx *b)
+{
+	for (;;) {
+		const batch_row *before = b->unqueued;
+		int full = queue_rows(b) != 0;
+
+		if (drain(b) != 0) {
+			api_error(b->call.r, ERR_IO, NULL, "cannot write the result file");
+			return ERR_IO;
+		}
+		if (!full && (b->input_done ? b->head == NULL : b->nrows < BATCH_WINDOW))
+			return 0;
+		if (api_call_wait(&b->call))
+			return 1;
+		if (full && b->unqueued == before && atomic_load(&b->call.s->draining)) {
+			/* The writer may be stopping: no room will come. */
+			api_error(b->call.r, ERR_UNAVAIL, NULL,
+			          "offerd is shutting down; retry the upload on another instance");
+			return ERR_UNAVAIL;
+		}
+		/* Nothing of ours is queued and the queue is full of others' work. */
+		if (full && b->unqueued == before && api_call_wait_room(&b->call))
+			return 1;
+		/* Something was done (maybe just now): write it out and look again. */
+	}
+}
+
+static void reply_reader_error(batch_ctx *b, int rc)
+{
+	http_req *r = b->call.r;
+
+	if (rc == ERR_TOOBIG)
 		api_error(r, ERR_TOOBIG, "body", "%s", csv_reader_error(b->rd));
-	else if (rc == ERR_IO)
-		api_error(r, ERR_IO, NULL, "cannot write the result file");
 	else
 		api_error(r, ERR_SYNTAX, "body", "%s", csv_reader_error(b->rd));
 }
 
-static int batch_chunk(void *app, http_req *r, const char *data, size_t len)
+static int batch_chunk(api_call *call, const char *data, size_t len)
 {
-	batch_ctx *b = http_ctx(r);
-	int rc;
+	batch_ctx *b = (batch_ctx *)call;
+	int rc = csv_reader_feed(b->rd, data, len);
 
-	(void)app;
-	rc = csv_reader_feed(b->rd, data, len);
-	if (rc != 0)
-		reply_reader_error(b, r, rc);
-	return rc;
+	if (rc != 0) {
+		reply_reader_error(b, rc);
+		return rc;
+	}
+	rc = pump(b);
+	return rc < 0 ? rc : 0;
 }
 
-static void batch_complete(void *app, http_req *r)
+/* The connection's thread, resumed once the writer is done with a row. */
+static void batch_resume(api_call *call)
 {
-	batch_ctx *b = http_ctx(r);
+	batch_ctx *b = (batch_ctx *)call;
+
+	if (pump(b) == 0 && b->input_done)
+		batch_answer(b);
+}
+
+static void batch_complete(api_call *call, const char *body, size_t len)
+{
+	batch_ctx *b = (batch_ctx *)call;
 	int rc;
 
-	(void)app;
+	(void)body;
+	(void)len;
 	rc = csv_reader_finish(b->rd);
 	if (rc != 0) {
-		reply_reader_error(b, r, rc);
+		reply_reader_error(b, rc);
 		return;
 	}
-	if (csv_reader_rows(b->rd) == 0 && b->ok + b->errors == 0) {
-		api_error(r, ERR_SYNTAX, "body", "%s",
+	if (csv_reader_rows(b->rd) == 0) {
+		api_error(call->r, ERR_SYNTAX, "body", "%s",
 		          csv_reader_error(b->rd)[0] ? csv_reader_error(b->rd)
 		                                     : "the CSV has a header but no rows, or is empty");
 		return;
 	}
-	http_defer(r);
-	pthread_mutex_lock(&b->lock);
 	b->input_done = 1;
-	if (b->pending == 0)
-		finish(b);
-	pthread_mutex_unlock(&b->lock);
+	batch_resume(call);
 }
 
 static int open_tmp(void)
@@ -280,33 +343,33 @@ static int open_tmp(void)
 	return fd;
 }
 
-void api_batch_route(server *s, http_req *r, const api_tenant *t)
+static int batch_start(api_call *call)
 {
-	const char *v2 = http_query(r, "v2");
-	const char *rules_q = http_query(r, "rules");
-	batch_ctx *b;
+	batch_ctx *b = (batch_ctx *)call;
+	const char *v2 = http_query(call->r, "v2");
+	const char *rules_q = http_query(call->r, "rules");
 
-	if (api_require_type(r, "text/csv", "application/csv") != 0)
-		return;
-	b = xcalloc(1, sizeof(*b));
+	buf_init(&b->out, 1 << 24);
 	b->fd = open_tmp();
 	if (b->fd < 0) {
-		free(b);
-		api_error(r, ERR_IO, NULL, "cannot create a temporary file");
-		return;
+		api_error(call->r, ERR_IO, NULL, "cannot create a temporary file");
+		return ERR_IO;
 	}
-	b->s = s;
-	b->r = r;
-	b->refs = 1;
 	b->v2 = v2 != NULL && (strcmp(v2, "1") == 0 || strcmp(v2, "true") == 0);
-	util_strlcpy(b->company, t->company, sizeof(b->company));
 	util_today(b->today);
-	pthread_mutex_init(&b->lock, NULL);
-	buf_init(&b->out, 1 << 24);
 	if (rules_q == NULL || strcmp(rules_q, "none") != 0)
 		rules_default(&b->rs);
 	b->rd = csv_reader_new(b->rs, on_record, b);
 	csv_write_header(&b->out, b->v2);
-	http_set_ctx(r, b, ctx_free_request);
-	http_expect_body(r, (size_t)s->cfg->batch_body_max << 20, batch_chunk, batch_complete);
+	return 0;
 }
+
+const api_endpoint api_batch_endpoint = {
+    .ctx_size = sizeof(batch_ctx),
+    .start = batch_start,
+    .chunk = batch_chunk,
+    .complete = batch_complete,
+    .resume = batch_resume,
+    .op_done = batch_op_done,
+    .free = batch_free,
+};

@@ -1,9 +1,10 @@
 /*
  * api_predict.c — POST /predict and POST /predict-v2.
  *
- * The decision is made in memory on the request's thread; the episode is
- * queued for the writer and the connection suspended; the answer leaves
- * only after the episode is committed (the writer's done callback).
+ * The decision is made in memory on the request's thread (api_decide); the
+ * episode is queued for the writer and the connection suspended (api.c's
+ * call skeleton); the answer is built on the connection's thread once the
+ * episode is committed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,10 +18,8 @@
 #include "util.h"
 
 typedef struct predict_ctx {
+	api_call call;
 	api_decision d;
-	char company[SERVER_COMPANY_MAX];
-	server *s;
-	http_req *r;
 	int v2;
 } predict_ctx;
 
@@ -48,18 +47,17 @@ int api_product_name(server *s, const char *company, const char *offer, char *ou
 	return server_product(s, company, offer, out, n);
 }
 
-static void predict_ctx_free(void *p)
+static void predict_free(api_call *call)
 {
-	predict_ctx *c = p;
+	predict_ctx *c = (predict_ctx *)call;
 
 	request_predict_free(&c->d.req);
-	free(c);
 }
 
 /* The connection's thread, once the episode is committed (or failed). */
-static void predict_answer(void *app, http_req *r)
+static void predict_answer(api_call *call)
 {
-	predict_ctx *c = http_ctx(r);
+	predict_ctx *c = (predict_ctx *)call;
 	api_decision *d = &c->d;
 	writer_op *op = &d->op;
 	char today[11];
@@ -67,9 +65,8 @@ static void predict_answer(void *app, http_req *r)
 	json_t *best;
 	char *body;
 
-	(void)app;
 	if (op->rc != 0) {
-		api_error(c->r, op->rc == ERR_UNAVAIL ? ERR_UNAVAIL : ERR_IO, NULL,
+		api_error(call->r, op->rc == ERR_UNAVAIL ? ERR_UNAVAIL : ERR_IO, NULL,
 		          "the episode could not be stored; nothing was recorded, retry later");
 		return;
 	}
@@ -83,7 +80,7 @@ static void predict_answer(void *app, http_req *r)
 			char name[256];
 			const char *offer = d->res.offers[k];
 
-			if (api_product_name(c->s, c->company, offer, name, sizeof(name)))
+			if (api_product_name(call->s, call->company, offer, name, sizeof(name)))
 				json_object_set_new(best, offer, json_string(name));
 			else
 				json_object_set_new(best, offer, json_null());
@@ -99,53 +96,47 @@ static void predict_answer(void *app, http_req *r)
 	json_object_set_new(j, "state", json_string(d->res.dec.state_key));
 	body = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(j);
-	http_reply(c->r, 200, "application/json", body, strlen(body));
+	http_reply(call->r, 200, "application/json", body, strlen(body));
 }
 
-/* Writer thread: hand the answer to the connection's thread at once. */
-static void predict_done(writer_op *op)
+static void predict_complete(api_call *call, const char *body, size_t len)
 {
-	predict_ctx *c = op->arg;
-
-	/* Last: after this the request (and c) may be freed by MHD. */
-	http_resume(c->r, predict_answer);
-}
-
-static void predict_complete(void *app, http_req *r)
-{
-	server *s = app;
-	predict_ctx *c = http_ctx(r);
+	predict_ctx *c = (predict_ctx *)call;
 	req_error e;
-	size_t len;
-	const char *body = http_body(r, &len);
 
 	if (request_parse_predict(body, len, &c->d.req, &e) != 0) {
-		api_error_req(r, &e);
+		api_error_req(call->r, &e);
 		return;
 	}
-	if (api_decide(s, c->company, &c->d) != 0) {
-		api_error(r, ERR_INVAL, "offers", "no offer is flagged true");
+	if (api_decide(call->s, call->company, &c->d) != 0) {
+		api_error(call->r, ERR_INVAL, "offers", "no offer is flagged true");
 		return;
 	}
-	c->d.op.done = predict_done;
-	c->d.op.arg = c;
-	/* Suspend before queueing: the writer may answer at once. */
-	http_defer(r);
-	if (writer_submit(s->w, &c->d.op) != 0)
-		api_error(r, ERR_UNAVAIL, NULL, "too many requests are waiting for the database");
+	if (api_call_submit(call, &c->d.op) != 0) {
+		api_error(call->r, ERR_UNAVAIL, NULL, "too many requests are waiting for the database");
+		return;
+	}
+	if (!api_call_wait(call))
+		predict_answer(call);
 }
 
-void api_predict_route(server *s, http_req *r, const api_tenant *t, int v2)
+static int predict_v2_start(api_call *call)
 {
-	predict_ctx *c;
-
-	if (api_require_type(r, "application/json", "text/json") != 0)
-		return;
-	c = xcalloc(1, sizeof(*c));
-	c->s = s;
-	c->r = r;
-	c->v2 = v2;
-	util_strlcpy(c->company, t->company, sizeof(c->company));
-	http_set_ctx(r, c, predict_ctx_free);
-	http_expect_body(r, (size_t)s->cfg->body_max, NULL, predict_complete);
+	((predict_ctx *)call)->v2 = 1;
+	return 0;
 }
+
+const api_endpoint api_predict_endpoint = {
+    .ctx_size = sizeof(predict_ctx),
+    .complete = predict_complete,
+    .resume = predict_answer,
+    .free = predict_free,
+};
+
+const api_endpoint api_predict_v2_endpoint = {
+    .ctx_size = sizeof(predict_ctx),
+    .start = predict_v2_start,
+    .complete = predict_complete,
+    .resume = predict_answer,
+    .free = predict_free,
+};
