@@ -524,6 +524,15 @@ int api_call_wait_room(api_call *c)
 	return call_suspend(c, 1);
 }
 
+void api_call_yield(api_call *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->kicked = 0;
+	http_defer(c->r);
+	http_resume(c->r, call_resume);
+	pthread_mutex_unlock(&c->lock);
+}
+
 static int call_chunk(void *app, http_req *r, const char *data, size_t len)
 {
 	api_call *c = http_ctx(r);

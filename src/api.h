@@ -94,6 +94,11 @@ int api_call_wait(api_call *c);
  * in it: suspends until any call's operation is done (there is room again).
  */
 int api_call_wait_room(api_call *c);
+/*
+ * Lets the connection's thread serve others: suspends c and resumes it at
+ * once, so ep->resume runs again on a later turn of MHD's loop.
+ */
+void api_call_yield(api_call *c);
 
 /* The endpoints (api_predict.c, api_rewards.c, api_batch.c). */
 extern const api_endpoint api_predict_endpoint;

@@ -1,14 +1,20 @@
 /*
  * api_batch.c — POST /batch: Company B's CSV in, the result CSV out.
  *
- * Streaming: rows are parsed as the upload arrives (csvin), decided in
- * memory, and their episodes queued for the writer (api.c's call
- * skeleton); each row's result line is written, in input order, once the
- * writer is done with it, to an anonymous temporary file that becomes the
- * response. At most about BATCH_WINDOW rows are in flight: beyond that the
- * connection is suspended (MHD reads no more of the upload) until the
- * writer is done with some, so memory stays bounded whatever the size of
- * the upload, no HTTP thread waits, and one upload cannot fill the writer's
+ * Two passes, so that the client always learns exactly which rows became
+ * episodes. First, as the upload arrives, it is spooled to an anonymous
+ * temporary file and checked by a csvin reader that decides nothing: a file
+ * rejected then (bad header, too many rows, a body over the limit) has
+ * recorded nothing. Then the spooled file is read again, a slice per turn
+ * of the connection's thread: each row is decided in memory and its episode
+ * queued for the writer (api.c's call skeleton); each row's result line is
+ * written, in input order, once the writer is done with it (status error
+ * if it could not be stored), to a second temporary file that becomes the
+ * response. A row that cannot be used is its own error and the file goes
+ * on. At most about BATCH_WINDOW rows are in flight: beyond that, or while
+ * the writer's queue is full, the connection is suspended until the writer
+ * is done with some, so memory stays bounded whatever the size of the
+ * upload, no HTTP thread waits, and one upload cannot fill the writer's
  * queue for everyone else.
  *
  * Company B's eligibility rules apply by default; `?rules=none` turns them
@@ -33,13 +39,13 @@
 
 #define BATCH_FLUSH (64 * 1024)
 #define BATCH_WINDOW 4096   /* rows read and not yet written out, at most (about) */
+#define BATCH_SLICE (64 * 1024)  /* bytes of the upload decided per turn on an HTTP thread */
 
 /* One input row, from the moment it is read until its result line is written. */
 typedef struct batch_row {
 	api_decision d;            /* when decided: its episode goes to the writer */
 	struct batch_row *next;
 	int decided;
-	int queued;
 	int done;                  /* the writer is done with d.op: under the call's lock */
 	char *customer_id;         /* when not decided: the row's id and why (malloc'd) */
 	char *error;
@@ -47,8 +53,11 @@ typedef struct batch_row {
 
 typedef struct batch_ctx {
 	api_call call;
-	csv_reader *rd;
+	csv_reader *check;         /* the first pass, while the upload comes in */
+	csv_reader *rd;            /* the second pass, which decides */
 	rules *rs;
+	int in_fd;                 /* the upload, spooled for the second pass */
+	char *slice;
 	int v2;
 	char today[11];
 	int fd;                    /* the result file, -1 once the response owns it */
@@ -58,7 +67,6 @@ typedef struct batch_ctx {
 	batch_row *tail;
 	batch_row *unqueued;       /* the first row not yet handed to the writer */
 	size_t nrows;
-	int failed;                /* the first writer error */
 	int input_done;
 	int64_t ok, errors;
 } batch_ctx;
@@ -81,19 +89,23 @@ static void batch_free(api_call *call)
 		row_free(b->head);
 		b->head = next;
 	}
+	csv_reader_free(b->check);
 	csv_reader_free(b->rd);
 	rules_free(b->rs);
 	buf_free(&b->out);
+	free(b->slice);
 	if (b->fd >= 0)
 		close(b->fd);
+	if (b->in_fd >= 0)
+		close(b->in_fd);
 }
 
-static int flush_out(batch_ctx *b)
+static int write_all(int fd, const char *data, size_t len)
 {
 	size_t off = 0;
 
-	while (off < b->out.len) {
-		ssize_t w = write(b->fd, b->out.data + off, b->out.len - off);
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -101,8 +113,15 @@ static int flush_out(batch_ctx *b)
 			return ERR_IO;
 		off += (size_t)w;
 	}
-	buf_reset(&b->out);
 	return 0;
+}
+
+static int flush_out(batch_ctx *b)
+{
+	int rc = write_all(b->fd, b->out.data, b->out.len);
+
+	buf_reset(&b->out);
+	return rc;
 }
 
 /* The writer's thread, under the call's lock. */
@@ -129,8 +148,12 @@ static void write_row(batch_ctx *b, const batch_row *row)
 		return;
 	}
 	if (row->d.op.rc != 0) {
-		if (b->failed == 0)
-			b->failed = row->d.op.rc;
+		/* Said on the row, like any other row error: the client retries just it. */
+		res.customer_id = row->d.req.customer_id;
+		res.error = "the database failed to store this row; nothing was recorded, send it again";
+		csv_write_result(&b->out, &res, b->v2);
+		b->errors++;
+		metrics_batch_rows(0);
 		return;
 	}
 	res.customer_id = row->d.req.customer_id;
@@ -184,14 +207,26 @@ static int queue_rows(batch_ctx *b)
 		if (row->decided) {
 			if (api_call_submit(&b->call, &row->d.op) != 0)
 				return ERR_UNAVAIL;
-			row->queued = 1;
 		}
 		b->unqueued = row->next;
 	}
 	return 0;
 }
 
-/* The reader's callback: decides the row (in memory) and appends it. */
+/* The rows not yet queued will not be: each says so on its line. */
+static void fail_unqueued(batch_ctx *b, const char *error)
+{
+	for (batch_row *row = b->unqueued; row != NULL; row = row->next) {
+		if (!row->decided)
+			continue;
+		row->decided = 0;
+		row->customer_id = xstrdup(row->d.req.customer_id);
+		row->error = xstrdup(error);
+	}
+	b->unqueued = NULL;
+}
+
+/* The second pass's callback: decides the row (in memory) and appends it. */
 static int on_record(void *arg, const csv_record *rec)
 {
 	batch_ctx *b = arg;
@@ -226,10 +261,8 @@ static void batch_answer(batch_ctx *b)
 	struct stat st;
 	char n[32];
 
-	if (b->failed != 0 || flush_out(b) != 0 || fstat(b->fd, &st) != 0 ||
-	    lseek(b->fd, 0, SEEK_SET) != 0) {
-		api_error(r, b->failed == ERR_UNAVAIL ? ERR_UNAVAIL : ERR_IO, NULL,
-		          "the episodes could not all be stored; retry the upload");
+	if (flush_out(b) != 0 || fstat(b->fd, &st) != 0 || lseek(b->fd, 0, SEEK_SET) != 0) {
+		api_error(r, ERR_IO, NULL, "cannot read the result file back");
 		return;
 	}
 	snprintf(n, sizeof(n), "%lld", (long long)b->ok);
@@ -242,11 +275,11 @@ static void batch_answer(batch_ctx *b)
 }
 
 /*
- * The connection's thread, after a piece of the body or a resume: queues
- * the decided rows, writes the finished ones, and waits while too many are
- * in flight (the upload then waits too: MHD reads no more of it). Returns
- * 0 to go on (take more of the body, or answer once it is all in), 1 when
- * suspended until the writer is done with a row, or an ERR_* after replying.
+ * The connection's thread: queues the decided rows, writes the finished
+ * ones, and waits while too many are in flight or the writer's queue is
+ * full. Returns 0 to go on (decide more, or answer once all is written),
+ * 1 when suspended until the writer is done with a row, or an ERR_* after
+ * replying.
  */
 static int pump(batch_ctx *b)
 {
@@ -264,9 +297,8 @@ static int pump(batch_ctx *b)
 			return 1;
 		if (full && b->unqueued == before && atomic_load(&b->call.s->draining)) {
 			/* The writer may be stopping: no room will come. */
-			api_error(b->call.r, ERR_UNAVAIL, NULL,
-			          "offerd is shutting down; retry the upload on another instance");
-			return ERR_UNAVAIL;
+			fail_unqueued(b, "offerd is shutting down; nothing was recorded, send this row again");
+			continue;
 		}
 		/* Nothing of ours is queued and the queue is full of others' work. */
 		if (full && b->unqueued == before && api_call_wait_room(&b->call))
@@ -275,38 +307,114 @@ static int pump(batch_ctx *b)
 	}
 }
 
-static void reply_reader_error(batch_ctx *b, int rc)
+static void reply_reader_error(batch_ctx *b, const csv_reader *rd, int rc)
 {
 	http_req *r = b->call.r;
 
 	if (rc == ERR_TOOBIG)
-		api_error(r, ERR_TOOBIG, "body", "%s", csv_reader_error(b->rd));
+		api_error(r, ERR_TOOBIG, "body", "%s", csv_reader_error(rd));
 	else
-		api_error(r, ERR_SYNTAX, "body", "%s", csv_reader_error(b->rd));
+		api_error(r, ERR_SYNTAX, "body", "%s", csv_reader_error(rd));
 }
 
+/* The first pass only checks: the rows are decided once the whole file is known good. */
+static int check_record(void *arg, const csv_record *rec)
+{
+	(void)arg;
+	(void)rec;
+	return 0;
+}
+
+/* The first pass: spools the upload and checks it as it comes in. */
 static int batch_chunk(api_call *call, const char *data, size_t len)
 {
 	batch_ctx *b = (batch_ctx *)call;
-	int rc = csv_reader_feed(b->rd, data, len);
+	int rc = csv_reader_feed(b->check, data, len);
 
 	if (rc != 0) {
-		reply_reader_error(b, rc);
+		reply_reader_error(b, b->check, rc);
 		return rc;
 	}
-	rc = pump(b);
-	return rc < 0 ? rc : 0;
+	if (write_all(b->in_fd, data, len) != 0) {
+		api_error(call->r, ERR_IO, NULL, "cannot spool the upload to a temporary file");
+		return ERR_IO;
+	}
+	return 0;
 }
 
-/* The connection's thread, resumed once the writer is done with a row. */
-static void batch_resume(api_call *call)
+/* Appends a row that failed without a decision (the second pass's own failure). */
+static void add_error_row(batch_ctx *b, const char *error)
+{
+	csv_record rec;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.customer_id = "";
+	rec.error = error;
+	on_record(b, &rec);
+}
+
+/* The second pass: decides the next slice of the spooled upload. */
+static void feed_slice(batch_ctx *b)
+{
+	ssize_t n;
+	int rc;
+
+	do {
+		n = read(b->in_fd, b->slice, BATCH_SLICE);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		add_error_row(b, "the rest of the file could not be read back; it was not processed");
+		b->input_done = 1;
+		return;
+	}
+	if (n == 0) {
+		rc = csv_reader_finish(b->rd);
+		b->input_done = 1;
+	} else {
+		rc = csv_reader_feed(b->rd, b->slice, (size_t)n);
+	}
+	if (rc != 0) {
+		/* The first pass took these bytes: this is not expected, but its rows are said. */
+		char msg[CSV_ERROR_MAX + 64];
+
+		snprintf(msg, sizeof(msg), "the rest of the file was not processed: %s",
+		         csv_reader_error(b->rd));
+		add_error_row(b, msg);
+		b->input_done = 1;
+	}
+}
+
+/*
+ * The connection's thread (after the upload, and each time it is resumed):
+ * decides one slice at a time and yields the thread between slices, so a
+ * large file never holds up the other connections MHD serves on it.
+ */
+static void batch_step(api_call *call)
 {
 	batch_ctx *b = (batch_ctx *)call;
+	int fed = 0;
 
-	if (pump(b) == 0 && b->input_done)
-		batch_answer(b);
+	for (;;) {
+		if (pump(b) != 0)
+			return;
+		if (b->input_done) {
+			batch_answer(b);
+			return;
+		}
+		if (fed) {
+			api_call_yield(call);
+			return;
+		}
+		feed_slice(b);
+		fed = 1;
+	}
 }
 
+/*
+ * The upload is in and the first pass found the file usable: nothing has
+ * been decided yet, so a file rejected here (bad header, too many rows, a
+ * body over the limit) has recorded nothing. Only now is it decided.
+ */
 static void batch_complete(api_call *call, const char *body, size_t len)
 {
 	batch_ctx *b = (batch_ctx *)call;
@@ -314,19 +422,24 @@ static void batch_complete(api_call *call, const char *body, size_t len)
 
 	(void)body;
 	(void)len;
-	rc = csv_reader_finish(b->rd);
+	rc = csv_reader_finish(b->check);
 	if (rc != 0) {
-		reply_reader_error(b, rc);
+		reply_reader_error(b, b->check, rc);
 		return;
 	}
-	if (csv_reader_rows(b->rd) == 0) {
+	if (csv_reader_rows(b->check) == 0) {
 		api_error(call->r, ERR_SYNTAX, "body", "%s",
-		          csv_reader_error(b->rd)[0] ? csv_reader_error(b->rd)
-		                                     : "the CSV has a header but no rows, or is empty");
+		          csv_reader_error(b->check)[0] ? csv_reader_error(b->check)
+		                                        : "the CSV has a header but no rows, or is empty");
 		return;
 	}
-	b->input_done = 1;
-	batch_resume(call);
+	if (lseek(b->in_fd, 0, SEEK_SET) != 0) {
+		api_error(call->r, ERR_IO, NULL, "cannot read the spooled upload");
+		return;
+	}
+	b->rd = csv_reader_new(b->rs, on_record, b);
+	b->slice = xmalloc(BATCH_SLICE);
+	batch_step(call);
 }
 
 static int open_tmp(void)
@@ -351,7 +464,8 @@ static int batch_start(api_call *call)
 
 	buf_init(&b->out, 1 << 24);
 	b->fd = open_tmp();
-	if (b->fd < 0) {
+	b->in_fd = open_tmp();
+	if (b->fd < 0 || b->in_fd < 0) {
 		api_error(call->r, ERR_IO, NULL, "cannot create a temporary file");
 		return ERR_IO;
 	}
@@ -359,7 +473,7 @@ static int batch_start(api_call *call)
 	util_today(b->today);
 	if (rules_q == NULL || strcmp(rules_q, "none") != 0)
 		rules_default(&b->rs);
-	b->rd = csv_reader_new(b->rs, on_record, b);
+	b->check = csv_reader_new(b->rs, check_record, b);
 	csv_write_header(&b->out, b->v2);
 	return 0;
 }
@@ -369,7 +483,7 @@ const api_endpoint api_batch_endpoint = {
     .start = batch_start,
     .chunk = batch_chunk,
     .complete = batch_complete,
-    .resume = batch_resume,
+    .resume = batch_step,
     .op_done = batch_op_done,
     .free = batch_free,
 };
