@@ -21,46 +21,73 @@
 #include "metrics.h"
 #include "util.h"
 
-enum route_id {
-	R_ALIVE,
-	R_PREDICT,
-	R_PREDICT_V2,
-	R_REWARDS,
-	R_BATCH,
-	R_METRICS,
-	R_OPENAPI,
-	R_DOCS,
-	R_DOCS_ASSET,
-	R_INDEX,
+/* Route flags. */
+#define ROUTE_AUTH 0x1     /* needs a tenant (API key) and is rate limited */
+#define ROUTE_PREFIX 0x2   /* path is a prefix (static assets) */
+#define ROUTE_JSON 0x4     /* a JSON body, at most --body-max bytes */
+#define ROUTE_CSV 0x8      /* a CSV body, at most --batch-body-max-mb */
+
+typedef struct route route;
+
+struct route {
+	const char *methods;              /* also the Allow header of a 405 */
+	const char *path;
+	unsigned flags;
+	void (*handler)(server *s, http_req *r, const route *rt);  /* a GET endpoint, or */
+	const api_endpoint *endpoint;     /* a call (api_call's skeleton) */
+	const char *file;                 /* for serve_file: under the share directory */
+	const char *label;                /* for logs and metrics */
 };
 
-typedef struct route {
-	const char *path;
-	int prefix;         /* path is a prefix (static assets) */
-	const char *method;
-	const char *allow;  /* Allow header for 405 */
-	enum route_id id;
-	int auth;           /* needs a tenant */
-	const char *label;  /* for logs and metrics */
-} route;
+static void is_alive(server *s, http_req *r, const route *rt);
+static void metrics(server *s, http_req *r, const route *rt);
+static void serve_file(server *s, http_req *r, const route *rt);
+static void serve_asset(server *s, http_req *r, const route *rt);
 
 static const route routes[] = {
-    {"/is-alive", 0, "GET", "GET, HEAD", R_ALIVE, 0, "/is-alive"},
-    {"/predict", 0, "POST", "POST", R_PREDICT, 1, "/predict"},
-    {"/predict-v2", 0, "POST", "POST", R_PREDICT_V2, 1, "/predict-v2"},
-    {"/rewards", 0, "PUT", "PUT", R_REWARDS, 1, "/rewards"},
-    {"/batch", 0, "POST", "POST", R_BATCH, 1, "/batch"},
-    {"/metrics", 0, "GET", "GET, HEAD", R_METRICS, 0, "/metrics"},
-    {"/openapi.json", 0, "GET", "GET, HEAD", R_OPENAPI, 0, "static"},
-    {"/docs", 0, "GET", "GET, HEAD", R_DOCS, 0, "static"},
-    {"/docs/assets/", 1, "GET", "GET, HEAD", R_DOCS_ASSET, 0, "static"},
-    {"/", 0, "GET", "GET, HEAD", R_INDEX, 0, "static"},
+    {"GET, HEAD", "/is-alive", 0, is_alive, NULL, NULL, "/is-alive"},
+    {"POST", "/predict", ROUTE_AUTH | ROUTE_JSON, NULL, &api_predict_endpoint, NULL, "/predict"},
+    {"POST", "/predict-v2", ROUTE_AUTH | ROUTE_JSON, NULL, &api_predict_v2_endpoint, NULL,
+     "/predict-v2"},
+    {"PUT", "/rewards", ROUTE_AUTH | ROUTE_JSON, NULL, &api_rewards_endpoint, NULL, "/rewards"},
+    {"POST", "/batch", ROUTE_AUTH | ROUTE_CSV, NULL, &api_batch_endpoint, NULL, "/batch"},
+    {"GET, HEAD", "/metrics", 0, metrics, NULL, NULL, "/metrics"},
+    {"GET, HEAD", "/openapi.json", 0, serve_file, NULL, "openapi.json", "static"},
+    {"GET, HEAD", "/docs", 0, serve_file, NULL, "docs.html", "static"},
+    {"GET, HEAD", "/docs/assets/", ROUTE_PREFIX, serve_asset, NULL, "swagger-ui/", "static"},
+    {"GET, HEAD", "/", 0, serve_file, NULL, "index.html", "static"},
 };
+
+/* Whether method is one of the comma-separated list. */
+static int method_allowed(const char *methods, const char *method)
+{
+	size_t n = strlen(method);
+
+	for (const char *p = methods; *p != '\0';) {
+		size_t len = strcspn(p, ",");
+
+		if (len == n && strncmp(p, method, n) == 0)
+			return 1;
+		p += len;
+		while (*p == ',' || *p == ' ')
+			p++;
+	}
+	return 0;
+}
 
 void api_print_routes(void)
 {
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(routes); i++)
-		printf("%s %s%s\n", routes[i].method, routes[i].path, routes[i].prefix ? "{file}" : "");
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(routes); i++) {
+		for (const char *p = routes[i].methods; *p != '\0';) {
+			int len = (int)strcspn(p, ",");
+
+			printf("%.*s %s%s\n", len, p, routes[i].path,
+			       routes[i].flags & ROUTE_PREFIX ? "{file}" : "");
+			p += len;
+			while (*p == ',' || *p == ' ')
+				p++;
+		}
+	}
 }
 
 int api_status(int err)
@@ -140,7 +167,8 @@ void api_error_req(http_req *r, const req_error *e)
 	api_error(r, e->err, e->field, "%s", e->message);
 }
 
-int api_require_type(http_req *r, const char *type, const char *alt)
+/* Checks the Content-Type is one of the accepted ones; replies 415 if not. */
+static int require_type(http_req *r, const char *type, const char *alt)
 {
 	const char *ct = http_header(r, "Content-Type");
 	size_t n;
@@ -287,14 +315,29 @@ static void serve_static(server *s, http_req *r, const char *rel)
 	http_reply_static(r, 200, content_type(rel), f->data, f->len);
 }
 
+static void serve_file(server *s, http_req *r, const route *rt)
+{
+	serve_static(s, r, rt->file);
+}
+
+/* rt->path is a prefix: the rest of the path names a file under rt->file. */
+static void serve_asset(server *s, http_req *r, const route *rt)
+{
+	char rel[512];
+
+	snprintf(rel, sizeof(rel), "%s%.400s", rt->file, http_path(r) + strlen(rt->path));
+	serve_static(s, r, rel);
+}
+
 /* --- small endpoints ----------------------------------------------------- */
 
-static void is_alive(server *s, http_req *r)
+static void is_alive(server *s, http_req *r, const route *rt)
 {
 	agent_conf c;
 	char v[DB_VERSION_MAX + 8];
 	json_t *j;
 
+	(void)rt;
 	server_conf(s, &c);
 	snprintf(v, sizeof(v), "%s-API", c.version);
 	j = json_object();
@@ -303,13 +346,14 @@ static void is_alive(server *s, http_req *r)
 	reply_json(r, 200, j);
 }
 
-static void metrics(server *s, http_req *r)
+static void metrics(server *s, http_req *r, const route *rt)
 {
 	metrics_extra x;
 	writer_stats ws;
 	agent_conf c;
 	buf b;
 
+	(void)rt;
 	writer_get_stats(s->w, &ws);
 	server_conf(s, &c);
 	memset(&x, 0, sizeof(x));
@@ -333,6 +377,208 @@ static void metrics(server *s, http_req *r)
 	http_reply(r, 200, "text/plain; version=0.0.4", buf_steal(&b), b.len);
 }
 
+/* --- the skeleton of a call ---------------------------------------------- */
+
+/*
+ * Calls waiting for room in the writer's queue (api_call_wait_room). The
+ * queue is full of operations, and every call's operation that is done
+ * wakes them all; each holds a reference (counted in pending) meanwhile.
+ */
+static pthread_mutex_t room_lock = PTHREAD_MUTEX_INITIALIZER;
+static api_call *room_waiters;
+
+/* Unlocks c, and frees it when the request is over and nothing refers to it. */
+static void call_unlock_or_free(api_call *c)
+{
+	int last = c->gone && c->pending == 0;
+
+	pthread_mutex_unlock(&c->lock);
+	if (!last)
+		return;
+	if (c->ep->free != NULL)
+		c->ep->free(c);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+/* The request is over (MHD's thread): the context goes with its last operation. */
+static void call_free_request(void *p)
+{
+	api_call *c = p;
+
+	pthread_mutex_lock(&c->lock);
+	c->gone = 1;
+	call_unlock_or_free(c);
+}
+
+/* The connection's thread, resumed by call_kick. */
+static void call_resume(void *app, http_req *r)
+{
+	api_call *c = http_ctx(r);
+
+	(void)app;
+	c->ep->resume(c);
+}
+
+/* With c->lock held: something c may wait for happened; resume c if it waits. */
+static void call_kick(api_call *c)
+{
+	c->kicked = 1;
+	if (c->waiting && !c->gone) {
+		c->waiting = 0;
+		c->kicked = 0;
+		http_resume(c->r, call_resume);
+	}
+}
+
+/* The writer's thread: hand over to the connection's thread at once. */
+static void call_op_done(writer_op *op)
+{
+	api_call *c = op->arg;
+	api_call *w;
+
+	pthread_mutex_lock(&c->lock);
+	c->pending--;
+	if (c->ep->op_done != NULL)
+		c->ep->op_done(c, op);
+	call_kick(c);
+	call_unlock_or_free(c);
+	/* The queue has room for one more: wake whoever waits for it. */
+	pthread_mutex_lock(&room_lock);
+	w = room_waiters;
+	room_waiters = NULL;
+	pthread_mutex_unlock(&room_lock);
+	while (w != NULL) {
+		api_call *next = w->room_next;
+
+		pthread_mutex_lock(&w->lock);
+		w->room_next = NULL;
+		w->in_room = 0;
+		w->pending--;  /* the list's reference */
+		call_kick(w);
+		call_unlock_or_free(w);
+		w = next;
+	}
+}
+
+int api_call_submit(api_call *c, writer_op *op)
+{
+	int rc;
+
+	op->done = call_op_done;
+	op->arg = c;
+	/* Counted first: the writer may be done with op before writer_submit returns. */
+	pthread_mutex_lock(&c->lock);
+	c->pending++;
+	pthread_mutex_unlock(&c->lock);
+	rc = writer_submit(c->s->w, op);
+	if (rc != 0) {
+		pthread_mutex_lock(&c->lock);
+		c->pending--;
+		pthread_mutex_unlock(&c->lock);
+	}
+	return rc;
+}
+
+/* Suspends c unless it was kicked since it last looked (or wait is 0). */
+static int call_suspend(api_call *c, int wait)
+{
+	/* Suspended under the lock, so the resume cannot come before the suspend. */
+	pthread_mutex_lock(&c->lock);
+	if (c->kicked)
+		wait = 0;
+	c->kicked = 0;
+	if (wait) {
+		c->waiting = 1;
+		http_defer(c->r);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return wait;
+}
+
+int api_call_wait(api_call *c)
+{
+	int wait;
+
+	pthread_mutex_lock(&c->lock);
+	wait = c->pending > 0;
+	pthread_mutex_unlock(&c->lock);
+	return call_suspend(c, wait);
+}
+
+int api_call_wait_room(api_call *c)
+{
+	pthread_mutex_lock(&c->lock);
+	if (!c->in_room) {
+		/* Not listed yet: the list holds a reference until it wakes c. */
+		c->in_room = 1;
+		c->pending++;
+		pthread_mutex_unlock(&c->lock);
+		pthread_mutex_lock(&room_lock);
+		c->room_next = room_waiters;
+		room_waiters = c;
+		pthread_mutex_unlock(&room_lock);
+	} else {
+		pthread_mutex_unlock(&c->lock);
+	}
+	return call_suspend(c, 1);
+}
+
+void api_call_yield(api_call *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->kicked = 0;
+	http_defer(c->r);
+	http_resume(c->r, call_resume);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static int call_chunk(void *app, http_req *r, const char *data, size_t len)
+{
+	api_call *c = http_ctx(r);
+
+	(void)app;
+	return c->ep->chunk(c, data, len);
+}
+
+static void call_complete(void *app, http_req *r)
+{
+	api_call *c = http_ctx(r);
+	size_t len = 0;
+	const char *body = c->ep->chunk != NULL ? NULL : http_body(r, &len);
+
+	(void)app;
+	c->ep->complete(c, body, len);
+}
+
+/* The route of every call: context, Content-Type, body. */
+static void call_route(server *s, http_req *r, const route *rt, const api_tenant *t)
+{
+	const api_endpoint *ep = rt->endpoint;
+	size_t max = (size_t)s->cfg->body_max;
+	api_call *c;
+
+	if (rt->flags & ROUTE_CSV) {
+		if (require_type(r, "text/csv", "application/csv") != 0)
+			return;
+		max = (size_t)s->cfg->batch_body_max << 20;
+	} else if (require_type(r, "application/json", "text/json") != 0) {
+		return;
+	}
+	c = xcalloc(1, ep->ctx_size);
+	c->s = s;
+	c->r = r;
+	c->ep = ep;
+	util_strlcpy(c->company, t->company, sizeof(c->company));
+	pthread_mutex_init(&c->lock, NULL);
+	http_set_ctx(r, c, call_free_request);
+	if (ep->start != NULL && ep->start(c) != 0)
+		return;
+	http_expect_body(r, max, ep->chunk != NULL ? call_chunk : NULL, call_complete);
+}
+
+/* --- routing ------------------------------------------------------------- */
+
 void api_route(void *app, http_req *r)
 {
 	server *s = app;
@@ -341,9 +587,11 @@ void api_route(void *app, http_req *r)
 	const route *rt = NULL;
 	api_tenant t;
 
+	memset(&t, 0, sizeof(t));
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(routes); i++) {
-		if (routes[i].prefix ? strncmp(path, routes[i].path, strlen(routes[i].path)) == 0
-		                     : strcmp(path, routes[i].path) == 0) {
+		if (routes[i].flags & ROUTE_PREFIX
+		        ? strncmp(path, routes[i].path, strlen(routes[i].path)) == 0
+		        : strcmp(path, routes[i].path) == 0) {
 			rt = &routes[i];
 			break;
 		}
@@ -360,16 +608,15 @@ void api_route(void *app, http_req *r)
 		api_error(r, ERR_UNAVAIL, NULL, "offerd is shutting down; retry on another instance");
 		return;
 	}
-	if (strcmp(method, rt->method) != 0 &&
-	    !(strcmp(method, "HEAD") == 0 && strcmp(rt->method, "GET") == 0)) {
-		http_add_header(r, "Allow", rt->allow);
+	if (!method_allowed(rt->methods, method)) {
+		http_add_header(r, "Allow", rt->methods);
 		api_error(r, ERR_METHOD, NULL, "%s is not allowed on %s; allowed: %s", method, rt->path,
-		          rt->allow);
+		          rt->methods);
 		return;
 	}
-	if (rt->auth && resolve_tenant(s, r, &t) != 0)
+	if ((rt->flags & ROUTE_AUTH) && resolve_tenant(s, r, &t) != 0)
 		return;
-	if (rt->auth && s->rate != NULL) {
+	if ((rt->flags & ROUTE_AUTH) && s->rate != NULL) {
 		double retry = 0;
 
 		if (!ratelimit_take(s->rate, t.key_id, util_monotonic(), &retry)) {
@@ -382,24 +629,10 @@ void api_route(void *app, http_req *r)
 			return;
 		}
 	}
-	switch (rt->id) {
-	case R_ALIVE: is_alive(s, r); break;
-	case R_PREDICT: api_predict_route(s, r, &t, 0); break;
-	case R_PREDICT_V2: api_predict_route(s, r, &t, 1); break;
-	case R_REWARDS: api_rewards_route(s, r, &t); break;
-	case R_BATCH: api_batch_route(s, r, &t); break;
-	case R_METRICS: metrics(s, r); break;
-	case R_OPENAPI: serve_static(s, r, "openapi.json"); break;
-	case R_DOCS: serve_static(s, r, "docs.html"); break;
-	case R_DOCS_ASSET: {
-		char rel[512];
-
-		snprintf(rel, sizeof(rel), "swagger-ui/%.400s", path + strlen("/docs/assets/"));
-		serve_static(s, r, rel);
-		break;
-	}
-	case R_INDEX: serve_static(s, r, "index.html"); break;
-	}
+	if (rt->endpoint != NULL)
+		call_route(s, r, rt, &t);
+	else
+		rt->handler(s, r, rt);
 }
 
 void api_done(void *app, http_req *r, int status, double seconds)

@@ -1,11 +1,15 @@
 /*
- * api.h — the endpoints. api.c routes requests, resolves the tenant and
- * turns error codes into JSON errors; one file per endpoint family does the
- * rest (api_predict.c, api_rewards.c, api_batch.c).
+ * api.h — the endpoints. api.c holds the route table (each row names its
+ * handler), resolves the tenant, turns error codes into JSON errors and runs
+ * the skeleton every writing endpoint shares (api_call); one file per
+ * endpoint family does the rest (api_predict.c, api_rewards.c, api_batch.c).
  */
 #ifndef OFFERD_API_H
 #define OFFERD_API_H
 
+#include <pthread.h>
+
+#include "decide.h"
 #include "http.h"
 #include "request.h"
 #include "server.h"
@@ -33,30 +37,92 @@ typedef struct api_tenant {
 	char key_id[72];  /* the rate-limit bucket: key hash, or company without auth */
 } api_tenant;
 
-/* Endpoint entry points: called with the tenant resolved and method checked. */
-void api_predict_route(server *s, http_req *r, const api_tenant *t, int v2);
-void api_rewards_route(server *s, http_req *r, const api_tenant *t);
-void api_batch_route(server *s, http_req *r, const api_tenant *t);
+/*
+ * A call: a request whose body becomes writer operations (/predict,
+ * /predict-v2, /rewards, /batch). api.c holds the one skeleton all of them
+ * follow: the route allocates the endpoint's context (which starts with an
+ * api_call) and takes the body; complete() parses it and queues operations
+ * with api_call_submit(); api_call_wait() suspends the connection; the
+ * writer's done callback resumes it, and resume() answers on the
+ * connection's own thread, so building an answer never delays a commit.
+ */
+typedef struct api_call api_call;
+
+typedef struct api_endpoint {
+	size_t ctx_size;   /* bytes of the context; its first member is the api_call */
+	/* Optional: sets the context up before the body; replies and returns non-zero to refuse. */
+	int (*start)(api_call *c);
+	/* Optional: a piece of the body as it arrives (else the body is buffered);
+	 * returns 0, or an ERR_* after replying. */
+	int (*chunk)(api_call *c, const char *data, size_t len);
+	/* The whole body is in (body is NULL when streamed): reply, or queue and wait. */
+	void (*complete)(api_call *c, const char *body, size_t len);
+	/* The connection's thread, after api_call_wait: reply, wait again, or (while the
+	 * body streams in) return to take more of it. */
+	void (*resume)(api_call *c);
+	/* Optional, the writer's thread, under the call's lock, once op is done: no I/O. */
+	void (*op_done)(api_call *c, writer_op *op);
+	/* Optional: frees what the context holds (not the context itself). */
+	void (*free)(api_call *c);
+} api_endpoint;
+
+struct api_call {
+	server *s;
+	http_req *r;
+	const api_endpoint *ep;
+	char company[SERVER_COMPANY_MAX];
+	pthread_mutex_t lock;  /* guards the fields below, shared with the writer thread */
+	size_t pending;        /* operations queued and not yet done (+1 while waiting for room) */
+	int waiting;           /* suspended until kicked */
+	int kicked;            /* an operation was done since the call last looked */
+	int gone;              /* the request is over; the context lives until pending is 0 */
+	int in_room;           /* in the list of calls waiting for room in the queue */
+	api_call *room_next;   /* the next one there (guarded by that list's lock) */
+};
+
+/* Queues op for c (sets op->done and op->arg). Returns 0, or ERR_UNAVAIL when the queue is full. */
+int api_call_submit(api_call *c, writer_op *op);
+/*
+ * With operations pending, suspends the connection until one is done and
+ * returns 1; ep->resume then runs on the connection's thread. Returns 0,
+ * without suspending, when nothing is pending or one was done since the
+ * call last looked: the caller goes on at once.
+ */
+int api_call_wait(api_call *c);
+/*
+ * The same when the writer's queue is full and none of c's operations is
+ * in it: suspends until any call's operation is done (there is room again).
+ */
+int api_call_wait_room(api_call *c);
+/*
+ * Lets the connection's thread serve others: suspends c and resumes it at
+ * once, so ep->resume runs again on a later turn of MHD's loop.
+ */
+void api_call_yield(api_call *c);
+
+/* The endpoints (api_predict.c, api_rewards.c, api_batch.c). */
+extern const api_endpoint api_predict_endpoint;
+extern const api_endpoint api_predict_v2_endpoint;
+extern const api_endpoint api_rewards_endpoint;
+extern const api_endpoint api_batch_endpoint;
 
 /*
  * One /predict decision on its way to the database: the request, the
- * decision and the episode (whose strings point into this struct).
+ * decision and its episode op (whose strings point into this struct).
  */
 typedef struct api_decision {
 	writer_op op;
 	predict_req req;
-	agent_decision dec;
-	agent_conf conf;
-	char company[SERVER_COMPANY_MAX];
-	char request_ts[40];
+	decide_result res;
 } api_decision;
 
-/* Decides for d->req of company and prepares d->op (kind, episode). */
+/*
+ * Decides for d->req of company with the current agent version and the
+ * customer's segment (decide_episode) and prepares d->op (kind, episode).
+ */
 int api_decide(server *s, const char *company, api_decision *d);
 /* The product name of offer for company into out, or "" (returns 0). */
 int api_product_name(server *s, const char *company, const char *offer, char *out, size_t n);
 
-/* Checks the Content-Type is one of the accepted ones; replies 415 if not. */
-int api_require_type(http_req *r, const char *type, const char *alt);
 
 #endif

@@ -1,12 +1,21 @@
 /*
  * api_batch.c — POST /batch: Company B's CSV in, the result CSV out.
  *
- * Streaming: rows are parsed as the upload arrives (csvin), decided in
- * memory, and their episodes queued for the writer; result rows go to an
- * anonymous temporary file, which becomes the response once every episode
- * is committed. Memory stays bounded by one row plus the writer's queue,
- * whatever the size of the upload. When the writer's queue is full the
- * upload waits (it blocks one HTTP thread, which only /batch ever does).
+ * Two passes, so that the client always learns exactly which rows became
+ * episodes. First, as the upload arrives, it is spooled to an anonymous
+ * temporary file and checked by a csvin reader that decides nothing: a file
+ * rejected then (bad header, too many rows, a body over the limit) has
+ * recorded nothing. Then the spooled file is read again, a slice per turn
+ * of the connection's thread: each row is decided in memory and its episode
+ * queued for the writer (api.c's call skeleton); each row's result line is
+ * written, in input order, once the writer is done with it (status error
+ * if it could not be stored), to a second temporary file that becomes the
+ * response. A row that cannot be used is its own error and the file goes
+ * on. At most about BATCH_WINDOW rows are in flight: beyond that, or while
+ * the writer's queue is full, the connection is suspended until the writer
+ * is done with some, so memory stays bounded whatever the size of the
+ * upload, no HTTP thread waits, and one upload cannot fill the writer's
+ * queue for everyone else.
  *
  * Company B's eligibility rules apply by default; `?rules=none` turns them
  * off; `?v2=1` adds product names.
@@ -14,11 +23,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -30,61 +39,74 @@
 #include "util.h"
 
 #define BATCH_FLUSH (64 * 1024)
-#define BATCH_SUBMIT_WAIT_S 60
+#define BATCH_WINDOW 4096   /* rows read and not yet written out, at most (about) */
+#define BATCH_SLICE (64 * 1024)  /* bytes of the upload decided per turn on an HTTP thread */
+
+/* One input row, from the moment it is read until its result line is written. */
+typedef struct batch_row {
+	api_decision d;            /* when decided: its episode goes to the writer */
+	struct batch_row *next;
+	int decided;
+	int done;                  /* the writer is done with d.op: under the call's lock */
+	char *customer_id;         /* when not decided: the row's id and why (malloc'd) */
+	char *error;
+} batch_row;
 
 typedef struct batch_ctx {
-	server *s;
-	http_req *r;
-	csv_reader *rd;
+	api_call call;
+	csv_reader *check;         /* the first pass, while the upload comes in */
+	csv_reader *rd;            /* the second pass, which decides */
 	rules *rs;
+	int in_fd;                 /* the upload, spooled for the second pass */
+	char *slice;
 	int v2;
-	char company[SERVER_COMPANY_MAX];
 	char today[11];
-	int fd;
-	buf out;
-	pthread_mutex_t lock;
-	int refs;           /* the request + each pending row */
-	size_t pending;
-	int failed;         /* first writer error */
+	int fd;                    /* the result file, -1 once the response owns it */
+	buf out;                   /* result lines not yet in the file */
+	/* Rows in input order, linked and unlinked on the connection's thread only. */
+	batch_row *head;
+	batch_row *tail;
+	batch_row *unqueued;       /* the first row not yet handed to the writer */
+	size_t nrows;
 	int input_done;
-	int replied;
 	int64_t ok, errors;
 } batch_ctx;
 
-typedef struct batch_row {
-	api_decision d;
-	batch_ctx *b;
-} batch_row;
-
-static void ctx_unref(batch_ctx *b)
+static void row_free(batch_row *row)
 {
-	int last;
+	request_predict_free(&row->d.req);
+	free(row->customer_id);
+	free(row->error);
+	free(row);
+}
 
-	pthread_mutex_lock(&b->lock);
-	last = --b->refs == 0;
-	pthread_mutex_unlock(&b->lock);
-	if (!last)
-		return;
+static void batch_free(api_call *call)
+{
+	batch_ctx *b = (batch_ctx *)call;
+
+	while (b->head != NULL) {
+		batch_row *next = b->head->next;
+
+		row_free(b->head);
+		b->head = next;
+	}
+	csv_reader_free(b->check);
 	csv_reader_free(b->rd);
 	rules_free(b->rs);
 	buf_free(&b->out);
+	free(b->slice);
 	if (b->fd >= 0)
 		close(b->fd);
-	pthread_mutex_destroy(&b->lock);
-	free(b);
+	if (b->in_fd >= 0)
+		close(b->in_fd);
 }
 
-static void ctx_free_request(void *p)
-{
-	ctx_unref(p);
-}
-
-static int flush_out(batch_ctx *b)
+static int write_all(int fd, const char *data, size_t len)
 {
 	size_t off = 0;
 
-	while (off < b->out.len) {
-		ssize_t w = write(b->fd, b->out.data + off, b->out.len - off);
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
 
 		if (w < 0 && errno == EINTR)
 			continue;
@@ -92,171 +114,331 @@ static int flush_out(batch_ctx *b)
 			return ERR_IO;
 		off += (size_t)w;
 	}
-	buf_reset(&b->out);
 	return 0;
 }
 
-/* Called with b->lock held, once input is done and nothing is pending. */
-static void finish(batch_ctx *b)
+static int flush_out(batch_ctx *b)
 {
-	struct stat st;
-	char n[32];
+	int rc = write_all(b->fd, b->out.data, b->out.len);
 
-	if (b->replied)
-		return;
-	b->replied = 1;
-	if (b->failed != 0 || flush_out(b) != 0 || fstat(b->fd, &st) != 0 ||
-	    lseek(b->fd, 0, SEEK_SET) != 0) {
-		api_error(b->r, b->failed == ERR_UNAVAIL ? ERR_UNAVAIL : ERR_IO, NULL,
-		          "the episodes could not all be stored; retry the upload");
-		return;
-	}
-	snprintf(n, sizeof(n), "%lld", (long long)b->ok);
-	http_add_header(b->r, "X-Batch-Rows-Ok", n);
-	snprintf(n, sizeof(n), "%lld", (long long)b->errors);
-	http_add_header(b->r, "X-Batch-Rows-Failed", n);
-	http_add_header(b->r, "Content-Disposition", "attachment; filename=\"offers.csv\"");
-	http_reply_fd(b->r, 200, "text/csv; charset=utf-8", b->fd, (uint64_t)st.st_size);
-	b->fd = -1;  /* the response owns it now */
+	buf_reset(&b->out);
+	return rc;
 }
 
-static void row_done(writer_op *op)
+/* The writer's thread, under the call's lock. */
+static void batch_op_done(api_call *call, writer_op *op)
 {
-	batch_row *row = op->arg;
-	batch_ctx *b = row->b;
+	batch_row *row = (batch_row *)(void *)((char *)op - offsetof(batch_row, d.op));
 
-	pthread_mutex_lock(&b->lock);
-	if (op->rc != 0 && b->failed == 0)
-		b->failed = op->rc;
-	b->pending--;
-	if (b->pending == 0 && b->input_done)
-		finish(b);
-	pthread_mutex_unlock(&b->lock);
-	request_predict_free(&row->d.req);
-	free(row);
-	ctx_unref(b);
+	(void)call;
+	row->done = 1;
 }
 
-static void write_error(batch_ctx *b, const char *customer_id, const char *error)
+static void write_row(batch_ctx *b, const batch_row *row)
 {
-	csv_result res;
-
-	memset(&res, 0, sizeof(res));
-	res.customer_id = customer_id;
-	res.error = error;
-	csv_write_result(&b->out, &res, b->v2);
-	b->errors++;
-	metrics_batch_rows(0);
-}
-
-static int on_record(void *arg, const csv_record *rec)
-{
-	batch_ctx *b = arg;
-	batch_row *row;
-	csv_result res;
 	char names[CSV_RESULT_OFFERS][256];
-	double waited = 0;
+	csv_result res;
 
-	if (rec->req == NULL) {
-		write_error(b, rec->customer_id, rec->error);
-		goto flush;
-	}
-	row = xcalloc(1, sizeof(*row));
-	row->b = b;
-	request_predict_copy(&row->d.req, rec->req);
-	if (api_decide(b->s, b->company, &row->d) != 0) {
-		write_error(b, rec->customer_id, "no eligible offer");
-		request_predict_free(&row->d.req);
-		free(row);
-		goto flush;
-	}
 	memset(&res, 0, sizeof(res));
+	if (!row->decided) {
+		res.customer_id = row->customer_id;
+		res.error = row->error;
+		csv_write_result(&b->out, &res, b->v2);
+		b->errors++;
+		metrics_batch_rows(0);
+		return;
+	}
+	if (row->d.op.rc != 0) {
+		/* Said on the row, like any other row error: the client retries just it. */
+		res.customer_id = row->d.req.customer_id;
+		res.error = "the database failed to store this row; nothing was recorded, send it again";
+		csv_write_result(&b->out, &res, b->v2);
+		b->errors++;
+		metrics_batch_rows(0);
+		return;
+	}
 	res.customer_id = row->d.req.customer_id;
 	res.response_date = b->today;
-	for (size_t k = 0; k < row->d.dec.n && k < CSV_RESULT_OFFERS; k++) {
-		res.offers[k] = row->d.req.offers[row->d.dec.idx[k]];
-		if (b->v2 && api_product_name(b->s, b->company, res.offers[k], names[k], sizeof(names[k])))
+	for (size_t k = 0; k < row->d.res.dec.n && k < CSV_RESULT_OFFERS; k++) {
+		res.offers[k] = row->d.res.offers[k];
+		if (b->v2 &&
+		    api_product_name(b->call.s, b->call.company, res.offers[k], names[k], sizeof(names[k])))
 			res.products[k] = names[k];
 	}
 	csv_write_result(&b->out, &res, b->v2);
 	b->ok++;
 	metrics_batch_rows(1);
-	row->d.op.done = row_done;
-	row->d.op.arg = row;
-	pthread_mutex_lock(&b->lock);
-	b->pending++;
-	b->refs++;
-	pthread_mutex_unlock(&b->lock);
-	while (writer_submit(b->s->w, &row->d.op) != 0) {
-		struct timespec ts = {0, 1000000L};
+}
 
-		if (waited > BATCH_SUBMIT_WAIT_S) {
-			pthread_mutex_lock(&b->lock);
-			b->pending--;
-			b->refs--;
-			if (b->failed == 0)
-				b->failed = ERR_UNAVAIL;
-			pthread_mutex_unlock(&b->lock);
-			request_predict_free(&row->d.req);
-			free(row);
-			return ERR_UNAVAIL;
-		}
-		nanosleep(&ts, NULL);
-		waited += 0.001;
+/* Writes the finished rows at the head, in input order. */
+static int drain(batch_ctx *b)
+{
+	batch_row *first = b->head;
+	batch_row *last = NULL;
+
+	pthread_mutex_lock(&b->call.lock);
+	for (batch_row *row = b->head; row != NULL && (!row->decided || row->done); row = row->next)
+		last = row;
+	pthread_mutex_unlock(&b->call.lock);
+	if (last == NULL)
+		return 0;
+	b->head = last->next;
+	if (b->head == NULL)
+		b->tail = NULL;
+	last->next = NULL;
+	while (first != NULL) {
+		batch_row *next = first->next;
+
+		write_row(b, first);
+		row_free(first);
+		b->nrows--;
+		first = next;
 	}
-flush:
-	if (b->out.len >= BATCH_FLUSH && flush_out(b) != 0)
-		return ERR_IO;
+	if (b->out.len >= BATCH_FLUSH)
+		return flush_out(b);
 	return 0;
 }
 
-static void reply_reader_error(batch_ctx *b, http_req *r, int rc)
+/* Hands the decided rows to the writer; ERR_UNAVAIL when its queue is full. */
+static int queue_rows(batch_ctx *b)
 {
-	if (rc == ERR_UNAVAIL)
-		api_error(r, ERR_UNAVAIL, NULL, "the database is not keeping up; retry the upload");
-	else if (rc == ERR_TOOBIG)
-		api_error(r, ERR_TOOBIG, "body", "%s", csv_reader_error(b->rd));
-	else if (rc == ERR_IO)
-		api_error(r, ERR_IO, NULL, "cannot write the result file");
+	while (b->unqueued != NULL) {
+		batch_row *row = b->unqueued;
+
+		if (row->decided) {
+			if (api_call_submit(&b->call, &row->d.op) != 0)
+				return ERR_UNAVAIL;
+		}
+		b->unqueued = row->next;
+	}
+	return 0;
+}
+
+/* The rows not yet queued will not be: each says so on its line. */
+static void fail_unqueued(batch_ctx *b, const char *error)
+{
+	for (batch_row *row = b->unqueued; row != NULL; row = row->next) {
+		if (!row->decided)
+			continue;
+		row->decided = 0;
+		row->customer_id = xstrdup(row->d.req.customer_id);
+		row->error = xstrdup(error);
+	}
+	b->unqueued = NULL;
+}
+
+/* The second pass's callback: decides the row (in memory) and appends it. */
+static int on_record(void *arg, const csv_record *rec)
+{
+	batch_ctx *b = arg;
+	batch_row *row = xcalloc(1, sizeof(*row));
+
+	if (rec->req == NULL) {
+		row->error = xstrdup(rec->error);
+	} else if (request_predict_copy(&row->d.req, rec->req),
+	           api_decide(b->call.s, b->call.company, &row->d) != 0) {
+		row->error = xstrdup("no eligible offer");
+	} else {
+		row->decided = 1;
+	}
+	if (!row->decided)
+		row->customer_id = xstrdup(rec->customer_id);
+	if (b->tail != NULL)
+		b->tail->next = row;
 	else
-		api_error(r, ERR_SYNTAX, "body", "%s", csv_reader_error(b->rd));
+		b->head = row;
+	b->tail = row;
+	if (b->unqueued == NULL)
+		b->unqueued = row;
+	b->nrows++;
+	return 0;
 }
 
-static int batch_chunk(void *app, http_req *r, const char *data, size_t len)
+static void batch_answer(batch_ctx *b)
 {
-	batch_ctx *b = http_ctx(r);
-	int rc;
+	http_req *r = b->call.r;
+	struct stat st;
+	char n[32];
 
-	(void)app;
-	rc = csv_reader_feed(b->rd, data, len);
-	if (rc != 0)
-		reply_reader_error(b, r, rc);
-	return rc;
+	if (flush_out(b) != 0 || fstat(b->fd, &st) != 0 || lseek(b->fd, 0, SEEK_SET) != 0) {
+		api_error(r, ERR_IO, NULL, "cannot read the result file back");
+		return;
+	}
+	snprintf(n, sizeof(n), "%lld", (long long)b->ok);
+	http_add_header(r, "X-Batch-Rows-Ok", n);
+	snprintf(n, sizeof(n), "%lld", (long long)b->errors);
+	http_add_header(r, "X-Batch-Rows-Failed", n);
+	http_add_header(r, "Content-Disposition", "attachment; filename=\"offers.csv\"");
+	http_reply_fd(r, 200, "text/csv; charset=utf-8", b->fd, (uint64_t)st.st_size);
+	b->fd = -1;  /* the response owns it now */
 }
 
-static void batch_complete(void *app, http_req *r)
+/*
+ * The connection's thread: queues the decided rows, writes the finished
+ * ones, and waits while too many are in flight or the writer's queue is
+ * full. Returns 0 to go on (decide more, or answer once all is written),
+ * 1 when suspended until the writer is done with a row, or an ERR_* after
+ * replying.
+ */
+static int pump(batch_ctx *b)
 {
-	batch_ctx *b = http_ctx(r);
-	int rc;
+	for (;;) {
+		const batch_row *before = b->unqueued;
+		int full = queue_rows(b) != 0;
 
-	(void)app;
-	rc = csv_reader_finish(b->rd);
+		if (drain(b) != 0) {
+			api_error(b->call.r, ERR_IO, NULL, "cannot write the result file");
+			return ERR_IO;
+		}
+		if (!full && (b->input_done ? b->head == NULL : b->nrows < BATCH_WINDOW))
+			return 0;
+		if (api_call_wait(&b->call))
+			return 1;
+		if (full && b->unqueued == before && atomic_load(&b->call.s->draining)) {
+			/* The writer may be stopping: no room will come. */
+			fail_unqueued(b, "offerd is shutting down; nothing was recorded, send this row again");
+			continue;
+		}
+		/* Nothing of ours is queued and the queue is full of others' work. */
+		if (full && b->unqueued == before && api_call_wait_room(&b->call))
+			return 1;
+		/* Something was done (maybe just now): write it out and look again. */
+	}
+}
+
+static void reply_reader_error(batch_ctx *b, const csv_reader *rd, int rc)
+{
+	http_req *r = b->call.r;
+
+	if (rc == ERR_TOOBIG)
+		api_error(r, ERR_TOOBIG, "body", "%s", csv_reader_error(rd));
+	else
+		api_error(r, ERR_SYNTAX, "body", "%s", csv_reader_error(rd));
+}
+
+/* The first pass only checks: the rows are decided once the whole file is known good. */
+static int check_record(void *arg, const csv_record *rec)
+{
+	(void)arg;
+	(void)rec;
+	return 0;
+}
+
+/* The first pass: spools the upload and checks it as it comes in. */
+static int batch_chunk(api_call *call, const char *data, size_t len)
+{
+	batch_ctx *b = (batch_ctx *)call;
+	int rc = csv_reader_feed(b->check, data, len);
+
 	if (rc != 0) {
-		reply_reader_error(b, r, rc);
+		reply_reader_error(b, b->check, rc);
+		return rc;
+	}
+	if (write_all(b->in_fd, data, len) != 0) {
+		api_error(call->r, ERR_IO, NULL, "cannot spool the upload to a temporary file");
+		return ERR_IO;
+	}
+	return 0;
+}
+
+/* Appends a row that failed without a decision (the second pass's own failure). */
+static void add_error_row(batch_ctx *b, const char *error)
+{
+	csv_record rec;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.customer_id = "";
+	rec.error = error;
+	on_record(b, &rec);
+}
+
+/* The second pass: decides the next slice of the spooled upload. */
+static void feed_slice(batch_ctx *b)
+{
+	ssize_t n;
+	int rc;
+
+	do {
+		n = read(b->in_fd, b->slice, BATCH_SLICE);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		add_error_row(b, "the rest of the file could not be read back; it was not processed");
+		b->input_done = 1;
 		return;
 	}
-	if (csv_reader_rows(b->rd) == 0 && b->ok + b->errors == 0) {
-		api_error(r, ERR_SYNTAX, "body", "%s",
-		          csv_reader_error(b->rd)[0] ? csv_reader_error(b->rd)
-		                                     : "the CSV has a header but no rows, or is empty");
+	if (n == 0) {
+		rc = csv_reader_finish(b->rd);
+		b->input_done = 1;
+	} else {
+		rc = csv_reader_feed(b->rd, b->slice, (size_t)n);
+	}
+	if (rc != 0) {
+		/* The first pass took these bytes: this is not expected, but its rows are said. */
+		char msg[CSV_ERROR_MAX + 64];
+
+		snprintf(msg, sizeof(msg), "the rest of the file was not processed: %s",
+		         csv_reader_error(b->rd));
+		add_error_row(b, msg);
+		b->input_done = 1;
+	}
+}
+
+/*
+ * The connection's thread (after the upload, and each time it is resumed):
+ * decides one slice at a time and yields the thread between slices, so a
+ * large file never holds up the other connections MHD serves on it.
+ */
+static void batch_step(api_call *call)
+{
+	batch_ctx *b = (batch_ctx *)call;
+	int fed = 0;
+
+	for (;;) {
+		if (pump(b) != 0)
+			return;
+		if (b->input_done) {
+			batch_answer(b);
+			return;
+		}
+		if (fed) {
+			api_call_yield(call);
+			return;
+		}
+		feed_slice(b);
+		fed = 1;
+	}
+}
+
+/*
+ * The upload is in and the first pass found the file usable: nothing has
+ * been decided yet, so a file rejected here (bad header, too many rows, a
+ * body over the limit) has recorded nothing. Only now is it decided.
+ */
+static void batch_complete(api_call *call, const char *body, size_t len)
+{
+	batch_ctx *b = (batch_ctx *)call;
+	int rc;
+
+	(void)body;
+	(void)len;
+	rc = csv_reader_finish(b->check);
+	if (rc != 0) {
+		reply_reader_error(b, b->check, rc);
 		return;
 	}
-	http_defer(r);
-	pthread_mutex_lock(&b->lock);
-	b->input_done = 1;
-	if (b->pending == 0)
-		finish(b);
-	pthread_mutex_unlock(&b->lock);
+	if (csv_reader_rows(b->check) == 0) {
+		api_error(call->r, ERR_SYNTAX, "body", "%s",
+		          csv_reader_error(b->check)[0] ? csv_reader_error(b->check)
+		                                        : "the CSV has a header but no rows, or is empty");
+		return;
+	}
+	if (lseek(b->in_fd, 0, SEEK_SET) != 0) {
+		api_error(call->r, ERR_IO, NULL, "cannot read the spooled upload");
+		return;
+	}
+	b->rd = csv_reader_new(b->rs, on_record, b);
+	b->slice = xmalloc(BATCH_SLICE);
+	batch_step(call);
 }
 
 static int open_tmp(void)
@@ -273,33 +455,34 @@ static int open_tmp(void)
 	return fd;
 }
 
-void api_batch_route(server *s, http_req *r, const api_tenant *t)
+static int batch_start(api_call *call)
 {
-	const char *v2 = http_query(r, "v2");
-	const char *rules_q = http_query(r, "rules");
-	batch_ctx *b;
+	batch_ctx *b = (batch_ctx *)call;
+	const char *v2 = http_query(call->r, "v2");
+	const char *rules_q = http_query(call->r, "rules");
 
-	if (api_require_type(r, "text/csv", "application/csv") != 0)
-		return;
-	b = xcalloc(1, sizeof(*b));
-	b->fd = open_tmp();
-	if (b->fd < 0) {
-		free(b);
-		api_error(r, ERR_IO, NULL, "cannot create a temporary file");
-		return;
-	}
-	b->s = s;
-	b->r = r;
-	b->refs = 1;
-	b->v2 = v2 != NULL && (strcmp(v2, "1") == 0 || strcmp(v2, "true") == 0);
-	util_strlcpy(b->company, t->company, sizeof(b->company));
-	util_today(b->today);
-	pthread_mutex_init(&b->lock, NULL);
 	buf_init(&b->out, 1 << 24);
+	b->fd = open_tmp();
+	b->in_fd = open_tmp();
+	if (b->fd < 0 || b->in_fd < 0) {
+		api_error(call->r, ERR_IO, NULL, "cannot create a temporary file");
+		return ERR_IO;
+	}
+	b->v2 = v2 != NULL && (strcmp(v2, "1") == 0 || strcmp(v2, "true") == 0);
+	util_today(b->today);
 	if (rules_q == NULL || strcmp(rules_q, "none") != 0)
 		rules_default(&b->rs);
-	b->rd = csv_reader_new(b->rs, on_record, b);
+	b->check = csv_reader_new(b->rs, check_record, b);
 	csv_write_header(&b->out, b->v2);
-	http_set_ctx(r, b, ctx_free_request);
-	http_expect_body(r, (size_t)s->cfg->batch_body_max << 20, batch_chunk, batch_complete);
+	return 0;
 }
+
+const api_endpoint api_batch_endpoint = {
+    .ctx_size = sizeof(batch_ctx),
+    .start = batch_start,
+    .chunk = batch_chunk,
+    .complete = batch_complete,
+    .resume = batch_step,
+    .op_done = batch_op_done,
+    .free = batch_free,
+};

@@ -1,9 +1,10 @@
 /*
  * api_predict.c — POST /predict and POST /predict-v2.
  *
- * The decision is made in memory on the request's thread; the episode is
- * queued for the writer and the connection suspended; the answer leaves
- * only after the episode is committed (the writer's done callback).
+ * The decision is made in memory on the request's thread (api_decide); the
+ * episode is queued for the writer and the connection suspended (api.c's
+ * call skeleton); the answer is built on the connection's thread once the
+ * episode is committed.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +18,8 @@
 #include "util.h"
 
 typedef struct predict_ctx {
+	api_call call;
 	api_decision d;
-	server *s;
-	http_req *r;
 	int v2;
 } predict_ctx;
 
@@ -27,32 +27,17 @@ int api_decide(server *s, const char *company, api_decision *d)
 {
 	char rfm[AGENT_SEGMENT_MAX];
 	const char *seg = NULL;
-	episode *ep = &d->op.ep;
+	agent_conf conf;
 	int rc;
 
-	server_conf(s, &d->conf);
-	util_strlcpy(d->company, company, sizeof(d->company));
+	server_conf(s, &conf);
 	if (server_segment(s, company, d->req.customer_id, rfm, sizeof(rfm)))
 		seg = rfm;
-	rc = agent_decide(&d->conf, s->vals, rng_thread(), company, &d->req, seg, &d->dec);
+	rc = decide_episode(&conf, s->vals, rng_thread(), company, &d->req, seg, &d->res, &d->op.ep);
 	if (rc != 0)
 		return rc;
-	metrics_decision(agent_policy_name(d->conf.policy));
-	util_strlcpy(d->request_ts, d->req.timestamp, sizeof(d->request_ts));
-	memset(ep, 0, sizeof(*ep));
+	metrics_decision(agent_policy_name(conf.policy));
 	d->op.kind = WOP_EPISODE;
-	ep->company = d->company;
-	ep->customer_id = d->req.customer_id;
-	ep->states = d->req.states_text;
-	for (size_t k = 0; k < d->dec.n; k++) {
-		ep->offers[k] = d->req.offers[d->dec.idx[k]];
-		ep->propensity[k] = d->dec.propensity[k];
-	}
-	ep->request_ts = d->request_ts;
-	ep->state_key = d->dec.state_key;
-	ep->policy = agent_policy_name(d->conf.policy);
-	ep->agent_version = d->conf.version;
-	ep->epsilon = d->conf.policy == POLICY_EPSILON_GREEDY ? d->conf.epsilon : 0.0;
 	return 0;
 }
 
@@ -62,18 +47,17 @@ int api_product_name(server *s, const char *company, const char *offer, char *ou
 	return server_product(s, company, offer, out, n);
 }
 
-static void predict_ctx_free(void *p)
+static void predict_free(api_call *call)
 {
-	predict_ctx *c = p;
+	predict_ctx *c = (predict_ctx *)call;
 
 	request_predict_free(&c->d.req);
-	free(c);
 }
 
 /* The connection's thread, once the episode is committed (or failed). */
-static void predict_answer(void *app, http_req *r)
+static void predict_answer(api_call *call)
 {
-	predict_ctx *c = http_ctx(r);
+	predict_ctx *c = (predict_ctx *)call;
 	api_decision *d = &c->d;
 	writer_op *op = &d->op;
 	char today[11];
@@ -81,9 +65,8 @@ static void predict_answer(void *app, http_req *r)
 	json_t *best;
 	char *body;
 
-	(void)app;
 	if (op->rc != 0) {
-		api_error(c->r, op->rc == ERR_UNAVAIL ? ERR_UNAVAIL : ERR_IO, NULL,
+		api_error(call->r, op->rc == ERR_UNAVAIL ? ERR_UNAVAIL : ERR_IO, NULL,
 		          "the episode could not be stored; nothing was recorded, retry later");
 		return;
 	}
@@ -93,73 +76,67 @@ static void predict_answer(void *app, http_req *r)
 	json_object_set_new(j, "response-date", json_string(today));
 	if (c->v2) {
 		best = json_object();
-		for (size_t k = 0; k < d->dec.n; k++) {
+		for (size_t k = 0; k < d->res.dec.n; k++) {
 			char name[256];
-			const char *offer = d->req.offers[d->dec.idx[k]];
+			const char *offer = d->res.offers[k];
 
-			if (api_product_name(c->s, d->company, offer, name, sizeof(name)))
+			if (api_product_name(call->s, call->company, offer, name, sizeof(name)))
 				json_object_set_new(best, offer, json_string(name));
 			else
 				json_object_set_new(best, offer, json_null());
 		}
 	} else {
 		best = json_array();
-		for (size_t k = 0; k < d->dec.n; k++)
-			json_array_append_new(best, json_string(d->req.offers[d->dec.idx[k]]));
+		for (size_t k = 0; k < d->res.dec.n; k++)
+			json_array_append_new(best, json_string(d->res.offers[k]));
 	}
 	json_object_set_new(j, "best-three-offers", best);
 	json_object_set_new(j, "episode_id", json_integer((json_int_t)op->ep.id));
-	json_object_set_new(j, "agent-version", json_string(d->conf.version));
-	json_object_set_new(j, "state", json_string(d->dec.state_key));
+	json_object_set_new(j, "agent-version", json_string(d->res.conf.version));
+	json_object_set_new(j, "state", json_string(d->res.dec.state_key));
 	body = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(j);
-	http_reply(c->r, 200, "application/json", body, strlen(body));
+	http_reply(call->r, 200, "application/json", body, strlen(body));
 }
 
-/* Writer thread: hand the answer to the connection's thread at once. */
-static void predict_done(writer_op *op)
+static void predict_complete(api_call *call, const char *body, size_t len)
 {
-	predict_ctx *c = op->arg;
-
-	/* Last: after this the request (and c) may be freed by MHD. */
-	http_resume(c->r, predict_answer);
-}
-
-static void predict_complete(void *app, http_req *r)
-{
-	server *s = app;
-	predict_ctx *c = http_ctx(r);
+	predict_ctx *c = (predict_ctx *)call;
 	req_error e;
-	size_t len;
-	const char *body = http_body(r, &len);
 
 	if (request_parse_predict(body, len, &c->d.req, &e) != 0) {
-		api_error_req(r, &e);
+		api_error_req(call->r, &e);
 		return;
 	}
-	if (api_decide(s, c->d.company, &c->d) != 0) {
-		api_error(r, ERR_INVAL, "offers", "no offer is flagged true");
+	if (api_decide(call->s, call->company, &c->d) != 0) {
+		api_error(call->r, ERR_INVAL, "offers", "no offer is flagged true");
 		return;
 	}
-	c->d.op.done = predict_done;
-	c->d.op.arg = c;
-	/* Suspend before queueing: the writer may answer at once. */
-	http_defer(r);
-	if (writer_submit(s->w, &c->d.op) != 0)
-		api_error(r, ERR_UNAVAIL, NULL, "too many requests are waiting for the database");
+	if (api_call_submit(call, &c->d.op) != 0) {
+		api_error(call->r, ERR_UNAVAIL, NULL, "too many requests are waiting for the database");
+		return;
+	}
+	if (!api_call_wait(call))
+		predict_answer(call);
 }
 
-void api_predict_route(server *s, http_req *r, const api_tenant *t, int v2)
+static int predict_v2_start(api_call *call)
 {
-	predict_ctx *c;
-
-	if (api_require_type(r, "application/json", "text/json") != 0)
-		return;
-	c = xcalloc(1, sizeof(*c));
-	c->s = s;
-	c->r = r;
-	c->v2 = v2;
-	util_strlcpy(c->d.company, t->company, sizeof(c->d.company));
-	http_set_ctx(r, c, predict_ctx_free);
-	http_expect_body(r, (size_t)s->cfg->body_max, NULL, predict_complete);
+	((predict_ctx *)call)->v2 = 1;
+	return 0;
 }
+
+const api_endpoint api_predict_endpoint = {
+    .ctx_size = sizeof(predict_ctx),
+    .complete = predict_complete,
+    .resume = predict_answer,
+    .free = predict_free,
+};
+
+const api_endpoint api_predict_v2_endpoint = {
+    .ctx_size = sizeof(predict_ctx),
+    .start = predict_v2_start,
+    .complete = predict_complete,
+    .resume = predict_answer,
+    .free = predict_free,
+};

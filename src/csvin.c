@@ -97,6 +97,7 @@ struct csv_reader {
 	int problem_col;                  /* first field with a problem, -1 if none */
 	enum field_problem problem;
 	int extra_nonempty;               /* a field past the header's width has text */
+	int field_overflow;               /* the field being read went over CSV_FIELD_HARD_MAX */
 
 	int64_t rows;
 };
@@ -416,6 +417,7 @@ static void row_reset(csv_reader *rd)
 	rd->problem_col = -1;
 	rd->problem = FP_NONE;
 	rd->extra_nonempty = 0;
+	rd->field_overflow = 0;
 }
 
 /* Names column c for messages: its canonical name, else "column N". */
@@ -489,11 +491,15 @@ static void on_field(void *data, size_t len, void *arg)
 {
 	csv_reader *rd = arg;
 	int c = rd->nfields++;
+	int overflow = rd->field_overflow;
 
+	rd->field_overflow = 0;
 	if (rd->rc != 0)
 		return;
 	if (c >= CSV_COLUMNS_MAX || (rd->header_done && c >= rd->ncols)) {
 		/* Past the header's width only "is there text" matters. */
+		if (overflow)
+			rd->extra_nonempty = 1;
 		for (size_t i = 0; i < len; i++) {
 			if (!isspace(((const unsigned char *)data)[i])) {
 				rd->extra_nonempty = 1;
@@ -503,10 +509,10 @@ static void on_field(void *data, size_t len, void *arg)
 		return;
 	}
 	rd->off[c] = rd->rowbuf.len;
-	if (len > CSV_FIELD_MAX || memchr(data, '\0', len) != NULL) {
+	if (overflow || len > CSV_FIELD_MAX || memchr(data, '\0', len) != NULL) {
 		if (rd->problem_col < 0) {
 			rd->problem_col = c;
-			rd->problem = len > CSV_FIELD_MAX ? FP_TOO_LONG : FP_NUL;
+			rd->problem = overflow || len > CSV_FIELD_MAX ? FP_TOO_LONG : FP_NUL;
 		}
 		len = 0;
 	}
@@ -533,18 +539,33 @@ static void on_row(int term, void *arg)
 
 static int parse_bytes(csv_reader *rd, const void *data, size_t len)
 {
-	size_t n = csv_parse(&rd->parser, data, len, on_field, on_row, rd);
+	const unsigned char *p = data;
 
-	if (rd->rc != 0)
-		return rd->rc;
-	if (n != len) {
-		if (csv_error(&rd->parser) == CSV_ENOMEM)
-			return reader_fail(rd, ERR_INVAL, "row %lld: a field is longer than %d bytes "
-			            "(is a quote left open?)", (long long)rd->rows + 1, CSV_FIELD_HARD_MAX);
-		return reader_fail(rd, ERR_INVAL, "row %lld: %s", (long long)rd->rows + 1,
-		            csv_strerror(csv_error(&rd->parser)));
+	for (;;) {
+		size_t n = csv_parse(&rd->parser, p, len, on_field, on_row, rd);
+
+		if (rd->rc != 0)
+			return rd->rc;
+		if (n == len)
+			return 0;
+		if (csv_error(&rd->parser) != CSV_ENOMEM)
+			return reader_fail(rd, ERR_INVAL, "row %lld: %s", (long long)rd->rows + 1,
+			                   csv_strerror(csv_error(&rd->parser)));
+		/*
+		 * A field went over CSV_FIELD_HARD_MAX (capped_realloc refused to
+		 * grow libcsv's buffer, which stopped with its state saved): the
+		 * row gets the error (on_field), the field's bytes so far are
+		 * dropped, and parsing goes on where libcsv stopped, so one bad
+		 * field costs its row, not the file. An open quote that swallows
+		 * the rest of the file ends as that row's "not closed" error.
+		 */
+		rd->field_overflow = 1;
+		rd->parser.entry_pos = 0;
+		rd->parser.spaces = 0;
+		rd->parser.status = 0;
+		p += n;
+		len -= n;
 	}
-	return 0;
 }
 
 static int space_only(unsigned char c)

@@ -51,7 +51,7 @@
 
 #define CSV_COLUMNS_MAX 256              /* columns in the header and in a row */
 #define CSV_FIELD_MAX 1024               /* bytes of a field; longer is a row error */
-#define CSV_FIELD_HARD_MAX (64 * 1024)   /* beyond this the file is not CSV: fatal */
+#define CSV_FIELD_HARD_MAX (64 * 1024)   /* bytes buffered of a field; the rest is dropped (a row error) */
 #define CSV_HEADER_MAX (64 * 1024)       /* bytes of the header line */
 #define CSV_ID_MAX 128                   /* bytes of a customer_id */
 #define CSV_ROWS_DEFAULT 10000000        /* default row limit; see csv_reader_set_max_rows */
@@ -89,7 +89,7 @@ void csv_reader_set_max_rows(csv_reader *rd, int64_t max_rows);
 
 /*
  * Feeds len bytes. Returns 0; the callback's non-zero return; ERR_INVAL for
- * a fatal input problem (bad header, a field over CSV_FIELD_HARD_MAX) or
+ * a fatal input problem (a bad header) or
  * ERR_TOOBIG (over the row limit), with a message from csv_reader_error().
  * After an error the reader accepts nothing more.
  */

@@ -183,6 +183,15 @@ static void reply_too_big(http_req *r)
 	http_reply(r, 413, "application/json", msg, strlen(msg));
 }
 
+/* A route or handler that neither replied nor suspended: a bug, logged, and a 500. */
+static void reply_no_answer(http_req *r, const char *who)
+{
+	static const char body[] = "{\"status\":500,\"error\":\"Internal Server Error\"}";
+
+	log_msg(LOG_ERROR, "%s for %s %s gave no answer", who, r->method, r->path);
+	http_reply_static(r, 500, "application/json", body, sizeof(body) - 1);
+}
+
 static void new_request_id(http_req *r)
 {
 	const char *given = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "X-Request-Id");
@@ -245,12 +254,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		new_request_id(r);
 		*con_cls = r;
 		s->cfg.route(s->cfg.app, r);
-		if (r->resp == NULL && r->phase == PH_HEADERS) {
-			/* The route neither replied nor asked for a body: a bug. */
-			log_msg(LOG_ERROR, "route for %s %s gave no answer", method, url);
-			http_reply(r, 500, "application/json",
-			           xstrdup("{\"status\":500,\"error\":\"Internal Server Error\"}"), 46);
-		}
+		if (r->resp == NULL && r->phase == PH_HEADERS)
+			reply_no_answer(r, "route");  /* neither replied nor asked for a body */
 		/* MHD closes the connection after a response queued in the first
 		 * call, so an answer to a request without a body waits for the
 		 * next call (keep-alive). An early answer to a request with a body
@@ -279,11 +284,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 		r->resume_fn = NULL;
 		fn(s->cfg.app, r);
-		if (r->resp == NULL) {
-			log_msg(LOG_ERROR, "resumed %s %s gave no answer", method, url);
-			http_reply(r, 500, "application/json",
-			           xstrdup("{\"status\":500,\"error\":\"Internal Server Error\"}"), 46);
-		}
+		/* Suspended again: the data offered now comes back after the next resume. */
+		if (r->suspended && r->resp == NULL)
+			return MHD_YES;
+		/* While the body streams in, fn may just let it go on. */
+		if (r->resp == NULL && r->phase == PH_WAITING)
+			reply_no_answer(r, "resumed handler");
 	}
 	if (r->resp != NULL)
 		return queue(r);
@@ -317,11 +323,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		 */
 		if (r->suspended)
 			return MHD_YES;
-		if (r->resp != NULL)
-			return queue(r);
-		log_msg(LOG_ERROR, "handler for %s %s gave no answer", method, url);
-		http_reply(r, 500, "application/json",
-		           xstrdup("{\"status\":500,\"error\":\"Internal Server Error\"}"), 46);
+		if (r->resp == NULL)
+			reply_no_answer(r, "handler");
 		return queue(r);
 	}
 	return MHD_YES;

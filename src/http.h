@@ -79,8 +79,10 @@ void http_add_header(http_req *r, const char *name, const char *value);
 void http_defer(http_req *r);
 /*
  * Resumes a deferred request (from any thread) and runs fn on the
- * connection's own MHD thread, where fn replies. The writer thread uses it
- * so that building an answer never delays the next database commit.
+ * connection's own MHD thread, where fn replies, defers again, or (while a
+ * streamed body is still coming in) returns to let the body go on. The
+ * writer thread uses it so that building an answer never delays the next
+ * database commit.
  */
 void http_resume(http_req *r, http_route_fn fn);
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "db.h"
+#include "decide.h"
 #include "log.h"
 #include "rng.h"
 #include "util.h"
@@ -569,6 +570,7 @@ void sim_oracle_agent(const sim_world *w, sim_agent *out)
 /* One episode waiting for its transaction: the ops borrow these strings. */
 typedef struct pending {
 	writer_op ep;
+	decide_result res;     /* what ep's strings point into */
 	writer_op rew;
 	char customer_id[48];
 	char date[16];
@@ -633,43 +635,34 @@ static int inproc_decide(void *arg, const sim_context *c, size_t *slate, size_t 
 {
 	sim_inproc *p = arg;
 	predict_req req;
-	agent_decision d;
+	const agent_decision *d;
 	pending *q;
 	int rc;
 
 	rc = sim_request(c, &req);
 	if (rc != 0)
 		return rc;
-	rc = agent_decide(&p->conf, p->v, &p->r, p->company, &req, NULL, &d);
+	q = &p->q[p->nq];
+	memset(q, 0, sizeof(*q));
+	rc = decide_episode(&p->conf, p->v, &p->r, p->company, &req, NULL, &q->res, &q->ep.ep);
 	request_predict_free(&req);
 	if (rc != 0)
 		return rc;
-	/* The offers of the request are OFFER_1..OFFER_10 in order. */
-	for (size_t k = 0; k < d.n; k++)
-		slate[k] = d.idx[k];
-	*n = d.n;
-	q = &p->q[p->nq];
-	memset(q, 0, sizeof(*q));
-	util_strlcpy(q->customer_id, c->customer_id, sizeof(q->customer_id));
-	util_strlcpy(q->date, c->date, sizeof(q->date));
-	util_strlcpy(q->state_key, d.state_key, sizeof(q->state_key));
-	q->state = c->state;
-	q->ep.kind = WOP_EPISODE;
-	q->ep.ep.company = p->company;
-	q->ep.ep.customer_id = q->customer_id;
-	/* Both worlds: a customer's own states, borrowed until the flush. */
+	/* The episode borrowed req's states: point it at the customer's own, kept until the flush. */
 	util_strlcpy(q->states, c->states, sizeof(q->states));
 	q->ep.ep.states = q->states;
-	for (size_t k = 0; k < d.n; k++) {
-		q->ep.ep.offers[k] = offer_names[d.idx[k]];
-		q->ep.ep.propensity[k] = d.propensity[k];
-		q->offers[k] = offer_names[d.idx[k]];
-	}
-	q->ep.ep.request_ts = q->date;
-	q->ep.ep.state_key = q->state_key;
-	q->ep.ep.policy = agent_policy_name(p->conf.policy);
-	q->ep.ep.agent_version = p->conf.version;
-	q->ep.ep.epsilon = p->conf.policy == POLICY_EPSILON_GREEDY ? p->conf.epsilon : 0.0;
+	q->ep.kind = WOP_EPISODE;
+	d = &q->res.dec;
+	/* The offers of the request are OFFER_1..OFFER_10 in order. */
+	for (size_t k = 0; k < d->n; k++)
+		slate[k] = d->idx[k];
+	*n = d->n;
+	util_strlcpy(q->customer_id, c->customer_id, sizeof(q->customer_id));
+	util_strlcpy(q->date, c->date, sizeof(q->date));
+	util_strlcpy(q->state_key, d->state_key, sizeof(q->state_key));
+	q->state = c->state;
+	for (size_t k = 0; k < d->n; k++)
+		q->offers[k] = offer_names[d->idx[k]];
 	return 0;
 }
 

@@ -13,6 +13,11 @@
 #     server that is down: every row written with a connection error.
 #     The output file being the input (by any path or link): refused.
 #  5. replay of company_A.json: six JSON lines, on /predict and /predict-v2.
+#  6. POST /batch tells exactly which rows became episodes (issue 15, finding
+#     1): 30,000 good rows, one with a 100 KB quoted field, two more: 200,
+#     the long row is status=error (its field named), the others ok, and the
+#     episodes added are exactly the ok rows. A file rejected after rows were
+#     read (a chunked body over --batch-body-max-mb) records no episode.
 # Exits 77 (skipped) only when $OFFERD_BUILD/offerd has not been built.
 # Runs from the repository root with $OFFERD_BUILD (scripts/run-tests.sh).
 set -uo pipefail
@@ -252,6 +257,54 @@ rc=$?
 [[ $rc == 1 ]] && jq -e '.status == 422 and (.error | type == "object")' "$tmp/bad.out" >/dev/null \
   && ok "replay: a 422 is printed as {status, error} and exits 1" \
   || fail "replay of a bad request: exit $rc, $(cat "$tmp/bad.out")"
+
+# --- 6. POST /batch: every row accounted for ----------------------------------
+{
+  echo 'customer_id;age;region;Offer_1;Offer_2;Offer_3'
+  awk 'BEGIN { for (i = 1; i <= 30000; i++) printf "h%d;30;Asia;1;1;1\n", i }'
+  printf 'h30001;30;"%s";1;1;1\n' "$(head -c 102400 /dev/zero | tr '\0' y)"
+  echo 'h30002;40;Europa;1;0;1'
+  echo 'h30003;50;Asia;0;1;1'
+} >"$tmp/long.csv"
+before=$(episodes)
+code=$(curl -s -o "$tmp/long.out" -D "$tmp/long.hdr" -w '%{http_code}' --max-time 120 \
+  -H 'Content-Type: text/csv' --data-binary @"$tmp/long.csv" "$url/batch")
+after=$(episodes)
+nok=$(grep -c ',ok,' "$tmp/long.out")
+[[ $code == 200 ]] && ok "a 100 KB field: 200" || fail "a 100 KB field: HTTP $code, $(head -c 300 "$tmp/long.out")"
+[[ $(tail -n +2 "$tmp/long.out" | wc -l) == 30003 ]] && ok "a 100 KB field: 30,003 result rows" \
+  || fail "a 100 KB field: $(tail -n +2 "$tmp/long.out" | wc -l) result rows, expected 30003"
+[[ $(tr -d '\r' <"$tmp/long.out" | sed -n 30002p) == 'h30001,,,,,error,region is longer than 1024 bytes' ]] \
+  && ok "a 100 KB field: its row is the error, naming the field" \
+  || fail "a 100 KB field: row 30001 is '$(tr -d '\r' <"$tmp/long.out" | sed -n 30002p | head -c 200)'"
+[[ $nok == 30002 ]] && ok "a 100 KB field: the other 30,002 rows ok" || fail "a 100 KB field: $nok ok rows"
+[[ $((after - before)) == "$nok" ]] && ok "a 100 KB field: the episodes added are exactly the ok rows" \
+  || fail "a 100 KB field: episodes went from $before to $after with $nok ok rows"
+grep -qi "^X-Batch-Rows-Ok: $nok" "$tmp/long.hdr" && grep -qi '^X-Batch-Rows-Failed: 1' "$tmp/long.hdr" \
+  && ok "a 100 KB field: X-Batch-Rows-Ok/Failed" || fail "a 100 KB field: headers $(grep -i x-batch "$tmp/long.hdr" | tr -d '\r' | tr '\n' ' ')"
+
+# A second offerd on the same database with a 1 MiB /batch limit; a chunked
+# body declares no length, so the limit is found after many rows were read.
+"$build/offerd" --port 0 --host 127.0.0.1 --database-url "$db" --auth off \
+  --access-log off --batch-body-max-mb 1 >"$tmp/small.log" 2>&1 &
+pid2=$!
+url2=
+for _ in $(seq 100); do
+  url2=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$tmp/small.log" | head -n 1 | cut -d' ' -f3)
+  [[ -n $url2 ]] && break
+  sleep 0.1
+done
+head -n 30001 "$tmp/long.csv" >"$tmp/two.csv"
+head -n 30001 "$tmp/long.csv" | tail -n +2 >>"$tmp/two.csv"   # about 1.1 MB
+before=$(episodes)
+code=$(curl -s -o "$tmp/two.out" -w '%{http_code}' --max-time 60 -H 'Content-Type: text/csv' \
+  -H 'Transfer-Encoding: chunked' --data-binary @"$tmp/two.csv" "$url2/batch")
+after=$(episodes)
+[[ -n $url2 && $code == 413 && $after == "$before" ]] \
+  && ok "a chunked body over the limit: 413 and no episode recorded" \
+  || fail "a chunked body over the limit: HTTP $code, episodes went from $before to $after"
+kill "$pid2" 2>/dev/null
+wait "$pid2" 2>/dev/null
 
 kill -0 "$pid" 2>/dev/null || fail "offerd died; its log: $(tail -n 20 "$tmp/offerd.log")"
 if ((fails > 0)); then

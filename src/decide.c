@@ -1,0 +1,44 @@
+/*
+ * decide.c — one decision and the episode that records it (see decide.h).
+ * Policy-agnostic: the choice is agent_decide's; this file only copies the
+ * decision, the version and the request into the episode's fields.
+ */
+#include "decide.h"
+
+#include <string.h>
+
+#include "util.h"
+
+_Static_assert(AGENT_SHOWN == EPISODE_SHOWN_MAX, "an episode holds the offers a decision shows");
+
+int decide_episode(const agent_conf *conf, values *v, rng *r, const char *company,
+                   const predict_req *req, const char *rfm, decide_result *out, episode *ep)
+{
+	int rc;
+
+	memset(ep, 0, sizeof(*ep));
+	if (strlen(company) >= sizeof(out->company))
+		return ERR_RANGE;
+	out->conf = *conf;
+	rc = agent_decide(&out->conf, v, r, company, req, rfm, &out->dec);
+	if (rc != 0)
+		return rc;
+	util_strlcpy(out->company, company, sizeof(out->company));
+	util_strlcpy(out->customer_id, req->customer_id, sizeof(out->customer_id));
+	util_strlcpy(out->request_ts, req->timestamp, sizeof(out->request_ts));
+	ep->company = out->company;
+	ep->customer_id = out->customer_id;
+	ep->states = req->states_text;
+	for (size_t k = 0; k < out->dec.n && k < AGENT_SHOWN; k++) {
+		util_strlcpy(out->offers[k], req->offers[out->dec.idx[k]], sizeof(out->offers[k]));
+		ep->offers[k] = out->offers[k];
+		ep->propensity[k] = out->dec.propensity[k];
+	}
+	ep->request_ts = out->request_ts;
+	ep->state_key = out->dec.state_key;
+	ep->policy = agent_policy_name(out->conf.policy);
+	ep->agent_version = out->conf.version;
+	/* Only epsilon-greedy explores with epsilon; the others store 0. */
+	ep->epsilon = out->conf.policy == POLICY_EPSILON_GREEDY ? out->conf.epsilon : 0.0;
+	return 0;
+}

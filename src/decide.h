@@ -1,0 +1,49 @@
+/*
+ * decide.h — one decision and the episode that records it.
+ *
+ * Every caller that decides for a customer (/predict, /predict-v2, /batch
+ * and the simulator) goes through decide_episode(): it asks the agent
+ * (agent_decide, whatever the policy) for up to three offers and fills the
+ * episode the writer stores, so the episode's fields are set in one place.
+ * The caller gathers the inputs (the agent version, the learned values,
+ * the customer's segment) and owns what the episode borrows.
+ */
+#ifndef OFFERD_DECIDE_H
+#define OFFERD_DECIDE_H
+
+#include <stddef.h>
+
+#include "agent.h"
+#include "request.h"
+#include "rng.h"
+#include "store.h"
+#include "values.h"
+
+#define DECIDE_COMPANY_MAX 64
+
+/*
+ * What an episode points into: a copy of the agent version that decided,
+ * the decision, and the request's strings. Owns no heap memory.
+ */
+typedef struct decide_result {
+	agent_conf conf;
+	agent_decision dec;
+	char company[DECIDE_COMPANY_MAX];
+	char customer_id[REQ_ID_MAX + 1];
+	char request_ts[40];
+	char offers[AGENT_SHOWN][REQ_OFFER_NAME_MAX + 1];   /* in slot order */
+} decide_result;
+
+/*
+ * Decides for req with agent version conf over the learned values v and
+ * fills ep (id 0) with the episode that records the decision. rfm is the
+ * customer's known segment or NULL; r is the caller's random stream.
+ * ep's strings point into out, except ep->states, which borrows
+ * req->states_text: out (and that text) must outlive ep.
+ * Returns 0, ERR_INVAL when no offer is allowed, or ERR_RANGE when company
+ * is too long.
+ */
+int decide_episode(const agent_conf *conf, values *v, rng *r, const char *company,
+                   const predict_req *req, const char *rfm, decide_result *out, episode *ep);
+
+#endif
