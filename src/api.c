@@ -161,22 +161,20 @@ int api_require_type(http_req *r, const char *type, const char *alt)
 
 static int resolve_tenant(server *s, http_req *r, api_tenant *t)
 {
-	const char *key = http_header(r, "X-API-Key");
-	const char *authz = http_header(r, "Authorization");
+	const char *key = NULL;
+	const char *why = NULL;
+	int rc;
 
 	if (strcmp(s->cfg->auth, "off") == 0) {
 		util_strlcpy(t->company, s->cfg->company, sizeof(t->company));
 		snprintf(t->key_id, sizeof(t->key_id), "company:%s", t->company);
 		return 0;
 	}
-	if (key == NULL && authz != NULL) {
-		if (strncasecmp(authz, "Bearer ", 7) != 0) {
-			api_error(r, ERR_AUTH, "Authorization", "Authorization must be \"Bearer KEY\"");
-			return ERR_AUTH;
-		}
-		key = authz + 7;
-		while (*key == ' ')
-			key++;
+	rc = auth_key_from_headers(http_header(r, "X-API-Key"), http_header(r, "Authorization"), &key,
+	                           &why);
+	if (rc != 0) {
+		api_error(r, rc, "Authorization", "%s", why);
+		return rc;
 	}
 	if (key == NULL || key[0] == '\0') {
 		api_error(r, ERR_AUTH, "Authorization",
