@@ -23,6 +23,7 @@
 
 enum route_id {
 	R_ALIVE,
+	R_READY,
 	R_PREDICT,
 	R_PREDICT_V2,
 	R_REWARDS,
@@ -46,6 +47,7 @@ typedef struct route {
 
 static const route routes[] = {
     {"/is-alive", 0, "GET", "GET, HEAD", R_ALIVE, 0, "/is-alive"},
+    {"/ready", 0, "GET", "GET, HEAD", R_READY, 0, "/ready"},
     {"/predict", 0, "POST", "POST", R_PREDICT, 1, "/predict"},
     {"/predict-v2", 0, "POST", "POST", R_PREDICT_V2, 1, "/predict-v2"},
     {"/rewards", 0, "PUT", "PUT", R_REWARDS, 1, "/rewards"},
@@ -382,6 +384,7 @@ void api_route(void *app, http_req *r)
 	}
 	switch (rt->id) {
 	case R_ALIVE: is_alive(s, r); break;
+	case R_READY: api_ready(s, r); break;
 	case R_PREDICT: api_predict_route(s, r, &t, 0); break;
 	case R_PREDICT_V2: api_predict_route(s, r, &t, 1); break;
 	case R_REWARDS: api_rewards_route(s, r, &t); break;

@@ -37,6 +37,8 @@ typedef struct api_tenant {
 void api_predict_route(server *s, http_req *r, const api_tenant *t, int v2);
 void api_rewards_route(server *s, http_req *r, const api_tenant *t);
 void api_batch_route(server *s, http_req *r, const api_tenant *t);
+/* GET /ready (api_health.c): 200 when the database answers and the writer runs, else 503. */
+void api_ready(server *s, http_req *r);
 
 /*
  * One /predict decision on its way to the database: the request, the
