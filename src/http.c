@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -56,6 +57,10 @@ struct http_req {
 	char *hdr_value[HTTP_EXTRA_HEADERS];
 	void *ctx;
 	void (*ctx_free)(void *);
+	int started;               /* the head is in and checked: the route ran */
+	const char *raw_target;    /* the request target as received (MHD's buffer) */
+	size_t raw_target_len;     /* its length up to the first NUL */
+	int target_bad;            /* it holds a byte no request target may hold */
 };
 
 const char *http_method(const http_req *r) { return r->method; }
@@ -226,6 +231,192 @@ static int has_body(struct MHD_Connection *conn)
 	return (cl != NULL && strcmp(cl, "0") != 0) || te != NULL;
 }
 
+static const char *reason_phrase(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 413: return "Payload Too Large";
+	case 414: return "URI Too Long";
+	case 431: return "Request Header Fields Too Large";
+	case 501: return "Not Implemented";
+	default: return "Error";
+	}
+}
+
+/*
+ * Replies a JSON error that http.c decides itself (framing, limits) and
+ * closes the connection after it: after a framing error the next byte
+ * cannot be trusted to start a request. field and msg are static strings
+ * without quotes or backslashes.
+ */
+static void reply_close(http_req *r, int status, const char *field, const char *msg)
+{
+	char *body = xasprintf("{\"status\":%d,\"error\":\"%s\",\"field\":\"%s\",\"message\":\"%s\"}",
+	                       status, reason_phrase(status), field, msg);
+
+	http_add_header(r, "Connection", "close");
+	http_reply(r, status, "application/json", body, strlen(body));
+}
+
+/* RFC 9110 5.6.2: a header name is a token. */
+static int is_token(const char *p, size_t n)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c != '\0' && strchr(extra, c) != NULL)))
+			return 0;
+	}
+	return 1;
+}
+
+typedef struct head_scan {
+	int bad_name;
+	int n_length;              /* Content-Length fields */
+	const char *length;        /* the first one */
+	int length_bad;            /* not 1*DIGIT, or two that differ */
+	int n_coding;              /* transfer codings, over all Transfer-Encoding fields */
+	int chunked_seen;
+	int chunked_last;          /* the last coding seen is chunked */
+	int chunked_twice;
+	int other_coding;          /* a coding other than chunked */
+} head_scan;
+
+/* Transfer-Encoding: a comma-separated list of codings (RFC 9112 6.1). */
+static void scan_codings(head_scan *h, const char *v)
+{
+	while (*v != '\0') {
+		size_t n;
+
+		while (*v == ' ' || *v == '\t' || *v == ',')
+			v++;
+		if (*v == '\0')
+			break;
+		n = strcspn(v, ",");
+		while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+			n--;
+		if (n == 7 && strncasecmp(v, "chunked", 7) == 0) {
+			h->chunked_twice |= h->chunked_seen;
+			h->chunked_seen = 1;
+			h->chunked_last = 1;
+		} else {
+			h->other_coding = 1;
+			h->chunked_last = 0;
+		}
+		h->n_coding++;
+		v += strcspn(v, ",");
+	}
+}
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   size_t key_size, const char *value, size_t value_size)
+{
+	head_scan *h = cls;
+
+	(void)kind;
+	if (!is_token(key, key_size))
+		h->bad_name = 1;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		if (value_size == 0 || strspn(value, "0123456789") != value_size)
+			h->length_bad = 1;
+		else if (h->length != NULL && strcmp(h->length, value) != 0)
+			h->length_bad = 1;
+		if (h->length == NULL)
+			h->length = value;
+		h->n_length++;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		if (value_size == 0)
+			h->other_coding = 1;
+		scan_codings(h, value);
+	}
+	return MHD_YES;
+}
+
+/*
+ * What RFC 9112 requires of a request head and libmicrohttpd 0.9.75 lets
+ * through: a proxy in front of offerd may frame the same bytes another way,
+ * so every ambiguity is a 400 and a close (RFC 9112 6.3, 11.2). Returns 0,
+ * or -1 after replying.
+ */
+static int check_head(http_req *r, const char *url, const char *version)
+{
+	head_scan h;
+
+	memset(&h, 0, sizeof(h));
+	/* A NUL or a control byte in the target: MHD stops at the NUL and
+	 * would serve "/is-alive\0junk" as /is-alive. MHD ends the target with
+	 * a NUL where the space before the version was, so the target as
+	 * received ends right before the version. */
+	if (r->target_bad || (r->raw_target != NULL && r->raw_target == url && version != NULL &&
+	                      version[0] != '\0' && r->raw_target + r->raw_target_len + 1 != version)) {
+		reply_close(r, 400, "request-target",
+		            "the request target holds a control character, a space or a NUL");
+		return -1;
+	}
+	MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, scan_header, &h);
+	if (h.bad_name) {
+		reply_close(r, 400, "headers",
+		            "a header name holds a character other than a token's (a space before the colon?)");
+		return -1;
+	}
+	if (h.n_coding > 0 && h.n_length > 0) {
+		reply_close(r, 400, "Transfer-Encoding",
+		            "Transfer-Encoding and Content-Length together make the body length ambiguous");
+		return -1;
+	}
+	if (h.length_bad) {
+		reply_close(r, 400, "Content-Length",
+		            "Content-Length must be one decimal number, given once (or repeated unchanged)");
+		return -1;
+	}
+	if (h.n_coding > 0 && version != NULL && strcmp(version, MHD_HTTP_VERSION_1_0) == 0) {
+		/* RFC 9112 6.1: an HTTP/1.0 sender may not know chunked framing. */
+		reply_close(r, 400, "Transfer-Encoding", "Transfer-Encoding is not allowed in HTTP/1.0");
+		return -1;
+	}
+	if (h.n_coding > 0 && (!h.chunked_last || h.chunked_twice)) {
+		reply_close(r, 400, "Transfer-Encoding",
+		            "Transfer-Encoding must end with chunked, once, or the body length is unknown");
+		return -1;
+	}
+	if (h.other_coding) {
+		reply_close(r, 501, "Transfer-Encoding",
+		            "offerd decodes no transfer coding but chunked; send Transfer-Encoding: chunked");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Called by MHD when the request line is in, before the headers: the
+ * target is seen here as received, before MHD splits off the query and
+ * decodes it. The request object starts here, so that a request MHD
+ * rejects by itself is still freed (on_completed).
+ */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	http_server *s = cls;
+	http_req *r = xcalloc(1, sizeof(*r));
+
+	r->srv = s;
+	r->conn = conn;
+	r->start = util_monotonic();
+	if (uri != NULL) {
+		r->raw_target = uri;
+		r->raw_target_len = strlen(uri);
+		for (const char *p = uri; *p != '\0'; p++) {
+			if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+				r->target_bad = 1;
+		}
+	}
+	return r;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls)
@@ -233,17 +424,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	http_server *s = cls;
 	http_req *r = *con_cls;
 
-	(void)version;
 	if (r == NULL) {
-		r = xcalloc(1, sizeof(*r));
-		r->srv = s;
-		r->conn = conn;
+		/* on_uri makes r; this is for a request line MHD did not report. */
+		r = on_uri(s, NULL, conn);
+		*con_cls = r;
+	}
+	if (!r->started) {
+		r->started = 1;
 		r->method = method;
 		r->path = url;
-		r->start = util_monotonic();
 		atomic_fetch_add(&s->inflight, 1);
 		new_request_id(r);
-		*con_cls = r;
+		if (check_head(r, url, version) != 0)
+			return queue(r);
 		s->cfg.route(s->cfg.app, r);
 		if (r->resp == NULL && r->phase == PH_HEADERS) {
 			/* The route neither replied nor asked for a body: a bug. */
@@ -342,7 +535,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (r == NULL)
 		return;
-	if (s->cfg.done != NULL)
+	/* Not started: MHD answered the request itself (a malformed head);
+	 * there is no method or path to log. */
+	if (r->started && s->cfg.done != NULL)
 		s->cfg.done(s->cfg.app, r, r->queued ? r->status : 0, util_monotonic() - r->start);
 	if (r->ctx_free != NULL)
 		r->ctx_free(r->ctx);
@@ -353,9 +548,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		free(r->hdr_value[i]);
 	}
 	buf_free(&r->body);
+	if (r->started)
+		atomic_fetch_sub(&s->inflight, 1);
 	free(r);
 	*con_cls = NULL;
-	atomic_fetch_sub(&s->inflight, 1);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
@@ -445,7 +641,7 @@ int http_start(const http_config *cfg, http_server **out)
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_limit,
 	    MHD_OPTION_CONNECTION_LIMIT, cfg->conn_limit, MHD_OPTION_CONNECTION_TIMEOUT,
 	    cfg->conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->header_limit,
-	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
 	    s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
 	    MHD_OPTION_END);
 	if (s->d == NULL) {
