@@ -21,6 +21,20 @@
 #include "util.h"
 
 #define HTTP_EXTRA_HEADERS 8
+/* The longest request target (RFC 9112 3: at least 8000 octets). */
+#define HTTP_TARGET_MAX 8192
+/*
+ * MHD's memory per connection is twice --header-limit and this much more,
+ * so that a head somewhat over offerd's own limits reaches check_head and
+ * gets offerd's JSON 414 or 431; only heads beyond that get MHD's HTML.
+ */
+#define HTTP_POOL_SLACK (16u << 10)
+/*
+ * A body over the limit is read and dropped, up to this much more than the
+ * limit, before the 413 is sent: a client that sends its whole body before
+ * reading (Python's urllib) would otherwise meet a reset instead of the 413.
+ */
+#define HTTP_DRAIN_MAX (8u << 20)
 
 struct http_server {
 	struct MHD_Daemon *d;
@@ -221,6 +235,21 @@ static size_t declared_length(struct MHD_Connection *conn)
 	return (size_t)n;
 }
 
+/*
+ * Whether to read and drop a body declared too large before the 413: yes
+ * unless the client waits for "100 Continue" (then it reads the 413 before
+ * sending anything) or the body is too large to be worth reading.
+ */
+static int drain_before_413(http_req *r)
+{
+	const char *expect = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	                                                 MHD_HTTP_HEADER_EXPECT);
+
+	if (expect != NULL && strcasecmp(expect, "100-continue") == 0)
+		return 0;
+	return declared_length(r->conn) <= r->body_max + HTTP_DRAIN_MAX;
+}
+
 static int has_body(struct MHD_Connection *conn)
 {
 	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -345,6 +374,7 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
  */
 static int check_head(http_req *r, const char *url, const char *version)
 {
+	const union MHD_ConnectionInfo *info;
 	head_scan h;
 
 	memset(&h, 0, sizeof(h));
@@ -356,6 +386,15 @@ static int check_head(http_req *r, const char *url, const char *version)
 	                      version[0] != '\0' && r->raw_target + r->raw_target_len + 1 != version)) {
 		reply_close(r, 400, "request-target",
 		            "the request target holds a control character, a space or a NUL");
+		return -1;
+	}
+	if (r->raw_target_len > HTTP_TARGET_MAX) {
+		reply_close(r, 414, "request-target", "the request target is longer than 8192 bytes");
+		return -1;
+	}
+	info = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	if (info != NULL && info->header_size > r->srv->cfg.header_limit) {
+		reply_close(r, 431, "headers", "the request head is larger than --header-limit bytes");
 		return -1;
 	}
 	MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, scan_header, &h);
@@ -449,8 +488,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		 * next call (keep-alive). An early answer to a request with a body
 		 * (401, 415, 429...) must go now: MHD cannot queue it while the
 		 * upload is in progress, and closing is right for such errors. */
-		if (r->resp == NULL && r->phase == PH_BODY && declared_length(conn) > r->body_max)
+		if (r->resp == NULL && r->phase == PH_BODY && declared_length(conn) > r->body_max) {
 			reply_too_big(r);
+			if (drain_before_413(r)) {
+				r->phase = PH_DISCARD;
+				return MHD_YES;
+			}
+		}
 		if (r->resp != NULL && has_body(conn))
 			return queue(r);
 		return MHD_YES;
@@ -461,7 +505,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (*upload_size > 0) {
 			r->discarded += *upload_size;
 			*upload_size = 0;
-			return r->discarded > 16 * r->body_max + (1u << 20) ? MHD_NO : MHD_YES;
+			return r->discarded > r->body_max + HTTP_DRAIN_MAX ? MHD_NO : MHD_YES;
 		}
 		return queue(r);  /* the body is all in: answer now */
 	}
@@ -640,7 +684,8 @@ int http_start(const http_config *cfg, http_server **out)
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads > 0 ? cfg->threads : 2),
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_limit,
 	    MHD_OPTION_CONNECTION_LIMIT, cfg->conn_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-	    cfg->conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->header_limit,
+	    cfg->conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    2 * cfg->header_limit + HTTP_POOL_SLACK,
 	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
 	    s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
 	    MHD_OPTION_END);
