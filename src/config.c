@@ -56,6 +56,9 @@ static const config_entry table[] = {
      "seconds of inactivity before a connection is closed"},
     {"header-limit", "OFFERD_HEADER_LIMIT", C_INT, F(header_limit), "32768", 4096, 1 << 20,
      "bytes of request headers per connection"},
+    {"cors-origin", "OFFERD_CORS_ORIGIN", C_STR, F(cors_origin), "", 0, 0,
+     "origins whose web pages may call the API from a browser (CORS), comma-separated, "
+     "e.g. https://shop.example.com; * for any; none by default"},
     {"rate", "OFFERD_RATE", C_DBL, F(rate), "0", 0, 1e9,
      "requests per second per API key (token bucket); 0 = unlimited"},
     {"rate-burst", "OFFERD_RATE_BURST", C_INT, F(rate_burst), "100", 1, 1000000,

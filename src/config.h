@@ -27,6 +27,7 @@ typedef struct offerd_config {
 	int per_ip_limit;
 	int conn_timeout;
 	int header_limit;
+	char *cors_origin;      /* origins allowed to call from a browser, comma-separated */
 	double rate;            /* requests per second per key, 0 = unlimited */
 	int rate_burst;
 	char *log_level;

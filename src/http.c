@@ -20,7 +20,9 @@
 #include "rng.h"
 #include "util.h"
 
-#define HTTP_EXTRA_HEADERS 8
+#define HTTP_EXTRA_HEADERS 12
+/* Origins --cors-origin may list. */
+#define HTTP_CORS_MAX 16
 /* The longest request target (RFC 9112 3: at least 8000 octets). */
 #define HTTP_TARGET_MAX 8192
 /*
@@ -42,6 +44,9 @@ struct http_server {
 	atomic_uint connections;
 	atomic_uint inflight;
 	int port;
+	char *cors[HTTP_CORS_MAX];  /* origins allowed to call from a browser */
+	size_t ncors;
+	int cors_any;              /* "*": every origin */
 };
 
 enum phase { PH_HEADERS = 0, PH_BODY, PH_DISCARD, PH_WAITING, PH_DONE };
@@ -431,6 +436,99 @@ static int check_head(http_req *r, const char *url, const char *version)
 	return 0;
 }
 
+/* --- CORS ----------------------------------------------------------------- */
+
+/* Request headers a browser may send on a cross-origin call. */
+#define CORS_ALLOW_HEADERS "Authorization, X-API-Key, Content-Type, Idempotency-Key, X-Request-Id"
+#define CORS_ALLOW_METHODS "GET, HEAD, POST, PUT"
+
+/*
+ * Parses --cors-origin: a comma-separated list of origins
+ * ("https://shop.example.com", "http://127.0.0.1:8080"), or "*". An origin is
+ * a scheme, a host and an optional port: no path, not even "/".
+ */
+static int cors_parse(http_server *s, const char *list)
+{
+	const char *p = list;
+
+	while (p != NULL && *p != '\0') {
+		size_t n;
+		const char *host;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		n = strcspn(p, ", ");
+		if (n == 1 && *p == '*') {
+			s->cors_any = 1;
+		} else {
+			host = strncmp(p, "https://", 8) == 0 ? p + 8 : strncmp(p, "http://", 7) == 0 ? p + 7 : NULL;
+			if (host == NULL || host >= p + n || memchr(host, '/', (size_t)(p + n - host)) != NULL) {
+				log_msg(LOG_ERROR,
+				        "--cors-origin: \"%.*s\" is not an origin like https://shop.example.com "
+				        "(scheme, host, optional port, no path)",
+				        (int)n, p);
+				return ERR_INVAL;
+			}
+			if (s->ncors == HTTP_CORS_MAX) {
+				log_msg(LOG_ERROR, "--cors-origin: at most %d origins", HTTP_CORS_MAX);
+				return ERR_INVAL;
+			}
+			s->cors[s->ncors] = xmalloc(n + 1);
+			memcpy(s->cors[s->ncors], p, n);
+			s->cors[s->ncors][n] = '\0';
+			s->ncors++;
+		}
+		p += n;
+	}
+	return 0;
+}
+
+static int cors_allowed(const http_server *s, const char *origin)
+{
+	if (s->cors_any)
+		return 1;
+	for (size_t i = 0; i < s->ncors; i++) {
+		if (strcasecmp(s->cors[i], origin) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * With --cors-origin, a request whose Origin is listed gets
+ * Access-Control-Allow-Origin, and its preflight (OPTIONS with
+ * Access-Control-Request-Method) is answered here: 204 with the methods and
+ * headers offerd takes. Returns 1 after answering a preflight. Other
+ * origins get nothing, which the browser treats as a refusal.
+ */
+static int cors(http_req *r)
+{
+	const http_server *s = r->srv;
+	const char *origin;
+
+	if (s->ncors == 0 && !s->cors_any)
+		return 0;
+	/* The answer depends on Origin: caches must keep one per origin. */
+	http_add_header(r, "Vary", "Origin");
+	origin = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin");
+	if (origin == NULL || !cors_allowed(s, origin))
+		return 0;
+	http_add_header(r, "Access-Control-Allow-Origin", origin);
+	if (strcmp(r->method, "OPTIONS") != 0 ||
+	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Access-Control-Request-Method") ==
+	        NULL) {
+		http_add_header(r, "Access-Control-Expose-Headers", "X-Request-Id, Retry-After");
+		return 0;
+	}
+	http_add_header(r, "Access-Control-Allow-Methods", CORS_ALLOW_METHODS);
+	http_add_header(r, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);
+	http_add_header(r, "Access-Control-Max-Age", "600");
+	http_reply_static(r, 204, NULL, "", 0);
+	return 1;
+}
+
 /*
  * Called by MHD when the request line is in, before the headers: the
  * target is seen here as received, before MHD splits off the query and
@@ -476,7 +574,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		new_request_id(r);
 		if (check_head(r, url, version) != 0)
 			return queue(r);
-		s->cfg.route(s->cfg.app, r);
+		if (cors(r) == 0)
+			s->cfg.route(s->cfg.app, r);
 		if (r->resp == NULL && r->phase == PH_HEADERS) {
 			/* The route neither replied nor asked for a body: a bug. */
 			log_msg(LOG_ERROR, "route for %s %s gave no answer", method, url);
@@ -646,6 +745,13 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	log_msg(LOG_WARN, "http: %s", msg);
 }
 
+static void http_free_cors(http_server *s)
+{
+	for (size_t i = 0; i < s->ncors; i++)
+		free(s->cors[i]);
+	s->ncors = 0;
+}
+
 int http_start(const http_config *cfg, http_server **out)
 {
 	http_server *s = xcalloc(1, sizeof(*s));
@@ -657,6 +763,11 @@ int http_start(const http_config *cfg, http_server **out)
 	const union MHD_DaemonInfo *info;
 
 	s->cfg = *cfg;
+	if (cors_parse(s, cfg->cors_origins) != 0) {
+		http_free_cors(s);
+		free(s);
+		return ERR_INVAL;
+	}
 	memset(&a4, 0, sizeof(a4));
 	memset(&a6, 0, sizeof(a6));
 	if (inet_pton(AF_INET, cfg->host, &a4.sin_addr) == 1) {
@@ -675,6 +786,7 @@ int http_start(const http_config *cfg, http_server **out)
 		sa = (const struct sockaddr *)&a4;
 	} else {
 		log_msg(LOG_ERROR, "--host must be an IPv4 or IPv6 address, got \"%s\"", cfg->host);
+		http_free_cors(s);
 		free(s);
 		return ERR_INVAL;
 	}
@@ -692,6 +804,7 @@ int http_start(const http_config *cfg, http_server **out)
 	if (s->d == NULL) {
 		log_msg(LOG_ERROR, "cannot listen on %s:%d (in use, or not permitted)", cfg->host,
 		        cfg->port);
+		http_free_cors(s);
 		free(s);
 		return ERR_IO;
 	}
@@ -729,5 +842,6 @@ void http_stop(http_server *s)
 	if (s == NULL)
 		return;
 	MHD_stop_daemon(s->d);
+	http_free_cors(s);
 	free(s);
 }

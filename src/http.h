@@ -32,6 +32,7 @@ typedef struct http_config {
 	unsigned per_ip_limit;     /* per client address; 0 = none */
 	unsigned conn_timeout;     /* seconds of inactivity before a close */
 	size_t header_limit;       /* bytes of request headers per connection */
+	const char *cors_origins;  /* --cors-origin: comma-separated origins, "*", or NULL/"" */
 	http_route_fn route;
 	http_done_fn done;
 	void *app;
