@@ -8,12 +8,14 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -38,12 +40,31 @@
  */
 #define HTTP_DRAIN_MAX (8u << 20)
 
+/*
+ * A connection, as the head deadline sees it (see "slow clients" below).
+ * Every field is guarded by the server's conns_lock.
+ */
+typedef struct http_conn {
+	MHD_socket fd;
+	double waiting_since;      /* when it began to wait for a request head */
+	double deadline;           /* by when that head must be in; 0: a request is handled */
+	int shut;                  /* closed by offerd (deadline or eviction) */
+	struct http_conn *prev, *next;
+} http_conn;
+
 struct http_server {
 	struct MHD_Daemon *d;
 	http_config cfg;
 	atomic_uint connections;
 	atomic_uint inflight;
 	int port;
+	pthread_mutex_t conns_lock;
+	http_conn *conns;          /* every open connection */
+	pthread_t reaper;
+	pthread_cond_t reaper_cond;
+	int reaper_stop;           /* guarded by conns_lock */
+	int reaper_started;
+	atomic_ullong shed;        /* connections closed for a late head */
 	char *cors[HTTP_CORS_MAX];  /* origins allowed to call from a browser */
 	size_t ncors;
 	int cors_any;              /* "*": every origin */
@@ -80,6 +101,7 @@ struct http_req {
 	const char *raw_target;    /* the request target as received (MHD's buffer) */
 	size_t raw_target_len;     /* its length up to the first NUL */
 	int target_bad;            /* it holds a byte no request target may hold */
+	http_conn *hc;             /* its connection's deadline entry */
 };
 
 const char *http_method(const http_req *r) { return r->method; }
@@ -436,6 +458,138 @@ static int check_head(http_req *r, const char *url, const char *version)
 	return 0;
 }
 
+/* --- slow clients --------------------------------------------------------------
+ *
+ * libmicrohttpd's --conn-timeout counts inactivity only: a client that sends
+ * one header line every few seconds keeps its connection for ever, and a few
+ * thousand such connections leave no room for anyone. So:
+ *  - a request head must be complete within --head-timeout seconds of the
+ *    connection's accept, or of its request line on a kept-alive connection
+ *    (which may idle for --conn-timeout seconds before that line, in total,
+ *    however slowly bytes trickle in);
+ *  - when open connections reach 7/8 of --conn-limit, each new one closes
+ *    the connection that has waited longest for a request head (a slow
+ *    client, or an idle kept-alive one): the slots a slow client holds go to
+ *    new clients instead of being refused at the limit;
+ *  - libmicrohttpd's --per-ip-limit bounds what one address holds.
+ * A connection closed so gets a 408 first. A reaper thread checks deadlines
+ * four times a second; offerd closes a connection by shutting its socket
+ * down, which libmicrohttpd then sees as the client's close.
+ */
+
+#define HTTP_REAP_INTERVAL 0.25
+
+static const char late_408[] =
+    "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json\r\n"
+    "Content-Length: 107\r\n\r\n"
+    "{\"status\":408,\"error\":\"Request Timeout\",\"message\":\"the request head did not "
+    "arrive in time; connect again\"}";
+
+/* Called with conns_lock held; c's socket stays open until MHD's close
+ * notification, which waits for the lock. */
+static void shut_conn(http_server *s, http_conn *c)
+{
+	ssize_t n;
+
+	c->shut = 1;
+	c->deadline = 0;
+	/* Best effort, never blocking: the client may be gone already. */
+	n = send(c->fd, late_408, sizeof(late_408) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)n;
+	shutdown(c->fd, SHUT_RDWR);
+	atomic_fetch_add(&s->shed, 1);
+}
+
+static http_conn *conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* The connection begins to wait for a head: accepted, or its last request done. */
+static void head_wait(http_server *s, http_conn *c, double limit)
+{
+	double now = util_monotonic();
+
+	pthread_mutex_lock(&s->conns_lock);
+	if (!c->shut) {
+		c->waiting_since = now;
+		c->deadline = now + limit;
+	}
+	pthread_mutex_unlock(&s->conns_lock);
+}
+
+/* The request line is in: the rest of the head has --head-timeout. */
+static void head_started(http_server *s, http_conn *c)
+{
+	double limit = util_monotonic() + (double)s->cfg.head_timeout;
+
+	pthread_mutex_lock(&s->conns_lock);
+	if (c->deadline > limit)
+		c->deadline = limit;
+	pthread_mutex_unlock(&s->conns_lock);
+}
+
+/* The head is in: no deadline while the request is handled. */
+static void head_done(http_server *s, http_conn *c)
+{
+	pthread_mutex_lock(&s->conns_lock);
+	c->deadline = 0;
+	pthread_mutex_unlock(&s->conns_lock);
+}
+
+/* Closes the connection that has waited longest for a head, other than keep. */
+static void evict_one(http_server *s, const http_conn *keep)
+{
+	http_conn *oldest = NULL;
+
+	pthread_mutex_lock(&s->conns_lock);
+	for (http_conn *c = s->conns; c != NULL; c = c->next) {
+		if (c != keep && !c->shut && c->deadline != 0 &&
+		    (oldest == NULL || c->waiting_since < oldest->waiting_since))
+			oldest = c;
+	}
+	if (oldest != NULL)
+		shut_conn(s, oldest);
+	pthread_mutex_unlock(&s->conns_lock);
+}
+
+static void *reaper_main(void *arg)
+{
+	http_server *s = arg;
+	unsigned long long reported = 0;
+
+	pthread_mutex_lock(&s->conns_lock);
+	while (!s->reaper_stop) {
+		struct timespec until;
+		double now = util_monotonic();
+		unsigned long long shed;
+
+		for (http_conn *c = s->conns; c != NULL; c = c->next) {
+			if (!c->shut && c->deadline != 0 && now > c->deadline)
+				shut_conn(s, c);
+		}
+		shed = atomic_load(&s->shed);
+		if (shed != reported) {
+			log_msg(LOG_WARN, "http: closed %llu connections whose request head was late "
+			        "(%llu so far; --head-timeout %u s, --conn-limit %u)",
+			        shed - reported, shed, s->cfg.head_timeout, s->cfg.conn_limit);
+			reported = shed;
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += (long)(HTTP_REAP_INTERVAL * 1e9);
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->reaper_cond, &s->conns_lock, &until);
+	}
+	pthread_mutex_unlock(&s->conns_lock);
+	return NULL;
+}
+
 /* --- CORS ----------------------------------------------------------------- */
 
 /* Request headers a browser may send on a cross-origin call. */
@@ -543,6 +697,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	r->srv = s;
 	r->conn = conn;
 	r->start = util_monotonic();
+	r->hc = conn_of(conn);
+	if (r->hc != NULL)
+		head_started(s, r->hc);
 	if (uri != NULL) {
 		r->raw_target = uri;
 		r->raw_target_len = strlen(uri);
@@ -568,6 +725,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (!r->started) {
 		r->started = 1;
+		if (r->hc != NULL)
+			head_done(s, r->hc);
 		r->method = method;
 		r->path = url;
 		atomic_fetch_add(&s->inflight, 1);
@@ -675,7 +834,6 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	http_req *r = *con_cls;
 
 	(void)conn;
-	(void)toe;
 	if (r == NULL)
 		return;
 	/* Not started: MHD answered the request itself (a malformed head);
@@ -691,6 +849,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		free(r->hdr_value[i]);
 	}
 	buf_free(&r->body);
+	/* A kept-alive connection idles until its next request line, at most
+	 * --conn-timeout seconds however slowly bytes come. */
+	if (r->hc != NULL && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		head_wait(s, r->hc, (double)s->cfg.conn_timeout);
 	if (r->started)
 		atomic_fetch_sub(&s->inflight, 1);
 	free(r);
@@ -701,13 +863,43 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                           enum MHD_ConnectionNotificationCode code)
 {
 	http_server *s = cls;
+	http_conn *c;
+	const union MHD_ConnectionInfo *ci;
+	unsigned open;
 
-	(void)conn;
-	(void)socket_ctx;
-	if (code == MHD_CONNECTION_NOTIFY_STARTED)
-		atomic_fetch_add(&s->connections, 1);
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		open = atomic_fetch_add(&s->connections, 1) + 1;
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		c = xcalloc(1, sizeof(*c));
+		c->fd = ci != NULL ? ci->connect_fd : MHD_INVALID_SOCKET;
+		c->waiting_since = util_monotonic();
+		c->deadline = c->waiting_since + (double)s->cfg.head_timeout;
+		c->shut = c->fd == MHD_INVALID_SOCKET;
+		pthread_mutex_lock(&s->conns_lock);
+		c->next = s->conns;
+		if (s->conns != NULL)
+			s->conns->prev = c;
+		s->conns = c;
+		pthread_mutex_unlock(&s->conns_lock);
+		*socket_ctx = c;
+		if (open > s->cfg.conn_limit - s->cfg.conn_limit / 8)
+			evict_one(s, c);
+		return;
+	}
+	atomic_fetch_sub(&s->connections, 1);
+	c = *socket_ctx;
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&s->conns_lock);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
 	else
-		atomic_fetch_sub(&s->connections, 1);
+		s->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&s->conns_lock);
+	free(c);
+	*socket_ctx = NULL;
 }
 
 /*
@@ -763,6 +955,10 @@ int http_start(const http_config *cfg, http_server **out)
 	const union MHD_DaemonInfo *info;
 
 	s->cfg = *cfg;
+	if (s->cfg.head_timeout == 0)
+		s->cfg.head_timeout = 10;
+	pthread_mutex_init(&s->conns_lock, NULL);
+	pthread_cond_init(&s->reaper_cond, NULL);
 	if (cors_parse(s, cfg->cors_origins) != 0) {
 		http_free_cors(s);
 		free(s);
@@ -810,6 +1006,12 @@ int http_start(const http_config *cfg, http_server **out)
 	}
 	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info != NULL ? info->port : cfg->port;
+	if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
+		log_msg(LOG_ERROR, "cannot start the connection reaper thread");
+		http_stop(s);
+		return ERR_IO;
+	}
+	s->reaper_started = 1;
 	*out = s;
 	return 0;
 }
@@ -841,6 +1043,13 @@ void http_stop(http_server *s)
 {
 	if (s == NULL)
 		return;
+	if (s->reaper_started) {
+		pthread_mutex_lock(&s->conns_lock);
+		s->reaper_stop = 1;
+		pthread_cond_signal(&s->reaper_cond);
+		pthread_mutex_unlock(&s->conns_lock);
+		pthread_join(s->reaper, NULL);
+	}
 	MHD_stop_daemon(s->d);
 	http_free_cors(s);
 	free(s);
