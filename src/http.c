@@ -102,7 +102,38 @@ struct http_req {
 	size_t raw_target_len;     /* its length up to the first NUL */
 	int target_bad;            /* it holds a byte no request target may hold */
 	http_conn *hc;             /* its connection's deadline entry */
+	struct head_set *heads;    /* the set of heads being read it is in, or NULL */
 };
+
+/*
+ * The requests whose head an MHD thread is reading: the request line is in
+ * (on_uri), the access handler has not run. mhd_log uses it to find the
+ * request libmicrohttpd is rejecting, when it is the only one.
+ */
+typedef struct head_set {
+	atomic_uint count;
+	_Atomic(http_req *) last;  /* the latest added, or NULL once it left */
+} head_set;
+
+static _Thread_local head_set thread_heads;
+
+static void heads_add(http_req *r)
+{
+	r->heads = &thread_heads;
+	atomic_fetch_add(&r->heads->count, 1);
+	atomic_store(&r->heads->last, r);
+}
+
+static void heads_remove(http_req *r)
+{
+	http_req *me = r;
+
+	if (r->heads == NULL)
+		return;
+	atomic_compare_exchange_strong(&r->heads->last, &me, NULL);
+	atomic_fetch_sub(&r->heads->count, 1);
+	r->heads = NULL;
+}
 
 const char *http_method(const http_req *r) { return r->method; }
 const char *http_path(const http_req *r) { return r->path; }
@@ -295,6 +326,7 @@ static const char *reason_phrase(int status)
 	case 414: return "URI Too Long";
 	case 431: return "Request Header Fields Too Large";
 	case 501: return "Not Implemented";
+	case 505: return "HTTP Version Not Supported";
 	default: return "Error";
 	}
 }
@@ -700,6 +732,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	r->hc = conn_of(conn);
 	if (r->hc != NULL)
 		head_started(s, r->hc);
+	heads_add(r);
 	if (uri != NULL) {
 		r->raw_target = uri;
 		r->raw_target_len = strlen(uri);
@@ -725,6 +758,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	}
 	if (!r->started) {
 		r->started = 1;
+		heads_remove(r);
 		if (r->hc != NULL)
 			head_done(s, r->hc);
 		r->method = method;
@@ -758,8 +792,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return MHD_YES;
 	}
 	if (r->phase == PH_DISCARD) {
-		/* A chunked body went over the limit: read and drop the rest (up to
-		 * a bound), then answer 413, since MHD cannot answer mid-upload. */
+		/* A body over the limit (declared, or chunked and grown past it):
+		 * read and drop the rest (up to a bound), then answer 413, since
+		 * MHD cannot answer mid-upload and a client still sending would
+		 * meet a reset instead of the answer. */
 		if (*upload_size > 0) {
 			r->discarded += *upload_size;
 			*upload_size = 0;
@@ -836,6 +872,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)conn;
 	if (r == NULL)
 		return;
+	heads_remove(r);
 	/* Not started: MHD answered the request itself (a malformed head);
 	 * there is no method or path to log. */
 	if (r->started && s->cfg.done != NULL)
@@ -927,14 +964,80 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
 	return (size_t)(w - s);
 }
 
+/*
+ * libmicrohttpd 0.9.75 answers some malformed heads itself, before offerd
+ * sees them: an unparsable or over-2^64 Content-Length, a head over its
+ * memory, a header line without a colon. Its answer is HTML without
+ * X-Request-Id, and for a bad Content-Length it even sends its status line
+ * and headers twice. It logs "Error processing request (HTTP response code
+ * is N ..." first, on the connection's own thread, before it writes
+ * anything. When exactly one request on this thread is between its request
+ * line and its access handler, that request is the one being rejected:
+ * offerd writes its own JSON answer and shuts the socket for writing, so
+ * libmicrohttpd's answer fails and it closes the connection. When it cannot
+ * tell (several heads in progress on the thread, or no request line yet:
+ * 414, 505), libmicrohttpd's own answer goes out; the README lists those.
+ */
+static void answer_for_mhd(unsigned status)
+{
+	http_req *r = atomic_load(&thread_heads.last);
+	const char *msg;
+	char date[64];
+	struct tm tm;
+	time_t now;
+	char *body;
+	char *resp;
+	ssize_t n;
+
+	if (atomic_load(&thread_heads.count) != 1 || r == NULL || r->hc == NULL || r->started)
+		return;
+	switch (status) {
+	case 400:
+		msg = "the request head is malformed: a Content-Length that is not one decimal number, "
+		      "or a header line without a colon";
+		break;
+	case 413: msg = "Content-Length is larger than any body offerd takes"; break;
+	case 431: msg = "the request head is larger than offerd keeps for a connection"; break;
+	default: return;
+	}
+	now = time(NULL);
+	if (gmtime_r(&now, &tm) == NULL ||
+	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
+		date[0] = '\0';
+	new_request_id(r);
+	body = xasprintf("{\"status\":%u,\"error\":\"%s\",\"message\":\"%s\"}", status,
+	                 reason_phrase((int)status), msg);
+	resp = xasprintf("HTTP/1.1 %u %s\r\nDate: %s\r\nConnection: close\r\n"
+	                 "Content-Type: application/json\r\nX-Request-Id: %s\r\n"
+	                 "Content-Length: %zu\r\n\r\n%s",
+	                 status, reason_phrase((int)status), date, r->request_id, strlen(body), body);
+	pthread_mutex_lock(&r->srv->conns_lock);
+	if (!r->hc->shut) {
+		r->hc->shut = 1;
+		r->hc->deadline = 0;
+		n = send(r->hc->fd, resp, strlen(resp), MSG_DONTWAIT | MSG_NOSIGNAL);
+		(void)n;
+		shutdown(r->hc->fd, SHUT_WR);
+	}
+	pthread_mutex_unlock(&r->srv->conns_lock);
+	free(resp);
+	free(body);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	static const char rejecting[] = "Error processing request (HTTP response code is %u";
 	char msg[512];
+	va_list again;
 
 	(void)cls;
+	va_copy(again, ap);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	msg[strcspn(msg, "\n")] = '\0';
 	log_msg(LOG_WARN, "http: %s", msg);
+	if (strncmp(fmt, rejecting, sizeof(rejecting) - 1) == 0)
+		answer_for_mhd(va_arg(again, unsigned));
+	va_end(again);
 }
 
 static void http_free_cors(http_server *s)
@@ -994,7 +1097,8 @@ int http_start(const http_config *cfg, http_server **out)
 	    MHD_OPTION_CONNECTION_LIMIT, cfg->conn_limit, MHD_OPTION_CONNECTION_TIMEOUT,
 	    cfg->conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    2 * cfg->header_limit + HTTP_POOL_SLACK,
-	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
 	    s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
 	    MHD_OPTION_END);
 	if (s->d == NULL) {
