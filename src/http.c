@@ -605,8 +605,9 @@ static void *reaper_main(void *arg)
 		}
 		shed = atomic_load(&s->shed);
 		if (shed != reported) {
-			log_msg(LOG_WARN, "http: closed %llu connections whose request head was late "
-			        "(%llu so far; --head-timeout %u s, --conn-limit %u)",
+			log_msg(LOG_WARN, "http: closed %llu connections waiting for a request head "
+			        "(late, or to make room near the limit; %llu so far; --head-timeout %u s, "
+			        "--conn-limit %u)",
 			        shed - reported, shed, s->cfg.head_timeout, s->cfg.conn_limit);
 			reported = shed;
 		}

@@ -201,7 +201,7 @@ PY
 offerd_start a "$db" --auth off --head-timeout 2 --per-ip-limit 40 --access-log off
 run_py deadline "${OFFERD_URL[a]##*:}"
 run_py per-ip "${OFFERD_URL[a]##*:}"
-grep -q 'closed .* connections whose request head was late' "$(offerd_log a)" &&
+grep -q 'closed .* connections waiting for a request head' "$(offerd_log a)" &&
   ok "the log says slow connections were closed" || fail "no log line about slow connections"
 offerd_stop a
 
