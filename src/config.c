@@ -61,7 +61,7 @@ static const config_entry table[] = {
      "bytes of request headers per connection"},
     {"cors-origin", "OFFERD_CORS_ORIGIN", C_STR, F(cors_origin), "", 0, 0,
      "origins whose web pages may call the API from a browser (CORS), comma-separated, "
-     "e.g. https://shop.example.com; * for any; none by default"},
+     "e.g. https://shop.example.com; * for any"},
     {"rate", "OFFERD_RATE", C_DBL, F(rate), "0", 0, 1e9,
      "requests per second per API key (token bucket); 0 = unlimited"},
     {"rate-burst", "OFFERD_RATE_BURST", C_INT, F(rate_burst), "100", 1, 1000000,
