@@ -18,13 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cors.h"
 #include "log.h"
 #include "rng.h"
 #include "util.h"
 
 #define HTTP_EXTRA_HEADERS 12
-/* Origins --cors-origin may list. */
-#define HTTP_CORS_MAX 16
 /* The longest request target (RFC 9112 3: at least 8000 octets). */
 #define HTTP_TARGET_MAX 8192
 /*
@@ -65,9 +64,7 @@ struct http_server {
 	int reaper_stop;           /* guarded by conns_lock */
 	int reaper_started;
 	atomic_ullong shed;        /* connections closed for a late head */
-	char *cors[HTTP_CORS_MAX];  /* origins allowed to call from a browser */
-	size_t ncors;
-	int cors_any;              /* "*": every origin */
+	cors cors;                 /* origins allowed to call from a browser */
 };
 
 enum phase { PH_HEADERS = 0, PH_BODY, PH_DISCARD, PH_WAITING, PH_DONE };
@@ -625,64 +622,6 @@ static void *reaper_main(void *arg)
 
 /* --- CORS ----------------------------------------------------------------- */
 
-/* Request headers a browser may send on a cross-origin call. */
-#define CORS_ALLOW_HEADERS "Authorization, X-API-Key, Content-Type, Idempotency-Key, X-Request-Id"
-#define CORS_ALLOW_METHODS "GET, HEAD, POST, PUT"
-
-/*
- * Parses --cors-origin: a comma-separated list of origins
- * ("https://shop.example.com", "http://127.0.0.1:8080"), or "*". An origin is
- * a scheme, a host and an optional port: no path, not even "/".
- */
-static int cors_parse(http_server *s, const char *list)
-{
-	const char *p = list;
-
-	while (p != NULL && *p != '\0') {
-		size_t n;
-		const char *host;
-
-		while (*p == ' ' || *p == ',')
-			p++;
-		if (*p == '\0')
-			break;
-		n = strcspn(p, ", ");
-		if (n == 1 && *p == '*') {
-			s->cors_any = 1;
-		} else {
-			host = strncmp(p, "https://", 8) == 0 ? p + 8 : strncmp(p, "http://", 7) == 0 ? p + 7 : NULL;
-			if (host == NULL || host >= p + n || memchr(host, '/', (size_t)(p + n - host)) != NULL) {
-				log_msg(LOG_ERROR,
-				        "--cors-origin: \"%.*s\" is not an origin like https://shop.example.com "
-				        "(scheme, host, optional port, no path)",
-				        (int)n, p);
-				return ERR_INVAL;
-			}
-			if (s->ncors == HTTP_CORS_MAX) {
-				log_msg(LOG_ERROR, "--cors-origin: at most %d origins", HTTP_CORS_MAX);
-				return ERR_INVAL;
-			}
-			s->cors[s->ncors] = xmalloc(n + 1);
-			memcpy(s->cors[s->ncors], p, n);
-			s->cors[s->ncors][n] = '\0';
-			s->ncors++;
-		}
-		p += n;
-	}
-	return 0;
-}
-
-static int cors_allowed(const http_server *s, const char *origin)
-{
-	if (s->cors_any)
-		return 1;
-	for (size_t i = 0; i < s->ncors; i++) {
-		if (strcasecmp(s->cors[i], origin) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 /*
  * With --cors-origin, a request whose Origin is listed gets
  * Access-Control-Allow-Origin, and its preflight (OPTIONS with
@@ -690,28 +629,28 @@ static int cors_allowed(const http_server *s, const char *origin)
  * headers offerd takes. Returns 1 after answering a preflight. Other
  * origins get nothing, which the browser treats as a refusal.
  */
-static int cors(http_req *r)
+static int cors_headers(http_req *r)
 {
 	const http_server *s = r->srv;
 	const char *origin;
 
-	if (s->ncors == 0 && !s->cors_any)
+	if (!cors_enabled(&s->cors))
 		return 0;
 	/* The answer depends on Origin: caches must keep one per origin. */
 	http_add_header(r, "Vary", "Origin");
 	origin = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin");
-	if (origin == NULL || !cors_allowed(s, origin))
+	if (!cors_allowed(&s->cors, origin))
 		return 0;
 	http_add_header(r, "Access-Control-Allow-Origin", origin);
 	if (strcmp(r->method, "OPTIONS") != 0 ||
 	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Access-Control-Request-Method") ==
 	        NULL) {
-		http_add_header(r, "Access-Control-Expose-Headers", "X-Request-Id, Retry-After");
+		http_add_header(r, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
 		return 0;
 	}
 	http_add_header(r, "Access-Control-Allow-Methods", CORS_ALLOW_METHODS);
 	http_add_header(r, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);
-	http_add_header(r, "Access-Control-Max-Age", "600");
+	http_add_header(r, "Access-Control-Max-Age", CORS_MAX_AGE);
 	http_reply_static(r, 204, NULL, "", 0);
 	return 1;
 }
@@ -768,7 +707,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		new_request_id(r);
 		if (check_head(r, url, version) != 0)
 			return queue(r);
-		if (cors(r) == 0)
+		if (cors_headers(r) == 0)
 			s->cfg.route(s->cfg.app, r);
 		if (r->resp == NULL && r->phase == PH_HEADERS) {
 			/* The route neither replied nor asked for a body: a bug. */
@@ -1041,13 +980,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	va_end(again);
 }
 
-static void http_free_cors(http_server *s)
-{
-	for (size_t i = 0; i < s->ncors; i++)
-		free(s->cors[i]);
-	s->ncors = 0;
-}
-
 int http_start(const http_config *cfg, http_server **out)
 {
 	http_server *s = xcalloc(1, sizeof(*s));
@@ -1057,14 +989,15 @@ int http_start(const http_config *cfg, http_server **out)
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 	                 MHD_USE_ERROR_LOG;
 	const union MHD_DaemonInfo *info;
+	char err[256];
 
 	s->cfg = *cfg;
 	if (s->cfg.head_timeout == 0)
 		s->cfg.head_timeout = 10;
 	pthread_mutex_init(&s->conns_lock, NULL);
 	pthread_cond_init(&s->reaper_cond, NULL);
-	if (cors_parse(s, cfg->cors_origins) != 0) {
-		http_free_cors(s);
+	if (cors_parse(&s->cors, cfg->cors_origins, err, sizeof(err)) != 0) {
+		log_msg(LOG_ERROR, "--cors-origin: %s", err);
 		free(s);
 		return ERR_INVAL;
 	}
@@ -1086,7 +1019,7 @@ int http_start(const http_config *cfg, http_server **out)
 		sa = (const struct sockaddr *)&a4;
 	} else {
 		log_msg(LOG_ERROR, "--host must be an IPv4 or IPv6 address, got \"%s\"", cfg->host);
-		http_free_cors(s);
+		cors_free(&s->cors);
 		free(s);
 		return ERR_INVAL;
 	}
@@ -1105,7 +1038,7 @@ int http_start(const http_config *cfg, http_server **out)
 	if (s->d == NULL) {
 		log_msg(LOG_ERROR, "cannot listen on %s:%d (in use, or not permitted)", cfg->host,
 		        cfg->port);
-		http_free_cors(s);
+		cors_free(&s->cors);
 		free(s);
 		return ERR_IO;
 	}
@@ -1156,6 +1089,6 @@ void http_stop(http_server *s)
 		pthread_join(s->reaper, NULL);
 	}
 	MHD_stop_daemon(s->d);
-	http_free_cors(s);
+	cors_free(&s->cors);
 	free(s);
 }
