@@ -53,5 +53,5 @@ USER offerd
 WORKDIR /var/lib/offerd
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
-  CMD curl -fsS "http://127.0.0.1:${PORT:-8000}/is-alive" >/dev/null || exit 1
+  CMD curl -fsS --max-time 2 "http://127.0.0.1:${PORT:-8000}/ready" >/dev/null || exit 1
 CMD ["offerd", "--host", "0.0.0.0"]

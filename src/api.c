@@ -40,12 +40,14 @@ struct route {
 };
 
 static void is_alive(server *s, http_req *r, const route *rt);
+static void ready(server *s, http_req *r, const route *rt);
 static void metrics(server *s, http_req *r, const route *rt);
 static void serve_file(server *s, http_req *r, const route *rt);
 static void serve_asset(server *s, http_req *r, const route *rt);
 
 static const route routes[] = {
     {"GET, HEAD", "/is-alive", 0, is_alive, NULL, NULL, "/is-alive"},
+    {"GET, HEAD", "/ready", 0, ready, NULL, NULL, "/ready"},
     {"POST", "/predict", ROUTE_AUTH | ROUTE_JSON, NULL, &api_predict_endpoint, NULL, "/predict"},
     {"POST", "/predict-v2", ROUTE_AUTH | ROUTE_JSON, NULL, &api_predict_v2_endpoint, NULL,
      "/predict-v2"},
@@ -189,22 +191,20 @@ static int require_type(http_req *r, const char *type, const char *alt)
 
 static int resolve_tenant(server *s, http_req *r, api_tenant *t)
 {
-	const char *key = http_header(r, "X-API-Key");
-	const char *authz = http_header(r, "Authorization");
+	const char *key = NULL;
+	const char *why = NULL;
+	int rc;
 
 	if (strcmp(s->cfg->auth, "off") == 0) {
 		util_strlcpy(t->company, s->cfg->company, sizeof(t->company));
 		snprintf(t->key_id, sizeof(t->key_id), "company:%s", t->company);
 		return 0;
 	}
-	if (key == NULL && authz != NULL) {
-		if (strncasecmp(authz, "Bearer ", 7) != 0) {
-			api_error(r, ERR_AUTH, "Authorization", "Authorization must be \"Bearer KEY\"");
-			return ERR_AUTH;
-		}
-		key = authz + 7;
-		while (*key == ' ')
-			key++;
+	rc = auth_key_from_headers(http_header(r, "X-API-Key"), http_header(r, "Authorization"), &key,
+	                           &why);
+	if (rc != 0) {
+		api_error(r, rc, "Authorization", "%s", why);
+		return rc;
 	}
 	if (key == NULL || key[0] == '\0') {
 		api_error(r, ERR_AUTH, "Authorization",
@@ -330,6 +330,13 @@ static void serve_asset(server *s, http_req *r, const route *rt)
 }
 
 /* --- small endpoints ----------------------------------------------------- */
+
+/* GET /ready: the route table's shape around api_health.c. */
+static void ready(server *s, http_req *r, const route *rt)
+{
+	(void)rt;
+	api_ready(s, r);
+}
 
 static void is_alive(server *s, http_req *r, const route *rt)
 {

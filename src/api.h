@@ -106,6 +106,9 @@ extern const api_endpoint api_predict_v2_endpoint;
 extern const api_endpoint api_rewards_endpoint;
 extern const api_endpoint api_batch_endpoint;
 
+/* GET /ready (api_health.c): 200 when the database answers and the writer runs, else 503. */
+void api_ready(server *s, http_req *r);
+
 /*
  * One /predict decision on its way to the database: the request, the
  * decision and its episode op (whose strings point into this struct).

@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include "util.h"
@@ -39,4 +40,29 @@ void auth_hash(const char *key, char *out)
 void auth_prefix(const char *key, char *out)
 {
 	util_strlcpy(out, key, AUTH_PREFIX_LEN + 1);
+}
+
+int auth_key_from_headers(const char *x_api_key, const char *authorization, const char **key,
+                          const char **why)
+{
+	const char *bearer = NULL;
+	int has_x = x_api_key != NULL && x_api_key[0] != '\0';
+
+	*key = NULL;
+	*why = NULL;
+	if (authorization != NULL && strncasecmp(authorization, "Bearer ", 7) == 0) {
+		bearer = authorization + 7;
+		while (*bearer == ' ')
+			bearer++;
+	} else if (authorization != NULL && !has_x) {
+		/* Another scheme (Basic from a proxy) is ignored next to X-API-Key. */
+		*why = "Authorization must be \"Bearer KEY\"";
+		return ERR_AUTH;
+	}
+	if (has_x && bearer != NULL && bearer[0] != '\0' && strcmp(x_api_key, bearer) != 0) {
+		*why = "Authorization and X-API-Key carry different keys; send one key";
+		return ERR_SYNTAX;
+	}
+	*key = has_x ? x_api_key : bearer;
+	return 0;
 }

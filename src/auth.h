@@ -19,4 +19,15 @@ void auth_hash(const char *key, char *out);
 /* The key's public prefix into out[AUTH_PREFIX_LEN + 1]. */
 void auth_prefix(const char *key, char *out);
 
+/*
+ * The API key of a request, from its X-API-Key and Authorization headers
+ * (either may be NULL). Sets *key to a pointer into one of them (not a
+ * copy), or to NULL when neither carries one. Returns 0; ERR_AUTH with *why
+ * set (a static string) when Authorization alone is not "Bearer KEY"; or
+ * ERR_SYNTAX when the two headers carry different keys: a request must not be stored as one
+ * company's while it also presents another company's credentials.
+ */
+int auth_key_from_headers(const char *x_api_key, const char *authorization, const char **key,
+                          const char **why);
+
 #endif

@@ -8,18 +8,48 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "cors.h"
 #include "log.h"
 #include "rng.h"
 #include "util.h"
 
-#define HTTP_EXTRA_HEADERS 8
+#define HTTP_EXTRA_HEADERS 12
+/* The longest request target (RFC 9112 3: at least 8000 octets). */
+#define HTTP_TARGET_MAX 8192
+/*
+ * MHD's memory per connection is twice --header-limit and this much more,
+ * so that a head somewhat over offerd's own limits reaches check_head and
+ * gets offerd's JSON 414 or 431; only heads beyond that get MHD's HTML.
+ */
+#define HTTP_POOL_SLACK (16u << 10)
+/*
+ * A body over the limit is read and dropped, up to this much more than the
+ * limit, before the 413 is sent: a client that sends its whole body before
+ * reading (Python's urllib) would otherwise meet a reset instead of the 413.
+ */
+#define HTTP_DRAIN_MAX (8u << 20)
+
+/*
+ * A connection, as the head deadline sees it (see "slow clients" below).
+ * Every field is guarded by the server's conns_lock.
+ */
+typedef struct http_conn {
+	MHD_socket fd;
+	double waiting_since;      /* when it began to wait for a request head */
+	double deadline;           /* by when that head must be in; 0: a request is handled */
+	int shut;                  /* closed by offerd (deadline or eviction) */
+	struct http_conn *prev, *next;
+} http_conn;
 
 struct http_server {
 	struct MHD_Daemon *d;
@@ -27,6 +57,14 @@ struct http_server {
 	atomic_uint connections;
 	atomic_uint inflight;
 	int port;
+	pthread_mutex_t conns_lock;
+	http_conn *conns;          /* every open connection */
+	pthread_t reaper;
+	pthread_cond_t reaper_cond;
+	int reaper_stop;           /* guarded by conns_lock */
+	int reaper_started;
+	atomic_ullong shed;        /* connections closed for a late head */
+	cors cors;                 /* origins allowed to call from a browser */
 };
 
 enum phase { PH_HEADERS = 0, PH_BODY, PH_DISCARD, PH_WAITING, PH_DONE };
@@ -56,7 +94,43 @@ struct http_req {
 	char *hdr_value[HTTP_EXTRA_HEADERS];
 	void *ctx;
 	void (*ctx_free)(void *);
+	int started;               /* the head is in and checked: the route ran */
+	const char *raw_target;    /* the request target as received (MHD's buffer) */
+	size_t raw_target_len;     /* its length up to the first NUL */
+	int target_bad;            /* it holds a byte no request target may hold */
+	http_conn *hc;             /* its connection's deadline entry */
+	struct head_set *heads;    /* the set of heads being read it is in, or NULL */
 };
+
+/*
+ * The requests whose head an MHD thread is reading: the request line is in
+ * (on_uri), the access handler has not run. mhd_log uses it to find the
+ * request libmicrohttpd is rejecting, when it is the only one.
+ */
+typedef struct head_set {
+	atomic_uint count;
+	_Atomic(http_req *) last;  /* the latest added, or NULL once it left */
+} head_set;
+
+static _Thread_local head_set thread_heads;
+
+static void heads_add(http_req *r)
+{
+	r->heads = &thread_heads;
+	atomic_fetch_add(&r->heads->count, 1);
+	atomic_store(&r->heads->last, r);
+}
+
+static void heads_remove(http_req *r)
+{
+	http_req *me = r;
+
+	if (r->heads == NULL)
+		return;
+	atomic_compare_exchange_strong(&r->heads->last, &me, NULL);
+	atomic_fetch_sub(&r->heads->count, 1);
+	r->heads = NULL;
+}
 
 const char *http_method(const http_req *r) { return r->method; }
 const char *http_path(const http_req *r) { return r->path; }
@@ -225,6 +299,21 @@ static size_t declared_length(struct MHD_Connection *conn)
 	return (size_t)n;
 }
 
+/*
+ * Whether to read and drop a body declared too large before the 413: yes
+ * unless the client waits for "100 Continue" (then it reads the 413 before
+ * sending anything) or the body is too large to be worth reading.
+ */
+static int drain_before_413(http_req *r)
+{
+	const char *expect = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	                                                 MHD_HTTP_HEADER_EXPECT);
+
+	if (expect != NULL && strcasecmp(expect, "100-continue") == 0)
+		return 0;
+	return declared_length(r->conn) <= r->body_max + HTTP_DRAIN_MAX;
+}
+
 static int has_body(struct MHD_Connection *conn)
 {
 	const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
@@ -235,6 +324,375 @@ static int has_body(struct MHD_Connection *conn)
 	return (cl != NULL && strcmp(cl, "0") != 0) || te != NULL;
 }
 
+static const char *reason_phrase(int status)
+{
+	switch (status) {
+	case 400: return "Bad Request";
+	case 413: return "Payload Too Large";
+	case 414: return "URI Too Long";
+	case 431: return "Request Header Fields Too Large";
+	case 501: return "Not Implemented";
+	case 505: return "HTTP Version Not Supported";
+	default: return "Error";
+	}
+}
+
+/*
+ * Replies a JSON error that http.c decides itself (framing, limits) and
+ * closes the connection after it: after a framing error the next byte
+ * cannot be trusted to start a request. field and msg are static strings
+ * without quotes or backslashes.
+ */
+static void reply_close(http_req *r, int status, const char *field, const char *msg)
+{
+	char *body = xasprintf("{\"status\":%d,\"error\":\"%s\",\"field\":\"%s\",\"message\":\"%s\"}",
+	                       status, reason_phrase(status), field, msg);
+
+	http_add_header(r, "Connection", "close");
+	http_reply(r, status, "application/json", body, strlen(body));
+}
+
+/* RFC 9110 5.6.2: a header name is a token. */
+static int is_token(const char *p, size_t n)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c != '\0' && strchr(extra, c) != NULL)))
+			return 0;
+	}
+	return 1;
+}
+
+typedef struct head_scan {
+	int bad_name;
+	int n_length;              /* Content-Length fields */
+	const char *length;        /* the first one */
+	int length_bad;            /* not 1*DIGIT, or two that differ */
+	int n_coding;              /* transfer codings, over all Transfer-Encoding fields */
+	int chunked_seen;
+	int chunked_last;          /* the last coding seen is chunked */
+	int chunked_twice;
+	int other_coding;          /* a coding other than chunked */
+} head_scan;
+
+/* Transfer-Encoding: a comma-separated list of codings (RFC 9112 6.1). */
+static void scan_codings(head_scan *h, const char *v)
+{
+	while (*v != '\0') {
+		size_t n;
+
+		while (*v == ' ' || *v == '\t' || *v == ',')
+			v++;
+		if (*v == '\0')
+			break;
+		n = strcspn(v, ",");
+		while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+			n--;
+		if (n == 7 && strncasecmp(v, "chunked", 7) == 0) {
+			h->chunked_twice |= h->chunked_seen;
+			h->chunked_seen = 1;
+			h->chunked_last = 1;
+		} else {
+			h->other_coding = 1;
+			h->chunked_last = 0;
+		}
+		h->n_coding++;
+		v += strcspn(v, ",");
+	}
+}
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   size_t key_size, const char *value, size_t value_size)
+{
+	head_scan *h = cls;
+
+	(void)kind;
+	if (!is_token(key, key_size))
+		h->bad_name = 1;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+		if (value_size == 0 || strspn(value, "0123456789") != value_size)
+			h->length_bad = 1;
+		else if (h->length != NULL && strcmp(h->length, value) != 0)
+			h->length_bad = 1;
+		if (h->length == NULL)
+			h->length = value;
+		h->n_length++;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		if (value_size == 0)
+			h->other_coding = 1;
+		scan_codings(h, value);
+	}
+	return MHD_YES;
+}
+
+/*
+ * What RFC 9112 requires of a request head and libmicrohttpd 0.9.75 lets
+ * through: a proxy in front of offerd may frame the same bytes another way,
+ * so every ambiguity is a 400 and a close (RFC 9112 6.3, 11.2). Returns 0,
+ * or -1 after replying.
+ */
+static int check_head(http_req *r, const char *url, const char *version)
+{
+	const union MHD_ConnectionInfo *info;
+	head_scan h;
+
+	memset(&h, 0, sizeof(h));
+	/* A NUL or a control byte in the target: MHD stops at the NUL and
+	 * would serve "/is-alive\0junk" as /is-alive. MHD ends the target with
+	 * a NUL where the space before the version was, so the target as
+	 * received ends right before the version. */
+	if (r->target_bad || (r->raw_target != NULL && r->raw_target == url && version != NULL &&
+	                      version[0] != '\0' && r->raw_target + r->raw_target_len + 1 != version)) {
+		reply_close(r, 400, "request-target",
+		            "the request target holds a control character, a space or a NUL");
+		return -1;
+	}
+	if (r->raw_target_len > HTTP_TARGET_MAX) {
+		reply_close(r, 414, "request-target", "the request target is longer than 8192 bytes");
+		return -1;
+	}
+	info = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	if (info != NULL && info->header_size > r->srv->cfg.header_limit) {
+		reply_close(r, 431, "headers", "the request head is larger than --header-limit bytes");
+		return -1;
+	}
+	MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, scan_header, &h);
+	if (h.bad_name) {
+		reply_close(r, 400, "headers",
+		            "a header name holds a character other than a token's (a space before the colon?)");
+		return -1;
+	}
+	if (h.n_coding > 0 && h.n_length > 0) {
+		reply_close(r, 400, "Transfer-Encoding",
+		            "Transfer-Encoding and Content-Length together make the body length ambiguous");
+		return -1;
+	}
+	if (h.length_bad) {
+		reply_close(r, 400, "Content-Length",
+		            "Content-Length must be one decimal number, given once (or repeated unchanged)");
+		return -1;
+	}
+	if (h.n_coding > 0 && version != NULL && strcmp(version, MHD_HTTP_VERSION_1_0) == 0) {
+		/* RFC 9112 6.1: an HTTP/1.0 sender may not know chunked framing. */
+		reply_close(r, 400, "Transfer-Encoding", "Transfer-Encoding is not allowed in HTTP/1.0");
+		return -1;
+	}
+	if (h.n_coding > 0 && (!h.chunked_last || h.chunked_twice)) {
+		reply_close(r, 400, "Transfer-Encoding",
+		            "Transfer-Encoding must end with chunked, once, or the body length is unknown");
+		return -1;
+	}
+	if (h.other_coding) {
+		reply_close(r, 501, "Transfer-Encoding",
+		            "offerd decodes no transfer coding but chunked; send Transfer-Encoding: chunked");
+		return -1;
+	}
+	return 0;
+}
+
+/* --- slow clients --------------------------------------------------------------
+ *
+ * libmicrohttpd's --conn-timeout counts inactivity only: a client that sends
+ * one header line every few seconds keeps its connection for ever, and a few
+ * thousand such connections leave no room for anyone. So:
+ *  - a request head must be complete within --head-timeout seconds of the
+ *    connection's accept, or of its request line on a kept-alive connection
+ *    (which may idle for --conn-timeout seconds before that line, in total,
+ *    however slowly bytes trickle in);
+ *  - when open connections reach 7/8 of --conn-limit, each new one closes
+ *    the connection that has waited longest for a request head (a slow
+ *    client, or an idle kept-alive one): the slots a slow client holds go to
+ *    new clients instead of being refused at the limit;
+ *  - libmicrohttpd's --per-ip-limit bounds what one address holds.
+ * A connection closed so gets a 408 first. A reaper thread checks deadlines
+ * four times a second; offerd closes a connection by shutting its socket
+ * down, which libmicrohttpd then sees as the client's close.
+ */
+
+#define HTTP_REAP_INTERVAL 0.25
+
+static const char late_408[] =
+    "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Type: application/json\r\n"
+    "Content-Length: 107\r\n\r\n"
+    "{\"status\":408,\"error\":\"Request Timeout\",\"message\":\"the request head did not "
+    "arrive in time; connect again\"}";
+
+/* Called with conns_lock held; c's socket stays open until MHD's close
+ * notification, which waits for the lock. */
+static void shut_conn(http_server *s, http_conn *c)
+{
+	ssize_t n;
+
+	c->shut = 1;
+	c->deadline = 0;
+	/* Best effort, never blocking: the client may be gone already. */
+	n = send(c->fd, late_408, sizeof(late_408) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)n;
+	shutdown(c->fd, SHUT_RDWR);
+	atomic_fetch_add(&s->shed, 1);
+}
+
+static http_conn *conn_of(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* The connection begins to wait for a head: accepted, or its last request done. */
+static void head_wait(http_server *s, http_conn *c, double limit)
+{
+	double now = util_monotonic();
+
+	pthread_mutex_lock(&s->conns_lock);
+	if (!c->shut) {
+		c->waiting_since = now;
+		c->deadline = now + limit;
+	}
+	pthread_mutex_unlock(&s->conns_lock);
+}
+
+/* The request line is in: the rest of the head has --head-timeout. */
+static void head_started(http_server *s, http_conn *c)
+{
+	double limit = util_monotonic() + (double)s->cfg.head_timeout;
+
+	pthread_mutex_lock(&s->conns_lock);
+	if (c->deadline > limit)
+		c->deadline = limit;
+	pthread_mutex_unlock(&s->conns_lock);
+}
+
+/* The head is in: no deadline while the request is handled. */
+static void head_done(http_server *s, http_conn *c)
+{
+	pthread_mutex_lock(&s->conns_lock);
+	c->deadline = 0;
+	pthread_mutex_unlock(&s->conns_lock);
+}
+
+/* Closes the connection that has waited longest for a head, other than keep. */
+static void evict_one(http_server *s, const http_conn *keep)
+{
+	http_conn *oldest = NULL;
+
+	pthread_mutex_lock(&s->conns_lock);
+	for (http_conn *c = s->conns; c != NULL; c = c->next) {
+		if (c != keep && !c->shut && c->deadline != 0 &&
+		    (oldest == NULL || c->waiting_since < oldest->waiting_since))
+			oldest = c;
+	}
+	if (oldest != NULL)
+		shut_conn(s, oldest);
+	pthread_mutex_unlock(&s->conns_lock);
+}
+
+static void *reaper_main(void *arg)
+{
+	http_server *s = arg;
+	unsigned long long reported = 0;
+
+	pthread_mutex_lock(&s->conns_lock);
+	while (!s->reaper_stop) {
+		struct timespec until;
+		double now = util_monotonic();
+		unsigned long long shed;
+
+		for (http_conn *c = s->conns; c != NULL; c = c->next) {
+			if (!c->shut && c->deadline != 0 && now > c->deadline)
+				shut_conn(s, c);
+		}
+		shed = atomic_load(&s->shed);
+		if (shed != reported) {
+			log_msg(LOG_WARN, "http: closed %llu connections waiting for a request head "
+			        "(late, or to make room near the limit; %llu so far; --head-timeout %u s, "
+			        "--conn-limit %u)",
+			        shed - reported, shed, s->cfg.head_timeout, s->cfg.conn_limit);
+			reported = shed;
+		}
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += (long)(HTTP_REAP_INTERVAL * 1e9);
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->reaper_cond, &s->conns_lock, &until);
+	}
+	pthread_mutex_unlock(&s->conns_lock);
+	return NULL;
+}
+
+/* --- CORS ----------------------------------------------------------------- */
+
+/*
+ * With --cors-origin, a request whose Origin is listed gets
+ * Access-Control-Allow-Origin, and its preflight (OPTIONS with
+ * Access-Control-Request-Method) is answered here: 204 with the methods and
+ * headers offerd takes. Returns 1 after answering a preflight. Other
+ * origins get nothing, which the browser treats as a refusal.
+ */
+static int cors_headers(http_req *r)
+{
+	const http_server *s = r->srv;
+	const char *origin;
+
+	if (!cors_enabled(&s->cors))
+		return 0;
+	/* The answer depends on Origin: caches must keep one per origin. */
+	http_add_header(r, "Vary", "Origin");
+	origin = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin");
+	if (!cors_allowed(&s->cors, origin))
+		return 0;
+	http_add_header(r, "Access-Control-Allow-Origin", origin);
+	if (strcmp(r->method, "OPTIONS") != 0 ||
+	    MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Access-Control-Request-Method") ==
+	        NULL) {
+		http_add_header(r, "Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS);
+		return 0;
+	}
+	http_add_header(r, "Access-Control-Allow-Methods", CORS_ALLOW_METHODS);
+	http_add_header(r, "Access-Control-Allow-Headers", CORS_ALLOW_HEADERS);
+	http_add_header(r, "Access-Control-Max-Age", CORS_MAX_AGE);
+	http_reply_static(r, 204, NULL, "", 0);
+	return 1;
+}
+
+/*
+ * Called by MHD when the request line is in, before the headers: the
+ * target is seen here as received, before MHD splits off the query and
+ * decodes it. The request object starts here, so that a request MHD
+ * rejects by itself is still freed (on_completed).
+ */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	http_server *s = cls;
+	http_req *r = xcalloc(1, sizeof(*r));
+
+	r->srv = s;
+	r->conn = conn;
+	r->start = util_monotonic();
+	r->hc = conn_of(conn);
+	if (r->hc != NULL)
+		head_started(s, r->hc);
+	heads_add(r);
+	if (uri != NULL) {
+		r->raw_target = uri;
+		r->raw_target_len = strlen(uri);
+		for (const char *p = uri; *p != '\0'; p++) {
+			if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+				r->target_bad = 1;
+		}
+	}
+	return r;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_size, void **con_cls)
@@ -242,18 +700,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 	http_server *s = cls;
 	http_req *r = *con_cls;
 
-	(void)version;
 	if (r == NULL) {
-		r = xcalloc(1, sizeof(*r));
-		r->srv = s;
-		r->conn = conn;
+		/* on_uri makes r; this is for a request line MHD did not report. */
+		r = on_uri(s, NULL, conn);
+		*con_cls = r;
+	}
+	if (!r->started) {
+		r->started = 1;
+		heads_remove(r);
+		if (r->hc != NULL)
+			head_done(s, r->hc);
 		r->method = method;
 		r->path = url;
-		r->start = util_monotonic();
 		atomic_fetch_add(&s->inflight, 1);
 		new_request_id(r);
 		*con_cls = r;
-		s->cfg.route(s->cfg.app, r);
+		if (check_head(r, url, version) != 0)
+			return queue(r);
+		if (cors_headers(r) == 0)
+			s->cfg.route(s->cfg.app, r);
 		if (r->resp == NULL && r->phase == PH_HEADERS)
 			reply_no_answer(r, "route");  /* neither replied nor asked for a body */
 		/* MHD closes the connection after a response queued in the first
@@ -261,19 +726,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		 * next call (keep-alive). An early answer to a request with a body
 		 * (401, 415, 429...) must go now: MHD cannot queue it while the
 		 * upload is in progress, and closing is right for such errors. */
-		if (r->resp == NULL && r->phase == PH_BODY && declared_length(conn) > r->body_max)
+		if (r->resp == NULL && r->phase == PH_BODY && declared_length(conn) > r->body_max) {
 			reply_too_big(r);
+			if (drain_before_413(r)) {
+				r->phase = PH_DISCARD;
+				return MHD_YES;
+			}
+		}
 		if (r->resp != NULL && has_body(conn))
 			return queue(r);
 		return MHD_YES;
 	}
 	if (r->phase == PH_DISCARD) {
-		/* A chunked body went over the limit: read and drop the rest (up to
-		 * a bound), then answer 413, since MHD cannot answer mid-upload. */
+		/* A body over the limit (declared, or chunked and grown past it):
+		 * read and drop the rest (up to a bound), then answer 413, since
+		 * MHD cannot answer mid-upload and a client still sending would
+		 * meet a reset instead of the answer. */
 		if (*upload_size > 0) {
 			r->discarded += *upload_size;
 			*upload_size = 0;
-			return r->discarded > 16 * r->body_max + (1u << 20) ? MHD_NO : MHD_YES;
+			return r->discarded > r->body_max + HTTP_DRAIN_MAX ? MHD_NO : MHD_YES;
 		}
 		return queue(r);  /* the body is all in: answer now */
 	}
@@ -342,10 +814,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	http_req *r = *con_cls;
 
 	(void)conn;
-	(void)toe;
 	if (r == NULL)
 		return;
-	if (s->cfg.done != NULL)
+	heads_remove(r);
+	/* Not started: MHD answered the request itself (a malformed head);
+	 * there is no method or path to log. */
+	if (r->started && s->cfg.done != NULL)
 		s->cfg.done(s->cfg.app, r, r->queued ? r->status : 0, util_monotonic() - r->start);
 	if (r->ctx_free != NULL)
 		r->ctx_free(r->ctx);
@@ -356,22 +830,57 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		free(r->hdr_value[i]);
 	}
 	buf_free(&r->body);
+	/* A kept-alive connection idles until its next request line, at most
+	 * --conn-timeout seconds however slowly bytes come. */
+	if (r->hc != NULL && toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		head_wait(s, r->hc, (double)s->cfg.conn_timeout);
+	if (r->started)
+		atomic_fetch_sub(&s->inflight, 1);
 	free(r);
 	*con_cls = NULL;
-	atomic_fetch_sub(&s->inflight, 1);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
                           enum MHD_ConnectionNotificationCode code)
 {
 	http_server *s = cls;
+	http_conn *c;
+	const union MHD_ConnectionInfo *ci;
+	unsigned open;
 
-	(void)conn;
-	(void)socket_ctx;
-	if (code == MHD_CONNECTION_NOTIFY_STARTED)
-		atomic_fetch_add(&s->connections, 1);
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		open = atomic_fetch_add(&s->connections, 1) + 1;
+		ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+		c = xcalloc(1, sizeof(*c));
+		c->fd = ci != NULL ? ci->connect_fd : MHD_INVALID_SOCKET;
+		c->waiting_since = util_monotonic();
+		c->deadline = c->waiting_since + (double)s->cfg.head_timeout;
+		c->shut = c->fd == MHD_INVALID_SOCKET;
+		pthread_mutex_lock(&s->conns_lock);
+		c->next = s->conns;
+		if (s->conns != NULL)
+			s->conns->prev = c;
+		s->conns = c;
+		pthread_mutex_unlock(&s->conns_lock);
+		*socket_ctx = c;
+		if (open > s->cfg.conn_limit - s->cfg.conn_limit / 8)
+			evict_one(s, c);
+		return;
+	}
+	atomic_fetch_sub(&s->connections, 1);
+	c = *socket_ctx;
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&s->conns_lock);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
 	else
-		atomic_fetch_sub(&s->connections, 1);
+		s->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	pthread_mutex_unlock(&s->conns_lock);
+	free(c);
+	*socket_ctx = NULL;
 }
 
 /*
@@ -399,14 +908,80 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
 	return (size_t)(w - s);
 }
 
+/*
+ * libmicrohttpd 0.9.75 answers some malformed heads itself, before offerd
+ * sees them: an unparsable or over-2^64 Content-Length, a head over its
+ * memory, a header line without a colon. Its answer is HTML without
+ * X-Request-Id, and for a bad Content-Length it even sends its status line
+ * and headers twice. It logs "Error processing request (HTTP response code
+ * is N ..." first, on the connection's own thread, before it writes
+ * anything. When exactly one request on this thread is between its request
+ * line and its access handler, that request is the one being rejected:
+ * offerd writes its own JSON answer and shuts the socket for writing, so
+ * libmicrohttpd's answer fails and it closes the connection. When it cannot
+ * tell (several heads in progress on the thread, or no request line yet:
+ * 414, 505), libmicrohttpd's own answer goes out; the README lists those.
+ */
+static void answer_for_mhd(unsigned status)
+{
+	http_req *r = atomic_load(&thread_heads.last);
+	const char *msg;
+	char date[64];
+	struct tm tm;
+	time_t now;
+	char *body;
+	char *resp;
+	ssize_t n;
+
+	if (atomic_load(&thread_heads.count) != 1 || r == NULL || r->hc == NULL || r->started)
+		return;
+	switch (status) {
+	case 400:
+		msg = "the request head is malformed: a Content-Length that is not one decimal number, "
+		      "or a header line without a colon";
+		break;
+	case 413: msg = "Content-Length is larger than any body offerd takes"; break;
+	case 431: msg = "the request head is larger than offerd keeps for a connection"; break;
+	default: return;
+	}
+	now = time(NULL);
+	if (gmtime_r(&now, &tm) == NULL ||
+	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
+		date[0] = '\0';
+	new_request_id(r);
+	body = xasprintf("{\"status\":%u,\"error\":\"%s\",\"message\":\"%s\"}", status,
+	                 reason_phrase((int)status), msg);
+	resp = xasprintf("HTTP/1.1 %u %s\r\nDate: %s\r\nConnection: close\r\n"
+	                 "Content-Type: application/json\r\nX-Request-Id: %s\r\n"
+	                 "Content-Length: %zu\r\n\r\n%s",
+	                 status, reason_phrase((int)status), date, r->request_id, strlen(body), body);
+	pthread_mutex_lock(&r->srv->conns_lock);
+	if (!r->hc->shut) {
+		r->hc->shut = 1;
+		r->hc->deadline = 0;
+		n = send(r->hc->fd, resp, strlen(resp), MSG_DONTWAIT | MSG_NOSIGNAL);
+		(void)n;
+		shutdown(r->hc->fd, SHUT_WR);
+	}
+	pthread_mutex_unlock(&r->srv->conns_lock);
+	free(resp);
+	free(body);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	static const char rejecting[] = "Error processing request (HTTP response code is %u";
 	char msg[512];
+	va_list again;
 
 	(void)cls;
+	va_copy(again, ap);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	msg[strcspn(msg, "\n")] = '\0';
 	log_msg(LOG_WARN, "http: %s", msg);
+	if (strncmp(fmt, rejecting, sizeof(rejecting) - 1) == 0)
+		answer_for_mhd(va_arg(again, unsigned));
+	va_end(again);
 }
 
 int http_start(const http_config *cfg, http_server **out)
@@ -418,8 +993,18 @@ int http_start(const http_config *cfg, http_server **out)
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
 	                 MHD_USE_ERROR_LOG;
 	const union MHD_DaemonInfo *info;
+	char err[256];
 
 	s->cfg = *cfg;
+	if (s->cfg.head_timeout == 0)
+		s->cfg.head_timeout = 10;
+	pthread_mutex_init(&s->conns_lock, NULL);
+	pthread_cond_init(&s->reaper_cond, NULL);
+	if (cors_parse(&s->cors, cfg->cors_origins, err, sizeof(err)) != 0) {
+		log_msg(LOG_ERROR, "--cors-origin: %s", err);
+		free(s);
+		return ERR_INVAL;
+	}
 	memset(&a4, 0, sizeof(a4));
 	memset(&a6, 0, sizeof(a6));
 	if (inet_pton(AF_INET, cfg->host, &a4.sin_addr) == 1) {
@@ -438,6 +1023,7 @@ int http_start(const http_config *cfg, http_server **out)
 		sa = (const struct sockaddr *)&a4;
 	} else {
 		log_msg(LOG_ERROR, "--host must be an IPv4 or IPv6 address, got \"%s\"", cfg->host);
+		cors_free(&s->cors);
 		free(s);
 		return ERR_INVAL;
 	}
@@ -447,18 +1033,27 @@ int http_start(const http_config *cfg, http_server **out)
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads > 0 ? cfg->threads : 2),
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_limit,
 	    MHD_OPTION_CONNECTION_LIMIT, cfg->conn_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-	    cfg->conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->header_limit,
-	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+	    cfg->conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    2 * cfg->header_limit + HTTP_POOL_SLACK,
+	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
 	    s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
 	    MHD_OPTION_END);
 	if (s->d == NULL) {
 		log_msg(LOG_ERROR, "cannot listen on %s:%d (in use, or not permitted)", cfg->host,
 		        cfg->port);
+		cors_free(&s->cors);
 		free(s);
 		return ERR_IO;
 	}
 	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info != NULL ? info->port : cfg->port;
+	if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
+		log_msg(LOG_ERROR, "cannot start the connection reaper thread");
+		http_stop(s);
+		return ERR_IO;
+	}
+	s->reaper_started = 1;
 	*out = s;
 	return 0;
 }
@@ -490,6 +1085,14 @@ void http_stop(http_server *s)
 {
 	if (s == NULL)
 		return;
+	if (s->reaper_started) {
+		pthread_mutex_lock(&s->conns_lock);
+		s->reaper_stop = 1;
+		pthread_cond_signal(&s->reaper_cond);
+		pthread_mutex_unlock(&s->conns_lock);
+		pthread_join(s->reaper, NULL);
+	}
 	MHD_stop_daemon(s->d);
+	cors_free(&s->cors);
 	free(s);
 }

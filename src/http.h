@@ -31,7 +31,9 @@ typedef struct http_config {
 	unsigned conn_limit;       /* open connections at most */
 	unsigned per_ip_limit;     /* per client address; 0 = none */
 	unsigned conn_timeout;     /* seconds of inactivity before a close */
+	unsigned head_timeout;     /* seconds for a request head to arrive (0: 10) */
 	size_t header_limit;       /* bytes of request headers per connection */
+	const char *cors_origins;  /* --cors-origin: comma-separated origins, "*", or NULL/"" */
 	http_route_fn route;
 	http_done_fn done;
 	void *app;

@@ -75,7 +75,9 @@ int main(int argc, char **argv)
 	hc.conn_limit = (unsigned)cfg.conn_limit;
 	hc.per_ip_limit = (unsigned)cfg.per_ip_limit;
 	hc.conn_timeout = (unsigned)cfg.conn_timeout;
+	hc.head_timeout = (unsigned)cfg.head_timeout;
 	hc.header_limit = (size_t)cfg.header_limit;
+	hc.cors_origins = cfg.cors_origin;
 	hc.route = api_route;
 	hc.done = api_done;
 	hc.app = &s;

@@ -9,7 +9,7 @@
 #  2. Dockerfile: its build stage runs the same steps as this machine
 #     (Debian of the same release, scripts/deps.sh, scripts/deps-node.sh,
 #     make build); its runtime stage is bookworm-slim, non-root, with a
-#     HEALTHCHECK on /is-alive, and installs a Debian package for every shared
+#     HEALTHCHECK on /ready, and installs a Debian package for every shared
 #     library $OFFERD_BUILD/offerd and offerctl link against directly.
 # Runs from the repository root with $OFFERD_BUILD (scripts/run-tests.sh).
 set -uo pipefail
@@ -107,7 +107,7 @@ has "runtime copies the binaries to /opt/offerd" "$runtime_stage" '^COPY --from=
 has "runtime copies build/share to /opt/offerd/share" "$runtime_stage" '^COPY --from=build .*/build/share /opt/offerd/share/?$'
 has "runtime sets OFFERD_SHARE_DIR" "$runtime_stage" '^ENV .*OFFERD_SHARE_DIR=/opt/offerd/share'
 has "runtime exposes 8000" "$runtime_stage" '^EXPOSE 8000$'
-has "runtime has a HEALTHCHECK on /is-alive" "$runtime_stage" '^HEALTHCHECK .*CMD .*/is-alive'
+has "runtime has a HEALTHCHECK on /ready" "$runtime_stage" '^HEALTHCHECK .*CMD .*/ready'
 has "runtime starts offerd on all interfaces" "$runtime_stage" '^CMD \[ ?"offerd", "--host", "0\.0\.0\.0" ?\]$'
 grep -qx 'build/' .dockerignore && grep -qx 'node_modules/' .dockerignore &&
   ok ".dockerignore keeps host builds out of the image" ||
