@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include <csv.h>
+
 #include "csvin.c"
 #include "csvout.h"
 
