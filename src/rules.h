@@ -78,8 +78,9 @@ int rules_match(const rules *r, const json_t *states,
 /*
  * Applies the rules to a JSON offers object: every offer of the `offers` object (keys OFFER_<n>,
  * any case) that a matching rule denies is set to false. `states` is the
- * object of normalised states ("age", "gender", "region", ...). A rule whose
- * field is absent from states, or has the wrong type, does not match.
+ * object of states ("age", "gender", "region", ...), read as the agent
+ * reads them (see the top of this file). A rule whose field is absent from
+ * states, has the wrong type or is not an age 0..150 does not match.
  * *ndenied (may be NULL) receives the number of offers switched from true
  * to false. Returns 0, or ERR_INVAL when states or offers is not an object.
  */
