@@ -37,18 +37,6 @@ struct rfm_row {
 	double value;   /* qty * UnitPrice, so returns subtract */
 };
 
-/*
- * String -> dense index, open addressing. The table owns its keys until
- * the parse finishes; then they move into rfm_data (products, customers).
- */
-struct rfm_intern {
-	uint32_t *slot;   /* index + 1; 0 is empty */
-	uint32_t *hash;   /* hash of the key in the slot, to skip most strcmp */
-	size_t cap;       /* power of two */
-	char **keys;
-	size_t n, keys_cap;
-};
-
 #define READ_CHUNK (256 * 1024)
 /* libcsv buffers one field at a time; no field of this data comes near. */
 #define CSV_FIELD_BUF_MAX (1024 * 1024)
@@ -59,84 +47,6 @@ void rfm_config_init(rfm_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->prior_weight = 1.0;
-}
-
-/* --- interning ---------------------------------------------------------- */
-
-static uint32_t hash_str(const char *s, size_t len)
-{
-	uint32_t h = 2166136261u;  /* FNV-1a: short keys, no adversary to fear here */
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
-static void intern_free(rfm_intern *t)
-{
-	if (t == NULL)
-		return;
-	for (size_t i = 0; i < t->n; i++)
-		free(t->keys[i]);
-	free(t->keys);
-	free(t->slot);
-	free(t->hash);
-	free(t);
-}
-
-static void intern_grow(rfm_intern *t)
-{
-	size_t cap = t->cap ? t->cap * 2 : 1024;
-	uint32_t *slot = xcalloc(cap, sizeof(*slot));
-	uint32_t *hash = xcalloc(cap, sizeof(*hash));
-
-	for (size_t i = 0; i < t->cap; i++) {
-		size_t j;
-
-		if (t->slot[i] == 0)
-			continue;
-		j = t->hash[i] & (cap - 1);
-		while (slot[j] != 0)
-			j = (j + 1) & (cap - 1);
-		slot[j] = t->slot[i];
-		hash[j] = t->hash[i];
-	}
-	free(t->slot);
-	free(t->hash);
-	t->slot = slot;
-	t->hash = hash;
-	t->cap = cap;
-}
-
-/* Returns the index of s[0..len), adding it when new; ERR_TOOBIG past 2^31 keys. */
-static int64_t intern_get(rfm_intern *t, const char *s, size_t len)
-{
-	uint32_t h = hash_str(s, len);
-	size_t j;
-
-	/* Keep the load under one half so probes stay short. */
-	if ((t->n + 1) * 2 > t->cap)
-		intern_grow(t);
-	j = h & (t->cap - 1);
-	while (t->slot[j] != 0) {
-		const char *k = t->keys[t->slot[j] - 1];
-
-		if (t->hash[j] == h && strncmp(k, s, len) == 0 && k[len] == '\0')
-			return t->slot[j] - 1;
-		j = (j + 1) & (t->cap - 1);
-	}
-	if (t->n >= INT32_MAX)
-		return ERR_TOOBIG;
-	if (t->n == t->keys_cap) {
-		t->keys_cap = t->keys_cap ? t->keys_cap * 2 : 1024;
-		t->keys = xrealloc(t->keys, t->keys_cap * sizeof(*t->keys));
-	}
-	t->keys[t->n] = xstrndup(s, len);
-	t->slot[j] = (uint32_t)(t->n + 1);
-	t->hash[j] = h;
-	return (int64_t)t->n++;
 }
 
 /* --- data --------------------------------------------------------------- */
@@ -383,8 +293,8 @@ static void process_row(reader *r)
 		qty = qty < 0 ? qty : -qty;
 		d->read.returns++;
 	}
-	ci = intern_get(d->cust_index, cust, normalise_customer(cust, clen));
-	pi = intern_get(d->prod_index, code, plen);
+	ci = intern_add(d->cust_index, cust, normalise_customer(cust, clen));
+	pi = intern_add(d->prod_index, code, plen);
 	if (ci < 0 || pi < 0) {
 		r->rc = ERR_TOOBIG;
 		return;
@@ -423,8 +333,8 @@ static int reader_begin(rfm_data *d, reader *r)
 	memset(r, 0, sizeof(*r));
 	r->d = d;
 	r->maxcol = -1;
-	d->cust_index = xcalloc(1, sizeof(*d->cust_index));
-	d->prod_index = xcalloc(1, sizeof(*d->prod_index));
+	d->cust_index = intern_new();
+	d->prod_index = intern_new();
 	r->csv = csvr_new(&csv_options, on_row, r);
 	return 0;
 }
@@ -444,6 +354,7 @@ static int reader_feed(reader *r, const char *chunk, size_t len)
 static int reader_end(reader *r, int rc)
 {
 	rfm_data *d = r->d;
+	char **ids;
 
 	if (rc == 0 && r->rc == 0) {
 		rc = csvr_finish(r->csv);
@@ -456,18 +367,15 @@ static int reader_end(reader *r, int rc)
 		rc = r->rc;
 	if (rc != 0)
 		return rc;
-	d->products = d->prod_index->keys;
-	d->nproducts = d->prod_index->n;
-	d->prod_index->keys = NULL;
-	d->prod_index->n = 0;
-	d->ncustomers = d->cust_index->n;
+	d->products = intern_steal_keys(d->prod_index, &d->nproducts);
+	ids = intern_steal_keys(d->cust_index, &d->ncustomers);
 	d->customers = xcalloc(d->ncustomers, sizeof(*d->customers));
 	for (size_t i = 0; i < d->ncustomers; i++) {
-		d->customers[i].id = d->cust_index->keys[i];
+		d->customers[i].id = ids[i];
 		d->customers[i].segment = -1;
 		d->customers[i].brief_segment = -1;
 	}
-	d->cust_index->n = 0;
+	free(ids);
 	intern_free(d->cust_index);
 	intern_free(d->prod_index);
 	d->cust_index = NULL;
