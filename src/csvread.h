@@ -35,7 +35,7 @@ typedef struct csvr_options {
 	int columns_max;        /* fields kept per row; later fields are counted, not kept */
 	size_t field_max;       /* a longer field is not kept and its row is marked */
 	size_t field_hard_max;  /* libcsv's field buffer stops here: a fatal error */
-	int field_hard_rc;      /* what that error returns: ERR_INVAL or ERR_TOOBIG */
+	int field_hard_rc;      /* what that error returns: ERR_INVAL (also for 0) or ERR_TOOBIG */
 	size_t header_max;      /* bytes of the header line */
 	int64_t rows_max;       /* data rows; one more is a fatal ERR_TOOBIG */
 } csvr_options;
