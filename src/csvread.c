@@ -45,7 +45,9 @@ struct csvr {
 
 	/* The row being read. */
 	int nfields;
-	buf rowbuf;              /* kept fields, each NUL-terminated */
+	char *rowbuf;            /* kept fields, each NUL-terminated */
+	size_t rowlen;           /* bytes used in rowbuf */
+	size_t rowcap;           /* columns_max fields of field_max bytes and a NUL */
 	size_t *off;             /* columns_max offsets into rowbuf */
 	char **field;            /* columns_max pointers, set when the row is handed over */
 	unsigned char *problem;  /* columns_max enum csvr_problem */
@@ -95,8 +97,12 @@ csvr *csvr_new(const csvr_options *opt, csvr_row_fn fn, void *arg)
 	r->arg = arg;
 	r->state = RD_HEADER;
 	buf_init(&r->head, r->opt.header_max + 1);
-	/* Every kept field fits: columns_max fields of field_max bytes and a NUL. */
-	buf_init(&r->rowbuf, cols * (r->opt.field_max + 1));
+	/*
+	 * Every kept field fits: columns_max fields of field_max bytes and a
+	 * NUL. Allocated once; pages a row never reaches are never touched.
+	 */
+	r->rowcap = cols * (r->opt.field_max + 1);
+	r->rowbuf = xmalloc(r->rowcap);
 	r->off = xcalloc(cols, sizeof(*r->off));
 	r->field = xcalloc(cols, sizeof(*r->field));
 	r->problem = xcalloc(cols, sizeof(*r->problem));
@@ -111,7 +117,7 @@ void csvr_free(csvr *r)
 	if (r->parser_ready)
 		csv_free(&r->parser);
 	buf_free(&r->head);
-	buf_free(&r->rowbuf);
+	free(r->rowbuf);
 	free(r->off);
 	free(r->field);
 	free(r->problem);
@@ -172,7 +178,7 @@ int csvr_name_is(const char *name, const char *canon)
 static void row_reset(csvr *r)
 {
 	r->nfields = 0;
-	buf_reset(&r->rowbuf);
+	r->rowlen = 0;
 	r->problem_col = -1;
 	r->extra_nonempty = 0;
 }
@@ -195,7 +201,7 @@ static void take_row(csvr *r)
 		r->rows++;
 	kept = r->nfields < r->width ? r->nfields : r->width;
 	for (int c = 0; c < kept; c++)
-		r->field[c] = r->rowbuf.data + r->off[c];
+		r->field[c] = r->rowbuf + r->off[c];
 	row.row = r->header_done ? r->rows : 0;
 	row.nfields = r->nfields;
 	row.nkept = kept;
@@ -215,6 +221,7 @@ static void on_field(void *data, size_t len, void *arg)
 	csvr *r = arg;
 	int c = r->nfields++;
 	int limit = r->header_done ? r->width : r->opt.columns_max;
+	char *dst;
 
 	if (r->rc != 0)
 		return;
@@ -228,17 +235,26 @@ static void on_field(void *data, size_t len, void *arg)
 		}
 		return;
 	}
-	r->off[c] = r->rowbuf.len;
+	/* Cannot happen: at most columns_max fields of at most field_max bytes are kept. */
+	if (r->rowcap - r->rowlen < r->opt.field_max + 1) {
+		csvr_fail(r, ERR_TOOBIG, "row %lld: row buffer overflow", (long long)r->rows + 1);
+		return;
+	}
+	dst = r->rowbuf + r->rowlen;
+	r->off[c] = r->rowlen;
 	r->problem[c] = CSVR_FIELD_OK;
-	if (len > r->opt.field_max || (len > 0 && memchr(data, '\0', len) != NULL)) {
-		r->problem[c] = len > r->opt.field_max ? CSVR_FIELD_TOO_LONG : CSVR_FIELD_NUL;
+	/* One pass copies the field and finds a NUL in it (memccpy stops there). */
+	if (len > r->opt.field_max)
+		r->problem[c] = CSVR_FIELD_TOO_LONG;
+	else if (len > 0 && memccpy(dst, data, '\0', len) != NULL)
+		r->problem[c] = CSVR_FIELD_NUL;
+	if (r->problem[c] != CSVR_FIELD_OK) {
 		if (r->problem_col < 0)
 			r->problem_col = c;
 		len = 0;
 	}
-	/* Cannot overflow: the buffer holds columns_max fields of field_max bytes. */
-	if (buf_add(&r->rowbuf, data, len) != 0 || buf_add(&r->rowbuf, "", 1) != 0)
-		csvr_fail(r, ERR_TOOBIG, "row %lld: row buffer overflow", (long long)r->rows + 1);
+	dst[len] = '\0';
+	r->rowlen += len + 1;
 }
 
 static void on_row(int term, void *arg)
