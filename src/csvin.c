@@ -1,27 +1,17 @@
 /*
- * csvin.c — the streaming customer-CSV reader (libcsv underneath) that turns
- * each row into a /predict request with the eligibility rules applied (the
- * result CSV is written by csvout.c). The contract and the normalisation choices are
- * documented in csvin.h.
- *
- * The reader has two phases. Until the first line end outside quotes it
- * keeps the raw header bytes (at most CSV_HEADER_MAX), because the delimiter
- * must be known before libcsv sees a byte. Then every byte goes straight to
- * libcsv, whose field callback copies the row's fields into one bounded
- * buffer and whose row callback builds and delivers the record. libcsv grows
- * its own field buffer without limit, so its realloc hook refuses to go past
- * CSV_FIELD_HARD_MAX: a runaway quoted field stops the reader instead of
- * eating memory.
+ * csvin.c — the customer CSV: each row of a Company B style file becomes a
+ * /predict request with the eligibility rules applied (the result CSV is
+ * written by csvout.c). The contract and the normalisation choices are
+ * documented in csvin.h. The bytes (delimiter, BOM, quoting, line ends,
+ * limits) are csvread.c's; this file gives the columns their meaning.
  */
 #include "csvin.h"
 
-#include <csv.h>
-#include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "csvread.h"
 #include "customer.h"
 #include "date.h"
 
@@ -57,29 +47,12 @@ static const struct {
 	{"customersince", COL_CLIENT_SINCE},
 };
 
-enum rd_state { RD_HEADER = 0, RD_ROWS, RD_DONE, RD_FAILED };
-
-/* Why a field of the current row cannot be used, noted while it streams in. */
-enum field_problem { FP_NONE = 0, FP_TOO_LONG, FP_NUL };
-
 struct csv_reader {
 	const rules *rules;
 	csv_record_fn fn;
 	void *arg;
 	char today[11];
-	int64_t max_rows;
-	enum rd_state state;
-	int rc;                  /* sticky: the first fatal error or callback return */
-	char err[CSV_ERROR_MAX];
-
-	/* Header phase. */
-	buf head;                /* raw bytes up to and including the first line end */
-	int head_quoted;         /* inside quotes while scanning for that line end */
-
-	struct csv_parser parser;
-	int parser_ready;
-	int header_done;         /* libcsv has delivered the header row */
-	int at_eof_unterminated; /* the last row ends inside an open quote */
+	csvr *csv;               /* the bytes: delimiter, quoting, limits */
 
 	/* Columns, from the header. */
 	int ncols;
@@ -90,42 +63,21 @@ struct csv_reader {
 	int offer_cols[CSV_COLUMNS_MAX];  /* offer columns sorted by offer number */
 	char offer_name[CSV_COLUMNS_MAX][CUSTOMER_OFFER_ID_MAX + 1];  /* OFFER_<n> per column */
 
-	/* The row being read. */
-	int nfields;
-	buf rowbuf;                       /* fields, each NUL-terminated */
-	size_t off[CSV_COLUMNS_MAX];
-	int problem_col;                  /* first field with a problem, -1 if none */
-	enum field_problem problem;
-	int extra_nonempty;               /* a field past the header's width has text */
-	int field_overflow;               /* the field being read went over CSV_FIELD_HARD_MAX */
-
-	int64_t rows;
+	const csvr_row *row;     /* the row being turned into a record */
 };
 
-static void *capped_realloc(void *p, size_t n)
-{
-	/* NULL makes libcsv stop with CSV_ENOMEM, which the reader reports. */
-	if (n > CSV_FIELD_HARD_MAX)
-		return NULL;
-	return xrealloc(p, n);
-}
+/* The reader's byte-level limits; the customer CSV is sniffed (Company B writes ';'). */
+static const csvr_options csv_options = {
+	.delim = 0,
+	.columns_max = CSV_COLUMNS_MAX,
+	.field_max = CSV_FIELD_MAX,
+	.field_hard_max = CSV_FIELD_HARD_MAX,
+	.field_hard_row = 1,  /* an over-long field is its row's error; the file goes on */
+	.header_max = CSV_HEADER_MAX,
+	.rows_max = CSV_ROWS_DEFAULT,
+};
 
-static int reader_fail(csv_reader *rd, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-/* Records a fatal error; the reader accepts nothing after it. */
-static int reader_fail(csv_reader *rd, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (rd->rc != 0)
-		return rd->rc;
-	va_start(ap, fmt);
-	vsnprintf(rd->err, sizeof(rd->err), fmt, ap);
-	va_end(ap);
-	rd->rc = rc;
-	rd->state = RD_FAILED;
-	return rc;
-}
+static int on_row(void *arg, const csvr_row *row);
 
 csv_reader *csv_reader_new(const rules *rs, csv_record_fn fn, void *arg)
 {
@@ -134,14 +86,10 @@ csv_reader *csv_reader_new(const rules *rs, csv_record_fn fn, void *arg)
 	rd->rules = rs;
 	rd->fn = fn;
 	rd->arg = arg;
-	rd->max_rows = CSV_ROWS_DEFAULT;
-	rd->state = RD_HEADER;
 	util_today(rd->today);
-	buf_init(&rd->head, CSV_HEADER_MAX + 1);
-	buf_init(&rd->rowbuf, (size_t)CSV_COLUMNS_MAX * (CSV_FIELD_MAX + 1));
+	rd->csv = csvr_new(&csv_options, on_row, rd);
 	for (int i = 0; i < COL_NROLES; i++)
 		rd->col_of[i] = -1;
-	rd->problem_col = -1;
 	return rd;
 }
 
@@ -149,10 +97,7 @@ void csv_reader_free(csv_reader *rd)
 {
 	if (rd == NULL)
 		return;
-	if (rd->parser_ready)
-		csv_free(&rd->parser);
-	buf_free(&rd->head);
-	buf_free(&rd->rowbuf);
+	csvr_free(rd->csv);
 	free(rd);
 }
 
@@ -180,18 +125,11 @@ static int parse_date(const char *s, char out[DATE_TEXT_LEN])
 static enum col_role header_role(const char *name, int *offer)
 {
 	char folded[64];
-	size_t k = 0;
 
 	if (customer_offer_number(name, offer) == 0)
 		return COL_OFFER;
-	for (const char *p = name; *p != '\0'; p++) {
-		if (*p == ' ' || *p == '_' || *p == '-' || *p == '.')
-			continue;
-		if (k + 1 >= sizeof(folded))
-			return COL_IGNORE;
-		folded[k++] = (char)tolower((unsigned char)*p);
-	}
-	folded[k] = '\0';
+	if (csvr_name_fold(name, folded, sizeof(folded)) != 0)
+		return COL_IGNORE;
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(header_names); i++) {
 		if (strcmp(folded, header_names[i].folded) == 0)
 			return header_names[i].role;
@@ -201,18 +139,20 @@ static enum col_role header_role(const char *name, int *offer)
 
 static char *row_field(csv_reader *rd, int col)
 {
-	return rd->rowbuf.data + rd->off[col];
+	return rd->row->field[col];
 }
 
-/* Sets up the columns from the header row held in the row buffer. */
+/* Sets up the columns from the header row. */
 static int take_header(csv_reader *rd)
 {
-	if (rd->nfields > CSV_COLUMNS_MAX)
-		return reader_fail(rd, ERR_INVAL, "header: more than %d columns", CSV_COLUMNS_MAX);
-	if (rd->problem_col >= 0)
-		return reader_fail(rd, ERR_INVAL, "header: column %d is longer than %d bytes or holds a NUL",
-		            rd->problem_col + 1, CSV_FIELD_MAX);
-	rd->ncols = rd->nfields;
+	const csvr_row *row = rd->row;
+
+	if (row->nfields > CSV_COLUMNS_MAX)
+		return csvr_fail(rd->csv, ERR_INVAL, "header: more than %d columns", CSV_COLUMNS_MAX);
+	if (row->problem_col >= 0)
+		return csvr_fail(rd->csv, ERR_INVAL, "header: column %d is longer than %d bytes or holds a NUL",
+		            row->problem_col + 1, CSV_FIELD_MAX);
+	rd->ncols = row->nfields;
 	for (int c = 0; c < rd->ncols; c++) {
 		char *name = util_trim(row_field(rd, c));
 		int offer = 0;
@@ -222,7 +162,7 @@ static int take_header(csv_reader *rd)
 		if (role == COL_OFFER) {
 			for (int k = 0; k < rd->noffers; k++) {
 				if (rd->offer_num[rd->offer_cols[k]] == offer)
-					return reader_fail(rd, ERR_INVAL, "header: columns %d and %d are both OFFER_%d",
+					return csvr_fail(rd->csv, ERR_INVAL, "header: columns %d and %d are both OFFER_%d",
 					            rd->offer_cols[k] + 1, c + 1, offer);
 			}
 			rd->offer_num[c] = offer;
@@ -236,18 +176,17 @@ static int take_header(csv_reader *rd)
 			rd->offer_cols[k] = c;
 		} else if (role != COL_IGNORE) {
 			if (rd->col_of[role] >= 0)
-				return reader_fail(rd, ERR_INVAL, "header: columns %d and %d are both %s",
+				return csvr_fail(rd->csv, ERR_INVAL, "header: columns %d and %d are both %s",
 				            rd->col_of[role] + 1, c + 1, role_names[role]);
 			rd->col_of[role] = c;
 		}
 	}
 	if (rd->col_of[COL_ID] < 0)
-		return reader_fail(rd, ERR_INVAL, "header: no customer_id column (is the first line the header?)");
+		return csvr_fail(rd->csv, ERR_INVAL, "header: no customer_id column (is the first line the header?)");
 	if (rd->col_of[COL_AGE] < 0)
-		return reader_fail(rd, ERR_INVAL, "header: no age column");
+		return csvr_fail(rd->csv, ERR_INVAL, "header: no age column");
 	if (rd->noffers == 0)
-		return reader_fail(rd, ERR_INVAL, "header: no offer columns (Offer_1, Offer_2, ...)");
-	rd->header_done = 1;
+		return csvr_fail(rd->csv, ERR_INVAL, "header: no offer columns (Offer_1, Offer_2, ...)");
 	return 0;
 }
 
@@ -410,16 +349,6 @@ out:
 	return rc;
 }
 
-static void row_reset(csv_reader *rd)
-{
-	rd->nfields = 0;
-	buf_reset(&rd->rowbuf);
-	rd->problem_col = -1;
-	rd->problem = FP_NONE;
-	rd->extra_nonempty = 0;
-	rd->field_overflow = 0;
-}
-
 /* Names column c for messages: its canonical name, else "column N". */
 static const char *column_name(const csv_reader *rd, int c, char *name, size_t len)
 {
@@ -435,6 +364,7 @@ static const char *column_name(const csv_reader *rd, int c, char *name, size_t l
 /* Delivers the current data row to the callback, as a body or an error. */
 static int take_row(csv_reader *rd)
 {
+	const csvr_row *row = rd->row;
 	char err[CSV_ERROR_MAX] = "";
 	char name[32];
 	csv_record rec = {0};
@@ -444,24 +374,20 @@ static int take_row(csv_reader *rd)
 	int id_col = rd->col_of[COL_ID];
 	int rc;
 
-	if (rd->rows >= rd->max_rows)
-		return reader_fail(rd, ERR_TOOBIG, "row %lld: more than %lld data rows",
-		            (long long)rd->rows + 1, (long long)rd->max_rows);
-	rd->rows++;
-	if (id_col < rd->nfields && id_col != rd->problem_col)
+	if (id_col < row->nkept && row->problem[id_col] == CSVR_FIELD_OK)
 		id = util_trim(row_field(rd, id_col));
-	if (rd->at_eof_unterminated) {
+	if (row->unterminated) {
 		snprintf(err, sizeof(err), "a quoted field is not closed: the rest of the file "
 		         "from this row on is inside quotes");
-	} else if (rd->nfields > rd->ncols && rd->extra_nonempty) {
-		snprintf(err, sizeof(err), "too many columns: %d, the header has %d", rd->nfields,
+	} else if (row->nfields > rd->ncols && row->extra_nonempty) {
+		snprintf(err, sizeof(err), "too many columns: %d, the header has %d", row->nfields,
 		         rd->ncols);
-	} else if (rd->nfields < rd->ncols) {
+	} else if (row->nfields < rd->ncols) {
 		snprintf(err, sizeof(err), "missing columns: the row has %d of %d (the first missing is %s)",
-		         rd->nfields, rd->ncols, column_name(rd, rd->nfields, name, sizeof(name)));
-	} else if (rd->problem_col >= 0) {
-		column_name(rd, rd->problem_col, name, sizeof(name));
-		if (rd->problem == FP_NUL)
+		         row->nfields, rd->ncols, column_name(rd, row->nfields, name, sizeof(name)));
+	} else if (row->problem_col >= 0) {
+		column_name(rd, row->problem_col, name, sizeof(name));
+		if (row->problem[row->problem_col] == CSVR_FIELD_NUL)
 			snprintf(err, sizeof(err), "%s holds a NUL byte", name);
 		else
 			snprintf(err, sizeof(err), "%s is longer than %d bytes", name, CSV_FIELD_MAX);
@@ -471,235 +397,48 @@ static int take_row(csv_reader *rd)
 	/* An id that is not UTF-8 or too long cannot be echoed into a JSON or CSV answer. */
 	if (strlen(id) > CSV_ID_MAX)
 		id = "";
-	rec.row = rd->rows;
+	rec.row = row->row;
 	rec.customer_id = id;
 	rec.req = have_req ? &req : NULL;
 	rec.error = have_req ? NULL : err;
 	rc = rd->fn(rd->arg, &rec);
 	if (have_req)
 		request_predict_free(&req);
-	if (rc != 0) {
-		rd->rc = rc;
-		rd->state = RD_FAILED;
-		snprintf(rd->err, sizeof(rd->err), "row %lld: stopped by the caller (%d)",
-		         (long long)rd->rows, rc);
-	}
 	return rc;
 }
 
-static void on_field(void *data, size_t len, void *arg)
+/* csvread's callback: the header sets up the columns, every later row is a record. */
+static int on_row(void *arg, const csvr_row *row)
 {
 	csv_reader *rd = arg;
-	int c = rd->nfields++;
-	int overflow = rd->field_overflow;
+	int rc;
 
-	rd->field_overflow = 0;
-	if (rd->rc != 0)
-		return;
-	if (c >= CSV_COLUMNS_MAX || (rd->header_done && c >= rd->ncols)) {
-		/* Past the header's width only "is there text" matters. */
-		if (overflow)
-			rd->extra_nonempty = 1;
-		for (size_t i = 0; i < len; i++) {
-			if (!isspace(((const unsigned char *)data)[i])) {
-				rd->extra_nonempty = 1;
-				break;
-			}
-		}
-		return;
-	}
-	rd->off[c] = rd->rowbuf.len;
-	if (overflow || len > CSV_FIELD_MAX || memchr(data, '\0', len) != NULL) {
-		if (rd->problem_col < 0) {
-			rd->problem_col = c;
-			rd->problem = overflow || len > CSV_FIELD_MAX ? FP_TOO_LONG : FP_NUL;
-		}
-		len = 0;
-	}
-	/* Cannot overflow: the buffer holds CSV_COLUMNS_MAX fields of CSV_FIELD_MAX. */
-	if (buf_add(&rd->rowbuf, data, len) != 0 || buf_add(&rd->rowbuf, "", 1) != 0)
-		reader_fail(rd, ERR_TOOBIG, "row %lld: row buffer overflow", (long long)rd->rows + 1);
-}
-
-static void on_row(int term, void *arg)
-{
-	csv_reader *rd = arg;
-
-	(void)term;
-	if (rd->rc == 0) {
-		if (!rd->header_done)
-			take_header(rd);
-		else
-			take_row(rd);
-	}
-	row_reset(rd);
+	rd->row = row;
+	rc = row->row == 0 ? take_header(rd) : take_row(rd);
+	rd->row = NULL;
+	return rc;
 }
 
 /* --- feeding ----------------------------------------------------------- */
 
-static int parse_bytes(csv_reader *rd, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	for (;;) {
-		size_t n = csv_parse(&rd->parser, p, len, on_field, on_row, rd);
-
-		if (rd->rc != 0)
-			return rd->rc;
-		if (n == len)
-			return 0;
-		if (csv_error(&rd->parser) != CSV_ENOMEM)
-			return reader_fail(rd, ERR_INVAL, "row %lld: %s", (long long)rd->rows + 1,
-			                   csv_strerror(csv_error(&rd->parser)));
-		/*
-		 * A field went over CSV_FIELD_HARD_MAX (capped_realloc refused to
-		 * grow libcsv's buffer, which stopped with its state saved): the
-		 * row gets the error (on_field), the field's bytes so far are
-		 * dropped, and parsing goes on where libcsv stopped, so one bad
-		 * field costs its row, not the file. An open quote that swallows
-		 * the rest of the file ends as that row's "not closed" error.
-		 */
-		rd->field_overflow = 1;
-		rd->parser.entry_pos = 0;
-		rd->parser.spaces = 0;
-		rd->parser.status = 0;
-		p += n;
-		len -= n;
-	}
-}
-
-static int space_only(unsigned char c)
-{
-	return c == ' ';
-}
-
-/* Picks the delimiter from the header line, starts libcsv and parses the header bytes. */
-static int start_rows(csv_reader *rd)
-{
-	const unsigned char *h = (const unsigned char *)rd->head.data;
-	size_t len = rd->head.len;
-	size_t semi = 0;
-	size_t comma = 0;
-	size_t tab = 0;
-	int quoted = 0;
-	unsigned char delim;
-	int rc;
-
-	if (len >= 3 && memcmp(h, "\xEF\xBB\xBF", 3) == 0) {
-		h += 3;
-		len -= 3;
-	}
-	for (size_t i = 0; i < len; i++) {
-		if (h[i] == '"')
-			quoted = !quoted;
-		else if (quoted)
-			continue;
-		else if (h[i] == ';')
-			semi++;
-		else if (h[i] == ',')
-			comma++;
-		else if (h[i] == '\t')
-			tab++;
-	}
-	/* Ties go to ';' (Company B's choice), then ','. */
-	if (semi >= comma && semi >= tab && semi > 0)
-		delim = ';';
-	else if (comma >= tab && comma > 0)
-		delim = ',';
-	else if (tab > 0)
-		delim = '\t';
-	else
-		delim = ',';
-	if (csv_init(&rd->parser, CSV_APPEND_NULL) != 0)
-		return reader_fail(rd, ERR_NOMEM, "cannot start the CSV parser");
-	rd->parser_ready = 1;
-	csv_set_delim(&rd->parser, delim);
-	csv_set_realloc_func(&rd->parser, capped_realloc);
-	if (delim == '\t') {
-		/* libcsv trims tabs as white space by default; as the delimiter they must stay. */
-		csv_set_space_func(&rd->parser, space_only);
-	}
-	rd->state = RD_ROWS;
-	rc = parse_bytes(rd, h, len);
-	buf_free(&rd->head);
-	return rc;
-}
-
 int csv_reader_feed(csv_reader *rd, const void *data, size_t len)
 {
-	const unsigned char *p = data;
-	size_t i;
-	int rc;
-
-	if (rd->state == RD_FAILED)
-		return rd->rc;
-	if (rd->state == RD_DONE)
-		return reader_fail(rd, ERR_INVAL, "data fed after the end");
-	if (rd->state == RD_ROWS)
-		return parse_bytes(rd, data, len);
-	/* Header phase: find the first line end outside quotes. */
-	for (i = 0; i < len; i++) {
-		if (p[i] == '"')
-			rd->head_quoted = !rd->head_quoted;
-		else if (!rd->head_quoted && (p[i] == '\n' || p[i] == '\r'))
-			break;
-	}
-	if (i == len) {
-		if (buf_add(&rd->head, p, len) != 0)
-			return reader_fail(rd, ERR_INVAL, "header: the first line is longer than %d bytes",
-			            CSV_HEADER_MAX);
-		return 0;
-	}
-	if (buf_add(&rd->head, p, i + 1) != 0)
-		return reader_fail(rd, ERR_INVAL, "header: the first line is longer than %d bytes", CSV_HEADER_MAX);
-	rc = start_rows(rd);
-	if (rc != 0)
-		return rc;
-	return parse_bytes(rd, p + i + 1, len - i - 1);
+	return csvr_feed(rd->csv, data, len);
 }
 
 int csv_reader_finish(csv_reader *rd)
 {
-	int rc;
-
-	if (rd->state == RD_FAILED)
-		return rd->rc;
-	if (rd->state == RD_DONE)
-		return 0;
-	if (rd->state == RD_HEADER) {
-		size_t n = rd->head.len;
-
-		if (n >= 3 && memcmp(rd->head.data, "\xEF\xBB\xBF", 3) == 0)
-			n -= 3;
-		if (n == 0)
-			return reader_fail(rd, ERR_INVAL, "empty input: no header line");
-		rc = start_rows(rd);
-		if (rc != 0)
-			return rc;
-	}
-	/*
-	 * libcsv (non-strict) hands over an unclosed quoted field as if it were
-	 * closed; its public parser state tells us, so the row can say so.
-	 */
-	if (rd->parser.pstate == 2 && rd->parser.quoted)
-		rd->at_eof_unterminated = 1;
-	csv_fini(&rd->parser, on_field, on_row, rd);
-	if (rd->rc != 0)
-		return rd->rc;
-	if (!rd->header_done)
-		return reader_fail(rd, ERR_INVAL, "empty input: no header line");
-	rd->state = RD_DONE;
-	return 0;
+	return csvr_finish(rd->csv);
 }
 
 const char *csv_reader_error(const csv_reader *rd)
 {
-	return rd->err;
+	return csvr_error(rd->csv);
 }
 
 int64_t csv_reader_rows(const csv_reader *rd)
 {
-	return rd->rows;
+	return csvr_rows(rd->csv);
 }
 
 int csv_reader_set_today(csv_reader *rd, const char *date)
@@ -714,5 +453,5 @@ int csv_reader_set_today(csv_reader *rd, const char *date)
 
 void csv_reader_set_max_rows(csv_reader *rd, int64_t max_rows)
 {
-	rd->max_rows = max_rows;
+	csvr_set_rows_max(rd->csv, max_rows);
 }

@@ -4,7 +4,7 @@
  * request_predict_body) and the server's POST /batch (which decides it
  * directly). The result CSV is written by csvout.h.
  *
- * The reader is a push parser over libcsv: feed it bytes in chunks of any
+ * The reader is a push parser (csvread.h, over libcsv): feed it bytes in chunks of any
  * size as they arrive; it calls back once per data row, in order, and never
  * holds more than one row (plus the header line) in memory.
  *

@@ -4,7 +4,6 @@
  * each opens the store named by --database-url, migrates it (so they work
  * on a fresh database), and does one thing.
  */
-#include <csv.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -13,6 +12,7 @@
 
 #include "agent.h"
 #include "auth.h"
+#include "csvread.h"
 #include "ctl.h"
 #include "customer.h"
 #include "db.h"
@@ -51,87 +51,81 @@ static int open_db(const char *url, store **out)
 /* --- products import ------------------------------------------------------ */
 
 typedef struct prod_reader {
-	char *fields[8];
-	size_t nfields;
-	size_t row;
+	csvr *csv;
 	int col_offer;   /* column index of the offer id, -1 until the header */
 	int col_name;
 	db_product *items;
 	size_t n, cap;
-	char err[256];
 } prod_reader;
 
-static void prod_field(void *s, size_t len, void *arg)
-{
-	prod_reader *p = arg;
+/* A catalogue is a short comma-separated file: ID,OFFERS,NAME. */
+static const csvr_options products_csv = {
+	.delim = ',',
+	.columns_max = 64,
+	.field_max = 1024,
+	.field_hard_max = 64 * 1024,
+	.field_hard_rc = ERR_INVAL,
+	.header_max = 64 * 1024,
+	.rows_max = PRODUCTS_MAX + 1,  /* one over, so the message below names the limit */
+};
 
-	if (p->nfields < UTIL_ARRAY_LEN(p->fields))
-		p->fields[p->nfields] = xstrndup(s ? s : "", len);
-	p->nfields++;
+/* Header: ID,OFFERS,NAME as the client sent it; OFFER_ID/PRODUCT_NAME too. */
+static int prod_header(prod_reader *p, const csvr_row *row)
+{
+	for (int i = 0; i < row->nkept; i++) {
+		const char *h = util_trim(row->field[i]);
+
+		if (csvr_name_is(h, "OFFERS") || csvr_name_is(h, "OFFER") || csvr_name_is(h, "OFFER_ID"))
+			p->col_offer = i;
+		else if (csvr_name_is(h, "NAME") || csvr_name_is(h, "PRODUCT_NAME") ||
+		         csvr_name_is(h, "PRODUCT"))
+			p->col_name = i;
+	}
+	if (p->col_offer < 0 || p->col_name < 0)
+		return csvr_fail(p->csv, ERR_INVAL,
+		                 "the header must name an OFFERS (or OFFER_ID) and a NAME column");
+	return 0;
 }
 
-static void prod_row(int c, void *arg)
+static int prod_row(void *arg, const csvr_row *row)
 {
 	prod_reader *p = arg;
-	size_t nf = p->nfields < UTIL_ARRAY_LEN(p->fields) ? p->nfields : UTIL_ARRAY_LEN(p->fields);
+	long long line = (long long)row->row + 1;  /* the header is line 1 */
+	char id[CUSTOMER_OFFER_ID_MAX + 1];
+	const char *offer;
 
-	(void)c;
-	p->row++;
-	if (p->col_offer < 0) {
-		/* Header: ID,OFFERS,NAME as the client sent it; OFFER_ID/PRODUCT_NAME too. */
-		for (size_t i = 0; i < nf; i++) {
-			char *h = util_trim(p->fields[i]);
-
-			if (strncmp(h, "\xef\xbb\xbf", 3) == 0)
-				memmove(h, h + 3, strlen(h + 3) + 1);
-			if (util_streq_nocase(h, "OFFERS") || util_streq_nocase(h, "OFFER") ||
-			    util_streq_nocase(h, "OFFER_ID"))
-				p->col_offer = (int)i;
-			else if (util_streq_nocase(h, "NAME") || util_streq_nocase(h, "PRODUCT_NAME") ||
-			         util_streq_nocase(h, "PRODUCT"))
-				p->col_name = (int)i;
-		}
-		if ((p->col_offer < 0 || p->col_name < 0) && p->err[0] == '\0')
-			snprintf(p->err, sizeof(p->err),
-			         "the header must name an OFFERS (or OFFER_ID) and a NAME column");
-		if (p->col_offer < 0)
-			p->col_offer = -2;  /* do not take the next row as a header */
-	} else if (p->col_offer >= 0 && p->err[0] == '\0') {
-		if ((size_t)p->col_offer >= nf || (size_t)p->col_name >= nf) {
-			snprintf(p->err, sizeof(p->err), "line %zu: missing columns", p->row);
-		} else if (util_trim(p->fields[p->col_offer])[0] == '\0') {
-			snprintf(p->err, sizeof(p->err), "line %zu: empty offer id", p->row);
-		} else if (p->n >= PRODUCTS_MAX) {
-			snprintf(p->err, sizeof(p->err), "more than %d products", PRODUCTS_MAX);
-		} else {
-			if (p->n == p->cap) {
-				p->cap = p->cap ? p->cap * 2 : 64;
-				p->items = xrealloc(p->items, p->cap * sizeof(*p->items));
-			}
-			/* Stored under the id /predict-v2 looks up: Offer_1 is OFFER_1 (customer.h). */
-			const char *offer = util_trim(p->fields[p->col_offer]);
-			char id[CUSTOMER_OFFER_ID_MAX + 1];
-
-			p->items[p->n].offer_id =
-			    xstrdup(customer_offer_id(offer, id, sizeof(id)) == 0 ? id : offer);
-			p->items[p->n].name = xstrdup(util_trim(p->fields[p->col_name]));
-			p->n++;
-		}
+	if (row->row == 0)
+		return prod_header(p, row);
+	if (p->col_offer >= row->nkept || p->col_name >= row->nkept)
+		return csvr_fail(p->csv, ERR_INVAL, "line %lld: missing columns", line);
+	if (row->problem[p->col_offer] != CSVR_FIELD_OK || row->problem[p->col_name] != CSVR_FIELD_OK)
+		return csvr_fail(p->csv, ERR_INVAL, "line %lld: a field is longer than %zu bytes or "
+		                 "holds a NUL", line, products_csv.field_max);
+	offer = util_trim(row->field[p->col_offer]);
+	if (offer[0] == '\0')
+		return csvr_fail(p->csv, ERR_INVAL, "line %lld: empty offer id", line);
+	if (p->n >= PRODUCTS_MAX)
+		return csvr_fail(p->csv, ERR_TOOBIG, "more than %d products", PRODUCTS_MAX);
+	if (p->n == p->cap) {
+		p->cap = p->cap ? p->cap * 2 : 64;
+		p->items = xrealloc(p->items, p->cap * sizeof(*p->items));
 	}
-	for (size_t i = 0; i < nf; i++)
-		free(p->fields[i]);
-	p->nfields = 0;
+	/* Stored under the id /predict-v2 looks up: Offer_1 is OFFER_1 (customer.h). */
+	p->items[p->n].offer_id = xstrdup(customer_offer_id(offer, id, sizeof(id)) == 0 ? id : offer);
+	p->items[p->n].name = xstrdup(util_trim(row->field[p->col_name]));
+	p->n++;
+	return 0;
 }
 
 static int products_import(const char *path, const char *company, const char *url)
 {
-	struct csv_parser parser;
 	prod_reader p;
 	FILE *f = fopen(path, "rb");
 	char chunk[8192];
 	size_t n;
 	store *s = NULL;
 	int rc = 1;
+	int crc = 0;
 
 	memset(&p, 0, sizeof(p));
 	p.col_offer = -1;
@@ -140,18 +134,14 @@ static int products_import(const char *path, const char *company, const char *ur
 		fprintf(stderr, "offerctl: cannot read %s: %s\n", path, strerror(errno));
 		return 1;
 	}
-	csv_init(&parser, CSV_APPEND_NULL);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (csv_parse(&parser, chunk, n, prod_field, prod_row, &p) != n) {
-			snprintf(p.err, sizeof(p.err), "%s", csv_strerror(csv_error(&parser)));
-			break;
-		}
-	}
-	csv_fini(&parser, prod_field, prod_row, &p);
-	csv_free(&parser);
+	p.csv = csvr_new(&products_csv, prod_row, &p);
+	while (crc == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		crc = csvr_feed(p.csv, chunk, n);
+	if (crc == 0)
+		crc = csvr_finish(p.csv);
 	fclose(f);
-	if (p.err[0] != '\0') {
-		fprintf(stderr, "offerctl: %s: %s\n", path, p.err);
+	if (crc != 0) {
+		fprintf(stderr, "offerctl: %s: %s\n", path, csvr_error(p.csv));
 		goto out;
 	}
 	if (p.n == 0) {
@@ -167,6 +157,7 @@ static int products_import(const char *path, const char *company, const char *ur
 	printf("imported %zu products for company %s\n", p.n, company);
 	rc = 0;
 out:
+	csvr_free(p.csv);
 	store_close(s);
 	for (size_t i = 0; i < p.n; i++) {
 		free(p.items[i].offer_id);

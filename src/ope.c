@@ -45,67 +45,12 @@
 
 /* --- interning ----------------------------------------------------------- */
 
-struct ope_intern {
-	char **keys;
-	size_t n;
-	size_t cap;
-	uint32_t *slots;   /* index + 1; 0 is empty */
-	size_t nslots;     /* power of two */
-};
-
-static ope_intern *intern_new(void)
-{
-	ope_intern *t = xcalloc(1, sizeof(*t));
-
-	t->nslots = 64;
-	t->slots = xcalloc(t->nslots, sizeof(*t->slots));
-	return t;
-}
-
-static void intern_free(ope_intern *t)
-{
-	if (t == NULL)
-		return;
-	for (size_t i = 0; i < t->n; i++)
-		free(t->keys[i]);
-	free(t->keys);
-	free(t->slots);
-	free(t);
-}
-
 /* Returns the index of key, adding it when add is set; -1 when absent. */
 static int64_t intern(ope_intern *t, const char *key, int add)
 {
-	size_t mask = t->nslots - 1;
-	size_t i = util_hash(key) & mask;
+	size_t len = strlen(key);
 
-	while (t->slots[i] != 0) {
-		if (strcmp(t->keys[t->slots[i] - 1], key) == 0)
-			return t->slots[i] - 1;
-		i = (i + 1) & mask;
-	}
-	if (!add)
-		return -1;
-	if (t->n == t->cap) {
-		t->cap = t->cap ? t->cap * 2 : 64;
-		t->keys = xrealloc(t->keys, t->cap * sizeof(*t->keys));
-	}
-	t->keys[t->n] = xstrdup(key);
-	t->slots[i] = (uint32_t)(t->n + 1);
-	t->n++;
-	if (t->n * 2 > t->nslots) {
-		free(t->slots);
-		t->nslots *= 2;
-		t->slots = xcalloc(t->nslots, sizeof(*t->slots));
-		for (size_t k = 0; k < t->n; k++) {
-			size_t j = util_hash(t->keys[k]) & (t->nslots - 1);
-
-			while (t->slots[j] != 0)
-				j = (j + 1) & (t->nslots - 1);
-			t->slots[j] = (uint32_t)(k + 1);
-		}
-	}
-	return (int64_t)t->n - 1;
+	return add ? intern_add(t, key, len) : intern_find(t, key, len);
 }
 
 /* --- the log --------------------------------------------------------------- */

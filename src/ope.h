@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "agent.h"
+#include "intern.h"
 #include "request.h"
 #include "rng.h"
 #include "store.h"
@@ -55,7 +56,8 @@ typedef struct ope_episode {
 	customer_attrs customer;             /* for the weighted policy */
 } ope_episode;
 
-typedef struct ope_intern ope_intern;
+/* The log's string -> index tables (intern.h). */
+typedef intern_table ope_intern;
 
 /* The episodes of one evaluation. Initialise with ope_log_init. */
 typedef struct ope_log {

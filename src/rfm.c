@@ -1,6 +1,6 @@
 /*
  * rfm.c — the brief's warm start, computed from purchase history: parse the
- * transactions (libcsv over plain or gzip input), RFM per customer, an exact
+ * transactions (csvread.c over plain or gzip input), RFM per customer, an exact
  * 1-D k-means per measure, segments Q1..Q4, customer states and a prior per
  * (state, product). See rfm.h for the API; the choices that differ from the
  * brief, or that the brief leaves open, are explained where they are made:
@@ -20,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <csv.h>
 #include <zlib.h>
 
+#include "csvread.h"
 #include "customer.h"
 #include "date.h"
 #include "log.h"
@@ -37,105 +37,16 @@ struct rfm_row {
 	double value;   /* qty * UnitPrice, so returns subtract */
 };
 
-/*
- * String -> dense index, open addressing. The table owns its keys until
- * the parse finishes; then they move into rfm_data (products, customers).
- */
-struct rfm_intern {
-	uint32_t *slot;   /* index + 1; 0 is empty */
-	uint32_t *hash;   /* hash of the key in the slot, to skip most strcmp */
-	size_t cap;       /* power of two */
-	char **keys;
-	size_t n, keys_cap;
-};
-
 #define READ_CHUNK (256 * 1024)
 /* libcsv buffers one field at a time; no field of this data comes near. */
 #define CSV_FIELD_BUF_MAX (1024 * 1024)
+#define CSV_HEADER_BYTES_MAX (64 * 1024)
 #define MALFORMED_LOGGED 5
 
 void rfm_config_init(rfm_config *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->prior_weight = 1.0;
-}
-
-/* --- interning ---------------------------------------------------------- */
-
-static uint32_t hash_str(const char *s, size_t len)
-{
-	uint32_t h = 2166136261u;  /* FNV-1a: short keys, no adversary to fear here */
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
-}
-
-static void intern_free(rfm_intern *t)
-{
-	if (t == NULL)
-		return;
-	for (size_t i = 0; i < t->n; i++)
-		free(t->keys[i]);
-	free(t->keys);
-	free(t->slot);
-	free(t->hash);
-	free(t);
-}
-
-static void intern_grow(rfm_intern *t)
-{
-	size_t cap = t->cap ? t->cap * 2 : 1024;
-	uint32_t *slot = xcalloc(cap, sizeof(*slot));
-	uint32_t *hash = xcalloc(cap, sizeof(*hash));
-
-	for (size_t i = 0; i < t->cap; i++) {
-		size_t j;
-
-		if (t->slot[i] == 0)
-			continue;
-		j = t->hash[i] & (cap - 1);
-		while (slot[j] != 0)
-			j = (j + 1) & (cap - 1);
-		slot[j] = t->slot[i];
-		hash[j] = t->hash[i];
-	}
-	free(t->slot);
-	free(t->hash);
-	t->slot = slot;
-	t->hash = hash;
-	t->cap = cap;
-}
-
-/* Returns the index of s[0..len), adding it when new; ERR_TOOBIG past 2^31 keys. */
-static int64_t intern_get(rfm_intern *t, const char *s, size_t len)
-{
-	uint32_t h = hash_str(s, len);
-	size_t j;
-
-	/* Keep the load under one half so probes stay short. */
-	if ((t->n + 1) * 2 > t->cap)
-		intern_grow(t);
-	j = h & (t->cap - 1);
-	while (t->slot[j] != 0) {
-		const char *k = t->keys[t->slot[j] - 1];
-
-		if (t->hash[j] == h && strncmp(k, s, len) == 0 && k[len] == '\0')
-			return t->slot[j] - 1;
-		j = (j + 1) & (t->cap - 1);
-	}
-	if (t->n >= INT32_MAX)
-		return ERR_TOOBIG;
-	if (t->n == t->keys_cap) {
-		t->keys_cap = t->keys_cap ? t->keys_cap * 2 : 1024;
-		t->keys = xrealloc(t->keys, t->keys_cap * sizeof(*t->keys));
-	}
-	t->keys[t->n] = xstrndup(s, len);
-	t->slot[j] = (uint32_t)(t->n + 1);
-	t->hash[j] = h;
-	return (int64_t)t->n++;
 }
 
 /* --- data --------------------------------------------------------------- */
@@ -247,58 +158,49 @@ static const char *const col_names[NCOL] = {
 
 typedef struct reader {
 	rfm_data *d;
-	int header_done;
-	int colmap[RFM_COLUMNS_MAX];  /* field index -> enum col, or -1 */
+	csvr *csv;
+	int col_at[NCOL];             /* field index of each column */
 	int maxcol;                   /* highest field index we need */
-	int field;                    /* field index within the current row */
-	char val[NCOL][RFM_FIELD_MAX + 1];
-	int too_long[NCOL];
+	const csvr_row *row;          /* the row being read */
 	int rc;                       /* sticky: the first fatal error */
 } reader;
 
-static void *limited_realloc(void *p, size_t n)
+/* The export is comma-separated; a header name is matched as csvread folds it. */
+static const csvr_options csv_options = {
+	.delim = ',',
+	.columns_max = RFM_COLUMNS_MAX,
+	.field_max = RFM_FIELD_MAX,
+	.field_hard_max = CSV_FIELD_BUF_MAX,
+	.field_hard_rc = ERR_TOOBIG,
+	.header_max = CSV_HEADER_BYTES_MAX,
+	.rows_max = RFM_ROWS_MAX,
+};
+
+/* Finds the needed columns in the header; the last of two same-named columns wins. */
+static int take_header(reader *r, const csvr_row *row)
 {
-	/* A NULL makes libcsv give up with CSV_ENOMEM: our hard field limit. */
-	if (n > CSV_FIELD_BUF_MAX)
-		return NULL;
-	return realloc(p, n);
-}
-
-static void on_field(void *s, size_t len, void *arg)
-{
-	reader *r = arg;
-	int f = r->field++;
-	int c;
-
-	if (r->rc != 0 || f >= RFM_COLUMNS_MAX)
-		return;
-	if (!r->header_done) {
-		const char *name = s;
-
-		/* A UTF-8 byte order mark may open a spreadsheet's export. */
-		if (f == 0 && len >= 3 && memcmp(name, "\xEF\xBB\xBF", 3) == 0) {
-			name += 3;
-			len -= 3;
-		}
+	for (int i = 0; i < NCOL; i++)
+		r->col_at[i] = -1;
+	for (int f = 0; f < row->nkept; f++) {
 		for (int i = 0; i < NCOL; i++) {
-			if (strlen(col_names[i]) == len && strncasecmp(name, col_names[i], len) == 0 &&
-			    r->colmap[f] < 0) {
-				r->colmap[f] = i;
+			if (csvr_name_is(row->field[f], col_names[i])) {
+				r->col_at[i] = f;
 				if (f > r->maxcol)
 					r->maxcol = f;
 			}
 		}
-		return;
 	}
-	c = r->colmap[f];
-	if (c < 0)
-		return;
-	if (len > RFM_FIELD_MAX) {
-		r->too_long[c] = 1;
-		return;
+	for (int i = 0; i < NCOL; i++) {
+		if (r->col_at[i] < 0)
+			return csvr_fail(r->csv, ERR_INVAL, "no %s column in the header", col_names[i]);
 	}
-	memcpy(r->val[c], s, len);
-	r->val[c][len] = '\0';
+	return 0;
+}
+
+/* The text of a needed column of the current row. */
+static char *value(reader *r, enum col c)
+{
+	return r->row->field[r->col_at[c]];
 }
 
 static void malformed(reader *r, const char *why)
@@ -347,33 +249,28 @@ static void process_row(reader *r)
 	rfm_row *row;
 
 	d->read.rows++;
-	if (d->read.rows > RFM_ROWS_MAX) {
-		log_msg(LOG_ERROR, "transactions: more than %d rows", RFM_ROWS_MAX);
-		r->rc = ERR_TOOBIG;
-		return;
-	}
-	if (r->field <= r->maxcol) {
+	if (r->row->nfields <= r->maxcol) {
 		malformed(r, "too few columns");
 		return;
 	}
 	for (int i = 0; i < NCOL; i++) {
-		if (r->too_long[i]) {
-			malformed(r, "field too long");
+		if (r->row->problem[r->col_at[i]] != CSVR_FIELD_OK) {
+			malformed(r, "field too long or holding a NUL");
 			return;
 		}
 	}
-	cust = trimmed(r->val[COL_CUSTOMER], &clen);
+	cust = trimmed(value(r, COL_CUSTOMER), &clen);
 	if (clen == 0) {
 		/* The brief drops them too: no customer, no segment, no state. */
 		d->read.no_customer++;
 		return;
 	}
-	code = trimmed(r->val[COL_STOCK], &plen);
+	code = trimmed(value(r, COL_STOCK), &plen);
 	if (!rfm_is_product(code)) {
 		d->read.non_product++;
 		return;
 	}
-	if (util_strtonum(util_trim(r->val[COL_QTY]), -1000000000, 1000000000, &qty) != 0) {
+	if (util_strtonum(util_trim(value(r, COL_QTY)), -1000000000, 1000000000, &qty) != 0) {
 		malformed(r, "bad Quantity");
 		return;
 	}
@@ -381,23 +278,23 @@ static void process_row(reader *r)
 		d->read.zero_quantity++;
 		return;
 	}
-	if (date_parse_export(util_trim(r->val[COL_DATE]), &date) != 0) {
+	if (date_parse_export(util_trim(value(r, COL_DATE)), &date) != 0) {
 		malformed(r, "bad InvoiceDate");
 		return;
 	}
 	day = date_days(&date);
-	if (util_strtod(util_trim(r->val[COL_PRICE]), -1e9, 1e9, &price) != 0) {
+	if (util_strtod(util_trim(value(r, COL_PRICE)), -1e9, 1e9, &price) != 0) {
 		malformed(r, "bad UnitPrice");
 		return;
 	}
-	inv = trimmed(r->val[COL_INVOICE], &ilen);
+	inv = trimmed(value(r, COL_INVOICE), &ilen);
 	/* A cancellation is an invoice "C..." with a negative quantity; either marks a return. */
 	if ((ilen > 0 && (inv[0] == 'C' || inv[0] == 'c')) || qty < 0) {
 		qty = qty < 0 ? qty : -qty;
 		d->read.returns++;
 	}
-	ci = intern_get(d->cust_index, cust, normalise_customer(cust, clen));
-	pi = intern_get(d->prod_index, code, plen);
+	ci = intern_add(d->cust_index, cust, normalise_customer(cust, clen));
+	pi = intern_add(d->prod_index, code, plen);
 	if (ci < 0 || pi < 0) {
 		r->rc = ERR_TOOBIG;
 		return;
@@ -414,36 +311,20 @@ static void process_row(reader *r)
 	row->value = (double)qty * price;
 }
 
-static void on_row(int c, void *arg)
+/* csvread's callback: the header first, then one transaction per row. */
+static int on_row(void *arg, const csvr_row *row)
 {
 	reader *r = arg;
 
-	(void)c;
-	if (r->rc == 0) {
-		if (!r->header_done) {
-			for (int i = 0; i < NCOL; i++) {
-				int found = 0;
-
-				for (int f = 0; f < RFM_COLUMNS_MAX; f++)
-					found |= r->colmap[f] == i;
-				if (!found) {
-					log_msg(LOG_ERROR, "transactions: no %s column in the header",
-					        col_names[i]);
-					r->rc = ERR_INVAL;
-				}
-			}
-			r->header_done = 1;
-		} else {
-			process_row(r);
-		}
-	}
-	r->field = 0;
-	memset(r->too_long, 0, sizeof(r->too_long));
-	for (int i = 0; i < NCOL; i++)
-		r->val[i][0] = '\0';
+	if (row->row == 0)
+		return take_header(r, row);
+	r->row = row;
+	process_row(r);
+	r->row = NULL;
+	return r->rc;
 }
 
-static int reader_begin(rfm_data *d, reader *r, struct csv_parser *p)
+static int reader_begin(rfm_data *d, reader *r)
 {
 	if (d->nrows != 0 || d->ncustomers != 0 || d->cust_index != NULL) {
 		log_msg(LOG_ERROR, "rfm: a data set is read once");
@@ -452,56 +333,49 @@ static int reader_begin(rfm_data *d, reader *r, struct csv_parser *p)
 	memset(r, 0, sizeof(*r));
 	r->d = d;
 	r->maxcol = -1;
-	for (int f = 0; f < RFM_COLUMNS_MAX; f++)
-		r->colmap[f] = -1;
-	d->cust_index = xcalloc(1, sizeof(*d->cust_index));
-	d->prod_index = xcalloc(1, sizeof(*d->prod_index));
-	if (csv_init(p, CSV_APPEND_NULL) != 0)
-		return ERR_NOMEM;
-	csv_set_realloc_func(p, limited_realloc);
+	d->cust_index = intern_new();
+	d->prod_index = intern_new();
+	r->csv = csvr_new(&csv_options, on_row, r);
 	return 0;
 }
 
-static int reader_feed(reader *r, struct csv_parser *p, const char *chunk, size_t len)
+static int reader_feed(reader *r, const char *chunk, size_t len)
 {
-	if (r->rc == 0 && csv_parse(p, chunk, len, on_field, on_row, r) != len) {
-		int e = csv_error(p);
+	int rc = csvr_feed(r->csv, chunk, len);
 
-		log_msg(LOG_ERROR, "transactions: %s", e == CSV_ENOMEM ? "a field is over 1 MiB"
-		                                                        : csv_strerror(e));
-		r->rc = e == CSV_ENOMEM || e == CSV_ETOOBIG ? ERR_TOOBIG : ERR_INVAL;
+	if (rc != 0 && r->rc == 0) {
+		log_msg(LOG_ERROR, "transactions: %s", csvr_error(r->csv));
+		r->rc = rc;
 	}
 	return r->rc;
 }
 
 /* Flushes the last row and moves the interned keys into d. */
-static int reader_end(reader *r, struct csv_parser *p, int rc)
+static int reader_end(reader *r, int rc)
 {
 	rfm_data *d = r->d;
+	char **ids;
 
-	if (rc == 0 && r->rc == 0)
-		csv_fini(p, on_field, on_row, r);
-	csv_free(p);
+	if (rc == 0 && r->rc == 0) {
+		rc = csvr_finish(r->csv);
+		if (rc != 0)
+			log_msg(LOG_ERROR, "transactions: %s", csvr_error(r->csv));
+	}
+	csvr_free(r->csv);
+	r->csv = NULL;
 	if (rc == 0)
 		rc = r->rc;
-	if (rc == 0 && !r->header_done) {
-		log_msg(LOG_ERROR, "transactions: empty file");
-		rc = ERR_INVAL;
-	}
 	if (rc != 0)
 		return rc;
-	d->products = d->prod_index->keys;
-	d->nproducts = d->prod_index->n;
-	d->prod_index->keys = NULL;
-	d->prod_index->n = 0;
-	d->ncustomers = d->cust_index->n;
+	d->products = intern_steal_keys(d->prod_index, &d->nproducts);
+	ids = intern_steal_keys(d->cust_index, &d->ncustomers);
 	d->customers = xcalloc(d->ncustomers, sizeof(*d->customers));
 	for (size_t i = 0; i < d->ncustomers; i++) {
-		d->customers[i].id = d->cust_index->keys[i];
+		d->customers[i].id = ids[i];
 		d->customers[i].segment = -1;
 		d->customers[i].brief_segment = -1;
 	}
-	d->cust_index->n = 0;
+	free(ids);
 	intern_free(d->cust_index);
 	intern_free(d->prod_index);
 	d->cust_index = NULL;
@@ -511,15 +385,14 @@ static int reader_end(reader *r, struct csv_parser *p, int rc)
 
 int rfm_read_mem(rfm_data *d, const char *text, size_t len)
 {
-	struct csv_parser p;
 	reader *r = xmalloc(sizeof(*r));
 	int rc;
 
-	rc = reader_begin(d, r, &p);
+	rc = reader_begin(d, r);
 	if (rc != 0)
 		goto out;
-	rc = reader_feed(r, &p, text, len);
-	rc = reader_end(r, &p, rc);
+	rc = reader_feed(r, text, len);
+	rc = reader_end(r, rc);
 out:
 	free(r);
 	return rc;
@@ -527,7 +400,6 @@ out:
 
 int rfm_read_file(rfm_data *d, const char *path)
 {
-	struct csv_parser p;
 	reader *r = xmalloc(sizeof(*r));
 	char *chunk = xmalloc(READ_CHUNK);
 	unsigned char magic[2];
@@ -536,7 +408,7 @@ int rfm_read_file(rfm_data *d, const char *path)
 	int begun = 0;
 	int rc;
 
-	rc = reader_begin(d, r, &p);
+	rc = reader_begin(d, r);
 	if (rc != 0)
 		goto out;
 	begun = 1;
@@ -585,7 +457,7 @@ int rfm_read_file(rfm_data *d, const char *path)
 		}
 		if (n == 0)
 			break;
-		rc = reader_feed(r, &p, chunk, n);
+		rc = reader_feed(r, chunk, n);
 		if (rc != 0)
 			goto out;
 	}
@@ -602,7 +474,7 @@ int rfm_read_file(rfm_data *d, const char *path)
 	}
 out:
 	if (begun)
-		rc = reader_end(r, &p, rc);
+		rc = reader_end(r, rc);
 	if (g != NULL)
 		gzclose(g);
 	if (f != NULL)

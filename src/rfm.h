@@ -18,6 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "intern.h"
+
 #define RFM_SEGMENTS 4          /* Q1..Q4 */
 #define RFM_CLUSTERS 4          /* k of the per-measure k-means */
 #define RFM_COMBOS (12 * 2 * 7) /* month x half x weekday */
@@ -85,15 +87,14 @@ typedef struct rfm_clusters {
 } rfm_clusters;
 
 typedef struct rfm_row rfm_row;  /* compact parsed row, private to rfm.c */
-typedef struct rfm_intern rfm_intern;
 
 typedef struct rfm_data {
 	/* Parse phase. */
 	rfm_read_stats read;
 	rfm_row *rows;
 	size_t nrows, rows_cap;
-	rfm_intern *cust_index;
-	rfm_intern *prod_index;
+	intern_table *cust_index;
+	intern_table *prod_index;
 	char **products;          /* StockCode per product index; owned */
 	size_t nproducts;
 

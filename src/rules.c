@@ -447,11 +447,59 @@ out:
 
 /* --- application ------------------------------------------------------- */
 
+/*
+ * The age a rule compares: whole years as customer_age() makes them from a
+ * number or a string holding one, the way /predict reads states.age.
+ * Returns 0, or ERR_INVAL when the state is absent, not an age or out of range.
+ */
+static int state_age(const json_t *v, int *out)
+{
+	char tmp[64];
+	double age;
+
+	if (json_is_number(v)) {
+		age = json_number_value(v);
+	} else if (json_is_string(v)) {
+		util_strlcpy(tmp, json_string_value(v), sizeof(tmp));
+		if (customer_age_text(util_trim(tmp), &age) != 0)
+			return ERR_INVAL;
+	} else {
+		return ERR_INVAL;
+	}
+	return customer_age(age, out);
+}
+
+/*
+ * 1 when the text state v equals the rule's value once both are read the
+ * way the agent reads them (customer.h): a gender as M, F or unknown; a
+ * region as Europa, Americas, Asia or Unknown when the rule names one of
+ * those, else as the text it is (a label customer.h does not know can only
+ * match itself).
+ */
+static int text_equal(const rules_rule *ru, const char *v)
+{
+	const char *want;
+
+	switch (ru->field) {
+	case RULES_F_GENDER:
+		/* The rule's value was normalised when it was parsed. */
+		return util_streq_nocase(customer_gender_text(customer_gender(v)), ru->text);
+	case RULES_F_REGION:
+		want = customer_region(ru->text);
+		if (strcmp(want, "Unknown") == 0 && !util_streq_nocase(ru->text, "unknown"))
+			return util_streq_nocase(v, ru->text);
+		return strcmp(customer_region(v), want) == 0;
+	default:
+		return util_streq_nocase(v, ru->text);
+	}
+}
+
 static int rule_matches(const rules_rule *ru, const json_t *states)
 {
 	const json_t *v = json_object_get(states, field_keys[ru->field]);
-	double a;
-	double b;
+	int64_t a;
+	int64_t b;
+	int age;
 
 	if (v == NULL)
 		return 0;
@@ -460,13 +508,13 @@ static int rule_matches(const rules_rule *ru, const json_t *states)
 
 		if (!json_is_string(v))
 			return 0;
-		eq = util_streq_nocase(json_string_value(v), ru->text);
+		eq = text_equal(ru, json_string_value(v));
 		return ru->op == RULES_EQ ? eq : !eq;
 	}
-	if (!json_is_number(v))
+	if (state_age(v, &age) != 0)
 		return 0;
-	a = json_number_value(v);
-	b = (double)ru->num;
+	a = age;
+	b = ru->num;
 	switch (ru->op) {
 	case RULES_EQ:
 		return a == b;

@@ -12,10 +12,16 @@
  *
  * Fields: age (operators = != < <= > >=, an integer), and the text fields
  * gender, region, last_offer, client-since (operators = and !=, compared
- * case-insensitively with the normalised state: gender is M, F or unknown
- * (a rule's Male/female/man/woman read as M/F, as customer.h normalises),
- * a blank region is "unknown"). The value is the text between the
- * operator and "->", trimmed; it may be written in double quotes. Offers are
+ * case-insensitively). Rules compare the values the agent uses, as
+ * customer.h normalises them, not the text a client sent (which is stored
+ * as received): age in whole years, truncated, from a number or a string
+ * holding one ("66.0" is 66, 65.5 is 65); gender as M, F or unknown (a
+ * rule's Male/female/man/woman read as M/F); region as Europa, Americas,
+ * Asia or Unknown ("Europe", "EU" are Europa; a blank or unrecognised region
+ * is Unknown, which "region = unknown" matches), except that a rule value
+ * customer.h does not know as a region matches only that text. The value
+ * is the text between the operator and "->", trimmed; it may be written in
+ * double quotes. Offers are
  * OFFER_<n> (any case, n in 1..CUSTOMER_OFFER_NUM_MAX). Rules are independent:
  * an offer is denied when any rule whose condition holds denies it. A file
  * with no rules at all means "no restrictions".
@@ -72,8 +78,9 @@ int rules_match(const rules *r, const json_t *states,
 /*
  * Applies the rules to a JSON offers object: every offer of the `offers` object (keys OFFER_<n>,
  * any case) that a matching rule denies is set to false. `states` is the
- * object of normalised states ("age", "gender", "region", ...). A rule whose
- * field is absent from states, or has the wrong type, does not match.
+ * object of states ("age", "gender", "region", ...), read as the agent
+ * reads them (see the top of this file). A rule whose field is absent from
+ * states, has the wrong type or is not an age 0..150 does not match.
  * *ndenied (may be NULL) receives the number of offers switched from true
  * to false. Returns 0, or ERR_INVAL when states or offers is not an object.
  */

@@ -194,6 +194,19 @@ rc=$?
   && ok "65 offer columns: the row fails with the documented limit" \
   || fail "65 offer columns: exit $rc, $(cat "$tmp/offers65.out")"
 
+# --- 3d. the rules read the region the agent reads: Europe and EU are Europa --
+printf 'customer_id;age;region;Offer_1;Offer_2;Offer_3;Offer_4;Offer_5;Offer_6\n' >"$tmp/europe.csv"
+for r in Europe EU ' eu ' EUROPE europa; do
+  printf 'e%s;30;%s;True;True;True;True;True;True\n' "$(tr -dc 'A-Za-z' <<<"$r")" "$r" >>"$tmp/europe.csv"
+done
+timeout 60 "$ctl" batch "$tmp/europe.csv" -o "$tmp/europe.out" --url "$url" --quiet 2>/dev/null
+rc=$?
+got=$(tr -d '\r' <"$tmp/europe.out" | tail -n +2 | cut -d, -f3-5 | tr '\n' ' ')
+[[ $rc == 0 && $(statuses "$tmp/europe.out" | sort -u) == ok ]] \
+  && [[ $(tail -n +2 "$tmp/europe.out" | wc -l) == 5 ]] && ! grep -Eq 'OFFER_(4|5|6)' <<<"$got" \
+  && ok "Europe, EU, eu rows: OFFER_4..6 denied as for Europa" \
+  || fail "Europe spellings: exit $rc, offers $got"
+
 # --- 4. fatal input, server down ---------------------------------------------
 timeout 30 "$ctl" batch tests/data/no-customer-id.csv -o "$tmp/none.csv" --url "$url" 2>"$tmp/none.err"
 rc=$?

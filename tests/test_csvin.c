@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include <csv.h>
+
 #include "csvin.c"
 #include "csvout.h"
 
@@ -228,6 +230,41 @@ static void test_company_b(void **unused)
 }
 
 /* Without rules every offer of Company B stays true. */
+/*
+ * The rules compare the region the agent uses, not the text of the file:
+ * "Europe" and "EU" are Europa, so OFFER_4..6 are denied. The request keeps
+ * the region as the file wrote it.
+ */
+static void test_rules_see_normalised_region(void **unused)
+{
+	const char *text = "customer_id;age;gender;region;Offer_1;Offer_4;Offer_5;Offer_6;Offer_7\n"
+	                   "1;30;male;Europe;1;1;1;1;1\n"
+	                   "2;30;F;EU;1;1;1;1;1\n"
+	                   "3;70;woman;Asia;1;1;1;1;1\n";
+	rules *rs = default_rules();
+	seen s = {0};
+
+	(void)unused;
+	run_all_chunkings(text, strlen(text), rs, &s);
+	assert_int_equal(s.n, 3);
+	for (int i = 0; i < 2; i++) {
+		assert_non_null(s.body[i]);
+		assert_true(offer(s.body[i], 1));
+		assert_false(offer(s.body[i], 4));
+		assert_false(offer(s.body[i], 5));
+		assert_false(offer(s.body[i], 6));
+		assert_true(offer(s.body[i], 7));
+	}
+	assert_string_equal(state(s.body[0], "region"), "Europe");
+	assert_string_equal(state(s.body[1], "region"), "EU");
+	/* Over 65: OFFER_1 and OFFER_4 denied, whatever the region is called. */
+	assert_false(offer(s.body[2], 1));
+	assert_false(offer(s.body[2], 4));
+	assert_true(offer(s.body[2], 5));
+	seen_free(&s);
+	rules_free(rs);
+}
+
 static void test_company_b_no_rules(void **unused)
 {
 	size_t len;
@@ -738,6 +775,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_company_b),
 		cmocka_unit_test(test_company_b_no_rules),
+		cmocka_unit_test(test_rules_see_normalised_region),
 		cmocka_unit_test(test_row_request_equals_json_request),
 		cmocka_unit_test(test_messy_semicolon),
 		cmocka_unit_test(test_messy_comma),

@@ -273,21 +273,90 @@ static void test_apply_company_b(void **unused)
 		assert_int_equal(is_true(o, k), k == 2 || (k >= 7 && k <= 9));
 	json_decref(o);
 
-	/* 65 is not older than 65; a fractional age over 65 is. */
+	/*
+	 * 65 is not older than 65, and neither is 65.5: ages are whole years,
+	 * truncated, as the agent reads them (customer_age).
+	 */
 	o = apply_default(json_pack("{s:i, s:s}", "age", 65, "region", "Americas"), &n);
 	assert_int_equal(n, 0);
 	json_decref(o);
 	o = apply_default(json_pack("{s:f, s:s}", "age", 65.5, "region", "Americas"), &n);
+	assert_int_equal(n, 0);
+	json_decref(o);
+	o = apply_default(json_pack("{s:f, s:s}", "age", 66.0, "region", "Americas"), &n);
 	assert_int_equal(n, 3);
 	json_decref(o);
 
-	/* A missing or mistyped field does not match. */
+	/* A string holding a number is an age, as /predict reads it; a mistyped region does not match. */
 	o = apply_default(json_pack("{s:s, s:i}", "age", "70", "region", 3), &n);
+	assert_int_equal(n, 3);
+	json_decref(o);
+	/* A missing, mistyped or impossible field does not match. */
+	o = apply_default(json_pack("{s:s, s:b}", "age", "seventy", "region", 1), &n);
+	assert_int_equal(n, 0);
+	json_decref(o);
+	o = apply_default(json_pack("{s:i}", "age", 151), &n);
 	assert_int_equal(n, 0);
 	json_decref(o);
 	o = apply_default(json_object(), &n);
 	assert_int_equal(n, 0);
 	json_decref(o);
+}
+
+/*
+ * Rules compare what the agent sees (customer.h): a row whose region is
+ * written "Europe" or "EU" is in Europa for the agent, so Company B's
+ * Europa rule denies it OFFER_4..6; genders and ages likewise.
+ */
+static void test_apply_normalised(void **unused)
+{
+	static const char *const europa[] = {"Europe", "EU", " eu ", "EUROPA", "europe"};
+	static const char *const not_europa[] = {"Asia", "Europe West", "", "unknown"};
+	json_t *o;
+	int n;
+
+	(void)unused;
+	for (size_t i = 0; i < sizeof(europa) / sizeof(europa[0]); i++) {
+		o = apply_default(json_pack("{s:i, s:s}", "age", 30, "region", europa[i]), &n);
+		if (n != 3)
+			fail_msg("region '%s': %d offers denied, want 3", europa[i], n);
+		for (int k = 1; k <= 10; k++)
+			assert_int_equal(is_true(o, k), k != 4 && k != 5 && k != 6 && k != 10);
+		json_decref(o);
+	}
+	for (size_t i = 0; i < sizeof(not_europa) / sizeof(not_europa[0]); i++) {
+		o = apply_default(json_pack("{s:i, s:s}", "age", 30, "region", not_europa[i]), &n);
+		if (n != 0)
+			fail_msg("region '%s': %d offers denied, want 0", not_europa[i], n);
+		json_decref(o);
+	}
+
+	/* A rule may name a region by any spelling the agent knows; unknown is the agent's Unknown. */
+	{
+		rules *r = parse_ok("region = Europe -> deny OFFER_1\n"
+		                    "region = LATAM -> deny OFFER_2\n"
+		                    "region = unknown -> deny OFFER_3\n"
+		                    "region = Mars -> deny OFFER_4\n"
+		                    "gender = F -> deny OFFER_5\n"
+		                    "age >= 66 -> deny OFFER_6\n");
+		unsigned char denied[CUSTOMER_OFFER_NUM_MAX + 1];
+		json_t *st;
+
+		st = json_pack("{s:s, s:s, s:s}", "region", "EU", "gender", "Female", "age", "66.0");
+		assert_int_equal(rules_match(r, st, denied), 3);
+		assert_true(denied[1] && denied[5] && denied[6]);
+		json_decref(st);
+		st = json_pack("{s:s, s:s, s:f}", "region", "South America", "gender", "woman", "age", 65.9);
+		assert_int_equal(rules_match(r, st, denied), 2);
+		assert_true(denied[2] && denied[5] && !denied[6]);
+		json_decref(st);
+		/* A region the agent does not know is its Unknown; a rule's own label matches itself. */
+		st = json_pack("{s:s, s:s}", "region", "mars", "gender", "M");
+		assert_int_equal(rules_match(r, st, denied), 2);
+		assert_true(denied[3] && denied[4] && !denied[5]);
+		json_decref(st);
+		rules_free(r);
+	}
 }
 
 static void test_apply_other_keys(void **unused)
@@ -326,6 +395,7 @@ int main(void)
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_apply_company_b),
+		cmocka_unit_test(test_apply_normalised),
 		cmocka_unit_test(test_apply_other_keys),
 	};
 
