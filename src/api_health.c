@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 
+#include "db.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
@@ -30,19 +31,10 @@ static atomic_int health_db_ok;   /* the last check's result */
 static char health_db_error[160]; /* why it failed; guarded by health_lock */
 static double health_checked;     /* util_monotonic() of the last check */
 
-static int one_row(void *arg, int ncols, const char *const *vals)
-{
-	(void)ncols;
-	(void)vals;
-	*(int *)arg = 1;
-	return 0;
-}
-
-/* Runs SELECT 1 on the probe's own connection, opening it when needed.
- * Called with health_lock held. */
+/* Pings the database (db_ping) on the probe's own connection, opening it
+ * when needed. Called with health_lock held. */
 static void check_database(server *s)
 {
-	int rows = 0;
 	int rc;
 
 	if (health_db == NULL && store_open(s->cfg->database_url, &health_db) != 0) {
@@ -51,8 +43,8 @@ static void check_database(server *s)
 		util_strlcpy(health_db_error, "cannot connect", sizeof(health_db_error));
 		return;
 	}
-	rc = store_exec(health_db, "SELECT 1", 0, NULL, one_row, &rows);
-	atomic_store(&health_db_ok, rc == 0 && rows == 1);
+	rc = db_ping(health_db);
+	atomic_store(&health_db_ok, rc == 0);
 	if (!atomic_load(&health_db_ok)) {
 		util_strlcpy(health_db_error, health_db->ops->errmsg(health_db),
 		             sizeof(health_db_error));

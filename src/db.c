@@ -155,6 +155,14 @@ int db_schema_version(store *s, int *out)
 	return rc;
 }
 
+int db_ping(store *s)
+{
+	int64_t v = 0;
+	int rc = store_exec(s, "SELECT 1", 0, NULL, int_row, &v);
+
+	return rc == 0 && v != 1 ? ERR_IO : rc;
+}
+
 int db_migrate(store *s)
 {
 	int64_t current = 0;

@@ -24,6 +24,8 @@
 /* Applies pending migrations (idempotent) and seeds agent 1.0.0 if empty. */
 int db_migrate(store *s);
 int db_schema_version(store *s, int *out);
+/* One round trip that proves the database answers (SELECT 1): 0 or ERR_*. */
+int db_ping(store *s);
 
 /* Reads a boolean column as stored by either backend. */
 int db_bool(const char *v);
