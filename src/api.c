@@ -187,6 +187,36 @@ static int require_type(http_req *r, const char *type, const char *alt)
 	return ERR_MEDIA;
 }
 
+int api_idempotency_key(http_req *r, char *out, size_t n)
+{
+	const char *v = http_header(r, "Idempotency-Key");
+	size_t len;
+
+	out[0] = '\0';
+	if (v == NULL)
+		return 0;
+	len = strlen(v);
+	if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
+		v++;
+		len -= 2;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (v[i] < 0x21 || v[i] > 0x7e || v[i] == '"') {
+			api_error(r, ERR_SYNTAX, "Idempotency-Key",
+			          "Idempotency-Key must be visible ASCII characters (such as a UUID)");
+			return ERR_SYNTAX;
+		}
+	}
+	if (len == 0 || len > DB_IDEM_KEY_MAX || len >= n) {
+		api_error(r, ERR_SYNTAX, "Idempotency-Key",
+		          "Idempotency-Key must be 1 to %d characters, got %zu", DB_IDEM_KEY_MAX, len);
+		return ERR_SYNTAX;
+	}
+	memcpy(out, v, len);
+	out[len] = '\0';
+	return 0;
+}
+
 /* --- tenants ------------------------------------------------------------ */
 
 static int resolve_tenant(server *s, http_req *r, api_tenant *t)
