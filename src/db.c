@@ -689,6 +689,54 @@ static int idem_finish(store *s, slice *sl)
 	return rc;
 }
 
+static int count_row(void *arg, int ncols, const char *const *vals)
+{
+	(void)ncols;
+	(void)vals;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int hash_row(void *arg, int ncols, const char *const *vals)
+{
+	char *out = arg;
+
+	if (ncols < 3 || vals[1] == NULL)
+		return ERR_IO;
+	util_strlcpy(out, vals[1], 128);
+	return 0;
+}
+
+int db_idem_claim(store *s, db_idem_in *in)
+{
+	json_t *row = json_pack("{sIssssssss}", "ord", (json_int_t)0, "company", in->company,
+	                        "idem_key", in->key, "route", in->route, "hash", in->hash);
+	json_t *rows = json_array();
+	char stored[128] = "";
+	int claimed = 0;
+	int rc;
+
+	if (row == NULL || json_rows_push(rows, json_incref(row)) != 0) {
+		json_decref(row);
+		json_decref(rows);
+		return ERR_IO;
+	}
+	rc = exec_json(s, s->sql->idem_claim, 0, rows, count_row, &claimed);
+	if (rc == 0 && !claimed) {
+		rows = json_array();
+		rc = json_rows_push(rows, json_incref(row));
+		if (rc == 0)
+			rc = exec_json(s, s->sql->idem_find, 0, rows, hash_row, stored);
+		else
+			json_decref(rows);
+	}
+	json_decref(row);
+	if (rc != 0)
+		return rc;
+	in->result = claimed ? 0 : strcmp(stored, in->hash) == 0 ? ERR_CONFLICT : ERR_INVAL;
+	return 0;
+}
+
 /* Every reward's episode in one statement, sent unnamed (see store_pg.c). */
 static int lookup_slice(store *s, slice *sl)
 {

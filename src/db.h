@@ -110,6 +110,24 @@ typedef struct db_reward_out {
 	int replayed;
 } db_reward_out;
 
+/*
+ * An Idempotency-Key claimed on its own, for requests that are not one
+ * reward (POST /batch): hash is the request's fingerprint, route its path.
+ */
+typedef struct db_idem_in {
+	const char *company;
+	const char *key;
+	const char *route;
+	const char *hash;
+	int result;  /* out: 0 claimed; ERR_CONFLICT used before for this request; ERR_INVAL for another */
+} db_idem_in;
+
+/*
+ * Claims in->key inside the caller's open transaction and sets in->result.
+ * Returns 0 or the store's error.
+ */
+int db_idem_claim(store *s, db_idem_in *in);
+
 /* --- learned statistics ------------------------------------------------ */
 typedef struct db_policy_row {
 	const char *company;

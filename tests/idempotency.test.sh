@@ -16,6 +16,9 @@
 #     made 2 days old is purged by the next keyed reward of a new process.
 #  6. Two offerd processes on the same database: 8 concurrent retries of one
 #     keyed reward, alternating between them, are all 200 and store one row.
+#  7. POST /batch with a key: the upload is recorded once; the same upload
+#     again (to either process) is 409 and records nothing; the key with
+#     another file or other options is 422; an empty key is 400.
 # Bounded to 180 s.
 source "$(dirname "$0")/lib.sh"
 lib_require curl jq
@@ -129,6 +132,31 @@ run_backend() {
   expect_eq "$n" 8 "$be: 8 concurrent retries on two processes are all 200"
   expect_eq "$(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'c2'")" 1 \
     "$be: and store one reward"
+
+  # 7. POST /batch: a repeated key is 409 and decides nothing; another upload is 422.
+  local csv=examples/company_B.csv C=(-H "Authorization: Bearer $kb" -H 'Content-Type: text/csv')
+  local before rows
+  rows=$(($(wc -l <"$csv") - 1))
+  before=$(sql "$db" "SELECT COUNT(*) FROM tb_episodes WHERE company = 'B'")
+  http POST "$u/batch" "${C[@]}" -H 'Idempotency-Key: b1' --data-binary @"$csv"
+  expect_status 200 "$be: a keyed /batch"
+  expect_eq "$(sql "$db" "SELECT COUNT(*) FROM tb_episodes WHERE company = 'B'")" $((before + rows)) \
+    "$be: its $rows rows are episodes"
+  http POST "$u/batch" "${C[@]}" -H 'Idempotency-Key: b1' --data-binary @"$csv"
+  expect_status 409 "$be: the same upload with the same key"
+  expect_jq '.field == "Idempotency-Key" and (.message | test("already sent"))' "$be: the 409 names the key"
+  http POST "$u/batch?rules=none" "${C[@]}" -H 'Idempotency-Key: b1' --data-binary @"$csv"
+  expect_status 422 "$be: the same key with other options"
+  head -n 3 "$csv" >"$LIB_TMP/two.csv"
+  http POST "$u/batch" "${C[@]}" -H 'Idempotency-Key: b1' --data-binary @"$LIB_TMP/two.csv"
+  expect_status 422 "$be: the same key with another file"
+  http POST "$u2/batch" "${C[@]}" -H 'Idempotency-Key: b1' --data-binary @"$csv"
+  expect_status 409 "$be: the same upload to the other process"
+  expect_eq "$(sql "$db" "SELECT COUNT(*) FROM tb_episodes WHERE company = 'B'")" $((before + rows)) \
+    "$be: no episode recorded by the retries"
+  http POST "$u/batch" "${C[@]}" -H 'Idempotency-Key;' --data-binary @"$csv"
+  expect_status 400 "$be: an empty key on /batch"
+
   offerd_stop "$be-2"
   offerd_stop "$be"
 }
