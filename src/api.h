@@ -132,7 +132,7 @@ typedef struct api_decision {
  * customer's segment (decide_episode) and prepares d->op (kind, episode).
  */
 int api_decide(server *s, const char *company, api_decision *d);
-/* The product name of offer for company into out, or "" (returns 0). */
+/* The product name of offer for company into out (returns 1), or "" (returns 0: none, or empty). */
 int api_product_name(server *s, const char *company, const char *offer, char *out, size_t n);
 
 
