@@ -575,7 +575,7 @@ static void *writer_main(void *arg)
 				w->stats.failures++;
 			else if (op->kind == WOP_EPISODE)
 				w->stats.episodes++;
-			else if (op->rc == 0 && op->kind == WOP_REWARD)
+			else if (op->rc == 0 && op->kind == WOP_REWARD && !op->rout.replayed)
 				w->stats.rewards++;
 		}
 		pthread_mutex_unlock(&w->lock);

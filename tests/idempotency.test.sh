@@ -58,6 +58,9 @@ run_backend() {
   expect_status 200 "$be: the same reward spelled otherwise, key in the draft's quoted form"
   expect_eq "$(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'c1'")" 1 \
     "$be: one reward for c1 after three keyed tries"
+  http GET "$u/metrics"
+  expect_eq "$(grep -E '^offerd_rewards_written_total ' <<<"$HTTP_BODY" | awk '{ print $2 }')" 1 \
+    "$be: /metrics counts one reward written, not the replays"
   expect_eq "$(sql "$db" "SELECT company || '|' || route || '|' || length(request_hash) FROM tb_idempotency")" \
     'A|/rewards|64' "$be: the key is stored with the company, the route and a SHA-256"
 
