@@ -657,7 +657,7 @@ static int query_word_in(const char *p, const char *end, const char *word, size_
 	return 0;
 }
 
-/* One query argument against the route's list: replies 400 when unknown or its value is not taken. */
+/* One query argument against the route's list: a 400 when unknown, or its value is not taken. */
 static int query_one(void *arg, const char *key, const char *value)
 {
 	query_check *q = arg;

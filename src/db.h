@@ -12,6 +12,8 @@
  *   TB_POLICY    learned statistics per (company, state, offer)
  *   TB_SEGMENTS  RFM segment per known customer (from offerctl train)
  *   TB_API_KEYS  hashed API keys per company
+ *   TB_IDEMPOTENCY  Idempotency-Keys per company (24 h): request fingerprint,
+ *                the reward's episode; written with the reward it keys
  */
 #ifndef OFFERD_DB_H
 #define OFFERD_DB_H
