@@ -187,6 +187,36 @@ static int require_type(http_req *r, const char *type, const char *alt)
 	return ERR_MEDIA;
 }
 
+int api_idempotency_key(http_req *r, char *out, size_t n)
+{
+	const char *v = http_header(r, "Idempotency-Key");
+	size_t len;
+
+	out[0] = '\0';
+	if (v == NULL)
+		return 0;
+	len = strlen(v);
+	if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
+		v++;
+		len -= 2;
+	}
+	for (size_t i = 0; i < len; i++) {
+		if (v[i] < 0x21 || v[i] > 0x7e || v[i] == '"') {
+			api_error(r, ERR_SYNTAX, "Idempotency-Key",
+			          "Idempotency-Key must be visible ASCII characters (such as a UUID)");
+			return ERR_SYNTAX;
+		}
+	}
+	if (len == 0 || len > DB_IDEM_KEY_MAX || len >= n) {
+		api_error(r, ERR_SYNTAX, "Idempotency-Key",
+		          "Idempotency-Key must be 1 to %d characters, got %zu", DB_IDEM_KEY_MAX, len);
+		return ERR_SYNTAX;
+	}
+	memcpy(out, v, len);
+	out[len] = '\0';
+	return 0;
+}
+
 /* --- tenants ------------------------------------------------------------ */
 
 static int resolve_tenant(server *s, http_req *r, api_tenant *t)
@@ -307,8 +337,9 @@ static void serve_static(server *s, http_req *r, const char *rel)
 	snprintf(path, sizeof(path), "%s/%s", s->share_dir, rel);
 	f = load_static(path);
 	if (f == NULL) {
-		api_error(r, ERR_NOTFOUND, NULL, "%s is not installed (share directory %s)", rel,
-		          s->share_dir);
+		/* The install path stays in the log: clients get the URL path only (issue 15.16). */
+		log_msg(LOG_INFO, "static file %s not found under %s", rel, s->share_dir);
+		api_error(r, ERR_NOTFOUND, NULL, "no such file: %.256s", http_path(r));
 		return;
 	}
 	http_add_header(r, "Cache-Control", "public, max-age=300");
@@ -584,6 +615,79 @@ static void call_route(server *s, http_req *r, const route *rt, const api_tenant
 	http_expect_body(r, max, ep->chunk != NULL ? call_chunk : NULL, call_complete);
 }
 
+/* --- query parameters ---------------------------------------------------- */
+
+/*
+ * The query parameters a route takes, "name=v1|v2 name2=...", by path; any
+ * other parameter, on any route, is a 400 naming it.
+ */
+static const struct {
+	const char *path;
+	const char *query;
+} route_queries[] = {
+    {"/batch", "v2=0|1|true|false rules=default|none"},
+};
+
+static const char *route_query(const route *rt)
+{
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(route_queries); i++) {
+		if (strcmp(route_queries[i].path, rt->path) == 0)
+			return route_queries[i].query;
+	}
+	return "";
+}
+
+typedef struct query_check {
+	http_req *r;
+	const route *rt;
+} query_check;
+
+/* Whether word (len bytes) is one of the '|'-separated list [p, end). */
+static int query_word_in(const char *p, const char *end, const char *word, size_t len)
+{
+	while (p < end) {
+		size_t n = strcspn(p, "| ");
+
+		if (p + n > end)
+			n = (size_t)(end - p);
+		if (n == len && strncmp(p, word, len) == 0)
+			return 1;
+		p += n + 1;
+	}
+	return 0;
+}
+
+/* One query argument against the route's list: a 400 when unknown, or its value is not taken. */
+static int query_one(void *arg, const char *key, const char *value)
+{
+	query_check *q = arg;
+	const char *spec = route_query(q->rt);
+
+	for (const char *p = spec; *p != '\0';) {
+		size_t n = strcspn(p, "=");
+		const char *vals = p + n + 1;
+		const char *end = vals + strcspn(vals, " ");
+
+		if (p[n] == '\0')
+			break;
+		if (strlen(key) == n && strncmp(p, key, n) == 0) {
+			if (value != NULL && query_word_in(vals, end, value, strlen(value)))
+				return 0;
+			api_error(q->r, ERR_SYNTAX, key, "query parameter %.64s must be one of %.*s, got \"%.64s\"",
+			          key, (int)(end - vals), vals, value ? value : "");
+			return ERR_SYNTAX;
+		}
+		p = *end == ' ' ? end + 1 : end;
+	}
+	if (spec[0] == '\0')
+		api_error(q->r, ERR_SYNTAX, key, "unknown query parameter %.64s: %s takes none", key,
+		          q->rt->path);
+	else
+		api_error(q->r, ERR_SYNTAX, key, "unknown query parameter %.64s: %s takes %s", key,
+		          q->rt->path, spec);
+	return ERR_SYNTAX;
+}
+
 /* --- routing ------------------------------------------------------------- */
 
 void api_route(void *app, http_req *r)
@@ -620,6 +724,13 @@ void api_route(void *app, http_req *r)
 		api_error(r, ERR_METHOD, NULL, "%s is not allowed on %s; allowed: %s", method, rt->path,
 		          rt->methods);
 		return;
+	}
+	{
+		query_check q = {r, rt};
+
+		/* Unknown parameters and values are errors, never silently ignored (issue 15.16). */
+		if (http_query_each(r, query_one, &q) != 0)
+			return;
 	}
 	if ((rt->flags & ROUTE_AUTH) && resolve_tenant(s, r, &t) != 0)
 		return;

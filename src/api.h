@@ -31,6 +31,14 @@ void api_error(http_req *r, int err, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void api_error_req(http_req *r, const req_error *e);
 
+/*
+ * The request's Idempotency-Key header (issue 15.2) into out[DB_IDEM_KEY_MAX + 1]:
+ * "" when absent. A bad key (empty, too long, not visible ASCII) is a 400
+ * naming the header: replies and returns ERR_SYNTAX. The draft's quoted
+ * form ("key") and the bare form are the same key.
+ */
+int api_idempotency_key(http_req *r, char *out, size_t n);
+
 /* Per-request: the tenant resolved by api_route (auth or --company). */
 typedef struct api_tenant {
 	char company[SERVER_COMPANY_MAX];
@@ -124,7 +132,7 @@ typedef struct api_decision {
  * customer's segment (decide_episode) and prepares d->op (kind, episode).
  */
 int api_decide(server *s, const char *company, api_decision *d);
-/* The product name of offer for company into out, or "" (returns 0). */
+/* The product name of offer for company into out (returns 1), or "" (returns 0: none, or empty). */
 int api_product_name(server *s, const char *company, const char *offer, char *out, size_t n);
 
 

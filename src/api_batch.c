@@ -19,6 +19,13 @@
  *
  * Company B's eligibility rules apply by default; `?rules=none` turns them
  * off; `?v2=1` adds product names.
+ *
+ * With an Idempotency-Key (issue 15.2), once the upload has passed the
+ * first pass and before any row is decided, the key is claimed in its own
+ * transaction with the SHA-256 of the query and the bytes uploaded. A key
+ * already claimed answers 409 for the same upload (it was recorded once,
+ * or is being recorded now; result files are not kept, so the first
+ * answer is the only one) and 422 for another upload; nothing is decided.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +37,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "api.h"
+#include "auth.h"
 #include "csvin.h"
 #include "csvout.h"
 #include "log.h"
@@ -70,6 +80,12 @@ typedef struct batch_ctx {
 	size_t nrows;
 	int input_done;
 	int64_t ok, errors;
+	/* The Idempotency-Key ("" without one), the upload's SHA-256 so far, and its claim. */
+	char idem_key[DB_IDEM_KEY_MAX + 1];
+	char idem_hash[AUTH_HASH_LEN + 1];
+	EVP_MD_CTX *md;
+	writer_op key_op;
+	int claiming;              /* key_op is with the writer */
 } batch_ctx;
 
 static void row_free(batch_row *row)
@@ -90,6 +106,7 @@ static void batch_free(api_call *call)
 		row_free(b->head);
 		b->head = next;
 	}
+	EVP_MD_CTX_free(b->md);
 	csv_reader_free(b->check);
 	csv_reader_free(b->rd);
 	rules_free(b->rs);
@@ -128,9 +145,11 @@ static int flush_out(batch_ctx *b)
 /* The writer's thread, under the call's lock. */
 static void batch_op_done(api_call *call, writer_op *op)
 {
-	batch_row *row = (batch_row *)(void *)((char *)op - offsetof(batch_row, d.op));
+	batch_row *row;
 
-	(void)call;
+	if (op == &((batch_ctx *)call)->key_op)
+		return;  /* the Idempotency-Key's claim: its rc says */
+	row = (batch_row *)(void *)((char *)op - offsetof(batch_row, d.op));
 	row->done = 1;
 }
 
@@ -330,6 +349,8 @@ static int batch_chunk(api_call *call, const char *data, size_t len)
 	batch_ctx *b = (batch_ctx *)call;
 	int rc = csv_reader_feed(b->check, data, len);
 
+	if (b->md != NULL)
+		EVP_DigestUpdate(b->md, data, len);
 	if (rc != 0) {
 		reply_reader_error(b, b->check, rc);
 		return rc;
@@ -384,6 +405,37 @@ static void feed_slice(batch_ctx *b)
 }
 
 /*
+ * The writer is done with the Idempotency-Key's claim: returns 1 to decide
+ * the rows, or 0 after answering that the key was used.
+ */
+static int key_claimed(batch_ctx *b)
+{
+	http_req *r = b->call.r;
+
+	b->claiming = 0;
+	switch (b->key_op.rc) {
+	case 0:
+		return 1;
+	case ERR_CONFLICT:
+		api_error(r, ERR_CONFLICT, "Idempotency-Key",
+		          "this upload was already sent with Idempotency-Key \"%s\": its rows are "
+		          "recorded once, and their results were the answer to that request (result "
+		          "files are not kept); nothing was recorded now",
+		          b->idem_key);
+		return 0;
+	case ERR_INVAL:
+		api_error(r, ERR_INVAL, "Idempotency-Key",
+		          "Idempotency-Key \"%s\" was used for another request; nothing was recorded",
+		          b->idem_key);
+		return 0;
+	default:
+		api_error(r, ERR_UNAVAIL, NULL,
+		          "the Idempotency-Key could not be stored; nothing was recorded, retry later");
+		return 0;
+	}
+}
+
+/*
  * The connection's thread (after the upload, and each time it is resumed):
  * decides one slice at a time and yields the thread between slices, so a
  * large file never holds up the other connections MHD serves on it.
@@ -393,6 +445,8 @@ static void batch_step(api_call *call)
 	batch_ctx *b = (batch_ctx *)call;
 	int fed = 0;
 
+	if (b->claiming && !key_claimed(b))
+		return;
 	for (;;) {
 		if (pump(b) != 0)
 			return;
@@ -438,6 +492,26 @@ static void batch_complete(api_call *call, const char *body, size_t len)
 	}
 	b->rd = csv_reader_new(b->rs, on_record, b);
 	b->slice = xmalloc(BATCH_SLICE);
+	if (b->md != NULL) {
+		unsigned char md[EVP_MAX_MD_SIZE];
+		unsigned int n = 0;
+
+		EVP_DigestFinal_ex(b->md, md, &n);
+		for (unsigned int i = 0; i < n && 2 * i + 2 < sizeof(b->idem_hash); i++)
+			snprintf(b->idem_hash + 2 * i, 3, "%02x", md[i]);
+		b->key_op.kind = WOP_KEY;
+		b->key_op.kin.company = call->company;
+		b->key_op.kin.key = b->idem_key;
+		b->key_op.kin.route = "/batch";
+		b->key_op.kin.hash = b->idem_hash;
+		if (api_call_submit(call, &b->key_op) != 0) {
+			api_error(call->r, ERR_UNAVAIL, NULL, "too many requests are waiting for the database");
+			return;
+		}
+		b->claiming = 1;
+		if (api_call_wait(call))
+			return;  /* batch_step goes on */
+	}
 	batch_step(call);
 }
 
@@ -474,6 +548,21 @@ static int batch_start(api_call *call)
 		rules_default(&b->rs);
 	b->check = csv_reader_new(b->rs, check_record, b);
 	csv_write_header(&b->out, b->v2);
+	if (api_idempotency_key(call->r, b->idem_key, sizeof(b->idem_key)) != 0)
+		return ERR_SYNTAX;
+	if (b->idem_key[0] != '\0') {
+		/* The fingerprint: what changes the answer (the options), then the bytes. */
+		char opts[16];
+
+		snprintf(opts, sizeof(opts), "%d %d\n", b->v2, b->rs != NULL);
+		b->md = EVP_MD_CTX_new();
+		if (b->md == NULL || EVP_DigestInit_ex(b->md, EVP_sha256(), NULL) != 1) {
+			api_error(call->r, ERR_NOMEM, NULL, "out of memory");
+			return ERR_NOMEM;
+		}
+		EVP_DigestUpdate(b->md, "POST /batch\n", 12);
+		EVP_DigestUpdate(b->md, opts, strlen(opts));
+	}
 	return 0;
 }
 

@@ -44,7 +44,8 @@ int api_decide(server *s, const char *company, api_decision *d)
 int api_product_name(server *s, const char *company, const char *offer, char *out, size_t n)
 {
 	out[0] = '\0';
-	return server_product(s, company, offer, out, n);
+	/* An empty name in the catalogue is no name: /predict-v2 says null (issue 15.16). */
+	return server_product(s, company, offer, out, n) && out[0] != '\0';
 }
 
 static void predict_free(api_call *call)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "auth.h"
 #include "metrics.h"
 #include "util.h"
 
@@ -19,7 +20,23 @@ typedef struct rewards_ctx {
 	api_call call;
 	writer_op op;
 	reward_req req;
+	char idem_key[DB_IDEM_KEY_MAX + 1];  /* "" without an Idempotency-Key */
+	char idem_hash[AUTH_HASH_LEN + 1];   /* what the request asks, as stored with its key */
 } rewards_ctx;
+
+/*
+ * The request's fingerprint: its parsed fields, so that a retry spelled
+ * differently (whitespace, key order, the brief's field name) is the same.
+ */
+static void rewards_fingerprint(const reward_req *q, char *out)
+{
+	char *s = xasprintf("PUT /rewards\n%s\n%lld\n%d\n%s\n%s\n%s", q->customer_id,
+	                    (long long)q->episode_id, q->accepted, q->accepted_offer,
+	                    q->clicked ? q->clicked : "", q->timestamp);
+
+	auth_hash(s, out);
+	free(s);
+}
 
 static void rewards_free(api_call *call)
 {
@@ -34,9 +51,18 @@ static void rewards_answer(api_call *call)
 	const char *cust = c->req.customer_id;
 	http_req *r = call->r;
 
+	if (op->rout.replayed < 0) {
+		api_error(r, ERR_INVAL, "Idempotency-Key",
+		          "Idempotency-Key \"%s\" was used for another request; nothing was recorded",
+		          c->idem_key);
+		return;
+	}
+	if (op->rout.replayed > 0)
+		http_add_header(r, "Idempotent-Replayed", "true");
 	switch (op->rc) {
 	case 0:
-		metrics_reward(op->rout.agent_version, c->req.accepted);
+		if (!op->rout.replayed)
+			metrics_reward(op->rout.agent_version, c->req.accepted);
 		http_reply(r, 200, "application/json", xstrdup("\"Sucess\""), 8);
 		return;
 	case ERR_NOTFOUND:
@@ -71,9 +97,16 @@ static void rewards_complete(api_call *call, const char *body, size_t len)
 	rewards_ctx *c = (rewards_ctx *)call;
 	req_error e;
 
+	if (api_idempotency_key(call->r, c->idem_key, sizeof(c->idem_key)) != 0)
+		return;
 	if (request_parse_reward(body, len, &c->req, &e) != 0) {
 		api_error_req(call->r, &e);
 		return;
+	}
+	if (c->idem_key[0] != '\0') {
+		rewards_fingerprint(&c->req, c->idem_hash);
+		c->op.rin.idem_key = c->idem_key;
+		c->op.rin.idem_hash = c->idem_hash;
 	}
 	c->op.kind = WOP_REWARD;
 	c->op.rin.company = call->company;

@@ -10,6 +10,7 @@
 #include "db.h"
 
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +208,10 @@ int db_migrate(store *s)
 		if (rc != 0)
 			goto out;
 	}
+	/* Outside the numbered versions: CREATE .. IF NOT EXISTS, every start. */
+	rc = run_list(s, s->sql->idem_ddl);
+	if (rc != 0)
+		goto out;
 	rc = store_exec(s, "SELECT COUNT(*) FROM tb_agents", 0, NULL, int_row, &agents);
 	if (rc != 0)
 		goto out;
@@ -548,6 +553,198 @@ static int reward_id_row(void *arg, int ncols, const char *const *vals)
 	return ERR_IO;
 }
 
+/* --- idempotency keys (issue 15.2) ---------------------------------------- */
+
+/* Where the last purge of old keys ran (monotonic seconds), for every writer thread. */
+static _Atomic double idem_purged_at;
+
+/* RETURNING company, idem_key of a claim: the first unclaimed row with that key. */
+static int idem_claimed_row(void *arg, int ncols, const char *const *vals)
+{
+	slice *sl = arg;
+
+	if (ncols < 2 || vals[0] == NULL || vals[1] == NULL)
+		return ERR_IO;
+	for (size_t i = 0; i < sl->n; i++) {
+		const db_reward_in *in = &sl->in[i];
+
+		if (in->idem_key != NULL && sl->out[i].replayed == 0 && sl->out[i].reward_id == 0 &&
+		    strcmp(in->company, vals[0]) == 0 && strcmp(in->idem_key, vals[1]) == 0) {
+			sl->out[i].reward_id = -1;  /* claimed, until the insert sets the id */
+			return 0;
+		}
+	}
+	return ERR_IO;
+}
+
+/* ord, request_hash, episode_id of a key already stored: this reward is a replay. */
+static int idem_found_row(void *arg, int ncols, const char *const *vals)
+{
+	slice *sl = arg;
+	int64_t ord = -1;
+	db_reward_out *o;
+
+	if (ncols < 3 || vals[0] == NULL || vals[1] == NULL ||
+	    util_strtonum(vals[0], 0, (int64_t)sl->n - 1, &ord) != 0)
+		return ERR_IO;
+	o = &sl->out[ord];
+	o->replayed = strcmp(vals[1], sl->in[ord].idem_hash) == 0 ? 1 : -1;
+	o->episode_id = 0;
+	if (vals[2] != NULL)
+		util_strtonum(vals[2], 0, INT64_MAX, &o->episode_id);
+	o->rc = ERR_CONFLICT;  /* never inserted; db_rewards_insert sets the answer */
+	return 0;
+}
+
+/* {ord, company, idem_key} of the keyed rewards selected by want(out). */
+static json_t *idem_rows(const slice *sl, int (*want)(const db_reward_out *o), size_t *n)
+{
+	json_t *rows = json_array();
+
+	*n = 0;
+	for (size_t i = 0; i < sl->n; i++) {
+		if (sl->in[i].idem_key == NULL || !want(&sl->out[i]))
+			continue;
+		json_array_append_new(rows, json_pack("{sIssss}", "ord", (json_int_t)i, "company",
+		                                      sl->in[i].company, "idem_key",
+		                                      sl->in[i].idem_key));
+		(*n)++;
+	}
+	return rows;
+}
+
+static int idem_unclaimed(const db_reward_out *o)
+{
+	return o->reward_id == 0;
+}
+
+/* Claimed, but the insert found the episode taken meanwhile: the key goes. */
+static int idem_lost(const db_reward_out *o)
+{
+	return o->replayed == 0 && o->reward_id == -1;
+}
+
+/*
+ * After the lookup: claims the keys of the rewards that found an episode
+ * (reward_id -1 marks a claim), then reads the stored keys of every keyed
+ * reward not claimed: those are replays.
+ */
+static int idem_slice(store *s, slice *sl)
+{
+	json_t *rows = json_array();
+	size_t n = 0;
+	int rc = 0;
+	double now = util_monotonic();
+	double last = atomic_load(&idem_purged_at);
+
+	if (last == 0 || now - last > 60) {
+		char secs[24];
+		const char *p[1] = {secs};
+
+		atomic_store(&idem_purged_at, now);
+		fmt_int(secs, DB_IDEM_RETENTION_SECONDS);
+		rc = store_exec(s, s->sql->idem_purge, 1, p, NULL, NULL);
+		if (rc != 0) {
+			json_decref(rows);
+			return rc;
+		}
+	}
+	for (size_t i = 0; i < sl->n && rc == 0; i++) {
+		if (sl->in[i].idem_key == NULL || sl->out[i].rc != 0)
+			continue;
+		rc = json_rows_push(rows, json_pack("{sIsssssssssI}", "ord", (json_int_t)i, "company",
+		                                    sl->in[i].company, "idem_key", sl->in[i].idem_key,
+		                                    "route", "/rewards", "hash", sl->in[i].idem_hash,
+		                                    "episode_id", (json_int_t)sl->out[i].episode_id));
+		n++;
+	}
+	if (rc != 0 || n == 0)
+		json_decref(rows);
+	else
+		rc = exec_json(s, s->sql->idem_claim, 0, rows, idem_claimed_row, sl);
+	if (rc != 0)
+		return rc;
+	rows = idem_rows(sl, idem_unclaimed, &n);
+	if (n == 0) {
+		json_decref(rows);
+		return 0;
+	}
+	return exec_json(s, s->sql->idem_find, 0, rows, idem_found_row, sl);
+}
+
+/* After the insert: releases lost claims and turns replays into their first answers. */
+static int idem_finish(store *s, slice *sl)
+{
+	size_t n = 0;
+	json_t *rows = idem_rows(sl, idem_lost, &n);
+	int rc = 0;
+
+	if (n > 0)
+		rc = exec_json(s, s->sql->idem_release, 0, rows, NULL, NULL);
+	else
+		json_decref(rows);
+	for (size_t i = 0; i < sl->n; i++) {
+		db_reward_out *o = &sl->out[i];
+
+		if (o->replayed != 0) {
+			o->rc = o->replayed > 0 ? 0 : ERR_INVAL;
+			o->learned = 0;
+			o->n_offers = 0;
+		}
+		if (o->reward_id < 0)
+			o->reward_id = 0;
+	}
+	return rc;
+}
+
+static int count_row(void *arg, int ncols, const char *const *vals)
+{
+	(void)ncols;
+	(void)vals;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int hash_row(void *arg, int ncols, const char *const *vals)
+{
+	char *out = arg;
+
+	if (ncols < 3 || vals[1] == NULL)
+		return ERR_IO;
+	util_strlcpy(out, vals[1], 128);
+	return 0;
+}
+
+int db_idem_claim(store *s, db_idem_in *in)
+{
+	json_t *row = json_pack("{sIssssssss}", "ord", (json_int_t)0, "company", in->company,
+	                        "idem_key", in->key, "route", in->route, "hash", in->hash);
+	json_t *rows = json_array();
+	char stored[128] = "";
+	int claimed = 0;
+	int rc;
+
+	if (row == NULL || json_rows_push(rows, json_incref(row)) != 0) {
+		json_decref(row);
+		json_decref(rows);
+		return ERR_IO;
+	}
+	rc = exec_json(s, s->sql->idem_claim, 0, rows, count_row, &claimed);
+	if (rc == 0 && !claimed) {
+		rows = json_array();
+		rc = json_rows_push(rows, json_incref(row));
+		if (rc == 0)
+			rc = exec_json(s, s->sql->idem_find, 0, rows, hash_row, stored);
+		else
+			json_decref(rows);
+	}
+	json_decref(row);
+	if (rc != 0)
+		return rc;
+	in->result = claimed ? 0 : strcmp(stored, in->hash) == 0 ? ERR_CONFLICT : ERR_INVAL;
+	return 0;
+}
+
 /* Every reward's episode in one statement, sent unnamed (see store_pg.c). */
 static int lookup_slice(store *s, slice *sl)
 {
@@ -566,6 +763,10 @@ static int lookup_slice(store *s, slice *sl)
 	rc = exec_json(s, s->sql->reward_lookup, 0, rows, lookup_row, sl);
 	if (rc == 0 && sl->seen != sl->n)
 		rc = ERR_IO;  /* every reward has its row, episode or not */
+	for (size_t i = 0; rc == 0 && i < sl->n; i++) {
+		if (sl->in[i].idem_key != NULL)
+			return idem_slice(s, sl);
+	}
 	return rc;
 }
 
@@ -635,15 +836,22 @@ int db_rewards_insert(store *s, const db_reward_in *in, db_reward_out *out, size
 		slice sl = {in + off, out + off, len, 0, 0};
 		size_t nins = 0;
 
-		for (size_t i = 0; i < len; i++)
-			sl.out[i].reward_id = 0;
+		int keyed = 0;
+
+		for (size_t i = 0; i < len; i++) {
+			keyed |= sl.in[i].idem_key != NULL;
+			if (sl.in[i].idem_key == NULL || sl.out[i].reward_id != -1)
+				sl.out[i].reward_id = 0;  /* -1: an idempotency key claimed */
+		}
 		rc = insert_slice(s, &sl, &nins);
 		/* A conflict does not raise an error (on PostgreSQL that would abort
 		 * the batch's transaction): no row back means another reward won. */
 		for (size_t i = 0; rc == 0 && i < len; i++) {
-			if (sl.out[i].rc == 0 && sl.out[i].reward_id == 0)
+			if (sl.out[i].rc == 0 && sl.out[i].reward_id <= 0)
 				sl.out[i].rc = ERR_CONFLICT;
 		}
+		if (rc == 0 && keyed)
+			rc = idem_finish(s, &sl);
 	}
 	return rc;
 }

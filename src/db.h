@@ -12,6 +12,8 @@
  *   TB_POLICY    learned statistics per (company, state, offer)
  *   TB_SEGMENTS  RFM segment per known customer (from offerctl train)
  *   TB_API_KEYS  hashed API keys per company
+ *   TB_IDEMPOTENCY  Idempotency-Keys per company (24 h): request fingerprint,
+ *                the reward's episode; written with the reward it keys
  */
 #ifndef OFFERD_DB_H
 #define OFFERD_DB_H
@@ -81,7 +83,15 @@ typedef struct db_reward_in {
 	const char *clicked;        /* comma-separated, may be NULL */
 	const char *request_ts;
 	int is_default;             /* the agent's default reward after its wait */
+	/* The client's Idempotency-Key (NULL: none) and the request's fingerprint
+	 * (what it asked, e.g. hex SHA-256; NULL with no key): see db_rewards_lookup. */
+	const char *idem_key;
+	const char *idem_hash;
 } db_reward_in;
+
+/* Idempotency keys: at most this long, kept at least this long (issue 15.2). */
+#define DB_IDEM_KEY_MAX 255
+#define DB_IDEM_RETENTION_SECONDS 86400
 
 /* What the writer learned from the episode a reward attached to. */
 typedef struct db_reward_out {
@@ -96,7 +106,31 @@ typedef struct db_reward_out {
 	double episode_age;         /* seconds between the episode and now */
 	double rewards[EPISODE_SHOWN_MAX];  /* per shown offer, set by the writer's scoring */
 	int learned;                /* set by the writer's scoring: 0 logs without learning */
+	/*
+	 * 1: in.idem_key was used before for the same request: nothing was
+	 * stored, rc and episode_id are the first answer's. -1: it was used for
+	 * another request: nothing was stored, rc is ERR_INVAL.
+	 */
+	int replayed;
 } db_reward_out;
+
+/*
+ * An Idempotency-Key claimed on its own, for requests that are not one
+ * reward (POST /batch): hash is the request's fingerprint, route its path.
+ */
+typedef struct db_idem_in {
+	const char *company;
+	const char *key;
+	const char *route;
+	const char *hash;
+	int result;  /* out: 0 claimed; ERR_CONFLICT used before for this request; ERR_INVAL for another */
+} db_idem_in;
+
+/*
+ * Claims in->key inside the caller's open transaction and sets in->result.
+ * Returns 0 or the store's error.
+ */
+int db_idem_claim(store *s, db_idem_in *in);
 
 /* --- learned statistics ------------------------------------------------ */
 typedef struct db_policy_row {
@@ -153,6 +187,13 @@ int db_segments_each(store *s, db_segment_fn fn, void *arg);
  * ERR_CONFLICT when it has one but every candidate is rewarded. The set must
  * hold at most one reward per customer (the writer's rounds see to it), or
  * two would find the same episode. Returns 0 or the store's error.
+ *
+ * A reward with an idem_key claims it in TB_IDEMPOTENCY, in the same
+ * transaction (so a key is stored exactly when its reward is, and a second
+ * process waits for the first one's commit on the key's unique index); a key
+ * already stored makes the reward a replay (out[i].replayed), which
+ * db_rewards_insert never inserts. Keys older than DB_IDEM_RETENTION_SECONDS
+ * are deleted now and then.
  */
 int db_rewards_lookup(store *s, const db_reward_in *in, db_reward_out *out, size_t n);
 /*

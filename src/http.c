@@ -150,6 +150,31 @@ const char *http_query(http_req *r, const char *key)
 	return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, key);
 }
 
+typedef struct query_each {
+	int (*fn)(void *arg, const char *key, const char *value);
+	void *arg;
+	int rc;
+} query_each;
+
+static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+	query_each *q = cls;
+
+	(void)kind;
+	q->rc = q->fn(q->arg, key, value);
+	return q->rc == 0 ? MHD_YES : MHD_NO;
+}
+
+int http_query_each(http_req *r, int (*fn)(void *arg, const char *key, const char *value),
+                    void *arg)
+{
+	query_each q = {fn, arg, 0};
+
+	MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, query_iter, &q);
+	return q.rc;
+}
+
 const char *http_body(const http_req *r, size_t *len)
 {
 	*len = r->body.len;

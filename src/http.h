@@ -56,6 +56,12 @@ const char *http_path(const http_req *r);
 const char *http_header(http_req *r, const char *name);
 /* A query-string argument, or NULL. */
 const char *http_query(http_req *r, const char *key);
+/*
+ * Calls fn(arg, key, value) for each query-string argument (value NULL for
+ * "?key" without "="); stops at the first non-zero return, which it returns.
+ */
+int http_query_each(http_req *r, int (*fn)(void *arg, const char *key, const char *value),
+                    void *arg);
 /* The request's id: the client's X-Request-Id or a generated one. */
 const char *http_request_id(const http_req *r);
 /* The buffered body (NUL-terminated) when not streamed. */

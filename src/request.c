@@ -509,6 +509,13 @@ int request_parse_reward(const char *body, size_t len, reward_req *out, req_erro
 		             "accepted_one_of_the_three_offers must be a boolean");
 		goto out;
 	}
+	/* Both spellings may be sent, but must agree (issue 15.2). */
+	if (v2 != NULL && v != v2 && request_flag(v2) != flag) {
+		rc = set_err(e, ERR_INVAL, "accepted_one_of_the_three_offers",
+		             "accepted_one_of_the_three_offers and \"accepted_one_of the_three_offers\""
+		             " (the brief's spelling) are both given and disagree");
+		goto out;
+	}
 	out->accepted = flag;
 	v = json_object_get(root, "episode_id");
 	if (v != NULL && !json_is_null(v)) {
@@ -525,7 +532,12 @@ int request_parse_reward(const char *body, size_t len, reward_req *out, req_erro
 			             "accepted_offer must be an offer name such as \"OFFER_7\"");
 			goto out;
 		}
-		out->accepted = 1;
+		if (!out->accepted) {
+			rc = set_err(e, ERR_INVAL, "accepted_offer",
+			             "accepted_offer names an accepted offer, but "
+			             "accepted_one_of_the_three_offers is false");
+			goto out;
+		}
 	}
 	v = json_object_get(root, "clicked_offers");
 	if (v != NULL && !json_is_null(v)) {

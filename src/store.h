@@ -109,6 +109,22 @@ typedef struct store_sql {
 	const char *episodes_expired;
 	/* Revokes the active API key whose prefix or id is $1, with the time. */
 	const char *key_revoke;
+	/*
+	 * Idempotency keys (issue 15.2). idem_ddl: NULL-terminated statements
+	 * that create TB_IDEMPOTENCY if it does not exist, run by every
+	 * migration (outside the numbered versions). idem_claim: rows {ord,
+	 * company, idem_key, route, hash, episode_id} inserted in ord order
+	 * unless the company already has the key; returns company, idem_key of
+	 * each row inserted. idem_find: rows {ord, company, idem_key}; returns
+	 * ord, request_hash, episode_id of each key stored. idem_release: rows
+	 * {ord, company, idem_key} deleted. idem_purge: deletes keys older than
+	 * $1 seconds.
+	 */
+	const char *const *idem_ddl;
+	const char *idem_claim;
+	const char *idem_find;
+	const char *idem_release;
+	const char *idem_purge;
 } store_sql;
 
 typedef struct store store;

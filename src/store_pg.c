@@ -918,6 +918,15 @@ static const char *const pg_migration_3[] = {
  * more with every reward stored. The inserts' plans do not depend on table
  * sizes: they are prepared.
  */
+/* Idempotency keys: one row per (company, key), stored with its reward. */
+static const char *const pg_idem_ddl[] = {
+	"CREATE TABLE IF NOT EXISTS tb_idempotency (company TEXT NOT NULL, idem_key TEXT NOT NULL,"
+	" route TEXT NOT NULL, request_hash TEXT NOT NULL, episode_id BIGINT,"
+	" created_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (company, idem_key))",
+	"CREATE INDEX IF NOT EXISTS tb_idempotency_created ON tb_idempotency (created_at)",
+	NULL,
+};
+
 static const store_sql pg_sql = {
 	.id_column = "BIGSERIAL PRIMARY KEY",
 	.ts_column = "TIMESTAMPTZ NOT NULL DEFAULT now()",
@@ -983,6 +992,24 @@ static const store_sql pg_sql = {
 	.key_revoke =
 		"UPDATE tb_api_keys SET revoked_at = CAST(now() AS TEXT) WHERE revoked_at IS NULL AND"
 		" (key_prefix = $1 OR CAST(id AS TEXT) = $1)",
+	.idem_ddl = pg_idem_ddl,
+	.idem_claim =
+		"INSERT INTO tb_idempotency (company, idem_key, route, request_hash, episode_id)"
+		" SELECT u.company, u.idem_key, u.route, u.hash, u.episode_id"
+		" FROM jsonb_to_recordset($1::jsonb) AS u(ord BIGINT, company TEXT, idem_key TEXT,"
+		" route TEXT, hash TEXT, episode_id BIGINT) ORDER BY u.ord"
+		" ON CONFLICT (company, idem_key) DO NOTHING RETURNING company, idem_key",
+	.idem_find =
+		"SELECT i.ord, t.request_hash, t.episode_id"
+		" FROM jsonb_to_recordset($1::jsonb) AS i(ord BIGINT, company TEXT, idem_key TEXT)"
+		" JOIN tb_idempotency t ON t.company = i.company AND t.idem_key = i.idem_key",
+	.idem_release =
+		"DELETE FROM tb_idempotency t USING jsonb_to_recordset($1::jsonb)"
+		" AS i(ord BIGINT, company TEXT, idem_key TEXT)"
+		" WHERE t.company = i.company AND t.idem_key = i.idem_key",
+	.idem_purge =
+		"DELETE FROM tb_idempotency"
+		" WHERE created_at < now() - make_interval(secs => CAST($1 AS DOUBLE PRECISION))",
 };
 
 static const struct store_ops pg_ops = {

@@ -280,6 +280,15 @@ static void sq_close(store *base)
  * keep an INSERT .. SELECT from reading the upsert as a join constraint.
  * Revisions: MAX(rev) + 1 + ord, one each, in order (no sequences here).
  */
+/* Idempotency keys: one row per (company, key), stored with its reward. */
+static const char *const sqlite_idem_ddl[] = {
+	"CREATE TABLE IF NOT EXISTS tb_idempotency (company TEXT NOT NULL, idem_key TEXT NOT NULL,"
+	" route TEXT NOT NULL, request_hash TEXT NOT NULL, episode_id BIGINT,"
+	" created_at TEXT NOT NULL DEFAULT (" SQ_NOW "), PRIMARY KEY (company, idem_key))",
+	"CREATE INDEX IF NOT EXISTS tb_idempotency_created ON tb_idempotency (created_at)",
+	NULL,
+};
+
 static const store_sql sqlite_sql = {
 	.id_column = "INTEGER PRIMARY KEY AUTOINCREMENT",
 	.ts_column = "TEXT NOT NULL DEFAULT (" SQ_NOW ")",
@@ -341,6 +350,24 @@ static const store_sql sqlite_sql = {
 	.key_revoke =
 		"UPDATE tb_api_keys SET revoked_at = CAST(" SQ_NOW " AS TEXT) WHERE revoked_at IS NULL"
 		" AND (key_prefix = $1 OR CAST(id AS TEXT) = $1)",
+	.idem_ddl = sqlite_idem_ddl,
+	.idem_claim =
+		"INSERT INTO tb_idempotency (company, idem_key, route, request_hash, episode_id)"
+		" SELECT " SQ_J("company") ", " SQ_J("idem_key") ", " SQ_J("route") ", "
+		SQ_J("hash") ", " SQ_J("episode_id")
+		" FROM json_each($1) WHERE true ORDER BY " SQ_J("ord")
+		" ON CONFLICT (company, idem_key) DO NOTHING RETURNING company, idem_key",
+	.idem_find =
+		"SELECT " SQ_J("ord") ", t.request_hash, t.episode_id FROM json_each($1)"
+		" JOIN tb_idempotency t ON t.company = " SQ_J("company")
+		" AND t.idem_key = " SQ_J("idem_key"),
+	.idem_release =
+		"DELETE FROM tb_idempotency WHERE EXISTS (SELECT 1 FROM json_each($1)"
+		" WHERE " SQ_J("company") " = tb_idempotency.company AND "
+		SQ_J("idem_key") " = tb_idempotency.idem_key)",
+	.idem_purge =
+		"DELETE FROM tb_idempotency WHERE julianday(created_at)"
+		" < julianday('now') - CAST($1 AS REAL) / 86400.0",
 };
 
 static const struct store_ops sqlite_ops = {

@@ -404,6 +404,7 @@ static int run_tx(store *s, values *v, conf_cache *confs, writer_op *ops)
 	episode *eps;
 	size_t neps;
 	size_t nrewards;
+	size_t nkeys = 0;
 	size_t i;
 	writer_op *op;
 	int in_tx = 0;
@@ -412,7 +413,9 @@ static int run_tx(store *s, values *v, conf_cache *confs, writer_op *ops)
 	memset(&b, 0, sizeof(b));
 	b.confs = confs;
 	eps = batch_episodes(ops, &neps, &nrewards);
-	if (nrewards == 0 && s->ops->episodes_commit != NULL) {
+	for (op = ops; op != NULL; op = op->next)
+		nkeys += op->kind == WOP_KEY;
+	if (nrewards == 0 && nkeys == 0 && s->ops->episodes_commit != NULL) {
 		/* The /predict hot path: one statement, committed by itself. */
 		rc = s->ops->episodes_commit(s, eps, neps);
 		if (rc != 0)
@@ -431,6 +434,11 @@ static int run_tx(store *s, values *v, conf_cache *confs, writer_op *ops)
 	if (nrewards > 0) {
 		rc = attach_rewards(s, ops, nrewards, &b);
 		if (rc != 0)
+			goto failed;
+	}
+	/* Idempotency keys claimed on their own (POST /batch). */
+	for (op = ops; nkeys > 0 && op != NULL; op = op->next) {
+		if (op->kind == WOP_KEY && (rc = db_idem_claim(s, &op->kin)) != 0)
 			goto failed;
 	}
 	if (b.deltas.n > 0) {
@@ -452,7 +460,7 @@ committed:
 	for (i = 0; i < b.committed.n; i++)
 		values_set(v, &b.committed.rows[i]);
 	for (op = ops; op != NULL; op = op->next)
-		op->rc = op->kind == WOP_REWARD ? op->rout.rc : 0;
+		op->rc = op->kind == WOP_REWARD ? op->rout.rc : op->kind == WOP_KEY ? op->kin.result : 0;
 	goto out;
 failed:
 	log_msg(rc == ERR_UNAVAIL ? LOG_WARN : LOG_ERROR, "batch failed: %s", s->ops->errmsg(s));
@@ -567,7 +575,7 @@ static void *writer_main(void *arg)
 				w->stats.failures++;
 			else if (op->kind == WOP_EPISODE)
 				w->stats.episodes++;
-			else if (op->rc == 0)
+			else if (op->rc == 0 && op->kind == WOP_REWARD && !op->rout.replayed)
 				w->stats.rewards++;
 		}
 		pthread_mutex_unlock(&w->lock);

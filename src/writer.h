@@ -18,7 +18,7 @@
 #include "store.h"
 #include "values.h"
 
-enum writer_kind { WOP_EPISODE = 1, WOP_REWARD = 2 };
+enum writer_kind { WOP_EPISODE = 1, WOP_REWARD = 2, WOP_KEY = 3 };
 
 typedef struct writer_op writer_op;
 
@@ -27,6 +27,7 @@ struct writer_op {
 	episode ep;            /* WOP_EPISODE: strings borrowed from the owner */
 	db_reward_in rin;      /* WOP_REWARD */
 	db_reward_out rout;
+	db_idem_in kin;        /* WOP_KEY: an Idempotency-Key to claim (rc: its result) */
 	int rc;                /* out: 0 or ERR_* */
 	/* Called once, from the writer thread, after the commit (or failure). */
 	void (*done)(writer_op *op);

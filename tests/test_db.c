@@ -257,6 +257,113 @@ static int collect_agent(void *arg, const db_agent *a)
 	return 0;
 }
 
+static int64_t idem_count(fixture *f)
+{
+	sc_rows r = {0};
+	int64_t n = -1;
+
+	FX_OK(f, sc_query(f->s, &r, "SELECT COUNT(*) FROM tb_idempotency", 0, NULL));
+	util_strtonum(sc_cell(&r, 0, 0), 0, INT64_MAX, &n);
+	sc_rows_free(&r);
+	return n;
+}
+
+/* Idempotency keys (issue 15.2): stored with their reward, replayed, refused for another request. */
+static void test_idempotency_keys(void **state)
+{
+	fixture *f = *state;
+	int64_t a1 = put_episode(f, "a", "1.0.0");
+	int64_t a2 = put_episode(f, "a", "1.0.0");
+	int64_t b1 = put_episode(f, "b", "1.0.0");
+	db_reward_in in[3];
+	db_reward_out out[3];
+	db_idem_in k;
+
+	(void)a1;
+	reward_in(&in[0], "a", 0);
+	in[0].idem_key = "k1";
+	in[0].idem_hash = "h1";
+	reward_in(&in[1], "nobody", 0);  /* a 404 stores no key */
+	in[1].idem_key = "k2";
+	in[1].idem_hash = "h2";
+	FX_OK(f, f->s->ops->begin(f->s));
+	FX_OK(f, db_rewards_lookup(f->s, in, out, 2));
+	assert_int_equal(out[0].rc, 0);
+	FX_OK(f, db_rewards_insert(f->s, in, out, 2));
+	FX_OK(f, f->s->ops->commit(f->s));
+	assert_int_equal(out[0].rc, 0);
+	assert_int_equal(out[0].replayed, 0);
+	assert_int_equal(out[0].episode_id, a2);
+	assert_true(out[0].reward_id > 0);
+	assert_int_equal(out[1].rc, ERR_NOTFOUND);
+	assert_int_equal(idem_count(f), 1);
+
+	/* The same key and request: the first answer, nothing inserted, nothing learned. */
+	reward_in(&in[0], "a", 0);
+	in[0].idem_key = "k1";
+	in[0].idem_hash = "h1";
+	/* The same key for another request. */
+	reward_in(&in[1], "b", 0);
+	in[1].idem_key = "k1";
+	in[1].idem_hash = "other";
+	FX_OK(f, f->s->ops->begin(f->s));
+	FX_OK(f, db_rewards_lookup(f->s, in, out, 2));
+	assert_int_not_equal(out[0].rc, 0);  /* never scored */
+	assert_int_not_equal(out[1].rc, 0);
+	FX_OK(f, db_rewards_insert(f->s, in, out, 2));
+	FX_OK(f, f->s->ops->commit(f->s));
+	assert_int_equal(out[0].replayed, 1);
+	assert_int_equal(out[0].rc, 0);
+	assert_int_equal(out[0].episode_id, a2);
+	assert_int_equal(out[0].learned, 0);
+	assert_int_equal(out[1].replayed, -1);
+	assert_int_equal(out[1].rc, ERR_INVAL);
+	assert_int_equal(count(f, "tb_rewards"), 1);
+
+	/* A claim whose insert loses the episode to another reward: the key goes. */
+	reward_in(&in[0], "b", 0);
+	in[0].idem_key = "k3";
+	in[0].idem_hash = "h3";
+	FX_OK(f, f->s->ops->begin(f->s));
+	FX_OK(f, db_rewards_lookup(f->s, in, out, 1));
+	assert_int_equal(out[0].rc, 0);
+	assert_int_equal(out[0].episode_id, b1);
+	reward_in(&in[1], "b", b1);
+	in[1].idem_key = NULL;
+	{
+		db_reward_out o2;
+
+		FX_OK(f, db_rewards_lookup(f->s, &in[1], &o2, 1));
+		FX_OK(f, db_rewards_insert(f->s, &in[1], &o2, 1));
+		assert_int_equal(o2.rc, 0);
+	}
+	FX_OK(f, db_rewards_insert(f->s, in, out, 1));
+	FX_OK(f, f->s->ops->commit(f->s));
+	assert_int_equal(out[0].rc, ERR_CONFLICT);
+	assert_int_equal(out[0].reward_id, 0);
+	assert_int_equal(idem_count(f), 1);
+
+	/* A key claimed on its own (POST /batch), per company. */
+	k = (db_idem_in){"A", "b1", "/batch", "hb", -99};
+	FX_OK(f, f->s->ops->begin(f->s));
+	FX_OK(f, db_idem_claim(f->s, &k));
+	assert_int_equal(k.result, 0);
+	FX_OK(f, db_idem_claim(f->s, &k));
+	assert_int_equal(k.result, ERR_CONFLICT);
+	k.hash = "other";
+	FX_OK(f, db_idem_claim(f->s, &k));
+	assert_int_equal(k.result, ERR_INVAL);
+	k.company = "B";
+	FX_OK(f, db_idem_claim(f->s, &k));
+	assert_int_equal(k.result, 0);
+	k.company = "A";
+	k.key = "k1";  /* a reward's key */
+	FX_OK(f, db_idem_claim(f->s, &k));
+	assert_int_equal(k.result, ERR_INVAL);
+	FX_OK(f, f->s->ops->commit(f->s));
+	assert_int_equal(idem_count(f), 3);
+}
+
 static void test_agents_by_version(void **state)
 {
 	fixture *f = *state;
@@ -442,6 +549,7 @@ int main(void)
 #define DB_TESTS(setup)                                                                      \
 	cmocka_unit_test_setup_teardown(test_db_basics, setup, fx_teardown),                  \
 	cmocka_unit_test_setup_teardown(test_rewards_lookup_insert, setup, fx_teardown),      \
+	cmocka_unit_test_setup_teardown(test_idempotency_keys, setup, fx_teardown),           \
 	cmocka_unit_test_setup_teardown(test_agents_by_version, setup, fx_teardown),          \
 	cmocka_unit_test_setup_teardown(test_episodes_expired_by_version, setup, fx_teardown), \
 	cmocka_unit_test_setup_teardown(test_policy_revisions, setup, fx_teardown),           \

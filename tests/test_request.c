@@ -775,11 +775,14 @@ static void test_reward_spellings(void **state)
 	assert_int_equal(r.accepted, 1);
 	assert_string_equal(r.timestamp, "");  /* optional */
 	request_reward_free(&r);
-	/* Both spellings: the documented one wins. */
-	reward_ok("{\"customer_id\": \"1\", \"accepted_one_of_the_three_offers\": 0,"
-	          " \"accepted_one_of the_three_offers\": 1}",
+	/* Both spellings: they must agree (issue 15.2), in any of the flag forms. */
+	reward_bad("{\"customer_id\": \"1\", \"accepted_one_of_the_three_offers\": 0,"
+	           " \"accepted_one_of the_three_offers\": 1}",
+	           ERR_INVAL, "accepted_one_of_the_three_offers", "disagree");
+	reward_ok("{\"customer_id\": \"1\", \"accepted_one_of_the_three_offers\": true,"
+	          " \"accepted_one_of the_three_offers\": \"True\"}",
 	          &r);
-	assert_int_equal(r.accepted, 0);
+	assert_int_equal(r.accepted, 1);
 	request_reward_free(&r);
 	/* Every flag spelling. */
 	{
@@ -809,13 +812,16 @@ static void test_reward_optional_fields(void **state)
 	reward_req r;
 
 	(void)state;
+	/* Naming the accepted offer of a refused episode is a contradiction (issue 15.2). */
+	reward_bad("{\"customer_id\": \"1\", \"accepted_one_of_the_three_offers\": false,"
+	           " \"accepted_offer\": \"OFFER_4\"}",
+	           ERR_INVAL, "accepted_offer", "is false");
 	reward_ok("{\"customer_id\": \"1\", \"timestamp\": \"2022-01-02T10:00:00Z\","
-	          " \"accepted_one_of_the_three_offers\": false, \"episode_id\": 12,"
+	          " \"accepted_one_of_the_three_offers\": true, \"episode_id\": 12,"
 	          " \"accepted_offer\": \"OFFER_4\", \"clicked_offers\": [\"OFFER_1\", \"OFFER_4\"]}",
 	          &r);
 	assert_int_equal(r.episode_id, 12);
 	assert_string_equal(r.accepted_offer, "OFFER_4");
-	/* Naming the accepted offer means it was accepted. */
 	assert_int_equal(r.accepted, 1);
 	assert_string_equal(r.clicked, "OFFER_1,OFFER_4");
 	request_reward_free(&r);
