@@ -20,6 +20,7 @@
 #include "log.h"
 #include "policy.h"
 #include "ridge.h"
+#include "strmap.h"
 #include "util.h"
 
 #define MODEL_COMPANY_MAX 64
@@ -39,7 +40,18 @@ typedef struct model_entry {
 	int64_t clock_rev;
 	pthread_mutex_t snap_lock;         /* the pointer snap only */
 	model_snap *snap;
+	ridge *prior;                      /* offerctl train's pseudo-observations, or NULL */
+	unsigned prior_gen;                /* of the set's priors it was built from */
 } model_entry;
+
+/* A TB_POLICY prior (offerctl train) of one (company, state, offer). */
+typedef struct prior_row {
+	char company[MODEL_COMPANY_MAX];
+	char state_key[CUSTOMER_STATE_KEY_MAX];
+	char offer[REQ_OFFER_NAME_MAX + 1];
+	double value;                      /* on the reward scale */
+	double weight;
+} prior_row;
 
 struct model_set {
 	pthread_rwlock_t lock;             /* e and n */
@@ -49,6 +61,11 @@ struct model_set {
 	int64_t seen;
 	int64_t seen_prev;
 	int loaded;
+	/* The refresher's only: the priors, by key in prior_idx, and their generation. */
+	prior_row *priors;
+	size_t npriors;
+	strmap *prior_idx;
+	unsigned prior_gen;
 };
 
 model_set *model_set_new(void)
@@ -56,6 +73,7 @@ model_set *model_set_new(void)
 	model_set *m = xcalloc(1, sizeof(*m));
 
 	pthread_rwlock_init(&m->lock, NULL);
+	m->prior_idx = strmap_new();
 	return m;
 }
 
@@ -84,7 +102,7 @@ static void publish(model_entry *e)
 	model_snap *sn = xcalloc(1, sizeof(*sn));
 	model_snap *old;
 
-	sn->p = policy_snapshot(e->master);
+	sn->p = policy_snapshot(e->master, e->prior);
 	atomic_init(&sn->refs, 1);
 	pthread_mutex_lock(&e->snap_lock);
 	old = e->snap;
@@ -102,11 +120,14 @@ void model_set_free(model_set *m)
 
 		snap_release(e->snap);
 		policy_free(e->master);
+		ridge_free(e->prior);
 		pthread_mutex_destroy(&e->lock);
 		pthread_mutex_destroy(&e->snap_lock);
 		free(e);
 	}
 	pthread_rwlock_destroy(&m->lock);
+	strmap_free(m->prior_idx);
+	free(m->priors);
 	free(m);
 }
 
@@ -639,6 +660,177 @@ void model_batch_commit(model_batch *b)
 	install_rows(b->rows, b->nrows);
 }
 
+/* --- the warm start ---------------------------------------------------------------- */
+
+void model_prior(model_set *m, const db_policy_row *row)
+{
+	char key[512];
+	char idx[32];
+	const char *v = NULL;
+	prior_row *p;
+	int64_t i = -1;
+
+	if (!(row->prior_weight > 0) || strlen(row->company) >= MODEL_COMPANY_MAX ||
+	    strlen(row->state_key) >= CUSTOMER_STATE_KEY_MAX || strlen(row->offer) > REQ_OFFER_NAME_MAX)
+		return;
+	snprintf(key, sizeof(key), "%s\x1f%s\x1f%s", row->company, row->state_key, row->offer);
+	if (strmap_get(m->prior_idx, key, &v) && v != NULL)
+		util_strtonum(v, 0, (int64_t)m->npriors - 1, &i);
+	if (i >= 0) {
+		p = &m->priors[i];
+		if (p->value == row->prior_value && p->weight == row->prior_weight)
+			return;  /* a learned row sent again: its prior has not changed */
+	} else {
+		m->priors = xrealloc(m->priors, (m->npriors + 1) * sizeof(*m->priors));
+		p = &m->priors[m->npriors];
+		snprintf(idx, sizeof(idx), "%zu", m->npriors++);
+		strmap_put(m->prior_idx, key, idx);
+		util_strlcpy(p->company, row->company, sizeof(p->company));
+		util_strlcpy(p->state_key, row->state_key, sizeof(p->state_key));
+		util_strlcpy(p->offer, row->offer, sizeof(p->offer));
+	}
+	p->value = row->prior_value;
+	p->weight = row->prior_weight;
+	m->prior_gen++;
+}
+
+/*
+ * The context a state key stands for: the segment as the RFM segment, and
+ * a date of that month, half and weekday (in 2023); no demographics.
+ */
+static int state_context(const char *state_key, feat_ctx *ctx)
+{
+	char seg[CUSTOMER_STATE_KEY_MAX];
+	const char *part[3];
+	size_t len = strlen(state_key);
+	int month = 0;
+	int weekday = -1;
+	int half;
+	customer_attrs c;
+	json_t *states;
+	int rc;
+
+	if (len >= sizeof(seg))
+		return ERR_INVAL;
+	memcpy(seg, state_key, len + 1);
+	/* SEGMENT_Month_Half_Weekday: the last three fields, from the right. */
+	for (int k = 2; k >= 0; k--) {
+		char *us = strrchr(seg, '_');
+
+		if (us == NULL)
+			return ERR_INVAL;
+		*us = '\0';
+		part[k] = us + 1;
+	}
+	for (int i = 1; i <= 12; i++)
+		month = strcmp(part[0], date_month_name(i)) == 0 ? i : month;
+	for (int i = 0; i < 7; i++)
+		weekday = strcmp(part[2], date_weekday_name(i)) == 0 ? i : weekday;
+	half = part[1][0] - '0';
+	if (month == 0 || weekday < 0 || (half != 0 && half != 1) || part[1][1] != '\0')
+		return ERR_INVAL;
+	for (int day = half ? 16 : 1; day <= (half ? 31 : 15); day++) {
+		date_ymd d;
+
+		if (date_make(2023, month, day, &d) != 0 || d.weekday != weekday)
+			continue;
+		customer_attrs_init(&c);
+		states = json_object();
+		rc = feat_context_json(states, &d, &c, seg, ctx);
+		json_decref(states);
+		return rc;
+	}
+	return ERR_INVAL;
+}
+
+/*
+ * The prior of e's company as pseudo-observations: each offer's priors are
+ * worth prior_weight observations together, shared by its states in
+ * proportion to their weights; each is one example of the state's context
+ * with the prior value as target. NULL when there is none or prior_weight 0.
+ */
+static ridge *build_prior(model_set *m, model_entry *e)
+{
+	const policy_common *c = policy_params(e->master);
+	unsigned bits = (unsigned)c->bits;
+	double span = c->r_accept - c->r_ignore;
+	double *sum = xcalloc(RIDGE_OFFERS_MAX, sizeof(double));
+	ridge *prior = NULL;
+
+	if (!(c->prior_weight > 0))
+		goto out;
+	prior = ridge_new(bits, c->lambda, 1.0);
+	for (size_t i = 0; i < m->npriors; i++) {
+		int k;
+
+		if (strcmp(m->priors[i].company, e->company) != 0)
+			continue;
+		k = ridge_offer(prior, m->priors[i].offer, 1);
+		if (k >= 0)
+			sum[k] += m->priors[i].weight;
+	}
+	for (size_t i = 0; i < m->npriors; i++) {
+		const prior_row *p = &m->priors[i];
+		feat_ctx ctx;
+		feat_vec x;
+		double y;
+		double w;
+		int k;
+
+		if (strcmp(p->company, e->company) != 0)
+			continue;
+		k = ridge_offer(prior, p->offer, 0);
+		if (k < 0 || !(sum[k] > 0) || state_context(p->state_key, &ctx) != 0)
+			continue;
+		feat_offer(&ctx, p->offer, 0, c->slot_features > 0.5, bits, FEAT_PER_OFFER, &x);
+		y = (p->value - c->r_ignore) / span;
+		y = y < 0 ? 0 : y > 1 ? 1 : y;
+		w = c->prior_weight * p->weight / sum[k];
+		/* A logistic model's Laplace step at the prior mean 0: weight 1/4. */
+		if (c->logistic > 0.5)
+			ridge_add(prior, k, &x, (y - 0.5) / 0.25, w * 0.25);
+		else
+			ridge_add(prior, k, &x, y, w);
+	}
+	if (ridge_noffers(prior) == 0) {
+		ridge_free(prior);
+		prior = NULL;
+	}
+out:
+	free(sum);
+	return prior;
+}
+
+/* Rebuilds the priors of the models whose priors changed, and publishes them. */
+static void refresh_priors(model_set *m)
+{
+	size_t n;
+
+	pthread_rwlock_rdlock(&m->lock);
+	n = m->n;
+	pthread_rwlock_unlock(&m->lock);
+	for (size_t i = 0; i < n; i++) {
+		model_entry *e;
+		ridge *prior;
+		ridge *old;
+
+		pthread_rwlock_rdlock(&m->lock);
+		e = m->e[i];
+		pthread_rwlock_unlock(&m->lock);
+		if (e->prior_gen == m->prior_gen)
+			continue;
+		/* The master's parameters never change: reading them unlocked is safe. */
+		prior = build_prior(m, e);
+		pthread_mutex_lock(&e->lock);
+		old = e->prior;
+		e->prior = prior;
+		e->prior_gen = m->prior_gen;
+		publish(e);
+		pthread_mutex_unlock(&e->lock);
+		ridge_free(old);
+	}
+}
+
 /* --- the refresher ------------------------------------------------------------------- */
 
 typedef struct refresh_ctx {
@@ -718,6 +910,7 @@ int model_refresh(model_set *m, store *s, const agent_conf *current)
 		if (c.nrows > 1)
 			qsort(c.rows, c.nrows, sizeof(*c.rows), mrow_cmp);
 		install_rows(c.rows, c.nrows);
+		refresh_priors(m);
 		m->loaded = 1;
 		m->seen_prev = m->seen;
 		m->seen = c.max_rev;

@@ -87,12 +87,28 @@ int model_batch_store(model_batch *b, store *s);
 void model_batch_commit(model_batch *b);
 void model_batch_free(model_batch *b);
 
+/* --- the warm start -------------------------------------------------------------- */
+
+/*
+ * Notes a TB_POLICY row's prior (offerctl train: a value per RFM state and
+ * offer), from the refresher's reload of TB_POLICY; rows without a prior
+ * are ignored. The next model_refresh turns a company's priors into
+ * pseudo-observations of each model (the state's segment as rfm=, its
+ * calendar as the date), worth the version's prior_weight observations per
+ * offer, added to the published snapshots but never stored in TB_MODEL nor
+ * decayed: every process derives the same prior from the same rows. A
+ * model made by a first decision gets its prior at the next refresh.
+ * The refresher's thread only.
+ */
+void model_prior(model_set *m, const db_policy_row *row);
+
 /* --- the refresher --------------------------------------------------------------- */
 
 /*
  * Installs the TB_MODEL rows other processes changed since the last call
  * (all of them at the first) for models of known versions: the current
- * configuration's (created as needed) and those already in memory.
+ * configuration's (created as needed) and those already in memory; then
+ * rebuilds the priors of models whose priors changed (model_prior).
  */
 int model_refresh(model_set *m, store *s, const agent_conf *current);
 

@@ -32,6 +32,7 @@ static const policy_param common_params[] = {
     {"reward_accept", -1e6, 1e6, 5, COMMON(r_accept)},
     {"reward_click", -1e6, 1e6, 1, COMMON(r_click)},
     {"reward_ignore", -1e6, 1e6, -2, COMMON(r_ignore)},
+    {"prior_weight", 0, 1e6, 10, COMMON(prior_weight)},
 };
 
 /* Keys of the agent version that belong to the tabular policies or the writer. */
@@ -302,14 +303,14 @@ int policy_learn(policy *p, const feat_ctx *ctx, const predict_req *req,
 	return rc;
 }
 
-policy *policy_snapshot(policy *p)
+policy *policy_snapshot(policy *p, const struct ridge *prior)
 {
 	policy *c = xcalloc(1, sizeof(*c));
 
 	c->type = p->type;
 	c->params = xmalloc(p->type->params_size);
 	memcpy(c->params, p->params, p->type->params_size);
-	c->stats = ridge_snapshot(p->stats);
+	c->stats = ridge_snapshot(p->stats, prior);
 	return c;
 }
 

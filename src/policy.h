@@ -67,6 +67,7 @@ typedef struct policy_common {
 	double r_accept;     /* the agent's reward scale, to map rewards to [0, 1] */
 	double r_click;
 	double r_ignore;
+	double prior_weight; /* observations offerctl train's priors are worth per offer (offerd) */
 } policy_common;
 
 typedef struct policy_type {
@@ -137,11 +138,12 @@ void policy_view_init(const policy *p, const feat_ctx *ctx, policy_view *out);
 void policy_view_predict(policy *p, const policy_view *v, const predict_req *req, size_t i,
                          size_t slot, double *mean, double *var);
 /*
- * A copy of p whose caches are all solved (ridge_snapshot): decisions with
+ * A copy of p whose caches are all solved (ridge_snapshot), with the prior's
+ * pseudo-observations added (may be NULL): decisions with
  * it only read it, so HTTP threads may share one. Freed with policy_free;
  * never learned.
  */
-policy *policy_snapshot(policy *p);
+policy *policy_snapshot(policy *p, const struct ridge *prior);
 /* A mean of policy_predict as a value on [0, 1]. */
 double policy_value(const policy *p, double mean);
 /* Credits slots 0..accepted_slot, or all n when accepted_slot < 0 (cascade). */

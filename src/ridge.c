@@ -477,7 +477,7 @@ static int cache_stale(const ridge *r, const roffer *o)
 	       (r->gamma < 1 && pow(r->gamma, (double)(r->tick - o->cache_tick)) < REFRESH_DECAY);
 }
 
-ridge *ridge_snapshot(ridge *r)
+ridge *ridge_snapshot(ridge *r, const ridge *prior)
 {
 	ridge *c = ridge_new(r->bits, r->lambda, r->gamma);
 
@@ -504,6 +504,26 @@ ridge *ridge_snapshot(ridge *r)
 		free(dst->db);
 		dst->dS = NULL;
 		dst->db = NULL;
+	}
+	for (size_t i = 0; prior != NULL && prior->bits == r->bits && i < prior->n; i++) {
+		const roffer *src = &prior->o[i];
+		int k = ridge_offer(c, src->name, 1);
+		roffer *dst;
+
+		if (k < 0)
+			break;
+		dst = &c->o[k];
+		for (size_t j = 0; j < r->tri; j++)
+			dst->S[j] += src->S[j];
+		for (size_t j = 0; j < r->d; j++)
+			dst->b[j] += src->b[j];
+		refresh(c, dst);
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->o[i].dS);
+		free(c->o[i].db);
+		c->o[i].dS = NULL;
+		c->o[i].db = NULL;
 	}
 	return c;
 }

@@ -92,10 +92,12 @@ int ridge_load(ridge *r, const char *json, size_t len, char *err, size_t errlen)
 /*
  * A copy of r with every cache solved (the Cholesky work done here, on the
  * caller's thread): predictions on the copy then only read it, so several
- * threads may decide with one copy at once. The copy has no delta; it is
- * freed with ridge_free.
+ * threads may decide with one copy at once. prior (may be NULL, same bits)
+ * is added to the copy's sums: pseudo-observations that are not learned
+ * statistics and never decay (the warm start). The copy has no delta; it
+ * is freed with ridge_free.
  */
-ridge *ridge_snapshot(ridge *r);
+ridge *ridge_snapshot(ridge *r, const ridge *prior);
 size_t ridge_dim(const ridge *r);
 size_t ridge_tri(const ridge *r);
 double ridge_forgetting(const ridge *r);

@@ -70,7 +70,11 @@ static int load_agent(server *s)
 
 static int policy_cb(void *arg, const db_policy_row *row)
 {
-	values_set(arg, row);
+	server *s = arg;
+
+	values_set(s->vals, row);
+	/* offerctl train's priors also warm-start the contextual models. */
+	model_prior(s->models, row);
 	return 0;
 }
 
@@ -96,8 +100,8 @@ static int load_values(server *s)
 		return rc;
 	if (s->policy_loaded && now_rev == s->policy_rev_prev)
 		return 0;
-	rc = db_policy_since(s->reader, s->policy_loaded ? s->policy_rev_prev : 0, policy_cb,
-	                     s->vals, &max_rev);
+	rc = db_policy_since(s->reader, s->policy_loaded ? s->policy_rev_prev : 0, policy_cb, s,
+	                     &max_rev);
 	if (rc != 0)
 		return rc;
 	s->policy_loaded = 1;
