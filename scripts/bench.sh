@@ -3,7 +3,11 @@
 # SQLAlchemy + PostgreSQL), same machine, same PostgreSQL server, same wrk
 # script, in one run. Prints one Markdown table: requests/s, p50/p99 latency,
 # RSS and the ratio to the peer's /predict; then checks that every 200 from
-# /predict is an episode in the database. Loopback only, bounded in time.
+# /predict is an episode in the database. The contextual policies (squarecb,
+# linear-ts) run /predict on the same server and database after epsilon-greedy,
+# each first taught by a few seconds of /predict and /rewards so that decisions
+# read learned models; the target is squarecb >= 80% of epsilon-greedy's
+# requests/s in the same run. Loopback only, bounded in time.
 #   BENCH_SECONDS (10)  BENCH_CONNECTIONS (32)  BENCH_SKIP_PEER=1
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -97,8 +101,27 @@ v2_ok=$ok200
 run "offerd /rewards (PostgreSQL)" "http://127.0.0.1:$port/rewards" bench/rewards.lua "$pid" rewards
 wrk -t2 -c1000 -d5s "http://127.0.0.1:$port/is-alive" >/dev/null 2>&1 || true
 rss1000=$(rss_mb "$pid")
-kill "$pid"; wait "$pid" 2>/dev/null || true
 pg_eps=$("$build/offerctl" db count tb_episodes --database-url "$pg_offerd")
+
+# The contextual policies on the same server, and epsilon-greedy again just
+# before them under the same treatment (the comparison the target is about):
+# release, wait for the refresh, teach (2 s of /predict then 2 s of
+# /rewards), measure /predict.
+contextual() {  # VERSION POLICY NAME
+  "$build/offerctl" agent release "$1" --policy "$2" ${4:+--epsilon "$4"} --database-url "$pg_offerd" >/dev/null
+  for _ in $(seq 50); do
+    curl -s "http://127.0.0.1:$port/is-alive" | grep -q "\"$1-API\"" && break
+    sleep 0.1
+  done
+  wrk -t2 -c"$conns" -d2s "http://127.0.0.1:$port/predict" -s "$peer_dir/predict.lua" >/dev/null
+  wrk -t2 -c"$conns" -d2s "http://127.0.0.1:$port/rewards" -s bench/rewards.lua >/dev/null
+  run "offerd /predict $2 (PostgreSQL)" "http://127.0.0.1:$port/predict" "$peer_dir/predict.lua" "$pid" "$3"
+}
+contextual 1.1.0 epsilon-greedy egreedy 0.1
+contextual 2.0.0 squarecb squarecb
+contextual 2.1.0 linear-ts lints
+model_rows=$("$build/offerctl" db count tb_model --database-url "$pg_offerd" 2>/dev/null || echo "?")
+kill "$pid"; wait "$pid" 2>/dev/null || true
 
 echo
 echo "offerd $(git describe --always --dirty 2>/dev/null) — wrk -t2 -c$conns -d${secs}s, $(nproc) cores, $(date -u +%F)"
@@ -113,6 +136,8 @@ for r in "${rows[@]}"; do
 done
 echo
 echo "RSS after 1,000 connections on /is-alive: ${rss1000} MB"
+echo "squarecb /predict: $(awk -v a="$rps_squarecb" -v b="$rps_egreedy" 'BEGIN { printf "%.0f%%", 100 * a / b }') of epsilon-greedy's requests/s (the row just before it)," \
+     "linear-ts: $(awk -v a="$rps_lints" -v b="$rps_egreedy" 'BEGIN { printf "%.0f%%", 100 * a / b }') (target for squarecb: >= 80%); TB_MODEL rows: $model_rows"
 echo "episodes: SQLite run $sqlite_eps rows; PostgreSQL /predict: $pg_ok answers 200, $pg_eps_before rows;" \
      "with /predict-v2: $((pg_ok + v2_ok)) answers 200, $pg_eps rows"
 # Every 200 must be a committed episode; requests still in flight when wrk

@@ -26,10 +26,11 @@
 
 #include <jansson.h>
 
+#include "model.h"
 #include "util.h"
 
 static const char *const policy_names[] = {"weighted", "epsilon-greedy", "thompson", "ucb",
-                                           "random"};
+                                           "random", "linear-ts", "squarecb"};
 
 const char *agent_policy_name(enum agent_policy p)
 {
@@ -84,6 +85,8 @@ int agent_conf_from_db(const db_agent *a, agent_conf *out, char *err, size_t err
 		return ERR_INVAL;
 	}
 	out->epsilon = a->epsilon;
+	if (agent_policy_contextual(out->policy))
+		return model_conf(a->params, out, err, errlen);
 	if (a->params == NULL || a->params[0] == '\0')
 		return 0;
 	params = json_loads(a->params, 0, &jerr);
@@ -347,6 +350,8 @@ int agent_decide(const agent_conf *c, values *v, rng *r, const char *company,
 	}
 	if (n == 0)
 		return ERR_INVAL;
+	if (agent_policy_contextual(c->policy))
+		return model_decide(c, r, company, req, rfm, out);
 	if (c->policy != POLICY_WEIGHTED && c->policy != POLICY_RANDOM) {
 		values_lookup(v, company, out->state_key, out->segment, names, n, st, level);
 		for (size_t i = 0; i < n; i++) {
@@ -394,6 +399,8 @@ int agent_decide(const agent_conf *c, values *v, rng *r, const char *company,
 		pick_top(out, cands, n, r);
 		break;
 	}
+	default:
+		return ERR_INVAL;
 	}
 	return 0;
 }

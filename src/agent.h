@@ -35,7 +35,18 @@ enum agent_policy {
 	POLICY_THOMPSON,
 	POLICY_UCB,
 	POLICY_RANDOM,
+	POLICY_LINEAR_TS,      /* contextual (model.c, policy_lints.c) */
+	POLICY_SQUARECB,       /* contextual (model.c, policy_squarecb.c) */
 };
+
+/* Whether p learns from the request's features (model.h) rather than values.h. */
+static inline int agent_policy_contextual(enum agent_policy p)
+{
+	return p == POLICY_LINEAR_TS || p == POLICY_SQUARECB;
+}
+
+#define AGENT_PARAMS_MAX 1024
+struct model_set;
 
 typedef struct agent_conf {
 	char version[DB_VERSION_MAX];
@@ -47,6 +58,8 @@ typedef struct agent_conf {
 	double ucb_c;          /* UCB exploration weight */
 	int ts_draws;          /* Monte Carlo draws for Thompson propensities */
 	double reward_wait;    /* seconds; a later reward is logged, not learned (0: no limit) */
+	char params[AGENT_PARAMS_MAX];  /* contextual policies: the version's PARAMS JSON */
+	struct model_set *models;       /* contextual policies: the learned models (server) */
 } agent_conf;
 
 /* Returns the policy's name ("epsilon-greedy"...). */

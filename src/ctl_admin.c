@@ -382,7 +382,7 @@ static int agent_release(const admin_opts *o, const char **args)
 	a.params = o->params;
 	if (agent_conf_from_db(&a, &c, err, sizeof(err)) != 0) {
 		fprintf(stderr, "offerctl agent release: %s (policies: weighted, epsilon-greedy, "
-		                "thompson, ucb, random)\n", err);
+		                "thompson, ucb, random, linear-ts, squarecb)\n", err);
 		return 2;
 	}
 	if (open_db(o->database_url, &s) != 0)
@@ -597,7 +597,9 @@ static const admin_action actions[] = {
      SPEC("offerctl agent release",
           "usage: offerctl agent release VERSION [--policy P] [--epsilon E] [--params JSON]\n\n"
           "Adds an agent version; offerd serves the latest release. VERSION is a semantic\n"
-          "version (1.2.0, 2.0.0-rc.1), released once, higher than every earlier release.\n",
+          "version (1.2.0, 2.0.0-rc.1), released once, higher than every earlier release.\n"
+          "The contextual policies (linear-ts, squarecb) take their knobs in --params, checked\n"
+          "against the policy's own table (README: Contextual policies).\n",
           opts_release, 1)},
     {"agent", "list", agent_list,
      SPEC("offerctl agent list", "usage: offerctl agent list [--database-url URL]\n\n"

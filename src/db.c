@@ -95,10 +95,21 @@ static const char *const m2[] = {
 
 /* 3: TB_POLICY tuned for frequent updates: only the store's own statements. */
 
+/* 4: the contextual policies' statistics (model.c), one row per offer and a clock row. */
+static const char *const m4[] = {
+    "CREATE TABLE tb_model (company TEXT NOT NULL, version TEXT NOT NULL, offer TEXT NOT NULL,"
+    " n DOUBLE PRECISION NOT NULL DEFAULT 0, tick BIGINT NOT NULL DEFAULT 0,"
+    " stats TEXT NOT NULL DEFAULT '{}', rev BIGINT NOT NULL DEFAULT 0, last_update @TS@,"
+    " PRIMARY KEY (company, version, offer))",
+    "CREATE INDEX tb_model_rev ON tb_model (rev)",
+    NULL,
+};
+
 static const migration migrations[STORE_MIGRATIONS] = {
     {1, m1},
     {2, m2},
     {3, NULL},
+    {4, m4},
 };
 
 static char *ddl_sql(const store *s, const char *tmpl)
@@ -490,7 +501,7 @@ static int reward_episode_row(void *arg, int ncols, const char *const *vals)
 {
 	db_reward_out *o = arg;
 
-	if (ncols < 9)
+	if (ncols < 11)
 		return ERR_IO;
 	o->rc = db_bool(vals[0]) ? ERR_CONFLICT : ERR_NOTFOUND;
 	if (vals[1] == NULL)
@@ -508,6 +519,10 @@ static int reward_episode_row(void *arg, int ncols, const char *const *vals)
 	o->episode_age = 0;
 	if (vals[8] != NULL)
 		util_strtod(vals[8], -1e12, 1e12, &o->episode_age);
+	o->states[0] = '\0';
+	if (vals[9] != NULL && strlen(vals[9]) < sizeof(o->states))
+		util_strlcpy(o->states, vals[9], sizeof(o->states));
+	util_strlcpy(o->request_ts, vals[10] ? vals[10] : "", sizeof(o->request_ts));
 	return 0;
 }
 
@@ -1093,13 +1108,88 @@ int db_key_revoke(store *s, const char *prefix_or_id)
 	return store_exec(s, s->sql->key_revoke, 1, p, NULL, NULL);
 }
 
+/* --- contextual models ------------------------------------------------------ */
+
+typedef struct model_cb {
+	db_model_fn fn;
+	void *arg;
+} model_cb;
+
+static int model_row(void *arg, int ncols, const char *const *vals)
+{
+	const model_cb *cb = arg;
+	db_model_row r;
+
+	if (ncols < 7 || vals[0] == NULL || vals[1] == NULL || vals[2] == NULL)
+		return ERR_IO;
+	memset(&r, 0, sizeof(r));
+	r.company = vals[0];
+	r.version = vals[1];
+	r.offer = vals[2];
+	if (vals[3] != NULL && util_strtod(vals[3], -1e300, 1e300, &r.n) != 0)
+		return ERR_IO;
+	if (vals[4] != NULL && util_strtonum(vals[4], 0, INT64_MAX, &r.tick) != 0)
+		return ERR_IO;
+	r.stats = vals[5] ? vals[5] : "{}";
+	if (vals[6] != NULL && util_strtonum(vals[6], 0, INT64_MAX, &r.rev) != 0)
+		return ERR_IO;
+	return cb->fn(cb->arg, &r);
+}
+
+int db_model_lock(store *s, const char *company, const char *version, const char *offer,
+                  db_model_fn fn, void *arg)
+{
+	const char *p[3] = {company, version, offer};
+	model_cb cb = {fn, arg};
+	int rc;
+
+	rc = store_exec_prepared(s,
+	                         "INSERT INTO tb_model (company, version, offer) VALUES ($1, $2, $3)"
+	                         " ON CONFLICT (company, version, offer) DO NOTHING",
+	                         3, p, NULL, NULL);
+	if (rc == 0)
+		rc = store_exec_prepared(s, s->sql->model_lock, 3, p, model_row, &cb);
+	return rc;
+}
+
+int db_model_put(store *s, const db_model_row *row, int64_t *rev)
+{
+	char n[32];
+	char tick[24];
+	const char *p[6];
+
+	fmt_double(n, row->n);
+	fmt_int(tick, row->tick);
+	p[0] = row->company;
+	p[1] = row->version;
+	p[2] = row->offer;
+	p[3] = n;
+	p[4] = tick;
+	p[5] = row->stats;
+	*rev = 0;
+	return store_exec_prepared(s, s->sql->model_put, 6, p, int_row, rev);
+}
+
+int db_model_since(store *s, int64_t since, db_model_fn fn, void *arg)
+{
+	char from[24];
+	const char *p[1] = {from};
+	model_cb cb = {fn, arg};
+
+	fmt_int(from, since);
+	return store_exec(s,
+	                  "SELECT company, version, offer, n, tick, stats, rev FROM tb_model"
+	                  " WHERE rev > CAST($1 AS BIGINT) ORDER BY rev",
+	                  1, p, model_row, &cb);
+}
+
 /* --- counts -------------------------------------------------------------- */
 
 int db_count(store *s, const char *table, int64_t *out)
 {
 	static const char *const allowed[] = {"tb_agents",   "tb_episodes", "tb_rewards",
 	                                      "tb_products", "tb_policy",   "tb_segments",
-	                                      "tb_api_keys", "tb_products_a"};
+	                                      "tb_api_keys", "tb_products_a", "tb_model"};
 	char sql[96];
 
 	*out = 0;

@@ -14,6 +14,8 @@
  *   TB_API_KEYS  hashed API keys per company
  *   TB_IDEMPOTENCY  Idempotency-Keys per company (24 h): request fingerprint,
  *                the reward's episode; written with the reward it keys
+ *   TB_MODEL     the contextual policies' learned statistics per (company,
+ *                agent version, offer), and a clock row per (company, version)
  */
 #ifndef OFFERD_DB_H
 #define OFFERD_DB_H
@@ -92,6 +94,8 @@ typedef struct db_reward_in {
 /* Idempotency keys: at most this long, kept at least this long (issue 15.2). */
 #define DB_IDEM_KEY_MAX 255
 #define DB_IDEM_RETENTION_SECONDS 86400
+/* States longer than this are not learned from by the contextual policies. */
+#define DB_STATES_MAX 4096
 
 /* What the writer learned from the episode a reward attached to. */
 typedef struct db_reward_out {
@@ -112,6 +116,9 @@ typedef struct db_reward_out {
 	 * another request: nothing was stored, rc is ERR_INVAL.
 	 */
 	int replayed;
+	/* The episode's request, for the contextual policies' features ("" when longer). */
+	char states[DB_STATES_MAX];
+	char request_ts[40];
 } db_reward_out;
 
 /*
@@ -166,6 +173,35 @@ int db_policy_since(store *s, int64_t since, db_policy_fn fn, void *arg, int64_t
 int db_policy_add(store *s, const db_policy_row *deltas, size_t n, db_policy_fn fn, void *arg);
 /* Sets the priors of rows (offerctl train), creating them as needed. */
 int db_policy_set_priors(store *s, const db_policy_row *rows, size_t n);
+
+/*
+ * A TB_MODEL row (model.c): the sufficient statistics of one offer of a
+ * contextual agent version, as they stood at clock tick (episodes learned
+ * by the version for the company), stats {"b":[d],"S":[d(d+1)/2]}; the
+ * clock row has offer "" with n the discounted episodes and stats "{}".
+ */
+typedef struct db_model_row {
+	const char *company;
+	const char *version;
+	const char *offer;
+	double n;
+	int64_t tick;
+	const char *stats;
+	int64_t rev;          /* global change counter, for incremental reloads */
+} db_model_row;
+
+typedef int (*db_model_fn)(void *arg, const db_model_row *row);
+/*
+ * Inside the caller's transaction: creates the row (company, version, offer)
+ * when missing, locks it until the commit (PostgreSQL: FOR UPDATE; SQLite's
+ * transactions hold the write lock) and calls fn with it.
+ */
+int db_model_lock(store *s, const char *company, const char *version, const char *offer,
+                  db_model_fn fn, void *arg);
+/* Writes row's n, tick and stats with a new revision, returned in *rev. */
+int db_model_put(store *s, const db_model_row *row, int64_t *rev);
+/* Calls fn for every TB_MODEL row with REV > since, in revision order. */
+int db_model_since(store *s, int64_t since, db_model_fn fn, void *arg);
 
 /* --- segments ---------------------------------------------------------- */
 typedef struct db_segment {

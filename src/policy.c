@@ -32,6 +32,7 @@ static const policy_param common_params[] = {
     {"reward_accept", -1e6, 1e6, 5, COMMON(r_accept)},
     {"reward_click", -1e6, 1e6, 1, COMMON(r_click)},
     {"reward_ignore", -1e6, 1e6, -2, COMMON(r_ignore)},
+    {"prior_weight", 0, 1e6, 10, COMMON(prior_weight)},
 };
 
 /* Keys of the agent version that belong to the tabular policies or the writer. */
@@ -247,8 +248,8 @@ void policy_cascade(size_t n, int accepted_slot, unsigned char *credited)
 		credited[k] = accepted_slot < 0 || (int)k <= accepted_slot;
 }
 
-int policy_learn(policy *p, const feat_ctx *ctx, const predict_req *req,
-                 const policy_slate *shown, const policy_feedback *fb)
+int policy_examples(policy *p, struct ridge *into, const feat_ctx *ctx, const predict_req *req,
+                    const policy_slate *shown, const policy_feedback *fb)
 {
 	const policy_common *c = p->params;
 	double span = c->r_accept - c->r_ignore;
@@ -256,13 +257,15 @@ int policy_learn(policy *p, const feat_ctx *ctx, const predict_req *req,
 	if (fb->n != shown->n || shown->n > POLICY_SLOTS)
 		return ERR_INVAL;
 	for (size_t k = 0; k < shown->n; k++) {
+		const char *offer;
 		feat_vec x;
 		double y;
 		int i;
 
 		if (!fb->credited[k] || shown->idx[k] >= req->n_offers)
 			continue;
-		i = ridge_offer(p->stats, req->offers[shown->idx[k]], 1);
+		offer = req->offers[shown->idx[k]];
+		i = ridge_offer(into, offer, 1);
 		if (i < 0)
 			return ERR_TOOBIG;
 		/* Learned on [0, 1]: accepted 1, ignored 0, a click in between. */
@@ -275,20 +278,40 @@ int policy_learn(policy *p, const feat_ctx *ctx, const predict_req *req,
 			double w;
 
 			/* One Laplace (Newton) step at the current mean: weight q(1-q), working response. */
-			ridge_predict(p->stats, i, &x, &m, &v);
+			ridge_predict(p->stats, ridge_offer(p->stats, offer, 0), &x, &m, &v);
 			q = 1.0 / (1.0 + exp(-m));
 			if (q < 0.01)
 				q = 0.01;
 			if (q > 0.99)
 				q = 0.99;
 			w = q * (1 - q);
-			ridge_add(p->stats, i, &x, m + (y - q) / w, w);
+			ridge_add(into, i, &x, m + (y - q) / w, w);
 		} else {
-			ridge_add(p->stats, i, &x, y, 1.0);
+			ridge_add(into, i, &x, y, 1.0);
 		}
 	}
-	ridge_tick(p->stats);
 	return 0;
+}
+
+int policy_learn(policy *p, const feat_ctx *ctx, const predict_req *req,
+                 const policy_slate *shown, const policy_feedback *fb)
+{
+	int rc = policy_examples(p, p->stats, ctx, req, shown, fb);
+
+	if (rc == 0)
+		ridge_tick(p->stats);
+	return rc;
+}
+
+policy *policy_snapshot(policy *p, const struct ridge *prior)
+{
+	policy *c = xcalloc(1, sizeof(*c));
+
+	c->type = p->type;
+	c->params = xmalloc(p->type->params_size);
+	memcpy(c->params, p->params, p->type->params_size);
+	c->stats = ridge_snapshot(p->stats, prior);
+	return c;
 }
 
 int policy_save(policy *p, int delta, buf *out)

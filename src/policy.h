@@ -67,6 +67,7 @@ typedef struct policy_common {
 	double r_accept;     /* the agent's reward scale, to map rewards to [0, 1] */
 	double r_click;
 	double r_ignore;
+	double prior_weight; /* observations offerctl train's priors are worth per offer (offerd) */
 } policy_common;
 
 typedef struct policy_type {
@@ -105,7 +106,14 @@ const policy_common *policy_params(const policy *p);
 /* Decides for req (at least one allowed offer); ctx from feat_context(req). */
 int policy_decide(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r,
                   policy_slate *out);
-/* Learns the credited slots of a slate shown for ctx. */
+/*
+ * The examples of the credited slots of a slate shown for ctx, added to
+ * into (p's own statistics, or a delta with p's bits): a logistic model's
+ * Laplace step reads p's current mean. No tick of the clock.
+ */
+int policy_examples(policy *p, struct ridge *into, const feat_ctx *ctx, const predict_req *req,
+                    const policy_slate *shown, const policy_feedback *fb);
+/* Learns the credited slots of a slate shown for ctx (policy_examples into p, one tick). */
 int policy_learn(policy *p, const feat_ctx *ctx, const predict_req *req,
                  const policy_slate *shown, const policy_feedback *fb);
 /*
@@ -129,6 +137,13 @@ typedef struct policy_view {
 void policy_view_init(const policy *p, const feat_ctx *ctx, policy_view *out);
 void policy_view_predict(policy *p, const policy_view *v, const predict_req *req, size_t i,
                          size_t slot, double *mean, double *var);
+/*
+ * A copy of p whose caches are all solved (ridge_snapshot), with the prior's
+ * pseudo-observations added (may be NULL): decisions with
+ * it only read it, so HTTP threads may share one. Freed with policy_free;
+ * never learned.
+ */
+policy *policy_snapshot(policy *p, const struct ridge *prior);
 /* A mean of policy_predict as a value on [0, 1]. */
 double policy_value(const policy *p, double mean);
 /* Credits slots 0..accepted_slot, or all n when accepted_slot < 0 (cascade). */

@@ -468,3 +468,130 @@ int ridge_load(ridge *r, const char *text, size_t len, char *err, size_t errlen)
 	r->n = 0;
 	return ridge_merge(r, text, len, err, errlen);
 }
+
+/* --- snapshots and rows (model.c) ------------------------------------------------ */
+
+static int cache_stale(const ridge *r, const roffer *o)
+{
+	return !o->cache_ok || o->cache_updates >= REFRESH_UPDATES ||
+	       (r->gamma < 1 && pow(r->gamma, (double)(r->tick - o->cache_tick)) < REFRESH_DECAY);
+}
+
+ridge *ridge_snapshot(ridge *r, const ridge *prior)
+{
+	ridge *c = ridge_new(r->bits, r->lambda, r->gamma);
+
+	c->tick = r->tick;
+	c->episodes = r->episodes;
+	for (size_t i = 0; i < r->n; i++) {
+		roffer *src = &r->o[i];
+		roffer *dst;
+
+		if (cache_stale(r, src))
+			refresh(r, src);
+		dst = &c->o[ridge_offer(c, src->name, 1)];
+		dst->n = src->n;
+		dst->tick = src->tick;
+		memcpy(dst->S, src->S, sizeof(double) * r->tri);
+		memcpy(dst->b, src->b, sizeof(double) * r->d);
+		memcpy(dst->inv, src->inv, sizeof(double) * r->d * r->d);
+		memcpy(dst->mu, src->mu, sizeof(double) * r->d);
+		dst->cache_ok = 1;
+		dst->cache_tick = src->cache_tick;
+		dst->cache_updates = src->cache_updates;
+		/* The copy's deltas are never read: free them rather than keep zeros. */
+		free(dst->dS);
+		free(dst->db);
+		dst->dS = NULL;
+		dst->db = NULL;
+	}
+	for (size_t i = 0; prior != NULL && prior->bits == r->bits && i < prior->n; i++) {
+		const roffer *src = &prior->o[i];
+		int k = ridge_offer(c, src->name, 1);
+		roffer *dst;
+
+		if (k < 0)
+			break;
+		dst = &c->o[k];
+		for (size_t j = 0; j < r->tri; j++)
+			dst->S[j] += src->S[j];
+		for (size_t j = 0; j < r->d; j++)
+			dst->b[j] += src->b[j];
+		refresh(c, dst);
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->o[i].dS);
+		free(c->o[i].db);
+		c->o[i].dS = NULL;
+		c->o[i].db = NULL;
+	}
+	return c;
+}
+
+size_t ridge_dim(const ridge *r)
+{
+	return r->d;
+}
+
+size_t ridge_tri(const ridge *r)
+{
+	return r->tri;
+}
+
+double ridge_forgetting(const ridge *r)
+{
+	return r->gamma;
+}
+
+size_t ridge_noffers(const ridge *r)
+{
+	return r->n;
+}
+
+const char *ridge_offer_name(const ridge *r, int i)
+{
+	return i >= 0 && (size_t)i < r->n ? r->o[i].name : NULL;
+}
+
+uint64_t ridge_clock(const ridge *r)
+{
+	return r->tick;
+}
+
+void ridge_set_clock(ridge *r, uint64_t tick, double episodes)
+{
+	if (tick < r->tick)
+		return;
+	r->tick = tick;
+	r->episodes = episodes;
+}
+
+void ridge_offer_stats(ridge *r, int i, double *n, const double **b, const double **S)
+{
+	roffer *o = &r->o[i];
+
+	decay(r, o);
+	*n = o->n;
+	*b = o->b;
+	*S = o->S;
+}
+
+int ridge_offer_set(ridge *r, const char *name, double n, const double *b, const double *S,
+                    uint64_t tick)
+{
+	int i = ridge_offer(r, name, 1);
+	roffer *o;
+
+	if (i < 0)
+		return ERR_TOOBIG;
+	o = &r->o[i];
+	if (tick > r->tick)
+		r->tick = tick;
+	o->n = n;
+	memcpy(o->b, b, sizeof(double) * r->d);
+	memcpy(o->S, S, sizeof(double) * r->tri);
+	/* Decayed from the row's clock to the model's at the next touch. */
+	o->tick = tick;
+	o->cache_ok = 0;
+	return 0;
+}

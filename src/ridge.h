@@ -89,4 +89,33 @@ int ridge_merge(ridge *r, const char *json, size_t len, char *err, size_t errlen
 /* Forgets everything, then merges json. */
 int ridge_load(ridge *r, const char *json, size_t len, char *err, size_t errlen);
 
+/*
+ * A copy of r with every cache solved (the Cholesky work done here, on the
+ * caller's thread): predictions on the copy then only read it, so several
+ * threads may decide with one copy at once. prior (may be NULL, same bits)
+ * is added to the copy's sums: pseudo-observations that are not learned
+ * statistics and never decay (the warm start). The copy has no delta; it
+ * is freed with ridge_free.
+ */
+ridge *ridge_snapshot(ridge *r, const ridge *prior);
+size_t ridge_dim(const ridge *r);
+size_t ridge_tri(const ridge *r);
+double ridge_forgetting(const ridge *r);
+size_t ridge_noffers(const ridge *r);
+/* The name of offer i, or NULL. */
+const char *ridge_offer_name(const ridge *r, int i);
+/* The clock of the forgetting factor (episodes learned) and the discounted episodes. */
+uint64_t ridge_clock(const ridge *r);
+/* Moves the clock forward to tick with that many discounted episodes (never back). */
+void ridge_set_clock(ridge *r, uint64_t tick, double episodes);
+/* Offer i's totals at the model's clock (borrowed: valid until r changes). */
+void ridge_offer_stats(ridge *r, int i, double *n, const double **b, const double **S);
+/*
+ * Replaces offer name's totals (created as needed) with n, b[d] and S[tri],
+ * as they stood at clock tick: they are decayed to the model's clock when
+ * next touched, and a tick ahead of the model's moves its clock forward.
+ */
+int ridge_offer_set(ridge *r, const char *name, double n, const double *b, const double *S,
+                    uint64_t tick);
+
 #endif

@@ -14,6 +14,7 @@
 #include "auth.h"
 #include "db.h"
 #include "log.h"
+#include "model.h"
 #include "util.h"
 
 static void conf_for_writer(void *arg, agent_conf *out)
@@ -69,7 +70,11 @@ static int load_agent(server *s)
 
 static int policy_cb(void *arg, const db_policy_row *row)
 {
-	values_set(arg, row);
+	server *s = arg;
+
+	values_set(s->vals, row);
+	/* offerctl train's priors also warm-start the contextual models. */
+	model_prior(s->models, row);
 	return 0;
 }
 
@@ -95,8 +100,8 @@ static int load_values(server *s)
 		return rc;
 	if (s->policy_loaded && now_rev == s->policy_rev_prev)
 		return 0;
-	rc = db_policy_since(s->reader, s->policy_loaded ? s->policy_rev_prev : 0, policy_cb,
-	                     s->vals, &max_rev);
+	rc = db_policy_since(s->reader, s->policy_loaded ? s->policy_rev_prev : 0, policy_cb, s,
+	                     &max_rev);
 	if (rc != 0)
 		return rc;
 	s->policy_loaded = 1;
@@ -244,12 +249,26 @@ static void expire_episodes(server *s)
 		        s->reader->ops->errmsg(s->reader));
 }
 
+/*
+ * The contextual models other processes taught (model.h): rows newer than
+ * the last refresh, solved and published here, off the request path.
+ */
+static int load_models(server *s)
+{
+	agent_conf c;
+
+	server_conf(s, &c);
+	return model_refresh(s->models, s->reader, &c);
+}
+
 int server_refresh(server *s)
 {
 	int rc = load_agent(s);
 
 	if (rc == 0 || rc == ERR_INVAL)
 		rc = load_values(s);
+	if (rc == 0)
+		rc = load_models(s);
 	if (rc == 0)
 		rc = load_maps(s);
 	return rc;
@@ -310,6 +329,7 @@ int server_init(server *s, offerd_config *cfg, const char *argv0)
 	pthread_cond_init(&s->stop_cond, NULL);
 	agent_conf_default(&s->conf);
 	s->vals = values_new();
+	s->models = model_set_new();
 	if (cfg->rate > 0)
 		s->rate = ratelimit_new(cfg->rate, cfg->rate_burst);
 	rc = store_open(cfg->database_url, &s->reader);
@@ -375,6 +395,7 @@ void server_free(server *s)
 	writer_free(s->w);
 	store_close(s->reader);
 	values_free(s->vals);
+	model_set_free(s->models);
 	ratelimit_free(s->rate);
 	strmap_free(s->products);
 	strmap_free(s->segments);
@@ -392,6 +413,7 @@ void server_conf(server *s, agent_conf *out)
 	pthread_rwlock_rdlock(&s->lock);
 	*out = s->conf;
 	pthread_rwlock_unlock(&s->lock);
+	out->models = s->models;
 }
 
 static int map_lookup(server *s, strmap *const *slot, const char *a, const char *b, char *out,

@@ -30,6 +30,7 @@ typedef struct server {
 	store *reader;             /* the refresher's own connection */
 	writer *w;
 	values *vals;
+	struct model_set *models;  /* the contextual policies' models (model.h) */
 	http_server *http;
 	ratelimit *rate;           /* NULL when --rate 0 */
 

@@ -56,7 +56,7 @@ typedef struct store_stmt {
 } store_stmt;
 
 /* Schema versions db.c knows (its migrations are numbered 1..STORE_MIGRATIONS). */
-#define STORE_MIGRATIONS 3
+#define STORE_MIGRATIONS 4
 
 /*
  * A dialect's statements: the text db.c needs that the dialects write
@@ -79,8 +79,8 @@ typedef struct store_sql {
 	 * Rows {ord, company, customer_id, episode_id (0: the latest unrewarded)}.
 	 * One result row per input row, in ord order: ord, whether the customer
 	 * has such an episode at all (rewarded or not), then the episode's id,
-	 * state_key, policy, agent_version, predicted_offer_1..3, age in seconds
-	 * (all NULL when none is free).
+	 * state_key, policy, agent_version, predicted_offer_1..3, age in seconds,
+	 * states, request_timestamp (all NULL when none is free).
 	 */
 	const char *reward_lookup;
 	/*
@@ -107,6 +107,10 @@ typedef struct store_sql {
 	 * seconds, oldest first, at most $2: company, customer_id, id.
 	 */
 	const char *episodes_expired;
+	/* TB_MODEL row ($1, $2, $3) = (company, version, offer), locked for the transaction. */
+	const char *model_lock;
+	/* Sets n $4, tick $5, stats $6 of row ($1, $2, $3) with a new revision; returns rev. */
+	const char *model_put;
 	/* Revokes the active API key whose prefix or id is $1, with the time. */
 	const char *key_revoke;
 	/*

@@ -909,6 +909,12 @@ static const char *const pg_migration_3[] = {
 	NULL,
 };
 
+/* 4: TB_MODEL's revisions, as TB_POLICY's: a sequence, O(1) to read. */
+static const char *const pg_migration_4[] = {
+	"CREATE SEQUENCE tb_model_rev_seq",
+	NULL,
+};
+
 /*
  * The rows travel as one JSON array (jsonb_to_recordset), so the server
  * plans and starts one executor per statement instead of one per row, which
@@ -930,23 +936,30 @@ static const char *const pg_idem_ddl[] = {
 static const store_sql pg_sql = {
 	.id_column = "BIGSERIAL PRIMARY KEY",
 	.ts_column = "TIMESTAMPTZ NOT NULL DEFAULT now()",
-	.migration_extra = {[1] = pg_migration_1, [3] = pg_migration_3},
+	.migration_extra = {[1] = pg_migration_1, [3] = pg_migration_3, [4] = pg_migration_4},
 	/* Two offerd processes starting together must not both migrate. */
 	.migrate_lock = "SELECT pg_advisory_xact_lock(7346011)",
 	.migration_done = "INSERT INTO tb_schema_migrations VALUES ($1, now()::text)",
 	.reward_lookup =
 		"SELECT i.ord, EXISTS (SELECT 1 FROM tb_episodes x WHERE x.company = i.company"
 		" AND x.customer_id = i.customer_id AND (i.episode_id = 0 OR x.id = i.episode_id)),"
-		" ep.id, ep.state_key, ep.policy, ep.agent_version, ep.p1, ep.p2, ep.p3, ep.age"
+		" ep.id, ep.state_key, ep.policy, ep.agent_version, ep.p1, ep.p2, ep.p3, ep.age,"
+		" ep.states, ep.request_timestamp"
 		" FROM jsonb_to_recordset($1::jsonb) AS i(ord BIGINT, company TEXT, customer_id TEXT,"
 		" episode_id BIGINT)"
 		" LEFT JOIN LATERAL (SELECT e.id, e.state_key, e.policy, e.agent_version,"
 		" e.predicted_offer_1 AS p1, e.predicted_offer_2 AS p2, e.predicted_offer_3 AS p3,"
-		" EXTRACT(EPOCH FROM now() - e.last_update) AS age FROM tb_episodes e"
+		" EXTRACT(EPOCH FROM now() - e.last_update) AS age, e.states, e.request_timestamp"
+		" FROM tb_episodes e"
 		" WHERE e.company = i.company AND e.customer_id = i.customer_id AND CASE"
 		" WHEN i.episode_id = 0 THEN NOT EXISTS (SELECT 1 FROM tb_rewards r"
 		" WHERE r.episode_id = e.id) ELSE e.id = i.episode_id END"
 		" ORDER BY e.id DESC LIMIT 1) AS ep ON TRUE ORDER BY i.ord",
+	.model_lock = "SELECT company, version, offer, n, tick, stats, rev FROM tb_model"
+		" WHERE company = $1 AND version = $2 AND offer = $3 FOR UPDATE",
+	.model_put = "UPDATE tb_model SET n = CAST($4 AS DOUBLE PRECISION), tick = CAST($5 AS BIGINT),"
+		" stats = $6, rev = nextval('tb_model_rev_seq'), last_update = now()"
+		" WHERE company = $1 AND version = $2 AND offer = $3 RETURNING rev",
 	.reward_insert =
 		"INSERT INTO tb_rewards (company, customer_id, episode_id, accepted_offer,"
 		" accepted_offer_id, clicked_offers, reward_1, reward_2, reward_3,"

@@ -299,7 +299,7 @@ static const store_sql sqlite_sql = {
 		" AND x.customer_id = i.customer_id AND (i.episode_id = 0 OR x.id = i.episode_id)),"
 		" e.id, e.state_key, e.policy, e.agent_version, e.predicted_offer_1,"
 		" e.predicted_offer_2, e.predicted_offer_3,"
-		" (julianday('now') - julianday(e.last_update)) * 86400.0"
+		" (julianday('now') - julianday(e.last_update)) * 86400.0, e.states, e.request_timestamp"
 		" FROM (SELECT " SQ_J("ord") " AS ord, " SQ_J("company") " AS company, "
 		SQ_J("customer_id") " AS customer_id, " SQ_J("episode_id") " AS episode_id"
 		" FROM json_each($1)) AS i"
@@ -308,6 +308,13 @@ static const store_sql sqlite_sql = {
 		" WHEN i.episode_id = 0 THEN NOT EXISTS (SELECT 1 FROM tb_rewards r"
 		" WHERE r.episode_id = x.id) ELSE x.id = i.episode_id END"
 		" ORDER BY x.id DESC LIMIT 1) ORDER BY i.ord",
+	/* BEGIN IMMEDIATE already holds the write lock: no row lock to take. */
+	.model_lock = "SELECT company, version, offer, n, tick, stats, rev FROM tb_model"
+		" WHERE company = $1 AND version = $2 AND offer = $3",
+	.model_put = "UPDATE tb_model SET n = CAST($4 AS DOUBLE PRECISION), tick = CAST($5 AS INTEGER),"
+		" stats = $6, rev = (SELECT COALESCE(MAX(rev), 0) + 1 FROM tb_model),"
+		" last_update = datetime('now') WHERE company = $1 AND version = $2 AND offer = $3"
+		" RETURNING rev",
 	.reward_insert =
 		"INSERT INTO tb_rewards (company, customer_id, episode_id, accepted_offer,"
 		" accepted_offer_id, clicked_offers, reward_1, reward_2, reward_3,"

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "model.h"
 #include "util.h"
 
 #define WRITER_THREADS_MAX 8
@@ -177,6 +178,7 @@ static int confs_get(conf_cache *c, store *s, const char *version, const agent_c
 
 typedef struct batch_ctx {
 	conf_cache *confs;
+	model_batch *models;  /* the contextual policies' examples; NULL without models */
 	delta_set deltas;
 	delta_set committed;  /* absolute rows returned by the upserts */
 } batch_ctx;
@@ -235,6 +237,28 @@ static int score_reward(store *s, batch_ctx *b, const db_reward_in *in, db_rewar
 }
 
 /*
+ * A reward of an episode decided by a contextual policy also teaches that
+ * policy's model, with the features rebuilt from the episode's request and
+ * the configuration of the episode's version (model.h).
+ */
+static int learn_contextual(store *s, batch_ctx *b, const db_reward_in *in,
+                            const db_reward_out *out, const int *success)
+{
+	const agent_conf *conf;
+	enum agent_policy p;
+	int rc;
+
+
+	if (b->models == NULL || agent_policy_parse(out->policy, &p) != 0 ||
+	    !agent_policy_contextual(p))
+		return 0;
+	rc = confs_get(b->confs, s, out->agent_version, &conf);
+	if (rc != 0 || !agent_policy_contextual(conf->policy))
+		return rc;
+	return model_batch_add(b->models, conf, in->company, out, success);
+}
+
+/*
  * One round: at most one reward per customer. Lookup (one round trip),
  * scoring, insert (one round trip), then the stored rewards' deltas.
  */
@@ -257,6 +281,7 @@ static int attach_round(store *s, batch_ctx *b, const db_reward_in *in, db_rewar
 		for (int k = 0; k < out[i].n_offers; k++)
 			delta_add(&b->deltas, in[i].company, out[i].state_key, out[i].offers[k],
 			          out[i].rewards[k], success[i][k]);
+		rc = learn_contextual(s, b, &in[i], &out[i], success[i]);
 	}
 	free(success);
 	return rc;
@@ -415,6 +440,8 @@ static int run_tx(store *s, values *v, conf_cache *confs, writer_op *ops)
 	eps = batch_episodes(ops, &neps, &nrewards);
 	for (op = ops; op != NULL; op = op->next)
 		nkeys += op->kind == WOP_KEY;
+	if (nrewards > 0 && confs->current.models != NULL)
+		b.models = model_batch_new(confs->current.models);
 	if (nrewards == 0 && nkeys == 0 && s->ops->episodes_commit != NULL) {
 		/* The /predict hot path: one statement, committed by itself. */
 		rc = s->ops->episodes_commit(s, eps, neps);
@@ -447,6 +474,11 @@ static int run_tx(store *s, values *v, conf_cache *confs, writer_op *ops)
 		if (rc != 0)
 			goto failed;
 	}
+	if (b.models != NULL) {
+		rc = model_batch_store(b.models, s);
+		if (rc != 0)
+			goto failed;
+	}
 	rc = s->ops->commit(s);
 	if (rc != 0)
 		goto failed;
@@ -459,6 +491,8 @@ committed:
 	/* Only committed statistics reach memory. */
 	for (i = 0; i < b.committed.n; i++)
 		values_set(v, &b.committed.rows[i]);
+	if (b.models != NULL)
+		model_batch_commit(b.models);
 	for (op = ops; op != NULL; op = op->next)
 		op->rc = op->kind == WOP_REWARD ? op->rout.rc : op->kind == WOP_KEY ? op->kin.result : 0;
 	goto out;
@@ -472,6 +506,7 @@ out:
 			op->rc = rc;
 	}
 	free(eps);
+	model_batch_free(b.models);
 	delta_free(&b.deltas);
 	delta_free(&b.committed);
 	return rc;

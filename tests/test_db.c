@@ -67,7 +67,7 @@ static void test_db_basics(void **state)
 	/* Migrations are idempotent; agent 1.0.0 is seeded once. */
 	FX_OK(f, db_migrate(f->s));
 	FX_OK(f, db_schema_version(f->s, &version));
-	assert_int_equal(version, 3);
+	assert_int_equal(version, STORE_MIGRATIONS);
 	assert_int_equal(count(f, "tb_agents"), 1);
 	FX_OK(f, db_agent_latest(f->s, &a));
 	assert_string_equal(a.version, "1.0.0");

@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# Issue 13 points 1, 5 and 6 through HTTP: the contextual policies as a product.
+#  1. For squarecb and linear-ts, on a fresh SQLite database, offerd with
+#     --auth off --refresh 0.2: `offerctl agent release` the version with
+#     --params (a bad key is refused with its name); a simulated customer
+#     accepts OFFER_7 and rejects everything else for $ROUNDS predict->reward
+#     rounds; OFFER_7 must then be in >= 90% of the next 100 answers, the
+#     episodes record the policy with a propensity in (0, 1], TB_MODEL holds
+#     the statistics; and again after a restart (no reward after it: only
+#     the stored model can pass).
+#  2. Two offerd processes on one PostgreSQL (--refresh 0.2), squarecb:
+#     rewards sent only to process 1 make process 2 favour OFFER_7 within
+#     about a second (it did not before).
+source "$(dirname "$0")/lib.sh"
+lib_require curl jq
+lib_deadline "${OFFERD_TEST_DEADLINE:-240}"
+[[ -x $build/offerd && -x $build/offerctl ]] || die "$build/offerd or offerctl is not built (make build)"
+
+ROUNDS=${OFFERD_TEST_ROUNDS:-300}
+CHECK=100        # answers measured after learning
+NEED=90          # of which at least this many must show OFFER_7
+ctl=$build/offerctl
+
+ALL_OFFERS='{"OFFER_1":true,"OFFER_2":true,"OFFER_3":true,"OFFER_4":true,"OFFER_5":true,"OFFER_6":true,"OFFER_7":true,"OFFER_8":true,"OFFER_9":true,"OFFER_10":true}'
+# The learning state: same states and timestamp every time.
+S1_BODY='{"customer_id":"sim-1","timestamp":"2022-03-07","states":{"age":40,"gender":"F","region":"Americas","client-since":"2019-10-21"},"offers":'$ALL_OFFERS'}'
+# A second state, of another segment and date, for the propagation test.
+S2_BODY='{"customer_id":"sim-2","timestamp":"2022-10-20","states":{"age":70,"gender":"M","region":"Asia"},"offers":'$ALL_OFFERS'}'
+S2_ONLY7='{"customer_id":"sim-2","timestamp":"2022-10-20","states":{"age":70,"gender":"M","region":"Asia"},"offers":{"OFFER_7":true}}'
+
+# Answer fields, without a process per request.
+LAST_OFFERS=
+LAST_EPISODE=
+LAST_STATE=
+parse_predict() {
+  LAST_OFFERS=
+  LAST_EPISODE=
+  LAST_STATE=
+  [[ $KC_BODY =~ \"best-three-offers\":\[([^]]*)\] ]] && LAST_OFFERS=${BASH_REMATCH[1]}
+  [[ $KC_BODY =~ \"episode_id\":([0-9]+) ]] && LAST_EPISODE=${BASH_REMATCH[1]}
+  [[ $KC_BODY =~ \"state\":\"([^\"]*)\" ]] && LAST_STATE=${BASH_REMATCH[1]}
+  [[ -n $LAST_OFFERS && -n $LAST_EPISODE ]]
+}
+
+# predict CONN BODY: one /predict on keep-alive connection CONN; dies on anything but 200.
+predict() {
+  kc_req "$1" POST /predict "$2"
+  [[ $KC_STATUS == 200 ]] && parse_predict && return 0
+  die "POST /predict on $1: expected 200 with offers and episode_id, got $KC_STATUS $KC_BODY"
+}
+
+# reward CONN CUSTOMER ACCEPTED_OFFER|"": the simulated customer's answer to LAST_EPISODE.
+reward() {
+  local body
+  if [[ -n $3 ]]; then
+    body='{"customer_id":"'$2'","episode_id":'$LAST_EPISODE',"accepted_one_of_the_three_offers":true,"accepted_offer":"'$3'"}'
+  else
+    body='{"customer_id":"'$2'","episode_id":'$LAST_EPISODE',"accepted_one_of_the_three_offers":false}'
+  fi
+  kc_req "$1" PUT /rewards "$body"
+  [[ $KC_STATUS == 200 && $KC_BODY == '"Sucess"' ]] && return 0
+  die "PUT /rewards on $1 ($body): expected 200 \"Sucess\", got $KC_STATUS $KC_BODY"
+}
+
+# train CONN N: N rounds of the simulated customer in state 1; sets SHOWN7.
+SHOWN7=0
+train() {
+  local conn=$1 n=$2 i
+  SHOWN7=0
+  for ((i = 0; i < n; i++)); do
+    predict "$conn" "$S1_BODY"
+    if [[ $LAST_OFFERS == *'"OFFER_7"'* ]]; then
+      SHOWN7=$((SHOWN7 + 1))
+      reward "$conn" sim-1 OFFER_7
+    else
+      reward "$conn" sim-1 ""
+    fi
+  done
+}
+
+# rate CONN BODY N: how many of N answers (no rewards sent) show OFFER_7; sets RATE.
+RATE=0
+rate() {
+  local conn=$1 body=$2 n=$3 i
+  RATE=0
+  for ((i = 0; i < n; i++)); do
+    predict "$conn" "$body"
+    [[ $LAST_OFFERS == *'"OFFER_7"'* ]] && RATE=$((RATE + 1))
+  done
+}
+
+# alive_version URL: the agent-version of /is-alive.
+alive_version() {
+  curl -s --max-time 5 "$1/is-alive" | jq -r '.["agent-version"] // empty' 2>/dev/null
+}
+
+# wait_version URL WANT SECONDS: polls /is-alive; sets WAITED (seconds) and
+# returns 1 when WANT did not show within SECONDS.
+WAITED=
+wait_version() {
+  local url=$1 want=$2 secs=$3 t0 now
+  t0=$EPOCHREALTIME
+  while :; do
+    [[ $(alive_version "$url") == "$want" ]] && break
+    now=$EPOCHREALTIME
+    if awk -v a="$t0" -v b="$now" -v s="$secs" 'BEGIN { exit !(b - a > s) }'; then
+      WAITED=$(awk -v a="$t0" -v b="$now" 'BEGIN { printf "%.2f", b - a }')
+      return 1
+    fi
+    sleep 0.02
+  done
+  WAITED=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+  return 0
+}
+
+release() {  # release DBURL VERSION ARGS...
+  local db=$1 v=$2
+  shift 2
+  timeout 30 "$ctl" agent release "$v" "$@" --database-url "$db" >/dev/null ||
+    die "offerctl agent release $v $* failed"
+}
+
+secs_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
+
+
+# --- 1. each contextual policy learns, and the learning survives a restart -------------
+
+learn_policy() {
+  local policy=$1 version=$2 t0 db name rows
+  shift 2
+  t0=$EPOCHREALTIME
+  name=${policy//-/_}
+  sqlite_new_db "ctx-$name" db
+  offerd_start "$name" "$db" --auth off --refresh 0.2
+  if timeout 30 "$ctl" agent release "$version" --policy "$policy" --params '{"no_such_knob":1}' --database-url "$db" 2>"$LIB_TMP/release.err"; then
+    fail "[$policy] a release with an unknown parameter should be refused"
+  elif grep -q 'params.no_such_knob' "$LIB_TMP/release.err"; then
+    ok "[$policy] a release with an unknown parameter is refused, naming it: $(head -c 120 "$LIB_TMP/release.err")"
+  else
+    fail "[$policy] the refusal should name params.no_such_knob: $(cat "$LIB_TMP/release.err")"
+  fi
+  release "$db" "$version" --policy "$policy" "$@"
+  wait_version "${OFFERD_URL[$name]}" "$version-API" 3 ||
+    fail "[$policy] /is-alive should say $version-API within 3 s of the release"
+  kc_open "$name" "${OFFERD_URL[$name]}" || die "cannot connect to offerd $name"
+
+  rate "$name" "$S1_BODY" "$CHECK"
+  local before=$RATE
+  train "$name" "$ROUNDS"
+  note "[$policy] OFFER_7 was shown in $SHOWN7 of $ROUNDS training rounds (before learning: $before of $CHECK)"
+  rate "$name" "$S1_BODY" "$CHECK"
+  local learned=$RATE
+  if [[ $RATE -ge $NEED ]]; then
+    ok "[$policy] after $ROUNDS rounds OFFER_7 is in $RATE of the next $CHECK answers (>= $NEED)"
+  else
+    fail "[$policy] after $ROUNDS rounds OFFER_7 should be in >= $NEED of the next $CHECK answers, was in $RATE"
+  fi
+  rows=$(sql "$db" "SELECT policy, agent_version, COUNT(*), SUM(CASE WHEN propensity_1 > 0 AND propensity_1 <= 1 THEN 1 ELSE 0 END) FROM tb_episodes WHERE customer_id = 'sim-1' AND agent_version = '$version' GROUP BY policy, agent_version")
+  local n_ep=$((ROUNDS + 2 * CHECK))
+  expect_eq "$rows" "$policy|$version|$n_ep|$n_ep" "[$policy] TB_EPISODES: $n_ep episodes by $policy $version, each with a propensity in (0, 1]"
+  rows=$(sql "$db" "SELECT COUNT(*), SUM(CASE WHEN offer = '' THEN tick ELSE 0 END) FROM tb_model WHERE company = 'A' AND version = '$version'")
+  if [[ ${rows%%|*} -ge 2 && ${rows##*|} == "$ROUNDS" ]]; then
+    ok "[$policy] TB_MODEL: ${rows%%|*} rows, the clock at $ROUNDS learned episodes"
+  else
+    fail "[$policy] TB_MODEL should hold a clock row at $ROUNDS episodes and offer rows, got '$rows'"
+  fi
+
+  kc_close "$name"
+  offerd_stop "$name"
+  offerd_start "$name" "$db" --auth off --refresh 0.2
+  kc_open "$name" "${OFFERD_URL[$name]}" || die "cannot connect to offerd $name"
+  rate "$name" "$S1_BODY" "$CHECK"
+  if [[ $RATE -ge $NEED ]]; then
+    ok "[$policy] after a restart, with no new reward, OFFER_7 is in $RATE of $CHECK answers (>= $NEED)"
+  else
+    fail "[$policy] after a restart OFFER_7 should be in >= $NEED of $CHECK answers, was in $RATE (before the restart: $learned)"
+  fi
+  kc_close "$name"
+  offerd_stop "$name"
+  note "[$policy] done in $(secs_since "$t0") s"
+}
+
+learn_policy squarecb 2.0.0 --params '{"gamma_scale":100,"forgetting":1}'
+learn_policy linear-ts 2.1.0 --params '{"ts_v":0.25}'
+
+# --- 2. two processes on one PostgreSQL learn together ----------------------------------
+
+t0=$EPOCHREALTIME
+pg_setup
+pg_new_db ctx pgdb
+release "$pgdb" 2.0.0 --policy squarecb --params '{"gamma_scale":100}'
+offerd_start p1 "$pgdb" --auth off --refresh 0.2
+offerd_start p2 "$pgdb" --auth off --refresh 0.2
+for p in p1 p2; do
+  expect_eq "$(alive_version "${OFFERD_URL[$p]}")" "2.0.0-API" "[two processes] $p serves agent 2.0.0"
+  kc_open "$p" "${OFFERD_URL[$p]}" || die "cannot connect to offerd $p"
+done
+rate p2 "$S1_BODY" "$CHECK"
+before=$RATE
+if [[ $before -lt $NEED ]]; then
+  ok "[two processes] before learning, process 2 shows OFFER_7 in $before of $CHECK answers (< $NEED)"
+else
+  fail "[two processes] before learning process 2 already shows OFFER_7 in $before of $CHECK answers"
+fi
+train p1 "$ROUNDS"
+t_trained=$EPOCHREALTIME
+rate p1 "$S1_BODY" "$CHECK"
+[[ $RATE -ge $NEED ]] || fail "[two processes] process 1 itself should have learned OFFER_7 (>= $NEED of $CHECK), got $RATE"
+sleep "$(awk -v a="$t_trained" -v b="$EPOCHREALTIME" 'BEGIN { w = 1.0 - (b - a); print (w > 0 ? w : 0) }')"
+rate p2 "$S1_BODY" "$CHECK"
+if [[ $RATE -ge $NEED ]]; then
+  ok "[two processes] rewards sent only to process 1: process 2 shows OFFER_7 in $RATE of $CHECK answers ~1 s later (was $before)"
+else
+  fail "[two processes] rewards sent only to process 1 should make process 2 show OFFER_7 in >= $NEED of $CHECK answers within ~1 s; it shows it in $RATE (before: $before)"
+fi
+# Process 2 learns too, and process 1 sees it: both write the same rows.
+train p2 50
+sleep 0.6
+rows=$(sql "$pgdb" "SELECT tick FROM tb_model WHERE company = 'A' AND version = '2.0.0' AND offer = ''")
+expect_eq "$rows" "$((ROUNDS + 50))" "[two processes] TB_MODEL's clock counts the episodes both processes learned"
+for p in p1 p2; do kc_close "$p"; done
+offerd_stop p1
+offerd_stop p2
+note "[two processes] done in $(secs_since "$t0") s"
+
+lib_done
