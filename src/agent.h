@@ -1,18 +1,10 @@
 /*
  * agent.h — the decision maker behind /predict. An agent version (a
- * TB_AGENTS row) names a policy and its knobs; every policy reads the same
- * learned statistics (values.h) and returns up to three distinct allowed
- * offers with the probability each was chosen with (for off-policy
- * evaluation).
- *
- * Policies:
- *   weighted        the brief's rl_agent, fixed: weights by gender (else
- *                   region, else age), sampled without replacement
- *   epsilon-greedy  per slot: best remaining value with prob 1-eps, else a
- *                   uniformly random remaining offer (the self-learning brief)
- *   thompson        Beta-Bernoulli Thompson sampling, top three of one draw
- *   ucb             UCB1 on rewards rescaled to [0, 1]
- *   random          uniform, for simulations and baselines
+ * TB_AGENTS row) names a policy and its knobs; the tabular policies
+ * (policy.h's table, one file each: weighted, epsilon-greedy, thompson, ucb,
+ * random) read the same learned statistics (values.h) and return up to
+ * three distinct allowed offers with the exact probability each was chosen
+ * with (for off-policy evaluation). enum agent_policy is the table's order.
  */
 #ifndef OFFERD_AGENT_H
 #define OFFERD_AGENT_H
@@ -45,7 +37,7 @@ typedef struct agent_conf {
 	double r_click;        /* per clicked offer (+1) */
 	double r_ignore;       /* per offer neither accepted nor clicked (-2) */
 	double ucb_c;          /* UCB exploration weight */
-	int ts_draws;          /* Monte Carlo draws for Thompson propensities */
+	int ts_draws;          /* accepted from older versions' PARAMS; unused (thompson is exact) */
 	double reward_wait;    /* seconds; a later reward is logged, not learned (0: no limit) */
 } agent_conf;
 

@@ -18,8 +18,6 @@
 #include "request.h"
 #include "util.h"
 
-#define DRAWS_DEFAULT 256
-#define DRAWS_MAX 100000
 
 typedef struct eval_opts {
 	char *policy;
@@ -32,7 +30,6 @@ typedef struct eval_opts {
 	enum ope_missing missing;
 	double epsilon;          /* < 0 until given */
 	int epsilon_set;
-	int64_t draws;
 	int64_t seed;
 } eval_opts;
 
@@ -55,9 +52,8 @@ static const config_opt opts[] = {
      STR(REQ_OFFERS_MAX) " offers, plus every offer logged)"},
     {"missing M", NULL, CONFIG_STR, O(missing_text), "reject", 0, 0,
      "an episode without reward: reject (counts as not accepted) or skip"},
-    {"draws N", NULL, CONFIG_I64, O(draws), STR(DRAWS_DEFAULT), 1, DRAWS_MAX,
-     "Thompson sampling's Monte Carlo draws per episode"},
-    {"seed S", NULL, CONFIG_I64, O(seed), "1", 0, 1e18, "for those draws"},
+    {"seed S", NULL, CONFIG_I64, O(seed), "1", 0, 1e18,
+     "slates sampled when the choice set has more than 16 offers"},
     CTL_OPT_DATABASE_URL(eval_opts, url),
 };
 
@@ -226,7 +222,6 @@ int ctl_evaluate(int argc, char **argv)
 	}
 	cand.v = v;
 	cand.company = o.values_company;
-	cand.draws = (int)o.draws;
 	cand.seed = (uint64_t)o.seed;
 	printf("evaluate: candidate %s", o.policy);
 	if (cand.conf.policy == POLICY_EPSILON_GREEDY)

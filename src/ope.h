@@ -21,9 +21,9 @@
  * for one half is fitted on the other half), shrunk state -> segment ->
  * offer -> overall.
  *
- * The candidate is fixed: its decision rule (agent.c's, mirrored here so the
- * probability of any slate can be computed, not only of the one drawn) over
- * statistics that do not change during the evaluation.
+ * The candidate is fixed: its policy's slot probabilities (policy.h, the
+ * functions /predict draws from) over statistics that do not change during
+ * the evaluation.
  */
 #ifndef OFFERD_OPE_H
 #define OFFERD_OPE_H
@@ -110,8 +110,7 @@ typedef struct ope_candidate {
 	agent_conf conf;         /* policy, epsilon, ucb_c... */
 	values *v;               /* its statistics; borrowed */
 	const char *company;     /* whose statistics in v */
-	int draws;               /* Thompson sampling: Monte Carlo draws per episode */
-	uint64_t seed;           /* Thompson sampling's draws */
+	uint64_t seed;           /* slates sampled beyond OPE_EXACT_MAX offers */
 } ope_candidate;
 
 typedef struct ope_interval {
@@ -142,8 +141,8 @@ int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate,
 /*
  * The candidate's probability of choosing each offer of the log's choice
  * set at the next slot, given the offers already taken (taken[i] != 0), for
- * an episode in state state_key with customer. Exact for weighted,
- * epsilon-greedy, ucb and random; ERR_INVAL for thompson (no closed form).
+ * an episode in state state_key with customer: the policy's slot_probs
+ * (policy.h), exact for every tabular policy (thompson's by quadrature).
  * probs has ope_log_noffers(l) entries.
  */
 int ope_slot_probs(const ope_log *l, const ope_candidate *c, const char *state_key,
