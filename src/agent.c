@@ -64,6 +64,8 @@ void agent_conf_default(agent_conf *c)
 	c->ucb_c = 1.0;
 	c->ts_draws = 64;
 	c->reward_wait = 0;
+	c->shrink = AGENT_SHRINK_DEFAULT;
+	c->forgetting = AGENT_FORGETTING_DEFAULT;
 }
 
 int agent_conf_from_db(const db_agent *a, agent_conf *out, char *err, size_t errlen)
@@ -114,6 +116,10 @@ int agent_conf_from_db(const db_agent *a, agent_conf *out, char *err, size_t err
 			out->ts_draws = (int)d;
 		} else if (strcmp(key, "reward_wait_seconds") == 0 && d >= 0) {
 			out->reward_wait = d;
+		} else if (strcmp(key, "shrink") == 0 && d >= 0 && d <= 1e6) {
+			out->shrink = d;
+		} else if (strcmp(key, "forgetting") == 0 && d > 0.9 && d <= 1) {
+			out->forgetting = d;
 		} else {
 			snprintf(err, errlen, "params.%s is unknown or out of range", key);
 			rc = ERR_INVAL;
@@ -192,6 +198,8 @@ int agent_decide(const agent_conf *c, values *v, rng *r, const char *company,
 	}
 	if (n == 0 || policy_tab_at((size_t)c->policy) == NULL)
 		return ERR_INVAL;
+	if (policy_tab_at((size_t)c->policy)->stats)
+		values_tick(v, company, c->forgetting);
 	/* About 6 KB: on the heap, so a decision's stack stays small. */
 	t = xmalloc(sizeof(*t));
 	policy_tab_init(t, c, v, company, out->state_key, out->segment, &req->customer, names, idx, n);

@@ -17,6 +17,9 @@
 #include "values.h"
 
 #define AGENT_SHOWN 3
+/* Defaults of the PARAMS knobs shrink and forgetting (docs/simulation.md measures them). */
+#define AGENT_SHRINK_DEFAULT 30.0
+#define AGENT_FORGETTING_DEFAULT 0.999
 /* A decision's segment and state key, as customer.h makes them. */
 #define AGENT_STATE_MAX CUSTOMER_STATE_KEY_MAX
 #define AGENT_SEGMENT_MAX CUSTOMER_SEGMENT_MAX
@@ -39,6 +42,8 @@ typedef struct agent_conf {
 	double ucb_c;          /* UCB exploration weight */
 	int ts_draws;          /* accepted from older versions' PARAMS; unused (thompson is exact) */
 	double reward_wait;    /* seconds; a later reward is logged, not learned (0: no limit) */
+	double shrink;         /* pseudo-observations toward the segment and company (0: fallback only) */
+	double forgetting;     /* per decision, (0.9, 1] (1: never forget) */
 } agent_conf;
 
 /* Returns the policy's name ("epsilon-greedy"...). */
@@ -50,7 +55,8 @@ void agent_conf_default(agent_conf *c);
 /*
  * Builds a configuration from a TB_AGENTS row: policy, epsilon and the
  * PARAMS JSON ({"reward_accept": 5, "reward_click": 1, "reward_ignore": -2,
- * "ucb_c": 1, "thompson_draws": 64, "reward_wait_seconds": 0}).
+ * "ucb_c": 1, "thompson_draws": 64, "reward_wait_seconds": 0, "shrink": 10,
+ * "forgetting": 0.9995}).
  * Unknown keys are an error so typos do not pass silently.
  */
 int agent_conf_from_db(const db_agent *a, agent_conf *out, char *err, size_t errlen);

@@ -59,7 +59,7 @@ void policy_tab_init(policy_tab *t, const agent_conf *conf, values *v, const cha
 		vstats st[REQ_OFFERS_MAX];
 		int level[REQ_OFFERS_MAX];
 
-		values_lookup(v, company, state_key, segment, names, t->n, st, level);
+		values_blend(v, company, state_key, segment, names, t->n, conf->shrink, st, level);
 		for (size_t i = 0; i < t->n; i++) {
 			t->o[i].st = st[i];
 			t->total_n += st[i].n + st[i].pw;
@@ -164,7 +164,8 @@ static const policy_param common_params[] = {
 };
 
 /* Keys of the agent version that belong to the tabular policies or the writer. */
-static const char *const agent_keys[] = {"ucb_c", "thompson_draws", "reward_wait_seconds"};
+static const char *const agent_keys[] = {"ucb_c", "thompson_draws", "reward_wait_seconds",
+                                         "shrink"};
 
 const policy_type *policy_find(const char *name)
 {

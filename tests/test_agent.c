@@ -217,9 +217,13 @@ static tracker *run_policy(const agent_conf *c, values *v, const predict_req *r,
                            int exact)
 {
 	tracker *t = tracker_new(exact);
+	agent_conf fixed = *c;
 	rng g;
 	agent_decision d;
 
+	/* The statistics stay as given: no forgetting between the draws. */
+	fixed.forgetting = 1.0;
+	c = &fixed;
 	rng_seed(&g, seed);
 	for (int i = 0; i < DRAWS; i++) {
 		assert_int_equal(agent_decide(c, v, &g, "A", r, NULL, &d), 0);
@@ -559,6 +563,7 @@ static void test_thompson_propensities(void **state)
 	v = dominant_values(&r);
 	agent_conf_default(&c);
 	c.policy = POLICY_THOMPSON;
+	c.forgetting = 1.0;
 	rng_seed(&g, 31);
 	for (int i = 0; i < 2000; i++) {
 		assert_int_equal(agent_decide(&c, v, &g, "A", &r, NULL, &d), 0);
@@ -703,6 +708,15 @@ static void test_conf_from_db(void **state)
 	assert_int_equal(c.policy, POLICY_EPSILON_GREEDY);
 	assert_int_equal(conf_from("weighted", 0.1, "{}", &c, err, sizeof(err)), 0);
 	assert_int_equal(c.policy, POLICY_WEIGHTED);
+	/* Shrinkage and forgetting (issue 13 point 4): defaults, and set. */
+	assert_true(c.shrink == AGENT_SHRINK_DEFAULT && c.forgetting == AGENT_FORGETTING_DEFAULT);
+	assert_int_equal(conf_from("thompson", 0, "{\"shrink\": 0, \"forgetting\": 1}", &c, err,
+	                           sizeof(err)),
+	                 0);
+	assert_true(c.shrink == 0 && c.forgetting == 1);
+	conf_bad("thompson", 0, "{\"forgetting\": 0.5}", "out of range");
+	conf_bad("thompson", 0, "{\"forgetting\": 1.01}", "out of range");
+	conf_bad("thompson", 0, "{\"shrink\": -1}", "out of range");
 
 	/* Typos and nonsense are errors, not silently ignored. */
 	conf_bad("epsilon-greedy", 0.1, "{\"reward_acept\": 5}", "params.reward_acept is unknown");
