@@ -11,7 +11,8 @@
  * wherever it matters; each density is normalised on the grid, so every
  * F_k ends at exactly 1 and the probabilities sum to 1 up to rounding
  * (tests/test_policy.c: against the winners of 400,000 joint Beta draws,
- * from Beta(1, 1) to Beta(500, 1500), every probability within 5e-4). The slot's offer is then drawn from those probabilities
+ * from Beta(1, 1) to Beta(500, 1500), every probability within 5e-4).
+ * The slot's offer is then drawn from those probabilities
  * (policy_tab_decide) instead of from the Betas: the same distribution to
  * the quadrature's accuracy, and the logged propensity is exactly the
  * probability the offer was drawn with, which is what off-policy
