@@ -14,7 +14,17 @@
  *   IPS   mean(w_i r_i)
  *   SNIPS sum(w_i r_i) / sum(w_i)
  *   DR    mean(d_i + w_i (r_i - q(x_i, a_i)))
- * Intervals are mean +- 1.96 standard errors (SNIPS by the delta method).
+ *   clipped IPS  mean(min(w_i, tau) r_i)
+ *   switch-DR    mean(d_i + w_i (r_i - q(x_i, a_i)) [w_i <= tau])
+ *                (Wang, Agarwal, Dudik 2017): DR where the weight is at most
+ *                tau, the reward model alone where it is not. Its bias is at
+ *                most the candidate's probability of actions weighted past
+ *                tau, E_mu[w [w > tau]], estimated by mean(w_i [w_i > tau]);
+ *                tau is given or chosen among 1, 2, 5, ... 10^4, infinity to
+ *                minimise variance / n + that bound squared (the paper's
+ *                rule). With tau infinite it is DR; clipped IPS is IPS.
+ * Intervals are mean +- 1.96 standard errors (SNIPS by the delta method;
+ * clipped IPS and switch-DR: of their variance, the bias bound besides).
  * Logged propensities come from an adaptive policy (its values change with
  * every reward), so the terms are a martingale difference sequence rather
  * than i.i.d.; the estimates stay unbiased and the normal interval is the
@@ -342,11 +352,19 @@ static ope_interval wf_interval(const welford *w)
 	return r;
 }
 
+static const double taus[OPE_TAUS] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10000, INFINITY};
+
 typedef struct acc {
 	welford logged;
 	welford ips;
 	welford dr;
 	welford dm;
+	/* Per threshold: clipped IPS, switch-DR, and w [w > tau] for the bias bound. */
+	size_t ntau;
+	double tau[OPE_TAUS];
+	welford clip[OPE_TAUS];
+	welford sw_dr[OPE_TAUS];
+	double over[OPE_TAUS];
 	double sw;
 	double swr;
 	double sw2;
@@ -361,6 +379,11 @@ static void acc_add(acc *a, double w, double r, double dm, double qlogged)
 	wf_add(&a->ips, w * r);
 	wf_add(&a->dr, dm + w * (r - qlogged));
 	wf_add(&a->dm, dm);
+	for (size_t t = 0; t < a->ntau; t++) {
+		wf_add(&a->clip[t], (w < a->tau[t] ? w : a->tau[t]) * r);
+		wf_add(&a->sw_dr[t], dm + (w <= a->tau[t] ? w * (r - qlogged) : 0.0));
+		a->over[t] += w > a->tau[t] ? w : 0.0;
+	}
 	a->sw += w;
 	a->swr += w * r;
 	a->sw2 += w * w;
@@ -382,6 +405,27 @@ static void acc_result(const acc *a, ope_result *out)
 	out->dm = a->dm.mean;
 	out->max_weight = a->maxw;
 	out->support = (double)a->pos / (double)out->n;
+	{
+		/* The threshold of least estimated MSE: variance / n + bias bound^2. */
+		size_t best = 0;
+		double best_mse = INFINITY;
+
+		for (size_t t = 0; t < a->ntau; t++) {
+			ope_interval iv = wf_interval(&a->sw_dr[t]);
+			double se = (iv.hi - iv.value) / Z95;
+			double bias = a->over[t] / (double)out->n;
+			double mse = se * se + bias * bias;
+
+			if (!isnan(mse) && mse < best_mse) {
+				best_mse = mse;
+				best = t;
+			}
+		}
+		out->tau = a->tau[best];
+		out->bias_bound = a->over[best] / (double)out->n;
+		out->clipped = wf_interval(&a->clip[best]);
+		out->switch_dr = wf_interval(&a->sw_dr[best]);
+	}
 	if (a->sw > 0) {
 		double v = a->swr / a->sw;
 		/* Delta method; r is 0 or 1, so sum w^2 (r - v)^2 = (1 - 2v) sum w^2 r + v^2 sum w^2. */
@@ -491,6 +535,14 @@ int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate_out
 		return ERR_INVAL;
 	memset(&as, 0, sizeof(as));
 	memset(&a1, 0, sizeof(a1));
+	if (c->tau > 0) {
+		as.ntau = a1.ntau = 1;
+		as.tau[0] = a1.tau[0] = c->tau;
+	} else {
+		as.ntau = a1.ntau = OPE_TAUS;
+		memcpy(as.tau, taus, sizeof(taus));
+		memcpy(a1.tau, taus, sizeof(taus));
+	}
 	rng_seed(&r, c->seed);
 	/*
 	 * Two-fold cross-fitting: an episode of fold f is scored by the models
