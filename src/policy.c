@@ -25,6 +25,9 @@ static const policy_tab_type *const tab_types[] = {
     &policy_ucb_type,      &policy_random_type,
 };
 
+_Static_assert(UTIL_ARRAY_LEN(tab_types) == POLICY_RANDOM + 1,
+               "one row per enum agent_policy value, in its order");
+
 const policy_tab_type *policy_tab_at(size_t i)
 {
 	return i < UTIL_ARRAY_LEN(tab_types) ? tab_types[i] : NULL;
