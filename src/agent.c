@@ -1,5 +1,8 @@
 /*
- * agent.c — the policies.
+ * agent.c — an agent version's configuration, and a decision: the
+ * customer's segment and state, then the version's policy (policy.h's
+ * table, one file per policy) draws the slate. The brief's weights are
+ * here too (agent_brief_weight, the `weighted` policy's).
  *
  * Porting the brief's rl_agent (case-study.txt), its intent kept and its
  * defects fixed:
@@ -27,27 +30,38 @@
 #include <jansson.h>
 
 #include "model.h"
+#include "policy.h"
 #include "util.h"
 
-static const char *const policy_names[] = {"weighted", "epsilon-greedy", "thompson", "ucb",
-                                           "random", "linear-ts", "squarecb"};
+/* The contextual policies (model.c), from POLICY_LINEAR_TS on, in enum order. */
+static const char *const contextual_names[] = {"linear-ts", "squarecb"};
 
 const char *agent_policy_name(enum agent_policy p)
 {
-	return (size_t)p < UTIL_ARRAY_LEN(policy_names) ? policy_names[p] : "unknown";
+	const policy_tab_type *t = policy_tab_at((size_t)p);
+
+	if (t != NULL)
+		return t->name;
+	if (agent_policy_contextual(p) && (size_t)(p - POLICY_LINEAR_TS) < UTIL_ARRAY_LEN(contextual_names))
+		return contextual_names[p - POLICY_LINEAR_TS];
+	return "unknown";
 }
 
 int agent_policy_parse(const char *name, enum agent_policy *out)
 {
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(policy_names); i++) {
-		if (util_streq_nocase(name, policy_names[i])) {
+	const policy_tab_type *t = policy_tab_find(name);
+
+	for (size_t i = 0; t != NULL && policy_tab_at(i) != NULL; i++) {
+		if (policy_tab_at(i) == t) {
 			*out = (enum agent_policy)i;
 			return 0;
 		}
 	}
-	if (util_streq_nocase(name, "epsilon_greedy") || util_streq_nocase(name, "egreedy")) {
-		*out = POLICY_EPSILON_GREEDY;
-		return 0;
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(contextual_names); i++) {
+		if (util_streq_nocase(name, contextual_names[i])) {
+			*out = (enum agent_policy)(POLICY_LINEAR_TS + (int)i);
+			return 0;
+		}
 	}
 	return ERR_INVAL;
 }
@@ -64,6 +78,8 @@ void agent_conf_default(agent_conf *c)
 	c->ucb_c = 1.0;
 	c->ts_draws = 64;
 	c->reward_wait = 0;
+	c->shrink = AGENT_SHRINK_DEFAULT;
+	c->forgetting = AGENT_FORGETTING_DEFAULT;
 }
 
 int agent_conf_from_db(const db_agent *a, agent_conf *out, char *err, size_t errlen)
@@ -116,6 +132,10 @@ int agent_conf_from_db(const db_agent *a, agent_conf *out, char *err, size_t err
 			out->ts_draws = (int)d;
 		} else if (strcmp(key, "reward_wait_seconds") == 0 && d >= 0) {
 			out->reward_wait = d;
+		} else if (strcmp(key, "shrink") == 0 && d >= 0 && d <= 1e6) {
+			out->shrink = d;
+		} else if (strcmp(key, "forgetting") == 0 && d > 0.9 && d <= 1) {
+			out->forgetting = d;
 		} else {
 			snprintf(err, errlen, "params.%s is unknown or out of range", key);
 			rc = ERR_INVAL;
@@ -173,169 +193,14 @@ double agent_brief_weight(const customer_attrs *c, const char *offer, size_t pos
 	return w[i % len];
 }
 
-/* --- selection helpers ---------------------------------------------------- */
-
-typedef struct cand {
-	size_t idx;     /* index into the request's offers */
-	double score;
-	double weight;
-	vstats st;
-} cand;
-
-/* Removes candidate i by swapping in the last one. */
-static void take(cand *c, size_t *n, size_t i)
-{
-	c[i] = c[*n - 1];
-	(*n)--;
-}
-
-static void choose(agent_decision *d, const cand *c, double p)
-{
-	d->idx[d->n] = c->idx;
-	d->propensity[d->n] = p;
-	d->n++;
-}
-
-static void pick_weighted(agent_decision *d, cand *c, size_t n, rng *r)
-{
-	while (d->n < AGENT_SHOWN && n > 0) {
-		double total = 0;
-		double x;
-		size_t i;
-
-		for (i = 0; i < n; i++)
-			total += c[i].weight;
-		x = rng_uniform(r) * total;
-		for (i = 0; i + 1 < n; i++) {
-			if (x < c[i].weight)
-				break;
-			x -= c[i].weight;
-		}
-		choose(d, &c[i], c[i].weight / total);
-		take(c, &n, i);
-	}
-}
-
-static void pick_epsilon(agent_decision *d, cand *c, size_t n, double eps, rng *r)
-{
-	while (d->n < AGENT_SHOWN && n > 0) {
-		double best = -INFINITY;
-		size_t ties = 0;
-		size_t i;
-		size_t pick;
-		int is_best;
-
-		for (i = 0; i < n; i++) {
-			if (c[i].score > best) {
-				best = c[i].score;
-				ties = 1;
-			} else if (c[i].score == best) {
-				ties++;
-			}
-		}
-		if (rng_uniform(r) < eps) {
-			pick = (size_t)rng_below(r, n);
-		} else {
-			size_t k = (size_t)rng_below(r, ties);
-
-			for (pick = 0; pick < n; pick++) {
-				if (c[pick].score == best && k-- == 0)
-					break;
-			}
-		}
-		/* Exact: greedy mass split among the tied best, plus exploration. */
-		is_best = c[pick].score == best;
-		choose(d, &c[pick], (is_best ? (1.0 - eps) / (double)ties : 0.0) + eps / (double)n);
-		take(c, &n, pick);
-	}
-}
-
-/* Picks the top scores; ties broken at random; propensity 1/ties per slot. */
-static void pick_top(agent_decision *d, cand *c, size_t n, rng *r)
-{
-	while (d->n < AGENT_SHOWN && n > 0) {
-		double best = -INFINITY;
-		size_t ties = 0;
-		size_t k;
-		size_t pick;
-
-		for (size_t i = 0; i < n; i++) {
-			if (c[i].score > best) {
-				best = c[i].score;
-				ties = 1;
-			} else if (c[i].score == best) {
-				ties++;
-			}
-		}
-		k = (size_t)rng_below(r, ties);
-		for (pick = 0; pick < n; pick++) {
-			if (c[pick].score == best && k-- == 0)
-				break;
-		}
-		choose(d, &c[pick], 1.0 / (double)ties);
-		take(c, &n, pick);
-	}
-}
-
-static double beta_a(const vstats *s)
-{
-	return 1.0 + s->pa + s->succ;
-}
-
-static double beta_b(const vstats *s)
-{
-	return 1.0 + s->pb + s->fail;
-}
-
-/*
- * Thompson sampling's propensities have no closed form; estimate
- * P(offer at slot k | earlier slots) by re-drawing `draws` times.
- */
-static void thompson_propensities(agent_decision *d, const cand *all, size_t n, int draws,
-                                  rng *r)
-{
-	size_t hits[AGENT_SHOWN] = {0};
-
-	for (int t = 0; t < draws; t++) {
-		unsigned char used[REQ_OFFERS_MAX] = {0};
-		double s[REQ_OFFERS_MAX];
-
-		for (size_t i = 0; i < n; i++)
-			s[i] = rng_beta(r, beta_a(&all[i].st), beta_b(&all[i].st));
-		for (size_t k = 0; k < d->n; k++) {
-			size_t best = SIZE_MAX;
-
-			for (size_t i = 0; i < n; i++) {
-				if (!used[i] && (best == SIZE_MAX || s[i] > s[best]))
-					best = i;
-			}
-			if (best != SIZE_MAX && all[best].idx == d->idx[k])
-				hits[k]++;
-			/* Condition on the slots actually shown. */
-			for (size_t i = 0; i < n; i++) {
-				if (all[i].idx == d->idx[k])
-					used[i] = 1;
-			}
-		}
-	}
-	for (size_t k = 0; k < d->n; k++) {
-		/* Never log 0: a shown offer had positive probability. */
-		double p = ((double)hits[k] + 0.5) / ((double)draws + 1.0);
-
-		d->propensity[k] = p > 1.0 ? 1.0 : p;
-	}
-}
-
 int agent_decide(const agent_conf *c, values *v, rng *r, const char *company,
                  const predict_req *req, const char *rfm, agent_decision *out)
 {
-	cand cands[REQ_OFFERS_MAX];
-	cand copy[REQ_OFFERS_MAX];
 	const char *names[REQ_OFFERS_MAX];
-	vstats st[REQ_OFFERS_MAX];
-	int level[REQ_OFFERS_MAX];
+	size_t idx[REQ_OFFERS_MAX];
+	policy_slate s;
+	policy_tab *t;
 	size_t n = 0;
-	double total_n = 0;
 
 	memset(out, 0, sizeof(*out));
 	customer_segment(&req->customer, rfm, out->segment, sizeof(out->segment));
@@ -343,8 +208,7 @@ int agent_decide(const agent_conf *c, values *v, rng *r, const char *company,
 	for (size_t i = 0; i < req->n_offers; i++) {
 		if (!req->allowed[i])
 			continue;
-		cands[n].idx = i;
-		cands[n].weight = agent_brief_weight(&req->customer, req->offers[i], i);
+		idx[n] = i;
 		names[n] = req->offers[i];
 		n++;
 	}
@@ -352,55 +216,20 @@ int agent_decide(const agent_conf *c, values *v, rng *r, const char *company,
 		return ERR_INVAL;
 	if (agent_policy_contextual(c->policy))
 		return model_decide(c, r, company, req, rfm, out);
-	if (c->policy != POLICY_WEIGHTED && c->policy != POLICY_RANDOM) {
-		values_lookup(v, company, out->state_key, out->segment, names, n, st, level);
-		for (size_t i = 0; i < n; i++) {
-			cands[i].st = st[i];
-			total_n += st[i].n + st[i].pw;
-		}
-	}
-	switch (c->policy) {
-	case POLICY_WEIGHTED:
-		pick_weighted(out, cands, n, r);
-		break;
-	case POLICY_RANDOM:
-		for (size_t i = 0; i < n; i++)
-			cands[i].weight = 1.0;
-		pick_weighted(out, cands, n, r);
-		break;
-	case POLICY_EPSILON_GREEDY:
-		/* Unseen offers value 0: above offers customers ignore (-2 mean),
-		 * below the ones they accept, as the brief's initial values. */
-		for (size_t i = 0; i < n; i++)
-			cands[i].score = values_mean(&cands[i].st, 0.0);
-		pick_epsilon(out, cands, n, c->epsilon, r);
-		break;
-	case POLICY_THOMPSON:
-		memcpy(copy, cands, sizeof(cand) * n);
-		for (size_t i = 0; i < n; i++)
-			cands[i].score = rng_beta(r, beta_a(&cands[i].st), beta_b(&cands[i].st));
-		pick_top(out, cands, n, r);
-		thompson_propensities(out, copy, n, c->ts_draws, r);
-		break;
-	case POLICY_UCB: {
-		double span = c->r_accept - c->r_ignore;
-
-		for (size_t i = 0; i < n; i++) {
-			double cnt = cands[i].st.n + cands[i].st.pw;
-			double mean = (values_mean(&cands[i].st, c->r_ignore) - c->r_ignore) / span;
-
-			if (cnt <= 0) {
-				cands[i].score = INFINITY;  /* try every offer once */
-				continue;
-			}
-			mean = mean < 0 ? 0 : mean > 1 ? 1 : mean;
-			cands[i].score = mean + c->ucb_c * sqrt(2.0 * log(total_n + 1.0) / cnt);
-		}
-		pick_top(out, cands, n, r);
-		break;
-	}
-	default:
+	if (policy_tab_at((size_t)c->policy) == NULL)
 		return ERR_INVAL;
+	if (policy_tab_at((size_t)c->policy)->stats)
+		values_tick(v, company, c->forgetting);
+	/* About 6 KB: on the heap, so a decision's stack stays small. */
+	t = xmalloc(sizeof(*t));
+	policy_tab_init(t, c, v, company, out->state_key, out->segment, &req->customer, names, idx, n);
+	policy_tab_decide(t, r, &s);
+	policy_tab_clear(t);
+	free(t);
+	out->n = s.n;
+	for (size_t k = 0; k < s.n; k++) {
+		out->idx[k] = s.idx[k];
+		out->propensity[k] = s.propensity[k];
 	}
 	return 0;
 }

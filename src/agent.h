@@ -1,18 +1,10 @@
 /*
  * agent.h — the decision maker behind /predict. An agent version (a
- * TB_AGENTS row) names a policy and its knobs; every policy reads the same
- * learned statistics (values.h) and returns up to three distinct allowed
- * offers with the probability each was chosen with (for off-policy
- * evaluation).
- *
- * Policies:
- *   weighted        the brief's rl_agent, fixed: weights by gender (else
- *                   region, else age), sampled without replacement
- *   epsilon-greedy  per slot: best remaining value with prob 1-eps, else a
- *                   uniformly random remaining offer (the self-learning brief)
- *   thompson        Beta-Bernoulli Thompson sampling, top three of one draw
- *   ucb             UCB1 on rewards rescaled to [0, 1]
- *   random          uniform, for simulations and baselines
+ * TB_AGENTS row) names a policy and its knobs; the tabular policies
+ * (policy.h's table, one file each: weighted, epsilon-greedy, thompson, ucb,
+ * random) read the same learned statistics (values.h) and return up to
+ * three distinct allowed offers with the exact probability each was chosen
+ * with (for off-policy evaluation). enum agent_policy is the table's order.
  */
 #ifndef OFFERD_AGENT_H
 #define OFFERD_AGENT_H
@@ -25,6 +17,9 @@
 #include "values.h"
 
 #define AGENT_SHOWN 3
+/* Defaults of the PARAMS knobs shrink and forgetting (docs/simulation.md measures them). */
+#define AGENT_SHRINK_DEFAULT 30.0
+#define AGENT_FORGETTING_DEFAULT 0.999
 /* A decision's segment and state key, as customer.h makes them. */
 #define AGENT_STATE_MAX CUSTOMER_STATE_KEY_MAX
 #define AGENT_SEGMENT_MAX CUSTOMER_SEGMENT_MAX
@@ -56,10 +51,12 @@ typedef struct agent_conf {
 	double r_click;        /* per clicked offer (+1) */
 	double r_ignore;       /* per offer neither accepted nor clicked (-2) */
 	double ucb_c;          /* UCB exploration weight */
-	int ts_draws;          /* Monte Carlo draws for Thompson propensities */
+	int ts_draws;          /* accepted from older versions' PARAMS; unused (thompson is exact) */
 	double reward_wait;    /* seconds; a later reward is logged, not learned (0: no limit) */
 	char params[AGENT_PARAMS_MAX];  /* contextual policies: the version's PARAMS JSON */
 	struct model_set *models;       /* contextual policies: the learned models (server) */
+	double shrink;         /* pseudo-observations toward the segment and company (0: fallback only) */
+	double forgetting;     /* per decision, (0.9, 1] (1: never forget) */
 } agent_conf;
 
 /* Returns the policy's name ("epsilon-greedy"...). */
@@ -71,7 +68,8 @@ void agent_conf_default(agent_conf *c);
 /*
  * Builds a configuration from a TB_AGENTS row: policy, epsilon and the
  * PARAMS JSON ({"reward_accept": 5, "reward_click": 1, "reward_ignore": -2,
- * "ucb_c": 1, "thompson_draws": 64, "reward_wait_seconds": 0}).
+ * "ucb_c": 1, "thompson_draws": 64, "reward_wait_seconds": 0, "shrink": 10,
+ * "forgetting": 0.9995}).
  * Unknown keys are an error so typos do not pass silently.
  */
 int agent_conf_from_db(const db_agent *a, agent_conf *out, char *err, size_t errlen);

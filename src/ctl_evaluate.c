@@ -18,8 +18,6 @@
 #include "request.h"
 #include "util.h"
 
-#define DRAWS_DEFAULT 256
-#define DRAWS_MAX 100000
 
 typedef struct eval_opts {
 	char *policy;
@@ -32,8 +30,8 @@ typedef struct eval_opts {
 	enum ope_missing missing;
 	double epsilon;          /* < 0 until given */
 	int epsilon_set;
-	int64_t draws;
 	int64_t seed;
+	double tau;
 } eval_opts;
 
 #define O(field) offsetof(eval_opts, field)
@@ -55,9 +53,10 @@ static const config_opt opts[] = {
      STR(REQ_OFFERS_MAX) " offers, plus every offer logged)"},
     {"missing M", NULL, CONFIG_STR, O(missing_text), "reject", 0, 0,
      "an episode without reward: reject (counts as not accepted) or skip"},
-    {"draws N", NULL, CONFIG_I64, O(draws), STR(DRAWS_DEFAULT), 1, DRAWS_MAX,
-     "Thompson sampling's Monte Carlo draws per episode"},
-    {"seed S", NULL, CONFIG_I64, O(seed), "1", 0, 1e18, "for those draws"},
+    {"tau T", NULL, CONFIG_DBL, O(tau), "0", 0, 1e12,
+     "clipped IPS's and switch-DR's weight threshold (0: the one of least estimated MSE)"},
+    {"seed S", NULL, CONFIG_I64, O(seed), "1", 0, 1e18,
+     "slates sampled when the choice set has more than 16 offers"},
     CTL_OPT_DATABASE_URL(eval_opts, url),
 };
 
@@ -65,8 +64,9 @@ static const ctl_spec spec = {
     "offerctl evaluate",
     "usage: offerctl evaluate --policy P [options]\n\n"
     "Estimates the acceptance rate a candidate policy would have had on the\n"
-    "logged episodes, from their rewards and logged propensities: IPS, SNIPS and\n"
-    "doubly robust, with 95% intervals, beside the logged policy's actual rate.\n"
+    "logged episodes, from their rewards and logged propensities: IPS, SNIPS,\n"
+    "doubly robust, clipped IPS and switch-DR (for tiny propensities), with 95%\n"
+    "intervals, beside the logged policy's actual rate.\n"
     "The candidate is fixed: its rule over the statistics in TB_POLICY as they\n"
     "are now. docs/simulation.md explains the estimands and their limits.\n",
     NULL,
@@ -152,6 +152,10 @@ static void print_result(const char *title, const ope_result *r)
 	print_interval("IPS", &r->ips);
 	print_interval("SNIPS", &r->snips);
 	print_interval("doubly robust", &r->dr);
+	print_interval("clipped IPS", &r->clipped);
+	print_interval("switch-DR", &r->switch_dr);
+	printf("  %-18s %8.4g   (clipping and switch threshold; bias at most %.4f)\n", "tau", r->tau,
+	       r->bias_bound);
 	printf("  %-18s %8.4f   (reward model alone, biased; no interval)\n", "direct method", r->dm);
 	printf("  weights: effective sample size %.0f of %zu, positive in %.1f%% of episodes, "
 	       "largest %.3g\n",
@@ -226,8 +230,8 @@ int ctl_evaluate(int argc, char **argv)
 	}
 	cand.v = v;
 	cand.company = o.values_company;
-	cand.draws = (int)o.draws;
 	cand.seed = (uint64_t)o.seed;
+	cand.tau = o.tau;
 	printf("evaluate: candidate %s", o.policy);
 	if (cand.conf.policy == POLICY_EPSILON_GREEDY)
 		printf(" (epsilon %g)", cand.conf.epsilon);

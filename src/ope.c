@@ -1,14 +1,12 @@
 /*
  * ope.c — off-policy evaluation (ope.h says what is estimated and why).
  *
- * The candidate's decision rules are agent.c's, restated as probabilities:
- * agent.c draws one slate and knows the probability of that slate only;
- * evaluation needs the probability of the slate the logging policy drew,
- * and the expectation over all slates for the doubly robust estimate.
- * tests/test_ope.c checks that these probabilities equal the propensities
- * agent_decide logs, policy by policy, so the two cannot drift apart
- * silently. (If agent.c grows a public "probability of offer o at slot k
- * given the earlier slots", this file should call it instead.)
+ * The candidate's decision rule is its policy's own slot_probs (policy.h):
+ * the probability of every offer at the next slot given the earlier ones,
+ * the function agent_decide draws from, so evaluation, decisions and
+ * logged propensities are one code path. Evaluation needs the probability
+ * of the slate the logging policy drew and the expectation over all slates
+ * for the doubly robust estimate; both come from slot_probs.
  *
  * Estimators, for n logged episodes with importance weight w_i = pi(a_i|x_i)
  * / mu(a_i|x_i), reward r_i in {0, 1}, reward model q and its expectation
@@ -16,7 +14,17 @@
  *   IPS   mean(w_i r_i)
  *   SNIPS sum(w_i r_i) / sum(w_i)
  *   DR    mean(d_i + w_i (r_i - q(x_i, a_i)))
- * Intervals are mean +- 1.96 standard errors (SNIPS by the delta method).
+ *   clipped IPS  mean(min(w_i, tau) r_i)
+ *   switch-DR    mean(d_i + w_i (r_i - q(x_i, a_i)) [w_i <= tau])
+ *                (Wang, Agarwal, Dudik 2017): DR where the weight is at most
+ *                tau, the reward model alone where it is not. Its bias is at
+ *                most the candidate's probability of actions weighted past
+ *                tau, E_mu[w [w > tau]], estimated by mean(w_i [w_i > tau]);
+ *                tau is given or chosen among 1, 2, 5, ... 10^4, infinity to
+ *                minimise variance / n + that bound squared (the paper's
+ *                rule). With tau infinite it is DR; clipped IPS is IPS.
+ * Intervals are mean +- 1.96 standard errors (SNIPS by the delta method;
+ * clipped IPS and switch-DR: of their variance, the bias bound besides).
  * Logged propensities come from an adaptive policy (its values change with
  * every reward), so the terms are a martingale difference sequence rather
  * than i.i.d.; the estimates stay unbiased and the normal interval is the
@@ -35,6 +43,7 @@
 
 #include "customer.h"
 #include "db.h"
+#include "policy.h"
 #include "pylit.h"
 #include "util.h"
 
@@ -161,113 +170,46 @@ int ope_log_add(ope_log *l, const char *state_key, const customer_attrs *custome
 
 /* --- the candidate's decision rule as probabilities ------------------------- */
 
-/* A candidate's view of one episode: scores or weights of every offer. */
-typedef struct scorer {
-	enum agent_policy policy;
-	size_t n;
-	double eps;
-	double score[OPE_OFFERS_MAX];
-	double weight[OPE_OFFERS_MAX];
-	vstats st[OPE_OFFERS_MAX];
-} scorer;
-
-static void scorer_init(scorer *s, const ope_log *l, const ope_candidate *c, const char *state_key,
-                        const customer_attrs *cust)
+/* The candidate's policy (policy.h) set up for one episode over the log's choice set. */
+static void scorer_init(policy_tab *t, const ope_log *l, const ope_candidate *c,
+                        const char *state_key, const customer_attrs *cust)
 {
-	const agent_conf *conf = &c->conf;
-	const char *names[OPE_OFFERS_MAX];
-	int level[OPE_OFFERS_MAX];
+	size_t idx[OPE_OFFERS_MAX];
 	char seg[AGENT_SEGMENT_MAX];
-	double total_n = 0;
 
-	memset(s, 0, sizeof(*s));
-	s->policy = conf->policy;
-	s->n = l->offers->n;
-	s->eps = conf->policy == POLICY_EPSILON_GREEDY ? conf->epsilon : 0.0;
-	for (size_t i = 0; i < s->n; i++) {
-		names[i] = l->offers->keys[i];
-		s->weight[i] = conf->policy == POLICY_RANDOM ? 1.0 : agent_brief_weight(cust, names[i], i);
-	}
-	if (conf->policy == POLICY_WEIGHTED || conf->policy == POLICY_RANDOM)
-		return;
+	for (size_t i = 0; i < l->offers->n; i++)
+		idx[i] = i;
 	customer_state_segment(state_key, seg, sizeof(seg));
-	values_lookup(c->v, c->company, state_key, seg, names, s->n, s->st, level);
-	for (size_t i = 0; i < s->n; i++)
-		total_n += s->st[i].n + s->st[i].pw;
-	for (size_t i = 0; i < s->n; i++) {
-		if (conf->policy == POLICY_EPSILON_GREEDY) {
-			s->score[i] = values_mean(&s->st[i], 0.0);
-		} else if (conf->policy == POLICY_UCB) {
-			double span = conf->r_accept - conf->r_ignore;
-			double cnt = s->st[i].n + s->st[i].pw;
-			double mean = (values_mean(&s->st[i], conf->r_ignore) - conf->r_ignore) / span;
-
-			if (cnt <= 0) {
-				s->score[i] = INFINITY;
-				continue;
-			}
-			mean = mean < 0 ? 0 : mean > 1 ? 1 : mean;
-			s->score[i] = mean + conf->ucb_c * sqrt(2.0 * log(total_n + 1.0) / cnt);
-		}
-	}
+	policy_tab_init(t, &c->conf, c->v, c->company, state_key, seg, cust,
+	                (const char *const *)l->offers->keys, idx, l->offers->n);
 }
 
-/* P(offer i at the next slot | taken) for the closed-form policies. */
-static void scorer_probs(const scorer *s, const unsigned char *taken, double *probs)
+/* P(offer i at the next slot | taken): the policy's own slot_probs. */
+static void scorer_probs(const policy_tab *t, const unsigned char *taken, double *probs)
 {
 	size_t rem = 0;
 
-	for (size_t i = 0; i < s->n; i++)
+	for (size_t i = 0; i < t->n; i++)
 		rem += !taken[i];
 	if (rem == 0) {
-		memset(probs, 0, s->n * sizeof(double));
+		memset(probs, 0, t->n * sizeof(double));
 		return;
 	}
-	if (s->policy == POLICY_WEIGHTED || s->policy == POLICY_RANDOM) {
-		double total = 0;
-
-		for (size_t i = 0; i < s->n; i++)
-			total += taken[i] ? 0 : s->weight[i];
-		for (size_t i = 0; i < s->n; i++)
-			probs[i] = taken[i] ? 0 : s->weight[i] / total;
-		return;
-	}
-	{
-		double best = -INFINITY;
-		size_t ties = 0;
-
-		for (size_t i = 0; i < s->n; i++) {
-			if (taken[i])
-				continue;
-			if (s->score[i] > best) {
-				best = s->score[i];
-				ties = 1;
-			} else if (s->score[i] == best) {
-				ties++;
-			}
-		}
-		for (size_t i = 0; i < s->n; i++) {
-			if (taken[i]) {
-				probs[i] = 0;
-				continue;
-			}
-			probs[i] = s->eps / (double)rem +
-			           (s->score[i] == best ? (1.0 - s->eps) / (double)ties : 0.0);
-		}
-	}
+	t->type->slot_probs(t, taken, probs);
 }
 
 int ope_slot_probs(const ope_log *l, const ope_candidate *c, const char *state_key,
                    const customer_attrs *customer, const unsigned char *taken, double *probs)
 {
-	scorer *s;
+	policy_tab *t;
 
-	if (c->conf.policy == POLICY_THOMPSON)
+	if (policy_tab_at((size_t)c->conf.policy) == NULL)
 		return ERR_INVAL;
-	s = xmalloc(sizeof(*s));
-	scorer_init(s, l, c, state_key, customer);
-	scorer_probs(s, taken, probs);
-	free(s);
+	t = xmalloc(sizeof(*t));
+	scorer_init(t, l, c, state_key, customer);
+	scorer_probs(t, taken, probs);
+	policy_tab_clear(t);
+	free(t);
 	return 0;
 }
 
@@ -355,11 +297,19 @@ static ope_interval wf_interval(const welford *w)
 	return r;
 }
 
+static const double taus[OPE_TAUS] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 10000, INFINITY};
+
 typedef struct acc {
 	welford logged;
 	welford ips;
 	welford dr;
 	welford dm;
+	/* Per threshold: clipped IPS, switch-DR, and w [w > tau] for the bias bound. */
+	size_t ntau;
+	double tau[OPE_TAUS];
+	welford clip[OPE_TAUS];
+	welford sw_dr[OPE_TAUS];
+	double over[OPE_TAUS];
 	double sw;
 	double swr;
 	double sw2;
@@ -374,6 +324,11 @@ static void acc_add(acc *a, double w, double r, double dm, double qlogged)
 	wf_add(&a->ips, w * r);
 	wf_add(&a->dr, dm + w * (r - qlogged));
 	wf_add(&a->dm, dm);
+	for (size_t t = 0; t < a->ntau; t++) {
+		wf_add(&a->clip[t], (w < a->tau[t] ? w : a->tau[t]) * r);
+		wf_add(&a->sw_dr[t], dm + (w <= a->tau[t] ? w * (r - qlogged) : 0.0));
+		a->over[t] += w > a->tau[t] ? w : 0.0;
+	}
 	a->sw += w;
 	a->swr += w * r;
 	a->sw2 += w * w;
@@ -395,6 +350,27 @@ static void acc_result(const acc *a, ope_result *out)
 	out->dm = a->dm.mean;
 	out->max_weight = a->maxw;
 	out->support = (double)a->pos / (double)out->n;
+	{
+		/* The threshold of least estimated MSE: variance / n + bias bound^2. */
+		size_t best = 0;
+		double best_mse = INFINITY;
+
+		for (size_t t = 0; t < a->ntau; t++) {
+			ope_interval iv = wf_interval(&a->sw_dr[t]);
+			double se = (iv.hi - iv.value) / Z95;
+			double bias = a->over[t] / (double)out->n;
+			double mse = se * se + bias * bias;
+
+			if (!isnan(mse) && mse < best_mse) {
+				best_mse = mse;
+				best = t;
+			}
+		}
+		out->tau = a->tau[best];
+		out->bias_bound = a->over[best] / (double)out->n;
+		out->clipped = wf_interval(&a->clip[best]);
+		out->switch_dr = wf_interval(&a->sw_dr[best]);
+	}
 	if (a->sw > 0) {
 		double v = a->swr / a->sw;
 		/* Delta method; r is 0 or 1, so sum w^2 (r - v)^2 = (1 - 2v) sum w^2 r + v^2 sum w^2. */
@@ -413,7 +389,7 @@ static void acc_result(const acc *a, ope_result *out)
 /* --- per episode ------------------------------------------------------------- */
 
 typedef struct episode_view {
-	const scorer *s;
+	const policy_tab *s;
 	const qmodel *qs;     /* per-offer accept model, for slates */
 	size_t state;
 	size_t seg;
@@ -481,50 +457,6 @@ static double dm_slate_sampled(const episode_view *v, rng *r)
 	return sum / SLATE_MC_DRAWS;
 }
 
-/*
- * Thompson sampling by Monte Carlo: the share of draws whose top offers are
- * the logged ones, and the reward model averaged over the drawn slates.
- */
-static void thompson_mc(const episode_view *v, const ope_episode *e, const qmodel *q1, int draws,
-                        rng *r, double *pi1, double *pslate, double *dm_slate, double *dm_first)
-{
-	size_t n = v->s->n;
-	size_t match = 0;
-	double ds = 0;
-	double df = 0;
-
-	memset(pi1, 0, n * sizeof(double));
-	for (int d = 0; d < draws; d++) {
-		double x[OPE_OFFERS_MAX];
-		unsigned char used[OPE_OFFERS_MAX] = {0};
-		size_t slate[AGENT_SHOWN] = {0};
-		int same = 1;
-
-		for (size_t i = 0; i < n; i++)
-			x[i] = rng_beta(r, 1.0 + v->s->st[i].pa + v->s->st[i].succ,
-			                1.0 + v->s->st[i].pb + v->s->st[i].fail);
-		for (size_t k = 0; k < v->depth; k++) {
-			size_t best = SIZE_MAX;
-
-			for (size_t i = 0; i < n; i++) {
-				if (!used[i] && (best == SIZE_MAX || x[i] > x[best]))
-					best = i;
-			}
-			used[best] = 1;
-			slate[k] = best;
-			if (k < e->n && best != e->shown[k])
-				same = 0;
-		}
-		match += (size_t)same;
-		pi1[slate[0]] += 1.0 / draws;
-		ds += slate_q(v, slate, v->depth);
-		df += qm_get(q1, v->state, v->seg, slate[0]);
-	}
-	*pslate = (double)match / draws;
-	*dm_slate = ds / draws;
-	*dm_first = df / draws;
-}
-
 int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate_out,
                  ope_result *first_out)
 {
@@ -535,7 +467,7 @@ int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate_out
 	qmodel q1[2];
 	acc as;
 	acc a1;
-	scorer *sc = NULL;
+	policy_tab *sc = NULL;
 	rng r;
 
 	memset(slate_out, 0, sizeof(*slate_out));
@@ -544,10 +476,18 @@ int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate_out
 		return ERR_NOTFOUND;
 	if (ns * no > CELLS_MAX)
 		return ERR_TOOBIG;
-	if (c->conf.policy == POLICY_THOMPSON && c->draws < 1)
+	if (policy_tab_at((size_t)c->conf.policy) == NULL)
 		return ERR_INVAL;
 	memset(&as, 0, sizeof(as));
 	memset(&a1, 0, sizeof(a1));
+	if (c->tau > 0) {
+		as.ntau = a1.ntau = 1;
+		as.tau[0] = a1.tau[0] = c->tau;
+	} else {
+		as.ntau = a1.ntau = OPE_TAUS;
+		memcpy(as.tau, taus, sizeof(taus));
+		memcpy(a1.tau, taus, sizeof(taus));
+	}
 	rng_seed(&r, c->seed);
 	/*
 	 * Two-fold cross-fitting: an episode of fold f is scored by the models
@@ -591,9 +531,7 @@ int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate_out
 		v.state = e->state;
 		v.seg = l->state_segment[e->state];
 		v.depth = no < AGENT_SHOWN ? no : AGENT_SHOWN;
-		if (c->conf.policy == POLICY_THOMPSON) {
-			thompson_mc(&v, e, &q1[f], c->draws, &r, pi1, &pslate, &dm_slate, &dm_first);
-		} else {
+		{
 			unsigned char taken[OPE_OFFERS_MAX] = {0};
 			size_t slate[AGENT_SHOWN];
 
@@ -613,6 +551,7 @@ int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate_out
 			for (size_t j = 0; j < no; j++)
 				dm_first += pi1[j] * qm_get(&q1[f], v.state, v.seg, j);
 		}
+		policy_tab_clear(sc);
 		for (size_t k = 0; k < e->n; k++) {
 			mu *= e->propensity[k];
 			logged[k] = e->shown[k];
@@ -647,16 +586,16 @@ typedef struct load_ctx {
 	size_t nnames;
 } load_ctx;
 
-static void count_policy(load_ctx *c, const char *policy)
+static void count_policy(load_ctx *c, const char *name)
 {
 	for (size_t i = 0; i < c->nnames; i++) {
-		if (strcmp(c->names[i], policy) == 0) {
+		if (strcmp(c->names[i], name) == 0) {
 			c->counts[i]++;
 			return;
 		}
 	}
 	if (c->nnames < POLICY_NAMES_MAX) {
-		util_strlcpy(c->names[c->nnames], policy, sizeof(c->names[0]));
+		util_strlcpy(c->names[c->nnames], name, sizeof(c->names[0]));
 		c->counts[c->nnames++] = 1;
 	}
 }

@@ -15,15 +15,16 @@
  *           (accepted_offer in /rewards). Assumes the first slot's outcome
  *           does not depend on the offers below it (customers read top-down,
  *           as in a cascade); much lower variance.
- * For each: the logged policy's actual rate, IPS, self-normalised IPS and
- * doubly robust estimates with 95% normal-approximation intervals. DR's
+ * For each: the logged policy's actual rate, IPS, self-normalised IPS,
+ * doubly robust, clipped IPS and switch-DR estimates with 95%
+ * normal-approximation intervals. DR's
  * reward model is fitted on the logs with two-fold cross-fitting (the model
  * for one half is fitted on the other half), shrunk state -> segment ->
  * offer -> overall.
  *
- * The candidate is fixed: its decision rule (agent.c's, mirrored here so the
- * probability of any slate can be computed, not only of the one drawn) over
- * statistics that do not change during the evaluation.
+ * The candidate is fixed: its policy's slot probabilities (policy.h, the
+ * functions /predict draws from) over statistics that do not change during
+ * the evaluation.
  */
 #ifndef OFFERD_OPE_H
 #define OFFERD_OPE_H
@@ -112,9 +113,12 @@ typedef struct ope_candidate {
 	agent_conf conf;         /* policy, epsilon, ucb_c... */
 	values *v;               /* its statistics; borrowed */
 	const char *company;     /* whose statistics in v */
-	int draws;               /* Thompson sampling: Monte Carlo draws per episode */
-	uint64_t seed;           /* Thompson sampling's draws */
+	uint64_t seed;           /* slates sampled beyond OPE_EXACT_MAX offers */
+	double tau;              /* switch-DR's and clipping's threshold; 0: chosen by estimated MSE */
 } ope_candidate;
+
+/* The thresholds tried when tau is 0, and their number. */
+#define OPE_TAUS 12
 
 typedef struct ope_interval {
 	double value;
@@ -128,6 +132,18 @@ typedef struct ope_result {
 	ope_interval ips;
 	ope_interval snips;
 	ope_interval dr;
+	/*
+	 * For tiny logged propensities (squarecb's can be 1/(K + gamma)):
+	 * clipped IPS, mean(min(w, tau) r), and switch-DR (Wang, Agarwal and
+	 * Dudik 2017), mean(dm + w (r - q) [w <= tau]), the reward model alone
+	 * where the weight passes tau. Their intervals are of the variance only;
+	 * bias_bound bounds switch-DR's bias (and clipping's): mean(w [w > tau]),
+	 * the candidate's mass on actions weighted past tau, rewards in [0, 1].
+	 */
+	ope_interval clipped;
+	ope_interval switch_dr;
+	double tau;              /* the threshold used: given, or of least estimated MSE */
+	double bias_bound;
 	double dm;               /* the reward model alone (no interval) */
 	double ess;              /* effective sample size (sum w)^2 / sum w^2 */
 	double max_weight;
@@ -144,8 +160,8 @@ int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate,
 /*
  * The candidate's probability of choosing each offer of the log's choice
  * set at the next slot, given the offers already taken (taken[i] != 0), for
- * an episode in state state_key with customer. Exact for weighted,
- * epsilon-greedy, ucb and random; ERR_INVAL for thompson (no closed form).
+ * an episode in state state_key with customer: the policy's slot_probs
+ * (policy.h), exact for every tabular policy (thompson's by quadrature).
  * probs has ope_log_noffers(l) entries.
  */
 int ope_slot_probs(const ope_log *l, const ope_candidate *c, const char *state_key,

@@ -1,7 +1,8 @@
 /*
- * policy.c — the table of contextual policies and what they share:
- * parameters, learning with cascade credit, and the statistics' save,
- * merge and load (policy.h).
+ * policy.c — the tables of policies and what they share: for the tabular
+ * ones, the statistics of a decision and the slot-by-slot draw; for the
+ * contextual ones, parameters, learning with cascade credit, and the
+ * statistics' save, merge and load (policy.h).
  */
 #include "policy.h"
 
@@ -13,7 +14,138 @@
 
 #include <jansson.h>
 
+#include "agent.h"
 #include "ridge.h"
+
+/* --- tabular policies -------------------------------------------------------- */
+
+/* The table, in agent.h's enum agent_policy order: a new policy is one file and one row. */
+static const policy_tab_type *const tab_types[] = {
+    &policy_weighted_type, &policy_egreedy_type, &policy_thompson_type,
+    &policy_ucb_type,      &policy_random_type,
+};
+
+_Static_assert(UTIL_ARRAY_LEN(tab_types) == POLICY_RANDOM + 1,
+               "one row per enum agent_policy value, in its order");
+
+const policy_tab_type *policy_tab_at(size_t i)
+{
+	return i < UTIL_ARRAY_LEN(tab_types) ? tab_types[i] : NULL;
+}
+
+const policy_tab_type *policy_tab_find(const char *name)
+{
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(tab_types); i++) {
+		if (util_streq_nocase(name, tab_types[i]->name))
+			return tab_types[i];
+	}
+	if (util_streq_nocase(name, "epsilon_greedy") || util_streq_nocase(name, "egreedy"))
+		return &policy_egreedy_type;
+	return NULL;
+}
+
+void policy_tab_init(policy_tab *t, const agent_conf *conf, values *v, const char *company,
+                     const char *state_key, const char *segment, const customer_attrs *customer,
+                     const char *const *names, const size_t *idx, size_t n)
+{
+	t->type = policy_tab_at((size_t)conf->policy);
+	t->conf = conf;
+	t->n = n < REQ_OFFERS_MAX ? n : REQ_OFFERS_MAX;
+	t->total_n = 0;
+	t->scratch = NULL;
+	for (size_t i = 0; i < t->n; i++) {
+		memset(&t->o[i], 0, sizeof(t->o[i]));
+		t->o[i].idx = idx[i];
+		t->o[i].weight = agent_brief_weight(customer, names[i], idx[i]);
+	}
+	if (t->type->stats) {
+		vstats st[REQ_OFFERS_MAX];
+		int level[REQ_OFFERS_MAX];
+
+		values_blend(v, company, state_key, segment, names, t->n, conf->shrink, st, level);
+		for (size_t i = 0; i < t->n; i++) {
+			t->o[i].st = st[i];
+			t->total_n += st[i].n + st[i].pw;
+		}
+	}
+	if (t->type->prepare != NULL)
+		t->type->prepare(t);
+}
+
+void policy_tab_clear(policy_tab *t)
+{
+	free(t->scratch);
+	t->scratch = NULL;
+}
+
+void policy_tab_decide(policy_tab *t, rng *r, policy_slate *out)
+{
+	unsigned char taken[REQ_OFFERS_MAX] = {0};
+
+	memset(out, 0, sizeof(*out));
+	while (out->n < POLICY_SLOTS && out->n < t->n) {
+		double probs[REQ_OFFERS_MAX];
+		double x;
+		size_t pick = SIZE_MAX;
+
+		t->type->slot_probs(t, taken, probs);
+		x = rng_uniform(r);
+		/* The last offer with positive probability absorbs rounding. */
+		for (size_t i = 0; i < t->n; i++) {
+			if (taken[i] || !(probs[i] > 0))
+				continue;
+			pick = i;
+			if (x < probs[i])
+				break;
+			x -= probs[i];
+		}
+		if (pick == SIZE_MAX)
+			break;
+		taken[pick] = 1;
+		out->idx[out->n] = t->o[pick].idx;
+		out->propensity[out->n] = probs[pick];
+		out->n++;
+	}
+}
+
+void policy_tab_proportional(const policy_tab *t, const unsigned char *taken, int weighted,
+                             double *probs)
+{
+	double total = 0;
+
+	for (size_t i = 0; i < t->n; i++)
+		total += taken[i] ? 0 : weighted ? t->o[i].weight : 1.0;
+	for (size_t i = 0; i < t->n; i++)
+		probs[i] = taken[i] ? 0 : (weighted ? t->o[i].weight : 1.0) / total;
+}
+
+void policy_tab_greedy(const policy_tab *t, const unsigned char *taken, double eps, double *probs)
+{
+	double best = -INFINITY;
+	size_t ties = 0;
+	size_t rem = 0;
+
+	for (size_t i = 0; i < t->n; i++) {
+		if (taken[i])
+			continue;
+		rem++;
+		if (t->o[i].score > best) {
+			best = t->o[i].score;
+			ties = 1;
+		} else if (t->o[i].score == best) {
+			ties++;
+		}
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		if (taken[i]) {
+			probs[i] = 0;
+			continue;
+		}
+		probs[i] = eps / (double)rem + (t->o[i].score == best ? (1.0 - eps) / (double)ties : 0.0);
+	}
+}
+
+/* --- contextual policies ------------------------------------------------------ */
 
 /* The table: adding a policy is one file and one row here. */
 static const policy_type *const types[] = {
@@ -36,7 +168,8 @@ static const policy_param common_params[] = {
 };
 
 /* Keys of the agent version that belong to the tabular policies or the writer. */
-static const char *const agent_keys[] = {"ucb_c", "thompson_draws", "reward_wait_seconds"};
+static const char *const agent_keys[] = {"ucb_c", "thompson_draws", "reward_wait_seconds",
+                                         "shrink"};
 
 const policy_type *policy_find(const char *name)
 {

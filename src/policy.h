@@ -1,7 +1,22 @@
 /*
- * policy.h — one interface for the contextual policies (issue 13 point 1).
- * A policy is one file (policy_<name>.c) and one row of the table in
- * policy.c: its name, its parameters (a table of bounded numbers parsed
+ * policy.h — one interface for every policy (issue 13 point 1). A policy
+ * is one file (policy_<name>.c) and one row of a table in policy.c.
+ *
+ * Tabular policies read values.h's statistics of the customer's state,
+ * shrunk toward its segment's and the company's (values_blend). Each says,
+ * for the offers not yet taken, the exact probability of each being chosen
+ * at the next slot (slot_probs); policy_tab_decide draws every slot from
+ * those probabilities and logs the probability it drew with, and
+ * `offerctl evaluate` (ope.c) scores a candidate with the same function, so
+ * decisions, logged propensities and evaluation cannot disagree:
+ *   weighted        the brief's rl_agent weights (policy_weighted.c)
+ *   epsilon-greedy  best mean with prob 1-epsilon, else uniform (policy_egreedy.c)
+ *   thompson        Beta-Bernoulli Thompson sampling, one draw per slot,
+ *                   win probabilities by quadrature (policy_thompson.c)
+ *   ucb             UCB1 on rewards rescaled to [0, 1] (policy_ucb.c)
+ *   random          uniform (policy_random.c)
+ *
+ * Contextual policies: its name, its parameters (a table of bounded numbers parsed
  * from the agent version's PARAMS JSON), how it decides a slate of up to
  * POLICY_SLOTS distinct allowed offers with the exact probability of each
  * slot's choice given the earlier slots, how it learns from the rewards of
@@ -30,6 +45,7 @@
 #include "request.h"
 #include "rng.h"
 #include "util.h"
+#include "values.h"
 
 #define POLICY_SLOTS 3
 
@@ -156,6 +172,69 @@ int policy_merge(policy *p, const char *json, size_t len, char *err, size_t errl
 /* Replaces the statistics. */
 int policy_load(policy *p, const char *json, size_t len, char *err, size_t errlen);
 
+/* --- tabular policies ---------------------------------------------------------- */
+
+struct agent_conf;
+
+/* One allowed offer as a tabular policy sees it. */
+typedef struct policy_tab_offer {
+	size_t idx;          /* index into the request's offers (or ope's choice set) */
+	double weight;       /* the brief's weight of the offer for this customer */
+	vstats st;           /* statistics of the state, shrunk (values_blend) */
+	double score;        /* the policy's score, from prepare */
+} policy_tab_offer;
+
+typedef struct policy_tab policy_tab;
+
+typedef struct policy_tab_type {
+	const char *name;
+	int stats;           /* 1: reads values.h's statistics */
+	/* Scores t's offers once per decision; may allocate t->scratch. May be NULL. */
+	void (*prepare)(policy_tab *t);
+	/*
+	 * P(offer i is chosen at the next slot) for every offer of t, given the
+	 * offers already taken (taken[i] != 0, probability 0); exact, summing to
+	 * 1 over the others (at least one is not taken).
+	 */
+	void (*slot_probs)(const policy_tab *t, const unsigned char *taken, double *probs);
+} policy_tab_type;
+
+struct policy_tab {
+	const policy_tab_type *type;
+	const struct agent_conf *conf;
+	size_t n;
+	policy_tab_offer o[REQ_OFFERS_MAX];
+	double total_n;      /* sum of the offers' evidence (UCB's log term) */
+	void *scratch;       /* the policy's own, freed by policy_tab_clear */
+};
+
+/* The tabular policy named name (case-insensitive, with aliases), or NULL. */
+const policy_tab_type *policy_tab_find(const char *name);
+/* Row i of the table (agent.h's enum agent_policy order), or NULL past the end. */
+const policy_tab_type *policy_tab_at(size_t i);
+
+/*
+ * Sets t up for one decision of conf's policy among the n offers names
+ * (idx[i] their indexes in the caller's list) for customer in state_key of
+ * segment, reading v's statistics of company. The caller calls
+ * policy_tab_clear(t) afterwards.
+ */
+void policy_tab_init(policy_tab *t, const struct agent_conf *conf, values *v, const char *company,
+                     const char *state_key, const char *segment, const customer_attrs *customer,
+                     const char *const *names, const size_t *idx, size_t n);
+void policy_tab_clear(policy_tab *t);
+/*
+ * Fills up to POLICY_SLOTS distinct offers slot by slot, each drawn from
+ * slot_probs; out->idx are the offers' idx, out->propensity the exact
+ * probability each was drawn with.
+ */
+void policy_tab_decide(policy_tab *t, rng *r, policy_slate *out);
+/* Helpers for slot_probs: proportional to o[i].weight (1 each when !weighted). */
+void policy_tab_proportional(const policy_tab *t, const unsigned char *taken, int weighted,
+                             double *probs);
+/* eps uniform over the offers not taken, 1 - eps split among the best scores. */
+void policy_tab_greedy(const policy_tab *t, const unsigned char *taken, double eps, double *probs);
+
 /* --- helpers for the policies' files ------------------------------------------ */
 
 /* The features of request offer i at slot, as the policy's parameters say. */
@@ -163,6 +242,12 @@ void policy_features(const policy *p, const feat_ctx *ctx, const predict_req *re
                      size_t slot, feat_vec *out);
 /* The allowed offers of req not yet in s, into cand; returns their number. */
 size_t policy_remaining(const predict_req *req, const policy_slate *s, size_t *cand);
+
+extern const policy_tab_type policy_weighted_type;
+extern const policy_tab_type policy_egreedy_type;
+extern const policy_tab_type policy_thompson_type;
+extern const policy_tab_type policy_ucb_type;
+extern const policy_tab_type policy_random_type;
 
 extern const policy_type policy_lints_type;
 extern const policy_type policy_squarecb_type;

@@ -666,7 +666,10 @@ static int inproc_decide(void *arg, const sim_context *c, size_t *slate, size_t 
 	return 0;
 }
 
-/* Memory-only learning: the writer's deltas, applied to absolute rows. */
+/*
+ * Memory-only learning: the writer's scoring (agent_rewards) and row update
+ * (values_row_add) applied to absolute rows instead of committed deltas.
+ */
 static void learn_in_memory(sim_inproc *p, const pending *q)
 {
 	char offers[AGENT_SHOWN][64];
@@ -691,10 +694,7 @@ static void learn_in_memory(sim_inproc *p, const pending *q)
 			row->alpha = 1.0;  /* TB_POLICY's prior_alpha/prior_beta defaults */
 			row->beta = 1.0;
 		}
-		row->n += 1;
-		row->reward_sum += rw[k];
-		row->alpha += success[k] ? 1 : 0;
-		row->beta += success[k] ? 0 : 1;
+		values_row_add(row, rw[k], success[k]);
 		row->rev = ++p->rev;
 		values_set(p->v, row);
 	}
@@ -780,6 +780,7 @@ int sim_truth(const sim_world *w, uint64_t from, uint64_t to, const agent_conf *
 {
 	double slate = 0;
 	double first = 0;
+	agent_conf fixed;
 	rng r;
 	int rc = 0;
 
@@ -787,6 +788,10 @@ int sim_truth(const sim_world *w, uint64_t from, uint64_t to, const agent_conf *
 	*first_out = 0;
 	if (draws < 1 || to <= from)
 		return ERR_INVAL;
+	/* Fixed: its decisions must not advance the forgetting clock of the statistics. */
+	fixed = *conf;
+	fixed.forgetting = 1.0;
+	conf = &fixed;
 	rng_seed(&r, seed);
 	for (uint64_t t = from; t < to; t++) {
 		sim_context c;

@@ -1,8 +1,9 @@
 /*
  * sim.h — a simulated customer population with hidden acceptance
  * probabilities, and a runner that puts an agent in front of it: the real
- * policies of agent.c learning through the real writer (writer_run_batch on
- * a SQLite or PostgreSQL store), the same statistics updated in memory only,
+ * policies (agent_decide, one file each: policy.h) learning through the
+ * real writer (writer_run_batch on a SQLite or PostgreSQL store), the same
+ * statistics updated in memory only,
  * an oracle that knows the truth, or (ctl_simulate.c) a live offerd over HTTP.
  *
  * The world (docs/simulation.md has the full description):

@@ -1,6 +1,6 @@
 /*
  * values.h — the learned statistics in memory, so a decision never waits on
- * the database. One entry per (company, state, offer), plus aggregates per
+ * the database, optionally forgetting (values_tick). One entry per (company, state, offer), plus aggregates per
  * (company, segment, offer) and per (company, offer) that serve as the
  * fallback for states never seen. The database (TB_POLICY) is the truth;
  * entries are set from it with a revision guard, so the writer's own updates
@@ -42,6 +42,31 @@ void values_set(values *v, const db_policy_row *row);
  */
 void values_lookup(values *v, const char *company, const char *state_key, const char *segment,
                    const char *const *offers, size_t n, vstats *out, int *level);
+
+/*
+ * The same, each offer's state statistics shrunk toward its segment's, and
+ * the segment's toward the company's, in proportion to the evidence:
+ * child + min(shrink, W) / W * parent, W the parent's observations, so an
+ * estimate from n observations is (n mean + k parent) / (n + k) with
+ * k = min(shrink, W). A state never seen is its parent, worth at most
+ * shrink observations. shrink <= 0 is values_lookup.
+ */
+void values_blend(values *v, const char *company, const char *state_key, const char *segment,
+                  const char *const *offers, size_t n, double shrink, vstats *out, int *level);
+
+/*
+ * Advances company's forgetting clock by one decision with factor gamma
+ * (0, 1]: every statistic of the company weighs gamma^(decisions since it
+ * was learned). gamma 1 forgets nothing.
+ */
+void values_tick(values *v, const char *company, double gamma);
+
+/*
+ * Learns one scored reward into a TB_POLICY row (a delta or absolute row):
+ * one observation, its reward, a success or a failure. The writer's deltas
+ * and the simulator's in-memory rows both learn through this.
+ */
+void values_row_add(db_policy_row *r, double reward, int success);
 
 /* The mean reward of s, or dflt without data. */
 double values_mean(const vstats *s, double dflt);

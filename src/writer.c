@@ -68,10 +68,7 @@ static void delta_add(delta_set *d, const char *company, const char *state, cons
 		r = &d->rows[i];
 		if (strcmp(r->offer, offer) == 0 && strcmp(r->state_key, state) == 0 &&
 		    strcmp(r->company, company) == 0) {
-			r->n += 1;
-			r->reward_sum += reward;
-			r->alpha += success ? 1 : 0;
-			r->beta += success ? 0 : 1;
+			values_row_add(r, reward, success);
 			return;
 		}
 	}
@@ -84,10 +81,7 @@ static void delta_add(delta_set *d, const char *company, const char *state, cons
 	r->company = xstrdup(company);
 	r->state_key = xstrdup(state);
 	r->offer = xstrdup(offer);
-	r->n = 1;
-	r->reward_sum = reward;
-	r->alpha = success ? 1 : 0;
-	r->beta = success ? 0 : 1;
+	values_row_add(r, reward, success);
 }
 
 static void delta_free(delta_set *d)

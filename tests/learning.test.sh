@@ -210,7 +210,11 @@ learn_policy ucb 1.3.0
 t0=$EPOCHREALTIME
 pg_setup
 pg_new_db learn pgdb
-release "$pgdb" 1.1.0 --policy epsilon-greedy --epsilon 0.1
+# shrink 0: this part measures how fast statistics travel between processes,
+# with a burst of 30 rejections that must make OFFER_7 as bad as the others
+# in a state; with shrinkage (default 30) a state's own 30 observations are
+# weighed against 30 pseudo-observations of the company's values instead.
+release "$pgdb" 1.1.0 --policy epsilon-greedy --epsilon 0.1 --params '{"shrink": 0}'
 offerd_start p1 "$pgdb" --auth off --refresh 0.2
 offerd_start p2 "$pgdb" --auth off --refresh 0.2
 for p in p1 p2; do

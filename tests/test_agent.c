@@ -217,9 +217,13 @@ static tracker *run_policy(const agent_conf *c, values *v, const predict_req *r,
                            int exact)
 {
 	tracker *t = tracker_new(exact);
+	agent_conf fixed = *c;
 	rng g;
 	agent_decision d;
 
+	/* The statistics stay as given: no forgetting between the draws. */
+	fixed.forgetting = 1.0;
+	c = &fixed;
 	rng_seed(&g, seed);
 	for (int i = 0; i < DRAWS; i++) {
 		assert_int_equal(agent_decide(c, v, &g, "A", r, NULL, &d), 0);
@@ -519,7 +523,7 @@ static void test_dominant_offer(void **state)
 		agent_conf_default(&c);
 		c.policy = policies[i];
 		c.epsilon = 0.1;
-		t = run_policy(&c, v, &r, 100 + i, policies[i] != POLICY_THOMPSON);
+		t = run_policy(&c, v, &r, 100 + i, 1);
 		first = (double)t->first[6] / DRAWS;
 		shown = (double)t->shown[6] / DRAWS;
 		print_message("%-15s OFFER_7 first %.4f, shown %.4f\n", agent_policy_name(c.policy),
@@ -532,6 +536,8 @@ static void test_dominant_offer(void **state)
 			assert_true(fabs(t->p0[6] - 0.91) < 1e-12);
 			check_tracker(t, 10);
 		}
+		if (policies[i] == POLICY_THOMPSON)
+			check_tracker(t, 10);  /* exact propensities, by quadrature */
 		if (policies[i] == POLICY_UCB) {
 			/* All offers tried as often: UCB is deterministic here. */
 			assert_true(t->p0[6] == 1.0);
@@ -557,7 +563,7 @@ static void test_thompson_propensities(void **state)
 	v = dominant_values(&r);
 	agent_conf_default(&c);
 	c.policy = POLICY_THOMPSON;
-	c.ts_draws = 200;
+	c.forgetting = 1.0;
 	rng_seed(&g, 31);
 	for (int i = 0; i < 2000; i++) {
 		assert_int_equal(agent_decide(&c, v, &g, "A", &r, NULL, &d), 0);
@@ -569,7 +575,7 @@ static void test_thompson_propensities(void **state)
 		}
 	}
 	/* Beta(91, 11) against nine Beta(11, 91): OFFER_7 first essentially always,
-	 * and the Monte Carlo estimate says so. */
+	 * and the quadrature says so. */
 	assert_true(n7 > 1980);
 	assert_true(sum7 / n7 > 0.97);
 	values_free(v);
@@ -702,6 +708,15 @@ static void test_conf_from_db(void **state)
 	assert_int_equal(c.policy, POLICY_EPSILON_GREEDY);
 	assert_int_equal(conf_from("weighted", 0.1, "{}", &c, err, sizeof(err)), 0);
 	assert_int_equal(c.policy, POLICY_WEIGHTED);
+	/* Shrinkage and forgetting (issue 13 point 4): defaults, and set. */
+	assert_true(c.shrink == AGENT_SHRINK_DEFAULT && c.forgetting == AGENT_FORGETTING_DEFAULT);
+	assert_int_equal(conf_from("thompson", 0, "{\"shrink\": 0, \"forgetting\": 1}", &c, err,
+	                           sizeof(err)),
+	                 0);
+	assert_true(c.shrink == 0 && c.forgetting == 1);
+	conf_bad("thompson", 0, "{\"forgetting\": 0.5}", "out of range");
+	conf_bad("thompson", 0, "{\"forgetting\": 1.01}", "out of range");
+	conf_bad("thompson", 0, "{\"shrink\": -1}", "out of range");
 
 	/* Typos and nonsense are errors, not silently ignored. */
 	conf_bad("epsilon-greedy", 0.1, "{\"reward_acept\": 5}", "params.reward_acept is unknown");

@@ -13,7 +13,8 @@
  *   - forgetting: statistics decay by the factor per learned episode;
  *   - propensity exactness: one request decided 40,000 times, each slot's
  *     logged probability against the empirical frequency of that choice
- *     given the earlier slots.
+ *     given the earlier slots; the same for every tabular policy
+ *     (weighted, epsilon-greedy, thompson, ucb, random) through agent_decide.
  * Also the cascade credit and the ridge model against a direct solve.
  *
  * Public API only; links against build/liboffer.a.
@@ -30,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent.h"
 #include "feat.h"
 #include "linalg.h"
 #include "policy.h"
@@ -393,6 +395,71 @@ static void test_save_load(void **state)
  */
 #define DRAWS 40000
 
+/* Counts per prefix: slot 0 by offer; slot 1 by (o0, o1); slot 2 by (o0, o1, o2). */
+static unsigned c1[NOFFERS];
+static unsigned c2[NOFFERS][NOFFERS];
+static unsigned c3[NOFFERS][NOFFERS][NOFFERS];
+static double p1[NOFFERS];
+static double p2[NOFFERS][NOFFERS];
+static double p3[NOFFERS][NOFFERS][NOFFERS];
+
+static void counts_reset(void)
+{
+	memset(c1, 0, sizeof(c1));
+	memset(c2, 0, sizeof(c2));
+	memset(c3, 0, sizeof(c3));
+}
+
+static void counts_add(const size_t *idx, const double *prop)
+{
+	c1[idx[0]]++;
+	c2[idx[0]][idx[1]]++;
+	c3[idx[0]][idx[1]][idx[2]]++;
+	/* The same prefix must always log the same probability. */
+	if (c1[idx[0]] > 1)
+		assert_true(fabs(p1[idx[0]] - prop[0]) < 1e-12);
+	p1[idx[0]] = prop[0];
+	p2[idx[0]][idx[1]] = prop[1];
+	p3[idx[0]][idx[1]][idx[2]] = prop[2];
+}
+
+/* Each slot's logged probability against its empirical frequency given the earlier slots. */
+static int counts_check(const char *name)
+{
+	int checked = 0;
+
+	for (size_t a = 0; a < NOFFERS; a++) {
+		double f = (double)c1[a] / DRAWS;
+		double tol = 4 * sqrt(p1[a] * (1 - p1[a]) / DRAWS) + 0.005;
+
+		if (c1[a] > 0) {
+			if (fabs(f - p1[a]) > tol)
+				fail_msg("%s slot 1 OFFER_%zu: logged %.4f, drawn %.4f", name, a + 1, p1[a], f);
+			checked++;
+		}
+		for (size_t b = 0; b < NOFFERS; b++) {
+			if (c2[a][b] == 0 || c1[a] < 2000)
+				continue;
+			f = (double)c2[a][b] / c1[a];
+			tol = 4 * sqrt(p2[a][b] * (1 - p2[a][b]) / c1[a]) + 0.005;
+			if (fabs(f - p2[a][b]) > tol)
+				fail_msg("%s slot 2 after OFFER_%zu: OFFER_%zu logged %.4f, drawn %.4f", name,
+				         a + 1, b + 1, p2[a][b], f);
+			checked++;
+			for (size_t c = 0; c < NOFFERS; c++) {
+				if (c3[a][b][c] == 0 || c2[a][b] < 2000)
+					continue;
+				f = (double)c3[a][b][c] / c2[a][b];
+				tol = 4 * sqrt(p3[a][b][c] * (1 - p3[a][b][c]) / c2[a][b]) + 0.005;
+				if (fabs(f - p3[a][b][c]) > tol)
+					fail_msg("%s slot 3: logged %.4f, drawn %.4f", name, p3[a][b][c], f);
+				checked++;
+			}
+		}
+	}
+	return checked;
+}
+
 static void test_propensity_exact(void **state)
 {
 	const policy_type *t = type_of(state);
@@ -400,18 +467,8 @@ static void test_propensity_exact(void **state)
 	predict_req req;
 	feat_ctx ctx;
 	rng r;
-	/* Counts per prefix: slot 0 by offer; slot 1 by (o0, o1); slot 2 by (o0, o1, o2). */
-	static unsigned c1[NOFFERS];
-	static unsigned c2[NOFFERS][NOFFERS];
-	static unsigned c3[NOFFERS][NOFFERS][NOFFERS];
-	static double p1[NOFFERS];
-	static double p2[NOFFERS][NOFFERS];
-	static double p3[NOFFERS][NOFFERS][NOFFERS];
-	int checked = 0;
 
-	memset(c1, 0, sizeof(c1));
-	memset(c2, 0, sizeof(c2));
-	memset(c3, 0, sizeof(c3));
+	counts_reset();
 	rng_seed(&r, 21);
 	teach(p, &r, 60, 0);
 	make_req(&req, "{\"age\": 30, \"gender\": \"F\"}", "2023-03-04", NOFFERS, 0x3f);
@@ -421,49 +478,138 @@ static void test_propensity_exact(void **state)
 
 		assert_int_equal(policy_decide(p, &ctx, &req, &r, &s), 0);
 		assert_int_equal(s.n, 3);
-		c1[s.idx[0]]++;
-		c2[s.idx[0]][s.idx[1]]++;
-		c3[s.idx[0]][s.idx[1]][s.idx[2]]++;
-		/* The same prefix must always log the same probability. */
-		if (c1[s.idx[0]] > 1)
-			assert_true(fabs(p1[s.idx[0]] - s.propensity[0]) < 1e-12);
-		p1[s.idx[0]] = s.propensity[0];
-		p2[s.idx[0]][s.idx[1]] = s.propensity[1];
-		p3[s.idx[0]][s.idx[1]][s.idx[2]] = s.propensity[2];
-	}
-	for (size_t a = 0; a < NOFFERS; a++) {
-		double f = (double)c1[a] / DRAWS;
-		double tol = 4 * sqrt(p1[a] * (1 - p1[a]) / DRAWS) + 0.005;
-
-		if (c1[a] > 0) {
-			if (fabs(f - p1[a]) > tol)
-				fail_msg("%s slot 1 OFFER_%zu: logged %.4f, drawn %.4f", t->name, a + 1, p1[a], f);
-			checked++;
-		}
-		for (size_t b = 0; b < NOFFERS; b++) {
-			if (c2[a][b] == 0 || c1[a] < 2000)
-				continue;
-			f = (double)c2[a][b] / c1[a];
-			tol = 4 * sqrt(p2[a][b] * (1 - p2[a][b]) / c1[a]) + 0.005;
-			if (fabs(f - p2[a][b]) > tol)
-				fail_msg("%s slot 2 after OFFER_%zu: OFFER_%zu logged %.4f, drawn %.4f", t->name,
-				         a + 1, b + 1, p2[a][b], f);
-			checked++;
-			for (size_t c = 0; c < NOFFERS; c++) {
-				if (c3[a][b][c] == 0 || c2[a][b] < 2000)
-					continue;
-				f = (double)c3[a][b][c] / c2[a][b];
-				tol = 4 * sqrt(p3[a][b][c] * (1 - p3[a][b][c]) / c2[a][b]) + 0.005;
-				if (fabs(f - p3[a][b][c]) > tol)
-					fail_msg("%s slot 3: logged %.4f, drawn %.4f", t->name, p3[a][b][c], f);
-				checked++;
-			}
-		}
+		counts_add(s.idx, s.propensity);
 	}
 	/* Enough prefixes were common to check all three slots. */
-	assert_true(checked >= 10);
+	assert_true(counts_check(t->name) >= 10);
 	request_predict_free(&req);
 	policy_free(p);
+}
+
+/*
+ * The same for every tabular policy (policy_tab_at(i)), through agent_decide
+ * as /predict calls it, over statistics where the offers differ: offer j
+ * has 4 j observations with success rate j / 8 in the customer's state and
+ * its segment, so Thompson's posteriors overlap and every slot is uncertain.
+ */
+static void test_tab_propensity_exact(void **state)
+{
+	size_t which = (size_t)(uintptr_t)*state;
+	const policy_tab_type *t = policy_tab_at(which);
+	values *v = values_new();
+	agent_conf c;
+	agent_decision d;
+	predict_req req;
+	rng r;
+	int checked;
+
+	assert_non_null(t);
+	agent_conf_default(&c);
+	c.policy = (enum agent_policy)which;
+	c.epsilon = 0.3;
+	c.forgetting = 1.0;  /* the statistics stay as they are between draws */
+	make_req(&req, "{\"age\": 30, \"gender\": \"F\", \"region\": \"Asia\"}", "2023-03-04",
+	         NOFFERS, 0x3f);
+	rng_seed(&r, 22);
+	assert_int_equal(agent_decide(&c, v, &r, "A", &req, NULL, &d), 0);
+	for (size_t j = 0; j < NOFFERS; j++) {
+		db_policy_row row;
+		double n = 4.0 * (double)(j + 1);
+		double succ = n * (double)(j + 1) / 8.0;
+
+		memset(&row, 0, sizeof(row));
+		row.company = "A";
+		row.state_key = d.state_key;
+		row.offer = req.offers[j];
+		row.n = n;
+		row.reward_sum = succ * c.r_accept + (n - succ) * c.r_ignore;
+		row.alpha = 1 + succ;
+		row.beta = 1 + n - succ;
+		row.rev = (int64_t)j + 1;
+		values_set(v, &row);
+	}
+	counts_reset();
+	for (int i = 0; i < DRAWS; i++) {
+		assert_int_equal(agent_decide(&c, v, &r, "A", &req, NULL, &d), 0);
+		assert_int_equal(d.n, 3);
+		counts_add(d.idx, d.propensity);
+	}
+	checked = counts_check(t->name);
+	print_message("%-15s %d slot probabilities checked\n", t->name, checked);
+	/* Greedy rules put their mass on few prefixes; the random ones check many. */
+	assert_true(checked >= 3);
+	request_predict_free(&req);
+	values_free(v);
+}
+
+/*
+ * Thompson's win probabilities by quadrature against the real thing: the
+ * share of 400,000 joint Beta draws each offer wins, for posteriors from
+ * flat to peaked (Beta(1, 1), Beta(1, 15), Beta(4, 8), Beta(30, 90),
+ * Beta(500, 1500), Beta(26, 74)), also with offers taken.
+ */
+static void test_thompson_quadrature(void **unused)
+{
+	static const double ab[][2] = {{1, 1}, {1, 15}, {4, 8}, {30, 90}, {500, 1500}, {26, 74}};
+	enum { N = 6, TS_DRAWS = 400000 };
+	policy_tab *t = xcalloc(1, sizeof(*t));
+	agent_conf c;
+	rng r;
+
+	(void)unused;
+	agent_conf_default(&c);
+	t->type = &policy_thompson_type;
+	t->conf = &c;
+	t->n = N;
+	for (size_t i = 0; i < N; i++) {
+		t->o[i].idx = i;
+		t->o[i].st.succ = ab[i][0] - 1;
+		t->o[i].st.fail = ab[i][1] - 1;
+	}
+	t->type->prepare(t);
+	rng_seed(&r, 5);
+	for (int round = 0; round < 2; round++) {
+		unsigned char taken[N] = {0};
+		double probs[N];
+		unsigned wins[N] = {0};
+		double sum = 0;
+
+		if (round == 1)
+			taken[0] = taken[3] = 1;  /* the flat one and one in the middle */
+		t->type->slot_probs(t, taken, probs);
+		for (int k = 0; k < TS_DRAWS; k++) {
+			size_t best = SIZE_MAX;
+			double bx = -1;
+
+			for (size_t i = 0; i < N; i++) {
+				double x;
+
+				if (taken[i])
+					continue;
+				x = rng_beta(&r, ab[i][0], ab[i][1]);
+				if (x > bx) {
+					bx = x;
+					best = i;
+				}
+			}
+			wins[best]++;
+		}
+		for (size_t i = 0; i < N; i++) {
+			double f = (double)wins[i] / TS_DRAWS;
+			double tol = 4 * sqrt(probs[i] * (1 - probs[i]) / TS_DRAWS) + 1e-3;
+
+			sum += probs[i];
+			print_message("round %d offer %zu Beta(%g, %g): quadrature %.5f, draws %.5f\n", round,
+			              i, ab[i][0], ab[i][1], probs[i], f);
+			if (taken[i])
+				assert_true(probs[i] == 0);
+			if (fabs(f - probs[i]) > tol)
+				fail_msg("offer %zu: quadrature %.5f, draws %.5f", i, probs[i], f);
+		}
+		assert_true(fabs(sum - 1) < 1e-12);
+	}
+	policy_tab_clear(t);
+	free(t);
 }
 
 static void test_forgetting(void **state)
@@ -618,6 +764,13 @@ static void test_ridge_direct(void **unused)
 	assert_null(ridge_new(6, 1, 1.5));
 }
 
+#define EACH_TAB(fn)                                                                        \
+	cmocka_unit_test_prestate(fn, (void *)(uintptr_t)POLICY_WEIGHTED),                     \
+	    cmocka_unit_test_prestate(fn, (void *)(uintptr_t)POLICY_EPSILON_GREEDY),           \
+	    cmocka_unit_test_prestate(fn, (void *)(uintptr_t)POLICY_THOMPSON),                 \
+	    cmocka_unit_test_prestate(fn, (void *)(uintptr_t)POLICY_UCB),                      \
+	    cmocka_unit_test_prestate(fn, (void *)(uintptr_t)POLICY_RANDOM)
+
 #define EACH(fn)                                                                            \
 	cmocka_unit_test_prestate(fn, (void *)(uintptr_t)&policy_lints_type),                  \
 	    cmocka_unit_test_prestate(fn, (void *)(uintptr_t)&policy_squarecb_type)
@@ -627,7 +780,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    EACH(test_params),   EACH(test_decide),    EACH(test_learn),
 	    EACH(test_merge),    EACH(test_save_load), EACH(test_propensity_exact),
-	    EACH(test_forgetting), cmocka_unit_test(test_cascade), cmocka_unit_test(test_linalg),
+	    EACH(test_forgetting), EACH_TAB(test_tab_propensity_exact),
+	    cmocka_unit_test(test_thompson_quadrature),
+	    cmocka_unit_test(test_cascade), cmocka_unit_test(test_linalg),
 	    cmocka_unit_test(test_ridge_direct),
 	};
 

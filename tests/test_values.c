@@ -285,6 +285,96 @@ static void test_segment_without_underscore(void **state)
 	values_free(v);
 }
 
+/* Looks up one offer with shrinkage k. */
+static int blend1(values *v, const char *state_key, const char *offer, double k, vstats *st)
+{
+	const char *offers[1] = {offer};
+	int level = -1;
+
+	values_blend(v, "A", state_key, "Europa-M-lt30", offers, 1, k, st, &level);
+	return level;
+}
+
+/*
+ * Shrinkage: (n mean + k parent) / (n + k), the parent the segment's blend
+ * with the company's; a state never seen is its parent worth k observations.
+ */
+static void test_blend(void **unused)
+{
+	values *v = values_new();
+	vstats st;
+
+	(void)unused;
+	/* State A: 2 observations of mean 5; state B (same segment): 98 of mean -2. */
+	set_row(v, "A", STATE_A, "OFFER_1", 2, 10, 3, 1, 1);
+	set_row(v, "A", STATE_B, "OFFER_1", 98, -196, 1, 99, 2);
+	/* k 0: the state alone, as values_lookup. */
+	assert_int_equal(blend1(v, STATE_A, "OFFER_1", 0, &st), 0);
+	assert_true(fabs(values_mean(&st, 0) - 5.0) < 1e-12);
+	/*
+	 * k 10: the segment (100 obs, mean (10 - 196) / 100 = -1.86) equals the
+	 * company (same rows), so its blend keeps mean -1.86; the state's
+	 * estimate is (2 * 5 + 10 * -1.86) / 12.
+	 */
+	assert_int_equal(blend1(v, STATE_A, "OFFER_1", 10, &st), 0);
+	assert_true(fabs(st.n - 12.0) < 1e-12);
+	assert_true(fabs(values_mean(&st, 0) - (10.0 - 18.6) / 12.0) < 1e-12);
+	/* Beta counts blend the same way: succ 2 + 10 * 2 / 100 ... of the segment's. */
+	assert_true(fabs(st.succ - (2.0 + 10.0 * 2.0 / 100.0)) < 1e-12);
+	/* More evidence, less shrinkage: with 200 observations the state dominates. */
+	set_row(v, "A", STATE_A, "OFFER_1", 200, 1000, 201, 1, 3);
+	blend1(v, STATE_A, "OFFER_1", 10, &st);
+	assert_true(values_mean(&st, 0) > 4.5);
+	/* A state never seen: its segment's mean, worth 10 observations. */
+	assert_int_equal(blend1(v, "Europa-M-lt30_March_0_Monday", "OFFER_1", 10, &st), 1);
+	assert_true(fabs(st.n - 10.0) < 1e-12);
+	/* A parent with less evidence than k gives what it has. */
+	assert_int_equal(blend1(v, STATE_A, "OFFER_9", 10, &st), 3);
+	assert_true(st.n == 0);
+	values_free(v);
+}
+
+/* Forgetting: gamma^(decisions since) per statistic; gamma 1 forgets nothing. */
+static void test_forgetting(void **unused)
+{
+	values *v = values_new();
+	vstats st;
+
+	(void)unused;
+	set_row(v, "A", STATE_A, "OFFER_1", 10, 50, 11, 1, 1);
+	for (int i = 0; i < 100; i++)
+		values_tick(v, "A", 1.0);
+	assert_int_equal(lookup1(v, "A", STATE_A, "Europa-M-lt30", "OFFER_1", &st), 0);
+	assert_true(st.n == 10 && st.sum == 50);
+	/* A new factor applies from each statistic's last update: 200 decisions here. */
+	for (int i = 0; i < 100; i++)
+		values_tick(v, "A", 0.99);
+	lookup1(v, "A", STATE_A, "Europa-M-lt30", "OFFER_1", &st);
+	assert_true(fabs(st.n - 10 * pow(0.99, 200)) < 1e-9);
+	/* A company deciding with 0.99 from the start. */
+	values_tick(v, "C", 0.99);
+	set_row(v, "C", STATE_A, "OFFER_1", 10, 50, 11, 1, 1);
+	for (int i = 0; i < 100; i++)
+		values_tick(v, "C", 0.99);
+	lookup1(v, "C", STATE_A, "Europa-M-lt30", "OFFER_1", &st);
+	assert_true(fabs(st.n - 10 * pow(0.99, 100)) < 1e-9);
+	/* The mean is unchanged by decay alone. */
+	assert_true(fabs(values_mean(&st, 0) - 5.0) < 1e-12);
+	/* New evidence counts in full: 5 observations of -2 on top of the decayed 10 of 5. */
+	set_row(v, "C", STATE_A, "OFFER_1", 15, 40, 11, 6, 2);
+	lookup1(v, "C", STATE_A, "Europa-M-lt30", "OFFER_1", &st);
+	assert_true(fabs(st.n - (10 * pow(0.99, 100) + 5)) < 1e-9);
+	assert_true(fabs(st.sum - (50 * pow(0.99, 100) - 10)) < 1e-9);
+	/* The segment and company aggregates forget alike. */
+	assert_int_equal(lookup1(v, "C", STATE_B, "Europa-M-lt30", "OFFER_1", &st), 1);
+	assert_true(fabs(st.n - (10 * pow(0.99, 100) + 5)) < 1e-9);
+	/* Another company's clock did not move. */
+	set_row(v, "B", STATE_A, "OFFER_1", 10, 50, 11, 1, 3);
+	lookup1(v, "B", STATE_A, "Europa-M-lt30", "OFFER_1", &st);
+	assert_true(st.n == 10);
+	values_free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -296,6 +386,8 @@ int main(void)
 		cmocka_unit_test(test_mean),
 		cmocka_unit_test(test_growth),
 		cmocka_unit_test(test_segment_without_underscore),
+		cmocka_unit_test(test_blend),
+		cmocka_unit_test(test_forgetting),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
