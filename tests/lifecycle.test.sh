@@ -137,7 +137,9 @@ start() {
     exit 1
   fi
   URL[$name]=$u
-  for ((i = 0; i < 100; i++)); do
+  # Up to 30 s: on a loaded machine (CI beside other work) the first
+  # migration's fsyncs alone can take seconds.
+  for ((i = 0; i < 600; i++)); do
     [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$u/is-alive") == 200 ]] && return 0
     sleep 0.05
   done
