@@ -48,8 +48,36 @@ int ctl_parse(const ctl_spec *spec, void *target, int argc, char **argv, const c
               size_t *nargs);
 /* Prints spec's help: usage, the options from its table, the footer. */
 void ctl_help(const ctl_spec *spec, FILE *f);
+/*
+ * Reports a usage error as "prog: what is wrong (see prog --help)" on
+ * stderr and returns 2, the exit status of a usage error.
+ */
+int ctl_usage(const ctl_spec *spec, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Checks the --url and --api-key of a command that calls offerd over HTTP
+ * (api_key may be NULL). Returns 0, or 2 after reporting what is wrong.
+ */
+int ctl_check_server(const ctl_spec *spec, const char *url, const char *api_key);
+
+struct store;
+/*
+ * Opens the store at url and brings its schema up to date; prog names the
+ * command in the messages. Returns 0 and the store in *out (the caller
+ * closes it with store_close()), or the error code after reporting it,
+ * with *out NULL.
+ */
+int ctl_open_db(const char *prog, const char *url, struct store **out);
 
 /* The --database-url row every database command has; `field` is a char * in `type`. */
+/* The --url and --api-key rows every command that calls offerd over HTTP has. */
+#define CTL_URL_DEFAULT "http://127.0.0.1:8000"
+#define CTL_OPT_URL(type, field)                                                                \
+	{"url URL", "OFFERD_URL", CONFIG_STR, offsetof(type, field), CTL_URL_DEFAULT, 0, 0,         \
+	 "offerd's address"}
+#define CTL_OPT_API_KEY(type, field)                                                            \
+	{"api-key KEY", "OFFERD_API_KEY", CONFIG_STR, offsetof(type, field), NULL, 0, 0,           \
+	 "sent as Authorization: Bearer KEY; needed unless offerd runs with --auth off"}
+
 #define CTL_OPT_DATABASE_URL(type, field)                                                       \
 	{"database-url URL", "DATABASE_URL", CONFIG_STR, offsetof(type, field),                     \
 	 "sqlite:var/offerd.db", 0, 0, "sqlite:PATH or postgresql://user@host:port/db"}

@@ -81,11 +81,8 @@ static int parse_args(int argc, char **argv, train_opts *o)
 	rc = ctl_parse(&spec, o, argc, argv, args, &nargs);
 	if (rc >= 0)
 		return rc;
-	if (o->transactions == NULL || o->transactions[0] == '\0') {
-		fprintf(stderr, "offerctl train: --transactions FILE is required (see offerctl train "
-		                "--help)\n");
-		return 2;
-	}
+	if (o->transactions == NULL || o->transactions[0] == '\0')
+		return ctl_usage(&spec, "--transactions FILE is required");
 	if (o->company[0] == '\0' || strlen(o->company) > TRAIN_COMPANY_MAX) {
 		fprintf(stderr, "offerctl train: --company must be 1 to %d characters\n",
 		        TRAIN_COMPANY_MAX);

@@ -3,12 +3,16 @@
  * and the argument rules every subcommand shares (ctl_parse over an option
  * table of config.h).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "ctl.h"
+#include "db.h"
 #include "log.h"
+#include "store.h"
 #include "util.h"
 
 typedef struct command {
@@ -79,6 +83,51 @@ int ctl_parse(const ctl_spec *spec, void *target, int argc, char **argv, const c
 		return 2;
 	}
 	return -1;
+}
+
+int ctl_usage(const ctl_spec *spec, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", spec->prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see %s --help)\n", spec->prog);
+	return 2;
+}
+
+int ctl_check_server(const ctl_spec *spec, const char *url, const char *api_key)
+{
+	const char *why;
+
+	if (client_check_url(url) != 0) {
+		fprintf(stderr, "%s: --url must be an http:// or https:// address, got '%.100s'\n",
+		        spec->prog, url != NULL ? url : "");
+		return 2;
+	}
+	if (api_key != NULL && client_check_key(api_key, &why) != 0) {
+		fprintf(stderr, "%s: %s\n", spec->prog, why);
+		return 2;
+	}
+	return 0;
+}
+
+int ctl_open_db(const char *prog, const char *url, store **out)
+{
+	int rc = store_open(url, out);
+
+	if (rc != 0) {
+		fprintf(stderr, "%s: cannot open %s\n", prog, url);
+		return rc;
+	}
+	rc = db_migrate(*out);
+	if (rc != 0) {
+		fprintf(stderr, "%s: cannot prepare the schema: %s\n", prog, (*out)->ops->errmsg(*out));
+		store_close(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 int main(int argc, char **argv)
