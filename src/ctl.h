@@ -40,9 +40,11 @@ typedef struct ctl_spec {
 #define CTL_ARGS_MAX 4
 
 /*
- * Parses argv (argv[0] is the command's name) into target and args (at
- * most CTL_ARGS_MAX). Returns -1 to go on, else the exit status: 0 after
- * --help was printed, 2 after a usage error was reported.
+ * Parses argv (argv[0] is the command's name) into target, which the
+ * caller zeroed, and args (at most CTL_ARGS_MAX; args and nargs may be NULL
+ * when the command takes no plain argument). Returns -1 to go on, else the
+ * exit status: 0 after --help was printed, 2 after a usage error was
+ * reported.
  */
 int ctl_parse(const ctl_spec *spec, void *target, int argc, char **argv, const char **args,
               size_t *nargs);

@@ -64,9 +64,20 @@ void ctl_help(const ctl_spec *spec, FILE *f)
 int ctl_parse(const ctl_spec *spec, void *target, int argc, char **argv, const char **args,
               size_t *nargs)
 {
+	const char *none[1];
+	size_t nnone;
 	size_t max = spec->max_args < CTL_ARGS_MAX ? spec->max_args : CTL_ARGS_MAX;
-	int rc = config_opts_parse(spec->prog, spec->opts, spec->nopts, target, argc, argv, args, max,
-	                           nargs);
+	int rc;
+
+	/* A command that takes no plain arguments passes no array for them. */
+	if (args == NULL) {
+		args = none;
+		max = 0;
+	}
+	if (nargs == NULL)
+		nargs = &nnone;
+	rc = config_opts_parse(spec->prog, spec->opts, spec->nopts, target, argc, argv, args, max,
+	                       nargs);
 
 	if (rc == CONFIG_HELP) {
 		ctl_help(spec, stdout);
