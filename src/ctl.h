@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "client.h"
 #include "config.h"
 
 int ctl_products(int argc, char **argv);  /* products import FILE [--company C] */
@@ -79,6 +80,10 @@ int ctl_open_db(const char *prog, const char *url, struct store **out);
 #define CTL_OPT_API_KEY(type, field)                                                            \
 	{"api-key KEY", "OFFERD_API_KEY", CONFIG_STR, offsetof(type, field), NULL, 0, 0,           \
 	 "sent as Authorization: Bearer KEY; needed unless offerd runs with --auth off"}
+/* The requests in flight of client.h's engine; dflt is the command's default as text. */
+#define CTL_OPT_CONCURRENCY(type, field, dflt)                                                  \
+	{"concurrency N", NULL, CONFIG_INT, offsetof(type, field), dflt, 1, CLIENT_CONCURRENCY_MAX, \
+	 "requests in flight"}
 
 #define CTL_OPT_DATABASE_URL(type, field)                                                       \
 	{"database-url URL", "DATABASE_URL", CONFIG_STR, offsetof(type, field),                     \

@@ -54,8 +54,7 @@ static const config_opt opts[] = {
     CTL_OPT_API_KEY(batch_opts, api_key),
     {"rules FILE", NULL, CONFIG_STR, O(rules_path), NULL, 0, 0,
      "eligibility rules replacing Company B's built-in ones"},
-    {"concurrency N", NULL, CONFIG_INT, O(concurrency), CONCURRENCY_DEFAULT, 1,
-     CLIENT_CONCURRENCY_MAX, "requests in flight"},
+    CTL_OPT_CONCURRENCY(batch_opts, concurrency, CONCURRENCY_DEFAULT),
     {"v2", NULL, CONFIG_FLAG, O(v2), NULL, 0, 0, "call /predict-v2 and add product_1..3 columns"},
     {"quiet", NULL, CONFIG_FLAG, O(quiet), NULL, 0, 0, "no progress on stderr"},
 };

@@ -32,8 +32,7 @@ typedef struct replay_opts {
 static const config_opt opts[] = {
     CTL_OPT_URL(replay_opts, url),
     CTL_OPT_API_KEY(replay_opts, api_key),
-    {"concurrency N", NULL, CONFIG_INT, O(concurrency), "4", 1, CLIENT_CONCURRENCY_MAX,
-     "requests in flight"},
+    CTL_OPT_CONCURRENCY(replay_opts, concurrency, "4"),
     {"v2", NULL, CONFIG_FLAG, O(v2), NULL, 0, 0, "call /predict-v2"},
 };
 

@@ -79,7 +79,7 @@ static const config_opt opts[] = {
      "greedy) on the run's contexts"},
     {"url URL", NULL, CONFIG_STR, O(url), NULL, 0, 0,
      "go through a running offerd instead (/predict, /rewards): one row for its agent"},
-    {"api-key KEY", "OFFERD_API_KEY", CONFIG_STR, O(api_key), NULL, 0, 0, "for --url"},
+    CTL_OPT_API_KEY(sim_opts, api_key),
     {"quiet", NULL, CONFIG_FLAG, O(quiet), NULL, 0, 0, "no progress on stderr"},
 };
 
