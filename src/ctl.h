@@ -71,7 +71,6 @@ struct store;
  */
 int ctl_open_db(const char *prog, const char *url, struct store **out);
 
-/* The --database-url row every database command has; `field` is a char * in `type`. */
 /* The --url and --api-key rows every command that calls offerd over HTTP has. */
 #define CTL_URL_DEFAULT "http://127.0.0.1:8000"
 #define CTL_OPT_URL(type, field)                                                                \
@@ -85,8 +84,9 @@ int ctl_open_db(const char *prog, const char *url, struct store **out);
 	{"concurrency N", NULL, CONFIG_INT, offsetof(type, field), dflt, 1, CLIENT_CONCURRENCY_MAX, \
 	 "requests in flight"}
 
+/* The --database-url row every database command has; `field` is a char * in `type`. */
 #define CTL_OPT_DATABASE_URL(type, field)                                                       \
 	{"database-url URL", "DATABASE_URL", CONFIG_STR, offsetof(type, field),                     \
-	 "sqlite:var/offerd.db", 0, 0, "sqlite:PATH or postgresql://user@host:port/db"}
+	 CONFIG_DATABASE_URL_DEFAULT, 0, 0, CONFIG_DATABASE_URL_HELP}
 
 #endif

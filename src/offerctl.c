@@ -40,8 +40,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: offerctl COMMAND [ARGS]   (offerctl COMMAND --help for its options)\n\n"
 	           "Database commands take --database-url URL (default $DATABASE_URL, else "
-	           "sqlite:var/offerd.db).\n"
-	           "HTTP commands take --url URL (default $OFFERD_URL, else http://127.0.0.1:8000)\n"
+	           CONFIG_DATABASE_URL_DEFAULT ").\n"
+	           "HTTP commands take --url URL (default $OFFERD_URL, else " CTL_URL_DEFAULT ")\n"
 	           "and --api-key KEY (default $OFFERD_API_KEY).\n\n");
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(commands); i++)
 		fprintf(f, "  %s\n", commands[i].help);
@@ -78,7 +78,6 @@ int ctl_parse(const ctl_spec *spec, void *target, int argc, char **argv, const c
 		nargs = &nnone;
 	rc = config_opts_parse(spec->prog, spec->opts, spec->nopts, target, argc, argv, args, max,
 	                       nargs);
-
 	if (rc == CONFIG_HELP) {
 		ctl_help(spec, stdout);
 		return 0;
