@@ -175,9 +175,9 @@ int ctl_evaluate(int argc, char **argv)
 			goto out;
 		}
 	} else if (agent_policy_parse(o.policy, &cand.conf.policy) != 0) {
-		rc = ctl_usage(&spec,
-		               "unknown policy %s (weighted, epsilon-greedy, greedy, thompson, ucb, random)",
-		               o.policy);
+		rc = ctl_usage(
+		    &spec, "unknown policy %s (weighted, epsilon-greedy, greedy, thompson, ucb, random)",
+		    o.policy);
 		goto out;
 	} else {
 		cand.conf.epsilon = o.epsilon;

@@ -104,9 +104,10 @@ static int get_object(json_t *root, const char *field, json_t **obj, json_t **ra
 	if (o == NULL) {
 		o = pylit_parse(s, len, perr, sizeof(perr));
 		if (o == NULL) {
-			return set_err(e, ERR_INVAL, field,
-			               "%s is a string but neither JSON (%s, column %d) nor a Python dict (%s)",
-			               field, jerr.text, jerr.column, perr);
+			return set_err(
+			    e, ERR_INVAL, field,
+			    "%s is a string but neither JSON (%s, column %d) nor a Python dict (%s)",
+			    field, jerr.text, jerr.column, perr);
 		}
 	}
 	if (!json_is_object(o)) {

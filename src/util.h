@@ -70,8 +70,7 @@ typedef struct util_pair {
  * ignored when nocase), or dflt when none is or key is NULL. Returns
  * pointers into the table; nothing to free.
  */
-const char *util_pair_find(const util_pair *t, size_t n, const char *key, int nocase,
-                           const char *dflt);
+const char *util_pair_find(const util_pair *t, size_t n, const char *key, int nocase, const char *dflt);
 
 /*
  * buf — a growable byte buffer with a hard size limit (curl's dynbuf).
