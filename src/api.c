@@ -265,22 +265,15 @@ static static_file *static_files;
 
 static const char *content_type(const char *path)
 {
-	static const struct {
-		const char *ext;
-		const char *type;
-	} types[] = {
+	static const util_pair types[] = {
 	    {".html", "text/html; charset=utf-8"}, {".js", "application/javascript"},
 	    {".css", "text/css"},                  {".json", "application/json"},
 	    {".png", "image/png"},                 {".svg", "image/svg+xml"},
 	    {".map", "application/json"},
 	};
-	const char *dot = strrchr(path, '.');
 
-	for (size_t i = 0; dot != NULL && i < UTIL_ARRAY_LEN(types); i++) {
-		if (strcmp(dot, types[i].ext) == 0)
-			return types[i].type;
-	}
-	return "text/plain; charset=utf-8";
+	return util_pair_find(types, UTIL_ARRAY_LEN(types), strrchr(path, '.'), 0,
+	                      "text/plain; charset=utf-8");
 }
 
 static const static_file *load_static(const char *path)

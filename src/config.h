@@ -59,6 +59,10 @@ void config_opts_help(FILE *f, const config_opt *t, size_t n);
 
 /* --- offerd's configuration --------------------------------------------- */
 
+/* The database offerd and offerctl's database commands use by default, and its help. */
+#define CONFIG_DATABASE_URL_DEFAULT "sqlite:var/offerd.db"
+#define CONFIG_DATABASE_URL_HELP "sqlite:PATH or postgresql://user@host:port/db"
+
 typedef struct offerd_config {
 	char *host;
 	int port;

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "client.h"
 #include "config.h"
 
 int ctl_products(int argc, char **argv);  /* products import FILE [--company C] */
@@ -40,18 +41,52 @@ typedef struct ctl_spec {
 #define CTL_ARGS_MAX 4
 
 /*
- * Parses argv (argv[0] is the command's name) into target and args (at
- * most CTL_ARGS_MAX). Returns -1 to go on, else the exit status: 0 after
- * --help was printed, 2 after a usage error was reported.
+ * Parses argv (argv[0] is the command's name) into target, which the
+ * caller zeroed, and args (at most CTL_ARGS_MAX; args and nargs may be NULL
+ * when the command takes no plain argument). Returns -1 to go on, else the
+ * exit status: 0 after --help was printed, 2 after a usage error was
+ * reported.
  */
 int ctl_parse(const ctl_spec *spec, void *target, int argc, char **argv, const char **args,
               size_t *nargs);
 /* Prints spec's help: usage, the options from its table, the footer. */
 void ctl_help(const ctl_spec *spec, FILE *f);
+/*
+ * Reports a usage error as "prog: what is wrong (see prog --help)" on
+ * stderr and returns 2, the exit status of a usage error.
+ */
+int ctl_usage(const ctl_spec *spec, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Checks the --url and --api-key of a command that calls offerd over HTTP
+ * (api_key may be NULL). Returns 0, or 2 after reporting what is wrong.
+ */
+int ctl_check_server(const ctl_spec *spec, const char *url, const char *api_key);
+
+struct store;
+/*
+ * Opens the store at url and brings its schema up to date; prog names the
+ * command in the messages. Returns 0 and the store in *out (the caller
+ * closes it with store_close()), or the error code after reporting it,
+ * with *out NULL.
+ */
+int ctl_open_db(const char *prog, const char *url, struct store **out);
+
+/* The --url and --api-key rows every command that calls offerd over HTTP has. */
+#define CTL_URL_DEFAULT "http://127.0.0.1:8000"
+#define CTL_OPT_URL(type, field)                                                                \
+	{"url URL", "OFFERD_URL", CONFIG_STR, offsetof(type, field), CTL_URL_DEFAULT, 0, 0,         \
+	 "offerd's address"}
+#define CTL_OPT_API_KEY(type, field)                                                            \
+	{"api-key KEY", "OFFERD_API_KEY", CONFIG_STR, offsetof(type, field), NULL, 0, 0,           \
+	 "sent as Authorization: Bearer KEY; needed unless offerd runs with --auth off"}
+/* The requests in flight of client.h's engine; dflt is the command's default as text. */
+#define CTL_OPT_CONCURRENCY(type, field, dflt)                                                  \
+	{"concurrency N", NULL, CONFIG_INT, offsetof(type, field), dflt, 1, CLIENT_CONCURRENCY_MAX, \
+	 "requests in flight"}
 
 /* The --database-url row every database command has; `field` is a char * in `type`. */
 #define CTL_OPT_DATABASE_URL(type, field)                                                       \
 	{"database-url URL", "DATABASE_URL", CONFIG_STR, offsetof(type, field),                     \
-	 "sqlite:var/offerd.db", 0, 0, "sqlite:PATH or postgresql://user@host:port/db"}
+	 CONFIG_DATABASE_URL_DEFAULT, 0, 0, CONFIG_DATABASE_URL_HELP}
 
 #endif

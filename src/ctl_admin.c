@@ -33,19 +33,7 @@ typedef struct admin_opts {
 
 static int open_db(const char *url, store **out)
 {
-	int rc = store_open(url, out);
-
-	if (rc != 0) {
-		fprintf(stderr, "offerctl: cannot open %s\n", url);
-		return rc;
-	}
-	rc = db_migrate(*out);
-	if (rc != 0) {
-		fprintf(stderr, "offerctl: cannot prepare the schema: %s\n", (*out)->ops->errmsg(*out));
-		store_close(*out);
-		*out = NULL;
-	}
-	return rc;
+	return ctl_open_db("offerctl", url, out);
 }
 
 /* --- products import ------------------------------------------------------ */

@@ -24,7 +24,6 @@
 #include "rules.h"
 #include "util.h"
 
-#define URL_DEFAULT "http://127.0.0.1:8000"
 #define CONCURRENCY_DEFAULT "16"
 #define WINDOW_PER_REQUEST 64        /* rows read ahead per request in flight */
 #define WINDOW_MIN 1024
@@ -51,13 +50,11 @@ typedef struct batch_opts {
 
 static const config_opt opts[] = {
     {"o,output FILE", NULL, CONFIG_STR, O(output), NULL, 0, 0, "the result CSV (required)"},
-    {"url URL", "OFFERD_URL", CONFIG_STR, O(url), URL_DEFAULT, 0, 0, "offerd's address"},
-    {"api-key KEY", "OFFERD_API_KEY", CONFIG_STR, O(api_key), NULL, 0, 0,
-     "sent as Authorization: Bearer KEY; needed unless offerd runs with --auth off"},
+    CTL_OPT_URL(batch_opts, url),
+    CTL_OPT_API_KEY(batch_opts, api_key),
     {"rules FILE", NULL, CONFIG_STR, O(rules_path), NULL, 0, 0,
      "eligibility rules replacing Company B's built-in ones"},
-    {"concurrency N", NULL, CONFIG_INT, O(concurrency), CONCURRENCY_DEFAULT, 1,
-     CLIENT_CONCURRENCY_MAX, "requests in flight"},
+    CTL_OPT_CONCURRENCY(batch_opts, concurrency, CONCURRENCY_DEFAULT),
     {"v2", NULL, CONFIG_FLAG, O(v2), NULL, 0, 0, "call /predict-v2 and add product_1..3 columns"},
     {"quiet", NULL, CONFIG_FLAG, O(quiet), NULL, 0, 0, "no progress on stderr"},
 };
@@ -84,7 +81,6 @@ static const ctl_spec spec = {
 static int parse_opts(int argc, char **argv, batch_opts *o, const char **input)
 {
 	const char *args[CTL_ARGS_MAX];
-	const char *why;
 	size_t nargs;
 	int rc;
 
@@ -93,19 +89,10 @@ static int parse_opts(int argc, char **argv, batch_opts *o, const char **input)
 	if (rc >= 0)
 		return rc;
 	*input = args[0];
-	if (o->output == NULL) {
-		fprintf(stderr, "offerctl batch: missing -o OUTPUT.csv (see offerctl batch --help)\n");
+	if (o->output == NULL)
+		return ctl_usage(&spec, "missing -o OUTPUT.csv");
+	if (ctl_check_server(&spec, o->url, o->api_key) != 0)
 		return 2;
-	}
-	if (client_check_url(o->url) != 0) {
-		fprintf(stderr, "offerctl batch: --url must be an http:// or https:// address, got "
-		                "'%.100s'\n", o->url);
-		return 2;
-	}
-	if (o->api_key != NULL && client_check_key(o->api_key, &why) != 0) {
-		fprintf(stderr, "offerctl batch: %s\n", why);
-		return 2;
-	}
 	return -1;
 }
 

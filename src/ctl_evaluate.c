@@ -7,7 +7,6 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stddef.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,34 +75,18 @@ static const ctl_spec spec = {
     0,
 };
 
-static int usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "offerctl evaluate: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (see offerctl evaluate --help)\n");
-	return 2;
-}
-
 /* Returns -1 to go on, else the exit status (0 after --help, 2 after a usage error). */
 static int parse_opts(int argc, char **argv, eval_opts *o)
 {
-	const char *args[CTL_ARGS_MAX];
-	size_t nargs;
 	int rc;
 
 	memset(o, 0, sizeof(*o));
 	o->epsilon = -1;
-	rc = ctl_parse(&spec, o, argc, argv, args, &nargs);
+	rc = ctl_parse(&spec, o, argc, argv, NULL, NULL);
 	if (rc >= 0)
 		return rc;
 	if (o->policy == NULL)
-		return usage("--policy is required");
+		return ctl_usage(&spec, "--policy is required");
 	if (o->values_company == NULL)
 		o->values_company = xstrdup(o->company);
 	o->epsilon_set = o->epsilon >= 0;
@@ -114,12 +97,12 @@ static int parse_opts(int argc, char **argv, eval_opts *o)
 	else if (strcmp(o->missing_text, "reject") == 0)
 		o->missing = OPE_MISSING_REJECT;
 	else
-		return usage("--missing must be reject or skip");
+		return ctl_usage(&spec, "--missing must be reject or skip");
 	if (o->from != NULL) {
 		date_ymd d;
 
 		if (date_parse(o->from, &d) != 0)
-			return usage("--from must be YYYY-MM-DD or an ISO 8601 date-time");
+			return ctl_usage(&spec, "--from must be YYYY-MM-DD or an ISO 8601 date-time");
 	}
 	return -1;
 }
@@ -192,12 +175,13 @@ int ctl_evaluate(int argc, char **argv)
 		cand.conf.policy = POLICY_EPSILON_GREEDY;
 		cand.conf.epsilon = 0;
 		if (o.epsilon_set && o.epsilon != 0) {
-			rc = usage("greedy means --epsilon 0");
+			rc = ctl_usage(&spec, "greedy means --epsilon 0");
 			goto out;
 		}
 	} else if (agent_policy_parse(o.policy, &cand.conf.policy) != 0) {
-		rc = usage("unknown policy %s (weighted, epsilon-greedy, greedy, thompson, ucb, random)",
-		           o.policy);
+		rc = ctl_usage(
+		    &spec, "unknown policy %s (weighted, epsilon-greedy, greedy, thompson, ucb, random)",
+		    o.policy);
 		goto out;
 	} else {
 		cand.conf.epsilon = o.epsilon;

@@ -17,7 +17,6 @@
 #include "client.h"
 #include "util.h"
 
-#define URL_DEFAULT "http://127.0.0.1:8000"
 #define REPLAY_FILE_MAX (64 << 20)
 #define REPLAY_WINDOW 1024
 
@@ -31,11 +30,9 @@ typedef struct replay_opts {
 #define O(field) offsetof(replay_opts, field)
 
 static const config_opt opts[] = {
-    {"url URL", "OFFERD_URL", CONFIG_STR, O(url), URL_DEFAULT, 0, 0, "offerd's address"},
-    {"api-key KEY", "OFFERD_API_KEY", CONFIG_STR, O(api_key), NULL, 0, 0,
-     "sent as Authorization: Bearer KEY; needed unless offerd runs with --auth off"},
-    {"concurrency N", NULL, CONFIG_INT, O(concurrency), "4", 1, CLIENT_CONCURRENCY_MAX,
-     "requests in flight"},
+    CTL_OPT_URL(replay_opts, url),
+    CTL_OPT_API_KEY(replay_opts, api_key),
+    CTL_OPT_CONCURRENCY(replay_opts, concurrency, "4"),
     {"v2", NULL, CONFIG_FLAG, O(v2), NULL, 0, 0, "call /predict-v2"},
 };
 
@@ -105,7 +102,6 @@ int ctl_replay(int argc, char **argv)
 	json_error_t jerr;
 	const char *args[CTL_ARGS_MAX];
 	const char *input;
-	const char *why;
 	char *url = NULL;
 	size_t nargs;
 	size_t next = 0;
@@ -117,15 +113,8 @@ int ctl_replay(int argc, char **argv)
 		goto out;
 	exit_code = 2;
 	input = args[0];
-	if (client_check_url(o.url) != 0) {
-		fprintf(stderr, "offerctl replay: --url must be an http:// or https:// address, got "
-		                "'%.100s'\n", o.url);
+	if (ctl_check_server(&spec, o.url, o.api_key) != 0)
 		goto out;
-	}
-	if (o.api_key != NULL && client_check_key(o.api_key, &why) != 0) {
-		fprintf(stderr, "offerctl replay: %s\n", why);
-		goto out;
-	}
 	if (strcmp(input, "-") == 0) {
 		root = json_loadf(stdin, JSON_PRESERVE_ORDER, &jerr);
 	} else {

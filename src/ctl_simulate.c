@@ -6,7 +6,6 @@
  * --csv writes the learning curves.
  */
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,7 +79,7 @@ static const config_opt opts[] = {
      "greedy) on the run's contexts"},
     {"url URL", NULL, CONFIG_STR, O(url), NULL, 0, 0,
      "go through a running offerd instead (/predict, /rewards): one row for its agent"},
-    {"api-key KEY", "OFFERD_API_KEY", CONFIG_STR, O(api_key), NULL, 0, 0, "for --url"},
+    CTL_OPT_API_KEY(sim_opts, api_key),
     {"quiet", NULL, CONFIG_FLAG, O(quiet), NULL, 0, 0, "no progress on stderr"},
 };
 
@@ -98,31 +97,14 @@ static const ctl_spec spec = {
     0,
 };
 
-static int usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "offerctl simulate: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, " (see offerctl simulate --help)\n");
-	return 2;
-}
-
 /* Returns -1 to go on, else the exit status (0 after --help, 2 after a usage error). */
 static int parse_opts(int argc, char **argv, sim_opts *o)
 {
-	const char *args[CTL_ARGS_MAX];
-	const char *why;
-	size_t nargs;
 	int rc;
 
 	memset(o, 0, sizeof(*o));
 	o->drift_at = -1;
-	rc = ctl_parse(&spec, o, argc, argv, args, &nargs);
+	rc = ctl_parse(&spec, o, argc, argv, NULL, NULL);
 	if (rc >= 0)
 		return rc;
 	if (o->drift_at < 0)
@@ -136,21 +118,21 @@ static int parse_opts(int argc, char **argv, sim_opts *o)
 		enum sim_kind kind;
 
 		if (sim_kind_parse(o->world, &kind) != 0)
-			return usage("--world must be today or contextual");
+			return ctl_usage(&spec, "--world must be today or contextual");
 	}
 	if (strcmp(o->policy, "all") != 0 && strcmp(o->policy, "oracle") != 0 &&
 	    policy_find(o->policy) == NULL) {
 		enum agent_policy pol;
 
 		if (agent_policy_parse(o->policy, &pol) != 0)
-			return usage("unknown policy \"%s\"", o->policy);
+			return ctl_usage(&spec, "unknown policy \"%s\"", o->policy);
 	}
 	if (o->params != NULL && policy_find(o->policy) != NULL) {
 		policy *pol = NULL;
 		char err[256];
 
 		if (policy_new(policy_find(o->policy), o->params, &pol, err, sizeof(err)) != 0)
-			return usage("--params: %s", err);
+			return ctl_usage(&spec, "--params: %s", err);
 		policy_free(pol);
 	}
 	if (o->params != NULL && policy_find(o->policy) == NULL) {
@@ -162,16 +144,12 @@ static int parse_opts(int argc, char **argv, sim_opts *o)
 		util_strlcpy(row.policy, "ucb", sizeof(row.policy));
 		row.params = o->params;
 		if (agent_conf_from_db(&row, &conf, err, sizeof(err)) != 0)
-			return usage("--params: %s", err);
+			return ctl_usage(&spec, "--params: %s", err);
 	}
 	if (o->memory && o->database_url != NULL)
-		return usage("--memory and --database-url exclude each other");
-	if (o->url != NULL) {
-		if (client_check_url(o->url) != 0)
-			return usage("--url must be an http:// or https:// address");
-		if (o->api_key != NULL && client_check_key(o->api_key, &why) != 0)
-			return usage("%s", why);
-	}
+		return ctl_usage(&spec, "--memory and --database-url exclude each other");
+	if (o->url != NULL && ctl_check_server(&spec, o->url, o->api_key) != 0)
+		return 2;
 	return -1;
 }
 
@@ -301,24 +279,6 @@ static int print_truth(const sim_opts *o, const sim_world *w, sim_inproc *p, con
 
 /* --- in process --------------------------------------------------------- */
 
-static int open_store(const char *url, store **out)
-{
-	int rc = store_open(url, out);
-
-	if (rc != 0) {
-		fprintf(stderr, "offerctl simulate: cannot open %s\n", url);
-		return rc;
-	}
-	rc = db_migrate(*out);
-	if (rc != 0) {
-		fprintf(stderr, "offerctl simulate: cannot prepare the schema: %s\n",
-		        (*out)->ops->errmsg(*out));
-		store_close(*out);
-		*out = NULL;
-	}
-	return rc;
-}
-
 /* A contextual policy of policy.h: in memory, with its decision cost on stderr. */
 static int run_contextual(const sim_opts *o, const sim_world *w, const policy_type *t,
                           curve_out *curve)
@@ -333,7 +293,7 @@ static int run_contextual(const sim_opts *o, const sim_world *w, const policy_ty
 	int rc;
 
 	if (sim_policy_new(t, o->params, o->seed, &p, err, sizeof(err)) != 0)
-		return usage("%s: %s", t->name, err);
+		return ctl_usage(&spec, "%s: %s", t->name, err);
 	sim_policy_agent(p, &agent);
 	rc = sim_run(w, o->episodes, &agent, NULL, on_curve, curve, o->every, &st);
 	if (rc == 0)
@@ -374,10 +334,10 @@ static int run_policy(const sim_opts *o, const sim_world *w, const char *name, c
 	row.epsilon = o->epsilon;
 	row.params = o->params;
 	if (agent_conf_from_db(&row, &conf, err, sizeof(err)) != 0)
-		return usage("%s", err);
+		return ctl_usage(&spec, "%s", err);
 	snprintf(company, sizeof(company), "sim-%s", agent_policy_name(conf.policy));
 	if (!o->memory) {
-		rc = open_store(o->database_url ? o->database_url : "sqlite::memory:", &s);
+		rc = ctl_open_db(spec.prog, o->database_url ? o->database_url : "sqlite::memory:", &s);
 		if (rc != 0)
 			return 1;
 	}

@@ -73,19 +73,14 @@ static const ctl_spec spec = {
 /* Returns -1 to go on, else the exit status (0 after --help, 2 after a usage error). */
 static int parse_args(int argc, char **argv, train_opts *o)
 {
-	const char *args[CTL_ARGS_MAX];
-	size_t nargs;
 	int rc;
 
 	memset(o, 0, sizeof(*o));
-	rc = ctl_parse(&spec, o, argc, argv, args, &nargs);
+	rc = ctl_parse(&spec, o, argc, argv, NULL, NULL);
 	if (rc >= 0)
 		return rc;
-	if (o->transactions == NULL || o->transactions[0] == '\0') {
-		fprintf(stderr, "offerctl train: --transactions FILE is required (see offerctl train "
-		                "--help)\n");
-		return 2;
-	}
+	if (o->transactions == NULL || o->transactions[0] == '\0')
+		return ctl_usage(&spec, "--transactions FILE is required");
 	if (o->company[0] == '\0' || strlen(o->company) > TRAIN_COMPANY_MAX) {
 		fprintf(stderr, "offerctl train: --company must be 1 to %d characters\n",
 		        TRAIN_COMPANY_MAX);

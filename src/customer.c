@@ -34,20 +34,12 @@ static const char *trimmed(const char *s, char tmp[TEXT_MAX])
 
 char customer_gender(const char *s)
 {
-	static const struct {
-		const char *alias;
-		char gender;
-	} map[] = {
-	    {"m", 'M'}, {"male", 'M'}, {"man", 'M'}, {"f", 'F'}, {"female", 'F'}, {"woman", 'F'},
+	static const util_pair map[] = {
+	    {"m", "M"}, {"male", "M"}, {"man", "M"}, {"f", "F"}, {"female", "F"}, {"woman", "F"},
 	};
 	char tmp[TEXT_MAX];
-	const char *g = trimmed(s, tmp);
 
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(map); i++) {
-		if (util_streq_nocase(g, map[i].alias))
-			return map[i].gender;
-	}
-	return 'U';
+	return util_pair_find(map, UTIL_ARRAY_LEN(map), trimmed(s, tmp), 1, "U")[0];
 }
 
 const char *customer_gender_text(char gender)
@@ -57,10 +49,7 @@ const char *customer_gender_text(char gender)
 
 const char *customer_region(const char *s)
 {
-	static const struct {
-		const char *alias;
-		const char *region;
-	} map[] = {
+	static const util_pair map[] = {
 	    {"europa", "Europa"},          {"europe", "Europa"},
 	    {"eu", "Europa"},              {"americas", "Americas"},
 	    {"america", "Americas"},       {"north america", "Americas"},
@@ -68,13 +57,8 @@ const char *customer_region(const char *s)
 	    {"asia", "Asia"},              {"apac", "Asia"},
 	};
 	char tmp[TEXT_MAX];
-	const char *r = trimmed(s, tmp);
 
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(map); i++) {
-		if (util_streq_nocase(r, map[i].alias))
-			return map[i].region;
-	}
-	return "Unknown";
+	return util_pair_find(map, UTIL_ARRAY_LEN(map), trimmed(s, tmp), 1, "Unknown");
 }
 
 int customer_age_text(const char *s, double *out)

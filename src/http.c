@@ -466,6 +466,7 @@ static int check_head(http_req *r, const char *url, const char *version)
 {
 	const union MHD_ConnectionInfo *info;
 	head_scan h;
+	int http10;
 
 	memset(&h, 0, sizeof(h));
 	/* A NUL or a control byte in the target: MHD stops at the NUL and
@@ -488,35 +489,36 @@ static int check_head(http_req *r, const char *url, const char *version)
 		return -1;
 	}
 	MHD_get_connection_values_n(r->conn, MHD_HEADER_KIND, scan_header, &h);
-	if (h.bad_name) {
-		reply_close(r, 400, "headers",
-		            "a header name holds a character other than a token's (a space before the colon?)");
-		return -1;
-	}
-	if (h.n_coding > 0 && h.n_length > 0) {
-		reply_close(r, 400, "Transfer-Encoding",
-		            "Transfer-Encoding and Content-Length together make the body length ambiguous");
-		return -1;
-	}
-	if (h.length_bad) {
-		reply_close(r, 400, "Content-Length",
-		            "Content-Length must be one decimal number, given once (or repeated unchanged)");
-		return -1;
-	}
-	if (h.n_coding > 0 && version != NULL && strcmp(version, MHD_HTTP_VERSION_1_0) == 0) {
-		/* RFC 9112 6.1: an HTTP/1.0 sender may not know chunked framing. */
-		reply_close(r, 400, "Transfer-Encoding", "Transfer-Encoding is not allowed in HTTP/1.0");
-		return -1;
-	}
-	if (h.n_coding > 0 && (!h.chunked_last || h.chunked_twice)) {
-		reply_close(r, 400, "Transfer-Encoding",
-		            "Transfer-Encoding must end with chunked, once, or the body length is unknown");
-		return -1;
-	}
-	if (h.other_coding) {
-		reply_close(r, 501, "Transfer-Encoding",
-		            "offerd decodes no transfer coding but chunked; send Transfer-Encoding: chunked");
-		return -1;
+	http10 = version != NULL && strcmp(version, MHD_HTTP_VERSION_1_0) == 0;
+	{
+		/* The first broken rule answers. */
+		const struct {
+			int broken;
+			int status;
+			const char *field;
+			const char *msg;
+		} rules[] = {
+		    {h.bad_name, 400, "headers",
+		     "a header name holds a character other than a token's (a space before the colon?)"},
+		    {h.n_coding > 0 && h.n_length > 0, 400, "Transfer-Encoding",
+		     "Transfer-Encoding and Content-Length together make the body length ambiguous"},
+		    {h.length_bad, 400, "Content-Length",
+		     "Content-Length must be one decimal number, given once (or repeated unchanged)"},
+		    /* RFC 9112 6.1: an HTTP/1.0 sender may not know chunked framing. */
+		    {h.n_coding > 0 && http10, 400, "Transfer-Encoding",
+		     "Transfer-Encoding is not allowed in HTTP/1.0"},
+		    {h.n_coding > 0 && (!h.chunked_last || h.chunked_twice), 400, "Transfer-Encoding",
+		     "Transfer-Encoding must end with chunked, once, or the body length is unknown"},
+		    {h.other_coding, 501, "Transfer-Encoding",
+		     "offerd decodes no transfer coding but chunked; send Transfer-Encoding: chunked"},
+		};
+
+		for (size_t i = 0; i < UTIL_ARRAY_LEN(rules); i++) {
+			if (rules[i].broken) {
+				reply_close(r, rules[i].status, rules[i].field, rules[i].msg);
+				return -1;
+			}
+		}
 	}
 	return 0;
 }

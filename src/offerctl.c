@@ -3,12 +3,16 @@
  * and the argument rules every subcommand shares (ctl_parse over an option
  * table of config.h).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "client.h"
 #include "ctl.h"
+#include "db.h"
 #include "log.h"
+#include "store.h"
 #include "util.h"
 
 typedef struct command {
@@ -36,8 +40,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: offerctl COMMAND [ARGS]   (offerctl COMMAND --help for its options)\n\n"
 	           "Database commands take --database-url URL (default $DATABASE_URL, else "
-	           "sqlite:var/offerd.db).\n"
-	           "HTTP commands take --url URL (default $OFFERD_URL, else http://127.0.0.1:8000)\n"
+	           CONFIG_DATABASE_URL_DEFAULT ").\n"
+	           "HTTP commands take --url URL (default $OFFERD_URL, else " CTL_URL_DEFAULT ")\n"
 	           "and --api-key KEY (default $OFFERD_API_KEY).\n\n");
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(commands); i++)
 		fprintf(f, "  %s\n", commands[i].help);
@@ -60,10 +64,20 @@ void ctl_help(const ctl_spec *spec, FILE *f)
 int ctl_parse(const ctl_spec *spec, void *target, int argc, char **argv, const char **args,
               size_t *nargs)
 {
+	const char *none[1];
+	size_t nnone;
 	size_t max = spec->max_args < CTL_ARGS_MAX ? spec->max_args : CTL_ARGS_MAX;
-	int rc = config_opts_parse(spec->prog, spec->opts, spec->nopts, target, argc, argv, args, max,
-	                           nargs);
+	int rc;
 
+	/* A command that takes no plain arguments passes no array for them. */
+	if (args == NULL) {
+		args = none;
+		max = 0;
+	}
+	if (nargs == NULL)
+		nargs = &nnone;
+	rc = config_opts_parse(spec->prog, spec->opts, spec->nopts, target, argc, argv, args, max,
+	                       nargs);
 	if (rc == CONFIG_HELP) {
 		ctl_help(spec, stdout);
 		return 0;
@@ -79,6 +93,51 @@ int ctl_parse(const ctl_spec *spec, void *target, int argc, char **argv, const c
 		return 2;
 	}
 	return -1;
+}
+
+int ctl_usage(const ctl_spec *spec, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", spec->prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see %s --help)\n", spec->prog);
+	return 2;
+}
+
+int ctl_check_server(const ctl_spec *spec, const char *url, const char *api_key)
+{
+	const char *why;
+
+	if (client_check_url(url) != 0) {
+		fprintf(stderr, "%s: --url must be an http:// or https:// address, got '%.100s'\n",
+		        spec->prog, url != NULL ? url : "");
+		return 2;
+	}
+	if (api_key != NULL && client_check_key(api_key, &why) != 0) {
+		fprintf(stderr, "%s: %s\n", spec->prog, why);
+		return 2;
+	}
+	return 0;
+}
+
+int ctl_open_db(const char *prog, const char *url, store **out)
+{
+	int rc = store_open(url, out);
+
+	if (rc != 0) {
+		fprintf(stderr, "%s: cannot open %s\n", prog, url);
+		return rc;
+	}
+	rc = db_migrate(*out);
+	if (rc != 0) {
+		fprintf(stderr, "%s: cannot prepare the schema: %s\n", prog, (*out)->ops->errmsg(*out));
+		store_close(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 int main(int argc, char **argv)

@@ -72,23 +72,31 @@ static json_t *parse_body(const char *body, size_t len, req_error *e)
 }
 
 /*
- * `states` and `offers` arrive as an object or a string holding one (JSON or
- * a Python literal). Returns a new reference to an object.
+ * `states` and `offers` are required and arrive as an object or a string
+ * holding one (JSON or a Python literal). *raw is root's member as sent.
+ * Returns 0 and a new reference to an object in *obj, or e's error.
  */
-static json_t *as_object(json_t *v, const char *field, req_error *e)
+static int get_object(json_t *root, const char *field, json_t **obj, json_t **raw, req_error *e)
 {
+	json_t *v = json_object_get(root, field);
 	const char *s;
 	size_t len;
 	json_error_t jerr;
 	json_t *o;
 	char perr[128];
 
-	if (json_is_object(v))
-		return json_incref(v);
+	*obj = NULL;
+	*raw = v;
+	if (v == NULL || json_is_null(v))
+		return set_err(e, ERR_INVAL, field, "%s is required", field);
+	if (json_is_object(v)) {
+		*obj = json_incref(v);
+		return 0;
+	}
 	if (!json_is_string(v)) {
-		set_err(e, ERR_INVAL, field, "%s must be an object or a string holding one, got %s",
-		        field, json_type_name(v));
-		return NULL;
+		return set_err(e, ERR_INVAL, field,
+		               "%s must be an object or a string holding one, got %s", field,
+		               json_type_name(v));
 	}
 	s = json_string_value(v);
 	len = json_string_length(v);
@@ -96,18 +104,19 @@ static json_t *as_object(json_t *v, const char *field, req_error *e)
 	if (o == NULL) {
 		o = pylit_parse(s, len, perr, sizeof(perr));
 		if (o == NULL) {
-			set_err(e, ERR_INVAL, field,
-			        "%s is a string but neither JSON (%s, column %d) nor a Python dict (%s)",
-			        field, jerr.text, jerr.column, perr);
-			return NULL;
+			return set_err(
+			    e, ERR_INVAL, field,
+			    "%s is a string but neither JSON (%s, column %d) nor a Python dict (%s)",
+			    field, jerr.text, jerr.column, perr);
 		}
 	}
 	if (!json_is_object(o)) {
 		set_err(e, ERR_INVAL, field, "%s must hold an object, got %s", field, json_type_name(o));
 		json_decref(o);
-		return NULL;
+		return e->err;
 	}
-	return o;
+	*obj = o;
+	return 0;
 }
 
 static int get_string(json_t *root, const char *key, char *out, size_t outlen, int required,
@@ -335,6 +344,17 @@ int request_parse_predict(const char *body, size_t len, predict_req *out, req_er
 	return rc;
 }
 
+/* customer_id (required) and timestamp, which both /predict and /rewards bodies carry. */
+static int get_customer_time(json_t *root, char id[REQ_ID_MAX + 1], char timestamp[40],
+                             int timestamp_required, req_error *e)
+{
+	int rc = get_string(root, "customer_id", id, REQ_ID_MAX + 1, 1, e);
+
+	if (rc != 0)
+		return rc;
+	return get_string(root, "timestamp", timestamp, 40, timestamp_required, e);
+}
+
 static int predict_from_json(json_t *root, predict_req *out, req_error *e)
 {
 	json_t *states = NULL;
@@ -343,39 +363,22 @@ static int predict_from_json(json_t *root, predict_req *out, req_error *e)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = get_string(root, "customer_id", out->customer_id, sizeof(out->customer_id), 1, e);
-	if (rc != 0)
-		goto out;
-	rc = get_string(root, "timestamp", out->timestamp, sizeof(out->timestamp), 1, e);
+	rc = get_customer_time(root, out->customer_id, out->timestamp, 1, e);
 	if (rc != 0)
 		goto out;
 	rc = set_date(out, e);
 	if (rc != 0)
 		goto out;
-	v = json_object_get(root, "states");
-	if (v == NULL || json_is_null(v)) {
-		rc = set_err(e, ERR_INVAL, "states", "states is required");
+	rc = get_object(root, "states", &states, &v, e);
+	if (rc != 0)
 		goto out;
-	}
-	states = as_object(v, "states", e);
-	if (states == NULL) {
-		rc = e->err;
-		goto out;
-	}
 	/* Stored as received: the client's string when it sent one. */
 	rc = set_states(out, states, json_is_string(v) ? json_string_value(v) : NULL, e);
 	if (rc != 0)
 		goto out;
-	v = json_object_get(root, "offers");
-	if (v == NULL || json_is_null(v)) {
-		rc = set_err(e, ERR_INVAL, "offers", "offers is required");
+	rc = get_object(root, "offers", &offers, &v, e);
+	if (rc != 0)
 		goto out;
-	}
-	offers = as_object(v, "offers", e);
-	if (offers == NULL) {
-		rc = e->err;
-		goto out;
-	}
 	rc = parse_offers(offers, out, e);
 out:
 	json_decref(offers);
@@ -477,10 +480,7 @@ int request_parse_reward(const char *body, size_t len, reward_req *out, req_erro
 	root = parse_body(body, len, e);
 	if (root == NULL)
 		return e->err;
-	rc = get_string(root, "customer_id", out->customer_id, sizeof(out->customer_id), 1, e);
-	if (rc != 0)
-		goto out;
-	rc = get_string(root, "timestamp", out->timestamp, sizeof(out->timestamp), 0, e);
+	rc = get_customer_time(root, out->customer_id, out->timestamp, 0, e);
 	if (rc != 0)
 		goto out;
 	if (out->timestamp[0] != '\0') {

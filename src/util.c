@@ -139,6 +139,15 @@ int util_streq_nocase(const char *a, const char *b)
 	return strcasecmp(a, b) == 0;
 }
 
+const char *util_pair_find(const util_pair *t, size_t n, const char *key, int nocase, const char *dflt)
+{
+	for (size_t i = 0; key != NULL && i < n; i++) {
+		if (nocase ? strcasecmp(key, t[i].key) == 0 : strcmp(key, t[i].key) == 0)
+			return t[i].value;
+	}
+	return dflt;
+}
+
 size_t util_strlcpy(char *dst, const char *src, size_t dstsize)
 {
 	size_t n = strlen(src);

@@ -60,6 +60,18 @@ size_t util_strlcpy(char *dst, const char *src, size_t dstsize);
 /* Trims ASCII white space at both ends in place; returns s. */
 char *util_trim(char *s);
 
+/* A row of a table that names a text by a key (aliases, file extensions). */
+typedef struct util_pair {
+	const char *key;
+	const char *value;
+} util_pair;
+/*
+ * The value of the first row of t[0..n-1] whose key is `key` (ASCII case
+ * ignored when nocase), or dflt when none is or key is NULL. Returns
+ * pointers into the table; nothing to free.
+ */
+const char *util_pair_find(const util_pair *t, size_t n, const char *key, int nocase, const char *dflt);
+
 /*
  * buf — a growable byte buffer with a hard size limit (curl's dynbuf).
  * On overflow of the limit the buffer frees itself and returns ERR_TOOBIG,

@@ -268,6 +268,22 @@ static void test_strings(void **state)
 	free(p);
 }
 
+static void test_pair_find(void **state)
+{
+	static const util_pair t[] = {{"eu", "Europa"}, {".json", "application/json"}, {"EU", "x"}};
+
+	(void)state;
+	assert_string_equal(util_pair_find(t, 3, "eu", 0, "none"), "Europa");
+	assert_string_equal(util_pair_find(t, 3, "Eu", 1, "none"), "Europa");
+	assert_string_equal(util_pair_find(t, 3, "EU", 0, "none"), "x");
+	assert_string_equal(util_pair_find(t, 3, "Eu", 0, "none"), "none");
+	assert_string_equal(util_pair_find(t, 3, ".JSON", 0, "none"), "none");
+	assert_string_equal(util_pair_find(t, 3, ".JSON", 1, "none"), "application/json");
+	assert_string_equal(util_pair_find(t, 3, "", 1, "none"), "none");
+	assert_null(util_pair_find(t, 3, NULL, 1, NULL));
+	assert_string_equal(util_pair_find(t, 0, "eu", 1, "none"), "none");
+}
+
 static void test_time_helpers(void **state)
 {
 	char day[11];
@@ -472,6 +488,7 @@ int main(void)
 		cmocka_unit_test(test_buf_limit_frees_itself),
 		cmocka_unit_test(test_buf_steal),
 		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_pair_find),
 		cmocka_unit_test(test_time_helpers),
 		cmocka_unit_test(test_strmap),
 		cmocka_unit_test(test_rng_deterministic),
