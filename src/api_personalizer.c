@@ -1,0 +1,777 @@
+/*
+ * api_personalizer.c — the Azure Personalizer v1.0 API under
+ * /personalizer/v1.0/ (issue 14), on offerd's own loop.
+ *
+ * Every path of the API is a row of api.c's route table naming this one
+ * endpoint; pz_path_parse() picks the operation and personalizer.c parses
+ * and answers in Personalizer's shapes. What maps to what:
+ *
+ *   rank      one decision by the current agent version over the actions
+ *             (decide_episode), stored as an episode whose customer_id is
+ *             "pz:" + eventId and whose one shown offer is rewardActionId;
+ *   reward    a reward through the writer, like PUT /rewards, on that
+ *             episode: value > 0 is an acceptance (the agent's r_accept),
+ *             value <= 0 is not (r_ignore); the first reward counts;
+ *   activate  a deferred event's reward is held until its activation.
+ *
+ * So /metrics, offerctl evaluate and the learned values see both APIs'
+ * episodes. The per-company configuration (service and policy), the
+ * deferred events and the Apprentice counters live in this process's
+ * memory: docs/personalizer.md lists that and every other difference.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "api.h"
+#include "log.h"
+#include "metrics.h"
+#include "personalizer.h"
+#include "util.h"
+
+/* The episode's customer_id is this prefix and the event id. */
+#define PZ_CUSTOMER_PREFIX "pz:"
+#define PZ_EVENT_STORED_MAX (REQ_ID_MAX - 3)
+
+/* --- per-company configuration (memory) ------------------------------------ */
+
+#define PZ_TENANTS_MAX 1024
+
+typedef struct pz_tenant {
+	char company[SERVER_COMPANY_MAX];
+	pz_service_config svc;
+	pz_policy policy;
+	int policy_set;          /* PUT configurations/policy was called */
+	/* Apprentice mode: how often the policy agreed with the baseline, and rewards. */
+	uint64_t app_events, app_agreed, app_rewards, app_rewards_agreed;
+	double app_reward_sum, app_reward_agreed_sum;
+} pz_tenant;
+
+static pthread_mutex_t tenants_lock = PTHREAD_MUTEX_INITIALIZER;
+static pz_tenant *tenants[PZ_TENANTS_MAX];
+static size_t n_tenants;
+
+/* The company's entry (created with the defaults), with tenants_lock held; NULL when full. */
+static pz_tenant *tenant_locked(server *s, const char *company)
+{
+	agent_conf conf;
+	pz_tenant *t;
+
+	for (size_t i = 0; i < n_tenants; i++) {
+		if (strcmp(tenants[i]->company, company) == 0)
+			return tenants[i];
+	}
+	if (n_tenants == PZ_TENANTS_MAX)
+		return NULL;
+	t = xcalloc(1, sizeof(*t));
+	util_strlcpy(t->company, company, sizeof(t->company));
+	pz_service_config_default(&t->svc);
+	/* A new loop explores as the agent version does. */
+	server_conf(s, &conf);
+	if (conf.policy == POLICY_EPSILON_GREEDY)
+		t->svc.exploration = conf.epsilon;
+	tenants[n_tenants++] = t;
+	return t;
+}
+
+/* A copy of the company's service configuration. */
+static int tenant_svc(server *s, const char *company, pz_service_config *out)
+{
+	pz_tenant *t;
+
+	pthread_mutex_lock(&tenants_lock);
+	t = tenant_locked(s, company);
+	if (t != NULL)
+		*out = t->svc;
+	pthread_mutex_unlock(&tenants_lock);
+	return t != NULL ? 0 : ERR_UNAVAIL;
+}
+
+/* --- events (memory): deferred activation, apprentice agreement ------------- */
+
+/*
+ * A fixed table of the events this process ranked, by a 64-bit hash of
+ * company and event id: whether the event waits for its activation (and
+ * the reward it was given meanwhile), and whether Apprentice mode's policy
+ * agreed with the baseline. Bounded: a new event takes the oldest slot of
+ * its probe window.
+ */
+#define PZ_EVENTS_SLOTS 65536
+#define PZ_EVENTS_PROBE 8
+
+typedef struct pz_event {
+	uint64_t h;              /* 0: free */
+	uint64_t seq;            /* insertion order, for eviction */
+	unsigned char deferred;  /* ranked with deferActivation and not activated yet */
+	unsigned char has_reward;
+	unsigned char apprentice;
+	unsigned char agreed;
+	double reward;           /* the first reward given while deferred */
+} pz_event;
+
+static pthread_mutex_t events_lock = PTHREAD_MUTEX_INITIALIZER;
+static pz_event *events;
+static uint64_t events_seq;
+
+static uint64_t event_hash(const char *company, const char *id)
+{
+	char key[SERVER_COMPANY_MAX + PZ_ID_BYTES_MAX + 2];
+	uint64_t h;
+
+	snprintf(key, sizeof(key), "%s" SERVER_SEP "%s", company, id);
+	h = util_hash(key);
+	return h != 0 ? h : 1;
+}
+
+/* With events_lock held: the event's slot, or NULL. */
+static pz_event *event_find_locked(uint64_t h)
+{
+	if (events == NULL)
+		return NULL;
+	for (size_t k = 0; k < PZ_EVENTS_PROBE; k++) {
+		pz_event *e = &events[(h + k) % PZ_EVENTS_SLOTS];
+
+		if (e->h == h)
+			return e;
+	}
+	return NULL;
+}
+
+static void event_put(const char *company, const char *id, const pz_event *in)
+{
+	uint64_t h = event_hash(company, id);
+	pz_event *slot;
+
+	pthread_mutex_lock(&events_lock);
+	if (events == NULL)
+		events = xcalloc(PZ_EVENTS_SLOTS, sizeof(*events));
+	slot = event_find_locked(h);
+	for (size_t k = 0; slot == NULL && k < PZ_EVENTS_PROBE; k++) {
+		pz_event *e = &events[(h + k) % PZ_EVENTS_SLOTS];
+
+		if (e->h == 0)
+			slot = e;
+	}
+	for (size_t k = 0; slot == NULL && k < PZ_EVENTS_PROBE; k++) {
+		pz_event *e = &events[(h + k) % PZ_EVENTS_SLOTS];
+
+		if (slot == NULL || e->seq < slot->seq)
+			slot = e;
+	}
+	*slot = *in;
+	slot->h = h;
+	slot->seq = ++events_seq;
+	pthread_mutex_unlock(&events_lock);
+}
+
+/* A copy of the event's entry; returns 0 when the event is not in the table. */
+static int event_get(const char *company, const char *id, pz_event *out)
+{
+	pz_event *e;
+
+	pthread_mutex_lock(&events_lock);
+	e = event_find_locked(event_hash(company, id));
+	if (e != NULL)
+		*out = *e;
+	pthread_mutex_unlock(&events_lock);
+	return e != NULL;
+}
+
+/*
+ * A reward for a deferred event: kept (the first one) until activation.
+ * Returns 1 when the event is deferred and the reward was taken.
+ */
+static int event_hold_reward(const char *company, const char *id, double value)
+{
+	pz_event *e;
+	int held = 0;
+
+	pthread_mutex_lock(&events_lock);
+	e = event_find_locked(event_hash(company, id));
+	if (e != NULL && e->deferred) {
+		if (!e->has_reward) {
+			e->has_reward = 1;
+			e->reward = value;
+		}
+		held = 1;
+	}
+	pthread_mutex_unlock(&events_lock);
+	return held;
+}
+
+/*
+ * Activates an event: returns -1 when it is unknown, else 0, with *reward
+ * set and 1 in *has_reward when a reward was held for it.
+ */
+static int event_activate(const char *company, const char *id, double *reward, int *has_reward)
+{
+	pz_event *e;
+	int rc = -1;
+
+	*has_reward = 0;
+	pthread_mutex_lock(&events_lock);
+	e = event_find_locked(event_hash(company, id));
+	if (e != NULL) {
+		rc = 0;
+		if (e->deferred && e->has_reward) {
+			*has_reward = 1;
+			*reward = e->reward;
+		}
+		e->deferred = 0;
+		e->has_reward = 0;
+	}
+	pthread_mutex_unlock(&events_lock);
+	return rc;
+}
+
+/* --- errors ----------------------------------------------------------------- */
+
+static void reply_pz_error(http_req *r, const pz_error *e)
+{
+	char *body = pz_error_json(e);
+
+	if (e->status == 503)
+		http_add_header(r, "Retry-After", "1");
+	http_reply(r, e->status, "application/json", body, strlen(body));
+}
+
+void api_pz_error(http_req *r, int err, const char *fmt, ...)
+{
+	char msg[320];
+	pz_error e;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	memset(&e, 0, sizeof(e));
+	pz_error_from_err(&e, err, msg);
+	reply_pz_error(r, &e);
+}
+
+/* 501 in Personalizer's shape, for the operations offerd does not serve. */
+static void reply_not_implemented(http_req *r, const char *what)
+{
+	pz_error e;
+
+	memset(&e, 0, sizeof(e));
+	e.status = 501;
+	e.code = "NotImplemented";
+	snprintf(e.message, sizeof(e.message),
+	         "%s is not implemented by offerd's Personalizer API (see docs/personalizer.md)", what);
+	reply_pz_error(r, &e);
+}
+
+static void reply_json_text(http_req *r, int status, char *body)
+{
+	http_reply(r, status, "application/json", body, strlen(body));
+}
+
+static void reply_no_content(http_req *r)
+{
+	http_reply(r, 204, "application/json", xstrdup(""), 0);
+}
+
+/* --- the endpoint ---------------------------------------------------------- */
+
+typedef struct pz_ctx {
+	api_call call;
+	pz_op op;
+	char id[PZ_ID_MAX + 1];          /* {eventId} of the path */
+	char customer[REQ_ID_MAX + 1];   /* the episode's customer_id */
+	/* rank */
+	pz_rank_req rank;
+	int rank_parsed;
+	api_decision d;
+	pz_learning_mode mode;
+	char state_key[AGENT_STATE_MAX + 16];
+	pz_ranked ranking[PZ_ACTIONS_MAX];
+	size_t n_ranked;
+	size_t served;                   /* the action served: rewardActionId */
+	int agreed;                      /* Apprentice: the policy chose the baseline too */
+	/* reward, activate */
+	writer_op rop;
+	double value;
+} pz_ctx;
+
+static void pz_free(api_call *call)
+{
+	pz_ctx *c = (pz_ctx *)call;
+
+	if (c->rank_parsed)
+		pz_rank_free(&c->rank);
+	request_predict_free(&c->d.req);
+}
+
+/*
+ * The states of the episode's decision: the scalar members of the context
+ * feature objects, so the tabular policies' state key reads the usual
+ * fields (age, gender, region...) when the context carries them; anything
+ * else leaves the customer unknown (one state per date).
+ */
+static json_t *context_states(json_t *context)
+{
+	json_t *states = json_object();
+	json_t *obj;
+	size_t i;
+
+	json_array_foreach(context, i, obj) {
+		const char *k;
+		json_t *v;
+
+		json_object_foreach(obj, k, v) {
+			if (!json_is_object(v) && !json_is_array(v) && !json_is_null(v) &&
+			    json_object_get(states, k) == NULL)
+				json_object_set(states, k, v);
+		}
+	}
+	return states;
+}
+
+/*
+ * The decision for a rank: the agent version's policy over the allowed
+ * actions, with the company's explorationPercentage as epsilon.
+ *
+ * Hook for the contextual policies (linear-ts, squarecb): they will read
+ * c->rank.context and c->rank.actions[i].features here, instead of the
+ * tabular state key, once agent_decide dispatches to them.
+ */
+static int pz_decide(pz_ctx *c, const pz_service_config *svc)
+{
+	agent_conf conf;
+	int rc;
+
+	server_conf(c->call.s, &conf);
+	if (conf.policy == POLICY_EPSILON_GREEDY)
+		conf.epsilon = svc->exploration;
+	rc = decide_episode(&conf, c->call.s->vals, rng_thread(), c->call.company, &c->d.req, NULL,
+	                    &c->d.res, &c->d.op.ep);
+	if (rc != 0)
+		return rc;
+	metrics_decision(agent_policy_name(conf.policy));
+	c->d.op.kind = WOP_EPISODE;
+	return 0;
+}
+
+static void rank_answer(api_call *call)
+{
+	pz_ctx *c = (pz_ctx *)call;
+	pz_event ev;
+
+	if (c->d.op.rc != 0) {
+		api_pz_error(call->r, ERR_UNAVAIL,
+		             "the event could not be stored; nothing was recorded, retry later");
+		return;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.deferred = (unsigned char)c->rank.defer_activation;
+	ev.apprentice = c->mode == PZ_MODE_APPRENTICE;
+	ev.agreed = (unsigned char)c->agreed;
+	event_put(call->company, c->rank.event_id, &ev);
+	if (c->mode == PZ_MODE_APPRENTICE) {
+		pthread_mutex_lock(&tenants_lock);
+		pz_tenant *t = tenant_locked(call->s, call->company);
+
+		if (t != NULL) {
+			t->app_events++;
+			t->app_agreed += (uint64_t)c->agreed;
+		}
+		pthread_mutex_unlock(&tenants_lock);
+	}
+	reply_json_text(call->r, 201,
+	                pz_rank_answer_json(c->ranking, c->n_ranked, c->rank.event_id,
+	                                    c->rank.actions[c->served].id));
+}
+
+/* Fills c->ranking: the served action first, the other allowed ones, the excluded last. */
+static void rank_order(pz_ctx *c, double p_served)
+{
+	const pz_rank_req *q = &c->rank;
+	double rest = q->n_allowed > 1 ? (1.0 - p_served) / (double)(q->n_allowed - 1) : 0.0;
+	size_t n = 0;
+
+	if (q->n_allowed <= 1)
+		p_served = 1.0;
+	c->ranking[n].id = q->actions[c->served].id;
+	c->ranking[n++].probability = p_served;
+	for (size_t i = 0; i < q->n_actions; i++) {
+		if (i != c->served && !q->actions[i].excluded) {
+			c->ranking[n].id = q->actions[i].id;
+			c->ranking[n++].probability = rest;
+		}
+	}
+	for (size_t i = 0; i < q->n_actions; i++) {
+		if (q->actions[i].excluded) {
+			c->ranking[n].id = q->actions[i].id;
+			c->ranking[n++].probability = 0.0;
+		}
+	}
+	c->n_ranked = n;
+}
+
+static void rank_complete(pz_ctx *c, const char *body, size_t len)
+{
+	http_req *r = c->call.r;
+	const char *offers[PZ_ACTIONS_MAX];
+	unsigned char allowed[PZ_ACTIONS_MAX];
+	char now[32];
+	pz_service_config svc;
+	pz_error e;
+	req_error re;
+	json_t *states;
+	size_t baseline = 0;
+	int rc;
+
+	if (pz_rank_parse(body, len, &c->rank, &e) != 0) {
+		reply_pz_error(r, &e);
+		return;
+	}
+	c->rank_parsed = 1;
+	if (c->rank.event_id[0] == '\0' && pz_event_id_new(c->rank.event_id) != 0) {
+		api_pz_error(r, ERR_IO, "no event id could be generated");
+		return;
+	}
+	if (strlen(c->rank.event_id) > PZ_EVENT_STORED_MAX) {
+		pz_fail(&e, PZ_INVALID_RANK, "eventId", "eventId is longer than %d bytes (offerd's limit).",
+		        PZ_EVENT_STORED_MAX);
+		reply_pz_error(r, &e);
+		return;
+	}
+	snprintf(c->customer, sizeof(c->customer), PZ_CUSTOMER_PREFIX "%s", c->rank.event_id);
+	for (size_t i = 0; i < c->rank.n_actions; i++) {
+		offers[i] = c->rank.actions[i].id;
+		allowed[i] = !c->rank.actions[i].excluded;
+	}
+	for (baseline = 0; c->rank.actions[baseline].excluded; baseline++)
+		;
+	util_now_iso(now);
+	states = context_states(c->rank.context);
+	rc = request_predict_from_row(c->customer, now, states, offers, allowed, c->rank.n_actions,
+	                              &c->d.req, &re);
+	if (rc != 0 && strncmp(re.field, "states", 6) == 0) {
+		/* Context values the tabular state cannot read: one state for all. */
+		json_decref(states);
+		states = json_object();
+		rc = request_predict_from_row(c->customer, now, states, offers, allowed,
+		                              c->rank.n_actions, &c->d.req, &re);
+	}
+	json_decref(states);
+	if (rc != 0) {
+		pz_fail(&e, PZ_INVALID_RANK, "actions", "%s", re.message);
+		reply_pz_error(r, &e);
+		return;
+	}
+	/* The episode keeps the context as it came, for evaluation and the contextual policies. */
+	free(c->d.req.states_text);
+	{
+		json_t *keep = json_pack("{s:O}", "contextFeatures", c->rank.context);
+
+		c->d.req.states_text = json_dumps(keep, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(keep);
+	}
+	if (c->d.req.states_text == NULL || tenant_svc(c->call.s, c->call.company, &svc) != 0) {
+		api_pz_error(r, ERR_UNAVAIL, "the event could not be prepared; retry later");
+		return;
+	}
+	c->mode = svc.mode;
+	if (pz_decide(c, &svc) != 0) {
+		api_pz_error(r, ERR_INVAL, "no action is allowed");
+		return;
+	}
+	/* One shown offer per event: rewardActionId. */
+	c->d.op.ep.offers[1] = NULL;
+	c->d.op.ep.offers[2] = NULL;
+	c->served = c->d.res.dec.idx[0];
+	if (c->mode == PZ_MODE_ONLINE) {
+		rank_order(c, c->d.res.dec.propensity[0]);
+	} else {
+		/* Apprentice and LoggingOnly serve the baseline, the first allowed action. */
+		c->agreed = c->served == baseline;
+		c->served = baseline;
+		c->d.op.ep.offers[0] = c->d.req.offers[baseline];
+		c->d.op.ep.propensity[0] = 1.0;
+		rank_order(c, 1.0);
+		if (c->mode == PZ_MODE_LOGGING_ONLY) {
+			/* Logged under a state no decision reads: nothing is learned. */
+			snprintf(c->state_key, sizeof(c->state_key), "LoggingOnly/%s",
+			         c->d.res.dec.state_key);
+			c->d.op.ep.state_key = c->state_key;
+		}
+	}
+	if (api_call_submit(&c->call, &c->d.op) != 0) {
+		api_pz_error(r, ERR_UNAVAIL, "too many requests are waiting for the database");
+		return;
+	}
+	if (!api_call_wait(&c->call))
+		rank_answer(&c->call);
+}
+
+/* The answer of a reward, or of an activation that released a held reward. */
+static void reward_answer(api_call *call)
+{
+	pz_ctx *c = (pz_ctx *)call;
+	writer_op *op = &c->rop;
+	pz_event ev;
+
+	switch (op->rc) {
+	case 0:
+		metrics_reward(op->rout.agent_version, op->rin.accepted);
+		if (event_get(call->company, c->id, &ev) && ev.apprentice) {
+			pthread_mutex_lock(&tenants_lock);
+			pz_tenant *t = tenant_locked(call->s, call->company);
+
+			if (t != NULL) {
+				t->app_rewards++;
+				t->app_reward_sum += c->value;
+				if (ev.agreed) {
+					t->app_rewards_agreed++;
+					t->app_reward_agreed_sum += c->value;
+				}
+			}
+			pthread_mutex_unlock(&tenants_lock);
+		}
+		reply_no_content(call->r);
+		return;
+	case ERR_CONFLICT:
+		/* rewardAggregation earliest: a later reward is accepted and ignored. */
+		reply_no_content(call->r);
+		return;
+	case ERR_NOTFOUND:
+		api_pz_error(call->r, ERR_NOTFOUND, "Event %.200s was not found.", c->id);
+		return;
+	default:
+		api_pz_error(call->r, op->rc == ERR_UNAVAIL ? ERR_UNAVAIL : ERR_IO,
+		             "the reward could not be stored; nothing was recorded, retry later");
+	}
+}
+
+/* Queues the reward value for the event's episode. */
+static void reward_submit(pz_ctx *c, double value)
+{
+	char now[32];
+
+	util_now_iso(now);
+	c->value = value;
+	c->rop.kind = WOP_REWARD;
+	c->rop.rin.company = c->call.company;
+	c->rop.rin.customer_id = c->customer;
+	c->rop.rin.episode_id = 0;
+	c->rop.rin.accepted = value > 0;
+	c->rop.rin.request_ts = NULL;
+	if (api_call_submit(&c->call, &c->rop) != 0) {
+		api_pz_error(c->call.r, ERR_UNAVAIL, "too many requests are waiting for the database");
+		return;
+	}
+	if (!api_call_wait(&c->call))
+		reward_answer(&c->call);
+}
+
+static void reward_complete(pz_ctx *c, const char *body, size_t len)
+{
+	pz_error e;
+	double value;
+
+	if (pz_reward_parse(body, len, &value, &e) != 0) {
+		reply_pz_error(c->call.r, &e);
+		return;
+	}
+	if (strlen(c->id) > PZ_EVENT_STORED_MAX) {
+		api_pz_error(c->call.r, ERR_NOTFOUND, "Event %.200s was not found.", c->id);
+		return;
+	}
+	if (event_hold_reward(c->call.company, c->id, value)) {
+		/* Deferred: the reward counts once the event is activated. */
+		reply_no_content(c->call.r);
+		return;
+	}
+	reward_submit(c, value);
+}
+
+static void activate_complete(pz_ctx *c, const char *body, size_t len)
+{
+	pz_error e;
+	double value = 0;
+	int has_reward;
+
+	if (pz_activate_check(body, len, &e) != 0) {
+		reply_pz_error(c->call.r, &e);
+		return;
+	}
+	if (event_activate(c->call.company, c->id, &value, &has_reward) != 0) {
+		api_pz_error(c->call.r, ERR_NOTFOUND,
+		             "Event %.200s was not found (activation knows the events this offerd ranked"
+		             " since it started).",
+		             c->id);
+		return;
+	}
+	if (!has_reward) {
+		reply_no_content(c->call.r);
+		return;
+	}
+	reward_submit(c, value);
+}
+
+/* The service configuration with offerd's Apprentice report; JSON text. */
+static char *service_json(const pz_tenant *t)
+{
+	char *text = pz_service_config_json(&t->svc);
+	json_t *j = json_loads(text, 0, NULL);
+	json_t *app;
+
+	free(text);
+	if (j == NULL)
+		return xstrdup("{}");
+	app = json_pack("{s:I, s:I, s:f, s:I, s:f, s:f}", "events", (json_int_t)t->app_events,
+	                "agreed", (json_int_t)t->app_agreed, "agreement",
+	                t->app_events ? (double)t->app_agreed / (double)t->app_events : 0.0, "rewards",
+	                (json_int_t)t->app_rewards, "baselineRewardSum", t->app_reward_sum,
+	                "agreedRewardSum", t->app_reward_agreed_sum);
+	if (app != NULL)
+		json_object_set_new(j, "offerdApprentice", app);
+	text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+	json_decref(j);
+	return text != NULL ? text : xstrdup("{}");
+}
+
+/* The policy offerd runs, as a PolicyContract, when none was put. */
+static void default_policy(server *s, const pz_tenant *t, pz_policy *p)
+{
+	agent_conf conf;
+
+	server_conf(s, &conf);
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "offerd %s (agent %s)", agent_policy_name(conf.policy),
+	         conf.version);
+	snprintf(p->arguments, sizeof(p->arguments), "--cb_explore_adf --epsilon %g",
+	         t->svc.exploration);
+}
+
+static void config_complete(pz_ctx *c, const char *body, size_t len)
+{
+	http_req *r = c->call.r;
+	pz_service_config next;
+	pz_policy policy;
+	pz_tenant *t;
+	pz_error e;
+	char *text = NULL;
+	int rc = 0;
+
+	memset(&e, 0, sizeof(e));
+	if (c->op == PZ_OP_SERVICE_PUT)
+		rc = pz_service_config_parse(body, len, &next, &e);
+	else if (c->op == PZ_OP_POLICY_PUT)
+		rc = pz_policy_parse(body, len, &policy, &e);
+	if (rc != 0) {
+		reply_pz_error(r, &e);
+		return;
+	}
+	pthread_mutex_lock(&tenants_lock);
+	t = tenant_locked(c->call.s, c->call.company);
+	if (t == NULL) {
+		pthread_mutex_unlock(&tenants_lock);
+		api_pz_error(r, ERR_UNAVAIL, "too many companies configured in this process");
+		return;
+	}
+	switch (c->op) {
+	case PZ_OP_SERVICE_PUT:
+		if (!next.mode_given)
+			next.mode = t->svc.mode;
+		rc = pz_service_config_transition(&t->svc, &next, &e);
+		if (rc == 0) {
+			char now[32];
+
+			util_now_iso(now);
+			util_strlcpy(next.last_edit, now, sizeof(next.last_edit));
+			t->svc = next;
+		}
+		/* fall through */
+	case PZ_OP_SERVICE_GET:
+		if (rc == 0)
+			text = service_json(t);
+		break;
+	case PZ_OP_POLICY_PUT:
+		t->policy = policy;
+		t->policy_set = 1;
+		text = pz_policy_json(&t->policy);
+		break;
+	case PZ_OP_POLICY_DELETE:
+		t->policy_set = 0;
+		/* fall through */
+	default:
+		if (t->policy_set) {
+			text = pz_policy_json(&t->policy);
+		} else {
+			default_policy(c->call.s, t, &policy);
+			text = pz_policy_json(&policy);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&tenants_lock);
+	if (rc != 0) {
+		reply_pz_error(r, &e);
+		return;
+	}
+	reply_json_text(r, 200, text);
+}
+
+static void pz_complete(api_call *call, const char *body, size_t len)
+{
+	pz_ctx *c = (pz_ctx *)call;
+	pz_error e;
+
+	if (pz_path_parse(http_method(call->r), http_path(call->r), &c->op, c->id, &e) != 0) {
+		reply_pz_error(call->r, &e);
+		return;
+	}
+	if (c->id[0] != '\0')
+		snprintf(c->customer, sizeof(c->customer), PZ_CUSTOMER_PREFIX "%.*s",
+		         PZ_EVENT_STORED_MAX, c->id);
+	switch (c->op) {
+	case PZ_OP_RANK: rank_complete(c, body, len); return;
+	case PZ_OP_REWARD: reward_complete(c, body, len); return;
+	case PZ_OP_ACTIVATE: activate_complete(c, body, len); return;
+	case PZ_OP_SERVICE_GET:
+	case PZ_OP_SERVICE_PUT:
+	case PZ_OP_POLICY_GET:
+	case PZ_OP_POLICY_PUT:
+	case PZ_OP_POLICY_DELETE: config_complete(c, body, len); return;
+	case PZ_OP_MULTI_RANK:
+	case PZ_OP_MULTI_REWARD:
+	case PZ_OP_MULTI_ACTIVATE: reply_not_implemented(call->r, "Multi-slot"); return;
+	case PZ_OP_EVAL_LIST:
+	case PZ_OP_EVAL_CREATE:
+	case PZ_OP_EVAL_GET:
+	case PZ_OP_EVAL_DELETE:
+		reply_not_implemented(call->r, "Evaluations (use offerctl evaluate)");
+		return;
+	case PZ_OP_MODEL_GET:
+	case PZ_OP_MODEL_PUT:
+	case PZ_OP_MODEL_DELETE:
+	case PZ_OP_MODEL_PROPERTIES: reply_not_implemented(call->r, "The model API"); return;
+	case PZ_OP_LOGS_DELETE:
+	case PZ_OP_LOGS_PROPERTIES: reply_not_implemented(call->r, "The logs API"); return;
+	default: api_pz_error(call->r, ERR_NOTFOUND, "Requested resource does not exist."); return;
+	}
+}
+
+/* After api_call_wait: the episode of a rank, or the reward of a reward or activation. */
+static void pz_resume(api_call *call)
+{
+	pz_ctx *c = (pz_ctx *)call;
+
+	if (c->op == PZ_OP_RANK)
+		rank_answer(call);
+	else
+		reward_answer(call);
+}
+
+const api_endpoint api_personalizer_endpoint = {
+    .ctx_size = sizeof(pz_ctx),
+    .complete = pz_complete,
+    .resume = pz_resume,
+    .free = pz_free,
+};
