@@ -11,7 +11,7 @@
 #
 # Knobs: OFFERD_TEST_BACKENDS ("sqlite", "pg", default "sqlite pg"); the
 # harness's own (PERSONALIZER_LOOP_EVENTS...) pass through.
-source "$(dirname "$0")/../lib.sh"
+source "$(dirname "$0")/lib.sh"
 lib_deadline 900
 
 scripts/deps-node.sh || die "node and npm are needed (scripts/deps-node.sh)"
