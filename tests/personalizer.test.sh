@@ -1,13 +1,11 @@
 #!/usr/bin/env bash
-# tests/personalizer/offerd.sh — the official Azure Personalizer client
+# tests/personalizer.test.sh — the official Azure Personalizer client
 # (tests/personalizer/client.mjs) against a live offerd, on SQLite and on
-# PostgreSQL, plus tenant isolation: an event ranked with company A's key is
-# unknown (404) to company B's key.
-#
-# NOT in `make test` yet: offerd serves /personalizer/v1.0/ only once the
-# endpoints are wired (issue 14, after issues 12 and 13 are merged). Then move
-# this file to tests/personalizer.test.sh (scripts/run-tests.sh runs
-# tests/*.test.sh) and fix the `source` line below.
+# PostgreSQL, plus what the client cannot show: tenant isolation (an event
+# ranked with company A's key is unknown (404) to company B's key), events
+# stored as episodes, a deferred event's reward counted only once it is
+# activated, Apprentice and LoggingOnly serving the baseline, and
+# Personalizer's error body on unknown and unserved paths.
 #
 # Knobs: OFFERD_TEST_BACKENDS ("sqlite", "pg", default "sqlite pg"); the
 # harness's own (PERSONALIZER_LOOP_EVENTS...) pass through.
@@ -36,6 +34,7 @@ run_backend() {
   if PERSONALIZER_ENDPOINT=$url PERSONALIZER_KEY=$key_a node tests/personalizer/client.mjs \
       >"$LIB_TMP/client-$backend.log" 2>&1; then
     ok "[$backend] the official client's steps pass: $(tail -n 1 "$LIB_TMP/client-$backend.log")"
+    note "    $(grep '^PASS learning-loop' "$LIB_TMP/client-$backend.log")"
   else
     sed 's/^/    /' "$LIB_TMP/client-$backend.log"
     fail "[$backend] the official client's steps failed (above)"
@@ -54,6 +53,78 @@ run_backend() {
   http POST "$url/personalizer/v1.0/events/$ev/reward" -H "Ocp-Apim-Subscription-Key: $key_a" \
     -H 'Content-Type: application/json' --data '{"value": 1}'
   expect_status 204 "[$backend] company A rewards its event"
+
+  pz() {  # pz METHOD PATH [BODY] [KEY]: one call with company A's (or KEY's) key
+    local body=${3-} k=${4:-$key_a}
+    http "$1" "$url/personalizer/v1.0/$2" -H "Ocp-Apim-Subscription-Key: $k" \
+      -H 'Content-Type: application/json' ${body:+--data "$body"}
+  }
+  local acts='[{"id": "first", "features": [{"f": 1}]}, {"id": "second", "features": [{"f": 2}]}, {"id": "third", "features": [{"f": 3}]}]'
+
+  # Events are episodes in offerd's own tables, with the event id.
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_episodes WHERE company = 'A' AND customer_id LIKE 'pz:%'") -ge 400 ]] &&
+    ok "[$backend] the client's events are episodes of company A" ||
+    fail "[$backend] the client's events are not in tb_episodes"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_episodes WHERE customer_id = 'pz:$ev' AND company = 'A'") == 1 ]] &&
+    ok "[$backend] event $ev is the episode of customer_id pz:$ev" ||
+    fail "[$backend] event $ev has no episode"
+
+  # Deferred activation: the reward is held until the event is activated.
+  ev="deferred-$RANDOM$RANDOM"
+  pz POST rank "{\"actions\": $acts, \"eventId\": \"$ev\", \"deferActivation\": true}"
+  expect_status 201 "[$backend] a deferred rank"
+  pz POST "events/$ev/reward" '{"value": 1}'
+  expect_status 204 "[$backend] the deferred event takes a reward"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$ev'") == 0 ]] &&
+    ok "[$backend] ... which is not stored before the activation" ||
+    fail "[$backend] a deferred event's reward was stored before its activation"
+  pz POST "events/$ev/activate" "" "$key_b"
+  expect_status 404 "[$backend] company B cannot activate A's event"
+  pz POST "events/$ev/activate"
+  expect_status 204 "[$backend] activate"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$ev' AND accepted_offer") == 1 ]] &&
+    ok "[$backend] the held reward is stored, as an acceptance, once activated" ||
+    fail "[$backend] the held reward was not stored at activation"
+  pz POST "events/$ev/reward" '{"value": 0}'
+  expect_status 204 "[$backend] a second reward is accepted (rewardAggregation earliest)..."
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$ev'") == 1 ]] &&
+    ok "[$backend] ... and ignored" || fail "[$backend] a second reward was stored"
+
+  # Apprentice and LoggingOnly serve the baseline, the first allowed action.
+  pz GET configurations/service
+  local cfg=$HTTP_BODY mode
+  for mode in Apprentice LoggingOnly; do
+    pz PUT configurations/service "$(jq -c --arg m "$mode" '.learningMode = $m | del(.offerdApprentice)' <<<"$cfg")"
+    expect_status 200 "[$backend] learningMode $mode"
+    local served=
+    for _ in 1 2 3 4 5 6; do
+      pz POST rank "{\"actions\": $acts, \"excludedActions\": [\"first\"]}"
+      served+="$(jq -r '.rewardActionId + "@" + (.ranking[0].probability | tostring)' <<<"$HTTP_BODY") "
+    done
+    [[ $served == "second@1 second@1 second@1 second@1 second@1 second@1 " ]] &&
+      ok "[$backend] $mode serves the first allowed action with probability 1" ||
+      fail "[$backend] $mode served: $served"
+  done
+  pz GET configurations/service
+  expect_jq '.offerdApprentice.events == 6 and (.offerdApprentice.agreement | type == "number")' \
+    "[$backend] Apprentice mode reports how often the policy agreed"
+  pz PUT configurations/service "$(jq -c '.learningMode = "Online" | del(.offerdApprentice)' <<<"$cfg")"
+  expect_status 200 "[$backend] back to Online"
+
+  # Personalizer's error body on paths offerd does not serve.
+  pz GET evaluations
+  expect_status 501 "[$backend] evaluations are not served"
+  expect_jq '.error.code == "NotImplemented" and (.error.message | length > 0)' "[$backend] ... said in Personalizer's shape"
+  pz GET no-such-path
+  expect_status 404 "[$backend] an unknown Personalizer path"
+  expect_jq '.error.code == "ResourceNotFound"' "[$backend] ... in Personalizer's shape"
+  pz GET rank
+  expect_status 405 "[$backend] GET rank"
+  pz POST rank "{\"actions\": $acts, \"eventId\": \"$(printf 'e%.0s' {1..130})\"}"
+  expect_status 400 "[$backend] an event id longer than offerd stores"
+  pz POST rank "{\"actions\": $acts}" "not-a-key"
+  expect_status 401 "[$backend] a wrong key"
+  expect_jq '.error.code == "401"' "[$backend] ... in Personalizer's shape"
   offerd_stop "$backend"
 }
 
