@@ -36,6 +36,9 @@
 /* The episode's customer_id is this prefix and the event id. */
 #define PZ_CUSTOMER_PREFIX "pz:"
 #define PZ_EVENT_STORED_MAX (REQ_ID_MAX - 3)
+/* Slots in one multi-slot rank: each is an episode of customer_id pz:EVENT#k. */
+#define PZ_MULTI_SLOTS_MAX EPISODE_SHOWN_MAX
+#define PZ_MULTI_EVENT_STORED_MAX (PZ_EVENT_STORED_MAX - 2)
 
 /* --- per-company configuration (memory) ------------------------------------ */
 
@@ -111,6 +114,11 @@ typedef struct pz_event {
 	unsigned char apprentice;
 	unsigned char agreed;
 	double reward;           /* the first reward given while deferred */
+	/* Multi-slot events: the slots' ids (hashed) in order, and rewards held per slot. */
+	unsigned char n_slots;
+	unsigned char slot_has[PZ_MULTI_SLOTS_MAX];
+	uint64_t slot_h[PZ_MULTI_SLOTS_MAX];
+	double slot_reward[PZ_MULTI_SLOTS_MAX];
 } pz_event;
 
 static pthread_mutex_t events_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -204,15 +212,58 @@ static int event_hold_reward(const char *company, const char *id, double value)
 }
 
 /*
- * Activates an event: returns -1 when it is unknown, else 0, with *reward
- * set and 1 in *has_reward when a reward was held for it.
+ * A multi-slot event's slot index for a slot id: returns 0..n-1, -1 when
+ * the event is unknown or not multi-slot, -2 when it has no such slot.
  */
-static int event_activate(const char *company, const char *id, double *reward, int *has_reward)
+static int event_slot(const pz_event *e, const char *slot_id)
+{
+	uint64_t h = util_hash(slot_id);
+
+	if (e->n_slots == 0)
+		return -1;
+	for (int k = 0; k < e->n_slots; k++) {
+		if (e->slot_h[k] == h)
+			return k;
+	}
+	return -2;
+}
+
+/* Holds a deferred multi-slot event's rewards; returns 1 when it is deferred. */
+static int event_hold_slot_rewards(const char *company, const char *id, const int *slot,
+                                   const double *value, size_t n)
+{
+	pz_event *e;
+	int held = 0;
+
+	pthread_mutex_lock(&events_lock);
+	e = event_find_locked(event_hash(company, id));
+	if (e != NULL && e->deferred) {
+		for (size_t i = 0; i < n; i++) {
+			if (!e->slot_has[slot[i]]) {
+				e->slot_has[slot[i]] = 1;
+				e->slot_reward[slot[i]] = value[i];
+			}
+		}
+		held = 1;
+	}
+	pthread_mutex_unlock(&events_lock);
+	return held;
+}
+
+/*
+ * Activates an event: returns -1 when it is unknown, else 0, with *reward
+ * set and 1 in *has_reward when a reward was held for it. For a multi-slot
+ * event, held[k] (may be NULL) gets the slots' held rewards (has[k] set).
+ */
+static int event_activate(const char *company, const char *id, double *reward, int *has_reward,
+                          double *held, unsigned char *has)
 {
 	pz_event *e;
 	int rc = -1;
 
 	*has_reward = 0;
+	if (has != NULL)
+		memset(has, 0, PZ_MULTI_SLOTS_MAX);
 	pthread_mutex_lock(&events_lock);
 	e = event_find_locked(event_hash(company, id));
 	if (e != NULL) {
@@ -221,8 +272,14 @@ static int event_activate(const char *company, const char *id, double *reward, i
 			*has_reward = 1;
 			*reward = e->reward;
 		}
+		for (int k = 0; e->deferred && held != NULL && k < e->n_slots; k++) {
+			has[k] = e->slot_has[k];
+			held[k] = e->slot_reward[k];
+		}
+		rc = held != NULL && e->n_slots == 0 ? -1 : rc;
 		e->deferred = 0;
 		e->has_reward = 0;
+		memset(e->slot_has, 0, sizeof(e->slot_has));
 	}
 	pthread_mutex_unlock(&events_lock);
 	return rc;
@@ -296,6 +353,17 @@ typedef struct pz_ctx {
 	/* reward, activate */
 	writer_op rop;
 	double value;
+	/* multi-slot: one episode per slot, one reward per slot */
+	pz_multi_rank_req multi;
+	int multi_parsed;
+	api_decision slot[PZ_MULTI_SLOTS_MAX];
+	char slot_customer[PZ_MULTI_SLOTS_MAX][REQ_ID_MAX + 1];
+	char slot_state[PZ_MULTI_SLOTS_MAX][AGENT_STATE_MAX + 16];
+	size_t slot_served[PZ_MULTI_SLOTS_MAX];
+	int slot_agreed[PZ_MULTI_SLOTS_MAX];
+	writer_op slot_rop[PZ_MULTI_SLOTS_MAX];
+	size_t n_ops;                    /* operations submitted by a multi-slot call */
+	size_t n_done;                   /* ... and done (under the call's lock) */
 } pz_ctx;
 
 static void pz_free(api_call *call)
@@ -304,7 +372,11 @@ static void pz_free(api_call *call)
 
 	if (c->rank_parsed)
 		pz_rank_free(&c->rank);
+	if (c->multi_parsed)
+		pz_multi_rank_free(&c->multi);
 	request_predict_free(&c->d.req);
+	for (size_t k = 0; k < PZ_MULTI_SLOTS_MAX; k++)
+		request_predict_free(&c->slot[k].req);
 }
 
 /*
@@ -340,21 +412,75 @@ static json_t *context_states(json_t *context)
  * c->rank.context and c->rank.actions[i].features here, instead of the
  * tabular state key, once agent_decide dispatches to them.
  */
-static int pz_decide(pz_ctx *c, const pz_service_config *svc)
+static int pz_decide(api_call *call, api_decision *d, const pz_service_config *svc)
 {
 	agent_conf conf;
 	int rc;
 
-	server_conf(c->call.s, &conf);
+	server_conf(call->s, &conf);
 	if (conf.policy == POLICY_EPSILON_GREEDY)
 		conf.epsilon = svc->exploration;
-	rc = decide_episode(&conf, c->call.s->vals, rng_thread(), c->call.company, &c->d.req, NULL,
-	                    &c->d.res, &c->d.op.ep);
+	rc = decide_episode(&conf, call->s->vals, rng_thread(), call->company, &d->req, NULL, &d->res,
+	                    &d->op.ep);
 	if (rc != 0)
 		return rc;
 	metrics_decision(agent_policy_name(conf.policy));
-	c->d.op.kind = WOP_EPISODE;
+	d->op.kind = WOP_EPISODE;
+	/* One shown offer per episode: the action served. */
+	d->op.ep.offers[1] = NULL;
+	d->op.ep.offers[2] = NULL;
 	return 0;
+}
+
+/*
+ * The decision's request: the actions (allowed[i]) as offers, the context
+ * as states when the tabular state can read it (else none), and the
+ * context kept as it came in the episode's states text.
+ */
+static int pz_request(const char *customer, json_t *context, const pz_action *actions, size_t n,
+                      const unsigned char *allowed, predict_req *out, pz_error *e)
+{
+	const char *offers[PZ_ACTIONS_MAX];
+	char now[32];
+	req_error re;
+	json_t *states;
+	json_t *keep;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		offers[i] = actions[i].id;
+	util_now_iso(now);
+	states = context_states(context);
+	rc = request_predict_from_row(customer, now, states, offers, allowed, n, out, &re);
+	if (rc != 0 && strncmp(re.field, "states", 6) == 0) {
+		/* Context values the tabular state cannot read: one state for all. */
+		json_decref(states);
+		states = json_object();
+		rc = request_predict_from_row(customer, now, states, offers, allowed, n, out, &re);
+	}
+	json_decref(states);
+	if (rc != 0)
+		return pz_fail(e, PZ_INVALID_RANK, "actions", "%s", re.message);
+	free(out->states_text);
+	keep = json_pack("{s:O}", "contextFeatures", context);
+	out->states_text = json_dumps(keep, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(keep);
+	if (out->states_text == NULL)
+		return pz_fail(e, PZ_INTERNAL, NULL, "the context cannot be stored");
+	return 0;
+}
+
+/* Serves the baseline (Apprentice, LoggingOnly): offer and propensity, and LoggingOnly's state. */
+static void serve_baseline(api_decision *d, size_t baseline, pz_learning_mode mode, char *state,
+                           size_t state_len)
+{
+	d->op.ep.offers[0] = d->req.offers[baseline];
+	d->op.ep.propensity[0] = 1.0;
+	if (mode == PZ_MODE_LOGGING_ONLY) {
+		/* Logged under a state no decision reads: nothing is learned. */
+		snprintf(state, state_len, "LoggingOnly/%s", d->res.dec.state_key);
+		d->op.ep.state_key = state;
+	}
 }
 
 static void rank_answer(api_call *call)
@@ -416,15 +542,10 @@ static void rank_order(pz_ctx *c, double p_served)
 static void rank_complete(pz_ctx *c, const char *body, size_t len)
 {
 	http_req *r = c->call.r;
-	const char *offers[PZ_ACTIONS_MAX];
 	unsigned char allowed[PZ_ACTIONS_MAX];
-	char now[32];
 	pz_service_config svc;
 	pz_error e;
-	req_error re;
-	json_t *states;
 	size_t baseline = 0;
-	int rc;
 
 	if (pz_rank_parse(body, len, &c->rank, &e) != 0) {
 		reply_pz_error(r, &e);
@@ -442,49 +563,24 @@ static void rank_complete(pz_ctx *c, const char *body, size_t len)
 		return;
 	}
 	snprintf(c->customer, sizeof(c->customer), PZ_CUSTOMER_PREFIX "%s", c->rank.event_id);
-	for (size_t i = 0; i < c->rank.n_actions; i++) {
-		offers[i] = c->rank.actions[i].id;
+	for (size_t i = 0; i < c->rank.n_actions; i++)
 		allowed[i] = !c->rank.actions[i].excluded;
-	}
 	for (baseline = 0; c->rank.actions[baseline].excluded; baseline++)
 		;
-	util_now_iso(now);
-	states = context_states(c->rank.context);
-	rc = request_predict_from_row(c->customer, now, states, offers, allowed, c->rank.n_actions,
-	                              &c->d.req, &re);
-	if (rc != 0 && strncmp(re.field, "states", 6) == 0) {
-		/* Context values the tabular state cannot read: one state for all. */
-		json_decref(states);
-		states = json_object();
-		rc = request_predict_from_row(c->customer, now, states, offers, allowed,
-		                              c->rank.n_actions, &c->d.req, &re);
-	}
-	json_decref(states);
-	if (rc != 0) {
-		pz_fail(&e, PZ_INVALID_RANK, "actions", "%s", re.message);
+	if (pz_request(c->customer, c->rank.context, c->rank.actions, c->rank.n_actions, allowed,
+	               &c->d.req, &e) != 0) {
 		reply_pz_error(r, &e);
 		return;
 	}
-	/* The episode keeps the context as it came, for evaluation and the contextual policies. */
-	free(c->d.req.states_text);
-	{
-		json_t *keep = json_pack("{s:O}", "contextFeatures", c->rank.context);
-
-		c->d.req.states_text = json_dumps(keep, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		json_decref(keep);
-	}
-	if (c->d.req.states_text == NULL || tenant_svc(c->call.s, c->call.company, &svc) != 0) {
+	if (tenant_svc(c->call.s, c->call.company, &svc) != 0) {
 		api_pz_error(r, ERR_UNAVAIL, "the event could not be prepared; retry later");
 		return;
 	}
 	c->mode = svc.mode;
-	if (pz_decide(c, &svc) != 0) {
+	if (pz_decide(&c->call, &c->d, &svc) != 0) {
 		api_pz_error(r, ERR_INVAL, "no action is allowed");
 		return;
 	}
-	/* One shown offer per event: rewardActionId. */
-	c->d.op.ep.offers[1] = NULL;
-	c->d.op.ep.offers[2] = NULL;
 	c->served = c->d.res.dec.idx[0];
 	if (c->mode == PZ_MODE_ONLINE) {
 		rank_order(c, c->d.res.dec.propensity[0]);
@@ -492,15 +588,8 @@ static void rank_complete(pz_ctx *c, const char *body, size_t len)
 		/* Apprentice and LoggingOnly serve the baseline, the first allowed action. */
 		c->agreed = c->served == baseline;
 		c->served = baseline;
-		c->d.op.ep.offers[0] = c->d.req.offers[baseline];
-		c->d.op.ep.propensity[0] = 1.0;
+		serve_baseline(&c->d, baseline, c->mode, c->state_key, sizeof(c->state_key));
 		rank_order(c, 1.0);
-		if (c->mode == PZ_MODE_LOGGING_ONLY) {
-			/* Logged under a state no decision reads: nothing is learned. */
-			snprintf(c->state_key, sizeof(c->state_key), "LoggingOnly/%s",
-			         c->d.res.dec.state_key);
-			c->d.op.ep.state_key = c->state_key;
-		}
 	}
 	if (api_call_submit(&c->call, &c->d.op) != 0) {
 		api_pz_error(r, ERR_UNAVAIL, "too many requests are waiting for the database");
@@ -601,7 +690,7 @@ static void activate_complete(pz_ctx *c, const char *body, size_t len)
 		reply_pz_error(c->call.r, &e);
 		return;
 	}
-	if (event_activate(c->call.company, c->id, &value, &has_reward) != 0) {
+	if (event_activate(c->call.company, c->id, &value, &has_reward, NULL, NULL) != 0) {
 		api_pz_error(c->call.r, ERR_NOTFOUND,
 		             "Event %.200s was not found (activation knows the events this offerd ranked"
 		             " since it started).",
@@ -718,6 +807,271 @@ static void config_complete(pz_ctx *c, const char *body, size_t len)
 	reply_json_text(r, 200, text);
 }
 
+/* --- multi-slot ------------------------------------------------------------ */
+
+/* Returns 1 while a multi-slot call's operations are not all done (c is suspended). */
+static int multi_wait(pz_ctx *c)
+{
+	for (;;) {
+		size_t done;
+
+		pthread_mutex_lock(&c->call.lock);
+		done = c->n_done;
+		pthread_mutex_unlock(&c->call.lock);
+		if (done >= c->n_ops)
+			return 0;
+		if (api_call_wait(&c->call))
+			return 1;
+	}
+}
+
+static void multi_rank_answer(api_call *call)
+{
+	pz_ctx *c = (pz_ctx *)call;
+	pz_multi_rank_req *q = &c->multi;
+	pz_slot_answer ans[PZ_MULTI_SLOTS_MAX];
+	pz_event ev;
+	size_t agreed = 0;
+
+	if (multi_wait(c))
+		return;
+	for (size_t k = 0; k < q->n_slots; k++) {
+		if (c->slot[k].op.rc != 0) {
+			api_pz_error(call->r, ERR_UNAVAIL,
+			             "the event could not be stored whole; retry later with another eventId");
+			return;
+		}
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.deferred = (unsigned char)q->defer_activation;
+	ev.apprentice = c->mode == PZ_MODE_APPRENTICE;
+	ev.n_slots = (unsigned char)q->n_slots;
+	for (size_t k = 0; k < q->n_slots; k++) {
+		char sid[PZ_ID_BYTES_MAX + 1];
+
+		snprintf(sid, sizeof(sid), "%.*s", (int)q->slots[k].id_len, q->slots[k].id);
+		ev.slot_h[k] = util_hash(sid);
+		ans[k].id = q->slots[k].id;
+		ans[k].reward_action_id = q->actions[c->slot_served[k]].id;
+		agreed += (size_t)c->slot_agreed[k];
+	}
+	ev.agreed = agreed == q->n_slots;
+	event_put(call->company, q->event_id, &ev);
+	if (c->mode == PZ_MODE_APPRENTICE) {
+		pthread_mutex_lock(&tenants_lock);
+		pz_tenant *t = tenant_locked(call->s, call->company);
+
+		if (t != NULL) {
+			t->app_events += q->n_slots;
+			t->app_agreed += agreed;
+		}
+		pthread_mutex_unlock(&tenants_lock);
+	}
+	reply_json_text(call->r, 201, pz_multi_rank_answer_json(ans, q->n_slots, q->event_id));
+}
+
+/*
+ * POST multislot/rank: slot by slot, a decision over the actions the slot
+ * does not exclude and no earlier slot took; each slot is an episode of
+ * customer_id pz:EVENT#k (k from 0, in the request's order).
+ */
+static void multi_rank_complete(pz_ctx *c, const char *body, size_t len)
+{
+	http_req *r = c->call.r;
+	pz_multi_rank_req *q = &c->multi;
+	unsigned char taken[PZ_ACTIONS_MAX];
+	pz_service_config svc;
+	pz_error e;
+
+	if (pz_multi_rank_parse(body, len, q, &e) != 0) {
+		reply_pz_error(r, &e);
+		return;
+	}
+	c->multi_parsed = 1;
+	if (q->n_slots > PZ_MULTI_SLOTS_MAX) {
+		pz_fail(&e, PZ_INVALID_RANK, "slots", "offerd serves at most %d slots, got %zu.",
+		        PZ_MULTI_SLOTS_MAX, q->n_slots);
+		reply_pz_error(r, &e);
+		return;
+	}
+	if (q->event_id[0] == '\0' && pz_event_id_new(q->event_id) != 0) {
+		api_pz_error(r, ERR_IO, "no event id could be generated");
+		return;
+	}
+	if (strlen(q->event_id) > PZ_MULTI_EVENT_STORED_MAX) {
+		pz_fail(&e, PZ_INVALID_RANK, "eventId", "eventId is longer than %d bytes (offerd's limit).",
+		        PZ_MULTI_EVENT_STORED_MAX);
+		reply_pz_error(r, &e);
+		return;
+	}
+	if (tenant_svc(c->call.s, c->call.company, &svc) != 0) {
+		api_pz_error(r, ERR_UNAVAIL, "the event could not be prepared; retry later");
+		return;
+	}
+	c->mode = svc.mode;
+	memset(taken, 0, sizeof(taken));
+	for (size_t k = 0; k < q->n_slots; k++) {
+		const pz_slot *sl = &q->slots[k];
+		api_decision *d = &c->slot[k];
+		unsigned char allowed[PZ_ACTIONS_MAX];
+		size_t n_allowed = 0;
+
+		for (size_t i = 0; i < q->n_actions; i++) {
+			allowed[i] = !sl->excluded[i] && !taken[i];
+			n_allowed += allowed[i];
+		}
+		if (n_allowed == 0 || (c->mode != PZ_MODE_ONLINE && taken[sl->baseline])) {
+			pz_fail(&e, PZ_INVALID_RANK, "slots",
+			        "slots[%zu] has no action left: every action is excluded or taken by an"
+			        " earlier slot.",
+			        k);
+			reply_pz_error(r, &e);
+			return;
+		}
+		snprintf(c->slot_customer[k], sizeof(c->slot_customer[k]), PZ_CUSTOMER_PREFIX "%.*s#%zu",
+		         PZ_MULTI_EVENT_STORED_MAX, q->event_id, k);
+		if (pz_request(c->slot_customer[k], q->context, q->actions, q->n_actions, allowed,
+		               &d->req, &e) != 0) {
+			reply_pz_error(r, &e);
+			return;
+		}
+		if (pz_decide(&c->call, d, &svc) != 0) {
+			api_pz_error(r, ERR_INVAL, "slots[%zu] has no action left", k);
+			return;
+		}
+		c->slot_served[k] = d->res.dec.idx[0];
+		if (c->mode != PZ_MODE_ONLINE) {
+			/* Each slot's baselineAction: distinct, and not excluded by its slot. */
+			c->slot_agreed[k] = c->slot_served[k] == sl->baseline;
+			c->slot_served[k] = sl->baseline;
+			serve_baseline(d, sl->baseline, c->mode, c->slot_state[k], sizeof(c->slot_state[k]));
+		}
+		taken[c->slot_served[k]] = 1;
+	}
+	for (size_t k = 0; k < q->n_slots; k++) {
+		if (api_call_submit(&c->call, &c->slot[k].op) != 0) {
+			api_pz_error(r, ERR_UNAVAIL, "too many requests are waiting for the database");
+			return;
+		}
+		c->n_ops++;
+	}
+	multi_rank_answer(&c->call);
+}
+
+static void multi_reward_answer(api_call *call)
+{
+	pz_ctx *c = (pz_ctx *)call;
+	size_t found = 0;
+
+	if (multi_wait(c))
+		return;
+	for (size_t k = 0; k < c->n_ops; k++) {
+		int rc = c->slot_rop[k].rc;
+
+		if (rc == 0)
+			metrics_reward(c->slot_rop[k].rout.agent_version, c->slot_rop[k].rin.accepted);
+		if (rc == 0 || rc == ERR_CONFLICT) {
+			found++;
+		} else if (rc != ERR_NOTFOUND) {
+			api_pz_error(call->r, rc == ERR_UNAVAIL ? ERR_UNAVAIL : ERR_IO,
+			             "a reward could not be stored; retry later");
+			return;
+		}
+	}
+	if (c->n_ops > 0 && found == 0) {
+		api_pz_error(call->r, ERR_NOTFOUND, "Event %.200s was not found.", c->id);
+		return;
+	}
+	reply_no_content(call->r);
+}
+
+/* Queues one reward per slot with has[k] (value[k]), then answers. */
+static void multi_reward_submit(pz_ctx *c, const unsigned char *has, const double *value)
+{
+	for (size_t k = 0; k < PZ_MULTI_SLOTS_MAX; k++) {
+		writer_op *op = &c->slot_rop[c->n_ops];
+
+		if (!has[k])
+			continue;
+		snprintf(c->slot_customer[c->n_ops], sizeof(c->slot_customer[c->n_ops]),
+		         PZ_CUSTOMER_PREFIX "%.*s#%zu", PZ_MULTI_EVENT_STORED_MAX, c->id, k);
+		op->kind = WOP_REWARD;
+		op->rin.company = c->call.company;
+		op->rin.customer_id = c->slot_customer[c->n_ops];
+		op->rin.accepted = value[k] > 0;
+		if (api_call_submit(&c->call, op) != 0) {
+			api_pz_error(c->call.r, ERR_UNAVAIL, "too many requests are waiting for the database");
+			return;
+		}
+		c->n_ops++;
+	}
+	multi_reward_answer(&c->call);
+}
+
+static void multi_reward_complete(pz_ctx *c, const char *body, size_t len)
+{
+	pz_multi_reward_req q;
+	unsigned char has[PZ_MULTI_SLOTS_MAX];
+	double value[PZ_MULTI_SLOTS_MAX];
+	int slot[PZ_SLOTS_MAX];
+	double vals[PZ_SLOTS_MAX];
+	pz_event ev;
+	pz_error e;
+
+	if (pz_multi_reward_parse(body, len, &q, &e) != 0) {
+		reply_pz_error(c->call.r, &e);
+		return;
+	}
+	if (strlen(c->id) > PZ_MULTI_EVENT_STORED_MAX || !event_get(c->call.company, c->id, &ev) ||
+	    ev.n_slots == 0) {
+		api_pz_error(c->call.r, ERR_NOTFOUND,
+		             "Multi-slot event %.200s was not found (offerd knows the multi-slot events it"
+		             " ranked since it started).",
+		             c->id);
+		return;
+	}
+	memset(has, 0, sizeof(has));
+	for (size_t i = 0; i < q.n; i++) {
+		slot[i] = event_slot(&ev, q.rewards[i].slot_id);
+		if (slot[i] < 0) {
+			pz_fail(&e, PZ_INVALID_REWARD, "reward", "Slot %.200s is not a slot of event %.200s.",
+			        q.rewards[i].slot_id, c->id);
+			reply_pz_error(c->call.r, &e);
+			return;
+		}
+		vals[i] = q.rewards[i].value;
+		has[slot[i]] = 1;
+		value[slot[i]] = vals[i];
+	}
+	if (event_hold_slot_rewards(c->call.company, c->id, slot, vals, q.n)) {
+		reply_no_content(c->call.r);
+		return;
+	}
+	multi_reward_submit(c, has, value);
+}
+
+static void multi_activate_complete(pz_ctx *c, const char *body, size_t len)
+{
+	unsigned char has[PZ_MULTI_SLOTS_MAX];
+	double value[PZ_MULTI_SLOTS_MAX];
+	double v1 = 0;
+	int h1;
+	pz_error e;
+
+	if (pz_activate_check(body, len, &e) != 0) {
+		reply_pz_error(c->call.r, &e);
+		return;
+	}
+	if (event_activate(c->call.company, c->id, &v1, &h1, value, has) != 0) {
+		api_pz_error(c->call.r, ERR_NOTFOUND,
+		             "Multi-slot event %.200s was not found (offerd knows the multi-slot events it"
+		             " ranked since it started).",
+		             c->id);
+		return;
+	}
+	multi_reward_submit(c, has, value);
+}
+
 static void pz_complete(api_call *call, const char *body, size_t len)
 {
 	pz_ctx *c = (pz_ctx *)call;
@@ -739,9 +1093,9 @@ static void pz_complete(api_call *call, const char *body, size_t len)
 	case PZ_OP_POLICY_GET:
 	case PZ_OP_POLICY_PUT:
 	case PZ_OP_POLICY_DELETE: config_complete(c, body, len); return;
-	case PZ_OP_MULTI_RANK:
-	case PZ_OP_MULTI_REWARD:
-	case PZ_OP_MULTI_ACTIVATE: reply_not_implemented(call->r, "Multi-slot"); return;
+	case PZ_OP_MULTI_RANK: multi_rank_complete(c, body, len); return;
+	case PZ_OP_MULTI_REWARD: multi_reward_complete(c, body, len); return;
+	case PZ_OP_MULTI_ACTIVATE: multi_activate_complete(c, body, len); return;
 	case PZ_OP_EVAL_LIST:
 	case PZ_OP_EVAL_CREATE:
 	case PZ_OP_EVAL_GET:
@@ -763,15 +1117,26 @@ static void pz_resume(api_call *call)
 {
 	pz_ctx *c = (pz_ctx *)call;
 
-	if (c->op == PZ_OP_RANK)
-		rank_answer(call);
-	else
-		reward_answer(call);
+	switch (c->op) {
+	case PZ_OP_RANK: rank_answer(call); return;
+	case PZ_OP_MULTI_RANK: multi_rank_answer(call); return;
+	case PZ_OP_MULTI_REWARD:
+	case PZ_OP_MULTI_ACTIVATE: multi_reward_answer(call); return;
+	default: reward_answer(call); return;
+	}
+}
+
+/* The writer's thread, under the call's lock: counts a multi-slot call's operations. */
+static void pz_op_done(api_call *call, writer_op *op)
+{
+	(void)op;
+	((pz_ctx *)call)->n_done++;
 }
 
 const api_endpoint api_personalizer_endpoint = {
     .ctx_size = sizeof(pz_ctx),
     .complete = pz_complete,
     .resume = pz_resume,
+    .op_done = pz_op_done,
     .free = pz_free,
 };

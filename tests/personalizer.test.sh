@@ -111,6 +111,39 @@ run_backend() {
   pz PUT configurations/service "$(jq -c '.learningMode = "Online" | del(.offerdApprentice)' <<<"$cfg")"
   expect_status 200 "[$backend] back to Online"
 
+  # Multi-slot: one episode per slot, no action repeated, one reward per slot.
+  local macts='[{"id": "a1", "features": [{"f": 1}]}, {"id": "a2", "features": [{"f": 2}]}, {"id": "a3", "features": [{"f": 3}]}, {"id": "a4", "features": [{"f": 4}]}]'
+  local slots='[{"id": "top", "features": [{"size": "big"}], "baselineAction": "a1"}, {"id": "side", "features": [{"size": "small"}], "excludedActions": ["a1"], "baselineAction": "a2"}, {"id": "foot", "features": [{"size": "small"}], "baselineAction": "a3"}]'
+  ev="multi-$RANDOM$RANDOM"
+  pz POST multislot/rank "{\"contextFeatures\": [{\"t\": \"x\"}], \"actions\": $macts, \"slots\": $slots, \"eventId\": \"$ev\"}"
+  expect_status 201 "[$backend] multi-slot rank"
+  expect_jq '.eventId == $ev and ([.slots[].id] == ["top","side","foot"])
+      and ([.slots[].rewardActionId] | unique | length == 3) and (.slots[1].rewardActionId != "a1")' \
+    "[$backend] ... one distinct action per slot, side's exclusion kept" --arg ev "$ev"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_episodes WHERE customer_id LIKE 'pz:$ev#%'") == 3 ]] &&
+    ok "[$backend] ... stored as one episode per slot" || fail "[$backend] multi-slot episodes missing"
+  pz POST "multislot/events/$ev/reward" '{"reward": [{"slotId": "top", "value": 1}, {"slotId": "foot", "value": 0}]}'
+  expect_status 204 "[$backend] multi-slot reward of two slots"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id LIKE 'pz:$ev#%'") == 2 ]] &&
+    ok "[$backend] ... one reward per slot" || fail "[$backend] multi-slot rewards: $(sql "$db" "SELECT customer_id FROM tb_rewards WHERE customer_id LIKE 'pz:$ev#%'")"
+  pz POST "multislot/events/$ev/reward" '{"reward": [{"slotId": "nope", "value": 1}]}'
+  expect_status 400 "[$backend] a reward for a slot the event does not have"
+  pz POST "multislot/events/$ev/reward" '{"reward": [{"slotId": "top", "value": 1}]}' "$key_b"
+  expect_status 404 "[$backend] company B cannot reward A's multi-slot event"
+  pz POST multislot/rank "{\"actions\": $macts, \"slots\": $(jq -c '. + [{"id": "extra", "features": [{"f": 1}], "baselineAction": "a4"}]' <<<"$slots")}"
+  expect_status 400 "[$backend] more than 3 slots"
+  ev="multi-deferred-$RANDOM"
+  pz POST multislot/rank "{\"actions\": $macts, \"slots\": $slots, \"eventId\": \"$ev\", \"deferActivation\": true}"
+  expect_status 201 "[$backend] a deferred multi-slot rank"
+  pz POST "multislot/events/$ev/reward" '{"reward": [{"slotId": "side", "value": 1}]}'
+  expect_status 204 "[$backend] ... takes a reward"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id LIKE 'pz:$ev#%'") == 0 ]] &&
+    ok "[$backend] ... held before the activation" || fail "[$backend] a deferred multi-slot reward was stored early"
+  pz POST "multislot/events/$ev/activate"
+  expect_status 204 "[$backend] multi-slot activate"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$ev#1'") == 1 ]] &&
+    ok "[$backend] ... stores the held reward of its slot" || fail "[$backend] the held multi-slot reward was not stored"
+
   # Personalizer's error body on paths offerd does not serve.
   pz GET evaluations
   expect_status 501 "[$backend] evaluations are not served"
