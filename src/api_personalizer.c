@@ -30,6 +30,7 @@
 #include "api.h"
 #include "log.h"
 #include "metrics.h"
+#include "ope.h"
 #include "personalizer.h"
 #include "util.h"
 
@@ -1072,6 +1073,223 @@ static void multi_activate_complete(pz_ctx *c, const char *body, size_t len)
 	multi_reward_submit(c, has, value);
 }
 
+/* --- evaluations ------------------------------------------------------------ */
+
+/*
+ * Evaluations run at once on POST (a connection of their own to the
+ * database, offerd's estimators over the company's episodes, ope.c) and are
+ * kept in this process's memory: the last PZ_EVALS_MAX of all companies.
+ */
+#define PZ_EVALS_MAX 256
+#define PZ_EVAL_RESULTS_MAX (PZ_EVAL_POLICIES_MAX + 2)  /* Online, Random, the custom ones */
+
+typedef struct pz_eval_rec {
+	char company[SERVER_COMPANY_MAX];
+	char id[PZ_EVENT_ID_GEN_LEN + 1];
+	char name[PZ_ID_MAX + 1];
+	int64_t start, end;
+	const char *status;
+	size_t n_results;
+	pz_policy_result results[PZ_EVAL_RESULTS_MAX];
+	pz_policy names[PZ_EVAL_RESULTS_MAX];  /* what results[k].name and .arguments point into */
+} pz_eval_rec;
+
+static pthread_mutex_t evals_lock = PTHREAD_MUTEX_INITIALIZER;
+static pz_eval_rec *evals[PZ_EVALS_MAX];
+static size_t evals_next;   /* the slot the next evaluation takes (the oldest) */
+
+static int eval_load_values(void *arg, const db_policy_row *row)
+{
+	values_set(arg, row);
+	return 0;
+}
+
+/* The evaluation as Personalizer answers it; JSON text. */
+static char *eval_json(const pz_eval_rec *rec)
+{
+	pz_evaluation ev;
+
+	ev.id = rec->id;
+	ev.name = rec->name;
+	ev.start = rec->start;
+	ev.end = rec->end;
+	ev.status = rec->status;
+	ev.n_results = rec->n_results;
+	ev.results = rec->results;
+	return pz_evaluation_json(&ev);
+}
+
+/* Adds one candidate's result: the slate estimand (one shown action per episode). */
+static void eval_add(pz_eval_rec *rec, const ope_log *log, const ope_candidate *cand,
+                     const char *name, const char *args, const char *source)
+{
+	pz_policy_result *pr = &rec->results[rec->n_results];
+	pz_policy *nm = &rec->names[rec->n_results];
+	ope_result slate, first;
+
+	util_strlcpy(nm->name, name, sizeof(nm->name));
+	util_strlcpy(nm->arguments, args, sizeof(nm->arguments));
+	memset(pr, 0, sizeof(*pr));
+	pr->name = nm->name;
+	pr->arguments = nm->arguments;
+	pr->source = source;
+	pr->total.time = rec->end;
+	pr->total.window_s = rec->end - rec->start;
+	rec->n_results++;
+	if (log->n == 0 || ope_evaluate(log, cand, &slate, &first) != 0 || slate.n == 0)
+		return;
+	pr->total.ips_den = (double)slate.n;
+	pr->total.ips_num = slate.ips.value * (double)slate.n;
+	pr->total.snips_den = slate.snips.value > 0 ? pr->total.ips_num / slate.snips.value
+	                                            : (double)slate.n;
+	pr->total.nonzero = slate.support * (double)slate.n;
+	pr->total.confidence = (slate.ips.hi - slate.ips.lo) / 2;
+}
+
+/* Runs the evaluation q for company into rec; returns 0 or ERR_UNAVAIL (database). */
+static int eval_run(server *s, const char *company, const pz_eval_req *q,
+                    const pz_service_config *svc, pz_eval_rec *rec)
+{
+	char from[32];
+	char err[256];
+	char args[64];
+	ope_candidate cand;
+	ope_log log;
+	values *v = NULL;
+	store *st = NULL;
+	int64_t max_rev = 0;
+	int rc;
+
+	ope_log_init(&log);
+	rc = store_open(s->cfg->database_url, &st);
+	if (rc != 0)
+		goto out;
+	v = values_new();
+	rc = db_policy_since(st, 0, eval_load_values, v, &max_rev);
+	if (rc != 0)
+		goto out;
+	/* ope_load reads from a date: the start's day (endTime: through now). */
+	pz_time_format(q->start, from);
+	from[10] = '\0';
+	rc = ope_load(st, company, from, OPE_MISSING_SKIP, NULL, &log, err, sizeof(err));
+	if (rc != 0) {
+		log_msg(LOG_WARN, "personalizer evaluation of %s: %s", company, err);
+		goto out;
+	}
+	memset(&cand, 0, sizeof(cand));
+	server_conf(s, &cand.conf);
+	if (cand.conf.policy == POLICY_EPSILON_GREEDY)
+		cand.conf.epsilon = svc->exploration;
+	cand.v = v;
+	cand.company = company;
+	cand.draws = 64;
+	cand.seed = 1;
+	snprintf(args, sizeof(args), "%s --epsilon %g", agent_policy_name(cand.conf.policy),
+	         cand.conf.epsilon);
+	eval_add(rec, &log, &cand, "Online", args, "Online");
+	cand.conf.policy = POLICY_RANDOM;
+	eval_add(rec, &log, &cand, "Random", "random", "Random");
+	for (size_t k = 0; k < q->n_policies; k++) {
+		/* A custom policy: epsilon-greedy over the learned values with its --epsilon. */
+		cand.conf.policy = POLICY_EPSILON_GREEDY;
+		cand.conf.epsilon = q->policies[k].epsilon >= 0 ? q->policies[k].epsilon : 0.2;
+		eval_add(rec, &log, &cand, q->policies[k].name, q->policies[k].arguments, "Custom");
+	}
+	rec->status = "completed";
+out:
+	if (rc != 0)
+		rec->status = "failed";
+	ope_log_free(&log);
+	values_free(v);
+	store_close(st);
+	return rc;
+}
+
+static void eval_complete(pz_ctx *c, const char *body, size_t len)
+{
+	http_req *r = c->call.r;
+	const char *company = c->call.company;
+	pz_service_config svc;
+	pz_eval_req *q;
+	pz_eval_rec *rec;
+	pz_error e;
+	char *text = NULL;
+	int status = 200;
+
+	if (c->op == PZ_OP_EVAL_CREATE) {
+		q = xcalloc(1, sizeof(*q));
+		if (pz_eval_parse(body, len, q, &e) != 0) {
+			free(q);
+			reply_pz_error(r, &e);
+			return;
+		}
+		if (tenant_svc(c->call.s, company, &svc) != 0) {
+			free(q);
+			api_pz_error(r, ERR_UNAVAIL, "too many companies configured in this process");
+			return;
+		}
+		rec = xcalloc(1, sizeof(*rec));
+		util_strlcpy(rec->company, company, sizeof(rec->company));
+		util_strlcpy(rec->name, q->name, sizeof(rec->name));
+		rec->start = q->start;
+		rec->end = q->end;
+		pz_event_id_new(rec->id);
+		if (eval_run(c->call.s, company, q, &svc, rec) != 0) {
+			free(q);
+			free(rec);
+			api_pz_error(r, ERR_UNAVAIL, "the episodes could not be read; retry later");
+			return;
+		}
+		free(q);
+		text = eval_json(rec);
+		pthread_mutex_lock(&evals_lock);
+		free(evals[evals_next]);
+		evals[evals_next] = rec;
+		evals_next = (evals_next + 1) % PZ_EVALS_MAX;
+		pthread_mutex_unlock(&evals_lock);
+		reply_json_text(r, 201, text);
+		return;
+	}
+	pthread_mutex_lock(&evals_lock);
+	if (c->op == PZ_OP_EVAL_LIST) {
+		json_t *list = json_array();
+
+		for (size_t k = 0; k < PZ_EVALS_MAX; k++) {
+			char *one;
+
+			if (evals[k] == NULL || strcmp(evals[k]->company, company) != 0)
+				continue;
+			one = eval_json(evals[k]);
+			json_array_append_new(list, json_loads(one, 0, NULL));
+			free(one);
+		}
+		text = json_dumps(list, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+		json_decref(list);
+	} else {
+		for (size_t k = 0; k < PZ_EVALS_MAX && text == NULL && status == 200; k++) {
+			if (evals[k] == NULL || strcmp(evals[k]->company, company) != 0 ||
+			    strcmp(evals[k]->id, c->id) != 0)
+				continue;
+			if (c->op == PZ_OP_EVAL_GET) {
+				text = eval_json(evals[k]);
+			} else {
+				free(evals[k]);
+				evals[k] = NULL;
+				status = 204;
+			}
+		}
+	}
+	pthread_mutex_unlock(&evals_lock);
+	if (status == 204) {
+		reply_no_content(r);
+	} else if (text == NULL) {
+		pz_fail(&e, PZ_EVAL_NOT_FOUND, "evaluationId", "Evaluation %.200s was not found.", c->id);
+		reply_pz_error(r, &e);
+	} else {
+		reply_json_text(r, 200, text);
+	}
+}
+
 static void pz_complete(api_call *call, const char *body, size_t len)
 {
 	pz_ctx *c = (pz_ctx *)call;
@@ -1099,9 +1317,7 @@ static void pz_complete(api_call *call, const char *body, size_t len)
 	case PZ_OP_EVAL_LIST:
 	case PZ_OP_EVAL_CREATE:
 	case PZ_OP_EVAL_GET:
-	case PZ_OP_EVAL_DELETE:
-		reply_not_implemented(call->r, "Evaluations (use offerctl evaluate)");
-		return;
+	case PZ_OP_EVAL_DELETE: eval_complete(c, body, len); return;
 	case PZ_OP_MODEL_GET:
 	case PZ_OP_MODEL_PUT:
 	case PZ_OP_MODEL_DELETE:

@@ -69,6 +69,27 @@ run_backend() {
     ok "[$backend] event $ev is the episode of customer_id pz:$ev" ||
     fail "[$backend] event $ev has no episode"
 
+  # Evaluations: offerd's estimators over the company's episodes.
+  pz POST evaluations '{"name": "after the loop", "startTime": "2020-01-01T00:00:00Z", "endTime": "2099-01-01T00:00:00Z", "policies": [{"name": "greedy", "arguments": "--cb_explore_adf --epsilon 0"}]}'
+  expect_status 201 "[$backend] an evaluation"
+  expect_jq '.status == "completed" and ([.policyResults[].policySource] == ["Online","Random","Custom"])
+      and (.policyResults[0].summary[0].ipsEstimatorDenominator >= 400)
+      and ((.policyResults[0].summary[0] | .ipsEstimatorNumerator / .ipsEstimatorDenominator)
+           > (.policyResults[1].summary[0] | .ipsEstimatorNumerator / .ipsEstimatorDenominator))' \
+    "[$backend] ... of the online, random and custom policies, the learned one ahead of random"
+  note "    $(jq -r '[.policyResults[] | "\(.name): IPS \(.summary[0] | .ipsEstimatorNumerator / .ipsEstimatorDenominator * 1000 | round / 1000) over \(.summary[0].ipsEstimatorDenominator)"] | join("; ")' <<<"$HTTP_BODY")"
+  local eval_id
+  eval_id=$(jq -r .id <<<"$HTTP_BODY")
+  pz GET "evaluations/$eval_id"
+  expect_status 200 "[$backend] GET the evaluation"
+  pz GET evaluations "" "$key_b"
+  expect_jq 'length == 0' "[$backend] company B does not see A's evaluations"
+  pz DELETE "evaluations/$eval_id"
+  expect_status 204 "[$backend] DELETE the evaluation"
+  pz GET "evaluations/$eval_id"
+  expect_status 404 "[$backend] ... then it is gone"
+  expect_jq '.error.innerError.code == "EvaluationNotFound"' "[$backend] ... EvaluationNotFound"
+
   # Deferred activation: the reward is held until the event is activated.
   ev="deferred-$RANDOM$RANDOM"
   pz POST rank "{\"actions\": $acts, \"eventId\": \"$ev\", \"deferActivation\": true}"
@@ -145,8 +166,8 @@ run_backend() {
     ok "[$backend] ... stores the held reward of its slot" || fail "[$backend] the held multi-slot reward was not stored"
 
   # Personalizer's error body on paths offerd does not serve.
-  pz GET evaluations
-  expect_status 501 "[$backend] evaluations are not served"
+  pz GET model
+  expect_status 501 "[$backend] the model API is not served"
   expect_jq '.error.code == "NotImplemented" and (.error.message | length > 0)' "[$backend] ... said in Personalizer's shape"
   pz GET no-such-path
   expect_status 404 "[$backend] an unknown Personalizer path"
