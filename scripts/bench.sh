@@ -97,8 +97,13 @@ v2_ok=$ok200
 run "offerd /rewards (PostgreSQL)" "http://127.0.0.1:$port/rewards" bench/rewards.lua "$pid" rewards
 wrk -t2 -c1000 -d5s "http://127.0.0.1:$port/is-alive" >/dev/null 2>&1 || true
 rss1000=$(rss_mb "$pid")
-kill "$pid"; wait "$pid" 2>/dev/null || true
 pg_eps=$("$build/offerctl" db count tb_episodes --database-url "$pg_offerd")
+# Personalizer's rank (docs/personalizer.md): durable like /predict, its events are episodes.
+run "offerd /personalizer/v1.0/rank (PostgreSQL)" "http://127.0.0.1:$port/personalizer/v1.0/rank" \
+  bench/personalizer-rank.lua "$pid" pzrank
+pz_ok=$ok200
+kill "$pid"; wait "$pid" 2>/dev/null || true
+pz_eps=$(( $("$build/offerctl" db count tb_episodes --database-url "$pg_offerd") - pg_eps ))
 
 echo
 echo "offerd $(git describe --always --dirty 2>/dev/null) — wrk -t2 -c$conns -d${secs}s, $(nproc) cores, $(date -u +%F)"
@@ -113,6 +118,7 @@ for r in "${rows[@]}"; do
 done
 echo
 echo "RSS after 1,000 connections on /is-alive: ${rss1000} MB"
+echo "/personalizer/v1.0/rank: $(awk -v a="${rps_pzrank:-0}" -v b="${rps_pg:-1}" 'BEGIN { printf "%.0f%%", 100 * a / b }') of /predict's requests/s on PostgreSQL (issue 14 asks at least 80%)"
 echo "episodes: SQLite run $sqlite_eps rows; PostgreSQL /predict: $pg_ok answers 200, $pg_eps_before rows;" \
      "with /predict-v2: $((pg_ok + v2_ok)) answers 200, $pg_eps rows"
 # Every 200 must be a committed episode; requests still in flight when wrk
@@ -125,4 +131,5 @@ check() {
 }
 check "$pg_ok" "$pg_eps_before" "/predict on PostgreSQL" 1
 check "$((pg_ok + v2_ok))" "$pg_eps" "/predict + /predict-v2 on PostgreSQL" 2
+check "$pz_ok" "$pz_eps" "/personalizer/v1.0/rank on PostgreSQL" 1
 echo "check: every 200 answer has its episode in the database"
