@@ -6,18 +6,24 @@
  * endpoint; pz_path_parse() picks the operation and personalizer.c parses
  * and answers in Personalizer's shapes. What maps to what:
  *
- *   rank      one decision by the current agent version over the actions
- *             (decide_episode), stored as an episode whose customer_id is
- *             "pz:" + eventId and whose one shown offer is rewardActionId;
- *   reward    a reward through the writer, like PUT /rewards, on that
- *             episode: value > 0 is an acceptance (the agent's r_accept),
- *             value <= 0 is not (r_ignore); the first reward counts;
- *   activate  a deferred event's reward is held until its activation.
+ *   rank        one decision by the current agent version over the actions
+ *               (decide_episode, as /predict), stored as an episode whose
+ *               customer_id is "pz:" + eventId and whose one shown offer is
+ *               rewardActionId;
+ *   reward      a writer operation like PUT /rewards on that episode:
+ *               value > 0 is an acceptance (the agent's r_accept), <= 0 is
+ *               not (r_ignore); the first reward counts;
+ *   activate    a deferred event's reward is held until its activation;
+ *   multislot   one episode per slot ("pz:" + eventId + "#k"), at most 3,
+ *               no action repeated, one reward per slot;
+ *   evaluations offerd's off-policy estimators (ope.c) over the company's
+ *               episodes, run at once on a connection of their own.
  *
  * So /metrics, offerctl evaluate and the learned values see both APIs'
  * episodes. The per-company configuration (service and policy), the
- * deferred events and the Apprentice counters live in this process's
- * memory: docs/personalizer.md lists that and every other difference.
+ * deferred events, multi-slot slot ids, evaluations and the Apprentice
+ * counters live in this process's memory; the model and logs calls answer
+ * 501. docs/personalizer.md lists that and every other difference.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -49,7 +55,7 @@ typedef struct pz_tenant {
 	char company[SERVER_COMPANY_MAX];
 	pz_service_config svc;
 	pz_policy policy;
-	int policy_set;          /* PUT configurations/policy was called */
+	int policy_set; /* PUT configurations/policy was called */
 	/* Apprentice mode: how often the policy agreed with the baseline, and rewards. */
 	uint64_t app_events, app_agreed, app_rewards, app_rewards_agreed;
 	double app_reward_sum, app_reward_agreed_sum;
@@ -108,13 +114,13 @@ static int tenant_svc(server *s, const char *company, pz_service_config *out)
 #define PZ_EVENTS_PROBE 8
 
 typedef struct pz_event {
-	uint64_t h;              /* 0: free */
-	uint64_t seq;            /* insertion order, for eviction */
-	unsigned char deferred;  /* ranked with deferActivation and not activated yet */
+	uint64_t h;             /* 0: free */
+	uint64_t seq;           /* insertion order, for eviction */
+	unsigned char deferred; /* ranked with deferActivation and not activated yet */
 	unsigned char has_reward;
 	unsigned char apprentice;
 	unsigned char agreed;
-	double reward;           /* the first reward given while deferred */
+	double reward; /* the first reward given while deferred */
 	/* Multi-slot events: the slots' ids (hashed) in order, and rewards held per slot. */
 	unsigned char n_slots;
 	unsigned char slot_has[PZ_MULTI_SLOTS_MAX];
@@ -339,8 +345,8 @@ static void reply_no_content(http_req *r)
 typedef struct pz_ctx {
 	api_call call;
 	pz_op op;
-	char id[PZ_ID_MAX + 1];          /* {eventId} of the path */
-	char customer[REQ_ID_MAX + 1];   /* the episode's customer_id */
+	char id[PZ_ID_MAX + 1];        /* {eventId} of the path */
+	char customer[REQ_ID_MAX + 1]; /* the episode's customer_id */
 	/* rank */
 	pz_rank_req rank;
 	int rank_parsed;
@@ -349,8 +355,8 @@ typedef struct pz_ctx {
 	char state_key[AGENT_STATE_MAX + 16];
 	pz_ranked ranking[PZ_ACTIONS_MAX];
 	size_t n_ranked;
-	size_t served;                   /* the action served: rewardActionId */
-	int agreed;                      /* Apprentice: the policy chose the baseline too */
+	size_t served; /* the action served: rewardActionId */
+	int agreed;    /* Apprentice: the policy chose the baseline too */
 	/* reward, activate */
 	writer_op rop;
 	double value;
@@ -363,8 +369,8 @@ typedef struct pz_ctx {
 	size_t slot_served[PZ_MULTI_SLOTS_MAX];
 	int slot_agreed[PZ_MULTI_SLOTS_MAX];
 	writer_op slot_rop[PZ_MULTI_SLOTS_MAX];
-	size_t n_ops;                    /* operations submitted by a multi-slot call */
-	size_t n_done;                   /* ... and done (under the call's lock) */
+	size_t n_ops;  /* operations submitted by a multi-slot call */
+	size_t n_done; /* ... and done (under the call's lock) */
 } pz_ctx;
 
 static void pz_free(api_call *call)
@@ -558,8 +564,8 @@ static void rank_complete(pz_ctx *c, const char *body, size_t len)
 		return;
 	}
 	if (strlen(c->rank.event_id) > PZ_EVENT_STORED_MAX) {
-		pz_fail(&e, PZ_INVALID_RANK, "eventId", "eventId is longer than %d bytes (offerd's limit).",
-		        PZ_EVENT_STORED_MAX);
+		pz_fail(&e, PZ_INVALID_RANK, "eventId",
+		        "eventId is longer than %d bytes (offerd's limit).", PZ_EVENT_STORED_MAX);
 		reply_pz_error(r, &e);
 		return;
 	}
@@ -642,9 +648,6 @@ static void reward_answer(api_call *call)
 /* Queues the reward value for the event's episode. */
 static void reward_submit(pz_ctx *c, double value)
 {
-	char now[32];
-
-	util_now_iso(now);
 	c->value = value;
 	c->rop.kind = WOP_REWARD;
 	c->rop.rin.company = c->call.company;
@@ -715,8 +718,8 @@ static char *service_json(const pz_tenant *t)
 	free(text);
 	if (j == NULL)
 		return xstrdup("{}");
-	app = json_pack("{s:I, s:I, s:f, s:I, s:f, s:f}", "events", (json_int_t)t->app_events,
-	                "agreed", (json_int_t)t->app_agreed, "agreement",
+	app = json_pack("{s:I, s:I, s:f, s:I, s:f, s:f}", "events", (json_int_t)t->app_events, "agreed",
+	                (json_int_t)t->app_agreed, "agreement",
 	                t->app_events ? (double)t->app_agreed / (double)t->app_events : 0.0, "rewards",
 	                (json_int_t)t->app_rewards, "baselineRewardSum", t->app_reward_sum,
 	                "agreedRewardSum", t->app_reward_agreed_sum);
@@ -838,8 +841,9 @@ static void multi_rank_answer(api_call *call)
 		return;
 	for (size_t k = 0; k < q->n_slots; k++) {
 		if (c->slot[k].op.rc != 0) {
-			api_pz_error(call->r, ERR_UNAVAIL,
-			             "the event could not be stored whole; retry later with another eventId");
+			api_pz_error(
+			    call->r, ERR_UNAVAIL,
+			    "the event could not be stored whole; retry later with another eventId");
 			return;
 		}
 	}
@@ -900,8 +904,8 @@ static void multi_rank_complete(pz_ctx *c, const char *body, size_t len)
 		return;
 	}
 	if (strlen(q->event_id) > PZ_MULTI_EVENT_STORED_MAX) {
-		pz_fail(&e, PZ_INVALID_RANK, "eventId", "eventId is longer than %d bytes (offerd's limit).",
-		        PZ_MULTI_EVENT_STORED_MAX);
+		pz_fail(&e, PZ_INVALID_RANK, "eventId",
+		        "eventId is longer than %d bytes (offerd's limit).", PZ_MULTI_EVENT_STORED_MAX);
 		reply_pz_error(r, &e);
 		return;
 	}
@@ -945,7 +949,8 @@ static void multi_rank_complete(pz_ctx *c, const char *body, size_t len)
 			/* Each slot's baselineAction: distinct, and not excluded by its slot. */
 			c->slot_agreed[k] = c->slot_served[k] == sl->baseline;
 			c->slot_served[k] = sl->baseline;
-			serve_baseline(d, sl->baseline, c->mode, c->slot_state[k], sizeof(c->slot_state[k]));
+			serve_baseline(d, sl->baseline, c->mode, c->slot_state[k],
+			               sizeof(c->slot_state[k]));
 		}
 		taken[c->slot_served[k]] = 1;
 	}
@@ -1001,7 +1006,8 @@ static void multi_reward_submit(pz_ctx *c, const unsigned char *has, const doubl
 		op->rin.customer_id = c->slot_customer[c->n_ops];
 		op->rin.accepted = value[k] > 0;
 		if (api_call_submit(&c->call, op) != 0) {
-			api_pz_error(c->call.r, ERR_UNAVAIL, "too many requests are waiting for the database");
+			api_pz_error(c->call.r, ERR_UNAVAIL,
+			             "too many requests are waiting for the database");
 			return;
 		}
 		c->n_ops++;
@@ -1025,18 +1031,20 @@ static void multi_reward_complete(pz_ctx *c, const char *body, size_t len)
 	}
 	if (strlen(c->id) > PZ_MULTI_EVENT_STORED_MAX || !event_get(c->call.company, c->id, &ev) ||
 	    ev.n_slots == 0) {
-		api_pz_error(c->call.r, ERR_NOTFOUND,
-		             "Multi-slot event %.200s was not found (offerd knows the multi-slot events it"
-		             " ranked since it started).",
-		             c->id);
+		api_pz_error(
+		    c->call.r, ERR_NOTFOUND,
+		    "Multi-slot event %.200s was not found (offerd knows the multi-slot events it"
+		    " ranked since it started).",
+		    c->id);
 		return;
 	}
 	memset(has, 0, sizeof(has));
 	for (size_t i = 0; i < q.n; i++) {
 		slot[i] = event_slot(&ev, q.rewards[i].slot_id);
 		if (slot[i] < 0) {
-			pz_fail(&e, PZ_INVALID_REWARD, "reward", "Slot %.200s is not a slot of event %.200s.",
-			        q.rewards[i].slot_id, c->id);
+			pz_fail(&e, PZ_INVALID_REWARD, "reward",
+			        "Slot %.200s is not a slot of event %.200s.", q.rewards[i].slot_id,
+			        c->id);
 			reply_pz_error(c->call.r, &e);
 			return;
 		}
@@ -1064,10 +1072,11 @@ static void multi_activate_complete(pz_ctx *c, const char *body, size_t len)
 		return;
 	}
 	if (event_activate(c->call.company, c->id, &v1, &h1, value, has) != 0) {
-		api_pz_error(c->call.r, ERR_NOTFOUND,
-		             "Multi-slot event %.200s was not found (offerd knows the multi-slot events it"
-		             " ranked since it started).",
-		             c->id);
+		api_pz_error(
+		    c->call.r, ERR_NOTFOUND,
+		    "Multi-slot event %.200s was not found (offerd knows the multi-slot events it"
+		    " ranked since it started).",
+		    c->id);
 		return;
 	}
 	multi_reward_submit(c, has, value);
@@ -1081,7 +1090,7 @@ static void multi_activate_complete(pz_ctx *c, const char *body, size_t len)
  * kept in this process's memory: the last PZ_EVALS_MAX of all companies.
  */
 #define PZ_EVALS_MAX 256
-#define PZ_EVAL_RESULTS_MAX (PZ_EVAL_POLICIES_MAX + 2)  /* Online, Random, the custom ones */
+#define PZ_EVAL_RESULTS_MAX (PZ_EVAL_POLICIES_MAX + 2) /* Online, Random, the custom ones */
 
 typedef struct pz_eval_rec {
 	char company[SERVER_COMPANY_MAX];
@@ -1091,12 +1100,12 @@ typedef struct pz_eval_rec {
 	const char *status;
 	size_t n_results;
 	pz_policy_result results[PZ_EVAL_RESULTS_MAX];
-	pz_policy names[PZ_EVAL_RESULTS_MAX];  /* what results[k].name and .arguments point into */
+	pz_policy names[PZ_EVAL_RESULTS_MAX]; /* what results[k].name and .arguments point into */
 } pz_eval_rec;
 
 static pthread_mutex_t evals_lock = PTHREAD_MUTEX_INITIALIZER;
 static pz_eval_rec *evals[PZ_EVALS_MAX];
-static size_t evals_next;   /* the slot the next evaluation takes (the oldest) */
+static size_t evals_next; /* the slot the next evaluation takes (the oldest) */
 
 static int eval_load_values(void *arg, const db_policy_row *row)
 {
@@ -1120,8 +1129,8 @@ static char *eval_json(const pz_eval_rec *rec)
 }
 
 /* Adds one candidate's result: the slate estimand (one shown action per episode). */
-static void eval_add(pz_eval_rec *rec, const ope_log *log, const ope_candidate *cand,
-                     const char *name, const char *args, const char *source)
+static void eval_add(pz_eval_rec *rec, const ope_log *log, const ope_candidate *cand, const char *name,
+                     const char *args, const char *source)
 {
 	pz_policy_result *pr = &rec->results[rec->n_results];
 	pz_policy *nm = &rec->names[rec->n_results];
@@ -1147,8 +1156,8 @@ static void eval_add(pz_eval_rec *rec, const ope_log *log, const ope_candidate *
 }
 
 /* Runs the evaluation q for company into rec; returns 0 or ERR_UNAVAIL (database). */
-static int eval_run(server *s, const char *company, const pz_eval_req *q,
-                    const pz_service_config *svc, pz_eval_rec *rec)
+static int eval_run(server *s, const char *company, const pz_eval_req *q, const pz_service_config *svc,
+                    pz_eval_rec *rec)
 {
 	char from[32];
 	char err[256];
@@ -1283,7 +1292,8 @@ static void eval_complete(pz_ctx *c, const char *body, size_t len)
 	if (status == 204) {
 		reply_no_content(r);
 	} else if (text == NULL) {
-		pz_fail(&e, PZ_EVAL_NOT_FOUND, "evaluationId", "Evaluation %.200s was not found.", c->id);
+		pz_fail(&e, PZ_EVAL_NOT_FOUND, "evaluationId", "Evaluation %.200s was not found.",
+		        c->id);
 		reply_pz_error(r, &e);
 	} else {
 		reply_json_text(r, 200, text);

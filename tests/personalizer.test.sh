@@ -176,6 +176,10 @@ run_backend() {
   expect_status 405 "[$backend] GET rank"
   pz POST rank "{\"actions\": $acts, \"eventId\": \"$(printf 'e%.0s' {1..130})\"}"
   expect_status 400 "[$backend] an event id longer than offerd stores"
+  http POST "$url/personalizer/v1.0/rank" -H "Ocp-Apim-Subscription-Key: $key_a" -H "X-API-Key: $key_b" \
+    -H 'Content-Type: application/json' --data "{\"actions\": $acts}"
+  expect_status 400 "[$backend] two different keys in one request"
+  expect_jq '.error.code == "BadRequest"' "[$backend] ... in Personalizer's shape"
   pz POST rank "{\"actions\": $acts}" "not-a-key"
   expect_status 401 "[$backend] a wrong key"
   expect_jq '.error.code == "401"' "[$backend] ... in Personalizer's shape"
