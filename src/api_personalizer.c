@@ -120,7 +120,9 @@ typedef struct pz_event {
 	unsigned char has_reward;
 	unsigned char apprentice;
 	unsigned char agreed;
-	double reward; /* the first reward given while deferred */
+	double reward;          /* the first reward given while deferred */
+	double ranked_at;       /* unix time of the rank, for rewardWaitTime */
+	unsigned char rewarded; /* bit 0 (single) or bit k (slot k): a reward was taken */
 	/* Multi-slot events: the slots' ids (hashed) in order, and rewards held per slot. */
 	unsigned char n_slots;
 	unsigned char slot_has[PZ_MULTI_SLOTS_MAX];
@@ -194,6 +196,155 @@ static int event_get(const char *company, const char *id, pz_event *out)
 		*out = *e;
 	pthread_mutex_unlock(&events_lock);
 	return e != NULL;
+}
+
+/*
+ * A reward arriving for an event: marks the bits of mask rewarded (no
+ * default reward for them). Returns 1 when the event is known and its
+ * rewardWaitTime has passed: Personalizer discards such a reward.
+ */
+static int event_reward_late(const char *company, const char *id, unsigned mask, int64_t wait_s)
+{
+	pz_event *e;
+	int late = 0;
+
+	pthread_mutex_lock(&events_lock);
+	e = event_find_locked(event_hash(company, id));
+	if (e != NULL) {
+		late = util_now() - e->ranked_at > (double)wait_s;
+		if (!late)
+			e->rewarded |= (unsigned char)mask;
+	}
+	pthread_mutex_unlock(&events_lock);
+	return late;
+}
+
+/* --- default rewards: rewardWaitTime and defaultReward ---------------------- */
+
+/*
+ * Every event ranked here waits in a table until its rewardWaitTime has
+ * passed; then each of its slots that got no reward and is not a deferred
+ * event never activated gets the company's defaultReward, through the
+ * writer as a default reward (TB_REWARDS.source 'default', always learned),
+ * as offerd's reward_wait_seconds does for /predict. The table is bounded:
+ * while PZ_DEFAULTS_MAX events wait, a new one gets no default. Ranks and
+ * rewards sweep it (waits differ per company, so the whole table), at most
+ * twice a second.
+ */
+#define PZ_DEFAULTS_MAX 16384
+#define PZ_DEFAULTS_SWEEP_MAX 64
+
+typedef struct pz_pending {
+	double due;
+	double value;
+	unsigned char n_slots; /* 0: a single-slot event */
+	unsigned char used;
+	char company[SERVER_COMPANY_MAX];
+	char event[PZ_EVENT_STORED_MAX + 1];
+} pz_pending;
+
+/* A default reward on its way to the writer; freed by its done callback. */
+typedef struct pz_default_op {
+	writer_op op; /* first: done() gets it */
+	char company[SERVER_COMPANY_MAX];
+	char customer[REQ_ID_MAX + 1];
+} pz_default_op;
+
+static pz_pending *pending;  /* under events_lock */
+static size_t *pending_free; /* indexes of free entries, a stack */
+static size_t pending_nfree;
+static double last_sweep;
+
+static void pending_push(const char *company, const char *id, size_t n_slots,
+                         const pz_service_config *svc)
+{
+	pz_pending *p;
+
+	pthread_mutex_lock(&events_lock);
+	if (pending == NULL) {
+		pending = xcalloc(PZ_DEFAULTS_MAX, sizeof(*pending));
+		pending_free = xmalloc(PZ_DEFAULTS_MAX * sizeof(*pending_free));
+		for (size_t i = 0; i < PZ_DEFAULTS_MAX; i++)
+			pending_free[i] = PZ_DEFAULTS_MAX - 1 - i;
+		pending_nfree = PZ_DEFAULTS_MAX;
+	}
+	if (pending_nfree == 0) {
+		pthread_mutex_unlock(&events_lock);
+		return;
+	}
+	p = &pending[pending_free[--pending_nfree]];
+	p->used = 1;
+	p->due = util_now() + (double)svc->reward_wait_s;
+	p->value = svc->default_reward;
+	p->n_slots = (unsigned char)n_slots;
+	util_strlcpy(p->company, company, sizeof(p->company));
+	util_strlcpy(p->event, id, sizeof(p->event));
+	pthread_mutex_unlock(&events_lock);
+}
+
+static void default_done(writer_op *op)
+{
+	free(op);
+}
+
+static void default_submit(server *s, const pz_pending *p, unsigned mask)
+{
+	for (size_t k = 0; k < PZ_MULTI_SLOTS_MAX; k++) {
+		pz_default_op *d;
+
+		if (!(mask & (1u << k)))
+			continue;
+		d = xcalloc(1, sizeof(*d));
+		util_strlcpy(d->company, p->company, sizeof(d->company));
+		if (p->n_slots == 0)
+			snprintf(d->customer, sizeof(d->customer), PZ_CUSTOMER_PREFIX "%s", p->event);
+		else
+			snprintf(d->customer, sizeof(d->customer), PZ_CUSTOMER_PREFIX "%.*s#%zu",
+			         PZ_MULTI_EVENT_STORED_MAX, p->event, k);
+		d->op.kind = WOP_REWARD;
+		d->op.rin.company = d->company;
+		d->op.rin.customer_id = d->customer;
+		d->op.rin.accepted = p->value > 0;
+		d->op.rin.is_default = 1;
+		d->op.done = default_done;
+		if (writer_submit(s->w, &d->op) != 0)
+			free(d);
+	}
+}
+
+static void defaults_sweep(server *s)
+{
+	pz_pending due[PZ_DEFAULTS_SWEEP_MAX];
+	unsigned mask[PZ_DEFAULTS_SWEEP_MAX];
+	size_t n = 0;
+	double now = util_now();
+
+	pthread_mutex_lock(&events_lock);
+	if (now - last_sweep < 0.5) {
+		pthread_mutex_unlock(&events_lock);
+		return;
+	}
+	last_sweep = now;
+	for (size_t i = 0; pending != NULL && i < PZ_DEFAULTS_MAX && n < PZ_DEFAULTS_SWEEP_MAX; i++) {
+		pz_pending *p = &pending[i];
+		pz_event *e;
+
+		if (!p->used || p->due > now)
+			continue;
+		e = event_find_locked(event_hash(p->company, p->event));
+		unsigned all = p->n_slots == 0 ? 1u : (1u << p->n_slots) - 1;
+
+		if (e != NULL && !e->deferred && (e->rewarded & all) != all) {
+			due[n] = *p;
+			mask[n++] = all & ~(unsigned)e->rewarded;
+			e->rewarded = (unsigned char)all;
+		}
+		p->used = 0;
+		pending_free[pending_nfree++] = i;
+	}
+	pthread_mutex_unlock(&events_lock);
+	for (size_t i = 0; i < n; i++)
+		default_submit(s, &due[i], mask[i]);
 }
 
 /*
@@ -352,6 +503,7 @@ typedef struct pz_ctx {
 	int rank_parsed;
 	api_decision d;
 	pz_learning_mode mode;
+	pz_service_config svc; /* the company's, when the call started */
 	char state_key[AGENT_STATE_MAX + 16];
 	pz_ranked ranking[PZ_ACTIONS_MAX];
 	size_t n_ranked;
@@ -504,7 +656,9 @@ static void rank_answer(api_call *call)
 	ev.deferred = (unsigned char)c->rank.defer_activation;
 	ev.apprentice = c->mode == PZ_MODE_APPRENTICE;
 	ev.agreed = (unsigned char)c->agreed;
+	ev.ranked_at = util_now();
 	event_put(call->company, c->rank.event_id, &ev);
+	pending_push(call->company, c->rank.event_id, 0, &c->svc);
 	if (c->mode == PZ_MODE_APPRENTICE) {
 		pthread_mutex_lock(&tenants_lock);
 		pz_tenant *t = tenant_locked(call->s, call->company);
@@ -583,7 +737,9 @@ static void rank_complete(pz_ctx *c, const char *body, size_t len)
 		api_pz_error(r, ERR_UNAVAIL, "the event could not be prepared; retry later");
 		return;
 	}
+	c->svc = svc;
 	c->mode = svc.mode;
+	defaults_sweep(c->call.s);
 	if (pz_decide(&c->call, &c->d, &svc) != 0) {
 		api_pz_error(r, ERR_INVAL, "no action is allowed");
 		return;
@@ -674,6 +830,16 @@ static void reward_complete(pz_ctx *c, const char *body, size_t len)
 	}
 	if (strlen(c->id) > PZ_EVENT_STORED_MAX) {
 		api_pz_error(c->call.r, ERR_NOTFOUND, "Event %.200s was not found.", c->id);
+		return;
+	}
+	if (tenant_svc(c->call.s, c->call.company, &c->svc) != 0) {
+		api_pz_error(c->call.r, ERR_UNAVAIL, "too many companies configured in this process");
+		return;
+	}
+	defaults_sweep(c->call.s);
+	if (event_reward_late(c->call.company, c->id, 1u, c->svc.reward_wait_s)) {
+		/* After rewardWaitTime: accepted and discarded, as Personalizer does. */
+		reply_no_content(c->call.r);
 		return;
 	}
 	if (event_hold_reward(c->call.company, c->id, value)) {
@@ -861,7 +1027,9 @@ static void multi_rank_answer(api_call *call)
 		agreed += (size_t)c->slot_agreed[k];
 	}
 	ev.agreed = agreed == q->n_slots;
+	ev.ranked_at = util_now();
 	event_put(call->company, q->event_id, &ev);
+	pending_push(call->company, q->event_id, q->n_slots, &c->svc);
 	if (c->mode == PZ_MODE_APPRENTICE) {
 		pthread_mutex_lock(&tenants_lock);
 		pz_tenant *t = tenant_locked(call->s, call->company);
@@ -913,7 +1081,9 @@ static void multi_rank_complete(pz_ctx *c, const char *body, size_t len)
 		api_pz_error(r, ERR_UNAVAIL, "the event could not be prepared; retry later");
 		return;
 	}
+	c->svc = svc;
 	c->mode = svc.mode;
+	defaults_sweep(c->call.s);
 	memset(taken, 0, sizeof(taken));
 	for (size_t k = 0; k < q->n_slots; k++) {
 		const pz_slot *sl = &q->slots[k];
@@ -1051,6 +1221,17 @@ static void multi_reward_complete(pz_ctx *c, const char *body, size_t len)
 		vals[i] = q.rewards[i].value;
 		has[slot[i]] = 1;
 		value[slot[i]] = vals[i];
+	}
+	{
+		unsigned m = 0;
+
+		for (size_t i = 0; i < q.n; i++)
+			m |= 1u << slot[i];
+		if (tenant_svc(c->call.s, c->call.company, &c->svc) == 0 &&
+		    event_reward_late(c->call.company, c->id, m, c->svc.reward_wait_s)) {
+			reply_no_content(c->call.r);
+			return;
+		}
 	}
 	if (event_hold_slot_rewards(c->call.company, c->id, slot, vals, q.n)) {
 		reply_no_content(c->call.r);

@@ -132,6 +132,35 @@ run_backend() {
   pz PUT configurations/service "$(jq -c '.learningMode = "Online" | del(.offerdApprentice)' <<<"$cfg")"
   expect_status 200 "[$backend] back to Online"
 
+  # rewardWaitTime and defaultReward: an event without a reward gets the
+  # default once the wait is over; a reward after the wait is discarded.
+  pz PUT configurations/service "$(jq -c '.rewardWaitTime = "00:00:05" | .defaultReward = 1 | del(.offerdApprentice)' <<<"$cfg")"
+  expect_status 200 "[$backend] rewardWaitTime 5 s, defaultReward 1"
+  local d1="default-$RANDOM$RANDOM" d2="rewarded-$RANDOM$RANDOM" n
+  pz POST rank "{\"actions\": $acts, \"eventId\": \"$d1\"}"
+  expect_status 201 "[$backend] an event left without a reward"
+  pz POST rank "{\"actions\": $acts, \"eventId\": \"$d2\"}"
+  pz POST "events/$d2/reward" '{"value": 0}'
+  expect_status 204 "[$backend] an event rewarded within the wait"
+  sleep 5.5
+  for _ in $(seq 50); do
+    pz POST rank "{\"actions\": $acts}"  # ranks sweep the waiting events
+    n=$(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$d1'")
+    [[ $n == 1 ]] && break
+    sleep 0.2
+  done
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$d1' AND source = 'default' AND accepted_offer") == 1 ]] &&
+    ok "[$backend] after the wait the event gets defaultReward (source default)" ||
+    fail "[$backend] no default reward for $d1: $(sql "$db" "SELECT source, accepted_offer FROM tb_rewards WHERE customer_id = 'pz:$d1'")"
+  [[ $(sql "$db" "SELECT source FROM tb_rewards WHERE customer_id = 'pz:$d2'") == client ]] &&
+    ok "[$backend] the rewarded event gets no default" || fail "[$backend] $d2 got a default reward"
+  pz POST "events/$d2/reward" '{"value": 1}'
+  expect_status 204 "[$backend] a reward after the wait is accepted..."
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$d2' AND NOT accepted_offer") == 1 ]] &&
+    ok "[$backend] ... and discarded" || fail "[$backend] a late reward changed $d2's reward"
+  pz PUT configurations/service "$(jq -c 'del(.offerdApprentice)' <<<"$cfg")"
+  expect_status 200 "[$backend] the configuration restored"
+
   # Multi-slot: one episode per slot, no action repeated, one reward per slot.
   local macts='[{"id": "a1", "features": [{"f": 1}]}, {"id": "a2", "features": [{"f": 2}]}, {"id": "a3", "features": [{"f": 3}]}, {"id": "a4", "features": [{"f": 4}]}]'
   local slots='[{"id": "top", "features": [{"size": "big"}], "baselineAction": "a1"}, {"id": "side", "features": [{"size": "small"}], "excludedActions": ["a1"], "baselineAction": "a2"}, {"id": "foot", "features": [{"size": "small"}], "baselineAction": "a3"}]'
