@@ -1363,7 +1363,10 @@ static int eval_run(server *s, const char *company, const pz_eval_req *q, const 
 	from[10] = '\0';
 	rc = ope_load(st, company, from, OPE_MISSING_SKIP, NULL, &log, err, sizeof(err));
 	if (rc != 0) {
+		/* The episodes could not be used: a failed evaluation, not a failed call. */
 		log_msg(LOG_WARN, "personalizer evaluation of %s: %s", company, err);
+		rec->status = "failed";
+		rc = rc == ERR_UNAVAIL ? rc : 0;
 		goto out;
 	}
 	memset(&cand, 0, sizeof(cand));
@@ -1387,7 +1390,7 @@ static int eval_run(server *s, const char *company, const pz_eval_req *q, const 
 	}
 	rec->status = "completed";
 out:
-	if (rc != 0)
+	if (rc != 0 || rec->status == NULL)
 		rec->status = "failed";
 	ope_log_free(&log);
 	values_free(v);
