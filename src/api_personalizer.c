@@ -22,8 +22,8 @@
  * So /metrics, offerctl evaluate and the learned values see both APIs'
  * episodes. The per-company configuration (service and policy), the
  * deferred events, multi-slot slot ids, evaluations and the Apprentice
- * counters live in this process's memory; the model and logs calls answer
- * 501. docs/personalizer.md lists that and every other difference.
+ * counters live in this process's memory; the model calls answer 501.
+ * docs/personalizer.md lists that and every other difference.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -1484,6 +1484,48 @@ static void eval_complete(pz_ctx *c, const char *body, size_t len)
 	}
 }
 
+/* --- logs ------------------------------------------------------------------- */
+
+/*
+ * DELETE logs deletes the company's Personalizer events (episodes and their
+ * rewards; /predict's episodes and the learned values stay); GET
+ * logs/properties gives the first and last event times. Both on a
+ * connection of their own, at once.
+ */
+static void logs_complete(pz_ctx *c)
+{
+	http_req *r = c->call.r;
+	char from[48];
+	char to[48];
+	int64_t t_from = 0;
+	int64_t t_to = 0;
+	int64_t deleted = 0;
+	store *st = NULL;
+	int rc;
+
+	rc = store_open(c->call.s->cfg->database_url, &st);
+	if (rc == 0 && c->op == PZ_OP_LOGS_DELETE)
+		rc = db_pz_events_delete(st, c->call.company, &deleted);
+	else if (rc == 0)
+		rc = db_pz_events_range(st, c->call.company, from, to, sizeof(from));
+	store_close(st);
+	if (rc != 0) {
+		api_pz_error(r, ERR_UNAVAIL, "the events could not be reached; retry later");
+		return;
+	}
+	if (c->op == PZ_OP_LOGS_DELETE) {
+		log_msg(LOG_INFO, "personalizer: deleted %lld events of company %s", (long long)deleted,
+		        c->call.company);
+		reply_no_content(r);
+		return;
+	}
+	if (from[0] != '\0' && (pz_time_parse(from, &t_from) != 0 || pz_time_parse(to, &t_to) != 0)) {
+		t_from = 0;
+		t_to = 0;
+	}
+	reply_json_text(r, 200, pz_logs_properties_json(t_from, t_to));
+}
+
 static void pz_complete(api_call *call, const char *body, size_t len)
 {
 	pz_ctx *c = (pz_ctx *)call;
@@ -1517,7 +1559,7 @@ static void pz_complete(api_call *call, const char *body, size_t len)
 	case PZ_OP_MODEL_DELETE:
 	case PZ_OP_MODEL_PROPERTIES: reply_not_implemented(call->r, "The model API"); return;
 	case PZ_OP_LOGS_DELETE:
-	case PZ_OP_LOGS_PROPERTIES: reply_not_implemented(call->r, "The logs API"); return;
+	case PZ_OP_LOGS_PROPERTIES: logs_complete(c); return;
 	default: api_pz_error(call->r, ERR_NOTFOUND, "Requested resource does not exist."); return;
 	}
 }

@@ -220,6 +220,22 @@ run_backend() {
     -H 'Content-Type: application/json' --data "{\"actions\": $acts}"
   expect_status 400 "[$backend] two different keys in one request"
   expect_jq '.error.code == "BadRequest"' "[$backend] ... in Personalizer's shape"
+  # Logs: the first and last event times; DELETE logs forgets the company's events only.
+  pz GET logs/properties
+  expect_status 200 "[$backend] GET logs/properties"
+  expect_jq '(.dateRange.from | test("^20[0-9][0-9]-")) and .dateRange.from <= .dateRange.to' \
+    "[$backend] ... the first and last event times"
+  pz DELETE logs "" "$key_b"
+  expect_status 204 "[$backend] company B deletes its logs"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_episodes WHERE company = 'A' AND customer_id LIKE 'pz:%'") -ge 500 ]] &&
+    ok "[$backend] ... and company A's events stay" || fail "[$backend] B's DELETE logs deleted A's events"
+  pz DELETE logs
+  expect_status 204 "[$backend] company A deletes its logs"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_episodes WHERE company = 'A' AND customer_id LIKE 'pz:%'") == 0 &&
+     $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE company = 'A' AND customer_id LIKE 'pz:%'") == 0 ]] &&
+    ok "[$backend] ... its events and their rewards are gone" || fail "[$backend] DELETE logs left events"
+  pz POST "events/$d2/reward" '{"value": 1}'
+  expect_status 404 "[$backend] a deleted event is unknown"
   pz POST rank "{\"actions\": $acts}" "not-a-key"
   expect_status 401 "[$backend] a wrong key"
   expect_jq '.error.code == "401"' "[$backend] ... in Personalizer's shape"
