@@ -18,8 +18,8 @@
 
 #include "auth.h"
 #include "log.h"
-#include "personalizer.h"
 #include "metrics.h"
+#include "personalizer.h"
 #include "util.h"
 
 /* Route flags. */
@@ -617,6 +617,9 @@ static void call_route(server *s, http_req *r, const route *rt, const api_tenant
 		max = (size_t)s->cfg->batch_body_max << 20;
 	} else if (require_type(r, rt, "application/json", "text/json") != 0) {
 		return;
+	} else if ((rt->flags & ROUTE_PZ) && max < PZ_BODY_MAX) {
+		/* Personalizer's ranks carry feature lists: its own limit (docs/personalizer.md). */
+		max = PZ_BODY_MAX;
 	}
 	c = xcalloc(1, ep->ctx_size);
 	c->s = s;

@@ -220,6 +220,12 @@ run_backend() {
     -H 'Content-Type: application/json' --data "{\"actions\": $acts}"
   expect_status 400 "[$backend] two different keys in one request"
   expect_jq '.error.code == "BadRequest"' "[$backend] ... in Personalizer's shape"
+  # A rank of 50 actions with long features: over --body-max (64 KiB), under Personalizer's 512 KiB.
+  local big
+  big=$(jq -nc '{actions: [range(50) | {id: "big\(.)", features: [{text: ("x" * 1000)}, {more: ("y" * 1000)}]}]}')
+  pz POST rank "$big"
+  expect_status 201 "[$backend] a ${#big}-byte rank (50 actions with long features)"
+
   # Logs: the first and last event times; DELETE logs forgets the company's events only.
   pz GET logs/properties
   expect_status 200 "[$backend] GET logs/properties"
