@@ -102,6 +102,12 @@ run "offerd /rewards (PostgreSQL)" "http://127.0.0.1:$port/rewards" bench/reward
 wrk -t2 -c1000 -d5s "http://127.0.0.1:$port/is-alive" >/dev/null 2>&1 || true
 rss1000=$(rss_mb "$pid")
 pg_eps=$("$build/offerctl" db count tb_episodes --database-url "$pg_offerd")
+# Personalizer's rank (docs/personalizer.md): durable like /predict, its events are episodes.
+run "offerd /personalizer/v1.0/rank (PostgreSQL)" "http://127.0.0.1:$port/personalizer/v1.0/rank" \
+  bench/personalizer-rank.lua "$pid" pzrank
+pz_ok=$ok200
+# Every answer was committed before it was sent, so the count is final here.
+pz_eps=$(( $("$build/offerctl" db count tb_episodes --database-url "$pg_offerd") - pg_eps ))
 
 # The contextual policies on the same server, and epsilon-greedy again just
 # before them under the same treatment (the comparison the target is about):
@@ -138,6 +144,7 @@ echo
 echo "RSS after 1,000 connections on /is-alive: ${rss1000} MB"
 echo "squarecb /predict: $(awk -v a="$rps_squarecb" -v b="$rps_egreedy" 'BEGIN { printf "%.0f%%", 100 * a / b }') of epsilon-greedy's requests/s (the row just before it)," \
      "linear-ts: $(awk -v a="$rps_lints" -v b="$rps_egreedy" 'BEGIN { printf "%.0f%%", 100 * a / b }') (target for squarecb: >= 80%); TB_MODEL rows: $model_rows"
+echo "/personalizer/v1.0/rank: $(awk -v a="${rps_pzrank:-0}" -v b="${rps_pg:-1}" 'BEGIN { printf "%.0f%%", 100 * a / b }') of /predict's requests/s on PostgreSQL (issue 14 asks at least 80%)"
 echo "episodes: SQLite run $sqlite_eps rows; PostgreSQL /predict: $pg_ok answers 200, $pg_eps_before rows;" \
      "with /predict-v2: $((pg_ok + v2_ok)) answers 200, $pg_eps rows"
 # Every 200 must be a committed episode; requests still in flight when wrk
@@ -150,4 +157,5 @@ check() {
 }
 check "$pg_ok" "$pg_eps_before" "/predict on PostgreSQL" 1
 check "$((pg_ok + v2_ok))" "$pg_eps" "/predict + /predict-v2 on PostgreSQL" 2
+check "$pz_ok" "$pz_eps" "/personalizer/v1.0/rank on PostgreSQL" 1
 echo "check: every 200 answer has its episode in the database"

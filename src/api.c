@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "log.h"
 #include "metrics.h"
+#include "personalizer.h"
 #include "util.h"
 
 /* Route flags. */
@@ -26,6 +27,7 @@
 #define ROUTE_PREFIX 0x2   /* path is a prefix (static assets) */
 #define ROUTE_JSON 0x4     /* a JSON body, at most --body-max bytes */
 #define ROUTE_CSV 0x8      /* a CSV body, at most --batch-body-max-mb */
+#define ROUTE_PZ 0x10      /* Personalizer v1.0: its error shape; "{name}" matches one segment */
 
 typedef struct route route;
 
@@ -57,6 +59,25 @@ static const route routes[] = {
     {"GET, HEAD", "/openapi.json", 0, serve_file, NULL, "openapi.json", "static"},
     {"GET, HEAD", "/docs", 0, serve_file, NULL, "docs.html", "static"},
     {"GET, HEAD", "/docs/assets/", ROUTE_PREFIX, serve_asset, NULL, "swagger-ui/", "static"},
+    /* Personalizer v1.0 (api_personalizer.c): one endpoint, pz_path_parse picks the operation. */
+#define PZ_ROW(methods, path, label) \
+	{methods, PZ_PREFIX path, ROUTE_AUTH | ROUTE_JSON | ROUTE_PZ, NULL, \
+	 &api_personalizer_endpoint, NULL, "/personalizer/v1.0/" label}
+    PZ_ROW("POST", "rank", "rank"),
+    PZ_ROW("POST", "events/{eventId}/reward", "reward"),
+    PZ_ROW("POST", "events/{eventId}/activate", "activate"),
+    PZ_ROW("POST", "multislot/rank", "multislot/rank"),
+    PZ_ROW("POST", "multislot/events/{eventId}/reward", "multislot/reward"),
+    PZ_ROW("POST", "multislot/events/{eventId}/activate", "multislot/activate"),
+    PZ_ROW("GET, PUT", "configurations/service", "configurations"),
+    PZ_ROW("GET, PUT, DELETE", "configurations/policy", "configurations"),
+    PZ_ROW("GET, POST", "evaluations", "evaluations"),
+    PZ_ROW("GET, DELETE", "evaluations/{evaluationId}", "evaluations"),
+    PZ_ROW("GET, PUT, DELETE", "model", "model"),
+    PZ_ROW("GET", "model/properties", "model"),
+    PZ_ROW("DELETE", "logs", "logs"),
+    PZ_ROW("GET", "logs/properties", "logs"),
+#undef PZ_ROW
     {"GET, HEAD", "/", 0, serve_file, NULL, "index.html", "static"},
 };
 
@@ -169,8 +190,27 @@ void api_error_req(http_req *r, const req_error *e)
 	api_error(r, e->err, e->field, "%s", e->message);
 }
 
+/* api_error, or Personalizer's error shape on its routes (rt may be NULL). */
+static void route_error(http_req *r, const route *rt, int err, const char *field, const char *fmt,
+                        ...) __attribute__((format(printf, 5, 6)));
+
+static void route_error(http_req *r, const route *rt, int err, const char *field, const char *fmt,
+                        ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (rt != NULL && (rt->flags & ROUTE_PZ))
+		api_pz_error(r, err, "%s", msg);
+	else
+		api_error(r, err, field, "%s", msg);
+}
+
 /* Checks the Content-Type is one of the accepted ones; replies 415 if not. */
-static int require_type(http_req *r, const char *type, const char *alt)
+static int require_type(http_req *r, const route *rt, const char *type, const char *alt)
 {
 	const char *ct = http_header(r, "Content-Type");
 	size_t n;
@@ -183,7 +223,8 @@ static int require_type(http_req *r, const char *type, const char *alt)
 	if ((strlen(type) == n && strncasecmp(ct, type, n) == 0) ||
 	    (alt != NULL && strlen(alt) == n && strncasecmp(ct, alt, n) == 0))
 		return 0;
-	api_error(r, ERR_MEDIA, "Content-Type", "Content-Type must be %s, got \"%.64s\"", type, ct);
+	route_error(r, rt, ERR_MEDIA, "Content-Type", "Content-Type must be %s, got \"%.64s\"", type,
+	            ct);
 	return ERR_MEDIA;
 }
 
@@ -219,9 +260,10 @@ int api_idempotency_key(http_req *r, char *out, size_t n)
 
 /* --- tenants ------------------------------------------------------------ */
 
-static int resolve_tenant(server *s, http_req *r, api_tenant *t)
+static int resolve_tenant(server *s, http_req *r, const route *rt, api_tenant *t)
 {
 	const char *key = NULL;
+	const char *x_key = NULL;
 	const char *why = NULL;
 	int rc;
 
@@ -230,19 +272,23 @@ static int resolve_tenant(server *s, http_req *r, api_tenant *t)
 		snprintf(t->key_id, sizeof(t->key_id), "company:%s", t->company);
 		return 0;
 	}
-	rc = auth_key_from_headers(http_header(r, "X-API-Key"), http_header(r, "Authorization"), &key,
-	                           &why);
+	/* Personalizer's clients send Ocp-Apim-Subscription-Key: another name for X-API-Key. */
+	rc = auth_key_subscription(http_header(r, "X-API-Key"),
+	                           http_header(r, "Ocp-Apim-Subscription-Key"), &x_key, &why);
+	if (rc == 0)
+		rc = auth_key_from_headers(x_key, http_header(r, "Authorization"), &key, &why);
 	if (rc != 0) {
-		api_error(r, rc, "Authorization", "%s", why);
+		route_error(r, rt, rc, "Authorization", "%s", why);
 		return rc;
 	}
 	if (key == NULL || key[0] == '\0') {
-		api_error(r, ERR_AUTH, "Authorization",
-		          "an API key is required: send \"Authorization: Bearer KEY\" or \"X-API-Key: KEY\"");
+		route_error(r, rt, ERR_AUTH, "Authorization",
+		            "an API key is required: send \"Authorization: Bearer KEY\", \"X-API-Key: KEY\""
+		            " or \"Ocp-Apim-Subscription-Key: KEY\"");
 		return ERR_AUTH;
 	}
 	if (strlen(key) > 256 || !server_key_company(s, key, t->company, sizeof(t->company))) {
-		api_error(r, ERR_AUTH, "Authorization", "the API key is not valid");
+		route_error(r, rt, ERR_AUTH, "Authorization", "the API key is not valid");
 		return ERR_AUTH;
 	}
 	/* Buckets are per key: the hash, never the key itself, stays in memory. */
@@ -590,11 +636,14 @@ static void call_route(server *s, http_req *r, const route *rt, const api_tenant
 	api_call *c;
 
 	if (rt->flags & ROUTE_CSV) {
-		if (require_type(r, "text/csv", "application/csv") != 0)
+		if (require_type(r, rt, "text/csv", "application/csv") != 0)
 			return;
 		max = (size_t)s->cfg->batch_body_max << 20;
-	} else if (require_type(r, "application/json", "text/json") != 0) {
+	} else if (require_type(r, rt, "application/json", "text/json") != 0) {
 		return;
+	} else if ((rt->flags & ROUTE_PZ) && max < PZ_BODY_MAX) {
+		/* Personalizer's ranks carry feature lists: its own limit (docs/personalizer.md). */
+		max = PZ_BODY_MAX;
 	}
 	c = xcalloc(1, ep->ctx_size);
 	c->s = s;
@@ -683,6 +732,35 @@ static int query_one(void *arg, const char *key, const char *value)
 
 /* --- routing ------------------------------------------------------------- */
 
+/* Whether path matches pattern, where "{name}" stands for one non-empty segment. */
+static int path_match(const char *pattern, const char *path)
+{
+	while (*pattern != '\0') {
+		if (*pattern == '{') {
+			size_t n = strcspn(path, "/");
+			const char *close = strchr(pattern, '}');
+
+			if (n == 0 || close == NULL)
+				return 0;
+			path += n;
+			pattern = close + 1;
+			continue;
+		}
+		if (*pattern++ != *path++)
+			return 0;
+	}
+	return *path == '\0';
+}
+
+static int route_matches(const route *rt, const char *path)
+{
+	if (rt->flags & ROUTE_PREFIX)
+		return strncmp(path, rt->path, strlen(rt->path)) == 0;
+	if (rt->flags & ROUTE_PZ)
+		return path_match(rt->path, path);
+	return strcmp(path, rt->path) == 0;
+}
+
 void api_route(void *app, http_req *r)
 {
 	server *s = app;
@@ -693,29 +771,31 @@ void api_route(void *app, http_req *r)
 
 	memset(&t, 0, sizeof(t));
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(routes); i++) {
-		if (routes[i].flags & ROUTE_PREFIX
-		        ? strncmp(path, routes[i].path, strlen(routes[i].path)) == 0
-		        : strcmp(path, routes[i].path) == 0) {
+		if (route_matches(&routes[i], path)) {
 			rt = &routes[i];
 			break;
 		}
 	}
 	if (rt == NULL) {
 		http_set_label(r, "other");
-		api_error(r, ERR_NOTFOUND, NULL, "no route %.128s (see /docs)", path);
+		if (strncmp(path, PZ_PREFIX, strlen(PZ_PREFIX)) == 0)
+			api_pz_error(r, ERR_NOTFOUND, "Requested resource does not exist on the server: %.128s",
+			             path);
+		else
+			api_error(r, ERR_NOTFOUND, NULL, "no route %.128s (see /docs)", path);
 		return;
 	}
 	http_set_label(r, rt->label);
 	if (atomic_load(&s->draining)) {
 		/* Shutting down: keep-alive clients must not keep us alive. */
 		http_add_header(r, "Connection", "close");
-		api_error(r, ERR_UNAVAIL, NULL, "offerd is shutting down; retry on another instance");
+		route_error(r, rt, ERR_UNAVAIL, NULL, "offerd is shutting down; retry on another instance");
 		return;
 	}
 	if (!method_allowed(rt->methods, method)) {
 		http_add_header(r, "Allow", rt->methods);
-		api_error(r, ERR_METHOD, NULL, "%s is not allowed on %s; allowed: %s", method, rt->path,
-		          rt->methods);
+		route_error(r, rt, ERR_METHOD, NULL, "%s is not allowed on %s; allowed: %s", method,
+		            rt->path, rt->methods);
 		return;
 	}
 	{
@@ -725,7 +805,7 @@ void api_route(void *app, http_req *r)
 		if (http_query_each(r, query_one, &q) != 0)
 			return;
 	}
-	if ((rt->flags & ROUTE_AUTH) && resolve_tenant(s, r, &t) != 0)
+	if ((rt->flags & ROUTE_AUTH) && resolve_tenant(s, r, rt, &t) != 0)
 		return;
 	if ((rt->flags & ROUTE_AUTH) && s->rate != NULL) {
 		double retry = 0;
@@ -735,8 +815,8 @@ void api_route(void *app, http_req *r)
 
 			snprintf(after, sizeof(after), "%.0f", retry < 1 ? 1.0 : retry + 0.5);
 			http_add_header(r, "Retry-After", after);
-			api_error(r, ERR_RATE, NULL, "rate limit of %g requests/s exceeded; retry in %s s",
-			          s->cfg->rate, after);
+			route_error(r, rt, ERR_RATE, NULL, "rate limit of %g requests/s exceeded; retry in %s s",
+			            s->cfg->rate, after);
 			return;
 		}
 	}

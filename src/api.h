@@ -114,6 +114,14 @@ extern const api_endpoint api_predict_v2_endpoint;
 extern const api_endpoint api_rewards_endpoint;
 extern const api_endpoint api_batch_endpoint;
 
+/*
+ * Personalizer v1.0 under /personalizer/v1.0/ (api_personalizer.c): every
+ * row of its paths names this endpoint; pz_path_parse picks the operation.
+ */
+extern const api_endpoint api_personalizer_endpoint;
+/* Replies Personalizer's {"error": {"code", "message"}} with the status for err. */
+void api_pz_error(http_req *r, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* GET /ready (api_health.c): 200 when the database answers and the writer runs, else 503. */
 void api_ready(server *s, http_req *r);
 

@@ -42,6 +42,21 @@ void auth_prefix(const char *key, char *out)
 	util_strlcpy(out, key, AUTH_PREFIX_LEN + 1);
 }
 
+int auth_key_subscription(const char *x_api_key, const char *subscription_key, const char **out,
+                          const char **why)
+{
+	int has_x = x_api_key != NULL && x_api_key[0] != '\0';
+	int has_sub = subscription_key != NULL && subscription_key[0] != '\0';
+
+	*why = NULL;
+	*out = has_x ? x_api_key : has_sub ? subscription_key : NULL;
+	if (has_x && has_sub && strcmp(x_api_key, subscription_key) != 0) {
+		*why = "X-API-Key and Ocp-Apim-Subscription-Key carry different keys; send one key";
+		return ERR_SYNTAX;
+	}
+	return 0;
+}
+
 int auth_key_from_headers(const char *x_api_key, const char *authorization, const char **key,
                           const char **why)
 {

@@ -20,6 +20,15 @@ void auth_hash(const char *key, char *out);
 void auth_prefix(const char *key, char *out);
 
 /*
+ * Personalizer's clients send the key as Ocp-Apim-Subscription-Key: sets
+ * *out to whichever of X-API-Key and that header carries one (NULL when
+ * neither). Returns 0, or ERR_SYNTAX with *why set when both carry
+ * different keys.
+ */
+int auth_key_subscription(const char *x_api_key, const char *subscription_key, const char **out,
+                          const char **why);
+
+/*
  * The API key of a request, from its X-API-Key and Authorization headers
  * (either may be NULL). Sets *key to a pointer into one of them (not a
  * copy), or to NULL when neither carries one. Returns 0; ERR_AUTH with *why

@@ -1201,3 +1201,63 @@ int db_count(store *s, const char *table, int64_t *out)
 	}
 	return ERR_INVAL;
 }
+
+/* --- Personalizer events (api_personalizer.c) ------------------------------ */
+
+/* The episodes of Personalizer events: customer_id "pz:" + the event id. */
+#define DB_PZ_EVENTS "company = $1 AND customer_id LIKE 'pz:%'"
+
+int db_pz_events_delete(store *s, const char *company, int64_t *deleted)
+{
+	const char *params[] = {company};
+	int rc;
+
+	*deleted = 0;
+	rc = s->ops->begin(s);
+	if (rc != 0)
+		return rc;
+	rc = store_exec(s,
+	                "DELETE FROM tb_rewards WHERE company = $1 AND episode_id IN"
+	                " (SELECT id FROM tb_episodes WHERE " DB_PZ_EVENTS ")",
+	                1, params, NULL, NULL);
+	if (rc == 0)
+		rc = store_exec(s, "SELECT COUNT(*) FROM tb_episodes WHERE " DB_PZ_EVENTS, 1, params,
+		                int_row, deleted);
+	if (rc == 0)
+		rc = store_exec(s, "DELETE FROM tb_episodes WHERE " DB_PZ_EVENTS, 1, params, NULL, NULL);
+	if (rc != 0) {
+		s->ops->rollback(s);
+		return rc;
+	}
+	return s->ops->commit(s);
+}
+
+typedef struct range_ctx {
+	char *from;
+	char *to;
+	size_t len;
+} range_ctx;
+
+static int range_row(void *arg, int ncols, const char *const *vals)
+{
+	range_ctx *r = arg;
+
+	if (ncols >= 2 && vals[0] != NULL && vals[1] != NULL) {
+		util_strlcpy(r->from, vals[0], r->len);
+		util_strlcpy(r->to, vals[1], r->len);
+	}
+	return 0;
+}
+
+int db_pz_events_range(store *s, const char *company, char *from, char *to, size_t len)
+{
+	const char *params[] = {company};
+	range_ctx r = {from, to, len};
+
+	from[0] = '\0';
+	to[0] = '\0';
+	return store_exec(s,
+	                  "SELECT MIN(request_timestamp), MAX(request_timestamp) FROM tb_episodes"
+	                  " WHERE " DB_PZ_EVENTS,
+	                  1, params, range_row, &r);
+}

@@ -261,6 +261,19 @@ int db_episodes_expired(store *s, const char *version, double wait_seconds, int 
 int db_episodes_logged(store *s, const char *company, const char *from, store_row_fn fn,
                        void *arg);
 
+/* --- Personalizer events -------------------------------------------------- */
+/*
+ * Deletes company's Personalizer events (the episodes whose customer_id
+ * starts with "pz:") and their rewards in one transaction (DELETE
+ * /personalizer/v1.0/logs); *deleted gets the episodes deleted.
+ */
+int db_pz_events_delete(store *s, const char *company, int64_t *deleted);
+/*
+ * The request timestamps (ISO 8601 text) of company's first and last
+ * Personalizer events into from and to (len bytes each); "" when none.
+ */
+int db_pz_events_range(store *s, const char *company, char *from, char *to, size_t len);
+
 /* --- api keys ----------------------------------------------------------- */
 int db_key_insert(store *s, const char *company, const char *hash, const char *prefix);
 /* Calls fn(arg, id, company, prefix, created_at, revoked_at) per key. */

@@ -128,10 +128,19 @@ check "Error has status, error, message and an optional field" \
 # Every 4xx/5xx/default answer of every operation is application/json Error.
 check "every error answer is application/json with the Error schema" '
   . as $d
-  | [ .paths[][] | objects | .responses? // empty | to_entries[]
+  | [ .paths | to_entries[] | select(.key | startswith("/personalizer/") | not) | .value[]
+      | objects | .responses? // empty | to_entries[]
       | select(.key | test("^[45]|^default$"))
       | .value | (if has("$ref") then $d.components.responses[.["$ref"] | split("/") | last] else . end)
       | .content["application/json"].schema["$ref"] == "#/components/schemas/Error" ]
+  | length > 0 and all'
+check "every Personalizer error answer is application/json with the PersonalizerError schema" '
+  . as $d
+  | [ .paths | to_entries[] | select(.key | startswith("/personalizer/v1.0/")) | .value[]
+      | objects | .responses? // empty | to_entries[]
+      | select(.key | test("^[45]|^default$"))
+      | .value | (if has("$ref") then $d.components.responses[.["$ref"] | split("/") | last] else . end)
+      | .content["application/json"].schema["$ref"] == "#/components/schemas/PersonalizerError" ]
   | length > 0 and all'
 check "429 and 503 carry Retry-After" '
   . as $d
@@ -151,8 +160,13 @@ check "/predict, /predict-v2, /rewards, /batch need Bearer or X-API-Key and docu
   | [ .paths | to_entries[] | select(.key | IN("/predict","/predict-v2","/rewards","/batch"))
       | .value[] | ((.security // $d.security) | map(keys[]) | sort == ["apiKeyHeader","bearerAuth"])
                    and (.responses | has("401")) ] | length == 4 and all'
+check "Personalizer paths take Ocp-Apim-Subscription-Key, X-API-Key or Bearer and document 401" '
+  [ .paths | to_entries[] | select(.key | startswith("/personalizer/v1.0/"))
+    | .value[] | (.security | map(keys[]) | sort == ["apiKeyHeader","bearerAuth","subscriptionKey"])
+                 and (.responses | has("401")) ] | length > 0 and all'
 check "every other route is public (security: [])" '
   [ .paths | to_entries[] | select(.key | IN("/predict","/predict-v2","/rewards","/batch") | not)
+    | select(.key | startswith("/personalizer/") | not)
     | .value[] | .security == [] ] | all'
 check "the security schemes are Bearer and X-API-Key" '
   .components.securitySchemes | (.bearerAuth.scheme == "bearer") and (.apiKeyHeader.in == "header") and (.apiKeyHeader.name == "X-API-Key")'

@@ -1,0 +1,254 @@
+#!/usr/bin/env bash
+# tests/personalizer.test.sh — the official Azure Personalizer client
+# (tests/personalizer/client.mjs) against a live offerd, on SQLite and on
+# PostgreSQL, plus what the client cannot show: tenant isolation (an event
+# ranked with company A's key is unknown (404) to company B's key), events
+# stored as episodes, a deferred event's reward counted only once it is
+# activated, Apprentice and LoggingOnly serving the baseline, and
+# Personalizer's error body on unknown and unserved paths.
+#
+# Knobs: OFFERD_TEST_BACKENDS ("sqlite", "pg", default "sqlite pg"); the
+# harness's own (PERSONALIZER_LOOP_EVENTS...) pass through.
+source "$(dirname "$0")/lib.sh"
+lib_deadline 900
+
+scripts/deps-node.sh || die "node and npm are needed (scripts/deps-node.sh)"
+if [[ ! -f node_modules/@azure/cognitiveservices-personalizer/package.json ||
+      package-lock.json -nt node_modules/.package-lock.json ]]; then
+  note "installing the pinned dev tools (npm ci)"
+  SCARF_ANALYTICS=false npm ci --ignore-scripts --no-audit --no-fund >/dev/null || die "npm ci failed"
+fi
+
+run_backend() {
+  local backend=$1 db key_a key_b url ev
+  case $backend in
+    sqlite) sqlite_new_db pz db ;;
+    pg) pg_setup; pg_new_db pz db ;;
+    *) die "unknown backend $backend" ;;
+  esac
+  key_a=$(key_create "$db" A)
+  key_b=$(key_create "$db" B)
+  offerd_start "$backend" "$db" --refresh 0.2
+  url=${OFFERD_URL[$backend]}
+
+  # 200 measured ranks, not 100: at 5% exploration over 5 actions the
+  # rewarded one is chosen 96% of the time, and 100 draws fall under 90%
+  # about once in a hundred runs by chance alone.
+  if PERSONALIZER_ENDPOINT=$url PERSONALIZER_KEY=$key_a PERSONALIZER_LOOP_EVENTS=${PERSONALIZER_LOOP_EVENTS:-500} \
+      PERSONALIZER_LOOP_TAIL=${PERSONALIZER_LOOP_TAIL:-200} node tests/personalizer/client.mjs \
+      >"$LIB_TMP/client-$backend.log" 2>&1; then
+    ok "[$backend] the official client's steps pass: $(tail -n 1 "$LIB_TMP/client-$backend.log")"
+    note "    $(grep '^PASS learning-loop' "$LIB_TMP/client-$backend.log")"
+  else
+    sed 's/^/    /' "$LIB_TMP/client-$backend.log"
+    fail "[$backend] the official client's steps failed (above)"
+  fi
+
+  # Tenants: A's event does not exist for B.
+  ev="tenant-$RANDOM$RANDOM"
+  http POST "$url/personalizer/v1.0/rank" -H "Ocp-Apim-Subscription-Key: $key_a" \
+    -H 'Content-Type: application/json' \
+    --data "{\"actions\": [{\"id\": \"a\", \"features\": [{\"f\": 1}]}], \"eventId\": \"$ev\"}"
+  expect_status 201 "[$backend] company A ranks event $ev"
+  http POST "$url/personalizer/v1.0/events/$ev/reward" -H "Ocp-Apim-Subscription-Key: $key_b" \
+    -H 'Content-Type: application/json' --data '{"value": 1}'
+  expect_status 404 "[$backend] company B cannot reward A's event"
+  expect_jq '.error.code == "ResourceNotFound"' "[$backend] with Personalizer's code"
+  http POST "$url/personalizer/v1.0/events/$ev/reward" -H "Ocp-Apim-Subscription-Key: $key_a" \
+    -H 'Content-Type: application/json' --data '{"value": 1}'
+  expect_status 204 "[$backend] company A rewards its event"
+
+  pz() {  # pz METHOD PATH [BODY] [KEY]: one call with company A's (or KEY's) key
+    local body=${3-} k=${4:-$key_a}
+    http "$1" "$url/personalizer/v1.0/$2" -H "Ocp-Apim-Subscription-Key: $k" \
+      -H 'Content-Type: application/json' ${body:+--data "$body"}
+  }
+  local acts='[{"id": "first", "features": [{"f": 1}]}, {"id": "second", "features": [{"f": 2}]}, {"id": "third", "features": [{"f": 3}]}]'
+
+  # Events are episodes in offerd's own tables, with the event id.
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_episodes WHERE company = 'A' AND customer_id LIKE 'pz:%'") -ge 500 ]] &&
+    ok "[$backend] the client's events are episodes of company A" ||
+    fail "[$backend] the client's events are not in tb_episodes"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_episodes WHERE customer_id = 'pz:$ev' AND company = 'A'") == 1 ]] &&
+    ok "[$backend] event $ev is the episode of customer_id pz:$ev" ||
+    fail "[$backend] event $ev has no episode"
+
+  # Evaluations: offerd's estimators over the company's episodes.
+  pz POST evaluations '{"name": "after the loop", "startTime": "2020-01-01T00:00:00Z", "endTime": "2099-01-01T00:00:00Z", "policies": [{"name": "greedy", "arguments": "--cb_explore_adf --epsilon 0"}]}'
+  expect_status 201 "[$backend] an evaluation"
+  expect_jq '.status == "completed" and ([.policyResults[].policySource] == ["Online","Random","Custom"])
+      and (.policyResults[0].summary[0].ipsEstimatorDenominator >= 500)
+      and ((.policyResults[0].summary[0] | .ipsEstimatorNumerator / .ipsEstimatorDenominator)
+           > (.policyResults[1].summary[0] | .ipsEstimatorNumerator / .ipsEstimatorDenominator))' \
+    "[$backend] ... of the online, random and custom policies, the learned one ahead of random"
+  note "    $(jq -r '[.policyResults[] | "\(.name): IPS \(.summary[0] | .ipsEstimatorNumerator / .ipsEstimatorDenominator * 1000 | round / 1000) over \(.summary[0].ipsEstimatorDenominator)"] | join("; ")' <<<"$HTTP_BODY")"
+  local eval_id
+  eval_id=$(jq -r .id <<<"$HTTP_BODY")
+  pz GET "evaluations/$eval_id"
+  expect_status 200 "[$backend] GET the evaluation"
+  pz GET evaluations "" "$key_b"
+  expect_jq 'length == 0' "[$backend] company B does not see A's evaluations"
+  pz POST evaluations '{"name": "nothing yet", "startTime": "2020-01-01T00:00:00Z", "endTime": "2099-01-01T00:00:00Z", "policies": []}' "$key_b"
+  expect_status 201 "[$backend] an evaluation of a company without episodes"
+  expect_jq '.status == "completed" and .policyResults[0].summary[0].ipsEstimatorDenominator == 0' \
+    "[$backend] ... is completed over no episode (not a 5xx)"
+  pz POST evaluations '{"name": "backwards", "startTime": "2030-01-01T00:00:00Z", "endTime": "2020-01-01T00:00:00Z", "policies": []}'
+  expect_status 400 "[$backend] an evaluation ending before it starts"
+  expect_jq '.error.innerError.code == "InvalidEvaluationContract"' "[$backend] ... InvalidEvaluationContract"
+  pz DELETE "evaluations/$eval_id"
+  expect_status 204 "[$backend] DELETE the evaluation"
+  pz GET "evaluations/$eval_id"
+  expect_status 404 "[$backend] ... then it is gone"
+  expect_jq '.error.innerError.code == "EvaluationNotFound"' "[$backend] ... EvaluationNotFound"
+
+  # Deferred activation: the reward is held until the event is activated.
+  ev="deferred-$RANDOM$RANDOM"
+  pz POST rank "{\"actions\": $acts, \"eventId\": \"$ev\", \"deferActivation\": true}"
+  expect_status 201 "[$backend] a deferred rank"
+  pz POST "events/$ev/reward" '{"value": 1}'
+  expect_status 204 "[$backend] the deferred event takes a reward"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$ev'") == 0 ]] &&
+    ok "[$backend] ... which is not stored before the activation" ||
+    fail "[$backend] a deferred event's reward was stored before its activation"
+  pz POST "events/$ev/activate" "" "$key_b"
+  expect_status 404 "[$backend] company B cannot activate A's event"
+  pz POST "events/$ev/activate"
+  expect_status 204 "[$backend] activate"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$ev' AND accepted_offer") == 1 ]] &&
+    ok "[$backend] the held reward is stored, as an acceptance, once activated" ||
+    fail "[$backend] the held reward was not stored at activation"
+  pz POST "events/$ev/reward" '{"value": 0}'
+  expect_status 204 "[$backend] a second reward is accepted (rewardAggregation earliest)..."
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$ev'") == 1 ]] &&
+    ok "[$backend] ... and ignored" || fail "[$backend] a second reward was stored"
+
+  # Apprentice and LoggingOnly serve the baseline, the first allowed action.
+  pz GET configurations/service
+  local cfg=$HTTP_BODY mode
+  for mode in Apprentice LoggingOnly; do
+    pz PUT configurations/service "$(jq -c --arg m "$mode" '.learningMode = $m | del(.offerdApprentice)' <<<"$cfg")"
+    expect_status 200 "[$backend] learningMode $mode"
+    local served=
+    for _ in 1 2 3 4 5 6; do
+      pz POST rank "{\"actions\": $acts, \"excludedActions\": [\"first\"]}"
+      served+="$(jq -r '.rewardActionId + "@" + (.ranking[0].probability | tostring)' <<<"$HTTP_BODY") "
+    done
+    [[ $served == "second@1 second@1 second@1 second@1 second@1 second@1 " ]] &&
+      ok "[$backend] $mode serves the first allowed action with probability 1" ||
+      fail "[$backend] $mode served: $served"
+  done
+  pz GET configurations/service
+  expect_jq '.offerdApprentice.events == 6 and (.offerdApprentice.agreement | type == "number")' \
+    "[$backend] Apprentice mode reports how often the policy agreed"
+  pz PUT configurations/service "$(jq -c '.learningMode = "Online" | del(.offerdApprentice)' <<<"$cfg")"
+  expect_status 200 "[$backend] back to Online"
+
+  # rewardWaitTime and defaultReward: an event without a reward gets the
+  # default once the wait is over; a reward after the wait is discarded.
+  pz PUT configurations/service "$(jq -c '.rewardWaitTime = "00:00:05" | .defaultReward = 1 | del(.offerdApprentice)' <<<"$cfg")"
+  expect_status 200 "[$backend] rewardWaitTime 5 s, defaultReward 1"
+  local d1="default-$RANDOM$RANDOM" d2="rewarded-$RANDOM$RANDOM" n
+  pz POST rank "{\"actions\": $acts, \"eventId\": \"$d1\"}"
+  expect_status 201 "[$backend] an event left without a reward"
+  pz POST rank "{\"actions\": $acts, \"eventId\": \"$d2\"}"
+  pz POST "events/$d2/reward" '{"value": 0}'
+  expect_status 204 "[$backend] an event rewarded within the wait"
+  sleep 5.5
+  for _ in $(seq 50); do
+    pz POST rank "{\"actions\": $acts}"  # ranks sweep the waiting events
+    n=$(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$d1'")
+    [[ $n == 1 ]] && break
+    sleep 0.2
+  done
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$d1' AND source = 'default' AND accepted_offer") == 1 ]] &&
+    ok "[$backend] after the wait the event gets defaultReward (source default)" ||
+    fail "[$backend] no default reward for $d1: $(sql "$db" "SELECT source, accepted_offer FROM tb_rewards WHERE customer_id = 'pz:$d1'")"
+  [[ $(sql "$db" "SELECT source FROM tb_rewards WHERE customer_id = 'pz:$d2'") == client ]] &&
+    ok "[$backend] the rewarded event gets no default" || fail "[$backend] $d2 got a default reward"
+  pz POST "events/$d2/reward" '{"value": 1}'
+  expect_status 204 "[$backend] a reward after the wait is accepted..."
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$d2' AND NOT accepted_offer") == 1 ]] &&
+    ok "[$backend] ... and discarded" || fail "[$backend] a late reward changed $d2's reward"
+  pz PUT configurations/service "$(jq -c 'del(.offerdApprentice)' <<<"$cfg")"
+  expect_status 200 "[$backend] the configuration restored"
+
+  # Multi-slot: one episode per slot, no action repeated, one reward per slot.
+  local macts='[{"id": "a1", "features": [{"f": 1}]}, {"id": "a2", "features": [{"f": 2}]}, {"id": "a3", "features": [{"f": 3}]}, {"id": "a4", "features": [{"f": 4}]}]'
+  local slots='[{"id": "top", "features": [{"size": "big"}], "baselineAction": "a1"}, {"id": "side", "features": [{"size": "small"}], "excludedActions": ["a1"], "baselineAction": "a2"}, {"id": "foot", "features": [{"size": "small"}], "baselineAction": "a3"}]'
+  ev="multi-$RANDOM$RANDOM"
+  pz POST multislot/rank "{\"contextFeatures\": [{\"t\": \"x\"}], \"actions\": $macts, \"slots\": $slots, \"eventId\": \"$ev\"}"
+  expect_status 201 "[$backend] multi-slot rank"
+  expect_jq '.eventId == $ev and ([.slots[].id] == ["top","side","foot"])
+      and ([.slots[].rewardActionId] | unique | length == 3) and (.slots[1].rewardActionId != "a1")' \
+    "[$backend] ... one distinct action per slot, side's exclusion kept" --arg ev "$ev"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_episodes WHERE customer_id LIKE 'pz:$ev#%'") == 3 ]] &&
+    ok "[$backend] ... stored as one episode per slot" || fail "[$backend] multi-slot episodes missing"
+  pz POST "multislot/events/$ev/reward" '{"reward": [{"slotId": "top", "value": 1}, {"slotId": "foot", "value": 0}]}'
+  expect_status 204 "[$backend] multi-slot reward of two slots"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id LIKE 'pz:$ev#%'") == 2 ]] &&
+    ok "[$backend] ... one reward per slot" || fail "[$backend] multi-slot rewards: $(sql "$db" "SELECT customer_id FROM tb_rewards WHERE customer_id LIKE 'pz:$ev#%'")"
+  pz POST "multislot/events/$ev/reward" '{"reward": [{"slotId": "nope", "value": 1}]}'
+  expect_status 400 "[$backend] a reward for a slot the event does not have"
+  pz POST "multislot/events/$ev/reward" '{"reward": [{"slotId": "top", "value": 1}]}' "$key_b"
+  expect_status 404 "[$backend] company B cannot reward A's multi-slot event"
+  pz POST multislot/rank "{\"actions\": $macts, \"slots\": $(jq -c '. + [{"id": "extra", "features": [{"f": 1}], "baselineAction": "a4"}]' <<<"$slots")}"
+  expect_status 400 "[$backend] more than 3 slots"
+  ev="multi-deferred-$RANDOM"
+  pz POST multislot/rank "{\"actions\": $macts, \"slots\": $slots, \"eventId\": \"$ev\", \"deferActivation\": true}"
+  expect_status 201 "[$backend] a deferred multi-slot rank"
+  pz POST "multislot/events/$ev/reward" '{"reward": [{"slotId": "side", "value": 1}]}'
+  expect_status 204 "[$backend] ... takes a reward"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id LIKE 'pz:$ev#%'") == 0 ]] &&
+    ok "[$backend] ... held before the activation" || fail "[$backend] a deferred multi-slot reward was stored early"
+  pz POST "multislot/events/$ev/activate"
+  expect_status 204 "[$backend] multi-slot activate"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$ev#1'") == 1 ]] &&
+    ok "[$backend] ... stores the held reward of its slot" || fail "[$backend] the held multi-slot reward was not stored"
+
+  # Personalizer's error body on paths offerd does not serve.
+  pz GET model
+  expect_status 501 "[$backend] the model API is not served"
+  expect_jq '.error.code == "NotImplemented" and (.error.message | length > 0)' "[$backend] ... said in Personalizer's shape"
+  pz GET no-such-path
+  expect_status 404 "[$backend] an unknown Personalizer path"
+  expect_jq '.error.code == "ResourceNotFound"' "[$backend] ... in Personalizer's shape"
+  pz GET rank
+  expect_status 405 "[$backend] GET rank"
+  pz POST rank "{\"actions\": $acts, \"eventId\": \"$(printf 'e%.0s' {1..130})\"}"
+  expect_status 400 "[$backend] an event id longer than offerd stores"
+  http POST "$url/personalizer/v1.0/rank" -H "Ocp-Apim-Subscription-Key: $key_a" -H "X-API-Key: $key_b" \
+    -H 'Content-Type: application/json' --data "{\"actions\": $acts}"
+  expect_status 400 "[$backend] two different keys in one request"
+  expect_jq '.error.code == "BadRequest"' "[$backend] ... in Personalizer's shape"
+  # A rank of 50 actions with long features: over --body-max (64 KiB), under Personalizer's 512 KiB.
+  local big
+  big=$(jq -nc '{actions: [range(50) | {id: "big\(.)", features: [{text: ("x" * 1000)}, {more: ("y" * 1000)}]}]}')
+  pz POST rank "$big"
+  expect_status 201 "[$backend] a ${#big}-byte rank (50 actions with long features)"
+
+  # Logs: the first and last event times; DELETE logs forgets the company's events only.
+  pz GET logs/properties
+  expect_status 200 "[$backend] GET logs/properties"
+  expect_jq '(.dateRange.from | test("^20[0-9][0-9]-")) and .dateRange.from <= .dateRange.to' \
+    "[$backend] ... the first and last event times"
+  pz DELETE logs "" "$key_b"
+  expect_status 204 "[$backend] company B deletes its logs"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_episodes WHERE company = 'A' AND customer_id LIKE 'pz:%'") -ge 500 ]] &&
+    ok "[$backend] ... and company A's events stay" || fail "[$backend] B's DELETE logs deleted A's events"
+  pz DELETE logs
+  expect_status 204 "[$backend] company A deletes its logs"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_episodes WHERE company = 'A' AND customer_id LIKE 'pz:%'") == 0 &&
+     $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE company = 'A' AND customer_id LIKE 'pz:%'") == 0 ]] &&
+    ok "[$backend] ... its events and their rewards are gone" || fail "[$backend] DELETE logs left events"
+  pz POST "events/$d2/reward" '{"value": 1}'
+  expect_status 404 "[$backend] a deleted event is unknown"
+  pz POST rank "{\"actions\": $acts}" "not-a-key"
+  expect_status 401 "[$backend] a wrong key"
+  expect_jq '.error.code == "401"' "[$backend] ... in Personalizer's shape"
+  offerd_stop "$backend"
+}
+
+for backend in ${OFFERD_TEST_BACKENDS:-sqlite pg}; do
+  run_backend "$backend"
+done
+lib_done
