@@ -249,7 +249,7 @@ static int in_list(const char *list, const char *name)
 	return 0;
 }
 
-void agent_rewards(const agent_conf *c, const char offers[][64], int n, int accepted,
+void agent_rewards(const agent_conf *c, const char *const offers[], int n, int accepted,
                    const char *accepted_offer, const char *clicked, double *rewards,
                    int *success)
 {

@@ -103,7 +103,7 @@ int agent_decide(const agent_conf *c, values *v, rng *r, const char *company,
  * brief's scale) and rejection r_ignore, clicked ones r_click.
  * success[k] is the Bernoulli outcome used by Thompson sampling.
  */
-void agent_rewards(const agent_conf *c, const char offers[][64], int n, int accepted,
+void agent_rewards(const agent_conf *c, const char *const offers[], int n, int accepted,
                    const char *accepted_offer, const char *clicked, double *rewards,
                    int *success);
 

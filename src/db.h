@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "customer.h"
 #include "store.h"
 
 /* Applies pending migrations (idempotent) and seeds agent 1.0.0 if empty. */
@@ -105,7 +106,7 @@ typedef struct db_reward_out {
 	char state_key[128];
 	char policy[DB_POLICY_MAX];
 	char agent_version[DB_VERSION_MAX];
-	char offers[EPISODE_SHOWN_MAX][64];
+	char offers[EPISODE_SHOWN_MAX][CUSTOMER_OFFER_ID_MAX + 1];
 	int n_offers;
 	double episode_age;         /* seconds between the episode and now */
 	double rewards[EPISODE_SHOWN_MAX];  /* per shown offer, set by the writer's scoring */

@@ -672,17 +672,15 @@ static int inproc_decide(void *arg, const sim_context *c, size_t *slate, size_t 
  */
 static void learn_in_memory(sim_inproc *p, const pending *q)
 {
-	char offers[AGENT_SHOWN][64];
+	const char *const *offers = q->offers;
 	double rw[AGENT_SHOWN];
 	int success[AGENT_SHOWN];
 	int n = 0;
 
-	while (n < AGENT_SHOWN && q->offers[n] != NULL) {
-		util_strlcpy(offers[n], q->offers[n], sizeof(offers[n]));
+	while (n < AGENT_SHOWN && q->offers[n] != NULL)
 		n++;
-	}
-	agent_rewards(&p->conf, (const char(*)[64])offers, n, q->rew.rin.accepted,
-	              q->rew.rin.accepted_offer, q->rew.rin.clicked, rw, success);
+	agent_rewards(&p->conf, offers, n, q->rew.rin.accepted, q->rew.rin.accepted_offer,
+	              q->rew.rin.clicked, rw, success);
 	for (int k = 0; k < n; k++) {
 		db_policy_row *row = &p->rows[q->state][sim_offer_index(offers[k])];
 

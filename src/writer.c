@@ -211,6 +211,7 @@ static int offers_shown(const db_reward_out *out, const char *accepted, const ch
 static int score_reward(store *s, batch_ctx *b, const db_reward_in *in, db_reward_out *out,
                         int success[EPISODE_SHOWN_MAX])
 {
+	const char *names[EPISODE_SHOWN_MAX];
 	const agent_conf *conf;
 	int rc;
 
@@ -221,8 +222,10 @@ static int score_reward(store *s, batch_ctx *b, const db_reward_in *in, db_rewar
 	rc = confs_get(b->confs, s, out->agent_version, &conf);
 	if (rc != 0)
 		return rc;
-	agent_rewards(conf, (const char(*)[64])out->offers, out->n_offers, in->accepted,
-	              in->accepted_offer, in->clicked, out->rewards, success);
+	for (int k = 0; k < out->n_offers; k++)
+		names[k] = out->offers[k];
+	agent_rewards(conf, names, out->n_offers, in->accepted, in->accepted_offer, in->clicked,
+	              out->rewards, success);
 	/* A reward later than the agent's wait time is logged, not learned;
 	 * the default reward given at the end of the wait is learned. */
 	out->learned = in->is_default ||
