@@ -753,7 +753,7 @@ static void test_conf_from_db(void **state)
 static void test_rewards_scale(void **state)
 {
 	agent_conf c;
-	const char offers[3][64] = {"OFFER_1", "OFFER_10", "OFFER_4"};
+	const char *const offers[3] = {"OFFER_1", "OFFER_10", "OFFER_4"};
 	double rw[3];
 	int succ[3];
 
