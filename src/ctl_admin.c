@@ -296,32 +296,33 @@ typedef struct version_check {
 	char err[256];
 } version_check;
 
-static int version_row(void *arg, int ncols, const char *const *vals)
+static int version_row(void *arg, const db_agent *a)
 {
 	version_check *c = arg;
+	const char *released = a->version;
 	semver old;
 
-	if (ncols < 1 || vals[0] == NULL || c->err[0] != '\0')
+	if (c->err[0] != '\0')
 		return 0;
-	if (strcmp(vals[0], c->version) == 0) {
+	if (strcmp(released, c->version) == 0) {
 		snprintf(c->err, sizeof(c->err), "agent version %s is already released", c->version);
 		return 0;
 	}
 	/* Versions released before this check (not semantic) cannot be ordered: skipped. */
-	if (semver_parse(vals[0], &old) == 0 && semver_cmp(&c->v, &old) <= 0)
+	if (semver_parse(released, &old) == 0 && semver_cmp(&c->v, &old) <= 0)
 		snprintf(c->err, sizeof(c->err),
 		         "agent version %s is not higher than the released %.64s; versions only rise, "
 		         "so the latest release is the highest (roll back by releasing the old "
 		         "configuration under a higher version)",
-		         c->version, vals[0]);
+		         c->version, released);
 	return 0;
 }
 
-static int agent_print(void *arg, int ncols, const char *const *vals)
+static int agent_print(void *arg, const db_agent *a)
 {
 	(void)arg;
-	printf("%-6s %-12s %-15s %-8s %-28s %s\n", vals[0], vals[1], vals[2], vals[3] ? vals[3] : "",
-	       ncols > 5 && vals[5] ? vals[5] : "", vals[4] ? vals[4] : "");
+	printf("%-6lld %-12s %-15s %-8g %-28s %s\n", (long long)a->id, a->version, a->policy,
+	       a->epsilon, a->released, a->params ? a->params : "");
 	return 0;
 }
 
@@ -335,10 +336,7 @@ static int agent_list(const admin_opts *o, const char **args)
 		return 1;
 	printf("%-6s %-12s %-15s %-8s %-28s %s\n", "ID", "VERSION", "POLICY", "EPSILON", "RELEASED",
 	       "PARAMS");
-	rc = store_exec(s,
-	                "SELECT id, version, policy, epsilon, params, CAST(last_update AS TEXT)"
-	                " FROM tb_agents ORDER BY id",
-	                0, NULL, agent_print, NULL) == 0 ? 0 : 1;
+	rc = db_agents_all(s, agent_print, NULL) == 0 ? 0 : 1;
 	store_close(s);
 	return rc;
 }
@@ -376,7 +374,7 @@ static int agent_release(const admin_opts *o, const char **args)
 	if (open_db(o->database_url, &s) != 0)
 		return 1;
 	check.version = a.version;
-	if (store_exec(s, "SELECT version FROM tb_agents", 0, NULL, version_row, &check) != 0) {
+	if (db_agents_all(s, version_row, &check) != 0) {
 		fprintf(stderr, "offerctl: cannot read the released versions: %s\n", s->ops->errmsg(s));
 	} else if (check.err[0] != '\0') {
 		fprintf(stderr, "offerctl: %s\n", check.err);

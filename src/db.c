@@ -264,6 +264,8 @@ static int agent_row(void *arg, int ncols, const char *const *vals)
 		util_strtod(vals[3], 0.0, 1.0, &a->epsilon);
 	free(a->params);
 	a->params = vals[4] ? xstrdup(vals[4]) : NULL;
+	if (ncols > 5)
+		util_strlcpy(a->released, vals[5] ? vals[5] : "", sizeof(a->released));
 	return 0;
 }
 
@@ -323,6 +325,23 @@ int db_agents_each(store *s, db_agent_fn fn, void *arg)
 	                "SELECT a.id, a.version, a.policy, a.epsilon, a.params FROM tb_agents a"
 	                " WHERE a.id = (SELECT MAX(b.id) FROM tb_agents b WHERE b.version = a.version)"
 	                " ORDER BY a.id",
+	                0, NULL, agent_list_row, &l);
+	for (size_t i = 0; rc == 0 && i < l.n; i++)
+		rc = fn(arg, &l.rows[i]);
+	for (size_t i = 0; i < l.n; i++)
+		db_agent_clear(&l.rows[i]);
+	free(l.rows);
+	return rc;
+}
+
+int db_agents_all(store *s, db_agent_fn fn, void *arg)
+{
+	agent_list l = {NULL, 0, 0};
+	int rc;
+
+	rc = store_exec(s,
+	                "SELECT id, version, policy, epsilon, params, CAST(last_update AS TEXT)"
+	                " FROM tb_agents ORDER BY id",
 	                0, NULL, agent_list_row, &l);
 	for (size_t i = 0; rc == 0 && i < l.n; i++)
 		rc = fn(arg, &l.rows[i]);

@@ -45,6 +45,7 @@ typedef struct db_agent {
 	char policy[DB_POLICY_MAX];
 	double epsilon;
 	char *params;  /* JSON text or NULL; owned, freed by db_agent_clear */
+	char released[40];  /* LAST_UPDATE as text; only db_agents_all reads it */
 } db_agent;
 
 void db_agent_clear(db_agent *a);
@@ -58,6 +59,8 @@ int db_agent_by_version(store *s, const char *version, db_agent *out);
  */
 typedef int (*db_agent_fn)(void *arg, const db_agent *a);
 int db_agents_each(store *s, db_agent_fn fn, void *arg);
+/* Calls fn for every TB_AGENTS row, in release order, with its release time. */
+int db_agents_all(store *s, db_agent_fn fn, void *arg);
 /* Adds a TB_AGENTS row; params may be NULL. */
 int db_agent_release(store *s, const char *version, const char *policy, double epsilon,
                      const char *params);
