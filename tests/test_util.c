@@ -210,7 +210,7 @@ static void test_buf_steal(void **state)
 	assert_non_null(s);
 	assert_string_equal(s, "");
 	free(s);
-	buf_adds(&b, "hello");
+	assert_int_equal(buf_adds(&b, "hello"), 0);
 	s = buf_steal(&b);
 	assert_string_equal(s, "hello");
 	assert_null(b.data);
