@@ -45,7 +45,8 @@ static int on_record(void *arg, const csv_record *rec)
 		abort();
 	if (rec->customer_id == NULL)
 		abort();
-	buf_addf(&t->b, "%lld|%s|", (long long)rec->row, rec->customer_id);
+	if (buf_addf(&t->b, "%lld|%s|", (long long)rec->row, rec->customer_id) != 0)
+		abort();
 	if (rec->req != NULL) {
 		char *js = request_predict_body(rec->req);
 
@@ -53,13 +54,17 @@ static int on_record(void *arg, const csv_record *rec)
 		if (js == NULL || rec->req->n_allowed == 0 || rec->req->customer_id[0] == '\0' ||
 		    rec->req->date.month < 1)
 			abort();
-		buf_adds(&t->b, js);
+		if (buf_adds(&t->b, js) != 0)
+			abort();
 		free(js);
 	} else {
-		buf_adds(&t->b, "ERROR ");
-		buf_adds(&t->b, rec->error);
+		if (buf_adds(&t->b, "ERROR ") != 0)
+			abort();
+		if (buf_adds(&t->b, rec->error) != 0)
+			abort();
 	}
-	buf_adds(&t->b, "\n");
+	if (buf_adds(&t->b, "\n") != 0)
+		abort();
 	return 0;
 }
 
@@ -81,8 +86,9 @@ static void run(const uint8_t *data, size_t size, size_t chunk, trace *t)
 		rc = csv_reader_finish(rd);
 	if (rc != 0 && csv_reader_error(rd)[0] == '\0')
 		abort();
-	buf_addf(&t->b, "rc=%d rows=%lld err=%s\n", rc, (long long)csv_reader_rows(rd),
-	         csv_reader_error(rd));
+	if (buf_addf(&t->b, "rc=%d rows=%lld err=%s\n", rc, (long long)csv_reader_rows(rd),
+	             csv_reader_error(rd)) != 0)
+		abort();
 	csv_reader_free(rd);
 }
 

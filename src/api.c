@@ -429,6 +429,7 @@ static void metrics(server *s, http_req *r, const route *rt)
 	writer_stats ws;
 	agent_conf c;
 	buf b;
+	size_t len;
 
 	(void)rt;
 	writer_get_stats(s->w, &ws);
@@ -450,8 +451,13 @@ static void metrics(server *s, http_req *r, const route *rt)
 	x.policy = agent_policy_name(c.policy);
 	x.store = s->dialect == STORE_PG ? "postgresql" : "sqlite";
 	buf_init(&b, 16 << 20);
-	metrics_render(&b, &x);
-	http_reply(r, 200, "text/plain; version=0.0.4", buf_steal(&b), b.len);
+	if (metrics_render(&b, &x) != 0) {
+		buf_free(&b);
+		api_error(r, ERR_IO, NULL, "the metrics text is over its %d MiB limit", 16);
+		return;
+	}
+	len = b.len;
+	http_reply(r, 200, "text/plain; version=0.0.4", buf_steal(&b), len);
 }
 
 /* --- the skeleton of a call ---------------------------------------------- */

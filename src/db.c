@@ -112,23 +112,29 @@ static const migration migrations[STORE_MIGRATIONS] = {
     {4, m4},
 };
 
+/* The statement tmpl with its @ID@ and @TS@ filled in; NULL past 1 MiB. */
 static char *ddl_sql(const store *s, const char *tmpl)
 {
 	buf b;
 	const char *p = tmpl;
+	int rc = 0;
 
 	buf_init(&b, 1 << 20);
-	while (*p != '\0') {
+	while (*p != '\0' && rc == 0) {
 		if (strncmp(p, "@ID@", 4) == 0) {
-			buf_adds(&b, s->sql->id_column);
+			rc = buf_adds(&b, s->sql->id_column);
 			p += 4;
 		} else if (strncmp(p, "@TS@", 4) == 0) {
-			buf_adds(&b, s->sql->ts_column);
+			rc = buf_adds(&b, s->sql->ts_column);
 			p += 4;
 		} else {
-			buf_add(&b, p, 1);
+			rc = buf_add(&b, p, 1);
 			p++;
 		}
+	}
+	if (rc != 0) {
+		buf_free(&b);
+		return NULL;
 	}
 	return buf_steal(&b);
 }
@@ -137,8 +143,13 @@ static int run_list(store *s, const char *const *stmts)
 {
 	for (size_t i = 0; stmts != NULL && stmts[i] != NULL; i++) {
 		char *sql = ddl_sql(s, stmts[i]);
-		int rc = store_exec(s, sql, 0, NULL, NULL, NULL);
+		int rc;
 
+		if (sql == NULL) {
+			log_msg(LOG_ERROR, "migration failed: statement %zu is over 1 MiB", i);
+			return ERR_TOOBIG;
+		}
+		rc = store_exec(s, sql, 0, NULL, NULL, NULL);
 		if (rc != 0)
 			log_msg(LOG_ERROR, "migration failed: %s: %s", s->ops->errmsg(s), sql);
 		free(sql);

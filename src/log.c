@@ -74,28 +74,57 @@ static size_t utf8_len(const unsigned char *s)
 	return n;
 }
 
-/* Appends s to b as the inside of a JSON string; invalid UTF-8 becomes U+FFFD. */
-static void json_escape(buf *b, const char *s)
+/*
+ * Appends s to b as the inside of a JSON string; invalid UTF-8 becomes U+FFFD.
+ * Returns 0, or ERR_TOOBIG past b's limit (b is then freed).
+ */
+static int json_escape(buf *b, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	int rc = 0;
 
-	while (*p != '\0') {
+	while (*p != '\0' && rc == 0) {
 		size_t n = utf8_len(p);
 
 		if (n == 0) {
-			buf_adds(b, "\\ufffd");
+			rc = buf_adds(b, "\\ufffd");
 			p++;
 		} else if (*p == '"' || *p == '\\') {
-			buf_addf(b, "\\%c", *p);
+			rc = buf_addf(b, "\\%c", *p);
 			p++;
 		} else if (*p < 0x20 || *p == 0x7f) {
-			buf_addf(b, "\\u%04x", *p);
+			rc = buf_addf(b, "\\u%04x", *p);
 			p++;
 		} else {
-			buf_add(b, p, n);
+			rc = buf_add(b, p, n);
 			p += n;
 		}
 	}
+	return rc;
+}
+
+#define LOG_MARKER " [truncated]"
+#define LOG_CUT 512 /* a message's bytes kept when its line is over the limit */
+
+/* Ends msg (of size size, at least LOG_CUT) with the truncation marker. */
+static void mark_truncated(char *msg, size_t size)
+{
+	util_strlcpy(msg + size - sizeof(LOG_MARKER), LOG_MARKER, sizeof(LOG_MARKER));
+}
+
+/* The whole line for msg into line: 0, or ERR_TOOBIG (line is then freed). */
+static int format_line(buf *line, const char *ts, enum log_level level, const char *msg)
+{
+	int rc;
+
+	if (!json_format)
+		return buf_addf(line, "%s %-5s %s\n", ts, level_names[level], msg);
+	rc = buf_addf(line, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts, level_names[level]);
+	if (rc == 0)
+		rc = json_escape(line, msg);
+	if (rc == 0)
+		rc = buf_adds(line, "\"}\n");
+	return rc;
 }
 
 void log_msg(enum log_level level, const char *fmt, ...)
@@ -105,21 +134,25 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	va_list ap;
 	buf line;
 	ssize_t w;
+	int n;
 
 	if (level < min_level)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* A message cut to fit says so rather than ending mid-word. */
+	if (n >= (int)sizeof(msg))
+		mark_truncated(msg, sizeof(msg));
 	util_now_iso(ts);
 	/* The log buffer must not abort on a huge message: bounded, checked. */
 	buf_init(&line, sizeof(msg) * 8);
-	if (json_format) {
-		buf_addf(&line, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts, level_names[level]);
-		json_escape(&line, msg);
-		buf_adds(&line, "\"}\n");
-	} else {
-		buf_addf(&line, "%s %-5s %s\n", ts, level_names[level], msg);
+	if (format_line(&line, ts, level, msg) != 0) {
+		/* Over the limit: the line goes out with the message's start and a marker. */
+		mark_truncated(msg, LOG_CUT);
+		buf_init(&line, sizeof(msg) * 8);
+		if (format_line(&line, ts, level, msg) != 0)
+			buf_free(&line);
 	}
 	if (line.data != NULL) {
 		w = write(STDERR_FILENO, line.data, line.len);

@@ -41,19 +41,22 @@ static size_t nversions;
  * Appends a label value in double quotes, escaped as the Prometheus text
  * format requires: backslash, double quote and line feed. NULL is "".
  */
-static void label_value(buf *b, const char *v)
+static int label_value(buf *b, const char *v)
 {
-	buf_add(b, "\"", 1);
+	int rc = 0;
+
+	rc |= buf_add(b, "\"", 1);
 	for (const char *p = v != NULL ? v : ""; *p != '\0'; p++) {
 		size_t run = strcspn(p, "\\\"\n");
 
-		buf_add(b, p, run);
+		rc |= buf_add(b, p, run);
 		p += run;
 		if (*p == '\0')
 			break;
-		buf_add(b, *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : "\\n", 2);
+		rc |= buf_add(b, *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : "\\n", 2);
 	}
-	buf_add(b, "\"", 1);
+	rc |= buf_add(b, "\"", 1);
+	return rc != 0 ? ERR_TOOBIG : 0;
 }
 
 static size_t label_index(const char *label)
@@ -113,112 +116,128 @@ void metrics_reward(const char *agent_version, int accepted)
 	pthread_mutex_unlock(&vlock);
 }
 
-void metrics_render(buf *b, const metrics_extra *x)
+int metrics_render(buf *b, const metrics_extra *x)
 {
-	buf_adds(b, "# HELP offerd_build_info Build information.\n# TYPE offerd_build_info gauge\n"
-	            "offerd_build_info{version=");
-	label_value(b, OFFERD_VERSION);
-	buf_adds(b, ",agent_version=");
-	label_value(b, x->agent_version);
-	buf_adds(b, ",policy=");
-	label_value(b, x->policy);
-	buf_adds(b, ",store=");
-	label_value(b, x->store);
-	buf_adds(b, "} 1\n");
-	buf_adds(b, "# HELP offerd_http_requests_total Requests answered, by route and status.\n"
-	            "# TYPE offerd_http_requests_total counter\n");
+	int rc = 0;
+
+	rc |= buf_adds(b, "# HELP offerd_build_info Build information.\n# TYPE offerd_build_info gauge\n"
+	                  "offerd_build_info{version=");
+	rc |= label_value(b, OFFERD_VERSION);
+	rc |= buf_adds(b, ",agent_version=");
+	rc |= label_value(b, x->agent_version);
+	rc |= buf_adds(b, ",policy=");
+	rc |= label_value(b, x->policy);
+	rc |= buf_adds(b, ",store=");
+	rc |= label_value(b, x->store);
+	rc |= buf_adds(b, "} 1\n");
+	rc |= buf_adds(b, "# HELP offerd_http_requests_total Requests answered, by route and status.\n"
+	                  "# TYPE offerd_http_requests_total counter\n");
 	for (size_t l = 0; l < M_LABELS; l++) {
 		for (int s = 0; s < M_STATUS; s++) {
 			unsigned long long v = atomic_load(&requests[l][s]);
 
 			if (v > 0)
-				buf_addf(b, "offerd_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
-				         labels[l], s, v);
+				rc |= buf_addf(
+				    b, "offerd_http_requests_total{route=\"%s\",status=\"%d\"} %llu\n",
+				    labels[l], s, v);
 		}
 	}
-	buf_adds(b, "# HELP offerd_http_request_duration_seconds Time from headers to answer.\n"
-	            "# TYPE offerd_http_request_duration_seconds histogram\n");
+	rc |= buf_adds(b, "# HELP offerd_http_request_duration_seconds Time from headers to answer.\n"
+	                  "# TYPE offerd_http_request_duration_seconds histogram\n");
 	for (size_t l = 0; l < M_LABELS; l++) {
 		unsigned long long cum = 0;
 
 		for (size_t k = 0; k <= M_BUCKETS; k++) {
 			cum += atomic_load(&hist[l][k]);
 			if (k < M_BUCKETS)
-				buf_addf(b,
-				         "offerd_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-				         labels[l], buckets[k], cum);
+				rc |= buf_addf(
+				    b,
+				    "offerd_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+				    labels[l], buckets[k], cum);
 			else
-				buf_addf(b,
-				         "offerd_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
-				         labels[l], cum);
+				rc |= buf_addf(
+				    b,
+				    "offerd_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
+				    labels[l], cum);
 		}
-		buf_addf(b, "offerd_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", labels[l],
-		         (double)atomic_load(&hist_sum_us[l]) / 1e6);
-		buf_addf(b, "offerd_http_request_duration_seconds_count{route=\"%s\"} %llu\n", labels[l],
-		         cum);
+		rc |= buf_addf(b, "offerd_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n",
+		               labels[l], (double)atomic_load(&hist_sum_us[l]) / 1e6);
+		rc |= buf_addf(b, "offerd_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+		               labels[l], cum);
 	}
-	buf_adds(b, "# HELP offerd_decisions_total Decisions made, by policy.\n"
-	            "# TYPE offerd_decisions_total counter\n");
+	rc |= buf_adds(b, "# HELP offerd_decisions_total Decisions made, by policy.\n"
+	                  "# TYPE offerd_decisions_total counter\n");
 	for (size_t i = 0; i < M_POLICIES; i++)
-		buf_addf(b, "offerd_decisions_total{policy=\"%s\"} %llu\n", policies[i],
-		         atomic_load(&decisions[i]));
-	buf_addf(b,
-	         "# HELP offerd_episodes_written_total Episodes committed to TB_EPISODES.\n"
-	         "# TYPE offerd_episodes_written_total counter\nofferd_episodes_written_total %llu\n"
-	         "# HELP offerd_rewards_written_total Rewards committed to TB_REWARDS.\n"
-	         "# TYPE offerd_rewards_written_total counter\nofferd_rewards_written_total %llu\n"
-	         "# HELP offerd_db_batches_total Database transactions of the writer.\n"
-	         "# TYPE offerd_db_batches_total counter\nofferd_db_batches_total %llu\n"
-	         "# HELP offerd_db_failures_total Operations failed by the database.\n"
-	         "# TYPE offerd_db_failures_total counter\nofferd_db_failures_total %llu\n"
-	         "# HELP offerd_db_queue_depth Operations waiting for the writer.\n"
-	         "# TYPE offerd_db_queue_depth gauge\nofferd_db_queue_depth %lu\n"
-	         "# HELP offerd_db_last_batch_size Operations in the last transaction.\n"
-	         "# TYPE offerd_db_last_batch_size gauge\nofferd_db_last_batch_size %lu\n"
-	         "# HELP offerd_http_connections Open connections.\n"
-	         "# TYPE offerd_http_connections gauge\nofferd_http_connections %lu\n"
-	         "# HELP offerd_policy_entries Learned (state, offer) entries in memory.\n"
-	         "# TYPE offerd_policy_entries gauge\nofferd_policy_entries %lu\n",
-	         x->episodes, x->rewards, x->batches, x->writer_failures, x->queue_depth,
-	         x->last_batch, x->connections, x->values);
+		rc |= buf_addf(b, "offerd_decisions_total{policy=\"%s\"} %llu\n", policies[i],
+		               atomic_load(&decisions[i]));
+	rc |=
+	    buf_addf(b,
+	             "# HELP offerd_episodes_written_total Episodes committed to TB_EPISODES.\n"
+	             "# TYPE offerd_episodes_written_total counter\nofferd_episodes_written_total %llu\n"
+	             "# HELP offerd_rewards_written_total Rewards committed to TB_REWARDS.\n"
+	             "# TYPE offerd_rewards_written_total counter\nofferd_rewards_written_total %llu\n"
+	             "# HELP offerd_db_batches_total Database transactions of the writer.\n"
+	             "# TYPE offerd_db_batches_total counter\nofferd_db_batches_total %llu\n"
+	             "# HELP offerd_db_failures_total Operations failed by the database.\n"
+	             "# TYPE offerd_db_failures_total counter\nofferd_db_failures_total %llu\n"
+	             "# HELP offerd_db_queue_depth Operations waiting for the writer.\n"
+	             "# TYPE offerd_db_queue_depth gauge\nofferd_db_queue_depth %lu\n"
+	             "# HELP offerd_db_last_batch_size Operations in the last transaction.\n"
+	             "# TYPE offerd_db_last_batch_size gauge\nofferd_db_last_batch_size %lu\n"
+	             "# HELP offerd_http_connections Open connections.\n"
+	             "# TYPE offerd_http_connections gauge\nofferd_http_connections %lu\n"
+	             "# HELP offerd_policy_entries Learned (state, offer) entries in memory.\n"
+	             "# TYPE offerd_policy_entries gauge\nofferd_policy_entries %lu\n",
+	             x->episodes, x->rewards, x->batches, x->writer_failures, x->queue_depth,
+	             x->last_batch, x->connections, x->values);
 	{
 		unsigned long long cum = 0;
 
-		buf_adds(b, "# HELP offerd_db_batch_size Operations per writer transaction.\n"
-		            "# TYPE offerd_db_batch_size histogram\n");
+		rc |= buf_adds(b, "# HELP offerd_db_batch_size Operations per writer transaction.\n"
+		                  "# TYPE offerd_db_batch_size histogram\n");
 		for (size_t i = 0; i < UTIL_ARRAY_LEN(x->batch_size); i++) {
 			cum += x->batch_size[i];
 			if (i + 1 < UTIL_ARRAY_LEN(x->batch_size))
-				buf_addf(b, "offerd_db_batch_size_bucket{le=\"%zu\"} %llu\n", (size_t)1 << i,
-				         cum);
+				rc |= buf_addf(b, "offerd_db_batch_size_bucket{le=\"%zu\"} %llu\n",
+				               (size_t)1 << i, cum);
 			else
-				buf_addf(b, "offerd_db_batch_size_bucket{le=\"+Inf\"} %llu\n", cum);
+				rc |= buf_addf(b, "offerd_db_batch_size_bucket{le=\"+Inf\"} %llu\n",
+				               cum);
 		}
-		buf_addf(b, "offerd_db_batch_size_sum %llu\nofferd_db_batch_size_count %llu\n",
-		         x->batch_ops, cum);
+		rc |= buf_addf(b, "offerd_db_batch_size_sum %llu\nofferd_db_batch_size_count %llu\n",
+		               x->batch_ops, cum);
 	}
-	buf_addf(b, "# HELP offerd_batch_rows_total CSV rows processed by /batch.\n"
-	            "# TYPE offerd_batch_rows_total counter\n"
-	            "offerd_batch_rows_total{status=\"ok\"} %llu\n"
-	            "offerd_batch_rows_total{status=\"error\"} %llu\n",
-	         atomic_load(&batch_rows[1]), atomic_load(&batch_rows[0]));
-	buf_adds(b, "# HELP offerd_rewards_total Rewards by agent version.\n"
-	            "# TYPE offerd_rewards_total counter\n"
-	            "# HELP offerd_acceptance_rate Share of rewards accepted, by agent version.\n"
-	            "# TYPE offerd_acceptance_rate gauge\n");
+	rc |= buf_addf(b,
+	               "# HELP offerd_batch_rows_total CSV rows processed by /batch.\n"
+	               "# TYPE offerd_batch_rows_total counter\n"
+	               "offerd_batch_rows_total{status=\"ok\"} %llu\n"
+	               "offerd_batch_rows_total{status=\"error\"} %llu\n",
+	               atomic_load(&batch_rows[1]), atomic_load(&batch_rows[0]));
+	rc |= buf_adds(b, "# HELP offerd_rewards_total Rewards by agent version.\n"
+	                  "# TYPE offerd_rewards_total counter\n"
+	                  "# HELP offerd_acceptance_rate Share of rewards accepted, by agent version.\n"
+	                  "# TYPE offerd_acceptance_rate gauge\n");
 	pthread_mutex_lock(&vlock);
 	for (size_t i = 0; i < nversions; i++) {
-		buf_adds(b, "offerd_rewards_total{agent_version=");
-		label_value(b, versions[i].version);
-		buf_addf(b, ",accepted=\"true\"} %llu\n", versions[i].accepted);
-		buf_adds(b, "offerd_rewards_total{agent_version=");
-		label_value(b, versions[i].version);
-		buf_addf(b, ",accepted=\"false\"} %llu\n", versions[i].rewards - versions[i].accepted);
-		buf_adds(b, "offerd_acceptance_rate{agent_version=");
-		label_value(b, versions[i].version);
-		buf_addf(b, "} %.6f\n",
-		         versions[i].rewards ? (double)versions[i].accepted / (double)versions[i].rewards
-		                             : 0.0);
+		rc |= buf_adds(b, "offerd_rewards_total{agent_version=");
+		rc |= label_value(b, versions[i].version);
+		rc |= buf_addf(b, ",accepted=\"true\"} %llu\n", versions[i].accepted);
+		rc |= buf_adds(b, "offerd_rewards_total{agent_version=");
+		rc |= label_value(b, versions[i].version);
+		rc |= buf_addf(b, ",accepted=\"false\"} %llu\n",
+		               versions[i].rewards - versions[i].accepted);
+		rc |= buf_adds(b, "offerd_acceptance_rate{agent_version=");
+		rc |= label_value(b, versions[i].version);
+		rc |= buf_addf(b, "} %.6f\n",
+		               versions[i].rewards
+		                   ? (double)versions[i].accepted / (double)versions[i].rewards
+		                   : 0.0);
 	}
 	pthread_mutex_unlock(&vlock);
+	if (rc != 0) {
+		/* Appends after the overflow started b again: drop that tail too. */
+		buf_free(b);
+		return ERR_TOOBIG;
+	}
+	return 0;
 }

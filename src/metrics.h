@@ -28,7 +28,7 @@ typedef struct metrics_extra {
 	const char *store;
 } metrics_extra;
 
-/* Appends the exposition text to b. */
-void metrics_render(buf *b, const metrics_extra *x);
+/* Appends the exposition text to b: 0, or ERR_TOOBIG past b's limit (b is then freed). */
+int metrics_render(buf *b, const metrics_extra *x) __attribute__((warn_unused_result));
 
 #endif

@@ -311,31 +311,37 @@ out:
 	return rc;
 }
 
-static void add_array(buf *out, const char *key, const double *v, size_t n)
+static int add_array(buf *out, const char *key, const double *v, size_t n)
 {
-	buf_addf(out, "\"%s\":[", key);
-	for (size_t k = 0; k < n; k++) {
+	int rc = buf_addf(out, "\"%s\":[", key);
+
+	for (size_t k = 0; k < n && rc == 0; k++) {
 		/* Most cells are 0 (features never seen together): printf's exact
 		 * decimal conversion was a fifth of the writer's CPU under /rewards. */
 		if (v[k] == 0)
-			buf_adds(out, k ? ",0" : "0");
+			rc = buf_adds(out, k ? ",0" : "0");
 		else
-			buf_addf(out, k ? ",%.17g" : "%.17g", v[k]);
+			rc = buf_addf(out, k ? ",%.17g" : "%.17g", v[k]);
 	}
-	buf_adds(out, "]");
+	return rc != 0 ? rc : buf_adds(out, "]");
 }
 
-/* The stats text of b and S; the caller frees it. */
+/* The stats text of b and S, NULL past 64 MiB; the caller frees it. */
 static char *stats_text(const double *b, size_t d, const double *S, size_t tri)
 {
 	buf out;
+	int rc = 0;
 
 	buf_init(&out, 64u << 20);
-	buf_adds(&out, "{");
-	add_array(&out, "b", b, d);
-	buf_adds(&out, ",");
-	add_array(&out, "S", S, tri);
-	buf_adds(&out, "}");
+	rc |= buf_adds(&out, "{");
+	rc |= add_array(&out, "b", b, d);
+	rc |= buf_adds(&out, ",");
+	rc |= add_array(&out, "S", S, tri);
+	rc |= buf_adds(&out, "}");
+	if (rc != 0) {
+		buf_free(&out);
+		return NULL;
+	}
 	return buf_steal(&out);
 }
 
@@ -620,6 +626,10 @@ static int store_model(model_batch *b, store *s, mb_model *mm)
 			r->S[k] = r->S[k] * f + dS[k];
 		r->n += dn;
 		text = stats_text(r->b, d, r->S, tri);
+		if (text == NULL) {
+			rc = ERR_TOOBIG;
+			break;
+		}
 		row.offer = offer;
 		row.n = r->n;
 		row.stats = text;

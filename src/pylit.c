@@ -81,10 +81,11 @@ static json_t *parse_string(parser *p)
 	char quote = p->s[p->pos++];
 	json_t *out = NULL;
 	buf b;
+	int rc;
 
 	buf_init(&b, p->len + 1);
-	buf_add(&b, "", 0);
-	while (p->pos < p->len) {
+	rc = buf_add(&b, "", 0);
+	while (p->pos < p->len && rc == 0) {
 		char c = p->s[p->pos++];
 
 		if (c == quote) {
@@ -99,20 +100,20 @@ static json_t *parse_string(parser *p)
 			break;
 		}
 		if (c != '\\') {
-			buf_add(&b, &c, 1);
+			rc |= buf_add(&b, &c, 1);
 			continue;
 		}
 		if (p->pos >= p->len)
 			break;
 		c = p->s[p->pos++];
 		switch (c) {
-		case 'n': buf_adds(&b, "\n"); break;
-		case 't': buf_adds(&b, "\t"); break;
-		case 'r': buf_adds(&b, "\r"); break;
-		case '0': buf_add(&b, "\0", 1); break;
-		case '\\': buf_adds(&b, "\\"); break;
-		case '\'': buf_adds(&b, "'"); break;
-		case '"': buf_adds(&b, "\""); break;
+		case 'n': rc |= buf_adds(&b, "\n"); break;
+		case 't': rc |= buf_adds(&b, "\t"); break;
+		case 'r': rc |= buf_adds(&b, "\r"); break;
+		case '0': rc |= buf_add(&b, "\0", 1); break;
+		case '\\': rc |= buf_adds(&b, "\\"); break;
+		case '\'': rc |= buf_adds(&b, "'"); break;
+		case '"': rc |= buf_adds(&b, "\""); break;
 		case 'x':
 		case 'u': {
 			int digits = c == 'x' ? 2 : 4;
@@ -136,12 +137,15 @@ static json_t *parse_string(parser *p)
 		}
 		default:
 			/* Python keeps unknown escapes as written. */
-			buf_add(&b, "\\", 1);
-			buf_add(&b, &c, 1);
+			rc |= buf_add(&b, "\\", 1);
+			rc |= buf_add(&b, &c, 1);
 			break;
 		}
 	}
 	buf_free(&b);
+	/* Unreachable while the limit is the input's length: unescaping only shrinks. */
+	if (rc != 0)
+		return fail(p, "string too long");
 	return fail(p, "unterminated string");
 }
 

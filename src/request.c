@@ -572,9 +572,12 @@ int request_parse_reward(const char *body, size_t len, reward_req *out, req_erro
 					goto out;
 				}
 			}
-			if (i > 0)
-				buf_adds(&b, ",");
-			buf_adds(&b, id);
+			if ((i > 0 && buf_adds(&b, ",") != 0) || buf_adds(&b, id) != 0) {
+				buf_free(&b);
+				rc = set_err(e, ERR_INVAL, "clicked_offers",
+				             "clicked_offers is over %d bytes", 1 << 16);
+				goto out;
+			}
 		}
 		out->clicked = json_array_size(v) > 0 ? buf_steal(&b) : NULL;
 		buf_free(&b);

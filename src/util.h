@@ -87,10 +87,11 @@ typedef struct buf {
 void buf_init(buf *b, size_t limit);
 void buf_free(buf *b);
 void buf_reset(buf *b);
-int buf_add(buf *b, const void *data, size_t len);
-int buf_adds(buf *b, const char *s);
-int buf_addf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-int buf_vaddf(buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+int buf_add(buf *b, const void *data, size_t len) __attribute__((warn_unused_result));
+int buf_adds(buf *b, const char *s) __attribute__((warn_unused_result));
+int buf_addf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3), warn_unused_result));
+int buf_vaddf(buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0), warn_unused_result));
 /* Detaches the data (caller frees) and resets the buffer. */
 char *buf_steal(buf *b);
 

@@ -60,9 +60,9 @@ static void test_result_row(void **unused)
 
 static void cell(void *s, size_t len, void *arg)
 {
-	buf_add(arg, "[", 1);
-	buf_add(arg, s, len);
-	buf_add(arg, "]", 1);
+	assert_int_equal(buf_add(arg, "[", 1), 0);
+	assert_int_equal(buf_add(arg, s, len), 0);
+	assert_int_equal(buf_add(arg, "]", 1), 0);
 }
 
 /* What a reader gets back is the text with one quote in front, as one cell. */

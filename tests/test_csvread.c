@@ -41,20 +41,20 @@ static int on_row(void *arg, const csvr_row *row)
 {
 	trace *t = arg;
 
-	buf_addf(&t->b, "%lld:%d:", (long long)row->row, row->nfields);
+	assert_int_equal(buf_addf(&t->b, "%lld:%d:", (long long)row->row, row->nfields), 0);
 	for (int c = 0; c < row->nkept; c++) {
 		if (row->problem[c] == CSVR_FIELD_TOO_LONG)
-			buf_adds(&t->b, "[LONG]");
+			assert_int_equal(buf_adds(&t->b, "[LONG]"), 0);
 		else if (row->problem[c] == CSVR_FIELD_NUL)
-			buf_adds(&t->b, "[NUL]");
+			assert_int_equal(buf_adds(&t->b, "[NUL]"), 0);
 		else
-			buf_addf(&t->b, "[%s]", row->field[c]);
+			assert_int_equal(buf_addf(&t->b, "[%s]", row->field[c]), 0);
 	}
 	if (row->extra_nonempty)
-		buf_adds(&t->b, "+extra");
+		assert_int_equal(buf_adds(&t->b, "+extra"), 0);
 	if (row->unterminated)
-		buf_adds(&t->b, "+open");
-	buf_adds(&t->b, "\n");
+		assert_int_equal(buf_adds(&t->b, "+open"), 0);
+	assert_int_equal(buf_adds(&t->b, "\n"), 0);
 	if (t->fail_at != 0 && row->row == t->fail_at)
 		return csvr_fail(t->r, ERR_INVAL, "row %lld: no good", (long long)row->row);
 	if (t->stop_at != 0 && row->row == t->stop_at)
@@ -87,7 +87,7 @@ static int read_text(const csvr_options *opt, const char *text, size_t len, trac
 		}
 		if (rc == 0)
 			rc = csvr_finish(t.r);
-		buf_adds(&t.b, "");
+		assert_int_equal(buf_adds(&t.b, ""), 0);
 		rcs[pass] = rc;
 		snprintf(errs[pass], sizeof(errs[pass]), "%s", csvr_error(t.r));
 		got[pass] = buf_steal(&t.b);
@@ -185,7 +185,7 @@ static void test_hard_limits(void **unused)
 	/* The header line is bounded. */
 	buf_init(&b, 1 << 20);
 	for (int i = 0; i < 300; i++)
-		buf_add(&b, "h", 1);
+		assert_int_equal(buf_add(&b, "h", 1), 0);
 	assert_int_equal(read_text(&opt, b.data, b.len, &t, &got, err, sizeof(err)), ERR_INVAL);
 	assert_non_null(strstr(err, "first line is longer than 256 bytes"));
 	assert_string_equal(got, "");
@@ -194,9 +194,9 @@ static void test_hard_limits(void **unused)
 
 	/* A field swallowing the input stops at field_hard_max with the chosen code. */
 	buf_init(&b, 1 << 20);
-	buf_adds(&b, "a,b\n1,2\n3,\"");
+	assert_int_equal(buf_adds(&b, "a,b\n1,2\n3,\""), 0);
 	for (int i = 0; i < 5000; i++)
-		buf_add(&b, "y", 1);
+		assert_int_equal(buf_add(&b, "y", 1), 0);
 	opt.field_hard_rc = ERR_TOOBIG;
 	assert_int_equal(read_text(&opt, b.data, b.len, &t, &got, err, sizeof(err)), ERR_TOOBIG);
 	assert_non_null(strstr(err, "row 2: a field is longer than 4096 bytes"));

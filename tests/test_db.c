@@ -29,7 +29,7 @@ static int collect_product(void *arg, const char *company, const char *offer_id,
 {
 	buf *b = arg;
 
-	buf_addf(b, "%s/%s/%s;", company, offer_id, name ? name : "(null)");
+	assert_int_equal(buf_addf(b, "%s/%s/%s;", company, offer_id, name ? name : "(null)"), 0);
 	return 0;
 }
 
@@ -38,7 +38,7 @@ static int collect_segment(void *arg, const char *company, const char *customer_
 {
 	buf *b = arg;
 
-	buf_addf(b, "%s/%s/%s;", company, customer_id, segment);
+	assert_int_equal(buf_addf(b, "%s/%s/%s;", company, customer_id, segment), 0);
 	return 0;
 }
 
@@ -48,8 +48,9 @@ static int collect_key(void *arg, int64_t id, const char *company, const char *h
 	buf *b = arg;
 
 	assert_non_null(created);
-	buf_addf(b, "%lld/%s/%s/%s/%s;", (long long)id, company, hash, prefix,
-	         revoked ? "revoked" : "active");
+	assert_int_equal(buf_addf(b, "%lld/%s/%s/%s/%s;", (long long)id, company, hash, prefix,
+	                          revoked ? "revoked" : "active"),
+	                 0);
 	return 0;
 }
 
@@ -253,7 +254,9 @@ static int collect_agent(void *arg, const db_agent *a)
 
 	/* fn may query the store: the rows were read first. */
 	SC_OK(as->f->s, db_count(as->f->s, "tb_agents", &n));
-	buf_addf(&as->b, "%s/%s/%s;", a->version, a->policy, a->params ? a->params : "-");
+	assert_int_equal(buf_addf(&as->b, "%s/%s/%s;", a->version, a->policy,
+	                          a->params ? a->params : "-"),
+	                 0);
 	return 0;
 }
 
@@ -396,7 +399,7 @@ static int collect_expired(void *arg, const char *company, const char *customer_
 {
 	buf *b = arg;
 
-	buf_addf(b, "%s/%s/%lld;", company, customer_id, (long long)episode_id);
+	assert_int_equal(buf_addf(b, "%s/%s/%lld;", company, customer_id, (long long)episode_id), 0);
 	return 0;
 }
 

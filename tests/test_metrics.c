@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "metrics.h"
@@ -26,7 +27,7 @@ static void test_label_values_escaped(void **unused)
 	x.store = "sqlite";
 	metrics_reward("2.0.0\nx\"y\\z", 1);
 	buf_init(&b, 1 << 20);
-	metrics_render(&b, &x);
+	assert_int_equal(metrics_render(&b, &x), 0);
 	assert_non_null(b.data);
 	assert_non_null(strstr(b.data, "agent_version=\"1.0.0\\\"} 1\\nfake_metric{a=\\\"b\","
 	                                "policy=\"ucb\\\\\",store=\"sqlite\"} 1\n"));
@@ -53,10 +54,51 @@ static void test_label_values_escaped(void **unused)
 	buf_free(&b);
 }
 
+/*
+ * Text over the buffer's limit is an error the caller sees, with nothing
+ * left in the buffer: before, the render returned nothing and the appends
+ * after the overflow refilled the buffer with the text's tail.
+ */
+static void test_render_over_limit(void **unused)
+{
+	buf b;
+	metrics_extra x;
+	char *full;
+	size_t n;
+
+	(void)unused;
+	memset(&x, 0, sizeof(x));
+	x.agent_version = "1.0.0";
+	x.policy = "ucb";
+	x.store = "sqlite";
+	metrics_reward("3.0.0", 0);
+	buf_init(&b, 1 << 20);
+	assert_int_equal(metrics_render(&b, &x), 0);
+	n = b.len;
+	full = buf_steal(&b);
+	/* Exactly the limit fits, and the text is the same. */
+	buf_init(&b, n);
+	assert_int_equal(metrics_render(&b, &x), 0);
+	assert_int_equal(b.len, n);
+	assert_string_equal(b.data, full);
+	buf_free(&b);
+	/* One byte short fails at the very end; a tiny limit fails at the start. */
+	buf_init(&b, n - 1);
+	assert_int_equal(metrics_render(&b, &x), ERR_TOOBIG);
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+	buf_init(&b, 16);
+	assert_int_equal(metrics_render(&b, &x), ERR_TOOBIG);
+	assert_null(b.data);
+	assert_int_equal(b.len, 0);
+	free(full);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_label_values_escaped),
+		cmocka_unit_test(test_render_over_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -96,10 +96,12 @@ static char *n_actions(int n)
 	buf b;
 
 	buf_init(&b, 1 << 20);
-	buf_adds(&b, "[");
+	assert_int_equal(buf_adds(&b, "["), 0);
 	for (int i = 0; i < n; i++)
-		buf_addf(&b, "%s{\"id\": \"a%d\", \"features\": [{\"n\": %d}]}", i > 0 ? "," : "", i, i);
-	buf_adds(&b, "]");
+		assert_int_equal(buf_addf(&b, "%s{\"id\": \"a%d\", \"features\": [{\"n\": %d}]}",
+		                          i > 0 ? "," : "", i, i),
+		                 0);
+	assert_int_equal(buf_adds(&b, "]"), 0);
 	return buf_steal(&b);
 }
 
@@ -257,10 +259,10 @@ static void test_rank_action_ids(void **state)
 		char *body;
 
 		buf_init(&b, 1 << 16);
-		buf_adds(&b, "[{\"id\": \"");
+		assert_int_equal(buf_adds(&b, "[{\"id\": \""), 0);
 		for (int i = 0; i < PZ_ID_MAX; i++)
-			buf_adds(&b, "\xc3\xa9");
-		buf_adds(&b, "\", \"features\": [{\"a\": 1}]}]");
+			assert_int_equal(buf_adds(&b, "\xc3\xa9"), 0);
+		assert_int_equal(buf_adds(&b, "\", \"features\": [{\"a\": 1}]}]"), 0);
 		actions = buf_steal(&b);
 		body = rank_body(actions, "");
 		rank_ok(body, &r);
@@ -269,10 +271,10 @@ static void test_rank_action_ids(void **state)
 		free(body);
 		free(actions);
 		buf_init(&b, 1 << 16);
-		buf_adds(&b, "[{\"id\": \"");
+		assert_int_equal(buf_adds(&b, "[{\"id\": \""), 0);
 		for (int i = 0; i <= PZ_ID_MAX; i++)
-			buf_adds(&b, "\xc3\xa9");
-		buf_adds(&b, "\", \"features\": [{\"a\": 1}]}]");
+			assert_int_equal(buf_adds(&b, "\xc3\xa9"), 0);
+		assert_int_equal(buf_adds(&b, "\", \"features\": [{\"a\": 1}]}]"), 0);
 		actions = buf_steal(&b);
 		rank_bad_parts(actions, "", "actions[0].id", "257 characters long");
 		free(actions);
@@ -285,10 +287,10 @@ static void test_rank_action_ids(void **state)
 		char *body;
 
 		buf_init(&b, 1 << 16);
-		buf_adds(&b, "{\"reward\": [{\"slotId\": \"");
+		assert_int_equal(buf_adds(&b, "{\"reward\": [{\"slotId\": \""), 0);
 		for (int i = 0; i < PZ_ID_MAX; i++)
-			buf_adds(&b, "\xf0\x9f\x98\x80");
-		buf_adds(&b, "\", \"value\": 1}]}");
+			assert_int_equal(buf_adds(&b, "\xf0\x9f\x98\x80"), 0);
+		assert_int_equal(buf_adds(&b, "\", \"value\": 1}]}"), 0);
 		body = buf_steal(&b);
 		assert_int_equal(pz_multi_reward_parse(body, strlen(body), &mr, &e), 0);
 		assert_int_equal(strlen(mr.rewards[0].slot_id), 4 * PZ_ID_MAX);
@@ -338,10 +340,10 @@ static void test_rank_features_rules(void **state)
 
 		/* PZ_FEATURES_MAX + 1 values in one list. */
 		buf_init(&b, 1 << 20);
-		buf_adds(&b, "[{\"id\": \"x\", \"features\": [{");
+		assert_int_equal(buf_adds(&b, "[{\"id\": \"x\", \"features\": [{"), 0);
 		for (int i = 0; i <= PZ_FEATURES_MAX; i++)
-			buf_addf(&b, "%s\"f%d\": %d", i > 0 ? "," : "", i, i);
-		buf_adds(&b, "}]}]");
+			assert_int_equal(buf_addf(&b, "%s\"f%d\": %d", i > 0 ? "," : "", i, i), 0);
+		assert_int_equal(buf_adds(&b, "}]}]"), 0);
 		actions = buf_steal(&b);
 		rank_bad_parts(actions, "", "actions[0].features[0]", "more than 256 feature values");
 		free(actions);
@@ -628,10 +630,12 @@ static void test_multi_reward(void **state)
 	                 "\"value\": 0}]}",
 	                 "reward[1].slotId", "rewarded twice");
 	buf_init(&b, 1 << 20);
-	buf_adds(&b, "{\"reward\": [");
+	assert_int_equal(buf_adds(&b, "{\"reward\": ["), 0);
 	for (int i = 0; i <= PZ_SLOTS_MAX; i++)
-		buf_addf(&b, "%s{\"slotId\": \"s%d\", \"value\": 0}", i > 0 ? "," : "", i);
-	buf_adds(&b, "]}");
+		assert_int_equal(buf_addf(&b, "%s{\"slotId\": \"s%d\", \"value\": 0}", i > 0 ? "," : "",
+		                          i),
+		                 0);
+	assert_int_equal(buf_adds(&b, "]}"), 0);
 	many = buf_steal(&b);
 	multi_reward_bad(many, "reward", "got 51");
 	free(many);
@@ -1104,10 +1108,10 @@ static void test_policy(void **state)
 		char *many;
 
 		buf_init(&b, 1 << 16);
-		buf_adds(&b, "{\"name\": \"p\", \"arguments\": \"--cb_explore_adf");
+		assert_int_equal(buf_adds(&b, "{\"name\": \"p\", \"arguments\": \"--cb_explore_adf"), 0);
 		for (int i = 0; i < PZ_POLICY_TOKENS_MAX; i++)
-			buf_adds(&b, " -q");
-		buf_adds(&b, "\"}");
+			assert_int_equal(buf_adds(&b, " -q"), 0);
+		assert_int_equal(buf_adds(&b, "\"}"), 0);
 		many = buf_steal(&b);
 		policy_bad(many, "arguments", "more than 64 words");
 		free(many);
@@ -1170,11 +1174,16 @@ static void test_evaluation_contract(void **state)
 	         "\"policies\": [], \"enableOfflineExperimentation\": 1}",
 	         "InvalidEvaluationContract", "enableOfflineExperimentation", "true or false");
 	buf_init(&b, 1 << 16);
-	buf_adds(&b, "{\"name\": \"e\", \"startTime\": \"2019-01-01\", \"endTime\": \"2019-01-02\", "
-	             "\"policies\": [");
+	assert_int_equal(
+	    buf_adds(&b, "{\"name\": \"e\", \"startTime\": \"2019-01-01\", \"endTime\": \"2019-01-02\", "
+	                 "\"policies\": ["),
+	    0);
 	for (int i = 0; i <= PZ_EVAL_POLICIES_MAX; i++)
-		buf_addf(&b, "%s{\"name\": \"p%d\", \"arguments\": \"--cb_explore_adf\"}", i > 0 ? "," : "", i);
-	buf_adds(&b, "]}");
+		assert_int_equal(buf_addf(&b,
+		                          "%s{\"name\": \"p%d\", \"arguments\": \"--cb_explore_adf\"}",
+		                          i > 0 ? "," : "", i),
+		                 0);
+	assert_int_equal(buf_adds(&b, "]}"), 0);
 	many = buf_steal(&b);
 	eval_bad(many, "InvalidEvaluationContract", "policies", "A maximum of 10 custom policies");
 	free(many);

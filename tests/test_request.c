@@ -462,20 +462,20 @@ static void test_predict_states_errors(void **state)
 	predict_bad(body, ERR_INVAL, "states", "scalar");
 	free(body);
 	buf_init(&b, 1 << 20);
-	buf_adds(&b, "{\"note\": \"");
+	assert_int_equal(buf_adds(&b, "{\"note\": \""), 0);
 	for (int i = 0; i < REQ_STRING_MAX + 1; i++)
-		buf_adds(&b, "n");
-	buf_adds(&b, "\"}");
+		assert_int_equal(buf_adds(&b, "n"), 0);
+	assert_int_equal(buf_adds(&b, "\"}"), 0);
 	body = predict_body(b.data, "{\"A\": 1}");
 	predict_bad(body, ERR_INVAL, "states", "longer than 256");
 	free(body);
 	buf_free(&b);
 	/* At most REQ_STATE_FIELDS_MAX fields. */
 	buf_init(&b, 1 << 20);
-	buf_adds(&b, "{");
+	assert_int_equal(buf_adds(&b, "{"), 0);
 	for (int i = 0; i <= REQ_STATE_FIELDS_MAX; i++)
-		buf_addf(&b, "%s\"k%d\": %d", i ? ", " : "", i, i);
-	buf_adds(&b, "}");
+		assert_int_equal(buf_addf(&b, "%s\"k%d\": %d", i ? ", " : "", i, i), 0);
+	assert_int_equal(buf_adds(&b, "}"), 0);
 	body = predict_body(b.data, "{\"A\": 1}");
 	predict_bad(body, ERR_INVAL, "states", "more than 64 fields");
 	free(body);
@@ -564,10 +564,10 @@ static void test_predict_offers_errors(void **state)
 	/* REQ_OFFERS_MAX offers pass, one more does not. */
 	for (int n = REQ_OFFERS_MAX; n <= REQ_OFFERS_MAX + 1; n++) {
 		buf_init(&b, 1 << 20);
-		buf_adds(&b, "{");
+		assert_int_equal(buf_adds(&b, "{"), 0);
 		for (int i = 1; i <= n; i++)
-			buf_addf(&b, "%s\"OFFER_%d\": true", i > 1 ? ", " : "", i);
-		buf_adds(&b, "}");
+			assert_int_equal(buf_addf(&b, "%s\"OFFER_%d\": true", i > 1 ? ", " : "", i), 0);
+		assert_int_equal(buf_adds(&b, "}"), 0);
 		body = predict_body("{}", b.data);
 		if (n == REQ_OFFERS_MAX) {
 			predict_req p;
@@ -890,11 +890,13 @@ static void test_reward_errors(void **state)
 	           ERR_INVAL, "clicked_offers", "clicked_offers[1]");
 	/* At most REQ_CLICKED_MAX clicked offers. */
 	buf_init(&b, 1 << 20);
-	buf_adds(&b, "{\"customer_id\": \"1\", \"accepted_one_of_the_three_offers\": true,"
-	             " \"clicked_offers\": [");
+	assert_int_equal(buf_adds(&b,
+	                          "{\"customer_id\": \"1\", \"accepted_one_of_the_three_offers\": true,"
+	                          " \"clicked_offers\": ["),
+	                 0);
 	for (int i = 0; i <= REQ_CLICKED_MAX; i++)
-		buf_addf(&b, "%s\"O%d\"", i ? "," : "", i);
-	buf_adds(&b, "]}");
+		assert_int_equal(buf_addf(&b, "%s\"O%d\"", i ? "," : "", i), 0);
+	assert_int_equal(buf_adds(&b, "]}"), 0);
 	reward_bad(b.data, ERR_INVAL, "clicked_offers", "at most 64");
 	buf_free(&b);
 	/* An offer clicked twice is one click: a repeat is refused. */

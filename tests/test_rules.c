@@ -170,19 +170,19 @@ static void test_limits(void **unused)
 	(void)unused;
 	/* A value over RULES_VALUE_MAX - 1 bytes. */
 	buf_init(&b, 1 << 20);
-	buf_adds(&b, "region = ");
+	assert_int_equal(buf_adds(&b, "region = "), 0);
 	for (int i = 0; i < RULES_VALUE_MAX; i++)
-		buf_add(&b, "x", 1);
-	buf_adds(&b, " -> deny OFFER_1\n");
+		assert_int_equal(buf_add(&b, "x", 1), 0);
+	assert_int_equal(buf_adds(&b, " -> deny OFFER_1\n"), 0);
 	assert_int_equal(rules_parse(b.data, b.len, "t", &r, err, sizeof(err)), ERR_INVAL);
 	assert_non_null(strstr(err, "t:1: value longer than 127 bytes"));
 	buf_free(&b);
 
 	/* A line over RULES_LINE_MAX. */
 	buf_init(&b, 1 << 20);
-	buf_adds(&b, "# fine\n#");
+	assert_int_equal(buf_adds(&b, "# fine\n#"), 0);
 	for (int i = 0; i < RULES_LINE_MAX; i++)
-		buf_add(&b, "x", 1);
+		assert_int_equal(buf_add(&b, "x", 1), 0);
 	assert_int_equal(rules_parse(b.data, b.len, "t", &r, err, sizeof(err)), ERR_INVAL);
 	assert_non_null(strstr(err, "t:2: line longer than 1024 bytes"));
 	buf_free(&b);
@@ -190,21 +190,21 @@ static void test_limits(void **unused)
 	/* More than RULES_MAX rules; exactly RULES_MAX is fine. */
 	buf_init(&b, 1 << 20);
 	for (int i = 0; i < RULES_MAX; i++)
-		buf_addf(&b, "age = %d -> deny OFFER_1\n", i);
+		assert_int_equal(buf_addf(&b, "age = %d -> deny OFFER_1\n", i), 0);
 	assert_int_equal(rules_parse(b.data, b.len, "t", &r, err, sizeof(err)), 0);
 	assert_int_equal(rules_count(r), RULES_MAX);
 	rules_free(r);
 	r = NULL;
-	buf_adds(&b, "age = 999 -> deny OFFER_1\n");
+	assert_int_equal(buf_adds(&b, "age = 999 -> deny OFFER_1\n"), 0);
 	assert_int_equal(rules_parse(b.data, b.len, "t", &r, err, sizeof(err)), ERR_INVAL);
 	assert_non_null(strstr(err, "more than 256 rules"));
 	buf_free(&b);
 
 	/* More than RULES_DENY_MAX offers in one rule. */
 	buf_init(&b, 1 << 20);
-	buf_adds(&b, "age = 1 -> deny");
+	assert_int_equal(buf_adds(&b, "age = 1 -> deny"), 0);
 	for (int i = 1; i <= RULES_DENY_MAX + 1; i++)
-		buf_addf(&b, " OFFER_%d", i);
+		assert_int_equal(buf_addf(&b, " OFFER_%d", i), 0);
 	assert_int_equal(rules_parse(b.data, b.len, "t", &r, err, sizeof(err)), ERR_INVAL);
 	assert_non_null(strstr(err, "more than 64 offers in one rule"));
 	buf_free(&b);

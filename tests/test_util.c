@@ -2,7 +2,8 @@
  * test_util.c — the small shared modules: util (the one bounded number
  * parser, the size-limited buffer that frees itself, string and time
  * helpers), strmap (the read-mostly string map), rng (the seeded generator
- * and its distributions) and auth (API key format, SHA-256 hashing, prefix).
+ * and its distributions), auth (API key format, SHA-256 hashing, prefix) and
+ * log (a line too long says it was cut).
  *
  * Public API only; links against build/liboffer.a.
  */
@@ -19,8 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "auth.h"
+#include "log.h"
 #include "rng.h"
 #include "strmap.h"
 #include "util.h"
@@ -210,7 +213,7 @@ static void test_buf_steal(void **state)
 	assert_non_null(s);
 	assert_string_equal(s, "");
 	free(s);
-	buf_adds(&b, "hello");
+	assert_int_equal(buf_adds(&b, "hello"), 0);
 	s = buf_steal(&b);
 	assert_string_equal(s, "hello");
 	assert_null(b.data);
@@ -477,6 +480,52 @@ static void test_auth(void **state)
 	assert_string_equal(prefix, "ofr_ab");
 }
 
+/* --- log -------------------------------------------------------------------- */
+
+/* One log_msg of msg, as written to stderr, into out. */
+static void capture_log(int json, const char *msg, char *out, size_t cap)
+{
+	FILE *f = tmpfile();
+	int saved = dup(STDERR_FILENO);
+	size_t n;
+
+	assert_non_null(f);
+	assert_true(saved >= 0);
+	assert_true(dup2(fileno(f), STDERR_FILENO) >= 0);
+	log_setup(LOG_INFO, json);
+	log_msg(LOG_INFO, "%s", msg);
+	log_setup(LOG_INFO, 0);
+	assert_true(dup2(saved, STDERR_FILENO) >= 0);
+	close(saved);
+	rewind(f);
+	n = fread(out, 1, cap - 1, f);
+	out[n] = '\0';
+	fclose(f);
+}
+
+/* A message longer than the line's 2 KiB is cut with a marker, not silently. */
+static void test_log_long_message_marked(void **state)
+{
+	static char msg[3000];
+	static char out[8192];
+	size_t n;
+
+	(void)state;
+	memset(msg, 'a', sizeof(msg) - 1);
+	capture_log(0, msg, out, sizeof(out));
+	n = strlen(out);
+	assert_true(n > 2047 && n < 2200);
+	assert_string_equal(out + n - strlen("a [truncated]\n"), "a [truncated]\n");
+	capture_log(1, msg, out, sizeof(out));
+	n = strlen(out);
+	assert_true(n > 2047 && n < 2200);
+	assert_string_equal(out + n - strlen("a [truncated]\"}\n"), "a [truncated]\"}\n");
+	/* A message that fits is written whole. */
+	capture_log(0, "short message", out, sizeof(out));
+	assert_non_null(strstr(out, " info  short message\n"));
+	assert_null(strstr(out, "[truncated]"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -495,6 +544,7 @@ int main(void)
 		cmocka_unit_test(test_rng_ranges),
 		cmocka_unit_test(test_rng_distributions),
 		cmocka_unit_test(test_auth),
+		cmocka_unit_test(test_log_long_message_marked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
