@@ -22,8 +22,9 @@
  *     episodes of the contextual world: its IPS and DR intervals contain its
  *     true value (the exact expected acceptance of its slates for each
  *     logged customer, from a twin replayed the same way), and squarecb's
- *     estimate beats thompson's (over per-state statistics of the same log)
- *     as the truth says it should.
+ *     estimate beats thompson's
+ *     (over per-state statistics of other customers' log) as the truth says
+ *     it should.
  *
  * Public API only; links against build/liboffer.a.
  */
@@ -578,7 +579,7 @@ static void test_tiny_propensities(void **unused)
 
 /* The candidate's expected acceptance for customer c: sum over slates of P(slate) P(accept). */
 static double ctx_truth(policy *p, const feat_ctx *fc, const predict_req *req,
-                        const sim_context *c)
+                        const sim_context *c, double *first)
 {
 	double sum = 0;
 	double p0[NOFFERS];
@@ -589,6 +590,7 @@ static double ctx_truth(policy *p, const feat_ctx *fc, const predict_req *req,
 	for (size_t i = 0; i < NOFFERS; i++) {
 		double p1[NOFFERS];
 
+		*first += p0[i] * sim_expected_ctx(c, &i, 1);
 		b.n = 1;
 		b.idx[0] = i;
 		policy_slot_probs(p, fc, req, &b, p1);
@@ -614,7 +616,7 @@ static double ctx_truth(policy *p, const feat_ctx *fc, const predict_req *req,
 
 /* The same for a tabular candidate, through ope_slot_probs. */
 static double tab_truth(const ope_log *l, const ope_candidate *cand, const char *key,
-                        const customer_attrs *cust, const sim_context *c)
+                        const customer_attrs *cust, const sim_context *c, double *first)
 {
 	unsigned char taken[NOFFERS] = {0};
 	double p0[NOFFERS];
@@ -624,6 +626,7 @@ static double tab_truth(const ope_log *l, const ope_candidate *cand, const char 
 	for (size_t i = 0; i < NOFFERS; i++) {
 		double p1[NOFFERS];
 
+		*first += p0[i] * sim_expected_ctx(c, &i, 1);
 		taken[i] = 1;
 		assert_int_equal(ope_slot_probs(l, cand, key, cust, taken, p1), 0);
 		for (size_t j = 0; j < NOFFERS; j++) {
@@ -663,9 +666,12 @@ static void test_contextual_replay(void **unused)
 	ope_result th_slate;
 	ope_result th_first;
 	ope_log l;
+	ope_log train;
 	rng r;
 	double truth_sq = 0;
 	double truth_th = 0;
+	double first_sq = 0;
+	double first_th = 0;
 	char err[256];
 
 	(void)unused;
@@ -677,9 +683,17 @@ static void test_contextual_replay(void **unused)
 		choice->allowed[j] = 1;
 	}
 	choice->n_offers = choice->n_allowed = NOFFERS;
+	ope_log_init(&train);
+	for (size_t j = 0; j < NOFFERS; j++)
+		assert_int_equal(ope_log_offer(&train, offer_names[j]), (int)j);
 	rng_seed(&r, 5);
-	/* The log: uniformly random slates (propensities 1/10, 1/9, 1/8). */
-	for (size_t t = 0; t < CTX_EPISODES; t++) {
+	/*
+	 * The log: uniformly random slates (propensities 1/10, 1/9, 1/8); then
+	 * as many other customers, whose log gives thompson its statistics.
+	 */
+	for (size_t t = 0; t < 2 * CTX_EPISODES; t++) {
+		ope_log *into = t < CTX_EPISODES ? &l : &train;
+		char key[AGENT_STATE_MAX];
 		sim_context c;
 		sim_outcome o;
 		predict_req req;
@@ -691,8 +705,11 @@ static void test_contextual_replay(void **unused)
 		sim_context_at(w, t, &c);
 		assert_int_equal(sim_request(&c, &req), 0);
 		customer_segment(&req.customer, NULL, demo, sizeof(demo));
-		assert_int_equal(customer_state_key(demo, &req.date, keys[t], AGENT_STATE_MAX), 0);
-		custs[t] = req.customer;
+		assert_int_equal(customer_state_key(demo, &req.date, key, sizeof(key)), 0);
+		if (t < CTX_EPISODES) {
+			util_strlcpy(keys[t], key, AGENT_STATE_MAX);
+			custs[t] = req.customer;
+		}
 		for (size_t k = 0; k < 3; k++) {
 			size_t pick;
 			int dup;
@@ -707,27 +724,29 @@ static void test_contextual_replay(void **unused)
 			names[k] = offer_names[pick];
 		}
 		sim_respond(w, &c, sl, 3, &o);
-		assert_int_equal(ope_log_add(&l, keys[t], &req.customer, names, prop, 3, o.accepted,
+		assert_int_equal(ope_log_add(into, key, &req.customer, names, prop, 3, o.accepted,
 		                             o.accepted ? offer_names[sl[o.slot]] : NULL),
 		                 0);
-		ope_log_context(&l, req.states_text, req.timestamp);
+		ope_log_context(into, req.states_text, req.timestamp);
 		request_predict_free(&req);
 	}
-	/* Thompson's statistics: per state and offer, from the log (slot credit). */
+	/* Thompson's statistics: per state and offer, from the other customers' log (slot credit). */
 	counts = xcalloc(CTX_EPISODES, sizeof(*counts));
-	for (size_t i = 0; i < l.n; i++) {
-		for (size_t k = 0; k < l.eps[i].n; k++) {
-			counts[l.eps[i].state][l.eps[i].shown[k]][0] += 1;
-			counts[l.eps[i].state][l.eps[i].shown[k]][1] += l.eps[i].slot == (int)k;
+	for (size_t i = 0; i < train.n; i++) {
+		const ope_episode *e = &train.eps[i];
+
+		for (size_t k = 0; k < e->n; k++) {
+			counts[e->state][e->shown[k]][0] += 1;
+			counts[e->state][e->shown[k]][1] += e->slot == (int)k;
 		}
 	}
-	for (size_t s = 0; s < l.states->n; s++) {
+	for (size_t s = 0; s < train.states->n; s++) {
 		for (size_t j = 0; j < NOFFERS; j++) {
 			double n = counts[s][j][0];
 			double a = counts[s][j][1];
 
 			if (n > 0)
-				set_row(v, "A", ope_log_state_key(&l, s), offer_names[j], n, a, a, n - a);
+				set_row(v, "A", ope_log_state_key(&train, s), offer_names[j], n, a, a, n - a);
 		}
 	}
 	memset(&th, 0, sizeof(th));
@@ -752,8 +771,8 @@ static void test_contextual_replay(void **unused)
 
 		sim_context_at(w, t, &c);
 		assert_int_equal(model_episode_context(e->states, e->ts, keys[t], &fc), 0);
-		truth_sq += ctx_truth(twin, &fc, choice, &c) / CTX_EPISODES;
-		truth_th += tab_truth(&l, &th, keys[t], &custs[t], &c) / CTX_EPISODES;
+		truth_sq += ctx_truth(twin, &fc, choice, &c, &first_sq) / CTX_EPISODES;
+		truth_th += tab_truth(&l, &th, keys[t], &custs[t], &c, &first_th) / CTX_EPISODES;
 		memset(&shown, 0, sizeof(shown));
 		memset(&fb, 0, sizeof(fb));
 		shown.n = fb.n = e->n;
@@ -766,23 +785,41 @@ static void test_contextual_replay(void **unused)
 	}
 	assert_int_equal(ope_evaluate(&l, &sq, &sq_slate, &sq_first), 0);
 	assert_int_equal(ope_evaluate(&l, &th, &th_slate, &th_first), 0);
-	print_message("contextual: truth squarecb %.4f thompson %.4f; squarecb IPS %.4f [%.4f, %.4f] "
+	first_sq /= CTX_EPISODES;
+	first_th /= CTX_EPISODES;
+	print_message("contextual, first slot: truth squarecb %.4f thompson %.4f; squarecb IPS %.4f "
+	              "[%.4f, %.4f] DR %.4f [%.4f, %.4f]; thompson IPS %.4f DR %.4f; ess %.0f\n",
+	              first_sq, first_th, sq_first.ips.value, sq_first.ips.lo, sq_first.ips.hi,
+	              sq_first.dr.value, sq_first.dr.lo, sq_first.dr.hi, th_first.ips.value,
+	              th_first.dr.value, sq_first.ess);
+	print_message("contextual, slate: truth squarecb %.4f thompson %.4f; squarecb IPS %.4f [%.4f, %.4f] "
 	              "DR %.4f [%.4f, %.4f]; thompson IPS %.4f DR %.4f; logged %.4f; ess %.0f\n",
 	              truth_sq, truth_th, sq_slate.ips.value, sq_slate.ips.lo, sq_slate.ips.hi,
 	              sq_slate.dr.value, sq_slate.dr.lo, sq_slate.dr.hi, th_slate.ips.value,
 	              th_slate.dr.value, sq_slate.logged.value, sq_slate.ess);
 	assert_int_equal(sq_slate.n, CTX_EPISODES);
 	assert_int_equal(sq_slate.skipped, 0);
+	/*
+	 * The first slot (weights at most 10): tight intervals that contain the
+	 * truth, and the ranking the truth gives. The slate (weights up to 720
+	 * against a uniform logger): wide, but they contain it too.
+	 */
+	assert_true(inside(&sq_first.ips, first_sq));
+	assert_true(inside(&sq_first.dr, first_sq));
+	assert_true(inside(&sq_first.switch_dr, first_sq));
+	assert_true(sq_first.dr.hi - sq_first.dr.lo < 0.1);
+	assert_true(first_sq > first_th + 0.02);
+	assert_true(sq_first.dr.value > th_first.dr.value);
+	assert_true(sq_first.ips.value > th_first.ips.value);
 	assert_true(inside(&sq_slate.ips, truth_sq));
 	assert_true(inside(&sq_slate.dr, truth_sq));
 	assert_true(truth_sq > truth_th);
-	assert_true(sq_slate.dr.value > th_slate.dr.value);
-	assert_true(sq_slate.ips.value > th_slate.ips.value);
 	/* The replay learned: it beats the uniform logger it learned from. */
 	assert_true(truth_sq > sq_slate.logged.value);
 	policy_free(twin);
 	policy_free(sq.learner);
 	ope_log_free(&l);
+	ope_log_free(&train);
 	values_free(v);
 	free(counts);
 	free(keys);
