@@ -18,7 +18,8 @@
  *     estimand, and for the slate estimand where the weights allow it.
  *  4. Tiny logged propensities (weights up to 50): switch-DR and clipped
  *     IPS, their threshold, and switch-DR's coverage of a known truth.
- *  5. A contextual candidate (squarecb) replayed on a uniformly logged
+ *  5. The contextual policies' slot probabilities equal the propensities
+ *     their decide logs; then a contextual candidate (squarecb) replayed on a uniformly logged
  *     episodes of the contextual world: its IPS and DR intervals contain its
  *     true value (the exact expected acceptance of its slates for each
  *     logged customer, from a twin replayed the same way), and squarecb's
@@ -828,6 +829,75 @@ static void test_contextual_replay(void **unused)
 	free(w);
 }
 
+/*
+ * The contextual policies' slot_probs (what evaluate scores with) equal the
+ * propensities their decide logs, slot by slot, and sum to 1, on customers
+ * of the contextual world after some learning.
+ */
+static void test_contextual_probs_match_decide(void **unused)
+{
+	static const char *const names[] = {"squarecb", "linear-ts"};
+	sim_world *w = xmalloc(sizeof(*w));
+	double worst[2] = {0, 0};
+
+	(void)unused;
+	assert_int_equal(sim_world_init_kind(w, SIM_WORLD_CONTEXTUAL, 3, 0), 0);
+	for (size_t q = 0; q < UTIL_ARRAY_LEN(names); q++) {
+		policy *p = NULL;
+		char err[256];
+		rng r;
+
+		assert_int_equal(policy_new(policy_find(names[q]), NULL, &p, err, sizeof(err)), 0);
+		rng_seed(&r, 9);
+		for (uint64_t t = 0; t < 400; t++) {
+			const policy_common *pc = policy_params(p);
+			sim_context c;
+			sim_outcome o;
+			predict_req req;
+			feat_ctx fc;
+			policy_slate sl;
+			policy_slate before;
+			policy_feedback fb;
+			size_t idx[3];
+
+			sim_context_at(w, t, &c);
+			assert_int_equal(sim_request(&c, &req), 0);
+			assert_int_equal(feat_context(&req, NULL, &fc), 0);
+			assert_int_equal(policy_decide(p, &fc, &req, &r, &sl), 0);
+			memset(&before, 0, sizeof(before));
+			for (size_t k = 0; k < sl.n; k++) {
+				double probs[REQ_OFFERS_MAX];
+				double sum = 0;
+
+				policy_slot_probs(p, &fc, &req, &before, probs);
+				for (size_t j = 0; j < req.n_offers; j++)
+					sum += probs[j];
+				/* squarecb's are exact; linear-ts's win probabilities are by quadrature. */
+				if (fabs(sum - 1.0) > worst[q])
+					worst[q] = fabs(sum - 1.0);
+				assert_true(fabs(probs[sl.idx[k]] - sl.propensity[k]) < 1e-12);
+				before.idx[before.n++] = sl.idx[k];
+			}
+			for (size_t k = 0; k < sl.n; k++)
+				idx[k] = sl.idx[k];
+			sim_respond(w, &c, idx, sl.n, &o);
+			memset(&fb, 0, sizeof(fb));
+			fb.n = sl.n;
+			for (size_t k = 0; k < sl.n; k++)
+				fb.reward[k] = o.slot == (int)k ? pc->r_accept : pc->r_ignore;
+			policy_cascade(fb.n, o.slot, fb.credited);
+			assert_int_equal(policy_learn(p, &fc, &req, &sl, &fb), 0);
+			request_predict_free(&req);
+		}
+		policy_free(p);
+	}
+	print_message("slot probabilities sum to 1 within %.3g (squarecb), %.3g (linear-ts)\n",
+	              worst[0], worst[1]);
+	assert_true(worst[0] < 1e-9);
+	assert_true(worst[1] < 0.02);
+	free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -836,6 +906,7 @@ int main(void)
 	    cmocka_unit_test(test_simulated_truth),
 	    cmocka_unit_test(test_load),
 	    cmocka_unit_test(test_tiny_propensities),
+	    cmocka_unit_test(test_contextual_probs_match_decide),
 	    cmocka_unit_test(test_contextual_replay),
 	};
 
