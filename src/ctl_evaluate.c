@@ -202,7 +202,8 @@ int ctl_evaluate(int argc, char **argv)
 		}
 	} else if (agent_policy_parse(o.policy, &cand.conf.policy) != 0) {
 		rc = ctl_usage(
-		    &spec, "unknown policy %s (weighted, epsilon-greedy, greedy, thompson, ucb, random, %s)",
+		    &spec,
+		    "unknown policy %s (weighted, epsilon-greedy, greedy, thompson, ucb, random, %s)",
 		    o.policy, policy_names());
 		goto out;
 	} else {
@@ -269,8 +270,9 @@ int ctl_evaluate(int argc, char **argv)
 		goto out;
 	}
 	if (slate.skipped > 0)
-		printf("skipped: %zu episodes without states or request timestamp (cannot be replayed)\n",
-		       slate.skipped);
+		printf(
+		    "skipped: %zu episodes without states or request timestamp (cannot be replayed)\n",
+		    slate.skipped);
 	print_result("P(the slate gets an accept)", &slate);
 	print_result("P(the first slot's offer is accepted)", &first);
 	rc = 0;

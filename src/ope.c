@@ -204,7 +204,7 @@ typedef struct scorer {
 	policy *pol;
 	const feat_ctx *ctx;
 	const predict_req *req;
-	size_t n;             /* offers in the choice set */
+	size_t n; /* offers in the choice set */
 } scorer;
 
 /* The candidate's policy (policy.h) set up for one episode over the log's choice set. */
@@ -225,8 +225,8 @@ static void scorer_init(policy_tab *t, const ope_log *l, const ope_candidate *c,
  * P(offer i at slot k | the offers taken, prefix[0..k-1] in slot order):
  * the policy's own slot_probs.
  */
-static void scorer_probs(const scorer *s, const unsigned char *taken, const size_t *prefix,
-                         size_t k, double *probs)
+static void scorer_probs(const scorer *s, const unsigned char *taken, const size_t *prefix, size_t k,
+                         double *probs)
 {
 	size_t rem = 0;
 
@@ -526,8 +526,7 @@ static double dm_slate_sampled(const episode_view *v, rng *r)
  * would: the accepted slot scores r_accept, the others r_ignore (the log
  * keeps no clicks), credit by cascade.
  */
-static void replay_learn(policy *p, const feat_ctx *ctx, const predict_req *req,
-                         const ope_episode *e)
+static void replay_learn(policy *p, const feat_ctx *ctx, const predict_req *req, const ope_episode *e)
 {
 	const policy_common *pc = policy_params(p);
 	policy_slate shown;
@@ -634,7 +633,8 @@ int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate_out
 		size_t logged[AGENT_SHOWN];
 
 		if (c->learner != NULL) {
-			if (model_episode_context(e->states, e->ts, l->states->keys[e->state], &fctx) != 0) {
+			if (model_episode_context(e->states, e->ts, l->states->keys[e->state], &fctx) !=
+			    0) {
 				skipped++;
 				continue;
 			}

@@ -63,8 +63,8 @@ typedef struct ope_episode {
 	uint16_t shown[AGENT_SHOWN];       /* indexes into the log's offers */
 	double propensity[AGENT_SHOWN];    /* logged P(shown[k] | shown[0..k-1]) */
 	customer_attrs customer;             /* for the weighted policy */
-	char *states;                      /* the request's states JSON and timestamp, or NULL */
-	char *ts;                          /*   (ope_log_context; contextual candidates) */
+	char *states;                        /* the request's states JSON and timestamp, or NULL */
+	char *ts;                            /*   (ope_log_context; contextual candidates) */
 } ope_episode;
 
 /* The log's string -> index tables (intern.h). */

@@ -94,8 +94,8 @@ static double win_probability(const lints_params *lp, const double *m, const dou
 }
 
 /* The means and spreads of the n candidates for slot `slot`. */
-static void lints_normals(policy *p, const policy_view *view, const predict_req *req,
-                          const size_t *cand, size_t n, size_t slot, double *m, double *s)
+static void lints_normals(policy *p, const policy_view *view, const predict_req *req, const size_t *cand,
+                          size_t n, size_t slot, double *m, double *s)
 {
 	const lints_params *lp = p->params;
 

@@ -579,8 +579,8 @@ static void test_tiny_propensities(void **unused)
 #define CTX_SLATES (NOFFERS * (NOFFERS - 1) * (NOFFERS - 2))
 
 /* The candidate's expected acceptance for customer c: sum over slates of P(slate) P(accept). */
-static double ctx_truth(policy *p, const feat_ctx *fc, const predict_req *req,
-                        const sim_context *c, double *first)
+static double ctx_truth(policy *p, const feat_ctx *fc, const predict_req *req, const sim_context *c,
+                        double *first)
 {
 	double sum = 0;
 	double p0[NOFFERS];
@@ -656,8 +656,8 @@ static void test_contextual_replay(void **unused)
 	sim_world *w = xmalloc(sizeof(*w));
 	predict_req *choice = xcalloc(1, sizeof(*choice));
 	values *v = values_new();
-	double (*counts)[NOFFERS][2] = NULL;
-	char (*keys)[AGENT_STATE_MAX] = xcalloc(CTX_EPISODES, AGENT_STATE_MAX);
+	double(*counts)[NOFFERS][2] = NULL;
+	char(*keys)[AGENT_STATE_MAX] = xcalloc(CTX_EPISODES, AGENT_STATE_MAX);
 	customer_attrs *custs = xcalloc(CTX_EPISODES, sizeof(*custs));
 	policy *twin = NULL;
 	ope_candidate sq;
@@ -747,7 +747,8 @@ static void test_contextual_replay(void **unused)
 			double a = counts[s][j][1];
 
 			if (n > 0)
-				set_row(v, "A", ope_log_state_key(&train, s), offer_names[j], n, a, a, n - a);
+				set_row(v, "A", ope_log_state_key(&train, s), offer_names[j], n, a, a,
+				        n - a);
 		}
 	}
 	memset(&th, 0, sizeof(th));
@@ -793,11 +794,12 @@ static void test_contextual_replay(void **unused)
 	              first_sq, first_th, sq_first.ips.value, sq_first.ips.lo, sq_first.ips.hi,
 	              sq_first.dr.value, sq_first.dr.lo, sq_first.dr.hi, th_first.ips.value,
 	              th_first.dr.value, sq_first.ess);
-	print_message("contextual, slate: truth squarecb %.4f thompson %.4f; squarecb IPS %.4f [%.4f, %.4f] "
-	              "DR %.4f [%.4f, %.4f]; thompson IPS %.4f DR %.4f; logged %.4f; ess %.0f\n",
-	              truth_sq, truth_th, sq_slate.ips.value, sq_slate.ips.lo, sq_slate.ips.hi,
-	              sq_slate.dr.value, sq_slate.dr.lo, sq_slate.dr.hi, th_slate.ips.value,
-	              th_slate.dr.value, sq_slate.logged.value, sq_slate.ess);
+	print_message(
+	    "contextual, slate: truth squarecb %.4f thompson %.4f; squarecb IPS %.4f [%.4f, %.4f] "
+	    "DR %.4f [%.4f, %.4f]; thompson IPS %.4f DR %.4f; logged %.4f; ess %.0f\n",
+	    truth_sq, truth_th, sq_slate.ips.value, sq_slate.ips.lo, sq_slate.ips.hi, sq_slate.dr.value,
+	    sq_slate.dr.lo, sq_slate.dr.hi, th_slate.ips.value, th_slate.dr.value, sq_slate.logged.value,
+	    sq_slate.ess);
 	assert_int_equal(sq_slate.n, CTX_EPISODES);
 	assert_int_equal(sq_slate.skipped, 0);
 	/*
@@ -891,8 +893,8 @@ static void test_contextual_probs_match_decide(void **unused)
 		}
 		policy_free(p);
 	}
-	print_message("slot probabilities sum to 1 within %.3g (squarecb), %.3g (linear-ts)\n",
-	              worst[0], worst[1]);
+	print_message("slot probabilities sum to 1 within %.3g (squarecb), %.3g (linear-ts)\n", worst[0],
+	              worst[1]);
 	assert_true(worst[0] < 1e-9);
 	assert_true(worst[1] < 0.02);
 	free(w);
