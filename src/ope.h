@@ -30,9 +30,10 @@
  * timestamp rebuilt into features as the writer does, model.h), then the
  * candidate learns the episode's logged reward (policy_learn, cascade credit,
  * as the simulator's agents do). So it is evaluated as it would have
- * learned, from the rewards the log holds; episodes without states or
- * timestamp, or whose accepted slot is unknown, cannot be replayed and are
- * skipped (ope_result.skipped).
+ * learned, from the rewards the log holds (the log keeps no clicks: the
+ * slots not accepted score r_ignore). Episodes without states or timestamp
+ * cannot be replayed and are skipped (ope_result.skipped); one whose
+ * accepted offer is unknown is scored but not learned.
  */
 #ifndef OFFERD_OPE_H
 #define OFFERD_OPE_H
