@@ -1,8 +1,10 @@
 /*
  * ctl_evaluate.c — offerctl evaluate: off-policy evaluation of a candidate
- * policy over a company's logged episodes and rewards (ope.h). The
+ * policy over a company's logged episodes and rewards (ope.h). A tabular
  * candidate is fixed: its rule over the statistics as TB_POLICY holds them
- * now (or those of another company with --values-company).
+ * now (or those of another company with --values-company). A contextual one
+ * (linear-ts, squarecb, with --params) starts empty and is replayed over the
+ * log, learning each episode's reward after scoring it.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -14,12 +16,14 @@
 #include "ctl.h"
 #include "db.h"
 #include "ope.h"
+#include "policy.h"
 #include "request.h"
 #include "util.h"
 
 
 typedef struct eval_opts {
 	char *policy;
+	char *params;
 	char *from;
 	char *url;
 	char *company;
@@ -39,7 +43,11 @@ typedef struct eval_opts {
 
 static const config_opt opts[] = {
     {"policy P", NULL, CONFIG_STR, O(policy), NULL, 0, 0,
-     "weighted, epsilon-greedy, greedy (epsilon 0), thompson, ucb or random (required)"},
+     "weighted, epsilon-greedy, greedy (epsilon 0), thompson, ucb, random, linear-ts or squarecb "
+     "(required)"},
+    {"params JSON", NULL, CONFIG_STR, O(params), NULL, 0, 0,
+     "a contextual candidate's parameters, as an agent version's PARAMS (e.g. "
+     "'{\"gamma_scale\":100}')"},
     {"epsilon E", NULL, CONFIG_DBL, O(epsilon), NULL, 0, 1,
      "epsilon-greedy's exploration (default 0.1)"},
     {"from DATE", NULL, CONFIG_STR, O(from), NULL, 0, 0,
@@ -66,8 +74,10 @@ static const ctl_spec spec = {
     "logged episodes, from their rewards and logged propensities: IPS, SNIPS,\n"
     "doubly robust, clipped IPS and switch-DR (for tiny propensities), with 95%\n"
     "intervals, beside the logged policy's actual rate.\n"
-    "The candidate is fixed: its rule over the statistics in TB_POLICY as they\n"
-    "are now. docs/simulation.md explains the estimands and their limits.\n",
+    "A tabular candidate is fixed: its rule over the statistics in TB_POLICY as\n"
+    "they are now. A contextual one (linear-ts, squarecb) is replayed in log\n"
+    "order, learning each logged reward after it is scored.\n"
+    "docs/simulation.md explains the estimands and their limits.\n",
     NULL,
     opts,
     UTIL_ARRAY_LEN(opts),
@@ -163,15 +173,27 @@ int ctl_evaluate(int argc, char **argv)
 	const char *url;
 	char err[256] = "";
 	int64_t max_rev = 0;
+	const policy_type *ctx_type = NULL;
 	int rc = parse_opts(argc, argv, &o);
 
+	memset(&cand, 0, sizeof(cand));
 	ope_log_init(&log);
 	if (rc >= 0)
 		goto out;
 	rc = 0;
-	memset(&cand, 0, sizeof(cand));
 	agent_conf_default(&cand.conf);
-	if (util_streq_nocase(o.policy, "greedy")) {
+	ctx_type = policy_find(o.policy);
+	if (o.params != NULL && ctx_type == NULL) {
+		rc = ctl_usage(&spec, "--params is for a contextual candidate (linear-ts, squarecb)");
+		goto out;
+	}
+	if (ctx_type != NULL) {
+		rc = policy_new(ctx_type, o.params, &cand.learner, err, sizeof(err));
+		if (rc != 0) {
+			rc = ctl_usage(&spec, "--params: %s", err);
+			goto out;
+		}
+	} else if (util_streq_nocase(o.policy, "greedy")) {
 		cand.conf.policy = POLICY_EPSILON_GREEDY;
 		cand.conf.epsilon = 0;
 		if (o.epsilon_set && o.epsilon != 0) {
@@ -180,8 +202,9 @@ int ctl_evaluate(int argc, char **argv)
 		}
 	} else if (agent_policy_parse(o.policy, &cand.conf.policy) != 0) {
 		rc = ctl_usage(
-		    &spec, "unknown policy %s (weighted, epsilon-greedy, greedy, thompson, ucb, random)",
-		    o.policy);
+		    &spec,
+		    "unknown policy %s (weighted, epsilon-greedy, greedy, thompson, ucb, random, %s)",
+		    o.policy, policy_names());
 		goto out;
 	} else {
 		cand.conf.epsilon = o.epsilon;
@@ -217,9 +240,14 @@ int ctl_evaluate(int argc, char **argv)
 	cand.seed = (uint64_t)o.seed;
 	cand.tau = o.tau;
 	printf("evaluate: candidate %s", o.policy);
-	if (cand.conf.policy == POLICY_EPSILON_GREEDY)
+	if (cand.learner != NULL)
+		printf(" (%s), replayed from empty statistics, on company %s's episodes",
+		       o.params != NULL ? o.params : "default parameters", o.company);
+	else if (cand.conf.policy == POLICY_EPSILON_GREEDY)
 		printf(" (epsilon %g)", cand.conf.epsilon);
-	printf(" over company %s's statistics, on company %s's episodes", o.values_company, o.company);
+	if (cand.learner == NULL)
+		printf(" over company %s's statistics, on company %s's episodes", o.values_company,
+		       o.company);
 	if (o.from != NULL)
 		printf(" since %s", o.from);
 	printf("\nepisodes: %zu read, %zu used; %zu without propensities (skipped), %zu without a "
@@ -241,11 +269,16 @@ int ctl_evaluate(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	if (slate.skipped > 0)
+		printf(
+		    "skipped: %zu episodes without states or request timestamp (cannot be replayed)\n",
+		    slate.skipped);
 	print_result("P(the slate gets an accept)", &slate);
 	print_result("P(the first slot's offer is accepted)", &first);
 	rc = 0;
 out:
 	ope_log_free(&log);
+	policy_free(cand.learner);
 	values_free(v);
 	store_close(s);
 	config_opts_free(opts, UTIL_ARRAY_LEN(opts), &o);

@@ -504,14 +504,14 @@ int db_episodes_logged(store *s, const char *company, const char *from, store_ro
 	                          " e.predicted_offer_2, e.predicted_offer_3, e.propensity_1,"
 	                          " e.propensity_2, e.propensity_3, e.policy,"
 	                          " CASE WHEN r.id IS NULL THEN 0 ELSE 1 END, r.accepted_offer,"
-	                          " r.accepted_offer_id FROM tb_episodes e"
+	                          " r.accepted_offer_id, e.request_timestamp FROM tb_episodes e"
 	                          " LEFT JOIN tb_rewards r ON r.episode_id = e.id"
 	                          " WHERE e.company = $1 ORDER BY e.id";
 	static const char since[] = "SELECT e.id, e.state_key, e.states, e.predicted_offer_1,"
 	                            " e.predicted_offer_2, e.predicted_offer_3, e.propensity_1,"
 	                            " e.propensity_2, e.propensity_3, e.policy,"
 	                            " CASE WHEN r.id IS NULL THEN 0 ELSE 1 END, r.accepted_offer,"
-	                            " r.accepted_offer_id FROM tb_episodes e"
+	                            " r.accepted_offer_id, e.request_timestamp FROM tb_episodes e"
 	                            " LEFT JOIN tb_rewards r ON r.episode_id = e.id"
 	                            " WHERE e.company = $1 AND e.last_update >= $2 ORDER BY e.id";
 	const char *p[2] = {company, from};

@@ -447,7 +447,8 @@ static mb_model *batch_model(model_batch *b, model_entry *e)
  * decision used: when it differs from the demographic segment, it was the
  * customer's RFM segment.
  */
-static int episode_context(const db_reward_out *ep, feat_ctx *ctx)
+int model_episode_context(const char *states_text, const char *request_ts, const char *state_key,
+                          feat_ctx *ctx)
 {
 	json_t *states = NULL;
 	customer_attrs c;
@@ -457,13 +458,14 @@ static int episode_context(const db_reward_out *ep, feat_ctx *ctx)
 	char seg[CUSTOMER_SEGMENT_MAX];
 	int rc = ERR_INVAL;
 
-	if (ep->states[0] == '\0' || date_parse(ep->request_ts, &date) != 0)
+	if (states_text == NULL || states_text[0] == '\0' || request_ts == NULL ||
+	    date_parse(request_ts, &date) != 0)
 		goto out;
-	states = json_loads(ep->states, 0, NULL);
+	states = json_loads(states_text, 0, NULL);
 	if (!json_is_object(states) || request_customer_from_states(states, &c, &e) != 0)
 		goto out;
 	customer_segment(&c, NULL, demo, sizeof(demo));
-	customer_state_segment(ep->state_key, seg, sizeof(seg));
+	customer_state_segment(state_key, seg, sizeof(seg));
 	rc = feat_context_json(states, &date, &c, strcmp(seg, demo) != 0 ? seg : NULL, ctx);
 out:
 	json_decref(states);
@@ -487,7 +489,7 @@ int model_batch_add(model_batch *b, const agent_conf *conf, const char *company,
 	e = entry_get(b->m, company, conf, 1);
 	if (e == NULL)
 		return 0;
-	if (episode_context(ep, &ctx) != 0) {
+	if (model_episode_context(ep->states, ep->request_ts, ep->state_key, &ctx) != 0) {
 		log_msg(LOG_WARN, "episode %lld: its request cannot be rebuilt; not learned",
 		        (long long)ep->episode_id);
 		return 0;

@@ -41,6 +41,7 @@
 
 #include "agent.h"
 #include "db.h"
+#include "feat.h"
 #include "request.h"
 #include "rng.h"
 #include "store.h"
@@ -86,6 +87,14 @@ int model_batch_store(model_batch *b, store *s);
 /* After the commit: installs the rows written and publishes new snapshots. */
 void model_batch_commit(model_batch *b);
 void model_batch_free(model_batch *b);
+
+/*
+ * The context of a logged episode as its decision saw it: its states JSON,
+ * request timestamp and state key (whose segment, when it differs from the
+ * demographic one, was the customer's RFM segment). 0 or ERR_INVAL.
+ */
+int model_episode_context(const char *states_text, const char *request_ts, const char *state_key,
+                          feat_ctx *ctx);
 
 /* --- the warm start -------------------------------------------------------------- */
 

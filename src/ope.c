@@ -23,6 +23,11 @@
  *                tau is given or chosen among 1, 2, 5, ... 10^4, infinity to
  *                minimise variance / n + that bound squared (the paper's
  *                rule). With tau infinite it is DR; clipped IPS is IPS.
+ * A contextual candidate (linear-ts, squarecb) is replayed in log order:
+ * for each episode its slot_probs over the episode's context, then
+ * policy_learn of the logged reward, so each weight is the probability the
+ * candidate, having learned from the log's earlier episodes, gives the
+ * logged slate.
  * Intervals are mean +- 1.96 standard errors (SNIPS by the delta method;
  * clipped IPS and switch-DR: of their variance, the bias bound besides).
  * Logged propensities come from an adaptive policy (its values change with
@@ -43,6 +48,7 @@
 
 #include "customer.h"
 #include "db.h"
+#include "model.h"
 #include "policy.h"
 #include "pylit.h"
 #include "util.h"
@@ -74,6 +80,10 @@ void ope_log_init(ope_log *l)
 
 void ope_log_free(ope_log *l)
 {
+	for (size_t i = 0; i < l->n; i++) {
+		free(l->eps[i].states);
+		free(l->eps[i].ts);
+	}
 	free(l->eps);
 	free(l->state_segment);
 	intern_free(l->states);
@@ -168,7 +178,34 @@ int ope_log_add(ope_log *l, const char *state_key, const customer_attrs *custome
 	return 0;
 }
 
+void ope_log_context(ope_log *l, const char *states, const char *timestamp)
+{
+	ope_episode *e;
+
+	if (l->n == 0 || states == NULL || timestamp == NULL || states[0] == '\0' ||
+	    timestamp[0] == '\0')
+		return;
+	e = &l->eps[l->n - 1];
+	free(e->states);
+	free(e->ts);
+	e->states = xstrdup(states);
+	e->ts = xstrdup(timestamp);
+}
+
 /* --- the candidate's decision rule as probabilities ------------------------- */
+
+/*
+ * The candidate for one episode: a tabular policy set up for it, or a
+ * contextual one with the episode's features over the log's choice set
+ * (request offer i is the log's offer i, all allowed).
+ */
+typedef struct scorer {
+	policy_tab *tab;
+	policy *pol;
+	const feat_ctx *ctx;
+	const predict_req *req;
+	size_t n; /* offers in the choice set */
+} scorer;
 
 /* The candidate's policy (policy.h) set up for one episode over the log's choice set. */
 static void scorer_init(policy_tab *t, const ope_log *l, const ope_candidate *c,
@@ -184,30 +221,57 @@ static void scorer_init(policy_tab *t, const ope_log *l, const ope_candidate *c,
 	                (const char *const *)l->offers->keys, idx, l->offers->n);
 }
 
-/* P(offer i at the next slot | taken): the policy's own slot_probs. */
-static void scorer_probs(const policy_tab *t, const unsigned char *taken, double *probs)
+/*
+ * P(offer i at slot k | the offers taken, prefix[0..k-1] in slot order):
+ * the policy's own slot_probs.
+ */
+static void scorer_probs(const scorer *s, const unsigned char *taken, const size_t *prefix, size_t k,
+                         double *probs)
 {
 	size_t rem = 0;
 
-	for (size_t i = 0; i < t->n; i++)
+	for (size_t i = 0; i < s->n; i++)
 		rem += !taken[i];
 	if (rem == 0) {
-		memset(probs, 0, t->n * sizeof(double));
+		memset(probs, 0, s->n * sizeof(double));
 		return;
 	}
-	t->type->slot_probs(t, taken, probs);
+	if (s->pol != NULL) {
+		policy_slate before;
+
+		memset(&before, 0, sizeof(before));
+		before.n = k;
+		for (size_t j = 0; j < k; j++)
+			before.idx[j] = prefix[j];
+		policy_slot_probs(s->pol, s->ctx, s->req, &before, probs);
+		return;
+	}
+	s->tab->type->slot_probs(s->tab, taken, probs);
 }
 
 int ope_slot_probs(const ope_log *l, const ope_candidate *c, const char *state_key,
                    const customer_attrs *customer, const unsigned char *taken, double *probs)
 {
 	policy_tab *t;
+	scorer sc;
 
-	if (policy_tab_at((size_t)c->conf.policy) == NULL)
+	if (c->learner != NULL || policy_tab_at((size_t)c->conf.policy) == NULL)
 		return ERR_INVAL;
 	t = xmalloc(sizeof(*t));
 	scorer_init(t, l, c, state_key, customer);
-	scorer_probs(t, taken, probs);
+	memset(&sc, 0, sizeof(sc));
+	sc.tab = t;
+	sc.n = t->n;
+	{
+		/* The taken offers in index order: a tabular policy reads only the set. */
+		size_t prefix[AGENT_SHOWN];
+		size_t k = 0;
+
+		for (size_t i = 0; i < t->n && k < AGENT_SHOWN; i++)
+			if (taken[i])
+				prefix[k++] = i;
+		scorer_probs(&sc, taken, prefix, k, probs);
+	}
 	policy_tab_clear(t);
 	free(t);
 	return 0;
@@ -389,7 +453,7 @@ static void acc_result(const acc *a, ope_result *out)
 /* --- per episode ------------------------------------------------------------- */
 
 typedef struct episode_view {
-	const policy_tab *s;
+	const scorer *s;
 	const qmodel *qs;     /* per-offer accept model, for slates */
 	size_t state;
 	size_t seg;
@@ -414,7 +478,7 @@ static double dm_slate_exact(const episode_view *v, unsigned char *taken, size_t
 
 	if (k == v->depth)
 		return p * slate_q(v, slate, k);
-	scorer_probs(v->s, taken, probs);
+	scorer_probs(v->s, taken, slate, k, probs);
 	for (size_t i = 0; i < v->s->n; i++) {
 		if (probs[i] <= 0)
 			continue;
@@ -440,7 +504,7 @@ static double dm_slate_sampled(const episode_view *v, rng *r)
 			double x = rng_uniform(r);
 			size_t pick = SIZE_MAX;
 
-			scorer_probs(v->s, taken, probs);
+			scorer_probs(v->s, taken, slate, k, probs);
 			for (size_t i = 0; i < v->s->n; i++) {
 				if (taken[i])
 					continue;
@@ -457,6 +521,29 @@ static double dm_slate_sampled(const episode_view *v, rng *r)
 	return sum / SLATE_MC_DRAWS;
 }
 
+/*
+ * A contextual candidate learns episode e's logged outcome as the writer
+ * would: the accepted slot scores r_accept, the others r_ignore (the log
+ * keeps no clicks), credit by cascade.
+ */
+static void replay_learn(policy *p, const feat_ctx *ctx, const predict_req *req, const ope_episode *e)
+{
+	const policy_common *pc = policy_params(p);
+	policy_slate shown;
+	policy_feedback fb;
+
+	memset(&shown, 0, sizeof(shown));
+	memset(&fb, 0, sizeof(fb));
+	shown.n = fb.n = e->n;
+	for (size_t k = 0; k < e->n; k++) {
+		shown.idx[k] = e->shown[k];
+		shown.propensity[k] = e->propensity[k];
+		fb.reward[k] = e->slot == (int)k ? pc->r_accept : pc->r_ignore;
+	}
+	policy_cascade(fb.n, e->slot, fb.credited);
+	(void)policy_learn(p, ctx, req, &shown, &fb);
+}
+
 int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate_out,
                  ope_result *first_out)
 {
@@ -467,7 +554,10 @@ int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate_out
 	qmodel q1[2];
 	acc as;
 	acc a1;
-	policy_tab *sc = NULL;
+	policy_tab *tab = NULL;
+	predict_req *req = NULL;
+	scorer sc;
+	size_t skipped = 0;
 	rng r;
 
 	memset(slate_out, 0, sizeof(*slate_out));
@@ -476,7 +566,7 @@ int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate_out
 		return ERR_NOTFOUND;
 	if (ns * no > CELLS_MAX)
 		return ERR_TOOBIG;
-	if (policy_tab_at((size_t)c->conf.policy) == NULL)
+	if (c->learner == NULL && policy_tab_at((size_t)c->conf.policy) == NULL)
 		return ERR_INVAL;
 	memset(&as, 0, sizeof(as));
 	memset(&a1, 0, sizeof(a1));
@@ -512,10 +602,27 @@ int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate_out
 		if (e->slot != OPE_SLOT_UNKNOWN)
 			qm_add(&q1[other], e->state, g, e->shown[0], e->slot == 0 ? 1.0 : 0.0);
 	}
-	sc = xmalloc(sizeof(*sc));
+	memset(&sc, 0, sizeof(sc));
+	sc.n = no;
+	if (c->learner != NULL) {
+		/* The choice set as a request: offer i is the log's offer i, all allowed. */
+		req = xcalloc(1, sizeof(*req));
+		for (size_t j = 0; j < no; j++) {
+			util_strlcpy(req->offers[j], l->offers->keys[j], sizeof(req->offers[j]));
+			req->allowed[j] = 1;
+		}
+		req->n_offers = no;
+		req->n_allowed = no;
+		sc.pol = c->learner;
+		sc.req = req;
+	} else {
+		tab = xmalloc(sizeof(*tab));
+		sc.tab = tab;
+	}
 	for (size_t i = 0; i < l->n; i++) {
 		const ope_episode *e = &l->eps[i];
 		int f = (int)(i & 1);
+		feat_ctx fctx;
 		episode_view v;
 		double pi1[OPE_OFFERS_MAX];
 		double pslate = 1.0;
@@ -525,23 +632,33 @@ int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate_out
 		double qlog = 1.0;
 		size_t logged[AGENT_SHOWN];
 
-		scorer_init(sc, l, c, l->states->keys[e->state], &e->customer);
-		v.s = sc;
+		if (c->learner != NULL) {
+			if (model_episode_context(e->states, e->ts, l->states->keys[e->state], &fctx) !=
+			    0) {
+				skipped++;
+				continue;
+			}
+			sc.ctx = &fctx;
+		} else {
+			scorer_init(tab, l, c, l->states->keys[e->state], &e->customer);
+		}
+		v.s = &sc;
 		v.qs = &qs[f];
 		v.state = e->state;
 		v.seg = l->state_segment[e->state];
 		v.depth = no < AGENT_SHOWN ? no : AGENT_SHOWN;
 		{
 			unsigned char taken[OPE_OFFERS_MAX] = {0};
-			size_t slate[AGENT_SHOWN];
+			size_t slate[AGENT_SHOWN] = {0};
 
-			scorer_probs(sc, taken, pi1);
+			scorer_probs(&sc, taken, slate, 0, pi1);
 			for (size_t k = 0; k < e->n; k++) {
 				double probs[OPE_OFFERS_MAX];
 
-				scorer_probs(sc, taken, probs);
+				scorer_probs(&sc, taken, slate, k, probs);
 				pslate *= probs[e->shown[k]];
 				taken[e->shown[k]] = 1;
+				slate[k] = e->shown[k];
 			}
 			memset(taken, 0, sizeof(taken));
 			if (no <= OPE_EXACT_MAX)
@@ -551,7 +668,10 @@ int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate_out
 			for (size_t j = 0; j < no; j++)
 				dm_first += pi1[j] * qm_get(&q1[f], v.state, v.seg, j);
 		}
-		policy_tab_clear(sc);
+		if (tab != NULL)
+			policy_tab_clear(tab);
+		else if (e->slot != OPE_SLOT_UNKNOWN)
+			replay_learn(c->learner, &fctx, req, e);
 		for (size_t k = 0; k < e->n; k++) {
 			mu *= e->propensity[k];
 			logged[k] = e->shown[k];
@@ -564,7 +684,11 @@ int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate_out
 	}
 	acc_result(&as, slate_out);
 	acc_result(&a1, first_out);
-	free(sc);
+	slate_out->skipped = first_out->skipped = skipped;
+	free(tab);
+	if (req != NULL)
+		request_predict_free(req);
+	free(req);
 	for (int f = 0; f < 2; f++) {
 		qm_free(&qs[f]);
 		qm_free(&q1[f]);
@@ -625,7 +749,7 @@ static void customer_of(const char *states, customer_attrs *out)
 
 /*
  * Columns: id, state_key, states, predicted_offer_1..3, propensity_1..3,
- * policy, has_reward, accepted, accepted_offer_id.
+ * policy, has_reward, accepted, accepted_offer_id, request_timestamp.
  */
 static int load_row(void *arg, int ncols, const char *const *vals)
 {
@@ -636,7 +760,7 @@ static int load_row(void *arg, int ncols, const char *const *vals)
 	int n = 0;
 	int rc;
 
-	if (ncols < 13)
+	if (ncols < 14)
 		return ERR_IO;
 	c->l->read++;
 	for (int k = 0; k < AGENT_SHOWN && vals[3 + k] != NULL; k++) {
@@ -658,6 +782,8 @@ static int load_row(void *arg, int ncols, const char *const *vals)
 	customer_of(vals[2], &cust);
 	count_policy(c, vals[9] ? vals[9] : "?");
 	rc = ope_log_add(c->l, vals[1], &cust, offers, prop, n, db_bool(vals[11]), vals[12]);
+	if (rc == 0)
+		ope_log_context(c->l, vals[2], vals[13]);
 	if (rc == ERR_TOOBIG && c->l->n >= OPE_EPISODES_MAX) {
 		snprintf(c->err, sizeof(c->err),
 		         "more than %d episodes: narrow the window with --from", OPE_EPISODES_MAX);

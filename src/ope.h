@@ -22,9 +22,18 @@
  * for one half is fitted on the other half), shrunk state -> segment ->
  * offer -> overall.
  *
- * The candidate is fixed: its policy's slot probabilities (policy.h, the
- * functions /predict draws from) over statistics that do not change during
- * the evaluation.
+ * A tabular candidate is fixed: its policy's slot probabilities (policy.h,
+ * the functions /predict draws from) over statistics that do not change
+ * during the evaluation. A contextual candidate (linear-ts, squarecb) is
+ * replayed: the episodes in log order (time order), each scored with the
+ * policy's slot_probs for the episode's context (its states JSON and request
+ * timestamp rebuilt into features as the writer does, model.h), then the
+ * candidate learns the episode's logged reward (policy_learn, cascade credit,
+ * as the simulator's agents do). So it is evaluated as it would have
+ * learned, from the rewards the log holds (the log keeps no clicks: the
+ * slots not accepted score r_ignore). Episodes without states or timestamp
+ * cannot be replayed and are skipped (ope_result.skipped); one whose
+ * accepted offer is unknown is scored but not learned.
  */
 #ifndef OFFERD_OPE_H
 #define OFFERD_OPE_H
@@ -55,6 +64,8 @@ typedef struct ope_episode {
 	uint16_t shown[AGENT_SHOWN];       /* indexes into the log's offers */
 	double propensity[AGENT_SHOWN];    /* logged P(shown[k] | shown[0..k-1]) */
 	customer_attrs customer;             /* for the weighted policy */
+	char *states;                        /* the request's states JSON and timestamp, or NULL */
+	char *ts;                            /*   (ope_log_context; contextual candidates) */
 } ope_episode;
 
 /* The log's string -> index tables (intern.h). */
@@ -96,6 +107,9 @@ int ope_log_add(ope_log *l, const char *state_key, const customer_attrs *custome
                 const char *const *offers, const double *propensity, int n, int accepted,
                 const char *accepted_offer);
 
+/* Attaches the request's states JSON and timestamp to the episode added last. */
+void ope_log_context(ope_log *l, const char *states, const char *timestamp);
+
 enum ope_missing { OPE_MISSING_REJECT = 0, OPE_MISSING_SKIP = 1 };
 
 /*
@@ -115,6 +129,7 @@ typedef struct ope_candidate {
 	const char *company;     /* whose statistics in v */
 	uint64_t seed;           /* slates sampled beyond OPE_EXACT_MAX offers */
 	double tau;              /* switch-DR's and clipping's threshold; 0: chosen by estimated MSE */
+	struct policy *learner;  /* a contextual candidate (policy.h), replayed; NULL: tabular */
 } ope_candidate;
 
 /* The thresholds tried when tau is 0, and their number. */
@@ -148,6 +163,7 @@ typedef struct ope_result {
 	double ess;              /* effective sample size (sum w)^2 / sum w^2 */
 	double max_weight;
 	double support;          /* share of episodes with a positive weight */
+	size_t skipped;          /* episodes a contextual candidate could not replay */
 } ope_result;
 
 /*

@@ -375,6 +375,14 @@ int policy_decide(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r
 	return p->type->decide(p, ctx, req, r, out);
 }
 
+void policy_slot_probs(policy *p, const feat_ctx *ctx, const predict_req *req,
+                       const policy_slate *before, double *probs)
+{
+	memset(probs, 0, req->n_offers * sizeof(double));
+	if (before->n < POLICY_SLOTS)
+		p->type->slot_probs(p, ctx, req, before, probs);
+}
+
 void policy_cascade(size_t n, int accepted_slot, unsigned char *credited)
 {
 	for (size_t k = 0; k < n; k++)

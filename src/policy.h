@@ -95,6 +95,13 @@ typedef struct policy_type {
 	int (*init)(policy *p);
 	int (*decide)(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r,
 	              policy_slate *out);
+	/*
+	 * P(request offer i is chosen at slot before->n | the slots of before)
+	 * for every offer (0 for those taken or not allowed): the probabilities
+	 * decide draws from, for offerctl evaluate (ope.c).
+	 */
+	void (*slot_probs)(policy *p, const feat_ctx *ctx, const predict_req *req,
+	                   const policy_slate *before, double *probs);
 } policy_type;
 
 struct policy {
@@ -122,6 +129,9 @@ const policy_common *policy_params(const policy *p);
 /* Decides for req (at least one allowed offer); ctx from feat_context(req). */
 int policy_decide(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r,
                   policy_slate *out);
+/* The policy's slot_probs (policy_type): the exact probabilities of the next slot. */
+void policy_slot_probs(policy *p, const feat_ctx *ctx, const predict_req *req,
+                       const policy_slate *before, double *probs);
 /*
  * The examples of the credited slots of a slate shown for ctx, added to
  * into (p's own statistics, or a delta with p's bits): a logistic model's

@@ -93,6 +93,34 @@ static double win_probability(const lints_params *lp, const double *m, const dou
 	return sum / (double)nodes;
 }
 
+/* The means and spreads of the n candidates for slot `slot`. */
+static void lints_normals(policy *p, const policy_view *view, const predict_req *req, const size_t *cand,
+                          size_t n, size_t slot, double *m, double *s)
+{
+	const lints_params *lp = p->params;
+
+	for (size_t j = 0; j < n; j++) {
+		double var;
+
+		/* On the logit scale when logistic: the order, hence the choice, is the same. */
+		policy_view_predict(p, view, req, cand[j], slot, &m[j], &var);
+		s[j] = lp->v * sqrt(var);
+		if (s[j] < 1e-9)
+			s[j] = 1e-9;
+	}
+}
+
+/* The logged propensity of candidate w: its win probability, floored (a shown offer had some). */
+static double lints_propensity(const lints_params *lp, const double *m, const double *s, size_t n,
+                               size_t w)
+{
+	double prop = n == 1 ? 1.0 : win_probability(lp, m, s, n, w);
+
+	if (prop < 1e-12)
+		prop = 1e-12;
+	return prop > 1.0 ? 1.0 : prop;
+}
+
 static int lints_decide(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r,
                         policy_slate *out)
 {
@@ -107,34 +135,41 @@ static int lints_decide(policy *p, const feat_ctx *ctx, const predict_req *req, 
 		size_t n = policy_remaining(req, out, cand);
 		size_t best = 0;
 		double best_score = -INFINITY;
-		double prop;
 
 		if (n == 0)
 			break;
+		lints_normals(p, &view, req, cand, n, out->n, m, s);
 		for (size_t j = 0; j < n; j++) {
-			double var;
-			double score;
+			double score = m[j] + s[j] * rng_normal(r);
 
-			/* On the logit scale when logistic: the order, hence the choice, is the same. */
-			policy_view_predict(p, &view, req, cand[j], out->n, &m[j], &var);
-			s[j] = lp->v * sqrt(var);
-			if (s[j] < 1e-9)
-				s[j] = 1e-9;
-			score = m[j] + s[j] * rng_normal(r);
 			if (score > best_score) {
 				best_score = score;
 				best = j;
 			}
 		}
-		prop = n == 1 ? 1.0 : win_probability(lp, m, s, n, best);
-		/* A shown offer had positive probability, however far in the tail. */
-		if (prop < 1e-12)
-			prop = 1e-12;
 		out->idx[out->n] = cand[best];
-		out->propensity[out->n] = prop > 1.0 ? 1.0 : prop;
+		out->propensity[out->n] = lints_propensity(lp, m, s, n, best);
 		out->n++;
 	}
 	return 0;
+}
+
+static void lints_slot_probs(policy *p, const feat_ctx *ctx, const predict_req *req,
+                             const policy_slate *before, double *probs)
+{
+	const lints_params *lp = p->params;
+	size_t cand[REQ_OFFERS_MAX];
+	double m[REQ_OFFERS_MAX];
+	double s[REQ_OFFERS_MAX];
+	size_t n = policy_remaining(req, before, cand);
+	policy_view view;
+
+	if (n == 0)
+		return;
+	policy_view_init(p, ctx, &view);
+	lints_normals(p, &view, req, cand, n, before->n, m, s);
+	for (size_t j = 0; j < n; j++)
+		probs[cand[j]] = lints_propensity(lp, m, s, n, j);
 }
 
 const policy_type policy_lints_type = {
@@ -144,4 +179,5 @@ const policy_type policy_lints_type = {
     .params_size = sizeof(lints_params),
     .init = lints_init,
     .decide = lints_decide,
+    .slot_probs = lints_slot_probs,
 };

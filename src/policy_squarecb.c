@@ -33,41 +33,49 @@ static const policy_param squarecb_params_table[] = {
     {"gamma_exponent", 0, 1, 0.5, offsetof(squarecb_params, gamma_exponent)},
 };
 
-static int squarecb_decide(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r,
-                           policy_slate *out)
+/* The inverse-gap weights of the n candidates for slot `slot`; the best is the first highest. */
+static void squarecb_weights(policy *p, const policy_view *view, const predict_req *req,
+                             const size_t *cand, size_t n, size_t slot, double *prob)
 {
 	const squarecb_params *sp = p->params;
 	double t = ridge_episodes(p->stats);
 	double gamma = sp->gamma_scale * pow(t > 1 ? t : 1, sp->gamma_exponent);
+	double y[REQ_OFFERS_MAX];
+	size_t best = 0;
+	double rest = 1.0;
+
+	for (size_t j = 0; j < n; j++) {
+		policy_view_predict(p, view, req, cand[j], slot, &y[j], NULL);
+		y[j] = policy_value(p, y[j]);
+		if (y[j] > y[best])
+			best = j;
+	}
+	for (size_t j = 0; j < n; j++) {
+		if (j == best)
+			continue;
+		prob[j] = 1.0 / ((double)n + gamma * (y[best] - y[j]));
+		rest -= prob[j];
+	}
+	prob[best] = rest;
+}
+
+static int squarecb_decide(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r,
+                           policy_slate *out)
+{
 	policy_view view;
 
 	policy_view_init(p, ctx, &view);
 
 	while (out->n < POLICY_SLOTS) {
 		size_t cand[REQ_OFFERS_MAX];
-		double y[REQ_OFFERS_MAX];
 		double prob[REQ_OFFERS_MAX];
 		size_t n = policy_remaining(req, out, cand);
-		size_t best = 0;
-		double rest = 1.0;
 		double u;
 		size_t pick;
 
 		if (n == 0)
 			break;
-		for (size_t j = 0; j < n; j++) {
-			policy_view_predict(p, &view, req, cand[j], out->n, &y[j], NULL);
-			y[j] = policy_value(p, y[j]);
-			if (y[j] > y[best])
-				best = j;
-		}
-		for (size_t j = 0; j < n; j++) {
-			if (j == best)
-				continue;
-			prob[j] = 1.0 / ((double)n + gamma * (y[best] - y[j]));
-			rest -= prob[j];
-		}
-		prob[best] = rest;
+		squarecb_weights(p, &view, req, cand, n, out->n, prob);
 		u = rng_uniform(r);
 		for (pick = 0; pick + 1 < n; pick++) {
 			if (u < prob[pick])
@@ -81,6 +89,22 @@ static int squarecb_decide(policy *p, const feat_ctx *ctx, const predict_req *re
 	return 0;
 }
 
+static void squarecb_slot_probs(policy *p, const feat_ctx *ctx, const predict_req *req,
+                                const policy_slate *before, double *probs)
+{
+	size_t cand[REQ_OFFERS_MAX];
+	double prob[REQ_OFFERS_MAX];
+	size_t n = policy_remaining(req, before, cand);
+	policy_view view;
+
+	if (n == 0)
+		return;
+	policy_view_init(p, ctx, &view);
+	squarecb_weights(p, &view, req, cand, n, before->n, prob);
+	for (size_t j = 0; j < n; j++)
+		probs[cand[j]] = prob[j];
+}
+
 const policy_type policy_squarecb_type = {
     .name = "squarecb",
     .params = squarecb_params_table,
@@ -88,4 +112,5 @@ const policy_type policy_squarecb_type = {
     .params_size = sizeof(squarecb_params),
     .init = NULL,
     .decide = squarecb_decide,
+    .slot_probs = squarecb_slot_probs,
 };

@@ -530,7 +530,8 @@ static void test_episodes_logged(void **state)
 	FX_OK(f, f->s->ops->commit(f->s));
 	FX_OK(f, db_episodes_logged(f->s, "A", NULL, sc_collect, &r));
 	assert_int_equal(r.n, 2);
-	assert_int_equal(r.ncols, 13);
+	assert_int_equal(r.ncols, 14);
+	sc_assert_str(sc_cell(&r, 0, 13), "2022-01-01"); /* the request timestamp, for replay */
 	{
 		char id[24];
 

@@ -18,6 +18,14 @@
  *     estimand, and for the slate estimand where the weights allow it.
  *  4. Tiny logged propensities (weights up to 50): switch-DR and clipped
  *     IPS, their threshold, and switch-DR's coverage of a known truth.
+ *  5. The contextual policies' slot probabilities equal the propensities
+ *     their decide logs; then a contextual candidate (squarecb) replayed on a uniformly logged
+ *     episodes of the contextual world: its IPS and DR intervals contain its
+ *     true value (the exact expected acceptance of its slates for each
+ *     logged customer, from a twin replayed the same way), and squarecb's
+ *     estimate beats thompson's
+ *     (over per-state statistics of other customers' log) as the truth says
+ *     it should.
  *
  * Public API only; links against build/liboffer.a.
  */
@@ -34,8 +42,11 @@
 #include <string.h>
 
 #include "agent.h"
+#include "customer.h"
 #include "db.h"
+#include "model.h"
 #include "ope.h"
+#include "policy.h"
 #include "sim.h"
 #include "store.h"
 #include "util.h"
@@ -562,6 +573,333 @@ static void test_tiny_propensities(void **unused)
 	assert_true(width_sw < width_ips);
 }
 
+/* --- 5. a contextual candidate, replayed ----------------------------------------- */
+
+#define CTX_EPISODES 4000
+#define CTX_SLATES (NOFFERS * (NOFFERS - 1) * (NOFFERS - 2))
+
+/* The candidate's expected acceptance for customer c: sum over slates of P(slate) P(accept). */
+static double ctx_truth(policy *p, const feat_ctx *fc, const predict_req *req, const sim_context *c,
+                        double *first)
+{
+	double sum = 0;
+	double p0[NOFFERS];
+	policy_slate b;
+
+	memset(&b, 0, sizeof(b));
+	policy_slot_probs(p, fc, req, &b, p0);
+	for (size_t i = 0; i < NOFFERS; i++) {
+		double p1[NOFFERS];
+
+		*first += p0[i] * sim_expected_ctx(c, &i, 1);
+		b.n = 1;
+		b.idx[0] = i;
+		policy_slot_probs(p, fc, req, &b, p1);
+		for (size_t j = 0; j < NOFFERS; j++) {
+			double p2[NOFFERS];
+
+			if (j == i)
+				continue;
+			b.n = 2;
+			b.idx[1] = j;
+			policy_slot_probs(p, fc, req, &b, p2);
+			for (size_t k = 0; k < NOFFERS; k++) {
+				size_t sl[3] = {i, j, k};
+
+				if (k == i || k == j)
+					continue;
+				sum += p0[i] * p1[j] * p2[k] * sim_expected_ctx(c, sl, 3);
+			}
+		}
+	}
+	return sum;
+}
+
+/* The same for a tabular candidate, through ope_slot_probs. */
+static double tab_truth(const ope_log *l, const ope_candidate *cand, const char *key,
+                        const customer_attrs *cust, const sim_context *c, double *first)
+{
+	unsigned char taken[NOFFERS] = {0};
+	double p0[NOFFERS];
+	double sum = 0;
+
+	assert_int_equal(ope_slot_probs(l, cand, key, cust, taken, p0), 0);
+	for (size_t i = 0; i < NOFFERS; i++) {
+		double p1[NOFFERS];
+
+		*first += p0[i] * sim_expected_ctx(c, &i, 1);
+		taken[i] = 1;
+		assert_int_equal(ope_slot_probs(l, cand, key, cust, taken, p1), 0);
+		for (size_t j = 0; j < NOFFERS; j++) {
+			double p2[NOFFERS];
+
+			if (taken[j])
+				continue;
+			taken[j] = 1;
+			assert_int_equal(ope_slot_probs(l, cand, key, cust, taken, p2), 0);
+			for (size_t k = 0; k < NOFFERS; k++) {
+				size_t sl[3] = {i, j, k};
+
+				if (!taken[k])
+					sum += p0[i] * p1[j] * p2[k] * sim_expected_ctx(c, sl, 3);
+			}
+			taken[j] = 0;
+		}
+		taken[i] = 0;
+	}
+	return sum;
+}
+
+static void test_contextual_replay(void **unused)
+{
+	static const char params[] = "{\"gamma_scale\":20}";
+	sim_world *w = xmalloc(sizeof(*w));
+	predict_req *choice = xcalloc(1, sizeof(*choice));
+	values *v = values_new();
+	double(*counts)[NOFFERS][2] = NULL;
+	char(*keys)[AGENT_STATE_MAX] = xcalloc(CTX_EPISODES, AGENT_STATE_MAX);
+	customer_attrs *custs = xcalloc(CTX_EPISODES, sizeof(*custs));
+	policy *twin = NULL;
+	ope_candidate sq;
+	ope_candidate th;
+	ope_result sq_slate;
+	ope_result sq_first;
+	ope_result th_slate;
+	ope_result th_first;
+	ope_log l;
+	ope_log train;
+	rng r;
+	double truth_sq = 0;
+	double truth_th = 0;
+	double first_sq = 0;
+	double first_th = 0;
+	char err[256];
+
+	(void)unused;
+	assert_int_equal(sim_world_init_kind(w, SIM_WORLD_CONTEXTUAL, 11, 0), 0);
+	ope_log_init(&l);
+	for (size_t j = 0; j < NOFFERS; j++) {
+		assert_int_equal(ope_log_offer(&l, offer_names[j]), (int)j);
+		util_strlcpy(choice->offers[j], offer_names[j], sizeof(choice->offers[j]));
+		choice->allowed[j] = 1;
+	}
+	choice->n_offers = choice->n_allowed = NOFFERS;
+	ope_log_init(&train);
+	for (size_t j = 0; j < NOFFERS; j++)
+		assert_int_equal(ope_log_offer(&train, offer_names[j]), (int)j);
+	rng_seed(&r, 5);
+	/*
+	 * The log: uniformly random slates (propensities 1/10, 1/9, 1/8); then
+	 * as many other customers, whose log gives thompson its statistics.
+	 */
+	for (size_t t = 0; t < 2 * CTX_EPISODES; t++) {
+		ope_log *into = t < CTX_EPISODES ? &l : &train;
+		char key[AGENT_STATE_MAX];
+		sim_context c;
+		sim_outcome o;
+		predict_req req;
+		size_t sl[3];
+		const char *names[3];
+		double prop[3] = {1.0 / 10, 1.0 / 9, 1.0 / 8};
+		char demo[CUSTOMER_SEGMENT_MAX];
+
+		sim_context_at(w, t, &c);
+		assert_int_equal(sim_request(&c, &req), 0);
+		customer_segment(&req.customer, NULL, demo, sizeof(demo));
+		assert_int_equal(customer_state_key(demo, &req.date, key, sizeof(key)), 0);
+		if (t < CTX_EPISODES) {
+			util_strlcpy(keys[t], key, AGENT_STATE_MAX);
+			custs[t] = req.customer;
+		}
+		for (size_t k = 0; k < 3; k++) {
+			size_t pick;
+			int dup;
+
+			do {
+				pick = (size_t)(rng_uniform(&r) * NOFFERS) % NOFFERS;
+				dup = 0;
+				for (size_t q = 0; q < k; q++)
+					dup |= sl[q] == pick;
+			} while (dup);
+			sl[k] = pick;
+			names[k] = offer_names[pick];
+		}
+		sim_respond(w, &c, sl, 3, &o);
+		assert_int_equal(ope_log_add(into, key, &req.customer, names, prop, 3, o.accepted,
+		                             o.accepted ? offer_names[sl[o.slot]] : NULL),
+		                 0);
+		ope_log_context(into, req.states_text, req.timestamp);
+		request_predict_free(&req);
+	}
+	/* Thompson's statistics: per state and offer, from the other customers' log (slot credit). */
+	counts = xcalloc(CTX_EPISODES, sizeof(*counts));
+	for (size_t i = 0; i < train.n; i++) {
+		const ope_episode *e = &train.eps[i];
+
+		for (size_t k = 0; k < e->n; k++) {
+			counts[e->state][e->shown[k]][0] += 1;
+			counts[e->state][e->shown[k]][1] += e->slot == (int)k;
+		}
+	}
+	for (size_t s = 0; s < train.states->n; s++) {
+		for (size_t j = 0; j < NOFFERS; j++) {
+			double n = counts[s][j][0];
+			double a = counts[s][j][1];
+
+			if (n > 0)
+				set_row(v, "A", ope_log_state_key(&train, s), offer_names[j], n, a, a,
+				        n - a);
+		}
+	}
+	memset(&th, 0, sizeof(th));
+	agent_conf_default(&th.conf);
+	th.conf.policy = POLICY_THOMPSON;
+	th.v = v;
+	th.company = "A";
+	th.seed = 1;
+	memset(&sq, 0, sizeof(sq));
+	agent_conf_default(&sq.conf);
+	sq.seed = 1;
+	assert_int_equal(policy_new(policy_find("squarecb"), params, &sq.learner, err, sizeof(err)), 0);
+	assert_int_equal(policy_new(policy_find("squarecb"), params, &twin, err, sizeof(err)), 0);
+	/* The truth: a twin replayed the same way, its exact value for each logged customer. */
+	for (size_t t = 0; t < CTX_EPISODES; t++) {
+		const ope_episode *e = &l.eps[t];
+		const policy_common *pc = policy_params(twin);
+		sim_context c;
+		feat_ctx fc;
+		policy_slate shown;
+		policy_feedback fb;
+
+		sim_context_at(w, t, &c);
+		assert_int_equal(model_episode_context(e->states, e->ts, keys[t], &fc), 0);
+		truth_sq += ctx_truth(twin, &fc, choice, &c, &first_sq) / CTX_EPISODES;
+		truth_th += tab_truth(&l, &th, keys[t], &custs[t], &c, &first_th) / CTX_EPISODES;
+		memset(&shown, 0, sizeof(shown));
+		memset(&fb, 0, sizeof(fb));
+		shown.n = fb.n = e->n;
+		for (size_t k = 0; k < e->n; k++) {
+			shown.idx[k] = e->shown[k];
+			fb.reward[k] = e->slot == (int)k ? pc->r_accept : pc->r_ignore;
+		}
+		policy_cascade(fb.n, e->slot, fb.credited);
+		assert_int_equal(policy_learn(twin, &fc, choice, &shown, &fb), 0);
+	}
+	assert_int_equal(ope_evaluate(&l, &sq, &sq_slate, &sq_first), 0);
+	assert_int_equal(ope_evaluate(&l, &th, &th_slate, &th_first), 0);
+	first_sq /= CTX_EPISODES;
+	first_th /= CTX_EPISODES;
+	print_message("contextual, first slot: truth squarecb %.4f thompson %.4f; squarecb IPS %.4f "
+	              "[%.4f, %.4f] DR %.4f [%.4f, %.4f]; thompson IPS %.4f DR %.4f; ess %.0f\n",
+	              first_sq, first_th, sq_first.ips.value, sq_first.ips.lo, sq_first.ips.hi,
+	              sq_first.dr.value, sq_first.dr.lo, sq_first.dr.hi, th_first.ips.value,
+	              th_first.dr.value, sq_first.ess);
+	print_message(
+	    "contextual, slate: truth squarecb %.4f thompson %.4f; squarecb IPS %.4f [%.4f, %.4f] "
+	    "DR %.4f [%.4f, %.4f]; thompson IPS %.4f DR %.4f; logged %.4f; ess %.0f\n",
+	    truth_sq, truth_th, sq_slate.ips.value, sq_slate.ips.lo, sq_slate.ips.hi, sq_slate.dr.value,
+	    sq_slate.dr.lo, sq_slate.dr.hi, th_slate.ips.value, th_slate.dr.value, sq_slate.logged.value,
+	    sq_slate.ess);
+	assert_int_equal(sq_slate.n, CTX_EPISODES);
+	assert_int_equal(sq_slate.skipped, 0);
+	/*
+	 * The first slot (weights at most 10): tight intervals that contain the
+	 * truth, and the ranking the truth gives. The slate (weights up to 720
+	 * against a uniform logger): wide, but they contain it too.
+	 */
+	assert_true(inside(&sq_first.ips, first_sq));
+	assert_true(inside(&sq_first.dr, first_sq));
+	assert_true(inside(&sq_first.switch_dr, first_sq));
+	assert_true(sq_first.dr.hi - sq_first.dr.lo < 0.1);
+	assert_true(first_sq > first_th + 0.02);
+	assert_true(sq_first.dr.value > th_first.dr.value);
+	assert_true(sq_first.ips.value > th_first.ips.value);
+	assert_true(inside(&sq_slate.ips, truth_sq));
+	assert_true(inside(&sq_slate.dr, truth_sq));
+	assert_true(truth_sq > truth_th);
+	/* The replay learned: it beats the uniform logger it learned from. */
+	assert_true(truth_sq > sq_slate.logged.value);
+	policy_free(twin);
+	policy_free(sq.learner);
+	ope_log_free(&l);
+	ope_log_free(&train);
+	values_free(v);
+	free(counts);
+	free(keys);
+	free(custs);
+	free(choice);
+	free(w);
+}
+
+/*
+ * The contextual policies' slot_probs (what evaluate scores with) equal the
+ * propensities their decide logs, slot by slot, and sum to 1, on customers
+ * of the contextual world after some learning.
+ */
+static void test_contextual_probs_match_decide(void **unused)
+{
+	static const char *const names[] = {"squarecb", "linear-ts"};
+	sim_world *w = xmalloc(sizeof(*w));
+	double worst[2] = {0, 0};
+
+	(void)unused;
+	assert_int_equal(sim_world_init_kind(w, SIM_WORLD_CONTEXTUAL, 3, 0), 0);
+	for (size_t q = 0; q < UTIL_ARRAY_LEN(names); q++) {
+		policy *p = NULL;
+		char err[256];
+		rng r;
+
+		assert_int_equal(policy_new(policy_find(names[q]), NULL, &p, err, sizeof(err)), 0);
+		rng_seed(&r, 9);
+		for (uint64_t t = 0; t < 400; t++) {
+			const policy_common *pc = policy_params(p);
+			sim_context c;
+			sim_outcome o;
+			predict_req req;
+			feat_ctx fc;
+			policy_slate sl;
+			policy_slate before;
+			policy_feedback fb;
+			size_t idx[3];
+
+			sim_context_at(w, t, &c);
+			assert_int_equal(sim_request(&c, &req), 0);
+			assert_int_equal(feat_context(&req, NULL, &fc), 0);
+			assert_int_equal(policy_decide(p, &fc, &req, &r, &sl), 0);
+			memset(&before, 0, sizeof(before));
+			for (size_t k = 0; k < sl.n; k++) {
+				double probs[REQ_OFFERS_MAX];
+				double sum = 0;
+
+				policy_slot_probs(p, &fc, &req, &before, probs);
+				for (size_t j = 0; j < req.n_offers; j++)
+					sum += probs[j];
+				/* squarecb's are exact; linear-ts's win probabilities are by quadrature. */
+				if (fabs(sum - 1.0) > worst[q])
+					worst[q] = fabs(sum - 1.0);
+				assert_true(fabs(probs[sl.idx[k]] - sl.propensity[k]) < 1e-12);
+				before.idx[before.n++] = sl.idx[k];
+			}
+			for (size_t k = 0; k < sl.n; k++)
+				idx[k] = sl.idx[k];
+			sim_respond(w, &c, idx, sl.n, &o);
+			memset(&fb, 0, sizeof(fb));
+			fb.n = sl.n;
+			for (size_t k = 0; k < sl.n; k++)
+				fb.reward[k] = o.slot == (int)k ? pc->r_accept : pc->r_ignore;
+			policy_cascade(fb.n, o.slot, fb.credited);
+			assert_int_equal(policy_learn(p, &fc, &req, &sl, &fb), 0);
+			request_predict_free(&req);
+		}
+		policy_free(p);
+	}
+	print_message("slot probabilities sum to 1 within %.3g (squarecb), %.3g (linear-ts)\n", worst[0],
+	              worst[1]);
+	assert_true(worst[0] < 1e-9);
+	assert_true(worst[1] < 0.02);
+	free(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -570,6 +908,8 @@ int main(void)
 	    cmocka_unit_test(test_simulated_truth),
 	    cmocka_unit_test(test_load),
 	    cmocka_unit_test(test_tiny_propensities),
+	    cmocka_unit_test(test_contextual_probs_match_decide),
+	    cmocka_unit_test(test_contextual_replay),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
