@@ -24,6 +24,7 @@
 
 #include "policy.h"
 #include "ridge.h"
+#include "util.h"
 
 #define NODES_MAX 1024
 
@@ -130,9 +131,7 @@ static int lints_decide(policy *p, const feat_ctx *ctx, const predict_req *req, 
 		/* A shown offer had positive probability, however far in the tail. */
 		if (prop < 1e-12)
 			prop = 1e-12;
-		out->idx[out->n] = cand[best];
-		out->propensity[out->n] = prop > 1.0 ? 1.0 : prop;
-		out->n++;
+		policy_slate_add(out, cand[best], prop > 1.0 ? 1.0 : prop);
 	}
 	return 0;
 }
@@ -140,7 +139,7 @@ static int lints_decide(policy *p, const feat_ctx *ctx, const predict_req *req, 
 const policy_type policy_lints_type = {
     .name = "linear-ts",
     .params = lints_params_table,
-    .nparams = sizeof(lints_params_table) / sizeof(lints_params_table[0]),
+    .nparams = UTIL_ARRAY_LEN(lints_params_table),
     .params_size = sizeof(lints_params),
     .init = lints_init,
     .decide = lints_decide,

@@ -21,6 +21,7 @@
 
 #include "policy.h"
 #include "ridge.h"
+#include "util.h"
 
 typedef struct squarecb_params {
 	policy_common c;
@@ -50,7 +51,6 @@ static int squarecb_decide(policy *p, const feat_ctx *ctx, const predict_req *re
 		size_t n = policy_remaining(req, out, cand);
 		size_t best = 0;
 		double rest = 1.0;
-		double u;
 		size_t pick;
 
 		if (n == 0)
@@ -68,15 +68,9 @@ static int squarecb_decide(policy *p, const feat_ctx *ctx, const predict_req *re
 			rest -= prob[j];
 		}
 		prob[best] = rest;
-		u = rng_uniform(r);
-		for (pick = 0; pick + 1 < n; pick++) {
-			if (u < prob[pick])
-				break;
-			u -= prob[pick];
-		}
-		out->idx[out->n] = cand[pick];
-		out->propensity[out->n] = prob[pick];
-		out->n++;
+		/* Every p_j is positive (gamma is finite), so the draw always picks. */
+		pick = policy_draw(r, prob, NULL, n);
+		policy_slate_add(out, cand[pick], prob[pick]);
 	}
 	return 0;
 }
@@ -84,7 +78,7 @@ static int squarecb_decide(policy *p, const feat_ctx *ctx, const predict_req *re
 const policy_type policy_squarecb_type = {
     .name = "squarecb",
     .params = squarecb_params_table,
-    .nparams = sizeof(squarecb_params_table) / sizeof(squarecb_params_table[0]),
+    .nparams = UTIL_ARRAY_LEN(squarecb_params_table),
     .params_size = sizeof(squarecb_params),
     .init = NULL,
     .decide = squarecb_decide,
