@@ -163,8 +163,7 @@ static int load_maps(server *s)
 	int64_t nseg = 0;
 	int rc;
 
-	rc = install_map(s, &s->products, products,
-	                 db_products_each(s->reader, product_cb, products));
+	rc = install_map(s, &s->products, products, db_products_each(s->reader, product_cb, products));
 	if (rc == 0) {
 		keys = strmap_new();
 		rc = install_map(s, &s->keys, keys, db_keys_each(s->reader, key_cb, keys));
