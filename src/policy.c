@@ -85,27 +85,39 @@ void policy_tab_decide(policy_tab *t, rng *r, policy_slate *out)
 	memset(out, 0, sizeof(*out));
 	while (out->n < POLICY_SLOTS && out->n < t->n) {
 		double probs[REQ_OFFERS_MAX];
-		double x;
-		size_t pick = SIZE_MAX;
+		size_t pick;
 
 		t->type->slot_probs(t, taken, probs);
-		x = rng_uniform(r);
-		/* The last offer with positive probability absorbs rounding. */
-		for (size_t i = 0; i < t->n; i++) {
-			if (taken[i] || !(probs[i] > 0))
-				continue;
-			pick = i;
-			if (x < probs[i])
-				break;
-			x -= probs[i];
-		}
+		pick = policy_draw(r, probs, taken, t->n);
 		if (pick == SIZE_MAX)
 			break;
 		taken[pick] = 1;
-		out->idx[out->n] = t->o[pick].idx;
-		out->propensity[out->n] = probs[pick];
-		out->n++;
+		policy_slate_add(out, t->o[pick].idx, probs[pick]);
 	}
+}
+
+size_t policy_draw(rng *r, const double *probs, const unsigned char *skip, size_t n)
+{
+	double x = rng_uniform(r);
+	size_t pick = SIZE_MAX;
+
+	/* The last offer with positive probability absorbs rounding. */
+	for (size_t i = 0; i < n; i++) {
+		if ((skip != NULL && skip[i]) || !(probs[i] > 0))
+			continue;
+		pick = i;
+		if (x < probs[i])
+			break;
+		x -= probs[i];
+	}
+	return pick;
+}
+
+void policy_slate_add(policy_slate *s, size_t idx, double propensity)
+{
+	s->idx[s->n] = idx;
+	s->propensity[s->n] = propensity;
+	s->n++;
 }
 
 void policy_tab_proportional(const policy_tab *t, const unsigned char *taken, int weighted,

@@ -239,6 +239,12 @@ void policy_tab_clear(policy_tab *t);
  * probability each was drawn with.
  */
 void policy_tab_decide(policy_tab *t, rng *r, policy_slate *out);
+/* Draws one index of probs[0..n) by its probability, skipping skip[i] (skip
+ * may be NULL) and non-positive entries; the last drawable index absorbs
+ * rounding. SIZE_MAX when none is drawable. Consumes one rng_uniform. */
+size_t policy_draw(rng *r, const double *probs, const unsigned char *skip, size_t n);
+/* Appends offer idx with its propensity to the slate (caller keeps n < POLICY_SLOTS). */
+void policy_slate_add(policy_slate *s, size_t idx, double propensity);
 /* Helpers for slot_probs: proportional to o[i].weight (1 each when !weighted). */
 void policy_tab_proportional(const policy_tab *t, const unsigned char *taken, int weighted,
                              double *probs);

@@ -24,6 +24,7 @@
 
 #include "policy.h"
 #include "ridge.h"
+#include "util.h"
 
 #define NODES_MAX 1024
 
@@ -147,9 +148,7 @@ static int lints_decide(policy *p, const feat_ctx *ctx, const predict_req *req, 
 				best = j;
 			}
 		}
-		out->idx[out->n] = cand[best];
-		out->propensity[out->n] = lints_propensity(lp, m, s, n, best);
-		out->n++;
+		policy_slate_add(out, cand[best], lints_propensity(lp, m, s, n, best));
 	}
 	return 0;
 }
@@ -175,7 +174,7 @@ static void lints_slot_probs(policy *p, const feat_ctx *ctx, const predict_req *
 const policy_type policy_lints_type = {
     .name = "linear-ts",
     .params = lints_params_table,
-    .nparams = sizeof(lints_params_table) / sizeof(lints_params_table[0]),
+    .nparams = UTIL_ARRAY_LEN(lints_params_table),
     .params_size = sizeof(lints_params),
     .init = lints_init,
     .decide = lints_decide,

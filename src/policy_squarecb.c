@@ -21,6 +21,7 @@
 
 #include "policy.h"
 #include "ridge.h"
+#include "util.h"
 
 typedef struct squarecb_params {
 	policy_common c;
@@ -70,21 +71,14 @@ static int squarecb_decide(policy *p, const feat_ctx *ctx, const predict_req *re
 		size_t cand[REQ_OFFERS_MAX];
 		double prob[REQ_OFFERS_MAX];
 		size_t n = policy_remaining(req, out, cand);
-		double u;
 		size_t pick;
 
 		if (n == 0)
 			break;
 		squarecb_weights(p, &view, req, cand, n, out->n, prob);
-		u = rng_uniform(r);
-		for (pick = 0; pick + 1 < n; pick++) {
-			if (u < prob[pick])
-				break;
-			u -= prob[pick];
-		}
-		out->idx[out->n] = cand[pick];
-		out->propensity[out->n] = prob[pick];
-		out->n++;
+		/* Every p_j is positive (gamma is finite), so the draw always picks. */
+		pick = policy_draw(r, prob, NULL, n);
+		policy_slate_add(out, cand[pick], prob[pick]);
 	}
 	return 0;
 }
@@ -108,7 +102,7 @@ static void squarecb_slot_probs(policy *p, const feat_ctx *ctx, const predict_re
 const policy_type policy_squarecb_type = {
     .name = "squarecb",
     .params = squarecb_params_table,
-    .nparams = sizeof(squarecb_params_table) / sizeof(squarecb_params_table[0]),
+    .nparams = UTIL_ARRAY_LEN(squarecb_params_table),
     .params_size = sizeof(squarecb_params),
     .init = NULL,
     .decide = squarecb_decide,

@@ -139,50 +139,44 @@ static int key_cb(void *arg, int64_t id, const char *company, const char *hash, 
 	return 0;
 }
 
-/* Swaps *slot for fresh under the write lock and frees the old map. */
-static void swap_map(server *s, strmap **slot, strmap *fresh)
+/* Installs a freshly loaded map: on rc 0 swaps *slot for fresh under the
+ * write lock and frees the old map, else frees fresh. Returns rc. */
+static int install_map(server *s, strmap **slot, strmap *fresh, int rc)
 {
-	strmap *old;
+	strmap *old = fresh;
 
-	pthread_rwlock_wrlock(&s->lock);
-	old = *slot;
-	*slot = fresh;
-	pthread_rwlock_unlock(&s->lock);
+	if (rc == 0) {
+		pthread_rwlock_wrlock(&s->lock);
+		old = *slot;
+		*slot = fresh;
+		pthread_rwlock_unlock(&s->lock);
+	}
 	strmap_free(old);
+	return rc;
 }
 
 static int load_maps(server *s)
 {
 	strmap *products = strmap_new();
-	strmap *keys = strmap_new();
+	strmap *keys;
+	strmap *segs;
 	int64_t nseg = 0;
 	int rc;
 
-	rc = db_products_each(s->reader, product_cb, products);
-	if (rc == 0)
-		swap_map(s, &s->products, products);
-	else
-		strmap_free(products);
-	if (rc == 0)
-		rc = db_keys_each(s->reader, key_cb, keys);
-	if (rc == 0)
-		swap_map(s, &s->keys, keys);
-	else
-		strmap_free(keys);
+	rc = install_map(s, &s->products, products, db_products_each(s->reader, product_cb, products));
+	if (rc == 0) {
+		keys = strmap_new();
+		rc = install_map(s, &s->keys, keys, db_keys_each(s->reader, key_cb, keys));
+	}
 	/* Segments can be many (one per known customer): reload only when the
 	 * table changed size or at start, which is when offerctl train runs. */
 	if (rc == 0)
 		rc = db_count(s->reader, "tb_segments", &nseg);
 	if (rc == 0 && (nseg != s->segments_count || s->segments == NULL)) {
-		strmap *segs = strmap_new();
-
-		rc = db_segments_each(s->reader, segment_cb, segs);
-		if (rc == 0) {
-			swap_map(s, &s->segments, segs);
+		segs = strmap_new();
+		rc = install_map(s, &s->segments, segs, db_segments_each(s->reader, segment_cb, segs));
+		if (rc == 0)
 			s->segments_count = nseg;
-		} else {
-			strmap_free(segs);
-		}
 	}
 	return rc;
 }

@@ -41,31 +41,50 @@ void strmap_free(strmap *m)
 	free(m);
 }
 
+static const char *slot_key(const void *slots, size_t size, size_t i)
+{
+	return *(char *const *)(const void *)((const char *)slots + i * size);
+}
+
+size_t strmap_probe(const void *slots, size_t size, size_t cap, const char *key)
+{
+	size_t i = util_hash(key) & (cap - 1);
+	const char *k;
+
+	while ((k = slot_key(slots, size, i)) != NULL && strcmp(k, key) != 0)
+		i = (i + 1) & (cap - 1);
+	return i;
+}
+
+void *strmap_reserve(void *slots, size_t size, size_t *cap, size_t used)
+{
+	char *grown;
+
+	if ((used + 1) * 10 <= *cap * 7)
+		return slots;
+	grown = xcalloc(*cap * 2, size);
+	for (size_t i = 0; i < *cap; i++) {
+		const char *k = slot_key(slots, size, i);
+
+		if (k != NULL)
+			memcpy(grown + strmap_probe(grown, size, *cap * 2, k) * size,
+			       (char *)slots + i * size, size);
+	}
+	free(slots);
+	*cap *= 2;
+	return grown;
+}
+
 static slot *lookup(const strmap *m, const char *key)
 {
-	size_t i = util_hash(key) & (m->cap - 1);
-
-	while (m->slots[i].key != NULL && strcmp(m->slots[i].key, key) != 0)
-		i = (i + 1) & (m->cap - 1);
-	return &m->slots[i];
+	return &m->slots[strmap_probe(m->slots, sizeof(slot), m->cap, key)];
 }
 
 void strmap_put(strmap *m, const char *key, const char *value)
 {
 	slot *s;
 
-	if ((m->used + 1) * 10 > m->cap * 7) {
-		slot *old = m->slots;
-		size_t oldcap = m->cap;
-
-		m->cap *= 2;
-		m->slots = xcalloc(m->cap, sizeof(slot));
-		for (size_t i = 0; i < oldcap; i++) {
-			if (old[i].key != NULL)
-				*lookup(m, old[i].key) = old[i];
-		}
-		free(old);
-	}
+	m->slots = strmap_reserve(m->slots, sizeof(slot), &m->cap, m->used);
 	s = lookup(m, key);
 	if (s->key == NULL) {
 		s->key = xstrdup(key);

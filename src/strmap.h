@@ -18,4 +18,16 @@ void strmap_put(strmap *m, const char *key, const char *value);
 int strmap_get(const strmap *m, const char *key, const char **value);
 size_t strmap_size(const strmap *m);
 
+/*
+ * The linear probing behind this map, shared with values.c's table: slots
+ * is an array of cap (a power of two) entries of `size` bytes each whose
+ * first member is the entry's `char *key`, NULL in a free slot.
+ */
+/* The index of key's entry, else of the free slot where it belongs. */
+size_t strmap_probe(const void *slots, size_t size, size_t cap, const char *key);
+/* Makes room for one more entry beside `used`: past 70 % full, returns the
+ * entries rehashed into twice as many slots (freeing slots, doubling *cap);
+ * else slots as they are. */
+void *strmap_reserve(void *slots, size_t size, size_t *cap, size_t used);
+
 #endif

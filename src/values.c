@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "customer.h"
+#include "strmap.h"
 #include "util.h"
 
 #define SEP "\x1f"
@@ -69,54 +70,25 @@ void values_free(values *v)
 
 static ventry *find(const values *v, const char *key)
 {
-	size_t mask = v->cap - 1;
-	size_t i = util_hash(key) & mask;
+	ventry *e = &v->slots[strmap_probe(v->slots, sizeof(ventry), v->cap, key)];
 
-	while (v->slots[i].key != NULL) {
-		if (strcmp(v->slots[i].key, key) == 0)
-			return &v->slots[i];
-		i = (i + 1) & mask;
-	}
-	return NULL;
-}
-
-static void grow(values *v)
-{
-	ventry *old = v->slots;
-	size_t oldcap = v->cap;
-
-	v->cap *= 2;
-	v->slots = xcalloc(v->cap, sizeof(ventry));
-	for (size_t i = 0; i < oldcap; i++) {
-		if (old[i].key != NULL) {
-			size_t j = util_hash(old[i].key) & (v->cap - 1);
-
-			while (v->slots[j].key != NULL)
-				j = (j + 1) & (v->cap - 1);
-			v->slots[j] = old[i];
-		}
-	}
-	free(old);
+	return e->key != NULL ? e : NULL;
 }
 
 /* Returns the entry for key, creating a zeroed one. Caller holds the write lock. */
 static ventry *find_or_add(values *v, const char *key)
 {
 	ventry *e = find(v, key);
-	size_t i;
 
 	if (e != NULL)
 		return e;
-	if ((v->used + 1) * 10 > v->cap * 7)
-		grow(v);
-	i = util_hash(key) & (v->cap - 1);
-	while (v->slots[i].key != NULL)
-		i = (i + 1) & (v->cap - 1);
-	memset(&v->slots[i], 0, sizeof(ventry));
-	v->slots[i].key = xstrdup(key);
-	v->slots[i].gamma = 1.0;
+	v->slots = strmap_reserve(v->slots, sizeof(ventry), &v->cap, v->used);
+	e = &v->slots[strmap_probe(v->slots, sizeof(ventry), v->cap, key)];
+	memset(e, 0, sizeof(ventry));
+	e->key = xstrdup(key);
+	e->gamma = 1.0;
 	v->used++;
-	return &v->slots[i];
+	return e;
 }
 
 static void scale(vstats *s, double f)
