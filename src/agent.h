@@ -16,7 +16,6 @@
 #include "rng.h"
 #include "values.h"
 
-#define AGENT_SHOWN 3
 /* Defaults of the PARAMS knobs shrink and forgetting (docs/simulation.md measures them). */
 #define AGENT_SHRINK_DEFAULT 30.0
 #define AGENT_FORGETTING_DEFAULT 0.999
@@ -83,8 +82,8 @@ double agent_brief_weight(const customer_attrs *c, const char *offer, size_t pos
 
 typedef struct agent_decision {
 	size_t n;                       /* offers chosen, 1..3 */
-	size_t idx[AGENT_SHOWN];        /* indexes into the request's offers */
-	double propensity[AGENT_SHOWN]; /* P(chosen at slot k | slots before) */
+	size_t idx[OFFERS_SHOWN];        /* indexes into the request's offers */
+	double propensity[OFFERS_SHOWN]; /* P(chosen at slot k | slots before) */
 	char segment[AGENT_SEGMENT_MAX];
 	char state_key[AGENT_STATE_MAX];
 } agent_decision;

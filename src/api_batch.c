@@ -155,7 +155,7 @@ static void batch_op_done(api_call *call, writer_op *op)
 
 static void write_row(batch_ctx *b, const batch_row *row)
 {
-	char names[CSV_RESULT_OFFERS][256];
+	char names[OFFERS_SHOWN][256];
 	csv_result res;
 
 	memset(&res, 0, sizeof(res));
@@ -178,7 +178,7 @@ static void write_row(batch_ctx *b, const batch_row *row)
 	}
 	res.customer_id = row->d.req.customer_id;
 	res.response_date = b->today;
-	for (size_t k = 0; k < row->d.res.dec.n && k < CSV_RESULT_OFFERS; k++) {
+	for (size_t k = 0; k < row->d.res.dec.n && k < OFFERS_SHOWN; k++) {
 		res.offers[k] = row->d.res.offers[k];
 		if (b->v2 &&
 		    api_product_name(b->call.s, b->call.company, res.offers[k], names[k], sizeof(names[k])))

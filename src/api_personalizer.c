@@ -44,7 +44,7 @@
 #define PZ_CUSTOMER_PREFIX "pz:"
 #define PZ_EVENT_STORED_MAX (REQ_ID_MAX - 3)
 /* Slots in one multi-slot rank: each is an episode of customer_id pz:EVENT#k. */
-#define PZ_MULTI_SLOTS_MAX EPISODE_SHOWN_MAX
+#define PZ_MULTI_SLOTS_MAX OFFERS_SHOWN
 #define PZ_MULTI_EVENT_STORED_MAX (PZ_EVENT_STORED_MAX - 2)
 
 /* --- per-company configuration (memory) ------------------------------------ */

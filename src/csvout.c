@@ -66,12 +66,12 @@ int csv_write_result(buf *out, const csv_result *res, int with_products)
 		rc = buf_add(out, ",", 1);
 	if (rc == 0 && ok)
 		rc = csv_write_field(out, res->response_date);
-	for (int i = 0; i < CSV_RESULT_OFFERS && rc == 0; i++) {
+	for (int i = 0; i < OFFERS_SHOWN && rc == 0; i++) {
 		rc = buf_add(out, ",", 1);
 		if (rc == 0 && ok)
 			rc = csv_write_field(out, res->offers[i]);
 	}
-	for (int i = 0; with_products && i < CSV_RESULT_OFFERS && rc == 0; i++) {
+	for (int i = 0; with_products && i < OFFERS_SHOWN && rc == 0; i++) {
 		rc = buf_add(out, ",", 1);
 		if (rc == 0 && ok)
 			rc = csv_write_field(out, res->products[i]);

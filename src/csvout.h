@@ -17,15 +17,15 @@
 #ifndef OFFERD_CSVOUT_H
 #define OFFERD_CSVOUT_H
 
+#include "customer.h"
 #include "util.h"
 
-#define CSV_RESULT_OFFERS 3
 
 typedef struct csv_result {
 	const char *customer_id;
 	const char *response_date;                 /* NULL on error */
-	const char *offers[CSV_RESULT_OFFERS];     /* NULL past the last offer */
-	const char *products[CSV_RESULT_OFFERS];   /* with products only; NULL = no name */
+	const char *offers[OFFERS_SHOWN];     /* NULL past the last offer */
+	const char *products[OFFERS_SHOWN];   /* with products only; NULL = no name */
 	const char *error;                         /* NULL when the row is ok */
 } csv_result;
 

@@ -174,7 +174,7 @@ static int read_answer(json_t *root, csv_result *res)
 		json_t *v;
 
 		json_array_foreach(best, i, v) {
-			if (!json_is_string(v) || n >= CSV_RESULT_OFFERS)
+			if (!json_is_string(v) || n >= OFFERS_SHOWN)
 				return ERR_INVAL;
 			res->offers[n++] = json_string_value(v);
 		}
@@ -183,7 +183,7 @@ static int read_answer(json_t *root, csv_result *res)
 		json_t *v;
 
 		json_object_foreach(best, key, v) {
-			if (n >= CSV_RESULT_OFFERS || (!json_is_string(v) && !json_is_null(v)))
+			if (n >= OFFERS_SHOWN || (!json_is_string(v) && !json_is_null(v)))
 				return ERR_INVAL;
 			res->offers[n] = key;
 			res->products[n++] = json_string_value(v);

@@ -428,7 +428,7 @@ static int http_decide(void *arg, const sim_context *c, size_t *slate, size_t *n
 	ans = json_loads(h->answer != NULL ? h->answer : "", 0, &jerr);
 	best = json_object_get(ans, "best-three-offers");
 	if (!json_is_array(best) || json_array_size(best) == 0 ||
-	    json_array_size(best) > AGENT_SHOWN || !json_is_integer(json_object_get(ans, "episode_id"))) {
+	    json_array_size(best) > OFFERS_SHOWN || !json_is_integer(json_object_get(ans, "episode_id"))) {
 		fprintf(stderr, "offerctl simulate: unexpected /predict answer: %.300s\n", h->answer);
 		rc = ERR_IO;
 		goto out;

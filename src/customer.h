@@ -25,6 +25,9 @@
 #define CUSTOMER_REGION_MAX 16     /* "Americas" and its NUL fit with room */
 #define CUSTOMER_AGE_MAX 150
 #define CUSTOMER_OFFER_ID_MAX 63   /* bytes of an offer id */
+/* The case study's "best three offers": the most offers one decision shows.
+ * Episodes, slates, rewards and the CSV result all use this one name. */
+#define OFFERS_SHOWN 3
 #define CUSTOMER_OFFER_NUM_MAX 999 /* OFFER_1 .. OFFER_999 */
 #define CUSTOMER_SEGMENT_MAX 32    /* bytes of a segment, with the NUL */
 #define CUSTOMER_STATE_KEY_MAX 128 /* bytes of a state key, with the NUL */

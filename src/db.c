@@ -542,7 +542,7 @@ static int reward_episode_row(void *arg, int ncols, const char *const *vals)
 	util_strlcpy(o->policy, vals[3] ? vals[3] : "", sizeof(o->policy));
 	util_strlcpy(o->agent_version, vals[4] ? vals[4] : "", sizeof(o->agent_version));
 	o->n_offers = 0;
-	for (int k = 0; k < EPISODE_SHOWN_MAX; k++) {
+	for (int k = 0; k < OFFERS_SHOWN; k++) {
 		if (vals[5 + k] != NULL)
 			util_strlcpy(o->offers[o->n_offers++], vals[5 + k], sizeof(o->offers[0]));
 	}
@@ -838,7 +838,7 @@ static int insert_slice(store *s, slice *sl, size_t *nins)
 			rc = ERR_IO;
 			break;
 		}
-		for (int k = 0; k < EPISODE_SHOWN_MAX; k++) {
+		for (int k = 0; k < OFFERS_SHOWN; k++) {
 			char key[4] = {'r', (char)('1' + k), '\0', '\0'};
 
 			json_object_set_new(r, key,

@@ -109,10 +109,10 @@ typedef struct db_reward_out {
 	char state_key[128];
 	char policy[DB_POLICY_MAX];
 	char agent_version[DB_VERSION_MAX];
-	char offers[EPISODE_SHOWN_MAX][CUSTOMER_OFFER_ID_MAX + 1];
+	char offers[OFFERS_SHOWN][CUSTOMER_OFFER_ID_MAX + 1];
 	int n_offers;
 	double episode_age;         /* seconds between the episode and now */
-	double rewards[EPISODE_SHOWN_MAX];  /* per shown offer, set by the writer's scoring */
+	double rewards[OFFERS_SHOWN];  /* per shown offer, set by the writer's scoring */
 	int learned;                /* set by the writer's scoring: 0 logs without learning */
 	/*
 	 * 1: in.idem_key was used before for the same request: nothing was

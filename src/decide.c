@@ -9,7 +9,7 @@
 
 #include "util.h"
 
-_Static_assert(AGENT_SHOWN == EPISODE_SHOWN_MAX, "an episode holds the offers a decision shows");
+_Static_assert(OFFERS_SHOWN == OFFERS_SHOWN, "an episode holds the offers a decision shows");
 
 int decide_episode(const agent_conf *conf, values *v, rng *r, const char *company,
                    const predict_req *req, const char *rfm, decide_result *out, episode *ep)
@@ -29,7 +29,7 @@ int decide_episode(const agent_conf *conf, values *v, rng *r, const char *compan
 	ep->company = out->company;
 	ep->customer_id = out->customer_id;
 	ep->states = req->states_text;
-	for (size_t k = 0; k < out->dec.n && k < AGENT_SHOWN; k++) {
+	for (size_t k = 0; k < out->dec.n && k < OFFERS_SHOWN; k++) {
 		util_strlcpy(out->offers[k], req->offers[out->dec.idx[k]], sizeof(out->offers[k]));
 		ep->offers[k] = out->offers[k];
 		ep->propensity[k] = out->dec.propensity[k];

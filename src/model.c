@@ -251,7 +251,7 @@ int model_decide(const agent_conf *c, rng *r, const char *company, const predict
 	if (rc != 0)
 		return rc;
 	out->n = sl.n;
-	for (size_t k = 0; k < sl.n && k < AGENT_SHOWN; k++) {
+	for (size_t k = 0; k < sl.n && k < OFFERS_SHOWN; k++) {
 		out->idx[k] = sl.idx[k];
 		out->propensity[k] = sl.propensity[k];
 	}
@@ -484,7 +484,7 @@ int model_batch_add(model_batch *b, const agent_conf *conf, const char *company,
 	int accepted = -1;
 	int rc;
 
-	if (ep->n_offers <= 0 || ep->n_offers > POLICY_SLOTS)
+	if (ep->n_offers <= 0 || ep->n_offers > OFFERS_SHOWN)
 		return 0;
 	e = entry_get(b->m, company, conf, 1);
 	if (e == NULL)

@@ -125,7 +125,7 @@ int ope_log_add(ope_log *l, const char *state_key, const customer_attrs *custome
 	ope_episode *e;
 	int64_t st;
 
-	if (n < 1 || n > AGENT_SHOWN || state_key == NULL || state_key[0] == '\0' ||
+	if (n < 1 || n > OFFERS_SHOWN || state_key == NULL || state_key[0] == '\0' ||
 	    strlen(state_key) >= AGENT_STATE_MAX)
 		return ERR_INVAL;
 	for (int k = 0; k < n; k++) {
@@ -264,10 +264,10 @@ int ope_slot_probs(const ope_log *l, const ope_candidate *c, const char *state_k
 	sc.n = t->n;
 	{
 		/* The taken offers in index order: a tabular policy reads only the set. */
-		size_t prefix[AGENT_SHOWN];
+		size_t prefix[OFFERS_SHOWN];
 		size_t k = 0;
 
-		for (size_t i = 0; i < t->n && k < AGENT_SHOWN; i++)
+		for (size_t i = 0; i < t->n && k < OFFERS_SHOWN; i++)
 			if (taken[i])
 				prefix[k++] = i;
 		scorer_probs(&sc, taken, prefix, k, probs);
@@ -497,7 +497,7 @@ static double dm_slate_sampled(const episode_view *v, rng *r)
 
 	for (int d = 0; d < SLATE_MC_DRAWS; d++) {
 		unsigned char taken[OPE_OFFERS_MAX] = {0};
-		size_t slate[AGENT_SHOWN];
+		size_t slate[OFFERS_SHOWN];
 
 		for (size_t k = 0; k < v->depth; k++) {
 			double probs[OPE_OFFERS_MAX];
@@ -630,7 +630,7 @@ int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate_out
 		double dm_slate;
 		double dm_first = 0;
 		double qlog = 1.0;
-		size_t logged[AGENT_SHOWN];
+		size_t logged[OFFERS_SHOWN];
 
 		if (c->learner != NULL) {
 			if (model_episode_context(e->states, e->ts, l->states->keys[e->state], &fctx) !=
@@ -646,10 +646,10 @@ int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate_out
 		v.qs = &qs[f];
 		v.state = e->state;
 		v.seg = l->state_segment[e->state];
-		v.depth = no < AGENT_SHOWN ? no : AGENT_SHOWN;
+		v.depth = no < OFFERS_SHOWN ? no : OFFERS_SHOWN;
 		{
 			unsigned char taken[OPE_OFFERS_MAX] = {0};
-			size_t slate[AGENT_SHOWN] = {0};
+			size_t slate[OFFERS_SHOWN] = {0};
 
 			scorer_probs(&sc, taken, slate, 0, pi1);
 			for (size_t k = 0; k < e->n; k++) {
@@ -754,8 +754,8 @@ static void customer_of(const char *states, customer_attrs *out)
 static int load_row(void *arg, int ncols, const char *const *vals)
 {
 	load_ctx *c = arg;
-	const char *offers[AGENT_SHOWN];
-	double prop[AGENT_SHOWN];
+	const char *offers[OFFERS_SHOWN];
+	double prop[OFFERS_SHOWN];
 	customer_attrs cust;
 	int n = 0;
 	int rc;
@@ -763,14 +763,14 @@ static int load_row(void *arg, int ncols, const char *const *vals)
 	if (ncols < 14)
 		return ERR_IO;
 	c->l->read++;
-	for (int k = 0; k < AGENT_SHOWN && vals[3 + k] != NULL; k++) {
+	for (int k = 0; k < OFFERS_SHOWN && vals[3 + k] != NULL; k++) {
 		if (vals[6 + k] == NULL || util_strtod(vals[6 + k], 0.0, 1.0, &prop[k]) != 0 ||
 		    prop[k] <= 0)
 			break;
 		offers[k] = vals[3 + k];
 		n++;
 	}
-	if (vals[1] == NULL || vals[1][0] == '\0' || n == 0 || (n < AGENT_SHOWN && vals[3 + n] != NULL)) {
+	if (vals[1] == NULL || vals[1][0] == '\0' || n == 0 || (n < OFFERS_SHOWN && vals[3 + n] != NULL)) {
 		c->l->no_propensity++;
 		return 0;
 	}

@@ -61,8 +61,8 @@ typedef struct ope_episode {
 	uint32_t state;                    /* index into the log's state keys */
 	uint8_t n;                         /* offers shown, 1..3 */
 	int8_t slot;                       /* accepted slot, OPE_SLOT_NONE or OPE_SLOT_UNKNOWN */
-	uint16_t shown[AGENT_SHOWN];       /* indexes into the log's offers */
-	double propensity[AGENT_SHOWN];    /* logged P(shown[k] | shown[0..k-1]) */
+	uint16_t shown[OFFERS_SHOWN];       /* indexes into the log's offers */
+	double propensity[OFFERS_SHOWN];    /* logged P(shown[k] | shown[0..k-1]) */
 	customer_attrs customer;             /* for the weighted policy */
 	char *states;                        /* the request's states JSON and timestamp, or NULL */
 	char *ts;                            /*   (ope_log_context; contextual candidates) */

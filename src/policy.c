@@ -83,7 +83,7 @@ void policy_tab_decide(policy_tab *t, rng *r, policy_slate *out)
 	unsigned char taken[REQ_OFFERS_MAX] = {0};
 
 	memset(out, 0, sizeof(*out));
-	while (out->n < POLICY_SLOTS && out->n < t->n) {
+	while (out->n < OFFERS_SHOWN && out->n < t->n) {
 		double probs[REQ_OFFERS_MAX];
 		size_t pick;
 
@@ -332,7 +332,7 @@ void policy_view_init(const policy *p, const feat_ctx *ctx, policy_view *out)
 	/* No offer: the context alone (an empty name is never the offer shown last). */
 	feat_offer(ctx, "", 0, 0, bits, FEAT_PER_OFFER, &out->x);
 	out->last = feat_bucket("lastoffer=this", bits);
-	for (size_t k = 0; k < POLICY_SLOTS; k++) {
+	for (size_t k = 0; k < OFFERS_SHOWN; k++) {
 		snprintf(name, sizeof(name), "slot=%zu", k);
 		out->slot[k] = feat_bucket(name, bits);
 	}
@@ -348,7 +348,7 @@ void policy_view_predict(policy *p, const policy_view *v, const predict_req *req
 
 	if (v->ctx->last_offer[0] != '\0' && strcmp(v->ctx->last_offer, req->offers[i]) == 0)
 		extra[n++] = v->last;
-	if (c->slot_features > 0.5 && slot > 0 && slot < POLICY_SLOTS)
+	if (c->slot_features > 0.5 && slot > 0 && slot < OFFERS_SHOWN)
 		extra[n++] = v->slot[slot];
 	ridge_predict_plus(p->stats, ridge_offer(p->stats, req->offers[i], 0), &v->x, extra, n, mean,
 	                   var);
@@ -391,7 +391,7 @@ void policy_slot_probs(policy *p, const feat_ctx *ctx, const predict_req *req,
                        const policy_slate *before, double *probs)
 {
 	memset(probs, 0, req->n_offers * sizeof(double));
-	if (before->n < POLICY_SLOTS)
+	if (before->n < OFFERS_SHOWN)
 		p->type->slot_probs(p, ctx, req, before, probs);
 }
 
@@ -407,7 +407,7 @@ int policy_examples(policy *p, struct ridge *into, const feat_ctx *ctx, const pr
 	const policy_common *c = p->params;
 	double span = c->r_accept - c->r_ignore;
 
-	if (fb->n != shown->n || shown->n > POLICY_SLOTS)
+	if (fb->n != shown->n || shown->n > OFFERS_SHOWN)
 		return ERR_INVAL;
 	for (size_t k = 0; k < shown->n; k++) {
 		const char *offer;

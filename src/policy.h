@@ -18,7 +18,7 @@
  *
  * Contextual policies: its name, its parameters (a table of bounded numbers parsed
  * from the agent version's PARAMS JSON), how it decides a slate of up to
- * POLICY_SLOTS distinct allowed offers with the exact probability of each
+ * OFFERS_SHOWN distinct allowed offers with the exact probability of each
  * slot's choice given the earlier slots, how it learns from the rewards of
  * a slate, and how its learned state is saved, merged and loaded as
  * additive sufficient statistics (ridge.h states the merge rule).
@@ -47,21 +47,20 @@
 #include "util.h"
 #include "values.h"
 
-#define POLICY_SLOTS 3
 
 typedef struct policy policy;
 
 typedef struct policy_slate {
-	size_t n;                          /* offers chosen, 1..POLICY_SLOTS */
-	size_t idx[POLICY_SLOTS];          /* indexes into the request's offers */
-	double propensity[POLICY_SLOTS];   /* P(chosen at slot k | slots before k) */
+	size_t n;                          /* offers chosen, 1..OFFERS_SHOWN */
+	size_t idx[OFFERS_SHOWN];          /* indexes into the request's offers */
+	double propensity[OFFERS_SHOWN];   /* P(chosen at slot k | slots before k) */
 } policy_slate;
 
 /* What a customer did with a slate, on the agent's reward scale. */
 typedef struct policy_feedback {
 	size_t n;
-	double reward[POLICY_SLOTS];        /* r_accept, r_click or r_ignore */
-	unsigned char credited[POLICY_SLOTS]; /* 1: the customer looked at this slot */
+	double reward[OFFERS_SHOWN];        /* r_accept, r_click or r_ignore */
+	unsigned char credited[OFFERS_SHOWN]; /* 1: the customer looked at this slot */
 } policy_feedback;
 
 /* One bounded numeric parameter: PARAMS key, bounds, default, where it goes. */
@@ -156,7 +155,7 @@ void policy_predict(policy *p, const feat_ctx *ctx, const predict_req *req, size
 typedef struct policy_view {
 	feat_vec x;                      /* the context, bias included */
 	uint32_t last;                   /* bucket of lastoffer=this */
-	uint32_t slot[POLICY_SLOTS];     /* bucket of slot=k (k >= 1) */
+	uint32_t slot[OFFERS_SHOWN];     /* bucket of slot=k (k >= 1) */
 	const feat_ctx *ctx;
 } policy_view;
 
@@ -234,7 +233,7 @@ void policy_tab_init(policy_tab *t, const struct agent_conf *conf, values *v, co
                      const char *const *names, const size_t *idx, size_t n);
 void policy_tab_clear(policy_tab *t);
 /*
- * Fills up to POLICY_SLOTS distinct offers slot by slot, each drawn from
+ * Fills up to OFFERS_SHOWN distinct offers slot by slot, each drawn from
  * slot_probs; out->idx are the offers' idx, out->propensity the exact
  * probability each was drawn with.
  */
@@ -243,7 +242,7 @@ void policy_tab_decide(policy_tab *t, rng *r, policy_slate *out);
  * may be NULL) and non-positive entries; the last drawable index absorbs
  * rounding. SIZE_MAX when none is drawable. Consumes one rng_uniform. */
 size_t policy_draw(rng *r, const double *probs, const unsigned char *skip, size_t n);
-/* Appends offer idx with its propensity to the slate (caller keeps n < POLICY_SLOTS). */
+/* Appends offer idx with its propensity to the slate (caller keeps n < OFFERS_SHOWN). */
 void policy_slate_add(policy_slate *s, size_t idx, double propensity);
 /* Helpers for slot_probs: proportional to o[i].weight (1 each when !weighted). */
 void policy_tab_proportional(const policy_tab *t, const unsigned char *taken, int weighted,

@@ -129,7 +129,7 @@ static int lints_decide(policy *p, const feat_ctx *ctx, const predict_req *req, 
 	policy_view view;
 
 	policy_view_init(p, ctx, &view);
-	while (out->n < POLICY_SLOTS) {
+	while (out->n < OFFERS_SHOWN) {
 		size_t cand[REQ_OFFERS_MAX];
 		double m[REQ_OFFERS_MAX];
 		double s[REQ_OFFERS_MAX];

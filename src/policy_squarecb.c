@@ -67,7 +67,7 @@ static int squarecb_decide(policy *p, const feat_ctx *ctx, const predict_req *re
 
 	policy_view_init(p, ctx, &view);
 
-	while (out->n < POLICY_SLOTS) {
+	while (out->n < OFFERS_SHOWN) {
 		size_t cand[REQ_OFFERS_MAX];
 		double prob[REQ_OFFERS_MAX];
 		size_t n = policy_remaining(req, out, cand);

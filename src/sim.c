@@ -429,11 +429,11 @@ double sim_expected_ctx(const sim_context *c, const size_t *slate, size_t n)
 	return 1.0 - none;
 }
 
-static void top_three(const double *p, size_t out[AGENT_SHOWN])
+static void top_three(const double *p, size_t out[OFFERS_SHOWN])
 {
 	unsigned char used[SIM_OFFERS] = {0};
 
-	for (size_t k = 0; k < AGENT_SHOWN; k++) {
+	for (size_t k = 0; k < OFFERS_SHOWN; k++) {
 		size_t best = SIM_OFFERS;
 
 		for (size_t j = 0; j < SIM_OFFERS; j++) {
@@ -445,12 +445,12 @@ static void top_three(const double *p, size_t out[AGENT_SHOWN])
 	}
 }
 
-void sim_oracle_ctx(const sim_context *c, size_t out[AGENT_SHOWN])
+void sim_oracle_ctx(const sim_context *c, size_t out[OFFERS_SHOWN])
 {
 	top_three(c->p, out);
 }
 
-void sim_oracle_slate(const sim_world *w, uint64_t t, size_t state, size_t out[AGENT_SHOWN])
+void sim_oracle_slate(const sim_world *w, uint64_t t, size_t state, size_t out[OFFERS_SHOWN])
 {
 	top_three(sim_probs(w, t, state), out);
 }
@@ -489,8 +489,8 @@ int sim_run(const sim_world *w, uint64_t n, const sim_agent *agent, const agent_
 	for (uint64_t t = 0; t < n; t++) {
 		sim_context c;
 		sim_outcome o;
-		size_t slate[AGENT_SHOWN];
-		size_t best[AGENT_SHOWN];
+		size_t slate[OFFERS_SHOWN];
+		size_t best[OFFERS_SHOWN];
 		size_t ns = 0;
 		double e;
 		double eo;
@@ -499,7 +499,7 @@ int sim_run(const sim_world *w, uint64_t n, const sim_agent *agent, const agent_
 		rc = agent->decide(agent->arg, &c, slate, &ns);
 		if (rc != 0)
 			goto out;
-		if (ns == 0 || ns > AGENT_SHOWN) {
+		if (ns == 0 || ns > OFFERS_SHOWN) {
 			rc = ERR_IO;
 			goto out;
 		}
@@ -509,7 +509,7 @@ int sim_run(const sim_world *w, uint64_t n, const sim_agent *agent, const agent_
 			goto out;
 		sim_oracle_ctx(&c, best);
 		e = sim_expected_ctx(&c, slate, ns);
-		eo = sim_expected_ctx(&c, best, AGENT_SHOWN);
+		eo = sim_expected_ctx(&c, best, OFFERS_SHOWN);
 		out->episodes++;
 		out->accepts += (uint64_t)o.accepted;
 		if (w->drift_at > 0 && t >= w->drift_at) {
@@ -541,7 +541,7 @@ static int oracle_decide(void *arg, const sim_context *c, size_t *slate, size_t 
 {
 	(void)arg;
 	sim_oracle_ctx(c, slate);
-	*n = AGENT_SHOWN;
+	*n = OFFERS_SHOWN;
 	return 0;
 }
 
@@ -576,9 +576,9 @@ typedef struct pending {
 	char date[16];
 	char state_key[AGENT_STATE_MAX];
 	char accepted_offer[16];
-	char clicked[AGENT_SHOWN * 16];
+	char clicked[OFFERS_SHOWN * 16];
 	char states[192];
-	const char *offers[AGENT_SHOWN];
+	const char *offers[OFFERS_SHOWN];
 	size_t state;
 } pending;
 
@@ -673,11 +673,11 @@ static int inproc_decide(void *arg, const sim_context *c, size_t *slate, size_t 
 static void learn_in_memory(sim_inproc *p, const pending *q)
 {
 	const char *const *offers = q->offers;
-	double rw[AGENT_SHOWN];
-	int success[AGENT_SHOWN];
+	double rw[OFFERS_SHOWN];
+	int success[OFFERS_SHOWN];
 	int n = 0;
 
-	while (n < AGENT_SHOWN && q->offers[n] != NULL)
+	while (n < OFFERS_SHOWN && q->offers[n] != NULL)
 		n++;
 	agent_rewards(&p->conf, offers, n, q->rew.rin.accepted, q->rew.rin.accepted_offer,
 	              q->rew.rin.clicked, rw, success);
@@ -803,7 +803,7 @@ int sim_truth(const sim_world *w, uint64_t from, uint64_t to, const agent_conf *
 			return rc;
 		for (int i = 0; i < draws; i++) {
 			agent_decision d;
-			size_t s[AGENT_SHOWN];
+			size_t s[OFFERS_SHOWN];
 
 			rc = agent_decide(conf, v, &r, company, &req, NULL, &d);
 			if (rc != 0)

@@ -131,11 +131,11 @@ void sim_respond(const sim_world *w, const sim_context *c, const size_t *slate, 
 /* P(some slot is accepted) for the slate shown to c (either world). */
 double sim_expected_ctx(const sim_context *c, const size_t *slate, size_t n);
 /* The oracle's slate for c: the top three of c->p. */
-void sim_oracle_ctx(const sim_context *c, size_t out[AGENT_SHOWN]);
+void sim_oracle_ctx(const sim_context *c, size_t out[OFFERS_SHOWN]);
 /* P(some slot is accepted) = 1 - prod(1 - p) for the slate, at episode t (today's world). */
 double sim_expected(const sim_world *w, uint64_t t, size_t state, const size_t *slate, size_t n);
 /* The best slate (top three by p): what the oracle shows. */
-void sim_oracle_slate(const sim_world *w, uint64_t t, size_t state, size_t out[AGENT_SHOWN]);
+void sim_oracle_slate(const sim_world *w, uint64_t t, size_t state, size_t out[OFFERS_SHOWN]);
 
 /* --- agents facing the simulation ------------------------------------- */
 

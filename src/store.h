@@ -18,9 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "customer.h"
+
 enum store_dialect { STORE_SQLITE = 1, STORE_PG = 2 };
 
-#define EPISODE_SHOWN_MAX 3
 
 /* One /predict decision, as written to TB_EPISODES. Strings are borrowed. */
 typedef struct episode {
@@ -28,8 +29,8 @@ typedef struct episode {
 	const char *company;
 	const char *customer_id;
 	const char *states;        /* the states as received (JSON text) */
-	const char *offers[EPISODE_SHOWN_MAX];  /* NULL past the last shown */
-	double propensity[EPISODE_SHOWN_MAX];   /* P(offer chosen at slot | earlier slots) */
+	const char *offers[OFFERS_SHOWN];  /* NULL past the last shown */
+	double propensity[OFFERS_SHOWN];   /* P(offer chosen at slot | earlier slots) */
 	const char *request_ts;    /* the request's timestamp, ISO 8601 */
 	const char *state_key;     /* Segment_Month_Half_Weekday */
 	const char *policy;

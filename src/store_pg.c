@@ -762,7 +762,7 @@ static int pg_ep_arrays(pg_store *p, const episode *eps, size_t n)
 		};
 
 		/* A slot that showed no offer has no propensity: NULL, as in SQLite. */
-		for (int k = 0; k < EPISODE_SHOWN_MAX; k++) {
+		for (int k = 0; k < OFFERS_SHOWN; k++) {
 			if (e->offers[k] == NULL)
 				num[1 + k] = NAN;
 		}

@@ -221,7 +221,7 @@ static int sq_episodes_insert(store *base, episode *eps, size_t n)
 		sqlite3_bind_text(stmt, col++, e->company, -1, SQLITE_STATIC);
 		sqlite3_bind_text(stmt, col++, e->customer_id, -1, SQLITE_STATIC);
 		sqlite3_bind_text(stmt, col++, e->states, -1, SQLITE_STATIC);
-		for (int k = 0; k < EPISODE_SHOWN_MAX; k++) {
+		for (int k = 0; k < OFFERS_SHOWN; k++) {
 			if (e->offers[k] != NULL)
 				sqlite3_bind_text(stmt, col++, e->offers[k], -1, SQLITE_STATIC);
 			else
@@ -232,7 +232,7 @@ static int sq_episodes_insert(store *base, episode *eps, size_t n)
 		sqlite3_bind_text(stmt, col++, e->policy, -1, SQLITE_STATIC);
 		sqlite3_bind_text(stmt, col++, e->agent_version, -1, SQLITE_STATIC);
 		sqlite3_bind_double(stmt, col++, e->epsilon);
-		for (int k = 0; k < EPISODE_SHOWN_MAX; k++) {
+		for (int k = 0; k < OFFERS_SHOWN; k++) {
 			if (e->offers[k] != NULL)
 				sqlite3_bind_double(stmt, col++, e->propensity[k]);
 			else

@@ -209,9 +209,9 @@ static int offers_shown(const db_reward_out *out, const char *accepted, const ch
  * refused (out->rc = ERR_INVAL).
  */
 static int score_reward(store *s, batch_ctx *b, const db_reward_in *in, db_reward_out *out,
-                        int success[EPISODE_SHOWN_MAX])
+                        int success[OFFERS_SHOWN])
 {
-	const char *names[EPISODE_SHOWN_MAX];
+	const char *names[OFFERS_SHOWN];
 	const agent_conf *conf;
 	int rc;
 
@@ -262,7 +262,7 @@ static int learn_contextual(store *s, batch_ctx *b, const db_reward_in *in,
 static int attach_round(store *s, batch_ctx *b, const db_reward_in *in, db_reward_out *out,
                         size_t n)
 {
-	int (*success)[EPISODE_SHOWN_MAX] = xcalloc(n, sizeof(*success));
+	int (*success)[OFFERS_SHOWN] = xcalloc(n, sizeof(*success));
 	int rc;
 
 	rc = db_rewards_lookup(s, in, out, n);

@@ -272,7 +272,7 @@ static void sc_batch_check(store *s, const sc_batch *b)
 		sc_assert_str(sc_cell(&r, i, 10), e->agent_version);
 		sc_assert_near(sc_cell(&r, i, 11), e->epsilon);
 		/* A slot without an offer has no propensity. */
-		for (int k = 0; k < EPISODE_SHOWN_MAX; k++) {
+		for (int k = 0; k < OFFERS_SHOWN; k++) {
 			if (e->offers[k] == NULL)
 				assert_null(sc_cell(&r, i, 12 + k));
 			else

@@ -133,7 +133,7 @@ static void note_p(double *slot, double p, int exact)
 /* Checks the structural rules of one decision and records it. */
 static void record(tracker *t, const predict_req *r, const agent_decision *d)
 {
-	size_t want = r->n_allowed < AGENT_SHOWN ? r->n_allowed : AGENT_SHOWN;
+	size_t want = r->n_allowed < OFFERS_SHOWN ? r->n_allowed : OFFERS_SHOWN;
 
 	assert_int_equal(d->n, want);
 	for (size_t k = 0; k < d->n; k++) {

@@ -89,7 +89,7 @@ static void test_episode_fields(void **state)
 		assert_int_equal(agent_decide(&conf, v, &r1, company, &req, NULL, &want), 0);
 		assert_int_equal(decide_episode(&conf, v, &r2, company, &req, NULL, &res, &ep), 0);
 		assert_int_equal(res.dec.n, want.n);
-		assert_int_equal(res.dec.n, AGENT_SHOWN);
+		assert_int_equal(res.dec.n, OFFERS_SHOWN);
 		/* The caller's buffers may change or go: the episode has its own copies. */
 		snprintf(conf.version, sizeof(conf.version), "9.9.9");
 		conf.epsilon = 0.75;
@@ -110,7 +110,7 @@ static void test_episode_fields(void **state)
 			assert_true(ep.epsilon == 0.25);
 		else
 			assert_true(ep.epsilon == 0.0);
-		for (size_t k = 0; k < AGENT_SHOWN; k++) {
+		for (size_t k = 0; k < OFFERS_SHOWN; k++) {
 			assert_int_equal(res.dec.idx[k], want.idx[k]);
 			assert_true(req.allowed[want.idx[k]]);
 			assert_string_equal(ep.offers[k], req.offers[want.idx[k]]);

@@ -342,7 +342,7 @@ static void test_simulated_truth(void **unused)
 		for (uint64_t t = LOGGED; t < LOGGED + TRAINED; t++) {
 			sim_context c;
 			sim_outcome o;
-			size_t sl[AGENT_SHOWN];
+			size_t sl[OFFERS_SHOWN];
 			size_t n = 0;
 
 			sim_context_at(w, t, &c);

@@ -236,7 +236,7 @@ static void test_learn(void **state)
 		assert_int_equal(feat_context(&req, NULL, &ctx), 0);
 		policy_view_init(p, &ctx, &view);
 		for (size_t i = 0; i < NOFFERS; i++) {
-			for (size_t k = 0; k < POLICY_SLOTS; k++) {
+			for (size_t k = 0; k < OFFERS_SHOWN; k++) {
 				double m1;
 				double v1;
 				double m2;

@@ -178,8 +178,8 @@ static void test_respond(void **unused)
 	sim_world *w = xmalloc(sizeof(*w));
 	sim_context c;
 	sim_outcome o;
-	size_t best[AGENT_SHOWN];
-	size_t slate[AGENT_SHOWN] = {0, 1, 2};
+	size_t best[OFFERS_SHOWN];
+	size_t slate[OFFERS_SHOWN] = {0, 1, 2};
 	double hits = 0;
 	double expect = 0;
 	const int n = 20000;
