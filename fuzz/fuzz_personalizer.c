@@ -33,8 +33,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static void check_error(int rc, const pz_error *e)
 {
-	if (rc >= 0 || e->status < 400 || e->status > 499 || e->code == NULL ||
-	    e->message[0] == '\0')
+	if (rc >= 0 || e->status < 400 || e->status > 499 || e->code == NULL || e->message[0] == '\0')
 		abort();
 	if (memchr(e->target, '\0', sizeof(e->target)) == NULL ||
 	    memchr(e->message, '\0', sizeof(e->message)) == NULL)
@@ -176,8 +175,8 @@ static void fuzz_config(const char *body, size_t size)
 		s = pz_service_config_json(&c);
 		if (pz_service_config_parse(s, strlen(s), &back, &e) != 0 ||
 		    back.reward_wait_s != c.reward_wait_s || back.model_export_s != c.model_export_s ||
-		    back.log_retention_days != c.log_retention_days || back.aggregation != c.aggregation ||
-		    back.mode != c.mode)
+		    back.log_retention_days != c.log_retention_days ||
+		    back.aggregation != c.aggregation || back.mode != c.mode)
 			abort();
 		free(s);
 	} else {

@@ -66,14 +66,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		check_error(rc, &e);
 		if (p.states_text != NULL)
-			abort();  /* freed on error */
+			abort(); /* freed on error */
 	}
 
 	memset(&e, 0, sizeof(e));
 	rc = request_parse_reward((const char *)data, size, &r, &e);
 	if (rc == 0) {
-		if (r.customer_id[0] == '\0' || (r.accepted != 0 && r.accepted != 1) ||
-		    r.episode_id < 0)
+		if (r.customer_id[0] == '\0' || (r.accepted != 0 && r.accepted != 1) || r.episode_id < 0)
 			abort();
 		request_reward_free(&r);
 	} else {

@@ -11,7 +11,7 @@ set -euo pipefail
 build_pkgs=(gcc make pkg-config libmicrohttpd-dev libjansson-dev libpq-dev
             libsqlite3-dev libcsv-dev libcurl4-openssl-dev zlib1g-dev libssl-dev
             libcmocka-dev)
-test_pkgs=(postgresql curl jq sqlite3 wrk chromium chromium-driver docker-compose)
+test_pkgs=(postgresql curl jq sqlite3 wrk chromium chromium-driver docker-compose clang-format)
 docker_pkgs=(docker.io debootstrap docker-compose curl jq)
 
 want=("${build_pkgs[@]}")

@@ -42,7 +42,8 @@ const char *agent_policy_name(enum agent_policy p)
 
 	if (t != NULL)
 		return t->name;
-	if (agent_policy_contextual(p) && (size_t)(p - POLICY_LINEAR_TS) < UTIL_ARRAY_LEN(contextual_names))
+	if (agent_policy_contextual(p) &&
+	    (size_t)(p - POLICY_LINEAR_TS) < UTIL_ARRAY_LEN(contextual_names))
 		return contextual_names[p - POLICY_LINEAR_TS];
 	return "unknown";
 }
@@ -193,8 +194,8 @@ double agent_brief_weight(const customer_attrs *c, const char *offer, size_t pos
 	return w[i % len];
 }
 
-int agent_decide(const agent_conf *c, values *v, rng *r, const char *company,
-                 const predict_req *req, const char *rfm, agent_decision *out)
+int agent_decide(const agent_conf *c, values *v, rng *r, const char *company, const predict_req *req,
+                 const char *rfm, agent_decision *out)
 {
 	const char *names[REQ_OFFERS_MAX];
 	size_t idx[REQ_OFFERS_MAX];
@@ -250,8 +251,7 @@ static int in_list(const char *list, const char *name)
 }
 
 void agent_rewards(const agent_conf *c, const char *const offers[], int n, int accepted,
-                   const char *accepted_offer, const char *clicked, double *rewards,
-                   int *success)
+                   const char *accepted_offer, const char *clicked, double *rewards, int *success)
 {
 	int exact = accepted_offer != NULL && accepted_offer[0] != '\0';
 

@@ -29,8 +29,8 @@ enum agent_policy {
 	POLICY_THOMPSON,
 	POLICY_UCB,
 	POLICY_RANDOM,
-	POLICY_LINEAR_TS,      /* contextual (model.c, policy_lints.c) */
-	POLICY_SQUARECB,       /* contextual (model.c, policy_squarecb.c) */
+	POLICY_LINEAR_TS, /* contextual (model.c, policy_lints.c) */
+	POLICY_SQUARECB,  /* contextual (model.c, policy_squarecb.c) */
 };
 
 /* Whether p learns from the request's features (model.h) rather than values.h. */
@@ -45,17 +45,17 @@ struct model_set;
 typedef struct agent_conf {
 	char version[DB_VERSION_MAX];
 	enum agent_policy policy;
-	double epsilon;        /* epsilon-greedy exploration, [0, 1] */
-	double r_accept;       /* reward per shown offer when accepted (+5) */
-	double r_click;        /* per clicked offer (+1) */
-	double r_ignore;       /* per offer neither accepted nor clicked (-2) */
-	double ucb_c;          /* UCB exploration weight */
-	int ts_draws;          /* accepted from older versions' PARAMS; unused (thompson is exact) */
-	double reward_wait;    /* seconds; a later reward is logged, not learned (0: no limit) */
-	char params[AGENT_PARAMS_MAX];  /* contextual policies: the version's PARAMS JSON */
-	struct model_set *models;       /* contextual policies: the learned models (server) */
-	double shrink;         /* pseudo-observations toward the segment and company (0: fallback only) */
-	double forgetting;     /* per decision, (0.9, 1] (1: never forget) */
+	double epsilon;     /* epsilon-greedy exploration, [0, 1] */
+	double r_accept;    /* reward per shown offer when accepted (+5) */
+	double r_click;     /* per clicked offer (+1) */
+	double r_ignore;    /* per offer neither accepted nor clicked (-2) */
+	double ucb_c;       /* UCB exploration weight */
+	int ts_draws;       /* accepted from older versions' PARAMS; unused (thompson is exact) */
+	double reward_wait; /* seconds; a later reward is logged, not learned (0: no limit) */
+	char params[AGENT_PARAMS_MAX]; /* contextual policies: the version's PARAMS JSON */
+	struct model_set *models;      /* contextual policies: the learned models (server) */
+	double shrink;     /* pseudo-observations toward the segment and company (0: fallback only) */
+	double forgetting; /* per decision, (0.9, 1] (1: never forget) */
 } agent_conf;
 
 /* Returns the policy's name ("epsilon-greedy"...). */
@@ -81,7 +81,7 @@ int agent_conf_from_db(const db_agent *a, agent_conf *out, char *err, size_t err
 double agent_brief_weight(const customer_attrs *c, const char *offer, size_t position);
 
 typedef struct agent_decision {
-	size_t n;                       /* offers chosen, 1..3 */
+	size_t n;                        /* offers chosen, 1..3 */
 	size_t idx[OFFERS_SHOWN];        /* indexes into the request's offers */
 	double propensity[OFFERS_SHOWN]; /* P(chosen at slot k | slots before) */
 	char segment[AGENT_SEGMENT_MAX];
@@ -92,8 +92,8 @@ typedef struct agent_decision {
  * Decides for one request of company. rfm is the customer's known segment
  * or NULL. The request must have at least one allowed offer.
  */
-int agent_decide(const agent_conf *c, values *v, rng *r, const char *company,
-                 const predict_req *req, const char *rfm, agent_decision *out);
+int agent_decide(const agent_conf *c, values *v, rng *r, const char *company, const predict_req *req,
+                 const char *rfm, agent_decision *out);
 
 /*
  * The per-offer rewards of a /rewards call for the offers its episode showed:
@@ -103,7 +103,6 @@ int agent_decide(const agent_conf *c, values *v, rng *r, const char *company,
  * success[k] is the Bernoulli outcome used by Thompson sampling.
  */
 void agent_rewards(const agent_conf *c, const char *const offers[], int n, int accepted,
-                   const char *accepted_offer, const char *clicked, double *rewards,
-                   int *success);
+                   const char *accepted_offer, const char *clicked, double *rewards, int *success);
 
 #endif

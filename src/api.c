@@ -23,22 +23,22 @@
 #include "util.h"
 
 /* Route flags. */
-#define ROUTE_AUTH 0x1     /* needs a tenant (API key) and is rate limited */
-#define ROUTE_PREFIX 0x2   /* path is a prefix (static assets) */
-#define ROUTE_JSON 0x4     /* a JSON body, at most --body-max bytes */
-#define ROUTE_CSV 0x8      /* a CSV body, at most --batch-body-max-mb */
-#define ROUTE_PZ 0x10      /* Personalizer v1.0: its error shape; "{name}" matches one segment */
+#define ROUTE_AUTH 0x1   /* needs a tenant (API key) and is rate limited */
+#define ROUTE_PREFIX 0x2 /* path is a prefix (static assets) */
+#define ROUTE_JSON 0x4   /* a JSON body, at most --body-max bytes */
+#define ROUTE_CSV 0x8    /* a CSV body, at most --batch-body-max-mb */
+#define ROUTE_PZ 0x10    /* Personalizer v1.0: its error shape; "{name}" matches one segment */
 
 typedef struct route route;
 
 struct route {
-	const char *methods;              /* also the Allow header of a 405 */
+	const char *methods; /* also the Allow header of a 405 */
 	const char *path;
 	unsigned flags;
-	void (*handler)(server *s, http_req *r, const route *rt);  /* a GET endpoint, or */
-	const api_endpoint *endpoint;     /* a call (api_call's skeleton) */
-	const char *file;                 /* for serve_file: under the share directory */
-	const char *label;                /* for logs and metrics */
+	void (*handler)(server *s, http_req *r, const route *rt); /* a GET endpoint, or */
+	const api_endpoint *endpoint;                             /* a call (api_call's skeleton) */
+	const char *file;  /* for serve_file: under the share directory */
+	const char *label; /* for logs and metrics */
 };
 
 static void is_alive(server *s, http_req *r, const route *rt);
@@ -59,10 +59,12 @@ static const route routes[] = {
     {"GET, HEAD", "/openapi.json", 0, serve_file, NULL, "openapi.json", "static"},
     {"GET, HEAD", "/docs", 0, serve_file, NULL, "docs.html", "static"},
     {"GET, HEAD", "/docs/assets/", ROUTE_PREFIX, serve_asset, NULL, "swagger-ui/", "static"},
-    /* Personalizer v1.0 (api_personalizer.c): one endpoint, pz_path_parse picks the operation. */
-#define PZ_ROW(methods, path, label) \
-	{methods, PZ_PREFIX path, ROUTE_AUTH | ROUTE_JSON | ROUTE_PZ, NULL, \
-	 &api_personalizer_endpoint, NULL, "/personalizer/v1.0/" label}
+/* Personalizer v1.0 (api_personalizer.c): one endpoint, pz_path_parse picks the operation. */
+#define PZ_ROW(methods, path, label)                                               \
+	{                                                                          \
+		methods, PZ_PREFIX path, ROUTE_AUTH | ROUTE_JSON | ROUTE_PZ, NULL, \
+		    &api_personalizer_endpoint, NULL, "/personalizer/v1.0/" label  \
+	}
     PZ_ROW("POST", "rank", "rank"),
     PZ_ROW("POST", "events/{eventId}/reward", "reward"),
     PZ_ROW("POST", "events/{eventId}/activate", "activate"),
@@ -191,11 +193,10 @@ void api_error_req(http_req *r, const req_error *e)
 }
 
 /* api_error, or Personalizer's error shape on its routes (rt may be NULL). */
-static void route_error(http_req *r, const route *rt, int err, const char *field, const char *fmt,
-                        ...) __attribute__((format(printf, 5, 6)));
+static void route_error(http_req *r, const route *rt, int err, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
-static void route_error(http_req *r, const route *rt, int err, const char *field, const char *fmt,
-                        ...)
+static void route_error(http_req *r, const route *rt, int err, const char *field, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -282,9 +283,10 @@ static int resolve_tenant(server *s, http_req *r, const route *rt, api_tenant *t
 		return rc;
 	}
 	if (key == NULL || key[0] == '\0') {
-		route_error(r, rt, ERR_AUTH, "Authorization",
-		            "an API key is required: send \"Authorization: Bearer KEY\", \"X-API-Key: KEY\""
-		            " or \"Ocp-Apim-Subscription-Key: KEY\"");
+		route_error(
+		    r, rt, ERR_AUTH, "Authorization",
+		    "an API key is required: send \"Authorization: Bearer KEY\", \"X-API-Key: KEY\""
+		    " or \"Ocp-Apim-Subscription-Key: KEY\"");
 		return ERR_AUTH;
 	}
 	if (strlen(key) > 256 || !server_key_company(s, key, t->company, sizeof(t->company))) {
@@ -312,9 +314,12 @@ static static_file *static_files;
 static const char *content_type(const char *path)
 {
 	static const util_pair types[] = {
-	    {".html", "text/html; charset=utf-8"}, {".js", "application/javascript"},
-	    {".css", "text/css"},                  {".json", "application/json"},
-	    {".png", "image/png"},                 {".svg", "image/svg+xml"},
+	    {".html", "text/html; charset=utf-8"},
+	    {".js", "application/javascript"},
+	    {".css", "text/css"},
+	    {".json", "application/json"},
+	    {".png", "image/png"},
+	    {".svg", "image/svg+xml"},
 	    {".map", "application/json"},
 	};
 
@@ -537,7 +542,7 @@ static void call_op_done(writer_op *op)
 		pthread_mutex_lock(&w->lock);
 		w->room_next = NULL;
 		w->in_room = 0;
-		w->pending--;  /* the list's reference */
+		w->pending--; /* the list's reference */
 		call_kick(w);
 		call_unlock_or_free(w);
 		w = next;
@@ -721,8 +726,9 @@ static int query_one(void *arg, const char *key, const char *value)
 		if (strlen(key) == n && strncmp(p, key, n) == 0) {
 			if (value != NULL && query_word_in(vals, end, value, strlen(value)))
 				return 0;
-			api_error(q->r, ERR_SYNTAX, key, "query parameter %.64s must be one of %.*s, got \"%.64s\"",
-			          key, (int)(end - vals), vals, value ? value : "");
+			api_error(q->r, ERR_SYNTAX, key,
+			          "query parameter %.64s must be one of %.*s, got \"%.64s\"", key,
+			          (int)(end - vals), vals, value ? value : "");
 			return ERR_SYNTAX;
 		}
 		p = *end == ' ' ? end + 1 : end;
@@ -785,8 +791,8 @@ void api_route(void *app, http_req *r)
 	if (rt == NULL) {
 		http_set_label(r, "other");
 		if (strncmp(path, PZ_PREFIX, strlen(PZ_PREFIX)) == 0)
-			api_pz_error(r, ERR_NOTFOUND, "Requested resource does not exist on the server: %.128s",
-			             path);
+			api_pz_error(r, ERR_NOTFOUND,
+			             "Requested resource does not exist on the server: %.128s", path);
 		else
 			api_error(r, ERR_NOTFOUND, NULL, "no route %.128s (see /docs)", path);
 		return;
@@ -795,7 +801,8 @@ void api_route(void *app, http_req *r)
 	if (atomic_load(&s->draining)) {
 		/* Shutting down: keep-alive clients must not keep us alive. */
 		http_add_header(r, "Connection", "close");
-		route_error(r, rt, ERR_UNAVAIL, NULL, "offerd is shutting down; retry on another instance");
+		route_error(r, rt, ERR_UNAVAIL, NULL,
+		            "offerd is shutting down; retry on another instance");
 		return;
 	}
 	if (!method_allowed(rt->methods, method)) {
@@ -821,8 +828,9 @@ void api_route(void *app, http_req *r)
 
 			snprintf(after, sizeof(after), "%.0f", retry < 1 ? 1.0 : retry + 0.5);
 			http_add_header(r, "Retry-After", after);
-			route_error(r, rt, ERR_RATE, NULL, "rate limit of %g requests/s exceeded; retry in %s s",
-			            s->cfg->rate, after);
+			route_error(r, rt, ERR_RATE, NULL,
+			            "rate limit of %g requests/s exceeded; retry in %s s", s->cfg->rate,
+			            after);
 			return;
 		}
 	}

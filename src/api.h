@@ -42,7 +42,7 @@ int api_idempotency_key(http_req *r, char *out, size_t n);
 /* Per-request: the tenant resolved by api_route (auth or --company). */
 typedef struct api_tenant {
 	char company[SERVER_COMPANY_MAX];
-	char key_id[72];  /* the rate-limit bucket: key hash, or company without auth */
+	char key_id[72]; /* the rate-limit bucket: key hash, or company without auth */
 } api_tenant;
 
 /*
@@ -57,7 +57,7 @@ typedef struct api_tenant {
 typedef struct api_call api_call;
 
 typedef struct api_endpoint {
-	size_t ctx_size;   /* bytes of the context; its first member is the api_call */
+	size_t ctx_size; /* bytes of the context; its first member is the api_call */
 	/* Optional: sets the context up before the body; replies and returns non-zero to refuse. */
 	int (*start)(api_call *c);
 	/* Optional: a piece of the body as it arrives (else the body is buffered);
@@ -79,13 +79,13 @@ struct api_call {
 	http_req *r;
 	const api_endpoint *ep;
 	char company[SERVER_COMPANY_MAX];
-	pthread_mutex_t lock;  /* guards the fields below, shared with the writer thread */
-	size_t pending;        /* operations queued and not yet done (+1 while waiting for room) */
-	int waiting;           /* suspended until kicked */
-	int kicked;            /* an operation was done since the call last looked */
-	int gone;              /* the request is over; the context lives until pending is 0 */
-	int in_room;           /* in the list of calls waiting for room in the queue */
-	api_call *room_next;   /* the next one there (guarded by that list's lock) */
+	pthread_mutex_t lock; /* guards the fields below, shared with the writer thread */
+	size_t pending;       /* operations queued and not yet done (+1 while waiting for room) */
+	int waiting;          /* suspended until kicked */
+	int kicked;           /* an operation was done since the call last looked */
+	int gone;             /* the request is over; the context lives until pending is 0 */
+	int in_room;          /* in the list of calls waiting for room in the queue */
+	api_call *room_next;  /* the next one there (guarded by that list's lock) */
 };
 
 /* Queues op for c (sets op->done and op->arg). Returns 0, or ERR_UNAVAIL when the queue is full. */
@@ -142,6 +142,5 @@ typedef struct api_decision {
 int api_decide(server *s, const char *company, api_decision *d);
 /* The product name of offer for company into out (returns 1), or "" (returns 0: none, or empty). */
 int api_product_name(server *s, const char *company, const char *offer, char *out, size_t n);
-
 
 #endif

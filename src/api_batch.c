@@ -49,34 +49,34 @@
 #include "util.h"
 
 #define BATCH_FLUSH (64 * 1024)
-#define BATCH_WINDOW 4096   /* rows read and not yet written out, at most (about) */
-#define BATCH_SLICE (64 * 1024)  /* bytes of the upload decided per turn on an HTTP thread */
+#define BATCH_WINDOW 4096       /* rows read and not yet written out, at most (about) */
+#define BATCH_SLICE (64 * 1024) /* bytes of the upload decided per turn on an HTTP thread */
 
 /* One input row, from the moment it is read until its result line is written. */
 typedef struct batch_row {
-	api_decision d;            /* when decided: its episode goes to the writer */
+	api_decision d; /* when decided: its episode goes to the writer */
 	struct batch_row *next;
 	int decided;
-	int done;                  /* the writer is done with d.op: under the call's lock */
-	char *customer_id;         /* when not decided: the row's id and why (malloc'd) */
+	int done;          /* the writer is done with d.op: under the call's lock */
+	char *customer_id; /* when not decided: the row's id and why (malloc'd) */
 	char *error;
 } batch_row;
 
 typedef struct batch_ctx {
 	api_call call;
-	csv_reader *check;         /* the first pass, while the upload comes in */
-	csv_reader *rd;            /* the second pass, which decides */
+	csv_reader *check; /* the first pass, while the upload comes in */
+	csv_reader *rd;    /* the second pass, which decides */
 	rules *rs;
-	int in_fd;                 /* the upload, spooled for the second pass */
+	int in_fd; /* the upload, spooled for the second pass */
 	char *slice;
 	int v2;
 	char today[11];
-	int fd;                    /* the result file, -1 once the response owns it */
-	buf out;                   /* result lines not yet in the file */
+	int fd;  /* the result file, -1 once the response owns it */
+	buf out; /* result lines not yet in the file */
 	/* Rows in input order, linked and unlinked on the connection's thread only. */
 	batch_row *head;
 	batch_row *tail;
-	batch_row *unqueued;       /* the first row not yet handed to the writer */
+	batch_row *unqueued; /* the first row not yet handed to the writer */
 	size_t nrows;
 	int input_done;
 	int64_t ok, errors;
@@ -85,7 +85,7 @@ typedef struct batch_ctx {
 	char idem_hash[AUTH_HASH_LEN + 1];
 	EVP_MD_CTX *md;
 	writer_op key_op;
-	int claiming;              /* key_op is with the writer */
+	int claiming; /* key_op is with the writer */
 } batch_ctx;
 
 static void row_free(batch_row *row)
@@ -148,7 +148,7 @@ static void batch_op_done(api_call *call, writer_op *op)
 	batch_row *row;
 
 	if (op == &((batch_ctx *)call)->key_op)
-		return;  /* the Idempotency-Key's claim: its rc says */
+		return; /* the Idempotency-Key's claim: its rc says */
 	row = (batch_row *)(void *)((char *)op - offsetof(batch_row, d.op));
 	row->done = 1;
 }
@@ -180,8 +180,8 @@ static void write_row(batch_ctx *b, const batch_row *row)
 	res.response_date = b->today;
 	for (size_t k = 0; k < row->d.res.dec.n && k < OFFERS_SHOWN; k++) {
 		res.offers[k] = row->d.res.offers[k];
-		if (b->v2 &&
-		    api_product_name(b->call.s, b->call.company, res.offers[k], names[k], sizeof(names[k])))
+		if (b->v2 && api_product_name(b->call.s, b->call.company, res.offers[k], names[k],
+		                              sizeof(names[k])))
 			res.products[k] = names[k];
 	}
 	csv_write_result(&b->out, &res, b->v2);
@@ -289,7 +289,7 @@ static void batch_answer(batch_ctx *b)
 	http_add_header(r, "X-Batch-Rows-Failed", n);
 	http_add_header(r, "Content-Disposition", "attachment; filename=\"offers.csv\"");
 	http_reply_fd(r, 200, "text/csv; charset=utf-8", b->fd, (uint64_t)st.st_size);
-	b->fd = -1;  /* the response owns it now */
+	b->fd = -1; /* the response owns it now */
 }
 
 /*
@@ -315,7 +315,8 @@ static int pump(batch_ctx *b)
 			return 1;
 		if (full && b->unqueued == before && atomic_load(&b->call.s->draining)) {
 			/* The writer may be stopping: no room will come. */
-			fail_unqueued(b, "offerd is shutting down; nothing was recorded, send this row again");
+			fail_unqueued(
+			    b, "offerd is shutting down; nothing was recorded, send this row again");
 			continue;
 		}
 		/* Nothing of ours is queued and the queue is full of others' work. */
@@ -414,8 +415,7 @@ static int key_claimed(batch_ctx *b)
 
 	b->claiming = 0;
 	switch (b->key_op.rc) {
-	case 0:
-		return 1;
+	case 0: return 1;
 	case ERR_CONFLICT:
 		api_error(r, ERR_CONFLICT, "Idempotency-Key",
 		          "this upload was already sent with Idempotency-Key \"%s\": its rows are "
@@ -482,8 +482,9 @@ static void batch_complete(api_call *call, const char *body, size_t len)
 	}
 	if (csv_reader_rows(b->check) == 0) {
 		api_error(call->r, ERR_SYNTAX, "body", "%s",
-		          csv_reader_error(b->check)[0] ? csv_reader_error(b->check)
-		                                        : "the CSV has a header but no rows, or is empty");
+		          csv_reader_error(b->check)[0]
+		              ? csv_reader_error(b->check)
+		              : "the CSV has a header but no rows, or is empty");
 		return;
 	}
 	if (lseek(b->in_fd, 0, SEEK_SET) != 0) {
@@ -505,12 +506,13 @@ static void batch_complete(api_call *call, const char *body, size_t len)
 		b->key_op.kin.route = "/batch";
 		b->key_op.kin.hash = b->idem_hash;
 		if (api_call_submit(call, &b->key_op) != 0) {
-			api_error(call->r, ERR_UNAVAIL, NULL, "too many requests are waiting for the database");
+			api_error(call->r, ERR_UNAVAIL, NULL,
+			          "too many requests are waiting for the database");
 			return;
 		}
 		b->claiming = 1;
 		if (api_call_wait(call))
-			return;  /* batch_step goes on */
+			return; /* batch_step goes on */
 	}
 	batch_step(call);
 }

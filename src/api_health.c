@@ -78,7 +78,8 @@ void api_ready(server *s, http_req *r)
 	 * timeout), this one reports the last result without waiting. */
 	db_ok = atomic_load(&health_db_ok);
 	if (!db_ok && db_error[0] == '\0')
-		util_strlcpy(db_error, "the last check failed; another is in progress", sizeof(db_error));
+		util_strlcpy(db_error, "the last check failed; another is in progress",
+		             sizeof(db_error));
 	writer_get_stats(s->w, &ws);
 
 	j = json_object();
@@ -89,8 +90,9 @@ void api_ready(server *s, http_req *r)
 		json_object_set_new(j, "status", json_integer(503));
 		json_object_set_new(j, "error", json_string("Service Unavailable"));
 		json_object_set_new(j, "message",
-		                    json_string(!db_ok ? "not ready: the database is unreachable"
-		                                       : "not ready: the writer is stopped (shutting down)"));
+		                    json_string(
+		                        !db_ok ? "not ready: the database is unreachable"
+		                               : "not ready: the writer is stopped (shutting down)"));
 	}
 	db = json_object();
 	json_object_set_new(db, "status", json_string(db_ok ? "ok" : "unreachable"));

@@ -20,8 +20,8 @@ typedef struct rewards_ctx {
 	api_call call;
 	writer_op op;
 	reward_req req;
-	char idem_key[DB_IDEM_KEY_MAX + 1];  /* "" without an Idempotency-Key */
-	char idem_hash[AUTH_HASH_LEN + 1];   /* what the request asks, as stored with its key */
+	char idem_key[DB_IDEM_KEY_MAX + 1]; /* "" without an Idempotency-Key */
+	char idem_hash[AUTH_HASH_LEN + 1];  /* what the request asks, as stored with its key */
 } rewards_ctx;
 
 /*
@@ -67,8 +67,9 @@ static void rewards_answer(api_call *call)
 		return;
 	case ERR_NOTFOUND:
 		if (c->req.episode_id > 0)
-			api_error(r, ERR_NOTFOUND, "episode_id", "customer_id \"%s\" has no episode %lld",
-			          cust, (long long)c->req.episode_id);
+			api_error(r, ERR_NOTFOUND, "episode_id",
+			          "customer_id \"%s\" has no episode %lld", cust,
+			          (long long)c->req.episode_id);
 		else
 			api_error(r, ERR_NOTFOUND, "customer_id",
 			          "customer_id \"%s\" has no episode: call /predict first", cust);

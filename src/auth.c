@@ -21,7 +21,7 @@ int auth_key_new(char *out)
 		return ERR_IO;
 	memcpy(out, "ofr_", 4);
 	for (size_t i = 0; i < n; i++)
-		out[4 + i] = alphabet[raw[i] % 62];  /* 62^42: bias irrelevant at this length */
+		out[4 + i] = alphabet[raw[i] % 62]; /* 62^42: bias irrelevant at this length */
 	out[AUTH_KEY_LEN] = '\0';
 	return 0;
 }

@@ -8,9 +8,9 @@
 
 #include <stddef.h>
 
-#define AUTH_KEY_LEN 46      /* "ofr_" + 42 characters */
-#define AUTH_HASH_LEN 64     /* hex SHA-256 */
-#define AUTH_PREFIX_LEN 12   /* "ofr_" + 8: shown in listings, enough to revoke */
+#define AUTH_KEY_LEN 46    /* "ofr_" + 42 characters */
+#define AUTH_HASH_LEN 64   /* hex SHA-256 */
+#define AUTH_PREFIX_LEN 12 /* "ofr_" + 8: shown in listings, enough to revoke */
 
 /* Writes a new random key (NUL-terminated) into out[AUTH_KEY_LEN + 1]. */
 int auth_key_new(char *out);

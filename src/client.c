@@ -17,9 +17,9 @@
 #include "log.h"
 #include "util.h"
 
-#define BACKOFF_BASE 0.1        /* seconds before the first retry */
+#define BACKOFF_BASE 0.1 /* seconds before the first retry */
 #define BACKOFF_CAP 5.0
-#define RETRY_AFTER_CAP 30.0    /* the server's Retry-After, bounded */
+#define RETRY_AFTER_CAP 30.0 /* the server's Retry-After, bounded */
 #define TIMEOUT 30L
 #define CONNECT_TIMEOUT 5L
 
@@ -29,20 +29,20 @@ enum job_state { JOB_FREE = 0, JOB_READY, JOB_WAIT, JOB_FLIGHT, JOB_DONE };
 typedef struct job {
 	enum job_state state;
 	int64_t seq;
-	char *id;        /* owned */
-	char *body;      /* request body; owned; NULL when the job failed before sending */
+	char *id;   /* owned */
+	char *body; /* request body; owned; NULL when the job failed before sending */
 	size_t body_len;
 	int attempts;
-	double due;      /* monotonic time of the next attempt, for JOB_WAIT */
-	long status;     /* HTTP status of the last answer, 0 when none */
-	char *answer;    /* the last answer's body; owned */
-	char *error;     /* why the job failed outside HTTP; owned; NULL otherwise */
+	double due;   /* monotonic time of the next attempt, for JOB_WAIT */
+	long status;  /* HTTP status of the last answer, 0 when none */
+	char *answer; /* the last answer's body; owned */
+	char *error;  /* why the job failed outside HTTP; owned; NULL otherwise */
 } job;
 
 typedef struct conn {
 	CURL *easy;
 	buf resp;
-	job *job;        /* NULL when idle */
+	job *job; /* NULL when idle */
 } conn;
 
 struct client {
@@ -53,24 +53,24 @@ struct client {
 	int nconns;
 	int nfree;
 	job *ring;
-	size_t cap;       /* ring slots: the window plus a producer's burst */
-	size_t window;    /* jobs the producer may have pending */
-	int64_t head;     /* next sequence number to emit */
-	int64_t tail;     /* next sequence number to add */
-	int64_t cursor;   /* next sequence number to consider sending */
-	int64_t *retry;   /* sequence numbers in JOB_WAIT */
+	size_t cap;     /* ring slots: the window plus a producer's burst */
+	size_t window;  /* jobs the producer may have pending */
+	int64_t head;   /* next sequence number to emit */
+	int64_t tail;   /* next sequence number to add */
+	int64_t cursor; /* next sequence number to consider sending */
+	int64_t *retry; /* sequence numbers in JOB_WAIT */
 	size_t nretry;
 	int conn_failures;
-	char *broken;     /* why sending stopped; owned; NULL while sending */
+	char *broken; /* why sending stopped; owned; NULL while sending */
 	uint64_t rng;
 	client_emit_fn emit;
 	void *emit_arg;
 	int emit_rc;
 	int64_t retries;
-	int64_t answered; /* jobs that got an HTTP answer */
-	int64_t unreached;/* jobs that failed to connect after all retries */
-	int epfd;         /* epoll set of curl's sockets */
-	double timer_at;  /* when curl wants its timeout action; < 0 for never */
+	int64_t answered;  /* jobs that got an HTTP answer */
+	int64_t unreached; /* jobs that failed to connect after all retries */
+	int epfd;          /* epoll set of curl's sockets */
+	double timer_at;   /* when curl wants its timeout action; < 0 for never */
 	int curl_ready;
 };
 
@@ -378,10 +378,8 @@ static int retryable(CURLcode res)
 	case CURLE_COULDNT_CONNECT:
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
-		return 1;
-	default:
-		return 0;
+	case CURLE_GOT_NOTHING: return 1;
+	default: return 0;
 	}
 }
 
@@ -405,8 +403,8 @@ static void on_done(client *e, conn *c, CURLcode res)
 		if ((status == 503 || status == 429) && j->attempts < CLIENT_ATTEMPTS &&
 		    e->broken == NULL) {
 			curl_easy_getinfo(c->easy, CURLINFO_RETRY_AFTER, &retry_after);
-			log_msg(LOG_DEBUG, "offerctl: request %lld: HTTP %ld, retrying", (long long)j->seq,
-			        status);
+			log_msg(LOG_DEBUG, "offerctl: request %lld: HTTP %ld, retrying",
+			        (long long)j->seq, status);
 			schedule_retry(e, j, (double)retry_after);
 			return;
 		}

@@ -30,30 +30,30 @@
 #define CLIENT_URL_MAX 2048
 #define CLIENT_KEY_MAX 512
 #define CLIENT_CONCURRENCY_MAX 1024
-#define CLIENT_ANSWER_MAX (64 * 1024)  /* bytes of one answer */
-#define CLIENT_ATTEMPTS 6              /* first try plus five retries */
-#define CLIENT_TRIP 16                 /* jobs failing to connect in a row before giving up */
+#define CLIENT_ANSWER_MAX (64 * 1024) /* bytes of one answer */
+#define CLIENT_ATTEMPTS 6             /* first try plus five retries */
+#define CLIENT_TRIP 16                /* jobs failing to connect in a row before giving up */
 /* Jobs a producer may still add after client_room() turned false (one read's worth). */
 #define CLIENT_BURST 8192
 
 typedef struct client client;
 
 typedef struct client_conf {
-	const char *url;         /* the endpoint, e.g. http://127.0.0.1:8000/predict */
-	const char *method;      /* "POST" (NULL) or "PUT" */
-	const char *api_key;     /* sent as Authorization: Bearer KEY; NULL for none */
-	const char *user_agent;  /* NULL: "offerctl" */
-	int concurrency;         /* requests in flight, 1..CLIENT_CONCURRENCY_MAX */
-	size_t window;           /* jobs pending at most (the reorder window) */
+	const char *url;        /* the endpoint, e.g. http://127.0.0.1:8000/predict */
+	const char *method;     /* "POST" (NULL) or "PUT" */
+	const char *api_key;    /* sent as Authorization: Bearer KEY; NULL for none */
+	const char *user_agent; /* NULL: "offerctl" */
+	int concurrency;        /* requests in flight, 1..CLIENT_CONCURRENCY_MAX */
+	size_t window;          /* jobs pending at most (the reorder window) */
 } client_conf;
 
 /* A finished job as the emitter sees it; every pointer is valid during the call only. */
 typedef struct client_job {
-	int64_t seq;             /* 1-based, in the order added */
-	const char *id;          /* what the producer passed ("" for NULL) */
-	long status;             /* HTTP status of the last answer; 0 when none */
-	const char *answer;      /* the last answer's body; NULL when none */
-	const char *error;       /* why the job failed outside HTTP; NULL otherwise */
+	int64_t seq;        /* 1-based, in the order added */
+	const char *id;     /* what the producer passed ("" for NULL) */
+	long status;        /* HTTP status of the last answer; 0 when none */
+	const char *answer; /* the last answer's body; NULL when none */
+	const char *error;  /* why the job failed outside HTTP; NULL otherwise */
 	int attempts;
 } client_job;
 

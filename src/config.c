@@ -21,7 +21,7 @@ typedef struct opt_name {
 	char short_name;
 	const char *name;
 	size_t len;
-	const char *value;  /* NULL when the row names none */
+	const char *value; /* NULL when the row names none */
 } opt_name;
 
 static opt_name split_name(const char *spec)
@@ -61,16 +61,15 @@ static int set_opt(const char *prog, const config_opt *o, void *target, const ch
 		free(*(char **)p);
 		*(char **)p = xstrdup(v);
 		return 0;
-	case CONFIG_FLAG:
-		*(int *)p = 1;
-		return 0;
+	case CONFIG_FLAG: *(int *)p = 1; return 0;
 	case CONFIG_INT:
 	case CONFIG_I64:
 		/* Bounds past int64_t (a table that wrote (double)INT64_MAX) are clamped. */
 		lo = o->min <= -9.2e18 ? INT64_MIN : (int64_t)o->min;
 		hi = o->max >= 9.2e18 ? INT64_MAX : (int64_t)o->max;
 		if (util_strtonum(v, lo, hi, &i) != 0) {
-			fprintf(stderr, "%s: --%.*s%s must be an integer from %.0f to %.0f, got \"%.80s\"\n",
+			fprintf(stderr,
+			        "%s: --%.*s%s must be an integer from %.0f to %.0f, got \"%.80s\"\n",
 			        prog, (int)nm.len, nm.name, origin, o->min, o->max, v);
 			return ERR_INVAL;
 		}
@@ -81,8 +80,8 @@ static int set_opt(const char *prog, const config_opt *o, void *target, const ch
 		return 0;
 	case CONFIG_DBL:
 		if (util_strtod(v, o->min, o->max, &d) != 0) {
-			fprintf(stderr, "%s: --%.*s%s must be a number from %g to %g, got \"%.80s\"\n", prog,
-			        (int)nm.len, nm.name, origin, o->min, o->max, v);
+			fprintf(stderr, "%s: --%.*s%s must be a number from %g to %g, got \"%.80s\"\n",
+			        prog, (int)nm.len, nm.name, origin, o->min, o->max, v);
 			return ERR_INVAL;
 		}
 		*(double *)p = d;
@@ -154,8 +153,8 @@ int config_opts_parse(const char *prog, const config_opt *t, size_t n, void *tar
 		}
 		if (!options || arg[0] != '-' || strcmp(arg, "-") == 0) {
 			if (*nargs >= max_args) {
-				fprintf(stderr, "%s: unexpected argument \"%.80s\" (see %s --help)\n", prog, arg,
-				        prog);
+				fprintf(stderr, "%s: unexpected argument \"%.80s\" (see %s --help)\n",
+				        prog, arg, prog);
 				return ERR_INVAL;
 			}
 			args[(*nargs)++] = arg;
@@ -205,11 +204,11 @@ void config_opts_help(FILE *f, const config_opt *t, size_t n)
 		char left[64];
 
 		if (nm.short_name != 0)
-			snprintf(left, sizeof(left), "-%c, --%.*s%s%s", nm.short_name, (int)nm.len, nm.name,
-			         nm.value ? " " : "", nm.value ? nm.value : "");
+			snprintf(left, sizeof(left), "-%c, --%.*s%s%s", nm.short_name, (int)nm.len,
+			         nm.name, nm.value ? " " : "", nm.value ? nm.value : "");
 		else
-			snprintf(left, sizeof(left), "--%.*s%s%s", (int)nm.len, nm.name, nm.value ? " " : "",
-			         nm.value ? nm.value : "");
+			snprintf(left, sizeof(left), "--%.*s%s%s", (int)nm.len, nm.name,
+			         nm.value ? " " : "", nm.value ? nm.value : "");
 		char dflt[160] = "";
 		int width;
 
@@ -255,8 +254,8 @@ static const config_opt table[] = {
      "seconds between reloads of agent version, learned values, catalogue and segments"},
     {"body-max", "OFFERD_BODY_MAX", C_INT, F(body_max), "65536", 256, 64 << 20,
      "largest JSON body in bytes"},
-    {"batch-body-max-mb", "OFFERD_BATCH_BODY_MAX_MB", C_INT, F(batch_body_max), "1024", 1,
-     1 << 20, "largest /batch CSV upload in MiB"},
+    {"batch-body-max-mb", "OFFERD_BATCH_BODY_MAX_MB", C_INT, F(batch_body_max), "1024", 1, 1 << 20,
+     "largest /batch CSV upload in MiB"},
     {"conn-limit", "OFFERD_CONN_LIMIT", C_INT, F(conn_limit), "4096", 1, 1000000,
      "open connections at most"},
     {"per-ip-limit", "OFFERD_PER_IP_LIMIT", C_INT, F(per_ip_limit), "256", 0, 1000000,
@@ -275,8 +274,7 @@ static const config_opt table[] = {
      "requests per second per API key (token bucket); 0 = unlimited"},
     {"rate-burst", "OFFERD_RATE_BURST", C_INT, F(rate_burst), "100", 1, 1000000,
      "token bucket size per API key"},
-    {"log-level", "OFFERD_LOG_LEVEL", C_STR, F(log_level), "info", 0, 0,
-     "debug, info, warn or error"},
+    {"log-level", "OFFERD_LOG_LEVEL", C_STR, F(log_level), "info", 0, 0, "debug, info, warn or error"},
     {"log-format", "OFFERD_LOG_FORMAT", C_STR, F(log_format), "text", 0, 0, "text or json"},
     {"access-log", "OFFERD_ACCESS_LOG", C_STR, F(access_log), "on", 0, 0,
      "one log line per request: on or off"},

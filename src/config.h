@@ -16,11 +16,11 @@
 /* --- the option table mechanism ----------------------------------------- */
 
 enum config_kind {
-	CONFIG_STR,   /* char *, owned (config_opts_free frees it) */
-	CONFIG_INT,   /* int within [min, max] */
-	CONFIG_I64,   /* int64_t within [min, max] */
-	CONFIG_DBL,   /* double within [min, max] */
-	CONFIG_FLAG,  /* int set to 1; takes no value */
+	CONFIG_STR,  /* char *, owned (config_opts_free frees it) */
+	CONFIG_INT,  /* int within [min, max] */
+	CONFIG_I64,  /* int64_t within [min, max] */
+	CONFIG_DBL,  /* double within [min, max] */
+	CONFIG_FLAG, /* int set to 1; takes no value */
 };
 
 /*
@@ -30,11 +30,11 @@ enum config_kind {
  */
 typedef struct config_opt {
 	const char *name;
-	const char *env;    /* environment variable, or NULL */
+	const char *env; /* environment variable, or NULL */
 	enum config_kind kind;
-	size_t offset;      /* of the target field in the caller's struct */
-	const char *dflt;   /* default as text; NULL leaves the field as the caller set it */
-	double min, max;    /* bounds of numbers */
+	size_t offset;    /* of the target field in the caller's struct */
+	const char *dflt; /* default as text; NULL leaves the field as the caller set it */
+	double min, max;  /* bounds of numbers */
 	const char *help;
 } config_opt;
 
@@ -69,25 +69,25 @@ typedef struct offerd_config {
 	char *database_url;
 	int threads;
 	char *share_dir;
-	char *company;          /* tenant when auth is off */
-	char *auth;             /* "on" or "off" */
+	char *company; /* tenant when auth is off */
+	char *auth;    /* "on" or "off" */
 	int queue_max;
 	int batch_max;
-	int writers;            /* database writer connections (PostgreSQL) */
-	double refresh;         /* seconds between reloads of agents/values/catalogue */
-	int body_max;           /* JSON bodies */
-	int batch_body_max;     /* /batch CSV bodies, MiB */
+	int writers;        /* database writer connections (PostgreSQL) */
+	double refresh;     /* seconds between reloads of agents/values/catalogue */
+	int body_max;       /* JSON bodies */
+	int batch_body_max; /* /batch CSV bodies, MiB */
 	int conn_limit;
 	int per_ip_limit;
 	int conn_timeout;
-	int head_timeout;       /* seconds for a complete request head */
+	int head_timeout; /* seconds for a complete request head */
 	int header_limit;
-	char *cors_origin;      /* origins allowed to call from a browser, comma-separated */
-	double rate;            /* requests per second per key, 0 = unlimited */
+	char *cors_origin; /* origins allowed to call from a browser, comma-separated */
+	double rate;       /* requests per second per key, 0 = unlimited */
 	int rate_burst;
 	char *log_level;
 	char *log_format;
-	char *access_log;       /* "on" or "off" */
+	char *access_log; /* "on" or "off" */
 } offerd_config;
 
 /* Fills c from defaults, then the environment, then argv. Returns 0, 1 after

@@ -21,7 +21,7 @@
 typedef struct cors {
 	char *origin[CORS_MAX];
 	size_t n;
-	int any;                /* "*": every origin */
+	int any; /* "*": every origin */
 } cors;
 
 /*

@@ -30,8 +30,8 @@ enum col_role {
 
 /* Canonical names, used in messages and as JSON keys where they are keys. */
 static const char *const role_names[COL_NROLES] = {
-	"(ignored)", "customer_id", "age", "timestamp", "gender",
-	"region", "last_offer", "client-since", "offer",
+    "(ignored)", "customer_id", "age",          "timestamp", "gender",
+    "region",    "last_offer",  "client-since", "offer",
 };
 
 /* Header spellings after folding (lower case, no ' ', '_', '-', '.'). */
@@ -39,12 +39,21 @@ static const struct {
 	const char *folded;
 	enum col_role role;
 } header_names[] = {
-	{"customerid", COL_ID},       {"customer", COL_ID},          {"custid", COL_ID},
-	{"clientid", COL_ID},         {"customerno", COL_ID},        {"customernumber", COL_ID},
-	{"age", COL_AGE},             {"timestamp", COL_TS},         {"date", COL_TS},
-	{"gender", COL_GENDER},       {"sex", COL_GENDER},           {"region", COL_REGION},
-	{"lastoffer", COL_LAST_OFFER}, {"clientsince", COL_CLIENT_SINCE},
-	{"customersince", COL_CLIENT_SINCE},
+    {"customerid", COL_ID},
+    {"customer", COL_ID},
+    {"custid", COL_ID},
+    {"clientid", COL_ID},
+    {"customerno", COL_ID},
+    {"customernumber", COL_ID},
+    {"age", COL_AGE},
+    {"timestamp", COL_TS},
+    {"date", COL_TS},
+    {"gender", COL_GENDER},
+    {"sex", COL_GENDER},
+    {"region", COL_REGION},
+    {"lastoffer", COL_LAST_OFFER},
+    {"clientsince", COL_CLIENT_SINCE},
+    {"customersince", COL_CLIENT_SINCE},
 };
 
 struct csv_reader {
@@ -52,29 +61,29 @@ struct csv_reader {
 	csv_record_fn fn;
 	void *arg;
 	char today[11];
-	csvr *csv;               /* the bytes: delimiter, quoting, limits */
+	csvr *csv; /* the bytes: delimiter, quoting, limits */
 
 	/* Columns, from the header. */
 	int ncols;
 	unsigned char role[CSV_COLUMNS_MAX];
 	int offer_num[CSV_COLUMNS_MAX];
-	int col_of[COL_NROLES];  /* column of each single role, -1 if absent */
+	int col_of[COL_NROLES]; /* column of each single role, -1 if absent */
 	int noffers;
-	int offer_cols[CSV_COLUMNS_MAX];  /* offer columns sorted by offer number */
-	char offer_name[CSV_COLUMNS_MAX][CUSTOMER_OFFER_ID_MAX + 1];  /* OFFER_<n> per column */
+	int offer_cols[CSV_COLUMNS_MAX]; /* offer columns sorted by offer number */
+	char offer_name[CSV_COLUMNS_MAX][CUSTOMER_OFFER_ID_MAX + 1]; /* OFFER_<n> per column */
 
-	const csvr_row *row;     /* the row being turned into a record */
+	const csvr_row *row; /* the row being turned into a record */
 };
 
 /* The reader's byte-level limits; the customer CSV is sniffed (Company B writes ';'). */
 static const csvr_options csv_options = {
-	.delim = 0,
-	.columns_max = CSV_COLUMNS_MAX,
-	.field_max = CSV_FIELD_MAX,
-	.field_hard_max = CSV_FIELD_HARD_MAX,
-	.field_hard_row = 1,  /* an over-long field is its row's error; the file goes on */
-	.header_max = CSV_HEADER_MAX,
-	.rows_max = CSV_ROWS_DEFAULT,
+    .delim = 0,
+    .columns_max = CSV_COLUMNS_MAX,
+    .field_max = CSV_FIELD_MAX,
+    .field_hard_max = CSV_FIELD_HARD_MAX,
+    .field_hard_row = 1, /* an over-long field is its row's error; the file goes on */
+    .header_max = CSV_HEADER_MAX,
+    .rows_max = CSV_ROWS_DEFAULT,
 };
 
 static int on_row(void *arg, const csvr_row *row);
@@ -150,8 +159,9 @@ static int take_header(csv_reader *rd)
 	if (row->nfields > CSV_COLUMNS_MAX)
 		return csvr_fail(rd->csv, ERR_INVAL, "header: more than %d columns", CSV_COLUMNS_MAX);
 	if (row->problem_col >= 0)
-		return csvr_fail(rd->csv, ERR_INVAL, "header: column %d is longer than %d bytes or holds a NUL",
-		            row->problem_col + 1, CSV_FIELD_MAX);
+		return csvr_fail(rd->csv, ERR_INVAL,
+		                 "header: column %d is longer than %d bytes or holds a NUL",
+		                 row->problem_col + 1, CSV_FIELD_MAX);
 	rd->ncols = row->nfields;
 	for (int c = 0; c < rd->ncols; c++) {
 		char *name = util_trim(row_field(rd, c));
@@ -162,8 +172,9 @@ static int take_header(csv_reader *rd)
 		if (role == COL_OFFER) {
 			for (int k = 0; k < rd->noffers; k++) {
 				if (rd->offer_num[rd->offer_cols[k]] == offer)
-					return csvr_fail(rd->csv, ERR_INVAL, "header: columns %d and %d are both OFFER_%d",
-					            rd->offer_cols[k] + 1, c + 1, offer);
+					return csvr_fail(rd->csv, ERR_INVAL,
+					                 "header: columns %d and %d are both OFFER_%d",
+					                 rd->offer_cols[k] + 1, c + 1, offer);
 			}
 			rd->offer_num[c] = offer;
 			customer_offer_name(offer, rd->offer_name[c], sizeof(rd->offer_name[c]));
@@ -176,13 +187,15 @@ static int take_header(csv_reader *rd)
 			rd->offer_cols[k] = c;
 		} else if (role != COL_IGNORE) {
 			if (rd->col_of[role] >= 0)
-				return csvr_fail(rd->csv, ERR_INVAL, "header: columns %d and %d are both %s",
-				            rd->col_of[role] + 1, c + 1, role_names[role]);
+				return csvr_fail(rd->csv, ERR_INVAL,
+				                 "header: columns %d and %d are both %s",
+				                 rd->col_of[role] + 1, c + 1, role_names[role]);
 			rd->col_of[role] = c;
 		}
 	}
 	if (rd->col_of[COL_ID] < 0)
-		return csvr_fail(rd->csv, ERR_INVAL, "header: no customer_id column (is the first line the header?)");
+		return csvr_fail(rd->csv, ERR_INVAL,
+		                 "header: no customer_id column (is the first line the header?)");
 	if (rd->col_of[COL_AGE] < 0)
 		return csvr_fail(rd->csv, ERR_INVAL, "header: no age column");
 	if (rd->noffers == 0)
@@ -231,8 +244,7 @@ static const char *role_value(csv_reader *rd, enum col_role role)
  * flags, the rules) are applied here; every check a /predict body gets is
  * request_predict_from_row's.
  */
-static int build_request(csv_reader *rd, const char *id, predict_req *out, char *err,
-                         size_t errlen)
+static int build_request(csv_reader *rd, const char *id, predict_req *out, char *err, size_t errlen)
 {
 	json_t *states = json_object();
 	const char *names[CSV_COLUMNS_MAX];
@@ -290,7 +302,8 @@ static int build_request(csv_reader *rd, const char *id, predict_req *out, char 
 	}
 	json_object_set_new(states, "age", json_integer(age));
 	json_object_set_new(states, "gender",
-	                    json_string(customer_gender_text(customer_gender(role_value(rd, COL_GENDER)))));
+	                    json_string(
+	                        customer_gender_text(customer_gender(role_value(rd, COL_GENDER)))));
 
 	v = role_value(rd, COL_CLIENT_SINCE);
 	rc = parse_date(v, date);
@@ -340,8 +353,8 @@ static int build_request(csv_reader *rd, const char *id, predict_req *out, char 
 		rc = ERR_INVAL;
 		goto out;
 	}
-	rc = request_predict_from_row(id, timestamp, states, names, allowed, (size_t)rd->noffers,
-	                              out, &e);
+	rc = request_predict_from_row(id, timestamp, states, names, allowed, (size_t)rd->noffers, out,
+	                              &e);
 	if (rc != 0)
 		snprintf(err, errlen, "%s: %s", e.field, e.message);
 out:
@@ -377,14 +390,16 @@ static int take_row(csv_reader *rd)
 	if (id_col < row->nkept && row->problem[id_col] == CSVR_FIELD_OK)
 		id = util_trim(row_field(rd, id_col));
 	if (row->unterminated) {
-		snprintf(err, sizeof(err), "a quoted field is not closed: the rest of the file "
+		snprintf(err, sizeof(err),
+		         "a quoted field is not closed: the rest of the file "
 		         "from this row on is inside quotes");
 	} else if (row->nfields > rd->ncols && row->extra_nonempty) {
 		snprintf(err, sizeof(err), "too many columns: %d, the header has %d", row->nfields,
 		         rd->ncols);
 	} else if (row->nfields < rd->ncols) {
-		snprintf(err, sizeof(err), "missing columns: the row has %d of %d (the first missing is %s)",
-		         row->nfields, rd->ncols, column_name(rd, row->nfields, name, sizeof(name)));
+		snprintf(err, sizeof(err),
+		         "missing columns: the row has %d of %d (the first missing is %s)", row->nfields,
+		         rd->ncols, column_name(rd, row->nfields, name, sizeof(name)));
 	} else if (row->problem_col >= 0) {
 		column_name(rd, row->problem_col, name, sizeof(name));
 		if (row->problem[row->problem_col] == CSVR_FIELD_NUL)

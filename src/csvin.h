@@ -49,13 +49,13 @@
 #include "rules.h"
 #include "util.h"
 
-#define CSV_COLUMNS_MAX 256              /* columns in the header and in a row */
-#define CSV_FIELD_MAX 1024               /* bytes of a field; longer is a row error */
-#define CSV_FIELD_HARD_MAX (64 * 1024)   /* bytes buffered of a field; the rest is dropped (a row error) */
-#define CSV_HEADER_MAX (64 * 1024)       /* bytes of the header line */
-#define CSV_ID_MAX 128                   /* bytes of a customer_id */
-#define CSV_ROWS_DEFAULT 10000000        /* default row limit; see csv_reader_set_max_rows */
-#define CSV_ERROR_MAX 512                /* bytes of an error message */
+#define CSV_COLUMNS_MAX 256            /* columns in the header and in a row */
+#define CSV_FIELD_MAX 1024             /* bytes of a field; longer is a row error */
+#define CSV_FIELD_HARD_MAX (64 * 1024) /* bytes buffered of a field; the rest is dropped (a row error) */
+#define CSV_HEADER_MAX (64 * 1024)     /* bytes of the header line */
+#define CSV_ID_MAX 128                 /* bytes of a customer_id */
+#define CSV_ROWS_DEFAULT 10000000      /* default row limit; see csv_reader_set_max_rows */
+#define CSV_ERROR_MAX 512              /* bytes of an error message */
 
 /*
  * One data row, as handed to the callback. Everything is borrowed for the
@@ -63,10 +63,10 @@
  * xstrdup's its states_text.
  */
 typedef struct csv_record {
-	int64_t row;              /* 1-based data row number (the header is not counted) */
-	const char *customer_id;  /* "" when missing */
-	const predict_req *req;   /* the row as a /predict request, or NULL on error */
-	const char *error;        /* NULL when req is set, else why the row is rejected */
+	int64_t row;             /* 1-based data row number (the header is not counted) */
+	const char *customer_id; /* "" when missing */
+	const predict_req *req;  /* the row as a /predict request, or NULL on error */
+	const char *error;       /* NULL when req is set, else why the row is rejected */
 } csv_record;
 
 /* Called once per row in input order. A non-zero return stops the reader

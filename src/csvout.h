@@ -20,13 +20,12 @@
 #include "customer.h"
 #include "util.h"
 
-
 typedef struct csv_result {
 	const char *customer_id;
-	const char *response_date;                 /* NULL on error */
-	const char *offers[OFFERS_SHOWN];     /* NULL past the last offer */
-	const char *products[OFFERS_SHOWN];   /* with products only; NULL = no name */
-	const char *error;                         /* NULL when the row is ok */
+	const char *response_date;          /* NULL on error */
+	const char *offers[OFFERS_SHOWN];   /* NULL past the last offer */
+	const char *products[OFFERS_SHOWN]; /* with products only; NULL = no name */
+	const char *error;                  /* NULL when the row is ok */
 } csv_result;
 
 /* Appends the header line; with_products adds product_1..3. */

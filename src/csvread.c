@@ -29,31 +29,31 @@ struct csvr {
 	csvr_row_fn fn;
 	void *arg;
 	enum rd_state state;
-	int rc;                  /* sticky: the first fatal error or callback return */
+	int rc; /* sticky: the first fatal error or callback return */
 	char err[CSVR_ERROR_MAX];
 
 	/* Header phase. */
-	buf head;                /* raw bytes up to and including the first line end */
-	int head_quoted;         /* inside quotes while scanning for that line end */
+	buf head;        /* raw bytes up to and including the first line end */
+	int head_quoted; /* inside quotes while scanning for that line end */
 
 	struct csv_parser parser;
 	int parser_ready;
 	unsigned char delim;
-	int header_done;         /* the header row has been handed over */
-	int width;               /* fields kept per row: the header's, at most columns_max */
-	int unterminated;        /* the last row ends inside an open quote */
+	int header_done;  /* the header row has been handed over */
+	int width;        /* fields kept per row: the header's, at most columns_max */
+	int unterminated; /* the last row ends inside an open quote */
 
 	/* The row being read. */
 	int nfields;
-	char *rowbuf;            /* kept fields, each NUL-terminated */
-	size_t rowlen;           /* bytes used in rowbuf */
-	size_t rowcap;           /* columns_max fields of field_max bytes and a NUL */
-	size_t *off;             /* columns_max offsets into rowbuf */
-	char **field;            /* columns_max pointers, set when the row is handed over */
-	unsigned char *problem;  /* columns_max enum csvr_problem */
+	char *rowbuf;           /* kept fields, each NUL-terminated */
+	size_t rowlen;          /* bytes used in rowbuf */
+	size_t rowcap;          /* columns_max fields of field_max bytes and a NUL */
+	size_t *off;            /* columns_max offsets into rowbuf */
+	char **field;           /* columns_max pointers, set when the row is handed over */
+	unsigned char *problem; /* columns_max enum csvr_problem */
 	int problem_col;
 	int extra_nonempty;
-	int field_overflow;      /* the field being read went past field_hard_max */
+	int field_overflow; /* the field being read went past field_hard_max */
 
 	int64_t rows;
 };
@@ -292,9 +292,10 @@ static int parse_bytes(csvr *r, const void *data, size_t len)
 			return csvr_fail(r, ERR_INVAL, "row %lld: %s", (long long)r->rows + 1,
 			                 csv_strerror(csv_error(&r->parser)));
 		if (!r->opt.field_hard_row)
-			return csvr_fail(r, r->opt.field_hard_rc, "row %lld: a field is longer than %zu bytes "
-			                 "(is a quote left open?)", (long long)r->rows + 1,
-			                 r->opt.field_hard_max);
+			return csvr_fail(r, r->opt.field_hard_rc,
+			                 "row %lld: a field is longer than %zu bytes "
+			                 "(is a quote left open?)",
+			                 (long long)r->rows + 1, r->opt.field_hard_max);
 		/*
 		 * A field went past field_hard_max: capped_realloc refused to grow
 		 * libcsv's buffer, which stopped with its state saved. The row gets

@@ -29,19 +29,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CSVR_ERROR_MAX 512  /* bytes of an error message */
+#define CSVR_ERROR_MAX 512 /* bytes of an error message */
 
 typedef struct csvr_options {
-	unsigned char delim;    /* ',', ';', '\t'...; 0 sniffs it from the header line */
-	int columns_max;        /* fields kept per row; later fields are counted, not kept */
-	size_t field_max;       /* a longer field is not kept and its row is marked */
-	size_t field_hard_max;  /* libcsv's field buffer stops here: a fatal error */
-	int field_hard_rc;      /* what that error returns: ERR_INVAL (also for 0) or ERR_TOOBIG */
-	int field_hard_row;     /* 1: a field past field_hard_max is its row's CSVR_FIELD_TOO_LONG
+	unsigned char delim;   /* ',', ';', '\t'...; 0 sniffs it from the header line */
+	int columns_max;       /* fields kept per row; later fields are counted, not kept */
+	size_t field_max;      /* a longer field is not kept and its row is marked */
+	size_t field_hard_max; /* libcsv's field buffer stops here: a fatal error */
+	int field_hard_rc;     /* what that error returns: ERR_INVAL (also for 0) or ERR_TOOBIG */
+	int field_hard_row;    /* 1: a field past field_hard_max is its row's CSVR_FIELD_TOO_LONG
 	                         * and reading goes on (an open quote that swallows the rest
 	                         * of the input ends as that row's unterminated field) */
-	size_t header_max;      /* bytes of the header line */
-	int64_t rows_max;       /* data rows; one more is a fatal ERR_TOOBIG */
+	size_t header_max;     /* bytes of the header line */
+	int64_t rows_max;      /* data rows; one more is a fatal ERR_TOOBIG */
 } csvr_options;
 
 /* Why a kept field has no text. */
@@ -53,15 +53,15 @@ enum csvr_problem { CSVR_FIELD_OK = 0, CSVR_FIELD_TOO_LONG, CSVR_FIELD_NUL };
  * fields as the header has (and never more than columns_max).
  */
 typedef struct csvr_row {
-	int64_t row;               /* 0 for the header, then 1-based data rows */
-	int nfields;               /* fields in the row, kept or not */
-	int nkept;                 /* fields kept: field[0 .. nkept-1] */
-	char **field;              /* NUL-terminated; "" for a field with a problem; may be
+	int64_t row;                  /* 0 for the header, then 1-based data rows */
+	int nfields;                  /* fields in the row, kept or not */
+	int nkept;                    /* fields kept: field[0 .. nkept-1] */
+	char **field;                 /* NUL-terminated; "" for a field with a problem; may be
 	                            * modified in place (trimmed) by the callback */
-	const unsigned char *problem;  /* enum csvr_problem per kept field */
-	int problem_col;           /* first kept field with a problem, -1 when none */
-	int extra_nonempty;        /* a field past the kept width holds non-blank text */
-	int unterminated;          /* the input ended inside this row's open quote */
+	const unsigned char *problem; /* enum csvr_problem per kept field */
+	int problem_col;              /* first kept field with a problem, -1 when none */
+	int extra_nonempty;           /* a field past the kept width holds non-blank text */
+	int unterminated;             /* the input ended inside this row's open quote */
 } csvr_row;
 
 typedef struct csvr csvr;

@@ -12,15 +12,15 @@
 #include "client.h"
 #include "config.h"
 
-int ctl_products(int argc, char **argv);  /* products import FILE [--company C] */
-int ctl_agent(int argc, char **argv);     /* agent release|list ... */
-int ctl_batch(int argc, char **argv);     /* batch INPUT.csv -o OUTPUT.csv ... */
-int ctl_replay(int argc, char **argv);    /* replay FILE.json [--v2] [--url U] */
-int ctl_train(int argc, char **argv);     /* train --transactions FILE ... */
-int ctl_simulate(int argc, char **argv);  /* simulate --policy P ... */
-int ctl_evaluate(int argc, char **argv);  /* evaluate --policy P ... */
-int ctl_keys(int argc, char **argv);      /* keys create|list|revoke ... */
-int ctl_db(int argc, char **argv);        /* db migrate|count TABLE */
+int ctl_products(int argc, char **argv); /* products import FILE [--company C] */
+int ctl_agent(int argc, char **argv);    /* agent release|list ... */
+int ctl_batch(int argc, char **argv);    /* batch INPUT.csv -o OUTPUT.csv ... */
+int ctl_replay(int argc, char **argv);   /* replay FILE.json [--v2] [--url U] */
+int ctl_train(int argc, char **argv);    /* train --transactions FILE ... */
+int ctl_simulate(int argc, char **argv); /* simulate --policy P ... */
+int ctl_evaluate(int argc, char **argv); /* evaluate --policy P ... */
+int ctl_keys(int argc, char **argv);     /* keys create|list|revoke ... */
+int ctl_db(int argc, char **argv);       /* db migrate|count TABLE */
 
 /*
  * How a command reads its arguments: one option table (config.h) and a
@@ -30,9 +30,9 @@ int ctl_db(int argc, char **argv);        /* db migrate|count TABLE */
  * value or an argument too many or too few is an error (exit 2).
  */
 typedef struct ctl_spec {
-	const char *prog;        /* "offerctl batch" */
-	const char *usage;       /* the first lines of --help: usage and what it does */
-	const char *footer;      /* printed after the options (exit status...), or NULL */
+	const char *prog;   /* "offerctl batch" */
+	const char *usage;  /* the first lines of --help: usage and what it does */
+	const char *footer; /* printed after the options (exit status...), or NULL */
 	const config_opt *opts;
 	size_t nopts;
 	size_t min_args, max_args;
@@ -73,20 +73,28 @@ int ctl_open_db(const char *prog, const char *url, struct store **out);
 
 /* The --url and --api-key rows every command that calls offerd over HTTP has. */
 #define CTL_URL_DEFAULT "http://127.0.0.1:8000"
-#define CTL_OPT_URL(type, field)                                                                \
-	{"url URL", "OFFERD_URL", CONFIG_STR, offsetof(type, field), CTL_URL_DEFAULT, 0, 0,         \
-	 "offerd's address"}
-#define CTL_OPT_API_KEY(type, field)                                                            \
-	{"api-key KEY", "OFFERD_API_KEY", CONFIG_STR, offsetof(type, field), NULL, 0, 0,           \
-	 "sent as Authorization: Bearer KEY; needed unless offerd runs with --auth off"}
+#define CTL_OPT_URL(type, field)                                                                   \
+	{                                                                                          \
+		"url URL", "OFFERD_URL", CONFIG_STR, offsetof(type, field), CTL_URL_DEFAULT, 0, 0, \
+		    "offerd's address"                                                             \
+	}
+#define CTL_OPT_API_KEY(type, field)                                                               \
+	{                                                                                          \
+		"api-key KEY", "OFFERD_API_KEY", CONFIG_STR, offsetof(type, field), NULL, 0, 0,    \
+		    "sent as Authorization: Bearer KEY; needed unless offerd runs with --auth off" \
+	}
 /* The requests in flight of client.h's engine; dflt is the command's default as text. */
-#define CTL_OPT_CONCURRENCY(type, field, dflt)                                                  \
-	{"concurrency N", NULL, CONFIG_INT, offsetof(type, field), dflt, 1, CLIENT_CONCURRENCY_MAX, \
-	 "requests in flight"}
+#define CTL_OPT_CONCURRENCY(type, field, dflt)                                     \
+	{                                                                          \
+		"concurrency N", NULL, CONFIG_INT, offsetof(type, field), dflt, 1, \
+		    CLIENT_CONCURRENCY_MAX, "requests in flight"                   \
+	}
 
 /* The --database-url row every database command has; `field` is a char * in `type`. */
-#define CTL_OPT_DATABASE_URL(type, field)                                                       \
-	{"database-url URL", "DATABASE_URL", CONFIG_STR, offsetof(type, field),                     \
-	 CONFIG_DATABASE_URL_DEFAULT, 0, 0, CONFIG_DATABASE_URL_HELP}
+#define CTL_OPT_DATABASE_URL(type, field)                                              \
+	{                                                                              \
+		"database-url URL", "DATABASE_URL", CONFIG_STR, offsetof(type, field), \
+		    CONFIG_DATABASE_URL_DEFAULT, 0, 0, CONFIG_DATABASE_URL_HELP        \
+	}
 
 #endif

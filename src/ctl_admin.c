@@ -40,7 +40,7 @@ static int open_db(const char *url, store **out)
 
 typedef struct prod_reader {
 	csvr *csv;
-	int col_offer;   /* column index of the offer id, -1 until the header */
+	int col_offer; /* column index of the offer id, -1 until the header */
 	int col_name;
 	db_product *items;
 	size_t n, cap;
@@ -48,13 +48,13 @@ typedef struct prod_reader {
 
 /* A catalogue is a short comma-separated file: ID,OFFERS,NAME. */
 static const csvr_options products_csv = {
-	.delim = ',',
-	.columns_max = 64,
-	.field_max = 1024,
-	.field_hard_max = 64 * 1024,
-	.field_hard_rc = ERR_INVAL,
-	.header_max = 64 * 1024,
-	.rows_max = PRODUCTS_MAX + 1,  /* one over, so the message below names the limit */
+    .delim = ',',
+    .columns_max = 64,
+    .field_max = 1024,
+    .field_hard_max = 64 * 1024,
+    .field_hard_rc = ERR_INVAL,
+    .header_max = 64 * 1024,
+    .rows_max = PRODUCTS_MAX + 1, /* one over, so the message below names the limit */
 };
 
 /* Header: ID,OFFERS,NAME as the client sent it; OFFER_ID/PRODUCT_NAME too. */
@@ -78,7 +78,7 @@ static int prod_header(prod_reader *p, const csvr_row *row)
 static int prod_row(void *arg, const csvr_row *row)
 {
 	prod_reader *p = arg;
-	long long line = (long long)row->row + 1;  /* the header is line 1 */
+	long long line = (long long)row->row + 1; /* the header is line 1 */
 	char id[CUSTOMER_OFFER_ID_MAX + 1];
 	const char *offer;
 
@@ -87,8 +87,10 @@ static int prod_row(void *arg, const csvr_row *row)
 	if (p->col_offer >= row->nkept || p->col_name >= row->nkept)
 		return csvr_fail(p->csv, ERR_INVAL, "line %lld: missing columns", line);
 	if (row->problem[p->col_offer] != CSVR_FIELD_OK || row->problem[p->col_name] != CSVR_FIELD_OK)
-		return csvr_fail(p->csv, ERR_INVAL, "line %lld: a field is longer than %zu bytes or "
-		                 "holds a NUL", line, products_csv.field_max);
+		return csvr_fail(p->csv, ERR_INVAL,
+		                 "line %lld: a field is longer than %zu bytes or "
+		                 "holds a NUL",
+		                 line, products_csv.field_max);
 	offer = util_trim(row->field[p->col_offer]);
 	if (offer[0] == '\0')
 		return csvr_fail(p->csv, ERR_INVAL, "line %lld: empty offer id", line);
@@ -170,7 +172,7 @@ out:
  */
 typedef struct semver {
 	uint64_t core[3];
-	const char *pre;      /* after '-', up to '+' or the end; NULL when none */
+	const char *pre; /* after '-', up to '+' or the end; NULL when none */
 	size_t pre_len;
 } semver;
 
@@ -321,8 +323,8 @@ static int version_row(void *arg, const db_agent *a)
 static int agent_print(void *arg, const db_agent *a)
 {
 	(void)arg;
-	printf("%-6lld %-12s %-15s %-8g %-28s %s\n", (long long)a->id, a->version, a->policy,
-	       a->epsilon, a->released, a->params ? a->params : "");
+	printf("%-6lld %-12s %-15s %-8g %-28s %s\n", (long long)a->id, a->version, a->policy, a->epsilon,
+	       a->released, a->params ? a->params : "");
 	return 0;
 }
 
@@ -355,9 +357,10 @@ static int agent_release(const admin_opts *o, const char **args)
 	memset(&check, 0, sizeof(check));
 	if (strlen(version) == 0 || strlen(version) >= DB_VERSION_MAX ||
 	    semver_parse(version, &check.v) != 0) {
-		fprintf(stderr, "offerctl agent release: the version must be a semantic version of at "
-		                "most %d characters, MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD] (1.2.0, "
-		                "2.0.0-rc.1), got \"%.80s\"\n",
+		fprintf(stderr,
+		        "offerctl agent release: the version must be a semantic version of at "
+		        "most %d characters, MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD] (1.2.0, "
+		        "2.0.0-rc.1), got \"%.80s\"\n",
 		        DB_VERSION_MAX - 1, version);
 		return 2;
 	}
@@ -367,8 +370,10 @@ static int agent_release(const admin_opts *o, const char **args)
 	a.epsilon = o->epsilon;
 	a.params = o->params;
 	if (agent_conf_from_db(&a, &c, err, sizeof(err)) != 0) {
-		fprintf(stderr, "offerctl agent release: %s (policies: weighted, epsilon-greedy, "
-		                "thompson, ucb, random, linear-ts, squarecb)\n", err);
+		fprintf(stderr,
+		        "offerctl agent release: %s (policies: weighted, epsilon-greedy, "
+		        "thompson, ucb, random, linear-ts, squarecb)\n",
+		        err);
 		return 2;
 	}
 	if (open_db(o->database_url, &s) != 0)
@@ -378,8 +383,8 @@ static int agent_release(const admin_opts *o, const char **args)
 		fprintf(stderr, "offerctl: cannot read the released versions: %s\n", s->ops->errmsg(s));
 	} else if (check.err[0] != '\0') {
 		fprintf(stderr, "offerctl: %s\n", check.err);
-	} else if (db_agent_release(s, a.version, agent_policy_name(c.policy), o->epsilon,
-	                            o->params) != 0) {
+	} else if (db_agent_release(s, a.version, agent_policy_name(c.policy), o->epsilon, o->params) !=
+	           0) {
 		fprintf(stderr, "offerctl: cannot release: %s\n", s->ops->errmsg(s));
 	} else {
 		printf("released agent %s (%s, epsilon %g); offerd picks it up within its refresh "
@@ -393,8 +398,8 @@ static int agent_release(const admin_opts *o, const char **args)
 
 /* --- keys ------------------------------------------------------------------- */
 
-static int key_print(void *arg, int64_t id, const char *company, const char *hash,
-                     const char *prefix, const char *created, const char *revoked)
+static int key_print(void *arg, int64_t id, const char *company, const char *hash, const char *prefix,
+                     const char *created, const char *revoked)
 {
 	(void)arg;
 	(void)hash;
@@ -449,13 +454,13 @@ static int keys_list(const admin_opts *o, const char **args)
 
 /* What keys revoke found for its argument, through db_keys_each. */
 typedef struct key_lookup {
-	const char *what;   /* a prefix or an id */
-	int active;         /* matching keys not revoked */
-	int revoked;        /* matching keys already revoked */
+	const char *what; /* a prefix or an id */
+	int active;       /* matching keys not revoked */
+	int revoked;      /* matching keys already revoked */
 } key_lookup;
 
-static int key_match(void *arg, int64_t id, const char *company, const char *hash,
-                     const char *prefix, const char *created, const char *revoked)
+static int key_match(void *arg, int64_t id, const char *company, const char *hash, const char *prefix,
+                     const char *created, const char *revoked)
 {
 	key_lookup *k = arg;
 	char idtext[24];
@@ -490,8 +495,10 @@ static int keys_revoke(const admin_opts *o, const char **args)
 	} else if (k.active == 0 && k.revoked > 0) {
 		fprintf(stderr, "offerctl keys revoke: the key %s is already revoked\n", args[0]);
 	} else if (k.active == 0) {
-		fprintf(stderr, "offerctl keys revoke: no key has the prefix or id %s (see offerctl keys "
-		                "list)\n", args[0]);
+		fprintf(stderr,
+		        "offerctl keys revoke: no key has the prefix or id %s (see offerctl keys "
+		        "list)\n",
+		        args[0]);
 	} else if (db_key_revoke(s, args[0]) != 0) {
 		fprintf(stderr, "offerctl: cannot revoke: %s\n", s->ops->errmsg(s));
 	} else {
@@ -571,7 +578,10 @@ typedef struct admin_action {
 	ctl_spec spec;
 } admin_action;
 
-#define SPEC(prog, usage, table, nargs) {prog, usage, NULL, table, UTIL_ARRAY_LEN(table), nargs, nargs}
+#define SPEC(prog, usage, table, nargs)                                       \
+	{                                                                     \
+		prog, usage, NULL, table, UTIL_ARRAY_LEN(table), nargs, nargs \
+	}
 
 static const admin_action actions[] = {
     {"products", "import", products_import_cmd,
@@ -588,8 +598,9 @@ static const admin_action actions[] = {
           "against the policy's own table (README: Contextual policies).\n",
           opts_release, 1)},
     {"agent", "list", agent_list,
-     SPEC("offerctl agent list", "usage: offerctl agent list [--database-url URL]\n\n"
-                                 "Prints every agent version, oldest first.\n",
+     SPEC("offerctl agent list",
+          "usage: offerctl agent list [--database-url URL]\n\n"
+          "Prints every agent version, oldest first.\n",
           opts_db, 0)},
     {"keys", "create", keys_create,
      SPEC("offerctl keys create",
@@ -597,8 +608,9 @@ static const admin_action actions[] = {
           "Makes an API key for a company and prints it once on stdout.\n",
           opts_keys_create, 0)},
     {"keys", "list", keys_list,
-     SPEC("offerctl keys list", "usage: offerctl keys list [--database-url URL]\n\n"
-                                "Prints every key's id, company, prefix and state.\n",
+     SPEC("offerctl keys list",
+          "usage: offerctl keys list [--database-url URL]\n\n"
+          "Prints every key's id, company, prefix and state.\n",
           opts_db, 0)},
     {"keys", "revoke", keys_revoke,
      SPEC("offerctl keys revoke",
@@ -606,12 +618,14 @@ static const admin_action actions[] = {
           "Revokes an active key named by its prefix or its id.\n",
           opts_db, 1)},
     {"db", "migrate", db_migrate_cmd,
-     SPEC("offerctl db migrate", "usage: offerctl db migrate [--database-url URL]\n\n"
-                                 "Applies pending schema migrations.\n",
+     SPEC("offerctl db migrate",
+          "usage: offerctl db migrate [--database-url URL]\n\n"
+          "Applies pending schema migrations.\n",
           opts_db, 0)},
     {"db", "count", db_count_cmd,
-     SPEC("offerctl db count", "usage: offerctl db count TABLE [--database-url URL]\n\n"
-                               "Prints the number of rows of a tb_* table.\n",
+     SPEC("offerctl db count",
+          "usage: offerctl db count TABLE [--database-url URL]\n\n"
+          "Prints the number of rows of a tb_* table.\n",
           opts_db, 1)},
 };
 

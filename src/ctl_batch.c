@@ -25,16 +25,16 @@
 #include "util.h"
 
 #define CONCURRENCY_DEFAULT "16"
-#define WINDOW_PER_REQUEST 64        /* rows read ahead per request in flight */
+#define WINDOW_PER_REQUEST 64 /* rows read ahead per request in flight */
 #define WINDOW_MIN 1024
 #define WINDOW_MAX 65536
-#define READ_CHUNK 8192              /* bytes of CSV per read: fewer rows than that */
+#define READ_CHUNK 8192 /* bytes of CSV per read: fewer rows than that */
 
 /* One read adds fewer than READ_CHUNK rows after client_room() turned false. */
 _Static_assert(READ_CHUNK <= CLIENT_BURST, "a read may overrun the reorder window");
-#define PROGRESS_TTY_EVERY 0.2       /* seconds between progress bar redraws */
-#define PROGRESS_LOG_EVERY 5.0       /* seconds between plain progress lines */
-#define FAILURES_SHOWN 10            /* failed rows listed on stderr */
+#define PROGRESS_TTY_EVERY 0.2 /* seconds between progress bar redraws */
+#define PROGRESS_LOG_EVERY 5.0 /* seconds between plain progress lines */
+#define FAILURES_SHOWN 10      /* failed rows listed on stderr */
 
 typedef struct batch_opts {
 	char *output;
@@ -121,11 +121,11 @@ typedef struct batch {
 	const char *input;
 	client *eng;
 	FILE *in;
-	char *tmp_path;   /* OUTPUT is written here and renamed at the end; owned */
-	char *fatal;      /* why reading stopped early; owned; NULL when it did not */
+	char *tmp_path; /* OUTPUT is written here and renamed at the end; owned */
+	char *fatal;    /* why reading stopped early; owned; NULL when it did not */
 	FILE *out;
 	buf line;
-	int64_t nread;    /* rows handed to the engine */
+	int64_t nread; /* rows handed to the engine */
 	int64_t ok;
 	int64_t failed;
 	int shown;
@@ -134,7 +134,7 @@ typedef struct batch {
 	int tty;
 	double start;
 	double last_progress;
-	off_t in_size;    /* 0 when unknown (a pipe) */
+	off_t in_size; /* 0 when unknown (a pipe) */
 	off_t in_read;
 } batch;
 
@@ -147,7 +147,8 @@ static int on_record(void *arg, const csv_record *rec)
 	if (rec->req != NULL) {
 		body = request_predict_body(rec->req);
 		if (body == NULL)
-			client_add(b->eng, rec->customer_id, NULL, xstrdup("cannot serialise the request"));
+			client_add(b->eng, rec->customer_id, NULL,
+			           xstrdup("cannot serialise the request"));
 		else
 			client_add(b->eng, rec->customer_id, body, NULL);
 		return 0;
@@ -284,8 +285,8 @@ static void progress(batch *b, int final)
 		for (int i = 0; i < 30; i++)
 			bar[i] = i < fill ? '#' : '.';
 		bar[30] = '\0';
-		fprintf(stderr, "\r\033[K[%s] %lld rows  %.0f rows/s  ETA %s", bar, (long long)done, rate,
-		        final ? "0:00" : eta);
+		fprintf(stderr, "\r\033[K[%s] %lld rows  %.0f rows/s  ETA %s", bar, (long long)done,
+		        rate, final ? "0:00" : eta);
 		if (final)
 			fputc('\n', stderr);
 	} else if (!final) {
@@ -321,8 +322,8 @@ static int open_files(batch *b)
 	 * OUTPUT replaces its file at the end: if it is the input (the same name,
 	 * another path, a symbolic or a hard link), the input would be lost.
 	 */
-	if (strcmp(output, "-") != 0 && stat(output, &out_st) == 0 &&
-	    out_st.st_dev == in_st.st_dev && out_st.st_ino == in_st.st_ino) {
+	if (strcmp(output, "-") != 0 && stat(output, &out_st) == 0 && out_st.st_dev == in_st.st_dev &&
+	    out_st.st_ino == in_st.st_ino) {
 		fprintf(stderr, "offerctl batch: %s is the input file %s; write the result elsewhere\n",
 		        output, b->input);
 		return -1;
@@ -474,7 +475,8 @@ int ctl_batch(int argc, char **argv)
 
 		b.out = NULL;
 		if (close_rc != 0 || rename(b.tmp_path, o.output) != 0) {
-			fprintf(stderr, "offerctl batch: writing %s failed: %s\n", o.output, strerror(errno));
+			fprintf(stderr, "offerctl batch: writing %s failed: %s\n", o.output,
+			        strerror(errno));
 			goto out;
 		}
 		free(b.tmp_path);

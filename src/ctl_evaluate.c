@@ -20,7 +20,6 @@
 #include "request.h"
 #include "util.h"
 
-
 typedef struct eval_opts {
 	char *policy;
 	char *params;
@@ -31,7 +30,7 @@ typedef struct eval_opts {
 	char *offers;
 	char *missing_text;
 	enum ope_missing missing;
-	double epsilon;          /* < 0 until given */
+	double epsilon; /* < 0 until given */
 	int epsilon_set;
 	int64_t seed;
 	double tau;
@@ -56,8 +55,8 @@ static const config_opt opts[] = {
     {"values-company C", NULL, CONFIG_STR, O(values_company), NULL, 0, 0,
      "whose statistics the candidate uses (default --company)"},
     {"offers LIST", NULL, CONFIG_STR, O(offers), NULL, 0, 0,
-     "the candidate's choice set, comma-separated (default: the catalogue when it has at most "
-     STR(REQ_OFFERS_MAX) " offers, plus every offer logged)"},
+     "the candidate's choice set, comma-separated (default: the catalogue when it has at most " STR(
+         REQ_OFFERS_MAX) " offers, plus every offer logged)"},
     {"missing M", NULL, CONFIG_STR, O(missing_text), "reject", 0, 0,
      "an episode without reward: reject (counts as not accepted) or skip"},
     {"tau T", NULL, CONFIG_DBL, O(tau), "0", 0, 1e12,
@@ -137,7 +136,8 @@ static void print_result(const char *title, const ope_result *r)
 {
 	printf("\n%s: %zu episodes\n", title, r->n);
 	if (r->n == 0) {
-		printf("  (none: the rewards do not say which offer was accepted; send accepted_offer)\n");
+		printf(
+		    "  (none: the rewards do not say which offer was accepted; send accepted_offer)\n");
 		return;
 	}
 	printf("  %-18s %8s   %s\n", "", "estimate", "95% interval");
@@ -255,7 +255,8 @@ int ctl_evaluate(int argc, char **argv)
 	       log.read, log.n, log.no_propensity, log.no_reward,
 	       o.missing == OPE_MISSING_SKIP ? "skipped" : "counted as not accepted");
 	if (log.unknown_offer > 0)
-		printf(", %zu past the %d-offer choice set (skipped)", log.unknown_offer, OPE_OFFERS_MAX);
+		printf(", %zu past the %d-offer choice set (skipped)", log.unknown_offer,
+		       OPE_OFFERS_MAX);
 	printf("\nlogged by: %s\nchoice set: %zu offers\n", log.policies[0] ? log.policies : "-",
 	       ope_log_noffers(&log));
 	if (log.n == 0) {

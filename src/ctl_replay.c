@@ -125,7 +125,8 @@ int ctl_replay(int argc, char **argv)
 			goto out;
 		}
 		if (st.st_size > REPLAY_FILE_MAX) {
-			fprintf(stderr, "offerctl replay: %s: larger than %d bytes\n", input, REPLAY_FILE_MAX);
+			fprintf(stderr, "offerctl replay: %s: larger than %d bytes\n", input,
+			        REPLAY_FILE_MAX);
 			goto out;
 		}
 		root = json_load_file(input, JSON_PRESERVE_ORDER, &jerr);
@@ -152,7 +153,8 @@ int ctl_replay(int argc, char **argv)
 	for (;;) {
 		while (next < json_array_size(root) && client_room(eng)) {
 			json_t *item = json_array_get(root, next++);
-			char *body = json_dumps(item, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+			char *body = json_dumps(item,
+			                        JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
 			const char *id = json_string_value(json_object_get(item, "customer_id"));
 
 			client_add(eng, id, body, body == NULL ? xstrdup("cannot serialise") : NULL);

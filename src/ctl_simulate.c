@@ -37,9 +37,9 @@ typedef struct sim_opts {
 	char *world;
 	int64_t episodes;
 	int64_t seed;
-	int64_t drift_at;   /* < 0 until given */
-	int64_t every;      /* 0 until given */
-	int64_t batch;      /* 0 until given */
+	int64_t drift_at; /* < 0 until given */
+	int64_t every;    /* 0 until given */
+	int64_t batch;    /* 0 until given */
 	double epsilon;
 	int memory;
 	int quiet;
@@ -157,10 +157,10 @@ static int parse_opts(int argc, char **argv, sim_opts *o)
 
 typedef struct curve_out {
 	FILE *f;
-	const char *label;     /* the policy of the previous row */
-	uint64_t episodes;     /* and its counts, for the window's rate */
+	const char *label; /* the policy of the previous row */
+	uint64_t episodes; /* and its counts, for the window's rate */
 	uint64_t accepts;
-	buf field;             /* the label as a CSV field */
+	buf field; /* the label as a CSV field */
 } curve_out;
 
 static void on_curve(void *arg, const char *label, const sim_stats *s)
@@ -180,7 +180,8 @@ static void on_curve(void *arg, const char *label, const sim_stats *s)
 	if (csv_write_field(&c->field, label) != 0)
 		return;
 	fprintf(c->f, "%" PRIu64 ",%s,%" PRIu64 ",%.6f,%.6f,%.3f,%.4f\n", s->episodes,
-	        c->field.data != NULL ? c->field.data : "", s->accepts, s->episodes ? (double)s->accepts / (double)s->episodes : 0.0,
+	        c->field.data != NULL ? c->field.data : "", s->accepts,
+	        s->episodes ? (double)s->accepts / (double)s->episodes : 0.0,
 	        n ? (double)(s->accepts - c->accepts) / (double)n : 0.0, s->reward, s->regret);
 	c->episodes = s->episodes;
 	c->accepts = s->accepts;
@@ -214,7 +215,8 @@ static void print_row(const sim_opts *o, const char *label, const sim_stats *s)
 	char half2[16];
 
 	if (s->episodes_after > 0)
-		snprintf(after, sizeof(after), "%.4f", (double)s->accepts_after / (double)s->episodes_after);
+		snprintf(after, sizeof(after), "%.4f",
+		         (double)s->accepts_after / (double)s->episodes_after);
 	else
 		snprintf(after, sizeof(after), "-");
 	/* The second half's regret, as issue 13's targets read it. */
@@ -272,7 +274,8 @@ static int print_truth(const sim_opts *o, const sim_world *w, sim_inproc *p, con
 		               o->seed + 7, &slate, &first);
 		if (rc != 0)
 			break;
-		printf("      %-16s slate accepted %.4f   first slot accepted %.4f\n", name, slate, first);
+		printf("      %-16s slate accepted %.4f   first slot accepted %.4f\n", name, slate,
+		       first);
 	}
 	return rc;
 }
@@ -280,8 +283,7 @@ static int print_truth(const sim_opts *o, const sim_world *w, sim_inproc *p, con
 /* --- in process --------------------------------------------------------- */
 
 /* A contextual policy of policy.h: in memory, with its decision cost on stderr. */
-static int run_contextual(const sim_opts *o, const sim_world *w, const policy_type *t,
-                          curve_out *curve)
+static int run_contextual(const sim_opts *o, const sim_world *w, const policy_type *t, curve_out *curve)
 {
 	sim_policy *p = NULL;
 	sim_agent agent;
@@ -368,7 +370,7 @@ typedef struct http_agent {
 	client *rewards;
 	const char *predict_url;
 	const char *rewards_url;
-	char *answer;          /* the last answer; owned */
+	char *answer; /* the last answer; owned */
 	int64_t episode_id;
 	char version[DB_VERSION_MAX];
 	char label[DB_VERSION_MAX + 16];
@@ -427,8 +429,8 @@ static int http_decide(void *arg, const sim_context *c, size_t *slate, size_t *n
 		goto out;
 	ans = json_loads(h->answer != NULL ? h->answer : "", 0, &jerr);
 	best = json_object_get(ans, "best-three-offers");
-	if (!json_is_array(best) || json_array_size(best) == 0 ||
-	    json_array_size(best) > OFFERS_SHOWN || !json_is_integer(json_object_get(ans, "episode_id"))) {
+	if (!json_is_array(best) || json_array_size(best) == 0 || json_array_size(best) > OFFERS_SHOWN ||
+	    !json_is_integer(json_object_get(ans, "episode_id"))) {
 		fprintf(stderr, "offerctl simulate: unexpected /predict answer: %.300s\n", h->answer);
 		rc = ERR_IO;
 		goto out;
@@ -509,8 +511,8 @@ static int run_http(const sim_opts *o, const sim_world *w, curve_out *curve)
 		goto out;
 	print_header(o, "through HTTP: /predict, then /rewards with episode_id and accepted_offer");
 	sim_oracle_agent(w, &agent);
-	if (sim_run(w, (uint64_t)o->episodes, &agent, NULL, on_curve, curve, (uint64_t)o->every,
-	            &st) != 0)
+	if (sim_run(w, (uint64_t)o->episodes, &agent, NULL, on_curve, curve, (uint64_t)o->every, &st) !=
+	    0)
 		goto out;
 	print_row(o, "oracle", &st);
 	memset(&agent, 0, sizeof(agent));
@@ -518,8 +520,8 @@ static int run_http(const sim_opts *o, const sim_world *w, curve_out *curve)
 	agent.decide = http_decide;
 	agent.learn = http_learn;
 	agent.arg = &h;
-	if (sim_run(w, (uint64_t)o->episodes, &agent, NULL, on_curve, curve, (uint64_t)o->every,
-	            &st) != 0) {
+	if (sim_run(w, (uint64_t)o->episodes, &agent, NULL, on_curve, curve, (uint64_t)o->every, &st) !=
+	    0) {
 		fprintf(stderr, "offerctl simulate: stopped after %" PRIu64 " episodes\n", st.episodes);
 		goto out;
 	}
@@ -537,8 +539,9 @@ out:
 
 int ctl_simulate(int argc, char **argv)
 {
-	static const char *const all[SIM_POLICIES] = {
-	    "oracle", "weighted", "epsilon-greedy", "thompson", "ucb", "random", "linear-ts", "squarecb"};
+	static const char *const all[SIM_POLICIES] = {"oracle",    "weighted", "epsilon-greedy",
+	                                              "thompson",  "ucb",      "random",
+	                                              "linear-ts", "squarecb"};
 	sim_opts o;
 	sim_world *w = NULL;
 	curve_out curve = {NULL, NULL, 0, 0, {NULL, 0, 0, 0}};
@@ -567,7 +570,8 @@ int ctl_simulate(int argc, char **argv)
 			rc = 1;
 			goto out;
 		}
-		fprintf(curve.f, "episode,policy,accepts,accept_rate,window_rate,cum_reward,cum_regret\n");
+		fprintf(curve.f,
+		        "episode,policy,accepts,accept_rate,window_rate,cum_reward,cum_regret\n");
 	}
 	if (o.url != NULL) {
 		rc = run_http(&o, w, &curve);
@@ -578,8 +582,8 @@ int ctl_simulate(int argc, char **argv)
 	} else {
 		char how[160];
 
-		snprintf(how, sizeof(how), "agent_decide + writer_run_batch on %s, %" PRId64
-		         " episode%s per transaction",
+		snprintf(how, sizeof(how),
+		         "agent_decide + writer_run_batch on %s, %" PRId64 " episode%s per transaction",
 		         o.database_url != NULL ? "--database-url" : "SQLite in memory", o.batch,
 		         o.batch == 1 ? "" : "s");
 		print_header(&o, how);

@@ -30,7 +30,6 @@
 #define TRAIN_BATCH 20000
 #define TRAIN_COMPANY_MAX 64
 
-
 typedef struct train_opts {
 	char *transactions;
 	char *database_url;
@@ -49,8 +48,7 @@ static const config_opt opts[] = {
     {"transactions FILE", NULL, CONFIG_STR, O(transactions), NULL, 0, 0,
      "transactions CSV, plain or gzip (UCI Online Retail columns; required)"},
     CTL_OPT_DATABASE_URL(train_opts, database_url),
-    {"company C", NULL, CONFIG_STR, O(company), "A", 0, 0,
-     "tenant the segments and priors belong to"},
+    {"company C", NULL, CONFIG_STR, O(company), "A", 0, 0, "tenant the segments and priors belong to"},
     {"prior-weight W", NULL, CONFIG_DBL, O(prior_weight), "1", 0, 1e6,
      "observations each prior is worth"},
     {"dry-run", NULL, CONFIG_FLAG, O(dry_run), NULL, 0, 0,
@@ -188,8 +186,8 @@ static void print_summary(const train_opts *o, const rfm_data *d, const train_ti
 		median = ns % 2 ? (double)per_state[ns / 2]
 		                : ((double)per_state[ns / 2 - 1] + (double)per_state[ns / 2]) / 2;
 
-	printf("offerctl train: %s (%s), company %s%s\n", o->transactions,
-	       r->gzip ? "gzip" : "plain", o->company, o->dry_run ? ", dry run: nothing stored" : "");
+	printf("offerctl train: %s (%s), company %s%s\n", o->transactions, r->gzip ? "gzip" : "plain",
+	       o->company, o->dry_run ? ", dry run: nothing stored" : "");
 	printf("rows: %lld read; skipped %lld without CustomerID, %lld non-product (POST, DOT, M, ...),"
 	       " %lld zero quantity, %lld malformed; %lld returns netted\n",
 	       (long long)r->rows, (long long)r->no_customer, (long long)r->non_product,
@@ -197,8 +195,7 @@ static void print_summary(const train_opts *o, const rfm_data *d, const train_ti
 	printf("customers: %zu; per segment Q1 %lld, Q2 %lld, Q3 %lld, Q4 %lld;"
 	       " %lld with returns only (no segment)\n",
 	       d->ncustomers, (long long)d->segment_count[0], (long long)d->segment_count[1],
-	       (long long)d->segment_count[2], (long long)d->segment_count[3],
-	       (long long)d->no_segment);
+	       (long long)d->segment_count[2], (long long)d->segment_count[3], (long long)d->no_segment);
 	printf("  (with the brief's inverted recency ranking: Q1 %lld, Q2 %lld, Q3 %lld, Q4 %lld)\n",
 	       (long long)d->brief_segment_count[0], (long long)d->brief_segment_count[1],
 	       (long long)d->brief_segment_count[2], (long long)d->brief_segment_count[3]);
@@ -206,12 +203,12 @@ static void print_summary(const train_opts *o, const rfm_data *d, const train_ti
 	print_clusters("recency", &d->clusters[0], "days first to last purchase");
 	print_clusters("frequency", &d->clusters[1], "repeat purchase days");
 	print_clusters("monetary", &d->clusters[2], "mean net value of a repeat day");
-	printf("states: %d (Q1 %d, Q2 %d, Q3 %d, Q4 %d)\n", d->nstates, per_segment[0],
-	       per_segment[1], per_segment[2], per_segment[3]);
+	printf("states: %d (Q1 %d, Q2 %d, Q3 %d, Q4 %d)\n", d->nstates, per_segment[0], per_segment[1],
+	       per_segment[2], per_segment[3]);
 	printf("products per state: min %zu, median %g, max %zu; %zu priors of weight %g"
 	       " (%lld netted to <= 0 and left out)\n",
-	       ns ? per_state[0] : 0, median, ns ? per_state[ns - 1] : 0, d->npriors,
-	       o->prior_weight, (long long)d->dropped_nonpositive);
+	       ns ? per_state[0] : 0, median, ns ? per_state[ns - 1] : 0, d->npriors, o->prior_weight,
+	       (long long)d->dropped_nonpositive);
 	printf("time: parse %.2f s, rfm %.2f s, priors %.2f s, ", t->parse, t->rfm, t->priors);
 	if (o->dry_run)
 		printf("store skipped (dry run), total %.2f s\n", t->total);

@@ -14,7 +14,7 @@
 
 #include "util.h"
 
-#define TEXT_MAX 64  /* longest gender or region worth comparing */
+#define TEXT_MAX 64 /* longest gender or region worth comparing */
 
 void customer_attrs_init(customer_attrs *c)
 {
@@ -50,11 +50,16 @@ const char *customer_gender_text(char gender)
 const char *customer_region(const char *s)
 {
 	static const util_pair map[] = {
-	    {"europa", "Europa"},          {"europe", "Europa"},
-	    {"eu", "Europa"},              {"americas", "Americas"},
-	    {"america", "Americas"},       {"north america", "Americas"},
-	    {"south america", "Americas"}, {"latam", "Americas"},
-	    {"asia", "Asia"},              {"apac", "Asia"},
+	    {"europa", "Europa"},
+	    {"europe", "Europa"},
+	    {"eu", "Europa"},
+	    {"americas", "Americas"},
+	    {"america", "Americas"},
+	    {"north america", "Americas"},
+	    {"south america", "Americas"},
+	    {"latam", "Americas"},
+	    {"asia", "Asia"},
+	    {"apac", "Asia"},
 	};
 	char tmp[TEXT_MAX];
 
@@ -87,8 +92,8 @@ int customer_flag(const char *s, enum customer_syntax syntax, int *out)
 		int flag;
 		int csv_only;
 	} spellings[] = {
-	    {"true", 1, 0}, {"1", 1, 0},  {"false", 0, 0}, {"0", 0, 0}, {"t", 1, 1}, {"yes", 1, 1},
-	    {"y", 1, 1},    {"f", 0, 1},  {"no", 0, 1},    {"n", 0, 1}, {"", 0, 1},
+	    {"true", 1, 0}, {"1", 1, 0}, {"false", 0, 0}, {"0", 0, 0}, {"t", 1, 1}, {"yes", 1, 1},
+	    {"y", 1, 1},    {"f", 0, 1}, {"no", 0, 1},    {"n", 0, 1}, {"", 0, 1},
 	};
 
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(spellings); i++) {
@@ -173,8 +178,8 @@ int customer_state_key(const char *segment, const date_ymd *d, char *out, size_t
 
 	if (outlen > 0)
 		out[0] = '\0';
-	if (segment == NULL || segment[0] == '\0' || month == NULL || weekday == NULL ||
-	    d->day < 1 || d->day > 31)
+	if (segment == NULL || segment[0] == '\0' || month == NULL || weekday == NULL || d->day < 1 ||
+	    d->day > 31)
 		return ERR_INVAL;
 	n = snprintf(out, outlen, "%s_%s_%d_%s", segment, month, date_half(d->day), weekday);
 	if (n < 0 || (size_t)n >= outlen)

@@ -22,9 +22,9 @@
 
 #include "date.h"
 
-#define CUSTOMER_REGION_MAX 16     /* "Americas" and its NUL fit with room */
+#define CUSTOMER_REGION_MAX 16 /* "Americas" and its NUL fit with room */
 #define CUSTOMER_AGE_MAX 150
-#define CUSTOMER_OFFER_ID_MAX 63   /* bytes of an offer id */
+#define CUSTOMER_OFFER_ID_MAX 63 /* bytes of an offer id */
 /* The case study's "best three offers": the most offers one decision shows.
  * Episodes, slates, rewards and the CSV result all use this one name. */
 #define OFFERS_SHOWN 3

@@ -57,7 +57,7 @@ int date_make(int year, int month, int day, date_ymd *out)
 	out->year = year;
 	out->month = month;
 	out->day = day;
-	out->weekday = (int)((n % 7 + 7 + 4) % 7);  /* 1970-01-01 was a Thursday */
+	out->weekday = (int)((n % 7 + 7 + 4) % 7); /* 1970-01-01 was a Thursday */
 	return 0;
 }
 

@@ -12,12 +12,12 @@
 
 #include <stdint.h>
 
-#define DATE_TEXT_LEN 11  /* "YYYY-MM-DD" and its NUL */
+#define DATE_TEXT_LEN 11 /* "YYYY-MM-DD" and its NUL */
 
 /* A proleptic Gregorian calendar date. */
 typedef struct date_ymd {
-	int year, month, day;  /* year 1..9999, month 1..12, day 1..31 */
-	int weekday;           /* 0 = Sunday .. 6 = Saturday */
+	int year, month, day; /* year 1..9999, month 1..12, day 1..31 */
+	int weekday;          /* 0 = Sunday .. 6 = Saturday */
 } date_ymd;
 
 /*

@@ -171,8 +171,8 @@ static int int_row(void *arg, int ncols, const char *const *vals)
 int db_schema_version(store *s, int *out)
 {
 	int64_t v = 0;
-	int rc = store_exec(s, "SELECT COALESCE(MAX(version), 0) FROM tb_schema_migrations", 0,
-	                    NULL, int_row, &v);
+	int rc = store_exec(s, "SELECT COALESCE(MAX(version), 0) FROM tb_schema_migrations", 0, NULL,
+	                    int_row, &v);
 
 	*out = (int)v;
 	return rc;
@@ -419,15 +419,14 @@ typedef int (*triple_fn)(void *arg, const char *a, const char *b, const char *c)
 typedef struct triple_each {
 	triple_fn fn;
 	void *arg;
-	int third_optional;  /* a NULL third column is passed on, not skipped */
+	int third_optional; /* a NULL third column is passed on, not skipped */
 } triple_each;
 
 static int triple_row(void *arg, int ncols, const char *const *vals)
 {
 	triple_each *te = arg;
 
-	if (ncols < 3 || vals[0] == NULL || vals[1] == NULL ||
-	    (vals[2] == NULL && !te->third_optional))
+	if (ncols < 3 || vals[0] == NULL || vals[1] == NULL || (vals[2] == NULL && !te->third_optional))
 		return 0;
 	return te->fn(te->arg, vals[0], vals[1], vals[2]);
 }
@@ -472,8 +471,7 @@ static int json_rows_push(json_t *rows, json_t *row)
  * its one JSON parameter; prepared when its plan cannot depend on table
  * sizes (store_exec_prepared).
  */
-static int exec_json(store *s, const char *sql, int prepared, json_t *rows, store_row_fn fn,
-                     void *arg)
+static int exec_json(store *s, const char *sql, int prepared, json_t *rows, store_row_fn fn, void *arg)
 {
 	char *param = json_dumps(rows, JSON_COMPACT);
 	int rc;
@@ -491,14 +489,13 @@ int db_product_ids(store *s, const char *company, store_row_fn fn, void *arg)
 {
 	const char *p[1] = {company};
 
-	return store_exec(s, "SELECT offer_id FROM tb_products WHERE company = $1 ORDER BY id", 1, p,
-	                  fn, arg);
+	return store_exec(s, "SELECT offer_id FROM tb_products WHERE company = $1 ORDER BY id", 1, p, fn,
+	                  arg);
 }
 
 /* --- episodes ---------------------------------------------------------- */
 
-int db_episodes_logged(store *s, const char *company, const char *from, store_row_fn fn,
-                       void *arg)
+int db_episodes_logged(store *s, const char *company, const char *from, store_row_fn fn, void *arg)
 {
 	static const char all[] = "SELECT e.id, e.state_key, e.states, e.predicted_offer_1,"
 	                          " e.predicted_offer_2, e.predicted_offer_3, e.propensity_1,"
@@ -535,7 +532,7 @@ static int reward_episode_row(void *arg, int ncols, const char *const *vals)
 		return ERR_IO;
 	o->rc = db_bool(vals[0]) ? ERR_CONFLICT : ERR_NOTFOUND;
 	if (vals[1] == NULL)
-		return 0;  /* no episode to attach to */
+		return 0; /* no episode to attach to */
 	o->rc = 0;
 	util_strtonum(vals[1], 0, INT64_MAX, &o->episode_id);
 	util_strlcpy(o->state_key, vals[2] ? vals[2] : "", sizeof(o->state_key));
@@ -561,8 +558,8 @@ typedef struct slice {
 	const db_reward_in *in;
 	db_reward_out *out;
 	size_t n;
-	size_t seen;                      /* lookup rows: one per reward */
-	size_t next;                      /* where the next RETURNING row most likely belongs */
+	size_t seen; /* lookup rows: one per reward */
+	size_t next; /* where the next RETURNING row most likely belongs */
 } slice;
 
 /* ord, then the columns of reward_episode_row. */
@@ -615,7 +612,7 @@ static int idem_claimed_row(void *arg, int ncols, const char *const *vals)
 
 		if (in->idem_key != NULL && sl->out[i].replayed == 0 && sl->out[i].reward_id == 0 &&
 		    strcmp(in->company, vals[0]) == 0 && strcmp(in->idem_key, vals[1]) == 0) {
-			sl->out[i].reward_id = -1;  /* claimed, until the insert sets the id */
+			sl->out[i].reward_id = -1; /* claimed, until the insert sets the id */
 			return 0;
 		}
 	}
@@ -637,7 +634,7 @@ static int idem_found_row(void *arg, int ncols, const char *const *vals)
 	o->episode_id = 0;
 	if (vals[2] != NULL)
 		util_strtonum(vals[2], 0, INT64_MAX, &o->episode_id);
-	o->rc = ERR_CONFLICT;  /* never inserted; db_rewards_insert sets the answer */
+	o->rc = ERR_CONFLICT; /* never inserted; db_rewards_insert sets the answer */
 	return 0;
 }
 
@@ -650,9 +647,9 @@ static json_t *idem_rows(const slice *sl, int (*want)(const db_reward_out *o), s
 	for (size_t i = 0; i < sl->n; i++) {
 		if (sl->in[i].idem_key == NULL || !want(&sl->out[i]))
 			continue;
-		json_array_append_new(rows, json_pack("{sIssss}", "ord", (json_int_t)i, "company",
-		                                      sl->in[i].company, "idem_key",
-		                                      sl->in[i].idem_key));
+		json_array_append_new(rows,
+		                      json_pack("{sIssss}", "ord", (json_int_t)i, "company",
+		                                sl->in[i].company, "idem_key", sl->in[i].idem_key));
 		(*n)++;
 	}
 	return rows;
@@ -762,8 +759,8 @@ static int hash_row(void *arg, int ncols, const char *const *vals)
 
 int db_idem_claim(store *s, db_idem_in *in)
 {
-	json_t *row = json_pack("{sIssssssss}", "ord", (json_int_t)0, "company", in->company,
-	                        "idem_key", in->key, "route", in->route, "hash", in->hash);
+	json_t *row = json_pack("{sIssssssss}", "ord", (json_int_t)0, "company", in->company, "idem_key",
+	                        in->key, "route", in->route, "hash", in->hash);
 	json_t *rows = json_array();
 	char stored[128] = "";
 	int claimed = 0;
@@ -797,17 +794,17 @@ static int lookup_slice(store *s, slice *sl)
 	int rc = 0;
 
 	for (size_t i = 0; i < sl->n && rc == 0; i++)
-		rc = json_rows_push(rows, json_pack("{sIsssssI}", "ord", (json_int_t)i, "company",
-		                                    sl->in[i].company, "customer_id",
-		                                    sl->in[i].customer_id, "episode_id",
-		                                    (json_int_t)sl->in[i].episode_id));
+		rc = json_rows_push(rows,
+		                    json_pack("{sIsssssI}", "ord", (json_int_t)i, "company",
+		                              sl->in[i].company, "customer_id", sl->in[i].customer_id,
+		                              "episode_id", (json_int_t)sl->in[i].episode_id));
 	if (rc != 0) {
 		json_decref(rows);
 		return rc;
 	}
 	rc = exec_json(s, s->sql->reward_lookup, 0, rows, lookup_row, sl);
 	if (rc == 0 && sl->seen != sl->n)
-		rc = ERR_IO;  /* every reward has its row, episode or not */
+		rc = ERR_IO; /* every reward has its row, episode or not */
 	for (size_t i = 0; rc == 0 && i < sl->n; i++) {
 		if (sl->in[i].idem_key != NULL)
 			return idem_slice(s, sl);
@@ -829,10 +826,10 @@ static int insert_slice(store *s, slice *sl, size_t *nins)
 
 		if (out->rc != 0)
 			continue;
-		r = json_pack("{sIsssssIsbsoso}", "ord", (json_int_t)(*nins)++, "company",
-		              in->company, "customer_id", in->customer_id, "episode_id",
-		              (json_int_t)out->episode_id, "accepted", in->accepted != 0,
-		              "accepted_offer", json_text_or_null(in->accepted_offer), "clicked",
+		r = json_pack("{sIsssssIsbsoso}", "ord", (json_int_t)(*nins)++, "company", in->company,
+		              "customer_id", in->customer_id, "episode_id", (json_int_t)out->episode_id,
+		              "accepted", in->accepted != 0, "accepted_offer",
+		              json_text_or_null(in->accepted_offer), "clicked",
 		              json_text_or_null(in->clicked));
 		if (r == NULL) {
 			rc = ERR_IO;
@@ -842,7 +839,8 @@ static int insert_slice(store *s, slice *sl, size_t *nins)
 			char key[4] = {'r', (char)('1' + k), '\0', '\0'};
 
 			json_object_set_new(r, key,
-			                    k < out->n_offers ? json_real(out->rewards[k]) : json_null());
+			                    k < out->n_offers ? json_real(out->rewards[k])
+			                                      : json_null());
 		}
 		json_object_set_new(r, "ts", json_text_or_null(in->request_ts));
 		json_object_set_new(r, "learned", json_boolean(out->learned));
@@ -886,7 +884,7 @@ int db_rewards_insert(store *s, const db_reward_in *in, db_reward_out *out, size
 		for (size_t i = 0; i < len; i++) {
 			keyed |= sl.in[i].idem_key != NULL;
 			if (sl.in[i].idem_key == NULL || sl.out[i].reward_id != -1)
-				sl.out[i].reward_id = 0;  /* -1: an idempotency key claimed */
+				sl.out[i].reward_id = 0; /* -1: an idempotency key claimed */
 		}
 		rc = insert_slice(s, &sl, &nins);
 		/* A conflict does not raise an error (on PostgreSQL that would abort
@@ -917,8 +915,8 @@ static int expired_row(void *arg, int ncols, const char *const *vals)
 	return ee->fn(ee->arg, vals[0], vals[1], id);
 }
 
-int db_episodes_expired(store *s, const char *version, double wait_seconds, int limit,
-                        db_expired_fn fn, void *arg)
+int db_episodes_expired(store *s, const char *version, double wait_seconds, int limit, db_expired_fn fn,
+                        void *arg)
 {
 	expired_each ee = {fn, arg};
 	char w[32];
@@ -937,7 +935,7 @@ int db_episodes_expired(store *s, const char *version, double wait_seconds, int 
 
 static int policy_row(void *arg, int ncols, const char *const *vals);
 
-#define DB_POLICY_COLS                                                                          \
+#define DB_POLICY_COLS                                                                              \
 	"company, state_key, offer, n, reward_sum, successes, failures, prior_value, prior_weight," \
 	" prior_alpha, prior_beta, rev"
 
@@ -970,11 +968,11 @@ int db_policy_add(store *s, const db_policy_row *d, size_t n, db_policy_fn fn, v
 	rows = json_array();
 	/* json_pack fails only for text that is not UTF-8 or a number that is not finite. */
 	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = json_rows_push(rows, json_pack("{sIsssssssfsfsfsf}", "ord", (json_int_t)i,
-		                                    "company", d[i].company, "state_key",
-		                                    d[i].state_key, "offer", d[i].offer, "n", d[i].n,
-		                                    "reward_sum", d[i].reward_sum, "successes",
-		                                    d[i].alpha, "failures", d[i].beta));
+		rc = json_rows_push(rows,
+		                    json_pack("{sIsssssssfsfsfsf}", "ord", (json_int_t)i, "company",
+		                              d[i].company, "state_key", d[i].state_key, "offer",
+		                              d[i].offer, "n", d[i].n, "reward_sum", d[i].reward_sum,
+		                              "successes", d[i].alpha, "failures", d[i].beta));
 	if (rc != 0) {
 		json_decref(rows);
 		return rc;
@@ -1000,12 +998,13 @@ int db_policy_set_priors(store *s, const db_policy_row *r, size_t n)
 		json_t *rows = json_array();
 
 		for (size_t i = start; i < end && rc == 0; i++)
-			rc = json_rows_push(
-			    rows, json_pack("{sIsssssssfsfsfsf}", "ord", (json_int_t)(i - start),
-			                    "company", r[i].company, "state_key", r[i].state_key, "offer",
-			                    r[i].offer, "v", r[i].prior_value, "w", r[i].prior_weight, "a",
-			                    r[i].alpha > 0 ? r[i].alpha : 1.0, "b",
-			                    r[i].beta > 0 ? r[i].beta : 1.0));
+			rc = json_rows_push(rows,
+			                    json_pack("{sIsssssssfsfsfsf}", "ord",
+			                              (json_int_t)(i - start), "company", r[i].company,
+			                              "state_key", r[i].state_key, "offer", r[i].offer,
+			                              "v", r[i].prior_value, "w", r[i].prior_weight, "a",
+			                              r[i].alpha > 0 ? r[i].alpha : 1.0, "b",
+			                              r[i].beta > 0 ? r[i].beta : 1.0));
 		if (rc != 0) {
 			json_decref(rows);
 			break;
@@ -1064,7 +1063,8 @@ int db_policy_since(store *s, int64_t since, db_policy_fn fn, void *arg, int64_t
 	fmt_int(v, since);
 	p[0] = v;
 	rc = store_exec(s,
-	                "SELECT " DB_POLICY_COLS " FROM tb_policy WHERE rev > CAST($1 AS BIGINT) ORDER BY rev",
+	                "SELECT " DB_POLICY_COLS
+	                " FROM tb_policy WHERE rev > CAST($1 AS BIGINT) ORDER BY rev",
 	                1, p, policy_row, &pe);
 	*max_rev = pe.max_rev;
 	return rc;
@@ -1125,10 +1125,11 @@ int db_keys_each(store *s, db_key_fn fn, void *arg)
 {
 	key_each ke = {fn, arg};
 
-	return store_exec(s,
-	                  "SELECT id, company, key_hash, key_prefix, CAST(created_at AS TEXT), revoked_at"
-	                  " FROM tb_api_keys ORDER BY id",
-	                  0, NULL, key_row, &ke);
+	return store_exec(
+	    s,
+	    "SELECT id, company, key_hash, key_prefix, CAST(created_at AS TEXT), revoked_at"
+	    " FROM tb_api_keys ORDER BY id",
+	    0, NULL, key_row, &ke);
 }
 
 int db_key_revoke(store *s, const char *prefix_or_id)
@@ -1166,8 +1167,8 @@ static int model_row(void *arg, int ncols, const char *const *vals)
 	return cb->fn(cb->arg, &r);
 }
 
-int db_model_lock(store *s, const char *company, const char *version, const char *offer,
-                  db_model_fn fn, void *arg)
+int db_model_lock(store *s, const char *company, const char *version, const char *offer, db_model_fn fn,
+                  void *arg)
 {
 	const char *p[3] = {company, version, offer};
 	model_cb cb = {fn, arg};
@@ -1217,8 +1218,8 @@ int db_model_since(store *s, int64_t since, db_model_fn fn, void *arg)
 
 int db_count(store *s, const char *table, int64_t *out)
 {
-	static const char *const allowed[] = {"tb_agents",   "tb_episodes", "tb_rewards",
-	                                      "tb_products", "tb_policy",   "tb_segments",
+	static const char *const allowed[] = {"tb_agents",   "tb_episodes",   "tb_rewards",
+	                                      "tb_products", "tb_policy",     "tb_segments",
 	                                      "tb_api_keys", "tb_products_a", "tb_model"};
 	char sql[96];
 

@@ -44,8 +44,8 @@ typedef struct db_agent {
 	char version[DB_VERSION_MAX];
 	char policy[DB_POLICY_MAX];
 	double epsilon;
-	char *params;  /* JSON text or NULL; owned, freed by db_agent_clear */
-	char released[40];  /* LAST_UPDATE as text; only db_agents_all reads it */
+	char *params;      /* JSON text or NULL; owned, freed by db_agent_clear */
+	char released[40]; /* LAST_UPDATE as text; only db_agents_all reads it */
 } db_agent;
 
 void db_agent_clear(db_agent *a);
@@ -88,7 +88,7 @@ typedef struct db_reward_in {
 	const char *accepted_offer; /* may be NULL */
 	const char *clicked;        /* comma-separated, may be NULL */
 	const char *request_ts;
-	int is_default;             /* the agent's default reward after its wait */
+	int is_default; /* the agent's default reward after its wait */
 	/* The client's Idempotency-Key (NULL: none) and the request's fingerprint
 	 * (what it asked, e.g. hex SHA-256; NULL with no key): see db_rewards_lookup. */
 	const char *idem_key;
@@ -103,7 +103,7 @@ typedef struct db_reward_in {
 
 /* What the writer learned from the episode a reward attached to. */
 typedef struct db_reward_out {
-	int rc;                     /* 0, ERR_NOTFOUND, ERR_CONFLICT */
+	int rc; /* 0, ERR_NOTFOUND, ERR_CONFLICT */
 	int64_t reward_id;
 	int64_t episode_id;
 	char state_key[128];
@@ -111,9 +111,9 @@ typedef struct db_reward_out {
 	char agent_version[DB_VERSION_MAX];
 	char offers[OFFERS_SHOWN][CUSTOMER_OFFER_ID_MAX + 1];
 	int n_offers;
-	double episode_age;         /* seconds between the episode and now */
-	double rewards[OFFERS_SHOWN];  /* per shown offer, set by the writer's scoring */
-	int learned;                /* set by the writer's scoring: 0 logs without learning */
+	double episode_age;           /* seconds between the episode and now */
+	double rewards[OFFERS_SHOWN]; /* per shown offer, set by the writer's scoring */
+	int learned;                  /* set by the writer's scoring: 0 logs without learning */
 	/*
 	 * 1: in.idem_key was used before for the same request: nothing was
 	 * stored, rc and episode_id are the first answer's. -1: it was used for
@@ -134,7 +134,7 @@ typedef struct db_idem_in {
 	const char *key;
 	const char *route;
 	const char *hash;
-	int result;  /* out: 0 claimed; ERR_CONFLICT used before for this request; ERR_INVAL for another */
+	int result; /* out: 0 claimed; ERR_CONFLICT used before for this request; ERR_INVAL for another */
 } db_idem_in;
 
 /*
@@ -148,17 +148,17 @@ typedef struct db_policy_row {
 	const char *company;
 	const char *state_key;
 	const char *offer;
-	double n;             /* rewards observed */
-	double reward_sum;    /* sum of rewards observed */
-	double prior_value;   /* warm-start value (offerctl train) */
-	double prior_weight;  /* how many observations the prior is worth */
+	double n;            /* rewards observed */
+	double reward_sum;   /* sum of rewards observed */
+	double prior_value;  /* warm-start value (offerctl train) */
+	double prior_weight; /* how many observations the prior is worth */
 	/*
 	 * For db_policy_add: observed successes and failures (Beta-Bernoulli).
 	 * For db_policy_set_priors: the prior's pseudo-counts (Beta(alpha, beta)).
 	 * For db_policy_since: prior pseudo-counts plus observations.
 	 */
 	double alpha, beta;
-	int64_t rev;          /* global change counter, for incremental reloads */
+	int64_t rev; /* global change counter, for incremental reloads */
 } db_policy_row;
 
 typedef int (*db_policy_fn)(void *arg, const db_policy_row *row);
@@ -191,7 +191,7 @@ typedef struct db_model_row {
 	double n;
 	int64_t tick;
 	const char *stats;
-	int64_t rev;          /* global change counter, for incremental reloads */
+	int64_t rev; /* global change counter, for incremental reloads */
 } db_model_row;
 
 typedef int (*db_model_fn)(void *arg, const db_model_row *row);
@@ -200,8 +200,8 @@ typedef int (*db_model_fn)(void *arg, const db_model_row *row);
  * when missing, locks it until the commit (PostgreSQL: FOR UPDATE; SQLite's
  * transactions hold the write lock) and calls fn with it.
  */
-int db_model_lock(store *s, const char *company, const char *version, const char *offer,
-                  db_model_fn fn, void *arg);
+int db_model_lock(store *s, const char *company, const char *version, const char *offer, db_model_fn fn,
+                  void *arg);
 /* Writes row's n, tick and stats with a new revision, returned in *rev. */
 int db_model_put(store *s, const db_model_row *row, int64_t *rev);
 /* Calls fn for every TB_MODEL row with REV > since, in revision order. */
@@ -253,8 +253,8 @@ int db_rewards_insert(store *s, const db_reward_in *in, db_reward_out *out, size
  */
 typedef int (*db_expired_fn)(void *arg, const char *company, const char *customer_id,
                              int64_t episode_id);
-int db_episodes_expired(store *s, const char *version, double wait_seconds, int limit,
-                        db_expired_fn fn, void *arg);
+int db_episodes_expired(store *s, const char *version, double wait_seconds, int limit, db_expired_fn fn,
+                        void *arg);
 
 /*
  * The logged decisions of a company (offerctl evaluate), oldest first, since
@@ -262,8 +262,7 @@ int db_episodes_expired(store *s, const char *version, double wait_seconds, int 
  * predicted_offer_1..3, propensity_1..3, policy, whether a reward exists
  * (0/1), its accepted_offer (boolean), its accepted_offer_id.
  */
-int db_episodes_logged(store *s, const char *company, const char *from, store_row_fn fn,
-                       void *arg);
+int db_episodes_logged(store *s, const char *company, const char *from, store_row_fn fn, void *arg);
 
 /* --- Personalizer events -------------------------------------------------- */
 /*

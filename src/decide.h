@@ -31,7 +31,7 @@ typedef struct decide_result {
 	char company[DECIDE_COMPANY_MAX];
 	char customer_id[REQ_ID_MAX + 1];
 	char request_ts[40];
-	char offers[OFFERS_SHOWN][REQ_OFFER_NAME_MAX + 1];   /* in slot order */
+	char offers[OFFERS_SHOWN][REQ_OFFER_NAME_MAX + 1]; /* in slot order */
 } decide_result;
 
 /*

@@ -15,10 +15,10 @@
 #include "date.h"
 #include "util.h"
 
-#define KEY_MAX 48            /* bytes of a key that count */
+#define KEY_MAX 48 /* bytes of a key that count */
 #define NAME_MAX_LEN (KEY_MAX + FEAT_VALUE_MAX + 16)
-#define NUM_SCALE 50.0        /* x / (|x| + 50): ages and counts spread over (0, 1) */
-#define TENURE_SCALE 5.0      /* years */
+#define NUM_SCALE 50.0   /* x / (|x| + 50): ages and counts spread over (0, 1) */
+#define TENURE_SCALE 5.0 /* years */
 
 uint64_t feat_hash(const char *name)
 {
@@ -138,8 +138,8 @@ static void add_string(feat_ctx *c, const char *key, const char *raw, const date
 	addf(c, 1.0, "%s=%s", key, v);
 }
 
-int feat_context_json(json_t *states, const date_ymd *date, const customer_attrs *cust,
-                      const char *rfm, feat_ctx *out)
+int feat_context_json(json_t *states, const date_ymd *date, const customer_attrs *cust, const char *rfm,
+                      feat_ctx *out)
 {
 	const char *k;
 	json_t *v;
@@ -153,7 +153,7 @@ int feat_context_json(json_t *states, const date_ymd *date, const customer_attrs
 
 		normalise(k, key, KEY_MAX);
 		if (key_is(key, "gender") || key_is(key, "region"))
-			continue;  /* below, as request.c normalised them */
+			continue; /* below, as request.c normalised them */
 		if (key_is(key, "lastoffer")) {
 			if (json_is_string(v)) {
 				char name[REQ_OFFER_NAME_MAX + 1];
@@ -268,8 +268,8 @@ static void put(feat_vec *v, uint32_t idx, double x)
 	}
 }
 
-void feat_offer(const feat_ctx *ctx, const char *offer, size_t slot, int slot_features,
-                unsigned bits, enum feat_mode mode, feat_vec *out)
+void feat_offer(const feat_ctx *ctx, const char *offer, size_t slot, int slot_features, unsigned bits,
+                enum feat_mode mode, feat_vec *out)
 {
 	uint64_t bias = feat_hash("bias");
 	uint64_t oh = feat_hash(offer);
@@ -284,7 +284,8 @@ void feat_offer(const feat_ctx *ctx, const char *offer, size_t slot, int slot_fe
 		put(out, bucket(ctx->hash[i], bias, bits), ctx->val[i]);
 		/* offer x context: the same feature, salted with the offer. */
 		if (mode == FEAT_CROSS)
-			put(out, bucket((ctx->hash[i] ^ oh) * 0xff51afd7ed558ccdULL, bias, bits), ctx->val[i]);
+			put(out, bucket((ctx->hash[i] ^ oh) * 0xff51afd7ed558ccdULL, bias, bits),
+			    ctx->val[i]);
 	}
 	if (ctx->last_offer[0] != '\0' && strcmp(ctx->last_offer, offer) == 0)
 		put(out, bucket(feat_hash("lastoffer=this"), bias, bits), 1.0);

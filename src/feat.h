@@ -47,17 +47,17 @@
 
 #define FEAT_BITS_MIN 3
 #define FEAT_BITS_MAX 7
-#define FEAT_CTX_MAX 96       /* context features kept from one request */
-#define FEAT_NNZ_MAX 200      /* features of one (request, offer, slot) */
-#define FEAT_VALUE_MAX 48     /* bytes of a string value that count */
+#define FEAT_CTX_MAX 96   /* context features kept from one request */
+#define FEAT_NNZ_MAX 200  /* features of one (request, offer, slot) */
+#define FEAT_VALUE_MAX 48 /* bytes of a string value that count */
 
 /* The context of one request, hashed, before the offer is known. */
 typedef struct feat_ctx {
 	size_t n;
 	uint64_t hash[FEAT_CTX_MAX];
 	double val[FEAT_CTX_MAX];
-	char last_offer[REQ_OFFER_NAME_MAX + 1];  /* "" when not given */
-	size_t ignored;                           /* values not used */
+	char last_offer[REQ_OFFER_NAME_MAX + 1]; /* "" when not given */
+	size_t ignored;                          /* values not used */
 } feat_ctx;
 
 /* A sparse vector: distinct bucket indexes in [0, 2^bits), bias at 0. */
@@ -69,8 +69,8 @@ typedef struct feat_vec {
 
 /* How feat_offer combines the offer with the context. */
 enum feat_mode {
-	FEAT_PER_OFFER = 0,  /* the context only: each offer has its own model */
-	FEAT_CROSS = 1,      /* one shared model: context, offer, offer x context */
+	FEAT_PER_OFFER = 0, /* the context only: each offer has its own model */
+	FEAT_CROSS = 1,     /* one shared model: context, offer, offer x context */
 };
 
 /* The hash of a feature name, as the builders use it. */
@@ -83,8 +83,8 @@ uint64_t feat_hash(const char *name);
  */
 int feat_context(const predict_req *req, const char *rfm, feat_ctx *out);
 /* The same from parsed states (borrowed); date and customer as request.c fills them. */
-int feat_context_json(json_t *states, const date_ymd *date, const customer_attrs *c,
-                      const char *rfm, feat_ctx *out);
+int feat_context_json(json_t *states, const date_ymd *date, const customer_attrs *c, const char *rfm,
+                      feat_ctx *out);
 
 /* Returns the value of feature `name` in ctx, or 0 when absent. For tests and audits. */
 double feat_ctx_value(const feat_ctx *ctx, const char *name);
@@ -96,7 +96,7 @@ uint32_t feat_bucket(const char *name, unsigned bits);
  * The vector of ctx for one candidate offer at slot (0-based; slot features
  * for slot >= 1 when slot_features), in 2^bits buckets.
  */
-void feat_offer(const feat_ctx *ctx, const char *offer, size_t slot, int slot_features,
-                unsigned bits, enum feat_mode mode, feat_vec *out);
+void feat_offer(const feat_ctx *ctx, const char *offer, size_t slot, int slot_features, unsigned bits,
+                enum feat_mode mode, feat_vec *out);
 
 #endif

@@ -45,9 +45,9 @@
  */
 typedef struct http_conn {
 	MHD_socket fd;
-	double waiting_since;      /* when it began to wait for a request head */
-	double deadline;           /* by when that head must be in; 0: a request is handled */
-	int shut;                  /* closed by offerd (deadline or eviction) */
+	double waiting_since; /* when it began to wait for a request head */
+	double deadline;      /* by when that head must be in; 0: a request is handled */
+	int shut;             /* closed by offerd (deadline or eviction) */
 	struct http_conn *prev, *next;
 } http_conn;
 
@@ -58,13 +58,13 @@ struct http_server {
 	atomic_uint inflight;
 	int port;
 	pthread_mutex_t conns_lock;
-	http_conn *conns;          /* every open connection */
+	http_conn *conns; /* every open connection */
 	pthread_t reaper;
 	pthread_cond_t reaper_cond;
-	int reaper_stop;           /* guarded by conns_lock */
+	int reaper_stop; /* guarded by conns_lock */
 	int reaper_started;
-	atomic_ullong shed;        /* connections closed for a late head */
-	cors cors;                 /* origins allowed to call from a browser */
+	atomic_ullong shed; /* connections closed for a late head */
+	cors cors;          /* origins allowed to call from a browser */
 };
 
 enum phase { PH_HEADERS = 0, PH_BODY, PH_DISCARD, PH_WAITING, PH_DONE };
@@ -82,10 +82,10 @@ struct http_req {
 	buf body;
 	http_chunk_fn chunk;
 	http_route_fn complete;
-	int deferred;              /* the replier's: resume on reply */
-	int suspended;             /* the MHD thread's own copy: never written elsewhere */
-	http_route_fn resume_fn;   /* set by http_resume, run on the MHD thread */
-	size_t discarded;          /* bytes thrown away after a 413 */
+	int deferred;            /* the replier's: resume on reply */
+	int suspended;           /* the MHD thread's own copy: never written elsewhere */
+	http_route_fn resume_fn; /* set by http_resume, run on the MHD thread */
+	size_t discarded;        /* bytes thrown away after a 413 */
 	struct MHD_Response *resp;
 	int status;
 	int queued;
@@ -94,12 +94,12 @@ struct http_req {
 	char *hdr_value[HTTP_EXTRA_HEADERS];
 	void *ctx;
 	void (*ctx_free)(void *);
-	int started;               /* the head is in and checked: the route ran */
-	const char *raw_target;    /* the request target as received (MHD's buffer) */
-	size_t raw_target_len;     /* its length up to the first NUL */
-	int target_bad;            /* it holds a byte no request target may hold */
-	http_conn *hc;             /* its connection's deadline entry */
-	struct head_set *heads;    /* the set of heads being read it is in, or NULL */
+	int started;            /* the head is in and checked: the route ran */
+	const char *raw_target; /* the request target as received (MHD's buffer) */
+	size_t raw_target_len;  /* its length up to the first NUL */
+	int target_bad;         /* it holds a byte no request target may hold */
+	http_conn *hc;          /* its connection's deadline entry */
+	struct head_set *heads; /* the set of heads being read it is in, or NULL */
 };
 
 /*
@@ -109,7 +109,7 @@ struct http_req {
  */
 typedef struct head_set {
 	atomic_uint count;
-	_Atomic(http_req *) last;  /* the latest added, or NULL once it left */
+	_Atomic(http_req *) last; /* the latest added, or NULL once it left */
 } head_set;
 
 static _Thread_local head_set thread_heads;
@@ -132,13 +132,34 @@ static void heads_remove(http_req *r)
 	r->heads = NULL;
 }
 
-const char *http_method(const http_req *r) { return r->method; }
-const char *http_path(const http_req *r) { return r->path; }
-const char *http_request_id(const http_req *r) { return r->request_id; }
-void *http_ctx(const http_req *r) { return r->ctx; }
-int http_replied(const http_req *r) { return r->resp != NULL || r->queued; }
-const char *http_label(const http_req *r) { return r->label ? r->label : "other"; }
-void http_set_label(http_req *r, const char *label) { r->label = label; }
+const char *http_method(const http_req *r)
+{
+	return r->method;
+}
+const char *http_path(const http_req *r)
+{
+	return r->path;
+}
+const char *http_request_id(const http_req *r)
+{
+	return r->request_id;
+}
+void *http_ctx(const http_req *r)
+{
+	return r->ctx;
+}
+int http_replied(const http_req *r)
+{
+	return r->resp != NULL || r->queued;
+}
+const char *http_label(const http_req *r)
+{
+	return r->label ? r->label : "other";
+}
+void http_set_label(http_req *r, const char *label)
+{
+	r->label = label;
+}
 
 const char *http_header(http_req *r, const char *name)
 {
@@ -156,8 +177,7 @@ typedef struct query_each {
 	int rc;
 } query_each;
 
-static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char *key,
-                                  const char *value)
+static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
 {
 	query_each *q = cls;
 
@@ -166,8 +186,7 @@ static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char
 	return q->rc == 0 ? MHD_YES : MHD_NO;
 }
 
-int http_query_each(http_req *r, int (*fn)(void *arg, const char *key, const char *value),
-                    void *arg)
+int http_query_each(http_req *r, int (*fn)(void *arg, const char *key, const char *value), void *arg)
 {
 	query_each q = {fn, arg, 0};
 
@@ -249,8 +268,7 @@ void http_reply(http_req *r, int status, const char *content_type, char *body, s
 	       MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE));
 }
 
-void http_reply_static(http_req *r, int status, const char *content_type, const void *data,
-                       size_t len)
+void http_reply_static(http_req *r, int status, const char *content_type, const void *data, size_t len)
 {
 	attach(r, status, content_type,
 	       MHD_create_response_from_buffer(len, (void *)(uintptr_t)data, MHD_RESPMEM_PERSISTENT));
@@ -396,14 +414,14 @@ static int is_token(const char *p, size_t n)
 
 typedef struct head_scan {
 	int bad_name;
-	int n_length;              /* Content-Length fields */
-	const char *length;        /* the first one */
-	int length_bad;            /* not 1*DIGIT, or two that differ */
-	int n_coding;              /* transfer codings, over all Transfer-Encoding fields */
+	int n_length;       /* Content-Length fields */
+	const char *length; /* the first one */
+	int length_bad;     /* not 1*DIGIT, or two that differ */
+	int n_coding;       /* transfer codings, over all Transfer-Encoding fields */
 	int chunked_seen;
-	int chunked_last;          /* the last coding seen is chunked */
+	int chunked_last; /* the last coding seen is chunked */
 	int chunked_twice;
-	int other_coding;          /* a coding other than chunked */
+	int other_coding; /* a coding other than chunked */
 } head_scan;
 
 /* Transfer-Encoding: a comma-separated list of codings (RFC 9112 6.1). */
@@ -432,8 +450,8 @@ static void scan_codings(head_scan *h, const char *v)
 	}
 }
 
-static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   size_t key_size, const char *value, size_t value_size)
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                   const char *value, size_t value_size)
 {
 	head_scan *h = cls;
 
@@ -567,8 +585,8 @@ static void shut_conn(http_server *s, http_conn *c)
 
 static http_conn *conn_of(struct MHD_Connection *conn)
 {
-	const union MHD_ConnectionInfo *ci =
-	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn,
+	                                                             MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
 	return ci != NULL ? ci->socket_context : NULL;
 }
@@ -638,10 +656,12 @@ static void *reaper_main(void *arg)
 		}
 		shed = atomic_load(&s->shed);
 		if (shed != reported) {
-			log_msg(LOG_WARN, "http: closed %llu connections waiting for a request head "
-			        "(late, or to make room near the limit; %llu so far; --head-timeout %u s, "
-			        "--conn-limit %u)",
-			        shed - reported, shed, s->cfg.head_timeout, s->cfg.conn_limit);
+			log_msg(
+			    LOG_WARN,
+			    "http: closed %llu connections waiting for a request head "
+			    "(late, or to make room near the limit; %llu so far; --head-timeout %u s, "
+			    "--conn-limit %u)",
+			    shed - reported, shed, s->cfg.head_timeout, s->cfg.conn_limit);
 			reported = shed;
 		}
 		clock_gettime(CLOCK_REALTIME, &until);
@@ -721,8 +741,8 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
 	http_server *s = cls;
 	http_req *r = *con_cls;
@@ -747,7 +767,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (cors_headers(r) == 0)
 			s->cfg.route(s->cfg.app, r);
 		if (r->resp == NULL && r->phase == PH_HEADERS)
-			reply_no_answer(r, "route");  /* neither replied nor asked for a body */
+			reply_no_answer(r, "route"); /* neither replied nor asked for a body */
 		/* MHD closes the connection after a response queued in the first
 		 * call, so an answer to a request without a body waits for the
 		 * next call (keep-alive). An early answer to a request with a body
@@ -774,7 +794,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			*upload_size = 0;
 			return r->discarded > r->body_max + HTTP_DRAIN_MAX ? MHD_NO : MHD_YES;
 		}
-		return queue(r);  /* the body is all in: answer now */
+		return queue(r); /* the body is all in: answer now */
 	}
 	/* Resumed (or called again while suspended, which MHD does not do). */
 	r->suspended = 0;
@@ -803,7 +823,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 			}
 			if (r->chunk(s->cfg.app, r, upload_data, n) != 0)
 				goto reject;
-			r->body.len += n;  /* counts bytes only; nothing kept */
+			r->body.len += n; /* counts bytes only; nothing kept */
 			return MHD_YES;
 		}
 		if (buf_add(&r->body, upload_data, n) != 0) {
@@ -1054,18 +1074,19 @@ int http_start(const http_config *cfg, http_server **out)
 		free(s);
 		return ERR_INVAL;
 	}
-	s->d = MHD_start_daemon(
-	    flags, (uint16_t)cfg->port, NULL, NULL, on_request, s, MHD_OPTION_EXTERNAL_LOGGER,
-	    mhd_log, NULL, MHD_OPTION_SOCK_ADDR, sa,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(cfg->threads > 0 ? cfg->threads : 2),
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_limit,
-	    MHD_OPTION_CONNECTION_LIMIT, cfg->conn_limit, MHD_OPTION_CONNECTION_TIMEOUT,
-	    cfg->conn_timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    2 * cfg->header_limit + HTTP_POOL_SLACK,
-	    MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
-	    s, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024,
-	    MHD_OPTION_END);
+	s->d = MHD_start_daemon(flags, (uint16_t)cfg->port, NULL, NULL, on_request, s,
+	                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, sa,
+	                        MHD_OPTION_THREAD_POOL_SIZE,
+	                        (unsigned)(cfg->threads > 0 ? cfg->threads : 2),
+	                        MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_limit,
+	                        MHD_OPTION_CONNECTION_LIMIT, cfg->conn_limit,
+	                        MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout,
+	                        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	                        2 * cfg->header_limit + HTTP_POOL_SLACK, MHD_OPTION_UNESCAPE_CALLBACK,
+	                        unescape, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+	                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+	                        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+	                        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_END);
 	if (s->d == NULL) {
 		log_msg(LOG_ERROR, "cannot listen on %s:%d (in use, or not permitted)", cfg->host,
 		        cfg->port);

@@ -27,13 +27,13 @@ typedef void (*http_done_fn)(void *app, http_req *r, int status, double seconds)
 typedef struct http_config {
 	const char *host;
 	int port;
-	int threads;               /* MHD worker threads */
-	unsigned conn_limit;       /* open connections at most */
-	unsigned per_ip_limit;     /* per client address; 0 = none */
-	unsigned conn_timeout;     /* seconds of inactivity before a close */
-	unsigned head_timeout;     /* seconds for a request head to arrive (0: 10) */
-	size_t header_limit;       /* bytes of request headers per connection */
-	const char *cors_origins;  /* --cors-origin: comma-separated origins, "*", or NULL/"" */
+	int threads;              /* MHD worker threads */
+	unsigned conn_limit;      /* open connections at most */
+	unsigned per_ip_limit;    /* per client address; 0 = none */
+	unsigned conn_timeout;    /* seconds of inactivity before a close */
+	unsigned head_timeout;    /* seconds for a request head to arrive (0: 10) */
+	size_t header_limit;      /* bytes of request headers per connection */
+	const char *cors_origins; /* --cors-origin: comma-separated origins, "*", or NULL/"" */
 	http_route_fn route;
 	http_done_fn done;
 	void *app;
@@ -60,8 +60,7 @@ const char *http_query(http_req *r, const char *key);
  * Calls fn(arg, key, value) for each query-string argument (value NULL for
  * "?key" without "="); stops at the first non-zero return, which it returns.
  */
-int http_query_each(http_req *r, int (*fn)(void *arg, const char *key, const char *value),
-                    void *arg);
+int http_query_each(http_req *r, int (*fn)(void *arg, const char *key, const char *value), void *arg);
 /* The request's id: the client's X-Request-Id or a generated one. */
 const char *http_request_id(const http_req *r);
 /* The buffered body (NUL-terminated) when not streamed. */
@@ -97,8 +96,7 @@ void http_resume(http_req *r, http_route_fn fn);
 /* Replies with body (malloc'ed; ownership passes to http). */
 void http_reply(http_req *r, int status, const char *content_type, char *body, size_t len);
 /* Replies with data that outlives the server (static assets). */
-void http_reply_static(http_req *r, int status, const char *content_type, const void *data,
-                       size_t len);
+void http_reply_static(http_req *r, int status, const char *content_type, const void *data, size_t len);
 /* Replies with size bytes of an open file, which http closes. */
 void http_reply_fd(http_req *r, int status, const char *content_type, int fd, uint64_t size);
 int http_replied(const http_req *r);

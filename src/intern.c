@@ -90,7 +90,7 @@ int64_t intern_find(const intern_table *t, const char *s, size_t len)
 {
 	size_t j;
 
-	len = strnlen(s, len);  /* a key ends at a NUL, as its stored copy does */
+	len = strnlen(s, len); /* a key ends at a NUL, as its stored copy does */
 	j = probe(t, s, len, hash_bytes(s, len));
 
 	return t->slot[j] == 0 ? -1 : (int64_t)t->slot[j] - 1;

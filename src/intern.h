@@ -12,12 +12,12 @@
 #include <stdint.h>
 
 typedef struct intern_table {
-	char **keys;      /* keys[i] is the key of index i; owned */
-	size_t n;         /* keys added */
+	char **keys; /* keys[i] is the key of index i; owned */
+	size_t n;    /* keys added */
 	size_t keys_cap;
-	uint32_t *slot;   /* index + 1; 0 is empty */
-	uint32_t *hash;   /* hash of the key in the slot, to skip most compares */
-	size_t cap;       /* slots, a power of two */
+	uint32_t *slot; /* index + 1; 0 is empty */
+	uint32_t *hash; /* hash of the key in the slot, to skip most compares */
+	size_t cap;     /* slots, a power of two */
 } intern_table;
 
 /* An empty table; the caller frees it with intern_free(). */

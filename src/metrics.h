@@ -21,8 +21,8 @@ void metrics_batch_rows(int ok);
 typedef struct metrics_extra {
 	unsigned long long episodes, rewards, batches, writer_failures;
 	unsigned long queue_depth, last_batch, connections, values;
-	unsigned long long batch_size[12];  /* writer_stats.batch_size, non-cumulative */
-	unsigned long long batch_ops;       /* operations over all batches */
+	unsigned long long batch_size[12]; /* writer_stats.batch_size, non-cumulative */
+	unsigned long long batch_ops;      /* operations over all batches */
 	const char *agent_version;
 	const char *policy;
 	const char *store;

@@ -34,14 +34,14 @@ typedef struct model_snap {
 typedef struct model_entry {
 	char company[MODEL_COMPANY_MAX];
 	char version[DB_VERSION_MAX];
-	pthread_mutex_t lock;              /* master, rev, clock_rev */
+	pthread_mutex_t lock; /* master, rev, clock_rev */
 	policy *master;
-	int64_t rev[RIDGE_OFFERS_MAX];     /* TB_MODEL revision installed, by master offer */
+	int64_t rev[RIDGE_OFFERS_MAX]; /* TB_MODEL revision installed, by master offer */
 	int64_t clock_rev;
-	pthread_mutex_t snap_lock;         /* the pointer snap only */
+	pthread_mutex_t snap_lock; /* the pointer snap only */
 	model_snap *snap;
-	ridge *prior;                      /* offerctl train's pseudo-observations, or NULL */
-	unsigned prior_gen;                /* of the set's priors it was built from */
+	ridge *prior;       /* offerctl train's pseudo-observations, or NULL */
+	unsigned prior_gen; /* of the set's priors it was built from */
 } model_entry;
 
 /* A TB_POLICY prior (offerctl train) of one (company, state, offer). */
@@ -49,12 +49,12 @@ typedef struct prior_row {
 	char company[MODEL_COMPANY_MAX];
 	char state_key[CUSTOMER_STATE_KEY_MAX];
 	char offer[REQ_OFFER_NAME_MAX + 1];
-	double value;                      /* on the reward scale */
+	double value; /* on the reward scale */
 	double weight;
 } prior_row;
 
 struct model_set {
-	pthread_rwlock_t lock;             /* e and n */
+	pthread_rwlock_t lock; /* e and n */
 	model_entry *e[MODEL_ENTRIES_MAX];
 	size_t n;
 	/* The refresher's: highest revision seen at the last refresh and the one before. */
@@ -348,10 +348,10 @@ static char *stats_text(const double *b, size_t d, const double *S, size_t tri)
 /* A row written by the batch or read by the refresher, to install in a master. */
 typedef struct mrow {
 	model_entry *e;
-	char offer[REQ_OFFER_NAME_MAX + 1];   /* "" the clock row */
+	char offer[REQ_OFFER_NAME_MAX + 1]; /* "" the clock row */
 	double n;
 	int64_t tick;
-	double *b;                            /* owned; NULL for the clock row */
+	double *b; /* owned; NULL for the clock row */
 	double *S;
 	int64_t rev;
 } mrow;
@@ -384,8 +384,8 @@ static void install(const mrow *r)
 
 typedef struct mb_model {
 	model_entry *e;
-	ridge *delta;        /* raw sums of the batch's examples */
-	uint64_t episodes;   /* episodes learned in the batch */
+	ridge *delta;      /* raw sums of the batch's examples */
+	uint64_t episodes; /* episodes learned in the batch */
 } mb_model;
 
 struct model_batch {
@@ -472,8 +472,8 @@ out:
 	return rc;
 }
 
-int model_batch_add(model_batch *b, const agent_conf *conf, const char *company,
-                    const db_reward_out *ep, const int *success)
+int model_batch_add(model_batch *b, const agent_conf *conf, const char *company, const db_reward_out *ep,
+                    const int *success)
 {
 	model_entry *e;
 	mb_model *mm;
@@ -697,7 +697,7 @@ void model_prior(model_set *m, const db_policy_row *row)
 	if (i >= 0) {
 		p = &m->priors[i];
 		if (p->value == row->prior_value && p->weight == row->prior_weight)
-			return;  /* a learned row sent again: its prior has not changed */
+			return; /* a learned row sent again: its prior has not changed */
 	} else {
 		m->priors = xrealloc(m->priors, (m->npriors + 1) * sizeof(*m->priors));
 		p = &m->priors[m->npriors];
@@ -894,7 +894,7 @@ static int refresh_row(void *arg, const db_model_row *row)
 		if (stats_parse(row->stats, d, tri, r->b, r->S) != 0) {
 			free(r->b);
 			free(r->S);
-			return 0;  /* empty, or another bits: nothing to install */
+			return 0; /* empty, or another bits: nothing to install */
 		}
 	}
 	c->nrows++;

@@ -46,7 +46,7 @@
 #include "rng.h"
 #include "store.h"
 
-#define MODEL_ENTRIES_MAX 1024   /* (company, version) models per process */
+#define MODEL_ENTRIES_MAX 1024 /* (company, version) models per process */
 
 typedef struct model_set model_set;
 
@@ -80,8 +80,8 @@ model_batch *model_batch_new(model_set *m);
  * version's) into rewards and success per shown offer. An episode whose
  * request cannot be rebuilt is skipped (logged). Returns 0 or ERR_TOOBIG.
  */
-int model_batch_add(model_batch *b, const agent_conf *conf, const char *company,
-                    const db_reward_out *ep, const int *success);
+int model_batch_add(model_batch *b, const agent_conf *conf, const char *company, const db_reward_out *ep,
+                    const int *success);
 /* Inside the transaction: writes the batch's rows to TB_MODEL (the merge rule above). */
 int model_batch_store(model_batch *b, store *s);
 /* After the commit: installs the rows written and publishes new snapshots. */

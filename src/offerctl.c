@@ -23,8 +23,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"products", ctl_products, "products import FILE [--company C]   load a catalogue CSV"},
-    {"agent", ctl_agent,
-     "agent release VERSION --policy P [--epsilon E] [--params JSON] | agent list"},
+    {"agent", ctl_agent, "agent release VERSION --policy P [--epsilon E] [--params JSON] | agent list"},
     {"batch", ctl_batch, "batch INPUT.csv -o OUTPUT.csv [--url U] [--rules F] [--v2] ..."},
     {"replay", ctl_replay, "replay FILE.json [--v2] [--url U]   send each request, print answers"},
     {"train", ctl_train, "train --transactions FILE [--company C]   warm start from history"},
@@ -38,11 +37,13 @@ static const command commands[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: offerctl COMMAND [ARGS]   (offerctl COMMAND --help for its options)\n\n"
-	           "Database commands take --database-url URL (default $DATABASE_URL, else "
-	           CONFIG_DATABASE_URL_DEFAULT ").\n"
-	           "HTTP commands take --url URL (default $OFFERD_URL, else " CTL_URL_DEFAULT ")\n"
-	           "and --api-key KEY (default $OFFERD_API_KEY).\n\n");
+	fprintf(
+	    f,
+	    "usage: offerctl COMMAND [ARGS]   (offerctl COMMAND --help for its options)\n\n"
+	    "Database commands take --database-url URL (default $DATABASE_URL, else " CONFIG_DATABASE_URL_DEFAULT
+	    ").\n"
+	    "HTTP commands take --url URL (default $OFFERD_URL, else " CTL_URL_DEFAULT ")\n"
+	    "and --api-key KEY (default $OFFERD_API_KEY).\n\n");
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(commands); i++)
 		fprintf(f, "  %s\n", commands[i].help);
 }

@@ -54,9 +54,9 @@
 #include "util.h"
 
 #define Z95 1.959963984540054
-#define SHRINK 5.0             /* pseudo-observations toward the parent level */
-#define SLATE_MC_DRAWS 256     /* slate sums beyond OPE_EXACT_MAX offers */
-#define CELLS_MAX (16u << 20)  /* states x offers of the reward model */
+#define SHRINK 5.0            /* pseudo-observations toward the parent level */
+#define SLATE_MC_DRAWS 256    /* slate sums beyond OPE_EXACT_MAX offers */
+#define CELLS_MAX (16u << 20) /* states x offers of the reward model */
 
 /* --- interning ----------------------------------------------------------- */
 
@@ -208,8 +208,8 @@ typedef struct scorer {
 } scorer;
 
 /* The candidate's policy (policy.h) set up for one episode over the log's choice set. */
-static void scorer_init(policy_tab *t, const ope_log *l, const ope_candidate *c,
-                        const char *state_key, const customer_attrs *cust)
+static void scorer_init(policy_tab *t, const ope_log *l, const ope_candidate *c, const char *state_key,
+                        const customer_attrs *cust)
 {
 	size_t idx[OPE_OFFERS_MAX];
 	char seg[AGENT_SEGMENT_MAX];
@@ -284,9 +284,9 @@ typedef struct qmodel {
 	size_t ns;
 	size_t ng;
 	size_t no;
-	double *st;    /* [state][offer][succ, trials] */
-	double *sg;    /* [segment][offer][succ, trials] */
-	double *of;    /* [offer][succ, trials] */
+	double *st; /* [state][offer][succ, trials] */
+	double *sg; /* [segment][offer][succ, trials] */
+	double *of; /* [offer][succ, trials] */
 	double all[2];
 } qmodel;
 
@@ -454,10 +454,10 @@ static void acc_result(const acc *a, ope_result *out)
 
 typedef struct episode_view {
 	const scorer *s;
-	const qmodel *qs;     /* per-offer accept model, for slates */
+	const qmodel *qs; /* per-offer accept model, for slates */
 	size_t state;
 	size_t seg;
-	size_t depth;         /* slots the candidate fills */
+	size_t depth; /* slots the candidate fills */
 } episode_view;
 
 static double slate_q(const episode_view *v, const size_t *slate, size_t n)
@@ -470,8 +470,8 @@ static double slate_q(const episode_view *v, const size_t *slate, size_t n)
 }
 
 /* Sum over the candidate's slates of P(slate) q(slate), exactly. */
-static double dm_slate_exact(const episode_view *v, unsigned char *taken, size_t *slate,
-                             size_t k, double p)
+static double dm_slate_exact(const episode_view *v, unsigned char *taken, size_t *slate, size_t k,
+                             double p)
 {
 	double probs[OPE_OFFERS_MAX];
 	double sum = 0;
@@ -544,8 +544,7 @@ static void replay_learn(policy *p, const feat_ctx *ctx, const predict_req *req,
 	(void)policy_learn(p, ctx, req, &shown, &fb);
 }
 
-int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate_out,
-                 ope_result *first_out)
+int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate_out, ope_result *first_out)
 {
 	size_t ns = l->states->n;
 	size_t ng = l->segments->n;
@@ -596,7 +595,7 @@ int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate_out
 			double succ = e->slot == (int)k ? 1.0 : 0.0;
 
 			if (e->slot == OPE_SLOT_UNKNOWN)
-				succ = 1.0 / e->n;  /* accepted, credit unknown: shared */
+				succ = 1.0 / e->n; /* accepted, credit unknown: shared */
 			qm_add(&qs[other], e->state, g, e->shown[k], succ);
 		}
 		if (e->slot != OPE_SLOT_UNKNOWN)
@@ -770,7 +769,8 @@ static int load_row(void *arg, int ncols, const char *const *vals)
 		offers[k] = vals[3 + k];
 		n++;
 	}
-	if (vals[1] == NULL || vals[1][0] == '\0' || n == 0 || (n < OFFERS_SHOWN && vals[3 + n] != NULL)) {
+	if (vals[1] == NULL || vals[1][0] == '\0' || n == 0 ||
+	    (n < OFFERS_SHOWN && vals[3 + n] != NULL)) {
 		c->l->no_propensity++;
 		return 0;
 	}
@@ -785,8 +785,8 @@ static int load_row(void *arg, int ncols, const char *const *vals)
 	if (rc == 0)
 		ope_log_context(c->l, vals[2], vals[13]);
 	if (rc == ERR_TOOBIG && c->l->n >= OPE_EPISODES_MAX) {
-		snprintf(c->err, sizeof(c->err),
-		         "more than %d episodes: narrow the window with --from", OPE_EPISODES_MAX);
+		snprintf(c->err, sizeof(c->err), "more than %d episodes: narrow the window with --from",
+		         OPE_EPISODES_MAX);
 		return rc;
 	}
 	if (rc == ERR_TOOBIG) {

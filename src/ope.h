@@ -48,24 +48,24 @@
 #include "store.h"
 #include "values.h"
 
-#define OPE_OFFERS_MAX REQ_OFFERS_MAX    /* the candidate chooses among at most these */
-#define OPE_EPISODES_MAX 20000000        /* episodes read in one evaluation */
+#define OPE_OFFERS_MAX REQ_OFFERS_MAX /* the candidate chooses among at most these */
+#define OPE_EPISODES_MAX 20000000     /* episodes read in one evaluation */
 #define OPE_STATES_MAX 1000000
-#define OPE_EXACT_MAX 16                 /* offers up to which slate sums are exact */
+#define OPE_EXACT_MAX 16 /* offers up to which slate sums are exact */
 
 /* Accepted-slot codes besides 0..2. */
-#define OPE_SLOT_NONE (-1)     /* nothing accepted */
-#define OPE_SLOT_UNKNOWN (-2)  /* accepted, but the reward did not say which offer */
+#define OPE_SLOT_NONE (-1)    /* nothing accepted */
+#define OPE_SLOT_UNKNOWN (-2) /* accepted, but the reward did not say which offer */
 
 typedef struct ope_episode {
-	uint32_t state;                    /* index into the log's state keys */
-	uint8_t n;                         /* offers shown, 1..3 */
-	int8_t slot;                       /* accepted slot, OPE_SLOT_NONE or OPE_SLOT_UNKNOWN */
-	uint16_t shown[OFFERS_SHOWN];       /* indexes into the log's offers */
-	double propensity[OFFERS_SHOWN];    /* logged P(shown[k] | shown[0..k-1]) */
-	customer_attrs customer;             /* for the weighted policy */
-	char *states;                        /* the request's states JSON and timestamp, or NULL */
-	char *ts;                            /*   (ope_log_context; contextual candidates) */
+	uint32_t state;                  /* index into the log's state keys */
+	uint8_t n;                       /* offers shown, 1..3 */
+	int8_t slot;                     /* accepted slot, OPE_SLOT_NONE or OPE_SLOT_UNKNOWN */
+	uint16_t shown[OFFERS_SHOWN];    /* indexes into the log's offers */
+	double propensity[OFFERS_SHOWN]; /* logged P(shown[k] | shown[0..k-1]) */
+	customer_attrs customer;         /* for the weighted policy */
+	char *states;                    /* the request's states JSON and timestamp, or NULL */
+	char *ts;                        /*   (ope_log_context; contextual candidates) */
 } ope_episode;
 
 /* The log's string -> index tables (intern.h). */
@@ -80,13 +80,13 @@ typedef struct ope_log {
 	ope_intern *segments;    /* their segments */
 	uint32_t *state_segment; /* segment index of each state */
 	size_t state_cap;
-	ope_intern *offers;      /* the candidate's choice set */
+	ope_intern *offers; /* the candidate's choice set */
 	/* What was read but not used, for the report. */
 	size_t read;
-	size_t no_propensity;    /* logged without state or propensities */
-	size_t no_reward;        /* without a reward (counted or skipped: see missing) */
-	size_t unknown_offer;    /* an offer past OPE_OFFERS_MAX */
-	char policies[256];      /* logged policies, "epsilon-greedy 1200, ucb 30" */
+	size_t no_propensity; /* logged without state or propensities */
+	size_t no_reward;     /* without a reward (counted or skipped: see missing) */
+	size_t unknown_offer; /* an offer past OPE_OFFERS_MAX */
+	char policies[256];   /* logged policies, "epsilon-greedy 1200, ucb 30" */
 } ope_log;
 
 void ope_log_init(ope_log *l);
@@ -124,12 +124,12 @@ int ope_load(store *s, const char *company, const char *from, enum ope_missing m
              const char *offers, ope_log *out, char *err, size_t errlen);
 
 typedef struct ope_candidate {
-	agent_conf conf;         /* policy, epsilon, ucb_c... */
-	values *v;               /* its statistics; borrowed */
-	const char *company;     /* whose statistics in v */
-	uint64_t seed;           /* slates sampled beyond OPE_EXACT_MAX offers */
-	double tau;              /* switch-DR's and clipping's threshold; 0: chosen by estimated MSE */
-	struct policy *learner;  /* a contextual candidate (policy.h), replayed; NULL: tabular */
+	agent_conf conf;        /* policy, epsilon, ucb_c... */
+	values *v;              /* its statistics; borrowed */
+	const char *company;    /* whose statistics in v */
+	uint64_t seed;          /* slates sampled beyond OPE_EXACT_MAX offers */
+	double tau;             /* switch-DR's and clipping's threshold; 0: chosen by estimated MSE */
+	struct policy *learner; /* a contextual candidate (policy.h), replayed; NULL: tabular */
 } ope_candidate;
 
 /* The thresholds tried when tau is 0, and their number. */
@@ -142,8 +142,8 @@ typedef struct ope_interval {
 } ope_interval;
 
 typedef struct ope_result {
-	size_t n;                /* episodes in this estimand */
-	ope_interval logged;     /* the logging policy's actual rate */
+	size_t n;            /* episodes in this estimand */
+	ope_interval logged; /* the logging policy's actual rate */
 	ope_interval ips;
 	ope_interval snips;
 	ope_interval dr;
@@ -157,21 +157,20 @@ typedef struct ope_result {
 	 */
 	ope_interval clipped;
 	ope_interval switch_dr;
-	double tau;              /* the threshold used: given, or of least estimated MSE */
+	double tau; /* the threshold used: given, or of least estimated MSE */
 	double bias_bound;
-	double dm;               /* the reward model alone (no interval) */
-	double ess;              /* effective sample size (sum w)^2 / sum w^2 */
+	double dm;  /* the reward model alone (no interval) */
+	double ess; /* effective sample size (sum w)^2 / sum w^2 */
 	double max_weight;
-	double support;          /* share of episodes with a positive weight */
-	size_t skipped;          /* episodes a contextual candidate could not replay */
+	double support; /* share of episodes with a positive weight */
+	size_t skipped; /* episodes a contextual candidate could not replay */
 } ope_result;
 
 /*
  * Evaluates the candidate on the log: slate and first-slot estimands
  * (first->n is 0 when no episode says which offer was accepted).
  */
-int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate,
-                 ope_result *first);
+int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate, ope_result *first);
 
 /*
  * The candidate's probability of choosing each offer of the log's choice

@@ -179,8 +179,9 @@ static json_t *parse_body(const char *body, size_t len, pz_error *e)
 	json_t *root;
 
 	if (len > PZ_BODY_MAX) {
-		pz_fail(e, PZ_TOO_BIG, NULL, "Exceeds maximum allowed payload size: %zu bytes, at most %d.",
-		        len, PZ_BODY_MAX);
+		pz_fail(e, PZ_TOO_BIG, NULL,
+		        "Exceeds maximum allowed payload size: %zu bytes, at most %d.", len,
+		        PZ_BODY_MAX);
 		return NULL;
 	}
 	if (len == 0) {
@@ -189,10 +190,11 @@ static json_t *parse_body(const char *body, size_t len, pz_error *e)
 	}
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
 	if (root == NULL) {
-		pz_fail(e, PZ_BAD_REQUEST, NULL,
-		        "Request could not be understood by the server: malformed JSON at line %d, column %d: "
-		        "%s.",
-		        jerr.line, jerr.column, jerr.text);
+		pz_fail(
+		    e, PZ_BAD_REQUEST, NULL,
+		    "Request could not be understood by the server: malformed JSON at line %d, column %d: "
+		    "%s.",
+		    jerr.line, jerr.column, jerr.text);
 		return NULL;
 	}
 	if (!json_is_object(root)) {
@@ -243,8 +245,8 @@ static int get_id(json_t *v, const char *target, const char *what, pz_kind kind,
 	if (*len == 0)
 		return pz_fail(e, kind, target, "%s must not be empty.", what);
 	if (utf8_chars(*s, *len) > PZ_ID_MAX)
-		return pz_fail(e, kind, target, "%s is %zu characters long; at most %d are allowed.", what,
-		               utf8_chars(*s, *len), PZ_ID_MAX);
+		return pz_fail(e, kind, target, "%s is %zu characters long; at most %d are allowed.",
+		               what, utf8_chars(*s, *len), PZ_ID_MAX);
 	return 0;
 }
 
@@ -263,8 +265,8 @@ static int get_bool(json_t *root, const char *key, pz_kind kind, int *out, pz_er
 }
 
 /* A required number within [min, max]. */
-static int get_number(json_t *v, const char *target, double min, double max, pz_kind kind,
-                      double *out, pz_error *e)
+static int get_number(json_t *v, const char *target, double min, double max, pz_kind kind, double *out,
+                      pz_error *e)
 {
 	double d;
 
@@ -274,8 +276,8 @@ static int get_number(json_t *v, const char *target, double min, double max, pz_
 		return pz_fail(e, kind, target, "%s must be a number, got %s.", target, type_name(v));
 	d = json_number_value(v);
 	if (!isfinite(d) || d < min || d > max)
-		return pz_fail(e, kind, target, "%s is %g; it must be between %g and %g inclusive.", target, d,
-		               min, max);
+		return pz_fail(e, kind, target, "%s is %g; it must be between %g and %g inclusive.",
+		               target, d, min, max);
 	*out = d;
 	return 0;
 }
@@ -304,13 +306,15 @@ static int check_object(json_t *o, int depth, const char *target, pz_kind kind, 
 		size_t klen = strlen(key);
 
 		if (klen == 0)
-			return pz_fail(e, kind, target,
-			               "Context features and action features cannot use the empty string as an "
-			               "id (in %s).",
-			               target);
+			return pz_fail(
+			    e, kind, target,
+			    "Context features and action features cannot use the empty string as an "
+			    "id (in %s).",
+			    target);
 		if (klen > PZ_FEATURE_KEY_MAX)
-			return pz_fail(e, kind, target, "A feature name in %s is %zu bytes long; at most %d.",
-			               target, klen, PZ_FEATURE_KEY_MAX);
+			return pz_fail(e, kind, target,
+			               "A feature name in %s is %zu bytes long; at most %d.", target,
+			               klen, PZ_FEATURE_KEY_MAX);
 		rc = check_value(v, depth, target, kind, c, e);
 		if (rc != 0)
 			return rc;
@@ -322,31 +326,32 @@ static int check_value(json_t *v, int depth, const char *target, pz_kind kind, f
                        pz_error *e)
 {
 	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return check_object(v, depth + 1, target, kind, c, e);
+	case JSON_OBJECT: return check_object(v, depth + 1, target, kind, c, e);
 	case JSON_ARRAY: {
 		size_t i;
 		json_t *x;
 
 		if (json_array_size(v) > PZ_FEATURE_ARRAY_MAX)
-			return pz_fail(e, kind, target, "An array feature in %s has %zu items; at most %d.",
-			               target, json_array_size(v), PZ_FEATURE_ARRAY_MAX);
+			return pz_fail(e, kind, target,
+			               "An array feature in %s has %zu items; at most %d.", target,
+			               json_array_size(v), PZ_FEATURE_ARRAY_MAX);
 		json_array_foreach(v, i, x) {
 			if (!json_is_number(x))
-				return pz_fail(e, kind, target,
-				               "Features should not contain array with non-number items (%s holds "
-				               "%s).",
-				               target, type_name(x));
+				return pz_fail(
+				    e, kind, target,
+				    "Features should not contain array with non-number items (%s holds "
+				    "%s).",
+				    target, type_name(x));
 		}
 		break;
 	}
 	case JSON_STRING:
 		if (json_string_length(v) > PZ_FEATURE_STRING_MAX)
-			return pz_fail(e, kind, target, "A string feature in %s is %zu bytes long; at most %d.",
-			               target, json_string_length(v), PZ_FEATURE_STRING_MAX);
+			return pz_fail(e, kind, target,
+			               "A string feature in %s is %zu bytes long; at most %d.", target,
+			               json_string_length(v), PZ_FEATURE_STRING_MAX);
 		break;
-	default:
-		break;
+	default: break;
 	}
 	c->leaves++;
 	if (!json_is_null(v))
@@ -381,7 +386,8 @@ static int check_features(json_t *list, const char *target, const char *what, pz
 		if (json_is_null(item))
 			return pz_fail(e, kind, t, "%s contains null value (%s).", what, t);
 		if (!json_is_object(item))
-			return pz_fail(e, kind, t, "Features are not in key value pair format: %s is %s.", t,
+			return pz_fail(e, kind, t,
+			               "Features are not in key value pair format: %s is %s.", t,
 			               type_name(item));
 		rc = check_object(item, 1, t, kind, c, e);
 		if (rc != 0)
@@ -422,14 +428,15 @@ int pz_event_id_check(const char *id, size_t len, pz_kind kind, pz_error *e)
 	if (len == 0)
 		return pz_fail(e, kind, "eventId", "EventId should be non-empty or null.");
 	if (len > PZ_ID_MAX)
-		return pz_fail(e, kind, "eventId", "eventId is %zu bytes long; at most %d are allowed.", len,
-		               PZ_ID_MAX);
+		return pz_fail(e, kind, "eventId", "eventId is %zu bytes long; at most %d are allowed.",
+		               len, PZ_ID_MAX);
 	for (size_t i = 0; i < len; i++) {
 		if (!event_id_char((unsigned char)id[i]))
-			return pz_fail(e, kind, "eventId",
-			               "eventId has the character 0x%02x at position %zu; an event id may hold "
-			               "letters, digits and - _ . ~ : @ ! $ ' ( ) * + , ; = only.",
-			               (unsigned char)id[i], i + 1);
+			return pz_fail(
+			    e, kind, "eventId",
+			    "eventId has the character 0x%02x at position %zu; an event id may hold "
+			    "letters, digits and - _ . ~ : @ ! $ ' ( ) * + , ; = only.",
+			    (unsigned char)id[i], i + 1);
 	}
 	return 0;
 }
@@ -488,8 +495,9 @@ static int get_actions(json_t *root, pz_kind kind, pz_action *out, size_t *n, pz
 
 	*n = 0;
 	if (list == NULL || json_is_null(list))
-		return pz_fail(e, kind, "actions", "actions is required: Action count should be between 1 "
-		                                   "and 50.");
+		return pz_fail(e, kind, "actions",
+		               "actions is required: Action count should be between 1 "
+		               "and 50.");
 	if (!json_is_array(list))
 		return pz_fail(e, kind, "actions", "actions must be an array, got %s.", type_name(list));
 	if (json_array_size(list) < 1 || json_array_size(list) > PZ_ACTIONS_MAX)
@@ -504,8 +512,8 @@ static int get_actions(json_t *root, pz_kind kind, pz_action *out, size_t *n, pz
 		if (json_is_null(a))
 			return pz_fail(e, kind, t, "Actions contains null value (%s).", t);
 		if (!json_is_object(a))
-			return pz_fail(e, kind, t, "%s must be an object with id and features, got %s.", t,
-			               type_name(a));
+			return pz_fail(e, kind, t, "%s must be an object with id and features, got %s.",
+			               t, type_name(a));
 		path_idx(t, sizeof(t), "actions", i, "id");
 		rc = get_id(json_object_get(a, "id"), t, t, kind, &act->id, &act->id_len, e);
 		if (rc != 0) {
@@ -514,20 +522,22 @@ static int get_actions(json_t *root, pz_kind kind, pz_action *out, size_t *n, pz
 			return rc;
 		}
 		if (find_action(out, i, act->id, act->id_len) >= 0)
-			return pz_fail(e, kind, t, "Action ids must be unique: \"%.64s\" is listed twice.",
-			               act->id);
+			return pz_fail(e, kind, t,
+			               "Action ids must be unique: \"%.64s\" is listed twice.", act->id);
 		path_idx(t, sizeof(t), "actions", i, "features");
 		act->features = json_object_get(a, "features");
 		if (act->features == NULL || json_is_null(act->features))
-			return pz_fail(e, kind, t, "%s is required: every action needs a list of feature "
-			                           "objects.",
+			return pz_fail(e, kind, t,
+			               "%s is required: every action needs a list of feature "
+			               "objects.",
 			               t);
 		rc = check_features(act->features, t, "Action features", kind, &c, e);
 		if (rc != 0)
 			return rc;
 		if (c.non_null == 0)
-			return pz_fail(e, kind, t, "Every action should have at least one non-null action "
-			                           "feature (%s has none).",
+			return pz_fail(e, kind, t,
+			               "Every action should have at least one non-null action "
+			               "feature (%s has none).",
 			               t);
 		act->excluded = 0;
 		*n = i + 1;
@@ -560,10 +570,11 @@ static int get_excluded(json_t *list, const char *target, pz_kind kind, const pz
 			               type_name(x));
 		k = find_action(actions, n, json_string_value(x), json_string_length(x));
 		if (k < 0)
-			return pz_fail(e, kind, t,
-			               "All excluded action ids must have a corresponding action: %s \"%.64s\" "
-			               "is not the id of any action.",
-			               t, json_string_value(x));
+			return pz_fail(
+			    e, kind, t,
+			    "All excluded action ids must have a corresponding action: %s \"%.64s\" "
+			    "is not the id of any action.",
+			    t, json_string_value(x));
 		flags[k] = 1;
 	}
 	return 0;
@@ -605,8 +616,9 @@ int pz_rank_parse(const char *body, size_t len, pz_rank_req *out, pz_error *e)
 			out->n_allowed++;
 	}
 	if (out->n_allowed == 0) {
-		rc = pz_fail(e, PZ_INVALID_RANK, "excludedActions",
-		             "excludedActions lists every action; at least one must remain to be ranked.");
+		rc = pz_fail(
+		    e, PZ_INVALID_RANK, "excludedActions",
+		    "excludedActions lists every action; at least one must remain to be ranked.");
 		goto out;
 	}
 	rc = get_event_id(out->root, PZ_INVALID_RANK, out->event_id, e);
@@ -662,8 +674,9 @@ static int get_slot(pz_multi_rank_req *r, size_t i, json_t *o, pz_error *e)
 	if (rc != 0)
 		return rc;
 	if (find_slot(r->slots, i, s->id, s->id_len) >= 0)
-		return pz_fail(e, kind, t, "All slots must have unique, non-empty ids: \"%.64s\" is listed "
-		                           "twice.",
+		return pz_fail(e, kind, t,
+		               "All slots must have unique, non-empty ids: \"%.64s\" is listed "
+		               "twice.",
 		               s->id);
 	path_idx(t, sizeof(t), "slots", i, "features");
 	v = json_object_get(o, "features");
@@ -687,20 +700,22 @@ static int get_slot(pz_multi_rank_req *r, size_t i, json_t *o, pz_error *e)
 		return rc;
 	k = find_action(r->actions, r->n_actions, base, base_len);
 	if (k < 0)
-		return pz_fail(e, kind, t,
-		               "Each slot must contain a unique BaselineAction with an ID corresponding to "
-		               "an element of Actions: \"%.64s\" is not an action.",
-		               base);
+		return pz_fail(
+		    e, kind, t,
+		    "Each slot must contain a unique BaselineAction with an ID corresponding to "
+		    "an element of Actions: \"%.64s\" is not an action.",
+		    base);
 	for (size_t j = 0; j < i; j++) {
 		if (r->slots[j].baseline == (size_t)k)
-			return pz_fail(e, kind, t,
-			               "Each slot must contain a unique BaselineAction: \"%.64s\" is also the "
-			               "baseline of slots[%zu].",
-			               base, j);
+			return pz_fail(
+			    e, kind, t,
+			    "Each slot must contain a unique BaselineAction: \"%.64s\" is also the "
+			    "baseline of slots[%zu].",
+			    base, j);
 	}
 	if (s->excluded[k])
-		return pz_fail(e, kind, t, "BaselineAction cannot be part of ExcludedActions (\"%.64s\").",
-		               base);
+		return pz_fail(e, kind, t,
+		               "BaselineAction cannot be part of ExcludedActions (\"%.64s\").", base);
 	s->baseline = (size_t)k;
 	return 0;
 }
@@ -786,7 +801,8 @@ int pz_multi_reward_parse(const char *body, size_t len, pz_multi_reward_req *out
 		return pz_kind_err(e);
 	list = json_object_get(root, "reward");
 	if (list == NULL || json_is_null(list)) {
-		rc = pz_fail(e, PZ_INVALID_REWARD, "reward", "reward is required: a list of {slotId, value}.");
+		rc = pz_fail(e, PZ_INVALID_REWARD, "reward",
+		             "reward is required: a list of {slotId, value}.");
 		goto out;
 	}
 	if (!json_is_array(list)) {
@@ -808,8 +824,8 @@ int pz_multi_reward_parse(const char *body, size_t len, pz_multi_reward_req *out
 
 		path_idx(t, sizeof(t), "reward", i, NULL);
 		if (!json_is_object(o)) {
-			rc = pz_fail(e, PZ_INVALID_REWARD, t, "%s must be an object {slotId, value}, got %s.", t,
-			             type_name(o));
+			rc = pz_fail(e, PZ_INVALID_REWARD, t,
+			             "%s must be an object {slotId, value}, got %s.", t, type_name(o));
 			goto out;
 		}
 		path_idx(t, sizeof(t), "reward", i, "slotId");
@@ -819,10 +835,11 @@ int pz_multi_reward_parse(const char *body, size_t len, pz_multi_reward_req *out
 		for (size_t j = 0; j < i; j++) {
 			if (strlen(out->rewards[j].slot_id) == idlen &&
 			    memcmp(out->rewards[j].slot_id, id, idlen) == 0) {
-				rc = pz_fail(e, PZ_INVALID_REWARD, t,
-				             "Slot \"%.64s\" is rewarded twice in one request; send one value "
-				             "per slot.",
-				             id);
+				rc = pz_fail(
+				    e, PZ_INVALID_REWARD, t,
+				    "Slot \"%.64s\" is rewarded twice in one request; send one value "
+				    "per slot.",
+				    id);
 				goto out;
 			}
 		}
@@ -853,13 +870,15 @@ int pz_activate_check(const char *body, size_t len, pz_error *e)
 	if (len > PZ_BODY_MAX)
 		return pz_fail(e, PZ_TOO_BIG, NULL, "Exceeds maximum allowed payload size.");
 	root = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
-	ok = root != NULL && (json_is_null(root) || (json_is_object(root) && json_object_size(root) == 0));
+	ok = root != NULL &&
+	     (json_is_null(root) || (json_is_object(root) && json_object_size(root) == 0));
 	if (root != NULL)
 		json_decref(root);
 	if (!ok)
-		return pz_fail(e, PZ_INVALID_ACTIVATE, NULL,
-		               "Invalid activate event request: activate takes no body (send none, {} or "
-		               "null).");
+		return pz_fail(
+		    e, PZ_INVALID_ACTIVATE, NULL,
+		    "Invalid activate event request: activate takes no body (send none, {} or "
+		    "null).");
 	return 0;
 }
 
@@ -926,7 +945,7 @@ static int duration_iso(const char *s, int64_t *seconds)
 	int in_time = 0;
 	int any = 0;
 	int after_t = 0;
-	int rank = 0;  /* H=1, M=2, S=3: components in order */
+	int rank = 0; /* H=1, M=2, S=3: components in order */
 
 	while (*p != '\0') {
 		int64_t v;
@@ -947,9 +966,10 @@ static int duration_iso(const char *s, int64_t *seconds)
 				return ERR_INVAL;
 			total += v * 86400;
 		} else {
-			int r = (*p == 'H' || *p == 'h') ? 1 : (*p == 'M' || *p == 'm') ? 2
-			                                   : (*p == 'S' || *p == 's') ? 3
-			                                                              : 0;
+			int r = (*p == 'H' || *p == 'h')   ? 1
+			        : (*p == 'M' || *p == 'm') ? 2
+			        : (*p == 'S' || *p == 's') ? 3
+			                                   : 0;
 
 			if (r == 0 || r <= rank)
 				return ERR_INVAL;
@@ -1020,8 +1040,8 @@ void pz_duration_format(int64_t seconds, char out[32])
 		return;
 	}
 	if (d > 0)
-		snprintf(tmp, sizeof(tmp), "%lld.%02lld:%02lld:%02lld", (long long)d, (long long)(r / 3600),
-		         (long long)(r % 3600 / 60), (long long)(r % 60));
+		snprintf(tmp, sizeof(tmp), "%lld.%02lld:%02lld:%02lld", (long long)d,
+		         (long long)(r / 3600), (long long)(r % 3600 / 60), (long long)(r % 60));
 	else
 		snprintf(tmp, sizeof(tmp), "%02lld:%02lld:%02lld", (long long)(r / 3600),
 		         (long long)(r % 3600 / 60), (long long)(r % 60));
@@ -1173,8 +1193,8 @@ void pz_service_config_default(pz_service_config *c)
 }
 
 /* A required string of 1..max bytes copied into out (outlen > max). */
-static int get_text(json_t *v, const char *target, size_t max, pz_kind kind, char *out,
-                    size_t outlen, pz_error *e)
+static int get_text(json_t *v, const char *target, size_t max, pz_kind kind, char *out, size_t outlen,
+                    pz_error *e)
 {
 	out[0] = '\0';
 	if (v == NULL || json_is_null(v))
@@ -1200,10 +1220,11 @@ static int get_duration(json_t *root, const char *key, int64_t min, int64_t max,
 	if (rc != 0)
 		return rc;
 	if (pz_duration_parse(text, out) != 0)
-		return pz_fail(e, PZ_INVALID_SERVICE, key,
-		               "%s \"%s\" is not a duration: write \"hh:mm:ss\", \"d.hh:mm:ss\" or ISO 8601 "
-		               "such as \"PT10M\".",
-		               key, text);
+		return pz_fail(
+		    e, PZ_INVALID_SERVICE, key,
+		    "%s \"%s\" is not a duration: write \"hh:mm:ss\", \"d.hh:mm:ss\" or ISO 8601 "
+		    "such as \"PT10M\".",
+		    key, text);
 	if (*out < min || *out > max)
 		return pz_fail(e, range_kind, key, "%s (%s = %s).", range_msg, key, text);
 	return 0;
@@ -1221,7 +1242,8 @@ int pz_service_config_parse(const char *body, size_t len, pz_service_config *out
 	if (root == NULL)
 		return pz_kind_err(e);
 	rc = get_duration(root, "rewardWaitTime", PZ_WAIT_MIN_S, PZ_WAIT_MAX_S, PZ_INVALID_WAIT,
-	                  "Reward wait time should be between 5 seconds and 2 days", &out->reward_wait_s, e);
+	                  "Reward wait time should be between 5 seconds and 2 days", &out->reward_wait_s,
+	                  e);
 	if (rc != 0)
 		goto out;
 	rc = get_number(json_object_get(root, "defaultReward"), "defaultReward", PZ_REWARD_MIN,
@@ -1238,7 +1260,8 @@ int pz_service_config_parse(const char *body, size_t len, pz_service_config *out
 		out->aggregation = PZ_AGG_SUM;
 	} else {
 		rc = pz_fail(e, PZ_INVALID_SERVICE, "rewardAggregation",
-		             "rewardAggregation \"%s\" is not known: use \"earliest\" or \"sum\".", text);
+		             "rewardAggregation \"%s\" is not known: use \"earliest\" or \"sum\".",
+		             text);
 		goto out;
 	}
 	rc = get_number(json_object_get(root, "explorationPercentage"), "explorationPercentage", 0, 1,
@@ -1264,17 +1287,20 @@ int pz_service_config_parse(const char *body, size_t len, pz_service_config *out
 	if (out->log_retention_days != -1 &&
 	    (out->log_retention_days < (out->reward_wait_s + 86399) / 86400 + 1 ||
 	     out->log_retention_days > 2147483647)) {
-		rc = pz_fail(e, PZ_INVALID_RETENTION, "logRetentionDays",
-		             "Log Retention Days must be -1 to store indefinitely or must be at least reward "
-		             "wait time plus 1 day (rounded up); got %lld.",
-		             (long long)out->log_retention_days);
+		rc = pz_fail(
+		    e, PZ_INVALID_RETENTION, "logRetentionDays",
+		    "Log Retention Days must be -1 to store indefinitely or must be at least reward "
+		    "wait time plus 1 day (rounded up); got %lld.",
+		    (long long)out->log_retention_days);
 		goto out;
 	}
 	v = json_object_get(root, "learningMode");
 	if (v != NULL && !json_is_null(v)) {
-		if (!json_is_string(v) || pz_learning_mode_parse(json_string_value(v), &out->mode) != 0) {
-			rc = pz_fail(e, PZ_INVALID_SERVICE, "learningMode",
-			             "learningMode must be \"Online\", \"Apprentice\" or \"LoggingOnly\".");
+		if (!json_is_string(v) ||
+		    pz_learning_mode_parse(json_string_value(v), &out->mode) != 0) {
+			rc = pz_fail(
+			    e, PZ_INVALID_SERVICE, "learningMode",
+			    "learningMode must be \"Online\", \"Apprentice\" or \"LoggingOnly\".");
 			goto out;
 		}
 		out->mode_given = 1;
@@ -1283,9 +1309,10 @@ int pz_service_config_parse(const char *body, size_t len, pz_service_config *out
 	if (rc != 0)
 		goto out;
 	if (mirror)
-		rc = pz_fail(e, PZ_INVALID_SERVICE, "logMirrorEnabled",
-		             "logMirrorEnabled: offerd does not mirror logs to Azure storage; the episodes "
-		             "are in your own database (set it to false).");
+		rc = pz_fail(
+		    e, PZ_INVALID_SERVICE, "logMirrorEnabled",
+		    "logMirrorEnabled: offerd does not mirror logs to Azure storage; the episodes "
+		    "are in your own database (set it to false).");
 out:
 	json_decref(root);
 	return rc;
@@ -1300,11 +1327,12 @@ int pz_service_config_transition(const pz_service_config *cur, const pz_service_
 	if (switching &&
 	    (next->reward_wait_s != cur->reward_wait_s || next->default_reward != cur->default_reward ||
 	     next->aggregation != cur->aggregation))
-		return pz_fail(e, PZ_INVALID_MODE, "learningMode",
-		               "Updating defaultReward, rewardWaitTime and rewardAggregation when changing "
-		               "learning mode from Online to Apprentice mode and vice versa is not allowed. "
-		               "Make the mode change and then change the additional settings with an "
-		               "additional API call.");
+		return pz_fail(
+		    e, PZ_INVALID_MODE, "learningMode",
+		    "Updating defaultReward, rewardWaitTime and rewardAggregation when changing "
+		    "learning mode from Online to Apprentice mode and vice versa is not allowed. "
+		    "Make the mode change and then change the additional settings with an "
+		    "additional API call.");
 	return 0;
 }
 
@@ -1350,8 +1378,8 @@ int pz_policy_args(pz_policy *p, const char *target, pz_kind kind, pz_error *e)
 		while (*s != '\0' && *s != ' ' && *s != '\t' && *s != '\n' && *s != '\r') {
 			if ((unsigned char)*s < 0x21 || (unsigned char)*s > 0x7e)
 				return pz_fail(e, kind, target,
-				               "%s may hold printable ASCII only (byte 0x%02x found).", target,
-				               (unsigned char)*s);
+				               "%s may hold printable ASCII only (byte 0x%02x found).",
+				               target, (unsigned char)*s);
 			tok[n++] = *s++;
 		}
 		tok[n] = '\0';
@@ -1360,8 +1388,9 @@ int pz_policy_args(pz_policy *p, const char *target, pz_kind kind, pz_error *e)
 			               PZ_POLICY_TOKENS_MAX);
 		if (expect_epsilon) {
 			if (util_strtod(tok, 0, 1, &p->epsilon) != 0)
-				return pz_fail(e, kind, target, "--epsilon takes a number between 0 and 1, got "
-				                                "\"%.32s\".",
+				return pz_fail(e, kind, target,
+				               "--epsilon takes a number between 0 and 1, got "
+				               "\"%.32s\".",
 				               tok);
 			expect_epsilon = 0;
 		} else if (strcmp(tok, "--cb_explore_adf") == 0) {
@@ -1373,9 +1402,10 @@ int pz_policy_args(pz_policy *p, const char *target, pz_kind kind, pz_error *e)
 	if (expect_epsilon)
 		return pz_fail(e, kind, target, "--epsilon at the end of %s lacks its value.", target);
 	if (p->n_tokens == 0 || !p->cb_explore_adf)
-		return pz_fail(e, kind, target,
-		               "The learning policy must contain --cb_explore_adf (offerd does not offer "
-		               "--cats).");
+		return pz_fail(
+		    e, kind, target,
+		    "The learning policy must contain --cb_explore_adf (offerd does not offer "
+		    "--cats).");
 	return 0;
 }
 
@@ -1389,8 +1419,8 @@ static int policy_from(json_t *o, const char *base, pz_kind kind, pz_policy *p, 
 		return pz_fail(e, kind, base, "%s must be an object {name, arguments}, got %s.",
 		               base[0] != '\0' ? base : "the body", type_name(o));
 	snprintf(t, sizeof(t), "%s%sname", base, base[0] != '\0' ? "." : "");
-	rc = get_text(json_object_get(o, "name"), t, PZ_POLICY_NAME_MAX, kind, p->name,
-	              sizeof(p->name), e);
+	rc = get_text(json_object_get(o, "name"), t, PZ_POLICY_NAME_MAX, kind, p->name, sizeof(p->name),
+	              e);
 	if (rc != 0)
 		return rc;
 	snprintf(t, sizeof(t), "%s%sarguments", base, base[0] != '\0' ? "." : "");
@@ -1434,9 +1464,10 @@ static int get_time(json_t *root, const char *key, int64_t *out, pz_error *e)
 	if (rc != 0)
 		return rc;
 	if (pz_time_parse(text, out) != 0)
-		return pz_fail(e, PZ_INVALID_EVAL, key,
-		               "%s \"%s\" is not an ISO 8601 date-time such as \"2019-01-19T00:00:00Z\".", key,
-		               text);
+		return pz_fail(
+		    e, PZ_INVALID_EVAL, key,
+		    "%s \"%s\" is not an ISO 8601 date-time such as \"2019-01-19T00:00:00Z\".", key,
+		    text);
 	return 0;
 }
 
@@ -1483,7 +1514,8 @@ int pz_eval_parse(const char *body, size_t len, pz_eval_req *out, pz_error *e)
 	}
 	if (json_array_size(list) > PZ_EVAL_POLICIES_MAX) {
 		rc = pz_fail(e, PZ_INVALID_EVAL, "policies",
-		             "A maximum of 10 custom policies are allowed (got %zu).", json_array_size(list));
+		             "A maximum of 10 custom policies are allowed (got %zu).",
+		             json_array_size(list));
 		goto out;
 	}
 	json_array_foreach(list, i, o) {
@@ -1495,9 +1527,10 @@ int pz_eval_parse(const char *body, size_t len, pz_eval_req *out, pz_error *e)
 			goto out;
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(out->policies[j].name, out->policies[i].name) == 0) {
-				rc = pz_fail(e, PZ_DUPLICATE_POLICY, t,
-				             "Custom policy names should be unique: \"%.64s\" is used twice.",
-				             out->policies[i].name);
+				rc = pz_fail(
+				    e, PZ_DUPLICATE_POLICY, t,
+				    "Custom policy names should be unique: \"%.64s\" is used twice.",
+				    out->policies[i].name);
 				goto out;
 			}
 		}
@@ -1581,9 +1614,9 @@ char *pz_model_properties_json(int64_t created, int64_t modified)
 
 typedef struct pz_route {
 	const char *method;
-	const char *pattern;     /* '*' is the one id segment */
+	const char *pattern; /* '*' is the one id segment */
 	pz_op op;
-	pz_kind id_kind;         /* how a bad id is reported */
+	pz_kind id_kind; /* how a bad id is reported */
 } pz_route;
 
 static const pz_route routes[] = {
@@ -1639,8 +1672,7 @@ static int route_match(const char *pattern, const char *path, const char **id, s
 	return *path == '\0';
 }
 
-int pz_path_parse(const char *method, const char *path, pz_op *op, char id[PZ_ID_MAX + 1],
-                  pz_error *e)
+int pz_path_parse(const char *method, const char *path, pz_op *op, char id[PZ_ID_MAX + 1], pz_error *e)
 {
 	const size_t plen = strlen(PZ_PREFIX);
 	const pz_route *hit = NULL;
@@ -1652,8 +1684,8 @@ int pz_path_parse(const char *method, const char *path, pz_op *op, char id[PZ_ID
 	*op = PZ_OP_NONE;
 	id[0] = '\0';
 	if (strncmp(path, PZ_PREFIX, plen) != 0)
-		return pz_fail(e, PZ_NOT_FOUND, NULL, "Requested resource does not exist on the server: %.200s",
-		               path);
+		return pz_fail(e, PZ_NOT_FOUND, NULL,
+		               "Requested resource does not exist on the server: %.200s", path);
 	rest = path + plen;
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(routes); i++) {
 		const char *s;
@@ -1672,8 +1704,8 @@ int pz_path_parse(const char *method, const char *path, pz_op *op, char id[PZ_ID
 	if (hit == NULL && path_known)
 		return pz_fail(e, PZ_METHOD, NULL, "%.16s is not allowed on %.200s.", method, path);
 	if (hit == NULL)
-		return pz_fail(e, PZ_NOT_FOUND, NULL, "Requested resource does not exist on the server: %.200s",
-		               path);
+		return pz_fail(e, PZ_NOT_FOUND, NULL,
+		               "Requested resource does not exist on the server: %.200s", path);
 	if (seg != NULL) {
 		pz_kind kind = hit->id_kind == PZ_EVAL_NOT_FOUND ? PZ_BAD_REQUEST : hit->id_kind;
 		int rc = pz_event_id_check(seg, seg_len, kind, e);

@@ -18,52 +18,52 @@
 #include <stdint.h>
 
 /* Personalizer's own limits (v1.0 specification and service messages). */
-#define PZ_ACTIONS_MAX 50        /* actions in one rank ("between 1 and 50") */
-#define PZ_SLOTS_MAX 50          /* slots in one multi-slot rank */
-#define PZ_ID_MAX 256            /* characters in an id (maxLength): action, slot, event, evaluation */
+#define PZ_ACTIONS_MAX 50 /* actions in one rank ("between 1 and 50") */
+#define PZ_SLOTS_MAX 50   /* slots in one multi-slot rank */
+#define PZ_ID_MAX 256     /* characters in an id (maxLength): action, slot, event, evaluation */
 #define PZ_ID_BYTES_MAX (4 * PZ_ID_MAX) /* the same in UTF-8 bytes, at most */
-#define PZ_POLICY_NAME_MAX 256   /* PolicyContract.name */
-#define PZ_POLICY_ARGS_MAX 1024  /* PolicyContract.arguments */
-#define PZ_EVAL_POLICIES_MAX 10  /* "A maximum of 10 custom policies are allowed" */
-#define PZ_REWARD_MIN (-1.0)     /* "must be between -1 and 1" */
+#define PZ_POLICY_NAME_MAX 256          /* PolicyContract.name */
+#define PZ_POLICY_ARGS_MAX 1024         /* PolicyContract.arguments */
+#define PZ_EVAL_POLICIES_MAX 10         /* "A maximum of 10 custom policies are allowed" */
+#define PZ_REWARD_MIN (-1.0)            /* "must be between -1 and 1" */
 #define PZ_REWARD_MAX 1.0
-#define PZ_WAIT_MIN_S 5          /* "between 5 seconds and 2 days" */
+#define PZ_WAIT_MIN_S 5 /* "between 5 seconds and 2 days" */
 #define PZ_WAIT_MAX_S (2 * 86400)
 
 /* offerd's own hard limits, beyond Personalizer's. */
-#define PZ_BODY_MAX (512 * 1024) /* bytes in one request body */
-#define PZ_FEATURES_MAX 256      /* leaf values in one feature list (context, action or slot) */
-#define PZ_FEATURE_DEPTH_MAX 3   /* objects in objects: feature object > namespace > one more */
-#define PZ_FEATURE_KEY_MAX 256   /* bytes in one feature name */
+#define PZ_BODY_MAX (512 * 1024)   /* bytes in one request body */
+#define PZ_FEATURES_MAX 256        /* leaf values in one feature list (context, action or slot) */
+#define PZ_FEATURE_DEPTH_MAX 3     /* objects in objects: feature object > namespace > one more */
+#define PZ_FEATURE_KEY_MAX 256     /* bytes in one feature name */
 #define PZ_FEATURE_STRING_MAX 1024 /* bytes in one string feature value */
-#define PZ_FEATURE_ARRAY_MAX 256 /* numbers in one numeric array feature */
-#define PZ_POLICY_TOKENS_MAX 64  /* words in PolicyContract.arguments */
-#define PZ_EVENT_ID_GEN_LEN 32   /* hex characters of a generated event id */
+#define PZ_FEATURE_ARRAY_MAX 256   /* numbers in one numeric array feature */
+#define PZ_POLICY_TOKENS_MAX 64    /* words in PolicyContract.arguments */
+#define PZ_EVENT_ID_GEN_LEN 32     /* hex characters of a generated event id */
 
 /* What failed, as Personalizer reports it: one row of a table in the .c. */
 typedef enum pz_kind {
-	PZ_BAD_REQUEST = 0,    /* 400 BadRequest: body not JSON, wrong type */
-	PZ_INVALID_RANK,       /* 400 BadRequest / InvalidRankRequest */
-	PZ_INVALID_REWARD,     /* 400 BadRequest / InvalidRewardRequest */
-	PZ_INVALID_ACTIVATE,   /* 400 BadRequest / InvalidEventIdToActivate */
-	PZ_INVALID_SERVICE,    /* 400 BadRequest / InvalidServiceConfiguration */
-	PZ_INVALID_WAIT,       /* 400 BadRequest / InvalidRewardWaitTime */
-	PZ_INVALID_RETENTION,  /* 400 BadRequest / InvalidLogRetentionDays */
-	PZ_INVALID_MODE,       /* 400 BadRequest / InvalidLearningModeServiceConfiguration */
-	PZ_INVALID_POLICY,     /* 400 BadRequest / InvalidPolicyContract */
-	PZ_INVALID_EVAL,       /* 400 BadRequest / InvalidEvaluationContract */
-	PZ_DUPLICATE_POLICY,   /* 400 BadRequest / DuplicateCustomPolicyNames */
-	PZ_INVALID_MODEL,      /* 400 BadRequest / InvalidModelImportFormat */
-	PZ_AUTH,               /* 401 "401": missing or wrong subscription key */
-	PZ_NOT_FOUND,          /* 404 ResourceNotFound: unknown event, unknown path */
-	PZ_EVAL_NOT_FOUND,     /* 404 ResourceNotFound / EvaluationNotFound */
-	PZ_METHOD,             /* 405 BadRequest: known path, other method */
-	PZ_CONFLICT,           /* 409 BadRequest / EventIdConflict: event id already ranked */
-	PZ_TOO_BIG,            /* 413 BadRequest / PayloadSizeExceeded */
-	PZ_MEDIA,              /* 415 BadRequest: not application/json */
-	PZ_RATE,               /* 429 "429": rate limit */
-	PZ_INTERNAL,           /* 500 InternalServerError */
-	PZ_UNAVAILABLE,        /* 503 OperationNotAllowed: database down, queue full */
+	PZ_BAD_REQUEST = 0,   /* 400 BadRequest: body not JSON, wrong type */
+	PZ_INVALID_RANK,      /* 400 BadRequest / InvalidRankRequest */
+	PZ_INVALID_REWARD,    /* 400 BadRequest / InvalidRewardRequest */
+	PZ_INVALID_ACTIVATE,  /* 400 BadRequest / InvalidEventIdToActivate */
+	PZ_INVALID_SERVICE,   /* 400 BadRequest / InvalidServiceConfiguration */
+	PZ_INVALID_WAIT,      /* 400 BadRequest / InvalidRewardWaitTime */
+	PZ_INVALID_RETENTION, /* 400 BadRequest / InvalidLogRetentionDays */
+	PZ_INVALID_MODE,      /* 400 BadRequest / InvalidLearningModeServiceConfiguration */
+	PZ_INVALID_POLICY,    /* 400 BadRequest / InvalidPolicyContract */
+	PZ_INVALID_EVAL,      /* 400 BadRequest / InvalidEvaluationContract */
+	PZ_DUPLICATE_POLICY,  /* 400 BadRequest / DuplicateCustomPolicyNames */
+	PZ_INVALID_MODEL,     /* 400 BadRequest / InvalidModelImportFormat */
+	PZ_AUTH,              /* 401 "401": missing or wrong subscription key */
+	PZ_NOT_FOUND,         /* 404 ResourceNotFound: unknown event, unknown path */
+	PZ_EVAL_NOT_FOUND,    /* 404 ResourceNotFound / EvaluationNotFound */
+	PZ_METHOD,            /* 405 BadRequest: known path, other method */
+	PZ_CONFLICT,          /* 409 BadRequest / EventIdConflict: event id already ranked */
+	PZ_TOO_BIG,           /* 413 BadRequest / PayloadSizeExceeded */
+	PZ_MEDIA,             /* 415 BadRequest: not application/json */
+	PZ_RATE,              /* 429 "429": rate limit */
+	PZ_INTERNAL,          /* 500 InternalServerError */
+	PZ_UNAVAILABLE,       /* 503 OperationNotAllowed: database down, queue full */
 	PZ_KIND_COUNT
 } pz_kind;
 
@@ -71,9 +71,9 @@ typedef enum pz_kind {
 typedef struct pz_error {
 	pz_kind kind;
 	int status;
-	const char *code;        /* error.code (static) */
-	const char *inner;       /* error.innerError.code (static) or NULL */
-	char target[64];         /* error.target: the JSON path of the field, or "" */
+	const char *code;  /* error.code (static) */
+	const char *inner; /* error.innerError.code (static) or NULL */
+	char target[64];   /* error.target: the JSON path of the field, or "" */
 	char message[320];
 } pz_error;
 
@@ -102,19 +102,19 @@ int pz_event_id_check(const char *id, size_t len, pz_kind kind, pz_error *e);
 int pz_event_id_new(char out[PZ_EVENT_ID_GEN_LEN + 1]);
 
 typedef struct pz_action {
-	const char *id;          /* into root; 1..PZ_ID_MAX characters, unique in the request */
+	const char *id; /* into root; 1..PZ_ID_MAX characters, unique in the request */
 	size_t id_len;
-	json_t *features;        /* borrowed: an array of objects, at least one value */
-	int excluded;            /* listed in excludedActions (of the request or the slot) */
+	json_t *features; /* borrowed: an array of objects, at least one value */
+	int excluded;     /* listed in excludedActions (of the request or the slot) */
 } pz_action;
 
 typedef struct pz_rank_req {
-	json_t *root;            /* owned: the whole body */
-	json_t *context;         /* borrowed: array of objects (empty when absent) */
-	size_t n_actions;        /* 1..PZ_ACTIONS_MAX, request order (the first is the baseline) */
+	json_t *root;     /* owned: the whole body */
+	json_t *context;  /* borrowed: array of objects (empty when absent) */
+	size_t n_actions; /* 1..PZ_ACTIONS_MAX, request order (the first is the baseline) */
 	pz_action actions[PZ_ACTIONS_MAX];
-	size_t n_allowed;        /* actions not excluded: >= 1 */
-	char event_id[PZ_ID_MAX + 1];  /* "" when the client sent none: generate one */
+	size_t n_allowed;             /* actions not excluded: >= 1 */
+	char event_id[PZ_ID_MAX + 1]; /* "" when the client sent none: generate one */
 	int defer_activation;
 } pz_rank_req;
 
@@ -123,19 +123,19 @@ int pz_rank_parse(const char *body, size_t len, pz_rank_req *out, pz_error *e);
 void pz_rank_free(pz_rank_req *r);
 
 typedef struct pz_slot {
-	const char *id;          /* into root; unique, 1..PZ_ID_MAX characters */
+	const char *id; /* into root; unique, 1..PZ_ID_MAX characters */
 	size_t id_len;
-	json_t *features;        /* borrowed array of objects, may be empty */
-	size_t baseline;         /* index into actions: unique per slot, not excluded */
-	unsigned char excluded[PZ_ACTIONS_MAX];  /* per action index */
+	json_t *features;                       /* borrowed array of objects, may be empty */
+	size_t baseline;                        /* index into actions: unique per slot, not excluded */
+	unsigned char excluded[PZ_ACTIONS_MAX]; /* per action index */
 } pz_slot;
 
 typedef struct pz_multi_rank_req {
 	json_t *root;
 	json_t *context;
 	size_t n_actions;
-	pz_action actions[PZ_ACTIONS_MAX];  /* .excluded unused: see the slots */
-	size_t n_slots;          /* 1..min(PZ_SLOTS_MAX, n_actions) */
+	pz_action actions[PZ_ACTIONS_MAX]; /* .excluded unused: see the slots */
+	size_t n_slots;                    /* 1..min(PZ_SLOTS_MAX, n_actions) */
 	pz_slot slots[PZ_SLOTS_MAX];
 	char event_id[PZ_ID_MAX + 1];
 	int defer_activation;
@@ -154,7 +154,7 @@ typedef struct pz_slot_reward {
 } pz_slot_reward;
 
 typedef struct pz_multi_reward_req {
-	size_t n;                /* 1..PZ_SLOTS_MAX, slot ids distinct */
+	size_t n; /* 1..PZ_SLOTS_MAX, slot ids distinct */
 	pz_slot_reward rewards[PZ_SLOTS_MAX];
 } pz_multi_reward_req;
 
@@ -170,8 +170,8 @@ int pz_activate_check(const char *body, size_t len, pz_error *e);
 /* --- answers ------------------------------------------------------------- */
 
 typedef struct pz_ranked {
-	const char *id;          /* borrowed */
-	double probability;      /* in [0, 1]; 0 for excluded actions */
+	const char *id;     /* borrowed */
+	double probability; /* in [0, 1]; 0 for excluded actions */
 } pz_ranked;
 
 /*
@@ -183,7 +183,7 @@ char *pz_rank_answer_json(const pz_ranked *ranking, size_t n, const char *event_
                           const char *reward_action_id);
 
 typedef struct pz_slot_answer {
-	const char *id;          /* slot id, borrowed */
+	const char *id; /* slot id, borrowed */
 	const char *reward_action_id;
 } pz_slot_answer;
 
@@ -199,20 +199,20 @@ typedef enum pz_learning_mode {
 } pz_learning_mode;
 
 typedef enum pz_aggregation {
-	PZ_AGG_EARLIEST = 0,     /* the first reward counts, later ones are ignored */
-	PZ_AGG_SUM,              /* every reward within the wait is added */
+	PZ_AGG_EARLIEST = 0, /* the first reward counts, later ones are ignored */
+	PZ_AGG_SUM,          /* every reward within the wait is added */
 } pz_aggregation;
 
 typedef struct pz_service_config {
-	int64_t reward_wait_s;   /* PZ_WAIT_MIN_S..PZ_WAIT_MAX_S */
-	double default_reward;   /* [-1, 1] */
+	int64_t reward_wait_s; /* PZ_WAIT_MIN_S..PZ_WAIT_MAX_S */
+	double default_reward; /* [-1, 1] */
 	pz_aggregation aggregation;
-	double exploration;      /* explorationPercentage, [0, 1] */
-	int64_t model_export_s;  /* modelExportFrequency: 1 s..1 day */
-	int64_t log_retention_days;  /* -1 (forever) or >= ceil(wait in days) + 1 */
+	double exploration;         /* explorationPercentage, [0, 1] */
+	int64_t model_export_s;     /* modelExportFrequency: 1 s..1 day */
+	int64_t log_retention_days; /* -1 (forever) or >= ceil(wait in days) + 1 */
 	pz_learning_mode mode;
-	int mode_given;          /* learningMode was in the body (PUT) */
-	char last_edit[32];      /* lastConfigurationEditDate, "" when unknown */
+	int mode_given;     /* learningMode was in the body (PUT) */
+	char last_edit[32]; /* lastConfigurationEditDate, "" when unknown */
 } pz_service_config;
 
 /* A new loop's configuration: Personalizer's example values (10 min, 0,
@@ -246,9 +246,9 @@ void pz_duration_format(int64_t seconds, char out[32]);
 typedef struct pz_policy {
 	char name[PZ_POLICY_NAME_MAX + 1];
 	char arguments[PZ_POLICY_ARGS_MAX + 1];
-	size_t n_tokens;         /* words of arguments, 1..PZ_POLICY_TOKENS_MAX */
-	int cb_explore_adf;      /* --cb_explore_adf is present */
-	double epsilon;          /* --epsilon E in [0, 1], or -1 when absent */
+	size_t n_tokens;    /* words of arguments, 1..PZ_POLICY_TOKENS_MAX */
+	int cb_explore_adf; /* --cb_explore_adf is present */
+	double epsilon;     /* --epsilon E in [0, 1], or -1 when absent */
 } pz_policy;
 
 /* Parses a PUT /configurations/policy body {"name", "arguments"}. */
@@ -262,10 +262,10 @@ char *pz_policy_json(const pz_policy *p);
 
 typedef struct pz_eval_req {
 	char name[PZ_ID_MAX + 1];
-	int64_t start;           /* unix seconds, start < end */
+	int64_t start; /* unix seconds, start < end */
 	int64_t end;
 	int offline_experimentation;
-	size_t n_policies;       /* 0..PZ_EVAL_POLICIES_MAX, names distinct */
+	size_t n_policies; /* 0..PZ_EVAL_POLICIES_MAX, names distinct */
 	pz_policy policies[PZ_EVAL_POLICIES_MAX];
 } pz_eval_req;
 
@@ -282,28 +282,28 @@ int pz_time_parse(const char *s, int64_t *out);
 void pz_time_format(int64_t t, char out[32]);
 
 typedef struct pz_summary {
-	int64_t time;            /* timeStamp */
-	int64_t window_s;        /* aggregateTimeWindow */
-	double ips_num;          /* ipsEstimatorNumerator */
-	double ips_den;          /* ipsEstimatorDenominator */
-	double snips_den;        /* snipsEstimatorDenominator */
-	double nonzero;          /* nonZeroProbability */
-	double sum_squares;      /* sumOfSquares */
-	double confidence;       /* confidenceInterval */
+	int64_t time;       /* timeStamp */
+	int64_t window_s;   /* aggregateTimeWindow */
+	double ips_num;     /* ipsEstimatorNumerator */
+	double ips_den;     /* ipsEstimatorDenominator */
+	double snips_den;   /* snipsEstimatorDenominator */
+	double nonzero;     /* nonZeroProbability */
+	double sum_squares; /* sumOfSquares */
+	double confidence;  /* confidenceInterval */
 } pz_summary;
 
 typedef struct pz_policy_result {
-	const char *name;        /* borrowed */
+	const char *name; /* borrowed */
 	const char *arguments;
-	const char *source;      /* "Online", "Baseline", "Random", "Custom" */
+	const char *source; /* "Online", "Baseline", "Random", "Custom" */
 	pz_summary total;
 } pz_policy_result;
 
 typedef struct pz_evaluation {
-	const char *id;          /* borrowed */
+	const char *id; /* borrowed */
 	const char *name;
 	int64_t start, end;
-	const char *status;      /* "completed", "pending", "failed", "notSubmitted" */
+	const char *status; /* "completed", "pending", "failed", "notSubmitted" */
 	size_t n_results;
 	const pz_policy_result *results;
 } pz_evaluation;
@@ -319,27 +319,27 @@ char *pz_model_properties_json(int64_t created, int64_t modified);
 
 typedef enum pz_op {
 	PZ_OP_NONE = 0,
-	PZ_OP_RANK,                 /* POST rank */
-	PZ_OP_REWARD,               /* POST events/{id}/reward */
-	PZ_OP_ACTIVATE,             /* POST events/{id}/activate */
-	PZ_OP_MULTI_RANK,           /* POST multislot/rank */
-	PZ_OP_MULTI_REWARD,         /* POST multislot/events/{id}/reward */
-	PZ_OP_MULTI_ACTIVATE,       /* POST multislot/events/{id}/activate */
-	PZ_OP_SERVICE_GET,          /* GET configurations/service */
-	PZ_OP_SERVICE_PUT,          /* PUT configurations/service */
-	PZ_OP_POLICY_GET,           /* GET configurations/policy */
-	PZ_OP_POLICY_PUT,           /* PUT configurations/policy */
-	PZ_OP_POLICY_DELETE,        /* DELETE configurations/policy */
-	PZ_OP_EVAL_LIST,            /* GET evaluations */
-	PZ_OP_EVAL_CREATE,          /* POST evaluations */
-	PZ_OP_EVAL_GET,             /* GET evaluations/{id} */
-	PZ_OP_EVAL_DELETE,          /* DELETE evaluations/{id} */
-	PZ_OP_MODEL_GET,            /* GET model */
-	PZ_OP_MODEL_PUT,            /* PUT model */
-	PZ_OP_MODEL_DELETE,         /* DELETE model */
-	PZ_OP_MODEL_PROPERTIES,     /* GET model/properties */
-	PZ_OP_LOGS_DELETE,          /* DELETE logs */
-	PZ_OP_LOGS_PROPERTIES,      /* GET logs/properties */
+	PZ_OP_RANK,             /* POST rank */
+	PZ_OP_REWARD,           /* POST events/{id}/reward */
+	PZ_OP_ACTIVATE,         /* POST events/{id}/activate */
+	PZ_OP_MULTI_RANK,       /* POST multislot/rank */
+	PZ_OP_MULTI_REWARD,     /* POST multislot/events/{id}/reward */
+	PZ_OP_MULTI_ACTIVATE,   /* POST multislot/events/{id}/activate */
+	PZ_OP_SERVICE_GET,      /* GET configurations/service */
+	PZ_OP_SERVICE_PUT,      /* PUT configurations/service */
+	PZ_OP_POLICY_GET,       /* GET configurations/policy */
+	PZ_OP_POLICY_PUT,       /* PUT configurations/policy */
+	PZ_OP_POLICY_DELETE,    /* DELETE configurations/policy */
+	PZ_OP_EVAL_LIST,        /* GET evaluations */
+	PZ_OP_EVAL_CREATE,      /* POST evaluations */
+	PZ_OP_EVAL_GET,         /* GET evaluations/{id} */
+	PZ_OP_EVAL_DELETE,      /* DELETE evaluations/{id} */
+	PZ_OP_MODEL_GET,        /* GET model */
+	PZ_OP_MODEL_PUT,        /* PUT model */
+	PZ_OP_MODEL_DELETE,     /* DELETE model */
+	PZ_OP_MODEL_PROPERTIES, /* GET model/properties */
+	PZ_OP_LOGS_DELETE,      /* DELETE logs */
+	PZ_OP_LOGS_PROPERTIES,  /* GET logs/properties */
 } pz_op;
 
 #define PZ_PREFIX "/personalizer/v1.0/"
@@ -350,7 +350,6 @@ typedef enum pz_op {
  * into id and checked. Returns 0, or a negative code with e filled: 404 for
  * an unknown path, 405 for a known path with another method, 400 for a bad id.
  */
-int pz_path_parse(const char *method, const char *path, pz_op *op, char id[PZ_ID_MAX + 1],
-                  pz_error *e);
+int pz_path_parse(const char *method, const char *path, pz_op *op, char id[PZ_ID_MAX + 1], pz_error *e);
 
 #endif

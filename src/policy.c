@@ -153,7 +153,8 @@ void policy_tab_greedy(const policy_tab *t, const unsigned char *taken, double e
 			probs[i] = 0;
 			continue;
 		}
-		probs[i] = eps / (double)rem + (t->o[i].score == best ? (1.0 - eps) / (double)ties : 0.0);
+		probs[i] = eps / (double)rem +
+		           (t->o[i].score == best ? (1.0 - eps) / (double)ties : 0.0);
 	}
 }
 
@@ -180,8 +181,7 @@ static const policy_param common_params[] = {
 };
 
 /* Keys of the agent version that belong to the tabular policies or the writer. */
-static const char *const agent_keys[] = {"ucb_c", "thompson_draws", "reward_wait_seconds",
-                                         "shrink"};
+static const char *const agent_keys[] = {"ucb_c", "thompson_draws", "reward_wait_seconds", "shrink"};
 
 const policy_type *policy_find(const char *name)
 {
@@ -206,8 +206,8 @@ static void set_defaults(const policy_param *t, size_t n, void *out)
 }
 
 /* Sets key from v when t names it: 1 set, 0 not in t, negative: bad value. */
-static int set_param(const policy_param *t, size_t n, void *out, const char *key, json_t *v,
-                     char *err, size_t errlen)
+static int set_param(const policy_param *t, size_t n, void *out, const char *key, json_t *v, char *err,
+                     size_t errlen)
 {
 	for (size_t i = 0; i < n; i++) {
 		double d;
@@ -216,8 +216,8 @@ static int set_param(const policy_param *t, size_t n, void *out, const char *key
 			continue;
 		d = json_number_value(v);
 		if (!json_is_number(v) || !(d >= t[i].min && d <= t[i].max)) {
-			snprintf(err, errlen, "params.%s must be a number within [%g, %g]", key, t[i].min,
-			         t[i].max);
+			snprintf(err, errlen, "params.%s must be a number within [%g, %g]", key,
+			         t[i].min, t[i].max);
 			return ERR_INVAL;
 		}
 		*(double *)(void *)((char *)out + t[i].offset) = d;
@@ -306,8 +306,8 @@ const policy_common *policy_params(const policy *p)
 	return p->params;
 }
 
-void policy_features(const policy *p, const feat_ctx *ctx, const predict_req *req, size_t i,
-                     size_t slot, feat_vec *out)
+void policy_features(const policy *p, const feat_ctx *ctx, const predict_req *req, size_t i, size_t slot,
+                     feat_vec *out)
 {
 	const policy_common *c = p->params;
 
@@ -315,8 +315,8 @@ void policy_features(const policy *p, const feat_ctx *ctx, const predict_req *re
 	           FEAT_PER_OFFER, out);
 }
 
-void policy_predict(policy *p, const feat_ctx *ctx, const predict_req *req, size_t i,
-                    size_t slot, double *mean, double *var)
+void policy_predict(policy *p, const feat_ctx *ctx, const predict_req *req, size_t i, size_t slot,
+                    double *mean, double *var)
 {
 	feat_vec x;
 
@@ -339,8 +339,8 @@ void policy_view_init(const policy *p, const feat_ctx *ctx, policy_view *out)
 	out->ctx = ctx;
 }
 
-void policy_view_predict(policy *p, const policy_view *v, const predict_req *req, size_t i,
-                         size_t slot, double *mean, double *var)
+void policy_view_predict(policy *p, const policy_view *v, const predict_req *req, size_t i, size_t slot,
+                         double *mean, double *var)
 {
 	const policy_common *c = p->params;
 	uint32_t extra[2];
@@ -378,8 +378,7 @@ size_t policy_remaining(const predict_req *req, const policy_slate *s, size_t *c
 	return n;
 }
 
-int policy_decide(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r,
-                  policy_slate *out)
+int policy_decide(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r, policy_slate *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (req->n_allowed == 0)
@@ -446,8 +445,8 @@ int policy_examples(policy *p, struct ridge *into, const feat_ctx *ctx, const pr
 	return 0;
 }
 
-int policy_learn(policy *p, const feat_ctx *ctx, const predict_req *req,
-                 const policy_slate *shown, const policy_feedback *fb)
+int policy_learn(policy *p, const feat_ctx *ctx, const predict_req *req, const policy_slate *shown,
+                 const policy_feedback *fb)
 {
 	int rc = policy_examples(p, p->stats, ctx, req, shown, fb);
 

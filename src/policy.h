@@ -47,19 +47,18 @@
 #include "util.h"
 #include "values.h"
 
-
 typedef struct policy policy;
 
 typedef struct policy_slate {
-	size_t n;                          /* offers chosen, 1..OFFERS_SHOWN */
-	size_t idx[OFFERS_SHOWN];          /* indexes into the request's offers */
-	double propensity[OFFERS_SHOWN];   /* P(chosen at slot k | slots before k) */
+	size_t n;                        /* offers chosen, 1..OFFERS_SHOWN */
+	size_t idx[OFFERS_SHOWN];        /* indexes into the request's offers */
+	double propensity[OFFERS_SHOWN]; /* P(chosen at slot k | slots before k) */
 } policy_slate;
 
 /* What a customer did with a slate, on the agent's reward scale. */
 typedef struct policy_feedback {
 	size_t n;
-	double reward[OFFERS_SHOWN];        /* r_accept, r_click or r_ignore */
+	double reward[OFFERS_SHOWN];          /* r_accept, r_click or r_ignore */
 	unsigned char credited[OFFERS_SHOWN]; /* 1: the customer looked at this slot */
 } policy_feedback;
 
@@ -69,17 +68,17 @@ typedef struct policy_param {
 	double min;
 	double max;
 	double dflt;
-	size_t offset;       /* of a double in the policy's parameter struct */
+	size_t offset; /* of a double in the policy's parameter struct */
 } policy_param;
 
 /* The parameters every ridge-based policy shares. */
 typedef struct policy_common {
-	double bits;         /* feature buckets 2^bits (3..7, default 6) */
-	double lambda;       /* ridge prior precision (default 1) */
-	double forgetting;   /* per learned episode, (0.9, 1] (default 0.9995) */
-	double slot_features;/* 1: the slot is a feature of each decision */
-	double logistic;     /* 1: logistic model (Laplace), 0: linear on [0, 1] */
-	double r_accept;     /* the agent's reward scale, to map rewards to [0, 1] */
+	double bits;          /* feature buckets 2^bits (3..7, default 6) */
+	double lambda;        /* ridge prior precision (default 1) */
+	double forgetting;    /* per learned episode, (0.9, 1] (default 0.9995) */
+	double slot_features; /* 1: the slot is a feature of each decision */
+	double logistic;      /* 1: logistic model (Laplace), 0: linear on [0, 1] */
+	double r_accept;      /* the agent's reward scale, to map rewards to [0, 1] */
 	double r_click;
 	double r_ignore;
 	double prior_weight; /* observations offerctl train's priors are worth per offer (offerd) */
@@ -87,13 +86,12 @@ typedef struct policy_common {
 
 typedef struct policy_type {
 	const char *name;
-	const policy_param *params;        /* the policy's own keys */
+	const policy_param *params; /* the policy's own keys */
 	size_t nparams;
-	size_t params_size;                /* its parameter struct, policy_common first */
+	size_t params_size; /* its parameter struct, policy_common first */
 	/* Fills the policy's own state after the common part is set; may be NULL. */
 	int (*init)(policy *p);
-	int (*decide)(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r,
-	              policy_slate *out);
+	int (*decide)(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r, policy_slate *out);
 	/*
 	 * P(request offer i is chosen at slot before->n | the slots of before)
 	 * for every offer (0 for those taken or not allowed): the probabilities
@@ -105,7 +103,7 @@ typedef struct policy_type {
 
 struct policy {
 	const policy_type *type;
-	void *params;                      /* policy_common first, owned */
+	void *params; /* policy_common first, owned */
 	struct ridge *stats;
 };
 
@@ -120,14 +118,12 @@ const char *policy_names(void);
  * and Thompson's) are accepted; any other unknown key or value out of bounds
  * is an error written to err. The caller frees *out with policy_free.
  */
-int policy_new(const policy_type *t, const char *params, policy **out, char *err,
-               size_t errlen);
+int policy_new(const policy_type *t, const char *params, policy **out, char *err, size_t errlen);
 void policy_free(policy *p);
 const policy_common *policy_params(const policy *p);
 
 /* Decides for req (at least one allowed offer); ctx from feat_context(req). */
-int policy_decide(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r,
-                  policy_slate *out);
+int policy_decide(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r, policy_slate *out);
 /* The policy's slot_probs (policy_type): the exact probabilities of the next slot. */
 void policy_slot_probs(policy *p, const feat_ctx *ctx, const predict_req *req,
                        const policy_slate *before, double *probs);
@@ -139,29 +135,29 @@ void policy_slot_probs(policy *p, const feat_ctx *ctx, const predict_req *req,
 int policy_examples(policy *p, struct ridge *into, const feat_ctx *ctx, const predict_req *req,
                     const policy_slate *shown, const policy_feedback *fb);
 /* Learns the credited slots of a slate shown for ctx (policy_examples into p, one tick). */
-int policy_learn(policy *p, const feat_ctx *ctx, const predict_req *req,
-                 const policy_slate *shown, const policy_feedback *fb);
+int policy_learn(policy *p, const feat_ctx *ctx, const predict_req *req, const policy_slate *shown,
+                 const policy_feedback *fb);
 /*
  * The model's value of request offer i at slot: the posterior mean on the
  * model's scale (a logit when logistic) and its variance factor.
  */
-void policy_predict(policy *p, const feat_ctx *ctx, const predict_req *req, size_t i,
-                    size_t slot, double *mean, double *var);
+void policy_predict(policy *p, const feat_ctx *ctx, const predict_req *req, size_t i, size_t slot,
+                    double *mean, double *var);
 /*
  * The same, fast, for the decisions of one request: the context's vector is
  * built once (policy_view_init) and each (offer, slot) adds its own buckets
  * (shown last, slot). var may be NULL when only the mean is wanted.
  */
 typedef struct policy_view {
-	feat_vec x;                      /* the context, bias included */
-	uint32_t last;                   /* bucket of lastoffer=this */
-	uint32_t slot[OFFERS_SHOWN];     /* bucket of slot=k (k >= 1) */
+	feat_vec x;                  /* the context, bias included */
+	uint32_t last;               /* bucket of lastoffer=this */
+	uint32_t slot[OFFERS_SHOWN]; /* bucket of slot=k (k >= 1) */
 	const feat_ctx *ctx;
 } policy_view;
 
 void policy_view_init(const policy *p, const feat_ctx *ctx, policy_view *out);
-void policy_view_predict(policy *p, const policy_view *v, const predict_req *req, size_t i,
-                         size_t slot, double *mean, double *var);
+void policy_view_predict(policy *p, const policy_view *v, const predict_req *req, size_t i, size_t slot,
+                         double *mean, double *var);
 /*
  * A copy of p whose caches are all solved (ridge_snapshot), with the prior's
  * pseudo-observations added (may be NULL): decisions with
@@ -187,17 +183,17 @@ struct agent_conf;
 
 /* One allowed offer as a tabular policy sees it. */
 typedef struct policy_tab_offer {
-	size_t idx;          /* index into the request's offers (or ope's choice set) */
-	double weight;       /* the brief's weight of the offer for this customer */
-	vstats st;           /* statistics of the state, shrunk (values_blend) */
-	double score;        /* the policy's score, from prepare */
+	size_t idx;    /* index into the request's offers (or ope's choice set) */
+	double weight; /* the brief's weight of the offer for this customer */
+	vstats st;     /* statistics of the state, shrunk (values_blend) */
+	double score;  /* the policy's score, from prepare */
 } policy_tab_offer;
 
 typedef struct policy_tab policy_tab;
 
 typedef struct policy_tab_type {
 	const char *name;
-	int stats;           /* 1: reads values.h's statistics */
+	int stats; /* 1: reads values.h's statistics */
 	/* Scores t's offers once per decision; may allocate t->scratch. May be NULL. */
 	void (*prepare)(policy_tab *t);
 	/*
@@ -213,8 +209,8 @@ struct policy_tab {
 	const struct agent_conf *conf;
 	size_t n;
 	policy_tab_offer o[REQ_OFFERS_MAX];
-	double total_n;      /* sum of the offers' evidence (UCB's log term) */
-	void *scratch;       /* the policy's own, freed by policy_tab_clear */
+	double total_n; /* sum of the offers' evidence (UCB's log term) */
+	void *scratch;  /* the policy's own, freed by policy_tab_clear */
 };
 
 /* The tabular policy named name (case-insensitive, with aliases), or NULL. */
@@ -253,8 +249,8 @@ void policy_tab_greedy(const policy_tab *t, const unsigned char *taken, double e
 /* --- helpers for the policies' files ------------------------------------------ */
 
 /* The features of request offer i at slot, as the policy's parameters say. */
-void policy_features(const policy *p, const feat_ctx *ctx, const predict_req *req, size_t i,
-                     size_t slot, feat_vec *out);
+void policy_features(const policy *p, const feat_ctx *ctx, const predict_req *req, size_t i, size_t slot,
+                     feat_vec *out);
 /* The allowed offers of req not yet in s, into cand; returns their number. */
 size_t policy_remaining(const predict_req *req, const policy_slate *s, size_t *cand);
 

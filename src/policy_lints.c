@@ -32,7 +32,7 @@ typedef struct lints_params {
 	policy_common c;
 	double v;
 	double nodes;
-	double z[NODES_MAX];   /* Phi^-1((u + 0.5) / nodes), filled by init */
+	double z[NODES_MAX]; /* Phi^-1((u + 0.5) / nodes), filled by init */
 } lints_params;
 
 static const policy_param lints_params_table[] = {

@@ -28,14 +28,14 @@
 
 #include "policy.h"
 
-#define TS_POINTS 48    /* grid points per offer's posterior */
-#define TS_WIDTH 8.0    /* standard deviations either side of its mean */
+#define TS_POINTS 48 /* grid points per offer's posterior */
+#define TS_WIDTH 8.0 /* standard deviations either side of its mean */
 
 typedef struct ts_grid {
-	size_t g;           /* grid points */
-	double *x;          /* [g] */
-	double *f;          /* [n][g] normalised densities */
-	double *F;          /* [n][g] distribution functions */
+	size_t g;  /* grid points */
+	double *x; /* [g] */
+	double *f; /* [n][g] normalised densities */
+	double *F; /* [n][g] distribution functions */
 } ts_grid;
 
 static int cmp_double(const void *a, const void *b)

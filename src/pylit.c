@@ -205,8 +205,7 @@ static int match_word(parser *p, const char *w)
 
 	if (p->len - p->pos < n || memcmp(p->s + p->pos, w, n) != 0)
 		return 0;
-	if (p->pos + n < p->len &&
-	    (isalnum((unsigned char)p->s[p->pos + n]) || p->s[p->pos + n] == '_'))
+	if (p->pos + n < p->len && (isalnum((unsigned char)p->s[p->pos + n]) || p->s[p->pos + n] == '_'))
 		return 0;
 	p->pos += n;
 	return 1;
@@ -306,19 +305,13 @@ static json_t *parse_value(parser *p)
 	skip_ws(p);
 	c = peek(p);
 	switch (c) {
-	case -1:
-		return fail(p, "unexpected end of input");
-	case '{':
-		return parse_container(p, '}', 1);
-	case '[':
-		return parse_container(p, ']', 0);
-	case '(':
-		return parse_container(p, ')', 0);
+	case -1: return fail(p, "unexpected end of input");
+	case '{': return parse_container(p, '}', 1);
+	case '[': return parse_container(p, ']', 0);
+	case '(': return parse_container(p, ')', 0);
 	case '\'':
-	case '"':
-		return parse_string(p);
-	default:
-		break;
+	case '"': return parse_string(p);
+	default: break;
 	}
 	if (c == '-' || c == '+' || c == '.' || isdigit(c))
 		return parse_number(p);

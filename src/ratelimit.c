@@ -26,7 +26,7 @@ struct ratelimit {
 	double burst;
 	bucket *buckets;
 	size_t n, cap;
-	strmap *index;  /* id -> index into buckets, as text */
+	strmap *index; /* id -> index into buckets, as text */
 };
 
 ratelimit *ratelimit_new(double rate, double burst)

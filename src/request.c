@@ -228,13 +228,14 @@ static int check_states(json_t *states, req_error *e)
 
 	json_object_foreach(states, key, v) {
 		if (strlen(key) > REQ_STRING_MAX)
-			return set_err(e, ERR_INVAL, "states", "a states key is longer than %d characters",
-			               REQ_STRING_MAX);
+			return set_err(e, ERR_INVAL, "states",
+			               "a states key is longer than %d characters", REQ_STRING_MAX);
 		if (json_is_object(v) || json_is_array(v))
-			return set_err(e, ERR_INVAL, "states", "states.%.64s must be a scalar value", key);
+			return set_err(e, ERR_INVAL, "states", "states.%.64s must be a scalar value",
+			               key);
 		if (json_is_string(v) && json_string_length(v) > REQ_STRING_MAX)
-			return set_err(e, ERR_INVAL, "states", "states.%.64s is longer than %d characters",
-			               key, REQ_STRING_MAX);
+			return set_err(e, ERR_INVAL, "states",
+			               "states.%.64s is longer than %d characters", key, REQ_STRING_MAX);
 	}
 	return 0;
 }
@@ -286,7 +287,8 @@ static int add_offer(predict_req *out, const char *name, int flag, req_error *e)
 
 	snprintf(field, sizeof(field), "offers.%.48s", name);
 	if (i >= REQ_OFFERS_MAX)
-		return set_err(e, ERR_INVAL, "offers", "offers has more than %d entries", REQ_OFFERS_MAX);
+		return set_err(e, ERR_INVAL, "offers", "offers has more than %d entries",
+		               REQ_OFFERS_MAX);
 	if (name[0] == '\0' || strlen(name) > REQ_OFFER_NAME_MAX)
 		return set_err(e, ERR_INVAL, field, "offer names must be 1 to %d characters",
 		               REQ_OFFER_NAME_MAX);
@@ -318,7 +320,8 @@ static int parse_offers(json_t *offers, predict_req *out, req_error *e)
 	if (json_object_size(offers) == 0)
 		return set_err(e, ERR_INVAL, "offers", "offers is empty");
 	if (json_object_size(offers) > REQ_OFFERS_MAX)
-		return set_err(e, ERR_INVAL, "offers", "offers has more than %d entries", REQ_OFFERS_MAX);
+		return set_err(e, ERR_INVAL, "offers", "offers has more than %d entries",
+		               REQ_OFFERS_MAX);
 	json_object_foreach(offers, key, v) {
 		int rc = add_offer(out, key, request_flag(v), e);
 
@@ -389,8 +392,8 @@ out:
 }
 
 int request_predict_from_row(const char *customer_id, const char *timestamp, json_t *states,
-                             const char *const *offers, const unsigned char *allowed,
-                             size_t n_offers, predict_req *out, req_error *e)
+                             const char *const *offers, const unsigned char *allowed, size_t n_offers,
+                             predict_req *out, req_error *e)
 {
 	int rc = 0;
 
@@ -432,8 +435,7 @@ char *request_predict_body(const predict_req *r)
 	if (states == NULL && r->states_text != NULL)
 		states = json_string(r->states_text);
 	if (json_object_set_new(body, "customer_id", json_string(r->customer_id)) != 0 ||
-	    json_object_set_new(body, "timestamp", json_string(r->timestamp)) != 0 ||
-	    states == NULL)
+	    json_object_set_new(body, "timestamp", json_string(r->timestamp)) != 0 || states == NULL)
 		goto out;
 	json_object_set(body, "states", states);
 	for (size_t i = 0; i < r->n_offers; i++)
@@ -464,8 +466,7 @@ static int reward_offer(json_t *v, char id[REQ_OFFER_NAME_MAX + 1])
 {
 	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
 		return ERR_INVAL;
-	return customer_offer_id(json_string_value(v), id, REQ_OFFER_NAME_MAX + 1) == 0 ? 0
-	                                                                               : ERR_INVAL;
+	return customer_offer_id(json_string_value(v), id, REQ_OFFER_NAME_MAX + 1) == 0 ? 0 : ERR_INVAL;
 }
 
 int request_parse_reward(const char *body, size_t len, reward_req *out, req_error *e)
@@ -520,7 +521,8 @@ int request_parse_reward(const char *body, size_t len, reward_req *out, req_erro
 	v = json_object_get(root, "episode_id");
 	if (v != NULL && !json_is_null(v)) {
 		if (!json_is_integer(v) || json_integer_value(v) <= 0) {
-			rc = set_err(e, ERR_INVAL, "episode_id", "episode_id must be a positive integer");
+			rc = set_err(e, ERR_INVAL, "episode_id",
+			             "episode_id must be a positive integer");
 			goto out;
 		}
 		out->episode_id = (int64_t)json_integer_value(v);
@@ -546,9 +548,11 @@ int request_parse_reward(const char *body, size_t len, reward_req *out, req_erro
 		buf b;
 
 		if (!json_is_array(v) || json_array_size(v) > REQ_CLICKED_MAX) {
-			rc = set_err(e, ERR_INVAL, "clicked_offers",
-			             "clicked_offers must be an array of at most %d offer names (the offers "
-			             "shown)", REQ_CLICKED_MAX);
+			rc = set_err(
+			    e, ERR_INVAL, "clicked_offers",
+			    "clicked_offers must be an array of at most %d offer names (the offers "
+			    "shown)",
+			    REQ_CLICKED_MAX);
 			goto out;
 		}
 		buf_init(&b, 1 << 16);
@@ -565,7 +569,8 @@ int request_parse_reward(const char *body, size_t len, reward_req *out, req_erro
 			for (size_t k = 0; k < i; k++) {
 				char prev[REQ_OFFER_NAME_MAX + 1];
 
-				if (reward_offer(json_array_get(v, k), prev) == 0 && strcmp(prev, id) == 0) {
+				if (reward_offer(json_array_get(v, k), prev) == 0 &&
+				    strcmp(prev, id) == 0) {
 					buf_free(&b);
 					rc = set_err(e, ERR_INVAL, "clicked_offers",
 					             "clicked_offers[%zu] repeats an offer", i);

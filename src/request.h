@@ -13,11 +13,11 @@
 #include "customer.h"
 #include "date.h"
 
-#define REQ_ID_MAX 128        /* customer_id length */
-#define REQ_OFFERS_MAX 64     /* offers in one request */
+#define REQ_ID_MAX 128    /* customer_id length */
+#define REQ_OFFERS_MAX 64 /* offers in one request */
 #define REQ_OFFER_NAME_MAX CUSTOMER_OFFER_ID_MAX
 #define REQ_STATE_FIELDS_MAX 64
-#define REQ_STRING_MAX 256    /* any state value */
+#define REQ_STRING_MAX 256 /* any state value */
 #define REQ_CLICKED_MAX REQ_OFFERS_MAX
 
 /* Why a body was rejected: err is an ERR_* code, field the JSON path. */
@@ -29,11 +29,11 @@ typedef struct req_error {
 
 typedef struct predict_req {
 	char customer_id[REQ_ID_MAX + 1];
-	char timestamp[40];    /* as normalised: YYYY-MM-DD or the date-time given */
-	date_ymd date;         /* the timestamp's date, as written */
-	char *states_text;     /* the states as received, as JSON text; owned */
+	char timestamp[40]; /* as normalised: YYYY-MM-DD or the date-time given */
+	date_ymd date;      /* the timestamp's date, as written */
+	char *states_text;  /* the states as received, as JSON text; owned */
 	customer_attrs customer;
-	size_t n_offers;       /* offers listed, in request order */
+	size_t n_offers; /* offers listed, in request order */
 	char offers[REQ_OFFERS_MAX][REQ_OFFER_NAME_MAX + 1];
 	unsigned char allowed[REQ_OFFERS_MAX];
 	size_t n_allowed;
@@ -43,9 +43,9 @@ typedef struct reward_req {
 	char customer_id[REQ_ID_MAX + 1];
 	char timestamp[40];
 	int accepted;
-	int64_t episode_id;    /* 0 when absent */
-	char accepted_offer[REQ_OFFER_NAME_MAX + 1];  /* "" when absent */
-	char *clicked;         /* comma-separated offers or NULL; owned */
+	int64_t episode_id;                          /* 0 when absent */
+	char accepted_offer[REQ_OFFER_NAME_MAX + 1]; /* "" when absent */
+	char *clicked;                               /* comma-separated offers or NULL; owned */
 } reward_req;
 
 /* Parses and validates a /predict body. On error fills e and returns e->err. */
@@ -57,8 +57,8 @@ int request_parse_predict(const char *body, size_t len, predict_req *out, req_er
  * /predict body applies; on error fills e and returns e->err.
  */
 int request_predict_from_row(const char *customer_id, const char *timestamp, json_t *states,
-                             const char *const *offers, const unsigned char *allowed,
-                             size_t n_offers, predict_req *out, req_error *e);
+                             const char *const *offers, const unsigned char *allowed, size_t n_offers,
+                             predict_req *out, req_error *e);
 /* The /predict body of r, compact JSON text the caller frees; NULL when it cannot be made. */
 char *request_predict_body(const predict_req *r);
 /* Copies src into dst, which owns its own states_text; free both. */

@@ -32,9 +32,9 @@
 struct rfm_row {
 	uint32_t cust;
 	uint32_t prod;
-	int32_t day;    /* days since 1970-01-01 */
-	int32_t qty;    /* negative for returns */
-	double value;   /* qty * UnitPrice, so returns subtract */
+	int32_t day;  /* days since 1970-01-01 */
+	int32_t qty;  /* negative for returns */
+	double value; /* qty * UnitPrice, so returns subtract */
 };
 
 #define READ_CHUNK (256 * 1024)
@@ -159,21 +159,21 @@ static const char *const col_names[NCOL] = {
 typedef struct reader {
 	rfm_data *d;
 	csvr *csv;
-	int col_at[NCOL];             /* field index of each column */
-	int maxcol;                   /* highest field index we need */
-	const csvr_row *row;          /* the row being read */
-	int rc;                       /* sticky: the first fatal error */
+	int col_at[NCOL];    /* field index of each column */
+	int maxcol;          /* highest field index we need */
+	const csvr_row *row; /* the row being read */
+	int rc;              /* sticky: the first fatal error */
 } reader;
 
 /* The export is comma-separated; a header name is matched as csvread folds it. */
 static const csvr_options csv_options = {
-	.delim = ',',
-	.columns_max = RFM_COLUMNS_MAX,
-	.field_max = RFM_FIELD_MAX,
-	.field_hard_max = CSV_FIELD_BUF_MAX,
-	.field_hard_rc = ERR_TOOBIG,
-	.header_max = CSV_HEADER_BYTES_MAX,
-	.rows_max = RFM_ROWS_MAX,
+    .delim = ',',
+    .columns_max = RFM_COLUMNS_MAX,
+    .field_max = RFM_FIELD_MAX,
+    .field_hard_max = CSV_FIELD_BUF_MAX,
+    .field_hard_rc = ERR_TOOBIG,
+    .header_max = CSV_HEADER_BYTES_MAX,
+    .rows_max = RFM_ROWS_MAX,
 };
 
 /* Finds the needed columns in the header; the last of two same-named columns wins. */
@@ -487,11 +487,11 @@ out:
 /* --- exact 1-D k-means ----------------------------------------------------- */
 
 typedef struct kctx {
-	const double *v;      /* distinct sorted values */
+	const double *v; /* distinct sorted values */
 	size_t m;
-	long double *W, *S, *S2;  /* prefix sums of weight, w*x, w*x^2 (centred) */
+	long double *W, *S, *S2; /* prefix sums of weight, w*x, w*x^2 (centred) */
 	double *prev, *cur;
-	uint32_t *arg;        /* arg for the layer being filled */
+	uint32_t *arg; /* arg for the layer being filled */
 } kctx;
 
 /* Sum of squared distances to the mean of distinct values [i, j). */
@@ -869,7 +869,7 @@ out:
 /* --- states and priors ----------------------------------------------------- */
 
 typedef struct sp {
-	uint64_t key;   /* state << 32 | product */
+	uint64_t key; /* state << 32 | product */
 	int64_t qty;
 } sp;
 

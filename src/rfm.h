@@ -24,10 +24,10 @@
 #define RFM_CLUSTERS 4          /* k of the per-measure k-means */
 #define RFM_COMBOS (12 * 2 * 7) /* month x half x weekday */
 #define RFM_STATES (RFM_SEGMENTS * RFM_COMBOS)
-#define RFM_STATE_KEY_MAX 32    /* "Q4_September_1_Wednesday" is 24 */
-#define RFM_FIELD_MAX 256       /* longest InvoiceNo / StockCode / CustomerID kept */
-#define RFM_ROWS_MAX 100000000  /* hard limit on data rows of one file */
-#define RFM_COLUMNS_MAX 64      /* hard limit on columns of one row */
+#define RFM_STATE_KEY_MAX 32   /* "Q4_September_1_Wednesday" is 24 */
+#define RFM_FIELD_MAX 256      /* longest InvoiceNo / StockCode / CustomerID kept */
+#define RFM_ROWS_MAX 100000000 /* hard limit on data rows of one file */
+#define RFM_COLUMNS_MAX 64     /* hard limit on columns of one row */
 
 /* The reward scale of the learning agent (issue 3): accepted +5, ignored -2. */
 #define RFM_REWARD_ACCEPT 5.0
@@ -43,50 +43,50 @@ void rfm_config_init(rfm_config *c);
 
 /* Counters of the parse phase, for the summary and the tests. */
 typedef struct rfm_read_stats {
-	int64_t rows;             /* data rows read (header excluded) */
-	int64_t no_customer;      /* skipped: empty CustomerID */
-	int64_t non_product;      /* skipped: POST, DOT, M, BANK CHARGES... (with a customer) */
-	int64_t returns;          /* kept, netted: InvoiceNo C... or negative quantity */
-	int64_t zero_quantity;    /* skipped: quantity 0 */
-	int64_t malformed;        /* skipped: bad number, date or too few columns */
-	int gzip;                 /* 1 when the file was gzip */
+	int64_t rows;          /* data rows read (header excluded) */
+	int64_t no_customer;   /* skipped: empty CustomerID */
+	int64_t non_product;   /* skipped: POST, DOT, M, BANK CHARGES... (with a customer) */
+	int64_t returns;       /* kept, netted: InvoiceNo C... or negative quantity */
+	int64_t zero_quantity; /* skipped: quantity 0 */
+	int64_t malformed;     /* skipped: bad number, date or too few columns */
+	int gzip;              /* 1 when the file was gzip */
 } rfm_read_stats;
 
 typedef struct rfm_customer {
-	char *id;            /* CustomerID, "17850.0" normalised to "17850"; owned */
-	int32_t days;        /* purchase days (days with a purchase line) */
-	int32_t first_day;   /* days since 1970-01-01 of the first purchase day */
+	char *id;          /* CustomerID, "17850.0" normalised to "17850"; owned */
+	int32_t days;      /* purchase days (days with a purchase line) */
+	int32_t first_day; /* days since 1970-01-01 of the first purchase day */
 	int32_t last_day;
-	int32_t recency;     /* last - first purchase day, in days (the brief's recency) */
-	int32_t frequency;   /* purchase days - 1 */
-	double monetary;     /* mean net value of the repeat purchase days; 0 if none */
-	int8_t rank[3];      /* cluster rank of R, F, M: 0 = lowest centre */
-	int8_t score;        /* rank[0] + rank[1] + rank[2], 0..9 */
-	int8_t segment;      /* 0..3 for Q1..Q4; -1: no purchase day, no segment */
-	int8_t brief_segment;/* the segment with the brief's inverted recency ranking */
+	int32_t recency;      /* last - first purchase day, in days (the brief's recency) */
+	int32_t frequency;    /* purchase days - 1 */
+	double monetary;      /* mean net value of the repeat purchase days; 0 if none */
+	int8_t rank[3];       /* cluster rank of R, F, M: 0 = lowest centre */
+	int8_t score;         /* rank[0] + rank[1] + rank[2], 0..9 */
+	int8_t segment;       /* 0..3 for Q1..Q4; -1: no purchase day, no segment */
+	int8_t brief_segment; /* the segment with the brief's inverted recency ranking */
 } rfm_customer;
 
 /* One (state, product) prior, ready for db_policy_set_priors. */
 typedef struct rfm_prior {
-	uint16_t state;      /* state index, see rfm_state_key_of() */
-	uint32_t product;    /* index into rfm_data.products */
-	int64_t quantity;    /* net quantity bought in the state (returns netted), > 0 */
-	double propensity;   /* ln(1 + q) / ln(1 + q_max of the state), in (0, 1] */
-	double value;        /* -2 + 7 * propensity: on the reward scale [-2, 5] */
-	double weight;       /* config prior_weight */
-	double alpha, beta;  /* Beta(1 + w p, 1 + w (1 - p)) for Thompson sampling */
+	uint16_t state;     /* state index, see rfm_state_key_of() */
+	uint32_t product;   /* index into rfm_data.products */
+	int64_t quantity;   /* net quantity bought in the state (returns netted), > 0 */
+	double propensity;  /* ln(1 + q) / ln(1 + q_max of the state), in (0, 1] */
+	double value;       /* -2 + 7 * propensity: on the reward scale [-2, 5] */
+	double weight;      /* config prior_weight */
+	double alpha, beta; /* Beta(1 + w p, 1 + w (1 - p)) for Thompson sampling */
 } rfm_prior;
 
 /* One 1-D k-means result: clusters are contiguous ranges of the sorted values. */
 typedef struct rfm_clusters {
-	int k;                        /* clusters found: min(k asked, distinct values) */
-	double lo[RFM_CLUSTERS];      /* smallest value in cluster i */
-	double hi[RFM_CLUSTERS];      /* largest value in cluster i */
-	double centre[RFM_CLUSTERS];  /* mean */
+	int k;                       /* clusters found: min(k asked, distinct values) */
+	double lo[RFM_CLUSTERS];     /* smallest value in cluster i */
+	double hi[RFM_CLUSTERS];     /* largest value in cluster i */
+	double centre[RFM_CLUSTERS]; /* mean */
 	int64_t count[RFM_CLUSTERS];
 } rfm_clusters;
 
-typedef struct rfm_row rfm_row;  /* compact parsed row, private to rfm.c */
+typedef struct rfm_row rfm_row; /* compact parsed row, private to rfm.c */
 
 typedef struct rfm_data {
 	/* Parse phase. */
@@ -95,23 +95,23 @@ typedef struct rfm_data {
 	size_t nrows, rows_cap;
 	intern_table *cust_index;
 	intern_table *prod_index;
-	char **products;          /* StockCode per product index; owned */
+	char **products; /* StockCode per product index; owned */
 	size_t nproducts;
 
 	/* Segment phase. */
-	rfm_customer *customers;  /* indexed like the parse phase interned them */
+	rfm_customer *customers; /* indexed like the parse phase interned them */
 	size_t ncustomers;
 	rfm_clusters clusters[3]; /* R, F, M */
 	int64_t segment_count[RFM_SEGMENTS];
 	int64_t brief_segment_count[RFM_SEGMENTS];
-	int64_t no_segment;       /* customers with returns only */
+	int64_t no_segment; /* customers with returns only */
 
 	/* Priors phase: sorted by state, then product. */
 	rfm_prior *priors;
 	size_t npriors;
-	size_t state_first[RFM_STATES + 1];  /* priors of state s: [first[s], first[s+1]) */
-	int nstates;              /* states with at least one prior */
-	int64_t dropped_nonpositive;  /* (state, product) with net quantity <= 0 */
+	size_t state_first[RFM_STATES + 1]; /* priors of state s: [first[s], first[s+1]) */
+	int nstates;                        /* states with at least one prior */
+	int64_t dropped_nonpositive;        /* (state, product) with net quantity <= 0 */
 } rfm_data;
 
 void rfm_data_init(rfm_data *d);

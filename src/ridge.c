@@ -13,20 +13,20 @@
 
 #include "linalg.h"
 
-#define REFRESH_UPDATES 1000   /* rank-one updates before a full refactorisation */
-#define REFRESH_DECAY 0.9      /* refactor when the statistics shrank this much since */
+#define REFRESH_UPDATES 1000 /* rank-one updates before a full refactorisation */
+#define REFRESH_DECAY 0.9    /* refactor when the statistics shrank this much since */
 
 typedef struct roffer {
 	char name[REQ_OFFER_NAME_MAX + 1];
-	double n;          /* discounted examples */
-	double dn;         /* examples in the delta */
-	uint64_t tick;     /* S, b, n are decayed up to this tick */
-	double *S;         /* packed lower triangle of sum x x^T */
+	double n;      /* discounted examples */
+	double dn;     /* examples in the delta */
+	uint64_t tick; /* S, b, n are decayed up to this tick */
+	double *S;     /* packed lower triangle of sum x x^T */
 	double *b;
-	double *dS;        /* the delta, raw */
+	double *dS; /* the delta, raw */
 	double *db;
-	double *inv;       /* cache: (lambda I + S)^-1, d x d */
-	double *mu;        /* cache: inv b */
+	double *inv; /* cache: (lambda I + S)^-1, d x d */
+	double *mu;  /* cache: inv b */
 	int cache_ok;
 	uint64_t cache_tick;
 	unsigned cache_updates;
@@ -196,7 +196,7 @@ void ridge_add(ridge *r, int i, const feat_vec *x, double y, double w)
 	o->n += 1;
 	o->dn += 1;
 	if (!o->cache_ok)
-		return;  /* refreshed in full at the next prediction */
+		return; /* refreshed in full at the next prediction */
 	/* Sherman-Morrison with v = sqrt(w) x: inv -= (inv v)(inv v)^T / (1 + v^T inv v), mu = inv b. */
 	for (size_t k = 0; k < d; k++) {
 		double s = 0;
@@ -428,7 +428,8 @@ int ridge_merge(ridge *r, const char *text, size_t len, char *err, size_t errlen
 		}
 		for (size_t k = 0; k < r->d; k++) {
 			if (!(S[tri_at(k, k)] >= 0)) {
-				snprintf(err, errlen, "statistics.offers[%zu] has a negative variance", idx);
+				snprintf(err, errlen, "statistics.offers[%zu] has a negative variance",
+				         idx);
 				goto out;
 			}
 		}

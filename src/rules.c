@@ -28,15 +28,15 @@ enum rules_op { RULES_EQ = 0, RULES_NE, RULES_LT, RULES_LE, RULES_GT, RULES_GE }
 typedef struct rules_rule {
 	enum rules_field field;
 	enum rules_op op;
-	int64_t num;                  /* the value, for age */
-	char text[RULES_VALUE_MAX];   /* the value, for text fields */
+	int64_t num;                /* the value, for age */
+	char text[RULES_VALUE_MAX]; /* the value, for text fields */
 	int ndeny;
-	int deny[RULES_DENY_MAX];     /* offer numbers, in the order written */
+	int deny[RULES_DENY_MAX]; /* offer numbers, in the order written */
 } rules_rule;
 
 struct rules {
 	size_t n;
-	rules_rule *rule;  /* n entries, owned */
+	rules_rule *rule; /* n entries, owned */
 };
 
 /* The state key each field reads; these are the keys csvin writes. */
@@ -47,16 +47,16 @@ static const struct {
 	const char *text;
 	enum rules_op op;
 } op_table[] = {
-	{"==", RULES_EQ}, {"!=", RULES_NE}, {"<=", RULES_LE}, {">=", RULES_GE},
-	{"=", RULES_EQ},  {"<", RULES_LT},  {">", RULES_GT},
+    {"==", RULES_EQ}, {"!=", RULES_NE}, {"<=", RULES_LE}, {">=", RULES_GE},
+    {"=", RULES_EQ},  {"<", RULES_LT},  {">", RULES_GT},
 };
 
 static const char *const op_names[] = {"=", "!=", "<", "<=", ">", ">="};
 
 /* Company B's contract, as the brief states it. */
 static const rules_rule company_b[] = {
-	{.field = RULES_F_REGION, .op = RULES_EQ, .text = "Europa", .ndeny = 3, .deny = {4, 5, 6}},
-	{.field = RULES_F_AGE, .op = RULES_GT, .num = 65, .ndeny = 3, .deny = {1, 3, 4}},
+    {.field = RULES_F_REGION, .op = RULES_EQ, .text = "Europa", .ndeny = 3, .deny = {4, 5, 6}},
+    {.field = RULES_F_AGE, .op = RULES_GT, .num = 65, .ndeny = 3, .deny = {1, 3, 4}},
 };
 
 static rules *rules_alloc(size_t n)
@@ -167,11 +167,11 @@ static int field_lookup(const char *s, size_t len, enum rules_field *out)
 		const char *key;
 		enum rules_field field;
 	} names[] = {
-		{"age", RULES_F_AGE},
-		{"gender", RULES_F_GENDER},
-		{"region", RULES_F_REGION},
-		{"lastoffer", RULES_F_LAST_OFFER},
-		{"clientsince", RULES_F_CLIENT_SINCE},
+	    {"age", RULES_F_AGE},
+	    {"gender", RULES_F_GENDER},
+	    {"region", RULES_F_REGION},
+	    {"lastoffer", RULES_F_LAST_OFFER},
+	    {"clientsince", RULES_F_CLIENT_SINCE},
 	};
 	char key[32];
 	size_t k = 0;
@@ -223,8 +223,10 @@ static int parse_condition(parser *p, char *s, rules_rule *ru)
 	if (flen == 0)
 		return perr(p, "expected a field name (age, gender, region, last_offer, client-since)");
 	if (field_lookup(s, flen, &ru->field) != 0)
-		return perr(p, "unknown field '%.*s' (expected age, gender, region, last_offer, "
-		               "client-since)", (int)flen, s);
+		return perr(p,
+		            "unknown field '%.*s' (expected age, gender, region, last_offer, "
+		            "client-since)",
+		            (int)flen, s);
 	while (*q == ' ' || *q == '\t')
 		q++;
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(op_table); i++) {
@@ -238,7 +240,8 @@ static int parse_condition(parser *p, char *s, rules_rule *ru)
 		}
 	}
 	if (!found)
-		return perr(p, "expected an operator (= != < <= > >=) after '%s'", field_keys[ru->field]);
+		return perr(p, "expected an operator (= != < <= > >=) after '%s'",
+		            field_keys[ru->field]);
 	value = util_trim(q);
 	vlen = strlen(value);
 	if (vlen >= 2 && value[0] == '"' && value[vlen - 1] == '"') {
@@ -357,8 +360,7 @@ static int parse_line(parser *p, char *line, rules_rule *ru, int *has_rule)
 	return 0;
 }
 
-int rules_parse(const char *text, size_t len, const char *name, rules **out, char *err,
-                size_t errlen)
+int rules_parse(const char *text, size_t len, const char *name, rules **out, char *err, size_t errlen)
 {
 	parser p = {.name = name ? name : "rules", .line = 0, .err = err, .errlen = errlen};
 	char line[RULES_LINE_MAX + 1];
@@ -489,8 +491,7 @@ static int text_equal(const rules_rule *ru, const char *v)
 		if (strcmp(want, "Unknown") == 0 && !util_streq_nocase(ru->text, "unknown"))
 			return util_streq_nocase(v, ru->text);
 		return strcmp(customer_region(v), want) == 0;
-	default:
-		return util_streq_nocase(v, ru->text);
+	default: return util_streq_nocase(v, ru->text);
 	}
 }
 
@@ -516,24 +517,17 @@ static int rule_matches(const rules_rule *ru, const json_t *states)
 	a = age;
 	b = ru->num;
 	switch (ru->op) {
-	case RULES_EQ:
-		return a == b;
-	case RULES_NE:
-		return a != b;
-	case RULES_LT:
-		return a < b;
-	case RULES_LE:
-		return a <= b;
-	case RULES_GT:
-		return a > b;
-	case RULES_GE:
-		return a >= b;
+	case RULES_EQ: return a == b;
+	case RULES_NE: return a != b;
+	case RULES_LT: return a < b;
+	case RULES_LE: return a <= b;
+	case RULES_GT: return a > b;
+	case RULES_GE: return a >= b;
 	}
 	return 0;
 }
 
-int rules_match(const rules *r, const json_t *states,
-                unsigned char denied[CUSTOMER_OFFER_NUM_MAX + 1])
+int rules_match(const rules *r, const json_t *states, unsigned char denied[CUSTOMER_OFFER_NUM_MAX + 1])
 {
 	int matched = 0;
 
@@ -561,8 +555,7 @@ int rules_apply(const rules *r, const json_t *states, json_t *offers, int *ndeni
 		return ERR_INVAL;
 	if (rules_match(r, states, denied) == 0)
 		return 0;
-	for (void *it = json_object_iter(offers); it != NULL;
-	     it = json_object_iter_next(offers, it)) {
+	for (void *it = json_object_iter(offers); it != NULL; it = json_object_iter_next(offers, it)) {
 		int n;
 
 		if (customer_offer_number(json_object_iter_key(it), &n) != 0 || !denied[n])

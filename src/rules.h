@@ -36,10 +36,10 @@
 #include "customer.h"
 #include "util.h"
 
-#define RULES_MAX 256            /* rules per set */
-#define RULES_DENY_MAX 64        /* offers named by one rule */
-#define RULES_VALUE_MAX 128      /* bytes of a text value, with the NUL */
-#define RULES_LINE_MAX 1024      /* bytes of one line of a rules file */
+#define RULES_MAX 256       /* rules per set */
+#define RULES_DENY_MAX 64   /* offers named by one rule */
+#define RULES_VALUE_MAX 128 /* bytes of a text value, with the NUL */
+#define RULES_LINE_MAX 1024 /* bytes of one line of a rules file */
 #define RULES_FILE_MAX (256 * 1024)
 
 typedef struct rules rules;
@@ -53,8 +53,7 @@ int rules_default(rules **out);
  * ERR_TOOBIG) and writes a one-line message naming the line into err; on
  * success *out is a new set the caller frees with rules_free().
  */
-int rules_parse(const char *text, size_t len, const char *name, rules **out, char *err,
-                size_t errlen);
+int rules_parse(const char *text, size_t len, const char *name, rules **out, char *err, size_t errlen);
 /* Reads and parses a rules file; same contract as rules_parse(). */
 int rules_load(const char *path, rules **out, char *err, size_t errlen);
 void rules_free(rules *r);
@@ -72,8 +71,7 @@ int rules_format(const rules *r, buf *out);
  * matching rule denies, 0 for the others. Returns the number of rules that
  * matched.
  */
-int rules_match(const rules *r, const json_t *states,
-                unsigned char denied[CUSTOMER_OFFER_NUM_MAX + 1]);
+int rules_match(const rules *r, const json_t *states, unsigned char denied[CUSTOMER_OFFER_NUM_MAX + 1]);
 
 /*
  * Applies the rules to a JSON offers object: every offer of the `offers` object (keys OFFER_<n>,

@@ -210,7 +210,7 @@ static int expired_cb(void *arg, const char *company, const char *customer, int6
 	d->op.arg = d;
 	if (writer_submit(s->w, &d->op) != 0) {
 		free(d);
-		return 1;  /* queue full: try again at the next tick */
+		return 1; /* queue full: try again at the next tick */
 	}
 	return 0;
 }
@@ -433,8 +433,7 @@ int server_product(server *s, const char *company, const char *offer, char *out,
 	return map_lookup(s, &s->products, company, offer, out, outlen);
 }
 
-int server_segment(server *s, const char *company, const char *customer, char *out,
-                   size_t outlen)
+int server_segment(server *s, const char *company, const char *customer, char *out, size_t outlen)
 {
 	return map_lookup(s, &s->segments, company, customer, out, outlen);
 }

@@ -27,20 +27,20 @@ typedef struct server {
 	offerd_config *cfg;
 	char *share_dir;
 	enum store_dialect dialect;
-	store *reader;             /* the refresher's own connection */
+	store *reader; /* the refresher's own connection */
 	writer *w;
 	values *vals;
-	struct model_set *models;  /* the contextual policies' models (model.h) */
+	struct model_set *models; /* the contextual policies' models (model.h) */
 	http_server *http;
-	ratelimit *rate;           /* NULL when --rate 0 */
+	ratelimit *rate; /* NULL when --rate 0 */
 
-	pthread_rwlock_t lock;     /* guards the fields below */
+	pthread_rwlock_t lock; /* guards the fields below */
 	agent_conf conf;
-	strmap *products;          /* company SEP offer -> product name */
-	strmap *segments;          /* company SEP customer -> RFM segment */
-	strmap *keys;              /* sha256(key) hex -> company */
-	int64_t policy_rev;       /* the revision counter at the last refresh */
-	int64_t policy_rev_prev;  /* ... and at the one before */
+	strmap *products;        /* company SEP offer -> product name */
+	strmap *segments;        /* company SEP customer -> RFM segment */
+	strmap *keys;            /* sha256(key) hex -> company */
+	int64_t policy_rev;      /* the revision counter at the last refresh */
+	int64_t policy_rev_prev; /* ... and at the one before */
 	int policy_loaded;
 	int64_t segments_count;
 
@@ -48,8 +48,8 @@ typedef struct server {
 	pthread_mutex_t stop_lock;
 	pthread_cond_t stop_cond;
 	int stopping;
-	int refresh_now;           /* SIGHUP: reload at once */
-	atomic_int draining;       /* SIGTERM: new requests get 503 and a close */
+	int refresh_now;     /* SIGHUP: reload at once */
+	atomic_int draining; /* SIGTERM: new requests get 503 and a close */
 } server;
 
 #define SERVER_SEP "\x1f"
@@ -72,8 +72,7 @@ void server_conf(server *s, agent_conf *out);
 /* Copies the product name of company's offer into out; returns 1 if found. */
 int server_product(server *s, const char *company, const char *offer, char *out, size_t outlen);
 /* Copies the customer's RFM segment into out; returns 1 if known. */
-int server_segment(server *s, const char *company, const char *customer, char *out,
-                   size_t outlen);
+int server_segment(server *s, const char *company, const char *customer, char *out, size_t outlen);
 /* The company of an API key, or 0 when unknown/revoked. */
 int server_key_company(server *s, const char *key, char *out, size_t outlen);
 

@@ -212,11 +212,13 @@ static void contextual_context(const sim_world *w, uint64_t t, rng *r, sim_conte
 		snprintf(since, sizeof(since), "%04d-%02d-%02d", since_year, m + 1, left + 1);
 		date_parse(since, &sd);
 		if (last >= 0)
-			snprintf(last_json, sizeof(last_json), ", \"last_offer\": \"%s\"", offer_names[last]);
+			snprintf(last_json, sizeof(last_json), ", \"last_offer\": \"%s\"",
+			         offer_names[last]);
 		snprintf(out->states_buf, sizeof(out->states_buf),
 		         "{\"age\": %d, \"gender\": \"%s\", \"region\": \"%s\", \"channel\": \"%s\","
 		         " \"client-since\": \"%s\"%s}",
-		         age, female ? "F" : "M", c_regions[region], c_channels[channel], since, last_json);
+		         age, female ? "F" : "M", c_regions[region], c_channels[channel], since,
+		         last_json);
 	}
 	weekend = d.weekday == 0 || d.weekday == 6;
 	for (size_t j = 0; j < SIM_OFFERS; j++) {
@@ -271,14 +273,16 @@ int sim_world_init_kind(sim_world *w, enum sim_kind kind, uint64_t seed, uint64_
 					char s[32];
 					date_ymd rd;
 
-					snprintf(s, sizeof(s), "%04d-%02d-%02d", SIM_YEAR, (int)m + 1, day);
+					snprintf(s, sizeof(s), "%04d-%02d-%02d", SIM_YEAR, (int)m + 1,
+					         day);
 					if (date_parse(s, &rd) == 0 && rd.weekday == sim_weekdays[d]) {
-						util_strlcpy(w->dates[m][h][d], s, sizeof(w->dates[m][h][d]));
+						util_strlcpy(w->dates[m][h][d], s,
+						             sizeof(w->dates[m][h][d]));
 						break;
 					}
 				}
 				if (w->dates[m][h][d][0] == '\0')
-					return ERR_INVAL;  /* cannot happen: every 13 days hold each weekday */
+					return ERR_INVAL; /* cannot happen: every 13 days hold each weekday */
 			}
 		}
 	}
@@ -287,7 +291,8 @@ int sim_world_init_kind(sim_world *w, enum sim_kind kind, uint64_t seed, uint64_
 			if (regime == 0)
 				draw_distinct(&r, w->strong[0][g], SIM_STRONG, NULL, 0);
 			else
-				draw_distinct(&r, w->strong[1][g], SIM_STRONG, w->strong[0][g], SIM_STRONG);
+				draw_distinct(&r, w->strong[1][g], SIM_STRONG, w->strong[0][g],
+				              SIM_STRONG);
 		}
 		for (size_t s = 0; s < SIM_STATES; s++) {
 			size_t g = state_segment(s);
@@ -570,7 +575,7 @@ void sim_oracle_agent(const sim_world *w, sim_agent *out)
 /* One episode waiting for its transaction: the ops borrow these strings. */
 typedef struct pending {
 	writer_op ep;
-	decide_result res;     /* what ep's strings point into */
+	decide_result res; /* what ep's strings point into */
 	writer_op rew;
 	char customer_id[48];
 	char date[16];
@@ -585,7 +590,7 @@ typedef struct pending {
 struct sim_inproc {
 	agent_conf conf;
 	values *v;
-	store *s;              /* NULL: memory only */
+	store *s; /* NULL: memory only */
 	rng r;
 	char company[64];
 	size_t batch;
@@ -597,8 +602,8 @@ struct sim_inproc {
 	int64_t rev;
 };
 
-int sim_inproc_new(const agent_conf *conf, store *s, const char *company, uint64_t seed,
-                   size_t batch, sim_inproc **out)
+int sim_inproc_new(const agent_conf *conf, store *s, const char *company, uint64_t seed, size_t batch,
+                   sim_inproc **out)
 {
 	sim_inproc *p;
 
@@ -689,7 +694,7 @@ static void learn_in_memory(sim_inproc *p, const pending *q)
 			row->company = p->company;
 			row->state_key = p->keys[q->state];
 			row->offer = offer_names[sim_offer_index(offers[k])];
-			row->alpha = 1.0;  /* TB_POLICY's prior_alpha/prior_beta defaults */
+			row->alpha = 1.0; /* TB_POLICY's prior_alpha/prior_beta defaults */
 			row->beta = 1.0;
 		}
 		values_row_add(row, rw[k], success[k]);

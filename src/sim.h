@@ -61,13 +61,13 @@ enum sim_kind { SIM_WORLD_TODAY = 0, SIM_WORLD_CONTEXTUAL = 1 };
 
 /* One offer's coefficients in the contextual world (logit scale). */
 typedef struct sim_coef {
-	double a;                  /* intercept */
-	double age1, age2;         /* z and z^2, z = (age - 50) / 20 */
+	double a;          /* intercept */
+	double age1, age2; /* z and z^2, z = (age - 50) / 20 */
 	double female;
-	double region[3];          /* Europa, Americas, Asia */
-	double channel[3];         /* web, app, store */
-	double tenure;             /* (years - 5) / 4 */
-	double last;               /* this offer was shown last */
+	double region[3];  /* Europa, Americas, Asia */
+	double channel[3]; /* web, app, store */
+	double tenure;     /* (years - 5) / 4 */
+	double last;       /* this offer was shown last */
 	double season_amp, season_phase;
 	double weekend;
 } sim_coef;
@@ -75,22 +75,22 @@ typedef struct sim_coef {
 typedef struct sim_world {
 	enum sim_kind kind;
 	uint64_t seed;
-	uint64_t drift_at;                            /* 0: no drift */
-	double p[2][SIM_STATES][SIM_OFFERS];          /* [regime][state][offer] */
+	uint64_t drift_at;                   /* 0: no drift */
+	double p[2][SIM_STATES][SIM_OFFERS]; /* [regime][state][offer] */
 	int strong[2][SIM_SEGMENTS][SIM_STRONG];
-	char dates[SIM_MONTHS][SIM_HALVES][SIM_WEEKDAYS][11];  /* YYYY-MM-DD per calendar cell */
-	sim_coef coef[2][SIM_OFFERS];                 /* contextual: [regime][offer] */
+	char dates[SIM_MONTHS][SIM_HALVES][SIM_WEEKDAYS][11]; /* YYYY-MM-DD per calendar cell */
+	sim_coef coef[2][SIM_OFFERS];                         /* contextual: [regime][offer] */
 } sim_world;
 
 /* One simulated customer arriving at episode t. */
 typedef struct sim_context {
 	uint64_t t;
-	size_t state;                  /* the agent's state: 0..SIM_STATES-1 (contextual: SIM_CSTATES) */
+	size_t state; /* the agent's state: 0..SIM_STATES-1 (contextual: SIM_CSTATES) */
 	size_t segment;
-	const char *date;              /* borrowed from the world, or date_buf */
-	const char *states;            /* the request's states JSON: borrowed, or states_buf */
-	double p[SIM_OFFERS];          /* the true acceptance probabilities at t */
-	double accept_u[SIM_OFFERS];   /* accepts offer j at its slot iff accept_u[j] < p */
+	const char *date;            /* borrowed from the world, or date_buf */
+	const char *states;          /* the request's states JSON: borrowed, or states_buf */
+	double p[SIM_OFFERS];        /* the true acceptance probabilities at t */
+	double accept_u[SIM_OFFERS]; /* accepts offer j at its slot iff accept_u[j] < p */
 	double click_u[SIM_OFFERS];
 	char customer_id[48];
 	char date_buf[11];
@@ -98,9 +98,9 @@ typedef struct sim_context {
 } sim_context;
 
 typedef struct sim_outcome {
-	int accepted;                  /* some slot was accepted */
-	int slot;                      /* that slot, or -1 */
-	unsigned clicked;              /* bit k: slot k was clicked */
+	int accepted;     /* some slot was accepted */
+	int slot;         /* that slot, or -1 */
+	unsigned clicked; /* bit k: slot k was clicked */
 } sim_outcome;
 
 /* Draws the world from seed (deterministic). drift_at 0 means no drift. */
@@ -157,13 +157,13 @@ typedef struct sim_agent {
 typedef struct sim_stats {
 	uint64_t episodes;
 	uint64_t accepts;
-	uint64_t episodes_after;       /* from drift_at on */
+	uint64_t episodes_after; /* from drift_at on */
 	uint64_t accepts_after;
-	double expected;               /* sum of P(accept) of the slates shown */
-	double oracle;                 /* the same for the oracle's slates */
-	double reward;                 /* sum of agent_rewards over shown offers */
-	double regret;                 /* oracle - expected: expected accepts lost */
-	double oracle2;                /* oracle and regret over the second half of the run */
+	double expected; /* sum of P(accept) of the slates shown */
+	double oracle;   /* the same for the oracle's slates */
+	double reward;   /* sum of agent_rewards over shown offers */
+	double regret;   /* oracle - expected: expected accepts lost */
+	double oracle2;  /* oracle and regret over the second half of the run */
 	double regret2;
 } sim_stats;
 
@@ -190,8 +190,8 @@ void sim_oracle_agent(const sim_world *w, sim_agent *out);
  */
 typedef struct sim_inproc sim_inproc;
 
-int sim_inproc_new(const agent_conf *conf, store *s, const char *company, uint64_t seed,
-                   size_t batch, sim_inproc **out);
+int sim_inproc_new(const agent_conf *conf, store *s, const char *company, uint64_t seed, size_t batch,
+                   sim_inproc **out);
 /* Fills out (label = the policy name); valid while p lives. */
 void sim_inproc_agent(sim_inproc *p, sim_agent *out);
 /* The learned statistics (owned by p), e.g. to evaluate a candidate after the run. */
@@ -217,8 +217,8 @@ typedef struct sim_policy sim_policy;
  * every episode (one decision sees every earlier reward). Its draws come
  * from (seed, its name). Errors about params are written to err.
  */
-int sim_policy_new(const struct policy_type *t, const char *params, uint64_t seed,
-                   sim_policy **out, char *err, size_t errlen);
+int sim_policy_new(const struct policy_type *t, const char *params, uint64_t seed, sim_policy **out,
+                   char *err, size_t errlen);
 void sim_policy_agent(sim_policy *p, sim_agent *out);
 /* Seconds spent in decisions and in learning so far, and the decisions made. */
 void sim_policy_timing(const sim_policy *p, double *decide_s, double *learn_s, uint64_t *n);

@@ -19,7 +19,7 @@
 struct sim_policy {
 	policy *pol;
 	rng r;
-	predict_req req;       /* the last decision's request, until it is learned */
+	predict_req req; /* the last decision's request, until it is learned */
 	feat_ctx ctx;
 	policy_slate slate;
 	int pending;
@@ -28,8 +28,8 @@ struct sim_policy {
 	uint64_t decisions;
 };
 
-int sim_policy_new(const policy_type *t, const char *params, uint64_t seed, sim_policy **out,
-                   char *err, size_t errlen)
+int sim_policy_new(const policy_type *t, const char *params, uint64_t seed, sim_policy **out, char *err,
+                   size_t errlen)
 {
 	sim_policy *p = xcalloc(1, sizeof(*p));
 	int rc = policy_new(t, params, &p->pol, err, errlen);
@@ -90,8 +90,7 @@ static int sp_decide(void *arg, const sim_context *c, size_t *slate, size_t *n)
 	return 0;
 }
 
-static int sp_learn(void *arg, const sim_context *c, const size_t *slate, size_t n,
-                    const sim_outcome *o)
+static int sp_learn(void *arg, const sim_context *c, const size_t *slate, size_t n, const sim_outcome *o)
 {
 	sim_policy *p = arg;
 	const policy_common *pc = policy_params(p->pol);

@@ -22,17 +22,16 @@
 
 enum store_dialect { STORE_SQLITE = 1, STORE_PG = 2 };
 
-
 /* One /predict decision, as written to TB_EPISODES. Strings are borrowed. */
 typedef struct episode {
-	int64_t id;                /* out: filled by episodes_insert */
+	int64_t id; /* out: filled by episodes_insert */
 	const char *company;
 	const char *customer_id;
-	const char *states;        /* the states as received (JSON text) */
-	const char *offers[OFFERS_SHOWN];  /* NULL past the last shown */
-	double propensity[OFFERS_SHOWN];   /* P(offer chosen at slot | earlier slots) */
-	const char *request_ts;    /* the request's timestamp, ISO 8601 */
-	const char *state_key;     /* Segment_Month_Half_Weekday */
+	const char *states;               /* the states as received (JSON text) */
+	const char *offers[OFFERS_SHOWN]; /* NULL past the last shown */
+	double propensity[OFFERS_SHOWN];  /* P(offer chosen at slot | earlier slots) */
+	const char *request_ts;           /* the request's timestamp, ISO 8601 */
+	const char *state_key;            /* Segment_Month_Half_Weekday */
 	const char *policy;
 	const char *agent_version;
 	double epsilon;
@@ -49,11 +48,11 @@ typedef int (*store_row_fn)(void *arg, int ncols, const char *const *vals);
 typedef struct store_stmt {
 	const char *sql;
 	int nparams;
-	const char *const *params;  /* text; NULL means SQL NULL */
-	store_row_fn fn;            /* may be NULL */
+	const char *const *params; /* text; NULL means SQL NULL */
+	store_row_fn fn;           /* may be NULL */
 	void *arg;
-	int rc;                     /* out: 0 or ERR_* for this statement */
-	int64_t changes;            /* out: rows affected */
+	int rc;          /* out: 0 or ERR_* for this statement */
+	int64_t changes; /* out: rows affected */
 } store_stmt;
 
 /* Schema versions db.c knows (its migrations are numbered 1..STORE_MIGRATIONS). */
@@ -136,8 +135,8 @@ typedef struct store store;
 
 struct store_ops {
 	/* Runs one statement; fn (may be NULL) is called for each result row. */
-	int (*exec)(store *s, const char *sql, int nparams, const char *const *params,
-	            store_row_fn fn, void *arg);
+	int (*exec)(store *s, const char *sql, int nparams, const char *const *params, store_row_fn fn,
+	            void *arg);
 	/*
 	 * Optional (NULL: exec). Like exec, but the statement is prepared once
 	 * per connection and then run by name, skipping the server's parse and
@@ -176,7 +175,7 @@ struct store_ops {
 struct store {
 	const struct store_ops *ops;
 	const store_sql *sql;
-	enum store_dialect dialect;  /* for display and sizing only: db.c never reads it */
+	enum store_dialect dialect; /* for display and sizing only: db.c never reads it */
 };
 
 /*
@@ -199,8 +198,8 @@ static inline int store_exec(store *s, const char *sql, int nparams, const char 
 }
 
 /* exec_prepared where the store has it, else exec. */
-static inline int store_exec_prepared(store *s, const char *sql, int nparams,
-                                      const char *const *params, store_row_fn fn, void *arg)
+static inline int store_exec_prepared(store *s, const char *sql, int nparams, const char *const *params,
+                                      store_row_fn fn, void *arg)
 {
 	if (s->ops->exec_prepared == NULL)
 		return s->ops->exec(s, sql, nparams, params, fn, arg);

@@ -86,30 +86,30 @@
  * id is the k-th episode's; it sorts the ids if they ever come back unsorted.
  */
 static const char pg_ep_sql[] =
-	"INSERT INTO tb_episodes (company, customer_id, states, predicted_offer_1,"
-	" predicted_offer_2, predicted_offer_3, request_timestamp, state_key, policy,"
-	" agent_version, epsilon, propensity_1, propensity_2, propensity_3)"
-	" SELECT u.company, u.customer_id, u.states, u.o1, u.o2, u.o3, u.ts, u.sk,"
-	" u.policy, u.av, u.eps, u.p1, u.p2, u.p3"
-	" FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
-	" $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],"
-	" $11::float8[], $12::float8[], $13::float8[], $14::float8[])"
-	" WITH ORDINALITY AS u(company, customer_id, states, o1, o2, o3, ts, sk,"
-	" policy, av, eps, p1, p2, p3, ord)"
-	" ORDER BY u.ord RETURNING id";
+    "INSERT INTO tb_episodes (company, customer_id, states, predicted_offer_1,"
+    " predicted_offer_2, predicted_offer_3, request_timestamp, state_key, policy,"
+    " agent_version, epsilon, propensity_1, propensity_2, propensity_3)"
+    " SELECT u.company, u.customer_id, u.states, u.o1, u.o2, u.o3, u.ts, u.sk,"
+    " u.policy, u.av, u.eps, u.p1, u.p2, u.p3"
+    " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
+    " $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],"
+    " $11::float8[], $12::float8[], $13::float8[], $14::float8[])"
+    " WITH ORDINALITY AS u(company, customer_id, states, o1, o2, o3, ts, sk,"
+    " policy, av, eps, p1, p2, p3, ord)"
+    " ORDER BY u.ord RETURNING id";
 
 typedef struct pg_store {
 	store base; /* first member: a store * of this backend is a pg_store * */
 	PGconn *conn;
 	char *stmt_sql[PG_STMT_CACHE]; /* prepared as "offerd_s<i>" on this connection */
 	size_t nstmt;
-	int in_tx;         /* a transaction was open when last looked */
-	int lost;          /* the connection must be re-established */
-	double last_reset; /* util_monotonic() of the last reconnect attempt */
-	double wait_limit; /* seconds to wait for an answer; 0: no limit */
+	int in_tx;            /* a transaction was open when last looked */
+	int lost;             /* the connection must be re-established */
+	double last_reset;    /* util_monotonic() of the last reconnect attempt */
+	double wait_limit;    /* seconds to wait for an answer; 0: no limit */
 	buf arr[PG_EP_NCOLS]; /* episodes_insert's array literals, reused */
 	char err[1024];
-	char why[512];        /* why the connection is down, for errmsg meanwhile */
+	char why[512]; /* why the connection is down, for errmsg meanwhile */
 } pg_store;
 
 static pg_store *pg_of(store *s)
@@ -273,8 +273,7 @@ static PGresult *pg_result(pg_store *p, int *rc)
 }
 
 /* Sends sql as one statement with text parameters and collects its result. */
-static PGresult *pg_query(pg_store *p, const char *sql, int nparams, const char *const *params,
-                          int *rc)
+static PGresult *pg_query(pg_store *p, const char *sql, int nparams, const char *const *params, int *rc)
 {
 	if (!PQsendQueryParams(p->conn, sql, nparams, NULL, params, NULL, NULL, 0)) {
 		*rc = pg_error(p, NULL, 1);
@@ -328,12 +327,12 @@ static int pg_session_setup(pg_store *p)
 	PQclear(res);
 	/* Two statements: the second must see what the first may have set. */
 	if (rc == 0)
-		res = pg_query(p, "SELECT setting FROM pg_settings WHERE name = 'statement_timeout'",
-		               0, NULL, &rc);
+		res = pg_query(p, "SELECT setting FROM pg_settings WHERE name = 'statement_timeout'", 0,
+		               NULL, &rc);
 	else
 		res = NULL;
-	if (rc == 0 && (PQntuples(res) != 1 ||
-	                util_strtonum(PQgetvalue(res, 0, 0), 0, INT32_MAX, &ms) < 0)) {
+	if (rc == 0 &&
+	    (PQntuples(res) != 1 || util_strtonum(PQgetvalue(res, 0, 0), 0, INT32_MAX, &ms) < 0)) {
 		pg_set_err(p, "cannot read statement_timeout");
 		rc = ERR_IO;
 	}
@@ -368,8 +367,7 @@ static int pg_ready(pg_store *p, int in_tx_ok)
 	p->in_tx = 0;
 	now = util_monotonic();
 	if (now - p->last_reset < PG_RESET_INTERVAL) {
-		int len = snprintf(p->err, sizeof(p->err), "the database is unavailable: %s",
-		                   p->why);
+		int len = snprintf(p->err, sizeof(p->err), "the database is unavailable: %s", p->why);
 
 		(void)len; /* a cut message is fine */
 		return ERR_UNAVAIL;
@@ -497,8 +495,8 @@ out:
 	return rc;
 }
 
-static int pg_exec(store *s, const char *sql, int nparams, const char *const *params,
-                   store_row_fn fn, void *arg)
+static int pg_exec(store *s, const char *sql, int nparams, const char *const *params, store_row_fn fn,
+                   void *arg)
 {
 	return pg_run(s, 0, sql, nparams, params, fn, arg);
 }
@@ -525,9 +523,9 @@ static int pg_exec_batch(store *s, store_stmt *stmts, size_t n)
 	PGresult *res;
 	size_t sent = 0;
 	size_t cur = 0;
-	int got = 0;    /* stmts[cur] has its result */
+	int got = 0; /* stmts[cur] has its result */
 	int nulls = 0;
-	int first = 0;  /* the first error, for the return value and errmsg */
+	int first = 0; /* the first error, for the return value and errmsg */
 	int synced;
 	int rc;
 
@@ -549,8 +547,7 @@ static int pg_exec_batch(store *s, store_stmt *stmts, size_t n)
 	for (sent = 0; sent < n; sent++) {
 		store_stmt *st = &stmts[sent];
 
-		if (!PQsendQueryParams(p->conn, st->sql, st->nparams, NULL, st->params, NULL, NULL,
-		                       0)) {
+		if (!PQsendQueryParams(p->conn, st->sql, st->nparams, NULL, st->params, NULL, NULL, 0)) {
 			st->rc = pg_error(p, NULL, 1);
 			first = st->rc;
 			break;
@@ -754,11 +751,14 @@ static int pg_ep_arrays(pg_store *p, const episode *eps, size_t n)
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const episode *e = &eps[i];
 		const char *text[PG_EP_TEXT_COLS] = {
-			e->company,    e->customer_id, e->states,    e->offers[0],    e->offers[1],
-			e->offers[2],  e->request_ts,  e->state_key, e->policy,       e->agent_version,
+		    e->company,   e->customer_id, e->states,    e->offers[0], e->offers[1],
+		    e->offers[2], e->request_ts,  e->state_key, e->policy,    e->agent_version,
 		};
 		double num[PG_EP_NCOLS - PG_EP_TEXT_COLS] = {
-			e->epsilon, e->propensity[0], e->propensity[1], e->propensity[2],
+		    e->epsilon,
+		    e->propensity[0],
+		    e->propensity[1],
+		    e->propensity[2],
 		};
 
 		/* A slot that showed no offer has no propensity: NULL, as in SQLite. */
@@ -886,13 +886,13 @@ static void pg_close(store *s)
 
 /* --- the dialect's statements (store_sql) ------------------------------- */
 
-#define PG_POLICY_COLS                                                                          \
+#define PG_POLICY_COLS                                                                              \
 	"company, state_key, offer, n, reward_sum, successes, failures, prior_value, prior_weight," \
 	" prior_alpha, prior_beta, rev"
 
 static const char *const pg_migration_1[] = {
-	"CREATE SEQUENCE tb_policy_rev_seq",
-	NULL,
+    "CREATE SEQUENCE tb_policy_rev_seq",
+    NULL,
 };
 
 /*
@@ -904,15 +904,15 @@ static const char *const pg_migration_1[] = {
  * needs the index: policy_rev_now reads the sequence.
  */
 static const char *const pg_migration_3[] = {
-	"DROP INDEX IF EXISTS tb_policy_rev",
-	"ALTER TABLE tb_policy SET (fillfactor = 50)",
-	NULL,
+    "DROP INDEX IF EXISTS tb_policy_rev",
+    "ALTER TABLE tb_policy SET (fillfactor = 50)",
+    NULL,
 };
 
 /* 4: TB_MODEL's revisions, as TB_POLICY's: a sequence, O(1) to read. */
 static const char *const pg_migration_4[] = {
-	"CREATE SEQUENCE tb_model_rev_seq",
-	NULL,
+    "CREATE SEQUENCE tb_model_rev_seq",
+    NULL,
 };
 
 /*
@@ -926,116 +926,111 @@ static const char *const pg_migration_4[] = {
  */
 /* Idempotency keys: one row per (company, key), stored with its reward. */
 static const char *const pg_idem_ddl[] = {
-	"CREATE TABLE IF NOT EXISTS tb_idempotency (company TEXT NOT NULL, idem_key TEXT NOT NULL,"
-	" route TEXT NOT NULL, request_hash TEXT NOT NULL, episode_id BIGINT,"
-	" created_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (company, idem_key))",
-	"CREATE INDEX IF NOT EXISTS tb_idempotency_created ON tb_idempotency (created_at)",
-	NULL,
+    "CREATE TABLE IF NOT EXISTS tb_idempotency (company TEXT NOT NULL, idem_key TEXT NOT NULL,"
+    " route TEXT NOT NULL, request_hash TEXT NOT NULL, episode_id BIGINT,"
+    " created_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (company, idem_key))",
+    "CREATE INDEX IF NOT EXISTS tb_idempotency_created ON tb_idempotency (created_at)",
+    NULL,
 };
 
 static const store_sql pg_sql = {
-	.id_column = "BIGSERIAL PRIMARY KEY",
-	.ts_column = "TIMESTAMPTZ NOT NULL DEFAULT now()",
-	.migration_extra = {[1] = pg_migration_1, [3] = pg_migration_3, [4] = pg_migration_4},
-	/* Two offerd processes starting together must not both migrate. */
-	.migrate_lock = "SELECT pg_advisory_xact_lock(7346011)",
-	.migration_done = "INSERT INTO tb_schema_migrations VALUES ($1, now()::text)",
-	.reward_lookup =
-		"SELECT i.ord, EXISTS (SELECT 1 FROM tb_episodes x WHERE x.company = i.company"
-		" AND x.customer_id = i.customer_id AND (i.episode_id = 0 OR x.id = i.episode_id)),"
-		" ep.id, ep.state_key, ep.policy, ep.agent_version, ep.p1, ep.p2, ep.p3, ep.age,"
-		" ep.states, ep.request_timestamp"
-		" FROM jsonb_to_recordset($1::jsonb) AS i(ord BIGINT, company TEXT, customer_id TEXT,"
-		" episode_id BIGINT)"
-		" LEFT JOIN LATERAL (SELECT e.id, e.state_key, e.policy, e.agent_version,"
-		" e.predicted_offer_1 AS p1, e.predicted_offer_2 AS p2, e.predicted_offer_3 AS p3,"
-		" EXTRACT(EPOCH FROM now() - e.last_update) AS age, e.states, e.request_timestamp"
-		" FROM tb_episodes e"
-		" WHERE e.company = i.company AND e.customer_id = i.customer_id AND CASE"
-		" WHEN i.episode_id = 0 THEN NOT EXISTS (SELECT 1 FROM tb_rewards r"
-		" WHERE r.episode_id = e.id) ELSE e.id = i.episode_id END"
-		" ORDER BY e.id DESC LIMIT 1) AS ep ON TRUE ORDER BY i.ord",
-	.model_lock = "SELECT company, version, offer, n, tick, stats, rev FROM tb_model"
-		" WHERE company = $1 AND version = $2 AND offer = $3 FOR UPDATE",
-	.model_put = "UPDATE tb_model SET n = CAST($4 AS DOUBLE PRECISION), tick = CAST($5 AS BIGINT),"
-		" stats = $6, rev = nextval('tb_model_rev_seq'), last_update = now()"
-		" WHERE company = $1 AND version = $2 AND offer = $3 RETURNING rev",
-	.reward_insert =
-		"INSERT INTO tb_rewards (company, customer_id, episode_id, accepted_offer,"
-		" accepted_offer_id, clicked_offers, reward_1, reward_2, reward_3,"
-		" request_timestamp, learned, source)"
-		" SELECT u.company, u.customer_id, u.episode_id, u.accepted, u.accepted_offer, u.clicked,"
-		" u.r1, u.r2, u.r3, u.ts, u.learned, u.source"
-		" FROM jsonb_to_recordset($1::jsonb) AS u(ord BIGINT, company TEXT, customer_id TEXT,"
-		" episode_id BIGINT, accepted BOOLEAN, accepted_offer TEXT, clicked TEXT,"
-		" r1 DOUBLE PRECISION, r2 DOUBLE PRECISION, r3 DOUBLE PRECISION, ts TEXT,"
-		" learned BOOLEAN, source TEXT)"
-		" ORDER BY u.ord ON CONFLICT (episode_id) DO NOTHING RETURNING id, episode_id",
-	.policy_add =
-		"INSERT INTO tb_policy (company, state_key, offer, n, reward_sum, successes, failures,"
-		" rev) SELECT d.company, d.state_key, d.offer, d.n, d.reward_sum, d.successes,"
-		" d.failures, nextval('tb_policy_rev_seq')"
-		" FROM jsonb_to_recordset($1::jsonb) AS d(ord BIGINT, company TEXT, state_key TEXT,"
-		" offer TEXT, n DOUBLE PRECISION, reward_sum DOUBLE PRECISION,"
-		" successes DOUBLE PRECISION, failures DOUBLE PRECISION) ORDER BY d.ord"
-		" ON CONFLICT (company, state_key, offer) DO UPDATE SET"
-		" n = tb_policy.n + excluded.n, reward_sum = tb_policy.reward_sum + excluded.reward_sum,"
-		" successes = tb_policy.successes + excluded.successes,"
-		" failures = tb_policy.failures + excluded.failures,"
-		" rev = excluded.rev, last_update = now() RETURNING " PG_POLICY_COLS,
-	.policy_priors =
-		"INSERT INTO tb_policy (company, state_key, offer, prior_value, prior_weight,"
-		" prior_alpha, prior_beta, rev) SELECT u.company, u.state_key, u.offer, u.v, u.w, u.a,"
-		" u.b, nextval('tb_policy_rev_seq')"
-		" FROM jsonb_to_recordset($1::jsonb) AS u(ord BIGINT, company TEXT, state_key TEXT,"
-		" offer TEXT, v DOUBLE PRECISION, w DOUBLE PRECISION, a DOUBLE PRECISION,"
-		" b DOUBLE PRECISION) ORDER BY u.ord"
-		" ON CONFLICT (company, state_key, offer) DO UPDATE SET"
-		" prior_value = excluded.prior_value, prior_weight = excluded.prior_weight,"
-		" prior_alpha = excluded.prior_alpha, prior_beta = excluded.prior_beta,"
-		" rev = excluded.rev, last_update = now()",
-	/* O(1), where MAX(rev) would need the index migration 3 dropped. */
-	.policy_rev_now = "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM tb_policy_rev_seq",
-	.episodes_expired =
-		"SELECT e.company, e.customer_id, e.id FROM tb_episodes e"
-		" WHERE e.agent_version = $3"
-		" AND e.last_update < now() - make_interval(secs => CAST($1 AS DOUBLE PRECISION))"
-		" AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
-		" ORDER BY e.id LIMIT CAST($2 AS INTEGER)",
-	.key_revoke =
-		"UPDATE tb_api_keys SET revoked_at = CAST(now() AS TEXT) WHERE revoked_at IS NULL AND"
-		" (key_prefix = $1 OR CAST(id AS TEXT) = $1)",
-	.idem_ddl = pg_idem_ddl,
-	.idem_claim =
-		"INSERT INTO tb_idempotency (company, idem_key, route, request_hash, episode_id)"
-		" SELECT u.company, u.idem_key, u.route, u.hash, u.episode_id"
-		" FROM jsonb_to_recordset($1::jsonb) AS u(ord BIGINT, company TEXT, idem_key TEXT,"
-		" route TEXT, hash TEXT, episode_id BIGINT) ORDER BY u.ord"
-		" ON CONFLICT (company, idem_key) DO NOTHING RETURNING company, idem_key",
-	.idem_find =
-		"SELECT i.ord, t.request_hash, t.episode_id"
-		" FROM jsonb_to_recordset($1::jsonb) AS i(ord BIGINT, company TEXT, idem_key TEXT)"
-		" JOIN tb_idempotency t ON t.company = i.company AND t.idem_key = i.idem_key",
-	.idem_release =
-		"DELETE FROM tb_idempotency t USING jsonb_to_recordset($1::jsonb)"
-		" AS i(ord BIGINT, company TEXT, idem_key TEXT)"
-		" WHERE t.company = i.company AND t.idem_key = i.idem_key",
-	.idem_purge =
-		"DELETE FROM tb_idempotency"
-		" WHERE created_at < now() - make_interval(secs => CAST($1 AS DOUBLE PRECISION))",
+    .id_column = "BIGSERIAL PRIMARY KEY",
+    .ts_column = "TIMESTAMPTZ NOT NULL DEFAULT now()",
+    .migration_extra = {[1] = pg_migration_1, [3] = pg_migration_3, [4] = pg_migration_4},
+    /* Two offerd processes starting together must not both migrate. */
+    .migrate_lock = "SELECT pg_advisory_xact_lock(7346011)",
+    .migration_done = "INSERT INTO tb_schema_migrations VALUES ($1, now()::text)",
+    .reward_lookup =
+        "SELECT i.ord, EXISTS (SELECT 1 FROM tb_episodes x WHERE x.company = i.company"
+        " AND x.customer_id = i.customer_id AND (i.episode_id = 0 OR x.id = i.episode_id)),"
+        " ep.id, ep.state_key, ep.policy, ep.agent_version, ep.p1, ep.p2, ep.p3, ep.age,"
+        " ep.states, ep.request_timestamp"
+        " FROM jsonb_to_recordset($1::jsonb) AS i(ord BIGINT, company TEXT, customer_id TEXT,"
+        " episode_id BIGINT)"
+        " LEFT JOIN LATERAL (SELECT e.id, e.state_key, e.policy, e.agent_version,"
+        " e.predicted_offer_1 AS p1, e.predicted_offer_2 AS p2, e.predicted_offer_3 AS p3,"
+        " EXTRACT(EPOCH FROM now() - e.last_update) AS age, e.states, e.request_timestamp"
+        " FROM tb_episodes e"
+        " WHERE e.company = i.company AND e.customer_id = i.customer_id AND CASE"
+        " WHEN i.episode_id = 0 THEN NOT EXISTS (SELECT 1 FROM tb_rewards r"
+        " WHERE r.episode_id = e.id) ELSE e.id = i.episode_id END"
+        " ORDER BY e.id DESC LIMIT 1) AS ep ON TRUE ORDER BY i.ord",
+    .model_lock = "SELECT company, version, offer, n, tick, stats, rev FROM tb_model"
+                  " WHERE company = $1 AND version = $2 AND offer = $3 FOR UPDATE",
+    .model_put = "UPDATE tb_model SET n = CAST($4 AS DOUBLE PRECISION), tick = CAST($5 AS BIGINT),"
+                 " stats = $6, rev = nextval('tb_model_rev_seq'), last_update = now()"
+                 " WHERE company = $1 AND version = $2 AND offer = $3 RETURNING rev",
+    .reward_insert =
+        "INSERT INTO tb_rewards (company, customer_id, episode_id, accepted_offer,"
+        " accepted_offer_id, clicked_offers, reward_1, reward_2, reward_3,"
+        " request_timestamp, learned, source)"
+        " SELECT u.company, u.customer_id, u.episode_id, u.accepted, u.accepted_offer, u.clicked,"
+        " u.r1, u.r2, u.r3, u.ts, u.learned, u.source"
+        " FROM jsonb_to_recordset($1::jsonb) AS u(ord BIGINT, company TEXT, customer_id TEXT,"
+        " episode_id BIGINT, accepted BOOLEAN, accepted_offer TEXT, clicked TEXT,"
+        " r1 DOUBLE PRECISION, r2 DOUBLE PRECISION, r3 DOUBLE PRECISION, ts TEXT,"
+        " learned BOOLEAN, source TEXT)"
+        " ORDER BY u.ord ON CONFLICT (episode_id) DO NOTHING RETURNING id, episode_id",
+    .policy_add =
+        "INSERT INTO tb_policy (company, state_key, offer, n, reward_sum, successes, failures,"
+        " rev) SELECT d.company, d.state_key, d.offer, d.n, d.reward_sum, d.successes,"
+        " d.failures, nextval('tb_policy_rev_seq')"
+        " FROM jsonb_to_recordset($1::jsonb) AS d(ord BIGINT, company TEXT, state_key TEXT,"
+        " offer TEXT, n DOUBLE PRECISION, reward_sum DOUBLE PRECISION,"
+        " successes DOUBLE PRECISION, failures DOUBLE PRECISION) ORDER BY d.ord"
+        " ON CONFLICT (company, state_key, offer) DO UPDATE SET"
+        " n = tb_policy.n + excluded.n, reward_sum = tb_policy.reward_sum + excluded.reward_sum,"
+        " successes = tb_policy.successes + excluded.successes,"
+        " failures = tb_policy.failures + excluded.failures,"
+        " rev = excluded.rev, last_update = now() RETURNING " PG_POLICY_COLS,
+    .policy_priors =
+        "INSERT INTO tb_policy (company, state_key, offer, prior_value, prior_weight,"
+        " prior_alpha, prior_beta, rev) SELECT u.company, u.state_key, u.offer, u.v, u.w, u.a,"
+        " u.b, nextval('tb_policy_rev_seq')"
+        " FROM jsonb_to_recordset($1::jsonb) AS u(ord BIGINT, company TEXT, state_key TEXT,"
+        " offer TEXT, v DOUBLE PRECISION, w DOUBLE PRECISION, a DOUBLE PRECISION,"
+        " b DOUBLE PRECISION) ORDER BY u.ord"
+        " ON CONFLICT (company, state_key, offer) DO UPDATE SET"
+        " prior_value = excluded.prior_value, prior_weight = excluded.prior_weight,"
+        " prior_alpha = excluded.prior_alpha, prior_beta = excluded.prior_beta,"
+        " rev = excluded.rev, last_update = now()",
+    /* O(1), where MAX(rev) would need the index migration 3 dropped. */
+    .policy_rev_now = "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM tb_policy_rev_seq",
+    .episodes_expired =
+        "SELECT e.company, e.customer_id, e.id FROM tb_episodes e"
+        " WHERE e.agent_version = $3"
+        " AND e.last_update < now() - make_interval(secs => CAST($1 AS DOUBLE PRECISION))"
+        " AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
+        " ORDER BY e.id LIMIT CAST($2 AS INTEGER)",
+    .key_revoke = "UPDATE tb_api_keys SET revoked_at = CAST(now() AS TEXT) WHERE revoked_at IS NULL AND"
+                  " (key_prefix = $1 OR CAST(id AS TEXT) = $1)",
+    .idem_ddl = pg_idem_ddl,
+    .idem_claim = "INSERT INTO tb_idempotency (company, idem_key, route, request_hash, episode_id)"
+                  " SELECT u.company, u.idem_key, u.route, u.hash, u.episode_id"
+                  " FROM jsonb_to_recordset($1::jsonb) AS u(ord BIGINT, company TEXT, idem_key TEXT,"
+                  " route TEXT, hash TEXT, episode_id BIGINT) ORDER BY u.ord"
+                  " ON CONFLICT (company, idem_key) DO NOTHING RETURNING company, idem_key",
+    .idem_find = "SELECT i.ord, t.request_hash, t.episode_id"
+                 " FROM jsonb_to_recordset($1::jsonb) AS i(ord BIGINT, company TEXT, idem_key TEXT)"
+                 " JOIN tb_idempotency t ON t.company = i.company AND t.idem_key = i.idem_key",
+    .idem_release = "DELETE FROM tb_idempotency t USING jsonb_to_recordset($1::jsonb)"
+                    " AS i(ord BIGINT, company TEXT, idem_key TEXT)"
+                    " WHERE t.company = i.company AND t.idem_key = i.idem_key",
+    .idem_purge = "DELETE FROM tb_idempotency"
+                  " WHERE created_at < now() - make_interval(secs => CAST($1 AS DOUBLE PRECISION))",
 };
 
 static const struct store_ops pg_ops = {
-	.exec = pg_exec,
-	.exec_prepared = pg_exec_prepared,
-	.exec_batch = pg_exec_batch,
-	.begin = pg_begin,
-	.commit = pg_commit,
-	.rollback = pg_rollback,
-	.episodes_insert = pg_episodes_insert,
-	.episodes_commit = pg_episodes_commit,
-	.errmsg = pg_errmsg,
-	.close = pg_close,
+    .exec = pg_exec,
+    .exec_prepared = pg_exec_prepared,
+    .exec_batch = pg_exec_batch,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .episodes_insert = pg_episodes_insert,
+    .episodes_commit = pg_episodes_commit,
+    .errmsg = pg_errmsg,
+    .close = pg_close,
 };
 
 /*
@@ -1051,8 +1046,15 @@ int store_pg_open(const char *conninfo, store **out)
 	 * conninfo sets overrides them, and what it leaves out keeps them.
 	 */
 	static const char *const keys[] = {
-		"connect_timeout", "fallback_application_name", "keepalives", "keepalives_idle",
-		"keepalives_interval", "keepalives_count", "tcp_user_timeout", "dbname", NULL,
+	    "connect_timeout",
+	    "fallback_application_name",
+	    "keepalives",
+	    "keepalives_idle",
+	    "keepalives_interval",
+	    "keepalives_count",
+	    "tcp_user_timeout",
+	    "dbname",
+	    NULL,
 	};
 	const char *vals[] = {"2", "offerd", "1", "10", "5", "3", "30000", conninfo, NULL};
 	pg_store *p;

@@ -43,19 +43,15 @@ static int map_rc(store_sqlite *s, int rc)
 	switch (rc & 0xff) {
 	case SQLITE_OK:
 	case SQLITE_DONE:
-	case SQLITE_ROW:
-		return 0;
+	case SQLITE_ROW: return 0;
 	case SQLITE_CONSTRAINT:
 		if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY)
 			return ERR_CONFLICT;
 		return ERR_INVAL;
 	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return ERR_UNAVAIL;
-	case SQLITE_NOMEM:
-		return ERR_NOMEM;
-	default:
-		return ERR_IO;
+	case SQLITE_LOCKED: return ERR_UNAVAIL;
+	case SQLITE_NOMEM: return ERR_NOMEM;
+	default: return ERR_IO;
 	}
 }
 
@@ -102,7 +98,7 @@ static int bind_params(store_sqlite *s, sqlite3_stmt *stmt, int nparams, const c
 		snprintf(name, sizeof(name), "$%d", i + 1);
 		idx = sqlite3_bind_parameter_index(stmt, name);
 		if (idx == 0)
-			continue;  /* a parameter the statement does not use */
+			continue; /* a parameter the statement does not use */
 		if (params[i] == NULL)
 			rc = sqlite3_bind_null(stmt, idx);
 		else
@@ -153,8 +149,8 @@ out:
 	return rc;
 }
 
-static int sq_exec(store *base, const char *sql, int nparams, const char *const *params,
-                   store_row_fn fn, void *arg)
+static int sq_exec(store *base, const char *sql, int nparams, const char *const *params, store_row_fn fn,
+                   void *arg)
 {
 	return run_stmt((store_sqlite *)base, sql, nparams, params, fn, arg, NULL);
 }
@@ -282,99 +278,82 @@ static void sq_close(store *base)
  */
 /* Idempotency keys: one row per (company, key), stored with its reward. */
 static const char *const sqlite_idem_ddl[] = {
-	"CREATE TABLE IF NOT EXISTS tb_idempotency (company TEXT NOT NULL, idem_key TEXT NOT NULL,"
-	" route TEXT NOT NULL, request_hash TEXT NOT NULL, episode_id BIGINT,"
-	" created_at TEXT NOT NULL DEFAULT (" SQ_NOW "), PRIMARY KEY (company, idem_key))",
-	"CREATE INDEX IF NOT EXISTS tb_idempotency_created ON tb_idempotency (created_at)",
-	NULL,
+    "CREATE TABLE IF NOT EXISTS tb_idempotency (company TEXT NOT NULL, idem_key TEXT NOT NULL,"
+    " route TEXT NOT NULL, request_hash TEXT NOT NULL, episode_id BIGINT,"
+    " created_at TEXT NOT NULL DEFAULT (" SQ_NOW "), PRIMARY KEY (company, idem_key))",
+    "CREATE INDEX IF NOT EXISTS tb_idempotency_created ON tb_idempotency (created_at)",
+    NULL,
 };
 
 static const store_sql sqlite_sql = {
-	.id_column = "INTEGER PRIMARY KEY AUTOINCREMENT",
-	.ts_column = "TEXT NOT NULL DEFAULT (" SQ_NOW ")",
-	.migrate_lock = NULL,  /* BEGIN IMMEDIATE takes the database's write lock */
-	.migration_done = "INSERT INTO tb_schema_migrations VALUES ($1, datetime('now'))",
-	.reward_lookup =
-		"SELECT i.ord, EXISTS (SELECT 1 FROM tb_episodes x WHERE x.company = i.company"
-		" AND x.customer_id = i.customer_id AND (i.episode_id = 0 OR x.id = i.episode_id)),"
-		" e.id, e.state_key, e.policy, e.agent_version, e.predicted_offer_1,"
-		" e.predicted_offer_2, e.predicted_offer_3,"
-		" (julianday('now') - julianday(e.last_update)) * 86400.0, e.states, e.request_timestamp"
-		" FROM (SELECT " SQ_J("ord") " AS ord, " SQ_J("company") " AS company, "
-		SQ_J("customer_id") " AS customer_id, " SQ_J("episode_id") " AS episode_id"
-		" FROM json_each($1)) AS i"
-		" LEFT JOIN tb_episodes e ON e.id = (SELECT x.id FROM tb_episodes x"
-		" WHERE x.company = i.company AND x.customer_id = i.customer_id AND CASE"
-		" WHEN i.episode_id = 0 THEN NOT EXISTS (SELECT 1 FROM tb_rewards r"
-		" WHERE r.episode_id = x.id) ELSE x.id = i.episode_id END"
-		" ORDER BY x.id DESC LIMIT 1) ORDER BY i.ord",
-	/* BEGIN IMMEDIATE already holds the write lock: no row lock to take. */
-	.model_lock = "SELECT company, version, offer, n, tick, stats, rev FROM tb_model"
-		" WHERE company = $1 AND version = $2 AND offer = $3",
-	.model_put = "UPDATE tb_model SET n = CAST($4 AS DOUBLE PRECISION), tick = CAST($5 AS INTEGER),"
-		" stats = $6, rev = (SELECT COALESCE(MAX(rev), 0) + 1 FROM tb_model),"
-		" last_update = datetime('now') WHERE company = $1 AND version = $2 AND offer = $3"
-		" RETURNING rev",
-	.reward_insert =
-		"INSERT INTO tb_rewards (company, customer_id, episode_id, accepted_offer,"
-		" accepted_offer_id, clicked_offers, reward_1, reward_2, reward_3,"
-		" request_timestamp, learned, source) SELECT " SQ_J("company") ", "
-		SQ_J("customer_id") ", " SQ_J("episode_id") ", " SQ_J("accepted") ", "
-		SQ_J("accepted_offer") ", " SQ_J("clicked") ", " SQ_J("r1") ", " SQ_J("r2") ", "
-		SQ_J("r3") ", " SQ_J("ts") ", " SQ_J("learned") ", " SQ_J("source")
-		" FROM json_each($1) WHERE true ORDER BY " SQ_J("ord")
-		" ON CONFLICT (episode_id) DO NOTHING RETURNING id, episode_id",
-	.policy_add =
-		"INSERT INTO tb_policy (company, state_key, offer, n, reward_sum, successes,"
-		" failures, rev) SELECT " SQ_J("company") ", " SQ_J("state_key") ", " SQ_J("offer")
-		", " SQ_J("n") ", " SQ_J("reward_sum") ", " SQ_J("successes") ", " SQ_J("failures")
-		", (SELECT COALESCE(MAX(rev), 0) FROM tb_policy) + 1 + " SQ_J("ord")
-		" FROM json_each($1) WHERE true ORDER BY " SQ_J("ord")
-		" ON CONFLICT (company, state_key, offer) DO UPDATE SET"
-		" n = tb_policy.n + excluded.n, reward_sum = tb_policy.reward_sum + excluded.reward_sum,"
-		" successes = tb_policy.successes + excluded.successes,"
-		" failures = tb_policy.failures + excluded.failures,"
-		" rev = excluded.rev, last_update = " SQ_NOW
-		" RETURNING company, state_key, offer, n, reward_sum, successes, failures,"
-		" prior_value, prior_weight, prior_alpha, prior_beta, rev",
-	.policy_priors =
-		"INSERT INTO tb_policy (company, state_key, offer, prior_value, prior_weight,"
-		" prior_alpha, prior_beta, rev) SELECT " SQ_J("company") ", " SQ_J("state_key") ", "
-		SQ_J("offer") ", " SQ_J("v") ", " SQ_J("w") ", " SQ_J("a") ", " SQ_J("b")
-		", (SELECT COALESCE(MAX(rev), 0) FROM tb_policy) + 1 + " SQ_J("ord")
-		" FROM json_each($1) WHERE true ORDER BY " SQ_J("ord")
-		" ON CONFLICT (company, state_key, offer) DO UPDATE SET"
-		" prior_value = excluded.prior_value, prior_weight = excluded.prior_weight,"
-		" prior_alpha = excluded.prior_alpha, prior_beta = excluded.prior_beta,"
-		" rev = excluded.rev, last_update = " SQ_NOW,
-	.policy_rev_now = "SELECT COALESCE(MAX(rev), 0) FROM tb_policy",
-	.episodes_expired =
-		"SELECT e.company, e.customer_id, e.id FROM tb_episodes e"
-		" WHERE e.agent_version = $3"
-		" AND julianday(e.last_update) < julianday('now') - CAST($1 AS REAL) / 86400.0"
-		" AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
-		" ORDER BY e.id LIMIT CAST($2 AS INTEGER)",
-	.key_revoke =
-		"UPDATE tb_api_keys SET revoked_at = CAST(" SQ_NOW " AS TEXT) WHERE revoked_at IS NULL"
-		" AND (key_prefix = $1 OR CAST(id AS TEXT) = $1)",
-	.idem_ddl = sqlite_idem_ddl,
-	.idem_claim =
-		"INSERT INTO tb_idempotency (company, idem_key, route, request_hash, episode_id)"
-		" SELECT " SQ_J("company") ", " SQ_J("idem_key") ", " SQ_J("route") ", "
-		SQ_J("hash") ", " SQ_J("episode_id")
-		" FROM json_each($1) WHERE true ORDER BY " SQ_J("ord")
-		" ON CONFLICT (company, idem_key) DO NOTHING RETURNING company, idem_key",
-	.idem_find =
-		"SELECT " SQ_J("ord") ", t.request_hash, t.episode_id FROM json_each($1)"
-		" JOIN tb_idempotency t ON t.company = " SQ_J("company")
-		" AND t.idem_key = " SQ_J("idem_key"),
-	.idem_release =
-		"DELETE FROM tb_idempotency WHERE EXISTS (SELECT 1 FROM json_each($1)"
-		" WHERE " SQ_J("company") " = tb_idempotency.company AND "
-		SQ_J("idem_key") " = tb_idempotency.idem_key)",
-	.idem_purge =
-		"DELETE FROM tb_idempotency WHERE julianday(created_at)"
-		" < julianday('now') - CAST($1 AS REAL) / 86400.0",
+    .id_column = "INTEGER PRIMARY KEY AUTOINCREMENT",
+    .ts_column = "TEXT NOT NULL DEFAULT (" SQ_NOW ")",
+    .migrate_lock = NULL, /* BEGIN IMMEDIATE takes the database's write lock */
+    .migration_done = "INSERT INTO tb_schema_migrations VALUES ($1, datetime('now'))",
+    .reward_lookup =
+        "SELECT i.ord, EXISTS (SELECT 1 FROM tb_episodes x WHERE x.company = i.company"
+        " AND x.customer_id = i.customer_id AND (i.episode_id = 0 OR x.id = i.episode_id)),"
+        " e.id, e.state_key, e.policy, e.agent_version, e.predicted_offer_1,"
+        " e.predicted_offer_2, e.predicted_offer_3,"
+        " (julianday('now') - julianday(e.last_update)) * 86400.0, e.states, e.request_timestamp"
+        " FROM (SELECT " SQ_J("ord") " AS ord, " SQ_J("company") " AS company, " SQ_J("customer_id") " AS customer_id, " SQ_J(
+            "episode_id") " AS episode_id"
+                          " FROM json_each($1)) AS i"
+                          " LEFT JOIN tb_episodes e ON e.id = (SELECT x.id FROM tb_episodes x"
+                          " WHERE x.company = i.company AND x.customer_id = i.customer_id AND CASE"
+                          " WHEN i.episode_id = 0 THEN NOT EXISTS (SELECT 1 FROM tb_rewards r"
+                          " WHERE r.episode_id = x.id) ELSE x.id = i.episode_id END"
+                          " ORDER BY x.id DESC LIMIT 1) ORDER BY i.ord",
+    /* BEGIN IMMEDIATE already holds the write lock: no row lock to take. */
+    .model_lock = "SELECT company, version, offer, n, tick, stats, rev FROM tb_model"
+                  " WHERE company = $1 AND version = $2 AND offer = $3",
+    .model_put = "UPDATE tb_model SET n = CAST($4 AS DOUBLE PRECISION), tick = CAST($5 AS INTEGER),"
+                 " stats = $6, rev = (SELECT COALESCE(MAX(rev), 0) + 1 FROM tb_model),"
+                 " last_update = datetime('now') WHERE company = $1 AND version = $2 AND offer = $3"
+                 " RETURNING rev",
+    .reward_insert =
+        "INSERT INTO tb_rewards (company, customer_id, episode_id, accepted_offer,"
+        " accepted_offer_id, clicked_offers, reward_1, reward_2, reward_3,"
+        " request_timestamp, learned, source) SELECT " SQ_J("company") ", " SQ_J("customer_id") ", " SQ_J("episode_id") ", " SQ_J("accepted") ", " SQ_J("accepted_offer") ", " SQ_J(
+            "clicked") ", " SQ_J("r1") ", " SQ_J("r2") ", " SQ_J("r3") ", " SQ_J("ts") ", " SQ_J("learned") ", " SQ_J("source") " FROM json_each($1) WHERE true ORDER BY " SQ_J("ord") " ON CONFLICT (episode_id) DO NOTHING RETURNING id, episode_id",
+    .policy_add =
+        "INSERT INTO tb_policy (company, state_key, offer, n, reward_sum, successes,"
+        " failures, rev) SELECT " SQ_J("company") ", " SQ_J("state_key") ", " SQ_J("offer") ", " SQ_J("n") ", " SQ_J("reward_sum") ", " SQ_J("successes") ", " SQ_J("failures") ", (SELECT COALESCE(MAX(rev), 0) FROM tb_policy) + 1 + " SQ_J(
+            "ord") " FROM json_each($1) WHERE true ORDER BY " SQ_J("ord") " ON CONFLICT (company, state_key, offer) DO UPDATE SET"
+                                                                          " n = tb_policy.n + excluded.n, reward_sum = tb_policy.reward_sum + excluded.reward_sum,"
+                                                                          " successes = tb_policy.successes + excluded.successes,"
+                                                                          " failures = tb_policy.failures + excluded.failures,"
+                                                                          " rev = excluded.rev, last_update = " SQ_NOW
+                                                                          " RETURNING company, state_key, offer, n, reward_sum, successes, failures,"
+                                                                          " prior_value, prior_weight, prior_alpha, prior_beta, rev",
+    .policy_priors =
+        "INSERT INTO tb_policy (company, state_key, offer, prior_value, prior_weight,"
+        " prior_alpha, prior_beta, rev) SELECT " SQ_J("company") ", " SQ_J("state_key") ", " SQ_J("offer") ", " SQ_J("v") ", " SQ_J("w") ", " SQ_J(
+            "a") ", " SQ_J("b") ", (SELECT COALESCE(MAX(rev), 0) FROM tb_policy) + 1 + " SQ_J("ord") " FROM json_each($1) WHERE true ORDER BY " SQ_J("ord") " ON CONFLICT (company, state_key, offer) DO UPDATE SET"
+                                                                                                                                                            " prior_value = excluded.prior_value, prior_weight = excluded.prior_weight,"
+                                                                                                                                                            " prior_alpha = excluded.prior_alpha, prior_beta = excluded.prior_beta,"
+                                                                                                                                                            " rev = excluded.rev, last_update = " SQ_NOW,
+    .policy_rev_now = "SELECT COALESCE(MAX(rev), 0) FROM tb_policy",
+    .episodes_expired = "SELECT e.company, e.customer_id, e.id FROM tb_episodes e"
+                        " WHERE e.agent_version = $3"
+                        " AND julianday(e.last_update) < julianday('now') - CAST($1 AS REAL) / 86400.0"
+                        " AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
+                        " ORDER BY e.id LIMIT CAST($2 AS INTEGER)",
+    .key_revoke = "UPDATE tb_api_keys SET revoked_at = CAST(" SQ_NOW " AS TEXT) WHERE revoked_at IS NULL"
+                  " AND (key_prefix = $1 OR CAST(id AS TEXT) = $1)",
+    .idem_ddl = sqlite_idem_ddl,
+    .idem_claim =
+        "INSERT INTO tb_idempotency (company, idem_key, route, request_hash, episode_id)"
+        " SELECT " SQ_J("company") ", " SQ_J("idem_key") ", " SQ_J("route") ", " SQ_J("hash") ", " SQ_J(
+            "episode_id") " FROM json_each($1) WHERE true ORDER BY " SQ_J("ord") " ON CONFLICT (company, idem_key) DO NOTHING RETURNING company, idem_key",
+    .idem_find = "SELECT " SQ_J("ord") ", t.request_hash, t.episode_id FROM json_each($1)"
+                                       " JOIN tb_idempotency t ON t.company = " SQ_J(
+                                           "company") " AND t.idem_key = " SQ_J("idem_key"),
+    .idem_release = "DELETE FROM tb_idempotency WHERE EXISTS (SELECT 1 FROM json_each($1)"
+                    " WHERE " SQ_J("company") " = tb_idempotency.company AND " SQ_J(
+                        "idem_key") " = tb_idempotency.idem_key)",
+    .idem_purge = "DELETE FROM tb_idempotency WHERE julianday(created_at)"
+                  " < julianday('now') - CAST($1 AS REAL) / 86400.0",
 };
 
 static const struct store_ops sqlite_ops = {
@@ -425,7 +404,8 @@ int store_sqlite_open(const char *path, store **out)
 	                  "PRAGMA foreign_keys=ON;",
 	                  NULL, NULL, NULL);
 	if (rc != SQLITE_OK) {
-		log_msg(LOG_ERROR, "cannot configure sqlite database %s: %s", path, sqlite3_errmsg(s->db));
+		log_msg(LOG_ERROR, "cannot configure sqlite database %s: %s", path,
+		        sqlite3_errmsg(s->db));
 		sq_close(&s->base);
 		return ERR_IO;
 	}

@@ -31,20 +31,20 @@
 #define CLOCK_STATE "@clock"
 
 typedef struct ventry {
-	char *key;      /* company SEP state SEP offer; company SEP @clock SEP for the clock */
-	vstats s;       /* absolute, as the database has them */
-	vstats d;       /* discounted (forgetting), as of clock `tick` */
-	uint64_t tick;  /* the company's clock at the last update; the clock entry: the clock */
-	double gamma;   /* the clock entry: the company's forgetting factor */
+	char *key;     /* company SEP state SEP offer; company SEP @clock SEP for the clock */
+	vstats s;      /* absolute, as the database has them */
+	vstats d;      /* discounted (forgetting), as of clock `tick` */
+	uint64_t tick; /* the company's clock at the last update; the clock entry: the clock */
+	double gamma;  /* the clock entry: the company's forgetting factor */
 	int64_t rev;
 } ventry;
 
 struct values {
 	pthread_rwlock_t lock;
 	ventry *slots;
-	size_t cap;     /* power of two */
+	size_t cap; /* power of two */
 	size_t used;
-	size_t states;  /* state-level entries */
+	size_t states; /* state-level entries */
 };
 
 values *values_new(void)

@@ -15,13 +15,13 @@
 #include "db.h"
 
 typedef struct vstats {
-	double n;       /* rewards observed */
-	double sum;     /* their sum */
-	double succ;    /* Bernoulli successes / failures observed */
+	double n;    /* rewards observed */
+	double sum;  /* their sum */
+	double succ; /* Bernoulli successes / failures observed */
 	double fail;
-	double pw;      /* prior weight (pseudo-observations) */
-	double pvw;     /* prior value x prior weight */
-	double pa;      /* prior alpha - 1 and prior beta - 1 */
+	double pw;  /* prior weight (pseudo-observations) */
+	double pvw; /* prior value x prior weight */
+	double pa;  /* prior alpha - 1 and prior beta - 1 */
 	double pb;
 } vstats;
 

@@ -35,7 +35,7 @@ typedef struct writer_queue {
 } writer_queue;
 
 struct writer {
-	store *stores[WRITER_THREADS_MAX];  /* one connection per thread */
+	store *stores[WRITER_THREADS_MAX]; /* one connection per thread */
 	size_t nthreads;
 	values *v;
 	writer_conf_fn conf_fn;
@@ -46,8 +46,8 @@ struct writer {
 	int running;
 	pthread_mutex_t lock;
 	writer_queue q[WRITER_THREADS_MAX];
-	size_t nqueues;  /* one per thread; stays when the threads are gone */
-	size_t queued;   /* over all queues */
+	size_t nqueues; /* one per thread; stays when the threads are gone */
+	size_t queued;  /* over all queues */
 	int stopping;
 	writer_stats stats;
 };
@@ -121,7 +121,7 @@ static int delta_cmp(const void *a, const void *b)
 typedef struct conf_cache {
 	agent_conf current;
 	agent_conf old[WRITER_CONFS_MAX];
-	char key[WRITER_CONFS_MAX][DB_VERSION_MAX];  /* the version asked for */
+	char key[WRITER_CONFS_MAX][DB_VERSION_MAX]; /* the version asked for */
 	size_t n;
 } conf_cache;
 
@@ -172,9 +172,9 @@ static int confs_get(conf_cache *c, store *s, const char *version, const agent_c
 
 typedef struct batch_ctx {
 	conf_cache *confs;
-	model_batch *models;  /* the contextual policies' examples; NULL without models */
+	model_batch *models; /* the contextual policies' examples; NULL without models */
 	delta_set deltas;
-	delta_set committed;  /* absolute rows returned by the upserts */
+	delta_set committed; /* absolute rows returned by the upserts */
 } batch_ctx;
 
 static int shown(const db_reward_out *out, const char *offer, size_t len)
@@ -238,16 +238,14 @@ static int score_reward(store *s, batch_ctx *b, const db_reward_in *in, db_rewar
  * policy's model, with the features rebuilt from the episode's request and
  * the configuration of the episode's version (model.h).
  */
-static int learn_contextual(store *s, batch_ctx *b, const db_reward_in *in,
-                            const db_reward_out *out, const int *success)
+static int learn_contextual(store *s, batch_ctx *b, const db_reward_in *in, const db_reward_out *out,
+                            const int *success)
 {
 	const agent_conf *conf;
 	enum agent_policy p;
 	int rc;
 
-
-	if (b->models == NULL || agent_policy_parse(out->policy, &p) != 0 ||
-	    !agent_policy_contextual(p))
+	if (b->models == NULL || agent_policy_parse(out->policy, &p) != 0 || !agent_policy_contextual(p))
 		return 0;
 	rc = confs_get(b->confs, s, out->agent_version, &conf);
 	if (rc != 0 || !agent_policy_contextual(conf->policy))
@@ -259,10 +257,9 @@ static int learn_contextual(store *s, batch_ctx *b, const db_reward_in *in,
  * One round: at most one reward per customer. Lookup (one round trip),
  * scoring, insert (one round trip), then the stored rewards' deltas.
  */
-static int attach_round(store *s, batch_ctx *b, const db_reward_in *in, db_reward_out *out,
-                        size_t n)
+static int attach_round(store *s, batch_ctx *b, const db_reward_in *in, db_reward_out *out, size_t n)
 {
-	int (*success)[OFFERS_SHOWN] = xcalloc(n, sizeof(*success));
+	int(*success)[OFFERS_SHOWN] = xcalloc(n, sizeof(*success));
 	int rc;
 
 	rc = db_rewards_lookup(s, in, out, n);
@@ -623,8 +620,8 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-int writer_start(store **stores, size_t nstores, values *v, writer_conf_fn conf_fn,
-                 void *conf_arg, size_t queue_max, size_t batch_max, writer **out)
+int writer_start(store **stores, size_t nstores, values *v, writer_conf_fn conf_fn, void *conf_arg,
+                 size_t queue_max, size_t batch_max, writer **out)
 {
 	writer *w = xcalloc(1, sizeof(*w));
 

@@ -24,11 +24,11 @@ typedef struct writer_op writer_op;
 
 struct writer_op {
 	enum writer_kind kind;
-	episode ep;            /* WOP_EPISODE: strings borrowed from the owner */
-	db_reward_in rin;      /* WOP_REWARD */
+	episode ep;       /* WOP_EPISODE: strings borrowed from the owner */
+	db_reward_in rin; /* WOP_REWARD */
 	db_reward_out rout;
-	db_idem_in kin;        /* WOP_KEY: an Idempotency-Key to claim (rc: its result) */
-	int rc;                /* out: 0 or ERR_* */
+	db_idem_in kin; /* WOP_KEY: an Idempotency-Key to claim (rc: its result) */
+	int rc;         /* out: 0 or ERR_* */
 	/* Called once, from the writer thread, after the commit (or failure). */
 	void (*done)(writer_op *op);
 	void *arg;
@@ -48,12 +48,12 @@ typedef void (*writer_conf_fn)(void *arg, agent_conf *out);
 
 typedef struct writer_stats {
 	uint64_t batches;
-	uint64_t batch_size[WRITER_SIZE_BUCKETS];  /* batches per bucket (not cumulative) */
+	uint64_t batch_size[WRITER_SIZE_BUCKETS]; /* batches per bucket (not cumulative) */
 	uint64_t ops;
 	uint64_t episodes;
 	uint64_t rewards;
 	uint64_t failures;
-	size_t queued;         /* now */
+	size_t queued; /* now */
 	size_t last_batch;
 } writer_stats;
 
@@ -65,8 +65,8 @@ typedef struct writer writer;
  * group commit merges their WAL flushes; SQLite wants one.
  * queue_max bounds the queue: writer_submit fails with ERR_UNAVAIL beyond it.
  */
-int writer_start(store **stores, size_t nstores, values *v, writer_conf_fn conf_fn,
-                 void *conf_arg, size_t queue_max, size_t batch_max, writer **out);
+int writer_start(store **stores, size_t nstores, values *v, writer_conf_fn conf_fn, void *conf_arg,
+                 size_t queue_max, size_t batch_max, writer **out);
 /* Queues op; returns 0, or ERR_UNAVAIL when full or stopping (done is not called). */
 int writer_submit(writer *w, writer_op *op);
 /*

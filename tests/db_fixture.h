@@ -16,8 +16,8 @@
 typedef struct fixture {
 	char dir[64];
 	char path[128];
-	char *url;      /* for a second connection to the same database */
-	char *schema;   /* PostgreSQL: the test's own schema, dropped after */
+	char *url;    /* for a second connection to the same database */
+	char *schema; /* PostgreSQL: the test's own schema, dropped after */
 	store *s;
 	values *v;
 	agent_conf conf;

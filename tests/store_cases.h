@@ -35,11 +35,11 @@
 #include "util.h"
 
 /* Fails the test with the store's message when expr is not 0. */
-#define SC_OK(s, expr)                                                                   \
-	do {                                                                             \
-		int sc_rc_ = (expr);                                                     \
-		if (sc_rc_ != 0)                                                         \
-			fail_msg("%s: rc %d: %s", #expr, sc_rc_, (s)->ops->errmsg(s));   \
+#define SC_OK(s, expr)                                                                 \
+	do {                                                                           \
+		int sc_rc_ = (expr);                                                   \
+		if (sc_rc_ != 0)                                                       \
+			fail_msg("%s: rc %d: %s", #expr, sc_rc_, (s)->ops->errmsg(s)); \
 	} while (0)
 
 /* Rows collected by sc_collect; v[row * ncols + col], NULL for SQL NULL. */
@@ -83,8 +83,7 @@ static const char *sc_cell(const sc_rows *r, size_t row, int col)
 }
 
 /* Runs sql and collects its rows into *r (freed first). */
-static int sc_query(store *s, sc_rows *r, const char *sql, int nparams,
-                    const char *const *params)
+static int sc_query(store *s, sc_rows *r, const char *sql, int nparams, const char *const *params)
 {
 	sc_rows_free(r);
 	return store_exec(s, sql, nparams, params, sc_collect, r);
@@ -163,24 +162,24 @@ static void sc_episodes_table(store *s)
 
 /* Strings that break naive quoting of SQL, CSV, JSON or array literals. */
 static const char *const sc_tricky[] = {
-	"plain",
-	"with \"double quotes\"",
-	"back\\slash\\",
-	"comma, and {braces}",
-	"{\"json\": [1, 2], \"k\": \"v\"}",
-	"caf\xc3\xa9 \xe2\x98\x95 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x8e\x81",
-	"NULL",
-	"",
-	"  spaced  ",
-	"line\nbreak\ttab\r",
-	"\\\"",
-	"'single' quotes; --",
-	"}",
-	"{",
-	",",
-	"\"",
-	"\\",
-	"null",
+    "plain",
+    "with \"double quotes\"",
+    "back\\slash\\",
+    "comma, and {braces}",
+    "{\"json\": [1, 2], \"k\": \"v\"}",
+    "caf\xc3\xa9 \xe2\x98\x95 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x8e\x81",
+    "NULL",
+    "",
+    "  spaced  ",
+    "line\nbreak\ttab\r",
+    "\\\"",
+    "'single' quotes; --",
+    "}",
+    "{",
+    ",",
+    "\"",
+    "\\",
+    "null",
 };
 
 /* A batch of episodes whose strings the cases own and free. */
@@ -303,14 +302,11 @@ static void sc_exec_params_rows(void **state)
 	sc_rows r = {0};
 	int calls = 0;
 
-	SC_OK(s, store_exec(s, "CREATE TABLE sc_kv (k TEXT PRIMARY KEY, v TEXT, n INTEGER)", 0,
-	                    NULL, NULL, NULL));
-	SC_OK(s, store_exec(s, "INSERT INTO sc_kv (k, v, n) VALUES ($1, $2, $3)", 3, a, NULL,
-	                    NULL));
-	SC_OK(s, store_exec(s, "INSERT INTO sc_kv (k, v, n) VALUES ($1, $2, $3)", 3, b, NULL,
-	                    NULL));
-	SC_OK(s, store_exec(s, "INSERT INTO sc_kv (k, v, n) VALUES ($1, $2, $3)", 3, c, NULL,
-	                    NULL));
+	SC_OK(s, store_exec(s, "CREATE TABLE sc_kv (k TEXT PRIMARY KEY, v TEXT, n INTEGER)", 0, NULL,
+	                    NULL, NULL));
+	SC_OK(s, store_exec(s, "INSERT INTO sc_kv (k, v, n) VALUES ($1, $2, $3)", 3, a, NULL, NULL));
+	SC_OK(s, store_exec(s, "INSERT INTO sc_kv (k, v, n) VALUES ($1, $2, $3)", 3, b, NULL, NULL));
+	SC_OK(s, store_exec(s, "INSERT INTO sc_kv (k, v, n) VALUES ($1, $2, $3)", 3, c, NULL, NULL));
 	SC_OK(s, sc_query(s, &r, "SELECT k, v, n FROM sc_kv WHERE n >= $1 ORDER BY k", 1, two));
 	assert_int_equal(r.n, 2);
 	assert_int_equal(r.ncols, 3);
@@ -324,8 +320,8 @@ static void sc_exec_params_rows(void **state)
 	SC_OK(s, sc_query(s, &r, "SELECT k FROM sc_kv WHERE k = $1", 1, (const char *const[]){"zz"}));
 	assert_int_equal(r.n, 0);
 	/* A callback's non-zero return stops the rows and is returned. */
-	assert_int_equal(store_exec(s, "SELECT k FROM sc_kv ORDER BY k", 0, NULL,
-	                            sc_stop_after_one, &calls),
+	assert_int_equal(store_exec(s, "SELECT k FROM sc_kv ORDER BY k", 0, NULL, sc_stop_after_one,
+	                            &calls),
 	                 7);
 	assert_int_equal(calls, 1);
 	/* A syntax error is an error, and the store goes on working. */
@@ -344,8 +340,8 @@ static void sc_exec_prepared(void **state)
 {
 	store *s = sc_fresh(state);
 
-	SC_OK(s, store_exec(s, "CREATE TABLE sc_prep (k TEXT PRIMARY KEY, n INTEGER)", 0, NULL,
-	                    NULL, NULL));
+	SC_OK(s, store_exec(s, "CREATE TABLE sc_prep (k TEXT PRIMARY KEY, n INTEGER)", 0, NULL, NULL,
+	                    NULL));
 	for (int round = 0; round < 3; round++) {
 		SC_OK(s, s->ops->begin(s));
 		for (int i = 0; i < 40; i++) {
@@ -369,8 +365,7 @@ static void sc_exec_prepared(void **state)
 	}
 	assert_int_equal(sc_int(s, "SELECT COUNT(*) FROM sc_prep", 0, NULL), 120);
 	/* A statement that cannot be prepared is an error, and nothing sticks. */
-	assert_true(store_exec_prepared(s, "SELEC $1", 1, (const char *const[]){"x"}, NULL, NULL) <
-	            0);
+	assert_true(store_exec_prepared(s, "SELEC $1", 1, (const char *const[]){"x"}, NULL, NULL) < 0);
 	assert_int_equal(sc_int(s, "SELECT COUNT(*) FROM sc_prep", 0, NULL), 120);
 }
 
@@ -381,10 +376,9 @@ static void sc_null_params_results(void **state)
 	const char *key[1] = {"k1"};
 	sc_rows r = {0};
 
-	SC_OK(s, store_exec(s, "CREATE TABLE sc_nulls (k TEXT PRIMARY KEY, v TEXT, n INTEGER)", 0,
-	                    NULL, NULL, NULL));
-	SC_OK(s, store_exec(s, "INSERT INTO sc_nulls (k, v, n) VALUES ($1, $2, $3)", 3, p, NULL,
-	                    NULL));
+	SC_OK(s, store_exec(s, "CREATE TABLE sc_nulls (k TEXT PRIMARY KEY, v TEXT, n INTEGER)", 0, NULL,
+	                    NULL, NULL));
+	SC_OK(s, store_exec(s, "INSERT INTO sc_nulls (k, v, n) VALUES ($1, $2, $3)", 3, p, NULL, NULL));
 	SC_OK(s, sc_query(s, &r, "SELECT v, n, k FROM sc_nulls WHERE k = $1", 1, key));
 	assert_int_equal(r.n, 1);
 	assert_null(sc_cell(&r, 0, 0));
@@ -413,11 +407,10 @@ static void sc_unique_conflict(void **state)
 	const char *q[2] = {"dup", "second"};
 	sc_rows r = {0};
 
-	SC_OK(s, store_exec(s, "CREATE TABLE sc_uniq (k TEXT PRIMARY KEY, v TEXT)", 0, NULL, NULL,
-	                    NULL));
+	SC_OK(s,
+	      store_exec(s, "CREATE TABLE sc_uniq (k TEXT PRIMARY KEY, v TEXT)", 0, NULL, NULL, NULL));
 	SC_OK(s, store_exec(s, "INSERT INTO sc_uniq (k, v) VALUES ($1, $2)", 2, p, NULL, NULL));
-	assert_int_equal(store_exec(s, "INSERT INTO sc_uniq (k, v) VALUES ($1, $2)", 2, q, NULL,
-	                            NULL),
+	assert_int_equal(store_exec(s, "INSERT INTO sc_uniq (k, v) VALUES ($1, $2)", 2, q, NULL, NULL),
 	                 ERR_CONFLICT);
 	assert_true(strlen(s->ops->errmsg(s)) > 0);
 	/* Outside a transaction the store is usable at once. */
@@ -426,8 +419,7 @@ static void sc_unique_conflict(void **state)
 	sc_assert_str(sc_cell(&r, 0, 0), "first");
 	/* Inside one, the conflict is reported the same way. */
 	SC_OK(s, s->ops->begin(s));
-	assert_int_equal(store_exec(s, "INSERT INTO sc_uniq (k, v) VALUES ($1, $2)", 2, q, NULL,
-	                            NULL),
+	assert_int_equal(store_exec(s, "INSERT INTO sc_uniq (k, v) VALUES ($1, $2)", 2, q, NULL, NULL),
 	                 ERR_CONFLICT);
 	SC_OK(s, s->ops->rollback(s));
 	assert_int_equal(sc_int(s, "SELECT COUNT(*) FROM sc_uniq", 0, NULL), 1);
@@ -478,17 +470,18 @@ static void sc_batch_with_failure(void **state)
 	store_stmt ok[3];
 	store_stmt bad[5];
 
-	SC_OK(s, store_exec(s, "CREATE TABLE sc_batch (k TEXT PRIMARY KEY, n INTEGER)", 0, NULL,
-	                    NULL, NULL));
+	SC_OK(s, store_exec(s, "CREATE TABLE sc_batch (k TEXT PRIMARY KEY, n INTEGER)", 0, NULL, NULL,
+	                    NULL));
 
 	/* All statements succeed: rc 0, changes counted, rows delivered. */
 	memset(ok, 0, sizeof(ok));
-	ok[0] = (store_stmt){.sql = "INSERT INTO sc_batch (k, n) VALUES ($1, $2)", .nparams = 2,
+	ok[0] = (store_stmt){.sql = "INSERT INTO sc_batch (k, n) VALUES ($1, $2)",
+	                     .nparams = 2,
 	                     .params = a};
-	ok[1] = (store_stmt){.sql = "INSERT INTO sc_batch (k, n) VALUES ($1, $2)", .nparams = 2,
+	ok[1] = (store_stmt){.sql = "INSERT INTO sc_batch (k, n) VALUES ($1, $2)",
+	                     .nparams = 2,
 	                     .params = b};
-	ok[2] = (store_stmt){.sql = "SELECT k, n FROM sc_batch ORDER BY k", .fn = sc_collect,
-	                     .arg = &r};
+	ok[2] = (store_stmt){.sql = "SELECT k, n FROM sc_batch ORDER BY k", .fn = sc_collect, .arg = &r};
 	SC_OK(s, s->ops->begin(s));
 	SC_OK(s, s->ops->exec_batch(s, ok, 3));
 	SC_OK(s, s->ops->commit(s));
@@ -511,12 +504,15 @@ static void sc_batch_with_failure(void **state)
 
 	/* The fourth of five fails: rc says which; the caller rolls back. */
 	memset(bad, 0, sizeof(bad));
-	bad[0] = (store_stmt){.sql = "INSERT INTO sc_batch (k, n) VALUES ($1, $2)", .nparams = 2,
+	bad[0] = (store_stmt){.sql = "INSERT INTO sc_batch (k, n) VALUES ($1, $2)",
+	                      .nparams = 2,
 	                      .params = c};
-	bad[1] = (store_stmt){.sql = "UPDATE sc_batch SET n = 0 WHERE k = $1", .nparams = 1,
+	bad[1] = (store_stmt){.sql = "UPDATE sc_batch SET n = 0 WHERE k = $1",
+	                      .nparams = 1,
 	                      .params = a};
 	bad[2] = (store_stmt){.sql = "SELECT COUNT(*) FROM sc_batch", .fn = sc_collect, .arg = &r};
-	bad[3] = (store_stmt){.sql = "INSERT INTO sc_batch (k, n) VALUES ($1, $2)", .nparams = 2,
+	bad[3] = (store_stmt){.sql = "INSERT INTO sc_batch (k, n) VALUES ($1, $2)",
+	                      .nparams = 2,
 	                      .params = a};
 	bad[4] = (store_stmt){.sql = "DELETE FROM sc_batch"};
 	SC_OK(s, s->ops->begin(s));
@@ -547,7 +543,8 @@ static void sc_batch_with_failure(void **state)
 	sc_assert_str(sc_cell(&r, 1, 0), "b");
 	sc_rows_free(&r);
 	memset(ok, 0, sizeof(ok));
-	ok[0] = (store_stmt){.sql = "INSERT INTO sc_batch (k, n) VALUES ($1, $2)", .nparams = 2,
+	ok[0] = (store_stmt){.sql = "INSERT INTO sc_batch (k, n) VALUES ($1, $2)",
+	                     .nparams = 2,
 	                     .params = c};
 	SC_OK(s, s->ops->begin(s));
 	SC_OK(s, s->ops->exec_batch(s, ok, 1));
@@ -559,7 +556,8 @@ static void sc_batch_with_failure(void **state)
 
 		memset(ok, 0, sizeof(ok));
 		ok[0] = (store_stmt){.sql = "SELECT k FROM sc_batch ORDER BY k",
-		                     .fn = sc_stop_after_one, .arg = &calls};
+		                     .fn = sc_stop_after_one,
+		                     .arg = &calls};
 		ok[1] = (store_stmt){.sql = "SELECT COUNT(*) FROM sc_batch"};
 		SC_OK(s, s->ops->begin(s));
 		assert_int_equal(s->ops->exec_batch(s, ok, 2), 7);
@@ -654,9 +652,8 @@ static void sc_sql_table_complete(void **state)
 	store *s = sc_fresh(state);
 	const store_sql *q = s->sql;
 	const char *const required[] = {
-		q->id_column,      q->ts_column,     q->migration_done, q->reward_lookup,
-		q->reward_insert,  q->policy_add,    q->policy_priors,  q->policy_rev_now,
-		q->episodes_expired, q->key_revoke,
+	    q->id_column,  q->ts_column,     q->migration_done, q->reward_lookup,    q->reward_insert,
+	    q->policy_add, q->policy_priors, q->policy_rev_now, q->episodes_expired, q->key_revoke,
 	};
 
 	assert_non_null(q);
@@ -664,17 +661,15 @@ static void sc_sql_table_complete(void **state)
 		assert_non_null(required[i]);
 		assert_true(required[i][0] != '\0');
 	}
-	assert_null(q->migration_extra[0]);  /* versions start at 1 */
+	assert_null(q->migration_extra[0]); /* versions start at 1 */
 }
 
-#define STORE_CASES                                                                      \
-	cmocka_unit_test(sc_exec_params_rows), cmocka_unit_test(sc_exec_prepared),           \
-		cmocka_unit_test(sc_null_params_results),                                    \
-		cmocka_unit_test(sc_unique_conflict),                                        \
-		cmocka_unit_test(sc_begin_rollback_commit),                                  \
-		cmocka_unit_test(sc_batch_with_failure), cmocka_unit_test(sc_episodes_1),    \
-		cmocka_unit_test(sc_episodes_3), cmocka_unit_test(sc_episodes_2000),         \
-		cmocka_unit_test(sc_episodes_two_batches),                                   \
-		cmocka_unit_test(sc_episodes_bad_row), cmocka_unit_test(sc_sql_table_complete)
+#define STORE_CASES                                                                              \
+	cmocka_unit_test(sc_exec_params_rows), cmocka_unit_test(sc_exec_prepared),               \
+	    cmocka_unit_test(sc_null_params_results), cmocka_unit_test(sc_unique_conflict),      \
+	    cmocka_unit_test(sc_begin_rollback_commit), cmocka_unit_test(sc_batch_with_failure), \
+	    cmocka_unit_test(sc_episodes_1), cmocka_unit_test(sc_episodes_3),                    \
+	    cmocka_unit_test(sc_episodes_2000), cmocka_unit_test(sc_episodes_two_batches),       \
+	    cmocka_unit_test(sc_episodes_bad_row), cmocka_unit_test(sc_sql_table_complete)
 
 #endif

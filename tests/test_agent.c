@@ -29,7 +29,7 @@
 #include "util.h"
 
 #define DRAWS 10000
-#define MAXO 16   /* offers in the requests built here */
+#define MAXO 16 /* offers in the requests built here */
 
 /* --- building requests --------------------------------------------------------- */
 
@@ -37,8 +37,7 @@
  * A request for Saturday 2022-01-01 with offers OFFER_1..OFFER_n, allowed
  * where mask has bit (i - 1) set for OFFER_i.
  */
-static void make_req(predict_req *r, int age, char gender, const char *region, int n,
-                     unsigned mask)
+static void make_req(predict_req *r, int age, char gender, const char *region, int n, unsigned mask)
 {
 	memset(r, 0, sizeof(*r));
 	util_strlcpy(r->customer_id, "152467", sizeof(r->customer_id));
@@ -95,15 +94,15 @@ static void learn(values *v, const char *state_key, const char *offer, double n,
  * every time for a deterministic-probability policy).
  */
 typedef struct tracker {
-	int exact;                       /* propensities must be constant per group */
+	int exact; /* propensities must be constant per group */
 	size_t n0, c0[MAXO];
 	double p0[MAXO];
 	size_t n1[MAXO], c1[MAXO][MAXO];
 	double p1[MAXO][MAXO];
 	size_t n2[MAXO][MAXO], c2[MAXO][MAXO][MAXO];
 	double p2[MAXO][MAXO][MAXO];
-	size_t first[MAXO];              /* slot-0 counts, for every policy */
-	size_t shown[MAXO];              /* shown in any slot */
+	size_t first[MAXO]; /* slot-0 counts, for every policy */
+	size_t shown[MAXO]; /* shown in any slot */
 } tracker;
 
 static tracker *tracker_new(int exact)
@@ -170,14 +169,13 @@ static void record(tracker *t, const predict_req *r, const agent_decision *d)
  * probabilities (4.5 standard deviations), and the probabilities of all
  * remaining offers must sum to 1.
  */
-static void check_group(const char *what, size_t n, const size_t *c, const double *p,
-                        size_t remaining)
+static void check_group(const char *what, size_t n, const size_t *c, const double *p, size_t remaining)
 {
 	double sum = 0;
 	size_t seen = 0;
 
 	if (n < 300)
-		return;  /* too few draws to compare frequencies */
+		return; /* too few draws to compare frequencies */
 	for (size_t o = 0; o < MAXO; o++) {
 		double f, sd;
 
@@ -257,7 +255,8 @@ static void test_weighted_frequencies(void **state)
 			continue;
 		}
 		if (fabs(t->p0[o] - w[o] / total) > 1e-12)
-			fail_msg("OFFER_%d slot 0 propensity %g, want %g", o + 1, t->p0[o], w[o] / total);
+			fail_msg("OFFER_%d slot 0 propensity %g, want %g", o + 1, t->p0[o],
+			         w[o] / total);
 	}
 	/* Slot 1 after OFFER_1: weights renormalised without it (46 - 10). */
 	assert_true(fabs(t->p1[0][3] - 6.0 / 36) < 1e-12);
@@ -308,8 +307,7 @@ static void test_weighted_few_allowed(void **state)
 }
 
 /* The slot-0 propensity of OFFER_i under the weighted policy for one customer. */
-static double weighted_p0(int age, char gender, const char *region, int offer_no, int n,
-                          unsigned mask)
+static double weighted_p0(int age, char gender, const char *region, int offer_no, int n, unsigned mask)
 {
 	agent_conf c;
 	predict_req r;
@@ -506,8 +504,7 @@ static values *dominant_values(const predict_req *r)
 
 static void test_dominant_offer(void **state)
 {
-	static const enum agent_policy policies[] = {POLICY_EPSILON_GREEDY, POLICY_THOMPSON,
-	                                             POLICY_UCB};
+	static const enum agent_policy policies[] = {POLICY_EPSILON_GREEDY, POLICY_THOMPSON, POLICY_UCB};
 	predict_req r;
 	values *v;
 
@@ -537,7 +534,7 @@ static void test_dominant_offer(void **state)
 			check_tracker(t, 10);
 		}
 		if (policies[i] == POLICY_THOMPSON)
-			check_tracker(t, 10);  /* exact propensities, by quadrature */
+			check_tracker(t, 10); /* exact propensities, by quadrature */
 		if (policies[i] == POLICY_UCB) {
 			/* All offers tried as often: UCB is deterministic here. */
 			assert_true(t->p0[6] == 1.0);
@@ -590,7 +587,7 @@ static void test_ucb_tries_unseen_first(void **state)
 
 	(void)state;
 	make_req(&r, 18, 'M', "Europa", 11, (1u << 11) - 1);
-	v = dominant_values(&r);  /* OFFER_11 has no data at any level */
+	v = dominant_values(&r); /* OFFER_11 has no data at any level */
 	agent_conf_default(&c);
 	c.policy = POLICY_UCB;
 	t = run_policy(&c, v, &r, 41, 1);
@@ -653,8 +650,8 @@ static void test_state_keys(void **state)
 	}
 }
 
-static int conf_from(const char *policy, double eps, const char *params, agent_conf *out,
-                     char *err, size_t errlen)
+static int conf_from(const char *policy, double eps, const char *params, agent_conf *out, char *err,
+                     size_t errlen)
 {
 	db_agent a;
 
@@ -797,19 +794,19 @@ static void test_rewards_scale(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_weighted_frequencies),
-		cmocka_unit_test(test_weighted_few_allowed),
-		cmocka_unit_test(test_weighted_precedence),
-		cmocka_unit_test(test_weighted_unnumbered_offers),
-		cmocka_unit_test(test_random_policy),
-		cmocka_unit_test(test_epsilon_greedy_exact_propensities),
-		cmocka_unit_test(test_dominant_offer),
-		cmocka_unit_test(test_thompson_propensities),
-		cmocka_unit_test(test_ucb_tries_unseen_first),
-		cmocka_unit_test(test_learning_policies_use_fallback),
-		cmocka_unit_test(test_state_keys),
-		cmocka_unit_test(test_conf_from_db),
-		cmocka_unit_test(test_rewards_scale),
+	    cmocka_unit_test(test_weighted_frequencies),
+	    cmocka_unit_test(test_weighted_few_allowed),
+	    cmocka_unit_test(test_weighted_precedence),
+	    cmocka_unit_test(test_weighted_unnumbered_offers),
+	    cmocka_unit_test(test_random_policy),
+	    cmocka_unit_test(test_epsilon_greedy_exact_propensities),
+	    cmocka_unit_test(test_dominant_offer),
+	    cmocka_unit_test(test_thompson_propensities),
+	    cmocka_unit_test(test_ucb_tries_unseen_first),
+	    cmocka_unit_test(test_learning_policies_use_fallback),
+	    cmocka_unit_test(test_state_keys),
+	    cmocka_unit_test(test_conf_from_db),
+	    cmocka_unit_test(test_rewards_scale),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -139,8 +139,8 @@ static void test_help_and_errors(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults_env_flags),
-		cmocka_unit_test(test_help_and_errors),
+	    cmocka_unit_test(test_defaults_env_flags),
+	    cmocka_unit_test(test_help_and_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

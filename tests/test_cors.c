@@ -38,8 +38,9 @@ static void test_list_matches_exactly(void **state)
 	char err[256] = "";
 
 	(void)state;
-	assert_int_equal(
-	    cors_parse(&c, " https://shop.example.com, http://127.0.0.1:8080 ,", err, sizeof(err)), 0);
+	assert_int_equal(cors_parse(&c, " https://shop.example.com, http://127.0.0.1:8080 ,", err,
+	                            sizeof(err)),
+	                 0);
 	assert_true(cors_enabled(&c));
 	assert_int_equal(c.n, 2);
 	assert_true(cors_allowed(&c, "https://shop.example.com"));
@@ -72,8 +73,12 @@ static void test_star_allows_any(void **state)
 static void test_refuses_what_is_not_an_origin(void **state)
 {
 	static const char *const bad[] = {
-	    "https://shop.example.com/", "https://shop.example.com/page", "shop.example.com",
-	    "ftp://shop.example.com",    "https://",                      "http://",
+	    "https://shop.example.com/",
+	    "https://shop.example.com/page",
+	    "shop.example.com",
+	    "ftp://shop.example.com",
+	    "https://",
+	    "http://",
 	    "https://a.example,/x",
 	};
 	cors c;
@@ -105,11 +110,11 @@ static void test_at_most_cors_max(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_none_by_default),
-		cmocka_unit_test(test_list_matches_exactly),
-		cmocka_unit_test(test_star_allows_any),
-		cmocka_unit_test(test_refuses_what_is_not_an_origin),
-		cmocka_unit_test(test_at_most_cors_max),
+	    cmocka_unit_test(test_none_by_default),
+	    cmocka_unit_test(test_list_matches_exactly),
+	    cmocka_unit_test(test_star_allows_any),
+	    cmocka_unit_test(test_refuses_what_is_not_an_origin),
+	    cmocka_unit_test(test_at_most_cors_max),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,9 +26,9 @@
 typedef struct seen {
 	int n;
 	int cap;
-	char **line;      /* "ROW|ID|BODY-or-ERROR" */
-	json_t **body;    /* kept bodies (NULL for errors) */
-	int stop_at;      /* return 1 from the callback at this row (0: never) */
+	char **line;   /* "ROW|ID|BODY-or-ERROR" */
+	json_t **body; /* kept bodies (NULL for errors) */
+	int stop_at;   /* return 1 from the callback at this row (0: never) */
 } seen;
 
 static int collect(void *arg, const csv_record *rec)
@@ -206,12 +206,12 @@ static void test_company_b(void **unused)
 	assert_int_equal(europa, 8);
 	assert_int_equal(over65, 2);
 	/* Row 10 is 71 in Europa, row 14 is 80 in the Americas. */
-	assert_string_equal(s.line[9],
-	    "10|2394832|{\"customer_id\":\"2394832\",\"timestamp\":\"" TODAY "\",\"states\":"
-	    "{\"age\":71,\"gender\":\"M\",\"client-since\":\"unknown\",\"region\":\"Europa\","
-	    "\"last_offer\":\"OFFER_2\"},\"offers\":{\"OFFER_1\":false,\"OFFER_2\":true,"
-	    "\"OFFER_3\":false,\"OFFER_4\":false,\"OFFER_5\":false,\"OFFER_6\":false,"
-	    "\"OFFER_7\":true,\"OFFER_8\":true,\"OFFER_9\":true,\"OFFER_10\":true}}");
+	assert_string_equal(
+	    s.line[9], "10|2394832|{\"customer_id\":\"2394832\",\"timestamp\":\"" TODAY "\",\"states\":"
+	               "{\"age\":71,\"gender\":\"M\",\"client-since\":\"unknown\",\"region\":\"Europa\","
+	               "\"last_offer\":\"OFFER_2\"},\"offers\":{\"OFFER_1\":false,\"OFFER_2\":true,"
+	               "\"OFFER_3\":false,\"OFFER_4\":false,\"OFFER_5\":false,\"OFFER_6\":false,"
+	               "\"OFFER_7\":true,\"OFFER_8\":true,\"OFFER_9\":true,\"OFFER_10\":true}}");
 	assert_false(offer(s.body[13], 1));
 	assert_true(offer(s.body[13], 5));
 	/* Genders: M, f, Male, F, blank, MALE, female all normalised. */
@@ -296,28 +296,32 @@ static void test_messy_semicolon(void **unused)
 	/* 12 data rows and one blank line: every row is reported, in order. */
 	assert_int_equal(s.n, 12);
 	/* BOM stripped, "Customer ID" / "ClientSince" / "LastOffer" mapped, yes/Y/1 read. */
-	assert_string_equal(s.line[0],
+	assert_string_equal(
+	    s.line[0],
 	    "1|1001|{\"customer_id\":\"1001\",\"timestamp\":\"2022-01-01\",\"states\":{\"age\":30,"
 	    "\"gender\":\"M\",\"client-since\":\"2020-05-06\",\"region\":\"Europa\",\"last_offer\":"
 	    "\"OFFER_2\"},\"offers\":{\"OFFER_1\":true,\"OFFER_2\":true,\"OFFER_3\":true,"
 	    "\"OFFER_4\":false,\"OFFER_5\":false,\"OFFER_6\":false}}");
 	/* Date-time kept as its date; quoted field with ';' in an ignored column. */
-	assert_string_equal(s.line[1],
+	assert_string_equal(
+	    s.line[1],
 	    "2|1002|{\"customer_id\":\"1002\",\"timestamp\":\"2022-02-03\",\"states\":{\"age\":71,"
 	    "\"gender\":\"F\",\"client-since\":\"unknown\",\"region\":\"Asia\",\"last_offer\":"
 	    "\"unknown\"},\"offers\":{\"OFFER_1\":false,\"OFFER_2\":false,\"OFFER_3\":false,"
 	    "\"OFFER_4\":false,\"OFFER_5\":false,\"OFFER_6\":true}}");
 	assert_string_equal(s.line[2], "3|1003|ERROR age is not a number: 'abc'");
 	assert_string_equal(s.line[3], "4||ERROR missing customer_id");
-	assert_string_equal(s.line[4],
-	    "5|1005|ERROR no eligible offer: every offer is false or denied by the rules");
+	assert_string_equal(
+	    s.line[4], "5|1005|ERROR no eligible offer: every offer is false or denied by the rules");
 	/* Quoted id, blank timestamp -> today, quoted region trimmed, newline inside quotes. */
-	assert_string_equal(s.line[5],
+	assert_string_equal(
+	    s.line[5],
 	    "6|1006|{\"customer_id\":\"1006\",\"timestamp\":\"" TODAY "\",\"states\":{\"age\":25,"
 	    "\"gender\":\"F\",\"client-since\":\"unknown\",\"region\":\"Americas\",\"last_offer\":"
 	    "\"OFFER_9\"},\"offers\":{\"OFFER_1\":true,\"OFFER_2\":true,\"OFFER_3\":true,"
 	    "\"OFFER_4\":true,\"OFFER_5\":true,\"OFFER_6\":true}}");
-	assert_string_equal(s.line[6],
+	assert_string_equal(
+	    s.line[6],
 	    "7|1007|ERROR missing columns: the row has 10 of 14 (the first missing is OFFER_4)");
 	assert_string_equal(s.line[7], "8|1008|ERROR too many columns: 15, the header has 14");
 	assert_string_equal(s.line[8], "9|1009|ERROR OFFER_1 is not true or false: 'maybe'");
@@ -348,17 +352,19 @@ static void test_messy_comma(void **unused)
 	run_all_chunkings(data, len, rs, &s);
 	assert_int_equal(s.n, 6);
 	/* No timestamp / client-since / last_offer columns: defaults. */
-	assert_string_equal(s.line[0],
+	assert_string_equal(
+	    s.line[0],
 	    "1|C,1|{\"customer_id\":\"C,1\",\"timestamp\":\"" TODAY "\",\"states\":{\"age\":45,"
 	    "\"gender\":\"M\",\"client-since\":\"unknown\",\"region\":\"Europa\",\"last_offer\":"
 	    "\"unknown\"},\"offers\":{\"OFFER_1\":true,\"OFFER_2\":false,\"OFFER_3\":true}}");
 	assert_non_null(s.body[1]);
 	assert_string_equal(s.line[2],
-	    "3|C3|ERROR no eligible offer: every offer is false or denied by the rules");
+	                    "3|C3|ERROR no eligible offer: every offer is false or denied by the rules");
 	assert_string_equal(s.line[3], "4|C4|ERROR age is out of range 0..150: '200'");
 	/* "18.0" is a whole number written by a spreadsheet; 18.5 is not an age. */
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(s.body[4], "states"),
-	                                                    "age")), 18);
+	assert_int_equal(json_integer_value(
+	                     json_object_get(json_object_get(s.body[4], "states"), "age")),
+	                 18);
 	assert_string_equal(s.line[5], "6|C6|ERROR age is not a number: '18.5'");
 	seen_free(&s);
 	free(data);
@@ -393,13 +399,13 @@ static void test_header_errors(void **unused)
 		const char *text;
 		const char *msg;
 	} cases[] = {
-		{"", "empty input"},
-		{"\xEF\xBB\xBF", "empty input"},
-		{"customer_id;Offer_1\r\n1;true\r\n", "no age column"},
-		{"customer_id;age;region\r\n1;2;x\r\n", "no offer columns"},
-		{"customer_id;age;Age;Offer_1\n", "columns 2 and 3 are both age"},
-		{"customer_id;age;Offer_1;offer-1\n", "columns 3 and 4 are both OFFER_1"},
-		{"cust_id;age;client_since;Client-Since;offer1\n", "both client-since"},
+	    {"", "empty input"},
+	    {"\xEF\xBB\xBF", "empty input"},
+	    {"customer_id;Offer_1\r\n1;true\r\n", "no age column"},
+	    {"customer_id;age;region\r\n1;2;x\r\n", "no offer columns"},
+	    {"customer_id;age;Age;Offer_1\n", "columns 2 and 3 are both age"},
+	    {"customer_id;age;Offer_1;offer-1\n", "columns 3 and 4 are both OFFER_1"},
+	    {"cust_id;age;client_since;Client-Since;offer1\n", "both client-since"},
 	};
 
 	(void)unused;
@@ -425,17 +431,21 @@ static void test_header_only_and_variants(void **unused)
 	assert_int_equal(s.n, 0);
 	seen_free(&s);
 	/* Header aliases; CR-only line ends; tab delimiter; quoted header names. */
-	assert_int_equal(run_text("\"Customer-Number\"\tAge\tSEX\tOFFER 2\tOffer_1\rX\t40\tmale\tno\tyes\r",
-	                          &s, NULL, 0), 0);
+	assert_int_equal(
+	    run_text("\"Customer-Number\"\tAge\tSEX\tOFFER 2\tOffer_1\rX\t40\tmale\tno\tyes\r", &s, NULL,
+	             0),
+	    0);
 	assert_int_equal(s.n, 1);
-	assert_string_equal(s.line[0],
+	assert_string_equal(
+	    s.line[0],
 	    "1|X|{\"customer_id\":\"X\",\"timestamp\":\"" TODAY "\",\"states\":{\"age\":40,"
 	    "\"gender\":\"M\",\"client-since\":\"unknown\",\"region\":\"unknown\",\"last_offer\":"
 	    "\"unknown\"},\"offers\":{\"OFFER_1\":true,\"OFFER_2\":false}}");
 	seen_free(&s);
 	/* A tab inside a ';' file is data, not a delimiter, and is trimmed. */
 	assert_int_equal(run_text("customer_id;age;region;Offer_1\n 7 ;\t9\t;North America;1\n", &s,
-	                          NULL, 0), 0);
+	                          NULL, 0),
+	                 0);
 	assert_string_equal(json_string_value(json_object_get(s.body[0], "customer_id")), "7");
 	assert_string_equal(state(s.body[0], "region"), "North America");
 	seen_free(&s);
@@ -445,26 +455,27 @@ static void test_values(void **unused)
 {
 	static const struct {
 		const char *row;
-		const char *expect;  /* substring of the record line */
+		const char *expect; /* substring of the record line */
 	} cases[] = {
-		{"1;30;2022-13-01;;1", "ERROR timestamp is not a date (YYYY-MM-DD): '2022-13-01'"},
-		{"1;30;01/02/2022;;1", "ERROR timestamp is not a date"},
-		{"1;30;2023-02-29;;1", "ERROR timestamp is not a date"},
-		{"1;30;2024-02-29;;1", "\"timestamp\":\"2024-02-29\""},
-		{"1;30;2024-02-29 12:00;;1", "\"timestamp\":\"2024-02-29\""},
-		{"1;30;1969-12-31;;1", "\"timestamp\":\"" TODAY "\""},
-		{"1;30;2020-01-01;2020-01-0;1", "ERROR client-since is not a date"},
-		{"1;30;2020-01-01;1900-01-01;1", "\"client-since\":\"unknown\""},
-		{"1;;2020-01-01;;1", "ERROR missing age"},
-		{"1;-1;2020-01-01;;1", "ERROR age is out of range 0..150: '-1'"},
-		{"1;1e3;2020-01-01;;1", "ERROR age is out of range"},
-		{"1;30;2020-01-01;;2", "ERROR OFFER_1 is not true or false: '2'"},
-		{"1;30;2020-01-01;; YES ", "\"OFFER_1\":true"},
+	    {"1;30;2022-13-01;;1", "ERROR timestamp is not a date (YYYY-MM-DD): '2022-13-01'"},
+	    {"1;30;01/02/2022;;1", "ERROR timestamp is not a date"},
+	    {"1;30;2023-02-29;;1", "ERROR timestamp is not a date"},
+	    {"1;30;2024-02-29;;1", "\"timestamp\":\"2024-02-29\""},
+	    {"1;30;2024-02-29 12:00;;1", "\"timestamp\":\"2024-02-29\""},
+	    {"1;30;1969-12-31;;1", "\"timestamp\":\"" TODAY "\""},
+	    {"1;30;2020-01-01;2020-01-0;1", "ERROR client-since is not a date"},
+	    {"1;30;2020-01-01;1900-01-01;1", "\"client-since\":\"unknown\""},
+	    {"1;;2020-01-01;;1", "ERROR missing age"},
+	    {"1;-1;2020-01-01;;1", "ERROR age is out of range 0..150: '-1'"},
+	    {"1;1e3;2020-01-01;;1", "ERROR age is out of range"},
+	    {"1;30;2020-01-01;;2", "ERROR OFFER_1 is not true or false: '2'"},
+	    {"1;30;2020-01-01;; YES ", "\"OFFER_1\":true"},
 	};
 
 	(void)unused;
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
-		char *text = xasprintf("customer_id;age;timestamp;client_since;Offer_1\n%s\n", cases[i].row);
+		char *text = xasprintf("customer_id;age;timestamp;client_since;Offer_1\n%s\n",
+		                       cases[i].row);
 		seen s = {0};
 
 		assert_int_equal(run_text(text, &s, NULL, 0), 0);
@@ -550,14 +561,16 @@ static void test_field_limits(void **unused)
 	buf_free(&b);
 
 	/* An open quote at the end of the file is reported on its row. */
-	assert_int_equal(run_text("customer_id;age;Offer_1\n1;30;1\n2;30;\"1\n3;30;1\n", &s, NULL, 0), 0);
+	assert_int_equal(run_text("customer_id;age;Offer_1\n1;30;1\n2;30;\"1\n3;30;1\n", &s, NULL, 0),
+	                 0);
 	assert_int_equal(s.n, 2);
 	assert_non_null(strstr(s.line[1], "2|2|ERROR a quoted field is not closed"));
 	seen_free(&s);
 
 	/* A NUL byte inside a field. */
 	{
-		static const char nul[] = "customer_id;age;Offer_1\n1;3\0" "0;1\n";
+		static const char nul[] = "customer_id;age;Offer_1\n1;3\0"
+		                          "0;1\n";
 
 		assert_int_equal(run(nul, sizeof(nul) - 1, 0, NULL, &s, NULL, 0), 0);
 	}
@@ -565,7 +578,8 @@ static void test_field_limits(void **unused)
 	seen_free(&s);
 
 	/* Invalid UTF-8 cannot go into JSON: named, not dropped. */
-	assert_int_equal(run_text("customer_id;age;region;Offer_1\n1;30;Am\xE9rica;1\n", &s, NULL, 0), 0);
+	assert_int_equal(run_text("customer_id;age;region;Offer_1\n1;30;Am\xE9rica;1\n", &s, NULL, 0),
+	                 0);
 	assert_string_equal(s.line[0], "1|1|ERROR region is not valid UTF-8 (save the file as UTF-8)");
 	seen_free(&s);
 
@@ -636,9 +650,11 @@ static void test_column_and_row_limits(void **unused)
 static void test_write(void **unused)
 {
 	buf b;
-	csv_result ok = {.customer_id = "2394823", .response_date = "2030-06-15",
+	csv_result ok = {.customer_id = "2394823",
+	                 .response_date = "2030-06-15",
 	                 .offers = {"OFFER_2", "OFFER_1", "OFFER_9"}};
-	csv_result two = {.customer_id = "a,b", .response_date = "2030-06-15",
+	csv_result two = {.customer_id = "a,b",
+	                  .response_date = "2030-06-15",
 	                  .offers = {"OFFER_2", "OFFER_1"},
 	                  .products = {"IPHONE 13", NULL}};
 	csv_result bad = {.customer_id = "", .error = "age is not a number: 'x\"y'\nz"};
@@ -648,22 +664,22 @@ static void test_write(void **unused)
 	assert_int_equal(csv_write_header(&b, 0), 0);
 	assert_int_equal(csv_write_result(&b, &ok, 0), 0);
 	assert_int_equal(csv_write_result(&b, &bad, 0), 0);
-	assert_string_equal(b.data,
-	    "customer_id,response_date,offer_1,offer_2,offer_3,status,error\r\n"
-	    "2394823,2030-06-15,OFFER_2,OFFER_1,OFFER_9,ok,\r\n"
-	    ",,,,,error,\"age is not a number: 'x\"\"y'\nz\"\r\n");
+	assert_string_equal(b.data, "customer_id,response_date,offer_1,offer_2,offer_3,status,error\r\n"
+	                            "2394823,2030-06-15,OFFER_2,OFFER_1,OFFER_9,ok,\r\n"
+	                            ",,,,,error,\"age is not a number: 'x\"\"y'\nz\"\r\n");
 	buf_reset(&b);
 	assert_int_equal(csv_write_header(&b, 1), 0);
 	assert_int_equal(csv_write_result(&b, &two, 1), 0);
-	assert_string_equal(b.data,
-	    "customer_id,response_date,offer_1,offer_2,offer_3,product_1,product_2,product_3,"
-	    "status,error\r\n"
-	    "\"a,b\",2030-06-15,OFFER_2,OFFER_1,,IPHONE 13,,,ok,\r\n");
+	assert_string_equal(
+	    b.data, "customer_id,response_date,offer_1,offer_2,offer_3,product_1,product_2,product_3,"
+	            "status,error\r\n"
+	            "\"a,b\",2030-06-15,OFFER_2,OFFER_1,,IPHONE 13,,,ok,\r\n");
 	buf_reset(&b);
 	assert_int_equal(csv_write_field(&b, " lead"), 0);
 	assert_int_equal(csv_write_field(&b, "\"\""), 0);
 	/* " lead" then a field of two quotes: open, two doubled quotes, close. */
-	assert_string_equal(b.data, "\" lead\"" "\"\"\"\"\"\"");
+	assert_string_equal(b.data, "\" lead\""
+	                            "\"\"\"\"\"\"");
 	buf_free(&b);
 
 	/* The buffer's limit holds: an over-long write fails instead of growing. */
@@ -773,21 +789,21 @@ static void test_row_request_equals_json_request(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_company_b),
-		cmocka_unit_test(test_company_b_no_rules),
-		cmocka_unit_test(test_rules_see_normalised_region),
-		cmocka_unit_test(test_row_request_equals_json_request),
-		cmocka_unit_test(test_messy_semicolon),
-		cmocka_unit_test(test_messy_comma),
-		cmocka_unit_test(test_header_without_customer_id),
-		cmocka_unit_test(test_header_errors),
-		cmocka_unit_test(test_header_only_and_variants),
-		cmocka_unit_test(test_values),
-		cmocka_unit_test(test_helpers),
-		cmocka_unit_test(test_field_limits),
-		cmocka_unit_test(test_column_and_row_limits),
-		cmocka_unit_test(test_write),
-		cmocka_unit_test(test_write_roundtrip),
+	    cmocka_unit_test(test_company_b),
+	    cmocka_unit_test(test_company_b_no_rules),
+	    cmocka_unit_test(test_rules_see_normalised_region),
+	    cmocka_unit_test(test_row_request_equals_json_request),
+	    cmocka_unit_test(test_messy_semicolon),
+	    cmocka_unit_test(test_messy_comma),
+	    cmocka_unit_test(test_header_without_customer_id),
+	    cmocka_unit_test(test_header_errors),
+	    cmocka_unit_test(test_header_only_and_variants),
+	    cmocka_unit_test(test_values),
+	    cmocka_unit_test(test_helpers),
+	    cmocka_unit_test(test_field_limits),
+	    cmocka_unit_test(test_column_and_row_limits),
+	    cmocka_unit_test(test_write),
+	    cmocka_unit_test(test_write_roundtrip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

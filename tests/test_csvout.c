@@ -88,9 +88,9 @@ static void test_roundtrip(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_formula_cells),
-		cmocka_unit_test(test_result_row),
-		cmocka_unit_test(test_roundtrip),
+	    cmocka_unit_test(test_formula_cells),
+	    cmocka_unit_test(test_result_row),
+	    cmocka_unit_test(test_roundtrip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,21 +20,21 @@
 #include "util.h"
 
 static const csvr_options small = {
-	.delim = 0,
-	.columns_max = 8,
-	.field_max = 16,
-	.field_hard_max = 4096,
-	.field_hard_rc = ERR_INVAL,
-	.header_max = 256,
-	.rows_max = 100,
+    .delim = 0,
+    .columns_max = 8,
+    .field_max = 16,
+    .field_hard_max = 4096,
+    .field_hard_rc = ERR_INVAL,
+    .header_max = 256,
+    .rows_max = 100,
 };
 
 /* Every row as "N:nfields:[f0][f1]..." with markers for problems, one per line. */
 typedef struct trace {
 	buf b;
 	csvr *r;
-	int64_t stop_at;   /* a data row whose callback returns 7; 0 for never */
-	int fail_at;       /* a data row whose callback calls csvr_fail; 0 for never */
+	int64_t stop_at; /* a data row whose callback returns 7; 0 for never */
+	int fail_at;     /* a data row whose callback calls csvr_fail; 0 for never */
 } trace;
 
 static int on_row(void *arg, const csvr_row *row)
@@ -66,8 +66,8 @@ static int on_row(void *arg, const csvr_row *row)
  * Reads text with opt, whole and byte by byte; both must agree. Returns the
  * result, the trace in *out (caller frees) and the error into err.
  */
-static int read_text(const csvr_options *opt, const char *text, size_t len, trace *tmpl,
-                     char **out, char *err, size_t errlen)
+static int read_text(const csvr_options *opt, const char *text, size_t len, trace *tmpl, char **out,
+                     char *err, size_t errlen)
 {
 	char *got[2];
 	int rcs[2];
@@ -138,7 +138,10 @@ static void test_delimiters(void **unused)
 static void test_bom_line_ends_quotes(void **unused)
 {
 	(void)unused;
-	expect(&small, "\xEF\xBB\xBF" "a,b\r\n1,2\r\n", 0, "0:2:[a][b]\n1:2:[1][2]\n", NULL);
+	expect(&small,
+	       "\xEF\xBB\xBF"
+	       "a,b\r\n1,2\r\n",
+	       0, "0:2:[a][b]\n1:2:[1][2]\n", NULL);
 	expect(&small, "a,b\r1,2\r3,4", 0, "0:2:[a][b]\n1:2:[1][2]\n2:2:[3][4]\n", NULL);
 	/* Blank lines are skipped and not counted. */
 	expect(&small, "a,b\n\n\r\n1,2\n\n3,4\n\n", 0, "0:2:[a][b]\n1:2:[1][2]\n2:2:[3][4]\n", NULL);
@@ -275,12 +278,12 @@ static void test_names(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_delimiters),
-		cmocka_unit_test(test_bom_line_ends_quotes),
-		cmocka_unit_test(test_widths_and_field_limits),
-		cmocka_unit_test(test_hard_limits),
-		cmocka_unit_test(test_callback_stops),
-		cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_delimiters),
+	    cmocka_unit_test(test_bom_line_ends_quotes),
+	    cmocka_unit_test(test_widths_and_field_limits),
+	    cmocka_unit_test(test_hard_limits),
+	    cmocka_unit_test(test_callback_stops),
+	    cmocka_unit_test(test_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,10 +31,10 @@ static void test_gender(void **unused)
 		const char *in;
 		char want;
 	} cases[] = {
-	    {"M", 'M'},       {"m", 'M'},      {"Male", 'M'},  {"MALE", 'M'},   {" male ", 'M'},
-	    {"\tman\r\n", 'M'}, {"Man", 'M'},    {"F", 'F'},     {"f", 'F'},      {"Female", 'F'},
-	    {"FEMALE ", 'F'}, {"woman", 'F'},  {"", 'U'},      {"  ", 'U'},     {"x", 'U'},
-	    {"Mal", 'U'},     {"other", 'U'},  {"unknown", 'U'}, {"M F", 'U'},  {"male.", 'U'},
+	    {"M", 'M'},         {"m", 'M'},     {"Male", 'M'},    {"MALE", 'M'}, {" male ", 'M'},
+	    {"\tman\r\n", 'M'}, {"Man", 'M'},   {"F", 'F'},       {"f", 'F'},    {"Female", 'F'},
+	    {"FEMALE ", 'F'},   {"woman", 'F'}, {"", 'U'},        {"  ", 'U'},   {"x", 'U'},
+	    {"Mal", 'U'},       {"other", 'U'}, {"unknown", 'U'}, {"M F", 'U'},  {"male.", 'U'},
 	};
 
 	(void)unused;
@@ -63,11 +63,21 @@ static void test_region(void **unused)
 		const char *in;
 		const char *want;
 	} cases[] = {
-	    {"Europa", "Europa"},          {"europa", "Europa"},     {"Europe", "Europa"},
-	    {" EU ", "Europa"},            {"Americas", "Americas"}, {"america", "Americas"},
-	    {"North America", "Americas"}, {"LATAM", "Americas"},    {"south america", "Americas"},
-	    {"Asia", "Asia"},              {"APAC", "Asia"},         {"", "Unknown"},
-	    {"Mars", "Unknown"},           {"Europa!", "Unknown"},   {"NorthAmerica", "Unknown"},
+	    {"Europa", "Europa"},
+	    {"europa", "Europa"},
+	    {"Europe", "Europa"},
+	    {" EU ", "Europa"},
+	    {"Americas", "Americas"},
+	    {"america", "Americas"},
+	    {"North America", "Americas"},
+	    {"LATAM", "Americas"},
+	    {"south america", "Americas"},
+	    {"Asia", "Asia"},
+	    {"APAC", "Asia"},
+	    {"", "Unknown"},
+	    {"Mars", "Unknown"},
+	    {"Europa!", "Unknown"},
+	    {"NorthAmerica", "Unknown"},
 	};
 
 	(void)unused;
@@ -89,7 +99,7 @@ static void test_age(void **unused)
 	assert_int_equal(age, 71);
 	assert_int_equal(customer_age_text("29.9", &d), 0);
 	assert_int_equal(customer_age(d, &age), 0);
-	assert_int_equal(age, 29);  /* truncated: still under 30 */
+	assert_int_equal(age, 29); /* truncated: still under 30 */
 	assert_int_equal(customer_age_text("1e3", &d), 0);
 	assert_int_equal(customer_age(d, &age), ERR_RANGE);
 	assert_int_equal(customer_age_text("-1", &d), 0);
@@ -99,8 +109,8 @@ static void test_age(void **unused)
 	assert_int_equal(customer_age(150.5, &age), ERR_RANGE);
 	assert_int_equal(customer_age(0, &age), 0);
 	assert_int_equal(age, 0);
-	static const char *const bad[] = {"", " 45", "abc", "0x10", "nan", "inf", "1e400", "45 years",
-	                                  "4 5"};
+	static const char *const bad[] = {"",    " 45",   "abc",      "0x10", "nan",
+	                                  "inf", "1e400", "45 years", "4 5"};
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(bad); i++) {
 		if (customer_age_text(bad[i], &d) != ERR_INVAL)
 			fail_msg("age \"%s\" read as a number", bad[i]);
@@ -111,14 +121,15 @@ static void test_flags(void **unused)
 {
 	static const struct {
 		const char *in;
-		int json;  /* -1: not a flag */
+		int json; /* -1: not a flag */
 		int csv;
 	} cases[] = {
-	    {"true", 1, 1},  {"True", 1, 1},  {"TRUE", 1, 1},  {"tRuE", 1, 1},  {"1", 1, 1},
-	    {"false", 0, 0}, {"False", 0, 0}, {"FALSE", 0, 0}, {"0", 0, 0},     {"yes", -1, 1},
-	    {"Y", -1, 1},    {"t", -1, 1},    {"T", -1, 1},    {"no", -1, 0},   {"N", -1, 0},
-	    {"f", -1, 0},    {"", -1, 0},     {" true", -1, -1}, {"maybe", -1, -1}, {"2", -1, -1},
-	    {"-1", -1, -1},  {"yes please", -1, -1}, {"01", -1, -1},
+	    {"true", 1, 1}, {"True", 1, 1},         {"TRUE", 1, 1},    {"tRuE", 1, 1},
+	    {"1", 1, 1},    {"false", 0, 0},        {"False", 0, 0},   {"FALSE", 0, 0},
+	    {"0", 0, 0},    {"yes", -1, 1},         {"Y", -1, 1},      {"t", -1, 1},
+	    {"T", -1, 1},   {"no", -1, 0},          {"N", -1, 0},      {"f", -1, 0},
+	    {"", -1, 0},    {" true", -1, -1},      {"maybe", -1, -1}, {"2", -1, -1},
+	    {"-1", -1, -1}, {"yes please", -1, -1}, {"01", -1, -1},
 	};
 
 	(void)unused;
@@ -140,10 +151,10 @@ static void test_offer_number(void **unused)
 	static const struct {
 		const char *s;
 		int n;
-	} ok[] = {{"OFFER_4", 4}, {"offer_4", 4}, {"Offer-10", 10}, {"offer 7", 7},
-	          {"OFFER4", 4}, {"OFFER_999", 999}, {"offer_01", 1}};
-	static const char *const bad[] = {"OFFER_", "OFFER_0", "OFFER_1000", "OFFER_-1",
-	                                  "OFFER_ 1", "OFFER__1", "OFFER_1x", "OFF_1", "", "4"};
+	} ok[] = {{"OFFER_4", 4}, {"offer_4", 4},     {"Offer-10", 10}, {"offer 7", 7},
+	          {"OFFER4", 4},  {"OFFER_999", 999}, {"offer_01", 1}};
+	static const char *const bad[] = {"OFFER_",   "OFFER_0",  "OFFER_1000", "OFFER_-1", "OFFER_ 1",
+	                                  "OFFER__1", "OFFER_1x", "OFF_1",      "",         "4"};
 
 	(void)unused;
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(ok); i++) {
@@ -166,15 +177,25 @@ static void test_offer_ids(void **unused)
 		const char *in;
 		const char *want;
 	} ok[] = {
-	    {"OFFER_1", "OFFER_1"},   {"offer_1", "OFFER_1"}, {"Offer_1", "OFFER_1"},
-	    {"offer-1", "OFFER_1"},   {"Offer 1", "OFFER_1"}, {"OFFER1", "OFFER_1"},
-	    {"offer_01", "OFFER_1"},  {"OFFER_999", "OFFER_999"},
+	    {"OFFER_1", "OFFER_1"},
+	    {"offer_1", "OFFER_1"},
+	    {"Offer_1", "OFFER_1"},
+	    {"offer-1", "OFFER_1"},
+	    {"Offer 1", "OFFER_1"},
+	    {"OFFER1", "OFFER_1"},
+	    {"offer_01", "OFFER_1"},
+	    {"OFFER_999", "OFFER_999"},
 	    /* Not an offer number: kept as written, case included. */
-	    {"A", "A"},               {"85123A", "85123A"},   {"OFFER_1000", "OFFER_1000"},
-	    {"offer_0", "offer_0"},   {"Offer_1x", "Offer_1x"}, {"OFFER__1", "OFFER__1"},
+	    {"A", "A"},
+	    {"85123A", "85123A"},
+	    {"OFFER_1000", "OFFER_1000"},
+	    {"offer_0", "offer_0"},
+	    {"Offer_1x", "Offer_1x"},
+	    {"OFFER__1", "OFFER__1"},
 	};
-	static const char *const bad[] = {"", "a,b", "x\ty", "line\n",
-	                                  "0123456789012345678901234567890123456789012345678901234567890123"};
+	static const char *const bad[] =
+	    {"", "a,b", "x\ty", "line\n",
+	     "0123456789012345678901234567890123456789012345678901234567890123"};
 	char out[CUSTOMER_OFFER_ID_MAX + 1];
 	char small[7];
 
@@ -188,8 +209,10 @@ static void test_offer_ids(void **unused)
 			fail_msg("offer id \"%s\" accepted", bad[i]);
 	}
 	/* 63 bytes is the longest id. */
-	assert_int_equal(customer_offer_id("012345678901234567890123456789012345678901234567890123456789012",
-	                                   out, sizeof(out)), 0);
+	assert_int_equal(
+	    customer_offer_id("012345678901234567890123456789012345678901234567890123456789012", out,
+	                      sizeof(out)),
+	    0);
 	assert_int_equal(customer_offer_id("OFFER_12", small, sizeof(small)), ERR_RANGE);
 	assert_int_equal(customer_offer_name(7, out, sizeof(out)), 0);
 	assert_string_equal(out, "OFFER_7");
@@ -229,7 +252,7 @@ static void test_segment_and_state_key(void **state)
 	customer_segment(&cu, NULL, seg, sizeof(seg));
 	assert_string_equal(seg, "Europa-M-lt30");
 	cu.age = 29;
-	customer_segment(&cu, "", seg, sizeof(seg));  /* an empty RFM segment is none */
+	customer_segment(&cu, "", seg, sizeof(seg)); /* an empty RFM segment is none */
 	assert_string_equal(seg, "Europa-M-lt30");
 	cu.age = 30;
 	cu.gender = 'F';
@@ -301,10 +324,11 @@ static void test_train_key_is_predict_key(void **state)
 		snprintf(export_text, sizeof(export_text), "%d/%d/%d 8:26", d.month, d.day, d.year);
 		assert_int_equal(date_parse_export(export_text, &export_date), 0);
 		date_from_days(date_days(&export_date), &export_date);
-		body = xasprintf("{\"customer_id\": \"c1\", \"timestamp\": \"%04d-%02d-%02dT23:30:00-05:00\", "
-		                 "\"states\": {\"age\": 40, \"gender\": \"woman\", \"region\": \"Europe\"}, "
-		                 "\"offers\": {\"OFFER_1\": true, \"OFFER_2\": true}}",
-		                 d.year, d.month, d.day);
+		body = xasprintf(
+		    "{\"customer_id\": \"c1\", \"timestamp\": \"%04d-%02d-%02dT23:30:00-05:00\", "
+		    "\"states\": {\"age\": 40, \"gender\": \"woman\", \"region\": \"Europe\"}, "
+		    "\"offers\": {\"OFFER_1\": true, \"OFFER_2\": true}}",
+		    d.year, d.month, d.day);
 		assert_int_equal(request_parse_predict(body, strlen(body), &req, &e), 0);
 		for (int seg = 0; seg < RFM_SEGMENTS; seg++) {
 			const char *rfm = rfm_segment_name(seg);
@@ -312,7 +336,9 @@ static void test_train_key_is_predict_key(void **state)
 			agent_decision dec;
 
 			assert_int_equal(rfm_state_key(seg, export_date.month, export_date.day,
-			                               export_date.weekday, train_key, sizeof(train_key)), 0);
+			                               export_date.weekday, train_key,
+			                               sizeof(train_key)),
+			                 0);
 			assert_int_equal(agent_decide(&conf, v, &g, "A", &req, rfm, &dec), 0);
 			assert_string_equal(dec.state_key, train_key);
 		}
@@ -323,7 +349,8 @@ static void test_train_key_is_predict_key(void **state)
 
 			assert_int_equal(agent_decide(&conf, v, &g, "A", &req, NULL, &dec), 0);
 			assert_string_equal(dec.segment, "Europa-F-30to65");
-			assert_int_equal(customer_state_key("Europa-F-30to65", &d, want, sizeof(want)), 0);
+			assert_int_equal(customer_state_key("Europa-F-30to65", &d, want, sizeof(want)),
+			                 0);
 			assert_string_equal(dec.state_key, want);
 		}
 		request_predict_free(&req);
@@ -335,14 +362,14 @@ static void test_train_key_is_predict_key(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_gender),
-		cmocka_unit_test(test_region),
-		cmocka_unit_test(test_age),
-		cmocka_unit_test(test_flags),
-		cmocka_unit_test(test_offer_number),
-		cmocka_unit_test(test_offer_ids),
-		cmocka_unit_test(test_segment_and_state_key),
-		cmocka_unit_test(test_train_key_is_predict_key),
+	    cmocka_unit_test(test_gender),
+	    cmocka_unit_test(test_region),
+	    cmocka_unit_test(test_age),
+	    cmocka_unit_test(test_flags),
+	    cmocka_unit_test(test_offer_number),
+	    cmocka_unit_test(test_offer_ids),
+	    cmocka_unit_test(test_segment_and_state_key),
+	    cmocka_unit_test(test_train_key_is_predict_key),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -44,14 +44,14 @@ static void date_bad(const char *s)
 static void test_dates_plain(void **state)
 {
 	(void)state;
-	date_ok("2022-01-01", 2022, 1, 1, 6);   /* Saturday */
-	date_ok("2022-01-11", 2022, 1, 11, 2);  /* Tuesday */
+	date_ok("2022-01-01", 2022, 1, 1, 6);  /* Saturday */
+	date_ok("2022-01-11", 2022, 1, 11, 2); /* Tuesday */
 	date_ok("2018-12-11", 2018, 12, 11, 2);
-	date_ok("1970-01-01", 1970, 1, 1, 4);   /* Thursday */
-	date_ok("1900-01-01", 1900, 1, 1, 1);   /* Monday (Company B's placeholder) */
-	date_ok("0001-01-01", 1, 1, 1, 1);      /* proleptic Gregorian Monday */
+	date_ok("1970-01-01", 1970, 1, 1, 4); /* Thursday */
+	date_ok("1900-01-01", 1900, 1, 1, 1); /* Monday (Company B's placeholder) */
+	date_ok("0001-01-01", 1, 1, 1, 1);    /* proleptic Gregorian Monday */
 	date_ok("9999-12-31", 9999, 12, 31, 5);
-	date_ok("2023-12-31", 2023, 12, 31, 0);  /* Sunday */
+	date_ok("2023-12-31", 2023, 12, 31, 0); /* Sunday */
 	date_ok("2022-04-30", 2022, 4, 30, 6);
 	date_bad("2022-04-31");
 	date_bad("2022-13-01");
@@ -74,13 +74,13 @@ static void test_dates_plain(void **state)
 static void test_dates_leap(void **state)
 {
 	(void)state;
-	date_ok("2024-02-29", 2024, 2, 29, 4);  /* divisible by 4 */
-	date_ok("2000-02-29", 2000, 2, 29, 2);  /* by 400 */
+	date_ok("2024-02-29", 2024, 2, 29, 4); /* divisible by 4 */
+	date_ok("2000-02-29", 2000, 2, 29, 2); /* by 400 */
 	date_ok("2400-02-29", 2400, 2, 29, 2);
 	date_ok("2023-02-28", 2023, 2, 28, 2);
 	date_ok("2024-03-01", 2024, 3, 1, 5);
 	date_bad("2023-02-29");
-	date_bad("1900-02-29");  /* by 100, not by 400 */
+	date_bad("1900-02-29"); /* by 100, not by 400 */
 	date_bad("2100-02-29");
 	date_bad("2024-02-30");
 }
@@ -98,7 +98,7 @@ static void test_dates_times(void **state)
 	date_ok("2022-01-01T10:20:30.123456789+05:30", 2022, 1, 1, 6);
 	date_ok("2022-01-01T10:20:30-0800", 2022, 1, 1, 6);
 	date_ok("2022-01-01T10:20+01:00", 2022, 1, 1, 6);
-	date_ok("2016-12-31T23:59:60Z", 2016, 12, 31, 6);  /* a leap second */
+	date_ok("2016-12-31T23:59:60Z", 2016, 12, 31, 6); /* a leap second */
 	/* The date as the client wrote it, not converted to UTC. */
 	date_ok("2022-01-01T23:30:00-05:00", 2022, 1, 1, 6);
 	date_ok("2022-01-01T00:30:00+09:00", 2022, 1, 1, 6);
@@ -134,12 +134,12 @@ static void test_dates_export(void **state)
 	assert_int_equal(d.year, 2010);
 	assert_int_equal(d.month, 12);
 	assert_int_equal(d.day, 1);
-	assert_int_equal(d.weekday, 3);  /* a Wednesday */
+	assert_int_equal(d.weekday, 3); /* a Wednesday */
 	assert_int_equal(date_parse_export("12/1/2010 8:26", &d), 0);
 	assert_int_equal(d.day, 1);
 	assert_int_equal(d.month, 12);
 	assert_int_equal(date_parse_export("2011-12-09", &d), 0);
-	assert_int_equal(d.weekday, 5);  /* the file's last day, a Friday */
+	assert_int_equal(d.weekday, 5); /* the file's last day, a Friday */
 	assert_int_equal(date_parse_export("2012-02-29 00:00:00", &d), 0);
 	assert_int_equal(date_parse_export("2011-02-29 00:00:00", &d), ERR_INVAL);
 	assert_int_equal(date_parse_export("2011-13-01", &d), ERR_INVAL);
@@ -196,7 +196,7 @@ static void test_calendar(void **state)
 	assert_int_equal(date_half(31), 1);
 	assert_int_equal(date_parse("2024-02-28", &a), 0);
 	assert_int_equal(date_parse("2024-03-01T12:00:00Z", &b), 0);
-	assert_int_equal(date_days_between(&a, &b), 2);  /* a leap year */
+	assert_int_equal(date_days_between(&a, &b), 2); /* a leap year */
 	assert_int_equal(date_days_between(&b, &a), -2);
 	date_format(&b, text);
 	assert_string_equal(text, "2024-03-01");
@@ -210,11 +210,9 @@ static void test_calendar(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dates_plain),
-		cmocka_unit_test(test_dates_leap),
-		cmocka_unit_test(test_dates_times),
-		cmocka_unit_test(test_dates_export),
-		cmocka_unit_test(test_calendar),
+	    cmocka_unit_test(test_dates_plain), cmocka_unit_test(test_dates_leap),
+	    cmocka_unit_test(test_dates_times), cmocka_unit_test(test_dates_export),
+	    cmocka_unit_test(test_calendar),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,8 +24,7 @@
 
 /* --- db basics ------------------------------------------------------------------------------ */
 
-static int collect_product(void *arg, const char *company, const char *offer_id,
-                           const char *name)
+static int collect_product(void *arg, const char *company, const char *offer_id, const char *name)
 {
 	buf *b = arg;
 
@@ -33,8 +32,7 @@ static int collect_product(void *arg, const char *company, const char *offer_id,
 	return 0;
 }
 
-static int collect_segment(void *arg, const char *company, const char *customer_id,
-                           const char *segment)
+static int collect_segment(void *arg, const char *company, const char *customer_id, const char *segment)
 {
 	buf *b = arg;
 
@@ -42,8 +40,8 @@ static int collect_segment(void *arg, const char *company, const char *customer_
 	return 0;
 }
 
-static int collect_key(void *arg, int64_t id, const char *company, const char *hash,
-                       const char *prefix, const char *created, const char *revoked)
+static int collect_key(void *arg, int64_t id, const char *company, const char *hash, const char *prefix,
+                       const char *created, const char *revoked)
 {
 	buf *b = arg;
 
@@ -170,10 +168,10 @@ static void test_rewards_lookup_insert(void **state)
 	db_reward_out out[4];
 	sc_rows r = {0};
 
-	reward_in(&in[0], "a", 0);        /* the latest unrewarded: a2 */
-	reward_in(&in[1], "b", b1);       /* by id */
-	reward_in(&in[2], "nobody", 0);   /* 404 */
-	reward_in(&in[3], "b", a1);       /* another customer's episode: 404 */
+	reward_in(&in[0], "a", 0);      /* the latest unrewarded: a2 */
+	reward_in(&in[1], "b", b1);     /* by id */
+	reward_in(&in[2], "nobody", 0); /* 404 */
+	reward_in(&in[3], "b", a1);     /* another customer's episode: 404 */
 	FX_OK(f, f->s->ops->begin(f->s));
 	FX_OK(f, db_rewards_lookup(f->s, in, out, 4));
 	assert_int_equal(out[0].rc, 0);
@@ -211,7 +209,7 @@ static void test_rewards_lookup_insert(void **state)
 	assert_int_equal(r.n, 2);
 	sc_assert_near(sc_cell(&r, 0, 1), 5);
 	sc_assert_near(sc_cell(&r, 0, 2), -2);
-	assert_null(sc_cell(&r, 0, 3));  /* a slot that showed nothing */
+	assert_null(sc_cell(&r, 0, 3)); /* a slot that showed nothing */
 	assert_int_equal(db_bool(sc_cell(&r, 0, 4)), 1);
 	sc_assert_str(sc_cell(&r, 0, 5), "client");
 	sc_assert_near(sc_cell(&r, 1, 1), 1.5);
@@ -286,7 +284,7 @@ static void test_idempotency_keys(void **state)
 	reward_in(&in[0], "a", 0);
 	in[0].idem_key = "k1";
 	in[0].idem_hash = "h1";
-	reward_in(&in[1], "nobody", 0);  /* a 404 stores no key */
+	reward_in(&in[1], "nobody", 0); /* a 404 stores no key */
 	in[1].idem_key = "k2";
 	in[1].idem_hash = "h2";
 	FX_OK(f, f->s->ops->begin(f->s));
@@ -311,7 +309,7 @@ static void test_idempotency_keys(void **state)
 	in[1].idem_hash = "other";
 	FX_OK(f, f->s->ops->begin(f->s));
 	FX_OK(f, db_rewards_lookup(f->s, in, out, 2));
-	assert_int_not_equal(out[0].rc, 0);  /* never scored */
+	assert_int_not_equal(out[0].rc, 0); /* never scored */
 	assert_int_not_equal(out[1].rc, 0);
 	FX_OK(f, db_rewards_insert(f->s, in, out, 2));
 	FX_OK(f, f->s->ops->commit(f->s));
@@ -360,7 +358,7 @@ static void test_idempotency_keys(void **state)
 	FX_OK(f, db_idem_claim(f->s, &k));
 	assert_int_equal(k.result, 0);
 	k.company = "A";
-	k.key = "k1";  /* a reward's key */
+	k.key = "k1"; /* a reward's key */
 	FX_OK(f, db_idem_claim(f->s, &k));
 	assert_int_equal(k.result, ERR_INVAL);
 	FX_OK(f, f->s->ops->commit(f->s));
@@ -394,8 +392,7 @@ static void test_agents_by_version(void **state)
 
 /* --- expiry ---------------------------------------------------------------------- */
 
-static int collect_expired(void *arg, const char *company, const char *customer_id,
-                           int64_t episode_id)
+static int collect_expired(void *arg, const char *company, const char *customer_id, int64_t episode_id)
 {
 	buf *b = arg;
 
@@ -465,18 +462,33 @@ static void test_policy_revisions(void **state)
 {
 	fixture *f = *state;
 	const db_policy_row priors[] = {
-	    {.company = "A", .state_key = "S1", .offer = "OFFER_1", .prior_value = 1,
-	     .prior_weight = 2, .alpha = 3, .beta = 4},
-	    {.company = "A", .state_key = "S1", .offer = "OFFER_2", .prior_value = 0.5,
+	    {.company = "A",
+	     .state_key = "S1",
+	     .offer = "OFFER_1",
+	     .prior_value = 1,
+	     .prior_weight = 2,
+	     .alpha = 3,
+	     .beta = 4},
+	    {.company = "A",
+	     .state_key = "S1",
+	     .offer = "OFFER_2",
+	     .prior_value = 0.5,
 	     .prior_weight = 2},
-	    {.company = "A", .state_key = "S2", .offer = "OFFER_1", .prior_value = -1,
+	    {.company = "A",
+	     .state_key = "S2",
+	     .offer = "OFFER_1",
+	     .prior_value = -1,
 	     .prior_weight = 1},
 	};
 	const db_policy_row deltas[] = {
-	    {.company = "A", .state_key = "S1", .offer = "OFFER_1", .n = 2, .reward_sum = 3,
-	     .alpha = 1, .beta = 1},
-	    {.company = "A", .state_key = "S9", .offer = "OFFER_3", .n = 1, .reward_sum = -2,
+	    {.company = "A",
+	     .state_key = "S1",
+	     .offer = "OFFER_1",
+	     .n = 2,
+	     .reward_sum = 3,
+	     .alpha = 1,
 	     .beta = 1},
+	    {.company = "A", .state_key = "S9", .offer = "OFFER_3", .n = 1, .reward_sum = -2, .beta = 1},
 	};
 	rev_seen rs = {0, 0, 1};
 	int64_t now = -1;
@@ -485,7 +497,7 @@ static void test_policy_revisions(void **state)
 	FX_OK(f, db_policy_set_priors(f->s, priors, 3));
 	FX_OK(f, db_policy_since(f->s, 0, collect_rev, &rs, &max));
 	assert_int_equal(rs.rows, 3);
-	assert_true(rs.ordered);  /* distinct, increasing */
+	assert_true(rs.ordered); /* distinct, increasing */
 	FX_OK(f, db_policy_rev_now(f->s, &now));
 	assert_int_equal(now, max);
 	rs.rows = 0;
@@ -497,13 +509,19 @@ static void test_policy_revisions(void **state)
 	assert_true(rs.last > max);
 	rs.rows = 0;
 	FX_OK(f, db_policy_since(f->s, max, collect_rev, &rs, &max));
-	assert_int_equal(rs.rows, 2);  /* only the two new revisions again */
+	assert_int_equal(rs.rows, 2); /* only the two new revisions again */
 	assert_int_equal(count(f, "tb_policy"), 4);
 	/* Priors were kept under the added counts; unset pseudo-counts are 1. */
-	assert_int_equal(sc_int(f->s, "SELECT CAST(prior_alpha + successes AS INTEGER) FROM tb_policy"
-	                              " WHERE state_key = 'S1' AND offer = 'OFFER_1'", 0, NULL), 4);
-	assert_int_equal(sc_int(f->s, "SELECT CAST(prior_beta AS INTEGER) FROM tb_policy"
-	                              " WHERE state_key = 'S1' AND offer = 'OFFER_2'", 0, NULL), 1);
+	assert_int_equal(sc_int(f->s,
+	                        "SELECT CAST(prior_alpha + successes AS INTEGER) FROM tb_policy"
+	                        " WHERE state_key = 'S1' AND offer = 'OFFER_1'",
+	                        0, NULL),
+	                 4);
+	assert_int_equal(sc_int(f->s,
+	                        "SELECT CAST(prior_beta AS INTEGER) FROM tb_policy"
+	                        " WHERE state_key = 'S1' AND offer = 'OFFER_2'",
+	                        0, NULL),
+	                 1);
 }
 
 /* --- what offerctl evaluate reads ---------------------------------------------------- */
@@ -550,14 +568,14 @@ static void test_episodes_logged(void **state)
 
 int main(void)
 {
-#define DB_TESTS(setup)                                                                      \
-	cmocka_unit_test_setup_teardown(test_db_basics, setup, fx_teardown),                  \
-	cmocka_unit_test_setup_teardown(test_rewards_lookup_insert, setup, fx_teardown),      \
-	cmocka_unit_test_setup_teardown(test_idempotency_keys, setup, fx_teardown),           \
-	cmocka_unit_test_setup_teardown(test_agents_by_version, setup, fx_teardown),          \
-	cmocka_unit_test_setup_teardown(test_episodes_expired_by_version, setup, fx_teardown), \
-	cmocka_unit_test_setup_teardown(test_policy_revisions, setup, fx_teardown),           \
-	cmocka_unit_test_setup_teardown(test_episodes_logged, setup, fx_teardown)
+#define DB_TESTS(setup)                                                                            \
+	cmocka_unit_test_setup_teardown(test_db_basics, setup, fx_teardown),                       \
+	    cmocka_unit_test_setup_teardown(test_rewards_lookup_insert, setup, fx_teardown),       \
+	    cmocka_unit_test_setup_teardown(test_idempotency_keys, setup, fx_teardown),            \
+	    cmocka_unit_test_setup_teardown(test_agents_by_version, setup, fx_teardown),           \
+	    cmocka_unit_test_setup_teardown(test_episodes_expired_by_version, setup, fx_teardown), \
+	    cmocka_unit_test_setup_teardown(test_policy_revisions, setup, fx_teardown),            \
+	    cmocka_unit_test_setup_teardown(test_episodes_logged, setup, fx_teardown)
 
 	const struct CMUnitTest sqlite_tests[] = {DB_TESTS(fx_setup)};
 	const struct CMUnitTest pg_tests[] = {DB_TESTS(fx_setup_pg)};

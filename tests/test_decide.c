@@ -257,11 +257,9 @@ static void test_writer_stores_it(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_episode_fields),
-		cmocka_unit_test(test_fewer_than_three),
-		cmocka_unit_test(test_rfm_segment),
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_writer_stores_it),
+	    cmocka_unit_test(test_episode_fields),   cmocka_unit_test(test_fewer_than_three),
+	    cmocka_unit_test(test_rfm_segment),      cmocka_unit_test(test_errors),
+	    cmocka_unit_test(test_writer_stores_it),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -201,10 +201,8 @@ static void test_vectors(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_numbers),
-	    cmocka_unit_test(test_categories_dates_flags),
-	    cmocka_unit_test(test_dirty),
-	    cmocka_unit_test(test_too_many),
+	    cmocka_unit_test(test_numbers), cmocka_unit_test(test_categories_dates_flags),
+	    cmocka_unit_test(test_dirty),   cmocka_unit_test(test_too_many),
 	    cmocka_unit_test(test_vectors),
 	};
 

@@ -79,8 +79,8 @@ static void test_growth_and_steal(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_add_find),
-		cmocka_unit_test(test_growth_and_steal),
+	    cmocka_unit_test(test_add_find),
+	    cmocka_unit_test(test_growth_and_steal),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -30,11 +30,11 @@ static void test_label_values_escaped(void **unused)
 	assert_int_equal(metrics_render(&b, &x), 0);
 	assert_non_null(b.data);
 	assert_non_null(strstr(b.data, "agent_version=\"1.0.0\\\"} 1\\nfake_metric{a=\\\"b\","
-	                                "policy=\"ucb\\\\\",store=\"sqlite\"} 1\n"));
+	                               "policy=\"ucb\\\\\",store=\"sqlite\"} 1\n"));
 	assert_non_null(strstr(b.data, "offerd_rewards_total{agent_version=\"2.0.0\\nx\\\"y\\\\z\","
-	                                "accepted=\"true\"} 1\n"));
+	                               "accepted=\"true\"} 1\n"));
 	assert_non_null(strstr(b.data, "offerd_acceptance_rate{agent_version=\"2.0.0\\nx\\\"y\\\\z\"}"
-	                                " 1.000000\n"));
+	                               " 1.000000\n"));
 	/* No line starts with the injected name: the newline stayed inside a label. */
 	assert_null(strstr(b.data, "\nfake_metric"));
 	/* Every non-comment line is NAME{...} VALUE or NAME VALUE: one space-separated value. */
@@ -97,8 +97,8 @@ static void test_render_over_limit(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_label_values_escaped),
-		cmocka_unit_test(test_render_over_limit),
+	    cmocka_unit_test(test_label_values_escaped),
+	    cmocka_unit_test(test_render_over_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -172,8 +172,8 @@ static void test_two_writers_and_a_restart(void **state)
 	conf_for(&c1, m1, params);
 	conf_for(&c2, m2, params);
 	conf_for(&c3, m3, params);
-	write_batch(f, &c1, 0, 2);   /* process 1: two rewards */
-	write_batch(f, &c2, 2, 3);   /* process 2: one */
+	write_batch(f, &c1, 0, 2); /* process 1: two rewards */
+	write_batch(f, &c2, 2, 3); /* process 2: one */
 	assert_int_equal(clock_tick(f), 3);
 
 	/* A restart: everything from the rows. */
@@ -295,7 +295,7 @@ static void test_warm_start(void **state)
 				row.prior_value = strcmp(row.offer, "OFFER_7") == 0 ? 5 : -2;
 				row.prior_weight = 1;
 				model_prior(m, &row);
-				model_prior(m, &row);  /* sent again: nothing changes */
+				model_prior(m, &row); /* sent again: nothing changes */
 			}
 		}
 		/* The first decision makes the model; the next refresh gives it its prior. */
@@ -323,11 +323,11 @@ static void test_warm_start(void **state)
 
 int main(void)
 {
-#define MODEL_TESTS(setup)                                                                 \
-	cmocka_unit_test_setup_teardown(test_two_writers_and_a_restart, setup, fx_teardown),   \
-	cmocka_unit_test_setup_teardown(test_forgetting_on_the_shared_clock, setup, fx_teardown), \
-	cmocka_unit_test_setup_teardown(test_decides_what_was_learned, setup, fx_teardown),    \
-	cmocka_unit_test_setup_teardown(test_warm_start, setup, fx_teardown)
+#define MODEL_TESTS(setup)                                                                            \
+	cmocka_unit_test_setup_teardown(test_two_writers_and_a_restart, setup, fx_teardown),          \
+	    cmocka_unit_test_setup_teardown(test_forgetting_on_the_shared_clock, setup, fx_teardown), \
+	    cmocka_unit_test_setup_teardown(test_decides_what_was_learned, setup, fx_teardown),       \
+	    cmocka_unit_test_setup_teardown(test_warm_start, setup, fx_teardown)
 
 	const struct CMUnitTest sqlite_tests[] = {MODEL_TESTS(fx_setup)};
 	const struct CMUnitTest pg_tests[] = {MODEL_TESTS(fx_setup_pg)};

@@ -54,9 +54,8 @@
 
 #define NOFFERS 10
 
-static const char *const offer_names[NOFFERS] = {"OFFER_1", "OFFER_2", "OFFER_3", "OFFER_4",
-                                                 "OFFER_5", "OFFER_6", "OFFER_7", "OFFER_8",
-                                                 "OFFER_9", "OFFER_10"};
+static const char *const offer_names[NOFFERS] = {"OFFER_1", "OFFER_2", "OFFER_3", "OFFER_4", "OFFER_5",
+                                                 "OFFER_6", "OFFER_7", "OFFER_8", "OFFER_9", "OFFER_10"};
 
 static void set_row(values *v, const char *company, const char *state, const char *offer, double n,
                     double sum, double succ, double fail)
@@ -78,11 +77,12 @@ static void set_row(values *v, const char *company, const char *state, const cha
 
 static void test_probs_match_agent(void **unused)
 {
-	static const enum agent_policy pol[] = {POLICY_WEIGHTED, POLICY_RANDOM,
-	                                        POLICY_EPSILON_GREEDY, POLICY_UCB};
-	static const char *const states[] = {
-	    "Europa-M-lt30_January_0_Wednesday", "Europa-M-lt30_March_1_Saturday",
-	    "Asia-F-gt65_February_0_Saturday", "Unknown-U-ageU_January_1_Wednesday"};
+	static const enum agent_policy pol[] = {POLICY_WEIGHTED, POLICY_RANDOM, POLICY_EPSILON_GREEDY,
+	                                        POLICY_UCB};
+	static const char *const states[] = {"Europa-M-lt30_January_0_Wednesday",
+	                                     "Europa-M-lt30_March_1_Saturday",
+	                                     "Asia-F-gt65_February_0_Saturday",
+	                                     "Unknown-U-ageU_January_1_Wednesday"};
 	static const char *const dates[] = {"2023-01-04", "2023-03-18", "2023-02-04", "2023-01-18"};
 	values *v = values_new();
 	ope_log log;
@@ -123,10 +123,14 @@ static void test_probs_match_agent(void **unused)
 			assert_int_equal(date_parse(dates[s], &req.date), 0);
 			req.customer.age = s == 3 ? -1 : 20 + (int)rng_below(&r, 60);
 			req.customer.gender = s == 0 || s == 1 ? 'M' : s == 2 ? 'F' : 'U';
-			util_strlcpy(req.customer.region, s == 2 ? "Asia" : s == 3 ? "Unknown" : "Europa",
+			util_strlcpy(req.customer.region,
+			             s == 2   ? "Asia"
+			             : s == 3 ? "Unknown"
+			                      : "Europa",
 			             sizeof(req.customer.region));
 			if (s == 3 && (i & 1))
-				util_strlcpy(req.customer.region, "Americas", sizeof(req.customer.region));
+				util_strlcpy(req.customer.region, "Americas",
+				             sizeof(req.customer.region));
 			for (size_t j = 0; j < NOFFERS; j++) {
 				util_strlcpy(req.offers[j], offer_names[j], sizeof(req.offers[j]));
 				req.allowed[j] = 1;
@@ -138,15 +142,17 @@ static void test_probs_match_agent(void **unused)
 				double probs[OPE_OFFERS_MAX];
 				double sum = 0;
 
-				assert_int_equal(ope_slot_probs(&log, &c, d.state_key, &req.customer, taken, probs),
+				assert_int_equal(ope_slot_probs(&log, &c, d.state_key, &req.customer,
+				                                taken, probs),
 				                 0);
 				for (size_t j = 0; j < NOFFERS; j++)
 					sum += probs[j];
 				assert_true(fabs(sum - 1) < 1e-12);
 				if (fabs(probs[d.idx[k]] - d.propensity[k]) > 1e-12)
 					fail_msg("%s, %s, slot %zu, %s: ope %.17g, agent %.17g",
-					         agent_policy_name(pol[p]), d.state_key, k, offer_names[d.idx[k]],
-					         probs[d.idx[k]], d.propensity[k]);
+					         agent_policy_name(pol[p]), d.state_key, k,
+					         offer_names[d.idx[k]], probs[d.idx[k]],
+					         d.propensity[k]);
 				taken[d.idx[k]] = 1;
 			}
 		}
@@ -158,13 +164,13 @@ static void test_probs_match_agent(void **unused)
 /* --- 2. exact expectations on a small problem ----------------------------------- */
 
 #define SMALL 4
-#define OUTCOMES 16  /* every outcome probability below is a multiple of 1/16 */
+#define OUTCOMES 16 /* every outcome probability below is a multiple of 1/16 */
 
 static void test_unbiased_exact(void **unused)
 {
 	static const char state[] = "Q1_January_0_Monday";
-	static const double p[SMALL] = {0.5, 0.25, 0.5, 0.0};   /* acceptance per offer */
-	static const double mean[SMALL] = {3, 1, -1, 0};          /* the candidate's values */
+	static const double p[SMALL] = {0.5, 0.25, 0.5, 0.0}; /* acceptance per offer */
+	static const double mean[SMALL] = {3, 1, -1, 0};      /* the candidate's values */
 	const double eps = 0.3;
 	values *v = values_new();
 	ope_log log;
@@ -194,7 +200,7 @@ static void test_unbiased_exact(void **unused)
 				size_t sl[3] = {a, b, d};
 				const char *names[3];
 				double prop[3] = {1.0 / 4, 1.0 / 3, 1.0 / 2};
-				double out[4];  /* P(slot 0, 1, 2 accepted), P(none): the cascade */
+				double out[4]; /* P(slot 0, 1, 2 accepted), P(none): the cascade */
 				double none = 1;
 				double pi = 1;
 				unsigned char taken[SMALL] = {0};
@@ -230,7 +236,8 @@ static void test_unbiased_exact(void **unused)
 
 					assert_true(fabs(m - times) < 1e-12);
 					for (int i = 0; i < 2 * times; i++)
-						assert_int_equal(ope_log_add(&log, state, NULL, names, prop, 3, o < 3,
+						assert_int_equal(ope_log_add(&log, state, NULL, names,
+						                             prop, 3, o < 3,
 						                             o < 3 ? names[o] : NULL),
 						                 0);
 				}
@@ -370,17 +377,20 @@ static void test_simulated_truth(void **unused)
 			c.conf.epsilon = cands[i].eps;
 			c.v = sim_inproc_values(trainer);
 			c.company = "cand";
-			assert_int_equal(sim_truth(w, 0, LOGGED, &c.conf, c.v, "cand", 4, seed, &ts, &t1), 0);
+			assert_int_equal(sim_truth(w, 0, LOGGED, &c.conf, c.v, "cand", 4, seed, &ts,
+			                           &t1),
+			                 0);
 			assert_int_equal(ope_evaluate(&log, &c, &rs, &r1), 0);
 			tally(&slate[i], &rs, ts);
 			tally(&first[i], &r1, t1);
 			if (seed == 1)
-				printf("seed 1, %-18s truth slate %.4f first %.4f | first: IPS %.4f [%.4f, %.4f]"
-				       " SNIPS %.4f DR %.4f [%.4f, %.4f] | slate: IPS %.4f DR %.4f [%.4f, %.4f]"
-				       " ess %.0f\n",
-				       cands[i].name, ts, t1, r1.ips.value, r1.ips.lo, r1.ips.hi, r1.snips.value,
-				       r1.dr.value, r1.dr.lo, r1.dr.hi, rs.ips.value, rs.dr.value, rs.dr.lo,
-				       rs.dr.hi, rs.ess);
+				printf(
+				    "seed 1, %-18s truth slate %.4f first %.4f | first: IPS %.4f [%.4f, %.4f]"
+				    " SNIPS %.4f DR %.4f [%.4f, %.4f] | slate: IPS %.4f DR %.4f [%.4f, %.4f]"
+				    " ess %.0f\n",
+				    cands[i].name, ts, t1, r1.ips.value, r1.ips.lo, r1.ips.hi,
+				    r1.snips.value, r1.dr.value, r1.dr.lo, r1.dr.hi, rs.ips.value,
+				    rs.dr.value, rs.dr.lo, rs.dr.hi, rs.ess);
 		}
 		ope_log_free(&log);
 		sim_inproc_free(logger);
@@ -392,9 +402,9 @@ static void test_simulated_truth(void **unused)
 		printf("%-18s 95%% intervals containing the truth in %d seeds: first slot IPS %d, SNIPS "
 		       "%d, DR %d (mean error IPS %+.4f, DR %+.4f); slate IPS %d, SNIPS %d, DR %d (mean "
 		       "error IPS %+.4f, DR %+.4f)\n",
-		       cands[i].name, SEEDS, first[i].ips, first[i].snips, first[i].dr, first[i].bias_ips,
-		       first[i].bias_dr, slate[i].ips, slate[i].snips, slate[i].dr, slate[i].bias_ips,
-		       slate[i].bias_dr);
+		       cands[i].name, SEEDS, first[i].ips, first[i].snips, first[i].dr,
+		       first[i].bias_ips, first[i].bias_dr, slate[i].ips, slate[i].snips, slate[i].dr,
+		       slate[i].bias_ips, slate[i].bias_dr);
 	}
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(cands); i++) {
 		/* Nominal 19 of 20; allow for the normal approximation and chance. */
@@ -461,14 +471,13 @@ static void test_load(void **unused)
 	ope_log_free(&log);
 	/* --from: nothing was logged in 2999; everything since 2000. */
 	ope_log_init(&log);
-	assert_int_equal(ope_load(s, "A", "2999-01-01", OPE_MISSING_SKIP, NULL, &log, err,
-	                          sizeof(err)),
+	assert_int_equal(ope_load(s, "A", "2999-01-01", OPE_MISSING_SKIP, NULL, &log, err, sizeof(err)),
 	                 0);
 	assert_int_equal(log.read, 0);
 	ope_log_free(&log);
 	ope_log_init(&log);
-	assert_int_equal(ope_load(s, "A", "2000-01-01", OPE_MISSING_SKIP, "OFFER_1,OFFER_2,X", &log,
-	                          err, sizeof(err)),
+	assert_int_equal(ope_load(s, "A", "2000-01-01", OPE_MISSING_SKIP, "OFFER_1,OFFER_2,X", &log, err,
+	                          sizeof(err)),
 	                 0);
 	assert_int_equal(log.read, 99);
 	/* The given choice set first, then the offers logged. */
@@ -525,8 +534,8 @@ static void test_tiny_propensities(void **unused)
 			int acc = rng_uniform(&r) < 0.1 + 0.05 * (double)j;
 			const char *names[1] = {offer_names[j]};
 
-			assert_int_equal(ope_log_add(&log, "Europa-M-lt30_January_0_Saturday", &cust, names,
-			                             &prop, 1, acc, acc ? offer_names[j] : NULL),
+			assert_int_equal(ope_log_add(&log, "Europa-M-lt30_January_0_Saturday", &cust,
+			                             names, &prop, 1, acc, acc ? offer_names[j] : NULL),
 			                 0);
 		}
 		memset(&c, 0, sizeof(c));
@@ -541,11 +550,12 @@ static void test_tiny_propensities(void **unused)
 		width_sw += (first.switch_dr.hi - first.switch_dr.lo) / SEEDS_TINY;
 		width_ips += (first.ips.hi - first.ips.lo) / SEEDS_TINY;
 		if (seed == 1)
-			printf("tiny propensities, truth %.4f: IPS %.4f [%.4f, %.4f], DR %.4f, clipped %.4f, "
-			       "switch-DR %.4f [%.4f, %.4f] tau %g bias bound %.4f, max weight %.0f\n",
-			       truth, first.ips.value, first.ips.lo, first.ips.hi, first.dr.value,
-			       first.clipped.value, first.switch_dr.value, first.switch_dr.lo,
-			       first.switch_dr.hi, first.tau, first.bias_bound, first.max_weight);
+			printf(
+			    "tiny propensities, truth %.4f: IPS %.4f [%.4f, %.4f], DR %.4f, clipped %.4f, "
+			    "switch-DR %.4f [%.4f, %.4f] tau %g bias bound %.4f, max weight %.0f\n",
+			    truth, first.ips.value, first.ips.lo, first.ips.hi, first.dr.value,
+			    first.clipped.value, first.switch_dr.value, first.switch_dr.lo,
+			    first.switch_dr.hi, first.tau, first.bias_bound, first.max_weight);
 		if (seed == 2) {
 			ope_result s2;
 			ope_result f2;

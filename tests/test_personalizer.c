@@ -26,8 +26,8 @@
 
 /* --- helpers ---------------------------------------------------------------- */
 
-static void expect_error(const pz_error *e, int rc, int status, const char *inner,
-                         const char *target, const char *part)
+static void expect_error(const pz_error *e, int rc, int status, const char *inner, const char *target,
+                         const char *part)
 {
 	if (rc >= 0)
 		fail_msg("accepted, expected %d %s", status, inner != NULL ? inner : "");
@@ -35,8 +35,8 @@ static void expect_error(const pz_error *e, int rc, int status, const char *inne
 	if (inner == NULL)
 		assert_null(e->inner);
 	else if (e->inner == NULL || strcmp(e->inner, inner) != 0)
-		fail_msg("inner code %s, expected %s (%s)", e->inner != NULL ? e->inner : "(none)", inner,
-		         e->message);
+		fail_msg("inner code %s, expected %s (%s)", e->inner != NULL ? e->inner : "(none)",
+		         inner, e->message);
 	if (target != NULL && strcmp(e->target, target) != 0)
 		fail_msg("target \"%s\", expected \"%s\" (%s)", e->target, target, e->message);
 	if (part != NULL && strstr(e->message, part) == NULL)
@@ -66,7 +66,7 @@ static void rank_bad(const char *body, const char *target, const char *part)
 	int rc = rank(body, &r, &e);
 
 	expect_error(&e, rc, 400, "InvalidRankRequest", target, part);
-	assert_null(r.root);  /* freed on error */
+	assert_null(r.root); /* freed on error */
 }
 
 /* A rank body from fragments: the actions list and the rest. */
@@ -81,8 +81,7 @@ static const char *three_actions =
     " {\"id\": \"SportsArticle\", \"features\": [{\"type\": \"Sports\"}]},"
     " {\"id\": \"EntertainmentArticle\", \"features\": [{\"type\": \"Entertainment\"}]}]";
 
-static void rank_bad_parts(const char *actions, const char *rest, const char *target,
-                           const char *part)
+static void rank_bad_parts(const char *actions, const char *rest, const char *target, const char *part)
 {
 	char *body = rank_body(actions, rest);
 
@@ -131,12 +130,13 @@ static void test_rank_spec_example(void **state)
 	assert_false(r.defer_activation);
 	/* Features stay JSON for the feature extractor. */
 	assert_true(json_is_array(r.context));
-	assert_string_equal(
-	    json_string_value(json_object_get(json_array_get(r.context, 0), "timeOfDay")), "Morning");
+	assert_string_equal(json_string_value(
+	                        json_object_get(json_array_get(r.context, 0), "timeOfDay")),
+	                    "Morning");
 	assert_true(json_is_array(r.actions[2].features));
-	assert_string_equal(
-	    json_string_value(json_object_get(json_array_get(r.actions[2].features, 0), "type")),
-	    "Entertainment");
+	assert_string_equal(json_string_value(
+	                        json_object_get(json_array_get(r.actions[2].features, 0), "type")),
+	                    "Entertainment");
 	pz_rank_free(&r);
 	assert_null(r.root);
 }
@@ -303,7 +303,8 @@ static void test_rank_features_rules(void **state)
 	(void)state;
 	/* Missing or empty features. */
 	rank_bad_parts("[{\"id\": \"x\"}]", "", "actions[0].features", "is required");
-	rank_bad_parts("[{\"id\": \"x\", \"features\": null}]", "", "actions[0].features", "is required");
+	rank_bad_parts("[{\"id\": \"x\", \"features\": null}]", "", "actions[0].features",
+	               "is required");
 	rank_bad_parts("[{\"id\": \"x\", \"features\": []}]", "", "actions[0].features",
 	               "at least one non-null action feature");
 	rank_bad_parts("[{\"id\": \"x\", \"features\": [{}]}]", "", "actions[0].features",
@@ -327,7 +328,8 @@ static void test_rank_features_rules(void **state)
 	{
 		/* Three levels of objects pass. */
 		pz_rank_req r;
-		char *body = rank_body("[{\"id\": \"x\", \"features\": [{\"a\": {\"b\": {\"c\": 1}}}]}]", "");
+		char *body = rank_body("[{\"id\": \"x\", \"features\": [{\"a\": {\"b\": {\"c\": 1}}}]}]",
+		                       "");
 
 		rank_ok(body, &r);
 		pz_rank_free(&r);
@@ -356,13 +358,15 @@ static void test_rank_features_rules(void **state)
 	}
 	/* Context features obey the same rules. */
 	{
-		char *body = xasprintf("{\"contextFeatures\": {\"a\": 1}, \"actions\": %s}", three_actions);
+		char *body = xasprintf("{\"contextFeatures\": {\"a\": 1}, \"actions\": %s}",
+		                       three_actions);
 
 		rank_bad(body, "contextFeatures", "must be an array of objects");
 		free(body);
 	}
-	rank_bad("{\"contextFeatures\": [null], \"actions\": [{\"id\": \"x\", \"features\": [{\"a\": 1}]}]}",
-	         "contextFeatures[0]", "Context features contains null value");
+	rank_bad(
+	    "{\"contextFeatures\": [null], \"actions\": [{\"id\": \"x\", \"features\": [{\"a\": 1}]}]}",
+	    "contextFeatures[0]", "Context features contains null value");
 	rank_bad("{\"contextFeatures\": [{\"a\": [true]}], \"actions\": [{\"id\": \"x\", \"features\": "
 	         "[{\"a\": 1}]}]}",
 	         "contextFeatures[0]", "non-number items");
@@ -414,7 +418,8 @@ static void test_rank_event_id_rules(void **state)
 	free(rest);
 	{
 		pz_rank_req r;
-		char *body = rank_body(three_actions, "\"eventId\": \"user-1:2024-05-01T10:00:00.5Z~(x)+y=z@w\"");
+		char *body = rank_body(three_actions,
+		                       "\"eventId\": \"user-1:2024-05-01T10:00:00.5Z~(x)+y=z@w\"");
 
 		rank_ok(body, &r);
 		assert_string_equal(r.event_id, "user-1:2024-05-01T10:00:00.5Z~(x)+y=z@w");
@@ -529,7 +534,8 @@ static void test_multi_rank_rules(void **state)
 	          "slots", "4 slots, 3 actions");
 	multi_bad("[null]", "slots[0]", "Slots contain null value");
 	multi_bad("[{\"baselineAction\": \"NewsArticle\"}]", "slots[0].id", "is required");
-	multi_bad("[{\"id\": \"\", \"baselineAction\": \"NewsArticle\"}]", "slots[0].id", "must not be empty");
+	multi_bad("[{\"id\": \"\", \"baselineAction\": \"NewsArticle\"}]", "slots[0].id",
+	          "must not be empty");
 	multi_bad("[{\"id\": \"a\", \"baselineAction\": \"NewsArticle\"}, {\"id\": \"a\", "
 	          "\"baselineAction\": \"SportsArticle\"}]",
 	          "slots[1].id", "unique, non-empty ids");
@@ -582,7 +588,8 @@ static void test_reward(void **state)
 	reward_bad("{\"value\": 1e300}", 400, "InvalidRewardRequest", "value", "between -1 and 1");
 	reward_bad("{}", 400, "InvalidRewardRequest", "value", "value is required");
 	reward_bad("{\"value\": null}", 400, "InvalidRewardRequest", "value", "is required");
-	reward_bad("{\"value\": \"1\"}", 400, "InvalidRewardRequest", "value", "must be a number, got a string");
+	reward_bad("{\"value\": \"1\"}", 400, "InvalidRewardRequest", "value",
+	           "must be a number, got a string");
 	reward_bad("{\"value\": true}", 400, "InvalidRewardRequest", "value", "got a boolean");
 	reward_bad("0.5", 400, NULL, "", "JSON object");
 	reward_bad("{\"value\": NaN}", 400, NULL, "", "malformed JSON");
@@ -779,9 +786,9 @@ static void test_durations(void **state)
 	assert_int_equal(pz_duration_parse("pt1h", &s), 0);
 	assert_int_equal(s, 3600);
 	for (size_t i = 0; i < 14; i++) {
-		static const char *const bad[] = {"", "10", "PT", "P", "PT1M1H", "P1Y", "P1M",
-		                                  "00:60:00", "24:00:00", "00:10", "0:0:0:0", "PT-5S",
-		                                  "P101D", "1234567890:00:00"};
+		static const char *const bad[] =
+		    {"",         "10",       "PT",    "P",       "PT1M1H", "P1Y",   "P1M",
+		     "00:60:00", "24:00:00", "00:10", "0:0:0:0", "PT-5S",  "P101D", "1234567890:00:00"};
 
 		if (pz_duration_parse(bad[i], &s) == 0)
 			fail_msg("duration \"%s\" accepted", bad[i]);
@@ -812,9 +819,15 @@ static void test_times(void **state)
 	assert_int_equal(t, 1547856000);
 	assert_int_equal(pz_time_parse("2024-02-29T12:00Z", &t), 0);
 	for (size_t i = 0; i < 9; i++) {
-		static const char *const bad[] = {"2023-02-29", "2019-13-01", "2019-01-32", "19-01-01",
-		                                  "2019-01-19T25:00:00Z", "2019-01-19T00:00:00X",
-		                                  "2019-01-19T00:00:00.Z", "1969-12-31", "yesterday"};
+		static const char *const bad[] = {"2023-02-29",
+		                                  "2019-13-01",
+		                                  "2019-01-32",
+		                                  "19-01-01",
+		                                  "2019-01-19T25:00:00Z",
+		                                  "2019-01-19T00:00:00X",
+		                                  "2019-01-19T00:00:00.Z",
+		                                  "1969-12-31",
+		                                  "yesterday"};
 
 		if (pz_time_parse(bad[i], &t) == 0)
 			fail_msg("time \"%s\" accepted", bad[i]);
@@ -856,8 +869,7 @@ static char *config_with(const char *key, const char *value)
 	return s;
 }
 
-static void config_bad_field(const char *key, const char *value, const char *inner,
-                             const char *part)
+static void config_bad_field(const char *key, const char *value, const char *inner, const char *part)
 {
 	char *body = config_with(key, value);
 
@@ -908,14 +920,18 @@ static void test_service_config(void **state)
 	config_bad_field("defaultReward", "\"0\"", "InvalidServiceConfiguration", "must be a number");
 	config_bad_field("rewardAggregation", "\"average\"", "InvalidServiceConfiguration",
 	                 "\"earliest\" or \"sum\"");
-	config_bad_field("explorationPercentage", "1.2", "InvalidServiceConfiguration", "between 0 and 1");
-	config_bad_field("explorationPercentage", "-0.1", "InvalidServiceConfiguration", "between 0 and 1");
+	config_bad_field("explorationPercentage", "1.2", "InvalidServiceConfiguration",
+	                 "between 0 and 1");
+	config_bad_field("explorationPercentage", "-0.1", "InvalidServiceConfiguration",
+	                 "between 0 and 1");
 	config_bad_field("modelExportFrequency", "\"P2D\"", "InvalidServiceConfiguration",
 	                 "between 1 second and 1 day");
-	config_bad_field("logRetentionDays", "0", "InvalidLogRetentionDays", "at least reward wait time");
+	config_bad_field("logRetentionDays", "0", "InvalidLogRetentionDays",
+	                 "at least reward wait time");
 	config_bad_field("logRetentionDays", "1.5", "InvalidServiceConfiguration", "must be an integer");
 	config_bad_field("logRetentionDays", "2147483648", "InvalidLogRetentionDays", "-1 to store");
-	config_bad_field("learningMode", "\"Offline\"", "InvalidServiceConfiguration", "\"LoggingOnly\"");
+	config_bad_field("learningMode", "\"Offline\"", "InvalidServiceConfiguration",
+	                 "\"LoggingOnly\"");
 	config_bad_field("learningMode", "3", "InvalidServiceConfiguration", "\"Online\"");
 	config_bad_field("logMirrorEnabled", "true", "InvalidServiceConfiguration",
 	                 "does not mirror logs");
@@ -1193,8 +1209,9 @@ static void test_evaluation_contract(void **state)
 
 static void test_rank_answer_round_trip(void **state)
 {
-	const pz_ranked ranking[] = {
-	    {"EntertainmentArticle", 0.8}, {"NewsArticle", 0.2}, {"SportsArticle", 0}};
+	const pz_ranked ranking[] = {{"EntertainmentArticle", 0.8},
+	                             {"NewsArticle", 0.2},
+	                             {"SportsArticle", 0}};
 	char *s = pz_rank_answer_json(ranking, 3, "75269AD0-BFEE-4598-8196-C57383D38E10",
 	                              "EntertainmentArticle");
 	json_t *j = json_loads(s, 0, NULL);
@@ -1231,9 +1248,9 @@ static void test_multi_rank_answer_round_trip(void **state)
 	assert_int_equal(json_array_size(list), 2);
 	assert_string_equal(json_string_value(json_object_get(json_array_get(list, 1), "id")),
 	                    "Side Bar");
-	assert_string_equal(
-	    json_string_value(json_object_get(json_array_get(list, 1), "rewardActionId")),
-	    "SportsArticle");
+	assert_string_equal(json_string_value(
+	                        json_object_get(json_array_get(list, 1), "rewardActionId")),
+	                    "SportsArticle");
 	assert_string_equal(json_string_value(json_object_get(j, "eventId")), "ev");
 	json_decref(j);
 	free(s);
@@ -1242,12 +1259,15 @@ static void test_multi_rank_answer_round_trip(void **state)
 static void test_evaluation_answer_round_trip(void **state)
 {
 	const pz_policy_result results[] = {
-	    {"Online", "--cb_explore_adf --epsilon 0.2", "Online",
+	    {"Online",
+	     "--cb_explore_adf --epsilon 0.2",
+	     "Online",
 	     {1547856000, 0, 22.2, 1906, 1993.761, 68, 2.484, 1.1209}},
 	    {"Baseline", "", "Baseline", {1547856000, 0, 10, 1000, 1000, 1, 0, 0}},
 	};
-	const pz_evaluation ev = {"b58c6d92", "myFirstEvaluation", 1545177600, 1547856000,
-	                          "completed", 2, results};
+	const pz_evaluation ev = {"b58c6d92", "myFirstEvaluation", 1545177600,
+	                          1547856000, "completed",         2,
+	                          results};
 	char *s = pz_evaluation_json(&ev);
 	json_t *j = json_loads(s, 0, NULL);
 	json_t *r0, *total;
@@ -1267,8 +1287,10 @@ static void test_evaluation_answer_round_trip(void **state)
 	assert_true(json_number_value(json_object_get(total, "ipsEstimatorDenominator")) == 1906);
 	assert_true(json_number_value(json_object_get(total, "snipsEstimatorDenominator")) == 1993.761);
 	assert_true(json_number_value(json_object_get(total, "confidenceInterval")) == 1.1209);
-	assert_true(fabs(json_number_value(json_object_get(total, "averageReward")) - 22.2 / 1906) < 1e-12);
-	assert_string_equal(json_string_value(json_object_get(total, "aggregateTimeWindow")), "00:00:00");
+	assert_true(fabs(json_number_value(json_object_get(total, "averageReward")) - 22.2 / 1906) <
+	            1e-12);
+	assert_string_equal(json_string_value(json_object_get(total, "aggregateTimeWindow")),
+	                    "00:00:00");
 	assert_int_equal(json_array_size(json_object_get(r0, "summary")), 1);
 	assert_true(json_is_array(json_object_get(j, "featureImportance")));
 	json_decref(j);
@@ -1300,7 +1322,8 @@ static void test_error_json(void **state)
 	assert_string_equal(json_string_value(json_object_get(err, "message")),
 	                    "Action count should be between 1 and 50.");
 	assert_string_equal(json_string_value(json_object_get(err, "target")), "actions");
-	assert_string_equal(json_string_value(json_object_get(json_object_get(err, "innerError"), "code")),
+	assert_string_equal(json_string_value(
+	                        json_object_get(json_object_get(err, "innerError"), "code")),
 	                    "InvalidRankRequest");
 	json_decref(j);
 	free(s);
@@ -1319,11 +1342,16 @@ static void test_error_json(void **state)
 			int status;
 			const char *code;
 		} map[] = {
-		    {ERR_INVAL, 400, "BadRequest"},      {ERR_NOTFOUND, 404, "ResourceNotFound"},
-		    {ERR_CONFLICT, 409, "BadRequest"},   {ERR_UNAVAIL, 503, "InternalServerError"},
-		    {ERR_IO, 500, "InternalServerError"}, {ERR_TOOBIG, 413, "BadRequest"},
-		    {ERR_AUTH, 401, "401"},              {ERR_RATE, 429, "429"},
-		    {ERR_MEDIA, 415, "BadRequest"},      {ERR_METHOD, 405, "BadRequest"},
+		    {ERR_INVAL, 400, "BadRequest"},
+		    {ERR_NOTFOUND, 404, "ResourceNotFound"},
+		    {ERR_CONFLICT, 409, "BadRequest"},
+		    {ERR_UNAVAIL, 503, "InternalServerError"},
+		    {ERR_IO, 500, "InternalServerError"},
+		    {ERR_TOOBIG, 413, "BadRequest"},
+		    {ERR_AUTH, 401, "401"},
+		    {ERR_RATE, 429, "429"},
+		    {ERR_MEDIA, 415, "BadRequest"},
+		    {ERR_METHOD, 405, "BadRequest"},
 		    {ERR_NOMEM, 500, "InternalServerError"},
 		};
 

@@ -42,8 +42,7 @@
 #define NOFFERS 6
 
 /* A request of a customer (states JSON) on date for OFFER_1..OFFER_n, allowed by mask. */
-static void make_req(predict_req *r, const char *states, const char *date, size_t n,
-                     unsigned mask)
+static void make_req(predict_req *r, const char *states, const char *date, size_t n, unsigned mask)
 {
 	json_error_t jerr;
 	json_t *st;
@@ -107,8 +106,8 @@ static void test_params(void **state)
 	assert_int_equal(policy_new(t, "[1]", &p, err, sizeof(err)), ERR_INVAL);
 	assert_int_equal(policy_new(t, "{\"reward_accept\": -5}", &p, err, sizeof(err)), ERR_INVAL);
 	/* Each policy's own keys belong to it only. */
-	assert_int_equal(policy_new(t, t == &policy_lints_type ? "{\"gamma_scale\": 3}"
-	                                                       : "{\"ts_v\": 1}",
+	assert_int_equal(policy_new(t,
+	                            t == &policy_lints_type ? "{\"gamma_scale\": 3}" : "{\"ts_v\": 1}",
 	                            &p, err, sizeof(err)),
 	                 ERR_INVAL);
 }
@@ -167,7 +166,9 @@ static void teach(policy *p, rng *r, int episodes, int parity)
 		size_t good = female ? 1 : 4;
 		int acc = -1;
 
-		make_req(&req, female ? "{\"age\": 30, \"gender\": \"F\"}" : "{\"age\": 60, \"gender\": \"M\"}",
+		make_req(&req,
+		         female ? "{\"age\": 30, \"gender\": \"F\"}"
+		                : "{\"age\": 60, \"gender\": \"M\"}",
 		         "2023-03-04", NOFFERS, (1u << NOFFERS) - 1);
 		assert_int_equal(feat_context(&req, NULL, &ctx), 0);
 		memset(&s, 0, sizeof(s));
@@ -434,7 +435,8 @@ static int counts_check(const char *name)
 
 		if (c1[a] > 0) {
 			if (fabs(f - p1[a]) > tol)
-				fail_msg("%s slot 1 OFFER_%zu: logged %.4f, drawn %.4f", name, a + 1, p1[a], f);
+				fail_msg("%s slot 1 OFFER_%zu: logged %.4f, drawn %.4f", name, a + 1,
+				         p1[a], f);
 			checked++;
 		}
 		for (size_t b = 0; b < NOFFERS; b++) {
@@ -443,8 +445,8 @@ static int counts_check(const char *name)
 			f = (double)c2[a][b] / c1[a];
 			tol = 4 * sqrt(p2[a][b] * (1 - p2[a][b]) / c1[a]) + 0.005;
 			if (fabs(f - p2[a][b]) > tol)
-				fail_msg("%s slot 2 after OFFER_%zu: OFFER_%zu logged %.4f, drawn %.4f", name,
-				         a + 1, b + 1, p2[a][b], f);
+				fail_msg("%s slot 2 after OFFER_%zu: OFFER_%zu logged %.4f, drawn %.4f",
+				         name, a + 1, b + 1, p2[a][b], f);
 			checked++;
 			for (size_t c = 0; c < NOFFERS; c++) {
 				if (c3[a][b][c] == 0 || c2[a][b] < 2000)
@@ -452,7 +454,8 @@ static int counts_check(const char *name)
 				f = (double)c3[a][b][c] / c2[a][b];
 				tol = 4 * sqrt(p3[a][b][c] * (1 - p3[a][b][c]) / c2[a][b]) + 0.005;
 				if (fabs(f - p3[a][b][c]) > tol)
-					fail_msg("%s slot 3: logged %.4f, drawn %.4f", name, p3[a][b][c], f);
+					fail_msg("%s slot 3: logged %.4f, drawn %.4f", name, p3[a][b][c],
+					         f);
 				checked++;
 			}
 		}
@@ -507,9 +510,9 @@ static void test_tab_propensity_exact(void **state)
 	agent_conf_default(&c);
 	c.policy = (enum agent_policy)which;
 	c.epsilon = 0.3;
-	c.forgetting = 1.0;  /* the statistics stay as they are between draws */
-	make_req(&req, "{\"age\": 30, \"gender\": \"F\", \"region\": \"Asia\"}", "2023-03-04",
-	         NOFFERS, 0x3f);
+	c.forgetting = 1.0; /* the statistics stay as they are between draws */
+	make_req(&req, "{\"age\": 30, \"gender\": \"F\", \"region\": \"Asia\"}", "2023-03-04", NOFFERS,
+	         0x3f);
 	rng_seed(&r, 22);
 	assert_int_equal(agent_decide(&c, v, &r, "A", &req, NULL, &d), 0);
 	for (size_t j = 0; j < NOFFERS; j++) {
@@ -575,7 +578,7 @@ static void test_thompson_quadrature(void **unused)
 		double sum = 0;
 
 		if (round == 1)
-			taken[0] = taken[3] = 1;  /* the flat one and one in the middle */
+			taken[0] = taken[3] = 1; /* the flat one and one in the middle */
 		t->type->slot_probs(t, taken, probs);
 		for (int k = 0; k < TS_DRAWS; k++) {
 			size_t best = SIZE_MAX;
@@ -599,8 +602,8 @@ static void test_thompson_quadrature(void **unused)
 			double tol = 4 * sqrt(probs[i] * (1 - probs[i]) / TS_DRAWS) + 1e-3;
 
 			sum += probs[i];
-			print_message("round %d offer %zu Beta(%g, %g): quadrature %.5f, draws %.5f\n", round,
-			              i, ab[i][0], ab[i][1], probs[i], f);
+			print_message("round %d offer %zu Beta(%g, %g): quadrature %.5f, draws %.5f\n",
+			              round, i, ab[i][0], ab[i][1], probs[i], f);
 			if (taken[i])
 				assert_true(probs[i] == 0);
 			if (fabs(f - probs[i]) > tol)
@@ -735,7 +738,8 @@ static void test_ridge_direct(void **unused)
 		x.idx[2] = 4 + (uint32_t)rng_below(&g, 4);
 		for (size_t p = 0; p < 3; p++)
 			x.val[p] = 0.5 + rng_uniform(&g);
-		ridge_predict(r, i, &x, &m, &v);  /* keeps the cache warm: updates go by Sherman-Morrison */
+		ridge_predict(r, i, &x, &m,
+		              &v); /* keeps the cache warm: updates go by Sherman-Morrison */
 		ridge_add(r, i, &x, y, 1.0);
 		for (size_t p = 0; p < 3; p++) {
 			b[x.idx[p]] += y * x.val[p];
@@ -764,25 +768,31 @@ static void test_ridge_direct(void **unused)
 	assert_null(ridge_new(6, 1, 1.5));
 }
 
-#define EACH_TAB(fn)                                                                        \
-	cmocka_unit_test_prestate(fn, (void *)(uintptr_t)POLICY_WEIGHTED),                     \
-	    cmocka_unit_test_prestate(fn, (void *)(uintptr_t)POLICY_EPSILON_GREEDY),           \
-	    cmocka_unit_test_prestate(fn, (void *)(uintptr_t)POLICY_THOMPSON),                 \
-	    cmocka_unit_test_prestate(fn, (void *)(uintptr_t)POLICY_UCB),                      \
+#define EACH_TAB(fn)                                                                 \
+	cmocka_unit_test_prestate(fn, (void *)(uintptr_t)POLICY_WEIGHTED),           \
+	    cmocka_unit_test_prestate(fn, (void *)(uintptr_t)POLICY_EPSILON_GREEDY), \
+	    cmocka_unit_test_prestate(fn, (void *)(uintptr_t)POLICY_THOMPSON),       \
+	    cmocka_unit_test_prestate(fn, (void *)(uintptr_t)POLICY_UCB),            \
 	    cmocka_unit_test_prestate(fn, (void *)(uintptr_t)POLICY_RANDOM)
 
-#define EACH(fn)                                                                            \
-	cmocka_unit_test_prestate(fn, (void *)(uintptr_t)&policy_lints_type),                  \
+#define EACH(fn)                                                              \
+	cmocka_unit_test_prestate(fn, (void *)(uintptr_t)&policy_lints_type), \
 	    cmocka_unit_test_prestate(fn, (void *)(uintptr_t)&policy_squarecb_type)
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    EACH(test_params),   EACH(test_decide),    EACH(test_learn),
-	    EACH(test_merge),    EACH(test_save_load), EACH(test_propensity_exact),
-	    EACH(test_forgetting), EACH_TAB(test_tab_propensity_exact),
+	    EACH(test_params),
+	    EACH(test_decide),
+	    EACH(test_learn),
+	    EACH(test_merge),
+	    EACH(test_save_load),
+	    EACH(test_propensity_exact),
+	    EACH(test_forgetting),
+	    EACH_TAB(test_tab_propensity_exact),
 	    cmocka_unit_test(test_thompson_quadrature),
-	    cmocka_unit_test(test_cascade), cmocka_unit_test(test_linalg),
+	    cmocka_unit_test(test_cascade),
+	    cmocka_unit_test(test_linalg),
 	    cmocka_unit_test(test_ridge_direct),
 	};
 

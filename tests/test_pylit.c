@@ -53,8 +53,8 @@ static void bad(const char *text, const char *want)
 /* Dumps v compactly with keys in insertion order and frees v. */
 static void expect_json(json_t *v, const char *want)
 {
-	char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_PRESERVE_ORDER |
-	                          JSON_ENSURE_ASCII);
+	char *s = json_dumps(v,
+	                     JSON_ENCODE_ANY | JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
 
 	assert_non_null(s);
 	assert_string_equal(s, want);
@@ -212,7 +212,7 @@ static void test_rejects_expressions(void **state)
 	bad("{'a': 1 + 2}", "expected ',' or '}' at offset 8");
 	bad("{'a': len('x')}", "unexpected character at offset 6");
 	bad("{'a': __import__('os')}", "unexpected character at offset 6");
-	bad("{'a': {1, 2}}", "expected ':' at offset 8");  /* a set */
+	bad("{'a': {1, 2}}", "expected ':' at offset 8"); /* a set */
 	/* Unhashable keys. */
 	bad("{(1, 2): 'x'}", "dict key must be a string or number at offset 7");
 	bad("{[1]: 'x'}", "dict key must be a string or number at offset 4");
@@ -307,18 +307,18 @@ static void test_error_buffer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dict),
-		cmocka_unit_test(test_nested),
-		cmocka_unit_test(test_trailing_commas),
-		cmocka_unit_test(test_constants),
-		cmocka_unit_test(test_numbers),
-		cmocka_unit_test(test_escapes),
-		cmocka_unit_test(test_invalid_utf8),
-		cmocka_unit_test(test_unterminated),
-		cmocka_unit_test(test_rejects_expressions),
-		cmocka_unit_test(test_depth_limit),
-		cmocka_unit_test(test_nul_bytes),
-		cmocka_unit_test(test_error_buffer),
+	    cmocka_unit_test(test_dict),
+	    cmocka_unit_test(test_nested),
+	    cmocka_unit_test(test_trailing_commas),
+	    cmocka_unit_test(test_constants),
+	    cmocka_unit_test(test_numbers),
+	    cmocka_unit_test(test_escapes),
+	    cmocka_unit_test(test_invalid_utf8),
+	    cmocka_unit_test(test_unterminated),
+	    cmocka_unit_test(test_rejects_expressions),
+	    cmocka_unit_test(test_depth_limit),
+	    cmocka_unit_test(test_nul_bytes),
+	    cmocka_unit_test(test_error_buffer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

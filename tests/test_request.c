@@ -135,7 +135,7 @@ static void check_case_a_first(const predict_req *p)
 	assert_int_equal(p->date.year, 2022);
 	assert_int_equal(p->date.month, 1);
 	assert_int_equal(p->date.day, 1);
-	assert_int_equal(p->date.weekday, 6);  /* a Saturday */
+	assert_int_equal(p->date.weekday, 6); /* a Saturday */
 	assert_int_equal(p->customer.age, 18);
 	assert_int_equal(p->customer.gender, 'M');
 	assert_string_equal(p->customer.region, "Europa");
@@ -164,7 +164,7 @@ static void test_predict_object_body(void **state)
 	                    "\"region\":\"Europa\",\"last_offer\":\"OFFER_5\"}");
 	request_predict_free(&p);
 	assert_null(p.states_text);
-	request_predict_free(&p);  /* twice is harmless */
+	request_predict_free(&p); /* twice is harmless */
 }
 
 static void test_predict_json_strings(void **state)
@@ -357,8 +357,7 @@ static void test_predict_syntax_errors(void **state)
 	predict_bad("\"x\"", ERR_SYNTAX, "", "'[' or '{' expected");
 	predict_bad("null", ERR_SYNTAX, "", "'[' or '{' expected");
 	/* Duplicate keys are ambiguous: refused, with the position. */
-	predict_bad("{\"customer_id\": \"1\", \"customer_id\": \"2\"}", ERR_SYNTAX, "",
-	            "duplicate");
+	predict_bad("{\"customer_id\": \"1\", \"customer_id\": \"2\"}", ERR_SYNTAX, "", "duplicate");
 	/* Invalid UTF-8 in the body. */
 	predict_bad("{\"customer_id\": \"\xff\"}", ERR_SYNTAX, "", "malformed JSON");
 	/* A NUL byte inside the declared length. */
@@ -377,8 +376,8 @@ static void test_predict_field_errors(void **state)
 	char longid[200];
 
 	(void)state;
-	predict_bad("{\"timestamp\": \"2022-01-01\", \"states\": {}, \"offers\": {\"A\": 1}}",
-	            ERR_INVAL, "customer_id", "customer_id is required");
+	predict_bad("{\"timestamp\": \"2022-01-01\", \"states\": {}, \"offers\": {\"A\": 1}}", ERR_INVAL,
+	            "customer_id", "customer_id is required");
 	predict_bad("{\"customer_id\": null, \"timestamp\": \"2022-01-01\", \"states\": {},"
 	            " \"offers\": {\"A\": 1}}",
 	            ERR_INVAL, "customer_id", "required");
@@ -427,8 +426,8 @@ static void test_predict_field_errors(void **state)
 	            ERR_INVAL, "timestamp", "YYYY-MM-DD");
 	predict_bad("{\"customer_id\": \"1\", \"timestamp\": \"2022-01-01\", \"offers\": {\"A\": 1}}",
 	            ERR_INVAL, "states", "states is required");
-	predict_bad("{\"customer_id\": \"1\", \"timestamp\": \"2022-01-01\", \"states\": {}}",
-	            ERR_INVAL, "offers", "offers is required");
+	predict_bad("{\"customer_id\": \"1\", \"timestamp\": \"2022-01-01\", \"states\": {}}", ERR_INVAL,
+	            "offers", "offers is required");
 }
 
 static void test_predict_states_errors(void **state)
@@ -556,8 +555,9 @@ static void test_predict_offers_errors(void **state)
 	body = predict_body("{}", "{\"\": true}");
 	predict_bad(body, ERR_INVAL, "offers.", "1 to 63 characters");
 	free(body);
-	body = predict_body("{}", "{\"OFFER_0123456789012345678901234567890123456789012345678901234567\":"
-	                          " true}");
+	body = predict_body("{}",
+	                    "{\"OFFER_0123456789012345678901234567890123456789012345678901234567\":"
+	                    " true}");
 	predict_bad(body, ERR_INVAL, "offers.OFFER_012345678901234567890123456789012345678901",
 	            "1 to 63");
 	free(body);
@@ -617,10 +617,9 @@ static void test_customer_gender(void **state)
 		const char *in;
 		char want;
 	} cases[] = {
-	    {"M", 'M'},      {"m", 'M'},      {"Male", 'M'},   {"MALE", 'M'},
-	    {" male ", 'M'}, {"man", 'M'},    {"F", 'F'},      {"f", 'F'},
-	    {"Female", 'F'}, {"female", 'F'}, {"Woman", 'F'},  {"", 'U'},
-	    {"  ", 'U'},     {"x", 'U'},      {"Mal", 'U'},    {"other", 'U'},
+	    {"M", 'M'},  {"m", 'M'}, {"Male", 'M'},   {"MALE", 'M'},   {" male ", 'M'}, {"man", 'M'},
+	    {"F", 'F'},  {"f", 'F'}, {"Female", 'F'}, {"female", 'F'}, {"Woman", 'F'},  {"", 'U'},
+	    {"  ", 'U'}, {"x", 'U'}, {"Mal", 'U'},    {"other", 'U'},
 	};
 	customer_attrs c;
 
@@ -648,10 +647,18 @@ static void test_customer_region(void **state)
 		const char *in;
 		const char *want;
 	} cases[] = {
-	    {"Europa", "Europa"},          {"europa", "Europa"},     {"Europe", "Europa"},
-	    {" EU ", "Europa"},            {"Americas", "Americas"}, {"america", "Americas"},
-	    {"North America", "Americas"}, {"LATAM", "Americas"},    {"Asia", "Asia"},
-	    {"APAC", "Asia"},              {"", "Unknown"},          {"Mars", "Unknown"},
+	    {"Europa", "Europa"},
+	    {"europa", "Europa"},
+	    {"Europe", "Europa"},
+	    {" EU ", "Europa"},
+	    {"Americas", "Americas"},
+	    {"america", "Americas"},
+	    {"North America", "Americas"},
+	    {"LATAM", "Americas"},
+	    {"Asia", "Asia"},
+	    {"APAC", "Asia"},
+	    {"", "Unknown"},
+	    {"Mars", "Unknown"},
 	    {"Europa!", "Unknown"},
 	};
 	customer_attrs c;
@@ -679,7 +686,7 @@ static void test_customer_age(void **state)
 	customer_of("{\"age\": 71.0}", &c);
 	assert_int_equal(c.age, 71);
 	customer_of("{\"age\": 29.9}", &c);
-	assert_int_equal(c.age, 29);  /* truncated: still under 30 */
+	assert_int_equal(c.age, 29); /* truncated: still under 30 */
 	customer_of("{\"age\": \" 45 \"}", &c);
 	assert_int_equal(c.age, 45);
 	customer_of("{\"age\": \"\"}", &c);
@@ -773,7 +780,7 @@ static void test_reward_spellings(void **state)
 	request_reward_free(&r);
 	reward_ok("{\"customer_id\": \"152467\", \"accepted_one_of the_three_offers\": \"True\"}", &r);
 	assert_int_equal(r.accepted, 1);
-	assert_string_equal(r.timestamp, "");  /* optional */
+	assert_string_equal(r.timestamp, ""); /* optional */
 	request_reward_free(&r);
 	/* Both spellings: they must agree (issue 15.2), in any of the flag forms. */
 	reward_bad("{\"customer_id\": \"1\", \"accepted_one_of_the_three_offers\": 0,"
@@ -789,9 +796,9 @@ static void test_reward_spellings(void **state)
 		static const struct {
 			const char *v;
 			int want;
-		} flags[] = {{"true", 1},      {"false", 0},  {"1", 1},       {"0", 0},
-		             {"\"True\"", 1},  {"\"False\"", 0}, {"\"true\"", 1}, {"\"false\"", 0},
-		             {"\"1\"", 1},     {"\"0\"", 0}};
+		} flags[] = {{"true", 1},     {"false", 0},     {"1", 1},        {"0", 0},
+		             {"\"True\"", 1}, {"\"False\"", 0}, {"\"true\"", 1}, {"\"false\"", 0},
+		             {"\"1\"", 1},    {"\"0\"", 0}};
 
 		for (size_t i = 0; i < UTIL_ARRAY_LEN(flags); i++) {
 			char *body = xasprintf("{\"customer_id\": \"1\","
@@ -842,11 +849,10 @@ static void test_reward_errors(void **state)
 
 	(void)state;
 	reward_bad("", ERR_SYNTAX, "", "empty");
-	reward_bad("{\"customer_id\": \"1\", \"accepted_one_of_the_three_offers\": tru}", ERR_SYNTAX,
-	           "", "malformed JSON at line 1");
+	reward_bad("{\"customer_id\": \"1\", \"accepted_one_of_the_three_offers\": tru}", ERR_SYNTAX, "",
+	           "malformed JSON at line 1");
 	reward_bad("[]", ERR_SYNTAX, "", "must be a JSON object");
-	reward_bad("{\"accepted_one_of_the_three_offers\": true}", ERR_INVAL, "customer_id",
-	           "required");
+	reward_bad("{\"accepted_one_of_the_three_offers\": true}", ERR_INVAL, "customer_id", "required");
 	reward_bad("{\"customer_id\": \"1\"}", ERR_INVAL, "accepted_one_of_the_three_offers",
 	           "required");
 	reward_bad("{\"customer_id\": \"1\", \"accepted_one_of_the_three_offers\": \"maybe\"}",
@@ -908,25 +914,16 @@ static void test_reward_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_predict_object_body),
-		cmocka_unit_test(test_predict_json_strings),
-		cmocka_unit_test(test_predict_python_strings),
-		cmocka_unit_test(test_predict_mixed_shapes),
-		cmocka_unit_test(test_predict_flags),
-		cmocka_unit_test(test_predict_brief_example),
-		cmocka_unit_test(test_predict_syntax_errors),
-		cmocka_unit_test(test_predict_field_errors),
-		cmocka_unit_test(test_predict_states_errors),
-		cmocka_unit_test(test_predict_offers_errors),
-		cmocka_unit_test(test_customer_gender),
-		cmocka_unit_test(test_customer_region),
-		cmocka_unit_test(test_customer_age),
-		cmocka_unit_test(test_customer_all),
-		cmocka_unit_test(test_predict_timestamp_kept),
-		cmocka_unit_test(test_reward_spellings),
-		cmocka_unit_test(test_reward_optional_fields),
-		cmocka_unit_test(test_reward_errors),
-		cmocka_unit_test(test_offer_ids_normalised),
+	    cmocka_unit_test(test_predict_object_body),    cmocka_unit_test(test_predict_json_strings),
+	    cmocka_unit_test(test_predict_python_strings), cmocka_unit_test(test_predict_mixed_shapes),
+	    cmocka_unit_test(test_predict_flags),          cmocka_unit_test(test_predict_brief_example),
+	    cmocka_unit_test(test_predict_syntax_errors),  cmocka_unit_test(test_predict_field_errors),
+	    cmocka_unit_test(test_predict_states_errors),  cmocka_unit_test(test_predict_offers_errors),
+	    cmocka_unit_test(test_customer_gender),        cmocka_unit_test(test_customer_region),
+	    cmocka_unit_test(test_customer_age),           cmocka_unit_test(test_customer_all),
+	    cmocka_unit_test(test_predict_timestamp_kept), cmocka_unit_test(test_reward_spellings),
+	    cmocka_unit_test(test_reward_optional_fields), cmocka_unit_test(test_reward_errors),
+	    cmocka_unit_test(test_offer_ids_normalised),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

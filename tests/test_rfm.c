@@ -189,14 +189,16 @@ static void test_kmeans_brute_force(void **state)
 		for (size_t i = 0; i < n; i++) {
 			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
 			/* Skewed like spend: mostly small, some large. */
-			v[i] = (double)((seed >> 33) % 1000) * (round % 2 ? 1.0 : (double)((seed >> 20) % 7));
+			v[i] = (double)((seed >> 33) % 1000) *
+			       (round % 2 ? 1.0 : (double)((seed >> 20) % 7));
 		}
 		qsort(v, n, sizeof(v[0]), cmp_d);
 		assert_int_equal(rfm_kmeans1d(v, n, 4, NULL, &c), 0);
 		for (size_t a = 1; a < n; a++) {
 			for (size_t b = a + 1; b < n; b++) {
 				for (size_t e = b + 1; e < n; e++) {
-					double s = sse(v, 0, a) + sse(v, a, b) + sse(v, b, e) + sse(v, e, n);
+					double s = sse(v, 0, a) + sse(v, a, b) + sse(v, b, e) +
+					           sse(v, e, n);
 
 					if (s < best)
 						best = s;
@@ -272,17 +274,17 @@ static void test_fixture_rfm(void **state)
 		double m;
 		int ranks[3], score, seg, brief;
 	} want[] = {
-	    {"101", 0, 0, 0, {0, 0, 0}, 0, 0, 1},     {"102", 10, 1, 50, {1, 0, 2}, 3, 1, 2},
-	    {"103", 12, 3, 20, {1, 1, 1}, 3, 1, 2},   {"104", 40, 6, 22, {2, 2, 1}, 5, 2, 2},
+	    {"101", 0, 0, 0, {0, 0, 0}, 0, 0, 1},      {"102", 10, 1, 50, {1, 0, 2}, 3, 1, 2},
+	    {"103", 12, 3, 20, {1, 1, 1}, 3, 1, 2},    {"104", 40, 6, 22, {2, 2, 1}, 5, 2, 2},
 	    {"105", 100, 10, 100, {3, 3, 3}, 9, 3, 3},
 	};
 
 	(void)state;
 	assert_int_equal(d->read.rows, 33);
 	assert_int_equal(d->read.no_customer, 1);
-	assert_int_equal(d->read.non_product, 3);   /* POST, BANK CHARGES, gift_0001_20 */
+	assert_int_equal(d->read.non_product, 3); /* POST, BANK CHARGES, gift_0001_20 */
 	assert_int_equal(d->read.returns, 3);
-	assert_int_equal(d->read.malformed, 1);     /* Quantity "abc" */
+	assert_int_equal(d->read.malformed, 1); /* Quantity "abc" */
 	assert_int_equal(d->read.gzip, 0);
 	assert_int_equal(d->ncustomers, 6);
 	assert_int_equal(d->nproducts, 3);
@@ -326,8 +328,9 @@ static void test_score_map(void **state)
 static void test_non_products(void **state)
 {
 	static const char *const no[] = {
-	    "POST", "DOT", "M", "m", "BANK CHARGES", "C2", "D", "CRUK", "PADS", "AMAZONFEE",
-	    "B", "S", "gift_0001_20", "gift_0001_50", "", "TEST001", "ADJUST2",
+	    "POST",    "DOT",       "M", "m", "BANK CHARGES", "C2",           "D", "CRUK",
+	    "PADS",    "AMAZONFEE", "B", "S", "gift_0001_20", "gift_0001_50", "",  "TEST001",
+	    "ADJUST2",
 	};
 	static const char *const yes[] = {"85123A", "10002", "22423", "DCGS0003", "DCGSSGIRL", "84029G"};
 
@@ -360,18 +363,18 @@ static void test_fixture_states_and_netting(void **state)
 	assert_int_equal(d->npriors, 20);
 	assert_int_equal(d->dropped_nonpositive, 1);
 	assert_false(state_exists(d, "Q4_January_1_Tuesday"));
-	assert_true(state_exists(d, "Q2_January_0_Saturday"));  /* 01-15: still the first half */
-	assert_true(state_exists(d, "Q4_January_1_Monday"));    /* 01-17 and 01-31 */
+	assert_true(state_exists(d, "Q2_January_0_Saturday")); /* 01-15: still the first half */
+	assert_true(state_exists(d, "Q4_January_1_Monday"));   /* 01-17 and 01-31 */
 	p = prior(d, "Q2_January_0_Monday", "10001");
 	assert_non_null(p);
 	assert_int_equal(p->quantity, 10);
 	near(p->propensity, 1, 1e-12);
-	near(p->value, 5, 1e-12);  /* a state's best seller starts at the accept reward */
+	near(p->value, 5, 1e-12); /* a state's best seller starts at the accept reward */
 	p = prior(d, "Q2_January_0_Monday", "10003");
 	assert_non_null(p);
 	assert_int_equal(p->quantity, 6);
 	near(p->propensity, prop, 1e-12);
-	near(p->value, -2 + 7 * prop, 1e-12);  /* 3.6805535 */
+	near(p->value, -2 + 7 * prop, 1e-12); /* 3.6805535 */
 	near(p->weight, 3, 0);
 	near(p->alpha, 1 + 3 * prop, 1e-12);
 	near(p->beta, 1 + 3 * (1 - prop), 1e-12);
@@ -489,9 +492,11 @@ static void test_gzip_by_magic(void **state)
 static void test_csv_errors(void **state)
 {
 	rfm_data d;
-	const char *no_price = "InvoiceNo,StockCode,Quantity,InvoiceDate,CustomerID\n1,10001,1,2011-01-03,5\n";
+	const char *no_price =
+	    "InvoiceNo,StockCode,Quantity,InvoiceDate,CustomerID\n1,10001,1,2011-01-03,5\n";
 	/* Any column order, a byte order mark, CRLF line ends, extra columns. */
-	const char *reordered = "\xEF\xBB\xBF" "customerid,Extra,UnitPrice,InvoiceDate,Quantity,StockCode,InvoiceNo\r\n"
+	const char *reordered = "\xEF\xBB\xBF"
+	                        "customerid,Extra,UnitPrice,InvoiceDate,Quantity,StockCode,InvoiceNo\r\n"
 	                        "7.0,x,2.5,2011-01-03 10:00:00,4,10001,1\r\n"
 	                        "7.0,x,2.5,2011-01-04 10:00:00,2,10001,2\r\n"
 	                        "8.0,x,1\r\n";
@@ -507,7 +512,7 @@ static void test_csv_errors(void **state)
 	rfm_data_init(&d);
 	assert_int_equal(rfm_read_mem(&d, reordered, strlen(reordered)), 0);
 	assert_int_equal(d.read.rows, 3);
-	assert_int_equal(d.read.malformed, 1);  /* too few columns */
+	assert_int_equal(d.read.malformed, 1); /* too few columns */
 	assert_int_equal(d.ncustomers, 1);
 	assert_int_equal(rfm_segment(&d), 0);
 	assert_string_equal(d.customers[0].id, "7");
@@ -519,7 +524,8 @@ static void test_csv_errors(void **state)
 	rfm_data_free(&d);
 
 	/* A field over the hard limit stops the parse. */
-	n = (size_t)snprintf(huge, 200, "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n1,\"");
+	n = (size_t)snprintf(huge, 200,
+	                     "InvoiceNo,StockCode,Quantity,InvoiceDate,UnitPrice,CustomerID\n1,\"");
 	memset(huge + n, 'a', big);
 	n += big;
 	memcpy(huge + n, "\",1,2011-01-03,1,5\n", 20);
@@ -573,7 +579,7 @@ static void test_online_retail(void **state)
 	assert_int_equal(d->npriors, 259468);
 	assert_true(state_exists(d, "Q4_September_1_Wednesday"));
 	assert_true(state_exists(d, "Q1_April_0_Friday"));
-	assert_false(state_exists(d, "Q1_April_0_Saturday"));  /* the shop sent nothing on Saturdays */
+	assert_false(state_exists(d, "Q1_April_0_Saturday")); /* the shop sent nothing on Saturdays */
 	free(path);
 	free_data(d);
 }

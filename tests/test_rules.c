@@ -19,9 +19,8 @@
 
 #include "rules.h"
 
-static const char company_b_canonical[] =
-	"region = Europa -> deny OFFER_4 OFFER_5 OFFER_6\n"
-	"age > 65 -> deny OFFER_1 OFFER_3 OFFER_4\n";
+static const char company_b_canonical[] = "region = Europa -> deny OFFER_4 OFFER_5 OFFER_6\n"
+                                          "age > 65 -> deny OFFER_1 OFFER_3 OFFER_4\n";
 
 static rules *parse_ok(const char *text)
 {
@@ -69,28 +68,26 @@ static void test_default_equals_example_file(void **unused)
 
 static void test_format_roundtrip(void **unused)
 {
-	const char *text =
-		"\xEF\xBB\xBF# a BOM, CRLF, odd spacing and aliases\r\n"
-		"  AGE>=18->DENY offer_2   Offer-7 OFFER10 # trailing comment\r\n"
-		"\r\n"
-		"Client_Since != 2020-01-01 -> deny OFFER_1\r\n"
-		"lastoffer == offer_3 -> deny OFFER_3\r\n"
-		"gender = female -> deny OFFER_9\r\n"
-		"region = \"North # America -> West\" -> deny OFFER_8\r\n"
-		"region != unknown -> deny OFFER_999";
+	const char *text = "\xEF\xBB\xBF# a BOM, CRLF, odd spacing and aliases\r\n"
+	                   "  AGE>=18->DENY offer_2   Offer-7 OFFER10 # trailing comment\r\n"
+	                   "\r\n"
+	                   "Client_Since != 2020-01-01 -> deny OFFER_1\r\n"
+	                   "lastoffer == offer_3 -> deny OFFER_3\r\n"
+	                   "gender = female -> deny OFFER_9\r\n"
+	                   "region = \"North # America -> West\" -> deny OFFER_8\r\n"
+	                   "region != unknown -> deny OFFER_999";
 	rules *r = parse_ok(text);
 	rules *again;
 	char *canon = format(r);
 
 	(void)unused;
 	assert_int_equal(rules_count(r), 6);
-	assert_string_equal(canon,
-	    "age >= 18 -> deny OFFER_2 OFFER_7 OFFER_10\n"
-	    "client-since != 2020-01-01 -> deny OFFER_1\n"
-	    "last_offer = offer_3 -> deny OFFER_3\n"
-	    "gender = F -> deny OFFER_9\n"
-	    "region = \"North # America -> West\" -> deny OFFER_8\n"
-	    "region != unknown -> deny OFFER_999\n");
+	assert_string_equal(canon, "age >= 18 -> deny OFFER_2 OFFER_7 OFFER_10\n"
+	                           "client-since != 2020-01-01 -> deny OFFER_1\n"
+	                           "last_offer = offer_3 -> deny OFFER_3\n"
+	                           "gender = F -> deny OFFER_9\n"
+	                           "region = \"North # America -> West\" -> deny OFFER_8\n"
+	                           "region != unknown -> deny OFFER_999\n");
 	again = parse_ok(canon);
 	assert_true(rules_equal(r, again));
 	free(canon);
@@ -124,28 +121,28 @@ static void test_parse_errors(void **unused)
 		const char *text;
 		const char *msg;
 	} cases[] = {
-		{"regoin = Europa -> deny OFFER_4", "t:1: unknown field 'regoin'"},
-		{"# ok\n\nregion Europa -> deny OFFER_4", "t:3: expected an operator"},
-		{"region = Europa deny OFFER_4", "t:1: expected 'CONDITION -> deny OFFER_n ...'"},
-		{"region = Europa -> allow OFFER_4", "t:1: expected 'deny' after '->', got 'allow'"},
-		{"region = Europa ->", "t:1: expected 'deny OFFER_n ...' after '->'"},
-		{"region = Europa -> deny", "t:1: 'deny' names no offer"},
-		{"region = Europa -> deny OFFER_4 IPHONE", "t:1: 'IPHONE' is not an offer"},
-		{"region = Europa -> deny OFFER_0", "t:1: 'OFFER_0' is not an offer"},
-		{"region = Europa -> deny OFFER_1000", "is not an offer"},
-		{"region = Europa -> deny OFFER_+4", "is not an offer"},
-		{"region = Europa -> deny OFFER_4 offer_4", "t:1: OFFER_4 is named twice"},
-		{"age > old -> deny OFFER_1", "t:1: age needs a whole number between 0 and 1000, got 'old'"},
-		{"age > 65.5 -> deny OFFER_1", "age needs a whole number"},
-		{"age > -> deny OFFER_1", "t:1: missing value after 'age >'"},
-		{"region > Europa -> deny OFFER_1", "t:1: operator '>' only works on age"},
-		{"gender = other -> deny OFFER_1", "t:1: gender is M (male), F (female) or unknown"},
-		{"region = Eu\"\"ropa -> deny OFFER_1", "t:1: a value may not contain '\"'"},
-		{"region = \"Europa -> deny OFFER_1", "t:1: expected 'CONDITION -> deny"},
-		{"= Europa -> deny OFFER_1", "t:1: expected a field name"},
-		{"region = Europa\x01 -> deny OFFER_1", "control character 0x01"},
-		{"x\n\n\n", "t:1: expected 'CONDITION -> deny"},
-		{"x -> deny OFFER_1\n", "t:1: unknown field 'x'"},
+	    {"regoin = Europa -> deny OFFER_4", "t:1: unknown field 'regoin'"},
+	    {"# ok\n\nregion Europa -> deny OFFER_4", "t:3: expected an operator"},
+	    {"region = Europa deny OFFER_4", "t:1: expected 'CONDITION -> deny OFFER_n ...'"},
+	    {"region = Europa -> allow OFFER_4", "t:1: expected 'deny' after '->', got 'allow'"},
+	    {"region = Europa ->", "t:1: expected 'deny OFFER_n ...' after '->'"},
+	    {"region = Europa -> deny", "t:1: 'deny' names no offer"},
+	    {"region = Europa -> deny OFFER_4 IPHONE", "t:1: 'IPHONE' is not an offer"},
+	    {"region = Europa -> deny OFFER_0", "t:1: 'OFFER_0' is not an offer"},
+	    {"region = Europa -> deny OFFER_1000", "is not an offer"},
+	    {"region = Europa -> deny OFFER_+4", "is not an offer"},
+	    {"region = Europa -> deny OFFER_4 offer_4", "t:1: OFFER_4 is named twice"},
+	    {"age > old -> deny OFFER_1", "t:1: age needs a whole number between 0 and 1000, got 'old'"},
+	    {"age > 65.5 -> deny OFFER_1", "age needs a whole number"},
+	    {"age > -> deny OFFER_1", "t:1: missing value after 'age >'"},
+	    {"region > Europa -> deny OFFER_1", "t:1: operator '>' only works on age"},
+	    {"gender = other -> deny OFFER_1", "t:1: gender is M (male), F (female) or unknown"},
+	    {"region = Eu\"\"ropa -> deny OFFER_1", "t:1: a value may not contain '\"'"},
+	    {"region = \"Europa -> deny OFFER_1", "t:1: expected 'CONDITION -> deny"},
+	    {"= Europa -> deny OFFER_1", "t:1: expected a field name"},
+	    {"region = Europa\x01 -> deny OFFER_1", "control character 0x01"},
+	    {"x\n\n\n", "t:1: expected 'CONDITION -> deny"},
+	    {"x -> deny OFFER_1\n", "t:1: unknown field 'x'"},
 	};
 
 	(void)unused;
@@ -346,7 +343,8 @@ static void test_apply_normalised(void **unused)
 		assert_int_equal(rules_match(r, st, denied), 3);
 		assert_true(denied[1] && denied[5] && denied[6]);
 		json_decref(st);
-		st = json_pack("{s:s, s:s, s:f}", "region", "South America", "gender", "woman", "age", 65.9);
+		st = json_pack("{s:s, s:s, s:f}", "region", "South America", "gender", "woman", "age",
+		               65.9);
 		assert_int_equal(rules_match(r, st, denied), 2);
 		assert_true(denied[2] && denied[5] && !denied[6]);
 		json_decref(st);
@@ -364,8 +362,8 @@ static void test_apply_other_keys(void **unused)
 	rules *r = parse_ok("gender = F -> deny OFFER_2\nregion != Asia -> deny OFFER_3\n");
 	json_t *states = json_pack("{s:s, s:s}", "gender", "f", "region", "Europa");
 	/* Clients send other spellings and types; denied keys become false whatever they held. */
-	json_t *offers = json_pack("{s:s, s:i, s:b, s:b}", "offer_2", "True", "Offer-3", 1,
-	                           "OFFER_4", 1, "extra", 1);
+	json_t *offers = json_pack("{s:s, s:i, s:b, s:b}", "offer_2", "True", "Offer-3", 1, "OFFER_4", 1,
+	                           "extra", 1);
 	int n;
 
 	(void)unused;
@@ -389,14 +387,14 @@ static void test_apply_other_keys(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_default_equals_example_file),
-		cmocka_unit_test(test_format_roundtrip),
-		cmocka_unit_test(test_empty_set),
-		cmocka_unit_test(test_parse_errors),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_apply_company_b),
-		cmocka_unit_test(test_apply_normalised),
-		cmocka_unit_test(test_apply_other_keys),
+	    cmocka_unit_test(test_default_equals_example_file),
+	    cmocka_unit_test(test_format_roundtrip),
+	    cmocka_unit_test(test_empty_set),
+	    cmocka_unit_test(test_parse_errors),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_apply_company_b),
+	    cmocka_unit_test(test_apply_normalised),
+	    cmocka_unit_test(test_apply_other_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

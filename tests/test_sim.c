@@ -163,7 +163,8 @@ static void test_context_and_request(void **unused)
 		         : c.segment == 2 ? "Asia-M-gt65"
 		                          : "Europa-F-30to65");
 		assert_true(strncmp(d.state_key, expect, strlen(expect)) == 0);
-		assert_true(strstr(d.state_key, req.date.weekday == 3 ? "_Wednesday" : "_Saturday") != NULL);
+		assert_true(strstr(d.state_key, req.date.weekday == 3 ? "_Wednesday" : "_Saturday") !=
+		            NULL);
 		request_predict_free(&req);
 	}
 	/* Shares 40/30/20/10 %. */
@@ -560,7 +561,8 @@ int main(void)
 	    cmocka_unit_test(test_context_and_request),
 	    cmocka_unit_test(test_respond),
 	    cmocka_unit_test(test_memory_equals_writer),
-	    cmocka_unit_test(test_policies_learn), cmocka_unit_test(test_forgetting_recovers),
+	    cmocka_unit_test(test_policies_learn),
+	    cmocka_unit_test(test_forgetting_recovers),
 	    cmocka_unit_test(test_late_reward_not_learned),
 	    cmocka_unit_test(test_contextual_world),
 	    cmocka_unit_test(test_contextual_policies_learn),

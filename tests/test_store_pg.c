@@ -41,8 +41,7 @@ static const char *pg_sh_path(void)
 	/* Run from elsewhere: find it next to this source file. */
 	slash = strrchr(__FILE__, '/');
 	if (slash != NULL) {
-		snprintf(path, sizeof(path), "%.*s/../scripts/pg.sh", (int)(slash - __FILE__),
-		         __FILE__);
+		snprintf(path, sizeof(path), "%.*s/../scripts/pg.sh", (int)(slash - __FILE__), __FILE__);
 		if (access(path, X_OK) == 0)
 			return path;
 	}
@@ -427,8 +426,8 @@ static void pg_shutdown_mid_call(void **state)
 	g2_up(env);
 	g2_until_ok(s);
 	snprintf(line, sizeof(line),
-	         "(sleep 0.5; OFFERD_PG_STATE='%s/pg.state' '%s' down) >/dev/null 2>&1 &",
-	         env->sv.dir, pg_sh_path());
+	         "(sleep 0.5; OFFERD_PG_STATE='%s/pg.state' '%s' down) >/dev/null 2>&1 &", env->sv.dir,
+	         pg_sh_path());
 	assert_int_equal(system(line), 0);
 	t0 = now_s();
 	assert_int_equal(store_exec(s, "SELECT pg_sleep(20)", 0, NULL, NULL, NULL), ERR_UNAVAIL);
@@ -459,8 +458,8 @@ static void pg_shutdown_mid_batch(void **state)
 	st[1].sql = "SELECT pg_sleep(20)";
 	st[2].sql = "SELECT 3";
 	snprintf(line, sizeof(line),
-	         "(sleep 0.5; OFFERD_PG_STATE='%s/pg.state' '%s' down) >/dev/null 2>&1 &",
-	         env->sv.dir, pg_sh_path());
+	         "(sleep 0.5; OFFERD_PG_STATE='%s/pg.state' '%s' down) >/dev/null 2>&1 &", env->sv.dir,
+	         pg_sh_path());
 	assert_int_equal(system(line), 0);
 	t0 = now_s();
 	rc = s->ops->exec_batch(s, st, 3);
@@ -602,20 +601,17 @@ static void pg_open_unreachable(void **state)
 int main(void)
 {
 	const struct CMUnitTest shared[] = {
-		STORE_CASES,
-		cmocka_unit_test(pg_exact_doubles),
-		cmocka_unit_test(pg_commit_after_error),
-		cmocka_unit_test(pg_wide_rows),
-		cmocka_unit_test(pg_episodes_throughput),
+	    STORE_CASES,
+	    cmocka_unit_test(pg_exact_doubles),
+	    cmocka_unit_test(pg_commit_after_error),
+	    cmocka_unit_test(pg_wide_rows),
+	    cmocka_unit_test(pg_episodes_throughput),
 	};
 	const struct CMUnitTest restarts[] = {
-		cmocka_unit_test(pg_open_unreachable),
-		cmocka_unit_test(pg_session_settings),
-		cmocka_unit_test(pg_reconnect),
-		cmocka_unit_test(pg_shutdown_mid_call),
-		cmocka_unit_test(pg_shutdown_mid_batch),
-		cmocka_unit_test(pg_lost_inside_transaction),
-		cmocka_unit_test(pg_frozen_backend),
+	    cmocka_unit_test(pg_open_unreachable),   cmocka_unit_test(pg_session_settings),
+	    cmocka_unit_test(pg_reconnect),          cmocka_unit_test(pg_shutdown_mid_call),
+	    cmocka_unit_test(pg_shutdown_mid_batch), cmocka_unit_test(pg_lost_inside_transaction),
+	    cmocka_unit_test(pg_frozen_backend),
 	};
 	int failed = 0;
 

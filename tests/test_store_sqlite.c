@@ -21,7 +21,7 @@ static int sq_setup(void **state)
 		return -1;
 	snprintf(path, sizeof(path), "%s/cases.db", sc_dir);
 	if (store_open(path, &s) == 0)
-		return -1;  /* a bare path is not a URL */
+		return -1; /* a bare path is not a URL */
 	{
 		char *url = xasprintf("sqlite:%s", path);
 		int rc = store_open(url, &s);
@@ -72,8 +72,8 @@ static void sq_statement_cache(void **state)
 int main(void)
 {
 	const struct CMUnitTest sqlite_cases[] = {
-		STORE_CASES,
-		cmocka_unit_test(sq_statement_cache),
+	    STORE_CASES,
+	    cmocka_unit_test(sq_statement_cache),
 	};
 
 	log_setup(getenv("OFFERD_TEST_DEBUG") ? LOG_DEBUG : LOG_ERROR + 1, 0);

@@ -89,7 +89,7 @@ static void test_strtod(void **state)
 	assert_true(d == 1.5);
 	assert_int_equal(util_strtod("-1e3", -1e4, 0, &d), 0);
 	assert_true(d == -1000);
-	assert_int_equal(util_strtod("2", 0, 2, &d), 0);  /* inclusive */
+	assert_int_equal(util_strtod("2", 0, 2, &d), 0); /* inclusive */
 	assert_int_equal(util_strtod("2.0000001", 0, 2, &d), ERR_RANGE);
 	assert_int_equal(util_strtod("1e400", -1e308, 1e308, &d), ERR_RANGE);
 	/* Decimal numbers only: not NaN, infinities or hex. */
@@ -126,7 +126,7 @@ static void test_hexval(void **state)
 	assert_int_equal(util_hexval('G'), -1);
 	assert_int_equal(util_hexval('/'), -1);
 	assert_int_equal(util_hexval(0), -1);
-	assert_int_equal(util_hexval(0xe9), -1);  /* a Latin-1 byte is not a digit */
+	assert_int_equal(util_hexval(0xe9), -1); /* a Latin-1 byte is not a digit */
 }
 
 /* --- buf ------------------------------------------------------------------ */
@@ -174,7 +174,7 @@ static void test_buf_limit_frees_itself(void **state)
 	(void)state;
 	buf_init(&b, 10);
 	assert_int_equal(buf_add(&b, "12345678", 8), 0);
-	assert_int_equal(buf_add(&b, "90", 2), 0);  /* exactly the limit */
+	assert_int_equal(buf_add(&b, "90", 2), 0); /* exactly the limit */
 	assert_int_equal(b.len, 10);
 	/* One byte more: the buffer frees itself and reports ERR_TOOBIG. */
 	assert_int_equal(buf_add(&b, "x", 1), ERR_TOOBIG);
@@ -240,7 +240,7 @@ static void test_strings(void **state)
 	assert_int_equal(util_strlcpy(small, "ab", sizeof(small)), 2);
 	assert_string_equal(small, "ab");
 	small[0] = 'Q';
-	assert_int_equal(util_strlcpy(small, "zz", 0), 2);  /* nothing written */
+	assert_int_equal(util_strlcpy(small, "zz", 0), 2); /* nothing written */
 	assert_int_equal(small[0], 'Q');
 
 	util_strlcpy(t, " \t hi there \r\n", sizeof(t));
@@ -433,7 +433,7 @@ static void test_rng_distributions(void **state)
 	for (int i = 0; i < n; i++) {
 		double z = rng_normal(&r);
 		double b = rng_beta(&r, 2.0, 6.0);
-		double g = rng_gamma(&r, 0.5);  /* the shape < 1 branch */
+		double g = rng_gamma(&r, 0.5); /* the shape < 1 branch */
 
 		assert_true(isfinite(z));
 		assert_true(b >= 0.0 && b <= 1.0);
@@ -529,22 +529,22 @@ static void test_log_long_message_marked(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_strtonum_accepts),
-		cmocka_unit_test(test_strtonum_rejects),
-		cmocka_unit_test(test_strtod),
-		cmocka_unit_test(test_hexval),
-		cmocka_unit_test(test_buf_grows_and_terminates),
-		cmocka_unit_test(test_buf_limit_frees_itself),
-		cmocka_unit_test(test_buf_steal),
-		cmocka_unit_test(test_strings),
-		cmocka_unit_test(test_pair_find),
-		cmocka_unit_test(test_time_helpers),
-		cmocka_unit_test(test_strmap),
-		cmocka_unit_test(test_rng_deterministic),
-		cmocka_unit_test(test_rng_ranges),
-		cmocka_unit_test(test_rng_distributions),
-		cmocka_unit_test(test_auth),
-		cmocka_unit_test(test_log_long_message_marked),
+	    cmocka_unit_test(test_strtonum_accepts),
+	    cmocka_unit_test(test_strtonum_rejects),
+	    cmocka_unit_test(test_strtod),
+	    cmocka_unit_test(test_hexval),
+	    cmocka_unit_test(test_buf_grows_and_terminates),
+	    cmocka_unit_test(test_buf_limit_frees_itself),
+	    cmocka_unit_test(test_buf_steal),
+	    cmocka_unit_test(test_strings),
+	    cmocka_unit_test(test_pair_find),
+	    cmocka_unit_test(test_time_helpers),
+	    cmocka_unit_test(test_strmap),
+	    cmocka_unit_test(test_rng_deterministic),
+	    cmocka_unit_test(test_rng_ranges),
+	    cmocka_unit_test(test_rng_distributions),
+	    cmocka_unit_test(test_auth),
+	    cmocka_unit_test(test_log_long_message_marked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,11 +22,11 @@
 #include "values.h"
 
 #define STATE_A "Europa-M-lt30_January_0_Saturday"
-#define STATE_B "Europa-M-lt30_March_1_Monday"      /* same segment as A */
-#define STATE_C "Asia-F-gt65_January_0_Saturday"    /* another segment */
+#define STATE_B "Europa-M-lt30_March_1_Monday"   /* same segment as A */
+#define STATE_C "Asia-F-gt65_January_0_Saturday" /* another segment */
 
-static void set_row(values *v, const char *company, const char *state_key, const char *offer,
-                    double n, double sum, double alpha, double beta, int64_t rev)
+static void set_row(values *v, const char *company, const char *state_key, const char *offer, double n,
+                    double sum, double alpha, double beta, int64_t rev)
 {
 	db_policy_row r;
 
@@ -69,8 +69,7 @@ static void test_fallback_levels(void **state)
 	assert_int_equal(lookup1(v, "A", STATE_A, "Europa-M-lt30", "OFFER_1", &st), VALUES_STATE);
 	assert_true(st.n == 4 && st.sum == 12);
 	/* Another state of the same segment: the segment's aggregate. */
-	assert_int_equal(lookup1(v, "A", STATE_B, "Europa-M-lt30", "OFFER_1", &st),
-	                 VALUES_SEGMENT);
+	assert_int_equal(lookup1(v, "A", STATE_B, "Europa-M-lt30", "OFFER_1", &st), VALUES_SEGMENT);
 	assert_true(st.n == 4 && st.sum == 12);
 	/* Another segment: the company-wide aggregate. */
 	assert_int_equal(lookup1(v, "A", STATE_C, "Asia-F-gt65", "OFFER_1", &st), VALUES_GLOBAL);
@@ -121,23 +120,20 @@ static void test_aggregates_by_difference(void **state)
 	set_row(v, "A", STATE_A, "OFFER_1", 5, 7, 4, 3, 2);
 	assert_int_equal(lookup1(v, "A", STATE_A, "Europa-M-lt30", "OFFER_1", &st), VALUES_STATE);
 	assert_true(st.n == 5 && st.sum == 7);
-	assert_int_equal(lookup1(v, "A", STATE_B, "Europa-M-lt30", "OFFER_1", &st),
-	                 VALUES_SEGMENT);
+	assert_int_equal(lookup1(v, "A", STATE_B, "Europa-M-lt30", "OFFER_1", &st), VALUES_SEGMENT);
 	assert_true(st.n == 5 && st.sum == 7);
 	assert_true(st.succ == 3 && st.fail == 2);
 	assert_int_equal(lookup1(v, "A", STATE_C, "Asia-F-gt65", "OFFER_1", &st), VALUES_GLOBAL);
 	assert_true(st.n == 5 && st.sum == 7);
 	/* A second state of the segment adds to the segment and the company. */
 	set_row(v, "A", STATE_B, "OFFER_1", 3, -6, 1, 4, 3);
-	assert_int_equal(lookup1(v, "A", "Europa-M-lt30_June_0_Sunday", "Europa-M-lt30", "OFFER_1",
-	                         &st),
+	assert_int_equal(lookup1(v, "A", "Europa-M-lt30_June_0_Sunday", "Europa-M-lt30", "OFFER_1", &st),
 	                 VALUES_SEGMENT);
 	assert_true(st.n == 8 && st.sum == 1);
 	assert_true(st.succ == 3 && st.fail == 5);
 	/* A decrease (a reset from the database) is followed too. */
 	set_row(v, "A", STATE_A, "OFFER_1", 1, 1, 1, 1, 4);
-	assert_int_equal(lookup1(v, "A", "Europa-M-lt30_June_0_Sunday", "Europa-M-lt30", "OFFER_1",
-	                         &st),
+	assert_int_equal(lookup1(v, "A", "Europa-M-lt30_June_0_Sunday", "Europa-M-lt30", "OFFER_1", &st),
 	                 VALUES_SEGMENT);
 	assert_true(st.n == 4 && st.sum == -5);
 	assert_int_equal(lookup1(v, "A", STATE_C, "Asia-F-gt65", "OFFER_1", &st), VALUES_GLOBAL);
@@ -159,8 +155,7 @@ static void test_revision_guard(void **state)
 	set_row(v, "A", STATE_A, "OFFER_1", 100, 100, 1, 1, 10);
 	lookup1(v, "A", STATE_A, "Europa-M-lt30", "OFFER_1", &st);
 	assert_true(st.n == 3 && st.sum == 9);
-	assert_int_equal(lookup1(v, "A", STATE_B, "Europa-M-lt30", "OFFER_1", &st),
-	                 VALUES_SEGMENT);
+	assert_int_equal(lookup1(v, "A", STATE_B, "Europa-M-lt30", "OFFER_1", &st), VALUES_SEGMENT);
 	assert_true(st.n == 3 && st.sum == 9);
 	/* A newer one applies. */
 	set_row(v, "A", STATE_A, "OFFER_1", 4, 14, 1, 1, 11);
@@ -201,8 +196,8 @@ static void test_priors_and_beta(void **state)
 	/* With observations the mean blends prior and data: (6 + 4) / (2 + 2). */
 	r.n = 2;
 	r.reward_sum = 4;
-	r.alpha = 3;  /* prior 1 + 2 successes */
-	r.beta = 2;   /* prior 1 + 1 failure */
+	r.alpha = 3; /* prior 1 + 2 successes */
+	r.beta = 2;  /* prior 1 + 1 failure */
 	r.rev = 2;
 	values_set(v, &r);
 	lookup1(v, "A", STATE_A, "Europa-M-lt30", "OFFER_1", &st);
@@ -211,15 +206,13 @@ static void test_priors_and_beta(void **state)
 	assert_true(st.succ == 2 && st.fail == 1);
 	assert_true(st.pa == 0 && st.pb == 0);
 	/* The segment aggregate carries the prior too. */
-	assert_int_equal(lookup1(v, "A", STATE_B, "Europa-M-lt30", "OFFER_1", &st),
-	                 VALUES_SEGMENT);
+	assert_int_equal(lookup1(v, "A", STATE_B, "Europa-M-lt30", "OFFER_1", &st), VALUES_SEGMENT);
 	assert_true(st.pw == 2 && st.pvw == 6 && st.n == 2);
 
 	/* An entry without data falls through to the next level. */
 	set_row(v, "A", STATE_B, "OFFER_2", 5, 5, 1, 1, 3);
 	set_row(v, "A", STATE_A, "OFFER_2", 0, 0, 1, 1, 4);
-	assert_int_equal(lookup1(v, "A", STATE_A, "Europa-M-lt30", "OFFER_2", &st),
-	                 VALUES_SEGMENT);
+	assert_int_equal(lookup1(v, "A", STATE_A, "Europa-M-lt30", "OFFER_2", &st), VALUES_SEGMENT);
 	assert_true(st.n == 5);
 	values_free(v);
 }
@@ -378,16 +371,16 @@ static void test_forgetting(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fallback_levels),
-		cmocka_unit_test(test_lookup_many),
-		cmocka_unit_test(test_aggregates_by_difference),
-		cmocka_unit_test(test_revision_guard),
-		cmocka_unit_test(test_priors_and_beta),
-		cmocka_unit_test(test_mean),
-		cmocka_unit_test(test_growth),
-		cmocka_unit_test(test_segment_without_underscore),
-		cmocka_unit_test(test_blend),
-		cmocka_unit_test(test_forgetting),
+	    cmocka_unit_test(test_fallback_levels),
+	    cmocka_unit_test(test_lookup_many),
+	    cmocka_unit_test(test_aggregates_by_difference),
+	    cmocka_unit_test(test_revision_guard),
+	    cmocka_unit_test(test_priors_and_beta),
+	    cmocka_unit_test(test_mean),
+	    cmocka_unit_test(test_growth),
+	    cmocka_unit_test(test_segment_without_underscore),
+	    cmocka_unit_test(test_blend),
+	    cmocka_unit_test(test_forgetting),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -45,8 +45,8 @@ static int64_t max_rev(fixture *f)
 
 static const char *const three[3] = {"OFFER_1", "OFFER_4", "OFFER_8"};
 
-static void ep_op(writer_op *op, const char *company, const char *customer,
-                  const char *state_key, const char *const offers[3])
+static void ep_op(writer_op *op, const char *company, const char *customer, const char *state_key,
+                  const char *const offers[3])
 {
 	memset(op, 0, sizeof(*op));
 	op->kind = WOP_EPISODE;
@@ -62,7 +62,7 @@ static void ep_op(writer_op *op, const char *company, const char *customer,
 	op->ep.policy = "epsilon-greedy";
 	op->ep.agent_version = "1.0.0";
 	op->ep.epsilon = 0.1;
-	op->rc = 12345;  /* must be overwritten */
+	op->rc = 12345; /* must be overwritten */
 }
 
 static void rw_op(writer_op *op, const char *company, const char *customer, int accepted,
@@ -89,8 +89,7 @@ static int run(fixture *f, writer_op *ops, size_t n)
 }
 
 /* One episode in a batch of its own; returns its id. */
-static int64_t add_episode(fixture *f, const char *company, const char *customer,
-                           const char *state_key)
+static int64_t add_episode(fixture *f, const char *company, const char *customer, const char *state_key)
 {
 	writer_op op;
 
@@ -371,9 +370,9 @@ static void test_reward_exact_offer_and_clicks(void **state)
 	assert_int_equal(r.n, 1);
 	sc_assert_str(sc_cell(&r, 0, 0), "OFFER_4");
 	sc_assert_str(sc_cell(&r, 0, 1), "OFFER_8");
-	sc_assert_near(sc_cell(&r, 0, 2), -2);  /* OFFER_1 ignored */
-	sc_assert_near(sc_cell(&r, 0, 3), 5);   /* OFFER_4 accepted */
-	sc_assert_near(sc_cell(&r, 0, 4), 1);   /* OFFER_8 clicked */
+	sc_assert_near(sc_cell(&r, 0, 2), -2); /* OFFER_1 ignored */
+	sc_assert_near(sc_cell(&r, 0, 3), 5);  /* OFFER_4 accepted */
+	sc_assert_near(sc_cell(&r, 0, 4), 1);  /* OFFER_8 clicked */
 	sc_rows_free(&r);
 	/* Successes only for the accepted offer. */
 	FX_OK(f, sc_query(f->s, &r,
@@ -400,9 +399,9 @@ static void test_reward_offer_not_shown(void **state)
 	writer_op ops[4];
 	int64_t e1, e2;
 
-	e1 = add_episode(f, "A", "ivy", SK1);  /* shows OFFER_1, OFFER_4, OFFER_8 */
+	e1 = add_episode(f, "A", "ivy", SK1); /* shows OFFER_1, OFFER_4, OFFER_8 */
 	e2 = add_episode(f, "A", "jon", SK1);
-	rw_op(&ops[0], "A", "ivy", 1, 0, "OFFER_2", NULL);        /* accepted, not shown */
+	rw_op(&ops[0], "A", "ivy", 1, 0, "OFFER_2", NULL);         /* accepted, not shown */
 	rw_op(&ops[1], "A", "jon", 0, 0, NULL, "OFFER_4,OFFER_9"); /* one click not shown */
 	rw_op(&ops[2], "A", "nobody", 1, 0, NULL, NULL);
 	ep_op(&ops[3], "A", "kim", SK1, three);
@@ -462,7 +461,7 @@ static void test_policy_deltas_summed(void **state)
 		sc_assert_str(sc_cell(&r, i, 1), SK1);
 		sc_assert_str(sc_cell(&r, i, 2), three[i]);
 		sc_assert_near(sc_cell(&r, i, 3), 2);
-		sc_assert_near(sc_cell(&r, i, 4), 3);  /* 5 + (-2) */
+		sc_assert_near(sc_cell(&r, i, 4), 3); /* 5 + (-2) */
 		sc_assert_near(sc_cell(&r, i, 5), 1);
 		sc_assert_near(sc_cell(&r, i, 6), 1);
 	}
@@ -627,8 +626,7 @@ static void test_reward_scored_by_episode_version(void **state)
 	int level;
 
 	(void)add_episode(f, "A", "old", SK1);
-	FX_OK(f, db_agent_release(f->s, "2.0.0", "epsilon-greedy", 0.1,
-	                          "{\"reward_accept\": 10}"));
+	FX_OK(f, db_agent_release(f->s, "2.0.0", "epsilon-greedy", 0.1, "{\"reward_accept\": 10}"));
 	FX_OK(f, db_agent_latest(f->s, &a));
 	assert_int_equal(agent_conf_from_db(&a, &f->conf, err, sizeof(err)), 0);
 	db_agent_clear(&a);
@@ -667,7 +665,7 @@ static void test_poisoned_op_isolated(void **state)
 	rw0 = count(f, "tb_rewards");
 	ep_op(&ops[0], "A", "ok1", SK1, three);
 	ep_op(&ops[1], "A", "poison", SK1, three);
-	ops[1].ep.states = NULL;  /* violates NOT NULL: fails the whole transaction */
+	ops[1].ep.states = NULL; /* violates NOT NULL: fails the whole transaction */
 	rw_op(&ops[2], "A", "s1", 1, 0, NULL, NULL);
 	ep_op(&ops[3], "A", "ok2", SK1, three);
 	rw_op(&ops[4], "A", "nobody", 1, 0, NULL, NULL);
@@ -786,7 +784,7 @@ static void test_writer_thread(void **state)
 	extra.done = on_done;
 	extra.arg = &d;
 	assert_int_equal(writer_submit(w, &extra), ERR_UNAVAIL);
-	writer_stop(w);  /* twice is harmless */
+	writer_stop(w); /* twice is harmless */
 	writer_free(w);
 	assert_int_equal(d.calls, 60);
 	/* The learning reached memory through the thread too. */
@@ -846,7 +844,7 @@ static void test_writer_thread_version_cache(void **state)
 	fixture *f = *state;
 	store *ws = NULL;
 	writer *w = NULL;
-	agent_conf current = f->conf;  /* 1.0.0 */
+	agent_conf current = f->conf; /* 1.0.0 */
 	writer_op op;
 	vstats st;
 	int level;
@@ -903,32 +901,26 @@ static void test_writer_limits(void **state)
 
 int main(void)
 {
-#define WRITER_TESTS(setup)                                                                 \
-	cmocka_unit_test_setup_teardown(test_episodes_get_ids, setup, fx_teardown),          \
-	cmocka_unit_test_setup_teardown(test_reward_latest_unrewarded, setup, fx_teardown),  \
-	cmocka_unit_test_setup_teardown(test_reward_by_episode_id, setup, fx_teardown),      \
-	cmocka_unit_test_setup_teardown(test_reward_unknown_episode_id, setup, fx_teardown), \
-	cmocka_unit_test_setup_teardown(test_rewards_same_customer_in_batch, setup,          \
-	                                fx_teardown),                                        \
-	cmocka_unit_test_setup_teardown(test_rewards_batch_equals_sequential, setup,         \
-	                                fx_teardown),                                        \
-	cmocka_unit_test_setup_teardown(test_reward_exact_offer_and_clicks, setup,           \
-	                                fx_teardown),                                        \
-	cmocka_unit_test_setup_teardown(test_reward_offer_not_shown, setup, fx_teardown),    \
-	cmocka_unit_test_setup_teardown(test_policy_deltas_summed, setup, fx_teardown),      \
-	cmocka_unit_test_setup_teardown(test_reload_revision_guard, setup, fx_teardown),     \
-	cmocka_unit_test_setup_teardown(test_priors_reach_memory, setup, fx_teardown),       \
-	cmocka_unit_test_setup_teardown(test_reward_wait_logs_without_learning, setup,       \
-	                                fx_teardown),                                        \
-	cmocka_unit_test_setup_teardown(test_reward_scored_by_episode_version, setup,        \
-	                                fx_teardown),                                        \
-	cmocka_unit_test_setup_teardown(test_poisoned_op_isolated, setup, fx_teardown),      \
-	cmocka_unit_test_setup_teardown(test_not_found_does_not_fail_batch, setup,           \
-	                                fx_teardown),                                        \
-	cmocka_unit_test_setup_teardown(test_writer_thread, setup, fx_teardown),             \
-	cmocka_unit_test_setup_teardown(test_writer_thread_version_cache, setup,             \
-	                                fx_teardown),                                        \
-	cmocka_unit_test_setup_teardown(test_writer_limits, setup, fx_teardown)
+#define WRITER_TESTS(setup)                                                                             \
+	cmocka_unit_test_setup_teardown(test_episodes_get_ids, setup, fx_teardown),                     \
+	    cmocka_unit_test_setup_teardown(test_reward_latest_unrewarded, setup, fx_teardown),         \
+	    cmocka_unit_test_setup_teardown(test_reward_by_episode_id, setup, fx_teardown),             \
+	    cmocka_unit_test_setup_teardown(test_reward_unknown_episode_id, setup, fx_teardown),        \
+	    cmocka_unit_test_setup_teardown(test_rewards_same_customer_in_batch, setup, fx_teardown),   \
+	    cmocka_unit_test_setup_teardown(test_rewards_batch_equals_sequential, setup, fx_teardown),  \
+	    cmocka_unit_test_setup_teardown(test_reward_exact_offer_and_clicks, setup, fx_teardown),    \
+	    cmocka_unit_test_setup_teardown(test_reward_offer_not_shown, setup, fx_teardown),           \
+	    cmocka_unit_test_setup_teardown(test_policy_deltas_summed, setup, fx_teardown),             \
+	    cmocka_unit_test_setup_teardown(test_reload_revision_guard, setup, fx_teardown),            \
+	    cmocka_unit_test_setup_teardown(test_priors_reach_memory, setup, fx_teardown),              \
+	    cmocka_unit_test_setup_teardown(test_reward_wait_logs_without_learning, setup,              \
+	                                    fx_teardown),                                               \
+	    cmocka_unit_test_setup_teardown(test_reward_scored_by_episode_version, setup, fx_teardown), \
+	    cmocka_unit_test_setup_teardown(test_poisoned_op_isolated, setup, fx_teardown),             \
+	    cmocka_unit_test_setup_teardown(test_not_found_does_not_fail_batch, setup, fx_teardown),    \
+	    cmocka_unit_test_setup_teardown(test_writer_thread, setup, fx_teardown),                    \
+	    cmocka_unit_test_setup_teardown(test_writer_thread_version_cache, setup, fx_teardown),      \
+	    cmocka_unit_test_setup_teardown(test_writer_limits, setup, fx_teardown)
 
 	const struct CMUnitTest writer_tests[] = {WRITER_TESTS(fx_setup)};
 	const struct CMUnitTest writer_tests_pg[] = {WRITER_TESTS(fx_setup_pg)};
@@ -938,8 +930,8 @@ int main(void)
 	log_setup(getenv("OFFERD_TEST_DEBUG") ? LOG_DEBUG : LOG_ERROR + 1, 0);
 	failed += cmocka_run_group_tests_name("writer on SQLite", writer_tests, NULL, NULL);
 	if (pg_base_url() != NULL)
-		failed += cmocka_run_group_tests_name("writer on PostgreSQL", writer_tests_pg,
-		                                      NULL, NULL);
+		failed += cmocka_run_group_tests_name("writer on PostgreSQL", writer_tests_pg, NULL,
+		                                      NULL);
 	else
 		fprintf(stderr, "test_writer: OFFERD_TEST_PG_URL is not set (make test sets it);"
 		                " the PostgreSQL group did not run\n");
