@@ -83,31 +83,7 @@ learn_policy linear-ts 2.1.0 --params '{"ts_v":0.25}'
 t0=$EPOCHREALTIME
 pg_setup
 pg_new_db ctx pgdb
-release "$pgdb" 2.0.0 --policy squarecb --params '{"gamma_scale":100}'
-offerd_start p1 "$pgdb" --auth off --refresh 0.2
-offerd_start p2 "$pgdb" --auth off --refresh 0.2
-for p in p1 p2; do
-  expect_eq "$(alive_version "${OFFERD_URL[$p]}")" "2.0.0-API" "[two processes] $p serves agent 2.0.0"
-  kc_open "$p" "${OFFERD_URL[$p]}" || die "cannot connect to offerd $p"
-done
-rate p2 "$S1_BODY" "$CHECK"
-before=$RATE
-if [[ $before -lt $NEED ]]; then
-  ok "[two processes] before learning, process 2 shows OFFER_7 in $before of $CHECK answers (< $NEED)"
-else
-  fail "[two processes] before learning process 2 already shows OFFER_7 in $before of $CHECK answers"
-fi
-train p1 "$ROUNDS"
-t_trained=$EPOCHREALTIME
-rate p1 "$S1_BODY" "$CHECK"
-[[ $RATE -ge $NEED ]] || fail "[two processes] process 1 itself should have learned OFFER_7 (>= $NEED of $CHECK), got $RATE"
-sleep "$(awk -v a="$t_trained" -v b="$EPOCHREALTIME" 'BEGIN { w = 1.0 - (b - a); print (w > 0 ? w : 0) }')"
-rate p2 "$S1_BODY" "$CHECK"
-if [[ $RATE -ge $NEED ]]; then
-  ok "[two processes] rewards sent only to process 1: process 2 shows OFFER_7 in $RATE of $CHECK answers ~1 s later (was $before)"
-else
-  fail "[two processes] rewards sent only to process 1 should make process 2 show OFFER_7 in >= $NEED of $CHECK answers within ~1 s; it shows it in $RATE (before: $before)"
-fi
+learn_two_processes "$pgdb" 2.0.0 --policy squarecb --params '{"gamma_scale":100}'
 # Process 2 learns too, and process 1 sees it: both write the same rows.
 train p2 50
 sleep 0.6

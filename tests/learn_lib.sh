@@ -109,3 +109,43 @@ release() {  # release DBURL VERSION ARGS...
 }
 
 secs_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
+
+# learn_two_processes DBURL VERSION RELEASE_ARGS...: releases VERSION on DBURL,
+# starts offerd p1 and p2 on it (--refresh 0.2, keep-alive connections open),
+# checks that process 2 does not favour OFFER_7 before any reward, trains
+# process 1 only for $ROUNDS rounds, and checks that process 2 shows OFFER_7
+# in >= $NEED of $CHECK answers about a second after the last reward.
+learn_two_processes() {
+  local db=$1 version=$2 p before t_trained
+  shift 2
+  release "$db" "$version" "$@"
+  offerd_start p1 "$db" --auth off --refresh 0.2
+  offerd_start p2 "$db" --auth off --refresh 0.2
+  for p in p1 p2; do
+    expect_eq "$(alive_version "${OFFERD_URL[$p]}")" "$version-API" "[two processes] $p serves agent $version"
+    kc_open "$p" "${OFFERD_URL[$p]}" || die "cannot connect to offerd $p"
+  done
+
+  # Before any reward: process 2 does not favour OFFER_7.
+  rate p2 "$S1_BODY" "$CHECK"
+  before=$RATE
+  if [[ $before -lt $NEED ]]; then
+    ok "[two processes] before learning, process 2 shows OFFER_7 in $before of $CHECK answers (< $NEED)"
+  else
+    fail "[two processes] before learning process 2 already shows OFFER_7 in $before of $CHECK answers: the test cannot show shared learning"
+  fi
+
+  # Rewards go to process 1 only.
+  train p1 "$ROUNDS"
+  t_trained=$EPOCHREALTIME
+  rate p1 "$S1_BODY" "$CHECK"
+  [[ $RATE -ge $NEED ]] || fail "[two processes] process 1 itself should have learned OFFER_7 (>= $NEED of $CHECK), got $RATE"
+  # Process 2 must follow within about a second of the last reward.
+  sleep "$(awk -v a="$t_trained" -v b="$EPOCHREALTIME" 'BEGIN { w = 1.0 - (b - a); print (w > 0 ? w : 0) }')"
+  rate p2 "$S1_BODY" "$CHECK"
+  if [[ $RATE -ge $NEED ]]; then
+    ok "[two processes] rewards sent only to process 1: process 2 shows OFFER_7 in $RATE of $CHECK answers ~1 s later (was $before)"
+  else
+    fail "[two processes] rewards sent only to process 1 should make process 2 show OFFER_7 in >= $NEED of $CHECK answers within ~1 s; it shows it in $RATE (before: $before)"
+  fi
+}

@@ -110,36 +110,7 @@ pg_new_db learn pgdb
 # with a burst of 30 rejections that must make OFFER_7 as bad as the others
 # in a state; with shrinkage (default 30) a state's own 30 observations are
 # weighed against 30 pseudo-observations of the company's values instead.
-release "$pgdb" 1.1.0 --policy epsilon-greedy --epsilon 0.1 --params '{"shrink": 0}'
-offerd_start p1 "$pgdb" --auth off --refresh 0.2
-offerd_start p2 "$pgdb" --auth off --refresh 0.2
-for p in p1 p2; do
-  expect_eq "$(alive_version "${OFFERD_URL[$p]}")" "1.1.0-API" "[two processes] $p serves agent 1.1.0"
-  kc_open "$p" "${OFFERD_URL[$p]}" || die "cannot connect to offerd $p"
-done
-
-# Before any reward: process 2 does not favour OFFER_7.
-rate p2 "$S1_BODY" "$CHECK"
-before=$RATE
-if [[ $before -lt $NEED ]]; then
-  ok "[two processes] before learning, process 2 shows OFFER_7 in $before of $CHECK answers (< $NEED)"
-else
-  fail "[two processes] before learning process 2 already shows OFFER_7 in $before of $CHECK answers: the test cannot show shared learning"
-fi
-
-# Rewards go to process 1 only.
-train p1 "$ROUNDS"
-t_trained=$EPOCHREALTIME
-rate p1 "$S1_BODY" "$CHECK"
-[[ $RATE -ge $NEED ]] || fail "[two processes] process 1 itself should have learned OFFER_7 (>= $NEED of $CHECK), got $RATE"
-# Process 2 must follow within about a second of the last reward.
-sleep "$(awk -v a="$t_trained" -v b="$EPOCHREALTIME" 'BEGIN { w = 1.0 - (b - a); print (w > 0 ? w : 0) }')"
-rate p2 "$S1_BODY" "$CHECK"
-if [[ $RATE -ge $NEED ]]; then
-  ok "[two processes] rewards sent only to process 1: process 2 shows OFFER_7 in $RATE of $CHECK answers ~1 s later (was $before)"
-else
-  fail "[two processes] rewards sent only to process 1 should make process 2 show OFFER_7 in >= $NEED of $CHECK answers within ~1 s; it shows it in $RATE (before: $before)"
-fi
+learn_two_processes "$pgdb" 1.1.0 --policy epsilon-greedy --epsilon 0.1 --params '{"shrink": 0}'
 rows=$(sql "$pgdb" "SELECT COUNT(*) FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id WHERE e.customer_id = 'sim-1'")
 expect_eq "$rows" "$ROUNDS" "[two processes] TB_REWARDS holds the $ROUNDS rewards, all sent to process 1"
 
