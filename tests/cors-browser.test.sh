@@ -89,21 +89,9 @@ dport=$(free_port) || die "no free port"
 /usr/bin/chromedriver --port="$dport" --log-path="$LIB_TMP/chromedriver.log" >/dev/null 2>&1 &
 lib_on_exit "kill $! 2>/dev/null"
 wd=http://127.0.0.1:$dport
-for _ in $(seq 100); do
-  [[ $(curl -s -m 2 "$wd/status" | jq -r '.value.ready' 2>/dev/null) == true ]] && break
-  sleep 0.1
-done
+source "$(dirname "$0")/webdriver_lib.sh"  # wd_wait_ready, wdcall, js
+wd_wait_ready
 sid=
-wdcall() {
-  local out
-  out=$(curl -s -m 60 -X "$1" -H 'Content-Type: application/json' ${3:+--data-binary "$3"} "$wd$2") || return 1
-  if jq -e '.value | type == "object" and has("error")' <<<"$out" >/dev/null 2>&1; then
-    echo "webdriver $1 $2: $(jq -c .value <<<"$out" | cut -c1-400)" >&2
-    return 1
-  fi
-  jq -c '.value' <<<"$out"
-}
-js() { wdcall POST "/session/$sid/execute/sync" "$(jq -nc --arg s "$1" '{script: $s, args: []}')"; }
 lib_on_exit '[[ -n $sid ]] && curl -s -m 5 -X DELETE "$wd/session/$sid" >/dev/null 2>&1'
 caps=$(jq -nc --arg dir "$LIB_TMP/profile" '{capabilities: {alwaysMatch: {
   browserName: "chrome",

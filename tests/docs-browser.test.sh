@@ -97,24 +97,8 @@ dport=$(free_port) || { echo "FAIL: no free port"; exit 1; }
 /usr/bin/chromedriver --port="$dport" --log-path="$tmp/chromedriver.log" >/dev/null 2>&1 &
 driver_pid=$!
 wd=http://127.0.0.1:$dport
-for _ in $(seq 100); do
-  [[ $(curl -s -m 2 "$wd/status" | jq -r '.value.ready' 2>/dev/null) == true ]] && break
-  sleep 0.1
-done
-
-# wdcall METHOD PATH [JSON]: one WebDriver command; prints its "value".
-wdcall() {
-  local out
-  out=$(curl -s -m 60 -X "$1" -H 'Content-Type: application/json' ${3:+--data-binary "$3"} "$wd$2") || return 1
-  if jq -e '.value | type == "object" and has("error")' <<<"$out" >/dev/null 2>&1; then
-    echo "webdriver $1 $2: $(jq -c .value <<<"$out" | cut -c1-400)" >&2
-    return 1
-  fi
-  jq -c '.value' <<<"$out"
-}
-js() {  # js 'script' -> the script's return value, as JSON
-  wdcall POST "/session/$sid/execute/sync" "$(jq -nc --arg s "$1" '{script: $s, args: []}')"
-}
+source "$(dirname "$0")/webdriver_lib.sh"  # wd_wait_ready, wdcall, js
+wd_wait_ready
 # until_js 'script' SECONDS: until the script returns true
 until_js() {
   local i
