@@ -27,43 +27,23 @@ sqlite_new_db framing db
 offerd_start main "$db" --auth off
 port=${OFFERD_URL[main]##*:}
 
-python3 - "$port" >"$LIB_TMP/framing.out" 2>&1 <<'PY'
+python3 - "$port" "$(dirname "$0")" >"$LIB_TMP/framing.out" 2>&1 <<'PY'
 import json, socket, sys, time
+
+sys.dont_write_bytecode = True  # no __pycache__ in tests/
+sys.path.insert(0, sys.argv[2])
+from raw_http import parse_head
+import raw_http
 
 port = int(sys.argv[1])
 results = []
 
 def exchange(raw, wait=5.0):
-    """Sends raw, reads until the server closes or wait seconds pass."""
-    s = socket.create_connection(("127.0.0.1", port))
-    s.settimeout(wait)
-    t0 = time.monotonic()
-    s.sendall(raw)
-    out = b""
-    closed = False
-    try:
-        while True:
-            d = s.recv(65536)
-            if not d:
-                closed = True
-                break
-            out += d
-    except socket.timeout:
-        pass
-    except ConnectionResetError:
-        closed = True
-    s.close()
-    return out, closed, time.monotonic() - t0
+    return raw_http.exchange(port, raw, wait)
 
 def parse(out):
     """The first response: status, headers (lower-case names), body; and the rest."""
-    head, _, rest = out.partition(b"\r\n\r\n")
-    lines = head.decode("latin1").split("\r\n")
-    status = int(lines[0].split()[1]) if lines[0].startswith("HTTP/1.1 ") else 0
-    hdrs = {}
-    for l in lines[1:]:
-        k, _, v = l.partition(":")
-        hdrs[k.strip().lower()] = v.strip()
+    status, hdrs, rest = parse_head(out)
     n = int(hdrs.get("content-length", "0"))
     return status, hdrs, rest[:n], rest[n:]
 

@@ -24,8 +24,12 @@ sqlite_new_db limits db
 offerd_start main "$db" --auth off --body-max 4096 --header-limit 8192
 port=${OFFERD_URL[main]##*:}
 
-python3 - "$port" >"$LIB_TMP/limits.out" 2>&1 <<'PY'
+python3 - "$port" "$(dirname "$0")" >"$LIB_TMP/limits.out" 2>&1 <<'PY'
 import json, socket, sys, time, urllib.error, urllib.request
+
+sys.dont_write_bytecode = True  # no __pycache__ in tests/
+sys.path.insert(0, sys.argv[2])
+import raw_http
 
 port = int(sys.argv[1])
 base = f"http://127.0.0.1:{port}"
@@ -61,34 +65,9 @@ for size, chunked in [(20000, False), (2000000, False), (200000, True)]:
           and len(hdrs.get("X-Request-Id", "")) > 0, f"{hdrs} {body[:200]!r}")
 
 def exchange(raw, wait=5.0):
-    s = socket.create_connection(("127.0.0.1", port))
-    s.settimeout(wait)
-    t0 = time.monotonic()
-    out, closed = b"", False
-    try:
-        s.sendall(raw)
-        while True:
-            d = s.recv(65536)
-            if not d:
-                closed = True
-                break
-            out += d
-    except socket.timeout:
-        pass
-    except (ConnectionResetError, BrokenPipeError):
-        closed = True
-    s.close()
-    return out, closed, time.monotonic() - t0
+    return raw_http.exchange(port, raw, wait)
 
-def parse(out):
-    head, _, rest = out.partition(b"\r\n\r\n")
-    lines = head.decode("latin1").split("\r\n")
-    status = int(lines[0].split()[1]) if lines[0].startswith("HTTP/1.1 ") else 0
-    hdrs = {}
-    for l in lines[1:]:
-        k, _, v = l.partition(":")
-        hdrs[k.strip().lower()] = v.strip()
-    return status, hdrs, rest
+parse = raw_http.parse_head
 
 out, closed, secs = exchange(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                              b"Content-Length: 100000\r\nExpect: 100-continue\r\n\r\n", 2.0)
