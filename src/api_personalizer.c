@@ -47,6 +47,25 @@
 #define PZ_MULTI_SLOTS_MAX OFFERS_SHOWN
 #define PZ_MULTI_EVENT_STORED_MAX (PZ_EVENT_STORED_MAX - 2)
 
+/*
+ * The episode customer_id of an event (slot < 0) or of one slot of a
+ * multi-slot event: "pz:" EVENT or "pz:" EVENT "#" SLOT. The event id's
+ * length was checked against PZ_EVENT_STORED_MAX (PZ_MULTI_EVENT_STORED_MAX),
+ * so the id always fits; a truncated one would name another event, so it
+ * is refused (ERR_RANGE) rather than cut.
+ */
+static int pz_customer_id(char out[REQ_ID_MAX + 1], const char *event, int slot)
+{
+	int n;
+
+	if (slot < 0)
+		n = snprintf(out, REQ_ID_MAX + 1, PZ_CUSTOMER_PREFIX "%.*s", PZ_EVENT_STORED_MAX, event);
+	else
+		n = snprintf(out, REQ_ID_MAX + 1, PZ_CUSTOMER_PREFIX "%.*s#%u",
+		             PZ_MULTI_EVENT_STORED_MAX, event, (unsigned)slot % 10u);
+	return n < 0 || n > REQ_ID_MAX ? ERR_RANGE : 0;
+}
+
 /* --- per-company configuration (memory) ------------------------------------ */
 
 #define PZ_TENANTS_MAX 1024
@@ -296,11 +315,10 @@ static void default_submit(server *s, const pz_pending *p, unsigned mask)
 			continue;
 		d = xcalloc(1, sizeof(*d));
 		util_strlcpy(d->company, p->company, sizeof(d->company));
-		if (p->n_slots == 0)
-			snprintf(d->customer, sizeof(d->customer), PZ_CUSTOMER_PREFIX "%s", p->event);
-		else
-			snprintf(d->customer, sizeof(d->customer), PZ_CUSTOMER_PREFIX "%.*s#%zu",
-			         PZ_MULTI_EVENT_STORED_MAX, p->event, k);
+		if (pz_customer_id(d->customer, p->event, p->n_slots == 0 ? -1 : (int)k) != 0) {
+			free(d);
+			continue;
+		}
 		d->op.kind = WOP_REWARD;
 		d->op.rin.company = d->company;
 		d->op.rin.customer_id = d->customer;
@@ -723,7 +741,7 @@ static void rank_complete(pz_ctx *c, const char *body, size_t len)
 		reply_pz_error(r, &e);
 		return;
 	}
-	snprintf(c->customer, sizeof(c->customer), PZ_CUSTOMER_PREFIX "%s", c->rank.event_id);
+	(void)pz_customer_id(c->customer, c->rank.event_id, -1); /* length checked above */
 	for (size_t i = 0; i < c->rank.n_actions; i++)
 		allowed[i] = !c->rank.actions[i].excluded;
 	for (baseline = 0; c->rank.actions[baseline].excluded; baseline++)
@@ -1103,8 +1121,7 @@ static void multi_rank_complete(pz_ctx *c, const char *body, size_t len)
 			reply_pz_error(r, &e);
 			return;
 		}
-		snprintf(c->slot_customer[k], sizeof(c->slot_customer[k]), PZ_CUSTOMER_PREFIX "%.*s#%zu",
-		         PZ_MULTI_EVENT_STORED_MAX, q->event_id, k);
+		(void)pz_customer_id(c->slot_customer[k], q->event_id, (int)k); /* length checked */
 		if (pz_request(c->slot_customer[k], q->context, q->actions, q->n_actions, allowed,
 		               &d->req, &e) != 0) {
 			reply_pz_error(r, &e);
@@ -1169,8 +1186,7 @@ static void multi_reward_submit(pz_ctx *c, const unsigned char *has, const doubl
 
 		if (!has[k])
 			continue;
-		snprintf(c->slot_customer[c->n_ops], sizeof(c->slot_customer[c->n_ops]),
-		         PZ_CUSTOMER_PREFIX "%.*s#%zu", PZ_MULTI_EVENT_STORED_MAX, c->id, k);
+		(void)pz_customer_id(c->slot_customer[c->n_ops], c->id, (int)k);
 		op->kind = WOP_REWARD;
 		op->rin.company = c->call.company;
 		op->rin.customer_id = c->slot_customer[c->n_ops];
@@ -1535,8 +1551,7 @@ static void pz_complete(api_call *call, const char *body, size_t len)
 		return;
 	}
 	if (c->id[0] != '\0')
-		snprintf(c->customer, sizeof(c->customer), PZ_CUSTOMER_PREFIX "%.*s",
-		         PZ_EVENT_STORED_MAX, c->id);
+		(void)pz_customer_id(c->customer, c->id, -1);
 	switch (c->op) {
 	case PZ_OP_RANK: rank_complete(c, body, len); return;
 	case PZ_OP_REWARD: reward_complete(c, body, len); return;
