@@ -85,12 +85,9 @@ offerd_start cors "$db" --cors-origin "$page" --refresh 0.2
 api=${OFFERD_URL[cors]}
 
 # --- chromedriver + Chromium ------------------------------------------------------
-dport=$(free_port) || die "no free port"
-/usr/bin/chromedriver --port="$dport" --log-path="$LIB_TMP/chromedriver.log" >/dev/null 2>&1 &
-lib_on_exit "kill $! 2>/dev/null"
-wd=http://127.0.0.1:$dport
-source "$(dirname "$0")/webdriver_lib.sh"  # wd_wait_ready, wdcall, js
-wd_wait_ready
+source "$(dirname "$0")/webdriver_lib.sh"  # wd_start, wdcall, js
+wd_start "$LIB_TMP/chromedriver.log" || { tail -n 30 "$LIB_TMP/chromedriver.log"; die "chromedriver did not start"; }
+lib_on_exit "kill $driver_pid 2>/dev/null"
 sid=
 lib_on_exit '[[ -n $sid ]] && curl -s -m 5 -X DELETE "$wd/session/$sid" >/dev/null 2>&1'
 caps=$(jq -nc --arg dir "$LIB_TMP/profile" '{capabilities: {alwaysMatch: {

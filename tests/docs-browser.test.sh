@@ -93,12 +93,8 @@ for a in swagger-ui-bundle.js swagger-ui.css favicon-32x32.png; do
 done
 
 # --- chromedriver + Chromium -------------------------------------------------
-dport=$(free_port) || { echo "FAIL: no free port"; exit 1; }
-/usr/bin/chromedriver --port="$dport" --log-path="$tmp/chromedriver.log" >/dev/null 2>&1 &
-driver_pid=$!
-wd=http://127.0.0.1:$dport
-source "$(dirname "$0")/webdriver_lib.sh"  # wd_wait_ready, wdcall, js
-wd_wait_ready
+source "$(dirname "$0")/webdriver_lib.sh"  # wd_start, wdcall, js
+wd_start "$tmp/chromedriver.log" || { echo "FAIL: chromedriver did not start"; tail -n 30 "$tmp/chromedriver.log"; exit 1; }
 # until_js 'script' SECONDS: until the script returns true
 until_js() {
   local i

@@ -119,12 +119,8 @@ c=$(curl -s -m 5 -o "$tmp/index.html" -w '%{http_code} %{content_type}' "$base/"
 [[ $c == "200 text/html"* ]] && cmp -s "$tmp/index.html" share/index.html &&
   ok "GET / serves share/index.html ($c)" || fail "GET / answered $c, not share/index.html"
 
-dport=$(free_port) || { echo "FAIL: no free port"; exit 1; }
-/usr/bin/chromedriver --port="$dport" --log-path="$tmp/chromedriver.log" >/dev/null 2>&1 &
-driver_pid=$!
-wd=http://127.0.0.1:$dport
-source "$(dirname "$0")/webdriver_lib.sh"  # wd_wait_ready, wdcall, js
-wd_wait_ready
+source "$(dirname "$0")/webdriver_lib.sh"  # wd_start, wdcall, js
+wd_start "$tmp/chromedriver.log" || { echo "FAIL: chromedriver did not start"; tail -n 30 "$tmp/chromedriver.log"; exit 1; }
 jsasync() {  # jsasync 'script calling done(value)' -> the value, as JSON
   wdcall POST "/session/$sid/execute/async" \
     "$(jq -nc --arg s "var done = arguments[arguments.length - 1]; $1" '{script: $s, args: []}')"

@@ -1,16 +1,31 @@
 # WebDriver helpers shared by the *-browser tests (sourced; not a test itself,
 # so the name does not end in .test.sh). Needs curl and jq.
-# The test sets wd (the driver's URL, http://127.0.0.1:PORT) and, once it has
-# a session, sid.
+# The test defines free_port; wd_start sets wd (the driver's URL); the test
+# sets sid once it has a session.
 
-# wd_wait_ready: waits up to ~10 s until chromedriver at $wd says it is ready.
-wd_wait_ready() {
-  local _i
-  for _i in $(seq 100); do
-    [[ $(curl -s -m 2 "$wd/status" | jq -r '.value.ready' 2>/dev/null) == true ]] && return 0
-    sleep 0.1
+# wd_start LOG: chromedriver on a free loopback port (the test's free_port),
+# ready for commands; sets wd, dport and driver_pid, and returns 1 when it
+# could not start. A port found free can be taken before chromedriver binds
+# it (other tests or a benchmark on the machine): then chromedriver is
+# started again on another port, up to five times.
+wd_start() {
+  local log=$1 _try _i
+  for _try in 1 2 3 4 5; do
+    dport=$(free_port) || return 1
+    rm -f "$log"
+    /usr/bin/chromedriver --port="$dport" --log-path="$log" >/dev/null 2>&1 &
+    driver_pid=$!
+    wd=http://127.0.0.1:$dport
+    for _i in $(seq 100); do
+      [[ $(curl -s -m 2 "$wd/status" | jq -r '.value.ready' 2>/dev/null) == true ]] && return 0
+      kill -0 "$driver_pid" 2>/dev/null || break
+      grep -q ERR_ADDRESS_IN_USE "$log" 2>/dev/null && break
+      sleep 0.1
+    done
+    kill "$driver_pid" 2>/dev/null
+    wait "$driver_pid" 2>/dev/null
   done
-  return 0
+  return 1
 }
 
 # wdcall METHOD PATH [JSON]: one WebDriver command; prints its "value".
