@@ -56,7 +56,7 @@ typedef struct pz_tenant {
 	char company[SERVER_COMPANY_MAX];
 	pz_service_config svc;
 	pz_policy policy;
-	int policy_set; /* PUT configurations/policy was called */
+	int policy_set;   /* PUT configurations/policy was called */
 	double loaded_at; /* util_monotonic() of the last read of tb_pz_config, 0: never */
 	/* Apprentice mode: how often the policy agreed with the baseline, and rewards. */
 	uint64_t app_events, app_agreed, app_rewards, app_rewards_agreed;
@@ -165,8 +165,9 @@ static int tenant_refresh(server *s, const char *company, double max_age)
 	if (stored.service != NULL) {
 		json_t *j = json_loads(stored.service, 0, NULL);
 		json_t *edit = json_object_get(j, "lastConfigurationEditDate");
+		size_t n = strlen(stored.service);
 
-		have_svc = pz_service_config_parse(stored.service, strlen(stored.service), &svc, &e) == 0;
+		have_svc = pz_service_config_parse(stored.service, n, &svc, &e) == 0;
 		if (have_svc && json_is_string(edit))
 			util_strlcpy(svc.last_edit, json_string_value(edit), sizeof(svc.last_edit));
 		json_decref(j);
@@ -1075,9 +1076,7 @@ static void config_complete(pz_ctx *c, const char *body, size_t len)
 		next.mode_given = 1;
 		t->svc = next;
 		/* fall through */
-	case PZ_OP_SERVICE_GET:
-		text = service_json(t);
-		break;
+	case PZ_OP_SERVICE_GET: text = service_json(t); break;
 	case PZ_OP_POLICY_PUT:
 		t->policy = policy;
 		t->policy_set = 1;

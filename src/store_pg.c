@@ -1030,7 +1030,7 @@ static const store_sql pg_sql = {
     .pz_service_put = "INSERT INTO tb_pz_config (company, service) VALUES ($1, $2) ON CONFLICT (company)"
                       " DO UPDATE SET service = excluded.service, updated_at = now()",
     .pz_policy_put = "INSERT INTO tb_pz_config (company, policy) VALUES ($1, $2) ON CONFLICT (company)"
-                      " DO UPDATE SET policy = excluded.policy, updated_at = now()",
+                     " DO UPDATE SET policy = excluded.policy, updated_at = now()",
 };
 
 static const struct store_ops pg_ops = {

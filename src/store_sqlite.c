@@ -364,9 +364,9 @@ static const store_sql sqlite_sql = {
     .pz_config_ddl = sqlite_pz_config_ddl,
     .pz_config_get = "SELECT service, policy FROM tb_pz_config WHERE company = $1",
     .pz_service_put = "INSERT INTO tb_pz_config (company, service) VALUES ($1, $2) ON CONFLICT (company)"
-                      " DO UPDATE SET service = excluded.service, updated_at = " SQ_NOW "",
+                      " DO UPDATE SET service = excluded.service, updated_at = " SQ_NOW,
     .pz_policy_put = "INSERT INTO tb_pz_config (company, policy) VALUES ($1, $2) ON CONFLICT (company)"
-                      " DO UPDATE SET policy = excluded.policy, updated_at = " SQ_NOW "",
+                     " DO UPDATE SET policy = excluded.policy, updated_at = " SQ_NOW,
 };
 
 static const struct store_ops sqlite_ops = {
