@@ -159,7 +159,13 @@ static int tenant_refresh(server *s, const char *company, double max_age)
 		return rc;
 	rc = config_db_read(s, company, &stored);
 	if (rc != 0) {
+		/* The cached copy serves; the next try waits max_age, not every rank. */
 		log_msg(LOG_WARN, "personalizer: the configuration of %s could not be read", company);
+		pthread_mutex_lock(&tenants_lock);
+		t = tenant_locked(s, company);
+		if (t != NULL)
+			t->loaded_at = now;
+		pthread_mutex_unlock(&tenants_lock);
 		return ERR_UNAVAIL;
 	}
 	if (stored.service != NULL) {
