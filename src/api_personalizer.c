@@ -20,7 +20,8 @@
  *               episodes, run at once on a connection of their own.
  *
  * So /metrics, offerctl evaluate and the learned values see both APIs'
- * episodes. The per-company configuration (service and policy), the
+ * episodes. The per-company configuration (service and policy) is stored
+ * in tb_pz_config (cached here, reread every PZ_CONFIG_TTL_S); the
  * deferred events, multi-slot slot ids, evaluations and the Apprentice
  * counters live in this process's memory; the model calls answer 501.
  * docs/personalizer.md lists that and every other difference.
@@ -74,7 +75,8 @@ typedef struct pz_tenant {
 	char company[SERVER_COMPANY_MAX];
 	pz_service_config svc;
 	pz_policy policy;
-	int policy_set; /* PUT configurations/policy was called */
+	int policy_set;   /* PUT configurations/policy was called */
+	double loaded_at; /* util_monotonic() of the last read of tb_pz_config, 0: never */
 	/* Apprentice mode: how often the policy agreed with the baseline, and rewards. */
 	uint64_t app_events, app_agreed, app_rewards, app_rewards_agreed;
 	double app_reward_sum, app_reward_agreed_sum;
@@ -107,11 +109,118 @@ static pz_tenant *tenant_locked(server *s, const char *company)
 	return t;
 }
 
+/*
+ * tb_pz_config is the configuration's home: PUT writes it through, GET
+ * reads it, and the rank and reward paths reread it once it is older than
+ * PZ_CONFIG_TTL_S, so a restart or another offerd on the same database sees
+ * it. One connection of its own, opened when needed, under config_db_lock.
+ */
+#define PZ_CONFIG_TTL_S 2.0
+
+static pthread_mutex_t config_db_lock = PTHREAD_MUTEX_INITIALIZER;
+static store *config_db;
+
+/* The stored configuration, on its own connection; a failed call closes it (reopened next time). */
+static int config_db_read(server *s, const char *company, db_pz_config *out)
+{
+	int rc;
+
+	pthread_mutex_lock(&config_db_lock);
+	rc = config_db != NULL ? 0 : store_open(s->cfg->database_url, &config_db);
+	if (rc == 0)
+		rc = db_pz_config_get(config_db, company, out);
+	if (rc != 0 && config_db != NULL) {
+		store_close(config_db);
+		config_db = NULL;
+	}
+	pthread_mutex_unlock(&config_db_lock);
+	return rc;
+}
+
+static int config_db_write(server *s, const char *company, const char *service, const char *policy,
+                           int policy_put)
+{
+	int rc;
+
+	pthread_mutex_lock(&config_db_lock);
+	rc = config_db != NULL ? 0 : store_open(s->cfg->database_url, &config_db);
+	if (rc == 0 && service != NULL)
+		rc = db_pz_service_put(config_db, company, service);
+	if (rc == 0 && policy_put)
+		rc = db_pz_policy_put(config_db, company, policy);
+	if (rc != 0 && config_db != NULL) {
+		store_close(config_db);
+		config_db = NULL;
+	}
+	pthread_mutex_unlock(&config_db_lock);
+	return rc;
+}
+
+/* The stored configuration into the company's entry when older than max_age seconds. */
+static int tenant_refresh(server *s, const char *company, double max_age)
+{
+	db_pz_config stored = {NULL, NULL};
+	pz_service_config svc;
+	pz_policy policy;
+	pz_error e;
+	pz_tenant *t;
+	double now = util_monotonic();
+	int have_svc = 0, have_policy = 0;
+	int rc;
+
+	pthread_mutex_lock(&tenants_lock);
+	t = tenant_locked(s, company);
+	rc = t == NULL ? ERR_UNAVAIL : 0;
+	if (t != NULL && t->loaded_at > 0 && now - t->loaded_at < max_age)
+		t = NULL;
+	pthread_mutex_unlock(&tenants_lock);
+	if (t == NULL)
+		return rc;
+	rc = config_db_read(s, company, &stored);
+	if (rc != 0) {
+		/* The cached copy serves; the next try waits max_age, not every rank. */
+		log_msg(LOG_WARN, "personalizer: the configuration of %s could not be read", company);
+		pthread_mutex_lock(&tenants_lock);
+		t = tenant_locked(s, company);
+		if (t != NULL)
+			t->loaded_at = now;
+		pthread_mutex_unlock(&tenants_lock);
+		return ERR_UNAVAIL;
+	}
+	if (stored.service != NULL) {
+		json_t *j = json_loads(stored.service, 0, NULL);
+		json_t *edit = json_object_get(j, "lastConfigurationEditDate");
+		size_t n = strlen(stored.service);
+
+		have_svc = pz_service_config_parse(stored.service, n, &svc, &e) == 0;
+		if (have_svc && json_is_string(edit))
+			util_strlcpy(svc.last_edit, json_string_value(edit), sizeof(svc.last_edit));
+		json_decref(j);
+	}
+	if (stored.policy != NULL)
+		have_policy = pz_policy_parse(stored.policy, strlen(stored.policy), &policy, &e) == 0;
+	db_pz_config_clear(&stored);
+	pthread_mutex_lock(&tenants_lock);
+	t = tenant_locked(s, company);
+	if (t != NULL) {
+		if (have_svc)
+			t->svc = svc;
+		t->policy_set = have_policy;
+		if (have_policy)
+			t->policy = policy;
+		t->loaded_at = now;
+	}
+	pthread_mutex_unlock(&tenants_lock);
+	return t != NULL ? 0 : ERR_UNAVAIL;
+}
+
 /* A copy of the company's service configuration. */
 static int tenant_svc(server *s, const char *company, pz_service_config *out)
 {
 	pz_tenant *t;
 
+	/* The database unreachable: the last configuration read serves. */
+	(void)tenant_refresh(s, company, PZ_CONFIG_TTL_S);
 	pthread_mutex_lock(&tenants_lock);
 	t = tenant_locked(s, company);
 	if (t != NULL)
@@ -935,6 +1044,7 @@ static void config_complete(pz_ctx *c, const char *body, size_t len)
 	pz_tenant *t;
 	pz_error e;
 	char *text = NULL;
+	char *stored = NULL;
 	int rc = 0;
 
 	memset(&e, 0, sizeof(e));
@@ -946,6 +1056,38 @@ static void config_complete(pz_ctx *c, const char *body, size_t len)
 		reply_pz_error(r, &e);
 		return;
 	}
+	/* The stored configuration, read through: another process may have put it. */
+	if (tenant_refresh(c->call.s, c->call.company, 0) != 0) {
+		api_pz_error(r, ERR_UNAVAIL, "the configuration could not be read; retry later");
+		return;
+	}
+	if (c->op == PZ_OP_SERVICE_PUT) {
+		pthread_mutex_lock(&tenants_lock);
+		t = tenant_locked(c->call.s, c->call.company);
+		if (t != NULL) {
+			if (!next.mode_given)
+				next.mode = t->svc.mode;
+			rc = pz_service_config_transition(&t->svc, &next, &e);
+		}
+		pthread_mutex_unlock(&tenants_lock);
+		if (rc != 0) {
+			reply_pz_error(r, &e);
+			return;
+		}
+		util_now_iso(next.last_edit);
+		stored = pz_service_config_json(&next);
+		rc = config_db_write(c->call.s, c->call.company, stored, NULL, 0);
+	} else if (c->op == PZ_OP_POLICY_PUT) {
+		stored = pz_policy_json(&policy);
+		rc = config_db_write(c->call.s, c->call.company, NULL, stored, 1);
+	} else if (c->op == PZ_OP_POLICY_DELETE) {
+		rc = config_db_write(c->call.s, c->call.company, NULL, NULL, 1);
+	}
+	free(stored);
+	if (rc != 0) {
+		api_pz_error(r, ERR_UNAVAIL, "the configuration could not be stored; retry later");
+		return;
+	}
 	pthread_mutex_lock(&tenants_lock);
 	t = tenant_locked(c->call.s, c->call.company);
 	if (t == NULL) {
@@ -955,21 +1097,10 @@ static void config_complete(pz_ctx *c, const char *body, size_t len)
 	}
 	switch (c->op) {
 	case PZ_OP_SERVICE_PUT:
-		if (!next.mode_given)
-			next.mode = t->svc.mode;
-		rc = pz_service_config_transition(&t->svc, &next, &e);
-		if (rc == 0) {
-			char now[32];
-
-			util_now_iso(now);
-			util_strlcpy(next.last_edit, now, sizeof(next.last_edit));
-			t->svc = next;
-		}
+		next.mode_given = 1;
+		t->svc = next;
 		/* fall through */
-	case PZ_OP_SERVICE_GET:
-		if (rc == 0)
-			text = service_json(t);
-		break;
+	case PZ_OP_SERVICE_GET: text = service_json(t); break;
 	case PZ_OP_POLICY_PUT:
 		t->policy = policy;
 		t->policy_set = 1;
@@ -988,10 +1119,6 @@ static void config_complete(pz_ctx *c, const char *body, size_t len)
 		break;
 	}
 	pthread_mutex_unlock(&tenants_lock);
-	if (rc != 0) {
-		reply_pz_error(r, &e);
-		return;
-	}
 	reply_json_text(r, 200, text);
 }
 

@@ -232,6 +232,8 @@ int db_migrate(store *s)
 	}
 	/* Outside the numbered versions: CREATE .. IF NOT EXISTS, every start. */
 	rc = run_list(s, s->sql->idem_ddl);
+	if (rc == 0)
+		rc = run_list(s, s->sql->pz_config_ddl);
 	if (rc != 0)
 		goto out;
 	rc = store_exec(s, "SELECT COUNT(*) FROM tb_agents", 0, NULL, int_row, &agents);
@@ -1291,4 +1293,50 @@ int db_pz_events_range(store *s, const char *company, char *from, char *to, size
 	                  "SELECT MIN(request_timestamp), MAX(request_timestamp) FROM tb_episodes"
 	                  " WHERE " DB_PZ_EVENTS,
 	                  1, params, range_row, &r);
+}
+
+/* --- personalizer configuration ----------------------------------------- */
+
+static int pz_config_row(void *arg, int ncols, const char *const *vals)
+{
+	db_pz_config *c = arg;
+
+	if (ncols < 2)
+		return ERR_IO;
+	free(c->service);
+	free(c->policy);
+	c->service = vals[0] != NULL && vals[0][0] != '\0' ? xstrdup(vals[0]) : NULL;
+	c->policy = vals[1] != NULL && vals[1][0] != '\0' ? xstrdup(vals[1]) : NULL;
+	return 0;
+}
+
+int db_pz_config_get(store *s, const char *company, db_pz_config *out)
+{
+	const char *params[1] = {company};
+
+	out->service = NULL;
+	out->policy = NULL;
+	return store_exec(s, s->sql->pz_config_get, 1, params, pz_config_row, out);
+}
+
+void db_pz_config_clear(db_pz_config *c)
+{
+	free(c->service);
+	free(c->policy);
+	c->service = NULL;
+	c->policy = NULL;
+}
+
+int db_pz_service_put(store *s, const char *company, const char *service)
+{
+	const char *params[2] = {company, service};
+
+	return store_exec(s, s->sql->pz_service_put, 2, params, NULL, NULL);
+}
+
+int db_pz_policy_put(store *s, const char *company, const char *policy)
+{
+	const char *params[2] = {company, policy != NULL ? policy : ""};
+
+	return store_exec(s, s->sql->pz_policy_put, 2, params, NULL, NULL);
 }

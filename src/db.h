@@ -271,6 +271,18 @@ int db_episodes_logged(store *s, const char *company, const char *from, store_ro
  * /personalizer/v1.0/logs); *deleted gets the episodes deleted.
  */
 int db_pz_events_delete(store *s, const char *company, int64_t *deleted);
+
+/* The Personalizer configuration of a company (tb_pz_config): JSON texts,
+ * NULL when never put (or the policy deleted). Clear with db_pz_config_clear. */
+typedef struct db_pz_config {
+	char *service;
+	char *policy;
+} db_pz_config;
+int db_pz_config_get(store *s, const char *company, db_pz_config *out);
+void db_pz_config_clear(db_pz_config *c);
+int db_pz_service_put(store *s, const char *company, const char *service);
+/* policy NULL: deleted (offerd's own policy is reported again). */
+int db_pz_policy_put(store *s, const char *company, const char *policy);
 /*
  * The request timestamps (ISO 8601 text) of company's first and last
  * Personalizer events into from and to (len bytes each); "" when none.

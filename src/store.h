@@ -129,6 +129,16 @@ typedef struct store_sql {
 	const char *idem_find;
 	const char *idem_release;
 	const char *idem_purge;
+	/*
+	 * Personalizer configuration per company (issue 14), created like
+	 * idem_ddl. pz_config_get: $1 company; returns service, policy (JSON
+	 * text, '' when unset). pz_service_put / pz_policy_put: $1 company,
+	 * $2 the JSON text ('' unsets the policy), upserted.
+	 */
+	const char *const *pz_config_ddl;
+	const char *pz_config_get;
+	const char *pz_service_put;
+	const char *pz_policy_put;
 } store_sql;
 
 typedef struct store store;

@@ -925,6 +925,13 @@ static const char *const pg_migration_4[] = {
  * sizes: they are prepared.
  */
 /* Idempotency keys: one row per (company, key), stored with its reward. */
+static const char *const pg_pz_config_ddl[] = {
+    "CREATE TABLE IF NOT EXISTS tb_pz_config (company TEXT PRIMARY KEY,"
+    " service TEXT NOT NULL DEFAULT '', policy TEXT NOT NULL DEFAULT '',"
+    " updated_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    NULL,
+};
+
 static const char *const pg_idem_ddl[] = {
     "CREATE TABLE IF NOT EXISTS tb_idempotency (company TEXT NOT NULL, idem_key TEXT NOT NULL,"
     " route TEXT NOT NULL, request_hash TEXT NOT NULL, episode_id BIGINT,"
@@ -1018,6 +1025,12 @@ static const store_sql pg_sql = {
                     " WHERE t.company = i.company AND t.idem_key = i.idem_key",
     .idem_purge = "DELETE FROM tb_idempotency"
                   " WHERE created_at < now() - make_interval(secs => CAST($1 AS DOUBLE PRECISION))",
+    .pz_config_ddl = pg_pz_config_ddl,
+    .pz_config_get = "SELECT service, policy FROM tb_pz_config WHERE company = $1",
+    .pz_service_put = "INSERT INTO tb_pz_config (company, service) VALUES ($1, $2) ON CONFLICT (company)"
+                      " DO UPDATE SET service = excluded.service, updated_at = now()",
+    .pz_policy_put = "INSERT INTO tb_pz_config (company, policy) VALUES ($1, $2) ON CONFLICT (company)"
+                     " DO UPDATE SET policy = excluded.policy, updated_at = now()",
 };
 
 static const struct store_ops pg_ops = {

@@ -277,6 +277,13 @@ static void sq_close(store *base)
  * Revisions: MAX(rev) + 1 + ord, one each, in order (no sequences here).
  */
 /* Idempotency keys: one row per (company, key), stored with its reward. */
+static const char *const sqlite_pz_config_ddl[] = {
+    "CREATE TABLE IF NOT EXISTS tb_pz_config (company TEXT PRIMARY KEY,"
+    " service TEXT NOT NULL DEFAULT '', policy TEXT NOT NULL DEFAULT '',"
+    " updated_at TEXT NOT NULL DEFAULT (" SQ_NOW "))",
+    NULL,
+};
+
 static const char *const sqlite_idem_ddl[] = {
     "CREATE TABLE IF NOT EXISTS tb_idempotency (company TEXT NOT NULL, idem_key TEXT NOT NULL,"
     " route TEXT NOT NULL, request_hash TEXT NOT NULL, episode_id BIGINT,"
@@ -354,6 +361,12 @@ static const store_sql sqlite_sql = {
                         "idem_key") " = tb_idempotency.idem_key)",
     .idem_purge = "DELETE FROM tb_idempotency WHERE julianday(created_at)"
                   " < julianday('now') - CAST($1 AS REAL) / 86400.0",
+    .pz_config_ddl = sqlite_pz_config_ddl,
+    .pz_config_get = "SELECT service, policy FROM tb_pz_config WHERE company = $1",
+    .pz_service_put = "INSERT INTO tb_pz_config (company, service) VALUES ($1, $2) ON CONFLICT (company)"
+                      " DO UPDATE SET service = excluded.service, updated_at = " SQ_NOW,
+    .pz_policy_put = "INSERT INTO tb_pz_config (company, policy) VALUES ($1, $2) ON CONFLICT (company)"
+                     " DO UPDATE SET policy = excluded.policy, updated_at = " SQ_NOW,
 };
 
 static const struct store_ops sqlite_ops = {

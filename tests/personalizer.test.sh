@@ -245,6 +245,43 @@ run_backend() {
   pz POST rank "{\"actions\": $acts}" "not-a-key"
   expect_status 401 "[$backend] a wrong key"
   expect_jq '.error.code == "401"' "[$backend] ... in Personalizer's shape"
+
+  # The configuration lives in the database (tb_pz_config): a second offerd
+  # on the same database and a restarted one see it.
+  pz PUT configurations/service "$(jq -c '.rewardWaitTime = "00:07:00" | .defaultReward = 0.25 | .learningMode = "LoggingOnly" | del(.offerdApprentice)' <<<"$cfg")"
+  expect_status 200 "[$backend] a service configuration put on process 1"
+  pz PUT configurations/policy '{"name": "durable policy", "arguments": "--cb_explore_adf --epsilon 0.3"}'
+  expect_status 200 "[$backend] a policy put on process 1"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_pz_config WHERE company = 'A' AND service LIKE '%LoggingOnly%' AND policy LIKE '%durable policy%'") == 1 ]] &&
+    ok "[$backend] ... both stored in tb_pz_config" || fail "[$backend] tb_pz_config: $(sql "$db" "SELECT * FROM tb_pz_config")"
+  local url1=$url
+  offerd_start "$backend-2" "$db" --refresh 0.2
+  url=${OFFERD_URL[$backend-2]}
+  pz GET configurations/service
+  expect_jq '.rewardWaitTime == "00:07:00" and .defaultReward == 0.25 and .learningMode == "LoggingOnly"
+      and (.lastConfigurationEditDate | length > 0)' "[$backend] process 2 on the same database reads the service configuration"
+  pz GET configurations/policy
+  expect_jq '.name == "durable policy" and .arguments == "--cb_explore_adf --epsilon 0.3"' \
+    "[$backend] ... and the policy"
+  pz POST rank "{\"actions\": $acts, \"excludedActions\": [\"first\"]}"
+  expect_jq '.rewardActionId == "second" and .ranking[0].probability == 1' \
+    "[$backend] ... and ranks with it (LoggingOnly serves the baseline)"
+  pz DELETE configurations/policy
+  expect_status 200 "[$backend] process 2 deletes the policy"
+  url=$url1
+  pz GET configurations/policy
+  expect_jq '.name != "durable policy"' "[$backend] process 1 sees the deletion"
+  offerd_stop "$backend-2"
+  offerd_stop "$backend"
+  offerd_start "$backend" "$db" --refresh 0.2
+  url=${OFFERD_URL[$backend]}
+  pz GET configurations/service
+  expect_jq '.rewardWaitTime == "00:07:00" and .defaultReward == 0.25 and .learningMode == "LoggingOnly"' \
+    "[$backend] after a restart the service configuration is still there"
+  pz PUT configurations/service '{"rewardWaitTime": "00:00:01"}'
+  expect_status 400 "[$backend] a bad configuration is refused..."
+  pz GET configurations/service
+  expect_jq '.rewardWaitTime == "00:07:00"' "[$backend] ... and not stored"
   offerd_stop "$backend"
 }
 
