@@ -217,6 +217,7 @@ scale_eps=$(( $("$build/offerctl" db count tb_episodes --database-url "$pg_scale
 scale_served=$(for p in "${scale_ports[@]}"; do
   curl -s "http://127.0.0.1:$p/metrics" | awk '/^offerd_decisions_total/ { n += $NF } END { printf "%d ", n }'
 done)
+scale_conns=$(psql -tA "$pg" -c "SELECT count(*) FROM pg_stat_activity WHERE datname = 'offerd_scale'")
 kill "${pids[-1]}" "${scale_pids[@]}" 2>/dev/null || true
 
 echo
@@ -238,7 +239,8 @@ echo "/personalizer/v1.0/rank: $(awk -v a="${rps_pzrank:-0}" -v b="${rps_pg:-1}"
 echo "episodes: SQLite run $sqlite_eps rows; PostgreSQL /predict: $pg_ok answers 200, $pg_eps_before rows;" \
      "with /predict-v2: $((pg_ok + v2_ok)) answers 200, $pg_eps rows"
 echo "3 offerd behind nginx: $scale_ok answers 200, $scale_eps episodes; a reward taken by process 1" \
-     "changed process 2's decisions after ${propagate} s (--refresh $refresh); decisions per process: ${scale_served% }"
+     "changed process 2's decisions after ${propagate} s (--refresh $refresh); decisions per process: ${scale_served% };" \
+     "PostgreSQL connections they held: $scale_conns (RSS in the row: the three offerd summed)"
 # Every 200 must be a committed episode; requests still in flight when wrk
 # stops may add at most one episode per connection.
 check() {
