@@ -7,8 +7,12 @@
 # linear-ts) run /predict on the same server and database after epsilon-greedy,
 # each first taught by a few seconds of /predict and /rewards so that decisions
 # read learned models; the target is squarecb >= 80% of epsilon-greedy's
-# requests/s in the same run. Loopback only, bounded in time.
-#   BENCH_SECONDS (10)  BENCH_CONNECTIONS (32)  BENCH_SKIP_PEER=1
+# requests/s in the same run. Then three offerd processes on one database behind
+# nginx (Debian's package, started here on loopback with its own files in the
+# temp dir): a reward taken by process 1 must change process 2's decisions
+# within the refresh interval, and wrk drives /predict through nginx.
+# Loopback only, bounded in time.
+#   BENCH_SECONDS (10)  BENCH_CONNECTIONS (32)  BENCH_SKIP_PEER=1  BENCH_REFRESH (1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${BENCH_SECONDS:-10}
@@ -16,7 +20,7 @@ conns=${BENCH_CONNECTIONS:-32}
 peer_dir=${OFFERD_PEER_DIR:-../shared/peer}
 build=${BUILD:-build}
 
-need=(wrk postgresql)
+need=(wrk postgresql nginx)
 [[ -z "${BENCH_SKIP_PEER:-}" ]] && need+=(python3-fastapi python3-uvicorn python3-psycopg2
   python3-sqlalchemy python3-httptools python3-uvloop)
 missing=()
@@ -46,12 +50,16 @@ pg_offerd=${pg%/*}/offerd_bench
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_up() { for _ in $(seq 100); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "bench: $1 did not come up" >&2; return 1; }
-rss_mb() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
+rss_mb() {  # PID... -> their RSS summed, in MB
+  local p kb=0
+  for p in "$@"; do kb=$((kb + $(awk '/VmRSS/ { print $2 }' "/proc/$p/status"))); done
+  awk -v kb="$kb" 'BEGIN { printf "%.1f", kb / 1024 }'
+}
 
-start_offerd() {  # url -> sets port, pid
+start_offerd() {  # url [flag...] -> sets port, pid
   port=$(free_port)
   "$build/offerd" --port "$port" --database-url "$1" --auth off --access-log off \
-    --log-level warn 2>>"$work/offerd.log" &
+    --log-level warn "${@:2}" 2>>"$work/offerd.log" &
   pid=$!; pids+=("$pid")
   wait_up "http://127.0.0.1:$port/is-alive"
 }
@@ -68,7 +76,8 @@ run() {
   non2xx=$(awk '/Non-2xx/ { print $5 }' <<<"$out"); non2xx=${non2xx:-0}
   reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
   ok200=$((reqs - non2xx))
-  rows+=("$name|$rps|$p50|$p99|$non2xx|$(rss_mb "$p")")
+  # shellcheck disable=SC2086 # p may list several pids
+  rows+=("$name|$rps|$p50|$p99|$non2xx|$(rss_mb $p)")
   eval "rps_$5=$rps"
 }
 
@@ -129,6 +138,88 @@ contextual 2.1.0 linear-ts lints
 model_rows=$("$build/offerctl" db count tb_model --database-url "$pg_offerd" 2>/dev/null || echo "?")
 kill "$pid"; wait "$pid" 2>/dev/null || true
 
+# Scale out: three offerd on one PostgreSQL database behind nginx.
+refresh=${BENCH_REFRESH:-1}
+psql -q "$pg" -c "CREATE DATABASE offerd_scale" >/dev/null
+pg_scale=${pg%/*}/offerd_scale
+scale_ports=() scale_pids=()
+for _ in 1 2 3; do
+  start_offerd "$pg_scale" --refresh "$refresh"
+  scale_ports+=("$port"); scale_pids+=("$pid")
+done
+# Greedy (epsilon 0) so that a learned value shows in every decision.
+"$build/offerctl" agent release 3.0.0 --policy epsilon-greedy --epsilon 0 --database-url "$pg_scale" >/dev/null
+for p in "${scale_ports[@]}"; do
+  for _ in $(seq 100); do
+    curl -s "http://127.0.0.1:$p/is-alive" | grep -q '"3.0.0-API"' && break
+    sleep 0.1
+  done
+done
+# One state (same age, gender, region, day); process 1 shows only OFFER_9 and
+# every reward accepts it.
+states='"states": {"age": 30, "gender": "M", "client-since": "2020-01-01", "region": "Europa", "last_offer": "OFFER_5"}'
+post() {  # PORT PATH METHOD BODY
+  curl -sf -X "$3" "http://127.0.0.1:$1$2" -H 'Content-Type: application/json' -d "$4"
+}
+for i in $(seq 20); do
+  post "${scale_ports[0]}" /predict POST "{\"customer_id\": \"s$i\", \"timestamp\": \"2022-01-05\", $states, \"offers\": {\"OFFER_9\": true}}" >/dev/null
+  post "${scale_ports[0]}" /rewards PUT "{\"customer_id\": \"s$i\", \"timestamp\": \"2022-01-05\", \"accepted_one_of_the_three_offers\": true}" >/dev/null
+done
+# Process 2 favours OFFER_9 once it ranks it first three times in a row (with
+# ties among five offers, chance alone does that 1 time in 125).
+t0=$(date +%s%N) streak=0 asked=0
+deadline=$((t0 + (3 * refresh + 5) * 1000000000))
+while ((streak < 3)); do
+  if (($(date +%s%N) > deadline)); then
+    echo "FAIL: process 2 did not favour the offer process 1 was rewarded for within $((3 * refresh + 5)) s" >&2; exit 1
+  fi
+  asked=$((asked + 1))
+  if post "${scale_ports[1]}" /predict POST "{\"customer_id\": \"r$asked\", \"timestamp\": \"2022-01-05\", $states, \"offers\": {\"OFFER_1\": true, \"OFFER_2\": true, \"OFFER_4\": true, \"OFFER_8\": true, \"OFFER_9\": true}}" |
+    grep -q '"best-three-offers":\["OFFER_9"'; then
+    streak=$((streak + 1))
+  else
+    streak=0; sleep 0.05
+  fi
+done
+propagate=$(awk -v a="$(date +%s%N)" -v b="$t0" 'BEGIN { printf "%.2f", (a - b) / 1e9 }')
+
+ngx=$work/nginx
+mkdir -p "$ngx"
+ngxport=$(free_port)
+{
+  echo "worker_processes 2; pid $ngx/nginx.pid; error_log $ngx/error.log warn; daemon off;"
+  echo "events { worker_connections 1024; }"
+  echo "http {"
+  echo "  access_log off;"
+  echo "  client_body_temp_path $ngx/body; proxy_temp_path $ngx/proxy; fastcgi_temp_path $ngx/fastcgi;"
+  echo "  uwsgi_temp_path $ngx/uwsgi; scgi_temp_path $ngx/scgi;"
+  echo "  upstream offerd {"
+  for p in "${scale_ports[@]}"; do echo "    server 127.0.0.1:$p max_fails=3 fail_timeout=5s;"; done
+  echo "    keepalive 64;"
+  echo "  }"
+  echo "  server {"
+  echo "    listen 127.0.0.1:$ngxport;"
+  echo "    location / {"
+  echo "      proxy_pass http://offerd;"
+  echo "      proxy_http_version 1.1;"
+  echo "      proxy_set_header Connection \"\";"
+  echo "    }"
+  echo "  }"
+  echo "}"
+} >"$ngx/nginx.conf"
+nginx -p "$ngx" -c "$ngx/nginx.conf" -e "$ngx/error.log" &
+pids+=("$!")
+wait_up "http://127.0.0.1:$ngxport/is-alive"
+scale_eps0=$("$build/offerctl" db count tb_episodes --database-url "$pg_scale")
+run "3 offerd behind nginx /predict (one PostgreSQL)" "http://127.0.0.1:$ngxport/predict" "$peer_dir/predict.lua" "${scale_pids[*]}" scale
+scale_ok=$ok200
+scale_eps=$(( $("$build/offerctl" db count tb_episodes --database-url "$pg_scale") - scale_eps0 ))
+scale_served=$(for p in "${scale_ports[@]}"; do
+  curl -s "http://127.0.0.1:$p/metrics" | awk '/^offerd_decisions_total/ { n += $NF } END { printf "%d ", n }'
+done)
+scale_conns=$(psql -tA "$pg" -c "SELECT count(*) FROM pg_stat_activity WHERE datname = 'offerd_scale'")
+kill "${pids[-1]}" "${scale_pids[@]}" 2>/dev/null || true
+
 echo
 echo "offerd $(git describe --always --dirty 2>/dev/null) — wrk -t2 -c$conns -d${secs}s, $(nproc) cores, $(date -u +%F)"
 echo
@@ -147,6 +238,9 @@ echo "squarecb /predict: $(awk -v a="$rps_squarecb" -v b="$rps_egreedy" 'BEGIN {
 echo "/personalizer/v1.0/rank: $(awk -v a="${rps_pzrank:-0}" -v b="${rps_pg:-1}" 'BEGIN { printf "%.0f%%", 100 * a / b }') of /predict's requests/s on PostgreSQL (issue 14 asks at least 80%)"
 echo "episodes: SQLite run $sqlite_eps rows; PostgreSQL /predict: $pg_ok answers 200, $pg_eps_before rows;" \
      "with /predict-v2: $((pg_ok + v2_ok)) answers 200, $pg_eps rows"
+echo "3 offerd behind nginx: $scale_ok answers 200, $scale_eps episodes; a reward taken by process 1" \
+     "changed process 2's decisions after ${propagate} s (--refresh $refresh); decisions per process: ${scale_served% };" \
+     "PostgreSQL connections they held: $scale_conns (RSS in the row: the three offerd summed)"
 # Every 200 must be a committed episode; requests still in flight when wrk
 # stops may add at most one episode per connection.
 check() {
@@ -158,4 +252,5 @@ check() {
 check "$pg_ok" "$pg_eps_before" "/predict on PostgreSQL" 1
 check "$((pg_ok + v2_ok))" "$pg_eps" "/predict + /predict-v2 on PostgreSQL" 2
 check "$pz_ok" "$pz_eps" "/personalizer/v1.0/rank on PostgreSQL" 1
+check "$scale_ok" "$scale_eps" "3 offerd behind nginx on one PostgreSQL" 1
 echo "check: every 200 answer has its episode in the database"
