@@ -282,33 +282,33 @@ static int agent_row(void *arg, int ncols, const char *const *vals)
 	return 0;
 }
 
-int db_agent_latest(store *s, db_agent *out)
+/* One TB_AGENTS row from sql (at most one row); ERR_NOTFOUND when none. */
+static int agent_one(store *s, const char *sql, int nparams, const char *const *params, db_agent *out)
 {
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = store_exec(s,
-	                "SELECT id, version, policy, epsilon, params FROM tb_agents ORDER BY id DESC "
-	                "LIMIT 1",
-	                0, NULL, agent_row, out);
+	rc = store_exec(s, sql, nparams, params, agent_row, out);
 	if (rc == 0 && out->id == 0)
 		rc = ERR_NOTFOUND;
 	return rc;
 }
 
+int db_agent_latest(store *s, db_agent *out)
+{
+	return agent_one(
+	    s, "SELECT id, version, policy, epsilon, params FROM tb_agents ORDER BY id DESC LIMIT 1", 0,
+	    NULL, out);
+}
+
 int db_agent_by_version(store *s, const char *version, db_agent *out)
 {
 	const char *p[1] = {version};
-	int rc;
 
-	memset(out, 0, sizeof(*out));
-	rc = store_exec(s,
-	                "SELECT id, version, policy, epsilon, params FROM tb_agents WHERE version = $1"
-	                " ORDER BY id DESC LIMIT 1",
-	                1, p, agent_row, out);
-	if (rc == 0 && out->id == 0)
-		rc = ERR_NOTFOUND;
-	return rc;
+	return agent_one(s,
+	                 "SELECT id, version, policy, epsilon, params FROM tb_agents WHERE version = $1"
+	                 " ORDER BY id DESC LIMIT 1",
+	                 1, p, out);
 }
 
 typedef struct agent_list {
@@ -329,16 +329,13 @@ static int agent_list_row(void *arg, int ncols, const char *const *vals)
 	return agent_row(&l->rows[l->n++], ncols, vals);
 }
 
-int db_agents_each(store *s, db_agent_fn fn, void *arg)
+/* Reads every row of sql first, then calls fn for each (so fn may query s). */
+static int agents_list(store *s, const char *sql, db_agent_fn fn, void *arg)
 {
 	agent_list l = {NULL, 0, 0};
 	int rc;
 
-	rc = store_exec(s,
-	                "SELECT a.id, a.version, a.policy, a.epsilon, a.params FROM tb_agents a"
-	                " WHERE a.id = (SELECT MAX(b.id) FROM tb_agents b WHERE b.version = a.version)"
-	                " ORDER BY a.id",
-	                0, NULL, agent_list_row, &l);
+	rc = store_exec(s, sql, 0, NULL, agent_list_row, &l);
 	for (size_t i = 0; rc == 0 && i < l.n; i++)
 		rc = fn(arg, &l.rows[i]);
 	for (size_t i = 0; i < l.n; i++)
@@ -347,21 +344,22 @@ int db_agents_each(store *s, db_agent_fn fn, void *arg)
 	return rc;
 }
 
+int db_agents_each(store *s, db_agent_fn fn, void *arg)
+{
+	return agents_list(
+	    s,
+	    "SELECT a.id, a.version, a.policy, a.epsilon, a.params FROM tb_agents a"
+	    " WHERE a.id = (SELECT MAX(b.id) FROM tb_agents b WHERE b.version = a.version)"
+	    " ORDER BY a.id",
+	    fn, arg);
+}
+
 int db_agents_all(store *s, db_agent_fn fn, void *arg)
 {
-	agent_list l = {NULL, 0, 0};
-	int rc;
-
-	rc = store_exec(s,
-	                "SELECT id, version, policy, epsilon, params, CAST(last_update AS TEXT)"
-	                " FROM tb_agents ORDER BY id",
-	                0, NULL, agent_list_row, &l);
-	for (size_t i = 0; rc == 0 && i < l.n; i++)
-		rc = fn(arg, &l.rows[i]);
-	for (size_t i = 0; i < l.n; i++)
-		db_agent_clear(&l.rows[i]);
-	free(l.rows);
-	return rc;
+	return agents_list(s,
+	                   "SELECT id, version, policy, epsilon, params, CAST(last_update AS TEXT)"
+	                   " FROM tb_agents ORDER BY id",
+	                   fn, arg);
 }
 
 int db_agent_release(store *s, const char *version, const char *policy, double epsilon,

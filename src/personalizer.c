@@ -589,19 +589,33 @@ void pz_rank_free(pz_rank_req *r)
 	r->n_actions = 0;
 }
 
+/*
+ * The part every rank body shares: the JSON root (owned by the caller, set
+ * even on failure), contextFeatures and the actions.
+ */
+static int parse_rank_head(const char *body, size_t len, json_t **root, json_t **context,
+                           pz_action *actions, size_t *n_actions, pz_error *e)
+{
+	int rc;
+
+	*root = parse_body(body, len, e);
+	if (*root == NULL)
+		return pz_kind_err(e);
+	rc = get_context(*root, PZ_INVALID_RANK, context, e);
+	if (rc != 0)
+		return rc;
+	return get_actions(*root, PZ_INVALID_RANK, actions, n_actions, e);
+}
+
 int pz_rank_parse(const char *body, size_t len, pz_rank_req *out, pz_error *e)
 {
 	unsigned char excluded[PZ_ACTIONS_MAX];
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	out->root = parse_body(body, len, e);
+	rc = parse_rank_head(body, len, &out->root, &out->context, out->actions, &out->n_actions, e);
 	if (out->root == NULL)
-		return pz_kind_err(e);
-	rc = get_context(out->root, PZ_INVALID_RANK, &out->context, e);
-	if (rc != 0)
-		goto out;
-	rc = get_actions(out->root, PZ_INVALID_RANK, out->actions, &out->n_actions, e);
+		return rc;
 	if (rc != 0)
 		goto out;
 	memset(excluded, 0, sizeof(excluded));
@@ -728,13 +742,9 @@ int pz_multi_rank_parse(const char *body, size_t len, pz_multi_rank_req *out, pz
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	out->root = parse_body(body, len, e);
+	rc = parse_rank_head(body, len, &out->root, &out->context, out->actions, &out->n_actions, e);
 	if (out->root == NULL)
-		return pz_kind_err(e);
-	rc = get_context(out->root, PZ_INVALID_RANK, &out->context, e);
-	if (rc != 0)
-		goto out;
-	rc = get_actions(out->root, PZ_INVALID_RANK, out->actions, &out->n_actions, e);
+		return rc;
 	if (rc != 0)
 		goto out;
 	list = json_object_get(out->root, "slots");
