@@ -28,6 +28,7 @@
 #define ROUTE_JSON 0x4   /* a JSON body, at most --body-max bytes */
 #define ROUTE_CSV 0x8    /* a CSV body, at most --batch-body-max-mb */
 #define ROUTE_PZ 0x10    /* Personalizer v1.0: its error shape; "{name}" matches one segment */
+#define ROUTE_ADMIN 0x20 /* needs an admin key (implies ROUTE_AUTH): 403 for a client key */
 
 typedef struct route route;
 
@@ -35,17 +36,19 @@ struct route {
 	const char *methods; /* also the Allow header of a 405 */
 	const char *path;
 	unsigned flags;
-	void (*handler)(server *s, http_req *r, const route *rt); /* a GET endpoint, or */
+	void (*handler)(server *s, http_req *r, const route *rt,
+	                const api_tenant *t); /* a GET endpoint, or */
 	const api_endpoint *endpoint;                             /* a call (api_call's skeleton) */
 	const char *file;  /* for serve_file: under the share directory */
 	const char *label; /* for logs and metrics */
 };
 
-static void is_alive(server *s, http_req *r, const route *rt);
-static void ready(server *s, http_req *r, const route *rt);
-static void metrics(server *s, http_req *r, const route *rt);
-static void serve_file(server *s, http_req *r, const route *rt);
-static void serve_asset(server *s, http_req *r, const route *rt);
+static void is_alive(server *s, http_req *r, const route *rt, const api_tenant *t);
+static void ready(server *s, http_req *r, const route *rt, const api_tenant *t);
+static void metrics(server *s, http_req *r, const route *rt, const api_tenant *t);
+static void serve_file(server *s, http_req *r, const route *rt, const api_tenant *t);
+static void serve_asset(server *s, http_req *r, const route *rt, const api_tenant *t);
+static void keys_me(server *s, http_req *r, const route *rt, const api_tenant *t);
 
 static const route routes[] = {
     {"GET, HEAD", "/is-alive", 0, is_alive, NULL, NULL, "/is-alive"},
@@ -56,6 +59,7 @@ static const route routes[] = {
     {"PUT", "/rewards", ROUTE_AUTH | ROUTE_JSON, NULL, &api_rewards_endpoint, NULL, "/rewards"},
     {"POST", "/batch", ROUTE_AUTH | ROUTE_CSV, NULL, &api_batch_endpoint, NULL, "/batch"},
     {"GET, HEAD", "/metrics", 0, metrics, NULL, NULL, "/metrics"},
+    {"GET, HEAD", "/keys/me", ROUTE_AUTH, keys_me, NULL, NULL, "/keys/me"},
     {"GET, HEAD", "/openapi.json", 0, serve_file, NULL, "openapi.json", "static"},
     {"GET, HEAD", "/docs", 0, serve_file, NULL, "docs.html", "static"},
     {"GET, HEAD", "/docs/assets/", ROUTE_PREFIX, serve_asset, NULL, "swagger-ui/", "static"},
@@ -121,6 +125,7 @@ int api_status(int err)
 	case 0: return 200;
 	case ERR_SYNTAX: return 400;
 	case ERR_AUTH: return 401;
+	case ERR_FORBIDDEN: return 403;
 	case ERR_NOTFOUND: return 404;
 	case ERR_METHOD: return 405;
 	case ERR_CONFLICT: return 409;
@@ -139,6 +144,7 @@ static const char *reason(int status)
 	switch (status) {
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
@@ -271,6 +277,7 @@ static int resolve_tenant(server *s, http_req *r, const route *rt, api_tenant *t
 	if (strcmp(s->cfg->auth, "off") == 0) {
 		util_strlcpy(t->company, s->cfg->company, sizeof(t->company));
 		snprintf(t->key_id, sizeof(t->key_id), "company:%s", t->company);
+		t->admin = 1; /* --auth off is a trusted development setting */
 		return 0;
 	}
 	/* Personalizer's clients send Ocp-Apim-Subscription-Key: another name for X-API-Key. */
@@ -289,9 +296,16 @@ static int resolve_tenant(server *s, http_req *r, const route *rt, api_tenant *t
 		    " or \"Ocp-Apim-Subscription-Key: KEY\"");
 		return ERR_AUTH;
 	}
-	if (strlen(key) > 256 || !server_key_company(s, key, t->company, sizeof(t->company))) {
+	if (strlen(key) > 256 ||
+	    !server_key_company(s, key, t->company, sizeof(t->company), &t->admin)) {
 		route_error(r, rt, ERR_AUTH, "Authorization", "the API key is not valid");
 		return ERR_AUTH;
+	}
+	if ((rt->flags & ROUTE_ADMIN) && !t->admin) {
+		route_error(r, rt, ERR_FORBIDDEN, "Authorization",
+		            "this path needs an admin key; the key is a client key (offerctl keys "
+		            "create --role admin)");
+		return ERR_FORBIDDEN;
 	}
 	/* Buckets are per key: the hash, never the key itself, stays in memory. */
 	auth_hash(key, t->key_id);
@@ -390,16 +404,18 @@ static void serve_static(server *s, http_req *r, const char *rel)
 	http_reply_static(r, 200, content_type(rel), f->data, f->len);
 }
 
-static void serve_file(server *s, http_req *r, const route *rt)
+static void serve_file(server *s, http_req *r, const route *rt, const api_tenant *t)
 {
+	(void)t;
 	serve_static(s, r, rt->file);
 }
 
 /* rt->path is a prefix: the rest of the path names a file under rt->file. */
-static void serve_asset(server *s, http_req *r, const route *rt)
+static void serve_asset(server *s, http_req *r, const route *rt, const api_tenant *t)
 {
 	char rel[512];
 
+	(void)t;
 	snprintf(rel, sizeof(rel), "%s%.400s", rt->file, http_path(r) + strlen(rt->path));
 	serve_static(s, r, rel);
 }
@@ -407,18 +423,32 @@ static void serve_asset(server *s, http_req *r, const route *rt)
 /* --- small endpoints ----------------------------------------------------- */
 
 /* GET /ready: the route table's shape around api_health.c. */
-static void ready(server *s, http_req *r, const route *rt)
+static void ready(server *s, http_req *r, const route *rt, const api_tenant *t)
 {
 	(void)rt;
+	(void)t;
 	api_ready(s, r);
 }
 
-static void is_alive(server *s, http_req *r, const route *rt)
+/* GET /keys/me: the company and role of the key that asks (the console's sign-in). */
+static void keys_me(server *s, http_req *r, const route *rt, const api_tenant *t)
+{
+	json_t *j = json_object();
+
+	(void)s;
+	(void)rt;
+	json_object_set_new(j, "company", json_string(t->company));
+	json_object_set_new(j, "role", json_string(t->admin ? DB_ROLE_ADMIN : DB_ROLE_CLIENT));
+	reply_json(r, 200, j);
+}
+
+static void is_alive(server *s, http_req *r, const route *rt, const api_tenant *t)
 {
 	agent_conf c;
 	char v[DB_VERSION_MAX + 8];
 	json_t *j;
 
+	(void)t;
 	(void)rt;
 	server_conf(s, &c);
 	snprintf(v, sizeof(v), "%s-API", c.version);
@@ -428,7 +458,7 @@ static void is_alive(server *s, http_req *r, const route *rt)
 	reply_json(r, 200, j);
 }
 
-static void metrics(server *s, http_req *r, const route *rt)
+static void metrics(server *s, http_req *r, const route *rt, const api_tenant *t)
 {
 	metrics_extra x;
 	writer_stats ws;
@@ -437,6 +467,7 @@ static void metrics(server *s, http_req *r, const route *rt)
 	size_t len;
 
 	(void)rt;
+	(void)t;
 	writer_get_stats(s->w, &ws);
 	server_conf(s, &c);
 	memset(&x, 0, sizeof(x));
@@ -818,9 +849,9 @@ void api_route(void *app, http_req *r)
 		if (http_query_each(r, query_one, &q) != 0)
 			return;
 	}
-	if ((rt->flags & ROUTE_AUTH) && resolve_tenant(s, r, rt, &t) != 0)
+	if ((rt->flags & (ROUTE_AUTH | ROUTE_ADMIN)) && resolve_tenant(s, r, rt, &t) != 0)
 		return;
-	if ((rt->flags & ROUTE_AUTH) && s->rate != NULL) {
+	if ((rt->flags & (ROUTE_AUTH | ROUTE_ADMIN)) && s->rate != NULL) {
 		double retry = 0;
 
 		if (!ratelimit_take(s->rate, t.key_id, util_monotonic(), &retry)) {
@@ -837,7 +868,7 @@ void api_route(void *app, http_req *r)
 	if (rt->endpoint != NULL)
 		call_route(s, r, rt, &t);
 	else
-		rt->handler(s, r, rt);
+		rt->handler(s, r, rt, &t);
 }
 
 void api_done(void *app, http_req *r, int status, double seconds)

@@ -43,6 +43,7 @@ int api_idempotency_key(http_req *r, char *out, size_t n);
 typedef struct api_tenant {
 	char company[SERVER_COMPANY_MAX];
 	char key_id[72]; /* the rate-limit bucket: key hash, or company without auth */
+	int admin;       /* an admin key (or --auth off): may call ROUTE_ADMIN routes */
 } api_tenant;
 
 /*

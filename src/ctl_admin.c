@@ -29,6 +29,7 @@ typedef struct admin_opts {
 	char *policy;
 	double epsilon;
 	char *params;
+	char *role;
 } admin_opts;
 
 static int open_db(const char *url, store **out)
@@ -398,13 +399,12 @@ static int agent_release(const admin_opts *o, const char **args)
 
 /* --- keys ------------------------------------------------------------------- */
 
-static int key_print(void *arg, int64_t id, const char *company, const char *hash, const char *prefix,
-                     const char *created, const char *revoked)
+static int key_print(void *arg, const db_key *k)
 {
 	(void)arg;
-	(void)hash;
-	printf("%-5lld %-10s %-14s %-28s %s\n", (long long)id, company, prefix, created,
-	       revoked ? revoked : "active");
+	/* ROLE goes before REVOKED so scripts reading PREFIX ($3) and the state ($NF) still work. */
+	printf("%-5lld %-10s %-14s %-28s %-7s %s\n", (long long)k->id, k->company, k->prefix, k->created,
+	       k->role, k->revoked ? k->revoked : "active");
 	return 0;
 }
 
@@ -413,6 +413,8 @@ static int keys_create(const admin_opts *o, const char **args)
 	char key[AUTH_KEY_LEN + 1];
 	char hash[AUTH_HASH_LEN + 1];
 	char prefix[AUTH_PREFIX_LEN + 1];
+	const char *role = o->role != NULL ? o->role : DB_ROLE_CLIENT;
+	db_key k = {0};
 	store *s = NULL;
 	int rc = 1;
 
@@ -421,15 +423,25 @@ static int keys_create(const admin_opts *o, const char **args)
 		fprintf(stderr, "offerctl keys create: --company C is required\n");
 		return 2;
 	}
+	if (strcmp(role, DB_ROLE_CLIENT) != 0 && strcmp(role, DB_ROLE_ADMIN) != 0) {
+		fprintf(stderr, "offerctl keys create: --role must be client or admin, not \"%s\"\n",
+		        role);
+		return 2;
+	}
 	if (auth_key_new(key) != 0 || open_db(o->database_url, &s) != 0)
 		return 1;
 	auth_hash(key, hash);
 	auth_prefix(key, prefix);
-	if (db_key_insert(s, o->company, hash, prefix) == 0) {
+	k.company = o->company;
+	k.hash = hash;
+	k.prefix = prefix;
+	k.role = role;
+	if (db_key_insert(s, &k) == 0) {
 		/* The only time the key is shown: stdout holds just the key. */
 		printf("%s\n", key);
-		fprintf(stderr, "created a key for company %s (prefix %s); it is not stored, keep it\n",
-		        o->company, prefix);
+		fprintf(stderr,
+		        "created a%s %s key for company %s (prefix %s); it is not stored, keep it\n",
+		        role[0] == 'a' ? "n" : "", role, o->company, prefix);
 		rc = 0;
 	} else {
 		fprintf(stderr, "offerctl: cannot store the key: %s\n", s->ops->errmsg(s));
@@ -446,7 +458,8 @@ static int keys_list(const admin_opts *o, const char **args)
 	(void)args;
 	if (open_db(o->database_url, &s) != 0)
 		return 1;
-	printf("%-5s %-10s %-14s %-28s %s\n", "ID", "COMPANY", "PREFIX", "CREATED", "REVOKED");
+	printf("%-5s %-10s %-14s %-28s %-7s %s\n", "ID", "COMPANY", "PREFIX", "CREATED", "ROLE",
+	       "REVOKED");
 	rc = db_keys_each(s, key_print, NULL) == 0 ? 0 : 1;
 	store_close(s);
 	return rc;
@@ -459,18 +472,14 @@ typedef struct key_lookup {
 	int revoked;      /* matching keys already revoked */
 } key_lookup;
 
-static int key_match(void *arg, int64_t id, const char *company, const char *hash, const char *prefix,
-                     const char *created, const char *revoked)
+static int key_match(void *arg, const db_key *row)
 {
 	key_lookup *k = arg;
 	char idtext[24];
 
-	(void)company;
-	(void)hash;
-	(void)created;
-	snprintf(idtext, sizeof(idtext), "%lld", (long long)id);
-	if (strcmp(k->what, prefix) == 0 || strcmp(k->what, idtext) == 0) {
-		if (revoked != NULL)
+	snprintf(idtext, sizeof(idtext), "%lld", (long long)row->id);
+	if (strcmp(k->what, row->prefix) == 0 || strcmp(k->what, idtext) == 0) {
+		if (row->revoked != NULL)
 			k->revoked++;
 		else
 			k->active++;
@@ -568,6 +577,8 @@ static const config_opt opts_release[] = {
 };
 static const config_opt opts_keys_create[] = {
     {"company C", NULL, CONFIG_STR, A(company), NULL, 0, 0, "the company the key is for (required)"},
+    {"role R", NULL, CONFIG_STR, A(role), NULL, 0, 0,
+     "client (decide and reward; the default) or admin (also releases, rules, erasure, export)"},
     OPT_DB,
 };
 
@@ -604,8 +615,9 @@ static const admin_action actions[] = {
           opts_db, 0)},
     {"keys", "create", keys_create,
      SPEC("offerctl keys create",
-          "usage: offerctl keys create --company C [--database-url URL]\n\n"
-          "Makes an API key for a company and prints it once on stdout.\n",
+          "usage: offerctl keys create --company C [--role client|admin] [--database-url URL]\n\n"
+          "Makes an API key for a company and prints it once on stdout. A client key decides\n"
+          "and rewards; an admin key may also call the admin paths (README: Roles).\n",
           opts_keys_create, 0)},
     {"keys", "list", keys_list,
      SPEC("offerctl keys list",

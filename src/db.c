@@ -105,11 +105,18 @@ static const char *const m4[] = {
     NULL,
 };
 
+/* 5: API keys get a role (issue 16.6): every existing key stays a client key. */
+static const char *const m5[] = {
+    "ALTER TABLE tb_api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'client'",
+    NULL,
+};
+
 static const migration migrations[STORE_MIGRATIONS] = {
     {1, m1},
     {2, m2},
     {3, NULL},
     {4, m4},
+    {5, m5},
 };
 
 /* The statement tmpl with its @ID@ and @TS@ filled in; NULL past 1 MiB. */
@@ -1096,13 +1103,13 @@ int db_segments_each(store *s, db_segment_fn fn, void *arg)
 
 /* --- api keys ----------------------------------------------------------- */
 
-int db_key_insert(store *s, const char *company, const char *hash, const char *prefix)
+int db_key_insert(store *s, const db_key *k)
 {
-	const char *p[3] = {company, hash, prefix};
+	const char *p[4] = {k->company, k->hash, k->prefix, k->role};
 
-	return store_exec(s,
-	                  "INSERT INTO tb_api_keys (company, key_hash, key_prefix) VALUES ($1, $2, $3)",
-	                  3, p, NULL, NULL);
+	return store_exec(
+	    s, "INSERT INTO tb_api_keys (company, key_hash, key_prefix, role) VALUES ($1, $2, $3, $4)", 4,
+	    p, NULL, NULL);
 }
 
 typedef struct key_each {
@@ -1113,12 +1120,18 @@ typedef struct key_each {
 static int key_row(void *arg, int ncols, const char *const *vals)
 {
 	key_each *ke = arg;
-	int64_t id = 0;
+	db_key k = {0};
 
-	if (ncols < 6)
+	if (ncols < 7)
 		return ERR_IO;
-	util_strtonum(vals[0], 0, INT64_MAX, &id);
-	return ke->fn(ke->arg, id, vals[1], vals[2], vals[3], vals[4], vals[5]);
+	util_strtonum(vals[0], 0, INT64_MAX, &k.id);
+	k.company = vals[1];
+	k.hash = vals[2];
+	k.prefix = vals[3];
+	k.created = vals[4];
+	k.revoked = vals[5];
+	k.role = vals[6];
+	return ke->fn(ke->arg, &k);
 }
 
 int db_keys_each(store *s, db_key_fn fn, void *arg)
@@ -1127,7 +1140,7 @@ int db_keys_each(store *s, db_key_fn fn, void *arg)
 
 	return store_exec(
 	    s,
-	    "SELECT id, company, key_hash, key_prefix, CAST(created_at AS TEXT), revoked_at"
+	    "SELECT id, company, key_hash, key_prefix, CAST(created_at AS TEXT), revoked_at, role"
 	    " FROM tb_api_keys ORDER BY id",
 	    0, NULL, key_row, &ke);
 }

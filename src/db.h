@@ -290,10 +290,21 @@ int db_pz_policy_put(store *s, const char *company, const char *policy);
 int db_pz_events_range(store *s, const char *company, char *from, char *to, size_t len);
 
 /* --- api keys ----------------------------------------------------------- */
-int db_key_insert(store *s, const char *company, const char *hash, const char *prefix);
-/* Calls fn(arg, id, company, prefix, created_at, revoked_at) per key. */
-typedef int (*db_key_fn)(void *arg, int64_t id, const char *company, const char *hash,
-                         const char *prefix, const char *created, const char *revoked);
+/* An API key's row: role is DB_ROLE_CLIENT or DB_ROLE_ADMIN (issue 16.6). */
+#define DB_ROLE_CLIENT "client"
+#define DB_ROLE_ADMIN "admin"
+typedef struct db_key {
+	int64_t id;
+	const char *company;
+	const char *hash;
+	const char *prefix;
+	const char *created; /* NULL when inserting */
+	const char *revoked; /* NULL while active */
+	const char *role;
+} db_key;
+
+int db_key_insert(store *s, const db_key *k);
+typedef int (*db_key_fn)(void *arg, const db_key *k);
 int db_keys_each(store *s, db_key_fn fn, void *arg);
 int db_key_revoke(store *s, const char *prefix_or_id);
 

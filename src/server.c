@@ -128,14 +128,16 @@ static int segment_cb(void *arg, const char *company, const char *customer, cons
 	return 0;
 }
 
-static int key_cb(void *arg, int64_t id, const char *company, const char *hash, const char *prefix,
-                  const char *created, const char *revoked)
+/* The keys map: key hash -> "a:COMPANY" for an admin key, "c:COMPANY" for a client key. */
+static int key_cb(void *arg, const db_key *k)
 {
-	(void)id;
-	(void)prefix;
-	(void)created;
-	if (revoked == NULL && hash != NULL && company != NULL)
-		strmap_put(arg, hash, company);
+	char v[SERVER_COMPANY_MAX + 3];
+
+	if (k->revoked != NULL || k->hash == NULL || k->company == NULL)
+		return 0;
+	snprintf(v, sizeof(v), "%c:%s",
+	         k->role != NULL && strcmp(k->role, DB_ROLE_ADMIN) == 0 ? 'a' : 'c', k->company);
+	strmap_put(arg, k->hash, v);
 	return 0;
 }
 
@@ -438,7 +440,7 @@ int server_segment(server *s, const char *company, const char *customer, char *o
 	return map_lookup(s, &s->segments, company, customer, out, outlen);
 }
 
-int server_key_company(server *s, const char *key, char *out, size_t outlen)
+int server_key_company(server *s, const char *key, char *out, size_t outlen, int *admin)
 {
 	char hash[AUTH_HASH_LEN + 1];
 	const char *v = NULL;
@@ -446,8 +448,10 @@ int server_key_company(server *s, const char *key, char *out, size_t outlen)
 
 	auth_hash(key, hash);
 	pthread_rwlock_rdlock(&s->lock);
-	if (s->keys != NULL && strmap_get(s->keys, hash, &v) && v != NULL) {
-		util_strlcpy(out, v, outlen);
+	if (s->keys != NULL && strmap_get(s->keys, hash, &v) && v != NULL && v[0] != '\0' &&
+	    v[1] == ':') {
+		util_strlcpy(out, v + 2, outlen);
+		*admin = v[0] == 'a';
 		found = 1;
 	}
 	pthread_rwlock_unlock(&s->lock);

@@ -73,7 +73,8 @@ void server_conf(server *s, agent_conf *out);
 int server_product(server *s, const char *company, const char *offer, char *out, size_t outlen);
 /* Copies the customer's RFM segment into out; returns 1 if known. */
 int server_segment(server *s, const char *company, const char *customer, char *out, size_t outlen);
-/* The company of an API key, or 0 when unknown/revoked. */
-int server_key_company(server *s, const char *key, char *out, size_t outlen);
+/* The company of an API key and whether it is an admin key (*admin 1);
+ * returns 0 when the key is unknown or revoked. */
+int server_key_company(server *s, const char *key, char *out, size_t outlen, int *admin);
 
 #endif

@@ -27,6 +27,7 @@ enum {
 	ERR_SYNTAX = -11,  /* malformed input (bad JSON, bad CSV) */
 	ERR_MEDIA = -12,   /* unsupported content type */
 	ERR_METHOD = -13,  /* method not allowed on a known path */
+	ERR_FORBIDDEN = -14, /* valid credentials without the right (a client key on an admin route) */
 };
 
 /* Out-of-memory is handled once: these log and abort instead of returning. */

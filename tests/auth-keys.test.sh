@@ -13,6 +13,7 @@ lib_deadline 60
 sqlite_new_db keys db
 key_a=$(key_create "$db" A)
 key_b=$(key_create "$db" B)
+key_admin=$(key_create "$db" A admin)
 offerd_start main "$db" --refresh 0.2
 u=${OFFERD_URL[main]}
 body='{"customer_id":"77","timestamp":"2022-01-01","states":{"age":30,"gender":"F","client-since":"2020-01-01","region":"Europa","last_offer":"OFFER_1"},"offers":{"OFFER_1":true,"OFFER_2":true,"OFFER_3":true}}'
@@ -38,6 +39,20 @@ post -H "Authorization: Basic dXNlcjpwYXNz"
 expect_status 401 "Basic alone is no API key"
 post
 expect_status 401 "no key at all"
+# Roles (issue 16.6): every key is a client key unless made with --role admin.
+http GET "$u/keys/me" -H "X-API-Key: $key_a"
+expect_status 200 "GET /keys/me with a client key"
+expect_jq '.company == "A" and .role == "client"' "a key made without --role is a client key of A"
+http GET "$u/keys/me" -H "Authorization: Bearer $key_admin"
+expect_jq '.company == "A" and .role == "admin"' "a key made with --role admin is an admin key of A"
+http GET "$u/keys/me"
+expect_status 401 "GET /keys/me without a key"
+out=$("$build/offerctl" keys create --company A --role root --database-url "$db" 2>&1)
+expect_eq "$?" 2 "offerctl keys create --role root is a usage error"
+[[ $out == *"client or admin"* ]] && ok "and says which roles exist" || fail "the usage error names the roles: $out"
+expect_eq "$(sql "$db" "SELECT role || ':' || COUNT(*) FROM tb_api_keys GROUP BY role ORDER BY role" | tr '\n' ' ')" \
+  "admin:1 client:2 " "tb_api_keys holds each key's role (no key for the refused role)"
+
 sleep 0.5
 expect_eq "$(sql "$db" "SELECT company || ':' || COUNT(*) FROM tb_episodes GROUP BY company ORDER BY company" | tr '\n' ' ')" \
   "A:2 B:2 " "episodes stored under the key's own company (A twice, B twice)"

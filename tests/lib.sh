@@ -98,8 +98,24 @@ lib_require() {
 # printed last, after the servers' logs (lib_cleanup), so that the end of the
 # output says what failed.
 lib_done() {
+  lib_not_found_fails
   [[ $LIB_FAILS -gt 0 ]] && exit 1
   exit 0
+}
+
+# A misspelt helper or a missing tool must fail the test, not print one line
+# and go on: bash runs this handler in a subshell, so it leaves a file that
+# lib_done turns into failures.
+command_not_found_handle() {
+  printf '%s\n' "$1" >>"$LIB_TMP/not-found"
+  printf 'FAIL: command not found: %s\n' "$1" >&2
+  return 127
+}
+lib_not_found_fails() {
+  local c
+  [[ -s $LIB_TMP/not-found ]] || return 0
+  while IFS= read -r c; do fail "command not found: $c"; done <"$LIB_TMP/not-found"
+  : >"$LIB_TMP/not-found"
 }
 
 lib_summary() {
@@ -155,6 +171,8 @@ lib_cleanup() {
     LIB_FAIL_MSGS+=("part ${LIB_BG_NAMES[$k]} did not finish")
   done
   lib_stop_all
+  lib_not_found_fails
+  [[ $rc -eq 0 && $LIB_FAILS -gt 0 ]] && rc=1
   if [[ $rc -ne 0 ]]; then
     # The server's side of the story, for whoever reads the failure.
     local f
@@ -387,10 +405,11 @@ db_count() {
   timeout 30 "$build/offerctl" db count "$2" --database-url "$1" 2>/dev/null | tr -dc '0-9'
 }
 
-key_create() {
+key_create() { # DB COMPANY [ROLE]: prints a new key (a client key unless ROLE is admin)
   local k
-  k=$(timeout 30 "$build/offerctl" keys create --company "$2" --database-url "$1" 2>/dev/null) ||
-    die "offerctl keys create --company $2 failed"
+  k=$(timeout 30 "$build/offerctl" keys create --company "$2" --role "${3:-client}" \
+    --database-url "$1" 2>/dev/null) ||
+    die "offerctl keys create --company $2 --role ${3:-client} failed"
   [[ -n $k ]] || die "offerctl keys create --company $2 printed no key"
   echo "$k"
 }

@@ -40,16 +40,23 @@ static int collect_segment(void *arg, const char *company, const char *customer_
 	return 0;
 }
 
-static int collect_key(void *arg, int64_t id, const char *company, const char *hash, const char *prefix,
-                       const char *created, const char *revoked)
+static int collect_key(void *arg, const db_key *k)
 {
 	buf *b = arg;
 
-	assert_non_null(created);
-	assert_int_equal(buf_addf(b, "%lld/%s/%s/%s/%s;", (long long)id, company, hash, prefix,
-	                          revoked ? "revoked" : "active"),
+	assert_non_null(k->created);
+	assert_int_equal(buf_addf(b, "%lld/%s/%s/%s/%s/%s;", (long long)k->id, k->company, k->hash,
+	                          k->prefix, k->role, k->revoked ? "revoked" : "active"),
 	                 0);
 	return 0;
+}
+
+static int key_add(fixture *f, const char *company, const char *hash, const char *prefix,
+                   const char *role)
+{
+	db_key k = {.company = company, .hash = hash, .prefix = prefix, .role = role};
+
+	return db_key_insert(f->s, &k);
 }
 
 static void test_db_basics(void **state)
@@ -101,14 +108,15 @@ static void test_db_basics(void **state)
 	buf_free(&b);
 
 	/* Keys: unique hash, revocation by prefix or id. */
-	FX_OK(f, db_key_insert(f->s, "A", "hash-a", "ofr_aaaaaaaa"));
-	FX_OK(f, db_key_insert(f->s, "B", "hash-b", "ofr_bbbbbbbb"));
-	assert_int_equal(db_key_insert(f->s, "B", "hash-a", "ofr_cccccccc"), ERR_CONFLICT);
+	FX_OK(f, key_add(f, "A", "hash-a", "ofr_aaaaaaaa", DB_ROLE_CLIENT));
+	FX_OK(f, key_add(f, "B", "hash-b", "ofr_bbbbbbbb", DB_ROLE_ADMIN));
+	assert_int_equal(key_add(f, "B", "hash-a", "ofr_cccccccc", DB_ROLE_CLIENT), ERR_CONFLICT);
 	FX_OK(f, db_key_revoke(f->s, "ofr_aaaaaaaa"));
 	FX_OK(f, db_key_revoke(f->s, "2"));
 	buf_init(&b, 1 << 16);
 	FX_OK(f, db_keys_each(f->s, collect_key, &b));
-	assert_string_equal(b.data, "1/A/hash-a/ofr_aaaaaaaa/revoked;2/B/hash-b/ofr_bbbbbbbb/revoked;");
+	assert_string_equal(b.data, "1/A/hash-a/ofr_aaaaaaaa/client/revoked;"
+	                            "2/B/hash-b/ofr_bbbbbbbb/admin/revoked;");
 	buf_free(&b);
 
 	/* db_count only counts known tables: no SQL through its argument. */
