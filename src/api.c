@@ -38,9 +38,9 @@ struct route {
 	unsigned flags;
 	void (*handler)(server *s, http_req *r, const route *rt,
 	                const api_tenant *t); /* a GET endpoint, or */
-	const api_endpoint *endpoint;                             /* a call (api_call's skeleton) */
-	const char *file;  /* for serve_file: under the share directory */
-	const char *label; /* for logs and metrics */
+	const api_endpoint *endpoint;         /* a call (api_call's skeleton) */
+	const char *file;                     /* for serve_file: under the share directory */
+	const char *label;                    /* for logs and metrics */
 };
 
 static void is_alive(server *s, http_req *r, const route *rt, const api_tenant *t);

@@ -112,11 +112,7 @@ static const char *const m5[] = {
 };
 
 static const migration migrations[STORE_MIGRATIONS] = {
-    {1, m1},
-    {2, m2},
-    {3, NULL},
-    {4, m4},
-    {5, m5},
+    {1, m1}, {2, m2}, {3, NULL}, {4, m4}, {5, m5},
 };
 
 /* The statement tmpl with its @ID@ and @TS@ filled in; NULL past 1 MiB. */
@@ -1108,8 +1104,8 @@ int db_key_insert(store *s, const db_key *k)
 	const char *p[4] = {k->company, k->hash, k->prefix, k->role};
 
 	return store_exec(
-	    s, "INSERT INTO tb_api_keys (company, key_hash, key_prefix, role) VALUES ($1, $2, $3, $4)", 4,
-	    p, NULL, NULL);
+	    s, "INSERT INTO tb_api_keys (company, key_hash, key_prefix, role) VALUES ($1, $2, $3, $4)",
+	    4, p, NULL, NULL);
 }
 
 typedef struct key_each {

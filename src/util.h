@@ -15,18 +15,18 @@
 /* Error codes shared by every module: 0 is success, these are negative. */
 enum {
 	ERR_NOMEM = -1,
-	ERR_INVAL = -2,    /* bad input; the caller has a message */
-	ERR_RANGE = -3,    /* a number or size out of bounds */
-	ERR_NOTFOUND = -4, /* no such row / customer / key */
-	ERR_CONFLICT = -5, /* unique violation, already rewarded */
-	ERR_UNAVAIL = -6,  /* database down, queue full: retry later */
-	ERR_IO = -7,       /* database or file error */
-	ERR_TOOBIG = -8,   /* over a configured limit */
-	ERR_AUTH = -9,     /* missing or wrong credentials */
-	ERR_RATE = -10,    /* rate limit */
-	ERR_SYNTAX = -11,  /* malformed input (bad JSON, bad CSV) */
-	ERR_MEDIA = -12,   /* unsupported content type */
-	ERR_METHOD = -13,  /* method not allowed on a known path */
+	ERR_INVAL = -2,      /* bad input; the caller has a message */
+	ERR_RANGE = -3,      /* a number or size out of bounds */
+	ERR_NOTFOUND = -4,   /* no such row / customer / key */
+	ERR_CONFLICT = -5,   /* unique violation, already rewarded */
+	ERR_UNAVAIL = -6,    /* database down, queue full: retry later */
+	ERR_IO = -7,         /* database or file error */
+	ERR_TOOBIG = -8,     /* over a configured limit */
+	ERR_AUTH = -9,       /* missing or wrong credentials */
+	ERR_RATE = -10,      /* rate limit */
+	ERR_SYNTAX = -11,    /* malformed input (bad JSON, bad CSV) */
+	ERR_MEDIA = -12,     /* unsupported content type */
+	ERR_METHOD = -13,    /* method not allowed on a known path */
 	ERR_FORBIDDEN = -14, /* valid credentials without the right (a client key on an admin route) */
 };
 
