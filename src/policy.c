@@ -378,20 +378,68 @@ size_t policy_remaining(const predict_req *req, const policy_slate *s, size_t *c
 	return n;
 }
 
+/* The offers not yet in s, into cand, and cand_probs' probabilities for them; returns their number. */
+static size_t slot_candidates(policy *p, const policy_view *view, const predict_req *req,
+                              const policy_slate *s, size_t *cand, double *prob)
+{
+	size_t n = policy_remaining(req, s, cand);
+
+	if (n > 0)
+		p->type->cand_probs(p, view, req, cand, n, s->n, prob);
+	return n;
+}
+
+/* Draws each slot from cand_probs: the propensity is the drawn offer's probability. */
+static int decide_by_draw(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r,
+                          policy_slate *out)
+{
+	policy_view view;
+
+	policy_view_init(p, ctx, &view);
+	while (out->n < OFFERS_SHOWN) {
+		size_t cand[REQ_OFFERS_MAX];
+		double prob[REQ_OFFERS_MAX];
+		size_t n = slot_candidates(p, &view, req, out, cand, prob);
+		size_t pick;
+
+		if (n == 0)
+			break;
+		/* Every candidate has a positive probability, so the draw always picks. */
+		pick = policy_draw(r, prob, NULL, n);
+		policy_slate_add(out, cand[pick], prob[pick]);
+	}
+	return 0;
+}
+
 int policy_decide(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r, policy_slate *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (req->n_allowed == 0)
 		return ERR_INVAL;
+	if (p->type->decide == NULL)
+		return decide_by_draw(p, ctx, req, r, out);
 	return p->type->decide(p, ctx, req, r, out);
 }
 
 void policy_slot_probs(policy *p, const feat_ctx *ctx, const predict_req *req,
                        const policy_slate *before, double *probs)
 {
+	size_t cand[REQ_OFFERS_MAX];
+	double prob[REQ_OFFERS_MAX];
+	policy_view view;
+	size_t n;
+
 	memset(probs, 0, req->n_offers * sizeof(double));
-	if (before->n < OFFERS_SHOWN)
+	if (before->n >= OFFERS_SHOWN)
+		return;
+	if (p->type->slot_probs != NULL) {
 		p->type->slot_probs(p, ctx, req, before, probs);
+		return;
+	}
+	policy_view_init(p, ctx, &view);
+	n = slot_candidates(p, &view, req, before, cand, prob);
+	for (size_t j = 0; j < n; j++)
+		probs[cand[j]] = prob[j];
 }
 
 void policy_cascade(size_t n, int accepted_slot, unsigned char *credited)

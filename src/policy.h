@@ -84,6 +84,8 @@ typedef struct policy_common {
 	double prior_weight; /* observations offerctl train's priors are worth per offer (offerd) */
 } policy_common;
 
+struct policy_view;
+
 typedef struct policy_type {
 	const char *name;
 	const policy_param *params; /* the policy's own keys */
@@ -91,15 +93,28 @@ typedef struct policy_type {
 	size_t params_size; /* its parameter struct, policy_common first */
 	/* Fills the policy's own state after the common part is set; may be NULL. */
 	int (*init)(policy *p);
+	/* May be NULL: then each slot is drawn from cand_probs (policy_decide). */
 	int (*decide)(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r, policy_slate *out);
 	/*
 	 * P(request offer i is chosen at slot before->n | the slots of before)
 	 * for every offer (0 for those taken or not allowed): the probabilities
-	 * decide draws from, for offerctl evaluate (ope.c).
+	 * decide draws from, for offerctl evaluate (ope.c). May be NULL when
+	 * cand_probs is set (policy_slot_probs).
 	 */
 	void (*slot_probs)(policy *p, const feat_ctx *ctx, const predict_req *req,
 	                   const policy_slate *before, double *probs);
+	/*
+	 * The same probabilities over only the n offers not yet shown, cand[]
+	 * (policy_remaining's, n >= 1), into prob[0..n): the one place a policy
+	 * that has it says how it weighs a slot, for deciding and for slot_probs.
+	 */
+	void (*cand_probs)(policy *p, const struct policy_view *view, const predict_req *req,
+	                   const size_t *cand, size_t n, size_t slot, double *prob);
 } policy_type;
+
+/* A policy_type's own parameters: their table and the struct they fill (policy_common first). */
+#define POLICY_PARAMS(table, params_type) \
+	.params = (table), .nparams = UTIL_ARRAY_LEN(table), .params_size = sizeof(params_type)
 
 struct policy {
 	const policy_type *type;
