@@ -120,7 +120,8 @@ void policy_slate_add(policy_slate *s, size_t idx, double propensity)
 	s->n++;
 }
 
-void policy_tab_proportional(const policy_tab *t, const unsigned char *taken, int weighted,
+/* Proportional to o[i].weight over the offers not taken, or uniform when !weighted. */
+static void tab_proportional(const policy_tab *t, const unsigned char *taken, int weighted,
                              double *probs)
 {
 	double total = 0;
@@ -129,6 +130,21 @@ void policy_tab_proportional(const policy_tab *t, const unsigned char *taken, in
 		total += taken[i] ? 0 : weighted ? t->o[i].weight : 1.0;
 	for (size_t i = 0; i < t->n; i++)
 		probs[i] = taken[i] ? 0 : (weighted ? t->o[i].weight : 1.0) / total;
+}
+
+void policy_tab_uniform(const policy_tab *t, const unsigned char *taken, double *probs)
+{
+	tab_proportional(t, taken, 0, probs);
+}
+
+void policy_tab_weighted(const policy_tab *t, const unsigned char *taken, double *probs)
+{
+	tab_proportional(t, taken, 1, probs);
+}
+
+void policy_tab_best(const policy_tab *t, const unsigned char *taken, double *probs)
+{
+	policy_tab_greedy(t, taken, 0.0, probs);
 }
 
 void policy_tab_greedy(const policy_tab *t, const unsigned char *taken, double eps, double *probs)

@@ -255,9 +255,12 @@ void policy_tab_decide(policy_tab *t, rng *r, policy_slate *out);
 size_t policy_draw(rng *r, const double *probs, const unsigned char *skip, size_t n);
 /* Appends offer idx with its propensity to the slate (caller keeps n < OFFERS_SHOWN). */
 void policy_slate_add(policy_slate *s, size_t idx, double propensity);
-/* Helpers for slot_probs: proportional to o[i].weight (1 each when !weighted). */
-void policy_tab_proportional(const policy_tab *t, const unsigned char *taken, int weighted,
-                             double *probs);
+/* Helpers for slot_probs, to name in a policy_tab_type: uniform over the offers not taken, */
+void policy_tab_uniform(const policy_tab *t, const unsigned char *taken, double *probs);
+/* proportional to o[i].weight, */
+void policy_tab_weighted(const policy_tab *t, const unsigned char *taken, double *probs);
+/* split among the best scores; */
+void policy_tab_best(const policy_tab *t, const unsigned char *taken, double *probs);
 /* eps uniform over the offers not taken, 1 - eps split among the best scores. */
 void policy_tab_greedy(const policy_tab *t, const unsigned char *taken, double eps, double *probs);
 
