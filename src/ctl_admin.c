@@ -680,7 +680,7 @@ static int admin_run(int argc, char **argv)
 	rc = ctl_parse(&act->spec, &o, argc - 1, argv + 1, args, &nargs);
 	if (rc < 0)
 		rc = act->run(&o, args);
-	config_opts_free(act->spec.opts, act->spec.nopts, &o);
+	ctl_free(&act->spec, &o);
 	return rc;
 }
 
