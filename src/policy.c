@@ -33,14 +33,24 @@ const policy_tab_type *policy_tab_at(size_t i)
 	return i < UTIL_ARRAY_LEN(tab_types) ? tab_types[i] : NULL;
 }
 
+/* Whether name is a policy's own name or one of its aliases (case-insensitive). */
+static int policy_named(const char *name, const char *own, const char *const *aliases)
+{
+	if (util_streq_nocase(name, own))
+		return 1;
+	for (size_t k = 0; k < POLICY_ALIASES_MAX && aliases[k] != NULL; k++) {
+		if (util_streq_nocase(name, aliases[k]))
+			return 1;
+	}
+	return 0;
+}
+
 const policy_tab_type *policy_tab_find(const char *name)
 {
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(tab_types); i++) {
-		if (util_streq_nocase(name, tab_types[i]->name))
+		if (policy_named(name, tab_types[i]->name, tab_types[i]->aliases))
 			return tab_types[i];
 	}
-	if (util_streq_nocase(name, "epsilon_greedy") || util_streq_nocase(name, "egreedy"))
-		return &policy_egreedy_type;
 	return NULL;
 }
 
@@ -202,11 +212,9 @@ static const char *const agent_keys[] = {"ucb_c", "thompson_draws", "reward_wait
 const policy_type *policy_find(const char *name)
 {
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(types); i++) {
-		if (util_streq_nocase(name, types[i]->name))
+		if (policy_named(name, types[i]->name, types[i]->aliases))
 			return types[i];
 	}
-	if (util_streq_nocase(name, "lints") || util_streq_nocase(name, "linear_ts"))
-		return &policy_lints_type;
 	return NULL;
 }
 

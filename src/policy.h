@@ -86,9 +86,13 @@ typedef struct policy_common {
 
 struct policy_view;
 
+/* How many other names a policy answers to (policy_find, policy_tab_find). */
+#define POLICY_ALIASES_MAX 2
+
 typedef struct policy_type {
 	const char *name;
-	const policy_param *params; /* the policy's own keys */
+	const char *aliases[POLICY_ALIASES_MAX]; /* other spellings it answers to, or NULL */
+	const policy_param *params;              /* the policy's own keys */
 	size_t nparams;
 	size_t params_size; /* its parameter struct, policy_common first */
 	/* Fills the policy's own state after the common part is set; may be NULL. */
@@ -208,7 +212,8 @@ typedef struct policy_tab policy_tab;
 
 typedef struct policy_tab_type {
 	const char *name;
-	int stats; /* 1: reads values.h's statistics */
+	const char *aliases[POLICY_ALIASES_MAX]; /* other spellings it answers to, or NULL */
+	int stats;                               /* 1: reads values.h's statistics */
 	/* Scores t's offers once per decision; may allocate t->scratch. May be NULL. */
 	void (*prepare)(policy_tab *t);
 	/*

@@ -168,6 +168,7 @@ static void lints_probs(policy *p, const policy_view *view, const predict_req *r
 
 const policy_type policy_lints_type = {
     .name = "linear-ts",
+    .aliases = {"lints", "linear_ts"},
     POLICY_PARAMS(lints_params_table, lints_params),
     .init = lints_init,
     .decide = lints_decide,
