@@ -11,6 +11,7 @@
 
 #include "client.h"
 #include "config.h"
+#include "util.h"
 
 int ctl_products(int argc, char **argv); /* products import FILE [--company C] */
 int ctl_agent(int argc, char **argv);    /* agent release|list ... */
@@ -38,6 +39,9 @@ typedef struct ctl_spec {
 	size_t min_args, max_args;
 } ctl_spec;
 
+/* A ctl_spec's option table and its length. */
+#define CTL_OPTS(table) .opts = (table), .nopts = UTIL_ARRAY_LEN(table)
+
 #define CTL_ARGS_MAX 4
 
 /*
@@ -49,6 +53,8 @@ typedef struct ctl_spec {
  */
 int ctl_parse(const ctl_spec *spec, void *target, int argc, char **argv, const char **args,
               size_t *nargs);
+/* Frees the strings ctl_parse put into target from spec's option table. */
+void ctl_free(const ctl_spec *spec, void *target);
 /* Prints spec's help: usage, the options from its table, the footer. */
 void ctl_help(const ctl_spec *spec, FILE *f);
 /*

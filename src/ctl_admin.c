@@ -329,19 +329,30 @@ static int agent_print(void *arg, const db_agent *a)
 	return 0;
 }
 
-static int agent_list(const admin_opts *o, const char **args)
+/* A command that only reads: opens the database, prints with print, closes; the exit status. */
+static int print_with_db(const admin_opts *o, int (*print)(store *s))
 {
 	store *s = NULL;
 	int rc;
 
-	(void)args;
 	if (open_db(o->database_url, &s) != 0)
 		return 1;
-	printf("%-6s %-12s %-15s %-8s %-28s %s\n", "ID", "VERSION", "POLICY", "EPSILON", "RELEASED",
-	       "PARAMS");
-	rc = db_agents_all(s, agent_print, NULL) == 0 ? 0 : 1;
+	rc = print(s) == 0 ? 0 : 1;
 	store_close(s);
 	return rc;
+}
+
+static int agents_print_all(store *s)
+{
+	printf("%-6s %-12s %-15s %-8s %-28s %s\n", "ID", "VERSION", "POLICY", "EPSILON", "RELEASED",
+	       "PARAMS");
+	return db_agents_all(s, agent_print, NULL);
+}
+
+static int agent_list(const admin_opts *o, const char **args)
+{
+	(void)args;
+	return print_with_db(o, agents_print_all);
 }
 
 static int agent_release(const admin_opts *o, const char **args)
@@ -450,19 +461,17 @@ static int keys_create(const admin_opts *o, const char **args)
 	return rc;
 }
 
-static int keys_list(const admin_opts *o, const char **args)
+static int keys_print_all(store *s)
 {
-	store *s = NULL;
-	int rc;
-
-	(void)args;
-	if (open_db(o->database_url, &s) != 0)
-		return 1;
 	printf("%-5s %-10s %-14s %-28s %-7s %s\n", "ID", "COMPANY", "PREFIX", "CREATED", "ROLE",
 	       "REVOKED");
-	rc = db_keys_each(s, key_print, NULL) == 0 ? 0 : 1;
-	store_close(s);
-	return rc;
+	return db_keys_each(s, key_print, NULL);
+}
+
+static int keys_list(const admin_opts *o, const char **args)
+{
+	(void)args;
+	return print_with_db(o, keys_print_all);
 }
 
 /* What keys revoke found for its argument, through db_keys_each. */
@@ -520,18 +529,20 @@ static int keys_revoke(const admin_opts *o, const char **args)
 
 /* --- db ---------------------------------------------------------------------- */
 
-static int db_migrate_cmd(const admin_opts *o, const char **args)
+/* Opening the database migrated it: prints the version it is at. */
+static int schema_print(store *s)
 {
-	store *s = NULL;
 	int v = 0;
 
-	(void)args;
-	if (open_db(o->database_url, &s) != 0)
-		return 1;
 	db_schema_version(s, &v);
 	printf("schema version %d\n", v);
-	store_close(s);
 	return 0;
+}
+
+static int db_migrate_cmd(const admin_opts *o, const char **args)
+{
+	(void)args;
+	return print_with_db(o, schema_print);
 }
 
 static int db_count_cmd(const admin_opts *o, const char **args)
@@ -681,7 +692,7 @@ static int admin_run(int argc, char **argv)
 	rc = ctl_parse(&act->spec, &o, argc - 1, argv + 1, args, &nargs);
 	if (rc < 0)
 		rc = act->run(&o, args);
-	config_opts_free(act->spec.opts, act->spec.nopts, &o);
+	ctl_free(&act->spec, &o);
 	return rc;
 }
 

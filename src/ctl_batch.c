@@ -60,18 +60,17 @@ static const config_opt opts[] = {
 };
 
 static const ctl_spec spec = {
-    "offerctl batch",
-    "usage: offerctl batch INPUT.csv -o OUTPUT.csv [options]\n\n"
-    "Sends every row of a customer CSV to offerd's /predict and writes one result\n"
-    "row per input row, in input order. INPUT or OUTPUT may be - (stdin/stdout).\n",
-    "Exit status: 0 every row ok, 1 some rows failed (see the error column),\n"
-    "2 the command could not run (usage, unreadable input, bad header, OUTPUT is\n"
-    "the input, the server unreachable or refusing every request: 401, 403, 404,\n"
-    "405); the output then still holds every row read, with its error.\n",
-    opts,
-    UTIL_ARRAY_LEN(opts),
-    1,
-    1,
+    .prog = "offerctl batch",
+    .usage = "usage: offerctl batch INPUT.csv -o OUTPUT.csv [options]\n\n"
+             "Sends every row of a customer CSV to offerd's /predict and writes one result\n"
+             "row per input row, in input order. INPUT or OUTPUT may be - (stdin/stdout).\n",
+    .footer = "Exit status: 0 every row ok, 1 some rows failed (see the error column),\n"
+              "2 the command could not run (usage, unreadable input, bad header, OUTPUT is\n"
+              "the input, the server unreachable or refusing every request: 401, 403, 404,\n"
+              "405); the output then still holds every row read, with its error.\n",
+    CTL_OPTS(opts),
+    .min_args = 1,
+    .max_args = 1,
 };
 
 /*
@@ -505,6 +504,6 @@ out:
 	buf_free(&b.line);
 	free(url);
 	free(b.fatal);
-	config_opts_free(opts, UTIL_ARRAY_LEN(opts), &o);
+	ctl_free(&spec, &o);
 	return exit_code;
 }

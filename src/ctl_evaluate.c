@@ -67,21 +67,17 @@ static const config_opt opts[] = {
 };
 
 static const ctl_spec spec = {
-    "offerctl evaluate",
-    "usage: offerctl evaluate --policy P [options]\n\n"
-    "Estimates the acceptance rate a candidate policy would have had on the\n"
-    "logged episodes, from their rewards and logged propensities: IPS, SNIPS,\n"
-    "doubly robust, clipped IPS and switch-DR (for tiny propensities), with 95%\n"
-    "intervals, beside the logged policy's actual rate.\n"
-    "A tabular candidate is fixed: its rule over the statistics in TB_POLICY as\n"
-    "they are now. A contextual one (linear-ts, squarecb) is replayed in log\n"
-    "order, learning each logged reward after it is scored.\n"
-    "docs/simulation.md explains the estimands and their limits.\n",
-    NULL,
-    opts,
-    UTIL_ARRAY_LEN(opts),
-    0,
-    0,
+    .prog = "offerctl evaluate",
+    .usage = "usage: offerctl evaluate --policy P [options]\n\n"
+             "Estimates the acceptance rate a candidate policy would have had on the\n"
+             "logged episodes, from their rewards and logged propensities: IPS, SNIPS,\n"
+             "doubly robust, clipped IPS and switch-DR (for tiny propensities), with 95%\n"
+             "intervals, beside the logged policy's actual rate.\n"
+             "A tabular candidate is fixed: its rule over the statistics in TB_POLICY as\n"
+             "they are now. A contextual one (linear-ts, squarecb) is replayed in log\n"
+             "order, learning each logged reward after it is scored.\n"
+             "docs/simulation.md explains the estimands and their limits.\n",
+    CTL_OPTS(opts),
 };
 
 /* Returns -1 to go on, else the exit status (0 after --help, 2 after a usage error). */
@@ -282,6 +278,6 @@ out:
 	policy_free(cand.learner);
 	values_free(v);
 	store_close(s);
-	config_opts_free(opts, UTIL_ARRAY_LEN(opts), &o);
+	ctl_free(&spec, &o);
 	return rc;
 }

@@ -37,17 +37,16 @@ static const config_opt opts[] = {
 };
 
 static const ctl_spec spec = {
-    "offerctl replay",
-    "usage: offerctl replay FILE.json [options]\n\n"
-    "Sends each element of a JSON array of request bodies (like company_A.json)\n"
-    "to /predict and prints one JSON answer per line, in file order: the server's\n"
-    "answer, or {\"status\": N, \"error\": ...} when the request failed. FILE may be -.\n",
-    "Exit status: 0 every request answered 2xx, 1 some failed, 2 could not run\n"
-    "(usage, unreadable file, the server unreachable or refusing every request).\n",
-    opts,
-    UTIL_ARRAY_LEN(opts),
-    1,
-    1,
+    .prog = "offerctl replay",
+    .usage = "usage: offerctl replay FILE.json [options]\n\n"
+             "Sends each element of a JSON array of request bodies (like company_A.json)\n"
+             "to /predict and prints one JSON answer per line, in file order: the server's\n"
+             "answer, or {\"status\": N, \"error\": ...} when the request failed. FILE may be -.\n",
+    .footer = "Exit status: 0 every request answered 2xx, 1 some failed, 2 could not run\n"
+              "(usage, unreadable file, the server unreachable or refusing every request).\n",
+    CTL_OPTS(opts),
+    .min_args = 1,
+    .max_args = 1,
 };
 
 typedef struct replay {
@@ -182,6 +181,6 @@ out:
 	client_free(eng);
 	json_decref(root);
 	free(url);
-	config_opts_free(opts, UTIL_ARRAY_LEN(opts), &o);
+	ctl_free(&spec, &o);
 	return exit_code;
 }

@@ -84,17 +84,14 @@ static const config_opt opts[] = {
 };
 
 static const ctl_spec spec = {
-    "offerctl simulate",
-    "usage: offerctl simulate [--policy P|all] [options]\n\n"
-    "Runs a simulated population (48 states, 10 offers, hidden acceptance\n"
-    "probabilities that drift; docs/simulation.md) through the real agent and\n"
-    "prints each policy's acceptance rate and its regret against an oracle that\n"
-    "knows the probabilities.\n",
-    "window_rate in --csv is the rate since the previous row.\n",
-    opts,
-    UTIL_ARRAY_LEN(opts),
-    0,
-    0,
+    .prog = "offerctl simulate",
+    .usage = "usage: offerctl simulate [--policy P|all] [options]\n\n"
+             "Runs a simulated population (48 states, 10 offers, hidden acceptance\n"
+             "probabilities that drift; docs/simulation.md) through the real agent and\n"
+             "prints each policy's acceptance rate and its regret against an oracle that\n"
+             "knows the probabilities.\n",
+    .footer = "window_rate in --csv is the rate since the previous row.\n",
+    CTL_OPTS(opts),
 };
 
 /* Returns -1 to go on, else the exit status (0 after --help, 2 after a usage error). */
@@ -604,6 +601,6 @@ out:
 	}
 	buf_free(&curve.field);
 	free(w);
-	config_opts_free(opts, UTIL_ARRAY_LEN(opts), &o);
+	ctl_free(&spec, &o);
 	return rc;
 }

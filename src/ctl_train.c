@@ -56,16 +56,12 @@ static const config_opt opts[] = {
 };
 
 static const ctl_spec spec = {
-    "offerctl train",
-    "usage: offerctl train --transactions FILE [--database-url URL] [--company C]\n"
-    "                      [--prior-weight W] [--dry-run]\n\n"
-    "Warm-starts the agent from purchase history: RFM segments of the customers\n"
-    "and priors of every (state, product).\n",
-    NULL,
-    opts,
-    UTIL_ARRAY_LEN(opts),
-    0,
-    0,
+    .prog = "offerctl train",
+    .usage = "usage: offerctl train --transactions FILE [--database-url URL] [--company C]\n"
+             "                      [--prior-weight W] [--dry-run]\n\n"
+             "Warm-starts the agent from purchase history: RFM segments of the customers\n"
+             "and priors of every (state, product).\n",
+    CTL_OPTS(opts),
 };
 
 /* Returns -1 to go on, else the exit status (0 after --help, 2 after a usage error). */
@@ -287,6 +283,6 @@ out:
 		fprintf(stderr, "offerctl train: failed (error %d)\n", rc);
 	store_close(s);
 	rfm_data_free(&d);
-	config_opts_free(opts, UTIL_ARRAY_LEN(opts), &o);
+	ctl_free(&spec, &o);
 	return code;
 }

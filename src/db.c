@@ -189,10 +189,24 @@ int db_ping(store *s)
 	return rc == 0 && v != 1 ? ERR_IO : rc;
 }
 
+/* A database without agent versions gets the first: 1.0.0, epsilon-greedy, epsilon 0.1. */
+static int seed_agent(store *s)
+{
+	int64_t agents = 0;
+	int rc = store_exec(s, "SELECT COUNT(*) FROM tb_agents", 0, NULL, int_row, &agents);
+
+	if (rc != 0 || agents > 0)
+		return rc;
+	log_msg(LOG_INFO, "recording agent version 1.0.0 (epsilon-greedy, epsilon 0.1)");
+	return store_exec(s,
+	                  "INSERT INTO tb_agents (version, policy, epsilon) VALUES "
+	                  "('1.0.0', 'epsilon-greedy', 0.1)",
+	                  0, NULL, NULL, NULL);
+}
+
 int db_migrate(store *s)
 {
 	int64_t current = 0;
-	int64_t agents = 0;
 	int rc;
 
 	rc = store_exec(s,
@@ -239,18 +253,9 @@ int db_migrate(store *s)
 		rc = run_list(s, s->sql->pz_config_ddl);
 	if (rc != 0)
 		goto out;
-	rc = store_exec(s, "SELECT COUNT(*) FROM tb_agents", 0, NULL, int_row, &agents);
+	rc = seed_agent(s);
 	if (rc != 0)
 		goto out;
-	if (agents == 0) {
-		log_msg(LOG_INFO, "recording agent version 1.0.0 (epsilon-greedy, epsilon 0.1)");
-		rc = store_exec(s,
-		                "INSERT INTO tb_agents (version, policy, epsilon) VALUES "
-		                "('1.0.0', 'epsilon-greedy', 0.1)",
-		                0, NULL, NULL, NULL);
-		if (rc != 0)
-			goto out;
-	}
 	rc = s->ops->commit(s);
 	return rc;
 out:
@@ -385,28 +390,62 @@ int db_agent_release(store *s, const char *version, const char *policy, double e
 /* --- products --------------------------------------------------------- */
 
 /*
- * Replaces a company's rows of a two-column table in one transaction:
- * DELETE by company, then INSERT (company, x, y) for each pair.
+ * The tables of a company's text pairs, each replaced whole in one
+ * transaction and read back whole: the catalogue and the segments. The
+ * caller's row struct holds the pair as two string pointers.
  */
-typedef void (*pair_fn)(const void *rows, size_t i, const char **x, const char **y);
+typedef struct company_pairs {
+	const char *table;
+	const char *cols;   /* the pair's two columns, for the INSERT after company */
+	const char *select; /* company and the pair, of every row */
+	size_t row_size;
+	size_t x_off; /* of the first string in the row struct */
+	size_t y_off;
+	int y_optional; /* a NULL second column is passed on, not skipped */
+} company_pairs;
 
-static int replace_company_rows(store *s, const char *table, const char *cols, const char *company,
-                                const void *rows, size_t n, pair_fn get)
+static const company_pairs products_pairs = {
+    "tb_products",
+    "offer_id, product_name",
+    "SELECT company, offer_id, product_name FROM tb_products ORDER BY id",
+    sizeof(db_product),
+    offsetof(db_product, offer_id),
+    offsetof(db_product, name),
+    1,
+};
+
+static const company_pairs segments_pairs = {
+    "tb_segments",
+    "customer_id, segment",
+    "SELECT company, customer_id, segment FROM tb_segments",
+    sizeof(db_segment),
+    offsetof(db_segment, customer_id),
+    offsetof(db_segment, segment),
+    0,
+};
+
+/* DELETE by company, then INSERT (company, x, y) for each of rows[0..n). */
+static int company_pairs_replace(store *s, const company_pairs *t, const char *company, const void *rows,
+                                 size_t n)
 {
 	char del[128];
 	char ins[256];
 	const char *p[3];
 	int rc;
 
-	snprintf(del, sizeof(del), "DELETE FROM %s WHERE company = $1", table);
-	snprintf(ins, sizeof(ins), "INSERT INTO %s (company, %s) VALUES ($1, $2, $3)", table, cols);
+	snprintf(del, sizeof(del), "DELETE FROM %s WHERE company = $1", t->table);
+	snprintf(ins, sizeof(ins), "INSERT INTO %s (company, %s) VALUES ($1, $2, $3)", t->table,
+	         t->cols);
 	rc = s->ops->begin(s);
 	if (rc != 0)
 		return rc;
 	p[0] = company;
 	rc = store_exec(s, del, 1, p, NULL, NULL);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		get(rows, i, &p[1], &p[2]);
+		const char *row = (const char *)rows + i * t->row_size;
+
+		memcpy(&p[1], row + t->x_off, sizeof(p[1]));
+		memcpy(&p[2], row + t->y_off, sizeof(p[2]));
 		rc = store_exec(s, ins, 3, p, NULL, NULL);
 	}
 	if (rc != 0) {
@@ -416,7 +455,7 @@ static int replace_company_rows(store *s, const char *table, const char *cols, c
 	return s->ops->commit(s);
 }
 
-/* Calls fn(arg, v0, v1, v2) for each row of a three-column query. */
+/* Calls fn(arg, company, x, y) for each row. */
 typedef int (*triple_fn)(void *arg, const char *a, const char *b, const char *c);
 
 typedef struct triple_each {
@@ -434,26 +473,21 @@ static int triple_row(void *arg, int ncols, const char *const *vals)
 	return te->fn(te->arg, vals[0], vals[1], vals[2]);
 }
 
-static void product_pair(const void *rows, size_t i, const char **x, const char **y)
+static int company_pairs_each(store *s, const company_pairs *t, triple_fn fn, void *arg)
 {
-	const db_product *p = rows;
+	triple_each te = {fn, arg, t->y_optional};
 
-	*x = p[i].offer_id;
-	*y = p[i].name;
+	return store_exec(s, t->select, 0, NULL, triple_row, &te);
 }
 
 int db_products_replace(store *s, const char *company, const db_product *prods, size_t n)
 {
-	return replace_company_rows(s, "tb_products", "offer_id, product_name", company, prods, n,
-	                            product_pair);
+	return company_pairs_replace(s, &products_pairs, company, prods, n);
 }
 
 int db_products_each(store *s, db_product_fn fn, void *arg)
 {
-	triple_each te = {fn, arg, 1};
-
-	return store_exec(s, "SELECT company, offer_id, product_name FROM tb_products ORDER BY id", 0,
-	                  NULL, triple_row, &te);
+	return company_pairs_each(s, &products_pairs, fn, arg);
 }
 
 /* --- rows as one JSON parameter ----------------------------------------- */
@@ -902,26 +936,30 @@ int db_rewards_insert(store *s, const db_reward_in *in, db_reward_out *out, size
 	return rc;
 }
 
-typedef struct expired_each {
-	db_expired_fn fn;
+/* A caller's row callback and its argument, for the store_row_fn adapters below (each knows which). */
+typedef struct row_cb {
+	union {
+		db_expired_fn expired;
+		db_key_fn key;
+	} fn;
 	void *arg;
-} expired_each;
+} row_cb;
 
 static int expired_row(void *arg, int ncols, const char *const *vals)
 {
-	expired_each *ee = arg;
+	const row_cb *cb = arg;
 	int64_t id = 0;
 
 	if (ncols < 3 || vals[0] == NULL || vals[1] == NULL || vals[2] == NULL ||
 	    util_strtonum(vals[2], 1, INT64_MAX, &id) != 0)
 		return 0;
-	return ee->fn(ee->arg, vals[0], vals[1], id);
+	return cb->fn.expired(cb->arg, vals[0], vals[1], id);
 }
 
 int db_episodes_expired(store *s, const char *version, double wait_seconds, int limit, db_expired_fn fn,
                         void *arg)
 {
-	expired_each ee = {fn, arg};
+	row_cb cb = {.fn.expired = fn, .arg = arg};
 	char w[32];
 	char l[24];
 	const char *p[3];
@@ -931,7 +969,7 @@ int db_episodes_expired(store *s, const char *version, double wait_seconds, int 
 	p[0] = w;
 	p[1] = l;
 	p[2] = version;
-	return store_exec(s, s->sql->episodes_expired, 3, p, expired_row, &ee);
+	return store_exec(s, s->sql->episodes_expired, 3, p, expired_row, &cb);
 }
 
 /* --- learned statistics ------------------------------------------------ */
@@ -1075,26 +1113,14 @@ int db_policy_since(store *s, int64_t since, db_policy_fn fn, void *arg, int64_t
 
 /* --- segments ---------------------------------------------------------- */
 
-static void segment_pair(const void *rows, size_t i, const char **x, const char **y)
-{
-	const db_segment *g = rows;
-
-	*x = g[i].customer_id;
-	*y = g[i].segment;
-}
-
 int db_segments_replace(store *s, const char *company, const db_segment *rows, size_t n)
 {
-	return replace_company_rows(s, "tb_segments", "customer_id, segment", company, rows, n,
-	                            segment_pair);
+	return company_pairs_replace(s, &segments_pairs, company, rows, n);
 }
 
 int db_segments_each(store *s, db_segment_fn fn, void *arg)
 {
-	triple_each te = {fn, arg, 0};
-
-	return store_exec(s, "SELECT company, customer_id, segment FROM tb_segments", 0, NULL,
-	                  triple_row, &te);
+	return company_pairs_each(s, &segments_pairs, fn, arg);
 }
 
 /* --- api keys ----------------------------------------------------------- */
@@ -1108,14 +1134,9 @@ int db_key_insert(store *s, const db_key *k)
 	    4, p, NULL, NULL);
 }
 
-typedef struct key_each {
-	db_key_fn fn;
-	void *arg;
-} key_each;
-
 static int key_row(void *arg, int ncols, const char *const *vals)
 {
-	key_each *ke = arg;
+	const row_cb *cb = arg;
 	db_key k = {0};
 
 	if (ncols < 7)
@@ -1127,18 +1148,18 @@ static int key_row(void *arg, int ncols, const char *const *vals)
 	k.created = vals[4];
 	k.revoked = vals[5];
 	k.role = vals[6];
-	return ke->fn(ke->arg, &k);
+	return cb->fn.key(cb->arg, &k);
 }
 
 int db_keys_each(store *s, db_key_fn fn, void *arg)
 {
-	key_each ke = {fn, arg};
+	row_cb cb = {.fn.key = fn, .arg = arg};
 
 	return store_exec(
 	    s,
 	    "SELECT id, company, key_hash, key_prefix, CAST(created_at AS TEXT), revoked_at, role"
 	    " FROM tb_api_keys ORDER BY id",
-	    0, NULL, key_row, &ke);
+	    0, NULL, key_row, &cb);
 }
 
 int db_key_revoke(store *s, const char *prefix_or_id)

@@ -96,6 +96,11 @@ int ctl_parse(const ctl_spec *spec, void *target, int argc, char **argv, const c
 	return -1;
 }
 
+void ctl_free(const ctl_spec *spec, void *target)
+{
+	config_opts_free(spec->opts, spec->nopts, target);
+}
+
 int ctl_usage(const ctl_spec *spec, const char *fmt, ...)
 {
 	va_list ap;

@@ -33,14 +33,24 @@ const policy_tab_type *policy_tab_at(size_t i)
 	return i < UTIL_ARRAY_LEN(tab_types) ? tab_types[i] : NULL;
 }
 
+/* Whether name is a policy's own name or one of its aliases (case-insensitive). */
+static int policy_named(const char *name, const char *own, const char *const *aliases)
+{
+	if (util_streq_nocase(name, own))
+		return 1;
+	for (size_t k = 0; k < POLICY_ALIASES_MAX && aliases[k] != NULL; k++) {
+		if (util_streq_nocase(name, aliases[k]))
+			return 1;
+	}
+	return 0;
+}
+
 const policy_tab_type *policy_tab_find(const char *name)
 {
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(tab_types); i++) {
-		if (util_streq_nocase(name, tab_types[i]->name))
+		if (policy_named(name, tab_types[i]->name, tab_types[i]->aliases))
 			return tab_types[i];
 	}
-	if (util_streq_nocase(name, "epsilon_greedy") || util_streq_nocase(name, "egreedy"))
-		return &policy_egreedy_type;
 	return NULL;
 }
 
@@ -120,7 +130,8 @@ void policy_slate_add(policy_slate *s, size_t idx, double propensity)
 	s->n++;
 }
 
-void policy_tab_proportional(const policy_tab *t, const unsigned char *taken, int weighted,
+/* Proportional to o[i].weight over the offers not taken, or uniform when !weighted. */
+static void tab_proportional(const policy_tab *t, const unsigned char *taken, int weighted,
                              double *probs)
 {
 	double total = 0;
@@ -129,6 +140,21 @@ void policy_tab_proportional(const policy_tab *t, const unsigned char *taken, in
 		total += taken[i] ? 0 : weighted ? t->o[i].weight : 1.0;
 	for (size_t i = 0; i < t->n; i++)
 		probs[i] = taken[i] ? 0 : (weighted ? t->o[i].weight : 1.0) / total;
+}
+
+void policy_tab_uniform(const policy_tab *t, const unsigned char *taken, double *probs)
+{
+	tab_proportional(t, taken, 0, probs);
+}
+
+void policy_tab_weighted(const policy_tab *t, const unsigned char *taken, double *probs)
+{
+	tab_proportional(t, taken, 1, probs);
+}
+
+void policy_tab_best(const policy_tab *t, const unsigned char *taken, double *probs)
+{
+	policy_tab_greedy(t, taken, 0.0, probs);
 }
 
 void policy_tab_greedy(const policy_tab *t, const unsigned char *taken, double eps, double *probs)
@@ -186,11 +212,9 @@ static const char *const agent_keys[] = {"ucb_c", "thompson_draws", "reward_wait
 const policy_type *policy_find(const char *name)
 {
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(types); i++) {
-		if (util_streq_nocase(name, types[i]->name))
+		if (policy_named(name, types[i]->name, types[i]->aliases))
 			return types[i];
 	}
-	if (util_streq_nocase(name, "lints") || util_streq_nocase(name, "linear_ts"))
-		return &policy_lints_type;
 	return NULL;
 }
 
@@ -378,20 +402,68 @@ size_t policy_remaining(const predict_req *req, const policy_slate *s, size_t *c
 	return n;
 }
 
+/* The offers not yet in s, into cand, and cand_probs' probabilities for them; returns their number. */
+static size_t slot_candidates(policy *p, const policy_view *view, const predict_req *req,
+                              const policy_slate *s, size_t *cand, double *prob)
+{
+	size_t n = policy_remaining(req, s, cand);
+
+	if (n > 0)
+		p->type->cand_probs(p, view, req, cand, n, s->n, prob);
+	return n;
+}
+
+/* Draws each slot from cand_probs: the propensity is the drawn offer's probability. */
+static int decide_by_draw(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r,
+                          policy_slate *out)
+{
+	policy_view view;
+
+	policy_view_init(p, ctx, &view);
+	while (out->n < OFFERS_SHOWN) {
+		size_t cand[REQ_OFFERS_MAX];
+		double prob[REQ_OFFERS_MAX];
+		size_t n = slot_candidates(p, &view, req, out, cand, prob);
+		size_t pick;
+
+		if (n == 0)
+			break;
+		/* Every candidate has a positive probability, so the draw always picks. */
+		pick = policy_draw(r, prob, NULL, n);
+		policy_slate_add(out, cand[pick], prob[pick]);
+	}
+	return 0;
+}
+
 int policy_decide(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r, policy_slate *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (req->n_allowed == 0)
 		return ERR_INVAL;
+	if (p->type->decide == NULL)
+		return decide_by_draw(p, ctx, req, r, out);
 	return p->type->decide(p, ctx, req, r, out);
 }
 
 void policy_slot_probs(policy *p, const feat_ctx *ctx, const predict_req *req,
                        const policy_slate *before, double *probs)
 {
+	size_t cand[REQ_OFFERS_MAX];
+	double prob[REQ_OFFERS_MAX];
+	policy_view view;
+	size_t n;
+
 	memset(probs, 0, req->n_offers * sizeof(double));
-	if (before->n < OFFERS_SHOWN)
+	if (before->n >= OFFERS_SHOWN)
+		return;
+	if (p->type->slot_probs != NULL) {
 		p->type->slot_probs(p, ctx, req, before, probs);
+		return;
+	}
+	policy_view_init(p, ctx, &view);
+	n = slot_candidates(p, &view, req, before, cand, prob);
+	for (size_t j = 0; j < n; j++)
+		probs[cand[j]] = prob[j];
 }
 
 void policy_cascade(size_t n, int accepted_slot, unsigned char *credited)

@@ -84,22 +84,41 @@ typedef struct policy_common {
 	double prior_weight; /* observations offerctl train's priors are worth per offer (offerd) */
 } policy_common;
 
+struct policy_view;
+
+/* How many other names a policy answers to (policy_find, policy_tab_find). */
+#define POLICY_ALIASES_MAX 2
+
 typedef struct policy_type {
 	const char *name;
-	const policy_param *params; /* the policy's own keys */
+	const char *aliases[POLICY_ALIASES_MAX]; /* other spellings it answers to, or NULL */
+	const policy_param *params;              /* the policy's own keys */
 	size_t nparams;
 	size_t params_size; /* its parameter struct, policy_common first */
 	/* Fills the policy's own state after the common part is set; may be NULL. */
 	int (*init)(policy *p);
+	/* May be NULL: then each slot is drawn from cand_probs (policy_decide). */
 	int (*decide)(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r, policy_slate *out);
 	/*
 	 * P(request offer i is chosen at slot before->n | the slots of before)
 	 * for every offer (0 for those taken or not allowed): the probabilities
-	 * decide draws from, for offerctl evaluate (ope.c).
+	 * decide draws from, for offerctl evaluate (ope.c). May be NULL when
+	 * cand_probs is set (policy_slot_probs).
 	 */
 	void (*slot_probs)(policy *p, const feat_ctx *ctx, const predict_req *req,
 	                   const policy_slate *before, double *probs);
+	/*
+	 * The same probabilities over only the n offers not yet shown, cand[]
+	 * (policy_remaining's, n >= 1), into prob[0..n): the one place a policy
+	 * that has it says how it weighs a slot, for deciding and for slot_probs.
+	 */
+	void (*cand_probs)(policy *p, const struct policy_view *view, const predict_req *req,
+	                   const size_t *cand, size_t n, size_t slot, double *prob);
 } policy_type;
+
+/* A policy_type's own parameters: their table and the struct they fill (policy_common first). */
+#define POLICY_PARAMS(table, params_type) \
+	.params = (table), .nparams = UTIL_ARRAY_LEN(table), .params_size = sizeof(params_type)
 
 struct policy {
 	const policy_type *type;
@@ -193,7 +212,8 @@ typedef struct policy_tab policy_tab;
 
 typedef struct policy_tab_type {
 	const char *name;
-	int stats; /* 1: reads values.h's statistics */
+	const char *aliases[POLICY_ALIASES_MAX]; /* other spellings it answers to, or NULL */
+	int stats;                               /* 1: reads values.h's statistics */
 	/* Scores t's offers once per decision; may allocate t->scratch. May be NULL. */
 	void (*prepare)(policy_tab *t);
 	/*
@@ -240,9 +260,12 @@ void policy_tab_decide(policy_tab *t, rng *r, policy_slate *out);
 size_t policy_draw(rng *r, const double *probs, const unsigned char *skip, size_t n);
 /* Appends offer idx with its propensity to the slate (caller keeps n < OFFERS_SHOWN). */
 void policy_slate_add(policy_slate *s, size_t idx, double propensity);
-/* Helpers for slot_probs: proportional to o[i].weight (1 each when !weighted). */
-void policy_tab_proportional(const policy_tab *t, const unsigned char *taken, int weighted,
-                             double *probs);
+/* Helpers for slot_probs, to name in a policy_tab_type: uniform over the offers not taken, */
+void policy_tab_uniform(const policy_tab *t, const unsigned char *taken, double *probs);
+/* proportional to o[i].weight, */
+void policy_tab_weighted(const policy_tab *t, const unsigned char *taken, double *probs);
+/* split among the best scores; */
+void policy_tab_best(const policy_tab *t, const unsigned char *taken, double *probs);
 /* eps uniform over the offers not taken, 1 - eps split among the best scores. */
 void policy_tab_greedy(const policy_tab *t, const unsigned char *taken, double eps, double *probs);
 

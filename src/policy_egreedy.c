@@ -21,6 +21,7 @@ static void egreedy_probs(const policy_tab *t, const unsigned char *taken, doubl
 
 const policy_tab_type policy_egreedy_type = {
     .name = "epsilon-greedy",
+    .aliases = {"epsilon_greedy", "egreedy"},
     .stats = 1,
     .prepare = egreedy_prepare,
     .slot_probs = egreedy_probs,

@@ -153,30 +153,24 @@ static int lints_decide(policy *p, const feat_ctx *ctx, const predict_req *req, 
 	return 0;
 }
 
-static void lints_slot_probs(policy *p, const feat_ctx *ctx, const predict_req *req,
-                             const policy_slate *before, double *probs)
+/* The probability that lints_decide's sampled scores pick each of the n candidates for slot `slot`. */
+static void lints_probs(policy *p, const policy_view *view, const predict_req *req, const size_t *cand,
+                        size_t n, size_t slot, double *prob)
 {
 	const lints_params *lp = p->params;
-	size_t cand[REQ_OFFERS_MAX];
 	double m[REQ_OFFERS_MAX];
 	double s[REQ_OFFERS_MAX];
-	size_t n = policy_remaining(req, before, cand);
-	policy_view view;
 
-	if (n == 0)
-		return;
-	policy_view_init(p, ctx, &view);
-	lints_normals(p, &view, req, cand, n, before->n, m, s);
+	lints_normals(p, view, req, cand, n, slot, m, s);
 	for (size_t j = 0; j < n; j++)
-		probs[cand[j]] = lints_propensity(lp, m, s, n, j);
+		prob[j] = lints_propensity(lp, m, s, n, j);
 }
 
 const policy_type policy_lints_type = {
     .name = "linear-ts",
-    .params = lints_params_table,
-    .nparams = UTIL_ARRAY_LEN(lints_params_table),
-    .params_size = sizeof(lints_params),
+    .aliases = {"lints", "linear_ts"},
+    POLICY_PARAMS(lints_params_table, lints_params),
     .init = lints_init,
     .decide = lints_decide,
-    .slot_probs = lints_slot_probs,
+    .cand_probs = lints_probs,
 };

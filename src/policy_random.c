@@ -5,14 +5,9 @@
  */
 #include "policy.h"
 
-static void random_probs(const policy_tab *t, const unsigned char *taken, double *probs)
-{
-	policy_tab_proportional(t, taken, 0, probs);
-}
-
 const policy_tab_type policy_random_type = {
     .name = "random",
     .stats = 0,
     .prepare = NULL,
-    .slot_probs = random_probs,
+    .slot_probs = policy_tab_uniform,
 };

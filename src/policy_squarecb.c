@@ -60,51 +60,9 @@ static void squarecb_weights(policy *p, const policy_view *view, const predict_r
 	prob[best] = rest;
 }
 
-static int squarecb_decide(policy *p, const feat_ctx *ctx, const predict_req *req, rng *r,
-                           policy_slate *out)
-{
-	policy_view view;
-
-	policy_view_init(p, ctx, &view);
-
-	while (out->n < OFFERS_SHOWN) {
-		size_t cand[REQ_OFFERS_MAX];
-		double prob[REQ_OFFERS_MAX];
-		size_t n = policy_remaining(req, out, cand);
-		size_t pick;
-
-		if (n == 0)
-			break;
-		squarecb_weights(p, &view, req, cand, n, out->n, prob);
-		/* Every p_j is positive (gamma is finite), so the draw always picks. */
-		pick = policy_draw(r, prob, NULL, n);
-		policy_slate_add(out, cand[pick], prob[pick]);
-	}
-	return 0;
-}
-
-static void squarecb_slot_probs(policy *p, const feat_ctx *ctx, const predict_req *req,
-                                const policy_slate *before, double *probs)
-{
-	size_t cand[REQ_OFFERS_MAX];
-	double prob[REQ_OFFERS_MAX];
-	size_t n = policy_remaining(req, before, cand);
-	policy_view view;
-
-	if (n == 0)
-		return;
-	policy_view_init(p, ctx, &view);
-	squarecb_weights(p, &view, req, cand, n, before->n, prob);
-	for (size_t j = 0; j < n; j++)
-		probs[cand[j]] = prob[j];
-}
-
 const policy_type policy_squarecb_type = {
     .name = "squarecb",
-    .params = squarecb_params_table,
-    .nparams = UTIL_ARRAY_LEN(squarecb_params_table),
-    .params_size = sizeof(squarecb_params),
-    .init = NULL,
-    .decide = squarecb_decide,
-    .slot_probs = squarecb_slot_probs,
+    POLICY_PARAMS(squarecb_params_table, squarecb_params),
+    /* No init, and no decide of its own: each slot is drawn from its weights (policy_decide). */
+    .cand_probs = squarecb_weights,
 };

@@ -28,14 +28,9 @@ static void ucb_prepare(policy_tab *t)
 	}
 }
 
-static void ucb_probs(const policy_tab *t, const unsigned char *taken, double *probs)
-{
-	policy_tab_greedy(t, taken, 0.0, probs);
-}
-
 const policy_tab_type policy_ucb_type = {
     .name = "ucb",
     .stats = 1,
     .prepare = ucb_prepare,
-    .slot_probs = ucb_probs,
+    .slot_probs = policy_tab_best,
 };

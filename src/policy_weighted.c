@@ -6,14 +6,9 @@
  */
 #include "policy.h"
 
-static void weighted_probs(const policy_tab *t, const unsigned char *taken, double *probs)
-{
-	policy_tab_proportional(t, taken, 1, probs);
-}
-
 const policy_tab_type policy_weighted_type = {
     .name = "weighted",
     .stats = 0,
     .prepare = NULL,
-    .slot_probs = weighted_probs,
+    .slot_probs = policy_tab_weighted,
 };

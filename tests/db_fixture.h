@@ -11,6 +11,7 @@
 
 #include "agent.h"
 #include "db.h"
+#include "log.h"
 #include "values.h"
 
 typedef struct fixture {
@@ -124,6 +125,34 @@ static int64_t count(fixture *f, const char *table)
 
 	FX_OK(f, db_count(f->s, table, &n));
 	return n;
+}
+
+/*
+ * main of a test file whose cases run on both stores: the same n cases on
+ * SQLite (sqlite[], set up by fx_setup), then on PostgreSQL (pg[], by
+ * fx_setup_pg) when $OFFERD_TEST_PG_URL is set, else it says why that group
+ * did not run. The log stays quiet (a poisoned batch logs at error level)
+ * unless OFFERD_TEST_DEBUG is set. Returns main's exit status.
+ */
+static inline int fx_run_both(const char *prog, const char *what, const struct CMUnitTest *sqlite,
+                              const struct CMUnitTest *pg, size_t n)
+{
+	char name[64];
+	int failed = 0;
+
+	log_setup(getenv("OFFERD_TEST_DEBUG") ? LOG_DEBUG : LOG_ERROR + 1, 0);
+	snprintf(name, sizeof(name), "%s on SQLite", what);
+	failed += _cmocka_run_group_tests(name, sqlite, n, NULL, NULL);
+	if (pg_base_url() != NULL) {
+		snprintf(name, sizeof(name), "%s on PostgreSQL", what);
+		failed += _cmocka_run_group_tests(name, pg, n, NULL, NULL);
+	} else {
+		fprintf(stderr,
+		        "%s: OFFERD_TEST_PG_URL is not set (make test sets it);"
+		        " the PostgreSQL group did not run\n",
+		        prog);
+	}
+	return failed != 0;
 }
 
 #endif

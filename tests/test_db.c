@@ -587,14 +587,5 @@ int main(void)
 
 	const struct CMUnitTest sqlite_tests[] = {DB_TESTS(fx_setup)};
 	const struct CMUnitTest pg_tests[] = {DB_TESTS(fx_setup_pg)};
-	int failed = 0;
-
-	log_setup(getenv("OFFERD_TEST_DEBUG") ? LOG_DEBUG : LOG_ERROR + 1, 0);
-	failed += cmocka_run_group_tests_name("db on SQLite", sqlite_tests, NULL, NULL);
-	if (pg_base_url() != NULL)
-		failed += cmocka_run_group_tests_name("db on PostgreSQL", pg_tests, NULL, NULL);
-	else
-		fprintf(stderr, "test_db: OFFERD_TEST_PG_URL is not set (make test sets it);"
-		                " the PostgreSQL group did not run\n");
-	return failed != 0;
+	return fx_run_both("test_db", "db", sqlite_tests, pg_tests, UTIL_ARRAY_LEN(sqlite_tests));
 }

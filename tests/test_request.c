@@ -24,6 +24,25 @@
 
 /* --- helpers ---------------------------------------------------------------- */
 
+/* what's body (a predict or a reward) was parsed with result rc: it must have been accepted. */
+static void expect_accepted(const char *what, const char *body, int rc, const req_error *e)
+{
+	if (rc != 0)
+		fail_msg("%s body rejected (%d, %s): %s\n%s", what, rc, e->field, e->message, body);
+}
+
+/* It must have been rejected with code err naming field, the message containing part. */
+static void expect_rejected(const char *what, const char *body, int rc, const req_error *e, int err,
+                            const char *field, const char *part)
+{
+	if (rc == 0)
+		fail_msg("%s body accepted: %s", what, body);
+	assert_int_equal(rc, err);
+	assert_string_equal(e->field, field);
+	if (strstr(e->message, part) == NULL)
+		fail_msg("message \"%s\" lacks \"%s\"", e->message, part);
+}
+
 static int parse_predict(const char *body, predict_req *p, req_error *e)
 {
 	memset(e, 0, sizeof(*e));
@@ -35,8 +54,7 @@ static void predict_ok(const char *body, predict_req *p)
 	req_error e;
 	int rc = parse_predict(body, p, &e);
 
-	if (rc != 0)
-		fail_msg("predict body rejected (%d, %s): %s\n%s", rc, e.field, e.message, body);
+	expect_accepted("predict", body, rc, &e);
 }
 
 /* Expects rejection with code err naming field, the message containing part. */
@@ -46,13 +64,8 @@ static void predict_bad(const char *body, int err, const char *field, const char
 	req_error e;
 	int rc = parse_predict(body, &p, &e);
 
-	if (rc == 0)
-		fail_msg("predict body accepted: %s", body);
-	assert_int_equal(rc, err);
+	expect_rejected("predict", body, rc, &e, err, field, part);
 	assert_int_equal(e.err, err);
-	assert_string_equal(e.field, field);
-	if (strstr(e.message, part) == NULL)
-		fail_msg("message \"%s\" lacks \"%s\"", e.message, part);
 	/* Nothing is left to free after an error. */
 	assert_null(p.states_text);
 }
@@ -95,8 +108,7 @@ static void reward_ok(const char *body, reward_req *r)
 	req_error e;
 	int rc = parse_reward(body, r, &e);
 
-	if (rc != 0)
-		fail_msg("reward body rejected (%d, %s): %s\n%s", rc, e.field, e.message, body);
+	expect_accepted("reward", body, rc, &e);
 }
 
 static void reward_bad(const char *body, int err, const char *field, const char *part)
@@ -105,12 +117,7 @@ static void reward_bad(const char *body, int err, const char *field, const char 
 	req_error e;
 	int rc = parse_reward(body, &r, &e);
 
-	if (rc == 0)
-		fail_msg("reward body accepted: %s", body);
-	assert_int_equal(rc, err);
-	assert_string_equal(e.field, field);
-	if (strstr(e.message, part) == NULL)
-		fail_msg("message \"%s\" lacks \"%s\"", e.message, part);
+	expect_rejected("reward", body, rc, &e, err, field, part);
 	assert_null(r.clicked);
 }
 
@@ -167,20 +174,14 @@ static void test_predict_object_body(void **state)
 	request_predict_free(&p); /* twice is harmless */
 }
 
-static void test_predict_json_strings(void **state)
+/* states and offers sent as JSON strings: case A's first request, states stored as sent. */
+static void expect_string_fields(const char *states, const char *offers)
 {
-	predict_req p;
-	const char *states = "{\"age\": 18, \"gender\": \"M\", \"client-since\": \"2020-01-01\","
-	                     " \"region\": \"Europa\", \"last_offer\": \"OFFER_5\"}";
-	const char *offers = "{\"OFFER_1\": true, \"OFFER_2\": false, \"OFFER_3\": false,"
-	                     " \"OFFER_4\": true, \"OFFER_5\": true, \"OFFER_6\": false,"
-	                     " \"OFFER_7\": false, \"OFFER_8\": true, \"OFFER_9\": true,"
-	                     " \"OFFER_10\": false}";
 	json_t *root = json_pack("{s:s, s:s, s:s, s:s}", "customer_id", "152467", "timestamp",
 	                         "2022-01-01", "states", states, "offers", offers);
 	char *body = json_dumps(root, 0);
+	predict_req p;
 
-	(void)state;
 	predict_ok(body, &p);
 	check_case_a_first(&p);
 	/* A string is stored exactly as the client sent it. */
@@ -190,9 +191,21 @@ static void test_predict_json_strings(void **state)
 	json_decref(root);
 }
 
+static void test_predict_json_strings(void **state)
+{
+	const char *states = "{\"age\": 18, \"gender\": \"M\", \"client-since\": \"2020-01-01\","
+	                     " \"region\": \"Europa\", \"last_offer\": \"OFFER_5\"}";
+	const char *offers = "{\"OFFER_1\": true, \"OFFER_2\": false, \"OFFER_3\": false,"
+	                     " \"OFFER_4\": true, \"OFFER_5\": true, \"OFFER_6\": false,"
+	                     " \"OFFER_7\": false, \"OFFER_8\": true, \"OFFER_9\": true,"
+	                     " \"OFFER_10\": false}";
+
+	(void)state;
+	expect_string_fields(states, offers);
+}
+
 static void test_predict_python_strings(void **state)
 {
-	predict_req p;
 	const char *states = "{'age': 18, 'gender': 'M', 'client-since': '2020-01-01',"
 	                     " 'region': 'Europa', 'last_offer': 'OFFER_5'}";
 	/* As the brief shows it: True/False, a missing space, a trailing comma. */
@@ -200,17 +213,9 @@ static void test_predict_python_strings(void **state)
 	                     " 'OFFER_4': True, 'OFFER_5':True, 'OFFER_6': False,"
 	                     " 'OFFER_7': False, 'OFFER_8': True, 'OFFER_9': True,"
 	                     " 'OFFER_10': False,}";
-	json_t *root = json_pack("{s:s, s:s, s:s, s:s}", "customer_id", "152467", "timestamp",
-	                         "2022-01-01", "states", states, "offers", offers);
-	char *body = json_dumps(root, 0);
 
 	(void)state;
-	predict_ok(body, &p);
-	check_case_a_first(&p);
-	assert_string_equal(p.states_text, states);
-	request_predict_free(&p);
-	free(body);
-	json_decref(root);
+	expect_string_fields(states, offers);
 }
 
 static void test_predict_mixed_shapes(void **state)

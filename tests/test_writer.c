@@ -924,16 +924,6 @@ int main(void)
 
 	const struct CMUnitTest writer_tests[] = {WRITER_TESTS(fx_setup)};
 	const struct CMUnitTest writer_tests_pg[] = {WRITER_TESTS(fx_setup_pg)};
-	int failed = 0;
-
-	/* The poisoned batch logs its failure at error level; keep the log quiet. */
-	log_setup(getenv("OFFERD_TEST_DEBUG") ? LOG_DEBUG : LOG_ERROR + 1, 0);
-	failed += cmocka_run_group_tests_name("writer on SQLite", writer_tests, NULL, NULL);
-	if (pg_base_url() != NULL)
-		failed += cmocka_run_group_tests_name("writer on PostgreSQL", writer_tests_pg, NULL,
-		                                      NULL);
-	else
-		fprintf(stderr, "test_writer: OFFERD_TEST_PG_URL is not set (make test sets it);"
-		                " the PostgreSQL group did not run\n");
-	return failed != 0;
+	return fx_run_both("test_writer", "writer", writer_tests, writer_tests_pg,
+	                   UTIL_ARRAY_LEN(writer_tests));
 }
