@@ -132,7 +132,7 @@
         points: { show: true, size: 5 },
         value: (u, v) => (v === null || v === undefined ? '—' : opts.fmt ? opts.fmt(v) : v),
       }))),
-      axes: [{}, { values: (u, ticks) => ticks.map((v) => (opts.fmt ? opts.fmt(v) : v)) }],
+      axes: [{}, { size: 64, values: (u, ticks) => ticks.map((v) => (opts.fmt ? opts.fmt(v) : v)) }],
     }, [xs].concat(series.map((s) => s.values)), box);
     if (state.charts[name]) state.charts[name].destroy();
     state.charts[name] = u;
