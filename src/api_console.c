@@ -40,16 +40,16 @@
 #include "values.h"
 
 #define CONSOLE_MINUTES_DEFAULT 60
-#define CONSOLE_MINUTES_MAX 1440     /* a day of minutes */
-#define CONSOLE_SCAN_MAX 200000      /* newest episodes or rewards one window reads */
-#define CONSOLE_VERSIONS_MAX 16      /* agent versions charted; the rest are summed in "other" */
+#define CONSOLE_MINUTES_MAX 1440 /* a day of minutes */
+#define CONSOLE_SCAN_MAX 200000  /* newest episodes or rewards one window reads */
+#define CONSOLE_VERSIONS_MAX 16  /* agent versions charted; the rest are summed in "other" */
 #define CONSOLE_EPISODES_DEFAULT 50
 #define CONSOLE_EPISODES_MAX 200
 #define CONSOLE_POLICY_ROWS_MAX 20000 /* TB_POLICY rows read, the most observed first */
-#define CONSOLE_STATES_MAX 40        /* states listed, the most observed first */
-#define CONSOLE_BEST 3               /* best offers listed per state or feature value */
-#define CONSOLE_MOVED_MAX 6          /* offers whose movement is charted */
-#define CONSOLE_LOCK_SECONDS 5       /* a request waits this long for the connection */
+#define CONSOLE_STATES_MAX 40         /* states listed, the most observed first */
+#define CONSOLE_BEST 3                /* best offers listed per state or feature value */
+#define CONSOLE_MOVED_MAX 6           /* offers whose movement is charted */
+#define CONSOLE_LOCK_SECONDS 5        /* a request waits this long for the connection */
 
 /* The console's connection, opened on first use and reopened after an error. */
 static pthread_mutex_t console_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -377,14 +377,13 @@ static json_t *series_json(const overview_series *x, int64_t minutes)
 	/* Acceptance per minute: accepted / rewarded, null in a minute without rewards. */
 	for (int64_t i = 0; i < minutes; i++)
 		json_array_append_new(acc, x->rewards[i] > 0 ? json_real((double)x->accepted[i] /
-		                                                          (double)x->rewards[i])
+		                                                         (double)x->rewards[i])
 		                                             : json_null());
 	json_object_set_new(j, "acceptance", acc);
-	json_object_set_new(j, "totals", json_pack("{sIsIsIso}", "decisions", (json_int_t)d,
-	                                           "rewards", (json_int_t)rw, "accepted",
-	                                           (json_int_t)ac, "acceptance",
-	                                           rw > 0 ? json_real((double)ac / (double)rw)
-	                                                  : json_null()));
+	json_object_set_new(j, "totals",
+	                    json_pack("{sIsIsIso}", "decisions", (json_int_t)d, "rewards",
+	                              (json_int_t)rw, "accepted", (json_int_t)ac, "acceptance",
+	                              rw > 0 ? json_real((double)ac / (double)rw) : json_null()));
 	return j;
 }
 
@@ -413,8 +412,8 @@ void api_console_overview(server *s, http_req *r, const struct route *rt, const 
 	int rc;
 
 	(void)rt;
-	if (console_query_int(r, "minutes", 1, CONSOLE_MINUTES_MAX, CONSOLE_MINUTES_DEFAULT,
-	                      &minutes) != 0)
+	if (console_query_int(r, "minutes", 1, CONSOLE_MINUTES_MAX, CONSOLE_MINUTES_DEFAULT, &minutes) !=
+	    0)
 		return;
 	o = xcalloc(1, sizeof(*o));
 	console_window_init(&o->w, minutes);
@@ -492,7 +491,8 @@ static void cell_add(json_t *map, const char *key, const char *offer, const doub
 		json_object_set_new(offers, offer, cell);
 	}
 	for (size_t i = 0; i < 4; i++)
-		json_real_set(json_array_get(cell, i), json_real_value(json_array_get(cell, i)) + add[i]);
+		json_real_set(json_array_get(cell, i),
+		              json_real_value(json_array_get(cell, i)) + add[i]);
 }
 
 static double cell_n(const json_t *cell)
@@ -606,7 +606,8 @@ static json_t *groups_json(server *s, const char *company, json_t *map, const ch
 		const char *o;
 		json_t *cell;
 
-		json_object_foreach(offers, o, cell) total += cell_n(cell);
+		json_object_foreach(offers, o, cell)
+			total += cell_n(cell);
 		rk[k].key = key;
 		rk[k].cell = offers;
 		rk[k].sort = total;
@@ -618,7 +619,8 @@ static json_t *groups_json(server *s, const char *company, json_t *map, const ch
 		json_t *g = json_object();
 
 		json_object_set_new(g, name, json_string(rk[i].key));
-		json_object_set_new(g, "best", offers_best(s, company, rk[i].cell, CONSOLE_BEST, &total));
+		json_object_set_new(g, "best",
+		                    offers_best(s, company, rk[i].cell, CONSOLE_BEST, &total));
 		json_object_set_new(g, "n", json_real(total));
 		json_array_append_new(a, g);
 	}
@@ -692,7 +694,8 @@ static json_t *moved_json(server *s, const char *company, moved *m)
 		char name[256];
 
 		for (int64_t t = 0; t < m->w.minutes; t++) {
-			double dn = json_real_value(json_array_get(json_array_get(rk[i].cell, 0), (size_t)t));
+			double dn = json_real_value(
+			    json_array_get(json_array_get(rk[i].cell, 0), (size_t)t));
 
 			cn += dn;
 			cs += json_real_value(json_array_get(json_array_get(rk[i].cell, 1), (size_t)t));
@@ -740,8 +743,8 @@ void api_console_model(server *s, http_req *r, const struct route *rt, const api
 	int rc;
 
 	(void)rt;
-	if (console_query_int(r, "minutes", 1, CONSOLE_MINUTES_MAX, CONSOLE_MINUTES_DEFAULT,
-	                      &minutes) != 0)
+	if (console_query_int(r, "minutes", 1, CONSOLE_MINUTES_MAX, CONSOLE_MINUTES_DEFAULT, &minutes) !=
+	    0)
 		return;
 	memset(&m, 0, sizeof(m));
 	memset(&mv, 0, sizeof(mv));
@@ -776,7 +779,8 @@ void api_console_model(server *s, http_req *r, const struct route *rt, const api
 	json_object_set_new(j, "offers",
 	                    all != NULL ? offers_best(s, t->company, all, SIZE_MAX, &total)
 	                                : json_array());
-	json_object_set_new(j, "states", groups_json(s, t->company, m.states, "state", CONSOLE_STATES_MAX));
+	json_object_set_new(j, "states",
+	                    groups_json(s, t->company, m.states, "state", CONSOLE_STATES_MAX));
 	features = json_array();
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(model_parts); i++)
 		json_array_append_new(features,
@@ -879,7 +883,9 @@ static int episode_row(void *arg, int ncols, const char *const *vals)
 		json_object_set_new(o, "offer", json_string(offers[i]));
 		json_object_set_new(o, "value", json_real(values_mean(&st[i], 0)));
 		json_object_set_new(o, "n", json_real(st[i].n));
-		json_object_set_new(o, "from", json_string(level_names[level[i] < 0 || level[i] > 3 ? 3 : level[i]]));
+		json_object_set_new(o, "from",
+		                    json_string(
+		                        level_names[level[i] < 0 || level[i] > 3 ? 3 : level[i]]));
 		json_array_append_new(expl, o);
 	}
 	json_object_set_new(j, "shown", shown);
@@ -888,9 +894,11 @@ static int episode_row(void *arg, int ncols, const char *const *vals)
 		json_t *rw = json_object();
 
 		json_object_set_new(rw, "accepted", json_boolean(vals[16] != NULL && db_bool(vals[16])));
-		json_object_set_new(rw, "accepted_offer", vals[17] ? json_string(vals[17]) : json_null());
-		json_object_set_new(rw, "rewards", json_pack("[ooo]", num_or_null(vals[18]),
-		                                             num_or_null(vals[19]), num_or_null(vals[20])));
+		json_object_set_new(rw, "accepted_offer",
+		                    vals[17] ? json_string(vals[17]) : json_null());
+		json_object_set_new(rw, "rewards",
+		                    json_pack("[ooo]", num_or_null(vals[18]), num_or_null(vals[19]),
+		                              num_or_null(vals[20])));
 		json_object_set_new(rw, "source", vals[21] ? json_string(vals[21]) : json_null());
 		json_object_set_new(j, "reward", rw);
 	} else {
@@ -901,13 +909,13 @@ static int episode_row(void *arg, int ncols, const char *const *vals)
 	return 0;
 }
 
-#define EPISODES_COLS                                                                          \
+#define EPISODES_COLS                                                                              \
 	"SELECT e.id, e.customer_id, e.states, e.state_key, e.policy, e.agent_version, e.epsilon," \
-	" e.predicted_offer_1, e.predicted_offer_2, e.predicted_offer_3, e.propensity_1,"         \
+	" e.predicted_offer_1, e.predicted_offer_2, e.predicted_offer_3, e.propensity_1,"          \
 	" e.propensity_2, e.propensity_3, e.request_timestamp, CAST(e.last_update AS TEXT),"       \
 	" CASE WHEN r.id IS NULL THEN 0 ELSE 1 END, r.accepted_offer, r.accepted_offer_id,"        \
 	" r.reward_1, r.reward_2, r.reward_3, r.source"
-#define EPISODES_FROM                                                                     \
+#define EPISODES_FROM                                                                            \
 	" FROM tb_episodes e LEFT JOIN tb_rewards r ON r.episode_id = e.id WHERE e.company = $1" \
 	" ORDER BY e.id DESC LIMIT CAST($2 AS INTEGER)"
 
@@ -938,12 +946,12 @@ void api_console_episodes(server *s, http_req *r, const struct route *rt, const 
 		goto out;
 	/* tb_episodes.eligibility comes with the rules (a later migration): asked once per connection. */
 	if (console_eligibility < 0)
-		console_eligibility =
-		    store_exec(console_db, "SELECT eligibility FROM tb_episodes WHERE 1 = 0", 0, NULL,
-		               NULL, NULL) == 0;
+		console_eligibility = store_exec(console_db,
+		                                 "SELECT eligibility FROM tb_episodes WHERE 1 = 0", 0,
+		                                 NULL, NULL, NULL) == 0;
 	e.eligibility = console_eligibility;
-	rc = store_exec(console_db, e.eligibility ? episodes_elig_sql : episodes_sql, 2, p,
-	                episode_row, &e);
+	rc = store_exec(console_db, e.eligibility ? episodes_elig_sql : episodes_sql, 2, p, episode_row,
+	                &e);
 	console_release(rc);
 	if (rc != 0) {
 		api_error(r, ERR_UNAVAIL, NULL, "the console could not read the episodes; retry");

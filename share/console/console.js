@@ -397,7 +397,10 @@
         el('td', {}, e.state_key || '', el('br'), el('span', { class: 'muted' }, statesText(e.states))),
         el('td', {}, e.agent_version || '', el('br'), el('span', { class: 'muted' }, e.policy || '')),
         eligibilityCell(e.eligibility, r.data.eligibility_recorded),
-        el('td', {}, e.shown.map((o, i) => el('div', {}, (i + 1) + '. ' + o.offer + ' ', el('span', { class: 'muted' }, 'p=' + num(o.propensity, 3))))),
+        // A slot whose offer had a small probability was the policy exploring.
+        el('td', {}, e.shown.map((o, i) => el('div', { title: o.name || '' }, (i + 1) + '. ' + o.offer + ' ',
+          el('span', { class: 'muted' }, 'p=' + num(o.propensity, 3)),
+          o.propensity !== null && o.propensity < 0.5 ? el('span', { class: 'tag challenger' }, 'explored') : null))),
         el('td', {}, e.explanation.map((x) => el('div', {}, x.offer + ' ', el('span', { class: 'muted' }, num(x.value, 2) + ' from ' + int(x.n) + ' obs. (' + x.from + ')')))),
         el('td', {}, rw ? el('span', { class: rw.accepted ? 'ok' : 'muted' }, rw.accepted ? 'accepted' + (rw.accepted_offer ? ' ' + rw.accepted_offer : '') : 'not accepted') : el('span', { class: 'muted' }, 'waiting'),
           rw ? el('div', { class: 'muted' }, 'rewards ' + rw.rewards.map((x) => num(x, 1)).join(' / ')) : null)));
