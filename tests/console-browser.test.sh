@@ -23,8 +23,10 @@
 # 5 and 6 need GET /experiments and POST /evaluations (the experiments and
 # evaluations changes): where offerd answers 404 there, the pages must say
 # so plainly and the test notes the parts it could not run.
-# Screenshots of every page: $OFFERD_BUILD/console-<page>.png (the README's
-# docs/console.png is a copy of console-overview.png).
+# Screenshots of every page: $OFFERD_BUILD/console-<page>.png, and of the
+# arms before the promotion in console-experiments-before-promote.png (the
+# README's docs/console.png is a console-overview.png, from a run with a
+# challenger).
 #
 # Exit 77 (skipped) only when $OFFERD_BUILD/offerd does not exist; any other
 # problem fails. Bounded: the whole script stops after 300 s.
@@ -250,7 +252,7 @@ if [[ $have_exp == 1 ]]; then
   [[ $(js "return document.querySelectorAll('#arms svg.interval').length") -ge 1 ]] &&
     ok "the arms have interval bars" || fail "no interval bar on the arms"
   if [[ $challenger == 1 ]]; then
-    shot experiments
+    shot experiments-before-promote
     if click "button.promote[data-version='2.0.0']"; then
       until_js "return /done/.test(document.getElementById('experiment-message').textContent)" 15 &&
         ok "Promote 2.0.0: $(js "return document.getElementById('experiment-message').textContent" | jq -r .)" ||
