@@ -13,9 +13,10 @@
  *
  * They read the database on a connection of their own (never the writer's,
  * so a console never delays a commit), one request at a time, and every
- * query is bounded: a window reads at most CONSOLE_SCAN_MAX of the newest
- * rows, walked by the primary key, whatever the size of the tables; the
- * per-minute grouping happens in SQL. Timestamps come back as text in the
+ * query is bounded: a window, or the latest episodes, read at most
+ * CONSOLE_SCAN_MAX of the newest rows, walked by the primary key, whatever
+ * the size of the tables (console_floor); the per-minute grouping happens
+ * in SQL. Timestamps come back as text in the
  * store's own form (SQLite's "...T...Z", PostgreSQL's "... +00" in the
  * session's time zone) and are read with their offset, so no statement
  * needs a dialect of its own.
@@ -250,6 +251,39 @@ static double console_num(const char *v)
 	return d;
 }
 
+/* Row: the newest id; *arg becomes it less CONSOLE_SCAN_MAX (at least 0). */
+static int floor_row(void *arg, int ncols, const char *const *vals)
+{
+	int64_t *lo = arg;
+	int64_t max = 0;
+
+	(void)ncols;
+	if (vals[0] != NULL && util_strtonum(vals[0], 0, INT64_MAX, &max) != 0)
+		return ERR_IO;
+	*lo = max > CONSOLE_SCAN_MAX ? max - CONSOLE_SCAN_MAX : 0;
+	return 0;
+}
+
+/*
+ * The id above which a query reads the rows of a table (sql: "SELECT
+ * MAX(id) FROM ..."), as text for its parameter: the newest id less
+ * CONSOLE_SCAN_MAX. The queries walk the primary key from there, and test
+ * the company as "company || '' = $1" so that no store plans them with
+ * the (company, ...) index instead, which would read every row of the
+ * company. Called with the connection held.
+ */
+static int console_floor(const char *sql, char out[24])
+{
+	int64_t lo = 0;
+	int rc = store_exec(console_db, sql, 0, NULL, floor_row, &lo);
+
+	snprintf(out, 24, "%lld", (long long)lo);
+	return rc;
+}
+
+#define FLOOR_EPISODES "SELECT MAX(id) FROM tb_episodes"
+#define FLOOR_REWARDS "SELECT MAX(id) FROM tb_rewards"
+
 /* --- GET /console/api/overview ------------------------------------------------------ */
 
 typedef struct overview_series {
@@ -389,16 +423,14 @@ static json_t *series_json(const overview_series *x, int64_t minutes)
 
 static const char overview_decisions_sql[] =
     "SELECT MIN(CAST(e.last_update AS TEXT)), e.agent_version, COUNT(*) FROM tb_episodes e"
-    " WHERE e.company = $1 AND e.last_update >= $2"
-    " AND e.id > (SELECT COALESCE(MAX(id), 0) FROM tb_episodes) - CAST($3 AS BIGINT)"
+    " WHERE e.id > CAST($3 AS BIGINT) AND e.company || '' = $1 AND e.last_update >= $2"
     " GROUP BY substr(CAST(e.last_update AS TEXT), 1, 16), e.agent_version";
 
 static const char overview_rewards_sql[] =
     "SELECT MIN(CAST(r.last_update AS TEXT)), e.agent_version, COUNT(*),"
     " SUM(CASE WHEN r.accepted_offer THEN 1 ELSE 0 END)"
     " FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id"
-    " WHERE r.company = $1 AND r.last_update >= $2"
-    " AND r.id > (SELECT COALESCE(MAX(id), 0) FROM tb_rewards) - CAST($3 AS BIGINT)"
+    " WHERE r.id > CAST($3 AS BIGINT) AND r.company || '' = $1 AND r.last_update >= $2"
     " GROUP BY substr(CAST(r.last_update AS TEXT), 1, 16), e.agent_version";
 
 void api_console_overview(server *s, http_req *r, const struct route *rt, const api_tenant *t)
@@ -421,13 +453,16 @@ void api_console_overview(server *s, http_req *r, const struct route *rt, const 
 		api_error(r, ERR_NOMEM, NULL, "out of memory");
 		goto out;
 	}
-	snprintf(scan, sizeof(scan), "%d", CONSOLE_SCAN_MAX);
 	p[0] = t->company;
 	p[1] = o->w.from;
 	p[2] = scan;
 	if (console_acquire(s, r) != 0)
 		goto out;
-	rc = store_exec(console_db, overview_decisions_sql, 3, p, overview_decision_row, o);
+	rc = console_floor(FLOOR_EPISODES, scan);
+	if (rc == 0)
+		rc = store_exec(console_db, overview_decisions_sql, 3, p, overview_decision_row, o);
+	if (rc == 0)
+		rc = console_floor(FLOOR_REWARDS, scan);
 	if (rc == 0)
 		rc = store_exec(console_db, overview_rewards_sql, 3, p, overview_reward_row, o);
 	console_release(rc == ERR_NOMEM ? 0 : rc);
@@ -723,8 +758,7 @@ static const char model_policy_sql[] =
 static const char model_moved_sql[] =
     "SELECT MIN(CAST(r.last_update AS TEXT)), e.predicted_offer_1, COUNT(*),"
     " SUM(COALESCE(r.reward_1, 0)) FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id"
-    " WHERE r.company = $1 AND r.last_update >= $2"
-    " AND r.id > (SELECT COALESCE(MAX(id), 0) FROM tb_rewards) - CAST($3 AS BIGINT)"
+    " WHERE r.id > CAST($3 AS BIGINT) AND r.company || '' = $1 AND r.last_update >= $2"
     " GROUP BY substr(CAST(r.last_update AS TEXT), 1, 16), e.predicted_offer_1";
 
 void api_console_model(server *s, http_req *r, const struct route *rt, const api_tenant *t)
@@ -755,7 +789,6 @@ void api_console_model(server *s, http_req *r, const struct route *rt, const api
 	console_window_init(&mv.w, minutes);
 	mv.offers = json_object();
 	snprintf(rows_max, sizeof(rows_max), "%d", CONSOLE_POLICY_ROWS_MAX);
-	snprintf(scan, sizeof(scan), "%d", CONSOLE_SCAN_MAX);
 	pp[0] = t->company;
 	pp[1] = rows_max;
 	pm[0] = t->company;
@@ -764,6 +797,8 @@ void api_console_model(server *s, http_req *r, const struct route *rt, const api
 	if (console_acquire(s, r) != 0)
 		goto out;
 	rc = store_exec(console_db, model_policy_sql, 2, pp, model_row, &m);
+	if (rc == 0)
+		rc = console_floor(FLOOR_REWARDS, scan);
 	if (rc == 0)
 		rc = store_exec(console_db, model_moved_sql, 3, pm, moved_row, &mv);
 	console_release(rc);
@@ -915,8 +950,9 @@ static int episode_row(void *arg, int ncols, const char *const *vals)
 	" e.propensity_2, e.propensity_3, e.request_timestamp, CAST(e.last_update AS TEXT),"       \
 	" CASE WHEN r.id IS NULL THEN 0 ELSE 1 END, r.accepted_offer, r.accepted_offer_id,"        \
 	" r.reward_1, r.reward_2, r.reward_3, r.source"
-#define EPISODES_FROM                                                                            \
-	" FROM tb_episodes e LEFT JOIN tb_rewards r ON r.episode_id = e.id WHERE e.company = $1" \
+#define EPISODES_FROM                                                       \
+	" FROM tb_episodes e LEFT JOIN tb_rewards r ON r.episode_id = e.id" \
+	" WHERE e.id > CAST($3 AS BIGINT) AND e.company || '' = $1"         \
 	" ORDER BY e.id DESC LIMIT CAST($2 AS INTEGER)"
 
 static const char episodes_sql[] = EPISODES_COLS EPISODES_FROM;
@@ -927,7 +963,8 @@ void api_console_episodes(server *s, http_req *r, const struct route *rt, const 
 	episodes e;
 	int64_t limit;
 	char lim[24];
-	const char *p[2];
+	char scan[24];
+	const char *p[3];
 	json_t *j;
 	int rc;
 
@@ -942,6 +979,7 @@ void api_console_episodes(server *s, http_req *r, const struct route *rt, const 
 	snprintf(lim, sizeof(lim), "%lld", (long long)limit);
 	p[0] = t->company;
 	p[1] = lim;
+	p[2] = scan;
 	if (console_acquire(s, r) != 0)
 		goto out;
 	/* tb_episodes.eligibility comes with the rules (a later migration): asked once per connection. */
@@ -950,8 +988,10 @@ void api_console_episodes(server *s, http_req *r, const struct route *rt, const 
 		                                 "SELECT eligibility FROM tb_episodes WHERE 1 = 0", 0,
 		                                 NULL, NULL, NULL) == 0;
 	e.eligibility = console_eligibility;
-	rc = store_exec(console_db, e.eligibility ? episodes_elig_sql : episodes_sql, 2, p, episode_row,
-	                &e);
+	rc = console_floor(FLOOR_EPISODES, scan);
+	if (rc == 0)
+		rc = store_exec(console_db, e.eligibility ? episodes_elig_sql : episodes_sql, 3, p,
+		                episode_row, &e);
 	console_release(rc);
 	if (rc != 0) {
 		api_error(r, ERR_UNAVAIL, NULL, "the console could not read the episodes; retry");
