@@ -13,7 +13,7 @@
   const KEY = 'offerd.console.key';
   const POLICIES = ['epsilon-greedy', 'thompson', 'ucb', 'squarecb', 'linear-ts', 'weighted', 'random'];
   const PALETTE = ['#2563eb', '#ea580c', '#16a34a', '#9333ea', '#dc2626', '#0891b2', '#ca8a04', '#db2777'];
-  const state = { key: null, company: null, charts: {}, timer: null, page: null, evalPoll: null };
+  const state = { key: null, company: null, charts: {}, timer: null, page: null, evalPoll: null, renders: 0 };
   window.offerdConsole = state;
 
   function $(sel) { return document.querySelector(sel); }
@@ -134,6 +134,10 @@
       }))),
       axes: [{}, { size: 64, values: (u, ticks) => ticks.map((v) => (opts.fmt ? opts.fmt(v) : v)) }],
     }, [xs].concat(series.map((s) => s.values)), box);
+    if (!box.isConnected) { // a render that was replaced meanwhile
+      u.destroy();
+      return null;
+    }
     if (state.charts[name]) state.charts[name].destroy();
     state.charts[name] = u;
     return u;
@@ -414,20 +418,24 @@
 
   const PAGES = { overview, experiments, evaluations, model, decisions };
 
+  /* Each render fills a view of its own: one that a later render replaced
+   * (another page, or the 10 s refresh) goes on detached and draws nothing. */
   async function render() {
     const name = state.page;
+    const token = ++state.renders;
     const page = $('#page');
+    const view = el('div', { class: 'view' });
     dropCharts();
-    page.textContent = '';
+    page.replaceChildren(view);
     page.dataset.page = name;
     page.dataset.loaded = 'no';
     try {
-      await PAGES[name](page);
+      await PAGES[name](view);
     } catch (e) {
-      page.append(el('p', { class: 'error' }, 'This page failed: ' + e.message));
+      view.append(el('p', { class: 'error' }, 'This page failed: ' + e.message));
       throw e;
     } finally {
-      if (state.page === name) page.dataset.loaded = 'yes';
+      if (token === state.renders) page.dataset.loaded = 'yes';
     }
   }
 
