@@ -16,15 +16,13 @@
  * query is bounded: a window, or the latest episodes, read at most
  * CONSOLE_SCAN_MAX of the newest rows, walked by the primary key, whatever
  * the size of the tables (console_floor); the per-minute grouping happens
- * in SQL. Timestamps come back as text in the
- * store's own form (SQLite's "...T...Z", PostgreSQL's "... +00" in the
- * session's time zone) and are read with their offset, so no statement
- * needs a dialect of its own.
+ * in SQL. Timestamps come back as text in the store's own form (SQLite's
+ * "...T...Z", PostgreSQL's "... +00" in the session's time zone) and are
+ * read with their offset, so no statement needs a dialect of its own.
  */
 #include "api.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,11 +302,9 @@ typedef struct overview {
 static int series_init(overview_series *x, const char *version, int64_t minutes)
 {
 	util_strlcpy(x->version, version, sizeof(x->version));
-	x->decisions = calloc((size_t)minutes, sizeof(int64_t));
-	x->rewards = calloc((size_t)minutes, sizeof(int64_t));
-	x->accepted = calloc((size_t)minutes, sizeof(int64_t));
-	if (x->decisions == NULL || x->rewards == NULL || x->accepted == NULL)
-		return ERR_NOMEM;
+	x->decisions = xcalloc((size_t)minutes, sizeof(int64_t));
+	x->rewards = xcalloc((size_t)minutes, sizeof(int64_t));
+	x->accepted = xcalloc((size_t)minutes, sizeof(int64_t));
 	return 0;
 }
 
