@@ -283,6 +283,11 @@ if [[ $have_eval == 1 ]]; then
                     text: document.getElementById('estimates').innerText}")
     jq -e '.rows >= 3 and .bars >= 3 and (.text | test("IPS") and test("SNIPS") and test("DR"))' <<<"$e" >/dev/null &&
       ok "its estimates are shown with interval bars ($(jq .rows <<<"$e") rows)" || fail "the estimates: $e"
+    shot evaluation-done
+    goto model && goto evaluations
+    l=$(js "var t = document.getElementById('evaluations'); return t ? t.innerText : ''" | jq -r .)
+    [[ $l == *done*epsilon-greedy*squarecb* ]] && ok "the evaluation is listed among the earlier ones" ||
+      fail "the earlier evaluations do not list it: $l"
   else
     fail "the evaluation did not finish: $(js "return document.getElementById('page').innerText.slice(0, 400)")"
   fi

@@ -327,11 +327,13 @@
     const items = Array.isArray(list.data) ? list.data : (list.data && (list.data.evaluations || list.data.items)) || [];
     const tb = el('tbody');
     for (const ev of items.slice(0, 20)) {
+      const req = ev.request || ev; // what was asked: policies and window
       tb.append(el('tr', {}, el('td', {}, el('a', { href: '#evaluations', onclick: (e) => { e.preventDefault(); watchEvaluation(out, ev.id); } }, ev.id)),
-        el('td', {}, ev.status), el('td', {}, (ev.policies || []).map((p) => (p.name || p)).join(', ')), el('td', {}, (ev.from || '') + ' – ' + (ev.to || ''))));
+        el('td', {}, ev.status), el('td', {}, (req.policies || []).map((p) => (p.name || p)).join(', ')),
+        el('td', {}, (req.from || '') + ' – ' + (req.to || '')), el('td', { class: 'muted' }, ev.created || '')));
     }
     page.append(el('div', { class: 'card' }, el('h2', {}, 'Earlier evaluations'),
-      items.length ? el('table', {}, el('thead', {}, el('tr', {}, ['id', 'status', 'policies', 'window'].map((h) => el('th', {}, h)))), tb) : el('p', { class: 'muted' }, 'None yet.')));
+      items.length ? el('table', { id: 'evaluations' }, el('thead', {}, el('tr', {}, ['id', 'status', 'policies', 'window', 'created'].map((h) => el('th', {}, h)))), tb) : el('p', { class: 'muted' }, 'None yet.')));
   }
 
   /* --- the model ---------------------------------------------------------- */
