@@ -4,6 +4,8 @@
 #   /docs               share/docs.html
 #   /docs/assets/FILE   share/swagger-ui/FILE  (from the npm package swagger-ui-dist)
 #   /                   share/index.html
+#   /console            share/console/index.html (its assets under /console/)
+#   /console/uplot/FILE share/console/uplot/FILE  (from the npm package uplot)
 # share/ is copied as it is; Swagger UI's files come from swagger-ui-dist at the
 # exact version pinned in package.json and package-lock.json, installed with
 # `npm ci` so the build never resolves a version by itself. Node.js is needed
@@ -13,6 +15,8 @@ SHARE_SRC        := $(shell find share -type f 2>/dev/null)
 SWAGGER_UI_DIST  = node_modules/swagger-ui-dist
 SWAGGER_UI_FILES = swagger-ui-bundle.js swagger-ui-standalone-preset.js \
                    swagger-ui.css favicon-16x16.png favicon-32x32.png LICENSE NOTICE
+UPLOT_DIST       = node_modules/uplot
+UPLOT_FILES      = dist/uPlot.iife.min.js dist/uPlot.min.css LICENSE
 
 .PHONY: assets
 assets: $(BUILD)/share/.stamp
@@ -33,9 +37,10 @@ $(SWAGGER_UI_DIST)/package.json: package.json package-lock.json
 # does not linger and a failed copy leaves no half-made directory behind.
 $(BUILD)/share/.stamp: $(SHARE_SRC) $(SWAGGER_UI_DIST)/package.json mk/assets.mk
 	@rm -rf $(BUILD)/share.tmp
-	@mkdir -p $(BUILD)/share.tmp/swagger-ui
+	@mkdir -p $(BUILD)/share.tmp/swagger-ui $(BUILD)/share.tmp/console/uplot
 	cp -R share/. $(BUILD)/share.tmp/
 	cp $(addprefix $(SWAGGER_UI_DIST)/,$(SWAGGER_UI_FILES)) $(BUILD)/share.tmp/swagger-ui/
+	cp $(addprefix $(UPLOT_DIST)/,$(UPLOT_FILES)) $(BUILD)/share.tmp/console/uplot/
 	@rm -rf $(BUILD)/share
 	@mv $(BUILD)/share.tmp $(BUILD)/share
 	@touch $@

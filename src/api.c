@@ -1,6 +1,6 @@
 /*
  * api.c — routing, tenants, errors, and the small endpoints: /is-alive,
- * /metrics and the static files (/, /docs, /openapi.json).
+ * /metrics and the static files (/, /docs, /openapi.json, /console).
  */
 #include "api.h"
 
@@ -63,6 +63,15 @@ static const route routes[] = {
     {"GET, HEAD", "/openapi.json", 0, serve_file, NULL, "openapi.json", "static"},
     {"GET, HEAD", "/docs", 0, serve_file, NULL, "docs.html", "static"},
     {"GET, HEAD", "/docs/assets/", ROUTE_PREFIX, serve_asset, NULL, "swagger-ui/", "static"},
+    /* The web console (api_console.c): its data, then its pages and assets. */
+    {"GET, HEAD", "/console", 0, serve_file, NULL, "console/index.html", "static"},
+    {"GET, HEAD", "/console/api/overview", ROUTE_ADMIN, api_console_overview, NULL, NULL,
+     "/console/api/overview"},
+    {"GET, HEAD", "/console/api/model", ROUTE_ADMIN, api_console_model, NULL, NULL,
+     "/console/api/model"},
+    {"GET, HEAD", "/console/api/episodes", ROUTE_ADMIN, api_console_episodes, NULL, NULL,
+     "/console/api/episodes"},
+    {"GET, HEAD", "/console/", ROUTE_PREFIX, serve_asset, NULL, "console/", "static"},
 /* Personalizer v1.0 (api_personalizer.c): one endpoint, pz_path_parse picks the operation. */
 #define PZ_ROW(methods, path, label)                                               \
 	{                                                                          \
@@ -703,13 +712,17 @@ static void call_route(server *s, http_req *r, const route *rt, const api_tenant
 
 /*
  * The query parameters a route takes, "name=v1|v2 name2=...", by path; any
- * other parameter, on any route, is a 400 naming it.
+ * other parameter, on any route, is a 400 naming it. "name=*" takes any
+ * value: the handler checks it (a number within bounds, say).
  */
 static const struct {
 	const char *path;
 	const char *query;
 } route_queries[] = {
     {"/batch", "v2=0|1|true|false rules=default|none"},
+    {"/console/api/overview", "minutes=*"},
+    {"/console/api/model", "minutes=*"},
+    {"/console/api/episodes", "limit=*"},
 };
 
 static const char *route_query(const route *rt)
@@ -756,6 +769,8 @@ static int query_one(void *arg, const char *key, const char *value)
 			break;
 		if (strlen(key) == n && strncmp(p, key, n) == 0) {
 			if (value != NULL && query_word_in(vals, end, value, strlen(value)))
+				return 0;
+			if (value != NULL && end - vals == 1 && vals[0] == '*')
 				return 0;
 			api_error(q->r, ERR_SYNTAX, key,
 			          "query parameter %.64s must be one of %.*s, got \"%.64s\"", key,

@@ -123,6 +123,19 @@ extern const api_endpoint api_personalizer_endpoint;
 /* Replies Personalizer's {"error": {"code", "message"}} with the status for err. */
 void api_pz_error(http_req *r, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/*
+ * The web console's data (api_console.c), admin keys only: GET
+ * /console/api/overview (decisions, rewards and acceptance per minute and
+ * agent version), /console/api/model (the learned values per state, per
+ * part of the state and over time) and /console/api/episodes (the latest
+ * decisions). Each reads the database on a connection of its own, never
+ * the writer's, with bounded queries.
+ */
+struct route; /* a row of api.c's route table */
+void api_console_overview(server *s, http_req *r, const struct route *rt, const api_tenant *t);
+void api_console_model(server *s, http_req *r, const struct route *rt, const api_tenant *t);
+void api_console_episodes(server *s, http_req *r, const struct route *rt, const api_tenant *t);
+
 /* GET /ready (api_health.c): 200 when the database answers and the writer runs, else 503. */
 void api_ready(server *s, http_req *r);
 

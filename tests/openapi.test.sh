@@ -173,7 +173,8 @@ check "every other route that takes a key takes Bearer or X-API-Key and document
 check "the public routes (security: []) are exactly the service and static ones" '
   [ .paths | to_entries[] | select(.value | to_entries | map(.value | objects | .security == [])
       | any) | .key ] | sort
-  == (["/is-alive","/ready","/metrics","/openapi.json","/docs","/docs/assets/{file}","/"] | sort)'
+  == (["/is-alive","/ready","/metrics","/openapi.json","/docs","/docs/assets/{file}","/console",
+       "/console/{file}","/"] | sort)'
 check "the security schemes are Bearer and X-API-Key" '
   .components.securitySchemes | (.bearerAuth.scheme == "bearer") and (.apiKeyHeader.in == "header") and (.apiKeyHeader.name == "X-API-Key")'
 check "Try it out targets the serving offerd" '.servers == [{"url": "/", "description": .servers[0].description}]'

@@ -1,0 +1,1005 @@
+/*
+ * api_console.c — the data behind the web console (share/console/, served at
+ * /console by api.c's static routes). Three admin-only GET endpoints:
+ *
+ *   /console/api/overview?minutes=N  decisions, rewards and acceptance per
+ *                                    minute, in total and per agent version
+ *   /console/api/model?minutes=N     the learned values (TB_POLICY): the best
+ *                                    offers per state and per part of the
+ *                                    state, and how each offer's reward moved
+ *   /console/api/episodes?limit=N    the latest decisions with their state,
+ *                                    eligible set, propensities, an
+ *                                    explanation from the values, and reward
+ *
+ * They read the database on a connection of their own (never the writer's,
+ * so a console never delays a commit), one request at a time, and every
+ * query is bounded: a window, or the latest episodes, read at most
+ * CONSOLE_SCAN_MAX of the newest rows, walked by the primary key, whatever
+ * the size of the tables (console_floor); the per-minute grouping happens
+ * in SQL. Timestamps come back as text in the store's own form (SQLite's
+ * "...T...Z", PostgreSQL's "... +00" in the session's time zone) and are
+ * read with their offset, so no statement needs a dialect of its own.
+ */
+#include "api.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "customer.h"
+#include "db.h"
+#include "log.h"
+#include "store.h"
+#include "util.h"
+#include "values.h"
+
+#define CONSOLE_MINUTES_DEFAULT 60
+#define CONSOLE_MINUTES_MAX 1440 /* a day of minutes */
+#define CONSOLE_SCAN_MAX 200000  /* newest episodes or rewards one window reads */
+#define CONSOLE_VERSIONS_MAX 16  /* agent versions charted; the rest are summed in "other" */
+#define CONSOLE_EPISODES_DEFAULT 50
+#define CONSOLE_EPISODES_MAX 200
+#define CONSOLE_POLICY_ROWS_MAX 20000 /* TB_POLICY rows read, the most observed first */
+#define CONSOLE_STATES_MAX 40         /* states listed, the most observed first */
+#define CONSOLE_BEST 3                /* best offers listed per state or feature value */
+#define CONSOLE_MOVED_MAX 6           /* offers whose movement is charted */
+#define CONSOLE_LOCK_SECONDS 5        /* a request waits this long for the connection */
+
+/* The console's connection, opened on first use and reopened after an error. */
+static pthread_mutex_t console_lock = PTHREAD_MUTEX_INITIALIZER;
+static store *console_db;
+static int console_eligibility = -1; /* tb_episodes.eligibility exists: 1, 0, -1 not asked */
+
+/* --- the connection ---------------------------------------------------------------- */
+
+/* Takes the connection (opening it when needed); replies 503 and returns non-zero when it cannot. */
+static int console_acquire(server *s, http_req *r)
+{
+	struct timespec until;
+	int rc;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += CONSOLE_LOCK_SECONDS;
+	rc = pthread_mutex_timedlock(&console_lock, &until);
+	if (rc != 0) {
+		api_error(r, ERR_UNAVAIL, NULL, "the console's database connection is busy; retry");
+		return ERR_UNAVAIL;
+	}
+	if (console_db == NULL && store_open(s->cfg->database_url, &console_db) != 0) {
+		console_db = NULL;
+		pthread_mutex_unlock(&console_lock);
+		api_error(r, ERR_UNAVAIL, NULL, "the console cannot connect to the database; retry");
+		return ERR_UNAVAIL;
+	}
+	return 0;
+}
+
+/* Gives the connection back; after a failed query it is closed, and the next request reopens it. */
+static void console_release(int rc)
+{
+	if (rc != 0 && console_db != NULL) {
+		log_msg(LOG_WARN, "console: query failed: %s", console_db->ops->errmsg(console_db));
+		store_close(console_db);
+		console_db = NULL;
+		console_eligibility = -1;
+	}
+	pthread_mutex_unlock(&console_lock);
+}
+
+static void console_reply(http_req *r, json_t *j)
+{
+	char *body = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	json_decref(j);
+	if (body == NULL) {
+		api_error(r, ERR_NOMEM, NULL, "the answer could not be written");
+		return;
+	}
+	http_add_header(r, "Cache-Control", "no-store");
+	http_reply(r, 200, "application/json", body, strlen(body));
+}
+
+/* The integer query parameter name in [min, max], dflt when absent; replies 400 and returns non-zero when bad. */
+static int console_query_int(http_req *r, const char *name, int64_t min, int64_t max, int64_t dflt,
+                             int64_t *out)
+{
+	const char *v = http_query(r, name);
+
+	*out = dflt;
+	if (v == NULL)
+		return 0;
+	if (util_strtonum(v, min, max, out) != 0) {
+		api_error(r, ERR_SYNTAX, name,
+		          "%s must be a whole number from %lld to %lld, got \"%.32s\"", name,
+		          (long long)min, (long long)max, v);
+		return ERR_SYNTAX;
+	}
+	return 0;
+}
+
+/* --- timestamps ------------------------------------------------------------------- */
+
+/* n decimal digits at p into *out; ERR_INVAL when one is not a digit. */
+static int console_digits(const char *p, size_t n, int *out)
+{
+	int v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)p[i]))
+			return ERR_INVAL;
+		v = v * 10 + (p[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/*
+ * Seconds since the epoch of a stored timestamp: "YYYY-MM-DD HH:MM:SS[.f]"
+ * with 'T' or ' ' between date and time, then "Z", "+HH", "+HH:MM", "-HH..."
+ * or nothing (UTC). Returns 0 or ERR_INVAL.
+ */
+static int console_ts_epoch(const char *t, int64_t *out)
+{
+	struct tm tm;
+	int y, mo, d, h, mi, sec = 0, oh = 0, om = 0;
+	const char *p;
+	size_t len = strlen(t);
+	time_t e;
+
+	if (len < 16 || console_digits(t, 4, &y) || t[4] != '-' || console_digits(t + 5, 2, &mo) ||
+	    t[7] != '-' || console_digits(t + 8, 2, &d) || (t[10] != 'T' && t[10] != ' ') ||
+	    console_digits(t + 11, 2, &h) || t[13] != ':' || console_digits(t + 14, 2, &mi))
+		return ERR_INVAL;
+	p = t + 16;
+	if (*p == ':') {
+		if (console_digits(p + 1, 2, &sec) != 0)
+			return ERR_INVAL;
+		p += 3;
+	}
+	if (*p == '.') {
+		p++;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	if (*p == '+' || *p == '-') {
+		int sign = *p == '-' ? -1 : 1;
+
+		if (console_digits(p + 1, 2, &oh) != 0)
+			return ERR_INVAL;
+		if (p[3] == ':' && console_digits(p + 4, 2, &om) != 0)
+			return ERR_INVAL;
+		oh *= sign;
+		om *= sign;
+	} else if (*p != '\0' && *p != 'Z') {
+		return ERR_INVAL;
+	}
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	e = timegm(&tm);
+	if (e == (time_t)-1)
+		return ERR_INVAL;
+	*out = (int64_t)e - (int64_t)oh * 3600 - (int64_t)om * 60;
+	return 0;
+}
+
+static void console_iso(int64_t epoch, char out[32])
+{
+	struct tm tm;
+	time_t t = (time_t)epoch;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* A window of whole minutes ending with the current one. */
+typedef struct console_window {
+	int64_t minutes;
+	int64_t start; /* epoch seconds of the first minute */
+	char from[32]; /* start, ISO 8601, for the queries */
+} console_window;
+
+static void console_window_init(console_window *w, int64_t minutes)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	w->minutes = minutes;
+	w->start = (now / 60 + 1 - minutes) * 60;
+	console_iso(w->start, w->from);
+}
+
+/* The minute index of a stored timestamp in w, or -1 outside it (or unreadable). */
+static int64_t console_window_index(const console_window *w, const char *ts)
+{
+	int64_t e;
+	int64_t i;
+
+	if (ts == NULL || console_ts_epoch(ts, &e) != 0)
+		return -1;
+	i = (e - w->start) / 60;
+	if (e < w->start || i >= w->minutes)
+		return -1;
+	return i;
+}
+
+static json_t *console_times(const console_window *w)
+{
+	json_t *a = json_array();
+
+	for (int64_t i = 0; i < w->minutes; i++)
+		json_array_append_new(a, json_integer(w->start + i * 60));
+	return a;
+}
+
+static double console_num(const char *v)
+{
+	double d = 0;
+
+	if (v == NULL || util_strtod(v, -1e300, 1e300, &d) != 0)
+		return 0;
+	return d;
+}
+
+/* Row: the newest id; *arg becomes it less CONSOLE_SCAN_MAX (at least 0). */
+static int floor_row(void *arg, int ncols, const char *const *vals)
+{
+	int64_t *lo = arg;
+	int64_t max = 0;
+
+	(void)ncols;
+	if (vals[0] != NULL && util_strtonum(vals[0], 0, INT64_MAX, &max) != 0)
+		return ERR_IO;
+	*lo = max > CONSOLE_SCAN_MAX ? max - CONSOLE_SCAN_MAX : 0;
+	return 0;
+}
+
+/*
+ * The id above which a query reads the rows of a table (sql: "SELECT
+ * MAX(id) FROM ..."), as text for its parameter: the newest id less
+ * CONSOLE_SCAN_MAX. The queries walk the primary key from there, and test
+ * the company as "company || '' = $1" so that no store plans them with
+ * the (company, ...) index instead, which would read every row of the
+ * company. Called with the connection held.
+ */
+static int console_floor(const char *sql, char out[24])
+{
+	int64_t lo = 0;
+	int rc = store_exec(console_db, sql, 0, NULL, floor_row, &lo);
+
+	snprintf(out, 24, "%lld", (long long)lo);
+	return rc;
+}
+
+#define FLOOR_EPISODES "SELECT MAX(id) FROM tb_episodes"
+#define FLOOR_REWARDS "SELECT MAX(id) FROM tb_rewards"
+
+/* --- GET /console/api/overview ------------------------------------------------------ */
+
+typedef struct overview_series {
+	char version[DB_VERSION_MAX];
+	int64_t *decisions;
+	int64_t *rewards;
+	int64_t *accepted;
+} overview_series;
+
+typedef struct overview {
+	console_window w;
+	overview_series total;
+	overview_series versions[CONSOLE_VERSIONS_MAX + 1]; /* the last one is "other" */
+	size_t nversions;
+	int err;
+} overview;
+
+static int series_init(overview_series *x, const char *version, int64_t minutes)
+{
+	util_strlcpy(x->version, version, sizeof(x->version));
+	x->decisions = xcalloc((size_t)minutes, sizeof(int64_t));
+	x->rewards = xcalloc((size_t)minutes, sizeof(int64_t));
+	x->accepted = xcalloc((size_t)minutes, sizeof(int64_t));
+	return 0;
+}
+
+static void series_free(overview_series *x)
+{
+	free(x->decisions);
+	free(x->rewards);
+	free(x->accepted);
+}
+
+/* The series of version (created when new; past CONSOLE_VERSIONS_MAX, "other"). */
+static overview_series *overview_version(overview *o, const char *version)
+{
+	size_t i;
+
+	if (version == NULL)
+		version = "(none)";
+	for (i = 0; i < o->nversions; i++) {
+		if (strcmp(o->versions[i].version, version) == 0)
+			return &o->versions[i];
+	}
+	if (o->nversions == CONSOLE_VERSIONS_MAX) {
+		overview_series *other = &o->versions[CONSOLE_VERSIONS_MAX];
+
+		if (other->decisions == NULL && series_init(other, "other", o->w.minutes) != 0)
+			return NULL;
+		return other;
+	}
+	if (series_init(&o->versions[o->nversions], version, o->w.minutes) != 0)
+		return NULL;
+	return &o->versions[o->nversions++];
+}
+
+/* Rows: first timestamp of the minute, agent version, decisions. */
+static int overview_decision_row(void *arg, int ncols, const char *const *vals)
+{
+	overview *o = arg;
+	int64_t i = console_window_index(&o->w, vals[0]);
+	overview_series *v;
+	int64_t n;
+
+	(void)ncols;
+	if (i < 0)
+		return 0;
+	v = overview_version(o, vals[1]);
+	if (v == NULL)
+		return ERR_NOMEM;
+	n = (int64_t)console_num(vals[2]);
+	v->decisions[i] += n;
+	o->total.decisions[i] += n;
+	return 0;
+}
+
+/* Rows: first timestamp of the minute, agent version, rewards, accepted. */
+static int overview_reward_row(void *arg, int ncols, const char *const *vals)
+{
+	overview *o = arg;
+	int64_t i = console_window_index(&o->w, vals[0]);
+	overview_series *v;
+	int64_t n;
+	int64_t a;
+
+	(void)ncols;
+	if (i < 0)
+		return 0;
+	v = overview_version(o, vals[1]);
+	if (v == NULL)
+		return ERR_NOMEM;
+	n = (int64_t)console_num(vals[2]);
+	a = (int64_t)console_num(vals[3]);
+	v->rewards[i] += n;
+	v->accepted[i] += a;
+	o->total.rewards[i] += n;
+	o->total.accepted[i] += a;
+	return 0;
+}
+
+static json_t *ints_json(const int64_t *x, int64_t n, int64_t *sum)
+{
+	json_t *a = json_array();
+
+	*sum = 0;
+	for (int64_t i = 0; i < n; i++) {
+		json_array_append_new(a, json_integer((json_int_t)x[i]));
+		*sum += x[i];
+	}
+	return a;
+}
+
+static json_t *series_json(const overview_series *x, int64_t minutes)
+{
+	json_t *j = json_object();
+	json_t *acc = json_array();
+	int64_t d, rw, ac;
+
+	json_object_set_new(j, "version", json_string(x->version));
+	json_object_set_new(j, "decisions", ints_json(x->decisions, minutes, &d));
+	json_object_set_new(j, "rewards", ints_json(x->rewards, minutes, &rw));
+	json_object_set_new(j, "accepted", ints_json(x->accepted, minutes, &ac));
+	/* Acceptance per minute: accepted / rewarded, null in a minute without rewards. */
+	for (int64_t i = 0; i < minutes; i++)
+		json_array_append_new(acc, x->rewards[i] > 0 ? json_real((double)x->accepted[i] /
+		                                                         (double)x->rewards[i])
+		                                             : json_null());
+	json_object_set_new(j, "acceptance", acc);
+	json_object_set_new(j, "totals",
+	                    json_pack("{sIsIsIso}", "decisions", (json_int_t)d, "rewards",
+	                              (json_int_t)rw, "accepted", (json_int_t)ac, "acceptance",
+	                              rw > 0 ? json_real((double)ac / (double)rw) : json_null()));
+	return j;
+}
+
+static const char overview_decisions_sql[] =
+    "SELECT MIN(CAST(e.last_update AS TEXT)), e.agent_version, COUNT(*) FROM tb_episodes e"
+    " WHERE e.id > CAST($3 AS BIGINT) AND e.company || '' = $1 AND e.last_update >= $2"
+    " GROUP BY substr(CAST(e.last_update AS TEXT), 1, 16), e.agent_version";
+
+static const char overview_rewards_sql[] =
+    "SELECT MIN(CAST(r.last_update AS TEXT)), e.agent_version, COUNT(*),"
+    " SUM(CASE WHEN r.accepted_offer THEN 1 ELSE 0 END)"
+    " FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id"
+    " WHERE r.id > CAST($3 AS BIGINT) AND r.company || '' = $1 AND r.last_update >= $2"
+    " GROUP BY substr(CAST(r.last_update AS TEXT), 1, 16), e.agent_version";
+
+void api_console_overview(server *s, http_req *r, const struct route *rt, const api_tenant *t)
+{
+	overview *o = NULL;
+	int64_t minutes;
+	char scan[24];
+	const char *p[3];
+	json_t *j = NULL;
+	json_t *vs;
+	int rc;
+
+	(void)rt;
+	if (console_query_int(r, "minutes", 1, CONSOLE_MINUTES_MAX, CONSOLE_MINUTES_DEFAULT, &minutes) !=
+	    0)
+		return;
+	o = xcalloc(1, sizeof(*o));
+	console_window_init(&o->w, minutes);
+	if (series_init(&o->total, "all", minutes) != 0) {
+		api_error(r, ERR_NOMEM, NULL, "out of memory");
+		goto out;
+	}
+	p[0] = t->company;
+	p[1] = o->w.from;
+	p[2] = scan;
+	if (console_acquire(s, r) != 0)
+		goto out;
+	rc = console_floor(FLOOR_EPISODES, scan);
+	if (rc == 0)
+		rc = store_exec(console_db, overview_decisions_sql, 3, p, overview_decision_row, o);
+	if (rc == 0)
+		rc = console_floor(FLOOR_REWARDS, scan);
+	if (rc == 0)
+		rc = store_exec(console_db, overview_rewards_sql, 3, p, overview_reward_row, o);
+	console_release(rc == ERR_NOMEM ? 0 : rc);
+	if (rc != 0) {
+		api_error(r, rc == ERR_NOMEM ? ERR_NOMEM : ERR_UNAVAIL, NULL,
+		          "the console could not read the decisions; retry");
+		goto out;
+	}
+	j = json_object();
+	json_object_set_new(j, "company", json_string(t->company));
+	json_object_set_new(j, "minutes", json_integer((json_int_t)minutes));
+	json_object_set_new(j, "from", json_string(o->w.from));
+	json_object_set_new(j, "scan_max", json_integer(CONSOLE_SCAN_MAX));
+	json_object_set_new(j, "time", console_times(&o->w));
+	json_object_set_new(j, "all", series_json(&o->total, minutes));
+	vs = json_array();
+	for (size_t i = 0; i < o->nversions; i++)
+		json_array_append_new(vs, series_json(&o->versions[i], minutes));
+	if (o->versions[CONSOLE_VERSIONS_MAX].decisions != NULL)
+		json_array_append_new(vs, series_json(&o->versions[CONSOLE_VERSIONS_MAX], minutes));
+	json_object_set_new(j, "versions", vs);
+	console_reply(r, j);
+out:
+	if (o != NULL) {
+		series_free(&o->total);
+		for (size_t i = 0; i <= CONSOLE_VERSIONS_MAX; i++)
+			series_free(&o->versions[i]);
+		free(o);
+	}
+}
+
+/* --- GET /console/api/model ------------------------------------------------------- */
+
+/*
+ * The learned values, aggregated in jansson objects used as hash tables:
+ * a cell is [n, reward_sum, prior weight, prior value x weight], and an
+ * offer's value is (reward_sum + prior) / (n + prior weight), as values.c
+ * reads it.
+ */
+static const char *const model_parts[] = {"segment", "month", "half", "weekday"};
+
+typedef struct model_acc {
+	json_t *states;   /* state -> offer -> cell */
+	json_t *parts[4]; /* model_parts[i]: value -> offer -> cell */
+	json_t *offers;   /* offer -> cell */
+	size_t rows;
+} model_acc;
+
+static void cell_add(json_t *map, const char *key, const char *offer, const double add[4])
+{
+	json_t *offers = json_object_get(map, key);
+	json_t *cell;
+
+	if (offers == NULL) {
+		offers = json_object();
+		json_object_set_new(map, key, offers);
+	}
+	cell = offer != NULL ? json_object_get(offers, offer) : offers;
+	if (offer != NULL && cell == NULL) {
+		cell = json_pack("[ffff]", 0.0, 0.0, 0.0, 0.0);
+		json_object_set_new(offers, offer, cell);
+	}
+	for (size_t i = 0; i < 4; i++)
+		json_real_set(json_array_get(cell, i),
+		              json_real_value(json_array_get(cell, i)) + add[i]);
+}
+
+static double cell_n(const json_t *cell)
+{
+	return json_real_value(json_array_get(cell, 0));
+}
+
+static double cell_value(const json_t *cell)
+{
+	double w = cell_n(cell) + json_real_value(json_array_get(cell, 2));
+
+	if (w <= 0)
+		return 0;
+	return (json_real_value(json_array_get(cell, 1)) + json_real_value(json_array_get(cell, 3))) / w;
+}
+
+/* Rows: state_key, offer, n, reward_sum, prior_value, prior_weight. */
+static int model_row(void *arg, int ncols, const char *const *vals)
+{
+	model_acc *m = arg;
+	char part[CUSTOMER_STATE_KEY_MAX];
+	const char *key = vals[0];
+	const char *offer = vals[1];
+	double pw = console_num(vals[5]);
+	double add[4] = {console_num(vals[2]), console_num(vals[3]), pw, console_num(vals[4]) * pw};
+
+	(void)ncols;
+	if (key == NULL || offer == NULL)
+		return 0;
+	m->rows++;
+	cell_add(m->states, key, offer, add);
+	cell_add(m->offers, "all", offer, add);
+	/* A state key is Segment_Month_Half_Weekday: each part is a feature of the state. */
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(model_parts) && *key != '\0'; i++) {
+		size_t n = strcspn(key, "_");
+
+		if (n >= sizeof(part))
+			break;
+		memcpy(part, key, n);
+		part[n] = '\0';
+		cell_add(m->parts[i], part, offer, add);
+		key += n;
+		if (*key == '_')
+			key++;
+	}
+	return 0;
+}
+
+typedef struct ranked {
+	const char *key;
+	json_t *cell;
+	double sort;
+} ranked;
+
+static int ranked_desc(const void *a, const void *b)
+{
+	double x = ((const ranked *)a)->sort;
+	double y = ((const ranked *)b)->sort;
+
+	if (x != y)
+		return x < y ? 1 : -1;
+	return strcmp(((const ranked *)a)->key, ((const ranked *)b)->key);
+}
+
+/* offers (offer -> cell) as a list, best value first, with n and value. */
+static json_t *offers_best(server *s, const char *company, json_t *offers, size_t max, double *total)
+{
+	size_t n = json_object_size(offers);
+	ranked *rk = xcalloc(n ? n : 1, sizeof(*rk));
+	const char *offer;
+	json_t *cell;
+	json_t *a = json_array();
+	size_t k = 0;
+
+	*total = 0;
+	json_object_foreach(offers, offer, cell) {
+		rk[k].key = offer;
+		rk[k].cell = cell;
+		rk[k].sort = cell_value(cell);
+		*total += cell_n(cell);
+		k++;
+	}
+	qsort(rk, k, sizeof(*rk), ranked_desc);
+	for (size_t i = 0; i < k && i < max; i++) {
+		char name[256];
+		json_t *o = json_object();
+
+		json_object_set_new(o, "offer", json_string(rk[i].key));
+		if (api_product_name(s, company, rk[i].key, name, sizeof(name)))
+			json_object_set_new(o, "name", json_string(name));
+		json_object_set_new(o, "value", json_real(rk[i].sort));
+		json_object_set_new(o, "n", json_real(cell_n(rk[i].cell)));
+		json_array_append_new(a, o);
+	}
+	free(rk);
+	return a;
+}
+
+/* map (key -> offer -> cell) as [{name: key, n, best}], the most observed first, at most max. */
+static json_t *groups_json(server *s, const char *company, json_t *map, const char *name, size_t max)
+{
+	size_t n = json_object_size(map);
+	ranked *rk = xcalloc(n ? n : 1, sizeof(*rk));
+	const char *key;
+	json_t *offers;
+	json_t *a = json_array();
+	size_t k = 0;
+
+	json_object_foreach(map, key, offers) {
+		double total = 0;
+		const char *o;
+		json_t *cell;
+
+		json_object_foreach(offers, o, cell)
+			total += cell_n(cell);
+		rk[k].key = key;
+		rk[k].cell = offers;
+		rk[k].sort = total;
+		k++;
+	}
+	qsort(rk, k, sizeof(*rk), ranked_desc);
+	for (size_t i = 0; i < k && i < max; i++) {
+		double total;
+		json_t *g = json_object();
+
+		json_object_set_new(g, name, json_string(rk[i].key));
+		json_object_set_new(g, "best",
+		                    offers_best(s, company, rk[i].cell, CONSOLE_BEST, &total));
+		json_object_set_new(g, "n", json_real(total));
+		json_array_append_new(a, g);
+	}
+	free(rk);
+	return a;
+}
+
+/* How the first-slot reward of each offer moved: per minute, rewards and their sum. */
+typedef struct moved {
+	console_window w;
+	json_t *offers; /* offer -> [[n per minute], [sum per minute]] */
+} moved;
+
+/* Rows: first timestamp of the minute, offer shown first, rewards, their sum. */
+static int moved_row(void *arg, int ncols, const char *const *vals)
+{
+	moved *m = arg;
+	int64_t i = console_window_index(&m->w, vals[0]);
+	json_t *x;
+
+	(void)ncols;
+	if (i < 0 || vals[1] == NULL)
+		return 0;
+	x = json_object_get(m->offers, vals[1]);
+	if (x == NULL) {
+		json_t *n = json_array();
+		json_t *sum = json_array();
+
+		for (int64_t k = 0; k < m->w.minutes; k++) {
+			json_array_append_new(n, json_real(0));
+			json_array_append_new(sum, json_real(0));
+		}
+		x = json_pack("[oo]", n, sum);
+		json_object_set_new(m->offers, vals[1], x);
+	}
+	for (size_t c = 0; c < 2; c++) {
+		json_t *v = json_array_get(json_array_get(x, c), (size_t)i);
+
+		json_real_set(v, json_real_value(v) + console_num(vals[2 + c]));
+	}
+	return 0;
+}
+
+/* The charted offers (the most rewarded), each with its running mean reward per minute. */
+static json_t *moved_json(server *s, const char *company, moved *m)
+{
+	size_t n = json_object_size(m->offers);
+	ranked *rk = xcalloc(n ? n : 1, sizeof(*rk));
+	const char *offer;
+	json_t *x;
+	json_t *out = json_object();
+	json_t *list = json_array();
+	size_t k = 0;
+
+	json_object_foreach(m->offers, offer, x) {
+		double total = 0;
+
+		for (int64_t i = 0; i < m->w.minutes; i++)
+			total += json_real_value(json_array_get(json_array_get(x, 0), (size_t)i));
+		rk[k].key = offer;
+		rk[k].cell = x;
+		rk[k].sort = total;
+		k++;
+	}
+	qsort(rk, k, sizeof(*rk), ranked_desc);
+	for (size_t i = 0; i < k && i < CONSOLE_MOVED_MAX; i++) {
+		json_t *o = json_object();
+		json_t *vals = json_array();
+		json_t *counts = json_array();
+		double cn = 0, cs = 0;
+		char name[256];
+
+		for (int64_t t = 0; t < m->w.minutes; t++) {
+			double dn = json_real_value(
+			    json_array_get(json_array_get(rk[i].cell, 0), (size_t)t));
+
+			cn += dn;
+			cs += json_real_value(json_array_get(json_array_get(rk[i].cell, 1), (size_t)t));
+			json_array_append_new(counts, json_integer((json_int_t)dn));
+			json_array_append_new(vals, cn > 0 ? json_real(cs / cn) : json_null());
+		}
+		json_object_set_new(o, "offer", json_string(rk[i].key));
+		if (api_product_name(s, company, rk[i].key, name, sizeof(name)))
+			json_object_set_new(o, "name", json_string(name));
+		json_object_set_new(o, "rewards", counts);
+		json_object_set_new(o, "value", vals);
+		json_array_append_new(list, o);
+	}
+	free(rk);
+	json_object_set_new(out, "minutes", json_integer((json_int_t)m->w.minutes));
+	json_object_set_new(out, "time", console_times(&m->w));
+	json_object_set_new(out, "offers", list);
+	return out;
+}
+
+static const char model_policy_sql[] =
+    "SELECT state_key, offer, n, reward_sum, prior_value, prior_weight FROM tb_policy"
+    " WHERE company = $1 ORDER BY n DESC LIMIT CAST($2 AS INTEGER)";
+
+static const char model_moved_sql[] =
+    "SELECT MIN(CAST(r.last_update AS TEXT)), e.predicted_offer_1, COUNT(*),"
+    " SUM(COALESCE(r.reward_1, 0)) FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id"
+    " WHERE r.id > CAST($3 AS BIGINT) AND r.company || '' = $1 AND r.last_update >= $2"
+    " GROUP BY substr(CAST(r.last_update AS TEXT), 1, 16), e.predicted_offer_1";
+
+void api_console_model(server *s, http_req *r, const struct route *rt, const api_tenant *t)
+{
+	model_acc m;
+	moved mv;
+	int64_t minutes;
+	char rows_max[24];
+	char scan[24];
+	const char *pp[2];
+	const char *pm[3];
+	json_t *j;
+	json_t *features;
+	json_t *all;
+	double total;
+	int rc;
+
+	(void)rt;
+	if (console_query_int(r, "minutes", 1, CONSOLE_MINUTES_MAX, CONSOLE_MINUTES_DEFAULT, &minutes) !=
+	    0)
+		return;
+	memset(&m, 0, sizeof(m));
+	memset(&mv, 0, sizeof(mv));
+	m.states = json_object();
+	m.offers = json_object();
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(m.parts); i++)
+		m.parts[i] = json_object();
+	console_window_init(&mv.w, minutes);
+	mv.offers = json_object();
+	snprintf(rows_max, sizeof(rows_max), "%d", CONSOLE_POLICY_ROWS_MAX);
+	pp[0] = t->company;
+	pp[1] = rows_max;
+	pm[0] = t->company;
+	pm[1] = mv.w.from;
+	pm[2] = scan;
+	if (console_acquire(s, r) != 0)
+		goto out;
+	rc = store_exec(console_db, model_policy_sql, 2, pp, model_row, &m);
+	if (rc == 0)
+		rc = console_floor(FLOOR_REWARDS, scan);
+	if (rc == 0)
+		rc = store_exec(console_db, model_moved_sql, 3, pm, moved_row, &mv);
+	console_release(rc);
+	if (rc != 0) {
+		api_error(r, ERR_UNAVAIL, NULL, "the console could not read the model; retry");
+		goto out;
+	}
+	j = json_object();
+	json_object_set_new(j, "company", json_string(t->company));
+	json_object_set_new(j, "rows", json_integer((json_int_t)m.rows));
+	json_object_set_new(j, "truncated", json_boolean(m.rows >= CONSOLE_POLICY_ROWS_MAX));
+	all = json_object_get(m.offers, "all");
+	json_object_set_new(j, "offers",
+	                    all != NULL ? offers_best(s, t->company, all, SIZE_MAX, &total)
+	                                : json_array());
+	json_object_set_new(j, "states",
+	                    groups_json(s, t->company, m.states, "state", CONSOLE_STATES_MAX));
+	features = json_array();
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(model_parts); i++)
+		json_array_append_new(features,
+		                      json_pack("{ssso}", "feature", model_parts[i], "values",
+		                                groups_json(s, t->company, m.parts[i], "value", 64)));
+	json_object_set_new(j, "features", features);
+	json_object_set_new(j, "moved", moved_json(s, t->company, &mv));
+	console_reply(r, j);
+out:
+	json_decref(m.states);
+	json_decref(m.offers);
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(m.parts); i++)
+		json_decref(m.parts[i]);
+	json_decref(mv.offers);
+}
+
+/* --- GET /console/api/episodes ---------------------------------------------------- */
+
+typedef struct episodes {
+	server *s;
+	const char *company;
+	json_t *list;
+	int eligibility; /* the rows carry tb_episodes.eligibility last */
+} episodes;
+
+/* JSON text parsed, or the text itself when it is not JSON (NULL: null). */
+static json_t *json_or_text(const char *text)
+{
+	json_t *j;
+
+	if (text == NULL)
+		return json_null();
+	j = json_loads(text, JSON_DECODE_ANY, NULL);
+	if (j == NULL)
+		j = json_string(text);
+	return j != NULL ? j : json_null();
+}
+
+static json_t *num_or_null(const char *v)
+{
+	return v != NULL ? json_real(console_num(v)) : json_null();
+}
+
+static const char *const level_names[] = {"state", "segment", "company", "none"};
+
+/*
+ * Rows: id, customer_id, states, state_key, policy, agent_version, epsilon,
+ * offer 1..3, propensity 1..3, request_timestamp, last_update, rewarded,
+ * accepted, accepted_offer_id, reward 1..3, source [, eligibility].
+ */
+static int episode_row(void *arg, int ncols, const char *const *vals)
+{
+	episodes *e = arg;
+	json_t *j = json_object();
+	json_t *shown = json_array();
+	json_t *expl = json_array();
+	const char *offers[OFFERS_SHOWN];
+	vstats st[OFFERS_SHOWN];
+	int level[OFFERS_SHOWN];
+	char segment[CUSTOMER_SEGMENT_MAX];
+	size_t n = 0;
+	int64_t id = 0;
+
+	(void)ncols;
+	if (vals[0] != NULL)
+		util_strtonum(vals[0], 0, INT64_MAX, &id);
+	json_object_set_new(j, "id", json_integer((json_int_t)id));
+	json_object_set_new(j, "customer_id", vals[1] ? json_string(vals[1]) : json_null());
+	json_object_set_new(j, "time", vals[14] ? json_string(vals[14]) : json_null());
+	json_object_set_new(j, "request_timestamp", vals[13] ? json_string(vals[13]) : json_null());
+	json_object_set_new(j, "state_key", vals[3] ? json_string(vals[3]) : json_null());
+	json_object_set_new(j, "policy", vals[4] ? json_string(vals[4]) : json_null());
+	json_object_set_new(j, "agent_version", vals[5] ? json_string(vals[5]) : json_null());
+	json_object_set_new(j, "epsilon", num_or_null(vals[6]));
+	json_object_set_new(j, "states", json_or_text(vals[2]));
+	segment[0] = '\0';
+	if (vals[3] != NULL)
+		customer_state_segment(vals[3], segment, sizeof(segment));
+	for (size_t i = 0; i < OFFERS_SHOWN; i++) {
+		if (vals[7 + i] == NULL)
+			break;
+		offers[n++] = vals[7 + i];
+	}
+	/* The explanation a logged decision can still be given: the learned value
+	 * of each shown offer in its state now, and where it came from. */
+	if (n > 0 && vals[3] != NULL)
+		values_lookup(e->s->vals, e->company, vals[3], segment, offers, n, st, level);
+	for (size_t i = 0; i < n; i++) {
+		char name[256];
+		json_t *o = json_object();
+
+		json_object_set_new(o, "offer", json_string(offers[i]));
+		if (api_product_name(e->s, e->company, offers[i], name, sizeof(name)))
+			json_object_set_new(o, "name", json_string(name));
+		json_object_set_new(o, "propensity", num_or_null(vals[10 + i]));
+		json_array_append_new(shown, o);
+		if (vals[3] == NULL)
+			continue;
+		o = json_object();
+		json_object_set_new(o, "offer", json_string(offers[i]));
+		json_object_set_new(o, "value", json_real(values_mean(&st[i], 0)));
+		json_object_set_new(o, "n", json_real(st[i].n));
+		json_object_set_new(o, "from",
+		                    json_string(
+		                        level_names[level[i] < 0 || level[i] > 3 ? 3 : level[i]]));
+		json_array_append_new(expl, o);
+	}
+	json_object_set_new(j, "shown", shown);
+	json_object_set_new(j, "explanation", expl);
+	if (vals[15] != NULL && db_bool(vals[15])) {
+		json_t *rw = json_object();
+
+		json_object_set_new(rw, "accepted", json_boolean(vals[16] != NULL && db_bool(vals[16])));
+		json_object_set_new(rw, "accepted_offer",
+		                    vals[17] ? json_string(vals[17]) : json_null());
+		json_object_set_new(rw, "rewards",
+		                    json_pack("[ooo]", num_or_null(vals[18]), num_or_null(vals[19]),
+		                              num_or_null(vals[20])));
+		json_object_set_new(rw, "source", vals[21] ? json_string(vals[21]) : json_null());
+		json_object_set_new(j, "reward", rw);
+	} else {
+		json_object_set_new(j, "reward", json_null());
+	}
+	json_object_set_new(j, "eligibility", e->eligibility ? json_or_text(vals[22]) : json_null());
+	json_array_append_new(e->list, j);
+	return 0;
+}
+
+#define EPISODES_COLS                                                                              \
+	"SELECT e.id, e.customer_id, e.states, e.state_key, e.policy, e.agent_version, e.epsilon," \
+	" e.predicted_offer_1, e.predicted_offer_2, e.predicted_offer_3, e.propensity_1,"          \
+	" e.propensity_2, e.propensity_3, e.request_timestamp, CAST(e.last_update AS TEXT),"       \
+	" CASE WHEN r.id IS NULL THEN 0 ELSE 1 END, r.accepted_offer, r.accepted_offer_id,"        \
+	" r.reward_1, r.reward_2, r.reward_3, r.source"
+#define EPISODES_FROM                                                       \
+	" FROM tb_episodes e LEFT JOIN tb_rewards r ON r.episode_id = e.id" \
+	" WHERE e.id > CAST($3 AS BIGINT) AND e.company || '' = $1"         \
+	" ORDER BY e.id DESC LIMIT CAST($2 AS INTEGER)"
+
+static const char episodes_sql[] = EPISODES_COLS EPISODES_FROM;
+static const char episodes_elig_sql[] = EPISODES_COLS ", e.eligibility" EPISODES_FROM;
+
+void api_console_episodes(server *s, http_req *r, const struct route *rt, const api_tenant *t)
+{
+	episodes e;
+	int64_t limit;
+	char lim[24];
+	char scan[24];
+	const char *p[3];
+	json_t *j;
+	int rc;
+
+	(void)rt;
+	if (console_query_int(r, "limit", 1, CONSOLE_EPISODES_MAX, CONSOLE_EPISODES_DEFAULT, &limit) !=
+	    0)
+		return;
+	memset(&e, 0, sizeof(e));
+	e.s = s;
+	e.company = t->company;
+	e.list = json_array();
+	snprintf(lim, sizeof(lim), "%lld", (long long)limit);
+	p[0] = t->company;
+	p[1] = lim;
+	p[2] = scan;
+	if (console_acquire(s, r) != 0)
+		goto out;
+	/* tb_episodes.eligibility comes with the rules (a later migration): asked once per connection. */
+	if (console_eligibility < 0)
+		console_eligibility = store_exec(console_db,
+		                                 "SELECT eligibility FROM tb_episodes WHERE 1 = 0", 0,
+		                                 NULL, NULL, NULL) == 0;
+	e.eligibility = console_eligibility;
+	rc = console_floor(FLOOR_EPISODES, scan);
+	if (rc == 0)
+		rc = store_exec(console_db, e.eligibility ? episodes_elig_sql : episodes_sql, 3, p,
+		                episode_row, &e);
+	console_release(rc);
+	if (rc != 0) {
+		api_error(r, ERR_UNAVAIL, NULL, "the console could not read the episodes; retry");
+		goto out;
+	}
+	j = json_object();
+	json_object_set_new(j, "company", json_string(t->company));
+	json_object_set_new(j, "limit", json_integer((json_int_t)limit));
+	json_object_set_new(j, "eligibility_recorded", json_boolean(e.eligibility));
+	json_object_set_new(j, "episodes", e.list);
+	e.list = NULL;
+	console_reply(r, j);
+out:
+	json_decref(e.list);
+}
