@@ -242,9 +242,9 @@ int contact_shown(contact_book *b, const char *company, const char *customer, in
 }
 
 int contact_accepted(contact_book *b, const char *company, const char *customer, int64_t episode,
-                     double t, const char *offer)
+                     double t, const char *const *offers, size_t n)
 {
-	return record(b, company, customer, EV_ACCEPTED, episode, t, &offer, 1);
+	return record(b, company, customer, EV_ACCEPTED, episode, t, offers, n);
 }
 
 static int event_has(const contact_event *e, int32_t offer)

@@ -41,9 +41,12 @@ void contact_free(contact_book *b);
  */
 int contact_shown(contact_book *b, const char *company, const char *customer, int64_t episode, double t,
                   const char *const *offers, size_t n);
-/* Records that the customer accepted `offer` of episode `episode` at time t. */
+/*
+ * Records that the customer accepted offers[0..n) of episode `episode` at
+ * time t (one offer when the client named it, else every offer shown).
+ */
 int contact_accepted(contact_book *b, const char *company, const char *customer, int64_t episode,
-                     double t, const char *offer);
+                     double t, const char *const *offers, size_t n);
 
 /*
  * Checks the contact lines of r for the customer at time now: for every

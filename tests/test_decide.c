@@ -87,7 +87,7 @@ static void test_episode_fields(void **state)
 		rng_seed(&r1, 42 + i);
 		rng_seed(&r2, 42 + i);
 		assert_int_equal(agent_decide(&conf, v, &r1, company, &req, NULL, &want), 0);
-		assert_int_equal(decide_episode(&conf, v, &r2, company, &req, NULL, &res, &ep), 0);
+		assert_int_equal(decide_episode(&conf, v, &r2, company, &req, NULL, NULL, &res, &ep), 0);
 		assert_int_equal(res.dec.n, want.n);
 		assert_int_equal(res.dec.n, OFFERS_SHOWN);
 		/* The caller's buffers may change or go: the episode has its own copies. */
@@ -141,7 +141,7 @@ static void test_fewer_than_three(void **state)
 	      &req);
 	conf_of(POLICY_RANDOM, &conf);
 	rng_seed(&r, 7);
-	assert_int_equal(decide_episode(&conf, v, &r, "B", &req, NULL, &res, &ep), 0);
+	assert_int_equal(decide_episode(&conf, v, &r, "B", &req, NULL, NULL, &res, &ep), 0);
 	assert_int_equal(res.dec.n, 1);
 	assert_string_equal(ep.offers[0], "OFFER_7");
 	assert_true(ep.propensity[0] == 1.0);
@@ -166,7 +166,7 @@ static void test_rfm_segment(void **state)
 	parse(brief_body, &req);
 	conf_of(POLICY_WEIGHTED, &conf);
 	rng_seed(&r, 1);
-	assert_int_equal(decide_episode(&conf, v, &r, "A", &req, "Champions", &res, &ep), 0);
+	assert_int_equal(decide_episode(&conf, v, &r, "A", &req, "Champions", NULL, &res, &ep), 0);
 	assert_string_equal(ep.state_key, "Champions_January_0_Saturday");
 	request_predict_free(&req);
 	values_free(v);
@@ -190,14 +190,14 @@ static void test_errors(void **state)
 	memset(company, 'c', sizeof(company) - 1);
 	company[sizeof(company) - 1] = '\0';
 	memset(&ep, 0xff, sizeof(ep));
-	assert_int_equal(decide_episode(&conf, v, &r, company, &req, NULL, &res, &ep), ERR_RANGE);
+	assert_int_equal(decide_episode(&conf, v, &r, company, &req, NULL, NULL, &res, &ep), ERR_RANGE);
 	assert_null(ep.company);
 	assert_null(ep.offers[0]);
 	for (size_t i = 0; i < req.n_offers; i++)
 		req.allowed[i] = 0;
 	req.n_allowed = 0;
 	memset(&ep, 0xff, sizeof(ep));
-	assert_int_equal(decide_episode(&conf, v, &r, "A", &req, NULL, &res, &ep), ERR_INVAL);
+	assert_int_equal(decide_episode(&conf, v, &r, "A", &req, NULL, NULL, &res, &ep), ERR_INVAL);
 	assert_null(ep.company);
 	assert_null(ep.offers[0]);
 	request_predict_free(&req);
@@ -236,7 +236,7 @@ static void test_writer_stores_it(void **state)
 	rng_seed(&r, 5);
 	memset(&op, 0, sizeof(op));
 	op.kind = WOP_EPISODE;
-	assert_int_equal(decide_episode(&conf, v, &r, "A", &req, NULL, &res, &op.ep), 0);
+	assert_int_equal(decide_episode(&conf, v, &r, "A", &req, NULL, NULL, &res, &op.ep), 0);
 	assert_int_equal(writer_run_batch(s, v, &conf, &op), 0);
 	assert_int_equal(op.rc, 0);
 	assert_true(op.ep.id > 0);
