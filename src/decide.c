@@ -85,6 +85,37 @@ static char *eligibility_json(const predict_req *req, const unsigned char *eligi
 	return buf_steal(&b);
 }
 
+/*
+ * The states the rules read: the request's, or for a Personalizer rank
+ * (whose episode keeps {"contextFeatures": [...]}) the scalar members of
+ * the context's objects, the first of a name winning, as its tabular state
+ * reads them (api_personalizer.c). A new reference, or NULL.
+ */
+static json_t *rules_states(const char *text)
+{
+	json_t *j = json_loads(text, 0, NULL);
+	json_t *ctx = json_object_get(j, "contextFeatures");
+	json_t *states;
+	json_t *obj;
+	size_t i;
+
+	if (!json_is_array(ctx))
+		return j;
+	states = json_object();
+	json_array_foreach(ctx, i, obj) {
+		const char *k;
+		json_t *v;
+
+		json_object_foreach(obj, k, v) {
+			if (!json_is_object(v) && !json_is_array(v) && !json_is_null(v) &&
+			    json_object_get(states, k) == NULL)
+				json_object_set(states, k, v);
+		}
+	}
+	json_decref(j);
+	return states;
+}
+
 /* Rules on the request's states: deny_line[i] is the line denying offer i, 0 when none. */
 static void rules_lines(const rules *r, const predict_req *req, int *deny_line)
 {
@@ -95,7 +126,7 @@ static void rules_lines(const rules *r, const predict_req *req, int *deny_line)
 		deny_line[i] = 0;
 	if (r == NULL || rules_count(r) == 0 || req->states_text == NULL)
 		return;
-	states = json_loads(req->states_text, 0, NULL);
+	states = rules_states(req->states_text);
 	if (states == NULL)
 		return;
 	if (rules_deny_lines(r, states, line) > 0) {
