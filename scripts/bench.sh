@@ -121,6 +121,11 @@ rules_eps=$("$build/offerctl" db count tb_episodes --database-url "$pg_rules")
 rules_denied=$(psql -tA "$pg_rules" -c "SELECT count(*) FROM tb_episodes WHERE eligibility LIKE '%cap line%'")
 kill "$pid"; wait "$pid" 2>/dev/null || true
 port=$plain_port pid=$plain_pid
+# Plain /predict once more: the rules row is compared with the mean of the
+# runs just before and after it, so that load from outside drifting during
+# the run does not pass for the cost of the rules.
+run "offerd /predict (PostgreSQL), again" "http://127.0.0.1:$port/predict" "$peer_dir/predict.lua" "$pid" pgagain
+again_ok=$ok200
 run "offerd /predict-v2 (PostgreSQL)" "http://127.0.0.1:$port/predict-v2" "$peer_dir/predict.lua" "$pid" v2
 v2_ok=$ok200
 run "offerd /rewards (PostgreSQL)" "http://127.0.0.1:$port/rewards" bench/rewards.lua "$pid" rewards
@@ -251,11 +256,11 @@ echo
 echo "RSS after 1,000 connections on /is-alive: ${rss1000} MB"
 echo "squarecb /predict: $(awk -v a="$rps_squarecb" -v b="$rps_egreedy" 'BEGIN { printf "%.0f%%", 100 * a / b }') of epsilon-greedy's requests/s (the row just before it)," \
      "linear-ts: $(awk -v a="$rps_lints" -v b="$rps_egreedy" 'BEGIN { printf "%.0f%%", 100 * a / b }') (target for squarecb: >= 80%); TB_MODEL rows: $model_rows"
-echo "/predict with Company B's rules and caps: $(awk -v a="${rps_rules:-0}" -v b="${rps_pg:-1}" 'BEGIN { printf "%.0f%%", 100 * a / b }') of plain /predict's requests/s on PostgreSQL (issue 16 asks at least 90%);" \
+echo "/predict with Company B's rules and caps: $(awk -v a="${rps_rules:-0}" -v b="${rps_pg:-1}" -v c="${rps_pgagain:-1}" 'BEGIN { printf "%.0f%%", 200 * a / (b + c) }') of plain /predict's requests/s on PostgreSQL, the mean of the rows before and after it (issue 16 asks at least 90%);" \
      "$rules_denied of its $rules_eps episodes had an offer left out by a cap, $rules_non2xx answers were not 200"
 echo "/personalizer/v1.0/rank: $(awk -v a="${rps_pzrank:-0}" -v b="${rps_pg:-1}" 'BEGIN { printf "%.0f%%", 100 * a / b }') of /predict's requests/s on PostgreSQL (issue 14 asks at least 80%)"
 echo "episodes: SQLite run $sqlite_eps rows; PostgreSQL /predict: $pg_ok answers 200, $pg_eps_before rows;" \
-     "with /predict-v2: $((pg_ok + v2_ok)) answers 200, $pg_eps rows"
+     "with /predict again and /predict-v2: $((pg_ok + again_ok + v2_ok)) answers 200, $pg_eps rows"
 echo "3 offerd behind nginx: $scale_ok answers 200, $scale_eps episodes; a reward taken by process 1" \
      "changed process 2's decisions after ${propagate} s (--refresh $refresh); decisions per process: ${scale_served% };" \
      "PostgreSQL connections they held: $scale_conns (RSS in the row: the three offerd summed)"
@@ -268,7 +273,7 @@ check() {
   fi
 }
 check "$pg_ok" "$pg_eps_before" "/predict on PostgreSQL" 1
-check "$((pg_ok + v2_ok))" "$pg_eps" "/predict + /predict-v2 on PostgreSQL" 2
+check "$((pg_ok + again_ok + v2_ok))" "$pg_eps" "/predict (twice) + /predict-v2 on PostgreSQL" 3
 check "$pz_ok" "$pz_eps" "/personalizer/v1.0/rank on PostgreSQL" 1
 check "$rules_ok" "$rules_eps" "/predict with B's rules and caps on PostgreSQL" 1
 check "$scale_ok" "$scale_eps" "3 offerd behind nginx on one PostgreSQL" 1
