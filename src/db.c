@@ -1462,3 +1462,12 @@ int db_contact_each(store *s, int rewards, int64_t after_id, double max_age, int
 	return store_exec(s, rewards ? s->sql->contact_rewards : s->sql->contact_episodes, 3, p,
 	                  contact_row, &ce);
 }
+
+int db_contact_top(store *s, int rewards, int64_t *out)
+{
+	*out = 0;
+	return store_exec(s,
+	                  rewards ? "SELECT COALESCE(MAX(id), 0) FROM tb_rewards"
+	                          : "SELECT COALESCE(MAX(id), 0) FROM tb_episodes",
+	                  0, NULL, int_row, out);
+}

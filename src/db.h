@@ -332,5 +332,7 @@ typedef int (*db_contact_fn)(void *arg, const db_contact_row *row);
  */
 int db_contact_each(store *s, int rewards, int64_t after_id, double max_age, int64_t limit,
                     db_contact_fn fn, void *arg);
+/* The highest id of tb_episodes (rewards = 0) or tb_rewards (1); 0 when empty. */
+int db_contact_top(store *s, int rewards, int64_t *out);
 
 #endif

@@ -470,22 +470,34 @@ static int load_contacts(server *s)
 	for (int k = 0; k < 2 && rc == 0; k++) {
 		contact_load cl = {s, k, util_now(), 0, 0};
 		int64_t from;
+		int64_t top = 0;
 
 		pthread_rwlock_rdlock(&s->lock);
 		from = s->contact_seen[k][1];
 		pthread_rwlock_unlock(&s->lock);
+		/*
+		 * The first read goes over the whole window, by id from 0: the
+		 * table's highest id then becomes the cursor, so that a window
+		 * without rows is not scanned again at every refresh.
+		 */
+		if (from == 0)
+			rc = db_contact_top(s->reader, k, &top);
 		cl.max_id = from;
-		do {
+		while (rc == 0) {
 			cl.rows = 0;
 			rc = db_contact_each(s->reader, k, cl.max_id, horizon, CONTACT_READ_ROWS,
 			                     contact_cb, &cl);
-		} while (rc == 0 && cl.rows == CONTACT_READ_ROWS);
+			if (cl.rows < CONTACT_READ_ROWS)
+				break;
+		}
 		if (rc != 0)
 			break;
 		pthread_rwlock_wrlock(&s->lock);
 		if (s->contact_seen[k][0] > cl.max_id)
 			cl.max_id = s->contact_seen[k][0];
-		s->contact_seen[k][1] = s->contact_seen[k][0];
+		if (top > cl.max_id)
+			cl.max_id = top;
+		s->contact_seen[k][1] = from == 0 ? cl.max_id : s->contact_seen[k][0];
 		s->contact_seen[k][0] = cl.max_id;
 		pthread_rwlock_unlock(&s->lock);
 	}

@@ -11,6 +11,7 @@
 #     version and text) and each contact-policy kind: a cap on one offer, a
 #     cap on every offer down to a 422 that says why, a cool-down after an
 #     accepted offer, not-last.
+#     After a restart the contact history is read back from the database.
 #  4. PostgreSQL: two offerd processes on one database: a rule set through
 #     one is in force in the other within the refresh, and a cap counts the
 #     contacts made by the other process once it has refreshed.
@@ -151,6 +152,16 @@ run_backend() {
     first=${second%%,*}
   done
   ok "$be: not-last: the first offer of a decision never comes back in the next"
+
+  # A restart reads the contact history back from the database.
+  put_rules "$u" $'cap * 1 per 1d\n'
+  expect_status 200 "$be: the daily cap again" >/dev/null
+  offerd_stop "$be"
+  offerd_start "$be" "$db" --refresh 0.2
+  u=${OFFERD_URL[$be]}
+  http POST "$u/predict" "${A[@]}" -d "$(body c2 Asia 30 OFFER_1 OFFER_2 OFFER_3)"
+  expect_jq '."best-three-offers" == ["OFFER_3"]' \
+    "$be: after a restart c2's contacts from before are still counted"
 }
 
 sqlite_new_db rules sdb

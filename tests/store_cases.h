@@ -809,6 +809,15 @@ static void sc_contact_rows(void **state)
 	assert_int_equal(seen.episode[0], eps[0].id);
 	assert_string_equal(seen.accepted[0], "OFFER_2");
 	assert_string_equal(seen.offers[0][0], "OFFER_1");
+	/* The highest ids: the refresher's cursor after its first read. */
+	{
+		int64_t top = 0;
+
+		SC_OK(s, db_contact_top(s, 0, &top));
+		assert_true(top >= eps[1].id);
+		SC_OK(s, db_contact_top(s, 1, &top));
+		assert_true(top >= 2);
+	}
 	/* A zero window reads nothing. */
 	memset(&seen, 0, sizeof(seen));
 	SC_OK(s, db_contact_each(s, 0, 0, 0, 100, sc_contact_cb, &seen));
