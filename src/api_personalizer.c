@@ -883,6 +883,10 @@ static void rank_complete(pz_ctx *c, const char *body, size_t len)
 		return;
 	}
 	c->served = c->d.res.dec.idx[0];
+	/* The company's rules may leave the client's baseline out: then the first eligible action. */
+	for (baseline = c->d.res.eligible[baseline] ? baseline : 0; !c->d.res.eligible[baseline];
+	     baseline++)
+		;
 	if (c->mode == PZ_MODE_ONLINE) {
 		rank_order(c, c->d.res.dec.propensity[0]);
 	} else {
