@@ -50,6 +50,7 @@ static void serve_file(server *s, http_req *r, const route *rt, const api_tenant
 static void serve_asset(server *s, http_req *r, const route *rt, const api_tenant *t);
 static void keys_me(server *s, http_req *r, const route *rt, const api_tenant *t);
 
+
 static const route routes[] = {
     {"GET, HEAD", "/is-alive", 0, is_alive, NULL, NULL, "/is-alive"},
     {"GET, HEAD", "/ready", 0, ready, NULL, NULL, "/ready"},
@@ -58,6 +59,8 @@ static const route routes[] = {
      "/predict-v2"},
     {"PUT", "/rewards", ROUTE_AUTH | ROUTE_JSON, NULL, &api_rewards_endpoint, NULL, "/rewards"},
     {"POST", "/batch", ROUTE_AUTH | ROUTE_CSV, NULL, &api_batch_endpoint, NULL, "/batch"},
+    {"GET, PUT", "/rules", ROUTE_ADMIN | ROUTE_JSON, NULL, &api_rules_endpoint, NULL,
+     "/rules"},
     {"GET, HEAD", "/metrics", 0, metrics, NULL, NULL, "/metrics"},
     {"GET, HEAD", "/keys/me", ROUTE_AUTH, keys_me, NULL, NULL, "/keys/me"},
     {"GET, HEAD", "/openapi.json", 0, serve_file, NULL, "openapi.json", "static"},
@@ -565,6 +568,8 @@ static void call_op_done(writer_op *op)
 	api_call *c = op->arg;
 	api_call *w;
 
+	/* A committed decision or acceptance is a contact (contact.h). */
+	server_contact_op(c->s, op);
 	pthread_mutex_lock(&c->lock);
 	c->pending--;
 	if (c->ep->op_done != NULL)

@@ -114,6 +114,8 @@ extern const api_endpoint api_predict_endpoint;
 extern const api_endpoint api_predict_v2_endpoint;
 extern const api_endpoint api_rewards_endpoint;
 extern const api_endpoint api_batch_endpoint;
+/* GET and PUT /rules (api_rules.c): the company's rules and contact policy. */
+extern const api_endpoint api_rules_endpoint;
 
 /*
  * Personalizer v1.0 under /personalizer/v1.0/ (api_personalizer.c): every

@@ -91,6 +91,7 @@ typedef struct batch_ctx {
 static void row_free(batch_row *row)
 {
 	request_predict_free(&row->d.req);
+	decide_result_free(&row->d.res);
 	free(row->customer_id);
 	free(row->error);
 	free(row);

@@ -661,8 +661,11 @@ static void pz_free(api_call *call)
 	if (c->multi_parsed)
 		pz_multi_rank_free(&c->multi);
 	request_predict_free(&c->d.req);
-	for (size_t k = 0; k < PZ_MULTI_SLOTS_MAX; k++)
+	decide_result_free(&c->d.res);
+	for (size_t k = 0; k < PZ_MULTI_SLOTS_MAX; k++) {
 		request_predict_free(&c->slot[k].req);
+		decide_result_free(&c->slot[k].res);
+	}
 }
 
 /*
@@ -701,13 +704,17 @@ static json_t *context_states(json_t *context)
 static int pz_decide(api_call *call, api_decision *d, const pz_service_config *svc)
 {
 	agent_conf conf;
+	decide_gate g;
 	int rc;
 
 	server_conf(call->s, &conf);
 	if (conf.policy == POLICY_EPSILON_GREEDY)
 		conf.epsilon = svc->exploration;
-	rc = decide_episode(&conf, call->s->vals, rng_thread(), call->company, &d->req, NULL, &d->res,
-	                    &d->op.ep);
+	/* The company's rules and contact policy apply to ranks as to /predict (issue 16). */
+	server_gate(call->s, call->company, &g);
+	rc = decide_episode(&conf, call->s->vals, rng_thread(), call->company, &d->req, NULL, &g,
+	                    &d->res, &d->op.ep);
+	server_gate_release(&g);
 	if (rc != 0)
 		return rc;
 	metrics_decision(agent_policy_name(conf.policy));
@@ -805,21 +812,24 @@ static void rank_answer(api_call *call)
 static void rank_order(pz_ctx *c, double p_served)
 {
 	const pz_rank_req *q = &c->rank;
-	double rest = q->n_allowed > 1 ? (1.0 - p_served) / (double)(q->n_allowed - 1) : 0.0;
+	/* Eligible: allowed by the client and by the company's rules (decide.h). */
+	const unsigned char *ok = c->d.res.eligible;
+	size_t n_ok = c->d.res.n_eligible;
+	double rest = n_ok > 1 ? (1.0 - p_served) / (double)(n_ok - 1) : 0.0;
 	size_t n = 0;
 
-	if (q->n_allowed <= 1)
+	if (n_ok <= 1)
 		p_served = 1.0;
 	c->ranking[n].id = q->actions[c->served].id;
 	c->ranking[n++].probability = p_served;
 	for (size_t i = 0; i < q->n_actions; i++) {
-		if (i != c->served && !q->actions[i].excluded) {
+		if (i != c->served && ok[i]) {
 			c->ranking[n].id = q->actions[i].id;
 			c->ranking[n++].probability = rest;
 		}
 	}
 	for (size_t i = 0; i < q->n_actions; i++) {
-		if (q->actions[i].excluded) {
+		if (i != c->served && !ok[i]) {
 			c->ranking[n].id = q->actions[i].id;
 			c->ranking[n++].probability = 0.0;
 		}
@@ -868,10 +878,15 @@ static void rank_complete(pz_ctx *c, const char *body, size_t len)
 	c->mode = svc.mode;
 	defaults_sweep(c->call.s);
 	if (pz_decide(&c->call, &c->d, &svc) != 0) {
-		api_pz_error(r, ERR_INVAL, "no action is allowed");
+		api_pz_error(r, ERR_INVAL, "%s",
+		             c->d.res.why[0] != '\0' ? c->d.res.why : "no action is allowed");
 		return;
 	}
 	c->served = c->d.res.dec.idx[0];
+	/* The company's rules may leave the client's baseline out: then the first eligible action. */
+	for (baseline = c->d.res.eligible[baseline] ? baseline : 0; !c->d.res.eligible[baseline];
+	     baseline++)
+		;
 	if (c->mode == PZ_MODE_ONLINE) {
 		rank_order(c, c->d.res.dec.propensity[0]);
 	} else {

@@ -28,12 +28,15 @@ int api_decide(server *s, const char *company, api_decision *d)
 	char rfm[AGENT_SEGMENT_MAX];
 	const char *seg = NULL;
 	agent_conf conf;
+	decide_gate g;
 	int rc;
 
 	server_conf(s, &conf);
 	if (server_segment(s, company, d->req.customer_id, rfm, sizeof(rfm)))
 		seg = rfm;
-	rc = decide_episode(&conf, s->vals, rng_thread(), company, &d->req, seg, &d->res, &d->op.ep);
+	server_gate(s, company, &g);
+	rc = decide_episode(&conf, s->vals, rng_thread(), company, &d->req, seg, &g, &d->res, &d->op.ep);
+	server_gate_release(&g);
 	if (rc != 0)
 		return rc;
 	metrics_decision(agent_policy_name(conf.policy));
@@ -53,6 +56,7 @@ static void predict_free(api_call *call)
 	predict_ctx *c = (predict_ctx *)call;
 
 	request_predict_free(&c->d.req);
+	decide_result_free(&c->d.res);
 }
 
 /* The connection's thread, once the episode is committed (or failed). */
@@ -110,7 +114,9 @@ static void predict_complete(api_call *call, const char *body, size_t len)
 		return;
 	}
 	if (api_decide(call->s, call->company, &c->d) != 0) {
-		api_error(call->r, ERR_INVAL, "offers", "no offer is flagged true");
+		/* 422: the company's rules and contact policy left nothing (why names each offer). */
+		api_error(call->r, ERR_INVAL, "offers", "%s",
+		          c->d.res.why[0] != '\0' ? c->d.res.why : "no offer is flagged true");
 		return;
 	}
 	if (api_call_submit(call, &c->d.op) != 0) {

@@ -22,6 +22,7 @@ int ctl_simulate(int argc, char **argv); /* simulate --policy P ... */
 int ctl_evaluate(int argc, char **argv); /* evaluate --policy P ... */
 int ctl_keys(int argc, char **argv);     /* keys create|list|revoke ... */
 int ctl_db(int argc, char **argv);       /* db migrate|count TABLE */
+int ctl_rules(int argc, char **argv);    /* rules set|show --company C ... */
 
 /*
  * How a command reads its arguments: one option table (config.h) and a

@@ -111,8 +111,16 @@ static const char *const m5[] = {
     NULL,
 };
 
+/* 6: per-company rules and contact policy, versioned (issue 16), and each episode's eligibility. */
+static const char *const m6[] = {
+    "CREATE TABLE tb_rules (id @ID@, company TEXT NOT NULL, version INTEGER NOT NULL,"
+    " body TEXT NOT NULL, created_at @TS@, UNIQUE (company, version))",
+    "ALTER TABLE tb_episodes ADD COLUMN eligibility TEXT",
+    NULL,
+};
+
 static const migration migrations[STORE_MIGRATIONS] = {
-    {1, m1}, {2, m2}, {3, NULL}, {4, m4}, {5, m5},
+    {1, m1}, {2, m2}, {3, NULL}, {4, m4}, {5, m5}, {6, m6},
 };
 
 /* The statement tmpl with its @ID@ and @TS@ filled in; NULL past 1 MiB. */
@@ -1367,4 +1375,132 @@ int db_pz_policy_put(store *s, const char *company, const char *policy)
 	const char *params[2] = {company, policy != NULL ? policy : ""};
 
 	return store_exec(s, s->sql->pz_policy_put, 2, params, NULL, NULL);
+}
+
+/* --- rules and contact history (issue 16) -------------------------------- */
+
+static int rules_put_once(store *s, const char *company, const char *body, int64_t *version)
+{
+	const char *p[3] = {company, NULL, body};
+	char v[24];
+	int64_t last = 0;
+	int rc;
+
+	rc = s->ops->begin(s);
+	if (rc != 0)
+		return rc;
+	rc = store_exec(s, "SELECT COALESCE(MAX(version), 0) FROM tb_rules WHERE company = $1", 1, p,
+	                int_row, &last);
+	if (rc == 0) {
+		fmt_int(v, last + 1);
+		p[1] = v;
+		rc = store_exec(s, "INSERT INTO tb_rules (company, version, body) VALUES ($1, $2, $3)",
+		                3, p, NULL, NULL);
+	}
+	if (rc == 0)
+		rc = s->ops->commit(s);
+	if (rc != 0) {
+		s->ops->rollback(s);
+		return rc;
+	}
+	*version = last + 1;
+	return 0;
+}
+
+int db_rules_put(store *s, const char *company, const char *body, int64_t *version)
+{
+	int rc = rules_put_once(s, company, body, version);
+
+	if (rc == ERR_CONFLICT)
+		rc = rules_put_once(s, company, body, version);
+	return rc;
+}
+
+typedef struct rules_each {
+	db_rules_fn fn;
+	void *arg;
+} rules_each;
+
+static int rules_row(void *arg, int ncols, const char *const *vals)
+{
+	rules_each *re = arg;
+	int64_t version = 0;
+
+	if (ncols < 4 || vals[0] == NULL || vals[1] == NULL || vals[2] == NULL ||
+	    util_strtonum(vals[1], 1, INT64_MAX, &version) != 0)
+		return ERR_IO;
+	return re->fn(re->arg, vals[0], version, vals[2], vals[3] != NULL ? vals[3] : "");
+}
+
+int db_rules_latest(store *s, const char *company, db_rules_fn fn, void *arg)
+{
+	static const char all[] = "SELECT company, version, body, created_at FROM tb_rules r"
+	                          " WHERE version = (SELECT MAX(version) FROM tb_rules q"
+	                          " WHERE q.company = r.company) ORDER BY company";
+	static const char one[] = "SELECT company, version, body, created_at FROM tb_rules"
+	                          " WHERE company = $1 ORDER BY version DESC LIMIT 1";
+	rules_each re = {fn, arg};
+	const char *p[1] = {company};
+
+	if (company != NULL)
+		return store_exec(s, one, 1, p, rules_row, &re);
+	return store_exec(s, all, 0, NULL, rules_row, &re);
+}
+
+typedef struct contact_each {
+	int rewards;
+	db_contact_fn fn;
+	void *arg;
+} contact_each;
+
+static int contact_row(void *arg, int ncols, const char *const *vals)
+{
+	contact_each *ce = arg;
+	db_contact_row row;
+	int c = 3;
+
+	memset(&row, 0, sizeof(row));
+	if (ncols < (ce->rewards ? 9 : 7) || vals[0] == NULL || vals[1] == NULL || vals[2] == NULL ||
+	    util_strtonum(vals[0], 1, INT64_MAX, &row.id) != 0)
+		return ERR_IO;
+	row.company = vals[1];
+	row.customer_id = vals[2];
+	row.episode_id = row.id;
+	if (ce->rewards) {
+		if (vals[3] == NULL || util_strtonum(vals[3], 1, INT64_MAX, &row.episode_id) != 0)
+			return ERR_IO;
+		row.accepted_offer = vals[4];
+		c = 5;
+	}
+	for (int k = 0; k < OFFERS_SHOWN; k++)
+		row.offers[k] = vals[c + k];
+	if (vals[c + OFFERS_SHOWN] == NULL ||
+	    util_strtod(vals[c + OFFERS_SHOWN], -1e12, 1e12, &row.age) != 0)
+		row.age = 0;
+	return ce->fn(ce->arg, &row);
+}
+
+int db_contact_each(store *s, int rewards, int64_t after_id, double max_age, int64_t limit,
+                    db_contact_fn fn, void *arg)
+{
+	contact_each ce = {rewards, fn, arg};
+	char a[24];
+	char m[32];
+	char l[24];
+	const char *p[3] = {a, m, l};
+
+	fmt_int(a, after_id);
+	fmt_double(m, max_age);
+	fmt_int(l, limit);
+	return store_exec(s, rewards ? s->sql->contact_rewards : s->sql->contact_episodes, 3, p,
+	                  contact_row, &ce);
+}
+
+int db_contact_top(store *s, int rewards, int64_t *out)
+{
+	*out = 0;
+	return store_exec(s,
+	                  rewards ? "SELECT COALESCE(MAX(id), 0) FROM tb_rewards"
+	                          : "SELECT COALESCE(MAX(id), 0) FROM tb_episodes",
+	                  0, NULL, int_row, out);
 }

@@ -312,4 +312,38 @@ int db_key_revoke(store *s, const char *prefix_or_id);
 /* COUNT(*) of a known table (whitelisted name). */
 int db_count(store *s, const char *table, int64_t *out);
 
+/* --- rules and contact history (issue 16) -------------------------------- */
+#define DB_RULES_BODY_MAX (256 * 1024)
+
+/*
+ * Stores body as company's next rules version (1 for the first) and puts
+ * the number in *version. Runs its own transaction; two writers racing for
+ * one number: the loser retries once.
+ */
+int db_rules_put(store *s, const char *company, const char *body, int64_t *version);
+typedef int (*db_rules_fn)(void *arg, const char *company, int64_t version, const char *body,
+                           const char *created_at);
+/* The version in force (the latest) of each company, or of `company` only when not NULL. */
+int db_rules_latest(store *s, const char *company, db_rules_fn fn, void *arg);
+
+/* One episode or accepting reward read for the contact history (contact.h). */
+typedef struct db_contact_row {
+	int64_t id; /* the episode's or the reward's */
+	const char *company;
+	const char *customer_id;
+	int64_t episode_id;
+	const char *accepted_offer; /* rewards: NULL when the client named none */
+	const char *offers[OFFERS_SHOWN];
+	double age; /* seconds since it was stored */
+} db_contact_row;
+typedef int (*db_contact_fn)(void *arg, const db_contact_row *row);
+/*
+ * Episodes (rewards = 0) or accepting rewards (rewards = 1) with id above
+ * after_id stored less than max_age seconds ago, by id, at most limit.
+ */
+int db_contact_each(store *s, int rewards, int64_t after_id, double max_age, int64_t limit,
+                    db_contact_fn fn, void *arg);
+/* The highest id of tb_episodes (rewards = 0) or tb_rewards (1); 0 when empty. */
+int db_contact_top(store *s, int rewards, int64_t *out);
+
 #endif

@@ -33,6 +33,7 @@ static const command commands[] = {
      "evaluate --policy P [--from DATE]   off-policy estimate from logged episodes"},
     {"keys", ctl_keys, "keys create --company C | keys list | keys revoke PREFIX"},
     {"db", ctl_db, "db migrate | db count TABLE"},
+    {"rules", ctl_rules, "rules set --company C FILE | rules show --company C   rules and caps"},
 };
 
 static void usage(FILE *f)

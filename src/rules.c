@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ enum rules_field {
 enum rules_op { RULES_EQ = 0, RULES_NE, RULES_LT, RULES_LE, RULES_GT, RULES_GE };
 
 typedef struct rules_rule {
+	int line; /* in the text it was parsed from (0: built in) */
 	enum rules_field field;
 	enum rules_op op;
 	int64_t num;                /* the value, for age */
@@ -37,6 +39,9 @@ typedef struct rules_rule {
 struct rules {
 	size_t n;
 	rules_rule *rule; /* n entries, owned */
+	size_t ncontact;
+	rules_contact contact[RULES_CONTACT_MAX];
+	atomic_int refs; /* rules_ref() holders plus the creator; freed at 0 */
 };
 
 /* The state key each field reads; these are the keys csvin writes. */
@@ -55,8 +60,13 @@ static const char *const op_names[] = {"=", "!=", "<", "<=", ">", ">="};
 
 /* Company B's contract, as the brief states it. */
 static const rules_rule company_b[] = {
-    {.field = RULES_F_REGION, .op = RULES_EQ, .text = "Europa", .ndeny = 3, .deny = {4, 5, 6}},
-    {.field = RULES_F_AGE, .op = RULES_GT, .num = 65, .ndeny = 3, .deny = {1, 3, 4}},
+    {.line = 1,
+     .field = RULES_F_REGION,
+     .op = RULES_EQ,
+     .text = "Europa",
+     .ndeny = 3,
+     .deny = {4, 5, 6}},
+    {.line = 2, .field = RULES_F_AGE, .op = RULES_GT, .num = 65, .ndeny = 3, .deny = {1, 3, 4}},
 };
 
 static rules *rules_alloc(size_t n)
@@ -65,6 +75,7 @@ static rules *rules_alloc(size_t n)
 
 	r->rule = xcalloc(n ? n : 1, sizeof(*r->rule));
 	r->n = 0;
+	atomic_init(&r->refs, 1);
 	return r;
 }
 
@@ -78,9 +89,15 @@ int rules_default(rules **out)
 	return 0;
 }
 
+rules *rules_ref(rules *r)
+{
+	atomic_fetch_add(&r->refs, 1);
+	return r;
+}
+
 void rules_free(rules *r)
 {
-	if (r == NULL)
+	if (r == NULL || atomic_fetch_sub(&r->refs, 1) != 1)
 		return;
 	free(r->rule);
 	free(r);
@@ -89,6 +106,26 @@ void rules_free(rules *r)
 size_t rules_count(const rules *r)
 {
 	return r->n;
+}
+
+const rules_contact *rules_contacts(const rules *r, size_t *n)
+{
+	*n = r->ncontact;
+	return r->contact;
+}
+
+double rules_horizon(const rules *r)
+{
+	double h = 0;
+
+	for (size_t i = 0; i < r->ncontact; i++) {
+		double w = r->contact[i].kind == RULES_NOT_LAST ? RULES_NOT_LAST_WINDOW
+		                                                : r->contact[i].window;
+
+		if (w > h)
+			h = w;
+	}
+	return h;
 }
 
 static int rule_equal(const rules_rule *a, const rules_rule *b)
@@ -100,10 +137,20 @@ static int rule_equal(const rules_rule *a, const rules_rule *b)
 	return memcmp(a->deny, b->deny, (size_t)a->ndeny * sizeof(a->deny[0])) == 0;
 }
 
+static int contact_equal(const rules_contact *a, const rules_contact *b)
+{
+	return a->kind == b->kind && a->offer == b->offer && a->limit == b->limit &&
+	       a->window == b->window;
+}
+
 int rules_equal(const rules *a, const rules *b)
 {
-	if (a->n != b->n)
+	if (a->n != b->n || a->ncontact != b->ncontact)
 		return 0;
+	for (size_t i = 0; i < a->ncontact; i++) {
+		if (!contact_equal(&a->contact[i], &b->contact[i]))
+			return 0;
+	}
 	for (size_t i = 0; i < a->n; i++) {
 		if (!rule_equal(&a->rule[i], &b->rule[i]))
 			return 0;
@@ -132,7 +179,40 @@ int rules_format(const rules *r, buf *out)
 		if (rc == 0)
 			rc = buf_adds(out, "\n");
 	}
+	for (size_t i = 0; i < r->ncontact && rc == 0; i++) {
+		const rules_contact *c = &r->contact[i];
+		char what[32];
+		char win[32];
+
+		if (c->offer > 0)
+			snprintf(what, sizeof(what), "OFFER_%d", c->offer);
+		else
+			util_strlcpy(what, "*", sizeof(what));
+		rules_duration_text(c->window, win, sizeof(win));
+		if (c->kind == RULES_CAP)
+			rc = buf_addf(out, "cap %s %d per %s\n", what, c->limit, win);
+		else if (c->kind == RULES_COOLDOWN)
+			rc = buf_addf(out, "cooldown %s %s after accept\n", what, win);
+		else
+			rc = buf_adds(out, "not-last\n");
+	}
 	return rc;
+}
+
+void rules_duration_text(double seconds, char *out, size_t n)
+{
+	static const struct {
+		char unit;
+		long long secs;
+	} units[] = {{'d', 86400}, {'h', 3600}, {'m', 60}, {'s', 1}};
+	long long v = (long long)seconds;
+
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(units); i++) {
+		if (v % units[i].secs == 0 || units[i].secs == 1) {
+			snprintf(out, n, "%lld%c", v / units[i].secs, units[i].unit);
+			return;
+		}
+	}
 }
 
 /* --- parsing ----------------------------------------------------------- */
@@ -326,37 +406,155 @@ static int parse_action(parser *p, char *s, rules_rule *ru)
 	return 0;
 }
 
-/* Parses one line; *has_rule says whether it held a rule (not blank/comment). */
-static int parse_line(parser *p, char *line, rules_rule *ru, int *has_rule)
+/* Parses a duration "N" + s|m|h|d|w (e.g. 7d) into seconds, 1 s .. RULES_WINDOW_MAX. */
+static int parse_duration(parser *p, const char *tok, double *out)
 {
+	static const struct {
+		char unit;
+		int64_t secs;
+	} units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 7 * 86400}};
+	size_t len = tok != NULL ? strlen(tok) : 0;
+	char num[24];
+	int64_t v;
+
+	if (len < 2 || len - 1 >= sizeof(num))
+		return perr(p, "expected a duration like 30m, 12h, 7d or 2w, got '%s'",
+		            tok != NULL ? tok : "");
+	memcpy(num, tok, len - 1);
+	num[len - 1] = '\0';
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(units); i++) {
+		if (tolower((unsigned char)tok[len - 1]) != units[i].unit)
+			continue;
+		if (util_strtonum(num, 1, RULES_WINDOW_MAX, &v) != 0 ||
+		    v * units[i].secs > RULES_WINDOW_MAX)
+			break;
+		*out = (double)(v * units[i].secs);
+		return 0;
+	}
+	return perr(p, "expected a duration like 30m, 12h, 7d or 2w (at most %d days), got '%s'",
+	            RULES_WINDOW_MAX / 86400, tok);
+}
+
+/* "*" (every offer, 0) or OFFER_n (n). */
+static int parse_contact_offer(parser *p, const char *tok, int *out)
+{
+	if (tok == NULL)
+		return perr(p, "expected an offer (OFFER_n or *)");
+	if (strcmp(tok, "*") == 0) {
+		*out = 0;
+		return 0;
+	}
+	if (customer_offer_number(tok, out) != 0)
+		return perr(p, "'%s' is not an offer (expected OFFER_1 .. OFFER_%d or *)", tok,
+		            CUSTOMER_OFFER_NUM_MAX);
+	return 0;
+}
+
+/*
+ * Parses a contact-policy line (already trimmed, comment removed):
+ *   cap OFFER|* N per DURATION
+ *   cooldown OFFER|* DURATION after accept
+ *   not-last
+ * Returns 1 when the line is not one (no such keyword), 0 when parsed, or
+ * ERR_INVAL after writing the message.
+ */
+static int parse_contact(parser *p, char *s, rules_contact *c)
+{
+	char *tok = next_token(&s);
+	char *extra;
+	int64_t v;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->line = p->line;
+	if (tok == NULL)
+		return 1;
+	if (util_streq_nocase(tok, "not-last")) {
+		c->kind = RULES_NOT_LAST;
+	} else if (util_streq_nocase(tok, "cap")) {
+		c->kind = RULES_CAP;
+		rc = parse_contact_offer(p, next_token(&s), &c->offer);
+		if (rc != 0)
+			return rc;
+		tok = next_token(&s);
+		if (tok == NULL || util_strtonum(tok, 1, RULES_CAP_MAX, &v) != 0)
+			return perr(p, "cap needs a number of shows between 1 and %d, got '%s'",
+			            RULES_CAP_MAX, tok != NULL ? tok : "");
+		c->limit = (int)v;
+		tok = next_token(&s);
+		if (tok == NULL || !util_streq_nocase(tok, "per"))
+			return perr(
+			    p, "expected 'cap OFFER_n|* N per DURATION', e.g. 'cap OFFER_3 2 per 7d'");
+		rc = parse_duration(p, next_token(&s), &c->window);
+		if (rc != 0)
+			return rc;
+	} else if (util_streq_nocase(tok, "cooldown")) {
+		c->kind = RULES_COOLDOWN;
+		rc = parse_contact_offer(p, next_token(&s), &c->offer);
+		if (rc != 0)
+			return rc;
+		rc = parse_duration(p, next_token(&s), &c->window);
+		if (rc != 0)
+			return rc;
+		tok = next_token(&s);
+		if (tok == NULL || !util_streq_nocase(tok, "after") || (tok = next_token(&s)) == NULL ||
+		    !util_streq_nocase(tok, "accept"))
+			return perr(p, "expected 'cooldown OFFER_n|* DURATION after accept', e.g. "
+			               "'cooldown OFFER_1 30d after accept'");
+	} else {
+		return 1;
+	}
+	extra = next_token(&s);
+	if (extra != NULL)
+		return perr(p, "unexpected '%s' at the end of the line", extra);
+	return 0;
+}
+
+/* What a line held. */
+enum line_kind { LINE_NONE = 0, LINE_RULE, LINE_CONTACT };
+
+/* Parses one line into ru or c; *kind says which (LINE_NONE: blank or comment). */
+static int parse_line(parser *p, char *line, rules_rule *ru, rules_contact *c, enum line_kind *kind)
+{
+	char tmp[RULES_LINE_MAX + 1];
 	char *hash;
 	char *arrow;
 	char *s;
 	int rc;
 
-	*has_rule = 0;
+	*kind = LINE_NONE;
 	hash = find_unquoted(line, "#");
 	if (hash != NULL)
 		*hash = '\0';
 	s = util_trim(line);
 	if (*s == '\0')
 		return 0;
-	for (char *c = s; *c != '\0'; c++) {
-		if ((unsigned char)*c < 0x20 && *c != '\t')
-			return perr(p, "control character 0x%02x", (unsigned char)*c);
+	for (char *ch = s; *ch != '\0'; ch++) {
+		if ((unsigned char)*ch < 0x20 && *ch != '\t')
+			return perr(p, "control character 0x%02x", (unsigned char)*ch);
 	}
 	arrow = find_unquoted(s, "->");
-	if (arrow == NULL)
-		return perr(p, "expected 'CONDITION -> deny OFFER_n ...'");
+	if (arrow == NULL) {
+		util_strlcpy(tmp, s, sizeof(tmp));
+		rc = parse_contact(p, tmp, c);
+		if (rc == 1)
+			return perr(
+			    p, "expected 'CONDITION -> deny OFFER_n ...', 'cap ...', 'cooldown ...' "
+			       "or 'not-last'");
+		if (rc == 0)
+			*kind = LINE_CONTACT;
+		return rc;
+	}
 	*arrow = '\0';
 	memset(ru, 0, sizeof(*ru));
+	ru->line = p->line;
 	rc = parse_condition(p, util_trim(s), ru);
 	if (rc != 0)
 		return rc;
 	rc = parse_action(p, util_trim(arrow + 2), ru);
 	if (rc != 0)
 		return rc;
-	*has_rule = 1;
+	*kind = LINE_RULE;
 	return 0;
 }
 
@@ -384,7 +582,8 @@ int rules_parse(const char *text, size_t len, const char *name, rules **out, cha
 		size_t end = nl != NULL ? (size_t)(nl - text) : len;
 		size_t llen = end - pos;
 		rules_rule ru;
-		int has_rule;
+		rules_contact c;
+		enum line_kind kind;
 
 		p.line++;
 		if (llen > 0 && text[end - 1] == '\r')
@@ -400,11 +599,19 @@ int rules_parse(const char *text, size_t len, const char *name, rules **out, cha
 		memcpy(line, text + pos, llen);
 		line[llen] = '\0';
 		pos = end + 1;
-		rc = parse_line(&p, line, &ru, &has_rule);
+		rc = parse_line(&p, line, &ru, &c, &kind);
 		if (rc != 0)
 			goto out;
-		if (!has_rule)
+		if (kind == LINE_NONE)
 			continue;
+		if (kind == LINE_CONTACT) {
+			if (r->ncontact >= RULES_CONTACT_MAX) {
+				rc = perr(&p, "more than %d contact-policy lines", RULES_CONTACT_MAX);
+				goto out;
+			}
+			r->contact[r->ncontact++] = c;
+			continue;
+		}
 		if (r->n >= RULES_MAX) {
 			rc = perr(&p, "more than %d rules", RULES_MAX);
 			goto out;
@@ -525,6 +732,25 @@ static int rule_matches(const rules_rule *ru, const json_t *states)
 	case RULES_GE: return a >= b;
 	}
 	return 0;
+}
+
+int rules_deny_lines(const rules *r, const json_t *states, int line[CUSTOMER_OFFER_NUM_MAX + 1])
+{
+	int matched = 0;
+
+	memset(line, 0, (CUSTOMER_OFFER_NUM_MAX + 1) * sizeof(line[0]));
+	for (size_t i = 0; i < r->n; i++) {
+		const rules_rule *ru = &r->rule[i];
+
+		if (!rule_matches(ru, states))
+			continue;
+		for (int k = 0; k < ru->ndeny; k++) {
+			if (line[ru->deny[k]] == 0)
+				line[ru->deny[k]] = ru->line > 0 ? ru->line : 1;
+		}
+		matched++;
+	}
+	return matched;
 }
 
 int rules_match(const rules *r, const json_t *states, unsigned char denied[CUSTOMER_OFFER_NUM_MAX + 1])

@@ -25,6 +25,18 @@
  * OFFER_<n> (any case, n in 1..CUSTOMER_OFFER_NUM_MAX). Rules are independent:
  * an offer is denied when any rule whose condition holds denies it. A file
  * with no rules at all means "no restrictions".
+ *
+ * The same file holds the company's contact policy (issue 16.2), one line
+ * each, enforced by contact.c from the customer's recent decisions:
+ *
+ *     cap OFFER_3 2 per 7d          # OFFER_3 shown at most 2 times in 7 days
+ *     cap * 5 per 1d                # every offer, each counted on its own
+ *     cooldown OFFER_1 30d after accept  # not shown for 30 days once accepted
+ *     cooldown * 7d after accept
+ *     not-last                      # not the offer shown first last time
+ *
+ * Durations are a whole number and a unit: s, m, h, d or w (at most 366
+ * days). A cap counts the decisions that showed the offer in any slot.
  */
 #ifndef OFFERD_RULES_H
 #define OFFERD_RULES_H
@@ -42,7 +54,23 @@
 #define RULES_LINE_MAX 1024 /* bytes of one line of a rules file */
 #define RULES_FILE_MAX (256 * 1024)
 
+#define RULES_CONTACT_MAX 64                 /* contact-policy lines per set */
+#define RULES_CAP_MAX 64                     /* shows a cap may allow (contact.c keeps 64 a customer) */
+#define RULES_WINDOW_MAX (366 * 86400)       /* seconds of the longest window */
+#define RULES_NOT_LAST_WINDOW (30.0 * 86400) /* how far back "not-last" looks */
+
 typedef struct rules rules;
+
+enum rules_contact_kind { RULES_CAP = 1, RULES_COOLDOWN, RULES_NOT_LAST };
+
+/* One contact-policy line. */
+typedef struct rules_contact {
+	int line; /* in the rules text */
+	enum rules_contact_kind kind;
+	int offer;     /* OFFER_n's n; 0 for '*' (every offer); unused by not-last */
+	int limit;     /* cap: shows allowed within the window */
+	double window; /* seconds: the cap's window, the cool-down's length */
+} rules_contact;
 
 /* Company B's rules (see the top of this file). The caller frees the set. */
 int rules_default(rules **out);
@@ -56,7 +84,17 @@ int rules_default(rules **out);
 int rules_parse(const char *text, size_t len, const char *name, rules **out, char *err, size_t errlen);
 /* Reads and parses a rules file; same contract as rules_parse(). */
 int rules_load(const char *path, rules **out, char *err, size_t errlen);
+/* Frees r once its last holder lets go: the creator and every rules_ref(). */
 void rules_free(rules *r);
+/* Another holder of r (the server's cache and a request share a set); returns r. */
+rules *rules_ref(rules *r);
+
+/* The contact-policy lines of the set (*n of them), in file order; borrowed from r. */
+const rules_contact *rules_contacts(const rules *r, size_t *n);
+/* Seconds of history the contact policy needs: its longest window (0: none). */
+double rules_horizon(const rules *r);
+/* "7d", "12h", "90s": the shortest exact text of a duration, into out. */
+void rules_duration_text(double seconds, char *out, size_t n);
 
 /* Number of rules in the set. */
 size_t rules_count(const rules *r);
@@ -71,6 +109,13 @@ int rules_format(const rules *r, buf *out);
  * matching rule denies, 0 for the others. Returns the number of rules that
  * matched.
  */
+/*
+ * The same as rules_match, but line[n] becomes the line number of the first
+ * matching rule that denies offer n (1 for the built-in set's first), 0 when
+ * none does. Returns the number of rules that matched.
+ */
+int rules_deny_lines(const rules *r, const json_t *states, int line[CUSTOMER_OFFER_NUM_MAX + 1]);
+
 int rules_match(const rules *r, const json_t *states, unsigned char denied[CUSTOMER_OFFER_NUM_MAX + 1]);
 
 /*

@@ -245,6 +245,268 @@ static void expire_episodes(server *s)
 		        s->reader->ops->errmsg(s->reader));
 }
 
+/* --- rules and contact history (issue 16) ------------------------------- */
+
+/* One company's rules in force. */
+typedef struct server_rules {
+	char company[SERVER_COMPANY_MAX];
+	int64_t version;
+	rules *set;
+	char *body;
+} server_rules;
+
+/* With s->lock held: the company's entry, or NULL. */
+static server_rules *rules_find(server *s, const char *company)
+{
+	for (size_t i = 0; i < s->nrules; i++) {
+		if (strcmp(s->rules[i].company, company) == 0)
+			return &s->rules[i];
+	}
+	return NULL;
+}
+
+int server_rules_install(server *s, const char *company, int64_t version, const char *body, char *err,
+                         size_t errlen)
+{
+	server_rules *e;
+	rules *set = NULL;
+	rules *old = NULL;
+	char *old_body = NULL;
+	double horizon = 0;
+	int rc;
+
+	if (strlen(company) >= SERVER_COMPANY_MAX)
+		return ERR_RANGE;
+	pthread_rwlock_rdlock(&s->lock);
+	e = rules_find(s, company);
+	rc = e != NULL && e->version >= version;
+	pthread_rwlock_unlock(&s->lock);
+	if (rc)
+		return 0;
+	rc = rules_parse(body, strlen(body), "rules", &set, err, errlen);
+	if (rc != 0)
+		return rc;
+	pthread_rwlock_wrlock(&s->lock);
+	e = rules_find(s, company);
+	if (e == NULL) {
+		s->rules = xrealloc(s->rules, (s->nrules + 1) * sizeof(*s->rules));
+		e = &s->rules[s->nrules++];
+		memset(e, 0, sizeof(*e));
+		util_strlcpy(e->company, company, sizeof(e->company));
+	}
+	if (e->set == NULL || e->version < version) {
+		old = e->set;
+		old_body = e->body;
+		e->set = set;
+		e->body = xstrdup(body);
+		e->version = version;
+		set = NULL;
+		log_msg(LOG_INFO, "rules version %lld in force for company %s (%zu rules)",
+		        (long long)version, company, rules_count(e->set));
+	}
+	for (size_t i = 0; i < s->nrules; i++) {
+		double h = rules_horizon(s->rules[i].set);
+
+		if (h > horizon)
+			horizon = h;
+	}
+	/* A longer window than the history holds: the refresher reads it again. */
+	if (horizon > s->contact_horizon)
+		memset(s->contact_seen, 0, sizeof(s->contact_seen));
+	s->contact_horizon = horizon;
+	pthread_rwlock_unlock(&s->lock);
+	rules_free(set);
+	rules_free(old);
+	free(old_body);
+	return 0;
+}
+
+char *server_rules_text(server *s, const char *company, int64_t *version)
+{
+	server_rules *e;
+	char *out = NULL;
+
+	*version = 0;
+	pthread_rwlock_rdlock(&s->lock);
+	e = rules_find(s, company);
+	if (e != NULL) {
+		out = xstrdup(e->body);
+		*version = e->version;
+	}
+	pthread_rwlock_unlock(&s->lock);
+	return out;
+}
+
+void server_gate(server *s, const char *company, decide_gate *g)
+{
+	server_rules *e;
+
+	g->rules = NULL;
+	g->contacts = NULL;
+	pthread_rwlock_rdlock(&s->lock);
+	e = rules_find(s, company);
+	if (e != NULL)
+		g->rules = rules_ref(e->set);
+	if (s->contact_horizon > 0)
+		g->contacts = s->contacts;
+	pthread_rwlock_unlock(&s->lock);
+	g->now = util_now();
+}
+
+void server_gate_release(decide_gate *g)
+{
+	rules_free(g->rules);
+	g->rules = NULL;
+}
+
+/* Whether company's rules in force have contact-policy lines: only those customers are tracked. */
+static int company_has_contacts(server *s, const char *company)
+{
+	server_rules *e;
+	size_t n = 0;
+
+	pthread_rwlock_rdlock(&s->lock);
+	e = rules_find(s, company);
+	if (e != NULL)
+		(void)rules_contacts(e->set, &n);
+	pthread_rwlock_unlock(&s->lock);
+	return n > 0;
+}
+
+void server_contact_op(server *s, const writer_op *op)
+{
+	const char *offers[OFFERS_SHOWN];
+	size_t n = 0;
+
+	if (op->rc != 0)
+		return;
+	if (op->kind == WOP_EPISODE) {
+		if (!company_has_contacts(s, op->ep.company))
+			return;
+		for (n = 0; n < OFFERS_SHOWN && op->ep.offers[n] != NULL; n++)
+			offers[n] = op->ep.offers[n];
+		(void)contact_shown(s->contacts, op->ep.company, op->ep.customer_id, op->ep.id,
+		                    util_now(), offers, n);
+		return;
+	}
+	if (op->kind != WOP_REWARD || op->rout.rc != 0 || op->rout.replayed != 0 || !op->rin.accepted ||
+	    !company_has_contacts(s, op->rin.company))
+		return;
+	if (op->rin.accepted_offer != NULL && op->rin.accepted_offer[0] != '\0') {
+		offers[n++] = op->rin.accepted_offer;
+	} else {
+		for (int k = 0; k < op->rout.n_offers && k < OFFERS_SHOWN; k++)
+			offers[n++] = op->rout.offers[k];
+	}
+	(void)contact_accepted(s->contacts, op->rin.company, op->rin.customer_id, op->rout.episode_id,
+	                       util_now(), offers, n);
+}
+
+static int rules_cb(void *arg, const char *company, int64_t version, const char *body,
+                    const char *created_at)
+{
+	server *s = arg;
+	char err[512];
+
+	(void)created_at;
+	if (server_rules_install(s, company, version, body, err, sizeof(err)) != 0)
+		log_msg(LOG_ERROR,
+		        "rules version %lld of company %s are not usable (%s); keeping the "
+		        "previous ones",
+		        (long long)version, company, err);
+	return 0;
+}
+
+typedef struct contact_load {
+	server *s;
+	int rewards;
+	double now;
+	int64_t max_id;
+	int64_t rows;
+} contact_load;
+
+static int contact_cb(void *arg, const db_contact_row *row)
+{
+	contact_load *cl = arg;
+	const char *offers[OFFERS_SHOWN];
+	size_t n = 0;
+
+	cl->rows++;
+	if (row->id > cl->max_id)
+		cl->max_id = row->id;
+	if (!company_has_contacts(cl->s, row->company))
+		return 0;
+	if (cl->rewards && row->accepted_offer != NULL && row->accepted_offer[0] != '\0') {
+		offers[n++] = row->accepted_offer;
+	} else {
+		for (n = 0; n < OFFERS_SHOWN && row->offers[n] != NULL; n++)
+			offers[n] = row->offers[n];
+	}
+	if (cl->rewards)
+		return contact_accepted(cl->s->contacts, row->company, row->customer_id, row->episode_id,
+		                        cl->now - row->age, offers, n) < 0;
+	return contact_shown(cl->s->contacts, row->company, row->customer_id, row->id,
+	                     cl->now - row->age, offers, n) < 0;
+}
+
+#define CONTACT_READ_ROWS 20000
+#define CONTACT_PRUNE_BUCKETS 4096
+
+/*
+ * The contacts other processes made (and this one's, which are already
+ * there and change nothing): episodes and accepting rewards with ids above
+ * the highest seen two refreshes ago, for the same reason as load_values
+ * (ids are handed out before their transactions commit). Ids from a
+ * transaction longer than one --refresh interval would be missed.
+ */
+static int load_contacts(server *s)
+{
+	double horizon;
+	int rc = 0;
+
+	pthread_rwlock_rdlock(&s->lock);
+	horizon = s->contact_horizon;
+	pthread_rwlock_unlock(&s->lock);
+	if (horizon <= 0)
+		return 0;
+	for (int k = 0; k < 2 && rc == 0; k++) {
+		contact_load cl = {s, k, util_now(), 0, 0};
+		int64_t from;
+		int64_t top = 0;
+
+		pthread_rwlock_rdlock(&s->lock);
+		from = s->contact_seen[k][1];
+		pthread_rwlock_unlock(&s->lock);
+		/*
+		 * The first read goes over the whole window, by id from 0: the
+		 * table's highest id then becomes the cursor, so that a window
+		 * without rows is not scanned again at every refresh.
+		 */
+		if (from == 0)
+			rc = db_contact_top(s->reader, k, &top);
+		cl.max_id = from;
+		while (rc == 0) {
+			cl.rows = 0;
+			rc = db_contact_each(s->reader, k, cl.max_id, horizon, CONTACT_READ_ROWS,
+			                     contact_cb, &cl);
+			if (cl.rows < CONTACT_READ_ROWS)
+				break;
+		}
+		if (rc != 0)
+			break;
+		pthread_rwlock_wrlock(&s->lock);
+		if (s->contact_seen[k][0] > cl.max_id)
+			cl.max_id = s->contact_seen[k][0];
+		if (top > cl.max_id)
+			cl.max_id = top;
+		s->contact_seen[k][1] = from == 0 ? cl.max_id : s->contact_seen[k][0];
+		s->contact_seen[k][0] = cl.max_id;
+		pthread_rwlock_unlock(&s->lock);
+	}
+	contact_prune(s->contacts, util_now() - horizon, CONTACT_PRUNE_BUCKETS);
+	return rc;
+}
+
 /*
  * The contextual models other processes taught (model.h): rows newer than
  * the last refresh, solved and published here, off the request path.
@@ -267,6 +529,10 @@ int server_refresh(server *s)
 		rc = load_models(s);
 	if (rc == 0)
 		rc = load_maps(s);
+	if (rc == 0)
+		rc = db_rules_latest(s->reader, NULL, rules_cb, s);
+	if (rc == 0)
+		rc = load_contacts(s);
 	return rc;
 }
 
@@ -326,6 +592,7 @@ int server_init(server *s, offerd_config *cfg, const char *argv0)
 	agent_conf_default(&s->conf);
 	s->vals = values_new();
 	s->models = model_set_new();
+	s->contacts = contact_new(CONTACT_CUSTOMERS_DEFAULT);
 	if (cfg->rate > 0)
 		s->rate = ratelimit_new(cfg->rate, cfg->rate_burst);
 	rc = store_open(cfg->database_url, &s->reader);
@@ -396,6 +663,12 @@ void server_free(server *s)
 	strmap_free(s->products);
 	strmap_free(s->segments);
 	strmap_free(s->keys);
+	for (size_t i = 0; i < s->nrules; i++) {
+		rules_free(s->rules[i].set);
+		free(s->rules[i].body);
+	}
+	free(s->rules);
+	contact_free(s->contacts);
 	free(s->share_dir);
 	pthread_rwlock_destroy(&s->lock);
 	pthread_mutex_destroy(&s->stop_lock);

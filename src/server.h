@@ -14,6 +14,8 @@
 
 #include "agent.h"
 #include "config.h"
+#include "contact.h"
+#include "decide.h"
 #include "http.h"
 #include "ratelimit.h"
 #include "store.h"
@@ -32,7 +34,8 @@ typedef struct server {
 	values *vals;
 	struct model_set *models; /* the contextual policies' models (model.h) */
 	http_server *http;
-	ratelimit *rate; /* NULL when --rate 0 */
+	ratelimit *rate;        /* NULL when --rate 0 */
+	contact_book *contacts; /* each customer's recent contacts (contact.h) */
 
 	pthread_rwlock_t lock; /* guards the fields below */
 	agent_conf conf;
@@ -43,6 +46,10 @@ typedef struct server {
 	int64_t policy_rev_prev; /* ... and at the one before */
 	int policy_loaded;
 	int64_t segments_count;
+	struct server_rules *rules; /* the rules in force, one per company (tb_rules) */
+	size_t nrules;
+	double contact_horizon;     /* seconds of contact history the policies need; 0: none */
+	int64_t contact_seen[2][2]; /* refresher: [episodes|rewards][last refresh|the one before] */
 
 	pthread_t refresher;
 	pthread_mutex_t stop_lock;
@@ -73,6 +80,24 @@ void server_conf(server *s, agent_conf *out);
 int server_product(server *s, const char *company, const char *offer, char *out, size_t outlen);
 /* Copies the customer's RFM segment into out; returns 1 if known. */
 int server_segment(server *s, const char *company, const char *customer, char *out, size_t outlen);
+/*
+ * The company's eligibility for decide_episode: its rules in force (a
+ * reference the caller lets go of with server_gate_release) and the contact
+ * history.
+ */
+void server_gate(server *s, const char *company, decide_gate *g);
+void server_gate_release(decide_gate *g);
+/*
+ * Parses body and puts it in force for company as `version` (a higher
+ * version than the one held, or the same text again). Returns 0, or
+ * ERR_INVAL with the parser's message in err.
+ */
+int server_rules_install(server *s, const char *company, int64_t version, const char *body, char *err,
+                         size_t errlen);
+/* The rules text in force for company (malloc'd, the caller frees) and its version; NULL: none. */
+char *server_rules_text(server *s, const char *company, int64_t *version);
+/* Feeds the contact history from an operation the writer committed (api.c). */
+void server_contact_op(server *s, const writer_op *op);
 /* The company of an API key and whether it is an admin key (*admin 1);
  * returns 0 when the key is unknown or revoked. */
 int server_key_company(server *s, const char *key, char *out, size_t outlen, int *admin);

@@ -649,7 +649,7 @@ static int inproc_decide(void *arg, const sim_context *c, size_t *slate, size_t 
 		return rc;
 	q = &p->q[p->nq];
 	memset(q, 0, sizeof(*q));
-	rc = decide_episode(&p->conf, p->v, &p->r, p->company, &req, NULL, &q->res, &q->ep.ep);
+	rc = decide_episode(&p->conf, p->v, &p->r, p->company, &req, NULL, NULL, &q->res, &q->ep.ep);
 	request_predict_free(&req);
 	if (rc != 0)
 		return rc;

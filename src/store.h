@@ -35,6 +35,7 @@ typedef struct episode {
 	const char *policy;
 	const char *agent_version;
 	double epsilon;
+	const char *eligibility; /* JSON text (decide.h) or NULL */
 } episode;
 
 /*
@@ -56,7 +57,7 @@ typedef struct store_stmt {
 } store_stmt;
 
 /* Schema versions db.c knows (its migrations are numbered 1..STORE_MIGRATIONS). */
-#define STORE_MIGRATIONS 5
+#define STORE_MIGRATIONS 6
 
 /*
  * A dialect's statements: the text db.c needs that the dialects write
@@ -139,6 +140,17 @@ typedef struct store_sql {
 	const char *pz_config_get;
 	const char *pz_service_put;
 	const char *pz_policy_put;
+	/*
+	 * Contact history (issue 16.2, contact.h), read by the refresher.
+	 * contact_episodes: episodes with id > $1 decided less than $2 seconds
+	 * ago, by id, at most $3: id, company, customer_id, predicted_offer_1..3,
+	 * age in seconds. contact_rewards: accepting rewards with id > $1 made
+	 * less than $2 seconds ago, by id, at most $3: id, company, customer_id,
+	 * episode_id, accepted_offer_id, the episode's predicted_offer_1..3,
+	 * age in seconds.
+	 */
+	const char *contact_episodes;
+	const char *contact_rewards;
 } store_sql;
 
 typedef struct store store;

@@ -200,8 +200,8 @@ static int sq_episodes_insert(store *base, episode *eps, size_t n)
 	static const char sql[] =
 	    "INSERT INTO tb_episodes (company, customer_id, states, predicted_offer_1, "
 	    "predicted_offer_2, predicted_offer_3, request_timestamp, state_key, policy, "
-	    "agent_version, epsilon, propensity_1, propensity_2, propensity_3) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)";
+	    "agent_version, epsilon, propensity_1, propensity_2, propensity_3, eligibility) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
 	store_sqlite *s = (store_sqlite *)base;
 	sqlite3_stmt *stmt = NULL;
 	int rc;
@@ -234,6 +234,10 @@ static int sq_episodes_insert(store *base, episode *eps, size_t n)
 			else
 				sqlite3_bind_null(stmt, col++);
 		}
+		if (e->eligibility != NULL)
+			sqlite3_bind_text(stmt, col++, e->eligibility, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(stmt, col++);
 		rc = sqlite3_step(stmt);
 		if (rc != SQLITE_DONE) {
 			rc = map_rc(s, rc);
@@ -367,6 +371,16 @@ static const store_sql sqlite_sql = {
                       " DO UPDATE SET service = excluded.service, updated_at = " SQ_NOW,
     .pz_policy_put = "INSERT INTO tb_pz_config (company, policy) VALUES ($1, $2) ON CONFLICT (company)"
                      " DO UPDATE SET policy = excluded.policy, updated_at = " SQ_NOW,
+    .contact_episodes =
+        "SELECT id, company, customer_id, predicted_offer_1, predicted_offer_2, predicted_offer_3,"
+        " (julianday('now') - julianday(last_update)) * 86400.0 FROM tb_episodes WHERE id > $1"
+        " AND (julianday('now') - julianday(last_update)) * 86400.0 < $2 ORDER BY id LIMIT $3",
+    .contact_rewards =
+        "SELECT r.id, r.company, r.customer_id, r.episode_id, r.accepted_offer_id,"
+        " e.predicted_offer_1, e.predicted_offer_2, e.predicted_offer_3,"
+        " (julianday('now') - julianday(r.last_update)) * 86400.0 FROM tb_rewards r"
+        " JOIN tb_episodes e ON e.id = r.episode_id WHERE r.id > $1 AND r.accepted_offer"
+        " AND (julianday('now') - julianday(r.last_update)) * 86400.0 < $2 ORDER BY r.id LIMIT $3",
 };
 
 static const struct store_ops sqlite_ops = {

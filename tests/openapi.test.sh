@@ -155,11 +155,11 @@ check "every operation takes and echoes X-Request-Id" '
         and ([.responses | to_entries[] | .value
               | (if has("$ref") then $d.components.responses[.["$ref"] | split("/") | last] else . end)
               | .headers | has("X-Request-Id")] | all) ] | all'
-check "/predict, /predict-v2, /rewards, /batch need Bearer or X-API-Key and document 401" '
+check "/predict, /predict-v2, /rewards, /batch, /rules need Bearer or X-API-Key and document 401" '
   . as $d
-  | [ .paths | to_entries[] | select(.key | IN("/predict","/predict-v2","/rewards","/batch"))
+  | [ .paths | to_entries[] | select(.key | IN("/predict","/predict-v2","/rewards","/batch","/rules"))
       | .value[] | ((.security // $d.security) | map(keys[]) | sort == ["apiKeyHeader","bearerAuth"])
-                   and (.responses | has("401")) ] | length == 4 and all'
+                   and (.responses | has("401")) ] | length == 6 and all'
 check "Personalizer paths take Ocp-Apim-Subscription-Key, X-API-Key or Bearer and document 401" '
   [ .paths | to_entries[] | select(.key | startswith("/personalizer/v1.0/"))
     | .value[] | (.security | map(keys[]) | sort == ["apiKeyHeader","bearerAuth","subscriptionKey"])

@@ -31,6 +31,7 @@
 
 #include <cmocka.h>
 
+#include "db.h"
 #include "store.h"
 #include "util.h"
 
@@ -134,7 +135,7 @@ static char *sc_tb_episodes_ddl(const store *s)
 	                 " predicted_offer_3 TEXT, request_timestamp TEXT, state_key TEXT,"
 	                 " policy TEXT, agent_version TEXT, epsilon DOUBLE PRECISION,"
 	                 " propensity_1 DOUBLE PRECISION, propensity_2 DOUBLE PRECISION,"
-	                 " propensity_3 DOUBLE PRECISION, last_update %s)",
+	                 " propensity_3 DOUBLE PRECISION, last_update %s, eligibility TEXT)",
 	                 s->sql->id_column, s->sql->ts_column);
 }
 
@@ -217,6 +218,7 @@ static void sc_batch_make(sc_batch *b, size_t n, unsigned seed)
 		e->policy = k % 6 == 0 ? NULL : "epsilon_greedy";
 		e->agent_version = sc_tricky[(k + 6) % nt];
 		e->epsilon = k % 2 ? 0.1 : 1e-300;
+		e->eligibility = k % 3 == 1 ? NULL : sc_tricky[(k + 7) % nt];
 		e->id = 0;
 	}
 }
@@ -250,7 +252,8 @@ static void sc_batch_check(store *s, const sc_batch *b)
 	                  "SELECT id, company, customer_id, states, predicted_offer_1,"
 	                  " predicted_offer_2, predicted_offer_3, request_timestamp, state_key,"
 	                  " policy, agent_version, epsilon, propensity_1, propensity_2,"
-	                  " propensity_3 FROM tb_episodes WHERE id >= $1 AND id <= $2 ORDER BY id",
+	                  " propensity_3, eligibility FROM tb_episodes WHERE id >= $1 AND id <= $2"
+	                  " ORDER BY id",
 	                  2, params));
 	assert_int_equal(r.n, b->n);
 	for (size_t i = 0; i < b->n; i++) {
@@ -277,6 +280,7 @@ static void sc_batch_check(store *s, const sc_batch *b)
 			else
 				sc_assert_near(sc_cell(&r, i, 12 + k), e->propensity[k]);
 		}
+		sc_assert_str(sc_cell(&r, i, 15), e->eligibility);
 	}
 	sc_rows_free(&r);
 }
@@ -652,8 +656,9 @@ static void sc_sql_table_complete(void **state)
 	store *s = sc_fresh(state);
 	const store_sql *q = s->sql;
 	const char *const required[] = {
-	    q->id_column,  q->ts_column,     q->migration_done, q->reward_lookup,    q->reward_insert,
-	    q->policy_add, q->policy_priors, q->policy_rev_now, q->episodes_expired, q->key_revoke,
+	    q->id_column,        q->ts_column,  q->migration_done,   q->reward_lookup,
+	    q->reward_insert,    q->policy_add, q->policy_priors,    q->policy_rev_now,
+	    q->episodes_expired, q->key_revoke, q->contact_episodes, q->contact_rewards,
 	};
 
 	assert_non_null(q);
@@ -664,12 +669,168 @@ static void sc_sql_table_complete(void **state)
 	assert_null(q->migration_extra[0]); /* versions start at 1 */
 }
 
+/* Rules are versioned per company; the latest is in force (issue 16). */
+typedef struct sc_rules_seen {
+	int n;
+	int64_t version[4];
+	char body[4][64];
+	char company[4][16];
+} sc_rules_seen;
+
+static int sc_rules_cb(void *arg, const char *company, int64_t version, const char *body,
+                       const char *created_at)
+{
+	sc_rules_seen *seen = arg;
+
+	assert_non_null(created_at);
+	if (seen->n >= 4)
+		return ERR_RANGE;
+	seen->version[seen->n] = version;
+	util_strlcpy(seen->body[seen->n], body, sizeof(seen->body[0]));
+	util_strlcpy(seen->company[seen->n], company, sizeof(seen->company[0]));
+	seen->n++;
+	return 0;
+}
+
+static void sc_rules_versions(void **state)
+{
+	store *s = sc_fresh(state);
+	sc_rules_seen seen = {0};
+	int64_t v = 0;
+
+	SC_OK(s, db_rules_latest(s, "sc-rules-B", sc_rules_cb, &seen));
+	assert_int_equal(seen.n, 0);
+	SC_OK(s, db_rules_put(s, "sc-rules-B", "cap * 5 per 1d\n", &v));
+	assert_int_equal(v, 1);
+	SC_OK(s, db_rules_put(s, "sc-rules-B", "not-last\n", &v));
+	assert_int_equal(v, 2);
+	SC_OK(s, db_rules_put(s, "sc-rules-C", "", &v));
+	assert_int_equal(v, 1);
+	SC_OK(s, db_rules_latest(s, "sc-rules-B", sc_rules_cb, &seen));
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(seen.version[0], 2);
+	assert_string_equal(seen.body[0], "not-last\n");
+	memset(&seen, 0, sizeof(seen));
+	SC_OK(s, db_rules_latest(s, NULL, sc_rules_cb, &seen));
+	assert_int_equal(seen.n, 2);
+	assert_string_equal(seen.company[0], "sc-rules-B");
+	assert_int_equal(seen.version[0], 2);
+	assert_string_equal(seen.company[1], "sc-rules-C");
+	assert_string_equal(seen.body[1], "");
+}
+
+/* What db_contact_each read for company "sc-contact". */
+typedef struct sc_contact_seen {
+	int n;
+	int64_t id[8];
+	int64_t episode[8];
+	char accepted[8][16];
+	char offers[8][3][16];
+	double age[8];
+} sc_contact_seen;
+
+static int sc_contact_cb(void *arg, const db_contact_row *row)
+{
+	sc_contact_seen *seen = arg;
+
+	if (strcmp(row->company, "sc-contact") != 0)
+		return 0;
+	if (seen->n >= 8)
+		return ERR_RANGE;
+	assert_string_equal(row->customer_id, "cust-1");
+	seen->id[seen->n] = row->id;
+	seen->episode[seen->n] = row->episode_id;
+	util_strlcpy(seen->accepted[seen->n], row->accepted_offer ? row->accepted_offer : "-", 16);
+	for (int k = 0; k < 3; k++)
+		util_strlcpy(seen->offers[seen->n][k], row->offers[k] ? row->offers[k] : "-", 16);
+	seen->age[seen->n] = row->age;
+	seen->n++;
+	return 0;
+}
+
+/* The refresher's reads of recent episodes and accepting rewards (contact.h). */
+static void sc_contact_rows(void **state)
+{
+	store *s = sc_fresh(state);
+	episode eps[2];
+	sc_contact_seen seen = {0};
+	char e0[24];
+	char e1[24];
+
+	memset(eps, 0, sizeof(eps));
+	for (int i = 0; i < 2; i++) {
+		eps[i].company = "sc-contact";
+		eps[i].customer_id = "cust-1";
+		eps[i].states = "{}";
+		eps[i].offers[0] = i == 0 ? "OFFER_1" : "OFFER_3";
+		eps[i].offers[1] = i == 0 ? "OFFER_2" : NULL;
+		eps[i].propensity[0] = 0.5;
+		eps[i].propensity[1] = 0.5;
+	}
+	SC_OK(s, s->ops->begin(s));
+	SC_OK(s, s->ops->episodes_insert(s, eps, 2));
+	SC_OK(s, s->ops->commit(s));
+	SC_OK(s, db_contact_each(s, 0, eps[0].id - 1, 3600, 100, sc_contact_cb, &seen));
+	assert_int_equal(seen.n, 2);
+	assert_int_equal(seen.id[0], eps[0].id);
+	assert_string_equal(seen.offers[0][0], "OFFER_1");
+	assert_string_equal(seen.offers[0][1], "OFFER_2");
+	assert_string_equal(seen.offers[0][2], "-");
+	assert_string_equal(seen.offers[1][0], "OFFER_3");
+	assert_true(seen.age[0] > -5 && seen.age[0] < 60);
+	/* After the first one's id only the second; a limit of 1 stops at one. */
+	memset(&seen, 0, sizeof(seen));
+	SC_OK(s, db_contact_each(s, 0, eps[0].id, 3600, 100, sc_contact_cb, &seen));
+	assert_int_equal(seen.n, 1);
+	memset(&seen, 0, sizeof(seen));
+	SC_OK(s, db_contact_each(s, 0, eps[0].id - 1, 3600, 1, sc_contact_cb, &seen));
+	assert_int_equal(seen.n, 1);
+	/* Rewards: only the accepting ones, with the accepted offer when named. */
+	snprintf(e0, sizeof(e0), "%lld", (long long)eps[0].id);
+	snprintf(e1, sizeof(e1), "%lld", (long long)eps[1].id);
+	{
+		const char *p0[3] = {e0, "1", "OFFER_2"};
+		const char *p1[3] = {e1, "0", NULL};
+
+		SC_OK(s, store_exec(s,
+		                    "INSERT INTO tb_rewards (company, episode_id, customer_id,"
+		                    " accepted_offer, accepted_offer_id) VALUES ('sc-contact', $1,"
+		                    " 'cust-1', $2, $3)",
+		                    3, p0, NULL, NULL));
+		SC_OK(s, store_exec(s,
+		                    "INSERT INTO tb_rewards (company, episode_id, customer_id,"
+		                    " accepted_offer, accepted_offer_id) VALUES ('sc-contact', $1,"
+		                    " 'cust-1', $2, $3)",
+		                    3, p1, NULL, NULL));
+	}
+	memset(&seen, 0, sizeof(seen));
+	SC_OK(s, db_contact_each(s, 1, 0, 3600, 100, sc_contact_cb, &seen));
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(seen.episode[0], eps[0].id);
+	assert_string_equal(seen.accepted[0], "OFFER_2");
+	assert_string_equal(seen.offers[0][0], "OFFER_1");
+	/* The highest ids: the refresher's cursor after its first read. */
+	{
+		int64_t top = 0;
+
+		SC_OK(s, db_contact_top(s, 0, &top));
+		assert_true(top >= eps[1].id);
+		SC_OK(s, db_contact_top(s, 1, &top));
+		assert_true(top >= 2);
+	}
+	/* A zero window reads nothing. */
+	memset(&seen, 0, sizeof(seen));
+	SC_OK(s, db_contact_each(s, 0, 0, 0, 100, sc_contact_cb, &seen));
+	assert_int_equal(seen.n, 0);
+}
+
 #define STORE_CASES                                                                              \
 	cmocka_unit_test(sc_exec_params_rows), cmocka_unit_test(sc_exec_prepared),               \
 	    cmocka_unit_test(sc_null_params_results), cmocka_unit_test(sc_unique_conflict),      \
 	    cmocka_unit_test(sc_begin_rollback_commit), cmocka_unit_test(sc_batch_with_failure), \
 	    cmocka_unit_test(sc_episodes_1), cmocka_unit_test(sc_episodes_3),                    \
 	    cmocka_unit_test(sc_episodes_2000), cmocka_unit_test(sc_episodes_two_batches),       \
-	    cmocka_unit_test(sc_episodes_bad_row), cmocka_unit_test(sc_sql_table_complete)
+	    cmocka_unit_test(sc_episodes_bad_row), cmocka_unit_test(sc_sql_table_complete),      \
+	    cmocka_unit_test(sc_rules_versions), cmocka_unit_test(sc_contact_rows)
 
 #endif

@@ -21,14 +21,17 @@
 
 #include <cmocka.h>
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent.h"
+#include "contact.h"
 #include "db.h"
 #include "decide.h"
 #include "request.h"
+#include "rules.h"
 #include "store.h"
 #include "util.h"
 #include "values.h"
@@ -87,7 +90,7 @@ static void test_episode_fields(void **state)
 		rng_seed(&r1, 42 + i);
 		rng_seed(&r2, 42 + i);
 		assert_int_equal(agent_decide(&conf, v, &r1, company, &req, NULL, &want), 0);
-		assert_int_equal(decide_episode(&conf, v, &r2, company, &req, NULL, &res, &ep), 0);
+		assert_int_equal(decide_episode(&conf, v, &r2, company, &req, NULL, NULL, &res, &ep), 0);
 		assert_int_equal(res.dec.n, want.n);
 		assert_int_equal(res.dec.n, OFFERS_SHOWN);
 		/* The caller's buffers may change or go: the episode has its own copies. */
@@ -141,7 +144,7 @@ static void test_fewer_than_three(void **state)
 	      &req);
 	conf_of(POLICY_RANDOM, &conf);
 	rng_seed(&r, 7);
-	assert_int_equal(decide_episode(&conf, v, &r, "B", &req, NULL, &res, &ep), 0);
+	assert_int_equal(decide_episode(&conf, v, &r, "B", &req, NULL, NULL, &res, &ep), 0);
 	assert_int_equal(res.dec.n, 1);
 	assert_string_equal(ep.offers[0], "OFFER_7");
 	assert_true(ep.propensity[0] == 1.0);
@@ -166,7 +169,7 @@ static void test_rfm_segment(void **state)
 	parse(brief_body, &req);
 	conf_of(POLICY_WEIGHTED, &conf);
 	rng_seed(&r, 1);
-	assert_int_equal(decide_episode(&conf, v, &r, "A", &req, "Champions", &res, &ep), 0);
+	assert_int_equal(decide_episode(&conf, v, &r, "A", &req, "Champions", NULL, &res, &ep), 0);
 	assert_string_equal(ep.state_key, "Champions_January_0_Saturday");
 	request_predict_free(&req);
 	values_free(v);
@@ -190,14 +193,14 @@ static void test_errors(void **state)
 	memset(company, 'c', sizeof(company) - 1);
 	company[sizeof(company) - 1] = '\0';
 	memset(&ep, 0xff, sizeof(ep));
-	assert_int_equal(decide_episode(&conf, v, &r, company, &req, NULL, &res, &ep), ERR_RANGE);
+	assert_int_equal(decide_episode(&conf, v, &r, company, &req, NULL, NULL, &res, &ep), ERR_RANGE);
 	assert_null(ep.company);
 	assert_null(ep.offers[0]);
 	for (size_t i = 0; i < req.n_offers; i++)
 		req.allowed[i] = 0;
 	req.n_allowed = 0;
 	memset(&ep, 0xff, sizeof(ep));
-	assert_int_equal(decide_episode(&conf, v, &r, "A", &req, NULL, &res, &ep), ERR_INVAL);
+	assert_int_equal(decide_episode(&conf, v, &r, "A", &req, NULL, NULL, &res, &ep), ERR_INVAL);
 	assert_null(ep.company);
 	assert_null(ep.offers[0]);
 	request_predict_free(&req);
@@ -236,7 +239,7 @@ static void test_writer_stores_it(void **state)
 	rng_seed(&r, 5);
 	memset(&op, 0, sizeof(op));
 	op.kind = WOP_EPISODE;
-	assert_int_equal(decide_episode(&conf, v, &r, "A", &req, NULL, &res, &op.ep), 0);
+	assert_int_equal(decide_episode(&conf, v, &r, "A", &req, NULL, NULL, &res, &op.ep), 0);
 	assert_int_equal(writer_run_batch(s, v, &conf, &op), 0);
 	assert_int_equal(op.rc, 0);
 	assert_true(op.ep.id > 0);
@@ -254,12 +257,135 @@ static void test_writer_stores_it(void **state)
 	store_close(s);
 }
 
+/*
+ * The company's gate (issue 16): Company B's rules and a cap narrow the
+ * client's offers; the agent draws among the eligible ones only, with
+ * propensities over that set; the episode records the set and why each
+ * other offer is out, and the writer stores it; when nothing is left the
+ * error says why for every offer.
+ */
+static void test_gate(void **state)
+{
+	static const char want_elig[] =
+	    "{\"eligible\":[\"OFFER_1\",\"OFFER_8\",\"OFFER_10\"],\"excluded\":["
+	    "{\"offer\":\"OFFER_2\",\"why\":\"cap line 3\"},"
+	    "{\"offer\":\"OFFER_3\",\"why\":\"client flag\"},"
+	    "{\"offer\":\"OFFER_4\",\"why\":\"rule line 1\"},"
+	    "{\"offer\":\"OFFER_5\",\"why\":\"rule line 1\"},"
+	    "{\"offer\":\"OFFER_6\",\"why\":\"client flag\"},"
+	    "{\"offer\":\"OFFER_7\",\"why\":\"client flag\"},"
+	    "{\"offer\":\"OFFER_9\",\"why\":\"client flag\"}]}";
+	static const char text[] = "region = Europa -> deny OFFER_4 OFFER_5 OFFER_6\n"
+	                           "age > 65 -> deny OFFER_1 OFFER_3 OFFER_4\n"
+	                           "cap OFFER_2 1 per 1d\n";
+	predict_req req;
+	agent_conf conf;
+	decide_result res;
+	decide_gate g;
+	writer_op op;
+	values *v = values_new();
+	store *s = NULL;
+	char err[256];
+	char got[512] = "";
+	const char *o2[1] = {"OFFER_2"};
+	rng r;
+
+	(void)state;
+	parse(brief_body, &req);
+	assert_int_equal(rules_parse(text, strlen(text), "t", &g.rules, err, sizeof(err)), 0);
+	g.contacts = contact_new(100);
+	g.now = 1.7e9;
+	assert_int_equal(contact_shown(g.contacts, "B", "152467", 1, g.now - 60, o2, 1), 0);
+	/* Every tabular policy stays inside the eligible set. */
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(policies); i++) {
+		conf_of(policies[i], &conf);
+		for (unsigned seed = 0; seed < 50; seed++) {
+			episode ep;
+
+			rng_seed(&r, seed);
+			assert_int_equal(decide_episode(&conf, v, &r, "B", &req, NULL, &g, &res, &ep),
+			                 0);
+			assert_int_equal(res.n_eligible, 3);
+			assert_int_equal(res.dec.n, 3);
+			for (size_t k = 0; k < res.dec.n; k++) {
+				assert_true(strcmp(ep.offers[k], "OFFER_1") == 0 ||
+				            strcmp(ep.offers[k], "OFFER_8") == 0 ||
+				            strcmp(ep.offers[k], "OFFER_10") == 0);
+				assert_true(ep.propensity[k] > 0 && ep.propensity[k] <= 1);
+			}
+			assert_string_equal(ep.eligibility, want_elig);
+			decide_result_free(&res);
+			assert_null(res.eligibility);
+		}
+	}
+	/* random: the slate's probabilities are over the three eligible offers. */
+	{
+		episode ep;
+
+		conf_of(POLICY_RANDOM, &conf);
+		rng_seed(&r, 1);
+		assert_int_equal(decide_episode(&conf, v, &r, "B", &req, NULL, &g, &res, &ep), 0);
+		assert_true(fabs(ep.propensity[0] - 1.0 / 3.0) < 1e-12);
+		assert_true(fabs(ep.propensity[1] - 1.0 / 2.0) < 1e-12);
+		assert_true(fabs(ep.propensity[2] - 1.0) < 1e-12);
+		decide_result_free(&res);
+	}
+	/* The writer stores the eligibility with the episode. */
+	assert_int_equal(store_open("sqlite::memory:", &s), 0);
+	assert_int_equal(db_migrate(s), 0);
+	memset(&op, 0, sizeof(op));
+	op.kind = WOP_EPISODE;
+	conf_of(POLICY_EPSILON_GREEDY, &conf);
+	assert_int_equal(decide_episode(&conf, v, &r, "B", &req, NULL, &g, &res, &op.ep), 0);
+	assert_int_equal(writer_run_batch(s, v, &conf, &op), 0);
+	assert_int_equal(op.rc, 0);
+	assert_int_equal(store_exec(s, "SELECT eligibility FROM tb_episodes", 0, NULL, row_text, got),
+	                 0);
+	assert_string_equal(got, want_elig);
+	decide_result_free(&res);
+	store_close(s);
+	/* A cap on every offer, each shown once: nothing left, and the error says why. */
+	rules_free(g.rules);
+	assert_int_equal(rules_parse("cap * 1 per 1h", 14, "t", &g.rules, err, sizeof(err)), 0);
+	{
+		const char *shown[3] = {"OFFER_1", "OFFER_8", "OFFER_10"};
+		episode ep;
+
+		const char *more[2] = {"OFFER_4", "OFFER_5"};
+
+		assert_int_equal(contact_shown(g.contacts, "B", "152467", 2, g.now - 10, shown, 3), 0);
+		/* Without the region rule OFFER_4 and OFFER_5 are eligible until shown too. */
+		assert_int_equal(decide_episode(&conf, v, &r, "B", &req, NULL, &g, &res, &ep), 0);
+		assert_int_equal(res.n_eligible, 2);
+		decide_result_free(&res);
+		assert_int_equal(contact_shown(g.contacts, "B", "152467", 3, g.now - 5, more, 2), 0);
+		memset(&ep, 0xff, sizeof(ep));
+		assert_int_equal(decide_episode(&conf, v, &r, "B", &req, NULL, &g, &res, &ep),
+		                 ERR_INVAL);
+		assert_null(ep.offers[0]);
+		assert_null(res.eligibility);
+		assert_int_equal(res.n_eligible, 0);
+		assert_non_null(strstr(
+		    res.why,
+		    "no offer is eligible for customer 152467: OFFER_1 "
+		    "(cap line 1), OFFER_2 (cap line 1), OFFER_3 (client flag), OFFER_4 (cap line 1)"));
+		decide_result_free(&res);
+		/* Another company's history is not this one's. */
+		assert_int_equal(decide_episode(&conf, v, &r, "A", &req, NULL, &g, &res, &ep), 0);
+		decide_result_free(&res);
+	}
+	rules_free(g.rules);
+	contact_free(g.contacts);
+	request_predict_free(&req);
+	values_free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_episode_fields),   cmocka_unit_test(test_fewer_than_three),
 	    cmocka_unit_test(test_rfm_segment),      cmocka_unit_test(test_errors),
-	    cmocka_unit_test(test_writer_stores_it),
+	    cmocka_unit_test(test_writer_stores_it), cmocka_unit_test(test_gate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

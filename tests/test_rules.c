@@ -384,6 +384,120 @@ static void test_apply_other_keys(void **unused)
 	rules_free(r);
 }
 
+/* Contact-policy lines (issue 16.2): each kind, its line, and the canonical text. */
+static void test_contact_lines(void **unused)
+{
+	static const char text[] = "# Company B with caps\n"
+	                           "region = Europa -> deny OFFER_4 OFFER_5 OFFER_6\n"
+	                           "cap OFFER_3 2 per 7d\n"
+	                           "CAP * 5 per 1D   # every offer\n"
+	                           "cooldown OFFER_1 30d after accept\n"
+	                           "\n"
+	                           "cooldown * 90m After Accept\n"
+	                           "not-last\n"
+	                           "age > 65 -> deny OFFER_1 OFFER_3 OFFER_4\n"
+	                           "cap OFFER_2 1 per 2w\n";
+	rules *r = parse_ok(text);
+	rules *again;
+	const rules_contact *c;
+	size_t n = 0;
+	char *canon;
+	int line[CUSTOMER_OFFER_NUM_MAX + 1];
+	json_t *states;
+
+	(void)unused;
+	assert_int_equal(rules_count(r), 2);
+	c = rules_contacts(r, &n);
+	assert_int_equal(n, 6);
+	assert_int_equal(c[0].kind, RULES_CAP);
+	assert_int_equal(c[0].line, 3);
+	assert_int_equal(c[0].offer, 3);
+	assert_int_equal(c[0].limit, 2);
+	assert_true(c[0].window == 7 * 86400.0);
+	assert_int_equal(c[1].kind, RULES_CAP);
+	assert_int_equal(c[1].offer, 0);
+	assert_int_equal(c[1].limit, 5);
+	assert_true(c[1].window == 86400.0);
+	assert_int_equal(c[2].kind, RULES_COOLDOWN);
+	assert_int_equal(c[2].offer, 1);
+	assert_true(c[2].window == 30 * 86400.0);
+	assert_int_equal(c[3].kind, RULES_COOLDOWN);
+	assert_int_equal(c[3].line, 7);
+	assert_true(c[3].window == 90 * 60.0);
+	assert_int_equal(c[4].kind, RULES_NOT_LAST);
+	assert_int_equal(c[4].line, 8);
+	assert_true(c[5].window == 14 * 86400.0);
+	/* The longest window: not-last looks back RULES_NOT_LAST_WINDOW (30 days). */
+	assert_true(rules_horizon(r) == 30 * 86400.0);
+	/* The canonical text parses to the same set. */
+	canon = format(r);
+	assert_non_null(strstr(canon, "cap OFFER_3 2 per 7d\n"));
+	assert_non_null(strstr(canon, "cap * 5 per 1d\n"));
+	assert_non_null(strstr(canon, "cooldown * 90m after accept\n"));
+	assert_non_null(strstr(canon, "cap OFFER_2 1 per 14d\n"));
+	assert_non_null(strstr(canon, "not-last\n"));
+	again = parse_ok(canon);
+	assert_true(rules_equal(r, again));
+	free(canon);
+	rules_free(again);
+	/* Deny rules know their lines: OFFER_4 by line 2 first, OFFER_1 by line 9. */
+	states = json_pack("{s:i, s:s}", "age", 70, "region", "Europa");
+	assert_int_equal(rules_deny_lines(r, states, line), 2);
+	assert_int_equal(line[4], 2);
+	assert_int_equal(line[5], 2);
+	assert_int_equal(line[1], 9);
+	assert_int_equal(line[3], 9);
+	assert_int_equal(line[2], 0);
+	json_decref(states);
+	/* A shared set lives until its last holder lets go. */
+	assert_ptr_equal(rules_ref(r), r);
+	rules_free(r);
+	assert_int_equal(rules_count(r), 2);
+	rules_free(r);
+	/* Without contact lines the horizon is 0: no history is kept. */
+	r = parse_ok("age > 65 -> deny OFFER_1\n");
+	assert_true(rules_horizon(r) == 0);
+	rules_free(r);
+}
+
+static void test_contact_errors(void **unused)
+{
+	static const struct {
+		const char *text;
+		const char *msg;
+	} cases[] = {
+	    {"cap OFFER_3 2 per", "t:1: expected a duration like 30m, 12h, 7d or 2w"},
+	    {"cap OFFER_3 2 per 7y", "expected a duration"},
+	    {"cap OFFER_3 2 per 367d", "at most 366 days"},
+	    {"cap OFFER_3 2 per 0d", "expected a duration"},
+	    {"cap OFFER_3 0 per 7d", "t:1: cap needs a number of shows between 1 and 64, got '0'"},
+	    {"cap OFFER_3 65 per 7d", "between 1 and 64"},
+	    {"cap OFFER_3 two per 7d", "got 'two'"},
+	    {"cap IPHONE 2 per 7d",
+	     "t:1: 'IPHONE' is not an offer (expected OFFER_1 .. OFFER_999 or *)"},
+	    {"cap OFFER_3 2 in 7d", "expected 'cap OFFER_n|* N per DURATION'"},
+	    {"cap", "expected an offer (OFFER_n or *)"},
+	    {"cap OFFER_3 2 per 7d extra", "t:1: unexpected 'extra' at the end of the line"},
+	    {"\n\ncooldown OFFER_1 30d", "t:3: expected 'cooldown OFFER_n|* DURATION after accept'"},
+	    {"cooldown OFFER_1 30d after click", "after accept"},
+	    {"cooldown OFFER_1 after accept", "expected a duration"},
+	    {"not-last please", "t:1: unexpected 'please'"},
+	    {"notlast", "t:1: expected 'CONDITION -> deny OFFER_n ...', 'cap ...'"},
+	};
+
+	(void)unused;
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
+		rules *r = NULL;
+		char err[256];
+		int rc = rules_parse(cases[i].text, strlen(cases[i].text), "t", &r, err, sizeof(err));
+
+		assert_int_equal(rc, ERR_INVAL);
+		assert_null(r);
+		if (strstr(err, cases[i].msg) == NULL)
+			fail_msg("case %zu: '%s' lacks '%s'", i, err, cases[i].msg);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +506,8 @@ int main(void)
 	    cmocka_unit_test(test_empty_set),
 	    cmocka_unit_test(test_parse_errors),
 	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_contact_lines),
+	    cmocka_unit_test(test_contact_errors),
 	    cmocka_unit_test(test_apply_company_b),
 	    cmocka_unit_test(test_apply_normalised),
 	    cmocka_unit_test(test_apply_other_keys),

@@ -1,0 +1,188 @@
+/*
+ * ctl_rules.c — offerctl rules set|show: a company's rules and contact
+ * policy (rules.h), versioned in tb_rules. `set` checks the file with the
+ * parser offerd uses and stores it as the company's next version; every
+ * offerd on the database puts it in force within one --refresh interval.
+ * `show` prints the version in force and its text.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "db.h"
+#include "rules.h"
+#include "store.h"
+#include "util.h"
+
+typedef struct rules_opts {
+	char *database_url;
+	char *company;
+} rules_opts;
+
+#define R(field) offsetof(rules_opts, field)
+
+static const config_opt opts_rules[] = {
+    {"company C", NULL, CONFIG_STR, R(company), NULL, 0, 0, "the company the rules are for (required)"},
+    CTL_OPT_DATABASE_URL(rules_opts, database_url),
+};
+
+static const ctl_spec spec_set = {
+    "offerctl rules set",
+    "usage: offerctl rules set --company C FILE [--database-url URL]\n\n"
+    "Checks a rules file (eligibility rules and contact policy: README, Rules and caps)\n"
+    "and stores it as the company's next version; offerd puts it in force within one\n"
+    "--refresh interval. An empty file lifts every rule.\n",
+    NULL,
+    opts_rules,
+    UTIL_ARRAY_LEN(opts_rules),
+    1,
+    1,
+};
+
+static const ctl_spec spec_show = {
+    "offerctl rules show",
+    "usage: offerctl rules show --company C [--database-url URL]\n\n"
+    "Prints the version in force of the company's rules, then its text.\n",
+    NULL,
+    opts_rules,
+    UTIL_ARRAY_LEN(opts_rules),
+    0,
+    0,
+};
+
+/* Reads the whole file (at most DB_RULES_BODY_MAX bytes) into a NUL-terminated string. */
+static int read_file(const char *path, char **out, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	char *text;
+	size_t len;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: cannot open", path);
+		return ERR_IO;
+	}
+	text = xmalloc(DB_RULES_BODY_MAX + 2);
+	len = fread(text, 1, DB_RULES_BODY_MAX + 1, f);
+	fclose(f);
+	if (len > DB_RULES_BODY_MAX) {
+		snprintf(err, errlen, "%s: larger than %d bytes", path, DB_RULES_BODY_MAX);
+		free(text);
+		return ERR_TOOBIG;
+	}
+	if (memchr(text, '\0', len) != NULL) {
+		snprintf(err, errlen, "%s: a NUL byte; rules are text", path);
+		free(text);
+		return ERR_INVAL;
+	}
+	text[len] = '\0';
+	*out = text;
+	return 0;
+}
+
+static int rules_set(const rules_opts *o, const char *path)
+{
+	char err[512];
+	char *text = NULL;
+	rules *set = NULL;
+	store *s = NULL;
+	int64_t version = 0;
+	size_t ncontact = 0;
+	int rc;
+
+	rc = read_file(path, &text, err, sizeof(err));
+	if (rc == 0)
+		rc = rules_parse(text, strlen(text), path, &set, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "offerctl rules set: %s\n", err);
+		rc = 1;
+		goto out;
+	}
+	rc = ctl_open_db("offerctl rules set", o->database_url, &s);
+	if (rc != 0) {
+		rc = 1;
+		goto out;
+	}
+	rc = db_rules_put(s, o->company, text, &version);
+	if (rc != 0) {
+		fprintf(stderr, "offerctl rules set: cannot store the rules: %s\n", s->ops->errmsg(s));
+		rc = 1;
+		goto out;
+	}
+	(void)rules_contacts(set, &ncontact);
+	printf("company %s: rules version %lld stored (%zu rules, %zu contact-policy lines)\n",
+	       o->company, (long long)version, rules_count(set), ncontact);
+	rc = 0;
+out:
+	rules_free(set);
+	free(text);
+	if (s != NULL)
+		store_close(s);
+	return rc;
+}
+
+static int show_cb(void *arg, const char *company, int64_t version, const char *body,
+                   const char *created_at)
+{
+	int *found = arg;
+
+	*found = 1;
+	printf("# company %s, rules version %lld, stored %s\n%s", company, (long long)version,
+	       created_at, body);
+	if (body[0] != '\0' && body[strlen(body) - 1] != '\n')
+		printf("\n");
+	return 0;
+}
+
+static int rules_show(const rules_opts *o)
+{
+	store *s = NULL;
+	int found = 0;
+	int rc;
+
+	rc = ctl_open_db("offerctl rules show", o->database_url, &s);
+	if (rc != 0)
+		return 1;
+	rc = db_rules_latest(s, o->company, show_cb, &found);
+	if (rc != 0)
+		fprintf(stderr, "offerctl rules show: %s\n", s->ops->errmsg(s));
+	else if (!found)
+		printf("# company %s has no rules: every offer the client allows is eligible\n",
+		       o->company);
+	store_close(s);
+	return rc != 0 ? 1 : 0;
+}
+
+int ctl_rules(int argc, char **argv)
+{
+	const ctl_spec *spec;
+	rules_opts o;
+	const char *args[CTL_ARGS_MAX];
+	size_t nargs = 0;
+	int rc;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fprintf(
+		    argc < 2 ? stderr : stdout,
+		    "usage:\n  offerctl rules set --company C FILE\n  offerctl rules show --company C\n"
+		    "\nEach takes --help.\n");
+		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "set") == 0) {
+		spec = &spec_set;
+	} else if (strcmp(argv[1], "show") == 0) {
+		spec = &spec_show;
+	} else {
+		fprintf(stderr, "offerctl rules: unknown action \"%.80s\" (set or show)\n", argv[1]);
+		return 2;
+	}
+	memset(&o, 0, sizeof(o));
+	rc = ctl_parse(spec, &o, argc - 1, argv + 1, args, &nargs);
+	if (rc < 0 && (o.company == NULL || o.company[0] == '\0'))
+		rc = ctl_usage(spec, "--company is required");
+	if (rc < 0)
+		rc = spec == &spec_set ? rules_set(&o, args[0]) : rules_show(&o);
+	config_opts_free(spec->opts, spec->nopts, &o);
+	return rc;
+}
