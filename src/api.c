@@ -50,7 +50,6 @@ static void serve_file(server *s, http_req *r, const route *rt, const api_tenant
 static void serve_asset(server *s, http_req *r, const route *rt, const api_tenant *t);
 static void keys_me(server *s, http_req *r, const route *rt, const api_tenant *t);
 
-
 static const route routes[] = {
     {"GET, HEAD", "/is-alive", 0, is_alive, NULL, NULL, "/is-alive"},
     {"GET, HEAD", "/ready", 0, ready, NULL, NULL, "/ready"},
@@ -59,8 +58,7 @@ static const route routes[] = {
      "/predict-v2"},
     {"PUT", "/rewards", ROUTE_AUTH | ROUTE_JSON, NULL, &api_rewards_endpoint, NULL, "/rewards"},
     {"POST", "/batch", ROUTE_AUTH | ROUTE_CSV, NULL, &api_batch_endpoint, NULL, "/batch"},
-    {"GET, PUT", "/rules", ROUTE_ADMIN | ROUTE_JSON, NULL, &api_rules_endpoint, NULL,
-     "/rules"},
+    {"GET, PUT", "/rules", ROUTE_ADMIN | ROUTE_JSON, NULL, &api_rules_endpoint, NULL, "/rules"},
     {"GET, HEAD", "/metrics", 0, metrics, NULL, NULL, "/metrics"},
     {"GET, HEAD", "/keys/me", ROUTE_AUTH, keys_me, NULL, NULL, "/keys/me"},
     {"GET, HEAD", "/openapi.json", 0, serve_file, NULL, "openapi.json", "static"},
