@@ -33,6 +33,7 @@ static const command commands[] = {
      "evaluate --policy P [--from DATE]   off-policy estimate from logged episodes"},
     {"keys", ctl_keys, "keys create --company C | keys list | keys revoke PREFIX"},
     {"db", ctl_db, "db migrate | db count TABLE"},
+    {"export", ctl_export, "export --company C [--from D] [--to D] --format dsjson|csv [-o FILE]"},
 };
 
 static void usage(FILE *f)
