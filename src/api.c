@@ -20,6 +20,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "personalizer.h"
+#include "retention.h"
 #include "util.h"
 
 /* Route flags. */
@@ -487,7 +488,7 @@ static void metrics(server *s, http_req *r, const route *rt, const api_tenant *t
 	x.policy = agent_policy_name(c.policy);
 	x.store = s->dialect == STORE_PG ? "postgresql" : "sqlite";
 	buf_init(&b, 16 << 20);
-	if (metrics_render(&b, &x) != 0) {
+	if (metrics_render(&b, &x) != 0 || retention_metrics(&b) != 0) {
 		buf_free(&b);
 		api_error(r, ERR_IO, NULL, "the metrics text is over its %d MiB limit", 16);
 		return;

@@ -111,8 +111,17 @@ static const char *const m5[] = {
     NULL,
 };
 
+/*
+ * 6: the episodes' write time is indexed, for retention (the oldest first,
+ * issue 16.4) and export by date range (16.5).
+ */
+static const char *const m6[] = {
+    "CREATE INDEX tb_episodes_written ON tb_episodes (last_update)",
+    NULL,
+};
+
 static const migration migrations[STORE_MIGRATIONS] = {
-    {1, m1}, {2, m2}, {3, NULL}, {4, m4}, {5, m5},
+    {1, m1}, {2, m2}, {3, NULL}, {4, m4}, {5, m5}, {6, m6},
 };
 
 /* The statement tmpl with its @ID@ and @TS@ filled in; NULL past 1 MiB. */

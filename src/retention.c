@@ -1,0 +1,381 @@
+/*
+ * retention.c — the retention thread: deletes old episodes and their
+ * rewards in small batches (see retention.h for the rules and why they are
+ * safe with several processes).
+ *
+ * A batch is: pick at most RETENTION_BATCH expired episode ids, oldest
+ * first (through the index on the write time), then one transaction that
+ * deletes their rewards and the episodes by id. The ids are written into
+ * the statement (they are numbers read from the database), so the two
+ * deletes see the same set and the text is the same on every store.
+ */
+#include "retention.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+
+/* Counters for /metrics; one retention thread per process. */
+static atomic_llong m_episodes;
+static atomic_llong m_rewards;
+static atomic_llong m_runs;
+static atomic_llong m_failures;
+static atomic_llong m_last_run_ms;       /* epoch milliseconds of the last pass's end */
+static atomic_llong m_last_duration_us;  /* that pass's duration */
+static atomic_llong m_last_batch_max_us; /* since the start */
+
+struct retention {
+	retention_conf conf;
+	char *database_url;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	atomic_int stop;
+};
+
+int retention_parse(const char *spec, retention_conf *c, char *err, size_t errlen)
+{
+	const char *p = spec != NULL ? spec : "";
+
+	c->nrules = 0;
+	while (*p != '\0') {
+		size_t n = strcspn(p, ",");
+		char item[128];
+		char *eq;
+		char *name;
+		int64_t days;
+
+		if (n >= sizeof(item)) {
+			snprintf(err, errlen, "--retention: an item is longer than %zu bytes",
+			         sizeof(item) - 1);
+			return ERR_INVAL;
+		}
+		memcpy(item, p, n);
+		item[n] = '\0';
+		p += n;
+		if (*p == ',')
+			p++;
+		name = util_trim(item);
+		if (*name == '\0')
+			continue;
+		eq = strchr(name, '=');
+		if (eq == NULL) {
+			snprintf(err, errlen, "--retention: \"%.64s\" is not COMPANY=DAYS", name);
+			return ERR_INVAL;
+		}
+		*eq = '\0';
+		name = util_trim(name);
+		if (*name == '\0' || strlen(name) >= sizeof(c->rules[0].company)) {
+			snprintf(err, errlen, "--retention: a company name must be 1 to %zu bytes",
+			         sizeof(c->rules[0].company) - 1);
+			return ERR_INVAL;
+		}
+		if (util_strtonum(util_trim(eq + 1), 0, RETENTION_DAYS_MAX, &days) != 0) {
+			snprintf(err, errlen, "--retention: %s's days must be an integer from 0 to %d",
+			         name, RETENTION_DAYS_MAX);
+			return ERR_INVAL;
+		}
+		for (size_t i = 0; i < c->nrules; i++) {
+			if (strcmp(c->rules[i].company, name) == 0) {
+				snprintf(err, errlen, "--retention: company %s is named twice", name);
+				return ERR_INVAL;
+			}
+		}
+		if (c->nrules == RETENTION_RULES_MAX) {
+			snprintf(err, errlen, "--retention: more than %d companies",
+			         RETENTION_RULES_MAX);
+			return ERR_INVAL;
+		}
+		util_strlcpy(c->rules[c->nrules].company, name, sizeof(c->rules[0].company));
+		c->rules[c->nrules].days = (int)days;
+		c->nrules++;
+	}
+	return 0;
+}
+
+int retention_active(const retention_conf *c)
+{
+	if (c->default_days > 0)
+		return 1;
+	for (size_t i = 0; i < c->nrules; i++) {
+		if (c->rules[i].days > 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* now - days as the stores' text timestamp, YYYY-MM-DDTHH:MM:SS.mmmZ. */
+static void cutoff_text(double now, int days, char out[40])
+{
+	time_t t = (time_t)(now - (double)days * 86400.0);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 40, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+}
+
+typedef struct id_list {
+	buf text; /* "1,2,3" */
+	size_t n;
+} id_list;
+
+static int id_row(void *arg, int ncols, const char *const *vals)
+{
+	id_list *l = arg;
+	int64_t id;
+
+	/* Only numbers go into the statement's text. */
+	if (ncols < 1 || vals[0] == NULL || util_strtonum(vals[0], 1, INT64_MAX, &id) != 0)
+		return ERR_IO;
+	if (buf_addf(&l->text, "%s%" PRId64, l->n > 0 ? "," : "", id) != 0)
+		return ERR_TOOBIG;
+	l->n++;
+	return 0;
+}
+
+/*
+ * One batch for the window whose WHERE clause is `where` ($1 the cutoff,
+ * then params): *deleted is the episodes deleted (0: none was left).
+ */
+static int batch(store *s, const char *where, int nparams, const char *const *params, int64_t *deleted)
+{
+	id_list l;
+	char *pick = NULL;
+	char *del_rewards = NULL;
+	char *del_episodes = NULL;
+	store_stmt st[2];
+	double t0 = util_monotonic();
+	long long us;
+	long long prev;
+	int rc;
+
+	*deleted = 0;
+	buf_init(&l.text, 64 * 1024);
+	l.n = 0;
+	pick = xasprintf("SELECT id FROM tb_episodes WHERE %s ORDER BY last_update LIMIT %d", where,
+	                 RETENTION_BATCH);
+	rc = store_exec(s, pick, nparams, params, id_row, &l);
+	if (rc != 0 || l.n == 0)
+		goto out;
+	del_rewards = xasprintf("DELETE FROM tb_rewards WHERE episode_id IN (%s)", l.text.data);
+	del_episodes = xasprintf("DELETE FROM tb_episodes WHERE id IN (%s)", l.text.data);
+	memset(st, 0, sizeof(st));
+	st[0].sql = del_rewards;
+	st[1].sql = del_episodes;
+	rc = s->ops->begin(s);
+	if (rc != 0)
+		goto out;
+	rc = s->ops->exec_batch(s, st, 2);
+	if (rc == 0)
+		rc = s->ops->commit(s);
+	if (rc != 0) {
+		s->ops->rollback(s);
+		goto out;
+	}
+	*deleted = st[1].changes;
+	atomic_fetch_add(&m_rewards, st[0].changes);
+	atomic_fetch_add(&m_episodes, st[1].changes);
+	us = (long long)((util_monotonic() - t0) * 1e6);
+	prev = atomic_load(&m_last_batch_max_us);
+	if (us > prev)
+		atomic_store(&m_last_batch_max_us, us);
+	/* Ids picked but already deleted by another process: the window is clear for now. */
+	if (*deleted == 0)
+		*deleted = -1;
+out:
+	buf_free(&l.text);
+	free(pick);
+	free(del_rewards);
+	free(del_episodes);
+	return rc;
+}
+
+/* Sleeps seconds, or less when the thread is being stopped. */
+static void pause_for(double seconds, const atomic_int *stop)
+{
+	struct timespec ts;
+
+	if (seconds <= 0 || (stop != NULL && atomic_load(stop)))
+		return;
+	if (seconds > 1)
+		seconds = 1;
+	ts.tv_sec = (time_t)seconds;
+	ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* Every batch of one window, until none is left. */
+static int window(store *s, const char *where, int nparams, const char *const *params,
+                  const atomic_int *stop)
+{
+	int64_t deleted = 1;
+	int rc = 0;
+
+	while (deleted > 0 && rc == 0 && (stop == NULL || !atomic_load(stop))) {
+		double t0 = util_monotonic();
+
+		rc = batch(s, where, nparams, params, &deleted);
+		/* The writers get at least as long as the batch took. */
+		if (deleted > 0)
+			pause_for(util_monotonic() - t0 + 0.002, stop);
+	}
+	return rc;
+}
+
+int retention_pass(store *s, const retention_conf *c, double now, const atomic_int *stop)
+{
+	const char *params[RETENTION_RULES_MAX + 1];
+	char cutoff[40];
+	double t0 = util_monotonic();
+	buf where;
+	int rc = 0;
+
+	buf_init(&where, 64 * 1024);
+	for (size_t i = 0; i < c->nrules && rc == 0; i++) {
+		if (c->rules[i].days == 0)
+			continue;
+		cutoff_text(now, c->rules[i].days, cutoff);
+		params[0] = cutoff;
+		params[1] = c->rules[i].company;
+		rc = window(s, "last_update < $1 AND company = $2", 2, params, stop);
+	}
+	if (rc == 0 && c->default_days > 0) {
+		/* Every company but those with a window of their own. */
+		cutoff_text(now, c->default_days, cutoff);
+		params[0] = cutoff;
+		rc = buf_adds(&where, "last_update < $1");
+		for (size_t i = 0; i < c->nrules && rc == 0; i++) {
+			params[i + 1] = c->rules[i].company;
+			rc = buf_addf(&where, "%s$%zu", i == 0 ? " AND company NOT IN (" : ", ", i + 2);
+		}
+		if (rc == 0 && c->nrules > 0)
+			rc = buf_adds(&where, ")");
+		if (rc == 0)
+			rc = window(s, where.data, (int)c->nrules + 1, params, stop);
+	}
+	buf_free(&where);
+	atomic_fetch_add(&m_runs, 1);
+	if (rc != 0)
+		atomic_fetch_add(&m_failures, 1);
+	atomic_store(&m_last_duration_us, (long long)((util_monotonic() - t0) * 1e6));
+	atomic_store(&m_last_run_ms, (long long)(util_now() * 1e3));
+	return rc;
+}
+
+static void *retention_main(void *arg)
+{
+	retention *r = arg;
+	store *s = NULL;
+
+	pthread_mutex_lock(&r->lock);
+	while (!atomic_load(&r->stop)) {
+		struct timespec until;
+		double wait = r->conf.interval;
+		int rc;
+
+		pthread_mutex_unlock(&r->lock);
+		if (s == NULL && store_open(r->database_url, &s) != 0) {
+			s = NULL;
+			log_msg(LOG_WARN, "retention: cannot open the database; next try in %g s", wait);
+		}
+		if (s != NULL) {
+			rc = retention_pass(s, &r->conf, util_now(), &r->stop);
+			if (rc != 0)
+				log_msg(LOG_WARN,
+				        "retention: a batch failed (%s); it is taken again next pass",
+				        s->ops->errmsg(s));
+		}
+		pthread_mutex_lock(&r->lock);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += (time_t)wait;
+		until.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (!atomic_load(&r->stop))
+			pthread_cond_timedwait(&r->cond, &r->lock, &until);
+	}
+	pthread_mutex_unlock(&r->lock);
+	store_close(s);
+	return NULL;
+}
+
+int retention_start(const char *database_url, const retention_conf *c, retention **out)
+{
+	retention *r;
+
+	*out = NULL;
+	if (!retention_active(c))
+		return 0;
+	r = xcalloc(1, sizeof(*r));
+	r->conf = *c;
+	r->database_url = xstrdup(database_url);
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->cond, NULL);
+	if (pthread_create(&r->thread, NULL, retention_main, r) != 0) {
+		log_msg(LOG_ERROR, "retention: cannot start its thread");
+		pthread_mutex_destroy(&r->lock);
+		pthread_cond_destroy(&r->cond);
+		free(r->database_url);
+		free(r);
+		return ERR_IO;
+	}
+	log_msg(LOG_INFO,
+	        "retention: episodes older than %d days deleted (%zu per-company windows), every %g s",
+	        c->default_days, c->nrules, c->interval);
+	*out = r;
+	return 0;
+}
+
+void retention_stop(retention *r)
+{
+	if (r == NULL)
+		return;
+	pthread_mutex_lock(&r->lock);
+	atomic_store(&r->stop, 1);
+	pthread_cond_signal(&r->cond);
+	pthread_mutex_unlock(&r->lock);
+	pthread_join(r->thread, NULL);
+	pthread_mutex_destroy(&r->lock);
+	pthread_cond_destroy(&r->cond);
+	free(r->database_url);
+	free(r);
+}
+
+int retention_metrics(buf *b)
+{
+	return buf_addf(
+	    b,
+	    "# HELP offerd_retention_deleted_total Rows deleted by retention, by table.\n"
+	    "# TYPE offerd_retention_deleted_total counter\n"
+	    "offerd_retention_deleted_total{table=\"tb_episodes\"} %lld\n"
+	    "offerd_retention_deleted_total{table=\"tb_rewards\"} %lld\n"
+	    "# HELP offerd_retention_runs_total Retention passes.\n"
+	    "# TYPE offerd_retention_runs_total counter\n"
+	    "offerd_retention_runs_total %lld\n"
+	    "# HELP offerd_retention_failures_total Retention passes stopped by a database error.\n"
+	    "# TYPE offerd_retention_failures_total counter\n"
+	    "offerd_retention_failures_total %lld\n"
+	    "# HELP offerd_retention_last_run_timestamp_seconds End of the last retention pass (0: none yet).\n"
+	    "# TYPE offerd_retention_last_run_timestamp_seconds gauge\n"
+	    "offerd_retention_last_run_timestamp_seconds %.3f\n"
+	    "# HELP offerd_retention_last_run_duration_seconds Duration of the last retention pass.\n"
+	    "# TYPE offerd_retention_last_run_duration_seconds gauge\n"
+	    "offerd_retention_last_run_duration_seconds %.6f\n"
+	    "# HELP offerd_retention_batch_max_seconds Longest batch transaction since offerd started.\n"
+	    "# TYPE offerd_retention_batch_max_seconds gauge\n"
+	    "offerd_retention_batch_max_seconds %.6f\n",
+	    (long long)atomic_load(&m_episodes), (long long)atomic_load(&m_rewards),
+	    (long long)atomic_load(&m_runs), (long long)atomic_load(&m_failures),
+	    (double)atomic_load(&m_last_run_ms) / 1e3, (double)atomic_load(&m_last_duration_us) / 1e6,
+	    (double)atomic_load(&m_last_batch_max_us) / 1e6);
+}
