@@ -50,6 +50,7 @@ static void metrics(server *s, http_req *r, const route *rt, const api_tenant *t
 static void serve_file(server *s, http_req *r, const route *rt, const api_tenant *t);
 static void serve_asset(server *s, http_req *r, const route *rt, const api_tenant *t);
 static void keys_me(server *s, http_req *r, const route *rt, const api_tenant *t);
+static void export_log(server *s, http_req *r, const route *rt, const api_tenant *t);
 
 static const route routes[] = {
     {"GET, HEAD", "/is-alive", 0, is_alive, NULL, NULL, "/is-alive"},
@@ -61,6 +62,7 @@ static const route routes[] = {
     {"POST", "/batch", ROUTE_AUTH | ROUTE_CSV, NULL, &api_batch_endpoint, NULL, "/batch"},
     {"GET, HEAD", "/metrics", 0, metrics, NULL, NULL, "/metrics"},
     {"GET, HEAD", "/keys/me", ROUTE_AUTH, keys_me, NULL, NULL, "/keys/me"},
+    {"GET", "/export", ROUTE_ADMIN, export_log, NULL, NULL, "/export"},
     {"GET, HEAD", "/openapi.json", 0, serve_file, NULL, "openapi.json", "static"},
     {"GET, HEAD", "/docs", 0, serve_file, NULL, "docs.html", "static"},
     {"GET, HEAD", "/docs/assets/", ROUTE_PREFIX, serve_asset, NULL, "swagger-ui/", "static"},
@@ -431,6 +433,13 @@ static void ready(server *s, http_req *r, const route *rt, const api_tenant *t)
 	api_ready(s, r);
 }
 
+/* GET /export: the route table's shape around api_export.c. */
+static void export_log(server *s, http_req *r, const route *rt, const api_tenant *t)
+{
+	(void)rt;
+	api_export(s, r, t);
+}
+
 /* GET /keys/me: the company and role of the key that asks (the console's sign-in). */
 static void keys_me(server *s, http_req *r, const route *rt, const api_tenant *t)
 {
@@ -711,6 +720,7 @@ static const struct {
 	const char *query;
 } route_queries[] = {
     {"/batch", "v2=0|1|true|false rules=default|none"},
+    {"/export", "from=* to=* format=dsjson|csv"},
 };
 
 static const char *route_query(const route *rt)
@@ -727,9 +737,11 @@ typedef struct query_check {
 	const route *rt;
 } query_check;
 
-/* Whether word (len bytes) is one of the '|'-separated list [p, end). */
+/* Whether word (len bytes) is one of the '|'-separated list [p, end); "*" takes any word. */
 static int query_word_in(const char *p, const char *end, const char *word, size_t len)
 {
+	if (end - p == 1 && *p == '*')
+		return 1;
 	while (p < end) {
 		size_t n = strcspn(p, "| ");
 
