@@ -151,7 +151,7 @@ static int batch(store *s, const char *where, int nparams, const char *const *pa
 	char *del_rewards = NULL;
 	char *del_episodes = NULL;
 	store_stmt st[2];
-	double t0 = util_monotonic();
+	double t0;
 	long long us;
 	long long prev;
 	int rc;
@@ -172,6 +172,8 @@ static int batch(store *s, const char *where, int nparams, const char *const *pa
 	rc = s->ops->begin(s);
 	if (rc != 0)
 		goto out;
+	/* From here the batch holds its locks (SQLite: the write lock): that is what writers wait on. */
+	t0 = util_monotonic();
 	rc = s->ops->exec_batch(s, st, 2);
 	if (rc == 0)
 		rc = s->ops->commit(s);
@@ -371,7 +373,7 @@ int retention_metrics(buf *b)
 	    "# HELP offerd_retention_last_run_duration_seconds Duration of the last retention pass.\n"
 	    "# TYPE offerd_retention_last_run_duration_seconds gauge\n"
 	    "offerd_retention_last_run_duration_seconds %.6f\n"
-	    "# HELP offerd_retention_batch_max_seconds Longest batch transaction since offerd started.\n"
+	    "# HELP offerd_retention_batch_max_seconds Longest batch transaction (begin to commit) since offerd started.\n"
 	    "# TYPE offerd_retention_batch_max_seconds gauge\n"
 	    "offerd_retention_batch_max_seconds %.6f\n",
 	    (long long)atomic_load(&m_episodes), (long long)atomic_load(&m_rewards),
