@@ -113,10 +113,12 @@ static const char *const m5[] = {
 
 /*
  * 6: the episodes' write time is indexed, for retention (the oldest first,
- * issue 16.4) and export by date range (16.5).
+ * issue 16.4) and export by date range (16.5). IF NOT EXISTS: on a large
+ * PostgreSQL table an operator may build it first with CREATE INDEX
+ * CONCURRENTLY, so the upgrade does not hold the writers meanwhile.
  */
 static const char *const m6[] = {
-    "CREATE INDEX tb_episodes_written ON tb_episodes (last_update)",
+    "CREATE INDEX IF NOT EXISTS tb_episodes_written ON tb_episodes (last_update)",
     NULL,
 };
 

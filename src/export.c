@@ -46,6 +46,9 @@
 #include "db.h"
 #include "util.h"
 
+/* page_row's "stop the page here", a positive code no ERR_* takes. */
+#define PAGE_FULL 1
+
 #define EXPORT_BEGIN "0001-01-01T00:00:00.000Z"
 #define EXPORT_END "9999-12-31T23:59:59.999Z"
 
@@ -373,11 +376,13 @@ static int page_row(void *arg, int ncols, const char *const *vals)
 		return 0; /* the buffer is gone: count the rows, write nothing */
 	export_iso_utc(vals[COL_WRITTEN], ts);
 	rc = c->o.format == EXPORT_CSV ? csv_rows(c, vals, ts) : dsjson_row(c, vals, ts);
-	if (rc == 0)
-		c->episodes++;
-	else
+	if (rc != 0) {
 		c->rc = rc;
-	return 0;
+		return 0;
+	}
+	c->episodes++;
+	/* Enough for one chunk: the page ends here and the next starts after this episode. */
+	return c->out.len >= EXPORT_CHUNK_SOFT ? PAGE_FULL : 0;
 }
 
 int export_open(store *s, const export_opts *o, export_cursor **out)
@@ -417,12 +422,14 @@ int export_next(export_cursor *c, const char **data, size_t *len)
 		c->page_rows = 0;
 		c->rc = 0;
 		rc = store_exec(c->s, page_sql, 4, params, page_row, c);
+		if (rc == PAGE_FULL)
+			rc = 0;
+		else if (rc == 0 && c->page_rows < EXPORT_PAGE)
+			c->done = 1;
 		if (rc == 0)
 			rc = c->rc;
 		if (rc != 0)
 			return rc;
-		if (c->page_rows < EXPORT_PAGE)
-			c->done = 1;
 	}
 	*data = c->out.data != NULL ? c->out.data : "";
 	*len = c->out.len;

@@ -24,7 +24,13 @@
 
 /* Episodes per page: one statement and one chunk of output each. */
 #define EXPORT_PAGE 1000
-/* A page's output at most (a page of 1000 episodes with 4 KiB states each fits). */
+/*
+ * A page ends early once its output passes EXPORT_CHUNK_SOFT (episodes with
+ * large states), and the next page goes on after the last episode written;
+ * EXPORT_CHUNK_MAX bounds the output of one page (one episode's rows at
+ * most take a few times the largest body offerd accepts).
+ */
+#define EXPORT_CHUNK_SOFT (4u << 20)
 #define EXPORT_CHUNK_MAX (64u << 20)
 
 enum export_format { EXPORT_DSJSON = 1, EXPORT_CSV = 2 };

@@ -232,6 +232,47 @@ static void test_pages(void **state)
 	}
 }
 
+/* Episodes with 30 KB states: pages end early at EXPORT_CHUNK_SOFT and none is lost. */
+static void test_pages_large(void **state)
+{
+	dbfx *f = *state;
+	export_opts o;
+	export_cursor *c = NULL;
+	char err[160];
+	int pages = 0;
+	size_t lines = 0;
+	size_t biggest = 0;
+
+	run(f->s,
+	    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400)"
+	    " INSERT INTO tb_episodes (company, customer_id, states, predicted_offer_1, propensity_1)"
+	    " SELECT 'A', 'c' || i, '{\"blob\": \"' || hex(zeroblob(15000)) || '\"}', 'OFFER_1', 0.5"
+	    " FROM n");
+	memset(&o, 0, sizeof(o));
+	util_strlcpy(o.company, "A", sizeof(o.company));
+	o.format = EXPORT_DSJSON;
+	assert_int_equal(export_range(&o, NULL, NULL, err, sizeof(err)), 0);
+	export_open(f->s, &o, &c);
+	for (;;) {
+		const char *data;
+		size_t len;
+
+		assert_int_equal(export_next(c, &data, &len), 0);
+		if (len == 0)
+			break;
+		pages++;
+		if (len > biggest)
+			biggest = len;
+		for (size_t i = 0; i < len; i++)
+			lines += data[i] == '\n';
+	}
+	assert_int_equal((int)lines, 400);
+	assert_int_equal((int)export_episodes(c), 400);
+	assert_true(pages >= 3);
+	assert_true(biggest < EXPORT_CHUNK_SOFT + 64 * 1024);
+	export_free(c);
+}
+
 static void test_retention_pass(void **state)
 {
 	dbfx *f = *state;
@@ -270,6 +311,7 @@ int main(void)
 	    cmocka_unit_test(test_format),
 	    cmocka_unit_test(test_retention_parse),
 	    cmocka_unit_test_setup_teardown(test_pages, db_setup, db_teardown),
+	    cmocka_unit_test_setup_teardown(test_pages_large, db_setup, db_teardown),
 	    cmocka_unit_test_setup_teardown(test_retention_pass, db_setup, db_teardown),
 	};
 
