@@ -32,7 +32,6 @@
  */
 #include "export.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +63,7 @@ struct export_cursor {
 	buf out;
 };
 
-/* The page's columns, in the SELECT's order. */
+/* The page's columns, in db_decisions_page's order. */
 enum {
 	COL_ID,
 	COL_CUSTOMER,
@@ -82,17 +81,6 @@ enum {
 	COL_REWARD_1,
 	COL_NCOLS = COL_REWARD_1 + OFFERS_SHOWN,
 };
-
-static const char page_sql[] =
-    "SELECT e.id, e.customer_id, e.states, e.predicted_offer_1, e.predicted_offer_2,"
-    " e.predicted_offer_3, e.propensity_1, e.propensity_2, e.propensity_3, e.last_update,"
-    " e.request_timestamp, e.state_key, e.policy, e.agent_version, r.id, r.accepted_offer,"
-    " r.accepted_offer_id, r.reward_1, r.reward_2, r.reward_3"
-    " FROM tb_episodes e LEFT JOIN tb_rewards r ON r.episode_id = e.id"
-    " WHERE e.company = $1 AND e.id > CAST($2 AS BIGINT) AND e.last_update >= $3"
-    " AND e.last_update < $4 ORDER BY e.id LIMIT 1000";
-
-_Static_assert(EXPORT_PAGE == 1000, "page_sql's LIMIT is EXPORT_PAGE");
 
 int export_parse_format(const char *s, enum export_format *out)
 {
@@ -398,8 +386,6 @@ int export_open(store *s, const export_opts *o, export_cursor **out)
 
 int export_next(export_cursor *c, const char **data, size_t *len)
 {
-	char last[24];
-	const char *params[4];
 	int rc;
 
 	buf_reset(&c->out);
@@ -414,14 +400,10 @@ int export_next(export_cursor *c, const char **data, size_t *len)
 			return ERR_TOOBIG;
 	}
 	if (!c->done) {
-		snprintf(last, sizeof(last), "%" PRId64, c->last_id);
-		params[0] = c->o.company;
-		params[1] = last;
-		params[2] = c->o.from;
-		params[3] = c->o.to;
 		c->page_rows = 0;
 		c->rc = 0;
-		rc = store_exec(c->s, page_sql, 4, params, page_row, c);
+		rc = db_decisions_page(c->s, c->o.company, c->last_id, c->o.from, c->o.to, EXPORT_PAGE,
+		                       page_row, c);
 		if (rc == PAGE_FULL)
 			rc = 0;
 		else if (rc == 0 && c->page_rows < EXPORT_PAGE)
@@ -449,20 +431,7 @@ void export_free(export_cursor *c)
 	free(c);
 }
 
-static int count_row(void *arg, int ncols, const char *const *vals)
-{
-	if (ncols > 0 && vals[0] != NULL)
-		util_strtonum(vals[0], 0, INT64_MAX, arg);
-	return 0;
-}
-
 int export_count(store *s, const export_opts *o, int64_t *out)
 {
-	const char *params[3] = {o->company, o->from, o->to};
-
-	*out = 0;
-	return store_exec(s,
-	                  "SELECT COUNT(*) FROM tb_episodes WHERE company = $1 AND last_update >= $2"
-	                  " AND last_update < $3",
-	                  3, params, count_row, out);
+	return db_decisions_count(s, o->company, o->from, o->to, out);
 }

@@ -5,14 +5,12 @@
  *
  * A batch is: pick at most RETENTION_BATCH expired episode ids, oldest
  * first (through the index on the write time), then one transaction that
- * deletes their rewards and the episodes by id. The ids are written into
- * the statement (they are numbers read from the database), so the two
- * deletes see the same set and the text is the same on every store.
+ * deletes their rewards and the episodes by id (db_episodes_aged,
+ * db_episodes_delete).
  */
 #include "retention.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "db.h"
 #include "log.h"
 
 /* Counters for /metrics; one retention thread per process. */
@@ -121,82 +120,38 @@ static void cutoff_text(double now, int days, char out[40])
 	strftime(out, 40, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
 }
 
-typedef struct id_list {
-	buf text; /* "1,2,3" */
-	size_t n;
-} id_list;
-
-static int id_row(void *arg, int ncols, const char *const *vals)
-{
-	id_list *l = arg;
-	int64_t id;
-
-	/* Only numbers go into the statement's text. */
-	if (ncols < 1 || vals[0] == NULL || util_strtonum(vals[0], 1, INT64_MAX, &id) != 0)
-		return ERR_IO;
-	if (buf_addf(&l->text, "%s%" PRId64, l->n > 0 ? "," : "", id) != 0)
-		return ERR_TOOBIG;
-	l->n++;
-	return 0;
-}
-
 /*
- * One batch for the window whose WHERE clause is `where` ($1 the cutoff,
- * then params): *deleted is the episodes deleted (0: none was left).
+ * One batch of the window (company, or every company but except[0..n-1]
+ * when company is NULL): *deleted is the episodes deleted, 0 when none was
+ * left, -1 when the ids picked were gone already (another process took them).
  */
-static int batch(store *s, const char *where, int nparams, const char *const *params, int64_t *deleted)
+static int batch(store *s, const char *cutoff, const char *company, const char *const *except,
+                 size_t nexcept, int64_t *deleted)
 {
-	id_list l;
-	char *pick = NULL;
-	char *del_rewards = NULL;
-	char *del_episodes = NULL;
-	store_stmt st[2];
+	int64_t ids[RETENTION_BATCH];
+	int64_t episodes = 0;
+	int64_t rewards = 0;
+	size_t n = 0;
 	double t0;
 	long long us;
-	long long prev;
 	int rc;
 
 	*deleted = 0;
-	buf_init(&l.text, 64 * 1024);
-	l.n = 0;
-	pick = xasprintf("SELECT id FROM tb_episodes WHERE %s ORDER BY last_update LIMIT %d", where,
-	                 RETENTION_BATCH);
-	rc = store_exec(s, pick, nparams, params, id_row, &l);
-	if (rc != 0 || l.n == 0)
-		goto out;
-	del_rewards = xasprintf("DELETE FROM tb_rewards WHERE episode_id IN (%s)", l.text.data);
-	del_episodes = xasprintf("DELETE FROM tb_episodes WHERE id IN (%s)", l.text.data);
-	memset(st, 0, sizeof(st));
-	st[0].sql = del_rewards;
-	st[1].sql = del_episodes;
-	rc = s->ops->begin(s);
-	if (rc != 0)
-		goto out;
-	/* From here the batch holds its locks (SQLite: the write lock): that is what writers wait on. */
+	rc = db_episodes_aged(s, cutoff, company, except, nexcept, ids, RETENTION_BATCH, &n);
+	if (rc != 0 || n == 0)
+		return rc;
+	/* The delete's transaction is what writers can wait on (SQLite: the write lock). */
 	t0 = util_monotonic();
-	rc = s->ops->exec_batch(s, st, 2);
-	if (rc == 0)
-		rc = s->ops->commit(s);
-	if (rc != 0) {
-		s->ops->rollback(s);
-		goto out;
-	}
-	*deleted = st[1].changes;
-	atomic_fetch_add(&m_rewards, st[0].changes);
-	atomic_fetch_add(&m_episodes, st[1].changes);
+	rc = db_episodes_delete(s, ids, n, &episodes, &rewards);
+	if (rc != 0)
+		return rc;
 	us = (long long)((util_monotonic() - t0) * 1e6);
-	prev = atomic_load(&m_last_batch_max_us);
-	if (us > prev)
+	if (us > atomic_load(&m_last_batch_max_us))
 		atomic_store(&m_last_batch_max_us, us);
-	/* Ids picked but already deleted by another process: the window is clear for now. */
-	if (*deleted == 0)
-		*deleted = -1;
-out:
-	buf_free(&l.text);
-	free(pick);
-	free(del_rewards);
-	free(del_episodes);
-	return rc;
+	atomic_fetch_add(&m_rewards, rewards);
+	atomic_fetch_add(&m_episodes, episodes);
+	*deleted = episodes > 0 ? episodes : -1;
+	return 0;
 }
 
 /* Sleeps seconds, or less when the thread is being stopped. */
@@ -215,8 +170,8 @@ static void pause_for(double seconds, const atomic_int *stop)
 }
 
 /* Every batch of one window, until none is left. */
-static int window(store *s, const char *where, int nparams, const char *const *params,
-                  const atomic_int *stop)
+static int window(store *s, const char *cutoff, const char *company, const char *const *except,
+                  size_t nexcept, const atomic_int *stop)
 {
 	int64_t deleted = 1;
 	int rc = 0;
@@ -224,7 +179,7 @@ static int window(store *s, const char *where, int nparams, const char *const *p
 	while (deleted > 0 && rc == 0 && (stop == NULL || !atomic_load(stop))) {
 		double t0 = util_monotonic();
 
-		rc = batch(s, where, nparams, params, &deleted);
+		rc = batch(s, cutoff, company, except, nexcept, &deleted);
 		/* The writers get at least as long as the batch took. */
 		if (deleted > 0)
 			pause_for(util_monotonic() - t0 + 0.002, stop);
@@ -234,36 +189,23 @@ static int window(store *s, const char *where, int nparams, const char *const *p
 
 int retention_pass(store *s, const retention_conf *c, double now, const atomic_int *stop)
 {
-	const char *params[RETENTION_RULES_MAX + 1];
+	const char *except[RETENTION_RULES_MAX];
 	char cutoff[40];
 	double t0 = util_monotonic();
-	buf where;
 	int rc = 0;
 
-	buf_init(&where, 64 * 1024);
 	for (size_t i = 0; i < c->nrules && rc == 0; i++) {
+		except[i] = c->rules[i].company;
 		if (c->rules[i].days == 0)
 			continue;
 		cutoff_text(now, c->rules[i].days, cutoff);
-		params[0] = cutoff;
-		params[1] = c->rules[i].company;
-		rc = window(s, "last_update < $1 AND company = $2", 2, params, stop);
+		rc = window(s, cutoff, c->rules[i].company, NULL, 0, stop);
 	}
 	if (rc == 0 && c->default_days > 0) {
 		/* Every company but those with a window of their own. */
 		cutoff_text(now, c->default_days, cutoff);
-		params[0] = cutoff;
-		rc = buf_adds(&where, "last_update < $1");
-		for (size_t i = 0; i < c->nrules && rc == 0; i++) {
-			params[i + 1] = c->rules[i].company;
-			rc = buf_addf(&where, "%s$%zu", i == 0 ? " AND company NOT IN (" : ", ", i + 2);
-		}
-		if (rc == 0 && c->nrules > 0)
-			rc = buf_adds(&where, ")");
-		if (rc == 0)
-			rc = window(s, where.data, (int)c->nrules + 1, params, stop);
+		rc = window(s, cutoff, NULL, except, c->nrules, stop);
 	}
-	buf_free(&where);
 	atomic_fetch_add(&m_runs, 1);
 	if (rc != 0)
 		atomic_fetch_add(&m_failures, 1);
