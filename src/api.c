@@ -770,6 +770,11 @@ static int query_one(void *arg, const char *key, const char *value)
 		if (strlen(key) == n && strncmp(p, key, n) == 0) {
 			if (value != NULL && query_word_in(vals, end, value, strlen(value)))
 				return 0;
+			if (end - vals == 1 && *vals == '*') {
+				api_error(q->r, ERR_SYNTAX, key, "query parameter %.64s needs a value",
+				          key);
+				return ERR_SYNTAX;
+			}
 			api_error(q->r, ERR_SYNTAX, key,
 			          "query parameter %.64s must be one of %.*s, got \"%.64s\"", key,
 			          (int)(end - vals), vals, value ? value : "");
