@@ -126,7 +126,7 @@ static void cutoff_text(double now, int days, char out[40])
  * left, -1 when the ids picked were gone already (another process took them).
  */
 static int batch(store *s, const char *cutoff, const char *company, const char *const *except,
-                 size_t nexcept, int64_t *deleted)
+                 size_t nexcept, size_t size, int64_t *deleted, double *seconds)
 {
 	int64_t ids[RETENTION_BATCH];
 	int64_t episodes = 0;
@@ -137,7 +137,8 @@ static int batch(store *s, const char *cutoff, const char *company, const char *
 	int rc;
 
 	*deleted = 0;
-	rc = db_episodes_aged(s, cutoff, company, except, nexcept, ids, RETENTION_BATCH, &n);
+	*seconds = 0;
+	rc = db_episodes_aged(s, cutoff, company, except, nexcept, ids, size, &n);
 	if (rc != 0 || n == 0)
 		return rc;
 	/* The delete's transaction is what writers can wait on (SQLite: the write lock). */
@@ -145,7 +146,8 @@ static int batch(store *s, const char *cutoff, const char *company, const char *
 	rc = db_episodes_delete(s, ids, n, &episodes, &rewards);
 	if (rc != 0)
 		return rc;
-	us = (long long)((util_monotonic() - t0) * 1e6);
+	*seconds = util_monotonic() - t0;
+	us = (long long)(*seconds * 1e6);
 	if (us > atomic_load(&m_last_batch_max_us))
 		atomic_store(&m_last_batch_max_us, us);
 	atomic_fetch_add(&m_rewards, rewards);
@@ -169,17 +171,28 @@ static void pause_for(double seconds, const atomic_int *stop)
 		;
 }
 
-/* Every batch of one window, until none is left. */
+/*
+ * Every batch of one window, until none is left. The batch size adapts to
+ * keep each transaction near RETENTION_BATCH_SECONDS: halved (down to
+ * RETENTION_BATCH_MIN) after a slower one, doubled (up to RETENTION_BATCH)
+ * after one four times faster.
+ */
 static int window(store *s, const char *cutoff, const char *company, const char *const *except,
                   size_t nexcept, const atomic_int *stop)
 {
+	size_t size = RETENTION_BATCH;
 	int64_t deleted = 1;
 	int rc = 0;
 
 	while (deleted > 0 && rc == 0 && (stop == NULL || !atomic_load(stop))) {
 		double t0 = util_monotonic();
+		double tx;
 
-		rc = batch(s, cutoff, company, except, nexcept, &deleted);
+		rc = batch(s, cutoff, company, except, nexcept, size, &deleted, &tx);
+		if (tx > RETENTION_BATCH_SECONDS && size > RETENTION_BATCH_MIN)
+			size /= 2;
+		else if (tx < RETENTION_BATCH_SECONDS / 4 && size < RETENTION_BATCH)
+			size = size * 2 > RETENTION_BATCH ? RETENTION_BATCH : size * 2;
 		/* The writers get at least as long as the batch took. */
 		if (deleted > 0)
 			pause_for(util_monotonic() - t0 + 0.002, stop);

@@ -2,8 +2,9 @@
  * retention.h — how long the decision log is kept (issue 16.4). A thread of
  * its own, with its own database connection, deletes episodes older than
  * their company's window, and their rewards, in batches of at most
- * RETENTION_BATCH episodes, one short transaction each, never on the path
- * of a request.
+ * RETENTION_BATCH episodes (fewer while a batch's transaction takes longer
+ * than RETENTION_BATCH_SECONDS), one short transaction each, never on the
+ * path of a request.
  *
  * Windows: --retention-days N is every company's (0: kept for ever), and
  * --retention "B=30,C=365" overrides it per company (C=0 keeps C's log for
@@ -25,7 +26,10 @@
 #include "store.h"
 #include "util.h"
 
+/* Episodes per batch at most and at least, and the transaction time the size adapts to. */
 #define RETENTION_BATCH 1000
+#define RETENTION_BATCH_MIN 100
+#define RETENTION_BATCH_SECONDS 0.05
 #define RETENTION_RULES_MAX 64
 #define RETENTION_DAYS_MAX 36500
 
