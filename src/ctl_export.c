@@ -34,7 +34,7 @@ static const config_opt opts[] = {
      "the company whose log is exported (required)"},
     {"from DATE", NULL, CONFIG_STR, O(from), "", 0, 0,
      "first day, YYYY-MM-DD (UTC, the episode's write time); default: the beginning"},
-    {"to DATE", NULL, CONFIG_STR, O(to), "", 0, 0, "last day, included; default: today and after"},
+    {"to DATE", NULL, CONFIG_STR, O(to), "", 0, 0, "last day, included (UTC); default: no end"},
     {"format F", NULL, CONFIG_STR, O(format), "dsjson", 0, 0, "dsjson or csv"},
     {"o,output FILE", NULL, CONFIG_STR, O(output), "-", 0, 0, "where to write; - for stdout"},
     {"progress", NULL, CONFIG_FLAG, O(progress), NULL, 0, 0,
