@@ -616,8 +616,10 @@ int db_episodes_aged(store *s, const char *cutoff, const char *company, const ch
 	return rc;
 }
 
-int db_episodes_delete(store *s, const int64_t *ids, size_t n, int64_t *episodes, int64_t *rewards)
+int db_episodes_delete(store *s, const int64_t *ids, size_t n, int64_t *episodes, int64_t *rewards,
+                       double *held)
 {
+	double t0;
 	store_stmt st[2];
 	buf list;
 	char *del_rewards = NULL;
@@ -626,6 +628,7 @@ int db_episodes_delete(store *s, const int64_t *ids, size_t n, int64_t *episodes
 
 	*episodes = 0;
 	*rewards = 0;
+	*held = 0;
 	if (n == 0)
 		return 0;
 	/* The ids go into the text: numbers only, and both deletes see the same set. */
@@ -642,9 +645,11 @@ int db_episodes_delete(store *s, const int64_t *ids, size_t n, int64_t *episodes
 	rc = s->ops->begin(s);
 	if (rc != 0)
 		goto out;
+	t0 = util_monotonic();
 	rc = s->ops->exec_batch(s, st, 2);
 	if (rc == 0)
 		rc = s->ops->commit(s);
+	*held = util_monotonic() - t0;
 	if (rc != 0) {
 		s->ops->rollback(s);
 		goto out;

@@ -290,9 +290,12 @@ int db_episodes_aged(store *s, const char *cutoff, const char *company, const ch
 /*
  * Deletes the n episodes ids and their rewards in one transaction (rolled
  * back on error); *episodes and *rewards are the rows deleted (an id
- * already gone counts nothing).
+ * already gone counts nothing), *held the seconds from the transaction's
+ * start (its lock taken: SQLite's BEGIN IMMEDIATE may first wait for a
+ * writer) to its commit: what a writer could have waited on it.
  */
-int db_episodes_delete(store *s, const int64_t *ids, size_t n, int64_t *episodes, int64_t *rewards);
+int db_episodes_delete(store *s, const int64_t *ids, size_t n, int64_t *episodes, int64_t *rewards,
+                       double *held);
 
 /* --- Personalizer events -------------------------------------------------- */
 /*
