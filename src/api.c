@@ -20,6 +20,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "personalizer.h"
+#include "retention.h"
 #include "util.h"
 
 /* Route flags. */
@@ -49,6 +50,7 @@ static void metrics(server *s, http_req *r, const route *rt, const api_tenant *t
 static void serve_file(server *s, http_req *r, const route *rt, const api_tenant *t);
 static void serve_asset(server *s, http_req *r, const route *rt, const api_tenant *t);
 static void keys_me(server *s, http_req *r, const route *rt, const api_tenant *t);
+static void export_log(server *s, http_req *r, const route *rt, const api_tenant *t);
 
 static const route routes[] = {
     {"GET, HEAD", "/is-alive", 0, is_alive, NULL, NULL, "/is-alive"},
@@ -61,6 +63,7 @@ static const route routes[] = {
     {"GET, PUT", "/rules", ROUTE_ADMIN | ROUTE_JSON, NULL, &api_rules_endpoint, NULL, "/rules"},
     {"GET, HEAD", "/metrics", 0, metrics, NULL, NULL, "/metrics"},
     {"GET, HEAD", "/keys/me", ROUTE_AUTH, keys_me, NULL, NULL, "/keys/me"},
+    {"GET", "/export", ROUTE_ADMIN, export_log, NULL, NULL, "/export"},
     {"GET, HEAD", "/openapi.json", 0, serve_file, NULL, "openapi.json", "static"},
     {"GET, HEAD", "/docs", 0, serve_file, NULL, "docs.html", "static"},
     {"GET, HEAD", "/docs/assets/", ROUTE_PREFIX, serve_asset, NULL, "swagger-ui/", "static"},
@@ -440,6 +443,13 @@ static void ready(server *s, http_req *r, const route *rt, const api_tenant *t)
 	api_ready(s, r);
 }
 
+/* GET /export: the route table's shape around api_export.c. */
+static void export_log(server *s, http_req *r, const route *rt, const api_tenant *t)
+{
+	(void)rt;
+	api_export(s, r, t);
+}
+
 /* GET /keys/me: the company and role of the key that asks (the console's sign-in). */
 static void keys_me(server *s, http_req *r, const route *rt, const api_tenant *t)
 {
@@ -497,7 +507,7 @@ static void metrics(server *s, http_req *r, const route *rt, const api_tenant *t
 	x.policy = agent_policy_name(c.policy);
 	x.store = s->dialect == STORE_PG ? "postgresql" : "sqlite";
 	buf_init(&b, 16 << 20);
-	if (metrics_render(&b, &x) != 0) {
+	if (metrics_render(&b, &x) != 0 || retention_metrics(&b) != 0) {
 		buf_free(&b);
 		api_error(r, ERR_IO, NULL, "the metrics text is over its %d MiB limit", 16);
 		return;
@@ -726,6 +736,7 @@ static const struct {
     {"/console/api/overview", "minutes=*"},
     {"/console/api/model", "minutes=*"},
     {"/console/api/episodes", "limit=*"},
+    {"/export", "from=* to=* format=dsjson|csv"},
 };
 
 static const char *route_query(const route *rt)
@@ -742,9 +753,11 @@ typedef struct query_check {
 	const route *rt;
 } query_check;
 
-/* Whether word (len bytes) is one of the '|'-separated list [p, end). */
+/* Whether word (len bytes) is one of the '|'-separated list [p, end); "*" takes any word. */
 static int query_word_in(const char *p, const char *end, const char *word, size_t len)
 {
+	if (end - p == 1 && *p == '*')
+		return 1;
 	while (p < end) {
 		size_t n = strcspn(p, "| ");
 
@@ -773,8 +786,13 @@ static int query_one(void *arg, const char *key, const char *value)
 		if (strlen(key) == n && strncmp(p, key, n) == 0) {
 			if (value != NULL && query_word_in(vals, end, value, strlen(value)))
 				return 0;
-			if (value != NULL && end - vals == 1 && vals[0] == '*')
-				return 0;
+			if (end - vals == 1 && *vals == '*') {
+				if (value != NULL && value[0] != '\0')
+					return 0;
+				api_error(q->r, ERR_SYNTAX, key, "query parameter %.64s needs a value",
+				          key);
+				return ERR_SYNTAX;
+			}
 			api_error(q->r, ERR_SYNTAX, key,
 			          "query parameter %.64s must be one of %.*s, got \"%.64s\"", key,
 			          (int)(end - vals), vals, value ? value : "");

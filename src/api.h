@@ -140,6 +140,8 @@ void api_console_episodes(server *s, http_req *r, const struct route *rt, const 
 
 /* GET /ready (api_health.c): 200 when the database answers and the writer runs, else 503. */
 void api_ready(server *s, http_req *r);
+/* GET /export (api_export.c, admin keys): the tenant's decision log, streamed. */
+void api_export(server *s, http_req *r, const api_tenant *t);
 
 /*
  * One /predict decision on its way to the database: the request, the

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "retention.h"
 #include "util.h"
 
 /* offerd's rows below spell the kinds short, so each row stays one or two lines. */
@@ -278,6 +279,12 @@ static const config_opt table[] = {
     {"log-format", "OFFERD_LOG_FORMAT", C_STR, F(log_format), "text", 0, 0, "text or json"},
     {"access-log", "OFFERD_ACCESS_LOG", C_STR, F(access_log), "on", 0, 0,
      "one log line per request: on or off"},
+    {"retention-days", "OFFERD_RETENTION_DAYS", C_INT, F(retention_days), "0", 0, RETENTION_DAYS_MAX,
+     "days episodes and their rewards are kept (by write time); 0 = for ever"},
+    {"retention", "OFFERD_RETENTION", C_STR, F(retention), "", 0, 0,
+     "per-company windows overriding --retention-days, e.g. B=30,C=365 (C=0: for ever)"},
+    {"retention-interval", "OFFERD_RETENTION_INTERVAL", C_DBL, F(retention_interval), "60", 0.05, 86400,
+     "seconds between retention passes"},
 };
 
 static void usage(void)
@@ -350,6 +357,15 @@ int config_load(offerd_config *c, int argc, char **argv)
 	if (strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0) {
 		fprintf(stderr, "offerd: --log-format must be text or json\n");
 		return -1;
+	}
+	{
+		retention_conf rc_check = {0};
+		char err[160];
+
+		if (retention_parse(c->retention, &rc_check, err, sizeof(err)) != 0) {
+			fprintf(stderr, "offerd: %s\n", err);
+			return -1;
+		}
 	}
 	return 0;
 }

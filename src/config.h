@@ -87,7 +87,10 @@ typedef struct offerd_config {
 	int rate_burst;
 	char *log_level;
 	char *log_format;
-	char *access_log; /* "on" or "off" */
+	char *access_log;          /* "on" or "off" */
+	int retention_days;        /* every company's window; 0 keeps the log for ever */
+	char *retention;           /* per-company windows "B=30,C=365" (retention.h) */
+	double retention_interval; /* seconds between retention passes */
 } offerd_config;
 
 /* Fills c from defaults, then the environment, then argv. Returns 0, 1 after

@@ -23,6 +23,7 @@ int ctl_evaluate(int argc, char **argv); /* evaluate --policy P ... */
 int ctl_keys(int argc, char **argv);     /* keys create|list|revoke ... */
 int ctl_db(int argc, char **argv);       /* db migrate|count TABLE */
 int ctl_rules(int argc, char **argv);    /* rules set|show --company C ... */
+int ctl_export(int argc, char **argv);   /* export --company C --format dsjson|csv ... */
 
 /*
  * How a command reads its arguments: one option table (config.h) and a

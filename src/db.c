@@ -119,8 +119,19 @@ static const char *const m6[] = {
     NULL,
 };
 
+/*
+ * 7: the episodes' write time is indexed, for retention (the oldest first,
+ * issue 16.4) and export by date range (16.5). IF NOT EXISTS: on a large
+ * PostgreSQL table an operator may build it first with CREATE INDEX
+ * CONCURRENTLY, so the upgrade does not hold the writers meanwhile.
+ */
+static const char *const m7[] = {
+    "CREATE INDEX IF NOT EXISTS tb_episodes_written ON tb_episodes (last_update)",
+    NULL,
+};
+
 static const migration migrations[STORE_MIGRATIONS] = {
-    {1, m1}, {2, m2}, {3, NULL}, {4, m4}, {5, m5}, {6, m6},
+    {1, m1}, {2, m2}, {3, NULL}, {4, m4}, {5, m5}, {6, m6}, {7, m7},
 };
 
 /* The statement tmpl with its @ID@ and @TS@ filled in; NULL past 1 MiB. */
@@ -559,6 +570,139 @@ int db_episodes_logged(store *s, const char *company, const char *from, store_ro
 	const char *p[2] = {company, from};
 
 	return store_exec(s, from != NULL ? since : all, from != NULL ? 2 : 1, p, fn, arg);
+}
+
+/* --- retention and export ---------------------------------------------- */
+
+int db_decisions_page(store *s, const char *company, int64_t after_id, const char *from, const char *to,
+                      int limit, store_row_fn fn, void *arg)
+{
+	static const char sql[] =
+	    "SELECT e.id, e.customer_id, e.states, e.predicted_offer_1, e.predicted_offer_2,"
+	    " e.predicted_offer_3, e.propensity_1, e.propensity_2, e.propensity_3, e.last_update,"
+	    " e.request_timestamp, e.state_key, e.policy, e.agent_version, r.id, r.accepted_offer,"
+	    " r.accepted_offer_id, r.reward_1, r.reward_2, r.reward_3"
+	    " FROM tb_episodes e LEFT JOIN tb_rewards r ON r.episode_id = e.id"
+	    " WHERE e.company = $1 AND e.id > CAST($2 AS BIGINT) AND e.last_update >= $3"
+	    " AND e.last_update < $4 ORDER BY e.id LIMIT CAST($5 AS INTEGER)";
+	char after[24];
+	char lim[24];
+	const char *p[5] = {company, after, from, to, lim};
+
+	fmt_int(after, after_id);
+	fmt_int(lim, limit);
+	return store_exec(s, sql, 5, p, fn, arg);
+}
+
+int db_decisions_count(store *s, const char *company, const char *from, const char *to, int64_t *out)
+{
+	const char *p[3] = {company, from, to};
+
+	*out = 0;
+	return store_exec(s,
+	                  "SELECT COUNT(*) FROM tb_episodes WHERE company = $1 AND last_update >= $2"
+	                  " AND last_update < $3",
+	                  3, p, int_row, out);
+}
+
+typedef struct id_list {
+	int64_t *ids;
+	size_t max;
+	size_t n;
+} id_list;
+
+static int id_row(void *arg, int ncols, const char *const *vals)
+{
+	id_list *l = arg;
+
+	if (ncols < 1 || vals[0] == NULL || l->n == l->max ||
+	    util_strtonum(vals[0], 1, INT64_MAX, &l->ids[l->n]) != 0)
+		return ERR_IO;
+	l->n++;
+	return 0;
+}
+
+int db_episodes_aged(store *s, const char *cutoff, const char *company, const char *const *except,
+                     size_t nexcept, int64_t *ids, size_t max, size_t *n)
+{
+	const char *p[66];
+	id_list l = {ids, max, 0};
+	buf sql;
+	int np = 2;
+	int rc;
+
+	*n = 0;
+	if (nexcept > 64 || max > INT32_MAX)
+		return ERR_RANGE;
+	buf_init(&sql, 4096);
+	p[0] = cutoff;
+	rc = buf_adds(&sql, "SELECT id FROM tb_episodes WHERE last_update < $1");
+	if (company != NULL) {
+		p[1] = company;
+		rc = rc == 0 ? buf_adds(&sql, " AND company = $2") : rc;
+	} else {
+		np = 1;
+		for (size_t i = 0; i < nexcept && rc == 0; i++) {
+			p[np++] = except[i];
+			rc = buf_addf(&sql, "%s$%d", i == 0 ? " AND company NOT IN (" : ", ", np);
+		}
+		if (nexcept > 0 && rc == 0)
+			rc = buf_adds(&sql, ")");
+	}
+	if (rc == 0)
+		rc = buf_addf(&sql, " ORDER BY last_update LIMIT %zu", max);
+	if (rc == 0)
+		rc = store_exec(s, sql.data, np, p, id_row, &l);
+	buf_free(&sql);
+	*n = l.n;
+	return rc;
+}
+
+int db_episodes_delete(store *s, const int64_t *ids, size_t n, int64_t *episodes, int64_t *rewards,
+                       double *held)
+{
+	double t0;
+	store_stmt st[2];
+	buf list;
+	char *del_rewards = NULL;
+	char *del_episodes = NULL;
+	int rc = 0;
+
+	*episodes = 0;
+	*rewards = 0;
+	*held = 0;
+	if (n == 0)
+		return 0;
+	/* The ids go into the text: numbers only, and both deletes see the same set. */
+	buf_init(&list, 24 * n + 1);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = buf_addf(&list, "%s%" PRId64, i > 0 ? "," : "", ids[i]);
+	if (rc != 0)
+		goto out;
+	del_rewards = xasprintf("DELETE FROM tb_rewards WHERE episode_id IN (%s)", list.data);
+	del_episodes = xasprintf("DELETE FROM tb_episodes WHERE id IN (%s)", list.data);
+	memset(st, 0, sizeof(st));
+	st[0].sql = del_rewards;
+	st[1].sql = del_episodes;
+	rc = s->ops->begin(s);
+	if (rc != 0)
+		goto out;
+	t0 = util_monotonic();
+	rc = s->ops->exec_batch(s, st, 2);
+	if (rc == 0)
+		rc = s->ops->commit(s);
+	*held = util_monotonic() - t0;
+	if (rc != 0) {
+		s->ops->rollback(s);
+		goto out;
+	}
+	*rewards = st[0].changes;
+	*episodes = st[1].changes;
+out:
+	buf_free(&list);
+	free(del_rewards);
+	free(del_episodes);
+	return rc;
 }
 
 /* --- rewards ---------------------------------------------------------- */

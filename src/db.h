@@ -264,6 +264,39 @@ int db_episodes_expired(store *s, const char *version, double wait_seconds, int 
  */
 int db_episodes_logged(store *s, const char *company, const char *from, store_row_fn fn, void *arg);
 
+/* --- retention and export (issue 16.4, 16.5) ------------------------------ */
+
+/*
+ * One page of a company's decision log (export.c): at most limit episodes
+ * with id > after_id written in [from, to) (timestamps
+ * YYYY-MM-DDTHH:MM:SS.mmmZ), in id order, each joined with its reward. fn
+ * gets 20 columns: id, customer_id, states, predicted_offer_1..3,
+ * propensity_1..3, last_update, request_timestamp, state_key, policy,
+ * agent_version, then the reward's id (NULL: none), accepted_offer,
+ * accepted_offer_id, reward_1..3.
+ */
+int db_decisions_page(store *s, const char *company, int64_t after_id, const char *from, const char *to,
+                      int limit, store_row_fn fn, void *arg);
+/* The number of a company's episodes written in [from, to). */
+int db_decisions_count(store *s, const char *company, const char *from, const char *to, int64_t *out);
+
+/*
+ * Retention: the ids of at most max episodes written before cutoff, oldest
+ * first, into ids (*n of them): of company, or with company NULL of every
+ * company but the nexcept in except (at most 64).
+ */
+int db_episodes_aged(store *s, const char *cutoff, const char *company, const char *const *except,
+                     size_t nexcept, int64_t *ids, size_t max, size_t *n);
+/*
+ * Deletes the n episodes ids and their rewards in one transaction (rolled
+ * back on error); *episodes and *rewards are the rows deleted (an id
+ * already gone counts nothing), *held the seconds from the transaction's
+ * start (its lock taken: SQLite's BEGIN IMMEDIATE may first wait for a
+ * writer) to its commit: what a writer could have waited on it.
+ */
+int db_episodes_delete(store *s, const int64_t *ids, size_t n, int64_t *episodes, int64_t *rewards,
+                       double *held);
+
 /* --- Personalizer events -------------------------------------------------- */
 /*
  * Deletes company's Personalizer events (the episodes whose customer_id

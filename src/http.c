@@ -279,6 +279,49 @@ void http_reply_fd(http_req *r, int status, const char *content_type, int fd, ui
 	attach(r, status, content_type, MHD_create_response_from_fd64(size, fd));
 }
 
+/* A streamed body (http_reply_stream): the app's source and how to free it. */
+typedef struct stream_src {
+	http_stream_fn fn;
+	void *arg;
+	void (*free_fn)(void *);
+} stream_src;
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+	stream_src *src = cls;
+	long n = src->fn(src->arg, out, max);
+
+	(void)pos;
+	if (n > 0)
+		return (ssize_t)n;
+	return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void stream_free(void *cls)
+{
+	stream_src *src = cls;
+
+	if (src->free_fn != NULL)
+		src->free_fn(src->arg);
+	free(src);
+}
+
+void http_reply_stream(http_req *r, int status, const char *content_type, http_stream_fn fn, void *arg,
+                       void (*free_fn)(void *))
+{
+	stream_src *src = xmalloc(sizeof(*src));
+	struct MHD_Response *resp;
+
+	src->fn = fn;
+	src->arg = arg;
+	src->free_fn = free_fn;
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, stream_read, src,
+	                                         stream_free);
+	if (resp == NULL)
+		stream_free(src);
+	attach(r, status, content_type, resp);
+}
+
 static enum MHD_Result queue(http_req *r)
 {
 	enum MHD_Result ret;

@@ -101,4 +101,20 @@ void http_reply_static(http_req *r, int status, const char *content_type, const 
 void http_reply_fd(http_req *r, int status, const char *content_type, int fd, uint64_t size);
 int http_replied(const http_req *r);
 
+/*
+ * The source of a streamed body: copies at most max bytes into out and
+ * returns how many, 0 at the end, or a negative ERR_* to abort (the
+ * connection is closed and the client sees a cut body). It runs on the
+ * connection's own MHD thread whenever the socket takes more, so a slow
+ * client only delays the next call.
+ */
+typedef long (*http_stream_fn)(void *arg, char *out, size_t max);
+/*
+ * Replies with a body of unknown length (chunked in HTTP/1.1) read from
+ * fn; free_fn(arg) (may be NULL) runs once the response is done with,
+ * also when the client went away first.
+ */
+void http_reply_stream(http_req *r, int status, const char *content_type, http_stream_fn fn, void *arg,
+                       void (*free_fn)(void *));
+
 #endif

@@ -34,6 +34,7 @@ static const command commands[] = {
     {"keys", ctl_keys, "keys create --company C | keys list | keys revoke PREFIX"},
     {"db", ctl_db, "db migrate | db count TABLE"},
     {"rules", ctl_rules, "rules set --company C FILE | rules show --company C   rules and caps"},
+    {"export", ctl_export, "export --company C [--from D] [--to D] --format dsjson|csv [-o FILE]"},
 };
 
 static void usage(FILE *f)

@@ -15,6 +15,7 @@
 #include "db.h"
 #include "log.h"
 #include "model.h"
+#include "retention.h"
 #include "util.h"
 
 static void conf_for_writer(void *arg, agent_conf *out)
@@ -627,9 +628,27 @@ int server_init(server *s, offerd_config *cfg, const char *argv0)
 	return rc;
 }
 
+/* The retention thread (issue 16.4), beside the refresher and like it never on a request's path. */
+static int start_retention(server *s)
+{
+	retention_conf c;
+	char err[160];
+
+	memset(&c, 0, sizeof(c));
+	c.default_days = s->cfg->retention_days;
+	c.interval = s->cfg->retention_interval;
+	if (retention_parse(s->cfg->retention, &c, err, sizeof(err)) != 0) {
+		log_msg(LOG_ERROR, "%s", err);
+		return ERR_INVAL;
+	}
+	return retention_start(s->cfg->database_url, &c, &s->retention);
+}
+
 int server_start_refresher(server *s)
 {
-	return pthread_create(&s->refresher, NULL, refresher_main, s) == 0 ? 0 : ERR_IO;
+	if (pthread_create(&s->refresher, NULL, refresher_main, s) != 0)
+		return ERR_IO;
+	return start_retention(s);
 }
 
 void server_refresh_soon(server *s)
@@ -649,6 +668,8 @@ void server_shutdown(server *s)
 	if (s->refresher)
 		pthread_join(s->refresher, NULL);
 	s->refresher = 0;
+	retention_stop(s->retention);
+	s->retention = NULL;
 	writer_stop(s->w);
 }
 
