@@ -14,6 +14,8 @@
 #include <stddef.h>
 
 #include "agent.h"
+#include "db.h"
+#include "experiment.h"
 #include "request.h"
 #include "rng.h"
 #include "store.h"
@@ -32,6 +34,8 @@ typedef struct decide_result {
 	char customer_id[REQ_ID_MAX + 1];
 	char request_ts[40];
 	char offers[OFFERS_SHOWN][REQ_OFFER_NAME_MAX + 1]; /* in slot order */
+	enum experiment_role role;          /* the arm that served: champion or challenger */
+	char shadow[EXPERIMENT_SHADOW_MAX]; /* a shadow version's slate (JSON), "" when none */
 } decide_result;
 
 /*
@@ -45,5 +49,28 @@ typedef struct decide_result {
  */
 int decide_episode(const agent_conf *conf, values *v, rng *r, const char *company,
                    const predict_req *req, const char *rfm, decide_result *out, episode *ep);
+
+/*
+ * The versions a request may be decided with during an experiment
+ * (experiment.h): the champion, and when x.challenger is set a challenger
+ * that serves x.traffic percent of each company's customers, or a shadow
+ * (x.shadow) that decides on every request without serving.
+ */
+typedef struct decide_arms {
+	agent_conf champion;
+	agent_conf challenger; /* meaningful when x.challenger is set */
+	db_experiment x;
+} decide_arms;
+
+/*
+ * The one place that picks a request's version: the challenger when the
+ * customer falls in its share (experiment_serves_challenger), else the
+ * champion; then decide_episode. With a shadow, the shadow decides too and
+ * its slate and propensities go to out->shadow (ep->shadow points there);
+ * it never serves, and a shadow that cannot decide leaves no slate.
+ * Returns what decide_episode returns.
+ */
+int decide_arms_episode(const decide_arms *a, values *v, rng *r, const char *company,
+                        const predict_req *req, const char *rfm, decide_result *out, episode *ep);
 
 #endif
