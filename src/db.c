@@ -1295,9 +1295,6 @@ int db_experiment_put(store *s, db_experiment *x)
 	int rc;
 
 	memset(&a, 0, sizeof(a));
-	rc = s->ops->begin(s);
-	if (rc != 0)
-		return rc;
 	rc = db_agent_by_version(s, x->champion, &a);
 	db_agent_clear(&a);
 	if (rc == 0 && x->challenger[0] != '\0') {
@@ -1307,11 +1304,11 @@ int db_experiment_put(store *s, db_experiment *x)
 	if (rc == 0)
 		rc = store_exec(s, "SELECT COALESCE(MAX(id), 0) FROM tb_agents", 0, NULL, int_row,
 		                &x->agent_id);
-	if (rc == 0)
+	if (rc == 0 && x->from_episode < 0)
 		rc = store_exec(s, "SELECT COALESCE(MAX(id), 0) FROM tb_episodes", 0, NULL, int_row,
 		                &x->from_episode);
 	if (rc != 0)
-		goto out;
+		return rc;
 	fmt_double(traffic, x->traffic);
 	snprintf(shadow, sizeof(shadow), "%d", x->shadow ? 1 : 0);
 	snprintf(agent_id, sizeof(agent_id), "%lld", (long long)x->agent_id);
@@ -1323,17 +1320,11 @@ int db_experiment_put(store *s, db_experiment *x)
 	p[4] = shadow;
 	p[5] = agent_id;
 	p[6] = from;
-	rc = store_exec(s,
-	                "INSERT INTO tb_experiments (action, champion, challenger, traffic, shadow,"
-	                " agent_id, from_episode) VALUES ($1, $2, $3, CAST($4 AS DOUBLE PRECISION),"
-	                " CAST($5 AS INTEGER), CAST($6 AS BIGINT), CAST($7 AS BIGINT))",
-	                7, p, NULL, NULL);
-out:
-	if (rc == 0)
-		rc = s->ops->commit(s);
-	else
-		s->ops->rollback(s);
-	return rc;
+	return store_exec(s,
+	                  "INSERT INTO tb_experiments (action, champion, challenger, traffic, shadow,"
+	                  " agent_id, from_episode) VALUES ($1, $2, $3, CAST($4 AS DOUBLE PRECISION),"
+	                  " CAST($5 AS INTEGER), CAST($6 AS BIGINT), CAST($7 AS BIGINT))",
+	                  7, p, NULL, NULL);
 }
 
 int db_experiment_counts(store *s, int64_t from_episode, const char *version_a,

@@ -331,10 +331,11 @@ typedef struct db_experiment {
  */
 int db_experiment_current(store *s, db_experiment *out);
 /*
- * Adds a tb_experiments row for x (id, agent_id and from_episode are
- * set here: the newest agent and episode now) in one transaction, after
+ * Inside the caller's transaction, adds a tb_experiments row for x after
  * checking that x->champion and x->challenger (when set) are released
- * versions: ERR_NOTFOUND otherwise.
+ * versions (ERR_NOTFOUND otherwise). Sets x->agent_id to the newest agent
+ * and, when x->from_episode is negative, x->from_episode to the newest
+ * episode (a new experiment's window starts now).
  */
 int db_experiment_put(store *s, db_experiment *x);
 /*

@@ -5,6 +5,7 @@
 #include "experiment.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -237,4 +238,119 @@ size_t experiment_arms(const db_experiment *x, const experiment_stats *st, const
 	}
 	arm_rates(&out[1]);
 	return 2;
+}
+
+/* --- changes ------------------------------------------------------------------ */
+
+typedef enum { CHANGE_RELEASE, CHANGE_PROMOTE, CHANGE_ROLLBACK } change_kind;
+
+typedef struct change {
+	change_kind kind;
+	const char *version; /* release: the new version; promote: the one named (may be "") */
+	const char *policy;
+	double epsilon;
+	const char *params;
+	double traffic;
+	int shadow;
+} change;
+
+/* Inside the transaction: the next set-up after ch, from the one in force. */
+static int change_next(store *s, const change *ch, db_experiment *next, char *err, size_t errlen)
+{
+	db_experiment cur;
+	int rc;
+
+	rc = db_experiment_current(s, &cur);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot read the agent versions: %s", s->ops->errmsg(s));
+		return rc;
+	}
+	memset(next, 0, sizeof(*next));
+	util_strlcpy(next->champion, cur.champion, sizeof(next->champion));
+	next->from_episode = cur.from_episode;
+	switch (ch->kind) {
+	case CHANGE_RELEASE:
+		util_strlcpy(next->action, "release", sizeof(next->action));
+		util_strlcpy(next->challenger, ch->version, sizeof(next->challenger));
+		next->traffic = ch->shadow ? 0 : ch->traffic;
+		next->shadow = ch->shadow;
+		next->from_episode = -1; /* a new experiment: its window starts now */
+		rc = db_agent_release(s, ch->version, ch->policy, ch->epsilon, ch->params);
+		if (rc != 0)
+			snprintf(err, errlen, "cannot release %s: %s", ch->version, s->ops->errmsg(s));
+		return rc;
+	case CHANGE_PROMOTE:
+		if (cur.challenger[0] == '\0') {
+			snprintf(err, errlen, "there is no challenger to promote (%s is the champion)",
+			         cur.champion);
+			return ERR_CONFLICT;
+		}
+		if (ch->version != NULL && ch->version[0] != '\0' &&
+		    strcmp(ch->version, cur.challenger) != 0) {
+			snprintf(err, errlen, "%.64s is not the challenger; the challenger is %s",
+			         ch->version, cur.challenger);
+			return ERR_CONFLICT;
+		}
+		util_strlcpy(next->action, "promote", sizeof(next->action));
+		util_strlcpy(next->champion, cur.challenger, sizeof(next->champion));
+		return 0;
+	case CHANGE_ROLLBACK:
+		if (cur.challenger[0] == '\0') {
+			snprintf(err, errlen, "there is no challenger to roll back (%s is the champion)",
+			         cur.champion);
+			return ERR_CONFLICT;
+		}
+		util_strlcpy(next->action, "rollback", sizeof(next->action));
+		return 0;
+	}
+	return ERR_INVAL;
+}
+
+static int change_apply(store *s, const change *ch, db_experiment *out, char *err, size_t errlen)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = s->ops->begin(s);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot begin a transaction: %s", s->ops->errmsg(s));
+		return rc;
+	}
+	rc = change_next(s, ch, out, err, errlen);
+	if (rc == 0) {
+		rc = db_experiment_put(s, out);
+		if (rc != 0)
+			snprintf(err, errlen, "cannot store the experiment: %s", s->ops->errmsg(s));
+	}
+	if (rc == 0) {
+		rc = s->ops->commit(s);
+		if (rc != 0)
+			snprintf(err, errlen, "cannot commit: %s", s->ops->errmsg(s));
+	} else {
+		s->ops->rollback(s);
+	}
+	return rc;
+}
+
+int experiment_release(store *s, const char *version, const char *policy, double epsilon,
+                       const char *params, double traffic, int shadow, db_experiment *out,
+                       char *err, size_t errlen)
+{
+	change ch = {CHANGE_RELEASE, version, policy, epsilon, params, traffic, shadow};
+
+	return change_apply(s, &ch, out, err, errlen);
+}
+
+int experiment_promote(store *s, const char *version, db_experiment *out, char *err, size_t errlen)
+{
+	change ch = {CHANGE_PROMOTE, version, NULL, 0, NULL, 0, 0};
+
+	return change_apply(s, &ch, out, err, errlen);
+}
+
+int experiment_rollback(store *s, db_experiment *out, char *err, size_t errlen)
+{
+	change ch = {CHANGE_ROLLBACK, NULL, NULL, 0, NULL, 0, 0};
+
+	return change_apply(s, &ch, out, err, errlen);
 }

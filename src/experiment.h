@@ -113,4 +113,27 @@ typedef struct experiment_arm {
 size_t experiment_arms(const db_experiment *x, const experiment_stats *st, const char *company,
                        experiment_arm out[EXPERIMENT_ARMS_MAX]);
 
+/* --- changes (offerctl agent and POST /experiments/...) --------------------- */
+
+/*
+ * Releases version (policy, epsilon, params as db_agent_release takes
+ * them) as the challenger of the champion in force: serving traffic
+ * percent of each company's customers, or a shadow. One transaction: the
+ * release never lands without its experiment row (which would make it the
+ * champion). *out gets the new set-up. Returns 0 or the store's error,
+ * with a message in err.
+ */
+int experiment_release(store *s, const char *version, const char *policy, double epsilon,
+                       const char *params, double traffic, int shadow, db_experiment *out,
+                       char *err, size_t errlen);
+/*
+ * Makes the challenger the champion of every company (100%). version may
+ * be NULL or "" (the challenger in force); else it must name it.
+ * ERR_CONFLICT when there is no challenger or version is not it. The
+ * statistics' window is kept. *out gets the new set-up.
+ */
+int experiment_promote(store *s, const char *version, db_experiment *out, char *err, size_t errlen);
+/* Withdraws the challenger (the champion serves 100%); ERR_CONFLICT when there is none. */
+int experiment_rollback(store *s, db_experiment *out, char *err, size_t errlen);
+
 #endif
