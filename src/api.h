@@ -123,6 +123,11 @@ extern const api_endpoint api_personalizer_endpoint;
 /* Replies Personalizer's {"error": {"code", "message"}} with the status for err. */
 void api_pz_error(http_req *r, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Champion/challenger (api_experiments.c): GET /experiments, POST .../promote, .../rollback. */
+void api_experiments_get(server *s, http_req *r, const api_tenant *t);
+extern const api_endpoint api_experiments_promote_endpoint;
+extern const api_endpoint api_experiments_rollback_endpoint;
+
 /* GET /ready (api_health.c): 200 when the database answers and the writer runs, else 503. */
 void api_ready(server *s, http_req *r);
 
