@@ -450,9 +450,10 @@ static int agent_change(const admin_opts *o, const char *version, int promote)
 		fprintf(stderr, "offerctl: %s\n", err);
 		rc = rc == ERR_CONFLICT ? 2 : 1;
 	} else {
-		printf("agent %s is the champion (100%% of each company's customers); offerd picks it up "
-		       "within its refresh interval\n",
-		       x.champion);
+		printf(
+		    "agent %s is the champion (100%% of each company's customers); offerd picks it up "
+		    "within its refresh interval\n",
+		    x.champion);
 	}
 	store_close(s);
 	return rc;
@@ -687,7 +688,9 @@ static const admin_action actions[] = {
           "The contextual policies (linear-ts, squarecb) take their knobs in --params, checked\n"
           "against the policy's own table (README: Contextual policies).\n",
           opts_release, 1)},
-    {"agent", "promote", agent_promote,
+    {"agent",
+     "promote",
+     agent_promote,
      {"offerctl agent promote",
       "usage: offerctl agent promote [VERSION] [--database-url URL]\n\n"
       "Makes the challenger (VERSION, when given, must name it) the champion of every\n"

@@ -1327,8 +1327,8 @@ int db_experiment_put(store *s, db_experiment *x)
 	                  7, p, NULL, NULL);
 }
 
-int db_experiment_counts(store *s, int64_t from_episode, const char *version_a,
-                         const char *version_b, store_row_fn fn, void *arg)
+int db_experiment_counts(store *s, int64_t from_episode, const char *version_a, const char *version_b,
+                         store_row_fn fn, void *arg)
 {
 	char from[24];
 	const char *p[3];
@@ -1349,9 +1349,9 @@ int db_experiment_counts(store *s, int64_t from_episode, const char *version_a,
 
 int db_count(store *s, const char *table, int64_t *out)
 {
-	static const char *const allowed[] = {"tb_agents",   "tb_episodes",   "tb_rewards",
-	                                      "tb_products", "tb_policy",     "tb_segments",
-	                                      "tb_api_keys", "tb_products_a", "tb_model",
+	static const char *const allowed[] = {"tb_agents",     "tb_episodes",   "tb_rewards",
+	                                      "tb_products",   "tb_policy",     "tb_segments",
+	                                      "tb_api_keys",   "tb_products_a", "tb_model",
 	                                      "tb_experiments"};
 	char sql[96];
 

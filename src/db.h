@@ -313,7 +313,7 @@ int db_key_revoke(store *s, const char *prefix_or_id);
 
 /* The champion/challenger set-up in force. */
 typedef struct db_experiment {
-	int64_t id; /* the tb_experiments row; 0 when none is in force */
+	int64_t id;                     /* the tb_experiments row; 0 when none is in force */
 	char action[DB_EXP_ACTION_MAX]; /* release, promote, rollback ("" when none) */
 	char champion[DB_VERSION_MAX];
 	char challenger[DB_VERSION_MAX]; /* "" when none */
@@ -344,8 +344,8 @@ int db_experiment_put(store *s, db_experiment *x);
  * columns company, agent_version, decisions, rewards, accepted rewards,
  * decisions that carried a shadow slate.
  */
-int db_experiment_counts(store *s, int64_t from_episode, const char *version_a,
-                         const char *version_b, store_row_fn fn, void *arg);
+int db_experiment_counts(store *s, int64_t from_episode, const char *version_a, const char *version_b,
+                         store_row_fn fn, void *arg);
 
 /* --- counts, for tests and offerctl ------------------------------------ */
 /* COUNT(*) of a known table (whitelisted name). */

@@ -47,8 +47,7 @@ int decide_episode(const agent_conf *conf, values *v, rng *r, const char *compan
 
 /* The shadow's slate as {"version","policy","offers":[...],"propensities":[...]}. */
 static void decide_shadow(const decide_arms *a, values *v, rng *r, const char *company,
-                          const predict_req *req, const char *rfm, decide_result *out,
-                          episode *ep)
+                          const predict_req *req, const char *rfm, decide_result *out, episode *ep)
 {
 	agent_conf c = a->challenger;
 	agent_decision d;

@@ -60,8 +60,7 @@ double experiment_point(const char *company, const char *customer_id, const char
 	return (double)(mix64(h) % 10000) / 100.0;
 }
 
-int experiment_serves_challenger(const db_experiment *x, const char *company,
-                                 const char *customer_id)
+int experiment_serves_challenger(const db_experiment *x, const char *company, const char *customer_id)
 {
 	if (x->challenger[0] == '\0' || x->shadow || !(x->traffic > 0))
 		return 0;
@@ -184,8 +183,7 @@ void experiment_stats_free(experiment_stats *st)
 	st->n = 0;
 }
 
-static void arm_fill(experiment_arm *a, const char *version, enum experiment_role role,
-                     double traffic)
+static void arm_fill(experiment_arm *a, const char *version, enum experiment_role role, double traffic)
 {
 	memset(a, 0, sizeof(*a));
 	util_strlcpy(a->version, version, sizeof(a->version));
@@ -206,8 +204,7 @@ size_t experiment_arms(const db_experiment *x, const experiment_stats *st, const
                        experiment_arm out[EXPERIMENT_ARMS_MAX])
 {
 	/* Counts read for another experiment window would compare unlike periods. */
-	const experiment_stats *same =
-	    st != NULL && st->x.from_episode == x->from_episode ? st : NULL;
+	const experiment_stats *same = st != NULL && st->x.from_episode == x->from_episode ? st : NULL;
 	const experiment_count *c;
 	int challenger = x->challenger[0] != '\0';
 	double share = challenger && !x->shadow ? x->traffic : 0.0;
@@ -222,8 +219,7 @@ size_t experiment_arms(const db_experiment *x, const experiment_stats *st, const
 	arm_rates(&out[0]);
 	if (!challenger)
 		return 1;
-	arm_fill(&out[1], x->challenger, x->shadow ? EXPERIMENT_SHADOW : EXPERIMENT_CHALLENGER,
-	         share);
+	arm_fill(&out[1], x->challenger, x->shadow ? EXPERIMENT_SHADOW : EXPERIMENT_CHALLENGER, share);
 	if (x->shadow) {
 		/* Every shadow slate rides on an episode the champion served. */
 		out[1].decisions = c != NULL ? c->shadowed : 0;
@@ -333,8 +329,8 @@ static int change_apply(store *s, const change *ch, db_experiment *out, char *er
 }
 
 int experiment_release(store *s, const char *version, const char *policy, double epsilon,
-                       const char *params, double traffic, int shadow, db_experiment *out,
-                       char *err, size_t errlen)
+                       const char *params, double traffic, int shadow, db_experiment *out, char *err,
+                       size_t errlen)
 {
 	change ch = {CHANGE_RELEASE, version, policy, epsilon, params, traffic, shadow};
 

@@ -54,8 +54,7 @@ double experiment_point(const char *company, const char *customer_id, const char
  * serving (non-shadow) challenger and the customer's point is below its
  * traffic, else 0 (the champion serves).
  */
-int experiment_serves_challenger(const db_experiment *x, const char *company,
-                                 const char *customer_id);
+int experiment_serves_challenger(const db_experiment *x, const char *company, const char *customer_id);
 
 /* The Wilson score interval at 95% of k successes in n trials; [0, 1] when n is 0. */
 void experiment_wilson(int64_t k, int64_t n, double *lo, double *hi);
@@ -124,8 +123,8 @@ size_t experiment_arms(const db_experiment *x, const experiment_stats *st, const
  * with a message in err.
  */
 int experiment_release(store *s, const char *version, const char *policy, double epsilon,
-                       const char *params, double traffic, int shadow, db_experiment *out,
-                       char *err, size_t errlen);
+                       const char *params, double traffic, int shadow, db_experiment *out, char *err,
+                       size_t errlen);
 /*
  * Makes the challenger the champion of every company (100%). version may
  * be NULL or "" (the challenger in force); else it must name it.

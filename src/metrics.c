@@ -159,9 +159,9 @@ static int render_arms(buf *b, const metrics_arm *arms, size_t n)
 		rc |= buf_addf(b, "# HELP %s %s\n# TYPE %s gauge\n", m[k].name, m[k].help, m[k].name);
 		for (size_t i = 0; i < n; i++) {
 			const metrics_arm *a = &arms[i];
-			double v[] = {a->traffic,    (double)a->decisions, (double)a->rewards,
-			              a->acceptance, a->lo,                a->hi,
-			              a->p_better};
+			double v[] =
+			    {a->traffic, (double)a->decisions, (double)a->rewards, a->acceptance, a->lo,
+			     a->hi,      a->p_better};
 
 			if (isnan(v[k]))
 				continue;

@@ -36,17 +36,17 @@ typedef struct server {
 	http_server *http;
 	ratelimit *rate; /* NULL when --rate 0 */
 
-	pthread_rwlock_t lock; /* guards the fields below */
-	agent_conf conf;          /* the champion (experiment.h) */
-	agent_conf challenger;    /* the challenger or shadow, when exp.challenger is set */
-	db_experiment exp;        /* the set-up in force */
+	pthread_rwlock_t lock;      /* guards the fields below */
+	agent_conf conf;            /* the champion (experiment.h) */
+	agent_conf challenger;      /* the challenger or shadow, when exp.challenger is set */
+	db_experiment exp;          /* the set-up in force */
 	experiment_stats exp_stats; /* its counts, read by the refresher */
 	double exp_stats_at;        /* util_monotonic() of that read; 0: never */
-	strmap *products;        /* company SEP offer -> product name */
-	strmap *segments;        /* company SEP customer -> RFM segment */
-	strmap *keys;            /* sha256(key) hex -> company */
-	int64_t policy_rev;      /* the revision counter at the last refresh */
-	int64_t policy_rev_prev; /* ... and at the one before */
+	strmap *products;           /* company SEP offer -> product name */
+	strmap *segments;           /* company SEP customer -> RFM segment */
+	strmap *keys;               /* sha256(key) hex -> company */
+	int64_t policy_rev;         /* the revision counter at the last refresh */
+	int64_t policy_rev_prev;    /* ... and at the one before */
 	int policy_loaded;
 	int64_t segments_count;
 
@@ -85,8 +85,7 @@ void server_arms(server *s, decide_arms *out);
 size_t server_experiment(server *s, const char *company, const db_experiment *x,
                          experiment_arm out[EXPERIMENT_ARMS_MAX]);
 /* Calls fn for every company with counts in the last statistics read, with its arms. */
-typedef void (*server_arms_fn)(void *arg, const char *company, const experiment_arm *arms,
-                               size_t n);
+typedef void (*server_arms_fn)(void *arg, const char *company, const experiment_arm *arms, size_t n);
 void server_experiment_each(server *s, server_arms_fn fn, void *arg);
 /* Copies the product name of company's offer into out; returns 1 if found. */
 int server_product(server *s, const char *company, const char *offer, char *out, size_t outlen);

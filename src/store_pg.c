@@ -751,9 +751,9 @@ static int pg_ep_arrays(pg_store *p, const episode *eps, size_t n)
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		const episode *e = &eps[i];
 		const char *text[PG_EP_TEXT_COLS] = {
-		    e->company,   e->customer_id, e->states,    e->offers[0], e->offers[1],
-		    e->offers[2], e->request_ts,  e->state_key, e->policy,    e->agent_version,
-		    e->shadow,
+		    e->company,   e->customer_id,   e->states,     e->offers[0],
+		    e->offers[1], e->offers[2],     e->request_ts, e->state_key,
+		    e->policy,    e->agent_version, e->shadow,
 		};
 		double num[PG_EP_NCOLS - PG_EP_TEXT_COLS] = {
 		    e->epsilon,

@@ -342,8 +342,7 @@ static void test_changes(void **state)
 	assert_string_equal(cur.champion, "1.0.0");
 	assert_string_equal(cur.challenger, "");
 
-	assert_int_equal(experiment_release(s, "3.0.0", "random", 0.1, NULL, 0, 1, &x, err,
-	                                    sizeof(err)),
+	assert_int_equal(experiment_release(s, "3.0.0", "random", 0.1, NULL, 0, 1, &x, err, sizeof(err)),
 	                 0);
 	assert_int_equal(db_experiment_current(s, &cur), 0);
 	assert_string_equal(cur.challenger, "3.0.0");
