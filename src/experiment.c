@@ -144,7 +144,29 @@ static const experiment_count *find_count(const experiment_stats *st, const char
 	return NULL;
 }
 
-int experiment_stats_load(store *s, const db_experiment *x, experiment_stats *out)
+/* prev's p_better of company's challenger when prev counted the same, else NAN. */
+static double p_better_kept(const experiment_stats *prev, const db_experiment *x,
+                            const experiment_count *champ, const experiment_count *chal)
+{
+	const experiment_count *pc;
+	const experiment_count *pa;
+
+	if (prev == NULL || strcmp(prev->x.champion, x->champion) != 0 ||
+	    strcmp(prev->x.challenger, x->challenger) != 0 || prev->x.shadow)
+		return NAN;
+	pc = find_count(prev, chal->company, x->challenger);
+	pa = find_count(prev, chal->company, x->champion);
+	if (pc == NULL || pc->rewards != chal->rewards || pc->accepted != chal->accepted)
+		return NAN;
+	if ((pa == NULL) != (champ == NULL))
+		return NAN;
+	if (pa != NULL && (pa->rewards != champ->rewards || pa->accepted != champ->accepted))
+		return NAN;
+	return pc->p_better;
+}
+
+int experiment_stats_load(store *s, const db_experiment *x, const experiment_stats *prev,
+                          experiment_stats *out)
 {
 	int rc;
 
@@ -171,7 +193,9 @@ int experiment_stats_load(store *s, const db_experiment *x, experiment_stats *ou
 			ka = champ->accepted;
 			na = champ->rewards;
 		}
-		c->p_better = experiment_p_better(ka, na, c->accepted, c->rewards);
+		c->p_better = p_better_kept(prev, x, champ, c);
+		if (isnan(c->p_better))
+			c->p_better = experiment_p_better(ka, na, c->accepted, c->rewards);
 	}
 	return 0;
 }

@@ -86,9 +86,12 @@ typedef struct experiment_stats {
 /*
  * Reads the counts of x's champion and challenger from s into out (which
  * the caller zeroed or freed), and works out each company's p_better for a
- * serving challenger. Returns 0 or the store's error (out is then empty).
+ * serving challenger (about 10 ms each: taken from prev, which may be
+ * NULL, when its counts for the company are the same). Returns 0 or the
+ * store's error (out is then empty).
  */
-int experiment_stats_load(store *s, const db_experiment *x, experiment_stats *out);
+int experiment_stats_load(store *s, const db_experiment *x, const experiment_stats *prev,
+                          experiment_stats *out);
 void experiment_stats_free(experiment_stats *st);
 
 /* One arm of a company's experiment, as GET /experiments and /metrics show it. */

@@ -120,7 +120,8 @@ static int load_experiment_stats(server *s)
 	pthread_rwlock_unlock(&s->lock);
 	if (same)
 		return 0;
-	rc = experiment_stats_load(s->reader, &x, &fresh);
+	/* Only the refresher replaces exp_stats: reading it here without the lock is safe. */
+	rc = experiment_stats_load(s->reader, &x, &s->exp_stats, &fresh);
 	if (rc != 0)
 		return rc;
 	pthread_rwlock_wrlock(&s->lock);

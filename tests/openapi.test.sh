@@ -164,10 +164,15 @@ check "Personalizer paths take Ocp-Apim-Subscription-Key, X-API-Key or Bearer an
   [ .paths | to_entries[] | select(.key | startswith("/personalizer/v1.0/"))
     | .value[] | (.security | map(keys[]) | sort == ["apiKeyHeader","bearerAuth","subscriptionKey"])
                  and (.responses | has("401")) ] | length > 0 and all'
-check "every other route is public (security: [])" '
+check "every other route is public (security: []), but those that document 401 (admin paths)" '
   [ .paths | to_entries[] | select(.key | IN("/predict","/predict-v2","/rewards","/batch") | not)
     | select(.key | startswith("/personalizer/") | not)
-    | .value[] | .security == [] ] | all'
+    | .value[] | select(.responses | has("401") | not) | .security == [] ] | all'
+check "the admin paths need Bearer or X-API-Key and document 401 and 403" '
+  . as $d
+  | [ .paths | to_entries[] | select(.key | startswith("/experiments"))
+      | .value[] | ((.security // $d.security) | map(keys[]) | sort == ["apiKeyHeader","bearerAuth"])
+                   and (.responses | has("401") and has("403")) ] | length == 3 and all'
 check "the security schemes are Bearer and X-API-Key" '
   .components.securitySchemes | (.bearerAuth.scheme == "bearer") and (.apiKeyHeader.in == "header") and (.apiKeyHeader.name == "X-API-Key")'
 check "Try it out targets the serving offerd" '.servers == [{"url": "/", "description": .servers[0].description}]'
