@@ -88,6 +88,9 @@ static int load_agent(server *s)
 	                                s->exp.traffic != x.traffic || s->exp.shadow != x.shadow))
 		log_msg(LOG_INFO, "challenger %s (%s) %s", x.challenger, agent_policy_name(chal.policy),
 		        x.shadow ? "in shadow" : "serving");
+	else if (x.challenger[0] == '\0' && s->exp.challenger[0] != '\0')
+		log_msg(LOG_INFO, "challenger %s ended (%s)", s->exp.challenger,
+		        x.action[0] != '\0' ? x.action : "a release");
 	s->conf = champ;
 	s->challenger = chal;
 	s->exp = x;
