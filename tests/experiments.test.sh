@@ -19,6 +19,11 @@
 #     409, with an unknown field a 422 naming it; with the challenger, 200 and
 #     both processes serve it; offerctl agent rollback without a challenger
 #     exits 2.
+#  6. A contextual challenger learns across processes: squarecb on 100% of the
+#     customers (a fresh database, --auth off), rewards sent to process 3 only;
+#     process 4, which never decided for the company before, then shows the
+#     learned OFFER_7 in >= 90 of 100 answers (its refresher loads the
+#     challenger's models, not only the champion's).
 source "$(dirname "$0")/lib.sh"
 lib_require curl jq python3
 lib_deadline "${OFFERD_TEST_DEADLINE:-240}"
@@ -212,4 +217,27 @@ expect_eq "$(sql "$db" "SELECT string_agg(action || ':' || champion || ':' || CO
 
 offerd_stop p1
 offerd_stop p2
+
+# --- 6. a contextual challenger's learning reaches the other process ----------------------
+source "$(dirname "$0")/learn_lib.sh"
+pg_new_db exp_ctx db2
+timeout 30 "$ctl" agent release 2.0.0 --policy squarecb --traffic 100 --database-url "$db2" >/dev/null ||
+  fail "offerctl agent release 2.0.0 --policy squarecb --traffic 100"
+offerd_start p3 "$db2" --auth off --refresh 0.2
+offerd_start p4 "$db2" --auth off --refresh 0.2
+kc_open p3 "${OFFERD_URL[p3]}" || die "cannot connect to offerd p3"
+kc_open p4 "${OFFERD_URL[p4]}" || die "cannot connect to offerd p4"
+train p3 "$ROUNDS"
+note "process 3 showed OFFER_7 in $SHOWN7 of $ROUNDS rounds"
+sleep 1
+rate p4 "$S1_BODY" "$CHECK"
+if [[ $RATE -ge $NEED ]]; then
+  ok "process 4 shows OFFER_7 in $RATE of $CHECK answers after the challenger learned on process 3"
+else
+  fail "process 4 shows OFFER_7 in $RATE of $CHECK answers (want >= $NEED): it did not load the challenger's model"
+fi
+expect_eq "$(sql "$db2" "SELECT agent_version || ':' || policy || ':' || COUNT(*) FROM tb_episodes GROUP BY agent_version, policy")" \
+  "2.0.0:squarecb:$((ROUNDS + CHECK))" "every episode was served by the challenger 2.0.0 (squarecb)"
+offerd_stop p3
+offerd_stop p4
 lib_done
