@@ -459,6 +459,37 @@ static int agent_change(const admin_opts *o, const char *version, int promote)
 	return rc;
 }
 
+/* agent status: the set-up in force, as every offerd reads it. */
+static int agent_status(const admin_opts *o, const char **args)
+{
+	db_experiment x;
+	db_agent a;
+	store *s = NULL;
+	int rc = 1;
+
+	(void)args;
+	memset(&a, 0, sizeof(a));
+	if (open_db(o->database_url, &s) != 0)
+		return 1;
+	if (db_experiment_current(s, &x) != 0) {
+		fprintf(stderr, "offerctl: cannot read the agent versions: %s\n", s->ops->errmsg(s));
+		goto out;
+	}
+	printf("%-11s %-12s %-15s %s\n", "ROLE", "VERSION", "POLICY", "TRAFFIC");
+	if (db_agent_by_version(s, x.champion, &a) == 0)
+		printf("%-11s %-12s %-15s %g%%\n", "champion", x.champion, a.policy,
+		       x.challenger[0] != '\0' && !x.shadow ? 100 - x.traffic : 100);
+	db_agent_clear(&a);
+	if (x.challenger[0] != '\0' && db_agent_by_version(s, x.challenger, &a) == 0)
+		printf("%-11s %-12s %-15s %g%%\n", x.shadow ? "shadow" : "challenger", x.challenger,
+		       a.policy, x.shadow ? 0 : x.traffic);
+	db_agent_clear(&a);
+	rc = 0;
+out:
+	store_close(s);
+	return rc;
+}
+
 static int agent_promote(const admin_opts *o, const char **args)
 {
 	return agent_change(o, args[0], 1);
@@ -700,6 +731,11 @@ static const admin_action actions[] = {
      SPEC("offerctl agent rollback",
           "usage: offerctl agent rollback [--database-url URL]\n\n"
           "Withdraws the challenger: the champion serves 100% again.\n",
+          opts_db, 0)},
+    {"agent", "status", agent_status,
+     SPEC("offerctl agent status",
+          "usage: offerctl agent status [--database-url URL]\n\n"
+          "Prints the champion and the challenger or shadow in force, with their traffic.\n",
           opts_db, 0)},
     {"agent", "list", agent_list,
      SPEC("offerctl agent list",

@@ -38,6 +38,9 @@ client=$(key_create "$db" A)
 out=$(timeout 30 "$ctl" agent release 2.0.0 --policy squarecb --traffic 10 --database-url "$db" 2>&1)
 expect_eq "$?" 0 "offerctl agent release 2.0.0 --policy squarecb --traffic 10"
 [[ $out == *"challenger of 1.0.0 for 10%"* ]] && ok "it says it is the challenger of 1.0.0" || fail "release said: $out"
+out=$(timeout 30 "$ctl" agent status --database-url "$db" 2>&1)
+expect_eq "$(awk 'NR > 1 { print $1, $2, $3, $4 }' <<<"$out" | tr '\n' ' ')" \
+  "champion 1.0.0 epsilon-greedy 90% challenger 2.0.0 squarecb 10% " "offerctl agent status shows both arms"
 offerd_start p1 "$db" --refresh 0.2
 offerd_start p2 "$db" --refresh 0.2
 u1=${OFFERD_URL[p1]}
