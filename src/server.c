@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,11 +100,14 @@ static int load_agent(server *s)
 }
 
 /*
- * The experiment's counts (experiment.h), read at most every
- * SERVER_EXP_STATS_SECONDS (they are an aggregate over the experiment's
- * episodes), and at once when the set-up changed.
+ * The experiment's counts (experiment.h), read at once when the set-up
+ * changed, else at most every SERVER_EXP_STATS_SECONDS, or every 20 times
+ * the last read's duration when that is longer: they are an aggregate over
+ * the experiment's episodes, and a large table must not keep the reader
+ * busy more than a twentieth of the time.
  */
 #define SERVER_EXP_STATS_SECONDS 5.0
+#define SERVER_EXP_STATS_DUTY 20.0
 
 static int load_experiment_stats(server *s)
 {
@@ -119,7 +123,8 @@ static int load_experiment_stats(server *s)
 	same = s->exp_stats_at > 0 && s->exp_stats.x.from_episode == x.from_episode &&
 	       strcmp(s->exp_stats.x.champion, x.champion) == 0 &&
 	       strcmp(s->exp_stats.x.challenger, x.challenger) == 0 &&
-	       now - s->exp_stats_at < SERVER_EXP_STATS_SECONDS;
+	       now - s->exp_stats_at <
+	           fmax(SERVER_EXP_STATS_SECONDS, SERVER_EXP_STATS_DUTY * s->exp_stats_cost);
 	pthread_rwlock_unlock(&s->lock);
 	if (same)
 		return 0;
@@ -131,6 +136,7 @@ static int load_experiment_stats(server *s)
 	old = s->exp_stats;
 	s->exp_stats = fresh;
 	s->exp_stats_at = now;
+	s->exp_stats_cost = util_monotonic() - now;
 	pthread_rwlock_unlock(&s->lock);
 	experiment_stats_free(&old);
 	return 0;

@@ -42,6 +42,7 @@ typedef struct server {
 	db_experiment exp;          /* the set-up in force */
 	experiment_stats exp_stats; /* its counts, read by the refresher */
 	double exp_stats_at;        /* util_monotonic() of that read; 0: never */
+	double exp_stats_cost;      /* seconds that read took */
 	strmap *products;           /* company SEP offer -> product name */
 	strmap *segments;           /* company SEP customer -> RFM segment */
 	strmap *keys;               /* sha256(key) hex -> company */

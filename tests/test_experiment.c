@@ -263,6 +263,7 @@ static void test_decide_serves_the_assigned_version(void **state)
 		assert_int_equal(res.role, want ? EXPERIMENT_CHALLENGER : EXPERIMENT_CHAMPION);
 		assert_null(ep.shadow);
 		challenger += want;
+		request_predict_free(&req);
 	}
 	assert_true(challenger > 50 && challenger < 130);
 	values_free(v);
@@ -299,6 +300,7 @@ static void test_decide_shadow_never_serves(void **state)
 		assert_int_equal(json_array_size(json_object_get(j, "propensities")), 3);
 		assert_true(json_real_value(json_array_get(json_object_get(j, "propensities"), 0)) > 0);
 		json_decref(j);
+		request_predict_free(&req);
 	}
 	values_free(v);
 }
