@@ -219,7 +219,7 @@ int agent_decide(const agent_conf *c, values *v, rng *r, const char *company, co
 		return model_decide(c, r, company, req, rfm, out);
 	if (policy_tab_at((size_t)c->policy) == NULL)
 		return ERR_INVAL;
-	if (policy_tab_at((size_t)c->policy)->stats)
+	if (policy_tab_at((size_t)c->policy)->stats && !c->shadow)
 		values_tick(v, company, c->forgetting);
 	/* About 6 KB: on the heap, so a decision's stack stays small. */
 	t = xmalloc(sizeof(*t));

@@ -56,6 +56,8 @@ typedef struct agent_conf {
 	struct model_set *models;      /* contextual policies: the learned models (server) */
 	double shrink;     /* pseudo-observations toward the segment and company (0: fallback only) */
 	double forgetting; /* per decision, (0.9, 1] (1: never forget) */
+	int shadow;        /* a shadow decision (experiment.h): it serves nothing, so it does
+	                    * not advance the forgetting clock */
 } agent_conf;
 
 /* Returns the policy's name ("epsilon-greedy"...). */

@@ -51,6 +51,7 @@ static void serve_file(server *s, http_req *r, const route *rt, const api_tenant
 static void serve_asset(server *s, http_req *r, const route *rt, const api_tenant *t);
 static void keys_me(server *s, http_req *r, const route *rt, const api_tenant *t);
 static void export_log(server *s, http_req *r, const route *rt, const api_tenant *t);
+static void experiments(server *s, http_req *r, const route *rt, const api_tenant *t);
 
 static const route routes[] = {
     {"GET, HEAD", "/is-alive", 0, is_alive, NULL, NULL, "/is-alive"},
@@ -64,6 +65,11 @@ static const route routes[] = {
     {"GET, HEAD", "/metrics", 0, metrics, NULL, NULL, "/metrics"},
     {"GET, HEAD", "/keys/me", ROUTE_AUTH, keys_me, NULL, NULL, "/keys/me"},
     {"GET", "/export", ROUTE_ADMIN, export_log, NULL, NULL, "/export"},
+    {"GET, HEAD", "/experiments", ROUTE_ADMIN, experiments, NULL, NULL, "/experiments"},
+    {"POST", "/experiments/promote", ROUTE_ADMIN | ROUTE_JSON, NULL, &api_experiments_promote_endpoint,
+     NULL, "/experiments"},
+    {"POST", "/experiments/rollback", ROUTE_ADMIN | ROUTE_JSON, NULL, &api_experiments_rollback_endpoint,
+     NULL, "/experiments"},
     {"GET, HEAD", "/openapi.json", 0, serve_file, NULL, "openapi.json", "static"},
     {"GET, HEAD", "/docs", 0, serve_file, NULL, "docs.html", "static"},
     {"GET, HEAD", "/docs/assets/", ROUTE_PREFIX, serve_asset, NULL, "swagger-ui/", "static"},
@@ -462,6 +468,13 @@ static void keys_me(server *s, http_req *r, const route *rt, const api_tenant *t
 	reply_json(r, 200, j);
 }
 
+/* GET /experiments: the arms of the key's company (api_experiments.c). */
+static void experiments(server *s, http_req *r, const route *rt, const api_tenant *t)
+{
+	(void)rt;
+	api_experiments_get(s, r, t);
+}
+
 static void is_alive(server *s, http_req *r, const route *rt, const api_tenant *t)
 {
 	agent_conf c;
@@ -478,13 +491,42 @@ static void is_alive(server *s, http_req *r, const route *rt, const api_tenant *
 	reply_json(r, 200, j);
 }
 
+/* The experiments' arms of every company, for /metrics. */
+typedef struct arms_acc {
+	metrics_arm *a;
+	size_t n;
+} arms_acc;
+
+static void arms_add(void *arg, const char *company, const experiment_arm *arms, size_t n)
+{
+	arms_acc *acc = arg;
+
+	acc->a = xrealloc(acc->a, (acc->n + n) * sizeof(*acc->a));
+	for (size_t i = 0; i < n; i++) {
+		metrics_arm *m = &acc->a[acc->n++];
+
+		util_strlcpy(m->company, company, sizeof(m->company));
+		util_strlcpy(m->version, arms[i].version, sizeof(m->version));
+		m->arm = experiment_role_name(arms[i].role);
+		m->traffic = arms[i].traffic;
+		m->decisions = (long long)arms[i].decisions;
+		m->rewards = (long long)arms[i].rewards;
+		m->acceptance = arms[i].acceptance;
+		m->lo = arms[i].lo;
+		m->hi = arms[i].hi;
+		m->p_better = arms[i].p_better;
+	}
+}
+
 static void metrics(server *s, http_req *r, const route *rt, const api_tenant *t)
 {
+	arms_acc arms = {NULL, 0};
 	metrics_extra x;
 	writer_stats ws;
 	agent_conf c;
 	buf b;
 	size_t len;
+	int rc;
 
 	(void)rt;
 	(void)t;
@@ -506,8 +548,15 @@ static void metrics(server *s, http_req *r, const route *rt, const api_tenant *t
 	x.agent_version = c.version;
 	x.policy = agent_policy_name(c.policy);
 	x.store = s->dialect == STORE_PG ? "postgresql" : "sqlite";
+	server_experiment_each(s, arms_add, &arms);
+	x.arms = arms.a;
+	x.narms = arms.n;
 	buf_init(&b, 16 << 20);
-	if (metrics_render(&b, &x) != 0 || retention_metrics(&b) != 0) {
+	rc = metrics_render(&b, &x);
+	if (rc == 0)
+		rc = retention_metrics(&b);
+	free(arms.a);
+	if (rc != 0) {
 		buf_free(&b);
 		api_error(r, ERR_IO, NULL, "the metrics text is over its %d MiB limit", 16);
 		return;

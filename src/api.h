@@ -137,6 +137,10 @@ struct route; /* a row of api.c's route table */
 void api_console_overview(server *s, http_req *r, const struct route *rt, const api_tenant *t);
 void api_console_model(server *s, http_req *r, const struct route *rt, const api_tenant *t);
 void api_console_episodes(server *s, http_req *r, const struct route *rt, const api_tenant *t);
+/* Champion/challenger (api_experiments.c): GET /experiments, POST .../promote, .../rollback. */
+void api_experiments_get(server *s, http_req *r, const api_tenant *t);
+extern const api_endpoint api_experiments_promote_endpoint;
+extern const api_endpoint api_experiments_rollback_endpoint;
 
 /* GET /ready (api_health.c): 200 when the database answers and the writer runs, else 503. */
 void api_ready(server *s, http_req *r);

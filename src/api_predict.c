@@ -27,19 +27,20 @@ int api_decide(server *s, const char *company, api_decision *d)
 {
 	char rfm[AGENT_SEGMENT_MAX];
 	const char *seg = NULL;
-	agent_conf conf;
+	decide_arms arms;
 	decide_gate g;
 	int rc;
 
-	server_conf(s, &conf);
+	server_arms(s, &arms);
 	if (server_segment(s, company, d->req.customer_id, rfm, sizeof(rfm)))
 		seg = rfm;
 	server_gate(s, company, &g);
-	rc = decide_episode(&conf, s->vals, rng_thread(), company, &d->req, seg, &g, &d->res, &d->op.ep);
+	rc = decide_arms_episode(&arms, s->vals, rng_thread(), company, &d->req, seg, &g, &d->res,
+	                         &d->op.ep);
 	server_gate_release(&g);
 	if (rc != 0)
 		return rc;
-	metrics_decision(agent_policy_name(conf.policy));
+	metrics_decision(agent_policy_name(d->res.conf.policy));
 	d->op.kind = WOP_EPISODE;
 	return 0;
 }

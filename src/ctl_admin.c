@@ -16,6 +16,7 @@
 #include "ctl.h"
 #include "customer.h"
 #include "db.h"
+#include "experiment.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
@@ -30,6 +31,8 @@ typedef struct admin_opts {
 	double epsilon;
 	char *params;
 	char *role;
+	char *traffic; /* agent release: the challenger's percent ("" or NULL: a plain release) */
+	int shadow;    /* agent release: the challenger decides without serving */
 } admin_opts;
 
 static int open_db(const char *url, store **out)
@@ -361,7 +364,9 @@ static int agent_release(const admin_opts *o, const char **args)
 	db_agent a;
 	agent_conf c;
 	version_check check;
-	char err[256];
+	char err[512];
+	double traffic = 0;
+	int experiment;
 	store *s = NULL;
 	int rc = 1;
 
@@ -388,13 +393,45 @@ static int agent_release(const admin_opts *o, const char **args)
 		        err);
 		return 2;
 	}
+	if (o->traffic != NULL && o->traffic[0] != '\0' &&
+	    util_strtod(o->traffic, 0.0, 100.0, &traffic) != 0) {
+		fprintf(stderr,
+		        "offerctl agent release: --traffic must be a percent within [0, 100], got "
+		        "\"%.40s\"\n",
+		        o->traffic);
+		return 2;
+	}
+	if (o->shadow && o->traffic != NULL && o->traffic[0] != '\0') {
+		fprintf(stderr, "offerctl agent release: --shadow serves no traffic; give --traffic "
+		                "or --shadow, not both\n");
+		return 2;
+	}
 	if (open_db(o->database_url, &s) != 0)
 		return 1;
 	check.version = a.version;
+	experiment = o->shadow || (o->traffic != NULL && o->traffic[0] != '\0');
 	if (db_agents_all(s, version_row, &check) != 0) {
 		fprintf(stderr, "offerctl: cannot read the released versions: %s\n", s->ops->errmsg(s));
 	} else if (check.err[0] != '\0') {
 		fprintf(stderr, "offerctl: %s\n", check.err);
+	} else if (experiment) {
+		db_experiment x;
+
+		if (experiment_release(s, a.version, agent_policy_name(c.policy), o->epsilon, o->params,
+		                       traffic, o->shadow, &x, err, sizeof(err)) != 0) {
+			fprintf(stderr, "offerctl: %s\n", err);
+		} else {
+			if (x.shadow)
+				printf("released agent %s (%s) as a shadow of %s: it decides on every "
+				       "request and serves none",
+				       a.version, agent_policy_name(c.policy), x.champion);
+			else
+				printf("released agent %s (%s) as the challenger of %s for %g%% of each "
+				       "company's customers",
+				       a.version, agent_policy_name(c.policy), x.champion, x.traffic);
+			printf("; offerd picks it up within its refresh interval\n");
+			rc = 0;
+		}
 	} else if (db_agent_release(s, a.version, agent_policy_name(c.policy), o->epsilon, o->params) !=
 	           0) {
 		fprintf(stderr, "offerctl: cannot release: %s\n", s->ops->errmsg(s));
@@ -406,6 +443,73 @@ static int agent_release(const admin_opts *o, const char **args)
 	}
 	store_close(s);
 	return rc;
+}
+
+/* promote [VERSION] and rollback: one experiment change each (experiment.h). */
+static int agent_change(const admin_opts *o, const char *version, int promote)
+{
+	db_experiment x;
+	char err[512];
+	store *s = NULL;
+	int rc;
+
+	if (open_db(o->database_url, &s) != 0)
+		return 1;
+	rc = promote ? experiment_promote(s, version, &x, err, sizeof(err))
+	             : experiment_rollback(s, &x, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "offerctl: %s\n", err);
+		rc = rc == ERR_CONFLICT ? 2 : 1;
+	} else {
+		printf(
+		    "agent %s is the champion (100%% of each company's customers); offerd picks it up "
+		    "within its refresh interval\n",
+		    x.champion);
+	}
+	store_close(s);
+	return rc;
+}
+
+/* agent status: the set-up in force, as every offerd reads it. */
+static int agent_status(const admin_opts *o, const char **args)
+{
+	db_experiment x;
+	db_agent a;
+	store *s = NULL;
+	int rc = 1;
+
+	(void)args;
+	memset(&a, 0, sizeof(a));
+	if (open_db(o->database_url, &s) != 0)
+		return 1;
+	if (db_experiment_current(s, &x) != 0) {
+		fprintf(stderr, "offerctl: cannot read the agent versions: %s\n", s->ops->errmsg(s));
+		goto out;
+	}
+	printf("%-11s %-12s %-15s %s\n", "ROLE", "VERSION", "POLICY", "TRAFFIC");
+	if (db_agent_by_version(s, x.champion, &a) == 0)
+		printf("%-11s %-12s %-15s %g%%\n", "champion", x.champion, a.policy,
+		       x.challenger[0] != '\0' && !x.shadow ? 100 - x.traffic : 100);
+	db_agent_clear(&a);
+	if (x.challenger[0] != '\0' && db_agent_by_version(s, x.challenger, &a) == 0)
+		printf("%-11s %-12s %-15s %g%%\n", x.shadow ? "shadow" : "challenger", x.challenger,
+		       a.policy, x.shadow ? 0 : x.traffic);
+	db_agent_clear(&a);
+	rc = 0;
+out:
+	store_close(s);
+	return rc;
+}
+
+static int agent_promote(const admin_opts *o, const char **args)
+{
+	return agent_change(o, args[0], 1);
+}
+
+static int agent_rollback(const admin_opts *o, const char **args)
+{
+	(void)args;
+	return agent_change(o, NULL, 0);
 }
 
 /* --- keys ------------------------------------------------------------------- */
@@ -584,6 +688,10 @@ static const config_opt opts_release[] = {
     {"epsilon E", NULL, CONFIG_DBL, A(epsilon), "0.1", 0, 1, "epsilon-greedy's exploration"},
     {"params JSON", NULL, CONFIG_STR, A(params), NULL, 0, 0,
      "the policy's knobs: {\"ucb_c\": 0.2, \"thompson_draws\": 64, \"reward_wait_seconds\": ...}"},
+    {"traffic PCT", NULL, CONFIG_STR, A(traffic), NULL, 0, 0,
+     "a challenger: serves PCT percent of each company's customers, the champion the rest"},
+    {"shadow", NULL, CONFIG_FLAG, A(shadow), NULL, 0, 0,
+     "a challenger that decides on every request (its slate logged) and serves none"},
     OPT_DB,
 };
 static const config_opt opts_keys_create[] = {
@@ -613,12 +721,33 @@ static const admin_action actions[] = {
           opts_products, 1)},
     {"agent", "release", agent_release,
      SPEC("offerctl agent release",
-          "usage: offerctl agent release VERSION [--policy P] [--epsilon E] [--params JSON]\n\n"
+          "usage: offerctl agent release VERSION [--policy P] [--epsilon E] [--params JSON]\n"
+          "                              [--traffic PCT | --shadow]\n\n"
           "Adds an agent version; offerd serves the latest release. VERSION is a semantic\n"
           "version (1.2.0, 2.0.0-rc.1), released once, higher than every earlier release.\n"
+          "With --traffic or --shadow it is a challenger of the champion instead (README:\n"
+          "Experiments): then offerctl agent promote or rollback.\n"
           "The contextual policies (linear-ts, squarecb) take their knobs in --params, checked\n"
           "against the policy's own table (README: Contextual policies).\n",
           opts_release, 1)},
+    {"agent",
+     "promote",
+     agent_promote,
+     {"offerctl agent promote",
+      "usage: offerctl agent promote [VERSION] [--database-url URL]\n\n"
+      "Makes the challenger (VERSION, when given, must name it) the champion of every\n"
+      "company, serving 100% (README: Experiments).\n",
+      NULL, opts_db, UTIL_ARRAY_LEN(opts_db), 0, 1}},
+    {"agent", "rollback", agent_rollback,
+     SPEC("offerctl agent rollback",
+          "usage: offerctl agent rollback [--database-url URL]\n\n"
+          "Withdraws the challenger: the champion serves 100% again.\n",
+          opts_db, 0)},
+    {"agent", "status", agent_status,
+     SPEC("offerctl agent status",
+          "usage: offerctl agent status [--database-url URL]\n\n"
+          "Prints the champion and the challenger or shadow in force, with their traffic.\n",
+          opts_db, 0)},
     {"agent", "list", agent_list,
      SPEC("offerctl agent list",
           "usage: offerctl agent list [--database-url URL]\n\n"

@@ -130,8 +130,23 @@ static const char *const m7[] = {
     NULL,
 };
 
+/*
+ * 8: champion/challenger (issue 17.1). Each release with --traffic or
+ * --shadow, promote and rollback adds a tb_experiments row; the newest is
+ * in force unless an agent was released after it (agent_id). A shadow
+ * version's slate is kept beside the served one, in tb_episodes.shadow.
+ */
+static const char *const m8[] = {
+    "CREATE TABLE tb_experiments (id @ID@, action TEXT NOT NULL, champion TEXT NOT NULL,"
+    " challenger TEXT, traffic DOUBLE PRECISION NOT NULL DEFAULT 0,"
+    " shadow INTEGER NOT NULL DEFAULT 0, agent_id BIGINT NOT NULL DEFAULT 0,"
+    " from_episode BIGINT NOT NULL DEFAULT 0, created_at @TS@)",
+    "ALTER TABLE tb_episodes ADD COLUMN shadow TEXT",
+    NULL,
+};
+
 static const migration migrations[STORE_MIGRATIONS] = {
-    {1, m1}, {2, m2}, {3, NULL}, {4, m4}, {5, m5}, {6, m6}, {7, m7},
+    {1, m1}, {2, m2}, {3, NULL}, {4, m4}, {5, m5}, {6, m6}, {7, m7}, {8, m8},
 };
 
 /* The statement tmpl with its @ID@ and @TS@ filled in; NULL past 1 MiB. */
@@ -1398,11 +1413,119 @@ int db_model_since(store *s, int64_t since, db_model_fn fn, void *arg)
 
 /* --- counts -------------------------------------------------------------- */
 
+/* --- experiments ------------------------------------------------------------ */
+
+static int experiment_row(void *arg, int ncols, const char *const *vals)
+{
+	db_experiment *x = arg;
+
+	if (ncols < 8)
+		return ERR_IO;
+	util_strtonum(vals[0], 1, INT64_MAX, &x->id);
+	util_strlcpy(x->action, vals[1] ? vals[1] : "", sizeof(x->action));
+	util_strlcpy(x->champion, vals[2] ? vals[2] : "", sizeof(x->champion));
+	util_strlcpy(x->challenger, vals[3] ? vals[3] : "", sizeof(x->challenger));
+	if (vals[4] == NULL || util_strtod(vals[4], 0.0, 100.0, &x->traffic) != 0)
+		x->traffic = 0;
+	x->shadow = vals[5] != NULL && strcmp(vals[5], "0") != 0;
+	if (vals[6] == NULL || util_strtonum(vals[6], 0, INT64_MAX, &x->agent_id) != 0)
+		x->agent_id = 0;
+	if (vals[7] == NULL || util_strtonum(vals[7], 0, INT64_MAX, &x->from_episode) != 0)
+		x->from_episode = 0;
+	return 0;
+}
+
+int db_experiment_current(store *s, db_experiment *out)
+{
+	db_agent a;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = db_agent_latest(s, &a);
+	if (rc != 0)
+		return rc;
+	rc = store_exec(s,
+	                "SELECT id, action, champion, challenger, traffic, shadow, agent_id,"
+	                " from_episode FROM tb_experiments ORDER BY id DESC LIMIT 1",
+	                0, NULL, experiment_row, out);
+	if (rc == 0 && (out->id == 0 || a.id > out->agent_id)) {
+		memset(out, 0, sizeof(*out));
+		util_strlcpy(out->champion, a.version, sizeof(out->champion));
+		out->agent_id = a.id;
+	}
+	db_agent_clear(&a);
+	return rc;
+}
+
+int db_experiment_put(store *s, db_experiment *x)
+{
+	char traffic[32];
+	char shadow[8];
+	char agent_id[24];
+	char from[24];
+	const char *p[7];
+	db_agent a;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	rc = db_agent_by_version(s, x->champion, &a);
+	db_agent_clear(&a);
+	if (rc == 0 && x->challenger[0] != '\0') {
+		rc = db_agent_by_version(s, x->challenger, &a);
+		db_agent_clear(&a);
+	}
+	if (rc == 0)
+		rc = store_exec(s, "SELECT COALESCE(MAX(id), 0) FROM tb_agents", 0, NULL, int_row,
+		                &x->agent_id);
+	if (rc == 0 && x->from_episode < 0)
+		rc = store_exec(s, "SELECT COALESCE(MAX(id), 0) FROM tb_episodes", 0, NULL, int_row,
+		                &x->from_episode);
+	if (rc != 0)
+		return rc;
+	fmt_double(traffic, x->traffic);
+	snprintf(shadow, sizeof(shadow), "%d", x->shadow ? 1 : 0);
+	snprintf(agent_id, sizeof(agent_id), "%lld", (long long)x->agent_id);
+	snprintf(from, sizeof(from), "%lld", (long long)x->from_episode);
+	p[0] = x->action;
+	p[1] = x->champion;
+	p[2] = x->challenger[0] != '\0' ? x->challenger : NULL;
+	p[3] = traffic;
+	p[4] = shadow;
+	p[5] = agent_id;
+	p[6] = from;
+	return store_exec(s,
+	                  "INSERT INTO tb_experiments (action, champion, challenger, traffic, shadow,"
+	                  " agent_id, from_episode) VALUES ($1, $2, $3, CAST($4 AS DOUBLE PRECISION),"
+	                  " CAST($5 AS INTEGER), CAST($6 AS BIGINT), CAST($7 AS BIGINT))",
+	                  7, p, NULL, NULL);
+}
+
+int db_experiment_counts(store *s, int64_t from_episode, const char *version_a, const char *version_b,
+                         store_row_fn fn, void *arg)
+{
+	char from[24];
+	const char *p[3];
+
+	snprintf(from, sizeof(from), "%lld", (long long)from_episode);
+	p[0] = from;
+	p[1] = version_a;
+	p[2] = version_b;
+	return store_exec(s,
+	                  "SELECT e.company, e.agent_version, COUNT(*), COUNT(r.id),"
+	                  " SUM(CASE WHEN r.accepted_offer THEN 1 ELSE 0 END),"
+	                  " SUM(CASE WHEN e.shadow IS NULL THEN 0 ELSE 1 END)"
+	                  " FROM tb_episodes e LEFT JOIN tb_rewards r ON r.episode_id = e.id"
+	                  " WHERE e.id > CAST($1 AS BIGINT) AND e.agent_version IN ($2, $3)"
+	                  " GROUP BY e.company, e.agent_version",
+	                  3, p, fn, arg);
+}
+
 int db_count(store *s, const char *table, int64_t *out)
 {
-	static const char *const allowed[] = {"tb_agents",   "tb_episodes",   "tb_rewards",
-	                                      "tb_products", "tb_policy",     "tb_segments",
-	                                      "tb_api_keys", "tb_products_a", "tb_model"};
+	static const char *const allowed[] = {"tb_agents",     "tb_episodes",   "tb_rewards",
+	                                      "tb_products",   "tb_policy",     "tb_segments",
+	                                      "tb_api_keys",   "tb_products_a", "tb_model",
+	                                      "tb_experiments"};
 	char sql[96];
 
 	*out = 0;

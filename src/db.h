@@ -341,6 +341,45 @@ typedef int (*db_key_fn)(void *arg, const db_key *k);
 int db_keys_each(store *s, db_key_fn fn, void *arg);
 int db_key_revoke(store *s, const char *prefix_or_id);
 
+/* --- experiments (issue 17.1, experiment.h) ---------------------------- */
+#define DB_EXP_ACTION_MAX 16
+
+/* The champion/challenger set-up in force. */
+typedef struct db_experiment {
+	int64_t id;                     /* the tb_experiments row; 0 when none is in force */
+	char action[DB_EXP_ACTION_MAX]; /* release, promote, rollback ("" when none) */
+	char champion[DB_VERSION_MAX];
+	char challenger[DB_VERSION_MAX]; /* "" when none */
+	double traffic;                  /* percent of each company's customers, [0, 100] */
+	int shadow;                      /* the challenger decides on every request, never serves */
+	int64_t agent_id;                /* the newest tb_agents row when it was written */
+	int64_t from_episode;            /* its statistics count episodes with a higher id */
+} db_experiment;
+
+/*
+ * The set-up in force: the newest tb_experiments row, unless an agent was
+ * released after it without one (a plain `agent release`), which makes the
+ * newest agent the champion with no challenger, counted from episode 0.
+ * ERR_NOTFOUND when no agent was ever released.
+ */
+int db_experiment_current(store *s, db_experiment *out);
+/*
+ * Inside the caller's transaction, adds a tb_experiments row for x after
+ * checking that x->champion and x->challenger (when set) are released
+ * versions (ERR_NOTFOUND otherwise). Sets x->agent_id to the newest agent
+ * and, when x->from_episode is negative, x->from_episode to the newest
+ * episode (a new experiment's window starts now).
+ */
+int db_experiment_put(store *s, db_experiment *x);
+/*
+ * Calls fn for each (company, version) among version_a and version_b
+ * (version_b may be "") decided in episodes with id > from_episode: 6
+ * columns company, agent_version, decisions, rewards, accepted rewards,
+ * decisions that carried a shadow slate.
+ */
+int db_experiment_counts(store *s, int64_t from_episode, const char *version_a, const char *version_b,
+                         store_row_fn fn, void *arg);
+
 /* --- counts, for tests and offerctl ------------------------------------ */
 /* COUNT(*) of a known table (whitelisted name). */
 int db_count(store *s, const char *table, int64_t *out);

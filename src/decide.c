@@ -260,6 +260,60 @@ int decide_episode(const agent_conf *conf, values *v, rng *r, const char *compan
 	return 0;
 }
 
+/* The shadow's slate as {"version","policy","offers":[...],"propensities":[...]}. */
+static void decide_shadow(const decide_arms *a, values *v, rng *r, const char *company,
+                          const predict_req *req, const char *rfm, decide_result *out, episode *ep)
+{
+	agent_conf c = a->challenger;
+	agent_decision d;
+	predict_req narrow = *req; /* shallow: the shadow draws from the same eligible set */
+	json_t *offers;
+	json_t *props;
+	json_t *j;
+	size_t len;
+
+	memcpy(narrow.allowed, out->eligible, sizeof(narrow.allowed));
+	narrow.n_allowed = out->n_eligible;
+	c.shadow = 1;
+	if (agent_decide(&c, v, r, company, &narrow, rfm, &d) != 0)
+		return;
+	offers = json_array();
+	props = json_array();
+	for (size_t k = 0; k < d.n && k < OFFERS_SHOWN; k++) {
+		json_array_append_new(offers, json_string(req->offers[d.idx[k]]));
+		json_array_append_new(props, json_real(d.propensity[k]));
+	}
+	j = json_object();
+	json_object_set_new(j, "version", json_string(c.version));
+	json_object_set_new(j, "policy", json_string(agent_policy_name(c.policy)));
+	json_object_set_new(j, "offers", offers);
+	json_object_set_new(j, "propensities", props);
+	len = json_dumpb(j, out->shadow, sizeof(out->shadow) - 1, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(j);
+	if (len == 0 || len >= sizeof(out->shadow))
+		return; /* longer than the column's limit: not logged rather than cut */
+	out->shadow[len] = '\0';
+	ep->shadow = out->shadow;
+}
+
+int decide_arms_episode(const decide_arms *a, values *v, rng *r, const char *company,
+                        const predict_req *req, const char *rfm, const decide_gate *g,
+                        decide_result *out, episode *ep)
+{
+	int challenger = experiment_serves_challenger(&a->x, company, req->customer_id);
+	int rc;
+
+	rc = decide_episode(challenger ? &a->challenger : &a->champion, v, r, company, req, rfm, g, out,
+	                    ep);
+	if (rc != 0)
+		return rc;
+	out->role = challenger ? EXPERIMENT_CHALLENGER : EXPERIMENT_CHAMPION;
+	out->shadow[0] = '\0';
+	if (a->x.shadow && a->x.challenger[0] != '\0')
+		decide_shadow(a, v, r, company, req, rfm, out, ep);
+	return 0;
+}
+
 void decide_result_free(decide_result *out)
 {
 	free(out->eligibility);

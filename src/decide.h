@@ -21,6 +21,8 @@
 
 #include "agent.h"
 #include "contact.h"
+#include "db.h"
+#include "experiment.h"
 #include "request.h"
 #include "rng.h"
 #include "rules.h"
@@ -56,7 +58,9 @@ typedef struct decide_result {
 	 * "rule line N", "cap line N", "cooldown line N" or "not-last line N".
 	 */
 	char *eligibility;
-	char why[DECIDE_WHY_MAX]; /* when nothing was eligible: which offers were left out and why */
+	char why[DECIDE_WHY_MAX];  /* when nothing was eligible: which offers were left out and why */
+	enum experiment_role role; /* the arm that served: champion or challenger */
+	char shadow[EXPERIMENT_SHADOW_MAX]; /* a shadow version's slate (JSON), "" when none */
 } decide_result;
 
 /*
@@ -75,5 +79,30 @@ int decide_episode(const agent_conf *conf, values *v, rng *r, const char *compan
                    episode *ep);
 /* Frees what out holds (not out itself); out may be zeroed or already freed. */
 void decide_result_free(decide_result *out);
+
+/*
+ * The versions a request may be decided with during an experiment
+ * (experiment.h): the champion, and when x.challenger is set a challenger
+ * that serves x.traffic percent of each company's customers, or a shadow
+ * (x.shadow) that decides on every request without serving.
+ */
+typedef struct decide_arms {
+	agent_conf champion;
+	agent_conf challenger; /* meaningful when x.challenger is set */
+	db_experiment x;
+} decide_arms;
+
+/*
+ * The one place that picks a request's version: the challenger when the
+ * customer falls in its share (experiment_serves_challenger), else the
+ * champion; then decide_episode. With a shadow, the shadow decides too and
+ * over the same eligible set (g, as decide_episode applies it), and its
+ * slate and propensities go to out->shadow (ep->shadow points there);
+ * it never serves, and a shadow that cannot decide leaves no slate.
+ * Returns what decide_episode returns.
+ */
+int decide_arms_episode(const decide_arms *a, values *v, rng *r, const char *company,
+                        const predict_req *req, const char *rfm, const decide_gate *g,
+                        decide_result *out, episode *ep);
 
 #endif

@@ -6,6 +6,7 @@
  */
 #include "metrics.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -114,6 +115,62 @@ void metrics_reward(const char *agent_version, int accepted)
 		versions[i].accepted += accepted ? 1 : 0;
 	}
 	pthread_mutex_unlock(&vlock);
+}
+
+/* The labels {company="...",version="...",arm="..."} of an arm. */
+static int arm_labels(buf *b, const metrics_arm *a)
+{
+	int rc = 0;
+
+	rc |= buf_adds(b, "{company=");
+	rc |= label_value(b, a->company);
+	rc |= buf_adds(b, ",version=");
+	rc |= label_value(b, a->version);
+	rc |= buf_adds(b, ",arm=");
+	rc |= label_value(b, a->arm);
+	rc |= buf_adds(b, "}");
+	return rc != 0 ? ERR_TOOBIG : 0;
+}
+
+/*
+ * Champion/challenger (experiment.h): gauges per company, version and arm,
+ * counted by the refresher from the database since the experiment began,
+ * so every process reports the same values.
+ */
+static int render_arms(buf *b, const metrics_arm *arms, size_t n)
+{
+	static const struct {
+		const char *name;
+		const char *help;
+	} m[] = {
+	    {"offerd_experiment_traffic_percent", "Share of each company's customers an arm serves."},
+	    {"offerd_experiment_decisions", "Decisions of an arm since the experiment began (a "
+	                                    "shadow's: its logged slates)."},
+	    {"offerd_experiment_rewards", "Rewards of an arm's decisions since the experiment began."},
+	    {"offerd_experiment_acceptance", "Accepted rewards over rewards of an arm."},
+	    {"offerd_experiment_acceptance_ci95_low", "Wilson 95% interval of the acceptance, low."},
+	    {"offerd_experiment_acceptance_ci95_high", "Wilson 95% interval of the acceptance, high."},
+	    {"offerd_experiment_p_better", "Probability that the challenger's acceptance beats the "
+	                                   "champion's (Beta posteriors, Monte Carlo)."},
+	};
+	int rc = 0;
+
+	for (size_t k = 0; k < UTIL_ARRAY_LEN(m); k++) {
+		rc |= buf_addf(b, "# HELP %s %s\n# TYPE %s gauge\n", m[k].name, m[k].help, m[k].name);
+		for (size_t i = 0; i < n; i++) {
+			const metrics_arm *a = &arms[i];
+			double v[] =
+			    {a->traffic, (double)a->decisions, (double)a->rewards, a->acceptance, a->lo,
+			     a->hi,      a->p_better};
+
+			if (isnan(v[k]))
+				continue;
+			rc |= buf_adds(b, m[k].name);
+			rc |= arm_labels(b, a);
+			rc |= buf_addf(b, " %.6g\n", v[k]);
+		}
+	}
+	return rc != 0 ? ERR_TOOBIG : 0;
 }
 
 int metrics_render(buf *b, const metrics_extra *x)
@@ -234,6 +291,7 @@ int metrics_render(buf *b, const metrics_extra *x)
 		                   : 0.0);
 	}
 	pthread_mutex_unlock(&vlock);
+	rc |= render_arms(b, x->arms, x->narms);
 	if (rc != 0) {
 		/* Appends after the overflow started b again: drop that tail too. */
 		buf_free(b);

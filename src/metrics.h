@@ -17,6 +17,17 @@ void metrics_decision(const char *policy);
 /* Rows processed by /batch. */
 void metrics_batch_rows(int ok);
 
+/* One arm of a company's experiment (experiment.h), as the refresher counted it. */
+typedef struct metrics_arm {
+	char company[64];
+	char version[64];
+	const char *arm; /* champion, challenger or shadow */
+	double traffic;
+	long long decisions, rewards;
+	double acceptance, lo, hi;
+	double p_better; /* NAN: none (no line) */
+} metrics_arm;
+
 /* Gauges and counters owned by others, filled in at render time. */
 typedef struct metrics_extra {
 	unsigned long long episodes, rewards, batches, writer_failures;
@@ -26,6 +37,8 @@ typedef struct metrics_extra {
 	const char *agent_version;
 	const char *policy;
 	const char *store;
+	const metrics_arm *arms; /* the experiments' arms, per company */
+	size_t narms;
 } metrics_extra;
 
 /* Appends the exposition text to b: 0, or ERR_TOOBIG past b's limit (b is then freed). */

@@ -854,6 +854,7 @@ static void refresh_priors(model_set *m)
 typedef struct refresh_ctx {
 	model_set *m;
 	const agent_conf *current;
+	const agent_conf *challenger; /* may be NULL */
 	mrow *rows;
 	size_t nrows;
 	int64_t max_rev;
@@ -874,6 +875,8 @@ static int refresh_row(void *arg, const db_model_row *row)
 	pthread_rwlock_unlock(&c->m->lock);
 	if (e == NULL && strcmp(row->version, c->current->version) == 0)
 		e = entry_get(c->m, row->company, c->current, 1);
+	if (e == NULL && c->challenger != NULL && strcmp(row->version, c->challenger->version) == 0)
+		e = entry_get(c->m, row->company, c->challenger, 1);
 	if (e == NULL)
 		return 0;
 	c->rows = xrealloc(c->rows, (c->nrows + 1) * sizeof(*c->rows));
@@ -916,12 +919,19 @@ static int mrow_cmp(const void *a, const void *b)
 
 int model_refresh(model_set *m, store *s, const agent_conf *current)
 {
+	return model_refresh_versions(m, s, current, NULL);
+}
+
+int model_refresh_versions(model_set *m, store *s, const agent_conf *current,
+                           const agent_conf *challenger)
+{
 	refresh_ctx c;
 	int rc;
 
 	memset(&c, 0, sizeof(c));
 	c.m = m;
 	c.current = current;
+	c.challenger = challenger;
 	c.max_rev = m->seen;
 	rc = db_model_since(s, m->loaded ? m->seen_prev : 0, refresh_row, &c);
 	if (rc == 0) {

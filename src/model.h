@@ -120,6 +120,9 @@ void model_prior(model_set *m, const db_policy_row *row);
  * rebuilds the priors of models whose priors changed (model_prior).
  */
 int model_refresh(model_set *m, store *s, const agent_conf *current);
+/* The same for an experiment: rows of the challenger (may be NULL) are loaded too. */
+int model_refresh_versions(model_set *m, store *s, const agent_conf *current,
+                           const agent_conf *challenger);
 
 /* --- tests and audits ------------------------------------------------------------ */
 

@@ -23,7 +23,9 @@ typedef struct command {
 
 static const command commands[] = {
     {"products", ctl_products, "products import FILE [--company C]   load a catalogue CSV"},
-    {"agent", ctl_agent, "agent release VERSION --policy P [--epsilon E] [--params JSON] | agent list"},
+    {"agent", ctl_agent,
+     "agent release VERSION --policy P [--traffic PCT | --shadow] | agent promote [VERSION] | "
+     "agent rollback | agent status | agent list"},
     {"batch", ctl_batch, "batch INPUT.csv -o OUTPUT.csv [--url U] [--rules F] [--v2] ..."},
     {"replay", ctl_replay, "replay FILE.json [--v2] [--url U]   send each request, print answers"},
     {"train", ctl_train, "train --transactions FILE [--company C]   warm start from history"},

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,30 +43,103 @@ static char *default_share_dir(const char *argv0)
 
 /* --- reloads ---------------------------------------------------------- */
 
-static int load_agent(server *s)
+/* The configuration of a released version: 0, or the error after logging it. */
+static int version_conf(server *s, const char *version, agent_conf *out)
 {
 	db_agent a;
-	agent_conf c;
 	char err[256];
 	int rc;
 
-	rc = db_agent_latest(s->reader, &a);
+	rc = db_agent_by_version(s->reader, version, &a);
 	if (rc != 0)
 		return rc;
-	rc = agent_conf_from_db(&a, &c, err, sizeof(err));
-	if (rc != 0) {
+	rc = agent_conf_from_db(&a, out, err, sizeof(err));
+	if (rc != 0)
 		log_msg(LOG_ERROR, "agent version %s is not usable (%s); keeping the previous one",
 		        a.version, err);
-		db_agent_clear(&a);
-		return rc;
-	}
-	pthread_rwlock_wrlock(&s->lock);
-	if (strcmp(s->conf.version, c.version) != 0 || s->conf.policy != c.policy)
-		log_msg(LOG_INFO, "agent version %s (%s, epsilon %g)", c.version,
-		        agent_policy_name(c.policy), c.epsilon);
-	s->conf = c;
-	pthread_rwlock_unlock(&s->lock);
 	db_agent_clear(&a);
+	return rc;
+}
+
+/*
+ * The champion and the challenger in force (experiment.h): every process
+ * reads the same rows, so all of them serve each customer the same version.
+ * A challenger that is not usable is left out (the champion serves all).
+ */
+static int load_agent(server *s)
+{
+	db_experiment x;
+	agent_conf champ;
+	agent_conf chal;
+	int rc;
+
+	rc = db_experiment_current(s->reader, &x);
+	if (rc != 0)
+		return rc;
+	rc = version_conf(s, x.champion, &champ);
+	if (rc != 0)
+		return rc;
+	agent_conf_default(&chal);
+	if (x.challenger[0] != '\0' && version_conf(s, x.challenger, &chal) != 0)
+		x.challenger[0] = '\0';
+	pthread_rwlock_wrlock(&s->lock);
+	if (strcmp(s->conf.version, champ.version) != 0 || s->conf.policy != champ.policy)
+		log_msg(LOG_INFO, "agent version %s (%s, epsilon %g)", champ.version,
+		        agent_policy_name(champ.policy), champ.epsilon);
+	if (x.challenger[0] != '\0' && (strcmp(s->exp.challenger, x.challenger) != 0 ||
+	                                s->exp.traffic != x.traffic || s->exp.shadow != x.shadow))
+		log_msg(LOG_INFO, "challenger %s (%s) %s", x.challenger, agent_policy_name(chal.policy),
+		        x.shadow ? "in shadow" : "serving");
+	else if (x.challenger[0] == '\0' && s->exp.challenger[0] != '\0')
+		log_msg(LOG_INFO, "challenger %s ended (%s)", s->exp.challenger,
+		        x.action[0] != '\0' ? x.action : "a release");
+	s->conf = champ;
+	s->challenger = chal;
+	s->exp = x;
+	pthread_rwlock_unlock(&s->lock);
+	return 0;
+}
+
+/*
+ * The experiment's counts (experiment.h), read at once when the set-up
+ * changed, else at most every SERVER_EXP_STATS_SECONDS, or every 20 times
+ * the last read's duration when that is longer: they are an aggregate over
+ * the experiment's episodes, and a large table must not keep the reader
+ * busy more than a twentieth of the time.
+ */
+#define SERVER_EXP_STATS_SECONDS 5.0
+#define SERVER_EXP_STATS_DUTY 20.0
+
+static int load_experiment_stats(server *s)
+{
+	experiment_stats fresh;
+	experiment_stats old;
+	db_experiment x;
+	double now = util_monotonic();
+	int same;
+	int rc;
+
+	pthread_rwlock_rdlock(&s->lock);
+	x = s->exp;
+	same = s->exp_stats_at > 0 && s->exp_stats.x.from_episode == x.from_episode &&
+	       strcmp(s->exp_stats.x.champion, x.champion) == 0 &&
+	       strcmp(s->exp_stats.x.challenger, x.challenger) == 0 &&
+	       now - s->exp_stats_at <
+	           fmax(SERVER_EXP_STATS_SECONDS, SERVER_EXP_STATS_DUTY * s->exp_stats_cost);
+	pthread_rwlock_unlock(&s->lock);
+	if (same)
+		return 0;
+	/* Only the refresher replaces exp_stats: reading it here without the lock is safe. */
+	rc = experiment_stats_load(s->reader, &x, &s->exp_stats, &fresh);
+	if (rc != 0)
+		return rc;
+	pthread_rwlock_wrlock(&s->lock);
+	old = s->exp_stats;
+	s->exp_stats = fresh;
+	s->exp_stats_at = now;
+	s->exp_stats_cost = util_monotonic() - now;
+	pthread_rwlock_unlock(&s->lock);
+	experiment_stats_free(&old);
 	return 0;
 }
 
@@ -514,10 +588,11 @@ static int load_contacts(server *s)
  */
 static int load_models(server *s)
 {
-	agent_conf c;
+	decide_arms a;
 
-	server_conf(s, &c);
-	return model_refresh(s->models, s->reader, &c);
+	server_arms(s, &a);
+	return model_refresh_versions(s->models, s->reader, &a.champion,
+	                              a.x.challenger[0] != '\0' ? &a.challenger : NULL);
 }
 
 int server_refresh(server *s)
@@ -534,6 +609,8 @@ int server_refresh(server *s)
 		rc = db_rules_latest(s->reader, NULL, rules_cb, s);
 	if (rc == 0)
 		rc = load_contacts(s);
+	if (rc == 0)
+		rc = load_experiment_stats(s);
 	return rc;
 }
 
@@ -591,6 +668,7 @@ int server_init(server *s, offerd_config *cfg, const char *argv0)
 	pthread_mutex_init(&s->stop_lock, NULL);
 	pthread_cond_init(&s->stop_cond, NULL);
 	agent_conf_default(&s->conf);
+	agent_conf_default(&s->challenger);
 	s->vals = values_new();
 	s->models = model_set_new();
 	s->contacts = contact_new(CONTACT_CUSTOMERS_DEFAULT);
@@ -690,6 +768,7 @@ void server_free(server *s)
 	}
 	free(s->rules);
 	contact_free(s->contacts);
+	experiment_stats_free(&s->exp_stats);
 	free(s->share_dir);
 	pthread_rwlock_destroy(&s->lock);
 	pthread_mutex_destroy(&s->stop_lock);
@@ -704,6 +783,49 @@ void server_conf(server *s, agent_conf *out)
 	*out = s->conf;
 	pthread_rwlock_unlock(&s->lock);
 	out->models = s->models;
+}
+
+void server_arms(server *s, decide_arms *out)
+{
+	pthread_rwlock_rdlock(&s->lock);
+	out->champion = s->conf;
+	out->challenger = s->challenger;
+	out->x = s->exp;
+	pthread_rwlock_unlock(&s->lock);
+	out->champion.models = s->models;
+	out->challenger.models = s->models;
+}
+
+size_t server_experiment(server *s, const char *company, const db_experiment *x,
+                         experiment_arm out[EXPERIMENT_ARMS_MAX])
+{
+	size_t n;
+
+	pthread_rwlock_rdlock(&s->lock);
+	n = experiment_arms(x != NULL ? x : &s->exp, &s->exp_stats, company, out);
+	pthread_rwlock_unlock(&s->lock);
+	return n;
+}
+
+void server_experiment_each(server *s, server_arms_fn fn, void *arg)
+{
+	experiment_arm arms[EXPERIMENT_ARMS_MAX];
+
+	pthread_rwlock_rdlock(&s->lock);
+	for (size_t i = 0; i < s->exp_stats.n; i++) {
+		const char *company = s->exp_stats.c[i].company;
+		size_t n;
+		size_t j;
+
+		/* Each company once: its first row. */
+		for (j = 0; j < i && strcmp(s->exp_stats.c[j].company, company) != 0; j++)
+			;
+		if (j < i)
+			continue;
+		n = experiment_arms(&s->exp, &s->exp_stats, company, arms);
+		fn(arg, company, arms, n);
+	}
+	pthread_rwlock_unlock(&s->lock);
 }
 
 static int map_lookup(server *s, strmap *const *slot, const char *a, const char *b, char *out,

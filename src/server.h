@@ -16,6 +16,7 @@
 #include "config.h"
 #include "contact.h"
 #include "decide.h"
+#include "experiment.h"
 #include "http.h"
 #include "ratelimit.h"
 #include "store.h"
@@ -38,13 +39,18 @@ typedef struct server {
 	contact_book *contacts;      /* each customer's recent contacts (contact.h) */
 	struct retention *retention; /* NULL when the log is kept for ever */
 
-	pthread_rwlock_t lock; /* guards the fields below */
-	agent_conf conf;
-	strmap *products;        /* company SEP offer -> product name */
-	strmap *segments;        /* company SEP customer -> RFM segment */
-	strmap *keys;            /* sha256(key) hex -> company */
-	int64_t policy_rev;      /* the revision counter at the last refresh */
-	int64_t policy_rev_prev; /* ... and at the one before */
+	pthread_rwlock_t lock;      /* guards the fields below */
+	agent_conf conf;            /* the champion (experiment.h) */
+	agent_conf challenger;      /* the challenger or shadow, when exp.challenger is set */
+	db_experiment exp;          /* the set-up in force */
+	experiment_stats exp_stats; /* its counts, read by the refresher */
+	double exp_stats_at;        /* util_monotonic() of that read; 0: never */
+	double exp_stats_cost;      /* seconds that read took */
+	strmap *products;           /* company SEP offer -> product name */
+	strmap *segments;           /* company SEP customer -> RFM segment */
+	strmap *keys;               /* sha256(key) hex -> company */
+	int64_t policy_rev;         /* the revision counter at the last refresh */
+	int64_t policy_rev_prev;    /* ... and at the one before */
 	int policy_loaded;
 	int64_t segments_count;
 	struct server_rules *rules; /* the rules in force, one per company (tb_rules) */
@@ -75,8 +81,20 @@ void server_shutdown(server *s);
 /* Frees everything; no HTTP thread may use s any more. */
 void server_free(server *s);
 
-/* A copy of the current agent configuration. */
+/* A copy of the current agent configuration (the champion's). */
 void server_conf(server *s, agent_conf *out);
+/* A copy of the versions a request may be decided with (decide_arms_episode). */
+void server_arms(server *s, decide_arms *out);
+/*
+ * The arms of company's experiment (experiment_arms) with the counts the
+ * refresher read last; x (may be NULL) replaces the set-up in force, for an
+ * answer about a change not yet reloaded. Returns the number of arms.
+ */
+size_t server_experiment(server *s, const char *company, const db_experiment *x,
+                         experiment_arm out[EXPERIMENT_ARMS_MAX]);
+/* Calls fn for every company with counts in the last statistics read, with its arms. */
+typedef void (*server_arms_fn)(void *arg, const char *company, const experiment_arm *arms, size_t n);
+void server_experiment_each(server *s, server_arms_fn fn, void *arg);
 /* Copies the product name of company's offer into out; returns 1 if found. */
 int server_product(server *s, const char *company, const char *offer, char *out, size_t outlen);
 /* Copies the customer's RFM segment into out; returns 1 if known. */

@@ -36,6 +36,7 @@ typedef struct episode {
 	const char *agent_version;
 	double epsilon;
 	const char *eligibility; /* JSON text (decide.h) or NULL */
+	const char *shadow;      /* a shadow version's slate as JSON text (experiment.h), or NULL */
 } episode;
 
 /*
@@ -57,7 +58,7 @@ typedef struct store_stmt {
 } store_stmt;
 
 /* Schema versions db.c knows (its migrations are numbered 1..STORE_MIGRATIONS). */
-#define STORE_MIGRATIONS 7
+#define STORE_MIGRATIONS 8
 
 /*
  * A dialect's statements: the text db.c needs that the dialects write

@@ -71,8 +71,8 @@
 
 /* Statements kept prepared per connection (exec_prepared, episodes_insert). */
 #define PG_STMT_CACHE 16
-#define PG_EP_TEXT_COLS 11
-#define PG_EP_NCOLS 15
+#define PG_EP_TEXT_COLS 12
+#define PG_EP_NCOLS 16
 
 /*
  * One statement for a whole batch of episodes: each column travels as one
@@ -88,14 +88,14 @@
 static const char pg_ep_sql[] =
     "INSERT INTO tb_episodes (company, customer_id, states, predicted_offer_1,"
     " predicted_offer_2, predicted_offer_3, request_timestamp, state_key, policy,"
-    " agent_version, eligibility, epsilon, propensity_1, propensity_2, propensity_3)"
+    " agent_version, eligibility, shadow, epsilon, propensity_1, propensity_2, propensity_3)"
     " SELECT u.company, u.customer_id, u.states, u.o1, u.o2, u.o3, u.ts, u.sk,"
-    " u.policy, u.av, u.elig, u.eps, u.p1, u.p2, u.p3"
+    " u.policy, u.av, u.elig, u.sh, u.eps, u.p1, u.p2, u.p3"
     " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[],"
     " $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[],"
-    " $12::float8[], $13::float8[], $14::float8[], $15::float8[])"
+    " $12::text[], $13::float8[], $14::float8[], $15::float8[], $16::float8[])"
     " WITH ORDINALITY AS u(company, customer_id, states, o1, o2, o3, ts, sk,"
-    " policy, av, elig, eps, p1, p2, p3, ord)"
+    " policy, av, elig, sh, eps, p1, p2, p3, ord)"
     " ORDER BY u.ord RETURNING id";
 
 typedef struct pg_store {
@@ -737,7 +737,7 @@ static int pg_cmp_id(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Fills the 15 array literals from the episodes. */
+/* Fills the 16 array literals from the episodes. */
 static int pg_ep_arrays(pg_store *p, const episode *eps, size_t n)
 {
 	int rc = 0;
@@ -753,7 +753,7 @@ static int pg_ep_arrays(pg_store *p, const episode *eps, size_t n)
 		const char *text[PG_EP_TEXT_COLS] = {
 		    e->company,   e->customer_id,   e->states,      e->offers[0],
 		    e->offers[1], e->offers[2],     e->request_ts,  e->state_key,
-		    e->policy,    e->agent_version, e->eligibility,
+		    e->policy,    e->agent_version, e->eligibility, e->shadow,
 		};
 		double num[PG_EP_NCOLS - PG_EP_TEXT_COLS] = {
 		    e->epsilon,

@@ -200,8 +200,8 @@ static int sq_episodes_insert(store *base, episode *eps, size_t n)
 	static const char sql[] =
 	    "INSERT INTO tb_episodes (company, customer_id, states, predicted_offer_1, "
 	    "predicted_offer_2, predicted_offer_3, request_timestamp, state_key, policy, "
-	    "agent_version, epsilon, propensity_1, propensity_2, propensity_3, eligibility) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+	    "agent_version, epsilon, propensity_1, propensity_2, propensity_3, eligibility, shadow) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
 	store_sqlite *s = (store_sqlite *)base;
 	sqlite3_stmt *stmt = NULL;
 	int rc;
@@ -236,6 +236,10 @@ static int sq_episodes_insert(store *base, episode *eps, size_t n)
 		}
 		if (e->eligibility != NULL)
 			sqlite3_bind_text(stmt, col++, e->eligibility, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(stmt, col++);
+		if (e->shadow != NULL)
+			sqlite3_bind_text(stmt, col++, e->shadow, -1, SQLITE_STATIC);
 		else
 			sqlite3_bind_null(stmt, col++);
 		rc = sqlite3_step(stmt);

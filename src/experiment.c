@@ -1,0 +1,376 @@
+/*
+ * experiment.c — champion/challenger: the assignment of a customer to a
+ * version, and the statistics that compare the versions (see experiment.h).
+ */
+#include "experiment.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+#include "util.h"
+
+/* 1.96: the normal quantile of a two-sided 95% interval. */
+#define Z95 1.959963984540054
+
+const char *experiment_role_name(enum experiment_role role)
+{
+	switch (role) {
+	case EXPERIMENT_CHAMPION: return "champion";
+	case EXPERIMENT_CHALLENGER: return "challenger";
+	case EXPERIMENT_SHADOW: return "shadow";
+	}
+	return "unknown";
+}
+
+/* --- assignment ------------------------------------------------------------ */
+
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+		h ^= *p;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/*
+ * FNV-1a spreads short keys poorly in its low bits; splitmix64's finaliser
+ * mixes every input bit into every output bit before the modulo.
+ */
+static uint64_t mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+double experiment_point(const char *company, const char *customer_id, const char *salt)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	/* A separator byte no id holds keeps ("ab","c") apart from ("a","bc"). */
+	h = fnv1a(h, company);
+	h = fnv1a(h, "\x1f");
+	h = fnv1a(h, customer_id);
+	h = fnv1a(h, "\x1f");
+	h = fnv1a(h, salt);
+	return (double)(mix64(h) % 10000) / 100.0;
+}
+
+int experiment_serves_challenger(const db_experiment *x, const char *company, const char *customer_id)
+{
+	if (x->challenger[0] == '\0' || x->shadow || !(x->traffic > 0))
+		return 0;
+	return experiment_point(company, customer_id, x->challenger) < x->traffic;
+}
+
+/* --- statistics ------------------------------------------------------------ */
+
+void experiment_wilson(int64_t k, int64_t n, double *lo, double *hi)
+{
+	double p;
+	double z2;
+	double denom;
+	double centre;
+	double half;
+
+	if (n <= 0) {
+		*lo = 0;
+		*hi = 1;
+		return;
+	}
+	p = (double)k / (double)n;
+	z2 = Z95 * Z95;
+	denom = 1 + z2 / (double)n;
+	centre = (p + z2 / (2.0 * (double)n)) / denom;
+	half = Z95 * sqrt(p * (1 - p) / (double)n + z2 / (4.0 * (double)n * (double)n)) / denom;
+	*lo = fmax(0.0, centre - half);
+	*hi = fmin(1.0, centre + half);
+}
+
+double experiment_p_better(int64_t k_a, int64_t n_a, int64_t k_b, int64_t n_b)
+{
+	rng r;
+	int wins = 0;
+
+	rng_seed(&r, EXPERIMENT_SEED);
+	for (int i = 0; i < EXPERIMENT_DRAWS; i++) {
+		double a = rng_beta(&r, 1.0 + (double)k_a, 1.0 + (double)(n_a - k_a));
+		double b = rng_beta(&r, 1.0 + (double)k_b, 1.0 + (double)(n_b - k_b));
+
+		wins += b > a;
+	}
+	return (double)wins / EXPERIMENT_DRAWS;
+}
+
+static int count_row(void *arg, int ncols, const char *const *vals)
+{
+	experiment_stats *st = arg;
+	experiment_count *c;
+	int64_t *fields[4];
+
+	if (ncols < 6 || vals[0] == NULL || vals[1] == NULL)
+		return ERR_IO;
+	if (st->n >= EXPERIMENT_COUNTS_MAX || strlen(vals[0]) >= EXPERIMENT_COMPANY_MAX)
+		return 0; /* past the limit: a company not reported rather than a failed refresh */
+	st->c = xrealloc(st->c, (st->n + 1) * sizeof(*st->c));
+	c = &st->c[st->n];
+	memset(c, 0, sizeof(*c));
+	util_strlcpy(c->company, vals[0], sizeof(c->company));
+	util_strlcpy(c->version, vals[1], sizeof(c->version));
+	fields[0] = &c->decisions;
+	fields[1] = &c->rewards;
+	fields[2] = &c->accepted;
+	fields[3] = &c->shadowed;
+	for (int i = 0; i < 4; i++) {
+		if (vals[2 + i] == NULL || util_strtonum(vals[2 + i], 0, INT64_MAX, fields[i]) != 0)
+			*fields[i] = 0;
+	}
+	c->p_better = NAN;
+	st->n++;
+	return 0;
+}
+
+static const experiment_count *find_count(const experiment_stats *st, const char *company,
+                                          const char *version)
+{
+	for (size_t i = 0; st != NULL && i < st->n; i++) {
+		if (strcmp(st->c[i].company, company) == 0 && strcmp(st->c[i].version, version) == 0)
+			return &st->c[i];
+	}
+	return NULL;
+}
+
+/* prev's p_better of company's challenger when prev counted the same, else NAN. */
+static double p_better_kept(const experiment_stats *prev, const db_experiment *x,
+                            const experiment_count *champ, const experiment_count *chal)
+{
+	const experiment_count *pc;
+	const experiment_count *pa;
+
+	if (prev == NULL || strcmp(prev->x.champion, x->champion) != 0 ||
+	    strcmp(prev->x.challenger, x->challenger) != 0 || prev->x.shadow)
+		return NAN;
+	pc = find_count(prev, chal->company, x->challenger);
+	pa = find_count(prev, chal->company, x->champion);
+	if (pc == NULL || pc->rewards != chal->rewards || pc->accepted != chal->accepted)
+		return NAN;
+	if ((pa == NULL) != (champ == NULL))
+		return NAN;
+	if (pa != NULL && (pa->rewards != champ->rewards || pa->accepted != champ->accepted))
+		return NAN;
+	return pc->p_better;
+}
+
+int experiment_stats_load(store *s, const db_experiment *x, const experiment_stats *prev,
+                          experiment_stats *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->x = *x;
+	rc = db_experiment_counts(s, x->from_episode, x->champion, x->challenger, count_row, out);
+	if (rc != 0) {
+		experiment_stats_free(out);
+		out->x = *x;
+		return rc;
+	}
+	if (x->challenger[0] == '\0' || x->shadow)
+		return 0;
+	for (size_t i = 0; i < out->n; i++) {
+		experiment_count *c = &out->c[i];
+		const experiment_count *champ;
+		int64_t ka = 0;
+		int64_t na = 0;
+
+		if (strcmp(c->version, x->challenger) != 0)
+			continue;
+		champ = find_count(out, c->company, x->champion);
+		if (champ != NULL) {
+			ka = champ->accepted;
+			na = champ->rewards;
+		}
+		c->p_better = p_better_kept(prev, x, champ, c);
+		if (isnan(c->p_better))
+			c->p_better = experiment_p_better(ka, na, c->accepted, c->rewards);
+	}
+	return 0;
+}
+
+void experiment_stats_free(experiment_stats *st)
+{
+	free(st->c);
+	st->c = NULL;
+	st->n = 0;
+}
+
+static void arm_fill(experiment_arm *a, const char *version, enum experiment_role role, double traffic)
+{
+	memset(a, 0, sizeof(*a));
+	util_strlcpy(a->version, version, sizeof(a->version));
+	a->role = role;
+	a->traffic = traffic;
+	a->lo = 0;
+	a->hi = 1;
+	a->p_better = NAN;
+}
+
+static void arm_rates(experiment_arm *a)
+{
+	a->acceptance = a->rewards > 0 ? (double)a->accepted / (double)a->rewards : 0.0;
+	experiment_wilson(a->accepted, a->rewards, &a->lo, &a->hi);
+}
+
+size_t experiment_arms(const db_experiment *x, const experiment_stats *st, const char *company,
+                       experiment_arm out[EXPERIMENT_ARMS_MAX])
+{
+	/* Counts read for another experiment window would compare unlike periods. */
+	const experiment_stats *same = st != NULL && st->x.from_episode == x->from_episode ? st : NULL;
+	const experiment_count *c;
+	int challenger = x->challenger[0] != '\0';
+	double share = challenger && !x->shadow ? x->traffic : 0.0;
+
+	arm_fill(&out[0], x->champion, EXPERIMENT_CHAMPION, 100.0 - share);
+	c = find_count(same, company, x->champion);
+	if (c != NULL) {
+		out[0].decisions = c->decisions;
+		out[0].rewards = c->rewards;
+		out[0].accepted = c->accepted;
+	}
+	arm_rates(&out[0]);
+	if (!challenger)
+		return 1;
+	arm_fill(&out[1], x->challenger, x->shadow ? EXPERIMENT_SHADOW : EXPERIMENT_CHALLENGER, share);
+	if (x->shadow) {
+		/* Every shadow slate rides on an episode the champion served. */
+		out[1].decisions = c != NULL ? c->shadowed : 0;
+	} else {
+		c = find_count(same, company, x->challenger);
+		if (c != NULL) {
+			out[1].decisions = c->decisions;
+			out[1].rewards = c->rewards;
+			out[1].accepted = c->accepted;
+			out[1].p_better = c->p_better;
+		}
+	}
+	arm_rates(&out[1]);
+	return 2;
+}
+
+/* --- changes ------------------------------------------------------------------ */
+
+typedef enum { CHANGE_RELEASE, CHANGE_PROMOTE, CHANGE_ROLLBACK } change_kind;
+
+typedef struct change {
+	change_kind kind;
+	const char *version; /* release: the new version; promote: the one named (may be "") */
+	const char *policy;
+	double epsilon;
+	const char *params;
+	double traffic;
+	int shadow;
+} change;
+
+/* Inside the transaction: the next set-up after ch, from the one in force. */
+static int change_next(store *s, const change *ch, db_experiment *next, char *err, size_t errlen)
+{
+	db_experiment cur;
+	int rc;
+
+	rc = db_experiment_current(s, &cur);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot read the agent versions: %s", s->ops->errmsg(s));
+		return rc;
+	}
+	memset(next, 0, sizeof(*next));
+	util_strlcpy(next->champion, cur.champion, sizeof(next->champion));
+	next->from_episode = cur.from_episode;
+	switch (ch->kind) {
+	case CHANGE_RELEASE:
+		util_strlcpy(next->action, "release", sizeof(next->action));
+		util_strlcpy(next->challenger, ch->version, sizeof(next->challenger));
+		next->traffic = ch->shadow ? 0 : ch->traffic;
+		next->shadow = ch->shadow;
+		next->from_episode = -1; /* a new experiment: its window starts now */
+		rc = db_agent_release(s, ch->version, ch->policy, ch->epsilon, ch->params);
+		if (rc != 0)
+			snprintf(err, errlen, "cannot release %s: %s", ch->version, s->ops->errmsg(s));
+		return rc;
+	case CHANGE_PROMOTE:
+		if (cur.challenger[0] == '\0') {
+			snprintf(err, errlen, "there is no challenger to promote (%s is the champion)",
+			         cur.champion);
+			return ERR_CONFLICT;
+		}
+		if (ch->version != NULL && ch->version[0] != '\0' &&
+		    strcmp(ch->version, cur.challenger) != 0) {
+			snprintf(err, errlen, "%.64s is not the challenger; the challenger is %s",
+			         ch->version, cur.challenger);
+			return ERR_CONFLICT;
+		}
+		util_strlcpy(next->action, "promote", sizeof(next->action));
+		util_strlcpy(next->champion, cur.challenger, sizeof(next->champion));
+		return 0;
+	case CHANGE_ROLLBACK:
+		if (cur.challenger[0] == '\0') {
+			snprintf(err, errlen, "there is no challenger to roll back (%s is the champion)",
+			         cur.champion);
+			return ERR_CONFLICT;
+		}
+		util_strlcpy(next->action, "rollback", sizeof(next->action));
+		return 0;
+	}
+	return ERR_INVAL;
+}
+
+static int change_apply(store *s, const change *ch, db_experiment *out, char *err, size_t errlen)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = s->ops->begin(s);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot begin a transaction: %s", s->ops->errmsg(s));
+		return rc;
+	}
+	rc = change_next(s, ch, out, err, errlen);
+	if (rc == 0) {
+		rc = db_experiment_put(s, out);
+		if (rc != 0)
+			snprintf(err, errlen, "cannot store the experiment: %s", s->ops->errmsg(s));
+	}
+	if (rc == 0) {
+		rc = s->ops->commit(s);
+		if (rc != 0)
+			snprintf(err, errlen, "cannot commit: %s", s->ops->errmsg(s));
+	} else {
+		s->ops->rollback(s);
+	}
+	return rc;
+}
+
+int experiment_release(store *s, const char *version, const char *policy, double epsilon,
+                       const char *params, double traffic, int shadow, db_experiment *out, char *err,
+                       size_t errlen)
+{
+	change ch = {CHANGE_RELEASE, version, policy, epsilon, params, traffic, shadow};
+
+	return change_apply(s, &ch, out, err, errlen);
+}
+
+int experiment_promote(store *s, const char *version, db_experiment *out, char *err, size_t errlen)
+{
+	change ch = {CHANGE_PROMOTE, version, NULL, 0, NULL, 0, 0};
+
+	return change_apply(s, &ch, out, err, errlen);
+}
+
+int experiment_rollback(store *s, db_experiment *out, char *err, size_t errlen)
+{
+	change ch = {CHANGE_ROLLBACK, NULL, NULL, 0, NULL, 0, 0};
+
+	return change_apply(s, &ch, out, err, errlen);
+}
