@@ -13,6 +13,7 @@
 
 #include "auth.h"
 #include "db.h"
+#include "evaluation.h"
 #include "log.h"
 #include "model.h"
 #include "util.h"
@@ -356,8 +357,10 @@ int server_init(server *s, offerd_config *cfg, const char *argv0)
 	if (rc != 0) {
 		for (size_t i = 0; i < nwriters; i++)
 			store_close(ws[i]);
+		return rc;
 	}
-	return rc;
+	/* Evaluation jobs: threads and connections of their own (evaluation.h). */
+	return evaluation_runner_new(cfg->database_url, &s->evals);
 }
 
 int server_start_refresher(server *s)
@@ -388,6 +391,8 @@ void server_shutdown(server *s)
 void server_free(server *s)
 {
 	server_shutdown(s);
+	evaluation_runner_free(s->evals);
+	s->evals = NULL;
 	writer_free(s->w);
 	store_close(s->reader);
 	values_free(s->vals);

@@ -56,7 +56,7 @@ typedef struct store_stmt {
 } store_stmt;
 
 /* Schema versions db.c knows (its migrations are numbered 1..STORE_MIGRATIONS). */
-#define STORE_MIGRATIONS 5
+#define STORE_MIGRATIONS 6
 
 /*
  * A dialect's statements: the text db.c needs that the dialects write
