@@ -47,7 +47,6 @@ static void evals_create(api_call *c, const char *body, size_t len)
 	}
 	rc = c->s->evals != NULL ? evaluation_submit(c->s->evals, c->company, q, id) : ERR_UNAVAIL;
 	if (rc != 0) {
-		http_add_header(c->r, "Retry-After", "30");
 		api_error(c->r, ERR_UNAVAIL, NULL,
 		          "the evaluation could not be queued: %d are queued or running in this "
 		          "process, or the database is down; retry later",

@@ -505,7 +505,8 @@ json_t *evaluation_result_json(const eval_request *q, const eval_outcome *o)
 	json_object_set_new(root, "choice_set", json_integer((json_int_t)o->choice_set));
 	for (size_t k = 0; k < o->n && k < q->n; k++) {
 		const eval_policy *p = &q->policies[k];
-		json_t *r = estimand_json(&o->slate[k]);
+		json_t *r = json_object();
+		json_t *est = estimand_json(&o->slate[k]);
 
 		/* "policy" and "params" first: the answer reads as the request did. */
 		json_object_set_new(r, "policy", json_string(p->name));
@@ -513,6 +514,8 @@ json_t *evaluation_result_json(const eval_request *q, const eval_outcome *o)
 		                    p->params[0] ? json_loads(p->params, 0, NULL) : json_object());
 		if (p->label[0] != '\0')
 			json_object_set_new(r, "label", json_string(p->label));
+		json_object_update(r, est);
+		json_decref(est);
 		json_object_set_new(r, "first_slot", estimand_json(&o->first[k]));
 		json_array_append_new(list, r);
 	}
