@@ -714,6 +714,8 @@ static const struct {
 	const char *query;
 } route_queries[] = {
     {"/batch", "v2=0|1|true|false rules=default|none"},
+    {"/predict", "explain=0|1|true|false"},
+    {"/predict-v2", "explain=0|1|true|false"},
 };
 
 static const char *route_query(const route *rt)
