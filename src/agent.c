@@ -276,18 +276,26 @@ int agent_explain(const agent_conf *c, values *v, const char *company, const pre
 			double a = st->succ + 1.0 + st->pa;
 			double b = st->fail + 1.0 + st->pb;
 
-			e->tabular = 1;
+			e->tabular = t->type->stats;
 			e->value = values_mean(st, 0.0);
 			e->count = st->n;
 			e->score = t->type->prepare != NULL ? t->o[j].score : e->value;
-			/* The acceptance rate's Beta posterior standard deviation. */
+			/* The acceptance rate's Beta posterior standard deviation (uniform without data). */
 			e->uncertainty = sqrt(a * b / ((a + b) * (a + b) * (a + b + 1.0)));
 		}
 		/* Random explores every slot; the others when the offer was not their likeliest. */
 		e->explored = c->policy == POLICY_RANDOM || probs[j] < best - 1e-12;
-		e->ntop = 1;
-		snprintf(e->top[0].name, sizeof(e->top[0].name), "state=%s", dec->state_key);
-		e->top[0].weight = e->value;
+		if (e->tabular) {
+			e->ntop = 1;
+			snprintf(e->top[0].name, sizeof(e->top[0].name), "state=%s", dec->state_key);
+			e->top[0].weight = e->value;
+		} else if (c->policy == POLICY_WEIGHTED) {
+			/* The brief's weight of the offer for this customer is the whole reason. */
+			e->ntop = 1;
+			snprintf(e->top[0].name, sizeof(e->top[0].name), "brief weight");
+			e->top[0].weight = t->o[j].weight;
+			e->score = t->o[j].weight;
+		}
 		taken[j] = 1;
 	}
 	policy_tab_clear(t);
