@@ -164,8 +164,14 @@ check "Personalizer paths take Ocp-Apim-Subscription-Key, X-API-Key or Bearer an
   [ .paths | to_entries[] | select(.key | startswith("/personalizer/v1.0/"))
     | .value[] | (.security | map(keys[]) | sort == ["apiKeyHeader","bearerAuth","subscriptionKey"])
                  and (.responses | has("401")) ] | length > 0 and all'
+check "the admin routes need Bearer or X-API-Key and document 401 and 403" '
+  . as $d
+  | [ .paths | to_entries[] | select(.key | IN("/evaluations","/evaluations/{id}"))
+      | .value[] | ((.security // $d.security) | map(keys[]) | sort == ["apiKeyHeader","bearerAuth"])
+                   and (.responses | has("401") and has("403")) ] | length == 3 and all'
 check "every other route is public (security: [])" '
   [ .paths | to_entries[] | select(.key | IN("/predict","/predict-v2","/rewards","/batch") | not)
+    | select(.key | IN("/keys/me","/evaluations","/evaluations/{id}") | not)
     | select(.key | startswith("/personalizer/") | not)
     | .value[] | .security == [] ] | all'
 check "the security schemes are Bearer and X-API-Key" '
