@@ -110,8 +110,8 @@ static json_t *explanation_json(const predict_ctx *c)
 			json_object_set_new(o, "count", json_real(e->count));
 		}
 		for (size_t f = 0; f < e->ntop; f++)
-			json_array_append_new(top, json_pack("{s:s,s:f}", "name", e->top[f].name, "weight",
-			                                     e->top[f].weight));
+			json_array_append_new(top, json_pack("{s:s,s:f}", "name", e->top[f].name,
+			                                     "weight", e->top[f].weight));
 		json_object_set_new(o, "top_features", top);
 		json_array_append_new(list, o);
 	}

@@ -252,7 +252,8 @@ int ctl_evaluate(int argc, char **argv)
 	}
 	if (o.json) {
 		json_t *j = evaluation_result_json(q, out);
-		char *text = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+		char *text = json_dumps(j,
+		                        JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
 
 		printf("%s\n", text);
 		free(text);

@@ -532,17 +532,18 @@ static int logged_row(void *arg, int ncols, const char *const *vals)
 	return p->fn(p->arg, ncols, vals);
 }
 
-int db_episodes_logged(store *s, const char *company, const char *from, const char *to,
-                       store_row_fn fn, void *arg)
+int db_episodes_logged(store *s, const char *company, const char *from, const char *to, store_row_fn fn,
+                       void *arg)
 {
-	static const char sql[] = "SELECT e.id, e.state_key, e.states, e.predicted_offer_1,"
-	                          " e.predicted_offer_2, e.predicted_offer_3, e.propensity_1,"
-	                          " e.propensity_2, e.propensity_3, e.policy,"
-	                          " CASE WHEN r.id IS NULL THEN 0 ELSE 1 END, r.accepted_offer,"
-	                          " r.accepted_offer_id, e.request_timestamp FROM tb_episodes e"
-	                          " LEFT JOIN tb_rewards r ON r.episode_id = e.id"
-	                          " WHERE e.company = $1 AND e.last_update >= $2"
-	                          " AND e.last_update < $3 AND e.id > $4 ORDER BY e.id LIMIT " EPISODES_PAGE_TEXT;
+	static const char sql[] =
+	    "SELECT e.id, e.state_key, e.states, e.predicted_offer_1,"
+	    " e.predicted_offer_2, e.predicted_offer_3, e.propensity_1,"
+	    " e.propensity_2, e.propensity_3, e.policy,"
+	    " CASE WHEN r.id IS NULL THEN 0 ELSE 1 END, r.accepted_offer,"
+	    " r.accepted_offer_id, e.request_timestamp FROM tb_episodes e"
+	    " LEFT JOIN tb_rewards r ON r.episode_id = e.id"
+	    " WHERE e.company = $1 AND e.last_update >= $2"
+	    " AND e.last_update < $3 AND e.id > $4 ORDER BY e.id LIMIT " EPISODES_PAGE_TEXT;
 	logged_page p = {fn, arg, 0, 0};
 	char after[24];
 	const char *params[4] = {company, from != NULL ? from : "0001-01-01",
@@ -577,8 +578,7 @@ int db_evaluation_insert(store *s, const char *id, const char *company, const ch
 }
 
 int db_evaluation_update(store *s, const char *id, const char *status, double progress,
-                         const char *result, const char *error, const char *finished,
-                         int64_t heartbeat)
+                         const char *result, const char *error, const char *finished, int64_t heartbeat)
 {
 	char prog[32];
 	char beat[24];
@@ -586,11 +586,12 @@ int db_evaluation_update(store *s, const char *id, const char *status, double pr
 
 	snprintf(prog, sizeof(prog), "%.6f", progress);
 	snprintf(beat, sizeof(beat), "%" PRId64, heartbeat);
-	return store_exec(s,
-	                  "UPDATE tb_evaluations SET status = $1, progress = CAST($2 AS DOUBLE PRECISION),"
-	                  " result = $3, error = $4, finished_at = $5, heartbeat = CAST($6 AS BIGINT)"
-	                  " WHERE id = $7",
-	                  7, params, NULL, NULL);
+	return store_exec(
+	    s,
+	    "UPDATE tb_evaluations SET status = $1, progress = CAST($2 AS DOUBLE PRECISION),"
+	    " result = $3, error = $4, finished_at = $5, heartbeat = CAST($6 AS BIGINT)"
+	    " WHERE id = $7",
+	    7, params, NULL, NULL);
 }
 
 int db_evaluation_progress(store *s, const char *id, double progress, int64_t heartbeat)
@@ -660,7 +661,8 @@ int db_evaluations_get(store *s, const char *company, const char *id, int limit,
 		const char *params[2] = {company, id};
 
 		return store_exec(s,
-		                  "SELECT " EVAL_COLS " FROM tb_evaluations WHERE company = $1 AND id = $2",
+		                  "SELECT " EVAL_COLS
+		                  " FROM tb_evaluations WHERE company = $1 AND id = $2",
 		                  2, params, fn, arg);
 	} else {
 		const char *params[2] = {company, lim};

@@ -264,8 +264,8 @@ int db_episodes_expired(store *s, const char *version, double wait_seconds, int 
  * a reward exists (0/1), its accepted_offer (boolean), its
  * accepted_offer_id, request_timestamp.
  */
-int db_episodes_logged(store *s, const char *company, const char *from, const char *to,
-                       store_row_fn fn, void *arg);
+int db_episodes_logged(store *s, const char *company, const char *from, const char *to, store_row_fn fn,
+                       void *arg);
 
 /* --- evaluation jobs (tb_evaluations, evaluation.c) ------------------------ */
 /* A new job, status queued; created is an ISO time, heartbeat unix seconds. */
@@ -273,8 +273,7 @@ int db_evaluation_insert(store *s, const char *id, const char *company, const ch
                          const char *request, const char *created, int64_t heartbeat);
 /* A job's status, progress, result and error (JSON texts, may be NULL), finish time. */
 int db_evaluation_update(store *s, const char *id, const char *status, double progress,
-                         const char *result, const char *error, const char *finished,
-                         int64_t heartbeat);
+                         const char *result, const char *error, const char *finished, int64_t heartbeat);
 int db_evaluation_progress(store *s, const char *id, double progress, int64_t heartbeat);
 /* Every unfinished job of owner (a process) is alive at heartbeat. */
 int db_evaluations_beat(store *s, const char *owner, int64_t heartbeat);

@@ -76,7 +76,8 @@ static int get_date(json_t *o, const char *key, char *out, size_t n, req_error *
 	if (rc != 0)
 		return rc;
 	if (out[0] != '\0' && date_parse(out, &d) != 0)
-		return fail(e, ERR_INVAL, key, "%s must be a date YYYY-MM-DD (or an ISO 8601 date-time), got \"%.40s\"",
+		return fail(e, ERR_INVAL, key,
+		            "%s must be a date YYYY-MM-DD (or an ISO 8601 date-time), got \"%.40s\"",
 		            key, out);
 	return 0;
 }
@@ -108,8 +109,9 @@ static int parse_policy(json_t *o, size_t i, eval_policy *p, req_error *e)
 	snprintf(field, sizeof(field), "policies[%zu].name", i);
 	v = json_object_get(o, "name");
 	if (!json_is_string(v) || json_string_length(v) == 0)
-		return fail(e, ERR_INVAL, field, "%s is required: a policy name (%s)", field,
-		            "greedy, epsilon-greedy, thompson, ucb, weighted, random, linear-ts, squarecb");
+		return fail(
+		    e, ERR_INVAL, field, "%s is required: a policy name (%s)", field,
+		    "greedy, epsilon-greedy, thompson, ucb, weighted, random, linear-ts, squarecb");
 	rc = get_text(o, "name", field, p->name, sizeof(p->name), e);
 	if (rc != 0)
 		return rc;
@@ -241,8 +243,8 @@ json_t *evaluation_request_json(const eval_request *q)
 		json_t *o = json_object();
 
 		json_object_set_new(o, "name", json_string(p->name));
-		json_object_set_new(o, "params", p->params[0] ? json_loads(p->params, 0, NULL)
-		                                               : json_object());
+		json_object_set_new(o, "params",
+		                    p->params[0] ? json_loads(p->params, 0, NULL) : json_object());
 		if (p->label[0] != '\0') {
 			json_object_set_new(o, "label", json_string(p->label));
 			json_object_set_new(o, "arguments", json_string(p->arguments));
@@ -337,10 +339,11 @@ int evaluation_candidate(const eval_policy *p, ope_candidate *out, char *err, si
 	}
 	if (agent_policy_parse(p->name, &out->conf.policy) != 0 ||
 	    agent_policy_contextual(out->conf.policy)) {
-		snprintf(err, errlen,
-		         "unknown policy %.32s (weighted, epsilon-greedy, greedy, thompson, ucb, random, "
-		         "%s)",
-		         p->name, policy_names());
+		snprintf(
+		    err, errlen,
+		    "unknown policy %.32s (weighted, epsilon-greedy, greedy, thompson, ucb, random, "
+		    "%s)",
+		    p->name, policy_names());
 		return ERR_INVAL;
 	}
 	return tabular_params(params, &out->conf, err, errlen);
@@ -366,12 +369,12 @@ static int candidate_progress(void *arg, size_t done, size_t total)
 	run_progress *p = arg;
 	double share = total > 0 ? (double)done / (double)total : 1.0;
 
-	return p->fn(p->arg, PROGRESS_LOAD + (1.0 - PROGRESS_LOAD) * ((double)p->k + share) /
-	                                         (double)p->n);
+	return p->fn(p->arg,
+	             PROGRESS_LOAD + (1.0 - PROGRESS_LOAD) * ((double)p->k + share) / (double)p->n);
 }
 
-int evaluation_run(store *st, const char *company, const eval_request *q, eval_progress_fn fn,
-                   void *arg, eval_outcome *out, char *err, size_t errlen)
+int evaluation_run(store *st, const char *company, const eval_request *q, eval_progress_fn fn, void *arg,
+                   eval_outcome *out, char *err, size_t errlen)
 {
 	ope_log log;
 	values *v = values_new();
@@ -496,11 +499,11 @@ json_t *evaluation_result_json(const eval_request *q, const eval_outcome *o)
 	json_t *root = json_object();
 	json_t *list = json_array();
 
-	json_object_set_new(
-	    root, "episodes",
-	    json_pack("{s:I,s:I,s:I,s:I,s:I}", "read", (json_int_t)o->read, "used", (json_int_t)o->used,
-	              "no_propensity", (json_int_t)o->no_propensity, "no_reward",
-	              (json_int_t)o->no_reward, "past_choice_set", (json_int_t)o->unknown_offer));
+	json_object_set_new(root, "episodes",
+	                    json_pack("{s:I,s:I,s:I,s:I,s:I}", "read", (json_int_t)o->read, "used",
+	                              (json_int_t)o->used, "no_propensity", (json_int_t)o->no_propensity,
+	                              "no_reward", (json_int_t)o->no_reward, "past_choice_set",
+	                              (json_int_t)o->unknown_offer));
 	json_object_set_new(root, "logged_by", json_string(o->logged_by));
 	json_object_set_new(root, "choice_set", json_integer((json_int_t)o->choice_set));
 	for (size_t k = 0; k < o->n && k < q->n; k++) {
@@ -605,8 +608,9 @@ static void job_run(evaluation_runner *r, store **st, const job *j)
 
 	if (*st == NULL && store_open(r->url, st) != 0) {
 		*st = NULL;
-		log_msg(LOG_WARN, "evaluation %s: cannot open the database; the job will be marked "
-		                  "failed when its heartbeat stops",
+		log_msg(LOG_WARN,
+		        "evaluation %s: cannot open the database; the job will be marked "
+		        "failed when its heartbeat stops",
 		        j->id);
 		goto out;
 	}
@@ -621,7 +625,8 @@ static void job_run(evaluation_runner *r, store **st, const job *j)
 	util_now_iso(now);
 	if (rc == 0) {
 		json_t *res = evaluation_result_json(q, o);
-		char *text = json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+		char *text = json_dumps(res,
+		                        JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
 
 		rc = db_evaluation_update(*st, j->id, "done", 1.0, text, NULL, now, now_s());
 		free(text);

@@ -34,7 +34,7 @@
 
 #define EVAL_POLICIES_MAX 12 /* candidates in one request (Personalizer's 10 + 2) */
 #define EVAL_POLICY_NAME_MAX 32
-#define EVAL_LABEL_MAX 260 /* Personalizer's names and arguments */
+#define EVAL_LABEL_MAX 260   /* Personalizer's names and arguments */
 #define EVAL_PARAMS_MAX 1024 /* bytes of one candidate's params JSON */
 #define EVAL_ID_LEN 32       /* hex characters of a job id */
 #define EVAL_WORKERS 1       /* jobs running at once per process */
@@ -44,24 +44,24 @@
 
 /* One candidate: a policy name and its parameters. */
 typedef struct eval_policy {
-	char name[EVAL_POLICY_NAME_MAX];  /* greedy, epsilon-greedy, ..., linear-ts, squarecb */
-	char params[EVAL_PARAMS_MAX];     /* a JSON object, "" for none */
-	char label[EVAL_LABEL_MAX];       /* Personalizer's policy name, "" elsewhere */
+	char name[EVAL_POLICY_NAME_MAX]; /* greedy, epsilon-greedy, ..., linear-ts, squarecb */
+	char params[EVAL_PARAMS_MAX];    /* a JSON object, "" for none */
+	char label[EVAL_LABEL_MAX];      /* Personalizer's policy name, "" elsewhere */
 	char arguments[1032];            /* Personalizer's arguments (PZ_POLICY_ARGS_MAX) */
-	char source[16];                  /* Personalizer's policySource */
+	char source[16];                 /* Personalizer's policySource */
 } eval_policy;
 
 typedef struct eval_request {
 	size_t n;
 	eval_policy policies[EVAL_POLICIES_MAX];
-	char from[32];           /* first logging date or date-time, "" for the first episode */
-	char to[32];             /* last logging date (through that day), "" for now */
+	char from[32];            /* first logging date or date-time, "" for the first episode */
+	char to[32];              /* last logging date (through that day), "" for now */
 	enum ope_missing missing; /* an episode without reward: counted (reject) or skipped */
 	/* offerctl's options; POST /evaluations leaves the defaults. */
-	char offers[4096];            /* the choice set, comma-separated, "" for the catalogue */
-	char values_company[64];      /* whose statistics a tabular candidate reads, "" for its own */
-	double tau;                   /* 0: chosen by estimated MSE */
-	uint64_t seed;                /* 1 */
+	char offers[4096];       /* the choice set, comma-separated, "" for the catalogue */
+	char values_company[64]; /* whose statistics a tabular candidate reads, "" for its own */
+	double tau;              /* 0: chosen by estimated MSE */
+	uint64_t seed;           /* 1 */
 	/* Personalizer's evaluation: its name and window (unix seconds); pz_start < pz_end. */
 	char pz_name[EVAL_LABEL_MAX];
 	int64_t pz_start, pz_end;
@@ -111,8 +111,8 @@ typedef int (*eval_progress_fn)(void *arg, double done);
  * read, every candidate). Returns 0, ERR_INVAL (a candidate's parameters),
  * ERR_UNAVAIL (stopped) or ERR_IO (the database) with err written.
  */
-int evaluation_run(store *st, const char *company, const eval_request *q, eval_progress_fn fn,
-                   void *arg, eval_outcome *out, char *err, size_t errlen);
+int evaluation_run(store *st, const char *company, const eval_request *q, eval_progress_fn fn, void *arg,
+                   eval_outcome *out, char *err, size_t errlen);
 
 /*
  * The outcome as JSON: {"episodes":{read, used, ...}, "logged_by",

@@ -868,8 +868,8 @@ int ope_window_end(const char *end, char out[32])
 	return 0;
 }
 
-int ope_load(store *s, const char *company, const char *from, const char *to,
-             enum ope_missing missing, const char *offers, ope_log *out, char *err, size_t errlen)
+int ope_load(store *s, const char *company, const char *from, const char *to, enum ope_missing missing,
+             const char *offers, ope_log *out, char *err, size_t errlen)
 {
 	load_ctx *ctx = xcalloc(1, sizeof(*ctx));
 	catalogue *cat = xcalloc(1, sizeof(*cat));

@@ -121,8 +121,8 @@ enum ope_missing { OPE_MISSING_REJECT = 0, OPE_MISSING_SKIP = 1 };
  * the company's catalogue when it has at most OPE_OFFERS_MAX offers, plus
  * every offer logged; offers (comma-separated, may be NULL) replaces it.
  */
-int ope_load(store *s, const char *company, const char *from, const char *to,
-             enum ope_missing missing, const char *offers, ope_log *out, char *err, size_t errlen);
+int ope_load(store *s, const char *company, const char *from, const char *to, enum ope_missing missing,
+             const char *offers, ope_log *out, char *err, size_t errlen);
 
 /*
  * The exclusive bound for an evaluation window that ends on `end`: a date

@@ -172,7 +172,7 @@ void policy_cascade(size_t n, int accepted_slot, unsigned char *credited);
 
 /* --- explanations (issue 17.3: /predict?explain=1) ---------------------------- */
 
-#define POLICY_EXPLAIN_TOP 5       /* features reported per shown offer */
+#define POLICY_EXPLAIN_TOP 5        /* features reported per shown offer */
 #define POLICY_EXPLAIN_NAME_MAX 160 /* a feature's or "state=KEY"'s name, with its NUL */
 
 /* Why one shown offer took its slot. */
@@ -186,7 +186,8 @@ typedef struct policy_explanation {
 	size_t ntop;
 	struct {
 		char name[POLICY_EXPLAIN_NAME_MAX];
-		double weight; /* contribution to the score: weight x value (logit scale when logistic) */
+		double
+		    weight; /* contribution to the score: weight x value (logit scale when logistic) */
 	} top[POLICY_EXPLAIN_TOP];
 } policy_explanation;
 

@@ -32,7 +32,7 @@ typedef struct server {
 	values *vals;
 	struct model_set *models; /* the contextual policies' models (model.h) */
 	http_server *http;
-	ratelimit *rate; /* NULL when --rate 0 */
+	ratelimit *rate;                 /* NULL when --rate 0 */
 	struct evaluation_runner *evals; /* evaluation jobs (evaluation.h) */
 
 	pthread_rwlock_t lock; /* guards the fields below */
