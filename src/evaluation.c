@@ -328,9 +328,10 @@ int evaluation_candidate(const eval_policy *p, ope_candidate *out, char *err, si
 		return policy_new(ctx_type, params, &out->learner, err, errlen);
 	if (util_streq_nocase(p->name, "greedy")) {
 		out->conf.policy = POLICY_EPSILON_GREEDY;
+		out->conf.epsilon = -1; /* unset: only 0 may be given */
 		if (tabular_params(params, &out->conf, err, errlen) != 0)
 			return ERR_INVAL;
-		if (params != NULL && out->conf.epsilon != 0.1 && out->conf.epsilon != 0) {
+		if (out->conf.epsilon != -1 && out->conf.epsilon != 0) {
 			snprintf(err, errlen, "greedy means epsilon 0");
 			return ERR_INVAL;
 		}
