@@ -374,6 +374,15 @@ static int candidate_progress(void *arg, size_t done, size_t total)
 	             PROGRESS_LOAD + (1.0 - PROGRESS_LOAD) * ((double)p->k + share) / (double)p->n);
 }
 
+/* While the episodes are read: no share of the work is known yet, 0. */
+static int reading(void *arg, size_t read)
+{
+	run_progress *p = arg;
+
+	(void)read;
+	return p->fn(p->arg, 0.0);
+}
+
 int evaluation_run(store *st, const char *company, const eval_request *q, eval_progress_fn fn, void *arg,
                    eval_outcome *out, char *err, size_t errlen)
 {
@@ -397,10 +406,17 @@ int evaluation_run(store *st, const char *company, const eval_request *q, eval_p
 		rc = ERR_IO;
 		goto out;
 	}
+	if (fn != NULL) {
+		/* A long read still beats: the job is alive while its pages come in. */
+		log.on_read = reading;
+		log.on_read_arg = &prog;
+	}
 	rc = ope_load(st, company, q->from[0] ? q->from : NULL, q->to[0] ? to : NULL, q->missing,
 	              q->offers[0] ? q->offers : NULL, &log, err, errlen);
 	if (rc != 0) {
-		rc = rc == ERR_INVAL || rc == ERR_TOOBIG ? ERR_INVAL : ERR_IO;
+		rc = rc == ERR_UNAVAIL                     ? ERR_UNAVAIL
+		     : rc == ERR_INVAL || rc == ERR_TOOBIG ? ERR_INVAL
+		                                           : ERR_IO;
 		goto out;
 	}
 	out->read = log.read;

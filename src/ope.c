@@ -776,6 +776,11 @@ static int load_row(void *arg, int ncols, const char *const *vals)
 	if (ncols < 14)
 		return ERR_IO;
 	c->l->read++;
+	if (c->l->on_read != NULL && c->l->read % OPE_PROGRESS_EVERY == 0 &&
+	    c->l->on_read(c->l->on_read_arg, c->l->read) != 0) {
+		snprintf(c->err, sizeof(c->err), "stopped");
+		return ERR_UNAVAIL;
+	}
 	for (int k = 0; k < OFFERS_SHOWN && vals[3 + k] != NULL; k++) {
 		if (vals[6 + k] == NULL || util_strtod(vals[6 + k], 0.0, 1.0, &prop[k]) != 0 ||
 		    prop[k] <= 0)

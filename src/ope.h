@@ -87,6 +87,13 @@ typedef struct ope_log {
 	size_t no_reward;     /* without a reward (counted or skipped: see missing) */
 	size_t unknown_offer; /* an offer past OPE_OFFERS_MAX */
 	char policies[256];   /* logged policies, "epsilon-greedy 1200, ucb 30" */
+	/*
+	 * Optional, set after ope_log_init: ope_load calls it every
+	 * OPE_PROGRESS_EVERY rows read; a non-zero return stops the read
+	 * (ope_load returns ERR_UNAVAIL).
+	 */
+	int (*on_read)(void *arg, size_t read);
+	void *on_read_arg;
 } ope_log;
 
 void ope_log_init(ope_log *l);
