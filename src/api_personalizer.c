@@ -16,13 +16,13 @@
  *   activate    a deferred event's reward is held until its activation;
  *   multislot   one episode per slot ("pz:" + eventId + "#k"), at most 3,
  *               no action repeated, one reward per slot;
- *   evaluations offerd's off-policy estimators (ope.c) over the company's
- *               episodes, run at once on a connection of their own.
+ *   evaluations jobs of offerd's evaluation runner (evaluation.h, the
+ *               table tb_evaluations), as POST /evaluations.
  *
  * So /metrics, offerctl evaluate and the learned values see both APIs'
  * episodes. The per-company configuration (service and policy) is stored
  * in tb_pz_config (cached here, reread every PZ_CONFIG_TTL_S); the
- * deferred events, multi-slot slot ids, evaluations and the Apprentice
+ * deferred events, multi-slot slot ids and the Apprentice
  * counters live in this process's memory; the model calls answer 501.
  * docs/personalizer.md lists that and every other difference.
  */
