@@ -235,6 +235,74 @@ int agent_decide(const agent_conf *c, values *v, rng *r, const char *company, co
 	return 0;
 }
 
+int agent_explain(const agent_conf *c, values *v, const char *company, const predict_req *req,
+                  const char *rfm, const agent_decision *dec, policy_explanation *out)
+{
+	const char *names[REQ_OFFERS_MAX];
+	size_t idx[REQ_OFFERS_MAX];
+	unsigned char taken[REQ_OFFERS_MAX] = {0};
+	double probs[REQ_OFFERS_MAX];
+	policy_tab *t;
+	size_t n = 0;
+
+	if (agent_policy_contextual(c->policy))
+		return model_explain(c, company, req, rfm, dec, out);
+	if (policy_tab_at((size_t)c->policy) == NULL)
+		return ERR_INVAL;
+	for (size_t i = 0; i < req->n_offers; i++) {
+		if (!req->allowed[i])
+			continue;
+		idx[n] = i;
+		names[n] = req->offers[i];
+		n++;
+	}
+	t = xmalloc(sizeof(*t));
+	policy_tab_init(t, c, v, company, dec->state_key, dec->segment, &req->customer, names, idx, n);
+	for (size_t k = 0; k < dec->n && k < OFFERS_SHOWN; k++) {
+		policy_explanation *e = &out[k];
+		size_t j = 0;
+		double best = 0;
+
+		while (j < t->n && t->o[j].idx != dec->idx[k])
+			j++;
+		memset(e, 0, sizeof(*e));
+		if (j == t->n)
+			continue;
+		t->type->slot_probs(t, taken, probs);
+		for (size_t i = 0; i < t->n; i++)
+			best = probs[i] > best ? probs[i] : best;
+		{
+			const vstats *st = &t->o[j].st;
+			double a = st->succ + 1.0 + st->pa;
+			double b = st->fail + 1.0 + st->pb;
+
+			e->tabular = t->type->stats;
+			e->value = values_mean(st, 0.0);
+			e->count = st->n;
+			e->score = t->type->prepare != NULL ? t->o[j].score : e->value;
+			/* The acceptance rate's Beta posterior standard deviation (uniform without data). */
+			e->uncertainty = sqrt(a * b / ((a + b) * (a + b) * (a + b + 1.0)));
+		}
+		/* Random explores every slot; the others when the offer was not their likeliest. */
+		e->explored = c->policy == POLICY_RANDOM || probs[j] < best - 1e-12;
+		if (e->tabular) {
+			e->ntop = 1;
+			snprintf(e->top[0].name, sizeof(e->top[0].name), "state=%s", dec->state_key);
+			e->top[0].weight = e->value;
+		} else if (c->policy == POLICY_WEIGHTED) {
+			/* The brief's weight of the offer for this customer is the whole reason. */
+			e->ntop = 1;
+			snprintf(e->top[0].name, sizeof(e->top[0].name), "brief weight");
+			e->top[0].weight = t->o[j].weight;
+			e->score = t->o[j].weight;
+		}
+		taken[j] = 1;
+	}
+	policy_tab_clear(t);
+	free(t);
+	return 0;
+}
+
 static int in_list(const char *list, const char *name)
 {
 	size_t n = strlen(name);

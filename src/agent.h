@@ -97,6 +97,18 @@ typedef struct agent_decision {
 int agent_decide(const agent_conf *c, values *v, rng *r, const char *company, const predict_req *req,
                  const char *rfm, agent_decision *out);
 
+struct policy_explanation;
+
+/*
+ * Why decision dec (agent_decide's for req, same arguments) shows what it
+ * shows, per slot into out[dec->n] (policy.h): a contextual policy's model
+ * values and features (model_explain), or a tabular policy's score, the
+ * state's value and count and the slot's choice probabilities. Reads the
+ * values as they are now. Returns 0 or ERR_INVAL.
+ */
+int agent_explain(const agent_conf *c, values *v, const char *company, const predict_req *req,
+                  const char *rfm, const agent_decision *dec, struct policy_explanation *out);
+
 /*
  * The per-offer rewards of a /rewards call for the offers its episode showed:
  * accepted_offer gets r_accept and the others r_ignore (clicked ones r_click);

@@ -70,6 +70,10 @@ static const route routes[] = {
      NULL, "/experiments"},
     {"POST", "/experiments/rollback", ROUTE_ADMIN | ROUTE_JSON, NULL, &api_experiments_rollback_endpoint,
      NULL, "/experiments"},
+    {"GET, HEAD, POST", "/evaluations", ROUTE_ADMIN | ROUTE_JSON, NULL, &api_evaluations_endpoint, NULL,
+     "/evaluations"},
+    {"GET, HEAD", "/evaluations/", ROUTE_ADMIN | ROUTE_JSON | ROUTE_PREFIX, NULL,
+     &api_evaluations_endpoint, NULL, "/evaluations"},
     {"GET, HEAD", "/openapi.json", 0, serve_file, NULL, "openapi.json", "static"},
     {"GET, HEAD", "/docs", 0, serve_file, NULL, "docs.html", "static"},
     {"GET, HEAD", "/docs/assets/", ROUTE_PREFIX, serve_asset, NULL, "swagger-ui/", "static"},
@@ -786,6 +790,8 @@ static const struct {
     {"/console/api/model", "minutes=*"},
     {"/console/api/episodes", "limit=*"},
     {"/export", "from=* to=* format=dsjson|csv"},
+    {"/predict", "explain=0|1|true|false"},
+    {"/predict-v2", "explain=0|1|true|false"},
 };
 
 static const char *route_query(const route *rt)

@@ -116,6 +116,8 @@ extern const api_endpoint api_rewards_endpoint;
 extern const api_endpoint api_batch_endpoint;
 /* GET and PUT /rules (api_rules.c): the company's rules and contact policy. */
 extern const api_endpoint api_rules_endpoint;
+/* POST and GET /evaluations, GET /evaluations/{id} (api_evaluations.c). */
+extern const api_endpoint api_evaluations_endpoint;
 
 /*
  * Personalizer v1.0 under /personalizer/v1.0/ (api_personalizer.c): every

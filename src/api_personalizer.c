@@ -16,13 +16,13 @@
  *   activate    a deferred event's reward is held until its activation;
  *   multislot   one episode per slot ("pz:" + eventId + "#k"), at most 3,
  *               no action repeated, one reward per slot;
- *   evaluations offerd's off-policy estimators (ope.c) over the company's
- *               episodes, run at once on a connection of their own.
+ *   evaluations jobs of offerd's evaluation runner (evaluation.h, the
+ *               table tb_evaluations), as POST /evaluations.
  *
  * So /metrics, offerctl evaluate and the learned values see both APIs'
  * episodes. The per-company configuration (service and policy) is stored
  * in tb_pz_config (cached here, reread every PZ_CONFIG_TTL_S); the
- * deferred events, multi-slot slot ids, evaluations and the Apprentice
+ * deferred events, multi-slot slot ids and the Apprentice
  * counters live in this process's memory; the model calls answer 501.
  * docs/personalizer.md lists that and every other difference.
  */
@@ -35,6 +35,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "evaluation.h"
 #include "log.h"
 #include "metrics.h"
 #include "ope.h"
@@ -1424,214 +1425,213 @@ static void multi_activate_complete(pz_ctx *c, const char *body, size_t len)
 /* --- evaluations ------------------------------------------------------------ */
 
 /*
- * Evaluations run at once on POST (a connection of their own to the
- * database, offerd's estimators over the company's episodes, ope.c) and are
- * kept in this process's memory: the last PZ_EVALS_MAX of all companies.
+ * Evaluations are jobs of offerd's evaluation runner (evaluation.h): the
+ * same table (tb_evaluations), background thread and estimators as POST
+ * /evaluations, so any process answers GET and a long evaluation never
+ * holds a connection. POST answers 201 with the evaluation "pending"; GET
+ * shows it "completed" once the job is done. The request keeps
+ * Personalizer's name and window, and each candidate its name, arguments
+ * and source, so the answer is rebuilt from the row.
  */
-#define PZ_EVALS_MAX 256
-#define PZ_EVAL_RESULTS_MAX (PZ_EVAL_POLICIES_MAX + 2) /* Online, Random, the custom ones */
 
-typedef struct pz_eval_rec {
-	char company[SERVER_COMPANY_MAX];
-	char id[PZ_EVENT_ID_GEN_LEN + 1];
-	char name[PZ_ID_MAX + 1];
-	int64_t start, end;
-	const char *status;
-	size_t n_results;
-	pz_policy_result results[PZ_EVAL_RESULTS_MAX];
-	pz_policy names[PZ_EVAL_RESULTS_MAX]; /* what results[k].name and .arguments point into */
-} pz_eval_rec;
-
-static pthread_mutex_t evals_lock = PTHREAD_MUTEX_INITIALIZER;
-static pz_eval_rec *evals[PZ_EVALS_MAX];
-static size_t evals_next; /* the slot the next evaluation takes (the oldest) */
-
-static int eval_load_values(void *arg, const db_policy_row *row)
+/* Personalizer's status of a job's. */
+static const char *eval_status(const char *job_status)
 {
-	values_set(arg, row);
-	return 0;
+	if (strcmp(job_status, "done") == 0)
+		return "completed";
+	if (strcmp(job_status, "failed") == 0)
+		return "failed";
+	return "pending";
 }
 
-/* The evaluation as Personalizer answers it; JSON text. */
-static char *eval_json(const pz_eval_rec *rec)
+/* One slate estimand of a job's results as Personalizer's summary. */
+static void eval_summary(json_t *res, pz_summary *t)
 {
-	pz_evaluation ev;
+	json_t *est = json_object_get(res, "estimates");
+	json_t *ips = json_object_get(est, "ips");
+	json_t *ci = json_object_get(ips, "ci95");
+	double n = (double)json_integer_value(json_object_get(res, "episodes"));
+	double snips = json_number_value(json_object_get(json_object_get(est, "snips"), "value"));
 
-	ev.id = rec->id;
-	ev.name = rec->name;
-	ev.start = rec->start;
-	ev.end = rec->end;
-	ev.status = rec->status;
-	ev.n_results = rec->n_results;
-	ev.results = rec->results;
+	if (n <= 0 || ips == NULL)
+		return;
+	t->ips_den = n;
+	t->ips_num = json_number_value(json_object_get(ips, "value")) * n;
+	t->snips_den = snips > 0 ? t->ips_num / snips : n;
+	t->nonzero = json_number_value(json_object_get(res, "support")) * n;
+	if (json_is_array(ci))
+		t->confidence = (json_number_value(json_array_get(ci, 1)) -
+		                 json_number_value(json_array_get(ci, 0))) /
+		                2;
+}
+
+/* A job (evaluation_get) as Personalizer's Evaluation; NULL when it is not one of its. */
+static char *eval_json(json_t *job)
+{
+	json_t *req = json_object_get(job, "request");
+	json_t *pz = json_object_get(req, "personalizer");
+	json_t *pols = json_object_get(req, "policies");
+	json_t *res = json_object_get(job, "results");
+	pz_policy_result results[EVAL_POLICIES_MAX];
+	pz_evaluation ev;
+	size_t n = json_array_size(pols);
+
+	if (!json_is_object(pz))
+		return NULL;
+	memset(results, 0, sizeof(results));
+	ev.id = json_string_value(json_object_get(job, "id"));
+	ev.name = json_string_value(json_object_get(pz, "name"));
+	ev.start = json_integer_value(json_object_get(pz, "start"));
+	ev.end = json_integer_value(json_object_get(pz, "end"));
+	ev.status = eval_status(json_string_value(json_object_get(job, "status")));
+	ev.n_results = n < EVAL_POLICIES_MAX ? n : EVAL_POLICIES_MAX;
+	ev.results = results;
+	for (size_t k = 0; k < ev.n_results; k++) {
+		json_t *p = json_array_get(pols, k);
+
+		results[k].name = json_string_value(json_object_get(p, "label"));
+		results[k].arguments = json_string_value(json_object_get(p, "arguments"));
+		results[k].source = json_string_value(json_object_get(p, "source"));
+		if (results[k].name == NULL || results[k].arguments == NULL || results[k].source == NULL)
+			return NULL;
+		results[k].total.time = ev.end;
+		results[k].total.window_s = ev.end - ev.start;
+		eval_summary(json_array_get(res, k), &results[k].total);
+	}
+	if (ev.id == NULL || ev.name == NULL)
+		return NULL;
 	return pz_evaluation_json(&ev);
 }
 
-/* Adds one candidate's result: the slate estimand (one shown action per episode). */
-static void eval_add(pz_eval_rec *rec, const ope_log *log, const ope_candidate *cand, const char *name,
-                     const char *args, const char *source)
+/* Candidate k of the job: Personalizer's name, arguments and source beside offerd's policy. */
+static void eval_candidate(eval_policy *p, const char *policy, double epsilon, const char *label,
+                           const char *args, const char *source)
 {
-	pz_policy_result *pr = &rec->results[rec->n_results];
-	pz_policy *nm = &rec->names[rec->n_results];
-	ope_result slate, first;
-
-	util_strlcpy(nm->name, name, sizeof(nm->name));
-	util_strlcpy(nm->arguments, args, sizeof(nm->arguments));
-	memset(pr, 0, sizeof(*pr));
-	pr->name = nm->name;
-	pr->arguments = nm->arguments;
-	pr->source = source;
-	pr->total.time = rec->end;
-	pr->total.window_s = rec->end - rec->start;
-	rec->n_results++;
-	if (log->n == 0 || ope_evaluate(log, cand, &slate, &first) != 0 || slate.n == 0)
-		return;
-	pr->total.ips_den = (double)slate.n;
-	pr->total.ips_num = slate.ips.value * (double)slate.n;
-	pr->total.snips_den = slate.snips.value > 0 ? pr->total.ips_num / slate.snips.value
-	                                            : (double)slate.n;
-	pr->total.nonzero = slate.support * (double)slate.n;
-	pr->total.confidence = (slate.ips.hi - slate.ips.lo) / 2;
+	util_strlcpy(p->name, policy, sizeof(p->name));
+	if (epsilon >= 0)
+		snprintf(p->params, sizeof(p->params), "{\"epsilon\":%.17g}", epsilon);
+	util_strlcpy(p->label, label, sizeof(p->label));
+	util_strlcpy(p->arguments, args, sizeof(p->arguments));
+	util_strlcpy(p->source, source, sizeof(p->source));
 }
 
-/* Runs the evaluation q for company into rec; returns 0 or ERR_UNAVAIL (database). */
-static int eval_run(server *s, const char *company, const pz_eval_req *q, const pz_service_config *svc,
-                    pz_eval_rec *rec)
+/* The job of a POST evaluations: Online, Random, then the custom policies. */
+static void eval_request_of(server *s, const pz_eval_req *q, const pz_service_config *svc,
+                            eval_request *out)
 {
-	char from[32];
-	char err[256];
+	agent_conf conf;
 	char args[64];
-	ope_candidate cand;
-	ope_log log;
-	values *v = NULL;
-	store *st = NULL;
-	int64_t max_rev = 0;
+
+	evaluation_request_init(out);
+	util_strlcpy(out->pz_name, q->name, sizeof(out->pz_name));
+	out->pz_start = q->start;
+	out->pz_end = q->end;
+	pz_time_format(q->start, out->from);
+	pz_time_format(q->end, out->to);
+	out->missing = OPE_MISSING_SKIP;
+	server_conf(s, &conf);
+	snprintf(args, sizeof(args), "%s --epsilon %g", agent_policy_name(conf.policy),
+	         conf.policy == POLICY_EPSILON_GREEDY ? svc->exploration : conf.epsilon);
+	eval_candidate(&out->policies[0], agent_policy_name(conf.policy),
+	               conf.policy == POLICY_EPSILON_GREEDY ? svc->exploration : -1, "Online", args,
+	               "Online");
+	eval_candidate(&out->policies[1], "random", -1, "Random", "random", "Random");
+	out->n = 2;
+	for (size_t k = 0; k < q->n_policies && out->n < EVAL_POLICIES_MAX; k++) {
+		/* A custom policy: epsilon-greedy over the learned values with its --epsilon. */
+		eval_candidate(&out->policies[out->n++], "epsilon-greedy",
+		               q->policies[k].epsilon >= 0 ? q->policies[k].epsilon : 0.2,
+		               q->policies[k].name, q->policies[k].arguments, "Custom");
+	}
+}
+
+static void eval_create(pz_ctx *c, const char *body, size_t len)
+{
+	http_req *r = c->call.r;
+	const char *company = c->call.company;
+	pz_service_config svc;
+	pz_eval_req *q = xcalloc(1, sizeof(*q));
+	eval_request *job = xmalloc(sizeof(*job));
+	char id[EVAL_ID_LEN + 1];
+	json_t *row = NULL;
+	char *text = NULL;
+	pz_error e;
 	int rc;
 
-	ope_log_init(&log);
-	rc = store_open(s->cfg->database_url, &st);
-	if (rc != 0)
-		goto out;
-	v = values_new();
-	rc = db_policy_since(st, 0, eval_load_values, v, &max_rev);
-	if (rc != 0)
-		goto out;
-	/* ope_load reads from a date: the start's day (endTime: through now). */
-	pz_time_format(q->start, from);
-	from[10] = '\0';
-	rc = ope_load(st, company, from, OPE_MISSING_SKIP, NULL, &log, err, sizeof(err));
-	if (rc != 0) {
-		/* The episodes could not be used: a failed evaluation, not a failed call. */
-		log_msg(LOG_WARN, "personalizer evaluation of %s: %s", company, err);
-		rec->status = "failed";
-		rc = rc == ERR_UNAVAIL ? rc : 0;
+	if (pz_eval_parse(body, len, q, &e) != 0) {
+		reply_pz_error(r, &e);
 		goto out;
 	}
-	memset(&cand, 0, sizeof(cand));
-	server_conf(s, &cand.conf);
-	if (cand.conf.policy == POLICY_EPSILON_GREEDY)
-		cand.conf.epsilon = svc->exploration;
-	cand.v = v;
-	cand.company = company;
-	cand.seed = 1;
-	snprintf(args, sizeof(args), "%s --epsilon %g", agent_policy_name(cand.conf.policy),
-	         cand.conf.epsilon);
-	eval_add(rec, &log, &cand, "Online", args, "Online");
-	cand.conf.policy = POLICY_RANDOM;
-	eval_add(rec, &log, &cand, "Random", "random", "Random");
-	for (size_t k = 0; k < q->n_policies; k++) {
-		/* A custom policy: epsilon-greedy over the learned values with its --epsilon. */
-		cand.conf.policy = POLICY_EPSILON_GREEDY;
-		cand.conf.epsilon = q->policies[k].epsilon >= 0 ? q->policies[k].epsilon : 0.2;
-		eval_add(rec, &log, &cand, q->policies[k].name, q->policies[k].arguments, "Custom");
+	if (tenant_svc(c->call.s, company, &svc) != 0) {
+		api_pz_error(r, ERR_UNAVAIL, "too many companies configured in this process");
+		goto out;
 	}
-	rec->status = "completed";
+	eval_request_of(c->call.s, q, &svc, job);
+	rc = evaluation_submit(c->call.s->evals, company, job, id);
+	if (rc == 0)
+		rc = evaluation_get(c->call.s->evals, company, id, &row);
+	if (rc == 0)
+		text = eval_json(row);
+	if (text == NULL) {
+		api_pz_error(r, ERR_UNAVAIL,
+		             "the evaluation could not be queued (%d running or waiting); retry later",
+		             EVAL_QUEUE_MAX);
+		goto out;
+	}
+	reply_json_text(r, 201, text);
 out:
-	if (rc != 0 || rec->status == NULL)
-		rec->status = "failed";
-	ope_log_free(&log);
-	values_free(v);
-	store_close(st);
-	return rc;
+	json_decref(row);
+	free(job);
+	free(q);
 }
 
 static void eval_complete(pz_ctx *c, const char *body, size_t len)
 {
 	http_req *r = c->call.r;
 	const char *company = c->call.company;
-	pz_service_config svc;
-	pz_eval_req *q;
-	pz_eval_rec *rec;
-	pz_error e;
+	json_t *jobs = NULL;
 	char *text = NULL;
-	int status = 200;
+	pz_error e;
+	int rc;
 
 	if (c->op == PZ_OP_EVAL_CREATE) {
-		q = xcalloc(1, sizeof(*q));
-		if (pz_eval_parse(body, len, q, &e) != 0) {
-			free(q);
-			reply_pz_error(r, &e);
-			return;
-		}
-		if (tenant_svc(c->call.s, company, &svc) != 0) {
-			free(q);
-			api_pz_error(r, ERR_UNAVAIL, "too many companies configured in this process");
-			return;
-		}
-		rec = xcalloc(1, sizeof(*rec));
-		util_strlcpy(rec->company, company, sizeof(rec->company));
-		util_strlcpy(rec->name, q->name, sizeof(rec->name));
-		rec->start = q->start;
-		rec->end = q->end;
-		pz_event_id_new(rec->id);
-		if (eval_run(c->call.s, company, q, &svc, rec) != 0) {
-			free(q);
-			free(rec);
-			api_pz_error(r, ERR_UNAVAIL, "the episodes could not be read; retry later");
-			return;
-		}
-		free(q);
-		text = eval_json(rec);
-		pthread_mutex_lock(&evals_lock);
-		free(evals[evals_next]);
-		evals[evals_next] = rec;
-		evals_next = (evals_next + 1) % PZ_EVALS_MAX;
-		pthread_mutex_unlock(&evals_lock);
-		reply_json_text(r, 201, text);
+		eval_create(c, body, len);
 		return;
 	}
-	pthread_mutex_lock(&evals_lock);
 	if (c->op == PZ_OP_EVAL_LIST) {
 		json_t *list = json_array();
+		json_t *job;
+		size_t k;
 
-		for (size_t k = 0; k < PZ_EVALS_MAX; k++) {
-			char *one;
+		rc = evaluation_get(c->call.s->evals, company, NULL, &jobs);
+		json_array_foreach(jobs, k, job) {
+			char *one = eval_json(job);
 
-			if (evals[k] == NULL || strcmp(evals[k]->company, company) != 0)
-				continue;
-			one = eval_json(evals[k]);
-			json_array_append_new(list, json_loads(one, 0, NULL));
+			if (one != NULL)
+				json_array_append_new(list, json_loads(one, 0, NULL));
 			free(one);
 		}
 		text = json_dumps(list, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 		json_decref(list);
 	} else {
-		for (size_t k = 0; k < PZ_EVALS_MAX && text == NULL && status == 200; k++) {
-			if (evals[k] == NULL || strcmp(evals[k]->company, company) != 0 ||
-			    strcmp(evals[k]->id, c->id) != 0)
-				continue;
-			if (c->op == PZ_OP_EVAL_GET) {
-				text = eval_json(evals[k]);
-			} else {
-				free(evals[k]);
-				evals[k] = NULL;
-				status = 204;
+		rc = evaluation_get(c->call.s->evals, company, c->id, &jobs);
+		if (rc == 0)
+			text = eval_json(jobs);
+		if (text != NULL && c->op == PZ_OP_EVAL_DELETE) {
+			free(text);
+			text = NULL;
+			rc = evaluation_delete(c->call.s->evals, company, c->id);
+			if (rc == 0) {
+				json_decref(jobs);
+				reply_no_content(r);
+				return;
 			}
 		}
 	}
-	pthread_mutex_unlock(&evals_lock);
-	if (status == 204) {
-		reply_no_content(r);
+	json_decref(jobs);
+	if (rc == ERR_UNAVAIL) {
+		free(text);
+		api_pz_error(r, ERR_UNAVAIL, "the evaluations could not be read; retry later");
 	} else if (text == NULL) {
 		pz_fail(&e, PZ_EVAL_NOT_FOUND, "evaluationId", "Evaluation %.200s was not found.",
 		        c->id);

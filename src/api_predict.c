@@ -5,6 +5,12 @@
  * episode is queued for the writer and the connection suspended (api.c's
  * call skeleton); the answer is built on the connection's thread once the
  * episode is committed.
+ *
+ * ?explain=1 adds "explanation" (issue 17.3): per shown offer, the score,
+ * its uncertainty, whether the slot explored, and the features (or, for a
+ * tabular policy, the state's value and count) that weighed most
+ * (agent_explain). Without it nothing of that is computed or allocated,
+ * and the answer is byte for byte what it was.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,12 +21,14 @@
 #include "api.h"
 #include "log.h"
 #include "metrics.h"
+#include "policy.h"
 #include "util.h"
 
 typedef struct predict_ctx {
 	api_call call;
 	api_decision d;
 	int v2;
+	policy_explanation *ex; /* ?explain=1: one per shown offer; NULL otherwise */
 } predict_ctx;
 
 int api_decide(server *s, const char *company, api_decision *d)
@@ -58,6 +66,61 @@ static void predict_free(api_call *call)
 
 	request_predict_free(&c->d.req);
 	decide_result_free(&c->d.res);
+	free(c->ex);
+}
+
+/* Whether the request asks ?explain=1 (api.c has checked the value). */
+static int wants_explain(http_req *r)
+{
+	const char *v = http_query(r, "explain");
+
+	return v != NULL && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0);
+}
+
+/* The explanation of the decision in c, computed on the request's thread before it is stored. */
+static void predict_explain(predict_ctx *c)
+{
+	api_call *call = &c->call;
+	api_decision *d = &c->d;
+	char rfm[AGENT_SEGMENT_MAX];
+	const char *seg = NULL;
+
+	if (server_segment(call->s, call->company, d->req.customer_id, rfm, sizeof(rfm)))
+		seg = rfm;
+	c->ex = xcalloc(OFFERS_SHOWN, sizeof(*c->ex));
+	if (agent_explain(&d->res.conf, call->s->vals, call->company, &d->req, seg, &d->res.dec,
+	                  c->ex) != 0) {
+		free(c->ex);
+		c->ex = NULL;
+	}
+}
+
+/* "explanation": [{"offer", "score", "uncertainty", "explored", "top_features", ...}]. */
+static json_t *explanation_json(const predict_ctx *c)
+{
+	json_t *list = json_array();
+
+	for (size_t k = 0; k < c->d.res.dec.n && k < OFFERS_SHOWN; k++) {
+		const policy_explanation *e = &c->ex[k];
+		json_t *o = json_object();
+		json_t *top = json_array();
+
+		json_object_set_new(o, "offer", json_string(c->d.res.offers[k]));
+		json_object_set_new(o, "score", json_real(e->score));
+		json_object_set_new(o, "uncertainty", json_real(e->uncertainty));
+		json_object_set_new(o, "explored", json_boolean(e->explored));
+		json_object_set_new(o, "propensity", json_real(c->d.res.dec.propensity[k]));
+		if (e->tabular) {
+			json_object_set_new(o, "value", json_real(e->value));
+			json_object_set_new(o, "count", json_real(e->count));
+		}
+		for (size_t f = 0; f < e->ntop; f++)
+			json_array_append_new(top, json_pack("{s:s,s:f}", "name", e->top[f].name,
+			                                     "weight", e->top[f].weight));
+		json_object_set_new(o, "top_features", top);
+		json_array_append_new(list, o);
+	}
+	return list;
 }
 
 /* The connection's thread, once the episode is committed (or failed). */
@@ -100,6 +163,8 @@ static void predict_answer(api_call *call)
 	json_object_set_new(j, "episode_id", json_integer((json_int_t)op->ep.id));
 	json_object_set_new(j, "agent-version", json_string(d->res.conf.version));
 	json_object_set_new(j, "state", json_string(d->res.dec.state_key));
+	if (c->ex != NULL)
+		json_object_set_new(j, "explanation", explanation_json(c));
 	body = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(j);
 	http_reply(call->r, 200, "application/json", body, strlen(body));
@@ -120,6 +185,8 @@ static void predict_complete(api_call *call, const char *body, size_t len)
 		          c->d.res.why[0] != '\0' ? c->d.res.why : "no offer is flagged true");
 		return;
 	}
+	if (wants_explain(call->r))
+		predict_explain(c);
 	if (api_call_submit(call, &c->d.op) != 0) {
 		api_error(call->r, ERR_UNAVAIL, NULL, "too many requests are waiting for the database");
 		return;

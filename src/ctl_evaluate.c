@@ -4,7 +4,9 @@
  * candidate is fixed: its rule over the statistics as TB_POLICY holds them
  * now (or those of another company with --values-company). A contextual one
  * (linear-ts, squarecb, with --params) starts empty and is replayed over the
- * log, learning each episode's reward after scoring it.
+ * log, learning each episode's reward after scoring it. The computation is
+ * evaluation_run (evaluation.c), the one POST /evaluations runs: --json
+ * prints its results exactly as GET /evaluations/{id} does.
  */
 #include <inttypes.h>
 #include <math.h>
@@ -13,8 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "ctl.h"
 #include "db.h"
+#include "evaluation.h"
 #include "ope.h"
 #include "policy.h"
 #include "request.h"
@@ -24,6 +29,7 @@ typedef struct eval_opts {
 	char *policy;
 	char *params;
 	char *from;
+	char *to;
 	char *url;
 	char *company;
 	char *values_company;
@@ -34,6 +40,7 @@ typedef struct eval_opts {
 	int epsilon_set;
 	int64_t seed;
 	double tau;
+	int json;
 } eval_opts;
 
 #define O(field) offsetof(eval_opts, field)
@@ -51,6 +58,8 @@ static const config_opt opts[] = {
      "epsilon-greedy's exploration (default 0.1)"},
     {"from DATE", NULL, CONFIG_STR, O(from), NULL, 0, 0,
      "episodes logged at or after DATE (YYYY-MM-DD[THH:MM:SS])"},
+    {"to DATE", NULL, CONFIG_STR, O(to), NULL, 0, 0,
+     "episodes logged through DATE (a date-time: before it)"},
     {"company C", NULL, CONFIG_STR, O(company), "A", 0, 0, "whose episodes"},
     {"values-company C", NULL, CONFIG_STR, O(values_company), NULL, 0, 0,
      "whose statistics the candidate uses (default --company)"},
@@ -63,6 +72,8 @@ static const config_opt opts[] = {
      "clipped IPS's and switch-DR's weight threshold (0: the one of least estimated MSE)"},
     {"seed S", NULL, CONFIG_I64, O(seed), "1", 0, 1e18,
      "slates sampled when the choice set has more than 16 offers"},
+    {"json", NULL, CONFIG_FLAG, O(json), NULL, 0, 0,
+     "print the results as GET /evaluations/{id} gives them (the same computation)"},
     CTL_OPT_DATABASE_URL(eval_opts, url),
 };
 
@@ -109,13 +120,13 @@ static int parse_opts(int argc, char **argv, eval_opts *o)
 		if (date_parse(o->from, &d) != 0)
 			return ctl_usage(&spec, "--from must be YYYY-MM-DD or an ISO 8601 date-time");
 	}
-	return -1;
-}
+	if (o->to != NULL) {
+		date_ymd d;
 
-static int load_values(void *arg, const db_policy_row *row)
-{
-	values_set(arg, row);
-	return 0;
+		if (date_parse(o->to, &d) != 0)
+			return ctl_usage(&spec, "--to must be YYYY-MM-DD or an ISO 8601 date-time");
+	}
+	return -1;
 }
 
 static void print_interval(const char *name, const ope_interval *i)
@@ -157,58 +168,69 @@ static void print_result(const char *title, const ope_result *r)
 		       "  (the candidate seldom does what the logging policy did)\n");
 }
 
+/* The command line as an evaluation request (evaluation.h): one candidate. */
+static int build_request(const eval_opts *o, eval_request *q)
+{
+	eval_policy *p = &q->policies[0];
+	const policy_type *ctx_type = policy_find(o->policy);
+	ope_candidate c;
+	char err[256];
+
+	evaluation_request_init(q);
+	q->n = 1;
+	util_strlcpy(p->name, o->policy, sizeof(p->name));
+	if (strlen(o->policy) >= sizeof(p->name))
+		return ctl_usage(&spec, "unknown policy %s", o->policy);
+	if (o->params != NULL && ctx_type == NULL)
+		return ctl_usage(&spec, "--params is for a contextual candidate (linear-ts, squarecb)");
+	if (o->params != NULL) {
+		if (strlen(o->params) >= sizeof(p->params))
+			return ctl_usage(&spec, "--params is longer than %d bytes", EVAL_PARAMS_MAX - 1);
+		util_strlcpy(p->params, o->params, sizeof(p->params));
+	} else if (util_streq_nocase(o->policy, "greedy")) {
+		if (o->epsilon_set && o->epsilon != 0)
+			return ctl_usage(&spec, "greedy means --epsilon 0");
+	} else if (util_streq_nocase(o->policy, "epsilon-greedy")) {
+		snprintf(p->params, sizeof(p->params), "{\"epsilon\":%.17g}", o->epsilon);
+	}
+	if (evaluation_candidate(p, &c, err, sizeof(err)) != 0)
+		return ctl_usage(&spec, "%s%s", ctx_type != NULL ? "--params: " : "", err);
+	policy_free(c.learner);
+	if (o->from != NULL)
+		util_strlcpy(q->from, o->from, sizeof(q->from));
+	if (o->to != NULL)
+		util_strlcpy(q->to, o->to, sizeof(q->to));
+	if (o->offers != NULL) {
+		if (strlen(o->offers) >= sizeof(q->offers))
+			return ctl_usage(&spec, "--offers is too long");
+		util_strlcpy(q->offers, o->offers, sizeof(q->offers));
+	}
+	util_strlcpy(q->values_company, o->values_company, sizeof(q->values_company));
+	q->missing = o->missing;
+	q->tau = o->tau;
+	q->seed = (uint64_t)o->seed;
+	return -1;
+}
+
 int ctl_evaluate(int argc, char **argv)
 {
 	eval_opts o;
-	ope_log log;
-	ope_candidate cand;
-	ope_result slate;
-	ope_result first;
-	values *v = NULL;
+	eval_request *q = xmalloc(sizeof(*q));
+	eval_outcome *out = xmalloc(sizeof(*out));
 	store *s = NULL;
-	const char *url;
 	char err[256] = "";
-	int64_t max_rev = 0;
-	const policy_type *ctx_type = NULL;
+	int contextual;
 	int rc = parse_opts(argc, argv, &o);
 
-	memset(&cand, 0, sizeof(cand));
-	ope_log_init(&log);
 	if (rc >= 0)
 		goto out;
-	rc = 0;
-	agent_conf_default(&cand.conf);
-	ctx_type = policy_find(o.policy);
-	if (o.params != NULL && ctx_type == NULL) {
-		rc = ctl_usage(&spec, "--params is for a contextual candidate (linear-ts, squarecb)");
+	rc = build_request(&o, q);
+	if (rc >= 0)
 		goto out;
-	}
-	if (ctx_type != NULL) {
-		rc = policy_new(ctx_type, o.params, &cand.learner, err, sizeof(err));
-		if (rc != 0) {
-			rc = ctl_usage(&spec, "--params: %s", err);
-			goto out;
-		}
-	} else if (util_streq_nocase(o.policy, "greedy")) {
-		cand.conf.policy = POLICY_EPSILON_GREEDY;
-		cand.conf.epsilon = 0;
-		if (o.epsilon_set && o.epsilon != 0) {
-			rc = ctl_usage(&spec, "greedy means --epsilon 0");
-			goto out;
-		}
-	} else if (agent_policy_parse(o.policy, &cand.conf.policy) != 0) {
-		rc = ctl_usage(
-		    &spec,
-		    "unknown policy %s (weighted, epsilon-greedy, greedy, thompson, ucb, random, %s)",
-		    o.policy, policy_names());
-		goto out;
-	} else {
-		cand.conf.epsilon = o.epsilon;
-	}
-	url = o.url;
-	rc = store_open(url, &s);
+	contextual = policy_find(o.policy) != NULL;
+	rc = store_open(o.url, &s);
 	if (rc != 0) {
-		fprintf(stderr, "offerctl evaluate: cannot open %s\n", url);
+		fprintf(stderr, "offerctl evaluate: cannot open %s\n", o.url);
 		rc = 1;
 		goto out;
 	}
@@ -218,65 +240,62 @@ int ctl_evaluate(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	v = values_new();
-	rc = db_policy_since(s, 0, load_values, v, &max_rev);
-	if (rc != 0) {
-		fprintf(stderr, "offerctl evaluate: cannot read tb_policy: %s\n", s->ops->errmsg(s));
-		rc = 1;
-		goto out;
-	}
-	rc = ope_load(s, o.company, o.from, o.missing, o.offers, &log, err, sizeof(err));
+	rc = evaluation_run(s, o.company, q, NULL, NULL, out, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "offerctl evaluate: %s\n", err);
 		rc = 1;
 		goto out;
 	}
-	cand.v = v;
-	cand.company = o.values_company;
-	cand.seed = (uint64_t)o.seed;
-	cand.tau = o.tau;
+	if (o.json) {
+		json_t *j = evaluation_result_json(q, out);
+		char *text = json_dumps(j,
+		                        JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+
+		printf("%s\n", text);
+		free(text);
+		json_decref(j);
+		rc = out->used == 0;
+		goto out;
+	}
 	printf("evaluate: candidate %s", o.policy);
-	if (cand.learner != NULL)
+	if (contextual)
 		printf(" (%s), replayed from empty statistics, on company %s's episodes",
 		       o.params != NULL ? o.params : "default parameters", o.company);
-	else if (cand.conf.policy == POLICY_EPSILON_GREEDY)
-		printf(" (epsilon %g)", cand.conf.epsilon);
-	if (cand.learner == NULL)
+	else if (util_streq_nocase(o.policy, "epsilon-greedy"))
+		printf(" (epsilon %g)", o.epsilon);
+	else if (util_streq_nocase(o.policy, "greedy"))
+		printf(" (epsilon 0)");
+	if (!contextual)
 		printf(" over company %s's statistics, on company %s's episodes", o.values_company,
 		       o.company);
 	if (o.from != NULL)
 		printf(" since %s", o.from);
+	if (o.to != NULL)
+		printf(" through %s", o.to);
 	printf("\nepisodes: %zu read, %zu used; %zu without propensities (skipped), %zu without a "
 	       "reward (%s)",
-	       log.read, log.n, log.no_propensity, log.no_reward,
+	       out->read, out->used, out->no_propensity, out->no_reward,
 	       o.missing == OPE_MISSING_SKIP ? "skipped" : "counted as not accepted");
-	if (log.unknown_offer > 0)
-		printf(", %zu past the %d-offer choice set (skipped)", log.unknown_offer,
+	if (out->unknown_offer > 0)
+		printf(", %zu past the %d-offer choice set (skipped)", out->unknown_offer,
 		       OPE_OFFERS_MAX);
-	printf("\nlogged by: %s\nchoice set: %zu offers\n", log.policies[0] ? log.policies : "-",
-	       ope_log_noffers(&log));
-	if (log.n == 0) {
+	printf("\nlogged by: %s\nchoice set: %zu offers\n", out->logged_by[0] ? out->logged_by : "-",
+	       out->choice_set);
+	if (out->used == 0) {
 		printf("nothing to evaluate\n");
 		rc = 1;
 		goto out;
 	}
-	rc = ope_evaluate(&log, &cand, &slate, &first);
-	if (rc != 0) {
-		fprintf(stderr, "offerctl evaluate: cannot evaluate (%d)\n", rc);
-		rc = 1;
-		goto out;
-	}
-	if (slate.skipped > 0)
+	if (out->slate[0].skipped > 0)
 		printf(
 		    "skipped: %zu episodes without states or request timestamp (cannot be replayed)\n",
-		    slate.skipped);
-	print_result("P(the slate gets an accept)", &slate);
-	print_result("P(the first slot's offer is accepted)", &first);
+		    out->slate[0].skipped);
+	print_result("P(the slate gets an accept)", &out->slate[0]);
+	print_result("P(the first slot's offer is accepted)", &out->first[0]);
 	rc = 0;
 out:
-	ope_log_free(&log);
-	policy_free(cand.learner);
-	values_free(v);
+	free(q);
+	free(out);
 	store_close(s);
 	ctl_free(&spec, &o);
 	return rc;

@@ -145,8 +145,21 @@ static const char *const m8[] = {
     NULL,
 };
 
+/*
+ * 9: evaluation jobs (issue 17.2, evaluation.c): any process answers GET;
+ * heartbeat (unix seconds) tells a job whose process died.
+ */
+static const char *const m9[] = {
+    "CREATE TABLE tb_evaluations (id TEXT PRIMARY KEY, company TEXT NOT NULL,"
+    " status TEXT NOT NULL DEFAULT 'queued', progress DOUBLE PRECISION NOT NULL DEFAULT 0,"
+    " request TEXT NOT NULL, result TEXT, error TEXT, owner TEXT NOT NULL,"
+    " heartbeat BIGINT NOT NULL DEFAULT 0, created_at TEXT NOT NULL, finished_at TEXT)",
+    "CREATE INDEX tb_evaluations_company ON tb_evaluations (company, created_at)",
+    NULL,
+};
+
 static const migration migrations[STORE_MIGRATIONS] = {
-    {1, m1}, {2, m2}, {3, NULL}, {4, m4}, {5, m5}, {6, m6}, {7, m7}, {8, m8},
+    {1, m1}, {2, m2}, {3, NULL}, {4, m4}, {5, m5}, {6, m6}, {7, m7}, {8, m8}, {9, m9},
 };
 
 /* The statement tmpl with its @ID@ and @TS@ filled in; NULL past 1 MiB. */
@@ -566,25 +579,167 @@ int db_product_ids(store *s, const char *company, store_row_fn fn, void *arg)
 
 /* --- episodes ---------------------------------------------------------- */
 
-int db_episodes_logged(store *s, const char *company, const char *from, store_row_fn fn, void *arg)
-{
-	static const char all[] = "SELECT e.id, e.state_key, e.states, e.predicted_offer_1,"
-	                          " e.predicted_offer_2, e.predicted_offer_3, e.propensity_1,"
-	                          " e.propensity_2, e.propensity_3, e.policy,"
-	                          " CASE WHEN r.id IS NULL THEN 0 ELSE 1 END, r.accepted_offer,"
-	                          " r.accepted_offer_id, e.request_timestamp FROM tb_episodes e"
-	                          " LEFT JOIN tb_rewards r ON r.episode_id = e.id"
-	                          " WHERE e.company = $1 ORDER BY e.id";
-	static const char since[] = "SELECT e.id, e.state_key, e.states, e.predicted_offer_1,"
-	                            " e.predicted_offer_2, e.predicted_offer_3, e.propensity_1,"
-	                            " e.propensity_2, e.propensity_3, e.policy,"
-	                            " CASE WHEN r.id IS NULL THEN 0 ELSE 1 END, r.accepted_offer,"
-	                            " r.accepted_offer_id, e.request_timestamp FROM tb_episodes e"
-	                            " LEFT JOIN tb_rewards r ON r.episode_id = e.id"
-	                            " WHERE e.company = $1 AND e.last_update >= $2 ORDER BY e.id";
-	const char *p[2] = {company, from};
+/* Pages of db_episodes_logged: bounded rows in memory per statement. */
+#define EPISODES_PAGE 5000
+#define EPISODES_PAGE_TEXT "5000"
 
-	return store_exec(s, from != NULL ? since : all, from != NULL ? 2 : 1, p, fn, arg);
+typedef struct logged_page {
+	store_row_fn fn;
+	void *arg;
+	int64_t last_id;
+	size_t rows;
+} logged_page;
+
+static int logged_row(void *arg, int ncols, const char *const *vals)
+{
+	logged_page *p = arg;
+
+	if (ncols < 1 || vals[0] == NULL || util_strtonum(vals[0], 0, INT64_MAX, &p->last_id) != 0)
+		return ERR_IO;
+	p->rows++;
+	return p->fn(p->arg, ncols, vals);
+}
+
+int db_episodes_logged(store *s, const char *company, const char *from, const char *to, store_row_fn fn,
+                       void *arg)
+{
+	static const char sql[] =
+	    "SELECT e.id, e.state_key, e.states, e.predicted_offer_1,"
+	    " e.predicted_offer_2, e.predicted_offer_3, e.propensity_1,"
+	    " e.propensity_2, e.propensity_3, e.policy,"
+	    " CASE WHEN r.id IS NULL THEN 0 ELSE 1 END, r.accepted_offer,"
+	    " r.accepted_offer_id, e.request_timestamp FROM tb_episodes e"
+	    " LEFT JOIN tb_rewards r ON r.episode_id = e.id"
+	    " WHERE e.company = $1 AND e.last_update >= $2"
+	    " AND e.last_update < $3 AND e.id > $4 ORDER BY e.id LIMIT " EPISODES_PAGE_TEXT;
+	logged_page p = {fn, arg, 0, 0};
+	char after[24];
+	const char *params[4] = {company, from != NULL ? from : "0001-01-01",
+	                         to != NULL ? to : "9999-12-31", after};
+	int rc;
+
+	/* Keyset pages by id: a long evaluation never holds one huge result set. */
+	do {
+		p.rows = 0;
+		snprintf(after, sizeof(after), "%" PRId64, p.last_id);
+		rc = store_exec(s, sql, 4, params, logged_row, &p);
+	} while (rc == 0 && p.rows == EPISODES_PAGE);
+	return rc;
+}
+
+/* --- evaluations ------------------------------------------------------- */
+
+#define EVAL_COLS "id, status, progress, request, result, error, heartbeat, created_at, finished_at"
+
+int db_evaluation_insert(store *s, const char *id, const char *company, const char *owner,
+                         const char *request, const char *created, int64_t heartbeat)
+{
+	char beat[24];
+	const char *params[6] = {id, company, request, owner, beat, created};
+
+	snprintf(beat, sizeof(beat), "%" PRId64, heartbeat);
+	return store_exec(s,
+	                  "INSERT INTO tb_evaluations (id, company, status, progress, request, owner,"
+	                  " heartbeat, created_at) VALUES ($1, $2, 'queued', 0, $3, $4,"
+	                  " CAST($5 AS BIGINT), $6)",
+	                  6, params, NULL, NULL);
+}
+
+int db_evaluation_update(store *s, const char *id, const char *status, double progress,
+                         const char *result, const char *error, const char *finished, int64_t heartbeat)
+{
+	char prog[32];
+	char beat[24];
+	const char *params[7] = {status, prog, result, error, finished, beat, id};
+
+	snprintf(prog, sizeof(prog), "%.6f", progress);
+	snprintf(beat, sizeof(beat), "%" PRId64, heartbeat);
+	return store_exec(
+	    s,
+	    "UPDATE tb_evaluations SET status = $1, progress = CAST($2 AS DOUBLE PRECISION),"
+	    " result = $3, error = $4, finished_at = $5, heartbeat = CAST($6 AS BIGINT)"
+	    " WHERE id = $7",
+	    7, params, NULL, NULL);
+}
+
+int db_evaluation_progress(store *s, const char *id, double progress, int64_t heartbeat)
+{
+	char prog[32];
+	char beat[24];
+	const char *params[3] = {prog, beat, id};
+
+	snprintf(prog, sizeof(prog), "%.6f", progress);
+	snprintf(beat, sizeof(beat), "%" PRId64, heartbeat);
+	return store_exec(s,
+	                  "UPDATE tb_evaluations SET progress = CAST($1 AS DOUBLE PRECISION),"
+	                  " heartbeat = CAST($2 AS BIGINT) WHERE id = $3",
+	                  3, params, NULL, NULL);
+}
+
+int db_evaluations_beat(store *s, const char *owner, int64_t heartbeat)
+{
+	char beat[24];
+	const char *params[2] = {beat, owner};
+
+	snprintf(beat, sizeof(beat), "%" PRId64, heartbeat);
+	return store_exec(s,
+	                  "UPDATE tb_evaluations SET heartbeat = CAST($1 AS BIGINT)"
+	                  " WHERE owner = $2 AND status IN ('queued', 'running')",
+	                  2, params, NULL, NULL);
+}
+
+int db_evaluations_expire(store *s, const char *company, int64_t before, const char *finished,
+                          const char *error)
+{
+	char beat[24];
+	const char *params[4] = {error, finished, company, beat};
+
+	snprintf(beat, sizeof(beat), "%" PRId64, before);
+	return store_exec(s,
+	                  "UPDATE tb_evaluations SET status = 'failed', error = $1, finished_at = $2"
+	                  " WHERE company = $3 AND status IN ('queued', 'running')"
+	                  " AND heartbeat < CAST($4 AS BIGINT)",
+	                  4, params, NULL, NULL);
+}
+
+static int eval_deleted_row(void *arg, int ncols, const char *const *vals)
+{
+	(void)ncols;
+	(void)vals;
+	(*(int64_t *)arg)++;
+	return 0;
+}
+
+int db_evaluation_delete(store *s, const char *company, const char *id, int64_t *deleted)
+{
+	const char *params[2] = {company, id};
+
+	*deleted = 0;
+	return store_exec(s, "DELETE FROM tb_evaluations WHERE company = $1 AND id = $2 RETURNING id", 2,
+	                  params, eval_deleted_row, deleted);
+}
+
+int db_evaluations_get(store *s, const char *company, const char *id, int limit, store_row_fn fn,
+                       void *arg)
+{
+	char lim[24];
+
+	snprintf(lim, sizeof(lim), "%d", limit);
+	if (id != NULL) {
+		const char *params[2] = {company, id};
+
+		return store_exec(s,
+		                  "SELECT " EVAL_COLS
+		                  " FROM tb_evaluations WHERE company = $1 AND id = $2",
+		                  2, params, fn, arg);
+	} else {
+		const char *params[2] = {company, lim};
+
+		return store_exec(s,
+		                  "SELECT " EVAL_COLS " FROM tb_evaluations WHERE company = $1"
+		                  " ORDER BY created_at DESC, id DESC LIMIT CAST($2 AS INTEGER)",
+		                  2, params, fn, arg);
+	}
 }
 
 /* --- retention and export ---------------------------------------------- */

@@ -257,12 +257,38 @@ int db_episodes_expired(store *s, const char *version, double wait_seconds, int 
                         void *arg);
 
 /*
- * The logged decisions of a company (offerctl evaluate), oldest first, since
- * from (a timestamp; NULL: all). fn gets 13 columns: id, state_key, states,
- * predicted_offer_1..3, propensity_1..3, policy, whether a reward exists
- * (0/1), its accepted_offer (boolean), its accepted_offer_id.
+ * The logged decisions of a company (offerctl evaluate, evaluations),
+ * oldest first, last_update in [from, to) (timestamps; NULL: unbounded),
+ * read in keyset pages of a few thousand rows. fn gets 14 columns: id,
+ * state_key, states, predicted_offer_1..3, propensity_1..3, policy, whether
+ * a reward exists (0/1), its accepted_offer (boolean), its
+ * accepted_offer_id, request_timestamp.
  */
-int db_episodes_logged(store *s, const char *company, const char *from, store_row_fn fn, void *arg);
+int db_episodes_logged(store *s, const char *company, const char *from, const char *to, store_row_fn fn,
+                       void *arg);
+
+/* --- evaluation jobs (tb_evaluations, evaluation.c) ------------------------ */
+/* A new job, status queued; created is an ISO time, heartbeat unix seconds. */
+int db_evaluation_insert(store *s, const char *id, const char *company, const char *owner,
+                         const char *request, const char *created, int64_t heartbeat);
+/* A job's status, progress, result and error (JSON texts, may be NULL), finish time. */
+int db_evaluation_update(store *s, const char *id, const char *status, double progress,
+                         const char *result, const char *error, const char *finished, int64_t heartbeat);
+int db_evaluation_progress(store *s, const char *id, double progress, int64_t heartbeat);
+/* Every unfinished job of owner (a process) is alive at heartbeat. */
+int db_evaluations_beat(store *s, const char *owner, int64_t heartbeat);
+/* company's unfinished jobs not heard of since before: failed with error. */
+int db_evaluations_expire(store *s, const char *company, int64_t before, const char *finished,
+                          const char *error);
+/* Deletes a job of company; *deleted is 0 or 1. */
+int db_evaluation_delete(store *s, const char *company, const char *id, int64_t *deleted);
+/*
+ * One job of company (id) or its latest limit (id NULL), newest first. fn
+ * gets 9 columns: id, status, progress, request, result, error, heartbeat,
+ * created_at, finished_at.
+ */
+int db_evaluations_get(store *s, const char *company, const char *id, int limit, store_row_fn fn,
+                       void *arg);
 
 /* --- retention and export (issue 16.4, 16.5) ------------------------------ */
 

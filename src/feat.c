@@ -17,6 +17,7 @@
 
 #define KEY_MAX 48 /* bytes of a key that count */
 #define NAME_MAX_LEN (KEY_MAX + FEAT_VALUE_MAX + 16)
+_Static_assert(NAME_MAX_LEN == FEAT_NAME_LEN, "feat.h's name length is the builders'");
 #define NUM_SCALE 50.0   /* x / (|x| + 50): ages and counts spread over (0, 1) */
 #define TENURE_SCALE 5.0 /* years */
 
@@ -24,6 +25,9 @@ uint64_t feat_hash(const char *name)
 {
 	return util_hash(name);
 }
+
+/* Set by feat_context_named for the one call on this thread; NULL otherwise. */
+static _Thread_local feat_names *naming;
 
 static void add(feat_ctx *c, const char *name, double v)
 {
@@ -33,6 +37,8 @@ static void add(feat_ctx *c, const char *name, double v)
 		c->ignored++;
 		return;
 	}
+	if (naming != NULL)
+		util_strlcpy(naming->name[c->n], name, FEAT_NAME_LEN);
 	c->hash[c->n] = feat_hash(name);
 	c->val[c->n] = v;
 	c->n++;
@@ -218,6 +224,16 @@ int feat_context(const predict_req *req, const char *rfm, feat_ctx *out)
 	}
 	rc = feat_context_json(states, &req->date, &req->customer, rfm, out);
 	json_decref(states);
+	return rc;
+}
+
+int feat_context_named(const predict_req *req, const char *rfm, feat_ctx *out, feat_names *names)
+{
+	int rc;
+
+	naming = names;
+	rc = feat_context(req, rfm, out);
+	naming = NULL;
 	return rc;
 }
 

@@ -50,6 +50,7 @@
 #define FEAT_CTX_MAX 96   /* context features kept from one request */
 #define FEAT_NNZ_MAX 200  /* features of one (request, offer, slot) */
 #define FEAT_VALUE_MAX 48 /* bytes of a string value that count */
+#define FEAT_NAME_LEN 112 /* bytes of a feature's name, with its NUL */
 
 /* The context of one request, hashed, before the offer is known. */
 typedef struct feat_ctx {
@@ -85,6 +86,17 @@ int feat_context(const predict_req *req, const char *rfm, feat_ctx *out);
 /* The same from parsed states (borrowed); date and customer as request.c fills them. */
 int feat_context_json(json_t *states, const date_ymd *date, const customer_attrs *c, const char *rfm,
                       feat_ctx *out);
+
+/* The names of a context's features, ctx->hash[i]'s at name[i] (explanations only). */
+typedef struct feat_names {
+	char name[FEAT_CTX_MAX][FEAT_NAME_LEN];
+} feat_names;
+
+/*
+ * feat_context, also writing each feature's name into names: the slower
+ * path /predict?explain=1 takes; feat_context never builds names.
+ */
+int feat_context_named(const predict_req *req, const char *rfm, feat_ctx *out, feat_names *names);
 
 /* Returns the value of feature `name` in ctx, or 0 when absent. For tests and audits. */
 double feat_ctx_value(const feat_ctx *ctx, const char *name);

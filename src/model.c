@@ -258,6 +258,36 @@ int model_decide(const agent_conf *c, rng *r, const char *company, const predict
 	return 0;
 }
 
+int model_explain(const agent_conf *c, const char *company, const predict_req *req, const char *rfm,
+                  const agent_decision *dec, policy_explanation *out)
+{
+	feat_names *names;
+	model_entry *e;
+	model_snap *sn;
+	feat_ctx ctx;
+	policy_slate sl;
+	int rc;
+
+	if (c->models == NULL)
+		return ERR_INVAL;
+	e = entry_get(c->models, company, c, 1);
+	if (e == NULL)
+		return ERR_INVAL;
+	names = xmalloc(sizeof(*names));
+	rc = feat_context_named(req, rfm, &ctx, names);
+	if (rc == 0) {
+		memset(&sl, 0, sizeof(sl));
+		sl.n = dec->n;
+		for (size_t k = 0; k < dec->n && k < OFFERS_SHOWN; k++)
+			sl.idx[k] = dec->idx[k];
+		sn = snap_acquire(e);
+		policy_explain(sn->p, &ctx, names, req, &sl, out);
+		snap_release(sn);
+	}
+	free(names);
+	return rc;
+}
+
 double model_count(model_set *m, const char *company, const char *version, const char *offer)
 {
 	model_entry *e;

@@ -68,6 +68,13 @@ int model_conf(const char *params, agent_conf *out, char *err, size_t errlen);
 int model_decide(const agent_conf *c, rng *r, const char *company, const predict_req *req,
                  const char *rfm, agent_decision *out);
 
+/*
+ * Explains decision dec (model_decide's for req) with the same snapshot:
+ * policy_explain per shown offer into out[dec->n]. Returns 0 or ERR_INVAL.
+ */
+int model_explain(const agent_conf *c, const char *company, const predict_req *req, const char *rfm,
+                  const agent_decision *dec, struct policy_explanation *out);
+
 /* --- the writer ------------------------------------------------------------------ */
 
 /* What one transaction teaches the models. */

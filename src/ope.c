@@ -47,6 +47,7 @@
 #include <jansson.h>
 
 #include "customer.h"
+#include "date.h"
 #include "db.h"
 #include "model.h"
 #include "policy.h"
@@ -557,6 +558,7 @@ int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate_out
 	predict_req *req = NULL;
 	scorer sc;
 	size_t skipped = 0;
+	int stopped = 0;
 	rng r;
 
 	memset(slate_out, 0, sizeof(*slate_out));
@@ -631,6 +633,11 @@ int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate_out
 		double qlog = 1.0;
 		size_t logged[OFFERS_SHOWN];
 
+		if (c->progress != NULL && i % OPE_PROGRESS_EVERY == 0 &&
+		    c->progress(c->progress_arg, i, l->n) != 0) {
+			stopped = 1;
+			break;
+		}
 		if (c->learner != NULL) {
 			if (model_episode_context(e->states, e->ts, l->states->keys[e->state], &fctx) !=
 			    0) {
@@ -692,6 +699,13 @@ int ope_evaluate(const ope_log *l, const ope_candidate *c, ope_result *slate_out
 		qm_free(&qs[f]);
 		qm_free(&q1[f]);
 	}
+	if (stopped) {
+		memset(slate_out, 0, sizeof(*slate_out));
+		memset(first_out, 0, sizeof(*first_out));
+		return ERR_UNAVAIL;
+	}
+	if (c->progress != NULL)
+		(void)c->progress(c->progress_arg, l->n, l->n);
 	return 0;
 }
 
@@ -762,6 +776,11 @@ static int load_row(void *arg, int ncols, const char *const *vals)
 	if (ncols < 14)
 		return ERR_IO;
 	c->l->read++;
+	if (c->l->on_read != NULL && c->l->read % OPE_PROGRESS_EVERY == 0 &&
+	    c->l->on_read(c->l->on_read_arg, c->l->read) != 0) {
+		snprintf(c->err, sizeof(c->err), "stopped");
+		return ERR_UNAVAIL;
+	}
 	for (int k = 0; k < OFFERS_SHOWN && vals[3 + k] != NULL; k++) {
 		if (vals[6 + k] == NULL || util_strtod(vals[6 + k], 0.0, 1.0, &prop[k]) != 0 ||
 		    prop[k] <= 0)
@@ -836,7 +855,25 @@ static int add_offer_list(ope_log *l, const char *list, char *err, size_t errlen
 	return 0;
 }
 
-int ope_load(store *s, const char *company, const char *from, enum ope_missing missing,
+int ope_window_end(const char *end, char out[32])
+{
+	date_ymd d;
+	size_t len = strlen(end);
+
+	if (date_parse(end, &d) != 0)
+		return ERR_INVAL;
+	if (len == 10) {
+		date_from_days(date_days(&d) + 1, &d);
+		date_format(&d, out);
+		return 0;
+	}
+	if (len >= 32)
+		return ERR_INVAL;
+	util_strlcpy(out, end, 32);
+	return 0;
+}
+
+int ope_load(store *s, const char *company, const char *from, const char *to, enum ope_missing missing,
              const char *offers, ope_log *out, char *err, size_t errlen)
 {
 	load_ctx *ctx = xcalloc(1, sizeof(*ctx));
@@ -859,7 +896,7 @@ int ope_load(store *s, const char *company, const char *from, enum ope_missing m
 		for (size_t i = 0; cat->n <= OPE_OFFERS_MAX && i < cat->n; i++)
 			ope_log_offer(out, cat->names[i]);
 	}
-	rc = db_episodes_logged(s, company, from, load_row, ctx);
+	rc = db_episodes_logged(s, company, from, to, load_row, ctx);
 	if (rc != 0) {
 		if (ctx->err[0] != '\0')
 			snprintf(err, errlen, "%s", ctx->err);

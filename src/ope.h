@@ -87,6 +87,13 @@ typedef struct ope_log {
 	size_t no_reward;     /* without a reward (counted or skipped: see missing) */
 	size_t unknown_offer; /* an offer past OPE_OFFERS_MAX */
 	char policies[256];   /* logged policies, "epsilon-greedy 1200, ucb 30" */
+	/*
+	 * Optional, set after ope_log_init: ope_load calls it every
+	 * OPE_PROGRESS_EVERY rows read; a non-zero return stops the read
+	 * (ope_load returns ERR_UNAVAIL).
+	 */
+	int (*on_read)(void *arg, size_t read);
+	void *on_read_arg;
 } ope_log;
 
 void ope_log_init(ope_log *l);
@@ -113,15 +120,23 @@ void ope_log_context(ope_log *l, const char *states, const char *timestamp);
 enum ope_missing { OPE_MISSING_REJECT = 0, OPE_MISSING_SKIP = 1 };
 
 /*
- * Reads company's episodes logged at or after `from` (an ISO date or
- * date-time compared with TB_EPISODES.LAST_UPDATE; NULL: all) with their
+ * Reads company's episodes logged at or after `from` and before `to` (ISO
+ * dates or date-times compared with TB_EPISODES.LAST_UPDATE; NULL:
+ * unbounded; ope_window_end turns an inclusive end date into `to`) with their
  * rewards. An episode without a reward counts as not accepted (the default
  * reward after the wait) or is skipped, as missing says. The choice set is
  * the company's catalogue when it has at most OPE_OFFERS_MAX offers, plus
  * every offer logged; offers (comma-separated, may be NULL) replaces it.
  */
-int ope_load(store *s, const char *company, const char *from, enum ope_missing missing,
+int ope_load(store *s, const char *company, const char *from, const char *to, enum ope_missing missing,
              const char *offers, ope_log *out, char *err, size_t errlen);
+
+/*
+ * The exclusive bound for an evaluation window that ends on `end`: a date
+ * (YYYY-MM-DD) means through that day, so the next day; a date-time is
+ * taken as it is. Returns 0, or ERR_INVAL when end is neither.
+ */
+int ope_window_end(const char *end, char out[32]);
 
 typedef struct ope_candidate {
 	agent_conf conf;        /* policy, epsilon, ucb_c... */
@@ -130,7 +145,16 @@ typedef struct ope_candidate {
 	uint64_t seed;          /* slates sampled beyond OPE_EXACT_MAX offers */
 	double tau;             /* switch-DR's and clipping's threshold; 0: chosen by estimated MSE */
 	struct policy *learner; /* a contextual candidate (policy.h), replayed; NULL: tabular */
+	/*
+	 * Optional: called every OPE_PROGRESS_EVERY episodes with the episodes
+	 * scored and their total; a non-zero return stops the evaluation
+	 * (ope_evaluate returns ERR_UNAVAIL).
+	 */
+	int (*progress)(void *arg, size_t done, size_t total);
+	void *progress_arg;
 } ope_candidate;
+
+#define OPE_PROGRESS_EVERY 1024
 
 /* The thresholds tried when tau is 0, and their number. */
 #define OPE_TAUS 12

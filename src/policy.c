@@ -378,6 +378,92 @@ void policy_view_predict(policy *p, const policy_view *v, const predict_req *req
 	                   var);
 }
 
+/* One feature's contribution to offer o's score: its bucket's posterior mean weight x value. */
+static double feature_weight(policy *p, int o, uint32_t bucket_idx, double value)
+{
+	feat_vec unit;
+	double w = 0;
+	double var = 0;
+
+	unit.n = 1;
+	unit.idx[0] = bucket_idx;
+	unit.val[0] = 1.0;
+	ridge_predict(p->stats, o, &unit, &w, &var);
+	return w * value;
+}
+
+/* Keeps the POLICY_EXPLAIN_TOP largest |weight|, in order. */
+static void top_add(policy_explanation *e, const char *name, double weight)
+{
+	size_t at = e->ntop;
+
+	if (weight == 0 || !isfinite(weight))
+		return;
+	while (at > 0 && fabs(e->top[at - 1].weight) < fabs(weight))
+		at--;
+	if (at >= POLICY_EXPLAIN_TOP)
+		return;
+	if (e->ntop < POLICY_EXPLAIN_TOP)
+		e->ntop++;
+	memmove(&e->top[at + 1], &e->top[at], (e->ntop - 1 - at) * sizeof(e->top[0]));
+	util_strlcpy(e->top[at].name, name, sizeof(e->top[at].name));
+	e->top[at].weight = weight;
+}
+
+void policy_explain(policy *p, const feat_ctx *ctx, const feat_names *names, const predict_req *req,
+                    const policy_slate *shown, policy_explanation *out)
+{
+	const policy_common *c = p->params;
+	unsigned bits = ridge_bits(p->stats);
+
+	for (size_t k = 0; k < shown->n && k < OFFERS_SHOWN; k++) {
+		policy_explanation *e = &out[k];
+		size_t i = shown->idx[k];
+		int o = ridge_offer(p->stats, req->offers[i], 0);
+		size_t cand[REQ_OFFERS_MAX];
+		policy_slate before;
+		double mean = 0;
+		double var = 0;
+		size_t n;
+
+		memset(e, 0, sizeof(*e));
+		policy_predict(p, ctx, req, i, k, &mean, &var);
+		e->score = policy_value(p, mean);
+		e->uncertainty = sqrt(var > 0 ? var : 0);
+		if (c->logistic > 0.5)
+			e->uncertainty *= e->score * (1.0 - e->score); /* the delta method onto [0, 1] */
+		if (e->uncertainty > 0.5)
+			e->uncertainty = 0.5; /* no value on [0, 1] varies more */
+		/* Explored: an offer still free for this slot had a higher value. */
+		memset(&before, 0, sizeof(before));
+		before.n = k;
+		for (size_t j = 0; j < k; j++)
+			before.idx[j] = shown->idx[j];
+		n = policy_remaining(req, &before, cand);
+		for (size_t j = 0; j < n && !e->explored; j++) {
+			double m = 0;
+			double v = 0;
+
+			if (cand[j] == i)
+				continue;
+			policy_predict(p, ctx, req, cand[j], k, &m, &v);
+			e->explored = policy_value(p, m) > e->score + 1e-12;
+		}
+		for (size_t f = 0; f < ctx->n; f++)
+			top_add(e, names->name[f],
+			        feature_weight(p, o, feat_bucket(names->name[f], bits), ctx->val[f]));
+		if (ctx->last_offer[0] != '\0' && strcmp(ctx->last_offer, req->offers[i]) == 0)
+			top_add(e, "lastoffer=this",
+			        feature_weight(p, o, feat_bucket("lastoffer=this", bits), 1.0));
+		if (c->slot_features > 0.5 && k > 0) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "slot=%zu", k);
+			top_add(e, name, feature_weight(p, o, feat_bucket(name, bits), 1.0));
+		}
+	}
+}
+
 double policy_value(const policy *p, double mean)
 {
 	const policy_common *c = p->params;

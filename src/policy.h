@@ -189,6 +189,37 @@ double policy_value(const policy *p, double mean);
 /* Credits slots 0..accepted_slot, or all n when accepted_slot < 0 (cascade). */
 void policy_cascade(size_t n, int accepted_slot, unsigned char *credited);
 
+/* --- explanations (issue 17.3: /predict?explain=1) ---------------------------- */
+
+#define POLICY_EXPLAIN_TOP 5        /* features reported per shown offer */
+#define POLICY_EXPLAIN_NAME_MAX 160 /* a feature's or "state=KEY"'s name, with its NUL */
+
+/* Why one shown offer took its slot. */
+typedef struct policy_explanation {
+	double score;       /* contextual: the model's value on [0, 1]; tabular: the policy's score */
+	double uncertainty; /* the score's posterior standard deviation */
+	int explored;       /* the slot's offer was not the policy's first choice for the slot */
+	int tabular;        /* value and count below are set, top[] names the state */
+	double value;       /* tabular: the state's (blended) mean reward */
+	double count;       /* tabular: rewards observed for the offer in the state */
+	size_t ntop;
+	struct {
+		char name[POLICY_EXPLAIN_NAME_MAX];
+		double
+		    weight; /* contribution to the score: weight x value (logit scale when logistic) */
+	} top[POLICY_EXPLAIN_TOP];
+} policy_explanation;
+
+/*
+ * Explains the slate shown for ctx: per slot, the model's value of the
+ * offer and its uncertainty, whether an offer the model valued higher was
+ * left for the slot (explored), and the context features (names, from
+ * feat_context_named) whose posterior mean weight x value moved the score
+ * most. Reads p only (a snapshot is safe to share).
+ */
+void policy_explain(policy *p, const feat_ctx *ctx, const feat_names *names, const predict_req *req,
+                    const policy_slate *shown, policy_explanation *out);
+
 /* The learned state as JSON (ridge.h's format): totals, or the delta since the last delta. */
 int policy_save(policy *p, int delta, buf *out);
 /* Adds another process's delta (or totals) to the statistics. */

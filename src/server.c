@@ -14,6 +14,7 @@
 
 #include "auth.h"
 #include "db.h"
+#include "evaluation.h"
 #include "log.h"
 #include "model.h"
 #include "retention.h"
@@ -702,8 +703,10 @@ int server_init(server *s, offerd_config *cfg, const char *argv0)
 	if (rc != 0) {
 		for (size_t i = 0; i < nwriters; i++)
 			store_close(ws[i]);
+		return rc;
 	}
-	return rc;
+	/* Evaluation jobs: threads and connections of their own (evaluation.h). */
+	return evaluation_runner_new(cfg->database_url, &s->evals);
 }
 
 /* The retention thread (issue 16.4), beside the refresher and like it never on a request's path. */
@@ -754,6 +757,8 @@ void server_shutdown(server *s)
 void server_free(server *s)
 {
 	server_shutdown(s);
+	evaluation_runner_free(s->evals);
+	s->evals = NULL;
 	writer_free(s->w);
 	store_close(s->reader);
 	values_free(s->vals);

@@ -35,9 +35,10 @@ typedef struct server {
 	values *vals;
 	struct model_set *models; /* the contextual policies' models (model.h) */
 	http_server *http;
-	ratelimit *rate;             /* NULL when --rate 0 */
-	contact_book *contacts;      /* each customer's recent contacts (contact.h) */
-	struct retention *retention; /* NULL when the log is kept for ever */
+	ratelimit *rate;                 /* NULL when --rate 0 */
+	contact_book *contacts;          /* each customer's recent contacts (contact.h) */
+	struct retention *retention;     /* NULL when the log is kept for ever */
+	struct evaluation_runner *evals; /* evaluation jobs (evaluation.h) */
 
 	pthread_rwlock_t lock;      /* guards the fields below */
 	agent_conf conf;            /* the champion (experiment.h) */

@@ -19,6 +19,16 @@ if [[ ! -f node_modules/@azure/cognitiveservices-personalizer/package.json ||
   SCARF_ANALYTICS=false npm ci --ignore-scripts --no-audit --no-fund >/dev/null || die "npm ci failed"
 fi
 
+# pz_eval_wait ID [KEY]: polls GET evaluations/ID until it is no longer pending (30 s).
+pz_eval_wait() {
+  local i
+  for ((i = 0; i < 300; i++)); do
+    pz GET "evaluations/$1" "" "${2:-}"
+    [[ $HTTP_STATUS == 200 && $(jq -r .status <<<"$HTTP_BODY") != pending ]] && return 0
+    sleep 0.1
+  done
+}
+
 run_backend() {
   local backend=$1 db key_a key_b url ev
   case $backend in
@@ -76,20 +86,23 @@ run_backend() {
   # Evaluations: offerd's estimators over the company's episodes.
   pz POST evaluations '{"name": "after the loop", "startTime": "2020-01-01T00:00:00Z", "endTime": "2099-01-01T00:00:00Z", "policies": [{"name": "greedy", "arguments": "--cb_explore_adf --epsilon 0"}]}'
   expect_status 201 "[$backend] an evaluation"
+  local eval_id
+  eval_id=$(jq -r .id <<<"$HTTP_BODY")
+  expect_jq '.status == "pending" or .status == "completed"' "[$backend] ... queued as a job (pending)"
+  pz_eval_wait "$eval_id"
   expect_jq '.status == "completed" and ([.policyResults[].policySource] == ["Online","Random","Custom"])
       and (.policyResults[0].summary[0].ipsEstimatorDenominator >= 500)
       and ((.policyResults[0].summary[0] | .ipsEstimatorNumerator / .ipsEstimatorDenominator)
            > (.policyResults[1].summary[0] | .ipsEstimatorNumerator / .ipsEstimatorDenominator))' \
     "[$backend] ... of the online, random and custom policies, the learned one ahead of random"
   note "    $(jq -r '[.policyResults[] | "\(.name): IPS \(.summary[0] | .ipsEstimatorNumerator / .ipsEstimatorDenominator * 1000 | round / 1000) over \(.summary[0].ipsEstimatorDenominator)"] | join("; ")' <<<"$HTTP_BODY")"
-  local eval_id
-  eval_id=$(jq -r .id <<<"$HTTP_BODY")
   pz GET "evaluations/$eval_id"
   expect_status 200 "[$backend] GET the evaluation"
   pz GET evaluations "" "$key_b"
   expect_jq 'length == 0' "[$backend] company B does not see A's evaluations"
   pz POST evaluations '{"name": "nothing yet", "startTime": "2020-01-01T00:00:00Z", "endTime": "2099-01-01T00:00:00Z", "policies": []}' "$key_b"
   expect_status 201 "[$backend] an evaluation of a company without episodes"
+  pz_eval_wait "$(jq -r .id <<<"$HTTP_BODY")" "$key_b"
   expect_jq '.status == "completed" and .policyResults[0].summary[0].ipsEstimatorDenominator == 0' \
     "[$backend] ... is completed over no episode (not a 5xx)"
   pz POST evaluations '{"name": "backwards", "startTime": "2030-01-01T00:00:00Z", "endTime": "2020-01-01T00:00:00Z", "policies": []}'

@@ -554,7 +554,7 @@ static void test_episodes_logged(void **state)
 	FX_OK(f, db_rewards_lookup(f->s, &in, &out, 1));
 	FX_OK(f, db_rewards_insert(f->s, &in, &out, 1));
 	FX_OK(f, f->s->ops->commit(f->s));
-	FX_OK(f, db_episodes_logged(f->s, "A", NULL, sc_collect, &r));
+	FX_OK(f, db_episodes_logged(f->s, "A", NULL, NULL, sc_collect, &r));
 	assert_int_equal(r.n, 2);
 	assert_int_equal(r.ncols, 14);
 	sc_assert_str(sc_cell(&r, 0, 13), "2022-01-01"); /* the request timestamp, for replay */
@@ -569,15 +569,60 @@ static void test_episodes_logged(void **state)
 	assert_int_equal(db_bool(sc_cell(&r, 1, 11)), 1);
 	sc_rows_free(&r);
 	/* Since a time after everything: nothing. */
-	FX_OK(f, db_episodes_logged(f->s, "A", "2999-01-01", sc_collect, &r));
+	FX_OK(f, db_episodes_logged(f->s, "A", "2999-01-01", NULL, sc_collect, &r));
 	assert_int_equal(r.n, 0);
 	sc_rows_free(&r);
+	/* Before a time before everything: nothing; a window around now: both. */
+	FX_OK(f, db_episodes_logged(f->s, "A", NULL, "2000-01-01", sc_collect, &r));
+	assert_int_equal(r.n, 0);
+	sc_rows_free(&r);
+	FX_OK(f, db_episodes_logged(f->s, "A", "2000-01-01", "2999-01-01", sc_collect, &r));
+	assert_int_equal(r.n, 2);
+	sc_rows_free(&r);
+}
+
+/* tb_evaluations: insert, progress, result, the stale-heartbeat rule, company scope, delete. */
+static void test_evaluation_jobs(void **state)
+{
+	fixture *f = *state;
+	sc_rows r = {0};
+	int64_t deleted = 0;
+
+	FX_OK(f, db_evaluation_insert(f->s, "j1", "A", "p1", "{\"policies\":[]}", "2026-01-01T00:00:00Z",
+	                              1000));
+	FX_OK(f, db_evaluation_insert(f->s, "j2", "A", "p2", "{}", "2026-01-02T00:00:00Z", 5000));
+	FX_OK(f, db_evaluation_progress(f->s, "j2", 0.5, 5001));
+	FX_OK(f, db_evaluations_get(f->s, "A", NULL, 10, sc_collect, &r));
+	assert_int_equal(r.n, 2);
+	assert_int_equal(r.ncols, 9);
+	sc_assert_str(sc_cell(&r, 0, 0), "j2"); /* newest first */
+	sc_rows_free(&r);
+	FX_OK(f, db_evaluations_get(f->s, "B", "j1", 10, sc_collect, &r));
+	assert_int_equal(r.n, 0); /* another company's job is not seen */
+	sc_rows_free(&r);
+	/* j1 was last heard of at 1000: stale at 2000; j2 (5001) is not. */
+	FX_OK(f, db_evaluations_expire(f->s, "A", 2000, "2026-01-03T00:00:00Z", "gone"));
+	FX_OK(f, db_evaluations_get(f->s, "A", "j1", 10, sc_collect, &r));
+	sc_assert_str(sc_cell(&r, 0, 1), "failed");
+	sc_assert_str(sc_cell(&r, 0, 5), "gone");
+	sc_rows_free(&r);
+	FX_OK(f, db_evaluation_update(f->s, "j2", "done", 1.0, "{\"results\":[]}", NULL,
+	                              "2026-01-03T00:00:00Z", 5002));
+	FX_OK(f, db_evaluations_get(f->s, "A", "j2", 10, sc_collect, &r));
+	sc_assert_str(sc_cell(&r, 0, 1), "done");
+	sc_assert_str(sc_cell(&r, 0, 4), "{\"results\":[]}");
+	sc_rows_free(&r);
+	FX_OK(f, db_evaluation_delete(f->s, "B", "j2", &deleted));
+	assert_int_equal(deleted, 0);
+	FX_OK(f, db_evaluation_delete(f->s, "A", "j2", &deleted));
+	assert_int_equal(deleted, 1);
 }
 
 int main(void)
 {
 #define DB_TESTS(setup)                                                                            \
 	cmocka_unit_test_setup_teardown(test_db_basics, setup, fx_teardown),                       \
+	    cmocka_unit_test_setup_teardown(test_evaluation_jobs, setup, fx_teardown),             \
 	    cmocka_unit_test_setup_teardown(test_rewards_lookup_insert, setup, fx_teardown),       \
 	    cmocka_unit_test_setup_teardown(test_idempotency_keys, setup, fx_teardown),            \
 	    cmocka_unit_test_setup_teardown(test_agents_by_version, setup, fx_teardown),           \

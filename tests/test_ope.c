@@ -359,7 +359,7 @@ static void test_simulated_truth(void **unused)
 		}
 		assert_int_equal(a.flush(a.arg), 0);
 		ope_log_init(&log);
-		assert_int_equal(ope_load(s, "log", NULL, OPE_MISSING_REJECT, NULL, &log, err,
+		assert_int_equal(ope_load(s, "log", NULL, NULL, OPE_MISSING_REJECT, NULL, &log, err,
 		                          sizeof(err)),
 		                 0);
 		assert_int_equal(log.n, LOGGED);
@@ -456,7 +456,8 @@ static void test_load(void **unused)
 	                            NULL, NULL),
 	                 0);
 	ope_log_init(&log);
-	assert_int_equal(ope_load(s, "A", NULL, OPE_MISSING_REJECT, NULL, &log, err, sizeof(err)), 0);
+	assert_int_equal(ope_load(s, "A", NULL, NULL, OPE_MISSING_REJECT, NULL, &log, err, sizeof(err)),
+	                 0);
 	assert_int_equal(log.read, 99);
 	assert_int_equal(log.no_propensity, 1);
 	assert_int_equal(log.no_reward, 10);
@@ -466,18 +467,20 @@ static void test_load(void **unused)
 	assert_string_equal(log.policies, "epsilon-greedy 98");
 	ope_log_free(&log);
 	ope_log_init(&log);
-	assert_int_equal(ope_load(s, "A", NULL, OPE_MISSING_SKIP, NULL, &log, err, sizeof(err)), 0);
+	assert_int_equal(ope_load(s, "A", NULL, NULL, OPE_MISSING_SKIP, NULL, &log, err, sizeof(err)),
+	                 0);
 	assert_int_equal(log.n, 88);
 	ope_log_free(&log);
 	/* --from: nothing was logged in 2999; everything since 2000. */
 	ope_log_init(&log);
-	assert_int_equal(ope_load(s, "A", "2999-01-01", OPE_MISSING_SKIP, NULL, &log, err, sizeof(err)),
+	assert_int_equal(ope_load(s, "A", "2999-01-01", NULL, OPE_MISSING_SKIP, NULL, &log, err,
+	                          sizeof(err)),
 	                 0);
 	assert_int_equal(log.read, 0);
 	ope_log_free(&log);
 	ope_log_init(&log);
-	assert_int_equal(ope_load(s, "A", "2000-01-01", OPE_MISSING_SKIP, "OFFER_1,OFFER_2,X", &log, err,
-	                          sizeof(err)),
+	assert_int_equal(ope_load(s, "A", "2000-01-01", NULL, OPE_MISSING_SKIP, "OFFER_1,OFFER_2,X",
+	                          &log, err, sizeof(err)),
 	                 0);
 	assert_int_equal(log.read, 99);
 	/* The given choice set first, then the offers logged. */
