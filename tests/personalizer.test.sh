@@ -282,6 +282,80 @@ run_backend() {
   expect_status 400 "[$backend] a bad configuration is refused..."
   pz GET configurations/service
   expect_jq '.rewardWaitTime == "00:07:00"' "[$backend] ... and not stored"
+
+  # Event state lives in the database too (tb_pz_events, tb_pz_apprentice):
+  # two processes on one database see each other's deferred events, held
+  # rewards and activations, and a restart keeps them.
+  pz PUT configurations/service "$(jq -c '.learningMode = "Online" | del(.offerdApprentice)' <<<"$cfg")"
+  expect_status 200 "[$backend] Online again, for the two-process events"
+  offerd_start "$backend-2" "$db" --refresh 0.2
+  local u1=${OFFERD_URL[$backend]} u2=${OFFERD_URL[$backend-2]} e1="two-$RANDOM$RANDOM" e2="restart-$RANDOM$RANDOM"
+  url=$u2; pz GET configurations/service; url=$u1
+  pz POST rank "{\"actions\": $acts, \"eventId\": \"$e1\", \"deferActivation\": true}"
+  expect_status 201 "[$backend] process 1 ranks a deferred event"
+  url=$u2
+  pz POST "events/$e1/reward" '{"value": 1}'
+  expect_status 204 "[$backend] process 2 takes its reward"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$e1'") == 0 &&
+     $(sql "$db" "SELECT held_mask FROM tb_pz_events WHERE company = 'A' AND event_id = '$e1'") == 1 ]] &&
+    ok "[$backend] ... and holds it in tb_pz_events, not in tb_rewards" ||
+    fail "[$backend] process 2 did not hold process 1's deferred reward: $(sql "$db" "SELECT * FROM tb_pz_events WHERE event_id = '$e1'")"
+  url=$u1
+  pz POST "events/$e1/activate"
+  expect_status 204 "[$backend] process 1 activates it"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$e1' AND accepted_offer") == 1 ]] &&
+    ok "[$backend] ... and stores the reward process 2 held" || fail "[$backend] the reward held by process 2 was lost"
+  url=$u2
+  pz POST "events/$e1/activate"
+  expect_status 204 "[$backend] process 2 sees the event activated (a second activation is harmless)"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$e1'") == 1 ]] &&
+    ok "[$backend] ... and stores nothing twice" || fail "[$backend] a second activation stored the reward again"
+  url=$u1
+  pz POST rank "{\"actions\": $acts, \"eventId\": \"$e2\", \"deferActivation\": true}"
+  pz POST "events/$e2/reward" '{"value": 1}'
+  expect_status 204 "[$backend] process 1 holds a reward for another deferred event"
+  local mev="multi-two-$RANDOM$RANDOM"
+  pz POST multislot/rank "{\"actions\": $macts, \"slots\": $slots, \"eventId\": \"$mev\", \"deferActivation\": true}"
+  expect_status 201 "[$backend] process 1 ranks a deferred multi-slot event"
+  offerd_stop "$backend"
+  offerd_start "$backend" "$db" --refresh 0.2
+  u1=${OFFERD_URL[$backend]}
+  url=$u1
+  pz POST "events/$e2/activate"
+  expect_status 204 "[$backend] the restarted process 1 activates the event it ranked before"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$e2' AND accepted_offer") == 1 ]] &&
+    ok "[$backend] ... and the reward held across the restart is stored" || fail "[$backend] the held reward did not survive the restart"
+  url=$u2
+  pz POST "multislot/events/$mev/reward" '{"reward": [{"slotId": "foot", "value": 1}]}'
+  expect_status 204 "[$backend] process 2 knows the multi-slot event's slots (ranked by process 1 before its restart)"
+  url=$u1
+  pz POST "multislot/events/$mev/activate"
+  expect_status 204 "[$backend] process 1 activates it"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$mev#2'") == 1 &&
+     $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id LIKE 'pz:$mev#%'") == 1 ]] &&
+    ok "[$backend] ... and the slot reward process 2 held is stored for slot foot" ||
+    fail "[$backend] multi-slot rewards after two processes: $(sql "$db" "SELECT customer_id FROM tb_rewards WHERE customer_id LIKE 'pz:$mev#%'")"
+  pz POST "events/never-ranked-$RANDOM/activate"
+  expect_status 404 "[$backend] activating an event no process ranked"
+  # The Apprentice report adds up across processes and restarts.
+  pz GET configurations/service
+  local before
+  before=$(jq '.offerdApprentice.events' <<<"$HTTP_BODY")
+  pz PUT configurations/service "$(jq -c '.learningMode = "Apprentice" | del(.offerdApprentice)' <<<"$cfg")"
+  expect_status 200 "[$backend] Apprentice mode on process 1"
+  local ae="apprentice-$RANDOM$RANDOM"
+  pz POST rank "{\"actions\": $acts, \"eventId\": \"$ae\"}"
+  url=$u2; pz GET configurations/service
+  pz POST rank "{\"actions\": $acts}"
+  pz POST rank "{\"actions\": $acts}"
+  pz POST "events/$ae/reward" '{"value": 0.5}'
+  expect_status 204 "[$backend] process 2 rewards process 1's Apprentice event"
+  pz GET configurations/service
+  expect_jq ".offerdApprentice.events == $before + 3 and .offerdApprentice.rewards >= 1 and .offerdApprentice.baselineRewardSum >= 0.5" \
+    "[$backend] the Apprentice report counts the events and the reward of both processes"
+  pz PUT configurations/service "$(jq -c '.learningMode = "Online" | del(.offerdApprentice)' <<<"$cfg")"
+  offerd_stop "$backend-2"
+  url=$u1
   offerd_stop "$backend"
 }
 
