@@ -1707,6 +1707,319 @@ static void eval_complete(pz_ctx *c, const char *body, size_t len)
 	}
 }
 
+/* --- model: export, import, reset ------------------------------------------ */
+
+/*
+ * GET model exports the learned state of the company's current agent
+ * version (the tabular values of TB_POLICY and the contextual rows of
+ * TB_MODEL, personalizer.h's document); PUT model replaces it with an
+ * exported one and DELETE model clears it, in one transaction on the
+ * Personalizer connection. The new values are written as offerd's learning
+ * writes them, with new revisions, so every offerd process on the database
+ * installs them at its next refresh (--refresh).
+ */
+
+/* A TB_POLICY row of the company, appended to the JSON array arg. */
+static int model_value_row(void *arg, int ncols, const char *const *vals)
+{
+	pz_value_row r;
+	double *num[8] = {&r.n,           &r.reward_sum,   &r.successes,   &r.failures,
+	                  &r.prior_value, &r.prior_weight, &r.prior_alpha, &r.prior_beta};
+
+	if (ncols < 10 || vals[0] == NULL || vals[1] == NULL)
+		return ERR_IO;
+	r.state_key = vals[0];
+	r.offer = vals[1];
+	for (int k = 0; k < 8; k++) {
+		if (vals[2 + k] == NULL || util_strtod(vals[2 + k], -1e300, 1e300, num[k]) != 0)
+			return ERR_IO;
+	}
+	json_array_append_new(arg, pz_value_row_json(&r));
+	return 0;
+}
+
+/* A TB_MODEL row of the version, appended to the JSON array arg. */
+static int model_ctx_row(void *arg, const db_model_row *row)
+{
+	pz_model_row r = {row->offer, row->n, row->tick, row->stats};
+
+	json_array_append_new(arg, pz_model_row_json(&r));
+	return 0;
+}
+
+static int model_read(store *st, const char *company, const char *version, json_t *cur_values,
+                      json_t *ctx)
+{
+	int rc = db_pz_values_each(st, company, model_value_row, cur_values);
+
+	return rc != 0 ? rc : db_pz_model_each(st, company, version, model_ctx_row, ctx);
+}
+
+/* The index of (state_key, offer) in the sorted target rows, or -1. */
+static long model_find_value(const pz_model *m, const char *state_key, const char *offer)
+{
+	pz_value_row key;
+	const pz_value_row *hit;
+
+	memset(&key, 0, sizeof(key));
+	key.state_key = state_key;
+	key.offer = offer;
+	for (size_t lo = 0, hi = m->n_values; lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c;
+
+		hit = &m->values[mid];
+		c = strcmp(state_key, hit->state_key);
+		c = c != 0 ? c : strcmp(offer, hit->offer);
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+/* A target value row as the deltas (from cur, NULL: nothing yet) and priors to write. */
+static void model_value_delta(const char *company, const pz_value_row *t, const pz_value_row *cur,
+                              db_policy_row *delta, db_policy_row *prior)
+{
+	static const pz_value_row none = {NULL, NULL, 0, 0, 0, 0, 0, 0, 1, 1};
+	const pz_value_row *c = cur != NULL ? cur : &none;
+
+	memset(delta, 0, sizeof(*delta));
+	delta->company = company;
+	delta->state_key = t->state_key;
+	delta->offer = t->offer;
+	delta->n = t->n - c->n;
+	delta->reward_sum = t->reward_sum - c->reward_sum;
+	delta->alpha = t->successes - c->successes;
+	delta->beta = t->failures - c->failures;
+	*prior = *delta;
+	prior->prior_value = t->prior_value;
+	prior->prior_weight = t->prior_weight;
+	prior->alpha = t->prior_alpha;
+	prior->beta = t->prior_beta;
+}
+
+/* A current value row from its JSON export. */
+static void model_value_from(json_t *o, pz_value_row *r)
+{
+	r->state_key = json_string_value(json_object_get(o, "stateKey"));
+	r->offer = json_string_value(json_object_get(o, "offer"));
+	r->n = json_number_value(json_object_get(o, "n"));
+	r->reward_sum = json_number_value(json_object_get(o, "rewardSum"));
+	r->successes = json_number_value(json_object_get(o, "successes"));
+	r->failures = json_number_value(json_object_get(o, "failures"));
+}
+
+/*
+ * TB_POLICY: every current row becomes the target's (or zero, not in the
+ * target). The counts are added inside the caller's transaction; the priors
+ * are set after it, in db_policy_set_priors' own (*priors, *n_priors, for
+ * the caller to write and free).
+ */
+static int model_write_values(store *st, const char *company, const pz_model *m, json_t *cur,
+                              db_policy_row **priors, size_t *n_priors)
+{
+	size_t n = json_array_size(cur) + m->n_values;
+	db_policy_row *delta = xcalloc(n + 1, sizeof(*delta));
+	db_policy_row *prior = xcalloc(n + 1, sizeof(*prior));
+	unsigned char *seen = xcalloc(m->n_values + 1, 1);
+	static const pz_value_row zero = {NULL, NULL, 0, 0, 0, 0, 0, 0, 1, 1};
+	size_t k = 0;
+	json_t *o;
+	size_t i;
+	int rc = 0;
+
+	json_array_foreach(cur, i, o) {
+		pz_value_row c;
+		pz_value_row t = zero;
+		long at;
+
+		model_value_from(o, &c);
+		at = model_find_value(m, c.state_key, c.offer);
+		if (at >= 0) {
+			t = m->values[at];
+			seen[at] = 1;
+		}
+		t.state_key = c.state_key;
+		t.offer = c.offer;
+		model_value_delta(company, &t, &c, &delta[k], &prior[k]);
+		k++;
+	}
+	for (i = 0; i < m->n_values; i++) {
+		if (!seen[i]) {
+			model_value_delta(company, &m->values[i], NULL, &delta[k], &prior[k]);
+			k++;
+		}
+	}
+	if (k > 0)
+		rc = db_policy_add(st, delta, k, NULL, NULL);
+	free(delta);
+	free(seen);
+	*priors = prior;
+	*n_priors = k;
+	return rc;
+}
+
+/* stats with every number 0 (a row's shape, cleared), as JSON text the caller frees. */
+static char *model_zero_stats(const char *stats)
+{
+	json_t *j = json_loads(stats, 0, NULL);
+	const char *key;
+	json_t *v;
+	char *text;
+
+	json_object_foreach(j, key, v) {
+		for (size_t i = 0; json_is_array(v) && i < json_array_size(v); i++)
+			json_array_set_new(v, i, json_real(0.0));
+	}
+	text = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
+	return text != NULL ? text : xstrdup("{}");
+}
+
+static int model_lock_row(void *arg, const db_model_row *row)
+{
+	(void)arg;
+	(void)row;
+	return 0;
+}
+
+static int model_put_row(store *st, const char *company, const char *version, const char *offer,
+                         double n, int64_t tick, const char *stats)
+{
+	db_model_row row = {company, version, offer, n, tick, stats, 0};
+	int64_t rev;
+	int rc = db_model_lock(st, company, version, offer, model_lock_row, NULL);
+
+	return rc != 0 ? rc : db_model_put(st, &row, &rev);
+}
+
+/*
+ * TB_MODEL of the version: the target's rows at the version's clock tick
+ * (so nothing decays them), every other offer's row cleared. The clock row
+ * stays: it counts the episodes this database's processes learned.
+ */
+static int model_write_rows(store *st, const char *company, const char *version, const pz_model *m,
+                            json_t *cur)
+{
+	int64_t tick = 0;
+	json_t *o;
+	size_t i;
+	int rc = 0;
+
+	json_array_foreach(cur, i, o) {
+		if (strcmp(json_string_value(json_object_get(o, "offer")), "") == 0)
+			tick = json_integer_value(json_object_get(o, "tick"));
+	}
+	json_array_foreach(cur, i, o) {
+		const char *offer = json_string_value(json_object_get(o, "offer"));
+		int kept = 0;
+		char *zero;
+
+		for (size_t k = 0; k < m->n_rows && !kept; k++)
+			kept = strcmp(m->rows[k].offer, offer) == 0;
+		if (rc != 0 || kept || offer[0] == '\0')
+			continue;
+		zero = json_dumps(json_object_get(o, "stats"), JSON_COMPACT);
+		{
+			char *cleared = model_zero_stats(zero != NULL ? zero : "{}");
+
+			rc = model_put_row(st, company, version, offer, 0, tick, cleared);
+			free(cleared);
+		}
+		free(zero);
+	}
+	for (i = 0; rc == 0 && i < m->n_rows; i++)
+		rc = model_put_row(st, company, version, m->rows[i].offer, m->rows[i].n, tick,
+		                   m->rows[i].stats);
+	return rc;
+}
+
+/*
+ * Replaces the learned state with m (empty: a reset): the counts and the
+ * contextual rows in one transaction, then the priors in a second one.
+ */
+static int model_replace(store *st, const char *company, const char *version, const pz_model *m)
+{
+	json_t *cur_values = json_array();
+	json_t *ctx = json_array();
+	db_policy_row *priors = NULL;
+	size_t n_priors = 0;
+	int rc = st->ops->begin(st);
+
+	if (rc == 0)
+		rc = model_read(st, company, version, cur_values, ctx);
+	if (rc == 0)
+		rc = model_write_values(st, company, m, cur_values, &priors, &n_priors);
+	if (rc == 0)
+		rc = model_write_rows(st, company, version, m, ctx);
+	if (rc == 0)
+		rc = st->ops->commit(st);
+	else
+		(void)st->ops->rollback(st);
+	if (rc == 0 && n_priors > 0)
+		rc = db_policy_set_priors(st, priors, n_priors);
+	if (rc != 0)
+		log_msg(LOG_WARN, "personalizer: the model of %s could not be replaced: %s", company,
+		        st->ops->errmsg(st));
+	free(priors);
+	json_decref(cur_values);
+	json_decref(ctx);
+	return rc;
+}
+
+static void model_complete(pz_ctx *c, const char *body, size_t len)
+{
+	http_req *r = c->call.r;
+	agent_conf conf;
+	pz_model m;
+	pz_error e;
+	json_t *cur_values = NULL;
+	json_t *ctx = NULL;
+	store *st;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	if (c->op == PZ_OP_MODEL_PUT && pz_model_parse(body, len, &m, &e) != 0) {
+		reply_pz_error(r, &e);
+		return;
+	}
+	server_conf(c->call.s, &conf);
+	st = pz_db_acquire(c->call.s);
+	if (st != NULL && c->op == PZ_OP_MODEL_GET) {
+		cur_values = json_array();
+		ctx = json_array();
+		rc = model_read(st, c->call.company, conf.version, cur_values, ctx);
+	} else {
+		rc = st != NULL ? model_replace(st, c->call.company, conf.version, &m) : 0;
+	}
+	rc = pz_db_release(st, rc);
+	pz_model_free(&m);
+	if (rc != 0) {
+		json_decref(cur_values);
+		json_decref(ctx);
+		api_pz_error(r, ERR_UNAVAIL, "the model could not be %s; retry later",
+		             c->op == PZ_OP_MODEL_GET ? "read" : "written");
+		return;
+	}
+	if (c->op != PZ_OP_MODEL_GET) {
+		log_msg(LOG_INFO, "personalizer: the model of %s (agent %s) was %s", c->call.company,
+		        conf.version, c->op == PZ_OP_MODEL_PUT ? "imported" : "reset");
+		reply_no_content(r);
+		return;
+	}
+	{
+		char *text = pz_model_json(c->call.company, conf.version, agent_policy_name(conf.policy),
+		                           cur_values, ctx);
+
+		http_reply(r, 200, "application/octet-stream", text, strlen(text));
+	}
+}
+
 /* --- logs ------------------------------------------------------------------- */
 
 /*
@@ -1778,8 +2091,8 @@ static void pz_complete(api_call *call, const char *body, size_t len)
 	case PZ_OP_EVAL_DELETE: eval_complete(c, body, len); return;
 	case PZ_OP_MODEL_GET:
 	case PZ_OP_MODEL_PUT:
-	case PZ_OP_MODEL_DELETE:
-	case PZ_OP_MODEL_PROPERTIES: reply_not_implemented(call->r, "The model API"); return;
+	case PZ_OP_MODEL_DELETE: model_complete(c, body, len); return;
+	case PZ_OP_MODEL_PROPERTIES: reply_not_implemented(call->r, "GET model/properties"); return;
 	case PZ_OP_LOGS_DELETE:
 	case PZ_OP_LOGS_PROPERTIES: logs_complete(c); return;
 	default: api_pz_error(call->r, ERR_NOTFOUND, "Requested resource does not exist."); return;

@@ -1579,3 +1579,27 @@ int db_pz_apprentice_get(store *s, const char *company, db_pz_apprentice *out)
 	                  " FROM tb_pz_apprentice WHERE company = $1",
 	                  1, params, pz_apprentice_row, out);
 }
+
+/* --- personalizer model export, import ------------------------------------ */
+
+int db_pz_values_each(store *s, const char *company, store_row_fn fn, void *arg)
+{
+	const char *params[1] = {company};
+
+	return store_exec(s,
+	                  "SELECT state_key, offer, n, reward_sum, successes, failures, prior_value,"
+	                  " prior_weight, prior_alpha, prior_beta FROM tb_policy WHERE company = $1"
+	                  " ORDER BY state_key, offer",
+	                  1, params, fn, arg);
+}
+
+int db_pz_model_each(store *s, const char *company, const char *version, db_model_fn fn, void *arg)
+{
+	const char *p[2] = {company, version};
+	model_cb cb = {fn, arg};
+
+	return store_exec(s,
+	                  "SELECT company, version, offer, n, tick, stats, rev FROM tb_model"
+	                  " WHERE company = $1 AND version = $2 ORDER BY offer",
+	                  2, p, model_row, &cb);
+}

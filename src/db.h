@@ -330,6 +330,15 @@ int db_pz_event_activate(store *s, const char *company, const char *event_id, db
 /* Whether company has an episode of customer_id (1, 0, or < 0 an error). */
 int db_pz_episode_exists(store *s, const char *company, const char *customer_id);
 
+/*
+ * The learned state a Personalizer model export holds: fn gets company's
+ * TB_POLICY rows as state_key, offer, n, reward_sum, successes, failures,
+ * prior_value, prior_weight, prior_alpha, prior_beta; db_pz_model_each the
+ * TB_MODEL rows of (company, version), the clock row (offer "") first.
+ */
+int db_pz_values_each(store *s, const char *company, store_row_fn fn, void *arg);
+int db_pz_model_each(store *s, const char *company, const char *version, db_model_fn fn, void *arg);
+
 /* Apprentice mode's report per company (tb_pz_apprentice), added to atomically. */
 typedef struct db_pz_apprentice {
 	int64_t events, agreed, rewards, rewards_agreed;

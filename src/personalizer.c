@@ -18,10 +18,12 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "log.h"
 #include "util.h"
@@ -1618,6 +1620,261 @@ char *pz_model_properties_json(int64_t created, int64_t modified)
 	pz_time_format(created, c);
 	pz_time_format(modified, m);
 	return dump(json_pack("{s:s,s:s}", "creationTime", c, "lastModifiedTime", m));
+}
+
+/* --- model: export, import --------------------------------------------------- */
+
+json_t *pz_value_row_json(const pz_value_row *r)
+{
+	return json_pack("{s:o, s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "stateKey",
+	                 jstr(r->state_key), "offer", jstr(r->offer), "n", r->n, "rewardSum",
+	                 r->reward_sum, "successes", r->successes, "failures", r->failures, "priorValue",
+	                 r->prior_value, "priorWeight", r->prior_weight, "priorAlpha", r->prior_alpha,
+	                 "priorBeta", r->prior_beta);
+}
+
+json_t *pz_model_row_json(const pz_model_row *r)
+{
+	json_t *stats = json_loads(r->stats, 0, NULL);
+
+	return json_pack("{s:o, s:f, s:I, s:o}", "offer", jstr(r->offer), "n", r->n, "tick",
+	                 (json_int_t)r->tick, "stats", stats != NULL ? stats : json_object());
+}
+
+char *pz_model_json(const char *company, const char *version, const char *policy, json_t *values,
+                    json_t *contextual)
+{
+	char now[32];
+
+	pz_time_format((int64_t)time(NULL), now);
+	return dump(json_pack("{s:s, s:i, s:o, s:o, s:o, s:s, s:o, s:o}", "format", PZ_MODEL_FORMAT,
+	                      "formatVersion", 1, "company", jstr(company), "agentVersion",
+	                      jstr(version), "policy", jstr(policy), "exportedAt", now, "values", values,
+	                      "contextual", contextual));
+}
+
+void pz_model_free(pz_model *m)
+{
+	for (size_t i = 0; m->rows != NULL && i < m->n_rows; i++)
+		free((char *)(uintptr_t)m->rows[i].stats);
+	free(m->values);
+	free(m->rows);
+	json_decref(m->root);
+	memset(m, 0, sizeof(*m));
+}
+
+/* A required string of 0 (allow_empty) or 1..PZ_ID_MAX characters. */
+static int model_text(json_t *o, const char *key, const char *base, size_t i, int allow_empty,
+                      const char **out, pz_error *e)
+{
+	char target[64];
+	json_t *v = json_object_get(o, key);
+	size_t len;
+
+	path_idx(target, sizeof(target), base, i, key);
+	if (allow_empty && json_is_string(v) && json_string_length(v) == 0) {
+		*out = "";
+		return 0;
+	}
+	return get_id(v, target, target, PZ_INVALID_MODEL, out, &len, e);
+}
+
+static int model_number(json_t *o, const char *key, const char *base, size_t i, double min, double *out,
+                        pz_error *e)
+{
+	char target[64];
+
+	path_idx(target, sizeof(target), base, i, key);
+	return get_number(json_object_get(o, key), target, min, 1e300, PZ_INVALID_MODEL, out, e);
+}
+
+static int value_cmp(const void *a, const void *b)
+{
+	const pz_value_row *x = a;
+	const pz_value_row *y = b;
+	int c = strcmp(x->state_key, y->state_key);
+
+	return c != 0 ? c : strcmp(x->offer, y->offer);
+}
+
+static int model_row_cmp(const void *a, const void *b)
+{
+	return strcmp(((const pz_model_row *)a)->offer, ((const pz_model_row *)b)->offer);
+}
+
+/* A numeric array of exactly n finite numbers. */
+static int model_array(json_t *v, const char *target, size_t n, pz_error *e)
+{
+	json_t *x;
+	size_t k;
+
+	if (!json_is_array(v) || json_array_size(v) != n)
+		return pz_fail(e, PZ_INVALID_MODEL, target, "%s must be an array of %zu numbers.",
+		               target, n);
+	json_array_foreach(v, k, x) {
+		if (!json_is_number(x) || !isfinite(json_number_value(x)))
+			return pz_fail(e, PZ_INVALID_MODEL, target, "%s[%zu] must be a finite number.",
+			               target, k);
+	}
+	return 0;
+}
+
+/* A contextual row's stats: {"b": [d numbers], "S": [d(d+1)/2 numbers]}, as JSON text in *out. */
+static int model_stats(json_t *o, size_t i, char **out, pz_error *e)
+{
+	char target[64];
+	json_t *st = json_object_get(o, "stats");
+	json_t *b = json_object_get(st, "b");
+	size_t d;
+	int rc;
+
+	path_idx(target, sizeof(target), "contextual", i, "stats");
+	if (!json_is_object(st) || json_object_size(st) != 2 || !json_is_array(b))
+		return pz_fail(e, PZ_INVALID_MODEL, target,
+		               "%s must be an object {\"b\": [d numbers], \"S\": [d(d+1)/2 numbers]}.",
+		               target);
+	d = json_array_size(b);
+	if (d == 0 || d > PZ_MODEL_DIM_MAX)
+		return pz_fail(e, PZ_INVALID_MODEL, target, "%s.b has %zu numbers; 1 to %d are allowed.",
+		               target, d, PZ_MODEL_DIM_MAX);
+	path_idx(target, sizeof(target), "contextual", i, "stats.b");
+	rc = model_array(b, target, d, e);
+	path_idx(target, sizeof(target), "contextual", i, "stats.S");
+	if (rc == 0)
+		rc = model_array(json_object_get(st, "S"), target, d * (d + 1) / 2, e);
+	if (rc == 0)
+		*out = json_dumps(st, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+	return rc;
+}
+
+static int model_values(json_t *list, pz_model *m, pz_error *e)
+{
+	json_t *o;
+	size_t i;
+	int rc = 0;
+
+	m->values = xcalloc(json_array_size(list) + 1, sizeof(*m->values));
+	json_array_foreach(list, i, o) {
+		pz_value_row *r = &m->values[i];
+		char target[64];
+
+		path_idx(target, sizeof(target), "values", i, NULL);
+		if (!json_is_object(o))
+			return pz_fail(e, PZ_INVALID_MODEL, target, "%s must be an object.", target);
+		rc = model_text(o, "stateKey", "values", i, 0, &r->state_key, e);
+		if (rc == 0)
+			rc = model_text(o, "offer", "values", i, 0, &r->offer, e);
+		if (rc == 0)
+			rc = model_number(o, "n", "values", i, 0, &r->n, e);
+		if (rc == 0)
+			rc = model_number(o, "rewardSum", "values", i, -1e300, &r->reward_sum, e);
+		if (rc == 0)
+			rc = model_number(o, "successes", "values", i, 0, &r->successes, e);
+		if (rc == 0)
+			rc = model_number(o, "failures", "values", i, 0, &r->failures, e);
+		if (rc == 0)
+			rc = model_number(o, "priorValue", "values", i, -1e300, &r->prior_value, e);
+		if (rc == 0)
+			rc = model_number(o, "priorWeight", "values", i, 0, &r->prior_weight, e);
+		if (rc == 0)
+			rc = model_number(o, "priorAlpha", "values", i, 1e-12, &r->prior_alpha, e);
+		if (rc == 0)
+			rc = model_number(o, "priorBeta", "values", i, 1e-12, &r->prior_beta, e);
+		if (rc != 0)
+			return rc;
+		m->n_values++;
+	}
+	qsort(m->values, m->n_values, sizeof(*m->values), value_cmp);
+	for (i = 1; i < m->n_values; i++) {
+		if (value_cmp(&m->values[i - 1], &m->values[i]) == 0)
+			return pz_fail(e, PZ_INVALID_MODEL, "values",
+			               "values has two rows of stateKey %.100s and offer %.100s.",
+			               m->values[i].state_key, m->values[i].offer);
+	}
+	return 0;
+}
+
+static int model_rows(json_t *list, pz_model *m, pz_error *e)
+{
+	json_t *o;
+	size_t i;
+	int rc = 0;
+
+	m->rows = xcalloc(json_array_size(list) + 1, sizeof(*m->rows));
+	json_array_foreach(list, i, o) {
+		pz_model_row *r = &m->rows[m->n_rows];
+		char target[64];
+		char *stats = NULL;
+		double tick;
+
+		path_idx(target, sizeof(target), "contextual", i, NULL);
+		if (!json_is_object(o))
+			return pz_fail(e, PZ_INVALID_MODEL, target, "%s must be an object.", target);
+		rc = model_text(o, "offer", "contextual", i, 1, &r->offer, e);
+		if (rc == 0)
+			rc = model_number(o, "n", "contextual", i, 0, &r->n, e);
+		if (rc == 0)
+			rc = model_number(o, "tick", "contextual", i, 0, &tick, e);
+		if (rc != 0)
+			return rc;
+		r->tick = tick < 9e15 ? (int64_t)tick : 0;
+		if (r->offer[0] == '\0')
+			continue; /* the clock row: the version's clock stays the importer's */
+		rc = model_stats(o, i, &stats, e);
+		if (rc != 0)
+			return rc;
+		r->stats = stats;
+		m->n_rows++;
+	}
+	qsort(m->rows, m->n_rows, sizeof(*m->rows), model_row_cmp);
+	for (i = 1; i < m->n_rows; i++) {
+		if (model_row_cmp(&m->rows[i - 1], &m->rows[i]) == 0)
+			return pz_fail(e, PZ_INVALID_MODEL, "contextual",
+			               "contextual has two rows of offer %.100s.", m->rows[i].offer);
+	}
+	return 0;
+}
+
+int pz_model_parse(const char *body, size_t len, pz_model *out, pz_error *e)
+{
+	json_t *root;
+	json_t *fmt;
+	json_t *ver;
+	json_t *values;
+	json_t *ctx;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	root = parse_body(body, len, e);
+	if (root == NULL) {
+		if (e->status == 400)
+			e->inner = "InvalidModelImportFormat";
+		return ERR_INVAL;
+	}
+	out->root = root;
+	fmt = json_object_get(root, "format");
+	ver = json_object_get(root, "formatVersion");
+	values = json_object_get(root, "values");
+	ctx = json_object_get(root, "contextual");
+	if (!json_is_string(fmt) || strcmp(json_string_value(fmt), PZ_MODEL_FORMAT) != 0)
+		rc = pz_fail(e, PZ_INVALID_MODEL, "format",
+		             "format must be \"" PZ_MODEL_FORMAT
+		             "\" (a model exported by offerd's GET /model).");
+	else if (!json_is_integer(ver) || json_integer_value(ver) != 1)
+		rc = pz_fail(e, PZ_INVALID_MODEL, "formatVersion", "formatVersion must be 1.");
+	else if (!json_is_array(values) || !json_is_array(ctx))
+		rc = pz_fail(e, PZ_INVALID_MODEL, json_is_array(values) ? "contextual" : "values",
+		             "values and contextual must be arrays (either may be empty).");
+	else if (json_array_size(values) > PZ_MODEL_ROWS_MAX || json_array_size(ctx) > PZ_MODEL_ROWS_MAX)
+		rc = pz_fail(e, PZ_INVALID_MODEL, "values",
+		             "values and contextual hold at most %d rows each.", PZ_MODEL_ROWS_MAX);
+	else
+		rc = model_values(values, out, e);
+	if (rc == 0)
+		rc = model_rows(ctx, out, e);
+	if (rc != 0)
+		pz_model_free(out);
+	return rc;
 }
 
 /* --- paths --------------------------------------------------------------------------- */

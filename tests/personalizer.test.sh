@@ -205,9 +205,45 @@ run_backend() {
   [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$ev#1'") == 1 ]] &&
     ok "[$backend] ... stores the held reward of its slot" || fail "[$backend] the held multi-slot reward was not stored"
 
-  # Personalizer's error body on paths offerd does not serve.
+  # Model: export, reset, import of the learned state of A's agent version.
   pz GET model
-  expect_status 501 "[$backend] the model API is not served"
+  expect_status 200 "[$backend] GET model exports the learned state"
+  expect_jq '.format == "offerd-personalizer-model" and .formatVersion == 1 and .company == "A"
+      and ([.values[] | select(.n > 0)] | length > 0)' "[$backend] ... with the values the loop learned"
+  local exported=$HTTP_BODY
+  local learned
+  learned=$(jq -c '[.values[] | {stateKey, offer, n, rewardSum, successes, failures}]' <<<"$exported")
+  pz GET model "" "$key_b"
+  expect_jq '(.values | length) == 0 and .company == "B"' "[$backend] company B's export holds none of A's values"
+  pz DELETE model
+  expect_status 204 "[$backend] DELETE model resets it"
+  pz GET model
+  expect_jq '(.values | length > 0) and all(.values[]; .n == 0 and .successes == 0 and .rewardSum == 0)' \
+    "[$backend] ... every value is back to nothing learned"
+  pz PUT model "$exported"
+  expect_status 204 "[$backend] PUT model imports the export"
+  pz GET model
+  [[ $(jq -c '[.values[] | {stateKey, offer, n, rewardSum, successes, failures}]' <<<"$HTTP_BODY") == "$learned" ]] &&
+    ok "[$backend] ... and the values are the exported ones again" ||
+    fail "[$backend] the imported values differ from the export"
+  pz PUT model '{"format": "something else", "formatVersion": 1, "values": [], "contextual": []}'
+  expect_status 400 "[$backend] an import of another format"
+  expect_jq '.error.innerError.code == "InvalidModelImportFormat" and .error.target == "format"' "[$backend] ... InvalidModelImportFormat naming format"
+  pz PUT model "$(jq -c '.values[0].n = -1' <<<"$exported")"
+  expect_status 400 "[$backend] an import with a negative count"
+  expect_jq '.error.target == "values[0].n"' "[$backend] ... names the field"
+  pz PUT model '{"format": "offerd-personalizer-model", "formatVersion": 1, "values": [], "contextual": [{"offer": "x", "n": 1, "tick": 0, "stats": {"b": [1, 2], "S": [1]}}]}'
+  expect_status 400 "[$backend] an import whose contextual statistics have the wrong shape"
+  expect_jq '.error.target == "contextual[0].stats.S"' "[$backend] ... names the field"
+  pz PUT model 'not json'
+  expect_status 400 "[$backend] an import that is not JSON"
+  pz GET model
+  [[ $(jq -c '[.values[] | {stateKey, offer, n, rewardSum, successes, failures}]' <<<"$HTTP_BODY") == "$learned" ]] &&
+    ok "[$backend] ... and a refused import changes nothing" || fail "[$backend] a refused import changed the values"
+
+  # Personalizer's error body on paths offerd does not serve.
+  pz GET model/properties
+  expect_status 501 "[$backend] model/properties is not served"
   expect_jq '.error.code == "NotImplemented" and (.error.message | length > 0)' "[$backend] ... said in Personalizer's shape"
   pz GET no-such-path
   expect_status 404 "[$backend] an unknown Personalizer path"
