@@ -664,6 +664,64 @@ static void test_activate(void **state)
 	expect_error(&e, rc, 400, "InvalidEventIdToActivate", "", "takes no body");
 }
 
+/* --- model import ----------------------------------------------------------------- */
+
+#define MODEL_HEAD "{\"format\": \"offerd-personalizer-model\", \"formatVersion\": 1, "
+#define VALUE_ROW(s, o, n)                                                                              \
+	"{\"stateKey\": \"" s "\", \"offer\": \"" o "\", \"n\": " n ", \"rewardSum\": 3, "              \
+	"\"successes\": 1, \"failures\": 1, \"priorValue\": 0, \"priorWeight\": 0, \"priorAlpha\": 1, " \
+	"\"priorBeta\": 1}"
+
+static int model_parse(const char *body, pz_model *m, pz_error *e)
+{
+	return pz_model_parse(body, strlen(body), m, e);
+}
+
+static void test_model_parse(void **state)
+{
+	pz_model m;
+	pz_error e;
+	int rc;
+
+	(void)state;
+	rc = model_parse(MODEL_HEAD "\"values\": [" VALUE_ROW("s2", "b", "2") ", " VALUE_ROW(
+	                     "s1", "a",
+	                     "1") "], \"contextual\": [{\"offer\": \"\", \"n\": 5, \"tick\": 9, "
+	                          "\"stats\": {}}, {\"offer\": \"x\", \"n\": 2, \"tick\": 9, \"stats\": "
+	                          "{\"b\": [1, 2], \"S\": [1, 0, 1]}}]}",
+	                 &m, &e);
+	assert_int_equal(rc, 0);
+	assert_int_equal(m.n_values, 2);
+	assert_string_equal(m.values[0].state_key, "s1"); /* sorted */
+	assert_true(m.values[1].n == 2.0);
+	assert_int_equal(m.n_rows, 1); /* the clock row is not imported */
+	assert_string_equal(m.rows[0].offer, "x");
+	assert_non_null(strstr(m.rows[0].stats, "\"S\""));
+	pz_model_free(&m);
+
+	rc =
+	    model_parse("{\"format\": \"vw\", \"formatVersion\": 1, \"values\": [], \"contextual\": []}",
+	                &m, &e);
+	expect_error(&e, rc, 400, "InvalidModelImportFormat", "format", "offerd");
+	rc = model_parse(MODEL_HEAD "\"values\": []}", &m, &e);
+	expect_error(&e, rc, 400, "InvalidModelImportFormat", "contextual", "arrays");
+	rc = model_parse(MODEL_HEAD "\"values\": [" VALUE_ROW("s", "a", "-1") "], \"contextual\": []}",
+	                 &m, &e);
+	expect_error(&e, rc, 400, "InvalidModelImportFormat", "values[0].n", "between");
+	rc = model_parse(MODEL_HEAD
+	                 "\"values\": [" VALUE_ROW("s", "a",
+	                                           "1") ", " VALUE_ROW("s", "a",
+	                                                               "2") "], \"contextual\": []}",
+	                 &m, &e);
+	expect_error(&e, rc, 400, "InvalidModelImportFormat", "values", "two rows");
+	rc = model_parse(MODEL_HEAD "\"values\": [], \"contextual\": [{\"offer\": \"x\", \"n\": 1, "
+	                            "\"tick\": 0, \"stats\": {\"b\": [1, 2], \"S\": [1]}}]}",
+	                 &m, &e);
+	expect_error(&e, rc, 400, "InvalidModelImportFormat", "contextual[0].stats.S", "3 numbers");
+	rc = model_parse("[1]", &m, &e);
+	expect_error(&e, rc, 400, "InvalidModelImportFormat", NULL, "JSON object");
+}
+
 /* --- event ids and paths ------------------------------------------------------------ */
 
 static void test_event_ids(void **state)
@@ -1387,6 +1445,7 @@ int main(void)
 	    cmocka_unit_test(test_reward),
 	    cmocka_unit_test(test_multi_reward),
 	    cmocka_unit_test(test_activate),
+	    cmocka_unit_test(test_model_parse),
 	    cmocka_unit_test(test_event_ids),
 	    cmocka_unit_test(test_paths),
 	    cmocka_unit_test(test_durations),
