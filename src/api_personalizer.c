@@ -599,6 +599,20 @@ static void reply_no_content(http_req *r)
 
 /* --- the endpoint ---------------------------------------------------------- */
 
+/* A multi-slot call's state: one episode per slot, one reward per slot. */
+typedef struct pz_multi {
+	pz_multi_rank_req multi;
+	int multi_parsed;
+	api_decision slot[PZ_MULTI_SLOTS_MAX];
+	char slot_customer[PZ_MULTI_SLOTS_MAX][REQ_ID_MAX + 1];
+	char slot_state[PZ_MULTI_SLOTS_MAX][AGENT_STATE_MAX + 16];
+	size_t slot_served[PZ_MULTI_SLOTS_MAX];
+	int slot_agreed[PZ_MULTI_SLOTS_MAX];
+	writer_op slot_rop[PZ_MULTI_SLOTS_MAX];
+	size_t n_ops;  /* operations submitted */
+	size_t n_done; /* ... and done (under the call's lock) */
+} pz_multi;
+
 typedef struct pz_ctx {
 	api_call call;
 	pz_op op;
@@ -621,17 +635,8 @@ typedef struct pz_ctx {
 	int ev_apprentice; /* the event was ranked in Apprentice mode (its row says) */
 	int ev_agreed;     /* ... and the policy agreed with the baseline */
 	int multi_submit;  /* the rewards went out one per slot (multi_reward_submit) */
-	/* multi-slot: one episode per slot, one reward per slot */
-	pz_multi_rank_req multi;
-	int multi_parsed;
-	api_decision slot[PZ_MULTI_SLOTS_MAX];
-	char slot_customer[PZ_MULTI_SLOTS_MAX][REQ_ID_MAX + 1];
-	char slot_state[PZ_MULTI_SLOTS_MAX][AGENT_STATE_MAX + 16];
-	size_t slot_served[PZ_MULTI_SLOTS_MAX];
-	int slot_agreed[PZ_MULTI_SLOTS_MAX];
-	writer_op slot_rop[PZ_MULTI_SLOTS_MAX];
-	size_t n_ops;  /* operations submitted by a multi-slot call */
-	size_t n_done; /* ... and done (under the call's lock) */
+	/* multi-slot: allocated by the multi-slot calls only (it is most of the size) */
+	struct pz_multi *m;
 } pz_ctx;
 
 static void pz_free(api_call *call)
@@ -640,11 +645,23 @@ static void pz_free(api_call *call)
 
 	if (c->rank_parsed)
 		pz_rank_free(&c->rank);
-	if (c->multi_parsed)
-		pz_multi_rank_free(&c->multi);
 	request_predict_free(&c->d.req);
+	if (c->m == NULL)
+		return;
+	if (c->m->multi_parsed)
+		pz_multi_rank_free(&c->m->multi);
 	for (size_t k = 0; k < PZ_MULTI_SLOTS_MAX; k++)
-		request_predict_free(&c->slot[k].req);
+		request_predict_free(&c->m->slot[k].req);
+	free(c->m);
+	c->m = NULL;
+}
+
+/* The multi-slot state of a call, allocated on first use; freed by pz_free. */
+static pz_multi *multi_of(pz_ctx *c)
+{
+	if (c->m == NULL)
+		c->m = xcalloc(1, sizeof(*c->m));
+	return c->m;
 }
 
 /*
@@ -1146,9 +1163,9 @@ static int multi_wait(pz_ctx *c)
 		size_t done;
 
 		pthread_mutex_lock(&c->call.lock);
-		done = c->n_done;
+		done = c->m->n_done;
 		pthread_mutex_unlock(&c->call.lock);
-		if (done >= c->n_ops)
+		if (done >= c->m->n_ops)
 			return 0;
 		if (api_call_wait(&c->call))
 			return 1;
@@ -1158,7 +1175,7 @@ static int multi_wait(pz_ctx *c)
 static void multi_rank_answer(api_call *call)
 {
 	pz_ctx *c = (pz_ctx *)call;
-	pz_multi_rank_req *q = &c->multi;
+	pz_multi_rank_req *q = &c->m->multi;
 	pz_slot_answer ans[PZ_MULTI_SLOTS_MAX];
 	json_t *slot_ids;
 	size_t agreed = 0;
@@ -1167,7 +1184,7 @@ static void multi_rank_answer(api_call *call)
 	if (multi_wait(c))
 		return;
 	for (size_t k = 0; k < q->n_slots; k++) {
-		if (c->slot[k].op.rc != 0) {
+		if (c->m->slot[k].op.rc != 0) {
 			api_pz_error(
 			    call->r, ERR_UNAVAIL,
 			    "the event could not be stored whole; retry later with another eventId");
@@ -1178,8 +1195,8 @@ static void multi_rank_answer(api_call *call)
 	for (size_t k = 0; k < q->n_slots; k++) {
 		json_array_append_new(slot_ids, json_stringn(q->slots[k].id, q->slots[k].id_len));
 		ans[k].id = q->slots[k].id;
-		ans[k].reward_action_id = q->actions[c->slot_served[k]].id;
-		agreed += (size_t)c->slot_agreed[k];
+		ans[k].reward_action_id = q->actions[c->m->slot_served[k]].id;
+		agreed += (size_t)c->m->slot_agreed[k];
 	}
 	rc = event_record(c, q->event_id, q->defer_activation, slot_ids, q->n_slots, agreed);
 	json_decref(slot_ids);
@@ -1196,7 +1213,7 @@ static void multi_rank_answer(api_call *call)
 static void multi_rank_complete(pz_ctx *c, const char *body, size_t len)
 {
 	http_req *r = c->call.r;
-	pz_multi_rank_req *q = &c->multi;
+	pz_multi_rank_req *q = &multi_of(c)->multi;
 	unsigned char taken[PZ_ACTIONS_MAX];
 	pz_service_config svc;
 	pz_error e;
@@ -1205,7 +1222,7 @@ static void multi_rank_complete(pz_ctx *c, const char *body, size_t len)
 		reply_pz_error(r, &e);
 		return;
 	}
-	c->multi_parsed = 1;
+	c->m->multi_parsed = 1;
 	if (q->n_slots > PZ_MULTI_SLOTS_MAX) {
 		pz_fail(&e, PZ_INVALID_RANK, "slots", "offerd serves at most %d slots, got %zu.",
 		        PZ_MULTI_SLOTS_MAX, q->n_slots);
@@ -1232,7 +1249,7 @@ static void multi_rank_complete(pz_ctx *c, const char *body, size_t len)
 	memset(taken, 0, sizeof(taken));
 	for (size_t k = 0; k < q->n_slots; k++) {
 		const pz_slot *sl = &q->slots[k];
-		api_decision *d = &c->slot[k];
+		api_decision *d = &c->m->slot[k];
 		unsigned char allowed[PZ_ACTIONS_MAX];
 		size_t n_allowed = 0;
 
@@ -1248,8 +1265,8 @@ static void multi_rank_complete(pz_ctx *c, const char *body, size_t len)
 			reply_pz_error(r, &e);
 			return;
 		}
-		(void)pz_customer_id(c->slot_customer[k], q->event_id, (int)k); /* length checked */
-		if (pz_request(c->slot_customer[k], q->context, q->actions, q->n_actions, allowed,
+		(void)pz_customer_id(c->m->slot_customer[k], q->event_id, (int)k); /* length checked */
+		if (pz_request(c->m->slot_customer[k], q->context, q->actions, q->n_actions, allowed,
 		               &d->req, &e) != 0) {
 			reply_pz_error(r, &e);
 			return;
@@ -1258,22 +1275,22 @@ static void multi_rank_complete(pz_ctx *c, const char *body, size_t len)
 			api_pz_error(r, ERR_INVAL, "slots[%zu] has no action left", k);
 			return;
 		}
-		c->slot_served[k] = d->res.dec.idx[0];
+		c->m->slot_served[k] = d->res.dec.idx[0];
 		if (c->mode != PZ_MODE_ONLINE) {
 			/* Each slot's baselineAction: distinct, and not excluded by its slot. */
-			c->slot_agreed[k] = c->slot_served[k] == sl->baseline;
-			c->slot_served[k] = sl->baseline;
-			serve_baseline(d, sl->baseline, c->mode, c->slot_state[k],
-			               sizeof(c->slot_state[k]));
+			c->m->slot_agreed[k] = c->m->slot_served[k] == sl->baseline;
+			c->m->slot_served[k] = sl->baseline;
+			serve_baseline(d, sl->baseline, c->mode, c->m->slot_state[k],
+			               sizeof(c->m->slot_state[k]));
 		}
-		taken[c->slot_served[k]] = 1;
+		taken[c->m->slot_served[k]] = 1;
 	}
 	for (size_t k = 0; k < q->n_slots; k++) {
-		if (api_call_submit(&c->call, &c->slot[k].op) != 0) {
+		if (api_call_submit(&c->call, &c->m->slot[k].op) != 0) {
 			api_pz_error(r, ERR_UNAVAIL, "too many requests are waiting for the database");
 			return;
 		}
-		c->n_ops++;
+		c->m->n_ops++;
 	}
 	multi_rank_answer(&c->call);
 }
@@ -1285,11 +1302,12 @@ static void multi_reward_answer(api_call *call)
 
 	if (multi_wait(c))
 		return;
-	for (size_t k = 0; k < c->n_ops; k++) {
-		int rc = c->slot_rop[k].rc;
+	for (size_t k = 0; k < c->m->n_ops; k++) {
+		int rc = c->m->slot_rop[k].rc;
 
 		if (rc == 0)
-			metrics_reward(c->slot_rop[k].rout.agent_version, c->slot_rop[k].rin.accepted);
+			metrics_reward(c->m->slot_rop[k].rout.agent_version,
+			               c->m->slot_rop[k].rin.accepted);
 		if (rc == 0 || rc == ERR_CONFLICT) {
 			found++;
 		} else if (rc != ERR_NOTFOUND) {
@@ -1298,7 +1316,7 @@ static void multi_reward_answer(api_call *call)
 			return;
 		}
 	}
-	if (c->n_ops > 0 && found == 0) {
+	if (c->m->n_ops > 0 && found == 0) {
 		api_pz_error(call->r, ERR_NOTFOUND, "Event %.200s was not found.", c->id);
 		return;
 	}
@@ -1308,23 +1326,24 @@ static void multi_reward_answer(api_call *call)
 /* Queues one reward per slot with has[k] (value[k]), then answers. */
 static void multi_reward_submit(pz_ctx *c, const unsigned char *has, const double *value)
 {
+	(void)multi_of(c);
 	c->multi_submit = 1;
 	for (size_t k = 0; k < PZ_MULTI_SLOTS_MAX; k++) {
-		writer_op *op = &c->slot_rop[c->n_ops];
+		writer_op *op = &c->m->slot_rop[c->m->n_ops];
 
 		if (!has[k])
 			continue;
-		(void)pz_customer_id(c->slot_customer[c->n_ops], c->id, (int)k);
+		(void)pz_customer_id(c->m->slot_customer[c->m->n_ops], c->id, (int)k);
 		op->kind = WOP_REWARD;
 		op->rin.company = c->call.company;
-		op->rin.customer_id = c->slot_customer[c->n_ops];
+		op->rin.customer_id = c->m->slot_customer[c->m->n_ops];
 		op->rin.accepted = value[k] > 0;
 		if (api_call_submit(&c->call, op) != 0) {
 			api_pz_error(c->call.r, ERR_UNAVAIL,
 			             "too many requests are waiting for the database");
 			return;
 		}
-		c->n_ops++;
+		c->m->n_ops++;
 	}
 	multi_reward_answer(&c->call);
 }
@@ -2120,7 +2139,10 @@ static void pz_resume(api_call *call)
 static void pz_op_done(api_call *call, writer_op *op)
 {
 	(void)op;
-	((pz_ctx *)call)->n_done++;
+	pz_ctx *c = (pz_ctx *)call;
+
+	if (c->m != NULL)
+		c->m->n_done++;
 }
 
 const api_endpoint api_personalizer_endpoint = {

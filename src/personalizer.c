@@ -366,24 +366,39 @@ static int check_value(json_t *v, int depth, const char *target, pz_kind kind, f
 
 /*
  * A feature list: an array of objects ("dictionary of dictionaries"),
- * Personalizer's shape for contextFeatures, action and slot features.
- * what is the message's name for a null item ("Context features").
+ * Personalizer's shape for contextFeatures, action and slot features, at
+ * the JSON path base, or base[idx].field when idx is not SIZE_MAX. what is
+ * the message's name for a null item ("Context features"). The paths are
+ * written only for a message: a rank of 50 actions checks 100 lists.
  */
-static int check_features(json_t *list, const char *target, const char *what, pz_kind kind,
-                          feat_count *c, pz_error *e)
+static int check_features(json_t *list, const char *base, size_t idx, const char *field,
+                          const char *what, pz_kind kind, feat_count *c, pz_error *e)
 {
+	char target[64];
 	size_t i;
 	json_t *item;
 	int rc;
 
 	c->leaves = 0;
 	c->non_null = 0;
-	if (!json_is_array(list))
+	if (idx == SIZE_MAX)
+		util_strlcpy(target, base, sizeof(target));
+	if (!json_is_array(list)) {
+		if (idx != SIZE_MAX)
+			path_idx(target, sizeof(target), base, idx, field);
 		return pz_fail(e, kind, target, "%s must be an array of objects, got %s.", target,
 		               type_name(list));
+	}
 	json_array_foreach(list, i, item) {
-		char t[64];
+		feat_count before = *c;
+		char t[sizeof(target) + 24];
 
+		if (json_is_object(item) && check_object(item, 1, "", kind, c, e) == 0)
+			continue;
+		/* Again with the item's path, for the message. */
+		*c = before;
+		if (idx != SIZE_MAX)
+			path_idx(target, sizeof(target), base, idx, field);
 		path_idx(t, sizeof(t), target, i, NULL);
 		if (json_is_null(item))
 			return pz_fail(e, kind, t, "%s contains null value (%s).", what, t);
@@ -409,7 +424,7 @@ static int get_context(json_t *root, pz_kind kind, json_t **out, pz_error *e)
 		v = json_array();
 		json_object_set_new(root, "contextFeatures", v);
 	}
-	rc = check_features(v, "contextFeatures", "Context features", kind, &c, e);
+	rc = check_features(v, "contextFeatures", SIZE_MAX, NULL, "Context features", kind, &c, e);
 	if (rc != 0)
 		return rc;
 	*out = v;
@@ -510,37 +525,45 @@ static int get_actions(json_t *root, pz_kind kind, pz_action *out, size_t *n, pz
 		feat_count c;
 		pz_action *act = &out[i];
 
-		path_idx(t, sizeof(t), "actions", i, NULL);
-		if (json_is_null(a))
-			return pz_fail(e, kind, t, "Actions contains null value (%s).", t);
-		if (!json_is_object(a))
+		/* The paths (t) are written only for a message. */
+		if (!json_is_object(a)) {
+			path_idx(t, sizeof(t), "actions", i, NULL);
+			if (json_is_null(a))
+				return pz_fail(e, kind, t, "Actions contains null value (%s).", t);
 			return pz_fail(e, kind, t, "%s must be an object with id and features, got %s.",
 			               t, type_name(a));
-		path_idx(t, sizeof(t), "actions", i, "id");
-		rc = get_id(json_object_get(a, "id"), t, t, kind, &act->id, &act->id_len, e);
-		if (rc != 0) {
+		}
+		rc = get_id(json_object_get(a, "id"), "id", "id", kind, &act->id, &act->id_len, e);
+		if (rc != 0 || find_action(out, i, act->id, act->id_len) >= 0) {
+			path_idx(t, sizeof(t), "actions", i, "id");
+			if (rc == 0)
+				return pz_fail(e, kind, t,
+				               "Action ids must be unique: \"%.64s\" is listed twice.",
+				               act->id);
+			rc = get_id(json_object_get(a, "id"), t, t, kind, &act->id, &act->id_len, e);
 			if (json_is_string(json_object_get(a, "id")) && act->id_len == 0)
 				return pz_fail(e, kind, t, "Action ids must not be empty (%s).", t);
 			return rc;
 		}
-		if (find_action(out, i, act->id, act->id_len) >= 0)
-			return pz_fail(e, kind, t,
-			               "Action ids must be unique: \"%.64s\" is listed twice.", act->id);
-		path_idx(t, sizeof(t), "actions", i, "features");
 		act->features = json_object_get(a, "features");
-		if (act->features == NULL || json_is_null(act->features))
-			return pz_fail(e, kind, t,
-			               "%s is required: every action needs a list of feature "
-			               "objects.",
-			               t);
-		rc = check_features(act->features, t, "Action features", kind, &c, e);
+		rc = 0;
+		if (act->features != NULL && !json_is_null(act->features))
+			rc = check_features(act->features, "actions", i, "features", "Action features",
+			                    kind, &c, e);
 		if (rc != 0)
 			return rc;
-		if (c.non_null == 0)
+		if (act->features == NULL || json_is_null(act->features) || c.non_null == 0) {
+			path_idx(t, sizeof(t), "actions", i, "features");
+			if (act->features == NULL || json_is_null(act->features))
+				return pz_fail(e, kind, t,
+				               "%s is required: every action needs a list of feature "
+				               "objects.",
+				               t);
 			return pz_fail(e, kind, t,
 			               "Every action should have at least one non-null action "
 			               "feature (%s has none).",
 			               t);
+		}
 		act->excluded = 0;
 		*n = i + 1;
 	}
@@ -700,7 +723,7 @@ static int get_slot(pz_multi_rank_req *r, size_t i, json_t *o, pz_error *e)
 		v = json_array();
 		json_object_set_new(o, "features", v);
 	}
-	rc = check_features(v, t, "Slot features", kind, &c, e);
+	rc = check_features(v, "slots", i, "features", "Slot features", kind, &c, e);
 	if (rc != 0)
 		return rc;
 	s->features = v;
