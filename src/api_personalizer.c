@@ -863,11 +863,40 @@ static void rank_order(pz_ctx *c, double p_served)
 	c->n_ranked = n;
 }
 
+/*
+ * What every rank does once its body is parsed: the event id (generated
+ * when the client sent none; at most max bytes, offerd's limit), the
+ * company's service configuration into c->svc and c->mode, and a sweep of
+ * the default rewards due. Returns 0, or replies an error and returns < 0.
+ */
+static int rank_prepare(pz_ctx *c, char event_id[PZ_ID_MAX + 1], size_t max)
+{
+	pz_error e;
+
+	if (event_id[0] == '\0' && pz_event_id_new(event_id) != 0) {
+		api_pz_error(c->call.r, ERR_IO, "no event id could be generated");
+		return ERR_IO;
+	}
+	if (strlen(event_id) > max) {
+		int rc = pz_fail(&e, PZ_INVALID_RANK, "eventId",
+		                 "eventId is longer than %zu bytes (offerd's limit).", max);
+
+		reply_pz_error(c->call.r, &e);
+		return rc;
+	}
+	if (tenant_svc(c->call.s, c->call.company, &c->svc) != 0) {
+		api_pz_error(c->call.r, ERR_UNAVAIL, "the event could not be prepared; retry later");
+		return ERR_UNAVAIL;
+	}
+	c->mode = c->svc.mode;
+	defaults_sweep(c->call.s);
+	return 0;
+}
+
 static void rank_complete(pz_ctx *c, const char *body, size_t len)
 {
 	http_req *r = c->call.r;
 	unsigned char allowed[PZ_ACTIONS_MAX];
-	pz_service_config svc;
 	pz_error e;
 	size_t baseline = 0;
 
@@ -876,16 +905,8 @@ static void rank_complete(pz_ctx *c, const char *body, size_t len)
 		return;
 	}
 	c->rank_parsed = 1;
-	if (c->rank.event_id[0] == '\0' && pz_event_id_new(c->rank.event_id) != 0) {
-		api_pz_error(r, ERR_IO, "no event id could be generated");
+	if (rank_prepare(c, c->rank.event_id, PZ_EVENT_STORED_MAX) != 0)
 		return;
-	}
-	if (strlen(c->rank.event_id) > PZ_EVENT_STORED_MAX) {
-		pz_fail(&e, PZ_INVALID_RANK, "eventId",
-		        "eventId is longer than %d bytes (offerd's limit).", PZ_EVENT_STORED_MAX);
-		reply_pz_error(r, &e);
-		return;
-	}
 	(void)pz_customer_id(c->customer, c->rank.event_id, -1); /* length checked above */
 	for (size_t i = 0; i < c->rank.n_actions; i++)
 		allowed[i] = !c->rank.actions[i].excluded;
@@ -896,14 +917,7 @@ static void rank_complete(pz_ctx *c, const char *body, size_t len)
 		reply_pz_error(r, &e);
 		return;
 	}
-	if (tenant_svc(c->call.s, c->call.company, &svc) != 0) {
-		api_pz_error(r, ERR_UNAVAIL, "the event could not be prepared; retry later");
-		return;
-	}
-	c->svc = svc;
-	c->mode = svc.mode;
-	defaults_sweep(c->call.s);
-	if (pz_decide(&c->call, &c->d, &svc) != 0) {
+	if (pz_decide(&c->call, &c->d, &c->svc) != 0) {
 		api_pz_error(r, ERR_INVAL, "no action is allowed");
 		return;
 	}
@@ -1215,7 +1229,6 @@ static void multi_rank_complete(pz_ctx *c, const char *body, size_t len)
 	http_req *r = c->call.r;
 	pz_multi_rank_req *q = &multi_of(c)->multi;
 	unsigned char taken[PZ_ACTIONS_MAX];
-	pz_service_config svc;
 	pz_error e;
 
 	if (pz_multi_rank_parse(body, len, q, &e) != 0) {
@@ -1229,23 +1242,8 @@ static void multi_rank_complete(pz_ctx *c, const char *body, size_t len)
 		reply_pz_error(r, &e);
 		return;
 	}
-	if (q->event_id[0] == '\0' && pz_event_id_new(q->event_id) != 0) {
-		api_pz_error(r, ERR_IO, "no event id could be generated");
+	if (rank_prepare(c, q->event_id, PZ_MULTI_EVENT_STORED_MAX) != 0)
 		return;
-	}
-	if (strlen(q->event_id) > PZ_MULTI_EVENT_STORED_MAX) {
-		pz_fail(&e, PZ_INVALID_RANK, "eventId",
-		        "eventId is longer than %d bytes (offerd's limit).", PZ_MULTI_EVENT_STORED_MAX);
-		reply_pz_error(r, &e);
-		return;
-	}
-	if (tenant_svc(c->call.s, c->call.company, &svc) != 0) {
-		api_pz_error(r, ERR_UNAVAIL, "the event could not be prepared; retry later");
-		return;
-	}
-	c->svc = svc;
-	c->mode = svc.mode;
-	defaults_sweep(c->call.s);
 	memset(taken, 0, sizeof(taken));
 	for (size_t k = 0; k < q->n_slots; k++) {
 		const pz_slot *sl = &q->slots[k];
@@ -1271,7 +1269,7 @@ static void multi_rank_complete(pz_ctx *c, const char *body, size_t len)
 			reply_pz_error(r, &e);
 			return;
 		}
-		if (pz_decide(&c->call, d, &svc) != 0) {
+		if (pz_decide(&c->call, d, &c->svc) != 0) {
 			api_pz_error(r, ERR_INVAL, "slots[%zu] has no action left", k);
 			return;
 		}

@@ -18,6 +18,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,6 +285,23 @@ static int get_number(json_t *v, const char *target, double min, double max, pz_
 	return 0;
 }
 
+/*
+ * A required array at key of root: 0 with *out set, or a negative code
+ * (missing: the message missing, which says what the array holds).
+ */
+static int get_array(json_t *root, const char *key, pz_kind kind, const char *missing, json_t **out,
+                     pz_error *e)
+{
+	json_t *v = json_object_get(root, key);
+
+	*out = v;
+	if (v == NULL || json_is_null(v))
+		return pz_fail(e, kind, key, "%s", missing);
+	if (!json_is_array(v))
+		return pz_fail(e, kind, key, "%s must be an array, got %s.", key, type_name(v));
+	return 0;
+}
+
 /* --- features ------------------------------------------------------------------ */
 
 typedef struct feat_count {
@@ -505,18 +523,16 @@ static int find_action(const pz_action *a, size_t n, const char *id, size_t len)
 /* actions: 1..PZ_ACTIONS_MAX objects with a unique id and a feature list. */
 static int get_actions(json_t *root, pz_kind kind, pz_action *out, size_t *n, pz_error *e)
 {
-	json_t *list = json_object_get(root, "actions");
+	json_t *list;
 	size_t i;
 	json_t *a;
 	int rc;
 
 	*n = 0;
-	if (list == NULL || json_is_null(list))
-		return pz_fail(e, kind, "actions",
-		               "actions is required: Action count should be between 1 "
-		               "and 50.");
-	if (!json_is_array(list))
-		return pz_fail(e, kind, "actions", "actions must be an array, got %s.", type_name(list));
+	rc = get_array(root, "actions", kind,
+	               "actions is required: Action count should be between 1 and 50.", &list, e);
+	if (rc != 0)
+		return rc;
 	if (json_array_size(list) < 1 || json_array_size(list) > PZ_ACTIONS_MAX)
 		return pz_fail(e, kind, "actions", "Action count should be between 1 and 50 (got %zu).",
 		               json_array_size(list));
@@ -615,11 +631,13 @@ void pz_rank_free(pz_rank_req *r)
 }
 
 /*
- * The part every rank body shares: the JSON root (owned by the caller, set
- * even on failure), contextFeatures and the actions.
+ * The part every rank body shares: the JSON root, contextFeatures, the
+ * actions, eventId and deferActivation. On failure the root is freed (and
+ * *root NULL), so the caller has nothing to undo.
  */
 static int parse_rank_head(const char *body, size_t len, json_t **root, json_t **context,
-                           pz_action *actions, size_t *n_actions, pz_error *e)
+                           pz_action *actions, size_t *n_actions, char event_id[PZ_ID_MAX + 1],
+                           int *defer, pz_error *e)
 {
 	int rc;
 
@@ -627,9 +645,17 @@ static int parse_rank_head(const char *body, size_t len, json_t **root, json_t *
 	if (*root == NULL)
 		return pz_kind_err(e);
 	rc = get_context(*root, PZ_INVALID_RANK, context, e);
-	if (rc != 0)
-		return rc;
-	return get_actions(*root, PZ_INVALID_RANK, actions, n_actions, e);
+	if (rc == 0)
+		rc = get_actions(*root, PZ_INVALID_RANK, actions, n_actions, e);
+	if (rc == 0)
+		rc = get_event_id(*root, PZ_INVALID_RANK, event_id, e);
+	if (rc == 0)
+		rc = get_bool(*root, "deferActivation", PZ_INVALID_RANK, defer, e);
+	if (rc != 0) {
+		json_decref(*root);
+		*root = NULL;
+	}
+	return rc;
 }
 
 int pz_rank_parse(const char *body, size_t len, pz_rank_req *out, pz_error *e)
@@ -638,11 +664,10 @@ int pz_rank_parse(const char *body, size_t len, pz_rank_req *out, pz_error *e)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = parse_rank_head(body, len, &out->root, &out->context, out->actions, &out->n_actions, e);
-	if (out->root == NULL)
-		return rc;
+	rc = parse_rank_head(body, len, &out->root, &out->context, out->actions, &out->n_actions,
+	                     out->event_id, &out->defer_activation, e);
 	if (rc != 0)
-		goto out;
+		return rc;
 	memset(excluded, 0, sizeof(excluded));
 	rc = get_excluded(json_object_get(out->root, "excludedActions"), "excludedActions",
 	                  PZ_INVALID_RANK, out->actions, out->n_actions, excluded, e);
@@ -660,10 +685,6 @@ int pz_rank_parse(const char *body, size_t len, pz_rank_req *out, pz_error *e)
 		    "excludedActions lists every action; at least one must remain to be ranked.");
 		goto out;
 	}
-	rc = get_event_id(out->root, PZ_INVALID_RANK, out->event_id, e);
-	if (rc != 0)
-		goto out;
-	rc = get_bool(out->root, "deferActivation", PZ_INVALID_RANK, &out->defer_activation, e);
 out:
 	if (rc != 0)
 		pz_rank_free(out);
@@ -767,22 +788,14 @@ int pz_multi_rank_parse(const char *body, size_t len, pz_multi_rank_req *out, pz
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = parse_rank_head(body, len, &out->root, &out->context, out->actions, &out->n_actions, e);
-	if (out->root == NULL)
+	rc = parse_rank_head(body, len, &out->root, &out->context, out->actions, &out->n_actions,
+	                     out->event_id, &out->defer_activation, e);
+	if (rc != 0)
 		return rc;
+	rc = get_array(out->root, "slots", PZ_INVALID_RANK,
+	               "At least one slot must be defined in a multi-slot rank request.", &list, e);
 	if (rc != 0)
 		goto out;
-	list = json_object_get(out->root, "slots");
-	if (list == NULL || json_is_null(list)) {
-		rc = pz_fail(e, PZ_INVALID_RANK, "slots",
-		             "At least one slot must be defined in a multi-slot rank request.");
-		goto out;
-	}
-	if (!json_is_array(list)) {
-		rc = pz_fail(e, PZ_INVALID_RANK, "slots", "slots must be an array, got %s.",
-		             type_name(list));
-		goto out;
-	}
 	if (json_array_size(list) < 1 || json_array_size(list) > out->n_actions ||
 	    json_array_size(list) > PZ_SLOTS_MAX) {
 		rc = pz_fail(e, PZ_INVALID_RANK, "slots",
@@ -797,10 +810,6 @@ int pz_multi_rank_parse(const char *body, size_t len, pz_multi_rank_req *out, pz
 			goto out;
 		out->n_slots = i + 1;
 	}
-	rc = get_event_id(out->root, PZ_INVALID_RANK, out->event_id, e);
-	if (rc != 0)
-		goto out;
-	rc = get_bool(out->root, "deferActivation", PZ_INVALID_RANK, &out->defer_activation, e);
 out:
 	if (rc != 0)
 		pz_multi_rank_free(out);
@@ -834,17 +843,10 @@ int pz_multi_reward_parse(const char *body, size_t len, pz_multi_reward_req *out
 	memset(out, 0, sizeof(*out));
 	if (root == NULL)
 		return pz_kind_err(e);
-	list = json_object_get(root, "reward");
-	if (list == NULL || json_is_null(list)) {
-		rc = pz_fail(e, PZ_INVALID_REWARD, "reward",
-		             "reward is required: a list of {slotId, value}.");
+	rc = get_array(root, "reward", PZ_INVALID_REWARD,
+	               "reward is required: a list of {slotId, value}.", &list, e);
+	if (rc != 0)
 		goto out;
-	}
-	if (!json_is_array(list)) {
-		rc = pz_fail(e, PZ_INVALID_REWARD, "reward", "reward must be an array, got %s.",
-		             type_name(list));
-		goto out;
-	}
 	if (json_array_size(list) < 1 || json_array_size(list) > PZ_SLOTS_MAX) {
 		rc = pz_fail(e, PZ_INVALID_REWARD, "reward",
 		             "reward must list between 1 and %d slot rewards (got %zu).", PZ_SLOTS_MAX,
@@ -919,40 +921,32 @@ int pz_activate_check(const char *body, size_t len, pz_error *e)
 
 /* --- answers ------------------------------------------------------------------------ */
 
+/* {"id": id, key: value} (value stolen). */
+static json_t *id_entry(const char *id, const char *key, json_t *value)
+{
+	return json_pack("{s:o, s:o}", "id", jstr(id), key, value);
+}
+
 char *pz_rank_answer_json(const pz_ranked *ranking, size_t n, const char *event_id,
                           const char *reward_action_id)
 {
-	json_t *root = json_object();
 	json_t *list = json_array();
 
-	for (size_t i = 0; i < n; i++) {
-		json_t *a = json_object();
-
-		json_object_set_new(a, "id", jstr(ranking[i].id));
-		json_object_set_new(a, "probability", json_real(ranking[i].probability));
-		json_array_append_new(list, a);
-	}
-	json_object_set_new(root, "ranking", list);
-	json_object_set_new(root, "eventId", jstr(event_id));
-	json_object_set_new(root, "rewardActionId", jstr(reward_action_id));
-	return dump(root);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, id_entry(ranking[i].id, "probability",
+		                                     json_real(ranking[i].probability)));
+	return dump(json_pack("{s:o, s:o, s:o}", "ranking", list, "eventId", jstr(event_id),
+	                      "rewardActionId", jstr(reward_action_id)));
 }
 
 char *pz_multi_rank_answer_json(const pz_slot_answer *slots, size_t n, const char *event_id)
 {
-	json_t *root = json_object();
 	json_t *list = json_array();
 
-	for (size_t i = 0; i < n; i++) {
-		json_t *s = json_object();
-
-		json_object_set_new(s, "id", jstr(slots[i].id));
-		json_object_set_new(s, "rewardActionId", jstr(slots[i].reward_action_id));
-		json_array_append_new(list, s);
-	}
-	json_object_set_new(root, "slots", list);
-	json_object_set_new(root, "eventId", jstr(event_id));
-	return dump(root);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, id_entry(slots[i].id, "rewardActionId",
+		                                     jstr(slots[i].reward_action_id)));
+	return dump(json_pack("{s:o, s:o}", "slots", list, "eventId", jstr(event_id)));
 }
 
 /* --- durations and times ------------------------------------------------------------ */
@@ -1252,17 +1246,14 @@ static int get_duration(json_t *root, const char *key, int64_t min, int64_t max,
 	int rc = get_text(json_object_get(root, key), key, sizeof(text) - 1, PZ_INVALID_SERVICE, text,
 	                  sizeof(text), e);
 
-	if (rc != 0)
-		return rc;
-	if (pz_duration_parse(text, out) != 0)
-		return pz_fail(
-		    e, PZ_INVALID_SERVICE, key,
-		    "%s \"%s\" is not a duration: write \"hh:mm:ss\", \"d.hh:mm:ss\" or ISO 8601 "
-		    "such as \"PT10M\".",
-		    key, text);
-	if (*out < min || *out > max)
-		return pz_fail(e, range_kind, key, "%s (%s = %s).", range_msg, key, text);
-	return 0;
+	if (rc == 0 && pz_duration_parse(text, out) != 0)
+		rc = pz_fail(e, PZ_INVALID_SERVICE, key,
+		             "%s \"%s\" is not a duration: write \"hh:mm:ss\", \"d.hh:mm:ss\" or ISO "
+		             "8601 such as \"PT10M\".",
+		             key, text);
+	if (rc == 0 && (*out < min || *out > max))
+		rc = pz_fail(e, range_kind, key, "%s (%s = %s).", range_msg, key, text);
+	return rc;
 }
 
 int pz_service_config_parse(const char *body, size_t len, pz_service_config *out, pz_error *e)
@@ -1770,6 +1761,22 @@ static int model_stats(json_t *o, size_t i, char **out, pz_error *e)
 	return rc;
 }
 
+/* The numbers of a values row: name, least value, place. */
+static const struct {
+	const char *key;
+	double min;
+	size_t off;
+} value_fields[] = {
+    {"n", 0, offsetof(pz_value_row, n)},
+    {"rewardSum", -1e300, offsetof(pz_value_row, reward_sum)},
+    {"successes", 0, offsetof(pz_value_row, successes)},
+    {"failures", 0, offsetof(pz_value_row, failures)},
+    {"priorValue", -1e300, offsetof(pz_value_row, prior_value)},
+    {"priorWeight", 0, offsetof(pz_value_row, prior_weight)},
+    {"priorAlpha", 1e-12, offsetof(pz_value_row, prior_alpha)},
+    {"priorBeta", 1e-12, offsetof(pz_value_row, prior_beta)},
+};
+
 static int model_values(json_t *list, pz_model *m, pz_error *e)
 {
 	json_t *o;
@@ -1787,22 +1794,9 @@ static int model_values(json_t *list, pz_model *m, pz_error *e)
 		rc = model_text(o, "stateKey", "values", i, 0, &r->state_key, e);
 		if (rc == 0)
 			rc = model_text(o, "offer", "values", i, 0, &r->offer, e);
-		if (rc == 0)
-			rc = model_number(o, "n", "values", i, 0, &r->n, e);
-		if (rc == 0)
-			rc = model_number(o, "rewardSum", "values", i, -1e300, &r->reward_sum, e);
-		if (rc == 0)
-			rc = model_number(o, "successes", "values", i, 0, &r->successes, e);
-		if (rc == 0)
-			rc = model_number(o, "failures", "values", i, 0, &r->failures, e);
-		if (rc == 0)
-			rc = model_number(o, "priorValue", "values", i, -1e300, &r->prior_value, e);
-		if (rc == 0)
-			rc = model_number(o, "priorWeight", "values", i, 0, &r->prior_weight, e);
-		if (rc == 0)
-			rc = model_number(o, "priorAlpha", "values", i, 1e-12, &r->prior_alpha, e);
-		if (rc == 0)
-			rc = model_number(o, "priorBeta", "values", i, 1e-12, &r->prior_beta, e);
+		for (size_t k = 0; rc == 0 && k < UTIL_ARRAY_LEN(value_fields); k++)
+			rc = model_number(o, value_fields[k].key, "values", i, value_fields[k].min,
+			                  (double *)(void *)((char *)r + value_fields[k].off), e);
 		if (rc != 0)
 			return rc;
 		m->n_values++;
