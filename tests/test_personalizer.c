@@ -664,6 +664,42 @@ static void test_activate(void **state)
 	expect_error(&e, rc, 400, "InvalidEventIdToActivate", "", "takes no body");
 }
 
+/* The rank answer is written by hand: byte for byte what jansson would write. */
+static void test_rank_answer_as_jansson(void **state)
+{
+	const pz_ranked ranking[] = {{"plain", 0.8},
+	                             {"quote\"back\\slash/", 1},
+	                             {"tab\tnl\ncr\r", 0},
+	                             {"bell\x07"
+	                              "del\x7f",
+	                              1e-5},
+	                             {"\xc3\xa9"
+	                              "t\xc3\xa9",
+	                              0.1 + 0.2},
+	                             {"third", 1.0 / 3},
+	                             {"tiny", 2.5e-300},
+	                             {"big", 123456789012.0}};
+	size_t n = sizeof(ranking) / sizeof(ranking[0]);
+	json_t *root = json_object();
+	json_t *list = json_array();
+	char *want;
+	char *got;
+
+	(void)state;
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, json_pack("{s:s, s:f}", "id", ranking[i].id, "probability",
+		                                      ranking[i].probability));
+	json_object_set_new(root, "ranking", list);
+	json_object_set_new(root, "eventId", json_string("ev\"1"));
+	json_object_set_new(root, "rewardActionId", json_string("plain"));
+	want = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+	got = pz_rank_answer_json(ranking, n, "ev\"1", "plain");
+	assert_string_equal(got, want);
+	free(want);
+	free(got);
+	json_decref(root);
+}
+
 /* --- model import ----------------------------------------------------------------- */
 
 #define MODEL_HEAD "{\"format\": \"offerd-personalizer-model\", \"formatVersion\": 1, "
@@ -1445,6 +1481,7 @@ int main(void)
 	    cmocka_unit_test(test_reward),
 	    cmocka_unit_test(test_multi_reward),
 	    cmocka_unit_test(test_activate),
+	    cmocka_unit_test(test_rank_answer_as_jansson),
 	    cmocka_unit_test(test_model_parse),
 	    cmocka_unit_test(test_event_ids),
 	    cmocka_unit_test(test_paths),
