@@ -629,8 +629,7 @@ typedef struct pz_ctx {
 	size_t n_ranked;
 	size_t served; /* the action served: rewardActionId */
 	int agreed;    /* Apprentice: the policy chose the baseline too */
-	/* reward, activate */
-	writer_op rop;
+	/* reward, activate: the writer operation is d.op (a rank's, unused by them) */
 	double value;
 	int ev_apprentice; /* the event was ranked in Apprentice mode (its row says) */
 	int ev_agreed;     /* ... and the policy agreed with the baseline */
@@ -943,7 +942,7 @@ static void rank_complete(pz_ctx *c, const char *body, size_t len)
 static void reward_answer(api_call *call)
 {
 	pz_ctx *c = (pz_ctx *)call;
-	writer_op *op = &c->rop;
+	writer_op *op = &c->d.op;
 
 	switch (op->rc) {
 	case 0:
@@ -976,13 +975,13 @@ static void reward_answer(api_call *call)
 static void reward_submit(pz_ctx *c, double value)
 {
 	c->value = value;
-	c->rop.kind = WOP_REWARD;
-	c->rop.rin.company = c->call.company;
-	c->rop.rin.customer_id = c->customer;
-	c->rop.rin.episode_id = 0;
-	c->rop.rin.accepted = value > 0;
-	c->rop.rin.request_ts = NULL;
-	if (api_call_submit(&c->call, &c->rop) != 0) {
+	c->d.op.kind = WOP_REWARD;
+	c->d.op.rin.company = c->call.company;
+	c->d.op.rin.customer_id = c->customer;
+	c->d.op.rin.episode_id = 0;
+	c->d.op.rin.accepted = value > 0;
+	c->d.op.rin.request_ts = NULL;
+	if (api_call_submit(&c->call, &c->d.op) != 0) {
 		api_pz_error(c->call.r, ERR_UNAVAIL, "too many requests are waiting for the database");
 		return;
 	}
