@@ -1399,13 +1399,8 @@ int db_pz_event_put(store *s, const char *company, const char *event_id, const d
 	                  7, params, NULL, NULL);
 }
 
-/* held_mask, h0, h1, h2 from column first on. */
-static void held_cols(db_pz_event *ev, const char *const *vals, int first)
-{
-	ev->held_mask = row_int(vals[first]);
-	for (int k = 0; k < DB_PZ_SLOTS_MAX; k++)
-		ev->held[k] = row_double(vals[first + 1 + k]);
-}
+/* The columns db_pz_event_get and db_pz_event_activate read, in pz_event_row's order. */
+#define DB_PZ_EVENT_COLS "ranked_at, deferred, apprentice, agreed, slots, held_mask, h0, h1, h2"
 
 typedef struct pz_event_rd {
 	db_pz_event *ev;
@@ -1425,23 +1420,32 @@ static int pz_event_row(void *arg, int ncols, const char *const *vals)
 	ev->agreed = row_int(vals[3]);
 	free(ev->slots);
 	ev->slots = vals[4] != NULL ? xstrdup(vals[4]) : NULL;
-	held_cols(ev, vals, 5);
+	ev->held_mask = row_int(vals[5]);
+	for (int k = 0; k < DB_PZ_SLOTS_MAX; k++)
+		ev->held[k] = row_double(vals[6 + k]);
 	rd->found = 1;
 	return 0;
 }
 
-int db_pz_event_get(store *s, const char *company, const char *event_id, db_pz_event *out)
+/* Runs sql ($1 company, $2 event id) reading one event into out: 1 found, 0 not, < 0 an error. */
+static int pz_event_one(store *s, const char *sql, const char *company, const char *event_id,
+                        db_pz_event *out)
 {
 	const char *params[2] = {company, event_id};
 	pz_event_rd rd = {out, 0};
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = store_exec(s,
-	                "SELECT ranked_at, deferred, apprentice, agreed, slots, held_mask, h0, h1, h2"
-	                " FROM tb_pz_events WHERE company = $1 AND event_id = $2",
-	                2, params, pz_event_row, &rd);
+	rc = store_exec(s, sql, 2, params, pz_event_row, &rd);
 	return rc != 0 ? rc : rd.found;
+}
+
+int db_pz_event_get(store *s, const char *company, const char *event_id, db_pz_event *out)
+{
+	return pz_event_one(s,
+	                    "SELECT " DB_PZ_EVENT_COLS
+	                    " FROM tb_pz_events WHERE company = $1 AND event_id = $2",
+	                    company, event_id, out);
 }
 
 void db_pz_event_clear(db_pz_event *ev)
@@ -1485,35 +1489,14 @@ int db_pz_event_hold(store *s, const char *company, const char *event_id, int ma
 	return rc != 0 ? rc : found;
 }
 
-static int pz_held_row(void *arg, int ncols, const char *const *vals)
-{
-	pz_event_rd *rd = arg;
-
-	if (ncols < 7)
-		return ERR_IO;
-	held_cols(rd->ev, vals, 0);
-	rd->ev->apprentice = row_int(vals[4]);
-	rd->ev->agreed = row_int(vals[5]);
-	free(rd->ev->slots);
-	rd->ev->slots = vals[6] != NULL ? xstrdup(vals[6]) : NULL;
-	rd->found = 1;
-	return 0;
-}
-
 int db_pz_event_activate(store *s, const char *company, const char *event_id, db_pz_event *out)
 {
-	const char *params[2] = {company, event_id};
-	pz_event_rd rd = {out, 0};
-	int rc;
-
-	memset(out, 0, sizeof(*out));
 	/* The held rewards stay in the row: only a deferred row takes new ones. */
-	rc = store_exec(s,
-	                "UPDATE tb_pz_events SET deferred = 0"
-	                " WHERE company = $1 AND event_id = $2 AND deferred = 1"
-	                " RETURNING held_mask, h0, h1, h2, apprentice, agreed, slots",
-	                2, params, pz_held_row, &rd);
-	return rc != 0 ? rc : rd.found;
+	return pz_event_one(s,
+	                    "UPDATE tb_pz_events SET deferred = 0"
+	                    " WHERE company = $1 AND event_id = $2 AND deferred = 1"
+	                    " RETURNING " DB_PZ_EVENT_COLS,
+	                    company, event_id, out);
 }
 
 int db_pz_episode_exists(store *s, const char *company, const char *customer_id)

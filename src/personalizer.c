@@ -1877,6 +1877,30 @@ static const struct {
     {"priorBeta", 1e-12, offsetof(pz_value_row, prior_beta)},
 };
 
+/* Item i of the array base must be an object. */
+static int model_object(json_t *o, const char *base, size_t i, pz_error *e)
+{
+	char target[64];
+
+	if (json_is_object(o))
+		return 0;
+	path_idx(target, sizeof(target), base, i, NULL);
+	return pz_fail(e, PZ_INVALID_MODEL, target, "%s must be an object.", target);
+}
+
+/* Sorts n rows of size by cmp; returns the index of a row equal to the one before it, or 0. */
+static size_t model_sort(void *rows, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	const char *p = rows;
+
+	qsort(rows, n, size, cmp);
+	for (size_t i = 1; i < n; i++) {
+		if (cmp(p + (i - 1) * size, p + i * size) == 0)
+			return i;
+	}
+	return 0;
+}
+
 static int model_values(json_t *list, pz_model *m, pz_error *e)
 {
 	json_t *o;
@@ -1886,12 +1910,10 @@ static int model_values(json_t *list, pz_model *m, pz_error *e)
 	m->values = xcalloc(json_array_size(list) + 1, sizeof(*m->values));
 	json_array_foreach(list, i, o) {
 		pz_value_row *r = &m->values[i];
-		char target[64];
 
-		path_idx(target, sizeof(target), "values", i, NULL);
-		if (!json_is_object(o))
-			return pz_fail(e, PZ_INVALID_MODEL, target, "%s must be an object.", target);
-		rc = model_text(o, "stateKey", "values", i, 0, &r->state_key, e);
+		rc = model_object(o, "values", i, e);
+		if (rc == 0)
+			rc = model_text(o, "stateKey", "values", i, 0, &r->state_key, e);
 		if (rc == 0)
 			rc = model_text(o, "offer", "values", i, 0, &r->offer, e);
 		for (size_t k = 0; rc == 0 && k < UTIL_ARRAY_LEN(value_fields); k++)
@@ -1901,13 +1923,11 @@ static int model_values(json_t *list, pz_model *m, pz_error *e)
 			return rc;
 		m->n_values++;
 	}
-	qsort(m->values, m->n_values, sizeof(*m->values), value_cmp);
-	for (i = 1; i < m->n_values; i++) {
-		if (value_cmp(&m->values[i - 1], &m->values[i]) == 0)
-			return pz_fail(e, PZ_INVALID_MODEL, "values",
-			               "values has two rows of stateKey %.100s and offer %.100s.",
-			               m->values[i].state_key, m->values[i].offer);
-	}
+	i = model_sort(m->values, m->n_values, sizeof(*m->values), value_cmp);
+	if (i > 0)
+		return pz_fail(e, PZ_INVALID_MODEL, "values",
+		               "values has two rows of stateKey %.100s and offer %.100s.",
+		               m->values[i].state_key, m->values[i].offer);
 	return 0;
 }
 
@@ -1920,14 +1940,12 @@ static int model_rows(json_t *list, pz_model *m, pz_error *e)
 	m->rows = xcalloc(json_array_size(list) + 1, sizeof(*m->rows));
 	json_array_foreach(list, i, o) {
 		pz_model_row *r = &m->rows[m->n_rows];
-		char target[64];
 		char *stats = NULL;
 		double tick;
 
-		path_idx(target, sizeof(target), "contextual", i, NULL);
-		if (!json_is_object(o))
-			return pz_fail(e, PZ_INVALID_MODEL, target, "%s must be an object.", target);
-		rc = model_text(o, "offer", "contextual", i, 1, &r->offer, e);
+		rc = model_object(o, "contextual", i, e);
+		if (rc == 0)
+			rc = model_text(o, "offer", "contextual", i, 1, &r->offer, e);
 		if (rc == 0)
 			rc = model_number(o, "n", "contextual", i, 0, &r->n, e);
 		if (rc == 0)
@@ -1943,12 +1961,10 @@ static int model_rows(json_t *list, pz_model *m, pz_error *e)
 		r->stats = stats;
 		m->n_rows++;
 	}
-	qsort(m->rows, m->n_rows, sizeof(*m->rows), model_row_cmp);
-	for (i = 1; i < m->n_rows; i++) {
-		if (model_row_cmp(&m->rows[i - 1], &m->rows[i]) == 0)
-			return pz_fail(e, PZ_INVALID_MODEL, "contextual",
-			               "contextual has two rows of offer %.100s.", m->rows[i].offer);
-	}
+	i = model_sort(m->rows, m->n_rows, sizeof(*m->rows), model_row_cmp);
+	if (i > 0)
+		return pz_fail(e, PZ_INVALID_MODEL, "contextual",
+		               "contextual has two rows of offer %.100s.", m->rows[i].offer);
 	return 0;
 }
 
