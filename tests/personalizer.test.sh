@@ -392,6 +392,40 @@ run_backend() {
   pz PUT configurations/service "$(jq -c '.learningMode = "Online" | del(.offerdApprentice)' <<<"$cfg")"
   offerd_stop "$backend-2"
   url=$u1
+
+  # The model of a contextual agent version: TB_MODEL rows exported, reset
+  # and imported back.
+  timeout 30 "$build/offerctl" agent release 2.0.0 --policy squarecb \
+    --params '{"gamma_scale":100,"forgetting":1}' --database-url "$db" >/dev/null ||
+    fail "[$backend] offerctl agent release 2.0.0 (squarecb)"
+  sleep 0.5  # --refresh 0.2: the release is served
+  local k ce
+  for k in $(seq 40); do
+    ce="ctx-$k-$RANDOM"
+    pz POST rank "{\"contextFeatures\": [{\"age\": $((20 + k % 3))}], \"actions\": $acts, \"eventId\": \"$ce\"}"
+    pz POST "events/$ce/reward" "{\"value\": $((k % 2))}"
+  done
+  local ctx_model
+  for _ in $(seq 50); do
+    pz GET model
+    [[ $(jq '[.contextual[] | select(.offer != "" and .n > 0)] | length' <<<"$HTTP_BODY") -gt 0 ]] && break
+    sleep 0.2
+  done
+  expect_jq '.agentVersion == "2.0.0" and ([.contextual[] | select(.offer != "" and .n > 0 and (.stats.b | length) > 0)] | length > 0)' \
+    "[$backend] GET model exports the contextual version's learned rows"
+  ctx_model=$HTTP_BODY
+  pz DELETE model
+  expect_status 204 "[$backend] DELETE model resets the contextual rows"
+  pz GET model
+  expect_jq '[.contextual[] | select(.offer != "") | select(.n != 0 or ([.stats.b[], .stats.S[]] | any(. != 0)))] | length == 0' \
+    "[$backend] ... every contextual row is back to zero"
+  pz PUT model "$ctx_model"
+  expect_status 204 "[$backend] PUT model imports the contextual rows"
+  pz GET model
+  [[ $(jq -c '[.contextual[] | select(.offer != "") | {offer, n, stats}]' <<<"$HTTP_BODY") == \
+     "$(jq -c '[.contextual[] | select(.offer != "") | {offer, n, stats}]' <<<"$ctx_model")" ]] &&
+    ok "[$backend] ... and they are the exported ones again" ||
+    fail "[$backend] imported contextual rows differ: $(diff <(jq -c '.contextual[] | select(.offer != "") | {offer, n, stats}' <<<"$HTTP_BODY") <(jq -c '.contextual[] | select(.offer != "") | {offer, n, stats}' <<<"$ctx_model") | cut -c1-200)"
   offerd_stop "$backend"
 }
 
