@@ -2,7 +2,7 @@
  * fuzz_personalizer.c — libFuzzer driver for the Personalizer v1.0 wire
  * format (personalizer.c): every body parser (rank, multi-slot rank,
  * reward, multi-slot reward, activate, service configuration, policy,
- * evaluation), the path router, durations and times.
+ * evaluation, model import), the path router, durations and times.
  *
  * Every parser sees every input. Beyond "no crash, no leak, no UB" the
  * driver checks the contract the endpoints rely on: an accepted body
@@ -203,6 +203,47 @@ static void fuzz_config(const char *body, size_t size)
 	}
 }
 
+/* A model import: an accepted document keeps its limits and exports back the same. */
+static void fuzz_model(const char *body, size_t size)
+{
+	pz_model m;
+	pz_model back;
+	pz_error e;
+	json_t *values;
+	json_t *rows;
+	char *s;
+	int rc = pz_model_parse(body, size, &m, &e);
+
+	if (rc != 0) {
+		check_error(rc, &e);
+		if (m.root != NULL || m.values != NULL || m.rows != NULL)
+			abort();
+		return;
+	}
+	values = json_array();
+	rows = json_array();
+	for (size_t i = 0; i < m.n_values; i++) {
+		const pz_value_row *v = &m.values[i];
+
+		if (v->state_key[0] == '\0' || v->offer[0] == '\0' || !(v->n >= 0) ||
+		    !(v->prior_alpha > 0) || !(v->prior_beta > 0))
+			abort();
+		json_array_append_new(values, pz_value_row_json(v));
+	}
+	for (size_t i = 0; i < m.n_rows; i++) {
+		if (m.rows[i].offer[0] == '\0' || m.rows[i].stats == NULL || !(m.rows[i].n >= 0))
+			abort();
+		json_array_append_new(rows, pz_model_row_json(&m.rows[i]));
+	}
+	s = pz_model_json("A", "1.0.0", "epsilon-greedy", values, rows);
+	if (pz_model_parse(s, strlen(s), &back, &e) != 0 || back.n_values != m.n_values ||
+	    back.n_rows != m.n_rows)
+		abort();
+	pz_model_free(&back);
+	free(s);
+	pz_model_free(&m);
+}
+
 static void fuzz_text(const char *text)
 {
 	char path[600];
@@ -246,6 +287,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_multi_rank(body, size);
 	fuzz_small(body, size);
 	fuzz_config(body, size);
+	fuzz_model(body, size);
 	text = xstrndup(body, size);
 	fuzz_text(text);
 	free(text);

@@ -20,11 +20,14 @@
  *               table tb_evaluations), as POST /evaluations.
  *
  * So /metrics, offerctl evaluate and the learned values see both APIs'
- * episodes. The per-company configuration (service and policy) is stored
- * in tb_pz_config (cached here, reread every PZ_CONFIG_TTL_S); the
- * deferred events, multi-slot slot ids and the Apprentice
- * counters live in this process's memory; the model calls answer 501.
- * docs/personalizer.md lists that and every other difference.
+ * episodes. Every state that outlives a request is in the database, so
+ * several offerd processes on one database agree and a restart loses
+ * nothing: the per-company configuration in tb_pz_config (cached here,
+ * reread every PZ_CONFIG_TTL_S), the deferred events with their held
+ * rewards, the multi-slot slot ids and Apprentice agreement in
+ * tb_pz_events, and the Apprentice report in tb_pz_apprentice. This
+ * process keeps caches only (and the events waiting
+ * for a default reward). docs/personalizer.md lists every difference.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -68,7 +71,44 @@ static int pz_customer_id(char out[REQ_ID_MAX + 1], const char *event, int slot)
 	return n < 0 || n > REQ_ID_MAX ? ERR_RANGE : 0;
 }
 
-/* --- per-company configuration (memory) ------------------------------------ */
+/* --- the database: configuration, event state, Apprentice report ---------- */
+
+/*
+ * tb_pz_config, tb_pz_events and tb_pz_apprentice hold every state that
+ * outlives a request, so a restart or another offerd on the same database
+ * sees it. One connection of their own, opened when needed and used under
+ * pz_db_lock; a call that could not reach the database closes it (reopened
+ * the next time).
+ */
+static pthread_mutex_t pz_db_lock = PTHREAD_MUTEX_INITIALIZER;
+static store *pz_db;
+
+/* Locks the connection and returns it; NULL (nothing locked) when it cannot be opened. */
+static store *pz_db_acquire(server *s)
+{
+	pthread_mutex_lock(&pz_db_lock);
+	if (pz_db == NULL && store_open(s->cfg->database_url, &pz_db) != 0) {
+		pz_db = NULL;
+		pthread_mutex_unlock(&pz_db_lock);
+		return NULL;
+	}
+	return pz_db;
+}
+
+/* Ends a use of st that returned rc: returns rc, or ERR_UNAVAIL when st is NULL. */
+static int pz_db_release(store *st, int rc)
+{
+	if (st == NULL)
+		return ERR_UNAVAIL;
+	if (rc == ERR_UNAVAIL || rc == ERR_IO) {
+		store_close(pz_db);
+		pz_db = NULL;
+	}
+	pthread_mutex_unlock(&pz_db_lock);
+	return rc;
+}
+
+/* --- per-company configuration (cached) ----------------------------------- */
 
 #define PZ_TENANTS_MAX 1024
 
@@ -78,9 +118,6 @@ typedef struct pz_tenant {
 	pz_policy policy;
 	int policy_set;   /* PUT configurations/policy was called */
 	double loaded_at; /* util_monotonic() of the last read of tb_pz_config, 0: never */
-	/* Apprentice mode: how often the policy agreed with the baseline, and rewards. */
-	uint64_t app_events, app_agreed, app_rewards, app_rewards_agreed;
-	double app_reward_sum, app_reward_agreed_sum;
 } pz_tenant;
 
 static pthread_mutex_t tenants_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -113,48 +150,28 @@ static pz_tenant *tenant_locked(server *s, const char *company)
 /*
  * tb_pz_config is the configuration's home: PUT writes it through, GET
  * reads it, and the rank and reward paths reread it once it is older than
- * PZ_CONFIG_TTL_S, so a restart or another offerd on the same database sees
- * it. One connection of its own, opened when needed, under config_db_lock.
+ * PZ_CONFIG_TTL_S.
  */
 #define PZ_CONFIG_TTL_S 2.0
 
-static pthread_mutex_t config_db_lock = PTHREAD_MUTEX_INITIALIZER;
-static store *config_db;
-
-/* The stored configuration, on its own connection; a failed call closes it (reopened next time). */
 static int config_db_read(server *s, const char *company, db_pz_config *out)
 {
-	int rc;
+	store *st = pz_db_acquire(s);
 
-	pthread_mutex_lock(&config_db_lock);
-	rc = config_db != NULL ? 0 : store_open(s->cfg->database_url, &config_db);
-	if (rc == 0)
-		rc = db_pz_config_get(config_db, company, out);
-	if (rc != 0 && config_db != NULL) {
-		store_close(config_db);
-		config_db = NULL;
-	}
-	pthread_mutex_unlock(&config_db_lock);
-	return rc;
+	return pz_db_release(st, st != NULL ? db_pz_config_get(st, company, out) : 0);
 }
 
 static int config_db_write(server *s, const char *company, const char *service, const char *policy,
                            int policy_put)
 {
-	int rc;
+	store *st = pz_db_acquire(s);
+	int rc = 0;
 
-	pthread_mutex_lock(&config_db_lock);
-	rc = config_db != NULL ? 0 : store_open(s->cfg->database_url, &config_db);
-	if (rc == 0 && service != NULL)
-		rc = db_pz_service_put(config_db, company, service);
-	if (rc == 0 && policy_put)
-		rc = db_pz_policy_put(config_db, company, policy);
-	if (rc != 0 && config_db != NULL) {
-		store_close(config_db);
-		config_db = NULL;
-	}
-	pthread_mutex_unlock(&config_db_lock);
-	return rc;
+	if (st != NULL && service != NULL)
+		rc = db_pz_service_put(st, company, service);
+	if (st != NULL && rc == 0 && policy_put)
+		rc = db_pz_policy_put(st, company, policy);
+	return pz_db_release(st, rc);
 }
 
 /* The stored configuration into the company's entry when older than max_age seconds. */
@@ -230,33 +247,29 @@ static int tenant_svc(server *s, const char *company, pz_service_config *out)
 	return t != NULL ? 0 : ERR_UNAVAIL;
 }
 
-/* --- events (memory): deferred activation, apprentice agreement ------------- */
+/* --- events: this process's cache, tb_pz_events' rows ----------------------- */
+
+_Static_assert(DB_PZ_SLOTS_MAX == PZ_MULTI_SLOTS_MAX, "a row holds one reward per slot");
 
 /*
- * A fixed table of the events this process ranked, by a 64-bit hash of
- * company and event id: whether the event waits for its activation (and
- * the reward it was given meanwhile), and whether Apprentice mode's policy
- * agreed with the baseline. Bounded: a new event takes the oldest slot of
- * its probe window.
+ * The events this process ranked, by a 64-bit hash of company and event id:
+ * when (rewardWaitTime), which slots were rewarded here (they get no
+ * default), and whether the event has a row in tb_pz_events. Only a
+ * deferred, multi-slot or Apprentice event has a row; a reward for any
+ * other event ranked here (Online, single-slot, not deferred: the common
+ * case) needs no database read, and every other event's state is read from
+ * its row, so all processes on the database agree on it. Bounded: a new
+ * event takes the oldest slot of its probe window.
  */
 #define PZ_EVENTS_SLOTS 65536
 #define PZ_EVENTS_PROBE 8
 
 typedef struct pz_event {
-	uint64_t h;             /* 0: free */
-	uint64_t seq;           /* insertion order, for eviction */
-	unsigned char deferred; /* ranked with deferActivation and not activated yet */
-	unsigned char has_reward;
-	unsigned char apprentice;
-	unsigned char agreed;
-	double reward;          /* the first reward given while deferred */
-	double ranked_at;       /* unix time of the rank, for rewardWaitTime */
-	unsigned char rewarded; /* bit 0 (single) or bit k (slot k): a reward was taken */
-	/* Multi-slot events: the slots' ids (hashed) in order, and rewards held per slot. */
-	unsigned char n_slots;
-	unsigned char slot_has[PZ_MULTI_SLOTS_MAX];
-	uint64_t slot_h[PZ_MULTI_SLOTS_MAX];
-	double slot_reward[PZ_MULTI_SLOTS_MAX];
+	uint64_t h;   /* 0: free */
+	uint64_t seq; /* insertion order, for eviction */
+	double ranked_at;
+	unsigned char stored;   /* has a row in tb_pz_events */
+	unsigned char rewarded; /* bit 0 (single) or bit k (slot k): a reward was taken here */
 } pz_event;
 
 static pthread_mutex_t events_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -287,7 +300,7 @@ static pz_event *event_find_locked(uint64_t h)
 	return NULL;
 }
 
-static void event_put(const char *company, const char *id, const pz_event *in)
+static void event_put(const char *company, const char *id, double ranked_at, int stored)
 {
 	uint64_t h = event_hash(company, id);
 	pz_event *slot;
@@ -308,54 +321,99 @@ static void event_put(const char *company, const char *id, const pz_event *in)
 		if (slot == NULL || e->seq < slot->seq)
 			slot = e;
 	}
-	*slot = *in;
+	memset(slot, 0, sizeof(*slot));
 	slot->h = h;
 	slot->seq = ++events_seq;
+	slot->ranked_at = ranked_at;
+	slot->stored = (unsigned char)(stored != 0);
 	pthread_mutex_unlock(&events_lock);
-}
-
-/* A copy of the event's entry; returns 0 when the event is not in the table. */
-static int event_get(const char *company, const char *id, pz_event *out)
-{
-	pz_event *e;
-
-	pthread_mutex_lock(&events_lock);
-	e = event_find_locked(event_hash(company, id));
-	if (e != NULL)
-		*out = *e;
-	pthread_mutex_unlock(&events_lock);
-	return e != NULL;
 }
 
 /*
- * A reward arriving for an event: marks the bits of mask rewarded (no
- * default reward for them). Returns 1 when the event is known and its
- * rewardWaitTime has passed: Personalizer discards such a reward.
+ * A copy of the event's cache entry, with the bits of mask marked rewarded
+ * (mask 0: a look only). Returns 0 when the event is not in the table.
  */
-static int event_reward_late(const char *company, const char *id, unsigned mask, int64_t wait_s)
+static int event_get(const char *company, const char *id, unsigned mask, pz_event *out)
 {
 	pz_event *e;
-	int late = 0;
 
 	pthread_mutex_lock(&events_lock);
 	e = event_find_locked(event_hash(company, id));
 	if (e != NULL) {
-		late = util_now() - e->ranked_at > (double)wait_s;
-		if (!late)
-			e->rewarded |= (unsigned char)mask;
+		*out = *e;
+		e->rewarded |= (unsigned char)mask;
 	}
 	pthread_mutex_unlock(&events_lock);
-	return late;
+	return e != NULL;
+}
+
+/* What a reward or an activation knows of an event (event_lookup). */
+enum { EV_UNKNOWN = 0, EV_LOCAL = 1, EV_STORED = 2 };
+
+/*
+ * The state of an event that gets the rewards of mask: EV_LOCAL when this
+ * process ranked it and it has no row (ev->ranked_at set), EV_STORED with ev
+ * read from its row, EV_UNKNOWN when neither (ranked by another process
+ * without a row, or never), or < 0 when the database cannot be read. The
+ * caller clears ev (db_pz_event_clear).
+ */
+static int event_lookup(server *s, const char *company, const char *id, unsigned mask, db_pz_event *ev)
+{
+	pz_event local;
+	store *st;
+	int rc;
+
+	memset(ev, 0, sizeof(*ev));
+	if (event_get(company, id, mask, &local) && !local.stored) {
+		ev->ranked_at = local.ranked_at;
+		return EV_LOCAL;
+	}
+	st = pz_db_acquire(s);
+	rc = pz_db_release(st, st != NULL ? db_pz_event_get(st, company, id, ev) : 0);
+	if (rc < 0)
+		return rc;
+	return rc == 1 ? EV_STORED : EV_UNKNOWN;
+}
+
+/* Whether a reward for a known event comes after its rewardWaitTime (Personalizer discards it). */
+static int event_late(int kind, const db_pz_event *ev, int64_t wait_s)
+{
+	return kind != EV_UNKNOWN && util_now() - ev->ranked_at > (double)wait_s;
+}
+
+/*
+ * Holds rewards (bits of mask, values by slot) for a deferred event until
+ * its activation: 1 when held, 0 when the event is not deferred (any more:
+ * deliver them now), < 0 when the database cannot be reached.
+ */
+static int event_hold(server *s, const char *company, const char *id, unsigned mask,
+                      const double value[PZ_MULTI_SLOTS_MAX])
+{
+	store *st = pz_db_acquire(s);
+
+	return pz_db_release(st, st != NULL ? db_pz_event_hold(st, company, id, (int)mask, value) : 0);
+}
+
+/* Adds to company's Apprentice report; a failure is logged (the report is advisory). */
+static void apprentice_add(server *s, const char *company, const db_pz_apprentice *delta)
+{
+	store *st = pz_db_acquire(s);
+
+	if (pz_db_release(st, st != NULL ? db_pz_apprentice_add(st, company, delta) : 0) != 0)
+		log_msg(LOG_WARN, "personalizer: the Apprentice report of %s could not be updated",
+		        company);
 }
 
 /* --- default rewards: rewardWaitTime and defaultReward ---------------------- */
 
 /*
  * Every event ranked here waits in a table until its rewardWaitTime has
- * passed; then each of its slots that got no reward and is not a deferred
- * event never activated gets the company's defaultReward, through the
- * writer as a default reward (TB_REWARDS.source 'default', always learned),
- * as offerd's reward_wait_seconds does for /predict. The table is bounded:
+ * passed; then each of its slots that got no reward here gets the
+ * company's defaultReward, through the writer as a default reward
+ * (TB_REWARDS.source 'default', always learned), as offerd's
+ * reward_wait_seconds does for /predict; a slot rewarded through another
+ * process already has its reward, which the writer keeps. A deferred event
+ * still not activated (its row says so) gets none. The table is bounded:
  * while PZ_DEFAULTS_MAX events wait, a new one gets no default. Ranks and
  * rewards sweep it (waits differ per company, so the whole table), at most
  * twice a second.
@@ -368,6 +426,7 @@ typedef struct pz_pending {
 	double value;
 	unsigned char n_slots; /* 0: a single-slot event */
 	unsigned char used;
+	unsigned char stored; /* (when due) the event has a row: read whether it is deferred */
 	char company[SERVER_COMPANY_MAX];
 	char event[PZ_EVENT_STORED_MAX + 1];
 } pz_pending;
@@ -440,6 +499,19 @@ static void default_submit(server *s, const pz_pending *p, unsigned mask)
 	}
 }
 
+/* Whether a stored event is still deferred (or its row cannot be read): no default then. */
+static int default_withheld(server *s, const pz_pending *p)
+{
+	db_pz_event ev;
+	store *st = pz_db_acquire(s);
+	int rc = pz_db_release(st, st != NULL ? db_pz_event_get(st, p->company, p->event, &ev) : 0);
+	int withheld = rc < 0 || (rc == 1 && ev.deferred);
+
+	if (st != NULL)
+		db_pz_event_clear(&ev);
+	return withheld;
+}
+
 static void defaults_sweep(server *s)
 {
 	pz_pending due[PZ_DEFAULTS_SWEEP_MAX];
@@ -462,8 +534,9 @@ static void defaults_sweep(server *s)
 		e = event_find_locked(event_hash(p->company, p->event));
 		unsigned all = p->n_slots == 0 ? 1u : (1u << p->n_slots) - 1;
 
-		if (e != NULL && !e->deferred && (e->rewarded & all) != all) {
+		if (e != NULL && (e->rewarded & all) != all) {
 			due[n] = *p;
+			due[n].stored = e->stored;
 			mask[n++] = all & ~(unsigned)e->rewarded;
 			e->rewarded = (unsigned char)all;
 		}
@@ -471,104 +544,10 @@ static void defaults_sweep(server *s)
 		pending_free[pending_nfree++] = i;
 	}
 	pthread_mutex_unlock(&events_lock);
-	for (size_t i = 0; i < n; i++)
-		default_submit(s, &due[i], mask[i]);
-}
-
-/*
- * A reward for a deferred event: kept (the first one) until activation.
- * Returns 1 when the event is deferred and the reward was taken.
- */
-static int event_hold_reward(const char *company, const char *id, double value)
-{
-	pz_event *e;
-	int held = 0;
-
-	pthread_mutex_lock(&events_lock);
-	e = event_find_locked(event_hash(company, id));
-	if (e != NULL && e->deferred) {
-		if (!e->has_reward) {
-			e->has_reward = 1;
-			e->reward = value;
-		}
-		held = 1;
+	for (size_t i = 0; i < n; i++) {
+		if (!due[i].stored || !default_withheld(s, &due[i]))
+			default_submit(s, &due[i], mask[i]);
 	}
-	pthread_mutex_unlock(&events_lock);
-	return held;
-}
-
-/*
- * A multi-slot event's slot index for a slot id: returns 0..n-1, -1 when
- * the event is unknown or not multi-slot, -2 when it has no such slot.
- */
-static int event_slot(const pz_event *e, const char *slot_id)
-{
-	uint64_t h = util_hash(slot_id);
-
-	if (e->n_slots == 0)
-		return -1;
-	for (int k = 0; k < e->n_slots; k++) {
-		if (e->slot_h[k] == h)
-			return k;
-	}
-	return -2;
-}
-
-/* Holds a deferred multi-slot event's rewards; returns 1 when it is deferred. */
-static int event_hold_slot_rewards(const char *company, const char *id, const int *slot,
-                                   const double *value, size_t n)
-{
-	pz_event *e;
-	int held = 0;
-
-	pthread_mutex_lock(&events_lock);
-	e = event_find_locked(event_hash(company, id));
-	if (e != NULL && e->deferred) {
-		for (size_t i = 0; i < n; i++) {
-			if (!e->slot_has[slot[i]]) {
-				e->slot_has[slot[i]] = 1;
-				e->slot_reward[slot[i]] = value[i];
-			}
-		}
-		held = 1;
-	}
-	pthread_mutex_unlock(&events_lock);
-	return held;
-}
-
-/*
- * Activates an event: returns -1 when it is unknown, else 0, with *reward
- * set and 1 in *has_reward when a reward was held for it. For a multi-slot
- * event, held[k] (may be NULL) gets the slots' held rewards (has[k] set).
- */
-static int event_activate(const char *company, const char *id, double *reward, int *has_reward,
-                          double *held, unsigned char *has)
-{
-	pz_event *e;
-	int rc = -1;
-
-	*has_reward = 0;
-	if (has != NULL)
-		memset(has, 0, PZ_MULTI_SLOTS_MAX);
-	pthread_mutex_lock(&events_lock);
-	e = event_find_locked(event_hash(company, id));
-	if (e != NULL) {
-		rc = 0;
-		if (e->deferred && e->has_reward) {
-			*has_reward = 1;
-			*reward = e->reward;
-		}
-		for (int k = 0; e->deferred && held != NULL && k < e->n_slots; k++) {
-			has[k] = e->slot_has[k];
-			held[k] = e->slot_reward[k];
-		}
-		rc = held != NULL && e->n_slots == 0 ? -1 : rc;
-		e->deferred = 0;
-		e->has_reward = 0;
-		memset(e->slot_has, 0, sizeof(e->slot_has));
-	}
-	pthread_mutex_unlock(&events_lock);
-	return rc;
 }
 
 /* --- errors ----------------------------------------------------------------- */
@@ -621,6 +600,20 @@ static void reply_no_content(http_req *r)
 
 /* --- the endpoint ---------------------------------------------------------- */
 
+/* A multi-slot call's state: one episode per slot, one reward per slot. */
+typedef struct pz_multi {
+	pz_multi_rank_req multi;
+	int multi_parsed;
+	api_decision slot[PZ_MULTI_SLOTS_MAX];
+	char slot_customer[PZ_MULTI_SLOTS_MAX][REQ_ID_MAX + 1];
+	char slot_state[PZ_MULTI_SLOTS_MAX][AGENT_STATE_MAX + 16];
+	size_t slot_served[PZ_MULTI_SLOTS_MAX];
+	int slot_agreed[PZ_MULTI_SLOTS_MAX];
+	writer_op slot_rop[PZ_MULTI_SLOTS_MAX];
+	size_t n_ops;  /* operations submitted */
+	size_t n_done; /* ... and done (under the call's lock) */
+} pz_multi;
+
 typedef struct pz_ctx {
 	api_call call;
 	pz_op op;
@@ -637,20 +630,13 @@ typedef struct pz_ctx {
 	size_t n_ranked;
 	size_t served; /* the action served: rewardActionId */
 	int agreed;    /* Apprentice: the policy chose the baseline too */
-	/* reward, activate */
-	writer_op rop;
+	/* reward, activate: the writer operation is d.op (a rank's, unused by them) */
 	double value;
-	/* multi-slot: one episode per slot, one reward per slot */
-	pz_multi_rank_req multi;
-	int multi_parsed;
-	api_decision slot[PZ_MULTI_SLOTS_MAX];
-	char slot_customer[PZ_MULTI_SLOTS_MAX][REQ_ID_MAX + 1];
-	char slot_state[PZ_MULTI_SLOTS_MAX][AGENT_STATE_MAX + 16];
-	size_t slot_served[PZ_MULTI_SLOTS_MAX];
-	int slot_agreed[PZ_MULTI_SLOTS_MAX];
-	writer_op slot_rop[PZ_MULTI_SLOTS_MAX];
-	size_t n_ops;  /* operations submitted by a multi-slot call */
-	size_t n_done; /* ... and done (under the call's lock) */
+	int ev_apprentice; /* the event was ranked in Apprentice mode (its row says) */
+	int ev_agreed;     /* ... and the policy agreed with the baseline */
+	int multi_submit;  /* the rewards went out one per slot (multi_reward_submit) */
+	/* multi-slot: allocated by the multi-slot calls only (it is most of the size) */
+	struct pz_multi *m;
 } pz_ctx;
 
 static void pz_free(api_call *call)
@@ -659,14 +645,26 @@ static void pz_free(api_call *call)
 
 	if (c->rank_parsed)
 		pz_rank_free(&c->rank);
-	if (c->multi_parsed)
-		pz_multi_rank_free(&c->multi);
 	request_predict_free(&c->d.req);
 	decide_result_free(&c->d.res);
+	if (c->m == NULL)
+		return;
+	if (c->m->multi_parsed)
+		pz_multi_rank_free(&c->m->multi);
 	for (size_t k = 0; k < PZ_MULTI_SLOTS_MAX; k++) {
-		request_predict_free(&c->slot[k].req);
-		decide_result_free(&c->slot[k].res);
+		request_predict_free(&c->m->slot[k].req);
+		decide_result_free(&c->m->slot[k].res);
 	}
+	free(c->m);
+	c->m = NULL;
+}
+
+/* The multi-slot state of a call, allocated on first use; freed by pz_free. */
+static pz_multi *multi_of(pz_ctx *c)
+{
+	if (c->m == NULL)
+		c->m = xcalloc(1, sizeof(*c->m));
+	return c->m;
 }
 
 /*
@@ -777,33 +775,70 @@ static void serve_baseline(api_decision *d, size_t baseline, pz_learning_mode mo
 	}
 }
 
+/*
+ * Records a new event once its episodes are stored: its row in
+ * tb_pz_events when it is deferred, multi-slot (slots: the slot ids) or
+ * ranked in Apprentice mode, with the report's counts (agreed of n slots),
+ * and this process's cache entry and wait for a default reward. Returns 0,
+ * or replies an error and returns < 0.
+ */
+static int event_record(pz_ctx *c, const char *id, int deferred, json_t *slots, size_t n_slots,
+                        size_t agreed)
+{
+	server *s = c->call.s;
+	const char *company = c->call.company;
+	int apprentice = c->mode == PZ_MODE_APPRENTICE;
+	int stored = deferred || slots != NULL || apprentice;
+	double now = util_now();
+	db_pz_event ev;
+	store *st;
+	int rc;
+
+	if (stored) {
+		memset(&ev, 0, sizeof(ev));
+		ev.ranked_at = now;
+		ev.deferred = deferred;
+		ev.apprentice = apprentice;
+		ev.agreed = agreed == (n_slots > 0 ? n_slots : 1);
+		ev.slots = slots != NULL ? json_dumps(slots, JSON_COMPACT) : NULL;
+		st = pz_db_acquire(s);
+		rc = st != NULL ? db_pz_event_put(st, company, id, &ev) : 0;
+		if (st != NULL && rc == 0 && apprentice) {
+			db_pz_apprentice a = {0};
+
+			a.events = (int64_t)(n_slots > 0 ? n_slots : 1);
+			a.agreed = (int64_t)agreed;
+			rc = db_pz_apprentice_add(st, company, &a);
+		}
+		rc = pz_db_release(st, rc);
+		free(ev.slots);
+		if (rc == ERR_CONFLICT) {
+			api_pz_error(c->call.r, ERR_CONFLICT, "Event %.200s was ranked already.", id);
+			return rc;
+		}
+		if (rc != 0) {
+			api_pz_error(
+			    c->call.r, ERR_UNAVAIL,
+			    "the event's state could not be stored; retry later with another eventId");
+			return rc;
+		}
+	}
+	event_put(company, id, now, stored);
+	pending_push(company, id, n_slots, &c->svc);
+	return 0;
+}
+
 static void rank_answer(api_call *call)
 {
 	pz_ctx *c = (pz_ctx *)call;
-	pz_event ev;
 
 	if (c->d.op.rc != 0) {
 		api_pz_error(call->r, ERR_UNAVAIL,
 		             "the event could not be stored; nothing was recorded, retry later");
 		return;
 	}
-	memset(&ev, 0, sizeof(ev));
-	ev.deferred = (unsigned char)c->rank.defer_activation;
-	ev.apprentice = c->mode == PZ_MODE_APPRENTICE;
-	ev.agreed = (unsigned char)c->agreed;
-	ev.ranked_at = util_now();
-	event_put(call->company, c->rank.event_id, &ev);
-	pending_push(call->company, c->rank.event_id, 0, &c->svc);
-	if (c->mode == PZ_MODE_APPRENTICE) {
-		pthread_mutex_lock(&tenants_lock);
-		pz_tenant *t = tenant_locked(call->s, call->company);
-
-		if (t != NULL) {
-			t->app_events++;
-			t->app_agreed += (uint64_t)c->agreed;
-		}
-		pthread_mutex_unlock(&tenants_lock);
-	}
+	if (event_record(c, c->rank.event_id, c->rank.defer_activation, NULL, 0, (size_t)c->agreed) != 0)
+		return;
 	reply_json_text(call->r, 201,
 	                pz_rank_answer_json(c->ranking, c->n_ranked, c->rank.event_id,
 	                                    c->rank.actions[c->served].id));
@@ -838,11 +873,40 @@ static void rank_order(pz_ctx *c, double p_served)
 	c->n_ranked = n;
 }
 
+/*
+ * What every rank does once its body is parsed: the event id (generated
+ * when the client sent none; at most max bytes, offerd's limit), the
+ * company's service configuration into c->svc and c->mode, and a sweep of
+ * the default rewards due. Returns 0, or replies an error and returns < 0.
+ */
+static int rank_prepare(pz_ctx *c, char event_id[PZ_ID_MAX + 1], size_t max)
+{
+	pz_error e;
+
+	if (event_id[0] == '\0' && pz_event_id_new(event_id) != 0) {
+		api_pz_error(c->call.r, ERR_IO, "no event id could be generated");
+		return ERR_IO;
+	}
+	if (strlen(event_id) > max) {
+		int rc = pz_fail(&e, PZ_INVALID_RANK, "eventId",
+		                 "eventId is longer than %zu bytes (offerd's limit).", max);
+
+		reply_pz_error(c->call.r, &e);
+		return rc;
+	}
+	if (tenant_svc(c->call.s, c->call.company, &c->svc) != 0) {
+		api_pz_error(c->call.r, ERR_UNAVAIL, "the event could not be prepared; retry later");
+		return ERR_UNAVAIL;
+	}
+	c->mode = c->svc.mode;
+	defaults_sweep(c->call.s);
+	return 0;
+}
+
 static void rank_complete(pz_ctx *c, const char *body, size_t len)
 {
 	http_req *r = c->call.r;
 	unsigned char allowed[PZ_ACTIONS_MAX];
-	pz_service_config svc;
 	pz_error e;
 	size_t baseline = 0;
 
@@ -851,16 +915,8 @@ static void rank_complete(pz_ctx *c, const char *body, size_t len)
 		return;
 	}
 	c->rank_parsed = 1;
-	if (c->rank.event_id[0] == '\0' && pz_event_id_new(c->rank.event_id) != 0) {
-		api_pz_error(r, ERR_IO, "no event id could be generated");
+	if (rank_prepare(c, c->rank.event_id, PZ_EVENT_STORED_MAX) != 0)
 		return;
-	}
-	if (strlen(c->rank.event_id) > PZ_EVENT_STORED_MAX) {
-		pz_fail(&e, PZ_INVALID_RANK, "eventId",
-		        "eventId is longer than %d bytes (offerd's limit).", PZ_EVENT_STORED_MAX);
-		reply_pz_error(r, &e);
-		return;
-	}
 	(void)pz_customer_id(c->customer, c->rank.event_id, -1); /* length checked above */
 	for (size_t i = 0; i < c->rank.n_actions; i++)
 		allowed[i] = !c->rank.actions[i].excluded;
@@ -871,14 +927,7 @@ static void rank_complete(pz_ctx *c, const char *body, size_t len)
 		reply_pz_error(r, &e);
 		return;
 	}
-	if (tenant_svc(c->call.s, c->call.company, &svc) != 0) {
-		api_pz_error(r, ERR_UNAVAIL, "the event could not be prepared; retry later");
-		return;
-	}
-	c->svc = svc;
-	c->mode = svc.mode;
-	defaults_sweep(c->call.s);
-	if (pz_decide(&c->call, &c->d, &svc) != 0) {
+	if (pz_decide(&c->call, &c->d, &c->svc) != 0) {
 		api_pz_error(r, ERR_INVAL, "%s",
 		             c->d.res.why[0] != '\0' ? c->d.res.why : "no action is allowed");
 		return;
@@ -909,25 +958,19 @@ static void rank_complete(pz_ctx *c, const char *body, size_t len)
 static void reward_answer(api_call *call)
 {
 	pz_ctx *c = (pz_ctx *)call;
-	writer_op *op = &c->rop;
-	pz_event ev;
+	writer_op *op = &c->d.op;
 
 	switch (op->rc) {
 	case 0:
 		metrics_reward(op->rout.agent_version, op->rin.accepted);
-		if (event_get(call->company, c->id, &ev) && ev.apprentice) {
-			pthread_mutex_lock(&tenants_lock);
-			pz_tenant *t = tenant_locked(call->s, call->company);
+		if (c->ev_apprentice) {
+			db_pz_apprentice a = {0};
 
-			if (t != NULL) {
-				t->app_rewards++;
-				t->app_reward_sum += c->value;
-				if (ev.agreed) {
-					t->app_rewards_agreed++;
-					t->app_reward_agreed_sum += c->value;
-				}
-			}
-			pthread_mutex_unlock(&tenants_lock);
+			a.rewards = 1;
+			a.reward_sum = c->value;
+			a.rewards_agreed = c->ev_agreed;
+			a.agreed_sum = c->ev_agreed ? c->value : 0.0;
+			apprentice_add(call->s, call->company, &a);
 		}
 		reply_no_content(call->r);
 		return;
@@ -948,13 +991,13 @@ static void reward_answer(api_call *call)
 static void reward_submit(pz_ctx *c, double value)
 {
 	c->value = value;
-	c->rop.kind = WOP_REWARD;
-	c->rop.rin.company = c->call.company;
-	c->rop.rin.customer_id = c->customer;
-	c->rop.rin.episode_id = 0;
-	c->rop.rin.accepted = value > 0;
-	c->rop.rin.request_ts = NULL;
-	if (api_call_submit(&c->call, &c->rop) != 0) {
+	c->d.op.kind = WOP_REWARD;
+	c->d.op.rin.company = c->call.company;
+	c->d.op.rin.customer_id = c->customer;
+	c->d.op.rin.episode_id = 0;
+	c->d.op.rin.accepted = value > 0;
+	c->d.op.rin.request_ts = NULL;
+	if (api_call_submit(&c->call, &c->d.op) != 0) {
 		api_pz_error(c->call.r, ERR_UNAVAIL, "too many requests are waiting for the database");
 		return;
 	}
@@ -962,12 +1005,20 @@ static void reward_submit(pz_ctx *c, double value)
 		reward_answer(&c->call);
 }
 
+static void reply_unavailable(pz_ctx *c)
+{
+	api_pz_error(c->call.r, ERR_UNAVAIL, "the event's state could not be read; retry later");
+}
+
 static void reward_complete(pz_ctx *c, const char *body, size_t len)
 {
+	double value[PZ_MULTI_SLOTS_MAX] = {0};
+	db_pz_event ev;
 	pz_error e;
-	double value;
+	int kind;
+	int held = 0;
 
-	if (pz_reward_parse(body, len, &value, &e) != 0) {
+	if (pz_reward_parse(body, len, &value[0], &e) != 0) {
 		reply_pz_error(c->call.r, &e);
 		return;
 	}
@@ -980,58 +1031,45 @@ static void reward_complete(pz_ctx *c, const char *body, size_t len)
 		return;
 	}
 	defaults_sweep(c->call.s);
-	if (event_reward_late(c->call.company, c->id, 1u, c->svc.reward_wait_s)) {
-		/* After rewardWaitTime: accepted and discarded, as Personalizer does. */
+	kind = event_lookup(c->call.s, c->call.company, c->id, 1u, &ev);
+	if (kind < 0) {
+		reply_unavailable(c);
+		return;
+	}
+	c->ev_apprentice = ev.apprentice;
+	c->ev_agreed = ev.agreed;
+	if (!event_late(kind, &ev, c->svc.reward_wait_s) && ev.deferred)
+		held = event_hold(c->call.s, c->call.company, c->id, 1u, value);
+	if (event_late(kind, &ev, c->svc.reward_wait_s) || held == 1) {
+		/* After rewardWaitTime: accepted and discarded, as Personalizer does;
+		 * deferred: the reward counts once the event is activated. */
+		db_pz_event_clear(&ev);
 		reply_no_content(c->call.r);
 		return;
 	}
-	if (event_hold_reward(c->call.company, c->id, value)) {
-		/* Deferred: the reward counts once the event is activated. */
-		reply_no_content(c->call.r);
+	db_pz_event_clear(&ev);
+	if (held < 0) {
+		reply_unavailable(c);
 		return;
 	}
-	reward_submit(c, value);
-}
-
-static void activate_complete(pz_ctx *c, const char *body, size_t len)
-{
-	pz_error e;
-	double value = 0;
-	int has_reward;
-
-	if (pz_activate_check(body, len, &e) != 0) {
-		reply_pz_error(c->call.r, &e);
-		return;
-	}
-	if (event_activate(c->call.company, c->id, &value, &has_reward, NULL, NULL) != 0) {
-		api_pz_error(c->call.r, ERR_NOTFOUND,
-		             "Event %.200s was not found (activation knows the events this offerd ranked"
-		             " since it started).",
-		             c->id);
-		return;
-	}
-	if (!has_reward) {
-		reply_no_content(c->call.r);
-		return;
-	}
-	reward_submit(c, value);
+	reward_submit(c, value[0]);
 }
 
 /* The service configuration with offerd's Apprentice report; JSON text. */
-static char *service_json(const pz_tenant *t)
+static char *service_json(const pz_service_config *svc, const db_pz_apprentice *a)
 {
-	char *text = pz_service_config_json(&t->svc);
+	char *text = pz_service_config_json(svc);
 	json_t *j = json_loads(text, 0, NULL);
 	json_t *app;
 
 	free(text);
 	if (j == NULL)
 		return xstrdup("{}");
-	app = json_pack("{s:I, s:I, s:f, s:I, s:f, s:f}", "events", (json_int_t)t->app_events, "agreed",
-	                (json_int_t)t->app_agreed, "agreement",
-	                t->app_events ? (double)t->app_agreed / (double)t->app_events : 0.0, "rewards",
-	                (json_int_t)t->app_rewards, "baselineRewardSum", t->app_reward_sum,
-	                "agreedRewardSum", t->app_reward_agreed_sum);
+	app = json_pack("{s:I, s:I, s:f, s:I, s:f, s:f}", "events", (json_int_t)a->events, "agreed",
+	                (json_int_t)a->agreed, "agreement",
+	                a->events ? (double)a->agreed / (double)a->events : 0.0, "rewards",
+	                (json_int_t)a->rewards, "baselineRewardSum", a->reward_sum, "agreedRewardSum",
+	                a->agreed_sum);
 	if (app != NULL)
 		json_object_set_new(j, "offerdApprentice", app);
 	text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
@@ -1057,6 +1095,7 @@ static void config_complete(pz_ctx *c, const char *body, size_t len)
 	http_req *r = c->call.r;
 	pz_service_config next;
 	pz_policy policy;
+	db_pz_apprentice app = {0};
 	pz_tenant *t;
 	pz_error e;
 	char *text = NULL;
@@ -1073,7 +1112,13 @@ static void config_complete(pz_ctx *c, const char *body, size_t len)
 		return;
 	}
 	/* The stored configuration, read through: another process may have put it. */
-	if (tenant_refresh(c->call.s, c->call.company, 0) != 0) {
+	rc = tenant_refresh(c->call.s, c->call.company, 0);
+	if (rc == 0 && (c->op == PZ_OP_SERVICE_GET || c->op == PZ_OP_SERVICE_PUT)) {
+		store *st = pz_db_acquire(c->call.s);
+
+		rc = pz_db_release(st, st != NULL ? db_pz_apprentice_get(st, c->call.company, &app) : 0);
+	}
+	if (rc != 0) {
 		api_pz_error(r, ERR_UNAVAIL, "the configuration could not be read; retry later");
 		return;
 	}
@@ -1116,7 +1161,7 @@ static void config_complete(pz_ctx *c, const char *body, size_t len)
 		next.mode_given = 1;
 		t->svc = next;
 		/* fall through */
-	case PZ_OP_SERVICE_GET: text = service_json(t); break;
+	case PZ_OP_SERVICE_GET: text = service_json(&t->svc, &app); break;
 	case PZ_OP_POLICY_PUT:
 		t->policy = policy;
 		t->policy_set = 1;
@@ -1147,9 +1192,9 @@ static int multi_wait(pz_ctx *c)
 		size_t done;
 
 		pthread_mutex_lock(&c->call.lock);
-		done = c->n_done;
+		done = c->m->n_done;
 		pthread_mutex_unlock(&c->call.lock);
-		if (done >= c->n_ops)
+		if (done >= c->m->n_ops)
 			return 0;
 		if (api_call_wait(&c->call))
 			return 1;
@@ -1159,48 +1204,33 @@ static int multi_wait(pz_ctx *c)
 static void multi_rank_answer(api_call *call)
 {
 	pz_ctx *c = (pz_ctx *)call;
-	pz_multi_rank_req *q = &c->multi;
+	pz_multi_rank_req *q = &c->m->multi;
 	pz_slot_answer ans[PZ_MULTI_SLOTS_MAX];
-	pz_event ev;
+	json_t *slot_ids;
 	size_t agreed = 0;
+	int rc;
 
 	if (multi_wait(c))
 		return;
 	for (size_t k = 0; k < q->n_slots; k++) {
-		if (c->slot[k].op.rc != 0) {
+		if (c->m->slot[k].op.rc != 0) {
 			api_pz_error(
 			    call->r, ERR_UNAVAIL,
 			    "the event could not be stored whole; retry later with another eventId");
 			return;
 		}
 	}
-	memset(&ev, 0, sizeof(ev));
-	ev.deferred = (unsigned char)q->defer_activation;
-	ev.apprentice = c->mode == PZ_MODE_APPRENTICE;
-	ev.n_slots = (unsigned char)q->n_slots;
+	slot_ids = json_array();
 	for (size_t k = 0; k < q->n_slots; k++) {
-		char sid[PZ_ID_BYTES_MAX + 1];
-
-		snprintf(sid, sizeof(sid), "%.*s", (int)q->slots[k].id_len, q->slots[k].id);
-		ev.slot_h[k] = util_hash(sid);
+		json_array_append_new(slot_ids, json_stringn(q->slots[k].id, q->slots[k].id_len));
 		ans[k].id = q->slots[k].id;
-		ans[k].reward_action_id = q->actions[c->slot_served[k]].id;
-		agreed += (size_t)c->slot_agreed[k];
+		ans[k].reward_action_id = q->actions[c->m->slot_served[k]].id;
+		agreed += (size_t)c->m->slot_agreed[k];
 	}
-	ev.agreed = agreed == q->n_slots;
-	ev.ranked_at = util_now();
-	event_put(call->company, q->event_id, &ev);
-	pending_push(call->company, q->event_id, q->n_slots, &c->svc);
-	if (c->mode == PZ_MODE_APPRENTICE) {
-		pthread_mutex_lock(&tenants_lock);
-		pz_tenant *t = tenant_locked(call->s, call->company);
-
-		if (t != NULL) {
-			t->app_events += q->n_slots;
-			t->app_agreed += agreed;
-		}
-		pthread_mutex_unlock(&tenants_lock);
-	}
+	rc = event_record(c, q->event_id, q->defer_activation, slot_ids, q->n_slots, agreed);
+	json_decref(slot_ids);
+	if (rc != 0)
+		return;
 	reply_json_text(call->r, 201, pz_multi_rank_answer_json(ans, q->n_slots, q->event_id));
 }
 
@@ -1212,43 +1242,27 @@ static void multi_rank_answer(api_call *call)
 static void multi_rank_complete(pz_ctx *c, const char *body, size_t len)
 {
 	http_req *r = c->call.r;
-	pz_multi_rank_req *q = &c->multi;
+	pz_multi_rank_req *q = &multi_of(c)->multi;
 	unsigned char taken[PZ_ACTIONS_MAX];
-	pz_service_config svc;
 	pz_error e;
 
 	if (pz_multi_rank_parse(body, len, q, &e) != 0) {
 		reply_pz_error(r, &e);
 		return;
 	}
-	c->multi_parsed = 1;
+	c->m->multi_parsed = 1;
 	if (q->n_slots > PZ_MULTI_SLOTS_MAX) {
 		pz_fail(&e, PZ_INVALID_RANK, "slots", "offerd serves at most %d slots, got %zu.",
 		        PZ_MULTI_SLOTS_MAX, q->n_slots);
 		reply_pz_error(r, &e);
 		return;
 	}
-	if (q->event_id[0] == '\0' && pz_event_id_new(q->event_id) != 0) {
-		api_pz_error(r, ERR_IO, "no event id could be generated");
+	if (rank_prepare(c, q->event_id, PZ_MULTI_EVENT_STORED_MAX) != 0)
 		return;
-	}
-	if (strlen(q->event_id) > PZ_MULTI_EVENT_STORED_MAX) {
-		pz_fail(&e, PZ_INVALID_RANK, "eventId",
-		        "eventId is longer than %d bytes (offerd's limit).", PZ_MULTI_EVENT_STORED_MAX);
-		reply_pz_error(r, &e);
-		return;
-	}
-	if (tenant_svc(c->call.s, c->call.company, &svc) != 0) {
-		api_pz_error(r, ERR_UNAVAIL, "the event could not be prepared; retry later");
-		return;
-	}
-	c->svc = svc;
-	c->mode = svc.mode;
-	defaults_sweep(c->call.s);
 	memset(taken, 0, sizeof(taken));
 	for (size_t k = 0; k < q->n_slots; k++) {
 		const pz_slot *sl = &q->slots[k];
-		api_decision *d = &c->slot[k];
+		api_decision *d = &c->m->slot[k];
 		unsigned char allowed[PZ_ACTIONS_MAX];
 		size_t n_allowed = 0;
 
@@ -1264,32 +1278,32 @@ static void multi_rank_complete(pz_ctx *c, const char *body, size_t len)
 			reply_pz_error(r, &e);
 			return;
 		}
-		(void)pz_customer_id(c->slot_customer[k], q->event_id, (int)k); /* length checked */
-		if (pz_request(c->slot_customer[k], q->context, q->actions, q->n_actions, allowed,
+		(void)pz_customer_id(c->m->slot_customer[k], q->event_id, (int)k); /* length checked */
+		if (pz_request(c->m->slot_customer[k], q->context, q->actions, q->n_actions, allowed,
 		               &d->req, &e) != 0) {
 			reply_pz_error(r, &e);
 			return;
 		}
-		if (pz_decide(&c->call, d, &svc) != 0) {
+		if (pz_decide(&c->call, d, &c->svc) != 0) {
 			api_pz_error(r, ERR_INVAL, "slots[%zu] has no action left", k);
 			return;
 		}
-		c->slot_served[k] = d->res.dec.idx[0];
+		c->m->slot_served[k] = d->res.dec.idx[0];
 		if (c->mode != PZ_MODE_ONLINE) {
 			/* Each slot's baselineAction: distinct, and not excluded by its slot. */
-			c->slot_agreed[k] = c->slot_served[k] == sl->baseline;
-			c->slot_served[k] = sl->baseline;
-			serve_baseline(d, sl->baseline, c->mode, c->slot_state[k],
-			               sizeof(c->slot_state[k]));
+			c->m->slot_agreed[k] = c->m->slot_served[k] == sl->baseline;
+			c->m->slot_served[k] = sl->baseline;
+			serve_baseline(d, sl->baseline, c->mode, c->m->slot_state[k],
+			               sizeof(c->m->slot_state[k]));
 		}
-		taken[c->slot_served[k]] = 1;
+		taken[c->m->slot_served[k]] = 1;
 	}
 	for (size_t k = 0; k < q->n_slots; k++) {
-		if (api_call_submit(&c->call, &c->slot[k].op) != 0) {
+		if (api_call_submit(&c->call, &c->m->slot[k].op) != 0) {
 			api_pz_error(r, ERR_UNAVAIL, "too many requests are waiting for the database");
 			return;
 		}
-		c->n_ops++;
+		c->m->n_ops++;
 	}
 	multi_rank_answer(&c->call);
 }
@@ -1301,11 +1315,12 @@ static void multi_reward_answer(api_call *call)
 
 	if (multi_wait(c))
 		return;
-	for (size_t k = 0; k < c->n_ops; k++) {
-		int rc = c->slot_rop[k].rc;
+	for (size_t k = 0; k < c->m->n_ops; k++) {
+		int rc = c->m->slot_rop[k].rc;
 
 		if (rc == 0)
-			metrics_reward(c->slot_rop[k].rout.agent_version, c->slot_rop[k].rin.accepted);
+			metrics_reward(c->m->slot_rop[k].rout.agent_version,
+			               c->m->slot_rop[k].rin.accepted);
 		if (rc == 0 || rc == ERR_CONFLICT) {
 			found++;
 		} else if (rc != ERR_NOTFOUND) {
@@ -1314,7 +1329,7 @@ static void multi_reward_answer(api_call *call)
 			return;
 		}
 	}
-	if (c->n_ops > 0 && found == 0) {
+	if (c->m->n_ops > 0 && found == 0) {
 		api_pz_error(call->r, ERR_NOTFOUND, "Event %.200s was not found.", c->id);
 		return;
 	}
@@ -1324,102 +1339,184 @@ static void multi_reward_answer(api_call *call)
 /* Queues one reward per slot with has[k] (value[k]), then answers. */
 static void multi_reward_submit(pz_ctx *c, const unsigned char *has, const double *value)
 {
+	(void)multi_of(c);
+	c->multi_submit = 1;
 	for (size_t k = 0; k < PZ_MULTI_SLOTS_MAX; k++) {
-		writer_op *op = &c->slot_rop[c->n_ops];
+		writer_op *op = &c->m->slot_rop[c->m->n_ops];
 
 		if (!has[k])
 			continue;
-		(void)pz_customer_id(c->slot_customer[c->n_ops], c->id, (int)k);
+		(void)pz_customer_id(c->m->slot_customer[c->m->n_ops], c->id, (int)k);
 		op->kind = WOP_REWARD;
 		op->rin.company = c->call.company;
-		op->rin.customer_id = c->slot_customer[c->n_ops];
+		op->rin.customer_id = c->m->slot_customer[c->m->n_ops];
 		op->rin.accepted = value[k] > 0;
 		if (api_call_submit(&c->call, op) != 0) {
 			api_pz_error(c->call.r, ERR_UNAVAIL,
 			             "too many requests are waiting for the database");
 			return;
 		}
-		c->n_ops++;
+		c->m->n_ops++;
 	}
 	multi_reward_answer(&c->call);
+}
+
+/* Slot k of a multi-slot event's slot ids (JSON array text) named id: k, or -1. */
+static int slot_index(const char *slots, const char *id)
+{
+	json_t *list = json_loads(slots, 0, NULL);
+	json_t *v;
+	size_t i;
+	int found = -1;
+
+	json_array_foreach(list, i, v) {
+		if (found < 0 && i < PZ_MULTI_SLOTS_MAX && json_is_string(v) &&
+		    strcmp(json_string_value(v), id) == 0)
+			found = (int)i;
+	}
+	json_decref(list);
+	return found;
+}
+
+/* A multi-slot event's row into ev: 0, or replies 404 or 503 and returns < 0. */
+static int multi_lookup(pz_ctx *c, db_pz_event *ev)
+{
+	int kind = event_lookup(c->call.s, c->call.company, c->id, 0, ev);
+
+	if (kind < 0) {
+		reply_unavailable(c);
+		return kind;
+	}
+	if (kind != EV_STORED || ev->slots == NULL || strlen(c->id) > PZ_MULTI_EVENT_STORED_MAX) {
+		db_pz_event_clear(ev);
+		api_pz_error(c->call.r, ERR_NOTFOUND, "Multi-slot event %.200s was not found.", c->id);
+		return ERR_NOTFOUND;
+	}
+	return 0;
 }
 
 static void multi_reward_complete(pz_ctx *c, const char *body, size_t len)
 {
 	pz_multi_reward_req q;
-	unsigned char has[PZ_MULTI_SLOTS_MAX];
-	double value[PZ_MULTI_SLOTS_MAX];
-	int slot[PZ_SLOTS_MAX];
-	double vals[PZ_SLOTS_MAX];
-	pz_event ev;
+	unsigned char has[PZ_MULTI_SLOTS_MAX] = {0};
+	double value[PZ_MULTI_SLOTS_MAX] = {0};
+	unsigned mask = 0;
+	db_pz_event ev;
 	pz_error e;
+	int held = 0;
+	int late;
 
 	if (pz_multi_reward_parse(body, len, &q, &e) != 0) {
 		reply_pz_error(c->call.r, &e);
 		return;
 	}
-	if (strlen(c->id) > PZ_MULTI_EVENT_STORED_MAX || !event_get(c->call.company, c->id, &ev) ||
-	    ev.n_slots == 0) {
-		api_pz_error(
-		    c->call.r, ERR_NOTFOUND,
-		    "Multi-slot event %.200s was not found (offerd knows the multi-slot events it"
-		    " ranked since it started).",
-		    c->id);
+	if (multi_lookup(c, &ev) != 0)
 		return;
-	}
-	memset(has, 0, sizeof(has));
 	for (size_t i = 0; i < q.n; i++) {
-		slot[i] = event_slot(&ev, q.rewards[i].slot_id);
-		if (slot[i] < 0) {
+		int k = slot_index(ev.slots, q.rewards[i].slot_id);
+
+		if (k < 0) {
+			db_pz_event_clear(&ev);
 			pz_fail(&e, PZ_INVALID_REWARD, "reward",
 			        "Slot %.200s is not a slot of event %.200s.", q.rewards[i].slot_id,
 			        c->id);
 			reply_pz_error(c->call.r, &e);
 			return;
 		}
-		vals[i] = q.rewards[i].value;
-		has[slot[i]] = 1;
-		value[slot[i]] = vals[i];
+		has[k] = 1;
+		value[k] = q.rewards[i].value;
+		mask |= 1u << k;
 	}
-	{
-		unsigned m = 0;
+	if (tenant_svc(c->call.s, c->call.company, &c->svc) != 0) {
+		db_pz_event_clear(&ev);
+		api_pz_error(c->call.r, ERR_UNAVAIL, "too many companies configured in this process");
+		return;
+	}
+	late = event_late(EV_STORED, &ev, c->svc.reward_wait_s);
+	if (!late) {
+		pz_event local;
 
-		for (size_t i = 0; i < q.n; i++)
-			m |= 1u << slot[i];
-		if (tenant_svc(c->call.s, c->call.company, &c->svc) == 0 &&
-		    event_reward_late(c->call.company, c->id, m, c->svc.reward_wait_s)) {
-			reply_no_content(c->call.r);
-			return;
-		}
+		(void)event_get(c->call.company, c->id, mask, &local);
+		if (ev.deferred)
+			held = event_hold(c->call.s, c->call.company, c->id, mask, value);
 	}
-	if (event_hold_slot_rewards(c->call.company, c->id, slot, vals, q.n)) {
+	db_pz_event_clear(&ev);
+	if (held < 0) {
+		reply_unavailable(c);
+		return;
+	}
+	if (late || held == 1) {
 		reply_no_content(c->call.r);
 		return;
 	}
 	multi_reward_submit(c, has, value);
 }
 
-static void multi_activate_complete(pz_ctx *c, const char *body, size_t len)
+/*
+ * POST events/{id}/activate and multislot/events/{id}/activate: a deferred
+ * event's held rewards are delivered (one per slot for a multi-slot event);
+ * an event that was not deferred (or is activated already) answers 204.
+ */
+static void activate_complete(pz_ctx *c, const char *body, size_t len)
 {
-	unsigned char has[PZ_MULTI_SLOTS_MAX];
-	double value[PZ_MULTI_SLOTS_MAX];
-	double v1 = 0;
-	int h1;
+	int multi = c->op == PZ_OP_MULTI_ACTIVATE;
+	unsigned char has[PZ_MULTI_SLOTS_MAX] = {0};
+	db_pz_event ev;
 	pz_error e;
+	store *st;
+	int rc;
 
 	if (pz_activate_check(body, len, &e) != 0) {
 		reply_pz_error(c->call.r, &e);
 		return;
 	}
-	if (event_activate(c->call.company, c->id, &v1, &h1, value, has) != 0) {
-		api_pz_error(
-		    c->call.r, ERR_NOTFOUND,
-		    "Multi-slot event %.200s was not found (offerd knows the multi-slot events it"
-		    " ranked since it started).",
-		    c->id);
+	if (multi && multi_lookup(c, &ev) != 0)
+		return;
+	if (multi)
+		db_pz_event_clear(&ev);
+	st = pz_db_acquire(c->call.s);
+	rc = pz_db_release(st, st != NULL ? db_pz_event_activate(st, c->call.company, c->id, &ev) : 0);
+	if (rc < 0) {
+		reply_unavailable(c);
 		return;
 	}
-	multi_reward_submit(c, has, value);
+	if (rc == 1) {
+		/* Was deferred: the held rewards count now. */
+		for (int k = 0; k < PZ_MULTI_SLOTS_MAX; k++)
+			has[k] = (unsigned char)((ev.held_mask >> k) & 1);
+		c->ev_apprentice = ev.apprentice;
+		c->ev_agreed = ev.agreed;
+		multi = ev.slots != NULL;
+		db_pz_event_clear(&ev);
+		if (multi)
+			multi_reward_submit(c, has, ev.held);
+		else if (has[0])
+			reward_submit(c, ev.held[0]);
+		else
+			reply_no_content(c->call.r);
+		return;
+	}
+	if (!multi) {
+		/* Not deferred: known to this process, by a row, or as an episode? */
+		rc = event_lookup(c->call.s, c->call.company, c->id, 0, &ev);
+		db_pz_event_clear(&ev);
+		if (rc == EV_UNKNOWN && strlen(c->id) <= PZ_EVENT_STORED_MAX) {
+			st = pz_db_acquire(c->call.s);
+			rc = pz_db_release(st, st != NULL ? db_pz_episode_exists(st, c->call.company,
+			                                                         c->customer)
+			                                  : 0);
+			rc = rc == 1 ? EV_STORED : rc;
+		}
+		if (rc < 0) {
+			reply_unavailable(c);
+			return;
+		}
+		if (rc == EV_UNKNOWN) {
+			api_pz_error(c->call.r, ERR_NOTFOUND, "Event %.200s was not found.", c->id);
+			return;
+		}
+	}
+	reply_no_content(c->call.r);
 }
 
 /* --- evaluations ------------------------------------------------------------ */
@@ -1641,6 +1738,319 @@ static void eval_complete(pz_ctx *c, const char *body, size_t len)
 	}
 }
 
+/* --- model: export, import, reset ------------------------------------------ */
+
+/*
+ * GET model exports the learned state of the company's current agent
+ * version (the tabular values of TB_POLICY and the contextual rows of
+ * TB_MODEL, personalizer.h's document); PUT model replaces it with an
+ * exported one and DELETE model clears it, in one transaction on the
+ * Personalizer connection. The new values are written as offerd's learning
+ * writes them, with new revisions, so every offerd process on the database
+ * installs them at its next refresh (--refresh).
+ */
+
+/* A TB_POLICY row of the company, appended to the JSON array arg. */
+static int model_value_row(void *arg, int ncols, const char *const *vals)
+{
+	pz_value_row r;
+	double *num[8] = {&r.n,           &r.reward_sum,   &r.successes,   &r.failures,
+	                  &r.prior_value, &r.prior_weight, &r.prior_alpha, &r.prior_beta};
+
+	if (ncols < 10 || vals[0] == NULL || vals[1] == NULL)
+		return ERR_IO;
+	r.state_key = vals[0];
+	r.offer = vals[1];
+	for (int k = 0; k < 8; k++) {
+		if (vals[2 + k] == NULL || util_strtod(vals[2 + k], -1e300, 1e300, num[k]) != 0)
+			return ERR_IO;
+	}
+	json_array_append_new(arg, pz_value_row_json(&r));
+	return 0;
+}
+
+/* A TB_MODEL row of the version, appended to the JSON array arg. */
+static int model_ctx_row(void *arg, const db_model_row *row)
+{
+	pz_model_row r = {row->offer, row->n, row->tick, row->stats};
+
+	json_array_append_new(arg, pz_model_row_json(&r));
+	return 0;
+}
+
+static int model_read(store *st, const char *company, const char *version, json_t *cur_values,
+                      json_t *ctx)
+{
+	int rc = db_pz_values_each(st, company, model_value_row, cur_values);
+
+	return rc != 0 ? rc : db_pz_model_each(st, company, version, model_ctx_row, ctx);
+}
+
+/* The index of (state_key, offer) in the sorted target rows, or -1. */
+static long model_find_value(const pz_model *m, const char *state_key, const char *offer)
+{
+	pz_value_row key;
+	const pz_value_row *hit;
+
+	memset(&key, 0, sizeof(key));
+	key.state_key = state_key;
+	key.offer = offer;
+	for (size_t lo = 0, hi = m->n_values; lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c;
+
+		hit = &m->values[mid];
+		c = strcmp(state_key, hit->state_key);
+		c = c != 0 ? c : strcmp(offer, hit->offer);
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return -1;
+}
+
+/* A target value row as the deltas (from cur, NULL: nothing yet) and priors to write. */
+static void model_value_delta(const char *company, const pz_value_row *t, const pz_value_row *cur,
+                              db_policy_row *delta, db_policy_row *prior)
+{
+	static const pz_value_row none = {NULL, NULL, 0, 0, 0, 0, 0, 0, 1, 1};
+	const pz_value_row *c = cur != NULL ? cur : &none;
+
+	memset(delta, 0, sizeof(*delta));
+	delta->company = company;
+	delta->state_key = t->state_key;
+	delta->offer = t->offer;
+	delta->n = t->n - c->n;
+	delta->reward_sum = t->reward_sum - c->reward_sum;
+	delta->alpha = t->successes - c->successes;
+	delta->beta = t->failures - c->failures;
+	*prior = *delta;
+	prior->prior_value = t->prior_value;
+	prior->prior_weight = t->prior_weight;
+	prior->alpha = t->prior_alpha;
+	prior->beta = t->prior_beta;
+}
+
+/* A current value row from its JSON export. */
+static void model_value_from(json_t *o, pz_value_row *r)
+{
+	r->state_key = json_string_value(json_object_get(o, "stateKey"));
+	r->offer = json_string_value(json_object_get(o, "offer"));
+	r->n = json_number_value(json_object_get(o, "n"));
+	r->reward_sum = json_number_value(json_object_get(o, "rewardSum"));
+	r->successes = json_number_value(json_object_get(o, "successes"));
+	r->failures = json_number_value(json_object_get(o, "failures"));
+}
+
+/*
+ * TB_POLICY: every current row becomes the target's (or zero, not in the
+ * target). The counts are added inside the caller's transaction; the priors
+ * are set after it, in db_policy_set_priors' own (*priors, *n_priors, for
+ * the caller to write and free).
+ */
+static int model_write_values(store *st, const char *company, const pz_model *m, json_t *cur,
+                              db_policy_row **priors, size_t *n_priors)
+{
+	size_t n = json_array_size(cur) + m->n_values;
+	db_policy_row *delta = xcalloc(n + 1, sizeof(*delta));
+	db_policy_row *prior = xcalloc(n + 1, sizeof(*prior));
+	unsigned char *seen = xcalloc(m->n_values + 1, 1);
+	static const pz_value_row zero = {NULL, NULL, 0, 0, 0, 0, 0, 0, 1, 1};
+	size_t k = 0;
+	json_t *o;
+	size_t i;
+	int rc = 0;
+
+	json_array_foreach(cur, i, o) {
+		pz_value_row c;
+		pz_value_row t = zero;
+		long at;
+
+		model_value_from(o, &c);
+		at = model_find_value(m, c.state_key, c.offer);
+		if (at >= 0) {
+			t = m->values[at];
+			seen[at] = 1;
+		}
+		t.state_key = c.state_key;
+		t.offer = c.offer;
+		model_value_delta(company, &t, &c, &delta[k], &prior[k]);
+		k++;
+	}
+	for (i = 0; i < m->n_values; i++) {
+		if (!seen[i]) {
+			model_value_delta(company, &m->values[i], NULL, &delta[k], &prior[k]);
+			k++;
+		}
+	}
+	if (k > 0)
+		rc = db_policy_add(st, delta, k, NULL, NULL);
+	free(delta);
+	free(seen);
+	*priors = prior;
+	*n_priors = k;
+	return rc;
+}
+
+/* stats with every number 0 (a row's shape, cleared), as JSON text the caller frees. */
+static char *model_zero_stats(const char *stats)
+{
+	json_t *j = json_loads(stats, 0, NULL);
+	const char *key;
+	json_t *v;
+	char *text;
+
+	json_object_foreach(j, key, v) {
+		for (size_t i = 0; json_is_array(v) && i < json_array_size(v); i++)
+			json_array_set_new(v, i, json_real(0.0));
+	}
+	text = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
+	return text != NULL ? text : xstrdup("{}");
+}
+
+static int model_lock_row(void *arg, const db_model_row *row)
+{
+	(void)arg;
+	(void)row;
+	return 0;
+}
+
+static int model_put_row(store *st, const char *company, const char *version, const char *offer,
+                         double n, int64_t tick, const char *stats)
+{
+	db_model_row row = {company, version, offer, n, tick, stats, 0};
+	int64_t rev;
+	int rc = db_model_lock(st, company, version, offer, model_lock_row, NULL);
+
+	return rc != 0 ? rc : db_model_put(st, &row, &rev);
+}
+
+/*
+ * TB_MODEL of the version: the target's rows at the version's clock tick
+ * (so nothing decays them), every other offer's row cleared. The clock row
+ * stays: it counts the episodes this database's processes learned.
+ */
+static int model_write_rows(store *st, const char *company, const char *version, const pz_model *m,
+                            json_t *cur)
+{
+	int64_t tick = 0;
+	json_t *o;
+	size_t i;
+	int rc = 0;
+
+	json_array_foreach(cur, i, o) {
+		if (strcmp(json_string_value(json_object_get(o, "offer")), "") == 0)
+			tick = json_integer_value(json_object_get(o, "tick"));
+	}
+	json_array_foreach(cur, i, o) {
+		const char *offer = json_string_value(json_object_get(o, "offer"));
+		int kept = 0;
+		char *zero;
+
+		for (size_t k = 0; k < m->n_rows && !kept; k++)
+			kept = strcmp(m->rows[k].offer, offer) == 0;
+		if (rc != 0 || kept || offer[0] == '\0')
+			continue;
+		zero = json_dumps(json_object_get(o, "stats"), JSON_COMPACT);
+		{
+			char *cleared = model_zero_stats(zero != NULL ? zero : "{}");
+
+			rc = model_put_row(st, company, version, offer, 0, tick, cleared);
+			free(cleared);
+		}
+		free(zero);
+	}
+	for (i = 0; rc == 0 && i < m->n_rows; i++)
+		rc = model_put_row(st, company, version, m->rows[i].offer, m->rows[i].n, tick,
+		                   m->rows[i].stats);
+	return rc;
+}
+
+/*
+ * Replaces the learned state with m (empty: a reset): the counts and the
+ * contextual rows in one transaction, then the priors in a second one.
+ */
+static int model_replace(store *st, const char *company, const char *version, const pz_model *m)
+{
+	json_t *cur_values = json_array();
+	json_t *ctx = json_array();
+	db_policy_row *priors = NULL;
+	size_t n_priors = 0;
+	int rc = st->ops->begin(st);
+
+	if (rc == 0)
+		rc = model_read(st, company, version, cur_values, ctx);
+	if (rc == 0)
+		rc = model_write_values(st, company, m, cur_values, &priors, &n_priors);
+	if (rc == 0)
+		rc = model_write_rows(st, company, version, m, ctx);
+	if (rc == 0)
+		rc = st->ops->commit(st);
+	else
+		(void)st->ops->rollback(st);
+	if (rc == 0 && n_priors > 0)
+		rc = db_policy_set_priors(st, priors, n_priors);
+	if (rc != 0)
+		log_msg(LOG_WARN, "personalizer: the model of %s could not be replaced: %s", company,
+		        st->ops->errmsg(st));
+	free(priors);
+	json_decref(cur_values);
+	json_decref(ctx);
+	return rc;
+}
+
+static void model_complete(pz_ctx *c, const char *body, size_t len)
+{
+	http_req *r = c->call.r;
+	agent_conf conf;
+	pz_model m;
+	pz_error e;
+	json_t *cur_values = NULL;
+	json_t *ctx = NULL;
+	store *st;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	if (c->op == PZ_OP_MODEL_PUT && pz_model_parse(body, len, &m, &e) != 0) {
+		reply_pz_error(r, &e);
+		return;
+	}
+	server_conf(c->call.s, &conf);
+	st = pz_db_acquire(c->call.s);
+	if (st != NULL && c->op == PZ_OP_MODEL_GET) {
+		cur_values = json_array();
+		ctx = json_array();
+		rc = model_read(st, c->call.company, conf.version, cur_values, ctx);
+	} else {
+		rc = st != NULL ? model_replace(st, c->call.company, conf.version, &m) : 0;
+	}
+	rc = pz_db_release(st, rc);
+	pz_model_free(&m);
+	if (rc != 0) {
+		json_decref(cur_values);
+		json_decref(ctx);
+		api_pz_error(r, ERR_UNAVAIL, "the model could not be %s; retry later",
+		             c->op == PZ_OP_MODEL_GET ? "read" : "written");
+		return;
+	}
+	if (c->op != PZ_OP_MODEL_GET) {
+		log_msg(LOG_INFO, "personalizer: the model of %s (agent %s) was %s", c->call.company,
+		        conf.version, c->op == PZ_OP_MODEL_PUT ? "imported" : "reset");
+		reply_no_content(r);
+		return;
+	}
+	{
+		char *text = pz_model_json(c->call.company, conf.version, agent_policy_name(conf.policy),
+		                           cur_values, ctx);
+
+		http_reply(r, 200, "application/octet-stream", text, strlen(text));
+	}
+}
+
 /* --- logs ------------------------------------------------------------------- */
 
 /*
@@ -1705,15 +2115,15 @@ static void pz_complete(api_call *call, const char *body, size_t len)
 	case PZ_OP_POLICY_DELETE: config_complete(c, body, len); return;
 	case PZ_OP_MULTI_RANK: multi_rank_complete(c, body, len); return;
 	case PZ_OP_MULTI_REWARD: multi_reward_complete(c, body, len); return;
-	case PZ_OP_MULTI_ACTIVATE: multi_activate_complete(c, body, len); return;
+	case PZ_OP_MULTI_ACTIVATE: activate_complete(c, body, len); return;
 	case PZ_OP_EVAL_LIST:
 	case PZ_OP_EVAL_CREATE:
 	case PZ_OP_EVAL_GET:
 	case PZ_OP_EVAL_DELETE: eval_complete(c, body, len); return;
 	case PZ_OP_MODEL_GET:
 	case PZ_OP_MODEL_PUT:
-	case PZ_OP_MODEL_DELETE:
-	case PZ_OP_MODEL_PROPERTIES: reply_not_implemented(call->r, "The model API"); return;
+	case PZ_OP_MODEL_DELETE: model_complete(c, body, len); return;
+	case PZ_OP_MODEL_PROPERTIES: reply_not_implemented(call->r, "GET model/properties"); return;
 	case PZ_OP_LOGS_DELETE:
 	case PZ_OP_LOGS_PROPERTIES: logs_complete(c); return;
 	default: api_pz_error(call->r, ERR_NOTFOUND, "Requested resource does not exist."); return;
@@ -1728,9 +2138,12 @@ static void pz_resume(api_call *call)
 	switch (c->op) {
 	case PZ_OP_RANK: rank_answer(call); return;
 	case PZ_OP_MULTI_RANK: multi_rank_answer(call); return;
-	case PZ_OP_MULTI_REWARD:
-	case PZ_OP_MULTI_ACTIVATE: multi_reward_answer(call); return;
-	default: reward_answer(call); return;
+	default:
+		if (c->multi_submit)
+			multi_reward_answer(call);
+		else
+			reward_answer(call);
+		return;
 	}
 }
 
@@ -1738,7 +2151,10 @@ static void pz_resume(api_call *call)
 static void pz_op_done(api_call *call, writer_op *op)
 {
 	(void)op;
-	((pz_ctx *)call)->n_done++;
+	pz_ctx *c = (pz_ctx *)call;
+
+	if (c->m != NULL)
+		c->m->n_done++;
 }
 
 const api_endpoint api_personalizer_endpoint = {

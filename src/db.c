@@ -209,6 +209,25 @@ static int run_list(store *s, const char *const *stmts)
 	return 0;
 }
 
+/*
+ * Personalizer's event state and Apprentice report (api_personalizer.c),
+ * created like the configuration, every start: the types are portable.
+ */
+static const char *const pz_state_ddl[] = {
+    "CREATE TABLE IF NOT EXISTS tb_pz_events (company TEXT NOT NULL, event_id TEXT NOT NULL,"
+    " ranked_at DOUBLE PRECISION NOT NULL, deferred INTEGER NOT NULL DEFAULT 0,"
+    " apprentice INTEGER NOT NULL DEFAULT 0, agreed INTEGER NOT NULL DEFAULT 0, slots TEXT,"
+    " held_mask INTEGER NOT NULL DEFAULT 0, h0 DOUBLE PRECISION NOT NULL DEFAULT 0,"
+    " h1 DOUBLE PRECISION NOT NULL DEFAULT 0, h2 DOUBLE PRECISION NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (company, event_id))",
+    "CREATE TABLE IF NOT EXISTS tb_pz_apprentice (company TEXT PRIMARY KEY,"
+    " events BIGINT NOT NULL DEFAULT 0, agreed BIGINT NOT NULL DEFAULT 0,"
+    " rewards BIGINT NOT NULL DEFAULT 0, rewards_agreed BIGINT NOT NULL DEFAULT 0,"
+    " reward_sum DOUBLE PRECISION NOT NULL DEFAULT 0,"
+    " agreed_sum DOUBLE PRECISION NOT NULL DEFAULT 0)",
+    NULL,
+};
+
 static int int_row(void *arg, int ncols, const char *const *vals)
 {
 	int64_t *out = arg;
@@ -298,6 +317,8 @@ int db_migrate(store *s)
 	rc = run_list(s, s->sql->idem_ddl);
 	if (rc == 0)
 		rc = run_list(s, s->sql->pz_config_ddl);
+	if (rc == 0)
+		rc = run_list(s, pz_state_ddl);
 	if (rc != 0)
 		goto out;
 	rc = seed_agent(s);
@@ -1716,6 +1737,8 @@ int db_pz_events_delete(store *s, const char *company, int64_t *deleted)
 		                int_row, deleted);
 	if (rc == 0)
 		rc = store_exec(s, "DELETE FROM tb_episodes WHERE " DB_PZ_EVENTS, 1, params, NULL, NULL);
+	if (rc == 0)
+		rc = store_exec(s, "DELETE FROM tb_pz_events WHERE company = $1", 1, params, NULL, NULL);
 	if (rc != 0) {
 		s->ops->rollback(s);
 		return rc;
@@ -1925,4 +1948,229 @@ int db_contact_top(store *s, int rewards, int64_t *out)
 	                  rewards ? "SELECT COALESCE(MAX(id), 0) FROM tb_rewards"
 	                          : "SELECT COALESCE(MAX(id), 0) FROM tb_episodes",
 	                  0, NULL, int_row, out);
+}
+
+/* --- personalizer event state -------------------------------------------- */
+
+static double row_double(const char *v)
+{
+	double d = 0;
+
+	if (v != NULL && util_strtod(v, -1e300, 1e300, &d) != 0)
+		d = 0;
+	return d;
+}
+
+static int row_int(const char *v)
+{
+	int64_t n = 0;
+
+	if (v != NULL && util_strtonum(v, INT32_MIN, INT32_MAX, &n) != 0)
+		n = 0;
+	return (int)n;
+}
+
+int db_pz_event_put(store *s, const char *company, const char *event_id, const db_pz_event *ev)
+{
+	char at[32];
+	char deferred[24], apprentice[24], agreed[24];
+	const char *params[7] = {company, event_id, at, deferred, apprentice, agreed, ev->slots};
+
+	fmt_double(at, ev->ranked_at);
+	fmt_int(deferred, ev->deferred != 0);
+	fmt_int(apprentice, ev->apprentice != 0);
+	fmt_int(agreed, ev->agreed != 0);
+	return store_exec(s,
+	                  "INSERT INTO tb_pz_events (company, event_id, ranked_at, deferred, apprentice,"
+	                  " agreed, slots) VALUES ($1, $2, CAST($3 AS DOUBLE PRECISION),"
+	                  " CAST($4 AS INTEGER), CAST($5 AS INTEGER), CAST($6 AS INTEGER), $7)",
+	                  7, params, NULL, NULL);
+}
+
+/* The columns db_pz_event_get and db_pz_event_activate read, in pz_event_row's order. */
+#define DB_PZ_EVENT_COLS "ranked_at, deferred, apprentice, agreed, slots, held_mask, h0, h1, h2"
+
+typedef struct pz_event_rd {
+	db_pz_event *ev;
+	int found;
+} pz_event_rd;
+
+static int pz_event_row(void *arg, int ncols, const char *const *vals)
+{
+	pz_event_rd *rd = arg;
+	db_pz_event *ev = rd->ev;
+
+	if (ncols < 9)
+		return ERR_IO;
+	ev->ranked_at = row_double(vals[0]);
+	ev->deferred = row_int(vals[1]);
+	ev->apprentice = row_int(vals[2]);
+	ev->agreed = row_int(vals[3]);
+	free(ev->slots);
+	ev->slots = vals[4] != NULL ? xstrdup(vals[4]) : NULL;
+	ev->held_mask = row_int(vals[5]);
+	for (int k = 0; k < DB_PZ_SLOTS_MAX; k++)
+		ev->held[k] = row_double(vals[6 + k]);
+	rd->found = 1;
+	return 0;
+}
+
+/* Runs sql ($1 company, $2 event id) reading one event into out: 1 found, 0 not, < 0 an error. */
+static int pz_event_one(store *s, const char *sql, const char *company, const char *event_id,
+                        db_pz_event *out)
+{
+	const char *params[2] = {company, event_id};
+	pz_event_rd rd = {out, 0};
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = store_exec(s, sql, 2, params, pz_event_row, &rd);
+	return rc != 0 ? rc : rd.found;
+}
+
+int db_pz_event_get(store *s, const char *company, const char *event_id, db_pz_event *out)
+{
+	return pz_event_one(s,
+	                    "SELECT " DB_PZ_EVENT_COLS
+	                    " FROM tb_pz_events WHERE company = $1 AND event_id = $2",
+	                    company, event_id, out);
+}
+
+void db_pz_event_clear(db_pz_event *ev)
+{
+	free(ev->slots);
+	ev->slots = NULL;
+}
+
+static int pz_found_row(void *arg, int ncols, const char *const *vals)
+{
+	(void)ncols;
+	(void)vals;
+	*(int *)arg = 1;
+	return 0;
+}
+
+int db_pz_event_hold(store *s, const char *company, const char *event_id, int mask,
+                     const double value[DB_PZ_SLOTS_MAX])
+{
+	char m[24];
+	char v[DB_PZ_SLOTS_MAX][32];
+	const char *params[6] = {company, event_id, m, v[0], v[1], v[2]};
+	int found = 0;
+	int rc;
+
+	fmt_int(m, mask);
+	for (int k = 0; k < DB_PZ_SLOTS_MAX; k++)
+		fmt_double(v[k], value[k]);
+	/* Every SET expression reads the row as it was: held_mask is the old mask. */
+	rc = store_exec(s,
+	                "UPDATE tb_pz_events SET"
+	                " h0 = CASE WHEN (held_mask & 1) = 0 AND (CAST($3 AS INTEGER) & 1) <> 0"
+	                " THEN CAST($4 AS DOUBLE PRECISION) ELSE h0 END,"
+	                " h1 = CASE WHEN (held_mask & 2) = 0 AND (CAST($3 AS INTEGER) & 2) <> 0"
+	                " THEN CAST($5 AS DOUBLE PRECISION) ELSE h1 END,"
+	                " h2 = CASE WHEN (held_mask & 4) = 0 AND (CAST($3 AS INTEGER) & 4) <> 0"
+	                " THEN CAST($6 AS DOUBLE PRECISION) ELSE h2 END,"
+	                " held_mask = held_mask | CAST($3 AS INTEGER)"
+	                " WHERE company = $1 AND event_id = $2 AND deferred = 1 RETURNING held_mask",
+	                6, params, pz_found_row, &found);
+	return rc != 0 ? rc : found;
+}
+
+int db_pz_event_activate(store *s, const char *company, const char *event_id, db_pz_event *out)
+{
+	/* The held rewards stay in the row: only a deferred row takes new ones. */
+	return pz_event_one(s,
+	                    "UPDATE tb_pz_events SET deferred = 0"
+	                    " WHERE company = $1 AND event_id = $2 AND deferred = 1"
+	                    " RETURNING " DB_PZ_EVENT_COLS,
+	                    company, event_id, out);
+}
+
+int db_pz_episode_exists(store *s, const char *company, const char *customer_id)
+{
+	const char *params[2] = {company, customer_id};
+	int64_t n = 0;
+	int rc = store_exec(s,
+	                    "SELECT COUNT(*) FROM tb_episodes WHERE company = $1 AND customer_id = $2",
+	                    2, params, int_row, &n);
+
+	return rc != 0 ? rc : n > 0;
+}
+
+int db_pz_apprentice_add(store *s, const char *company, const db_pz_apprentice *d)
+{
+	char n[4][24];
+	char sum[2][32];
+	const char *params[7] = {company, n[0], n[1], n[2], n[3], sum[0], sum[1]};
+
+	fmt_int(n[0], d->events);
+	fmt_int(n[1], d->agreed);
+	fmt_int(n[2], d->rewards);
+	fmt_int(n[3], d->rewards_agreed);
+	fmt_double(sum[0], d->reward_sum);
+	fmt_double(sum[1], d->agreed_sum);
+	return store_exec(
+	    s,
+	    "INSERT INTO tb_pz_apprentice (company, events, agreed, rewards, rewards_agreed, reward_sum,"
+	    " agreed_sum) VALUES ($1, CAST($2 AS BIGINT), CAST($3 AS BIGINT), CAST($4 AS BIGINT),"
+	    " CAST($5 AS BIGINT), CAST($6 AS DOUBLE PRECISION), CAST($7 AS DOUBLE PRECISION))"
+	    " ON CONFLICT (company) DO UPDATE SET events = tb_pz_apprentice.events + excluded.events,"
+	    " agreed = tb_pz_apprentice.agreed + excluded.agreed,"
+	    " rewards = tb_pz_apprentice.rewards + excluded.rewards,"
+	    " rewards_agreed = tb_pz_apprentice.rewards_agreed + excluded.rewards_agreed,"
+	    " reward_sum = tb_pz_apprentice.reward_sum + excluded.reward_sum,"
+	    " agreed_sum = tb_pz_apprentice.agreed_sum + excluded.agreed_sum",
+	    7, params, NULL, NULL);
+}
+
+static int pz_apprentice_row(void *arg, int ncols, const char *const *vals)
+{
+	db_pz_apprentice *a = arg;
+	int64_t *n[4] = {&a->events, &a->agreed, &a->rewards, &a->rewards_agreed};
+
+	if (ncols < 6)
+		return ERR_IO;
+	for (int k = 0; k < 4; k++) {
+		if (vals[k] == NULL || util_strtonum(vals[k], 0, INT64_MAX, n[k]) != 0)
+			*n[k] = 0;
+	}
+	a->reward_sum = row_double(vals[4]);
+	a->agreed_sum = row_double(vals[5]);
+	return 0;
+}
+
+int db_pz_apprentice_get(store *s, const char *company, db_pz_apprentice *out)
+{
+	const char *params[1] = {company};
+
+	memset(out, 0, sizeof(*out));
+	return store_exec(s,
+	                  "SELECT events, agreed, rewards, rewards_agreed, reward_sum, agreed_sum"
+	                  " FROM tb_pz_apprentice WHERE company = $1",
+	                  1, params, pz_apprentice_row, out);
+}
+
+/* --- personalizer model export, import ------------------------------------ */
+
+int db_pz_values_each(store *s, const char *company, store_row_fn fn, void *arg)
+{
+	const char *params[1] = {company};
+
+	return store_exec(s,
+	                  "SELECT state_key, offer, n, reward_sum, successes, failures, prior_value,"
+	                  " prior_weight, prior_alpha, prior_beta FROM tb_policy WHERE company = $1"
+	                  " ORDER BY state_key, offer",
+	                  1, params, fn, arg);
+}
+
+int db_pz_model_each(store *s, const char *company, const char *version, db_model_fn fn, void *arg)
+{
+	const char *p[2] = {company, version};
+	model_cb cb = {fn, arg};
+
+	return store_exec(s,
+	                  "SELECT company, version, offer, n, tick, stats, rev FROM tb_model"
+	                  " WHERE company = $1 AND version = $2 ORDER BY offer",
+	                  2, p, model_row, &cb);
 }

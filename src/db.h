@@ -348,6 +348,65 @@ int db_pz_policy_put(store *s, const char *company, const char *policy);
  */
 int db_pz_events_range(store *s, const char *company, char *from, char *to, size_t len);
 
+/*
+ * The state of Personalizer events that outlives a request (tb_pz_events),
+ * so several offerd processes on one database agree: a deferred event and
+ * the rewards held for it until its activation, a multi-slot event's slot
+ * ids, and whether an Apprentice event's policy agreed with the baseline.
+ * Only such events have a row; held[k] and the bit k of held_mask are slot
+ * k's held reward (k 0 for a single-slot event).
+ */
+#define DB_PZ_SLOTS_MAX 3
+typedef struct db_pz_event {
+	double ranked_at; /* unix seconds */
+	int deferred;     /* not activated yet */
+	int apprentice;
+	int agreed;    /* the policy chose the baseline (every slot) */
+	char *slots;   /* multi-slot: the slot ids as a JSON array; NULL for single-slot */
+	int held_mask; /* bit k: slot k holds a reward (meaningful while deferred) */
+	double held[DB_PZ_SLOTS_MAX];
+} db_pz_event;
+/* Inserts the event's row (ERR_CONFLICT when the company has it already). */
+int db_pz_event_put(store *s, const char *company, const char *event_id, const db_pz_event *ev);
+/* Reads the row into out: returns 1 found, 0 not found, < 0 an error. Free with db_pz_event_clear. */
+int db_pz_event_get(store *s, const char *company, const char *event_id, db_pz_event *out);
+void db_pz_event_clear(db_pz_event *ev);
+/*
+ * Holds rewards for a deferred event: for each bit k of mask, value[k]
+ * unless slot k already holds one (the first reward counts). Returns 1 when
+ * the event was still deferred (the rewards are held), 0 when not (deliver
+ * them now), < 0 an error. One statement: an activation racing it in
+ * another process either sees the held reward or makes this return 0.
+ */
+int db_pz_event_hold(store *s, const char *company, const char *event_id, int mask,
+                     const double value[DB_PZ_SLOTS_MAX]);
+/*
+ * Activates a deferred event: returns 1 with out filled (held_mask/held[]
+ * the rewards to deliver; ranked_at and deferred not read), 0 when it has
+ * no row or was not deferred, < 0 an error. Free with db_pz_event_clear.
+ */
+int db_pz_event_activate(store *s, const char *company, const char *event_id, db_pz_event *out);
+/* Whether company has an episode of customer_id (1, 0, or < 0 an error). */
+int db_pz_episode_exists(store *s, const char *company, const char *customer_id);
+
+/*
+ * The learned state a Personalizer model export holds: fn gets company's
+ * TB_POLICY rows as state_key, offer, n, reward_sum, successes, failures,
+ * prior_value, prior_weight, prior_alpha, prior_beta; db_pz_model_each the
+ * TB_MODEL rows of (company, version), the clock row (offer "") first.
+ */
+int db_pz_values_each(store *s, const char *company, store_row_fn fn, void *arg);
+int db_pz_model_each(store *s, const char *company, const char *version, db_model_fn fn, void *arg);
+
+/* Apprentice mode's report per company (tb_pz_apprentice), added to atomically. */
+typedef struct db_pz_apprentice {
+	int64_t events, agreed, rewards, rewards_agreed;
+	double reward_sum, agreed_sum;
+} db_pz_apprentice;
+int db_pz_apprentice_add(store *s, const char *company, const db_pz_apprentice *delta);
+/* The report (zeros when none). */
+int db_pz_apprentice_get(store *s, const char *company, db_pz_apprentice *out);
+
 /* --- api keys ----------------------------------------------------------- */
 /* An API key's row: role is DB_ROLE_CLIENT or DB_ROLE_ADMIN (issue 16.6). */
 #define DB_ROLE_CLIENT "client"

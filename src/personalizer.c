@@ -18,10 +18,13 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "log.h"
 #include "util.h"
@@ -282,6 +285,23 @@ static int get_number(json_t *v, const char *target, double min, double max, pz_
 	return 0;
 }
 
+/*
+ * A required array at key of root: 0 with *out set, or a negative code
+ * (missing: the message missing, which says what the array holds).
+ */
+static int get_array(json_t *root, const char *key, pz_kind kind, const char *missing, json_t **out,
+                     pz_error *e)
+{
+	json_t *v = json_object_get(root, key);
+
+	*out = v;
+	if (v == NULL || json_is_null(v))
+		return pz_fail(e, kind, key, "%s", missing);
+	if (!json_is_array(v))
+		return pz_fail(e, kind, key, "%s must be an array, got %s.", key, type_name(v));
+	return 0;
+}
+
 /* --- features ------------------------------------------------------------------ */
 
 typedef struct feat_count {
@@ -364,24 +384,39 @@ static int check_value(json_t *v, int depth, const char *target, pz_kind kind, f
 
 /*
  * A feature list: an array of objects ("dictionary of dictionaries"),
- * Personalizer's shape for contextFeatures, action and slot features.
- * what is the message's name for a null item ("Context features").
+ * Personalizer's shape for contextFeatures, action and slot features, at
+ * the JSON path base, or base[idx].field when idx is not SIZE_MAX. what is
+ * the message's name for a null item ("Context features"). The paths are
+ * written only for a message: a rank of 50 actions checks 100 lists.
  */
-static int check_features(json_t *list, const char *target, const char *what, pz_kind kind,
-                          feat_count *c, pz_error *e)
+static int check_features(json_t *list, const char *base, size_t idx, const char *field,
+                          const char *what, pz_kind kind, feat_count *c, pz_error *e)
 {
+	char target[64];
 	size_t i;
 	json_t *item;
 	int rc;
 
 	c->leaves = 0;
 	c->non_null = 0;
-	if (!json_is_array(list))
+	if (idx == SIZE_MAX)
+		util_strlcpy(target, base, sizeof(target));
+	if (!json_is_array(list)) {
+		if (idx != SIZE_MAX)
+			path_idx(target, sizeof(target), base, idx, field);
 		return pz_fail(e, kind, target, "%s must be an array of objects, got %s.", target,
 		               type_name(list));
+	}
 	json_array_foreach(list, i, item) {
-		char t[64];
+		feat_count before = *c;
+		char t[sizeof(target) + 24];
 
+		if (json_is_object(item) && check_object(item, 1, "", kind, c, e) == 0)
+			continue;
+		/* Again with the item's path, for the message. */
+		*c = before;
+		if (idx != SIZE_MAX)
+			path_idx(target, sizeof(target), base, idx, field);
 		path_idx(t, sizeof(t), target, i, NULL);
 		if (json_is_null(item))
 			return pz_fail(e, kind, t, "%s contains null value (%s).", what, t);
@@ -407,7 +442,7 @@ static int get_context(json_t *root, pz_kind kind, json_t **out, pz_error *e)
 		v = json_array();
 		json_object_set_new(root, "contextFeatures", v);
 	}
-	rc = check_features(v, "contextFeatures", "Context features", kind, &c, e);
+	rc = check_features(v, "contextFeatures", SIZE_MAX, NULL, "Context features", kind, &c, e);
 	if (rc != 0)
 		return rc;
 	*out = v;
@@ -488,18 +523,16 @@ static int find_action(const pz_action *a, size_t n, const char *id, size_t len)
 /* actions: 1..PZ_ACTIONS_MAX objects with a unique id and a feature list. */
 static int get_actions(json_t *root, pz_kind kind, pz_action *out, size_t *n, pz_error *e)
 {
-	json_t *list = json_object_get(root, "actions");
+	json_t *list;
 	size_t i;
 	json_t *a;
 	int rc;
 
 	*n = 0;
-	if (list == NULL || json_is_null(list))
-		return pz_fail(e, kind, "actions",
-		               "actions is required: Action count should be between 1 "
-		               "and 50.");
-	if (!json_is_array(list))
-		return pz_fail(e, kind, "actions", "actions must be an array, got %s.", type_name(list));
+	rc = get_array(root, "actions", kind,
+	               "actions is required: Action count should be between 1 and 50.", &list, e);
+	if (rc != 0)
+		return rc;
 	if (json_array_size(list) < 1 || json_array_size(list) > PZ_ACTIONS_MAX)
 		return pz_fail(e, kind, "actions", "Action count should be between 1 and 50 (got %zu).",
 		               json_array_size(list));
@@ -508,37 +541,45 @@ static int get_actions(json_t *root, pz_kind kind, pz_action *out, size_t *n, pz
 		feat_count c;
 		pz_action *act = &out[i];
 
-		path_idx(t, sizeof(t), "actions", i, NULL);
-		if (json_is_null(a))
-			return pz_fail(e, kind, t, "Actions contains null value (%s).", t);
-		if (!json_is_object(a))
+		/* The paths (t) are written only for a message. */
+		if (!json_is_object(a)) {
+			path_idx(t, sizeof(t), "actions", i, NULL);
+			if (json_is_null(a))
+				return pz_fail(e, kind, t, "Actions contains null value (%s).", t);
 			return pz_fail(e, kind, t, "%s must be an object with id and features, got %s.",
 			               t, type_name(a));
-		path_idx(t, sizeof(t), "actions", i, "id");
-		rc = get_id(json_object_get(a, "id"), t, t, kind, &act->id, &act->id_len, e);
-		if (rc != 0) {
+		}
+		rc = get_id(json_object_get(a, "id"), "id", "id", kind, &act->id, &act->id_len, e);
+		if (rc != 0 || find_action(out, i, act->id, act->id_len) >= 0) {
+			path_idx(t, sizeof(t), "actions", i, "id");
+			if (rc == 0)
+				return pz_fail(e, kind, t,
+				               "Action ids must be unique: \"%.64s\" is listed twice.",
+				               act->id);
+			rc = get_id(json_object_get(a, "id"), t, t, kind, &act->id, &act->id_len, e);
 			if (json_is_string(json_object_get(a, "id")) && act->id_len == 0)
 				return pz_fail(e, kind, t, "Action ids must not be empty (%s).", t);
 			return rc;
 		}
-		if (find_action(out, i, act->id, act->id_len) >= 0)
-			return pz_fail(e, kind, t,
-			               "Action ids must be unique: \"%.64s\" is listed twice.", act->id);
-		path_idx(t, sizeof(t), "actions", i, "features");
 		act->features = json_object_get(a, "features");
-		if (act->features == NULL || json_is_null(act->features))
-			return pz_fail(e, kind, t,
-			               "%s is required: every action needs a list of feature "
-			               "objects.",
-			               t);
-		rc = check_features(act->features, t, "Action features", kind, &c, e);
+		rc = 0;
+		if (act->features != NULL && !json_is_null(act->features))
+			rc = check_features(act->features, "actions", i, "features", "Action features",
+			                    kind, &c, e);
 		if (rc != 0)
 			return rc;
-		if (c.non_null == 0)
+		if (act->features == NULL || json_is_null(act->features) || c.non_null == 0) {
+			path_idx(t, sizeof(t), "actions", i, "features");
+			if (act->features == NULL || json_is_null(act->features))
+				return pz_fail(e, kind, t,
+				               "%s is required: every action needs a list of feature "
+				               "objects.",
+				               t);
 			return pz_fail(e, kind, t,
 			               "Every action should have at least one non-null action "
 			               "feature (%s has none).",
 			               t);
+		}
 		act->excluded = 0;
 		*n = i + 1;
 	}
@@ -590,11 +631,13 @@ void pz_rank_free(pz_rank_req *r)
 }
 
 /*
- * The part every rank body shares: the JSON root (owned by the caller, set
- * even on failure), contextFeatures and the actions.
+ * The part every rank body shares: the JSON root, contextFeatures, the
+ * actions, eventId and deferActivation. On failure the root is freed (and
+ * *root NULL), so the caller has nothing to undo.
  */
 static int parse_rank_head(const char *body, size_t len, json_t **root, json_t **context,
-                           pz_action *actions, size_t *n_actions, pz_error *e)
+                           pz_action *actions, size_t *n_actions, char event_id[PZ_ID_MAX + 1],
+                           int *defer, pz_error *e)
 {
 	int rc;
 
@@ -602,9 +645,17 @@ static int parse_rank_head(const char *body, size_t len, json_t **root, json_t *
 	if (*root == NULL)
 		return pz_kind_err(e);
 	rc = get_context(*root, PZ_INVALID_RANK, context, e);
-	if (rc != 0)
-		return rc;
-	return get_actions(*root, PZ_INVALID_RANK, actions, n_actions, e);
+	if (rc == 0)
+		rc = get_actions(*root, PZ_INVALID_RANK, actions, n_actions, e);
+	if (rc == 0)
+		rc = get_event_id(*root, PZ_INVALID_RANK, event_id, e);
+	if (rc == 0)
+		rc = get_bool(*root, "deferActivation", PZ_INVALID_RANK, defer, e);
+	if (rc != 0) {
+		json_decref(*root);
+		*root = NULL;
+	}
+	return rc;
 }
 
 int pz_rank_parse(const char *body, size_t len, pz_rank_req *out, pz_error *e)
@@ -613,11 +664,10 @@ int pz_rank_parse(const char *body, size_t len, pz_rank_req *out, pz_error *e)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = parse_rank_head(body, len, &out->root, &out->context, out->actions, &out->n_actions, e);
-	if (out->root == NULL)
-		return rc;
+	rc = parse_rank_head(body, len, &out->root, &out->context, out->actions, &out->n_actions,
+	                     out->event_id, &out->defer_activation, e);
 	if (rc != 0)
-		goto out;
+		return rc;
 	memset(excluded, 0, sizeof(excluded));
 	rc = get_excluded(json_object_get(out->root, "excludedActions"), "excludedActions",
 	                  PZ_INVALID_RANK, out->actions, out->n_actions, excluded, e);
@@ -635,10 +685,6 @@ int pz_rank_parse(const char *body, size_t len, pz_rank_req *out, pz_error *e)
 		    "excludedActions lists every action; at least one must remain to be ranked.");
 		goto out;
 	}
-	rc = get_event_id(out->root, PZ_INVALID_RANK, out->event_id, e);
-	if (rc != 0)
-		goto out;
-	rc = get_bool(out->root, "deferActivation", PZ_INVALID_RANK, &out->defer_activation, e);
 out:
 	if (rc != 0)
 		pz_rank_free(out);
@@ -698,7 +744,7 @@ static int get_slot(pz_multi_rank_req *r, size_t i, json_t *o, pz_error *e)
 		v = json_array();
 		json_object_set_new(o, "features", v);
 	}
-	rc = check_features(v, t, "Slot features", kind, &c, e);
+	rc = check_features(v, "slots", i, "features", "Slot features", kind, &c, e);
 	if (rc != 0)
 		return rc;
 	s->features = v;
@@ -742,22 +788,14 @@ int pz_multi_rank_parse(const char *body, size_t len, pz_multi_rank_req *out, pz
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	rc = parse_rank_head(body, len, &out->root, &out->context, out->actions, &out->n_actions, e);
-	if (out->root == NULL)
+	rc = parse_rank_head(body, len, &out->root, &out->context, out->actions, &out->n_actions,
+	                     out->event_id, &out->defer_activation, e);
+	if (rc != 0)
 		return rc;
+	rc = get_array(out->root, "slots", PZ_INVALID_RANK,
+	               "At least one slot must be defined in a multi-slot rank request.", &list, e);
 	if (rc != 0)
 		goto out;
-	list = json_object_get(out->root, "slots");
-	if (list == NULL || json_is_null(list)) {
-		rc = pz_fail(e, PZ_INVALID_RANK, "slots",
-		             "At least one slot must be defined in a multi-slot rank request.");
-		goto out;
-	}
-	if (!json_is_array(list)) {
-		rc = pz_fail(e, PZ_INVALID_RANK, "slots", "slots must be an array, got %s.",
-		             type_name(list));
-		goto out;
-	}
 	if (json_array_size(list) < 1 || json_array_size(list) > out->n_actions ||
 	    json_array_size(list) > PZ_SLOTS_MAX) {
 		rc = pz_fail(e, PZ_INVALID_RANK, "slots",
@@ -772,10 +810,6 @@ int pz_multi_rank_parse(const char *body, size_t len, pz_multi_rank_req *out, pz
 			goto out;
 		out->n_slots = i + 1;
 	}
-	rc = get_event_id(out->root, PZ_INVALID_RANK, out->event_id, e);
-	if (rc != 0)
-		goto out;
-	rc = get_bool(out->root, "deferActivation", PZ_INVALID_RANK, &out->defer_activation, e);
 out:
 	if (rc != 0)
 		pz_multi_rank_free(out);
@@ -809,17 +843,10 @@ int pz_multi_reward_parse(const char *body, size_t len, pz_multi_reward_req *out
 	memset(out, 0, sizeof(*out));
 	if (root == NULL)
 		return pz_kind_err(e);
-	list = json_object_get(root, "reward");
-	if (list == NULL || json_is_null(list)) {
-		rc = pz_fail(e, PZ_INVALID_REWARD, "reward",
-		             "reward is required: a list of {slotId, value}.");
+	rc = get_array(root, "reward", PZ_INVALID_REWARD,
+	               "reward is required: a list of {slotId, value}.", &list, e);
+	if (rc != 0)
 		goto out;
-	}
-	if (!json_is_array(list)) {
-		rc = pz_fail(e, PZ_INVALID_REWARD, "reward", "reward must be an array, got %s.",
-		             type_name(list));
-		goto out;
-	}
 	if (json_array_size(list) < 1 || json_array_size(list) > PZ_SLOTS_MAX) {
 		rc = pz_fail(e, PZ_INVALID_REWARD, "reward",
 		             "reward must list between 1 and %d slot rewards (got %zu).", PZ_SLOTS_MAX,
@@ -894,40 +921,132 @@ int pz_activate_check(const char *body, size_t len, pz_error *e)
 
 /* --- answers ------------------------------------------------------------------------ */
 
+/* {"id": id, key: value} (value stolen). */
+static json_t *id_entry(const char *id, const char *key, json_t *value)
+{
+	return json_pack("{s:o, s:o}", "id", jstr(id), key, value);
+}
+
+/*
+ * s as a JSON string onto b, escaped as jansson writes it (\" \\ \b \f
+ * \n \r \t, other control characters \u00XX, UTF-8 as it is: every id
+ * here came from a parsed body, so it is valid UTF-8).
+ */
+static int buf_json_string(buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *run = s;
+	const char *p;
+	int rc = buf_add(b, "\"", 1);
+
+	for (p = s; rc == 0 && *p != '\0'; p++) {
+		unsigned char ch = (unsigned char)*p;
+		char esc[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+		size_t n = 2;
+
+		switch (ch) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			if (ch >= 0x20)
+				continue;
+			n = 6;
+		}
+		rc = buf_add(b, run, (size_t)(p - run));
+		if (rc == 0)
+			rc = buf_add(b, esc, n);
+		run = p + 1;
+	}
+	if (rc == 0)
+		rc = buf_add(b, run, (size_t)(p - run));
+	return rc != 0 ? rc : buf_add(b, "\"", 1);
+}
+
+/*
+ * A probability as jansson writes a real at JSON_REAL_PRECISION(15): %.15g,
+ * ".0" added to an integer, the exponent without '+' or leading zeros.
+ */
+static int buf_json_real(buf *b, double v)
+{
+	char text[40];
+	char *e;
+	int n = snprintf(text, sizeof(text), "%.15g", v);
+
+	if (n < 0 || (size_t)n >= sizeof(text) - 2)
+		return ERR_RANGE;
+	e = strchr(text, 'e');
+	if (e == NULL && strchr(text, '.') == NULL && strchr(text, 'n') == NULL)
+		memcpy(text + n, ".0", 3);
+	if (e != NULL) {
+		char *d = e + 1;
+		char *q = d;
+
+		if (*q == '-')
+			q++, d++;
+		else if (*q == '+')
+			q++;
+		while (*q == '0' && q[1] != '\0')
+			q++;
+		memmove(d, q, strlen(q) + 1);
+	}
+	return buf_adds(b, text);
+}
+
+/*
+ * The rank answer is written directly, not through jansson's objects: it is
+ * on every rank, and building ten objects to print them cost a third of
+ * parsing the request (docs/personalizer.md, Performance).
+ */
 char *pz_rank_answer_json(const pz_ranked *ranking, size_t n, const char *event_id,
                           const char *reward_action_id)
 {
-	json_t *root = json_object();
-	json_t *list = json_array();
+	buf b;
+	int rc;
 
-	for (size_t i = 0; i < n; i++) {
-		json_t *a = json_object();
-
-		json_object_set_new(a, "id", jstr(ranking[i].id));
-		json_object_set_new(a, "probability", json_real(ranking[i].probability));
-		json_array_append_new(list, a);
+	buf_init(&b, 2 * PZ_BODY_MAX);
+	rc = buf_adds(&b, "{\"ranking\":[");
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		rc = buf_adds(&b, i == 0 ? "{\"id\":" : ",{\"id\":");
+		if (rc == 0)
+			rc = buf_json_string(&b, ranking[i].id);
+		if (rc == 0)
+			rc = buf_adds(&b, ",\"probability\":");
+		if (rc == 0)
+			rc = buf_json_real(&b, ranking[i].probability);
+		if (rc == 0)
+			rc = buf_adds(&b, "}");
 	}
-	json_object_set_new(root, "ranking", list);
-	json_object_set_new(root, "eventId", jstr(event_id));
-	json_object_set_new(root, "rewardActionId", jstr(reward_action_id));
-	return dump(root);
+	if (rc == 0)
+		rc = buf_adds(&b, "],\"eventId\":");
+	if (rc == 0)
+		rc = buf_json_string(&b, event_id);
+	if (rc == 0)
+		rc = buf_adds(&b, ",\"rewardActionId\":");
+	if (rc == 0)
+		rc = buf_json_string(&b, reward_action_id);
+	if (rc == 0)
+		rc = buf_adds(&b, "}");
+	if (rc != 0) {
+		/* Bounded input (50 ids of at most 1 KiB): only memory can fail. */
+		log_msg(LOG_ERROR, "out of memory writing a Personalizer rank answer");
+		abort();
+	}
+	return buf_steal(&b);
 }
 
 char *pz_multi_rank_answer_json(const pz_slot_answer *slots, size_t n, const char *event_id)
 {
-	json_t *root = json_object();
 	json_t *list = json_array();
 
-	for (size_t i = 0; i < n; i++) {
-		json_t *s = json_object();
-
-		json_object_set_new(s, "id", jstr(slots[i].id));
-		json_object_set_new(s, "rewardActionId", jstr(slots[i].reward_action_id));
-		json_array_append_new(list, s);
-	}
-	json_object_set_new(root, "slots", list);
-	json_object_set_new(root, "eventId", jstr(event_id));
-	return dump(root);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, id_entry(slots[i].id, "rewardActionId",
+		                                     jstr(slots[i].reward_action_id)));
+	return dump(json_pack("{s:o, s:o}", "slots", list, "eventId", jstr(event_id)));
 }
 
 /* --- durations and times ------------------------------------------------------------ */
@@ -1227,17 +1346,14 @@ static int get_duration(json_t *root, const char *key, int64_t min, int64_t max,
 	int rc = get_text(json_object_get(root, key), key, sizeof(text) - 1, PZ_INVALID_SERVICE, text,
 	                  sizeof(text), e);
 
-	if (rc != 0)
-		return rc;
-	if (pz_duration_parse(text, out) != 0)
-		return pz_fail(
-		    e, PZ_INVALID_SERVICE, key,
-		    "%s \"%s\" is not a duration: write \"hh:mm:ss\", \"d.hh:mm:ss\" or ISO 8601 "
-		    "such as \"PT10M\".",
-		    key, text);
-	if (*out < min || *out > max)
-		return pz_fail(e, range_kind, key, "%s (%s = %s).", range_msg, key, text);
-	return 0;
+	if (rc == 0 && pz_duration_parse(text, out) != 0)
+		rc = pz_fail(e, PZ_INVALID_SERVICE, key,
+		             "%s \"%s\" is not a duration: write \"hh:mm:ss\", \"d.hh:mm:ss\" or ISO "
+		             "8601 such as \"PT10M\".",
+		             key, text);
+	if (rc == 0 && (*out < min || *out > max))
+		rc = pz_fail(e, range_kind, key, "%s (%s = %s).", range_msg, key, text);
+	return rc;
 }
 
 int pz_service_config_parse(const char *body, size_t len, pz_service_config *out, pz_error *e)
@@ -1618,6 +1734,280 @@ char *pz_model_properties_json(int64_t created, int64_t modified)
 	pz_time_format(created, c);
 	pz_time_format(modified, m);
 	return dump(json_pack("{s:s,s:s}", "creationTime", c, "lastModifiedTime", m));
+}
+
+/* --- model: export, import --------------------------------------------------- */
+
+json_t *pz_value_row_json(const pz_value_row *r)
+{
+	return json_pack("{s:o, s:o, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "stateKey",
+	                 jstr(r->state_key), "offer", jstr(r->offer), "n", r->n, "rewardSum",
+	                 r->reward_sum, "successes", r->successes, "failures", r->failures, "priorValue",
+	                 r->prior_value, "priorWeight", r->prior_weight, "priorAlpha", r->prior_alpha,
+	                 "priorBeta", r->prior_beta);
+}
+
+json_t *pz_model_row_json(const pz_model_row *r)
+{
+	json_t *stats = json_loads(r->stats, 0, NULL);
+
+	return json_pack("{s:o, s:f, s:I, s:o}", "offer", jstr(r->offer), "n", r->n, "tick",
+	                 (json_int_t)r->tick, "stats", stats != NULL ? stats : json_object());
+}
+
+char *pz_model_json(const char *company, const char *version, const char *policy, json_t *values,
+                    json_t *contextual)
+{
+	char now[32];
+
+	pz_time_format((int64_t)time(NULL), now);
+	return dump(json_pack("{s:s, s:i, s:o, s:o, s:o, s:s, s:o, s:o}", "format", PZ_MODEL_FORMAT,
+	                      "formatVersion", 1, "company", jstr(company), "agentVersion",
+	                      jstr(version), "policy", jstr(policy), "exportedAt", now, "values", values,
+	                      "contextual", contextual));
+}
+
+void pz_model_free(pz_model *m)
+{
+	for (size_t i = 0; m->rows != NULL && i < m->n_rows; i++)
+		free((char *)(uintptr_t)m->rows[i].stats);
+	free(m->values);
+	free(m->rows);
+	json_decref(m->root);
+	memset(m, 0, sizeof(*m));
+}
+
+/* A required string of 0 (allow_empty) or 1..PZ_ID_MAX characters. */
+static int model_text(json_t *o, const char *key, const char *base, size_t i, int allow_empty,
+                      const char **out, pz_error *e)
+{
+	char target[64];
+	json_t *v = json_object_get(o, key);
+	size_t len;
+
+	path_idx(target, sizeof(target), base, i, key);
+	if (allow_empty && json_is_string(v) && json_string_length(v) == 0) {
+		*out = "";
+		return 0;
+	}
+	return get_id(v, target, target, PZ_INVALID_MODEL, out, &len, e);
+}
+
+static int model_number(json_t *o, const char *key, const char *base, size_t i, double min, double *out,
+                        pz_error *e)
+{
+	char target[64];
+
+	path_idx(target, sizeof(target), base, i, key);
+	return get_number(json_object_get(o, key), target, min, 1e300, PZ_INVALID_MODEL, out, e);
+}
+
+static int value_cmp(const void *a, const void *b)
+{
+	const pz_value_row *x = a;
+	const pz_value_row *y = b;
+	int c = strcmp(x->state_key, y->state_key);
+
+	return c != 0 ? c : strcmp(x->offer, y->offer);
+}
+
+static int model_row_cmp(const void *a, const void *b)
+{
+	return strcmp(((const pz_model_row *)a)->offer, ((const pz_model_row *)b)->offer);
+}
+
+/* A numeric array of exactly n finite numbers. */
+static int model_array(json_t *v, const char *target, size_t n, pz_error *e)
+{
+	json_t *x;
+	size_t k;
+
+	if (!json_is_array(v) || json_array_size(v) != n)
+		return pz_fail(e, PZ_INVALID_MODEL, target, "%s must be an array of %zu numbers.",
+		               target, n);
+	json_array_foreach(v, k, x) {
+		if (!json_is_number(x) || !isfinite(json_number_value(x)))
+			return pz_fail(e, PZ_INVALID_MODEL, target, "%s[%zu] must be a finite number.",
+			               target, k);
+	}
+	return 0;
+}
+
+/* A contextual row's stats: {"b": [d numbers], "S": [d(d+1)/2 numbers]}, as JSON text in *out. */
+static int model_stats(json_t *o, size_t i, char **out, pz_error *e)
+{
+	char target[64];
+	json_t *st = json_object_get(o, "stats");
+	json_t *b = json_object_get(st, "b");
+	size_t d;
+	int rc;
+
+	path_idx(target, sizeof(target), "contextual", i, "stats");
+	if (!json_is_object(st) || json_object_size(st) != 2 || !json_is_array(b))
+		return pz_fail(e, PZ_INVALID_MODEL, target,
+		               "%s must be an object {\"b\": [d numbers], \"S\": [d(d+1)/2 numbers]}.",
+		               target);
+	d = json_array_size(b);
+	if (d == 0 || d > PZ_MODEL_DIM_MAX)
+		return pz_fail(e, PZ_INVALID_MODEL, target, "%s.b has %zu numbers; 1 to %d are allowed.",
+		               target, d, PZ_MODEL_DIM_MAX);
+	path_idx(target, sizeof(target), "contextual", i, "stats.b");
+	rc = model_array(b, target, d, e);
+	path_idx(target, sizeof(target), "contextual", i, "stats.S");
+	if (rc == 0)
+		rc = model_array(json_object_get(st, "S"), target, d * (d + 1) / 2, e);
+	if (rc == 0)
+		*out = json_dumps(st, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+	return rc;
+}
+
+/* The numbers of a values row: name, least value, place. */
+static const struct {
+	const char *key;
+	double min;
+	size_t off;
+} value_fields[] = {
+    {"n", 0, offsetof(pz_value_row, n)},
+    {"rewardSum", -1e300, offsetof(pz_value_row, reward_sum)},
+    {"successes", 0, offsetof(pz_value_row, successes)},
+    {"failures", 0, offsetof(pz_value_row, failures)},
+    {"priorValue", -1e300, offsetof(pz_value_row, prior_value)},
+    {"priorWeight", 0, offsetof(pz_value_row, prior_weight)},
+    {"priorAlpha", 1e-12, offsetof(pz_value_row, prior_alpha)},
+    {"priorBeta", 1e-12, offsetof(pz_value_row, prior_beta)},
+};
+
+/* Item i of the array base must be an object. */
+static int model_object(json_t *o, const char *base, size_t i, pz_error *e)
+{
+	char target[64];
+
+	if (json_is_object(o))
+		return 0;
+	path_idx(target, sizeof(target), base, i, NULL);
+	return pz_fail(e, PZ_INVALID_MODEL, target, "%s must be an object.", target);
+}
+
+/* Sorts n rows of size by cmp; returns the index of a row equal to the one before it, or 0. */
+static size_t model_sort(void *rows, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	const char *p = rows;
+
+	qsort(rows, n, size, cmp);
+	for (size_t i = 1; i < n; i++) {
+		if (cmp(p + (i - 1) * size, p + i * size) == 0)
+			return i;
+	}
+	return 0;
+}
+
+static int model_values(json_t *list, pz_model *m, pz_error *e)
+{
+	json_t *o;
+	size_t i;
+	int rc = 0;
+
+	m->values = xcalloc(json_array_size(list) + 1, sizeof(*m->values));
+	json_array_foreach(list, i, o) {
+		pz_value_row *r = &m->values[i];
+
+		rc = model_object(o, "values", i, e);
+		if (rc == 0)
+			rc = model_text(o, "stateKey", "values", i, 0, &r->state_key, e);
+		if (rc == 0)
+			rc = model_text(o, "offer", "values", i, 0, &r->offer, e);
+		for (size_t k = 0; rc == 0 && k < UTIL_ARRAY_LEN(value_fields); k++)
+			rc = model_number(o, value_fields[k].key, "values", i, value_fields[k].min,
+			                  (double *)(void *)((char *)r + value_fields[k].off), e);
+		if (rc != 0)
+			return rc;
+		m->n_values++;
+	}
+	i = model_sort(m->values, m->n_values, sizeof(*m->values), value_cmp);
+	if (i > 0)
+		return pz_fail(e, PZ_INVALID_MODEL, "values",
+		               "values has two rows of stateKey %.100s and offer %.100s.",
+		               m->values[i].state_key, m->values[i].offer);
+	return 0;
+}
+
+static int model_rows(json_t *list, pz_model *m, pz_error *e)
+{
+	json_t *o;
+	size_t i;
+	int rc = 0;
+
+	m->rows = xcalloc(json_array_size(list) + 1, sizeof(*m->rows));
+	json_array_foreach(list, i, o) {
+		pz_model_row *r = &m->rows[m->n_rows];
+		char *stats = NULL;
+		double tick;
+
+		rc = model_object(o, "contextual", i, e);
+		if (rc == 0)
+			rc = model_text(o, "offer", "contextual", i, 1, &r->offer, e);
+		if (rc == 0)
+			rc = model_number(o, "n", "contextual", i, 0, &r->n, e);
+		if (rc == 0)
+			rc = model_number(o, "tick", "contextual", i, 0, &tick, e);
+		if (rc != 0)
+			return rc;
+		r->tick = tick < 9e15 ? (int64_t)tick : 0;
+		if (r->offer[0] == '\0')
+			continue; /* the clock row: the version's clock stays the importer's */
+		rc = model_stats(o, i, &stats, e);
+		if (rc != 0)
+			return rc;
+		r->stats = stats;
+		m->n_rows++;
+	}
+	i = model_sort(m->rows, m->n_rows, sizeof(*m->rows), model_row_cmp);
+	if (i > 0)
+		return pz_fail(e, PZ_INVALID_MODEL, "contextual",
+		               "contextual has two rows of offer %.100s.", m->rows[i].offer);
+	return 0;
+}
+
+int pz_model_parse(const char *body, size_t len, pz_model *out, pz_error *e)
+{
+	json_t *root;
+	json_t *fmt;
+	json_t *ver;
+	json_t *values;
+	json_t *ctx;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	root = parse_body(body, len, e);
+	if (root == NULL) {
+		if (e->status == 400)
+			e->inner = "InvalidModelImportFormat";
+		return ERR_INVAL;
+	}
+	out->root = root;
+	fmt = json_object_get(root, "format");
+	ver = json_object_get(root, "formatVersion");
+	values = json_object_get(root, "values");
+	ctx = json_object_get(root, "contextual");
+	if (!json_is_string(fmt) || strcmp(json_string_value(fmt), PZ_MODEL_FORMAT) != 0)
+		rc = pz_fail(e, PZ_INVALID_MODEL, "format",
+		             "format must be \"" PZ_MODEL_FORMAT
+		             "\" (a model exported by offerd's GET /model).");
+	else if (!json_is_integer(ver) || json_integer_value(ver) != 1)
+		rc = pz_fail(e, PZ_INVALID_MODEL, "formatVersion", "formatVersion must be 1.");
+	else if (!json_is_array(values) || !json_is_array(ctx))
+		rc = pz_fail(e, PZ_INVALID_MODEL, json_is_array(values) ? "contextual" : "values",
+		             "values and contextual must be arrays (either may be empty).");
+	else if (json_array_size(values) > PZ_MODEL_ROWS_MAX || json_array_size(ctx) > PZ_MODEL_ROWS_MAX)
+		rc = pz_fail(e, PZ_INVALID_MODEL, "values",
+		             "values and contextual hold at most %d rows each.", PZ_MODEL_ROWS_MAX);
+	else
+		rc = model_values(values, out, e);
+	if (rc == 0)
+		rc = model_rows(ctx, out, e);
+	if (rc != 0)
+		pz_model_free(out);
+	return rc;
 }
 
 /* --- paths --------------------------------------------------------------------------- */

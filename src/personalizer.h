@@ -315,6 +315,58 @@ char *pz_logs_properties_json(int64_t from, int64_t to);
 /* {"creationTime", "lastModifiedTime"} (GET /model/properties). */
 char *pz_model_properties_json(int64_t created, int64_t modified);
 
+/* --- model: export, import ---------------------------------------------- */
+
+/*
+ * GET /model answers, and PUT /model takes, the learned state of the
+ * company's current agent version as one JSON document:
+ *   {"format": PZ_MODEL_FORMAT, "formatVersion": 1, "company", "agentVersion",
+ *    "policy", "exportedAt",
+ *    "values": [{"stateKey", "offer", "n", "rewardSum", "successes",
+ *                "failures", "priorValue", "priorWeight", "priorAlpha",
+ *                "priorBeta"}...],          the tabular policies' statistics
+ *    "contextual": [{"offer", "n", "tick", "stats": {"b": [d], "S": [d(d+1)/2]}}...]}
+ *                                           the contextual policies' (model.c)
+ * company, agentVersion, policy and exportedAt are informative: an import
+ * applies to the importing company's current agent version.
+ */
+#define PZ_MODEL_FORMAT "offerd-personalizer-model"
+#define PZ_MODEL_ROWS_MAX 20000 /* values or contextual rows in one import */
+#define PZ_MODEL_DIM_MAX 4096   /* b's length in a contextual row */
+
+typedef struct pz_value_row {
+	const char *state_key; /* borrowed (the parsed document, or the caller's) */
+	const char *offer;
+	double n, reward_sum, successes, failures;
+	double prior_value, prior_weight, prior_alpha, prior_beta;
+} pz_value_row;
+
+typedef struct pz_model_row {
+	const char *offer; /* borrowed */
+	double n;
+	int64_t tick;
+	const char
+	    *stats; /* JSON text {"b": [...], "S": [...]}, borrowed; owned by pz_model when parsed */
+} pz_model_row;
+
+typedef struct pz_model {
+	json_t *root; /* owned */
+	size_t n_values;
+	pz_value_row *values; /* owned array, distinct (stateKey, offer) */
+	size_t n_rows;
+	pz_model_row *rows; /* owned array, distinct offers, no clock row */
+} pz_model;
+
+/* Parses and validates a PUT /model body (PZ_INVALID_MODEL on bad input). */
+int pz_model_parse(const char *body, size_t len, pz_model *out, pz_error *e);
+void pz_model_free(pz_model *m);
+/* One exported row, as a new JSON object. */
+json_t *pz_value_row_json(const pz_value_row *r);
+json_t *pz_model_row_json(const pz_model_row *r);
+/* The export document around the rows (arrays, stolen); JSON text the caller frees. */
+char *pz_model_json(const char *company, const char *version, const char *policy, json_t *values,
+                    json_t *contextual);
+
 /* --- paths --------------------------------------------------------------- */
 
 typedef enum pz_op {

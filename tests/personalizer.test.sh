@@ -218,9 +218,45 @@ run_backend() {
   [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$ev#1'") == 1 ]] &&
     ok "[$backend] ... stores the held reward of its slot" || fail "[$backend] the held multi-slot reward was not stored"
 
-  # Personalizer's error body on paths offerd does not serve.
+  # Model: export, reset, import of the learned state of A's agent version.
   pz GET model
-  expect_status 501 "[$backend] the model API is not served"
+  expect_status 200 "[$backend] GET model exports the learned state"
+  expect_jq '.format == "offerd-personalizer-model" and .formatVersion == 1 and .company == "A"
+      and ([.values[] | select(.n > 0)] | length > 0)' "[$backend] ... with the values the loop learned"
+  local exported=$HTTP_BODY
+  local learned
+  learned=$(jq -c '[.values[] | {stateKey, offer, n, rewardSum, successes, failures}]' <<<"$exported")
+  pz GET model "" "$key_b"
+  expect_jq '(.values | length) == 0 and .company == "B"' "[$backend] company B's export holds none of A's values"
+  pz DELETE model
+  expect_status 204 "[$backend] DELETE model resets it"
+  pz GET model
+  expect_jq '(.values | length > 0) and all(.values[]; .n == 0 and .successes == 0 and .rewardSum == 0)' \
+    "[$backend] ... every value is back to nothing learned"
+  pz PUT model "$exported"
+  expect_status 204 "[$backend] PUT model imports the export"
+  pz GET model
+  [[ $(jq -c '[.values[] | {stateKey, offer, n, rewardSum, successes, failures}]' <<<"$HTTP_BODY") == "$learned" ]] &&
+    ok "[$backend] ... and the values are the exported ones again" ||
+    fail "[$backend] the imported values differ from the export"
+  pz PUT model '{"format": "something else", "formatVersion": 1, "values": [], "contextual": []}'
+  expect_status 400 "[$backend] an import of another format"
+  expect_jq '.error.innerError.code == "InvalidModelImportFormat" and .error.target == "format"' "[$backend] ... InvalidModelImportFormat naming format"
+  pz PUT model "$(jq -c '.values[0].n = -1' <<<"$exported")"
+  expect_status 400 "[$backend] an import with a negative count"
+  expect_jq '.error.target == "values[0].n"' "[$backend] ... names the field"
+  pz PUT model '{"format": "offerd-personalizer-model", "formatVersion": 1, "values": [], "contextual": [{"offer": "x", "n": 1, "tick": 0, "stats": {"b": [1, 2], "S": [1]}}]}'
+  expect_status 400 "[$backend] an import whose contextual statistics have the wrong shape"
+  expect_jq '.error.target == "contextual[0].stats.S"' "[$backend] ... names the field"
+  pz PUT model 'not json'
+  expect_status 400 "[$backend] an import that is not JSON"
+  pz GET model
+  [[ $(jq -c '[.values[] | {stateKey, offer, n, rewardSum, successes, failures}]' <<<"$HTTP_BODY") == "$learned" ]] &&
+    ok "[$backend] ... and a refused import changes nothing" || fail "[$backend] a refused import changed the values"
+
+  # Personalizer's error body on paths offerd does not serve.
+  pz GET model/properties
+  expect_status 501 "[$backend] model/properties is not served"
   expect_jq '.error.code == "NotImplemented" and (.error.message | length > 0)' "[$backend] ... said in Personalizer's shape"
   pz GET no-such-path
   expect_status 404 "[$backend] an unknown Personalizer path"
@@ -295,6 +331,114 @@ run_backend() {
   expect_status 400 "[$backend] a bad configuration is refused..."
   pz GET configurations/service
   expect_jq '.rewardWaitTime == "00:07:00"' "[$backend] ... and not stored"
+
+  # Event state lives in the database too (tb_pz_events, tb_pz_apprentice):
+  # two processes on one database see each other's deferred events, held
+  # rewards and activations, and a restart keeps them.
+  pz PUT configurations/service "$(jq -c '.learningMode = "Online" | del(.offerdApprentice)' <<<"$cfg")"
+  expect_status 200 "[$backend] Online again, for the two-process events"
+  offerd_start "$backend-2" "$db" --refresh 0.2
+  local u1=${OFFERD_URL[$backend]} u2=${OFFERD_URL[$backend-2]} e1="two-$RANDOM$RANDOM" e2="restart-$RANDOM$RANDOM"
+  url=$u2; pz GET configurations/service; url=$u1
+  pz POST rank "{\"actions\": $acts, \"eventId\": \"$e1\", \"deferActivation\": true}"
+  expect_status 201 "[$backend] process 1 ranks a deferred event"
+  url=$u2
+  pz POST "events/$e1/reward" '{"value": 1}'
+  expect_status 204 "[$backend] process 2 takes its reward"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$e1'") == 0 &&
+     $(sql "$db" "SELECT held_mask FROM tb_pz_events WHERE company = 'A' AND event_id = '$e1'") == 1 ]] &&
+    ok "[$backend] ... and holds it in tb_pz_events, not in tb_rewards" ||
+    fail "[$backend] process 2 did not hold process 1's deferred reward: $(sql "$db" "SELECT * FROM tb_pz_events WHERE event_id = '$e1'")"
+  url=$u1
+  pz POST "events/$e1/activate"
+  expect_status 204 "[$backend] process 1 activates it"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$e1' AND accepted_offer") == 1 ]] &&
+    ok "[$backend] ... and stores the reward process 2 held" || fail "[$backend] the reward held by process 2 was lost"
+  url=$u2
+  pz POST "events/$e1/activate"
+  expect_status 204 "[$backend] process 2 sees the event activated (a second activation is harmless)"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$e1'") == 1 ]] &&
+    ok "[$backend] ... and stores nothing twice" || fail "[$backend] a second activation stored the reward again"
+  url=$u1
+  pz POST rank "{\"actions\": $acts, \"eventId\": \"$e2\", \"deferActivation\": true}"
+  pz POST "events/$e2/reward" '{"value": 1}'
+  expect_status 204 "[$backend] process 1 holds a reward for another deferred event"
+  local mev="multi-two-$RANDOM$RANDOM"
+  pz POST multislot/rank "{\"actions\": $macts, \"slots\": $slots, \"eventId\": \"$mev\", \"deferActivation\": true}"
+  expect_status 201 "[$backend] process 1 ranks a deferred multi-slot event"
+  offerd_stop "$backend"
+  offerd_start "$backend" "$db" --refresh 0.2
+  u1=${OFFERD_URL[$backend]}
+  url=$u1
+  pz POST "events/$e2/activate"
+  expect_status 204 "[$backend] the restarted process 1 activates the event it ranked before"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$e2' AND accepted_offer") == 1 ]] &&
+    ok "[$backend] ... and the reward held across the restart is stored" || fail "[$backend] the held reward did not survive the restart"
+  url=$u2
+  pz POST "multislot/events/$mev/reward" '{"reward": [{"slotId": "foot", "value": 1}]}'
+  expect_status 204 "[$backend] process 2 knows the multi-slot event's slots (ranked by process 1 before its restart)"
+  url=$u1
+  pz POST "multislot/events/$mev/activate"
+  expect_status 204 "[$backend] process 1 activates it"
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$mev#2'") == 1 &&
+     $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id LIKE 'pz:$mev#%'") == 1 ]] &&
+    ok "[$backend] ... and the slot reward process 2 held is stored for slot foot" ||
+    fail "[$backend] multi-slot rewards after two processes: $(sql "$db" "SELECT customer_id FROM tb_rewards WHERE customer_id LIKE 'pz:$mev#%'")"
+  pz POST "events/never-ranked-$RANDOM/activate"
+  expect_status 404 "[$backend] activating an event no process ranked"
+  # The Apprentice report adds up across processes and restarts.
+  pz GET configurations/service
+  local before
+  before=$(jq '.offerdApprentice.events' <<<"$HTTP_BODY")
+  pz PUT configurations/service "$(jq -c '.learningMode = "Apprentice" | del(.offerdApprentice)' <<<"$cfg")"
+  expect_status 200 "[$backend] Apprentice mode on process 1"
+  local ae="apprentice-$RANDOM$RANDOM"
+  pz POST rank "{\"actions\": $acts, \"eventId\": \"$ae\"}"
+  url=$u2; pz GET configurations/service
+  pz POST rank "{\"actions\": $acts}"
+  pz POST rank "{\"actions\": $acts}"
+  pz POST "events/$ae/reward" '{"value": 0.5}'
+  expect_status 204 "[$backend] process 2 rewards process 1's Apprentice event"
+  pz GET configurations/service
+  expect_jq ".offerdApprentice.events == $before + 3 and .offerdApprentice.rewards >= 1 and .offerdApprentice.baselineRewardSum >= 0.5" \
+    "[$backend] the Apprentice report counts the events and the reward of both processes"
+  pz PUT configurations/service "$(jq -c '.learningMode = "Online" | del(.offerdApprentice)' <<<"$cfg")"
+  offerd_stop "$backend-2"
+  url=$u1
+
+  # The model of a contextual agent version: TB_MODEL rows exported, reset
+  # and imported back.
+  timeout 30 "$build/offerctl" agent release 2.0.0 --policy squarecb \
+    --params '{"gamma_scale":100,"forgetting":1}' --database-url "$db" >/dev/null ||
+    fail "[$backend] offerctl agent release 2.0.0 (squarecb)"
+  sleep 0.5  # --refresh 0.2: the release is served
+  local k ce
+  for k in $(seq 40); do
+    ce="ctx-$k-$RANDOM"
+    pz POST rank "{\"contextFeatures\": [{\"age\": $((20 + k % 3))}], \"actions\": $acts, \"eventId\": \"$ce\"}"
+    pz POST "events/$ce/reward" "{\"value\": $((k % 2))}"
+  done
+  local ctx_model
+  for _ in $(seq 50); do
+    pz GET model
+    [[ $(jq '[.contextual[] | select(.offer != "" and .n > 0)] | length' <<<"$HTTP_BODY") -gt 0 ]] && break
+    sleep 0.2
+  done
+  expect_jq '.agentVersion == "2.0.0" and ([.contextual[] | select(.offer != "" and .n > 0 and (.stats.b | length) > 0)] | length > 0)' \
+    "[$backend] GET model exports the contextual version's learned rows"
+  ctx_model=$HTTP_BODY
+  pz DELETE model
+  expect_status 204 "[$backend] DELETE model resets the contextual rows"
+  pz GET model
+  expect_jq '[.contextual[] | select(.offer != "") | select(.n != 0 or ([.stats.b[], .stats.S[]] | any(. != 0)))] | length == 0' \
+    "[$backend] ... every contextual row is back to zero"
+  pz PUT model "$ctx_model"
+  expect_status 204 "[$backend] PUT model imports the contextual rows"
+  pz GET model
+  [[ $(jq -c '[.contextual[] | select(.offer != "") | {offer, n, stats}]' <<<"$HTTP_BODY") == \
+     "$(jq -c '[.contextual[] | select(.offer != "") | {offer, n, stats}]' <<<"$ctx_model")" ]] &&
+    ok "[$backend] ... and they are the exported ones again" ||
+    fail "[$backend] imported contextual rows differ: $(diff <(jq -c '.contextual[] | select(.offer != "") | {offer, n, stats}' <<<"$HTTP_BODY") <(jq -c '.contextual[] | select(.offer != "") | {offer, n, stats}' <<<"$ctx_model") | cut -c1-200)"
   offerd_stop "$backend"
 }
 

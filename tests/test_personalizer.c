@@ -664,6 +664,100 @@ static void test_activate(void **state)
 	expect_error(&e, rc, 400, "InvalidEventIdToActivate", "", "takes no body");
 }
 
+/* The rank answer is written by hand: byte for byte what jansson would write. */
+static void test_rank_answer_as_jansson(void **state)
+{
+	const pz_ranked ranking[] = {{"plain", 0.8},
+	                             {"quote\"back\\slash/", 1},
+	                             {"tab\tnl\ncr\r", 0},
+	                             {"bell\x07"
+	                              "del\x7f",
+	                              1e-5},
+	                             {"\xc3\xa9"
+	                              "t\xc3\xa9",
+	                              0.1 + 0.2},
+	                             {"third", 1.0 / 3},
+	                             {"tiny", 2.5e-300},
+	                             {"big", 123456789012.0}};
+	size_t n = sizeof(ranking) / sizeof(ranking[0]);
+	json_t *root = json_object();
+	json_t *list = json_array();
+	char *want;
+	char *got;
+
+	(void)state;
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, json_pack("{s:s, s:f}", "id", ranking[i].id, "probability",
+		                                      ranking[i].probability));
+	json_object_set_new(root, "ranking", list);
+	json_object_set_new(root, "eventId", json_string("ev\"1"));
+	json_object_set_new(root, "rewardActionId", json_string("plain"));
+	want = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+	got = pz_rank_answer_json(ranking, n, "ev\"1", "plain");
+	assert_string_equal(got, want);
+	free(want);
+	free(got);
+	json_decref(root);
+}
+
+/* --- model import ----------------------------------------------------------------- */
+
+#define MODEL_HEAD "{\"format\": \"offerd-personalizer-model\", \"formatVersion\": 1, "
+#define VALUE_ROW(s, o, n)                                                                              \
+	"{\"stateKey\": \"" s "\", \"offer\": \"" o "\", \"n\": " n ", \"rewardSum\": 3, "              \
+	"\"successes\": 1, \"failures\": 1, \"priorValue\": 0, \"priorWeight\": 0, \"priorAlpha\": 1, " \
+	"\"priorBeta\": 1}"
+
+static int model_parse(const char *body, pz_model *m, pz_error *e)
+{
+	return pz_model_parse(body, strlen(body), m, e);
+}
+
+static void test_model_parse(void **state)
+{
+	pz_model m;
+	pz_error e;
+	int rc;
+
+	(void)state;
+	rc = model_parse(MODEL_HEAD "\"values\": [" VALUE_ROW("s2", "b", "2") ", " VALUE_ROW(
+	                     "s1", "a",
+	                     "1") "], \"contextual\": [{\"offer\": \"\", \"n\": 5, \"tick\": 9, "
+	                          "\"stats\": {}}, {\"offer\": \"x\", \"n\": 2, \"tick\": 9, \"stats\": "
+	                          "{\"b\": [1, 2], \"S\": [1, 0, 1]}}]}",
+	                 &m, &e);
+	assert_int_equal(rc, 0);
+	assert_int_equal(m.n_values, 2);
+	assert_string_equal(m.values[0].state_key, "s1"); /* sorted */
+	assert_true(m.values[1].n == 2.0);
+	assert_int_equal(m.n_rows, 1); /* the clock row is not imported */
+	assert_string_equal(m.rows[0].offer, "x");
+	assert_non_null(strstr(m.rows[0].stats, "\"S\""));
+	pz_model_free(&m);
+
+	rc =
+	    model_parse("{\"format\": \"vw\", \"formatVersion\": 1, \"values\": [], \"contextual\": []}",
+	                &m, &e);
+	expect_error(&e, rc, 400, "InvalidModelImportFormat", "format", "offerd");
+	rc = model_parse(MODEL_HEAD "\"values\": []}", &m, &e);
+	expect_error(&e, rc, 400, "InvalidModelImportFormat", "contextual", "arrays");
+	rc = model_parse(MODEL_HEAD "\"values\": [" VALUE_ROW("s", "a", "-1") "], \"contextual\": []}",
+	                 &m, &e);
+	expect_error(&e, rc, 400, "InvalidModelImportFormat", "values[0].n", "between");
+	rc = model_parse(MODEL_HEAD
+	                 "\"values\": [" VALUE_ROW("s", "a",
+	                                           "1") ", " VALUE_ROW("s", "a",
+	                                                               "2") "], \"contextual\": []}",
+	                 &m, &e);
+	expect_error(&e, rc, 400, "InvalidModelImportFormat", "values", "two rows");
+	rc = model_parse(MODEL_HEAD "\"values\": [], \"contextual\": [{\"offer\": \"x\", \"n\": 1, "
+	                            "\"tick\": 0, \"stats\": {\"b\": [1, 2], \"S\": [1]}}]}",
+	                 &m, &e);
+	expect_error(&e, rc, 400, "InvalidModelImportFormat", "contextual[0].stats.S", "3 numbers");
+	rc = model_parse("[1]", &m, &e);
+	expect_error(&e, rc, 400, "InvalidModelImportFormat", NULL, "JSON object");
+}
+
 /* --- event ids and paths ------------------------------------------------------------ */
 
 static void test_event_ids(void **state)
@@ -1387,6 +1481,8 @@ int main(void)
 	    cmocka_unit_test(test_reward),
 	    cmocka_unit_test(test_multi_reward),
 	    cmocka_unit_test(test_activate),
+	    cmocka_unit_test(test_rank_answer_as_jansson),
+	    cmocka_unit_test(test_model_parse),
 	    cmocka_unit_test(test_event_ids),
 	    cmocka_unit_test(test_paths),
 	    cmocka_unit_test(test_durations),
