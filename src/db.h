@@ -16,6 +16,7 @@
  *                the reward's episode; written with the reward it keys
  *   TB_MODEL     the contextual policies' learned statistics per (company,
  *                agent version, offer), and a clock row per (company, version)
+ *   TB_ERASURES  one row per erased customer: counts and who asked, no customer id
  */
 #ifndef OFFERD_DB_H
 #define OFFERD_DB_H
@@ -288,6 +289,51 @@ int db_pz_policy_put(store *s, const char *company, const char *policy);
  * Personalizer events into from and to (len bytes each); "" when none.
  */
 int db_pz_events_range(store *s, const char *company, char *from, char *to, size_t len);
+
+/* --- erasure (issue 16.3) ---------------------------------------------------- */
+/*
+ * Inside the caller's transaction: locks the customer's episodes until the
+ * commit (PostgreSQL: FOR UPDATE, so a reward of another process waits and
+ * then finds no episode; SQLite's transaction already holds the write lock)
+ * and counts them and the customer's segment rows.
+ */
+int db_customer_lock(store *s, const char *company, const char *customer_id, int64_t *episodes,
+                     int64_t *segments);
+
+/*
+ * One reward of a customer being erased: ep is its episode as the writer's
+ * lookup fills it (db_reward_out), with rewards[] and learned as stored
+ * with the reward, and the reward as it was asked.
+ */
+typedef struct db_erase_reward {
+	db_reward_out ep;
+	int accepted;
+	char accepted_offer[CUSTOMER_OFFER_ID_MAX + 1]; /* "" when none */
+	char *clicked;                                  /* owned; NULL when none */
+	int is_default;
+} db_erase_reward;
+
+/* The customer's rewards, oldest first, into *out (free with db_erase_rewards_free). */
+int db_customer_rewards(store *s, const char *company, const char *customer_id, db_erase_reward **out,
+                        size_t *n);
+void db_erase_rewards_free(db_erase_reward *r, size_t n);
+/*
+ * Inside the caller's transaction: deletes the customer's Idempotency-Keys
+ * (those tied to its episodes), rewards, episodes and segment.
+ */
+int db_customer_delete(store *s, const char *company, const char *customer_id);
+
+/* A row of TB_ERASURES: no customer id, by design (README, Erasure). */
+typedef struct db_erasure {
+	const char *company;
+	const char *by; /* "key:" + the API key's prefix, or "offerctl" */
+	int64_t episodes;
+	int64_t rewards;
+	int64_t learned; /* rewards whose contribution was subtracted */
+	int64_t segments;
+	int approximate; /* a model with forgetting < 1 was changed (approximate subtraction) */
+} db_erasure;
+int db_erasure_record(store *s, const db_erasure *e);
 
 /* --- api keys ----------------------------------------------------------- */
 /* An API key's row: role is DB_ROLE_CLIENT or DB_ROLE_ADMIN (issue 16.6). */

@@ -394,6 +394,8 @@ struct model_batch {
 	size_t nmodels;
 	mrow *rows;
 	size_t nrows;
+	int erase;       /* subtracts its examples (model_batch_new_erase) */
+	int approximate; /* erase: a model with forgetting < 1 was changed */
 };
 
 model_batch *model_batch_new(model_set *m)
@@ -402,6 +404,19 @@ model_batch *model_batch_new(model_set *m)
 
 	b->m = m;
 	return b;
+}
+
+model_batch *model_batch_new_erase(model_set *m)
+{
+	model_batch *b = model_batch_new(m);
+
+	b->erase = 1;
+	return b;
+}
+
+int model_batch_approximate(const model_batch *b)
+{
+	return b != NULL && b->approximate;
 }
 
 static void rows_free(mrow *rows, size_t n)
@@ -583,8 +598,19 @@ static int store_model(model_batch *b, store *s, mb_model *mm)
 	clock = l.tick + (int64_t)mm->episodes;
 	/* The discounted episodes after k more ticks of e = e gamma + 1. */
 	eps = l.n;
-	for (uint64_t k = 0; k < mm->episodes; k++)
+	for (uint64_t k = 0; k < mm->episodes && !b->erase; k++)
 		eps = eps * gamma + 1.0;
+	if (b->erase) {
+		/*
+		 * Erasure: the clock only runs forward (every process's master
+		 * keeps the highest tick it saw), so it stays; the episodes it
+		 * counts lose the erased ones, exactly when nothing is forgotten.
+		 */
+		clock = l.tick;
+		eps = l.n - (double)mm->episodes > 0 ? l.n - (double)mm->episodes : 0;
+		if (gamma < 1)
+			b->approximate = 1;
+	}
 	memset(&row, 0, sizeof(row));
 	row.company = e->company;
 	row.version = e->version;
@@ -622,11 +648,25 @@ static int store_model(model_batch *b, store *s, mb_model *mm)
 			memset(r->S, 0, tri * sizeof(double));
 			r->n = 0;
 		}
-		for (size_t k = 0; k < d; k++)
-			r->b[k] = r->b[k] * f + db[k];
-		for (size_t k = 0; k < tri; k++)
-			r->S[k] = r->S[k] * f + dS[k];
-		r->n += dn;
+		if (b->erase) {
+			/*
+			 * The examples leave with the weight they would have if
+			 * learned at the row's last write: exact without forgetting;
+			 * with it, at least their true present weight (README,
+			 * Erasure), so the result is marked approximate.
+			 */
+			for (size_t k = 0; k < d; k++)
+				r->b[k] = r->b[k] * f - db[k] * f;
+			for (size_t k = 0; k < tri; k++)
+				r->S[k] = r->S[k] * f - dS[k] * f;
+			r->n = r->n - dn * f > 0 ? r->n - dn * f : 0;
+		} else {
+			for (size_t k = 0; k < d; k++)
+				r->b[k] = r->b[k] * f + db[k];
+			for (size_t k = 0; k < tri; k++)
+				r->S[k] = r->S[k] * f + dS[k];
+			r->n += dn;
+		}
 		text = stats_text(r->b, d, r->S, tri);
 		if (text == NULL) {
 			rc = ERR_TOOBIG;

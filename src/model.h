@@ -82,6 +82,18 @@ model_batch *model_batch_new(model_set *m);
  */
 int model_batch_add(model_batch *b, const agent_conf *conf, const char *company, const db_reward_out *ep,
                     const int *success);
+/*
+ * A batch that unlearns (erasure, issue 16.3): the same examples, added
+ * with model_batch_add from the same scoring, are subtracted from the rows
+ * instead, and the clock row's episodes drop by their number (its tick
+ * stays: the clock only runs forward). Without forgetting the rows are then
+ * exactly those of a history without them. With forgetting (< 1) the time
+ * each example was learned is not stored, so each leaves with the weight it
+ * would have had if learned at its row's last write (at least its present
+ * weight), and model_batch_approximate says so.
+ */
+model_batch *model_batch_new_erase(model_set *m);
+int model_batch_approximate(const model_batch *b);
 /* Inside the transaction: writes the batch's rows to TB_MODEL (the merge rule above). */
 int model_batch_store(model_batch *b, store *s);
 /* After the commit: installs the rows written and publishes new snapshots. */

@@ -56,7 +56,7 @@ typedef struct store_stmt {
 } store_stmt;
 
 /* Schema versions db.c knows (its migrations are numbered 1..STORE_MIGRATIONS). */
-#define STORE_MIGRATIONS 5
+#define STORE_MIGRATIONS 6
 
 /*
  * A dialect's statements: the text db.c needs that the dialects write
@@ -139,6 +139,11 @@ typedef struct store_sql {
 	const char *pz_config_get;
 	const char *pz_service_put;
 	const char *pz_policy_put;
+	/*
+	 * Erasure (issue 16.3): $1 company, $2 customer_id; locks the
+	 * customer's episodes for the transaction and returns their count.
+	 */
+	const char *customer_lock;
 } store_sql;
 
 typedef struct store store;

@@ -1031,6 +1031,8 @@ static const store_sql pg_sql = {
                       " DO UPDATE SET service = excluded.service, updated_at = now()",
     .pz_policy_put = "INSERT INTO tb_pz_config (company, policy) VALUES ($1, $2) ON CONFLICT (company)"
                      " DO UPDATE SET policy = excluded.policy, updated_at = now()",
+    .customer_lock = "SELECT COUNT(*) FROM (SELECT id FROM tb_episodes"
+                     " WHERE company = $1 AND customer_id = $2 FOR UPDATE) AS x",
 };
 
 static const struct store_ops pg_ops = {

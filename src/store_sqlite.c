@@ -367,6 +367,8 @@ static const store_sql sqlite_sql = {
                       " DO UPDATE SET service = excluded.service, updated_at = " SQ_NOW,
     .pz_policy_put = "INSERT INTO tb_pz_config (company, policy) VALUES ($1, $2) ON CONFLICT (company)"
                      " DO UPDATE SET policy = excluded.policy, updated_at = " SQ_NOW,
+    /* BEGIN IMMEDIATE already holds the write lock: counting is enough. */
+    .customer_lock = "SELECT COUNT(*) FROM tb_episodes WHERE company = $1 AND customer_id = $2",
 };
 
 static const struct store_ops sqlite_ops = {

@@ -373,6 +373,14 @@ void values_row_add(db_policy_row *r, double reward, int success)
 	r->beta += success ? 0 : 1;
 }
 
+void values_row_remove(db_policy_row *r, double reward, int success)
+{
+	r->n -= 1;
+	r->reward_sum -= reward;
+	r->alpha -= success ? 1 : 0;
+	r->beta -= success ? 0 : 1;
+}
+
 double values_mean(const vstats *s, double dflt)
 {
 	double w = s->pw + s->n;

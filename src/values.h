@@ -67,6 +67,14 @@ void values_tick(values *v, const char *company, double gamma);
  * and the simulator's in-memory rows both learn through this.
  */
 void values_row_add(db_policy_row *r, double reward, int success);
+/*
+ * Unlearns what values_row_add learned (erasure, issue 16.3). TB_POLICY
+ * holds plain sums, so the stored statistics are exactly those of a history
+ * without the reward; with forgetting, values_set then takes the difference
+ * from the discounted copy in memory undecayed, which the next restart
+ * (reading the exact sums) corrects.
+ */
+void values_row_remove(db_policy_row *r, double reward, int success);
 
 /* The mean reward of s, or dflt without data. */
 double values_mean(const vstats *s, double dflt);
