@@ -60,6 +60,8 @@ static const route routes[] = {
     {"POST", "/batch", ROUTE_AUTH | ROUTE_CSV, NULL, &api_batch_endpoint, NULL, "/batch"},
     {"GET, HEAD", "/metrics", 0, metrics, NULL, NULL, "/metrics"},
     {"GET, HEAD", "/keys/me", ROUTE_AUTH, keys_me, NULL, NULL, "/keys/me"},
+    {"DELETE", "/customers/{customer_id}", ROUTE_ADMIN | ROUTE_JSON, NULL, &api_customers_endpoint,
+     NULL, "/customers"},
     {"GET, HEAD", "/openapi.json", 0, serve_file, NULL, "openapi.json", "static"},
     {"GET, HEAD", "/docs", 0, serve_file, NULL, "docs.html", "static"},
     {"GET, HEAD", "/docs/assets/", ROUTE_PREFIX, serve_asset, NULL, "swagger-ui/", "static"},
@@ -799,7 +801,7 @@ static int route_matches(const route *rt, const char *path)
 {
 	if (rt->flags & ROUTE_PREFIX)
 		return strncmp(path, rt->path, strlen(rt->path)) == 0;
-	if (rt->flags & ROUTE_PZ)
+	if ((rt->flags & ROUTE_PZ) || strchr(rt->path, '{') != NULL)
 		return path_match(rt->path, path);
 	return strcmp(path, rt->path) == 0;
 }

@@ -114,6 +114,8 @@ extern const api_endpoint api_predict_endpoint;
 extern const api_endpoint api_predict_v2_endpoint;
 extern const api_endpoint api_rewards_endpoint;
 extern const api_endpoint api_batch_endpoint;
+/* DELETE /customers/{customer_id} (api_customers.c): erasure, admin keys only. */
+extern const api_endpoint api_customers_endpoint;
 
 /*
  * Personalizer v1.0 under /personalizer/v1.0/ (api_personalizer.c): every

@@ -21,6 +21,7 @@ int ctl_simulate(int argc, char **argv); /* simulate --policy P ... */
 int ctl_evaluate(int argc, char **argv); /* evaluate --policy P ... */
 int ctl_keys(int argc, char **argv);     /* keys create|list|revoke ... */
 int ctl_db(int argc, char **argv);       /* db migrate|count TABLE */
+int ctl_customers(int argc, char **argv); /* customers forget ID --company C */
 
 /*
  * How a command reads its arguments: one option table (config.h) and a
