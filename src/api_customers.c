@@ -35,8 +35,7 @@ static void customers_answer(api_call *call)
 	char *text;
 
 	switch (c->op.rc) {
-	case 0:
-		break;
+	case 0: break;
 	case ERR_NOTFOUND:
 		api_error(call->r, ERR_NOTFOUND, "customer_id",
 		          "customer_id \"%s\" has no episode and no segment in company %s",
@@ -48,10 +47,9 @@ static void customers_answer(api_call *call)
 		return;
 	}
 	/* The customer's id is not repeated: the answer may end up in logs. */
-	o = json_pack("{sssIsIsIsIsb}", "company", call->company, "episodes",
-	              (json_int_t)e->episodes, "rewards", (json_int_t)e->rewards, "learned",
-	              (json_int_t)e->learned, "segments", (json_int_t)e->segments, "approximate",
-	              e->approximate != 0);
+	o = json_pack("{sssIsIsIsIsb}", "company", call->company, "episodes", (json_int_t)e->episodes,
+	              "rewards", (json_int_t)e->rewards, "learned", (json_int_t)e->learned, "segments",
+	              (json_int_t)e->segments, "approximate", e->approximate != 0);
 	text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (text == NULL) {

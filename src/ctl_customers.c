@@ -86,7 +86,8 @@ int ctl_customers(int argc, char **argv)
 	if (code >= 0)
 		goto out;
 	if (strcmp(args[0], "forget") != 0) {
-		code = ctl_usage(&spec, "unknown subcommand \"%.40s\"; the one known is forget", args[0]);
+		code = ctl_usage(&spec, "unknown subcommand \"%.40s\"; the one known is forget",
+		                 args[0]);
 		goto out;
 	}
 	if (args[1][0] == '\0' || strlen(args[1]) > REQ_ID_MAX) {
@@ -109,7 +110,8 @@ int ctl_customers(int argc, char **argv)
 		        args[1]);
 		code = 3;
 	} else if (op.rc != 0) {
-		fprintf(stderr, "offerctl customers: the erasure failed (error %d); nothing was deleted\n",
+		fprintf(stderr,
+		        "offerctl customers: the erasure failed (error %d); nothing was deleted\n",
 		        op.rc);
 	} else {
 		printf("erased: %lld episodes, %lld rewards (%lld learned, subtracted%s), %lld segment "

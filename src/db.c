@@ -1238,10 +1238,9 @@ int db_model_since(store *s, int64_t since, db_model_fn fn, void *arg)
 
 int db_count(store *s, const char *table, int64_t *out)
 {
-	static const char *const allowed[] = {"tb_agents",   "tb_episodes",   "tb_rewards",
-	                                      "tb_products", "tb_policy",     "tb_segments",
-	                                      "tb_api_keys", "tb_products_a", "tb_model",
-	                                      "tb_erasures"};
+	static const char *const allowed[] = {"tb_agents", "tb_episodes", "tb_rewards",  "tb_products",
+	                                      "tb_policy", "tb_segments", "tb_api_keys", "tb_products_a",
+	                                      "tb_model",  "tb_erasures"};
 	char sql[96];
 
 	*out = 0;
@@ -1372,9 +1371,9 @@ int db_customer_lock(store *s, const char *company, const char *customer_id, int
 	*segments = 0;
 	rc = store_exec(s, s->sql->customer_lock, 2, params, int_row, episodes);
 	if (rc == 0)
-		rc = store_exec(s,
-		                "SELECT COUNT(*) FROM tb_segments WHERE company = $1 AND customer_id = $2",
-		                2, params, int_row, segments);
+		rc = store_exec(
+		    s, "SELECT COUNT(*) FROM tb_segments WHERE company = $1 AND customer_id = $2", 2,
+		    params, int_row, segments);
 	return rc;
 }
 
@@ -1474,8 +1473,8 @@ int db_erasure_record(store *s, const db_erasure *e)
 	char rewards[24];
 	char learned[24];
 	char segments[24];
-	const char *params[] = {e->company, episodes, rewards, learned, segments, e->by,
-	                        e->approximate ? "1" : "0"};
+	const char *params[] =
+	    {e->company, episodes, rewards, learned, segments, e->by, e->approximate ? "1" : "0"};
 
 	fmt_int(episodes, e->episodes);
 	fmt_int(rewards, e->rewards);

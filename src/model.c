@@ -608,7 +608,9 @@ static int store_model(model_batch *b, store *s, mb_model *mm)
 		 */
 		clock = l.tick;
 		eps = l.n - (double)mm->episodes > 0 ? l.n - (double)mm->episodes : 0;
-		if (gamma < 1)
+		/* The logistic examples' weights came from the model as it stood
+		 * then (a Newton step at its mean): they are recomputed at today's. */
+		if (gamma < 1 || policy_params(e->master)->logistic > 0.5)
 			b->approximate = 1;
 	}
 	memset(&row, 0, sizeof(row));

@@ -90,7 +90,11 @@ int model_batch_add(model_batch *b, const agent_conf *conf, const char *company,
  * exactly those of a history without them. With forgetting (< 1) the time
  * each example was learned is not stored, so each leaves with the weight it
  * would have had if learned at its row's last write (at least its present
- * weight), and model_batch_approximate says so.
+ * weight). With the logistic link (the default) an example's weight is one
+ * Newton step at the model's mean when it was learned, which is not stored
+ * either: it is recomputed at the present mean, and every later example
+ * was shaped by the erased ones. In both cases model_batch_approximate says
+ * so; logistic 0 with forgetting 1 is exact.
  */
 model_batch *model_batch_new_erase(model_set *m);
 int model_batch_approximate(const model_batch *b);

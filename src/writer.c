@@ -617,9 +617,8 @@ static int erase_tx(store *s, values *v, conf_cache *confs, writer_op *op)
 		values_set(v, &b.committed.rows[i]);
 	if (b.models != NULL)
 		model_batch_commit(b.models);
-	log_msg(LOG_INFO,
-	        "erasure in company %s by %s: %lld episodes, %lld rewards (%lld learned)%s", company,
-	        e->by, (long long)e->episodes, (long long)e->rewards, (long long)e->learned,
+	log_msg(LOG_INFO, "erasure in company %s by %s: %lld episodes, %lld rewards (%lld learned)%s",
+	        company, e->by, (long long)e->episodes, (long long)e->rewards, (long long)e->learned,
 	        e->approximate ? ", model subtraction approximate (forgetting)" : "");
 	goto out;
 failed:

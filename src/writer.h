@@ -35,7 +35,7 @@ struct writer_op {
 	 * ERR_NOTFOUND: no episode and no segment.
 	 */
 	db_erasure erasure;
-	int rc;         /* out: 0 or ERR_* */
+	int rc; /* out: 0 or ERR_* */
 	/* Called once, from the writer thread, after the commit (or failure). */
 	void (*done)(writer_op *op);
 	void *arg;
