@@ -12,16 +12,18 @@
 #include "client.h"
 #include "config.h"
 
-int ctl_products(int argc, char **argv);  /* products import FILE [--company C] */
-int ctl_agent(int argc, char **argv);     /* agent release|list ... */
-int ctl_batch(int argc, char **argv);     /* batch INPUT.csv -o OUTPUT.csv ... */
-int ctl_replay(int argc, char **argv);    /* replay FILE.json [--v2] [--url U] */
-int ctl_train(int argc, char **argv);     /* train --transactions FILE ... */
-int ctl_simulate(int argc, char **argv);  /* simulate --policy P ... */
-int ctl_evaluate(int argc, char **argv);  /* evaluate --policy P ... */
-int ctl_keys(int argc, char **argv);      /* keys create|list|revoke ... */
-int ctl_db(int argc, char **argv);        /* db migrate|count TABLE */
-int ctl_customers(int argc, char **argv); /* customers forget ID --company C */
+int ctl_products(int argc, char **argv); /* products import FILE [--company C] */
+int ctl_agent(int argc, char **argv);    /* agent release|list ... */
+int ctl_batch(int argc, char **argv);    /* batch INPUT.csv -o OUTPUT.csv ... */
+int ctl_replay(int argc, char **argv);   /* replay FILE.json [--v2] [--url U] */
+int ctl_train(int argc, char **argv);    /* train --transactions FILE ... */
+int ctl_simulate(int argc, char **argv); /* simulate --policy P ... */
+int ctl_evaluate(int argc, char **argv); /* evaluate --policy P ... */
+int ctl_keys(int argc, char **argv);     /* keys create|list|revoke ... */
+int ctl_db(int argc, char **argv);       /* db migrate|count TABLE */
+
+/* customers forget ID --company C (ctl_customers.c) */
+int ctl_customers(int argc, char **argv);
 
 /*
  * How a command reads its arguments: one option table (config.h) and a
