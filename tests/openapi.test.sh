@@ -164,10 +164,14 @@ check "Personalizer paths take Ocp-Apim-Subscription-Key, X-API-Key or Bearer an
   [ .paths | to_entries[] | select(.key | startswith("/personalizer/v1.0/"))
     | .value[] | (.security | map(keys[]) | sort == ["apiKeyHeader","bearerAuth","subscriptionKey"])
                  and (.responses | has("401")) ] | length > 0 and all'
+check "admin routes (those documenting 403) need Bearer or X-API-Key and document 401" '
+  [ .paths[][] | objects | select(.responses["403"] != null)
+    | (.security | map(keys[]) | sort == ["apiKeyHeader","bearerAuth"]) and (.responses | has("401")) ]
+  | length > 0 and all'
 check "every other route is public (security: [])" '
   [ .paths | to_entries[] | select(.key | IN("/predict","/predict-v2","/rewards","/batch") | not)
     | select(.key | startswith("/personalizer/") | not)
-    | .value[] | .security == [] ] | all'
+    | .value[] | select(.responses["403"] == null) | .security == [] ] | all'
 check "the security schemes are Bearer and X-API-Key" '
   .components.securitySchemes | (.bearerAuth.scheme == "bearer") and (.apiKeyHeader.in == "header") and (.apiKeyHeader.name == "X-API-Key")'
 check "Try it out targets the serving offerd" '.servers == [{"url": "/", "description": .servers[0].description}]'
