@@ -1377,6 +1377,10 @@ int db_customer_lock(store *s, const char *company, const char *customer_id, int
 	return rc;
 }
 
+/* The text of a number macro, for a constant LIMIT. */
+#define DB_STR_(x) #x
+#define DB_STR(x) DB_STR_(x)
+
 typedef struct erase_rows {
 	db_erase_reward *r;
 	size_t n;
@@ -1390,7 +1394,7 @@ static int erase_row(void *arg, int ncols, const char *const *vals)
 	db_erase_reward *r;
 	int rc;
 
-	if (ncols < 19)
+	if (ncols < 20)
 		return ERR_IO;
 	if (e->n == e->cap) {
 		e->cap = e->cap ? e->cap * 2 : 16;
@@ -1412,25 +1416,30 @@ static int erase_row(void *arg, int ncols, const char *const *vals)
 	}
 	r->ep.learned = db_bool(vals[17]);
 	r->is_default = vals[18] != NULL && strcmp(vals[18], "default") == 0;
+	if (vals[19] == NULL || util_strtonum(vals[19], 1, INT64_MAX, &r->ep.reward_id) != 0)
+		return ERR_IO;
 	return 0;
 }
 
-int db_customer_rewards(store *s, const char *company, const char *customer_id, db_erase_reward **out,
-                        size_t *n)
+int db_customer_rewards(store *s, const char *company, const char *customer_id, int64_t after,
+                        db_erase_reward **out, size_t *n)
 {
-	const char *params[] = {company, customer_id};
+	char after_text[24];
+	const char *params[] = {company, customer_id, after_text};
 	erase_rows e = {NULL, 0, 0};
 	int rc;
 
+	fmt_int(after_text, after);
 	/* In reward order: the order they were learned in. */
 	rc = store_exec(s,
 	                "SELECT 1, e.id, e.state_key, e.policy, e.agent_version, e.predicted_offer_1,"
 	                " e.predicted_offer_2, e.predicted_offer_3, 0, e.states, e.request_timestamp,"
 	                " r.accepted_offer, r.accepted_offer_id, r.clicked_offers, r.reward_1,"
-	                " r.reward_2, r.reward_3, r.learned, r.source"
+	                " r.reward_2, r.reward_3, r.learned, r.source, r.id"
 	                " FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id"
-	                " WHERE e.company = $1 AND e.customer_id = $2 ORDER BY r.id",
-	                2, params, erase_row, &e);
+	                " WHERE e.company = $1 AND e.customer_id = $2 AND r.id > CAST($3 AS BIGINT)"
+	                " ORDER BY r.id LIMIT " DB_STR(DB_ERASE_CHUNK),
+	                3, params, erase_row, &e);
 	if (rc != 0) {
 		db_erase_rewards_free(e.r, e.n);
 		e.r = NULL;

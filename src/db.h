@@ -313,9 +313,16 @@ typedef struct db_erase_reward {
 	int is_default;
 } db_erase_reward;
 
-/* The customer's rewards, oldest first, into *out (free with db_erase_rewards_free). */
-int db_customer_rewards(store *s, const char *company, const char *customer_id, db_erase_reward **out,
-                        size_t *n);
+/*
+ * The customer's next rewards, oldest first: at most DB_ERASE_CHUNK of those
+ * with an id above after (0 at first, then the last one's ep.reward_id),
+ * into *out (free with db_erase_rewards_free). Chunks keep an erasure's
+ * memory bounded whatever the customer's history; *n < DB_ERASE_CHUNK
+ * means there are no more.
+ */
+#define DB_ERASE_CHUNK 512
+int db_customer_rewards(store *s, const char *company, const char *customer_id, int64_t after,
+                        db_erase_reward **out, size_t *n);
 void db_erase_rewards_free(db_erase_reward *r, size_t n);
 /*
  * Inside the caller's transaction: deletes the customer's Idempotency-Keys

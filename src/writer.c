@@ -588,10 +588,19 @@ static int erase_tx(store *s, values *v, conf_cache *confs, writer_op *op)
 		s->ops->rollback(s);
 		goto out;
 	}
-	rc = db_customer_rewards(s, company, customer_id, &rw, &nrw);
-	e->rewards = (int64_t)nrw;
-	for (size_t i = 0; rc == 0 && i < nrw; i++)
-		rc = unlearn(s, &b, company, customer_id, &rw[i], &e->learned);
+	/* Chunk by chunk: the deltas and the model's sums stay one per (state, offer). */
+	for (int64_t after = 0; rc == 0;) {
+		db_erase_rewards_free(rw, nrw);
+		rw = NULL;
+		nrw = 0;
+		rc = db_customer_rewards(s, company, customer_id, after, &rw, &nrw);
+		e->rewards += (int64_t)nrw;
+		for (size_t i = 0; rc == 0 && i < nrw; i++)
+			rc = unlearn(s, &b, company, customer_id, &rw[i], &e->learned);
+		if (nrw < DB_ERASE_CHUNK)
+			break;
+		after = rw[nrw - 1].ep.reward_id;
+	}
 	if (rc == 0 && b.deltas.n > 0) {
 		qsort(b.deltas.rows, b.deltas.n, sizeof(db_policy_row), delta_cmp);
 		rc = db_policy_add(s, b.deltas.rows, b.deltas.n, keep_row, &b.committed);
