@@ -589,6 +589,7 @@ static int store_model(model_batch *b, store *s, mb_model *mm)
 	mrow *r;
 	double eps;
 	int64_t clock;
+	int rows_ok;
 	int rc;
 
 	memset(&l, 0, sizeof(l));
@@ -641,7 +642,8 @@ static int store_model(model_batch *b, store *s, mb_model *mm)
 		r->S = xcalloc(tri, sizeof(double));
 		r->tick = clock;
 		f = 1.0;
-		if (stats_parse(l.stats, d, tri, r->b, r->S) == 0) {
+		rows_ok = stats_parse(l.stats, d, tri, r->b, r->S) == 0;
+		if (rows_ok) {
 			f = gamma < 1 ? pow(gamma, (double)(clock - l.tick)) : 1.0;
 			r->n = l.n * f;
 		} else {
@@ -650,7 +652,10 @@ static int store_model(model_batch *b, store *s, mb_model *mm)
 			memset(r->S, 0, tri * sizeof(double));
 			r->n = 0;
 		}
-		if (b->erase) {
+		if (b->erase && !rows_ok) {
+			/* Nothing stored to take the examples from: the row stays empty. */
+			b->approximate = 1;
+		} else if (b->erase) {
 			/*
 			 * The examples leave with the weight they would have if
 			 * learned at the row's last write: exact without forgetting;
