@@ -1457,6 +1457,20 @@ void db_erase_rewards_free(db_erase_reward *r, size_t n)
 	free(r);
 }
 
+int db_erase_age(store *s, const char *company, const char *version, int64_t reward_id, int64_t *after)
+{
+	char id[24];
+	const char *params[] = {company, version, id};
+
+	fmt_int(id, reward_id);
+	*after = 0;
+	return store_exec(s,
+	                  "SELECT COUNT(*) FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id"
+	                  " WHERE r.company = $1 AND e.agent_version = $2 AND r.learned"
+	                  " AND r.id > CAST($3 AS BIGINT)",
+	                  3, params, int_row, after);
+}
+
 int db_customer_delete(store *s, const char *company, const char *customer_id)
 {
 	const char *params[] = {company, customer_id};

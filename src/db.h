@@ -325,6 +325,13 @@ int db_customer_rewards(store *s, const char *company, const char *customer_id, 
                         db_erase_reward **out, size_t *n);
 void db_erase_rewards_free(db_erase_reward *r, size_t n);
 /*
+ * The age of a learned reward on its version's clock: how many learned
+ * rewards of the company's episodes of that version have a higher id
+ * (were learned after it). Returns 0 or the store's error.
+ */
+int db_erase_age(store *s, const char *company, const char *version, int64_t reward_id, int64_t *after);
+
+/*
  * Inside the caller's transaction: deletes the customer's Idempotency-Keys
  * (those tied to its episodes), rewards, episodes and segment.
  */

@@ -386,6 +386,7 @@ typedef struct mb_model {
 	model_entry *e;
 	ridge *delta;      /* raw sums of the batch's examples */
 	uint64_t episodes; /* episodes learned in the batch */
+	double weight;     /* erase: their summed present weights */
 } mb_model;
 
 struct model_batch {
@@ -396,6 +397,7 @@ struct model_batch {
 	size_t nrows;
 	int erase;       /* subtracts its examples (model_batch_new_erase) */
 	int approximate; /* erase: a model with forgetting < 1 was changed */
+	double age;      /* erase: episodes learned since the next example (model_batch_set_age) */
 };
 
 model_batch *model_batch_new(model_set *m)
@@ -417,6 +419,47 @@ model_batch *model_batch_new_erase(model_set *m)
 int model_batch_approximate(const model_batch *b)
 {
 	return b != NULL && b->approximate;
+}
+
+void model_batch_set_age(model_batch *b, double age)
+{
+	b->age = age > 0 ? age : 0;
+}
+
+/* Adds w times src's sums to dst's, offer by offer (both undecayed deltas). */
+static int add_weighted(ridge *dst, ridge *src, double w)
+{
+	size_t d = ridge_dim(dst);
+	size_t tri = ridge_tri(dst);
+	double *nb = xmalloc(d * sizeof(double));
+	double *nS = xmalloc(tri * sizeof(double));
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < ridge_noffers(src); i++) {
+		const char *name = ridge_offer_name(src, (int)i);
+		const double *sb;
+		const double *sS;
+		const double *db;
+		const double *dS;
+		double n;
+		double n0;
+		int j = ridge_offer(dst, name, 1);
+
+		if (j < 0) {
+			rc = ERR_TOOBIG;
+			break;
+		}
+		ridge_offer_stats(src, (int)i, &n, &sb, &sS);
+		ridge_offer_stats(dst, j, &n0, &db, &dS);
+		for (size_t k = 0; k < d; k++)
+			nb[k] = db[k] + w * sb[k];
+		for (size_t k = 0; k < tri; k++)
+			nS[k] = dS[k] + w * sS[k];
+		rc = ridge_offer_set(dst, name, n0 + w * n, nb, nS, ridge_clock(dst));
+	}
+	free(nb);
+	free(nS);
+	return rc;
 }
 
 static void rows_free(mrow *rows, size_t n)
@@ -496,6 +539,8 @@ int model_batch_add(model_batch *b, const agent_conf *conf, const char *company,
 	policy_slate shown;
 	policy_feedback fb;
 	feat_ctx ctx;
+	ridge *into;
+	double w = 1.0;
 	int accepted = -1;
 	int rc;
 
@@ -527,11 +572,25 @@ int model_batch_add(model_batch *b, const agent_conf *conf, const char *company,
 	/* Cascade: the slots down to the accepted one were looked at; all when none was. */
 	policy_cascade(fb.n, accepted, fb.credited);
 	mm = batch_model(b, e);
+	into = mm->delta;
+	if (b->erase) {
+		/* One example at a time, weighted by what forgetting left of it. */
+		const policy_common *pc = policy_params(e->master);
+
+		into = ridge_new((unsigned)pc->bits, pc->lambda, 1.0);
+		w = pc->forgetting < 1 ? pow(pc->forgetting, b->age) : 1.0;
+	}
 	pthread_mutex_lock(&e->lock);
-	rc = policy_examples(e->master, mm->delta, &ctx, req, &shown, &fb);
+	rc = policy_examples(e->master, into, &ctx, req, &shown, &fb);
 	pthread_mutex_unlock(&e->lock);
-	if (rc == 0)
+	if (rc == 0 && into != mm->delta)
+		rc = add_weighted(mm->delta, into, w);
+	if (rc == 0) {
 		mm->episodes++;
+		mm->weight += w;
+	}
+	if (into != mm->delta)
+		ridge_free(into);
 	free(req);
 	return rc == ERR_TOOBIG ? 0 : rc;
 }
@@ -608,7 +667,7 @@ static int store_model(model_batch *b, store *s, mb_model *mm)
 		 * counts lose the erased ones, exactly when nothing is forgotten.
 		 */
 		clock = l.tick;
-		eps = l.n - (double)mm->episodes > 0 ? l.n - (double)mm->episodes : 0;
+		eps = l.n - mm->weight > 0 ? l.n - mm->weight : 0;
 		/* The logistic examples' weights came from the model as it stood
 		 * then (a Newton step at its mean): they are recomputed at today's. */
 		if (gamma < 1 || policy_params(e->master)->logistic > 0.5)
@@ -657,16 +716,15 @@ static int store_model(model_batch *b, store *s, mb_model *mm)
 			b->approximate = 1;
 		} else if (b->erase) {
 			/*
-			 * The examples leave with the weight they would have if
-			 * learned at the row's last write: exact without forgetting;
-			 * with it, at least their true present weight (README,
-			 * Erasure), so the result is marked approximate.
+			 * The row decayed to now, less the examples at their
+			 * present weights (model_batch_set_age): exact without
+			 * forgetting; with it, as exact as their estimated ages.
 			 */
 			for (size_t k = 0; k < d; k++)
-				r->b[k] = r->b[k] * f - db[k] * f;
+				r->b[k] = r->b[k] * f - db[k];
 			for (size_t k = 0; k < tri; k++)
-				r->S[k] = r->S[k] * f - dS[k] * f;
-			r->n = r->n - dn * f > 0 ? r->n - dn * f : 0;
+				r->S[k] = r->S[k] * f - dS[k];
+			r->n = r->n - dn > 0 ? r->n - dn : 0;
 		} else {
 			for (size_t k = 0; k < d; k++)
 				r->b[k] = r->b[k] * f + db[k];

@@ -525,6 +525,7 @@ static int unlearn(store *s, batch_ctx *b, const char *company, const char *cust
 	int success[OFFERS_SHOWN] = {0};
 	double stored[OFFERS_SHOWN];
 	db_reward_in in;
+	enum agent_policy p;
 	int rc;
 
 	if (!r->ep.learned)
@@ -547,6 +548,16 @@ static int unlearn(store *s, batch_ctx *b, const char *company, const char *cust
 		values_row_remove(delta_row(&b->deltas, company, r->ep.state_key, r->ep.offers[k]),
 		                  r->ep.rewards[k], success[k]);
 	(*learned)++;
+	if (b->models != NULL && agent_policy_parse(r->ep.policy, &p) == 0 &&
+	    agent_policy_contextual(p)) {
+		/* Its age on the version's clock, for what forgetting left of it. */
+		int64_t after = 0;
+
+		rc = db_erase_age(s, company, r->ep.agent_version, r->ep.reward_id, &after);
+		if (rc != 0)
+			return rc;
+		model_batch_set_age(b->models, (double)after);
+	}
 	return learn_contextual(s, b, &in, &r->ep, success);
 }
 

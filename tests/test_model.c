@@ -205,7 +205,7 @@ static void test_two_writers_and_a_restart(void **state)
 }
 
 /* One transaction unlearning slates[from..to) (erasure, issue 16.3); returns whether approximate. */
-static int erase_batch(fixture *f, const agent_conf *conf, size_t from, size_t to)
+static int erase_batch(fixture *f, const agent_conf *conf, size_t from, size_t to, double age)
 {
 	model_batch *b = model_batch_new_erase(conf->models);
 	int approximate;
@@ -215,6 +215,7 @@ static int erase_batch(fixture *f, const agent_conf *conf, size_t from, size_t t
 		int success[3];
 
 		make_episode(&o, success, slates[i][0], slates[i][1], slates[i][2]);
+		model_batch_set_age(b, age);
 		assert_int_equal(model_batch_add(b, conf, "A", &o, success), 0);
 	}
 	FX_OK(f, f->s->ops->begin(f->s));
@@ -246,7 +247,7 @@ static void test_erase_follows_on_refresh(void **state)
 	write_batch(f, &c1, 0, 3);
 	FX_OK(f, model_refresh(m2, f->s, &c2));
 	assert_true(model_count(m2, "A", "2.0.0", "OFFER_7") == 2);
-	assert_false(erase_batch(f, &c1, 1, 2));
+	assert_false(erase_batch(f, &c1, 1, 2, 1));
 	/* Slate 1 credited OFFER_7 alone (accepted in the first slot). */
 	assert_true(fabs(model_count(m1, "A", "2.0.0", "OFFER_7") - 1) < 1e-12);
 	assert_true(fabs(model_count(m1, "A", "2.0.0", "OFFER_1") - 2) < 1e-12);
@@ -267,8 +268,63 @@ static void test_erase_follows_on_refresh(void **state)
 	conf_for(&c1, m1, NULL);
 	util_strlcpy(c1.version, "3.0.0", sizeof(c1.version));
 	write_batch(f, &c1, 0, 3);
-	assert_true(erase_batch(f, &c1, 1, 2));
+	assert_true(erase_batch(f, &c1, 1, 2, 1));
 	model_set_free(m1);
+}
+
+/* The clock row's discounted episodes of version 2.0.0. */
+static double clock_n(fixture *f)
+{
+	sc_rows r = {0};
+	double n = -1;
+
+	FX_OK(f, sc_query(f->s, &r,
+	                  "SELECT n FROM tb_model WHERE company = 'A' AND version = '2.0.0'"
+	                  " AND offer = ''",
+	                  0, NULL));
+	if (r.n == 1)
+		util_strtod(sc_cell(&r, 0, 0), -1e300, 1e300, &n);
+	sc_rows_free(&r);
+	return n;
+}
+
+/*
+ * With forgetting 0.9 (linear link), slates 0, 1, 2 learned one per batch,
+ * then slate 0 unlearned at its age (2 episodes learned after it): the
+ * model equals one that learned slates 1 and 2 alone, and it is reported
+ * approximate (ages are estimated in the writer).
+ */
+static void test_erase_with_forgetting(void **state)
+{
+	static const char params[] = "{\"forgetting\":0.9,\"logistic\":0}";
+	static const char *const offers[] = {"OFFER_1", "OFFER_2", "OFFER_3", "OFFER_4", "OFFER_7"};
+	fixture *f = *state;
+	model_set *ma = model_set_new();
+	model_set *mb = model_set_new();
+	agent_conf ca;
+	agent_conf cb;
+	double want[5];
+
+	/* B: slates 1 and 2 only, then read back as a restart would. */
+	conf_for(&cb, mb, params);
+	util_strlcpy(cb.version, "4.0.0", sizeof(cb.version));
+	write_batch(f, &cb, 1, 2);
+	write_batch(f, &cb, 2, 3);
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(offers); i++)
+		want[i] = model_count(mb, "A", "4.0.0", offers[i]);
+	assert_true(fabs(want[4] - 0.9) < 1e-12); /* OFFER_7: slate 1, one episode ago */
+
+	conf_for(&ca, ma, params);
+	write_batch(f, &ca, 0, 1);
+	write_batch(f, &ca, 1, 2);
+	write_batch(f, &ca, 2, 3);
+	assert_true(fabs(model_count(ma, "A", "2.0.0", "OFFER_7") - (0.81 + 0.9)) < 1e-12);
+	assert_true(erase_batch(f, &ca, 0, 1, 2));
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(offers); i++)
+		assert_true(fabs(model_count(ma, "A", "2.0.0", offers[i]) - want[i]) < 1e-9);
+	assert_true(fabs(clock_n(f) - 1.9) < 1e-9);
+	model_set_free(ma);
+	model_set_free(mb);
 }
 
 static void test_forgetting_on_the_shared_clock(void **state)
@@ -396,6 +452,7 @@ int main(void)
 	cmocka_unit_test_setup_teardown(test_two_writers_and_a_restart, setup, fx_teardown),          \
 	    cmocka_unit_test_setup_teardown(test_forgetting_on_the_shared_clock, setup, fx_teardown), \
 	    cmocka_unit_test_setup_teardown(test_erase_follows_on_refresh, setup, fx_teardown),       \
+	    cmocka_unit_test_setup_teardown(test_erase_with_forgetting, setup, fx_teardown),          \
 	    cmocka_unit_test_setup_teardown(test_decides_what_was_learned, setup, fx_teardown),       \
 	    cmocka_unit_test_setup_teardown(test_warm_start, setup, fx_teardown)
 
