@@ -620,11 +620,6 @@ static int erase_tx(store *s, values *v, conf_cache *confs, writer_op *op)
 		rc = model_batch_store(b.models, s);
 	if (rc == 0)
 		rc = db_customer_delete(s, company, customer_id);
-	/*
-	 * The contact history of the caps (issue 16.2, contact.c) is in
-	 * memory, rebuilt from TB_EPISODES: once it exists, the customer's
-	 * entries are dropped here, after the commit, beside values_set.
-	 */
 	e->approximate = model_batch_approximate(b.models);
 	if (rc == 0)
 		rc = db_erasure_record(s, e);
@@ -637,9 +632,15 @@ static int erase_tx(store *s, values *v, conf_cache *confs, writer_op *op)
 		values_set(v, &b.committed.rows[i]);
 	if (b.models != NULL)
 		model_batch_commit(b.models);
+	/*
+	 * HOOK (issue 16.2): the contact history of the caps (contact.c) lives
+	 * in memory, built from TB_EPISODES; the customer's entries must be
+	 * dropped here, after the commit, like the statistics above (other
+	 * processes: their history no longer finds the deleted episodes).
+	 */
 	log_msg(LOG_INFO, "erasure in company %s by %s: %lld episodes, %lld rewards (%lld learned)%s",
 	        company, e->by, (long long)e->episodes, (long long)e->rewards, (long long)e->learned,
-	        e->approximate ? ", model subtraction approximate (forgetting)" : "");
+	        e->approximate ? ", model subtraction approximate (forgetting or logistic link)" : "");
 	goto out;
 failed:
 	log_msg(rc == ERR_UNAVAIL ? LOG_WARN : LOG_ERROR, "erasure failed: %s", s->ops->errmsg(s));
