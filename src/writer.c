@@ -635,8 +635,10 @@ static int erase_tx(store *s, values *v, conf_cache *confs, writer_op *op)
 	/*
 	 * HOOK (issue 16.2): the contact history of the caps (contact.c) lives
 	 * in memory, built from TB_EPISODES; the customer's entries must be
-	 * dropped here, after the commit, like the statistics above (other
-	 * processes: their history no longer finds the deleted episodes).
+	 * dropped here, after the commit, like the statistics above. Other
+	 * processes drop theirs when they rebuild from TB_EPISODES; a history
+	 * that is never rebuilt needs another signal, since TB_ERASURES holds
+	 * no customer id by design.
 	 */
 	log_msg(LOG_INFO, "erasure in company %s by %s: %lld episodes, %lld rewards (%lld learned)%s",
 	        company, e->by, (long long)e->episodes, (long long)e->rewards, (long long)e->learned,
