@@ -670,8 +670,13 @@ static int run_batch(store *s, values *v, conf_cache *confs, writer_op *ops)
 	}
 	if (nops > nerase)
 		rc = run_tx(s, v, confs, ops); /* ignores the erasures, then run alone */
-	if (rc != 0 && rc != ERR_UNAVAIL && nops - nerase > 1) {
-		/* Isolate the operation that failed the batch. */
+	/*
+	 * Isolate the operation that failed the batch. A batch of one gets its
+	 * second attempt too: a reward whose episode an erasure (or retention)
+	 * in another process deleted while the insert waited fails on the
+	 * foreign key, and is then, alone, simply not found (404).
+	 */
+	if (rc != 0 && rc != ERR_UNAVAIL && nops > nerase) {
 		for (writer_op *op = ops; op != NULL;) {
 			writer_op *next = op->next;
 

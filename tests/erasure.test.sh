@@ -15,7 +15,8 @@
 # an id of 200 characters 400 naming customer_id; offerctl customers forget
 # erases Z (exit 0), a second time exits 3, and records "offerctl"; the
 # default contextual parameters (logistic link, forgetting) report the
-# subtraction as approximate.
+# subtraction as approximate; on PostgreSQL, an erasure by one process while
+# another takes the customer's rewards leaves TB_POLICY consistent.
 source "$(dirname "$0")/lib.sh"
 lib_require curl jq python3
 lib_deadline "${OFFERD_TEST_DEADLINE:-300}"
@@ -239,6 +240,60 @@ for store in sqlite pg; do
   run_case "$store" tabular
   run_case "$store" contextual
 done
+
+# Two processes on one PostgreSQL: Y's rewards arrive at process 2 while
+# process 1 erases Y. Every answer is 200 or 404 (never a 5xx), nothing of Y
+# is left, and TB_POLICY holds exactly the learned rewards that remain
+# (n of each state and offer = the rewards of episodes that showed it).
+race_case() {
+  local db admin client url1 url2 i ep eps=() codes
+  pg_new_db erase_race db
+  admin=$(key_create "$db" A admin)
+  client=$(key_create "$db" A)
+  offerd_start race1 "$db" --refresh 0.2
+  offerd_start race2 "$db" --refresh 0.2
+  url1=${OFFERD_URL[race1]} url2=${OFFERD_URL[race2]}
+  feed race1 "$client" X Z
+  for ((i = 0; i < 40; i++)); do
+    http POST "$url1/predict" -H "Authorization: Bearer $client" -H 'Content-Type: application/json' \
+      -d "$(body_for Y "$i" "OFFER_$((i % 3 + 1))")"
+    [[ $HTTP_STATUS == 200 ]] || die "[race] /predict for Y: $HTTP_STATUS $HTTP_BODY"
+    eps+=("$(jq -r .episode_id <<<"$HTTP_BODY")")
+  done
+  # Rewards through process 2, in the background, while process 1 erases.
+  (
+    for ep in "${eps[@]}"; do
+      curl -s -o /dev/null -w '%{http_code}\n' --max-time 10 -X PUT "$url2/rewards" \
+        -H "Authorization: Bearer $client" -H 'Content-Type: application/json' \
+        -d '{"customer_id":"Y","episode_id":'"$ep"',"accepted_one_of_the_three_offers":false}'
+    done >"$LIB_TMP/race-codes"
+  ) &
+  local bg=$!
+  sleep 0.1
+  http DELETE "$url1/customers/Y" -H "Authorization: Bearer $admin"
+  expect_status 200 "[race] DELETE /customers/Y while its rewards arrive at another process"
+  wait "$bg"
+  codes=$(sort "$LIB_TMP/race-codes" | uniq -c | tr -s ' ' | tr '\n' ';')
+  if grep -qvE '^(200|404)$' "$LIB_TMP/race-codes"; then
+    fail "[race] the rewards racing the erasure should answer 200 or 404, got: $codes"
+  else
+    ok "[race] the rewards racing the erasure answered 200 or 404 ($codes)"
+  fi
+  expect_eq "$(sql "$db" "SELECT (SELECT COUNT(*) FROM tb_episodes WHERE customer_id = 'Y')
+                               + (SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'Y')")" 0 \
+    "[race] nothing of Y is left"
+  local diff
+  diff=$(sql "$db" "SELECT p.state_key, p.offer, p.n, COALESCE(x.k, 0) FROM tb_policy p
+                    LEFT JOIN (SELECT e.state_key, e.predicted_offer_1 AS offer, COUNT(*) AS k
+                               FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id
+                               WHERE r.learned GROUP BY e.state_key, e.predicted_offer_1) x
+                      ON x.state_key = p.state_key AND x.offer = p.offer
+                    WHERE p.company = 'A' AND p.n <> COALESCE(x.k, 0)")
+  expect_eq "$diff" "" "[race] TB_POLICY counts exactly the learned rewards that remain"
+  offerd_stop race1
+  offerd_stop race2
+}
+race_case
 
 # The default contextual parameters: the subtraction is reported approximate.
 sqlite_new_db erase-approx db
