@@ -33,7 +33,8 @@ static const command commands[] = {
      "evaluate --policy P [--from DATE]   off-policy estimate from logged episodes"},
     {"keys", ctl_keys, "keys create --company C | keys list | keys revoke PREFIX"},
     {"db", ctl_db, "db migrate | db count TABLE"},
-    {"customers", ctl_customers, "customers forget ID [--company C]   erase a customer and what it taught"},
+    {"customers", ctl_customers,
+     "customers forget ID [--company C]   erase a customer and what it taught"},
 };
 
 static void usage(FILE *f)
