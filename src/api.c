@@ -74,6 +74,8 @@ static const route routes[] = {
      "/evaluations"},
     {"GET, HEAD", "/evaluations/", ROUTE_ADMIN | ROUTE_JSON | ROUTE_PREFIX, NULL,
      &api_evaluations_endpoint, NULL, "/evaluations"},
+    {"DELETE", "/customers/{customer_id}", ROUTE_ADMIN | ROUTE_JSON, NULL, &api_customers_endpoint, NULL,
+     "/customers"},
     {"GET, HEAD", "/openapi.json", 0, serve_file, NULL, "openapi.json", "static"},
     {"GET, HEAD", "/docs", 0, serve_file, NULL, "docs.html", "static"},
     {"GET, HEAD", "/docs/assets/", ROUTE_PREFIX, serve_asset, NULL, "swagger-ui/", "static"},
@@ -890,7 +892,7 @@ static int route_matches(const route *rt, const char *path)
 {
 	if (rt->flags & ROUTE_PREFIX)
 		return strncmp(path, rt->path, strlen(rt->path)) == 0;
-	if (rt->flags & ROUTE_PZ)
+	if ((rt->flags & ROUTE_PZ) || strchr(rt->path, '{') != NULL)
 		return path_match(rt->path, path);
 	return strcmp(path, rt->path) == 0;
 }

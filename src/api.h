@@ -118,6 +118,8 @@ extern const api_endpoint api_batch_endpoint;
 extern const api_endpoint api_rules_endpoint;
 /* POST and GET /evaluations, GET /evaluations/{id} (api_evaluations.c). */
 extern const api_endpoint api_evaluations_endpoint;
+/* DELETE /customers/{customer_id} (api_customers.c): erasure, admin keys only. */
+extern const api_endpoint api_customers_endpoint;
 
 /*
  * Personalizer v1.0 under /personalizer/v1.0/ (api_personalizer.c): every

@@ -364,6 +364,52 @@ size_t contact_prune(contact_book *b, double before, size_t max_buckets)
 	return dropped;
 }
 
+void contact_forget(contact_book *b, const char *company, const char *customer)
+{
+	char key[CONTACT_KEY_MAX];
+	size_t len = make_key(company, customer, key);
+	uint64_t h = fnv1a(key, len);
+	contact_rec **pp;
+
+	if (len == 0)
+		return;
+	pthread_mutex_lock(&b->lock);
+	for (pp = &b->bucket[h & (b->nbuckets - 1)]; *pp != NULL; pp = &(*pp)->next) {
+		contact_rec *r = *pp;
+
+		if (r->hash == h && strncmp(r->key, key, len + 1) == 0) {
+			*pp = r->next;
+			b->nevents -= r->nev;
+			b->ncust--;
+			free(r->ev);
+			free(r);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&b->lock);
+}
+
+void contact_clear(contact_book *b)
+{
+	pthread_mutex_lock(&b->lock);
+	for (size_t i = 0; i < b->nbuckets; i++) {
+		contact_rec *r = b->bucket[i];
+
+		while (r != NULL) {
+			contact_rec *next = r->next;
+
+			free(r->ev);
+			free(r);
+			r = next;
+		}
+		b->bucket[i] = NULL;
+	}
+	b->ncust = 0;
+	b->nevents = 0;
+	b->prune_at = 0;
+	pthread_mutex_unlock(&b->lock);
+}
+
 void contact_get_stats(contact_book *b, contact_stats *out)
 {
 	pthread_mutex_lock(&b->lock);

@@ -65,6 +65,15 @@ size_t contact_check(contact_book *b, const char *company, const char *customer,
  */
 size_t contact_prune(contact_book *b, double before, size_t max_buckets);
 
+/*
+ * Erasure (issue 16.3): contact_forget drops one customer's history (the
+ * process that erased, after the commit); contact_clear drops every
+ * customer's, for a rebuild from the database after another process erased
+ * someone (TB_ERASURES names nobody, so nobody in particular can be dropped).
+ */
+void contact_forget(contact_book *b, const char *company, const char *customer);
+void contact_clear(contact_book *b);
+
 typedef struct contact_stats {
 	size_t customers;   /* tracked now */
 	size_t events;      /* held now */

@@ -25,6 +25,9 @@ int ctl_db(int argc, char **argv);       /* db migrate|count TABLE */
 int ctl_rules(int argc, char **argv);    /* rules set|show --company C ... */
 int ctl_export(int argc, char **argv);   /* export --company C --format dsjson|csv ... */
 
+/* customers forget ID --company C (ctl_customers.c) */
+int ctl_customers(int argc, char **argv);
+
 /*
  * How a command reads its arguments: one option table (config.h) and a
  * count of plain arguments. ctl_parse gives every command the same rules:

@@ -158,8 +158,19 @@ static const char *const m9[] = {
     NULL,
 };
 
+/*
+ * 10: the audit of erasures (issue 16.3): that a customer was erased, when, by
+ * whom and how much, never who the customer was (db_erasure_record).
+ */
+static const char *const m10[] = {
+    "CREATE TABLE tb_erasures (id @ID@, company TEXT NOT NULL, erased_at @TS@,"
+    " episodes BIGINT NOT NULL, rewards BIGINT NOT NULL, learned BIGINT NOT NULL,"
+    " segments BIGINT NOT NULL, by_whom TEXT NOT NULL, approximate INTEGER NOT NULL DEFAULT 0)",
+    NULL,
+};
+
 static const migration migrations[STORE_MIGRATIONS] = {
-    {1, m1}, {2, m2}, {3, NULL}, {4, m4}, {5, m5}, {6, m6}, {7, m7}, {8, m8}, {9, m9},
+    {1, m1}, {2, m2}, {3, NULL}, {4, m4}, {5, m5}, {6, m6}, {7, m7}, {8, m8}, {9, m9}, {10, m10},
 };
 
 /* The statement tmpl with its @ID@ and @TS@ filled in; NULL past 1 MiB. */
@@ -1698,10 +1709,10 @@ int db_experiment_counts(store *s, int64_t from_episode, const char *version_a, 
 
 int db_count(store *s, const char *table, int64_t *out)
 {
-	static const char *const allowed[] = {"tb_agents",     "tb_episodes",   "tb_rewards",
-	                                      "tb_products",   "tb_policy",     "tb_segments",
-	                                      "tb_api_keys",   "tb_products_a", "tb_model",
-	                                      "tb_experiments"};
+	static const char *const allowed[] = {"tb_agents",      "tb_episodes",   "tb_rewards",
+	                                      "tb_products",    "tb_policy",     "tb_segments",
+	                                      "tb_api_keys",    "tb_products_a", "tb_model",
+	                                      "tb_experiments", "tb_erasures",   "tb_rules"};
 	char sql[96];
 
 	*out = 0;
@@ -1941,6 +1952,12 @@ int db_contact_each(store *s, int rewards, int64_t after_id, double max_age, int
 	                  contact_row, &ce);
 }
 
+int db_erasures_top(store *s, int64_t *out)
+{
+	*out = 0;
+	return store_exec(s, "SELECT COALESCE(MAX(id), 0) FROM tb_erasures", 0, NULL, int_row, out);
+}
+
 int db_contact_top(store *s, int rewards, int64_t *out)
 {
 	*out = 0;
@@ -2173,4 +2190,155 @@ int db_pz_model_each(store *s, const char *company, const char *version, db_mode
 	                  "SELECT company, version, offer, n, tick, stats, rev FROM tb_model"
 	                  " WHERE company = $1 AND version = $2 ORDER BY offer",
 	                  2, p, model_row, &cb);
+}
+
+/* --- erasure (issue 16.3) --------------------------------------------------- */
+
+int db_customer_lock(store *s, const char *company, const char *customer_id, int64_t *episodes,
+                     int64_t *segments)
+{
+	const char *params[] = {company, customer_id};
+	int rc;
+
+	*episodes = 0;
+	*segments = 0;
+	rc = store_exec(s, s->sql->customer_lock, 2, params, int_row, episodes);
+	if (rc == 0)
+		rc = store_exec(
+		    s, "SELECT COUNT(*) FROM tb_segments WHERE company = $1 AND customer_id = $2", 2,
+		    params, int_row, segments);
+	return rc;
+}
+
+/* The text of a number macro, for a constant LIMIT. */
+#define DB_STR_(x) #x
+#define DB_STR(x) DB_STR_(x)
+
+typedef struct erase_rows {
+	db_erase_reward *r;
+	size_t n;
+	size_t cap;
+} erase_rows;
+
+/* The episode's columns (reward_episode_row's), then the reward's eight. */
+static int erase_row(void *arg, int ncols, const char *const *vals)
+{
+	erase_rows *e = arg;
+	db_erase_reward *r;
+	int rc;
+
+	if (ncols < 20)
+		return ERR_IO;
+	if (e->n == e->cap) {
+		e->cap = e->cap ? e->cap * 2 : 16;
+		e->r = xrealloc(e->r, e->cap * sizeof(*e->r));
+	}
+	r = &e->r[e->n];
+	memset(r, 0, sizeof(*r));
+	rc = reward_episode_row(&r->ep, 11, vals);
+	if (rc != 0 || r->ep.rc != 0)
+		return rc != 0 ? rc : ERR_IO;
+	e->n++;
+	r->accepted = db_bool(vals[11]);
+	util_strlcpy(r->accepted_offer, vals[12] ? vals[12] : "", sizeof(r->accepted_offer));
+	r->clicked = vals[13] != NULL ? xstrdup(vals[13]) : NULL;
+	for (int k = 0; k < OFFERS_SHOWN; k++) {
+		r->ep.rewards[k] = 0;
+		if (vals[14 + k] != NULL)
+			util_strtod(vals[14 + k], -1e300, 1e300, &r->ep.rewards[k]);
+	}
+	r->ep.learned = db_bool(vals[17]);
+	r->is_default = vals[18] != NULL && strcmp(vals[18], "default") == 0;
+	if (vals[19] == NULL || util_strtonum(vals[19], 1, INT64_MAX, &r->ep.reward_id) != 0)
+		return ERR_IO;
+	return 0;
+}
+
+int db_customer_rewards(store *s, const char *company, const char *customer_id, int64_t after,
+                        db_erase_reward **out, size_t *n)
+{
+	char after_text[24];
+	const char *params[] = {company, customer_id, after_text};
+	erase_rows e = {NULL, 0, 0};
+	int rc;
+
+	fmt_int(after_text, after);
+	/* In reward order: the order they were learned in. */
+	rc = store_exec(s,
+	                "SELECT 1, e.id, e.state_key, e.policy, e.agent_version, e.predicted_offer_1,"
+	                " e.predicted_offer_2, e.predicted_offer_3, 0, e.states, e.request_timestamp,"
+	                " r.accepted_offer, r.accepted_offer_id, r.clicked_offers, r.reward_1,"
+	                " r.reward_2, r.reward_3, r.learned, r.source, r.id"
+	                " FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id"
+	                " WHERE e.company = $1 AND e.customer_id = $2 AND r.id > CAST($3 AS BIGINT)"
+	                " ORDER BY r.id LIMIT " DB_STR(DB_ERASE_CHUNK),
+	                3, params, erase_row, &e);
+	if (rc != 0) {
+		db_erase_rewards_free(e.r, e.n);
+		e.r = NULL;
+		e.n = 0;
+	}
+	*out = e.r;
+	*n = e.n;
+	return rc;
+}
+
+void db_erase_rewards_free(db_erase_reward *r, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(r[i].clicked);
+	free(r);
+}
+
+int db_erase_age(store *s, const char *company, const char *version, int64_t reward_id, int64_t *after)
+{
+	char id[24];
+	const char *params[] = {company, version, id};
+
+	fmt_int(id, reward_id);
+	*after = 0;
+	return store_exec(s,
+	                  "SELECT COUNT(*) FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id"
+	                  " WHERE r.company = $1 AND e.agent_version = $2 AND r.learned"
+	                  " AND r.id > CAST($3 AS BIGINT)",
+	                  3, params, int_row, after);
+}
+
+int db_customer_delete(store *s, const char *company, const char *customer_id)
+{
+	const char *params[] = {company, customer_id};
+	/* Children first: the keys and rewards point at the episodes. */
+	static const char *const stmts[] = {
+	    "DELETE FROM tb_idempotency WHERE company = $1 AND episode_id IN"
+	    " (SELECT id FROM tb_episodes WHERE company = $1 AND customer_id = $2)",
+	    "DELETE FROM tb_rewards WHERE episode_id IN"
+	    " (SELECT id FROM tb_episodes WHERE company = $1 AND customer_id = $2)",
+	    "DELETE FROM tb_episodes WHERE company = $1 AND customer_id = $2",
+	    "DELETE FROM tb_segments WHERE company = $1 AND customer_id = $2",
+	};
+	int rc = 0;
+
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(stmts) && rc == 0; i++)
+		rc = store_exec(s, stmts[i], 2, params, NULL, NULL);
+	return rc;
+}
+
+int db_erasure_record(store *s, const db_erasure *e)
+{
+	char episodes[24];
+	char rewards[24];
+	char learned[24];
+	char segments[24];
+	const char *params[] =
+	    {e->company, episodes, rewards, learned, segments, e->by, e->approximate ? "1" : "0"};
+
+	fmt_int(episodes, e->episodes);
+	fmt_int(rewards, e->rewards);
+	fmt_int(learned, e->learned);
+	fmt_int(segments, e->segments);
+	return store_exec(s,
+	                  "INSERT INTO tb_erasures (company, episodes, rewards, learned, segments,"
+	                  " by_whom, approximate) VALUES ($1, CAST($2 AS BIGINT), CAST($3 AS BIGINT),"
+	                  " CAST($4 AS BIGINT), CAST($5 AS BIGINT), $6, CAST($7 AS INTEGER))",
+	                  7, params, NULL, NULL);
 }

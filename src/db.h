@@ -16,6 +16,7 @@
  *                the reward's episode; written with the reward it keys
  *   TB_MODEL     the contextual policies' learned statistics per (company,
  *                agent version, offer), and a clock row per (company, version)
+ *   TB_ERASURES  one row per erased customer: counts and who asked, no customer id
  */
 #ifndef OFFERD_DB_H
 #define OFFERD_DB_H
@@ -407,6 +408,65 @@ int db_pz_apprentice_add(store *s, const char *company, const db_pz_apprentice *
 /* The report (zeros when none). */
 int db_pz_apprentice_get(store *s, const char *company, db_pz_apprentice *out);
 
+/* --- erasure (issue 16.3) ---------------------------------------------------- */
+/*
+ * Inside the caller's transaction: locks the customer's episodes until the
+ * commit (PostgreSQL: FOR UPDATE, so a reward of another process waits and
+ * then finds no episode; SQLite's transaction already holds the write lock)
+ * and counts them and the customer's segment rows.
+ */
+int db_customer_lock(store *s, const char *company, const char *customer_id, int64_t *episodes,
+                     int64_t *segments);
+
+/*
+ * One reward of a customer being erased: ep is its episode as the writer's
+ * lookup fills it (db_reward_out), with rewards[] and learned as stored
+ * with the reward, and the reward as it was asked.
+ */
+typedef struct db_erase_reward {
+	db_reward_out ep;
+	int accepted;
+	char accepted_offer[CUSTOMER_OFFER_ID_MAX + 1]; /* "" when none */
+	char *clicked;                                  /* owned; NULL when none */
+	int is_default;
+} db_erase_reward;
+
+/*
+ * The customer's next rewards, oldest first: at most DB_ERASE_CHUNK of those
+ * with an id above after (0 at first, then the last one's ep.reward_id),
+ * into *out (free with db_erase_rewards_free). Chunks keep an erasure's
+ * memory bounded whatever the customer's history; *n < DB_ERASE_CHUNK
+ * means there are no more.
+ */
+#define DB_ERASE_CHUNK 512
+int db_customer_rewards(store *s, const char *company, const char *customer_id, int64_t after,
+                        db_erase_reward **out, size_t *n);
+void db_erase_rewards_free(db_erase_reward *r, size_t n);
+/*
+ * The age of a learned reward on its version's clock: how many learned
+ * rewards of the company's episodes of that version have a higher id
+ * (were learned after it). Returns 0 or the store's error.
+ */
+int db_erase_age(store *s, const char *company, const char *version, int64_t reward_id, int64_t *after);
+
+/*
+ * Inside the caller's transaction: deletes the customer's Idempotency-Keys
+ * (those tied to its episodes), rewards, episodes and segment.
+ */
+int db_customer_delete(store *s, const char *company, const char *customer_id);
+
+/* A row of TB_ERASURES: no customer id, by design (README, Erasure). */
+typedef struct db_erasure {
+	const char *company;
+	const char *by; /* "key:" + the API key's prefix, or "offerctl" */
+	int64_t episodes;
+	int64_t rewards;
+	int64_t learned; /* rewards whose contribution was subtracted */
+	int64_t segments;
+	int approximate; /* a model with forgetting < 1 was changed (approximate subtraction) */
+} db_erasure;
+int db_erasure_record(store *s, const db_erasure *e);
+
 /* --- api keys ----------------------------------------------------------- */
 /* An API key's row: role is DB_ROLE_CLIENT or DB_ROLE_ADMIN (issue 16.6). */
 #define DB_ROLE_CLIENT "client"
@@ -502,5 +562,7 @@ int db_contact_each(store *s, int rewards, int64_t after_id, double max_age, int
                     db_contact_fn fn, void *arg);
 /* The highest id of tb_episodes (rewards = 0) or tb_rewards (1); 0 when empty. */
 int db_contact_top(store *s, int rewards, int64_t *out);
+/* The highest TB_ERASURES id (0: none): a new erasure makes the refresher rebuild the history. */
+int db_erasures_top(store *s, int64_t *out);
 
 #endif

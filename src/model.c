@@ -416,6 +416,7 @@ typedef struct mb_model {
 	model_entry *e;
 	ridge *delta;      /* raw sums of the batch's examples */
 	uint64_t episodes; /* episodes learned in the batch */
+	double weight;     /* erase: their summed present weights */
 } mb_model;
 
 struct model_batch {
@@ -424,6 +425,9 @@ struct model_batch {
 	size_t nmodels;
 	mrow *rows;
 	size_t nrows;
+	int erase;       /* subtracts its examples (model_batch_new_erase) */
+	int approximate; /* erase: a model with forgetting < 1 was changed */
+	double age;      /* erase: episodes learned since the next example (model_batch_set_age) */
 };
 
 model_batch *model_batch_new(model_set *m)
@@ -432,6 +436,60 @@ model_batch *model_batch_new(model_set *m)
 
 	b->m = m;
 	return b;
+}
+
+model_batch *model_batch_new_erase(model_set *m)
+{
+	model_batch *b = model_batch_new(m);
+
+	b->erase = 1;
+	return b;
+}
+
+int model_batch_approximate(const model_batch *b)
+{
+	return b != NULL && b->approximate;
+}
+
+void model_batch_set_age(model_batch *b, double age)
+{
+	b->age = age > 0 ? age : 0;
+}
+
+/* Adds w times src's sums to dst's, offer by offer (both undecayed deltas). */
+static int add_weighted(ridge *dst, ridge *src, double w)
+{
+	size_t d = ridge_dim(dst);
+	size_t tri = ridge_tri(dst);
+	double *nb = xmalloc(d * sizeof(double));
+	double *nS = xmalloc(tri * sizeof(double));
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < ridge_noffers(src); i++) {
+		const char *name = ridge_offer_name(src, (int)i);
+		const double *sb;
+		const double *sS;
+		const double *db;
+		const double *dS;
+		double n;
+		double n0;
+		int j = ridge_offer(dst, name, 1);
+
+		if (j < 0) {
+			rc = ERR_TOOBIG;
+			break;
+		}
+		ridge_offer_stats(src, (int)i, &n, &sb, &sS);
+		ridge_offer_stats(dst, j, &n0, &db, &dS);
+		for (size_t k = 0; k < d; k++)
+			nb[k] = db[k] + w * sb[k];
+		for (size_t k = 0; k < tri; k++)
+			nS[k] = dS[k] + w * sS[k];
+		rc = ridge_offer_set(dst, name, n0 + w * n, nb, nS, ridge_clock(dst));
+	}
+	free(nb);
+	free(nS);
+	return rc;
 }
 
 static void rows_free(mrow *rows, size_t n)
@@ -511,6 +569,8 @@ int model_batch_add(model_batch *b, const agent_conf *conf, const char *company,
 	policy_slate shown;
 	policy_feedback fb;
 	feat_ctx ctx;
+	ridge *into;
+	double w = 1.0;
 	int accepted = -1;
 	int rc;
 
@@ -542,11 +602,25 @@ int model_batch_add(model_batch *b, const agent_conf *conf, const char *company,
 	/* Cascade: the slots down to the accepted one were looked at; all when none was. */
 	policy_cascade(fb.n, accepted, fb.credited);
 	mm = batch_model(b, e);
+	into = mm->delta;
+	if (b->erase) {
+		/* One example at a time, weighted by what forgetting left of it. */
+		const policy_common *pc = policy_params(e->master);
+
+		into = ridge_new((unsigned)pc->bits, pc->lambda, 1.0);
+		w = pc->forgetting < 1 ? pow(pc->forgetting, b->age) : 1.0;
+	}
 	pthread_mutex_lock(&e->lock);
-	rc = policy_examples(e->master, mm->delta, &ctx, req, &shown, &fb);
+	rc = policy_examples(e->master, into, &ctx, req, &shown, &fb);
 	pthread_mutex_unlock(&e->lock);
-	if (rc == 0)
+	if (rc == 0 && into != mm->delta)
+		rc = add_weighted(mm->delta, into, w);
+	if (rc == 0) {
 		mm->episodes++;
+		mm->weight += w;
+	}
+	if (into != mm->delta)
+		ridge_free(into);
 	free(req);
 	return rc == ERR_TOOBIG ? 0 : rc;
 }
@@ -604,6 +678,7 @@ static int store_model(model_batch *b, store *s, mb_model *mm)
 	mrow *r;
 	double eps;
 	int64_t clock;
+	int rows_ok;
 	int rc;
 
 	memset(&l, 0, sizeof(l));
@@ -613,8 +688,21 @@ static int store_model(model_batch *b, store *s, mb_model *mm)
 	clock = l.tick + (int64_t)mm->episodes;
 	/* The discounted episodes after k more ticks of e = e gamma + 1. */
 	eps = l.n;
-	for (uint64_t k = 0; k < mm->episodes; k++)
+	for (uint64_t k = 0; k < mm->episodes && !b->erase; k++)
 		eps = eps * gamma + 1.0;
+	if (b->erase) {
+		/*
+		 * Erasure: the clock only runs forward (every process's master
+		 * keeps the highest tick it saw), so it stays; the episodes it
+		 * counts lose the erased ones, exactly when nothing is forgotten.
+		 */
+		clock = l.tick;
+		eps = l.n - mm->weight > 0 ? l.n - mm->weight : 0;
+		/* The logistic examples' weights came from the model as it stood
+		 * then (a Newton step at its mean): they are recomputed at today's. */
+		if (gamma < 1 || policy_params(e->master)->logistic > 0.5)
+			b->approximate = 1;
+	}
 	memset(&row, 0, sizeof(row));
 	row.company = e->company;
 	row.version = e->version;
@@ -643,7 +731,8 @@ static int store_model(model_batch *b, store *s, mb_model *mm)
 		r->S = xcalloc(tri, sizeof(double));
 		r->tick = clock;
 		f = 1.0;
-		if (stats_parse(l.stats, d, tri, r->b, r->S) == 0) {
+		rows_ok = stats_parse(l.stats, d, tri, r->b, r->S) == 0;
+		if (rows_ok) {
 			f = gamma < 1 ? pow(gamma, (double)(clock - l.tick)) : 1.0;
 			r->n = l.n * f;
 		} else {
@@ -652,11 +741,27 @@ static int store_model(model_batch *b, store *s, mb_model *mm)
 			memset(r->S, 0, tri * sizeof(double));
 			r->n = 0;
 		}
-		for (size_t k = 0; k < d; k++)
-			r->b[k] = r->b[k] * f + db[k];
-		for (size_t k = 0; k < tri; k++)
-			r->S[k] = r->S[k] * f + dS[k];
-		r->n += dn;
+		if (b->erase && !rows_ok) {
+			/* Nothing stored to take the examples from: the row stays empty. */
+			b->approximate = 1;
+		} else if (b->erase) {
+			/*
+			 * The row decayed to now, less the examples at their
+			 * present weights (model_batch_set_age): exact without
+			 * forgetting; with it, as exact as their estimated ages.
+			 */
+			for (size_t k = 0; k < d; k++)
+				r->b[k] = r->b[k] * f - db[k];
+			for (size_t k = 0; k < tri; k++)
+				r->S[k] = r->S[k] * f - dS[k];
+			r->n = r->n - dn > 0 ? r->n - dn : 0;
+		} else {
+			for (size_t k = 0; k < d; k++)
+				r->b[k] = r->b[k] * f + db[k];
+			for (size_t k = 0; k < tri; k++)
+				r->S[k] = r->S[k] * f + dS[k];
+			r->n += dn;
+		}
 		text = stats_text(r->b, d, r->S, tri);
 		if (text == NULL) {
 			rc = ERR_TOOBIG;

@@ -89,6 +89,29 @@ model_batch *model_batch_new(model_set *m);
  */
 int model_batch_add(model_batch *b, const agent_conf *conf, const char *company, const db_reward_out *ep,
                     const int *success);
+/*
+ * A batch that unlearns (erasure, issue 16.3): the same examples, added
+ * with model_batch_add from the same scoring, are subtracted from the rows
+ * instead, and the clock row's episodes drop by their number (its tick
+ * stays: the clock only runs forward). Without forgetting the rows are then
+ * exactly those of a history without them. With forgetting (< 1) the tick
+ * each example was learned at is not stored: the writer estimates its age
+ * from the rewards the version learned after it (model_batch_set_age),
+ * which concurrent writers' commit order and a batch's shared tick make
+ * approximate. With the logistic link (the default) an example's weight is one
+ * Newton step at the model's mean when it was learned, which is not stored
+ * either: it is recomputed at the present mean, and every later example
+ * was shaped by the erased ones. In both cases model_batch_approximate says
+ * so; logistic 0 with forgetting 1 is exact.
+ */
+model_batch *model_batch_new_erase(model_set *m);
+int model_batch_approximate(const model_batch *b);
+/*
+ * Erase batches: the number of episodes the version learned after the
+ * next example added (its age on the shared clock), so that it leaves with
+ * its present weight forgetting^age. Ignored without forgetting.
+ */
+void model_batch_set_age(model_batch *b, double age);
 /* Inside the transaction: writes the batch's rows to TB_MODEL (the merge rule above). */
 int model_batch_store(model_batch *b, store *s);
 /* After the commit: installs the rows written and publishes new snapshots. */

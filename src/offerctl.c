@@ -37,6 +37,8 @@ static const command commands[] = {
     {"db", ctl_db, "db migrate | db count TABLE"},
     {"rules", ctl_rules, "rules set --company C FILE | rules show --company C   rules and caps"},
     {"export", ctl_export, "export --company C [--from D] [--to D] --format dsjson|csv [-o FILE]"},
+    {"customers", ctl_customers,
+     "customers forget ID [--company C]   erase a customer and what it taught"},
 };
 
 static void usage(FILE *f)

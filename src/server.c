@@ -456,6 +456,10 @@ void server_contact_op(server *s, const writer_op *op)
 
 	if (op->rc != 0)
 		return;
+	if (op->kind == WOP_ERASE) {
+		contact_forget(s->contacts, op->rin.company, op->rin.customer_id);
+		return;
+	}
 	if (op->kind == WOP_EPISODE) {
 		if (!company_has_contacts(s, op->ep.company))
 			return;
@@ -535,6 +539,31 @@ static int contact_cb(void *arg, const db_contact_row *row)
  * (ids are handed out before their transactions commit). Ids from a
  * transaction longer than one --refresh interval would be missed.
  */
+/*
+ * An erasure by any process (TB_ERASURES grew) drops this process's whole
+ * contact history and has it read again from the database, where the
+ * erased customer's episodes are gone: the audit names nobody, so nobody
+ * in particular can be dropped. Erasures are rare; the window is read again.
+ */
+static int contact_after_erasures(server *s)
+{
+	int64_t top = 0;
+	int rc = db_erasures_top(s->reader, &top);
+
+	if (rc != 0)
+		return rc;
+	if (s->erasures_read && top > s->erasures_seen) {
+		contact_clear(s->contacts);
+		pthread_rwlock_wrlock(&s->lock);
+		memset(s->contact_seen, 0, sizeof(s->contact_seen));
+		pthread_rwlock_unlock(&s->lock);
+		log_msg(LOG_INFO, "contact history read again after an erasure");
+	}
+	s->erasures_seen = top;
+	s->erasures_read = 1;
+	return 0;
+}
+
 static int load_contacts(server *s)
 {
 	double horizon;
@@ -545,6 +574,7 @@ static int load_contacts(server *s)
 	pthread_rwlock_unlock(&s->lock);
 	if (horizon <= 0)
 		return 0;
+	rc = contact_after_erasures(s);
 	for (int k = 0; k < 2 && rc == 0; k++) {
 		contact_load cl = {s, k, util_now(), 0, 0};
 		int64_t from;

@@ -58,6 +58,8 @@ typedef struct server {
 	size_t nrules;
 	double contact_horizon;     /* seconds of contact history the policies need; 0: none */
 	int64_t contact_seen[2][2]; /* refresher: [episodes|rewards][last refresh|the one before] */
+	int64_t erasures_seen;      /* refresher: the TB_ERASURES id the history was built after */
+	int erasures_read;          /* erasures_seen was read once */
 
 	pthread_t refresher;
 	pthread_mutex_t stop_lock;

@@ -58,7 +58,7 @@ typedef struct store_stmt {
 } store_stmt;
 
 /* Schema versions db.c knows (its migrations are numbered 1..STORE_MIGRATIONS). */
-#define STORE_MIGRATIONS 9
+#define STORE_MIGRATIONS 10
 
 /*
  * A dialect's statements: the text db.c needs that the dialects write
@@ -152,6 +152,11 @@ typedef struct store_sql {
 	 */
 	const char *contact_episodes;
 	const char *contact_rewards;
+	/*
+	 * Erasure (issue 16.3): $1 company, $2 customer_id; locks the
+	 * customer's episodes for the transaction and returns their count.
+	 */
+	const char *customer_lock;
 } store_sql;
 
 typedef struct store store;

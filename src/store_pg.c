@@ -1043,6 +1043,8 @@ static const store_sql pg_sql = {
         " JOIN tb_episodes e ON e.id = r.episode_id WHERE r.id > $1::bigint AND r.accepted_offer"
         " AND r.last_update > now() - make_interval(secs => $2::float8) ORDER BY r.id"
         " LIMIT $3::bigint",
+    .customer_lock = "SELECT COUNT(*) FROM (SELECT id FROM tb_episodes"
+                     " WHERE company = $1 AND customer_id = $2 FOR UPDATE) AS x",
 };
 
 static const struct store_ops pg_ops = {

@@ -385,6 +385,8 @@ static const store_sql sqlite_sql = {
         " (julianday('now') - julianday(r.last_update)) * 86400.0 FROM tb_rewards r"
         " JOIN tb_episodes e ON e.id = r.episode_id WHERE r.id > $1 AND r.accepted_offer"
         " AND (julianday('now') - julianday(r.last_update)) * 86400.0 < $2 ORDER BY r.id LIMIT $3",
+    /* BEGIN IMMEDIATE already holds the write lock: counting is enough. */
+    .customer_lock = "SELECT COUNT(*) FROM tb_episodes WHERE company = $1 AND customer_id = $2",
 };
 
 static const struct store_ops sqlite_ops = {

@@ -133,10 +133,37 @@ static void add_diff(vstats *dst, const vstats *newv, const vstats *oldv)
 	dst->pb += newv->pb - oldv->pb;
 }
 
+/*
+ * A decrement (erasure, issue 16.3) of an entry whose discounted copy d has
+ * forgotten part of it: when the removed observations were learned is not
+ * known, so d is rebuilt from the new sums at the share forgetting had left
+ * of the old ones (d.n / old.n), never below zero. With gamma 1 the share
+ * is 1 and d becomes newv, as add_diff would make it.
+ */
+static void unlearn_diff(vstats *d, const vstats *newv, const vstats *oldv)
+{
+	double share = oldv->n > 0 ? d->n / oldv->n : 0;
+
+	if (share > 1)
+		share = 1;
+	if (!(share > 0))
+		share = 0;
+	d->n = newv->n * share;
+	d->sum = newv->sum * share;
+	d->succ = newv->succ * share;
+	d->fail = newv->fail * share;
+	d->pw += newv->pw - oldv->pw;
+	d->pvw += newv->pvw - oldv->pvw;
+	d->pa += newv->pa - oldv->pa;
+	d->pb += newv->pb - oldv->pb;
+}
+
 void values_set(values *v, const db_policy_row *row)
 {
 	vstats nv;
 	vstats old;
+	vstats dold; /* the state entry's discounted copy before and after */
+	vstats dnew;
 	ventry *e;
 	char seg[64];
 	char *key;
@@ -174,20 +201,25 @@ void values_set(values *v, const db_policy_row *row)
 	e->s = nv;
 	e->rev = row->rev;
 	decay_to(e, c, gamma);
-	add_diff(&e->d, &nv, &old);
+	dold = e->d;
+	if (nv.n < old.n)
+		unlearn_diff(&e->d, &nv, &old);
+	else
+		add_diff(&e->d, &nv, &old);
+	dnew = e->d;
 	free(key);
 	customer_state_segment(row->state_key, seg, sizeof(seg));
 	key = xasprintf("%s" SEP SEGMENT_PREFIX "%s" SEP "%s", row->company, seg, row->offer);
 	e = find_or_add(v, key);
 	add_diff(&e->s, &nv, &old);
 	decay_to(e, c, gamma);
-	add_diff(&e->d, &nv, &old);
+	add_diff(&e->d, &dnew, &dold);
 	free(key);
 	key = xasprintf("%s" SEP GLOBAL_STATE SEP "%s", row->company, row->offer);
 	e = find_or_add(v, key);
 	add_diff(&e->s, &nv, &old);
 	decay_to(e, c, gamma);
-	add_diff(&e->d, &nv, &old);
+	add_diff(&e->d, &dnew, &dold);
 	free(key);
 	pthread_rwlock_unlock(&v->lock);
 }
@@ -371,6 +403,14 @@ void values_row_add(db_policy_row *r, double reward, int success)
 	r->reward_sum += reward;
 	r->alpha += success ? 1 : 0;
 	r->beta += success ? 0 : 1;
+}
+
+void values_row_remove(db_policy_row *r, double reward, int success)
+{
+	r->n -= 1;
+	r->reward_sum -= reward;
+	r->alpha -= success ? 1 : 0;
+	r->beta -= success ? 0 : 1;
 }
 
 double values_mean(const vstats *s, double dflt)

@@ -67,6 +67,15 @@ void values_tick(values *v, const char *company, double gamma);
  * and the simulator's in-memory rows both learn through this.
  */
 void values_row_add(db_policy_row *r, double reward, int success);
+/*
+ * Unlearns what values_row_add learned (erasure, issue 16.3). TB_POLICY
+ * holds plain sums, so the stored statistics are exactly those of a history
+ * without the reward; with forgetting, values_set rebuilds the discounted
+ * copy in memory from the new sums at the share forgetting had left of the
+ * old ones (when the removed observations were learned is not known), never
+ * below zero; the next restart reads the exact sums.
+ */
+void values_row_remove(db_policy_row *r, double reward, int success);
 
 /* The mean reward of s, or dflt without data. */
 double values_mean(const vstats *s, double dflt);

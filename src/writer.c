@@ -59,18 +59,16 @@ typedef struct delta_set {
 	size_t cap;
 } delta_set;
 
-static void delta_add(delta_set *d, const char *company, const char *state, const char *offer,
-                      double reward, int success)
+/* The set's row of (company, state, offer), zeros when new. */
+static db_policy_row *delta_row(delta_set *d, const char *company, const char *state, const char *offer)
 {
 	db_policy_row *r;
 
 	for (size_t i = 0; i < d->n; i++) {
 		r = &d->rows[i];
 		if (strcmp(r->offer, offer) == 0 && strcmp(r->state_key, state) == 0 &&
-		    strcmp(r->company, company) == 0) {
-			values_row_add(r, reward, success);
-			return;
-		}
+		    strcmp(r->company, company) == 0)
+			return r;
 	}
 	if (d->n == d->cap) {
 		d->cap = d->cap ? d->cap * 2 : 16;
@@ -81,7 +79,13 @@ static void delta_add(delta_set *d, const char *company, const char *state, cons
 	r->company = xstrdup(company);
 	r->state_key = xstrdup(state);
 	r->offer = xstrdup(offer);
-	values_row_add(r, reward, success);
+	return r;
+}
+
+static void delta_add(delta_set *d, const char *company, const char *state, const char *offer,
+                      double reward, int success)
+{
+	values_row_add(delta_row(d, company, state, offer), reward, success);
 }
 
 static void delta_free(delta_set *d)
@@ -506,21 +510,184 @@ out:
 	return rc;
 }
 
+/* --- erasure (issue 16.3) ------------------------------------------------------ */
+
+/*
+ * Unlearns one stored reward of an erased customer, as attach_round learned
+ * it: scored by score_reward with the configuration of its episode's
+ * version (for the successes and the contextual examples), with the
+ * rewards and the learned flag as stored (what the deltas added then).
+ * *learned counts the rewards unlearned.
+ */
+static int unlearn(store *s, batch_ctx *b, const char *company, const char *customer_id,
+                   db_erase_reward *r, int64_t *learned)
+{
+	int success[OFFERS_SHOWN] = {0};
+	double stored[OFFERS_SHOWN];
+	db_reward_in in;
+	enum agent_policy p;
+	int rc;
+
+	if (!r->ep.learned)
+		return 0;
+	memset(&in, 0, sizeof(in));
+	in.company = company;
+	in.customer_id = customer_id;
+	in.episode_id = r->ep.episode_id;
+	in.accepted = r->accepted;
+	in.accepted_offer = r->accepted_offer[0] != '\0' ? r->accepted_offer : NULL;
+	in.clicked = r->clicked;
+	in.is_default = r->is_default;
+	memcpy(stored, r->ep.rewards, sizeof(stored));
+	rc = score_reward(s, b, &in, &r->ep, success);
+	if (rc != 0 || r->ep.rc != 0)
+		return rc; /* an offer not shown: never stored, so never learned */
+	memcpy(r->ep.rewards, stored, sizeof(stored));
+	r->ep.learned = 1;
+	for (int k = 0; k < r->ep.n_offers; k++)
+		values_row_remove(delta_row(&b->deltas, company, r->ep.state_key, r->ep.offers[k]),
+		                  r->ep.rewards[k], success[k]);
+	(*learned)++;
+	if (b->models != NULL && agent_policy_parse(r->ep.policy, &p) == 0 &&
+	    agent_policy_contextual(p)) {
+		/* Its age on the version's clock, for what forgetting left of it. */
+		int64_t after = 0;
+
+		rc = db_erase_age(s, company, r->ep.agent_version, r->ep.reward_id, &after);
+		if (rc != 0)
+			return rc;
+		model_batch_set_age(b->models, (double)after);
+	}
+	return learn_contextual(s, b, &in, &r->ep, success);
+}
+
+/*
+ * Forgets the customer of op in one transaction: locks its episodes (so a
+ * reward another process attaches meanwhile waits, then finds none), takes
+ * every learned reward's contribution out of TB_POLICY and TB_MODEL (the
+ * same statements as learning, with negative deltas, so every process's
+ * refresher installs the new rows by revision), deletes its rows and
+ * records the erasure without the customer's id. Memory follows the commit.
+ */
+static int erase_tx(store *s, values *v, conf_cache *confs, writer_op *op)
+{
+	const char *company = op->rin.company;
+	const char *customer_id = op->rin.customer_id;
+	db_erasure *e = &op->erasure;
+	db_erase_reward *rw = NULL;
+	size_t nrw = 0;
+	batch_ctx b;
+	int in_tx = 0;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	b.confs = confs;
+	e->company = company;
+	e->episodes = e->rewards = e->learned = e->segments = 0;
+	e->approximate = 0;
+	if (confs->current.models != NULL)
+		b.models = model_batch_new_erase(confs->current.models);
+	rc = s->ops->begin(s);
+	if (rc != 0)
+		goto out;
+	in_tx = 1;
+	rc = db_customer_lock(s, company, customer_id, &e->episodes, &e->segments);
+	if (rc != 0)
+		goto failed;
+	if (e->episodes == 0 && e->segments == 0) {
+		rc = ERR_NOTFOUND;
+		s->ops->rollback(s);
+		goto out;
+	}
+	/* Chunk by chunk: the deltas and the model's sums stay one per (state, offer). */
+	for (int64_t after = 0; rc == 0;) {
+		db_erase_rewards_free(rw, nrw);
+		rw = NULL;
+		nrw = 0;
+		rc = db_customer_rewards(s, company, customer_id, after, &rw, &nrw);
+		e->rewards += (int64_t)nrw;
+		for (size_t i = 0; rc == 0 && i < nrw; i++)
+			rc = unlearn(s, &b, company, customer_id, &rw[i], &e->learned);
+		if (nrw < DB_ERASE_CHUNK)
+			break;
+		after = rw[nrw - 1].ep.reward_id;
+	}
+	if (rc == 0 && b.deltas.n > 0) {
+		qsort(b.deltas.rows, b.deltas.n, sizeof(db_policy_row), delta_cmp);
+		rc = db_policy_add(s, b.deltas.rows, b.deltas.n, keep_row, &b.committed);
+	}
+	if (rc == 0 && b.models != NULL)
+		rc = model_batch_store(b.models, s);
+	if (rc == 0)
+		rc = db_customer_delete(s, company, customer_id);
+	e->approximate = model_batch_approximate(b.models);
+	if (rc == 0)
+		rc = db_erasure_record(s, e);
+	if (rc != 0)
+		goto failed;
+	rc = s->ops->commit(s);
+	if (rc != 0)
+		goto failed;
+	for (size_t i = 0; i < b.committed.n; i++)
+		values_set(v, &b.committed.rows[i]);
+	if (b.models != NULL)
+		model_batch_commit(b.models);
+	/*
+	 * The contact history of the caps (contact.c): this process drops the
+	 * customer's when the call completes (server_contact_op); every other
+	 * process reads its history again at its next refresh after seeing the
+	 * new TB_ERASURES row (server.c, contact_after_erasures).
+	 */
+	log_msg(LOG_INFO, "erasure in company %s by %s: %lld episodes, %lld rewards (%lld learned)%s",
+	        company, e->by, (long long)e->episodes, (long long)e->rewards, (long long)e->learned,
+	        e->approximate ? ", model subtraction approximate (forgetting or logistic link)" : "");
+	goto out;
+failed:
+	log_msg(rc == ERR_UNAVAIL ? LOG_WARN : LOG_ERROR, "erasure failed: %s", s->ops->errmsg(s));
+	if (in_tx)
+		s->ops->rollback(s);
+out:
+	op->rc = rc;
+	db_erase_rewards_free(rw, nrw);
+	model_batch_free(b.models);
+	delta_free(&b.deltas);
+	delta_free(&b.committed);
+	return rc;
+}
+
 /* writer_run_batch with the thread's cache of configurations. */
 static int run_batch(store *s, values *v, conf_cache *confs, writer_op *ops)
 {
-	int rc = run_tx(s, v, confs, ops);
+	size_t nerase = 0;
+	size_t nops = 0;
+	int rc = 0;
 
-	if (rc != 0 && rc != ERR_UNAVAIL && ops != NULL && ops->next != NULL) {
-		/* Isolate the operation that failed the batch. */
+	for (writer_op *op = ops; op != NULL; op = op->next) {
+		nops++;
+		nerase += op->kind == WOP_ERASE;
+	}
+	if (nops > nerase)
+		rc = run_tx(s, v, confs, ops); /* ignores the erasures, then run alone */
+	/*
+	 * Isolate the operation that failed the batch. A batch of one gets its
+	 * second attempt too: a reward whose episode an erasure (or retention)
+	 * in another process deleted while the insert waited fails on the
+	 * foreign key, and is then, alone, simply not found (404).
+	 */
+	if (rc != 0 && rc != ERR_UNAVAIL && nops > nerase) {
 		for (writer_op *op = ops; op != NULL;) {
 			writer_op *next = op->next;
 
 			op->next = NULL;
-			run_tx(s, v, confs, op);
+			if (op->kind != WOP_ERASE)
+				run_tx(s, v, confs, op);
 			op->next = next;
 			op = next;
 		}
+	}
+	for (writer_op *op = ops; nerase > 0 && op != NULL; op = op->next) {
+		if (op->kind == WOP_ERASE)
+			erase_tx(s, v, confs, op);
 	}
 	return rc;
 }
@@ -671,7 +838,7 @@ static writer_queue *queue_for(writer *w, const writer_op *op)
 {
 	size_t best = 0;
 
-	if (op->kind == WOP_REWARD) {
+	if (op->kind == WOP_REWARD || op->kind == WOP_ERASE) {
 		uint64_t h = util_hash(op->rin.customer_id) ^ util_hash(op->rin.company);
 
 		return &w->q[h % w->nthreads];

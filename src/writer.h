@@ -18,7 +18,7 @@
 #include "store.h"
 #include "values.h"
 
-enum writer_kind { WOP_EPISODE = 1, WOP_REWARD = 2, WOP_KEY = 3 };
+enum writer_kind { WOP_EPISODE = 1, WOP_REWARD = 2, WOP_KEY = 3, WOP_ERASE = 4 };
 
 typedef struct writer_op writer_op;
 
@@ -28,7 +28,14 @@ struct writer_op {
 	db_reward_in rin; /* WOP_REWARD */
 	db_reward_out rout;
 	db_idem_in kin; /* WOP_KEY: an Idempotency-Key to claim (rc: its result) */
-	int rc;         /* out: 0 or ERR_* */
+	/*
+	 * WOP_ERASE (issue 16.3): the customer rin.company, rin.customer_id is
+	 * forgotten in a transaction of its own, in the queue of its rewards;
+	 * erasure.by says who asked; the writer fills the counts. rc
+	 * ERR_NOTFOUND: no episode and no segment.
+	 */
+	db_erasure erasure;
+	int rc; /* out: 0 or ERR_* */
 	/* Called once, from the writer thread, after the commit (or failure). */
 	void (*done)(writer_op *op);
 	void *arg;

@@ -178,10 +178,10 @@ check "the public routes (security: []) are exactly the service and static ones"
 check "the admin paths need Bearer or X-API-Key and document 401 and 403" '
   . as $d
   | [ .paths | to_entries[]
-      | select(.key | test("^/(experiments|rules|export|evaluations|console/api/)"))
+      | select(.key | test("^/(experiments|rules|export|evaluations|customers|console/api/)"))
       | .value[] | objects | select(has("responses"))
       | ((.security // $d.security) | map(keys[]) | sort == ["apiKeyHeader","bearerAuth"])
-        and (.responses | has("401") and has("403")) ] | length >= 6 and all'
+        and (.responses | has("401") and has("403")) ] | length >= 7 and all'
 check "the security schemes are Bearer and X-API-Key" '
   .components.securitySchemes | (.bearerAuth.scheme == "bearer") and (.apiKeyHeader.in == "header") and (.apiKeyHeader.name == "X-API-Key")'
 check "Try it out targets the serving offerd" '.servers == [{"url": "/", "description": .servers[0].description}]'

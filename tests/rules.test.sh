@@ -202,6 +202,17 @@ shown=$(jq -r '."best-three-offers" | join(",")' <<<"$HTTP_BODY")
 sleep 0.7
 http POST "$u/predict" "${A[@]}" -d "$(body x2 Asia 30 OFFER_1 OFFER_2 OFFER_3 OFFER_4)"
 expect_jq '."best-three-offers" == ["OFFER_4"]' "two processes: process 1 leaves out what process 2 showed ($shown)"
+
+# Erasure (issue 16.3) forgets the contact history too: the process that
+# erased at once, the other at its next refresh after the TB_ERASURES row.
+http DELETE "$u2/customers/x1" "${ADMIN[@]}"
+expect_status 200 "two processes: x1 erased through process 2"
+http POST "$u2/predict" "${A[@]}" -d "$(body x1 Asia 30 OFFER_1 OFFER_2)"
+expect_status 200 "two processes: process 2 forgot x1's contacts at once"
+sleep 0.7
+http POST "$u/predict" "${A[@]}" -d "$(body x1 Asia 30 OFFER_1 OFFER_2 OFFER_3)"
+expect_status 200 "two processes: process 1 forgot x1's contacts after its refresh"
+expect_jq '."best-three-offers" == ["OFFER_3"]' "two processes: only x1's decision after the erasure counts (OFFER_1 and OFFER_2 capped)"
 offerd_stop pg2
 offerd_stop pg
 lib_done

@@ -223,6 +223,42 @@ static void test_prune_and_limits(void **unused)
 	rules_free(r);
 }
 
+/* Erasure: forget drops one customer and leaves the others; clear drops everyone. */
+static void test_forget_and_clear(void **unused)
+{
+	rules *r = parse("cap * 1 per 1d\n");
+	contact_book *b = contact_new(100);
+	contact_stats st;
+	char got[64];
+
+	(void)unused;
+	shown(b, "c1", 1, T0 - 60, "OFFER_1", NULL, NULL);
+	shown(b, "c2", 2, T0 - 60, "OFFER_2", NULL, NULL);
+	shown(b, "c3", 3, T0 - 60, "OFFER_3", NULL, NULL);
+	contact_forget(b, "B", "c1");
+	contact_forget(b, "B", "nobody"); /* unknown: nothing happens */
+	contact_forget(b, "A", "c2");     /* another company's c2: nothing happens */
+	check(b, r, "c1", T0, got, sizeof(got));
+	assert_string_equal(got, "- - - -");
+	check(b, r, "c2", T0, got, sizeof(got));
+	assert_string_equal(got, "- 1 - -");
+	contact_get_stats(b, &st);
+	assert_int_equal(st.customers, 2);
+	assert_int_equal(st.events, 2);
+	contact_clear(b);
+	check(b, r, "c3", T0, got, sizeof(got));
+	assert_string_equal(got, "- - - -");
+	contact_get_stats(b, &st);
+	assert_int_equal(st.customers, 0);
+	assert_int_equal(st.events, 0);
+	/* The book still works after a clear. */
+	shown(b, "c3", 4, T0 - 60, "OFFER_4", NULL, NULL);
+	check(b, r, "c3", T0, got, sizeof(got));
+	assert_string_equal(got, "- - - 1");
+	contact_free(b);
+	rules_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -230,6 +266,7 @@ int main(void)
 	    cmocka_unit_test(test_cooldown),
 	    cmocka_unit_test(test_not_last),
 	    cmocka_unit_test(test_prune_and_limits),
+	    cmocka_unit_test(test_forget_and_clear),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,7 +12,9 @@
  *    is decayed by forgetting^(episodes learned by anyone since) when the
  *    next batch of any process adds to it;
  *  - a decision with a model that has learned picks the accepted offer;
- *  - offerctl train's priors warm-start a model, worth prior_weight.
+ *  - offerctl train's priors warm-start a model, worth prior_weight;
+ *  - an erasure's unlearning reaches the writer's process and, by revision,
+ *    another process, exactly without forgetting and logistic link.
  */
 #pragma GCC diagnostic ignored "-Wunused-function"
 #include "store_cases.h"
@@ -202,6 +204,129 @@ static void test_two_writers_and_a_restart(void **state)
 	model_set_free(m3);
 }
 
+/* One transaction unlearning slates[from..to) (erasure, issue 16.3); returns whether approximate. */
+static int erase_batch(fixture *f, const agent_conf *conf, size_t from, size_t to, double age)
+{
+	model_batch *b = model_batch_new_erase(conf->models);
+	int approximate;
+
+	for (size_t i = from; i < to; i++) {
+		db_reward_out o;
+		int success[3];
+
+		make_episode(&o, success, slates[i][0], slates[i][1], slates[i][2]);
+		model_batch_set_age(b, age);
+		assert_int_equal(model_batch_add(b, conf, "A", &o, success), 0);
+	}
+	FX_OK(f, f->s->ops->begin(f->s));
+	FX_OK(f, model_batch_store(b, f->s));
+	FX_OK(f, f->s->ops->commit(f->s));
+	model_batch_commit(b);
+	approximate = model_batch_approximate(b);
+	model_batch_free(b);
+	return approximate;
+}
+
+/*
+ * Erasure: unlearning slate 1 leaves the writer's process and another
+ * process (after one refresh) with the counts of slates 0 and 2 alone; the
+ * clock's episodes drop, its tick stays; exact without forgetting and
+ * logistic, reported approximate with the defaults.
+ */
+static void test_erase_follows_on_refresh(void **state)
+{
+	static const char params[] = "{\"forgetting\":1,\"logistic\":0}";
+	fixture *f = *state;
+	model_set *m1 = model_set_new();
+	model_set *m2 = model_set_new();
+	agent_conf c1;
+	agent_conf c2;
+
+	conf_for(&c1, m1, params);
+	conf_for(&c2, m2, params);
+	write_batch(f, &c1, 0, 3);
+	FX_OK(f, model_refresh(m2, f->s, &c2));
+	assert_true(model_count(m2, "A", "2.0.0", "OFFER_7") == 2);
+	assert_false(erase_batch(f, &c1, 1, 2, 1));
+	/* Slate 1 credited OFFER_7 alone (accepted in the first slot). */
+	assert_true(fabs(model_count(m1, "A", "2.0.0", "OFFER_7") - 1) < 1e-12);
+	assert_true(fabs(model_count(m1, "A", "2.0.0", "OFFER_1") - 2) < 1e-12);
+	FX_OK(f, model_refresh(m2, f->s, &c2));
+	assert_true(fabs(model_count(m2, "A", "2.0.0", "OFFER_7") - 1) < 1e-12);
+	assert_true(fabs(model_count(m2, "A", "2.0.0", "OFFER_1") - 2) < 1e-12);
+	assert_int_equal(clock_tick(f), 3);
+	assert_int_equal(sc_int(f->s,
+	                        "SELECT CAST(n AS INTEGER) FROM tb_model WHERE company = 'A'"
+	                        " AND version = '2.0.0' AND offer = ''",
+	                        0, NULL),
+	                 2);
+	model_set_free(m1);
+	model_set_free(m2);
+
+	/* The defaults (logistic link, forgetting 0.9995): approximate. */
+	m1 = model_set_new();
+	conf_for(&c1, m1, NULL);
+	util_strlcpy(c1.version, "3.0.0", sizeof(c1.version));
+	write_batch(f, &c1, 0, 3);
+	assert_true(erase_batch(f, &c1, 1, 2, 1));
+	model_set_free(m1);
+}
+
+/* The clock row's discounted episodes of version 2.0.0. */
+static double clock_n(fixture *f)
+{
+	sc_rows r = {0};
+	double n = -1;
+
+	FX_OK(f, sc_query(f->s, &r,
+	                  "SELECT n FROM tb_model WHERE company = 'A' AND version = '2.0.0'"
+	                  " AND offer = ''",
+	                  0, NULL));
+	if (r.n == 1)
+		util_strtod(sc_cell(&r, 0, 0), -1e300, 1e300, &n);
+	sc_rows_free(&r);
+	return n;
+}
+
+/*
+ * With forgetting 0.9 (linear link), slates 0, 1, 2 learned one per batch,
+ * then slate 0 unlearned at its age (2 episodes learned after it): the
+ * model equals one that learned slates 1 and 2 alone, and it is reported
+ * approximate (ages are estimated in the writer).
+ */
+static void test_erase_with_forgetting(void **state)
+{
+	static const char params[] = "{\"forgetting\":0.9,\"logistic\":0}";
+	static const char *const offers[] = {"OFFER_1", "OFFER_2", "OFFER_3", "OFFER_4", "OFFER_7"};
+	fixture *f = *state;
+	model_set *ma = model_set_new();
+	model_set *mb = model_set_new();
+	agent_conf ca;
+	agent_conf cb;
+	double want[5];
+
+	/* B: slates 1 and 2 only, then read back as a restart would. */
+	conf_for(&cb, mb, params);
+	util_strlcpy(cb.version, "4.0.0", sizeof(cb.version));
+	write_batch(f, &cb, 1, 2);
+	write_batch(f, &cb, 2, 3);
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(offers); i++)
+		want[i] = model_count(mb, "A", "4.0.0", offers[i]);
+	assert_true(fabs(want[4] - 0.9) < 1e-12); /* OFFER_7: slate 1, one episode ago */
+
+	conf_for(&ca, ma, params);
+	write_batch(f, &ca, 0, 1);
+	write_batch(f, &ca, 1, 2);
+	write_batch(f, &ca, 2, 3);
+	assert_true(fabs(model_count(ma, "A", "2.0.0", "OFFER_7") - (0.81 + 0.9)) < 1e-12);
+	assert_true(erase_batch(f, &ca, 0, 1, 2));
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(offers); i++)
+		assert_true(fabs(model_count(ma, "A", "2.0.0", offers[i]) - want[i]) < 1e-9);
+	assert_true(fabs(clock_n(f) - 1.9) < 1e-9);
+	model_set_free(ma);
+	model_set_free(mb);
+}
+
 static void test_forgetting_on_the_shared_clock(void **state)
 {
 	static const char params[] = "{\"forgetting\":0.9,\"logistic\":0}";
@@ -326,6 +451,8 @@ int main(void)
 #define MODEL_TESTS(setup)                                                                            \
 	cmocka_unit_test_setup_teardown(test_two_writers_and_a_restart, setup, fx_teardown),          \
 	    cmocka_unit_test_setup_teardown(test_forgetting_on_the_shared_clock, setup, fx_teardown), \
+	    cmocka_unit_test_setup_teardown(test_erase_follows_on_refresh, setup, fx_teardown),       \
+	    cmocka_unit_test_setup_teardown(test_erase_with_forgetting, setup, fx_teardown),          \
 	    cmocka_unit_test_setup_teardown(test_decides_what_was_learned, setup, fx_teardown),       \
 	    cmocka_unit_test_setup_teardown(test_warm_start, setup, fx_teardown)
 

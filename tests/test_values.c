@@ -368,6 +368,46 @@ static void test_forgetting(void **unused)
 	values_free(v);
 }
 
+/*
+ * Erasure lowers a row's sums (issue 16.3). Without forgetting the entry
+ * and its aggregates drop by the difference; with it, the discounted copy
+ * keeps the share forgetting had left (it does not know when the removed
+ * observations were learned) and never goes below zero.
+ */
+static void test_decrement(void **unused)
+{
+	values *v = values_new();
+	vstats st;
+
+	(void)unused;
+	set_row(v, "A", STATE_A, "OFFER_1", 4, 8, 3, 3, 1);
+	set_row(v, "A", STATE_B, "OFFER_1", 2, 2, 2, 2, 2);
+	set_row(v, "A", STATE_A, "OFFER_1", 1, 5, 2, 1, 3);
+	assert_int_equal(lookup1(v, "A", STATE_A, "Europa-M-lt30", "OFFER_1", &st), 0);
+	assert_true(st.n == 1 && st.sum == 5 && st.succ == 1 && st.fail == 0);
+	assert_int_equal(lookup1(v, "A", "Europa-M-lt30_June_0_Monday", "Europa-M-lt30", "OFFER_1", &st),
+	                 1);
+	assert_true(st.n == 3 && st.sum == 7 && st.succ == 2 && st.fail == 1);
+	/* To nothing: the state falls back to its segment, as if never seen. */
+	set_row(v, "A", STATE_A, "OFFER_1", 0, 0, 1, 1, 4);
+	assert_int_equal(lookup1(v, "A", STATE_A, "Europa-M-lt30", "OFFER_1", &st), 1);
+	assert_true(st.n == 2 && st.sum == 2);
+
+	/* Forgetting 0.5: 4 observations three decisions ago weigh 0.5. */
+	set_row(v, "F", STATE_A, "OFFER_1", 4, 8, 1, 5, 5);
+	for (int i = 0; i < 3; i++)
+		values_tick(v, "F", 0.5);
+	lookup1(v, "F", STATE_A, "Europa-M-lt30", "OFFER_1", &st);
+	assert_true(fabs(st.n - 0.5) < 1e-12);
+	/* Erasing 3 of them: a plain difference would give 0.5 - 3 < 0. */
+	set_row(v, "F", STATE_A, "OFFER_1", 1, 2, 1, 2, 6);
+	lookup1(v, "F", STATE_A, "Europa-M-lt30", "OFFER_1", &st);
+	assert_true(fabs(st.n - 0.125) < 1e-12 && fabs(st.sum - 0.25) < 1e-12);
+	assert_int_equal(lookup1(v, "F", STATE_B, "Europa-M-lt30", "OFFER_1", &st), 1);
+	assert_true(fabs(st.n - 0.125) < 1e-12);
+	values_free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -381,6 +421,7 @@ int main(void)
 	    cmocka_unit_test(test_segment_without_underscore),
 	    cmocka_unit_test(test_blend),
 	    cmocka_unit_test(test_forgetting),
+	    cmocka_unit_test(test_decrement),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

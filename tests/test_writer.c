@@ -550,6 +550,73 @@ static void test_reload_revision_guard(void **state)
 	values_free(fresh);
 }
 
+/*
+ * Erasure (issue 16.3): the writer's own memory and another process's
+ * reload (by revision, from before the erasure) both follow the decrement,
+ * and agree with a process that loads the table afresh.
+ */
+static void test_erase_memory_follows(void **state)
+{
+	fixture *f = *state;
+	values *other = values_new();
+	values *fresh = values_new();
+	values *keep = f->v;
+	int64_t top = 0;
+	int64_t before = 0;
+	writer_op op;
+	vstats a, b, c;
+	int la, lb, lc;
+
+	(void)add_episode(f, "A", "q1", SK1);
+	(void)add_episode(f, "A", "q2", SK1);
+	assert_int_equal(reward(f, "A", "q1", 1, 0, NULL), 0);
+	assert_int_equal(reward(f, "A", "q2", 0, 0, NULL), 0);
+	FX_OK(f, db_policy_since(f->s, 0, reload_row, other, &before));
+	a = lookup(f, SK1, "OFFER_1", &la);
+	assert_true(a.n == 2);
+
+	memset(&op, 0, sizeof(op));
+	op.kind = WOP_ERASE;
+	op.rin.company = "A";
+	op.rin.customer_id = "q1";
+	op.erasure.by = "test";
+	op.rc = 12345;
+	assert_int_equal(run(f, &op, 1), 0);
+	assert_int_equal(op.rc, 0);
+	assert_true(op.erasure.episodes == 1 && op.erasure.rewards == 1 && op.erasure.learned == 1);
+	assert_int_equal(sc_int(f->s, "SELECT COUNT(*) FROM tb_episodes WHERE customer_id = 'q1'", 0,
+	                        NULL),
+	                 0);
+	assert_int_equal(sc_int(f->s, "SELECT COUNT(*) FROM tb_erasures WHERE by_whom = 'test'", 0,
+	                        NULL),
+	                 1);
+
+	/* The writer's memory: only q2's rejection is left. */
+	a = lookup(f, SK1, "OFFER_1", &la);
+	assert_int_equal(la, VALUES_STATE);
+	assert_true(a.n == 1 && a.succ == 0 && a.fail == 1);
+	/* Another process's refresher: the rows changed since it last looked. */
+	FX_OK(f, db_policy_since(f->s, before, reload_row, other, &top));
+	assert_true(top > before);
+	FX_OK(f, db_policy_since(f->s, 0, reload_row, fresh, &top));
+	f->v = other;
+	b = lookup(f, SK1, "OFFER_1", &lb);
+	f->v = fresh;
+	c = lookup(f, SK1, "OFFER_1", &lc);
+	f->v = keep;
+	assert_int_equal(la, lb);
+	assert_int_equal(la, lc);
+	assert_true(a.n == b.n && a.sum == b.sum && a.succ == b.succ && a.fail == b.fail);
+	assert_true(a.n == c.n && a.sum == c.sum && a.succ == c.succ && a.fail == c.fail);
+
+	/* Once erased, the customer is unknown. */
+	op.rc = 12345;
+	run(f, &op, 1);
+	assert_int_equal(op.rc, ERR_NOTFOUND);
+	values_free(other);
+	values_free(fresh);
+}
+
 static void test_priors_reach_memory(void **state)
 {
 	fixture *f = *state;
@@ -913,6 +980,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_policy_deltas_summed, setup, fx_teardown),             \
 	    cmocka_unit_test_setup_teardown(test_reload_revision_guard, setup, fx_teardown),            \
 	    cmocka_unit_test_setup_teardown(test_priors_reach_memory, setup, fx_teardown),              \
+	    cmocka_unit_test_setup_teardown(test_erase_memory_follows, setup, fx_teardown),             \
 	    cmocka_unit_test_setup_teardown(test_reward_wait_logs_without_learning, setup,              \
 	                                    fx_teardown),                                               \
 	    cmocka_unit_test_setup_teardown(test_reward_scored_by_episode_version, setup, fx_teardown), \
