@@ -523,9 +523,9 @@ static mb_model *batch_model(model_batch *b, model_entry *e)
 	}
 	b->models = xrealloc(b->models, (b->nmodels + 1) * sizeof(*b->models));
 	mm = &b->models[b->nmodels++];
+	memset(mm, 0, sizeof(*mm)); /* xrealloc's new entry is not zeroed (ASan fills it) */
 	mm->e = e;
 	mm->delta = ridge_new((unsigned)c->bits, c->lambda, 1.0);
-	mm->episodes = 0;
 	return mm;
 }
 
