@@ -183,8 +183,8 @@ static int render_arms(buf *b, const metrics_arm *arms, size_t n)
 
 int metrics_render(buf *b, const metrics_extra *x)
 {
-	const char *build[] = {"version", OFFERD_VERSION,   "agent_version", x->agent_version,
-	                       "policy",  x->policy,        "store",         x->store};
+	const char *build[] = {"version", OFFERD_VERSION, "agent_version", x->agent_version,
+	                       "policy",  x->policy,      "store",         x->store};
 	int rc = 0;
 
 	rc |= buf_adds(b, "# HELP offerd_build_info Build information.\n# TYPE offerd_build_info gauge\n"
