@@ -194,18 +194,11 @@ double agent_brief_weight(const customer_attrs *c, const char *offer, size_t pos
 	return w[i % len];
 }
 
-int agent_decide(const agent_conf *c, values *v, rng *r, const char *company, const predict_req *req,
-                 const char *rfm, agent_decision *out)
+/* The offers the request allows, in request order: their names and their indexes in req. */
+static size_t allowed_offers(const predict_req *req, const char **names, size_t *idx)
 {
-	const char *names[REQ_OFFERS_MAX];
-	size_t idx[REQ_OFFERS_MAX];
-	policy_slate s;
-	policy_tab *t;
 	size_t n = 0;
 
-	memset(out, 0, sizeof(*out));
-	customer_segment(&req->customer, rfm, out->segment, sizeof(out->segment));
-	customer_state_key(out->segment, &req->date, out->state_key, sizeof(out->state_key));
 	for (size_t i = 0; i < req->n_offers; i++) {
 		if (!req->allowed[i])
 			continue;
@@ -213,6 +206,22 @@ int agent_decide(const agent_conf *c, values *v, rng *r, const char *company, co
 		names[n] = req->offers[i];
 		n++;
 	}
+	return n;
+}
+
+int agent_decide(const agent_conf *c, values *v, rng *r, const char *company, const predict_req *req,
+                 const char *rfm, agent_decision *out)
+{
+	const char *names[REQ_OFFERS_MAX];
+	size_t idx[REQ_OFFERS_MAX];
+	policy_slate s;
+	policy_tab *t;
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	customer_segment(&req->customer, rfm, out->segment, sizeof(out->segment));
+	customer_state_key(out->segment, &req->date, out->state_key, sizeof(out->state_key));
+	n = allowed_offers(req, names, idx);
 	if (n == 0)
 		return ERR_INVAL;
 	if (agent_policy_contextual(c->policy))
@@ -243,19 +252,13 @@ int agent_explain(const agent_conf *c, values *v, const char *company, const pre
 	unsigned char taken[REQ_OFFERS_MAX] = {0};
 	double probs[REQ_OFFERS_MAX];
 	policy_tab *t;
-	size_t n = 0;
+	size_t n;
 
 	if (agent_policy_contextual(c->policy))
 		return model_explain(c, company, req, rfm, dec, out);
 	if (policy_tab_at((size_t)c->policy) == NULL)
 		return ERR_INVAL;
-	for (size_t i = 0; i < req->n_offers; i++) {
-		if (!req->allowed[i])
-			continue;
-		idx[n] = i;
-		names[n] = req->offers[i];
-		n++;
-	}
+	n = allowed_offers(req, names, idx);
 	t = xmalloc(sizeof(*t));
 	policy_tab_init(t, c, v, company, dec->state_key, dec->segment, &req->customer, names, idx, n);
 	for (size_t k = 0; k < dec->n && k < OFFERS_SHOWN; k++) {

@@ -47,17 +47,6 @@ struct contact_book {
 
 #define CONTACT_KEY_MAX 256
 
-static uint64_t fnv1a(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 /* company SEP customer into key; returns its length, or 0 when too long. */
 static size_t make_key(const char *company, const char *customer, char key[CONTACT_KEY_MAX])
 {
@@ -144,7 +133,7 @@ static void grow(contact_book *b)
 /* With the lock: the customer's record, made when new; NULL when the book is full. */
 static contact_rec *find_or_add(contact_book *b, const char *key, size_t len)
 {
-	uint64_t h = fnv1a(key, len);
+	uint64_t h = util_hash_bytes(key, len);
 	contact_rec *r = find(b, key, len, h);
 
 	if (r != NULL)
@@ -298,7 +287,7 @@ size_t contact_check(contact_book *b, const char *company, const char *customer,
 	if (len == 0 || nlines == 0)
 		return 0;
 	pthread_mutex_lock(&b->lock);
-	rec = find(b, key, len, fnv1a(key, len));
+	rec = find(b, key, len, util_hash_bytes(key, len));
 	if (rec == NULL)
 		goto out;
 	for (uint32_t i = 0; i < rec->nev; i++) {

@@ -37,21 +37,6 @@ void evaluation_request_init(eval_request *q)
 	q->seed = 1;
 }
 
-static int fail(req_error *e, int err, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int fail(req_error *e, int err, const char *field, const char *fmt, ...)
-{
-	va_list ap;
-
-	e->err = err;
-	util_strlcpy(e->field, field, sizeof(e->field));
-	va_start(ap, fmt);
-	vsnprintf(e->message, sizeof(e->message), fmt, ap);
-	va_end(ap);
-	return err;
-}
-
 /* A string member of o into out (absent: left as it is). */
 static int get_text(json_t *o, const char *key, const char *field, char *out, size_t n, req_error *e)
 {
@@ -60,9 +45,10 @@ static int get_text(json_t *o, const char *key, const char *field, char *out, si
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_string(v))
-		return fail(e, ERR_INVAL, field, "%s must be a string", field);
+		return request_error(e, ERR_INVAL, field, "%s must be a string", field);
 	if (json_string_length(v) >= n)
-		return fail(e, ERR_INVAL, field, "%s is longer than %zu characters", field, n - 1);
+		return request_error(e, ERR_INVAL, field, "%s is longer than %zu characters", field,
+		                     n - 1);
 	util_strlcpy(out, json_string_value(v), n);
 	return 0;
 }
@@ -76,10 +62,27 @@ static int get_date(json_t *o, const char *key, char *out, size_t n, req_error *
 	if (rc != 0)
 		return rc;
 	if (out[0] != '\0' && date_parse(out, &d) != 0)
-		return fail(e, ERR_INVAL, key,
-		            "%s must be a date YYYY-MM-DD (or an ISO 8601 date-time), got \"%.40s\"",
-		            key, out);
+		return request_error(
+		    e, ERR_INVAL, key,
+		    "%s must be a date YYYY-MM-DD (or an ISO 8601 date-time), got \"%.40s\"", key, out);
 	return 0;
+}
+
+/* The first member of the object o not named in keys[0..n-1], or NULL: a misspelt member. */
+static const char *unknown_member(json_t *o, const char *const *keys, size_t n)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(o, key, v) {
+		size_t k = 0;
+
+		while (k < n && strcmp(keys[k], key) != 0)
+			k++;
+		if (k == n)
+			return key;
+	}
+	return NULL;
 }
 
 static int parse_policy(json_t *o, size_t i, eval_policy *p, req_error *e)
@@ -94,22 +97,18 @@ static int parse_policy(json_t *o, size_t i, eval_policy *p, req_error *e)
 
 	snprintf(field, sizeof(field), "policies[%zu]", i);
 	if (!json_is_object(o))
-		return fail(e, ERR_INVAL, field, "%s must be an object {\"name\", \"params\"}", field);
-	json_object_foreach(o, key, v) {
-		size_t k = 0;
-
-		while (k < UTIL_ARRAY_LEN(keys) && strcmp(keys[k], key) != 0)
-			k++;
-		if (k == UTIL_ARRAY_LEN(keys)) {
-			snprintf(field, sizeof(field), "policies[%zu].%.32s", i, key);
-			return fail(e, ERR_INVAL, field, "unknown member %s (name and params are taken)",
-			            field);
-		}
+		return request_error(e, ERR_INVAL, field, "%s must be an object {\"name\", \"params\"}",
+		                     field);
+	key = unknown_member(o, keys, UTIL_ARRAY_LEN(keys));
+	if (key != NULL) {
+		snprintf(field, sizeof(field), "policies[%zu].%.32s", i, key);
+		return request_error(e, ERR_INVAL, field,
+		                     "unknown member %s (name and params are taken)", field);
 	}
 	snprintf(field, sizeof(field), "policies[%zu].name", i);
 	v = json_object_get(o, "name");
 	if (!json_is_string(v) || json_string_length(v) == 0)
-		return fail(
+		return request_error(
 		    e, ERR_INVAL, field, "%s is required: a policy name (%s)", field,
 		    "greedy, epsilon-greedy, thompson, ucb, weighted, random, linear-ts, squarecb");
 	rc = get_text(o, "name", field, p->name, sizeof(p->name), e);
@@ -121,12 +120,12 @@ static int parse_policy(json_t *o, size_t i, eval_policy *p, req_error *e)
 		char *text;
 
 		if (!json_is_object(v))
-			return fail(e, ERR_INVAL, field, "%s must be an object", field);
+			return request_error(e, ERR_INVAL, field, "%s must be an object", field);
 		text = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(17));
 		if (text == NULL || strlen(text) >= sizeof(p->params)) {
 			free(text);
-			return fail(e, ERR_INVAL, field, "%s is longer than %d bytes", field,
-			            EVAL_PARAMS_MAX - 1);
+			return request_error(e, ERR_INVAL, field, "%s is longer than %d bytes", field,
+			                     EVAL_PARAMS_MAX - 1);
 		}
 		util_strlcpy(p->params, strcmp(text, "{}") == 0 ? "" : text, sizeof(p->params));
 		free(text);
@@ -145,7 +144,7 @@ static int parse_policy(json_t *o, size_t i, eval_policy *p, req_error *e)
 			snprintf(field, sizeof(field), "policies[%zu].name", i);
 		else
 			snprintf(field, sizeof(field), "policies[%zu].params", i);
-		return fail(e, ERR_INVAL, field, "%s: %s", field, err);
+		return request_error(e, ERR_INVAL, field, "%s: %s", field, err);
 	}
 	policy_free(c.learner);
 	return 0;
@@ -166,36 +165,32 @@ int evaluation_request_parse(const char *body, size_t len, eval_request *q, req_
 	memset(e, 0, sizeof(*e));
 	root = json_loadb(body != NULL ? body : "", len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL)
-		return fail(e, ERR_SYNTAX, "body", "the body is not JSON: %s (line %d)", jerr.text,
-		            jerr.line);
+		return request_error(e, ERR_SYNTAX, "body", "the body is not JSON: %s (line %d)",
+		                     jerr.text, jerr.line);
 	if (!json_is_object(root)) {
-		rc = fail(e, ERR_INVAL, "body", "the body must be a JSON object");
+		rc = request_error(e, ERR_INVAL, "body", "the body must be a JSON object");
 		goto out;
 	}
-	json_object_foreach(root, key, v) {
-		size_t k = 0;
+	key = unknown_member(root, keys, UTIL_ARRAY_LEN(keys));
+	if (key != NULL) {
+		char field[64];
 
-		while (k < UTIL_ARRAY_LEN(keys) && strcmp(keys[k], key) != 0)
-			k++;
-		if (k == UTIL_ARRAY_LEN(keys)) {
-			char field[64];
-
-			snprintf(field, sizeof(field), "%.60s", key);
-			rc = fail(e, ERR_INVAL, field,
-			          "unknown member %s (policies, from, to and missing are taken)", field);
-			goto out;
-		}
+		snprintf(field, sizeof(field), "%.60s", key);
+		rc = request_error(e, ERR_INVAL, field,
+		                   "unknown member %s (policies, from, to and missing are taken)",
+		                   field);
+		goto out;
 	}
 	list = json_object_get(root, "policies");
 	if (!json_is_array(list) || json_array_size(list) == 0) {
-		rc = fail(e, ERR_INVAL, "policies",
-		          "policies is required: a list of 1 to %d {\"name\", \"params\"}",
-		          EVAL_POLICIES_MAX);
+		rc = request_error(e, ERR_INVAL, "policies",
+		                   "policies is required: a list of 1 to %d {\"name\", \"params\"}",
+		                   EVAL_POLICIES_MAX);
 		goto out;
 	}
 	if (json_array_size(list) > EVAL_POLICIES_MAX) {
-		rc = fail(e, ERR_INVAL, "policies", "policies has %zu entries; at most %d",
-		          json_array_size(list), EVAL_POLICIES_MAX);
+		rc = request_error(e, ERR_INVAL, "policies", "policies has %zu entries; at most %d",
+		                   json_array_size(list), EVAL_POLICIES_MAX);
 		goto out;
 	}
 	json_array_foreach(list, i, v) {
@@ -210,7 +205,7 @@ int evaluation_request_parse(const char *body, size_t len, eval_request *q, req_
 	if (rc != 0)
 		goto out;
 	if (q->from[0] != '\0' && q->to[0] != '\0' && strcmp(q->from, q->to) > 0) {
-		rc = fail(e, ERR_INVAL, "to", "to (%s) is before from (%s)", q->to, q->from);
+		rc = request_error(e, ERR_INVAL, "to", "to (%s) is before from (%s)", q->to, q->from);
 		goto out;
 	}
 	v = json_object_get(root, "missing");
@@ -218,7 +213,8 @@ int evaluation_request_parse(const char *body, size_t len, eval_request *q, req_
 		if (json_is_string(v) && strcmp(json_string_value(v), "skip") == 0) {
 			q->missing = OPE_MISSING_SKIP;
 		} else if (!json_is_string(v) || strcmp(json_string_value(v), "reject") != 0) {
-			rc = fail(e, ERR_INVAL, "missing", "missing must be \"reject\" or \"skip\"");
+			rc = request_error(e, ERR_INVAL, "missing",
+			                   "missing must be \"reject\" or \"skip\"");
 			goto out;
 		}
 	}

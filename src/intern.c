@@ -14,15 +14,10 @@
 
 #define INTERN_FIRST_CAP 64
 
+/* The slot keeps 32 bits of util_hash_bytes: the index uses the low bits. */
 static uint32_t hash_bytes(const char *s, size_t len)
 {
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	return h;
+	return (uint32_t)util_hash_bytes(s, len);
 }
 
 intern_table *intern_new(void)

@@ -117,19 +117,27 @@ void metrics_reward(const char *agent_version, int accepted)
 	pthread_mutex_unlock(&vlock);
 }
 
-/* The labels {company="...",version="...",arm="..."} of an arm. */
-static int arm_labels(buf *b, const metrics_arm *a)
+/* A label set {name="value",...} of n pairs kv[2i] = name, kv[2i+1] = value. */
+static int label_set(buf *b, const char *const *kv, size_t n)
 {
 	int rc = 0;
 
-	rc |= buf_adds(b, "{company=");
-	rc |= label_value(b, a->company);
-	rc |= buf_adds(b, ",version=");
-	rc |= label_value(b, a->version);
-	rc |= buf_adds(b, ",arm=");
-	rc |= label_value(b, a->arm);
+	for (size_t i = 0; i < n; i++) {
+		rc |= buf_adds(b, i == 0 ? "{" : ",");
+		rc |= buf_adds(b, kv[2 * i]);
+		rc |= buf_adds(b, "=");
+		rc |= label_value(b, kv[2 * i + 1]);
+	}
 	rc |= buf_adds(b, "}");
 	return rc != 0 ? ERR_TOOBIG : 0;
+}
+
+/* The labels {company="...",version="...",arm="..."} of an arm. */
+static int arm_labels(buf *b, const metrics_arm *a)
+{
+	const char *kv[] = {"company", a->company, "version", a->version, "arm", a->arm};
+
+	return label_set(b, kv, UTIL_ARRAY_LEN(kv) / 2);
 }
 
 /*
@@ -175,18 +183,14 @@ static int render_arms(buf *b, const metrics_arm *arms, size_t n)
 
 int metrics_render(buf *b, const metrics_extra *x)
 {
+	const char *build[] = {"version", OFFERD_VERSION, "agent_version", x->agent_version,
+	                       "policy",  x->policy,      "store",         x->store};
 	int rc = 0;
 
 	rc |= buf_adds(b, "# HELP offerd_build_info Build information.\n# TYPE offerd_build_info gauge\n"
-	                  "offerd_build_info{version=");
-	rc |= label_value(b, OFFERD_VERSION);
-	rc |= buf_adds(b, ",agent_version=");
-	rc |= label_value(b, x->agent_version);
-	rc |= buf_adds(b, ",policy=");
-	rc |= label_value(b, x->policy);
-	rc |= buf_adds(b, ",store=");
-	rc |= label_value(b, x->store);
-	rc |= buf_adds(b, "} 1\n");
+	                  "offerd_build_info");
+	rc |= label_set(b, build, UTIL_ARRAY_LEN(build) / 2);
+	rc |= buf_adds(b, " 1\n");
 	rc |= buf_adds(b, "# HELP offerd_http_requests_total Requests answered, by route and status.\n"
 	                  "# TYPE offerd_http_requests_total counter\n");
 	for (size_t l = 0; l < M_LABELS; l++) {

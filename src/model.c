@@ -228,6 +228,22 @@ static model_entry *entry_get(model_set *m, const char *company, const agent_con
 	return e;
 }
 
+/*
+ * What deciding and explaining both start from: the company's entry for the
+ * agent c (created on first use) and the request's feature context, with
+ * the features' names when names is not NULL.
+ */
+static int entry_context(const agent_conf *c, const char *company, const predict_req *req,
+                         const char *rfm, feat_names *names, feat_ctx *ctx, model_entry **e)
+{
+	if (c->models == NULL)
+		return ERR_INVAL;
+	*e = entry_get(c->models, company, c, 1);
+	if (*e == NULL)
+		return ERR_INVAL;
+	return feat_context_named(req, rfm, ctx, names);
+}
+
 int model_decide(const agent_conf *c, rng *r, const char *company, const predict_req *req,
                  const char *rfm, agent_decision *out)
 {
@@ -237,12 +253,7 @@ int model_decide(const agent_conf *c, rng *r, const char *company, const predict
 	policy_slate sl;
 	int rc;
 
-	if (c->models == NULL)
-		return ERR_INVAL;
-	e = entry_get(c->models, company, c, 1);
-	if (e == NULL)
-		return ERR_INVAL;
-	rc = feat_context(req, rfm, &ctx);
+	rc = entry_context(c, company, req, rfm, NULL, &ctx, &e);
 	if (rc != 0)
 		return rc;
 	sn = snap_acquire(e);
@@ -268,13 +279,8 @@ int model_explain(const agent_conf *c, const char *company, const predict_req *r
 	policy_slate sl;
 	int rc;
 
-	if (c->models == NULL)
-		return ERR_INVAL;
-	e = entry_get(c->models, company, c, 1);
-	if (e == NULL)
-		return ERR_INVAL;
 	names = xmalloc(sizeof(*names));
-	rc = feat_context_named(req, rfm, &ctx, names);
+	rc = entry_context(c, company, req, rfm, names, &ctx, &e);
 	if (rc == 0) {
 		memset(&sl, 0, sizeof(sl));
 		sl.n = dec->n;

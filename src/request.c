@@ -17,10 +17,7 @@
 #include "util.h"
 
 static int predict_from_json(json_t *root, predict_req *out, req_error *e);
-static int set_err(req_error *e, int err, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int set_err(req_error *e, int err, const char *field, const char *fmt, ...)
+int request_error(req_error *e, int err, const char *field, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -53,18 +50,18 @@ static json_t *parse_body(const char *body, size_t len, req_error *e)
 	json_t *root;
 
 	if (len == 0) {
-		set_err(e, ERR_SYNTAX, "", "request body is empty; expected a JSON object");
+		request_error(e, ERR_SYNTAX, "", "request body is empty; expected a JSON object");
 		return NULL;
 	}
 	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL) {
-		set_err(e, ERR_SYNTAX, "", "malformed JSON at line %d, column %d (byte %d): %s",
-		        jerr.line, jerr.column, jerr.position, jerr.text);
+		request_error(e, ERR_SYNTAX, "", "malformed JSON at line %d, column %d (byte %d): %s",
+		              jerr.line, jerr.column, jerr.position, jerr.text);
 		return NULL;
 	}
 	if (!json_is_object(root)) {
-		set_err(e, ERR_SYNTAX, "", "request body must be a JSON object, got %s",
-		        json_type_name(root));
+		request_error(e, ERR_SYNTAX, "", "request body must be a JSON object, got %s",
+		              json_type_name(root));
 		json_decref(root);
 		return NULL;
 	}
@@ -88,15 +85,15 @@ static int get_object(json_t *root, const char *field, json_t **obj, json_t **ra
 	*obj = NULL;
 	*raw = v;
 	if (v == NULL || json_is_null(v))
-		return set_err(e, ERR_INVAL, field, "%s is required", field);
+		return request_error(e, ERR_INVAL, field, "%s is required", field);
 	if (json_is_object(v)) {
 		*obj = json_incref(v);
 		return 0;
 	}
 	if (!json_is_string(v)) {
-		return set_err(e, ERR_INVAL, field,
-		               "%s must be an object or a string holding one, got %s", field,
-		               json_type_name(v));
+		return request_error(e, ERR_INVAL, field,
+		                     "%s must be an object or a string holding one, got %s", field,
+		                     json_type_name(v));
 	}
 	s = json_string_value(v);
 	len = json_string_length(v);
@@ -104,14 +101,15 @@ static int get_object(json_t *root, const char *field, json_t **obj, json_t **ra
 	if (o == NULL) {
 		o = pylit_parse(s, len, perr, sizeof(perr));
 		if (o == NULL) {
-			return set_err(
+			return request_error(
 			    e, ERR_INVAL, field,
 			    "%s is a string but neither JSON (%s, column %d) nor a Python dict (%s)",
 			    field, jerr.text, jerr.column, perr);
 		}
 	}
 	if (!json_is_object(o)) {
-		set_err(e, ERR_INVAL, field, "%s must hold an object, got %s", field, json_type_name(o));
+		request_error(e, ERR_INVAL, field, "%s must hold an object, got %s", field,
+		              json_type_name(o));
 		json_decref(o);
 		return e->err;
 	}
@@ -128,7 +126,7 @@ static int get_string(json_t *root, const char *key, char *out, size_t outlen, i
 	out[0] = '\0';
 	if (v == NULL || json_is_null(v)) {
 		if (required)
-			return set_err(e, ERR_INVAL, key, "%s is required", key);
+			return request_error(e, ERR_INVAL, key, "%s is required", key);
 		return 0;
 	}
 	if (json_is_integer(v)) {
@@ -137,16 +135,18 @@ static int get_string(json_t *root, const char *key, char *out, size_t outlen, i
 		return 0;
 	}
 	if (!json_is_string(v))
-		return set_err(e, ERR_INVAL, key, "%s must be a string, got %s", key, json_type_name(v));
+		return request_error(e, ERR_INVAL, key, "%s must be a string, got %s", key,
+		                     json_type_name(v));
 	s = json_string_value(v);
 	if (json_string_length(v) >= outlen)
-		return set_err(e, ERR_INVAL, key, "%s is longer than %zu characters", key, outlen - 1);
+		return request_error(e, ERR_INVAL, key, "%s is longer than %zu characters", key,
+		                     outlen - 1);
 	if (strlen(s) != json_string_length(v))
-		return set_err(e, ERR_INVAL, key, "%s contains a NUL character", key);
+		return request_error(e, ERR_INVAL, key, "%s contains a NUL character", key);
 	util_strlcpy(out, s, outlen);
 	util_trim(out);
 	if (required && out[0] == '\0')
-		return set_err(e, ERR_INVAL, key, "%s must not be empty", key);
+		return request_error(e, ERR_INVAL, key, "%s must not be empty", key);
 	return 0;
 }
 
@@ -186,16 +186,16 @@ static int parse_age(json_t *v, int *out, req_error *e)
 		if (util_trim(tmp)[0] == '\0')
 			return 0;
 		if (customer_age_text(util_trim(tmp), &age) != 0)
-			return set_err(e, ERR_INVAL, "states.age", "age must be a number, got \"%s\"",
-			               json_string_value(v));
+			return request_error(e, ERR_INVAL, "states.age",
+			                     "age must be a number, got \"%s\"", json_string_value(v));
 	} else {
-		return set_err(e, ERR_INVAL, "states.age", "age must be a number, got %s",
-		               json_type_name(v));
+		return request_error(e, ERR_INVAL, "states.age", "age must be a number, got %s",
+		                     json_type_name(v));
 	}
 	/* -1 is refused like any negative: only an absent or blank age is unknown. */
 	if (customer_age(age, out) != 0)
-		return set_err(e, ERR_INVAL, "states.age", "age must be between 0 and %d, got %g",
-		               CUSTOMER_AGE_MAX, age);
+		return request_error(e, ERR_INVAL, "states.age", "age must be between 0 and %d, got %g",
+		                     CUSTOMER_AGE_MAX, age);
 	return 0;
 }
 
@@ -206,8 +206,8 @@ int request_customer_from_states(json_t *states, customer_attrs *c, req_error *e
 
 	customer_attrs_init(c);
 	if (json_object_size(states) > REQ_STATE_FIELDS_MAX)
-		return set_err(e, ERR_INVAL, "states", "states has more than %d fields",
-		               REQ_STATE_FIELDS_MAX);
+		return request_error(e, ERR_INVAL, "states", "states has more than %d fields",
+		                     REQ_STATE_FIELDS_MAX);
 	rc = parse_age(json_object_get(states, "age"), &c->age, e);
 	if (rc != 0)
 		return rc;
@@ -228,14 +228,16 @@ static int check_states(json_t *states, req_error *e)
 
 	json_object_foreach(states, key, v) {
 		if (strlen(key) > REQ_STRING_MAX)
-			return set_err(e, ERR_INVAL, "states",
-			               "a states key is longer than %d characters", REQ_STRING_MAX);
+			return request_error(e, ERR_INVAL, "states",
+			                     "a states key is longer than %d characters",
+			                     REQ_STRING_MAX);
 		if (json_is_object(v) || json_is_array(v))
-			return set_err(e, ERR_INVAL, "states", "states.%.64s must be a scalar value",
-			               key);
+			return request_error(e, ERR_INVAL, "states",
+			                     "states.%.64s must be a scalar value", key);
 		if (json_is_string(v) && json_string_length(v) > REQ_STRING_MAX)
-			return set_err(e, ERR_INVAL, "states",
-			               "states.%.64s is longer than %d characters", key, REQ_STRING_MAX);
+			return request_error(e, ERR_INVAL, "states",
+			                     "states.%.64s is longer than %d characters", key,
+			                     REQ_STRING_MAX);
 	}
 	return 0;
 }
@@ -244,9 +246,9 @@ static int check_states(json_t *states, req_error *e)
 static int set_date(predict_req *out, req_error *e)
 {
 	if (date_parse(out->timestamp, &out->date) != 0)
-		return set_err(e, ERR_INVAL, "timestamp",
-		               "timestamp must be YYYY-MM-DD or an ISO 8601 date-time, got \"%s\"",
-		               out->timestamp);
+		return request_error(e, ERR_INVAL, "timestamp",
+		                     "timestamp must be YYYY-MM-DD or an ISO 8601 date-time, got \"%s\"",
+		                     out->timestamp);
 	return 0;
 }
 
@@ -268,7 +270,7 @@ static int set_states(predict_req *out, json_t *states, const char *as_received,
 	else
 		out->states_text = json_dumps(states, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (out->states_text == NULL)
-		return set_err(e, ERR_INVAL, "states", "states cannot be serialised");
+		return request_error(e, ERR_INVAL, "states", "states cannot be serialised");
 	return 0;
 }
 
@@ -287,23 +289,24 @@ static int add_offer(predict_req *out, const char *name, int flag, req_error *e)
 
 	snprintf(field, sizeof(field), "offers.%.48s", name);
 	if (i >= REQ_OFFERS_MAX)
-		return set_err(e, ERR_INVAL, "offers", "offers has more than %d entries",
-		               REQ_OFFERS_MAX);
+		return request_error(e, ERR_INVAL, "offers", "offers has more than %d entries",
+		                     REQ_OFFERS_MAX);
 	if (name[0] == '\0' || strlen(name) > REQ_OFFER_NAME_MAX)
-		return set_err(e, ERR_INVAL, field, "offer names must be 1 to %d characters",
-		               REQ_OFFER_NAME_MAX);
+		return request_error(e, ERR_INVAL, field, "offer names must be 1 to %d characters",
+		                     REQ_OFFER_NAME_MAX);
 	if (customer_offer_id(name, id, sizeof(id)) != 0)
-		return set_err(e, ERR_INVAL, field,
-		               "offer names may not contain commas or control characters");
+		return request_error(e, ERR_INVAL, field,
+		                     "offer names may not contain commas or control characters");
 	if (flag < 0)
-		return set_err(e, ERR_INVAL, field,
-		               "offer flags must be true/false, \"True\"/\"False\" or 1/0");
+		return request_error(e, ERR_INVAL, field,
+		                     "offer flags must be true/false, \"True\"/\"False\" or 1/0");
 	for (size_t k = 0; k < i; k++) {
 		if (strcmp(out->offers[k], id) == 0)
-			return set_err(e, ERR_INVAL, "offers",
-			               "offer \"%.48s\" and an earlier offer are both %s (offer ids are "
-			               "case-insensitive); send each offer once",
-			               name, id);
+			return request_error(
+			    e, ERR_INVAL, "offers",
+			    "offer \"%.48s\" and an earlier offer are both %s (offer ids are "
+			    "case-insensitive); send each offer once",
+			    name, id);
 	}
 	util_strlcpy(out->offers[i], id, sizeof(out->offers[i]));
 	out->allowed[i] = (unsigned char)flag;
@@ -318,10 +321,10 @@ static int parse_offers(json_t *offers, predict_req *out, req_error *e)
 	json_t *v;
 
 	if (json_object_size(offers) == 0)
-		return set_err(e, ERR_INVAL, "offers", "offers is empty");
+		return request_error(e, ERR_INVAL, "offers", "offers is empty");
 	if (json_object_size(offers) > REQ_OFFERS_MAX)
-		return set_err(e, ERR_INVAL, "offers", "offers has more than %d entries",
-		               REQ_OFFERS_MAX);
+		return request_error(e, ERR_INVAL, "offers", "offers has more than %d entries",
+		                     REQ_OFFERS_MAX);
 	json_object_foreach(offers, key, v) {
 		int rc = add_offer(out, key, request_flag(v), e);
 
@@ -329,7 +332,7 @@ static int parse_offers(json_t *offers, predict_req *out, req_error *e)
 			return rc;
 	}
 	if (out->n_allowed == 0)
-		return set_err(e, ERR_INVAL, "offers", "no offer is flagged true");
+		return request_error(e, ERR_INVAL, "offers", "no offer is flagged true");
 	return 0;
 }
 
@@ -399,14 +402,14 @@ int request_predict_from_row(const char *customer_id, const char *timestamp, jso
 
 	memset(out, 0, sizeof(*out));
 	if (customer_id[0] == '\0' || strlen(customer_id) >= sizeof(out->customer_id)) {
-		rc = set_err(e, ERR_INVAL, "customer_id", "customer_id must be 1 to %d characters",
-		             REQ_ID_MAX);
+		rc = request_error(e, ERR_INVAL, "customer_id", "customer_id must be 1 to %d characters",
+		                   REQ_ID_MAX);
 		goto out;
 	}
 	util_strlcpy(out->customer_id, customer_id, sizeof(out->customer_id));
 	if (strlen(timestamp) >= sizeof(out->timestamp)) {
-		rc = set_err(e, ERR_INVAL, "timestamp", "timestamp is longer than %zu characters",
-		             sizeof(out->timestamp) - 1);
+		rc = request_error(e, ERR_INVAL, "timestamp", "timestamp is longer than %zu characters",
+		                   sizeof(out->timestamp) - 1);
 		goto out;
 	}
 	util_strlcpy(out->timestamp, timestamp, sizeof(out->timestamp));
@@ -417,7 +420,7 @@ int request_predict_from_row(const char *customer_id, const char *timestamp, jso
 	for (size_t i = 0; rc == 0 && i < n_offers; i++)
 		rc = add_offer(out, offers[i], allowed[i], e);
 	if (rc == 0 && out->n_allowed == 0)
-		rc = set_err(e, ERR_INVAL, "offers", "no offer is flagged true");
+		rc = request_error(e, ERR_INVAL, "offers", "no offer is flagged true");
 out:
 	if (rc != 0)
 		request_predict_free(out);
@@ -488,9 +491,10 @@ int request_parse_reward(const char *body, size_t len, reward_req *out, req_erro
 		date_ymd d;
 
 		if (date_parse(out->timestamp, &d) != 0) {
-			rc = set_err(e, ERR_INVAL, "timestamp",
-			             "timestamp must be YYYY-MM-DD or an ISO 8601 date-time, got \"%s\"",
-			             out->timestamp);
+			rc = request_error(
+			    e, ERR_INVAL, "timestamp",
+			    "timestamp must be YYYY-MM-DD or an ISO 8601 date-time, got \"%s\"",
+			    out->timestamp);
 			goto out;
 		}
 	}
@@ -500,29 +504,30 @@ int request_parse_reward(const char *body, size_t len, reward_req *out, req_erro
 	if (v == NULL)
 		v = v2;
 	if (v == NULL) {
-		rc = set_err(e, ERR_INVAL, "accepted_one_of_the_three_offers",
-		             "accepted_one_of_the_three_offers is required");
+		rc = request_error(e, ERR_INVAL, "accepted_one_of_the_three_offers",
+		                   "accepted_one_of_the_three_offers is required");
 		goto out;
 	}
 	flag = request_flag(v);
 	if (flag < 0) {
-		rc = set_err(e, ERR_INVAL, "accepted_one_of_the_three_offers",
-		             "accepted_one_of_the_three_offers must be a boolean");
+		rc = request_error(e, ERR_INVAL, "accepted_one_of_the_three_offers",
+		                   "accepted_one_of_the_three_offers must be a boolean");
 		goto out;
 	}
 	/* Both spellings may be sent, but must agree (issue 15.2). */
 	if (v2 != NULL && v != v2 && request_flag(v2) != flag) {
-		rc = set_err(e, ERR_INVAL, "accepted_one_of_the_three_offers",
-		             "accepted_one_of_the_three_offers and \"accepted_one_of the_three_offers\""
-		             " (the brief's spelling) are both given and disagree");
+		rc = request_error(
+		    e, ERR_INVAL, "accepted_one_of_the_three_offers",
+		    "accepted_one_of_the_three_offers and \"accepted_one_of the_three_offers\""
+		    " (the brief's spelling) are both given and disagree");
 		goto out;
 	}
 	out->accepted = flag;
 	v = json_object_get(root, "episode_id");
 	if (v != NULL && !json_is_null(v)) {
 		if (!json_is_integer(v) || json_integer_value(v) <= 0) {
-			rc = set_err(e, ERR_INVAL, "episode_id",
-			             "episode_id must be a positive integer");
+			rc = request_error(e, ERR_INVAL, "episode_id",
+			                   "episode_id must be a positive integer");
 			goto out;
 		}
 		out->episode_id = (int64_t)json_integer_value(v);
@@ -530,14 +535,14 @@ int request_parse_reward(const char *body, size_t len, reward_req *out, req_erro
 	v = json_object_get(root, "accepted_offer");
 	if (v != NULL && !json_is_null(v)) {
 		if (reward_offer(v, out->accepted_offer) != 0) {
-			rc = set_err(e, ERR_INVAL, "accepted_offer",
-			             "accepted_offer must be an offer name such as \"OFFER_7\"");
+			rc = request_error(e, ERR_INVAL, "accepted_offer",
+			                   "accepted_offer must be an offer name such as \"OFFER_7\"");
 			goto out;
 		}
 		if (!out->accepted) {
-			rc = set_err(e, ERR_INVAL, "accepted_offer",
-			             "accepted_offer names an accepted offer, but "
-			             "accepted_one_of_the_three_offers is false");
+			rc = request_error(e, ERR_INVAL, "accepted_offer",
+			                   "accepted_offer names an accepted offer, but "
+			                   "accepted_one_of_the_three_offers is false");
 			goto out;
 		}
 	}
@@ -548,7 +553,7 @@ int request_parse_reward(const char *body, size_t len, reward_req *out, req_erro
 		buf b;
 
 		if (!json_is_array(v) || json_array_size(v) > REQ_CLICKED_MAX) {
-			rc = set_err(
+			rc = request_error(
 			    e, ERR_INVAL, "clicked_offers",
 			    "clicked_offers must be an array of at most %d offer names (the offers "
 			    "shown)",
@@ -561,8 +566,8 @@ int request_parse_reward(const char *body, size_t len, reward_req *out, req_erro
 
 			if (reward_offer(item, id) != 0) {
 				buf_free(&b);
-				rc = set_err(e, ERR_INVAL, "clicked_offers",
-				             "clicked_offers[%zu] must be an offer name", i);
+				rc = request_error(e, ERR_INVAL, "clicked_offers",
+				                   "clicked_offers[%zu] must be an offer name", i);
 				goto out;
 			}
 			/* Compared as canonical ids: "offer_2" repeats "OFFER_2". */
@@ -572,15 +577,15 @@ int request_parse_reward(const char *body, size_t len, reward_req *out, req_erro
 				if (reward_offer(json_array_get(v, k), prev) == 0 &&
 				    strcmp(prev, id) == 0) {
 					buf_free(&b);
-					rc = set_err(e, ERR_INVAL, "clicked_offers",
-					             "clicked_offers[%zu] repeats an offer", i);
+					rc = request_error(e, ERR_INVAL, "clicked_offers",
+					                   "clicked_offers[%zu] repeats an offer", i);
 					goto out;
 				}
 			}
 			if ((i > 0 && buf_adds(&b, ",") != 0) || buf_adds(&b, id) != 0) {
 				buf_free(&b);
-				rc = set_err(e, ERR_INVAL, "clicked_offers",
-				             "clicked_offers is over %d bytes", 1 << 16);
+				rc = request_error(e, ERR_INVAL, "clicked_offers",
+				                   "clicked_offers is over %d bytes", 1 << 16);
 				goto out;
 			}
 		}

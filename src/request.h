@@ -27,6 +27,13 @@ typedef struct req_error {
 	char message[256];
 } req_error;
 
+/*
+ * Fills e: the code err, the JSON path field (NULL: none) and a printf-style
+ * message; returns err. The one way a body parser reports a rejected field.
+ */
+int request_error(req_error *e, int err, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 typedef struct predict_req {
 	char customer_id[REQ_ID_MAX + 1];
 	char timestamp[40]; /* as normalised: YYYY-MM-DD or the date-time given */

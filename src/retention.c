@@ -248,13 +248,7 @@ static void *retention_main(void *arg)
 				        s->ops->errmsg(s));
 		}
 		pthread_mutex_lock(&r->lock);
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += (time_t)wait;
-		until.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		util_deadline(wait, &until);
 		if (!atomic_load(&r->stop))
 			pthread_cond_timedwait(&r->cond, &r->lock, &until);
 	}

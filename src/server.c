@@ -656,13 +656,7 @@ static void *refresher_main(void *arg)
 		double wait = s->cfg->refresh;
 		int rc;
 
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += (time_t)wait;
-		until.tv_nsec += (long)((wait - (double)(time_t)wait) * 1e9);
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		util_deadline(wait, &until);
 		if (!s->refresh_now)
 			pthread_cond_timedwait(&s->stop_cond, &s->stop_lock, &until);
 		s->refresh_now = 0;

@@ -125,10 +125,15 @@ int util_hexval(int c)
 
 uint64_t util_hash(const char *s)
 {
+	return util_hash_bytes(s, strlen(s));
+}
+
+uint64_t util_hash_bytes(const char *s, size_t len)
+{
 	uint64_t h = 1469598103934665603ULL;
 
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
 		h *= 1099511628211ULL;
 	}
 	return h;
@@ -281,6 +286,17 @@ double util_now(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void util_deadline(double seconds, struct timespec *out)
+{
+	clock_gettime(CLOCK_REALTIME, out);
+	out->tv_sec += (time_t)seconds;
+	out->tv_nsec += (long)((seconds - (double)(time_t)seconds) * 1e9);
+	if (out->tv_nsec >= 1000000000L) {
+		out->tv_sec++;
+		out->tv_nsec -= 1000000000L;
+	}
 }
 
 double util_monotonic(void)

@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define UTIL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -53,6 +54,8 @@ int util_hexval(int c);
 
 /* FNV-1a 64-bit hash of a string, for the hash tables. */
 uint64_t util_hash(const char *s);
+/* The same of the len bytes at s (a key that is not NUL-terminated). */
+uint64_t util_hash_bytes(const char *s, size_t len);
 
 /* Case-insensitive ASCII comparison helpers. */
 int util_streq_nocase(const char *a, const char *b);
@@ -98,6 +101,11 @@ char *buf_steal(buf *b);
 
 /* Seconds since the epoch with sub-second precision, from CLOCK_REALTIME. */
 double util_now(void);
+/*
+ * The CLOCK_REALTIME instant `seconds` from now, as pthread_cond_timedwait
+ * takes its deadline (seconds >= 0).
+ */
+void util_deadline(double seconds, struct timespec *out);
 /* Monotonic seconds, for durations. */
 double util_monotonic(void);
 /* Writes today's UTC date as YYYY-MM-DD into out[11]. */
