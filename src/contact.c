@@ -357,7 +357,7 @@ void contact_forget(contact_book *b, const char *company, const char *customer)
 {
 	char key[CONTACT_KEY_MAX];
 	size_t len = make_key(company, customer, key);
-	uint64_t h = fnv1a(key, len);
+	uint64_t h = util_hash_bytes(key, len);
 	contact_rec **pp;
 
 	if (len == 0)
