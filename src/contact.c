@@ -73,10 +73,9 @@ contact_book *contact_new(size_t max_customers)
 	return b;
 }
 
-void contact_free(contact_book *b)
+/* Frees every customer's record and empties the table (the caller holds the lock, or owns b). */
+static void drop_all(contact_book *b)
 {
-	if (b == NULL)
-		return;
 	for (size_t i = 0; i < b->nbuckets; i++) {
 		contact_rec *r = b->bucket[i];
 
@@ -87,7 +86,18 @@ void contact_free(contact_book *b)
 			free(r);
 			r = next;
 		}
+		b->bucket[i] = NULL;
 	}
+	b->ncust = 0;
+	b->nevents = 0;
+	b->prune_at = 0;
+}
+
+void contact_free(contact_book *b)
+{
+	if (b == NULL)
+		return;
+	drop_all(b);
 	free(b->bucket);
 	intern_free(b->offers);
 	pthread_mutex_destroy(&b->lock);
@@ -381,21 +391,7 @@ void contact_forget(contact_book *b, const char *company, const char *customer)
 void contact_clear(contact_book *b)
 {
 	pthread_mutex_lock(&b->lock);
-	for (size_t i = 0; i < b->nbuckets; i++) {
-		contact_rec *r = b->bucket[i];
-
-		while (r != NULL) {
-			contact_rec *next = r->next;
-
-			free(r->ev);
-			free(r);
-			r = next;
-		}
-		b->bucket[i] = NULL;
-	}
-	b->ncust = 0;
-	b->nevents = 0;
-	b->prune_at = 0;
+	drop_all(b);
 	pthread_mutex_unlock(&b->lock);
 }
 
