@@ -16,9 +16,10 @@
  * query is bounded: a window, or the latest episodes, read at most
  * CONSOLE_SCAN_MAX of the newest rows, walked by the primary key, whatever
  * the size of the tables (console_floor); the per-minute grouping happens
- * in SQL. Timestamps come back as text in the store's own form (SQLite's
- * "...T...Z", PostgreSQL's "... +00" in the session's time zone) and are
- * read with their offset, so no statement needs a dialect of its own.
+ * in SQL. The statements are db.c's (db_console_*): this file only shapes
+ * their rows. Timestamps come back as text in the store's own form
+ * (SQLite's "...T...Z", PostgreSQL's "... +00" in the session's time zone)
+ * and are read with their offset.
  */
 #include "api.h"
 
@@ -53,7 +54,6 @@
 /* The console's connection, opened on first use and reopened after an error. */
 static pthread_mutex_t console_lock = PTHREAD_MUTEX_INITIALIZER;
 static store *console_db;
-static int console_eligibility = -1; /* tb_episodes.eligibility exists: 1, 0, -1 not asked */
 
 /* --- the connection ---------------------------------------------------------------- */
 
@@ -86,7 +86,6 @@ static void console_release(int rc)
 		log_msg(LOG_WARN, "console: query failed: %s", console_db->ops->errmsg(console_db));
 		store_close(console_db);
 		console_db = NULL;
-		console_eligibility = -1;
 	}
 	pthread_mutex_unlock(&console_lock);
 }
@@ -249,38 +248,19 @@ static double console_num(const char *v)
 	return d;
 }
 
-/* Row: the newest id; *arg becomes it less CONSOLE_SCAN_MAX (at least 0). */
-static int floor_row(void *arg, int ncols, const char *const *vals)
-{
-	int64_t *lo = arg;
-	int64_t max = 0;
-
-	(void)ncols;
-	if (vals[0] != NULL && util_strtonum(vals[0], 0, INT64_MAX, &max) != 0)
-		return ERR_IO;
-	*lo = max > CONSOLE_SCAN_MAX ? max - CONSOLE_SCAN_MAX : 0;
-	return 0;
-}
-
 /*
- * The id above which a query reads the rows of a table (sql: "SELECT
- * MAX(id) FROM ..."), as text for its parameter: the newest id less
- * CONSOLE_SCAN_MAX. The queries walk the primary key from there, and test
- * the company as "company || '' = $1" so that no store plans them with
- * the (company, ...) index instead, which would read every row of the
- * company. Called with the connection held.
+ * The id above which a query reads the rows of tb_episodes (rewards = 0)
+ * or tb_rewards (1): the newest id less CONSOLE_SCAN_MAX, at least 0.
+ * Called with the connection held.
  */
-static int console_floor(const char *sql, char out[24])
+static int console_floor(int rewards, int64_t *out)
 {
-	int64_t lo = 0;
-	int rc = store_exec(console_db, sql, 0, NULL, floor_row, &lo);
+	int64_t top = 0;
+	int rc = db_contact_top(console_db, rewards, &top);
 
-	snprintf(out, 24, "%lld", (long long)lo);
+	*out = top > CONSOLE_SCAN_MAX ? top - CONSOLE_SCAN_MAX : 0;
 	return rc;
 }
-
-#define FLOOR_EPISODES "SELECT MAX(id) FROM tb_episodes"
-#define FLOOR_REWARDS "SELECT MAX(id) FROM tb_rewards"
 
 /* --- GET /console/api/overview ------------------------------------------------------ */
 
@@ -417,24 +397,11 @@ static json_t *series_json(const overview_series *x, int64_t minutes)
 	return j;
 }
 
-static const char overview_decisions_sql[] =
-    "SELECT MIN(CAST(e.last_update AS TEXT)), e.agent_version, COUNT(*) FROM tb_episodes e"
-    " WHERE e.id > CAST($3 AS BIGINT) AND e.company || '' = $1 AND e.last_update >= $2"
-    " GROUP BY substr(CAST(e.last_update AS TEXT), 1, 16), e.agent_version";
-
-static const char overview_rewards_sql[] =
-    "SELECT MIN(CAST(r.last_update AS TEXT)), e.agent_version, COUNT(*),"
-    " SUM(CASE WHEN r.accepted_offer THEN 1 ELSE 0 END)"
-    " FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id"
-    " WHERE r.id > CAST($3 AS BIGINT) AND r.company || '' = $1 AND r.last_update >= $2"
-    " GROUP BY substr(CAST(r.last_update AS TEXT), 1, 16), e.agent_version";
-
 void api_console_overview(server *s, http_req *r, const struct route *rt, const api_tenant *t)
 {
 	overview *o = NULL;
 	int64_t minutes;
-	char scan[24];
-	const char *p[3];
+	int64_t scan = 0;
 	json_t *j = NULL;
 	json_t *vs;
 	int rc;
@@ -449,18 +416,15 @@ void api_console_overview(server *s, http_req *r, const struct route *rt, const 
 		api_error(r, ERR_NOMEM, NULL, "out of memory");
 		goto out;
 	}
-	p[0] = t->company;
-	p[1] = o->w.from;
-	p[2] = scan;
 	if (console_acquire(s, r) != 0)
 		goto out;
-	rc = console_floor(FLOOR_EPISODES, scan);
+	rc = console_floor(0, &scan);
 	if (rc == 0)
-		rc = store_exec(console_db, overview_decisions_sql, 3, p, overview_decision_row, o);
+		rc = db_console_decisions(console_db, t->company, o->w.from, scan, overview_decision_row, o);
 	if (rc == 0)
-		rc = console_floor(FLOOR_REWARDS, scan);
+		rc = console_floor(1, &scan);
 	if (rc == 0)
-		rc = store_exec(console_db, overview_rewards_sql, 3, p, overview_reward_row, o);
+		rc = db_console_rewards(console_db, t->company, o->w.from, scan, overview_reward_row, o);
 	console_release(rc == ERR_NOMEM ? 0 : rc);
 	if (rc != 0) {
 		api_error(r, rc == ERR_NOMEM ? ERR_NOMEM : ERR_UNAVAIL, NULL,
@@ -747,25 +711,12 @@ static json_t *moved_json(server *s, const char *company, moved *m)
 	return out;
 }
 
-static const char model_policy_sql[] =
-    "SELECT state_key, offer, n, reward_sum, prior_value, prior_weight FROM tb_policy"
-    " WHERE company = $1 ORDER BY n DESC LIMIT CAST($2 AS INTEGER)";
-
-static const char model_moved_sql[] =
-    "SELECT MIN(CAST(r.last_update AS TEXT)), e.predicted_offer_1, COUNT(*),"
-    " SUM(COALESCE(r.reward_1, 0)) FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id"
-    " WHERE r.id > CAST($3 AS BIGINT) AND r.company || '' = $1 AND r.last_update >= $2"
-    " GROUP BY substr(CAST(r.last_update AS TEXT), 1, 16), e.predicted_offer_1";
-
 void api_console_model(server *s, http_req *r, const struct route *rt, const api_tenant *t)
 {
 	model_acc m;
 	moved mv;
 	int64_t minutes;
-	char rows_max[24];
-	char scan[24];
-	const char *pp[2];
-	const char *pm[3];
+	int64_t scan = 0;
 	json_t *j;
 	json_t *features;
 	json_t *all;
@@ -784,19 +735,14 @@ void api_console_model(server *s, http_req *r, const struct route *rt, const api
 		m.parts[i] = json_object();
 	console_window_init(&mv.w, minutes);
 	mv.offers = json_object();
-	snprintf(rows_max, sizeof(rows_max), "%d", CONSOLE_POLICY_ROWS_MAX);
-	pp[0] = t->company;
-	pp[1] = rows_max;
-	pm[0] = t->company;
-	pm[1] = mv.w.from;
-	pm[2] = scan;
 	if (console_acquire(s, r) != 0)
 		goto out;
-	rc = store_exec(console_db, model_policy_sql, 2, pp, model_row, &m);
+	rc = db_console_policy(console_db, t->company, CONSOLE_POLICY_ROWS_MAX, model_row, &m);
 	if (rc == 0)
-		rc = console_floor(FLOOR_REWARDS, scan);
+		rc = console_floor(1, &scan);
 	if (rc == 0)
-		rc = store_exec(console_db, model_moved_sql, 3, pm, moved_row, &mv);
+		rc = db_console_first_offer_rewards(console_db, t->company, mv.w.from, scan, moved_row,
+		                                    &mv);
 	console_release(rc);
 	if (rc != 0) {
 		api_error(r, ERR_UNAVAIL, NULL, "the console could not read the model; retry");
@@ -834,7 +780,6 @@ typedef struct episodes {
 	server *s;
 	const char *company;
 	json_t *list;
-	int eligibility; /* the rows carry tb_episodes.eligibility last */
 } episodes;
 
 /* JSON text parsed, or the text itself when it is not JSON (NULL: null). */
@@ -860,7 +805,7 @@ static const char *const level_names[] = {"state", "segment", "company", "none"}
 /*
  * Rows: id, customer_id, states, state_key, policy, agent_version, epsilon,
  * offer 1..3, propensity 1..3, request_timestamp, last_update, rewarded,
- * accepted, accepted_offer_id, reward 1..3, source [, eligibility].
+ * accepted, accepted_offer_id, reward 1..3, source, eligibility (db_console_episodes).
  */
 static int episode_row(void *arg, int ncols, const char *const *vals)
 {
@@ -935,32 +880,16 @@ static int episode_row(void *arg, int ncols, const char *const *vals)
 	} else {
 		json_object_set_new(j, "reward", json_null());
 	}
-	json_object_set_new(j, "eligibility", e->eligibility ? json_or_text(vals[22]) : json_null());
+	json_object_set_new(j, "eligibility", json_or_text(vals[22]));
 	json_array_append_new(e->list, j);
 	return 0;
 }
-
-#define EPISODES_COLS                                                                              \
-	"SELECT e.id, e.customer_id, e.states, e.state_key, e.policy, e.agent_version, e.epsilon," \
-	" e.predicted_offer_1, e.predicted_offer_2, e.predicted_offer_3, e.propensity_1,"          \
-	" e.propensity_2, e.propensity_3, e.request_timestamp, CAST(e.last_update AS TEXT),"       \
-	" CASE WHEN r.id IS NULL THEN 0 ELSE 1 END, r.accepted_offer, r.accepted_offer_id,"        \
-	" r.reward_1, r.reward_2, r.reward_3, r.source"
-#define EPISODES_FROM                                                       \
-	" FROM tb_episodes e LEFT JOIN tb_rewards r ON r.episode_id = e.id" \
-	" WHERE e.id > CAST($3 AS BIGINT) AND e.company || '' = $1"         \
-	" ORDER BY e.id DESC LIMIT CAST($2 AS INTEGER)"
-
-static const char episodes_sql[] = EPISODES_COLS EPISODES_FROM;
-static const char episodes_elig_sql[] = EPISODES_COLS ", e.eligibility" EPISODES_FROM;
 
 void api_console_episodes(server *s, http_req *r, const struct route *rt, const api_tenant *t)
 {
 	episodes e;
 	int64_t limit;
-	char lim[24];
-	char scan[24];
-	const char *p[3];
+	int64_t scan = 0;
 	json_t *j;
 	int rc;
 
@@ -972,22 +901,11 @@ void api_console_episodes(server *s, http_req *r, const struct route *rt, const 
 	e.s = s;
 	e.company = t->company;
 	e.list = json_array();
-	snprintf(lim, sizeof(lim), "%lld", (long long)limit);
-	p[0] = t->company;
-	p[1] = lim;
-	p[2] = scan;
 	if (console_acquire(s, r) != 0)
 		goto out;
-	/* tb_episodes.eligibility comes with the rules (a later migration): asked once per connection. */
-	if (console_eligibility < 0)
-		console_eligibility = store_exec(console_db,
-		                                 "SELECT eligibility FROM tb_episodes WHERE 1 = 0", 0,
-		                                 NULL, NULL, NULL) == 0;
-	e.eligibility = console_eligibility;
-	rc = console_floor(FLOOR_EPISODES, scan);
+	rc = console_floor(0, &scan);
 	if (rc == 0)
-		rc = store_exec(console_db, e.eligibility ? episodes_elig_sql : episodes_sql, 3, p,
-		                episode_row, &e);
+		rc = db_console_episodes(console_db, t->company, limit, scan, episode_row, &e);
 	console_release(rc);
 	if (rc != 0) {
 		api_error(r, ERR_UNAVAIL, NULL, "the console could not read the episodes; retry");
@@ -996,7 +914,7 @@ void api_console_episodes(server *s, http_req *r, const struct route *rt, const 
 	j = json_object();
 	json_object_set_new(j, "company", json_string(t->company));
 	json_object_set_new(j, "limit", json_integer((json_int_t)limit));
-	json_object_set_new(j, "eligibility_recorded", json_boolean(e.eligibility));
+	json_object_set_new(j, "eligibility_recorded", json_true());
 	json_object_set_new(j, "episodes", e.list);
 	e.list = NULL;
 	console_reply(r, j);

@@ -8,8 +8,8 @@
 #    (the sum is TB_POLICY's), best value first, per state and per part of
 #    the state, and how the first-shown offers' reward moved;
 #  - /console/api/episodes?limit=N gives the N latest decisions, newest
-#    first, with propensities, explanation and reward; the eligible set
-#    when tb_episodes has an eligibility column (as the rules add);
+#    first, with propensities, explanation and reward, and the eligible set
+#    decide recorded (tb_episodes.eligibility, migration 6);
 #  - bad parameters are 400s naming the parameter, a client key is a 403,
 #    no key a 401.
 # Bounded to 180 s.
