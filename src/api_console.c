@@ -32,9 +32,14 @@
 
 #include <jansson.h>
 
+#include "agent.h"
 #include "customer.h"
 #include "db.h"
+#include "decide.h"
 #include "log.h"
+#include "policy.h"
+#include "request.h"
+#include "server.h"
 #include "store.h"
 #include "util.h"
 #include "values.h"
@@ -50,6 +55,9 @@
 #define CONSOLE_BEST 3                /* best offers listed per state or feature value */
 #define CONSOLE_MOVED_MAX 6           /* offers whose movement is charted */
 #define CONSOLE_LOCK_SECONDS 5        /* a request waits this long for the connection */
+#define CONSOLE_CONFS_MAX 8           /* agent versions one answer explains with */
+#define CONSOLE_WEIGHT_EPISODES 50    /* latest decisions whose contexts weigh the features */
+#define CONSOLE_WEIGHT_TOP 5          /* features listed per offer */
 
 /* The console's connection, opened on first use and reopened after an error. */
 static pthread_mutex_t console_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -774,6 +782,204 @@ out:
 	json_decref(mv.offers);
 }
 
+/* --- explanations, computed now ----------------------------------------------------- */
+
+/*
+ * The console explains logged decisions on demand, with agent_explain over
+ * the episode's stored request and the model as it is now (the answer says
+ * "now": the model moved since the decision). Nothing is stored at decision
+ * time, so the default /predict path pays nothing for the console. The
+ * agent versions' configurations come from the server (champion and
+ * challenger) or, for older versions, from tb_agents on the console's
+ * connection.
+ */
+typedef struct console_confs {
+	decide_arms arms;
+	agent_conf extra[CONSOLE_CONFS_MAX];
+	unsigned char unknown[CONSOLE_CONFS_MAX]; /* tb_agents has no such version */
+	size_t nextra;
+} console_confs;
+
+static void console_confs_init(server *s, console_confs *c)
+{
+	memset(c, 0, sizeof(*c));
+	server_arms(s, &c->arms);
+}
+
+/* The configuration of version, or NULL when it cannot be had. Called with the connection held. */
+static const agent_conf *console_conf(server *s, console_confs *c, const char *version)
+{
+	db_agent a;
+	char err[128];
+	agent_conf *out;
+	int rc;
+
+	if (version == NULL)
+		return NULL;
+	if (strcmp(c->arms.champion.version, version) == 0)
+		return &c->arms.champion;
+	if (c->arms.x.challenger[0] != '\0' && strcmp(c->arms.challenger.version, version) == 0)
+		return &c->arms.challenger;
+	for (size_t i = 0; i < c->nextra; i++) {
+		if (strcmp(c->extra[i].version, version) == 0)
+			return c->unknown[i] ? NULL : &c->extra[i];
+	}
+	if (c->nextra == CONSOLE_CONFS_MAX)
+		return NULL;
+	out = &c->extra[c->nextra++];
+	memset(&a, 0, sizeof(a));
+	rc = db_agent_by_version(console_db, version, &a);
+	if (rc == 0)
+		rc = agent_conf_from_db(&a, out, err, sizeof(err));
+	db_agent_clear(&a);
+	if (rc != 0) {
+		memset(out, 0, sizeof(*out));
+		util_strlcpy(out->version, version, sizeof(out->version));
+		c->unknown[c->nextra - 1] = 1;
+		return NULL;
+	}
+	out->models = s->models;
+	return out;
+}
+
+/*
+ * Rebuilds the request of a logged episode: its customer, timestamp and
+ * states, and as offers the eligible set decide recorded (the shown offers
+ * when none was). rfm becomes the segment the decision used when it was
+ * not the demographic one (model_episode_context's reading). Returns 0 or
+ * ERR_INVAL.
+ */
+static int console_episode_req(json_t *ep, predict_req *req, char rfm[CUSTOMER_SEGMENT_MAX],
+                               const char **rfmp)
+{
+	const char *offers[REQ_OFFERS_MAX];
+	unsigned char allowed[REQ_OFFERS_MAX];
+	json_t *elig = json_object_get(json_object_get(ep, "eligibility"), "eligible");
+	json_t *shown = json_object_get(ep, "shown");
+	json_t *states = json_object_get(ep, "states");
+	const char *key = json_string_value(json_object_get(ep, "state_key"));
+	char demo[CUSTOMER_SEGMENT_MAX];
+	req_error e;
+	size_t n = 0;
+	size_t i;
+	json_t *v;
+
+	if (!json_is_object(states) || key == NULL)
+		return ERR_INVAL;
+	json_array_foreach(shown, i, v) {
+		if (n < REQ_OFFERS_MAX)
+			offers[n++] = json_string_value(json_object_get(v, "offer"));
+	}
+	json_array_foreach(elig, i, v) {
+		size_t k = 0;
+
+		if (!json_is_string(v))
+			continue;
+		while (k < n && strcmp(offers[k], json_string_value(v)) != 0)
+			k++;
+		if (k == n && n < REQ_OFFERS_MAX)
+			offers[n++] = json_string_value(v);
+	}
+	for (i = 0; i < n; i++) {
+		if (offers[i] == NULL)
+			return ERR_INVAL;
+		allowed[i] = 1;
+	}
+	if (n == 0 || json_object_get(ep, "customer_id") == NULL ||
+	    json_string_value(json_object_get(ep, "request_timestamp")) == NULL ||
+	    request_predict_from_row(json_string_value(json_object_get(ep, "customer_id")),
+	                             json_string_value(json_object_get(ep, "request_timestamp")),
+	                             states, offers, allowed, n, req, &e) != 0)
+		return ERR_INVAL;
+	customer_segment(&req->customer, NULL, demo, sizeof(demo));
+	customer_state_segment(key, rfm, CUSTOMER_SEGMENT_MAX);
+	*rfmp = strcmp(rfm, demo) != 0 ? rfm : NULL;
+	return 0;
+}
+
+static json_t *explanation_offer_json(const char *offer, const policy_explanation *x)
+{
+	json_t *o = json_object();
+	json_t *top = json_array();
+
+	json_object_set_new(o, "offer", json_string(offer));
+	json_object_set_new(o, "score", json_real(x->score));
+	json_object_set_new(o, "uncertainty", json_real(x->uncertainty));
+	json_object_set_new(o, "explored", json_boolean(x->explored));
+	if (x->tabular) {
+		json_object_set_new(o, "value", json_real(x->value));
+		json_object_set_new(o, "count", json_real(x->count));
+	}
+	for (size_t f = 0; f < x->ntop; f++)
+		json_array_append_new(top, json_pack("{s:s,s:f}", "name", x->top[f].name, "weight",
+		                                     x->top[f].weight));
+	json_object_set_new(o, "top_features", top);
+	return o;
+}
+
+/*
+ * Sets ep's "explanation_now": agent_explain of its shown slate with its
+ * version's configuration and the model now, or {"error": why}. Called
+ * with the connection held.
+ */
+static void console_explain_episode(server *s, console_confs *cc, const char *company, json_t *ep)
+{
+	predict_req *req = xcalloc(1, sizeof(*req));
+	policy_explanation ex[OFFERS_SHOWN];
+	agent_decision dec;
+	const agent_conf *conf;
+	const char *rfm = NULL;
+	char seg[CUSTOMER_SEGMENT_MAX];
+	json_t *shown = json_object_get(ep, "shown");
+	json_t *out = json_object();
+	json_t *list = json_array();
+	const char *why = NULL;
+
+	conf = console_conf(s, cc, json_string_value(json_object_get(ep, "agent_version")));
+	if (conf == NULL) {
+		why = "the episode's agent version is unknown";
+		goto out;
+	}
+	if (console_episode_req(ep, req, seg, &rfm) != 0) {
+		why = "the episode's request cannot be rebuilt";
+		goto out;
+	}
+	memset(&dec, 0, sizeof(dec));
+	for (size_t k = 0; k < json_array_size(shown) && k < OFFERS_SHOWN; k++) {
+		json_t *o = json_array_get(shown, k);
+		const char *offer = json_string_value(json_object_get(o, "offer"));
+		size_t i = 0;
+
+		while (i < req->n_offers && strcmp(req->offers[i], offer) != 0)
+			i++;
+		if (i == req->n_offers)
+			break;
+		dec.idx[dec.n] = i;
+		dec.propensity[dec.n] = json_number_value(json_object_get(o, "propensity"));
+		dec.n++;
+	}
+	customer_state_segment(json_string_value(json_object_get(ep, "state_key")), dec.segment,
+	                       sizeof(dec.segment));
+	util_strlcpy(dec.state_key, json_string_value(json_object_get(ep, "state_key")),
+	             sizeof(dec.state_key));
+	memset(ex, 0, sizeof(ex));
+	if (dec.n == 0 || agent_explain(conf, s->vals, company, req, rfm, &dec, ex) != 0) {
+		why = "the policy cannot explain this slate";
+		goto out;
+	}
+	for (size_t k = 0; k < dec.n; k++)
+		json_array_append_new(list, explanation_offer_json(req->offers[dec.idx[k]], &ex[k]));
+out:
+	json_object_set_new(out, "as_of", json_string("now"));
+	json_object_set_new(out, "policy", json_string(conf != NULL ? agent_policy_name(conf->policy) : ""));
+	if (why != NULL)
+		json_object_set_new(out, "error", json_string(why));
+	json_object_set_new(out, "offers", list);
+	json_object_set_new(ep, "explanation_now", out);
+	request_predict_free(req);
+	free(req);
+}
+
 /* --- GET /console/api/episodes ---------------------------------------------------- */
 
 typedef struct episodes {
@@ -906,6 +1112,16 @@ void api_console_episodes(server *s, http_req *r, const struct route *rt, const 
 	rc = console_floor(0, &scan);
 	if (rc == 0)
 		rc = db_console_episodes(console_db, t->company, limit, scan, episode_row, &e);
+	if (rc == 0) {
+		console_confs *cc = xmalloc(sizeof(*cc));
+		size_t i;
+		json_t *ep;
+
+		console_confs_init(s, cc);
+		json_array_foreach(e.list, i, ep)
+			console_explain_episode(s, cc, t->company, ep);
+		free(cc);
+	}
 	console_release(rc);
 	if (rc != 0) {
 		api_error(r, ERR_UNAVAIL, NULL, "the console could not read the episodes; retry");
