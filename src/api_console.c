@@ -719,6 +719,8 @@ static json_t *moved_json(server *s, const char *company, moved *m)
 	return out;
 }
 
+static json_t *console_weights(server *s, const char *company);
+
 void api_console_model(server *s, http_req *r, const struct route *rt, const api_tenant *t)
 {
 	model_acc m;
@@ -728,6 +730,7 @@ void api_console_model(server *s, http_req *r, const struct route *rt, const api
 	json_t *j;
 	json_t *features;
 	json_t *all;
+	json_t *weights = NULL;
 	double total;
 	int rc;
 
@@ -751,6 +754,11 @@ void api_console_model(server *s, http_req *r, const struct route *rt, const api
 	if (rc == 0)
 		rc = db_console_first_offer_rewards(console_db, t->company, mv.w.from, scan, moved_row,
 		                                    &mv);
+	if (rc == 0) {
+		weights = console_weights(s, t->company);
+		if (weights == NULL)
+			rc = ERR_IO;
+	}
 	console_release(rc);
 	if (rc != 0) {
 		api_error(r, ERR_UNAVAIL, NULL, "the console could not read the model; retry");
@@ -773,6 +781,8 @@ void api_console_model(server *s, http_req *r, const struct route *rt, const api
 		                                groups_json(s, t->company, m.parts[i], "value", 64)));
 	json_object_set_new(j, "features", features);
 	json_object_set_new(j, "moved", moved_json(s, t->company, &mv));
+	json_object_set_new(j, "contextual", weights);
+	weights = NULL;
 	console_reply(r, j);
 out:
 	json_decref(m.states);
@@ -780,6 +790,7 @@ out:
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(m.parts); i++)
 		json_decref(m.parts[i]);
 	json_decref(mv.offers);
+	json_decref(weights);
 }
 
 /* --- explanations, computed now ----------------------------------------------------- */
@@ -1136,4 +1147,184 @@ void api_console_episodes(server *s, http_req *r, const struct route *rt, const 
 	console_reply(r, j);
 out:
 	json_decref(e.list);
+}
+
+/* --- the contextual models' feature weights (GET /console/api/model) ------------------ */
+
+/*
+ * A contextual model's weights are hashed (feat.h): a weight has no name
+ * until a context gives it one. So the console weighs the features of real
+ * customers: for the latest CONSOLE_WEIGHT_EPISODES decisions, every offer
+ * of the episode's eligible set is explained (agent_explain, the model now)
+ * as if shown first, and per offer the features' contributions (posterior
+ * mean weight x value) are averaged over those contexts; the heaviest are
+ * listed, with the offer's mean score.
+ */
+typedef struct weights_acc {
+	json_t *offers; /* offer -> {"n": contexts, "score": sum, "f": {name -> sum}} */
+	size_t episodes;
+} weights_acc;
+
+static void weights_add(weights_acc *w, const char *offer, const policy_explanation *x)
+{
+	json_t *o = json_object_get(w->offers, offer);
+	json_t *f;
+
+	if (o == NULL) {
+		o = json_pack("{s:f,s:f,s:o}", "n", 0.0, "score", 0.0, "f", json_object());
+		json_object_set_new(w->offers, offer, o);
+	}
+	json_object_set_new(o, "n", json_real(json_real_value(json_object_get(o, "n")) + 1));
+	json_object_set_new(o, "score",
+	                    json_real(json_real_value(json_object_get(o, "score")) + x->score));
+	f = json_object_get(o, "f");
+	for (size_t i = 0; i < x->ntop; i++) {
+		json_t *v = json_object_get(f, x->top[i].name);
+
+		json_object_set_new(f, x->top[i].name,
+		                    json_real((v != NULL ? json_real_value(v) : 0) + x->top[i].weight));
+	}
+}
+
+static double abs_double(double v)
+{
+	return v < 0 ? -v : v;
+}
+
+/* The accumulated offers as [{offer, name, score, contexts, features: [{name, weight}]}], best score first. */
+static json_t *weights_json(server *s, const char *company, weights_acc *w)
+{
+	size_t n = json_object_size(w->offers);
+	ranked *rk = xcalloc(n ? n : 1, sizeof(*rk));
+	const char *offer;
+	json_t *o;
+	json_t *list = json_array();
+	size_t k = 0;
+
+	json_object_foreach(w->offers, offer, o) {
+		rk[k].key = offer;
+		rk[k].cell = o;
+		rk[k].sort = json_real_value(json_object_get(o, "score")) /
+		             json_real_value(json_object_get(o, "n"));
+		k++;
+	}
+	qsort(rk, k, sizeof(*rk), ranked_desc);
+	for (size_t i = 0; i < k; i++) {
+		double cnt = json_real_value(json_object_get(rk[i].cell, "n"));
+		json_t *f = json_object_get(rk[i].cell, "f");
+		size_t nf = json_object_size(f);
+		ranked *fr = xcalloc(nf ? nf : 1, sizeof(*fr));
+		json_t *feats = json_array();
+		json_t *x = json_object();
+		const char *name;
+		json_t *v;
+		size_t m = 0;
+		char pname[256];
+
+		json_object_foreach(f, name, v) {
+			fr[m].key = name;
+			fr[m].cell = v;
+			fr[m].sort = abs_double(json_real_value(v) / cnt);
+			m++;
+		}
+		qsort(fr, m, sizeof(*fr), ranked_desc);
+		for (size_t q = 0; q < m && q < CONSOLE_WEIGHT_TOP; q++)
+			json_array_append_new(feats, json_pack("{s:s,s:f}", "name", fr[q].key, "weight",
+			                                       json_real_value(fr[q].cell) / cnt));
+		free(fr);
+		json_object_set_new(x, "offer", json_string(rk[i].key));
+		if (api_product_name(s, company, rk[i].key, pname, sizeof(pname)))
+			json_object_set_new(x, "name", json_string(pname));
+		json_object_set_new(x, "score", json_real(rk[i].sort));
+		json_object_set_new(x, "contexts", json_integer((json_int_t)cnt));
+		json_object_set_new(x, "features", feats);
+		json_array_append_new(list, x);
+	}
+	free(rk);
+	return list;
+}
+
+/* One contextual version's weights over the episodes in eps. */
+static json_t *weights_version(server *s, const char *company, const agent_conf *conf, json_t *eps)
+{
+	weights_acc w;
+	predict_req *req = xcalloc(1, sizeof(*req));
+	json_t *out;
+	size_t i;
+	json_t *ep;
+
+	w.offers = json_object();
+	w.episodes = 0;
+	json_array_foreach(eps, i, ep) {
+		const char *rfm = NULL;
+		char seg[CUSTOMER_SEGMENT_MAX];
+		const char *key = json_string_value(json_object_get(ep, "state_key"));
+		agent_decision dec;
+		policy_explanation x;
+
+		if (console_episode_req(ep, req, seg, &rfm) != 0)
+			continue;
+		w.episodes++;
+		memset(&dec, 0, sizeof(dec));
+		customer_state_segment(key, dec.segment, sizeof(dec.segment));
+		util_strlcpy(dec.state_key, key, sizeof(dec.state_key));
+		dec.n = 1;
+		for (size_t k = 0; k < req->n_offers; k++) {
+			dec.idx[0] = k;
+			dec.propensity[0] = 1;
+			memset(&x, 0, sizeof(x));
+			if (agent_explain(conf, s->vals, company, req, rfm, &dec, &x) == 0)
+				weights_add(&w, req->offers[k], &x);
+		}
+		request_predict_free(req);
+	}
+	free(req);
+	out = json_object();
+	json_object_set_new(out, "version", json_string(conf->version));
+	json_object_set_new(out, "policy", json_string(agent_policy_name(conf->policy)));
+	json_object_set_new(out, "episodes", json_integer((json_int_t)w.episodes));
+	json_object_set_new(out, "offers", weights_json(s, company, &w));
+	json_decref(w.offers);
+	return out;
+}
+
+/*
+ * The feature weights of the contextual versions deciding now (champion,
+ * challenger or shadow) as a list, [] when none is contextual; NULL when
+ * the episodes cannot be read. Called with the connection held.
+ */
+static json_t *console_weights(server *s, const char *company)
+{
+	decide_arms arms;
+	const agent_conf *confs[2];
+	size_t nconfs = 0;
+	episodes e;
+	int64_t scan = 0;
+	json_t *out = json_array();
+	int rc;
+
+	server_arms(s, &arms);
+	if (agent_policy_contextual(arms.champion.policy))
+		confs[nconfs++] = &arms.champion;
+	if (arms.x.challenger[0] != '\0' && agent_policy_contextual(arms.challenger.policy))
+		confs[nconfs++] = &arms.challenger;
+	if (nconfs == 0)
+		return out;
+	memset(&e, 0, sizeof(e));
+	e.s = s;
+	e.company = company;
+	e.list = json_array();
+	rc = console_floor(0, &scan);
+	if (rc == 0)
+		rc = db_console_episodes(console_db, company, CONSOLE_WEIGHT_EPISODES, scan, episode_row,
+		                         &e);
+	if (rc != 0) {
+		json_decref(e.list);
+		json_decref(out);
+		return NULL;
+	}
+	for (size_t i = 0; i < nconfs; i++)
+		json_array_append_new(out, weights_version(s, company, confs[i], e.list));
+	json_decref(e.list);
+	return out;
 }

@@ -364,6 +364,18 @@
     page.append(el('div', { class: 'card' }, el('h2', {}, 'Offers, best value first (all states)'),
       el('table', { id: 'model-offers' }, el('thead', {}, el('tr', {}, ['offer', 'product', 'value', 'observations', ''].map((h) => el('th', {}, h)))), offers),
       d.truncated ? el('p', { class: 'muted' }, 'Only the ' + d.rows + ' most observed (state, offer) values are read.') : null));
+    for (const v of d.contextual || []) {
+      const tb = el('tbody');
+      for (const o of v.offers) {
+        tb.append(el('tr', { 'data-offer': o.offer }, el('td', {}, o.offer), el('td', {}, o.name || ''),
+          el('td', { class: 'num' }, num(o.score, 3)),
+          el('td', { class: 'weights' }, o.features.map((f) => el('span', { class: 'tag ' + (f.weight >= 0 ? 'champion' : 'excluded'), title: 'mean contribution ' + num(f.weight, 4) },
+            f.name + ' ' + (f.weight >= 0 ? '+' : '') + num(f.weight, 3))))));
+      }
+      page.append(el('div', { class: 'card' }, el('h2', {}, 'Version ' + v.version + ' (' + v.policy + '): best offers and their heaviest features'),
+        el('p', { class: 'muted' }, 'The model now, over the contexts of the latest ' + v.episodes + ' decisions: each offer\'s mean score, and the features whose weight × value moved it most on average.'),
+        el('table', { class: 'model-weights', 'data-version': v.version }, el('thead', {}, el('tr', {}, ['offer', 'product', 'mean score', 'heaviest features (mean weight × value)'].map((h) => el('th', {}, h)))), tb)));
+    }
     for (const f of d.features) {
       const tb = el('tbody');
       for (const v of f.values) tb.append(el('tr', {}, el('td', {}, v.value), el('td', { class: 'num' }, int(v.n)), bestCells(v.best)));
