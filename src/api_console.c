@@ -428,7 +428,8 @@ void api_console_overview(server *s, http_req *r, const struct route *rt, const 
 		goto out;
 	rc = console_floor(0, &scan);
 	if (rc == 0)
-		rc = db_console_decisions(console_db, t->company, o->w.from, scan, overview_decision_row, o);
+		rc = db_console_decisions(console_db, t->company, o->w.from, scan, overview_decision_row,
+		                          o);
 	if (rc == 0)
 		rc = console_floor(1, &scan);
 	if (rc == 0)
@@ -899,8 +900,8 @@ static int console_episode_req(json_t *ep, predict_req *req, char rfm[CUSTOMER_S
 	if (n == 0 || json_object_get(ep, "customer_id") == NULL ||
 	    json_string_value(json_object_get(ep, "request_timestamp")) == NULL ||
 	    request_predict_from_row(json_string_value(json_object_get(ep, "customer_id")),
-	                             json_string_value(json_object_get(ep, "request_timestamp")),
-	                             states, offers, allowed, n, req, &e) != 0)
+	                             json_string_value(json_object_get(ep, "request_timestamp")), states,
+	                             offers, allowed, n, req, &e) != 0)
 		return ERR_INVAL;
 	customer_segment(&req->customer, NULL, demo, sizeof(demo));
 	customer_state_segment(key, rfm, CUSTOMER_SEGMENT_MAX);
@@ -982,7 +983,8 @@ static void console_explain_episode(server *s, console_confs *cc, const char *co
 		json_array_append_new(list, explanation_offer_json(req->offers[dec.idx[k]], &ex[k]));
 out:
 	json_object_set_new(out, "as_of", json_string("now"));
-	json_object_set_new(out, "policy", json_string(conf != NULL ? agent_policy_name(conf->policy) : ""));
+	json_object_set_new(out, "policy",
+	                    json_string(conf != NULL ? agent_policy_name(conf->policy) : ""));
 	if (why != NULL)
 		json_object_set_new(out, "error", json_string(why));
 	json_object_set_new(out, "offers", list);

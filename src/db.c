@@ -2248,8 +2248,8 @@ int db_console_policy(store *s, const char *company, int64_t limit, store_row_fn
 	                  2, p, fn, arg);
 }
 
-int db_console_episodes(store *s, const char *company, int64_t limit, int64_t after_id,
-                        store_row_fn fn, void *arg)
+int db_console_episodes(store *s, const char *company, int64_t limit, int64_t after_id, store_row_fn fn,
+                        void *arg)
 {
 	char lim[24];
 	char after[24];

@@ -525,7 +525,7 @@ int db_console_policy(store *s, const char *company, int64_t limit, store_row_fn
  * last_update, rewarded, accepted, accepted_offer_id, reward 1..3, source,
  * eligibility.
  */
-int db_console_episodes(store *s, const char *company, int64_t limit, int64_t after_id,
-                        store_row_fn fn, void *arg);
+int db_console_episodes(store *s, const char *company, int64_t limit, int64_t after_id, store_row_fn fn,
+                        void *arg);
 
 #endif

@@ -110,6 +110,7 @@ run() {
              and ([.moved.offers[].rewards | add] | add) <= $n
              and all(.moved.offers[]; (.value | map(select(. != null)) | length) > 0)' \
     "[$label] how the first-shown offers' reward moved" --argjson n $N
+  expect_jq '.contextual == []' "[$label] no contextual version decides, so no feature weights"
 
   # --- episodes ---
   http GET "$u/console/api/episodes?limit=5" "${A[@]}"

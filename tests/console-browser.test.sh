@@ -261,6 +261,9 @@ jq -e '.[0] >= 3 and .[1] == 4 and .[2] >= 1' <<<"$n" >/dev/null &&
 # The contextual challenger's offers with their heaviest features: every
 # offer of the latest 50 episodes' eligible sets, weighed once per episode
 # that offered it (the database's count).
+for u in model episodes; do
+  note "GET /console/api/$u: $(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $admin" "$base/console/api/$u") s"
+done
 http GET "$base/console/api/model" -H "Authorization: Bearer $admin"
 ctx=$(jq -c '.contextual' <<<"$HTTP_BODY")
 note "contextual weights: $(jq -c '[.[] | {version, policy, episodes, offers: [.offers[:2][] | {offer, score, features: .features[:2]}]}]' <<<"$ctx")"
