@@ -6,10 +6,12 @@
  *                                    minute, in total and per agent version
  *   /console/api/model?minutes=N     the learned values (TB_POLICY): the best
  *                                    offers per state and per part of the
- *                                    state, and how each offer's reward moved
+ *                                    state, how each offer's reward moved,
+ *                                    and the contextual versions' offers
+ *                                    with their heaviest features
  *   /console/api/episodes?limit=N    the latest decisions with their state,
- *                                    eligible set, propensities, an
- *                                    explanation from the values, and reward
+ *                                    eligible set, propensities, the
+ *                                    explanation computed now, and reward
  *
  * They read the database on a connection of their own (never the writer's,
  * so a console never delays a commit), one request at a time, and every
