@@ -6,19 +6,22 @@
  *                                    minute, in total and per agent version
  *   /console/api/model?minutes=N     the learned values (TB_POLICY): the best
  *                                    offers per state and per part of the
- *                                    state, and how each offer's reward moved
+ *                                    state, how each offer's reward moved,
+ *                                    and the contextual versions' offers
+ *                                    with their heaviest features
  *   /console/api/episodes?limit=N    the latest decisions with their state,
- *                                    eligible set, propensities, an
- *                                    explanation from the values, and reward
+ *                                    eligible set, propensities, the
+ *                                    explanation computed now, and reward
  *
  * They read the database on a connection of their own (never the writer's,
  * so a console never delays a commit), one request at a time, and every
  * query is bounded: a window, or the latest episodes, read at most
  * CONSOLE_SCAN_MAX of the newest rows, walked by the primary key, whatever
  * the size of the tables (console_floor); the per-minute grouping happens
- * in SQL. Timestamps come back as text in the store's own form (SQLite's
- * "...T...Z", PostgreSQL's "... +00" in the session's time zone) and are
- * read with their offset, so no statement needs a dialect of its own.
+ * in SQL. The statements are db.c's (db_console_*): this file only shapes
+ * their rows. Timestamps come back as text in the store's own form
+ * (SQLite's "...T...Z", PostgreSQL's "... +00" in the session's time zone)
+ * and are read with their offset.
  */
 #include "api.h"
 
@@ -31,9 +34,14 @@
 
 #include <jansson.h>
 
+#include "agent.h"
 #include "customer.h"
 #include "db.h"
+#include "decide.h"
 #include "log.h"
+#include "policy.h"
+#include "request.h"
+#include "server.h"
 #include "store.h"
 #include "util.h"
 #include "values.h"
@@ -49,11 +57,13 @@
 #define CONSOLE_BEST 3                /* best offers listed per state or feature value */
 #define CONSOLE_MOVED_MAX 6           /* offers whose movement is charted */
 #define CONSOLE_LOCK_SECONDS 5        /* a request waits this long for the connection */
+#define CONSOLE_CONFS_MAX 8           /* agent versions one answer explains with */
+#define CONSOLE_WEIGHT_EPISODES 50    /* latest decisions whose contexts weigh the features */
+#define CONSOLE_WEIGHT_TOP 5          /* features listed per offer */
 
 /* The console's connection, opened on first use and reopened after an error. */
 static pthread_mutex_t console_lock = PTHREAD_MUTEX_INITIALIZER;
 static store *console_db;
-static int console_eligibility = -1; /* tb_episodes.eligibility exists: 1, 0, -1 not asked */
 
 /* --- the connection ---------------------------------------------------------------- */
 
@@ -86,7 +96,6 @@ static void console_release(int rc)
 		log_msg(LOG_WARN, "console: query failed: %s", console_db->ops->errmsg(console_db));
 		store_close(console_db);
 		console_db = NULL;
-		console_eligibility = -1;
 	}
 	pthread_mutex_unlock(&console_lock);
 }
@@ -249,38 +258,19 @@ static double console_num(const char *v)
 	return d;
 }
 
-/* Row: the newest id; *arg becomes it less CONSOLE_SCAN_MAX (at least 0). */
-static int floor_row(void *arg, int ncols, const char *const *vals)
-{
-	int64_t *lo = arg;
-	int64_t max = 0;
-
-	(void)ncols;
-	if (vals[0] != NULL && util_strtonum(vals[0], 0, INT64_MAX, &max) != 0)
-		return ERR_IO;
-	*lo = max > CONSOLE_SCAN_MAX ? max - CONSOLE_SCAN_MAX : 0;
-	return 0;
-}
-
 /*
- * The id above which a query reads the rows of a table (sql: "SELECT
- * MAX(id) FROM ..."), as text for its parameter: the newest id less
- * CONSOLE_SCAN_MAX. The queries walk the primary key from there, and test
- * the company as "company || '' = $1" so that no store plans them with
- * the (company, ...) index instead, which would read every row of the
- * company. Called with the connection held.
+ * The id above which a query reads the rows of tb_episodes (rewards = 0)
+ * or tb_rewards (1): the newest id less CONSOLE_SCAN_MAX, at least 0.
+ * Called with the connection held.
  */
-static int console_floor(const char *sql, char out[24])
+static int console_floor(int rewards, int64_t *out)
 {
-	int64_t lo = 0;
-	int rc = store_exec(console_db, sql, 0, NULL, floor_row, &lo);
+	int64_t top = 0;
+	int rc = db_contact_top(console_db, rewards, &top);
 
-	snprintf(out, 24, "%lld", (long long)lo);
+	*out = top > CONSOLE_SCAN_MAX ? top - CONSOLE_SCAN_MAX : 0;
 	return rc;
 }
-
-#define FLOOR_EPISODES "SELECT MAX(id) FROM tb_episodes"
-#define FLOOR_REWARDS "SELECT MAX(id) FROM tb_rewards"
 
 /* --- GET /console/api/overview ------------------------------------------------------ */
 
@@ -417,24 +407,11 @@ static json_t *series_json(const overview_series *x, int64_t minutes)
 	return j;
 }
 
-static const char overview_decisions_sql[] =
-    "SELECT MIN(CAST(e.last_update AS TEXT)), e.agent_version, COUNT(*) FROM tb_episodes e"
-    " WHERE e.id > CAST($3 AS BIGINT) AND e.company || '' = $1 AND e.last_update >= $2"
-    " GROUP BY substr(CAST(e.last_update AS TEXT), 1, 16), e.agent_version";
-
-static const char overview_rewards_sql[] =
-    "SELECT MIN(CAST(r.last_update AS TEXT)), e.agent_version, COUNT(*),"
-    " SUM(CASE WHEN r.accepted_offer THEN 1 ELSE 0 END)"
-    " FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id"
-    " WHERE r.id > CAST($3 AS BIGINT) AND r.company || '' = $1 AND r.last_update >= $2"
-    " GROUP BY substr(CAST(r.last_update AS TEXT), 1, 16), e.agent_version";
-
 void api_console_overview(server *s, http_req *r, const struct route *rt, const api_tenant *t)
 {
 	overview *o = NULL;
 	int64_t minutes;
-	char scan[24];
-	const char *p[3];
+	int64_t scan = 0;
 	json_t *j = NULL;
 	json_t *vs;
 	int rc;
@@ -449,18 +426,16 @@ void api_console_overview(server *s, http_req *r, const struct route *rt, const 
 		api_error(r, ERR_NOMEM, NULL, "out of memory");
 		goto out;
 	}
-	p[0] = t->company;
-	p[1] = o->w.from;
-	p[2] = scan;
 	if (console_acquire(s, r) != 0)
 		goto out;
-	rc = console_floor(FLOOR_EPISODES, scan);
+	rc = console_floor(0, &scan);
 	if (rc == 0)
-		rc = store_exec(console_db, overview_decisions_sql, 3, p, overview_decision_row, o);
+		rc = db_console_decisions(console_db, t->company, o->w.from, scan, overview_decision_row,
+		                          o);
 	if (rc == 0)
-		rc = console_floor(FLOOR_REWARDS, scan);
+		rc = console_floor(1, &scan);
 	if (rc == 0)
-		rc = store_exec(console_db, overview_rewards_sql, 3, p, overview_reward_row, o);
+		rc = db_console_rewards(console_db, t->company, o->w.from, scan, overview_reward_row, o);
 	console_release(rc == ERR_NOMEM ? 0 : rc);
 	if (rc != 0) {
 		api_error(r, rc == ERR_NOMEM ? ERR_NOMEM : ERR_UNAVAIL, NULL,
@@ -747,28 +722,18 @@ static json_t *moved_json(server *s, const char *company, moved *m)
 	return out;
 }
 
-static const char model_policy_sql[] =
-    "SELECT state_key, offer, n, reward_sum, prior_value, prior_weight FROM tb_policy"
-    " WHERE company = $1 ORDER BY n DESC LIMIT CAST($2 AS INTEGER)";
-
-static const char model_moved_sql[] =
-    "SELECT MIN(CAST(r.last_update AS TEXT)), e.predicted_offer_1, COUNT(*),"
-    " SUM(COALESCE(r.reward_1, 0)) FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id"
-    " WHERE r.id > CAST($3 AS BIGINT) AND r.company || '' = $1 AND r.last_update >= $2"
-    " GROUP BY substr(CAST(r.last_update AS TEXT), 1, 16), e.predicted_offer_1";
+static json_t *console_weights(server *s, const char *company);
 
 void api_console_model(server *s, http_req *r, const struct route *rt, const api_tenant *t)
 {
 	model_acc m;
 	moved mv;
 	int64_t minutes;
-	char rows_max[24];
-	char scan[24];
-	const char *pp[2];
-	const char *pm[3];
+	int64_t scan = 0;
 	json_t *j;
 	json_t *features;
 	json_t *all;
+	json_t *weights = NULL;
 	double total;
 	int rc;
 
@@ -784,19 +749,19 @@ void api_console_model(server *s, http_req *r, const struct route *rt, const api
 		m.parts[i] = json_object();
 	console_window_init(&mv.w, minutes);
 	mv.offers = json_object();
-	snprintf(rows_max, sizeof(rows_max), "%d", CONSOLE_POLICY_ROWS_MAX);
-	pp[0] = t->company;
-	pp[1] = rows_max;
-	pm[0] = t->company;
-	pm[1] = mv.w.from;
-	pm[2] = scan;
 	if (console_acquire(s, r) != 0)
 		goto out;
-	rc = store_exec(console_db, model_policy_sql, 2, pp, model_row, &m);
+	rc = db_console_policy(console_db, t->company, CONSOLE_POLICY_ROWS_MAX, model_row, &m);
 	if (rc == 0)
-		rc = console_floor(FLOOR_REWARDS, scan);
+		rc = console_floor(1, &scan);
 	if (rc == 0)
-		rc = store_exec(console_db, model_moved_sql, 3, pm, moved_row, &mv);
+		rc = db_console_first_offer_rewards(console_db, t->company, mv.w.from, scan, moved_row,
+		                                    &mv);
+	if (rc == 0) {
+		weights = console_weights(s, t->company);
+		if (weights == NULL)
+			rc = ERR_IO;
+	}
 	console_release(rc);
 	if (rc != 0) {
 		api_error(r, ERR_UNAVAIL, NULL, "the console could not read the model; retry");
@@ -819,6 +784,8 @@ void api_console_model(server *s, http_req *r, const struct route *rt, const api
 		                                groups_json(s, t->company, m.parts[i], "value", 64)));
 	json_object_set_new(j, "features", features);
 	json_object_set_new(j, "moved", moved_json(s, t->company, &mv));
+	json_object_set_new(j, "contextual", weights);
+	weights = NULL;
 	console_reply(r, j);
 out:
 	json_decref(m.states);
@@ -826,6 +793,206 @@ out:
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(m.parts); i++)
 		json_decref(m.parts[i]);
 	json_decref(mv.offers);
+	json_decref(weights);
+}
+
+/* --- explanations, computed now ----------------------------------------------------- */
+
+/*
+ * The console explains logged decisions on demand, with agent_explain over
+ * the episode's stored request and the model as it is now (the answer says
+ * "now": the model moved since the decision). Nothing is stored at decision
+ * time, so the default /predict path pays nothing for the console. The
+ * agent versions' configurations come from the server (champion and
+ * challenger) or, for older versions, from tb_agents on the console's
+ * connection.
+ */
+typedef struct console_confs {
+	decide_arms arms;
+	agent_conf extra[CONSOLE_CONFS_MAX];
+	unsigned char unknown[CONSOLE_CONFS_MAX]; /* tb_agents has no such version */
+	size_t nextra;
+} console_confs;
+
+static void console_confs_init(server *s, console_confs *c)
+{
+	memset(c, 0, sizeof(*c));
+	server_arms(s, &c->arms);
+}
+
+/* The configuration of version, or NULL when it cannot be had. Called with the connection held. */
+static const agent_conf *console_conf(server *s, console_confs *c, const char *version)
+{
+	db_agent a;
+	char err[128];
+	agent_conf *out;
+	int rc;
+
+	if (version == NULL)
+		return NULL;
+	if (strcmp(c->arms.champion.version, version) == 0)
+		return &c->arms.champion;
+	if (c->arms.x.challenger[0] != '\0' && strcmp(c->arms.challenger.version, version) == 0)
+		return &c->arms.challenger;
+	for (size_t i = 0; i < c->nextra; i++) {
+		if (strcmp(c->extra[i].version, version) == 0)
+			return c->unknown[i] ? NULL : &c->extra[i];
+	}
+	if (c->nextra == CONSOLE_CONFS_MAX)
+		return NULL;
+	out = &c->extra[c->nextra++];
+	memset(&a, 0, sizeof(a));
+	rc = db_agent_by_version(console_db, version, &a);
+	if (rc == 0)
+		rc = agent_conf_from_db(&a, out, err, sizeof(err));
+	db_agent_clear(&a);
+	if (rc != 0) {
+		memset(out, 0, sizeof(*out));
+		util_strlcpy(out->version, version, sizeof(out->version));
+		c->unknown[c->nextra - 1] = 1;
+		return NULL;
+	}
+	out->models = s->models;
+	return out;
+}
+
+/*
+ * Rebuilds the request of a logged episode: its customer, timestamp and
+ * states, and as offers the eligible set decide recorded (the shown offers
+ * when none was). rfm becomes the segment the decision used when it was
+ * not the demographic one (model_episode_context's reading). Returns 0 or
+ * ERR_INVAL.
+ */
+static int console_episode_req(json_t *ep, predict_req *req, char rfm[CUSTOMER_SEGMENT_MAX],
+                               const char **rfmp)
+{
+	const char *offers[REQ_OFFERS_MAX];
+	unsigned char allowed[REQ_OFFERS_MAX];
+	json_t *elig = json_object_get(json_object_get(ep, "eligibility"), "eligible");
+	json_t *shown = json_object_get(ep, "shown");
+	json_t *states = json_object_get(ep, "states");
+	const char *key = json_string_value(json_object_get(ep, "state_key"));
+	char demo[CUSTOMER_SEGMENT_MAX];
+	req_error e;
+	size_t n = 0;
+	size_t i;
+	json_t *v;
+
+	if (!json_is_object(states) || key == NULL)
+		return ERR_INVAL;
+	json_array_foreach(shown, i, v) {
+		if (n < REQ_OFFERS_MAX)
+			offers[n++] = json_string_value(json_object_get(v, "offer"));
+	}
+	json_array_foreach(elig, i, v) {
+		size_t k = 0;
+
+		if (!json_is_string(v))
+			continue;
+		while (k < n && strcmp(offers[k], json_string_value(v)) != 0)
+			k++;
+		if (k == n && n < REQ_OFFERS_MAX)
+			offers[n++] = json_string_value(v);
+	}
+	for (i = 0; i < n; i++) {
+		if (offers[i] == NULL)
+			return ERR_INVAL;
+		allowed[i] = 1;
+	}
+	if (n == 0 || json_object_get(ep, "customer_id") == NULL ||
+	    json_string_value(json_object_get(ep, "request_timestamp")) == NULL ||
+	    request_predict_from_row(json_string_value(json_object_get(ep, "customer_id")),
+	                             json_string_value(json_object_get(ep, "request_timestamp")), states,
+	                             offers, allowed, n, req, &e) != 0)
+		return ERR_INVAL;
+	customer_segment(&req->customer, NULL, demo, sizeof(demo));
+	customer_state_segment(key, rfm, CUSTOMER_SEGMENT_MAX);
+	*rfmp = strcmp(rfm, demo) != 0 ? rfm : NULL;
+	return 0;
+}
+
+static json_t *explanation_offer_json(const char *offer, const policy_explanation *x)
+{
+	json_t *o = json_object();
+	json_t *top = json_array();
+
+	json_object_set_new(o, "offer", json_string(offer));
+	json_object_set_new(o, "score", json_real(x->score));
+	json_object_set_new(o, "uncertainty", json_real(x->uncertainty));
+	json_object_set_new(o, "explored", json_boolean(x->explored));
+	if (x->tabular) {
+		json_object_set_new(o, "value", json_real(x->value));
+		json_object_set_new(o, "count", json_real(x->count));
+	}
+	for (size_t f = 0; f < x->ntop; f++)
+		json_array_append_new(top, json_pack("{s:s,s:f}", "name", x->top[f].name, "weight",
+		                                     x->top[f].weight));
+	json_object_set_new(o, "top_features", top);
+	return o;
+}
+
+/*
+ * Sets ep's "explanation_now": agent_explain of its shown slate with its
+ * version's configuration and the model now, or {"error": why}. Called
+ * with the connection held.
+ */
+static void console_explain_episode(server *s, console_confs *cc, const char *company, json_t *ep)
+{
+	predict_req *req = xcalloc(1, sizeof(*req));
+	policy_explanation ex[OFFERS_SHOWN];
+	agent_decision dec;
+	const agent_conf *conf;
+	const char *rfm = NULL;
+	char seg[CUSTOMER_SEGMENT_MAX];
+	json_t *shown = json_object_get(ep, "shown");
+	json_t *out = json_object();
+	json_t *list = json_array();
+	const char *why = NULL;
+
+	conf = console_conf(s, cc, json_string_value(json_object_get(ep, "agent_version")));
+	if (conf == NULL) {
+		why = "the episode's agent version is unknown";
+		goto out;
+	}
+	if (console_episode_req(ep, req, seg, &rfm) != 0) {
+		why = "the episode's request cannot be rebuilt";
+		goto out;
+	}
+	memset(&dec, 0, sizeof(dec));
+	for (size_t k = 0; k < json_array_size(shown) && k < OFFERS_SHOWN; k++) {
+		json_t *o = json_array_get(shown, k);
+		const char *offer = json_string_value(json_object_get(o, "offer"));
+		size_t i = 0;
+
+		while (i < req->n_offers && strcmp(req->offers[i], offer) != 0)
+			i++;
+		if (i == req->n_offers)
+			break;
+		dec.idx[dec.n] = i;
+		dec.propensity[dec.n] = json_number_value(json_object_get(o, "propensity"));
+		dec.n++;
+	}
+	customer_state_segment(json_string_value(json_object_get(ep, "state_key")), dec.segment,
+	                       sizeof(dec.segment));
+	util_strlcpy(dec.state_key, json_string_value(json_object_get(ep, "state_key")),
+	             sizeof(dec.state_key));
+	memset(ex, 0, sizeof(ex));
+	if (dec.n == 0 || agent_explain(conf, s->vals, company, req, rfm, &dec, ex) != 0) {
+		why = "the policy cannot explain this slate";
+		goto out;
+	}
+	for (size_t k = 0; k < dec.n; k++)
+		json_array_append_new(list, explanation_offer_json(req->offers[dec.idx[k]], &ex[k]));
+out:
+	json_object_set_new(out, "as_of", json_string("now"));
+	json_object_set_new(out, "policy",
+	                    json_string(conf != NULL ? agent_policy_name(conf->policy) : ""));
+	if (why != NULL)
+		json_object_set_new(out, "error", json_string(why));
+	json_object_set_new(out, "offers", list);
+	json_object_set_new(ep, "explanation_now", out);
+	request_predict_free(req);
+	free(req);
 }
 
 /* --- GET /console/api/episodes ---------------------------------------------------- */
@@ -834,7 +1001,6 @@ typedef struct episodes {
 	server *s;
 	const char *company;
 	json_t *list;
-	int eligibility; /* the rows carry tb_episodes.eligibility last */
 } episodes;
 
 /* JSON text parsed, or the text itself when it is not JSON (NULL: null). */
@@ -860,7 +1026,7 @@ static const char *const level_names[] = {"state", "segment", "company", "none"}
 /*
  * Rows: id, customer_id, states, state_key, policy, agent_version, epsilon,
  * offer 1..3, propensity 1..3, request_timestamp, last_update, rewarded,
- * accepted, accepted_offer_id, reward 1..3, source [, eligibility].
+ * accepted, accepted_offer_id, reward 1..3, source, eligibility (db_console_episodes).
  */
 static int episode_row(void *arg, int ncols, const char *const *vals)
 {
@@ -935,32 +1101,16 @@ static int episode_row(void *arg, int ncols, const char *const *vals)
 	} else {
 		json_object_set_new(j, "reward", json_null());
 	}
-	json_object_set_new(j, "eligibility", e->eligibility ? json_or_text(vals[22]) : json_null());
+	json_object_set_new(j, "eligibility", json_or_text(vals[22]));
 	json_array_append_new(e->list, j);
 	return 0;
 }
-
-#define EPISODES_COLS                                                                              \
-	"SELECT e.id, e.customer_id, e.states, e.state_key, e.policy, e.agent_version, e.epsilon," \
-	" e.predicted_offer_1, e.predicted_offer_2, e.predicted_offer_3, e.propensity_1,"          \
-	" e.propensity_2, e.propensity_3, e.request_timestamp, CAST(e.last_update AS TEXT),"       \
-	" CASE WHEN r.id IS NULL THEN 0 ELSE 1 END, r.accepted_offer, r.accepted_offer_id,"        \
-	" r.reward_1, r.reward_2, r.reward_3, r.source"
-#define EPISODES_FROM                                                       \
-	" FROM tb_episodes e LEFT JOIN tb_rewards r ON r.episode_id = e.id" \
-	" WHERE e.id > CAST($3 AS BIGINT) AND e.company || '' = $1"         \
-	" ORDER BY e.id DESC LIMIT CAST($2 AS INTEGER)"
-
-static const char episodes_sql[] = EPISODES_COLS EPISODES_FROM;
-static const char episodes_elig_sql[] = EPISODES_COLS ", e.eligibility" EPISODES_FROM;
 
 void api_console_episodes(server *s, http_req *r, const struct route *rt, const api_tenant *t)
 {
 	episodes e;
 	int64_t limit;
-	char lim[24];
-	char scan[24];
-	const char *p[3];
+	int64_t scan = 0;
 	json_t *j;
 	int rc;
 
@@ -972,22 +1122,21 @@ void api_console_episodes(server *s, http_req *r, const struct route *rt, const 
 	e.s = s;
 	e.company = t->company;
 	e.list = json_array();
-	snprintf(lim, sizeof(lim), "%lld", (long long)limit);
-	p[0] = t->company;
-	p[1] = lim;
-	p[2] = scan;
 	if (console_acquire(s, r) != 0)
 		goto out;
-	/* tb_episodes.eligibility comes with the rules (a later migration): asked once per connection. */
-	if (console_eligibility < 0)
-		console_eligibility = store_exec(console_db,
-		                                 "SELECT eligibility FROM tb_episodes WHERE 1 = 0", 0,
-		                                 NULL, NULL, NULL) == 0;
-	e.eligibility = console_eligibility;
-	rc = console_floor(FLOOR_EPISODES, scan);
+	rc = console_floor(0, &scan);
 	if (rc == 0)
-		rc = store_exec(console_db, e.eligibility ? episodes_elig_sql : episodes_sql, 3, p,
-		                episode_row, &e);
+		rc = db_console_episodes(console_db, t->company, limit, scan, episode_row, &e);
+	if (rc == 0) {
+		console_confs *cc = xmalloc(sizeof(*cc));
+		size_t i;
+		json_t *ep;
+
+		console_confs_init(s, cc);
+		json_array_foreach(e.list, i, ep)
+			console_explain_episode(s, cc, t->company, ep);
+		free(cc);
+	}
 	console_release(rc);
 	if (rc != 0) {
 		api_error(r, ERR_UNAVAIL, NULL, "the console could not read the episodes; retry");
@@ -996,10 +1145,190 @@ void api_console_episodes(server *s, http_req *r, const struct route *rt, const 
 	j = json_object();
 	json_object_set_new(j, "company", json_string(t->company));
 	json_object_set_new(j, "limit", json_integer((json_int_t)limit));
-	json_object_set_new(j, "eligibility_recorded", json_boolean(e.eligibility));
+	json_object_set_new(j, "eligibility_recorded", json_true());
 	json_object_set_new(j, "episodes", e.list);
 	e.list = NULL;
 	console_reply(r, j);
 out:
 	json_decref(e.list);
+}
+
+/* --- the contextual models' feature weights (GET /console/api/model) ------------------ */
+
+/*
+ * A contextual model's weights are hashed (feat.h): a weight has no name
+ * until a context gives it one. So the console weighs the features of real
+ * customers: for the latest CONSOLE_WEIGHT_EPISODES decisions, every offer
+ * of the episode's eligible set is explained (agent_explain, the model now)
+ * as if shown first, and per offer the features' contributions (posterior
+ * mean weight x value) are averaged over those contexts; the heaviest are
+ * listed, with the offer's mean score.
+ */
+typedef struct weights_acc {
+	json_t *offers; /* offer -> {"n": contexts, "score": sum, "f": {name -> sum}} */
+	size_t episodes;
+} weights_acc;
+
+static void weights_add(weights_acc *w, const char *offer, const policy_explanation *x)
+{
+	json_t *o = json_object_get(w->offers, offer);
+	json_t *f;
+
+	if (o == NULL) {
+		o = json_pack("{s:f,s:f,s:o}", "n", 0.0, "score", 0.0, "f", json_object());
+		json_object_set_new(w->offers, offer, o);
+	}
+	json_object_set_new(o, "n", json_real(json_real_value(json_object_get(o, "n")) + 1));
+	json_object_set_new(o, "score",
+	                    json_real(json_real_value(json_object_get(o, "score")) + x->score));
+	f = json_object_get(o, "f");
+	for (size_t i = 0; i < x->ntop; i++) {
+		json_t *v = json_object_get(f, x->top[i].name);
+
+		json_object_set_new(f, x->top[i].name,
+		                    json_real((v != NULL ? json_real_value(v) : 0) + x->top[i].weight));
+	}
+}
+
+static double abs_double(double v)
+{
+	return v < 0 ? -v : v;
+}
+
+/* The accumulated offers as [{offer, name, score, contexts, features: [{name, weight}]}], best score first. */
+static json_t *weights_json(server *s, const char *company, weights_acc *w)
+{
+	size_t n = json_object_size(w->offers);
+	ranked *rk = xcalloc(n ? n : 1, sizeof(*rk));
+	const char *offer;
+	json_t *o;
+	json_t *list = json_array();
+	size_t k = 0;
+
+	json_object_foreach(w->offers, offer, o) {
+		rk[k].key = offer;
+		rk[k].cell = o;
+		rk[k].sort = json_real_value(json_object_get(o, "score")) /
+		             json_real_value(json_object_get(o, "n"));
+		k++;
+	}
+	qsort(rk, k, sizeof(*rk), ranked_desc);
+	for (size_t i = 0; i < k; i++) {
+		double cnt = json_real_value(json_object_get(rk[i].cell, "n"));
+		json_t *f = json_object_get(rk[i].cell, "f");
+		size_t nf = json_object_size(f);
+		ranked *fr = xcalloc(nf ? nf : 1, sizeof(*fr));
+		json_t *feats = json_array();
+		json_t *x = json_object();
+		const char *name;
+		json_t *v;
+		size_t m = 0;
+		char pname[256];
+
+		json_object_foreach(f, name, v) {
+			fr[m].key = name;
+			fr[m].cell = v;
+			fr[m].sort = abs_double(json_real_value(v) / cnt);
+			m++;
+		}
+		qsort(fr, m, sizeof(*fr), ranked_desc);
+		for (size_t q = 0; q < m && q < CONSOLE_WEIGHT_TOP; q++)
+			json_array_append_new(feats, json_pack("{s:s,s:f}", "name", fr[q].key, "weight",
+			                                       json_real_value(fr[q].cell) / cnt));
+		free(fr);
+		json_object_set_new(x, "offer", json_string(rk[i].key));
+		if (api_product_name(s, company, rk[i].key, pname, sizeof(pname)))
+			json_object_set_new(x, "name", json_string(pname));
+		json_object_set_new(x, "score", json_real(rk[i].sort));
+		json_object_set_new(x, "contexts", json_integer((json_int_t)cnt));
+		json_object_set_new(x, "features", feats);
+		json_array_append_new(list, x);
+	}
+	free(rk);
+	return list;
+}
+
+/* One contextual version's weights over the episodes in eps. */
+static json_t *weights_version(server *s, const char *company, const agent_conf *conf, json_t *eps)
+{
+	weights_acc w;
+	predict_req *req = xcalloc(1, sizeof(*req));
+	json_t *out;
+	size_t i;
+	json_t *ep;
+
+	w.offers = json_object();
+	w.episodes = 0;
+	json_array_foreach(eps, i, ep) {
+		const char *rfm = NULL;
+		char seg[CUSTOMER_SEGMENT_MAX];
+		const char *key = json_string_value(json_object_get(ep, "state_key"));
+		agent_decision dec;
+		policy_explanation x;
+
+		if (console_episode_req(ep, req, seg, &rfm) != 0)
+			continue;
+		w.episodes++;
+		memset(&dec, 0, sizeof(dec));
+		customer_state_segment(key, dec.segment, sizeof(dec.segment));
+		util_strlcpy(dec.state_key, key, sizeof(dec.state_key));
+		dec.n = 1;
+		for (size_t k = 0; k < req->n_offers; k++) {
+			dec.idx[0] = k;
+			dec.propensity[0] = 1;
+			memset(&x, 0, sizeof(x));
+			if (agent_explain(conf, s->vals, company, req, rfm, &dec, &x) == 0)
+				weights_add(&w, req->offers[k], &x);
+		}
+		request_predict_free(req);
+	}
+	free(req);
+	out = json_object();
+	json_object_set_new(out, "version", json_string(conf->version));
+	json_object_set_new(out, "policy", json_string(agent_policy_name(conf->policy)));
+	json_object_set_new(out, "episodes", json_integer((json_int_t)w.episodes));
+	json_object_set_new(out, "offers", weights_json(s, company, &w));
+	json_decref(w.offers);
+	return out;
+}
+
+/*
+ * The feature weights of the contextual versions deciding now (champion,
+ * challenger or shadow) as a list, [] when none is contextual; NULL when
+ * the episodes cannot be read. Called with the connection held.
+ */
+static json_t *console_weights(server *s, const char *company)
+{
+	decide_arms arms;
+	const agent_conf *confs[2];
+	size_t nconfs = 0;
+	episodes e;
+	int64_t scan = 0;
+	json_t *out = json_array();
+	int rc;
+
+	server_arms(s, &arms);
+	if (agent_policy_contextual(arms.champion.policy))
+		confs[nconfs++] = &arms.champion;
+	if (arms.x.challenger[0] != '\0' && agent_policy_contextual(arms.challenger.policy))
+		confs[nconfs++] = &arms.challenger;
+	if (nconfs == 0)
+		return out;
+	memset(&e, 0, sizeof(e));
+	e.s = s;
+	e.company = company;
+	e.list = json_array();
+	rc = console_floor(0, &scan);
+	if (rc == 0)
+		rc = db_console_episodes(console_db, company, CONSOLE_WEIGHT_EPISODES, scan, episode_row,
+		                         &e);
+	if (rc != 0) {
+		json_decref(e.list);
+		json_decref(out);
+		return NULL;
+	}
+	for (size_t i = 0; i < nconfs; i++)
+		json_array_append_new(out, weights_version(s, company, confs[i], e.list));
+	json_decref(e.list);
+	return out;
 }

@@ -2342,3 +2342,99 @@ int db_erasure_record(store *s, const db_erasure *e)
 	                  " CAST($4 AS BIGINT), CAST($5 AS BIGINT), $6, CAST($7 AS INTEGER))",
 	                  7, params, NULL, NULL);
 }
+
+/* --- the web console (api_console.c) ------------------------------------------------ */
+
+/*
+ * Every console query walks the primary key from after_id (the newest id
+ * less the console's scan bound, from db_contact_top) and tests the
+ * company as "company || '' = $1", so that no store plans it with the
+ * (company, ...) index instead, which would read every row of the company.
+ * Timestamps come back as text in the store's own form; the per-minute
+ * grouping is on their first 16 characters (YYYY-MM-DD HH:MM in both).
+ */
+
+int db_console_decisions(store *s, const char *company, const char *from, int64_t after_id,
+                         store_row_fn fn, void *arg)
+{
+	char after[24];
+	const char *p[3] = {company, from, after};
+
+	fmt_int(after, after_id);
+	return store_exec(s,
+	                  "SELECT MIN(CAST(e.last_update AS TEXT)), e.agent_version, COUNT(*)"
+	                  " FROM tb_episodes e"
+	                  " WHERE e.id > CAST($3 AS BIGINT) AND e.company || '' = $1"
+	                  " AND e.last_update >= $2"
+	                  " GROUP BY substr(CAST(e.last_update AS TEXT), 1, 16), e.agent_version",
+	                  3, p, fn, arg);
+}
+
+int db_console_rewards(store *s, const char *company, const char *from, int64_t after_id,
+                       store_row_fn fn, void *arg)
+{
+	char after[24];
+	const char *p[3] = {company, from, after};
+
+	fmt_int(after, after_id);
+	return store_exec(s,
+	                  "SELECT MIN(CAST(r.last_update AS TEXT)), e.agent_version, COUNT(*),"
+	                  " SUM(CASE WHEN r.accepted_offer THEN 1 ELSE 0 END)"
+	                  " FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id"
+	                  " WHERE r.id > CAST($3 AS BIGINT) AND r.company || '' = $1"
+	                  " AND r.last_update >= $2"
+	                  " GROUP BY substr(CAST(r.last_update AS TEXT), 1, 16), e.agent_version",
+	                  3, p, fn, arg);
+}
+
+int db_console_first_offer_rewards(store *s, const char *company, const char *from, int64_t after_id,
+                                   store_row_fn fn, void *arg)
+{
+	char after[24];
+	const char *p[3] = {company, from, after};
+
+	fmt_int(after, after_id);
+	return store_exec(s,
+	                  "SELECT MIN(CAST(r.last_update AS TEXT)), e.predicted_offer_1, COUNT(*),"
+	                  " SUM(COALESCE(r.reward_1, 0))"
+	                  " FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id"
+	                  " WHERE r.id > CAST($3 AS BIGINT) AND r.company || '' = $1"
+	                  " AND r.last_update >= $2"
+	                  " GROUP BY substr(CAST(r.last_update AS TEXT), 1, 16), e.predicted_offer_1",
+	                  3, p, fn, arg);
+}
+
+int db_console_policy(store *s, const char *company, int64_t limit, store_row_fn fn, void *arg)
+{
+	char lim[24];
+	const char *p[2] = {company, lim};
+
+	fmt_int(lim, limit);
+	return store_exec(s,
+	                  "SELECT state_key, offer, n, reward_sum, prior_value, prior_weight"
+	                  " FROM tb_policy WHERE company = $1 ORDER BY n DESC LIMIT CAST($2 AS INTEGER)",
+	                  2, p, fn, arg);
+}
+
+int db_console_episodes(store *s, const char *company, int64_t limit, int64_t after_id, store_row_fn fn,
+                        void *arg)
+{
+	char lim[24];
+	char after[24];
+	const char *p[3] = {company, lim, after};
+
+	fmt_int(lim, limit);
+	fmt_int(after, after_id);
+	return store_exec(s,
+	                  "SELECT e.id, e.customer_id, e.states, e.state_key, e.policy,"
+	                  " e.agent_version, e.epsilon, e.predicted_offer_1, e.predicted_offer_2,"
+	                  " e.predicted_offer_3, e.propensity_1, e.propensity_2, e.propensity_3,"
+	                  " e.request_timestamp, CAST(e.last_update AS TEXT),"
+	                  " CASE WHEN r.id IS NULL THEN 0 ELSE 1 END, r.accepted_offer,"
+	                  " r.accepted_offer_id, r.reward_1, r.reward_2, r.reward_3, r.source,"
+	                  " e.eligibility"
+	                  " FROM tb_episodes e LEFT JOIN tb_rewards r ON r.episode_id = e.id"
+	                  " WHERE e.id > CAST($3 AS BIGINT) AND e.company || '' = $1"
+	                  " ORDER BY e.id DESC LIMIT CAST($2 AS INTEGER)",
+	                  3, p, fn, arg);
+}

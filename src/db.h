@@ -565,4 +565,29 @@ int db_contact_top(store *s, int rewards, int64_t *out);
 /* The highest TB_ERASURES id (0: none): a new erasure makes the refresher rebuild the history. */
 int db_erasures_top(store *s, int64_t *out);
 
+/* --- the web console (api_console.c) ---------------------------------------------
+ * Each calls fn with its rows as text; after_id bounds the rows read (the
+ * newest id, db_contact_top, less the console's scan bound) and from is
+ * the window's first timestamp (ISO 8601). */
+
+/* Rows: the minute's first timestamp, agent version, decisions; per minute and version. */
+int db_console_decisions(store *s, const char *company, const char *from, int64_t after_id,
+                         store_row_fn fn, void *arg);
+/* Rows: the minute's first timestamp, the episode's agent version, rewards, accepted. */
+int db_console_rewards(store *s, const char *company, const char *from, int64_t after_id,
+                       store_row_fn fn, void *arg);
+/* Rows: the minute's first timestamp, the offer shown first, rewards, sum of its reward. */
+int db_console_first_offer_rewards(store *s, const char *company, const char *from, int64_t after_id,
+                                   store_row_fn fn, void *arg);
+/* Rows: state_key, offer, n, reward_sum, prior_value, prior_weight; the most observed first. */
+int db_console_policy(store *s, const char *company, int64_t limit, store_row_fn fn, void *arg);
+/*
+ * Rows, the newest first: id, customer_id, states, state_key, policy,
+ * agent_version, epsilon, offer 1..3, propensity 1..3, request_timestamp,
+ * last_update, rewarded, accepted, accepted_offer_id, reward 1..3, source,
+ * eligibility.
+ */
+int db_console_episodes(store *s, const char *company, int64_t limit, int64_t after_id, store_row_fn fn,
+                        void *arg);
+
 #endif

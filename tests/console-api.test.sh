@@ -8,8 +8,9 @@
 #    (the sum is TB_POLICY's), best value first, per state and per part of
 #    the state, and how the first-shown offers' reward moved;
 #  - /console/api/episodes?limit=N gives the N latest decisions, newest
-#    first, with propensities, explanation and reward; the eligible set
-#    when tb_episodes has an eligibility column (as the rules add);
+#    first, with propensities, explanation (the learned values now, and
+#    agent_explain over the stored request now) and reward, and the eligible set
+#    decide recorded (tb_episodes.eligibility, migration 6);
 #  - bad parameters are 400s naming the parameter, a client key is a 403,
 #    no key a 401.
 # Bounded to 180 s.
@@ -109,6 +110,7 @@ run() {
              and ([.moved.offers[].rewards | add] | add) <= $n
              and all(.moved.offers[]; (.value | map(select(. != null)) | length) > 0)' \
     "[$label] how the first-shown offers' reward moved" --argjson n $N
+  expect_jq '.contextual == []' "[$label] no contextual version decides, so no feature weights"
 
   # --- episodes ---
   http GET "$u/console/api/episodes?limit=5" "${A[@]}"
@@ -123,6 +125,17 @@ run() {
     "[$label] each has its states, three offers with propensities, an explanation and its reward"
   expect_jq '.eligibility_recorded == true and all(.episodes[]; (.eligibility.eligible | length) >= 3)' \
     "[$label] every episode shows the eligible set decide recorded"
+  # The explanation computed now (agent_explain over the stored request,
+  # the decision's version, the values now): per shown offer, in the shown
+  # order, the policy's score and uncertainty, explored or not, and for this
+  # tabular policy the state's value, which weighs as "state=<its state>".
+  expect_jq 'all(.episodes[]; .explanation_now.as_of == "now" and .explanation_now.error == null
+               and .explanation_now.policy == .policy
+               and ([.explanation_now.offers[].offer] == [.shown[].offer])
+               and (.state_key as $k | all(.explanation_now.offers[]; (.score | type) == "number"
+                       and (.explored | type) == "boolean" and .uncertainty >= 0 and .count > 0
+                       and .top_features[0].name == "state=" + $k and .top_features[0].weight == .value)))' \
+    "[$label] each decision is explained now, slot by slot, in its own state"
   http GET "$u/console/api/episodes" "${A[@]}"
   expect_jq '(.episodes | length) == $n and .limit == 50' "[$label] the default limit is 50" --argjson n $N
 

@@ -9,13 +9,19 @@
 #     (never localStorage) and survives a reload;
 #  2. overview: the charts of decisions/rewards per minute and of acceptance
 #     per agent version hold the numbers offerd counted (uPlot's data arrays)
-#     and drew them: the canvas has pixels of each series' colour;
-#  3. the model: offers, per-feature and per-state tables, and the chart of
-#     how values moved, drawn;
+#     and drew them: the canvas has pixels of each series' colour; the
+#     acceptance points per version and minute are the database's (rewards
+#     joined to their episode's version), through the API into uPlot;
+#  3. the model: offers, per-feature and per-state tables, the chart of how
+#     values moved, drawn, and the contextual challenger's (squarecb 2.0.0)
+#     offers with their heaviest features, weighed over the eligible sets
+#     of the latest 50 episodes (counted in the database);
 #  4. live decisions: the latest episodes, newest first, with propensities,
-#     explanation and reward;
-#  5. experiments: the arms with their intervals; "Promote" on the
-#     challenger makes it the champion (GET /experiments says so);
+#     the explanation computed now (agent_explain: score ± uncertainty,
+#     explored or exploited, top features; the same as the API's) and reward;
+#  5. experiments: the arms with P(better) and their 95% intervals as bars,
+#     the values GET /experiments serves; "Promote" on the challenger makes
+#     it the champion (GET /experiments says so);
 #  6. evaluations: "Start evaluation" runs a job to "done" and shows its
 #     estimates with interval bars;
 #  7. every page: no JavaScript error and no console error, nothing loaded
@@ -214,6 +220,29 @@ note "acceptance chart: $a"
 jq -e '(.labels | length) >= 1 and (.labels | index("1.0.0")) != null and ([.series[].values] | add) >= 1' <<<"$a" >/dev/null &&
   ok "the acceptance chart has a series per version with data" || fail "the acceptance chart's data: $a"
 jq -e '.pixels > 10' <<<"$a" >/dev/null && ok "the acceptance series is drawn" || fail "the acceptance chart is blank: $a"
+# The acceptance per version, minute by minute, is the database's: rewards
+# joined to their episode's version, grouped by the reward's minute.
+http GET "$base/console/api/overview?minutes=60" -H "Authorization: Bearer $admin"
+from=$(jq -r .from <<<"$HTTP_BODY")
+dbacc=$(sql "$db" "SELECT e.agent_version, CAST(strftime('%s', substr(r.last_update, 1, 16) || ':00') AS INTEGER),
+                   SUM(CASE WHEN r.accepted_offer THEN 1 ELSE 0 END), COUNT(*)
+                   FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id
+                   WHERE julianday(r.last_update) >= julianday('$from') GROUP BY 1, 2" |
+  jq -Rsc 'split("\n") | map(select(length > 0) | split("|")) | map({v: .[0], t: (.[1] | tonumber), acc: ((.[2] | tonumber) / (.[3] | tonumber))})')
+api_acc=$(jq -c '.time as $t | [.versions[] | .version as $v | .acceptance | to_entries[] | select(.value != null)
+                 | {v: $v, t: $t[.key], acc: .value}]' <<<"$HTTP_BODY")
+chart_acc=$(js "var u = window.offerdConsole.charts.acceptance, out = [];
+                u.series.slice(1).forEach(function (s, i) { u.data[i + 1].forEach(function (v, k) {
+                  if (v !== null && v !== undefined) out.push({v: s.label, t: u.data[0][k], acc: v}); }); });
+                return out")
+norm='map({v, t, acc: (.acc * 1e9 | round)}) | sort_by(.v, .t)'
+vers=$(jq -c '[.[].v] | unique' <<<"$dbacc")
+if [[ $(jq -c "$norm" <<<"$dbacc") == "$(jq -c "$norm" <<<"$api_acc")" &&
+      $(jq -c "$norm" <<<"$chart_acc") == "$(jq -c "$norm" <<<"$api_acc")" ]] && jq -e 'length >= 2' <<<"$vers" >/dev/null; then
+  ok "the acceptance chart draws the database's acceptance per version and minute ($(jq length <<<"$dbacc") points, versions $vers)"
+else
+  fail "acceptance per version: database $dbacc, API $api_acc, chart $chart_acc"
+fi
 [[ $(js "return document.getElementById('total-decisions').textContent" | jq -r .) == "$N" ]] &&
   ok "the overview shows $N decisions" || fail "the overview's decision count is not $N"
 shot overview
@@ -229,6 +258,29 @@ n=$(js "return [document.querySelectorAll('#model-offers tbody tr').length,
                 document.querySelectorAll('#model-states tbody tr').length]")
 jq -e '.[0] >= 3 and .[1] == 4 and .[2] >= 1' <<<"$n" >/dev/null &&
   ok "offers, four feature tables and states are listed ($n)" || fail "the model's tables: $n"
+# The contextual challenger's offers with their heaviest features: every
+# offer of the latest 50 episodes' eligible sets, weighed once per episode
+# that offered it (the database's count).
+for u in model episodes; do
+  note "GET /console/api/$u: $(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $admin" "$base/console/api/$u") s"
+done
+http GET "$base/console/api/model" -H "Authorization: Bearer $admin"
+ctx=$(jq -c '.contextual' <<<"$HTTP_BODY")
+note "contextual weights: $(jq -c '[.[] | {version, policy, episodes, offers: [.offers[:2][] | {offer, score, features: .features[:2]}]}]' <<<"$ctx")"
+elig=$(sql "$db" "SELECT j.value, COUNT(*) FROM (SELECT eligibility FROM tb_episodes ORDER BY id DESC LIMIT 50) e,
+                  json_each(e.eligibility, '$.eligible') j GROUP BY 1" |
+  jq -Rsc 'split("\n") | map(select(length > 0) | split("|") | {(.[0]): (.[1] | tonumber)}) | add')
+jq -e --argjson elig "$elig" --argjson n $((N < 50 ? N : 50)) 'length == 1 and .[0].version == "2.0.0" and .[0].policy == "squarecb"
+      and .[0].episodes == $n and ([.[0].offers[] | {(.offer): .contexts}] | add) == $elig
+      and all(.[0].offers[]; (.features | length) >= 1 and (.features | length) <= 5 and (.score | type) == "number")
+      and ([.[0].offers[].score] | . == (sort | reverse))' <<<"$ctx" >/dev/null &&
+  ok "the model lists squarecb 2.0.0's offers, best score first, with their heaviest features" ||
+  fail "the contextual weights: $ctx (eligible per offer in the database: $elig)"
+w=$(js "var t = document.querySelector('table.model-weights[data-version=\"2.0.0\"]');
+        return t ? {rows: t.querySelectorAll('tbody tr').length, tags: t.querySelectorAll('td.weights .tag').length,
+                    first: t.querySelector('tbody tr').dataset.offer} : null")
+jq -e --argjson ctx "$ctx" '.rows == ($ctx[0].offers | length) and .tags >= .rows and .first == $ctx[0].offers[0].offer' <<<"$w" >/dev/null &&
+  ok "the model page shows them ($w)" || fail "the model page's feature weights: $w"
 shot model
 
 # --- 4. live decisions --------------------------------------------------------------
@@ -239,8 +291,15 @@ d=$(js "var rows = document.querySelectorAll('#episodes tbody tr');
                 text: rows.length ? rows[0].innerText : ''}")
 jq -e --argjson n $((N < 50 ? N : 50)) --arg last "$last" '.rows == $n and .first == $last' <<<"$d" >/dev/null &&
   ok "the latest $((N < 50 ? N : 50)) decisions are listed, newest ($last) first" || fail "live decisions: $d"
-jq -e '.text | test("p=0\\.[0-9]+") and test("obs\\.") and test("accepted|not accepted")' <<<"$d" >/dev/null &&
+jq -e '.text | test("p=0\\.[0-9]+") and test("obs\\.") and test("accepted|not accepted") and test("explored|exploited") and test("±")' <<<"$d" >/dev/null &&
   ok "a decision shows propensities, explanation and reward" || fail "a decision's row: $(jq -r .text <<<"$d")"
+# The explanation shown is the one computed now for that episode.
+http GET "$base/console/api/episodes?limit=1" -H "Authorization: Bearer $admin"
+want=$(jq -c '.episodes[0].explanation_now.offers | map({offer, score: (.score * 100 | round / 100), explored})' <<<"$HTTP_BODY")
+got=$(js "return Array.from(document.querySelectorAll('#episodes tbody tr')[0].querySelectorAll('td.explanation > div[data-offer]')).map(function (d) {
+            var t = d.innerText; return {offer: d.dataset.offer, score: Number(t.split(' ')[1]), explored: / explored/.test(t)}; })")
+[[ -n $want && $want != null && $(jq -cS . <<<"$got") == "$(jq -cS . <<<"$want")" ]] &&
+  ok "the newest decision's explanation is agent_explain's, computed now ($want)" || fail "the explanation shown: $got, computed: $want"
 shot decisions
 
 # --- 5. experiments ---------------------------------------------------------------
@@ -251,6 +310,16 @@ if [[ $have_exp == 1 ]]; then
   jq -e 'length >= 1' <<<"$arms" >/dev/null && ok "the experiments page lists the arms" || fail "no arm listed"
   [[ $(js "return document.querySelectorAll('#arms svg.interval').length") -ge 1 ]] &&
     ok "the arms have interval bars" || fail "no interval bar on the arms"
+  # P(better) and the 95% interval of each arm, as GET /experiments gives them.
+  http GET "$base/experiments" -H "Authorization: Bearer $admin"
+  want=$(jq -c '[.arms[] | {v: .version, p: (if .p_better == null then "—" else (.p_better * 1000 | round / 10 | tostring | if test("\\.") then . else . + ".0" end) + "%" end),
+                 lo: (.ci95[0] * 1000 | round), hi: (.ci95[1] * 1000 | round)}]' <<<"$HTTP_BODY")
+  got=$(js "return Array.from(document.querySelectorAll('#arms tbody tr')).map(function (r) {
+              var c = r.querySelectorAll('td'), t = r.querySelector('svg.interval title').textContent.match(/\\[(.*), (.*)\\]/);
+              return {v: r.dataset.version, p: c[7].textContent, lo: Math.round(Number(t[1]) * 1000), hi: Math.round(Number(t[2]) * 1000)}; })")
+  note "arms: $want"
+  [[ $(jq -cS . <<<"$got") == "$(jq -cS . <<<"$want")" ]] && jq -e 'any(.[]; .p != "—") and all(.[]; .hi > .lo)' <<<"$want" >/dev/null &&
+    ok "each arm shows GET /experiments' P(better) and 95% interval" || fail "the arms shown: $got, served: $want"
   if [[ $challenger == 1 ]]; then
     shot experiments-before-promote
     if click "button.promote[data-version='2.0.0']"; then

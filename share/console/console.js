@@ -364,6 +364,18 @@
     page.append(el('div', { class: 'card' }, el('h2', {}, 'Offers, best value first (all states)'),
       el('table', { id: 'model-offers' }, el('thead', {}, el('tr', {}, ['offer', 'product', 'value', 'observations', ''].map((h) => el('th', {}, h)))), offers),
       d.truncated ? el('p', { class: 'muted' }, 'Only the ' + d.rows + ' most observed (state, offer) values are read.') : null));
+    for (const v of d.contextual || []) {
+      const tb = el('tbody');
+      for (const o of v.offers) {
+        tb.append(el('tr', { 'data-offer': o.offer }, el('td', {}, o.offer), el('td', {}, o.name || ''),
+          el('td', { class: 'num' }, num(o.score, 3)),
+          el('td', { class: 'weights' }, o.features.map((f) => el('span', { class: 'tag ' + (f.weight >= 0 ? 'champion' : 'excluded'), title: 'mean contribution ' + num(f.weight, 4) },
+            f.name + ' ' + (f.weight >= 0 ? '+' : '') + num(f.weight, 3))))));
+      }
+      page.append(el('div', { class: 'card' }, el('h2', {}, 'Version ' + v.version + ' (' + v.policy + '): best offers and their heaviest features'),
+        el('p', { class: 'muted' }, 'The model now, over the contexts of the latest ' + v.episodes + ' decisions: each offer\'s mean score, and the features whose weight × value moved it most on average.'),
+        el('table', { class: 'model-weights', 'data-version': v.version }, el('thead', {}, el('tr', {}, ['offer', 'product', 'mean score', 'heaviest features (mean weight × value)'].map((h) => el('th', {}, h)))), tb)));
+    }
     for (const f of d.features) {
       const tb = el('tbody');
       for (const v of f.values) tb.append(el('tr', {}, el('td', {}, v.value), el('td', { class: 'num' }, int(v.n)), bestCells(v.best)));
@@ -390,6 +402,24 @@
       (e.excluded || []).map((x) => el('span', { class: 'tag excluded', title: x.why || '' }, x.offer + ' ✕')));
   }
 
+  /* The explanation computed now (agent_explain with the model as it is now, which moved since
+   * the decision): per shown offer, score ± uncertainty, explored or exploited, and the
+   * features that weighed most; the learned value of the offer in its state below. */
+  function explanationCell(e) {
+    const now = e.explanation_now || { offers: [] };
+    const td = el('td', { class: 'explanation' });
+    if (now.error) td.append(el('div', { class: 'muted' }, now.error));
+    for (const x of now.offers) {
+      const learned = (e.explanation || []).find((v) => v.offer === x.offer);
+      td.append(el('div', { 'data-offer': x.offer }, x.offer + ' ',
+        el('span', {}, num(x.score, 2) + ' ± ' + num(x.uncertainty, 2)), ' ',
+        el('span', { class: 'tag ' + (x.explored ? 'challenger' : 'champion') }, x.explored ? 'explored' : 'exploited'),
+        el('div', { class: 'muted features' }, (x.top_features || []).slice(0, 3).map((f) => f.name + ' ' + num(f.weight, 2)).join(', ')),
+        learned ? el('div', { class: 'muted' }, 'learned value ' + num(learned.value, 2) + ' from ' + int(learned.n) + ' obs. (' + learned.from + ')') : null));
+    }
+    return td;
+  }
+
   async function decisions(page) {
     page.append(el('div', { class: 'row' }, el('h1', {}, 'Live decisions'), el('span', { class: 'muted' }, 'the latest 50, refreshed every 10 s')));
     const r = await api('GET', '/console/api/episodes?limit=50');
@@ -406,13 +436,13 @@
         // A slot whose offer had a small probability was the policy exploring.
         el('td', {}, e.shown.map((o, i) => el('div', { title: o.name || '' }, (i + 1) + '. ' + o.offer + ' ',
           el('span', { class: 'muted' }, 'p=' + num(o.propensity, 3)),
-          o.propensity !== null && o.propensity < 0.5 ? el('span', { class: 'tag challenger' }, 'explored') : null))),
-        el('td', {}, e.explanation.map((x) => el('div', {}, x.offer + ' ', el('span', { class: 'muted' }, num(x.value, 2) + ' from ' + int(x.n) + ' obs. (' + x.from + ')')))),
+          null))),
+        explanationCell(e),
         el('td', {}, rw ? el('span', { class: rw.accepted ? 'ok' : 'muted' }, rw.accepted ? 'accepted' + (rw.accepted_offer ? ' ' + rw.accepted_offer : '') : 'not accepted') : el('span', { class: 'muted' }, 'waiting'),
           rw ? el('div', { class: 'muted' }, 'rewards ' + rw.rewards.map((x) => num(x, 1)).join(' / ')) : null)));
     }
     page.append(el('div', { class: 'card' }, el('table', { id: 'episodes' },
-      el('thead', {}, el('tr', {}, ['#', 'time / customer', 'state', 'version / policy', 'eligible set', 'shown (propensity)', 'explanation: learned value now', 'reward'].map((h) => el('th', {}, h)))), tb),
+      el('thead', {}, el('tr', {}, ['#', 'time / customer', 'state', 'version / policy', 'eligible set', 'shown (propensity)', 'explanation (now: the model moved since)', 'reward'].map((h) => el('th', {}, h)))), tb),
       r.data.episodes.length === 0 ? el('p', { class: 'muted' }, 'No decisions yet.') : null));
   }
 
