@@ -910,7 +910,7 @@ static void rank_complete(pz_ctx *c, const char *body, size_t len)
 	pz_error e;
 	size_t baseline = 0;
 
-	if (pz_rank_parse(body, len, &c->rank, &e) != 0) {
+	if (pz_rank_parse_lean(body, len, &c->rank, &e) != 0) {
 		reply_pz_error(r, &e);
 		return;
 	}
