@@ -1363,13 +1363,12 @@ static int buf_json_string(buf *b, const char *s)
  * A probability as jansson writes a real at JSON_REAL_PRECISION(15): %.15g,
  * ".0" added to an integer, the exponent without '+' or leading zeros.
  */
-static int buf_json_real(buf *b, double v)
+static int real_text(double v, char text[40])
 {
-	char text[40];
 	char *e;
-	int n = snprintf(text, sizeof(text), "%.15g", v);
+	int n = snprintf(text, 40, "%.15g", v);
 
-	if (n < 0 || (size_t)n >= sizeof(text) - 2)
+	if (n < 0 || n >= 40 - 2)
 		return ERR_RANGE;
 	e = strchr(text, 'e');
 	if (e == NULL && strchr(text, '.') == NULL && strchr(text, 'n') == NULL)
@@ -1386,7 +1385,7 @@ static int buf_json_real(buf *b, double v)
 			q++;
 		memmove(d, q, strlen(q) + 1);
 	}
-	return buf_adds(b, text);
+	return 0;
 }
 
 /*
@@ -1397,6 +1396,9 @@ static int buf_json_real(buf *b, double v)
 char *pz_rank_answer_json(const pz_ranked *ranking, size_t n, const char *event_id,
                           const char *reward_action_id)
 {
+	/* All but the first and the excluded share one probability: printed once. */
+	char prob[40] = "";
+	double last = NAN;
 	buf b;
 	int rc;
 
@@ -1408,8 +1410,12 @@ char *pz_rank_answer_json(const pz_ranked *ranking, size_t n, const char *event_
 			rc = buf_json_string(&b, ranking[i].id);
 		if (rc == 0)
 			rc = buf_adds(&b, ",\"probability\":");
+		if (rc == 0 && !(ranking[i].probability == last)) {
+			last = ranking[i].probability;
+			rc = real_text(last, prob);
+		}
 		if (rc == 0)
-			rc = buf_json_real(&b, ranking[i].probability);
+			rc = buf_adds(&b, prob);
 		if (rc == 0)
 			rc = buf_adds(&b, "}");
 	}
