@@ -668,31 +668,6 @@ static pz_multi *multi_of(pz_ctx *c)
 }
 
 /*
- * The states of the episode's decision: the scalar members of the context
- * feature objects, so the tabular policies' state key reads the usual
- * fields (age, gender, region...) when the context carries them; anything
- * else leaves the customer unknown (one state per date).
- */
-static json_t *context_states(json_t *context)
-{
-	json_t *states = json_object();
-	json_t *obj;
-	size_t i;
-
-	json_array_foreach(context, i, obj) {
-		const char *k;
-		json_t *v;
-
-		json_object_foreach(obj, k, v) {
-			if (!json_is_object(v) && !json_is_array(v) && !json_is_null(v) &&
-			    json_object_get(states, k) == NULL)
-				json_object_set(states, k, v);
-		}
-	}
-	return states;
-}
-
-/*
  * The decision for a rank: the agent version's policy over the allowed
  * actions, with the company's explorationPercentage as epsilon.
  *
@@ -742,7 +717,7 @@ static int pz_request(const char *customer, json_t *context, const pz_action *ac
 	for (size_t i = 0; i < n; i++)
 		offers[i] = actions[i].id;
 	util_now_iso(now);
-	states = context_states(context);
+	states = pz_context_states(context);
 	rc = request_predict_from_row(customer, now, states, offers, allowed, n, out, &re);
 	if (rc != 0 && strncmp(re.field, "states", 6) == 0) {
 		/* Context values the tabular state cannot read: one state for all. */

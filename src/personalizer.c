@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "request.h"
 #include "util.h"
 
 /* --- errors ---------------------------------------------------------------- */
@@ -158,20 +159,6 @@ char *pz_error_json(const pz_error *e)
 
 /* --- helpers ----------------------------------------------------------------- */
 
-static const char *type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: return "an integer";
-	case JSON_REAL: return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	default: return "null";
-	}
-}
-
 /*
  * Parses a body into one JSON object. Duplicate keys are rejected: which
  * one a client meant is a guess.
@@ -202,7 +189,7 @@ static json_t *parse_body(const char *body, size_t len, pz_error *e)
 	}
 	if (!json_is_object(root)) {
 		pz_fail(e, PZ_BAD_REQUEST, NULL, "The request body must be a JSON object, got %s.",
-		        type_name(root));
+		        request_json_type_name(root));
 		json_decref(root);
 		return NULL;
 	}
@@ -242,7 +229,8 @@ static int get_id(json_t *v, const char *target, const char *what, pz_kind kind,
 	if (v == NULL || json_is_null(v))
 		return pz_fail(e, kind, target, "%s is required.", what);
 	if (!json_is_string(v))
-		return pz_fail(e, kind, target, "%s must be a string, got %s.", what, type_name(v));
+		return pz_fail(e, kind, target, "%s must be a string, got %s.", what,
+		               request_json_type_name(v));
 	*s = json_string_value(v);
 	*len = json_string_length(v);
 	if (*len == 0)
@@ -262,7 +250,8 @@ static int get_bool(json_t *root, const char *key, pz_kind kind, int *out, pz_er
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_boolean(v))
-		return pz_fail(e, kind, key, "%s must be true or false, got %s.", key, type_name(v));
+		return pz_fail(e, kind, key, "%s must be true or false, got %s.", key,
+		               request_json_type_name(v));
 	*out = json_is_true(v);
 	return 0;
 }
@@ -276,7 +265,8 @@ static int get_number(json_t *v, const char *target, double min, double max, pz_
 	if (v == NULL || json_is_null(v))
 		return pz_fail(e, kind, target, "%s is required.", target);
 	if (!json_is_number(v))
-		return pz_fail(e, kind, target, "%s must be a number, got %s.", target, type_name(v));
+		return pz_fail(e, kind, target, "%s must be a number, got %s.", target,
+		               request_json_type_name(v));
 	d = json_number_value(v);
 	if (!isfinite(d) || d < min || d > max)
 		return pz_fail(e, kind, target, "%s is %g; it must be between %g and %g inclusive.",
@@ -298,7 +288,8 @@ static int get_array(json_t *root, const char *key, pz_kind kind, const char *mi
 	if (v == NULL || json_is_null(v))
 		return pz_fail(e, kind, key, "%s", missing);
 	if (!json_is_array(v))
-		return pz_fail(e, kind, key, "%s must be an array, got %s.", key, type_name(v));
+		return pz_fail(e, kind, key, "%s must be an array, got %s.", key,
+		               request_json_type_name(v));
 	return 0;
 }
 
@@ -361,7 +352,7 @@ static int check_value(json_t *v, int depth, const char *target, pz_kind kind, f
 				    e, kind, target,
 				    "Features should not contain array with non-number items (%s holds "
 				    "%s).",
-				    target, type_name(x));
+				    target, request_json_type_name(x));
 		}
 		break;
 	}
@@ -405,7 +396,7 @@ static int check_features(json_t *list, const char *base, size_t idx, const char
 		if (idx != SIZE_MAX)
 			path_idx(target, sizeof(target), base, idx, field);
 		return pz_fail(e, kind, target, "%s must be an array of objects, got %s.", target,
-		               type_name(list));
+		               request_json_type_name(list));
 	}
 	json_array_foreach(list, i, item) {
 		feat_count before = *c;
@@ -423,7 +414,7 @@ static int check_features(json_t *list, const char *base, size_t idx, const char
 		if (!json_is_object(item))
 			return pz_fail(e, kind, t,
 			               "Features are not in key value pair format: %s is %s.", t,
-			               type_name(item));
+			               request_json_type_name(item));
 		rc = check_object(item, 1, t, kind, c, e);
 		if (rc != 0)
 			return rc;
@@ -447,6 +438,32 @@ static int get_context(json_t *root, pz_kind kind, json_t **out, pz_error *e)
 		return rc;
 	*out = v;
 	return 0;
+}
+
+/*
+ * The states of a rank's decision: the scalar members of the context
+ * feature objects, the first of a name winning, so the tabular policies'
+ * state key and the company's rules read the usual fields (age, gender,
+ * region...) when the context carries them; anything else leaves the
+ * customer unknown (one state per date). A new object.
+ */
+json_t *pz_context_states(json_t *context)
+{
+	json_t *states = json_object();
+	json_t *obj;
+	size_t i;
+
+	json_array_foreach(context, i, obj) {
+		const char *k;
+		json_t *v;
+
+		json_object_foreach(obj, k, v) {
+			if (!json_is_object(v) && !json_is_array(v) && !json_is_null(v) &&
+			    json_object_get(states, k) == NULL)
+				json_object_set(states, k, v);
+		}
+	}
+	return states;
 }
 
 /* --- event ids ------------------------------------------------------------------ */
@@ -501,7 +518,8 @@ static int get_event_id(json_t *root, pz_kind kind, char out[PZ_ID_MAX + 1], pz_
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_string(v))
-		return pz_fail(e, kind, "eventId", "eventId must be a string, got %s.", type_name(v));
+		return pz_fail(e, kind, "eventId", "eventId must be a string, got %s.",
+		               request_json_type_name(v));
 	rc = pz_event_id_check(json_string_value(v), json_string_length(v), kind, e);
 	if (rc != 0)
 		return rc;
@@ -547,7 +565,7 @@ static int get_actions(json_t *root, pz_kind kind, pz_action *out, size_t *n, pz
 			if (json_is_null(a))
 				return pz_fail(e, kind, t, "Actions contains null value (%s).", t);
 			return pz_fail(e, kind, t, "%s must be an object with id and features, got %s.",
-			               t, type_name(a));
+			               t, request_json_type_name(a));
 		}
 		rc = get_id(json_object_get(a, "id"), "id", "id", kind, &act->id, &act->id_len, e);
 		if (rc != 0 || find_action(out, i, act->id, act->id_len) >= 0) {
@@ -600,7 +618,7 @@ static int get_excluded(json_t *list, const char *target, pz_kind kind, const pz
 		return 0;
 	if (!json_is_array(list))
 		return pz_fail(e, kind, target, "%s must be an array of action ids, got %s.", target,
-		               type_name(list));
+		               request_json_type_name(list));
 	json_array_foreach(list, i, x) {
 		char t[64];
 		int k;
@@ -608,7 +626,7 @@ static int get_excluded(json_t *list, const char *target, pz_kind kind, const pz
 		path_idx(t, sizeof(t), target, i, NULL);
 		if (!json_is_string(x))
 			return pz_fail(e, kind, t, "%s must be an action id (a string), got %s.", t,
-			               type_name(x));
+			               request_json_type_name(x));
 		k = find_action(actions, n, json_string_value(x), json_string_length(x));
 		if (k < 0)
 			return pz_fail(
@@ -1120,7 +1138,8 @@ static int get_slot(pz_multi_rank_req *r, size_t i, json_t *o, pz_error *e)
 	if (json_is_null(o))
 		return pz_fail(e, kind, t, "Slots contain null value (%s).", t);
 	if (!json_is_object(o))
-		return pz_fail(e, kind, t, "%s must be an object, got %s.", t, type_name(o));
+		return pz_fail(e, kind, t, "%s must be an object, got %s.", t,
+		               request_json_type_name(o));
 	path_idx(t, sizeof(t), "slots", i, "id");
 	rc = get_id(json_object_get(o, "id"), t, t, kind, &s->id, &s->id_len, e);
 	if (rc != 0)
@@ -1254,7 +1273,8 @@ int pz_multi_reward_parse(const char *body, size_t len, pz_multi_reward_req *out
 		path_idx(t, sizeof(t), "reward", i, NULL);
 		if (!json_is_object(o)) {
 			rc = pz_fail(e, PZ_INVALID_REWARD, t,
-			             "%s must be an object {slotId, value}, got %s.", t, type_name(o));
+			             "%s must be an object {slotId, value}, got %s.", t,
+			             request_json_type_name(o));
 			goto out;
 		}
 		path_idx(t, sizeof(t), "reward", i, "slotId");
@@ -1727,7 +1747,8 @@ static int get_text(json_t *v, const char *target, size_t max, pz_kind kind, cha
 	if (v == NULL || json_is_null(v))
 		return pz_fail(e, kind, target, "%s is required.", target);
 	if (!json_is_string(v))
-		return pz_fail(e, kind, target, "%s must be a string, got %s.", target, type_name(v));
+		return pz_fail(e, kind, target, "%s must be a string, got %s.", target,
+		               request_json_type_name(v));
 	if (json_string_length(v) == 0)
 		return pz_fail(e, kind, target, "%s must not be empty.", target);
 	if (json_string_length(v) > max || json_string_length(v) >= outlen)
@@ -1804,7 +1825,7 @@ int pz_service_config_parse(const char *body, size_t len, pz_service_config *out
 	}
 	if (!json_is_integer(v)) {
 		rc = pz_fail(e, PZ_INVALID_SERVICE, "logRetentionDays",
-		             "logRetentionDays must be an integer, got %s.", type_name(v));
+		             "logRetentionDays must be an integer, got %s.", request_json_type_name(v));
 		goto out;
 	}
 	out->log_retention_days = json_integer_value(v);
@@ -1941,7 +1962,7 @@ static int policy_from(json_t *o, const char *base, pz_kind kind, pz_policy *p, 
 
 	if (!json_is_object(o))
 		return pz_fail(e, kind, base, "%s must be an object {name, arguments}, got %s.",
-		               base[0] != '\0' ? base : "the body", type_name(o));
+		               base[0] != '\0' ? base : "the body", request_json_type_name(o));
 	snprintf(t, sizeof(t), "%s%sname", base, base[0] != '\0' ? "." : "");
 	rc = get_text(json_object_get(o, "name"), t, PZ_POLICY_NAME_MAX, kind, p->name, sizeof(p->name),
 	              e);
@@ -2033,7 +2054,7 @@ int pz_eval_parse(const char *body, size_t len, pz_eval_req *out, pz_error *e)
 	}
 	if (!json_is_array(list)) {
 		rc = pz_fail(e, PZ_INVALID_EVAL, "policies", "policies must be an array, got %s.",
-		             type_name(list));
+		             request_json_type_name(list));
 		goto out;
 	}
 	if (json_array_size(list) > PZ_EVAL_POLICIES_MAX) {

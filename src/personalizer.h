@@ -128,6 +128,13 @@ int pz_rank_parse(const char *body, size_t len, pz_rank_req *out, pz_error *e);
  * are NULL then (the context is JSON as always). Free with pz_rank_free.
  */
 int pz_rank_parse_lean(const char *body, size_t len, pz_rank_req *out, pz_error *e);
+
+/*
+ * The states of a rank's decision from its contextFeatures (an array of
+ * feature objects): their scalar members, the first of a name winning.
+ * Returns a new object the caller releases.
+ */
+json_t *pz_context_states(json_t *context);
 void pz_rank_free(pz_rank_req *r);
 
 typedef struct pz_slot {

@@ -32,7 +32,7 @@ static int set_err(req_error *e, int err, const char *field, const char *fmt, ..
 	return err;
 }
 
-static const char *json_type_name(const json_t *v)
+const char *request_json_type_name(const json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: return "an object";
@@ -64,7 +64,7 @@ static json_t *parse_body(const char *body, size_t len, req_error *e)
 	}
 	if (!json_is_object(root)) {
 		set_err(e, ERR_SYNTAX, "", "request body must be a JSON object, got %s",
-		        json_type_name(root));
+		        request_json_type_name(root));
 		json_decref(root);
 		return NULL;
 	}
@@ -96,7 +96,7 @@ static int get_object(json_t *root, const char *field, json_t **obj, json_t **ra
 	if (!json_is_string(v)) {
 		return set_err(e, ERR_INVAL, field,
 		               "%s must be an object or a string holding one, got %s", field,
-		               json_type_name(v));
+		               request_json_type_name(v));
 	}
 	s = json_string_value(v);
 	len = json_string_length(v);
@@ -111,7 +111,8 @@ static int get_object(json_t *root, const char *field, json_t **obj, json_t **ra
 		}
 	}
 	if (!json_is_object(o)) {
-		set_err(e, ERR_INVAL, field, "%s must hold an object, got %s", field, json_type_name(o));
+		set_err(e, ERR_INVAL, field, "%s must hold an object, got %s", field,
+		        request_json_type_name(o));
 		json_decref(o);
 		return e->err;
 	}
@@ -137,7 +138,8 @@ static int get_string(json_t *root, const char *key, char *out, size_t outlen, i
 		return 0;
 	}
 	if (!json_is_string(v))
-		return set_err(e, ERR_INVAL, key, "%s must be a string, got %s", key, json_type_name(v));
+		return set_err(e, ERR_INVAL, key, "%s must be a string, got %s", key,
+		               request_json_type_name(v));
 	s = json_string_value(v);
 	if (json_string_length(v) >= outlen)
 		return set_err(e, ERR_INVAL, key, "%s is longer than %zu characters", key, outlen - 1);
@@ -190,7 +192,7 @@ static int parse_age(json_t *v, int *out, req_error *e)
 			               json_string_value(v));
 	} else {
 		return set_err(e, ERR_INVAL, "states.age", "age must be a number, got %s",
-		               json_type_name(v));
+		               request_json_type_name(v));
 	}
 	/* -1 is refused like any negative: only an absent or blank age is unknown. */
 	if (customer_age(age, out) != 0)
