@@ -2307,83 +2307,87 @@ static int model_object(json_t *o, const char *base, size_t i, pz_error *e)
 	return pz_fail(e, PZ_INVALID_MODEL, target, "%s must be an object.", target);
 }
 
-/* Sorts n rows of size by cmp; returns the index of a row equal to the one before it, or 0. */
-static size_t model_sort(void *rows, size_t n, size_t size, int (*cmp)(const void *, const void *))
+/* Item i of the list base: an object whose text at key is read by model_text's rules. */
+static int model_item(json_t *o, const char *base, size_t i, const char *key, int allow_empty,
+                      const char **text, pz_error *e)
 {
-	const char *p = rows;
+	int rc = model_object(o, base, i, e);
 
-	qsort(rows, n, size, cmp);
-	for (size_t i = 1; i < n; i++) {
-		if (cmp(p + (i - 1) * size, p + i * size) == 0)
-			return i;
-	}
-	return 0;
+	return rc != 0 ? rc : model_text(o, key, base, i, allow_empty, text, e);
 }
 
-static int model_values(json_t *list, pz_model *m, pz_error *e)
+/* One row of a model list into row: 0 (a row), MODEL_ROW_SKIP (none), or a negative code. */
+#define MODEL_ROW_SKIP 1
+typedef int (*model_row_fn)(json_t *o, size_t i, void *row, pz_error *e);
+
+/*
+ * The rows of a model list: a new array (the caller frees it, with what
+ * the *n rows hold) of a row of size per item, and a spare one, each item
+ * read by fn, sorted by cmp. *rc is 0 or fn's negative code (*n rows were
+ * read then); *dup the index of a row equal to the one before it, or 0.
+ */
+static void *model_list(json_t *list, size_t size, model_row_fn fn,
+                        int (*cmp)(const void *, const void *), size_t *n, size_t *dup, int *rc,
+                        pz_error *e)
 {
+	char *rows = xcalloc(json_array_size(list) + 1, size);
 	json_t *o;
 	size_t i;
-	int rc = 0;
 
-	m->values = xcalloc(json_array_size(list) + 1, sizeof(*m->values));
+	*n = 0;
+	*dup = 0;
+	*rc = 0;
 	json_array_foreach(list, i, o) {
-		pz_value_row *r = &m->values[i];
+		int r = fn(o, i, rows + *n * size, e);
 
-		rc = model_object(o, "values", i, e);
-		if (rc == 0)
-			rc = model_text(o, "stateKey", "values", i, 0, &r->state_key, e);
-		if (rc == 0)
-			rc = model_text(o, "offer", "values", i, 0, &r->offer, e);
-		for (size_t k = 0; rc == 0 && k < UTIL_ARRAY_LEN(value_fields); k++)
-			rc = model_number(o, value_fields[k].key, "values", i, value_fields[k].min,
-			                  (double *)(void *)((char *)r + value_fields[k].off), e);
-		if (rc != 0)
-			return rc;
-		m->n_values++;
+		if (r < 0) {
+			*rc = r;
+			return rows;
+		}
+		if (r == 0)
+			(*n)++;
 	}
-	i = model_sort(m->values, m->n_values, sizeof(*m->values), value_cmp);
-	if (i > 0)
-		return pz_fail(e, PZ_INVALID_MODEL, "values",
-		               "values has two rows of stateKey %.100s and offer %.100s.",
-		               m->values[i].state_key, m->values[i].offer);
-	return 0;
+	qsort(rows, *n, size, cmp);
+	for (i = 1; i < *n && *dup == 0; i++) {
+		if (cmp(rows + (i - 1) * size, rows + i * size) == 0)
+			*dup = i;
+	}
+	return rows;
 }
 
-static int model_rows(json_t *list, pz_model *m, pz_error *e)
+static int value_row(json_t *o, size_t i, void *row, pz_error *e)
 {
-	json_t *o;
-	size_t i;
-	int rc = 0;
+	pz_value_row *r = row;
+	int rc = model_item(o, "values", i, "stateKey", 0, &r->state_key, e);
 
-	m->rows = xcalloc(json_array_size(list) + 1, sizeof(*m->rows));
-	json_array_foreach(list, i, o) {
-		pz_model_row *r = &m->rows[m->n_rows];
-		char *stats = NULL;
-		double tick;
+	if (rc == 0)
+		rc = model_text(o, "offer", "values", i, 0, &r->offer, e);
+	for (size_t k = 0; rc == 0 && k < UTIL_ARRAY_LEN(value_fields); k++)
+		rc = model_number(o, value_fields[k].key, "values", i, value_fields[k].min,
+		                  (double *)(void *)((char *)r + value_fields[k].off), e);
+	return rc;
+}
 
-		rc = model_object(o, "contextual", i, e);
-		if (rc == 0)
-			rc = model_text(o, "offer", "contextual", i, 1, &r->offer, e);
-		if (rc == 0)
-			rc = model_number(o, "n", "contextual", i, 0, &r->n, e);
-		if (rc == 0)
-			rc = model_number(o, "tick", "contextual", i, 0, &tick, e);
-		if (rc != 0)
-			return rc;
-		r->tick = tick < 9e15 ? (int64_t)tick : 0;
-		if (r->offer[0] == '\0')
-			continue; /* the clock row: the version's clock stays the importer's */
-		rc = model_stats(o, i, &stats, e);
-		if (rc != 0)
-			return rc;
-		r->stats = stats;
-		m->n_rows++;
-	}
-	i = model_sort(m->rows, m->n_rows, sizeof(*m->rows), model_row_cmp);
-	if (i > 0)
-		return pz_fail(e, PZ_INVALID_MODEL, "contextual",
-		               "contextual has two rows of offer %.100s.", m->rows[i].offer);
+static int contextual_row(json_t *o, size_t i, void *row, pz_error *e)
+{
+	pz_model_row *r = row;
+	char *stats = NULL;
+	double tick;
+	int rc = model_item(o, "contextual", i, "offer", 1, &r->offer, e);
+
+	if (rc == 0)
+		rc = model_number(o, "n", "contextual", i, 0, &r->n, e);
+	if (rc == 0)
+		rc = model_number(o, "tick", "contextual", i, 0, &tick, e);
+	if (rc != 0)
+		return rc;
+	r->tick = tick < 9e15 ? (int64_t)tick : 0;
+	if (r->offer[0] == '\0')
+		return MODEL_ROW_SKIP; /* the clock row: the version's clock stays the importer's */
+	rc = model_stats(o, i, &stats, e);
+	if (rc != 0)
+		return rc;
+	r->stats = stats;
 	return 0;
 }
 
@@ -2394,6 +2398,7 @@ int pz_model_parse(const char *body, size_t len, pz_model *out, pz_error *e)
 	json_t *ver;
 	json_t *values;
 	json_t *ctx;
+	size_t dup = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -2421,9 +2426,18 @@ int pz_model_parse(const char *body, size_t len, pz_model *out, pz_error *e)
 		rc = pz_fail(e, PZ_INVALID_MODEL, "values",
 		             "values and contextual hold at most %d rows each.", PZ_MODEL_ROWS_MAX);
 	else
-		rc = model_values(values, out, e);
+		out->values = model_list(values, sizeof(*out->values), value_row, value_cmp,
+		                         &out->n_values, &dup, &rc, e);
+	if (rc == 0 && dup > 0)
+		rc = pz_fail(e, PZ_INVALID_MODEL, "values",
+		             "values has two rows of stateKey %.100s and offer %.100s.",
+		             out->values[dup].state_key, out->values[dup].offer);
 	if (rc == 0)
-		rc = model_rows(ctx, out, e);
+		out->rows = model_list(ctx, sizeof(*out->rows), contextual_row, model_row_cmp,
+		                       &out->n_rows, &dup, &rc, e);
+	if (rc == 0 && dup > 0)
+		rc = pz_fail(e, PZ_INVALID_MODEL, "contextual",
+		             "contextual has two rows of offer %.100s.", out->rows[dup].offer);
 	if (rc != 0)
 		pz_model_free(out);
 	return rc;
