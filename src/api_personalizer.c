@@ -673,7 +673,9 @@ static pz_multi *multi_of(pz_ctx *c)
  *
  * Hook for the contextual policies (linear-ts, squarecb): they will read
  * c->rank.context and c->rank.actions[i].features here, instead of the
- * tabular state key, once agent_decide dispatches to them.
+ * tabular state key, once agent_decide dispatches to them; the action
+ * features need pz_rank_parse then (the lean parse rank_complete uses
+ * checks them but keeps none).
  */
 static int pz_decide(api_call *call, api_decision *d, const pz_service_config *svc)
 {
@@ -711,7 +713,7 @@ static int pz_request(const char *customer, json_t *context, const pz_action *ac
 	char now[32];
 	req_error re;
 	json_t *states;
-	json_t *keep;
+	char *keep;
 	int rc;
 
 	for (size_t i = 0; i < n; i++)
@@ -729,9 +731,10 @@ static int pz_request(const char *customer, json_t *context, const pz_action *ac
 	if (rc != 0)
 		return pz_fail(e, PZ_INVALID_RANK, "actions", "%s", re.message);
 	free(out->states_text);
-	keep = json_pack("{s:O}", "contextFeatures", context);
-	out->states_text = json_dumps(keep, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(keep);
+	/* {"contextFeatures":[...]} as jansson writes it, without an object around the list. */
+	keep = json_dumps(context, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	out->states_text = keep != NULL ? xasprintf("{\"contextFeatures\":%s}", keep) : NULL;
+	free(keep);
 	if (out->states_text == NULL)
 		return pz_fail(e, PZ_INTERNAL, NULL, "the context cannot be stored");
 	return 0;
