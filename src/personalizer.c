@@ -863,7 +863,8 @@ static int lean_feature_value(lean *l, int depth, feat_count *c)
 		l->p++;
 		if (!lean_is(l, ']')) {
 			do {
-				if (lean_number(l) != 0 || ++n > PZ_FEATURE_ARRAY_MAX)
+				n++;
+				if (n > PZ_FEATURE_ARRAY_MAX || lean_number(l) != 0)
 					return LEAN_OTHER;
 			} while (lean_is(l, ','));
 			if (!lean_is(l, ']'))
@@ -1088,7 +1089,8 @@ int pz_rank_parse_lean(const char *body, size_t len, pz_rank_req *out, pz_error 
 		goto other;
 	out->context = out->root;
 	/* The ids, one allocation: the body is gone by the time the answer names them. */
-	out->text = text = xmalloc(total);
+	text = xmalloc(total);
+	out->text = text;
 	for (size_t i = 0; i < out->n_actions; i++) {
 		memcpy(text, ids[i].s, ids[i].len);
 		text[ids[i].len] = '\0';
