@@ -61,12 +61,43 @@ static void check_actions(const pz_action *a, size_t n)
 	}
 }
 
+/* The lean parse (the API's) agrees with pz_rank_parse: the same rank or the same error. */
+static void check_lean(const char *body, size_t size, int rc, const pz_rank_req *r, const pz_error *e)
+{
+	pz_rank_req l;
+	pz_error le;
+	int lrc = pz_rank_parse_lean(body, size, &l, &le);
+
+	if ((rc == 0) != (lrc == 0))
+		abort();
+	if (rc != 0) {
+		if (rc != lrc || e->status != le.status || e->inner != le.inner ||
+		    strcmp(e->message, le.message) != 0 || strcmp(e->target, le.target) != 0 ||
+		    l.root != NULL)
+			abort();
+		return;
+	}
+	if (l.n_actions != r->n_actions || l.n_allowed != r->n_allowed ||
+	    strcmp(l.event_id, r->event_id) != 0 || l.defer_activation != r->defer_activation ||
+	    !json_equal(l.context, r->context))
+		abort();
+	for (size_t i = 0; i < r->n_actions; i++) {
+		if (l.actions[i].id_len != r->actions[i].id_len ||
+		    strcmp(l.actions[i].id, r->actions[i].id) != 0 ||
+		    l.actions[i].excluded != r->actions[i].excluded)
+			abort();
+	}
+	pz_rank_free(&l);
+}
+
 static void fuzz_rank(const char *body, size_t size)
 {
 	pz_rank_req r;
 	pz_error e;
 	size_t allowed = 0;
 	int rc = pz_rank_parse(body, size, &r, &e);
+
+	check_lean(body, size, rc, &r, &e);
 
 	if (rc != 0) {
 		check_error(rc, &e);

@@ -668,37 +668,14 @@ static pz_multi *multi_of(pz_ctx *c)
 }
 
 /*
- * The states of the episode's decision: the scalar members of the context
- * feature objects, so the tabular policies' state key reads the usual
- * fields (age, gender, region...) when the context carries them; anything
- * else leaves the customer unknown (one state per date).
- */
-static json_t *context_states(json_t *context)
-{
-	json_t *states = json_object();
-	json_t *obj;
-	size_t i;
-
-	json_array_foreach(context, i, obj) {
-		const char *k;
-		json_t *v;
-
-		json_object_foreach(obj, k, v) {
-			if (!json_is_object(v) && !json_is_array(v) && !json_is_null(v) &&
-			    json_object_get(states, k) == NULL)
-				json_object_set(states, k, v);
-		}
-	}
-	return states;
-}
-
-/*
  * The decision for a rank: the agent version's policy over the allowed
  * actions, with the company's explorationPercentage as epsilon.
  *
  * Hook for the contextual policies (linear-ts, squarecb): they will read
  * c->rank.context and c->rank.actions[i].features here, instead of the
- * tabular state key, once agent_decide dispatches to them.
+ * tabular state key, once agent_decide dispatches to them; the action
+ * features need pz_rank_parse then (the lean parse rank_complete uses
+ * checks them but keeps none).
  */
 static int pz_decide(api_call *call, api_decision *d, const pz_service_config *svc)
 {
@@ -736,13 +713,13 @@ static int pz_request(const char *customer, json_t *context, const pz_action *ac
 	char now[32];
 	req_error re;
 	json_t *states;
-	json_t *keep;
+	char *keep;
 	int rc;
 
 	for (size_t i = 0; i < n; i++)
 		offers[i] = actions[i].id;
 	util_now_iso(now);
-	states = context_states(context);
+	states = pz_context_states(context);
 	rc = request_predict_from_row(customer, now, states, offers, allowed, n, out, &re);
 	if (rc != 0 && strncmp(re.field, "states", 6) == 0) {
 		/* Context values the tabular state cannot read: one state for all. */
@@ -754,9 +731,10 @@ static int pz_request(const char *customer, json_t *context, const pz_action *ac
 	if (rc != 0)
 		return pz_fail(e, PZ_INVALID_RANK, "actions", "%s", re.message);
 	free(out->states_text);
-	keep = json_pack("{s:O}", "contextFeatures", context);
-	out->states_text = json_dumps(keep, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	json_decref(keep);
+	/* {"contextFeatures":[...]} as jansson writes it, without an object around the list. */
+	keep = json_dumps(context, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	out->states_text = keep != NULL ? xasprintf("{\"contextFeatures\":%s}", keep) : NULL;
+	free(keep);
 	if (out->states_text == NULL)
 		return pz_fail(e, PZ_INTERNAL, NULL, "the context cannot be stored");
 	return 0;
@@ -910,7 +888,7 @@ static void rank_complete(pz_ctx *c, const char *body, size_t len)
 	pz_error e;
 	size_t baseline = 0;
 
-	if (pz_rank_parse(body, len, &c->rank, &e) != 0) {
+	if (pz_rank_parse_lean(body, len, &c->rank, &e) != 0) {
 		reply_pz_error(r, &e);
 		return;
 	}

@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "personalizer.h"
 #include "util.h"
 
 _Static_assert(OFFERS_SHOWN == OFFERS_SHOWN, "an episode holds the offers a decision shows");
@@ -96,22 +97,10 @@ static json_t *rules_states(const char *text)
 	json_t *j = json_loads(text, 0, NULL);
 	json_t *ctx = json_object_get(j, "contextFeatures");
 	json_t *states;
-	json_t *obj;
-	size_t i;
 
 	if (!json_is_array(ctx))
 		return j;
-	states = json_object();
-	json_array_foreach(ctx, i, obj) {
-		const char *k;
-		json_t *v;
-
-		json_object_foreach(obj, k, v) {
-			if (!json_is_object(v) && !json_is_array(v) && !json_is_null(v) &&
-			    json_object_get(states, k) == NULL)
-				json_object_set(states, k, v);
-		}
-	}
+	states = pz_context_states(ctx);
 	json_decref(j);
 	return states;
 }

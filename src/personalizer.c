@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "request.h"
 #include "util.h"
 
 /* --- errors ---------------------------------------------------------------- */
@@ -158,20 +159,6 @@ char *pz_error_json(const pz_error *e)
 
 /* --- helpers ----------------------------------------------------------------- */
 
-static const char *type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: return "an integer";
-	case JSON_REAL: return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	default: return "null";
-	}
-}
-
 /*
  * Parses a body into one JSON object. Duplicate keys are rejected: which
  * one a client meant is a guess.
@@ -202,7 +189,7 @@ static json_t *parse_body(const char *body, size_t len, pz_error *e)
 	}
 	if (!json_is_object(root)) {
 		pz_fail(e, PZ_BAD_REQUEST, NULL, "The request body must be a JSON object, got %s.",
-		        type_name(root));
+		        request_json_type_name(root));
 		json_decref(root);
 		return NULL;
 	}
@@ -242,7 +229,8 @@ static int get_id(json_t *v, const char *target, const char *what, pz_kind kind,
 	if (v == NULL || json_is_null(v))
 		return pz_fail(e, kind, target, "%s is required.", what);
 	if (!json_is_string(v))
-		return pz_fail(e, kind, target, "%s must be a string, got %s.", what, type_name(v));
+		return pz_fail(e, kind, target, "%s must be a string, got %s.", what,
+		               request_json_type_name(v));
 	*s = json_string_value(v);
 	*len = json_string_length(v);
 	if (*len == 0)
@@ -262,7 +250,8 @@ static int get_bool(json_t *root, const char *key, pz_kind kind, int *out, pz_er
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_boolean(v))
-		return pz_fail(e, kind, key, "%s must be true or false, got %s.", key, type_name(v));
+		return pz_fail(e, kind, key, "%s must be true or false, got %s.", key,
+		               request_json_type_name(v));
 	*out = json_is_true(v);
 	return 0;
 }
@@ -276,7 +265,8 @@ static int get_number(json_t *v, const char *target, double min, double max, pz_
 	if (v == NULL || json_is_null(v))
 		return pz_fail(e, kind, target, "%s is required.", target);
 	if (!json_is_number(v))
-		return pz_fail(e, kind, target, "%s must be a number, got %s.", target, type_name(v));
+		return pz_fail(e, kind, target, "%s must be a number, got %s.", target,
+		               request_json_type_name(v));
 	d = json_number_value(v);
 	if (!isfinite(d) || d < min || d > max)
 		return pz_fail(e, kind, target, "%s is %g; it must be between %g and %g inclusive.",
@@ -298,7 +288,8 @@ static int get_array(json_t *root, const char *key, pz_kind kind, const char *mi
 	if (v == NULL || json_is_null(v))
 		return pz_fail(e, kind, key, "%s", missing);
 	if (!json_is_array(v))
-		return pz_fail(e, kind, key, "%s must be an array, got %s.", key, type_name(v));
+		return pz_fail(e, kind, key, "%s must be an array, got %s.", key,
+		               request_json_type_name(v));
 	return 0;
 }
 
@@ -361,7 +352,7 @@ static int check_value(json_t *v, int depth, const char *target, pz_kind kind, f
 				    e, kind, target,
 				    "Features should not contain array with non-number items (%s holds "
 				    "%s).",
-				    target, type_name(x));
+				    target, request_json_type_name(x));
 		}
 		break;
 	}
@@ -405,7 +396,7 @@ static int check_features(json_t *list, const char *base, size_t idx, const char
 		if (idx != SIZE_MAX)
 			path_idx(target, sizeof(target), base, idx, field);
 		return pz_fail(e, kind, target, "%s must be an array of objects, got %s.", target,
-		               type_name(list));
+		               request_json_type_name(list));
 	}
 	json_array_foreach(list, i, item) {
 		feat_count before = *c;
@@ -423,7 +414,7 @@ static int check_features(json_t *list, const char *base, size_t idx, const char
 		if (!json_is_object(item))
 			return pz_fail(e, kind, t,
 			               "Features are not in key value pair format: %s is %s.", t,
-			               type_name(item));
+			               request_json_type_name(item));
 		rc = check_object(item, 1, t, kind, c, e);
 		if (rc != 0)
 			return rc;
@@ -447,6 +438,32 @@ static int get_context(json_t *root, pz_kind kind, json_t **out, pz_error *e)
 		return rc;
 	*out = v;
 	return 0;
+}
+
+/*
+ * The states of a rank's decision: the scalar members of the context
+ * feature objects, the first of a name winning, so the tabular policies'
+ * state key and the company's rules read the usual fields (age, gender,
+ * region...) when the context carries them; anything else leaves the
+ * customer unknown (one state per date). A new object.
+ */
+json_t *pz_context_states(json_t *context)
+{
+	json_t *states = json_object();
+	json_t *obj;
+	size_t i;
+
+	json_array_foreach(context, i, obj) {
+		const char *k;
+		json_t *v;
+
+		json_object_foreach(obj, k, v) {
+			if (!json_is_object(v) && !json_is_array(v) && !json_is_null(v) &&
+			    json_object_get(states, k) == NULL)
+				json_object_set(states, k, v);
+		}
+	}
+	return states;
 }
 
 /* --- event ids ------------------------------------------------------------------ */
@@ -501,7 +518,8 @@ static int get_event_id(json_t *root, pz_kind kind, char out[PZ_ID_MAX + 1], pz_
 	if (v == NULL || json_is_null(v))
 		return 0;
 	if (!json_is_string(v))
-		return pz_fail(e, kind, "eventId", "eventId must be a string, got %s.", type_name(v));
+		return pz_fail(e, kind, "eventId", "eventId must be a string, got %s.",
+		               request_json_type_name(v));
 	rc = pz_event_id_check(json_string_value(v), json_string_length(v), kind, e);
 	if (rc != 0)
 		return rc;
@@ -547,7 +565,7 @@ static int get_actions(json_t *root, pz_kind kind, pz_action *out, size_t *n, pz
 			if (json_is_null(a))
 				return pz_fail(e, kind, t, "Actions contains null value (%s).", t);
 			return pz_fail(e, kind, t, "%s must be an object with id and features, got %s.",
-			               t, type_name(a));
+			               t, request_json_type_name(a));
 		}
 		rc = get_id(json_object_get(a, "id"), "id", "id", kind, &act->id, &act->id_len, e);
 		if (rc != 0 || find_action(out, i, act->id, act->id_len) >= 0) {
@@ -600,7 +618,7 @@ static int get_excluded(json_t *list, const char *target, pz_kind kind, const pz
 		return 0;
 	if (!json_is_array(list))
 		return pz_fail(e, kind, target, "%s must be an array of action ids, got %s.", target,
-		               type_name(list));
+		               request_json_type_name(list));
 	json_array_foreach(list, i, x) {
 		char t[64];
 		int k;
@@ -608,7 +626,7 @@ static int get_excluded(json_t *list, const char *target, pz_kind kind, const pz
 		path_idx(t, sizeof(t), target, i, NULL);
 		if (!json_is_string(x))
 			return pz_fail(e, kind, t, "%s must be an action id (a string), got %s.", t,
-			               type_name(x));
+			               request_json_type_name(x));
 		k = find_action(actions, n, json_string_value(x), json_string_length(x));
 		if (k < 0)
 			return pz_fail(
@@ -625,6 +643,8 @@ void pz_rank_free(pz_rank_req *r)
 {
 	if (r->root != NULL)
 		json_decref(r->root);
+	free(r->text);
+	r->text = NULL;
 	r->root = NULL;
 	r->context = NULL;
 	r->n_actions = 0;
@@ -691,6 +711,398 @@ out:
 	return rc;
 }
 
+/*
+ * --- rank: the lean parse ---------------------------------------------------
+ *
+ * jansson builds a tree of the whole rank body (an object, a hash table and
+ * a string copy per feature), and a rank reads only the action ids, the
+ * context and a few scalars from it: parsing and freeing the tree was a
+ * third of a rank's CPU time. The lean parse scans the body once, checks
+ * every rule pz_rank_parse checks, copies the ids and hands only the
+ * context (a few dozen bytes) to jansson. It knows a plain subset of JSON:
+ * the five keys of a rank, ASCII strings without escapes, numbers without
+ * exponent of at most 15 characters. Anything else, or any rule broken, and
+ * it gives up (LEAN_OTHER) and pz_rank_parse decides, so an error answer is
+ * always pz_rank_parse's, message for message.
+ */
+#define LEAN_OTHER 1
+#define LEAN_KEYS_MAX 32     /* keys in one feature object the scan compares for duplicates */
+#define LEAN_EXCLUDED_MAX 64 /* excludedActions items it keeps to resolve after the actions */
+#define LEAN_NUMBER_MAX 15   /* characters of a number: no integer of them overflows jansson */
+
+typedef struct lean {
+	const char *p;
+	const char *end;
+} lean;
+
+typedef struct lean_str {
+	const char *s;
+	size_t len;
+} lean_str;
+
+static void lean_ws(lean *l)
+{
+	while (l->p < l->end && (*l->p == ' ' || *l->p == '\t' || *l->p == '\n' || *l->p == '\r'))
+		l->p++;
+}
+
+/* The next character after white space is ch: consumes it and returns 1. */
+static int lean_is(lean *l, char ch)
+{
+	lean_ws(l);
+	if (l->p < l->end && *l->p == ch) {
+		l->p++;
+		return 1;
+	}
+	return 0;
+}
+
+/* A string of printable ASCII without escapes. */
+static int lean_string(lean *l, lean_str *out)
+{
+	const char *q;
+
+	if (!lean_is(l, '"'))
+		return LEAN_OTHER;
+	for (q = l->p; q < l->end && *q != '"'; q++) {
+		if ((unsigned char)*q < 0x20 || (unsigned char)*q >= 0x7f || *q == '\\')
+			return LEAN_OTHER;
+	}
+	if (q >= l->end)
+		return LEAN_OTHER;
+	out->s = l->p;
+	out->len = (size_t)(q - l->p);
+	l->p = q + 1;
+	return 0;
+}
+
+/* A literal (true, false, null) at l->p. */
+static int lean_word(lean *l, const char *w)
+{
+	size_t n = strlen(w);
+
+	if ((size_t)(l->end - l->p) < n || memcmp(l->p, w, n) != 0)
+		return LEAN_OTHER;
+	l->p += n;
+	return 0;
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?, at most LEAN_NUMBER_MAX characters. */
+static int lean_number(lean *l)
+{
+	const char *q;
+
+	lean_ws(l);
+	q = l->p;
+	if (q < l->end && *q == '-')
+		q++;
+	if (q >= l->end || *q < '0' || *q > '9')
+		return LEAN_OTHER;
+	if (*q == '0')
+		q++;
+	else
+		while (q < l->end && *q >= '0' && *q <= '9')
+			q++;
+	if (q < l->end && *q == '.') {
+		q++;
+		if (q >= l->end || *q < '0' || *q > '9')
+			return LEAN_OTHER;
+		while (q < l->end && *q >= '0' && *q <= '9')
+			q++;
+	}
+	if (q - l->p > LEAN_NUMBER_MAX)
+		return LEAN_OTHER;
+	l->p = q;
+	return 0;
+}
+
+static int lean_feature_value(lean *l, int depth, feat_count *c);
+
+/* A feature object after its '{', at depth (check_object's rules). */
+static int lean_feature_object(lean *l, int depth, feat_count *c)
+{
+	lean_str keys[LEAN_KEYS_MAX];
+	size_t n = 0;
+
+	if (depth > PZ_FEATURE_DEPTH_MAX)
+		return LEAN_OTHER;
+	if (lean_is(l, '}'))
+		return 0;
+	do {
+		lean_str *k = &keys[n];
+
+		if (n == LEAN_KEYS_MAX || lean_string(l, k) != 0 || k->len == 0 ||
+		    k->len > PZ_FEATURE_KEY_MAX || !lean_is(l, ':'))
+			return LEAN_OTHER;
+		for (size_t i = 0; i < n; i++) {
+			if (keys[i].len == k->len && memcmp(keys[i].s, k->s, k->len) == 0)
+				return LEAN_OTHER;
+		}
+		n++;
+		if (lean_feature_value(l, depth, c) != 0)
+			return LEAN_OTHER;
+	} while (lean_is(l, ','));
+	return lean_is(l, '}') ? 0 : LEAN_OTHER;
+}
+
+/* One feature value (check_value's rules). */
+static int lean_feature_value(lean *l, int depth, feat_count *c)
+{
+	lean_str s;
+	size_t non_null = 1;
+	int rc;
+
+	lean_ws(l);
+	if (l->p >= l->end)
+		return LEAN_OTHER;
+	switch (*l->p) {
+	case '{': l->p++; return lean_feature_object(l, depth + 1, c);
+	case '[': {
+		size_t n = 0;
+
+		l->p++;
+		if (!lean_is(l, ']')) {
+			do {
+				n++;
+				if (n > PZ_FEATURE_ARRAY_MAX || lean_number(l) != 0)
+					return LEAN_OTHER;
+			} while (lean_is(l, ','));
+			if (!lean_is(l, ']'))
+				return LEAN_OTHER;
+		}
+		rc = 0;
+		break;
+	}
+	case '"':
+		rc = lean_string(l, &s);
+		if (rc == 0 && s.len > PZ_FEATURE_STRING_MAX)
+			rc = LEAN_OTHER;
+		break;
+	case 't': rc = lean_word(l, "true"); break;
+	case 'f': rc = lean_word(l, "false"); break;
+	case 'n':
+		rc = lean_word(l, "null");
+		non_null = 0;
+		break;
+	default: rc = lean_number(l); break;
+	}
+	if (rc != 0)
+		return LEAN_OTHER;
+	c->leaves++;
+	c->non_null += non_null;
+	return c->leaves > PZ_FEATURES_MAX ? LEAN_OTHER : 0;
+}
+
+/* A feature list: an array of feature objects (check_features' rules). */
+static int lean_features(lean *l, feat_count *c)
+{
+	c->leaves = 0;
+	c->non_null = 0;
+	if (!lean_is(l, '['))
+		return LEAN_OTHER;
+	if (lean_is(l, ']'))
+		return 0;
+	do {
+		if (!lean_is(l, '{') || lean_feature_object(l, 1, c) != 0)
+			return LEAN_OTHER;
+	} while (lean_is(l, ','));
+	return lean_is(l, ']') ? 0 : LEAN_OTHER;
+}
+
+/* null at l->p (after white space): consumes it and returns 1. */
+static int lean_null(lean *l)
+{
+	lean_ws(l);
+	return lean_word(l, "null") == 0;
+}
+
+/* One action object: {"id": ..., "features": [...]}, in either order. */
+static int lean_action(lean *l, lean_str *id)
+{
+	int has_id = 0;
+	int has_features = 0;
+	feat_count c = {0, 0};
+	lean_str k;
+
+	if (!lean_is(l, '{'))
+		return LEAN_OTHER;
+	do {
+		if (lean_string(l, &k) != 0 || !lean_is(l, ':'))
+			return LEAN_OTHER;
+		if (k.len == 2 && memcmp(k.s, "id", 2) == 0 && !has_id) {
+			if (lean_string(l, id) != 0 || id->len == 0 || id->len > PZ_ID_MAX)
+				return LEAN_OTHER;
+			has_id = 1;
+		} else if (k.len == 8 && memcmp(k.s, "features", 8) == 0 && !has_features) {
+			if (lean_features(l, &c) != 0 || c.non_null == 0)
+				return LEAN_OTHER;
+			has_features = 1;
+		} else {
+			return LEAN_OTHER;
+		}
+	} while (lean_is(l, ','));
+	return lean_is(l, '}') && has_id && has_features ? 0 : LEAN_OTHER;
+}
+
+/* The whole body; fills ids (n), excluded (n_excluded), the context's text and the scalars. */
+static int lean_rank(lean *l, pz_rank_req *out, lean_str *ids, lean_str *excluded, size_t *n_excluded,
+                     lean_str *context)
+{
+	unsigned seen = 0;
+	lean_str k;
+	lean_str v;
+	feat_count c;
+
+	context->s = NULL;
+	context->len = 0;
+	*n_excluded = 0;
+	if (!lean_is(l, '{'))
+		return LEAN_OTHER;
+	do {
+		unsigned bit;
+
+		if (lean_string(l, &k) != 0 || !lean_is(l, ':'))
+			return LEAN_OTHER;
+		if (k.len == 15 && memcmp(k.s, "contextFeatures", 15) == 0)
+			bit = 1;
+		else if (k.len == 7 && memcmp(k.s, "actions", 7) == 0)
+			bit = 2;
+		else if (k.len == 15 && memcmp(k.s, "excludedActions", 15) == 0)
+			bit = 4;
+		else if (k.len == 7 && memcmp(k.s, "eventId", 7) == 0)
+			bit = 8;
+		else if (k.len == 15 && memcmp(k.s, "deferActivation", 15) == 0)
+			bit = 16;
+		else
+			return LEAN_OTHER;
+		if (seen & bit)
+			return LEAN_OTHER;
+		seen |= bit;
+		if (bit != 2 && lean_null(l))
+			continue;
+		switch (bit) {
+		case 1:
+			lean_ws(l);
+			context->s = l->p;
+			if (lean_features(l, &c) != 0)
+				return LEAN_OTHER;
+			context->len = (size_t)(l->p - context->s);
+			break;
+		case 2:
+			if (!lean_is(l, '['))
+				return LEAN_OTHER;
+			do {
+				if (out->n_actions == PZ_ACTIONS_MAX ||
+				    lean_action(l, &ids[out->n_actions]) != 0)
+					return LEAN_OTHER;
+				out->n_actions++;
+			} while (lean_is(l, ','));
+			if (!lean_is(l, ']'))
+				return LEAN_OTHER;
+			break;
+		case 4:
+			if (!lean_is(l, '['))
+				return LEAN_OTHER;
+			if (lean_is(l, ']'))
+				break;
+			do {
+				if (*n_excluded == LEAN_EXCLUDED_MAX ||
+				    lean_string(l, &excluded[*n_excluded]) != 0)
+					return LEAN_OTHER;
+				(*n_excluded)++;
+			} while (lean_is(l, ','));
+			if (!lean_is(l, ']'))
+				return LEAN_OTHER;
+			break;
+		case 8:
+			if (lean_string(l, &v) != 0 || v.len == 0 || v.len > PZ_ID_MAX)
+				return LEAN_OTHER;
+			for (size_t i = 0; i < v.len; i++) {
+				if (!event_id_char((unsigned char)v.s[i]))
+					return LEAN_OTHER;
+			}
+			memcpy(out->event_id, v.s, v.len);
+			out->event_id[v.len] = '\0';
+			break;
+		default:
+			lean_ws(l);
+			if (lean_word(l, "true") == 0)
+				out->defer_activation = 1;
+			else if (lean_word(l, "false") != 0)
+				return LEAN_OTHER;
+			break;
+		}
+	} while (lean_is(l, ','));
+	if (!lean_is(l, '}') || !(seen & 2))
+		return LEAN_OTHER;
+	lean_ws(l);
+	return l->p == l->end ? 0 : LEAN_OTHER;
+}
+
+int pz_rank_parse_lean(const char *body, size_t len, pz_rank_req *out, pz_error *e)
+{
+	lean l = {body, body + len};
+	lean_str ids[PZ_ACTIONS_MAX];
+	lean_str excluded[LEAN_EXCLUDED_MAX];
+	lean_str context;
+	size_t n_excluded;
+	size_t total = 0;
+	char *text;
+
+	memset(out, 0, offsetof(pz_rank_req, actions));
+	out->n_allowed = 0;
+	out->event_id[0] = '\0';
+	out->defer_activation = 0;
+	out->text = NULL;
+	if (len > PZ_BODY_MAX || lean_rank(&l, out, ids, excluded, &n_excluded, &context) != 0)
+		goto other;
+	for (size_t i = 0; i < out->n_actions; i++) {
+		out->actions[i].excluded = 0;
+		out->actions[i].features = NULL;
+		total += ids[i].len + 1;
+		for (size_t j = 0; j < i; j++) {
+			if (ids[j].len == ids[i].len && memcmp(ids[j].s, ids[i].s, ids[i].len) == 0)
+				goto other;
+		}
+	}
+	for (size_t x = 0; x < n_excluded; x++) {
+		size_t i;
+
+		for (i = 0; i < out->n_actions; i++) {
+			if (ids[i].len == excluded[x].len &&
+			    memcmp(ids[i].s, excluded[x].s, excluded[x].len) == 0)
+				break;
+		}
+		if (i == out->n_actions)
+			goto other;
+		out->actions[i].excluded = 1;
+	}
+	for (size_t i = 0; i < out->n_actions; i++)
+		out->n_allowed += !out->actions[i].excluded;
+	if (out->n_allowed == 0)
+		goto other;
+	if (context.s != NULL)
+		out->root = json_loadb(context.s, context.len, JSON_REJECT_DUPLICATES, NULL);
+	else
+		out->root = json_array();
+	if (out->root == NULL)
+		goto other;
+	out->context = out->root;
+	/* The ids, one allocation: the body is gone by the time the answer names them. */
+	text = xmalloc(total);
+	out->text = text;
+	for (size_t i = 0; i < out->n_actions; i++) {
+		memcpy(text, ids[i].s, ids[i].len);
+		text[ids[i].len] = '\0';
+		out->actions[i].id = text;
+		out->actions[i].id_len = ids[i].len;
+		text += ids[i].len + 1;
+	}
+	return 0;
+other:
+	return pz_rank_parse(body, len, out, e);
+}
+
 /* --- multi-slot rank ------------------------------------------------------------- */
 
 void pz_multi_rank_free(pz_multi_rank_req *r)
@@ -728,7 +1140,8 @@ static int get_slot(pz_multi_rank_req *r, size_t i, json_t *o, pz_error *e)
 	if (json_is_null(o))
 		return pz_fail(e, kind, t, "Slots contain null value (%s).", t);
 	if (!json_is_object(o))
-		return pz_fail(e, kind, t, "%s must be an object, got %s.", t, type_name(o));
+		return pz_fail(e, kind, t, "%s must be an object, got %s.", t,
+		               request_json_type_name(o));
 	path_idx(t, sizeof(t), "slots", i, "id");
 	rc = get_id(json_object_get(o, "id"), t, t, kind, &s->id, &s->id_len, e);
 	if (rc != 0)
@@ -862,7 +1275,8 @@ int pz_multi_reward_parse(const char *body, size_t len, pz_multi_reward_req *out
 		path_idx(t, sizeof(t), "reward", i, NULL);
 		if (!json_is_object(o)) {
 			rc = pz_fail(e, PZ_INVALID_REWARD, t,
-			             "%s must be an object {slotId, value}, got %s.", t, type_name(o));
+			             "%s must be an object {slotId, value}, got %s.", t,
+			             request_json_type_name(o));
 			goto out;
 		}
 		path_idx(t, sizeof(t), "reward", i, "slotId");
@@ -971,13 +1385,12 @@ static int buf_json_string(buf *b, const char *s)
  * A probability as jansson writes a real at JSON_REAL_PRECISION(15): %.15g,
  * ".0" added to an integer, the exponent without '+' or leading zeros.
  */
-static int buf_json_real(buf *b, double v)
+static int real_text(double v, char text[40])
 {
-	char text[40];
 	char *e;
-	int n = snprintf(text, sizeof(text), "%.15g", v);
+	int n = snprintf(text, 40, "%.15g", v);
 
-	if (n < 0 || (size_t)n >= sizeof(text) - 2)
+	if (n < 0 || n >= 40 - 2)
 		return ERR_RANGE;
 	e = strchr(text, 'e');
 	if (e == NULL && strchr(text, '.') == NULL && strchr(text, 'n') == NULL)
@@ -994,7 +1407,7 @@ static int buf_json_real(buf *b, double v)
 			q++;
 		memmove(d, q, strlen(q) + 1);
 	}
-	return buf_adds(b, text);
+	return 0;
 }
 
 /*
@@ -1005,6 +1418,9 @@ static int buf_json_real(buf *b, double v)
 char *pz_rank_answer_json(const pz_ranked *ranking, size_t n, const char *event_id,
                           const char *reward_action_id)
 {
+	/* All but the first and the excluded share one probability: printed once. */
+	char prob[40] = "";
+	double last = NAN;
 	buf b;
 	int rc;
 
@@ -1016,8 +1432,12 @@ char *pz_rank_answer_json(const pz_ranked *ranking, size_t n, const char *event_
 			rc = buf_json_string(&b, ranking[i].id);
 		if (rc == 0)
 			rc = buf_adds(&b, ",\"probability\":");
+		if (rc == 0 && !(ranking[i].probability == last)) {
+			last = ranking[i].probability;
+			rc = real_text(last, prob);
+		}
 		if (rc == 0)
-			rc = buf_json_real(&b, ranking[i].probability);
+			rc = buf_adds(&b, prob);
 		if (rc == 0)
 			rc = buf_adds(&b, "}");
 	}
@@ -1329,7 +1749,8 @@ static int get_text(json_t *v, const char *target, size_t max, pz_kind kind, cha
 	if (v == NULL || json_is_null(v))
 		return pz_fail(e, kind, target, "%s is required.", target);
 	if (!json_is_string(v))
-		return pz_fail(e, kind, target, "%s must be a string, got %s.", target, type_name(v));
+		return pz_fail(e, kind, target, "%s must be a string, got %s.", target,
+		               request_json_type_name(v));
 	if (json_string_length(v) == 0)
 		return pz_fail(e, kind, target, "%s must not be empty.", target);
 	if (json_string_length(v) > max || json_string_length(v) >= outlen)
@@ -1406,7 +1827,7 @@ int pz_service_config_parse(const char *body, size_t len, pz_service_config *out
 	}
 	if (!json_is_integer(v)) {
 		rc = pz_fail(e, PZ_INVALID_SERVICE, "logRetentionDays",
-		             "logRetentionDays must be an integer, got %s.", type_name(v));
+		             "logRetentionDays must be an integer, got %s.", request_json_type_name(v));
 		goto out;
 	}
 	out->log_retention_days = json_integer_value(v);
@@ -1543,7 +1964,7 @@ static int policy_from(json_t *o, const char *base, pz_kind kind, pz_policy *p, 
 
 	if (!json_is_object(o))
 		return pz_fail(e, kind, base, "%s must be an object {name, arguments}, got %s.",
-		               base[0] != '\0' ? base : "the body", type_name(o));
+		               base[0] != '\0' ? base : "the body", request_json_type_name(o));
 	snprintf(t, sizeof(t), "%s%sname", base, base[0] != '\0' ? "." : "");
 	rc = get_text(json_object_get(o, "name"), t, PZ_POLICY_NAME_MAX, kind, p->name, sizeof(p->name),
 	              e);
@@ -1635,7 +2056,7 @@ int pz_eval_parse(const char *body, size_t len, pz_eval_req *out, pz_error *e)
 	}
 	if (!json_is_array(list)) {
 		rc = pz_fail(e, PZ_INVALID_EVAL, "policies", "policies must be an array, got %s.",
-		             type_name(list));
+		             request_json_type_name(list));
 		goto out;
 	}
 	if (json_array_size(list) > PZ_EVAL_POLICIES_MAX) {
@@ -1888,83 +2309,87 @@ static int model_object(json_t *o, const char *base, size_t i, pz_error *e)
 	return pz_fail(e, PZ_INVALID_MODEL, target, "%s must be an object.", target);
 }
 
-/* Sorts n rows of size by cmp; returns the index of a row equal to the one before it, or 0. */
-static size_t model_sort(void *rows, size_t n, size_t size, int (*cmp)(const void *, const void *))
+/* Item i of the list base: an object whose text at key is read by model_text's rules. */
+static int model_item(json_t *o, const char *base, size_t i, const char *key, int allow_empty,
+                      const char **text, pz_error *e)
 {
-	const char *p = rows;
+	int rc = model_object(o, base, i, e);
 
-	qsort(rows, n, size, cmp);
-	for (size_t i = 1; i < n; i++) {
-		if (cmp(p + (i - 1) * size, p + i * size) == 0)
-			return i;
-	}
-	return 0;
+	return rc != 0 ? rc : model_text(o, key, base, i, allow_empty, text, e);
 }
 
-static int model_values(json_t *list, pz_model *m, pz_error *e)
+/* One row of a model list into row: 0 (a row), MODEL_ROW_SKIP (none), or a negative code. */
+#define MODEL_ROW_SKIP 1
+typedef int (*model_row_fn)(json_t *o, size_t i, void *row, pz_error *e);
+
+/*
+ * The rows of a model list: a new array (the caller frees it, with what
+ * the *n rows hold) of a row of size per item, and a spare one, each item
+ * read by fn, sorted by cmp. *rc is 0 or fn's negative code (*n rows were
+ * read then); *dup the index of a row equal to the one before it, or 0.
+ */
+static void *model_list(json_t *list, size_t size, model_row_fn fn,
+                        int (*cmp)(const void *, const void *), size_t *n, size_t *dup, int *rc,
+                        pz_error *e)
 {
+	char *rows = xcalloc(json_array_size(list) + 1, size);
 	json_t *o;
 	size_t i;
-	int rc = 0;
 
-	m->values = xcalloc(json_array_size(list) + 1, sizeof(*m->values));
+	*n = 0;
+	*dup = 0;
+	*rc = 0;
 	json_array_foreach(list, i, o) {
-		pz_value_row *r = &m->values[i];
+		int r = fn(o, i, rows + *n * size, e);
 
-		rc = model_object(o, "values", i, e);
-		if (rc == 0)
-			rc = model_text(o, "stateKey", "values", i, 0, &r->state_key, e);
-		if (rc == 0)
-			rc = model_text(o, "offer", "values", i, 0, &r->offer, e);
-		for (size_t k = 0; rc == 0 && k < UTIL_ARRAY_LEN(value_fields); k++)
-			rc = model_number(o, value_fields[k].key, "values", i, value_fields[k].min,
-			                  (double *)(void *)((char *)r + value_fields[k].off), e);
-		if (rc != 0)
-			return rc;
-		m->n_values++;
+		if (r < 0) {
+			*rc = r;
+			return rows;
+		}
+		if (r == 0)
+			(*n)++;
 	}
-	i = model_sort(m->values, m->n_values, sizeof(*m->values), value_cmp);
-	if (i > 0)
-		return pz_fail(e, PZ_INVALID_MODEL, "values",
-		               "values has two rows of stateKey %.100s and offer %.100s.",
-		               m->values[i].state_key, m->values[i].offer);
-	return 0;
+	qsort(rows, *n, size, cmp);
+	for (i = 1; i < *n && *dup == 0; i++) {
+		if (cmp(rows + (i - 1) * size, rows + i * size) == 0)
+			*dup = i;
+	}
+	return rows;
 }
 
-static int model_rows(json_t *list, pz_model *m, pz_error *e)
+static int value_row(json_t *o, size_t i, void *row, pz_error *e)
 {
-	json_t *o;
-	size_t i;
-	int rc = 0;
+	pz_value_row *r = row;
+	int rc = model_item(o, "values", i, "stateKey", 0, &r->state_key, e);
 
-	m->rows = xcalloc(json_array_size(list) + 1, sizeof(*m->rows));
-	json_array_foreach(list, i, o) {
-		pz_model_row *r = &m->rows[m->n_rows];
-		char *stats = NULL;
-		double tick;
+	if (rc == 0)
+		rc = model_text(o, "offer", "values", i, 0, &r->offer, e);
+	for (size_t k = 0; rc == 0 && k < UTIL_ARRAY_LEN(value_fields); k++)
+		rc = model_number(o, value_fields[k].key, "values", i, value_fields[k].min,
+		                  (double *)(void *)((char *)r + value_fields[k].off), e);
+	return rc;
+}
 
-		rc = model_object(o, "contextual", i, e);
-		if (rc == 0)
-			rc = model_text(o, "offer", "contextual", i, 1, &r->offer, e);
-		if (rc == 0)
-			rc = model_number(o, "n", "contextual", i, 0, &r->n, e);
-		if (rc == 0)
-			rc = model_number(o, "tick", "contextual", i, 0, &tick, e);
-		if (rc != 0)
-			return rc;
-		r->tick = tick < 9e15 ? (int64_t)tick : 0;
-		if (r->offer[0] == '\0')
-			continue; /* the clock row: the version's clock stays the importer's */
-		rc = model_stats(o, i, &stats, e);
-		if (rc != 0)
-			return rc;
-		r->stats = stats;
-		m->n_rows++;
-	}
-	i = model_sort(m->rows, m->n_rows, sizeof(*m->rows), model_row_cmp);
-	if (i > 0)
-		return pz_fail(e, PZ_INVALID_MODEL, "contextual",
-		               "contextual has two rows of offer %.100s.", m->rows[i].offer);
+static int contextual_row(json_t *o, size_t i, void *row, pz_error *e)
+{
+	pz_model_row *r = row;
+	char *stats = NULL;
+	double tick;
+	int rc = model_item(o, "contextual", i, "offer", 1, &r->offer, e);
+
+	if (rc == 0)
+		rc = model_number(o, "n", "contextual", i, 0, &r->n, e);
+	if (rc == 0)
+		rc = model_number(o, "tick", "contextual", i, 0, &tick, e);
+	if (rc != 0)
+		return rc;
+	r->tick = tick < 9e15 ? (int64_t)tick : 0;
+	if (r->offer[0] == '\0')
+		return MODEL_ROW_SKIP; /* the clock row: the version's clock stays the importer's */
+	rc = model_stats(o, i, &stats, e);
+	if (rc != 0)
+		return rc;
+	r->stats = stats;
 	return 0;
 }
 
@@ -1975,6 +2400,7 @@ int pz_model_parse(const char *body, size_t len, pz_model *out, pz_error *e)
 	json_t *ver;
 	json_t *values;
 	json_t *ctx;
+	size_t dup = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -2002,9 +2428,18 @@ int pz_model_parse(const char *body, size_t len, pz_model *out, pz_error *e)
 		rc = pz_fail(e, PZ_INVALID_MODEL, "values",
 		             "values and contextual hold at most %d rows each.", PZ_MODEL_ROWS_MAX);
 	else
-		rc = model_values(values, out, e);
+		out->values = model_list(values, sizeof(*out->values), value_row, value_cmp,
+		                         &out->n_values, &dup, &rc, e);
+	if (rc == 0 && dup > 0)
+		rc = pz_fail(e, PZ_INVALID_MODEL, "values",
+		             "values has two rows of stateKey %.100s and offer %.100s.",
+		             out->values[dup].state_key, out->values[dup].offer);
 	if (rc == 0)
-		rc = model_rows(ctx, out, e);
+		out->rows = model_list(ctx, sizeof(*out->rows), contextual_row, model_row_cmp,
+		                       &out->n_rows, &dup, &rc, e);
+	if (rc == 0 && dup > 0)
+		rc = pz_fail(e, PZ_INVALID_MODEL, "contextual",
+		             "contextual has two rows of offer %.100s.", out->rows[dup].offer);
 	if (rc != 0)
 		pz_model_free(out);
 	return rc;

@@ -104,7 +104,7 @@ int pz_event_id_new(char out[PZ_EVENT_ID_GEN_LEN + 1]);
 typedef struct pz_action {
 	const char *id; /* into root; 1..PZ_ID_MAX characters, unique in the request */
 	size_t id_len;
-	json_t *features; /* borrowed: an array of objects, at least one value */
+	json_t *features; /* borrowed: an array of objects, at least one value (NULL: lean parse) */
 	int excluded;     /* listed in excludedActions (of the request or the slot) */
 } pz_action;
 
@@ -116,10 +116,25 @@ typedef struct pz_rank_req {
 	size_t n_allowed;             /* actions not excluded: >= 1 */
 	char event_id[PZ_ID_MAX + 1]; /* "" when the client sent none: generate one */
 	int defer_activation;
+	char *text; /* owned: the lean parse's copies of the ids (NULL from pz_rank_parse) */
 } pz_rank_req;
 
 /* Parses a POST /rank body. On error fills e, frees what it took, returns < 0. */
 int pz_rank_parse(const char *body, size_t len, pz_rank_req *out, pz_error *e);
+/*
+ * The same for a decision that reads no action features: the same answers
+ * and errors as pz_rank_parse, but a body in the plain subset of JSON
+ * clients send is scanned without a jansson tree, and actions[i].features
+ * are NULL then (the context is JSON as always). Free with pz_rank_free.
+ */
+int pz_rank_parse_lean(const char *body, size_t len, pz_rank_req *out, pz_error *e);
+
+/*
+ * The states of a rank's decision from its contextFeatures (an array of
+ * feature objects): their scalar members, the first of a name winning.
+ * Returns a new object the caller releases.
+ */
+json_t *pz_context_states(json_t *context);
 void pz_rank_free(pz_rank_req *r);
 
 typedef struct pz_slot {

@@ -29,7 +29,7 @@ int request_error(req_error *e, int err, const char *field, const char *fmt, ...
 	return err;
 }
 
-static const char *json_type_name(const json_t *v)
+const char *request_json_type_name(const json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: return "an object";
@@ -61,7 +61,7 @@ static json_t *parse_body(const char *body, size_t len, req_error *e)
 	}
 	if (!json_is_object(root)) {
 		request_error(e, ERR_SYNTAX, "", "request body must be a JSON object, got %s",
-		              json_type_name(root));
+		              request_json_type_name(root));
 		json_decref(root);
 		return NULL;
 	}
@@ -93,7 +93,7 @@ static int get_object(json_t *root, const char *field, json_t **obj, json_t **ra
 	if (!json_is_string(v)) {
 		return request_error(e, ERR_INVAL, field,
 		                     "%s must be an object or a string holding one, got %s", field,
-		                     json_type_name(v));
+		                     request_json_type_name(v));
 	}
 	s = json_string_value(v);
 	len = json_string_length(v);
@@ -109,7 +109,7 @@ static int get_object(json_t *root, const char *field, json_t **obj, json_t **ra
 	}
 	if (!json_is_object(o)) {
 		request_error(e, ERR_INVAL, field, "%s must hold an object, got %s", field,
-		              json_type_name(o));
+		              request_json_type_name(o));
 		json_decref(o);
 		return e->err;
 	}
@@ -136,7 +136,7 @@ static int get_string(json_t *root, const char *key, char *out, size_t outlen, i
 	}
 	if (!json_is_string(v))
 		return request_error(e, ERR_INVAL, key, "%s must be a string, got %s", key,
-		                     json_type_name(v));
+		                     request_json_type_name(v));
 	s = json_string_value(v);
 	if (json_string_length(v) >= outlen)
 		return request_error(e, ERR_INVAL, key, "%s is longer than %zu characters", key,
@@ -190,7 +190,7 @@ static int parse_age(json_t *v, int *out, req_error *e)
 			                     "age must be a number, got \"%s\"", json_string_value(v));
 	} else {
 		return request_error(e, ERR_INVAL, "states.age", "age must be a number, got %s",
-		                     json_type_name(v));
+		                     request_json_type_name(v));
 	}
 	/* -1 is refused like any negative: only an absent or blank age is unknown. */
 	if (customer_age(age, out) != 0)

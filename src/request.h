@@ -82,4 +82,7 @@ int request_customer_from_states(json_t *states, customer_attrs *c, req_error *e
 /* Interprets an offer flag: 1 true, 0 false, -1 not a flag. */
 int request_flag(json_t *v);
 
+/* The kind of a JSON value for an error message: "an object", "a string", "null"... (static text). */
+const char *request_json_type_name(const json_t *v);
+
 #endif

@@ -45,10 +45,48 @@ static void expect_error(const pz_error *e, int rc, int status, const char *inne
 	assert_true(e->message[0] != '\0');
 }
 
+/* The lean parse (the API's) agrees with pz_rank_parse: the same answer or the same error. */
+static void rank_same(int rc, const pz_rank_req *r, const pz_error *e, int lrc, const pz_rank_req *l,
+                      const pz_error *le, const char *body)
+{
+	if (rc != lrc)
+		fail_msg("pz_rank_parse %d, lean %d (%s)\n%s", rc, lrc,
+		         rc != 0 ? e->message : le->message, body);
+	if (rc != 0) {
+		assert_int_equal(e->status, le->status);
+		assert_string_equal(e->message, le->message);
+		assert_string_equal(e->target, le->target);
+		assert_ptr_equal(e->inner, le->inner);
+		assert_null(l->root);
+		return;
+	}
+	assert_int_equal(r->n_actions, l->n_actions);
+	assert_int_equal(r->n_allowed, l->n_allowed);
+	for (size_t i = 0; i < r->n_actions; i++) {
+		assert_int_equal(r->actions[i].id_len, l->actions[i].id_len);
+		assert_string_equal(r->actions[i].id, l->actions[i].id);
+		assert_int_equal(r->actions[i].excluded, l->actions[i].excluded);
+	}
+	assert_string_equal(r->event_id, l->event_id);
+	assert_int_equal(r->defer_activation, l->defer_activation);
+	assert_true(json_equal(r->context, l->context));
+}
+
 static int rank(const char *body, pz_rank_req *r, pz_error *e)
 {
+	pz_rank_req l;
+	pz_error le;
+	int rc;
+	int lrc;
+
 	memset(e, 0, sizeof(*e));
-	return pz_rank_parse(body, strlen(body), r, e);
+	memset(&le, 0, sizeof(le));
+	rc = pz_rank_parse(body, strlen(body), r, e);
+	lrc = pz_rank_parse_lean(body, strlen(body), &l, &le);
+	rank_same(rc, r, e, lrc, &l, &le, body);
+	if (lrc == 0)
+		pz_rank_free(&l);
+	return rc;
 }
 
 static void rank_ok(const char *body, pz_rank_req *r)
@@ -139,6 +177,91 @@ static void test_rank_spec_example(void **state)
 	                    "Entertainment");
 	pz_rank_free(&r);
 	assert_null(r.root);
+}
+
+/*
+ * The lean parse (pz_rank_parse_lean, the API's): it takes the plain bodies
+ * itself (ids copied, no features kept) and leaves everything else to
+ * pz_rank_parse; rank() checks that both agree on every body of these tests.
+ */
+static void test_rank_lean(void **state)
+{
+	static const char *const bodies[] = {
+	    /* the bench's shape */
+	    "{\"contextFeatures\": [{\"timeOfDay\": \"t1\"}, {\"device\": {\"os\": \"mobile\"}}], "
+	    "\"actions\": [{\"id\": \"article1\", \"features\": [{\"topic\": \"t1\", \"words\": 250}, "
+	    "{\"length\": \"short\", \"recent\": false}]}, {\"id\": \"article2\", \"features\": "
+	    "[{\"topic\": \"t2\", \"words\": 300}, {\"length\": \"long\", \"recent\": true}]}], "
+	    "\"eventId\": \"b0-1\"}",
+	    /* excluded before the actions, nulls, numbers, arrays, white space */
+	    "\t{ \"excludedActions\" : [ \"b\" ] ,\r\n \"deferActivation\": true, \"eventId\": null,"
+	    " \"contextFeatures\": null, \"actions\": [ { \"features\": [ { \"x\": null, \"y\": -0.5,"
+	    " \"z\": [1, -2, 3.25], \"e\": [], \"o\": {} } ], \"id\": \"a\" }, {\"id\": \"b\","
+	    " \"features\": [{\"n\": {\"m\": {\"k\": 0}}}]}] }\n",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"x\": 1}]}], \"deferActivation\": null,"
+	    " \"excludedActions\": null, \"contextFeatures\": []}",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"x\": 1}]}], \"contextFeatures\": [{}]}",
+	    /* left to pz_rank_parse: accepted */
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"x\": 1e3}]}]}",
+	    "{\"actions\": [{\"id\": \"a\\u00e9\", \"features\": [{\"x\": \"caf\\u00e9\"}]}]}",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"x\": 1}]}], \"unknown\": {\"y\": [null]}}",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"x\": 1}], \"more\": 1}]}",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"x\": 12345678901234567}]}]}",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"x\": \"\xc3\xa9\"}]}]}",
+	    /* left to pz_rank_parse: rejected */
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"x\": 1, \"x\": 2}]}]}",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"x\": 1}]}], \"actions\": []}",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"x\": 1}]}]} x",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"x\": 01}]}]}",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"x\": 1.}]}]}",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"x\": tru}]}]}",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"\": 1}]}]}",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"x\": [\"s\"]}]}]}",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"x\": {\"y\": {\"z\": {\"w\": 1}}}}]}]}",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"x\": null}]}]}",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": []}]}",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [null]}]}",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"x\": 1}]}, {\"id\": \"a\", \"features\":"
+	    " [{\"x\": 1}]}]}",
+	    "{\"actions\": [{\"id\": \"\", \"features\": [{\"x\": 1}]}]}",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"x\": 1}]}], \"excludedActions\": [\"a\"]}",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"x\": 1}]}], \"excludedActions\": [\"b\"]}",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"x\": 1}]}], \"eventId\": \"a b\"}",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"x\": 1}]}], \"eventId\": \"\"}",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"x\": 1}]}], \"deferActivation\": 1}",
+	    "{\"actions\": []}",
+	    "{\"actions\": null}",
+	    "{\"contextFeatures\": [{\"x\": 1}]}",
+	    "{\"actions\": [{\"id\": \"a\", \"features\": [{\"x\": 1}]}], \"contextFeatures\": [1]}",
+	    "[]",
+	    "",
+	};
+	pz_rank_req r;
+	pz_error e;
+	char *big = n_actions(PZ_ACTIONS_MAX + 1);
+	char *body = xasprintf("{\"actions\": %s}", big);
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		if (rank(bodies[i], &r, &e) == 0)
+			pz_rank_free(&r);
+	}
+	assert_int_not_equal(rank(body, &r, &e), 0);
+	free(body);
+	free(big);
+	/* The plain bodies do not build the tree: the ids are the lean parse's copies. */
+	assert_int_equal(pz_rank_parse_lean(bodies[0], strlen(bodies[0]), &r, &e), 0);
+	assert_non_null(r.text);
+	assert_null(r.actions[0].features);
+	assert_string_equal(r.actions[1].id, "article2");
+	assert_true(json_is_array(r.context));
+	assert_int_equal(json_array_size(r.context), 2);
+	pz_rank_free(&r);
+	assert_null(r.text);
+	assert_int_equal(pz_rank_parse_lean(bodies[4], strlen(bodies[4]), &r, &e), 0);
+	assert_null(r.text); /* an exponent: pz_rank_parse's */
+	assert_non_null(r.actions[0].features);
+	pz_rank_free(&r);
 }
 
 static void test_rank_optional_fields(void **state)
@@ -1469,6 +1592,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_rank_spec_example),
 	    cmocka_unit_test(test_rank_optional_fields),
+	    cmocka_unit_test(test_rank_lean),
 	    cmocka_unit_test(test_rank_rich_features),
 	    cmocka_unit_test(test_rank_actions_rules),
 	    cmocka_unit_test(test_rank_action_ids),
