@@ -2354,54 +2354,54 @@ int db_erasure_record(store *s, const db_erasure *e)
  * grouping is on their first 16 characters (YYYY-MM-DD HH:MM in both).
  */
 
-int db_console_decisions(store *s, const char *company, const char *from, int64_t after_id,
-                         store_row_fn fn, void *arg)
+/* Runs a per-minute window query: $1 company, $2 the first time, $3 the id to scan after. */
+static int console_window(store *s, const char *sql, const char *company, const char *from,
+                          int64_t after_id, store_row_fn fn, void *arg)
 {
 	char after[24];
 	const char *p[3] = {company, from, after};
 
 	fmt_int(after, after_id);
-	return store_exec(s,
-	                  "SELECT MIN(CAST(e.last_update AS TEXT)), e.agent_version, COUNT(*)"
-	                  " FROM tb_episodes e"
-	                  " WHERE e.id > CAST($3 AS BIGINT) AND e.company || '' = $1"
-	                  " AND e.last_update >= $2"
-	                  " GROUP BY substr(CAST(e.last_update AS TEXT), 1, 16), e.agent_version",
-	                  3, p, fn, arg);
+	return store_exec(s, sql, 3, p, fn, arg);
+}
+
+int db_console_decisions(store *s, const char *company, const char *from, int64_t after_id,
+                         store_row_fn fn, void *arg)
+{
+	return console_window(s,
+	                      "SELECT MIN(CAST(e.last_update AS TEXT)), e.agent_version, COUNT(*)"
+	                      " FROM tb_episodes e"
+	                      " WHERE e.id > CAST($3 AS BIGINT) AND e.company || '' = $1"
+	                      " AND e.last_update >= $2"
+	                      " GROUP BY substr(CAST(e.last_update AS TEXT), 1, 16), e.agent_version",
+	                      company, from, after_id, fn, arg);
 }
 
 int db_console_rewards(store *s, const char *company, const char *from, int64_t after_id,
                        store_row_fn fn, void *arg)
 {
-	char after[24];
-	const char *p[3] = {company, from, after};
-
-	fmt_int(after, after_id);
-	return store_exec(s,
-	                  "SELECT MIN(CAST(r.last_update AS TEXT)), e.agent_version, COUNT(*),"
-	                  " SUM(CASE WHEN r.accepted_offer THEN 1 ELSE 0 END)"
-	                  " FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id"
-	                  " WHERE r.id > CAST($3 AS BIGINT) AND r.company || '' = $1"
-	                  " AND r.last_update >= $2"
-	                  " GROUP BY substr(CAST(r.last_update AS TEXT), 1, 16), e.agent_version",
-	                  3, p, fn, arg);
+	return console_window(s,
+	                      "SELECT MIN(CAST(r.last_update AS TEXT)), e.agent_version, COUNT(*),"
+	                      " SUM(CASE WHEN r.accepted_offer THEN 1 ELSE 0 END)"
+	                      " FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id"
+	                      " WHERE r.id > CAST($3 AS BIGINT) AND r.company || '' = $1"
+	                      " AND r.last_update >= $2"
+	                      " GROUP BY substr(CAST(r.last_update AS TEXT), 1, 16), e.agent_version",
+	                      company, from, after_id, fn, arg);
 }
 
 int db_console_first_offer_rewards(store *s, const char *company, const char *from, int64_t after_id,
                                    store_row_fn fn, void *arg)
 {
-	char after[24];
-	const char *p[3] = {company, from, after};
-
-	fmt_int(after, after_id);
-	return store_exec(s,
-	                  "SELECT MIN(CAST(r.last_update AS TEXT)), e.predicted_offer_1, COUNT(*),"
-	                  " SUM(COALESCE(r.reward_1, 0))"
-	                  " FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id"
-	                  " WHERE r.id > CAST($3 AS BIGINT) AND r.company || '' = $1"
-	                  " AND r.last_update >= $2"
-	                  " GROUP BY substr(CAST(r.last_update AS TEXT), 1, 16), e.predicted_offer_1",
-	                  3, p, fn, arg);
+	return console_window(
+	    s,
+	    "SELECT MIN(CAST(r.last_update AS TEXT)), e.predicted_offer_1, COUNT(*),"
+	    " SUM(COALESCE(r.reward_1, 0))"
+	    " FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id"
+	    " WHERE r.id > CAST($3 AS BIGINT) AND r.company || '' = $1"
+	    " AND r.last_update >= $2"
+	    " GROUP BY substr(CAST(r.last_update AS TEXT), 1, 16), e.predicted_offer_1",
+	    company, from, after_id, fn, arg);
 }
 
 int db_console_policy(store *s, const char *company, int64_t limit, store_row_fn fn, void *arg)
