@@ -7,6 +7,7 @@
 # completed 2xx request for each side. With PERF=1 it also records
 # `perf record -g` of offerd and of the PostgreSQL processes during each run and
 # prints `perf report --no-children` heads into $OUT (default /tmp/offerd-cpu).
+# req/tx: 2xx requests per writer transaction (offerd_db_batches_total).
 #   BUILD (build)  SECS (8)  CONNS (32)  ROUNDS (1)  PERF  OUT
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,11 +54,12 @@ ticks() {  # PID... -> utime+stime summed, in clock ticks
 }
 pg_pids() { echo "$postmaster" $(pgrep -P "$postmaster"); }
 hz=$(getconf CLK_TCK)
+batches() { curl -s "http://127.0.0.1:$port/metrics" | awk '$1 == "offerd_db_batches_total" { print $2 }'; }
 
 measure() {  # NAME URL SCRIPT
-  local name=$1 u=$2 script=$3 o0 p0 o1 p1 res reqs non2xx ok perfpid=""
+  local name=$1 u=$2 script=$3 o0 p0 o1 p1 b0 b1 res reqs non2xx ok perfpid=""
   local pids; pids=$(pg_pids)
-  o0=$(ticks "$pid"); p0=$(ticks $pids)
+  b0=$(batches); o0=$(ticks "$pid"); p0=$(ticks $pids)
   if [[ -n "${PERF:-}" ]]; then
     perf record -q -g -o "$out/$name.offerd.data" -p "$pid" -- sleep "$secs" >/dev/null 2>&1 &
     perfpid="$! "
@@ -66,18 +68,18 @@ measure() {  # NAME URL SCRIPT
   fi
   res=$(wrk -t2 -c"$conns" -d"${secs}s" --latency ${script:+-s "$script"} "$u")
   [[ -n "$perfpid" ]] && wait $perfpid 2>/dev/null || true
-  o1=$(ticks "$pid"); p1=$(ticks $(pg_pids))
+  o1=$(ticks "$pid"); p1=$(ticks $(pg_pids)); b1=$(batches)
   reqs=$(awk '/requests in/ { print $1 }' <<<"$res")
   non2xx=$(awk '/Non-2xx/ { print $5 }' <<<"$res"); non2xx=${non2xx:-0}
   ok=$((reqs - non2xx))
   awk -v n="$name" -v ok="$ok" -v bad="$non2xx" -v o=$((o1 - o0)) -v p=$((p1 - p0)) -v hz="$hz" \
-    -v rps="$(awk '/Requests\/sec/ { print $2 }' <<<"$res")" -v p99="$(awk '$1 == "99%" { print $2 }' <<<"$res")" \
-    'BEGIN { printf "%-10s 2xx %8d non2xx %6d  %8.0f req/s p99 %-8s offerd %6.1f us/req  postgres %6.1f us/req\n",
-             n, ok, bad, rps, p99, o * 1e6 / hz / ok, p * 1e6 / hz / ok }'
+    -v tx=$((b1 - b0)) -v rps="$(awk '/Requests\/sec/ { print $2 }' <<<"$res")" -v p99="$(awk '$1 == "99%" { print $2 }' <<<"$res")" \
+    'BEGIN { printf "%-10s 2xx %8d non2xx %6d  %8.0f req/s p99 %-8s offerd %6.1f us/req  postgres %6.1f us/req  %5.1f req/tx\n",
+             n, ok, bad, rps, p99, o * 1e6 / hz / ok, p * 1e6 / hz / ok, (tx > 0 ? ok / tx : 0) }'
   if [[ -n "${PERF:-}" ]]; then
     perf report -i "$out/$name.offerd.data" --no-children --stdio -g none --percent-limit 0.7 2>/dev/null |
       grep -v '^#' | grep -v '^$' | head -60 >"$out/$name.offerd.txt" || true
-    perf report -i "$out/$name.offerd.data" --no-children --stdio -g none --sort dso 2>/dev/null |
+    perf report -i "$out/$name.offerd.data" --no-children --stdio -g none --sort comm,dso 2>/dev/null |
       grep -v '^#' | grep -v '^$' | head -20 >"$out/$name.offerd.dso.txt" || true
     perf report -i "$out/$name.pg.data" --no-children --stdio -g none --percent-limit 0.7 2>/dev/null |
       grep -v '^#' | grep -v '^$' | head -60 >"$out/$name.pg.txt" || true
