@@ -8,7 +8,7 @@
 # `perf record -g` of offerd and of the PostgreSQL processes during each run and
 # prints `perf report --no-children` heads into $OUT (default /tmp/offerd-cpu).
 # req/tx: 2xx requests per writer transaction (offerd_db_batches_total).
-#   BUILD (build)  SECS (8)  CONNS (32)  ROUNDS (1)  PERF  OUT
+#   BUILD (build)  SECS (8)  CONNS (32)  ROUNDS (1)  PERF  OUT  OFFERD_ARGS  PG_SETUP (SQL)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD:-build}
@@ -40,6 +40,8 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
   ${OFFERD_ARGS:-} 2>>"$work/offerd.log" &
 pid=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/is-alive" >/dev/null && break; sleep 0.1; done
+# An experiment on the schema once offerd has migrated it (docs/performance.md).
+[[ -n "${PG_SETUP:-}" ]] && psql -q "$url" -c "$PG_SETUP" >/dev/null
 
 ticks() {  # PID... -> utime+stime summed, in clock ticks
   local p t=0 f
