@@ -1127,11 +1127,10 @@ int http_start(const http_config *cfg, http_server **out)
 	                        MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_limit,
 	                        MHD_OPTION_CONNECTION_LIMIT, cfg->conn_limit,
 	                        MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout,
-	                        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	                        cfg->header_limit + HTTP_POOL_SLACK, MHD_OPTION_UNESCAPE_CALLBACK,
-	                        unescape, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-	                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-	                        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+	                        MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->header_limit + HTTP_POOL_SLACK,
+	                        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+	                        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED,
+	                        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 	                        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_END);
 	if (s->d == NULL) {
 		log_msg(LOG_ERROR, "cannot listen on %s:%d (in use, or not permitted)", cfg->host,
