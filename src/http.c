@@ -27,9 +27,12 @@
 /* The longest request target (RFC 9112 3: at least 8000 octets). */
 #define HTTP_TARGET_MAX 8192
 /*
- * MHD's memory per connection is twice --header-limit and this much more,
- * so that a head somewhat over offerd's own limits reaches check_head and
- * gets offerd's JSON 414 or 431; only heads beyond that get MHD's HTML.
+ * MHD's memory per connection is --header-limit and this much more, so that
+ * a head somewhat over offerd's own limits reaches check_head and gets
+ * offerd's JSON 414 or 431; only heads beyond that get MHD's HTML. No more:
+ * MHD 0.9.75 zeroes the whole of it before each request of a keep-alive
+ * connection, and at twice --header-limit (80 KiB) that memset alone took a
+ * quarter of GET /is-alive's CPU (docs/performance.md).
  */
 #define HTTP_POOL_SLACK (16u << 10)
 /*
@@ -1124,11 +1127,10 @@ int http_start(const http_config *cfg, http_server **out)
 	                        MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->per_ip_limit,
 	                        MHD_OPTION_CONNECTION_LIMIT, cfg->conn_limit,
 	                        MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout,
-	                        MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	                        2 * cfg->header_limit + HTTP_POOL_SLACK, MHD_OPTION_UNESCAPE_CALLBACK,
-	                        unescape, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-	                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-	                        MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+	                        MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->header_limit + HTTP_POOL_SLACK,
+	                        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
+	                        MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_NOTIFY_COMPLETED,
+	                        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 	                        MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024, MHD_OPTION_END);
 	if (s->d == NULL) {
 		log_msg(LOG_ERROR, "cannot listen on %s:%d (in use, or not permitted)", cfg->host,

@@ -22,10 +22,11 @@
 #define WRITER_THREADS_MAX 8
 
 /*
- * One queue per writer thread. Rewards of one customer always go to the same
- * queue (by hash), so two threads never race for the same customer's latest
- * episode: without that, two transactions attaching to one episode wait on
- * each other's unique-index entry and can deadlock. Episodes: queue_for().
+ * One queue per writer thread. Rewards all go to the first queue, so two
+ * threads never race for the same customer's latest episode (two
+ * transactions attaching to one episode wait on each other's unique-index
+ * entry and can deadlock) nor for the same hot TB_POLICY rows. Episodes:
+ * queue_for().
  */
 typedef struct writer_queue {
 	writer_op *head;
@@ -832,17 +833,19 @@ int writer_start(store **stores, size_t nstores, values *v, writer_conf_fn conf_
  * PostgreSQL: 19-22 us of server CPU per episode against 34-39 with the
  * episodes spread over two writers); only beyond a full batch do they spill
  * to the shortest queue, so that commits overlap when one writer falls
- * behind.
+ * behind. Rewards always take the first queue: spread over two writers by
+ * customer (as they were), each reward cost 64 us of offerd's CPU and 148 of
+ * PostgreSQL's, against 48 and 97 on one writer (docs/performance.md): two
+ * small transactions updating the same few TB_POLICY rows wait on each
+ * other's row locks and commit twice as often. An erasure takes the same
+ * queue, so it runs after the customer's rewards already waiting.
  */
 static writer_queue *queue_for(writer *w, const writer_op *op)
 {
 	size_t best = 0;
 
-	if (op->kind == WOP_REWARD || op->kind == WOP_ERASE) {
-		uint64_t h = util_hash(op->rin.customer_id) ^ util_hash(op->rin.company);
-
-		return &w->q[h % w->nthreads];
-	}
+	if (op->kind == WOP_REWARD || op->kind == WOP_ERASE)
+		return &w->q[0];
 	if (w->q[0].n < w->batch_max)
 		return &w->q[0];
 	for (size_t i = 1; i < w->nthreads; i++) {
