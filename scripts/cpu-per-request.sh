@@ -8,13 +8,17 @@
 # `perf record -g` of offerd and of the PostgreSQL processes during each run and
 # prints `perf report --no-children` heads into $OUT (default /tmp/offerd-cpu).
 # req/tx: 2xx requests per writer transaction (offerd_db_batches_total).
-#   BUILD (build)  SECS (8)  CONNS (32)  ROUNDS (1)  PERF  OUT  OFFERD_ARGS  PG_SETUP (SQL)
+# PATHS picks and orders the paths: PATHS="predict rank" ROUNDS=3 alternates
+# /predict and the Personalizer rank (issue 14), as docs/personalizer.md does.
+#   BUILD (build)  SECS (8)  CONNS (32)  ROUNDS (1)  PATHS (is-alive predict rewards)
+#   PERF  OUT  OFFERD_ARGS  PG_SETUP (SQL)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD:-build}
 secs=${SECS:-8}
 conns=${CONNS:-32}
 rounds=${ROUNDS:-1}
+paths=${PATHS:-is-alive predict rewards}
 out=${OUT:-/tmp/offerd-cpu}
 peer_dir=${OFFERD_PEER_DIR:-../shared/peer}
 mkdir -p "$out"
@@ -89,12 +93,21 @@ measure() {  # NAME URL SCRIPT
 }
 
 for r in $(seq "$rounds"); do
-  measure is-alive "http://127.0.0.1:$port/is-alive" ""
-  measure predict "http://127.0.0.1:$port/predict" "$peer_dir/predict.lua"
-  # /rewards rewards episodes that exist, as in scripts/bench.sh: a seeding
-  # load records one episode per customer, then each reward names one of them once.
-  rm -f "$work"/seed.*
-  PREDICT_IDS_OUT=$work/seed PREDICT_IDS_RUN=cpu$r wrk -t2 -c"$conns" -d"$((secs + 4))s" \
-    -s bench/predict-ids.lua "http://127.0.0.1:$port/predict" >/dev/null
-  REWARDS_FROM=$work/seed measure rewards "http://127.0.0.1:$port/rewards" bench/rewards.lua
+  for path in $paths; do
+    case $path in
+    is-alive) measure is-alive "http://127.0.0.1:$port/is-alive" "" ;;
+    predict) measure predict "http://127.0.0.1:$port/predict" "$peer_dir/predict.lua" ;;
+    # make bench's rank body: 10 actions with a few features each (issue 14).
+    rank) measure rank "http://127.0.0.1:$port/personalizer/v1.0/rank" bench/personalizer-rank.lua ;;
+    rewards)
+      # /rewards rewards episodes that exist, as in scripts/bench.sh: a seeding
+      # load records one episode per customer, then each reward names one of them once.
+      rm -f "$work"/seed.*
+      PREDICT_IDS_OUT=$work/seed PREDICT_IDS_RUN=cpu$r wrk -t2 -c"$conns" -d"$((secs + 4))s" \
+        -s bench/predict-ids.lua "http://127.0.0.1:$port/predict" >/dev/null
+      REWARDS_FROM=$work/seed measure rewards "http://127.0.0.1:$port/rewards" bench/rewards.lua
+      ;;
+    *) echo "cpu-per-request: unknown path $path (is-alive predict rank rewards)" >&2; exit 2 ;;
+    esac
+  done
 done
