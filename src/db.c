@@ -1326,6 +1326,27 @@ int db_episodes_expired(store *s, const char *version, double wait_seconds, int 
 	return store_exec(s, s->sql->episodes_expired, 3, p, expired_row, &cb);
 }
 
+int db_pz_defaults_due(store *s, const char *company, double wait_seconds, int limit, db_expired_fn fn,
+                       void *arg)
+{
+	row_cb cb = {.fn.expired = fn, .arg = arg};
+	char w[32];
+	char l[24];
+	const char *p[3];
+
+	fmt_double(w, wait_seconds);
+	fmt_int(l, limit);
+	p[0] = company;
+	p[1] = w;
+	p[2] = l;
+	return store_exec(s, s->sql->pz_defaults_due, 3, p, expired_row, &cb);
+}
+
+int db_pz_config_companies(store *s, store_row_fn fn, void *arg)
+{
+	return store_exec(s, "SELECT company FROM tb_pz_config ORDER BY company", 0, NULL, fn, arg);
+}
+
 /* --- learned statistics ------------------------------------------------ */
 
 static int policy_row(void *arg, int ncols, const char *const *vals);

@@ -109,6 +109,12 @@ typedef struct store_sql {
 	 * seconds, oldest first, at most $2: company, customer_id, id.
 	 */
 	const char *episodes_expired;
+	/*
+	 * Personalizer episodes (customer_id "pz:...") of company $1 without a
+	 * reward, older than $2 seconds, whose event is not deferred, oldest
+	 * first, at most $3: company, customer_id, id.
+	 */
+	const char *pz_defaults_due;
 	/* TB_MODEL row ($1, $2, $3) = (company, version, offer), locked for the transaction. */
 	const char *model_lock;
 	/* Sets n $4, tick $5, stats $6 of row ($1, $2, $3) with a new revision; returns rev. */
