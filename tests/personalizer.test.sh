@@ -168,7 +168,7 @@ run_backend() {
   expect_status 204 "[$backend] an event rewarded within the wait"
   sleep 5.5
   for _ in $(seq 50); do
-    pz POST rank "{\"actions\": $acts}"  # ranks sweep the waiting events
+    pz POST rank "{\"actions\": $acts}"  # the refresher sweeps; ranks keep the loop busy
     n=$(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$d1'")
     [[ $n == 1 ]] && break
     sleep 0.2
