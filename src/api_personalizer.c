@@ -532,19 +532,6 @@ void api_pz_error(http_req *r, int err, const char *fmt, ...)
 	reply_pz_error(r, &e);
 }
 
-/* 501 in Personalizer's shape, for the operations offerd does not serve. */
-static void reply_not_implemented(http_req *r, const char *what)
-{
-	pz_error e;
-
-	memset(&e, 0, sizeof(e));
-	e.status = 501;
-	e.code = "NotImplemented";
-	snprintf(e.message, sizeof(e.message),
-	         "%s is not implemented by offerd's Personalizer API (see docs/personalizer.md)", what);
-	reply_pz_error(r, &e);
-}
-
 static void reply_json_text(http_req *r, int status, char *body)
 {
 	http_reply(r, status, "application/json", body, strlen(body));
@@ -1983,6 +1970,30 @@ static void model_complete(pz_ctx *c, const char *body, size_t len)
 	}
 }
 
+/*
+ * GET model/properties: the company's model is its learned rows (TB_POLICY,
+ * TB_MODEL); creationTime is the oldest row's last update, lastModifiedTime
+ * the newest's. A company that learned nothing yet: both are now.
+ */
+static void model_properties(pz_ctx *c)
+{
+	int64_t created = 0;
+	int64_t modified = 0;
+	store *st = pz_db_acquire(c->call.s);
+	int rc = pz_db_release(
+	    st, st != NULL ? db_pz_model_times(st, c->call.company, &created, &modified) : 0);
+
+	if (rc != 0) {
+		reply_unavailable(c);
+		return;
+	}
+	if (created == 0 || modified == 0) {
+		created = (int64_t)util_now();
+		modified = created;
+	}
+	reply_json_text(c->call.r, 200, pz_model_properties_json(created, modified));
+}
+
 /* --- logs ------------------------------------------------------------------- */
 
 /*
@@ -2055,7 +2066,7 @@ static void pz_complete(api_call *call, const char *body, size_t len)
 	case PZ_OP_MODEL_GET:
 	case PZ_OP_MODEL_PUT:
 	case PZ_OP_MODEL_DELETE: model_complete(c, body, len); return;
-	case PZ_OP_MODEL_PROPERTIES: reply_not_implemented(call->r, "GET model/properties"); return;
+	case PZ_OP_MODEL_PROPERTIES: model_properties(c); return;
 	case PZ_OP_LOGS_DELETE:
 	case PZ_OP_LOGS_PROPERTIES: logs_complete(c); return;
 	default: api_pz_error(call->r, ERR_NOTFOUND, "Requested resource does not exist."); return;

@@ -1342,6 +1342,28 @@ int db_pz_defaults_due(store *s, const char *company, double wait_seconds, int l
 	return store_exec(s, s->sql->pz_defaults_due, 3, p, expired_row, &cb);
 }
 
+static int times_row(void *arg, int ncols, const char *const *vals)
+{
+	int64_t *t = arg;
+
+	for (int k = 0; k < 2 && k < ncols; k++) {
+		if (vals[k] == NULL || util_strtonum(vals[k], 0, INT64_MAX, &t[k]) != 0)
+			t[k] = 0;
+	}
+	return 0;
+}
+
+int db_pz_model_times(store *s, const char *company, int64_t *created, int64_t *modified)
+{
+	const char *params[1] = {company};
+	int64_t t[2] = {0, 0};
+	int rc = store_exec(s, s->sql->pz_model_times, 1, params, times_row, t);
+
+	*created = t[0];
+	*modified = t[1];
+	return rc;
+}
+
 int db_pz_config_companies(store *s, store_row_fn fn, void *arg)
 {
 	return store_exec(s, "SELECT company FROM tb_pz_config ORDER BY company", 0, NULL, fn, arg);

@@ -356,6 +356,11 @@ int db_pz_events_range(store *s, const char *company, char *from, char *to, size
  */
 int db_pz_defaults_due(store *s, const char *company, double wait_seconds, int limit, db_expired_fn fn,
                        void *arg);
+/*
+ * The Unix times of the oldest and newest last update of company's learned
+ * rows (TB_POLICY, TB_MODEL) into created and modified; 0 when it has none.
+ */
+int db_pz_model_times(store *s, const char *company, int64_t *created, int64_t *modified);
 /* Calls fn(arg, 1, {company}) for every company with a stored Personalizer configuration. */
 int db_pz_config_companies(store *s, store_row_fn fn, void *arg);
 

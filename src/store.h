@@ -115,6 +115,11 @@ typedef struct store_sql {
 	 * first, at most $3: company, customer_id, id.
 	 */
 	const char *pz_defaults_due;
+	/*
+	 * The oldest and newest last_update of company $1's learned rows
+	 * (TB_POLICY, TB_MODEL) as Unix seconds; NULLs when it has none.
+	 */
+	const char *pz_model_times;
 	/* TB_MODEL row ($1, $2, $3) = (company, version, offer), locked for the transaction. */
 	const char *model_lock;
 	/* Sets n $4, tick $5, stats $6 of row ($1, $2, $3) with a new revision; returns rev. */

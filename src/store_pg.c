@@ -1019,6 +1019,10 @@ static const store_sql pg_sql = {
         " AND e.customer_id IN ('pz:' || p.event_id, 'pz:' || p.event_id || '#0',"
         " 'pz:' || p.event_id || '#1', 'pz:' || p.event_id || '#2'))"
         " ORDER BY e.id LIMIT CAST($3 AS INTEGER)",
+    .pz_model_times =
+        "SELECT CAST(EXTRACT(EPOCH FROM MIN(t)) AS BIGINT), CAST(EXTRACT(EPOCH FROM MAX(t)) AS BIGINT) "
+        "FROM (SELECT last_update AS t FROM tb_policy WHERE company = $1"
+        " UNION ALL SELECT last_update FROM tb_model WHERE company = $1) u",
     .key_revoke = "UPDATE tb_api_keys SET revoked_at = CAST(now() AS TEXT) WHERE revoked_at IS NULL AND"
                   " (key_prefix = $1 OR CAST(id AS TEXT) = $1)",
     .idem_ddl = pg_idem_ddl,

@@ -363,6 +363,10 @@ static const store_sql sqlite_sql = {
         " AND e.customer_id IN ('pz:' || p.event_id, 'pz:' || p.event_id || '#0',"
         " 'pz:' || p.event_id || '#1', 'pz:' || p.event_id || '#2'))"
         " ORDER BY e.id LIMIT CAST($3 AS INTEGER)",
+    .pz_model_times =
+        "SELECT CAST(strftime('%s', MIN(t)) AS INTEGER), CAST(strftime('%s', MAX(t)) AS INTEGER) "
+        "FROM (SELECT last_update AS t FROM tb_policy WHERE company = $1"
+        " UNION ALL SELECT last_update FROM tb_model WHERE company = $1) u",
     .key_revoke = "UPDATE tb_api_keys SET revoked_at = CAST(" SQ_NOW " AS TEXT) WHERE revoked_at IS NULL"
                   " AND (key_prefix = $1 OR CAST(id AS TEXT) = $1)",
     .idem_ddl = sqlite_idem_ddl,
