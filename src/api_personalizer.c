@@ -116,8 +116,10 @@ typedef struct pz_tenant {
 	char company[SERVER_COMPANY_MAX];
 	pz_service_config svc;
 	pz_policy policy;
-	int policy_set;   /* PUT configurations/policy was called */
-	double loaded_at; /* util_monotonic() of the last read of tb_pz_config, 0: never */
+	int policy_set;    /* PUT configurations/policy was called */
+	double loaded_at;  /* util_monotonic() of the last read of tb_pz_config, 0: never */
+	double swept_at;   /* util_monotonic() of the last complete default sweep, 0: never */
+	double swept_wait; /* ... and the rewardWaitTime it used */
 } pz_tenant;
 
 static pthread_mutex_t tenants_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -419,10 +421,16 @@ static void apprentice_add(server *s, const char *company, const db_pz_apprentic
  * client reward, store one. Every process's refresher sweeps (at most once
  * a second): the companies with a stored configuration and those this
  * process has served, at most PZ_DEFAULTS_SWEEP_MAX slots a company a
- * sweep (the rest at the next).
+ * sweep (the rest at the next). A process's first sweep of a company reads
+ * all its history; the next ones only the episodes that came due since the
+ * last complete sweep (PZ_DEFAULTS_SLACK_S more, for writes committed
+ * late), so a sweep costs what came due, not the table (TB_EPISODES'
+ * index on last_update).
  */
 #define PZ_DEFAULTS_SWEEP_MAX 1000
 #define PZ_DEFAULTS_EVERY_S 1.0
+#define PZ_DEFAULTS_SLACK_S 60.0
+#define PZ_DEFAULTS_ALL_S 1e9 /* "all the history" (about 31 years) */
 
 /* A default reward on its way to the writer; freed by its done callback. */
 typedef struct pz_default_op {
@@ -435,6 +443,7 @@ typedef struct pz_default_op {
 typedef struct pz_sweep {
 	server *s;
 	double value; /* the company's defaultReward */
+	int listed;   /* slots listed */
 } pz_sweep;
 
 static void default_done(writer_op *op)
@@ -445,8 +454,10 @@ static void default_done(writer_op *op)
 /* Queues one slot's default reward: 1 (stop, the rest next time) when the writer's queue is full. */
 static int default_due(void *arg, const char *company, const char *customer, int64_t episode_id)
 {
-	const pz_sweep *w = arg;
+	pz_sweep *w = arg;
 	pz_default_op *d = xcalloc(1, sizeof(*d));
+
+	w->listed++;
 
 	util_strlcpy(d->company, company, sizeof(d->company));
 	util_strlcpy(d->customer, customer, sizeof(d->customer));
@@ -478,7 +489,7 @@ void api_pz_defaults_sweep(server *s, store *st)
 {
 	static double last_sweep;
 	char company[SERVER_COMPANY_MAX];
-	pz_sweep w = {s, 0};
+	pz_sweep w = {s, 0, 0};
 	double now = util_monotonic();
 	int rc = 0;
 
@@ -490,20 +501,38 @@ void api_pz_defaults_sweep(server *s, store *st)
 		        st->ops->errmsg(st));
 	for (size_t i = 0; rc >= 0 && rc != 1; i++) {
 		pz_service_config svc;
+		double swept_at = 0;
+		double swept_wait = 0;
+		double lookback;
 
 		pthread_mutex_lock(&tenants_lock);
 		rc = i < n_tenants ? 0 : -1;
-		if (rc == 0)
+		if (rc == 0) {
 			util_strlcpy(company, tenants[i]->company, sizeof(company));
+			swept_at = tenants[i]->swept_at;
+			swept_wait = tenants[i]->swept_wait;
+		}
 		pthread_mutex_unlock(&tenants_lock);
 		if (rc != 0 || tenant_svc(s, company, &svc) != 0)
 			break;
 		w.value = svc.default_reward;
-		rc = db_pz_defaults_due(st, company, (double)svc.reward_wait_s, PZ_DEFAULTS_SWEEP_MAX,
-		                        default_due, &w);
+		w.listed = 0;
+		/* The last complete sweep handled every episode older than its wait then. */
+		lookback = swept_at > 0 ? swept_wait + (now - swept_at) + PZ_DEFAULTS_SLACK_S
+		                        : PZ_DEFAULTS_ALL_S;
+		rc = db_pz_defaults_due(st, company, (double)svc.reward_wait_s, lookback,
+		                        PZ_DEFAULTS_SWEEP_MAX, default_due, &w);
 		if (rc < 0)
-			log_msg(LOG_WARN, "personalizer: cannot list the events due a default reward: %s",
+			log_msg(LOG_WARN,
+			        "personalizer: cannot list the events due a default reward: %s",
 			        st->ops->errmsg(st));
+		if (rc == 0 && w.listed < PZ_DEFAULTS_SWEEP_MAX) {
+			/* Complete: the next sweep starts from here. */
+			pthread_mutex_lock(&tenants_lock);
+			tenants[i]->swept_at = now;
+			tenants[i]->swept_wait = (double)svc.reward_wait_s;
+			pthread_mutex_unlock(&tenants_lock);
+		}
 	}
 }
 
@@ -1980,8 +2009,9 @@ static void model_properties(pz_ctx *c)
 	int64_t created = 0;
 	int64_t modified = 0;
 	store *st = pz_db_acquire(c->call.s);
-	int rc = pz_db_release(
-	    st, st != NULL ? db_pz_model_times(st, c->call.company, &created, &modified) : 0);
+	int rc = pz_db_release(st, st != NULL
+	                               ? db_pz_model_times(st, c->call.company, &created, &modified)
+	                               : 0);
 
 	if (rc != 0) {
 		reply_unavailable(c);

@@ -1326,20 +1326,23 @@ int db_episodes_expired(store *s, const char *version, double wait_seconds, int 
 	return store_exec(s, s->sql->episodes_expired, 3, p, expired_row, &cb);
 }
 
-int db_pz_defaults_due(store *s, const char *company, double wait_seconds, int limit, db_expired_fn fn,
-                       void *arg)
+int db_pz_defaults_due(store *s, const char *company, double wait_seconds, double lookback_seconds,
+                       int limit, db_expired_fn fn, void *arg)
 {
 	row_cb cb = {.fn.expired = fn, .arg = arg};
 	char w[32];
 	char l[24];
-	const char *p[3];
+	char b[32];
+	const char *p[4];
 
 	fmt_double(w, wait_seconds);
 	fmt_int(l, limit);
+	fmt_double(b, lookback_seconds);
 	p[0] = company;
 	p[1] = w;
 	p[2] = l;
-	return store_exec(s, s->sql->pz_defaults_due, 3, p, expired_row, &cb);
+	p[3] = b;
+	return store_exec(s, s->sql->pz_defaults_due, 4, p, expired_row, &cb);
 }
 
 static int times_row(void *arg, int ncols, const char *const *vals)

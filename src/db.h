@@ -350,12 +350,12 @@ int db_pz_policy_put(store *s, const char *company, const char *policy);
 int db_pz_events_range(store *s, const char *company, char *from, char *to, size_t len);
 /*
  * Calls fn(arg, company, customer_id, episode_id) for at most limit of
- * company's Personalizer episodes older than wait_seconds without a reward
- * whose event is not deferred (tb_pz_events), oldest first: the slots due
- * their default reward.
+ * company's Personalizer episodes older than wait_seconds (and not older
+ * than lookback_seconds) without a reward whose event is not deferred
+ * (tb_pz_events), oldest first: the slots due their default reward.
  */
-int db_pz_defaults_due(store *s, const char *company, double wait_seconds, int limit, db_expired_fn fn,
-                       void *arg);
+int db_pz_defaults_due(store *s, const char *company, double wait_seconds, double lookback_seconds,
+                       int limit, db_expired_fn fn, void *arg);
 /*
  * The Unix times of the oldest and newest last update of company's learned
  * rows (TB_POLICY, TB_MODEL) into created and modified; 0 when it has none.

@@ -1014,6 +1014,7 @@ static const store_sql pg_sql = {
         "SELECT e.company, e.customer_id, e.id FROM tb_episodes e"
         " WHERE e.company = $1 AND e.customer_id LIKE 'pz:%'"
         " AND e.last_update < now() - make_interval(secs => CAST($2 AS DOUBLE PRECISION))"
+        " AND e.last_update >= now() - make_interval(secs => CAST($4 AS DOUBLE PRECISION))"
         " AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
         " AND NOT EXISTS (SELECT 1 FROM tb_pz_events p WHERE p.company = e.company AND p.deferred = 1"
         " AND e.customer_id IN ('pz:' || p.event_id, 'pz:' || p.event_id || '#0',"

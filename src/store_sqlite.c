@@ -358,6 +358,7 @@ static const store_sql sqlite_sql = {
         "SELECT e.company, e.customer_id, e.id FROM tb_episodes e"
         " WHERE e.company = $1 AND e.customer_id LIKE 'pz:%'"
         " AND julianday(e.last_update) < julianday('now') - CAST($2 AS REAL) / 86400.0"
+        " AND julianday(e.last_update) >= julianday('now') - CAST($4 AS REAL) / 86400.0"
         " AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
         " AND NOT EXISTS (SELECT 1 FROM tb_pz_events p WHERE p.company = e.company AND p.deferred = 1"
         " AND e.customer_id IN ('pz:' || p.event_id, 'pz:' || p.event_id || '#0',"

@@ -5,7 +5,8 @@
 # never asked about the events) and a restarted process 1 both sweep, and
 # each unrewarded event gets exactly one default reward. A deferred event
 # never activated gets none; an event rewarded within the wait keeps its
-# reward. On SQLite and on PostgreSQL.
+# reward; an event ranked after the first sweeps gets its default from the
+# later (incremental) ones. On SQLite and on PostgreSQL.
 #
 # Knobs: OFFERD_TEST_BACKENDS ("sqlite", "pg", default "sqlite pg").
 source "$(dirname "$0")/lib.sh"
@@ -60,6 +61,22 @@ run_backend() {
   [[ $(sql "$db" "SELECT source FROM tb_rewards WHERE customer_id = 'pz:$e3'") == client ]] &&
     ok "[$backend] the event rewarded within the wait keeps its one reward" ||
     fail "[$backend] $e3's rewards: $(sql "$db" "SELECT source, accepted_offer FROM tb_rewards WHERE customer_id = 'pz:$e3'")"
+  # Both processes have swept once (all the history); later sweeps read only
+  # what came due since: an event ranked now still gets its default, once.
+  local e4="later-$RANDOM$RANDOM"
+  url=${OFFERD_URL[$backend-2]}
+  pz POST rank "{\"actions\": $acts, \"eventId\": \"$e4\"}"
+  expect_status 201 "[$backend] process 2 ranks an event after the first sweeps"
+  for ((i = 0; i < 100; i++)); do
+    n=$(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$e4'")
+    [[ $n != 0 ]] && break
+    sleep 0.2
+  done
+  sleep 2
+  [[ $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$e4' AND source = 'default'") == 1 &&
+     $(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$e4'") == 1 ]] &&
+    ok "[$backend] ... gets its default once from the later, incremental sweeps" ||
+    fail "[$backend] $e4's rewards: $(sql "$db" "SELECT source, accepted_offer FROM tb_rewards WHERE customer_id = 'pz:$e4'")"
   offerd_stop "$backend-2"
   offerd_stop "$backend"
 }
