@@ -255,8 +255,9 @@ _Static_assert(DB_PZ_SLOTS_MAX == PZ_MULTI_SLOTS_MAX, "a row holds one reward pe
 
 /*
  * The events this process ranked, by a 64-bit hash of company and event id:
- * when (rewardWaitTime), which slots were rewarded here (they get no
- * default), and whether the event has a row in tb_pz_events. Only a
+ * when (rewardWaitTime), which slots were rewarded here, and whether the
+ * event has a row in tb_pz_events (defaults come from the database:
+ * api_pz_defaults_sweep). Only a
  * deferred, multi-slot or Apprentice event has a row; a reward for any
  * other event ranked here (Online, single-slot, not deferred: the common
  * case) needs no database read, and every other event's state is read from
