@@ -127,6 +127,12 @@ extern const api_endpoint api_customers_endpoint;
  */
 extern const api_endpoint api_personalizer_endpoint;
 /* Replies Personalizer's {"error": {"code", "message"}} with the status for err. */
+/*
+ * Queues the default rewards of the Personalizer events whose rewardWaitTime
+ * passed without a reward (any process's events), reading with st; called
+ * by the refresher every tick, sweeps at most once a second.
+ */
+void api_pz_defaults_sweep(server *s, store *st);
 void api_pz_error(http_req *r, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*

@@ -25,9 +25,9 @@
  * nothing: the per-company configuration in tb_pz_config (cached here,
  * reread every PZ_CONFIG_TTL_S), the deferred events with their held
  * rewards, the multi-slot slot ids and Apprentice agreement in
- * tb_pz_events, and the Apprentice report in tb_pz_apprentice. This
- * process keeps caches only (and the events waiting
- * for a default reward). docs/personalizer.md lists every difference.
+ * tb_pz_events, the Apprentice report in tb_pz_apprentice, and the events
+ * due a default reward are read from tb_episodes. This process keeps
+ * caches only. docs/personalizer.md lists every difference.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -116,8 +116,10 @@ typedef struct pz_tenant {
 	char company[SERVER_COMPANY_MAX];
 	pz_service_config svc;
 	pz_policy policy;
-	int policy_set;   /* PUT configurations/policy was called */
-	double loaded_at; /* util_monotonic() of the last read of tb_pz_config, 0: never */
+	int policy_set;    /* PUT configurations/policy was called */
+	double loaded_at;  /* util_monotonic() of the last read of tb_pz_config, 0: never */
+	double swept_at;   /* util_monotonic() of the last complete default sweep, 0: never */
+	double swept_wait; /* ... and the rewardWaitTime it used */
 } pz_tenant;
 
 static pthread_mutex_t tenants_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -253,8 +255,9 @@ _Static_assert(DB_PZ_SLOTS_MAX == PZ_MULTI_SLOTS_MAX, "a row holds one reward pe
 
 /*
  * The events this process ranked, by a 64-bit hash of company and event id:
- * when (rewardWaitTime), which slots were rewarded here (they get no
- * default), and whether the event has a row in tb_pz_events. Only a
+ * when (rewardWaitTime), which slots were rewarded here, and whether the
+ * event has a row in tb_pz_events (defaults come from the database:
+ * api_pz_defaults_sweep). Only a
  * deferred, multi-slot or Apprentice event has a row; a reward for any
  * other event ranked here (Online, single-slot, not deferred: the common
  * case) needs no database read, and every other event's state is read from
@@ -407,29 +410,28 @@ static void apprentice_add(server *s, const char *company, const db_pz_apprentic
 /* --- default rewards: rewardWaitTime and defaultReward ---------------------- */
 
 /*
- * Every event ranked here waits in a table until its rewardWaitTime has
- * passed; then each of its slots that got no reward here gets the
- * company's defaultReward, through the writer as a default reward
- * (TB_REWARDS.source 'default', always learned), as offerd's
- * reward_wait_seconds does for /predict; a slot rewarded through another
- * process already has its reward, which the writer keeps. A deferred event
- * still not activated (its row says so) gets none. The table is bounded:
- * while PZ_DEFAULTS_MAX events wait, a new one gets no default. Ranks and
- * rewards sweep it (waits differ per company, so the whole table), at most
- * twice a second.
+ * An event's episode (each slot's, for a multi-slot event) still without a
+ * reward once the company's rewardWaitTime has passed gets the company's
+ * defaultReward through the writer as a default reward (TB_REWARDS.source
+ * 'default', always learned), as offerd's reward_wait_seconds does for
+ * /predict (server.c, expire_episodes). The database says which are due
+ * (db_pz_defaults_due: no reward row, older than the wait, the event not
+ * deferred), so whichever process sweeps first gives them and a restart
+ * forgets none; the writer stores one reward per episode (ON CONFLICT DO
+ * NOTHING), so two processes sweeping together, or a sweep racing a late
+ * client reward, store one. Every process's refresher sweeps (at most once
+ * a second): the companies with a stored configuration and those this
+ * process has served, at most PZ_DEFAULTS_SWEEP_MAX slots a company a
+ * sweep (the rest at the next). A process's first sweep of a company reads
+ * all its history; the next ones only the episodes that came due since the
+ * last complete sweep (PZ_DEFAULTS_SLACK_S more, for writes committed
+ * late), so a sweep costs what came due, not the table (TB_EPISODES'
+ * index on last_update).
  */
-#define PZ_DEFAULTS_MAX 16384
-#define PZ_DEFAULTS_SWEEP_MAX 64
-
-typedef struct pz_pending {
-	double due;
-	double value;
-	unsigned char n_slots; /* 0: a single-slot event */
-	unsigned char used;
-	unsigned char stored; /* (when due) the event has a row: read whether it is deferred */
-	char company[SERVER_COMPANY_MAX];
-	char event[PZ_EVENT_STORED_MAX + 1];
-} pz_pending;
+#define PZ_DEFAULTS_SWEEP_MAX 1000
+#define PZ_DEFAULTS_EVERY_S 1.0
+#define PZ_DEFAULTS_SLACK_S 60.0
+#define PZ_DEFAULTS_ALL_S 1e9 /* "all the history" (about 31 years) */
 
 /* A default reward on its way to the writer; freed by its done callback. */
 typedef struct pz_default_op {
@@ -438,115 +440,100 @@ typedef struct pz_default_op {
 	char customer[REQ_ID_MAX + 1];
 } pz_default_op;
 
-static pz_pending *pending;  /* under events_lock */
-static size_t *pending_free; /* indexes of free entries, a stack */
-static size_t pending_nfree;
-static double last_sweep;
-
-static void pending_push(const char *company, const char *id, size_t n_slots,
-                         const pz_service_config *svc)
-{
-	pz_pending *p;
-
-	pthread_mutex_lock(&events_lock);
-	if (pending == NULL) {
-		pending = xcalloc(PZ_DEFAULTS_MAX, sizeof(*pending));
-		pending_free = xmalloc(PZ_DEFAULTS_MAX * sizeof(*pending_free));
-		for (size_t i = 0; i < PZ_DEFAULTS_MAX; i++)
-			pending_free[i] = PZ_DEFAULTS_MAX - 1 - i;
-		pending_nfree = PZ_DEFAULTS_MAX;
-	}
-	if (pending_nfree == 0) {
-		pthread_mutex_unlock(&events_lock);
-		return;
-	}
-	p = &pending[pending_free[--pending_nfree]];
-	p->used = 1;
-	p->due = util_now() + (double)svc->reward_wait_s;
-	p->value = svc->default_reward;
-	p->n_slots = (unsigned char)n_slots;
-	util_strlcpy(p->company, company, sizeof(p->company));
-	util_strlcpy(p->event, id, sizeof(p->event));
-	pthread_mutex_unlock(&events_lock);
-}
+/* One company's sweep. */
+typedef struct pz_sweep {
+	server *s;
+	double value; /* the company's defaultReward */
+	int listed;   /* slots listed */
+} pz_sweep;
 
 static void default_done(writer_op *op)
 {
 	free(op);
 }
 
-static void default_submit(server *s, const pz_pending *p, unsigned mask)
+/* Queues one slot's default reward: 1 (stop, the rest next time) when the writer's queue is full. */
+static int default_due(void *arg, const char *company, const char *customer, int64_t episode_id)
 {
-	for (size_t k = 0; k < PZ_MULTI_SLOTS_MAX; k++) {
-		pz_default_op *d;
+	pz_sweep *w = arg;
+	pz_default_op *d = xcalloc(1, sizeof(*d));
 
-		if (!(mask & (1u << k)))
-			continue;
-		d = xcalloc(1, sizeof(*d));
-		util_strlcpy(d->company, p->company, sizeof(d->company));
-		if (pz_customer_id(d->customer, p->event, p->n_slots == 0 ? -1 : (int)k) != 0) {
-			free(d);
-			continue;
-		}
-		d->op.kind = WOP_REWARD;
-		d->op.rin.company = d->company;
-		d->op.rin.customer_id = d->customer;
-		d->op.rin.accepted = p->value > 0;
-		d->op.rin.is_default = 1;
-		d->op.done = default_done;
-		if (writer_submit(s->w, &d->op) != 0)
-			free(d);
+	w->listed++;
+
+	util_strlcpy(d->company, company, sizeof(d->company));
+	util_strlcpy(d->customer, customer, sizeof(d->customer));
+	d->op.kind = WOP_REWARD;
+	d->op.rin.company = d->company;
+	d->op.rin.customer_id = d->customer;
+	d->op.rin.episode_id = episode_id;
+	d->op.rin.accepted = w->value > 0;
+	d->op.rin.is_default = 1;
+	d->op.done = default_done;
+	if (writer_submit(w->s->w, &d->op) != 0) {
+		free(d);
+		return 1;
 	}
+	return 0;
 }
 
-/* Whether a stored event is still deferred (or its row cannot be read): no default then. */
-static int default_withheld(server *s, const pz_pending *p)
+/* Makes sure the company has an entry in the tenant table (its configuration read). */
+static int default_company(void *arg, int ncols, const char *const *vals)
 {
-	db_pz_event ev;
-	store *st = pz_db_acquire(s);
-	int rc = pz_db_release(st, st != NULL ? db_pz_event_get(st, p->company, p->event, &ev) : 0);
-	int withheld = rc < 0 || (rc == 1 && ev.deferred);
+	pz_service_config svc;
 
-	if (st != NULL)
-		db_pz_event_clear(&ev);
-	return withheld;
+	if (ncols >= 1 && vals[0] != NULL && strlen(vals[0]) < SERVER_COMPANY_MAX)
+		(void)tenant_svc(arg, vals[0], &svc);
+	return 0;
 }
 
-static void defaults_sweep(server *s)
+void api_pz_defaults_sweep(server *s, store *st)
 {
-	pz_pending due[PZ_DEFAULTS_SWEEP_MAX];
-	unsigned mask[PZ_DEFAULTS_SWEEP_MAX];
-	size_t n = 0;
-	double now = util_now();
+	static double last_sweep;
+	char company[SERVER_COMPANY_MAX];
+	pz_sweep w = {s, 0, 0};
+	double now = util_monotonic();
+	int rc = 0;
 
-	pthread_mutex_lock(&events_lock);
-	if (now - last_sweep < 0.5) {
-		pthread_mutex_unlock(&events_lock);
+	if (s->w == NULL || now - last_sweep < PZ_DEFAULTS_EVERY_S)
 		return;
-	}
 	last_sweep = now;
-	for (size_t i = 0; pending != NULL && i < PZ_DEFAULTS_MAX && n < PZ_DEFAULTS_SWEEP_MAX; i++) {
-		pz_pending *p = &pending[i];
-		pz_event *e;
+	if (db_pz_config_companies(st, default_company, s) != 0)
+		log_msg(LOG_WARN, "personalizer: cannot list the configured companies: %s",
+		        st->ops->errmsg(st));
+	for (size_t i = 0; rc >= 0 && rc != 1; i++) {
+		pz_service_config svc;
+		double swept_at = 0;
+		double swept_wait = 0;
+		double lookback;
 
-		if (!p->used || p->due > now)
-			continue;
-		e = event_find_locked(event_hash(p->company, p->event));
-		unsigned all = p->n_slots == 0 ? 1u : (1u << p->n_slots) - 1;
-
-		if (e != NULL && (e->rewarded & all) != all) {
-			due[n] = *p;
-			due[n].stored = e->stored;
-			mask[n++] = all & ~(unsigned)e->rewarded;
-			e->rewarded = (unsigned char)all;
+		pthread_mutex_lock(&tenants_lock);
+		rc = i < n_tenants ? 0 : -1;
+		if (rc == 0) {
+			util_strlcpy(company, tenants[i]->company, sizeof(company));
+			swept_at = tenants[i]->swept_at;
+			swept_wait = tenants[i]->swept_wait;
 		}
-		p->used = 0;
-		pending_free[pending_nfree++] = i;
-	}
-	pthread_mutex_unlock(&events_lock);
-	for (size_t i = 0; i < n; i++) {
-		if (!due[i].stored || !default_withheld(s, &due[i]))
-			default_submit(s, &due[i], mask[i]);
+		pthread_mutex_unlock(&tenants_lock);
+		if (rc != 0 || tenant_svc(s, company, &svc) != 0)
+			break;
+		w.value = svc.default_reward;
+		w.listed = 0;
+		/* The last complete sweep handled every episode older than its wait then. */
+		lookback = swept_at > 0 ? swept_wait + (now - swept_at) + PZ_DEFAULTS_SLACK_S
+		                        : PZ_DEFAULTS_ALL_S;
+		rc = db_pz_defaults_due(st, company, (double)svc.reward_wait_s, lookback,
+		                        PZ_DEFAULTS_SWEEP_MAX, default_due, &w);
+		if (rc < 0)
+			log_msg(LOG_WARN,
+			        "personalizer: cannot list the events due a default reward: %s",
+			        st->ops->errmsg(st));
+		if (rc == 0 && w.listed < PZ_DEFAULTS_SWEEP_MAX) {
+			/* Complete: the next sweep starts from here. */
+			pthread_mutex_lock(&tenants_lock);
+			tenants[i]->swept_at = now;
+			tenants[i]->swept_wait = (double)svc.reward_wait_s;
+			pthread_mutex_unlock(&tenants_lock);
+		}
 	}
 }
 
@@ -572,19 +559,6 @@ void api_pz_error(http_req *r, int err, const char *fmt, ...)
 	va_end(ap);
 	memset(&e, 0, sizeof(e));
 	pz_error_from_err(&e, err, msg);
-	reply_pz_error(r, &e);
-}
-
-/* 501 in Personalizer's shape, for the operations offerd does not serve. */
-static void reply_not_implemented(http_req *r, const char *what)
-{
-	pz_error e;
-
-	memset(&e, 0, sizeof(e));
-	e.status = 501;
-	e.code = "NotImplemented";
-	snprintf(e.message, sizeof(e.message),
-	         "%s is not implemented by offerd's Personalizer API (see docs/personalizer.md)", what);
 	reply_pz_error(r, &e);
 }
 
@@ -802,7 +776,6 @@ static int event_record(pz_ctx *c, const char *id, int deferred, json_t *slots, 
 		}
 	}
 	event_put(company, id, now, stored);
-	pending_push(company, id, n_slots, &c->svc);
 	return 0;
 }
 
@@ -877,7 +850,6 @@ static int rank_prepare(pz_ctx *c, char event_id[PZ_ID_MAX + 1], size_t max)
 		return ERR_UNAVAIL;
 	}
 	c->mode = c->svc.mode;
-	defaults_sweep(c->call.s);
 	return 0;
 }
 
@@ -1008,7 +980,6 @@ static void reward_complete(pz_ctx *c, const char *body, size_t len)
 		api_pz_error(c->call.r, ERR_UNAVAIL, "too many companies configured in this process");
 		return;
 	}
-	defaults_sweep(c->call.s);
 	kind = event_lookup(c->call.s, c->call.company, c->id, 1u, &ev);
 	if (kind < 0) {
 		reply_unavailable(c);
@@ -2029,6 +2000,31 @@ static void model_complete(pz_ctx *c, const char *body, size_t len)
 	}
 }
 
+/*
+ * GET model/properties: the company's model is its learned rows (TB_POLICY,
+ * TB_MODEL); creationTime is the oldest row's last update, lastModifiedTime
+ * the newest's. A company that learned nothing yet: both are now.
+ */
+static void model_properties(pz_ctx *c)
+{
+	int64_t created = 0;
+	int64_t modified = 0;
+	store *st = pz_db_acquire(c->call.s);
+	int rc = pz_db_release(st, st != NULL
+	                               ? db_pz_model_times(st, c->call.company, &created, &modified)
+	                               : 0);
+
+	if (rc != 0) {
+		reply_unavailable(c);
+		return;
+	}
+	if (created == 0 || modified == 0) {
+		created = (int64_t)util_now();
+		modified = created;
+	}
+	reply_json_text(c->call.r, 200, pz_model_properties_json(created, modified));
+}
+
 /* --- logs ------------------------------------------------------------------- */
 
 /*
@@ -2101,7 +2097,7 @@ static void pz_complete(api_call *call, const char *body, size_t len)
 	case PZ_OP_MODEL_GET:
 	case PZ_OP_MODEL_PUT:
 	case PZ_OP_MODEL_DELETE: model_complete(c, body, len); return;
-	case PZ_OP_MODEL_PROPERTIES: reply_not_implemented(call->r, "GET model/properties"); return;
+	case PZ_OP_MODEL_PROPERTIES: model_properties(c); return;
 	case PZ_OP_LOGS_DELETE:
 	case PZ_OP_LOGS_PROPERTIES: logs_complete(c); return;
 	default: api_pz_error(call->r, ERR_NOTFOUND, "Requested resource does not exist."); return;

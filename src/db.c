@@ -1326,6 +1326,52 @@ int db_episodes_expired(store *s, const char *version, double wait_seconds, int 
 	return store_exec(s, s->sql->episodes_expired, 3, p, expired_row, &cb);
 }
 
+int db_pz_defaults_due(store *s, const char *company, double wait_seconds, double lookback_seconds,
+                       int limit, db_expired_fn fn, void *arg)
+{
+	row_cb cb = {.fn.expired = fn, .arg = arg};
+	char w[32];
+	char l[24];
+	char b[32];
+	const char *p[4];
+
+	fmt_double(w, wait_seconds);
+	fmt_int(l, limit);
+	fmt_double(b, lookback_seconds);
+	p[0] = company;
+	p[1] = w;
+	p[2] = l;
+	p[3] = b;
+	return store_exec(s, s->sql->pz_defaults_due, 4, p, expired_row, &cb);
+}
+
+static int times_row(void *arg, int ncols, const char *const *vals)
+{
+	int64_t *t = arg;
+
+	for (int k = 0; k < 2 && k < ncols; k++) {
+		if (vals[k] == NULL || util_strtonum(vals[k], 0, INT64_MAX, &t[k]) != 0)
+			t[k] = 0;
+	}
+	return 0;
+}
+
+int db_pz_model_times(store *s, const char *company, int64_t *created, int64_t *modified)
+{
+	const char *params[1] = {company};
+	int64_t t[2] = {0, 0};
+	int rc = store_exec(s, s->sql->pz_model_times, 1, params, times_row, t);
+
+	*created = t[0];
+	*modified = t[1];
+	return rc;
+}
+
+int db_pz_config_companies(store *s, store_row_fn fn, void *arg)
+{
+	return store_exec(s, "SELECT company FROM tb_pz_config ORDER BY company", 0, NULL, fn, arg);
+}
+
 /* --- learned statistics ------------------------------------------------ */
 
 static int policy_row(void *arg, int ncols, const char *const *vals);

@@ -348,6 +348,21 @@ int db_pz_policy_put(store *s, const char *company, const char *policy);
  * Personalizer events into from and to (len bytes each); "" when none.
  */
 int db_pz_events_range(store *s, const char *company, char *from, char *to, size_t len);
+/*
+ * Calls fn(arg, company, customer_id, episode_id) for at most limit of
+ * company's Personalizer episodes older than wait_seconds (and not older
+ * than lookback_seconds) without a reward whose event is not deferred
+ * (tb_pz_events), oldest first: the slots due their default reward.
+ */
+int db_pz_defaults_due(store *s, const char *company, double wait_seconds, double lookback_seconds,
+                       int limit, db_expired_fn fn, void *arg);
+/*
+ * The Unix times of the oldest and newest last update of company's learned
+ * rows (TB_POLICY, TB_MODEL) into created and modified; 0 when it has none.
+ */
+int db_pz_model_times(store *s, const char *company, int64_t *created, int64_t *modified);
+/* Calls fn(arg, 1, {company}) for every company with a stored Personalizer configuration. */
+int db_pz_config_companies(store *s, store_row_fn fn, void *arg);
 
 /*
  * The state of Personalizer events that outlives a request (tb_pz_events),

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "auth.h"
 #include "db.h"
 #include "evaluation.h"
@@ -319,6 +320,7 @@ static void expire_episodes(server *s)
 	if (db_agents_each(s->reader, expire_version, s) < 0)
 		log_msg(LOG_WARN, "cannot list episodes past the reward wait: %s",
 		        s->reader->ops->errmsg(s->reader));
+	api_pz_defaults_sweep(s, s->reader);
 }
 
 /* --- rules and contact history (issue 16) ------------------------------- */

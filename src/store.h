@@ -109,6 +109,17 @@ typedef struct store_sql {
 	 * seconds, oldest first, at most $2: company, customer_id, id.
 	 */
 	const char *episodes_expired;
+	/*
+	 * Personalizer episodes (customer_id "pz:...") of company $1 without a
+	 * reward, older than $2 seconds but not older than $4, whose event is
+	 * not deferred, oldest first, at most $3: company, customer_id, id.
+	 */
+	const char *pz_defaults_due;
+	/*
+	 * The oldest and newest last_update of company $1's learned rows
+	 * (TB_POLICY, TB_MODEL) as Unix seconds; NULLs when it has none.
+	 */
+	const char *pz_model_times;
 	/* TB_MODEL row ($1, $2, $3) = (company, version, offer), locked for the transaction. */
 	const char *model_lock;
 	/* Sets n $4, tick $5, stats $6 of row ($1, $2, $3) with a new revision; returns rev. */

@@ -168,7 +168,7 @@ run_backend() {
   expect_status 204 "[$backend] an event rewarded within the wait"
   sleep 5.5
   for _ in $(seq 50); do
-    pz POST rank "{\"actions\": $acts}"  # ranks sweep the waiting events
+    pz POST rank "{\"actions\": $acts}"  # the refresher sweeps; ranks keep the loop busy
     n=$(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'pz:$d1'")
     [[ $n == 1 ]] && break
     sleep 0.2
@@ -254,10 +254,16 @@ run_backend() {
   [[ $(jq -c '[.values[] | {stateKey, offer, n, rewardSum, successes, failures}]' <<<"$HTTP_BODY") == "$learned" ]] &&
     ok "[$backend] ... and a refused import changes nothing" || fail "[$backend] a refused import changed the values"
 
-  # Personalizer's error body on paths offerd does not serve.
+  # model/properties: the times of the company's learned rows.
   pz GET model/properties
-  expect_status 501 "[$backend] model/properties is not served"
-  expect_jq '.error.code == "NotImplemented" and (.error.message | length > 0)' "[$backend] ... said in Personalizer's shape"
+  expect_status 200 "[$backend] model/properties"
+  expect_jq '(.creationTime | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$"))
+      and (.lastModifiedTime | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T"))
+      and .creationTime <= .lastModifiedTime
+      and (.lastModifiedTime | fromdateiso8601) > now - 3600' \
+    "[$backend] ... gives creationTime <= lastModifiedTime, the latter within the hour (the import above)"
+
+  # Personalizer's error body on paths offerd does not serve.
   pz GET no-such-path
   expect_status 404 "[$backend] an unknown Personalizer path"
   expect_jq '.error.code == "ResourceNotFound"' "[$backend] ... in Personalizer's shape"
