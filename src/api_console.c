@@ -328,20 +328,33 @@ static overview_series *overview_version(overview *o, const char *version)
 	return &o->versions[o->nversions++];
 }
 
+/*
+ * The minute (*i, -1 when outside the window: skip the row) and version
+ * series of a row whose first columns are the minute's first timestamp and
+ * the agent version. Returns 0, or ERR_NOMEM.
+ */
+static int overview_cell(overview *o, const char *const *vals, int64_t *i, overview_series **v)
+{
+	*i = console_window_index(&o->w, vals[0]);
+	*v = NULL;
+	if (*i < 0)
+		return 0;
+	*v = overview_version(o, vals[1]);
+	return *v == NULL ? ERR_NOMEM : 0;
+}
+
 /* Rows: first timestamp of the minute, agent version, decisions. */
 static int overview_decision_row(void *arg, int ncols, const char *const *vals)
 {
 	overview *o = arg;
-	int64_t i = console_window_index(&o->w, vals[0]);
 	overview_series *v;
+	int64_t i;
 	int64_t n;
+	int rc = overview_cell(o, vals, &i, &v);
 
 	(void)ncols;
-	if (i < 0)
-		return 0;
-	v = overview_version(o, vals[1]);
-	if (v == NULL)
-		return ERR_NOMEM;
+	if (rc != 0 || i < 0)
+		return rc;
 	n = (int64_t)console_num(vals[2]);
 	v->decisions[i] += n;
 	o->total.decisions[i] += n;
@@ -352,17 +365,15 @@ static int overview_decision_row(void *arg, int ncols, const char *const *vals)
 static int overview_reward_row(void *arg, int ncols, const char *const *vals)
 {
 	overview *o = arg;
-	int64_t i = console_window_index(&o->w, vals[0]);
 	overview_series *v;
+	int64_t i;
 	int64_t n;
 	int64_t a;
+	int rc = overview_cell(o, vals, &i, &v);
 
 	(void)ncols;
-	if (i < 0)
-		return 0;
-	v = overview_version(o, vals[1]);
-	if (v == NULL)
-		return ERR_NOMEM;
+	if (rc != 0 || i < 0)
+		return rc;
 	n = (int64_t)console_num(vals[2]);
 	a = (int64_t)console_num(vals[3]);
 	v->rewards[i] += n;

@@ -433,13 +433,6 @@ static void apprentice_add(server *s, const char *company, const db_pz_apprentic
 #define PZ_DEFAULTS_SLACK_S 60.0
 #define PZ_DEFAULTS_ALL_S 1e9 /* "all the history" (about 31 years) */
 
-/* A default reward on its way to the writer; freed by its done callback. */
-typedef struct pz_default_op {
-	writer_op op; /* first: done() gets it */
-	char company[SERVER_COMPANY_MAX];
-	char customer[REQ_ID_MAX + 1];
-} pz_default_op;
-
 /* One company's sweep. */
 typedef struct pz_sweep {
 	server *s;
@@ -447,33 +440,13 @@ typedef struct pz_sweep {
 	int listed;   /* slots listed */
 } pz_sweep;
 
-static void default_done(writer_op *op)
-{
-	free(op);
-}
-
 /* Queues one slot's default reward: 1 (stop, the rest next time) when the writer's queue is full. */
 static int default_due(void *arg, const char *company, const char *customer, int64_t episode_id)
 {
 	pz_sweep *w = arg;
-	pz_default_op *d = xcalloc(1, sizeof(*d));
 
 	w->listed++;
-
-	util_strlcpy(d->company, company, sizeof(d->company));
-	util_strlcpy(d->customer, customer, sizeof(d->customer));
-	d->op.kind = WOP_REWARD;
-	d->op.rin.company = d->company;
-	d->op.rin.customer_id = d->customer;
-	d->op.rin.episode_id = episode_id;
-	d->op.rin.accepted = w->value > 0;
-	d->op.rin.is_default = 1;
-	d->op.done = default_done;
-	if (writer_submit(w->s->w, &d->op) != 0) {
-		free(d);
-		return 1;
-	}
-	return 0;
+	return server_default_reward(w->s, company, customer, episode_id, w->value > 0);
 }
 
 /* Makes sure the company has an entry in the tenant table (its configuration read). */

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -565,17 +564,7 @@ struct evaluation_runner {
 
 static int random_id(char out[EVAL_ID_LEN + 1])
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char raw[EVAL_ID_LEN / 2];
-
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-		return ERR_IO;
-	for (size_t i = 0; i < sizeof(raw); i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 15];
-	}
-	out[EVAL_ID_LEN] = '\0';
-	return 0;
+	return util_random_hex(out, EVAL_ID_LEN);
 }
 
 static int64_t now_s(void)

@@ -23,7 +23,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include "log.h"
@@ -495,17 +494,7 @@ int pz_event_id_check(const char *id, size_t len, pz_kind kind, pz_error *e)
 
 int pz_event_id_new(char out[PZ_EVENT_ID_GEN_LEN + 1])
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char raw[PZ_EVENT_ID_GEN_LEN / 2];
-
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-		return ERR_IO;
-	for (size_t i = 0; i < sizeof(raw); i++) {
-		out[2 * i] = hex[raw[i] >> 4];
-		out[2 * i + 1] = hex[raw[i] & 15];
-	}
-	out[PZ_EVENT_ID_GEN_LEN] = '\0';
-	return 0;
+	return util_random_hex(out, PZ_EVENT_ID_GEN_LEN);
 }
 
 /* eventId in a rank body: absent or null leaves out "" (generate one). */

@@ -264,7 +264,7 @@ static int load_maps(server *s)
 typedef struct default_reward {
 	writer_op op;
 	char company[SERVER_COMPANY_MAX];
-	char customer[128];
+	char customer[REQ_ID_MAX + 1];
 } default_reward;
 
 static void default_done(writer_op *op)
@@ -272,9 +272,9 @@ static void default_done(writer_op *op)
 	free(op->arg);
 }
 
-static int expired_cb(void *arg, const char *company, const char *customer, int64_t episode_id)
+int server_default_reward(server *s, const char *company, const char *customer, int64_t episode_id,
+                          int accepted)
 {
-	server *s = arg;
 	default_reward *d = xcalloc(1, sizeof(*d));
 
 	util_strlcpy(d->company, company, sizeof(d->company));
@@ -283,7 +283,7 @@ static int expired_cb(void *arg, const char *company, const char *customer, int6
 	d->op.rin.company = d->company;
 	d->op.rin.customer_id = d->customer;
 	d->op.rin.episode_id = episode_id;
-	d->op.rin.accepted = 0;
+	d->op.rin.accepted = accepted;
 	d->op.rin.is_default = 1;
 	d->op.done = default_done;
 	d->op.arg = d;
@@ -292,6 +292,11 @@ static int expired_cb(void *arg, const char *company, const char *customer, int6
 		return 1; /* queue full: try again at the next tick */
 	}
 	return 0;
+}
+
+static int expired_cb(void *arg, const char *company, const char *customer, int64_t episode_id)
+{
+	return server_default_reward(arg, company, customer, episode_id, 0);
 }
 
 /*

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/random.h>
 #include <string.h>
 #include <time.h>
 
@@ -112,6 +113,22 @@ int util_strtod(const char *s, double min, double max, double *out)
 	if (errno == ERANGE || !isfinite(v) || v < min || v > max)
 		return ERR_RANGE;
 	*out = v;
+	return 0;
+}
+
+int util_random_hex(char *out, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char raw[64];
+	size_t n = len / 2;
+
+	if (n > sizeof(raw) || getrandom(raw, n, 0) != (ssize_t)n)
+		return ERR_IO;
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hex[raw[i] >> 4];
+		out[2 * i + 1] = hex[raw[i] & 15];
+	}
+	out[2 * n] = '\0';
 	return 0;
 }
 

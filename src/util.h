@@ -51,6 +51,9 @@ int util_strtod(const char *s, double min, double max, double *out);
 
 /* The value of a hex digit, or -1. */
 int util_hexval(int c);
+/* len (even) random lowercase hex digits and a NUL into out, from getrandom: an id nobody can
+ * guess. Returns 0, or ERR_IO when the kernel gives no randomness. */
+int util_random_hex(char *out, size_t len);
 
 /* FNV-1a 64-bit hash of a string, for the hash tables. */
 uint64_t util_hash(const char *s);
