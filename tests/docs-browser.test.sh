@@ -58,7 +58,7 @@ port=$(free_port) || { echo "FAIL: no free port"; exit 1; }
 args=(--host 127.0.0.1 --port "$port" --database-url "sqlite:$tmp/offerd.db")
 # --auth off: the docs page calls /is-alive only, which is public anyway, but
 # the flag keeps "Try it out" usable on every route. Older builds lack it.
-"$bin" --help 2>&1 | grep -q -- '--auth' && args+=(--auth off)
+[[ $("$bin" --help 2>&1) == *--auth* ]] && args+=(--auth off)
 echo "starting: $bin ${args[*]}"
 "$bin" "${args[@]}" >"$tmp/offerd.log" 2>&1 &
 server_pid=$!

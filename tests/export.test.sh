@@ -12,8 +12,10 @@
 #   offerd's peak RSS barely moves over an HTTP export of them.
 source "$(dirname "$0")/lib.sh"
 # make test-asan: ASan keeps freed memory in quarantine, so RSS says nothing there.
+# (No `ldd | grep -q`: under pipefail grep's early exit can SIGPIPE ldd and
+# make the pipeline fail even though libasan was found.)
 asan=0
-ldd "$build/offerctl" 2>/dev/null | grep -q libasan && asan=1
+[[ $(ldd "$build/offerctl" 2>/dev/null) == *libasan* ]] && asan=1
 lib_require curl jq python3 /usr/bin/time
 lib_deadline 300
 pg_setup
