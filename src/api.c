@@ -676,6 +676,23 @@ int api_call_submit(api_call *c, writer_op *op)
 	return rc;
 }
 
+int api_call_queue(api_call *c, writer_op *op)
+{
+	int rc = api_call_submit(c, op);
+
+	if (rc != 0)
+		route_error(c->r, c->rt, ERR_UNAVAIL, NULL, "too many requests are waiting for the database");
+	return rc;
+}
+
+void api_call_run(api_call *c, writer_op *op)
+{
+	if (api_call_queue(c, op) != 0)
+		return;
+	if (!api_call_wait(c))
+		c->ep->resume(c);
+}
+
 /* Suspends c unless it was kicked since it last looked (or wait is 0). */
 static int call_suspend(api_call *c, int wait)
 {
@@ -768,6 +785,7 @@ static void call_route(server *s, http_req *r, const route *rt, const api_tenant
 	c->s = s;
 	c->r = r;
 	c->ep = ep;
+	c->rt = rt;
 	util_strlcpy(c->company, t->company, sizeof(c->company));
 	pthread_mutex_init(&c->lock, NULL);
 	http_set_ctx(r, c, call_free_request);

@@ -56,6 +56,7 @@ typedef struct api_tenant {
  * connection's own thread, so building an answer never delays a commit.
  */
 typedef struct api_call api_call;
+struct route; /* a row of api.c's route table */
 
 typedef struct api_endpoint {
 	size_t ctx_size; /* bytes of the context; its first member is the api_call */
@@ -79,6 +80,7 @@ struct api_call {
 	server *s;
 	http_req *r;
 	const api_endpoint *ep;
+	const struct route *rt; /* its row of the route table: the error shape */
 	char company[SERVER_COMPANY_MAX];
 	pthread_mutex_t lock; /* guards the fields below, shared with the writer thread */
 	size_t pending;       /* operations queued and not yet done (+1 while waiting for room) */
@@ -91,6 +93,17 @@ struct api_call {
 
 /* Queues op for c (sets op->done and op->arg). Returns 0, or ERR_UNAVAIL when the queue is full. */
 int api_call_submit(api_call *c, writer_op *op);
+/*
+ * api_call_submit, and when the writer's queue is full a 503 ("too many
+ * requests are waiting for the database") in the route's error shape.
+ * Returns 0, or ERR_UNAVAIL after that answer.
+ */
+int api_call_queue(api_call *c, writer_op *op);
+/*
+ * A call's one operation: api_call_queue, then api_call_wait, and
+ * ep->resume answers once op is done (at once, when it already is).
+ */
+void api_call_run(api_call *c, writer_op *op);
 /*
  * With operations pending, suspends the connection until one is done and
  * returns 1; ep->resume then runs on the connection's thread. Returns 0,
@@ -143,7 +156,6 @@ void api_pz_error(http_req *r, int err, const char *fmt, ...) __attribute__((for
  * decisions). Each reads the database on a connection of its own, never
  * the writer's, with bounded queries.
  */
-struct route; /* a row of api.c's route table */
 void api_console_overview(server *s, http_req *r, const struct route *rt, const api_tenant *t);
 void api_console_model(server *s, http_req *r, const struct route *rt, const api_tenant *t);
 void api_console_episodes(server *s, http_req *r, const struct route *rt, const api_tenant *t);

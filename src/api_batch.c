@@ -506,14 +506,9 @@ static void batch_complete(api_call *call, const char *body, size_t len)
 		b->key_op.kin.key = b->idem_key;
 		b->key_op.kin.route = "/batch";
 		b->key_op.kin.hash = b->idem_hash;
-		if (api_call_submit(call, &b->key_op) != 0) {
-			api_error(call->r, ERR_UNAVAIL, NULL,
-			          "too many requests are waiting for the database");
-			return;
-		}
 		b->claiming = 1;
-		if (api_call_wait(call))
-			return; /* batch_step goes on */
+		api_call_run(call, &b->key_op); /* batch_step goes on once the key is claimed */
+		return;
 	}
 	batch_step(call);
 }

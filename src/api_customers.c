@@ -113,12 +113,7 @@ static void customers_complete(api_call *call, const char *body, size_t len)
 	c->op.rin.company = call->company;
 	c->op.rin.customer_id = c->customer_id;
 	c->op.erasure.by = c->by;
-	if (api_call_submit(call, &c->op) != 0) {
-		api_error(call->r, ERR_UNAVAIL, NULL, "too many requests are waiting for the database");
-		return;
-	}
-	if (!api_call_wait(call))
-		customers_answer(call);
+	api_call_run(call, &c->op);
 }
 
 const api_endpoint api_customers_endpoint = {

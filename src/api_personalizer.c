@@ -869,12 +869,7 @@ static void rank_complete(pz_ctx *c, const char *body, size_t len)
 		serve_baseline(&c->d, baseline, c->mode, c->state_key, sizeof(c->state_key));
 		rank_order(c, 1.0);
 	}
-	if (api_call_submit(&c->call, &c->d.op) != 0) {
-		api_pz_error(r, ERR_UNAVAIL, "too many requests are waiting for the database");
-		return;
-	}
-	if (!api_call_wait(&c->call))
-		rank_answer(&c->call);
+	api_call_run(&c->call, &c->d.op);
 }
 
 /* The answer of a reward, or of an activation that released a held reward. */
@@ -920,12 +915,7 @@ static void reward_submit(pz_ctx *c, double value)
 	c->d.op.rin.episode_id = 0;
 	c->d.op.rin.accepted = value > 0;
 	c->d.op.rin.request_ts = NULL;
-	if (api_call_submit(&c->call, &c->d.op) != 0) {
-		api_pz_error(c->call.r, ERR_UNAVAIL, "too many requests are waiting for the database");
-		return;
-	}
-	if (!api_call_wait(&c->call))
-		reward_answer(&c->call);
+	api_call_run(&c->call, &c->d.op);
 }
 
 static void reply_unavailable(pz_ctx *c)
@@ -1221,10 +1211,8 @@ static void multi_rank_complete(pz_ctx *c, const char *body, size_t len)
 		taken[c->m->slot_served[k]] = 1;
 	}
 	for (size_t k = 0; k < q->n_slots; k++) {
-		if (api_call_submit(&c->call, &c->m->slot[k].op) != 0) {
-			api_pz_error(r, ERR_UNAVAIL, "too many requests are waiting for the database");
+		if (api_call_queue(&c->call, &c->m->slot[k].op) != 0)
 			return;
-		}
 		c->m->n_ops++;
 	}
 	multi_rank_answer(&c->call);
@@ -1273,11 +1261,8 @@ static void multi_reward_submit(pz_ctx *c, const unsigned char *has, const doubl
 		op->rin.company = c->call.company;
 		op->rin.customer_id = c->m->slot_customer[c->m->n_ops];
 		op->rin.accepted = value[k] > 0;
-		if (api_call_submit(&c->call, op) != 0) {
-			api_pz_error(c->call.r, ERR_UNAVAIL,
-			             "too many requests are waiting for the database");
+		if (api_call_queue(&c->call, op) != 0)
 			return;
-		}
 		c->m->n_ops++;
 	}
 	multi_reward_answer(&c->call);

@@ -187,12 +187,7 @@ static void predict_complete(api_call *call, const char *body, size_t len)
 	}
 	if (wants_explain(call->r))
 		predict_explain(c);
-	if (api_call_submit(call, &c->d.op) != 0) {
-		api_error(call->r, ERR_UNAVAIL, NULL, "too many requests are waiting for the database");
-		return;
-	}
-	if (!api_call_wait(call))
-		predict_answer(call);
+	api_call_run(call, &c->d.op);
 }
 
 static int predict_v2_start(api_call *call)

@@ -117,12 +117,7 @@ static void rewards_complete(api_call *call, const char *body, size_t len)
 	c->op.rin.accepted_offer = c->req.accepted_offer[0] ? c->req.accepted_offer : NULL;
 	c->op.rin.clicked = c->req.clicked;
 	c->op.rin.request_ts = c->req.timestamp[0] ? c->req.timestamp : NULL;
-	if (api_call_submit(call, &c->op) != 0) {
-		api_error(call->r, ERR_UNAVAIL, NULL, "too many requests are waiting for the database");
-		return;
-	}
-	if (!api_call_wait(call))
-		rewards_answer(call);
+	api_call_run(call, &c->op);
 }
 
 const api_endpoint api_rewards_endpoint = {
