@@ -57,7 +57,7 @@ static const route routes[] = {
     {"GET, HEAD", "/is-alive", 0, is_alive, NULL, NULL, "/is-alive"},
     {"GET, HEAD", "/ready", 0, ready, NULL, NULL, "/ready"},
     {"POST", "/predict", ROUTE_AUTH | ROUTE_JSON, NULL, &api_predict_endpoint, NULL, "/predict"},
-    {"POST", "/predict-v2", ROUTE_AUTH | ROUTE_JSON, NULL, &api_predict_v2_endpoint, NULL,
+    {"POST", "/predict-v2", ROUTE_AUTH | ROUTE_JSON, NULL, &api_predict_endpoint, NULL,
      "/predict-v2"},
     {"PUT", "/rewards", ROUTE_AUTH | ROUTE_JSON, NULL, &api_rewards_endpoint, NULL, "/rewards"},
     {"POST", "/batch", ROUTE_AUTH | ROUTE_CSV, NULL, &api_batch_endpoint, NULL, "/batch"},

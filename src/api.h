@@ -124,7 +124,6 @@ void api_call_yield(api_call *c);
 
 /* The endpoints (api_predict.c, api_rewards.c, api_batch.c). */
 extern const api_endpoint api_predict_endpoint;
-extern const api_endpoint api_predict_v2_endpoint;
 extern const api_endpoint api_rewards_endpoint;
 extern const api_endpoint api_batch_endpoint;
 /* GET and PUT /rules (api_rules.c): the company's rules and contact policy. */

@@ -27,7 +27,7 @@
 typedef struct predict_ctx {
 	api_call call;
 	api_decision d;
-	int v2;
+	int v2; /* POST /predict-v2: the offers' names too */
 	policy_explanation *ex; /* ?explain=1: one per shown offer; NULL otherwise */
 } predict_ctx;
 
@@ -175,6 +175,8 @@ static void predict_complete(api_call *call, const char *body, size_t len)
 	predict_ctx *c = (predict_ctx *)call;
 	req_error e;
 
+	/* One endpoint for both routes: only the answer's shape differs. */
+	c->v2 = strcmp(http_path(call->r), "/predict-v2") == 0;
 	if (request_parse_predict(body, len, &c->d.req, &e) != 0) {
 		api_error_req(call->r, &e);
 		return;
@@ -190,22 +192,8 @@ static void predict_complete(api_call *call, const char *body, size_t len)
 	api_call_run(call, &c->d.op);
 }
 
-static int predict_v2_start(api_call *call)
-{
-	((predict_ctx *)call)->v2 = 1;
-	return 0;
-}
-
 const api_endpoint api_predict_endpoint = {
     .ctx_size = sizeof(predict_ctx),
-    .complete = predict_complete,
-    .resume = predict_answer,
-    .free = predict_free,
-};
-
-const api_endpoint api_predict_v2_endpoint = {
-    .ctx_size = sizeof(predict_ctx),
-    .start = predict_v2_start,
     .complete = predict_complete,
     .resume = predict_answer,
     .free = predict_free,
