@@ -51,20 +51,19 @@ const char *agent_policy_name(enum agent_policy p)
 int agent_policy_parse(const char *name, enum agent_policy *out)
 {
 	const policy_tab_type *t = policy_tab_find(name);
+	int i;
 
-	for (size_t i = 0; t != NULL && policy_tab_at(i) != NULL; i++) {
-		if (policy_tab_at(i) == t) {
-			*out = (enum agent_policy)i;
+	for (size_t k = 0; t != NULL && policy_tab_at(k) != NULL; k++) {
+		if (policy_tab_at(k) == t) {
+			*out = (enum agent_policy)k;
 			return 0;
 		}
 	}
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(contextual_names); i++) {
-		if (util_streq_nocase(name, contextual_names[i])) {
-			*out = (enum agent_policy)(POLICY_LINEAR_TS + (int)i);
-			return 0;
-		}
-	}
-	return ERR_INVAL;
+	i = util_name_index(contextual_names, UTIL_ARRAY_LEN(contextual_names), name);
+	if (i < 0)
+		return ERR_INVAL;
+	*out = (enum agent_policy)(POLICY_LINEAR_TS + i);
+	return 0;
 }
 
 void agent_conf_default(agent_conf *c)

@@ -1709,13 +1709,12 @@ const char *pz_learning_mode_name(pz_learning_mode m)
 
 int pz_learning_mode_parse(const char *s, pz_learning_mode *out)
 {
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(mode_names); i++) {
-		if (util_streq_nocase(s, mode_names[i])) {
-			*out = (pz_learning_mode)i;
-			return 0;
-		}
-	}
-	return ERR_INVAL;
+	int i = util_name_index(mode_names, UTIL_ARRAY_LEN(mode_names), s);
+
+	if (i < 0)
+		return ERR_INVAL;
+	*out = (pz_learning_mode)i;
+	return 0;
 }
 
 void pz_service_config_default(pz_service_config *c)

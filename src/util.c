@@ -161,6 +161,15 @@ int util_streq_nocase(const char *a, const char *b)
 	return strcasecmp(a, b) == 0;
 }
 
+int util_name_index(const char *const *names, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcasecmp(s, names[i]) == 0)
+			return (int)i;
+	}
+	return -1;
+}
+
 const char *util_pair_find(const util_pair *t, size_t n, const char *key, int nocase, const char *dflt)
 {
 	for (size_t i = 0; key != NULL && i < n; i++) {

@@ -62,6 +62,8 @@ uint64_t util_hash_bytes(const char *s, size_t len);
 
 /* Case-insensitive ASCII comparison helpers. */
 int util_streq_nocase(const char *a, const char *b);
+/* The index of s among names[0..n) (ASCII case-insensitive), or -1 when it is none of them. */
+int util_name_index(const char *const *names, size_t n, const char *s);
 /* Copies at most dstsize-1 bytes and always terminates; returns strlen(src). */
 size_t util_strlcpy(char *dst, const char *src, size_t dstsize);
 /* Trims ASCII white space at both ends in place; returns s. */

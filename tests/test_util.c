@@ -252,6 +252,14 @@ static void test_strings(void **state)
 
 	assert_true(util_streq_nocase("True", "tRUE"));
 	assert_false(util_streq_nocase("True", "Tru"));
+	{
+		static const char *const names[] = {"Online", "Apprentice", "LoggingOnly"};
+
+		assert_int_equal(util_name_index(names, 3, "online"), 0);
+		assert_int_equal(util_name_index(names, 3, "LOGGINGONLY"), 2);
+		assert_int_equal(util_name_index(names, 3, "Logging"), -1);
+		assert_int_equal(util_name_index(names, 2, "LoggingOnly"), -1);
+	}
 
 	p = xasprintf("%s-%03d", "a", 7);
 	assert_string_equal(p, "a-007");
