@@ -100,6 +100,27 @@ static void console_release(int rc)
 	pthread_mutex_unlock(&console_lock);
 }
 
+/*
+ * Gives the connection back after a handler's queries (rc: their result)
+ * and starts the answer: a new object with "company", or NULL after
+ * answering that the console could not read what. A row callback's
+ * ERR_NOMEM is no fault of the connection: it stays open.
+ */
+static json_t *console_answer(http_req *r, int rc, const char *what, const char *company)
+{
+	json_t *j;
+
+	console_release(rc == ERR_NOMEM ? 0 : rc);
+	if (rc != 0) {
+		api_error(r, rc == ERR_NOMEM ? ERR_NOMEM : ERR_UNAVAIL, NULL,
+		          "the console could not read %s; retry", what);
+		return NULL;
+	}
+	j = json_object();
+	json_object_set_new(j, "company", json_string(company));
+	return j;
+}
+
 static void console_reply(http_req *r, json_t *j)
 {
 	char *body = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -274,11 +295,12 @@ static int console_floor(int rewards, int64_t *out)
 
 /* --- GET /console/api/overview ------------------------------------------------------ */
 
+/* The per-minute counts of a series, in the order the queries' count columns fill them. */
+enum { OV_DECISIONS, OV_REWARDS, OV_ACCEPTED, OV_COUNTS };
+
 typedef struct overview_series {
 	char version[DB_VERSION_MAX];
-	int64_t *decisions;
-	int64_t *rewards;
-	int64_t *accepted;
+	int64_t *count[OV_COUNTS]; /* [OV_*][minute] */
 } overview_series;
 
 typedef struct overview {
@@ -286,23 +308,22 @@ typedef struct overview {
 	overview_series total;
 	overview_series versions[CONSOLE_VERSIONS_MAX + 1]; /* the last one is "other" */
 	size_t nversions;
+	int first; /* the OV_* the current query's first count column adds to */
 	int err;
 } overview;
 
 static int series_init(overview_series *x, const char *version, int64_t minutes)
 {
 	util_strlcpy(x->version, version, sizeof(x->version));
-	x->decisions = xcalloc((size_t)minutes, sizeof(int64_t));
-	x->rewards = xcalloc((size_t)minutes, sizeof(int64_t));
-	x->accepted = xcalloc((size_t)minutes, sizeof(int64_t));
+	for (size_t c = 0; c < OV_COUNTS; c++)
+		x->count[c] = xcalloc((size_t)minutes, sizeof(int64_t));
 	return 0;
 }
 
 static void series_free(overview_series *x)
 {
-	free(x->decisions);
-	free(x->rewards);
-	free(x->accepted);
+	for (size_t c = 0; c < OV_COUNTS; c++)
+		free(x->count[c]);
 }
 
 /* The series of version (created when new; past CONSOLE_VERSIONS_MAX, "other"). */
@@ -319,7 +340,7 @@ static overview_series *overview_version(overview *o, const char *version)
 	if (o->nversions == CONSOLE_VERSIONS_MAX) {
 		overview_series *other = &o->versions[CONSOLE_VERSIONS_MAX];
 
-		if (other->decisions == NULL && series_init(other, "other", o->w.minutes) != 0)
+		if (other->count[0] == NULL && series_init(other, "other", o->w.minutes) != 0)
 			return NULL;
 		return other;
 	}
@@ -329,57 +350,27 @@ static overview_series *overview_version(overview *o, const char *version)
 }
 
 /*
- * The minute (*i, -1 when outside the window: skip the row) and version
- * series of a row whose first columns are the minute's first timestamp and
- * the agent version. Returns 0, or ERR_NOMEM.
+ * Rows: first timestamp of the minute, agent version, then counts that add
+ * to the version's and the total series from o->first on (decisions; or
+ * rewards, accepted). A minute outside the window is skipped.
  */
-static int overview_cell(overview *o, const char *const *vals, int64_t *i, overview_series **v)
+static int overview_row(void *arg, int ncols, const char *const *vals)
 {
-	*i = console_window_index(&o->w, vals[0]);
-	*v = NULL;
-	if (*i < 0)
+	overview *o = arg;
+	int64_t i = console_window_index(&o->w, vals[0]);
+	overview_series *v;
+
+	if (i < 0)
 		return 0;
-	*v = overview_version(o, vals[1]);
-	return *v == NULL ? ERR_NOMEM : 0;
-}
+	v = overview_version(o, vals[1]);
+	if (v == NULL)
+		return ERR_NOMEM;
+	for (int c = o->first; c < OV_COUNTS && 2 + c - o->first < ncols; c++) {
+		int64_t n = (int64_t)console_num(vals[2 + c - o->first]);
 
-/* Rows: first timestamp of the minute, agent version, decisions. */
-static int overview_decision_row(void *arg, int ncols, const char *const *vals)
-{
-	overview *o = arg;
-	overview_series *v;
-	int64_t i;
-	int64_t n;
-	int rc = overview_cell(o, vals, &i, &v);
-
-	(void)ncols;
-	if (rc != 0 || i < 0)
-		return rc;
-	n = (int64_t)console_num(vals[2]);
-	v->decisions[i] += n;
-	o->total.decisions[i] += n;
-	return 0;
-}
-
-/* Rows: first timestamp of the minute, agent version, rewards, accepted. */
-static int overview_reward_row(void *arg, int ncols, const char *const *vals)
-{
-	overview *o = arg;
-	overview_series *v;
-	int64_t i;
-	int64_t n;
-	int64_t a;
-	int rc = overview_cell(o, vals, &i, &v);
-
-	(void)ncols;
-	if (rc != 0 || i < 0)
-		return rc;
-	n = (int64_t)console_num(vals[2]);
-	a = (int64_t)console_num(vals[3]);
-	v->rewards[i] += n;
-	v->accepted[i] += a;
-	o->total.rewards[i] += n;
-	o->total.accepted[i] += a;
+		v->count[c][i] += n;
+		o->total.count[c][i] += n;
+	}
 	return 0;
 }
 
@@ -400,16 +391,17 @@ static json_t *series_json(const overview_series *x, int64_t minutes)
 	json_t *j = json_object();
 	json_t *acc = json_array();
 	int64_t d, rw, ac;
+	const int64_t *rewards = x->count[OV_REWARDS];
+	const int64_t *accepted = x->count[OV_ACCEPTED];
 
 	json_object_set_new(j, "version", json_string(x->version));
-	json_object_set_new(j, "decisions", ints_json(x->decisions, minutes, &d));
-	json_object_set_new(j, "rewards", ints_json(x->rewards, minutes, &rw));
-	json_object_set_new(j, "accepted", ints_json(x->accepted, minutes, &ac));
+	json_object_set_new(j, "decisions", ints_json(x->count[OV_DECISIONS], minutes, &d));
+	json_object_set_new(j, "rewards", ints_json(rewards, minutes, &rw));
+	json_object_set_new(j, "accepted", ints_json(accepted, minutes, &ac));
 	/* Acceptance per minute: accepted / rewarded, null in a minute without rewards. */
 	for (int64_t i = 0; i < minutes; i++)
-		json_array_append_new(acc, x->rewards[i] > 0 ? json_real((double)x->accepted[i] /
-		                                                         (double)x->rewards[i])
-		                                             : json_null());
+		json_array_append_new(acc, rewards[i] > 0 ? json_real((double)accepted[i] / (double)rewards[i])
+		                                          : json_null());
 	json_object_set_new(j, "acceptance", acc);
 	json_object_set_new(j, "totals",
 	                    json_pack("{sIsIsIso}", "decisions", (json_int_t)d, "rewards",
@@ -440,21 +432,17 @@ void api_console_overview(server *s, http_req *r, const struct route *rt, const 
 	if (console_acquire(s, r) != 0)
 		goto out;
 	rc = console_floor(0, &scan);
+	o->first = OV_DECISIONS;
 	if (rc == 0)
-		rc = db_console_decisions(console_db, t->company, o->w.from, scan, overview_decision_row,
-		                          o);
+		rc = db_console_decisions(console_db, t->company, o->w.from, scan, overview_row, o);
 	if (rc == 0)
 		rc = console_floor(1, &scan);
+	o->first = OV_REWARDS;
 	if (rc == 0)
-		rc = db_console_rewards(console_db, t->company, o->w.from, scan, overview_reward_row, o);
-	console_release(rc == ERR_NOMEM ? 0 : rc);
-	if (rc != 0) {
-		api_error(r, rc == ERR_NOMEM ? ERR_NOMEM : ERR_UNAVAIL, NULL,
-		          "the console could not read the decisions; retry");
+		rc = db_console_rewards(console_db, t->company, o->w.from, scan, overview_row, o);
+	j = console_answer(r, rc, "the decisions", t->company);
+	if (j == NULL)
 		goto out;
-	}
-	j = json_object();
-	json_object_set_new(j, "company", json_string(t->company));
 	json_object_set_new(j, "minutes", json_integer((json_int_t)minutes));
 	json_object_set_new(j, "from", json_string(o->w.from));
 	json_object_set_new(j, "scan_max", json_integer(CONSOLE_SCAN_MAX));
@@ -463,7 +451,7 @@ void api_console_overview(server *s, http_req *r, const struct route *rt, const 
 	vs = json_array();
 	for (size_t i = 0; i < o->nversions; i++)
 		json_array_append_new(vs, series_json(&o->versions[i], minutes));
-	if (o->versions[CONSOLE_VERSIONS_MAX].decisions != NULL)
+	if (o->versions[CONSOLE_VERSIONS_MAX].count[0] != NULL)
 		json_array_append_new(vs, series_json(&o->versions[CONSOLE_VERSIONS_MAX], minutes));
 	json_object_set_new(j, "versions", vs);
 	console_reply(r, j);
@@ -574,32 +562,72 @@ static int ranked_desc(const void *a, const void *b)
 	return strcmp(((const ranked *)a)->key, ((const ranked *)b)->key);
 }
 
-/* offers (offer -> cell) as a list, best value first, with n and value. */
-static json_t *offers_best(server *s, const char *company, json_t *offers, size_t max, double *total)
+/*
+ * The members of obj (key -> value) ranked by score(value, arg), highest
+ * first, ties by key: every listing of the console is such a top-k. *n gets
+ * the count; the caller frees the array (the keys and values stay obj's).
+ */
+static ranked *ranked_new(json_t *obj, double (*score)(json_t *v, const void *arg),
+                          const void *arg, size_t *n)
 {
-	size_t n = json_object_size(offers);
-	ranked *rk = xcalloc(n ? n : 1, sizeof(*rk));
-	const char *offer;
-	json_t *cell;
-	json_t *a = json_array();
+	ranked *rk = xcalloc(json_object_size(obj) ? json_object_size(obj) : 1, sizeof(*rk));
+	const char *key;
+	json_t *v;
 	size_t k = 0;
 
-	*total = 0;
-	json_object_foreach(offers, offer, cell) {
-		rk[k].key = offer;
-		rk[k].cell = cell;
-		rk[k].sort = cell_value(cell);
-		*total += cell_n(cell);
+	json_object_foreach(obj, key, v) {
+		rk[k].key = key;
+		rk[k].cell = v;
+		rk[k].sort = score(v, arg);
 		k++;
 	}
 	qsort(rk, k, sizeof(*rk), ranked_desc);
-	for (size_t i = 0; i < k && i < max; i++) {
-		char name[256];
-		json_t *o = json_object();
+	*n = k;
+	return rk;
+}
 
-		json_object_set_new(o, "offer", json_string(rk[i].key));
-		if (api_product_name(s, company, rk[i].key, name, sizeof(name)))
-			json_object_set_new(o, "name", json_string(name));
+/* {"offer": offer, "name": its product name when the catalogue has one}: a new object. */
+static json_t *offer_json(server *s, const char *company, const char *offer)
+{
+	char name[256];
+	json_t *o = json_object();
+
+	json_object_set_new(o, "offer", json_string(offer));
+	if (api_product_name(s, company, offer, name, sizeof(name)))
+		json_object_set_new(o, "name", json_string(name));
+	return o;
+}
+
+static double by_value(json_t *cell, const void *arg)
+{
+	(void)arg;
+	return cell_value(cell);
+}
+
+/* The observations over offers (offer -> cell). */
+static double by_total(json_t *offers, const void *arg)
+{
+	double total = 0;
+	const char *o;
+	json_t *cell;
+
+	(void)arg;
+	json_object_foreach(offers, o, cell)
+		total += cell_n(cell);
+	return total;
+}
+
+/* offers (offer -> cell) as a list, best value first, with n and value. */
+static json_t *offers_best(server *s, const char *company, json_t *offers, size_t max, double *total)
+{
+	size_t k;
+	ranked *rk = ranked_new(offers, by_value, NULL, &k);
+	json_t *a = json_array();
+
+	*total = by_total(offers, NULL);
+	for (size_t i = 0; i < k && i < max; i++) {
+		json_t *o = offer_json(s, company, rk[i].key);
+
 		json_object_set_new(o, "value", json_real(rk[i].sort));
 		json_object_set_new(o, "n", json_real(cell_n(rk[i].cell)));
 		json_array_append_new(a, o);
@@ -611,26 +639,10 @@ static json_t *offers_best(server *s, const char *company, json_t *offers, size_
 /* map (key -> offer -> cell) as [{name: key, n, best}], the most observed first, at most max. */
 static json_t *groups_json(server *s, const char *company, json_t *map, const char *name, size_t max)
 {
-	size_t n = json_object_size(map);
-	ranked *rk = xcalloc(n ? n : 1, sizeof(*rk));
-	const char *key;
-	json_t *offers;
+	size_t k;
+	ranked *rk = ranked_new(map, by_total, NULL, &k);
 	json_t *a = json_array();
-	size_t k = 0;
 
-	json_object_foreach(map, key, offers) {
-		double total = 0;
-		const char *o;
-		json_t *cell;
-
-		json_object_foreach(offers, o, cell)
-			total += cell_n(cell);
-		rk[k].key = key;
-		rk[k].cell = offers;
-		rk[k].sort = total;
-		k++;
-	}
-	qsort(rk, k, sizeof(*rk), ranked_desc);
 	for (size_t i = 0; i < k && i < max; i++) {
 		double total;
 		json_t *g = json_object();
@@ -681,34 +693,30 @@ static int moved_row(void *arg, int ncols, const char *const *vals)
 	return 0;
 }
 
+/* The rewards of an offer's [[n per minute], [sum per minute]] over arg's window. */
+static double by_rewards(json_t *x, const void *arg)
+{
+	const moved *m = arg;
+	double total = 0;
+
+	for (int64_t i = 0; i < m->w.minutes; i++)
+		total += json_real_value(json_array_get(json_array_get(x, 0), (size_t)i));
+	return total;
+}
+
 /* The charted offers (the most rewarded), each with its running mean reward per minute. */
 static json_t *moved_json(server *s, const char *company, moved *m)
 {
-	size_t n = json_object_size(m->offers);
-	ranked *rk = xcalloc(n ? n : 1, sizeof(*rk));
-	const char *offer;
-	json_t *x;
+	size_t k;
+	ranked *rk = ranked_new(m->offers, by_rewards, m, &k);
 	json_t *out = json_object();
 	json_t *list = json_array();
-	size_t k = 0;
 
-	json_object_foreach(m->offers, offer, x) {
-		double total = 0;
-
-		for (int64_t i = 0; i < m->w.minutes; i++)
-			total += json_real_value(json_array_get(json_array_get(x, 0), (size_t)i));
-		rk[k].key = offer;
-		rk[k].cell = x;
-		rk[k].sort = total;
-		k++;
-	}
-	qsort(rk, k, sizeof(*rk), ranked_desc);
 	for (size_t i = 0; i < k && i < CONSOLE_MOVED_MAX; i++) {
-		json_t *o = json_object();
+		json_t *o = offer_json(s, company, rk[i].key);
 		json_t *vals = json_array();
 		json_t *counts = json_array();
 		double cn = 0, cs = 0;
-		char name[256];
 
 		for (int64_t t = 0; t < m->w.minutes; t++) {
 			double dn = json_real_value(
@@ -719,9 +727,6 @@ static json_t *moved_json(server *s, const char *company, moved *m)
 			json_array_append_new(counts, json_integer((json_int_t)dn));
 			json_array_append_new(vals, cn > 0 ? json_real(cs / cn) : json_null());
 		}
-		json_object_set_new(o, "offer", json_string(rk[i].key));
-		if (api_product_name(s, company, rk[i].key, name, sizeof(name)))
-			json_object_set_new(o, "name", json_string(name));
 		json_object_set_new(o, "rewards", counts);
 		json_object_set_new(o, "value", vals);
 		json_array_append_new(list, o);
@@ -773,13 +778,9 @@ void api_console_model(server *s, http_req *r, const struct route *rt, const api
 		if (weights == NULL)
 			rc = ERR_IO;
 	}
-	console_release(rc);
-	if (rc != 0) {
-		api_error(r, ERR_UNAVAIL, NULL, "the console could not read the model; retry");
+	j = console_answer(r, rc, "the model", t->company);
+	if (j == NULL)
 		goto out;
-	}
-	j = json_object();
-	json_object_set_new(j, "company", json_string(t->company));
 	json_object_set_new(j, "rows", json_integer((json_int_t)m.rows));
 	json_object_set_new(j, "truncated", json_boolean(m.rows >= CONSOLE_POLICY_ROWS_MAX));
 	all = json_object_get(m.offers, "all");
@@ -1148,13 +1149,9 @@ void api_console_episodes(server *s, http_req *r, const struct route *rt, const 
 			console_explain_episode(s, cc, t->company, ep);
 		free(cc);
 	}
-	console_release(rc);
-	if (rc != 0) {
-		api_error(r, ERR_UNAVAIL, NULL, "the console could not read the episodes; retry");
+	j = console_answer(r, rc, "the episodes", t->company);
+	if (j == NULL)
 		goto out;
-	}
-	j = json_object();
-	json_object_set_new(j, "company", json_string(t->company));
 	json_object_set_new(j, "limit", json_integer((json_int_t)limit));
 	json_object_set_new(j, "eligibility_recorded", json_true());
 	json_object_set_new(j, "episodes", e.list);
@@ -1207,49 +1204,37 @@ static double abs_double(double v)
 }
 
 /* The accumulated offers as [{offer, name, score, contexts, features: [{name, weight}]}], best score first. */
+/* An offer's mean score over the contexts it was scored in. */
+static double by_score(json_t *o, const void *arg)
+{
+	(void)arg;
+	return json_real_value(json_object_get(o, "score")) / json_real_value(json_object_get(o, "n"));
+}
+
+/* A feature's mean weight over arg's count of contexts, by size whatever its sign. */
+static double by_weight(json_t *v, const void *arg)
+{
+	return abs_double(json_real_value(v) / *(const double *)arg);
+}
+
 static json_t *weights_json(server *s, const char *company, weights_acc *w)
 {
-	size_t n = json_object_size(w->offers);
-	ranked *rk = xcalloc(n ? n : 1, sizeof(*rk));
-	const char *offer;
-	json_t *o;
+	size_t k;
+	ranked *rk = ranked_new(w->offers, by_score, NULL, &k);
 	json_t *list = json_array();
-	size_t k = 0;
 
-	json_object_foreach(w->offers, offer, o) {
-		rk[k].key = offer;
-		rk[k].cell = o;
-		rk[k].sort = json_real_value(json_object_get(o, "score")) /
-		             json_real_value(json_object_get(o, "n"));
-		k++;
-	}
-	qsort(rk, k, sizeof(*rk), ranked_desc);
 	for (size_t i = 0; i < k; i++) {
 		double cnt = json_real_value(json_object_get(rk[i].cell, "n"));
-		json_t *f = json_object_get(rk[i].cell, "f");
-		size_t nf = json_object_size(f);
-		ranked *fr = xcalloc(nf ? nf : 1, sizeof(*fr));
+		size_t m;
+		ranked *fr = ranked_new(json_object_get(rk[i].cell, "f"), by_weight, &cnt, &m);
 		json_t *feats = json_array();
-		json_t *x = json_object();
-		const char *name;
-		json_t *v;
-		size_t m = 0;
-		char pname[256];
+		json_t *x;
 
-		json_object_foreach(f, name, v) {
-			fr[m].key = name;
-			fr[m].cell = v;
-			fr[m].sort = abs_double(json_real_value(v) / cnt);
-			m++;
-		}
-		qsort(fr, m, sizeof(*fr), ranked_desc);
 		for (size_t q = 0; q < m && q < CONSOLE_WEIGHT_TOP; q++)
 			json_array_append_new(feats, json_pack("{s:s,s:f}", "name", fr[q].key, "weight",
 			                                       json_real_value(fr[q].cell) / cnt));
 		free(fr);
-		json_object_set_new(x, "offer", json_string(rk[i].key));
-		if (api_product_name(s, company, rk[i].key, pname, sizeof(pname)))
-			json_object_set_new(x, "name", json_string(pname));
+		x = offer_json(s, company, rk[i].key);
 		json_object_set_new(x, "score", json_real(rk[i].sort));
 		json_object_set_new(x, "contexts", json_integer((json_int_t)cnt));
 		json_object_set_new(x, "features", feats);
