@@ -96,23 +96,22 @@ static int pz_kind_err(const pz_error *e)
 	return kind_rows[e->kind].err;
 }
 
+/*
+ * The kind of an ERR_* code is the first row of kind_rows with that code
+ * (the general kind precedes the finer ones); any bad input is a
+ * BadRequest, any code without a row an internal error.
+ */
 void pz_error_from_err(pz_error *e, int err, const char *message)
 {
-	pz_kind kind;
+	pz_kind kind = PZ_INTERNAL;
 
-	switch (err) {
-	case ERR_INVAL:
-	case ERR_RANGE:
-	case ERR_SYNTAX: kind = PZ_BAD_REQUEST; break;
-	case ERR_NOTFOUND: kind = PZ_NOT_FOUND; break;
-	case ERR_CONFLICT: kind = PZ_CONFLICT; break;
-	case ERR_UNAVAIL: kind = PZ_UNAVAILABLE; break;
-	case ERR_TOOBIG: kind = PZ_TOO_BIG; break;
-	case ERR_AUTH: kind = PZ_AUTH; break;
-	case ERR_RATE: kind = PZ_RATE; break;
-	case ERR_MEDIA: kind = PZ_MEDIA; break;
-	case ERR_METHOD: kind = PZ_METHOD; break;
-	default: kind = PZ_INTERNAL; break;
+	if (err == ERR_RANGE || err == ERR_SYNTAX)
+		err = ERR_INVAL;
+	for (size_t k = 0; k < PZ_KIND_COUNT; k++) {
+		if (kind_rows[k].err == err) {
+			kind = (pz_kind)k;
+			break;
+		}
 	}
 	pz_fail(e, kind, NULL, "%s", message != NULL ? message : "");
 }

@@ -1578,6 +1578,18 @@ static void test_error_json(void **state)
 			assert_string_equal(e.code, map[i].code);
 			assert_string_equal(e.message, "m");
 		}
+		/* The general kind of a code, never a finer one that shares it. */
+		pz_error_from_err(&e, ERR_INVAL, "m");
+		assert_int_equal(e.kind, PZ_BAD_REQUEST);
+		pz_error_from_err(&e, ERR_NOTFOUND, "m");
+		assert_int_equal(e.kind, PZ_NOT_FOUND);
+		assert_null(e.inner);
+		pz_error_from_err(&e, ERR_SYNTAX, "m");
+		assert_int_equal(e.kind, PZ_BAD_REQUEST);
+		pz_error_from_err(&e, ERR_RANGE, "m");
+		assert_int_equal(e.kind, PZ_BAD_REQUEST);
+		pz_error_from_err(&e, ERR_FORBIDDEN, "m");
+		assert_int_equal(e.kind, PZ_INTERNAL);
 	}
 	/* Every kind has a status and a code. */
 	for (int k = 0; k < PZ_KIND_COUNT; k++) {
