@@ -57,8 +57,7 @@ static const route routes[] = {
     {"GET, HEAD", "/is-alive", 0, is_alive, NULL, NULL, "/is-alive"},
     {"GET, HEAD", "/ready", 0, ready, NULL, NULL, "/ready"},
     {"POST", "/predict", ROUTE_AUTH | ROUTE_JSON, NULL, &api_predict_endpoint, NULL, "/predict"},
-    {"POST", "/predict-v2", ROUTE_AUTH | ROUTE_JSON, NULL, &api_predict_endpoint, NULL,
-     "/predict-v2"},
+    {"POST", "/predict-v2", ROUTE_AUTH | ROUTE_JSON, NULL, &api_predict_endpoint, NULL, "/predict-v2"},
     {"PUT", "/rewards", ROUTE_AUTH | ROUTE_JSON, NULL, &api_rewards_endpoint, NULL, "/rewards"},
     {"POST", "/batch", ROUTE_AUTH | ROUTE_CSV, NULL, &api_batch_endpoint, NULL, "/batch"},
     {"GET, PUT", "/rules", ROUTE_ADMIN | ROUTE_JSON, NULL, &api_rules_endpoint, NULL, "/rules"},
@@ -681,7 +680,8 @@ int api_call_queue(api_call *c, writer_op *op)
 	int rc = api_call_submit(c, op);
 
 	if (rc != 0)
-		route_error(c->r, c->rt, ERR_UNAVAIL, NULL, "too many requests are waiting for the database");
+		route_error(c->r, c->rt, ERR_UNAVAIL, NULL,
+		            "too many requests are waiting for the database");
 	return rc;
 }
 

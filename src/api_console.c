@@ -400,8 +400,9 @@ static json_t *series_json(const overview_series *x, int64_t minutes)
 	json_object_set_new(j, "accepted", ints_json(accepted, minutes, &ac));
 	/* Acceptance per minute: accepted / rewarded, null in a minute without rewards. */
 	for (int64_t i = 0; i < minutes; i++)
-		json_array_append_new(acc, rewards[i] > 0 ? json_real((double)accepted[i] / (double)rewards[i])
-		                                          : json_null());
+		json_array_append_new(acc, rewards[i] > 0
+		                               ? json_real((double)accepted[i] / (double)rewards[i])
+		                               : json_null());
 	json_object_set_new(j, "acceptance", acc);
 	json_object_set_new(j, "totals",
 	                    json_pack("{sIsIsIso}", "decisions", (json_int_t)d, "rewards",
@@ -567,8 +568,8 @@ static int ranked_desc(const void *a, const void *b)
  * first, ties by key: every listing of the console is such a top-k. *n gets
  * the count; the caller frees the array (the keys and values stay obj's).
  */
-static ranked *ranked_new(json_t *obj, double (*score)(json_t *v, const void *arg),
-                          const void *arg, size_t *n)
+static ranked *ranked_new(json_t *obj, double (*score)(json_t *v, const void *arg), const void *arg,
+                          size_t *n)
 {
 	ranked *rk = xcalloc(json_object_size(obj) ? json_object_size(obj) : 1, sizeof(*rk));
 	const char *key;

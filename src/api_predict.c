@@ -27,7 +27,7 @@
 typedef struct predict_ctx {
 	api_call call;
 	api_decision d;
-	int v2; /* POST /predict-v2: the offers' names too */
+	int v2;                 /* POST /predict-v2: the offers' names too */
 	policy_explanation *ex; /* ?explain=1: one per shown offer; NULL otherwise */
 } predict_ctx;
 
