@@ -29,6 +29,7 @@
  * due a default reward are read from tb_episodes. This process keeps
  * caches only. docs/personalizer.md lists every difference.
  */
+#include <assert.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1963,7 +1964,7 @@ static void model_complete(pz_ctx *c, const char *body, size_t len)
  * TB_MODEL); creationTime is the oldest row's last update, lastModifiedTime
  * the newest's. A company that learned nothing yet: both are now.
  */
-static void model_properties(pz_ctx *c)
+static void model_properties(pz_ctx *c, const char *body, size_t len)
 {
 	int64_t created = 0;
 	int64_t modified = 0;
@@ -1972,6 +1973,8 @@ static void model_properties(pz_ctx *c)
 	                               ? db_pz_model_times(st, c->call.company, &created, &modified)
 	                               : 0);
 
+	(void)body;
+	(void)len;
 	if (rc != 0) {
 		reply_unavailable(c);
 		return;
@@ -1991,7 +1994,7 @@ static void model_properties(pz_ctx *c)
  * logs/properties gives the first and last event times. Both on a
  * connection of their own, at once.
  */
-static void logs_complete(pz_ctx *c)
+static void logs_complete(pz_ctx *c, const char *body, size_t len)
 {
 	http_req *r = c->call.r;
 	char from[48];
@@ -2002,6 +2005,8 @@ static void logs_complete(pz_ctx *c)
 	store *st = NULL;
 	int rc;
 
+	(void)body;
+	(void)len;
 	rc = store_open(c->call.s->cfg->database_url, &st);
 	if (rc == 0 && c->op == PZ_OP_LOGS_DELETE)
 		rc = db_pz_events_delete(st, c->call.company, &deleted);
@@ -2025,6 +2030,47 @@ static void logs_complete(pz_ctx *c)
 	reply_json_text(r, 200, pz_logs_properties_json(t_from, t_to));
 }
 
+/* An activation answers as the reward it released: one slot's, or a multi-slot event's. */
+static void activate_answer(api_call *call)
+{
+	if (((pz_ctx *)call)->multi_submit)
+		multi_reward_answer(call);
+	else
+		reward_answer(call);
+}
+
+/*
+ * Each operation's handlers, by the op pz_path_parse found: complete()
+ * takes the body and answers or queues; resume() answers after
+ * api_call_wait (NULL: the operation answers at once, it never waits).
+ */
+static const struct {
+	void (*complete)(pz_ctx *c, const char *body, size_t len);
+	void (*resume)(api_call *call);
+} pz_ops[] = {
+    [PZ_OP_RANK] = {rank_complete, rank_answer},
+    [PZ_OP_REWARD] = {reward_complete, reward_answer},
+    [PZ_OP_ACTIVATE] = {activate_complete, activate_answer},
+    [PZ_OP_MULTI_RANK] = {multi_rank_complete, multi_rank_answer},
+    [PZ_OP_MULTI_REWARD] = {multi_reward_complete, multi_reward_answer},
+    [PZ_OP_MULTI_ACTIVATE] = {activate_complete, activate_answer},
+    [PZ_OP_SERVICE_GET] = {config_complete, NULL},
+    [PZ_OP_SERVICE_PUT] = {config_complete, NULL},
+    [PZ_OP_POLICY_GET] = {config_complete, NULL},
+    [PZ_OP_POLICY_PUT] = {config_complete, NULL},
+    [PZ_OP_POLICY_DELETE] = {config_complete, NULL},
+    [PZ_OP_EVAL_LIST] = {eval_complete, NULL},
+    [PZ_OP_EVAL_CREATE] = {eval_complete, NULL},
+    [PZ_OP_EVAL_GET] = {eval_complete, NULL},
+    [PZ_OP_EVAL_DELETE] = {eval_complete, NULL},
+    [PZ_OP_MODEL_GET] = {model_complete, NULL},
+    [PZ_OP_MODEL_PUT] = {model_complete, NULL},
+    [PZ_OP_MODEL_DELETE] = {model_complete, NULL},
+    [PZ_OP_MODEL_PROPERTIES] = {model_properties, NULL},
+    [PZ_OP_LOGS_DELETE] = {logs_complete, NULL},
+    [PZ_OP_LOGS_PROPERTIES] = {logs_complete, NULL},
+};
+
 static void pz_complete(api_call *call, const char *body, size_t len)
 {
 	pz_ctx *c = (pz_ctx *)call;
@@ -2036,30 +2082,11 @@ static void pz_complete(api_call *call, const char *body, size_t len)
 	}
 	if (c->id[0] != '\0')
 		(void)pz_customer_id(c->customer, c->id, -1);
-	switch (c->op) {
-	case PZ_OP_RANK: rank_complete(c, body, len); return;
-	case PZ_OP_REWARD: reward_complete(c, body, len); return;
-	case PZ_OP_ACTIVATE: activate_complete(c, body, len); return;
-	case PZ_OP_SERVICE_GET:
-	case PZ_OP_SERVICE_PUT:
-	case PZ_OP_POLICY_GET:
-	case PZ_OP_POLICY_PUT:
-	case PZ_OP_POLICY_DELETE: config_complete(c, body, len); return;
-	case PZ_OP_MULTI_RANK: multi_rank_complete(c, body, len); return;
-	case PZ_OP_MULTI_REWARD: multi_reward_complete(c, body, len); return;
-	case PZ_OP_MULTI_ACTIVATE: activate_complete(c, body, len); return;
-	case PZ_OP_EVAL_LIST:
-	case PZ_OP_EVAL_CREATE:
-	case PZ_OP_EVAL_GET:
-	case PZ_OP_EVAL_DELETE: eval_complete(c, body, len); return;
-	case PZ_OP_MODEL_GET:
-	case PZ_OP_MODEL_PUT:
-	case PZ_OP_MODEL_DELETE: model_complete(c, body, len); return;
-	case PZ_OP_MODEL_PROPERTIES: model_properties(c); return;
-	case PZ_OP_LOGS_DELETE:
-	case PZ_OP_LOGS_PROPERTIES: logs_complete(c); return;
-	default: api_pz_error(call->r, ERR_NOTFOUND, "Requested resource does not exist."); return;
+	if ((size_t)c->op >= UTIL_ARRAY_LEN(pz_ops) || pz_ops[c->op].complete == NULL) {
+		api_pz_error(call->r, ERR_NOTFOUND, "Requested resource does not exist.");
+		return;
 	}
+	pz_ops[c->op].complete(c, body, len);
 }
 
 /* After api_call_wait: the episode of a rank, or the reward of a reward or activation. */
@@ -2067,16 +2094,8 @@ static void pz_resume(api_call *call)
 {
 	pz_ctx *c = (pz_ctx *)call;
 
-	switch (c->op) {
-	case PZ_OP_RANK: rank_answer(call); return;
-	case PZ_OP_MULTI_RANK: multi_rank_answer(call); return;
-	default:
-		if (c->multi_submit)
-			multi_reward_answer(call);
-		else
-			reward_answer(call);
-		return;
-	}
+	assert(pz_ops[c->op].resume != NULL);
+	pz_ops[c->op].resume(call);
 }
 
 /* The writer's thread, under the call's lock: counts a multi-slot call's operations. */
