@@ -719,6 +719,21 @@ int api_call_wait(api_call *c)
 	return call_suspend(c, wait);
 }
 
+int api_call_wait_all(api_call *c)
+{
+	for (;;) {
+		int idle;
+
+		pthread_mutex_lock(&c->lock);
+		idle = c->pending == 0;
+		pthread_mutex_unlock(&c->lock);
+		if (idle)
+			return 0;
+		if (api_call_wait(c))
+			return 1;
+	}
+}
+
 int api_call_wait_room(api_call *c)
 {
 	pthread_mutex_lock(&c->lock);

@@ -112,6 +112,11 @@ void api_call_run(api_call *c, writer_op *op);
  */
 int api_call_wait(api_call *c);
 /*
+ * Returns 1 while any of c's operations is not done (c is suspended and
+ * ep->resume runs again), 0 once all of them are.
+ */
+int api_call_wait_all(api_call *c);
+/*
  * The same when the writer's queue is full and none of c's operations is
  * in it: suspends until any call's operation is done (there is room again).
  */

@@ -558,8 +558,7 @@ typedef struct pz_multi {
 	size_t slot_served[PZ_MULTI_SLOTS_MAX];
 	int slot_agreed[PZ_MULTI_SLOTS_MAX];
 	writer_op slot_rop[PZ_MULTI_SLOTS_MAX];
-	size_t n_ops;  /* operations submitted */
-	size_t n_done; /* ... and done (under the call's lock) */
+	size_t n_ops; /* operations submitted */
 } pz_multi;
 
 typedef struct pz_ctx {
@@ -1098,22 +1097,6 @@ static void config_complete(pz_ctx *c, const char *body, size_t len)
 
 /* --- multi-slot ------------------------------------------------------------ */
 
-/* Returns 1 while a multi-slot call's operations are not all done (c is suspended). */
-static int multi_wait(pz_ctx *c)
-{
-	for (;;) {
-		size_t done;
-
-		pthread_mutex_lock(&c->call.lock);
-		done = c->m->n_done;
-		pthread_mutex_unlock(&c->call.lock);
-		if (done >= c->m->n_ops)
-			return 0;
-		if (api_call_wait(&c->call))
-			return 1;
-	}
-}
-
 static void multi_rank_answer(api_call *call)
 {
 	pz_ctx *c = (pz_ctx *)call;
@@ -1123,7 +1106,7 @@ static void multi_rank_answer(api_call *call)
 	size_t agreed = 0;
 	int rc;
 
-	if (multi_wait(c))
+	if (api_call_wait_all(call))
 		return;
 	for (size_t k = 0; k < q->n_slots; k++) {
 		if (c->m->slot[k].op.rc != 0) {
@@ -1224,7 +1207,7 @@ static void multi_reward_answer(api_call *call)
 	pz_ctx *c = (pz_ctx *)call;
 	size_t found = 0;
 
-	if (multi_wait(c))
+	if (api_call_wait_all(call))
 		return;
 	for (size_t k = 0; k < c->m->n_ops; k++) {
 		int rc = c->m->slot_rop[k].rc;
@@ -2098,20 +2081,9 @@ static void pz_resume(api_call *call)
 	pz_ops[c->op].resume(call);
 }
 
-/* The writer's thread, under the call's lock: counts a multi-slot call's operations. */
-static void pz_op_done(api_call *call, writer_op *op)
-{
-	(void)op;
-	pz_ctx *c = (pz_ctx *)call;
-
-	if (c->m != NULL)
-		c->m->n_done++;
-}
-
 const api_endpoint api_personalizer_endpoint = {
     .ctx_size = sizeof(pz_ctx),
     .complete = pz_complete,
     .resume = pz_resume,
-    .op_done = pz_op_done,
     .free = pz_free,
 };
