@@ -289,6 +289,12 @@ int api_idempotency_key(http_req *r, char *out, size_t n)
 	return 0;
 }
 
+void api_idempotency_reused(http_req *r, const char *key)
+{
+	api_error(r, ERR_INVAL, "Idempotency-Key",
+	          "Idempotency-Key \"%s\" was used for another request; nothing was recorded", key);
+}
+
 /* --- tenants ------------------------------------------------------------ */
 
 static int resolve_tenant(server *s, http_req *r, const route *rt, api_tenant *t)

@@ -38,6 +38,8 @@ void api_error_req(http_req *r, const req_error *e);
  * form ("key") and the bare form are the same key.
  */
 int api_idempotency_key(http_req *r, char *out, size_t n);
+/* Replies the 422 of a key already used for a request with another fingerprint. */
+void api_idempotency_reused(http_req *r, const char *key);
 
 /* Per-request: the tenant resolved by api_route (auth or --company). */
 typedef struct api_tenant {

@@ -424,11 +424,7 @@ static int key_claimed(batch_ctx *b)
 		          "files are not kept); nothing was recorded now",
 		          b->idem_key);
 		return 0;
-	case ERR_INVAL:
-		api_error(r, ERR_INVAL, "Idempotency-Key",
-		          "Idempotency-Key \"%s\" was used for another request; nothing was recorded",
-		          b->idem_key);
-		return 0;
+	case ERR_INVAL: api_idempotency_reused(r, b->idem_key); return 0;
 	default:
 		api_error(r, ERR_UNAVAIL, NULL,
 		          "the Idempotency-Key could not be stored; nothing was recorded, retry later");

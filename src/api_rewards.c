@@ -52,9 +52,7 @@ static void rewards_answer(api_call *call)
 	http_req *r = call->r;
 
 	if (op->rout.replayed < 0) {
-		api_error(r, ERR_INVAL, "Idempotency-Key",
-		          "Idempotency-Key \"%s\" was used for another request; nothing was recorded",
-		          c->idem_key);
+		api_idempotency_reused(r, c->idem_key);
 		return;
 	}
 	if (op->rout.replayed > 0)
