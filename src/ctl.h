@@ -29,25 +29,46 @@ int ctl_export(int argc, char **argv);   /* export --company C --format dsjson|c
 int ctl_customers(int argc, char **argv);
 
 /*
- * How a command reads its arguments: one option table (config.h) and a
- * count of plain arguments. ctl_parse gives every command the same rules:
- * --help (or -h) anywhere prints the help and exits 0 without doing
- * anything; an unknown option, an option of another command, a missing
- * value or an argument too many or too few is an error (exit 2).
+ * A command: one option table (config.h) filling a struct of `size` bytes,
+ * a count of plain arguments, and what runs once they are read. ctl_run
+ * gives every command the same rules and the same steps: the struct zeroed,
+ * init (the "not given" marks the table cannot express), the table parsed
+ * (--help or -h anywhere prints the help and exits 0 without doing anything;
+ * an unknown option, an option of another command, a missing value or an
+ * argument too many or too few is an error, exit 2), check, run, the
+ * struct's strings freed.
  */
-typedef struct ctl_spec {
+typedef struct ctl_spec ctl_spec;
+struct ctl_spec {
 	const char *prog;   /* "offerctl batch" */
 	const char *usage;  /* the first lines of --help: usage and what it does */
 	const char *footer; /* printed after the options (exit status...), or NULL */
 	const config_opt *opts;
 	size_t nopts;
 	size_t min_args, max_args;
-} ctl_spec;
+	size_t size; /* of the struct opts fills */
+	/* Sets fields before the table is parsed, or NULL. */
+	void (*init)(void *o);
+	/*
+	 * Checks what the table cannot (a required option, an enumeration, a
+	 * default that depends on another option) and derives fields, or NULL.
+	 * Returns -1 to go on, else the exit status after reporting the error.
+	 */
+	int (*check)(const ctl_spec *spec, void *o, const char **args, size_t nargs);
+	/* Does the command's work; returns the exit status. */
+	int (*run)(const ctl_spec *spec, void *o, const char **args, size_t nargs);
+};
 
 /* A ctl_spec's option table and its length. */
 #define CTL_OPTS(table) .opts = (table), .nopts = UTIL_ARRAY_LEN(table)
 
 #define CTL_ARGS_MAX 4
+
+/*
+ * Runs the command spec describes over argv (argv[0] is the command's
+ * name): the steps of struct ctl_spec, in order. Returns the exit status.
+ */
+int ctl_run(const ctl_spec *spec, int argc, char **argv);
 
 /*
  * Parses argv (argv[0] is the command's name) into target, which the

@@ -352,12 +352,6 @@ static int agents_print_all(store *s)
 	return db_agents_all(s, agent_print, NULL);
 }
 
-static int agent_list(const admin_opts *o, const char **args)
-{
-	(void)args;
-	return print_with_db(o, agents_print_all);
-}
-
 static int agent_release(const admin_opts *o, const char **args)
 {
 	const char *version = args[0];
@@ -572,12 +566,6 @@ static int keys_print_all(store *s)
 	return db_keys_each(s, key_print, NULL);
 }
 
-static int keys_list(const admin_opts *o, const char **args)
-{
-	(void)args;
-	return print_with_db(o, keys_print_all);
-}
-
 /* What keys revoke found for its argument, through db_keys_each. */
 typedef struct key_lookup {
 	const char *what; /* a prefix or an id */
@@ -643,12 +631,6 @@ static int schema_print(store *s)
 	return 0;
 }
 
-static int db_migrate_cmd(const admin_opts *o, const char **args)
-{
-	(void)args;
-	return print_with_db(o, schema_print);
-}
-
 static int db_count_cmd(const admin_opts *o, const char **args)
 {
 	store *s = NULL;
@@ -701,25 +683,34 @@ static const config_opt opts_keys_create[] = {
     OPT_DB,
 };
 
+/*
+ * An action does one thing with the database: run, or, for an action that
+ * only reads, print (through print_with_db).
+ */
 typedef struct admin_action {
 	const char *command;
 	const char *action;
 	int (*run)(const admin_opts *o, const char **args);
+	int (*print)(store *s);
 	ctl_spec spec;
 } admin_action;
 
-#define SPEC(prog, usage, table, nargs)                                       \
-	{                                                                     \
-		prog, usage, NULL, table, UTIL_ARRAY_LEN(table), nargs, nargs \
+static int action_run(const ctl_spec *spec, void *arg, const char **args, size_t nargs);
+
+#define SPEC_ARGS(name, use, table, min, max)                                          \
+	{                                                                              \
+		.prog = (name), .usage = (use), CTL_OPTS(table), .min_args = (min),    \
+		.max_args = (max), .size = sizeof(admin_opts), .run = action_run       \
 	}
+#define SPEC(name, use, table, nargs) SPEC_ARGS(name, use, table, nargs, nargs)
 
 static const admin_action actions[] = {
-    {"products", "import", products_import_cmd,
+    {"products", "import", products_import_cmd, NULL,
      SPEC("offerctl products import",
           "usage: offerctl products import FILE [--company C] [--database-url URL]\n\n"
           "Replaces a company's catalogue with a CSV of OFFERS (or OFFER_ID) and NAME columns.\n",
           opts_products, 1)},
-    {"agent", "release", agent_release,
+    {"agent", "release", agent_release, NULL,
      SPEC("offerctl agent release",
           "usage: offerctl agent release VERSION [--policy P] [--epsilon E] [--params JSON]\n"
           "                              [--traffic PCT | --shadow]\n\n"
@@ -730,51 +721,49 @@ static const admin_action actions[] = {
           "The contextual policies (linear-ts, squarecb) take their knobs in --params, checked\n"
           "against the policy's own table (README: Contextual policies).\n",
           opts_release, 1)},
-    {"agent",
-     "promote",
-     agent_promote,
-     {"offerctl agent promote",
-      "usage: offerctl agent promote [VERSION] [--database-url URL]\n\n"
-      "Makes the challenger (VERSION, when given, must name it) the champion of every\n"
-      "company, serving 100% (README: Experiments).\n",
-      NULL, opts_db, UTIL_ARRAY_LEN(opts_db), 0, 1}},
-    {"agent", "rollback", agent_rollback,
+    {"agent", "promote", agent_promote, NULL,
+     SPEC_ARGS("offerctl agent promote",
+               "usage: offerctl agent promote [VERSION] [--database-url URL]\n\n"
+               "Makes the challenger (VERSION, when given, must name it) the champion of every\n"
+               "company, serving 100% (README: Experiments).\n",
+               opts_db, 0, 1)},
+    {"agent", "rollback", agent_rollback, NULL,
      SPEC("offerctl agent rollback",
           "usage: offerctl agent rollback [--database-url URL]\n\n"
           "Withdraws the challenger: the champion serves 100% again.\n",
           opts_db, 0)},
-    {"agent", "status", agent_status,
+    {"agent", "status", agent_status, NULL,
      SPEC("offerctl agent status",
           "usage: offerctl agent status [--database-url URL]\n\n"
           "Prints the champion and the challenger or shadow in force, with their traffic.\n",
           opts_db, 0)},
-    {"agent", "list", agent_list,
+    {"agent", "list", NULL, agents_print_all,
      SPEC("offerctl agent list",
           "usage: offerctl agent list [--database-url URL]\n\n"
           "Prints every agent version, oldest first.\n",
           opts_db, 0)},
-    {"keys", "create", keys_create,
+    {"keys", "create", keys_create, NULL,
      SPEC("offerctl keys create",
           "usage: offerctl keys create --company C [--role client|admin] [--database-url URL]\n\n"
           "Makes an API key for a company and prints it once on stdout. A client key decides\n"
           "and rewards; an admin key may also call the admin paths (README: Roles).\n",
           opts_keys_create, 0)},
-    {"keys", "list", keys_list,
+    {"keys", "list", NULL, keys_print_all,
      SPEC("offerctl keys list",
           "usage: offerctl keys list [--database-url URL]\n\n"
           "Prints every key's id, company, prefix and state.\n",
           opts_db, 0)},
-    {"keys", "revoke", keys_revoke,
+    {"keys", "revoke", keys_revoke, NULL,
      SPEC("offerctl keys revoke",
           "usage: offerctl keys revoke PREFIX_OR_ID [--database-url URL]\n\n"
           "Revokes an active key named by its prefix or its id.\n",
           opts_db, 1)},
-    {"db", "migrate", db_migrate_cmd,
+    {"db", "migrate", NULL, schema_print,
      SPEC("offerctl db migrate",
           "usage: offerctl db migrate [--database-url URL]\n\n"
           "Applies pending schema migrations.\n",
           opts_db, 0)},
-    {"db", "count", db_count_cmd,
+    {"db", "count", db_count_cmd, NULL,
      SPEC("offerctl db count",
           "usage: offerctl db count TABLE [--database-url URL]\n\n"
           "Prints the number of rows of a tb_* table.\n",
@@ -794,15 +783,26 @@ static void family_help(const char *command, FILE *f)
 	fprintf(f, "\nEach takes --help.\n");
 }
 
+/* The spec's run: the action whose spec it is, over the options ctl_run read. */
+static int action_run(const ctl_spec *spec, void *arg, const char **args, size_t nargs)
+{
+	const admin_action *act = NULL;
+
+	(void)nargs;
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(actions); i++) {
+		if (&actions[i].spec == spec)
+			act = &actions[i];
+	}
+	if (act->print != NULL)
+		return print_with_db(arg, act->print);
+	return act->run(arg, args);
+}
+
 /* argv[0] is the command (products, agent, keys, db), argv[1] its action. */
 static int admin_run(int argc, char **argv)
 {
 	const char *command = argv[0];
 	const admin_action *act = NULL;
-	admin_opts o;
-	const char *args[CTL_ARGS_MAX];
-	size_t nargs = 0;
-	int rc;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		family_help(command, argc < 2 ? stderr : stdout);
@@ -817,12 +817,7 @@ static int admin_run(int argc, char **argv)
 		family_help(command, stderr);
 		return 2;
 	}
-	memset(&o, 0, sizeof(o));
-	rc = ctl_parse(&act->spec, &o, argc - 1, argv + 1, args, &nargs);
-	if (rc < 0)
-		rc = act->run(&o, args);
-	ctl_free(&act->spec, &o);
-	return rc;
+	return ctl_run(&act->spec, argc - 1, argv + 1);
 }
 
 int ctl_products(int argc, char **argv)

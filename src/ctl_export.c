@@ -42,19 +42,20 @@ static const config_opt opts[] = {
     {"no-progress", NULL, CONFIG_FLAG, O(no_progress), NULL, 0, 0, "never draw the progress bar"},
 };
 
+static int run(const ctl_spec *spec, void *arg, const char **args, size_t nargs);
+
 static const ctl_spec spec = {
-    "offerctl export",
-    "usage: offerctl export --company C [--from DATE] [--to DATE] [--format dsjson|csv]\n"
-    "                       [-o FILE] [--database-url URL]\n\n"
-    "Writes a company's decision log (episodes joined with their rewards) as DSJSON\n"
-    "(Vowpal Wabbit --dsjson, Personalizer's log tools: one JSON object per episode)\n"
-    "or CSV (one row per shown slot with its propensity, Open Bandit Pipeline columns).\n"
-    "Rows are read a page at a time: any size of log in bounded memory.\n",
-    "Exit status: 0 written, 1 a database or write error, 2 a usage error.\n",
-    opts,
-    UTIL_ARRAY_LEN(opts),
-    0,
-    0,
+    .prog = "offerctl export",
+    .usage = "usage: offerctl export --company C [--from DATE] [--to DATE] [--format dsjson|csv]\n"
+             "                       [-o FILE] [--database-url URL]\n\n"
+             "Writes a company's decision log (episodes joined with their rewards) as DSJSON\n"
+             "(Vowpal Wabbit --dsjson, Personalizer's log tools: one JSON object per episode)\n"
+             "or CSV (one row per shown slot with its propensity, Open Bandit Pipeline columns).\n"
+             "Rows are read a page at a time: any size of log in bounded memory.\n",
+    .footer = "Exit status: 0 written, 1 a database or write error, 2 a usage error.\n",
+    CTL_OPTS(opts),
+    .size = sizeof(export_args),
+    .run = run,
 };
 
 /* Redraws the bar: "[#####     ]  45%  90000/200000 episodes". */
@@ -76,8 +77,14 @@ static void draw_bar(int64_t done, int64_t total)
 	fflush(stderr);
 }
 
-static int run(const export_args *a)
+int ctl_export(int argc, char **argv)
 {
+	return ctl_run(&spec, argc, argv);
+}
+
+static int run(const ctl_spec *sp, void *arg, const char **args, size_t nargs)
+{
+	const export_args *a = arg;
 	export_opts o;
 	export_cursor *cur = NULL;
 	store *s = NULL;
@@ -89,6 +96,9 @@ static int run(const export_args *a)
 	int status = 1;
 	int rc;
 
+	(void)sp;
+	(void)args;
+	(void)nargs;
 	memset(&o, 0, sizeof(o));
 	if (a->company == NULL || a->company[0] == '\0')
 		return ctl_usage(&spec, "--company is required");
@@ -152,17 +162,4 @@ out:
 	export_free(cur);
 	store_close(s);
 	return status;
-}
-
-int ctl_export(int argc, char **argv)
-{
-	export_args a;
-	int rc;
-
-	memset(&a, 0, sizeof(a));
-	rc = ctl_parse(&spec, &a, argc, argv, NULL, NULL);
-	if (rc < 0)
-		rc = run(&a);
-	config_opts_free(opts, UTIL_ARRAY_LEN(opts), &a);
-	return rc;
 }

@@ -55,6 +55,9 @@ static const config_opt opts[] = {
      "compute and print the summary, store nothing"},
 };
 
+static int check(const ctl_spec *spec, void *arg, const char **args, size_t nargs);
+static int run(const ctl_spec *spec, void *arg, const char **args, size_t nargs);
+
 static const ctl_spec spec = {
     .prog = "offerctl train",
     .usage = "usage: offerctl train --transactions FILE [--database-url URL] [--company C]\n"
@@ -62,19 +65,20 @@ static const ctl_spec spec = {
              "Warm-starts the agent from purchase history: RFM segments of the customers\n"
              "and priors of every (state, product).\n",
     CTL_OPTS(opts),
+    .size = sizeof(train_opts),
+    .check = check,
+    .run = run,
 };
 
-/* Returns -1 to go on, else the exit status (0 after --help, 2 after a usage error). */
-static int parse_args(int argc, char **argv, train_opts *o)
+/* Returns -1 to go on, else 2 after reporting a usage error. */
+static int check(const ctl_spec *sp, void *arg, const char **args, size_t nargs)
 {
-	int rc;
+	const train_opts *o = arg;
 
-	memset(o, 0, sizeof(*o));
-	rc = ctl_parse(&spec, o, argc, argv, NULL, NULL);
-	if (rc >= 0)
-		return rc;
+	(void)args;
+	(void)nargs;
 	if (o->transactions == NULL || o->transactions[0] == '\0')
-		return ctl_usage(&spec, "--transactions FILE is required");
+		return ctl_usage(sp, "--transactions FILE is required");
 	if (o->company[0] == '\0' || strlen(o->company) > TRAIN_COMPANY_MAX) {
 		fprintf(stderr, "offerctl train: --company must be 1 to %d characters\n",
 		        TRAIN_COMPANY_MAX);
@@ -218,7 +222,12 @@ static void print_summary(const train_opts *o, const rfm_data *d, const train_ti
 /* Exit codes: 0 done (or --help), 1 failed, 2 bad usage. */
 int ctl_train(int argc, char **argv)
 {
-	train_opts o;
+	return ctl_run(&spec, argc, argv);
+}
+
+static int run(const ctl_spec *sp, void *arg, const char **args, size_t nargs)
+{
+	const train_opts *o = arg;
 	train_times t;
 	rfm_config cfg;
 	rfm_data d;
@@ -228,18 +237,15 @@ int ctl_train(int argc, char **argv)
 	int code = 1;
 	int rc;
 
+	(void)sp;
+	(void)args;
+	(void)nargs;
 	memset(&t, 0, sizeof(t));
 	rfm_data_init(&d);
-	code = parse_args(argc, argv, &o);
-	if (code >= 0) {
-		rc = 0;
-		goto out;
-	}
-	code = 1;
 	rfm_config_init(&cfg);
-	cfg.prior_weight = o.prior_weight;
+	cfg.prior_weight = o->prior_weight;
 
-	rc = rfm_read_file(&d, o.transactions);
+	rc = rfm_read_file(&d, o->transactions);
 	if (rc != 0)
 		goto out;
 	t.parse = util_monotonic() - mark;
@@ -254,9 +260,9 @@ int ctl_train(int argc, char **argv)
 		goto out;
 	t.priors = util_monotonic() - mark;
 
-	if (!o.dry_run) {
+	if (!o->dry_run) {
 		mark = util_monotonic();
-		rc = store_open(o.database_url, &s);
+		rc = store_open(o->database_url, &s);
 		if (rc == 0)
 			rc = db_migrate(s);
 		if (rc != 0) {
@@ -265,24 +271,23 @@ int ctl_train(int argc, char **argv)
 		}
 		t.store_open = util_monotonic() - mark;
 		mark = util_monotonic();
-		rc = store_segments(s, &o, &d);
+		rc = store_segments(s, o, &d);
 		if (rc != 0)
 			goto out;
 		t.store_segments = util_monotonic() - mark;
 		mark = util_monotonic();
-		rc = store_priors(s, &o, &d);
+		rc = store_priors(s, o, &d);
 		if (rc != 0)
 			goto out;
 		t.store_priors = util_monotonic() - mark;
 	}
 	t.total = util_monotonic() - t0;
-	print_summary(&o, &d, &t);
+	print_summary(o, &d, &t);
 	code = 0;
 out:
 	if (rc != 0)
 		fprintf(stderr, "offerctl train: failed (error %d)\n", rc);
 	store_close(s);
 	rfm_data_free(&d);
-	ctl_free(&spec, &o);
 	return code;
 }

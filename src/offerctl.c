@@ -1,7 +1,7 @@
 /*
  * offerctl.c — the command-line tool: dispatches to a subcommand (ctl.h),
- * and the argument rules every subcommand shares (ctl_parse over an option
- * table of config.h).
+ * and the steps and argument rules every subcommand shares (ctl_run, and
+ * ctl_parse over an option table of config.h).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -100,6 +100,25 @@ int ctl_parse(const ctl_spec *spec, void *target, int argc, char **argv, const c
 		return 2;
 	}
 	return -1;
+}
+
+int ctl_run(const ctl_spec *spec, int argc, char **argv)
+{
+	void *o = xcalloc(1, spec->size);
+	const char *args[CTL_ARGS_MAX] = {NULL};
+	size_t nargs = 0;
+	int rc;
+
+	if (spec->init != NULL)
+		spec->init(o);
+	rc = ctl_parse(spec, o, argc, argv, args, &nargs);
+	if (rc < 0 && spec->check != NULL)
+		rc = spec->check(spec, o, args, nargs);
+	if (rc < 0)
+		rc = spec->run(spec, o, args, nargs);
+	ctl_free(spec, o);
+	free(o);
+	return rc;
 }
 
 void ctl_free(const ctl_spec *spec, void *target)
