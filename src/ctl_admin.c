@@ -352,7 +352,7 @@ static int agents_print_all(store *s)
 	return db_agents_all(s, agent_print, NULL);
 }
 
-static int agent_release(const admin_opts *o, const char **args)
+static int agent_release(const admin_opts *o, const char *const *args)
 {
 	const char *version = args[0];
 	db_agent a;
@@ -465,7 +465,7 @@ static int agent_change(const admin_opts *o, const char *version, int promote)
 }
 
 /* agent status: the set-up in force, as every offerd reads it. */
-static int agent_status(const admin_opts *o, const char **args)
+static int agent_status(const admin_opts *o, const char *const *args)
 {
 	db_experiment x;
 	db_agent a;
@@ -495,12 +495,12 @@ out:
 	return rc;
 }
 
-static int agent_promote(const admin_opts *o, const char **args)
+static int agent_promote(const admin_opts *o, const char *const *args)
 {
 	return agent_change(o, args[0], 1);
 }
 
-static int agent_rollback(const admin_opts *o, const char **args)
+static int agent_rollback(const admin_opts *o, const char *const *args)
 {
 	(void)args;
 	return agent_change(o, NULL, 0);
@@ -517,7 +517,7 @@ static int key_print(void *arg, const db_key *k)
 	return 0;
 }
 
-static int keys_create(const admin_opts *o, const char **args)
+static int keys_create(const admin_opts *o, const char *const *args)
 {
 	char key[AUTH_KEY_LEN + 1];
 	char hash[AUTH_HASH_LEN + 1];
@@ -592,7 +592,7 @@ static int key_match(void *arg, const db_key *row)
  * Revokes the active keys named by a prefix or an id. A name that matches
  * no active key is an error, so a typo never looks like a revoked key.
  */
-static int keys_revoke(const admin_opts *o, const char **args)
+static int keys_revoke(const admin_opts *o, const char *const *args)
 {
 	key_lookup k = {args[0], 0, 0};
 	store *s = NULL;
@@ -631,7 +631,7 @@ static int schema_print(store *s)
 	return 0;
 }
 
-static int db_count_cmd(const admin_opts *o, const char **args)
+static int db_count_cmd(const admin_opts *o, const char *const *args)
 {
 	store *s = NULL;
 	int64_t n = 0;
@@ -649,7 +649,7 @@ static int db_count_cmd(const admin_opts *o, const char **args)
 	return rc;
 }
 
-static int products_import_cmd(const admin_opts *o, const char **args)
+static int products_import_cmd(const admin_opts *o, const char *const *args)
 {
 	return products_import(args[0], o->company, o->database_url);
 }
@@ -690,17 +690,17 @@ static const config_opt opts_keys_create[] = {
 typedef struct admin_action {
 	const char *command;
 	const char *action;
-	int (*run)(const admin_opts *o, const char **args);
+	int (*run)(const admin_opts *o, const char *const *args);
 	int (*print)(store *s);
 	ctl_spec spec;
 } admin_action;
 
-static int action_run(const ctl_spec *spec, void *arg, const char **args, size_t nargs);
+static int action_run(const ctl_cmd *c);
 
-#define SPEC_ARGS(name, use, table, min, max)                                          \
-	{                                                                              \
-		.prog = (name), .usage = (use), CTL_OPTS(table), .min_args = (min),    \
-		.max_args = (max), .size = sizeof(admin_opts), .run = action_run       \
+#define SPEC_ARGS(name, use, table, min, max)                                                     \
+	{                                                                                         \
+		.prog = (name), .usage = (use), CTL_OPTS(table, admin_opts), .min_args = (min),   \
+		.max_args = (max), .run = action_run                                              \
 	}
 #define SPEC(name, use, table, nargs) SPEC_ARGS(name, use, table, nargs, nargs)
 
@@ -784,18 +784,17 @@ static void family_help(const char *command, FILE *f)
 }
 
 /* The spec's run: the action whose spec it is, over the options ctl_run read. */
-static int action_run(const ctl_spec *spec, void *arg, const char **args, size_t nargs)
+static int action_run(const ctl_cmd *c)
 {
 	const admin_action *act = NULL;
 
-	(void)nargs;
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(actions); i++) {
-		if (&actions[i].spec == spec)
+		if (&actions[i].spec == c->spec)
 			act = &actions[i];
 	}
 	if (act->print != NULL)
-		return print_with_db(arg, act->print);
-	return act->run(arg, args);
+		return print_with_db(c->opts, act->print);
+	return act->run(c->opts, c->args);
 }
 
 /* argv[0] is the command (products, agent, keys, db), argv[1] its action. */

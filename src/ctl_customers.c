@@ -37,24 +37,6 @@ static const config_opt opts[] = {
     {"company C", NULL, CONFIG_STR, O(company), "A", 0, 0, "tenant the customer belongs to"},
 };
 
-static int check(const ctl_spec *spec, void *arg, const char **args, size_t nargs);
-static int run(const ctl_spec *spec, void *arg, const char **args, size_t nargs);
-
-static const ctl_spec spec = {
-    .prog = "offerctl customers",
-    .usage = "usage: offerctl customers forget ID [--company C] [--database-url URL]\n\n"
-             "Erases customer ID of company C: its episodes, rewards, segment and\n"
-             "Idempotency-Keys are deleted and what they taught is subtracted from the\n"
-             "learned statistics, in one transaction; tb_erasures records that an\n"
-             "erasure happened, without the customer's id.\n",
-    .footer = "Exit status: 0 erased, 1 failed, 2 bad usage, 3 no such customer.\n",
-    CTL_OPTS(opts),
-    .min_args = 2,
-    .max_args = 2,
-    .size = sizeof(customers_opts),
-    .check = check,
-    .run = run,
-};
 
 /* The current agent configuration, with models for the contextual policies. */
 static int current_conf(store *s, agent_conf *conf)
@@ -73,48 +55,39 @@ static int current_conf(store *s, agent_conf *conf)
 	return rc;
 }
 
-/* Exit codes: 0 erased (or --help), 1 failed, 2 bad usage, 3 unknown customer. */
-int ctl_customers(int argc, char **argv)
-{
-	return ctl_run(&spec, argc, argv);
-}
-
 /* Returns -1 to go on, else 2 after reporting a usage error. */
-static int check(const ctl_spec *sp, void *arg, const char **args, size_t nargs)
+static int check(const ctl_cmd *c)
 {
-	(void)arg;
-	(void)nargs;
-	if (strcmp(args[0], "forget") != 0)
-		return ctl_usage(sp, "unknown subcommand \"%.40s\"; the one known is forget", args[0]);
-	if (args[1][0] == '\0' || strlen(args[1]) > REQ_ID_MAX)
-		return ctl_usage(sp, "customer_id must be 1 to %d characters", REQ_ID_MAX);
+	if (strcmp(c->args[0], "forget") != 0)
+		return ctl_usage(c->spec, "unknown subcommand \"%.40s\"; the one known is forget", c->args[0]);
+	if (c->args[1][0] == '\0' || strlen(c->args[1]) > REQ_ID_MAX)
+		return ctl_usage(c->spec, "customer_id must be 1 to %d characters", REQ_ID_MAX);
 	return -1;
 }
 
-static int run(const ctl_spec *sp, void *arg, const char **args, size_t nargs)
+static int run(const ctl_cmd *c)
 {
-	const customers_opts *o = arg;
+	const customers_opts *o = c->opts;
 	agent_conf conf;
 	writer_op op;
 	values *v = NULL;
 	store *s = NULL;
 	int code = 1;
 
-	(void)nargs;
 	memset(&conf, 0, sizeof(conf));
-	if (ctl_open_db(sp->prog, o->database_url, &s) != 0 || current_conf(s, &conf) != 0)
+	if (ctl_open_db(c->spec->prog, o->database_url, &s) != 0 || current_conf(s, &conf) != 0)
 		goto out;
 	conf.models = model_set_new();
 	v = values_new();
 	memset(&op, 0, sizeof(op));
 	op.kind = WOP_ERASE;
 	op.rin.company = o->company;
-	op.rin.customer_id = args[1];
+	op.rin.customer_id = c->args[1];
 	op.erasure.by = "offerctl";
 	writer_run_batch(s, v, &conf, &op);
 	if (op.rc == ERR_NOTFOUND) {
 		fprintf(stderr, "offerctl customers: company %s has no customer %s\n", o->company,
-		        args[1]);
+		        c->args[1]);
 		code = 3;
 	} else if (op.rc != 0) {
 		fprintf(stderr,
@@ -135,3 +108,19 @@ out:
 	store_close(s);
 	return code;
 }
+
+/* Exit codes: 0 erased (or --help), 1 failed, 2 bad usage, 3 unknown customer. */
+const ctl_spec ctl_customers_spec = {
+    .prog = "offerctl customers",
+    .usage = "usage: offerctl customers forget ID [--company C] [--database-url URL]\n\n"
+             "Erases customer ID of company C: its episodes, rewards, segment and\n"
+             "Idempotency-Keys are deleted and what they taught is subtracted from the\n"
+             "learned statistics, in one transaction; tb_erasures records that an\n"
+             "erasure happened, without the customer's id.\n",
+    .footer = "Exit status: 0 erased, 1 failed, 2 bad usage, 3 no such customer.\n",
+    CTL_OPTS(opts, customers_opts),
+    .min_args = 2,
+    .max_args = 2,
+    .check = check,
+    .run = run,
+};

@@ -42,21 +42,6 @@ static const config_opt opts[] = {
     {"no-progress", NULL, CONFIG_FLAG, O(no_progress), NULL, 0, 0, "never draw the progress bar"},
 };
 
-static int run(const ctl_spec *spec, void *arg, const char **args, size_t nargs);
-
-static const ctl_spec spec = {
-    .prog = "offerctl export",
-    .usage = "usage: offerctl export --company C [--from DATE] [--to DATE] [--format dsjson|csv]\n"
-             "                       [-o FILE] [--database-url URL]\n\n"
-             "Writes a company's decision log (episodes joined with their rewards) as DSJSON\n"
-             "(Vowpal Wabbit --dsjson, Personalizer's log tools: one JSON object per episode)\n"
-             "or CSV (one row per shown slot with its propensity, Open Bandit Pipeline columns).\n"
-             "Rows are read a page at a time: any size of log in bounded memory.\n",
-    .footer = "Exit status: 0 written, 1 a database or write error, 2 a usage error.\n",
-    CTL_OPTS(opts),
-    .size = sizeof(export_args),
-    .run = run,
-};
 
 /* Redraws the bar: "[#####     ]  45%  90000/200000 episodes". */
 static void draw_bar(int64_t done, int64_t total)
@@ -77,14 +62,9 @@ static void draw_bar(int64_t done, int64_t total)
 	fflush(stderr);
 }
 
-int ctl_export(int argc, char **argv)
+static int run(const ctl_cmd *c)
 {
-	return ctl_run(&spec, argc, argv);
-}
-
-static int run(const ctl_spec *sp, void *arg, const char **args, size_t nargs)
-{
-	const export_args *a = arg;
+	const export_args *a = c->opts;
 	export_opts o;
 	export_cursor *cur = NULL;
 	store *s = NULL;
@@ -96,25 +76,22 @@ static int run(const ctl_spec *sp, void *arg, const char **args, size_t nargs)
 	int status = 1;
 	int rc;
 
-	(void)sp;
-	(void)args;
-	(void)nargs;
 	memset(&o, 0, sizeof(o));
 	if (a->company == NULL || a->company[0] == '\0')
-		return ctl_usage(&spec, "--company is required");
+		return ctl_usage(&ctl_export_spec, "--company is required");
 	if (strlen(a->company) >= sizeof(o.company))
-		return ctl_usage(&spec, "--company is longer than %zu bytes", sizeof(o.company) - 1);
+		return ctl_usage(&ctl_export_spec, "--company is longer than %zu bytes", sizeof(o.company) - 1);
 	util_strlcpy(o.company, a->company, sizeof(o.company));
 	if (export_parse_format(a->format, &o.format) != 0)
-		return ctl_usage(&spec, "--format must be dsjson or csv, got \"%.40s\"", a->format);
+		return ctl_usage(&ctl_export_spec, "--format must be dsjson or csv, got \"%.40s\"", a->format);
 	if (export_range(&o, a->from, a->to, err, sizeof(err)) != 0)
-		return ctl_usage(&spec, "--%s", err);
-	if (ctl_open_db(spec.prog, a->database_url, &s) != 0)
+		return ctl_usage(&ctl_export_spec, "--%s", err);
+	if (ctl_open_db(ctl_export_spec.prog, a->database_url, &s) != 0)
 		return 1;
 	if (strcmp(a->output, "-") != 0) {
 		f = fopen(a->output, "w");
 		if (f == NULL) {
-			fprintf(stderr, "%s: cannot write %s: %s\n", spec.prog, a->output,
+			fprintf(stderr, "%s: cannot write %s: %s\n", ctl_export_spec.prog, a->output,
 			        strerror(errno));
 			goto out;
 		}
@@ -129,14 +106,14 @@ static int run(const ctl_spec *sp, void *arg, const char **args, size_t nargs)
 		rc = export_next(cur, &data, &len);
 		if (rc != 0) {
 			fprintf(stderr, "%s%s: reading the log failed: %s\n", show ? "\n" : "",
-			        spec.prog,
+			        ctl_export_spec.prog,
 			        rc == ERR_TOOBIG ? "a page is over its size limit" : s->ops->errmsg(s));
 			goto out;
 		}
 		if (len == 0)
 			break;
 		if (fwrite(data, 1, len, f) != len) {
-			fprintf(stderr, "%s%s: write failed: %s\n", show ? "\n" : "", spec.prog,
+			fprintf(stderr, "%s%s: write failed: %s\n", show ? "\n" : "", ctl_export_spec.prog,
 			        strerror(errno));
 			goto out;
 		}
@@ -146,7 +123,7 @@ static int run(const ctl_spec *sp, void *arg, const char **args, size_t nargs)
 		}
 	}
 	if (fflush(f) != 0) {
-		fprintf(stderr, "%s: write failed: %s\n", spec.prog, strerror(errno));
+		fprintf(stderr, "%s: write failed: %s\n", ctl_export_spec.prog, strerror(errno));
 		goto out;
 	}
 	if (show) {
@@ -156,10 +133,23 @@ static int run(const ctl_spec *sp, void *arg, const char **args, size_t nargs)
 	status = 0;
 out:
 	if (f != NULL && f != stdout && fclose(f) != 0 && status == 0) {
-		fprintf(stderr, "%s: write failed: %s\n", spec.prog, strerror(errno));
+		fprintf(stderr, "%s: write failed: %s\n", ctl_export_spec.prog, strerror(errno));
 		status = 1;
 	}
 	export_free(cur);
 	store_close(s);
 	return status;
 }
+
+const ctl_spec ctl_export_spec = {
+    .prog = "offerctl export",
+    .usage = "usage: offerctl export --company C [--from DATE] [--to DATE] [--format dsjson|csv]\n"
+             "                       [-o FILE] [--database-url URL]\n\n"
+             "Writes a company's decision log (episodes joined with their rewards) as DSJSON\n"
+             "(Vowpal Wabbit --dsjson, Personalizer's log tools: one JSON object per episode)\n"
+             "or CSV (one row per shown slot with its propensity, Open Bandit Pipeline columns).\n"
+             "Rows are read a page at a time: any size of log in bounded memory.\n",
+    .footer = "Exit status: 0 written, 1 a database or write error, 2 a usage error.\n",
+    CTL_OPTS(opts, export_args),
+    .run = run,
+};

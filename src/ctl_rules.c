@@ -28,9 +28,9 @@ static const config_opt opts_rules[] = {
     CTL_OPT_DATABASE_URL(rules_opts, database_url),
 };
 
-static int check(const ctl_spec *spec, void *arg, const char **args, size_t nargs);
-static int rules_set(const ctl_spec *spec, void *arg, const char **args, size_t nargs);
-static int rules_show(const ctl_spec *spec, void *arg, const char **args, size_t nargs);
+static int check(const ctl_cmd *c);
+static int rules_set(const ctl_cmd *c);
+static int rules_show(const ctl_cmd *c);
 
 static const ctl_spec spec_set = {
     .prog = "offerctl rules set",
@@ -38,10 +38,9 @@ static const ctl_spec spec_set = {
              "Checks a rules file (eligibility rules and contact policy: README, Rules and caps)\n"
              "and stores it as the company's next version; offerd puts it in force within one\n"
              "--refresh interval. An empty file lifts every rule.\n",
-    CTL_OPTS(opts_rules),
+    CTL_OPTS(opts_rules, rules_opts),
     .min_args = 1,
     .max_args = 1,
-    .size = sizeof(rules_opts),
     .check = check,
     .run = rules_set,
 };
@@ -50,21 +49,18 @@ static const ctl_spec spec_show = {
     .prog = "offerctl rules show",
     .usage = "usage: offerctl rules show --company C [--database-url URL]\n\n"
              "Prints the version in force of the company's rules, then its text.\n",
-    CTL_OPTS(opts_rules),
-    .size = sizeof(rules_opts),
+    CTL_OPTS(opts_rules, rules_opts),
     .check = check,
     .run = rules_show,
 };
 
 /* Both actions need --company. Returns -1 to go on, else 2 after reporting it. */
-static int check(const ctl_spec *spec, void *arg, const char **args, size_t nargs)
+static int check(const ctl_cmd *c)
 {
-	const rules_opts *o = arg;
+	const rules_opts *o = c->opts;
 
-	(void)args;
-	(void)nargs;
 	if (o->company == NULL || o->company[0] == '\0')
-		return ctl_usage(spec, "--company is required");
+		return ctl_usage(c->spec, "--company is required");
 	return -1;
 }
 
@@ -97,10 +93,11 @@ static int read_file(const char *path, char **out, char *err, size_t errlen)
 	return 0;
 }
 
-static int rules_set(const ctl_spec *spec, void *arg, const char **args, size_t nargs)
+static int rules_set(const ctl_cmd *c)
 {
-	const rules_opts *o = arg;
-	const char *path = args[0];
+	const rules_opts *o = c->opts;
+	const char *prog = c->spec->prog;
+	const char *path = c->args[0];
 	char err[512];
 	char *text = NULL;
 	rules *set = NULL;
@@ -109,23 +106,22 @@ static int rules_set(const ctl_spec *spec, void *arg, const char **args, size_t 
 	size_t ncontact = 0;
 	int rc;
 
-	(void)nargs;
 	rc = read_file(path, &text, err, sizeof(err));
 	if (rc == 0)
 		rc = rules_parse(text, strlen(text), path, &set, err, sizeof(err));
 	if (rc != 0) {
-		fprintf(stderr, "%s: %s\n", spec->prog, err);
+		fprintf(stderr, "%s: %s\n", prog, err);
 		rc = 1;
 		goto out;
 	}
-	rc = ctl_open_db(spec->prog, o->database_url, &s);
+	rc = ctl_open_db(prog, o->database_url, &s);
 	if (rc != 0) {
 		rc = 1;
 		goto out;
 	}
 	rc = db_rules_put(s, o->company, text, &version);
 	if (rc != 0) {
-		fprintf(stderr, "%s: cannot store the rules: %s\n", spec->prog, s->ops->errmsg(s));
+		fprintf(stderr, "%s: cannot store the rules: %s\n", prog, s->ops->errmsg(s));
 		rc = 1;
 		goto out;
 	}
@@ -154,21 +150,19 @@ static int show_cb(void *arg, const char *company, int64_t version, const char *
 	return 0;
 }
 
-static int rules_show(const ctl_spec *spec, void *arg, const char **args, size_t nargs)
+static int rules_show(const ctl_cmd *c)
 {
-	const rules_opts *o = arg;
+	const rules_opts *o = c->opts;
 	store *s = NULL;
 	int found = 0;
 	int rc;
 
-	(void)args;
-	(void)nargs;
-	rc = ctl_open_db(spec->prog, o->database_url, &s);
+	rc = ctl_open_db(c->spec->prog, o->database_url, &s);
 	if (rc != 0)
 		return 1;
 	rc = db_rules_latest(s, o->company, show_cb, &found);
 	if (rc != 0)
-		fprintf(stderr, "%s: %s\n", spec->prog, s->ops->errmsg(s));
+		fprintf(stderr, "%s: %s\n", c->spec->prog, s->ops->errmsg(s));
 	else if (!found)
 		printf("# company %s has no rules: every offer the client allows is eligible\n",
 		       o->company);

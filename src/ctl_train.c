@@ -55,30 +55,14 @@ static const config_opt opts[] = {
      "compute and print the summary, store nothing"},
 };
 
-static int check(const ctl_spec *spec, void *arg, const char **args, size_t nargs);
-static int run(const ctl_spec *spec, void *arg, const char **args, size_t nargs);
-
-static const ctl_spec spec = {
-    .prog = "offerctl train",
-    .usage = "usage: offerctl train --transactions FILE [--database-url URL] [--company C]\n"
-             "                      [--prior-weight W] [--dry-run]\n\n"
-             "Warm-starts the agent from purchase history: RFM segments of the customers\n"
-             "and priors of every (state, product).\n",
-    CTL_OPTS(opts),
-    .size = sizeof(train_opts),
-    .check = check,
-    .run = run,
-};
 
 /* Returns -1 to go on, else 2 after reporting a usage error. */
-static int check(const ctl_spec *sp, void *arg, const char **args, size_t nargs)
+static int check(const ctl_cmd *c)
 {
-	const train_opts *o = arg;
+	const train_opts *o = c->opts;
 
-	(void)args;
-	(void)nargs;
 	if (o->transactions == NULL || o->transactions[0] == '\0')
-		return ctl_usage(sp, "--transactions FILE is required");
+		return ctl_usage(c->spec, "--transactions FILE is required");
 	if (o->company[0] == '\0' || strlen(o->company) > TRAIN_COMPANY_MAX) {
 		fprintf(stderr, "offerctl train: --company must be 1 to %d characters\n",
 		        TRAIN_COMPANY_MAX);
@@ -219,15 +203,9 @@ static void print_summary(const train_opts *o, const rfm_data *d, const train_ti
 		       t->store_segments, t->store_priors, t->total);
 }
 
-/* Exit codes: 0 done (or --help), 1 failed, 2 bad usage. */
-int ctl_train(int argc, char **argv)
+static int run(const ctl_cmd *c)
 {
-	return ctl_run(&spec, argc, argv);
-}
-
-static int run(const ctl_spec *sp, void *arg, const char **args, size_t nargs)
-{
-	const train_opts *o = arg;
+	const train_opts *o = c->opts;
 	train_times t;
 	rfm_config cfg;
 	rfm_data d;
@@ -237,9 +215,6 @@ static int run(const ctl_spec *sp, void *arg, const char **args, size_t nargs)
 	int code = 1;
 	int rc;
 
-	(void)sp;
-	(void)args;
-	(void)nargs;
 	memset(&t, 0, sizeof(t));
 	rfm_data_init(&d);
 	rfm_config_init(&cfg);
@@ -291,3 +266,15 @@ out:
 	rfm_data_free(&d);
 	return code;
 }
+
+/* Exit codes: 0 done (or --help), 1 failed, 2 bad usage. */
+const ctl_spec ctl_train_spec = {
+    .prog = "offerctl train",
+    .usage = "usage: offerctl train --transactions FILE [--database-url URL] [--company C]\n"
+             "                      [--prior-weight W] [--dry-run]\n\n"
+             "Warm-starts the agent from purchase history: RFM segments of the customers\n"
+             "and priors of every (state, product).\n",
+    CTL_OPTS(opts, train_opts),
+    .check = check,
+    .run = run,
+};
