@@ -29,8 +29,8 @@ typedef struct ctl_cmd {
 /*
  * A command: one option table (config.h) filling a struct of `size` bytes,
  * a count of plain arguments, and what runs once they are read. ctl_run
- * gives every command the same rules and the same steps: the struct zeroed,
- * init (the "not given" marks the table cannot express), the table parsed
+ * gives every command the same rules and the same steps: the struct zeroed
+ * or preset (the "not given" marks the table cannot express), the table parsed
  * (--help or -h anywhere prints the help and exits 0 without doing anything;
  * an unknown option, an option of another command, a missing value or an
  * argument too many or too few is an error, exit 2), check, run, the
@@ -44,8 +44,11 @@ struct ctl_spec {
 	size_t nopts;
 	size_t size; /* of the struct opts fills */
 	size_t min_args, max_args;
-	/* Sets fields before the table is parsed, or NULL. */
-	void (*init)(void *opts);
+	/*
+	 * The struct before the table is parsed, `size` bytes (numbers only:
+	 * the "not given" marks a default cannot express), or NULL for zeros.
+	 */
+	const void *preset;
 	/*
 	 * Checks what the table cannot (a required option, an enumeration, a
 	 * default that depends on another option) and derives fields, or NULL.

@@ -60,18 +60,6 @@ static const config_opt opts[] = {
 };
 
 
-/* Returns -1 to go on, else 2 after reporting a usage error. */
-static int check(const ctl_cmd *c)
-{
-	const batch_opts *o = c->opts;
-
-	if (o->output == NULL)
-		return ctl_usage(c->spec, "missing -o OUTPUT.csv");
-	if (ctl_check_server(c->spec, o->url, o->api_key) != 0)
-		return 2;
-	return -1;
-}
-
 /* Why a non-2xx answer failed, from the server's {"status","error","field","message"}. */
 static char *http_error_text(long status, const char *answer)
 {
@@ -480,6 +468,18 @@ out:
 	free(url);
 	free(b.fatal);
 	return exit_code;
+}
+
+/* Returns -1 to go on, else 2 after reporting a usage error. */
+static int check(const ctl_cmd *c)
+{
+	const batch_opts *o = c->opts;
+
+	if (o->output == NULL)
+		return ctl_usage(c->spec, "missing -o OUTPUT.csv");
+	if (ctl_check_server(c->spec, o->url, o->api_key) != 0)
+		return 2;
+	return -1;
 }
 
 const ctl_spec ctl_batch_spec = {

@@ -55,16 +55,6 @@ static int current_conf(store *s, agent_conf *conf)
 	return rc;
 }
 
-/* Returns -1 to go on, else 2 after reporting a usage error. */
-static int check(const ctl_cmd *c)
-{
-	if (strcmp(c->args[0], "forget") != 0)
-		return ctl_usage(c->spec, "unknown subcommand \"%.40s\"; the one known is forget", c->args[0]);
-	if (c->args[1][0] == '\0' || strlen(c->args[1]) > REQ_ID_MAX)
-		return ctl_usage(c->spec, "customer_id must be 1 to %d characters", REQ_ID_MAX);
-	return -1;
-}
-
 static int run(const ctl_cmd *c)
 {
 	const customers_opts *o = c->opts;
@@ -107,6 +97,16 @@ out:
 	values_free(v);
 	store_close(s);
 	return code;
+}
+
+/* Returns -1 to go on, else 2 after reporting a usage error. */
+static int check(const ctl_cmd *c)
+{
+	if (strcmp(c->args[0], "forget") != 0)
+		return ctl_usage(c->spec, "unknown subcommand \"%.40s\"; the one known is forget", c->args[0]);
+	if (c->args[1][0] == '\0' || strlen(c->args[1]) > REQ_ID_MAX)
+		return ctl_usage(c->spec, "customer_id must be 1 to %d characters", REQ_ID_MAX);
+	return -1;
 }
 
 /* Exit codes: 0 erased (or --help), 1 failed, 2 bad usage, 3 unknown customer. */

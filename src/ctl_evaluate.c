@@ -78,47 +78,6 @@ static const config_opt opts[] = {
 };
 
 
-/* --epsilon has no default in the table, so that greedy can tell it was given. */
-static void init(void *arg)
-{
-	eval_opts *o = arg;
-
-	o->epsilon = -1;
-}
-
-/* Returns -1 to go on, else 2 after reporting a usage error. */
-static int check(const ctl_cmd *c)
-{
-	eval_opts *o = c->opts;
-
-	if (o->policy == NULL)
-		return ctl_usage(c->spec, "--policy is required");
-	if (o->values_company == NULL)
-		o->values_company = xstrdup(o->company);
-	o->epsilon_set = o->epsilon >= 0;
-	if (!o->epsilon_set)
-		o->epsilon = 0.1;
-	if (strcmp(o->missing_text, "skip") == 0)
-		o->missing = OPE_MISSING_SKIP;
-	else if (strcmp(o->missing_text, "reject") == 0)
-		o->missing = OPE_MISSING_REJECT;
-	else
-		return ctl_usage(c->spec, "--missing must be reject or skip");
-	if (o->from != NULL) {
-		date_ymd d;
-
-		if (date_parse(o->from, &d) != 0)
-			return ctl_usage(c->spec, "--from must be YYYY-MM-DD or an ISO 8601 date-time");
-	}
-	if (o->to != NULL) {
-		date_ymd d;
-
-		if (date_parse(o->to, &d) != 0)
-			return ctl_usage(c->spec, "--to must be YYYY-MM-DD or an ISO 8601 date-time");
-	}
-	return -1;
-}
-
 static void print_interval(const char *name, const ope_interval *i)
 {
 	if (isnan(i->value))
@@ -280,6 +239,39 @@ out:
 	return rc;
 }
 
+/* Returns -1 to go on, else 2 after reporting a usage error. */
+static int check(const ctl_cmd *c)
+{
+	eval_opts *o = c->opts;
+
+	if (o->policy == NULL)
+		return ctl_usage(c->spec, "--policy is required");
+	if (o->values_company == NULL)
+		o->values_company = xstrdup(o->company);
+	o->epsilon_set = o->epsilon >= 0;
+	if (!o->epsilon_set)
+		o->epsilon = 0.1;
+	if (strcmp(o->missing_text, "skip") == 0)
+		o->missing = OPE_MISSING_SKIP;
+	else if (strcmp(o->missing_text, "reject") == 0)
+		o->missing = OPE_MISSING_REJECT;
+	else
+		return ctl_usage(c->spec, "--missing must be reject or skip");
+	if (o->from != NULL) {
+		date_ymd d;
+
+		if (date_parse(o->from, &d) != 0)
+			return ctl_usage(c->spec, "--from must be YYYY-MM-DD or an ISO 8601 date-time");
+	}
+	if (o->to != NULL) {
+		date_ymd d;
+
+		if (date_parse(o->to, &d) != 0)
+			return ctl_usage(c->spec, "--to must be YYYY-MM-DD or an ISO 8601 date-time");
+	}
+	return -1;
+}
+
 const ctl_spec ctl_evaluate_spec = {
     .prog = "offerctl evaluate",
     .usage = "usage: offerctl evaluate --policy P [options]\n\n"
@@ -292,7 +284,8 @@ const ctl_spec ctl_evaluate_spec = {
              "order, learning each logged reward after it is scored.\n"
              "docs/simulation.md explains the estimands and their limits.\n",
     CTL_OPTS(opts, eval_opts),
-    .init = init,
+    /* --epsilon has no default in the table, so that greedy can tell it was given. */
+    .preset = &(const eval_opts){.epsilon = -1},
     .check = check,
     .run = run,
 };

@@ -37,13 +37,6 @@ static const config_opt opts[] = {
 };
 
 
-static int check(const ctl_cmd *c)
-{
-	const replay_opts *o = c->opts;
-
-	return ctl_check_server(c->spec, o->url, o->api_key) != 0 ? 2 : -1;
-}
-
 typedef struct replay {
 	int64_t ok;
 	int64_t failed;
@@ -167,6 +160,13 @@ out:
 	json_decref(root);
 	free(url);
 	return exit_code;
+}
+
+static int check(const ctl_cmd *c)
+{
+	const replay_opts *o = c->opts;
+
+	return ctl_check_server(c->spec, o->url, o->api_key) != 0 ? 2 : -1;
 }
 
 const ctl_spec ctl_replay_spec = {

@@ -84,65 +84,6 @@ static const config_opt opts[] = {
 };
 
 
-/* --drift-at 0 means never, so "not given" is below the table's bounds. */
-static void init(void *arg)
-{
-	sim_opts *o = arg;
-
-	o->drift_at = -1;
-}
-
-/* Derives the defaults that depend on other options; -1 to go on, else 2 after a usage error. */
-static int check(const ctl_cmd *c)
-{
-	sim_opts *o = c->opts;
-
-	if (o->drift_at < 0)
-		o->drift_at = o->episodes / 2;
-	/* A database on disk pays an fsync per transaction: batch like offerd's writer. */
-	if (o->batch == 0)
-		o->batch = o->database_url != NULL ? 100 : 1;
-	if (o->every == 0)
-		o->every = o->episodes >= 200 ? o->episodes / 200 : 1;
-	{
-		enum sim_kind kind;
-
-		if (sim_kind_parse(o->world, &kind) != 0)
-			return ctl_usage(c->spec, "--world must be today or contextual");
-	}
-	if (strcmp(o->policy, "all") != 0 && strcmp(o->policy, "oracle") != 0 &&
-	    policy_find(o->policy) == NULL) {
-		enum agent_policy pol;
-
-		if (agent_policy_parse(o->policy, &pol) != 0)
-			return ctl_usage(c->spec, "unknown policy \"%s\"", o->policy);
-	}
-	if (o->params != NULL && policy_find(o->policy) != NULL) {
-		policy *pol = NULL;
-		char err[256];
-
-		if (policy_new(policy_find(o->policy), o->params, &pol, err, sizeof(err)) != 0)
-			return ctl_usage(c->spec, "--params: %s", err);
-		policy_free(pol);
-	}
-	if (o->params != NULL && policy_find(o->policy) == NULL) {
-		db_agent row;
-		agent_conf conf;
-		char err[256];
-
-		memset(&row, 0, sizeof(row));
-		util_strlcpy(row.policy, "ucb", sizeof(row.policy));
-		row.params = o->params;
-		if (agent_conf_from_db(&row, &conf, err, sizeof(err)) != 0)
-			return ctl_usage(c->spec, "--params: %s", err);
-	}
-	if (o->memory && o->database_url != NULL)
-		return ctl_usage(c->spec, "--memory and --database-url exclude each other");
-	if (o->url != NULL && ctl_check_server(c->spec, o->url, o->api_key) != 0)
-		return 2;
-	return -1;
-}
-
 /* --- output ------------------------------------------------------------ */
 
 typedef struct curve_out {
@@ -594,6 +535,57 @@ out:
 	return rc;
 }
 
+/* Derives the defaults that depend on other options; -1 to go on, else 2 after a usage error. */
+static int check(const ctl_cmd *c)
+{
+	sim_opts *o = c->opts;
+
+	if (o->drift_at < 0)
+		o->drift_at = o->episodes / 2;
+	/* A database on disk pays an fsync per transaction: batch like offerd's writer. */
+	if (o->batch == 0)
+		o->batch = o->database_url != NULL ? 100 : 1;
+	if (o->every == 0)
+		o->every = o->episodes >= 200 ? o->episodes / 200 : 1;
+	{
+		enum sim_kind kind;
+
+		if (sim_kind_parse(o->world, &kind) != 0)
+			return ctl_usage(c->spec, "--world must be today or contextual");
+	}
+	if (strcmp(o->policy, "all") != 0 && strcmp(o->policy, "oracle") != 0 &&
+	    policy_find(o->policy) == NULL) {
+		enum agent_policy pol;
+
+		if (agent_policy_parse(o->policy, &pol) != 0)
+			return ctl_usage(c->spec, "unknown policy \"%s\"", o->policy);
+	}
+	if (o->params != NULL && policy_find(o->policy) != NULL) {
+		policy *pol = NULL;
+		char err[256];
+
+		if (policy_new(policy_find(o->policy), o->params, &pol, err, sizeof(err)) != 0)
+			return ctl_usage(c->spec, "--params: %s", err);
+		policy_free(pol);
+	}
+	if (o->params != NULL && policy_find(o->policy) == NULL) {
+		db_agent row;
+		agent_conf conf;
+		char err[256];
+
+		memset(&row, 0, sizeof(row));
+		util_strlcpy(row.policy, "ucb", sizeof(row.policy));
+		row.params = o->params;
+		if (agent_conf_from_db(&row, &conf, err, sizeof(err)) != 0)
+			return ctl_usage(c->spec, "--params: %s", err);
+	}
+	if (o->memory && o->database_url != NULL)
+		return ctl_usage(c->spec, "--memory and --database-url exclude each other");
+	if (o->url != NULL && ctl_check_server(c->spec, o->url, o->api_key) != 0)
+		return 2;
+	return -1;
+}
+
 const ctl_spec ctl_simulate_spec = {
     .prog = "offerctl simulate",
     .usage = "usage: offerctl simulate [--policy P|all] [options]\n\n"
@@ -603,7 +595,8 @@ const ctl_spec ctl_simulate_spec = {
              "knows the probabilities.\n",
     .footer = "window_rate in --csv is the rate since the previous row.\n",
     CTL_OPTS(opts, sim_opts),
-    .init = init,
+    /* --drift-at 0 means never, so "not given" is below the table's bounds. */
+    .preset = &(const sim_opts){.drift_at = -1},
     .check = check,
     .run = run,
 };

@@ -56,21 +56,6 @@ static const config_opt opts[] = {
 };
 
 
-/* Returns -1 to go on, else 2 after reporting a usage error. */
-static int check(const ctl_cmd *c)
-{
-	const train_opts *o = c->opts;
-
-	if (o->transactions == NULL || o->transactions[0] == '\0')
-		return ctl_usage(c->spec, "--transactions FILE is required");
-	if (o->company[0] == '\0' || strlen(o->company) > TRAIN_COMPANY_MAX) {
-		fprintf(stderr, "offerctl train: --company must be 1 to %d characters\n",
-		        TRAIN_COMPANY_MAX);
-		return 2;
-	}
-	return -1;
-}
-
 static int store_segments(store *s, const train_opts *o, const rfm_data *d)
 {
 	db_segment *rows = xmalloc((d->ncustomers ? d->ncustomers : 1) * sizeof(*rows));
@@ -265,6 +250,21 @@ out:
 	store_close(s);
 	rfm_data_free(&d);
 	return code;
+}
+
+/* Returns -1 to go on, else 2 after reporting a usage error. */
+static int check(const ctl_cmd *c)
+{
+	const train_opts *o = c->opts;
+
+	if (o->transactions == NULL || o->transactions[0] == '\0')
+		return ctl_usage(c->spec, "--transactions FILE is required");
+	if (o->company[0] == '\0' || strlen(o->company) > TRAIN_COMPANY_MAX) {
+		fprintf(stderr, "offerctl train: --company must be 1 to %d characters\n",
+		        TRAIN_COMPANY_MAX);
+		return 2;
+	}
+	return -1;
 }
 
 /* Exit codes: 0 done (or --help), 1 failed, 2 bad usage. */

@@ -109,8 +109,8 @@ int ctl_run(const ctl_spec *spec, int argc, char **argv)
 	memset(&c, 0, sizeof(c));
 	c.spec = spec;
 	c.opts = xcalloc(1, spec->size);
-	if (spec->init != NULL)
-		spec->init(c.opts);
+	if (spec->preset != NULL)
+		memcpy(c.opts, spec->preset, spec->size);
 	rc = parse_args(spec, c.opts, argc, argv, c.args, &c.nargs);
 	if (rc < 0 && spec->check != NULL)
 		rc = spec->check(&c);
