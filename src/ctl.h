@@ -127,6 +127,13 @@ int ctl_open_db(const char *prog, const char *url, struct store **out);
 		    CLIENT_CONCURRENCY_MAX, "requests in flight"                   \
 	}
 
+/* The --epsilon row of the commands that make an agent (agent release, simulate). */
+#define CTL_OPT_EPSILON(type, field)                                                     \
+	{                                                                                \
+		"epsilon E", NULL, CONFIG_DBL, offsetof(type, field), "0.1", 0, 1,       \
+		    "epsilon-greedy's exploration"                                       \
+	}
+
 /* The --database-url row every database command has; `field` is a char * in `type`. */
 #define CTL_OPT_DATABASE_URL(type, field)                                              \
 	{                                                                              \

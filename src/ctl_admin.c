@@ -667,7 +667,7 @@ static const config_opt opts_products[] = {
 static const config_opt opts_release[] = {
     {"policy P", NULL, CONFIG_STR, A(policy), "epsilon-greedy", 0, 0,
      "weighted, epsilon-greedy, thompson, ucb or random"},
-    {"epsilon E", NULL, CONFIG_DBL, A(epsilon), "0.1", 0, 1, "epsilon-greedy's exploration"},
+    CTL_OPT_EPSILON(admin_opts, epsilon),
     {"params JSON", NULL, CONFIG_STR, A(params), NULL, 0, 0,
      "the policy's knobs: {\"ucb_c\": 0.2, \"thompson_draws\": 64, \"reward_wait_seconds\": ...}"},
     {"traffic PCT", NULL, CONFIG_STR, A(traffic), NULL, 0, 0,

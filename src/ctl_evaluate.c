@@ -120,6 +120,7 @@ static void print_result(const char *title, const ope_result *r)
 /* The command line as an evaluation request (evaluation.h): one candidate. */
 static int build_request(const eval_opts *o, eval_request *q)
 {
+	const ctl_spec *spec = &ctl_evaluate_spec;
 	eval_policy *p = &q->policies[0];
 	const policy_type *ctx_type = policy_find(o->policy);
 	ope_candidate c;
@@ -129,21 +130,21 @@ static int build_request(const eval_opts *o, eval_request *q)
 	q->n = 1;
 	util_strlcpy(p->name, o->policy, sizeof(p->name));
 	if (strlen(o->policy) >= sizeof(p->name))
-		return ctl_usage(&ctl_evaluate_spec, "unknown policy %s", o->policy);
+		return ctl_usage(spec, "unknown policy %s", o->policy);
 	if (o->params != NULL && ctx_type == NULL)
-		return ctl_usage(&ctl_evaluate_spec, "--params is for a contextual candidate (linear-ts, squarecb)");
+		return ctl_usage(spec, "--params is for a contextual candidate (linear-ts, squarecb)");
 	if (o->params != NULL) {
 		if (strlen(o->params) >= sizeof(p->params))
-			return ctl_usage(&ctl_evaluate_spec, "--params is longer than %d bytes", EVAL_PARAMS_MAX - 1);
+			return ctl_usage(spec, "--params is longer than %d bytes", EVAL_PARAMS_MAX - 1);
 		util_strlcpy(p->params, o->params, sizeof(p->params));
 	} else if (util_streq_nocase(o->policy, "greedy")) {
 		if (o->epsilon_set && o->epsilon != 0)
-			return ctl_usage(&ctl_evaluate_spec, "greedy means --epsilon 0");
+			return ctl_usage(spec, "greedy means --epsilon 0");
 	} else if (util_streq_nocase(o->policy, "epsilon-greedy")) {
 		snprintf(p->params, sizeof(p->params), "{\"epsilon\":%.17g}", o->epsilon);
 	}
 	if (evaluation_candidate(p, &c, err, sizeof(err)) != 0)
-		return ctl_usage(&ctl_evaluate_spec, "%s%s", ctx_type != NULL ? "--params: " : "", err);
+		return ctl_usage(spec, "%s%s", ctx_type != NULL ? "--params: " : "", err);
 	policy_free(c.learner);
 	if (o->from != NULL)
 		util_strlcpy(q->from, o->from, sizeof(q->from));
@@ -151,7 +152,7 @@ static int build_request(const eval_opts *o, eval_request *q)
 		util_strlcpy(q->to, o->to, sizeof(q->to));
 	if (o->offers != NULL) {
 		if (strlen(o->offers) >= sizeof(q->offers))
-			return ctl_usage(&ctl_evaluate_spec, "--offers is too long");
+			return ctl_usage(spec, "--offers is too long");
 		util_strlcpy(q->offers, o->offers, sizeof(q->offers));
 	}
 	util_strlcpy(q->values_company, o->values_company, sizeof(q->values_company));

@@ -60,7 +60,7 @@ static const config_opt opts[] = {
      "the world, the customers and the policies' draws"},
     {"drift-at D", NULL, CONFIG_I64, O(drift_at), NULL, 0, (double)SIM_EPISODES_MAX,
      "episode from which the probabilities change (default N/2; 0: never)"},
-    {"epsilon E", NULL, CONFIG_DBL, O(epsilon), "0.1", 0, 1, "epsilon-greedy's exploration"},
+    CTL_OPT_EPSILON(sim_opts, epsilon),
     {"params JSON", NULL, CONFIG_STR, O(params), NULL, 0, 0,
      "the agent's parameters, as offerctl agent release takes them"},
     {"database-url URL", NULL, CONFIG_STR, O(database_url), NULL, 0, 0,
