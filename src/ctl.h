@@ -33,8 +33,9 @@ typedef struct ctl_cmd {
  * or preset (the "not given" marks the table cannot express), the table parsed
  * (--help or -h anywhere prints the help and exits 0 without doing anything;
  * an unknown option, an option of another command, a missing value or an
- * argument too many or too few is an error, exit 2), check, run, the
- * struct's strings freed.
+ * argument too many or too few is an error, exit 2), check, the --url and
+ * --api-key rows checked when the table has them (CTL_OPT_NAME_URL, given),
+ * run, the struct's strings freed.
  */
 struct ctl_spec {
 	const char *prog;   /* "offerctl batch" */
@@ -93,12 +94,6 @@ int ctl_rules(int argc, char **argv);
  * stderr and returns 2, the exit status of a usage error.
  */
 int ctl_usage(const ctl_spec *spec, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/*
- * Checks the --url and --api-key of a command that calls offerd over HTTP
- * (api_key may be NULL). Returns 0, or 2 after reporting what is wrong.
- */
-int ctl_check_server(const ctl_spec *spec, const char *url, const char *api_key);
-
 struct store;
 /*
  * Opens the store at url and brings its schema up to date; prog names the
@@ -108,16 +103,23 @@ struct store;
  */
 int ctl_open_db(const char *prog, const char *url, struct store **out);
 
-/* The --url and --api-key rows every command that calls offerd over HTTP has. */
+/*
+ * The --url and --api-key rows every command that calls offerd over HTTP
+ * has; ctl_run checks the rows of these names (a --url that may be absent,
+ * NULL, is checked when given).
+ */
+#define CTL_OPT_NAME_URL "url URL"
+#define CTL_OPT_NAME_API_KEY "api-key KEY"
 #define CTL_URL_DEFAULT "http://127.0.0.1:8000"
-#define CTL_OPT_URL(type, field)                                                                   \
-	{                                                                                          \
-		"url URL", "OFFERD_URL", CONFIG_STR, offsetof(type, field), CTL_URL_DEFAULT, 0, 0, \
-		    "offerd's address"                                                             \
+#define CTL_OPT_URL(type, field)                                                                  \
+	{                                                                                         \
+		CTL_OPT_NAME_URL, "OFFERD_URL", CONFIG_STR, offsetof(type, field),                \
+		    CTL_URL_DEFAULT, 0, 0, "offerd's address"                                     \
 	}
-#define CTL_OPT_API_KEY(type, field)                                                               \
-	{                                                                                          \
-		"api-key KEY", "OFFERD_API_KEY", CONFIG_STR, offsetof(type, field), NULL, 0, 0,    \
+#define CTL_OPT_API_KEY(type, field)                                                              \
+	{                                                                                         \
+		CTL_OPT_NAME_API_KEY, "OFFERD_API_KEY", CONFIG_STR, offsetof(type, field), NULL,  \
+		    0, 0,                                                                         \
 		    "sent as Authorization: Bearer KEY; needed unless offerd runs with --auth off" \
 	}
 /* The requests in flight of client.h's engine; dflt is the command's default as text. */

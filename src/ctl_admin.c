@@ -697,77 +697,76 @@ typedef struct admin_action {
 
 static int action_run(const ctl_cmd *c);
 
-#define SPEC_ARGS(name, use, table, min, max)                                                     \
-	{                                                                                         \
-		.prog = (name), .usage = (use), CTL_OPTS(table, admin_opts), .min_args = (min),   \
-		.max_args = (max), .run = action_run                                              \
+/*
+ * One row per action; its name, in "offerctl COMMAND ACTION", begins both
+ * the prog and the usage line. SYNOPSIS is the rest of the usage line.
+ */
+#define ACTION(command, action, fn, printer, synopsis, text, table, min, max)                \
+	{                                                                                       \
+		command, action, fn, printer,                                                   \
+		{                                                                               \
+			.prog = "offerctl " command " " action,                                 \
+			.usage = "usage: offerctl " command " " action synopsis "\n\n" text,    \
+			CTL_OPTS(table, admin_opts),                                            \
+			.min_args = (min),                                                      \
+			.max_args = (max),                                                      \
+			.run = action_run,                                                      \
+		}                                                                               \
 	}
-#define SPEC(name, use, table, nargs) SPEC_ARGS(name, use, table, nargs, nargs)
 
 static const admin_action actions[] = {
-    {"products", "import", products_import_cmd, NULL,
-     SPEC("offerctl products import",
-          "usage: offerctl products import FILE [--company C] [--database-url URL]\n\n"
-          "Replaces a company's catalogue with a CSV of OFFERS (or OFFER_ID) and NAME columns.\n",
-          opts_products, 1)},
-    {"agent", "release", agent_release, NULL,
-     SPEC("offerctl agent release",
-          "usage: offerctl agent release VERSION [--policy P] [--epsilon E] [--params JSON]\n"
-          "                              [--traffic PCT | --shadow]\n\n"
-          "Adds an agent version; offerd serves the latest release. VERSION is a semantic\n"
-          "version (1.2.0, 2.0.0-rc.1), released once, higher than every earlier release.\n"
-          "With --traffic or --shadow it is a challenger of the champion instead (README:\n"
-          "Experiments): then offerctl agent promote or rollback.\n"
-          "The contextual policies (linear-ts, squarecb) take their knobs in --params, checked\n"
-          "against the policy's own table (README: Contextual policies).\n",
-          opts_release, 1)},
-    {"agent", "promote", agent_promote, NULL,
-     SPEC_ARGS("offerctl agent promote",
-               "usage: offerctl agent promote [VERSION] [--database-url URL]\n\n"
-               "Makes the challenger (VERSION, when given, must name it) the champion of every\n"
-               "company, serving 100% (README: Experiments).\n",
-               opts_db, 0, 1)},
-    {"agent", "rollback", agent_rollback, NULL,
-     SPEC("offerctl agent rollback",
-          "usage: offerctl agent rollback [--database-url URL]\n\n"
-          "Withdraws the challenger: the champion serves 100% again.\n",
-          opts_db, 0)},
-    {"agent", "status", agent_status, NULL,
-     SPEC("offerctl agent status",
-          "usage: offerctl agent status [--database-url URL]\n\n"
-          "Prints the champion and the challenger or shadow in force, with their traffic.\n",
-          opts_db, 0)},
-    {"agent", "list", NULL, agents_print_all,
-     SPEC("offerctl agent list",
-          "usage: offerctl agent list [--database-url URL]\n\n"
-          "Prints every agent version, oldest first.\n",
-          opts_db, 0)},
-    {"keys", "create", keys_create, NULL,
-     SPEC("offerctl keys create",
-          "usage: offerctl keys create --company C [--role client|admin] [--database-url URL]\n\n"
-          "Makes an API key for a company and prints it once on stdout. A client key decides\n"
-          "and rewards; an admin key may also call the admin paths (README: Roles).\n",
-          opts_keys_create, 0)},
-    {"keys", "list", NULL, keys_print_all,
-     SPEC("offerctl keys list",
-          "usage: offerctl keys list [--database-url URL]\n\n"
-          "Prints every key's id, company, prefix and state.\n",
-          opts_db, 0)},
-    {"keys", "revoke", keys_revoke, NULL,
-     SPEC("offerctl keys revoke",
-          "usage: offerctl keys revoke PREFIX_OR_ID [--database-url URL]\n\n"
-          "Revokes an active key named by its prefix or its id.\n",
-          opts_db, 1)},
-    {"db", "migrate", NULL, schema_print,
-     SPEC("offerctl db migrate",
-          "usage: offerctl db migrate [--database-url URL]\n\n"
-          "Applies pending schema migrations.\n",
-          opts_db, 0)},
-    {"db", "count", db_count_cmd, NULL,
-     SPEC("offerctl db count",
-          "usage: offerctl db count TABLE [--database-url URL]\n\n"
-          "Prints the number of rows of a tb_* table.\n",
-          opts_db, 1)},
+    ACTION("products", "import", products_import_cmd, NULL,
+           " FILE [--company C] [--database-url URL]",
+           "Replaces a company's catalogue with a CSV of OFFERS (or OFFER_ID) and NAME columns.\n",
+           opts_products, 1, 1),
+    ACTION("agent", "release", agent_release, NULL,
+           " VERSION [--policy P] [--epsilon E] [--params JSON]\n"
+           "                              [--traffic PCT | --shadow]",
+           "Adds an agent version; offerd serves the latest release. VERSION is a semantic\n"
+           "version (1.2.0, 2.0.0-rc.1), released once, higher than every earlier release.\n"
+           "With --traffic or --shadow it is a challenger of the champion instead (README:\n"
+           "Experiments): then offerctl agent promote or rollback.\n"
+           "The contextual policies (linear-ts, squarecb) take their knobs in --params, checked\n"
+           "against the policy's own table (README: Contextual policies).\n",
+           opts_release, 1, 1),
+    ACTION("agent", "promote", agent_promote, NULL,
+           " [VERSION] [--database-url URL]",
+           "Makes the challenger (VERSION, when given, must name it) the champion of every\n"
+           "company, serving 100% (README: Experiments).\n",
+           opts_db, 0, 1),
+    ACTION("agent", "rollback", agent_rollback, NULL,
+           " [--database-url URL]",
+           "Withdraws the challenger: the champion serves 100% again.\n",
+           opts_db, 0, 0),
+    ACTION("agent", "status", agent_status, NULL,
+           " [--database-url URL]",
+           "Prints the champion and the challenger or shadow in force, with their traffic.\n",
+           opts_db, 0, 0),
+    ACTION("agent", "list", NULL, agents_print_all,
+           " [--database-url URL]",
+           "Prints every agent version, oldest first.\n",
+           opts_db, 0, 0),
+    ACTION("keys", "create", keys_create, NULL,
+           " --company C [--role client|admin] [--database-url URL]",
+           "Makes an API key for a company and prints it once on stdout. A client key decides\n"
+           "and rewards; an admin key may also call the admin paths (README: Roles).\n",
+           opts_keys_create, 0, 0),
+    ACTION("keys", "list", NULL, keys_print_all,
+           " [--database-url URL]",
+           "Prints every key's id, company, prefix and state.\n",
+           opts_db, 0, 0),
+    ACTION("keys", "revoke", keys_revoke, NULL,
+           " PREFIX_OR_ID [--database-url URL]",
+           "Revokes an active key named by its prefix or its id.\n",
+           opts_db, 1, 1),
+    ACTION("db", "migrate", NULL, schema_print,
+           " [--database-url URL]",
+           "Applies pending schema migrations.\n",
+           opts_db, 0, 0),
+    ACTION("db", "count", db_count_cmd, NULL,
+           " TABLE [--database-url URL]",
+           "Prints the number of rows of a tb_* table.\n",
+           opts_db, 1, 1),
 };
 
 static void family_help(const char *command, FILE *f)

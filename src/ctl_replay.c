@@ -162,13 +162,6 @@ out:
 	return exit_code;
 }
 
-static int check(const ctl_cmd *c)
-{
-	const replay_opts *o = c->opts;
-
-	return ctl_check_server(c->spec, o->url, o->api_key) != 0 ? 2 : -1;
-}
-
 const ctl_spec ctl_replay_spec = {
     .prog = "offerctl replay",
     .usage = "usage: offerctl replay FILE.json [options]\n\n"
@@ -180,6 +173,5 @@ const ctl_spec ctl_replay_spec = {
     CTL_OPTS(opts, replay_opts),
     .min_args = 1,
     .max_args = 1,
-    .check = check,
     .run = run,
 };

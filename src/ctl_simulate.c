@@ -77,7 +77,7 @@ static const config_opt opts[] = {
     {"truth LIST", NULL, CONFIG_STR, O(truth), NULL, 0, 0,
      "after each run, the true value of these fixed candidates (comma-separated policies, or "
      "greedy) on the run's contexts"},
-    {"url URL", NULL, CONFIG_STR, O(url), NULL, 0, 0,
+    {CTL_OPT_NAME_URL, NULL, CONFIG_STR, O(url), NULL, 0, 0,
      "go through a running offerd instead (/predict, /rewards): one row for its agent"},
     CTL_OPT_API_KEY(sim_opts, api_key),
     {"quiet", NULL, CONFIG_FLAG, O(quiet), NULL, 0, 0, "no progress on stderr"},
@@ -581,8 +581,6 @@ static int check(const ctl_cmd *c)
 	}
 	if (o->memory && o->database_url != NULL)
 		return ctl_usage(c->spec, "--memory and --database-url exclude each other");
-	if (o->url != NULL && ctl_check_server(c->spec, o->url, o->api_key) != 0)
-		return 2;
 	return -1;
 }
 

@@ -106,6 +106,42 @@ static int parse_args(const ctl_spec *spec, void *target, int argc, char **argv,
 	return -1;
 }
 
+/*
+ * The rule of every command that calls offerd over HTTP: its --url and
+ * --api-key, the rows of those names in its table (a --url without a
+ * default is checked when given). Returns -1 to go on, else 2 after
+ * reporting what is wrong.
+ */
+static int check_server(const ctl_spec *spec, const void *opts)
+{
+	const char *url = NULL;
+	const char *api_key = NULL;
+	const char *why;
+
+	for (size_t i = 0; i < spec->nopts; i++) {
+		const config_opt *row = &spec->opts[i];
+		const char *value;
+
+		memcpy(&value, (const char *)opts + row->offset, sizeof(value));
+		if (strcmp(row->name, CTL_OPT_NAME_URL) == 0)
+			url = value;
+		else if (strcmp(row->name, CTL_OPT_NAME_API_KEY) == 0)
+			api_key = value;
+	}
+	if (url == NULL)
+		return -1;
+	if (client_check_url(url) != 0) {
+		fprintf(stderr, "%s: --url must be an http:// or https:// address, got '%.100s'\n",
+		        spec->prog, url != NULL ? url : "");
+		return 2;
+	}
+	if (api_key != NULL && client_check_key(api_key, &why) != 0) {
+		fprintf(stderr, "%s: %s\n", spec->prog, why);
+		return 2;
+	}
+	return -1;
+}
+
 int ctl_run(const ctl_spec *spec, int argc, char **argv)
 {
 	ctl_cmd c;
@@ -119,6 +155,8 @@ int ctl_run(const ctl_spec *spec, int argc, char **argv)
 	rc = parse_args(spec, c.opts, argc, argv, c.args, &c.nargs);
 	if (rc < 0 && spec->check != NULL)
 		rc = spec->check(&c);
+	if (rc < 0)
+		rc = check_server(spec, c.opts);
 	if (rc < 0)
 		rc = spec->run(&c);
 	config_opts_free(spec->opts, spec->nopts, c.opts);
@@ -136,22 +174,6 @@ int ctl_usage(const ctl_spec *spec, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, " (see %s --help)\n", spec->prog);
 	return 2;
-}
-
-int ctl_check_server(const ctl_spec *spec, const char *url, const char *api_key)
-{
-	const char *why;
-
-	if (client_check_url(url) != 0) {
-		fprintf(stderr, "%s: --url must be an http:// or https:// address, got '%.100s'\n",
-		        spec->prog, url != NULL ? url : "");
-		return 2;
-	}
-	if (api_key != NULL && client_check_key(api_key, &why) != 0) {
-		fprintf(stderr, "%s: %s\n", spec->prog, why);
-		return 2;
-	}
-	return 0;
 }
 
 int ctl_open_db(const char *prog, const char *url, store **out)
