@@ -111,16 +111,15 @@ int ctl_open_db(const char *prog, const char *url, struct store **out);
 #define CTL_OPT_NAME_URL "url URL"
 #define CTL_OPT_NAME_API_KEY "api-key KEY"
 #define CTL_URL_DEFAULT "http://127.0.0.1:8000"
-#define CTL_OPT_URL(type, field)                                                                  \
-	{                                                                                         \
-		CTL_OPT_NAME_URL, "OFFERD_URL", CONFIG_STR, offsetof(type, field),                \
-		    CTL_URL_DEFAULT, 0, 0, "offerd's address"                                     \
+#define CTL_OPT_URL(type, field)                                                                       \
+	{                                                                                              \
+		CTL_OPT_NAME_URL, "OFFERD_URL", CONFIG_STR, offsetof(type, field), CTL_URL_DEFAULT, 0, \
+		    0, "offerd's address"                                                              \
 	}
-#define CTL_OPT_API_KEY(type, field)                                                              \
-	{                                                                                         \
-		CTL_OPT_NAME_API_KEY, "OFFERD_API_KEY", CONFIG_STR, offsetof(type, field), NULL,  \
-		    0, 0,                                                                         \
-		    "sent as Authorization: Bearer KEY; needed unless offerd runs with --auth off" \
+#define CTL_OPT_API_KEY(type, field)                                                                   \
+	{                                                                                              \
+		CTL_OPT_NAME_API_KEY, "OFFERD_API_KEY", CONFIG_STR, offsetof(type, field), NULL, 0, 0, \
+		    "sent as Authorization: Bearer KEY; needed unless offerd runs with --auth off"     \
 	}
 /* The requests in flight of client.h's engine; dflt is the command's default as text. */
 #define CTL_OPT_CONCURRENCY(type, field, dflt)                                     \
@@ -130,10 +129,10 @@ int ctl_open_db(const char *prog, const char *url, struct store **out);
 	}
 
 /* The --epsilon row of the commands that make an agent (agent release, simulate). */
-#define CTL_OPT_EPSILON(type, field)                                                     \
-	{                                                                                \
-		"epsilon E", NULL, CONFIG_DBL, offsetof(type, field), "0.1", 0, 1,       \
-		    "epsilon-greedy's exploration"                                       \
+#define CTL_OPT_EPSILON(type, field)                                               \
+	{                                                                          \
+		"epsilon E", NULL, CONFIG_DBL, offsetof(type, field), "0.1", 0, 1, \
+		    "epsilon-greedy's exploration"                                 \
 	}
 
 /* The --database-url row every database command has; `field` is a char * in `type`. */

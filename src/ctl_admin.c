@@ -4,6 +4,7 @@
  * each opens the store named by --database-url, migrates it (so they work
  * on a fresh database), and does one thing.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -702,21 +703,18 @@ static int action_run(const ctl_cmd *c);
  * the prog and the usage line. SYNOPSIS is the rest of the usage line.
  */
 #define ACTION(command, action, fn, printer, synopsis, text, table, min, max)                \
-	{                                                                                       \
-		command, action, fn, printer,                                                   \
-		{                                                                               \
-			.prog = "offerctl " command " " action,                                 \
-			.usage = "usage: offerctl " command " " action synopsis "\n\n" text,    \
-			CTL_OPTS(table, admin_opts),                                            \
-			.min_args = (min),                                                      \
-			.max_args = (max),                                                      \
-			.run = action_run,                                                      \
-		}                                                                               \
+	{                                                                                    \
+		command, action, fn, printer,                                                \
+		{                                                                            \
+			.prog = "offerctl " command " " action,                              \
+			.usage = "usage: offerctl " command " " action synopsis "\n\n" text, \
+			CTL_OPTS(table, admin_opts), .min_args = (min), .max_args = (max),   \
+			.run = action_run,                                                   \
+		}                                                                            \
 	}
 
 static const admin_action actions[] = {
-    ACTION("products", "import", products_import_cmd, NULL,
-           " FILE [--company C] [--database-url URL]",
+    ACTION("products", "import", products_import_cmd, NULL, " FILE [--company C] [--database-url URL]",
            "Replaces a company's catalogue with a CSV of OFFERS (or OFFER_ID) and NAME columns.\n",
            opts_products, 1, 1),
     ACTION("agent", "release", agent_release, NULL,
@@ -729,44 +727,30 @@ static const admin_action actions[] = {
            "The contextual policies (linear-ts, squarecb) take their knobs in --params, checked\n"
            "against the policy's own table (README: Contextual policies).\n",
            opts_release, 1, 1),
-    ACTION("agent", "promote", agent_promote, NULL,
-           " [VERSION] [--database-url URL]",
+    ACTION("agent", "promote", agent_promote, NULL, " [VERSION] [--database-url URL]",
            "Makes the challenger (VERSION, when given, must name it) the champion of every\n"
            "company, serving 100% (README: Experiments).\n",
            opts_db, 0, 1),
-    ACTION("agent", "rollback", agent_rollback, NULL,
-           " [--database-url URL]",
-           "Withdraws the challenger: the champion serves 100% again.\n",
-           opts_db, 0, 0),
-    ACTION("agent", "status", agent_status, NULL,
-           " [--database-url URL]",
-           "Prints the champion and the challenger or shadow in force, with their traffic.\n",
-           opts_db, 0, 0),
-    ACTION("agent", "list", NULL, agents_print_all,
-           " [--database-url URL]",
-           "Prints every agent version, oldest first.\n",
-           opts_db, 0, 0),
+    ACTION("agent", "rollback", agent_rollback, NULL, " [--database-url URL]",
+           "Withdraws the challenger: the champion serves 100% again.\n", opts_db, 0, 0),
+    ACTION("agent", "status", agent_status, NULL, " [--database-url URL]",
+           "Prints the champion and the challenger or shadow in force, with their traffic.\n", opts_db,
+           0, 0),
+    ACTION("agent", "list", NULL, agents_print_all, " [--database-url URL]",
+           "Prints every agent version, oldest first.\n", opts_db, 0, 0),
     ACTION("keys", "create", keys_create, NULL,
            " --company C [--role client|admin] [--database-url URL]",
            "Makes an API key for a company and prints it once on stdout. A client key decides\n"
            "and rewards; an admin key may also call the admin paths (README: Roles).\n",
            opts_keys_create, 0, 0),
-    ACTION("keys", "list", NULL, keys_print_all,
-           " [--database-url URL]",
-           "Prints every key's id, company, prefix and state.\n",
-           opts_db, 0, 0),
-    ACTION("keys", "revoke", keys_revoke, NULL,
-           " PREFIX_OR_ID [--database-url URL]",
-           "Revokes an active key named by its prefix or its id.\n",
-           opts_db, 1, 1),
-    ACTION("db", "migrate", NULL, schema_print,
-           " [--database-url URL]",
-           "Applies pending schema migrations.\n",
-           opts_db, 0, 0),
-    ACTION("db", "count", db_count_cmd, NULL,
-           " TABLE [--database-url URL]",
-           "Prints the number of rows of a tb_* table.\n",
-           opts_db, 1, 1),
+    ACTION("keys", "list", NULL, keys_print_all, " [--database-url URL]",
+           "Prints every key's id, company, prefix and state.\n", opts_db, 0, 0),
+    ACTION("keys", "revoke", keys_revoke, NULL, " PREFIX_OR_ID [--database-url URL]",
+           "Revokes an active key named by its prefix or its id.\n", opts_db, 1, 1),
+    ACTION("db", "migrate", NULL, schema_print, " [--database-url URL]",
+           "Applies pending schema migrations.\n", opts_db, 0, 0),
+    ACTION("db", "count", db_count_cmd, NULL, " TABLE [--database-url URL]",
+           "Prints the number of rows of a tb_* table.\n", opts_db, 1, 1),
 };
 
 static void family_help(const char *command, FILE *f)
@@ -791,6 +775,8 @@ static int action_run(const ctl_cmd *c)
 		if (&actions[i].spec == c->spec)
 			act = &actions[i];
 	}
+	/* admin_run only runs the specs of this table. */
+	assert(act != NULL);
 	if (act->print != NULL)
 		return print_with_db(c->opts, act->print);
 	return act->run(c->opts, c->args);

@@ -59,7 +59,6 @@ static const config_opt opts[] = {
     {"quiet", NULL, CONFIG_FLAG, O(quiet), NULL, 0, 0, "no progress on stderr"},
 };
 
-
 /* Why a non-2xx answer failed, from the server's {"status","error","field","message"}. */
 static char *http_error_text(long status, const char *answer)
 {

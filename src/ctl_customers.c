@@ -37,7 +37,6 @@ static const config_opt opts[] = {
     {"company C", NULL, CONFIG_STR, O(company), "A", 0, 0, "tenant the customer belongs to"},
 };
 
-
 /* The current agent configuration, with models for the contextual policies. */
 static int current_conf(store *s, agent_conf *conf)
 {
@@ -103,7 +102,8 @@ out:
 static int check(const ctl_cmd *c)
 {
 	if (strcmp(c->args[0], "forget") != 0)
-		return ctl_usage(c->spec, "unknown subcommand \"%.40s\"; the one known is forget", c->args[0]);
+		return ctl_usage(c->spec, "unknown subcommand \"%.40s\"; the one known is forget",
+		                 c->args[0]);
 	if (c->args[1][0] == '\0' || strlen(c->args[1]) > REQ_ID_MAX)
 		return ctl_usage(c->spec, "customer_id must be 1 to %d characters", REQ_ID_MAX);
 	return -1;

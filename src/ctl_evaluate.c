@@ -77,7 +77,6 @@ static const config_opt opts[] = {
     CTL_OPT_DATABASE_URL(eval_opts, url),
 };
 
-
 static void print_interval(const char *name, const ope_interval *i)
 {
 	if (isnan(i->value))

@@ -42,7 +42,6 @@ static const config_opt opts[] = {
     {"no-progress", NULL, CONFIG_FLAG, O(no_progress), NULL, 0, 0, "never draw the progress bar"},
 };
 
-
 /* Redraws the bar: "[#####     ]  45%  90000/200000 episodes". */
 static void draw_bar(int64_t done, int64_t total)
 {
@@ -80,10 +79,12 @@ static int run(const ctl_cmd *c)
 	if (a->company == NULL || a->company[0] == '\0')
 		return ctl_usage(&ctl_export_spec, "--company is required");
 	if (strlen(a->company) >= sizeof(o.company))
-		return ctl_usage(&ctl_export_spec, "--company is longer than %zu bytes", sizeof(o.company) - 1);
+		return ctl_usage(&ctl_export_spec, "--company is longer than %zu bytes",
+		                 sizeof(o.company) - 1);
 	util_strlcpy(o.company, a->company, sizeof(o.company));
 	if (export_parse_format(a->format, &o.format) != 0)
-		return ctl_usage(&ctl_export_spec, "--format must be dsjson or csv, got \"%.40s\"", a->format);
+		return ctl_usage(&ctl_export_spec, "--format must be dsjson or csv, got \"%.40s\"",
+		                 a->format);
 	if (export_range(&o, a->from, a->to, err, sizeof(err)) != 0)
 		return ctl_usage(&ctl_export_spec, "--%s", err);
 	if (ctl_open_db(ctl_export_spec.prog, a->database_url, &s) != 0)
@@ -113,8 +114,8 @@ static int run(const ctl_cmd *c)
 		if (len == 0)
 			break;
 		if (fwrite(data, 1, len, f) != len) {
-			fprintf(stderr, "%s%s: write failed: %s\n", show ? "\n" : "", ctl_export_spec.prog,
-			        strerror(errno));
+			fprintf(stderr, "%s%s: write failed: %s\n", show ? "\n" : "",
+			        ctl_export_spec.prog, strerror(errno));
 			goto out;
 		}
 		if (show && util_monotonic() - last_draw > 0.2) {

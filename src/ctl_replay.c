@@ -36,7 +36,6 @@ static const config_opt opts[] = {
     {"v2", NULL, CONFIG_FLAG, O(v2), NULL, 0, 0, "call /predict-v2"},
 };
 
-
 typedef struct replay {
 	int64_t ok;
 	int64_t failed;

@@ -83,7 +83,6 @@ static const config_opt opts[] = {
     {"quiet", NULL, CONFIG_FLAG, O(quiet), NULL, 0, 0, "no progress on stderr"},
 };
 
-
 /* --- output ------------------------------------------------------------ */
 
 typedef struct curve_out {
@@ -270,7 +269,8 @@ static int run_policy(const sim_opts *o, const sim_world *w, const char *name, c
 		return ctl_usage(&ctl_simulate_spec, "%s", err);
 	snprintf(company, sizeof(company), "sim-%s", agent_policy_name(conf.policy));
 	if (!o->memory) {
-		rc = ctl_open_db(ctl_simulate_spec.prog, o->database_url ? o->database_url : "sqlite::memory:", &s);
+		rc = ctl_open_db(ctl_simulate_spec.prog,
+		                 o->database_url ? o->database_url : "sqlite::memory:", &s);
 		if (rc != 0)
 			return 1;
 	}

@@ -55,7 +55,6 @@ static const config_opt opts[] = {
      "compute and print the summary, store nothing"},
 };
 
-
 static int store_segments(store *s, const train_opts *o, const rfm_data *d)
 {
 	db_segment *rows = xmalloc((d->ncustomers ? d->ncustomers : 1) * sizeof(*rows));

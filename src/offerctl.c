@@ -28,8 +28,7 @@ static const command commands[] = {
     {"agent", ctl_agent, NULL,
      "agent release VERSION --policy P [--traffic PCT | --shadow] | agent promote [VERSION] | "
      "agent rollback | agent status | agent list"},
-    {"batch", NULL, &ctl_batch_spec,
-     "batch INPUT.csv -o OUTPUT.csv [--url U] [--rules F] [--v2] ..."},
+    {"batch", NULL, &ctl_batch_spec, "batch INPUT.csv -o OUTPUT.csv [--url U] [--rules F] [--v2] ..."},
     {"replay", NULL, &ctl_replay_spec,
      "replay FILE.json [--v2] [--url U]   send each request, print answers"},
     {"train", NULL, &ctl_train_spec,
@@ -40,8 +39,7 @@ static const command commands[] = {
      "evaluate --policy P [--from DATE]   off-policy estimate from logged episodes"},
     {"keys", ctl_keys, NULL, "keys create --company C | keys list | keys revoke PREFIX"},
     {"db", ctl_db, NULL, "db migrate | db count TABLE"},
-    {"rules", ctl_rules, NULL,
-     "rules set --company C FILE | rules show --company C   rules and caps"},
+    {"rules", ctl_rules, NULL, "rules set --company C FILE | rules show --company C   rules and caps"},
     {"export", NULL, &ctl_export_spec,
      "export --company C [--from D] [--to D] --format dsjson|csv [-o FILE]"},
     {"customers", NULL, &ctl_customers_spec,
@@ -81,8 +79,8 @@ static void print_help(const ctl_spec *spec, FILE *f)
  * most CTL_ARGS_MAX). Returns -1 to go on, else the exit status: 0 after
  * --help was printed, 2 after a usage error was reported.
  */
-static int parse_args(const ctl_spec *spec, void *target, int argc, char **argv,
-                      const char **args, size_t *nargs)
+static int parse_args(const ctl_spec *spec, void *target, int argc, char **argv, const char **args,
+                      size_t *nargs)
 {
 	size_t max = spec->max_args < CTL_ARGS_MAX ? spec->max_args : CTL_ARGS_MAX;
 	int rc;
@@ -120,19 +118,21 @@ static int check_server(const ctl_spec *spec, const void *opts)
 
 	for (size_t i = 0; i < spec->nopts; i++) {
 		const config_opt *row = &spec->opts[i];
-		const char *value;
+		const char **field = NULL;
 
-		memcpy(&value, (const char *)opts + row->offset, sizeof(value));
 		if (strcmp(row->name, CTL_OPT_NAME_URL) == 0)
-			url = value;
+			field = &url;
 		else if (strcmp(row->name, CTL_OPT_NAME_API_KEY) == 0)
-			api_key = value;
+			field = &api_key;
+		/* Both rows are CONFIG_STR: the field is a char *. */
+		if (field != NULL)
+			memcpy(field, (const char *)opts + row->offset, sizeof(*field));
 	}
 	if (url == NULL)
 		return -1;
 	if (client_check_url(url) != 0) {
 		fprintf(stderr, "%s: --url must be an http:// or https:// address, got '%.100s'\n",
-		        spec->prog, url != NULL ? url : "");
+		        spec->prog, url);
 		return 2;
 	}
 	if (api_key != NULL && client_check_key(api_key, &why) != 0) {
