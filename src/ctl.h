@@ -1,7 +1,8 @@
 /*
  * ctl.h — offerctl's subcommands. offerctl.c dispatches argv[1] to one of
- * these; each gets argc/argv starting at its own name (argv[0] = "batch"),
- * parses its own flags and returns the process exit code.
+ * these, with argc/argv starting at its own name (argv[0] = "batch"); each
+ * is a ctl_spec (its option table, checks and work) that ctl_run runs, and
+ * returns the process exit code.
  */
 #ifndef OFFERD_CTL_H
 #define OFFERD_CTL_H
@@ -13,66 +14,86 @@
 #include "config.h"
 #include "util.h"
 
-int ctl_products(int argc, char **argv); /* products import FILE [--company C] */
-int ctl_agent(int argc, char **argv);    /* agent release|list ... */
-int ctl_batch(int argc, char **argv);    /* batch INPUT.csv -o OUTPUT.csv ... */
-int ctl_replay(int argc, char **argv);   /* replay FILE.json [--v2] [--url U] */
-int ctl_train(int argc, char **argv);    /* train --transactions FILE ... */
-int ctl_simulate(int argc, char **argv); /* simulate --policy P ... */
-int ctl_evaluate(int argc, char **argv); /* evaluate --policy P ... */
-int ctl_keys(int argc, char **argv);     /* keys create|list|revoke ... */
-int ctl_db(int argc, char **argv);       /* db migrate|count TABLE */
-int ctl_rules(int argc, char **argv);    /* rules set|show --company C ... */
-int ctl_export(int argc, char **argv);   /* export --company C --format dsjson|csv ... */
+#define CTL_ARGS_MAX 4
 
-/* customers forget ID --company C (ctl_customers.c) */
-int ctl_customers(int argc, char **argv);
+typedef struct ctl_spec ctl_spec;
+
+/* One run of a command: what ctl_run read from the command line. */
+typedef struct ctl_cmd {
+	const ctl_spec *spec;
+	void *opts;                     /* the struct spec's table filled */
+	const char *args[CTL_ARGS_MAX]; /* the plain arguments, nargs of them */
+	size_t nargs;
+} ctl_cmd;
 
 /*
- * How a command reads its arguments: one option table (config.h) and a
- * count of plain arguments. ctl_parse gives every command the same rules:
- * --help (or -h) anywhere prints the help and exits 0 without doing
- * anything; an unknown option, an option of another command, a missing
- * value or an argument too many or too few is an error (exit 2).
+ * A command: one option table (config.h) filling a struct of `size` bytes,
+ * a count of plain arguments, and what runs once they are read. ctl_run
+ * gives every command the same rules and the same steps: the struct zeroed
+ * or preset (the "not given" marks the table cannot express), the table parsed
+ * (--help or -h anywhere prints the help and exits 0 without doing anything;
+ * an unknown option, an option of another command, a missing value or an
+ * argument too many or too few is an error, exit 2), check, the --url and
+ * --api-key rows checked when the table has them (CTL_OPT_NAME_URL, given),
+ * run, the struct's strings freed.
  */
-typedef struct ctl_spec {
+struct ctl_spec {
 	const char *prog;   /* "offerctl batch" */
 	const char *usage;  /* the first lines of --help: usage and what it does */
 	const char *footer; /* printed after the options (exit status...), or NULL */
 	const config_opt *opts;
 	size_t nopts;
+	size_t size; /* of the struct opts fills */
 	size_t min_args, max_args;
-} ctl_spec;
+	/*
+	 * The struct before the table is parsed, `size` bytes (numbers only:
+	 * the "not given" marks a default cannot express), or NULL for zeros.
+	 */
+	const void *preset;
+	/*
+	 * Checks what the table cannot (a required option, an enumeration, a
+	 * default that depends on another option) and derives fields, or NULL.
+	 * Returns -1 to go on, else the exit status after reporting the error.
+	 */
+	int (*check)(const ctl_cmd *c);
+	/* Does the command's work; returns the exit status. */
+	int (*run)(const ctl_cmd *c);
+};
 
-/* A ctl_spec's option table and its length. */
-#define CTL_OPTS(table) .opts = (table), .nopts = UTIL_ARRAY_LEN(table)
-
-#define CTL_ARGS_MAX 4
+/* A ctl_spec's option table, its length and the struct it fills. */
+#define CTL_OPTS(table, type) .opts = (table), .nopts = UTIL_ARRAY_LEN(table), .size = sizeof(type)
 
 /*
- * Parses argv (argv[0] is the command's name) into target, which the
- * caller zeroed, and args (at most CTL_ARGS_MAX; args and nargs may be NULL
- * when the command takes no plain argument). Returns -1 to go on, else the
- * exit status: 0 after --help was printed, 2 after a usage error was
- * reported.
+ * Runs the command spec describes over argv (argv[0] is the command's
+ * name): the steps of struct ctl_spec, in order. Returns the exit status.
  */
-int ctl_parse(const ctl_spec *spec, void *target, int argc, char **argv, const char **args,
-              size_t *nargs);
-/* Frees the strings ctl_parse put into target from spec's option table. */
-void ctl_free(const ctl_spec *spec, void *target);
-/* Prints spec's help: usage, the options from its table, the footer. */
-void ctl_help(const ctl_spec *spec, FILE *f);
+int ctl_run(const ctl_spec *spec, int argc, char **argv);
+
+/* The commands that are one spec each; offerctl.c runs them with ctl_run. */
+extern const ctl_spec ctl_batch_spec;     /* batch INPUT.csv -o OUTPUT.csv ... */
+extern const ctl_spec ctl_replay_spec;    /* replay FILE.json [--v2] [--url U] */
+extern const ctl_spec ctl_train_spec;     /* train --transactions FILE ... */
+extern const ctl_spec ctl_simulate_spec;  /* simulate --policy P ... */
+extern const ctl_spec ctl_evaluate_spec;  /* evaluate --policy P ... */
+extern const ctl_spec ctl_export_spec;    /* export --company C --format dsjson|csv ... */
+extern const ctl_spec ctl_customers_spec; /* customers forget ID --company C */
+
+/*
+ * The families of actions (products import, agent release|list..., keys
+ * create|list|revoke, db migrate|count; rules set|show): each picks the
+ * action's spec by argv[1] and runs it. Return the exit status.
+ */
+int ctl_products(int argc, char **argv);
+int ctl_agent(int argc, char **argv);
+int ctl_keys(int argc, char **argv);
+int ctl_db(int argc, char **argv);
+int ctl_rules(int argc, char **argv);
+
 /*
  * Reports a usage error as "prog: what is wrong (see prog --help)" on
  * stderr and returns 2, the exit status of a usage error.
  */
 int ctl_usage(const ctl_spec *spec, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/*
- * Checks the --url and --api-key of a command that calls offerd over HTTP
- * (api_key may be NULL). Returns 0, or 2 after reporting what is wrong.
- */
-int ctl_check_server(const ctl_spec *spec, const char *url, const char *api_key);
-
 struct store;
 /*
  * Opens the store at url and brings its schema up to date; prog names the
@@ -82,23 +103,36 @@ struct store;
  */
 int ctl_open_db(const char *prog, const char *url, struct store **out);
 
-/* The --url and --api-key rows every command that calls offerd over HTTP has. */
+/*
+ * The --url and --api-key rows every command that calls offerd over HTTP
+ * has; ctl_run checks the rows of these names (a --url that may be absent,
+ * NULL, is checked when given).
+ */
+#define CTL_OPT_NAME_URL "url URL"
+#define CTL_OPT_NAME_API_KEY "api-key KEY"
 #define CTL_URL_DEFAULT "http://127.0.0.1:8000"
-#define CTL_OPT_URL(type, field)                                                                   \
-	{                                                                                          \
-		"url URL", "OFFERD_URL", CONFIG_STR, offsetof(type, field), CTL_URL_DEFAULT, 0, 0, \
-		    "offerd's address"                                                             \
+#define CTL_OPT_URL(type, field)                                                                       \
+	{                                                                                              \
+		CTL_OPT_NAME_URL, "OFFERD_URL", CONFIG_STR, offsetof(type, field), CTL_URL_DEFAULT, 0, \
+		    0, "offerd's address"                                                              \
 	}
-#define CTL_OPT_API_KEY(type, field)                                                               \
-	{                                                                                          \
-		"api-key KEY", "OFFERD_API_KEY", CONFIG_STR, offsetof(type, field), NULL, 0, 0,    \
-		    "sent as Authorization: Bearer KEY; needed unless offerd runs with --auth off" \
+#define CTL_OPT_API_KEY(type, field)                                                                   \
+	{                                                                                              \
+		CTL_OPT_NAME_API_KEY, "OFFERD_API_KEY", CONFIG_STR, offsetof(type, field), NULL, 0, 0, \
+		    "sent as Authorization: Bearer KEY; needed unless offerd runs with --auth off"     \
 	}
 /* The requests in flight of client.h's engine; dflt is the command's default as text. */
 #define CTL_OPT_CONCURRENCY(type, field, dflt)                                     \
 	{                                                                          \
 		"concurrency N", NULL, CONFIG_INT, offsetof(type, field), dflt, 1, \
 		    CLIENT_CONCURRENCY_MAX, "requests in flight"                   \
+	}
+
+/* The --epsilon row of the commands that make an agent (agent release, simulate). */
+#define CTL_OPT_EPSILON(type, field)                                               \
+	{                                                                          \
+		"epsilon E", NULL, CONFIG_DBL, offsetof(type, field), "0.1", 0, 1, \
+		    "epsilon-greedy's exploration"                                 \
 	}
 
 /* The --database-url row every database command has; `field` is a char * in `type`. */

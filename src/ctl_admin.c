@@ -4,6 +4,7 @@
  * each opens the store named by --database-url, migrates it (so they work
  * on a fresh database), and does one thing.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -352,13 +353,7 @@ static int agents_print_all(store *s)
 	return db_agents_all(s, agent_print, NULL);
 }
 
-static int agent_list(const admin_opts *o, const char **args)
-{
-	(void)args;
-	return print_with_db(o, agents_print_all);
-}
-
-static int agent_release(const admin_opts *o, const char **args)
+static int agent_release(const admin_opts *o, const char *const *args)
 {
 	const char *version = args[0];
 	db_agent a;
@@ -471,7 +466,7 @@ static int agent_change(const admin_opts *o, const char *version, int promote)
 }
 
 /* agent status: the set-up in force, as every offerd reads it. */
-static int agent_status(const admin_opts *o, const char **args)
+static int agent_status(const admin_opts *o, const char *const *args)
 {
 	db_experiment x;
 	db_agent a;
@@ -501,12 +496,12 @@ out:
 	return rc;
 }
 
-static int agent_promote(const admin_opts *o, const char **args)
+static int agent_promote(const admin_opts *o, const char *const *args)
 {
 	return agent_change(o, args[0], 1);
 }
 
-static int agent_rollback(const admin_opts *o, const char **args)
+static int agent_rollback(const admin_opts *o, const char *const *args)
 {
 	(void)args;
 	return agent_change(o, NULL, 0);
@@ -523,7 +518,7 @@ static int key_print(void *arg, const db_key *k)
 	return 0;
 }
 
-static int keys_create(const admin_opts *o, const char **args)
+static int keys_create(const admin_opts *o, const char *const *args)
 {
 	char key[AUTH_KEY_LEN + 1];
 	char hash[AUTH_HASH_LEN + 1];
@@ -572,12 +567,6 @@ static int keys_print_all(store *s)
 	return db_keys_each(s, key_print, NULL);
 }
 
-static int keys_list(const admin_opts *o, const char **args)
-{
-	(void)args;
-	return print_with_db(o, keys_print_all);
-}
-
 /* What keys revoke found for its argument, through db_keys_each. */
 typedef struct key_lookup {
 	const char *what; /* a prefix or an id */
@@ -604,7 +593,7 @@ static int key_match(void *arg, const db_key *row)
  * Revokes the active keys named by a prefix or an id. A name that matches
  * no active key is an error, so a typo never looks like a revoked key.
  */
-static int keys_revoke(const admin_opts *o, const char **args)
+static int keys_revoke(const admin_opts *o, const char *const *args)
 {
 	key_lookup k = {args[0], 0, 0};
 	store *s = NULL;
@@ -643,13 +632,7 @@ static int schema_print(store *s)
 	return 0;
 }
 
-static int db_migrate_cmd(const admin_opts *o, const char **args)
-{
-	(void)args;
-	return print_with_db(o, schema_print);
-}
-
-static int db_count_cmd(const admin_opts *o, const char **args)
+static int db_count_cmd(const admin_opts *o, const char *const *args)
 {
 	store *s = NULL;
 	int64_t n = 0;
@@ -667,7 +650,7 @@ static int db_count_cmd(const admin_opts *o, const char **args)
 	return rc;
 }
 
-static int products_import_cmd(const admin_opts *o, const char **args)
+static int products_import_cmd(const admin_opts *o, const char *const *args)
 {
 	return products_import(args[0], o->company, o->database_url);
 }
@@ -685,7 +668,7 @@ static const config_opt opts_products[] = {
 static const config_opt opts_release[] = {
     {"policy P", NULL, CONFIG_STR, A(policy), "epsilon-greedy", 0, 0,
      "weighted, epsilon-greedy, thompson, ucb or random"},
-    {"epsilon E", NULL, CONFIG_DBL, A(epsilon), "0.1", 0, 1, "epsilon-greedy's exploration"},
+    CTL_OPT_EPSILON(admin_opts, epsilon),
     {"params JSON", NULL, CONFIG_STR, A(params), NULL, 0, 0,
      "the policy's knobs: {\"ucb_c\": 0.2, \"thompson_draws\": 64, \"reward_wait_seconds\": ...}"},
     {"traffic PCT", NULL, CONFIG_STR, A(traffic), NULL, 0, 0,
@@ -701,84 +684,73 @@ static const config_opt opts_keys_create[] = {
     OPT_DB,
 };
 
+/*
+ * An action does one thing with the database: run, or, for an action that
+ * only reads, print (through print_with_db).
+ */
 typedef struct admin_action {
 	const char *command;
 	const char *action;
-	int (*run)(const admin_opts *o, const char **args);
+	int (*run)(const admin_opts *o, const char *const *args);
+	int (*print)(store *s);
 	ctl_spec spec;
 } admin_action;
 
-#define SPEC(prog, usage, table, nargs)                                       \
-	{                                                                     \
-		prog, usage, NULL, table, UTIL_ARRAY_LEN(table), nargs, nargs \
+static int action_run(const ctl_cmd *c);
+
+/*
+ * One row per action; its name, in "offerctl COMMAND ACTION", begins both
+ * the prog and the usage line. SYNOPSIS is the rest of the usage line.
+ */
+#define ACTION(command, action, fn, printer, synopsis, text, table, min, max)                \
+	{                                                                                    \
+		command, action, fn, printer,                                                \
+		{                                                                            \
+			.prog = "offerctl " command " " action,                              \
+			.usage = "usage: offerctl " command " " action synopsis "\n\n" text, \
+			CTL_OPTS(table, admin_opts), .min_args = (min), .max_args = (max),   \
+			.run = action_run,                                                   \
+		}                                                                            \
 	}
 
 static const admin_action actions[] = {
-    {"products", "import", products_import_cmd,
-     SPEC("offerctl products import",
-          "usage: offerctl products import FILE [--company C] [--database-url URL]\n\n"
-          "Replaces a company's catalogue with a CSV of OFFERS (or OFFER_ID) and NAME columns.\n",
-          opts_products, 1)},
-    {"agent", "release", agent_release,
-     SPEC("offerctl agent release",
-          "usage: offerctl agent release VERSION [--policy P] [--epsilon E] [--params JSON]\n"
-          "                              [--traffic PCT | --shadow]\n\n"
-          "Adds an agent version; offerd serves the latest release. VERSION is a semantic\n"
-          "version (1.2.0, 2.0.0-rc.1), released once, higher than every earlier release.\n"
-          "With --traffic or --shadow it is a challenger of the champion instead (README:\n"
-          "Experiments): then offerctl agent promote or rollback.\n"
-          "The contextual policies (linear-ts, squarecb) take their knobs in --params, checked\n"
-          "against the policy's own table (README: Contextual policies).\n",
-          opts_release, 1)},
-    {"agent",
-     "promote",
-     agent_promote,
-     {"offerctl agent promote",
-      "usage: offerctl agent promote [VERSION] [--database-url URL]\n\n"
-      "Makes the challenger (VERSION, when given, must name it) the champion of every\n"
-      "company, serving 100% (README: Experiments).\n",
-      NULL, opts_db, UTIL_ARRAY_LEN(opts_db), 0, 1}},
-    {"agent", "rollback", agent_rollback,
-     SPEC("offerctl agent rollback",
-          "usage: offerctl agent rollback [--database-url URL]\n\n"
-          "Withdraws the challenger: the champion serves 100% again.\n",
-          opts_db, 0)},
-    {"agent", "status", agent_status,
-     SPEC("offerctl agent status",
-          "usage: offerctl agent status [--database-url URL]\n\n"
-          "Prints the champion and the challenger or shadow in force, with their traffic.\n",
-          opts_db, 0)},
-    {"agent", "list", agent_list,
-     SPEC("offerctl agent list",
-          "usage: offerctl agent list [--database-url URL]\n\n"
-          "Prints every agent version, oldest first.\n",
-          opts_db, 0)},
-    {"keys", "create", keys_create,
-     SPEC("offerctl keys create",
-          "usage: offerctl keys create --company C [--role client|admin] [--database-url URL]\n\n"
-          "Makes an API key for a company and prints it once on stdout. A client key decides\n"
-          "and rewards; an admin key may also call the admin paths (README: Roles).\n",
-          opts_keys_create, 0)},
-    {"keys", "list", keys_list,
-     SPEC("offerctl keys list",
-          "usage: offerctl keys list [--database-url URL]\n\n"
-          "Prints every key's id, company, prefix and state.\n",
-          opts_db, 0)},
-    {"keys", "revoke", keys_revoke,
-     SPEC("offerctl keys revoke",
-          "usage: offerctl keys revoke PREFIX_OR_ID [--database-url URL]\n\n"
-          "Revokes an active key named by its prefix or its id.\n",
-          opts_db, 1)},
-    {"db", "migrate", db_migrate_cmd,
-     SPEC("offerctl db migrate",
-          "usage: offerctl db migrate [--database-url URL]\n\n"
-          "Applies pending schema migrations.\n",
-          opts_db, 0)},
-    {"db", "count", db_count_cmd,
-     SPEC("offerctl db count",
-          "usage: offerctl db count TABLE [--database-url URL]\n\n"
-          "Prints the number of rows of a tb_* table.\n",
-          opts_db, 1)},
+    ACTION("products", "import", products_import_cmd, NULL, " FILE [--company C] [--database-url URL]",
+           "Replaces a company's catalogue with a CSV of OFFERS (or OFFER_ID) and NAME columns.\n",
+           opts_products, 1, 1),
+    ACTION("agent", "release", agent_release, NULL,
+           " VERSION [--policy P] [--epsilon E] [--params JSON]\n"
+           "                              [--traffic PCT | --shadow]",
+           "Adds an agent version; offerd serves the latest release. VERSION is a semantic\n"
+           "version (1.2.0, 2.0.0-rc.1), released once, higher than every earlier release.\n"
+           "With --traffic or --shadow it is a challenger of the champion instead (README:\n"
+           "Experiments): then offerctl agent promote or rollback.\n"
+           "The contextual policies (linear-ts, squarecb) take their knobs in --params, checked\n"
+           "against the policy's own table (README: Contextual policies).\n",
+           opts_release, 1, 1),
+    ACTION("agent", "promote", agent_promote, NULL, " [VERSION] [--database-url URL]",
+           "Makes the challenger (VERSION, when given, must name it) the champion of every\n"
+           "company, serving 100% (README: Experiments).\n",
+           opts_db, 0, 1),
+    ACTION("agent", "rollback", agent_rollback, NULL, " [--database-url URL]",
+           "Withdraws the challenger: the champion serves 100% again.\n", opts_db, 0, 0),
+    ACTION("agent", "status", agent_status, NULL, " [--database-url URL]",
+           "Prints the champion and the challenger or shadow in force, with their traffic.\n", opts_db,
+           0, 0),
+    ACTION("agent", "list", NULL, agents_print_all, " [--database-url URL]",
+           "Prints every agent version, oldest first.\n", opts_db, 0, 0),
+    ACTION("keys", "create", keys_create, NULL,
+           " --company C [--role client|admin] [--database-url URL]",
+           "Makes an API key for a company and prints it once on stdout. A client key decides\n"
+           "and rewards; an admin key may also call the admin paths (README: Roles).\n",
+           opts_keys_create, 0, 0),
+    ACTION("keys", "list", NULL, keys_print_all, " [--database-url URL]",
+           "Prints every key's id, company, prefix and state.\n", opts_db, 0, 0),
+    ACTION("keys", "revoke", keys_revoke, NULL, " PREFIX_OR_ID [--database-url URL]",
+           "Revokes an active key named by its prefix or its id.\n", opts_db, 1, 1),
+    ACTION("db", "migrate", NULL, schema_print, " [--database-url URL]",
+           "Applies pending schema migrations.\n", opts_db, 0, 0),
+    ACTION("db", "count", db_count_cmd, NULL, " TABLE [--database-url URL]",
+           "Prints the number of rows of a tb_* table.\n", opts_db, 1, 1),
 };
 
 static void family_help(const char *command, FILE *f)
@@ -794,15 +766,27 @@ static void family_help(const char *command, FILE *f)
 	fprintf(f, "\nEach takes --help.\n");
 }
 
+/* The spec's run: the action whose spec it is, over the options ctl_run read. */
+static int action_run(const ctl_cmd *c)
+{
+	const admin_action *act = NULL;
+
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(actions); i++) {
+		if (&actions[i].spec == c->spec)
+			act = &actions[i];
+	}
+	/* admin_run only runs the specs of this table. */
+	assert(act != NULL);
+	if (act->print != NULL)
+		return print_with_db(c->opts, act->print);
+	return act->run(c->opts, c->args);
+}
+
 /* argv[0] is the command (products, agent, keys, db), argv[1] its action. */
 static int admin_run(int argc, char **argv)
 {
 	const char *command = argv[0];
 	const admin_action *act = NULL;
-	admin_opts o;
-	const char *args[CTL_ARGS_MAX];
-	size_t nargs = 0;
-	int rc;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		family_help(command, argc < 2 ? stderr : stdout);
@@ -817,12 +801,7 @@ static int admin_run(int argc, char **argv)
 		family_help(command, stderr);
 		return 2;
 	}
-	memset(&o, 0, sizeof(o));
-	rc = ctl_parse(&act->spec, &o, argc - 1, argv + 1, args, &nargs);
-	if (rc < 0)
-		rc = act->run(&o, args);
-	ctl_free(&act->spec, &o);
-	return rc;
+	return ctl_run(&act->spec, argc - 1, argv + 1);
 }
 
 int ctl_products(int argc, char **argv)

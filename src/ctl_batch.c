@@ -59,42 +59,6 @@ static const config_opt opts[] = {
     {"quiet", NULL, CONFIG_FLAG, O(quiet), NULL, 0, 0, "no progress on stderr"},
 };
 
-static const ctl_spec spec = {
-    .prog = "offerctl batch",
-    .usage = "usage: offerctl batch INPUT.csv -o OUTPUT.csv [options]\n\n"
-             "Sends every row of a customer CSV to offerd's /predict and writes one result\n"
-             "row per input row, in input order. INPUT or OUTPUT may be - (stdin/stdout).\n",
-    .footer = "Exit status: 0 every row ok, 1 some rows failed (see the error column),\n"
-              "2 the command could not run (usage, unreadable input, bad header, OUTPUT is\n"
-              "the input, the server unreachable or refusing every request: 401, 403, 404,\n"
-              "405); the output then still holds every row read, with its error.\n",
-    CTL_OPTS(opts),
-    .min_args = 1,
-    .max_args = 1,
-};
-
-/*
- * Parses argv into o and *input. Returns -1 to go on, else the exit status
- * (0 after --help, 2 after a usage error, reported).
- */
-static int parse_opts(int argc, char **argv, batch_opts *o, const char **input)
-{
-	const char *args[CTL_ARGS_MAX];
-	size_t nargs;
-	int rc;
-
-	memset(o, 0, sizeof(*o));
-	rc = ctl_parse(&spec, o, argc, argv, args, &nargs);
-	if (rc >= 0)
-		return rc;
-	*input = args[0];
-	if (o->output == NULL)
-		return ctl_usage(&spec, "missing -o OUTPUT.csv");
-	if (ctl_check_server(&spec, o->url, o->api_key) != 0)
-		return 2;
-	return -1;
-}
-
 /* Why a non-2xx answer failed, from the server's {"status","error","field","message"}. */
 static char *http_error_text(long status, const char *answer)
 {
@@ -407,9 +371,9 @@ static void report(const batch *b)
 		fprintf(stderr, "offerctl batch: %s: %s\n", b->o->url, client_unusable(b->eng));
 }
 
-int ctl_batch(int argc, char **argv)
+static int run(const ctl_cmd *c)
 {
-	batch_opts o;
+	const batch_opts *o = c->opts;
 	client_conf cc;
 	batch b;
 	rules *rs = NULL;
@@ -422,13 +386,11 @@ int ctl_batch(int argc, char **argv)
 
 	memset(&b, 0, sizeof(b));
 	buf_init(&b.line, 64 * 1024);
-	exit_code = parse_opts(argc, argv, &o, &b.input);
-	if (exit_code >= 0)
-		goto out;
+	b.input = c->args[0];
 	exit_code = 2;
-	b.o = &o;
-	if (o.rules_path != NULL)
-		rc = rules_load(o.rules_path, &rs, err, sizeof(err));
+	b.o = o;
+	if (o->rules_path != NULL)
+		rc = rules_load(o->rules_path, &rs, err, sizeof(err));
 	else
 		rc = rules_default(&rs);
 	if (rc != 0) {
@@ -437,13 +399,13 @@ int ctl_batch(int argc, char **argv)
 	}
 	if (open_files(&b) != 0)
 		goto out;
-	url = client_endpoint(o.url, o.v2 ? "/predict-v2" : "/predict");
-	window = (size_t)o.concurrency * WINDOW_PER_REQUEST;
+	url = client_endpoint(o->url, o->v2 ? "/predict-v2" : "/predict");
+	window = (size_t)o->concurrency * WINDOW_PER_REQUEST;
 	window = window < WINDOW_MIN ? WINDOW_MIN : window > WINDOW_MAX ? WINDOW_MAX : window;
 	memset(&cc, 0, sizeof(cc));
 	cc.url = url;
-	cc.api_key = o.api_key != NULL && o.api_key[0] != '\0' ? o.api_key : NULL;
-	cc.concurrency = o.concurrency;
+	cc.api_key = o->api_key != NULL && o->api_key[0] != '\0' ? o->api_key : NULL;
+	cc.concurrency = o->concurrency;
 	cc.window = window;
 	if (client_new(&cc, emit_row, &b, &b.eng) != 0) {
 		fprintf(stderr, "offerctl batch: cannot initialise libcurl\n");
@@ -451,7 +413,7 @@ int ctl_batch(int argc, char **argv)
 	}
 	rd = csv_reader_new(rs, on_record, &b);
 	buf_reset(&b.line);
-	if (csv_write_header(&b.line, o.v2) != 0 ||
+	if (csv_write_header(&b.line, o->v2) != 0 ||
 	    fwrite(b.line.data, 1, b.line.len, b.out) != b.line.len) {
 		fprintf(stderr, "offerctl batch: cannot write the output\n");
 		goto out;
@@ -461,7 +423,7 @@ int ctl_batch(int argc, char **argv)
 	b.last_progress = b.start;
 	pump(&b, rd);
 	if (b.write_failed || fflush(b.out) != 0 || ferror(b.out)) {
-		fprintf(stderr, "offerctl batch: writing %s failed: %s\n", o.output, strerror(errno));
+		fprintf(stderr, "offerctl batch: writing %s failed: %s\n", o->output, strerror(errno));
 		goto out;
 	}
 	if (b.fatal != NULL && b.ok + b.failed == 0) {
@@ -473,8 +435,8 @@ int ctl_batch(int argc, char **argv)
 		int close_rc = fclose(b.out);
 
 		b.out = NULL;
-		if (close_rc != 0 || rename(b.tmp_path, o.output) != 0) {
-			fprintf(stderr, "offerctl batch: writing %s failed: %s\n", o.output,
+		if (close_rc != 0 || rename(b.tmp_path, o->output) != 0) {
+			fprintf(stderr, "offerctl batch: writing %s failed: %s\n", o->output,
 			        strerror(errno));
 			goto out;
 		}
@@ -504,6 +466,31 @@ out:
 	buf_free(&b.line);
 	free(url);
 	free(b.fatal);
-	ctl_free(&spec, &o);
 	return exit_code;
 }
+
+/* Returns -1 to go on, else 2 after reporting a usage error. */
+static int check(const ctl_cmd *c)
+{
+	const batch_opts *o = c->opts;
+
+	if (o->output == NULL)
+		return ctl_usage(c->spec, "missing -o OUTPUT.csv");
+	return -1;
+}
+
+const ctl_spec ctl_batch_spec = {
+    .prog = "offerctl batch",
+    .usage = "usage: offerctl batch INPUT.csv -o OUTPUT.csv [options]\n\n"
+             "Sends every row of a customer CSV to offerd's /predict and writes one result\n"
+             "row per input row, in input order. INPUT or OUTPUT may be - (stdin/stdout).\n",
+    .footer = "Exit status: 0 every row ok, 1 some rows failed (see the error column),\n"
+              "2 the command could not run (usage, unreadable input, bad header, OUTPUT is\n"
+              "the input, the server unreachable or refusing every request: 401, 403, 404,\n"
+              "405); the output then still holds every row read, with its error.\n",
+    CTL_OPTS(opts, batch_opts),
+    .min_args = 1,
+    .max_args = 1,
+    .check = check,
+    .run = run,
+};

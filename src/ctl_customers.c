@@ -37,20 +37,6 @@ static const config_opt opts[] = {
     {"company C", NULL, CONFIG_STR, O(company), "A", 0, 0, "tenant the customer belongs to"},
 };
 
-static const ctl_spec spec = {
-    "offerctl customers",
-    "usage: offerctl customers forget ID [--company C] [--database-url URL]\n\n"
-    "Erases customer ID of company C: its episodes, rewards, segment and\n"
-    "Idempotency-Keys are deleted and what they taught is subtracted from the\n"
-    "learned statistics, in one transaction; tb_erasures records that an\n"
-    "erasure happened, without the customer's id.\n",
-    "Exit status: 0 erased, 1 failed, 2 bad usage, 3 no such customer.\n",
-    opts,
-    UTIL_ARRAY_LEN(opts),
-    2,
-    2,
-};
-
 /* The current agent configuration, with models for the contextual policies. */
 static int current_conf(store *s, agent_conf *conf)
 {
@@ -68,46 +54,29 @@ static int current_conf(store *s, agent_conf *conf)
 	return rc;
 }
 
-/* Exit codes: 0 erased (or --help), 1 failed, 2 bad usage, 3 unknown customer. */
-int ctl_customers(int argc, char **argv)
+static int run(const ctl_cmd *c)
 {
-	customers_opts o;
-	const char *args[CTL_ARGS_MAX];
-	size_t nargs = 0;
+	const customers_opts *o = c->opts;
 	agent_conf conf;
 	writer_op op;
 	values *v = NULL;
 	store *s = NULL;
-	int code;
+	int code = 1;
 
-	memset(&o, 0, sizeof(o));
 	memset(&conf, 0, sizeof(conf));
-	code = ctl_parse(&spec, &o, argc, argv, args, &nargs);
-	if (code >= 0)
-		goto out;
-	if (strcmp(args[0], "forget") != 0) {
-		code = ctl_usage(&spec, "unknown subcommand \"%.40s\"; the one known is forget",
-		                 args[0]);
-		goto out;
-	}
-	if (args[1][0] == '\0' || strlen(args[1]) > REQ_ID_MAX) {
-		code = ctl_usage(&spec, "customer_id must be 1 to %d characters", REQ_ID_MAX);
-		goto out;
-	}
-	code = 1;
-	if (ctl_open_db(spec.prog, o.database_url, &s) != 0 || current_conf(s, &conf) != 0)
+	if (ctl_open_db(c->spec->prog, o->database_url, &s) != 0 || current_conf(s, &conf) != 0)
 		goto out;
 	conf.models = model_set_new();
 	v = values_new();
 	memset(&op, 0, sizeof(op));
 	op.kind = WOP_ERASE;
-	op.rin.company = o.company;
-	op.rin.customer_id = args[1];
+	op.rin.company = o->company;
+	op.rin.customer_id = c->args[1];
 	op.erasure.by = "offerctl";
 	writer_run_batch(s, v, &conf, &op);
 	if (op.rc == ERR_NOTFOUND) {
-		fprintf(stderr, "offerctl customers: company %s has no customer %s\n", o.company,
-		        args[1]);
+		fprintf(stderr, "offerctl customers: company %s has no customer %s\n", o->company,
+		        c->args[1]);
 		code = 3;
 	} else if (op.rc != 0) {
 		fprintf(stderr,
@@ -126,6 +95,32 @@ out:
 	model_set_free(conf.models);
 	values_free(v);
 	store_close(s);
-	config_opts_free(opts, UTIL_ARRAY_LEN(opts), &o);
 	return code;
 }
+
+/* Returns -1 to go on, else 2 after reporting a usage error. */
+static int check(const ctl_cmd *c)
+{
+	if (strcmp(c->args[0], "forget") != 0)
+		return ctl_usage(c->spec, "unknown subcommand \"%.40s\"; the one known is forget",
+		                 c->args[0]);
+	if (c->args[1][0] == '\0' || strlen(c->args[1]) > REQ_ID_MAX)
+		return ctl_usage(c->spec, "customer_id must be 1 to %d characters", REQ_ID_MAX);
+	return -1;
+}
+
+/* Exit codes: 0 erased (or --help), 1 failed, 2 bad usage, 3 unknown customer. */
+const ctl_spec ctl_customers_spec = {
+    .prog = "offerctl customers",
+    .usage = "usage: offerctl customers forget ID [--company C] [--database-url URL]\n\n"
+             "Erases customer ID of company C: its episodes, rewards, segment and\n"
+             "Idempotency-Keys are deleted and what they taught is subtracted from the\n"
+             "learned statistics, in one transaction; tb_erasures records that an\n"
+             "erasure happened, without the customer's id.\n",
+    .footer = "Exit status: 0 erased, 1 failed, 2 bad usage, 3 no such customer.\n",
+    CTL_OPTS(opts, customers_opts),
+    .min_args = 2,
+    .max_args = 2,
+    .check = check,
+    .run = run,
+};

@@ -77,58 +77,6 @@ static const config_opt opts[] = {
     CTL_OPT_DATABASE_URL(eval_opts, url),
 };
 
-static const ctl_spec spec = {
-    .prog = "offerctl evaluate",
-    .usage = "usage: offerctl evaluate --policy P [options]\n\n"
-             "Estimates the acceptance rate a candidate policy would have had on the\n"
-             "logged episodes, from their rewards and logged propensities: IPS, SNIPS,\n"
-             "doubly robust, clipped IPS and switch-DR (for tiny propensities), with 95%\n"
-             "intervals, beside the logged policy's actual rate.\n"
-             "A tabular candidate is fixed: its rule over the statistics in TB_POLICY as\n"
-             "they are now. A contextual one (linear-ts, squarecb) is replayed in log\n"
-             "order, learning each logged reward after it is scored.\n"
-             "docs/simulation.md explains the estimands and their limits.\n",
-    CTL_OPTS(opts),
-};
-
-/* Returns -1 to go on, else the exit status (0 after --help, 2 after a usage error). */
-static int parse_opts(int argc, char **argv, eval_opts *o)
-{
-	int rc;
-
-	memset(o, 0, sizeof(*o));
-	o->epsilon = -1;
-	rc = ctl_parse(&spec, o, argc, argv, NULL, NULL);
-	if (rc >= 0)
-		return rc;
-	if (o->policy == NULL)
-		return ctl_usage(&spec, "--policy is required");
-	if (o->values_company == NULL)
-		o->values_company = xstrdup(o->company);
-	o->epsilon_set = o->epsilon >= 0;
-	if (!o->epsilon_set)
-		o->epsilon = 0.1;
-	if (strcmp(o->missing_text, "skip") == 0)
-		o->missing = OPE_MISSING_SKIP;
-	else if (strcmp(o->missing_text, "reject") == 0)
-		o->missing = OPE_MISSING_REJECT;
-	else
-		return ctl_usage(&spec, "--missing must be reject or skip");
-	if (o->from != NULL) {
-		date_ymd d;
-
-		if (date_parse(o->from, &d) != 0)
-			return ctl_usage(&spec, "--from must be YYYY-MM-DD or an ISO 8601 date-time");
-	}
-	if (o->to != NULL) {
-		date_ymd d;
-
-		if (date_parse(o->to, &d) != 0)
-			return ctl_usage(&spec, "--to must be YYYY-MM-DD or an ISO 8601 date-time");
-	}
-	return -1;
-}
-
 static void print_interval(const char *name, const ope_interval *i)
 {
 	if (isnan(i->value))
@@ -171,6 +119,7 @@ static void print_result(const char *title, const ope_result *r)
 /* The command line as an evaluation request (evaluation.h): one candidate. */
 static int build_request(const eval_opts *o, eval_request *q)
 {
+	const ctl_spec *spec = &ctl_evaluate_spec;
 	eval_policy *p = &q->policies[0];
 	const policy_type *ctx_type = policy_find(o->policy);
 	ope_candidate c;
@@ -180,21 +129,21 @@ static int build_request(const eval_opts *o, eval_request *q)
 	q->n = 1;
 	util_strlcpy(p->name, o->policy, sizeof(p->name));
 	if (strlen(o->policy) >= sizeof(p->name))
-		return ctl_usage(&spec, "unknown policy %s", o->policy);
+		return ctl_usage(spec, "unknown policy %s", o->policy);
 	if (o->params != NULL && ctx_type == NULL)
-		return ctl_usage(&spec, "--params is for a contextual candidate (linear-ts, squarecb)");
+		return ctl_usage(spec, "--params is for a contextual candidate (linear-ts, squarecb)");
 	if (o->params != NULL) {
 		if (strlen(o->params) >= sizeof(p->params))
-			return ctl_usage(&spec, "--params is longer than %d bytes", EVAL_PARAMS_MAX - 1);
+			return ctl_usage(spec, "--params is longer than %d bytes", EVAL_PARAMS_MAX - 1);
 		util_strlcpy(p->params, o->params, sizeof(p->params));
 	} else if (util_streq_nocase(o->policy, "greedy")) {
 		if (o->epsilon_set && o->epsilon != 0)
-			return ctl_usage(&spec, "greedy means --epsilon 0");
+			return ctl_usage(spec, "greedy means --epsilon 0");
 	} else if (util_streq_nocase(o->policy, "epsilon-greedy")) {
 		snprintf(p->params, sizeof(p->params), "{\"epsilon\":%.17g}", o->epsilon);
 	}
 	if (evaluation_candidate(p, &c, err, sizeof(err)) != 0)
-		return ctl_usage(&spec, "%s%s", ctx_type != NULL ? "--params: " : "", err);
+		return ctl_usage(spec, "%s%s", ctx_type != NULL ? "--params: " : "", err);
 	policy_free(c.learner);
 	if (o->from != NULL)
 		util_strlcpy(q->from, o->from, sizeof(q->from));
@@ -202,7 +151,7 @@ static int build_request(const eval_opts *o, eval_request *q)
 		util_strlcpy(q->to, o->to, sizeof(q->to));
 	if (o->offers != NULL) {
 		if (strlen(o->offers) >= sizeof(q->offers))
-			return ctl_usage(&spec, "--offers is too long");
+			return ctl_usage(spec, "--offers is too long");
 		util_strlcpy(q->offers, o->offers, sizeof(q->offers));
 	}
 	util_strlcpy(q->values_company, o->values_company, sizeof(q->values_company));
@@ -212,41 +161,31 @@ static int build_request(const eval_opts *o, eval_request *q)
 	return -1;
 }
 
-int ctl_evaluate(int argc, char **argv)
+static int run(const ctl_cmd *c)
 {
-	eval_opts o;
+	const eval_opts *o = c->opts;
 	eval_request *q = xmalloc(sizeof(*q));
 	eval_outcome *out = xmalloc(sizeof(*out));
 	store *s = NULL;
 	char err[256] = "";
 	int contextual;
-	int rc = parse_opts(argc, argv, &o);
+	int rc;
 
+	rc = build_request(o, q);
 	if (rc >= 0)
 		goto out;
-	rc = build_request(&o, q);
-	if (rc >= 0)
-		goto out;
-	contextual = policy_find(o.policy) != NULL;
-	rc = store_open(o.url, &s);
-	if (rc != 0) {
-		fprintf(stderr, "offerctl evaluate: cannot open %s\n", o.url);
+	contextual = policy_find(o->policy) != NULL;
+	if (ctl_open_db(c->spec->prog, o->url, &s) != 0) {
 		rc = 1;
 		goto out;
 	}
-	rc = db_migrate(s);
+	rc = evaluation_run(s, o->company, q, NULL, NULL, out, err, sizeof(err));
 	if (rc != 0) {
-		fprintf(stderr, "offerctl evaluate: cannot prepare the schema: %s\n", s->ops->errmsg(s));
+		fprintf(stderr, "%s: %s\n", c->spec->prog, err);
 		rc = 1;
 		goto out;
 	}
-	rc = evaluation_run(s, o.company, q, NULL, NULL, out, err, sizeof(err));
-	if (rc != 0) {
-		fprintf(stderr, "offerctl evaluate: %s\n", err);
-		rc = 1;
-		goto out;
-	}
-	if (o.json) {
+	if (o->json) {
 		json_t *j = evaluation_result_json(q, out);
 		char *text = json_dumps(j,
 		                        JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
@@ -257,25 +196,25 @@ int ctl_evaluate(int argc, char **argv)
 		rc = out->used == 0;
 		goto out;
 	}
-	printf("evaluate: candidate %s", o.policy);
+	printf("evaluate: candidate %s", o->policy);
 	if (contextual)
 		printf(" (%s), replayed from empty statistics, on company %s's episodes",
-		       o.params != NULL ? o.params : "default parameters", o.company);
-	else if (util_streq_nocase(o.policy, "epsilon-greedy"))
-		printf(" (epsilon %g)", o.epsilon);
-	else if (util_streq_nocase(o.policy, "greedy"))
+		       o->params != NULL ? o->params : "default parameters", o->company);
+	else if (util_streq_nocase(o->policy, "epsilon-greedy"))
+		printf(" (epsilon %g)", o->epsilon);
+	else if (util_streq_nocase(o->policy, "greedy"))
 		printf(" (epsilon 0)");
 	if (!contextual)
-		printf(" over company %s's statistics, on company %s's episodes", o.values_company,
-		       o.company);
-	if (o.from != NULL)
-		printf(" since %s", o.from);
-	if (o.to != NULL)
-		printf(" through %s", o.to);
+		printf(" over company %s's statistics, on company %s's episodes", o->values_company,
+		       o->company);
+	if (o->from != NULL)
+		printf(" since %s", o->from);
+	if (o->to != NULL)
+		printf(" through %s", o->to);
 	printf("\nepisodes: %zu read, %zu used; %zu without propensities (skipped), %zu without a "
 	       "reward (%s)",
 	       out->read, out->used, out->no_propensity, out->no_reward,
-	       o.missing == OPE_MISSING_SKIP ? "skipped" : "counted as not accepted");
+	       o->missing == OPE_MISSING_SKIP ? "skipped" : "counted as not accepted");
 	if (out->unknown_offer > 0)
 		printf(", %zu past the %d-offer choice set (skipped)", out->unknown_offer,
 		       OPE_OFFERS_MAX);
@@ -297,6 +236,56 @@ out:
 	free(q);
 	free(out);
 	store_close(s);
-	ctl_free(&spec, &o);
 	return rc;
 }
+
+/* Returns -1 to go on, else 2 after reporting a usage error. */
+static int check(const ctl_cmd *c)
+{
+	eval_opts *o = c->opts;
+
+	if (o->policy == NULL)
+		return ctl_usage(c->spec, "--policy is required");
+	if (o->values_company == NULL)
+		o->values_company = xstrdup(o->company);
+	o->epsilon_set = o->epsilon >= 0;
+	if (!o->epsilon_set)
+		o->epsilon = 0.1;
+	if (strcmp(o->missing_text, "skip") == 0)
+		o->missing = OPE_MISSING_SKIP;
+	else if (strcmp(o->missing_text, "reject") == 0)
+		o->missing = OPE_MISSING_REJECT;
+	else
+		return ctl_usage(c->spec, "--missing must be reject or skip");
+	if (o->from != NULL) {
+		date_ymd d;
+
+		if (date_parse(o->from, &d) != 0)
+			return ctl_usage(c->spec, "--from must be YYYY-MM-DD or an ISO 8601 date-time");
+	}
+	if (o->to != NULL) {
+		date_ymd d;
+
+		if (date_parse(o->to, &d) != 0)
+			return ctl_usage(c->spec, "--to must be YYYY-MM-DD or an ISO 8601 date-time");
+	}
+	return -1;
+}
+
+const ctl_spec ctl_evaluate_spec = {
+    .prog = "offerctl evaluate",
+    .usage = "usage: offerctl evaluate --policy P [options]\n\n"
+             "Estimates the acceptance rate a candidate policy would have had on the\n"
+             "logged episodes, from their rewards and logged propensities: IPS, SNIPS,\n"
+             "doubly robust, clipped IPS and switch-DR (for tiny propensities), with 95%\n"
+             "intervals, beside the logged policy's actual rate.\n"
+             "A tabular candidate is fixed: its rule over the statistics in TB_POLICY as\n"
+             "they are now. A contextual one (linear-ts, squarecb) is replayed in log\n"
+             "order, learning each logged reward after it is scored.\n"
+             "docs/simulation.md explains the estimands and their limits.\n",
+    CTL_OPTS(opts, eval_opts),
+    /* --epsilon has no default in the table, so that greedy can tell it was given. */
+    .preset = &(const eval_opts){.epsilon = -1},
+    .check = check,
+    .run = run,
+};

@@ -42,21 +42,6 @@ static const config_opt opts[] = {
     {"no-progress", NULL, CONFIG_FLAG, O(no_progress), NULL, 0, 0, "never draw the progress bar"},
 };
 
-static const ctl_spec spec = {
-    "offerctl export",
-    "usage: offerctl export --company C [--from DATE] [--to DATE] [--format dsjson|csv]\n"
-    "                       [-o FILE] [--database-url URL]\n\n"
-    "Writes a company's decision log (episodes joined with their rewards) as DSJSON\n"
-    "(Vowpal Wabbit --dsjson, Personalizer's log tools: one JSON object per episode)\n"
-    "or CSV (one row per shown slot with its propensity, Open Bandit Pipeline columns).\n"
-    "Rows are read a page at a time: any size of log in bounded memory.\n",
-    "Exit status: 0 written, 1 a database or write error, 2 a usage error.\n",
-    opts,
-    UTIL_ARRAY_LEN(opts),
-    0,
-    0,
-};
-
 /* Redraws the bar: "[#####     ]  45%  90000/200000 episodes". */
 static void draw_bar(int64_t done, int64_t total)
 {
@@ -76,8 +61,9 @@ static void draw_bar(int64_t done, int64_t total)
 	fflush(stderr);
 }
 
-static int run(const export_args *a)
+static int run(const ctl_cmd *c)
 {
+	const export_args *a = c->opts;
 	export_opts o;
 	export_cursor *cur = NULL;
 	store *s = NULL;
@@ -91,20 +77,22 @@ static int run(const export_args *a)
 
 	memset(&o, 0, sizeof(o));
 	if (a->company == NULL || a->company[0] == '\0')
-		return ctl_usage(&spec, "--company is required");
+		return ctl_usage(&ctl_export_spec, "--company is required");
 	if (strlen(a->company) >= sizeof(o.company))
-		return ctl_usage(&spec, "--company is longer than %zu bytes", sizeof(o.company) - 1);
+		return ctl_usage(&ctl_export_spec, "--company is longer than %zu bytes",
+		                 sizeof(o.company) - 1);
 	util_strlcpy(o.company, a->company, sizeof(o.company));
 	if (export_parse_format(a->format, &o.format) != 0)
-		return ctl_usage(&spec, "--format must be dsjson or csv, got \"%.40s\"", a->format);
+		return ctl_usage(&ctl_export_spec, "--format must be dsjson or csv, got \"%.40s\"",
+		                 a->format);
 	if (export_range(&o, a->from, a->to, err, sizeof(err)) != 0)
-		return ctl_usage(&spec, "--%s", err);
-	if (ctl_open_db(spec.prog, a->database_url, &s) != 0)
+		return ctl_usage(&ctl_export_spec, "--%s", err);
+	if (ctl_open_db(ctl_export_spec.prog, a->database_url, &s) != 0)
 		return 1;
 	if (strcmp(a->output, "-") != 0) {
 		f = fopen(a->output, "w");
 		if (f == NULL) {
-			fprintf(stderr, "%s: cannot write %s: %s\n", spec.prog, a->output,
+			fprintf(stderr, "%s: cannot write %s: %s\n", ctl_export_spec.prog, a->output,
 			        strerror(errno));
 			goto out;
 		}
@@ -119,15 +107,15 @@ static int run(const export_args *a)
 		rc = export_next(cur, &data, &len);
 		if (rc != 0) {
 			fprintf(stderr, "%s%s: reading the log failed: %s\n", show ? "\n" : "",
-			        spec.prog,
+			        ctl_export_spec.prog,
 			        rc == ERR_TOOBIG ? "a page is over its size limit" : s->ops->errmsg(s));
 			goto out;
 		}
 		if (len == 0)
 			break;
 		if (fwrite(data, 1, len, f) != len) {
-			fprintf(stderr, "%s%s: write failed: %s\n", show ? "\n" : "", spec.prog,
-			        strerror(errno));
+			fprintf(stderr, "%s%s: write failed: %s\n", show ? "\n" : "",
+			        ctl_export_spec.prog, strerror(errno));
 			goto out;
 		}
 		if (show && util_monotonic() - last_draw > 0.2) {
@@ -136,7 +124,7 @@ static int run(const export_args *a)
 		}
 	}
 	if (fflush(f) != 0) {
-		fprintf(stderr, "%s: write failed: %s\n", spec.prog, strerror(errno));
+		fprintf(stderr, "%s: write failed: %s\n", ctl_export_spec.prog, strerror(errno));
 		goto out;
 	}
 	if (show) {
@@ -146,7 +134,7 @@ static int run(const export_args *a)
 	status = 0;
 out:
 	if (f != NULL && f != stdout && fclose(f) != 0 && status == 0) {
-		fprintf(stderr, "%s: write failed: %s\n", spec.prog, strerror(errno));
+		fprintf(stderr, "%s: write failed: %s\n", ctl_export_spec.prog, strerror(errno));
 		status = 1;
 	}
 	export_free(cur);
@@ -154,15 +142,15 @@ out:
 	return status;
 }
 
-int ctl_export(int argc, char **argv)
-{
-	export_args a;
-	int rc;
-
-	memset(&a, 0, sizeof(a));
-	rc = ctl_parse(&spec, &a, argc, argv, NULL, NULL);
-	if (rc < 0)
-		rc = run(&a);
-	config_opts_free(opts, UTIL_ARRAY_LEN(opts), &a);
-	return rc;
-}
+const ctl_spec ctl_export_spec = {
+    .prog = "offerctl export",
+    .usage = "usage: offerctl export --company C [--from DATE] [--to DATE] [--format dsjson|csv]\n"
+             "                       [-o FILE] [--database-url URL]\n\n"
+             "Writes a company's decision log (episodes joined with their rewards) as DSJSON\n"
+             "(Vowpal Wabbit --dsjson, Personalizer's log tools: one JSON object per episode)\n"
+             "or CSV (one row per shown slot with its propensity, Open Bandit Pipeline columns).\n"
+             "Rows are read a page at a time: any size of log in bounded memory.\n",
+    .footer = "Exit status: 0 written, 1 a database or write error, 2 a usage error.\n",
+    CTL_OPTS(opts, export_args),
+    .run = run,
+};

@@ -36,19 +36,6 @@ static const config_opt opts[] = {
     {"v2", NULL, CONFIG_FLAG, O(v2), NULL, 0, 0, "call /predict-v2"},
 };
 
-static const ctl_spec spec = {
-    .prog = "offerctl replay",
-    .usage = "usage: offerctl replay FILE.json [options]\n\n"
-             "Sends each element of a JSON array of request bodies (like company_A.json)\n"
-             "to /predict and prints one JSON answer per line, in file order: the server's\n"
-             "answer, or {\"status\": N, \"error\": ...} when the request failed. FILE may be -.\n",
-    .footer = "Exit status: 0 every request answered 2xx, 1 some failed, 2 could not run\n"
-              "(usage, unreadable file, the server unreachable or refusing every request).\n",
-    CTL_OPTS(opts),
-    .min_args = 1,
-    .max_args = 1,
-};
-
 typedef struct replay {
 	int64_t ok;
 	int64_t failed;
@@ -91,29 +78,19 @@ static int emit_answer(void *arg, const client_job *j)
 	return rc;
 }
 
-int ctl_replay(int argc, char **argv)
+static int run(const ctl_cmd *c)
 {
-	replay_opts o;
+	const replay_opts *o = c->opts;
 	client_conf cc;
 	replay r = {0};
 	client *eng = NULL;
 	json_t *root = NULL;
 	json_error_t jerr;
-	const char *args[CTL_ARGS_MAX];
-	const char *input;
+	const char *input = c->args[0];
 	char *url = NULL;
-	size_t nargs;
 	size_t next = 0;
-	int exit_code;
+	int exit_code = 2;
 
-	memset(&o, 0, sizeof(o));
-	exit_code = ctl_parse(&spec, &o, argc, argv, args, &nargs);
-	if (exit_code >= 0)
-		goto out;
-	exit_code = 2;
-	input = args[0];
-	if (ctl_check_server(&spec, o.url, o.api_key) != 0)
-		goto out;
 	if (strcmp(input, "-") == 0) {
 		root = json_loadf(stdin, JSON_PRESERVE_ORDER, &jerr);
 	} else {
@@ -139,11 +116,11 @@ int ctl_replay(int argc, char **argv)
 		fprintf(stderr, "offerctl replay: %s: expected a JSON array of request bodies\n", input);
 		goto out;
 	}
-	url = client_endpoint(o.url, o.v2 ? "/predict-v2" : "/predict");
+	url = client_endpoint(o->url, o->v2 ? "/predict-v2" : "/predict");
 	memset(&cc, 0, sizeof(cc));
 	cc.url = url;
-	cc.api_key = o.api_key != NULL && o.api_key[0] != '\0' ? o.api_key : NULL;
-	cc.concurrency = o.concurrency;
+	cc.api_key = o->api_key != NULL && o->api_key[0] != '\0' ? o->api_key : NULL;
+	cc.concurrency = o->concurrency;
 	cc.window = REPLAY_WINDOW;
 	if (client_new(&cc, emit_answer, &r, &eng) != 0) {
 		fprintf(stderr, "offerctl replay: cannot initialise libcurl\n");
@@ -172,7 +149,7 @@ int ctl_replay(int argc, char **argv)
 	fprintf(stderr, "offerctl replay: %lld requests: %lld ok, %lld failed\n",
 	        (long long)(r.ok + r.failed), (long long)r.ok, (long long)r.failed);
 	if (client_unusable(eng) != NULL) {
-		fprintf(stderr, "offerctl replay: %s: %s\n", o.url, client_unusable(eng));
+		fprintf(stderr, "offerctl replay: %s: %s\n", o->url, client_unusable(eng));
 		exit_code = 2;
 		goto out;
 	}
@@ -181,6 +158,19 @@ out:
 	client_free(eng);
 	json_decref(root);
 	free(url);
-	ctl_free(&spec, &o);
 	return exit_code;
 }
+
+const ctl_spec ctl_replay_spec = {
+    .prog = "offerctl replay",
+    .usage = "usage: offerctl replay FILE.json [options]\n\n"
+             "Sends each element of a JSON array of request bodies (like company_A.json)\n"
+             "to /predict and prints one JSON answer per line, in file order: the server's\n"
+             "answer, or {\"status\": N, \"error\": ...} when the request failed. FILE may be -.\n",
+    .footer = "Exit status: 0 every request answered 2xx, 1 some failed, 2 could not run\n"
+              "(usage, unreadable file, the server unreachable or refusing every request).\n",
+    CTL_OPTS(opts, replay_opts),
+    .min_args = 1,
+    .max_args = 1,
+    .run = run,
+};

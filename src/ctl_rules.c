@@ -28,29 +28,41 @@ static const config_opt opts_rules[] = {
     CTL_OPT_DATABASE_URL(rules_opts, database_url),
 };
 
+static int check(const ctl_cmd *c);
+static int rules_set(const ctl_cmd *c);
+static int rules_show(const ctl_cmd *c);
+
 static const ctl_spec spec_set = {
-    "offerctl rules set",
-    "usage: offerctl rules set --company C FILE [--database-url URL]\n\n"
-    "Checks a rules file (eligibility rules and contact policy: README, Rules and caps)\n"
-    "and stores it as the company's next version; offerd puts it in force within one\n"
-    "--refresh interval. An empty file lifts every rule.\n",
-    NULL,
-    opts_rules,
-    UTIL_ARRAY_LEN(opts_rules),
-    1,
-    1,
+    .prog = "offerctl rules set",
+    .usage = "usage: offerctl rules set --company C FILE [--database-url URL]\n\n"
+             "Checks a rules file (eligibility rules and contact policy: README, Rules and caps)\n"
+             "and stores it as the company's next version; offerd puts it in force within one\n"
+             "--refresh interval. An empty file lifts every rule.\n",
+    CTL_OPTS(opts_rules, rules_opts),
+    .min_args = 1,
+    .max_args = 1,
+    .check = check,
+    .run = rules_set,
 };
 
 static const ctl_spec spec_show = {
-    "offerctl rules show",
-    "usage: offerctl rules show --company C [--database-url URL]\n\n"
-    "Prints the version in force of the company's rules, then its text.\n",
-    NULL,
-    opts_rules,
-    UTIL_ARRAY_LEN(opts_rules),
-    0,
-    0,
+    .prog = "offerctl rules show",
+    .usage = "usage: offerctl rules show --company C [--database-url URL]\n\n"
+             "Prints the version in force of the company's rules, then its text.\n",
+    CTL_OPTS(opts_rules, rules_opts),
+    .check = check,
+    .run = rules_show,
 };
+
+/* Both actions need --company. Returns -1 to go on, else 2 after reporting it. */
+static int check(const ctl_cmd *c)
+{
+	const rules_opts *o = c->opts;
+
+	if (o->company == NULL || o->company[0] == '\0')
+		return ctl_usage(c->spec, "--company is required");
+	return -1;
+}
 
 /* Reads the whole file (at most DB_RULES_BODY_MAX bytes) into a NUL-terminated string. */
 static int read_file(const char *path, char **out, char *err, size_t errlen)
@@ -81,8 +93,11 @@ static int read_file(const char *path, char **out, char *err, size_t errlen)
 	return 0;
 }
 
-static int rules_set(const rules_opts *o, const char *path)
+static int rules_set(const ctl_cmd *c)
 {
+	const rules_opts *o = c->opts;
+	const char *prog = c->spec->prog;
+	const char *path = c->args[0];
 	char err[512];
 	char *text = NULL;
 	rules *set = NULL;
@@ -95,18 +110,18 @@ static int rules_set(const rules_opts *o, const char *path)
 	if (rc == 0)
 		rc = rules_parse(text, strlen(text), path, &set, err, sizeof(err));
 	if (rc != 0) {
-		fprintf(stderr, "offerctl rules set: %s\n", err);
+		fprintf(stderr, "%s: %s\n", prog, err);
 		rc = 1;
 		goto out;
 	}
-	rc = ctl_open_db("offerctl rules set", o->database_url, &s);
+	rc = ctl_open_db(prog, o->database_url, &s);
 	if (rc != 0) {
 		rc = 1;
 		goto out;
 	}
 	rc = db_rules_put(s, o->company, text, &version);
 	if (rc != 0) {
-		fprintf(stderr, "offerctl rules set: cannot store the rules: %s\n", s->ops->errmsg(s));
+		fprintf(stderr, "%s: cannot store the rules: %s\n", prog, s->ops->errmsg(s));
 		rc = 1;
 		goto out;
 	}
@@ -135,18 +150,19 @@ static int show_cb(void *arg, const char *company, int64_t version, const char *
 	return 0;
 }
 
-static int rules_show(const rules_opts *o)
+static int rules_show(const ctl_cmd *c)
 {
+	const rules_opts *o = c->opts;
 	store *s = NULL;
 	int found = 0;
 	int rc;
 
-	rc = ctl_open_db("offerctl rules show", o->database_url, &s);
+	rc = ctl_open_db(c->spec->prog, o->database_url, &s);
 	if (rc != 0)
 		return 1;
 	rc = db_rules_latest(s, o->company, show_cb, &found);
 	if (rc != 0)
-		fprintf(stderr, "offerctl rules show: %s\n", s->ops->errmsg(s));
+		fprintf(stderr, "%s: %s\n", c->spec->prog, s->ops->errmsg(s));
 	else if (!found)
 		printf("# company %s has no rules: every offer the client allows is eligible\n",
 		       o->company);
@@ -157,10 +173,6 @@ static int rules_show(const rules_opts *o)
 int ctl_rules(int argc, char **argv)
 {
 	const ctl_spec *spec;
-	rules_opts o;
-	const char *args[CTL_ARGS_MAX];
-	size_t nargs = 0;
-	int rc;
 
 	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		fprintf(
@@ -177,12 +189,5 @@ int ctl_rules(int argc, char **argv)
 		fprintf(stderr, "offerctl rules: unknown action \"%.80s\" (set or show)\n", argv[1]);
 		return 2;
 	}
-	memset(&o, 0, sizeof(o));
-	rc = ctl_parse(spec, &o, argc - 1, argv + 1, args, &nargs);
-	if (rc < 0 && (o.company == NULL || o.company[0] == '\0'))
-		rc = ctl_usage(spec, "--company is required");
-	if (rc < 0)
-		rc = spec == &spec_set ? rules_set(&o, args[0]) : rules_show(&o);
-	config_opts_free(spec->opts, spec->nopts, &o);
-	return rc;
+	return ctl_run(spec, argc - 1, argv + 1);
 }

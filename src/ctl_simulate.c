@@ -60,7 +60,7 @@ static const config_opt opts[] = {
      "the world, the customers and the policies' draws"},
     {"drift-at D", NULL, CONFIG_I64, O(drift_at), NULL, 0, (double)SIM_EPISODES_MAX,
      "episode from which the probabilities change (default N/2; 0: never)"},
-    {"epsilon E", NULL, CONFIG_DBL, O(epsilon), "0.1", 0, 1, "epsilon-greedy's exploration"},
+    CTL_OPT_EPSILON(sim_opts, epsilon),
     {"params JSON", NULL, CONFIG_STR, O(params), NULL, 0, 0,
      "the agent's parameters, as offerctl agent release takes them"},
     {"database-url URL", NULL, CONFIG_STR, O(database_url), NULL, 0, 0,
@@ -77,78 +77,11 @@ static const config_opt opts[] = {
     {"truth LIST", NULL, CONFIG_STR, O(truth), NULL, 0, 0,
      "after each run, the true value of these fixed candidates (comma-separated policies, or "
      "greedy) on the run's contexts"},
-    {"url URL", NULL, CONFIG_STR, O(url), NULL, 0, 0,
+    {CTL_OPT_NAME_URL, NULL, CONFIG_STR, O(url), NULL, 0, 0,
      "go through a running offerd instead (/predict, /rewards): one row for its agent"},
     CTL_OPT_API_KEY(sim_opts, api_key),
     {"quiet", NULL, CONFIG_FLAG, O(quiet), NULL, 0, 0, "no progress on stderr"},
 };
-
-static const ctl_spec spec = {
-    .prog = "offerctl simulate",
-    .usage = "usage: offerctl simulate [--policy P|all] [options]\n\n"
-             "Runs a simulated population (48 states, 10 offers, hidden acceptance\n"
-             "probabilities that drift; docs/simulation.md) through the real agent and\n"
-             "prints each policy's acceptance rate and its regret against an oracle that\n"
-             "knows the probabilities.\n",
-    .footer = "window_rate in --csv is the rate since the previous row.\n",
-    CTL_OPTS(opts),
-};
-
-/* Returns -1 to go on, else the exit status (0 after --help, 2 after a usage error). */
-static int parse_opts(int argc, char **argv, sim_opts *o)
-{
-	int rc;
-
-	memset(o, 0, sizeof(*o));
-	o->drift_at = -1;
-	rc = ctl_parse(&spec, o, argc, argv, NULL, NULL);
-	if (rc >= 0)
-		return rc;
-	if (o->drift_at < 0)
-		o->drift_at = o->episodes / 2;
-	/* A database on disk pays an fsync per transaction: batch like offerd's writer. */
-	if (o->batch == 0)
-		o->batch = o->database_url != NULL ? 100 : 1;
-	if (o->every == 0)
-		o->every = o->episodes >= 200 ? o->episodes / 200 : 1;
-	{
-		enum sim_kind kind;
-
-		if (sim_kind_parse(o->world, &kind) != 0)
-			return ctl_usage(&spec, "--world must be today or contextual");
-	}
-	if (strcmp(o->policy, "all") != 0 && strcmp(o->policy, "oracle") != 0 &&
-	    policy_find(o->policy) == NULL) {
-		enum agent_policy pol;
-
-		if (agent_policy_parse(o->policy, &pol) != 0)
-			return ctl_usage(&spec, "unknown policy \"%s\"", o->policy);
-	}
-	if (o->params != NULL && policy_find(o->policy) != NULL) {
-		policy *pol = NULL;
-		char err[256];
-
-		if (policy_new(policy_find(o->policy), o->params, &pol, err, sizeof(err)) != 0)
-			return ctl_usage(&spec, "--params: %s", err);
-		policy_free(pol);
-	}
-	if (o->params != NULL && policy_find(o->policy) == NULL) {
-		db_agent row;
-		agent_conf conf;
-		char err[256];
-
-		memset(&row, 0, sizeof(row));
-		util_strlcpy(row.policy, "ucb", sizeof(row.policy));
-		row.params = o->params;
-		if (agent_conf_from_db(&row, &conf, err, sizeof(err)) != 0)
-			return ctl_usage(&spec, "--params: %s", err);
-	}
-	if (o->memory && o->database_url != NULL)
-		return ctl_usage(&spec, "--memory and --database-url exclude each other");
-	if (o->url != NULL && ctl_check_server(&spec, o->url, o->api_key) != 0)
-		return 2;
-	return -1;
-}
 
 /* --- output ------------------------------------------------------------ */
 
@@ -292,7 +225,7 @@ static int run_contextual(const sim_opts *o, const sim_world *w, const policy_ty
 	int rc;
 
 	if (sim_policy_new(t, o->params, o->seed, &p, err, sizeof(err)) != 0)
-		return ctl_usage(&spec, "%s: %s", t->name, err);
+		return ctl_usage(&ctl_simulate_spec, "%s: %s", t->name, err);
 	sim_policy_agent(p, &agent);
 	rc = sim_run(w, o->episodes, &agent, NULL, on_curve, curve, o->every, &st);
 	if (rc == 0)
@@ -333,10 +266,11 @@ static int run_policy(const sim_opts *o, const sim_world *w, const char *name, c
 	row.epsilon = o->epsilon;
 	row.params = o->params;
 	if (agent_conf_from_db(&row, &conf, err, sizeof(err)) != 0)
-		return ctl_usage(&spec, "%s", err);
+		return ctl_usage(&ctl_simulate_spec, "%s", err);
 	snprintf(company, sizeof(company), "sim-%s", agent_policy_name(conf.policy));
 	if (!o->memory) {
-		rc = ctl_open_db(spec.prog, o->database_url ? o->database_url : "sqlite::memory:", &s);
+		rc = ctl_open_db(ctl_simulate_spec.prog,
+		                 o->database_url ? o->database_url : "sqlite::memory:", &s);
 		if (rc != 0)
 			return 1;
 	}
@@ -534,73 +468,133 @@ out:
 	return rc;
 }
 
-int ctl_simulate(int argc, char **argv)
+static int run(const ctl_cmd *c)
 {
 	static const char *const all[SIM_POLICIES] = {"oracle",    "weighted", "epsilon-greedy",
 	                                              "thompson",  "ucb",      "random",
 	                                              "linear-ts", "squarecb"};
-	sim_opts o;
+	const sim_opts *o = c->opts;
 	sim_world *w = NULL;
 	curve_out curve = {NULL, NULL, 0, 0, {NULL, 0, 0, 0}};
 	double start = util_now();
-	int rc = parse_opts(argc, argv, &o);
+	int rc = 0;
 
 	buf_init(&curve.field, 256);
-	if (rc >= 0)
-		goto out;
-	rc = 0;
 	w = xmalloc(sizeof(*w));
 	{
 		enum sim_kind kind = SIM_WORLD_TODAY;
 
-		sim_kind_parse(o.world, &kind);
-		rc = sim_world_init_kind(w, kind, o.seed, o.drift_at);
+		sim_kind_parse(o->world, &kind);
+		rc = sim_world_init_kind(w, kind, o->seed, o->drift_at);
 	}
 	if (rc != 0) {
 		rc = 1;
 		goto out;
 	}
-	if (o.csv != NULL) {
-		curve.f = fopen(o.csv, "w");
+	if (o->csv != NULL) {
+		curve.f = fopen(o->csv, "w");
 		if (curve.f == NULL) {
-			fprintf(stderr, "offerctl simulate: cannot write %s\n", o.csv);
+			fprintf(stderr, "%s: cannot write %s\n", c->spec->prog, o->csv);
 			rc = 1;
 			goto out;
 		}
 		fprintf(curve.f,
 		        "episode,policy,accepts,accept_rate,window_rate,cum_reward,cum_regret\n");
 	}
-	if (o.url != NULL) {
-		rc = run_http(&o, w, &curve);
+	if (o->url != NULL) {
+		rc = run_http(o, w, &curve);
 		goto out;
 	}
-	if (o.memory) {
-		print_header(&o, "agent_decide, the writer's updates applied in memory (--memory)");
+	if (o->memory) {
+		print_header(o, "agent_decide, the writer's updates applied in memory (--memory)");
 	} else {
 		char how[160];
 
 		snprintf(how, sizeof(how),
 		         "agent_decide + writer_run_batch on %s, %" PRId64 " episode%s per transaction",
-		         o.database_url != NULL ? "--database-url" : "SQLite in memory", o.batch,
-		         o.batch == 1 ? "" : "s");
-		print_header(&o, how);
+		         o->database_url != NULL ? "--database-url" : "SQLite in memory", o->batch,
+		         o->batch == 1 ? "" : "s");
+		print_header(o, how);
 	}
-	if (strcmp(o.policy, "all") == 0) {
+	if (strcmp(o->policy, "all") == 0) {
 		for (size_t i = 0; rc == 0 && i < SIM_POLICIES; i++)
-			rc = run_policy(&o, w, all[i], &curve);
+			rc = run_policy(o, w, all[i], &curve);
 	} else {
-		rc = run_policy(&o, w, o.policy, &curve);
+		rc = run_policy(o, w, o->policy, &curve);
 	}
 	fflush(stdout);
-	if (rc == 0 && !o.quiet)
+	if (rc == 0 && !o->quiet)
 		fprintf(stderr, "\n%.1f s\n", util_now() - start);
 out:
 	if (curve.f != NULL && fclose(curve.f) != 0 && rc == 0) {
-		fprintf(stderr, "offerctl simulate: cannot write %s\n", o.csv);
+		fprintf(stderr, "%s: cannot write %s\n", c->spec->prog, o->csv);
 		rc = 1;
 	}
 	buf_free(&curve.field);
 	free(w);
-	ctl_free(&spec, &o);
 	return rc;
 }
+
+/* Derives the defaults that depend on other options; -1 to go on, else 2 after a usage error. */
+static int check(const ctl_cmd *c)
+{
+	sim_opts *o = c->opts;
+
+	if (o->drift_at < 0)
+		o->drift_at = o->episodes / 2;
+	/* A database on disk pays an fsync per transaction: batch like offerd's writer. */
+	if (o->batch == 0)
+		o->batch = o->database_url != NULL ? 100 : 1;
+	if (o->every == 0)
+		o->every = o->episodes >= 200 ? o->episodes / 200 : 1;
+	{
+		enum sim_kind kind;
+
+		if (sim_kind_parse(o->world, &kind) != 0)
+			return ctl_usage(c->spec, "--world must be today or contextual");
+	}
+	if (strcmp(o->policy, "all") != 0 && strcmp(o->policy, "oracle") != 0 &&
+	    policy_find(o->policy) == NULL) {
+		enum agent_policy pol;
+
+		if (agent_policy_parse(o->policy, &pol) != 0)
+			return ctl_usage(c->spec, "unknown policy \"%s\"", o->policy);
+	}
+	if (o->params != NULL && policy_find(o->policy) != NULL) {
+		policy *pol = NULL;
+		char err[256];
+
+		if (policy_new(policy_find(o->policy), o->params, &pol, err, sizeof(err)) != 0)
+			return ctl_usage(c->spec, "--params: %s", err);
+		policy_free(pol);
+	}
+	if (o->params != NULL && policy_find(o->policy) == NULL) {
+		db_agent row;
+		agent_conf conf;
+		char err[256];
+
+		memset(&row, 0, sizeof(row));
+		util_strlcpy(row.policy, "ucb", sizeof(row.policy));
+		row.params = o->params;
+		if (agent_conf_from_db(&row, &conf, err, sizeof(err)) != 0)
+			return ctl_usage(c->spec, "--params: %s", err);
+	}
+	if (o->memory && o->database_url != NULL)
+		return ctl_usage(c->spec, "--memory and --database-url exclude each other");
+	return -1;
+}
+
+const ctl_spec ctl_simulate_spec = {
+    .prog = "offerctl simulate",
+    .usage = "usage: offerctl simulate [--policy P|all] [options]\n\n"
+             "Runs a simulated population (48 states, 10 offers, hidden acceptance\n"
+             "probabilities that drift; docs/simulation.md) through the real agent and\n"
+             "prints each policy's acceptance rate and its regret against an oracle that\n"
+             "knows the probabilities.\n",
+    .footer = "window_rate in --csv is the rate since the previous row.\n",
+    CTL_OPTS(opts, sim_opts),
+    /* --drift-at 0 means never, so "not given" is below the table's bounds. */
+    .preset = &(const sim_opts){.drift_at = -1},
+    .check = check,
+    .run = run,
+};

@@ -55,34 +55,6 @@ static const config_opt opts[] = {
      "compute and print the summary, store nothing"},
 };
 
-static const ctl_spec spec = {
-    .prog = "offerctl train",
-    .usage = "usage: offerctl train --transactions FILE [--database-url URL] [--company C]\n"
-             "                      [--prior-weight W] [--dry-run]\n\n"
-             "Warm-starts the agent from purchase history: RFM segments of the customers\n"
-             "and priors of every (state, product).\n",
-    CTL_OPTS(opts),
-};
-
-/* Returns -1 to go on, else the exit status (0 after --help, 2 after a usage error). */
-static int parse_args(int argc, char **argv, train_opts *o)
-{
-	int rc;
-
-	memset(o, 0, sizeof(*o));
-	rc = ctl_parse(&spec, o, argc, argv, NULL, NULL);
-	if (rc >= 0)
-		return rc;
-	if (o->transactions == NULL || o->transactions[0] == '\0')
-		return ctl_usage(&spec, "--transactions FILE is required");
-	if (o->company[0] == '\0' || strlen(o->company) > TRAIN_COMPANY_MAX) {
-		fprintf(stderr, "offerctl train: --company must be 1 to %d characters\n",
-		        TRAIN_COMPANY_MAX);
-		return 2;
-	}
-	return -1;
-}
-
 static int store_segments(store *s, const train_opts *o, const rfm_data *d)
 {
 	db_segment *rows = xmalloc((d->ncustomers ? d->ncustomers : 1) * sizeof(*rows));
@@ -215,10 +187,9 @@ static void print_summary(const train_opts *o, const rfm_data *d, const train_ti
 		       t->store_segments, t->store_priors, t->total);
 }
 
-/* Exit codes: 0 done (or --help), 1 failed, 2 bad usage. */
-int ctl_train(int argc, char **argv)
+static int run(const ctl_cmd *c)
 {
-	train_opts o;
+	const train_opts *o = c->opts;
 	train_times t;
 	rfm_config cfg;
 	rfm_data d;
@@ -230,16 +201,10 @@ int ctl_train(int argc, char **argv)
 
 	memset(&t, 0, sizeof(t));
 	rfm_data_init(&d);
-	code = parse_args(argc, argv, &o);
-	if (code >= 0) {
-		rc = 0;
-		goto out;
-	}
-	code = 1;
 	rfm_config_init(&cfg);
-	cfg.prior_weight = o.prior_weight;
+	cfg.prior_weight = o->prior_weight;
 
-	rc = rfm_read_file(&d, o.transactions);
+	rc = rfm_read_file(&d, o->transactions);
 	if (rc != 0)
 		goto out;
 	t.parse = util_monotonic() - mark;
@@ -254,9 +219,9 @@ int ctl_train(int argc, char **argv)
 		goto out;
 	t.priors = util_monotonic() - mark;
 
-	if (!o.dry_run) {
+	if (!o->dry_run) {
 		mark = util_monotonic();
-		rc = store_open(o.database_url, &s);
+		rc = store_open(o->database_url, &s);
 		if (rc == 0)
 			rc = db_migrate(s);
 		if (rc != 0) {
@@ -265,24 +230,50 @@ int ctl_train(int argc, char **argv)
 		}
 		t.store_open = util_monotonic() - mark;
 		mark = util_monotonic();
-		rc = store_segments(s, &o, &d);
+		rc = store_segments(s, o, &d);
 		if (rc != 0)
 			goto out;
 		t.store_segments = util_monotonic() - mark;
 		mark = util_monotonic();
-		rc = store_priors(s, &o, &d);
+		rc = store_priors(s, o, &d);
 		if (rc != 0)
 			goto out;
 		t.store_priors = util_monotonic() - mark;
 	}
 	t.total = util_monotonic() - t0;
-	print_summary(&o, &d, &t);
+	print_summary(o, &d, &t);
 	code = 0;
 out:
 	if (rc != 0)
 		fprintf(stderr, "offerctl train: failed (error %d)\n", rc);
 	store_close(s);
 	rfm_data_free(&d);
-	ctl_free(&spec, &o);
 	return code;
 }
+
+/* Returns -1 to go on, else 2 after reporting a usage error. */
+static int check(const ctl_cmd *c)
+{
+	const train_opts *o = c->opts;
+
+	if (o->transactions == NULL || o->transactions[0] == '\0')
+		return ctl_usage(c->spec, "--transactions FILE is required");
+	if (o->company[0] == '\0' || strlen(o->company) > TRAIN_COMPANY_MAX) {
+		fprintf(stderr, "offerctl train: --company must be 1 to %d characters\n",
+		        TRAIN_COMPANY_MAX);
+		return 2;
+	}
+	return -1;
+}
+
+/* Exit codes: 0 done (or --help), 1 failed, 2 bad usage. */
+const ctl_spec ctl_train_spec = {
+    .prog = "offerctl train",
+    .usage = "usage: offerctl train --transactions FILE [--database-url URL] [--company C]\n"
+             "                      [--prior-weight W] [--dry-run]\n\n"
+             "Warm-starts the agent from purchase history: RFM segments of the customers\n"
+             "and priors of every (state, product).\n",
+    CTL_OPTS(opts, train_opts),
+    .check = check,
+    .run = run,
+};

@@ -1,7 +1,7 @@
 /*
  * offerctl.c — the command-line tool: dispatches to a subcommand (ctl.h),
- * and the argument rules every subcommand shares (ctl_parse over an option
- * table of config.h).
+ * and the steps and argument rules every subcommand shares (ctl_run over
+ * an option table of config.h).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,29 +15,34 @@
 #include "store.h"
 #include "util.h"
 
+/* A command is a spec that ctl_run runs, or a family of actions (fn). */
 typedef struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv);
+	const ctl_spec *spec;
 	const char *help;
 } command;
 
 static const command commands[] = {
-    {"products", ctl_products, "products import FILE [--company C]   load a catalogue CSV"},
-    {"agent", ctl_agent,
+    {"products", ctl_products, NULL, "products import FILE [--company C]   load a catalogue CSV"},
+    {"agent", ctl_agent, NULL,
      "agent release VERSION --policy P [--traffic PCT | --shadow] | agent promote [VERSION] | "
      "agent rollback | agent status | agent list"},
-    {"batch", ctl_batch, "batch INPUT.csv -o OUTPUT.csv [--url U] [--rules F] [--v2] ..."},
-    {"replay", ctl_replay, "replay FILE.json [--v2] [--url U]   send each request, print answers"},
-    {"train", ctl_train, "train --transactions FILE [--company C]   warm start from history"},
-    {"simulate", ctl_simulate,
+    {"batch", NULL, &ctl_batch_spec, "batch INPUT.csv -o OUTPUT.csv [--url U] [--rules F] [--v2] ..."},
+    {"replay", NULL, &ctl_replay_spec,
+     "replay FILE.json [--v2] [--url U]   send each request, print answers"},
+    {"train", NULL, &ctl_train_spec,
+     "train --transactions FILE [--company C]   warm start from history"},
+    {"simulate", NULL, &ctl_simulate_spec,
      "simulate --policy P|all [--episodes N] [--seed S] [--csv FILE] [--url U]   compare policies"},
-    {"evaluate", ctl_evaluate,
+    {"evaluate", NULL, &ctl_evaluate_spec,
      "evaluate --policy P [--from DATE]   off-policy estimate from logged episodes"},
-    {"keys", ctl_keys, "keys create --company C | keys list | keys revoke PREFIX"},
-    {"db", ctl_db, "db migrate | db count TABLE"},
-    {"rules", ctl_rules, "rules set --company C FILE | rules show --company C   rules and caps"},
-    {"export", ctl_export, "export --company C [--from D] [--to D] --format dsjson|csv [-o FILE]"},
-    {"customers", ctl_customers,
+    {"keys", ctl_keys, NULL, "keys create --company C | keys list | keys revoke PREFIX"},
+    {"db", ctl_db, NULL, "db migrate | db count TABLE"},
+    {"rules", ctl_rules, NULL, "rules set --company C FILE | rules show --company C   rules and caps"},
+    {"export", NULL, &ctl_export_spec,
+     "export --company C [--from D] [--to D] --format dsjson|csv [-o FILE]"},
+    {"customers", NULL, &ctl_customers_spec,
      "customers forget ID [--company C]   erase a customer and what it taught"},
 };
 
@@ -54,7 +59,8 @@ static void usage(FILE *f)
 		fprintf(f, "  %s\n", commands[i].help);
 }
 
-void ctl_help(const ctl_spec *spec, FILE *f)
+/* Prints spec's help: usage, the options from its table, the footer. */
+static void print_help(const ctl_spec *spec, FILE *f)
 {
 	fputs(spec->usage, f);
 	if (spec->nopts > 0) {
@@ -68,25 +74,21 @@ void ctl_help(const ctl_spec *spec, FILE *f)
 	}
 }
 
-int ctl_parse(const ctl_spec *spec, void *target, int argc, char **argv, const char **args,
-              size_t *nargs)
+/*
+ * Parses argv (argv[0] is the command's name) into target and args (at
+ * most CTL_ARGS_MAX). Returns -1 to go on, else the exit status: 0 after
+ * --help was printed, 2 after a usage error was reported.
+ */
+static int parse_args(const ctl_spec *spec, void *target, int argc, char **argv, const char **args,
+                      size_t *nargs)
 {
-	const char *none[1];
-	size_t nnone;
 	size_t max = spec->max_args < CTL_ARGS_MAX ? spec->max_args : CTL_ARGS_MAX;
 	int rc;
 
-	/* A command that takes no plain arguments passes no array for them. */
-	if (args == NULL) {
-		args = none;
-		max = 0;
-	}
-	if (nargs == NULL)
-		nargs = &nnone;
 	rc = config_opts_parse(spec->prog, spec->opts, spec->nopts, target, argc, argv, args, max,
 	                       nargs);
 	if (rc == CONFIG_HELP) {
-		ctl_help(spec, stdout);
+		print_help(spec, stdout);
 		return 0;
 	}
 	if (rc != 0)
@@ -102,9 +104,64 @@ int ctl_parse(const ctl_spec *spec, void *target, int argc, char **argv, const c
 	return -1;
 }
 
-void ctl_free(const ctl_spec *spec, void *target)
+/*
+ * The rule of every command that calls offerd over HTTP: its --url and
+ * --api-key, the rows of those names in its table (a --url without a
+ * default is checked when given). Returns -1 to go on, else 2 after
+ * reporting what is wrong.
+ */
+static int check_server(const ctl_spec *spec, const void *opts)
 {
-	config_opts_free(spec->opts, spec->nopts, target);
+	const char *url = NULL;
+	const char *api_key = NULL;
+	const char *why;
+
+	for (size_t i = 0; i < spec->nopts; i++) {
+		const config_opt *row = &spec->opts[i];
+		const char **field = NULL;
+
+		if (strcmp(row->name, CTL_OPT_NAME_URL) == 0)
+			field = &url;
+		else if (strcmp(row->name, CTL_OPT_NAME_API_KEY) == 0)
+			field = &api_key;
+		/* Both rows are CONFIG_STR: the field is a char *. */
+		if (field != NULL)
+			memcpy(field, (const char *)opts + row->offset, sizeof(*field));
+	}
+	if (url == NULL)
+		return -1;
+	if (client_check_url(url) != 0) {
+		fprintf(stderr, "%s: --url must be an http:// or https:// address, got '%.100s'\n",
+		        spec->prog, url);
+		return 2;
+	}
+	if (api_key != NULL && client_check_key(api_key, &why) != 0) {
+		fprintf(stderr, "%s: %s\n", spec->prog, why);
+		return 2;
+	}
+	return -1;
+}
+
+int ctl_run(const ctl_spec *spec, int argc, char **argv)
+{
+	ctl_cmd c;
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	c.spec = spec;
+	c.opts = xcalloc(1, spec->size);
+	if (spec->preset != NULL)
+		memcpy(c.opts, spec->preset, spec->size);
+	rc = parse_args(spec, c.opts, argc, argv, c.args, &c.nargs);
+	if (rc < 0 && spec->check != NULL)
+		rc = spec->check(&c);
+	if (rc < 0)
+		rc = check_server(spec, c.opts);
+	if (rc < 0)
+		rc = spec->run(&c);
+	config_opts_free(spec->opts, spec->nopts, c.opts);
+	free(c.opts);
+	return rc;
 }
 
 int ctl_usage(const ctl_spec *spec, const char *fmt, ...)
@@ -117,22 +174,6 @@ int ctl_usage(const ctl_spec *spec, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, " (see %s --help)\n", spec->prog);
 	return 2;
-}
-
-int ctl_check_server(const ctl_spec *spec, const char *url, const char *api_key)
-{
-	const char *why;
-
-	if (client_check_url(url) != 0) {
-		fprintf(stderr, "%s: --url must be an http:// or https:// address, got '%.100s'\n",
-		        spec->prog, url != NULL ? url : "");
-		return 2;
-	}
-	if (api_key != NULL && client_check_key(api_key, &why) != 0) {
-		fprintf(stderr, "%s: %s\n", spec->prog, why);
-		return 2;
-	}
-	return 0;
 }
 
 int ctl_open_db(const char *prog, const char *url, store **out)
@@ -166,8 +207,11 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(commands); i++) {
-		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].fn(argc - 1, argv + 1);
+		if (strcmp(argv[1], commands[i].name) != 0)
+			continue;
+		if (commands[i].spec != NULL)
+			return ctl_run(commands[i].spec, argc - 1, argv + 1);
+		return commands[i].fn(argc - 1, argv + 1);
 	}
 	fprintf(stderr, "offerctl: unknown command \"%s\"\n\n", argv[1]);
 	usage(stderr);
