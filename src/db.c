@@ -1178,7 +1178,14 @@ int db_idem_claim(store *s, db_idem_in *in)
 	return 0;
 }
 
-/* Every reward's episode in one statement, sent unnamed (see store_pg.c). */
+/*
+ * Every reward's episode in one prepared statement. Its plan does not depend
+ * on the rows in $1 (the planner cannot see into the JSON: a custom plan
+ * would be the generic one), only on the tables, and the dialect writes it
+ * so that the plan stays index lookups however small the tables were when
+ * it was made (store_pg.c's reward_lookup). Planning it for every batch cost
+ * PostgreSQL about 0.5 ms.
+ */
 static int lookup_slice(store *s, slice *sl)
 {
 	json_t *rows = json_array();
@@ -1193,7 +1200,7 @@ static int lookup_slice(store *s, slice *sl)
 		json_decref(rows);
 		return rc;
 	}
-	rc = exec_json(s, s->sql->reward_lookup, 0, rows, lookup_row, sl);
+	rc = exec_json(s, s->sql->reward_lookup, 1, rows, lookup_row, sl);
 	if (rc == 0 && sl->seen != sl->n)
 		rc = ERR_IO; /* every reward has its row, episode or not */
 	for (size_t i = 0; rc == 0 && i < sl->n; i++) {

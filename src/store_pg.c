@@ -948,6 +948,13 @@ static const store_sql pg_sql = {
     /* Two offerd processes starting together must not both migrate. */
     .migrate_lock = "SELECT pg_advisory_xact_lock(7346011)",
     .migration_done = "INSERT INTO tb_schema_migrations VALUES ($1, now()::text)",
+    /*
+     * Prepared (db.c): the plan is made once per connection, often while
+     * TB_REWARDS is empty, and kept. OFFSET 0 keeps the planner from
+     * turning the NOT EXISTS into a hashed subplan, cheap on an empty table
+     * and a scan of every reward per batch once it has grown: it stays one
+     * index probe per episode whatever the statistics said.
+     */
     .reward_lookup =
         "SELECT i.ord, EXISTS (SELECT 1 FROM tb_episodes x WHERE x.company = i.company"
         " AND x.customer_id = i.customer_id AND (i.episode_id = 0 OR x.id = i.episode_id)),"
@@ -961,7 +968,7 @@ static const store_sql pg_sql = {
         " FROM tb_episodes e"
         " WHERE e.company = i.company AND e.customer_id = i.customer_id AND CASE"
         " WHEN i.episode_id = 0 THEN NOT EXISTS (SELECT 1 FROM tb_rewards r"
-        " WHERE r.episode_id = e.id) ELSE e.id = i.episode_id END"
+        " WHERE r.episode_id = e.id OFFSET 0) ELSE e.id = i.episode_id END"
         " ORDER BY e.id DESC LIMIT 1) AS ep ON TRUE ORDER BY i.ord",
     .model_lock = "SELECT company, version, offer, n, tick, stats, rev FROM tb_model"
                   " WHERE company = $1 AND version = $2 AND offer = $3 FOR UPDATE",
