@@ -1405,14 +1405,15 @@ static int policy_noop(void *arg, const db_policy_row *row)
  * one upsert per row cost PostgreSQL an executor start-up each. The rows
  * must have distinct keys (the writer sums its deltas per key).
  */
-int db_policy_add(store *s, const db_policy_row *d, size_t n, db_policy_fn fn, void *arg)
+static int policy_add(store *s, const db_policy_row *d, size_t n, db_policy_fn fn, void *arg, int commit)
 {
 	policy_each pe = {fn ? fn : policy_noop, arg, 0};
 	json_t *rows;
+	char *param;
 	int rc = 0;
 
 	if (n == 0)
-		return 0;
+		return commit ? s->ops->commit(s) : 0;
 	rows = json_array();
 	/* json_pack fails only for text that is not UTF-8 or a number that is not finite. */
 	for (size_t i = 0; i < n && rc == 0; i++)
@@ -1425,7 +1426,25 @@ int db_policy_add(store *s, const db_policy_row *d, size_t n, db_policy_fn fn, v
 		json_decref(rows);
 		return rc;
 	}
-	return exec_json(s, s->sql->policy_add, 1, rows, policy_row, &pe);
+	if (!commit)
+		return exec_json(s, s->sql->policy_add, 1, rows, policy_row, &pe);
+	param = json_dumps(rows, JSON_COMPACT);
+	json_decref(rows);
+	if (param == NULL)
+		return ERR_NOMEM;
+	rc = store_exec_commit(s, s->sql->policy_add, 1, (const char *const *)&param, policy_row, &pe);
+	free(param);
+	return rc;
+}
+
+int db_policy_add(store *s, const db_policy_row *d, size_t n, db_policy_fn fn, void *arg)
+{
+	return policy_add(s, d, n, fn, arg, 0);
+}
+
+int db_policy_add_commit(store *s, const db_policy_row *d, size_t n, db_policy_fn fn, void *arg)
+{
+	return policy_add(s, d, n, fn, arg, 1);
 }
 
 #define PRIORS_CHUNK 5000

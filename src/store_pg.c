@@ -8,6 +8,9 @@
  *                    result is read, so a batch costs one round trip.
  *   exec_prepared    the same, prepared once per connection (a cache by SQL
  *                    text) and then run by name.
+ *   begin            deferred: the BEGIN travels with the transaction's first
+ *                    statement (pipeline mode), one round trip for both.
+ *   exec_commit      a prepared statement and the COMMIT in one round trip.
  *   episodes_insert  the hot path of /predict: one prepared INSERT .. SELECT
  *                    FROM unnest(arrays) per batch, whatever its size.
  *   pg_sql           the dialect's statements for db.c (struct store_sql):
@@ -104,6 +107,7 @@ typedef struct pg_store {
 	char *stmt_sql[PG_STMT_CACHE]; /* prepared as "offerd_s<i>" on this connection */
 	size_t nstmt;
 	int in_tx;            /* a transaction was open when last looked */
+	int begin_pending;    /* pg_begin's BEGIN goes with the next statement */
 	int lost;             /* the connection must be re-established */
 	double last_reset;    /* util_monotonic() of the last reconnect attempt */
 	double wait_limit;    /* seconds to wait for an answer; 0: no limit */
@@ -468,6 +472,8 @@ static PGresult *pg_query_as(pg_store *p, const char *name, const char *sql, int
 	return pg_result(p, rc);
 }
 
+static int pg_pipeline(pg_store *p, store_stmt *stmts, char (*names)[32], size_t n);
+
 /* One statement; prepared once per connection when prepare is set. */
 static int pg_run(store *s, int prepare, const char *sql, int nparams, const char *const *params,
                   store_row_fn fn, void *arg)
@@ -484,6 +490,12 @@ static int pg_run(store *s, int prepare, const char *sql, int nparams, const cha
 		rc = pg_stmt_name(p, sql, nparams, name);
 		if (rc < 0)
 			goto out;
+	}
+	if (p->begin_pending) {
+		store_stmt st = {sql, nparams, params, fn, arg, PG_PENDING, 0};
+
+		rc = pg_pipeline(p, &st, &name, 1);
+		goto out;
 	}
 	res = pg_query_as(p, name, sql, nparams, params, &rc);
 	if (rc < 0)
@@ -515,41 +527,42 @@ static int pg_exec_prepared(store *s, const char *sql, int nparams, const char *
  * connection idle and usable again. A statement whose row callback returns
  * non-zero gets that value as its rc; the statements after it have already
  * run. Statements that never got a result because the connection went away
- * get ERR_UNAVAIL.
+ * get ERR_UNAVAIL. names[i] (names may be NULL) is stmts[i]'s prepared
+ * statement, "" to send it unnamed. A BEGIN that pg_begin deferred goes
+ * first, in the same round trip. The caller has called pg_ready.
  */
-static int pg_exec_batch(store *s, store_stmt *stmts, size_t n)
+static int pg_pipeline(pg_store *p, store_stmt *stmts, char (*names)[32], size_t n)
 {
-	pg_store *p = pg_of(s);
 	PGresult *res;
-	size_t sent = 0;
-	size_t cur = 0;
-	int got = 0; /* stmts[cur] has its result */
+	size_t lead = p->begin_pending ? 1 : 0; /* queued before stmts[0]: the BEGIN */
+	size_t sent = 0;                        /* queued, the BEGIN included */
+	size_t cur = 0;                         /* whose results are being read, likewise */
+	int got = 0;                            /* cur has its result */
 	int nulls = 0;
 	int first = 0; /* the first error, for the return value and errmsg */
 	int synced;
-	int rc;
 
-	for (size_t i = 0; i < n; i++) {
-		stmts[i].rc = PG_PENDING;
-		stmts[i].changes = 0;
-	}
-	if (n == 0)
-		return 0;
-	rc = pg_ready(p, 0);
-	if (rc < 0) {
-		first = rc;
-		goto out;
-	}
+	p->begin_pending = 0;
 	if (!PQenterPipelineMode(p->conn)) {
 		first = pg_error(p, NULL, 1);
 		goto out;
 	}
-	for (sent = 0; sent < n; sent++) {
-		store_stmt *st = &stmts[sent];
+	for (sent = 0; sent < n + lead; sent++) {
+		store_stmt *st = sent < lead ? NULL : &stmts[sent - lead];
+		int ok;
 
-		if (!PQsendQueryParams(p->conn, st->sql, st->nparams, NULL, st->params, NULL, NULL, 0)) {
-			st->rc = pg_error(p, NULL, 1);
-			first = st->rc;
+		if (st == NULL)
+			ok = PQsendQueryParams(p->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
+		else if (names != NULL && names[sent - lead][0] != '\0')
+			ok = PQsendQueryPrepared(p->conn, names[sent - lead], st->nparams, st->params, NULL,
+			                         NULL, 0);
+		else
+			ok = PQsendQueryParams(p->conn, st->sql, st->nparams, NULL, st->params, NULL, NULL,
+			                       0);
+		if (!ok) {
+			first = pg_error(p, NULL, 1);
+			if (st != NULL)
+				st->rc = first;
 			break;
 		}
 	}
@@ -583,21 +596,26 @@ static int pg_exec_batch(store *s, store_stmt *stmts, size_t n)
 			break;
 		}
 		if (cur < sent && !got) {
-			store_stmt *t = &stmts[cur];
+			store_stmt *t = cur < lead ? NULL : &stmts[cur - lead];
+			int rc = 0;
 
 			got = 1;
 			if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-				t->changes = pg_changes(res);
-				t->rc = pg_rows(res, t->fn, t->arg);
-				if (t->rc != 0 && first == 0) {
-					first = t->rc;
+				if (t != NULL) {
+					t->changes = pg_changes(res);
+					t->rc = rc = pg_rows(res, t->fn, t->arg);
+				}
+				if (rc != 0 && first == 0) {
+					first = rc;
 					pg_set_err(p, "a row callback stopped the statement");
 				}
 			} else if (st != PGRES_PIPELINE_ABORTED) {
 				/* (An aborted one was not run; the fill below says why.) */
-				t->rc = pg_error(p, res, first == 0);
+				rc = pg_error(p, res, first == 0);
+				if (t != NULL)
+					t->rc = rc;
 				if (first == 0)
-					first = t->rc;
+					first = rc;
 			}
 		}
 		PQclear(res);
@@ -628,6 +646,61 @@ out:
 	return first;
 }
 
+static void pg_stmts_pending(store_stmt *stmts, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		stmts[i].rc = PG_PENDING;
+		stmts[i].changes = 0;
+	}
+}
+
+static int pg_exec_batch(store *s, store_stmt *stmts, size_t n)
+{
+	pg_store *p = pg_of(s);
+	int rc;
+
+	pg_stmts_pending(stmts, n);
+	if (n == 0)
+		return 0;
+	rc = pg_ready(p, 0);
+	if (rc < 0) {
+		for (size_t i = 0; i < n; i++)
+			stmts[i].rc = rc;
+		pg_track_tx(p);
+		return rc;
+	}
+	return pg_pipeline(p, stmts, NULL, n);
+}
+
+/*
+ * The statement (prepared) and the COMMIT in one round trip, with a deferred
+ * BEGIN before them when the statement is the transaction's first. If the
+ * statement fails the server skips the COMMIT and the caller rolls back.
+ */
+static int pg_exec_commit(store *s, const char *sql, int nparams, const char *const *params,
+                          store_row_fn fn, void *arg)
+{
+	pg_store *p = pg_of(s);
+	store_stmt st[2] = {{sql, nparams, params, fn, arg, 0, 0}, {"COMMIT", 0, NULL, NULL, NULL, 0, 0}};
+	char names[2][32] = {"", ""};
+	int rc;
+
+	rc = pg_ready(p, 0);
+	if (rc == 0 && !p->begin_pending && PQtransactionStatus(p->conn) == PQTRANS_INERROR) {
+		/* Its COMMIT would "succeed" by rolling back. */
+		pg_set_err(p, "the transaction had failed and was rolled back");
+		rc = ERR_IO;
+	}
+	if (rc == 0)
+		rc = pg_stmt_name(p, sql, nparams, names[0]);
+	if (rc < 0) {
+		pg_track_tx(p);
+		return rc;
+	}
+	pg_stmts_pending(st, 2);
+	return pg_pipeline(p, st, names, 2);
+}
+
 static int pg_simple(store *s, const char *sql, int in_tx_ok)
 {
 	pg_store *p = pg_of(s);
@@ -644,10 +717,45 @@ out:
 	return rc;
 }
 
+/*
+ * The BEGIN is not sent at once but with the transaction's first statement,
+ * in one round trip (pg_pipeline). A new transaction may start on a new
+ * connection: the connection is made ready here, and again (in_tx is not
+ * set yet) by the first statement.
+ */
 static int pg_begin(store *s)
 {
-	/* A new transaction may start on a new connection. */
-	return pg_simple(s, "BEGIN", 1);
+	pg_store *p = pg_of(s);
+	int rc;
+
+	p->begin_pending = 0;
+	rc = pg_ready(p, 1);
+	if (rc < 0) {
+		pg_track_tx(p);
+		return rc;
+	}
+	if (p->in_tx) {
+		/* As PostgreSQL would: a warning, and the open transaction goes on. */
+		log_msg(LOG_DEBUG, "postgresql: BEGIN inside a transaction");
+		return 0;
+	}
+	p->begin_pending = 1;
+	return 0;
+}
+
+/* Sends a deferred BEGIN by itself, for a statement that cannot take it along. */
+static int pg_flush_begin(pg_store *p)
+{
+	PGresult *res;
+	int rc;
+
+	if (!p->begin_pending)
+		return 0;
+	p->begin_pending = 0;
+	res = pg_query(p, "BEGIN", 0, NULL, &rc);
+	PQclear(res);
+	pg_track_tx(p);
+	return rc;
 }
 
 static int pg_commit(store *s)
@@ -657,6 +765,10 @@ static int pg_commit(store *s)
 	int aborted;
 	int rc;
 
+	if (p->begin_pending) {
+		p->begin_pending = 0; /* nothing ran: nothing to commit */
+		return 0;
+	}
 	rc = pg_ready(p, 0);
 	if (rc < 0)
 		goto out;
@@ -680,6 +792,10 @@ static int pg_rollback(store *s)
 {
 	pg_store *p = pg_of(s);
 
+	if (p->begin_pending) {
+		p->begin_pending = 0; /* never sent */
+		return 0;
+	}
 	/*
 	 * A transaction on a lost connection is already gone: the server
 	 * aborted it with the session. Nothing to do, and no reason to wait
@@ -810,6 +926,8 @@ static int pg_episodes_insert(store *s, episode *eps, size_t n)
 	 * so one made inside a transaction that rolls back stays valid.
 	 */
 	rc = pg_stmt_name(p, pg_ep_sql, PG_EP_NCOLS, name);
+	if (rc == 0)
+		rc = pg_flush_begin(p);
 	if (rc < 0)
 		goto out;
 	rc = pg_ep_arrays(p, eps, n);
@@ -860,7 +978,7 @@ out:
 /* A single INSERT commits by itself: no BEGIN and COMMIT round trips. */
 static int pg_episodes_commit(store *s, episode *eps, size_t n)
 {
-	if (pg_of(s)->in_tx) {
+	if (pg_of(s)->in_tx || pg_of(s)->begin_pending) {
 		pg_set_err(pg_of(s), "episodes_commit inside a transaction");
 		return ERR_IO;
 	}
@@ -1072,6 +1190,7 @@ static const struct store_ops pg_ops = {
     .exec = pg_exec,
     .exec_prepared = pg_exec_prepared,
     .exec_batch = pg_exec_batch,
+    .exec_commit = pg_exec_commit,
     .begin = pg_begin,
     .commit = pg_commit,
     .rollback = pg_rollback,
