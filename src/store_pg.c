@@ -554,11 +554,11 @@ static int pg_pipeline(pg_store *p, store_stmt *stmts, char (*names)[32], size_t
 		if (st == NULL)
 			ok = PQsendQueryParams(p->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
 		else if (names != NULL && names[sent - lead][0] != '\0')
-			ok = PQsendQueryPrepared(p->conn, names[sent - lead], st->nparams, st->params, NULL,
-			                         NULL, 0);
+			ok = PQsendQueryPrepared(p->conn, names[sent - lead], st->nparams, st->params,
+			                         NULL, NULL, 0);
 		else
-			ok = PQsendQueryParams(p->conn, st->sql, st->nparams, NULL, st->params, NULL, NULL,
-			                       0);
+			ok = PQsendQueryParams(p->conn, st->sql, st->nparams, NULL, st->params, NULL,
+			                       NULL, 0);
 		if (!ok) {
 			first = pg_error(p, NULL, 1);
 			if (st != NULL)
@@ -681,7 +681,8 @@ static int pg_exec_commit(store *s, const char *sql, int nparams, const char *co
                           store_row_fn fn, void *arg)
 {
 	pg_store *p = pg_of(s);
-	store_stmt st[2] = {{sql, nparams, params, fn, arg, 0, 0}, {"COMMIT", 0, NULL, NULL, NULL, 0, 0}};
+	store_stmt st[2] = {{sql, nparams, params, fn, arg, 0, 0},
+	                    {"COMMIT", 0, NULL, NULL, NULL, 0, 0}};
 	char names[2][32] = {"", ""};
 	int rc;
 
@@ -1041,8 +1042,13 @@ static const char *const pg_migration_4[] = {
  * batch (lookup, insert, learned values) are prepared (db.c) and take json,
  * which the server reads as it parses it; jsonb would first build a binary
  * copy of every row and sort its keys (qsort_arg and jsonb_in, about 3% of
- * the server's time per reward). The rarer ones keep jsonb. The lookup's
- * plan is kept per connection: see its OFFSET 0.
+ * the server's time per reward). The rarer ones keep jsonb.
+ *
+ * The lookup's plan is made once per connection, often while TB_REWARDS is
+ * empty, and kept. The OFFSET 0 in its NOT EXISTS keeps the planner from
+ * turning that into a hashed subplan, cheap on an empty table and a scan of
+ * every reward per batch once it has grown: it stays one index probe per
+ * episode whatever the statistics said when it was planned.
  */
 /* Idempotency keys: one row per (company, key), stored with its reward. */
 static const char *const pg_pz_config_ddl[] = {
@@ -1067,28 +1073,20 @@ static const store_sql pg_sql = {
     /* Two offerd processes starting together must not both migrate. */
     .migrate_lock = "SELECT pg_advisory_xact_lock(7346011)",
     .migration_done = "INSERT INTO tb_schema_migrations VALUES ($1, now()::text)",
-    /*
-     * Prepared (db.c): the plan is made once per connection, often while
-     * TB_REWARDS is empty, and kept. OFFSET 0 keeps the planner from
-     * turning the NOT EXISTS into a hashed subplan, cheap on an empty table
-     * and a scan of every reward per batch once it has grown: it stays one
-     * index probe per episode whatever the statistics said.
-     */
-    .reward_lookup =
-        "SELECT i.ord, EXISTS (SELECT 1 FROM tb_episodes x WHERE x.company = i.company"
-        " AND x.customer_id = i.customer_id AND (i.episode_id = 0 OR x.id = i.episode_id)),"
-        " ep.id, ep.state_key, ep.policy, ep.agent_version, ep.p1, ep.p2, ep.p3, ep.age,"
-        " ep.states, ep.request_timestamp"
-        " FROM json_to_recordset($1::json) AS i(ord BIGINT, company TEXT, customer_id TEXT,"
-        " episode_id BIGINT)"
-        " LEFT JOIN LATERAL (SELECT e.id, e.state_key, e.policy, e.agent_version,"
-        " e.predicted_offer_1 AS p1, e.predicted_offer_2 AS p2, e.predicted_offer_3 AS p3,"
-        " EXTRACT(EPOCH FROM now() - e.last_update) AS age, e.states, e.request_timestamp"
-        " FROM tb_episodes e"
-        " WHERE e.company = i.company AND e.customer_id = i.customer_id AND CASE"
-        " WHEN i.episode_id = 0 THEN NOT EXISTS (SELECT 1 FROM tb_rewards r"
-        " WHERE r.episode_id = e.id OFFSET 0) ELSE e.id = i.episode_id END"
-        " ORDER BY e.id DESC LIMIT 1) AS ep ON TRUE ORDER BY i.ord",
+    .reward_lookup = "SELECT i.ord, EXISTS (SELECT 1 FROM tb_episodes x WHERE x.company = i.company"
+                     " AND x.customer_id = i.customer_id AND (i.episode_id = 0 OR x.id = i.episode_id)),"
+                     " ep.id, ep.state_key, ep.policy, ep.agent_version, ep.p1, ep.p2, ep.p3, ep.age,"
+                     " ep.states, ep.request_timestamp"
+                     " FROM json_to_recordset($1::json) AS i(ord BIGINT, company TEXT, customer_id TEXT,"
+                     " episode_id BIGINT)"
+                     " LEFT JOIN LATERAL (SELECT e.id, e.state_key, e.policy, e.agent_version,"
+                     " e.predicted_offer_1 AS p1, e.predicted_offer_2 AS p2, e.predicted_offer_3 AS p3,"
+                     " EXTRACT(EPOCH FROM now() - e.last_update) AS age, e.states, e.request_timestamp"
+                     " FROM tb_episodes e"
+                     " WHERE e.company = i.company AND e.customer_id = i.customer_id AND CASE"
+                     " WHEN i.episode_id = 0 THEN NOT EXISTS (SELECT 1 FROM tb_rewards r"
+                     " WHERE r.episode_id = e.id OFFSET 0) ELSE e.id = i.episode_id END"
+                     " ORDER BY e.id DESC LIMIT 1) AS ep ON TRUE ORDER BY i.ord",
     .model_lock = "SELECT company, version, offer, n, tick, stats, rev FROM tb_model"
                   " WHERE company = $1 AND version = $2 AND offer = $3 FOR UPDATE",
     .model_put = "UPDATE tb_model SET n = CAST($4 AS DOUBLE PRECISION), tick = CAST($5 AS BIGINT),"

@@ -515,8 +515,8 @@ static void sc_exec_commit(void **state)
 	assert_int_equal(sc_int(s, "SELECT COUNT(*) FROM sc_ec WHERE k IN ('e', 'f')", 0, NULL), 0);
 	/* And a prepared statement as the first. */
 	SC_OK(s, s->ops->begin(s));
-	SC_OK(s, store_exec_prepared(s, "INSERT INTO sc_ec (k) VALUES ($1)", 1, (const char *const[]){"g"},
-	                             NULL, NULL));
+	SC_OK(s, store_exec_prepared(s, "INSERT INTO sc_ec (k) VALUES ($1)", 1,
+	                             (const char *const[]){"g"}, NULL, NULL));
 	assert_int_equal(sc_int(s, "SELECT COUNT(*) FROM sc_ec WHERE k = 'g'", 0, NULL), 1);
 	SC_OK(s, s->ops->rollback(s));
 	assert_int_equal(sc_int(s, "SELECT COUNT(*) FROM sc_ec WHERE k = 'g'", 0, NULL), 0);
@@ -887,10 +887,10 @@ static void sc_contact_rows(void **state)
 	cmocka_unit_test(sc_exec_params_rows), cmocka_unit_test(sc_exec_prepared),               \
 	    cmocka_unit_test(sc_null_params_results), cmocka_unit_test(sc_unique_conflict),      \
 	    cmocka_unit_test(sc_begin_rollback_commit), cmocka_unit_test(sc_batch_with_failure), \
-	    cmocka_unit_test(sc_exec_commit),                                                    \
-	    cmocka_unit_test(sc_episodes_1), cmocka_unit_test(sc_episodes_3),                    \
-	    cmocka_unit_test(sc_episodes_2000), cmocka_unit_test(sc_episodes_two_batches),       \
-	    cmocka_unit_test(sc_episodes_bad_row), cmocka_unit_test(sc_sql_table_complete),      \
-	    cmocka_unit_test(sc_rules_versions), cmocka_unit_test(sc_contact_rows)
+	    cmocka_unit_test(sc_exec_commit), cmocka_unit_test(sc_episodes_1),                   \
+	    cmocka_unit_test(sc_episodes_3), cmocka_unit_test(sc_episodes_2000),                 \
+	    cmocka_unit_test(sc_episodes_two_batches), cmocka_unit_test(sc_episodes_bad_row),    \
+	    cmocka_unit_test(sc_sql_table_complete), cmocka_unit_test(sc_rules_versions),        \
+	    cmocka_unit_test(sc_contact_rows)
 
 #endif
