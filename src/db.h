@@ -176,6 +176,11 @@ int db_policy_since(store *s, int64_t since, db_policy_fn fn, void *arg, int64_t
  * absolute values, as db_policy_since would report them.
  */
 int db_policy_add(store *s, const db_policy_row *deltas, size_t n, db_policy_fn fn, void *arg);
+/*
+ * db_policy_add, then commits the open transaction, in one round trip on
+ * PostgreSQL (store_exec_commit). On error the caller rolls back.
+ */
+int db_policy_add_commit(store *s, const db_policy_row *deltas, size_t n, db_policy_fn fn, void *arg);
 /* Sets the priors of rows (offerctl train), creating them as needed. */
 int db_policy_set_priors(store *s, const db_policy_row *rows, size_t n);
 

@@ -192,6 +192,20 @@ struct store_ops {
 	 * which. After an error the transaction must be rolled back.
 	 */
 	int (*exec_batch)(store *s, store_stmt *stmts, size_t n);
+	/*
+	 * Optional (NULL: exec_prepared, then commit). Runs one statement as
+	 * exec_prepared does, then commits the open transaction, in one round
+	 * trip where the server allows it. The COMMIT is sent before the rows
+	 * are read: a row callback's non-zero return no longer stops it. After
+	 * an error the transaction must be rolled back.
+	 */
+	int (*exec_commit)(store *s, const char *sql, int nparams, const char *const *params,
+	                   store_row_fn fn, void *arg);
+	/*
+	 * May defer the BEGIN to the transaction's first statement (PostgreSQL
+	 * sends both in one round trip), so an unreachable server may be
+	 * reported by that statement rather than by begin.
+	 */
 	int (*begin)(store *s);
 	int (*commit)(store *s);
 	int (*rollback)(store *s);
@@ -243,6 +257,18 @@ static inline int store_exec_prepared(store *s, const char *sql, int nparams, co
 	if (s->ops->exec_prepared == NULL)
 		return s->ops->exec(s, sql, nparams, params, fn, arg);
 	return s->ops->exec_prepared(s, sql, nparams, params, fn, arg);
+}
+
+/* exec_commit where the store has it, else exec_prepared and commit. */
+static inline int store_exec_commit(store *s, const char *sql, int nparams, const char *const *params,
+                                    store_row_fn fn, void *arg)
+{
+	int rc;
+
+	if (s->ops->exec_commit != NULL)
+		return s->ops->exec_commit(s, sql, nparams, params, fn, arg);
+	rc = store_exec_prepared(s, sql, nparams, params, fn, arg);
+	return rc != 0 ? rc : s->ops->commit(s);
 }
 
 #endif

@@ -8,6 +8,9 @@
  *                    result is read, so a batch costs one round trip.
  *   exec_prepared    the same, prepared once per connection (a cache by SQL
  *                    text) and then run by name.
+ *   begin            deferred: the BEGIN travels with the transaction's first
+ *                    statement (pipeline mode), one round trip for both.
+ *   exec_commit      a prepared statement and the COMMIT in one round trip.
  *   episodes_insert  the hot path of /predict: one prepared INSERT .. SELECT
  *                    FROM unnest(arrays) per batch, whatever its size.
  *   pg_sql           the dialect's statements for db.c (struct store_sql):
@@ -104,6 +107,7 @@ typedef struct pg_store {
 	char *stmt_sql[PG_STMT_CACHE]; /* prepared as "offerd_s<i>" on this connection */
 	size_t nstmt;
 	int in_tx;            /* a transaction was open when last looked */
+	int begin_pending;    /* pg_begin's BEGIN goes with the next statement */
 	int lost;             /* the connection must be re-established */
 	double last_reset;    /* util_monotonic() of the last reconnect attempt */
 	double wait_limit;    /* seconds to wait for an answer; 0: no limit */
@@ -468,6 +472,8 @@ static PGresult *pg_query_as(pg_store *p, const char *name, const char *sql, int
 	return pg_result(p, rc);
 }
 
+static int pg_pipeline(pg_store *p, store_stmt *stmts, char (*names)[32], size_t n);
+
 /* One statement; prepared once per connection when prepare is set. */
 static int pg_run(store *s, int prepare, const char *sql, int nparams, const char *const *params,
                   store_row_fn fn, void *arg)
@@ -484,6 +490,12 @@ static int pg_run(store *s, int prepare, const char *sql, int nparams, const cha
 		rc = pg_stmt_name(p, sql, nparams, name);
 		if (rc < 0)
 			goto out;
+	}
+	if (p->begin_pending) {
+		store_stmt st = {sql, nparams, params, fn, arg, PG_PENDING, 0};
+
+		rc = pg_pipeline(p, &st, &name, 1);
+		goto out;
 	}
 	res = pg_query_as(p, name, sql, nparams, params, &rc);
 	if (rc < 0)
@@ -515,41 +527,42 @@ static int pg_exec_prepared(store *s, const char *sql, int nparams, const char *
  * connection idle and usable again. A statement whose row callback returns
  * non-zero gets that value as its rc; the statements after it have already
  * run. Statements that never got a result because the connection went away
- * get ERR_UNAVAIL.
+ * get ERR_UNAVAIL. names[i] (names may be NULL) is stmts[i]'s prepared
+ * statement, "" to send it unnamed. A BEGIN that pg_begin deferred goes
+ * first, in the same round trip. The caller has called pg_ready.
  */
-static int pg_exec_batch(store *s, store_stmt *stmts, size_t n)
+static int pg_pipeline(pg_store *p, store_stmt *stmts, char (*names)[32], size_t n)
 {
-	pg_store *p = pg_of(s);
 	PGresult *res;
-	size_t sent = 0;
-	size_t cur = 0;
-	int got = 0; /* stmts[cur] has its result */
+	size_t lead = p->begin_pending ? 1 : 0; /* queued before stmts[0]: the BEGIN */
+	size_t sent = 0;                        /* queued, the BEGIN included */
+	size_t cur = 0;                         /* whose results are being read, likewise */
+	int got = 0;                            /* cur has its result */
 	int nulls = 0;
 	int first = 0; /* the first error, for the return value and errmsg */
 	int synced;
-	int rc;
 
-	for (size_t i = 0; i < n; i++) {
-		stmts[i].rc = PG_PENDING;
-		stmts[i].changes = 0;
-	}
-	if (n == 0)
-		return 0;
-	rc = pg_ready(p, 0);
-	if (rc < 0) {
-		first = rc;
-		goto out;
-	}
+	p->begin_pending = 0;
 	if (!PQenterPipelineMode(p->conn)) {
 		first = pg_error(p, NULL, 1);
 		goto out;
 	}
-	for (sent = 0; sent < n; sent++) {
-		store_stmt *st = &stmts[sent];
+	for (sent = 0; sent < n + lead; sent++) {
+		store_stmt *st = sent < lead ? NULL : &stmts[sent - lead];
+		int ok;
 
-		if (!PQsendQueryParams(p->conn, st->sql, st->nparams, NULL, st->params, NULL, NULL, 0)) {
-			st->rc = pg_error(p, NULL, 1);
-			first = st->rc;
+		if (st == NULL)
+			ok = PQsendQueryParams(p->conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0);
+		else if (names != NULL && names[sent - lead][0] != '\0')
+			ok = PQsendQueryPrepared(p->conn, names[sent - lead], st->nparams, st->params,
+			                         NULL, NULL, 0);
+		else
+			ok = PQsendQueryParams(p->conn, st->sql, st->nparams, NULL, st->params, NULL,
+			                       NULL, 0);
+		if (!ok) {
+			first = pg_error(p, NULL, 1);
+			if (st != NULL)
+				st->rc = first;
 			break;
 		}
 	}
@@ -583,21 +596,26 @@ static int pg_exec_batch(store *s, store_stmt *stmts, size_t n)
 			break;
 		}
 		if (cur < sent && !got) {
-			store_stmt *t = &stmts[cur];
+			store_stmt *t = cur < lead ? NULL : &stmts[cur - lead];
+			int rc = 0;
 
 			got = 1;
 			if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-				t->changes = pg_changes(res);
-				t->rc = pg_rows(res, t->fn, t->arg);
-				if (t->rc != 0 && first == 0) {
-					first = t->rc;
+				if (t != NULL) {
+					t->changes = pg_changes(res);
+					t->rc = rc = pg_rows(res, t->fn, t->arg);
+				}
+				if (rc != 0 && first == 0) {
+					first = rc;
 					pg_set_err(p, "a row callback stopped the statement");
 				}
 			} else if (st != PGRES_PIPELINE_ABORTED) {
 				/* (An aborted one was not run; the fill below says why.) */
-				t->rc = pg_error(p, res, first == 0);
+				rc = pg_error(p, res, first == 0);
+				if (t != NULL)
+					t->rc = rc;
 				if (first == 0)
-					first = t->rc;
+					first = rc;
 			}
 		}
 		PQclear(res);
@@ -628,6 +646,62 @@ out:
 	return first;
 }
 
+static void pg_stmts_pending(store_stmt *stmts, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		stmts[i].rc = PG_PENDING;
+		stmts[i].changes = 0;
+	}
+}
+
+static int pg_exec_batch(store *s, store_stmt *stmts, size_t n)
+{
+	pg_store *p = pg_of(s);
+	int rc;
+
+	pg_stmts_pending(stmts, n);
+	if (n == 0)
+		return 0;
+	rc = pg_ready(p, 0);
+	if (rc < 0) {
+		for (size_t i = 0; i < n; i++)
+			stmts[i].rc = rc;
+		pg_track_tx(p);
+		return rc;
+	}
+	return pg_pipeline(p, stmts, NULL, n);
+}
+
+/*
+ * The statement (prepared) and the COMMIT in one round trip, with a deferred
+ * BEGIN before them when the statement is the transaction's first. If the
+ * statement fails the server skips the COMMIT and the caller rolls back.
+ */
+static int pg_exec_commit(store *s, const char *sql, int nparams, const char *const *params,
+                          store_row_fn fn, void *arg)
+{
+	pg_store *p = pg_of(s);
+	store_stmt st[2] = {{sql, nparams, params, fn, arg, 0, 0},
+	                    {"COMMIT", 0, NULL, NULL, NULL, 0, 0}};
+	char names[2][32] = {"", ""};
+	int rc;
+
+	rc = pg_ready(p, 0);
+	if (rc == 0 && !p->begin_pending && PQtransactionStatus(p->conn) == PQTRANS_INERROR) {
+		/* Its COMMIT would "succeed" by rolling back. */
+		pg_set_err(p, "the transaction had failed and was rolled back");
+		rc = ERR_IO;
+	}
+	if (rc == 0)
+		rc = pg_stmt_name(p, sql, nparams, names[0]);
+	if (rc < 0) {
+		pg_track_tx(p);
+		return rc;
+	}
+	pg_stmts_pending(st, 2);
+	return pg_pipeline(p, st, names, 2);
+}
+
 static int pg_simple(store *s, const char *sql, int in_tx_ok)
 {
 	pg_store *p = pg_of(s);
@@ -644,10 +718,45 @@ out:
 	return rc;
 }
 
+/*
+ * The BEGIN is not sent at once but with the transaction's first statement,
+ * in one round trip (pg_pipeline). A new transaction may start on a new
+ * connection: the connection is made ready here, and again (in_tx is not
+ * set yet) by the first statement.
+ */
 static int pg_begin(store *s)
 {
-	/* A new transaction may start on a new connection. */
-	return pg_simple(s, "BEGIN", 1);
+	pg_store *p = pg_of(s);
+	int rc;
+
+	p->begin_pending = 0;
+	rc = pg_ready(p, 1);
+	if (rc < 0) {
+		pg_track_tx(p);
+		return rc;
+	}
+	if (p->in_tx) {
+		/* As PostgreSQL would: a warning, and the open transaction goes on. */
+		log_msg(LOG_DEBUG, "postgresql: BEGIN inside a transaction");
+		return 0;
+	}
+	p->begin_pending = 1;
+	return 0;
+}
+
+/* Sends a deferred BEGIN by itself, for a statement that cannot take it along. */
+static int pg_flush_begin(pg_store *p)
+{
+	PGresult *res;
+	int rc;
+
+	if (!p->begin_pending)
+		return 0;
+	p->begin_pending = 0;
+	res = pg_query(p, "BEGIN", 0, NULL, &rc);
+	PQclear(res);
+	pg_track_tx(p);
+	return rc;
 }
 
 static int pg_commit(store *s)
@@ -657,6 +766,10 @@ static int pg_commit(store *s)
 	int aborted;
 	int rc;
 
+	if (p->begin_pending) {
+		p->begin_pending = 0; /* nothing ran: nothing to commit */
+		return 0;
+	}
 	rc = pg_ready(p, 0);
 	if (rc < 0)
 		goto out;
@@ -680,6 +793,10 @@ static int pg_rollback(store *s)
 {
 	pg_store *p = pg_of(s);
 
+	if (p->begin_pending) {
+		p->begin_pending = 0; /* never sent */
+		return 0;
+	}
 	/*
 	 * A transaction on a lost connection is already gone: the server
 	 * aborted it with the session. Nothing to do, and no reason to wait
@@ -810,6 +927,8 @@ static int pg_episodes_insert(store *s, episode *eps, size_t n)
 	 * so one made inside a transaction that rolls back stays valid.
 	 */
 	rc = pg_stmt_name(p, pg_ep_sql, PG_EP_NCOLS, name);
+	if (rc == 0)
+		rc = pg_flush_begin(p);
 	if (rc < 0)
 		goto out;
 	rc = pg_ep_arrays(p, eps, n);
@@ -860,7 +979,7 @@ out:
 /* A single INSERT commits by itself: no BEGIN and COMMIT round trips. */
 static int pg_episodes_commit(store *s, episode *eps, size_t n)
 {
-	if (pg_of(s)->in_tx) {
+	if (pg_of(s)->in_tx || pg_of(s)->begin_pending) {
 		pg_set_err(pg_of(s), "episodes_commit inside a transaction");
 		return ERR_IO;
 	}
@@ -917,13 +1036,19 @@ static const char *const pg_migration_4[] = {
 };
 
 /*
- * The rows travel as one JSON array (jsonb_to_recordset), so the server
+ * The rows travel as one JSON array (json_to_recordset), so the server
  * plans and starts one executor per statement instead of one per row, which
- * was most of its time per reward. db.c sends the lookup unnamed, so it is
- * planned for the tables as they are now (about 0.2 ms a batch): a plan kept
- * from when TB_REWARDS was nearly empty joins it by a full scan, which costs
- * more with every reward stored. The inserts' plans do not depend on table
- * sizes: they are prepared.
+ * was most of its time per reward. The three statements of every reward
+ * batch (lookup, insert, learned values) are prepared (db.c) and take json,
+ * which the server reads as it parses it; jsonb would first build a binary
+ * copy of every row and sort its keys (qsort_arg and jsonb_in, about 3% of
+ * the server's time per reward). The rarer ones keep jsonb.
+ *
+ * The lookup's plan is made once per connection, often while TB_REWARDS is
+ * empty, and kept. The OFFSET 0 in its NOT EXISTS keeps the planner from
+ * turning that into a hashed subplan, cheap on an empty table and a scan of
+ * every reward per batch once it has grown: it stays one index probe per
+ * episode whatever the statistics said when it was planned.
  */
 /* Idempotency keys: one row per (company, key), stored with its reward. */
 static const char *const pg_pz_config_ddl[] = {
@@ -948,21 +1073,20 @@ static const store_sql pg_sql = {
     /* Two offerd processes starting together must not both migrate. */
     .migrate_lock = "SELECT pg_advisory_xact_lock(7346011)",
     .migration_done = "INSERT INTO tb_schema_migrations VALUES ($1, now()::text)",
-    .reward_lookup =
-        "SELECT i.ord, EXISTS (SELECT 1 FROM tb_episodes x WHERE x.company = i.company"
-        " AND x.customer_id = i.customer_id AND (i.episode_id = 0 OR x.id = i.episode_id)),"
-        " ep.id, ep.state_key, ep.policy, ep.agent_version, ep.p1, ep.p2, ep.p3, ep.age,"
-        " ep.states, ep.request_timestamp"
-        " FROM jsonb_to_recordset($1::jsonb) AS i(ord BIGINT, company TEXT, customer_id TEXT,"
-        " episode_id BIGINT)"
-        " LEFT JOIN LATERAL (SELECT e.id, e.state_key, e.policy, e.agent_version,"
-        " e.predicted_offer_1 AS p1, e.predicted_offer_2 AS p2, e.predicted_offer_3 AS p3,"
-        " EXTRACT(EPOCH FROM now() - e.last_update) AS age, e.states, e.request_timestamp"
-        " FROM tb_episodes e"
-        " WHERE e.company = i.company AND e.customer_id = i.customer_id AND CASE"
-        " WHEN i.episode_id = 0 THEN NOT EXISTS (SELECT 1 FROM tb_rewards r"
-        " WHERE r.episode_id = e.id) ELSE e.id = i.episode_id END"
-        " ORDER BY e.id DESC LIMIT 1) AS ep ON TRUE ORDER BY i.ord",
+    .reward_lookup = "SELECT i.ord, EXISTS (SELECT 1 FROM tb_episodes x WHERE x.company = i.company"
+                     " AND x.customer_id = i.customer_id AND (i.episode_id = 0 OR x.id = i.episode_id)),"
+                     " ep.id, ep.state_key, ep.policy, ep.agent_version, ep.p1, ep.p2, ep.p3, ep.age,"
+                     " ep.states, ep.request_timestamp"
+                     " FROM json_to_recordset($1::json) AS i(ord BIGINT, company TEXT, customer_id TEXT,"
+                     " episode_id BIGINT)"
+                     " LEFT JOIN LATERAL (SELECT e.id, e.state_key, e.policy, e.agent_version,"
+                     " e.predicted_offer_1 AS p1, e.predicted_offer_2 AS p2, e.predicted_offer_3 AS p3,"
+                     " EXTRACT(EPOCH FROM now() - e.last_update) AS age, e.states, e.request_timestamp"
+                     " FROM tb_episodes e"
+                     " WHERE e.company = i.company AND e.customer_id = i.customer_id AND CASE"
+                     " WHEN i.episode_id = 0 THEN NOT EXISTS (SELECT 1 FROM tb_rewards r"
+                     " WHERE r.episode_id = e.id OFFSET 0) ELSE e.id = i.episode_id END"
+                     " ORDER BY e.id DESC LIMIT 1) AS ep ON TRUE ORDER BY i.ord",
     .model_lock = "SELECT company, version, offer, n, tick, stats, rev FROM tb_model"
                   " WHERE company = $1 AND version = $2 AND offer = $3 FOR UPDATE",
     .model_put = "UPDATE tb_model SET n = CAST($4 AS DOUBLE PRECISION), tick = CAST($5 AS BIGINT),"
@@ -974,7 +1098,7 @@ static const store_sql pg_sql = {
         " request_timestamp, learned, source)"
         " SELECT u.company, u.customer_id, u.episode_id, u.accepted, u.accepted_offer, u.clicked,"
         " u.r1, u.r2, u.r3, u.ts, u.learned, u.source"
-        " FROM jsonb_to_recordset($1::jsonb) AS u(ord BIGINT, company TEXT, customer_id TEXT,"
+        " FROM json_to_recordset($1::json) AS u(ord BIGINT, company TEXT, customer_id TEXT,"
         " episode_id BIGINT, accepted BOOLEAN, accepted_offer TEXT, clicked TEXT,"
         " r1 DOUBLE PRECISION, r2 DOUBLE PRECISION, r3 DOUBLE PRECISION, ts TEXT,"
         " learned BOOLEAN, source TEXT)"
@@ -983,7 +1107,7 @@ static const store_sql pg_sql = {
         "INSERT INTO tb_policy (company, state_key, offer, n, reward_sum, successes, failures,"
         " rev) SELECT d.company, d.state_key, d.offer, d.n, d.reward_sum, d.successes,"
         " d.failures, nextval('tb_policy_rev_seq')"
-        " FROM jsonb_to_recordset($1::jsonb) AS d(ord BIGINT, company TEXT, state_key TEXT,"
+        " FROM json_to_recordset($1::json) AS d(ord BIGINT, company TEXT, state_key TEXT,"
         " offer TEXT, n DOUBLE PRECISION, reward_sum DOUBLE PRECISION,"
         " successes DOUBLE PRECISION, failures DOUBLE PRECISION) ORDER BY d.ord"
         " ON CONFLICT (company, state_key, offer) DO UPDATE SET"
@@ -1065,6 +1189,7 @@ static const struct store_ops pg_ops = {
     .exec = pg_exec,
     .exec_prepared = pg_exec_prepared,
     .exec_batch = pg_exec_batch,
+    .exec_commit = pg_exec_commit,
     .begin = pg_begin,
     .commit = pg_commit,
     .rollback = pg_rollback,

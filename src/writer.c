@@ -467,18 +467,23 @@ static int run_tx(store *s, values *v, conf_cache *confs, writer_op *ops)
 		if (op->kind == WOP_KEY && (rc = db_idem_claim(s, &op->kin)) != 0)
 			goto failed;
 	}
-	if (b.deltas.n > 0) {
+	if (b.deltas.n > 0)
 		qsort(b.deltas.rows, b.deltas.n, sizeof(db_policy_row), delta_cmp);
+	if (b.models == NULL) {
+		/* The upsert and the COMMIT in one round trip (store_exec_commit). */
+		rc = db_policy_add_commit(s, b.deltas.rows, b.deltas.n, keep_row, &b.committed);
+		if (rc != 0)
+			goto failed;
+		goto committed;
+	}
+	if (b.deltas.n > 0) {
 		rc = db_policy_add(s, b.deltas.rows, b.deltas.n, keep_row, &b.committed);
 		if (rc != 0)
 			goto failed;
 	}
-	if (b.models != NULL) {
-		rc = model_batch_store(b.models, s);
-		if (rc != 0)
-			goto failed;
-	}
-	rc = s->ops->commit(s);
+	rc = model_batch_store(b.models, s);
+	if (rc == 0)
+		rc = s->ops->commit(s);
 	if (rc != 0)
 		goto failed;
 committed:

@@ -464,6 +464,65 @@ static void sc_begin_rollback_commit(void **state)
 	}
 }
 
+/*
+ * store_exec_commit: the statement and the COMMIT together (one round trip
+ * on PostgreSQL, whose BEGIN also waits for the first statement).
+ */
+static void sc_exec_commit(void **state)
+{
+	store *s = sc_fresh(state);
+	const char *a[1] = {"a"};
+	const char *b[1] = {"b"};
+	const char *c[1] = {"c"};
+	sc_rows r = {0};
+	store_stmt st[2];
+
+	SC_OK(s, store_exec(s, "CREATE TABLE sc_ec (k TEXT PRIMARY KEY)", 0, NULL, NULL, NULL));
+	/* The transaction's only statement: committed, its rows delivered. */
+	SC_OK(s, s->ops->begin(s));
+	SC_OK(s, store_exec_commit(s, "INSERT INTO sc_ec (k) VALUES ($1) RETURNING k", 1, a, sc_collect,
+	                           &r));
+	assert_int_equal(r.n, 1);
+	sc_assert_str(sc_cell(&r, 0, 0), "a");
+	assert_int_equal(sc_int(s, "SELECT COUNT(*) FROM sc_ec", 0, NULL), 1);
+	/* After other statements: all of them committed. */
+	SC_OK(s, s->ops->begin(s));
+	SC_OK(s, store_exec_prepared(s, "INSERT INTO sc_ec (k) VALUES ($1)", 1, b, NULL, NULL));
+	SC_OK(s, store_exec_commit(s, "INSERT INTO sc_ec (k) VALUES ($1)", 1, c, NULL, NULL));
+	/* Nothing is left open: a new transaction begins and rolls back alone. */
+	SC_OK(s, s->ops->begin(s));
+	SC_OK(s, s->ops->rollback(s));
+	assert_int_equal(sc_int(s, "SELECT COUNT(*) FROM sc_ec", 0, NULL), 3);
+	/* A failing statement: no commit; the rollback discards the rest. */
+	SC_OK(s, s->ops->begin(s));
+	SC_OK(s, store_exec(s, "INSERT INTO sc_ec (k) VALUES ('d')", 0, NULL, NULL, NULL));
+	assert_int_equal(store_exec_commit(s, "INSERT INTO sc_ec (k) VALUES ($1)", 1, a, NULL, NULL),
+	                 ERR_CONFLICT);
+	SC_OK(s, s->ops->rollback(s));
+	assert_int_equal(sc_int(s, "SELECT COUNT(*) FROM sc_ec WHERE k = 'd'", 0, NULL), 0);
+	/* A transaction that ran nothing commits and rolls back cleanly. */
+	SC_OK(s, s->ops->begin(s));
+	SC_OK(s, s->ops->commit(s));
+	SC_OK(s, s->ops->begin(s));
+	SC_OK(s, s->ops->rollback(s));
+	/* A batch as the first statement is inside the transaction too. */
+	memset(st, 0, sizeof(st));
+	st[0].sql = "INSERT INTO sc_ec (k) VALUES ('e')";
+	st[1].sql = "INSERT INTO sc_ec (k) VALUES ('f')";
+	SC_OK(s, s->ops->begin(s));
+	SC_OK(s, s->ops->exec_batch(s, st, 2));
+	SC_OK(s, s->ops->rollback(s));
+	assert_int_equal(sc_int(s, "SELECT COUNT(*) FROM sc_ec WHERE k IN ('e', 'f')", 0, NULL), 0);
+	/* And a prepared statement as the first. */
+	SC_OK(s, s->ops->begin(s));
+	SC_OK(s, store_exec_prepared(s, "INSERT INTO sc_ec (k) VALUES ($1)", 1,
+	                             (const char *const[]){"g"}, NULL, NULL));
+	assert_int_equal(sc_int(s, "SELECT COUNT(*) FROM sc_ec WHERE k = 'g'", 0, NULL), 1);
+	SC_OK(s, s->ops->rollback(s));
+	assert_int_equal(sc_int(s, "SELECT COUNT(*) FROM sc_ec WHERE k = 'g'", 0, NULL), 0);
+	sc_rows_free(&r);
+}
+
 static void sc_batch_with_failure(void **state)
 {
 	store *s = sc_fresh(state);
@@ -828,9 +887,10 @@ static void sc_contact_rows(void **state)
 	cmocka_unit_test(sc_exec_params_rows), cmocka_unit_test(sc_exec_prepared),               \
 	    cmocka_unit_test(sc_null_params_results), cmocka_unit_test(sc_unique_conflict),      \
 	    cmocka_unit_test(sc_begin_rollback_commit), cmocka_unit_test(sc_batch_with_failure), \
-	    cmocka_unit_test(sc_episodes_1), cmocka_unit_test(sc_episodes_3),                    \
-	    cmocka_unit_test(sc_episodes_2000), cmocka_unit_test(sc_episodes_two_batches),       \
-	    cmocka_unit_test(sc_episodes_bad_row), cmocka_unit_test(sc_sql_table_complete),      \
-	    cmocka_unit_test(sc_rules_versions), cmocka_unit_test(sc_contact_rows)
+	    cmocka_unit_test(sc_exec_commit), cmocka_unit_test(sc_episodes_1),                   \
+	    cmocka_unit_test(sc_episodes_3), cmocka_unit_test(sc_episodes_2000),                 \
+	    cmocka_unit_test(sc_episodes_two_batches), cmocka_unit_test(sc_episodes_bad_row),    \
+	    cmocka_unit_test(sc_sql_table_complete), cmocka_unit_test(sc_rules_versions),        \
+	    cmocka_unit_test(sc_contact_rows)
 
 #endif

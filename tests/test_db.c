@@ -246,6 +246,61 @@ static void test_rewards_lookup_insert(void **state)
 	assert_int_equal(count(f, "tb_rewards"), 3);
 }
 
+/*
+ * The rows of the lookup and the insert are written as JSON text by db.c:
+ * quotes, backslashes, control characters and non-ASCII text reach the
+ * tables as they came.
+ */
+static void test_rewards_json_text(void **state)
+{
+	fixture *f = *state;
+	const char *cust = "q\"b\\s/t\tn\nc\x01-\xc3\xa9\xe2\x82\xac";
+	const char *offer = "O\"1\\";
+	int64_t e1 = put_episode(f, cust, "1.0.0");
+	db_reward_in in[1];
+	db_reward_out out[1];
+	sc_rows r = {0};
+	char id[24];
+	const char *idp[1] = {id};
+
+	reward_in(&in[0], cust, 0);
+	in[0].accepted_offer = offer;
+	in[0].clicked = "[\"O\\\"1\"]";
+	in[0].is_default = 1;
+	FX_OK(f, f->s->ops->begin(f->s));
+	FX_OK(f, db_rewards_lookup(f->s, in, out, 1));
+	assert_int_equal(out[0].rc, 0);
+	assert_int_equal(out[0].episode_id, e1);
+	out[0].rewards[0] = 0.1;
+	out[0].rewards[1] = -1e-300;
+	out[0].learned = 1;
+	FX_OK(f, db_rewards_insert(f->s, in, out, 1));
+	FX_OK(f, f->s->ops->commit(f->s));
+	assert_int_equal(out[0].rc, 0);
+	snprintf(id, sizeof(id), "%lld", (long long)e1);
+	FX_OK(f, sc_query(f->s, &r,
+	                  "SELECT customer_id, accepted_offer_id, clicked_offers, reward_1, reward_2,"
+	                  " reward_3, source FROM tb_rewards WHERE episode_id = $1",
+	                  1, idp));
+	assert_int_equal(r.n, 1);
+	sc_assert_str(sc_cell(&r, 0, 0), cust);
+	sc_assert_str(sc_cell(&r, 0, 1), offer);
+	sc_assert_str(sc_cell(&r, 0, 2), in[0].clicked);
+	sc_assert_near(sc_cell(&r, 0, 3), 0.1);
+	sc_assert_near(sc_cell(&r, 0, 4), 0);
+	assert_null(sc_cell(&r, 0, 5));
+	sc_assert_str(sc_cell(&r, 0, 6), "default");
+	sc_rows_free(&r);
+	/* A non-finite reward is refused before it reaches the database. */
+	reward_in(&in[0], cust, e1);
+	FX_OK(f, f->s->ops->begin(f->s));
+	out[0].rc = 0;
+	out[0].n_offers = 1;
+	out[0].rewards[0] = 1.0 / 0.0;
+	assert_int_equal(db_rewards_insert(f->s, in, out, 1), ERR_IO);
+	FX_OK(f, f->s->ops->rollback(f->s));
+}
+
 /* --- agents by version ------------------------------------------------------------- */
 
 typedef struct agent_seen {
@@ -530,6 +585,25 @@ static void test_policy_revisions(void **state)
 	                        " WHERE state_key = 'S1' AND offer = 'OFFER_2'",
 	                        0, NULL),
 	                 1);
+	/* The upsert and the COMMIT together: committed, its rows reported. */
+	rs.rows = 0;
+	FX_OK(f, f->s->ops->begin(f->s));
+	FX_OK(f, db_policy_add_commit(f->s, deltas, 2, collect_rev, &rs));
+	assert_int_equal(rs.rows, 2);
+	/* A new transaction starts: the last one was committed, not left open. */
+	FX_OK(f, f->s->ops->begin(f->s));
+	FX_OK(f, f->s->ops->rollback(f->s));
+	assert_int_equal(sc_int(f->s,
+	                        "SELECT CAST(n AS INTEGER) FROM tb_policy"
+	                        " WHERE state_key = 'S9' AND offer = 'OFFER_3'",
+	                        0, NULL),
+	                 2);
+	/* No rows: a plain COMMIT. */
+	FX_OK(f, f->s->ops->begin(f->s));
+	FX_OK(f, db_policy_add_commit(f->s, deltas, 0, collect_rev, &rs));
+	assert_int_equal(rs.rows, 2);
+	FX_OK(f, f->s->ops->begin(f->s));
+	FX_OK(f, f->s->ops->rollback(f->s));
 }
 
 /* --- what offerctl evaluate reads ---------------------------------------------------- */
@@ -624,6 +698,7 @@ int main(void)
 	cmocka_unit_test_setup_teardown(test_db_basics, setup, fx_teardown),                       \
 	    cmocka_unit_test_setup_teardown(test_evaluation_jobs, setup, fx_teardown),             \
 	    cmocka_unit_test_setup_teardown(test_rewards_lookup_insert, setup, fx_teardown),       \
+	    cmocka_unit_test_setup_teardown(test_rewards_json_text, setup, fx_teardown),           \
 	    cmocka_unit_test_setup_teardown(test_idempotency_keys, setup, fx_teardown),            \
 	    cmocka_unit_test_setup_teardown(test_agents_by_version, setup, fx_teardown),           \
 	    cmocka_unit_test_setup_teardown(test_episodes_expired_by_version, setup, fx_teardown), \
