@@ -556,6 +556,7 @@ static void metrics(server *s, http_req *r, const route *rt, const api_tenant *t
 	x.batch_ops = ws.ops;
 	x.connections = s->http ? http_connections(s->http) : 0;
 	x.values = values_count(s->vals);
+	x.contact_rows = atomic_load(&s->contact_rows_read);
 	x.agent_version = c.version;
 	x.policy = agent_policy_name(c.policy);
 	x.store = s->dialect == STORE_PG ? "postgresql" : "sqlite";

@@ -2134,19 +2134,21 @@ static int contact_row(void *arg, int ncols, const char *const *vals)
 	return ce->fn(ce->arg, &row);
 }
 
-int db_contact_each(store *s, int rewards, int64_t after_id, double max_age, int64_t limit,
-                    db_contact_fn fn, void *arg)
+int db_contact_each(store *s, int rewards, int64_t after_id, int64_t upto_id, double max_age,
+                    int64_t limit, db_contact_fn fn, void *arg)
 {
 	contact_each ce = {rewards, fn, arg};
 	char a[24];
 	char m[32];
 	char l[24];
-	const char *p[3] = {a, m, l};
+	char u[24];
+	const char *p[4] = {a, m, l, u};
 
 	fmt_int(a, after_id);
 	fmt_double(m, max_age);
 	fmt_int(l, limit);
-	return store_exec(s, rewards ? s->sql->contact_rewards : s->sql->contact_episodes, 3, p,
+	fmt_int(u, upto_id);
+	return store_exec(s, rewards ? s->sql->contact_rewards : s->sql->contact_episodes, 4, p,
 	                  contact_row, &ce);
 }
 

@@ -575,11 +575,11 @@ typedef struct db_contact_row {
 } db_contact_row;
 typedef int (*db_contact_fn)(void *arg, const db_contact_row *row);
 /*
- * Episodes (rewards = 0) or accepting rewards (rewards = 1) with id above
- * after_id stored less than max_age seconds ago, by id, at most limit.
+ * Episodes (rewards = 0) or accepting rewards (rewards = 1) with ids in
+ * (after_id, upto_id] stored less than max_age seconds ago, by id, at most limit.
  */
-int db_contact_each(store *s, int rewards, int64_t after_id, double max_age, int64_t limit,
-                    db_contact_fn fn, void *arg);
+int db_contact_each(store *s, int rewards, int64_t after_id, int64_t upto_id, double max_age,
+                    int64_t limit, db_contact_fn fn, void *arg);
 /* The highest id of tb_episodes (rewards = 0) or tb_rewards (1); 0 when empty. */
 int db_contact_top(store *s, int rewards, int64_t *out);
 /* The highest TB_ERASURES id (0: none): a new erasure makes the refresher rebuild the history. */

@@ -268,6 +268,12 @@ int metrics_render(buf *b, const metrics_extra *x)
 		rc |= buf_addf(b, "offerd_db_batch_size_sum %llu\nofferd_db_batch_size_count %llu\n",
 		               x->batch_ops, cum);
 	}
+	rc |= buf_addf(
+	    b,
+	    "# HELP offerd_contact_rows_read_total Episodes and accepting rewards the "
+	    "refresher read for the contact history (the ones this process did not have).\n"
+	    "# TYPE offerd_contact_rows_read_total counter\nofferd_contact_rows_read_total %llu\n",
+	    x->contact_rows);
 	rc |= buf_addf(b,
 	               "# HELP offerd_batch_rows_total CSV rows processed by /batch.\n"
 	               "# TYPE offerd_batch_rows_total counter\n"

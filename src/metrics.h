@@ -34,6 +34,7 @@ typedef struct metrics_extra {
 	unsigned long queue_depth, last_batch, connections, values;
 	unsigned long long batch_size[12]; /* writer_stats.batch_size, non-cumulative */
 	unsigned long long batch_ops;      /* operations over all batches */
+	unsigned long long contact_rows;   /* rows read for the contact history (server.h) */
 	const char *agent_version;
 	const char *policy;
 	const char *store;

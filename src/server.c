@@ -456,6 +456,15 @@ static int company_has_contacts(server *s, const char *company)
 	return n > 0;
 }
 
+/* The contact history has episode id: the refresher need not read it. */
+static void contact_have(server *s, int64_t id)
+{
+	pthread_mutex_lock(&s->contact_ids_lock);
+	if (s->contact_ids_on)
+		idruns_add(&s->contact_ids, id);
+	pthread_mutex_unlock(&s->contact_ids_lock);
+}
+
 void server_contact_op(server *s, const writer_op *op)
 {
 	const char *offers[OFFERS_SHOWN];
@@ -468,6 +477,7 @@ void server_contact_op(server *s, const writer_op *op)
 		return;
 	}
 	if (op->kind == WOP_EPISODE) {
+		contact_have(s, op->ep.id);
 		if (!company_has_contacts(s, op->ep.company))
 			return;
 		for (n = 0; n < OFFERS_SHOWN && op->ep.offers[n] != NULL; n++)
@@ -521,6 +531,8 @@ static int contact_cb(void *arg, const db_contact_row *row)
 	cl->rows++;
 	if (row->id > cl->max_id)
 		cl->max_id = row->id;
+	if (!cl->rewards)
+		contact_have(cl->s, row->id);
 	if (!company_has_contacts(cl->s, row->company))
 		return 0;
 	if (cl->rewards && row->accepted_offer != NULL && row->accepted_offer[0] != '\0') {
@@ -538,6 +550,53 @@ static int contact_cb(void *arg, const db_contact_row *row)
 
 #define CONTACT_READ_ROWS 20000
 #define CONTACT_PRUNE_BUCKETS 4096
+#define CONTACT_HOLES_MAX 256
+
+/* Reads the contacts with ids in (after, upto], CONTACT_READ_ROWS at a time. */
+static int contact_read_range(server *s, contact_load *cl, int64_t after, int64_t upto, double horizon)
+{
+	for (;;) {
+		int rc;
+
+		cl->rows = 0;
+		rc = db_contact_each(s->reader, cl->rewards, after, upto, horizon, CONTACT_READ_ROWS,
+		                     contact_cb, cl);
+		atomic_fetch_add(&s->contact_rows_read, (unsigned long long)cl->rows);
+		if (rc != 0 || cl->rows < CONTACT_READ_ROWS)
+			return rc;
+		after = cl->max_id; /* the last row of this page */
+	}
+}
+
+/*
+ * The episodes in (from, the table's highest id] that the history does not
+ * have yet: other processes' and those whose transactions had not committed
+ * at the last look. A single process reads none of its own back; when the
+ * missing ids are too scattered, the whole range is read as before.
+ */
+static int contact_read_holes(server *s, contact_load *cl, int64_t from, double horizon)
+{
+	int64_t holes[CONTACT_HOLES_MAX][2];
+	int64_t top = 0;
+	size_t n;
+	int rc = db_contact_top(s->reader, 0, &top);
+
+	if (rc != 0)
+		return rc;
+	pthread_mutex_lock(&s->contact_ids_lock);
+	n = idruns_holes(&s->contact_ids, from, top, holes, CONTACT_HOLES_MAX);
+	pthread_mutex_unlock(&s->contact_ids_lock);
+	if (n > CONTACT_HOLES_MAX) {
+		n = 1;
+		holes[0][0] = from + 1;
+		holes[0][1] = top;
+	}
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = contact_read_range(s, cl, holes[i][0] - 1, holes[i][1], horizon);
+	if (rc == 0 && top > cl->max_id)
+		cl->max_id = top;
+	return rc;
+}
 
 /*
  * The contacts other processes made (and this one's, which are already
@@ -561,6 +620,9 @@ static int contact_after_erasures(server *s)
 		return rc;
 	if (s->erasures_read && top > s->erasures_seen) {
 		contact_clear(s->contacts);
+		pthread_mutex_lock(&s->contact_ids_lock);
+		idruns_clear(&s->contact_ids);
+		pthread_mutex_unlock(&s->contact_ids_lock);
 		pthread_rwlock_wrlock(&s->lock);
 		memset(s->contact_seen, 0, sizeof(s->contact_seen));
 		pthread_rwlock_unlock(&s->lock);
@@ -579,6 +641,11 @@ static int load_contacts(server *s)
 	pthread_rwlock_rdlock(&s->lock);
 	horizon = s->contact_horizon;
 	pthread_rwlock_unlock(&s->lock);
+	pthread_mutex_lock(&s->contact_ids_lock);
+	s->contact_ids_on = horizon > 0;
+	if (!s->contact_ids_on)
+		idruns_clear(&s->contact_ids);
+	pthread_mutex_unlock(&s->contact_ids_lock);
 	if (horizon <= 0)
 		return 0;
 	rc = contact_after_erasures(s);
@@ -598,13 +665,10 @@ static int load_contacts(server *s)
 		if (from == 0)
 			rc = db_contact_top(s->reader, k, &top);
 		cl.max_id = from;
-		while (rc == 0) {
-			cl.rows = 0;
-			rc = db_contact_each(s->reader, k, cl.max_id, horizon, CONTACT_READ_ROWS,
-			                     contact_cb, &cl);
-			if (cl.rows < CONTACT_READ_ROWS)
-				break;
-		}
+		if (rc == 0 && k == 0 && from > 0)
+			rc = contact_read_holes(s, &cl, from, horizon);
+		else if (rc == 0)
+			rc = contact_read_range(s, &cl, from, INT64_MAX, horizon);
 		if (rc != 0)
 			break;
 		pthread_rwlock_wrlock(&s->lock);
@@ -614,7 +678,14 @@ static int load_contacts(server *s)
 			cl.max_id = top;
 		s->contact_seen[k][1] = from == 0 ? cl.max_id : s->contact_seen[k][0];
 		s->contact_seen[k][0] = cl.max_id;
+		from = s->contact_seen[k][1];
 		pthread_rwlock_unlock(&s->lock);
+		if (k ==
+		    0) { /* the next read starts above from: ids up to it are not asked about again */
+			pthread_mutex_lock(&s->contact_ids_lock);
+			idruns_drop_to(&s->contact_ids, from);
+			pthread_mutex_unlock(&s->contact_ids_lock);
+		}
 	}
 	contact_prune(s->contacts, util_now() - horizon, CONTACT_PRUNE_BUCKETS);
 	return rc;
@@ -698,6 +769,7 @@ int server_init(server *s, offerd_config *cfg, const char *argv0)
 	s->share_dir = cfg->share_dir[0] ? xstrdup(cfg->share_dir) : default_share_dir(argv0);
 	pthread_rwlock_init(&s->lock, NULL);
 	pthread_mutex_init(&s->stop_lock, NULL);
+	pthread_mutex_init(&s->contact_ids_lock, NULL);
 	pthread_cond_init(&s->stop_cond, NULL);
 	agent_conf_default(&s->conf);
 	agent_conf_default(&s->challenger);
@@ -808,6 +880,8 @@ void server_free(server *s)
 	free(s->share_dir);
 	pthread_rwlock_destroy(&s->lock);
 	pthread_mutex_destroy(&s->stop_lock);
+	pthread_mutex_destroy(&s->contact_ids_lock);
+	idruns_clear(&s->contact_ids);
 	pthread_cond_destroy(&s->stop_cond);
 }
 

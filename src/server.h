@@ -18,6 +18,7 @@
 #include "decide.h"
 #include "experiment.h"
 #include "http.h"
+#include "idruns.h"
 #include "ratelimit.h"
 #include "store.h"
 #include "strmap.h"
@@ -60,6 +61,16 @@ typedef struct server {
 	int64_t contact_seen[2][2]; /* refresher: [episodes|rewards][last refresh|the one before] */
 	int64_t erasures_seen;      /* refresher: the TB_ERASURES id the history was built after */
 	int erasures_read;          /* erasures_seen was read once */
+
+	/*
+	 * The episode ids the contact history already has (this process's
+	 * commits and what the refresher read), while any company has a
+	 * contact policy: the refresher reads only the others (idruns.h).
+	 */
+	pthread_mutex_t contact_ids_lock;
+	idruns contact_ids;
+	int contact_ids_on;
+	atomic_ullong contact_rows_read; /* rows the refresher read for the history */
 
 	pthread_t refresher;
 	pthread_mutex_t stop_lock;

@@ -1173,12 +1173,13 @@ static const store_sql pg_sql = {
     .contact_episodes =
         "SELECT id, company, customer_id, predicted_offer_1, predicted_offer_2, predicted_offer_3,"
         " EXTRACT(EPOCH FROM now() - last_update) FROM tb_episodes WHERE id > $1::bigint"
-        " AND last_update > now() - make_interval(secs => $2::float8) ORDER BY id LIMIT $3::bigint",
+        " AND id <= $4::bigint AND last_update > now() - make_interval(secs => $2::float8) ORDER BY id LIMIT $3::bigint",
     .contact_rewards =
         "SELECT r.id, r.company, r.customer_id, r.episode_id, r.accepted_offer_id,"
         " e.predicted_offer_1, e.predicted_offer_2, e.predicted_offer_3,"
         " EXTRACT(EPOCH FROM now() - r.last_update) FROM tb_rewards r"
-        " JOIN tb_episodes e ON e.id = r.episode_id WHERE r.id > $1::bigint AND r.accepted_offer"
+        " JOIN tb_episodes e ON e.id = r.episode_id WHERE r.id > $1::bigint AND r.id <= $4::bigint"
+        " AND r.accepted_offer"
         " AND r.last_update > now() - make_interval(secs => $2::float8) ORDER BY r.id"
         " LIMIT $3::bigint",
     .customer_lock = "SELECT COUNT(*) FROM (SELECT id FROM tb_episodes"

@@ -392,12 +392,13 @@ static const store_sql sqlite_sql = {
     .contact_episodes =
         "SELECT id, company, customer_id, predicted_offer_1, predicted_offer_2, predicted_offer_3,"
         " (julianday('now') - julianday(last_update)) * 86400.0 FROM tb_episodes WHERE id > $1"
-        " AND (julianday('now') - julianday(last_update)) * 86400.0 < $2 ORDER BY id LIMIT $3",
+        " AND id <= $4 AND (julianday('now') - julianday(last_update)) * 86400.0 < $2 ORDER BY id LIMIT $3",
     .contact_rewards =
         "SELECT r.id, r.company, r.customer_id, r.episode_id, r.accepted_offer_id,"
         " e.predicted_offer_1, e.predicted_offer_2, e.predicted_offer_3,"
         " (julianday('now') - julianday(r.last_update)) * 86400.0 FROM tb_rewards r"
-        " JOIN tb_episodes e ON e.id = r.episode_id WHERE r.id > $1 AND r.accepted_offer"
+        " JOIN tb_episodes e ON e.id = r.episode_id WHERE r.id > $1 AND r.id <= $4"
+        " AND r.accepted_offer"
         " AND (julianday('now') - julianday(r.last_update)) * 86400.0 < $2 ORDER BY r.id LIMIT $3",
     /* BEGIN IMMEDIATE already holds the write lock: counting is enough. */
     .customer_lock = "SELECT COUNT(*) FROM tb_episodes WHERE company = $1 AND customer_id = $2",

@@ -213,6 +213,30 @@ sleep 0.7
 http POST "$u/predict" "${A[@]}" -d "$(body x1 Asia 30 OFFER_1 OFFER_2 OFFER_3)"
 expect_status 200 "two processes: process 1 forgot x1's contacts after its refresh"
 expect_jq '."best-three-offers" == ["OFFER_3"]' "two processes: only x1's decision after the erasure counts (OFFER_1 and OFFER_2 capped)"
+
+# The refresher reads only the contacts its process does not have: process
+# 1's own 40 decisions are not read back from the database by process 1
+# (a few may be, when a refresh falls between a commit and its bookkeeping),
+# while process 2 reads all 40.
+rows_read() { # URL: offerd_contact_rows_read_total
+  http GET "$1/metrics"
+  awk '$1 == "offerd_contact_rows_read_total" { print $2 }' <<<"$HTTP_BODY"
+}
+sleep 0.5
+m0=$(rows_read "$u")
+n0=$(rows_read "$u2")
+[[ -n $m0 && -n $n0 ]] || fail "two processes: /metrics has no offerd_contact_rows_read_total"
+for i in $(seq 1 40); do
+  http POST "$u/predict" "${A[@]}" -d "$(body y$i Asia 30 OFFER_1 OFFER_2)"
+  [[ $HTTP_STATUS == 200 ]] || fail "two processes: y$i's decision on process 1 (status $HTTP_STATUS)"
+done
+sleep 0.7
+m1=$(rows_read "$u")
+n1=$(rows_read "$u2")
+((m1 - m0 <= 4)) && ok "two processes: process 1 read $((m1 - m0)) of its own 40 episodes back (at most 4)" ||
+  fail "two processes: process 1 read $((m1 - m0)) of its own 40 episodes back from the database"
+((n1 - n0 >= 40)) && ok "two processes: process 2 read process 1's 40 episodes ($((n1 - n0)) rows)" ||
+  fail "two processes: process 2 read only $((n1 - n0)) rows for process 1's 40 episodes"
 offerd_stop pg2
 offerd_stop pg
 lib_done

@@ -829,7 +829,7 @@ static void sc_contact_rows(void **state)
 	SC_OK(s, s->ops->begin(s));
 	SC_OK(s, s->ops->episodes_insert(s, eps, 2));
 	SC_OK(s, s->ops->commit(s));
-	SC_OK(s, db_contact_each(s, 0, eps[0].id - 1, 3600, 100, sc_contact_cb, &seen));
+	SC_OK(s, db_contact_each(s, 0, eps[0].id - 1, INT64_MAX, 3600, 100, sc_contact_cb, &seen));
 	assert_int_equal(seen.n, 2);
 	assert_int_equal(seen.id[0], eps[0].id);
 	assert_string_equal(seen.offers[0][0], "OFFER_1");
@@ -839,11 +839,16 @@ static void sc_contact_rows(void **state)
 	assert_true(seen.age[0] > -5 && seen.age[0] < 60);
 	/* After the first one's id only the second; a limit of 1 stops at one. */
 	memset(&seen, 0, sizeof(seen));
-	SC_OK(s, db_contact_each(s, 0, eps[0].id, 3600, 100, sc_contact_cb, &seen));
+	SC_OK(s, db_contact_each(s, 0, eps[0].id, INT64_MAX, 3600, 100, sc_contact_cb, &seen));
 	assert_int_equal(seen.n, 1);
 	memset(&seen, 0, sizeof(seen));
-	SC_OK(s, db_contact_each(s, 0, eps[0].id - 1, 3600, 1, sc_contact_cb, &seen));
+	SC_OK(s, db_contact_each(s, 0, eps[0].id - 1, INT64_MAX, 3600, 1, sc_contact_cb, &seen));
 	assert_int_equal(seen.n, 1);
+	/* Up to the first one's id (the refresher's holes): only the first. */
+	memset(&seen, 0, sizeof(seen));
+	SC_OK(s, db_contact_each(s, 0, eps[0].id - 1, eps[0].id, 3600, 100, sc_contact_cb, &seen));
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(seen.id[0], eps[0].id);
 	/* Rewards: only the accepting ones, with the accepted offer when named. */
 	snprintf(e0, sizeof(e0), "%lld", (long long)eps[0].id);
 	snprintf(e1, sizeof(e1), "%lld", (long long)eps[1].id);
@@ -863,7 +868,7 @@ static void sc_contact_rows(void **state)
 		                    3, p1, NULL, NULL));
 	}
 	memset(&seen, 0, sizeof(seen));
-	SC_OK(s, db_contact_each(s, 1, 0, 3600, 100, sc_contact_cb, &seen));
+	SC_OK(s, db_contact_each(s, 1, 0, INT64_MAX, 3600, 100, sc_contact_cb, &seen));
 	assert_int_equal(seen.n, 1);
 	assert_int_equal(seen.episode[0], eps[0].id);
 	assert_string_equal(seen.accepted[0], "OFFER_2");
@@ -879,7 +884,7 @@ static void sc_contact_rows(void **state)
 	}
 	/* A zero window reads nothing. */
 	memset(&seen, 0, sizeof(seen));
-	SC_OK(s, db_contact_each(s, 0, 0, 0, 100, sc_contact_cb, &seen));
+	SC_OK(s, db_contact_each(s, 0, 0, INT64_MAX, 0, 100, sc_contact_cb, &seen));
 	assert_int_equal(seen.n, 0);
 }
 
