@@ -92,8 +92,10 @@ void idruns_drop_to(idruns *s, int64_t below)
 
 	while (i < s->n && s->run[i][1] <= below)
 		i++;
-	memmove(&s->run[0], &s->run[i], (s->n - i) * sizeof(s->run[0]));
-	s->n -= i;
+	if (i > 0) { /* (never memmove from NULL: an empty set has no array) */
+		memmove(&s->run[0], &s->run[i], (s->n - i) * sizeof(s->run[0]));
+		s->n -= i;
+	}
 	if (s->n > 0 && s->run[0][0] <= below)
 		s->run[0][0] = below + 1;
 }

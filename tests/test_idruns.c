@@ -22,6 +22,11 @@ static void test_runs_join(void **unused)
 	int64_t h[4][2];
 
 	(void)unused;
+	/* An empty set: everything is a hole, and forgetting is a no-op. */
+	idruns_drop_to(&s, 5);
+	assert_int_equal(idruns_holes(&s, 0, 3, h, 4), 1);
+	assert_int_equal(h[0][0], 1);
+	assert_int_equal(h[0][1], 3);
 	for (int64_t id = 10; id <= 20; id++)
 		idruns_add(&s, id);
 	assert_int_equal(s.n, 1);
