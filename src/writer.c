@@ -384,8 +384,8 @@ static int attach_rewards(store *s, writer_op *ops, size_t nrewards, batch_ctx *
 	/*
 	 * One round (no customer twice) of rewards that need no more than the
 	 * lookup (db_rewards_can_fold), without contextual models (their own
-	 * statements follow the upsert): the insert waits for the upsert and
-	 * the COMMIT, one round trip fewer a batch.
+	 * statements follow the upsert): the insert is not sent alone but with
+	 * the upsert and the COMMIT (run_tx), one round trip fewer a batch.
 	 */
 	if (rounds == 1 && db_rewards_can_fold(s, in, nrewards)) {
 		int fold = 1;
@@ -402,6 +402,7 @@ static int attach_rewards(store *s, writer_op *ops, size_t nrewards, batch_ctx *
 	}
 	for (size_t r = 0; r < rounds && rc == 0; r++) {
 		size_t m = 0;
+		int fold = 0;
 
 		for (i = 0; i < nrewards; i++) {
 			if (round[i] == r) {
@@ -409,8 +410,6 @@ static int attach_rewards(store *s, writer_op *ops, size_t nrewards, batch_ctx *
 				pos[m++] = i;
 			}
 		}
-		int fold = 0;
-
 		rc = attach_round(s, b, rin, rout, m, &fold);
 		for (size_t j = 0; j < m; j++)
 			out[pos[j]] = rout[j];
