@@ -1090,16 +1090,16 @@ static const char *const pg_idem_ddl[] = {
 };
 
 /* The rewards insert, up to its ORDER BY (reward_insert, reward_insert_new). */
-#define PG_REWARD_INSERT \
-    "INSERT INTO tb_rewards (company, customer_id, episode_id, accepted_offer," \
-    " accepted_offer_id, clicked_offers, reward_1, reward_2, reward_3," \
-    " request_timestamp, learned, source)" \
-    " SELECT u.company, u.customer_id, u.episode_id, u.accepted, u.accepted_offer, u.clicked," \
-    " u.r1, u.r2, u.r3, u.ts, u.learned, u.source" \
-    " FROM json_to_recordset($1::json) AS u(ord BIGINT, company TEXT, customer_id TEXT," \
-    " episode_id BIGINT, accepted BOOLEAN, accepted_offer TEXT, clicked TEXT," \
-    " r1 DOUBLE PRECISION, r2 DOUBLE PRECISION, r3 DOUBLE PRECISION, ts TEXT," \
-    " learned BOOLEAN, source TEXT)"
+#define PG_REWARD_INSERT                                                                           \
+	"INSERT INTO tb_rewards (company, customer_id, episode_id, accepted_offer,"                \
+	" accepted_offer_id, clicked_offers, reward_1, reward_2, reward_3,"                        \
+	" request_timestamp, learned, source)"                                                     \
+	" SELECT u.company, u.customer_id, u.episode_id, u.accepted, u.accepted_offer, u.clicked," \
+	" u.r1, u.r2, u.r3, u.ts, u.learned, u.source"                                             \
+	" FROM json_to_recordset($1::json) AS u(ord BIGINT, company TEXT, customer_id TEXT,"       \
+	" episode_id BIGINT, accepted BOOLEAN, accepted_offer TEXT, clicked TEXT,"                 \
+	" r1 DOUBLE PRECISION, r2 DOUBLE PRECISION, r3 DOUBLE PRECISION, ts TEXT,"                 \
+	" learned BOOLEAN, source TEXT)"
 
 static const store_sql pg_sql = {
     .id_column = "BIGSERIAL PRIMARY KEY",
@@ -1127,7 +1127,8 @@ static const store_sql pg_sql = {
     .model_put = "UPDATE tb_model SET n = CAST($4 AS DOUBLE PRECISION), tick = CAST($5 AS BIGINT),"
                  " stats = $6, rev = nextval('tb_model_rev_seq'), last_update = now()"
                  " WHERE company = $1 AND version = $2 AND offer = $3 RETURNING rev",
-    .reward_insert = PG_REWARD_INSERT " ORDER BY u.ord ON CONFLICT (episode_id) DO NOTHING RETURNING id, episode_id",
+    .reward_insert = PG_REWARD_INSERT
+    " ORDER BY u.ord ON CONFLICT (episode_id) DO NOTHING RETURNING id, episode_id",
     .reward_insert_new = PG_REWARD_INSERT " ORDER BY u.ord RETURNING id, episode_id",
     .policy_add =
         "INSERT INTO tb_policy (company, state_key, offer, n, reward_sum, successes, failures,"

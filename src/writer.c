@@ -271,7 +271,8 @@ static int any_contextual(const batch_ctx *b, const db_reward_out *out, size_t n
 	enum agent_policy p;
 
 	for (size_t i = 0; b->models != NULL && i < n; i++) {
-		if (out[i].rc == 0 && agent_policy_parse(out[i].policy, &p) == 0 && agent_policy_contextual(p))
+		if (out[i].rc == 0 && agent_policy_parse(out[i].policy, &p) == 0 &&
+		    agent_policy_contextual(p))
 			return 1;
 	}
 	return 0;

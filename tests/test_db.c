@@ -614,8 +614,8 @@ static void test_policy_revisions(void **state)
 static void test_rewards_fold(void **state)
 {
 	fixture *f = *state;
-	const db_policy_row d = {.company = "A", .state_key = "SF", .offer = "OFFER_1", .n = 1, .reward_sum = 2,
-	                         .alpha = 1};
+	const db_policy_row d =
+	    {.company = "A", .state_key = "SF", .offer = "OFFER_1", .n = 1, .reward_sum = 2, .alpha = 1};
 	int64_t e1 = put_episode(f, "c", "1.0.0");
 	db_reward_in in;
 	db_reward_out out;
@@ -624,7 +624,8 @@ static void test_rewards_fold(void **state)
 
 	reward_in(&in, "c", 0);
 	if (!db_rewards_can_fold(f->s, &in, 1)) {
-		assert_int_equal(db_rewards_insert_policy_commit(f->s, &in, &out, 1, &d, 1, NULL, NULL), ERR_INVAL);
+		assert_int_equal(db_rewards_insert_policy_commit(f->s, &in, &out, 1, &d, 1, NULL, NULL),
+		                 ERR_INVAL);
 		return;
 	}
 	FX_OK(f, f->s->ops->begin(f->s));
@@ -636,7 +637,9 @@ static void test_rewards_fold(void **state)
 	assert_true(out.reward_id > 0);
 	assert_int_equal(rs.rows, 1);
 	assert_int_equal(count(f, "tb_rewards"), 1);
-	assert_int_equal(sc_int(f->s, "SELECT CAST(n AS INTEGER) FROM tb_policy WHERE state_key = 'SF'", 0, NULL), 1);
+	assert_int_equal(sc_int(f->s, "SELECT CAST(n AS INTEGER) FROM tb_policy WHERE state_key = 'SF'",
+	                        0, NULL),
+	                 1);
 	/* A lookup that ran before another writer's reward of the same episode. */
 	late = out;
 	late.reward_id = 0;
@@ -644,7 +647,9 @@ static void test_rewards_fold(void **state)
 	assert_int_not_equal(db_rewards_insert_policy_commit(f->s, &in, &late, 1, &d, 1, NULL, NULL), 0);
 	FX_OK(f, f->s->ops->rollback(f->s));
 	assert_int_equal(count(f, "tb_rewards"), 1);
-	assert_int_equal(sc_int(f->s, "SELECT CAST(n AS INTEGER) FROM tb_policy WHERE state_key = 'SF'", 0, NULL), 1);
+	assert_int_equal(sc_int(f->s, "SELECT CAST(n AS INTEGER) FROM tb_policy WHERE state_key = 'SF'",
+	                        0, NULL),
+	                 1);
 	/* An explicit episode or a key: not for the fold. */
 	reward_in(&in, "c", e1);
 	assert_false(db_rewards_can_fold(f->s, &in, 1));
