@@ -1346,40 +1346,47 @@ static int lookup_slice(store *s, slice *sl)
 	return rc;
 }
 
-/* Every scored reward (out[i].rc == 0) in one prepared statement; returns how many. */
-static int insert_slice(store *s, slice *sl, size_t *nins)
+/* Every scored reward's (out[i].rc == 0) row into rows (jr_init'ed); *nins: how many. */
+static void insert_rows(const slice *sl, jrows *rows, size_t *nins)
 {
 	static const char *const rkey[] = {"r1", "r2", "r3"};
-	jrows rows;
 
 	_Static_assert(sizeof(rkey) / sizeof(rkey[0]) == OFFERS_SHOWN, "one reward column per slot");
 
 	*nins = 0;
-	jr_init(&rows);
 	for (size_t i = 0; i < sl->n; i++) {
 		const db_reward_in *in = &sl->in[i];
 		const db_reward_out *out = &sl->out[i];
 
 		if (out->rc != 0)
 			continue;
-		jr_row(&rows, (int64_t)(*nins)++);
-		jr_str(&rows, "company", in->company);
-		jr_str(&rows, "customer_id", in->customer_id);
-		jr_int(&rows, "episode_id", out->episode_id);
-		jr_bool(&rows, "accepted", in->accepted != 0);
-		jr_str(&rows, "accepted_offer", in->accepted_offer);
-		jr_str(&rows, "clicked", in->clicked);
+		jr_row(rows, (int64_t)(*nins)++);
+		jr_str(rows, "company", in->company);
+		jr_str(rows, "customer_id", in->customer_id);
+		jr_int(rows, "episode_id", out->episode_id);
+		jr_bool(rows, "accepted", in->accepted != 0);
+		jr_str(rows, "accepted_offer", in->accepted_offer);
+		jr_str(rows, "clicked", in->clicked);
 		for (int k = 0; k < OFFERS_SHOWN; k++) {
 			if (k < out->n_offers)
-				jr_num(&rows, rkey[k], out->rewards[k]);
+				jr_num(rows, rkey[k], out->rewards[k]);
 			else
-				jr_null(&rows, rkey[k]);
+				jr_null(rows, rkey[k]);
 		}
-		jr_str(&rows, "ts", in->request_ts);
-		jr_bool(&rows, "learned", out->learned);
-		jr_str(&rows, "source", in->is_default ? "default" : "client");
-		jr_end(&rows);
+		jr_str(rows, "ts", in->request_ts);
+		jr_bool(rows, "learned", out->learned);
+		jr_str(rows, "source", in->is_default ? "default" : "client");
+		jr_end(rows);
 	}
+}
+
+/* Every scored reward (out[i].rc == 0) in one prepared statement; returns how many. */
+static int insert_slice(store *s, slice *sl, size_t *nins)
+{
+	jrows rows;
+
+	jr_init(&rows);
+	insert_rows(sl, &rows, nins);
 	if (*nins == 0) {
 		buf_free(&rows.b);
 		return 0;
@@ -1535,6 +1542,22 @@ static int policy_noop(void *arg, const db_policy_row *row)
 	return 0;
 }
 
+/* The deltas' rows for policy_add's statement, into rows (jr_init'ed). */
+static void policy_rows(jrows *rows, const db_policy_row *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		jr_row(rows, (int64_t)i);
+		jr_str(rows, "company", d[i].company);
+		jr_str(rows, "state_key", d[i].state_key);
+		jr_str(rows, "offer", d[i].offer);
+		jr_num(rows, "n", d[i].n);
+		jr_num(rows, "reward_sum", d[i].reward_sum);
+		jr_num(rows, "successes", d[i].alpha);
+		jr_num(rows, "failures", d[i].beta);
+		jr_end(rows);
+	}
+}
+
 /*
  * The whole batch in one prepared statement (rows as one JSON array), since
  * one upsert per row cost PostgreSQL an executor start-up each. The rows
@@ -1548,17 +1571,7 @@ static int policy_add(store *s, const db_policy_row *d, size_t n, db_policy_fn f
 	if (n == 0)
 		return commit ? s->ops->commit(s) : 0;
 	jr_init(&rows);
-	for (size_t i = 0; i < n; i++) {
-		jr_row(&rows, (int64_t)i);
-		jr_str(&rows, "company", d[i].company);
-		jr_str(&rows, "state_key", d[i].state_key);
-		jr_str(&rows, "offer", d[i].offer);
-		jr_num(&rows, "n", d[i].n);
-		jr_num(&rows, "reward_sum", d[i].reward_sum);
-		jr_num(&rows, "successes", d[i].alpha);
-		jr_num(&rows, "failures", d[i].beta);
-		jr_end(&rows);
-	}
+	policy_rows(&rows, d, n);
 	return jr_exec(s, &rows, s->sql->policy_add, commit ? store_exec_commit : store_exec_prepared,
 	               policy_row, &pe);
 }
@@ -1571,6 +1584,74 @@ int db_policy_add(store *s, const db_policy_row *d, size_t n, db_policy_fn fn, v
 int db_policy_add_commit(store *s, const db_policy_row *d, size_t n, db_policy_fn fn, void *arg)
 {
 	return policy_add(s, d, n, fn, arg, 1);
+}
+
+int db_rewards_can_fold(store *s, const db_reward_in *in, size_t n)
+{
+	if (s->sql->reward_insert_new == NULL || s->ops->exec_commit_batch == NULL || n == 0 ||
+	    n > DB_REWARD_SLICE_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		/* An explicit episode may have its reward already (the insert
+		 * skips it); a key is recorded after the insert. */
+		if (in[i].episode_id != 0 || in[i].idem_key != NULL)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * The insert of db_rewards_insert, the upsert of db_policy_add and the
+ * COMMIT in one round trip. The insert is reward_insert_new: where
+ * db_rewards_insert would skip a reward (another process rewarded the
+ * episode since the lookup) it fails, the server skips the rest, and the
+ * caller rolls back and retries, as after any failed batch.
+ */
+int db_rewards_insert_policy_commit(store *s, const db_reward_in *in, db_reward_out *out, size_t n,
+                                    const db_policy_row *d, size_t nd, db_policy_fn fn, void *arg)
+{
+	policy_each pe = {fn ? fn : policy_noop, arg, 0};
+	slice sl = {in, out, n, 0, 0};
+	jrows ins;
+	jrows pol;
+	const char *p0;
+	const char *p1;
+	store_stmt st[2];
+	size_t nins = 0;
+	size_t nst = 0;
+	int rc;
+
+	if (!db_rewards_can_fold(s, in, n))
+		return ERR_INVAL;
+	for (size_t i = 0; i < n; i++)
+		out[i].reward_id = 0;
+	jr_init(&ins);
+	jr_init(&pol);
+	insert_rows(&sl, &ins, &nins);
+	jr_add(&ins, "]", 1);
+	if (nd > 0) {
+		policy_rows(&pol, d, nd);
+		jr_add(&pol, "]", 1);
+	}
+	rc = ins.rc != 0 ? ins.rc : pol.rc;
+	if (rc != 0)
+		goto out;
+	p0 = ins.b.data;
+	p1 = pol.b.data;
+	if (nins > 0)
+		st[nst++] = (store_stmt){s->sql->reward_insert_new, 1, &p0, reward_id_row, &sl, 0, 0};
+	if (nd > 0)
+		st[nst++] = (store_stmt){s->sql->policy_add, 1, &p1, policy_row, &pe, 0, 0};
+	rc = nst > 0 ? s->ops->exec_commit_batch(s, st, nst) : s->ops->commit(s);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		/* Cannot happen (the insert fails instead): counted as a conflict. */
+		if (out[i].rc == 0 && out[i].reward_id <= 0)
+			out[i].rc = ERR_CONFLICT;
+	}
+out:
+	buf_free(&ins.b);
+	buf_free(&pol.b);
+	return rc;
 }
 
 #define PRIORS_CHUNK 5000

@@ -181,6 +181,19 @@ int db_policy_add(store *s, const db_policy_row *deltas, size_t n, db_policy_fn 
  * PostgreSQL (store_exec_commit). On error the caller rolls back.
  */
 int db_policy_add_commit(store *s, const db_policy_row *deltas, size_t n, db_policy_fn fn, void *arg);
+/*
+ * Whether db_rewards_insert_policy_commit can take these rewards: the store
+ * has the statements, and no reward names its episode or has a key.
+ */
+int db_rewards_can_fold(store *s, const db_reward_in *in, size_t n);
+/*
+ * db_rewards_insert (scored rewards as set by the caller), then
+ * db_policy_add_commit, in one round trip where the store allows it. A
+ * reward whose episode got one since the lookup fails it all (the caller
+ * rolls back). Only where db_rewards_can_fold says so; else ERR_INVAL.
+ */
+int db_rewards_insert_policy_commit(store *s, const db_reward_in *in, db_reward_out *out, size_t n,
+                                    const db_policy_row *deltas, size_t nd, db_policy_fn fn, void *arg);
 /* Sets the priors of rows (offerctl train), creating them as needed. */
 int db_policy_set_priors(store *s, const db_policy_row *rows, size_t n);
 

@@ -93,6 +93,13 @@ typedef struct store_sql {
 	 */
 	const char *reward_insert;
 	/*
+	 * NULL, or reward_insert without the skip: a reward whose episode
+	 * already has one fails the statement (and the transaction), so that
+	 * the writer may send it with the upsert and the COMMIT before reading
+	 * what it inserted (db_rewards_insert_policy_commit).
+	 */
+	const char *reward_insert_new;
+	/*
 	 * Rows {ord, company, state_key, offer, n, reward_sum, successes,
 	 * failures} (distinct keys) added to TB_POLICY, with a new revision
 	 * each. Returns each row as company, state_key, offer, n, reward_sum,
@@ -201,6 +208,12 @@ struct store_ops {
 	 */
 	int (*exec_commit)(store *s, const char *sql, int nparams, const char *const *params,
 	                   store_row_fn fn, void *arg);
+	/*
+	 * Optional (NULL: not offered). exec_commit for n prepared statements:
+	 * all of them and the COMMIT in one round trip. After an error (the
+	 * server skips the rest and the COMMIT) the caller rolls back.
+	 */
+	int (*exec_commit_batch)(store *s, store_stmt *stmts, size_t n);
 	/*
 	 * May defer the BEGIN to the transaction's first statement (PostgreSQL
 	 * sends both in one round trip), so an unreachable server may be

@@ -672,34 +672,57 @@ static int pg_exec_batch(store *s, store_stmt *stmts, size_t n)
 	return pg_pipeline(p, stmts, NULL, n);
 }
 
+/* Statements that exec_commit_batch sends before its COMMIT, at most. */
+#define PG_COMMIT_BATCH_MAX 4
+
 /*
- * The statement (prepared) and the COMMIT in one round trip, with a deferred
- * BEGIN before them when the statement is the transaction's first. If the
- * statement fails the server skips the COMMIT and the caller rolls back.
+ * The statements (prepared) and the COMMIT in one round trip, with a deferred
+ * BEGIN before them when the first is the transaction's first. If a
+ * statement fails the server skips the rest and the COMMIT, and the caller
+ * rolls back.
  */
-static int pg_exec_commit(store *s, const char *sql, int nparams, const char *const *params,
-                          store_row_fn fn, void *arg)
+static int pg_exec_commit_batch(store *s, store_stmt *stmts, size_t n)
 {
 	pg_store *p = pg_of(s);
-	store_stmt st[2] = {{sql, nparams, params, fn, arg, 0, 0},
-	                    {"COMMIT", 0, NULL, NULL, NULL, 0, 0}};
-	char names[2][32] = {"", ""};
+	store_stmt st[PG_COMMIT_BATCH_MAX + 1];
+	char names[PG_COMMIT_BATCH_MAX + 1][32];
 	int rc;
 
+	if (n == 0 || n > PG_COMMIT_BATCH_MAX) {
+		pg_set_err(p, "exec_commit_batch: too many statements");
+		return ERR_INVAL;
+	}
 	rc = pg_ready(p, 0);
 	if (rc == 0 && !p->begin_pending && PQtransactionStatus(p->conn) == PQTRANS_INERROR) {
 		/* Its COMMIT would "succeed" by rolling back. */
 		pg_set_err(p, "the transaction had failed and was rolled back");
 		rc = ERR_IO;
 	}
-	if (rc == 0)
-		rc = pg_stmt_name(p, sql, nparams, names[0]);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		st[i] = stmts[i];
+		rc = pg_stmt_name(p, stmts[i].sql, stmts[i].nparams, names[i]);
+	}
 	if (rc < 0) {
 		pg_track_tx(p);
 		return rc;
 	}
-	pg_stmts_pending(st, 2);
-	return pg_pipeline(p, st, names, 2);
+	st[n] = (store_stmt){"COMMIT", 0, NULL, NULL, NULL, 0, 0};
+	names[n][0] = '\0';
+	pg_stmts_pending(st, n + 1);
+	rc = pg_pipeline(p, st, names, n + 1);
+	for (size_t i = 0; i < n; i++) {
+		stmts[i].rc = st[i].rc;
+		stmts[i].changes = st[i].changes;
+	}
+	return rc;
+}
+
+static int pg_exec_commit(store *s, const char *sql, int nparams, const char *const *params,
+                          store_row_fn fn, void *arg)
+{
+	store_stmt st = {sql, nparams, params, fn, arg, 0, 0};
+
+	return pg_exec_commit_batch(s, &st, 1);
 }
 
 static int pg_simple(store *s, const char *sql, int in_tx_ok)
@@ -1066,6 +1089,18 @@ static const char *const pg_idem_ddl[] = {
     NULL,
 };
 
+/* The rewards insert, up to its ORDER BY (reward_insert, reward_insert_new). */
+#define PG_REWARD_INSERT                                                                           \
+	"INSERT INTO tb_rewards (company, customer_id, episode_id, accepted_offer,"                \
+	" accepted_offer_id, clicked_offers, reward_1, reward_2, reward_3,"                        \
+	" request_timestamp, learned, source)"                                                     \
+	" SELECT u.company, u.customer_id, u.episode_id, u.accepted, u.accepted_offer, u.clicked," \
+	" u.r1, u.r2, u.r3, u.ts, u.learned, u.source"                                             \
+	" FROM json_to_recordset($1::json) AS u(ord BIGINT, company TEXT, customer_id TEXT,"       \
+	" episode_id BIGINT, accepted BOOLEAN, accepted_offer TEXT, clicked TEXT,"                 \
+	" r1 DOUBLE PRECISION, r2 DOUBLE PRECISION, r3 DOUBLE PRECISION, ts TEXT,"                 \
+	" learned BOOLEAN, source TEXT)"
+
 static const store_sql pg_sql = {
     .id_column = "BIGSERIAL PRIMARY KEY",
     .ts_column = "TIMESTAMPTZ NOT NULL DEFAULT now()",
@@ -1092,17 +1127,9 @@ static const store_sql pg_sql = {
     .model_put = "UPDATE tb_model SET n = CAST($4 AS DOUBLE PRECISION), tick = CAST($5 AS BIGINT),"
                  " stats = $6, rev = nextval('tb_model_rev_seq'), last_update = now()"
                  " WHERE company = $1 AND version = $2 AND offer = $3 RETURNING rev",
-    .reward_insert =
-        "INSERT INTO tb_rewards (company, customer_id, episode_id, accepted_offer,"
-        " accepted_offer_id, clicked_offers, reward_1, reward_2, reward_3,"
-        " request_timestamp, learned, source)"
-        " SELECT u.company, u.customer_id, u.episode_id, u.accepted, u.accepted_offer, u.clicked,"
-        " u.r1, u.r2, u.r3, u.ts, u.learned, u.source"
-        " FROM json_to_recordset($1::json) AS u(ord BIGINT, company TEXT, customer_id TEXT,"
-        " episode_id BIGINT, accepted BOOLEAN, accepted_offer TEXT, clicked TEXT,"
-        " r1 DOUBLE PRECISION, r2 DOUBLE PRECISION, r3 DOUBLE PRECISION, ts TEXT,"
-        " learned BOOLEAN, source TEXT)"
-        " ORDER BY u.ord ON CONFLICT (episode_id) DO NOTHING RETURNING id, episode_id",
+    .reward_insert = PG_REWARD_INSERT
+    " ORDER BY u.ord ON CONFLICT (episode_id) DO NOTHING RETURNING id, episode_id",
+    .reward_insert_new = PG_REWARD_INSERT " ORDER BY u.ord RETURNING id, episode_id",
     .policy_add =
         "INSERT INTO tb_policy (company, state_key, offer, n, reward_sum, successes, failures,"
         " rev) SELECT d.company, d.state_key, d.offer, d.n, d.reward_sum, d.successes,"
@@ -1191,6 +1218,7 @@ static const struct store_ops pg_ops = {
     .exec_prepared = pg_exec_prepared,
     .exec_batch = pg_exec_batch,
     .exec_commit = pg_exec_commit,
+    .exec_commit_batch = pg_exec_commit_batch,
     .begin = pg_begin,
     .commit = pg_commit,
     .rollback = pg_rollback,

@@ -180,6 +180,12 @@ typedef struct batch_ctx {
 	model_batch *models; /* the contextual policies' examples; NULL without models */
 	delta_set deltas;
 	delta_set committed; /* absolute rows returned by the upserts */
+	/* Scored rewards whose insert goes with the upsert and the COMMIT
+	 * (db_rewards_insert_policy_commit); NULL when inserted already. */
+	db_reward_in *fold_in;
+	db_reward_out *fold_out;
+	size_t fold_n;
+	size_t contextual; /* examples added to models: statements before the COMMIT */
 } batch_ctx;
 
 static int shown(const db_reward_out *out, const char *offer, size_t len)
@@ -255,14 +261,29 @@ static int learn_contextual(store *s, batch_ctx *b, const db_reward_in *in, cons
 	rc = confs_get(b->confs, s, out->agent_version, &conf);
 	if (rc != 0 || !agent_policy_contextual(conf->policy))
 		return rc;
+	b->contextual++;
 	return model_batch_add(b->models, conf, in->company, out, success);
+}
+
+/* Whether a reward would teach a contextual model (learn_contextual). */
+static int any_contextual(const batch_ctx *b, const db_reward_out *out, size_t n)
+{
+	enum agent_policy p;
+
+	for (size_t i = 0; b->models != NULL && i < n; i++) {
+		if (out[i].rc == 0 && agent_policy_parse(out[i].policy, &p) == 0 &&
+		    agent_policy_contextual(p))
+			return 1;
+	}
+	return 0;
 }
 
 /*
  * One round: at most one reward per customer. Lookup (one round trip),
  * scoring, insert (one round trip), then the stored rewards' deltas.
  */
-static int attach_round(store *s, batch_ctx *b, const db_reward_in *in, db_reward_out *out, size_t n)
+static int attach_round(store *s, batch_ctx *b, const db_reward_in *in, db_reward_out *out, size_t n,
+                        int *fold)
 {
 	int(*success)[OFFERS_SHOWN] = xcalloc(n, sizeof(*success));
 	int rc;
@@ -272,7 +293,14 @@ static int attach_round(store *s, batch_ctx *b, const db_reward_in *in, db_rewar
 		if (out[i].rc == 0)
 			rc = score_reward(s, b, &in[i], &out[i], success[i]);
 	}
-	if (rc == 0)
+	/*
+	 * *fold (when no reward teaches a contextual model, whose statements
+	 * would come between): inserted with the upsert and the COMMIT
+	 * (run_tx), learned here as if inserted.
+	 */
+	if (*fold && any_contextual(b, out, n))
+		*fold = 0;
+	if (rc == 0 && !*fold)
 		rc = db_rewards_insert(s, in, out, n);
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		if (out[i].rc != 0 || !out[i].learned)
@@ -354,8 +382,28 @@ static int attach_rewards(store *s, writer_op *ops, size_t nrewards, batch_ctx *
 			in[i++] = op->rin;
 	}
 	rounds = reward_rounds(in, nrewards, round);
+	/*
+	 * One round (no customer twice) of rewards that need no more than the
+	 * lookup (db_rewards_can_fold), without contextual models (their own
+	 * statements follow the upsert): the insert is not sent alone but with
+	 * the upsert and the COMMIT (run_tx), one round trip fewer a batch.
+	 */
+	if (rounds == 1 && db_rewards_can_fold(s, in, nrewards)) {
+		int fold = 1;
+
+		rc = attach_round(s, b, in, out, nrewards, &fold);
+		if (rc == 0 && fold) {
+			b->fold_in = in;
+			b->fold_out = out;
+			b->fold_n = nrewards;
+			in = NULL;
+			out = NULL;
+		}
+		rounds = 0;
+	}
 	for (size_t r = 0; r < rounds && rc == 0; r++) {
 		size_t m = 0;
+		int fold = 0;
 
 		for (i = 0; i < nrewards; i++) {
 			if (round[i] == r) {
@@ -363,12 +411,12 @@ static int attach_rewards(store *s, writer_op *ops, size_t nrewards, batch_ctx *
 				pos[m++] = i;
 			}
 		}
-		rc = attach_round(s, b, rin, rout, m);
+		rc = attach_round(s, b, rin, rout, m, &fold);
 		for (size_t j = 0; j < m; j++)
 			out[pos[j]] = rout[j];
 	}
 	i = 0;
-	for (op = ops; op != NULL; op = op->next) {
+	for (op = ops; out != NULL && op != NULL; op = op->next) {
 		if (op->kind == WOP_REWARD)
 			op->rout = out[i++];
 	}
@@ -469,7 +517,20 @@ static int run_tx(store *s, values *v, conf_cache *confs, writer_op *ops)
 	}
 	if (b.deltas.n > 0)
 		qsort(b.deltas.rows, b.deltas.n, sizeof(db_policy_row), delta_cmp);
-	if (b.models == NULL) {
+	if (b.fold_out != NULL) {
+		/* The insert, the upsert and the COMMIT in one round trip. */
+		rc = db_rewards_insert_policy_commit(s, b.fold_in, b.fold_out, b.fold_n, b.deltas.rows,
+		                                     b.deltas.n, keep_row, &b.committed);
+		if (rc != 0)
+			goto failed;
+		i = 0;
+		for (op = ops; op != NULL; op = op->next) {
+			if (op->kind == WOP_REWARD)
+				op->rout = b.fold_out[i++];
+		}
+		goto committed;
+	}
+	if (b.contextual == 0) {
 		/* The upsert and the COMMIT in one round trip (store_exec_commit). */
 		rc = db_policy_add_commit(s, b.deltas.rows, b.deltas.n, keep_row, &b.committed);
 		if (rc != 0)
@@ -510,6 +571,8 @@ out:
 			op->rc = rc;
 	}
 	free(eps);
+	free(b.fold_in);
+	free(b.fold_out);
 	model_batch_free(b.models);
 	delta_free(&b.deltas);
 	delta_free(&b.committed);

@@ -606,6 +606,55 @@ static void test_policy_revisions(void **state)
 	FX_OK(f, f->s->ops->rollback(f->s));
 }
 
+/*
+ * The writer's fold: the insert, the upsert and the COMMIT in one round trip
+ * (PostgreSQL only). A reward stored by another writer since the lookup
+ * fails it all: neither the reward nor the deltas are committed.
+ */
+static void test_rewards_fold(void **state)
+{
+	fixture *f = *state;
+	const db_policy_row d =
+	    {.company = "A", .state_key = "SF", .offer = "OFFER_1", .n = 1, .reward_sum = 2, .alpha = 1};
+	int64_t e1 = put_episode(f, "c", "1.0.0");
+	db_reward_in in;
+	db_reward_out out;
+	db_reward_out late;
+	rev_seen rs = {0, 0, 1};
+
+	reward_in(&in, "c", 0);
+	if (!db_rewards_can_fold(f->s, &in, 1)) {
+		assert_int_equal(db_rewards_insert_policy_commit(f->s, &in, &out, 1, &d, 1, NULL, NULL),
+		                 ERR_INVAL);
+		return;
+	}
+	FX_OK(f, f->s->ops->begin(f->s));
+	FX_OK(f, db_rewards_lookup(f->s, &in, &out, 1));
+	assert_int_equal(out.episode_id, e1);
+	out.learned = 1;
+	FX_OK(f, db_rewards_insert_policy_commit(f->s, &in, &out, 1, &d, 1, collect_rev, &rs));
+	assert_int_equal(out.rc, 0);
+	assert_true(out.reward_id > 0);
+	assert_int_equal(rs.rows, 1);
+	assert_int_equal(count(f, "tb_rewards"), 1);
+	assert_int_equal(sc_int(f->s, "SELECT CAST(n AS INTEGER) FROM tb_policy WHERE state_key = 'SF'",
+	                        0, NULL),
+	                 1);
+	/* A lookup that ran before another writer's reward of the same episode. */
+	late = out;
+	late.reward_id = 0;
+	FX_OK(f, f->s->ops->begin(f->s));
+	assert_int_not_equal(db_rewards_insert_policy_commit(f->s, &in, &late, 1, &d, 1, NULL, NULL), 0);
+	FX_OK(f, f->s->ops->rollback(f->s));
+	assert_int_equal(count(f, "tb_rewards"), 1);
+	assert_int_equal(sc_int(f->s, "SELECT CAST(n AS INTEGER) FROM tb_policy WHERE state_key = 'SF'",
+	                        0, NULL),
+	                 1);
+	/* An explicit episode or a key: not for the fold. */
+	reward_in(&in, "c", e1);
+	assert_false(db_rewards_can_fold(f->s, &in, 1));
+}
+
 /* --- what offerctl evaluate reads ---------------------------------------------------- */
 
 static void test_episodes_logged(void **state)
@@ -699,6 +748,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_evaluation_jobs, setup, fx_teardown),             \
 	    cmocka_unit_test_setup_teardown(test_rewards_lookup_insert, setup, fx_teardown),       \
 	    cmocka_unit_test_setup_teardown(test_rewards_json_text, setup, fx_teardown),           \
+	    cmocka_unit_test_setup_teardown(test_rewards_fold, setup, fx_teardown),                \
 	    cmocka_unit_test_setup_teardown(test_idempotency_keys, setup, fx_teardown),            \
 	    cmocka_unit_test_setup_teardown(test_agents_by_version, setup, fx_teardown),           \
 	    cmocka_unit_test_setup_teardown(test_episodes_expired_by_version, setup, fx_teardown), \
