@@ -569,20 +569,17 @@ static int contact_read_range(server *s, contact_load *cl, int64_t after, int64_
 }
 
 /*
- * The episodes in (from, the table's highest id] that the history does not
- * have yet: other processes' and those whose transactions had not committed
- * at the last look. A single process reads none of its own back; when the
- * missing ids are too scattered, the whole range is read as before.
+ * The episodes in (from, top] that the history does not have yet: other
+ * processes' and those whose transactions had not committed at the last
+ * look. A single process reads none of its own back; when the missing ids
+ * are too scattered, the whole range is read as before.
  */
-static int contact_read_holes(server *s, contact_load *cl, int64_t from, double horizon)
+static int contact_read_holes(server *s, contact_load *cl, int64_t from, int64_t top, double horizon)
 {
 	int64_t holes[CONTACT_HOLES_MAX][2];
-	int64_t top = 0;
 	size_t n;
-	int rc = db_contact_top(s->reader, 0, &top);
+	int rc = 0;
 
-	if (rc != 0)
-		return rc;
 	pthread_mutex_lock(&s->contact_ids_lock);
 	n = idruns_holes(&s->contact_ids, from, top, holes, CONTACT_HOLES_MAX);
 	pthread_mutex_unlock(&s->contact_ids_lock);
@@ -593,8 +590,6 @@ static int contact_read_holes(server *s, contact_load *cl, int64_t from, double 
 	}
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = contact_read_range(s, cl, holes[i][0] - 1, holes[i][1], horizon);
-	if (rc == 0 && top > cl->max_id)
-		cl->max_id = top;
 	return rc;
 }
 
@@ -660,13 +655,14 @@ static int load_contacts(server *s)
 		/*
 		 * The first read goes over the whole window, by id from 0: the
 		 * table's highest id then becomes the cursor, so that a window
-		 * without rows is not scanned again at every refresh.
+		 * without rows is not scanned again at every refresh. Later
+		 * reads of episodes ask only for the holes below it.
 		 */
-		if (from == 0)
+		if (from == 0 || k == 0)
 			rc = db_contact_top(s->reader, k, &top);
 		cl.max_id = from;
 		if (rc == 0 && k == 0 && from > 0)
-			rc = contact_read_holes(s, &cl, from, horizon);
+			rc = contact_read_holes(s, &cl, from, top, horizon);
 		else if (rc == 0)
 			rc = contact_read_range(s, &cl, from, INT64_MAX, horizon);
 		if (rc != 0)
@@ -680,8 +676,8 @@ static int load_contacts(server *s)
 		s->contact_seen[k][0] = cl.max_id;
 		from = s->contact_seen[k][1];
 		pthread_rwlock_unlock(&s->lock);
-		if (k ==
-		    0) { /* the next read starts above from: ids up to it are not asked about again */
+		/* The next read starts above from: ids up to it are not asked about again. */
+		if (k == 0) {
 			pthread_mutex_lock(&s->contact_ids_lock);
 			idruns_drop_to(&s->contact_ids, from);
 			pthread_mutex_unlock(&s->contact_ids_lock);

@@ -124,6 +124,27 @@ sys.exit(1 if bad or not a else 0)
 EOF
 }
 
+# compare_ab WHEN TABLE [NOTE]: run A's TABLE rows (policy|model) against run
+# B's, which must differ before the erasure (WHEN before) and be equal after
+# it (WHEN after). Reads dba, dbb and tag from the caller.
+compare_ab() {
+  local when=$1 table=$2 note=${3:-} name out
+  name=TB_${table^^}
+  "${table}_rows" "$dba" >"$LIB_TMP/$table-a"
+  "${table}_rows" "$dbb" >"$LIB_TMP/$table-b"
+  if out=$(same_rows "$table" "$LIB_TMP/$table-a" "$LIB_TMP/$table-b"); then
+    if [[ $when == before ]]; then
+      fail "$tag before the erasure $name of A should differ from B's ($out)"
+    else
+      ok "$tag $name $note equals the run without Y ($out)"
+    fi
+  elif [[ $when == before ]]; then
+    ok "$tag before the erasure $name of A differs from B's (${out//$'\n'/; })"
+  else
+    fail "$tag $name after erasing Y differs from the run without Y: $out"
+  fi
+}
+
 # run_case STORE KIND: runs A and B, erases Y from A, compares.
 run_case() {
   local store=$1 kind=$2 dba dbb tag="[$1 $2]" admin client key_b out
@@ -161,22 +182,8 @@ run_case() {
     "$tag run A holds Y's Idempotency-Key"
 
   # The comparison can fail: before the erasure, A is not B.
-  policy_rows "$dba" >"$LIB_TMP/policy-a"
-  policy_rows "$dbb" >"$LIB_TMP/policy-b"
-  if out=$(same_rows policy "$LIB_TMP/policy-a" "$LIB_TMP/policy-b"); then
-    fail "$tag before the erasure TB_POLICY of A should differ from B's ($out)"
-  else
-    ok "$tag before the erasure TB_POLICY of A differs from B's (${out//$'\n'/; })"
-  fi
-  if [[ $kind == contextual ]]; then
-    model_rows "$dba" >"$LIB_TMP/model-a"
-    model_rows "$dbb" >"$LIB_TMP/model-b"
-    if out=$(same_rows model "$LIB_TMP/model-a" "$LIB_TMP/model-b"); then
-      fail "$tag before the erasure TB_MODEL of A should differ from B's ($out)"
-    else
-      ok "$tag before the erasure TB_MODEL of A differs from B's (${out//$'\n'/; })"
-    fi
-  fi
+  compare_ab before policy
+  [[ $kind == contextual ]] && compare_ab before model
 
   http DELETE "$url/customers/Y" -H "Authorization: Bearer $client"
   expect_status 403 "$tag DELETE /customers/Y with a client key is refused"
@@ -208,22 +215,8 @@ run_case() {
     fail "$tag TB_ERASURES holds the customer's id"
   fi
 
-  policy_rows "$dba" >"$LIB_TMP/policy-a"
-  policy_rows "$dbb" >"$LIB_TMP/policy-b"
-  if out=$(same_rows policy "$LIB_TMP/policy-a" "$LIB_TMP/policy-b"); then
-    ok "$tag TB_POLICY after erasing Y equals the run without Y ($out)"
-  else
-    fail "$tag TB_POLICY after erasing Y differs from the run without Y: $out"
-  fi
-  if [[ $kind == contextual ]]; then
-    model_rows "$dba" >"$LIB_TMP/model-a"
-    model_rows "$dbb" >"$LIB_TMP/model-b"
-    if out=$(same_rows model "$LIB_TMP/model-a" "$LIB_TMP/model-b"); then
-      ok "$tag TB_MODEL (n, b, S of each offer; the clock's episodes) equals the run without Y ($out)"
-    else
-      fail "$tag TB_MODEL after erasing Y differs from the run without Y: $out"
-    fi
-  fi
+  compare_ab after policy "after erasing Y"
+  [[ $kind == contextual ]] && compare_ab after model "(n, b, S of each offer; the clock's episodes)"
 
   # offerctl: the same erasure from the command line, by "offerctl".
   out=$(timeout 30 "$ctl" customers forget Z --company A --database-url "$dba" 2>&1)
