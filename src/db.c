@@ -1966,24 +1966,42 @@ int db_experiment_put(store *s, db_experiment *x)
 	                  7, p, NULL, NULL);
 }
 
-int db_experiment_counts(store *s, int64_t from_episode, const char *version_a, const char *version_b,
-                         store_row_fn fn, void *arg)
+int db_experiment_decisions(store *s, int64_t after, int64_t upto, const char *version_a,
+                            const char *version_b, store_row_fn fn, void *arg)
+{
+	char lo[24];
+	char hi[24];
+	const char *p[4] = {lo, hi, version_a, version_b};
+
+	snprintf(lo, sizeof(lo), "%lld", (long long)after);
+	snprintf(hi, sizeof(hi), "%lld", (long long)upto);
+	return store_exec(s,
+	                  "SELECT company, agent_version, COUNT(*),"
+	                  " SUM(CASE WHEN shadow IS NULL THEN 0 ELSE 1 END) FROM tb_episodes"
+	                  " WHERE id > CAST($1 AS BIGINT) AND id <= CAST($2 AS BIGINT)"
+	                  " AND agent_version IN ($3, $4) GROUP BY company, agent_version",
+	                  4, p, fn, arg);
+}
+
+int db_experiment_rewards(store *s, int64_t from_episode, int64_t after, int64_t upto,
+                          const char *version_a, const char *version_b, store_row_fn fn, void *arg)
 {
 	char from[24];
-	const char *p[3];
+	char lo[24];
+	char hi[24];
+	const char *p[5] = {lo, hi, from, version_a, version_b};
 
 	snprintf(from, sizeof(from), "%lld", (long long)from_episode);
-	p[0] = from;
-	p[1] = version_a;
-	p[2] = version_b;
+	snprintf(lo, sizeof(lo), "%lld", (long long)after);
+	snprintf(hi, sizeof(hi), "%lld", (long long)upto);
 	return store_exec(s,
-	                  "SELECT e.company, e.agent_version, COUNT(*), COUNT(r.id),"
-	                  " SUM(CASE WHEN r.accepted_offer THEN 1 ELSE 0 END),"
-	                  " SUM(CASE WHEN e.shadow IS NULL THEN 0 ELSE 1 END)"
-	                  " FROM tb_episodes e LEFT JOIN tb_rewards r ON r.episode_id = e.id"
-	                  " WHERE e.id > CAST($1 AS BIGINT) AND e.agent_version IN ($2, $3)"
+	                  "SELECT e.company, e.agent_version, COUNT(*),"
+	                  " SUM(CASE WHEN r.accepted_offer THEN 1 ELSE 0 END)"
+	                  " FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id"
+	                  " WHERE r.id > CAST($1 AS BIGINT) AND r.id <= CAST($2 AS BIGINT)"
+	                  " AND e.id > CAST($3 AS BIGINT) AND e.agent_version IN ($4, $5)"
 	                  " GROUP BY e.company, e.agent_version",
-	                  3, p, fn, arg);
+	                  5, p, fn, arg);
 }
 
 int db_count(store *s, const char *table, int64_t *out)

@@ -550,13 +550,20 @@ int db_experiment_current(store *s, db_experiment *out);
  */
 int db_experiment_put(store *s, db_experiment *x);
 /*
- * Calls fn for each (company, version) among version_a and version_b
- * (version_b may be "") decided in episodes with id > from_episode: 6
- * columns company, agent_version, decisions, rewards, accepted rewards,
- * decisions that carried a shadow slate.
+ * An experiment's counts over a range of new rows (experiment_tally):
+ * db_experiment_decisions calls fn for each (company, version) among
+ * version_a and version_b (version_b may be "") decided in episodes with
+ * after < id <= upto: 4 columns company, agent_version, decisions,
+ * decisions that carried a shadow slate. db_experiment_rewards does the
+ * same for rewards with after < id <= upto of episodes with id >
+ * from_episode: company, agent_version, rewards, accepted rewards. Both
+ * read the rows by their primary key: the cost is the range's, not the
+ * table's.
  */
-int db_experiment_counts(store *s, int64_t from_episode, const char *version_a, const char *version_b,
-                         store_row_fn fn, void *arg);
+int db_experiment_decisions(store *s, int64_t after, int64_t upto, const char *version_a,
+                            const char *version_b, store_row_fn fn, void *arg);
+int db_experiment_rewards(store *s, int64_t from_episode, int64_t after, int64_t upto,
+                          const char *version_a, const char *version_b, store_row_fn fn, void *arg);
 
 /* --- counts, for tests and offerctl ------------------------------------ */
 /* COUNT(*) of a known table (whitelisted name). */

@@ -106,42 +106,23 @@ double experiment_p_better(int64_t k_a, int64_t n_a, int64_t k_b, int64_t n_b)
 	return (double)wins / EXPERIMENT_DRAWS;
 }
 
-static int count_row(void *arg, int ncols, const char *const *vals)
+/* The index of company's row for version in st, or st->n (0 for a NULL st) when it has none. */
+static size_t count_index(const experiment_stats *st, const char *company, const char *version)
 {
-	experiment_stats *st = arg;
-	experiment_count *c;
-	int64_t *fields[4];
+	size_t i = 0;
 
-	if (ncols < 6 || vals[0] == NULL || vals[1] == NULL)
-		return ERR_IO;
-	if (st->n >= EXPERIMENT_COUNTS_MAX || strlen(vals[0]) >= EXPERIMENT_COMPANY_MAX)
-		return 0; /* past the limit: a company not reported rather than a failed refresh */
-	st->c = xrealloc(st->c, (st->n + 1) * sizeof(*st->c));
-	c = &st->c[st->n];
-	memset(c, 0, sizeof(*c));
-	util_strlcpy(c->company, vals[0], sizeof(c->company));
-	util_strlcpy(c->version, vals[1], sizeof(c->version));
-	fields[0] = &c->decisions;
-	fields[1] = &c->rewards;
-	fields[2] = &c->accepted;
-	fields[3] = &c->shadowed;
-	for (int i = 0; i < 4; i++) {
-		if (vals[2 + i] == NULL || util_strtonum(vals[2 + i], 0, INT64_MAX, fields[i]) != 0)
-			*fields[i] = 0;
-	}
-	c->p_better = NAN;
-	st->n++;
-	return 0;
+	while (st != NULL && i < st->n &&
+	       (strcmp(st->c[i].company, company) != 0 || strcmp(st->c[i].version, version) != 0))
+		i++;
+	return i;
 }
 
 static const experiment_count *find_count(const experiment_stats *st, const char *company,
                                           const char *version)
 {
-	for (size_t i = 0; st != NULL && i < st->n; i++) {
-		if (strcmp(st->c[i].company, company) == 0 && strcmp(st->c[i].version, version) == 0)
-			return &st->c[i];
-	}
-	return NULL;
+	size_t i = count_index(st, company, version);
+
+	return st != NULL && i < st->n ? &st->c[i] : NULL;
 }
 
 /* prev's p_better of company's challenger when prev counted the same, else NAN. */
@@ -165,14 +146,170 @@ static double p_better_kept(const experiment_stats *prev, const db_experiment *x
 	return pc->p_better;
 }
 
-int experiment_stats_load(store *s, const db_experiment *x, const experiment_stats *prev,
-                          experiment_stats *out)
+/* --- the counts, read as they grow ------------------------------------------- */
+
+/* The (company, version) row of st, added with zero counts when new; NULL past the limit. */
+static experiment_count *count_of(experiment_stats *st, const char *company, const char *version)
 {
+	size_t i = count_index(st, company, version);
+	experiment_count *c;
+
+	if (i < st->n)
+		return &st->c[i];
+	if (st->n >= EXPERIMENT_COUNTS_MAX || strlen(company) >= EXPERIMENT_COMPANY_MAX)
+		return NULL; /* a company not reported rather than a failed refresh */
+	st->c = xrealloc(st->c, (st->n + 1) * sizeof(*st->c));
+	c = &st->c[st->n++];
+	memset(c, 0, sizeof(*c));
+	util_strlcpy(c->company, company, sizeof(c->company));
+	util_strlcpy(c->version, version, sizeof(c->version));
+	c->p_better = NAN;
+	return c;
+}
+
+/* Adds a row of db_experiment_decisions (rewards 0) or db_experiment_rewards (1) to st. */
+static int add_row(experiment_stats *st, int rewards, int ncols, const char *const *vals)
+{
+	experiment_count *c;
+	int64_t a = 0;
+	int64_t b = 0;
+
+	if (ncols < 4 || vals[0] == NULL || vals[1] == NULL)
+		return ERR_IO;
+	c = count_of(st, vals[0], vals[1]);
+	if (c == NULL)
+		return 0;
+	if (vals[2] == NULL || util_strtonum(vals[2], 0, INT64_MAX, &a) != 0)
+		a = 0;
+	if (vals[3] == NULL || util_strtonum(vals[3], 0, INT64_MAX, &b) != 0)
+		b = 0;
+	if (rewards) {
+		c->rewards += a;
+		c->accepted += b;
+	} else {
+		c->decisions += a;
+		c->shadowed += b;
+	}
+	return 0;
+}
+
+static int decisions_row(void *arg, int ncols, const char *const *vals)
+{
+	return add_row(arg, 0, ncols, vals);
+}
+
+static int rewards_row(void *arg, int ncols, const char *const *vals)
+{
+	return add_row(arg, 1, ncols, vals);
+}
+
+/* Adds to st the decisions and rewards of x with ids in (after[k], upto[k]]. */
+static int count_range(store *s, const db_experiment *x, const int64_t after[2], const int64_t upto[2],
+                       experiment_stats *st)
+{
+	int rc = 0;
+
+	if (upto[0] > after[0])
+		rc = db_experiment_decisions(s, after[0], upto[0], x->champion, x->challenger,
+		                             decisions_row, st);
+	if (rc == 0 && upto[1] > after[1])
+		rc = db_experiment_rewards(s, x->from_episode, after[1], upto[1], x->champion,
+		                           x->challenger, rewards_row, st);
+	return rc;
+}
+
+static void stats_copy(experiment_stats *dst, const experiment_stats *src)
+{
+	dst->x = src->x;
+	dst->n = src->n;
+	dst->c = NULL;
+	if (src->n > 0) {
+		dst->c = xmalloc(src->n * sizeof(*src->c));
+		memcpy(dst->c, src->c, src->n * sizeof(*src->c));
+	}
+}
+
+/* Whether t counts the set-up x: the same versions and window. */
+static int tally_counts(const experiment_tally *t, const db_experiment *x)
+{
+	return t->x.champion[0] != '\0' && strcmp(t->x.champion, x->champion) == 0 &&
+	       strcmp(t->x.challenger, x->challenger) == 0 && t->x.from_episode == x->from_episode;
+}
+
+/*
+ * Moves the cut of t up to the newest mark at least EXPERIMENT_SETTLE_SECONDS
+ * old, counting the rows between the two cuts into settled. On an error t
+ * is as it was.
+ */
+static int tally_settle(experiment_tally *t, store *s, double now)
+{
+	experiment_stats fresh;
+	int64_t upto[2];
+	size_t i = t->nmarks;
+	int rc;
+
+	while (i > 0 && t->marks[i - 1].at > now - EXPERIMENT_SETTLE_SECONDS)
+		i--;
+	if (i == 0)
+		return 0;
+	for (int k = 0; k < 2; k++)
+		upto[k] = t->marks[i - 1].top[k] > t->cut[k] ? t->marks[i - 1].top[k] : t->cut[k];
+	stats_copy(&fresh, &t->settled);
+	rc = count_range(s, &t->x, t->cut, upto, &fresh);
+	if (rc != 0) {
+		experiment_stats_free(&fresh);
+		return rc;
+	}
+	experiment_stats_free(&t->settled);
+	t->settled = fresh;
+	memcpy(t->cut, upto, sizeof(t->cut));
+	t->nmarks -= i;
+	memmove(t->marks, t->marks + i, t->nmarks * sizeof(t->marks[0]));
+	return 0;
+}
+
+/* Starts the count of x again from its window's first episode. */
+static void tally_restart(experiment_tally *t, const db_experiment *x, int64_t erasures)
+{
+	experiment_stats_free(&t->settled);
+	t->x = *x;
+	t->settled.x = *x;
+	t->cut[0] = x->from_episode;
+	t->cut[1] = 0;
+	t->erasures = erasures;
+	t->nmarks = 0;
+}
+
+int experiment_tally_read(experiment_tally *t, store *s, const db_experiment *x, double now,
+                          const experiment_stats *prev, experiment_stats *out)
+{
+	const int64_t tail[2] = {INT64_MAX, INT64_MAX};
+	int64_t top[2];
+	int64_t erasures;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	out->x = *x;
-	rc = db_experiment_counts(s, x->from_episode, x->champion, x->challenger, count_row, out);
+	rc = db_erasures_top(s, &erasures);
+	for (int k = 0; k < 2 && rc == 0; k++)
+		rc = db_contact_top(s, k, &top[k]);
+	if (rc != 0)
+		return rc;
+	if (!tally_counts(t, x) || erasures > t->erasures)
+		tally_restart(t, x, erasures);
+	if (t->nmarks == EXPERIMENT_MARKS) {
+		t->nmarks--;
+		memmove(t->marks, t->marks + 1, t->nmarks * sizeof(t->marks[0]));
+	}
+	t->marks[t->nmarks].at = now;
+	memcpy(t->marks[t->nmarks].top, top, sizeof(top));
+	t->nmarks++;
+	rc = tally_settle(t, s, now);
+	if (rc == 0) {
+		stats_copy(out, &t->settled);
+		out->x = *x;
+		rc = count_range(s, x, t->cut, tail, out);
+	}
 	if (rc != 0) {
 		experiment_stats_free(out);
 		out->x = *x;
@@ -198,6 +335,12 @@ int experiment_stats_load(store *s, const db_experiment *x, const experiment_sta
 			c->p_better = experiment_p_better(ka, na, c->accepted, c->rewards);
 	}
 	return 0;
+}
+
+void experiment_tally_free(experiment_tally *t)
+{
+	experiment_stats_free(&t->settled);
+	memset(t, 0, sizeof(*t));
 }
 
 void experiment_stats_free(experiment_stats *st)

@@ -84,14 +84,49 @@ typedef struct experiment_stats {
 } experiment_stats;
 
 /*
- * Reads the counts of x's champion and challenger from s into out (which
- * the caller zeroed or freed), and works out each company's p_better for a
- * serving challenger (about 10 ms each: taken from prev, which may be
- * NULL, when its counts for the company are the same). Returns 0 or the
- * store's error (out is then empty).
+ * The counts of an experiment, kept by reading only the rows that are new
+ * (issue 18: reading every episode of the experiment again at each refresh
+ * cost a scan that grew with the table, and took both cores of a small
+ * machine while it ran). Rows up to a cut (an episode id and a reward id)
+ * are counted once, into settled; the rows above the cut are counted again
+ * at every read, so that the counts are those of the database when read.
+ *
+ * Ids are handed out before their transactions commit, so a row may appear
+ * below the highest id already read. The cut is therefore the highest ids
+ * seen at a read at least EXPERIMENT_SETTLE_SECONDS old: rows of a
+ * transaction still uncommitted that long after it took its ids would be
+ * missed (writer transactions take milliseconds; the contact history makes
+ * the same assumption). A new set-up (champion, challenger or window) or an
+ * erasure (TB_ERASURES grew) starts the count again from the table; rows
+ * that retention deletes stay counted: an experiment's decisions were
+ * made, whatever the log keeps of them.
  */
-int experiment_stats_load(store *s, const db_experiment *x, const experiment_stats *prev,
-                          experiment_stats *out);
+#define EXPERIMENT_SETTLE_SECONDS 2.0
+#define EXPERIMENT_MARKS 64
+
+typedef struct experiment_tally {
+	db_experiment x;          /* the set-up counted (x.champion "": none yet) */
+	experiment_stats settled; /* the rows up to cut */
+	int64_t cut[2];           /* the highest episode id and reward id counted in settled */
+	int64_t erasures;         /* TB_ERASURES' highest id when the count started */
+	struct {
+		double at;      /* util_monotonic() of a read */
+		int64_t top[2]; /* the highest episode and reward ids then */
+	} marks[EXPERIMENT_MARKS];
+	size_t nmarks;
+} experiment_tally;
+
+/*
+ * Brings t up to date from s for the set-up x at time now (util_monotonic)
+ * and fills out (which the caller zeroed or freed) with the counts of x's
+ * champion and challenger, and each company's p_better for a serving
+ * challenger (about 10 ms each: taken from prev, which may be NULL, when
+ * its counts for the company are the same). Returns 0 or the store's error
+ * (out is then empty and t as it was).
+ */
+int experiment_tally_read(experiment_tally *t, store *s, const db_experiment *x, double now,
+                          const experiment_stats *prev, experiment_stats *out);
+void experiment_tally_free(experiment_tally *t);
 void experiment_stats_free(experiment_stats *st);
 
 /* One arm of a company's experiment, as GET /experiments and /metrics show it. */

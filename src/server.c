@@ -105,9 +105,9 @@ static int load_agent(server *s)
 /*
  * The experiment's counts (experiment.h), read at once when the set-up
  * changed, else at most every SERVER_EXP_STATS_SECONDS, or every 20 times
- * the last read's duration when that is longer: they are an aggregate over
- * the experiment's episodes, and a large table must not keep the reader
- * busy more than a twentieth of the time.
+ * the last read's duration when that is longer: a read costs the rows
+ * written since the one before (experiment_tally), and a burst of traffic
+ * must not keep the reader busy more than a twentieth of the time.
  */
 #define SERVER_EXP_STATS_SECONDS 5.0
 #define SERVER_EXP_STATS_DUTY 20.0
@@ -131,8 +131,8 @@ static int load_experiment_stats(server *s)
 	pthread_rwlock_unlock(&s->lock);
 	if (same)
 		return 0;
-	/* Only the refresher replaces exp_stats: reading it here without the lock is safe. */
-	rc = experiment_stats_load(s->reader, &x, &s->exp_stats, &fresh);
+	/* Only the refresher replaces exp_stats and uses exp_tally: no lock needed to read them here. */
+	rc = experiment_tally_read(&s->exp_tally, s->reader, &x, now, &s->exp_stats, &fresh);
 	if (rc != 0)
 		return rc;
 	pthread_rwlock_wrlock(&s->lock);
@@ -873,6 +873,7 @@ void server_free(server *s)
 	free(s->rules);
 	contact_free(s->contacts);
 	experiment_stats_free(&s->exp_stats);
+	experiment_tally_free(&s->exp_tally);
 	free(s->share_dir);
 	pthread_rwlock_destroy(&s->lock);
 	pthread_mutex_destroy(&s->stop_lock);

@@ -46,6 +46,7 @@ typedef struct server {
 	agent_conf challenger;      /* the challenger or shadow, when exp.challenger is set */
 	db_experiment exp;          /* the set-up in force */
 	experiment_stats exp_stats; /* its counts, read by the refresher */
+	experiment_tally exp_tally; /* ... which keeps them up to date (the refresher's own) */
 	double exp_stats_at;        /* util_monotonic() of that read; 0: never */
 	double exp_stats_cost;      /* seconds that read took */
 	strmap *products;           /* company SEP offer -> product name */

@@ -366,6 +366,136 @@ static void test_changes(void **state)
 	unlink(path);
 }
 
+/* --- the counts, read as they grow (experiment_tally), on SQLite ------------- */
+
+static void run_sql(store *s, const char *sql)
+{
+	if (store_exec(s, sql, 0, NULL, NULL, NULL) != 0)
+		fail_msg("%s: %s", sql, s->ops->errmsg(s));
+}
+
+/* Episodes FIRST..LAST of company A by version, customers c<i>. */
+static void seed_episodes(store *s, const char *version, int first, int last)
+{
+	char sql[768];
+
+	snprintf(sql, sizeof(sql),
+	         "WITH RECURSIVE n(i) AS (SELECT %d UNION ALL SELECT i + 1 FROM n WHERE i < %d)"
+	         " INSERT INTO tb_episodes (company, customer_id, states, predicted_offer_1,"
+	         " agent_version) SELECT 'A', 'c' || i, '{}', 'OFFER_1', '%s' FROM n",
+	         first, last, version);
+	run_sql(s, sql);
+}
+
+/* A reward of episode id, accepted or not. */
+static void seed_reward(store *s, int id, int accepted)
+{
+	char sql[256];
+
+	snprintf(sql, sizeof(sql),
+	         "INSERT INTO tb_rewards (company, episode_id, customer_id, accepted_offer)"
+	         " SELECT company, id, customer_id, %d FROM tb_episodes WHERE id = %d",
+	         accepted, id);
+	run_sql(s, sql);
+}
+
+static const experiment_count *count_for(const experiment_stats *st, const char *version)
+{
+	for (size_t i = 0; i < st->n; i++) {
+		if (strcmp(st->c[i].company, "A") == 0 && strcmp(st->c[i].version, version) == 0)
+			return &st->c[i];
+	}
+	return NULL;
+}
+
+/* Reads t at now and checks version's decisions, rewards and accepted. */
+static void expect_counts(experiment_tally *t, store *s, const db_experiment *x, double now,
+                          const char *version, int64_t decisions, int64_t rewards, int64_t accepted)
+{
+	experiment_stats st;
+	const experiment_count *c;
+
+	assert_int_equal(experiment_tally_read(t, s, x, now, NULL, &st), 0);
+	c = count_for(&st, version);
+	assert_non_null(c);
+	assert_int_equal(c->decisions, decisions);
+	assert_int_equal(c->rewards, rewards);
+	assert_int_equal(c->accepted, accepted);
+	experiment_stats_free(&st);
+}
+
+static void test_tally(void **state)
+{
+	char path[] = "/tmp/offerd-test-tally-XXXXXX";
+	char url[64];
+	char err[512];
+	experiment_tally t;
+	experiment_stats st;
+	db_experiment x;
+	store *s = NULL;
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(url, sizeof(url), "sqlite:%s", path);
+	assert_int_equal(store_open(url, &s), 0);
+	assert_int_equal(db_migrate(s), 0);
+	memset(&t, 0, sizeof(t));
+	assert_int_equal(db_experiment_current(s, &x), 0);
+
+	/* Episodes 1..10 of the champion, 11..13 of a version not in the experiment. */
+	seed_episodes(s, "1.0.0", 1, 10);
+	seed_episodes(s, "0.9.0", 11, 13);
+	seed_reward(s, 2, 1);
+	seed_reward(s, 4, 0);
+	seed_reward(s, 6, 1);
+	seed_reward(s, 12, 1);
+	expect_counts(&t, s, &x, 100, "1.0.0", 10, 3, 2);
+	assert_int_equal(t.cut[0], 0); /* nothing is settled yet: all of it was the tail */
+	assert_int_equal(experiment_tally_read(&t, s, &x, 100.5, NULL, &st), 0);
+	assert_null(count_for(&st, "0.9.0"));
+	experiment_stats_free(&st);
+
+	/* EXPERIMENT_SETTLE_SECONDS later the first read's ids are settled, counted once. */
+	seed_episodes(s, "1.0.0", 14, 15);
+	seed_reward(s, 14, 1);
+	seed_reward(s, 8, 0); /* a reward of a settled episode: a new reward id */
+	expect_counts(&t, s, &x, 100 + EXPERIMENT_SETTLE_SECONDS, "1.0.0", 12, 5, 3);
+	assert_int_equal(t.cut[0], 13);
+	assert_int_equal(t.cut[1], 4);
+	expect_counts(&t, s, &x, 110, "1.0.0", 12, 5, 3);
+	assert_int_equal(t.cut[0], 15);
+	assert_int_equal(t.cut[1], 6);
+	assert_int_equal(t.nmarks, 1);
+	expect_counts(&t, s, &x, 111, "1.0.0", 12, 5, 3);
+
+	/* An erasure (customer c2: its episode and reward gone) counts from the table again. */
+	run_sql(s, "DELETE FROM tb_rewards WHERE episode_id = 2");
+	run_sql(s, "DELETE FROM tb_episodes WHERE id = 2");
+	expect_counts(&t, s, &x, 112, "1.0.0", 12, 5, 3); /* settled rows stay counted ... */
+	run_sql(s, "INSERT INTO tb_erasures (company, episodes, rewards, learned, segments, by_whom)"
+	           " VALUES ('A', 1, 1, 0, 0, 'test')");
+	expect_counts(&t, s, &x, 113, "1.0.0", 11, 4, 2); /* ... until TB_ERASURES grows */
+
+	/* A challenger with a window from episode 14: only its episodes and their rewards. */
+	assert_int_equal(experiment_release(s, "2.0.0", "random", 0.1, NULL, 10, 0, &x, err,
+	                                    sizeof(err)),
+	                 0);
+	assert_int_equal(db_experiment_current(s, &x), 0);
+	assert_int_equal(x.from_episode, 15);
+	seed_episodes(s, "2.0.0", 16, 18);
+	seed_reward(s, 17, 1);
+	expect_counts(&t, s, &x, 120, "2.0.0", 3, 1, 1);
+	assert_null(count_for(&t.settled, "1.0.0"));
+	assert_int_equal(experiment_tally_read(&t, s, &x, 121, NULL, &st), 0);
+	assert_null(count_for(&st, "1.0.0")); /* the champion decided nothing since */
+	experiment_stats_free(&st);
+	experiment_tally_free(&t);
+	store_close(s);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +508,7 @@ int main(void)
 	    cmocka_unit_test(test_decide_serves_the_assigned_version),
 	    cmocka_unit_test(test_decide_shadow_never_serves),
 	    cmocka_unit_test(test_changes),
+	    cmocka_unit_test(test_tally),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
