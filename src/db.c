@@ -1756,6 +1756,22 @@ int db_segments_each(store *s, db_segment_fn fn, void *arg)
 	return company_pairs_each(s, &segments_pairs, fn, arg);
 }
 
+static int mark_row(void *arg, int ncols, const char *const *vals)
+{
+	char *out = arg;
+
+	if (ncols < 1)
+		return ERR_IO;
+	util_strlcpy(out, vals[0] != NULL ? vals[0] : "", DB_SEGMENTS_MARK_MAX);
+	return 0;
+}
+
+int db_segments_mark(store *s, char out[DB_SEGMENTS_MARK_MAX])
+{
+	out[0] = '\0';
+	return store_exec(s, "SELECT MAX(last_update) FROM tb_segments", 0, NULL, mark_row, out);
+}
+
 /* --- api keys ----------------------------------------------------------- */
 
 int db_key_insert(store *s, const db_key *k)

@@ -236,6 +236,14 @@ int db_segments_replace(store *s, const char *company, const db_segment *rows, s
 typedef int (*db_segment_fn)(void *arg, const char *company, const char *customer_id,
                              const char *segment);
 int db_segments_each(store *s, db_segment_fn fn, void *arg);
+/*
+ * The newest write time of TB_SEGMENTS as text ("" when empty), read from
+ * its index: offerctl train rewrites a company's rows in one transaction,
+ * so every train moves it, whatever the number of rows. Rows deleted alone
+ * (an erasure) do not: TB_ERASURES tells those (db_erasures_top).
+ */
+#define DB_SEGMENTS_MARK_MAX 64
+int db_segments_mark(store *s, char out[DB_SEGMENTS_MARK_MAX]);
 
 /*
  * Finds each reward's episode inside the caller's open transaction, in one

@@ -239,7 +239,8 @@ static int load_maps(server *s)
 	strmap *products = strmap_new();
 	strmap *keys;
 	strmap *segs;
-	int64_t nseg = 0;
+	char mark[DB_SEGMENTS_MARK_MAX];
+	int64_t erasures = 0;
 	int rc;
 
 	rc = install_map(s, &s->products, products, db_products_each(s->reader, product_cb, products));
@@ -247,15 +248,23 @@ static int load_maps(server *s)
 		keys = strmap_new();
 		rc = install_map(s, &s->keys, keys, db_keys_each(s->reader, key_cb, keys));
 	}
-	/* Segments can be many (one per known customer): reload only when the
-	 * table changed size or at start, which is when offerctl train runs. */
+	/*
+	 * Segments can be many (one per known customer): reloaded at start,
+	 * after an offerctl train (the newest write time moved) and after an
+	 * erasure, both told by an index lookup, never a count of the table.
+	 */
 	if (rc == 0)
-		rc = db_count(s->reader, "tb_segments", &nseg);
-	if (rc == 0 && (nseg != s->segments_count || s->segments == NULL)) {
+		rc = db_segments_mark(s->reader, mark);
+	if (rc == 0)
+		rc = db_erasures_top(s->reader, &erasures);
+	if (rc == 0 && (s->segments == NULL || strcmp(mark, s->segments_mark) != 0 ||
+	                erasures != s->segments_erasures)) {
 		segs = strmap_new();
 		rc = install_map(s, &s->segments, segs, db_segments_each(s->reader, segment_cb, segs));
-		if (rc == 0)
-			s->segments_count = nseg;
+		if (rc == 0) {
+			util_strlcpy(s->segments_mark, mark, sizeof(s->segments_mark));
+			s->segments_erasures = erasures;
+		}
 	}
 	return rc;
 }

@@ -55,8 +55,9 @@ typedef struct server {
 	int64_t policy_rev;         /* the revision counter at the last refresh */
 	int64_t policy_rev_prev;    /* ... and at the one before */
 	int policy_loaded;
-	int64_t segments_count;
-	struct server_rules *rules; /* the rules in force, one per company (tb_rules) */
+	char segments_mark[DB_SEGMENTS_MARK_MAX]; /* TB_SEGMENTS' newest write when loaded */
+	int64_t segments_erasures;                /* ... and TB_ERASURES' highest id */
+	struct server_rules *rules;               /* the rules in force, one per company (tb_rules) */
 	size_t nrules;
 	double contact_horizon;     /* seconds of contact history the policies need; 0: none */
 	int64_t contact_seen[2][2]; /* refresher: [episodes|rewards][last refresh|the one before] */
