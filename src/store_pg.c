@@ -1161,16 +1161,6 @@ static const store_sql pg_sql = {
         " AND e.last_update < now() - make_interval(secs => CAST($1 AS DOUBLE PRECISION))"
         " AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
         " ORDER BY e.id LIMIT CAST($2 AS INTEGER)",
-    .pz_defaults_due =
-        "SELECT e.company, e.customer_id, e.id FROM tb_episodes e"
-        " WHERE e.company = $1 AND e.customer_id LIKE 'pz:%'"
-        " AND e.last_update < now() - make_interval(secs => CAST($2 AS DOUBLE PRECISION))"
-        " AND e.last_update >= now() - make_interval(secs => CAST($4 AS DOUBLE PRECISION))"
-        " AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
-        " AND NOT EXISTS (SELECT 1 FROM tb_pz_events p WHERE p.company = e.company AND p.deferred = 1"
-        " AND e.customer_id IN ('pz:' || p.event_id, 'pz:' || p.event_id || '#0',"
-        " 'pz:' || p.event_id || '#1', 'pz:' || p.event_id || '#2'))"
-        " ORDER BY e.id LIMIT CAST($3 AS INTEGER)",
     .pz_model_times =
         "SELECT CAST(EXTRACT(EPOCH FROM MIN(t)) AS BIGINT), CAST(EXTRACT(EPOCH FROM MAX(t)) AS BIGINT) "
         "FROM (SELECT last_update AS t FROM tb_policy WHERE company = $1"
