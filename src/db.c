@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -1475,23 +1476,63 @@ int db_episodes_expired(store *s, const char *version, double wait_seconds, int 
 	return store_exec(s, s->sql->episodes_expired, 3, p, expired_row, &cb);
 }
 
+/*
+ * The time `seconds` ago as the stores' text timestamp, YYYY-MM-DDTHH:MM:SS.mmmZ
+ * (the form of SQLite's last_update, which PostgreSQL reads as a timestamptz),
+ * truncated to the millisecond: a portable statement compares last_update
+ * with it where the dialects would each write their own time arithmetic.
+ */
+static void ago_text(double seconds, char out[32])
+{
+	struct timespec ts;
+	struct tm tm;
+	double whole = floor(seconds);
+	long nsec;
+	time_t t;
+	char base[24];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	t = ts.tv_sec - (time_t)whole;
+	nsec = ts.tv_nsec - (long)((seconds - whole) * 1e9);
+	if (nsec < 0) {
+		t--;
+		nsec += 1000000000L;
+	}
+	gmtime_r(&t, &tm);
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, 32, "%.23s.%03dZ", base, (int)(nsec / 1000000L));
+}
+
 int db_pz_defaults_due(store *s, const char *company, double wait_seconds, double lookback_seconds,
                        int limit, db_expired_fn fn, void *arg)
 {
+	/*
+	 * One statement for both dialects: the two cutoffs are computed here,
+	 * so the statement needs no time arithmetic of its own.
+	 */
+	static const char sql[] =
+	    "SELECT e.company, e.customer_id, e.id FROM tb_episodes e"
+	    " WHERE e.company = $1 AND e.customer_id LIKE 'pz:%'"
+	    " AND e.last_update < $2 AND e.last_update >= $4"
+	    " AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
+	    " AND NOT EXISTS (SELECT 1 FROM tb_pz_events p WHERE p.company = e.company AND p.deferred = 1"
+	    " AND e.customer_id IN ('pz:' || p.event_id, 'pz:' || p.event_id || '#0',"
+	    " 'pz:' || p.event_id || '#1', 'pz:' || p.event_id || '#2'))"
+	    " ORDER BY e.id LIMIT CAST($3 AS INTEGER)";
 	row_cb cb = {.fn.expired = fn, .arg = arg};
 	char w[32];
 	char l[24];
 	char b[32];
 	const char *p[4];
 
-	fmt_double(w, wait_seconds);
+	ago_text(wait_seconds, w);
 	fmt_int(l, limit);
-	fmt_double(b, lookback_seconds);
+	ago_text(lookback_seconds, b);
 	p[0] = company;
 	p[1] = w;
 	p[2] = l;
 	p[3] = b;
-	return store_exec(s, s->sql->pz_defaults_due, 4, p, expired_row, &cb);
+	return store_exec(s, sql, 4, p, expired_row, &cb);
 }
 
 static int times_row(void *arg, int ncols, const char *const *vals)

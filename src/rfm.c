@@ -714,7 +714,7 @@ static int cmp_dayval(const void *a, const void *b)
 	const dayval *x = a;
 	const dayval *y = b;
 
-	return (x->day > y->day) - (x->day < y->day);
+	return util_cmp_i64(x->day, y->day);
 }
 
 /*
@@ -869,7 +869,8 @@ out:
 /* --- states and priors ----------------------------------------------------- */
 
 typedef struct sp {
-	uint64_t key; /* state << 32 | product */
+	/* state << 32 | product: below 2^48 (a state is below RFM_STATES), so it compares as int64_t. */
+	uint64_t key;
 	int64_t qty;
 } sp;
 
@@ -878,7 +879,7 @@ static int cmp_sp(const void *a, const void *b)
 	const sp *x = a;
 	const sp *y = b;
 
-	return (x->key > y->key) - (x->key < y->key);
+	return util_cmp_i64((int64_t)x->key, (int64_t)y->key);
 }
 
 /*

@@ -117,12 +117,6 @@ typedef struct store_sql {
 	 */
 	const char *episodes_expired;
 	/*
-	 * Personalizer episodes (customer_id "pz:...") of company $1 without a
-	 * reward, older than $2 seconds but not older than $4, whose event is
-	 * not deferred, oldest first, at most $3: company, customer_id, id.
-	 */
-	const char *pz_defaults_due;
-	/*
 	 * The oldest and newest last_update of company $1's learned rows
 	 * (TB_POLICY, TB_MODEL) as Unix seconds; NULLs when it has none.
 	 */

@@ -725,16 +725,30 @@ static int pg_exec_commit(store *s, const char *sql, int nparams, const char *co
 	return pg_exec_commit_batch(s, &st, 1);
 }
 
-static int pg_simple(store *s, const char *sql, int in_tx_ok)
+/*
+ * Ends the open transaction with COMMIT (commit != 0) or ROLLBACK. A
+ * ROLLBACK may run on a reset connection (the transaction died with the old
+ * session, which is what a rollback asks for); a COMMIT may not (pg_ready).
+ */
+static int pg_end_tx(pg_store *p, int commit)
 {
-	pg_store *p = pg_of(s);
 	PGresult *res = NULL;
+	int aborted;
 	int rc;
 
-	rc = pg_ready(p, in_tx_ok);
+	rc = pg_ready(p, !commit);
 	if (rc < 0)
 		goto out;
-	res = pg_query(p, sql, 0, NULL, &rc);
+	/*
+	 * COMMIT of a failed transaction "succeeds" and rolls back: the
+	 * caller must hear that its writes are gone.
+	 */
+	aborted = PQtransactionStatus(p->conn) == PQTRANS_INERROR;
+	res = pg_query(p, commit ? "COMMIT" : "ROLLBACK", 0, NULL, &rc);
+	if (commit && rc == 0 && (aborted || strcmp(PQcmdStatus(res), "ROLLBACK") == 0)) {
+		pg_set_err(p, "the transaction had failed and was rolled back");
+		rc = ERR_IO;
+	}
 out:
 	PQclear(res);
 	pg_track_tx(p);
@@ -785,31 +799,12 @@ static int pg_flush_begin(pg_store *p)
 static int pg_commit(store *s)
 {
 	pg_store *p = pg_of(s);
-	PGresult *res = NULL;
-	int aborted;
-	int rc;
 
 	if (p->begin_pending) {
 		p->begin_pending = 0; /* nothing ran: nothing to commit */
 		return 0;
 	}
-	rc = pg_ready(p, 0);
-	if (rc < 0)
-		goto out;
-	/*
-	 * COMMIT of a failed transaction "succeeds" and rolls back: the
-	 * caller must hear that its writes are gone.
-	 */
-	aborted = PQtransactionStatus(p->conn) == PQTRANS_INERROR;
-	res = pg_query(p, "COMMIT", 0, NULL, &rc);
-	if (rc == 0 && (aborted || strcmp(PQcmdStatus(res), "ROLLBACK") == 0)) {
-		pg_set_err(p, "the transaction had failed and was rolled back");
-		rc = ERR_IO;
-	}
-out:
-	PQclear(res);
-	pg_track_tx(p);
-	return rc;
+	return pg_end_tx(p, 1);
 }
 
 static int pg_rollback(store *s)
@@ -829,7 +824,7 @@ static int pg_rollback(store *s)
 		p->in_tx = 0;
 		return 0;
 	}
-	return pg_simple(s, "ROLLBACK", 1);
+	return pg_end_tx(p, 0);
 }
 
 /* Appends a double-quoted array element, backslash-escaping " and \. */
@@ -1161,16 +1156,6 @@ static const store_sql pg_sql = {
         " AND e.last_update < now() - make_interval(secs => CAST($1 AS DOUBLE PRECISION))"
         " AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
         " ORDER BY e.id LIMIT CAST($2 AS INTEGER)",
-    .pz_defaults_due =
-        "SELECT e.company, e.customer_id, e.id FROM tb_episodes e"
-        " WHERE e.company = $1 AND e.customer_id LIKE 'pz:%'"
-        " AND e.last_update < now() - make_interval(secs => CAST($2 AS DOUBLE PRECISION))"
-        " AND e.last_update >= now() - make_interval(secs => CAST($4 AS DOUBLE PRECISION))"
-        " AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
-        " AND NOT EXISTS (SELECT 1 FROM tb_pz_events p WHERE p.company = e.company AND p.deferred = 1"
-        " AND e.customer_id IN ('pz:' || p.event_id, 'pz:' || p.event_id || '#0',"
-        " 'pz:' || p.event_id || '#1', 'pz:' || p.event_id || '#2'))"
-        " ORDER BY e.id LIMIT CAST($3 AS INTEGER)",
     .pz_model_times =
         "SELECT CAST(EXTRACT(EPOCH FROM MIN(t)) AS BIGINT), CAST(EXTRACT(EPOCH FROM MAX(t)) AS BIGINT) "
         "FROM (SELECT last_update AS t FROM tb_policy WHERE company = $1"

@@ -354,16 +354,6 @@ static const store_sql sqlite_sql = {
                         " AND julianday(e.last_update) < julianday('now') - CAST($1 AS REAL) / 86400.0"
                         " AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
                         " ORDER BY e.id LIMIT CAST($2 AS INTEGER)",
-    .pz_defaults_due =
-        "SELECT e.company, e.customer_id, e.id FROM tb_episodes e"
-        " WHERE e.company = $1 AND e.customer_id LIKE 'pz:%'"
-        " AND julianday(e.last_update) < julianday('now') - CAST($2 AS REAL) / 86400.0"
-        " AND julianday(e.last_update) >= julianday('now') - CAST($4 AS REAL) / 86400.0"
-        " AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
-        " AND NOT EXISTS (SELECT 1 FROM tb_pz_events p WHERE p.company = e.company AND p.deferred = 1"
-        " AND e.customer_id IN ('pz:' || p.event_id, 'pz:' || p.event_id || '#0',"
-        " 'pz:' || p.event_id || '#1', 'pz:' || p.event_id || '#2'))"
-        " ORDER BY e.id LIMIT CAST($3 AS INTEGER)",
     .pz_model_times =
         "SELECT CAST(strftime('%s', MIN(t)) AS INTEGER), CAST(strftime('%s', MAX(t)) AS INTEGER) "
         "FROM (SELECT last_update AS t FROM tb_policy WHERE company = $1"

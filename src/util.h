@@ -60,6 +60,12 @@ uint64_t util_hash(const char *s);
 /* The same of the len bytes at s (a key that is not NUL-terminated). */
 uint64_t util_hash_bytes(const char *s, size_t len);
 
+/* -1, 0 or 1 as a is less than, equal to or greater than b: the three-way compare qsort wants. */
+static inline int util_cmp_i64(int64_t a, int64_t b)
+{
+	return (a > b) - (a < b);
+}
+
 /* Case-insensitive ASCII comparison helpers. */
 int util_streq_nocase(const char *a, const char *b);
 /* The index of s among names[0..n) (ASCII case-insensitive), or -1 when it is none of them. */

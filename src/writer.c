@@ -469,6 +469,26 @@ static episode *batch_episodes(writer_op *ops, size_t *neps, size_t *nrewards)
 	return eps;
 }
 
+/*
+ * After the COMMIT: the rows the upserts returned and the models' examples
+ * become what this process serves. Only committed statistics reach memory.
+ */
+static void batch_publish(values *v, batch_ctx *b)
+{
+	for (size_t i = 0; i < b->committed.n; i++)
+		values_set(v, &b->committed.rows[i]);
+	if (b->models != NULL)
+		model_batch_commit(b->models);
+}
+
+/* A failed transaction (what: "batch", "erasure"): logged, and rolled back when it was begun. */
+static void tx_failed(store *s, int rc, int in_tx, const char *what)
+{
+	log_msg(rc == ERR_UNAVAIL ? LOG_WARN : LOG_ERROR, "%s failed: %s", what, s->ops->errmsg(s));
+	if (in_tx)
+		s->ops->rollback(s);
+}
+
 /* One transaction for the list; fills each op's rc. Returns the tx result. */
 static int run_tx(store *s, values *v, conf_cache *confs, writer_op *ops)
 {
@@ -553,18 +573,12 @@ committed:
 		if (op->kind == WOP_EPISODE)
 			op->ep.id = eps[i++].id;
 	}
-	/* Only committed statistics reach memory. */
-	for (i = 0; i < b.committed.n; i++)
-		values_set(v, &b.committed.rows[i]);
-	if (b.models != NULL)
-		model_batch_commit(b.models);
+	batch_publish(v, &b);
 	for (op = ops; op != NULL; op = op->next)
 		op->rc = op->kind == WOP_REWARD ? op->rout.rc : op->kind == WOP_KEY ? op->kin.result : 0;
 	goto out;
 failed:
-	log_msg(rc == ERR_UNAVAIL ? LOG_WARN : LOG_ERROR, "batch failed: %s", s->ops->errmsg(s));
-	if (in_tx)
-		s->ops->rollback(s);
+	tx_failed(s, rc, in_tx, "batch");
 out:
 	if (rc != 0) {
 		for (op = ops; op != NULL; op = op->next)
@@ -697,10 +711,7 @@ static int erase_tx(store *s, values *v, conf_cache *confs, writer_op *op)
 	rc = s->ops->commit(s);
 	if (rc != 0)
 		goto failed;
-	for (size_t i = 0; i < b.committed.n; i++)
-		values_set(v, &b.committed.rows[i]);
-	if (b.models != NULL)
-		model_batch_commit(b.models);
+	batch_publish(v, &b);
 	/*
 	 * The contact history of the caps (contact.c): this process drops the
 	 * customer's when the call completes (server_contact_op); every other
@@ -712,9 +723,7 @@ static int erase_tx(store *s, values *v, conf_cache *confs, writer_op *op)
 	        e->approximate ? ", model subtraction approximate (forgetting or logistic link)" : "");
 	goto out;
 failed:
-	log_msg(rc == ERR_UNAVAIL ? LOG_WARN : LOG_ERROR, "erasure failed: %s", s->ops->errmsg(s));
-	if (in_tx)
-		s->ops->rollback(s);
+	tx_failed(s, rc, in_tx, "erasure");
 out:
 	op->rc = rc;
 	db_erase_rewards_free(rw, nrw);

@@ -502,6 +502,59 @@ static void test_episodes_expired_by_version(void **state)
 	buf_free(&b);
 }
 
+/*
+ * The Personalizer slots due a default reward: pz episodes without a reward,
+ * older than the wait and not older than the lookback, oldest first.
+ */
+static void test_pz_defaults_due_window(void **state)
+{
+	fixture *f = *state;
+	int64_t a = put_episode(f, "pz:a", "1.0.0");
+	int64_t b;
+	int64_t r;
+	db_reward_in in;
+	db_reward_out out;
+	char want[256];
+	buf got;
+
+	(void)put_episode(f, "plain", "1.0.0"); /* not a Personalizer episode */
+	r = put_episode(f, "pz:r", "1.0.0");
+	reward_in(&in, "pz:r", r);
+	FX_OK(f, f->s->ops->begin(f->s));
+	FX_OK(f, db_rewards_lookup(f->s, &in, &out, 1));
+	FX_OK(f, db_rewards_insert(f->s, &in, &out, 1));
+	FX_OK(f, f->s->ops->commit(f->s));
+	usleep(400 * 1000);
+	b = put_episode(f, "pz:b", "1.0.0");
+	usleep(400 * 1000);
+	buf_init(&got, 1 << 16);
+	/* a is about 0.8 s old, b about 0.4 s. */
+	FX_OK(f, db_pz_defaults_due(f->s, "A", 0.001, 1e9, 10, collect_expired, &got));
+	snprintf(want, sizeof(want), "A/pz:a/%lld;A/pz:b/%lld;", (long long)a, (long long)b);
+	assert_string_equal(got.data, want);
+	/* The limit, oldest first. */
+	buf_reset(&got);
+	FX_OK(f, db_pz_defaults_due(f->s, "A", 0.001, 1e9, 1, collect_expired, &got));
+	snprintf(want, sizeof(want), "A/pz:a/%lld;", (long long)a);
+	assert_string_equal(got.data, want);
+	/* The wait: b is not due yet. */
+	buf_reset(&got);
+	FX_OK(f, db_pz_defaults_due(f->s, "A", 0.6, 1e9, 10, collect_expired, &got));
+	assert_string_equal(got.data, want);
+	/* The lookback: a is older than it. */
+	buf_reset(&got);
+	FX_OK(f, db_pz_defaults_due(f->s, "A", 0.001, 0.6, 10, collect_expired, &got));
+	snprintf(want, sizeof(want), "A/pz:b/%lld;", (long long)b);
+	assert_string_equal(got.data, want);
+	/* Nothing is due in an hour's wait, nor in another company. */
+	buf_reset(&got);
+	FX_OK(f, db_pz_defaults_due(f->s, "A", 3600, 1e9, 10, collect_expired, &got));
+	assert_int_equal(got.len, 0);
+	FX_OK(f, db_pz_defaults_due(f->s, "B", 0.001, 1e9, 10, collect_expired, &got));
+	assert_int_equal(got.len, 0);
+	buf_free(&got);
+}
+
 /* --- revisions ------------------------------------------------------------------- */
 
 typedef struct rev_seen {
@@ -752,6 +805,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_idempotency_keys, setup, fx_teardown),            \
 	    cmocka_unit_test_setup_teardown(test_agents_by_version, setup, fx_teardown),           \
 	    cmocka_unit_test_setup_teardown(test_episodes_expired_by_version, setup, fx_teardown), \
+	    cmocka_unit_test_setup_teardown(test_pz_defaults_due_window, setup, fx_teardown),      \
 	    cmocka_unit_test_setup_teardown(test_policy_revisions, setup, fx_teardown),            \
 	    cmocka_unit_test_setup_teardown(test_episodes_logged, setup, fx_teardown)
 
