@@ -1460,22 +1460,6 @@ static int expired_row(void *arg, int ncols, const char *const *vals)
 	return cb->fn.expired(cb->arg, vals[0], vals[1], id);
 }
 
-int db_episodes_expired(store *s, const char *version, double wait_seconds, int limit, db_expired_fn fn,
-                        void *arg)
-{
-	row_cb cb = {.fn.expired = fn, .arg = arg};
-	char w[32];
-	char l[24];
-	const char *p[3];
-
-	fmt_double(w, wait_seconds);
-	fmt_int(l, limit);
-	p[0] = w;
-	p[1] = l;
-	p[2] = version;
-	return store_exec(s, s->sql->episodes_expired, 3, p, expired_row, &cb);
-}
-
 /*
  * The time `seconds` ago as the stores' text timestamp, YYYY-MM-DDTHH:MM:SS.mmmZ
  * (the form of SQLite's last_update, which PostgreSQL reads as a timestamptz),
@@ -1501,6 +1485,27 @@ static void ago_text(double seconds, char out[32])
 	gmtime_r(&t, &tm);
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(out, 32, "%.23s.%03dZ", base, (int)(nsec / 1000000L));
+}
+
+int db_episodes_expired(store *s, const char *version, double wait_seconds, double lookback_seconds,
+                        int limit, db_expired_fn fn, void *arg)
+{
+	/* One statement for both dialects: the cutoffs are computed here (ago_text). */
+	static const char sql[] =
+	    "SELECT e.company, e.customer_id, e.id FROM tb_episodes e"
+	    " WHERE e.agent_version = $1 AND e.last_update < $2 AND e.last_update >= $4"
+	    " AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
+	    " ORDER BY e.id LIMIT CAST($3 AS INTEGER)";
+	row_cb cb = {.fn.expired = fn, .arg = arg};
+	char w[32];
+	char l[24];
+	char b[32];
+	const char *p[4] = {version, w, l, b};
+
+	ago_text(wait_seconds, w);
+	fmt_int(l, limit);
+	ago_text(lookback_seconds, b);
+	return store_exec(s, sql, 4, p, expired_row, &cb);
 }
 
 int db_pz_defaults_due(store *s, const char *company, double wait_seconds, double lookback_seconds,

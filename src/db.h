@@ -274,14 +274,15 @@ int db_rewards_insert(store *s, const db_reward_in *in, db_reward_out *out, size
 
 /*
  * Calls fn(arg, company, customer_id, episode_id) for at most limit episodes
- * decided under agent version that are older than wait_seconds and have no
- * reward, oldest first. An episode's wait is its own version's: episodes of
- * other versions are never listed (issue 15.3).
+ * decided under agent version that are older than wait_seconds, written in
+ * the last lookback_seconds, and have no reward, oldest first. An episode's
+ * wait is its own version's: episodes of other versions are never listed
+ * (issue 15.3). The times are offerd's clock against last_update.
  */
 typedef int (*db_expired_fn)(void *arg, const char *company, const char *customer_id,
                              int64_t episode_id);
-int db_episodes_expired(store *s, const char *version, double wait_seconds, int limit, db_expired_fn fn,
-                        void *arg);
+int db_episodes_expired(store *s, const char *version, double wait_seconds, double lookback_seconds,
+                        int limit, db_expired_fn fn, void *arg);
 
 /*
  * The logged decisions of a company (offerctl evaluate, evaluations),

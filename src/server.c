@@ -303,9 +303,35 @@ int server_default_reward(server *s, const char *company, const char *customer, 
 	return 0;
 }
 
+/* One version's sweep. */
+typedef struct expire_sweep {
+	server *s;
+	int listed;
+} expire_sweep;
+
 static int expired_cb(void *arg, const char *company, const char *customer, int64_t episode_id)
 {
-	return server_default_reward(arg, company, customer, episode_id, 0);
+	expire_sweep *w = arg;
+
+	w->listed++;
+	return server_default_reward(w->s, company, customer, episode_id, 0);
+}
+
+/* The refresher's record of version's last complete sweep, made when new (NULL: no room). */
+static struct server_sweep *sweep_of(server *s, const char *version)
+{
+	size_t i = 0;
+
+	while (i < s->nsweeps && strcmp(s->sweeps[i].version, version) != 0)
+		i++;
+	if (i == s->nsweeps) {
+		if (i == SERVER_SWEEPS_MAX)
+			return NULL;
+		memset(&s->sweeps[i], 0, sizeof(s->sweeps[i]));
+		util_strlcpy(s->sweeps[i].version, version, sizeof(s->sweeps[i].version));
+		s->nsweeps++;
+	}
+	return &s->sweeps[i];
 }
 
 /*
@@ -314,17 +340,39 @@ static int expired_cb(void *arg, const char *company, const char *customer, int6
  * reward scale's ignore value), learned like any other. Only episodes
  * decided under a version with a wait are defaulted: releasing a version
  * with a wait does not rewrite the history of versions without one. At most
- * 1,000 a version a tick.
+ * SERVER_EXPIRE_MAX a version a tick. A process's first sweep of a version
+ * reads all its history; the next ones only the episodes that came due since
+ * its last complete sweep (SERVER_EXPIRE_SLACK more, for writes committed
+ * late), as the Personalizer's sweep does: a tick costs what came due, not
+ * the table (TB_EPISODES' index on last_update).
  */
+#define SERVER_EXPIRE_MAX 1000
+#define SERVER_EXPIRE_SLACK 60.0
+#define SERVER_EXPIRE_ALL 1e9 /* "all the history" (about 31 years) */
+
 static int expire_version(void *arg, const db_agent *a)
 {
 	server *s = arg;
+	expire_sweep w = {s, 0};
+	struct server_sweep *last = sweep_of(s, a->version);
+	double now = util_now();
+	double lookback = SERVER_EXPIRE_ALL;
 	agent_conf c;
 	char err[128];
+	int rc;
 
 	if (agent_conf_from_db(a, &c, err, sizeof(err)) != 0 || c.reward_wait <= 0)
 		return 0;
-	return db_episodes_expired(s->reader, a->version, c.reward_wait, 1000, expired_cb, s);
+	/* The last complete sweep handled every episode older than its wait then. */
+	if (last != NULL && last->at > 0)
+		lookback = last->wait + (now - last->at) + SERVER_EXPIRE_SLACK;
+	rc = db_episodes_expired(s->reader, a->version, c.reward_wait, lookback, SERVER_EXPIRE_MAX,
+	                         expired_cb, &w);
+	if (rc == 0 && w.listed < SERVER_EXPIRE_MAX && last != NULL) {
+		last->at = now;
+		last->wait = c.reward_wait;
+	}
+	return rc;
 }
 
 static void expire_episodes(server *s)

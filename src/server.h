@@ -26,6 +26,8 @@
 #include "writer.h"
 
 #define SERVER_COMPANY_MAX 64
+/* Agent versions with a reward wait whose sweeps the refresher remembers (more: swept in full). */
+#define SERVER_SWEEPS_MAX 32
 
 typedef struct server {
 	offerd_config *cfg;
@@ -63,6 +65,13 @@ typedef struct server {
 	int64_t contact_seen[2][2]; /* refresher: [episodes|rewards][last refresh|the one before] */
 	int64_t erasures_seen;      /* refresher: the TB_ERASURES id the history was built after */
 	int erasures_read;          /* erasures_seen was read once */
+	/* refresher: per version with a reward wait, its last complete sweep (expire_version) */
+	struct server_sweep {
+		char version[DB_VERSION_MAX];
+		double at;   /* util_now() of the sweep */
+		double wait; /* the version's wait then */
+	} sweeps[SERVER_SWEEPS_MAX];
+	size_t nsweeps;
 
 	/*
 	 * The episode ids the contact history already has (this process's

@@ -112,11 +112,6 @@ typedef struct store_sql {
 	/* One row: the highest policy revision handed out so far. */
 	const char *policy_rev_now;
 	/*
-	 * Episodes of agent version $3 without a reward, older than $1
-	 * seconds, oldest first, at most $2: company, customer_id, id.
-	 */
-	const char *episodes_expired;
-	/*
 	 * The oldest and newest last_update of company $1's learned rows
 	 * (TB_POLICY, TB_MODEL) as Unix seconds; NULLs when it has none.
 	 */

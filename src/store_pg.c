@@ -1150,12 +1150,6 @@ static const store_sql pg_sql = {
         " rev = excluded.rev, last_update = now()",
     /* O(1), where MAX(rev) would need the index migration 3 dropped. */
     .policy_rev_now = "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM tb_policy_rev_seq",
-    .episodes_expired =
-        "SELECT e.company, e.customer_id, e.id FROM tb_episodes e"
-        " WHERE e.agent_version = $3"
-        " AND e.last_update < now() - make_interval(secs => CAST($1 AS DOUBLE PRECISION))"
-        " AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
-        " ORDER BY e.id LIMIT CAST($2 AS INTEGER)",
     .pz_model_times =
         "SELECT CAST(EXTRACT(EPOCH FROM MIN(t)) AS BIGINT), CAST(EXTRACT(EPOCH FROM MAX(t)) AS BIGINT) "
         "FROM (SELECT last_update AS t FROM tb_policy WHERE company = $1"

@@ -349,11 +349,6 @@ static const store_sql sqlite_sql = {
                                                                                                                                                             " prior_alpha = excluded.prior_alpha, prior_beta = excluded.prior_beta,"
                                                                                                                                                             " rev = excluded.rev, last_update = " SQ_NOW,
     .policy_rev_now = "SELECT COALESCE(MAX(rev), 0) FROM tb_policy",
-    .episodes_expired = "SELECT e.company, e.customer_id, e.id FROM tb_episodes e"
-                        " WHERE e.agent_version = $3"
-                        " AND julianday(e.last_update) < julianday('now') - CAST($1 AS REAL) / 86400.0"
-                        " AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
-                        " ORDER BY e.id LIMIT CAST($2 AS INTEGER)",
     .pz_model_times =
         "SELECT CAST(strftime('%s', MIN(t)) AS INTEGER), CAST(strftime('%s', MAX(t)) AS INTEGER) "
         "FROM (SELECT last_update AS t FROM tb_policy WHERE company = $1"

@@ -715,9 +715,9 @@ static void sc_sql_table_complete(void **state)
 	store *s = sc_fresh(state);
 	const store_sql *q = s->sql;
 	const char *const required[] = {
-	    q->id_column,        q->ts_column,  q->migration_done,   q->reward_lookup,
-	    q->reward_insert,    q->policy_add, q->policy_priors,    q->policy_rev_now,
-	    q->episodes_expired, q->key_revoke, q->contact_episodes, q->contact_rewards,
+	    q->id_column,     q->ts_column,        q->migration_done,  q->reward_lookup,
+	    q->reward_insert, q->policy_add,       q->policy_priors,   q->policy_rev_now,
+	    q->key_revoke,    q->contact_episodes, q->contact_rewards,
 	};
 
 	assert_non_null(q);
