@@ -1490,12 +1490,19 @@ static void ago_text(double seconds, char out[32])
 int db_episodes_expired(store *s, const char *version, double wait_seconds, double lookback_seconds,
                         int limit, db_expired_fn fn, void *arg)
 {
-	/* One statement for both dialects: the cutoffs are computed here (ago_text). */
+	/*
+	 * One statement for both dialects: the cutoffs are computed here
+	 * (ago_text). Oldest first by last_update, not id: ordered by id,
+	 * PostgreSQL walks the primary key from the first episode, filtering
+	 * out everything before the window (13 ms against 0.7 on 100,000
+	 * episodes); ordered by time it reads the window from TB_EPISODES'
+	 * index on last_update.
+	 */
 	static const char sql[] =
 	    "SELECT e.company, e.customer_id, e.id FROM tb_episodes e"
 	    " WHERE e.agent_version = $1 AND e.last_update < $2 AND e.last_update >= $4"
 	    " AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
-	    " ORDER BY e.id LIMIT CAST($3 AS INTEGER)";
+	    " ORDER BY e.last_update, e.id LIMIT CAST($3 AS INTEGER)";
 	row_cb cb = {.fn.expired = fn, .arg = arg};
 	char w[32];
 	char l[24];
@@ -1523,7 +1530,7 @@ int db_pz_defaults_due(store *s, const char *company, double wait_seconds, doubl
 	    " AND NOT EXISTS (SELECT 1 FROM tb_pz_events p WHERE p.company = e.company AND p.deferred = 1"
 	    " AND e.customer_id IN ('pz:' || p.event_id, 'pz:' || p.event_id || '#0',"
 	    " 'pz:' || p.event_id || '#1', 'pz:' || p.event_id || '#2'))"
-	    " ORDER BY e.id LIMIT CAST($3 AS INTEGER)";
+	    " ORDER BY e.last_update, e.id LIMIT CAST($3 AS INTEGER)";
 	row_cb cb = {.fn.expired = fn, .arg = arg};
 	char w[32];
 	char l[24];
