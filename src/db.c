@@ -171,8 +171,19 @@ static const char *const m10[] = {
     NULL,
 };
 
+/*
+ * 11: TB_SEGMENTS' write time is indexed: the refresher asks for the newest
+ * at every refresh, to tell that offerctl train rewrote the segments
+ * (db_segments_mark), which must not read the whole table.
+ */
+static const char *const m11[] = {
+    "CREATE INDEX IF NOT EXISTS tb_segments_written ON tb_segments (last_update)",
+    NULL,
+};
+
 static const migration migrations[STORE_MIGRATIONS] = {
-    {1, m1}, {2, m2}, {3, NULL}, {4, m4}, {5, m5}, {6, m6}, {7, m7}, {8, m8}, {9, m9}, {10, m10},
+    {1, m1}, {2, m2}, {3, NULL}, {4, m4},   {5, m5},   {6, m6},
+    {7, m7}, {8, m8}, {9, m9},   {10, m10}, {11, m11},
 };
 
 /* The statement tmpl with its @ID@ and @TS@ filled in; NULL past 1 MiB. */

@@ -58,7 +58,7 @@ typedef struct store_stmt {
 } store_stmt;
 
 /* Schema versions db.c knows (its migrations are numbered 1..STORE_MIGRATIONS). */
-#define STORE_MIGRATIONS 10
+#define STORE_MIGRATIONS 11
 
 /*
  * A dialect's statements: the text db.c needs that the dialects write
