@@ -434,22 +434,6 @@ static void apprentice_add(server *s, const char *company, const db_pz_apprentic
 #define PZ_DEFAULTS_SLACK_S 60.0
 #define PZ_DEFAULTS_ALL_S 1e9 /* "all the history" (about 31 years) */
 
-/* One company's sweep. */
-typedef struct pz_sweep {
-	server *s;
-	double value; /* the company's defaultReward */
-	int listed;   /* slots listed */
-} pz_sweep;
-
-/* Queues one slot's default reward: 1 (stop, the rest next time) when the writer's queue is full. */
-static int default_due(void *arg, const char *company, const char *customer, int64_t episode_id)
-{
-	pz_sweep *w = arg;
-
-	w->listed++;
-	return server_default_reward(w->s, company, customer, episode_id, w->value > 0);
-}
-
 /* Makes sure the company has an entry in the tenant table (its configuration read). */
 static int default_company(void *arg, int ncols, const char *const *vals)
 {
@@ -464,7 +448,7 @@ void api_pz_defaults_sweep(server *s, store *st)
 {
 	static double last_sweep;
 	char company[SERVER_COMPANY_MAX];
-	pz_sweep w = {s, 0, 0};
+	server_due w = {s, 0, 0};
 	double now = util_monotonic();
 	int rc = 0;
 
@@ -490,13 +474,13 @@ void api_pz_defaults_sweep(server *s, store *st)
 		pthread_mutex_unlock(&tenants_lock);
 		if (rc != 0 || tenant_svc(s, company, &svc) != 0)
 			break;
-		w.value = svc.default_reward;
+		w.accepted = svc.default_reward > 0;
 		w.listed = 0;
 		/* The last complete sweep handled every episode older than its wait then. */
 		lookback = swept_at > 0 ? swept_wait + (now - swept_at) + PZ_DEFAULTS_SLACK_S
 		                        : PZ_DEFAULTS_ALL_S;
 		rc = db_pz_defaults_due(st, company, (double)svc.reward_wait_s, lookback,
-		                        PZ_DEFAULTS_SWEEP_MAX, default_due, &w);
+		                        PZ_DEFAULTS_SWEEP_MAX, server_due_reward, &w);
 		if (rc < 0)
 			log_msg(LOG_WARN,
 			        "personalizer: cannot list the events due a default reward: %s",

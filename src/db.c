@@ -1498,6 +1498,36 @@ static void ago_text(double seconds, char out[32])
 	snprintf(out, 32, "%.23s.%03dZ", base, (int)(nsec / 1000000L));
 }
 
+/*
+ * The default-reward sweeps' statement around its filter on $1: episodes
+ * written between $4 and $2 without a reward, oldest first, at most $3.
+ */
+#define DUE_SELECT "SELECT e.company, e.customer_id, e.id FROM tb_episodes e WHERE "
+#define DUE_WINDOW                                        \
+	" AND e.last_update < $2 AND e.last_update >= $4" \
+	" AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
+#define DUE_ORDER " ORDER BY e.last_update, e.id LIMIT CAST($3 AS INTEGER)"
+
+/*
+ * Runs a default-reward sweep's statement: $1 key (a version or a company),
+ * $2 the time wait_seconds ago, $3 the limit, $4 the time lookback_seconds
+ * ago; its rows are (company, customer_id, episode id).
+ */
+static int due_exec(store *s, const char *sql, const char *key, double wait_seconds,
+                    double lookback_seconds, int limit, db_expired_fn fn, void *arg)
+{
+	row_cb cb = {.fn.expired = fn, .arg = arg};
+	char w[32];
+	char l[24];
+	char b[32];
+	const char *p[4] = {key, w, l, b};
+
+	ago_text(wait_seconds, w);
+	fmt_int(l, limit);
+	ago_text(lookback_seconds, b);
+	return store_exec(s, sql, 4, p, expired_row, &cb);
+}
+
 int db_episodes_expired(store *s, const char *version, double wait_seconds, double lookback_seconds,
                         int limit, db_expired_fn fn, void *arg)
 {
@@ -1507,55 +1537,24 @@ int db_episodes_expired(store *s, const char *version, double wait_seconds, doub
 	 * PostgreSQL walks the primary key from the first episode, filtering
 	 * out everything before the window (13 ms against 0.7 on 100,000
 	 * episodes); ordered by time it reads the window from TB_EPISODES'
-	 * index on last_update.
+	 * index on last_update (db_pz_defaults_due too).
 	 */
-	static const char sql[] =
-	    "SELECT e.company, e.customer_id, e.id FROM tb_episodes e"
-	    " WHERE e.agent_version = $1 AND e.last_update < $2 AND e.last_update >= $4"
-	    " AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
-	    " ORDER BY e.last_update, e.id LIMIT CAST($3 AS INTEGER)";
-	row_cb cb = {.fn.expired = fn, .arg = arg};
-	char w[32];
-	char l[24];
-	char b[32];
-	const char *p[4] = {version, w, l, b};
+	static const char sql[] = DUE_SELECT "e.agent_version = $1" DUE_WINDOW DUE_ORDER;
 
-	ago_text(wait_seconds, w);
-	fmt_int(l, limit);
-	ago_text(lookback_seconds, b);
-	return store_exec(s, sql, 4, p, expired_row, &cb);
+	return due_exec(s, sql, version, wait_seconds, lookback_seconds, limit, fn, arg);
 }
 
 int db_pz_defaults_due(store *s, const char *company, double wait_seconds, double lookback_seconds,
                        int limit, db_expired_fn fn, void *arg)
 {
-	/*
-	 * One statement for both dialects: the two cutoffs are computed here,
-	 * so the statement needs no time arithmetic of its own.
-	 */
-	static const char sql[] =
-	    "SELECT e.company, e.customer_id, e.id FROM tb_episodes e"
-	    " WHERE e.company = $1 AND e.customer_id LIKE 'pz:%'"
-	    " AND e.last_update < $2 AND e.last_update >= $4"
-	    " AND NOT EXISTS (SELECT 1 FROM tb_rewards r WHERE r.episode_id = e.id)"
+	/* One statement for both dialects, as db_episodes_expired's. */
+	static const char sql[] = DUE_SELECT
+	    "e.company = $1 AND e.customer_id LIKE 'pz:%'" DUE_WINDOW
 	    " AND NOT EXISTS (SELECT 1 FROM tb_pz_events p WHERE p.company = e.company AND p.deferred = 1"
 	    " AND e.customer_id IN ('pz:' || p.event_id, 'pz:' || p.event_id || '#0',"
-	    " 'pz:' || p.event_id || '#1', 'pz:' || p.event_id || '#2'))"
-	    " ORDER BY e.last_update, e.id LIMIT CAST($3 AS INTEGER)";
-	row_cb cb = {.fn.expired = fn, .arg = arg};
-	char w[32];
-	char l[24];
-	char b[32];
-	const char *p[4];
+	    " 'pz:' || p.event_id || '#1', 'pz:' || p.event_id || '#2'))" DUE_ORDER;
 
-	ago_text(wait_seconds, w);
-	fmt_int(l, limit);
-	ago_text(lookback_seconds, b);
-	p[0] = company;
-	p[1] = w;
-	p[2] = l;
-	p[3] = b;
-	return store_exec(s, sql, 4, p, expired_row, &cb);
+	return due_exec(s, sql, company, wait_seconds, lookback_seconds, limit, fn, arg);
 }
 
 static int times_row(void *arg, int ncols, const char *const *vals)
@@ -2030,8 +2029,8 @@ int db_experiment_put(store *s, db_experiment *x)
 		return rc;
 	fmt_double(traffic, x->traffic);
 	snprintf(shadow, sizeof(shadow), "%d", x->shadow ? 1 : 0);
-	snprintf(agent_id, sizeof(agent_id), "%lld", (long long)x->agent_id);
-	snprintf(from, sizeof(from), "%lld", (long long)x->from_episode);
+	fmt_int(agent_id, x->agent_id);
+	fmt_int(from, x->from_episode);
 	p[0] = x->action;
 	p[1] = x->champion;
 	p[2] = x->challenger[0] != '\0' ? x->challenger : NULL;
@@ -2053,8 +2052,8 @@ int db_experiment_decisions(store *s, int64_t after, int64_t upto, const char *v
 	char hi[24];
 	const char *p[4] = {lo, hi, version_a, version_b};
 
-	snprintf(lo, sizeof(lo), "%lld", (long long)after);
-	snprintf(hi, sizeof(hi), "%lld", (long long)upto);
+	fmt_int(lo, after);
+	fmt_int(hi, upto);
 	return store_exec(s,
 	                  "SELECT company, agent_version, COUNT(*),"
 	                  " SUM(CASE WHEN shadow IS NULL THEN 0 ELSE 1 END) FROM tb_episodes"
@@ -2071,9 +2070,9 @@ int db_experiment_rewards(store *s, int64_t from_episode, int64_t after, int64_t
 	char hi[24];
 	const char *p[5] = {lo, hi, from, version_a, version_b};
 
-	snprintf(from, sizeof(from), "%lld", (long long)from_episode);
-	snprintf(lo, sizeof(lo), "%lld", (long long)after);
-	snprintf(hi, sizeof(hi), "%lld", (long long)upto);
+	fmt_int(from, from_episode);
+	fmt_int(lo, after);
+	fmt_int(hi, upto);
 	return store_exec(s,
 	                  "SELECT e.company, e.agent_version, COUNT(*),"
 	                  " SUM(CASE WHEN r.accepted_offer THEN 1 ELSE 0 END)"

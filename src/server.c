@@ -281,8 +281,8 @@ static void default_done(writer_op *op)
 	free(op->arg);
 }
 
-int server_default_reward(server *s, const char *company, const char *customer, int64_t episode_id,
-                          int accepted)
+static int default_reward_queue(server *s, const char *company, const char *customer, int64_t episode_id,
+                                int accepted)
 {
 	default_reward *d = xcalloc(1, sizeof(*d));
 
@@ -303,18 +303,12 @@ int server_default_reward(server *s, const char *company, const char *customer, 
 	return 0;
 }
 
-/* One version's sweep. */
-typedef struct expire_sweep {
-	server *s;
-	int listed;
-} expire_sweep;
-
-static int expired_cb(void *arg, const char *company, const char *customer, int64_t episode_id)
+int server_due_reward(void *arg, const char *company, const char *customer, int64_t episode_id)
 {
-	expire_sweep *w = arg;
+	server_due *w = arg;
 
 	w->listed++;
-	return server_default_reward(w->s, company, customer, episode_id, 0);
+	return default_reward_queue(w->s, company, customer, episode_id, w->accepted);
 }
 
 /* The refresher's record of version's last complete sweep, made when new (NULL: no room). */
@@ -353,7 +347,7 @@ static struct server_sweep *sweep_of(server *s, const char *version)
 static int expire_version(void *arg, const db_agent *a)
 {
 	server *s = arg;
-	expire_sweep w = {s, 0};
+	server_due w = {s, 0, 0};
 	struct server_sweep *last = sweep_of(s, a->version);
 	double now = util_now();
 	double lookback = SERVER_EXPIRE_ALL;
@@ -367,7 +361,7 @@ static int expire_version(void *arg, const db_agent *a)
 	if (last != NULL && last->at > 0)
 		lookback = last->wait + (now - last->at) + SERVER_EXPIRE_SLACK;
 	rc = db_episodes_expired(s->reader, a->version, c.reward_wait, lookback, SERVER_EXPIRE_MAX,
-	                         expired_cb, &w);
+	                         server_due_reward, &w);
 	if (rc == 0 && w.listed < SERVER_EXPIRE_MAX && last != NULL) {
 		last->at = now;
 		last->wait = c.reward_wait;

@@ -141,13 +141,20 @@ int server_rules_install(server *s, const char *company, int64_t version, const 
 /* The rules text in force for company (malloc'd, the caller frees) and its version; NULL: none. */
 char *server_rules_text(server *s, const char *company, int64_t *version);
 /*
- * Queues a default reward (is_default, accepted or not) for the episode
- * through the writer: the agent's reward wait and Personalizer's
- * rewardWaitTime both end here. Returns 1 when the writer's queue is full
- * (nothing queued: the next sweep tries again), else 0.
+ * A default-reward sweep (db_episodes_expired, db_pz_defaults_due): the
+ * agent's reward wait and Personalizer's rewardWaitTime both end here.
  */
-int server_default_reward(server *s, const char *company, const char *customer, int64_t episode_id,
-                          int accepted);
+typedef struct server_due {
+	server *s;
+	int accepted; /* the default reward: accepted or not */
+	int listed;   /* episodes listed so far */
+} server_due;
+/*
+ * A db_expired_fn: counts the episode in the server_due arg and queues its
+ * default reward (is_default) through the writer. Returns 1 when the
+ * writer's queue is full (nothing queued: the next sweep tries again), else 0.
+ */
+int server_due_reward(void *arg, const char *company, const char *customer, int64_t episode_id);
 /* Feeds the contact history from an operation the writer committed (api.c). */
 void server_contact_op(server *s, const writer_op *op);
 /* The company of an API key and whether it is an admin key (*admin 1);

@@ -307,22 +307,30 @@ static void test_decide_shadow_never_serves(void **state)
 
 /* --- the changes, on SQLite -------------------------------------------------- */
 
-static void test_changes(void **state)
+/* A migrated SQLite store in a new file named from path's XXXXXX template. */
+static store *sqlite_store(char *path)
 {
-	char path[] = "/tmp/offerd-test-exp-XXXXXX";
 	char url[64];
-	char err[512];
-	db_experiment x;
-	db_experiment cur;
 	store *s = NULL;
 	int fd = mkstemp(path);
 
-	(void)state;
 	assert_true(fd >= 0);
 	close(fd);
 	snprintf(url, sizeof(url), "sqlite:%s", path);
 	assert_int_equal(store_open(url, &s), 0);
 	assert_int_equal(db_migrate(s), 0);
+	return s;
+}
+
+static void test_changes(void **state)
+{
+	char path[] = "/tmp/offerd-test-exp-XXXXXX";
+	char err[512];
+	db_experiment x;
+	db_experiment cur;
+	store *s = sqlite_store(path);
+
+	(void)state;
 	assert_int_equal(db_experiment_current(s, &cur), 0);
 	assert_string_equal(cur.champion, "1.0.0");
 	assert_string_equal(cur.challenger, "");
@@ -427,20 +435,13 @@ static void expect_counts(experiment_tally *t, store *s, const db_experiment *x,
 static void test_tally(void **state)
 {
 	char path[] = "/tmp/offerd-test-tally-XXXXXX";
-	char url[64];
 	char err[512];
 	experiment_tally t;
 	experiment_stats st;
 	db_experiment x;
-	store *s = NULL;
-	int fd = mkstemp(path);
+	store *s = sqlite_store(path);
 
 	(void)state;
-	assert_true(fd >= 0);
-	close(fd);
-	snprintf(url, sizeof(url), "sqlite:%s", path);
-	assert_int_equal(store_open(url, &s), 0);
-	assert_int_equal(db_migrate(s), 0);
 	memset(&t, 0, sizeof(t));
 	assert_int_equal(db_experiment_current(s, &x), 0);
 
