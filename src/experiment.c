@@ -283,7 +283,6 @@ static void tally_restart(experiment_tally *t, const db_experiment *x, int64_t e
 int experiment_tally_read(experiment_tally *t, store *s, const db_experiment *x, double now,
                           const experiment_stats *prev, experiment_stats *out)
 {
-	const int64_t tail[2] = {INT64_MAX, INT64_MAX};
 	int64_t top[2];
 	int64_t erasures;
 	int rc;
@@ -305,16 +304,10 @@ int experiment_tally_read(experiment_tally *t, store *s, const db_experiment *x,
 	memcpy(t->marks[t->nmarks].top, top, sizeof(top));
 	t->nmarks++;
 	rc = tally_settle(t, s, now);
-	if (rc == 0) {
-		stats_copy(out, &t->settled);
-		out->x = *x;
-		rc = count_range(s, x, t->cut, tail, out);
-	}
-	if (rc != 0) {
-		experiment_stats_free(out);
-		out->x = *x;
+	if (rc != 0)
 		return rc;
-	}
+	stats_copy(out, &t->settled);
+	out->x = *x;
 	if (x->challenger[0] == '\0' || x->shadow)
 		return 0;
 	for (size_t i = 0; i < out->n; i++) {

@@ -84,22 +84,23 @@ typedef struct experiment_stats {
 } experiment_stats;
 
 /*
- * The counts of an experiment, kept by reading only the rows that are new
- * (issue 18: reading every episode of the experiment again at each refresh
- * cost a scan that grew with the table, and took both cores of a small
- * machine while it ran). Rows up to a cut (an episode id and a reward id)
- * are counted once, into settled; the rows above the cut are counted again
- * at every read, so that the counts are those of the database when read.
+ * The counts of an experiment, kept by reading each row once (issue 18:
+ * reading every episode of the experiment again at each refresh cost a
+ * scan that grew with the table, and took both cores of a small machine
+ * while it ran). Rows up to a cut (an episode id and a reward id) are
+ * counted, into settled; each read moves the cut up and counts the rows
+ * between the two cuts, by primary key.
  *
  * Ids are handed out before their transactions commit, so a row may appear
  * below the highest id already read. The cut is therefore the highest ids
- * seen at a read at least EXPERIMENT_SETTLE_SECONDS old: rows of a
- * transaction still uncommitted that long after it took its ids would be
- * missed (writer transactions take milliseconds; the contact history makes
- * the same assumption). A new set-up (champion, challenger or window) or an
- * erasure (TB_ERASURES grew) starts the count again from the table; rows
- * that retention deletes stay counted: an experiment's decisions were
- * made, whatever the log keeps of them.
+ * seen at a read at least EXPERIMENT_SETTLE_SECONDS old: the counts are
+ * those of the database that long ago, and rows of a transaction still
+ * uncommitted that long after it took its ids would be missed (writer
+ * transactions take milliseconds; the contact history assumes one refresh
+ * interval). A new set-up (champion, challenger or window) or an erasure
+ * (TB_ERASURES grew) starts the count again from the table; rows that
+ * retention deletes stay counted: an experiment's decisions were made,
+ * whatever the log keeps of them.
  */
 #define EXPERIMENT_SETTLE_SECONDS 2.0
 #define EXPERIMENT_MARKS 64
@@ -119,7 +120,8 @@ typedef struct experiment_tally {
 /*
  * Brings t up to date from s for the set-up x at time now (util_monotonic)
  * and fills out (which the caller zeroed or freed) with the counts of x's
- * champion and challenger, and each company's p_better for a serving
+ * champion and challenger as of EXPERIMENT_SETTLE_SECONDS ago (none before
+ * t has been read that long), and each company's p_better for a serving
  * challenger (about 10 ms each: taken from prev, which may be NULL, when
  * its counts for the company are the same). Returns 0 or the store's error
  * (out is then empty and t as it was).

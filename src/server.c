@@ -104,12 +104,12 @@ static int load_agent(server *s)
 
 /*
  * The experiment's counts (experiment.h), read at once when the set-up
- * changed, else at most every SERVER_EXP_STATS_SECONDS, or every 20 times
- * the last read's duration when that is longer: a read costs the rows
- * written since the one before (experiment_tally), and a burst of traffic
- * must not keep the reader busy more than a twentieth of the time.
+ * changed, else at every refresh, or every 20 times the last read's
+ * duration when that is longer: a read costs the rows written since the
+ * one before (experiment_tally), small and even at every refresh, and a
+ * burst of traffic must not keep the reader busy more than a twentieth of
+ * the time.
  */
-#define SERVER_EXP_STATS_SECONDS 5.0
 #define SERVER_EXP_STATS_DUTY 20.0
 
 static int load_experiment_stats(server *s)
@@ -126,8 +126,7 @@ static int load_experiment_stats(server *s)
 	same = s->exp_stats_at > 0 && s->exp_stats.x.from_episode == x.from_episode &&
 	       strcmp(s->exp_stats.x.champion, x.champion) == 0 &&
 	       strcmp(s->exp_stats.x.challenger, x.challenger) == 0 &&
-	       now - s->exp_stats_at <
-	           fmax(SERVER_EXP_STATS_SECONDS, SERVER_EXP_STATS_DUTY * s->exp_stats_cost);
+	       now - s->exp_stats_at < SERVER_EXP_STATS_DUTY * s->exp_stats_cost;
 	pthread_rwlock_unlock(&s->lock);
 	if (same)
 		return 0;

@@ -452,19 +452,23 @@ static void test_tally(void **state)
 	seed_reward(s, 4, 0);
 	seed_reward(s, 6, 1);
 	seed_reward(s, 12, 1);
-	expect_counts(&t, s, &x, 100, "1.0.0", 10, 3, 2);
-	assert_int_equal(t.cut[0], 0); /* nothing is settled yet: all of it was the tail */
-	assert_int_equal(experiment_tally_read(&t, s, &x, 100.5, NULL, &st), 0);
-	assert_null(count_for(&st, "0.9.0"));
+	/* The first read settles nothing: no count yet. */
+	assert_int_equal(experiment_tally_read(&t, s, &x, 100, NULL, &st), 0);
+	assert_null(count_for(&st, "1.0.0"));
 	experiment_stats_free(&st);
+	assert_int_equal(t.cut[0], 0);
 
-	/* EXPERIMENT_SETTLE_SECONDS later the first read's ids are settled, counted once. */
+	/* Rows written after that read wait for a later one. */
 	seed_episodes(s, "1.0.0", 14, 15);
 	seed_reward(s, 14, 1);
-	seed_reward(s, 8, 0); /* a reward of a settled episode: a new reward id */
-	expect_counts(&t, s, &x, 100 + EXPERIMENT_SETTLE_SECONDS, "1.0.0", 12, 5, 3);
+	seed_reward(s, 8, 0); /* a reward of an episode already counted: a new reward id */
+	expect_counts(&t, s, &x, 100 + EXPERIMENT_SETTLE_SECONDS, "1.0.0", 10, 3, 2);
 	assert_int_equal(t.cut[0], 13);
 	assert_int_equal(t.cut[1], 4);
+	assert_int_equal(experiment_tally_read(&t, s, &x, 101 + EXPERIMENT_SETTLE_SECONDS, NULL, &st),
+	                 0);
+	assert_null(count_for(&st, "0.9.0")); /* not in the experiment */
+	experiment_stats_free(&st);
 	expect_counts(&t, s, &x, 110, "1.0.0", 12, 5, 3);
 	assert_int_equal(t.cut[0], 15);
 	assert_int_equal(t.cut[1], 6);
@@ -474,12 +478,15 @@ static void test_tally(void **state)
 	/* An erasure (customer c2: its episode and reward gone) counts from the table again. */
 	run_sql(s, "DELETE FROM tb_rewards WHERE episode_id = 2");
 	run_sql(s, "DELETE FROM tb_episodes WHERE id = 2");
-	expect_counts(&t, s, &x, 112, "1.0.0", 12, 5, 3); /* settled rows stay counted ... */
+	expect_counts(&t, s, &x, 120, "1.0.0", 12, 5, 3); /* counted rows stay counted ... */
 	run_sql(s, "INSERT INTO tb_erasures (company, episodes, rewards, learned, segments, by_whom)"
 	           " VALUES ('A', 1, 1, 0, 0, 'test')");
-	expect_counts(&t, s, &x, 113, "1.0.0", 11, 4, 2); /* ... until TB_ERASURES grows */
+	assert_int_equal(experiment_tally_read(&t, s, &x, 121, NULL, &st), 0);
+	assert_int_equal(st.n, 0); /* ... until TB_ERASURES grows: a new count */
+	experiment_stats_free(&st);
+	expect_counts(&t, s, &x, 121 + EXPERIMENT_SETTLE_SECONDS, "1.0.0", 11, 4, 2);
 
-	/* A challenger with a window from episode 14: only its episodes and their rewards. */
+	/* A challenger with a window from episode 15: only its episodes and their rewards. */
 	assert_int_equal(experiment_release(s, "2.0.0", "random", 0.1, NULL, 10, 0, &x, err,
 	                                    sizeof(err)),
 	                 0);
@@ -487,9 +494,11 @@ static void test_tally(void **state)
 	assert_int_equal(x.from_episode, 15);
 	seed_episodes(s, "2.0.0", 16, 18);
 	seed_reward(s, 17, 1);
-	expect_counts(&t, s, &x, 120, "2.0.0", 3, 1, 1);
-	assert_null(count_for(&t.settled, "1.0.0"));
-	assert_int_equal(experiment_tally_read(&t, s, &x, 121, NULL, &st), 0);
+	assert_int_equal(experiment_tally_read(&t, s, &x, 130, NULL, &st), 0);
+	assert_int_equal(st.n, 0);
+	experiment_stats_free(&st);
+	expect_counts(&t, s, &x, 130 + EXPERIMENT_SETTLE_SECONDS, "2.0.0", 3, 1, 1);
+	assert_int_equal(experiment_tally_read(&t, s, &x, 140, NULL, &st), 0);
 	assert_null(count_for(&st, "1.0.0")); /* the champion decided nothing since */
 	experiment_stats_free(&st);
 	experiment_tally_free(&t);
