@@ -166,6 +166,19 @@ static void reward_in(db_reward_in *in, const char *customer, int64_t episode_id
 	in->request_ts = "2022-01-02";
 }
 
+/* Stores an accepted reward of the customer's episode in a transaction of its own. */
+static void put_reward(fixture *f, const char *customer, int64_t episode_id)
+{
+	db_reward_in in;
+	db_reward_out out;
+
+	reward_in(&in, customer, episode_id);
+	FX_OK(f, f->s->ops->begin(f->s));
+	FX_OK(f, db_rewards_lookup(f->s, &in, &out, 1));
+	FX_OK(f, db_rewards_insert(f->s, &in, &out, 1));
+	FX_OK(f, f->s->ops->commit(f->s));
+}
+
 static void test_rewards_lookup_insert(void **state)
 {
 	fixture *f = *state;
@@ -470,18 +483,12 @@ static void test_episodes_expired_by_version(void **state)
 	int64_t n1 = put_episode(f, "n", "2.0.0");
 	int64_t n2 = put_episode(f, "m", "2.0.0");
 	int64_t n3 = put_episode(f, "k", "2.0.0");
-	db_reward_in in;
-	db_reward_out out;
 	char want[256];
 	buf b;
 
 	(void)o1;
 	/* n2 is rewarded: not listed. */
-	reward_in(&in, "m", n2);
-	FX_OK(f, f->s->ops->begin(f->s));
-	FX_OK(f, db_rewards_lookup(f->s, &in, &out, 1));
-	FX_OK(f, db_rewards_insert(f->s, &in, &out, 1));
-	FX_OK(f, f->s->ops->commit(f->s));
+	put_reward(f, "m", n2);
 	usleep(20 * 1000);
 	buf_init(&b, 1 << 16);
 	FX_OK(f, db_episodes_expired(f->s, "2.0.0", 0.001, 1e9, 10, collect_expired, &b));
@@ -515,18 +522,12 @@ static void test_pz_defaults_due_window(void **state)
 	int64_t a = put_episode(f, "pz:a", "1.0.0");
 	int64_t b;
 	int64_t r;
-	db_reward_in in;
-	db_reward_out out;
 	char want[256];
 	buf got;
 
 	(void)put_episode(f, "plain", "1.0.0"); /* not a Personalizer episode */
 	r = put_episode(f, "pz:r", "1.0.0");
-	reward_in(&in, "pz:r", r);
-	FX_OK(f, f->s->ops->begin(f->s));
-	FX_OK(f, db_rewards_lookup(f->s, &in, &out, 1));
-	FX_OK(f, db_rewards_insert(f->s, &in, &out, 1));
-	FX_OK(f, f->s->ops->commit(f->s));
+	put_reward(f, "pz:r", r);
 	usleep(400 * 1000);
 	b = put_episode(f, "pz:b", "1.0.0");
 	usleep(400 * 1000);
@@ -719,8 +720,6 @@ static void test_episodes_logged(void **state)
 	const db_product prods[] = {{"OFFER_2", "B"}, {"OFFER_1", "A"}};
 	int64_t e1 = put_episode(f, "x", "1.0.0");
 	int64_t e2 = put_episode(f, "y", "1.0.0");
-	db_reward_in in;
-	db_reward_out out;
 	sc_rows r = {0};
 
 	FX_OK(f, db_products_replace(f->s, "A", prods, 2));
@@ -728,11 +727,7 @@ static void test_episodes_logged(void **state)
 	assert_int_equal(r.n, 2);
 	sc_assert_str(sc_cell(&r, 0, 0), "OFFER_2");
 	sc_rows_free(&r);
-	reward_in(&in, "y", e2);
-	FX_OK(f, f->s->ops->begin(f->s));
-	FX_OK(f, db_rewards_lookup(f->s, &in, &out, 1));
-	FX_OK(f, db_rewards_insert(f->s, &in, &out, 1));
-	FX_OK(f, f->s->ops->commit(f->s));
+	put_reward(f, "y", e2);
 	FX_OK(f, db_episodes_logged(f->s, "A", NULL, NULL, sc_collect, &r));
 	assert_int_equal(r.n, 2);
 	assert_int_equal(r.ncols, 14);
