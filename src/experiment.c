@@ -281,15 +281,13 @@ static void tally_restart(experiment_tally *t, const db_experiment *x, int64_t e
 }
 
 int experiment_tally_read(experiment_tally *t, store *s, const db_experiment *x, double now,
-                          const experiment_stats *prev, experiment_stats *out)
+                          int64_t erasures, const experiment_stats *prev, experiment_stats *out)
 {
 	int64_t top[2];
-	int64_t erasures;
-	int rc;
+	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
 	out->x = *x;
-	rc = db_erasures_top(s, &erasures);
 	for (int k = 0; k < 2 && rc == 0; k++)
 		rc = db_contact_top(s, k, &top[k]);
 	if (rc != 0)

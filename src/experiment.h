@@ -118,8 +118,8 @@ typedef struct experiment_tally {
 } experiment_tally;
 
 /*
- * Brings t up to date from s for the set-up x at time now (util_monotonic)
- * and fills out (which the caller zeroed or freed) with the counts of x's
+ * Brings t up to date from s for the set-up x at time now (util_monotonic),
+ * erasures being TB_ERASURES' highest id (db_erasures_top), and fills out (which the caller zeroed or freed) with the counts of x's
  * champion and challenger as of EXPERIMENT_SETTLE_SECONDS ago (none before
  * t has been read that long), and each company's p_better for a serving
  * challenger (about 10 ms each: taken from prev, which may be NULL, when
@@ -127,7 +127,7 @@ typedef struct experiment_tally {
  * (out is then empty and t as it was).
  */
 int experiment_tally_read(experiment_tally *t, store *s, const db_experiment *x, double now,
-                          const experiment_stats *prev, experiment_stats *out);
+                          int64_t erasures, const experiment_stats *prev, experiment_stats *out);
 void experiment_tally_free(experiment_tally *t);
 void experiment_stats_free(experiment_stats *st);
 

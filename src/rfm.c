@@ -869,8 +869,7 @@ out:
 /* --- states and priors ----------------------------------------------------- */
 
 typedef struct sp {
-	/* state << 32 | product: below 2^48 (a state is below RFM_STATES), so it compares as int64_t. */
-	uint64_t key;
+	uint64_t key; /* state << 32 | product */
 	int64_t qty;
 } sp;
 
@@ -879,7 +878,7 @@ static int cmp_sp(const void *a, const void *b)
 	const sp *x = a;
 	const sp *y = b;
 
-	return util_cmp_i64((int64_t)x->key, (int64_t)y->key);
+	return (x->key > y->key) - (x->key < y->key);
 }
 
 /*

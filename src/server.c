@@ -131,7 +131,8 @@ static int load_experiment_stats(server *s)
 	if (same)
 		return 0;
 	/* Only the refresher replaces exp_stats and uses exp_tally: no lock needed to read them here. */
-	rc = experiment_tally_read(&s->exp_tally, s->reader, &x, now, &s->exp_stats, &fresh);
+	rc = experiment_tally_read(&s->exp_tally, s->reader, &x, now, s->erasures_top, &s->exp_stats,
+	                           &fresh);
 	if (rc != 0)
 		return rc;
 	pthread_rwlock_wrlock(&s->lock);
@@ -239,7 +240,6 @@ static int load_maps(server *s)
 	strmap *keys;
 	strmap *segs;
 	char mark[DB_SEGMENTS_MARK_MAX];
-	int64_t erasures = 0;
 	int rc;
 
 	rc = install_map(s, &s->products, products, db_products_each(s->reader, product_cb, products));
@@ -254,15 +254,13 @@ static int load_maps(server *s)
 	 */
 	if (rc == 0)
 		rc = db_segments_mark(s->reader, mark);
-	if (rc == 0)
-		rc = db_erasures_top(s->reader, &erasures);
 	if (rc == 0 && (s->segments == NULL || strcmp(mark, s->segments_mark) != 0 ||
-	                erasures != s->segments_erasures)) {
+	                s->erasures_top != s->segments_erasures)) {
 		segs = strmap_new();
 		rc = install_map(s, &s->segments, segs, db_segments_each(s->reader, segment_cb, segs));
 		if (rc == 0) {
 			util_strlcpy(s->segments_mark, mark, sizeof(s->segments_mark));
-			s->segments_erasures = erasures;
+			s->segments_erasures = s->erasures_top;
 		}
 	}
 	return rc;
@@ -656,13 +654,10 @@ static int contact_read_holes(server *s, contact_load *cl, int64_t from, int64_t
  * erased customer's episodes are gone: the audit names nobody, so nobody
  * in particular can be dropped. Erasures are rare; the window is read again.
  */
-static int contact_after_erasures(server *s)
+static void contact_after_erasures(server *s)
 {
-	int64_t top = 0;
-	int rc = db_erasures_top(s->reader, &top);
+	int64_t top = s->erasures_top;
 
-	if (rc != 0)
-		return rc;
 	if (s->erasures_read && top > s->erasures_seen) {
 		contact_clear(s->contacts);
 		pthread_mutex_lock(&s->contact_ids_lock);
@@ -675,7 +670,6 @@ static int contact_after_erasures(server *s)
 	}
 	s->erasures_seen = top;
 	s->erasures_read = 1;
-	return 0;
 }
 
 static int load_contacts(server *s)
@@ -693,7 +687,7 @@ static int load_contacts(server *s)
 	pthread_mutex_unlock(&s->contact_ids_lock);
 	if (horizon <= 0)
 		return 0;
-	rc = contact_after_erasures(s);
+	contact_after_erasures(s);
 	for (int k = 0; k < 2 && rc == 0; k++) {
 		contact_load cl = {s, k, util_now(), 0, 0};
 		int64_t from;
@@ -756,6 +750,9 @@ int server_refresh(server *s)
 
 	if (rc == 0 || rc == ERR_INVAL)
 		rc = load_values(s);
+	/* One read for every cache an erasure must empty (segments, contacts, experiment counts). */
+	if (rc == 0)
+		rc = db_erasures_top(s->reader, &s->erasures_top);
 	if (rc == 0)
 		rc = load_models(s);
 	if (rc == 0)

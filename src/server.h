@@ -63,6 +63,7 @@ typedef struct server {
 	size_t nrules;
 	double contact_horizon;     /* seconds of contact history the policies need; 0: none */
 	int64_t contact_seen[2][2]; /* refresher: [episodes|rewards][last refresh|the one before] */
+	int64_t erasures_top;       /* refresher: TB_ERASURES' highest id, read once a refresh */
 	int64_t erasures_seen;      /* refresher: the TB_ERASURES id the history was built after */
 	int erasures_read;          /* erasures_seen was read once */
 	/* refresher: per version with a reward wait, its last complete sweep (expire_version) */
