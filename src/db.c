@@ -38,152 +38,140 @@ static void fmt_int(char out[24], int64_t v)
 }
 
 /*
- * A migration is a list of portable statements. "@ID@" and "@TS@" are
- * replaced by the store's identity column and timestamp-with-default
- * (store_sql); the store may add statements of its own to each version
- * (store_sql.migration_extra). Statements run one by one (libpq's extended
- * protocol takes one statement at a time).
+ * The schema, one row per statement: the version that adds it, 1 to
+ * STORE_MIGRATIONS (run once, in order, and recorded in
+ * tb_schema_migrations), or 0 for what runs at every start (CREATE .. IF NOT
+ * EXISTS). "@ID@" and "@TS@" are replaced by the store's identity column and
+ * timestamp-with-default; each version's statements here run first, then
+ * the store's own of that version (store_sql.migrations). Statements run one
+ * by one (libpq's extended protocol takes one statement at a time).
  */
-typedef struct migration {
-	int version;
-	const char *const *stmts;
-} migration;
-
-static const char *const m1[] = {
-    "CREATE TABLE tb_agents (id @ID@, version TEXT NOT NULL,"
-    " policy TEXT NOT NULL DEFAULT 'epsilon-greedy',"
-    " epsilon DOUBLE PRECISION NOT NULL DEFAULT 0.1, params TEXT, last_update @TS@)",
-    "CREATE TABLE tb_episodes (id @ID@, company TEXT NOT NULL, customer_id TEXT NOT NULL,"
-    " states TEXT NOT NULL, predicted_offer_1 TEXT NOT NULL, predicted_offer_2 TEXT,"
-    " predicted_offer_3 TEXT, request_timestamp TEXT, state_key TEXT, policy TEXT,"
-    " agent_version TEXT, epsilon DOUBLE PRECISION, propensity_1 DOUBLE PRECISION,"
-    " propensity_2 DOUBLE PRECISION, propensity_3 DOUBLE PRECISION, last_update @TS@)",
-    "CREATE INDEX tb_episodes_customer ON tb_episodes (company, customer_id, id)",
-    "CREATE TABLE tb_rewards (id @ID@, company TEXT NOT NULL,"
-    " episode_id BIGINT NOT NULL REFERENCES tb_episodes (id), customer_id TEXT NOT NULL,"
-    " accepted_offer BOOLEAN NOT NULL, accepted_offer_id TEXT, clicked_offers TEXT,"
-    " reward_1 DOUBLE PRECISION, reward_2 DOUBLE PRECISION, reward_3 DOUBLE PRECISION,"
-    " request_timestamp TEXT, learned BOOLEAN NOT NULL DEFAULT TRUE, last_update @TS@)",
-    "CREATE UNIQUE INDEX tb_rewards_episode ON tb_rewards (episode_id)",
-    "CREATE TABLE tb_products (id @ID@, company TEXT NOT NULL, offer_id TEXT NOT NULL,"
-    " product_name TEXT, UNIQUE (company, offer_id))",
+static const store_migration migrations[] = {
+    /* 1: the brief's tables. */
+    {1, "CREATE TABLE tb_agents (id @ID@, version TEXT NOT NULL,"
+        " policy TEXT NOT NULL DEFAULT 'epsilon-greedy',"
+        " epsilon DOUBLE PRECISION NOT NULL DEFAULT 0.1, params TEXT, last_update @TS@)"},
+    {1, "CREATE TABLE tb_episodes (id @ID@, company TEXT NOT NULL, customer_id TEXT NOT NULL,"
+        " states TEXT NOT NULL, predicted_offer_1 TEXT NOT NULL, predicted_offer_2 TEXT,"
+        " predicted_offer_3 TEXT, request_timestamp TEXT, state_key TEXT, policy TEXT,"
+        " agent_version TEXT, epsilon DOUBLE PRECISION, propensity_1 DOUBLE PRECISION,"
+        " propensity_2 DOUBLE PRECISION, propensity_3 DOUBLE PRECISION, last_update @TS@)"},
+    {1, "CREATE INDEX tb_episodes_customer ON tb_episodes (company, customer_id, id)"},
+    {1, "CREATE TABLE tb_rewards (id @ID@, company TEXT NOT NULL,"
+        " episode_id BIGINT NOT NULL REFERENCES tb_episodes (id), customer_id TEXT NOT NULL,"
+        " accepted_offer BOOLEAN NOT NULL, accepted_offer_id TEXT, clicked_offers TEXT,"
+        " reward_1 DOUBLE PRECISION, reward_2 DOUBLE PRECISION, reward_3 DOUBLE PRECISION,"
+        " request_timestamp TEXT, learned BOOLEAN NOT NULL DEFAULT TRUE, last_update @TS@)"},
+    {1, "CREATE UNIQUE INDEX tb_rewards_episode ON tb_rewards (episode_id)"},
+    {1, "CREATE TABLE tb_products (id @ID@, company TEXT NOT NULL, offer_id TEXT NOT NULL,"
+        " product_name TEXT, UNIQUE (company, offer_id))"},
     /* The brief names Company A's catalogue TB_PRODUCTS_A. */
-    "CREATE VIEW tb_products_a AS SELECT id, offer_id, product_name FROM tb_products"
-    " WHERE company = 'A'",
-    "CREATE TABLE tb_policy (company TEXT NOT NULL, state_key TEXT NOT NULL,"
-    " offer TEXT NOT NULL, n DOUBLE PRECISION NOT NULL DEFAULT 0,"
-    " reward_sum DOUBLE PRECISION NOT NULL DEFAULT 0,"
-    " successes DOUBLE PRECISION NOT NULL DEFAULT 0,"
-    " failures DOUBLE PRECISION NOT NULL DEFAULT 0,"
-    " prior_value DOUBLE PRECISION NOT NULL DEFAULT 0,"
-    " prior_weight DOUBLE PRECISION NOT NULL DEFAULT 0,"
-    " prior_alpha DOUBLE PRECISION NOT NULL DEFAULT 1,"
-    " prior_beta DOUBLE PRECISION NOT NULL DEFAULT 1,"
-    " rev BIGINT NOT NULL DEFAULT 0, last_update @TS@,"
-    " PRIMARY KEY (company, state_key, offer))",
-    "CREATE INDEX tb_policy_rev ON tb_policy (rev)",
-    "CREATE TABLE tb_segments (company TEXT NOT NULL, customer_id TEXT NOT NULL,"
-    " segment TEXT NOT NULL, last_update @TS@, PRIMARY KEY (company, customer_id))",
-    "CREATE TABLE tb_api_keys (id @ID@, company TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE,"
-    " key_prefix TEXT NOT NULL, created_at @TS@, revoked_at TEXT)",
-    NULL,
-};
+    {1, "CREATE VIEW tb_products_a AS SELECT id, offer_id, product_name FROM tb_products"
+        " WHERE company = 'A'"},
+    {1, "CREATE TABLE tb_policy (company TEXT NOT NULL, state_key TEXT NOT NULL,"
+        " offer TEXT NOT NULL, n DOUBLE PRECISION NOT NULL DEFAULT 0,"
+        " reward_sum DOUBLE PRECISION NOT NULL DEFAULT 0,"
+        " successes DOUBLE PRECISION NOT NULL DEFAULT 0,"
+        " failures DOUBLE PRECISION NOT NULL DEFAULT 0,"
+        " prior_value DOUBLE PRECISION NOT NULL DEFAULT 0,"
+        " prior_weight DOUBLE PRECISION NOT NULL DEFAULT 0,"
+        " prior_alpha DOUBLE PRECISION NOT NULL DEFAULT 1,"
+        " prior_beta DOUBLE PRECISION NOT NULL DEFAULT 1,"
+        " rev BIGINT NOT NULL DEFAULT 0, last_update @TS@,"
+        " PRIMARY KEY (company, state_key, offer))"},
+    {1, "CREATE INDEX tb_policy_rev ON tb_policy (rev)"},
+    {1, "CREATE TABLE tb_segments (company TEXT NOT NULL, customer_id TEXT NOT NULL,"
+        " segment TEXT NOT NULL, last_update @TS@, PRIMARY KEY (company, customer_id))"},
+    {1, "CREATE TABLE tb_api_keys (id @ID@, company TEXT NOT NULL, key_hash TEXT NOT NULL UNIQUE,"
+        " key_prefix TEXT NOT NULL, created_at @TS@, revoked_at TEXT)"},
 
-/* 2: default rewards (after an agent's reward wait) are told apart. */
-static const char *const m2[] = {
-    "ALTER TABLE tb_rewards ADD COLUMN source TEXT NOT NULL DEFAULT 'client'",
-    NULL,
-};
+    /* 2: default rewards (after an agent's reward wait) are told apart. */
+    {2, "ALTER TABLE tb_rewards ADD COLUMN source TEXT NOT NULL DEFAULT 'client'"},
 
-/* 3: TB_POLICY tuned for frequent updates: only the store's own statements. */
+    /* 3: TB_POLICY tuned for frequent updates: only the store's own statements. */
 
-/* 4: the contextual policies' statistics (model.c), one row per offer and a clock row. */
-static const char *const m4[] = {
-    "CREATE TABLE tb_model (company TEXT NOT NULL, version TEXT NOT NULL, offer TEXT NOT NULL,"
-    " n DOUBLE PRECISION NOT NULL DEFAULT 0, tick BIGINT NOT NULL DEFAULT 0,"
-    " stats TEXT NOT NULL DEFAULT '{}', rev BIGINT NOT NULL DEFAULT 0, last_update @TS@,"
-    " PRIMARY KEY (company, version, offer))",
-    "CREATE INDEX tb_model_rev ON tb_model (rev)",
-    NULL,
-};
+    /* 4: the contextual policies' statistics (model.c), one row per offer and a clock row. */
+    {4, "CREATE TABLE tb_model (company TEXT NOT NULL, version TEXT NOT NULL, offer TEXT NOT NULL,"
+        " n DOUBLE PRECISION NOT NULL DEFAULT 0, tick BIGINT NOT NULL DEFAULT 0,"
+        " stats TEXT NOT NULL DEFAULT '{}', rev BIGINT NOT NULL DEFAULT 0, last_update @TS@,"
+        " PRIMARY KEY (company, version, offer))"},
+    {4, "CREATE INDEX tb_model_rev ON tb_model (rev)"},
 
-/* 5: API keys get a role (issue 16.6): every existing key stays a client key. */
-static const char *const m5[] = {
-    "ALTER TABLE tb_api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'client'",
-    NULL,
-};
+    /* 5: API keys get a role (issue 16.6): every existing key stays a client key. */
+    {5, "ALTER TABLE tb_api_keys ADD COLUMN role TEXT NOT NULL DEFAULT 'client'"},
 
-/* 6: per-company rules and contact policy, versioned (issue 16), and each episode's eligibility. */
-static const char *const m6[] = {
-    "CREATE TABLE tb_rules (id @ID@, company TEXT NOT NULL, version INTEGER NOT NULL,"
-    " body TEXT NOT NULL, created_at @TS@, UNIQUE (company, version))",
-    "ALTER TABLE tb_episodes ADD COLUMN eligibility TEXT",
-    NULL,
-};
+    /* 6: per-company rules and contact policy, versioned (issue 16), and each episode's eligibility. */
+    {6, "CREATE TABLE tb_rules (id @ID@, company TEXT NOT NULL, version INTEGER NOT NULL,"
+        " body TEXT NOT NULL, created_at @TS@, UNIQUE (company, version))"},
+    {6, "ALTER TABLE tb_episodes ADD COLUMN eligibility TEXT"},
 
-/*
- * 7: the episodes' write time is indexed, for retention (the oldest first,
- * issue 16.4) and export by date range (16.5). IF NOT EXISTS: on a large
- * PostgreSQL table an operator may build it first with CREATE INDEX
- * CONCURRENTLY, so the upgrade does not hold the writers meanwhile.
- */
-static const char *const m7[] = {
-    "CREATE INDEX IF NOT EXISTS tb_episodes_written ON tb_episodes (last_update)",
-    NULL,
-};
+    /*
+     * 7: the episodes' write time is indexed, for retention (the oldest first,
+     * issue 16.4) and export by date range (16.5). IF NOT EXISTS: on a large
+     * PostgreSQL table an operator may build it first with CREATE INDEX
+     * CONCURRENTLY, so the upgrade does not hold the writers meanwhile.
+     */
+    {7, "CREATE INDEX IF NOT EXISTS tb_episodes_written ON tb_episodes (last_update)"},
 
-/*
- * 8: champion/challenger (issue 17.1). Each release with --traffic or
- * --shadow, promote and rollback adds a tb_experiments row; the newest is
- * in force unless an agent was released after it (agent_id). A shadow
- * version's slate is kept beside the served one, in tb_episodes.shadow.
- */
-static const char *const m8[] = {
-    "CREATE TABLE tb_experiments (id @ID@, action TEXT NOT NULL, champion TEXT NOT NULL,"
-    " challenger TEXT, traffic DOUBLE PRECISION NOT NULL DEFAULT 0,"
-    " shadow INTEGER NOT NULL DEFAULT 0, agent_id BIGINT NOT NULL DEFAULT 0,"
-    " from_episode BIGINT NOT NULL DEFAULT 0, created_at @TS@)",
-    "ALTER TABLE tb_episodes ADD COLUMN shadow TEXT",
-    NULL,
-};
+    /*
+     * 8: champion/challenger (issue 17.1). Each release with --traffic or
+     * --shadow, promote and rollback adds a tb_experiments row; the newest is
+     * in force unless an agent was released after it (agent_id). A shadow
+     * version's slate is kept beside the served one, in tb_episodes.shadow.
+     */
+    {8, "CREATE TABLE tb_experiments (id @ID@, action TEXT NOT NULL, champion TEXT NOT NULL,"
+        " challenger TEXT, traffic DOUBLE PRECISION NOT NULL DEFAULT 0,"
+        " shadow INTEGER NOT NULL DEFAULT 0, agent_id BIGINT NOT NULL DEFAULT 0,"
+        " from_episode BIGINT NOT NULL DEFAULT 0, created_at @TS@)"},
+    {8, "ALTER TABLE tb_episodes ADD COLUMN shadow TEXT"},
 
-/*
- * 9: evaluation jobs (issue 17.2, evaluation.c): any process answers GET;
- * heartbeat (unix seconds) tells a job whose process died.
- */
-static const char *const m9[] = {
-    "CREATE TABLE tb_evaluations (id TEXT PRIMARY KEY, company TEXT NOT NULL,"
-    " status TEXT NOT NULL DEFAULT 'queued', progress DOUBLE PRECISION NOT NULL DEFAULT 0,"
-    " request TEXT NOT NULL, result TEXT, error TEXT, owner TEXT NOT NULL,"
-    " heartbeat BIGINT NOT NULL DEFAULT 0, created_at TEXT NOT NULL, finished_at TEXT)",
-    "CREATE INDEX tb_evaluations_company ON tb_evaluations (company, created_at)",
-    NULL,
-};
+    /*
+     * 9: evaluation jobs (issue 17.2, evaluation.c): any process answers GET;
+     * heartbeat (unix seconds) tells a job whose process died.
+     */
+    {9, "CREATE TABLE tb_evaluations (id TEXT PRIMARY KEY, company TEXT NOT NULL,"
+        " status TEXT NOT NULL DEFAULT 'queued', progress DOUBLE PRECISION NOT NULL DEFAULT 0,"
+        " request TEXT NOT NULL, result TEXT, error TEXT, owner TEXT NOT NULL,"
+        " heartbeat BIGINT NOT NULL DEFAULT 0, created_at TEXT NOT NULL, finished_at TEXT)"},
+    {9, "CREATE INDEX tb_evaluations_company ON tb_evaluations (company, created_at)"},
 
-/*
- * 10: the audit of erasures (issue 16.3): that a customer was erased, when, by
- * whom and how much, never who the customer was (db_erasure_record).
- */
-static const char *const m10[] = {
-    "CREATE TABLE tb_erasures (id @ID@, company TEXT NOT NULL, erased_at @TS@,"
-    " episodes BIGINT NOT NULL, rewards BIGINT NOT NULL, learned BIGINT NOT NULL,"
-    " segments BIGINT NOT NULL, by_whom TEXT NOT NULL, approximate INTEGER NOT NULL DEFAULT 0)",
-    NULL,
-};
+    /*
+     * 10: the audit of erasures (issue 16.3): that a customer was erased, when, by
+     * whom and how much, never who the customer was (db_erasure_record).
+     */
+    {10, "CREATE TABLE tb_erasures (id @ID@, company TEXT NOT NULL, erased_at @TS@,"
+         " episodes BIGINT NOT NULL, rewards BIGINT NOT NULL, learned BIGINT NOT NULL,"
+         " segments BIGINT NOT NULL, by_whom TEXT NOT NULL, approximate INTEGER NOT NULL DEFAULT 0)"},
 
-/*
- * 11: TB_SEGMENTS' write time is indexed: the refresher asks for the newest
- * at every refresh, to tell that offerctl train rewrote the segments
- * (db_segments_mark), which must not read the whole table.
- */
-static const char *const m11[] = {
-    "CREATE INDEX IF NOT EXISTS tb_segments_written ON tb_segments (last_update)",
-    NULL,
-};
-
-static const migration migrations[STORE_MIGRATIONS] = {
-    {1, m1}, {2, m2}, {3, NULL}, {4, m4},   {5, m5},   {6, m6},
-    {7, m7}, {8, m8}, {9, m9},   {10, m10}, {11, m11},
+    /*
+     * 11: TB_SEGMENTS' write time is indexed: the refresher asks for the newest
+     * at every refresh, to tell that offerctl train rewrote the segments
+     * (db_segments_mark), which must not read the whole table.
+     */
+    {11, "CREATE INDEX IF NOT EXISTS tb_segments_written ON tb_segments (last_update)"},
+    /*
+     * 0, at every start (the tables came after the numbered versions began):
+     * idempotency keys, one row per (company, key), stored with the answer's
+     * episode (issue 15.2); the Personalizer configuration per company
+     * (issue 14), its event state and Apprentice report (api_personalizer.c).
+     */
+    {0, "CREATE TABLE IF NOT EXISTS tb_idempotency (company TEXT NOT NULL, idem_key TEXT NOT NULL,"
+        " route TEXT NOT NULL, request_hash TEXT NOT NULL, episode_id BIGINT,"
+        " created_at @TS@, PRIMARY KEY (company, idem_key))"},
+    {0, "CREATE INDEX IF NOT EXISTS tb_idempotency_created ON tb_idempotency (created_at)"},
+    {0, "CREATE TABLE IF NOT EXISTS tb_pz_config (company TEXT PRIMARY KEY,"
+        " service TEXT NOT NULL DEFAULT '', policy TEXT NOT NULL DEFAULT '', updated_at @TS@)"},
+    {0, "CREATE TABLE IF NOT EXISTS tb_pz_events (company TEXT NOT NULL, event_id TEXT NOT NULL,"
+        " ranked_at DOUBLE PRECISION NOT NULL, deferred INTEGER NOT NULL DEFAULT 0,"
+        " apprentice INTEGER NOT NULL DEFAULT 0, agreed INTEGER NOT NULL DEFAULT 0, slots TEXT,"
+        " held_mask INTEGER NOT NULL DEFAULT 0, h0 DOUBLE PRECISION NOT NULL DEFAULT 0,"
+        " h1 DOUBLE PRECISION NOT NULL DEFAULT 0, h2 DOUBLE PRECISION NOT NULL DEFAULT 0,"
+        " PRIMARY KEY (company, event_id))"},
+    {0, "CREATE TABLE IF NOT EXISTS tb_pz_apprentice (company TEXT PRIMARY KEY,"
+        " events BIGINT NOT NULL DEFAULT 0, agreed BIGINT NOT NULL DEFAULT 0,"
+        " rewards BIGINT NOT NULL DEFAULT 0, rewards_agreed BIGINT NOT NULL DEFAULT 0,"
+        " reward_sum DOUBLE PRECISION NOT NULL DEFAULT 0,"
+        " agreed_sum DOUBLE PRECISION NOT NULL DEFAULT 0)"},
 };
 
 /* The statement tmpl with its @ID@ and @TS@ filled in; NULL past 1 MiB. */
@@ -213,19 +201,23 @@ static char *ddl_sql(const store *s, const char *tmpl)
 	return buf_steal(&b);
 }
 
-static int run_list(store *s, const char *const *stmts)
+/* Runs the statements of version v in table m (n rows), in their order. */
+static int run_version(store *s, const store_migration *m, size_t n, int v)
 {
-	for (size_t i = 0; stmts != NULL && stmts[i] != NULL; i++) {
-		char *sql = ddl_sql(s, stmts[i]);
+	for (size_t i = 0; i < n; i++) {
+		char *sql;
 		int rc;
 
+		if (m[i].version != v)
+			continue;
+		sql = ddl_sql(s, m[i].sql);
 		if (sql == NULL) {
-			log_msg(LOG_ERROR, "migration failed: statement %zu is over 1 MiB", i);
+			log_msg(LOG_ERROR, "migration %d failed: a statement is over 1 MiB", v);
 			return ERR_TOOBIG;
 		}
 		rc = store_exec(s, sql, 0, NULL, NULL, NULL);
 		if (rc != 0)
-			log_msg(LOG_ERROR, "migration failed: %s: %s", s->ops->errmsg(s), sql);
+			log_msg(LOG_ERROR, "migration %d failed: %s: %s", v, s->ops->errmsg(s), sql);
 		free(sql);
 		if (rc != 0)
 			return rc;
@@ -233,24 +225,13 @@ static int run_list(store *s, const char *const *stmts)
 	return 0;
 }
 
-/*
- * Personalizer's event state and Apprentice report (api_personalizer.c),
- * created like the configuration, every start: the types are portable.
- */
-static const char *const pz_state_ddl[] = {
-    "CREATE TABLE IF NOT EXISTS tb_pz_events (company TEXT NOT NULL, event_id TEXT NOT NULL,"
-    " ranked_at DOUBLE PRECISION NOT NULL, deferred INTEGER NOT NULL DEFAULT 0,"
-    " apprentice INTEGER NOT NULL DEFAULT 0, agreed INTEGER NOT NULL DEFAULT 0, slots TEXT,"
-    " held_mask INTEGER NOT NULL DEFAULT 0, h0 DOUBLE PRECISION NOT NULL DEFAULT 0,"
-    " h1 DOUBLE PRECISION NOT NULL DEFAULT 0, h2 DOUBLE PRECISION NOT NULL DEFAULT 0,"
-    " PRIMARY KEY (company, event_id))",
-    "CREATE TABLE IF NOT EXISTS tb_pz_apprentice (company TEXT PRIMARY KEY,"
-    " events BIGINT NOT NULL DEFAULT 0, agreed BIGINT NOT NULL DEFAULT 0,"
-    " rewards BIGINT NOT NULL DEFAULT 0, rewards_agreed BIGINT NOT NULL DEFAULT 0,"
-    " reward_sum DOUBLE PRECISION NOT NULL DEFAULT 0,"
-    " agreed_sum DOUBLE PRECISION NOT NULL DEFAULT 0)",
-    NULL,
-};
+/* Version v's statements: the portable ones, then the store's own. */
+static int run_migration(store *s, int v)
+{
+	int rc = run_version(s, migrations, UTIL_ARRAY_LEN(migrations), v);
+
+	return rc != 0 ? rc : run_version(s, s->sql->migrations, s->sql->nmigrations, v);
+}
 
 static int int_row(void *arg, int ncols, const char *const *vals)
 {
@@ -318,31 +299,20 @@ int db_migrate(store *s)
 	                int_row, &current);
 	if (rc != 0)
 		goto out;
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(migrations); i++) {
-		const migration *m = &migrations[i];
-		char v[24];
-		const char *params[1];
+	for (int v = (int)current + 1; v <= STORE_MIGRATIONS; v++) {
+		char text[24];
+		const char *params[1] = {text};
 
-		if (m->version <= current)
-			continue;
-		log_msg(LOG_INFO, "applying schema migration %d", m->version);
-		rc = run_list(s, m->stmts);
-		if (rc == 0)
-			rc = run_list(s, s->sql->migration_extra[m->version]);
+		log_msg(LOG_INFO, "applying schema migration %d", v);
+		rc = run_migration(s, v);
 		if (rc != 0)
 			goto out;
-		fmt_int(v, m->version);
-		params[0] = v;
+		fmt_int(text, v);
 		rc = store_exec(s, s->sql->migration_done, 1, params, NULL, NULL);
 		if (rc != 0)
 			goto out;
 	}
-	/* Outside the numbered versions: CREATE .. IF NOT EXISTS, every start. */
-	rc = run_list(s, s->sql->idem_ddl);
-	if (rc == 0)
-		rc = run_list(s, s->sql->pz_config_ddl);
-	if (rc == 0)
-		rc = run_list(s, pz_state_ddl);
+	rc = run_migration(s, 0);
 	if (rc != 0)
 		goto out;
 	rc = seed_agent(s);

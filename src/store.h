@@ -61,6 +61,16 @@ typedef struct store_stmt {
 #define STORE_MIGRATIONS 11
 
 /*
+ * One DDL statement of the schema and the version that adds it: 1 to
+ * STORE_MIGRATIONS, run once and recorded, or 0, run at every start
+ * (CREATE .. IF NOT EXISTS). db.c holds the portable ones.
+ */
+typedef struct store_migration {
+	int version;
+	const char *sql;
+} store_migration;
+
+/*
  * A dialect's statements: the text db.c needs that the dialects write
  * differently. Set-based statements take their rows as one JSON array in $1
  * (one statement, one executor start-up, whatever the number of rows); each
@@ -71,8 +81,9 @@ typedef struct store_sql {
 	const char *id_column;
 	/* DDL: "@TS@" in a migration, a timestamp that defaults to now. */
 	const char *ts_column;
-	/* Statements run after migration v's portable ones (NULL or NULL-terminated). */
-	const char *const *migration_extra[STORE_MIGRATIONS + 1];
+	/* The dialect's own DDL, each run after its version's portable statements. */
+	const store_migration *migrations;
+	size_t nmigrations;
 	/* Run first in the migration transaction; NULL when begin already locks. */
 	const char *migrate_lock;
 	/* Records schema version $1 in tb_schema_migrations with the time. */
@@ -123,9 +134,8 @@ typedef struct store_sql {
 	/* Revokes the active API key whose prefix or id is $1, with the time. */
 	const char *key_revoke;
 	/*
-	 * Idempotency keys (issue 15.2). idem_ddl: NULL-terminated statements
-	 * that create TB_IDEMPOTENCY if it does not exist, run by every
-	 * migration (outside the numbered versions). idem_claim: rows {ord,
+	 * Idempotency keys (issue 15.2), in TB_IDEMPOTENCY (the dialect's
+	 * migrations of version 0). idem_claim: rows {ord,
 	 * company, idem_key, route, hash, episode_id} inserted in ord order
 	 * unless the company already has the key; returns company, idem_key of
 	 * each row inserted. idem_find: rows {ord, company, idem_key}; returns
@@ -133,18 +143,16 @@ typedef struct store_sql {
 	 * {ord, company, idem_key} deleted. idem_purge: deletes keys older than
 	 * $1 seconds.
 	 */
-	const char *const *idem_ddl;
 	const char *idem_claim;
 	const char *idem_find;
 	const char *idem_release;
 	const char *idem_purge;
 	/*
-	 * Personalizer configuration per company (issue 14), created like
-	 * idem_ddl. pz_config_get: $1 company; returns service, policy (JSON
+	 * Personalizer configuration per company (issue 14), in TB_PZ_CONFIG
+	 * (created like TB_IDEMPOTENCY). pz_config_get: $1 company; returns service, policy (JSON
 	 * text, '' when unset). pz_service_put / pz_policy_put: $1 company,
 	 * $2 the JSON text ('' unsets the policy), upserted.
 	 */
-	const char *const *pz_config_ddl;
 	const char *pz_config_get;
 	const char *pz_service_put;
 	const char *pz_policy_put;

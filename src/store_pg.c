@@ -1028,29 +1028,24 @@ static void pg_close(store *s)
 	"company, state_key, offer, n, reward_sum, successes, failures, prior_value, prior_weight," \
 	" prior_alpha, prior_beta, rev"
 
-static const char *const pg_migration_1[] = {
-    "CREATE SEQUENCE tb_policy_rev_seq",
-    NULL,
-};
-
 /*
+ * The dialect's own DDL (db.c has the portable statements). 1: TB_POLICY's
+ * revisions come from a sequence, O(1) to read.
+ *
  * 3: every reward updates a few hot TB_POLICY rows. An index on rev (which
  * every update changes) made each update non-HOT: new entries in every index
  * and a chain of dead row versions that each later update walks (a table of
  * 1,458 rows had grown to 13 MB under the rewards benchmark). Without it,
  * and with room left on each page, updates are HOT. The refresher no longer
  * needs the index: policy_rev_now reads the sequence.
+ *
+ * 4: TB_MODEL's revisions, as TB_POLICY's: a sequence.
  */
-static const char *const pg_migration_3[] = {
-    "DROP INDEX IF EXISTS tb_policy_rev",
-    "ALTER TABLE tb_policy SET (fillfactor = 50)",
-    NULL,
-};
-
-/* 4: TB_MODEL's revisions, as TB_POLICY's: a sequence, O(1) to read. */
-static const char *const pg_migration_4[] = {
-    "CREATE SEQUENCE tb_model_rev_seq",
-    NULL,
+static const store_migration pg_migrations[] = {
+    {1, "CREATE SEQUENCE tb_policy_rev_seq"},
+    {3, "DROP INDEX IF EXISTS tb_policy_rev"},
+    {3, "ALTER TABLE tb_policy SET (fillfactor = 50)"},
+    {4, "CREATE SEQUENCE tb_model_rev_seq"},
 };
 
 /*
@@ -1068,22 +1063,6 @@ static const char *const pg_migration_4[] = {
  * every reward per batch once it has grown: it stays one index probe per
  * episode whatever the statistics said when it was planned.
  */
-/* Idempotency keys: one row per (company, key), stored with its reward. */
-static const char *const pg_pz_config_ddl[] = {
-    "CREATE TABLE IF NOT EXISTS tb_pz_config (company TEXT PRIMARY KEY,"
-    " service TEXT NOT NULL DEFAULT '', policy TEXT NOT NULL DEFAULT '',"
-    " updated_at TIMESTAMPTZ NOT NULL DEFAULT now())",
-    NULL,
-};
-
-static const char *const pg_idem_ddl[] = {
-    "CREATE TABLE IF NOT EXISTS tb_idempotency (company TEXT NOT NULL, idem_key TEXT NOT NULL,"
-    " route TEXT NOT NULL, request_hash TEXT NOT NULL, episode_id BIGINT,"
-    " created_at TIMESTAMPTZ NOT NULL DEFAULT now(), PRIMARY KEY (company, idem_key))",
-    "CREATE INDEX IF NOT EXISTS tb_idempotency_created ON tb_idempotency (created_at)",
-    NULL,
-};
-
 /* The rewards insert, up to its ORDER BY (reward_insert, reward_insert_new). */
 #define PG_REWARD_INSERT                                                                           \
 	"INSERT INTO tb_rewards (company, customer_id, episode_id, accepted_offer,"                \
@@ -1099,7 +1078,8 @@ static const char *const pg_idem_ddl[] = {
 static const store_sql pg_sql = {
     .id_column = "BIGSERIAL PRIMARY KEY",
     .ts_column = "TIMESTAMPTZ NOT NULL DEFAULT now()",
-    .migration_extra = {[1] = pg_migration_1, [3] = pg_migration_3, [4] = pg_migration_4},
+    .migrations = pg_migrations,
+    .nmigrations = UTIL_ARRAY_LEN(pg_migrations),
     /* Two offerd processes starting together must not both migrate. */
     .migrate_lock = "SELECT pg_advisory_xact_lock(7346011)",
     .migration_done = "INSERT INTO tb_schema_migrations VALUES ($1, now()::text)",
@@ -1156,7 +1136,6 @@ static const store_sql pg_sql = {
         " UNION ALL SELECT last_update FROM tb_model WHERE company = $1) u",
     .key_revoke = "UPDATE tb_api_keys SET revoked_at = CAST(now() AS TEXT) WHERE revoked_at IS NULL AND"
                   " (key_prefix = $1 OR CAST(id AS TEXT) = $1)",
-    .idem_ddl = pg_idem_ddl,
     .idem_claim = "INSERT INTO tb_idempotency (company, idem_key, route, request_hash, episode_id)"
                   " SELECT u.company, u.idem_key, u.route, u.hash, u.episode_id"
                   " FROM jsonb_to_recordset($1::jsonb) AS u(ord BIGINT, company TEXT, idem_key TEXT,"
@@ -1170,7 +1149,6 @@ static const store_sql pg_sql = {
                     " WHERE t.company = i.company AND t.idem_key = i.idem_key",
     .idem_purge = "DELETE FROM tb_idempotency"
                   " WHERE created_at < now() - make_interval(secs => CAST($1 AS DOUBLE PRECISION))",
-    .pz_config_ddl = pg_pz_config_ddl,
     .pz_config_get = "SELECT service, policy FROM tb_pz_config WHERE company = $1",
     .pz_service_put = "INSERT INTO tb_pz_config (company, service) VALUES ($1, $2) ON CONFLICT (company)"
                       " DO UPDATE SET service = excluded.service, updated_at = now()",

@@ -284,22 +284,6 @@ static void sq_close(store *base)
  * keep an INSERT .. SELECT from reading the upsert as a join constraint.
  * Revisions: MAX(rev) + 1 + ord, one each, in order (no sequences here).
  */
-/* Idempotency keys: one row per (company, key), stored with its reward. */
-static const char *const sqlite_pz_config_ddl[] = {
-    "CREATE TABLE IF NOT EXISTS tb_pz_config (company TEXT PRIMARY KEY,"
-    " service TEXT NOT NULL DEFAULT '', policy TEXT NOT NULL DEFAULT '',"
-    " updated_at TEXT NOT NULL DEFAULT (" SQ_NOW "))",
-    NULL,
-};
-
-static const char *const sqlite_idem_ddl[] = {
-    "CREATE TABLE IF NOT EXISTS tb_idempotency (company TEXT NOT NULL, idem_key TEXT NOT NULL,"
-    " route TEXT NOT NULL, request_hash TEXT NOT NULL, episode_id BIGINT,"
-    " created_at TEXT NOT NULL DEFAULT (" SQ_NOW "), PRIMARY KEY (company, idem_key))",
-    "CREATE INDEX IF NOT EXISTS tb_idempotency_created ON tb_idempotency (created_at)",
-    NULL,
-};
-
 static const store_sql sqlite_sql = {
     .id_column = "INTEGER PRIMARY KEY AUTOINCREMENT",
     .ts_column = "TEXT NOT NULL DEFAULT (" SQ_NOW ")",
@@ -355,7 +339,6 @@ static const store_sql sqlite_sql = {
         " UNION ALL SELECT last_update FROM tb_model WHERE company = $1) u",
     .key_revoke = "UPDATE tb_api_keys SET revoked_at = CAST(" SQ_NOW " AS TEXT) WHERE revoked_at IS NULL"
                   " AND (key_prefix = $1 OR CAST(id AS TEXT) = $1)",
-    .idem_ddl = sqlite_idem_ddl,
     .idem_claim =
         "INSERT INTO tb_idempotency (company, idem_key, route, request_hash, episode_id)"
         " SELECT " SQ_J("company") ", " SQ_J("idem_key") ", " SQ_J("route") ", " SQ_J("hash") ", " SQ_J(
@@ -368,7 +351,6 @@ static const store_sql sqlite_sql = {
                         "idem_key") " = tb_idempotency.idem_key)",
     .idem_purge = "DELETE FROM tb_idempotency WHERE julianday(created_at)"
                   " < julianday('now') - CAST($1 AS REAL) / 86400.0",
-    .pz_config_ddl = sqlite_pz_config_ddl,
     .pz_config_get = "SELECT service, policy FROM tb_pz_config WHERE company = $1",
     .pz_service_put = "INSERT INTO tb_pz_config (company, service) VALUES ($1, $2) ON CONFLICT (company)"
                       " DO UPDATE SET service = excluded.service, updated_at = " SQ_NOW,
