@@ -21,12 +21,14 @@ typedef struct roffer {
 	double n;      /* discounted examples */
 	double dn;     /* examples in the delta */
 	uint64_t tick; /* S, b, n are decayed up to this tick */
-	double *S;     /* packed lower triangle of sum x x^T */
-	double *b;
-	double *dS; /* the delta, raw */
-	double *db;
+	/* One allocation, headed by S: */
+	double *S;   /* packed lower triangle of sum x x^T */
+	double *b;   /* sum y x */
 	double *inv; /* cache: (lambda I + S)^-1, d x d */
 	double *mu;  /* cache: inv b */
+	/* The delta since the last ridge_save(RIDGE_DELTA): one allocation headed by dS (NULL in a snapshot). */
+	double *dS;
+	double *db;
 	int cache_ok;
 	uint64_t cache_tick;
 	unsigned cache_updates;
@@ -66,14 +68,18 @@ ridge *ridge_new(unsigned bits, double lambda, double forgetting)
 	return r;
 }
 
+/* A snapshot's deltas are never read: it drops them rather than keep zeros. */
+static void delta_drop(roffer *o)
+{
+	free(o->dS);
+	o->dS = NULL;
+	o->db = NULL;
+}
+
 static void offer_free(roffer *o)
 {
 	free(o->S);
-	free(o->b);
-	free(o->dS);
-	free(o->db);
-	free(o->inv);
-	free(o->mu);
+	delta_drop(o);
 	memset(o, 0, sizeof(*o));
 }
 
@@ -104,12 +110,12 @@ int ridge_offer(ridge *r, const char *name, int create)
 		return -1;
 	o = &r->o[r->n];
 	util_strlcpy(o->name, name, sizeof(o->name));
-	o->S = xcalloc(r->tri, sizeof(double));
-	o->b = xcalloc(r->d, sizeof(double));
-	o->dS = xcalloc(r->tri, sizeof(double));
-	o->db = xcalloc(r->d, sizeof(double));
-	o->inv = xcalloc(r->d * r->d, sizeof(double));
-	o->mu = xcalloc(r->d, sizeof(double));
+	o->S = xcalloc(r->tri + r->d + r->d * r->d + r->d, sizeof(double));
+	o->b = o->S + r->tri;
+	o->inv = o->b + r->d;
+	o->mu = o->inv + r->d * r->d;
+	o->dS = xcalloc(r->tri + r->d, sizeof(double));
+	o->db = o->dS + r->tri;
 	o->tick = r->tick;
 	return (int)r->n++;
 }
@@ -362,8 +368,7 @@ int ridge_save(ridge *r, enum ridge_what what, buf *out)
 		json_array_append_new(offers, e);
 		if (what == RIDGE_DELTA) {
 			o->dn = 0;
-			memset(o->db, 0, sizeof(double) * r->d);
-			memset(o->dS, 0, sizeof(double) * r->tri);
+			memset(o->dS, 0, sizeof(double) * (r->tri + r->d)); /* and db */
 		}
 	}
 	json_object_set_new(root, "offers", offers);
@@ -500,11 +505,6 @@ ridge *ridge_snapshot(ridge *r, const ridge *prior)
 		dst->cache_ok = 1;
 		dst->cache_tick = src->cache_tick;
 		dst->cache_updates = src->cache_updates;
-		/* The copy's deltas are never read: free them rather than keep zeros. */
-		free(dst->dS);
-		free(dst->db);
-		dst->dS = NULL;
-		dst->db = NULL;
 	}
 	for (size_t i = 0; prior != NULL && prior->bits == r->bits && i < prior->n; i++) {
 		const roffer *src = &prior->o[i];
@@ -520,12 +520,8 @@ ridge *ridge_snapshot(ridge *r, const ridge *prior)
 			dst->b[j] += src->b[j];
 		refresh(c, dst);
 	}
-	for (size_t i = 0; i < c->n; i++) {
-		free(c->o[i].dS);
-		free(c->o[i].db);
-		c->o[i].dS = NULL;
-		c->o[i].db = NULL;
-	}
+	for (size_t i = 0; i < c->n; i++)
+		delta_drop(&c->o[i]);
 	return c;
 }
 
