@@ -2702,7 +2702,18 @@ int db_erasure_record(store *s, const db_erasure *e)
  * grouping is on their first 16 characters (YYYY-MM-DD HH:MM in both).
  */
 
-/* Runs a per-minute window query: $1 company, $2 the first time, $3 the id to scan after. */
+/*
+ * A per-minute count of the rows x of `from` (TB_EPISODES or TB_REWARDS) by
+ * key, then `sum` (", SUM(..)" or ""): rows of the first time in the minute,
+ * the key, COUNT(*) and the sum. $1 company, $2 the first time, $3 the id to
+ * scan after.
+ */
+#define CONSOLE_MINUTES(key, sum, from)                                                     \
+	"SELECT MIN(CAST(x.last_update AS TEXT)), " key ", COUNT(*)" sum " FROM " from      \
+	" WHERE x.id > CAST($3 AS BIGINT) AND x.company || '' = $1 AND x.last_update >= $2" \
+	" GROUP BY substr(CAST(x.last_update AS TEXT), 1, 16), " key
+#define CONSOLE_REWARDS "tb_rewards x JOIN tb_episodes e ON e.id = x.episode_id"
+
 static int console_window(store *s, const char *sql, const char *company, const char *from,
                           int64_t after_id, store_row_fn fn, void *arg)
 {
@@ -2716,40 +2727,27 @@ static int console_window(store *s, const char *sql, const char *company, const 
 int db_console_decisions(store *s, const char *company, const char *from, int64_t after_id,
                          store_row_fn fn, void *arg)
 {
-	return console_window(s,
-	                      "SELECT MIN(CAST(e.last_update AS TEXT)), e.agent_version, COUNT(*)"
-	                      " FROM tb_episodes e"
-	                      " WHERE e.id > CAST($3 AS BIGINT) AND e.company || '' = $1"
-	                      " AND e.last_update >= $2"
-	                      " GROUP BY substr(CAST(e.last_update AS TEXT), 1, 16), e.agent_version",
-	                      company, from, after_id, fn, arg);
+	return console_window(s, CONSOLE_MINUTES("x.agent_version", "", "tb_episodes x"), company, from,
+	                      after_id, fn, arg);
 }
 
 int db_console_rewards(store *s, const char *company, const char *from, int64_t after_id,
                        store_row_fn fn, void *arg)
 {
 	return console_window(s,
-	                      "SELECT MIN(CAST(r.last_update AS TEXT)), e.agent_version, COUNT(*),"
-	                      " SUM(CASE WHEN r.accepted_offer THEN 1 ELSE 0 END)"
-	                      " FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id"
-	                      " WHERE r.id > CAST($3 AS BIGINT) AND r.company || '' = $1"
-	                      " AND r.last_update >= $2"
-	                      " GROUP BY substr(CAST(r.last_update AS TEXT), 1, 16), e.agent_version",
+	                      CONSOLE_MINUTES("e.agent_version",
+	                                      ", SUM(CASE WHEN x.accepted_offer THEN 1 ELSE 0 END)",
+	                                      CONSOLE_REWARDS),
 	                      company, from, after_id, fn, arg);
 }
 
 int db_console_first_offer_rewards(store *s, const char *company, const char *from, int64_t after_id,
                                    store_row_fn fn, void *arg)
 {
-	return console_window(
-	    s,
-	    "SELECT MIN(CAST(r.last_update AS TEXT)), e.predicted_offer_1, COUNT(*),"
-	    " SUM(COALESCE(r.reward_1, 0))"
-	    " FROM tb_rewards r JOIN tb_episodes e ON e.id = r.episode_id"
-	    " WHERE r.id > CAST($3 AS BIGINT) AND r.company || '' = $1"
-	    " AND r.last_update >= $2"
-	    " GROUP BY substr(CAST(r.last_update AS TEXT), 1, 16), e.predicted_offer_1",
-	    company, from, after_id, fn, arg);
+	return console_window(s,
+	                      CONSOLE_MINUTES("e.predicted_offer_1", ", SUM(COALESCE(x.reward_1, 0))",
+	                                      CONSOLE_REWARDS),
+	                      company, from, after_id, fn, arg);
 }
 
 int db_console_policy(store *s, const char *company, int64_t limit, store_row_fn fn, void *arg)
