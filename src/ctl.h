@@ -60,6 +60,14 @@ struct ctl_spec {
 	int (*run)(const ctl_cmd *c);
 };
 
+/*
+ * A ctl_spec's name and help: "offerctl NAME" begins both the prog and the
+ * usage line; SYNOPSIS (from a space) is the rest of that line, TEXT what the
+ * command does.
+ */
+#define CTL_USAGE(name, synopsis, text) \
+	.prog = "offerctl " name, .usage = "usage: offerctl " name synopsis "\n\n" text
+
 /* A ctl_spec's option table, its length and the struct it fills. */
 #define CTL_OPTS(table, type) .opts = (table), .nopts = UTIL_ARRAY_LEN(table), .size = sizeof(type)
 

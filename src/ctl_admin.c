@@ -698,19 +698,14 @@ typedef struct admin_action {
 
 static int action_run(const ctl_cmd *c);
 
-/*
- * One row per action; its name, in "offerctl COMMAND ACTION", begins both
- * the prog and the usage line. SYNOPSIS is the rest of the usage line.
- */
-#define ACTION(command, action, fn, printer, synopsis, text, table, min, max)                \
-	{                                                                                    \
-		command, action, fn, printer,                                                \
-		{                                                                            \
-			.prog = "offerctl " command " " action,                              \
-			.usage = "usage: offerctl " command " " action synopsis "\n\n" text, \
-			CTL_OPTS(table, admin_opts), .min_args = (min), .max_args = (max),   \
-			.run = action_run,                                                   \
-		}                                                                            \
+/* One row per action, named "offerctl COMMAND ACTION" (CTL_USAGE). */
+#define ACTION(command, action, fn, printer, synopsis, text, table, min, max)                       \
+	{                                                                                           \
+		command, action, fn, printer,                                                       \
+		{                                                                                   \
+			CTL_USAGE(command " " action, synopsis, text), CTL_OPTS(table, admin_opts), \
+			    .min_args = (min), .max_args = (max), .run = action_run,                \
+		}                                                                                   \
 	}
 
 static const admin_action actions[] = {

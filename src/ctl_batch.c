@@ -480,10 +480,9 @@ static int check(const ctl_cmd *c)
 }
 
 const ctl_spec ctl_batch_spec = {
-    .prog = "offerctl batch",
-    .usage = "usage: offerctl batch INPUT.csv -o OUTPUT.csv [options]\n\n"
-             "Sends every row of a customer CSV to offerd's /predict and writes one result\n"
-             "row per input row, in input order. INPUT or OUTPUT may be - (stdin/stdout).\n",
+    CTL_USAGE("batch", " INPUT.csv -o OUTPUT.csv [options]",
+              "Sends every row of a customer CSV to offerd's /predict and writes one result\n"
+              "row per input row, in input order. INPUT or OUTPUT may be - (stdin/stdout).\n"),
     .footer = "Exit status: 0 every row ok, 1 some rows failed (see the error column),\n"
               "2 the command could not run (usage, unreadable input, bad header, OUTPUT is\n"
               "the input, the server unreachable or refusing every request: 401, 403, 404,\n"

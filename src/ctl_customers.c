@@ -111,12 +111,11 @@ static int check(const ctl_cmd *c)
 
 /* Exit codes: 0 erased (or --help), 1 failed, 2 bad usage, 3 unknown customer. */
 const ctl_spec ctl_customers_spec = {
-    .prog = "offerctl customers",
-    .usage = "usage: offerctl customers forget ID [--company C] [--database-url URL]\n\n"
-             "Erases customer ID of company C: its episodes, rewards, segment and\n"
-             "Idempotency-Keys are deleted and what they taught is subtracted from the\n"
-             "learned statistics, in one transaction; tb_erasures records that an\n"
-             "erasure happened, without the customer's id.\n",
+    CTL_USAGE("customers", " forget ID [--company C] [--database-url URL]",
+              "Erases customer ID of company C: its episodes, rewards, segment and\n"
+              "Idempotency-Keys are deleted and what they taught is subtracted from the\n"
+              "learned statistics, in one transaction; tb_erasures records that an\n"
+              "erasure happened, without the customer's id.\n"),
     .footer = "Exit status: 0 erased, 1 failed, 2 bad usage, 3 no such customer.\n",
     CTL_OPTS(opts, customers_opts),
     .min_args = 2,

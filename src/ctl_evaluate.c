@@ -273,16 +273,15 @@ static int check(const ctl_cmd *c)
 }
 
 const ctl_spec ctl_evaluate_spec = {
-    .prog = "offerctl evaluate",
-    .usage = "usage: offerctl evaluate --policy P [options]\n\n"
-             "Estimates the acceptance rate a candidate policy would have had on the\n"
-             "logged episodes, from their rewards and logged propensities: IPS, SNIPS,\n"
-             "doubly robust, clipped IPS and switch-DR (for tiny propensities), with 95%\n"
-             "intervals, beside the logged policy's actual rate.\n"
-             "A tabular candidate is fixed: its rule over the statistics in TB_POLICY as\n"
-             "they are now. A contextual one (linear-ts, squarecb) is replayed in log\n"
-             "order, learning each logged reward after it is scored.\n"
-             "docs/simulation.md explains the estimands and their limits.\n",
+    CTL_USAGE("evaluate", " --policy P [options]",
+              "Estimates the acceptance rate a candidate policy would have had on the\n"
+              "logged episodes, from their rewards and logged propensities: IPS, SNIPS,\n"
+              "doubly robust, clipped IPS and switch-DR (for tiny propensities), with 95%\n"
+              "intervals, beside the logged policy's actual rate.\n"
+              "A tabular candidate is fixed: its rule over the statistics in TB_POLICY as\n"
+              "they are now. A contextual one (linear-ts, squarecb) is replayed in log\n"
+              "order, learning each logged reward after it is scored.\n"
+              "docs/simulation.md explains the estimands and their limits.\n"),
     CTL_OPTS(opts, eval_opts),
     /* --epsilon has no default in the table, so that greedy can tell it was given. */
     .preset = &(const eval_opts){.epsilon = -1},

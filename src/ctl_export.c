@@ -143,13 +143,13 @@ out:
 }
 
 const ctl_spec ctl_export_spec = {
-    .prog = "offerctl export",
-    .usage = "usage: offerctl export --company C [--from DATE] [--to DATE] [--format dsjson|csv]\n"
-             "                       [-o FILE] [--database-url URL]\n\n"
-             "Writes a company's decision log (episodes joined with their rewards) as DSJSON\n"
-             "(Vowpal Wabbit --dsjson, Personalizer's log tools: one JSON object per episode)\n"
-             "or CSV (one row per shown slot with its propensity, Open Bandit Pipeline columns).\n"
-             "Rows are read a page at a time: any size of log in bounded memory.\n",
+    CTL_USAGE("export",
+              " --company C [--from DATE] [--to DATE] [--format dsjson|csv]\n"
+              "                       [-o FILE] [--database-url URL]",
+              "Writes a company's decision log (episodes joined with their rewards) as DSJSON\n"
+              "(Vowpal Wabbit --dsjson, Personalizer's log tools: one JSON object per episode)\n"
+              "or CSV (one row per shown slot with its propensity, Open Bandit Pipeline columns).\n"
+              "Rows are read a page at a time: any size of log in bounded memory.\n"),
     .footer = "Exit status: 0 written, 1 a database or write error, 2 a usage error.\n",
     CTL_OPTS(opts, export_args),
     .run = run,

@@ -162,11 +162,10 @@ out:
 }
 
 const ctl_spec ctl_replay_spec = {
-    .prog = "offerctl replay",
-    .usage = "usage: offerctl replay FILE.json [options]\n\n"
-             "Sends each element of a JSON array of request bodies (like company_A.json)\n"
-             "to /predict and prints one JSON answer per line, in file order: the server's\n"
-             "answer, or {\"status\": N, \"error\": ...} when the request failed. FILE may be -.\n",
+    CTL_USAGE("replay", " FILE.json [options]",
+              "Sends each element of a JSON array of request bodies (like company_A.json)\n"
+              "to /predict and prints one JSON answer per line, in file order: the server's\n"
+              "answer, or {\"status\": N, \"error\": ...} when the request failed. FILE may be -.\n"),
     .footer = "Exit status: 0 every request answered 2xx, 1 some failed, 2 could not run\n"
               "(usage, unreadable file, the server unreachable or refusing every request).\n",
     CTL_OPTS(opts, replay_opts),

@@ -33,11 +33,10 @@ static int rules_set(const ctl_cmd *c);
 static int rules_show(const ctl_cmd *c);
 
 static const ctl_spec spec_set = {
-    .prog = "offerctl rules set",
-    .usage = "usage: offerctl rules set --company C FILE [--database-url URL]\n\n"
-             "Checks a rules file (eligibility rules and contact policy: README, Rules and caps)\n"
-             "and stores it as the company's next version; offerd puts it in force within one\n"
-             "--refresh interval. An empty file lifts every rule.\n",
+    CTL_USAGE("rules set", " --company C FILE [--database-url URL]",
+              "Checks a rules file (eligibility rules and contact policy: README, Rules and caps)\n"
+              "and stores it as the company's next version; offerd puts it in force within one\n"
+              "--refresh interval. An empty file lifts every rule.\n"),
     CTL_OPTS(opts_rules, rules_opts),
     .min_args = 1,
     .max_args = 1,
@@ -46,9 +45,8 @@ static const ctl_spec spec_set = {
 };
 
 static const ctl_spec spec_show = {
-    .prog = "offerctl rules show",
-    .usage = "usage: offerctl rules show --company C [--database-url URL]\n\n"
-             "Prints the version in force of the company's rules, then its text.\n",
+    CTL_USAGE("rules show", " --company C [--database-url URL]",
+              "Prints the version in force of the company's rules, then its text.\n"),
     CTL_OPTS(opts_rules, rules_opts),
     .check = check,
     .run = rules_show,

@@ -585,12 +585,11 @@ static int check(const ctl_cmd *c)
 }
 
 const ctl_spec ctl_simulate_spec = {
-    .prog = "offerctl simulate",
-    .usage = "usage: offerctl simulate [--policy P|all] [options]\n\n"
-             "Runs a simulated population (48 states, 10 offers, hidden acceptance\n"
-             "probabilities that drift; docs/simulation.md) through the real agent and\n"
-             "prints each policy's acceptance rate and its regret against an oracle that\n"
-             "knows the probabilities.\n",
+    CTL_USAGE("simulate", " [--policy P|all] [options]",
+              "Runs a simulated population (48 states, 10 offers, hidden acceptance\n"
+              "probabilities that drift; docs/simulation.md) through the real agent and\n"
+              "prints each policy's acceptance rate and its regret against an oracle that\n"
+              "knows the probabilities.\n"),
     .footer = "window_rate in --csv is the rate since the previous row.\n",
     CTL_OPTS(opts, sim_opts),
     /* --drift-at 0 means never, so "not given" is below the table's bounds. */

@@ -268,11 +268,11 @@ static int check(const ctl_cmd *c)
 
 /* Exit codes: 0 done (or --help), 1 failed, 2 bad usage. */
 const ctl_spec ctl_train_spec = {
-    .prog = "offerctl train",
-    .usage = "usage: offerctl train --transactions FILE [--database-url URL] [--company C]\n"
-             "                      [--prior-weight W] [--dry-run]\n\n"
-             "Warm-starts the agent from purchase history: RFM segments of the customers\n"
-             "and priors of every (state, product).\n",
+    CTL_USAGE("train",
+              " --transactions FILE [--database-url URL] [--company C]\n"
+              "                      [--prior-weight W] [--dry-run]",
+              "Warm-starts the agent from purchase history: RFM segments of the customers\n"
+              "and priors of every (state, product).\n"),
     CTL_OPTS(opts, train_opts),
     .check = check,
     .run = run,
