@@ -1926,8 +1926,6 @@ int db_model_since(store *s, int64_t since, db_model_fn fn, void *arg)
 	                  1, p, model_row, &cb);
 }
 
-/* --- counts -------------------------------------------------------------- */
-
 /* --- experiments ------------------------------------------------------------ */
 
 static int experiment_row(void *arg, int ncols, const char *const *vals)
