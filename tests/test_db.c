@@ -4,6 +4,7 @@
  * PostgreSQL, through the same code: db.c runs each store's statements
  * (struct store_sql) without knowing which store it has.
  *
+ *  - an upgrade from schema version 9 runs exactly the versions after it;
  *  - basics: idempotent migrations, agents, products, keys, segments, the
  *    whitelisted table counter;
  *  - rewards: a set-based lookup finds each reward's episode (latest
@@ -792,10 +793,42 @@ static void test_evaluation_jobs(void **state)
 	assert_int_equal(deleted, 1);
 }
 
+/*
+ * A database an older offerd left at schema version 9 gets versions 10 and
+ * 11, and only those (version 9's CREATE TABLE again would fail the
+ * migration), and what runs at every start (version 0) comes back.
+ */
+static void test_schema_upgrade(void **state)
+{
+	fixture *f = *state;
+	int version = 0;
+
+	FX_OK(f, store_exec(f->s, "DROP TABLE tb_erasures", 0, NULL, NULL, NULL));
+	FX_OK(f, store_exec(f->s, "DROP INDEX tb_segments_written", 0, NULL, NULL, NULL));
+	FX_OK(f, store_exec(f->s, "DROP TABLE tb_pz_apprentice", 0, NULL, NULL, NULL));
+	FX_OK(f, store_exec(f->s, "DELETE FROM tb_schema_migrations WHERE version > 9", 0, NULL, NULL,
+	                    NULL));
+	FX_OK(f, db_schema_version(f->s, &version));
+	assert_int_equal(version, 9);
+	FX_OK(f, db_migrate(f->s));
+	FX_OK(f, db_schema_version(f->s, &version));
+	assert_int_equal(version, STORE_MIGRATIONS);
+	assert_int_equal(sc_int(f->s, "SELECT COUNT(*) FROM tb_schema_migrations", 0, NULL),
+	                 STORE_MIGRATIONS);
+	assert_int_equal(sc_int(f->s, "SELECT COUNT(*) FROM tb_erasures", 0, NULL), 0);
+	assert_int_equal(sc_int(f->s, "SELECT COUNT(*) FROM tb_pz_apprentice", 0, NULL), 0);
+	/* The index is back: creating it again fails on both stores. */
+	assert_int_not_equal(store_exec(f->s,
+	                                "CREATE INDEX tb_segments_written ON tb_segments (segment)", 0,
+	                                NULL, NULL, NULL),
+	                     0);
+}
+
 int main(void)
 {
 #define DB_TESTS(setup)                                                                            \
 	cmocka_unit_test_setup_teardown(test_db_basics, setup, fx_teardown),                       \
+	    cmocka_unit_test_setup_teardown(test_schema_upgrade, setup, fx_teardown),              \
 	    cmocka_unit_test_setup_teardown(test_evaluation_jobs, setup, fx_teardown),             \
 	    cmocka_unit_test_setup_teardown(test_rewards_lookup_insert, setup, fx_teardown),       \
 	    cmocka_unit_test_setup_teardown(test_rewards_json_text, setup, fx_teardown),           \
