@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
@@ -1442,33 +1441,6 @@ static int expired_row(void *arg, int ncols, const char *const *vals)
 }
 
 /*
- * The time `seconds` ago as the stores' text timestamp, YYYY-MM-DDTHH:MM:SS.mmmZ
- * (the form of SQLite's last_update, which PostgreSQL reads as a timestamptz),
- * truncated to the millisecond: a portable statement compares last_update
- * with it where the dialects would each write their own time arithmetic.
- */
-static void ago_text(double seconds, char out[32])
-{
-	struct timespec ts;
-	struct tm tm;
-	double whole = floor(seconds);
-	long nsec;
-	time_t t;
-	char base[24];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	t = ts.tv_sec - (time_t)whole;
-	nsec = ts.tv_nsec - (long)((seconds - whole) * 1e9);
-	if (nsec < 0) {
-		t--;
-		nsec += 1000000000L;
-	}
-	gmtime_r(&t, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, 32, "%.23s.%03dZ", base, (int)(nsec / 1000000L));
-}
-
-/*
  * The default-reward sweeps' statement around its filter on $1: episodes
  * written between $4 and $2 without a reward, oldest first, at most $3.
  */
@@ -1481,20 +1453,24 @@ static void ago_text(double seconds, char out[32])
 /*
  * Runs a default-reward sweep's statement: $1 key (a version or a company),
  * $2 the time wait_seconds ago, $3 the limit, $4 the time lookback_seconds
- * ago; its rows are (company, customer_id, episode id).
+ * ago; its rows are (company, customer_id, episode id). The times are
+ * offerd's clock as the stores' text timestamp (util_iso), which both
+ * compare with last_update, where the dialects would each write their own
+ * time arithmetic.
  */
 static int due_exec(store *s, const char *sql, const char *key, double wait_seconds,
                     double lookback_seconds, int limit, db_expired_fn fn, void *arg)
 {
 	row_cb cb = {.fn.expired = fn, .arg = arg};
+	double now = util_now();
 	char w[32];
 	char l[24];
 	char b[32];
 	const char *p[4] = {key, w, l, b};
 
-	ago_text(wait_seconds, w);
+	util_iso(now - wait_seconds, w);
 	fmt_int(l, limit);
-	ago_text(lookback_seconds, b);
+	util_iso(now - lookback_seconds, b);
 	return store_exec(s, sql, 4, p, expired_row, &cb);
 }
 
@@ -1503,7 +1479,7 @@ int db_episodes_expired(store *s, const char *version, double wait_seconds, doub
 {
 	/*
 	 * One statement for both dialects: the cutoffs are computed here
-	 * (ago_text). Oldest first by last_update, not id: ordered by id,
+	 * (due_exec). Oldest first by last_update, not id: ordered by id,
 	 * PostgreSQL walks the primary key from the first episode, filtering
 	 * out everything before the window (13 ms against 0.7 on 100,000
 	 * episodes); ordered by time it reads the window from TB_EPISODES'

@@ -11,6 +11,7 @@
 #include "retention.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -110,14 +111,10 @@ int retention_active(const retention_conf *c)
 	return 0;
 }
 
-/* now - days as the stores' text timestamp, YYYY-MM-DDTHH:MM:SS.mmmZ. */
-static void cutoff_text(double now, int days, char out[40])
+/* now - days, to the whole second, as the stores' text timestamp (util_iso). */
+static void cutoff_text(double now, int days, char out[32])
 {
-	time_t t = (time_t)(now - (double)days * 86400.0);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, 40, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+	util_iso(floor(now - (double)days * 86400.0), out);
 }
 
 /*
@@ -200,7 +197,7 @@ static int window(store *s, const char *cutoff, const char *company, const char 
 int retention_pass(store *s, const retention_conf *c, double now, const atomic_int *stop)
 {
 	const char *except[RETENTION_RULES_MAX];
-	char cutoff[40];
+	char cutoff[32];
 	double t0 = util_monotonic();
 	int rc = 0;
 

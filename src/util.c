@@ -342,14 +342,20 @@ void util_today(char out[11])
 	strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
-void util_now_iso(char out[32])
+void util_iso(double when, char out[32])
 {
-	struct timespec ts;
+	double whole = floor(when);
+	time_t t = (time_t)whole;
+	int ms = (int)((when - whole) * 1000.0);
 	struct tm tm;
 	char base[24];
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
+	gmtime_r(&t, &tm);
 	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, 32, "%.23s.%03dZ", base, (int)((ts.tv_nsec / 1000000L) % 1000));
+	snprintf(out, 32, "%.23s.%03dZ", base, ms);
+}
+
+void util_now_iso(char out[32])
+{
+	util_iso(util_now(), out);
 }

@@ -319,6 +319,11 @@ static void test_time_helpers(void **state)
 		util_today(day);
 		assert_memory_equal(iso, day, 10);
 	}
+	/* A given instant, to the millisecond (the sweeps' and retention's cutoffs). */
+	util_iso(1700000000.25, iso);
+	assert_string_equal(iso, "2023-11-14T22:13:20.250Z");
+	util_iso(0, iso);
+	assert_string_equal(iso, "1970-01-01T00:00:00.000Z");
 	a = util_monotonic();
 	b = util_monotonic();
 	assert_true(b >= a);
