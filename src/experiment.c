@@ -148,6 +148,12 @@ static double p_better_kept(const experiment_stats *prev, const db_experiment *x
 
 /* --- the counts, read as they grow ------------------------------------------- */
 
+int experiment_same_counts(const db_experiment *a, const db_experiment *b)
+{
+	return strcmp(a->champion, b->champion) == 0 && strcmp(a->challenger, b->challenger) == 0 &&
+	       a->from_episode == b->from_episode;
+}
+
 /* The (company, version) row of st, added with zero counts when new; NULL past the limit. */
 static experiment_count *count_of(experiment_stats *st, const char *company, const char *version)
 {
@@ -229,13 +235,6 @@ static void stats_copy(experiment_stats *dst, const experiment_stats *src)
 	}
 }
 
-/* Whether t counts the set-up x: the same versions and window. */
-static int tally_counts(const experiment_tally *t, const db_experiment *x)
-{
-	return t->x.champion[0] != '\0' && strcmp(t->x.champion, x->champion) == 0 &&
-	       strcmp(t->x.challenger, x->challenger) == 0 && t->x.from_episode == x->from_episode;
-}
-
 /*
  * Moves the cut of t up to the newest mark at least EXPERIMENT_SETTLE_SECONDS
  * old, counting the rows between the two cuts into settled. On an error t
@@ -292,7 +291,8 @@ int experiment_tally_read(experiment_tally *t, store *s, const db_experiment *x,
 		rc = db_contact_top(s, k, &top[k]);
 	if (rc != 0)
 		return rc;
-	if (!tally_counts(t, x) || erasures > t->erasures)
+	/* t.x.champion "": nothing counted yet. */
+	if (t->x.champion[0] == '\0' || !experiment_same_counts(&t->x, x) || erasures > t->erasures)
 		tally_restart(t, x, erasures);
 	if (t->nmarks == EXPERIMENT_MARKS) {
 		t->nmarks--;

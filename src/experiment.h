@@ -65,6 +65,12 @@ void experiment_wilson(int64_t k, int64_t n, double *lo, double *hi);
  */
 double experiment_p_better(int64_t k_a, int64_t n_a, int64_t k_b, int64_t n_b);
 
+/*
+ * Whether a and b count the same experiment: the same champion, challenger
+ * and window (from_episode). Traffic and shadow may differ.
+ */
+int experiment_same_counts(const db_experiment *a, const db_experiment *b);
+
 /* One company's counts for one version since the experiment began. */
 typedef struct experiment_count {
 	char company[EXPERIMENT_COMPANY_MAX];

@@ -123,9 +123,7 @@ static int load_experiment_stats(server *s)
 
 	pthread_rwlock_rdlock(&s->lock);
 	x = s->exp;
-	same = s->exp_stats_at > 0 && s->exp_stats.x.from_episode == x.from_episode &&
-	       strcmp(s->exp_stats.x.champion, x.champion) == 0 &&
-	       strcmp(s->exp_stats.x.challenger, x.challenger) == 0 &&
+	same = s->exp_stats_at > 0 && experiment_same_counts(&s->exp_stats.x, &x) &&
 	       now - s->exp_stats_at < SERVER_EXP_STATS_DUTY * s->exp_stats_cost;
 	pthread_rwlock_unlock(&s->lock);
 	if (same)
@@ -278,34 +276,27 @@ static void default_done(writer_op *op)
 	free(op->arg);
 }
 
-static int default_reward_queue(server *s, const char *company, const char *customer, int64_t episode_id,
-                                int accepted)
+int server_due_reward(void *arg, const char *company, const char *customer, int64_t episode_id)
 {
+	server_due *w = arg;
 	default_reward *d = xcalloc(1, sizeof(*d));
 
+	w->listed++;
 	util_strlcpy(d->company, company, sizeof(d->company));
 	util_strlcpy(d->customer, customer, sizeof(d->customer));
 	d->op.kind = WOP_REWARD;
 	d->op.rin.company = d->company;
 	d->op.rin.customer_id = d->customer;
 	d->op.rin.episode_id = episode_id;
-	d->op.rin.accepted = accepted;
+	d->op.rin.accepted = w->accepted;
 	d->op.rin.is_default = 1;
 	d->op.done = default_done;
 	d->op.arg = d;
-	if (writer_submit(s->w, &d->op) != 0) {
+	if (writer_submit(w->s->w, &d->op) != 0) {
 		free(d);
 		return 1; /* queue full: try again at the next tick */
 	}
 	return 0;
-}
-
-int server_due_reward(void *arg, const char *company, const char *customer, int64_t episode_id)
-{
-	server_due *w = arg;
-
-	w->listed++;
-	return default_reward_queue(w->s, company, customer, episode_id, w->accepted);
 }
 
 /* The refresher's record of version's last complete sweep, made when new (NULL: no room). */
