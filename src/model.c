@@ -1055,7 +1055,7 @@ static int mrow_cmp(const void *a, const void *b)
 	/* The clock row first, then by revision. */
 	if ((x->offer[0] == '\0') != (y->offer[0] == '\0'))
 		return x->offer[0] == '\0' ? -1 : 1;
-	return (x->rev > y->rev) - (x->rev < y->rev);
+	return util_cmp_i64(x->rev, y->rev);
 }
 
 int model_refresh(model_set *m, store *s, const agent_conf *current)

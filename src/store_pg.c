@@ -866,10 +866,7 @@ static int pg_arr_double(buf *b, double v)
 
 static int pg_cmp_id(const void *a, const void *b)
 {
-	int64_t x = *(const int64_t *)a;
-	int64_t y = *(const int64_t *)b;
-
-	return (x > y) - (x < y);
+	return util_cmp_i64(*(const int64_t *)a, *(const int64_t *)b);
 }
 
 /* Fills the 16 array literals from the episodes. */
