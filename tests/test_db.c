@@ -17,6 +17,8 @@
  */
 /* The store cases' helpers (SC_OK, sc_query...) are used here, not the cases. */
 #pragma GCC diagnostic ignored "-Wunused-function"
+#include <stdarg.h>
+
 #include "store_cases.h"
 
 #include "db_fixture.h"
@@ -477,6 +479,34 @@ static int collect_expired(void *arg, const char *company, const char *customer_
 	return 0;
 }
 
+/* A default-reward sweep of db.c: db_episodes_expired or db_pz_defaults_due. */
+typedef int (*due_sweep)(store *s, const char *key, double wait_seconds, double lookback_seconds,
+                         int limit, db_expired_fn fn, void *arg);
+
+/*
+ * Runs sweep for key (a version or a company) and checks what it listed:
+ * want is a printf format of company/customer/id; rows ("" for none) over
+ * the episode ids that follow.
+ */
+static void expect_due(fixture *f, due_sweep sweep, const char *key, double wait, double lookback,
+                       int limit, const char *want, ...) __attribute__((format(printf, 7, 8)));
+
+static void expect_due(fixture *f, due_sweep sweep, const char *key, double wait, double lookback,
+                       int limit, const char *want, ...)
+{
+	char text[256];
+	va_list ap;
+	buf got;
+
+	va_start(ap, want);
+	vsnprintf(text, sizeof(text), want, ap);
+	va_end(ap);
+	buf_init(&got, 1 << 16);
+	FX_OK(f, sweep(f->s, key, wait, lookback, limit, collect_expired, &got));
+	assert_string_equal(got.len > 0 ? got.data : "", text);
+	buf_free(&got);
+}
+
 static void test_episodes_expired_by_version(void **state)
 {
 	fixture *f = *state;
@@ -484,33 +514,21 @@ static void test_episodes_expired_by_version(void **state)
 	int64_t n1 = put_episode(f, "n", "2.0.0");
 	int64_t n2 = put_episode(f, "m", "2.0.0");
 	int64_t n3 = put_episode(f, "k", "2.0.0");
-	char want[256];
-	buf b;
 
 	(void)o1;
 	/* n2 is rewarded: not listed. */
 	put_reward(f, "m", n2);
 	usleep(20 * 1000);
-	buf_init(&b, 1 << 16);
-	FX_OK(f, db_episodes_expired(f->s, "2.0.0", 0.001, 1e9, 10, collect_expired, &b));
-	snprintf(want, sizeof(want), "A/n/%lld;A/k/%lld;", (long long)n1, (long long)n3);
-	assert_string_equal(b.data, want);
+	expect_due(f, db_episodes_expired, "2.0.0", 0.001, 1e9, 10, "A/n/%lld;A/k/%lld;", (long long)n1,
+	           (long long)n3);
 	/* The limit, oldest first. */
-	buf_reset(&b);
-	FX_OK(f, db_episodes_expired(f->s, "2.0.0", 0.001, 1e9, 1, collect_expired, &b));
-	snprintf(want, sizeof(want), "A/n/%lld;", (long long)n1);
-	assert_string_equal(b.data, want);
+	expect_due(f, db_episodes_expired, "2.0.0", 0.001, 1e9, 1, "A/n/%lld;", (long long)n1);
 	/* Not old enough yet. */
-	buf_reset(&b);
-	FX_OK(f, db_episodes_expired(f->s, "2.0.0", 3600, 1e9, 10, collect_expired, &b));
-	assert_int_equal(b.len, 0);
+	expect_due(f, db_episodes_expired, "2.0.0", 3600, 1e9, 10, "%s", "");
 	/* Written before the lookback: a sweep that already handled them. */
-	FX_OK(f, db_episodes_expired(f->s, "2.0.0", 0.001, 0.005, 10, collect_expired, &b));
-	assert_int_equal(b.len, 0);
+	expect_due(f, db_episodes_expired, "2.0.0", 0.001, 0.005, 10, "%s", "");
 	/* A version nobody used. */
-	FX_OK(f, db_episodes_expired(f->s, "3.0.0", 0.001, 1e9, 10, collect_expired, &b));
-	assert_int_equal(b.len, 0);
-	buf_free(&b);
+	expect_due(f, db_episodes_expired, "3.0.0", 0.001, 1e9, 10, "%s", "");
 }
 
 /*
@@ -523,8 +541,6 @@ static void test_pz_defaults_due_window(void **state)
 	int64_t a = put_episode(f, "pz:a", "1.0.0");
 	int64_t b;
 	int64_t r;
-	char want[256];
-	buf got;
 
 	(void)put_episode(f, "plain", "1.0.0"); /* not a Personalizer episode */
 	r = put_episode(f, "pz:r", "1.0.0");
@@ -532,32 +548,18 @@ static void test_pz_defaults_due_window(void **state)
 	usleep(400 * 1000);
 	b = put_episode(f, "pz:b", "1.0.0");
 	usleep(400 * 1000);
-	buf_init(&got, 1 << 16);
 	/* a is about 0.8 s old, b about 0.4 s. */
-	FX_OK(f, db_pz_defaults_due(f->s, "A", 0.001, 1e9, 10, collect_expired, &got));
-	snprintf(want, sizeof(want), "A/pz:a/%lld;A/pz:b/%lld;", (long long)a, (long long)b);
-	assert_string_equal(got.data, want);
+	expect_due(f, db_pz_defaults_due, "A", 0.001, 1e9, 10, "A/pz:a/%lld;A/pz:b/%lld;", (long long)a,
+	           (long long)b);
 	/* The limit, oldest first. */
-	buf_reset(&got);
-	FX_OK(f, db_pz_defaults_due(f->s, "A", 0.001, 1e9, 1, collect_expired, &got));
-	snprintf(want, sizeof(want), "A/pz:a/%lld;", (long long)a);
-	assert_string_equal(got.data, want);
+	expect_due(f, db_pz_defaults_due, "A", 0.001, 1e9, 1, "A/pz:a/%lld;", (long long)a);
 	/* The wait: b is not due yet. */
-	buf_reset(&got);
-	FX_OK(f, db_pz_defaults_due(f->s, "A", 0.6, 1e9, 10, collect_expired, &got));
-	assert_string_equal(got.data, want);
+	expect_due(f, db_pz_defaults_due, "A", 0.6, 1e9, 10, "A/pz:a/%lld;", (long long)a);
 	/* The lookback: a is older than it. */
-	buf_reset(&got);
-	FX_OK(f, db_pz_defaults_due(f->s, "A", 0.001, 0.6, 10, collect_expired, &got));
-	snprintf(want, sizeof(want), "A/pz:b/%lld;", (long long)b);
-	assert_string_equal(got.data, want);
+	expect_due(f, db_pz_defaults_due, "A", 0.001, 0.6, 10, "A/pz:b/%lld;", (long long)b);
 	/* Nothing is due in an hour's wait, nor in another company. */
-	buf_reset(&got);
-	FX_OK(f, db_pz_defaults_due(f->s, "A", 3600, 1e9, 10, collect_expired, &got));
-	assert_int_equal(got.len, 0);
-	FX_OK(f, db_pz_defaults_due(f->s, "B", 0.001, 1e9, 10, collect_expired, &got));
-	assert_int_equal(got.len, 0);
-	buf_free(&got);
+	expect_due(f, db_pz_defaults_due, "A", 3600, 1e9, 10, "%s", "");
+	expect_due(f, db_pz_defaults_due, "B", 0.001, 1e9, 10, "%s", "");
 }
 
 /* --- revisions ------------------------------------------------------------------- */
