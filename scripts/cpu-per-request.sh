@@ -39,7 +39,8 @@ url=${pg%/*}/offerd_cpu
 # The postmaster is the parent of any backend.
 postmaster=$(head -1 "$(psql -tA "$pg" -c 'SHOW data_directory')/postmaster.pid")
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+source scripts/free_port.sh # free_port
+port=$(free_port)
 "$build/offerd" --port "$port" --database-url "$url" --auth off --access-log off --log-level warn \
   ${OFFERD_ARGS:-} 2>>"$work/offerd.log" &
 pid=$!

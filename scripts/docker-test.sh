@@ -88,14 +88,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  local p
-  for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return 0; fi
-  done
-  return 1
-}
+source scripts/free_port.sh # free_port
 
 # Waits until container $1's health check says healthy (at most $2 s).
 wait_healthy() {

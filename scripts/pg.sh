@@ -68,17 +68,8 @@ as_owner() {
 
 # A port nobody listens on. Another process may take it before the server
 # does; start() then retries with another one.
-free_port() {
-  local p i
-  for ((i = 0; i < 100; i++)); do
-    p=$((20000 + RANDOM % 40000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      echo "$p"
-      return 0
-    fi
-  done
-  die "no free port found"
-}
+# shellcheck source=scripts/free_port.sh
+source "$here/free_port.sh" # free_port
 
 # Serialises start and stop between concurrent callers.
 lock() {
@@ -182,7 +173,8 @@ cmd_start() {
   fi
   local tries=0
   while :; do
-    port=${want_port:-$(free_port)}
+    port=$want_port
+    [[ -n $port ]] || port=$(free_port) || die "no free port found"
     if server_start; then
       break
     fi

@@ -52,14 +52,6 @@ if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
   die "Chromium is missing; run as root: apt-get update && apt-get install -y chromium chromium-driver"
 fi
 
-free_port() { # a loopback port nothing listens on (wd_start uses it)
-  local p
-  for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 30000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
-  done
-  return 1
-}
 
 # --- offerd with decisions and rewards ------------------------------------------
 sqlite_new_db console db

@@ -29,14 +29,6 @@ if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
     die "could not install chromium"
 fi
 
-free_port() {
-  local p
-  for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 30000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
-  done
-  return 1
-}
 
 # --- the pages: one directory, served on two ports (two origins) ------------------
 mkdir -p "$LIB_TMP/site"

@@ -44,14 +44,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {  # a loopback port nothing listens on
-  local p
-  for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 30000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
-  done
-  return 1
-}
+source scripts/free_port.sh # free_port
 
 # --- offerd ------------------------------------------------------------------
 port=$(free_port) || { echo "FAIL: no free port"; exit 1; }

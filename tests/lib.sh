@@ -41,6 +41,8 @@
 #                        a keep-alive HTTP/1.1 client in pure bash (no fork per
 #                        request) for loops of hundreds of requests; sets
 #                        KC_STATUS and KC_BODY; JSON bodies only
+#   free_port            a loopback port nothing listens on (scripts/free_port.sh),
+#                        for a program that cannot bind port 0 and report it
 #   lib_on_exit CMD      runs CMD at exit (before the temporary files go)
 #   lib_bg NAME CMD... / lib_bg_wait
 #                        parts of a test in parallel (see below)
@@ -51,6 +53,7 @@ export LC_ALL=C TZ=UTC
 
 LIB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$LIB_ROOT" || exit 2
+source scripts/free_port.sh # free_port
 build=${OFFERD_BUILD:-build}
 [[ $build == /* ]] || build=$LIB_ROOT/$build
 LIB_START=$(date +%s.%N)

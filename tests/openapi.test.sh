@@ -211,27 +211,25 @@ fi
 # against the documented statuses and shapes (on SQLite, with Company A's
 # catalogue). Skipped, with a note, when there is no $build/offerd.
 live() {
-  local tmp port base pid ex code hdr body i
+  local tmp base pid ex code hdr body i
   tmp=$(mktemp -d)
   # shellcheck disable=SC2064
   trap "kill \$pid 2>/dev/null; wait \$pid 2>/dev/null; rm -rf '$tmp'" RETURN
-  for _ in $(seq 50); do
-    port=$((20000 + RANDOM % 30000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
-  done
-  base=http://127.0.0.1:$port
   db=sqlite:$tmp/offerd.db
   "$build/offerctl" products import examples/company_A_products.csv --company A --database-url "$db" \
     >"$tmp/import.log" 2>&1 || { fail "offerctl products import failed: $(tail -3 "$tmp/import.log")"; return; }
-  start() {  # start AUTH: offerd on $port with --auth AUTH
-    "$build/offerd" --host 127.0.0.1 --port "$port" --database-url "$db" --auth "$1" >>"$tmp/offerd.log" 2>&1 &
+  start() {  # start AUTH: offerd with --auth AUTH on a port it chose (--port 0); sets base
+    local log=$tmp/offerd-$1.log
+    "$build/offerd" --host 127.0.0.1 --port 0 --database-url "$db" --auth "$1" >"$log" 2>&1 &
     pid=$!
+    base=
     for _ in $(seq 100); do
-      curl -sf -m 2 -o /dev/null "$base/is-alive" && return 0
+      [[ -n $base ]] || base=$(grep -ao 'listening on http://127\.0\.0\.1:[0-9]*' "$log" | head -n 1 | cut -d' ' -f3)
+      [[ -n $base ]] && curl -sf -m 2 -o /dev/null "$base/is-alive" && return 0
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
-    fail "offerd --auth $1 did not start: $(tail -5 "$tmp/offerd.log")"
+    fail "offerd --auth $1 did not start: $(tail -5 "$log")"
     return 1
   }
   # req METHOD PATH CONTENT-TYPE BODY-FILE [CURL ARGS...]: sets code, hdr, body

@@ -100,15 +100,7 @@ gone() {
   return 1
 }
 
-# A port nobody listens on (another process may still take it first).
-free_port() {
-  local p i
-  for ((i = 0; i < 100; i++)); do
-    p=$((20000 + RANDOM % 40000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
-  done
-  return 1
-}
+source scripts/free_port.sh # free_port
 
 # start NAME DBURL [FLAGS...]: offerd on a free loopback port; sets PID/URL/LOG.
 # offerd logs the port it bound (--port 0) at level info; with a higher

@@ -80,14 +80,7 @@ fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 ok() { echo "ok: $*"; }
 
-free_port() {  # a loopback port nothing listens on
-  local p
-  for _ in $(seq 50); do
-    p=$((20000 + RANDOM % 30000))
-    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
-  done
-  return 1
-}
+source scripts/free_port.sh # free_port
 
 # start_offerd LOG DB [ARGS...]: offerd on a port the kernel picks; sets
 # $url (empty when it did not start) and $last_pid.

@@ -1,9 +1,9 @@
 # WebDriver helpers shared by the *-browser tests (sourced; not a test itself,
 # so the name does not end in .test.sh). Needs curl and jq.
-# The test defines free_port; wd_start sets wd (the driver's URL); the test
-# sets sid once it has a session.
+# free_port comes from scripts/free_port.sh; wd_start sets wd (the driver's
+# URL); the test sets sid once it has a session.
 
-# wd_start LOG: chromedriver on a free loopback port (the test's free_port),
+# wd_start LOG: chromedriver on a free loopback port (free_port),
 # ready for commands; sets wd, dport and driver_pid, and returns 1 when it
 # could not start. A port found free can be taken before chromedriver binds
 # it (other tests or a benchmark on the machine): then chromedriver is
