@@ -13,10 +13,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "fuzz.h"
 #include "date.h"
 #include "util.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check(const date_ymd *d)
 {

@@ -12,19 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "fuzz.h"
 #include "pylit.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	log_setup(LOG_ERROR, 0);
-	return 0;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -12,20 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "fuzz.h"
 #include "request.h"
 #include "util.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	log_setup(LOG_ERROR, 0);
-	return 0;
-}
 
 static void check_error(int rc, const req_error *e)
 {

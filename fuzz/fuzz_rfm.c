@@ -11,21 +11,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "log.h"
+#include "fuzz.h"
 #include "rfm.h"
 #include "util.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	/* Malformed rows are logged as warnings; a fuzzer makes millions. */
-	log_setup(LOG_ERROR, 0);
-	return 0;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -15,10 +15,9 @@
 
 #include <jansson.h>
 
+#include "fuzz.h"
 #include "rules.h"
 #include "util.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,6 +1,6 @@
-# Fuzzing: libFuzzer drivers in fuzz/fuzz_<target>.c, built with clang under
-# ASan and UBSan into build/fuzz, one binary per target, seeded from the
-# corpus in the tree (fuzz/corpus/<target>/). New inputs libFuzzer finds go
+# Fuzzing: libFuzzer drivers in fuzz/fuzz_<target>.c (each linked with
+# fuzz/init.c), built with clang under ASan and UBSan into build/fuzz, one
+# binary per target, seeded from the corpus in the tree (fuzz/corpus/<target>/). New inputs libFuzzer finds go
 # to build/fuzz/corpus/<target>/, crashes to build/fuzz/artifacts/<target>/,
 # so a run never dirties the tree; copy a seed worth keeping by hand.
 #
@@ -50,6 +50,7 @@ $(FUZZ_BUILD)/liboffer.a: $(FUZZ_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_BUILD)/liboffer.a $(wildcard src/*.h)
-	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< \
+# fuzz/init.c (LLVMFuzzerInitialize) is linked into every driver.
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/init.c fuzz/fuzz.h $(FUZZ_BUILD)/liboffer.a $(wildcard src/*.h)
+	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< fuzz/init.c \
 	    $(FUZZ_BUILD)/liboffer.a $(LDLIBS)

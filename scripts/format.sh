@@ -15,7 +15,7 @@ if ! command -v "$cf" >/dev/null; then
   echo "format: $cf not found; as root: apt-get install -y --no-install-recommends clang-format" >&2
   exit 2
 fi
-mapfile -t files < <(ls src/*.c src/*.h tests/*.c tests/*.h fuzz/*.c 2>/dev/null)
+mapfile -t files < <(ls src/*.c src/*.h tests/*.c tests/*.h fuzz/*.c fuzz/*.h 2>/dev/null)
 
 case "${1:-}" in
   fix)
