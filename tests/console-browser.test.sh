@@ -48,9 +48,8 @@ shots=$build
 for f in index.html console.js console.css; do
   cmp -s "share/console/$f" "$build/share/console/$f" || die "$build/share/console/$f is not share/console/$f: run make build"
 done
-if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
-  die "Chromium is missing; run as root: apt-get update && apt-get install -y chromium chromium-driver"
-fi
+source "$(dirname "$0")/webdriver_lib.sh" # wd_*, wdcall, js, until_js, element, click, type_into
+wd_need_chromium || die "Chromium is not available (see above)"
 
 
 # --- offerd with decisions and rewards ------------------------------------------
@@ -99,46 +98,14 @@ have_eval=$([[ $HTTP_STATUS == 200 ]] && echo 1 || echo 0)
 note "GET /experiments: $([[ $have_exp == 1 ]] && echo served || echo absent); GET /evaluations: $([[ $have_eval == 1 ]] && echo served || echo absent)"
 
 # --- Chromium ---------------------------------------------------------------------
-source "$(dirname "$0")/webdriver_lib.sh" # wd_start, wdcall, js
-sid=
-lib_on_exit 'if [[ -n $sid ]]; then curl -s -m 5 -X DELETE "$wd/session/$sid" >/dev/null 2>&1; fi; if [[ -n ${driver_pid:-} ]]; then kill "$driver_pid" 2>/dev/null; wait "$driver_pid" 2>/dev/null; fi'
+lib_on_exit wd_stop
 wd_start "$LIB_TMP/chromedriver.log" || die "chromedriver did not start: $(tail -n 5 "$LIB_TMP/chromedriver.log")"
-caps=$(jq -nc --arg dir "$LIB_TMP/profile" '{capabilities: {alwaysMatch: {
-  browserName: "chrome", "goog:loggingPrefs": {browser: "ALL"},
-  "goog:chromeOptions": {binary: "/usr/bin/chromium", args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--window-size=1280,1600", ("--user-data-dir=" + $dir)]}}}}')
-sid=$(wdcall POST /session "$caps" | jq -r '.sessionId') || sid=
-[[ -n $sid && $sid != null ]] || { sid=; die "Chromium did not start: $(tail -n 5 "$LIB_TMP/chromedriver.log")"; }
+wd_session "$LIB_TMP/profile" 1280,1600 '{"goog:loggingPrefs": {"browser": "ALL"}}' ||
+  die "Chromium did not start: $(tail -n 5 "$LIB_TMP/chromedriver.log")"
 ok "Chromium $(/usr/bin/chromium --version 2>/dev/null | awk '{print $2}') started"
 
-until_js() { # until_js 'script' SECONDS: until the script returns true
-  local i
-  for ((i = 0; i < $2 * 4; i++)); do
-    [[ $(js "$1" 2>/dev/null) == true ]] && return 0
-    sleep 0.25
-  done
-  return 1
-}
-element() { # element CSS: the WebDriver id of the first match
-  wdcall POST "/session/$sid/element" "$(jq -nc --arg v "$1" '{using: "css selector", value: $v}')" |
-    jq -r 'to_entries[0].value'
-}
-click() { # click CSS: a real click (scrolled into view)
-  local e
-  e=$(element "$1") || return 1
-  wdcall POST "/session/$sid/element/$e/click" '{}' >/dev/null
-}
-type_in() { # type_in CSS TEXT: keystrokes into a field, after clearing it
-  local e
-  e=$(element "$1") || return 1
-  wdcall POST "/session/$sid/element/$e/clear" '{}' >/dev/null
-  wdcall POST "/session/$sid/element/$e/value" "$(jq -nc --arg t "$2" '{text: $t}')" >/dev/null
-}
-open() { wdcall POST "/session/$sid/url" "$(jq -nc --arg u "$1" '{url: $u}')" >/dev/null; }
 shot() { # shot NAME: the page as $shots/console-NAME.png
-  wdcall GET "/session/$sid/screenshot" | jq -r . | base64 -d >"$shots/console-$1.png" 2>/dev/null &&
+  wd_screenshot "$shots/console-$1.png" &&
     note "screenshot: $shots/console-$1.png"
 }
 # The browser's console so far: every message of level SEVERE (errors), one per line.
@@ -172,9 +139,9 @@ chart() {
 }
 
 # --- 1. sign-in -----------------------------------------------------------------
-open "$base/console" || die "cannot open $base/console"
+wd_open "$base/console" || die "cannot open $base/console"
 until_js "return !document.getElementById('signin').hidden" 15 || fail "the sign-in form is not shown"
-type_in '#key' "$client" && click '#signin-form button[type=submit]'
+type_into '#key' "$client" && click '#signin-form button[type=submit]'
 if until_js "return /client key/.test(document.getElementById('signin-error').textContent)" 10; then
   msg=$(js "return document.getElementById('signin-error').textContent" | jq -r .)
   [[ $msg == *"admin key"* && $msg == *"--role admin"* ]] && ok "a client key is refused: $msg" ||
@@ -184,7 +151,7 @@ else
 fi
 [[ $(js "return sessionStorage.length + localStorage.length") == 0 ]] && ok "the client key is not kept" ||
   fail "the refused key was stored"
-type_in '#key' "$admin" && click '#signin-form button[type=submit]'
+type_into '#key' "$admin" && click '#signin-form button[type=submit]'
 until_js "return !document.getElementById('nav').hidden" 10 && ok "the admin key signs in" || fail "the admin key did not sign in"
 [[ $(js "return document.getElementById('who-company').textContent" | jq -r .) == "company A" ]] &&
   ok "the console shows company A" || fail "the company is not shown"

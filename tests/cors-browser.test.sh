@@ -21,13 +21,8 @@ source "$(dirname "$0")/lib.sh"
 lib_require curl jq python3
 lib_deadline 180
 
-if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
-  [[ $(id -u) -eq 0 ]] || die "Chromium is missing; run as root: apt-get install -y chromium chromium-driver"
-  note "installing chromium and chromium-driver (Debian packages)"
-  export DEBIAN_FRONTEND=noninteractive
-  { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; } ||
-    die "could not install chromium"
-fi
+source "$(dirname "$0")/webdriver_lib.sh" # wd_*, wdcall, js
+wd_need_chromium || die "Chromium is not available (see above)"
 
 
 # --- the pages: one directory, served on two ports (two origins) ------------------
@@ -77,20 +72,9 @@ offerd_start cors "$db" --cors-origin "$page" --refresh 0.2
 api=${OFFERD_URL[cors]}
 
 # --- chromedriver + Chromium ------------------------------------------------------
-source "$(dirname "$0")/webdriver_lib.sh"  # wd_start, wdcall, js
+lib_on_exit wd_stop
 wd_start "$LIB_TMP/chromedriver.log" || { tail -n 30 "$LIB_TMP/chromedriver.log"; die "chromedriver did not start"; }
-lib_on_exit "kill $driver_pid 2>/dev/null"
-sid=
-lib_on_exit '[[ -n $sid ]] && curl -s -m 5 -X DELETE "$wd/session/$sid" >/dev/null 2>&1'
-caps=$(jq -nc --arg dir "$LIB_TMP/profile" '{capabilities: {alwaysMatch: {
-  browserName: "chrome",
-  "goog:chromeOptions": {binary: "/usr/bin/chromium", args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", ("--user-data-dir=" + $dir)]}}}}')
-sid=$(wdcall POST /session "$caps" | jq -r '.sessionId') || sid=
-if [[ -z $sid || $sid == null ]]; then
-  sid=
+if ! wd_session "$LIB_TMP/profile" 1280,1024; then
   tail -n 30 "$LIB_TMP/chromedriver.log"
   die "Chromium did not start"
 fi
@@ -99,8 +83,7 @@ ok "Chromium $(/usr/bin/chromium --version 2>/dev/null | awk '{print $2}') start
 # from PAGE-ORIGIN API HEADER: runs callOfferd on the page, prints window.result.
 from() {
   local r i
-  wdcall POST "/session/$sid/url" "$(jq -nc --arg u "$1/shop.html" '{url: $u}')" >/dev/null ||
-    { fail "could not open $1/shop.html"; return 1; }
+  wd_open "$1/shop.html" || { fail "could not open $1/shop.html"; return 1; }
   js "callOfferd('$2', '$3', '$key'); return true" >/dev/null
   for ((i = 0; i < 60; i++)); do
     r=$(js 'return window.result' 2>/dev/null)

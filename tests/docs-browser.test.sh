@@ -22,29 +22,17 @@ shot=$build/tests/docs-browser.png
 command -v jq >/dev/null && command -v curl >/dev/null ||
   { echo "FAIL: curl and jq are needed: scripts/deps.sh --test installs them"; exit 1; }
 
-if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
-  if [[ $(id -u) -ne 0 ]]; then
-    echo "FAIL: Chromium is missing; run as root: apt-get update && apt-get install -y chromium chromium-driver"
-    exit 1
-  fi
-  echo "installing chromium and chromium-driver (Debian packages)"
-  export DEBIAN_FRONTEND=noninteractive
-  { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; } ||
-    { echo "FAIL: could not install chromium"; exit 1; }
-fi
+source "$(dirname "$0")/webdriver_lib.sh" # wd_*, wdcall, js, until_js, click
+wd_need_chromium || { echo "FAIL: Chromium is not available (see above)"; exit 1; }
 
 tmp=$(mktemp -d)
-server_pid= driver_pid= sid=
+server_pid=
 cleanup() {
-  [[ -n $sid ]] && curl -s -m 5 -X DELETE "$wd/session/$sid" >/dev/null 2>&1
-  for pid in $driver_pid $server_pid; do
-    kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  done
+  wd_stop
+  [[ -z $server_pid ]] || { kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null; }
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-
-source scripts/free_port.sh # free_port
 
 # --- offerd ------------------------------------------------------------------
 port=$(free_port) || { echo "FAIL: no free port"; exit 1; }
@@ -86,41 +74,15 @@ for a in swagger-ui-bundle.js swagger-ui.css favicon-32x32.png; do
 done
 
 # --- chromedriver + Chromium -------------------------------------------------
-source "$(dirname "$0")/webdriver_lib.sh"  # wd_start, wdcall, js
 wd_start "$tmp/chromedriver.log" || { echo "FAIL: chromedriver did not start"; tail -n 30 "$tmp/chromedriver.log"; exit 1; }
-# until_js 'script' SECONDS: until the script returns true
-until_js() {
-  local i
-  for ((i = 0; i < $2 * 4; i++)); do
-    [[ $(js "$1" 2>/dev/null) == true ]] && return 0
-    sleep 0.25
-  done
-  return 1
-}
-click() {  # click CSS-SELECTOR: a real WebDriver click (scrolls it into view)
-  local eid
-  eid=$(wdcall POST "/session/$sid/element" "$(jq -nc --arg v "$1" '{using: "css selector", value: $v}')" |
-        jq -r 'to_entries[0].value') || return 1
-  wdcall POST "/session/$sid/element/$eid/click" '{}' >/dev/null
-}
-
-caps=$(jq -nc --arg dir "$tmp/profile" '{capabilities: {alwaysMatch: {
-  browserName: "chrome",
-  "goog:chromeOptions": {binary: "/usr/bin/chromium", args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--window-size=1280,1800", ("--user-data-dir=" + $dir)]}}}}')
-sid=$(wdcall POST /session "$caps" | jq -r '.sessionId') || sid=
-if [[ -z $sid || $sid == null ]]; then
-  sid=
+if ! wd_session "$tmp/profile" 1280,1800; then
   echo "FAIL: Chromium did not start; chromedriver's log:"
   tail -n 30 "$tmp/chromedriver.log"
   exit 1
 fi
 ok "Chromium $(/usr/bin/chromium --version 2>/dev/null | awk '{print $2}') started"
 
-wdcall POST "/session/$sid/url" "$(jq -nc --arg u "$base/docs" '{url: $u}')" >/dev/null ||
-  fail "could not open $base/docs"
+wd_open "$base/docs" || fail "could not open $base/docs"
 
 # Every operation of the document, as Swagger UI names its block:
 # operations-<first tag>-<operationId>.
@@ -170,8 +132,7 @@ errors=$(wdcall GET "/session/$sid/se/log/types" >/dev/null 2>&1 &&
 [[ -z $errors || $errors == "[]" ]] || echo "note: browser console errors: $errors"
 
 mkdir -p "$(dirname "$shot")"
-wdcall GET "/session/$sid/screenshot" | jq -r . | base64 -d >"$shot" 2>/dev/null &&
-  echo "screenshot: $shot"
+wd_screenshot "$shot" && echo "screenshot: $shot"
 
 echo
 if [[ $fails -eq 0 ]]; then echo "docs-browser: all checks passed"; exit 0; fi

@@ -53,22 +53,14 @@ if ! cmp -s share/index.html "$build/share/index.html"; then
   exit 1
 fi
 
-if [[ ! -x /usr/bin/chromium || ! -x /usr/bin/chromedriver ]]; then
-  if [[ $(id -u) -ne 0 ]]; then
-    echo "FAIL: Chromium is missing; run as root: apt-get update && apt-get install -y chromium chromium-driver"
-    exit 1
-  fi
-  echo "installing chromium and chromium-driver (Debian packages)"
-  export DEBIAN_FRONTEND=noninteractive
-  { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; } ||
-    { echo "FAIL: could not install chromium"; exit 1; }
-fi
+source "$(dirname "$0")/webdriver_lib.sh" # wd_*, wdcall, js, until_js, element, click, type_into
+wd_need_chromium || { echo "FAIL: Chromium is not available (see above)"; exit 1; }
 
 tmp=$(mktemp -d)
-server_pid= server2_pid= driver_pid= sid= wd=
+server_pid= server2_pid=
 cleanup() {
-  [[ -n $sid ]] && curl -s -m 5 -X DELETE "$wd/session/$sid" >/dev/null 2>&1
-  for pid in $driver_pid $server2_pid $server_pid; do
+  wd_stop
+  for pid in $server2_pid $server_pid; do
     kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
   done
   rm -rf "$tmp"
@@ -79,8 +71,6 @@ trap 'echo "FAIL: interrupted (time limit?)"; exit 1' TERM INT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 ok() { echo "ok: $*"; }
-
-source scripts/free_port.sh # free_port
 
 # start_offerd LOG DB [ARGS...]: offerd on a port the kernel picks; sets
 # $url (empty when it did not start) and $last_pid.
@@ -112,7 +102,6 @@ c=$(curl -s -m 5 -o "$tmp/index.html" -w '%{http_code} %{content_type}' "$base/"
 [[ $c == "200 text/html"* ]] && cmp -s "$tmp/index.html" share/index.html &&
   ok "GET / serves share/index.html ($c)" || fail "GET / answered $c, not share/index.html"
 
-source "$(dirname "$0")/webdriver_lib.sh"  # wd_start, wdcall, js
 wd_start "$tmp/chromedriver.log" || { echo "FAIL: chromedriver did not start"; tail -n 30 "$tmp/chromedriver.log"; exit 1; }
 jsasync() {  # jsasync 'script calling done(value)' -> the value, as JSON
   wdcall POST "/session/$sid/execute/async" \
@@ -120,30 +109,6 @@ jsasync() {  # jsasync 'script calling done(value)' -> the value, as JSON
 }
 text() {  # text CSS-SELECTOR -> its textContent, trimmed
   js "var e = document.querySelector('$1'); return e ? e.innerText.trim().replace(/\\s+/g, ' ') : null" | jq -r .
-}
-# until_js 'script' SECONDS: until the script returns true
-until_js() {
-  local i
-  for ((i = 0; i < $2 * 4; i++)); do
-    [[ $(js "$1" 2>/dev/null) == true ]] && return 0
-    sleep 0.25
-  done
-  return 1
-}
-element() {  # element CSS-SELECTOR -> its WebDriver id
-  wdcall POST "/session/$sid/element" "$(jq -nc --arg v "$1" '{using: "css selector", value: $v}')" |
-    jq -r 'to_entries[0].value'
-}
-click() {  # click CSS-SELECTOR: a real WebDriver click (scrolls it into view)
-  local eid
-  eid=$(element "$1") || return 1
-  wdcall POST "/session/$sid/element/$eid/click" '{}' >/dev/null
-}
-type_into() {  # type_into CSS-SELECTOR TEXT: clear the field, then real key strokes
-  local eid
-  eid=$(element "$1") || return 1
-  wdcall POST "/session/$sid/element/$eid/clear" '{}' >/dev/null || return 1
-  [[ -z $2 ]] || wdcall POST "/session/$sid/element/$eid/value" "$(jq -nc --arg t "$2" '{text: $t}')" >/dev/null
 }
 choose_file() {  # choose_file PATH: what a person does with the file input
   local eid
@@ -154,7 +119,7 @@ set_checkbox() {  # set_checkbox CSS-SELECTOR true|false, by clicking it
   [[ $(js "return document.querySelector('$1').checked") == "$2" ]] || click "$1"
 }
 open_page() {
-  wdcall POST "/session/$sid/url" "$(jq -nc --arg u "$1" '{url: $u}')" >/dev/null &&
+  wd_open "$1" &&
     until_js "return document.readyState === 'complete' && !!document.getElementById('upload')" 15
 }
 # upload: press the button; wait for the result or the error box
@@ -167,17 +132,9 @@ upload() {
 visible() { [[ $(js "var e = document.querySelector('$1'); return !!e && !e.hidden && e.offsetParent !== null") == true ]]; }
 
 mkdir -p "$tmp/downloads"
-caps=$(jq -nc --arg dir "$tmp/profile" --arg dl "$tmp/downloads" '{capabilities: {alwaysMatch: {
-  browserName: "chrome",
-  "goog:chromeOptions": {binary: "/usr/bin/chromium", args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--window-size=1280,1400", ("--user-data-dir=" + $dir)],
-    prefs: {"download.default_directory": $dl, "download.prompt_for_download": false,
-            "download.directory_upgrade": true, "safebrowsing.enabled": false}}}}}')
-sid=$(wdcall POST /session "$caps" | jq -r '.sessionId') || sid=
-if [[ -z $sid || $sid == null ]]; then
-  sid=
+if ! wd_session "$tmp/profile" 1280,1400 "$(jq -nc --arg dl "$tmp/downloads" '{"goog:chromeOptions": {prefs: {
+      "download.default_directory": $dl, "download.prompt_for_download": false,
+      "download.directory_upgrade": true, "safebrowsing.enabled": false}}}')"; then
   echo "FAIL: Chromium did not start; chromedriver's log:"
   tail -n 30 "$tmp/chromedriver.log"
   exit 1
@@ -276,7 +233,7 @@ fi
 
 js 'window.scrollTo(0, 0); document.activeElement.blur(); return true' >/dev/null
 mkdir -p "$(dirname "$shot")"
-wdcall GET "/session/$sid/screenshot" | jq -r . | base64 -d >"$shot" 2>/dev/null && echo "screenshot: $shot"
+wd_screenshot "$shot" && echo "screenshot: $shot"
 
 # --- 3. the options reach the query string ------------------------------------
 set_checkbox '#opt-v2' true
@@ -315,7 +272,7 @@ got=$(js "return [document.getElementById('rows-ok').textContent, document.getEl
 [[ $got == "2 / 2 / .F.F / age is not a number: 'abc' | missing customer_id" ]] &&
   ok "failing rows: 2 ok, 2 failed, highlighted with their errors" || fail "failing rows: $got"
 js 'window.scrollTo(0, document.getElementById("result").offsetTop - 10); return true' >/dev/null
-wdcall GET "/session/$sid/screenshot" | jq -r . | base64 -d >"${shot%.png}-failed.png" 2>/dev/null
+wd_screenshot "${shot%.png}-failed.png"
 
 printf 'name;age;Offer_1\r\nAna;30;True\r\n' >"$tmp/broken.csv"
 choose_file "$tmp/broken.csv" || fail "could not set the file input"
@@ -331,7 +288,7 @@ echo "  the page says: $err"
   fail "broken file: 'no customer_id column' is not shown"
 [[ $err == *"HTTP 400"* && $err == *"could not read this CSV"* ]] && ok "broken file: 400 in plain words" ||
   fail "broken file: the 400 is not explained"
-wdcall GET "/session/$sid/screenshot" | jq -r . | base64 -d >"${shot%.png}-error.png" 2>/dev/null
+wd_screenshot "${shot%.png}-error.png"
 [[ $(js "return document.getElementById('download').getAttribute('href')") == '"#"' ]] &&
   ok "broken file: no download link left from the previous result" || fail "a stale download link remains"
 
