@@ -62,14 +62,8 @@ echo "generated $(du -h "$csv" | cut -f1) in $(awk -v a="$start" -v b="$(date +%
 "$build/offerd" --port 0 --host 127.0.0.1 --database-url "$db" --auth off --access-log off \
   --threads "$threads" >"$tmp/offerd.log" 2>&1 &
 pid=$!
-url=
-for _ in $(seq 100); do
-  url=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$tmp/offerd.log" | head -n 1 | cut -d' ' -f3)
-  [[ -n $url ]] && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-[[ -n $url ]] || { echo "offerd did not start:"; cat "$tmp/offerd.log"; exit 1; }
+source scripts/port_lib.sh # listen_url
+url=$(listen_url "$tmp/offerd.log" "$pid") || { echo "offerd did not start:"; cat "$tmp/offerd.log"; exit 1; }
 
 cmd=("$build/offerctl" batch "$csv" -o "$tmp/out.csv" --url "$url" --concurrency "$conc")
 echo "running: ${cmd[*]}"

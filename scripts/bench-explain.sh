@@ -25,7 +25,7 @@ cleanup() {
 trap cleanup EXIT
 pg=$(scripts/pg.sh start)
 psql -q "$pg" -c "CREATE DATABASE b_base" -c "CREATE DATABASE b_new" >/dev/null
-source scripts/free_port.sh # free_port
+source scripts/port_lib.sh # free_port
 p1=$(free_port)
 "$base_bin" --host 127.0.0.1 --port "$p1" --database-url "${pg%/*}/b_base" --auth off --access-log off >"$work/base.log" 2>&1 &
 pids+=($!)

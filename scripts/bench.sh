@@ -52,7 +52,7 @@ pgport=${pg##*:}; pgport=${pgport%%/*}
 psql -q "$pg" -c "CREATE DATABASE offerd_bench" -c "CREATE DATABASE peer" >/dev/null
 pg_offerd=${pg%/*}/offerd_bench
 
-source scripts/free_port.sh # free_port
+source scripts/port_lib.sh # free_port
 wait_up() { for _ in $(seq 100); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "bench: $1 did not come up" >&2; return 1; }
 rss_mb() {  # PID... -> their RSS summed, in MB
   local p kb=0

@@ -39,7 +39,7 @@ url=${pg%/*}/offerd_cpu
 # The postmaster is the parent of any backend.
 postmaster=$(head -1 "$(psql -tA "$pg" -c 'SHOW data_directory')/postmaster.pid")
 
-source scripts/free_port.sh # free_port
+source scripts/port_lib.sh # free_port
 port=$(free_port)
 "$build/offerd" --port "$port" --database-url "$url" --auth off --access-log off --log-level warn \
   ${OFFERD_ARGS:-} 2>>"$work/offerd.log" &

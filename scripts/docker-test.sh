@@ -88,7 +88,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-source scripts/free_port.sh # free_port
+source scripts/port_lib.sh # free_port
 
 # Waits until container $1's health check says healthy (at most $2 s).
 wait_healthy() {

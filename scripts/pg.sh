@@ -68,8 +68,8 @@ as_owner() {
 
 # A port nobody listens on. Another process may take it before the server
 # does; start() then retries with another one.
-# shellcheck source=scripts/free_port.sh
-source "$here/free_port.sh" # free_port
+# shellcheck source=scripts/port_lib.sh
+source "$here/port_lib.sh" # free_port
 
 # Serialises start and stop between concurrent callers.
 lock() {

@@ -45,6 +45,7 @@ cleanup() {
 }
 trap cleanup EXIT
 db="sqlite:$tmp/offerd.db"
+source scripts/port_lib.sh # listen_url
 
 # The catalogue goes in before the server starts, so /predict-v2 sees it at once.
 timeout 30 "$ctl" products import examples/company_A_products.csv --company A \
@@ -54,14 +55,7 @@ timeout 30 "$ctl" products import examples/company_A_products.csv --company A \
 "$build/offerd" --port 0 --host 127.0.0.1 --database-url "$db" --auth off \
   --access-log off >"$tmp/offerd.log" 2>&1 &
 pid=$!
-url=
-for _ in $(seq 100); do
-  url=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$tmp/offerd.log" | head -n 1 | cut -d' ' -f3)
-  [[ -n $url ]] && break
-  kill -0 "$pid" 2>/dev/null || break
-  sleep 0.1
-done
-if [[ -z $url ]]; then
+if ! url=$(listen_url "$tmp/offerd.log" "$pid"); then
   echo "FAIL: offerd did not start; its log:"
   cat "$tmp/offerd.log"
   exit 1
@@ -301,12 +295,7 @@ grep -qi "^X-Batch-Rows-Ok: $nok" "$tmp/long.hdr" && grep -qi '^X-Batch-Rows-Fai
 "$build/offerd" --port 0 --host 127.0.0.1 --database-url "$db" --auth off \
   --access-log off --batch-body-max-mb 1 >"$tmp/small.log" 2>&1 &
 pid2=$!
-url2=
-for _ in $(seq 100); do
-  url2=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$tmp/small.log" | head -n 1 | cut -d' ' -f3)
-  [[ -n $url2 ]] && break
-  sleep 0.1
-done
+url2=$(listen_url "$tmp/small.log" "$pid2")
 head -n 30001 "$tmp/long.csv" >"$tmp/two.csv"
 head -n 30001 "$tmp/long.csv" | tail -n +2 >>"$tmp/two.csv"   # about 1.1 MB
 before=$(episodes)

@@ -41,8 +41,10 @@
 #                        a keep-alive HTTP/1.1 client in pure bash (no fork per
 #                        request) for loops of hundreds of requests; sets
 #                        KC_STATUS and KC_BODY; JSON bodies only
-#   free_port            a loopback port nothing listens on (scripts/free_port.sh),
-#                        for a program that cannot bind port 0 and report it
+#   free_port / listen_url LOG PID
+#                        a loopback port nothing listens on, for a program that
+#                        cannot bind port 0; the URL offerd --port 0 logged
+#                        (scripts/port_lib.sh)
 #   lib_on_exit CMD      runs CMD at exit (before the temporary files go)
 #   lib_bg NAME CMD... / lib_bg_wait
 #                        parts of a test in parallel (see below)
@@ -53,7 +55,7 @@ export LC_ALL=C TZ=UTC
 
 LIB_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$LIB_ROOT" || exit 2
-source scripts/free_port.sh # free_port
+source scripts/port_lib.sh # free_port, listen_url
 build=${OFFERD_BUILD:-build}
 [[ $build == /* ]] || build=$LIB_ROOT/$build
 LIB_START=$(date +%s.%N)
@@ -317,9 +319,7 @@ offerd_start() {
   OFFERD_LOG[$name]=$log
   "$build/offerd" --host 127.0.0.1 --port 0 --database-url "$db" "$@" </dev/null >"$log" 2>&1 &
   OFFERD_PID[$name]=$!
-  for ((i = 0; i < 300; i++)); do
-    u=$(grep -o 'listening on http://127\.0\.0\.1:[0-9]*' "$log" 2>/dev/null | head -n 1 | cut -d' ' -f3)
-    [[ -n $u ]] && break
+  if ! u=$(listen_url "$log" "${OFFERD_PID[$name]}"); then
     if ! kill -0 "${OFFERD_PID[$name]}" 2>/dev/null; then
       wait "${OFFERD_PID[$name]}" 2>/dev/null
       OFFERD_PID[$name]=
@@ -327,9 +327,9 @@ offerd_start() {
       cat "$log"
       die "offerd $name ($db $*) did not start"
     fi
-    sleep 0.05
-  done
-  [[ -n $u ]] || { cat "$log"; die "offerd $name printed no 'listening on' line within 15 s"; }
+    cat "$log"
+    die "offerd $name printed no 'listening on' line within 15 s"
+  fi
   OFFERD_URL[$name]=$u
   for ((i = 0; i < 100; i++)); do
     [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$u/is-alive") == 200 ]] && return 0

@@ -19,6 +19,7 @@ build=${OFFERD_BUILD:-build}
 doc=${OFFERD_OPENAPI:-share/openapi.json}  # another file: for testing this test
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+source scripts/port_lib.sh # listen_url
 
 command -v jq >/dev/null || { echo "jq is missing: scripts/deps.sh --test installs it"; exit 1; }
 jq empty "$doc" || { echo "FAIL: $doc is not JSON"; exit 1; }
@@ -222,13 +223,13 @@ live() {
     local log=$tmp/offerd-$1.log
     "$build/offerd" --host 127.0.0.1 --port 0 --database-url "$db" --auth "$1" >"$log" 2>&1 &
     pid=$!
-    base=
-    for _ in $(seq 100); do
-      [[ -n $base ]] || base=$(grep -ao 'listening on http://127\.0\.0\.1:[0-9]*' "$log" | head -n 1 | cut -d' ' -f3)
-      [[ -n $base ]] && curl -sf -m 2 -o /dev/null "$base/is-alive" && return 0
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.1
-    done
+    if base=$(listen_url "$log" "$pid"); then
+      for _ in $(seq 100); do
+        curl -sf -m 2 -o /dev/null "$base/is-alive" && return 0
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+    fi
     fail "offerd --auth $1 did not start: $(tail -5 "$log")"
     return 1
   }

@@ -100,7 +100,7 @@ gone() {
   return 1
 }
 
-source scripts/free_port.sh # free_port
+source scripts/port_lib.sh # free_port, listen_url
 
 # start NAME DBURL [FLAGS...]: offerd on a free loopback port; sets PID/URL/LOG.
 # offerd logs the port it bound (--port 0) at level info; with a higher
@@ -114,13 +114,11 @@ start() {
   [[ " $* " == *" --log-level warn "* || " $* " == *" --log-level error "* ]] && port=$(free_port)
   "$build/offerd" --host 127.0.0.1 --port "$port" --database-url "$db" "$@" </dev/null >"$log" 2>&1 &
   PID[$name]=$!
-  [[ $port != 0 ]] && u=http://127.0.0.1:$port
-  for ((i = 0; i < 300 && port == 0; i++)); do
-    u=$(grep -ao 'listening on http://127\.0\.0\.1:[0-9]*' "$log" | head -n 1 | cut -d' ' -f3)
-    [[ -n $u ]] && break
-    kill -0 "${PID[$name]}" 2>/dev/null || break
-    sleep 0.05
-  done
+  if [[ $port != 0 ]]; then
+    u=http://127.0.0.1:$port
+  else
+    u=$(listen_url "$log" "${PID[$name]}")
+  fi
   if [[ -z $u ]]; then
     fail "offerd $name did not start; its log:"
     cat "$log"

@@ -11,20 +11,15 @@ pid=""
 cleanup() { [[ -n $pid ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$dir"; }
 trap cleanup EXIT
 db="sqlite:$dir/t.db"
+# shellcheck source=scripts/port_lib.sh
+source "$(dirname "$0")/../scripts/port_lib.sh" # listen_url
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
 start() {
   : >"$dir/log"
   "$build/offerd" --port 0 --database-url "$db" --auth off --refresh 0.2 2>"$dir/log" &
   pid=$!
-  port=""
-  for _ in $(seq 50); do
-    port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$dir/log")
-    [[ -n $port ]] && break
-    sleep 0.1
-  done
-  [[ -n $port ]] || fail "offerd did not start: $(cat "$dir/log")"
-  url=http://127.0.0.1:$port
+  url=$(listen_url "$dir/log" "$pid") || fail "offerd did not start: $(cat "$dir/log")"
 }
 stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
 

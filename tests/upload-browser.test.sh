@@ -80,13 +80,7 @@ start_offerd() {
   shift 2
   "$bin" --port 0 --host 127.0.0.1 --database-url "sqlite:$db" "$@" >"$log" 2>&1 &
   last_pid=$!
-  for _ in $(seq 100); do
-    url=$(grep -o 'listening on http://[0-9.]*:[0-9]*' "$log" | head -n 1 | cut -d' ' -f3)
-    [[ -n $url ]] && break
-    kill -0 "$last_pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  [[ -n $url ]] && curl -sf -m 2 -o /dev/null "$url/is-alive" || url=
+  url=$(listen_url "$log" "$last_pid") && curl -sf -m 2 -o /dev/null "$url/is-alive" || url=
 }
 
 # --- 1. offerd, chromedriver, Chromium -----------------------------------------

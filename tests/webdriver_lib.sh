@@ -22,7 +22,7 @@
 #                        the first match's WebDriver id; a real click (scrolled
 #                        into view); clearing a field, then real key strokes
 #   wd_screenshot FILE   the page as a PNG
-source scripts/free_port.sh # free_port
+source scripts/port_lib.sh # free_port
 sid=
 wd=
 driver_pid=
