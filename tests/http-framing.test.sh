@@ -32,11 +32,10 @@ import json, socket, sys, time
 
 sys.dont_write_bytecode = True  # no __pycache__ in tests/
 sys.path.insert(0, sys.argv[2])
-from raw_http import parse_head
+from raw_http import check, parse_head
 import raw_http
 
 port = int(sys.argv[1])
-results = []
 
 def exchange(raw, wait=5.0):
     return raw_http.exchange(port, raw, wait)
@@ -46,9 +45,6 @@ def parse(out):
     status, hdrs, rest = parse_head(out)
     n = int(hdrs.get("content-length", "0"))
     return status, hdrs, rest[:n], rest[n:]
-
-def check(name, ok, detail=""):
-    results.append((ok, name, detail))
 
 SMUGGLED = b"GET /is-alive HTTP/1.1\r\nHost: x\r\n\r\n"
 POST = b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -124,17 +120,8 @@ for name, want, raw in [
           and closed and secs < 2, repr(out[:300]))
     check(f"{name}: one status line, nothing after the answer",
           out.count(b"HTTP/1.1 ") == 1 and rest == b"", repr(out[:400]))
-
-for ok, name, detail in results:
-    print(("ok: " if ok else "FAIL: ") + name + ("" if ok else "  " + detail))
 PY
-while IFS= read -r line; do
-  case $line in
-    ok:*) ok "${line#ok: }" ;;
-    FAIL:*) fail "${line#FAIL: }" ;;
-    *) note "$line" ;;
-  esac
-done <"$LIB_TMP/framing.out"
+lib_relay "$LIB_TMP/framing.out"
 [[ $LIB_CHECKS -ge 40 ]] || fail "the python part ran only $LIB_CHECKS checks"
 http GET "${OFFERD_URL[main]}/is-alive"
 expect_status 200 "offerd still serves"

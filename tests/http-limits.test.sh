@@ -30,13 +30,10 @@ import json, socket, sys, time, urllib.error, urllib.request
 sys.dont_write_bytecode = True  # no __pycache__ in tests/
 sys.path.insert(0, sys.argv[2])
 import raw_http
+from raw_http import check
 
 port = int(sys.argv[1])
 base = f"http://127.0.0.1:{port}"
-results = []
-
-def check(name, ok, detail=""):
-    results.append((ok, name, detail))
 
 def urllib_post(size, chunked=False):
     body = b'{"customer_id":"' + b"x" * size + b'"}'
@@ -124,16 +121,8 @@ for name, want, raw in [
 
 out, closed, secs = exchange(b"GET /is-alive HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
 check("offerd serves on", parse(out)[0] == 200, repr(out[:200]))
-for ok, name, detail in results:
-    print(("ok: " if ok else "FAIL: ") + name + ("" if ok else "  " + detail))
 PY
-while IFS= read -r line; do
-  case $line in
-    ok:*) ok "${line#ok: }" ;;
-    FAIL:*) fail "${line#FAIL: }" ;;
-    *) note "$line" ;;
-  esac
-done <"$LIB_TMP/limits.out"
+lib_relay "$LIB_TMP/limits.out"
 [[ $LIB_CHECKS -ge 15 ]] || fail "the python part ran only $LIB_CHECKS checks"
 grep -q "HTTP/2 preface" README.md && grep -q "Content-Length. that is not one decimal number" README.md &&
   ok "the README lists the errors libmicrohttpd writes itself" ||

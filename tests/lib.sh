@@ -10,6 +10,7 @@
 #   $LIB_TMP             a private temporary directory, deleted at exit
 #                        (kept when OFFERD_TEST_KEEP=1)
 #   fail MSG / ok MSG / note MSG     report; fail counts and the exit status is 1
+#   lib_relay FILE       counts a helper program's "ok: "/"FAIL: " lines as checks
 #   lib_done             prints the summary and exits 0, or 1 after any fail
 #   offerd_start NAME DBURL [FLAGS...]
 #                        starts build/offerd on 127.0.0.1 with a free port
@@ -81,6 +82,18 @@ ok() {
   [[ ${LIB_QUIET:-0} == 1 ]] || printf 'ok: %s\n' "$*"
 }
 note() { printf '%s\n' "$*"; }
+# lib_relay FILE: a helper program's report (lines "ok: ...", "FAIL: ...",
+# anything else a note) counted as this test's checks.
+lib_relay() {
+  local line
+  while IFS= read -r line; do
+    case $line in
+      ok:*) ok "${line#ok: }" ;;
+      FAIL:*) fail "${line#FAIL: }" ;;
+      *) note "$line" ;;
+    esac
+  done <"$1"
+}
 # Ends the test at once (for failures that make the rest meaningless).
 die() {
   fail "$*"

@@ -1,5 +1,6 @@
 """Raw HTTP/1.1 over a socket, shared by tests/http-framing.test.sh and
-tests/http-limits.test.sh (imported; not a test itself)."""
+tests/http-limits.test.sh (imported; not a test itself), and check(), which
+prints a result in the lines lib.sh's lib_relay counts."""
 import socket
 import time
 
@@ -37,3 +38,8 @@ def parse_head(out):
         k, _, v = l.partition(":")
         hdrs[k.strip().lower()] = v.strip()
     return status, hdrs, rest
+
+
+def check(name, ok, detail=""):
+    """One check: "ok: NAME", or "FAIL: NAME  DETAIL"."""
+    print(("ok: " if ok else "FAIL: ") + name + ("" if ok else "  " + detail), flush=True)

@@ -196,14 +196,7 @@ elif part == "attack":
     report(probes and not bad, "every request of the normal client was answered 200 in under 1 s",
            f"{len(bad)} of {len(probes)} not: {bad[:5]}")
 PY
-  local line
-  while IFS= read -r line; do
-    case $line in
-      ok:*) ok "${line#ok: }" ;;
-      FAIL:*) fail "${line#FAIL: }" ;;
-      *) note "$line" ;;
-    esac
-  done <"$LIB_TMP/py.out"
+  lib_relay "$LIB_TMP/py.out"
 }
 
 offerd_start a "$db" --auth off --head-timeout 2 --per-ip-limit 40 --access-log off
