@@ -22,7 +22,7 @@
 FROM debian:bookworm AS build
 WORKDIR /src
 # The package scripts alone first, so the apt layer is reused across source edits.
-COPY scripts/deps.sh scripts/deps-node.sh scripts/
+COPY scripts/deps.sh scripts/deps-node.sh scripts/apt_lib.sh scripts/
 RUN scripts/deps.sh && scripts/deps-node.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN --mount=type=secret,id=ca_cert \

@@ -27,14 +27,8 @@ build=${BUILD:-build}
 need=(wrk postgresql nginx)
 [[ -z "${BENCH_SKIP_PEER:-}" ]] && need+=(python3-fastapi python3-uvicorn python3-psycopg2
   python3-sqlalchemy python3-httptools python3-uvloop)
-missing=()
-for p in "${need[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  if [[ $(id -u) -ne 0 ]]; then echo "bench: run as root or: apt-get install ${missing[*]}" >&2; exit 1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+source scripts/apt_lib.sh # apt_need
+apt_need bench "${need[@]}" || exit 1
 
 work=$(mktemp -d /tmp/offerd-bench.XXXXXX)
 export OFFERD_PG_STATE=$work/pg.state OFFERD_PG_OWNER_PID=$$

@@ -28,13 +28,6 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 [[ $check_only -eq 1 ]] && { echo "missing: ${missing[*]}"; exit 1; }
 
-line="apt-get install -y --no-install-recommends ${missing[*]}"
-if [[ $(id -u) -ne 0 ]]; then
-  echo "offerd's build needs node and npm (Debian packages); run as root:" >&2
-  echo "  apt-get update && $line" >&2
-  exit 1
-fi
-echo "deps-node: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# shellcheck source=scripts/apt_lib.sh
+source "$(dirname "$0")/apt_lib.sh"
+apt_install "offerd's build (node and npm)" "${missing[@]}"

@@ -25,22 +25,9 @@ for arg in "$@"; do
   esac
 done
 
-missing=()
-for p in "${want[@]}"; do
-  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-  [[ "$status" == "install ok installed" ]] || missing+=("$p")
-done
-
+# shellcheck source=scripts/apt_lib.sh
+source "$(dirname "$0")/apt_lib.sh"
+mapfile -t missing < <(apt_missing "${want[@]}")
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 [[ $check_only -eq 1 ]] && { echo "missing: ${missing[*]}"; exit 1; }
-
-line="apt-get install -y --no-install-recommends ${missing[*]}"
-if [[ $(id -u) -ne 0 ]]; then
-  echo "offerd needs these Debian packages; run as root:" >&2
-  echo "  apt-get update && $line" >&2
-  exit 1
-fi
-echo "deps: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+apt_install offerd "${missing[@]}"

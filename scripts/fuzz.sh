@@ -14,6 +14,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 
+source scripts/apt_lib.sh # apt_install
 build=${FUZZ_BUILD:-build/fuzz}
 cc=${FUZZ_CC:-clang}
 
@@ -35,16 +36,7 @@ deps() {
   have_fuzzer_runtime && return 0
   # libclang-rt-dev pulls the runtime matching Debian's default clang
   # (libclang-rt-14-dev on bookworm).
-  local pkgs=(clang libclang-rt-dev)
-  local line="apt-get install -y --no-install-recommends ${pkgs[*]}"
-  if [[ $(id -u) -ne 0 ]]; then
-    echo "fuzzing needs clang and its libFuzzer runtime; run as root:" >&2
-    echo "  apt-get update && $line" >&2
-    return 1
-  fi
-  echo "fuzz: installing ${pkgs[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >/dev/null
+  apt_install "fuzzing (clang and its libFuzzer runtime)" clang libclang-rt-dev || return 1
   have_fuzzer_runtime || { echo "fuzz: $cc still cannot link -fsanitize=fuzzer" >&2; return 1; }
 }
 

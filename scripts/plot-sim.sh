@@ -16,16 +16,8 @@ seed=${SEED:-1}
 offerctl=${OFFERCTL:-$build/offerctl}
 out=${OUT:-docs/sim.png}
 
-if ! command -v gnuplot >/dev/null 2>&1; then
-  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
-    echo "plot-sim: installing gnuplot-nox" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gnuplot-nox >/dev/null
-  else
-    echo "plot-sim: gnuplot is missing; run: sudo apt-get install -y gnuplot-nox" >&2
-    exit 1
-  fi
-fi
+source scripts/apt_lib.sh # apt_install
+command -v gnuplot >/dev/null 2>&1 || apt_install plot-sim gnuplot-nox
 [[ -n "${OFFERCTL:-}" ]] || make -s build
 mkdir -p "$build" "$(dirname "$out")"
 csv=$build/sim.csv

@@ -19,17 +19,9 @@ fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
 ok() { echo "ok: $*"; }
 
-if ! command -v docker-compose >/dev/null; then
-  if [[ $(id -u) -eq 0 ]]; then
-    echo "installing docker-compose (Debian package)"
-    export DEBIAN_FRONTEND=noninteractive
-    { apt-get update -qq && apt-get install -y -qq --no-install-recommends docker-compose >/dev/null; } ||
-      { echo "FAIL: could not install docker-compose"; exit 1; }
-  else
-    echo "FAIL: docker-compose is missing; run as root: apt-get update && apt-get install -y docker-compose"
-    exit 1
-  fi
-fi
+source scripts/apt_lib.sh # apt_install
+command -v docker-compose >/dev/null || apt_install compose.test.sh docker-compose ||
+  { echo "FAIL: docker-compose is missing and could not be installed (see above)"; exit 1; }
 command -v jq >/dev/null || { echo "FAIL: jq is missing: scripts/deps.sh --test installs it"; exit 1; }
 
 # docker-compose prints YAML; Debian's python3-yaml (a dependency of

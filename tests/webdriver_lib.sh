@@ -6,7 +6,7 @@
 #
 #   wd_need_chromium     Chromium and chromedriver are there (installed from
 #                        Debian's packages when missing and running as root);
-#                        1, with the reason on stdout, when they cannot be
+#                        1, with the reason on stderr, when they cannot be
 #   wd_start LOG         chromedriver on a free port; sets wd, dport, driver_pid
 #   wd_session DIR SIZE [CAPS]
 #                        a Chromium session with its profile in DIR and window
@@ -23,20 +23,14 @@
 #                        into view); clearing a field, then real key strokes
 #   wd_screenshot FILE   the page as a PNG
 source scripts/port_lib.sh # free_port
+source scripts/apt_lib.sh # apt_install
 sid=
 wd=
 driver_pid=
 
 wd_need_chromium() {
-  [[ -x /usr/bin/chromium && -x /usr/bin/chromedriver ]] && return 0
-  if [[ $(id -u) -ne 0 ]]; then
-    echo "Chromium is missing; run as root: apt-get update && apt-get install -y chromium chromium-driver"
-    return 1
-  fi
-  echo "installing chromium and chromium-driver (Debian packages)"
-  { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver >/dev/null; } ||
-    { echo "could not install chromium"; return 1; }
+  [[ -x /usr/bin/chromium && -x /usr/bin/chromedriver ]] ||
+    apt_install "the browser tests" chromium chromium-driver
 }
 
 # A port found free can be taken before chromedriver binds it (other tests or
