@@ -33,37 +33,44 @@
 #include "policy.h"
 #include "util.h"
 
-/* The contextual policies (model.c), from POLICY_LINEAR_TS on, in enum order. */
-static const char *const contextual_names[] = {"linear-ts", "squarecb"};
-
 const char *agent_policy_name(enum agent_policy p)
 {
 	const policy_tab_type *t = policy_tab_at((size_t)p);
+	const policy_type *c = p >= POLICY_LINEAR_TS ? policy_at((size_t)(p - POLICY_LINEAR_TS)) : NULL;
 
 	if (t != NULL)
 		return t->name;
-	if (agent_policy_contextual(p) &&
-	    (size_t)(p - POLICY_LINEAR_TS) < UTIL_ARRAY_LEN(contextual_names))
-		return contextual_names[p - POLICY_LINEAR_TS];
-	return "unknown";
+	return c != NULL ? c->name : "unknown";
+}
+
+void agent_policy_names(char *out, size_t n)
+{
+	size_t len = 0;
+
+	for (int p = 0; p < AGENT_POLICY_COUNT && len < n; p++) {
+		int w = snprintf(out + len, n - len, "%s%s", p > 0 ? ", " : "",
+		                 agent_policy_name((enum agent_policy)p));
+
+		if (w < 0)
+			break;
+		len += (size_t)w;
+	}
 }
 
 int agent_policy_parse(const char *name, enum agent_policy *out)
 {
 	const policy_tab_type *t = policy_tab_find(name);
-	int i;
+	const policy_type *c = policy_find(name);
 
-	for (size_t k = 0; t != NULL && policy_tab_at(k) != NULL; k++) {
-		if (policy_tab_at(k) == t) {
-			*out = (enum agent_policy)k;
+	for (int p = 0; p < AGENT_POLICY_COUNT; p++) {
+		if ((t != NULL && policy_tab_at((size_t)p) == t) ||
+		    (c != NULL && p >= POLICY_LINEAR_TS &&
+		     policy_at((size_t)(p - POLICY_LINEAR_TS)) == c)) {
+			*out = (enum agent_policy)p;
 			return 0;
 		}
 	}
-	i = util_name_index(contextual_names, UTIL_ARRAY_LEN(contextual_names), name);
-	if (i < 0)
-		return ERR_INVAL;
-	*out = (enum agent_policy)(POLICY_LINEAR_TS + i);
-	return 0;
+	return ERR_INVAL;
 }
 
 void agent_conf_default(agent_conf *c)

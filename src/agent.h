@@ -32,6 +32,8 @@ enum agent_policy {
 	POLICY_LINEAR_TS, /* contextual (model.c, policy_lints.c) */
 	POLICY_SQUARECB,  /* contextual (model.c, policy_squarecb.c) */
 };
+/* How many policies there are: enum agent_policy's values are 0 to this - 1. */
+#define AGENT_POLICY_COUNT (POLICY_SQUARECB + 1)
 
 /* Whether p learns from the request's features (model.h) rather than values.h. */
 static inline int agent_policy_contextual(enum agent_policy p)
@@ -62,7 +64,9 @@ typedef struct agent_conf {
 
 /* Returns the policy's name ("epsilon-greedy"...). */
 const char *agent_policy_name(enum agent_policy p);
-/* Parses a policy name; returns 0 or ERR_INVAL. */
+/* Every policy's name, comma-separated, into out (truncated to n), for messages. */
+void agent_policy_names(char *out, size_t n);
+/* Parses a policy name (case-insensitive, with aliases); returns 0 or ERR_INVAL. */
 int agent_policy_parse(const char *name, enum agent_policy *out);
 /* Defaults for everything, version "0.0.0". */
 void agent_conf_default(agent_conf *c);

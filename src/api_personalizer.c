@@ -624,7 +624,7 @@ static int pz_decide(api_call *call, api_decision *d, const pz_service_config *s
 	server_gate_release(&g);
 	if (rc != 0)
 		return rc;
-	metrics_decision(agent_policy_name(conf.policy));
+	metrics_decision(conf.policy);
 	d->op.kind = WOP_EPISODE;
 	/* One shown offer per episode: the action served. */
 	d->op.ep.offers[1] = NULL;

@@ -48,7 +48,7 @@ int api_decide(server *s, const char *company, api_decision *d)
 	server_gate_release(&g);
 	if (rc != 0)
 		return rc;
-	metrics_decision(agent_policy_name(d->res.conf.policy));
+	metrics_decision(d->res.conf.policy);
 	d->op.kind = WOP_EPISODE;
 	return 0;
 }

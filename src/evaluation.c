@@ -335,11 +335,10 @@ int evaluation_candidate(const eval_policy *p, ope_candidate *out, char *err, si
 	}
 	if (agent_policy_parse(p->name, &out->conf.policy) != 0 ||
 	    agent_policy_contextual(out->conf.policy)) {
-		snprintf(
-		    err, errlen,
-		    "unknown policy %.32s (weighted, epsilon-greedy, greedy, thompson, ucb, random, "
-		    "%s)",
-		    p->name, policy_names());
+		char names[160];
+
+		agent_policy_names(names, sizeof(names));
+		snprintf(err, errlen, "unknown policy %.32s (%s or greedy)", p->name, names);
 		return ERR_INVAL;
 	}
 	return tabular_params(params, &out->conf, err, errlen);

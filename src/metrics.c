@@ -22,13 +22,10 @@ static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                  0.05,   0.1,   0.25,   0.5,   1,    2.5};
 #define M_BUCKETS (sizeof(buckets) / sizeof(buckets[0]))
 
-static const char *const policies[] = {"weighted", "epsilon-greedy", "thompson", "ucb", "random"};
-#define M_POLICIES (sizeof(policies) / sizeof(policies[0]))
-
 static atomic_ullong requests[M_LABELS][M_STATUS];
 static atomic_ullong hist[M_LABELS][M_BUCKETS + 1];
 static atomic_ullong hist_sum_us[M_LABELS];
-static atomic_ullong decisions[M_POLICIES];
+static atomic_ullong decisions[AGENT_POLICY_COUNT];
 static atomic_ullong batch_rows[2];
 
 static pthread_mutex_t vlock = PTHREAD_MUTEX_INITIALIZER;
@@ -84,12 +81,10 @@ void metrics_request(const char *label, int status, double seconds)
 	                          memory_order_relaxed);
 }
 
-void metrics_decision(const char *policy)
+void metrics_decision(enum agent_policy policy)
 {
-	for (size_t i = 0; i < M_POLICIES; i++) {
-		if (strcmp(policies[i], policy) == 0)
-			atomic_fetch_add_explicit(&decisions[i], 1, memory_order_relaxed);
-	}
+	if ((int)policy >= 0 && policy < AGENT_POLICY_COUNT)
+		atomic_fetch_add_explicit(&decisions[policy], 1, memory_order_relaxed);
 }
 
 void metrics_batch_rows(int ok)
@@ -228,9 +223,9 @@ int metrics_render(buf *b, const metrics_extra *x)
 	}
 	rc |= buf_adds(b, "# HELP offerd_decisions_total Decisions made, by policy.\n"
 	                  "# TYPE offerd_decisions_total counter\n");
-	for (size_t i = 0; i < M_POLICIES; i++)
-		rc |= buf_addf(b, "offerd_decisions_total{policy=\"%s\"} %llu\n", policies[i],
-		               atomic_load(&decisions[i]));
+	for (int p = 0; p < AGENT_POLICY_COUNT; p++)
+		rc |= buf_addf(b, "offerd_decisions_total{policy=\"%s\"} %llu\n",
+		               agent_policy_name((enum agent_policy)p), atomic_load(&decisions[p]));
 	rc |=
 	    buf_addf(b,
 	             "# HELP offerd_episodes_written_total Episodes committed to TB_EPISODES.\n"

@@ -6,6 +6,7 @@
 #ifndef OFFERD_METRICS_H
 #define OFFERD_METRICS_H
 
+#include "agent.h"
 #include "util.h"
 
 /* Counts one answered request of a route label with its status and duration. */
@@ -13,7 +14,7 @@ void metrics_request(const char *label, int status, double seconds);
 /* Counts one reward committed for an agent version. */
 void metrics_reward(const char *agent_version, int accepted);
 /* Counts a decision by policy. */
-void metrics_decision(const char *policy);
+void metrics_decision(enum agent_policy policy);
 /* Rows processed by /batch. */
 void metrics_batch_rows(int ok);
 

@@ -186,11 +186,15 @@ void policy_tab_greedy(const policy_tab *t, const unsigned char *taken, double e
 
 /* --- contextual policies ------------------------------------------------------ */
 
-/* The table: adding a policy is one file and one row here. */
+/* The table, in agent.h's enum agent_policy order from POLICY_LINEAR_TS: a new policy is one
+ * file and one row here. */
 static const policy_type *const types[] = {
     &policy_lints_type,
     &policy_squarecb_type,
 };
+
+_Static_assert(UTIL_ARRAY_LEN(types) == AGENT_POLICY_COUNT - POLICY_LINEAR_TS,
+               "one row per contextual enum agent_policy value, in its order");
 
 #define COMMON(field) offsetof(policy_common, field)
 
@@ -218,9 +222,9 @@ const policy_type *policy_find(const char *name)
 	return NULL;
 }
 
-const char *policy_names(void)
+const policy_type *policy_at(size_t i)
 {
-	return "linear-ts, squarecb";
+	return i < UTIL_ARRAY_LEN(types) ? types[i] : NULL;
 }
 
 static void set_defaults(const policy_param *t, size_t n, void *out)

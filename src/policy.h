@@ -126,10 +126,10 @@ struct policy {
 	struct ridge *stats;
 };
 
-/* The policy named name (case-insensitive), or NULL. */
+/* The policy named name (case-insensitive, with aliases), or NULL. */
 const policy_type *policy_find(const char *name);
-/* The table's names, comma-separated, for help texts. */
-const char *policy_names(void);
+/* Row i of the table (agent.h's enum agent_policy order from POLICY_LINEAR_TS), or NULL past the end. */
+const policy_type *policy_at(size_t i);
 
 /*
  * A new policy of type t with empty statistics, parameters from params (a

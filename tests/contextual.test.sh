@@ -53,6 +53,9 @@ learn_policy() {
   rows=$(sql "$db" "SELECT policy, agent_version, COUNT(*), SUM(CASE WHEN propensity_1 > 0 AND propensity_1 <= 1 THEN 1 ELSE 0 END) FROM tb_episodes WHERE customer_id = 'sim-1' AND agent_version = '$version' GROUP BY policy, agent_version")
   local n_ep=$((ROUNDS + 2 * CHECK))
   expect_eq "$rows" "$policy|$version|$n_ep|$n_ep" "[$policy] TB_EPISODES: $n_ep episodes by $policy $version, each with a propensity in (0, 1]"
+  http GET "${OFFERD_URL[$name]}/metrics"
+  expect_eq "$(awk -v m="offerd_decisions_total{policy=\"$policy\"}" '$1 == m { print $2 }' <<<"$HTTP_BODY")" "$n_ep" \
+    "[$policy] /metrics: offerd_decisions_total counts its $n_ep decisions"
   rows=$(sql "$db" "SELECT COUNT(*), SUM(CASE WHEN offer = '' THEN tick ELSE 0 END) FROM tb_model WHERE company = 'A' AND version = '$version'")
   if [[ ${rows%%|*} -ge 2 && ${rows##*|} == "$ROUNDS" ]]; then
     ok "[$policy] TB_MODEL: ${rows%%|*} rows, the clock at $ROUNDS learned episodes"

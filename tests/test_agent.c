@@ -733,10 +733,23 @@ static void test_conf_from_db(void **state)
 	conf_bad("ucb", -0.1, NULL, "epsilon");
 	conf_bad("ucb", NAN, NULL, "epsilon");
 
-	/* Names round-trip; the aliases parse. */
-	for (int i = POLICY_WEIGHTED; i <= POLICY_RANDOM; i++) {
+	/* Names round-trip, the contextual policies' too; the aliases parse. */
+	for (int i = 0; i < AGENT_POLICY_COUNT; i++) {
 		assert_int_equal(agent_policy_parse(agent_policy_name((enum agent_policy)i), &p), 0);
 		assert_int_equal(p, i);
+	}
+	assert_string_equal(agent_policy_name(POLICY_SQUARECB), "squarecb");
+	assert_int_equal(agent_policy_parse("LinTS", &p), 0);
+	assert_int_equal(p, POLICY_LINEAR_TS);
+	{
+		char names[160];
+		char small[12];
+
+		agent_policy_names(names, sizeof(names));
+		assert_string_equal(names, "weighted, epsilon-greedy, thompson, ucb, random, linear-ts, "
+		                           "squarecb");
+		agent_policy_names(small, sizeof(small));
+		assert_string_equal(small, "weighted, e");
 	}
 	assert_int_equal(agent_policy_parse("epsilon_greedy", &p), 0);
 	assert_int_equal(p, POLICY_EPSILON_GREEDY);

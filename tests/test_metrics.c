@@ -1,7 +1,7 @@
 /*
  * test_metrics.c — the Prometheus text of /metrics stays valid whatever the
  * agent version string holds: every label value is escaped (\\, \", \n), so
- * each sample is one line that parses.
+ * each sample is one line that parses; and every policy's decisions are counted.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,10 +10,45 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "metrics.h"
+
+/*
+ * Every policy has its decisions line, the contextual ones too: the list of
+ * names was once metrics.c's own, and linear-ts and squarecb were missing
+ * from it, so their decisions were not counted.
+ */
+static void test_decisions_every_policy(void **unused)
+{
+	buf b;
+	metrics_extra x;
+	char line[96];
+
+	(void)unused;
+	memset(&x, 0, sizeof(x));
+	x.agent_version = "1.0.0";
+	x.policy = "squarecb";
+	x.store = "sqlite";
+	metrics_decision(POLICY_SQUARECB);
+	metrics_decision(POLICY_SQUARECB);
+	metrics_decision(POLICY_LINEAR_TS);
+	metrics_decision((enum agent_policy)99); /* not a policy: not counted, no crash */
+	buf_init(&b, 1 << 20);
+	assert_int_equal(metrics_render(&b, &x), 0);
+	assert_non_null(b.data);
+	assert_non_null(strstr(b.data, "offerd_decisions_total{policy=\"squarecb\"} 2\n"));
+	assert_non_null(strstr(b.data, "offerd_decisions_total{policy=\"linear-ts\"} 1\n"));
+	for (int p = 0; p < AGENT_POLICY_COUNT; p++) {
+		snprintf(line, sizeof(line), "offerd_decisions_total{policy=\"%s\"} ",
+		         agent_policy_name((enum agent_policy)p));
+		assert_non_null(strstr(b.data, line));
+	}
+	assert_null(strstr(b.data, "policy=\"unknown\"} "));
+	buf_free(&b);
+}
 
 static void test_label_values_escaped(void **unused)
 {
@@ -97,6 +132,7 @@ static void test_render_over_limit(void **unused)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_decisions_every_policy),
 	    cmocka_unit_test(test_label_values_escaped),
 	    cmocka_unit_test(test_render_over_limit),
 	};
