@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "agent.h"
 #include "client.h"
 #include "csvout.h"
 #include "ctl.h"
@@ -24,7 +25,6 @@
 #include "util.h"
 
 #define SIM_TRUTH_DRAWS 16
-#define SIM_POLICIES 8
 
 typedef struct sim_opts {
 	char *policy;
@@ -470,9 +470,6 @@ out:
 
 static int run(const ctl_cmd *c)
 {
-	static const char *const all[SIM_POLICIES] = {"oracle",    "weighted", "epsilon-greedy",
-	                                              "thompson",  "ucb",      "random",
-	                                              "linear-ts", "squarecb"};
 	const sim_opts *o = c->opts;
 	sim_world *w = NULL;
 	curve_out curve = {NULL, NULL, 0, 0, {NULL, 0, 0, 0}};
@@ -517,8 +514,10 @@ static int run(const ctl_cmd *c)
 		print_header(o, how);
 	}
 	if (strcmp(o->policy, "all") == 0) {
-		for (size_t i = 0; rc == 0 && i < SIM_POLICIES; i++)
-			rc = run_policy(o, w, all[i], &curve);
+		/* The oracle first, then every policy in agent.h's order. */
+		rc = run_policy(o, w, "oracle", &curve);
+		for (int p = 0; rc == 0 && p < AGENT_POLICY_COUNT; p++)
+			rc = run_policy(o, w, agent_policy_name((enum agent_policy)p), &curve);
 	} else {
 		rc = run_policy(o, w, o->policy, &curve);
 	}
