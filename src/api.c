@@ -128,6 +128,15 @@ static int method_allowed(const char *methods, const char *method)
 	return 0;
 }
 
+void api_metrics_routes(void)
+{
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(routes); i++) {
+		if (metrics_label(routes[i].label) != 0)
+			log_msg(LOG_WARN, "metrics: route %s counted as \"other\" (METRICS_LABELS_MAX)",
+			        routes[i].label);
+	}
+}
+
 void api_print_routes(void)
 {
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(routes); i++) {

@@ -20,6 +20,8 @@ void api_route(void *app, http_req *r);
 void api_done(void *app, http_req *r, int status, double seconds);
 /* Prints "METHOD PATH" for every route served (offerd --routes). */
 void api_print_routes(void);
+/* Registers every route's label with metrics.c (metrics_label); once, at start. */
+void api_metrics_routes(void);
 
 /* The HTTP status for an ERR_* code. */
 int api_status(int err);

@@ -1,5 +1,6 @@
 /*
- * metrics.c — fixed tables indexed by route label and status code. Label
+ * metrics.c — fixed tables indexed by route label and status code (the
+ * labels are the route table's, registered at start: api_metrics_routes). Label
  * values that come from data (agent versions, policy and store names) are
  * escaped as the exposition format requires (\\, \" and \n), so a version
  * string can never break the text a scraper reads.
@@ -14,9 +15,10 @@
 #define M_STATUS 600
 #define M_VERSIONS 64
 
-static const char *const labels[] = {"/is-alive", "/predict", "/predict-v2", "/rewards",
-                                     "/batch",    "/metrics", "static",      "other"};
-#define M_LABELS (sizeof(labels) / sizeof(labels[0]))
+/* Index 0 is "other": a request no route took, or a label not registered. */
+#define M_LABELS METRICS_LABELS_MAX
+static const char *labels[M_LABELS] = {"other"};
+static size_t nlabels = 1;
 
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                  0.05,   0.1,   0.25,   0.5,   1,    2.5};
@@ -57,13 +59,25 @@ static int label_value(buf *b, const char *v)
 	return rc != 0 ? ERR_TOOBIG : 0;
 }
 
+int metrics_label(const char *label)
+{
+	for (size_t i = 0; i < nlabels; i++) {
+		if (strcmp(labels[i], label) == 0)
+			return 0;
+	}
+	if (nlabels == M_LABELS)
+		return ERR_RANGE;
+	labels[nlabels++] = label;
+	return 0;
+}
+
 static size_t label_index(const char *label)
 {
-	for (size_t i = 0; i < M_LABELS; i++) {
+	for (size_t i = 1; i < nlabels; i++) {
 		if (strcmp(labels[i], label) == 0)
 			return i;
 	}
-	return M_LABELS - 1;
+	return 0;
 }
 
 void metrics_request(const char *label, int status, double seconds)
@@ -188,7 +202,7 @@ int metrics_render(buf *b, const metrics_extra *x)
 	rc |= buf_adds(b, " 1\n");
 	rc |= buf_adds(b, "# HELP offerd_http_requests_total Requests answered, by route and status.\n"
 	                  "# TYPE offerd_http_requests_total counter\n");
-	for (size_t l = 0; l < M_LABELS; l++) {
+	for (size_t l = 0; l < nlabels; l++) {
 		for (int s = 0; s < M_STATUS; s++) {
 			unsigned long long v = atomic_load(&requests[l][s]);
 
@@ -200,7 +214,7 @@ int metrics_render(buf *b, const metrics_extra *x)
 	}
 	rc |= buf_adds(b, "# HELP offerd_http_request_duration_seconds Time from headers to answer.\n"
 	                  "# TYPE offerd_http_request_duration_seconds histogram\n");
-	for (size_t l = 0; l < M_LABELS; l++) {
+	for (size_t l = 0; l < nlabels; l++) {
 		unsigned long long cum = 0;
 
 		for (size_t k = 0; k <= M_BUCKETS; k++) {

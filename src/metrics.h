@@ -9,7 +9,17 @@
 #include "agent.h"
 #include "util.h"
 
-/* Counts one answered request of a route label with its status and duration. */
+/* How many route labels metrics_label keeps, "other" included. */
+#define METRICS_LABELS_MAX 48
+/*
+ * Registers a route label (a string that outlives the process, such as the
+ * route table's); at start, before any request: it is not thread-safe. A
+ * label already registered changes nothing; one past METRICS_LABELS_MAX is
+ * not kept (its requests count as "other") and returns ERR_RANGE.
+ */
+int metrics_label(const char *label);
+/* Counts one answered request of a route label with its status and duration;
+ * a label not registered counts as "other". */
 void metrics_request(const char *label, int status, double seconds);
 /* Counts one reward committed for an agent version. */
 void metrics_reward(const char *agent_version, int accepted);

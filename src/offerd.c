@@ -78,6 +78,7 @@ int main(int argc, char **argv)
 	hc.head_timeout = (unsigned)cfg.head_timeout;
 	hc.header_limit = (size_t)cfg.header_limit;
 	hc.cors_origins = cfg.cors_origin;
+	api_metrics_routes();
 	hc.route = api_route;
 	hc.done = api_done;
 	hc.app = &s;

@@ -356,7 +356,7 @@ metric() {  # metric NAME-WITH-LABELS: its value on $base_url/metrics, 0 when ab
 }
 
 check_metrics() {
-  local label=$1 ok200 ok422 alive p200 p422 a200 eps e0 bcount b0 bsum s0
+  local label=$1 ok200 ok422 alive p200 p422 a200 eps e0 bcount b0 bsum s0 r0 o0 z0
   ok200='offerd_http_requests_total{route="/predict",status="200"}'
   ok422='offerd_http_requests_total{route="/predict",status="422"}'
   alive='offerd_http_requests_total{route="/is-alive",status="200"}'
@@ -383,6 +383,21 @@ check_metrics() {
   expect_eq "$(metric "$eps")" $((e0 + 1)) "[$label] metrics: episodes written moved by one"
   expect_eq "$(metric "$bcount")" $((b0 + 1)) "[$label] metrics: one more writer batch in the histogram"
   expect_eq "$(metric "$bsum")" $((s0 + 1)) "[$label] metrics: batch sizes sum moved by the one episode"
+  # Every route of the table has its own label (once only eight had, the rest
+  # were "other"); a path no route takes is "other".
+  local ready other pz
+  ready='offerd_http_requests_total{route="/ready",status="200"}'
+  other='offerd_http_requests_total{route="other",status="404"}'
+  pz='offerd_http_requests_total{route="/personalizer/v1.0/rank",status="401"}'
+  r0=$(metric "$ready")
+  o0=$(metric "$other")
+  z0=$(metric "$pz")
+  http GET "$base_url/ready"
+  http GET "$base_url/no-such-route"
+  http POST "$base_url/personalizer/v1.0/rank" -H 'Content-Type: application/json' --data-binary '{}'
+  expect_eq "$(metric "$ready")" $((r0 + 1)) "[$label] metrics: GET /ready counted under route=\"/ready\""
+  expect_eq "$(metric "$other")" $((o0 + 1)) "[$label] metrics: a path no route takes counted under route=\"other\""
+  expect_eq "$(metric "$pz")" $((z0 + 1)) "[$label] metrics: a Personalizer rank without a key counted under its route"
 }
 
 # --- a revoked key ----------------------------------------------------------------------

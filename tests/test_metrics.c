@@ -50,6 +50,52 @@ static void test_decisions_every_policy(void **unused)
 	buf_free(&b);
 }
 
+/*
+ * Requests are counted under the labels registered (the route table's, at
+ * start); any other label, and any past the table's size, under "other".
+ */
+static void test_route_labels(void **unused)
+{
+	buf b;
+	metrics_extra x;
+	static char name[METRICS_LABELS_MAX][24]; /* labels outlive the test: metrics keeps them */
+
+	(void)unused;
+	memset(&x, 0, sizeof(x));
+	x.agent_version = "1.0.0";
+	x.policy = "ucb";
+	x.store = "sqlite";
+	metrics_label("/a");
+	metrics_label("/b");
+	metrics_label("/a"); /* once only */
+	for (int i = 0; i < METRICS_LABELS_MAX; i++) {
+		snprintf(name[i], sizeof(name[i]), "/many-%d", i);
+		/* 1 ("other") + 2 + 45 fill the table */
+		assert_int_equal(metrics_label(name[i]), i < METRICS_LABELS_MAX - 3 ? 0 : ERR_RANGE);
+	}
+	metrics_request("/b", 200, 0.001);
+	metrics_request("/b", 200, 0.001);
+	metrics_request("/a", 404, 0.001);
+	metrics_request("/no-such", 404, 0.001);
+	metrics_request(name[METRICS_LABELS_MAX - 1], 200, 0.001); /* past the table: other */
+	metrics_request("/many-0", 200, 0.001);
+	buf_init(&b, 1 << 20);
+	assert_int_equal(metrics_render(&b, &x), 0);
+	assert_non_null(strstr(b.data, "offerd_http_requests_total{route=\"/b\",status=\"200\"} 2\n"));
+	assert_non_null(strstr(b.data, "offerd_http_requests_total{route=\"/a\",status=\"404\"} 1\n"));
+	assert_non_null(
+	    strstr(b.data, "offerd_http_requests_total{route=\"other\",status=\"404\"} 1\n"));
+	assert_non_null(
+	    strstr(b.data, "offerd_http_requests_total{route=\"other\",status=\"200\"} 1\n"));
+	assert_non_null(
+	    strstr(b.data, "offerd_http_requests_total{route=\"/many-0\",status=\"200\"} 1\n"));
+	assert_null(strstr(b.data, name[METRICS_LABELS_MAX - 1]));
+	/* One histogram per label, so "/a" has exactly one count line. */
+	assert_non_null(strstr(b.data, "offerd_http_request_duration_seconds_count{route=\"/a\"} 1\n"));
+	assert_null(strstr(strstr(b.data, "_count{route=\"/a\"}") + 1, "_count{route=\"/a\"}"));
+	buf_free(&b);
+}
+
 static void test_label_values_escaped(void **unused)
 {
 	buf b;
@@ -133,6 +179,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_decisions_every_policy),
+	    cmocka_unit_test(test_route_labels),
 	    cmocka_unit_test(test_label_values_escaped),
 	    cmocka_unit_test(test_render_over_limit),
 	};
