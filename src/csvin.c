@@ -15,45 +15,11 @@
 #include "customer.h"
 #include "date.h"
 
+/* A column's role: one of the customer's fields (customer.h), an offer, or none. */
 enum col_role {
-	COL_IGNORE = 0,
-	COL_ID,
-	COL_AGE,
-	COL_TS,
-	COL_GENDER,
-	COL_REGION,
-	COL_LAST_OFFER,
-	COL_CLIENT_SINCE,
-	COL_OFFER,
+	COL_OFFER = CUSTOMER_F_COUNT,
+	COL_IGNORE,
 	COL_NROLES,
-};
-
-/* Canonical names, used in messages and as JSON keys where they are keys. */
-static const char *const role_names[COL_NROLES] = {
-    "(ignored)", "customer_id", "age",          "timestamp", "gender",
-    "region",    "last_offer",  "client-since", "offer",
-};
-
-/* Header spellings after folding (lower case, no ' ', '_', '-', '.'). */
-static const struct {
-	const char *folded;
-	enum col_role role;
-} header_names[] = {
-    {"customerid", COL_ID},
-    {"customer", COL_ID},
-    {"custid", COL_ID},
-    {"clientid", COL_ID},
-    {"customerno", COL_ID},
-    {"customernumber", COL_ID},
-    {"age", COL_AGE},
-    {"timestamp", COL_TS},
-    {"date", COL_TS},
-    {"gender", COL_GENDER},
-    {"sex", COL_GENDER},
-    {"region", COL_REGION},
-    {"lastoffer", COL_LAST_OFFER},
-    {"clientsince", COL_CLIENT_SINCE},
-    {"customersince", COL_CLIENT_SINCE},
 };
 
 struct csv_reader {
@@ -99,6 +65,7 @@ csv_reader *csv_reader_new(const rules *rs, csv_record_fn fn, void *arg)
 	rd->csv = csvr_new(&csv_options, on_row, rd);
 	for (int i = 0; i < COL_NROLES; i++)
 		rd->col_of[i] = -1;
+	memset(rd->role, COL_IGNORE, sizeof(rd->role)); /* a column past the header has none */
 	return rd;
 }
 
@@ -131,18 +98,14 @@ static int parse_date(const char *s, char out[DATE_TEXT_LEN])
 
 /* --- header ------------------------------------------------------------ */
 
-static enum col_role header_role(const char *name, int *offer)
+static int header_role(const char *name, int *offer)
 {
-	char folded[64];
+	enum customer_field f;
 
 	if (customer_offer_number(name, offer) == 0)
 		return COL_OFFER;
-	if (csvr_name_fold(name, folded, sizeof(folded)) != 0)
-		return COL_IGNORE;
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(header_names); i++) {
-		if (strcmp(folded, header_names[i].folded) == 0)
-			return header_names[i].role;
-	}
+	if (customer_field_find(name, &f) == 0)
+		return (int)f;
 	return COL_IGNORE;
 }
 
@@ -166,7 +129,7 @@ static int take_header(csv_reader *rd)
 	for (int c = 0; c < rd->ncols; c++) {
 		char *name = util_trim(row_field(rd, c));
 		int offer = 0;
-		enum col_role role = header_role(name, &offer);
+		int role = header_role(name, &offer);
 
 		rd->role[c] = (unsigned char)role;
 		if (role == COL_OFFER) {
@@ -189,14 +152,15 @@ static int take_header(csv_reader *rd)
 			if (rd->col_of[role] >= 0)
 				return csvr_fail(rd->csv, ERR_INVAL,
 				                 "header: columns %d and %d are both %s",
-				                 rd->col_of[role] + 1, c + 1, role_names[role]);
+				                 rd->col_of[role] + 1, c + 1,
+				                 customer_field_key((enum customer_field)role));
 			rd->col_of[role] = c;
 		}
 	}
-	if (rd->col_of[COL_ID] < 0)
+	if (rd->col_of[CUSTOMER_F_ID] < 0)
 		return csvr_fail(rd->csv, ERR_INVAL,
 		                 "header: no customer_id column (is the first line the header?)");
-	if (rd->col_of[COL_AGE] < 0)
+	if (rd->col_of[CUSTOMER_F_AGE] < 0)
 		return csvr_fail(rd->csv, ERR_INVAL, "header: no age column");
 	if (rd->noffers == 0)
 		return csvr_fail(rd->csv, ERR_INVAL, "header: no offer columns (Offer_1, Offer_2, ...)");
@@ -229,10 +193,10 @@ static int check_utf8(const char *s, const char *field, char *err, size_t errlen
 	return rc;
 }
 
-/* The value of a single-role column, trimmed; "" when the column is absent. */
-static const char *role_value(csv_reader *rd, enum col_role role)
+/* The value of a field's column, trimmed; "" when the column is absent. */
+static const char *role_value(csv_reader *rd, enum customer_field f)
 {
-	int c = rd->col_of[role];
+	int c = rd->col_of[f];
 
 	return c < 0 ? "" : util_trim(row_field(rd, c));
 }
@@ -275,7 +239,7 @@ static int build_request(csv_reader *rd, const char *id, predict_req *out, char 
 	if (rc != 0)
 		goto out;
 
-	v = role_value(rd, COL_TS);
+	v = role_value(rd, CUSTOMER_F_TIMESTAMP);
 	rc = parse_date(v, ts_date);
 	if (rc < 0) {
 		snprintf(err, errlen, "timestamp is not a date (YYYY-MM-DD): '%.64s'", v);
@@ -283,7 +247,7 @@ static int build_request(csv_reader *rd, const char *id, predict_req *out, char 
 	}
 	timestamp = rc == 1 ? ts_date : rd->today;
 
-	v = role_value(rd, COL_AGE);
+	v = role_value(rd, CUSTOMER_F_AGE);
 	if (*v == '\0') {
 		snprintf(err, errlen, "missing age");
 		rc = ERR_INVAL;
@@ -302,10 +266,10 @@ static int build_request(csv_reader *rd, const char *id, predict_req *out, char 
 	}
 	json_object_set_new(states, "age", json_integer(age));
 	json_object_set_new(states, "gender",
-	                    json_string(
-	                        customer_gender_text(customer_gender(role_value(rd, COL_GENDER)))));
+	                    json_string(customer_gender_text(
+	                        customer_gender(role_value(rd, CUSTOMER_F_GENDER)))));
 
-	v = role_value(rd, COL_CLIENT_SINCE);
+	v = role_value(rd, CUSTOMER_F_CLIENT_SINCE);
 	rc = parse_date(v, date);
 	if (rc < 0) {
 		snprintf(err, errlen, "client-since is not a date (YYYY-MM-DD): '%.64s'", v);
@@ -313,12 +277,12 @@ static int build_request(csv_reader *rd, const char *id, predict_req *out, char 
 	}
 	json_object_set_new(states, "client-since", json_string(rc == 1 ? date : "unknown"));
 
-	v = role_value(rd, COL_REGION);
+	v = role_value(rd, CUSTOMER_F_REGION);
 	rc = set_str(states, "region", *v != '\0' ? v : "unknown", "region", err, errlen);
 	if (rc != 0)
 		goto out;
 
-	v = role_value(rd, COL_LAST_OFFER);
+	v = role_value(rd, CUSTOMER_F_LAST_OFFER);
 	if (*v == '\0')
 		v = "unknown";
 	else if (customer_offer_id(v, canon, sizeof(canon)) == 0)
@@ -368,7 +332,7 @@ static const char *column_name(const csv_reader *rd, int c, char *name, size_t l
 	if (rd->role[c] == COL_OFFER)
 		customer_offer_name(rd->offer_num[c], name, len);
 	else if (rd->role[c] != COL_IGNORE)
-		snprintf(name, len, "%s", role_names[rd->role[c]]);
+		snprintf(name, len, "%s", customer_field_key((enum customer_field)rd->role[c]));
 	else
 		snprintf(name, len, "column %d", c + 1);
 	return name;
@@ -384,7 +348,7 @@ static int take_row(csv_reader *rd)
 	predict_req req;
 	int have_req = 0;
 	const char *id = "";
-	int id_col = rd->col_of[COL_ID];
+	int id_col = rd->col_of[CUSTOMER_F_ID];
 	int rc;
 
 	if (id_col < row->nkept && row->problem[id_col] == CSVR_FIELD_OK)

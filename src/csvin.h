@@ -12,8 +12,8 @@
  * ',' or TAB occurs most in that line (outside quotes). A UTF-8 BOM is
  * skipped; CRLF, LF and CR line ends and RFC 4180 quoting (embedded
  * delimiters, quotes doubled, newlines) are handled; blank lines are skipped
- * and not counted. Header names are matched ignoring case, spaces, '_' and
- * '-': customer_id (also customer, cust_id, client_id, customer number),
+ * and not counted. Header names are matched as customer_field_find
+ * (customer.h) does, ignoring case, spaces, '_', '-' and '.': customer_id (also customer, cust_id, client_id, customer number),
  * age, timestamp (also date), gender (also sex), region, last_offer,
  * client-since (also customer_since), and Offer_<n> for the offers. Other
  * columns are ignored. customer_id, age and at least one offer column are

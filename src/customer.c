@@ -12,9 +12,58 @@
 #include <string.h>
 #include <strings.h>
 
+#include "csvread.h"
 #include "util.h"
 
 #define TEXT_MAX 64 /* longest gender or region worth comparing */
+
+/* --- fields ------------------------------------------------------------- */
+
+static const char *const field_keys[CUSTOMER_F_COUNT] = {
+    "customer_id", "timestamp", "age", "gender", "region", "last_offer", "client-since",
+};
+
+/* Spellings after folding (csvr_name_fold: lower case, no ' ', '_', '-', '.'). */
+static const struct {
+	const char *folded;
+	enum customer_field field;
+} field_names[] = {
+    {"customerid", CUSTOMER_F_ID},
+    {"customer", CUSTOMER_F_ID},
+    {"custid", CUSTOMER_F_ID},
+    {"clientid", CUSTOMER_F_ID},
+    {"customerno", CUSTOMER_F_ID},
+    {"customernumber", CUSTOMER_F_ID},
+    {"timestamp", CUSTOMER_F_TIMESTAMP},
+    {"date", CUSTOMER_F_TIMESTAMP},
+    {"age", CUSTOMER_F_AGE},
+    {"gender", CUSTOMER_F_GENDER},
+    {"sex", CUSTOMER_F_GENDER},
+    {"region", CUSTOMER_F_REGION},
+    {"lastoffer", CUSTOMER_F_LAST_OFFER},
+    {"clientsince", CUSTOMER_F_CLIENT_SINCE},
+    {"customersince", CUSTOMER_F_CLIENT_SINCE},
+};
+
+const char *customer_field_key(enum customer_field f)
+{
+	return (int)f >= 0 && f < CUSTOMER_F_COUNT ? field_keys[f] : "";
+}
+
+int customer_field_find(const char *name, enum customer_field *out)
+{
+	char folded[64];
+
+	if (csvr_name_fold(name, folded, sizeof(folded)) != 0)
+		return ERR_INVAL;
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(field_names); i++) {
+		if (strcmp(folded, field_names[i].folded) == 0) {
+			*out = field_names[i].field;
+			return 0;
+		}
+	}
+	return ERR_INVAL;
+}
 
 void customer_attrs_init(customer_attrs *c)
 {

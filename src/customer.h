@@ -3,6 +3,9 @@
  * them, written once for every input path (a JSON body, a string holding
  * JSON or a Python dict, a CSV row) and for offerctl train:
  *
+ *   fields        customer_id, timestamp and the states' age, gender,
+ *                 region, last_offer, client-since; a CSV header or a
+ *                 rule may spell them in other ways (customer_field_find)
  *   gender        M/m/Male/man -> 'M', F/f/Female/woman -> 'F', else 'U'
  *   region        Europa/Europe/EU, Americas/America/LATAM/..., Asia/APAC,
  *                 else "Unknown"
@@ -31,6 +34,28 @@
 #define CUSTOMER_OFFER_NUM_MAX 999 /* OFFER_1 .. OFFER_999 */
 #define CUSTOMER_SEGMENT_MAX 32    /* bytes of a segment, with the NUL */
 #define CUSTOMER_STATE_KEY_MAX 128 /* bytes of a state key, with the NUL */
+
+/* The fields a request or a CSV row carries about a customer. */
+enum customer_field {
+	CUSTOMER_F_ID = 0, /* customer_id */
+	CUSTOMER_F_TIMESTAMP,
+	CUSTOMER_F_AGE, /* from here on, keys of the request's "states" */
+	CUSTOMER_F_GENDER,
+	CUSTOMER_F_REGION,
+	CUSTOMER_F_LAST_OFFER,
+	CUSTOMER_F_CLIENT_SINCE,
+	CUSTOMER_F_COUNT,
+};
+
+/* The field's key in a request: "customer_id", "timestamp", "age", "gender",
+ * "region", "last_offer" or "client-since". */
+const char *customer_field_key(enum customer_field f);
+/*
+ * The field a name spells (a CSV header, a rule's field): compared ignoring
+ * case, ' ', '_', '-' and '.', with the other spellings files use (custid,
+ * date, sex, customer_since, ...). 0, or ERR_INVAL when it names none.
+ */
+int customer_field_find(const char *name, enum customer_field *out);
 
 /* The normalised attributes a policy reads. */
 typedef struct customer_attrs {

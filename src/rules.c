@@ -16,19 +16,11 @@
 
 #include "customer.h"
 
-enum rules_field {
-	RULES_F_AGE = 0,
-	RULES_F_GENDER,
-	RULES_F_REGION,
-	RULES_F_LAST_OFFER,
-	RULES_F_CLIENT_SINCE,
-};
-
 enum rules_op { RULES_EQ = 0, RULES_NE, RULES_LT, RULES_LE, RULES_GT, RULES_GE };
 
 typedef struct rules_rule {
-	int line; /* in the text it was parsed from (0: built in) */
-	enum rules_field field;
+	int line;                  /* in the text it was parsed from (0: built in) */
+	enum customer_field field; /* one of the states' (CUSTOMER_F_AGE on) */
 	enum rules_op op;
 	int64_t num;                /* the value, for age */
 	char text[RULES_VALUE_MAX]; /* the value, for text fields */
@@ -44,9 +36,6 @@ struct rules {
 	atomic_int refs; /* rules_ref() holders plus the creator; freed at 0 */
 };
 
-/* The state key each field reads; these are the keys csvin writes. */
-static const char *const field_keys[] = {"age", "gender", "region", "last_offer", "client-since"};
-
 /* Operator spellings, two-character ones first so "<=" is not read as "<". */
 static const struct {
 	const char *text;
@@ -61,12 +50,12 @@ static const char *const op_names[] = {"=", "!=", "<", "<=", ">", ">="};
 /* Company B's contract, as the brief states it. */
 static const rules_rule company_b[] = {
     {.line = 1,
-     .field = RULES_F_REGION,
+     .field = CUSTOMER_F_REGION,
      .op = RULES_EQ,
      .text = "Europa",
      .ndeny = 3,
      .deny = {4, 5, 6}},
-    {.line = 2, .field = RULES_F_AGE, .op = RULES_GT, .num = 65, .ndeny = 3, .deny = {1, 3, 4}},
+    {.line = 2, .field = CUSTOMER_F_AGE, .op = RULES_GT, .num = 65, .ndeny = 3, .deny = {1, 3, 4}},
 };
 
 static rules *rules_alloc(size_t n)
@@ -132,7 +121,7 @@ static int rule_equal(const rules_rule *a, const rules_rule *b)
 {
 	if (a->field != b->field || a->op != b->op || a->ndeny != b->ndeny)
 		return 0;
-	if (a->field == RULES_F_AGE ? a->num != b->num : strcmp(a->text, b->text) != 0)
+	if (a->field == CUSTOMER_F_AGE ? a->num != b->num : strcmp(a->text, b->text) != 0)
 		return 0;
 	return memcmp(a->deny, b->deny, (size_t)a->ndeny * sizeof(a->deny[0])) == 0;
 }
@@ -165,8 +154,8 @@ int rules_format(const rules *r, buf *out)
 	for (size_t i = 0; i < r->n && rc == 0; i++) {
 		const rules_rule *ru = &r->rule[i];
 
-		rc = buf_addf(out, "%s %s ", field_keys[ru->field], op_names[ru->op]);
-		if (rc == 0 && ru->field == RULES_F_AGE)
+		rc = buf_addf(out, "%s %s ", customer_field_key(ru->field), op_names[ru->op]);
+		if (rc == 0 && ru->field == CUSTOMER_F_AGE)
 			rc = buf_addf(out, "%lld", (long long)ru->num);
 		else if (rc == 0 && (strchr(ru->text, '#') != NULL || strstr(ru->text, "->") != NULL))
 			rc = buf_addf(out, "\"%s\"", ru->text);
@@ -240,37 +229,18 @@ static int perr(parser *p, const char *fmt, ...)
 	return ERR_INVAL;
 }
 
-/* Field names are matched like CSV headers: case and '_', '-', ' ' ignored. */
-static int field_lookup(const char *s, size_t len, enum rules_field *out)
+/* A field of the states, named as a CSV header may name it (customer_field_find). */
+static int field_lookup(const char *s, size_t len, enum customer_field *out)
 {
-	static const struct {
-		const char *key;
-		enum rules_field field;
-	} names[] = {
-	    {"age", RULES_F_AGE},
-	    {"gender", RULES_F_GENDER},
-	    {"region", RULES_F_REGION},
-	    {"lastoffer", RULES_F_LAST_OFFER},
-	    {"clientsince", RULES_F_CLIENT_SINCE},
-	};
-	char key[32];
-	size_t k = 0;
+	char name[64];
 
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '_' || s[i] == '-')
-			continue;
-		if (k + 1 >= sizeof(key))
-			return ERR_INVAL;
-		key[k++] = (char)tolower((unsigned char)s[i]);
-	}
-	key[k] = '\0';
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(names); i++) {
-		if (strcmp(key, names[i].key) == 0) {
-			*out = names[i].field;
-			return 0;
-		}
-	}
-	return ERR_INVAL;
+	if (len >= sizeof(name))
+		return ERR_INVAL;
+	memcpy(name, s, len);
+	name[len] = '\0';
+	if (customer_field_find(name, out) != 0 || *out < CUSTOMER_F_AGE)
+		return ERR_INVAL;
+	return 0;
 }
 
 /* Finds `needle` in s outside double quotes; NULL when absent. */
@@ -321,7 +291,7 @@ static int parse_condition(parser *p, char *s, rules_rule *ru)
 	}
 	if (!found)
 		return perr(p, "expected an operator (= != < <= > >=) after '%s'",
-		            field_keys[ru->field]);
+		            customer_field_key(ru->field));
 	value = util_trim(q);
 	vlen = strlen(value);
 	if (vlen >= 2 && value[0] == '"' && value[vlen - 1] == '"') {
@@ -332,8 +302,9 @@ static int parse_condition(parser *p, char *s, rules_rule *ru)
 	if (strchr(value, '"') != NULL)
 		return perr(p, "a value may not contain '\"'");
 	if (vlen == 0)
-		return perr(p, "missing value after '%s %s'", field_keys[ru->field], op_names[ru->op]);
-	if (ru->field == RULES_F_AGE) {
+		return perr(p, "missing value after '%s %s'", customer_field_key(ru->field),
+		            op_names[ru->op]);
+	if (ru->field == CUSTOMER_F_AGE) {
 		int rc = util_strtonum(value, 0, 1000, &ru->num);
 
 		if (rc != 0)
@@ -342,10 +313,10 @@ static int parse_condition(parser *p, char *s, rules_rule *ru)
 	}
 	if (ru->op != RULES_EQ && ru->op != RULES_NE)
 		return perr(p, "operator '%s' only works on age; %s takes = or !=", op_names[ru->op],
-		            field_keys[ru->field]);
+		            customer_field_key(ru->field));
 	if (vlen >= sizeof(ru->text))
 		return perr(p, "value longer than %zu bytes", sizeof(ru->text) - 1);
-	if (ru->field == RULES_F_GENDER) {
+	if (ru->field == CUSTOMER_F_GENDER) {
 		/* Rules compare against the normalised state, so only these can match. */
 		char g = customer_gender(value);
 
@@ -690,10 +661,10 @@ static int text_equal(const rules_rule *ru, const char *v)
 	const char *want;
 
 	switch (ru->field) {
-	case RULES_F_GENDER:
+	case CUSTOMER_F_GENDER:
 		/* The rule's value was normalised when it was parsed. */
 		return util_streq_nocase(customer_gender_text(customer_gender(v)), ru->text);
-	case RULES_F_REGION:
+	case CUSTOMER_F_REGION:
 		want = customer_region(ru->text);
 		if (strcmp(want, "Unknown") == 0 && !util_streq_nocase(ru->text, "unknown"))
 			return util_streq_nocase(v, ru->text);
@@ -704,14 +675,14 @@ static int text_equal(const rules_rule *ru, const char *v)
 
 static int rule_matches(const rules_rule *ru, const json_t *states)
 {
-	const json_t *v = json_object_get(states, field_keys[ru->field]);
+	const json_t *v = json_object_get(states, customer_field_key(ru->field));
 	int64_t a;
 	int64_t b;
 	int age;
 
 	if (v == NULL)
 		return 0;
-	if (ru->field != RULES_F_AGE) {
+	if (ru->field != CUSTOMER_F_AGE) {
 		int eq;
 
 		if (!json_is_string(v))

@@ -12,7 +12,8 @@
  *
  * Fields: age (operators = != < <= > >=, an integer), and the text fields
  * gender, region, last_offer, client-since (operators = and !=, compared
- * case-insensitively). Rules compare the values the agent uses, as
+ * case-insensitively). A field may be spelled as a CSV header may
+ * (customer_field_find: sex, customer_since, Last-Offer, ...). Rules compare the values the agent uses, as
  * customer.h normalises them, not the text a client sent (which is stored
  * as received): age in whole years, truncated, from a number or a string
  * holding one ("66.0" is 66, 65.5 is 65); gender as M, F or unknown (a

@@ -25,6 +25,44 @@
 #include "util.h"
 #include "values.h"
 
+static void test_fields(void **unused)
+{
+	static const struct {
+		const char *name;
+		int field; /* -1: none */
+	} cases[] = {
+	    {"customer_id", CUSTOMER_F_ID},
+	    {"Customer ID", CUSTOMER_F_ID},
+	    {"cust.id", CUSTOMER_F_ID},
+	    {"Date", CUSTOMER_F_TIMESTAMP},
+	    {"AGE", CUSTOMER_F_AGE},
+	    {"Sex", CUSTOMER_F_GENDER},
+	    {"region", CUSTOMER_F_REGION},
+	    {"last-offer", CUSTOMER_F_LAST_OFFER},
+	    {"client_since", CUSTOMER_F_CLIENT_SINCE},
+	    {"customer since", CUSTOMER_F_CLIENT_SINCE},
+	    {"regoin", -1},
+	    {"", -1},
+	    {"offer_1", -1},
+	};
+	static const char *const keys[CUSTOMER_F_COUNT] = {
+	    "customer_id", "timestamp", "age", "gender", "region", "last_offer", "client-since",
+	};
+
+	(void)unused;
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
+		enum customer_field f = CUSTOMER_F_COUNT;
+		int rc = customer_field_find(cases[i].name, &f);
+
+		if (cases[i].field < 0 ? rc != ERR_INVAL : rc != 0 || (int)f != cases[i].field)
+			fail_msg("'%s': rc %d field %d, want %d", cases[i].name, rc, (int)f,
+			         cases[i].field);
+	}
+	for (int f = 0; f < CUSTOMER_F_COUNT; f++)
+		assert_string_equal(customer_field_key((enum customer_field)f), keys[f]);
+	assert_string_equal(customer_field_key(CUSTOMER_F_COUNT), "");
+}
+
 static void test_gender(void **unused)
 {
 	static const struct {
@@ -362,6 +400,7 @@ static void test_train_key_is_predict_key(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_fields),
 	    cmocka_unit_test(test_gender),
 	    cmocka_unit_test(test_region),
 	    cmocka_unit_test(test_age),

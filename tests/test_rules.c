@@ -95,6 +95,22 @@ static void test_format_roundtrip(void **unused)
 	rules_free(again);
 }
 
+/* A rule's field is spelled as a CSV header may spell it (customer_field_find). */
+static void test_field_spellings(void **unused)
+{
+	rules *r = parse_ok("sex = F -> deny OFFER_1\n"
+	                    "Customer_Since = 2020-01-01 -> deny OFFER_2\n"
+	                    "LAST-OFFER = OFFER_3 -> deny OFFER_3\n");
+	char *canon = format(r);
+
+	(void)unused;
+	assert_string_equal(canon, "gender = F -> deny OFFER_1\n"
+	                           "client-since = 2020-01-01 -> deny OFFER_2\n"
+	                           "last_offer = OFFER_3 -> deny OFFER_3\n");
+	free(canon);
+	rules_free(r);
+}
+
 static void test_empty_set(void **unused)
 {
 	rules *r = parse_ok("# only comments\n\n   \n");
@@ -143,6 +159,9 @@ static void test_parse_errors(void **unused)
 	    {"region = Europa\x01 -> deny OFFER_1", "control character 0x01"},
 	    {"x\n\n\n", "t:1: expected 'CONDITION -> deny"},
 	    {"x -> deny OFFER_1\n", "t:1: unknown field 'x'"},
+	    /* Fields of the request that are not states are no rule's. */
+	    {"customer_id = 5 -> deny OFFER_1", "t:1: unknown field 'customer_id'"},
+	    {"date = 2022-01-01 -> deny OFFER_1", "t:1: unknown field 'date'"},
 	};
 
 	(void)unused;
@@ -503,6 +522,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_default_equals_example_file),
 	    cmocka_unit_test(test_format_roundtrip),
+	    cmocka_unit_test(test_field_spellings),
 	    cmocka_unit_test(test_empty_set),
 	    cmocka_unit_test(test_parse_errors),
 	    cmocka_unit_test(test_limits),
