@@ -169,14 +169,13 @@ static int take_header(csv_reader *rd)
 
 /* --- rows -------------------------------------------------------------- */
 
-/* Adds key: s, or writes an error when s is not UTF-8 (jansson refuses it). */
-static int set_str(json_t *obj, const char *key, const char *s, const char *field, char *err,
-                   size_t errlen)
+/* Adds key: s, or writes an error naming key when s is not UTF-8 (jansson refuses it). */
+static int set_str(json_t *obj, const char *key, const char *s, char *err, size_t errlen)
 {
 	json_t *v = json_string(s);
 
 	if (v == NULL) {
-		snprintf(err, errlen, "%s is not valid UTF-8 (save the file as UTF-8)", field);
+		snprintf(err, errlen, "%s is not valid UTF-8 (save the file as UTF-8)", key);
 		return ERR_INVAL;
 	}
 	json_object_set_new(obj, key, v);
@@ -187,7 +186,7 @@ static int set_str(json_t *obj, const char *key, const char *s, const char *fiel
 static int check_utf8(const char *s, const char *field, char *err, size_t errlen)
 {
 	json_t *probe = json_object();
-	int rc = set_str(probe, "v", s, field, err, errlen);
+	int rc = set_str(probe, field, s, err, errlen);
 
 	json_decref(probe);
 	return rc;
@@ -264,8 +263,8 @@ static int build_request(csv_reader *rd, const char *id, predict_req *out, char 
 		rc = ERR_INVAL;
 		goto out;
 	}
-	json_object_set_new(states, "age", json_integer(age));
-	json_object_set_new(states, "gender",
+	json_object_set_new(states, customer_field_key(CUSTOMER_F_AGE), json_integer(age));
+	json_object_set_new(states, customer_field_key(CUSTOMER_F_GENDER),
 	                    json_string(customer_gender_text(
 	                        customer_gender(role_value(rd, CUSTOMER_F_GENDER)))));
 
@@ -275,10 +274,12 @@ static int build_request(csv_reader *rd, const char *id, predict_req *out, char 
 		snprintf(err, errlen, "client-since is not a date (YYYY-MM-DD): '%.64s'", v);
 		goto out;
 	}
-	json_object_set_new(states, "client-since", json_string(rc == 1 ? date : "unknown"));
+	json_object_set_new(states, customer_field_key(CUSTOMER_F_CLIENT_SINCE),
+	                    json_string(rc == 1 ? date : "unknown"));
 
 	v = role_value(rd, CUSTOMER_F_REGION);
-	rc = set_str(states, "region", *v != '\0' ? v : "unknown", "region", err, errlen);
+	rc = set_str(states, customer_field_key(CUSTOMER_F_REGION), *v != '\0' ? v : "unknown", err,
+	             errlen);
 	if (rc != 0)
 		goto out;
 
@@ -287,7 +288,7 @@ static int build_request(csv_reader *rd, const char *id, predict_req *out, char 
 		v = "unknown";
 	else if (customer_offer_id(v, canon, sizeof(canon)) == 0)
 		v = canon;
-	rc = set_str(states, "last_offer", v, "last_offer", err, errlen);
+	rc = set_str(states, customer_field_key(CUSTOMER_F_LAST_OFFER), v, err, errlen);
 	if (rc != 0)
 		goto out;
 

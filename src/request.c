@@ -208,13 +208,13 @@ int request_customer_from_states(json_t *states, customer_attrs *c, req_error *e
 	if (json_object_size(states) > REQ_STATE_FIELDS_MAX)
 		return request_error(e, ERR_INVAL, "states", "states has more than %d fields",
 		                     REQ_STATE_FIELDS_MAX);
-	rc = parse_age(json_object_get(states, "age"), &c->age, e);
+	rc = parse_age(json_object_get(states, customer_field_key(CUSTOMER_F_AGE)), &c->age, e);
 	if (rc != 0)
 		return rc;
-	v = json_object_get(states, "gender");
+	v = json_object_get(states, customer_field_key(CUSTOMER_F_GENDER));
 	if (json_is_string(v))
 		c->gender = customer_gender(json_string_value(v));
-	v = json_object_get(states, "region");
+	v = json_object_get(states, customer_field_key(CUSTOMER_F_REGION));
 	if (json_is_string(v))
 		util_strlcpy(c->region, customer_region(json_string_value(v)), sizeof(c->region));
 	return 0;
