@@ -544,19 +544,10 @@ run_backend() {
 
 # The backends run side by side (OFFERD_TEST_SERIAL=1: one after the other).
 for b in $backends; do
-  case $b in
-    sqlite)
-      lib_require sqlite3
-      sqlite_new_db http db_sqlite
-      set -- sqlite "$db_sqlite"
-      ;;
-    pg | postgresql)
-      pg_setup
-      pg_new_db http db_pg
-      set -- postgresql "$db_pg"
-      ;;
-    *) die "OFFERD_TEST_BACKENDS: unknown backend $b" ;;
-  esac
+  [[ $b == sqlite ]] && lib_require sqlite3
+  backend_db "$b" http db
+  [[ $b == pg ]] && b=postgresql
+  set -- "$b" "$db"
   if [[ ${OFFERD_TEST_SERIAL:-0} == 1 ]]; then
     run_backend "$@"
   else

@@ -24,6 +24,7 @@
 #                        starts PostgreSQL with scripts/pg.sh and stops it at exit
 #   pg_new_db TAG VAR    CREATE DATABASE of a unique name; sets VAR to its URL;
 #                        the database is dropped at exit
+#   backend_db BACKEND TAG VAR   sqlite_new_db or pg_new_db, as BACKEND says
 #   sqlite_new_db TAG VAR
 #                        VAR=sqlite:$LIB_TMP/TAG.N.db
 #   http METHOD URL [CURL-ARGS...]
@@ -400,6 +401,16 @@ LIB_SQLITE_N=0
 sqlite_new_db() {
   LIB_SQLITE_N=$((LIB_SQLITE_N + 1))
   printf -v "$2" 'sqlite:%s/%s.%d.db' "$LIB_TMP" "$1" "$LIB_SQLITE_N"
+}
+
+# backend_db BACKEND TAG VAR: a fresh database on BACKEND, as
+# OFFERD_TEST_BACKENDS names them (sqlite, or pg/postgresql); sets VAR.
+backend_db() {
+  case $1 in
+    sqlite) sqlite_new_db "$2" "$3" ;;
+    pg | postgresql) pg_setup; pg_new_db "$2" "$3" ;;
+    *) die "OFFERD_TEST_BACKENDS: unknown backend $1" ;;
+  esac
 }
 
 # sql DBURL QUERY: prints the rows, columns separated by "|".

@@ -14,11 +14,7 @@ lib_deadline 300
 
 run_backend() {
   local backend=$1 db key url n i
-  case $backend in
-    sqlite) sqlite_new_db pzdef db ;;
-    pg) pg_setup; pg_new_db pzdef db ;;
-    *) die "unknown backend $backend" ;;
-  esac
+  backend_db "$backend" pzdef db
   key=$(key_create "$db" A)
   pz() {  # pz METHOD PATH [BODY]: one call with company A's key on $url
     http "$1" "$url/personalizer/v1.0/$2" -H "Ocp-Apim-Subscription-Key: $key" \

@@ -31,11 +31,7 @@ pz_eval_wait() {
 
 run_backend() {
   local backend=$1 db key_a key_b url ev
-  case $backend in
-    sqlite) sqlite_new_db pz db ;;
-    pg) pg_setup; pg_new_db pz db ;;
-    *) die "unknown backend $backend" ;;
-  esac
+  backend_db "$backend" pz db
   key_a=$(key_create "$db" A)
   key_b=$(key_create "$db" B)
   offerd_start "$backend" "$db" --refresh 0.2
