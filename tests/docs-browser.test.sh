@@ -35,16 +35,18 @@ cleanup() {
 trap cleanup EXIT
 
 # --- offerd ------------------------------------------------------------------
-port=$(free_port) || { echo "FAIL: no free port"; exit 1; }
-args=(--host 127.0.0.1 --port "$port" --database-url "sqlite:$tmp/offerd.db")
+# --port 0: offerd binds a port of its own and logs it (listen_url), so no
+# other program can take the port between a check and the bind.
+args=(--host 127.0.0.1 --port 0 --database-url "sqlite:$tmp/offerd.db")
 # --auth off: the docs page calls /is-alive only, which is public anyway, but
 # the flag keeps "Try it out" usable on every route. Older builds lack it.
 [[ $("$bin" --help 2>&1) == *--auth* ]] && args+=(--auth off)
 echo "starting: $bin ${args[*]}"
 "$bin" "${args[@]}" >"$tmp/offerd.log" 2>&1 &
 server_pid=$!
-base=http://127.0.0.1:$port
+base=$(listen_url "$tmp/offerd.log" "$server_pid")
 for _ in $(seq 100); do
+  [[ -n $base ]] || break
   curl -sf -m 2 -o /dev/null "$base/is-alive" && break
   kill -0 "$server_pid" 2>/dev/null || break
   sleep 0.1
