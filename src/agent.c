@@ -43,20 +43,6 @@ const char *agent_policy_name(enum agent_policy p)
 	return c != NULL ? c->name : "unknown";
 }
 
-void agent_policy_names(char *out, size_t n)
-{
-	size_t len = 0;
-
-	for (int p = 0; p < AGENT_POLICY_COUNT && len < n; p++) {
-		int w = snprintf(out + len, n - len, "%s%s", p > 0 ? ", " : "",
-		                 agent_policy_name((enum agent_policy)p));
-
-		if (w < 0)
-			break;
-		len += (size_t)w;
-	}
-}
-
 int agent_policy_parse(const char *name, enum agent_policy *out)
 {
 	const policy_tab_type *t = policy_tab_find(name);
@@ -100,7 +86,8 @@ int agent_conf_from_db(const db_agent *a, agent_conf *out, char *err, size_t err
 	agent_conf_default(out);
 	util_strlcpy(out->version, a->version, sizeof(out->version));
 	if (agent_policy_parse(a->policy, &out->policy) != 0) {
-		snprintf(err, errlen, "unknown policy \"%s\"", a->policy);
+		snprintf(err, errlen, "unknown policy \"%.40s\" (policies: %s)", a->policy,
+		         AGENT_POLICY_NAMES);
 		return ERR_INVAL;
 	}
 	if (!(a->epsilon >= 0 && a->epsilon <= 1)) {

@@ -64,8 +64,9 @@ typedef struct agent_conf {
 
 /* Returns the policy's name ("epsilon-greedy"...). */
 const char *agent_policy_name(enum agent_policy p);
-/* Every policy's name, comma-separated, into out (truncated to n), for messages. */
-void agent_policy_names(char *out, size_t n);
+/* Every policy's name, in enum order, for help texts and messages that must be
+ * constants; test_agent checks it against agent_policy_name. */
+#define AGENT_POLICY_NAMES "weighted, epsilon-greedy, thompson, ucb, random, linear-ts, squarecb"
 /* Parses a policy name (case-insensitive, with aliases); returns 0 or ERR_INVAL. */
 int agent_policy_parse(const char *name, enum agent_policy *out);
 /* Defaults for everything, version "0.0.0". */

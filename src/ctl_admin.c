@@ -382,10 +382,7 @@ static int agent_release(const admin_opts *o, const char *const *args)
 	a.epsilon = o->epsilon;
 	a.params = o->params;
 	if (agent_conf_from_db(&a, &c, err, sizeof(err)) != 0) {
-		fprintf(stderr,
-		        "offerctl agent release: %s (policies: weighted, epsilon-greedy, "
-		        "thompson, ucb, random, linear-ts, squarecb)\n",
-		        err);
+		fprintf(stderr, "offerctl agent release: %s\n", err);
 		return 2;
 	}
 	if (o->traffic != NULL && o->traffic[0] != '\0' &&
@@ -666,8 +663,7 @@ static const config_opt opts_products[] = {
     OPT_DB,
 };
 static const config_opt opts_release[] = {
-    {"policy P", NULL, CONFIG_STR, A(policy), "epsilon-greedy", 0, 0,
-     "weighted, epsilon-greedy, thompson, ucb or random"},
+    {"policy P", NULL, CONFIG_STR, A(policy), "epsilon-greedy", 0, 0, AGENT_POLICY_NAMES},
     CTL_OPT_EPSILON(admin_opts, epsilon),
     {"params JSON", NULL, CONFIG_STR, A(params), NULL, 0, 0,
      "the policy's knobs: {\"ucb_c\": 0.2, \"thompson_draws\": 64, \"reward_wait_seconds\": ...}"},

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "agent.h"
 #include "ctl.h"
 #include "db.h"
 #include "evaluation.h"
@@ -49,8 +50,7 @@ typedef struct eval_opts {
 
 static const config_opt opts[] = {
     {"policy P", NULL, CONFIG_STR, O(policy), NULL, 0, 0,
-     "weighted, epsilon-greedy, greedy (epsilon 0), thompson, ucb, random, linear-ts or squarecb "
-     "(required)"},
+     AGENT_POLICY_NAMES ", or greedy: epsilon-greedy with epsilon 0 (required)"},
     {"params JSON", NULL, CONFIG_STR, O(params), NULL, 0, 0,
      "a contextual candidate's parameters, as an agent version's PARAMS (e.g. "
      "'{\"gamma_scale\":100}')"},

@@ -49,8 +49,7 @@ typedef struct sim_opts {
 
 static const config_opt opts[] = {
     {"policy P", NULL, CONFIG_STR, O(policy), "all", 0, 0,
-     "weighted, epsilon-greedy, thompson, ucb, random, oracle, linear-ts, squarecb "
-     "(contextual, in memory) or all"},
+     AGENT_POLICY_NAMES " (the contextual ones in memory), oracle, or all"},
     {"world W", NULL, CONFIG_STR, O(world), "today", 0, 0,
      "today (48 states) or contextual (customers with age, gender, region, channel, "
      "tenure, last offer, any date; docs/simulation.md)"},

@@ -107,9 +107,8 @@ static int parse_policy(json_t *o, size_t i, eval_policy *p, req_error *e)
 	snprintf(field, sizeof(field), "policies[%zu].name", i);
 	v = json_object_get(o, "name");
 	if (!json_is_string(v) || json_string_length(v) == 0)
-		return request_error(
-		    e, ERR_INVAL, field, "%s is required: a policy name (%s)", field,
-		    "greedy, epsilon-greedy, thompson, ucb, weighted, random, linear-ts, squarecb");
+		return request_error(e, ERR_INVAL, field, "%s is required: a policy name (%s)", field,
+		                     "greedy, " AGENT_POLICY_NAMES);
 	rc = get_text(o, "name", field, p->name, sizeof(p->name), e);
 	if (rc != 0)
 		return rc;
@@ -335,10 +334,8 @@ int evaluation_candidate(const eval_policy *p, ope_candidate *out, char *err, si
 	}
 	if (agent_policy_parse(p->name, &out->conf.policy) != 0 ||
 	    agent_policy_contextual(out->conf.policy)) {
-		char names[160];
-
-		agent_policy_names(names, sizeof(names));
-		snprintf(err, errlen, "unknown policy %.32s (%s or greedy)", p->name, names);
+		snprintf(err, errlen, "unknown policy %.32s (%s or greedy)", p->name,
+		         AGENT_POLICY_NAMES);
 		return ERR_INVAL;
 	}
 	return tabular_params(params, &out->conf, err, errlen);

@@ -727,7 +727,7 @@ static void test_conf_from_db(void **state)
 	         "reward_accept must be greater than reward_ignore");
 	conf_bad("epsilon-greedy", 0.1, "[1]", "params must be a JSON object");
 	conf_bad("epsilon-greedy", 0.1, "{bad json", "params must be a JSON object");
-	conf_bad("greedy", 0.1, NULL, "unknown policy \"greedy\"");
+	conf_bad("greedy", 0.1, NULL, "unknown policy \"greedy\" (policies: " AGENT_POLICY_NAMES ")");
 	conf_bad("", 0.1, NULL, "unknown policy");
 	conf_bad("ucb", 1.5, NULL, "epsilon must be within [0, 1]");
 	conf_bad("ucb", -0.1, NULL, "epsilon");
@@ -742,14 +742,15 @@ static void test_conf_from_db(void **state)
 	assert_int_equal(agent_policy_parse("LinTS", &p), 0);
 	assert_int_equal(p, POLICY_LINEAR_TS);
 	{
-		char names[160];
-		char small[12];
+		/* The constant list of the help texts is the table's, in its order. */
+		char names[160] = "";
+		size_t len = 0;
 
-		agent_policy_names(names, sizeof(names));
-		assert_string_equal(names, "weighted, epsilon-greedy, thompson, ucb, random, linear-ts, "
-		                           "squarecb");
-		agent_policy_names(small, sizeof(small));
-		assert_string_equal(small, "weighted, e");
+		for (int i = 0; i < AGENT_POLICY_COUNT; i++)
+			len += (size_t)snprintf(names + len, sizeof(names) - len, "%s%s",
+			                        i > 0 ? ", " : "",
+			                        agent_policy_name((enum agent_policy)i));
+		assert_string_equal(names, AGENT_POLICY_NAMES);
 	}
 	assert_int_equal(agent_policy_parse("epsilon_greedy", &p), 0);
 	assert_int_equal(p, POLICY_EPSILON_GREEDY);
