@@ -22,6 +22,8 @@ paths=${PATHS:-is-alive predict rewards}
 out=${OUT:-/tmp/offerd-cpu}
 peer_dir=${OFFERD_PEER_DIR:-../shared/peer}
 mkdir -p "$out"
+source scripts/apt_lib.sh # apt_need: a fresh machine has neither wrk nor PostgreSQL
+apt_need cpu-per-request wrk postgresql
 work=$(mktemp -d /tmp/offerd-cpu.XXXXXX)
 export OFFERD_PG_STATE=$work/pg.state OFFERD_PG_OWNER_PID=$$
 pid=""
