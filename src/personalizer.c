@@ -473,22 +473,28 @@ static int event_id_char(unsigned char ch)
 	return ch != '\0' && strchr("-_.~:@!$'()*+,;=", ch) != NULL;
 }
 
-int pz_event_id_check(const char *id, size_t len, pz_kind kind, pz_error *e)
+/* An eventId's rule, for the id named what: an evaluationId in a URL path keeps to it too. An
+ * empty id only comes from a body (a path's segment is never empty): Azure's words for it. */
+static int id_check(const char *what, const char *id, size_t len, pz_kind kind, pz_error *e)
 {
 	if (len == 0)
-		return pz_fail(e, kind, "eventId", "EventId should be non-empty or null.");
+		return pz_fail(e, kind, what, "EventId should be non-empty or null.");
 	if (len > PZ_ID_MAX)
-		return pz_fail(e, kind, "eventId", "eventId is %zu bytes long; at most %d are allowed.",
-		               len, PZ_ID_MAX);
+		return pz_fail(e, kind, what, "%s is %zu bytes long; at most %d are allowed.", what, len,
+		               PZ_ID_MAX);
 	for (size_t i = 0; i < len; i++) {
 		if (!event_id_char((unsigned char)id[i]))
-			return pz_fail(
-			    e, kind, "eventId",
-			    "eventId has the character 0x%02x at position %zu; an event id may hold "
-			    "letters, digits and - _ . ~ : @ ! $ ' ( ) * + , ; = only.",
-			    (unsigned char)id[i], i + 1);
+			return pz_fail(e, kind, what,
+			               "%s has the character 0x%02x at position %zu; an id may hold "
+			               "letters, digits and - _ . ~ : @ ! $ ' ( ) * + , ; = only.",
+			               what, (unsigned char)id[i], i + 1);
 	}
 	return 0;
+}
+
+int pz_event_id_check(const char *id, size_t len, pz_kind kind, pz_error *e)
+{
+	return id_check("eventId", id, len, kind, e);
 }
 
 int pz_event_id_new(char out[PZ_EVENT_ID_GEN_LEN + 1])
@@ -2529,14 +2535,12 @@ int pz_path_parse(const char *method, const char *path, pz_op *op, char id[PZ_ID
 		return pz_fail(e, PZ_NOT_FOUND, NULL,
 		               "Requested resource does not exist on the server: %.200s", path);
 	if (seg != NULL) {
-		pz_kind kind = hit->id_kind == PZ_EVAL_NOT_FOUND ? PZ_BAD_REQUEST : hit->id_kind;
-		int rc = pz_event_id_check(seg, seg_len, kind, e);
+		int eval = hit->id_kind == PZ_EVAL_NOT_FOUND;
+		int rc = id_check(eval ? "evaluationId" : "eventId", seg, seg_len,
+		                  eval ? PZ_BAD_REQUEST : hit->id_kind, e);
 
-		if (rc != 0) {
-			if (hit->id_kind == PZ_EVAL_NOT_FOUND)
-				util_strlcpy(e->target, "evaluationId", sizeof(e->target));
+		if (rc != 0)
 			return rc;
-		}
 		memcpy(id, seg, seg_len);
 		id[seg_len] = '\0';
 	}

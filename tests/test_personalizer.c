@@ -971,6 +971,14 @@ static void test_paths(void **state)
 	path_bad("POST", "/personalizer/v1.0/events/a b/reward", 400, "InvalidRewardRequest");
 	path_bad("POST", "/personalizer/v1.0/events/a%b/activate", 400, "InvalidEventIdToActivate");
 	path_bad("GET", "/personalizer/v1.0/evaluations/a b", 400, NULL);
+	{
+		/* An evaluation's id is named as one, not as an event's. */
+		pz_error e;
+		pz_op o;
+		int rc = pz_path_parse("GET", "/personalizer/v1.0/evaluations/a b", &o, id, &e);
+
+		expect_error(&e, rc, 400, NULL, "evaluationId", "evaluationId has the character 0x20");
+	}
 	memset(id, 'x', PZ_ID_MAX + 1);
 	id[PZ_ID_MAX + 1] = '\0';
 	snprintf(longpath, sizeof(longpath), "/personalizer/v1.0/events/%s/reward", id);
