@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (p.n_offers == 0 || p.n_offers > REQ_OFFERS_MAX || p.n_allowed == 0 ||
 		    p.n_allowed > p.n_offers || p.states_text == NULL)
 			abort();
-		if (p.customer_id[0] == '\0' || strlen(p.customer_id) > REQ_ID_MAX)
+		if (p.customer_id[0] == '\0' || strlen(p.customer_id) > CUSTOMER_ID_MAX)
 			abort();
 		if (p.date.month < 1 || p.date.month > 12 || p.date.day < 1 || p.date.day > 31 ||
 		    p.date.weekday < 0 || p.date.weekday > 6)

@@ -917,13 +917,19 @@ static int query_one(void *arg, const char *key, const char *value)
 
 /* --- routing ------------------------------------------------------------- */
 
-/* Whether path matches pattern, where "{name}" stands for one non-empty segment. */
-static int path_match(const char *pattern, const char *path)
+/*
+ * Whether path matches pattern, where "{name}" stands for one non-empty
+ * segment; with rest, a "{name}" that ends the pattern takes the rest of the
+ * path, '/' included: a customer id may hold one, which the client sends as
+ * %2F and libmicrohttpd has decoded before routing.
+ */
+static int path_match(const char *pattern, const char *path, int rest)
 {
 	while (*pattern != '\0') {
 		if (*pattern == '{') {
-			size_t n = strcspn(path, "/");
 			const char *close = strchr(pattern, '}');
+			size_t n = close != NULL && close[1] == '\0' && rest ? strlen(path)
+			                                                     : strcspn(path, "/");
 
 			if (n == 0 || close == NULL)
 				return 0;
@@ -941,8 +947,9 @@ static int route_matches(const route *rt, const char *path)
 {
 	if (rt->flags & ROUTE_PREFIX)
 		return strncmp(path, rt->path, strlen(rt->path)) == 0;
+	/* Personalizer's ids are one segment, as Azure's routes have them. */
 	if ((rt->flags & ROUTE_PZ) || strchr(rt->path, '{') != NULL)
-		return path_match(rt->path, path);
+		return path_match(rt->path, path, !(rt->flags & ROUTE_PZ));
 	return strcmp(path, rt->path) == 0;
 }
 

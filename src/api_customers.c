@@ -15,6 +15,7 @@
 
 #include "api.h"
 #include "auth.h"
+#include "customer.h"
 #include "util.h"
 
 #define CUSTOMERS_PREFIX "/customers/"
@@ -22,7 +23,7 @@
 typedef struct customers_ctx {
 	api_call call;
 	writer_op op;
-	char customer_id[REQ_ID_MAX + 1];
+	char customer_id[CUSTOMER_ID_MAX + 1];
 	char by[AUTH_PREFIX_LEN + 8]; /* "key:" + the key's public prefix */
 } customers_ctx;
 
@@ -59,25 +60,18 @@ static void customers_answer(api_call *call)
 	http_reply(call->r, 200, "application/json", text, strlen(text));
 }
 
-/* "" past the prefix, a control character or more than REQ_ID_MAX bytes: a 400. */
+/* The rest of the path, '/' included (libmicrohttpd has decoded %2F), if customer.h takes it
+ * as an id: else a 400. */
 static int customers_id(customers_ctx *c, const char *path)
 {
 	const char *id = path + strlen(CUSTOMERS_PREFIX);
-	size_t len = strlen(id);
+	char why[160];
 
-	for (size_t i = 0; i < len; i++) {
-		if ((unsigned char)id[i] < 0x20 || id[i] == 0x7f) {
-			api_error(c->call.r, ERR_SYNTAX, "customer_id",
-			          "customer_id must not contain control characters");
-			return ERR_SYNTAX;
-		}
-	}
-	if (len == 0 || len > REQ_ID_MAX) {
-		api_error(c->call.r, ERR_SYNTAX, "customer_id",
-		          "customer_id must be 1 to %d characters, got %zu", REQ_ID_MAX, len);
+	if (customer_id_check(id, why, sizeof(why)) != 0) {
+		api_error(c->call.r, ERR_SYNTAX, "customer_id", "%s", why);
 		return ERR_SYNTAX;
 	}
-	memcpy(c->customer_id, id, len + 1);
+	util_strlcpy(c->customer_id, id, sizeof(c->customer_id));
 	return 0;
 }
 

@@ -48,7 +48,7 @@
 
 /* The episode's customer_id is this prefix and the event id. */
 #define PZ_CUSTOMER_PREFIX "pz:"
-#define PZ_EVENT_STORED_MAX (REQ_ID_MAX - 3)
+#define PZ_EVENT_STORED_MAX (CUSTOMER_ID_MAX - 3)
 /* Slots in one multi-slot rank: each is an episode of customer_id pz:EVENT#k. */
 #define PZ_MULTI_SLOTS_MAX OFFERS_SHOWN
 #define PZ_MULTI_EVENT_STORED_MAX (PZ_EVENT_STORED_MAX - 2)
@@ -60,16 +60,17 @@
  * so the id always fits; a truncated one would name another event, so it
  * is refused (ERR_RANGE) rather than cut.
  */
-static int pz_customer_id(char out[REQ_ID_MAX + 1], const char *event, int slot)
+static int pz_customer_id(char out[CUSTOMER_ID_MAX + 1], const char *event, int slot)
 {
 	int n;
 
 	if (slot < 0)
-		n = snprintf(out, REQ_ID_MAX + 1, PZ_CUSTOMER_PREFIX "%.*s", PZ_EVENT_STORED_MAX, event);
+		n = snprintf(out, CUSTOMER_ID_MAX + 1, PZ_CUSTOMER_PREFIX "%.*s", PZ_EVENT_STORED_MAX,
+		             event);
 	else
-		n = snprintf(out, REQ_ID_MAX + 1, PZ_CUSTOMER_PREFIX "%.*s#%u",
+		n = snprintf(out, CUSTOMER_ID_MAX + 1, PZ_CUSTOMER_PREFIX "%.*s#%u",
 		             PZ_MULTI_EVENT_STORED_MAX, event, (unsigned)slot % 10u);
-	return n < 0 || n > REQ_ID_MAX ? ERR_RANGE : 0;
+	return n < 0 || n > CUSTOMER_ID_MAX ? ERR_RANGE : 0;
 }
 
 /* --- the database: configuration, event state, Apprentice report ---------- */
@@ -537,7 +538,7 @@ typedef struct pz_multi {
 	pz_multi_rank_req multi;
 	int multi_parsed;
 	api_decision slot[PZ_MULTI_SLOTS_MAX];
-	char slot_customer[PZ_MULTI_SLOTS_MAX][REQ_ID_MAX + 1];
+	char slot_customer[PZ_MULTI_SLOTS_MAX][CUSTOMER_ID_MAX + 1];
 	char slot_state[PZ_MULTI_SLOTS_MAX][AGENT_STATE_MAX + 16];
 	size_t slot_served[PZ_MULTI_SLOTS_MAX];
 	int slot_agreed[PZ_MULTI_SLOTS_MAX];
@@ -548,8 +549,8 @@ typedef struct pz_multi {
 typedef struct pz_ctx {
 	api_call call;
 	pz_op op;
-	char id[PZ_ID_MAX + 1];        /* {eventId} of the path */
-	char customer[REQ_ID_MAX + 1]; /* the episode's customer_id */
+	char id[PZ_ID_MAX + 1];             /* {eventId} of the path */
+	char customer[CUSTOMER_ID_MAX + 1]; /* the episode's customer_id */
 	/* rank */
 	pz_rank_req rank;
 	int rank_parsed;

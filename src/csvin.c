@@ -182,16 +182,6 @@ static int set_str(json_t *obj, const char *key, const char *s, char *err, size_
 	return 0;
 }
 
-/* Writes an error when s is not UTF-8: ids are echoed in JSON answers and stored. */
-static int check_utf8(const char *s, const char *field, char *err, size_t errlen)
-{
-	json_t *probe = json_object();
-	int rc = set_str(probe, field, s, err, errlen);
-
-	json_decref(probe);
-	return rc;
-}
-
 /* The value of a field's column, trimmed; "" when the column is absent. */
 static const char *role_value(csv_reader *rd, enum customer_field f)
 {
@@ -224,17 +214,7 @@ static int build_request(csv_reader *rd, const char *id, predict_req *out, char 
 	int rc;
 	req_error e;
 
-	if (*id == '\0') {
-		snprintf(err, errlen, "missing customer_id");
-		rc = ERR_INVAL;
-		goto out;
-	}
-	if (strlen(id) > CSV_ID_MAX) {
-		snprintf(err, errlen, "customer_id is longer than %d bytes", CSV_ID_MAX);
-		rc = ERR_INVAL;
-		goto out;
-	}
-	rc = check_utf8(id, "customer_id", err, errlen);
+	rc = customer_id_check(id, err, errlen);
 	if (rc != 0)
 		goto out;
 
@@ -374,8 +354,8 @@ static int take_row(csv_reader *rd)
 	} else {
 		have_req = build_request(rd, id, &req, err, sizeof(err)) == 0;
 	}
-	/* An id that is not UTF-8 or too long cannot be echoed into a JSON or CSV answer. */
-	if (strlen(id) > CSV_ID_MAX)
+	/* An id that is not one (not UTF-8, too long...) is not echoed into a JSON or CSV answer. */
+	if (customer_id_check(id, NULL, 0) != 0)
 		id = "";
 	rec.row = row->row;
 	rec.customer_id = id;

@@ -21,7 +21,7 @@
  *
  * Normalisation of each row (all values trimmed first; the spellings of
  * genders, ages, flags and offers are customer.h's, shared with JSON bodies):
- *   customer_id   required, at most CSV_ID_MAX bytes
+ *   customer_id   required, at most CUSTOMER_ID_MAX bytes
  *   age           required, a whole number 0..150 ("71.0" is accepted)
  *   timestamp     YYYY-MM-DD or an ISO 8601 date-time (the date is kept);
  *                 blank or a placeholder before 1970 (1900-01-01) becomes
@@ -53,7 +53,6 @@
 #define CSV_FIELD_MAX 1024             /* bytes of a field; longer is a row error */
 #define CSV_FIELD_HARD_MAX (64 * 1024) /* bytes buffered of a field; the rest is dropped (a row error) */
 #define CSV_HEADER_MAX (64 * 1024)     /* bytes of the header line */
-#define CSV_ID_MAX 128                 /* bytes of a customer_id */
 #define CSV_ROWS_DEFAULT 10000000      /* default row limit; see csv_reader_set_max_rows */
 #define CSV_ERROR_MAX 512              /* bytes of an error message */
 

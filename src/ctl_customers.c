@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "customer.h"
 #include "db.h"
 #include "model.h"
 #include "request.h"
@@ -101,11 +102,13 @@ out:
 /* Returns -1 to go on, else 2 after reporting a usage error. */
 static int check(const ctl_cmd *c)
 {
+	char why[160];
+
 	if (strcmp(c->args[0], "forget") != 0)
 		return ctl_usage(c->spec, "unknown subcommand \"%.40s\"; the one known is forget",
 		                 c->args[0]);
-	if (c->args[1][0] == '\0' || strlen(c->args[1]) > REQ_ID_MAX)
-		return ctl_usage(c->spec, "customer_id must be 1 to %d characters", REQ_ID_MAX);
+	if (customer_id_check(c->args[1], why, sizeof(why)) != 0)
+		return ctl_usage(c->spec, "%s", why);
 	return -1;
 }
 

@@ -12,10 +12,37 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
+
 #include "csvread.h"
 #include "util.h"
 
 #define TEXT_MAX 64 /* longest gender or region worth comparing */
+
+/* --- the customer id ------------------------------------------------------ */
+
+int customer_id_check(const char *s, char *err, size_t errlen)
+{
+	size_t len = strlen(s);
+	json_t *utf8;
+
+	if (len == 0) {
+		snprintf(err, errlen, "missing customer_id");
+		return ERR_INVAL;
+	}
+	if (len > CUSTOMER_ID_MAX) {
+		snprintf(err, errlen, "customer_id is longer than %d bytes", CUSTOMER_ID_MAX);
+		return ERR_INVAL;
+	}
+	/* jansson's UTF-8 check, as every JSON text offerd reads gets. */
+	utf8 = json_stringn(s, len);
+	if (utf8 == NULL) {
+		snprintf(err, errlen, "customer_id is not valid UTF-8");
+		return ERR_INVAL;
+	}
+	json_decref(utf8);
+	return 0;
+}
 
 /* --- fields ------------------------------------------------------------- */
 

@@ -3,6 +3,7 @@
  * them, written once for every input path (a JSON body, a string holding
  * JSON or a Python dict, a CSV row) and for offerctl train:
  *
+ *   customer id   1 to CUSTOMER_ID_MAX bytes of UTF-8, kept as sent (a tab too)
  *   fields        customer_id, timestamp and the states' age, gender,
  *                 region, last_offer, client-since; a CSV header or a
  *                 rule may spell them in other ways (customer_field_find)
@@ -25,6 +26,7 @@
 
 #include "date.h"
 
+#define CUSTOMER_ID_MAX 128    /* bytes of a customer id */
 #define CUSTOMER_REGION_MAX 16 /* "Americas" and its NUL fit with room */
 #define CUSTOMER_AGE_MAX 150
 #define CUSTOMER_OFFER_ID_MAX 63 /* bytes of an offer id */
@@ -56,6 +58,16 @@ const char *customer_field_key(enum customer_field f);
  * date, sex, customer_since, ...). 0, or ERR_INVAL when it names none.
  */
 int customer_field_find(const char *name, enum customer_field *out);
+
+/*
+ * Whether s is a customer id, alike on every path that takes one (a JSON
+ * body, a CSV row, DELETE /customers/{customer_id}, offerctl customers
+ * forget), so that every customer offerd records can be named for erasure:
+ * 1 to CUSTOMER_ID_MAX bytes of UTF-8. Other bytes are data: a control
+ * character is stored as sent, and the erasure's URL carries it as %XX.
+ * 0, or ERR_INVAL with why (naming customer_id) in err (err may be NULL, errlen 0).
+ */
+int customer_id_check(const char *s, char *err, size_t errlen);
 
 /* The normalised attributes a policy reads. */
 typedef struct customer_attrs {

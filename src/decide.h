@@ -47,7 +47,7 @@ typedef struct decide_result {
 	agent_conf conf;
 	agent_decision dec;
 	char company[DECIDE_COMPANY_MAX];
-	char customer_id[REQ_ID_MAX + 1];
+	char customer_id[CUSTOMER_ID_MAX + 1];
 	char request_ts[40];
 	char offers[OFFERS_SHOWN][REQ_OFFER_NAME_MAX + 1]; /* in slot order */
 	unsigned char eligible[REQ_OFFERS_MAX]; /* by the request's offers: allowed and not excluded */

@@ -350,12 +350,24 @@ int request_parse_predict(const char *body, size_t len, predict_req *out, req_er
 	return rc;
 }
 
+/* customer.h's rule for an id, as a request error naming customer_id. */
+static int check_customer_id(const char *id, req_error *e)
+{
+	char why[sizeof(e->message)];
+
+	if (customer_id_check(id, why, sizeof(why)) != 0)
+		return request_error(e, ERR_INVAL, "customer_id", "%s", why);
+	return 0;
+}
+
 /* customer_id (required) and timestamp, which both /predict and /rewards bodies carry. */
-static int get_customer_time(json_t *root, char id[REQ_ID_MAX + 1], char timestamp[40],
+static int get_customer_time(json_t *root, char id[CUSTOMER_ID_MAX + 1], char timestamp[40],
                              int timestamp_required, req_error *e)
 {
-	int rc = get_string(root, "customer_id", id, REQ_ID_MAX + 1, 1, e);
+	int rc = get_string(root, "customer_id", id, CUSTOMER_ID_MAX + 1, 1, e);
 
+	if (rc == 0)
+		rc = check_customer_id(id, e);
 	if (rc != 0)
 		return rc;
 	return get_string(root, "timestamp", timestamp, 40, timestamp_required, e);
@@ -401,11 +413,9 @@ int request_predict_from_row(const char *customer_id, const char *timestamp, jso
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (customer_id[0] == '\0' || strlen(customer_id) >= sizeof(out->customer_id)) {
-		rc = request_error(e, ERR_INVAL, "customer_id", "customer_id must be 1 to %d characters",
-		                   REQ_ID_MAX);
+	rc = check_customer_id(customer_id, e);
+	if (rc != 0)
 		goto out;
-	}
 	util_strlcpy(out->customer_id, customer_id, sizeof(out->customer_id));
 	if (strlen(timestamp) >= sizeof(out->timestamp)) {
 		rc = request_error(e, ERR_INVAL, "timestamp", "timestamp is longer than %zu characters",

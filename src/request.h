@@ -13,7 +13,6 @@
 #include "customer.h"
 #include "date.h"
 
-#define REQ_ID_MAX 128    /* customer_id length */
 #define REQ_OFFERS_MAX 64 /* offers in one request */
 #define REQ_OFFER_NAME_MAX CUSTOMER_OFFER_ID_MAX
 #define REQ_STATE_FIELDS_MAX 64
@@ -35,7 +34,7 @@ int request_error(req_error *e, int err, const char *field, const char *fmt, ...
     __attribute__((format(printf, 4, 5)));
 
 typedef struct predict_req {
-	char customer_id[REQ_ID_MAX + 1];
+	char customer_id[CUSTOMER_ID_MAX + 1];
 	char timestamp[40]; /* as normalised: YYYY-MM-DD or the date-time given */
 	date_ymd date;      /* the timestamp's date, as written */
 	char *states_text;  /* the states as received, as JSON text; owned */
@@ -47,7 +46,7 @@ typedef struct predict_req {
 } predict_req;
 
 typedef struct reward_req {
-	char customer_id[REQ_ID_MAX + 1];
+	char customer_id[CUSTOMER_ID_MAX + 1];
 	char timestamp[40];
 	int accepted;
 	int64_t episode_id;                          /* 0 when absent */

@@ -268,7 +268,7 @@ static int load_maps(server *s)
 typedef struct default_reward {
 	writer_op op;
 	char company[SERVER_COMPANY_MAX];
-	char customer[REQ_ID_MAX + 1];
+	char customer[CUSTOMER_ID_MAX + 1];
 } default_reward;
 
 static void default_done(writer_op *op)

@@ -16,7 +16,8 @@
 # erases Z (exit 0), a second time exits 3, and records "offerctl"; the
 # default contextual parameters (logistic link, forgetting) report the
 # subtraction as approximate; on PostgreSQL, an erasure by one process while
-# another takes the customer's rewards leaves TB_POLICY consistent.
+# another takes the customer's rewards leaves TB_POLICY consistent; ids with
+# '/', a tab or non-ASCII are erased, one that is not UTF-8 is a 400.
 source "$(dirname "$0")/lib.sh"
 lib_require curl jq python3
 lib_deadline "${OFFERD_TEST_DEADLINE:-300}"
@@ -299,5 +300,39 @@ expect_status 200 "[squarecb, default parameters] DELETE /customers/X"
 expect_jq '.approximate == true' "[squarecb, default parameters] the model subtraction is reported approximate"
 expect_eq "$(sql "$db" "SELECT approximate FROM tb_erasures")" 1 "[squarecb] TB_ERASURES records it approximate"
 offerd_stop approx
+
+# Any id /predict takes can be erased: '/' (sent as %2F, or as it is), a tab,
+# non-ASCII; an id that is not UTF-8 is a 400 naming customer_id (it was a
+# 500 on PostgreSQL, which refuses the bytes).
+odd_ids() {
+  local store=$1 db admin url id enc tag="[$1 odd ids]"
+  backend_db "$store" erase_odd db
+  admin=$(key_create "$db" A admin)
+  offerd_start "odd-$store" "$db"
+  url=${OFFERD_URL[odd-$store]}
+  local ids=('a/b' $'tab\tin' 'ünï/cödé' 'x/')
+  for id in "${ids[@]}"; do
+    http POST "$url/predict" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+      -d "$(jq -cn --arg c "$id" '{customer_id: $c, timestamp: "2022-01-01", states: {}, offers: {OFFER_1: true}}')"
+    expect_status 200 "$tag /predict for $(jq -cn --arg c "$id" '$c')"
+  done
+  for id in "${ids[@]}"; do
+    enc=$(jq -rn --arg c "$id" '$c | @uri')
+    http DELETE "$url/customers/$enc" -H "Authorization: Bearer $admin"
+    expect_status 200 "$tag DELETE /customers/$enc"
+    expect_jq '.episodes == 1' "$tag DELETE /customers/$enc erased its one episode"
+  done
+  http POST "$url/predict" -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \
+    -d '{"customer_id": "c/d", "timestamp": "2022-01-01", "states": {}, "offers": {"OFFER_1": true}}'
+  http DELETE "$url/customers/c/d" -H "Authorization: Bearer $admin"
+  expect_status 200 "$tag DELETE /customers/c/d, the '/' not encoded"
+  expect_eq "$(sql "$db" "SELECT COUNT(*) FROM tb_episodes")" 0 "$tag no episode is left"
+  http DELETE "$url/customers/a%FFb" -H "Authorization: Bearer $admin"
+  expect_status 400 "$tag DELETE /customers/a%FFb (not UTF-8)"
+  expect_jq '.field == "customer_id"' "$tag the 400 names customer_id"
+  offerd_stop "odd-$store"
+}
+odd_ids sqlite
+odd_ids postgresql
 
 lib_done

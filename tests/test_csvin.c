@@ -583,10 +583,10 @@ static void test_field_limits(void **unused)
 	assert_string_equal(s.line[0], "1|1|ERROR region is not valid UTF-8 (save the file as UTF-8)");
 	seen_free(&s);
 
-	/* A customer_id over CSV_ID_MAX. */
+	/* A customer_id over CUSTOMER_ID_MAX. */
 	buf_init(&b, 1 << 20);
 	assert_int_equal(buf_adds(&b, "customer_id;age;Offer_1\n"), 0);
-	for (int i = 0; i <= CSV_ID_MAX; i++)
+	for (int i = 0; i <= CUSTOMER_ID_MAX; i++)
 		assert_int_equal(buf_add(&b, "9", 1), 0);
 	assert_int_equal(buf_adds(&b, ";30;1\n"), 0);
 	assert_int_equal(run(b.data, b.len, 0, NULL, &s, NULL, 0), 0);

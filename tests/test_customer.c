@@ -63,6 +63,37 @@ static void test_fields(void **unused)
 	assert_string_equal(customer_field_key(CUSTOMER_F_COUNT), "");
 }
 
+static void test_customer_id(void **unused)
+{
+	char id[CUSTOMER_ID_MAX + 2];
+	char err[160];
+
+	(void)unused;
+	/* Data as sent: '/', a tab, quotes, non-ASCII. */
+	assert_int_equal(customer_id_check("a/b", err, sizeof(err)), 0);
+	assert_int_equal(customer_id_check("tab\tin", err, sizeof(err)), 0);
+	assert_int_equal(customer_id_check("'; DROP TABLE x; --", err, sizeof(err)), 0);
+	assert_int_equal(customer_id_check("\xc3\xbcn\xc3\xaf", err, sizeof(err)), 0);
+	assert_int_equal(customer_id_check("", err, sizeof(err)), ERR_INVAL);
+	assert_string_equal(err, "missing customer_id");
+	/* Bytes that are not UTF-8 (PostgreSQL refuses them), a lone continuation, an overlong '/'. */
+	assert_int_equal(customer_id_check("a\xff"
+	                                   "b",
+	                                   err, sizeof(err)),
+	                 ERR_INVAL);
+	assert_string_equal(err, "customer_id is not valid UTF-8");
+	assert_int_equal(customer_id_check("\x80", err, sizeof(err)), ERR_INVAL);
+	assert_int_equal(customer_id_check("\xc0\xaf", NULL, 0), ERR_INVAL);
+	/* CUSTOMER_ID_MAX bytes pass, one more does not. */
+	memset(id, 'x', CUSTOMER_ID_MAX);
+	id[CUSTOMER_ID_MAX] = '\0';
+	assert_int_equal(customer_id_check(id, err, sizeof(err)), 0);
+	id[CUSTOMER_ID_MAX] = 'x';
+	id[CUSTOMER_ID_MAX + 1] = '\0';
+	assert_int_equal(customer_id_check(id, err, sizeof(err)), ERR_INVAL);
+	assert_string_equal(err, "customer_id is longer than 128 bytes");
+}
+
 static void test_gender(void **unused)
 {
 	static const struct {
@@ -401,6 +432,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_fields),
+	    cmocka_unit_test(test_customer_id),
 	    cmocka_unit_test(test_gender),
 	    cmocka_unit_test(test_region),
 	    cmocka_unit_test(test_age),

@@ -399,9 +399,9 @@ static void test_predict_field_errors(void **state)
 	predict_bad("{\"customer_id\": \"a\\u0000b\", \"timestamp\": \"2022-01-01\","
 	            " \"states\": {}, \"offers\": {\"A\": 1}}",
 	            ERR_SYNTAX, "", "\\u0000 is not allowed");
-	/* REQ_ID_MAX characters pass, one more does not. */
-	memset(longid, 'x', REQ_ID_MAX);
-	longid[REQ_ID_MAX] = '\0';
+	/* CUSTOMER_ID_MAX characters pass, one more does not. */
+	memset(longid, 'x', CUSTOMER_ID_MAX);
+	longid[CUSTOMER_ID_MAX] = '\0';
 	body = xasprintf("{\"customer_id\": \"%s\", \"timestamp\": \"2022-01-01\", \"states\": {},"
 	                 " \"offers\": {\"A\": 1}}",
 	                 longid);
@@ -409,12 +409,12 @@ static void test_predict_field_errors(void **state)
 		predict_req p;
 
 		predict_ok(body, &p);
-		assert_int_equal(strlen(p.customer_id), REQ_ID_MAX);
+		assert_int_equal(strlen(p.customer_id), CUSTOMER_ID_MAX);
 		request_predict_free(&p);
 	}
 	free(body);
-	longid[REQ_ID_MAX] = 'x';
-	longid[REQ_ID_MAX + 1] = '\0';
+	longid[CUSTOMER_ID_MAX] = 'x';
+	longid[CUSTOMER_ID_MAX + 1] = '\0';
 	body = xasprintf("{\"customer_id\": \"%s\", \"timestamp\": \"2022-01-01\", \"states\": {},"
 	                 " \"offers\": {\"A\": 1}}",
 	                 longid);
