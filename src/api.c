@@ -857,6 +857,8 @@ static const char *route_query(const route *rt)
 typedef struct query_check {
 	http_req *r;
 	const route *rt;
+	const char *seen[8]; /* the keys met so far (a route takes three at most) */
+	size_t n_seen;
 } query_check;
 
 /* Whether word (len bytes) is one of the '|'-separated list [p, end); "*" takes any word. */
@@ -876,11 +878,21 @@ static int query_word_in(const char *p, const char *end, const char *word, size_
 	return 0;
 }
 
-/* One query argument against the route's list: a 400 when unknown, or its value is not taken. */
+/* One query argument against the route's list: a 400 when unknown, given twice (?format=csv
+ * &format=dsjson would leave one unheard), or its value is not taken. */
 static int query_one(void *arg, const char *key, const char *value)
 {
 	query_check *q = arg;
 	const char *spec = route_query(q->rt);
+
+	for (size_t i = 0; i < q->n_seen; i++) {
+		if (strcmp(q->seen[i], key) == 0) {
+			api_error(q->r, ERR_SYNTAX, key, "query parameter %.64s is given twice", key);
+			return ERR_SYNTAX;
+		}
+	}
+	if (q->n_seen < UTIL_ARRAY_LEN(q->seen))
+		q->seen[q->n_seen++] = key;
 
 	for (const char *p = spec; *p != '\0';) {
 		size_t n = strcspn(p, "=");
@@ -992,7 +1004,7 @@ void api_route(void *app, http_req *r)
 		return;
 	}
 	{
-		query_check q = {r, rt};
+		query_check q = {.r = r, .rt = rt};
 
 		/* Unknown parameters and values are errors, never silently ignored (issue 15.16). */
 		if (http_query_each(r, query_one, &q) != 0)
