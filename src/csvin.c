@@ -232,9 +232,14 @@ static int build_request(csv_reader *rd, const char *id, predict_req *out, char 
 		rc = ERR_INVAL;
 		goto out;
 	}
-	/* Spreadsheets write whole numbers as "71.0"; a fraction is not an age in a file. */
-	if (customer_age_text(v, &age_read) != 0 || age_read != (double)(int64_t)age_read) {
+	if (customer_age_text(v, &age_read) != 0) {
 		snprintf(err, errlen, "age is not a number: '%.64s'", v);
+		rc = ERR_INVAL;
+		goto out;
+	}
+	/* Spreadsheets write whole numbers as "71.0"; a fraction is not an age in a file. */
+	if (age_read != (double)(int64_t)age_read) {
+		snprintf(err, errlen, "age is not a whole number of years: '%.64s'", v);
 		rc = ERR_INVAL;
 		goto out;
 	}

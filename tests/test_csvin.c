@@ -365,7 +365,7 @@ static void test_messy_comma(void **unused)
 	assert_int_equal(json_integer_value(
 	                     json_object_get(json_object_get(s.body[4], "states"), "age")),
 	                 18);
-	assert_string_equal(s.line[5], "6|C6|ERROR age is not a number: '18.5'");
+	assert_string_equal(s.line[5], "6|C6|ERROR age is not a whole number of years: '18.5'");
 	seen_free(&s);
 	free(data);
 	rules_free(rs);
