@@ -1,11 +1,14 @@
 /*
  * fuzz_date.c — libFuzzer driver for the date module (date.c): the request
- * parser (date_parse) and the transaction-export parser (date_parse_export).
+ * parser (date_parse), the instant (date_time_parse, date_time_utc,
+ * date_time_format) and the transaction-export parser (date_parse_export).
  *
  * The parsers take a C string, so the input is cut at its first NUL. An
  * accepted date is checked against the C library: the calendar date must
  * exist (timegm round trip) and the weekday must match; its day number must
- * come back as the same date (date_days / date_from_days).
+ * come back as the same date (date_days / date_from_days). An accepted
+ * date-time's instant is the C library's (timegm of its fields, less its
+ * zone), and its text parses back to the same instant.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -41,6 +44,33 @@ static void check(const date_ymd *d)
 		abort();
 }
 
+static void check_instant(const char *s)
+{
+	date_time t, back;
+	struct tm tm;
+	char text[DATE_TIME_TEXT_LEN];
+	int64_t utc;
+
+	if (date_time_parse(s, &t) != 0)
+		return;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = t.date.year - 1900;
+	tm.tm_mon = t.date.month - 1;
+	tm.tm_mday = t.date.day;
+	tm.tm_hour = t.hour;
+	tm.tm_min = t.minute;
+	tm.tm_sec = t.second;
+	utc = date_time_utc(&t);
+	if (utc != (int64_t)timegm(&tm) - t.offset)
+		abort();
+	/* A zone can move the instant out of years 1..9999, which have no text. */
+	if (t.date.year == 1 || t.date.year == 9999)
+		return;
+	date_time_format(utc, text);
+	if (date_time_parse(text, &back) != 0 || date_time_utc(&back) != utc)
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *s;
@@ -60,6 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strlen(s) < 10)
 			abort();
 	}
+	check_instant(s);
 	memset(&d, 0, sizeof(d));
 	rc = date_parse_export(s, &d);
 	if (rc != 0 && rc != ERR_INVAL)

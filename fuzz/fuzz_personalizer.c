@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "date.h"
 #include "fuzz.h"
 #include "personalizer.h"
 #include "util.h"
@@ -276,10 +277,10 @@ static void fuzz_text(const char *text)
 	if (pz_duration_parse(text, &v) == 0 && (v < 0 || v > 100LL * 86400))
 		abort();
 	if (pz_time_parse(text, &v) == 0) {
-		char out[32];
+		char out[DATE_TIME_TEXT_LEN];
 		int64_t back;
 
-		pz_time_format(v, out);
+		date_time_format(v, out);
 		if (pz_time_parse(out, &back) != 0 || back != v)
 			abort();
 	}

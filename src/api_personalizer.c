@@ -39,6 +39,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "date.h"
 #include "evaluation.h"
 #include "log.h"
 #include "metrics.h"
@@ -1499,8 +1500,8 @@ static void eval_request_of(server *s, const pz_eval_req *q, const pz_service_co
 	util_strlcpy(out->pz_name, q->name, sizeof(out->pz_name));
 	out->pz_start = q->start;
 	out->pz_end = q->end;
-	pz_time_format(q->start, out->from);
-	pz_time_format(q->end, out->to);
+	date_time_format(q->start, out->from);
+	date_time_format(q->end, out->to);
 	out->missing = OPE_MISSING_SKIP;
 	server_conf(s, &conf);
 	snprintf(args, sizeof(args), "%s --epsilon %g", agent_policy_name(conf.policy),

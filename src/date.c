@@ -126,9 +126,10 @@ static int digits(const char *s, size_t n, int *out)
 }
 
 /* The time part of an ISO 8601 date-time, after the date: [T ]HH:MM[:SS[.f]][zone]. */
-static int parse_iso_time(const char *t)
+static int parse_iso_time(const char *t, date_time *out)
 {
 	int hh, mi, ss = 0;
+	int offset = 0;
 
 	if (*t != 'T' && *t != 't' && *t != ' ')
 		return ERR_INVAL;
@@ -153,6 +154,7 @@ static int parse_iso_time(const char *t)
 	if (*t == 'Z' || *t == 'z') {
 		t++;
 	} else if (*t == '+' || *t == '-') {
+		int sign = *t == '-' ? -1 : 1;
 		int oh, om;
 
 		t++;
@@ -164,26 +166,62 @@ static int parse_iso_time(const char *t)
 		if (digits(t, 2, &om) != 0 || om > 59)
 			return ERR_INVAL;
 		t += 2;
+		offset = sign * (oh * 3600 + om * 60);
 	}
-	return *t == '\0' ? 0 : ERR_INVAL;
+	if (*t != '\0')
+		return ERR_INVAL;
+	out->hour = hh;
+	out->minute = mi;
+	out->second = ss;
+	out->offset = offset;
+	return 0;
 }
 
-int date_parse(const char *s, date_ymd *out)
+int date_time_parse(const char *s, date_time *out)
 {
 	size_t n = strlen(s);
 	int y, m, d;
-	date_ymd tmp;
+	date_time tmp = {0};
 
 	if (n < 10 || s[4] != '-' || s[7] != '-')
 		return ERR_INVAL;
 	if (digits(s, 4, &y) != 0 || digits(s + 5, 2, &m) != 0 || digits(s + 8, 2, &d) != 0)
 		return ERR_INVAL;
-	if (date_make(y, m, d, &tmp) != 0)
+	if (date_make(y, m, d, &tmp.date) != 0)
 		return ERR_INVAL;
-	if (n > 10 && parse_iso_time(s + 10) != 0)
+	if (n > 10 && parse_iso_time(s + 10, &tmp) != 0)
 		return ERR_INVAL;
 	*out = tmp;
 	return 0;
+}
+
+int date_parse(const char *s, date_ymd *out)
+{
+	date_time t;
+
+	if (date_time_parse(s, &t) != 0)
+		return ERR_INVAL;
+	*out = t.date;
+	return 0;
+}
+
+int64_t date_time_utc(const date_time *t)
+{
+	return (int64_t)date_days(&t->date) * 86400 + t->hour * 3600 + t->minute * 60 + t->second -
+	       t->offset;
+}
+
+void date_time_format(int64_t t, char out[DATE_TIME_TEXT_LEN])
+{
+	int64_t days = (t >= 0 ? t : t - 86399) / 86400;
+	unsigned r = (unsigned)(t - days * 86400); /* 0..86399 */
+	date_ymd d;
+
+	date_from_days((int32_t)days, &d);
+	/* The moduli only tell the compiler how wide each field is, as in date_format. */
+	snprintf(out, DATE_TIME_TEXT_LEN, "%04u-%02u-%02uT%02u:%02u:%02uZ", (unsigned)d.year % 10000u,
+	         (unsigned)d.month % 100u, (unsigned)d.day % 100u, r / 3600 % 100u, r % 3600 / 60,
+	         r % 60);
 }
 
 /* Reads mind..maxd digits at *p into *out and advances *p. */

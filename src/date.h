@@ -1,18 +1,21 @@
 /*
- * date.h — calendar dates: the one parser of the dates that requests, CSV
- * files and transaction exports carry, and the calendar the state key is
- * made of (month names, the half of the month, weekday names, day numbers).
+ * date.h — calendar dates: the one parser of the dates and date-times that
+ * requests, CSV files, transaction exports and the Personalizer API carry,
+ * and the calendar the state key is made of (month names, the half of the
+ * month, weekday names, day numbers).
  *
- * A date is taken as written: the client's local date is what shapes
- * behaviour (month, half, weekday), so a time zone in a date-time is
- * checked but not applied.
+ * A request's date is taken as written: the client's local date is what
+ * shapes behaviour (month, half, weekday), so date_parse checks a time zone
+ * but does not apply it. An instant (Personalizer's evaluation windows) is
+ * date_time_parse and date_time_utc.
  */
 #ifndef OFFERD_DATE_H
 #define OFFERD_DATE_H
 
 #include <stdint.h>
 
-#define DATE_TEXT_LEN 11 /* "YYYY-MM-DD" and its NUL */
+#define DATE_TEXT_LEN 11      /* "YYYY-MM-DD" and its NUL */
+#define DATE_TIME_TEXT_LEN 21 /* "YYYY-MM-DDTHH:MM:SSZ" and its NUL */
 
 /* A proleptic Gregorian calendar date. */
 typedef struct date_ymd {
@@ -20,12 +23,26 @@ typedef struct date_ymd {
 	int weekday;          /* 0 = Sunday .. 6 = Saturday */
 } date_ymd;
 
+/* A date-time as written: its date, its time of day and its zone. */
+typedef struct date_time {
+	date_ymd date;
+	int hour, minute, second; /* 00:00:00 for a bare date; second may be 60 (a leap second) */
+	int offset;               /* the zone in seconds east of UTC; 0 for Z, or for none */
+} date_time;
+
 /*
  * Parses YYYY-MM-DD or an ISO 8601 date-time (YYYY-MM-DD[T ]HH:MM[:SS[.f]]
- * [Z|±HH:MM|±HHMM]); the date must exist. Requests and customer CSVs use
- * it. Returns 0 or ERR_INVAL.
+ * [Z|±HH:MM|±HHMM]; the fraction is dropped); the date must exist.
+ * Returns 0 or ERR_INVAL.
  */
+int date_time_parse(const char *s, date_time *out);
+/* date_time_parse's date, as written (requests and customer CSVs). */
 int date_parse(const char *s, date_ymd *out);
+/* Seconds from 1970-01-01T00:00:00Z to t, its zone applied. */
+#define DATE_TIME_MAX 253402300799LL /* 9999-12-31T23:59:59Z, the last instant with a text */
+int64_t date_time_utc(const date_time *t);
+/* Writes the UTC instant t (seconds since 1970) as YYYY-MM-DDTHH:MM:SSZ. */
+void date_time_format(int64_t t, char out[DATE_TIME_TEXT_LEN]);
 
 /*
  * Parses a transaction export's date: YYYY-M-D or M/D/YYYY (M/D/YY is

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "date.h"
 #include "log.h"
 #include "request.h"
 #include "util.h"
@@ -1591,116 +1592,20 @@ void pz_duration_format(int64_t seconds, char out[32])
 	util_strlcpy(out, tmp, 32);
 }
 
-/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int64_t *m, int64_t *d)
-{
-	int64_t era, doe, yoe, doy, mp;
-
-	z += 719468;
-	era = (z >= 0 ? z : z - 146096) / 146097;
-	doe = z - era * 146097;
-	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	mp = (5 * doy + 2) / 153;
-	*d = doy - (153 * mp + 2) / 5 + 1;
-	*m = mp < 10 ? mp + 3 : mp - 9;
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
-static int fixed_digits(const char **p, int n, int64_t *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++) {
-		if ((*p)[i] < '0' || (*p)[i] > '9')
-			return ERR_INVAL;
-		*v = *v * 10 + ((*p)[i] - '0');
-	}
-	*p += n;
-	return 0;
-}
-
+/* date.c parses the instant; Azure's are from 1970 on, and offerd's end with year 9999 (in
+ * UTC: a zone may move 1970-01-01T00:00+01:00 before it), so that each can be written back. */
 int pz_time_parse(const char *s, int64_t *out)
 {
-	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	const char *p = s;
-	int64_t y, mo, d, h = 0, mi = 0, sec = 0, off = 0;
+	date_time t;
+	int64_t utc;
 
-	if (s == NULL || fixed_digits(&p, 4, &y) != 0 || *p++ != '-' || fixed_digits(&p, 2, &mo) != 0 ||
-	    *p++ != '-' || fixed_digits(&p, 2, &d) != 0)
+	if (s == NULL || date_time_parse(s, &t) != 0)
 		return ERR_INVAL;
-	if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1])
+	utc = date_time_utc(&t);
+	if (utc < 0 || utc > DATE_TIME_MAX)
 		return ERR_INVAL;
-	if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-		return ERR_INVAL;
-	if (*p == 'T' || *p == 't' || *p == ' ') {
-		p++;
-		if (fixed_digits(&p, 2, &h) != 0 || *p++ != ':' || fixed_digits(&p, 2, &mi) != 0)
-			return ERR_INVAL;
-		if (*p == ':') {
-			p++;
-			if (fixed_digits(&p, 2, &sec) != 0)
-				return ERR_INVAL;
-			if (*p == '.') {
-				int n = 0;
-
-				p++;
-				while (*p >= '0' && *p <= '9' && n < 9) {
-					p++;
-					n++;
-				}
-				if (n == 0 || (*p >= '0' && *p <= '9'))
-					return ERR_INVAL;
-			}
-		}
-		if (h > 23 || mi > 59 || sec > 60)
-			return ERR_INVAL;
-		if (*p == 'Z' || *p == 'z') {
-			p++;
-		} else if (*p == '+' || *p == '-') {
-			int sign = *p == '-' ? -1 : 1;
-			int64_t oh, om;
-
-			p++;
-			if (fixed_digits(&p, 2, &oh) != 0)
-				return ERR_INVAL;
-			if (*p == ':')
-				p++;
-			if (fixed_digits(&p, 2, &om) != 0 || oh > 23 || om > 59)
-				return ERR_INVAL;
-			off = sign * (oh * 3600 + om * 60);
-		}
-	}
-	if (*p != '\0')
-		return ERR_INVAL;
-	*out = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
+	*out = utc;
 	return 0;
-}
-
-void pz_time_format(int64_t t, char out[32])
-{
-	int64_t days = (t >= 0 ? t : t - 86399) / 86400;
-	int64_t r = t - days * 86400;
-	int64_t y, m, d;
-
-	char tmp[96];
-
-	civil_from_days(days, &y, &m, &d);
-	snprintf(tmp, sizeof(tmp), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ", (long long)y,
-	         (long long)m, (long long)d, (long long)(r / 3600), (long long)(r % 3600 / 60),
-	         (long long)(r % 60));
-	util_strlcpy(out, tmp, 32);
 }
 
 /* --- configurations ----------------------------------------------------------------- */
@@ -2086,7 +1991,7 @@ static json_t *summary_json(const pz_summary *s)
 	json_t *o = json_object();
 	char ts[32], win[32];
 
-	pz_time_format(s->time, ts);
+	date_time_format(s->time, ts);
 	pz_duration_format(s->window_s, win);
 	json_object_set_new(o, "timeStamp", jstr(ts));
 	json_object_set_new(o, "ipsEstimatorNumerator", json_real(s->ips_num));
@@ -2106,8 +2011,8 @@ char *pz_evaluation_json(const pz_evaluation *ev)
 	json_t *results = json_array();
 	char start[32], end[32];
 
-	pz_time_format(ev->start, start);
-	pz_time_format(ev->end, end);
+	date_time_format(ev->start, start);
+	date_time_format(ev->end, end);
 	json_object_set_new(root, "id", jstr(ev->id));
 	json_object_set_new(root, "name", jstr(ev->name));
 	json_object_set_new(root, "startTime", jstr(start));
@@ -2136,8 +2041,8 @@ char *pz_logs_properties_json(int64_t from, int64_t to)
 {
 	char f[32], t[32];
 
-	pz_time_format(from, f);
-	pz_time_format(to, t);
+	date_time_format(from, f);
+	date_time_format(to, t);
 	return dump(json_pack("{s:{s:s,s:s}}", "dateRange", "from", f, "to", t));
 }
 
@@ -2145,8 +2050,8 @@ char *pz_model_properties_json(int64_t created, int64_t modified)
 {
 	char c[32], m[32];
 
-	pz_time_format(created, c);
-	pz_time_format(modified, m);
+	date_time_format(created, c);
+	date_time_format(modified, m);
 	return dump(json_pack("{s:s,s:s}", "creationTime", c, "lastModifiedTime", m));
 }
 
@@ -2174,7 +2079,7 @@ char *pz_model_json(const char *company, const char *version, const char *policy
 {
 	char now[32];
 
-	pz_time_format((int64_t)time(NULL), now);
+	date_time_format((int64_t)time(NULL), now);
 	return dump(json_pack("{s:s, s:i, s:o, s:o, s:o, s:s, s:o, s:o}", "format", PZ_MODEL_FORMAT,
 	                      "formatVersion", 1, "company", jstr(company), "agentVersion",
 	                      jstr(version), "policy", jstr(policy), "exportedAt", now, "values", values,

@@ -289,12 +289,11 @@ int pz_eval_parse(const char *body, size_t len, pz_eval_req *out, pz_error *e);
 
 /*
  * Parses an ISO 8601 date-time ("2019-01-19T00:00:00Z", with fractions or
- * an offset such as +02:00; a bare date is midnight UTC) into unix seconds.
+ * an offset such as +02:00; a bare date is midnight UTC) from 1970 on into
+ * unix seconds (date.h's date_time_parse). date_time_format writes one.
  * Returns 0 or ERR_INVAL.
  */
 int pz_time_parse(const char *s, int64_t *out);
-/* Writes t as "YYYY-MM-DDTHH:MM:SSZ" into out. */
-void pz_time_format(int64_t t, char out[32]);
 
 typedef struct pz_summary {
 	int64_t time;       /* timeStamp */

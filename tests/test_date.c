@@ -122,6 +122,37 @@ static void test_dates_times(void **state)
 	date_bad("2022-01-01T10:20:30UTC");
 }
 
+/* Instants: the zone applied (Personalizer's evaluation windows). */
+static void test_date_time_utc(void **state)
+{
+	date_time t;
+	char out[DATE_TIME_TEXT_LEN];
+
+	(void)state;
+	assert_int_equal(date_time_parse("1970-01-01T00:00:00Z", &t), 0);
+	assert_int_equal(date_time_utc(&t), 0);
+	assert_int_equal(date_time_parse("2019-01-19", &t), 0);
+	assert_int_equal(date_time_utc(&t), 1547856000);
+	assert_int_equal(date_time_parse("2019-01-19T02:00:00+02:00", &t), 0);
+	assert_int_equal(t.hour, 2);
+	assert_int_equal(t.offset, 7200);
+	assert_int_equal(date_time_utc(&t), 1547856000);
+	assert_int_equal(date_time_parse("2019-01-18T19:30:00.123-0430", &t), 0);
+	assert_int_equal(date_time_utc(&t), 1547856000);
+	assert_int_equal(date_time_parse("1969-12-31T23:59:59Z", &t), 0);
+	assert_int_equal(date_time_utc(&t), -1);
+	assert_int_equal(date_time_parse("2022-01-01T10:20:30ZZ", &t), ERR_INVAL);
+
+	date_time_format(1547856000 + 3723, out);
+	assert_string_equal(out, "2019-01-19T01:02:03Z");
+	date_time_format(951782400, out); /* leap day 2000 */
+	assert_string_equal(out, "2000-02-29T00:00:00Z");
+	date_time_format(-1, out);
+	assert_string_equal(out, "1969-12-31T23:59:59Z");
+	date_time_format(DATE_TIME_MAX, out);
+	assert_string_equal(out, "9999-12-31T23:59:59Z");
+}
+
 /* offerctl train's dates: the shared file's form and the UCI original's. */
 static void test_dates_export(void **state)
 {
@@ -210,9 +241,9 @@ static void test_calendar(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_dates_plain), cmocka_unit_test(test_dates_leap),
-	    cmocka_unit_test(test_dates_times), cmocka_unit_test(test_dates_export),
-	    cmocka_unit_test(test_calendar),
+	    cmocka_unit_test(test_dates_plain),  cmocka_unit_test(test_dates_leap),
+	    cmocka_unit_test(test_dates_times),  cmocka_unit_test(test_date_time_utc),
+	    cmocka_unit_test(test_dates_export), cmocka_unit_test(test_calendar),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
