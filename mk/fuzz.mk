@@ -54,3 +54,17 @@ $(FUZZ_BUILD)/liboffer.a: $(FUZZ_OBJ)
 $(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c fuzz/init.c fuzz/fuzz.h $(FUZZ_BUILD)/liboffer.a $(wildcard src/*.h)
 	$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< fuzz/init.c \
 	    $(FUZZ_BUILD)/liboffer.a $(LDLIBS)
+
+# The drivers again, built by $(CC) with fuzz/replay.c for a main instead of
+# libFuzzer: `make test` replays the corpus in the tree through each
+# (tests/fuzz-corpus.test.sh), so a driver that stops building or an input
+# that fails its checks fails the tests, and `make test-asan` replays them
+# under the sanitizers. No clang is needed.
+FUZZ_REPLAY = $(FUZZ_ALL:%=$(BUILD)/replay/fuzz_%)
+
+$(BUILD)/replay/fuzz_%: fuzz/fuzz_%.c fuzz/init.c fuzz/replay.c fuzz/fuzz.h $(BUILD)/liboffer.a \
+                        $(wildcard src/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< fuzz/init.c fuzz/replay.c $(BUILD)/liboffer.a $(LDLIBS)
+
+test: $(if $(strip $(T)),$(if $(filter fuzz-corpus,$(notdir $(T))),$(FUZZ_REPLAY)),$(FUZZ_REPLAY))
