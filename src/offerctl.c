@@ -181,7 +181,10 @@ int ctl_open_db(const char *prog, const char *url, store **out)
 	int rc = store_open(url, out);
 
 	if (rc != 0) {
-		fprintf(stderr, "%s: cannot open %s\n", prog, url);
+		char safe[256];
+
+		store_url_safe(url, safe, sizeof(safe));
+		fprintf(stderr, "%s: cannot open %s\n", prog, safe);
 		return rc;
 	}
 	rc = db_migrate(*out);

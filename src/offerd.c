@@ -16,6 +16,7 @@
 #include "http.h"
 #include "log.h"
 #include "server.h"
+#include "store.h"
 #include "util.h"
 
 #define DRAIN_SECONDS 15
@@ -63,7 +64,10 @@ int main(int argc, char **argv)
 
 	rc = server_init(&s, &cfg, argv[0]);
 	if (rc != 0) {
-		log_msg(LOG_ERROR, "offerd cannot start (database %s)", cfg.database_url);
+		char url[256];
+
+		store_url_safe(cfg.database_url, url, sizeof(url));
+		log_msg(LOG_ERROR, "offerd cannot start (database %s)", url);
 		server_free(&s);
 		config_free(&cfg);
 		return 1;

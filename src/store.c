@@ -4,12 +4,15 @@
 #include "store.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 #include "util.h"
 
 int store_open(const char *url, store **out)
 {
+	char safe[256];
+
 	*out = NULL;
 	if (url == NULL || *url == '\0') {
 		log_msg(LOG_ERROR, "database URL is empty");
@@ -29,8 +32,62 @@ int store_open(const char *url, store **out)
 	}
 	if (strncmp(url, "postgresql://", 13) == 0 || strncmp(url, "postgres://", 11) == 0)
 		return store_pg_open(url, out);
-	log_msg(LOG_ERROR, "unsupported database URL (use sqlite:PATH or postgresql://...): %s", url);
+	store_url_safe(url, safe, sizeof(safe));
+	log_msg(LOG_ERROR, "unsupported database URL (use sqlite:PATH or postgresql://...): %s", safe);
 	return ERR_INVAL;
+}
+
+/* Appends len bytes of s to out (of size n, at *w), as much as fits; out stays a string. */
+static void put(char *out, size_t n, size_t *w, const char *s, size_t len)
+{
+	size_t room = *w + 1 < n ? n - 1 - *w : 0;
+
+	if (len > room)
+		len = room;
+	memcpy(out + *w, s, len);
+	*w += len;
+	if (n > 0)
+		out[*w] = '\0';
+}
+
+void store_url_safe(const char *url, char *out, size_t n)
+{
+	const char *auth = strstr(url, "://");
+	const char *query = strchr(url, '?');
+	const char *end = query != NULL ? query : url + strlen(url);
+	const char *at = NULL;
+	const char *colon = NULL;
+	size_t w = 0;
+
+	if (n > 0)
+		out[0] = '\0';
+	/* The user part ends at the authority's last '@' (a raw '@' in a password is taken). */
+	if (auth != NULL && auth < end) {
+		for (const char *p = auth + 3; p < end; p++) {
+			if (*p == '@')
+				at = p;
+		}
+		colon = at != NULL ? memchr(auth + 3, ':', (size_t)(at - (auth + 3))) : NULL;
+	}
+	if (colon != NULL) {
+		put(out, n, &w, url, (size_t)(colon + 1 - url));
+		put(out, n, &w, "***", 3);
+		put(out, n, &w, at, (size_t)(end - at));
+	} else {
+		put(out, n, &w, url, (size_t)(end - url));
+	}
+	/* Parameters: password=... is hidden, the others kept. */
+	for (const char *p = query; p != NULL && *p != '\0';) {
+		size_t len = strcspn(p + 1, "&") + 1;
+
+		if (strncasecmp(p + 1, "password=", 9) == 0) {
+			put(out, n, &w, p, 10);
+			put(out, n, &w, "***", 3);
+		} else {
+			put(out, n, &w, p, len);
+		}
+		p += len;
+	}
 }
 
 void store_close(store *s)

@@ -247,6 +247,12 @@ struct store {
  * libpq URI). The caller closes it with store_close().
  */
 int store_open(const char *url, store **out);
+/*
+ * url for a message or a log: a password it carries, in the user part
+ * (postgresql://user:PASSWORD@host) or as a parameter (?password=...), is
+ * written as ***. Truncated to n.
+ */
+void store_url_safe(const char *url, char *out, size_t n);
 void store_close(store *s);
 
 /* Backends; store_open() picks one. */

@@ -7,6 +7,8 @@
 #     nothing; an unknown option, an option of another command or an option
 #     before the action exits 2 and does nothing.
 #  3. keys revoke: an unknown key or an already revoked one is an error.
+#  4. a database URL's password is never printed (offerctl's and offerd's
+#     errors).
 # Exits 77 (skipped) only when $OFFERD_BUILD/offerctl has not been built.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -141,6 +143,24 @@ grep -q "already revoked" "$tmp/err" || fail "second revoke said: $(cat "$tmp/er
 run keys list --database-url "$db"
 awk 'NR == 2 { exit $NF == "active" }' "$tmp/out" && ok "keys list shows the key revoked" \
   || fail "keys list: $(cat "$tmp/out")"
+
+# 4. A database URL's password never reaches a message: offerctl's and
+#    offerd's errors name the URL with *** for it (nothing listens on port 1).
+secret_url='postgresql://bob:s3cret-pw@127.0.0.1:1/x?password=p2-secret'
+expect_rc 1 "db migrate on a database that is not there fails" -- db migrate --database-url "$secret_url"
+if grep -q "s3cret-pw\|p2-secret" "$tmp/err"; then
+  fail "offerctl printed the password: $(cat "$tmp/err")"
+else
+  grep -qF "postgresql://bob:***@127.0.0.1:1/x?password=***" "$tmp/err" &&
+    ok "offerctl names the URL without its password" || fail "offerctl said: $(cat "$tmp/err")"
+fi
+timeout 30 "$build/offerd" --port 0 --database-url "$secret_url" >"$tmp/out" 2>"$tmp/err"
+if grep -q "s3cret-pw\|p2-secret" "$tmp/err"; then
+  fail "offerd logged the password: $(cat "$tmp/err")"
+else
+  grep -qF "offerd cannot start (database postgresql://bob:***@" "$tmp/err" &&
+    ok "offerd's start-up error names the URL without its password" || fail "offerd said: $(cat "$tmp/err")"
+fi
 
 if ((fails > 0)); then
   echo "$fails check(s) failed"

@@ -69,11 +69,38 @@ static void sq_statement_cache(void **state)
 	assert_non_null(strstr(s->ops->errmsg(s), "syntax error"));
 }
 
+static void url_safe_is(const char *url, size_t n, const char *want)
+{
+	char out[256];
+
+	store_url_safe(url, out, n);
+	sc_assert_str(out, want);
+}
+
+/* A URL in a message never carries its password (store.c, for offerd and offerctl's errors). */
+static void sq_url_safe(void **state)
+{
+	(void)state;
+	url_safe_is("postgresql://bob:s3cret@db:5432/offerd", 256,
+	            "postgresql://bob:***@db:5432/offerd");
+	url_safe_is("postgres://bob:p@ss@db/x", 256, "postgres://bob:***@db/x");
+	url_safe_is("postgresql://bob@db/x?sslmode=require&password=p2&application_name=a", 256,
+	            "postgresql://bob@db/x?sslmode=require&password=***&application_name=a");
+	url_safe_is("postgresql://db/x?PASSWORD=p2", 256, "postgresql://db/x?PASSWORD=***");
+	url_safe_is("postgresql://db/x", 256, "postgresql://db/x");
+	url_safe_is("sqlite:var/offerd.db", 256, "sqlite:var/offerd.db");
+	url_safe_is("mysql://u:pw@h/x", 256, "mysql://u:***@h/x");
+	/* Truncated, never past n. */
+	url_safe_is("postgresql://bob:s3cret@db/x", 20, "postgresql://bob:**");
+	url_safe_is("postgresql://bob:s3cret@db/x", 1, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest sqlite_cases[] = {
 	    STORE_CASES,
 	    cmocka_unit_test(sq_statement_cache),
+	    cmocka_unit_test(sq_url_safe),
 	};
 
 	log_setup(getenv("OFFERD_TEST_DEBUG") ? LOG_DEBUG : LOG_ERROR + 1, 0);
