@@ -115,6 +115,13 @@ run_backend() {
   put_rules "$u" $'cap * 1 per 1d\nnonsense'
   expect_status 422 "$be: PUT /rules with a bad line"
   expect_jq '.field == "rules" and (.message | test("rules:2: expected"))' "$be: the 422 names line 2"
+  # Nothing in the body is silently dropped: another member, or "rules" twice, is an error.
+  http PUT "$u/rules" "${ADMIN[@]}" -d '{"rules": "cap * 1 per 1d", "company": "A"}'
+  expect_status 422 "$be: PUT /rules with a member it does not take"
+  expect_jq '.field == "company"' "$be: the 422 names the member"
+  http PUT "$u/rules" "${ADMIN[@]}" -d '{"rules": "", "rules": "cap * 1 per 1d"}'
+  expect_status 400 "$be: PUT /rules with \"rules\" twice"
+  expect_jq '.message | test("duplicate")' "$be: the 400 says the key is a duplicate"
   put_rules "$u" $'# every offer once a day\ncap * 1 per 1d\n'
   expect_status 200 "$be: PUT /rules"
   expect_jq '.version == 2 and .company == "B"' "$be: version 2 (the bad one stored nothing)"
