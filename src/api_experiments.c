@@ -96,7 +96,7 @@ static int change_body(api_call *call, const char *body, size_t len, char *versi
 	version[0] = '\0';
 	if (len == 0)
 		return 0;
-	j = json_loadb(body, len, 0, &jerr);
+	j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!json_is_object(j)) {
 		api_error(call->r, ERR_SYNTAX, NULL, "the body must be a JSON object: %s",
 		          j == NULL ? jerr.text : "not an object");

@@ -202,6 +202,9 @@ expect_status 422 "promote with a misspelt field"
 expect_jq '.field == "versoin"' "the 422 names the field"
 http POST "$u1/experiments/promote" -H "X-API-Key: $admin" -H 'Content-Type: application/json' -d '{"version":4}'
 expect_status 422 "promote with a version that is not a string"
+http POST "$u1/experiments/promote" -H "X-API-Key: $admin" -H 'Content-Type: application/json' \
+  -d '{"version":"2.0.0","version":"4.0.0"}'
+expect_status 400 "promote with \"version\" twice (never the last one silently)"
 http POST "$u1/experiments/promote" -H "X-API-Key: $admin" -H 'Content-Type: application/json' -d '{"version":"4.0.0"}'
 expect_status 200 "POST /experiments/promote {\"version\":\"4.0.0\"}"
 expect_jq '.arms | length == 1 and .[0].version == "4.0.0" and .[0].role == "champion" and .[0].traffic == 100' \
