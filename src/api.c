@@ -211,14 +211,21 @@ void api_error(http_req *r, int err, const char *field, const char *fmt, ...)
 	j = json_object();
 	json_object_set_new(j, "status", json_integer(status));
 	json_object_set_new(j, "error", json_string(reason(status)));
-	if (field != NULL && field[0] != '\0')
-		json_object_set_new(j, "field", json_string(field));
-	/* Messages may quote client input: keep them valid UTF-8 for JSON. */
-	{
-		json_t *m = json_string(msg);
+	/* A field or a message may quote client input: JSON takes only UTF-8, so other bytes
+	 * become U+FFFD. */
+	if (field != NULL && field[0] != '\0') {
+		char f[128];
 
-		json_object_set_new(j, "message", m ? m : json_string("invalid input (not UTF-8)"));
+		util_utf8_repair(field, f, sizeof(f));
+		json_object_set_new(j, "field", json_string(f));
 	}
+	if (!util_utf8_valid(msg)) {
+		char repaired[sizeof(msg)];
+
+		util_utf8_repair(msg, repaired, sizeof(repaired));
+		util_strlcpy(msg, repaired, sizeof(msg));
+	}
+	json_object_set_new(j, "message", json_string(msg));
 	if (status == 503)
 		http_add_header(r, "Retry-After", "1");
 	if (status == 401)

@@ -98,9 +98,11 @@ void api_ready(server *s, http_req *r)
 	json_object_set_new(db, "status", json_string(db_ok ? "ok" : "unreachable"));
 	json_object_set_new(db, "store", json_string(s->dialect == STORE_PG ? "postgresql" : "sqlite"));
 	if (!db_ok) {
-		json_t *m = json_string(db_error);
+		/* A driver's message in the server's encoding may not be UTF-8. */
+		char error[sizeof(db_error)];
 
-		json_object_set_new(db, "error", m ? m : json_string("(not UTF-8)"));
+		util_utf8_repair(db_error, error, sizeof(error));
+		json_object_set_new(db, "error", json_string(error));
 	}
 	json_object_set_new(j, "database", db);
 	wr = json_object();

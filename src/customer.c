@@ -12,8 +12,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <jansson.h>
-
 #include "csvread.h"
 #include "util.h"
 
@@ -24,7 +22,6 @@
 int customer_id_check(const char *s, char *err, size_t errlen)
 {
 	size_t len = strlen(s);
-	json_t *utf8;
 
 	if (len == 0) {
 		snprintf(err, errlen, "missing customer_id");
@@ -34,13 +31,10 @@ int customer_id_check(const char *s, char *err, size_t errlen)
 		snprintf(err, errlen, "customer_id is longer than %d bytes", CUSTOMER_ID_MAX);
 		return ERR_INVAL;
 	}
-	/* jansson's UTF-8 check, as every JSON text offerd reads gets. */
-	utf8 = json_stringn(s, len);
-	if (utf8 == NULL) {
+	if (!util_utf8_valid(s)) {
 		snprintf(err, errlen, "customer_id is not valid UTF-8");
 		return ERR_INVAL;
 	}
-	json_decref(utf8);
 	return 0;
 }
 

@@ -43,37 +43,6 @@ int log_enabled(enum log_level level)
 	return level >= min_level;
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0 (overlongs, surrogates refused). */
-static size_t utf8_len(const unsigned char *s)
-{
-	size_t n;
-	unsigned cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 /*
  * Appends s to b as the inside of a JSON string; invalid UTF-8 becomes U+FFFD.
  * Returns 0, or ERR_TOOBIG past b's limit (b is then freed).
@@ -84,7 +53,7 @@ static int json_escape(buf *b, const char *s)
 	int rc = 0;
 
 	while (*p != '\0' && rc == 0) {
-		size_t n = utf8_len(p);
+		size_t n = util_utf8_len(p);
 
 		if (n == 0) {
 			rc = buf_adds(b, "\\ufffd");

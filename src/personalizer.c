@@ -130,14 +130,19 @@ static char *dump(json_t *j)
 	return s;
 }
 
+/* A JSON string of s; bytes that are not UTF-8 (a URL path's, quoted in a message) as U+FFFD. */
 static json_t *jstr(const char *s)
 {
-	json_t *j = json_string(s);
+	size_t n = strlen(s) * 3 + 1;
+	char *repaired;
+	json_t *j;
 
-	if (j == NULL) {
-		/* Only invalid UTF-8 gets here: ids come from parsed JSON. */
-		j = json_string("");
-	}
+	if (util_utf8_valid(s))
+		return json_string(s);
+	repaired = xmalloc(n);
+	util_utf8_repair(s, repaired, n);
+	j = json_string(repaired);
+	free(repaired);
 	return j;
 }
 

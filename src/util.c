@@ -140,6 +140,73 @@ int util_hexval(int c)
 	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+size_t util_utf8_len(const unsigned char *s)
+{
+	size_t n;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	/* The NUL at the end is not a continuation byte: a truncated sequence stops here. */
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+int util_utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != '\0') {
+		size_t n = util_utf8_len(p);
+
+		if (n == 0)
+			return 0;
+		p += n;
+	}
+	return 1;
+}
+
+void util_utf8_repair(const char *s, char *out, size_t n)
+{
+	static const char fffd[] = "\xef\xbf\xbd";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t w = 0;
+
+	if (n == 0)
+		return;
+	while (*p != '\0') {
+		size_t len = util_utf8_len(p);
+		const char *from = len > 0 ? (const char *)p : fffd;
+		size_t take = len > 0 ? len : 3;
+
+		if (w + take >= n)
+			break;
+		memcpy(out + w, from, take);
+		w += take;
+		p += len > 0 ? len : 1;
+	}
+	out[w] = '\0';
+}
+
 uint64_t util_hash(const char *s)
 {
 	return util_hash_bytes(s, strlen(s));

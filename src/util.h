@@ -51,6 +51,17 @@ int util_strtod(const char *s, double min, double max, double *out);
 
 /* The value of a hex digit, or -1. */
 int util_hexval(int c);
+/*
+ * UTF-8 (RFC 3629), for text that reaches JSON or PostgreSQL, which take
+ * nothing else. util_utf8_len: the length (1..4) of the valid sequence at s,
+ * or 0 where none starts (overlongs, surrogates, code points past U+10FFFF,
+ * a truncated sequence: s is NUL-terminated). util_utf8_valid: whether all
+ * of s is UTF-8. util_utf8_repair: s into out (truncated to n, on a
+ * character boundary), each byte that starts no sequence as U+FFFD.
+ */
+size_t util_utf8_len(const unsigned char *s);
+int util_utf8_valid(const char *s);
+void util_utf8_repair(const char *s, char *out, size_t n);
 /* len (even) random lowercase hex digits and a NUL into out, from getrandom: an id nobody can
  * guess. Returns 0, or ERR_IO when the kernel gives no randomness. */
 int util_random_hex(char *out, size_t len);

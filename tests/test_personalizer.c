@@ -972,6 +972,17 @@ static void test_paths(void **state)
 	path_bad("POST", "/personalizer/v1.0/events/a%b/activate", 400, "InvalidEventIdToActivate");
 	path_bad("GET", "/personalizer/v1.0/evaluations/a b", 400, NULL);
 	{
+		/* A path that is not UTF-8 is quoted with U+FFFD, never as an empty message. */
+		pz_error e;
+		pz_op o;
+		char *json;
+
+		assert_int_not_equal(pz_path_parse("GET", "/personalizer/v1.0/x\xff", &o, id, &e), 0);
+		json = pz_error_json(&e);
+		assert_non_null(strstr(json, "exist on the server: /personalizer/v1.0/x\xef\xbf\xbd\""));
+		free(json);
+	}
+	{
 		/* An evaluation's id is named as one, not as an event's. */
 		pz_error e;
 		pz_op o;

@@ -131,6 +131,42 @@ static void test_hexval(void **state)
 
 /* --- buf ------------------------------------------------------------------ */
 
+static void test_utf8(void **state)
+{
+	char out[16];
+
+	(void)state;
+	assert_int_equal(util_utf8_len((const unsigned char *)"a"), 1);
+	assert_int_equal(util_utf8_len((const unsigned char *)"\xc3\xbc"), 2);         /* ü */
+	assert_int_equal(util_utf8_len((const unsigned char *)"\xe2\x82\xac"), 3);     /* € */
+	assert_int_equal(util_utf8_len((const unsigned char *)"\xf0\x9f\x98\x80"), 4); /* 😀 */
+	assert_int_equal(util_utf8_len((const unsigned char *)"\xff"), 0);
+	assert_int_equal(util_utf8_len((const unsigned char *)"\x80"), 0);     /* a lone continuation */
+	assert_int_equal(util_utf8_len((const unsigned char *)"\xc0\xaf"), 0); /* an overlong '/' */
+	assert_int_equal(util_utf8_len((const unsigned char *)"\xed\xa0\x80"), 0); /* a surrogate */
+	assert_int_equal(util_utf8_len((const unsigned char *)"\xf4\x90\x80\x80"),
+	                 0);                                                   /* past U+10FFFF */
+	assert_int_equal(util_utf8_len((const unsigned char *)"\xe2\x82"), 0); /* cut short by the NUL */
+	assert_true(util_utf8_valid(""));
+	assert_true(util_utf8_valid("ab \xc3\xbc\xe2\x82\xac"));
+	assert_false(util_utf8_valid("ab\xff"
+	                             "c"));
+	/* Repair: each byte that starts no sequence is U+FFFD; truncated on a character. */
+	util_utf8_repair("a\xff"
+	                 "b",
+	                 out, sizeof(out));
+	assert_string_equal(out, "a\xef\xbf\xbd"
+	                         "b");
+	util_utf8_repair("\xe2\x82"
+	                 "x",
+	                 out, sizeof(out));
+	assert_string_equal(out, "\xef\xbf\xbd\xef\xbf\xbd"
+	                         "x");
+	util_utf8_repair("ab\xe2\x82\xac", out, 5);
+	assert_string_equal(out, "ab");
+	assert_true(util_utf8_valid(out));
+}
+
 static void test_buf_grows_and_terminates(void **state)
 {
 	buf b;
@@ -546,6 +582,7 @@ int main(void)
 	    cmocka_unit_test(test_strtonum_rejects),
 	    cmocka_unit_test(test_strtod),
 	    cmocka_unit_test(test_hexval),
+	    cmocka_unit_test(test_utf8),
 	    cmocka_unit_test(test_buf_grows_and_terminates),
 	    cmocka_unit_test(test_buf_limit_frees_itself),
 	    cmocka_unit_test(test_buf_steal),
