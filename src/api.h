@@ -45,7 +45,7 @@ void api_idempotency_reused(http_req *r, const char *key);
 
 /* Per-request: the tenant resolved by api_route (auth or --company). */
 typedef struct api_tenant {
-	char company[SERVER_COMPANY_MAX];
+	char company[DB_COMPANY_MAX];
 	char key_id[72]; /* the rate-limit bucket: key hash, or company without auth */
 	int admin;       /* an admin key (or --auth off): may call ROUTE_ADMIN routes */
 } api_tenant;
@@ -85,7 +85,7 @@ struct api_call {
 	http_req *r;
 	const api_endpoint *ep;
 	const struct route *rt; /* its row of the route table: the error shape */
-	char company[SERVER_COMPANY_MAX];
+	char company[DB_COMPANY_MAX];
 	pthread_mutex_t lock; /* guards the fields below, shared with the writer thread */
 	size_t pending;       /* operations queued and not yet done (+1 while waiting for room) */
 	int waiting;          /* suspended until kicked */

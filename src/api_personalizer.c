@@ -116,7 +116,7 @@ static int pz_db_release(store *st, int rc)
 #define PZ_TENANTS_MAX 1024
 
 typedef struct pz_tenant {
-	char company[SERVER_COMPANY_MAX];
+	char company[DB_COMPANY_MAX];
 	pz_service_config svc;
 	pz_policy policy;
 	int policy_set;    /* PUT configurations/policy was called */
@@ -284,7 +284,7 @@ static uint64_t events_seq;
 
 static uint64_t event_hash(const char *company, const char *id)
 {
-	char key[SERVER_COMPANY_MAX + PZ_ID_BYTES_MAX + 2];
+	char key[DB_COMPANY_MAX + PZ_ID_BYTES_MAX + 2];
 	uint64_t h;
 
 	snprintf(key, sizeof(key), "%s" SERVER_SEP "%s", company, id);
@@ -441,7 +441,7 @@ static int default_company(void *arg, int ncols, const char *const *vals)
 {
 	pz_service_config svc;
 
-	if (ncols >= 1 && vals[0] != NULL && strlen(vals[0]) < SERVER_COMPANY_MAX)
+	if (ncols >= 1 && vals[0] != NULL && strlen(vals[0]) < DB_COMPANY_MAX)
 		(void)tenant_svc(arg, vals[0], &svc);
 	return 0;
 }
@@ -449,7 +449,7 @@ static int default_company(void *arg, int ncols, const char *const *vals)
 void api_pz_defaults_sweep(server *s, store *st)
 {
 	static double last_sweep;
-	char company[SERVER_COMPANY_MAX];
+	char company[DB_COMPANY_MAX];
 	server_due w = {s, 0, 0};
 	double now = util_monotonic();
 	int rc = 0;

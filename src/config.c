@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "retention.h"
 #include "util.h"
 
@@ -59,6 +60,11 @@ static int set_opt(const char *prog, const config_opt *o, void *target, const ch
 
 	switch (o->kind) {
 	case CONFIG_STR:
+		if (o->max > 0 && (strlen(v) < (size_t)o->min || strlen(v) > (size_t)o->max)) {
+			fprintf(stderr, "%s: --%.*s%s must be %.0f to %.0f bytes, got %zu\n", prog,
+			        (int)nm.len, nm.name, origin, o->min, o->max, strlen(v));
+			return ERR_INVAL;
+		}
 		free(*(char **)p);
 		*(char **)p = xstrdup(v);
 		return 0;
@@ -241,7 +247,7 @@ static const config_opt table[] = {
     {"threads", "OFFERD_THREADS", C_INT, F(threads), "2", 1, 256, "HTTP worker threads"},
     {"share-dir", "OFFERD_SHARE_DIR", C_STR, F(share_dir), "", 0, 0,
      "static files (docs, upload page); default: <binary dir>/share"},
-    {"company", "OFFERD_COMPANY", C_STR, F(company), "A", 0, 0,
+    {"company", "OFFERD_COMPANY", C_STR, F(company), "A", 1, DB_COMPANY_MAX - 1,
      "the tenant of unauthenticated requests when --auth off"},
     {"auth", "OFFERD_AUTH", C_STR, F(auth), "on", 0, 0,
      "on: API keys required on /predict, /predict-v2, /rewards, /batch; off: local development"},

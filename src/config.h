@@ -16,7 +16,7 @@
 /* --- the option table mechanism ----------------------------------------- */
 
 enum config_kind {
-	CONFIG_STR,  /* char *, owned (config_opts_free frees it) */
+	CONFIG_STR,  /* char *, owned (config_opts_free frees it); with max > 0, of min..max bytes */
 	CONFIG_INT,  /* int within [min, max] */
 	CONFIG_I64,  /* int64_t within [min, max] */
 	CONFIG_DBL,  /* double within [min, max] */
@@ -34,7 +34,7 @@ typedef struct config_opt {
 	enum config_kind kind;
 	size_t offset;    /* of the target field in the caller's struct */
 	const char *dflt; /* default as text; NULL leaves the field as the caller set it */
-	double min, max;  /* bounds of numbers */
+	double min, max;  /* bounds of numbers; of a string's length when max > 0 */
 	const char *help;
 } config_opt;
 

@@ -12,6 +12,7 @@
 
 #include "client.h"
 #include "config.h"
+#include "db.h"
 #include "util.h"
 
 #define CTL_ARGS_MAX 4
@@ -134,6 +135,13 @@ int ctl_open_db(const char *prog, const char *url, struct store **out);
 	{                                                                          \
 		"concurrency N", NULL, CONFIG_INT, offsetof(type, field), dflt, 1, \
 		    CLIENT_CONCURRENCY_MAX, "requests in flight"                   \
+	}
+
+/* A --company row: the tenant, 1 to DB_COMPANY_MAX - 1 bytes (offerd would cut a longer
+ * name into another company's); `field` is a char * in `type`. */
+#define CTL_OPT_COMPANY(type, field, dflt, help)                                                        \
+	{                                                                                               \
+		"company C", NULL, CONFIG_STR, offsetof(type, field), dflt, 1, DB_COMPANY_MAX - 1, help \
 	}
 
 /* The --epsilon row of the commands that make an agent (agent release, simulate). */

@@ -20,6 +20,7 @@
 #include "experiment.h"
 #include "log.h"
 #include "store.h"
+#include "strmap.h"
 #include "util.h"
 
 #define PRODUCTS_MAX 100000
@@ -49,6 +50,7 @@ typedef struct prod_reader {
 	int col_name;
 	db_product *items;
 	size_t n, cap;
+	strmap *lines; /* offer id -> the line that named it, for duplicates */
 } prod_reader;
 
 /* A catalogue is a short comma-separated file: ID,OFFERS,NAME. */
@@ -85,7 +87,10 @@ static int prod_row(void *arg, const csvr_row *row)
 	prod_reader *p = arg;
 	long long line = (long long)row->row + 1; /* the header is line 1 */
 	char id[CUSTOMER_OFFER_ID_MAX + 1];
+	char line_text[24];
 	const char *offer;
+	const char *name;
+	const char *first;
 
 	if (row->row == 0)
 		return prod_header(p, row);
@@ -97,17 +102,35 @@ static int prod_row(void *arg, const csvr_row *row)
 		                 "holds a NUL",
 		                 line, products_csv.field_max);
 	offer = util_trim(row->field[p->col_offer]);
+	name = util_trim(row->field[p->col_name]);
 	if (offer[0] == '\0')
 		return csvr_fail(p->csv, ERR_INVAL, "line %lld: empty offer id", line);
+	/* Stored under the id /predict-v2 looks up: Offer_1 is OFFER_1 (customer.h). An id no
+	 * request can name, or a name no answer can carry, is an error, never a dead row; an empty
+	 * name is an offer without one (null in /predict-v2). */
+	if (customer_offer_id(offer, id, sizeof(id)) != 0 || !util_utf8_valid(offer))
+		return csvr_fail(
+		    p->csv, ERR_INVAL,
+		    "line %lld: \"%.64s\" is not an offer id (OFFER_<n>, or 1 to %d bytes of "
+		    "UTF-8 without commas or control characters)",
+		    line, offer, CUSTOMER_OFFER_ID_MAX);
+	if (!util_utf8_valid(name))
+		return csvr_fail(p->csv, ERR_INVAL,
+		                 "line %lld: the name of %s is not UTF-8 (save the file as UTF-8)", line,
+		                 id);
+	if (strmap_get(p->lines, id, &first))
+		return csvr_fail(p->csv, ERR_INVAL, "line %lld: %s is listed twice (first on line %s)",
+		                 line, id, first);
 	if (p->n >= PRODUCTS_MAX)
 		return csvr_fail(p->csv, ERR_TOOBIG, "more than %d products", PRODUCTS_MAX);
 	if (p->n == p->cap) {
 		p->cap = p->cap ? p->cap * 2 : 64;
 		p->items = xrealloc(p->items, p->cap * sizeof(*p->items));
 	}
-	/* Stored under the id /predict-v2 looks up: Offer_1 is OFFER_1 (customer.h). */
-	p->items[p->n].offer_id = xstrdup(customer_offer_id(offer, id, sizeof(id)) == 0 ? id : offer);
-	p->items[p->n].name = xstrdup(util_trim(row->field[p->col_name]));
+	snprintf(line_text, sizeof(line_text), "%lld", line);
+	strmap_put(p->lines, id, line_text);
+	p->items[p->n].offer_id = xstrdup(id);
+	p->items[p->n].name = xstrdup(name);
 	p->n++;
 	return 0;
 }
@@ -129,6 +152,7 @@ static int products_import(const char *path, const char *company, const char *ur
 		fprintf(stderr, "offerctl: cannot read %s: %s\n", path, strerror(errno));
 		return 1;
 	}
+	p.lines = strmap_new();
 	p.csv = csvr_new(&products_csv, prod_row, &p);
 	while (crc == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
 		crc = csvr_feed(p.csv, chunk, n);
@@ -153,6 +177,7 @@ static int products_import(const char *path, const char *company, const char *ur
 	rc = 0;
 out:
 	csvr_free(p.csv);
+	strmap_free(p.lines);
 	store_close(s);
 	for (size_t i = 0; i < p.n; i++) {
 		free(p.items[i].offer_id);
@@ -659,7 +684,7 @@ static int products_import_cmd(const admin_opts *o, const char *const *args)
 
 static const config_opt opts_db[] = {OPT_DB};
 static const config_opt opts_products[] = {
-    {"company C", NULL, CONFIG_STR, A(company), "A", 0, 0, "the company the catalogue is for"},
+    CTL_OPT_COMPANY(admin_opts, company, "A", "the company the catalogue is for"),
     OPT_DB,
 };
 static const config_opt opts_release[] = {
@@ -674,7 +699,7 @@ static const config_opt opts_release[] = {
     OPT_DB,
 };
 static const config_opt opts_keys_create[] = {
-    {"company C", NULL, CONFIG_STR, A(company), NULL, 0, 0, "the company the key is for (required)"},
+    CTL_OPT_COMPANY(admin_opts, company, NULL, "the company the key is for (required)"),
     {"role R", NULL, CONFIG_STR, A(role), NULL, 0, 0,
      "client (decide and reward; the default) or admin (also releases, rules, erasure, export)"},
     OPT_DB,

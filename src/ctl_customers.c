@@ -35,7 +35,7 @@ typedef struct customers_opts {
 
 static const config_opt opts[] = {
     CTL_OPT_DATABASE_URL(customers_opts, database_url),
-    {"company C", NULL, CONFIG_STR, O(company), "A", 0, 0, "tenant the customer belongs to"},
+    CTL_OPT_COMPANY(customers_opts, company, "A", "tenant the customer belongs to"),
 };
 
 /* The current agent configuration, with models for the contextual policies. */

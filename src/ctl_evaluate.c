@@ -60,8 +60,8 @@ static const config_opt opts[] = {
      "episodes logged at or after DATE (YYYY-MM-DD[THH:MM:SS])"},
     {"to DATE", NULL, CONFIG_STR, O(to), NULL, 0, 0,
      "episodes logged through DATE (a date-time: before it)"},
-    {"company C", NULL, CONFIG_STR, O(company), "A", 0, 0, "whose episodes"},
-    {"values-company C", NULL, CONFIG_STR, O(values_company), NULL, 0, 0,
+    CTL_OPT_COMPANY(eval_opts, company, "A", "whose episodes"),
+    {"values-company C", NULL, CONFIG_STR, O(values_company), NULL, 1, DB_COMPANY_MAX - 1,
      "whose statistics the candidate uses (default --company)"},
     {"offers LIST", NULL, CONFIG_STR, O(offers), NULL, 0, 0,
      "the candidate's choice set, comma-separated (default: the catalogue when it has at most " STR(

@@ -30,8 +30,7 @@ typedef struct export_args {
 
 static const config_opt opts[] = {
     CTL_OPT_DATABASE_URL(export_args, database_url),
-    {"company C", NULL, CONFIG_STR, O(company), NULL, 0, 0,
-     "the company whose log is exported (required)"},
+    CTL_OPT_COMPANY(export_args, company, NULL, "the company whose log is exported (required)"),
     {"from DATE", NULL, CONFIG_STR, O(from), "", 0, 0,
      "first day, YYYY-MM-DD (UTC, the episode's write time); default: the beginning"},
     {"to DATE", NULL, CONFIG_STR, O(to), "", 0, 0, "last day, included (UTC); default: no end"},

@@ -24,7 +24,7 @@ typedef struct rules_opts {
 #define R(field) offsetof(rules_opts, field)
 
 static const config_opt opts_rules[] = {
-    {"company C", NULL, CONFIG_STR, R(company), NULL, 0, 0, "the company the rules are for (required)"},
+    CTL_OPT_COMPANY(rules_opts, company, NULL, "the company the rules are for (required)"),
     CTL_OPT_DATABASE_URL(rules_opts, database_url),
 };
 

@@ -28,7 +28,6 @@
  * error names a small range and one transaction stays modest on PostgreSQL.
  */
 #define TRAIN_BATCH 20000
-#define TRAIN_COMPANY_MAX 64
 
 typedef struct train_opts {
 	char *transactions;
@@ -48,7 +47,7 @@ static const config_opt opts[] = {
     {"transactions FILE", NULL, CONFIG_STR, O(transactions), NULL, 0, 0,
      "transactions CSV, plain or gzip (UCI Online Retail columns; required)"},
     CTL_OPT_DATABASE_URL(train_opts, database_url),
-    {"company C", NULL, CONFIG_STR, O(company), "A", 0, 0, "tenant the segments and priors belong to"},
+    CTL_OPT_COMPANY(train_opts, company, "A", "tenant the segments and priors belong to"),
     {"prior-weight W", NULL, CONFIG_DBL, O(prior_weight), "1", 0, 1e6,
      "observations each prior is worth"},
     {"dry-run", NULL, CONFIG_FLAG, O(dry_run), NULL, 0, 0,
@@ -258,11 +257,6 @@ static int check(const ctl_cmd *c)
 
 	if (o->transactions == NULL || o->transactions[0] == '\0')
 		return ctl_usage(c->spec, "--transactions FILE is required");
-	if (o->company[0] == '\0' || strlen(o->company) > TRAIN_COMPANY_MAX) {
-		fprintf(stderr, "offerctl train: --company must be 1 to %d characters\n",
-		        TRAIN_COMPANY_MAX);
-		return 2;
-	}
 	return -1;
 }
 

@@ -36,6 +36,10 @@ int db_ping(store *s);
 /* Reads a boolean column as stored by either backend. */
 int db_bool(const char *v);
 
+/* Bytes of a company's name (the tenant), with its NUL. Every buffer that holds one is this
+ * size, and every way in refuses a longer name: cut, it would be another company's. */
+#define DB_COMPANY_MAX 64
+
 /* --- agents ----------------------------------------------------------- */
 #define DB_VERSION_MAX 64
 #define DB_POLICY_MAX 32

@@ -29,7 +29,6 @@
 #include "store.h"
 #include "values.h"
 
-#define DECIDE_COMPANY_MAX 64
 #define DECIDE_WHY_MAX 512 /* the message when nothing is eligible */
 
 /* What narrows a company's offers before the agent decides. */
@@ -46,7 +45,7 @@ typedef struct decide_gate {
 typedef struct decide_result {
 	agent_conf conf;
 	agent_decision dec;
-	char company[DECIDE_COMPANY_MAX];
+	char company[DB_COMPANY_MAX];
 	char customer_id[CUSTOMER_ID_MAX + 1];
 	char request_ts[40];
 	char offers[OFFERS_SHOWN][REQ_OFFER_NAME_MAX + 1]; /* in slot order */

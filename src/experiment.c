@@ -162,7 +162,7 @@ static experiment_count *count_of(experiment_stats *st, const char *company, con
 
 	if (i < st->n)
 		return &st->c[i];
-	if (st->n >= EXPERIMENT_COUNTS_MAX || strlen(company) >= EXPERIMENT_COMPANY_MAX)
+	if (st->n >= EXPERIMENT_COUNTS_MAX || strlen(company) >= DB_COMPANY_MAX)
 		return NULL; /* a company not reported rather than a failed refresh */
 	st->c = xrealloc(st->c, (st->n + 1) * sizeof(*st->c));
 	c = &st->c[st->n++];

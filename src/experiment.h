@@ -35,7 +35,6 @@
 #define EXPERIMENT_SEED 17
 /* Companies and versions counted in one statistics snapshot. */
 #define EXPERIMENT_COUNTS_MAX 4096
-#define EXPERIMENT_COMPANY_MAX 64
 /* A shadow slate as JSON text (tb_episodes.shadow). */
 #define EXPERIMENT_SHADOW_MAX 1024
 
@@ -73,7 +72,7 @@ int experiment_same_counts(const db_experiment *a, const db_experiment *b);
 
 /* One company's counts for one version since the experiment began. */
 typedef struct experiment_count {
-	char company[EXPERIMENT_COMPANY_MAX];
+	char company[DB_COMPANY_MAX];
 	char version[DB_VERSION_MAX];
 	int64_t decisions; /* episodes the version served */
 	int64_t rewards;   /* ... that have a reward */

@@ -206,7 +206,7 @@ static int segment_cb(void *arg, const char *company, const char *customer, cons
 /* The keys map: key hash -> "a:COMPANY" for an admin key, "c:COMPANY" for a client key. */
 static int key_cb(void *arg, const db_key *k)
 {
-	char v[SERVER_COMPANY_MAX + 3];
+	char v[DB_COMPANY_MAX + 3];
 
 	if (k->revoked != NULL || k->hash == NULL || k->company == NULL)
 		return 0;
@@ -267,7 +267,7 @@ static int load_maps(server *s)
 /* A default reward queued by the refresher; freed when the writer is done. */
 typedef struct default_reward {
 	writer_op op;
-	char company[SERVER_COMPANY_MAX];
+	char company[DB_COMPANY_MAX];
 	char customer[CUSTOMER_ID_MAX + 1];
 } default_reward;
 
@@ -371,7 +371,7 @@ static void expire_episodes(server *s)
 
 /* One company's rules in force. */
 typedef struct server_rules {
-	char company[SERVER_COMPANY_MAX];
+	char company[DB_COMPANY_MAX];
 	int64_t version;
 	rules *set;
 	char *body;
@@ -397,7 +397,7 @@ int server_rules_install(server *s, const char *company, int64_t version, const 
 	double horizon = 0;
 	int rc;
 
-	if (strlen(company) >= SERVER_COMPANY_MAX)
+	if (strlen(company) >= DB_COMPANY_MAX)
 		return ERR_RANGE;
 	pthread_rwlock_rdlock(&s->lock);
 	e = rules_find(s, company);
@@ -1009,8 +1009,10 @@ int server_key_company(server *s, const char *key, char *out, size_t outlen, int
 
 	auth_hash(key, hash);
 	pthread_rwlock_rdlock(&s->lock);
+	/* A company too long for out (stored before offerctl refused such names) is no tenant: cut,
+	 * it would be another company's. */
 	if (s->keys != NULL && strmap_get(s->keys, hash, &v) && v != NULL && v[0] != '\0' &&
-	    v[1] == ':') {
+	    v[1] == ':' && strlen(v + 2) < outlen) {
 		util_strlcpy(out, v + 2, outlen);
 		*admin = v[0] == 'a';
 		found = 1;

@@ -25,7 +25,6 @@
 #include "values.h"
 #include "writer.h"
 
-#define SERVER_COMPANY_MAX 64
 /* Agent versions with a reward wait whose sweeps the refresher remembers (more: swept in full). */
 #define SERVER_SWEEPS_MAX 32
 

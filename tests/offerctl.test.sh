@@ -9,6 +9,8 @@
 #  3. keys revoke: an unknown key or an already revoked one is an error.
 #  4. a database URL's password is never printed (offerctl's and offerd's
 #     errors).
+#  Also: products import refuses duplicates, ids no request can name and
+#  names that are not UTF-8; every --company is 1 to 63 bytes.
 # Exits 77 (skipped) only when $OFFERD_BUILD/offerctl has not been built.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
@@ -143,6 +145,40 @@ grep -q "already revoked" "$tmp/err" || fail "second revoke said: $(cat "$tmp/er
 run keys list --database-url "$db"
 awk 'NR == 2 { exit $NF == "active" }' "$tmp/out" && ok "keys list shows the key revoked" \
   || fail "keys list: $(cat "$tmp/out")"
+
+# --- 3b. products import: nothing a request could not name, or an answer carry -----
+cdb="sqlite:$tmp/catalogue.db"
+catalogue_bad() { # WHAT CSV-TEXT EXPECTED-ERROR
+  printf '%b' "$2" >"$tmp/cat.csv"
+  expect_rc 1 "products import refuses $1" -- products import "$tmp/cat.csv" --company A --database-url "$cdb"
+  grep -qF -- "$3" "$tmp/err" || fail "products import, $1: said $(cat "$tmp/err"), want $3"
+}
+catalogue_bad "an offer listed twice (Offer-1 is OFFER_1)" 'OFFERS,NAME\nOFFER_1,a\nOffer-1,b\n' \
+  "line 3: OFFER_1 is listed twice (first on line 2)"
+catalogue_bad "an id with a comma" 'OFFERS,NAME\n"x,y",a\n' 'line 2: "x,y" is not an offer id'
+catalogue_bad "a name that is not UTF-8" 'OFFERS,NAME\nOFFER_3,Ph\xffone\n' \
+  "line 2: the name of OFFER_3 is not UTF-8"
+expect_rc 2 "products import refuses an empty --company" -- \
+  products import examples/company_A_products.csv --company "" --database-url "$cdb"
+run db count tb_products --database-url "$cdb"
+[[ $(cat "$tmp/out") == 0 ]] && ok "nothing was stored by the refused imports" ||
+  fail "tb_products holds $(cat "$tmp/out") rows after refused imports"
+
+# --- 3c. a company name fits offerd's tenant: longer would be cut into another company's --
+long=$(printf 'C%.0s' {1..64})
+expect_rc 2 "keys create refuses a company of 64 bytes" -- keys create --company "$long" --database-url "$db"
+grep -q "must be 1 to 63 bytes, got 64" "$tmp/err" || fail "keys create said: $(cat "$tmp/err")"
+expect_rc 0 "keys create takes a company of 63 bytes" -- keys create --company "${long:1}" --database-url "$db"
+for cmd in "train --transactions examples/online_retail.csv.gz" "rules show" "export" \
+  "customers forget x" "evaluate --policy ucb"; do
+  # shellcheck disable=SC2086
+  expect_rc 2 "$cmd refuses a company of 64 bytes" -- $cmd --company "$long" --database-url "$db"
+done
+expect_rc 2 "evaluate refuses a --values-company of 64 bytes" -- \
+  evaluate --policy ucb --values-company "$long" --database-url "$db"
+timeout 10 "$build/offerd" --port 0 --company "$long" >/dev/null 2>"$tmp/err"
+grep -q "must be 1 to 63 bytes" "$tmp/err" &&
+  ok "offerd refuses --company of 64 bytes" || fail "offerd --company of 64 bytes: $(cat "$tmp/err")"
 
 # 4. A database URL's password never reaches a message: offerctl's and
 #    offerd's errors name the URL with *** for it (nothing listens on port 1).

@@ -182,7 +182,7 @@ static void test_errors(void **state)
 	agent_conf conf;
 	decide_result res;
 	episode ep;
-	char company[DECIDE_COMPANY_MAX + 8];
+	char company[DB_COMPANY_MAX + 8];
 	values *v = values_new();
 	rng r;
 
