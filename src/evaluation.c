@@ -402,8 +402,8 @@ int evaluation_run(store *st, const char *company, const eval_request *q, eval_p
 		log.on_read = reading;
 		log.on_read_arg = &prog;
 	}
-	rc = ope_load(st, company, q->from[0] ? q->from : NULL, q->to[0] ? to : NULL, q->missing,
-	              q->offers[0] ? q->offers : NULL, &log, err, errlen);
+	rc = ope_load(st, company, q->from[0] ? q->from : NULL, q->to[0] && to[0] ? to : NULL,
+	              q->missing, q->offers[0] ? q->offers : NULL, &log, err, errlen);
 	if (rc != 0) {
 		rc = rc == ERR_UNAVAIL                     ? ERR_UNAVAIL
 		     : rc == ERR_INVAL || rc == ERR_TOOBIG ? ERR_INVAL

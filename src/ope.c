@@ -863,8 +863,12 @@ int ope_window_end(const char *end, char out[32])
 	if (date_parse(end, &d) != 0)
 		return ERR_INVAL;
 	if (len == 10) {
-		date_from_days(date_days(&d) + 1, &d);
-		date_format(&d, out);
+		/* The calendar's last day has no next day with a text: then there is no bound. */
+		out[0] = '\0';
+		if (d.year < 9999 || d.month < 12 || d.day < 31) {
+			date_from_days(date_days(&d) + 1, &d);
+			date_format(&d, out);
+		}
 		return 0;
 	}
 	if (len >= 32)

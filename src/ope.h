@@ -133,8 +133,9 @@ int ope_load(store *s, const char *company, const char *from, const char *to, en
 
 /*
  * The exclusive bound for an evaluation window that ends on `end`: a date
- * (YYYY-MM-DD) means through that day, so the next day; a date-time is
- * taken as it is. Returns 0, or ERR_INVAL when end is neither.
+ * (YYYY-MM-DD) means through that day, so the next day ("" after
+ * 9999-12-31: no bound); a date-time is taken as it is. Returns 0, or
+ * ERR_INVAL when end is neither.
  */
 int ope_window_end(const char *end, char out[32]);
 

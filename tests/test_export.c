@@ -39,6 +39,9 @@ static void test_range(void **state)
 	assert_int_equal(export_range(&o, "2024-02-28", "2024-12-31", err, sizeof(err)), 0);
 	assert_string_equal(o.to, "2025-01-01T00:00:00.000Z");
 	assert_int_equal(export_range(&o, NULL, "", err, sizeof(err)), 0);
+	/* The calendar's whole range: to's next day is past year 9999. */
+	assert_int_equal(export_range(&o, "0001-01-01", "9999-12-31", err, sizeof(err)), 0);
+	assert_string_equal(o.to, "9999-12-31T23:59:59.999Z");
 	assert_string_equal(o.from, "0001-01-01T00:00:00.000Z");
 	assert_string_equal(o.to, "9999-12-31T23:59:59.999Z");
 	assert_int_equal(export_range(&o, "2026-02-30", NULL, err, sizeof(err)), ERR_INVAL);
