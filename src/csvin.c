@@ -7,6 +7,7 @@
  */
 #include "csvin.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,7 +239,7 @@ static int build_request(csv_reader *rd, const char *id, predict_req *out, char 
 		goto out;
 	}
 	/* Spreadsheets write whole numbers as "71.0"; a fraction is not an age in a file. */
-	if (age_read != (double)(int64_t)age_read) {
+	if (age_read != trunc(age_read)) {
 		snprintf(err, errlen, "age is not a whole number of years: '%.64s'", v);
 		rc = ERR_INVAL;
 		goto out;

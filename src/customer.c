@@ -7,6 +7,7 @@
 #include "customer.h"
 
 #include <ctype.h>
+#include <float.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -138,8 +139,8 @@ const char *customer_region(const char *s)
 
 int customer_age_text(const char *s, double *out)
 {
-	/* Wide bounds: out of range is customer_age()'s answer, not "not a number". */
-	return util_strtod(s, -1e9, 1e9, out) == 0 ? 0 : ERR_INVAL;
+	/* Any finite number: out of range is customer_age()'s answer, not "not a number". */
+	return util_strtod(s, -DBL_MAX, DBL_MAX, out) == 0 ? 0 : ERR_INVAL;
 }
 
 int customer_age(double v, int *out)

@@ -468,6 +468,8 @@ static void test_values(void **unused)
 	    {"1;;2020-01-01;;1", "ERROR missing age"},
 	    {"1;-1;2020-01-01;;1", "ERROR age is out of range 0..150: '-1'"},
 	    {"1;1e3;2020-01-01;;1", "ERROR age is out of range"},
+	    {"1;1e308;2020-01-01;;1", "ERROR age is out of range 0..150: '1e308'"},
+	    {"1;30.5;2020-01-01;;1", "ERROR age is not a whole number of years: '30.5'"},
 	    {"1;30;2020-01-01;;2", "ERROR OFFER_1 is not true or false: '2'"},
 	    {"1;30;2020-01-01;; YES ", "\"OFFER_1\":true"},
 	};

@@ -173,6 +173,9 @@ static void test_age(void **unused)
 	assert_int_equal(customer_age(d, &age), ERR_RANGE);
 	assert_int_equal(customer_age_text("-1", &d), 0);
 	assert_int_equal(customer_age(d, &age), ERR_RANGE);
+	/* A number however large is a number, out of range (it was "not a number" past 1e9). */
+	assert_int_equal(customer_age_text("1e308", &d), 0);
+	assert_int_equal(customer_age(d, &age), ERR_RANGE);
 	assert_int_equal(customer_age(150, &age), 0);
 	assert_int_equal(age, 150);
 	assert_int_equal(customer_age(150.5, &age), ERR_RANGE);
