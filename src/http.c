@@ -458,8 +458,27 @@ static int is_token(const char *p, size_t n)
 	return 1;
 }
 
+/*
+ * RFC 9112 3.2: Host is uri-host [":" port]; a reg-name, an IPv4 address or
+ * an IP literal in brackets are all within these characters (RFC 3986 3.2.2).
+ * Empty is allowed (a target without an authority).
+ */
+static int is_host(const char *p, size_t n)
+{
+	static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	                              "-._~%!$&'()*+,;=:[]";
+
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\0' || strchr(allowed, p[i]) == NULL)
+			return 0;
+	}
+	return 1;
+}
+
 typedef struct head_scan {
 	int bad_name;
+	int n_host;         /* Host fields */
+	int host_bad;       /* one that is not host[:port] */
 	int n_length;       /* Content-Length fields */
 	const char *length; /* the first one */
 	int length_bad;     /* not 1*DIGIT, or two that differ */
@@ -504,7 +523,10 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
 	(void)kind;
 	if (!is_token(key, key_size))
 		h->bad_name = 1;
-	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+	if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
+		h->n_host++;
+		h->host_bad |= !is_host(value, value_size);
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
 		if (value_size == 0 || strspn(value, "0123456789") != value_size)
 			h->length_bad = 1;
 		else if (h->length != NULL && strcmp(h->length, value) != 0)
@@ -518,6 +540,26 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
 		scan_codings(h, value);
 	}
 	return MHD_YES;
+}
+
+/*
+ * The path of a request target. RFC 9112 3.2.2: a server MUST accept the
+ * absolute-form (http://host/predict), which a client talking to a proxy
+ * sends; offerd routes its path ("/" when it has none). libmicrohttpd has
+ * taken the query off already.
+ */
+static const char *origin_path(const char *url)
+{
+	const char *p;
+
+	if (strncasecmp(url, "http://", 7) == 0)
+		p = url + 7;
+	else if (strncasecmp(url, "https://", 8) == 0)
+		p = url + 8;
+	else
+		return url;
+	p += strcspn(p, "/");
+	return *p == '/' ? p : "/";
 }
 
 /*
@@ -564,6 +606,11 @@ static int check_head(http_req *r, const char *url, const char *version)
 		} rules[] = {
 		    {h.bad_name, 400, "headers",
 		     "a header name holds a character other than a token's (a space before the colon?)"},
+		    /* RFC 9112 3.2: a server MUST answer 400 to these. */
+		    {h.n_host == 0 && !http10, 400, "Host",
+		     "a Host header is required (HTTP/1.1, RFC 9112 3.2)"},
+		    {h.n_host > 1, 400, "Host", "a request must carry one Host header, not several"},
+		    {h.host_bad, 400, "Host", "the Host header must be host[:port]"},
 		    {h.n_coding > 0 && h.n_length > 0, 400, "Transfer-Encoding",
 		     "Transfer-Encoding and Content-Length together make the body length ambiguous"},
 		    {h.length_bad, 400, "Content-Length",
@@ -810,6 +857,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		*con_cls = r;
 		if (check_head(r, url, version) != 0)
 			return queue(r);
+		r->path = origin_path(url);
 		if (cors_headers(r) == 0)
 			s->cfg.route(s->cfg.app, r);
 		if (r->resp == NULL && r->phase == PH_HEADERS)

@@ -12,9 +12,11 @@
 #   "chunked, gzip" and chunked twice (400: no reliable length);
 #   Transfer-Encoding in HTTP/1.0; a NUL, a control byte or a space in the
 #   request target; a space before a header's colon; a bad second
-#   Content-Length.
+#   Content-Length; two Host headers, none in HTTP/1.1, or one that is not
+#   host[:port] (RFC 9112 3.2).
 # What still works: a repeated identical Content-Length, a chunked body, a
-# pipelined pair of good requests, %00 in a path (a 404, not /is-alive).
+# pipelined pair of good requests, %00 in a path (a 404, not /is-alive), the
+# absolute-form (RFC 9112 3.2.2), HTTP/1.0 without Host, an IPv6 Host.
 # Content-Length: -1, "5, 5" and a Content-Length above 2^64, which
 # libmicrohttpd rejects before offerd sees the head (with its status line
 # sent twice), get one JSON answer too (400, 413) and a close.
@@ -72,6 +74,12 @@ rejects = [
      b"GET /is-alive /x HTTP/1.1\r\nHost: x\r\n\r\n" + SMUGGLED),
     ("a space before a header's colon", 400, "headers",
      POST + b"Content-Length : 5\r\n\r\n" + SMUGGLED),
+    # RFC 9112 3.2: a server MUST answer 400 to each of these three.
+    ("two Host headers", 400, "Host",
+     b"GET /is-alive HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n" + SMUGGLED),
+    ("no Host in HTTP/1.1", 400, "Host", b"GET /is-alive HTTP/1.1\r\n\r\n" + SMUGGLED),
+    ("a Host that is not host[:port]", 400, "Host",
+     b"GET /is-alive HTTP/1.1\r\nHost: a b/c\r\n\r\n" + SMUGGLED),
 ]
 for name, want, field, raw in rejects:
     out, closed, secs = exchange(raw)
@@ -100,6 +108,13 @@ out, closed, _ = exchange(SMUGGLED + SMUGGLED, 1.0)
 check("two pipelined good requests get two answers", out.count(b"HTTP/1.1 200 ") == 2, repr(out[:300]))
 out, closed, _ = exchange(b"GET /is-alive%00 HTTP/1.1\r\nHost: x\r\n\r\n", 1.0)
 check("%00 in a path is not /is-alive", parse(out)[0] == 404, repr(out[:200]))
+# RFC 9112 3.2.2: a server MUST accept the absolute-form; HTTP/1.0 needs no Host.
+out, closed, _ = exchange(b"GET http://x:8000/is-alive HTTP/1.1\r\nHost: x:8000\r\n\r\n", 1.0)
+check("the absolute-form http://x:8000/is-alive is /is-alive", parse(out)[0] == 200, repr(out[:200]))
+out, closed, _ = exchange(b"GET /is-alive HTTP/1.0\r\n\r\n", 1.0)
+check("HTTP/1.0 without Host is answered", parse(out)[0] == 200, repr(out[:200]))
+out, closed, _ = exchange(b"GET /is-alive HTTP/1.1\r\nHost: [::1]:8000\r\n\r\n", 1.0)
+check("an IPv6 literal Host is a host", parse(out)[0] == 200, repr(out[:200]))
 
 # Rejected by libmicrohttpd before offerd sees the head; offerd answers in its
 # place (mhd_log in src/http.c): one JSON answer, not libmicrohttpd's HTML
