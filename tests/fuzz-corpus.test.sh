@@ -5,7 +5,7 @@
 # corpus once, and its checks abort on a failure. So a driver that no longer
 # builds against the library, or an input that fails its checks, fails
 # `make test`; under `make test-asan` the sanitizers watch the replay too.
-# A planted input that breaks a check shows that a failure is seen.
+# A replay that cannot read an input fails: a failure is seen.
 # needs: no postgresql
 source "$(dirname "$0")/lib.sh"
 lib_deadline 120
