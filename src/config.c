@@ -65,6 +65,14 @@ static int set_opt(const char *prog, const config_opt *o, void *target, const ch
 			        (int)nm.len, nm.name, origin, o->min, o->max, strlen(v));
 			return ERR_INVAL;
 		}
+		/* A name (a company's) is joined to others with a control character in keys. */
+		for (const char *c = v; o->max > 0 && *c != '\0'; c++) {
+			if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+				fprintf(stderr, "%s: --%.*s%s must not hold a control character\n", prog,
+				        (int)nm.len, nm.name, origin);
+				return ERR_INVAL;
+			}
+		}
 		free(*(char **)p);
 		*(char **)p = xstrdup(v);
 		return 0;

@@ -16,7 +16,8 @@
 /* --- the option table mechanism ----------------------------------------- */
 
 enum config_kind {
-	CONFIG_STR,  /* char *, owned (config_opts_free frees it); with max > 0, of min..max bytes */
+	CONFIG_STR,  /* char *, owned (config_opts_free frees it); with max > 0, a name:
+	              * min..max bytes, no control character */
 	CONFIG_INT,  /* int within [min, max] */
 	CONFIG_I64,  /* int64_t within [min, max] */
 	CONFIG_DBL,  /* double within [min, max] */

@@ -137,8 +137,9 @@ int ctl_open_db(const char *prog, const char *url, struct store **out);
 		    CLIENT_CONCURRENCY_MAX, "requests in flight"                   \
 	}
 
-/* A --company row: the tenant, 1 to DB_COMPANY_MAX - 1 bytes (offerd would cut a longer
- * name into another company's); `field` is a char * in `type`. */
+/* A --company row: the tenant, a name of 1 to DB_COMPANY_MAX - 1 bytes (offerd would cut a
+ * longer one into another company's) without control characters (config.c); `field` is a
+ * char * in `type`. */
 #define CTL_OPT_COMPANY(type, field, dflt, help)                                                        \
 	{                                                                                               \
 		"company C", NULL, CONFIG_STR, offsetof(type, field), dflt, 1, DB_COMPANY_MAX - 1, help \

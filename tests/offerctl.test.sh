@@ -169,6 +169,8 @@ long=$(printf 'C%.0s' {1..64})
 expect_rc 2 "keys create refuses a company of 64 bytes" -- keys create --company "$long" --database-url "$db"
 grep -q "must be 1 to 63 bytes, got 64" "$tmp/err" || fail "keys create said: $(cat "$tmp/err")"
 expect_rc 0 "keys create takes a company of 63 bytes" -- keys create --company "${long:1}" --database-url "$db"
+expect_rc 2 "keys create refuses a company with a control character" -- \
+  keys create --company $'A\x1fB' --database-url "$db"
 for cmd in "train --transactions examples/online_retail.csv.gz" "rules show" "export" \
   "customers forget x" "evaluate --policy ucb"; do
   # shellcheck disable=SC2086

@@ -32,7 +32,7 @@ typedef struct t_opts {
 static const config_opt table[] = {
     {"o,output FILE", NULL, CONFIG_STR, O(output), NULL, 0, 0, "the output"},
     {"url URL", "TEST_CONFIG_URL", CONFIG_STR, O(url), "http://default", 0, 0, "the address"},
-    {"name NAME", NULL, CONFIG_STR, O(name), NULL, 1, 4, "1 to 4 bytes"},
+    {"name NAME", NULL, CONFIG_STR, O(name), NULL, 1, 4, "a name of 1 to 4 bytes"},
     {"n N", NULL, CONFIG_INT, O(n), "16", 1, 64, "a count"},
     {"big N", NULL, CONFIG_I64, O(big), "1", 0, 9.3e18, "a large count"},
     {"x X", NULL, CONFIG_DBL, O(x), "0.5", 0, 1, "a share"},
@@ -131,6 +131,12 @@ static void test_help_and_errors(void **unused)
 	assert_int_equal(parse(&o, args, 1, &n, "--name", "abcde", NULL), ERR_INVAL);
 	config_opts_free(table, UTIL_ARRAY_LEN(table), &o);
 	assert_int_equal(parse(&o, args, 1, &n, "--name=", NULL), ERR_INVAL);
+	config_opts_free(table, UTIL_ARRAY_LEN(table), &o);
+	assert_int_equal(parse(&o, args, 1, &n, "--name",
+	                       "a\x1f"
+	                       "b",
+	                       NULL),
+	                 ERR_INVAL);
 	config_opts_free(table, UTIL_ARRAY_LEN(table), &o);
 	/* A prefix of a name is not the name. */
 	assert_int_equal(parse(&o, args, 1, &n, "--out", "f", NULL), ERR_INVAL);
