@@ -447,6 +447,13 @@ static void serve_static(server *s, http_req *r, const char *rel)
 		return;
 	}
 	http_add_header(r, "Cache-Control", "public, max-age=300");
+	/* The browser takes the type as sent, and no other site may frame a page: the console
+	 * acts with an admin key, and a framed page could be clicked through by another site. */
+	http_add_header(r, "X-Content-Type-Options", "nosniff");
+	if (strncmp(content_type(rel), "text/html", 9) == 0) {
+		http_add_header(r, "X-Frame-Options", "DENY");
+		http_add_header(r, "Content-Security-Policy", "frame-ancestors 'none'");
+	}
 	http_reply_static(r, 200, content_type(rel), f->data, f->len);
 }
 
