@@ -24,12 +24,13 @@
 #include "util.h"
 
 /* Route flags. */
-#define ROUTE_AUTH 0x1   /* needs a tenant (API key) and is rate limited */
-#define ROUTE_PREFIX 0x2 /* path is a prefix (static assets) */
-#define ROUTE_JSON 0x4   /* a JSON body, at most --body-max bytes */
-#define ROUTE_CSV 0x8    /* a CSV body, at most --batch-body-max-mb */
-#define ROUTE_PZ 0x10    /* Personalizer v1.0: its error shape; "{name}" matches one segment */
-#define ROUTE_ADMIN 0x20 /* needs an admin key (implies ROUTE_AUTH): 403 for a client key */
+#define ROUTE_AUTH 0x1     /* needs a tenant (API key) and is rate limited */
+#define ROUTE_PREFIX 0x2   /* path is a prefix (static assets) */
+#define ROUTE_JSON 0x4     /* a JSON body, at most --body-max bytes */
+#define ROUTE_CSV 0x8      /* a CSV body, at most --batch-body-max-mb */
+#define ROUTE_PZ 0x10      /* Personalizer v1.0: its error shape; "{name}" matches one segment */
+#define ROUTE_ADMIN 0x20   /* needs an admin key (implies ROUTE_AUTH): 403 for a client key */
+#define ROUTE_METRICS 0x40 /* ROUTE_ADMIN unless --metrics-auth off: /metrics names every company */
 
 typedef struct route route;
 
@@ -61,7 +62,7 @@ static const route routes[] = {
     {"PUT", "/rewards", ROUTE_AUTH | ROUTE_JSON, NULL, &api_rewards_endpoint, NULL, "/rewards"},
     {"POST", "/batch", ROUTE_AUTH | ROUTE_CSV, NULL, &api_batch_endpoint, NULL, "/batch"},
     {"GET, PUT", "/rules", ROUTE_ADMIN | ROUTE_JSON, NULL, &api_rules_endpoint, NULL, "/rules"},
-    {"GET, HEAD", "/metrics", 0, metrics, NULL, NULL, "/metrics"},
+    {"GET, HEAD", "/metrics", ROUTE_METRICS, metrics, NULL, NULL, "/metrics"},
     {"GET, HEAD", "/keys/me", ROUTE_AUTH, keys_me, NULL, NULL, "/keys/me"},
     {"GET", "/export", ROUTE_ADMIN, export_log, NULL, NULL, "/export"},
     {"GET, HEAD", "/experiments", ROUTE_ADMIN, experiments, NULL, NULL, "/experiments"},
@@ -313,7 +314,7 @@ void api_idempotency_reused(http_req *r, const char *key)
 
 /* --- tenants ------------------------------------------------------------ */
 
-static int resolve_tenant(server *s, http_req *r, const route *rt, api_tenant *t)
+static int resolve_tenant(server *s, http_req *r, const route *rt, int flags, api_tenant *t)
 {
 	const char *key = NULL;
 	const char *x_key = NULL;
@@ -347,7 +348,7 @@ static int resolve_tenant(server *s, http_req *r, const route *rt, api_tenant *t
 		route_error(r, rt, ERR_AUTH, "Authorization", "the API key is not valid");
 		return ERR_AUTH;
 	}
-	if ((rt->flags & ROUTE_ADMIN) && !t->admin) {
+	if ((flags & ROUTE_ADMIN) && !t->admin) {
 		route_error(r, rt, ERR_FORBIDDEN, "Authorization",
 		            "this path needs an admin key; the key is a client key (offerctl keys "
 		            "create --role admin)");
@@ -986,6 +987,7 @@ void api_route(void *app, http_req *r)
 	const char *method = http_method(r);
 	const route *rt = NULL;
 	api_tenant t;
+	int flags;
 
 	memset(&t, 0, sizeof(t));
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(routes); i++) {
@@ -1004,6 +1006,7 @@ void api_route(void *app, http_req *r)
 		return;
 	}
 	http_set_label(r, rt->label);
+	flags = rt->flags;
 	if (atomic_load(&s->draining)) {
 		/* Shutting down: keep-alive clients must not keep us alive. */
 		http_add_header(r, "Connection", "close");
@@ -1024,9 +1027,11 @@ void api_route(void *app, http_req *r)
 		if (http_query_each(r, query_one, &q) != 0)
 			return;
 	}
-	if ((rt->flags & (ROUTE_AUTH | ROUTE_ADMIN)) && resolve_tenant(s, r, rt, &t) != 0)
+	if ((flags & ROUTE_METRICS) && strcmp(s->cfg->metrics_auth, "admin") == 0)
+		flags |= ROUTE_ADMIN;
+	if ((flags & (ROUTE_AUTH | ROUTE_ADMIN)) && resolve_tenant(s, r, rt, flags, &t) != 0)
 		return;
-	if ((rt->flags & (ROUTE_AUTH | ROUTE_ADMIN)) && s->rate != NULL) {
+	if ((flags & (ROUTE_AUTH | ROUTE_ADMIN)) && s->rate != NULL) {
 		double retry = 0;
 
 		if (!ratelimit_take(s->rate, t.key_id, util_monotonic(), &retry)) {

@@ -293,6 +293,9 @@ static const config_opt table[] = {
     {"log-format", "OFFERD_LOG_FORMAT", C_STR, F(log_format), "text", 0, 0, "text or json"},
     {"access-log", "OFFERD_ACCESS_LOG", C_STR, F(access_log), "on", 0, 0,
      "one log line per request: on or off"},
+    {"metrics-auth", "OFFERD_METRICS_AUTH", C_STR, F(metrics_auth), "admin", 0, 0,
+     "admin: GET /metrics needs an admin key, as it names every company; off: anyone who "
+     "reaches the port may read it (a private network)"},
     {"retention-days", "OFFERD_RETENTION_DAYS", C_INT, F(retention_days), "0", 0, RETENTION_DAYS_MAX,
      "days episodes and their rewards are kept (by write time); 0 = for ever"},
     {"retention", "OFFERD_RETENTION", C_STR, F(retention), "", 0, 0,
@@ -366,6 +369,10 @@ int config_load(offerd_config *c, int argc, char **argv)
 	}
 	if (strcmp(c->access_log, "on") != 0 && strcmp(c->access_log, "off") != 0) {
 		fprintf(stderr, "offerd: --access-log must be on or off\n");
+		return -1;
+	}
+	if (strcmp(c->metrics_auth, "admin") != 0 && strcmp(c->metrics_auth, "off") != 0) {
+		fprintf(stderr, "offerd: --metrics-auth must be admin or off\n");
 		return -1;
 	}
 	if (strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0) {

@@ -89,6 +89,7 @@ typedef struct offerd_config {
 	char *log_level;
 	char *log_format;
 	char *access_log;          /* "on" or "off" */
+	char *metrics_auth;        /* "admin" (GET /metrics needs an admin key) or "off" */
 	int retention_days;        /* every company's window; 0 keeps the log for ever */
 	char *retention;           /* per-company windows "B=30,C=365" (retention.h) */
 	double retention_interval; /* seconds between retention passes */

@@ -135,7 +135,7 @@ acc=$(sql "$db" "SELECT ROUND(CAST(SUM(CASE WHEN r.accepted_offer THEN 1 ELSE 0 
   FROM tb_episodes e JOIN tb_rewards r ON r.episode_id = e.id WHERE e.agent_version = '1.0.0'")
 expect_jq "(.arms[0].acceptance * 10000 | round) == ($acc * 10000 | round)" "the champion's acceptance is accepted/rewards ($acc)"
 for u in "$u1" "$u2"; do
-  http GET "$u/metrics"
+  http GET "$u/metrics" -H "X-API-Key: $admin"
   for m in traffic_percent decisions rewards acceptance acceptance_ci95_low acceptance_ci95_high; do
     grep -q "^offerd_experiment_${m}{company=\"A\",version=\"2.0.0\",arm=\"challenger\"} " <<<"$HTTP_BODY" ||
       fail "$u/metrics lacks offerd_experiment_${m} of A's challenger"

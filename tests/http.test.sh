@@ -180,6 +180,7 @@ run_case() {
   local args=()
   case ${C_AUTH[$i]} in
     A) args+=(-H "Authorization: Bearer $key_a") ;;
+    admin) args+=(-H "Authorization: Bearer $key_admin") ;;
     A-x-api-key) args+=(-H "X-API-Key: $key_a") ;;
     B) args+=(-H "Authorization: Bearer $key_b") ;;
     wrong) args+=(-H "Authorization: Bearer ofk_this-is-not-a-key-0123456789") ;;
@@ -351,8 +352,8 @@ finish_cases() {
 
 # --- /metrics ---------------------------------------------------------------------------
 
-metric() {  # metric NAME-WITH-LABELS: its value on $base_url/metrics, 0 when absent
-  curl -s --max-time 10 "$base_url/metrics" | awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }'
+metric() {  # metric NAME-WITH-LABELS: its value on $base_url/metrics (an admin key), 0 when absent
+  curl -s --max-time 10 -H "Authorization: Bearer $key_admin" "$base_url/metrics" | awk -v k="$1" '$1 == k { v = $2 } END { print v + 0 }'
 }
 
 check_metrics() {
@@ -525,6 +526,7 @@ run_backend() {
     die "[$label] offerctl products import $products_csv failed"
   key_a=$(key_create "$db" A)
   key_b=$(key_create "$db" B)
+  key_admin=$(key_create "$db" A admin)
   offerd_start "$label" "$db" --body-max 4096 --refresh 0.2 --threads 4
   base_url=${OFFERD_URL[$label]}
   VARS=()

@@ -33,9 +33,10 @@ predict_body() {
 reward_body() { printf '{"customer_id": "%s", "accepted_one_of_the_three_offers": %s}' "$1" "$2"; }
 
 run_backend() {
-  local be=$1 db=$2 ka kb u u2 n i
+  local be=$1 db=$2 ka kb kadmin u u2 n i
   ka=$(key_create "$db" A)
   kb=$(key_create "$db" B)
+  kadmin=$(key_create "$db" A admin)
   offerd_start "$be" "$db" --refresh 0.2
   u=${OFFERD_URL[$be]}
   local A=(-H "Authorization: Bearer $ka" -H "$J") B=(-H "Authorization: Bearer $kb" -H "$J")
@@ -58,7 +59,7 @@ run_backend() {
   expect_status 200 "$be: the same reward spelled otherwise, key in the draft's quoted form"
   expect_eq "$(sql "$db" "SELECT COUNT(*) FROM tb_rewards WHERE customer_id = 'c1'")" 1 \
     "$be: one reward for c1 after three keyed tries"
-  http GET "$u/metrics"
+  http GET "$u/metrics" -H "Authorization: Bearer $kadmin"
   expect_eq "$(grep -E '^offerd_rewards_written_total ' <<<"$HTTP_BODY" | awk '{ print $2 }')" 1 \
     "$be: /metrics counts one reward written, not the replays"
   expect_eq "$(sql "$db" "SELECT company || '|' || route || '|' || length(request_hash) FROM tb_idempotency")" \

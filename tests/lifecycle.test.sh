@@ -127,7 +127,7 @@ reqs=(
   "PUT|/rewards|200|rw-1|{\"customer_id\":\"log1\",\"accepted_one_of_the_three_offers\":true}"
   "DELETE|/predict|405|del-1|"
   "GET|/no/such/route|404|nf-1|"
-  "GET|/metrics|200|m-1|"
+  "GET|/metrics|403|m-1|" # a client key: /metrics takes an admin key
   "GET|/%ff%fe-not-utf8|404|utf8-1|"
   "GET|/quote%22back%5cslash|404|quote-1|"
   "GET|/ctl%01%1b[31m|404|ctl-1|"

@@ -5,7 +5,7 @@
 #     its recommended rules; errors AND warnings fail (a warning is how Redocly
 #     reports an example that does not match its schema). Two rules are
 #     skipped: info-license (the project has no licence to name yet) and
-#     operation-4xx-response (/is-alive, /metrics, /docs... have no 4xx of
+#     operation-4xx-response (/is-alive, /ready, /docs... have no 4xx of
 #     their own; their errors are covered by `default`).
 #  2. jq: every "METHOD PATH" that `offerd --routes` prints is documented, and
 #     every documented operation is served; the brief's field names and
@@ -174,7 +174,7 @@ check "every other route that takes a key takes Bearer or X-API-Key and document
 check "the public routes (security: []) are exactly the service and static ones" '
   [ .paths | to_entries[] | select(.value | to_entries | map(.value | objects | .security == [])
       | any) | .key ] | sort
-  == (["/is-alive","/ready","/metrics","/openapi.json","/docs","/docs/assets/{file}","/console",
+  == (["/is-alive","/ready","/openapi.json","/docs","/docs/assets/{file}","/console",
        "/console/{file}","/"] | sort)'
 check "the admin paths need Bearer or X-API-Key and document 401 and 403" '
   . as $d
@@ -336,7 +336,10 @@ live() {
   [[ $code == 401 ]] || fail "a wrong X-API-Key: want 401, got $code"
   req POST /predict application/json "$tmp/req.json" -H "Authorization: Bearer wrong"
   [[ $code == 401 ]] || fail "a wrong Bearer key: want 401, got $code"
-  for p in /is-alive /openapi.json /docs /metrics; do
+  # /metrics names every company: an admin key, as documented.
+  req GET /metrics "" ""
+  [[ $code == 401 ]] && is_error_shape 401 || fail "GET /metrics without a key: want 401 Error, got $code $body"
+  for p in /is-alive /openapi.json /docs; do
     req GET "$p" "" ""
     [[ $code == 200 ]] || fail "GET $p must stay public with --auth on: got $code"
   done

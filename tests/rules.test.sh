@@ -225,8 +225,8 @@ expect_jq '."best-three-offers" == ["OFFER_3"]' "two processes: only x1's decisi
 # 1's own 40 decisions are not read back from the database by process 1
 # (a few may be, when a refresh falls between a commit and its bookkeeping),
 # while process 2 reads all 40.
-rows_read() { # URL: offerd_contact_rows_read_total
-  http GET "$1/metrics"
+rows_read() { # URL: offerd_contact_rows_read_total (GET /metrics takes an admin key)
+  http GET "$1/metrics" "${ADMIN[@]}"
   awk '$1 == "offerd_contact_rows_read_total" { print $2 }' <<<"$HTTP_BODY"
 }
 sleep 0.5
