@@ -215,18 +215,17 @@ void api_error(http_req *r, int err, const char *field, const char *fmt, ...)
 	/* A field or a message may quote client input: JSON takes only UTF-8, so other bytes
 	 * become U+FFFD. */
 	if (field != NULL && field[0] != '\0') {
-		char f[128];
+		char *f = util_utf8_fixed(field);
 
-		util_utf8_repair(field, f, sizeof(f));
-		json_object_set_new(j, "field", json_string(f));
+		json_object_set_new(j, "field", json_string(f != NULL ? f : field));
+		free(f);
 	}
-	if (!util_utf8_valid(msg)) {
-		char repaired[sizeof(msg)];
+	{
+		char *m = util_utf8_fixed(msg);
 
-		util_utf8_repair(msg, repaired, sizeof(repaired));
-		util_strlcpy(msg, repaired, sizeof(msg));
+		json_object_set_new(j, "message", json_string(m != NULL ? m : msg));
+		free(m);
 	}
-	json_object_set_new(j, "message", json_string(msg));
 	if (status == 503)
 		http_add_header(r, "Retry-After", "1");
 	if (status == 401)

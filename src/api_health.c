@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -99,10 +100,10 @@ void api_ready(server *s, http_req *r)
 	json_object_set_new(db, "store", json_string(s->dialect == STORE_PG ? "postgresql" : "sqlite"));
 	if (!db_ok) {
 		/* A driver's message in the server's encoding may not be UTF-8. */
-		char error[sizeof(db_error)];
+		char *fixed = util_utf8_fixed(db_error);
 
-		util_utf8_repair(db_error, error, sizeof(error));
-		json_object_set_new(db, "error", json_string(error));
+		json_object_set_new(db, "error", json_string(fixed != NULL ? fixed : db_error));
+		free(fixed);
 	}
 	json_object_set_new(j, "database", db);
 	wr = json_object();

@@ -61,12 +61,12 @@ int api_product_name(server *s, const char *company, const char *offer, char *ou
 		return 0;
 	/* offerctl refuses a name that is not UTF-8; one stored before, or by hand, would drop the
 	 * offer from the JSON answer: its bad bytes are U+FFFD instead. */
-	if (!util_utf8_valid(out)) {
-		char *repaired = xmalloc(n);
+	{
+		char *fixed = util_utf8_fixed(out);
 
-		util_utf8_repair(out, repaired, n);
-		util_strlcpy(out, repaired, n);
-		free(repaired);
+		if (fixed != NULL)
+			util_strlcpy(out, fixed, n);
+		free(fixed);
 	}
 	return 1;
 }

@@ -360,8 +360,9 @@ static int take_row(csv_reader *rd)
 	} else {
 		have_req = build_request(rd, id, &req, err, sizeof(err)) == 0;
 	}
-	/* An id that is not one (not UTF-8, too long...) is not echoed into a JSON or CSV answer. */
-	if (customer_id_check(id, NULL, 0) != 0)
+	/* An id that is not one (not UTF-8, too long...) is not echoed into a JSON or CSV answer;
+	 * a request built from the row has passed build_request's check already. */
+	if (!have_req && customer_id_check(id, NULL, 0) != 0)
 		id = "";
 	rec.row = row->row;
 	rec.customer_id = id;

@@ -82,6 +82,14 @@ void date_from_days(int32_t day, date_ymd *out)
 	out->weekday = (int)((day % 7 + 7 + 4) % 7);
 }
 
+int date_next(const date_ymd *d, date_ymd *out)
+{
+	if (d->year >= 9999 && d->month == 12 && d->day == 31)
+		return ERR_RANGE;
+	date_from_days(date_days(d) + 1, out);
+	return 0;
+}
+
 int32_t date_days_between(const date_ymd *from, const date_ymd *to)
 {
 	return date_days(to) - date_days(from);

@@ -38,8 +38,8 @@ typedef struct date_time {
 int date_time_parse(const char *s, date_time *out);
 /* date_time_parse's date, as written (requests and customer CSVs). */
 int date_parse(const char *s, date_ymd *out);
-/* Seconds from 1970-01-01T00:00:00Z to t, its zone applied. */
 #define DATE_TIME_MAX 253402300799LL /* 9999-12-31T23:59:59Z, the last instant with a text */
+/* Seconds from 1970-01-01T00:00:00Z to t, its zone applied. */
 int64_t date_time_utc(const date_time *t);
 /* Writes the UTC instant t (seconds since 1970) as YYYY-MM-DDTHH:MM:SSZ. */
 void date_time_format(int64_t t, char out[DATE_TIME_TEXT_LEN]);
@@ -60,6 +60,8 @@ int date_make(int year, int month, int day, date_ymd *out);
 int32_t date_days(const date_ymd *d);
 /* The date of a day number (the inverse of date_days). */
 void date_from_days(int32_t days, date_ymd *out);
+/* The day after d into out; ERR_RANGE after 9999-12-31, the calendar's last day with a text. */
+int date_next(const date_ymd *d, date_ymd *out);
 /* Days from `from` to `to` (negative when `to` is earlier). */
 int32_t date_days_between(const date_ymd *from, const date_ymd *to);
 

@@ -122,9 +122,8 @@ int export_range(export_opts *o, const char *from_date, const char *to_date, cha
 			return ERR_INVAL;
 		}
 		/* to is included: the range ends at the start of the next day (after the calendar's
-		 * last day, at EXPORT_END: 10000-01-01 has no text). */
-		if (d.year < 9999 || d.month < 12 || d.day < 31) {
-			date_from_days(date_days(&d) + 1, &d);
+		 * last day, at EXPORT_END). */
+		if (date_next(&d, &d) == 0) {
 			date_format(&d, day);
 			snprintf(o->to, sizeof(o->to), "%sT00:00:00.000Z", day);
 		}

@@ -863,12 +863,10 @@ int ope_window_end(const char *end, char out[32])
 	if (date_parse(end, &d) != 0)
 		return ERR_INVAL;
 	if (len == 10) {
-		/* The calendar's last day has no next day with a text: then there is no bound. */
+		/* After the calendar's last day there is no bound. */
 		out[0] = '\0';
-		if (d.year < 9999 || d.month < 12 || d.day < 31) {
-			date_from_days(date_days(&d) + 1, &d);
+		if (date_next(&d, &d) == 0)
 			date_format(&d, out);
-		}
 		return 0;
 	}
 	if (len >= 32)

@@ -133,16 +133,10 @@ static char *dump(json_t *j)
 /* A JSON string of s; bytes that are not UTF-8 (a URL path's, quoted in a message) as U+FFFD. */
 static json_t *jstr(const char *s)
 {
-	size_t n = strlen(s) * 3 + 1;
-	char *repaired;
-	json_t *j;
+	char *fixed = util_utf8_fixed(s);
+	json_t *j = json_string(fixed != NULL ? fixed : s);
 
-	if (util_utf8_valid(s))
-		return json_string(s);
-	repaired = xmalloc(n);
-	util_utf8_repair(s, repaired, n);
-	j = json_string(repaired);
-	free(repaired);
+	free(fixed);
 	return j;
 }
 

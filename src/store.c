@@ -37,19 +37,6 @@ int store_open(const char *url, store **out)
 	return ERR_INVAL;
 }
 
-/* Appends len bytes of s to out (of size n, at *w), as much as fits; out stays a string. */
-static void put(char *out, size_t n, size_t *w, const char *s, size_t len)
-{
-	size_t room = *w + 1 < n ? n - 1 - *w : 0;
-
-	if (len > room)
-		len = room;
-	memcpy(out + *w, s, len);
-	*w += len;
-	if (n > 0)
-		out[*w] = '\0';
-}
-
 void store_url_safe(const char *url, char *out, size_t n)
 {
 	const char *auth = strstr(url, "://");
@@ -57,10 +44,9 @@ void store_url_safe(const char *url, char *out, size_t n)
 	const char *end = query != NULL ? query : url + strlen(url);
 	const char *at = NULL;
 	const char *colon = NULL;
-	size_t w = 0;
+	buf b;
+	int rc;
 
-	if (n > 0)
-		out[0] = '\0';
 	/* The user part ends at the authority's last '@' (a raw '@' in a password is taken). */
 	if (auth != NULL && auth < end) {
 		for (const char *p = auth + 3; p < end; p++) {
@@ -69,25 +55,24 @@ void store_url_safe(const char *url, char *out, size_t n)
 		}
 		colon = at != NULL ? memchr(auth + 3, ':', (size_t)(at - (auth + 3))) : NULL;
 	}
-	if (colon != NULL) {
-		put(out, n, &w, url, (size_t)(colon + 1 - url));
-		put(out, n, &w, "***", 3);
-		put(out, n, &w, at, (size_t)(end - at));
-	} else {
-		put(out, n, &w, url, (size_t)(end - url));
-	}
+	buf_init(&b, 2 * strlen(url) + 16); /* room for every "***", however short what it hides */
+	if (colon != NULL)
+		rc = buf_add(&b, url, (size_t)(colon + 1 - url)) || buf_adds(&b, "***") ||
+		     buf_add(&b, at, (size_t)(end - at));
+	else
+		rc = buf_add(&b, url, (size_t)(end - url));
 	/* Parameters: password=... is hidden, the others kept. */
-	for (const char *p = query; p != NULL && *p != '\0';) {
+	for (const char *p = query; rc == 0 && p != NULL && *p != '\0';) {
 		size_t len = strcspn(p + 1, "&") + 1;
 
-		if (strncasecmp(p + 1, "password=", 9) == 0) {
-			put(out, n, &w, p, 10);
-			put(out, n, &w, "***", 3);
-		} else {
-			put(out, n, &w, p, len);
-		}
+		if (strncasecmp(p + 1, "password=", 9) == 0)
+			rc = buf_add(&b, p, 10) || buf_adds(&b, "***");
+		else
+			rc = buf_add(&b, p, len);
 		p += len;
 	}
+	util_strlcpy(out, rc == 0 && b.data != NULL ? b.data : "", n);
+	buf_free(&b);
 }
 
 void store_close(store *s)

@@ -207,6 +207,18 @@ void util_utf8_repair(const char *s, char *out, size_t n)
 	out[w] = '\0';
 }
 
+char *util_utf8_fixed(const char *s)
+{
+	size_t n = strlen(s) * 3 + 1; /* each bad byte becomes the three of U+FFFD */
+	char *out;
+
+	if (util_utf8_valid(s))
+		return NULL;
+	out = xmalloc(n);
+	util_utf8_repair(s, out, n);
+	return out;
+}
+
 uint64_t util_hash(const char *s)
 {
 	return util_hash_bytes(s, strlen(s));

@@ -62,6 +62,9 @@ int util_hexval(int c);
 size_t util_utf8_len(const unsigned char *s);
 int util_utf8_valid(const char *s);
 void util_utf8_repair(const char *s, char *out, size_t n);
+/* NULL when s is UTF-8 (use s as it is); else s repaired as util_utf8_repair does, whole, in
+ * memory the caller frees. For text bound for JSON, which takes nothing else. */
+char *util_utf8_fixed(const char *s);
 /* len (even) random lowercase hex digits and a NUL into out, from getrandom: an id nobody can
  * guess. Returns 0, or ERR_IO when the kernel gives no randomness. */
 int util_random_hex(char *out, size_t len);

@@ -147,6 +147,18 @@ static void test_date_time_utc(void **state)
 	assert_string_equal(out, "2019-01-19T01:02:03Z");
 	date_time_format(951782400, out); /* leap day 2000 */
 	assert_string_equal(out, "2000-02-29T00:00:00Z");
+	{
+		/* The next day, and none after the calendar's last. */
+		date_ymd d, next;
+
+		assert_int_equal(date_make(2024, 2, 28, &d), 0);
+		assert_int_equal(date_next(&d, &next), 0);
+		assert_int_equal(next.month * 100 + next.day, 229);
+		assert_int_equal(date_make(9999, 12, 30, &d), 0);
+		assert_int_equal(date_next(&d, &next), 0);
+		assert_int_equal(next.day, 31);
+		assert_int_equal(date_next(&next, &d), ERR_RANGE);
+	}
 	date_time_format(-1, out);
 	assert_string_equal(out, "1969-12-31T23:59:59Z");
 	date_time_format(DATE_TIME_MAX, out);

@@ -165,6 +165,16 @@ static void test_utf8(void **state)
 	util_utf8_repair("ab\xe2\x82\xac", out, 5);
 	assert_string_equal(out, "ab");
 	assert_true(util_utf8_valid(out));
+	/* fixed: NULL for UTF-8, else the whole text repaired (three bytes for each bad one). */
+	assert_null(util_utf8_fixed("ab \xc3\xbc"));
+	{
+		char *f = util_utf8_fixed("\xff\xff\xff\xff\xff"
+		                          "x");
+
+		assert_string_equal(f, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+		                       "x");
+		free(f);
+	}
 }
 
 static void test_buf_grows_and_terminates(void **state)
