@@ -152,6 +152,16 @@ int ctl_open_db(const char *prog, const char *url, struct store **out);
 		    "epsilon-greedy's exploration"                                 \
 	}
 
+/* The --params row of the commands that make or replay an agent (agent release, simulate,
+ * evaluate): the policy's knobs as JSON, checked by agent_conf_from_db. */
+#define CTL_OPT_PARAMS(type, field)                                                                 \
+	{                                                                                           \
+		"params JSON", NULL, CONFIG_STR, offsetof(type, field), NULL, 0, 0,                 \
+		    "the policy's knobs, as an agent version's PARAMS: {\"ucb_c\": 0.2, "           \
+		    "\"forgetting\": 1, \"gamma_scale\": 100, ...} (README: The agent, Contextual " \
+		    "policies)"                                                                     \
+	}
+
 /* The --database-url row every database command has; `field` is a char * in `type`. */
 #define CTL_OPT_DATABASE_URL(type, field)                                              \
 	{                                                                              \

@@ -690,8 +690,7 @@ static const config_opt opts_products[] = {
 static const config_opt opts_release[] = {
     {"policy P", NULL, CONFIG_STR, A(policy), "epsilon-greedy", 0, 0, AGENT_POLICY_NAMES},
     CTL_OPT_EPSILON(admin_opts, epsilon),
-    {"params JSON", NULL, CONFIG_STR, A(params), NULL, 0, 0,
-     "the policy's knobs: {\"ucb_c\": 0.2, \"thompson_draws\": 64, \"reward_wait_seconds\": ...}"},
+    CTL_OPT_PARAMS(admin_opts, params),
     {"traffic PCT", NULL, CONFIG_STR, A(traffic), NULL, 0, 0,
      "a challenger: serves PCT percent of each company's customers, the champion the rest"},
     {"shadow", NULL, CONFIG_FLAG, A(shadow), NULL, 0, 0,

@@ -51,9 +51,7 @@ typedef struct eval_opts {
 static const config_opt opts[] = {
     {"policy P", NULL, CONFIG_STR, O(policy), NULL, 0, 0,
      AGENT_POLICY_NAMES ", or greedy: epsilon-greedy with epsilon 0 (required)"},
-    {"params JSON", NULL, CONFIG_STR, O(params), NULL, 0, 0,
-     "a contextual candidate's parameters, as an agent version's PARAMS (e.g. "
-     "'{\"gamma_scale\":100}')"},
+    CTL_OPT_PARAMS(eval_opts, params),
     {"epsilon E", NULL, CONFIG_DBL, O(epsilon), NULL, 0, 1,
      "epsilon-greedy's exploration (default 0.1)"},
     {"from DATE", NULL, CONFIG_STR, O(from), NULL, 0, 0,
