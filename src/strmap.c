@@ -15,17 +15,93 @@ typedef struct slot {
 } slot;
 
 struct strmap {
-	slot *slots;
-	size_t cap;
-	size_t used;
+	strtab t;
 };
+
+void strtab_init(strtab *t, size_t size, size_t cap)
+{
+	t->size = size;
+	t->cap = cap;
+	t->used = 0;
+	t->slots = xcalloc(cap, size);
+}
+
+/* Slot i of cap (a free one has a NULL key). */
+static void *strtab_at(const strtab *t, size_t i)
+{
+	return (char *)t->slots + i * t->size;
+}
+
+static const char *key_at(const strtab *t, size_t i)
+{
+	return *(char *const *)strtab_at(t, i);
+}
+
+void strtab_release(strtab *t)
+{
+	for (size_t i = 0; i < t->cap; i++)
+		free(*(char **)strtab_at(t, i));
+	free(t->slots);
+	t->slots = NULL;
+	t->cap = t->used = 0;
+}
+
+/* The slot of key, else the free slot where it belongs. */
+static size_t probe(const strtab *t, const char *key)
+{
+	size_t i = util_hash(key) & (t->cap - 1);
+	const char *k;
+
+	while ((k = key_at(t, i)) != NULL && strcmp(k, key) != 0)
+		i = (i + 1) & (t->cap - 1);
+	return i;
+}
+
+void *strtab_find(const strtab *t, const char *key)
+{
+	size_t i = probe(t, key);
+
+	return key_at(t, i) != NULL ? strtab_at(t, i) : NULL;
+}
+
+/* Past 70 % full, rehashes the entries into twice as many slots. */
+static void grow(strtab *t)
+{
+	strtab old = *t;
+
+	if ((t->used + 1) * 10 <= t->cap * 7)
+		return;
+	strtab_init(t, old.size, old.cap * 2);
+	t->used = old.used;
+	for (size_t i = 0; i < old.cap; i++) {
+		const char *k = key_at(&old, i);
+
+		if (k != NULL)
+			memcpy(strtab_at(t, probe(t, k)), strtab_at(&old, i), old.size);
+	}
+	free(old.slots);
+}
+
+void *strtab_add(strtab *t, const char *key, int *added)
+{
+	void *e = strtab_find(t, key);
+
+	*added = e == NULL;
+	if (e != NULL)
+		return e;
+	grow(t);
+	e = strtab_at(t, probe(t, key));
+	memset(e, 0, t->size);
+	*(char **)e = xstrdup(key);
+	t->used++;
+	return e;
+}
 
 strmap *strmap_new(void)
 {
 	strmap *m = xcalloc(1, sizeof(*m));
 
-	m->cap = 64;
-	m->slots = xcalloc(m->cap, sizeof(slot));
+	strtab_init(&m->t, sizeof(slot), 64);
 	return m;
 }
 
@@ -33,73 +109,26 @@ void strmap_free(strmap *m)
 {
 	if (m == NULL)
 		return;
-	for (size_t i = 0; i < m->cap; i++) {
-		free(m->slots[i].key);
-		free(m->slots[i].value);
-	}
-	free(m->slots);
+	for (size_t i = 0; i < m->t.cap; i++)
+		free(((slot *)strtab_at(&m->t, i))->value);
+	strtab_release(&m->t);
 	free(m);
-}
-
-static const char *slot_key(const void *slots, size_t size, size_t i)
-{
-	return *(char *const *)(const void *)((const char *)slots + i * size);
-}
-
-size_t strmap_probe(const void *slots, size_t size, size_t cap, const char *key)
-{
-	size_t i = util_hash(key) & (cap - 1);
-	const char *k;
-
-	while ((k = slot_key(slots, size, i)) != NULL && strcmp(k, key) != 0)
-		i = (i + 1) & (cap - 1);
-	return i;
-}
-
-void *strmap_reserve(void *slots, size_t size, size_t *cap, size_t used)
-{
-	char *grown;
-
-	if ((used + 1) * 10 <= *cap * 7)
-		return slots;
-	grown = xcalloc(*cap * 2, size);
-	for (size_t i = 0; i < *cap; i++) {
-		const char *k = slot_key(slots, size, i);
-
-		if (k != NULL)
-			memcpy(grown + strmap_probe(grown, size, *cap * 2, k) * size,
-			       (char *)slots + i * size, size);
-	}
-	free(slots);
-	*cap *= 2;
-	return grown;
-}
-
-static slot *lookup(const strmap *m, const char *key)
-{
-	return &m->slots[strmap_probe(m->slots, sizeof(slot), m->cap, key)];
 }
 
 void strmap_put(strmap *m, const char *key, const char *value)
 {
-	slot *s;
+	int added;
+	slot *s = strtab_add(&m->t, key, &added);
 
-	m->slots = strmap_reserve(m->slots, sizeof(slot), &m->cap, m->used);
-	s = lookup(m, key);
-	if (s->key == NULL) {
-		s->key = xstrdup(key);
-		m->used++;
-	} else {
-		free(s->value);
-	}
+	free(s->value);
 	s->value = value ? xstrdup(value) : NULL;
 }
 
 int strmap_get(const strmap *m, const char *key, const char **value)
 {
-	const slot *s = lookup(m, key);
+	const slot *s = strtab_find(&m->t, key);
 
-	if (s->key == NULL)
+	if (s == NULL)
 		return 0;
 	*value = s->value;
 	return 1;
@@ -107,5 +136,5 @@ int strmap_get(const strmap *m, const char *key, const char **value)
 
 size_t strmap_size(const strmap *m)
 {
-	return m->used;
+	return m->t.used;
 }

@@ -19,15 +19,25 @@ int strmap_get(const strmap *m, const char *key, const char **value);
 size_t strmap_size(const strmap *m);
 
 /*
- * The linear probing behind this map, shared with values.c's table: slots
- * is an array of cap (a power of two) entries of `size` bytes each whose
- * first member is the entry's `char *key`, NULL in a free slot.
+ * The table behind this map and values.c's: open addressing with linear
+ * probing over entries of `size` bytes each whose first member is the
+ * entry's `char *key`, NULL in a free slot. The table owns the keys.
  */
-/* The index of key's entry, else of the free slot where it belongs. */
-size_t strmap_probe(const void *slots, size_t size, size_t cap, const char *key);
-/* Makes room for one more entry beside `used`: past 70 % full, returns the
- * entries rehashed into twice as many slots (freeing slots, doubling *cap);
- * else slots as they are. */
-void *strmap_reserve(void *slots, size_t size, size_t *cap, size_t used);
+typedef struct strtab {
+	void *slots;
+	size_t size; /* of an entry */
+	size_t cap;  /* slots, a power of two */
+	size_t used;
+} strtab;
+
+void strtab_init(strtab *t, size_t size, size_t cap);
+/* Frees every key and the slots (not what else the entries point to). */
+void strtab_release(strtab *t);
+/* The entry of key, or NULL. */
+void *strtab_find(const strtab *t, const char *key);
+/* The entry of key; a new one is zeroed but for its copy of key, and *added
+ * set to 1 (else 0). Past 70 % full the table doubles first, so an entry's
+ * address holds only until the next add. */
+void *strtab_add(strtab *t, const char *key, int *added);
 
 #endif

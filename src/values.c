@@ -41,9 +41,7 @@ typedef struct ventry {
 
 struct values {
 	pthread_rwlock_t lock;
-	ventry *slots;
-	size_t cap; /* power of two */
-	size_t used;
+	strtab t;      /* of ventry */
 	size_t states; /* state-level entries */
 };
 
@@ -52,8 +50,7 @@ values *values_new(void)
 	values *v = xcalloc(1, sizeof(*v));
 
 	pthread_rwlock_init(&v->lock, NULL);
-	v->cap = 1024;
-	v->slots = xcalloc(v->cap, sizeof(ventry));
+	strtab_init(&v->t, sizeof(ventry), 1024);
 	return v;
 }
 
@@ -61,33 +58,24 @@ void values_free(values *v)
 {
 	if (v == NULL)
 		return;
-	for (size_t i = 0; i < v->cap; i++)
-		free(v->slots[i].key);
-	free(v->slots);
+	strtab_release(&v->t);
 	pthread_rwlock_destroy(&v->lock);
 	free(v);
 }
 
 static ventry *find(const values *v, const char *key)
 {
-	ventry *e = &v->slots[strmap_probe(v->slots, sizeof(ventry), v->cap, key)];
-
-	return e->key != NULL ? e : NULL;
+	return strtab_find(&v->t, key);
 }
 
 /* Returns the entry for key, creating a zeroed one. Caller holds the write lock. */
 static ventry *find_or_add(values *v, const char *key)
 {
-	ventry *e = find(v, key);
+	int added;
+	ventry *e = strtab_add(&v->t, key, &added);
 
-	if (e != NULL)
-		return e;
-	v->slots = strmap_reserve(v->slots, sizeof(ventry), &v->cap, v->used);
-	e = &v->slots[strmap_probe(v->slots, sizeof(ventry), v->cap, key)];
-	memset(e, 0, sizeof(ventry));
-	e->key = xstrdup(key);
-	e->gamma = 1.0;
-	v->used++;
+	if (added)
+		e->gamma = 1.0;
 	return e;
 }
 

@@ -431,6 +431,62 @@ static void test_strmap(void **state)
 	strmap_free(NULL);
 }
 
+/* The table under strmap and values.c, with an entry wider than a key. */
+typedef struct wide_entry {
+	char *key;
+	double x;
+	int64_t n;
+} wide_entry;
+
+static void test_strtab(void **state)
+{
+	strtab t;
+	wide_entry *e;
+	int added = -1;
+	char key[32];
+
+	(void)state;
+	strtab_init(&t, sizeof(wide_entry), 8);
+	assert_null(strtab_find(&t, "a"));
+	e = strtab_add(&t, "a", &added);
+	assert_int_equal(added, 1);
+	assert_string_equal(e->key, "a");
+	/* A new entry is zeroed but for its key. */
+	assert_true(e->x == 0.0);
+	assert_int_equal(e->n, 0);
+	e->x = 2.5;
+	e->n = 7;
+	/* Adding a present key finds it, as it was. */
+	e = strtab_add(&t, "a", &added);
+	assert_int_equal(added, 0);
+	assert_true(e->x == 2.5);
+	assert_int_equal(t.used, 1);
+	/* Growing from 8 slots moves whole entries, and keeps the 70 % bound. */
+	for (int i = 0; i < 1000; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		e = strtab_add(&t, key, &added);
+		assert_int_equal(added, 1);
+		e->n = i;
+	}
+	assert_int_equal(t.used, 1001);
+	assert_true(t.used * 10 <= t.cap * 7);
+	assert_int_equal(t.cap & (t.cap - 1), 0);
+	for (int i = 0; i < 1000; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		e = strtab_find(&t, key);
+		assert_non_null(e);
+		assert_string_equal(e->key, key);
+		assert_int_equal(e->n, i);
+	}
+	e = strtab_find(&t, "a");
+	assert_non_null(e);
+	assert_true(e->x == 2.5);
+	assert_null(strtab_find(&t, "k1000"));
+	strtab_release(&t);
+	assert_null(t.slots);
+	assert_int_equal(t.used, 0);
+}
+
 /* --- rng ------------------------------------------------------------------- */
 
 static void test_rng_deterministic(void **state)
@@ -600,6 +656,7 @@ int main(void)
 	    cmocka_unit_test(test_pair_find),
 	    cmocka_unit_test(test_time_helpers),
 	    cmocka_unit_test(test_strmap),
+	    cmocka_unit_test(test_strtab),
 	    cmocka_unit_test(test_rng_deterministic),
 	    cmocka_unit_test(test_rng_ranges),
 	    cmocka_unit_test(test_rng_distributions),
