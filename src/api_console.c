@@ -25,7 +25,6 @@
  */
 #include "api.h"
 
-#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +35,7 @@
 
 #include "agent.h"
 #include "customer.h"
+#include "date.h"
 #include "db.h"
 #include "decide.h"
 #include "log.h"
@@ -154,88 +154,11 @@ static int console_query_int(http_req *r, const char *name, int64_t min, int64_t
 
 /* --- timestamps ------------------------------------------------------------------- */
 
-/* n decimal digits at p into *out; ERR_INVAL when one is not a digit. */
-static int console_digits(const char *p, size_t n, int *out)
-{
-	int v = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)p[i]))
-			return ERR_INVAL;
-		v = v * 10 + (p[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-/*
- * Seconds since the epoch of a stored timestamp: "YYYY-MM-DD HH:MM:SS[.f]"
- * with 'T' or ' ' between date and time, then "Z", "+HH", "+HH:MM", "-HH..."
- * or nothing (UTC). Returns 0 or ERR_INVAL.
- */
-static int console_ts_epoch(const char *t, int64_t *out)
-{
-	struct tm tm;
-	int y, mo, d, h, mi, sec = 0, oh = 0, om = 0;
-	const char *p;
-	size_t len = strlen(t);
-	time_t e;
-
-	if (len < 16 || console_digits(t, 4, &y) || t[4] != '-' || console_digits(t + 5, 2, &mo) ||
-	    t[7] != '-' || console_digits(t + 8, 2, &d) || (t[10] != 'T' && t[10] != ' ') ||
-	    console_digits(t + 11, 2, &h) || t[13] != ':' || console_digits(t + 14, 2, &mi))
-		return ERR_INVAL;
-	p = t + 16;
-	if (*p == ':') {
-		if (console_digits(p + 1, 2, &sec) != 0)
-			return ERR_INVAL;
-		p += 3;
-	}
-	if (*p == '.') {
-		p++;
-		while (isdigit((unsigned char)*p))
-			p++;
-	}
-	if (*p == '+' || *p == '-') {
-		int sign = *p == '-' ? -1 : 1;
-
-		if (console_digits(p + 1, 2, &oh) != 0)
-			return ERR_INVAL;
-		if (p[3] == ':' && console_digits(p + 4, 2, &om) != 0)
-			return ERR_INVAL;
-		oh *= sign;
-		om *= sign;
-	} else if (*p != '\0' && *p != 'Z') {
-		return ERR_INVAL;
-	}
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	e = timegm(&tm);
-	if (e == (time_t)-1)
-		return ERR_INVAL;
-	*out = (int64_t)e - (int64_t)oh * 3600 - (int64_t)om * 60;
-	return 0;
-}
-
-static void console_iso(int64_t epoch, char out[32])
-{
-	struct tm tm;
-	time_t t = (time_t)epoch;
-
-	gmtime_r(&t, &tm);
-	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 /* A window of whole minutes ending with the current one. */
 typedef struct console_window {
 	int64_t minutes;
-	int64_t start; /* epoch seconds of the first minute */
-	char from[32]; /* start, ISO 8601, for the queries */
+	int64_t start;             /* epoch seconds of the first minute */
+	char from[DATE_STAMP_LEN]; /* start, as the rows' times are written, for the queries */
 } console_window;
 
 static void console_window_init(console_window *w, int64_t minutes)
@@ -244,7 +167,7 @@ static void console_window_init(console_window *w, int64_t minutes)
 
 	w->minutes = minutes;
 	w->start = (now / 60 + 1 - minutes) * 60;
-	console_iso(w->start, w->from);
+	date_stamp_format(w->start, 0, w->from);
 }
 
 /* The minute index of a stored timestamp in w, or -1 outside it (or unreadable). */
@@ -252,8 +175,9 @@ static int64_t console_window_index(const console_window *w, const char *ts)
 {
 	int64_t e;
 	int64_t i;
+	int ms;
 
-	if (ts == NULL || console_ts_epoch(ts, &e) != 0)
+	if (date_stamp_parse(ts, &e, &ms) != 0)
 		return -1;
 	i = (e - w->start) / 60;
 	if (e < w->start || i >= w->minutes)

@@ -137,6 +137,7 @@ static int digits(const char *s, size_t n, int *out)
 static int parse_iso_time(const char *t, date_time *out)
 {
 	int hh, mi, ss = 0;
+	int ms = 0;
 	int offset = 0;
 
 	if (*t != 'T' && *t != 't' && *t != ' ')
@@ -150,11 +151,13 @@ static int parse_iso_time(const char *t, date_time *out)
 			return ERR_INVAL;
 		t += 3;
 		if (*t == '.' || *t == ',') {
+			int scale = 100;
+
 			t++;
 			if (!isdigit((unsigned char)*t))
 				return ERR_INVAL;
-			while (isdigit((unsigned char)*t))
-				t++;
+			for (; isdigit((unsigned char)*t); t++, scale /= 10)
+				ms += (*t - '0') * scale;
 		}
 	}
 	if (hh > 23 || mi > 59 || ss > 60)
@@ -163,17 +166,20 @@ static int parse_iso_time(const char *t, date_time *out)
 		t++;
 	} else if (*t == '+' || *t == '-') {
 		int sign = *t == '-' ? -1 : 1;
-		int oh, om;
+		int oh, om = 0;
 
 		t++;
 		if (digits(t, 2, &oh) != 0 || oh > 23)
 			return ERR_INVAL;
 		t += 2;
-		if (*t == ':')
-			t++;
-		if (digits(t, 2, &om) != 0 || om > 59)
-			return ERR_INVAL;
-		t += 2;
+		/* ±HH (PostgreSQL writes +00), ±HH:MM or ±HHMM. */
+		if (*t != '\0') {
+			if (*t == ':')
+				t++;
+			if (digits(t, 2, &om) != 0 || om > 59)
+				return ERR_INVAL;
+			t += 2;
+		}
 		offset = sign * (oh * 3600 + om * 60);
 	}
 	if (*t != '\0')
@@ -181,6 +187,7 @@ static int parse_iso_time(const char *t, date_time *out)
 	out->hour = hh;
 	out->minute = mi;
 	out->second = ss;
+	out->millis = ms;
 	out->offset = offset;
 	return 0;
 }
@@ -230,6 +237,26 @@ void date_time_format(int64_t t, char out[DATE_TIME_TEXT_LEN])
 	snprintf(out, DATE_TIME_TEXT_LEN, "%04u-%02u-%02uT%02u:%02u:%02uZ", (unsigned)d.year % 10000u,
 	         (unsigned)d.month % 100u, (unsigned)d.day % 100u, r / 3600 % 100u, r % 3600 / 60,
 	         r % 60);
+}
+
+int date_stamp_parse(const char *s, int64_t *t, int *millis)
+{
+	date_time dt;
+
+	/* A row's time has a time of day: a bare date is not one. */
+	if (s == NULL || strlen(s) <= 10 || date_time_parse(s, &dt) != 0)
+		return ERR_INVAL;
+	*t = date_time_utc(&dt);
+	*millis = dt.millis;
+	return 0;
+}
+
+void date_stamp_format(int64_t t, int millis, char out[DATE_STAMP_LEN])
+{
+	char base[DATE_TIME_TEXT_LEN];
+
+	date_time_format(t, base);
+	snprintf(out, DATE_STAMP_LEN, "%.19s.%03uZ", base, (unsigned)millis % 1000u);
 }
 
 /* Reads mind..maxd digits at *p into *out and advances *p. */

@@ -16,6 +16,7 @@
 
 #define DATE_TEXT_LEN 11      /* "YYYY-MM-DD" and its NUL */
 #define DATE_TIME_TEXT_LEN 21 /* "YYYY-MM-DDTHH:MM:SSZ" and its NUL */
+#define DATE_STAMP_LEN 25     /* "YYYY-MM-DDTHH:MM:SS.mmmZ" and its NUL */
 
 /* A proleptic Gregorian calendar date. */
 typedef struct date_ymd {
@@ -27,12 +28,14 @@ typedef struct date_ymd {
 typedef struct date_time {
 	date_ymd date;
 	int hour, minute, second; /* 00:00:00 for a bare date; second may be 60 (a leap second) */
+	int millis;               /* the fraction's first three digits */
 	int offset;               /* the zone in seconds east of UTC; 0 for Z, or for none */
 } date_time;
 
 /*
  * Parses YYYY-MM-DD or an ISO 8601 date-time (YYYY-MM-DD[T ]HH:MM[:SS[.f]]
- * [Z|±HH:MM|±HHMM]; the fraction is dropped); the date must exist.
+ * [Z|±HH|±HH:MM|±HHMM]; the fraction is kept to the millisecond); the date
+ * must exist. This is also how the stores write a row's time.
  * Returns 0 or ERR_INVAL.
  */
 int date_time_parse(const char *s, date_time *out);
@@ -43,6 +46,13 @@ int date_parse(const char *s, date_ymd *out);
 int64_t date_time_utc(const date_time *t);
 /* Writes the UTC instant t (seconds since 1970) as YYYY-MM-DDTHH:MM:SSZ. */
 void date_time_format(int64_t t, char out[DATE_TIME_TEXT_LEN]);
+/* The same with milliseconds, YYYY-MM-DDTHH:MM:SS.mmmZ: how offerd writes a row's time (SQLite's
+ * last_update, the export), so that such texts order as their instants do. */
+void date_stamp_format(int64_t t, int millis, char out[DATE_STAMP_LEN]);
+/* A row's time as either store writes it (SQLite "2026-12-03T22:04:01.123Z", PostgreSQL's text
+ * of a timestamptz in any session zone "2026-12-03 23:04:01.123456+01") into the UTC instant
+ * *t and its *millis: a date-time, its zone applied (none is UTC). Returns 0 or ERR_INVAL. */
+int date_stamp_parse(const char *s, int64_t *t, int *millis);
 
 /*
  * Parses a transaction export's date: YYYY-M-D or M/D/YYYY (M/D/YY is

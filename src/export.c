@@ -35,7 +35,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
@@ -135,80 +134,15 @@ int export_range(export_opts *o, const char *from_date, const char *to_date, cha
 	return 0;
 }
 
-/* Two digits at p into *v: 0, or -1 when they are not digits. */
-static int two_digits(const char *p, int *v)
-{
-	if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9')
-		return -1;
-	*v = (p[0] - '0') * 10 + (p[1] - '0');
-	return 0;
-}
-
 int export_iso_utc(const char *ts, char out[32])
 {
-	struct tm tm;
-	char wide[96];
-	date_ymd d;
-	int hh;
-	int mm;
-	int ss;
-	int ms = 0;
-	int off = 0;
-	const char *p;
-	time_t t;
+	int64_t t;
+	int ms;
 
 	util_strlcpy(out, ts != NULL ? ts : "", 32);
-	if (ts == NULL || strlen(ts) < 19 || (ts[10] != 'T' && ts[10] != ' '))
+	if (date_stamp_parse(ts, &t, &ms) != 0)
 		return ERR_INVAL;
-	{
-		char day[DATE_TEXT_LEN];
-
-		memcpy(day, ts, 10);
-		day[10] = '\0';
-		if (date_parse(day, &d) != 0)
-			return ERR_INVAL;
-	}
-	if (two_digits(ts + 11, &hh) != 0 || ts[13] != ':' || two_digits(ts + 14, &mm) != 0 ||
-	    ts[16] != ':' || two_digits(ts + 17, &ss) != 0)
-		return ERR_INVAL;
-	p = ts + 19;
-	if (*p == '.') {
-		int scale = 100;
-
-		for (p++; *p >= '0' && *p <= '9'; p++) {
-			ms += (*p - '0') * scale;
-			scale /= 10;
-		}
-	}
-	if (*p == '+' || *p == '-') {
-		int oh;
-		int om = 0;
-		int sign = *p == '-' ? -1 : 1;
-
-		if (two_digits(p + 1, &oh) != 0)
-			return ERR_INVAL;
-		p += 3;
-		if (*p == ':')
-			p++;
-		if (*p != '\0' && two_digits(p, &om) != 0)
-			return ERR_INVAL;
-		off = sign * (oh * 3600 + om * 60);
-	} else if (*p != 'Z' && *p != '\0') {
-		return ERR_INVAL;
-	}
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = d.year - 1900;
-	tm.tm_mon = d.month - 1;
-	tm.tm_mday = d.day;
-	tm.tm_hour = hh;
-	tm.tm_min = mm;
-	tm.tm_sec = ss;
-	t = timegm(&tm) - off;
-	gmtime_r(&t, &tm);
-	/* Through a roomy buffer: gcc cannot see that the fields fit 32 bytes. */
-	snprintf(wide, sizeof(wide), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
-	util_strlcpy(out, wide, 32);
+	date_stamp_format(t, ms, out);
 	return 0;
 }
 

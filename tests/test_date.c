@@ -98,7 +98,8 @@ static void test_dates_times(void **state)
 	date_ok("2022-01-01T10:20:30.123456789+05:30", 2022, 1, 1, 6);
 	date_ok("2022-01-01T10:20:30-0800", 2022, 1, 1, 6);
 	date_ok("2022-01-01T10:20+01:00", 2022, 1, 1, 6);
-	date_ok("2016-12-31T23:59:60Z", 2016, 12, 31, 6); /* a leap second */
+	date_ok("2022-01-01 10:20:30.5+00", 2022, 1, 1, 6); /* PostgreSQL's text */
+	date_ok("2016-12-31T23:59:60Z", 2016, 12, 31, 6);   /* a leap second */
 	/* The date as the client wrote it, not converted to UTC. */
 	date_ok("2022-01-01T23:30:00-05:00", 2022, 1, 1, 6);
 	date_ok("2022-01-01T00:30:00+09:00", 2022, 1, 1, 6);
@@ -117,6 +118,9 @@ static void test_dates_times(void **state)
 	date_bad("2022-01-01T10:20:30+05:60");
 	date_bad("2022-01-01T10:20:30+5:00");
 	date_bad("2022-01-01T10:20:30+05:0");
+	date_bad("2022-01-01T10:20:30+5");
+	date_bad("2022-01-01T10:20:30+05x");
+	date_bad("2022-01-01T10:20:30+05:");
 	date_bad("2022-01-01T10:20:30 +05:00");
 	date_bad("2022-01-01X10:20");
 	date_bad("2022-01-01T10:20:30UTC");
@@ -142,6 +146,22 @@ static void test_date_time_utc(void **state)
 	assert_int_equal(date_time_parse("1969-12-31T23:59:59Z", &t), 0);
 	assert_int_equal(date_time_utc(&t), -1);
 	assert_int_equal(date_time_parse("2022-01-01T10:20:30ZZ", &t), ERR_INVAL);
+	/* The fraction to the millisecond; a store's time in either store's text. */
+	assert_int_equal(date_time_parse("2026-12-03 23:30:00.123456+02", &t), 0);
+	assert_int_equal(t.millis, 123);
+	assert_int_equal(t.offset, 7200);
+	{
+		char stamp[DATE_STAMP_LEN];
+
+		date_stamp_format(date_time_utc(&t), t.millis, stamp);
+		assert_string_equal(stamp, "2026-12-03T21:30:00.123Z");
+		assert_int_equal(date_time_parse("2026-12-03T21:30:00.5Z", &t), 0);
+		assert_int_equal(t.millis, 500);
+		assert_int_equal(date_time_parse("2026-12-03T21:30:00Z", &t), 0);
+		assert_int_equal(t.millis, 0);
+		date_stamp_format(DATE_TIME_MAX, 999, stamp);
+		assert_string_equal(stamp, "9999-12-31T23:59:59.999Z");
+	}
 
 	date_time_format(1547856000 + 3723, out);
 	assert_string_equal(out, "2019-01-19T01:02:03Z");
@@ -163,6 +183,51 @@ static void test_date_time_utc(void **state)
 	assert_string_equal(out, "1969-12-31T23:59:59Z");
 	date_time_format(DATE_TIME_MAX, out);
 	assert_string_equal(out, "9999-12-31T23:59:59Z");
+}
+
+/* A row's time in either store's text: the same instant, or refused. */
+static void stamp_is(const char *text, int64_t want, int want_ms)
+{
+	int64_t got = 0;
+	int ms = -1;
+
+	if (date_stamp_parse(text, &got, &ms) != 0)
+		fail_msg("\"%s\" refused", text);
+	if (got != want || ms != want_ms)
+		fail_msg("\"%s\": %lld.%03d, want %lld.%03d", text, (long long)got, ms, (long long)want,
+		         want_ms);
+}
+
+static void test_stamps(void **state)
+{
+	/* 2026-12-03T22:04:05Z */
+	const int64_t t0 = 1796335445;
+	const char *bad[] = {"",
+	                     "2026-12-03",
+	                     "2026/12/03 22:04:05",
+	                     "2026-12-03x22:04:05",
+	                     "2026-12-03 22:4:05",
+	                     "20x6-12-03 22:04:05",
+	                     "2026-12-03 22:04:05 UTC",
+	                     "2026-12-03 22:04:05+5",
+	                     "2026-12-03 22:04:0"};
+	int64_t t;
+	int ms;
+
+	(void)state;
+	stamp_is("2026-12-03T22:04:05.123Z", t0, 123); /* SQLite's default */
+	stamp_is("2026-12-03T22:04:05Z", t0, 0);
+	stamp_is("2026-12-03 22:04:05.123456+00", t0, 123); /* PostgreSQL, TimeZone UTC */
+	stamp_is("2026-12-04 03:34:05.5+05:30", t0, 500);   /* TimeZone Asia/Kolkata */
+	stamp_is("2026-12-03 14:04:05-08", t0, 0);          /* TimeZone America/Los_Angeles */
+	stamp_is("2026-12-03 22:04:05", t0, 0);             /* no zone: UTC */
+	stamp_is("2026-12-03 22:04", t0 - 5, 0);            /* minute only */
+	stamp_is("2024-02-29T00:00:00Z", 1709164800, 0);    /* a leap day */
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (date_stamp_parse(bad[i], &t, &ms) == 0)
+			fail_msg("\"%s\" accepted as %lld", bad[i], (long long)t);
+	}
+	assert_int_equal(date_stamp_parse(NULL, &t, &ms), ERR_INVAL);
 }
 
 /* offerctl train's dates: the shared file's form and the UCI original's. */
@@ -253,9 +318,10 @@ static void test_calendar(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_dates_plain),  cmocka_unit_test(test_dates_leap),
-	    cmocka_unit_test(test_dates_times),  cmocka_unit_test(test_date_time_utc),
-	    cmocka_unit_test(test_dates_export), cmocka_unit_test(test_calendar),
+	    cmocka_unit_test(test_dates_plain), cmocka_unit_test(test_dates_leap),
+	    cmocka_unit_test(test_dates_times), cmocka_unit_test(test_date_time_utc),
+	    cmocka_unit_test(test_stamps),      cmocka_unit_test(test_dates_export),
+	    cmocka_unit_test(test_calendar),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
