@@ -369,7 +369,12 @@ void api_console_overview(server *s, http_req *r, const struct route *rt, const 
 	if (j == NULL)
 		goto out;
 	json_object_set_new(j, "minutes", json_integer((json_int_t)minutes));
-	json_object_set_new(j, "from", json_string(o->w.from));
+	{
+		char from[DATE_TIME_TEXT_LEN];
+
+		date_time_format(o->w.start, from);
+		json_object_set_new(j, "from", json_string(from));
+	}
 	json_object_set_new(j, "scan_max", json_integer(CONSOLE_SCAN_MAX));
 	json_object_set_new(j, "time", console_times(&o->w));
 	json_object_set_new(j, "all", series_json(&o->total, minutes));

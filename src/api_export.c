@@ -74,6 +74,7 @@ void api_export(server *s, http_req *r, const api_tenant *t)
 	export_opts o;
 	export_stream *x = NULL;
 	const char *format = http_query(r, "format");
+	const char *field;
 	char err[160];
 	int rc;
 
@@ -83,8 +84,9 @@ void api_export(server *s, http_req *r, const api_tenant *t)
 		api_error(r, ERR_SYNTAX, "format", "format must be dsjson or csv");
 		return;
 	}
-	if (export_range(&o, http_query(r, "from"), http_query(r, "to"), err, sizeof(err)) != 0) {
-		api_error(r, ERR_SYNTAX, strncmp(err, "to", 2) == 0 ? "to" : "from", "%s", err);
+	if (date_window_parse(http_query(r, "from"), http_query(r, "to"), &o.w, &field, err,
+	                      sizeof(err)) != 0) {
+		api_error(r, ERR_SYNTAX, field, "%s", err);
 		return;
 	}
 	if (atomic_fetch_add(&running, 1) >= EXPORT_CONCURRENT_MAX) {

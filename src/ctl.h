@@ -162,6 +162,21 @@ int ctl_open_db(const char *prog, const char *url, struct store **out);
 		    "policies)"                                                                     \
 	}
 
+/* The --from and --to rows of the commands that read a window of the log (export, evaluate):
+ * the episodes' write time, by date_window_parse's rules. */
+#define CTL_OPT_FROM(type, field)                                                                    \
+	{                                                                                            \
+		"from DATE", NULL, CONFIG_STR, offsetof(type, field), NULL, 0, 0,                    \
+		    "episodes written at or after DATE: a day YYYY-MM-DD, or an ISO 8601 date-time " \
+		    "(UTC without a zone); default: the first"                                       \
+	}
+#define CTL_OPT_TO(type, field)                                                                      \
+	{                                                                                            \
+		"to DATE", NULL, CONFIG_STR, offsetof(type, field), NULL, 0, 0,                      \
+		    "episodes written through the day DATE, or before the date-time DATE; default: " \
+		    "the last"                                                                       \
+	}
+
 /* The --database-url row every database command has; `field` is a char * in `type`. */
 #define CTL_OPT_DATABASE_URL(type, field)                                              \
 	{                                                                              \

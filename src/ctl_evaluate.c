@@ -54,10 +54,8 @@ static const config_opt opts[] = {
     CTL_OPT_PARAMS(eval_opts, params),
     {"epsilon E", NULL, CONFIG_DBL, O(epsilon), NULL, 0, 1,
      "epsilon-greedy's exploration (default 0.1)"},
-    {"from DATE", NULL, CONFIG_STR, O(from), NULL, 0, 0,
-     "episodes logged at or after DATE (YYYY-MM-DD[THH:MM:SS])"},
-    {"to DATE", NULL, CONFIG_STR, O(to), NULL, 0, 0,
-     "episodes logged through DATE (a date-time: before it)"},
+    CTL_OPT_FROM(eval_opts, from),
+    CTL_OPT_TO(eval_opts, to),
     CTL_OPT_COMPANY(eval_opts, company, "A", "whose episodes"),
     {"values-company C", NULL, CONFIG_STR, O(values_company), NULL, 1, DB_COMPANY_MAX - 1,
      "whose statistics the candidate uses (default --company)"},
@@ -241,6 +239,9 @@ out:
 static int check(const ctl_cmd *c)
 {
 	eval_opts *o = c->opts;
+	date_window w;
+	const char *field;
+	char err[160];
 
 	if (o->policy == NULL)
 		return ctl_usage(c->spec, "--policy is required");
@@ -255,18 +256,8 @@ static int check(const ctl_cmd *c)
 		o->missing = OPE_MISSING_REJECT;
 	else
 		return ctl_usage(c->spec, "--missing must be reject or skip");
-	if (o->from != NULL) {
-		date_ymd d;
-
-		if (date_parse(o->from, &d) != 0)
-			return ctl_usage(c->spec, "--from must be YYYY-MM-DD or an ISO 8601 date-time");
-	}
-	if (o->to != NULL) {
-		date_ymd d;
-
-		if (date_parse(o->to, &d) != 0)
-			return ctl_usage(c->spec, "--to must be YYYY-MM-DD or an ISO 8601 date-time");
-	}
+	if (date_window_parse(o->from, o->to, &w, &field, err, sizeof(err)) != 0)
+		return ctl_usage(c->spec, "--%s", err);
 	return -1;
 }
 

@@ -31,9 +31,8 @@ typedef struct export_args {
 static const config_opt opts[] = {
     CTL_OPT_DATABASE_URL(export_args, database_url),
     CTL_OPT_COMPANY(export_args, company, NULL, "the company whose log is exported (required)"),
-    {"from DATE", NULL, CONFIG_STR, O(from), "", 0, 0,
-     "first day, YYYY-MM-DD (UTC, the episode's write time); default: the beginning"},
-    {"to DATE", NULL, CONFIG_STR, O(to), "", 0, 0, "last day, included (UTC); default: no end"},
+    CTL_OPT_FROM(export_args, from),
+    CTL_OPT_TO(export_args, to),
     {"format F", NULL, CONFIG_STR, O(format), "dsjson", 0, 0, "dsjson or csv"},
     {"o,output FILE", NULL, CONFIG_STR, O(output), "-", 0, 0, "where to write; - for stdout"},
     {"progress", NULL, CONFIG_FLAG, O(progress), NULL, 0, 0,
@@ -67,6 +66,7 @@ static int run(const ctl_cmd *c)
 	export_cursor *cur = NULL;
 	store *s = NULL;
 	FILE *f = stdout;
+	const char *field;
 	char err[160];
 	int64_t total = 0;
 	int show = a->progress || (!a->no_progress && isatty(STDERR_FILENO));
@@ -84,7 +84,7 @@ static int run(const ctl_cmd *c)
 	if (export_parse_format(a->format, &o.format) != 0)
 		return ctl_usage(&ctl_export_spec, "--format must be dsjson or csv, got \"%.40s\"",
 		                 a->format);
-	if (export_range(&o, a->from, a->to, err, sizeof(err)) != 0)
+	if (date_window_parse(a->from, a->to, &o.w, &field, err, sizeof(err)) != 0)
 		return ctl_usage(&ctl_export_spec, "--%s", err);
 	if (ctl_open_db(ctl_export_spec.prog, a->database_url, &s) != 0)
 		return 1;

@@ -259,6 +259,72 @@ void date_stamp_format(int64_t t, int millis, char out[DATE_STAMP_LEN])
 	snprintf(out, DATE_STAMP_LEN, "%.19s.%03uZ", base, (unsigned)millis % 1000u);
 }
 
+#define WINDOW_DATE_HELP "a date YYYY-MM-DD or an ISO 8601 date-time"
+
+/* One end of a window as an instant, clamped to the calendar; *open when text is empty. */
+static int window_end(const char *text, int is_to, int64_t *t, int *ms)
+{
+	date_time dt;
+	date_ymd first;
+	int64_t lo;
+
+	date_make(1, 1, 1, &first);
+	lo = (int64_t)date_days(&first) * 86400;
+	*ms = 0;
+	if (text == NULL || text[0] == '\0') {
+		*t = is_to ? DATE_TIME_MAX : lo;
+		*ms = is_to ? 999 : 0;
+		return 0;
+	}
+	if (date_time_parse(text, &dt) != 0)
+		return ERR_INVAL;
+	if (strlen(text) == 10 && is_to) {
+		/* Through that day: the next day's start; after the calendar's last, its last instant. */
+		if (date_next(&dt.date, &dt.date) != 0) {
+			*t = DATE_TIME_MAX;
+			*ms = 999;
+			return 0;
+		}
+	}
+	*t = date_time_utc(&dt);
+	*ms = dt.millis;
+	if (*t < lo) {
+		*t = lo;
+		*ms = 0;
+	} else if (*t > DATE_TIME_MAX) {
+		*t = DATE_TIME_MAX;
+		*ms = 999;
+	}
+	return 0;
+}
+
+int date_window_parse(const char *from, const char *to, date_window *out, const char **field, char *err,
+                      size_t errlen)
+{
+	int64_t tf, tt;
+	int mf, mt;
+
+	if (window_end(from, 0, &tf, &mf) != 0) {
+		*field = "from";
+		snprintf(err, errlen, "from must be " WINDOW_DATE_HELP ", got \"%.40s\"", from);
+		return ERR_INVAL;
+	}
+	if (window_end(to, 1, &tt, &mt) != 0) {
+		*field = "to";
+		snprintf(err, errlen, "to must be " WINDOW_DATE_HELP ", got \"%.40s\"", to);
+		return ERR_INVAL;
+	}
+	if (tf > tt || (tf == tt && mf >= mt)) {
+		*field = "to";
+		snprintf(err, errlen, "from (%.40s) must come before to (%.40s): the window is empty",
+		         from, to);
+		return ERR_INVAL;
+	}
+	date_stamp_format(tf, mf, out->from);
+	date_stamp_format(tt, mt, out->to);
+	return 0;
+}
+
 /* Reads mind..maxd digits at *p into *out and advances *p. */
 static int read_digits(const char **p, int mind, int maxd, int *out)
 {

@@ -12,6 +12,7 @@
 #ifndef OFFERD_DATE_H
 #define OFFERD_DATE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define DATE_TEXT_LEN 11      /* "YYYY-MM-DD" and its NUL */
@@ -53,6 +54,25 @@ void date_stamp_format(int64_t t, int millis, char out[DATE_STAMP_LEN]);
  * of a timestamptz in any session zone "2026-12-03 23:04:01.123456+01") into the UTC instant
  * *t and its *millis: a date-time, its zone applied (none is UTC). Returns 0 or ERR_INVAL. */
 int date_stamp_parse(const char *s, int64_t *t, int *millis);
+
+/*
+ * A window of the log, [from, to), from what a user writes (offerctl export
+ * and evaluate, GET /export, POST /evaluations, Personalizer's evaluations):
+ * a date `from` is that day's start; a date `to` takes that day in (the
+ * window ends at the next day's start); a date-time is its instant, its zone
+ * applied (none is UTC). NULL or "" leaves that end open. The bounds are
+ * written as the rows' times are (date_stamp_format), so either store
+ * compares them as instants, in any session time zone.
+ */
+typedef struct date_window {
+	char from[DATE_STAMP_LEN];
+	char to[DATE_STAMP_LEN];
+} date_window;
+
+/* Returns 0, or ERR_INVAL with *field "from" or "to" and err saying why (not
+ * a date, or a window that holds no time). */
+int date_window_parse(const char *from, const char *to, date_window *out, const char **field, char *err,
+                      size_t errlen);
 
 /*
  * Parses a transaction export's date: YYYY-M-D or M/D/YYYY (M/D/YY is

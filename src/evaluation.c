@@ -52,21 +52,6 @@ static int get_text(json_t *o, const char *key, const char *field, char *out, si
 	return 0;
 }
 
-/* A date or date-time member (from, to). */
-static int get_date(json_t *o, const char *key, char *out, size_t n, req_error *e)
-{
-	date_ymd d;
-	int rc = get_text(o, key, key, out, n, e);
-
-	if (rc != 0)
-		return rc;
-	if (out[0] != '\0' && date_parse(out, &d) != 0)
-		return request_error(
-		    e, ERR_INVAL, key,
-		    "%s must be a date YYYY-MM-DD (or an ISO 8601 date-time), got \"%.40s\"", key, out);
-	return 0;
-}
-
 /* The first member of the object o not named in keys[0..n-1], or NULL: a misspelt member. */
 static const char *unknown_member(json_t *o, const char *const *keys, size_t n)
 {
@@ -197,14 +182,20 @@ int evaluation_request_parse(const char *body, size_t len, eval_request *q, req_
 			goto out;
 		q->n = i + 1;
 	}
-	rc = get_date(root, "from", q->from, sizeof(q->from), e);
+	rc = get_text(root, "from", "from", q->from, sizeof(q->from), e);
 	if (rc == 0)
-		rc = get_date(root, "to", q->to, sizeof(q->to), e);
+		rc = get_text(root, "to", "to", q->to, sizeof(q->to), e);
 	if (rc != 0)
 		goto out;
-	if (q->from[0] != '\0' && q->to[0] != '\0' && strcmp(q->from, q->to) > 0) {
-		rc = request_error(e, ERR_INVAL, "to", "to (%s) is before from (%s)", q->to, q->from);
-		goto out;
+	{
+		date_window w;
+		const char *field;
+		char err[160];
+
+		if (date_window_parse(q->from, q->to, &w, &field, err, sizeof(err)) != 0) {
+			rc = request_error(e, ERR_INVAL, field, "%s", err);
+			goto out;
+		}
 	}
 	v = json_object_get(root, "missing");
 	if (v != NULL) {
@@ -380,17 +371,16 @@ int evaluation_run(store *st, const char *company, const eval_request *q, eval_p
 	ope_log log;
 	values *v = values_new();
 	run_progress prog = {fn, arg, 0, q->n};
-	char to[32];
+	date_window w;
+	const char *field;
 	int64_t max_rev = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	ope_log_init(&log);
-	if (q->to[0] != '\0' && ope_window_end(q->to, to) != 0) {
-		snprintf(err, errlen, "to: not a date");
-		rc = ERR_INVAL;
+	rc = date_window_parse(q->from, q->to, &w, &field, err, errlen);
+	if (rc != 0)
 		goto out;
-	}
 	rc = db_policy_since(st, 0, load_values, v, &max_rev);
 	if (rc != 0) {
 		snprintf(err, errlen, "cannot read tb_policy: %s", st->ops->errmsg(st));
@@ -402,8 +392,8 @@ int evaluation_run(store *st, const char *company, const eval_request *q, eval_p
 		log.on_read = reading;
 		log.on_read_arg = &prog;
 	}
-	rc = ope_load(st, company, q->from[0] ? q->from : NULL, q->to[0] && to[0] ? to : NULL,
-	              q->missing, q->offers[0] ? q->offers : NULL, &log, err, errlen);
+	rc = ope_load(st, company, w.from, w.to, q->missing, q->offers[0] ? q->offers : NULL, &log, err,
+	              errlen);
 	if (rc != 0) {
 		rc = rc == ERR_UNAVAIL                     ? ERR_UNAVAIL
 		     : rc == ERR_INVAL || rc == ERR_TOOBIG ? ERR_INVAL

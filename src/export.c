@@ -47,9 +47,6 @@
 /* page_row's "stop the page here", a positive code no ERR_* takes. */
 #define PAGE_FULL 1
 
-#define EXPORT_BEGIN "0001-01-01T00:00:00.000Z"
-#define EXPORT_END "9999-12-31T23:59:59.999Z"
-
 struct export_cursor {
 	store *s;
 	export_opts o;
@@ -97,41 +94,6 @@ int export_parse_format(const char *s, enum export_format *out)
 const char *export_content_type(enum export_format f)
 {
 	return f == EXPORT_CSV ? "text/csv; charset=utf-8" : "application/x-ndjson";
-}
-
-int export_range(export_opts *o, const char *from_date, const char *to_date, char *err, size_t errlen)
-{
-	date_ymd d;
-	char day[DATE_TEXT_LEN];
-
-	util_strlcpy(o->from, EXPORT_BEGIN, sizeof(o->from));
-	util_strlcpy(o->to, EXPORT_END, sizeof(o->to));
-	if (from_date != NULL && from_date[0] != '\0') {
-		if (strlen(from_date) != 10 || date_parse(from_date, &d) != 0) {
-			snprintf(err, errlen, "from must be a date YYYY-MM-DD, got \"%.40s\"",
-			         from_date);
-			return ERR_INVAL;
-		}
-		date_format(&d, day);
-		snprintf(o->from, sizeof(o->from), "%sT00:00:00.000Z", day);
-	}
-	if (to_date != NULL && to_date[0] != '\0') {
-		if (strlen(to_date) != 10 || date_parse(to_date, &d) != 0) {
-			snprintf(err, errlen, "to must be a date YYYY-MM-DD, got \"%.40s\"", to_date);
-			return ERR_INVAL;
-		}
-		/* to is included: the range ends at the start of the next day (after the calendar's
-		 * last day, at EXPORT_END). */
-		if (date_next(&d, &d) == 0) {
-			date_format(&d, day);
-			snprintf(o->to, sizeof(o->to), "%sT00:00:00.000Z", day);
-		}
-	}
-	if (strcmp(o->from, o->to) >= 0) {
-		snprintf(err, errlen, "from (%.10s) must not be after to", o->from);
-		return ERR_INVAL;
-	}
-	return 0;
 }
 
 int export_iso_utc(const char *ts, char out[32])
@@ -338,8 +300,8 @@ int export_next(export_cursor *c, const char **data, size_t *len)
 	if (!c->done) {
 		c->page_rows = 0;
 		c->rc = 0;
-		rc = db_decisions_page(c->s, c->o.company, c->last_id, c->o.from, c->o.to, EXPORT_PAGE,
-		                       page_row, c);
+		rc = db_decisions_page(c->s, c->o.company, c->last_id, c->o.w.from, c->o.w.to,
+		                       EXPORT_PAGE, page_row, c);
 		if (rc == PAGE_FULL)
 			rc = 0;
 		else if (rc == 0 && c->page_rows < EXPORT_PAGE)
@@ -369,5 +331,5 @@ void export_free(export_cursor *c)
 
 int export_count(store *s, const export_opts *o, int64_t *out)
 {
-	return db_decisions_count(s, o->company, o->from, o->to, out);
+	return db_decisions_count(s, o->company, o->w.from, o->w.to, out);
 }

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "date.h"
 #include "store.h"
 
 /* Episodes per page: one statement and one chunk of output each. */
@@ -37,10 +38,7 @@ enum export_format { EXPORT_DSJSON = 1, EXPORT_CSV = 2 };
 
 typedef struct export_opts {
 	char company[64];
-	/* The range of the episodes' write time (server clock, UTC): from <= t < to,
-	 * as YYYY-MM-DDTHH:MM:SS.mmmZ, filled by export_range. */
-	char from[32];
-	char to[32];
+	date_window w; /* of the episodes' write time (server clock): date_window_parse */
 	enum export_format format;
 } export_opts;
 
@@ -48,14 +46,6 @@ typedef struct export_opts {
 int export_parse_format(const char *s, enum export_format *out);
 /* The MIME type of a format. */
 const char *export_content_type(enum export_format f);
-
-/*
- * Fills o->from and o->to from two dates YYYY-MM-DD, both days included
- * (to is the start of the day after to_date). from_date NULL or "" means
- * the beginning, to_date NULL or "" the end of time. Returns 0, or
- * ERR_INVAL with a message naming the field in err.
- */
-int export_range(export_opts *o, const char *from_date, const char *to_date, char *err, size_t errlen);
 
 typedef struct export_cursor export_cursor;
 

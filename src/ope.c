@@ -47,7 +47,6 @@
 #include <jansson.h>
 
 #include "customer.h"
-#include "date.h"
 #include "db.h"
 #include "model.h"
 #include "policy.h"
@@ -852,26 +851,6 @@ static int add_offer_list(ope_log *l, const char *list, char *err, size_t errlen
 		}
 		p = comma ? comma + 1 : NULL;
 	}
-	return 0;
-}
-
-int ope_window_end(const char *end, char out[32])
-{
-	date_ymd d;
-	size_t len = strlen(end);
-
-	if (date_parse(end, &d) != 0)
-		return ERR_INVAL;
-	if (len == 10) {
-		/* After the calendar's last day there is no bound. */
-		out[0] = '\0';
-		if (date_next(&d, &d) == 0)
-			date_format(&d, out);
-		return 0;
-	}
-	if (len >= 32)
-		return ERR_INVAL;
-	util_strlcpy(out, end, 32);
 	return 0;
 }
 

@@ -120,9 +120,9 @@ void ope_log_context(ope_log *l, const char *states, const char *timestamp);
 enum ope_missing { OPE_MISSING_REJECT = 0, OPE_MISSING_SKIP = 1 };
 
 /*
- * Reads company's episodes logged at or after `from` and before `to` (ISO
- * dates or date-times compared with TB_EPISODES.LAST_UPDATE; NULL:
- * unbounded; ope_window_end turns an inclusive end date into `to`) with their
+ * Reads company's episodes logged at or after `from` and before `to` (the
+ * bounds of a date_window, compared with TB_EPISODES.LAST_UPDATE; NULL:
+ * unbounded) with their
  * rewards. An episode without a reward counts as not accepted (the default
  * reward after the wait) or is skipped, as missing says. The choice set is
  * the company's catalogue when it has at most OPE_OFFERS_MAX offers, plus
@@ -130,14 +130,6 @@ enum ope_missing { OPE_MISSING_REJECT = 0, OPE_MISSING_SKIP = 1 };
  */
 int ope_load(store *s, const char *company, const char *from, const char *to, enum ope_missing missing,
              const char *offers, ope_log *out, char *err, size_t errlen);
-
-/*
- * The exclusive bound for an evaluation window that ends on `end`: a date
- * (YYYY-MM-DD) means through that day, so the next day ("" after
- * 9999-12-31: no bound); a date-time is taken as it is. Returns 0, or
- * ERR_INVAL when end is neither.
- */
-int ope_window_end(const char *end, char out[32]);
 
 typedef struct ope_candidate {
 	agent_conf conf;        /* policy, epsilon, ucb_c... */

@@ -3,7 +3,9 @@
  * refuses (plain dates, leap years, ISO 8601 date-times with zones), the
  * transaction-export form of offerctl train (date_parse_export: the shared
  * file's and the UCI original's), day numbers both ways, the names and the
- * half of the month that state keys are made of.
+ * half of the month that state keys are made of, a row's time in either
+ * store's text (date_stamp_parse), and a window of the log from what a user
+ * writes (date_window_parse: days taken in, instants in UTC, empty windows).
  *
  * Public API only; links against build/liboffer.a.
  */
@@ -230,6 +232,60 @@ static void test_stamps(void **state)
 	assert_int_equal(date_stamp_parse(NULL, &t, &ms), ERR_INVAL);
 }
 
+/* A window of the log from what a user writes. */
+static void window_is(const char *from, const char *to, const char *want_from, const char *want_to)
+{
+	date_window w;
+	const char *field = NULL;
+	char err[160] = "";
+
+	if (date_window_parse(from, to, &w, &field, err, sizeof(err)) != 0)
+		fail_msg("[%s, %s] refused: %s", from, to, err);
+	if (strcmp(w.from, want_from) != 0 || strcmp(w.to, want_to) != 0)
+		fail_msg("[%s, %s] -> [%s, %s), want [%s, %s)", from, to, w.from, w.to, want_from,
+		         want_to);
+}
+
+static void window_bad(const char *from, const char *to, const char *want_field, const char *want)
+{
+	date_window w;
+	const char *field = NULL;
+	char err[160] = "";
+
+	if (date_window_parse(from, to, &w, &field, err, sizeof(err)) != ERR_INVAL)
+		fail_msg("[%s, %s] accepted", from, to);
+	if (strcmp(field, want_field) != 0 || strstr(err, want) == NULL)
+		fail_msg("[%s, %s]: %s: %s", from, to, field, err);
+}
+
+static void test_window(void **state)
+{
+	(void)state;
+	/* A day is its start; the last day is taken in, up to the next day's start. */
+	window_is("2026-02-28", "2026-02-28", "2026-02-28T00:00:00.000Z", "2026-03-01T00:00:00.000Z");
+	window_is("2024-02-28", "2024-12-31", "2024-02-28T00:00:00.000Z", "2025-01-01T00:00:00.000Z");
+	window_is("2024-02-28", "2024-02-28", "2024-02-28T00:00:00.000Z", "2024-02-29T00:00:00.000Z");
+	/* Open ends, and the calendar's whole range (no day after 9999-12-31). */
+	window_is(NULL, "", "0001-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z");
+	window_is("0001-01-01", "9999-12-31", "0001-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z");
+	/* A date-time is its instant, in UTC: the stores compare them as instants. */
+	window_is("2026-01-05T10:00:00+05:00", "2026-01-05T10:00:00.250Z", "2026-01-05T05:00:00.000Z",
+	          "2026-01-05T10:00:00.250Z");
+	window_is("2026-01-05 10:00", "2026-01-05T23:30:00-01:00", "2026-01-05T10:00:00.000Z",
+	          "2026-01-06T00:30:00.000Z");
+	/* Past either end of the calendar is that end. */
+	window_is("0001-01-01T00:30:00+01:00", "9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00.000Z",
+	          "9999-12-31T23:59:59.999Z");
+	window_bad("2026-02-30", NULL, "from", "from must be a date YYYY-MM-DD");
+	window_bad(NULL, "2026-1-5", "to", "to must be a date YYYY-MM-DD");
+	window_bad("yesterday", "2026-01-05", "from", "got \"yesterday\"");
+	/* A window that holds no time. */
+	window_bad("2026-01-06", "2026-01-05", "to", "must come before to");
+	window_bad("2026-01-05T10:00:00Z", "2026-01-05T11:00:00+01:00", "to", "the window is empty");
+	window_is("2026-01-05T10:00:00Z", "2026-01-05T10:00:00.001Z", "2026-01-05T10:00:00.000Z",
+	          "2026-01-05T10:00:00.001Z");
+}
+
 /* offerctl train's dates: the shared file's form and the UCI original's. */
 static void test_dates_export(void **state)
 {
@@ -318,10 +374,10 @@ static void test_calendar(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_dates_plain), cmocka_unit_test(test_dates_leap),
-	    cmocka_unit_test(test_dates_times), cmocka_unit_test(test_date_time_utc),
-	    cmocka_unit_test(test_stamps),      cmocka_unit_test(test_dates_export),
-	    cmocka_unit_test(test_calendar),
+	    cmocka_unit_test(test_dates_plain),  cmocka_unit_test(test_dates_leap),
+	    cmocka_unit_test(test_dates_times),  cmocka_unit_test(test_date_time_utc),
+	    cmocka_unit_test(test_stamps),       cmocka_unit_test(test_window),
+	    cmocka_unit_test(test_dates_export), cmocka_unit_test(test_calendar),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

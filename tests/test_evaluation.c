@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "agent.h"
+#include "date.h"
 #include "db.h"
 #include "evaluation.h"
 #include "feat.h"
@@ -215,6 +216,26 @@ static void test_run(void **unused)
 	                                "ips"),
 	                "value")) == o->slate[0].ips.value);
 	json_decref(j);
+	{
+		/*
+		 * A window's bounds are instants, whatever zone they are written in: an hour ago
+		 * written at +05:00 sorts after every row's text ("…T…Z"), an hour ahead written
+		 * at -05:00 before them; compared as text, the first window read nothing and the
+		 * second everything.
+		 */
+		int64_t now = (int64_t)util_now();
+		char at[DATE_TIME_TEXT_LEN];
+
+		date_time_format(now - 3600 + 5 * 3600, at);
+		snprintf(q->from, sizeof(q->from), "%.19s+05:00", at);
+		assert_int_equal(evaluation_run(s, "A", q, NULL, NULL, o, err, sizeof(err)), 0);
+		assert_int_equal(o->read, RUN_EPISODES);
+		date_time_format(now + 3600 - 5 * 3600, at);
+		snprintf(q->from, sizeof(q->from), "%.19s-05:00", at);
+		assert_int_equal(evaluation_run(s, "A", q, NULL, NULL, o, err, sizeof(err)), 0);
+		assert_int_equal(o->read, 0);
+		q->from[0] = '\0';
+	}
 	/* Stopped at the third report (while reading) and at the eighth (while scoring). */
 	memset(pl, 0, sizeof(*pl));
 	pl->stop_after = 3;

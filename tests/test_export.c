@@ -1,7 +1,7 @@
 /*
  * test_export.c — export.c's parsing and paging and retention.c's windows:
- * the date range (both days included, bad dates named), timestamps of both
- * stores turned into UTC, the --retention syntax, and on a real SQLite
+ * timestamps of both stores turned into UTC (the window is test_date's),
+ * the --retention syntax, and on a real SQLite
  * database: an export of 2,500 episodes comes in pages of 1,000 with every
  * episode once, and a retention pass deletes exactly the expired episodes of
  * each window with their rewards.
@@ -25,33 +25,6 @@
 #include "retention.h"
 #include "store.h"
 #include "util.h"
-
-static void test_range(void **state)
-{
-	export_opts o;
-	char err[160];
-
-	(void)state;
-	memset(&o, 0, sizeof(o));
-	assert_int_equal(export_range(&o, "2026-02-28", "2026-02-28", err, sizeof(err)), 0);
-	assert_string_equal(o.from, "2026-02-28T00:00:00.000Z");
-	assert_string_equal(o.to, "2026-03-01T00:00:00.000Z");
-	assert_int_equal(export_range(&o, "2024-02-28", "2024-12-31", err, sizeof(err)), 0);
-	assert_string_equal(o.to, "2025-01-01T00:00:00.000Z");
-	assert_int_equal(export_range(&o, NULL, "", err, sizeof(err)), 0);
-	/* The calendar's whole range: to's next day is past year 9999. */
-	assert_int_equal(export_range(&o, "0001-01-01", "9999-12-31", err, sizeof(err)), 0);
-	assert_string_equal(o.to, "9999-12-31T23:59:59.999Z");
-	assert_string_equal(o.from, "0001-01-01T00:00:00.000Z");
-	assert_string_equal(o.to, "9999-12-31T23:59:59.999Z");
-	assert_int_equal(export_range(&o, "2026-02-30", NULL, err, sizeof(err)), ERR_INVAL);
-	assert_non_null(strstr(err, "from must be a date"));
-	assert_int_equal(export_range(&o, NULL, "2026-1-5", err, sizeof(err)), ERR_INVAL);
-	assert_non_null(strstr(err, "to must be a date"));
-	assert_int_equal(export_range(&o, "2026-01-05T10:00:00Z", NULL, err, sizeof(err)), ERR_INVAL);
-	assert_int_equal(export_range(&o, "2026-01-06", "2026-01-05", err, sizeof(err)), ERR_INVAL);
-	assert_non_null(strstr(err, "must not be after"));
-}
 
 static void iso(const char *in, const char *want)
 {
@@ -199,6 +172,7 @@ static void test_pages(void **state)
 	dbfx *f = *state;
 	export_opts o;
 	export_cursor *c = NULL;
+	const char *field;
 	char err[160];
 	int pages = 0;
 	size_t lines = 0;
@@ -209,7 +183,8 @@ static void test_pages(void **state)
 	memset(&o, 0, sizeof(o));
 	util_strlcpy(o.company, "A", sizeof(o.company));
 	o.format = EXPORT_CSV;
-	assert_int_equal(export_range(&o, "2026-01-01", "2026-01-02", err, sizeof(err)), 0);
+	assert_int_equal(date_window_parse("2026-01-01", "2026-01-02", &o.w, &field, err, sizeof(err)),
+	                 0);
 	export_open(f->s, &o, &c);
 	for (;;) {
 		const char *data;
@@ -241,6 +216,7 @@ static void test_pages_large(void **state)
 	dbfx *f = *state;
 	export_opts o;
 	export_cursor *c = NULL;
+	const char *field;
 	char err[160];
 	int pages = 0;
 	size_t lines = 0;
@@ -254,7 +230,7 @@ static void test_pages_large(void **state)
 	memset(&o, 0, sizeof(o));
 	util_strlcpy(o.company, "A", sizeof(o.company));
 	o.format = EXPORT_DSJSON;
-	assert_int_equal(export_range(&o, NULL, NULL, err, sizeof(err)), 0);
+	assert_int_equal(date_window_parse(NULL, NULL, &o.w, &field, err, sizeof(err)), 0);
 	export_open(f->s, &o, &c);
 	for (;;) {
 		const char *data;
@@ -309,7 +285,6 @@ static void test_retention_pass(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_range),
 	    cmocka_unit_test(test_iso),
 	    cmocka_unit_test(test_format),
 	    cmocka_unit_test(test_retention_parse),

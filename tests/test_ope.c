@@ -502,23 +502,6 @@ static void test_load(void **unused)
  * under 0.01 and its interval narrower than IPS's; with tau infinite
  * switch-DR is DR and clipped IPS is IPS, exactly.
  */
-/* A window's end: a date is through that day; the calendar's last day has no bound after it. */
-static void test_window_end(void **unused)
-{
-	char out[32];
-
-	(void)unused;
-	assert_int_equal(ope_window_end("2024-02-28", out), 0);
-	assert_string_equal(out, "2024-02-29");
-	assert_int_equal(ope_window_end("2024-12-31", out), 0);
-	assert_string_equal(out, "2025-01-01");
-	assert_int_equal(ope_window_end("2024-12-31T10:00:00Z", out), 0);
-	assert_string_equal(out, "2024-12-31T10:00:00Z");
-	assert_int_equal(ope_window_end("9999-12-31", out), 0);
-	assert_string_equal(out, "");
-	assert_int_equal(ope_window_end("2024-02-30", out), ERR_INVAL);
-}
-
 static void test_tiny_propensities(void **unused)
 {
 	enum { EPS = 20000, SEEDS_TINY = 20 };
@@ -937,7 +920,6 @@ int main(void)
 	    cmocka_unit_test(test_unbiased_exact),
 	    cmocka_unit_test(test_simulated_truth),
 	    cmocka_unit_test(test_load),
-	    cmocka_unit_test(test_window_end),
 	    cmocka_unit_test(test_tiny_propensities),
 	    cmocka_unit_test(test_contextual_probs_match_decide),
 	    cmocka_unit_test(test_contextual_replay),
