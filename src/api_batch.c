@@ -43,6 +43,7 @@
 #include "auth.h"
 #include "csvin.h"
 #include "csvout.h"
+#include "date.h"
 #include "log.h"
 #include "metrics.h"
 #include "rules.h"
@@ -537,7 +538,7 @@ static int batch_start(api_call *call)
 		return ERR_IO;
 	}
 	b->v2 = v2 != NULL && (strcmp(v2, "1") == 0 || strcmp(v2, "true") == 0);
-	util_today(b->today);
+	date_today(b->today);
 	if (rules_q == NULL || strcmp(rules_q, "none") != 0)
 		rules_default(&b->rs);
 	b->check = csv_reader_new(b->rs, check_record, b);

@@ -651,7 +651,7 @@ static int pz_request(const char *customer, json_t *context, const pz_action *ac
 
 	for (size_t i = 0; i < n; i++)
 		offers[i] = actions[i].id;
-	util_now_iso(now);
+	date_stamp_now(now);
 	states = pz_context_states(context);
 	rc = request_predict_from_row(customer, now, states, offers, allowed, n, out, &re);
 	if (rc != 0 && strncmp(re.field, "states", 6) == 0) {
@@ -1033,7 +1033,7 @@ static void config_complete(pz_ctx *c, const char *body, size_t len)
 			reply_pz_error(r, &e);
 			return;
 		}
-		util_now_iso(next.last_edit);
+		date_stamp_now(next.last_edit);
 		stored = pz_service_config_json(&next);
 		rc = config_db_write(c->call.s, c->call.company, stored, NULL, 0);
 	} else if (c->op == PZ_OP_POLICY_PUT) {

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "date.h"
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
@@ -150,7 +151,7 @@ static void predict_answer(api_call *call)
 		          "the episode could not be stored; nothing was recorded, retry later");
 		return;
 	}
-	util_today(today);
+	date_today(today);
 	j = json_object();
 	json_object_set_new(j, "customer_id", json_string(d->req.customer_id));
 	json_object_set_new(j, "response-date", json_string(today));

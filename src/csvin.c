@@ -62,7 +62,7 @@ csv_reader *csv_reader_new(const rules *rs, csv_record_fn fn, void *arg)
 	rd->rules = rs;
 	rd->fn = fn;
 	rd->arg = arg;
-	util_today(rd->today);
+	date_today(rd->today);
 	rd->csv = csvr_new(&csv_options, on_row, rd);
 	for (int i = 0; i < COL_NROLES; i++)
 		rd->col_of[i] = -1;

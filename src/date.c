@@ -7,8 +7,10 @@
 #include "date.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "util.h"
 
@@ -323,6 +325,26 @@ int date_window_parse(const char *from, const char *to, date_window *out, const 
 	date_stamp_format(tf, mf, out->from);
 	date_stamp_format(tt, mt, out->to);
 	return 0;
+}
+
+void date_stamp_at(double when, char out[DATE_STAMP_LEN])
+{
+	double whole = floor(when);
+
+	date_stamp_format((int64_t)whole, (int)((when - whole) * 1000.0), out);
+}
+
+void date_stamp_now(char out[DATE_STAMP_LEN])
+{
+	date_stamp_at(util_now(), out);
+}
+
+void date_today(char out[DATE_TEXT_LEN])
+{
+	char now[DATE_TIME_TEXT_LEN];
+
+	date_time_format((int64_t)time(NULL), now);
+	util_strlcpy(out, now, DATE_TEXT_LEN);
 }
 
 /* Reads mind..maxd digits at *p into *out and advances *p. */

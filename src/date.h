@@ -54,6 +54,12 @@ void date_stamp_format(int64_t t, int millis, char out[DATE_STAMP_LEN]);
  * of a timestamptz in any session zone "2026-12-03 23:04:01.123456+01") into the UTC instant
  * *t and its *millis: a date-time, its zone applied (none is UTC). Returns 0 or ERR_INVAL. */
 int date_stamp_parse(const char *s, int64_t *t, int *millis);
+/* The instant `when` (seconds since 1970 with a fraction, as util_now) as a row's time. */
+void date_stamp_at(double when, char out[DATE_STAMP_LEN]);
+/* Now as a row's time (log lines, evaluations' times, Personalizer's edits). */
+void date_stamp_now(char out[DATE_STAMP_LEN]);
+/* Today's UTC date, YYYY-MM-DD. */
+void date_today(char out[DATE_TEXT_LEN]);
 
 /*
  * A window of the log, [from, to), from what a user writes (offerctl export

@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "date.h"
 #include "log.h"
 #include "util.h"
 
@@ -1454,7 +1455,7 @@ static int expired_row(void *arg, int ncols, const char *const *vals)
  * Runs a default-reward sweep's statement: $1 key (a version or a company),
  * $2 the time wait_seconds ago, $3 the limit, $4 the time lookback_seconds
  * ago; its rows are (company, customer_id, episode id). The times are
- * offerd's clock as the stores' text timestamp (util_iso), which both
+ * offerd's clock as the stores' text timestamp (date_stamp_at), which both
  * compare with last_update, where the dialects would each write their own
  * time arithmetic.
  */
@@ -1468,9 +1469,9 @@ static int due_exec(store *s, const char *sql, const char *key, double wait_seco
 	char b[32];
 	const char *p[4] = {key, w, l, b};
 
-	util_iso(now - wait_seconds, w);
+	date_stamp_at(now - wait_seconds, w);
 	fmt_int(l, limit);
-	util_iso(now - lookback_seconds, b);
+	date_stamp_at(now - lookback_seconds, b);
 	return store_exec(s, sql, 4, p, expired_row, &cb);
 }
 

@@ -610,7 +610,7 @@ static void job_run(evaluation_runner *r, store **st, const job *j)
 		rc = evaluation_run(*st, j->company, q, job_progress, &rj, o, err, sizeof(err));
 	else
 		snprintf(err, sizeof(err), "%s", e.message);
-	util_now_iso(now);
+	date_stamp_now(now);
 	if (rc == 0) {
 		json_t *res = evaluation_result_json(q, o);
 		char *text = json_dumps(res,
@@ -721,7 +721,7 @@ void evaluation_runner_free(evaluation_runner *r)
 		job *j = &r->queue[r->head];
 		char now[32];
 
-		util_now_iso(now);
+		date_stamp_now(now);
 		if (st != NULL)
 			(void)db_evaluation_update(st, j->id, "failed", 0, NULL,
 			                           "offerd stopped before the evaluation started", now,
@@ -772,7 +772,7 @@ int evaluation_submit(evaluation_runner *r, const char *company, const eval_requ
 	if (rc != 0)
 		goto out;
 	rc = random_id(id_out);
-	util_now_iso(now);
+	date_stamp_now(now);
 	pthread_mutex_lock(&r->api_lock);
 	st = api_store(r);
 	if (rc == 0 && st == NULL)
@@ -842,7 +842,7 @@ int evaluation_get(evaluation_runner *r, const char *company, const char *id, js
 	int rc = 0;
 
 	*out = NULL;
-	util_now_iso(now);
+	date_stamp_now(now);
 	pthread_mutex_lock(&r->api_lock);
 	st = api_store(r);
 	if (st == NULL)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "date.h"
 #include "util.h"
 
 static enum log_level min_level = LOG_INFO;
@@ -113,7 +114,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	/* A message cut to fit says so rather than ending mid-word. */
 	if (n >= (int)sizeof(msg))
 		mark_truncated(msg, sizeof(msg));
-	util_now_iso(ts);
+	date_stamp_now(ts);
 	/* The log buffer must not abort on a huge message: bounded, checked. */
 	buf_init(&line, sizeof(msg) * 8);
 	if (format_line(&line, ts, level, msg) != 0) {

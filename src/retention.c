@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "date.h"
 #include "db.h"
 #include "log.h"
 
@@ -111,10 +112,10 @@ int retention_active(const retention_conf *c)
 	return 0;
 }
 
-/* now - days, to the whole second, as the stores' text timestamp (util_iso). */
+/* now - days, to the whole second, as the stores' text timestamp (date_stamp_at). */
 static void cutoff_text(double now, int days, char out[32])
 {
-	util_iso(floor(now - (double)days * 86400.0), out);
+	date_stamp_at(floor(now - (double)days * 86400.0), out);
 }
 
 /*

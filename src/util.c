@@ -411,30 +411,3 @@ double util_monotonic(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
-
-void util_today(char out[11])
-{
-	time_t t = time(NULL);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(out, 11, "%Y-%m-%d", &tm);
-}
-
-void util_iso(double when, char out[32])
-{
-	double whole = floor(when);
-	time_t t = (time_t)whole;
-	int ms = (int)((when - whole) * 1000.0);
-	struct tm tm;
-	char base[24];
-
-	gmtime_r(&t, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, 32, "%.23s.%03dZ", base, ms);
-}
-
-void util_now_iso(char out[32])
-{
-	util_iso(util_now(), out);
-}

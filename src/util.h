@@ -133,14 +133,5 @@ double util_now(void);
 void util_deadline(double seconds, struct timespec *out);
 /* Monotonic seconds, for durations. */
 double util_monotonic(void);
-/* Writes today's UTC date as YYYY-MM-DD into out[11]. */
-void util_today(char out[11]);
-/*
- * Writes the instant `when` (seconds since the epoch, as util_now) in UTC
- * as YYYY-MM-DDTHH:MM:SS.mmmZ, the stores' text timestamp, into out[32];
- * util_now_iso writes the current time.
- */
-void util_iso(double when, char out[32]);
-void util_now_iso(char out[32]);
 
 #endif

@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <string.h>
 
 #include "date.h"
@@ -286,6 +287,37 @@ static void test_window(void **state)
 	          "2026-01-05T10:00:00.001Z");
 }
 
+/* Now and today, as the rows and the state keys take them. */
+static void test_now(void **state)
+{
+	char day[DATE_TEXT_LEN];
+	char iso[DATE_STAMP_LEN];
+
+	(void)state;
+	date_today(day);
+	assert_int_equal(strlen(day), 10);
+	assert_int_equal(day[4], '-');
+	assert_int_equal(day[7], '-');
+	date_stamp_now(iso);
+	/* YYYY-MM-DDTHH:MM:SS.mmmZ */
+	assert_int_equal(strlen(iso), 24);
+	assert_int_equal(iso[10], 'T');
+	assert_int_equal(iso[19], '.');
+	assert_int_equal(iso[23], 'Z');
+	for (int i = 20; i < 23; i++)
+		assert_true(isdigit((unsigned char)iso[i]));
+	/* Today's date in both (barring a run exactly at midnight). */
+	if (strncmp(iso, day, 10) != 0) {
+		date_today(day);
+		assert_memory_equal(iso, day, 10);
+	}
+	/* A given instant, to the millisecond (the sweeps' and retention's cutoffs). */
+	date_stamp_at(1700000000.25, iso);
+	assert_string_equal(iso, "2023-11-14T22:13:20.250Z");
+	date_stamp_at(0, iso);
+	assert_string_equal(iso, "1970-01-01T00:00:00.000Z");
+}
+
 /* offerctl train's dates: the shared file's form and the UCI original's. */
 static void test_dates_export(void **state)
 {
@@ -374,10 +406,11 @@ static void test_calendar(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_dates_plain),  cmocka_unit_test(test_dates_leap),
-	    cmocka_unit_test(test_dates_times),  cmocka_unit_test(test_date_time_utc),
-	    cmocka_unit_test(test_stamps),       cmocka_unit_test(test_window),
-	    cmocka_unit_test(test_dates_export), cmocka_unit_test(test_calendar),
+	    cmocka_unit_test(test_dates_plain), cmocka_unit_test(test_dates_leap),
+	    cmocka_unit_test(test_dates_times), cmocka_unit_test(test_date_time_utc),
+	    cmocka_unit_test(test_stamps),      cmocka_unit_test(test_window),
+	    cmocka_unit_test(test_now),         cmocka_unit_test(test_dates_export),
+	    cmocka_unit_test(test_calendar),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
