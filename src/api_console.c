@@ -194,15 +194,6 @@ static json_t *console_times(const console_window *w)
 	return a;
 }
 
-static double console_num(const char *v)
-{
-	double d = 0;
-
-	if (v == NULL || util_strtod(v, -1e300, 1e300, &d) != 0)
-		return 0;
-	return d;
-}
-
 /*
  * The id above which a query reads the rows of tb_episodes (rewards = 0)
  * or tb_rewards (1): the newest id less CONSOLE_SCAN_MAX, at least 0.
@@ -290,7 +281,7 @@ static int overview_row(void *arg, int ncols, const char *const *vals)
 	if (v == NULL)
 		return ERR_NOMEM;
 	for (int c = o->first; c < OV_COUNTS && 2 + c - o->first < ncols; c++) {
-		int64_t n = (int64_t)console_num(vals[2 + c - o->first]);
+		int64_t n = (int64_t)db_num(vals[2 + c - o->first]);
 
 		v->count[c][i] += n;
 		o->total.count[c][i] += n;
@@ -451,8 +442,8 @@ static int model_row(void *arg, int ncols, const char *const *vals)
 	char part[CUSTOMER_STATE_KEY_MAX];
 	const char *key = vals[0];
 	const char *offer = vals[1];
-	double pw = console_num(vals[5]);
-	double add[4] = {console_num(vals[2]), console_num(vals[3]), pw, console_num(vals[4]) * pw};
+	double pw = db_num(vals[5]);
+	double add[4] = {db_num(vals[2]), db_num(vals[3]), pw, db_num(vals[4]) * pw};
 
 	(void)ncols;
 	if (key == NULL || offer == NULL)
@@ -618,7 +609,7 @@ static int moved_row(void *arg, int ncols, const char *const *vals)
 	for (size_t c = 0; c < 2; c++) {
 		json_t *v = json_array_get(json_array_get(x, c), (size_t)i);
 
-		json_real_set(v, json_real_value(v) + console_num(vals[2 + c]));
+		json_real_set(v, json_real_value(v) + db_num(vals[2 + c]));
 	}
 	return 0;
 }
@@ -960,7 +951,7 @@ static json_t *json_or_text(const char *text)
 
 static json_t *num_or_null(const char *v)
 {
-	return v != NULL ? json_real(console_num(v)) : json_null();
+	return v != NULL ? json_real(db_num(v)) : json_null();
 }
 
 static const char *const level_names[] = {"state", "segment", "company", "none"};

@@ -27,6 +27,15 @@ int db_bool(const char *v)
 	return v != NULL && (v[0] == 't' || v[0] == '1' || v[0] == 'T');
 }
 
+double db_num(const char *v)
+{
+	double d;
+
+	if (v == NULL || util_strtod(v, -1e300, 1e300, &d) != 0)
+		return 0;
+	return d;
+}
+
 static void fmt_double(char out[32], double v)
 {
 	snprintf(out, 32, "%.17g", v);
@@ -1706,8 +1715,6 @@ static int policy_row(void *arg, int ncols, const char *const *vals)
 {
 	policy_each *pe = arg;
 	db_policy_row r;
-	double succ = 0;
-	double fail = 0;
 
 	if (ncols < 12)
 		return ERR_IO;
@@ -1715,17 +1722,13 @@ static int policy_row(void *arg, int ncols, const char *const *vals)
 	r.company = vals[0];
 	r.state_key = vals[1];
 	r.offer = vals[2];
-	util_strtod(vals[3], -1e300, 1e300, &r.n);
-	util_strtod(vals[4], -1e300, 1e300, &r.reward_sum);
-	util_strtod(vals[5], -1e300, 1e300, &succ);
-	util_strtod(vals[6], -1e300, 1e300, &fail);
-	util_strtod(vals[7], -1e300, 1e300, &r.prior_value);
-	util_strtod(vals[8], -1e300, 1e300, &r.prior_weight);
-	util_strtod(vals[9], -1e300, 1e300, &r.alpha);
-	util_strtod(vals[10], -1e300, 1e300, &r.beta);
+	r.n = db_num(vals[3]);
+	r.reward_sum = db_num(vals[4]);
+	r.prior_value = db_num(vals[7]);
+	r.prior_weight = db_num(vals[8]);
+	r.alpha = db_num(vals[9]) + db_num(vals[5]); /* the prior's, plus successes */
+	r.beta = db_num(vals[10]) + db_num(vals[6]); /* and failures */
 	util_strtonum(vals[11], INT64_MIN, INT64_MAX, &r.rev);
-	r.alpha += succ;
-	r.beta += fail;
 	if (r.rev > pe->max_rev)
 		pe->max_rev = r.rev;
 	return pe->fn(pe->arg, &r);
@@ -2292,15 +2295,6 @@ int db_contact_top(store *s, int rewards, int64_t *out)
 
 /* --- personalizer event state -------------------------------------------- */
 
-static double row_double(const char *v)
-{
-	double d = 0;
-
-	if (v != NULL && util_strtod(v, -1e300, 1e300, &d) != 0)
-		d = 0;
-	return d;
-}
-
 static int row_int(const char *v)
 {
 	int64_t n = 0;
@@ -2342,7 +2336,7 @@ static int pz_event_row(void *arg, int ncols, const char *const *vals)
 
 	if (ncols < 9)
 		return ERR_IO;
-	ev->ranked_at = row_double(vals[0]);
+	ev->ranked_at = db_num(vals[0]);
 	ev->deferred = row_int(vals[1]);
 	ev->apprentice = row_int(vals[2]);
 	ev->agreed = row_int(vals[3]);
@@ -2350,7 +2344,7 @@ static int pz_event_row(void *arg, int ncols, const char *const *vals)
 	ev->slots = vals[4] != NULL ? xstrdup(vals[4]) : NULL;
 	ev->held_mask = row_int(vals[5]);
 	for (int k = 0; k < DB_PZ_SLOTS_MAX; k++)
-		ev->held[k] = row_double(vals[6 + k]);
+		ev->held[k] = db_num(vals[6 + k]);
 	rd->found = 1;
 	return 0;
 }
@@ -2475,8 +2469,8 @@ static int pz_apprentice_row(void *arg, int ncols, const char *const *vals)
 		if (vals[k] == NULL || util_strtonum(vals[k], 0, INT64_MAX, n[k]) != 0)
 			*n[k] = 0;
 	}
-	a->reward_sum = row_double(vals[4]);
-	a->agreed_sum = row_double(vals[5]);
+	a->reward_sum = db_num(vals[4]);
+	a->agreed_sum = db_num(vals[5]);
 	return 0;
 }
 
@@ -2565,11 +2559,8 @@ static int erase_row(void *arg, int ncols, const char *const *vals)
 	r->accepted = db_bool(vals[11]);
 	util_strlcpy(r->accepted_offer, vals[12] ? vals[12] : "", sizeof(r->accepted_offer));
 	r->clicked = vals[13] != NULL ? xstrdup(vals[13]) : NULL;
-	for (int k = 0; k < OFFERS_SHOWN; k++) {
-		r->ep.rewards[k] = 0;
-		if (vals[14 + k] != NULL)
-			util_strtod(vals[14 + k], -1e300, 1e300, &r->ep.rewards[k]);
-	}
+	for (int k = 0; k < OFFERS_SHOWN; k++)
+		r->ep.rewards[k] = db_num(vals[14 + k]);
 	r->ep.learned = db_bool(vals[17]);
 	r->is_default = vals[18] != NULL && strcmp(vals[18], "default") == 0;
 	if (vals[19] == NULL || util_strtonum(vals[19], 1, INT64_MAX, &r->ep.reward_id) != 0)

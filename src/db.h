@@ -35,6 +35,8 @@ int db_ping(store *s);
 
 /* Reads a boolean column as stored by either backend. */
 int db_bool(const char *v);
+/* Reads a number column: 0 when NULL or not a number. */
+double db_num(const char *v);
 
 /* Bytes of a company's name (the tenant), with its NUL. Every buffer that holds one is this
  * size, and every way in refuses a longer name: cut, it would be another company's. */

@@ -108,16 +108,6 @@ int export_iso_utc(const char *ts, char out[32])
 	return 0;
 }
 
-/* A number column, or dflt when NULL or not a number. */
-static double num(const char *v, double dflt)
-{
-	double d;
-
-	if (v == NULL || util_strtod(v, -1e300, 1e300, &d) != 0)
-		return dflt;
-	return d;
-}
-
 /* Slot k's reward: the writer's score, else whether it was the accepted offer. */
 static double slot_reward(const char *const *vals, int k)
 {
@@ -127,7 +117,7 @@ static double slot_reward(const char *const *vals, int k)
 	if (vals[COL_REWARD_ID] == NULL)
 		return 0;
 	if (vals[COL_REWARD_1 + k] != NULL)
-		return num(vals[COL_REWARD_1 + k], 0);
+		return db_num(vals[COL_REWARD_1 + k]);
 	accepted = db_bool(vals[COL_ACCEPTED]);
 	if (!accepted)
 		return 0;
@@ -170,13 +160,13 @@ static int dsjson_row(export_cursor *c, const char *const *vals, const char *ts)
 		                      json_pack("{s:{s:s}}", "Offer", "id", vals[COL_OFFER_1 + k]));
 		json_array_append_new(a, json_integer(k + 1));
 		json_array_append_new(p, vals[COL_PROP_1 + k] != NULL
-		                             ? json_real(num(vals[COL_PROP_1 + k], 0))
+		                             ? json_real(db_num(vals[COL_PROP_1 + k]))
 		                             : json_null());
 	}
 	/* Tools find a log line by its first key, so the label comes first. */
 	if (has_prop) {
 		json_object_set_new(line, "_label_cost", json_real(cost));
-		json_object_set_new(line, "_label_probability", json_real(num(vals[COL_PROP_1], 0)));
+		json_object_set_new(line, "_label_probability", json_real(db_num(vals[COL_PROP_1])));
 		json_object_set_new(line, "_label_Action", json_integer(1));
 		json_object_set_new(line, "_labelIndex", json_integer(0));
 	} else {
@@ -212,7 +202,7 @@ static int csv_num(buf *b, const char *v)
 {
 	if (v == NULL)
 		return buf_adds(b, ",");
-	return buf_addf(b, ",%.17g", num(v, 0));
+	return buf_addf(b, ",%.17g", db_num(v));
 }
 
 static int csv_text(buf *b, const char *v)

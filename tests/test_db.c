@@ -130,6 +130,14 @@ static void test_db_basics(void **state)
 
 	assert_true(db_bool("t") && db_bool("1") && db_bool("true") && db_bool("TRUE"));
 	assert_false(db_bool("f") || db_bool("0") || db_bool(NULL) || db_bool(""));
+	/* A number column as either store writes it; SQL NULL and junk read as 0. */
+	assert_true(db_num("2.5") == 2.5);
+	assert_true(db_num("-3") == -3.0);
+	assert_true(db_num("1e-7") == 1e-7);
+	assert_true(db_num(NULL) == 0.0);
+	assert_true(db_num("") == 0.0);
+	assert_true(db_num("NaN") == 0.0);
+	assert_true(db_num("12abc") == 0.0);
 }
 
 /* --- rewards ---------------------------------------------------------------------- */
