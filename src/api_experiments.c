@@ -86,6 +86,7 @@ static int promote_start(api_call *call)
  */
 static int change_body(api_call *call, const char *body, size_t len, char *version, size_t vlen)
 {
+	static const char *const members[] = {"version"};
 	change_ctx *c = (change_ctx *)call;
 	json_error_t jerr;
 	const char *key;
@@ -103,23 +104,19 @@ static int change_body(api_call *call, const char *body, size_t len, char *versi
 		json_decref(j);
 		return ERR_SYNTAX;
 	}
-	json_object_foreach(j, key, v) {
-		if (c->promote && strcmp(key, "version") == 0) {
-			if (!json_is_string(v) || json_string_length(v) == 0 ||
-			    json_string_length(v) >= vlen) {
-				api_error(call->r, ERR_INVAL, "version",
-				          "version must be a non-empty string of at most %zu characters",
-				          vlen - 1);
-				rc = ERR_INVAL;
-				break;
-			}
-			util_strlcpy(version, json_string_value(v), vlen);
-		} else {
-			api_error(call->r, ERR_INVAL, key, "unknown field \"%.64s\"%s", key,
-			          c->promote ? " (promote takes \"version\")" : " (rollback takes {})");
-			rc = ERR_INVAL;
-			break;
-		}
+	key = request_unknown_member(j, members, c->promote ? 1 : 0);
+	v = json_object_get(j, "version");
+	if (key != NULL) {
+		api_error(call->r, ERR_INVAL, key, "unknown field \"%.64s\"%s", key,
+		          c->promote ? " (promote takes \"version\")" : " (rollback takes {})");
+		rc = ERR_INVAL;
+	} else if (v != NULL &&
+	           (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) >= vlen)) {
+		api_error(call->r, ERR_INVAL, "version",
+		          "version must be a non-empty string of at most %zu characters", vlen - 1);
+		rc = ERR_INVAL;
+	} else if (v != NULL) {
+		util_strlcpy(version, json_string_value(v), vlen);
 	}
 	json_decref(j);
 	return rc;

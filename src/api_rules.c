@@ -40,11 +40,11 @@ static void rules_reply(api_call *call, int status)
 
 static void rules_put(api_call *call, const char *body, size_t len)
 {
+	static const char *const members[] = {"rules"};
 	json_error_t jerr;
 	json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	const char *text;
 	const char *key;
-	json_t *v;
 	rules *set = NULL;
 	store *st = NULL;
 	char err[512];
@@ -58,12 +58,11 @@ static void rules_put(api_call *call, const char *body, size_t len)
 		goto out;
 	}
 	/* A member PUT /rules does not take is an error, as on every admin route. */
-	json_object_foreach(j, key, v) {
-		if (strcmp(key, "rules") != 0) {
-			api_error(call->r, ERR_INVAL, key,
-			          "unknown field \"%.64s\" (PUT /rules takes \"rules\")", key);
-			goto out;
-		}
+	key = request_unknown_member(j, members, UTIL_ARRAY_LEN(members));
+	if (key != NULL) {
+		api_error(call->r, ERR_INVAL, key,
+		          "unknown field \"%.64s\" (PUT /rules takes \"rules\")", key);
+		goto out;
 	}
 	text = json_string_value(json_object_get(j, "rules"));
 	if (text == NULL) {

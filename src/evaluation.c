@@ -52,23 +52,6 @@ static int get_text(json_t *o, const char *key, const char *field, char *out, si
 	return 0;
 }
 
-/* The first member of the object o not named in keys[0..n-1], or NULL: a misspelt member. */
-static const char *unknown_member(json_t *o, const char *const *keys, size_t n)
-{
-	const char *key;
-	json_t *v;
-
-	json_object_foreach(o, key, v) {
-		size_t k = 0;
-
-		while (k < n && strcmp(keys[k], key) != 0)
-			k++;
-		if (k == n)
-			return key;
-	}
-	return NULL;
-}
-
 static int parse_policy(json_t *o, size_t i, eval_policy *p, req_error *e)
 {
 	static const char *const keys[] = {"name", "params", "label", "arguments", "source"};
@@ -83,7 +66,7 @@ static int parse_policy(json_t *o, size_t i, eval_policy *p, req_error *e)
 	if (!json_is_object(o))
 		return request_error(e, ERR_INVAL, field, "%s must be an object {\"name\", \"params\"}",
 		                     field);
-	key = unknown_member(o, keys, UTIL_ARRAY_LEN(keys));
+	key = request_unknown_member(o, keys, UTIL_ARRAY_LEN(keys));
 	if (key != NULL) {
 		snprintf(field, sizeof(field), "policies[%zu].%.32s", i, key);
 		return request_error(e, ERR_INVAL, field,
@@ -154,7 +137,7 @@ int evaluation_request_parse(const char *body, size_t len, eval_request *q, req_
 		rc = request_error(e, ERR_INVAL, "body", "the body must be a JSON object");
 		goto out;
 	}
-	key = unknown_member(root, keys, UTIL_ARRAY_LEN(keys));
+	key = request_unknown_member(root, keys, UTIL_ARRAY_LEN(keys));
 	if (key != NULL) {
 		char field[64];
 

@@ -150,6 +150,22 @@ static int get_string(json_t *root, const char *key, char *out, size_t outlen, i
 	return 0;
 }
 
+const char *request_unknown_member(json_t *o, const char *const *keys, size_t n)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(o, key, v) {
+		size_t k = 0;
+
+		while (k < n && strcmp(keys[k], key) != 0)
+			k++;
+		if (k == n)
+			return key;
+	}
+	return NULL;
+}
+
 int request_flag(json_t *v)
 {
 	int flag;

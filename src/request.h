@@ -81,6 +81,10 @@ int request_customer_from_states(json_t *states, customer_attrs *c, req_error *e
 /* Interprets an offer flag: 1 true, 0 false, -1 not a flag. */
 int request_flag(json_t *v);
 
+/* The first member of the object o not named in keys[0..n-1], or NULL: a misspelt member,
+ * which admin bodies refuse (POST /evaluations, PUT /rules, promote and rollback). */
+const char *request_unknown_member(json_t *o, const char *const *keys, size_t n);
+
 /* The kind of a JSON value for an error message: "an object", "a string", "null"... (static text). */
 const char *request_json_type_name(const json_t *v);
 

@@ -916,6 +916,25 @@ static void test_reward_errors(void **state)
 	           ERR_INVAL, "clicked_offers", "clicked_offers[2] repeats");
 }
 
+/* An admin body's members: the first one not taken, or NULL. */
+static void test_unknown_member(void **state)
+{
+	static const char *const keys[] = {"policies", "from", "to"};
+	json_t *o = json_loads("{\"from\": 1, \"to\": 2, \"form\": 3}", 0, NULL);
+	json_t *ok = json_loads("{\"to\": 1, \"policies\": []}", 0, NULL);
+	json_t *empty = json_object();
+
+	(void)state;
+	assert_string_equal(request_unknown_member(o, keys, 3), "form");
+	assert_null(request_unknown_member(ok, keys, 3));
+	assert_null(request_unknown_member(empty, keys, 0));
+	/* No member is taken: any is unknown. */
+	assert_string_equal(request_unknown_member(ok, keys, 0), "to");
+	json_decref(o);
+	json_decref(ok);
+	json_decref(empty);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -928,7 +947,7 @@ int main(void)
 	    cmocka_unit_test(test_customer_age),           cmocka_unit_test(test_customer_all),
 	    cmocka_unit_test(test_predict_timestamp_kept), cmocka_unit_test(test_reward_spellings),
 	    cmocka_unit_test(test_reward_optional_fields), cmocka_unit_test(test_reward_errors),
-	    cmocka_unit_test(test_offer_ids_normalised),
+	    cmocka_unit_test(test_offer_ids_normalised),   cmocka_unit_test(test_unknown_member),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
