@@ -88,7 +88,7 @@ static int change_body(api_call *call, const char *body, size_t len, char *versi
 {
 	static const char *const members[] = {"version"};
 	change_ctx *c = (change_ctx *)call;
-	json_error_t jerr;
+	req_error e;
 	const char *key;
 	json_t *v;
 	json_t *j;
@@ -97,12 +97,10 @@ static int change_body(api_call *call, const char *body, size_t len, char *versi
 	version[0] = '\0';
 	if (len == 0)
 		return 0;
-	j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!json_is_object(j)) {
-		api_error(call->r, ERR_SYNTAX, NULL, "the body must be a JSON object: %s",
-		          j == NULL ? jerr.text : "not an object");
-		json_decref(j);
-		return ERR_SYNTAX;
+	j = request_body(body, len, &e);
+	if (j == NULL) {
+		api_error_req(call->r, &e);
+		return e.err;
 	}
 	key = request_unknown_member(j, members, c->promote ? 1 : 0);
 	v = json_object_get(j, "version");

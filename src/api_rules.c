@@ -41,8 +41,8 @@ static void rules_reply(api_call *call, int status)
 static void rules_put(api_call *call, const char *body, size_t len)
 {
 	static const char *const members[] = {"rules"};
-	json_error_t jerr;
-	json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	req_error e;
+	json_t *j = request_body(body, len, &e);
 	const char *text;
 	const char *key;
 	rules *set = NULL;
@@ -51,10 +51,8 @@ static void rules_put(api_call *call, const char *body, size_t len)
 	int64_t version = 0;
 	int rc;
 
-	if (!json_is_object(j)) {
-		api_error(call->r, ERR_SYNTAX, NULL,
-		          "the body must be a JSON object {\"rules\": \"TEXT\"}%s%s",
-		          j == NULL ? ": " : "", j == NULL ? jerr.text : "");
+	if (j == NULL) {
+		api_error_req(call->r, &e);
 		goto out;
 	}
 	/* A member PUT /rules does not take is an error, as on every admin route. */

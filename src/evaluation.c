@@ -119,7 +119,6 @@ static int parse_policy(json_t *o, size_t i, eval_policy *p, req_error *e)
 int evaluation_request_parse(const char *body, size_t len, eval_request *q, req_error *e)
 {
 	static const char *const keys[] = {"policies", "from", "to", "missing", "personalizer"};
-	json_error_t jerr;
 	json_t *root;
 	json_t *list;
 	json_t *v;
@@ -129,14 +128,9 @@ int evaluation_request_parse(const char *body, size_t len, eval_request *q, req_
 
 	evaluation_request_init(q);
 	memset(e, 0, sizeof(*e));
-	root = json_loadb(body != NULL ? body : "", len, JSON_REJECT_DUPLICATES, &jerr);
+	root = request_body(body, len, e);
 	if (root == NULL)
-		return request_error(e, ERR_SYNTAX, "body", "the body is not JSON: %s (line %d)",
-		                     jerr.text, jerr.line);
-	if (!json_is_object(root)) {
-		rc = request_error(e, ERR_INVAL, "body", "the body must be a JSON object");
-		goto out;
-	}
+		return e->err;
 	key = request_unknown_member(root, keys, UTIL_ARRAY_LEN(keys));
 	if (key != NULL) {
 		char field[64];

@@ -43,8 +43,7 @@ const char *request_json_type_name(const json_t *v)
 	}
 }
 
-/* Parses the body as one JSON object; duplicate keys are rejected. */
-static json_t *parse_body(const char *body, size_t len, req_error *e)
+json_t *request_body(const char *body, size_t len, req_error *e)
 {
 	json_error_t jerr;
 	json_t *root;
@@ -358,7 +357,7 @@ int request_parse_predict(const char *body, size_t len, predict_req *out, req_er
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	root = parse_body(body, len, e);
+	root = request_body(body, len, e);
 	if (root == NULL)
 		return e->err;
 	rc = predict_from_json(root, out, e);
@@ -507,7 +506,7 @@ int request_parse_reward(const char *body, size_t len, reward_req *out, req_erro
 	int flag;
 
 	memset(out, 0, sizeof(*out));
-	root = parse_body(body, len, e);
+	root = request_body(body, len, e);
 	if (root == NULL)
 		return e->err;
 	rc = get_customer_time(root, out->customer_id, out->timestamp, 0, e);

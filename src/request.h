@@ -81,6 +81,10 @@ int request_customer_from_states(json_t *states, customer_attrs *c, req_error *e
 /* Interprets an offer flag: 1 true, 0 false, -1 not a flag. */
 int request_flag(json_t *v);
 
+/* Parses a body that must be one JSON object (every JSON route's); duplicate keys are refused.
+ * Returns a new reference, or NULL with e's ERR_SYNTAX saying where and why. */
+json_t *request_body(const char *body, size_t len, req_error *e);
+
 /* The first member of the object o not named in keys[0..n-1], or NULL: a misspelt member,
  * which admin bodies refuse (POST /evaluations, PUT /rules, promote and rollback). */
 const char *request_unknown_member(json_t *o, const char *const *keys, size_t n);

@@ -108,7 +108,7 @@ bad() { # BODY FIELD [STATUS]
     lib_show_answer
   fi
 }
-bad 'not json' body 400
+bad 'not json' null 400 # a body that is not JSON is no single field's fault: no field
 bad '{}' policies
 bad '{"policies":[]}' policies
 bad '{"policies":[{"name":"nope"}]}' 'policies[0].name'
