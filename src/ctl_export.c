@@ -77,9 +77,6 @@ static int run(const ctl_cmd *c)
 	memset(&o, 0, sizeof(o));
 	if (a->company == NULL || a->company[0] == '\0')
 		return ctl_usage(&ctl_export_spec, "--company is required");
-	if (strlen(a->company) >= sizeof(o.company))
-		return ctl_usage(&ctl_export_spec, "--company is longer than %zu bytes",
-		                 sizeof(o.company) - 1);
 	util_strlcpy(o.company, a->company, sizeof(o.company));
 	if (export_parse_format(a->format, &o.format) != 0)
 		return ctl_usage(&ctl_export_spec, "--format must be dsjson or csv, got \"%.40s\"",

@@ -245,7 +245,7 @@ static int run_policy(const sim_opts *o, const sim_world *w, const char *name, c
 	char err[256];
 	sim_inproc *p = NULL;
 	store *s = NULL;
-	char company[64];
+	char company[DB_COMPANY_MAX];
 	int rc;
 
 	if (policy_find(name) != NULL)

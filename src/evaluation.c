@@ -505,7 +505,7 @@ json_t *evaluation_result_json(const eval_request *q, const eval_outcome *o)
 
 typedef struct job {
 	char id[EVAL_ID_LEN + 1];
-	char company[64];
+	char company[DB_COMPANY_MAX];
 	char *request; /* JSON text */
 } job;
 

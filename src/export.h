@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "date.h"
+#include "db.h"
 #include "store.h"
 
 /* Episodes per page: one statement and one chunk of output each. */
@@ -37,7 +38,7 @@
 enum export_format { EXPORT_DSJSON = 1, EXPORT_CSV = 2 };
 
 typedef struct export_opts {
-	char company[64];
+	char company[DB_COMPANY_MAX];
 	date_window w; /* of the episodes' write time (server clock): date_window_parse */
 	enum export_format format;
 } export_opts;

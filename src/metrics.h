@@ -7,6 +7,7 @@
 #define OFFERD_METRICS_H
 
 #include "agent.h"
+#include "db.h"
 #include "util.h"
 
 /* How many route labels metrics_label keeps, "other" included. */
@@ -30,7 +31,7 @@ void metrics_batch_rows(int ok);
 
 /* One arm of a company's experiment (experiment.h), as the refresher counted it. */
 typedef struct metrics_arm {
-	char company[64];
+	char company[DB_COMPANY_MAX];
 	char version[64];
 	const char *arm; /* champion, challenger or shadow */
 	double traffic;

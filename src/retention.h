@@ -23,6 +23,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "db.h"
 #include "store.h"
 #include "util.h"
 
@@ -34,7 +35,7 @@
 #define RETENTION_DAYS_MAX 36500
 
 typedef struct retention_rule {
-	char company[64];
+	char company[DB_COMPANY_MAX];
 	int days; /* 0: kept for ever */
 } retention_rule;
 

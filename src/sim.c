@@ -592,7 +592,7 @@ struct sim_inproc {
 	values *v;
 	store *s; /* NULL: memory only */
 	rng r;
-	char company[64];
+	char company[DB_COMPANY_MAX];
 	size_t batch;
 	pending *q;
 	size_t nq;
