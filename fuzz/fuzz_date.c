@@ -8,7 +8,12 @@
  * exist (timegm round trip) and the weekday must match; its day number must
  * come back as the same date (date_days / date_from_days). An accepted
  * date-time's instant is the C library's (timegm of its fields, less its
- * zone), and its text parses back to the same instant.
+ * zone), and its text parses back to the same instant, as does its text as
+ * a row's time (date_stamp_format, date_stamp_parse) with its milliseconds.
+ * As the end of a window of the log (date_window_parse), an accepted window
+ * runs forward, its bounds are rows' times that read back as written, and
+ * the input at both ends is one day when it is a date and refused (empty)
+ * when it is a date-time.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -69,6 +74,61 @@ static void check_instant(const char *s)
 	date_time_format(utc, text);
 	if (date_time_parse(text, &back) != 0 || date_time_utc(&back) != utc)
 		abort();
+	if (t.millis < 0 || t.millis > 999)
+		abort();
+	{
+		char stamp[DATE_STAMP_LEN];
+		int64_t t2;
+		int ms2;
+
+		date_stamp_format(utc, t.millis, stamp);
+		if (date_stamp_parse(stamp, &t2, &ms2) != 0 || t2 != utc || ms2 != t.millis)
+			abort();
+	}
+}
+
+/* A bound is a row's time that reads back as it is written. */
+static void check_bound(const char *b)
+{
+	char again[DATE_STAMP_LEN];
+	int64_t t;
+	int ms;
+
+	if (strlen(b) != DATE_STAMP_LEN - 1 || date_stamp_parse(b, &t, &ms) != 0)
+		abort();
+	date_stamp_format(t, ms, again);
+	if (strcmp(again, b) != 0)
+		abort();
+}
+
+static void check_window(const char *s)
+{
+	date_window w;
+	const char *field;
+	char err[160];
+	int rc;
+
+	for (int end = 0; end < 3; end++) {
+		rc = date_window_parse(end != 1 ? s : NULL, end != 0 ? s : NULL, &w, &field, err,
+		                       sizeof(err));
+		if (rc != 0 && rc != ERR_INVAL)
+			abort();
+		if (rc != 0) {
+			/* Both ends at one instant hold no time; else only text can fail. */
+			if (strcmp(field, "from") != 0 && strcmp(field, "to") != 0)
+				abort();
+			if (end == 2 && strlen(s) == 10 &&
+			    date_window_parse(s, NULL, &w, &field, err, sizeof(err)) == 0)
+				abort(); /* a date both ends is that day */
+			continue;
+		}
+		check_bound(w.from);
+		check_bound(w.to);
+		if (strcmp(w.from, w.to) >= 0)
+			abort();
+		if (end == 2 && s[0] != '\0' && strlen(s) != 10)
+			abort(); /* a date-time both ends is an empty window ("" is open) */
+	}
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -91,6 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	check_instant(s);
+	check_window(s);
 	memset(&d, 0, sizeof(d));
 	rc = date_parse_export(s, &d);
 	if (rc != 0 && rc != ERR_INVAL)
