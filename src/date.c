@@ -263,7 +263,8 @@ void date_stamp_format(int64_t t, int millis, char out[DATE_STAMP_LEN])
 
 #define WINDOW_DATE_HELP "a date YYYY-MM-DD or an ISO 8601 date-time"
 
-/* One end of a window as an instant, clamped to the calendar; *open when text is empty. */
+/* One end of a window as an instant and its milliseconds, clamped to the calendar (an open
+ * end, NULL or "", is the calendar's). */
 static int window_end(const char *text, int is_to, int64_t *t, int *ms)
 {
 	date_time dt;

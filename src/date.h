@@ -1,13 +1,14 @@
 /*
  * date.h — calendar dates: the one parser of the dates and date-times that
- * requests, CSV files, transaction exports and the Personalizer API carry,
- * and the calendar the state key is made of (month names, the half of the
- * month, weekday names, day numbers).
+ * requests, CSV files, transaction exports, the stores' rows and the
+ * Personalizer API carry, the one writer of a row's time, the windows of
+ * the log users ask for, and the calendar the state key is made of (month
+ * names, the half of the month, weekday names, day numbers).
  *
  * A request's date is taken as written: the client's local date is what
  * shapes behaviour (month, half, weekday), so date_parse checks a time zone
- * but does not apply it. An instant (Personalizer's evaluation windows) is
- * date_time_parse and date_time_utc.
+ * but does not apply it. An instant (a row's time, a window's ends,
+ * Personalizer's times) has its zone applied: date_time_utc.
  */
 #ifndef OFFERD_DATE_H
 #define OFFERD_DATE_H
