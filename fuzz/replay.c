@@ -42,7 +42,8 @@ static int replay_file(const char *path)
 		rc = -1;
 	} else {
 		fprintf(stderr, "replay %s (%zu bytes)\n", path, b.len);
-		LLVMFuzzerTestOneInput((const uint8_t *)b.data, b.len);
+		/* As libFuzzer does, an empty input is a valid pointer to no bytes, not NULL. */
+		LLVMFuzzerTestOneInput((const uint8_t *)(b.data != NULL ? b.data : ""), b.len);
 	}
 	buf_free(&b);
 	fclose(f);

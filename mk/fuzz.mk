@@ -67,4 +67,4 @@ $(BUILD)/replay/fuzz_%: fuzz/fuzz_%.c fuzz/init.c fuzz/replay.c fuzz/fuzz.h $(BU
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< fuzz/init.c fuzz/replay.c $(BUILD)/liboffer.a $(LDLIBS)
 
-test: $(if $(strip $(T)),$(if $(filter fuzz-corpus,$(notdir $(T))),$(FUZZ_REPLAY)),$(FUZZ_REPLAY))
+test: $(if $(strip $(T)),$(if $(filter fuzz-corpus fuzz-corpus.test.sh,$(notdir $(T))),$(FUZZ_REPLAY)),$(FUZZ_REPLAY))

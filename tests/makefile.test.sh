@@ -4,7 +4,8 @@
 # word (run, test, format-check...), which no rule writes as a file, is in
 # .PHONY, so a file or directory of that name (build/ is one) cannot make it
 # look up to date. Reads make's own database (make -p) of the Makefile and
-# mk/*.mk; a planted Makefile checks that the check can fail.
+# mk/*.mk; a planted Makefile checks that the check can fail. And one test
+# run by name builds what it runs: the fuzz corpus test its replay drivers.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 fails=0
@@ -53,6 +54,17 @@ $got"
 # And the parse saw the tree's targets at all (an empty database would pass).
 make -pRrq : >"$tmp/db" 2>/dev/null
 grep -q '^format-check:' "$tmp/db" || fail "make -p shows no format-check target"
+
+# 3. Running the fuzz corpus test by any of its names builds the replay drivers it runs
+# (make test T=fuzz-corpus.test.sh once replayed stale drivers). -W pretends replay.c
+# changed; -n only prints what make would do.
+for name in fuzz-corpus fuzz-corpus.test.sh tests/fuzz-corpus.test.sh; do
+  plan=$(make -n -W fuzz/replay.c test T="$name" 2>/dev/null)
+  [[ $plan == *'replay/fuzz_date fuzz/fuzz_date.c'* ]] ||
+    fail "make test T=$name does not rebuild the replay drivers"
+done
+plan=$(make -n -W fuzz/replay.c test T=test_util 2>/dev/null)
+[[ $plan != *'replay/fuzz_date'* ]] || fail "make test T=test_util builds the replay drivers it does not run"
 
 if [[ $fails -gt 0 ]]; then
   echo "$fails failure(s)"
