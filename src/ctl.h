@@ -153,13 +153,10 @@ int ctl_open_db(const char *prog, const char *url, struct store **out);
 	}
 
 /* The --params row of the commands that make or replay an agent (agent release, simulate,
- * evaluate): the policy's knobs as JSON, checked by agent_conf_from_db. */
-#define CTL_OPT_PARAMS(type, field)                                                                 \
-	{                                                                                           \
-		"params JSON", NULL, CONFIG_STR, offsetof(type, field), NULL, 0, 0,                 \
-		    "the policy's knobs, as an agent version's PARAMS: {\"ucb_c\": 0.2, "           \
-		    "\"forgetting\": 1, \"gamma_scale\": 100, ...} (README: The agent, Contextual " \
-		    "policies)"                                                                     \
+ * evaluate): the policy's knobs as JSON, checked by agent_conf_from_db; `help` says which. */
+#define CTL_OPT_PARAMS(type, field, help)                                                \
+	{                                                                                \
+		"params JSON", NULL, CONFIG_STR, offsetof(type, field), NULL, 0, 0, help \
 	}
 
 /* The --from and --to rows of the commands that read a window of the log (export, evaluate):

@@ -690,7 +690,9 @@ static const config_opt opts_products[] = {
 static const config_opt opts_release[] = {
     {"policy P", NULL, CONFIG_STR, A(policy), "epsilon-greedy", 0, 0, AGENT_POLICY_NAMES},
     CTL_OPT_EPSILON(admin_opts, epsilon),
-    CTL_OPT_PARAMS(admin_opts, params),
+    CTL_OPT_PARAMS(admin_opts, params,
+                   "the policy's knobs: {\"ucb_c\": 0.2, \"forgetting\": 1, \"gamma_scale\": 100, ...} "
+                   "(README: The agent, Contextual policies)"),
     {"traffic PCT", NULL, CONFIG_STR, A(traffic), NULL, 0, 0,
      "a challenger: serves PCT percent of each company's customers, the champion the rest"},
     {"shadow", NULL, CONFIG_FLAG, A(shadow), NULL, 0, 0,

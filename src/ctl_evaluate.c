@@ -51,7 +51,9 @@ typedef struct eval_opts {
 static const config_opt opts[] = {
     {"policy P", NULL, CONFIG_STR, O(policy), NULL, 0, 0,
      AGENT_POLICY_NAMES ", or greedy: epsilon-greedy with epsilon 0 (required)"},
-    CTL_OPT_PARAMS(eval_opts, params),
+    CTL_OPT_PARAMS(eval_opts, params,
+                   "a contextual candidate's knobs, as an agent version's PARAMS "
+                   "('{\"gamma_scale\":100}')"),
     {"epsilon E", NULL, CONFIG_DBL, O(epsilon), NULL, 0, 1,
      "epsilon-greedy's exploration (default 0.1)"},
     CTL_OPT_FROM(eval_opts, from),
@@ -141,6 +143,9 @@ static int build_request(const eval_opts *o, eval_request *q)
 	if (evaluation_candidate(p, &c, err, sizeof(err)) != 0)
 		return ctl_usage(spec, "%s%s", ctx_type != NULL ? "--params: " : "", err);
 	policy_free(c.learner);
+	if ((o->from != NULL && strlen(o->from) >= sizeof(q->from)) ||
+	    (o->to != NULL && strlen(o->to) >= sizeof(q->to)))
+		return ctl_usage(spec, "--from and --to are at most %zu bytes", sizeof(q->from) - 1);
 	if (o->from != NULL)
 		util_strlcpy(q->from, o->from, sizeof(q->from));
 	if (o->to != NULL)

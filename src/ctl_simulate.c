@@ -60,7 +60,7 @@ static const config_opt opts[] = {
     {"drift-at D", NULL, CONFIG_I64, O(drift_at), NULL, 0, (double)SIM_EPISODES_MAX,
      "episode from which the probabilities change (default N/2; 0: never)"},
     CTL_OPT_EPSILON(sim_opts, epsilon),
-    CTL_OPT_PARAMS(sim_opts, params),
+    CTL_OPT_PARAMS(sim_opts, params, "the agent's knobs, as offerctl agent release takes them"),
     {"database-url URL", NULL, CONFIG_STR, O(database_url), NULL, 0, 0,
      "learn through this store, company sim-<policy> (default: SQLite in memory per policy)"},
     {"memory", NULL, CONFIG_FLAG, O(memory), NULL, 0, 0,

@@ -55,8 +55,8 @@ typedef struct eval_policy {
 typedef struct eval_request {
 	size_t n;
 	eval_policy policies[EVAL_POLICIES_MAX];
-	char from[32];            /* first logging date or date-time, "" for the first episode */
-	char to[32];              /* last logging date (through that day), "" for now */
+	char from[48];            /* first logging date or date-time, "" for the first episode */
+	char to[48];              /* last logging date (through that day), "" for now */
 	enum ope_missing missing; /* an episode without reward: counted (reject) or skipped */
 	/* offerctl's options; POST /evaluations leaves the defaults. */
 	char offers[4096]; /* the choice set, comma-separated, "" for the catalogue */
