@@ -255,11 +255,7 @@ static int check(const ctl_cmd *c)
 	o->epsilon_set = o->epsilon >= 0;
 	if (!o->epsilon_set)
 		o->epsilon = 0.1;
-	if (strcmp(o->missing_text, "skip") == 0)
-		o->missing = OPE_MISSING_SKIP;
-	else if (strcmp(o->missing_text, "reject") == 0)
-		o->missing = OPE_MISSING_REJECT;
-	else
+	if (ope_missing_parse(o->missing_text, &o->missing) != 0)
 		return ctl_usage(c->spec, "--missing must be reject or skip");
 	if (date_window_parse(o->from, o->to, &w, &field, err, sizeof(err)) != 0)
 		return ctl_usage(c->spec, "--%s", err);

@@ -175,14 +175,9 @@ int evaluation_request_parse(const char *body, size_t len, eval_request *q, req_
 		}
 	}
 	v = json_object_get(root, "missing");
-	if (v != NULL) {
-		if (json_is_string(v) && strcmp(json_string_value(v), "skip") == 0) {
-			q->missing = OPE_MISSING_SKIP;
-		} else if (!json_is_string(v) || strcmp(json_string_value(v), "reject") != 0) {
-			rc = request_error(e, ERR_INVAL, "missing",
-			                   "missing must be \"reject\" or \"skip\"");
-			goto out;
-		}
+	if (v != NULL && ope_missing_parse(json_string_value(v), &q->missing) != 0) {
+		rc = request_error(e, ERR_INVAL, "missing", "missing must be \"reject\" or \"skip\"");
+		goto out;
 	}
 	v = json_object_get(root, "personalizer");
 	if (json_is_object(v)) {
@@ -217,8 +212,7 @@ json_t *evaluation_request_json(const eval_request *q)
 	json_object_set_new(root, "policies", list);
 	json_object_set_new(root, "from", q->from[0] ? json_string(q->from) : json_null());
 	json_object_set_new(root, "to", q->to[0] ? json_string(q->to) : json_null());
-	json_object_set_new(root, "missing",
-	                    json_string(q->missing == OPE_MISSING_SKIP ? "skip" : "reject"));
+	json_object_set_new(root, "missing", json_string(ope_missing_name(q->missing)));
 	if (q->pz_name[0] != '\0')
 		json_object_set_new(root, "personalizer",
 		                    json_pack("{s:s,s:I,s:I}", "name", q->pz_name, "start",

@@ -854,6 +854,22 @@ static int add_offer_list(ope_log *l, const char *list, char *err, size_t errlen
 	return 0;
 }
 
+int ope_missing_parse(const char *s, enum ope_missing *out)
+{
+	if (s != NULL && strcmp(s, "reject") == 0)
+		*out = OPE_MISSING_REJECT;
+	else if (s != NULL && strcmp(s, "skip") == 0)
+		*out = OPE_MISSING_SKIP;
+	else
+		return ERR_INVAL;
+	return 0;
+}
+
+const char *ope_missing_name(enum ope_missing m)
+{
+	return m == OPE_MISSING_SKIP ? "skip" : "reject";
+}
+
 int ope_load(store *s, const char *company, const char *from, const char *to, enum ope_missing missing,
              const char *offers, ope_log *out, char *err, size_t errlen)
 {

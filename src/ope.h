@@ -119,6 +119,12 @@ void ope_log_context(ope_log *l, const char *states, const char *timestamp);
 
 enum ope_missing { OPE_MISSING_REJECT = 0, OPE_MISSING_SKIP = 1 };
 
+/* "reject" or "skip" (offerctl evaluate --missing, POST /evaluations' "missing") into *out:
+ * 0, or ERR_INVAL for anything else (NULL too). */
+int ope_missing_parse(const char *s, enum ope_missing *out);
+/* The name of m, as ope_missing_parse reads it. */
+const char *ope_missing_name(enum ope_missing m);
+
 /*
  * Reads company's episodes logged at or after `from` and before `to` (the
  * bounds of a date_window, compared with TB_EPISODES.LAST_UPDATE; NULL:

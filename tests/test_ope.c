@@ -913,9 +913,28 @@ static void test_contextual_probs_match_decide(void **unused)
 	free(w);
 }
 
+/* The two ways to count an episode without reward, by name, both ways. */
+static void test_missing_names(void **unused)
+{
+	enum ope_missing m = OPE_MISSING_SKIP;
+
+	(void)unused;
+	assert_int_equal(ope_missing_parse("reject", &m), 0);
+	assert_int_equal(m, OPE_MISSING_REJECT);
+	assert_string_equal(ope_missing_name(m), "reject");
+	assert_int_equal(ope_missing_parse("skip", &m), 0);
+	assert_int_equal(m, OPE_MISSING_SKIP);
+	assert_string_equal(ope_missing_name(m), "skip");
+	assert_int_equal(ope_missing_parse("Skip", &m), ERR_INVAL);
+	assert_int_equal(ope_missing_parse("", &m), ERR_INVAL);
+	assert_int_equal(ope_missing_parse(NULL, &m), ERR_INVAL);
+	assert_int_equal(m, OPE_MISSING_SKIP); /* untouched by a refusal */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_missing_names),
 	    cmocka_unit_test(test_probs_match_agent),
 	    cmocka_unit_test(test_unbiased_exact),
 	    cmocka_unit_test(test_simulated_truth),
