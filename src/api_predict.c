@@ -58,18 +58,7 @@ int api_product_name(server *s, const char *company, const char *offer, char *ou
 {
 	out[0] = '\0';
 	/* An empty name in the catalogue is no name: /predict-v2 says null (issue 15.16). */
-	if (!server_product(s, company, offer, out, n) || out[0] == '\0')
-		return 0;
-	/* offerctl refuses a name that is not UTF-8; one stored before, or by hand, would drop the
-	 * offer from the JSON answer: its bad bytes are U+FFFD instead. */
-	{
-		char *fixed = util_utf8_fixed(out);
-
-		if (fixed != NULL)
-			util_strlcpy(out, fixed, n);
-		free(fixed);
-	}
-	return 1;
+	return server_product(s, company, offer, out, n) && out[0] != '\0';
 }
 
 static void predict_free(api_call *call)

@@ -268,14 +268,10 @@ void date_stamp_format(int64_t t, int millis, char out[DATE_STAMP_LEN])
 static int window_end(const char *text, int is_to, int64_t *t, int *ms)
 {
 	date_time dt;
-	date_ymd first;
-	int64_t lo;
 
-	date_make(1, 1, 1, &first);
-	lo = (int64_t)date_days(&first) * 86400;
 	*ms = 0;
 	if (text == NULL || text[0] == '\0') {
-		*t = is_to ? DATE_TIME_MAX : lo;
+		*t = is_to ? DATE_TIME_MAX : DATE_TIME_MIN;
 		*ms = is_to ? 999 : 0;
 		return 0;
 	}
@@ -291,8 +287,8 @@ static int window_end(const char *text, int is_to, int64_t *t, int *ms)
 	}
 	*t = date_time_utc(&dt);
 	*ms = dt.millis;
-	if (*t < lo) {
-		*t = lo;
+	if (*t < DATE_TIME_MIN) {
+		*t = DATE_TIME_MIN;
 		*ms = 0;
 	} else if (*t > DATE_TIME_MAX) {
 		*t = DATE_TIME_MAX;

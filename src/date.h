@@ -43,7 +43,8 @@ typedef struct date_time {
 int date_time_parse(const char *s, date_time *out);
 /* date_time_parse's date, as written (requests and customer CSVs). */
 int date_parse(const char *s, date_ymd *out);
-#define DATE_TIME_MAX 253402300799LL /* 9999-12-31T23:59:59Z, the last instant with a text */
+#define DATE_TIME_MIN (-62135596800LL) /* 0001-01-01T00:00:00Z, the first instant with a text */
+#define DATE_TIME_MAX 253402300799LL   /* 9999-12-31T23:59:59Z, the last instant with a text */
 /* Seconds from 1970-01-01T00:00:00Z to t, its zone applied. */
 int64_t date_time_utc(const date_time *t);
 /* Writes the UTC instant t (seconds since 1970) as YYYY-MM-DDTHH:MM:SSZ. */

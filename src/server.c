@@ -188,9 +188,13 @@ static int load_values(server *s)
 static int product_cb(void *arg, const char *company, const char *offer, const char *name)
 {
 	char key[256];
+	/* offerctl refuses a name that is not UTF-8; one stored before, or by hand, would drop
+	 * the offer from a JSON answer: the catalogue in memory holds it with U+FFFD instead. */
+	char *fixed = name != NULL ? util_utf8_fixed(name) : NULL;
 
 	snprintf(key, sizeof(key), "%s" SERVER_SEP "%s", company, offer);
-	strmap_put(arg, key, name);
+	strmap_put(arg, key, fixed != NULL ? fixed : name);
+	free(fixed);
 	return 0;
 }
 

@@ -64,13 +64,11 @@ void *strtab_find(const strtab *t, const char *key)
 	return key_at(t, i) != NULL ? strtab_at(t, i) : NULL;
 }
 
-/* Past 70 % full, rehashes the entries into twice as many slots. */
+/* Rehashes the entries into twice as many slots. */
 static void grow(strtab *t)
 {
 	strtab old = *t;
 
-	if ((t->used + 1) * 10 <= t->cap * 7)
-		return;
 	strtab_init(t, old.size, old.cap * 2);
 	t->used = old.used;
 	for (size_t i = 0; i < old.cap; i++) {
@@ -84,13 +82,18 @@ static void grow(strtab *t)
 
 void *strtab_add(strtab *t, const char *key, int *added)
 {
-	void *e = strtab_find(t, key);
+	size_t i = probe(t, key);
+	void *e;
 
-	*added = e == NULL;
-	if (e != NULL)
-		return e;
-	grow(t);
-	e = strtab_at(t, probe(t, key));
+	*added = key_at(t, i) == NULL;
+	if (!*added)
+		return strtab_at(t, i);
+	/* Past 70 % full the table doubles, and key's free slot moves. */
+	if ((t->used + 1) * 10 > t->cap * 7) {
+		grow(t);
+		i = probe(t, key);
+	}
+	e = strtab_at(t, i);
 	memset(e, 0, t->size);
 	*(char **)e = xstrdup(key);
 	t->used++;

@@ -186,6 +186,8 @@ static void test_date_time_utc(void **state)
 	assert_string_equal(out, "1969-12-31T23:59:59Z");
 	date_time_format(DATE_TIME_MAX, out);
 	assert_string_equal(out, "9999-12-31T23:59:59Z");
+	date_time_format(DATE_TIME_MIN, out);
+	assert_string_equal(out, "0001-01-01T00:00:00Z");
 }
 
 /* A row's time in either store's text: the same instant, or refused. */
