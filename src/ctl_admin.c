@@ -1,8 +1,10 @@
 /*
  * ctl_admin.c — offerctl's database commands: products, agent, keys, db.
- * Each action has its own option table (the table at the end of the file);
- * each opens the store named by --database-url, migrates it (so they work
- * on a fresh database), and does one thing.
+ * Each action has its own option table and, when it takes more than the
+ * table can check, a check (the table at the end of the file). action_run
+ * opens the store named by --database-url once the action's arguments are
+ * good, migrates it (so the actions work on a fresh database), runs the
+ * action on it and closes it: a usage error never creates a database.
  */
 #include <assert.h>
 #include <errno.h>
@@ -24,23 +26,6 @@
 #include "util.h"
 
 #define PRODUCTS_MAX 100000
-
-/* The options of every action here; each action's table fills what it takes. */
-typedef struct admin_opts {
-	char *database_url;
-	char *company;
-	char *policy;
-	double epsilon;
-	char *params;
-	char *role;
-	char *traffic; /* agent release: the challenger's percent ("" or NULL: a plain release) */
-	int shadow;    /* agent release: the challenger decides without serving */
-} admin_opts;
-
-static int open_db(const char *url, store **out)
-{
-	return ctl_open_db("offerctl", url, out);
-}
 
 /* --- products import ------------------------------------------------------ */
 
@@ -135,14 +120,25 @@ static int prod_row(void *arg, const csvr_row *row)
 	return 0;
 }
 
-static int products_import(const char *path, const char *company, const char *url)
+static void products_free(db_product *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(items[i].offer_id);
+		free(items[i].name);
+	}
+	free(items);
+}
+
+/*
+ * Reads the catalogue at path. Returns 0 and its products in *items and *n
+ * (products_free frees them), or 1 after reporting what is wrong.
+ */
+static int products_read(const char *path, db_product **items, size_t *n)
 {
 	prod_reader p;
 	FILE *f = fopen(path, "rb");
 	char chunk[8192];
-	size_t n;
-	store *s = NULL;
-	int rc = 1;
+	size_t got;
 	int crc = 0;
 
 	memset(&p, 0, sizeof(p));
@@ -154,40 +150,27 @@ static int products_import(const char *path, const char *company, const char *ur
 	}
 	p.lines = strmap_new();
 	p.csv = csvr_new(&products_csv, prod_row, &p);
-	while (crc == 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		crc = csvr_feed(p.csv, chunk, n);
+	while (crc == 0 && (got = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		crc = csvr_feed(p.csv, chunk, got);
 	if (crc == 0)
 		crc = csvr_finish(p.csv);
 	fclose(f);
-	if (crc != 0) {
+	if (crc != 0)
 		fprintf(stderr, "offerctl: %s: %s\n", path, csvr_error(p.csv));
-		goto out;
-	}
-	if (p.n == 0) {
+	else if (p.n == 0)
 		fprintf(stderr, "offerctl: %s: no products\n", path);
-		goto out;
-	}
-	if (open_db(url, &s) != 0)
-		goto out;
-	if (db_products_replace(s, company, p.items, p.n) != 0) {
-		fprintf(stderr, "offerctl: cannot store the catalogue: %s\n", s->ops->errmsg(s));
-		goto out;
-	}
-	printf("imported %zu products for company %s\n", p.n, company);
-	rc = 0;
-out:
 	csvr_free(p.csv);
 	strmap_free(p.lines);
-	store_close(s);
-	for (size_t i = 0; i < p.n; i++) {
-		free(p.items[i].offer_id);
-		free(p.items[i].name);
+	if (crc != 0 || p.n == 0) {
+		products_free(p.items, p.n);
+		return 1;
 	}
-	free(p.items);
-	return rc;
+	*items = p.items;
+	*n = p.n;
+	return 0;
 }
 
-/* --- agent ------------------------------------------------------------------ */
+/* --- agent versions --------------------------------------------------------- */
 
 /*
  * Agent versions are semantic versions (semver.org 2.0.0): MAJOR.MINOR.PATCH
@@ -350,50 +333,113 @@ static int version_row(void *arg, const db_agent *a)
 	return 0;
 }
 
-static int agent_print(void *arg, const db_agent *a)
+/* --- the actions ------------------------------------------------------------ */
+
+/*
+ * The options of every action here (each action's table fills what it
+ * takes), then what an action's check derived from them for its run.
+ */
+typedef struct admin_opts {
+	char *database_url;
+	char *company;
+	char *policy;
+	double epsilon;
+	char *params;
+	char *role;
+	char *traffic; /* agent release: the challenger's percent ("" or NULL: a plain release) */
+	int shadow;    /* agent release: the challenger decides without serving */
+
+	db_product *products; /* products import: the file, read */
+	size_t nproducts;
+	semver version;          /* agent release: the version, parsed */
+	const char *policy_name; /* agent release: the policy's own name */
+	double traffic_pct;      /* agent release: --traffic, parsed */
+	int challenger;          /* agent release: --traffic or --shadow given */
+} admin_opts;
+
+/*
+ * A listing's column: its heading and its width, for the headings and every
+ * row alike (the last column's is 0: it runs to the end of the line).
+ */
+typedef struct column {
+	const char *name;
+	int width;
+} column;
+
+/* Prints a line of a listing: the headings when cells is NULL, else one cell a column. */
+static void listing_line(const column *cols, size_t n, const char *const *cells)
 {
-	(void)arg;
-	printf("%-6lld %-12s %-15s %-8g %-28s %s\n", (long long)a->id, a->version, a->policy, a->epsilon,
-	       a->released, a->params ? a->params : "");
+	for (size_t i = 0; i < n; i++) {
+		const char *text = cells != NULL ? cells[i] : cols[i].name;
+
+		if (i + 1 < n)
+			printf("%-*s ", cols[i].width, text);
+		else
+			printf("%s\n", text);
+	}
+}
+
+#define LISTING_LINE(cols, cells) listing_line((cols), UTIL_ARRAY_LEN(cols), (cells))
+
+/* products import: the file is read before the store opens, so a bad one touches nothing. */
+static int products_check(const ctl_cmd *c)
+{
+	admin_opts *o = c->opts;
+
+	return products_read(c->args[0], &o->products, &o->nproducts) == 0 ? -1 : 1;
+}
+
+static int products_import(store *s, const admin_opts *o, const char *const *args)
+{
+	(void)args;
+	if (db_products_replace(s, o->company, o->products, o->nproducts) != 0) {
+		fprintf(stderr, "offerctl: cannot store the catalogue: %s\n", s->ops->errmsg(s));
+		return 1;
+	}
+	printf("imported %zu products for company %s\n", o->nproducts, o->company);
 	return 0;
 }
 
-/* A command that only reads: opens the database, prints with print, closes; the exit status. */
-static int print_with_db(const admin_opts *o, int (*print)(store *s))
-{
-	store *s = NULL;
-	int rc;
+static const column agent_columns[] = {
+    {"ID", 6}, {"VERSION", 12}, {"POLICY", 15}, {"EPSILON", 8}, {"RELEASED", 28}, {"PARAMS", 0},
+};
 
-	if (open_db(o->database_url, &s) != 0)
-		return 1;
-	rc = print(s) == 0 ? 0 : 1;
-	store_close(s);
-	return rc;
+static int agent_print(void *arg, const db_agent *a)
+{
+	char id[24];
+	char epsilon[32];
+	const char *cells[UTIL_ARRAY_LEN(agent_columns)] = {
+	    id, a->version, a->policy, epsilon, a->released, a->params != NULL ? a->params : "",
+	};
+
+	(void)arg;
+	snprintf(id, sizeof(id), "%lld", (long long)a->id);
+	snprintf(epsilon, sizeof(epsilon), "%g", a->epsilon);
+	LISTING_LINE(agent_columns, cells);
+	return 0;
 }
 
-static int agents_print_all(store *s)
+static int agents_list(store *s, const admin_opts *o, const char *const *args)
 {
-	printf("%-6s %-12s %-15s %-8s %-28s %s\n", "ID", "VERSION", "POLICY", "EPSILON", "RELEASED",
-	       "PARAMS");
-	return db_agents_all(s, agent_print, NULL);
+	(void)o;
+	(void)args;
+	LISTING_LINE(agent_columns, NULL);
+	return db_agents_all(s, agent_print, NULL) == 0 ? 0 : 1;
 }
 
-static int agent_release(const admin_opts *o, const char *const *args)
+/* agent release: the version and the configuration are checked exactly as offerd will read
+ * them, so a bad release never lands. */
+static int release_check(const ctl_cmd *c)
 {
-	const char *version = args[0];
+	admin_opts *o = c->opts;
+	const char *version = c->args[0];
 	db_agent a;
-	agent_conf c;
-	version_check check;
+	agent_conf conf;
 	char err[512];
-	double traffic = 0;
-	int experiment;
-	store *s = NULL;
-	int rc = 1;
 
 	memset(&a, 0, sizeof(a));
-	memset(&check, 0, sizeof(check));
 	if (strlen(version) == 0 || strlen(version) >= DB_VERSION_MAX ||
-	    semver_parse(version, &check.v) != 0) {
+	    semver_parse(version, &o->version) != 0) {
 		fprintf(stderr,
 		        "offerctl agent release: the version must be a semantic version of at "
 		        "most %d characters, MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD] (1.2.0, "
@@ -401,17 +447,18 @@ static int agent_release(const admin_opts *o, const char *const *args)
 		        DB_VERSION_MAX - 1, version);
 		return 2;
 	}
-	/* Validate exactly as offerd will, so a bad release never lands. */
 	util_strlcpy(a.version, version, sizeof(a.version));
 	util_strlcpy(a.policy, o->policy, sizeof(a.policy));
 	a.epsilon = o->epsilon;
 	a.params = o->params;
-	if (agent_conf_from_db(&a, &c, err, sizeof(err)) != 0) {
+	if (agent_conf_from_db(&a, &conf, err, sizeof(err)) != 0) {
 		fprintf(stderr, "offerctl agent release: %s\n", err);
 		return 2;
 	}
+	o->policy_name = agent_policy_name(conf.policy);
+	o->challenger = o->shadow || (o->traffic != NULL && o->traffic[0] != '\0');
 	if (o->traffic != NULL && o->traffic[0] != '\0' &&
-	    util_strtod(o->traffic, 0.0, 100.0, &traffic) != 0) {
+	    util_strtod(o->traffic, 0.0, 100.0, &o->traffic_pct) != 0) {
 		fprintf(stderr,
 		        "offerctl agent release: --traffic must be a percent within [0, 100], got "
 		        "\"%.40s\"\n",
@@ -423,170 +470,191 @@ static int agent_release(const admin_opts *o, const char *const *args)
 		                "or --shadow, not both\n");
 		return 2;
 	}
-	if (open_db(o->database_url, &s) != 0)
-		return 1;
-	check.version = a.version;
-	experiment = o->shadow || (o->traffic != NULL && o->traffic[0] != '\0');
+	return -1;
+}
+
+static int agent_release(store *s, const admin_opts *o, const char *const *args)
+{
+	const char *version = args[0];
+	version_check check;
+	db_experiment x;
+	char err[512];
+
+	memset(&check, 0, sizeof(check));
+	check.version = version;
+	check.v = o->version;
 	if (db_agents_all(s, version_row, &check) != 0) {
 		fprintf(stderr, "offerctl: cannot read the released versions: %s\n", s->ops->errmsg(s));
-	} else if (check.err[0] != '\0') {
+		return 1;
+	}
+	if (check.err[0] != '\0') {
 		fprintf(stderr, "offerctl: %s\n", check.err);
-	} else if (experiment) {
-		db_experiment x;
-
-		if (experiment_release(s, a.version, agent_policy_name(c.policy), o->epsilon, o->params,
-		                       traffic, o->shadow, &x, err, sizeof(err)) != 0) {
-			fprintf(stderr, "offerctl: %s\n", err);
-		} else {
-			if (x.shadow)
-				printf("released agent %s (%s) as a shadow of %s: it decides on every "
-				       "request and serves none",
-				       a.version, agent_policy_name(c.policy), x.champion);
-			else
-				printf("released agent %s (%s) as the challenger of %s for %g%% of each "
-				       "company's customers",
-				       a.version, agent_policy_name(c.policy), x.champion, x.traffic);
-			printf("; offerd picks it up within its refresh interval\n");
-			rc = 0;
+		return 1;
+	}
+	if (!o->challenger) {
+		if (db_agent_release(s, version, o->policy_name, o->epsilon, o->params) != 0) {
+			fprintf(stderr, "offerctl: cannot release: %s\n", s->ops->errmsg(s));
+			return 1;
 		}
-	} else if (db_agent_release(s, a.version, agent_policy_name(c.policy), o->epsilon, o->params) !=
-	           0) {
-		fprintf(stderr, "offerctl: cannot release: %s\n", s->ops->errmsg(s));
-	} else {
 		printf("released agent %s (%s, epsilon %g); offerd picks it up within its refresh "
 		       "interval (or at once on SIGHUP)\n",
-		       a.version, agent_policy_name(c.policy), o->epsilon);
-		rc = 0;
+		       version, o->policy_name, o->epsilon);
+		return 0;
 	}
-	store_close(s);
-	return rc;
+	if (experiment_release(s, version, o->policy_name, o->epsilon, o->params, o->traffic_pct,
+	                       o->shadow, &x, err, sizeof(err)) != 0) {
+		fprintf(stderr, "offerctl: %s\n", err);
+		return 1;
+	}
+	if (x.shadow)
+		printf("released agent %s (%s) as a shadow of %s: it decides on every request and "
+		       "serves none",
+		       version, o->policy_name, x.champion);
+	else
+		printf("released agent %s (%s) as the challenger of %s for %g%% of each company's "
+		       "customers",
+		       version, o->policy_name, x.champion, x.traffic);
+	printf("; offerd picks it up within its refresh interval\n");
+	return 0;
 }
 
 /* promote [VERSION] and rollback: one experiment change each (experiment.h). */
-static int agent_change(const admin_opts *o, const char *version, int promote)
+static int agent_change(store *s, const char *version, int promote)
 {
 	db_experiment x;
 	char err[512];
-	store *s = NULL;
 	int rc;
 
-	if (open_db(o->database_url, &s) != 0)
-		return 1;
 	rc = promote ? experiment_promote(s, version, &x, err, sizeof(err))
 	             : experiment_rollback(s, &x, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "offerctl: %s\n", err);
-		rc = rc == ERR_CONFLICT ? 2 : 1;
-	} else {
-		printf(
-		    "agent %s is the champion (100%% of each company's customers); offerd picks it up "
-		    "within its refresh interval\n",
-		    x.champion);
+		return rc == ERR_CONFLICT ? 2 : 1;
 	}
-	store_close(s);
-	return rc;
-}
-
-/* agent status: the set-up in force, as every offerd reads it. */
-static int agent_status(const admin_opts *o, const char *const *args)
-{
-	db_experiment x;
-	db_agent a;
-	store *s = NULL;
-	int rc = 1;
-
-	(void)args;
-	memset(&a, 0, sizeof(a));
-	if (open_db(o->database_url, &s) != 0)
-		return 1;
-	if (db_experiment_current(s, &x) != 0) {
-		fprintf(stderr, "offerctl: cannot read the agent versions: %s\n", s->ops->errmsg(s));
-		goto out;
-	}
-	printf("%-11s %-12s %-15s %s\n", "ROLE", "VERSION", "POLICY", "TRAFFIC");
-	if (db_agent_by_version(s, x.champion, &a) == 0)
-		printf("%-11s %-12s %-15s %g%%\n", "champion", x.champion, a.policy,
-		       x.challenger[0] != '\0' && !x.shadow ? 100 - x.traffic : 100);
-	db_agent_clear(&a);
-	if (x.challenger[0] != '\0' && db_agent_by_version(s, x.challenger, &a) == 0)
-		printf("%-11s %-12s %-15s %g%%\n", x.shadow ? "shadow" : "challenger", x.challenger,
-		       a.policy, x.shadow ? 0 : x.traffic);
-	db_agent_clear(&a);
-	rc = 0;
-out:
-	store_close(s);
-	return rc;
-}
-
-static int agent_promote(const admin_opts *o, const char *const *args)
-{
-	return agent_change(o, args[0], 1);
-}
-
-static int agent_rollback(const admin_opts *o, const char *const *args)
-{
-	(void)args;
-	return agent_change(o, NULL, 0);
-}
-
-/* --- keys ------------------------------------------------------------------- */
-
-static int key_print(void *arg, const db_key *k)
-{
-	(void)arg;
-	/* ROLE goes before REVOKED so scripts reading PREFIX ($3) and the state ($NF) still work. */
-	printf("%-5lld %-10s %-14s %-28s %-7s %s\n", (long long)k->id, k->company, k->prefix, k->created,
-	       k->role, k->revoked ? k->revoked : "active");
+	printf("agent %s is the champion (100%% of each company's customers); offerd picks it up "
+	       "within its refresh interval\n",
+	       x.champion);
 	return 0;
 }
 
-static int keys_create(const admin_opts *o, const char *const *args)
+static int agent_promote(store *s, const admin_opts *o, const char *const *args)
 {
-	char key[AUTH_KEY_LEN + 1];
-	char hash[AUTH_HASH_LEN + 1];
-	char prefix[AUTH_PREFIX_LEN + 1];
-	const char *role = o->role != NULL ? o->role : DB_ROLE_CLIENT;
-	db_key k = {0};
-	store *s = NULL;
-	int rc = 1;
+	(void)o;
+	return agent_change(s, args[0], 1);
+}
 
+static int agent_rollback(store *s, const admin_opts *o, const char *const *args)
+{
+	(void)o;
 	(void)args;
+	return agent_change(s, NULL, 0);
+}
+
+static const column status_columns[] = {{"ROLE", 11}, {"VERSION", 12}, {"POLICY", 15}, {"TRAFFIC", 0}};
+
+/* One line of agent status: the version's role, its policy and the percent it serves. */
+static void status_print(store *s, const char *role, const char *version, double traffic)
+{
+	db_agent a;
+	char pct[32];
+	const char *cells[UTIL_ARRAY_LEN(status_columns)] = {role, version, NULL, pct};
+
+	memset(&a, 0, sizeof(a));
+	if (db_agent_by_version(s, version, &a) != 0)
+		return;
+	cells[2] = a.policy;
+	snprintf(pct, sizeof(pct), "%g%%", traffic);
+	LISTING_LINE(status_columns, cells);
+	db_agent_clear(&a);
+}
+
+/* agent status: the set-up in force, as every offerd reads it. */
+static int agent_status(store *s, const admin_opts *o, const char *const *args)
+{
+	db_experiment x;
+
+	(void)o;
+	(void)args;
+	if (db_experiment_current(s, &x) != 0) {
+		fprintf(stderr, "offerctl: cannot read the agent versions: %s\n", s->ops->errmsg(s));
+		return 1;
+	}
+	LISTING_LINE(status_columns, NULL);
+	status_print(s, "champion", x.champion,
+	             x.challenger[0] != '\0' && !x.shadow ? 100 - x.traffic : 100);
+	if (x.challenger[0] != '\0')
+		status_print(s, x.shadow ? "shadow" : "challenger", x.challenger,
+		             x.shadow ? 0 : x.traffic);
+	return 0;
+}
+
+static int keys_check(const ctl_cmd *c)
+{
+	const admin_opts *o = c->opts;
+
 	if (o->company == NULL || o->company[0] == '\0') {
 		fprintf(stderr, "offerctl keys create: --company C is required\n");
 		return 2;
 	}
-	if (strcmp(role, DB_ROLE_CLIENT) != 0 && strcmp(role, DB_ROLE_ADMIN) != 0) {
+	if (strcmp(o->role, DB_ROLE_CLIENT) != 0 && strcmp(o->role, DB_ROLE_ADMIN) != 0) {
 		fprintf(stderr, "offerctl keys create: --role must be client or admin, not \"%s\"\n",
-		        role);
+		        o->role);
 		return 2;
 	}
-	if (auth_key_new(key) != 0 || open_db(o->database_url, &s) != 0)
+	return -1;
+}
+
+static int keys_create(store *s, const admin_opts *o, const char *const *args)
+{
+	char key[AUTH_KEY_LEN + 1];
+	char hash[AUTH_HASH_LEN + 1];
+	char prefix[AUTH_PREFIX_LEN + 1];
+	db_key k = {0};
+
+	(void)args;
+	if (auth_key_new(key) != 0)
 		return 1;
 	auth_hash(key, hash);
 	auth_prefix(key, prefix);
 	k.company = o->company;
 	k.hash = hash;
 	k.prefix = prefix;
-	k.role = role;
-	if (db_key_insert(s, &k) == 0) {
-		/* The only time the key is shown: stdout holds just the key. */
-		printf("%s\n", key);
-		fprintf(stderr,
-		        "created a%s %s key for company %s (prefix %s); it is not stored, keep it\n",
-		        role[0] == 'a' ? "n" : "", role, o->company, prefix);
-		rc = 0;
-	} else {
+	k.role = o->role;
+	if (db_key_insert(s, &k) != 0) {
 		fprintf(stderr, "offerctl: cannot store the key: %s\n", s->ops->errmsg(s));
+		return 1;
 	}
-	store_close(s);
-	return rc;
+	/* The only time the key is shown: stdout holds just the key. */
+	printf("%s\n", key);
+	fprintf(stderr, "created a%s %s key for company %s (prefix %s); it is not stored, keep it\n",
+	        o->role[0] == 'a' ? "n" : "", o->role, o->company, prefix);
+	return 0;
 }
 
-static int keys_print_all(store *s)
+/* ROLE goes before REVOKED so scripts reading PREFIX ($3) and the state ($NF) still work. */
+static const column key_columns[] = {
+    {"ID", 5}, {"COMPANY", 10}, {"PREFIX", 14}, {"CREATED", 28}, {"ROLE", 7}, {"REVOKED", 0},
+};
+
+static int key_print(void *arg, const db_key *k)
 {
-	printf("%-5s %-10s %-14s %-28s %-7s %s\n", "ID", "COMPANY", "PREFIX", "CREATED", "ROLE",
-	       "REVOKED");
-	return db_keys_each(s, key_print, NULL);
+	char id[24];
+	const char *cells[UTIL_ARRAY_LEN(key_columns)] = {
+	    id, k->company, k->prefix, k->created, k->role, k->revoked != NULL ? k->revoked : "active",
+	};
+
+	(void)arg;
+	snprintf(id, sizeof(id), "%lld", (long long)k->id);
+	LISTING_LINE(key_columns, cells);
+	return 0;
+}
+
+static int keys_list(store *s, const admin_opts *o, const char *const *args)
+{
+	(void)o;
+	(void)args;
+	LISTING_LINE(key_columns, NULL);
+	return db_keys_each(s, key_print, NULL) == 0 ? 0 : 1;
 }
 
 /* What keys revoke found for its argument, through db_keys_each. */
@@ -615,69 +683,60 @@ static int key_match(void *arg, const db_key *row)
  * Revokes the active keys named by a prefix or an id. A name that matches
  * no active key is an error, so a typo never looks like a revoked key.
  */
-static int keys_revoke(const admin_opts *o, const char *const *args)
+static int keys_revoke(store *s, const admin_opts *o, const char *const *args)
 {
 	key_lookup k = {args[0], 0, 0};
-	store *s = NULL;
-	int rc = 1;
 
-	if (open_db(o->database_url, &s) != 0)
-		return 1;
+	(void)o;
 	if (db_keys_each(s, key_match, &k) != 0) {
 		fprintf(stderr, "offerctl: cannot read the keys: %s\n", s->ops->errmsg(s));
-	} else if (k.active == 0 && k.revoked > 0) {
+		return 1;
+	}
+	if (k.active == 0 && k.revoked > 0) {
 		fprintf(stderr, "offerctl keys revoke: the key %s is already revoked\n", args[0]);
-	} else if (k.active == 0) {
+		return 1;
+	}
+	if (k.active == 0) {
 		fprintf(stderr,
 		        "offerctl keys revoke: no key has the prefix or id %s (see offerctl keys "
 		        "list)\n",
 		        args[0]);
-	} else if (db_key_revoke(s, args[0]) != 0) {
-		fprintf(stderr, "offerctl: cannot revoke: %s\n", s->ops->errmsg(s));
-	} else {
-		printf("revoked %s (offerd stops accepting it within its refresh interval)\n", args[0]);
-		rc = 0;
+		return 1;
 	}
-	store_close(s);
-	return rc;
+	if (db_key_revoke(s, args[0]) != 0) {
+		fprintf(stderr, "offerctl: cannot revoke: %s\n", s->ops->errmsg(s));
+		return 1;
+	}
+	printf("revoked %s (offerd stops accepting it within its refresh interval)\n", args[0]);
+	return 0;
 }
 
-/* --- db ---------------------------------------------------------------------- */
-
-/* Opening the database migrated it: prints the version it is at. */
-static int schema_print(store *s)
+/* db migrate: opening the database migrated it; prints the version it is at. */
+static int db_migrate_cmd(store *s, const admin_opts *o, const char *const *args)
 {
 	int v = 0;
 
+	(void)o;
+	(void)args;
 	db_schema_version(s, &v);
 	printf("schema version %d\n", v);
 	return 0;
 }
 
-static int db_count_cmd(const admin_opts *o, const char *const *args)
+static int db_count_cmd(store *s, const admin_opts *o, const char *const *args)
 {
-	store *s = NULL;
 	int64_t n = 0;
-	int rc = 1;
 
-	if (open_db(o->database_url, &s) != 0)
-		return 1;
-	if (db_count(s, args[0], &n) == 0) {
-		printf("%lld\n", (long long)n);
-		rc = 0;
-	} else {
+	(void)o;
+	if (db_count(s, args[0], &n) != 0) {
 		fprintf(stderr, "offerctl: unknown table %s\n", args[0]);
+		return 1;
 	}
-	store_close(s);
-	return rc;
+	printf("%lld\n", (long long)n);
+	return 0;
 }
 
-static int products_import_cmd(const admin_opts *o, const char *const *args)
-{
-	return products_import(args[0], o->company, o->database_url);
-}
-
-/* --- the actions and their option tables --------------------------------------- */
+/* --- the table of actions ------------------------------------------------------ */
 
 #define A(field) offsetof(admin_opts, field)
 #define OPT_DB CTL_OPT_DATABASE_URL(admin_opts, database_url)
@@ -701,40 +760,41 @@ static const config_opt opts_release[] = {
 };
 static const config_opt opts_keys_create[] = {
     CTL_OPT_COMPANY(admin_opts, company, NULL, "the company the key is for (required)"),
-    {"role R", NULL, CONFIG_STR, A(role), NULL, 0, 0,
-     "client (decide and reward; the default) or admin (also releases, rules, erasure, export)"},
+    {"role R", NULL, CONFIG_STR, A(role), DB_ROLE_CLIENT, 0, 0,
+     "client (decide and reward) or admin (also releases, rules, erasure, export)"},
     OPT_DB,
 };
 
 /*
- * An action does one thing with the database: run, or, for an action that
- * only reads, print (through print_with_db).
+ * An action does one thing with the open store: run, which returns the exit
+ * status. What it needs before the store opens is its spec's check.
  */
 typedef struct admin_action {
 	const char *command;
 	const char *action;
-	int (*run)(const admin_opts *o, const char *const *args);
-	int (*print)(store *s);
+	int (*run)(store *s, const admin_opts *o, const char *const *args);
 	ctl_spec spec;
 } admin_action;
 
 static int action_run(const ctl_cmd *c);
 
 /* One row per action, named "offerctl COMMAND ACTION" (CTL_USAGE). */
-#define ACTION(command, action, fn, printer, synopsis, text, table, min, max)                       \
+#define ACTION(command, action, checker, fn, synopsis, text, table, min, max)                       \
 	{                                                                                           \
-		command, action, fn, printer,                                                       \
+		command, action, fn,                                                                \
 		{                                                                                   \
 			CTL_USAGE(command " " action, synopsis, text), CTL_OPTS(table, admin_opts), \
-			    .min_args = (min), .max_args = (max), .run = action_run,                \
+			    .min_args = (min), .max_args = (max), .check = (checker),               \
+			    .run = action_run,                                                      \
 		}                                                                                   \
 	}
 
 static const admin_action actions[] = {
-    ACTION("products", "import", products_import_cmd, NULL, " FILE [--company C] [--database-url URL]",
+    ACTION("products", "import", products_check, products_import,
+           " FILE [--company C] [--database-url URL]",
            "Replaces a company's catalogue with a CSV of OFFERS (or OFFER_ID) and NAME columns.\n",
            opts_products, 1, 1),
-    ACTION("agent", "release", agent_release, NULL,
+    ACTION("agent", "release", release_check, agent_release,
            " VERSION [--policy P] [--epsilon E] [--params JSON]\n"
            "                              [--traffic PCT | --shadow]",
            "Adds an agent version; offerd serves the latest release. VERSION is a semantic\n"
@@ -744,29 +804,29 @@ static const admin_action actions[] = {
            "The contextual policies (linear-ts, squarecb) take their knobs in --params, checked\n"
            "against the policy's own table (README: Contextual policies).\n",
            opts_release, 1, 1),
-    ACTION("agent", "promote", agent_promote, NULL, " [VERSION] [--database-url URL]",
+    ACTION("agent", "promote", NULL, agent_promote, " [VERSION] [--database-url URL]",
            "Makes the challenger (VERSION, when given, must name it) the champion of every\n"
            "company, serving 100% (README: Experiments).\n",
            opts_db, 0, 1),
-    ACTION("agent", "rollback", agent_rollback, NULL, " [--database-url URL]",
+    ACTION("agent", "rollback", NULL, agent_rollback, " [--database-url URL]",
            "Withdraws the challenger: the champion serves 100% again.\n", opts_db, 0, 0),
-    ACTION("agent", "status", agent_status, NULL, " [--database-url URL]",
+    ACTION("agent", "status", NULL, agent_status, " [--database-url URL]",
            "Prints the champion and the challenger or shadow in force, with their traffic.\n", opts_db,
            0, 0),
-    ACTION("agent", "list", NULL, agents_print_all, " [--database-url URL]",
+    ACTION("agent", "list", NULL, agents_list, " [--database-url URL]",
            "Prints every agent version, oldest first.\n", opts_db, 0, 0),
-    ACTION("keys", "create", keys_create, NULL,
+    ACTION("keys", "create", keys_check, keys_create,
            " --company C [--role client|admin] [--database-url URL]",
            "Makes an API key for a company and prints it once on stdout. A client key decides\n"
            "and rewards; an admin key may also call the admin paths (README: Roles).\n",
            opts_keys_create, 0, 0),
-    ACTION("keys", "list", NULL, keys_print_all, " [--database-url URL]",
+    ACTION("keys", "list", NULL, keys_list, " [--database-url URL]",
            "Prints every key's id, company, prefix and state.\n", opts_db, 0, 0),
-    ACTION("keys", "revoke", keys_revoke, NULL, " PREFIX_OR_ID [--database-url URL]",
+    ACTION("keys", "revoke", NULL, keys_revoke, " PREFIX_OR_ID [--database-url URL]",
            "Revokes an active key named by its prefix or its id.\n", opts_db, 1, 1),
-    ACTION("db", "migrate", NULL, schema_print, " [--database-url URL]",
+    ACTION("db", "migrate", NULL, db_migrate_cmd, " [--database-url URL]",
            "Applies pending schema migrations.\n", opts_db, 0, 0),
-    ACTION("db", "count", db_count_cmd, NULL, " TABLE [--database-url URL]",
+    ACTION("db", "count", NULL, db_count_cmd, " TABLE [--database-url URL]",
            "Prints the number of rows of a tb_* table.\n", opts_db, 1, 1),
 };
 
@@ -783,10 +843,16 @@ static void family_help(const char *command, FILE *f)
 	fprintf(f, "\nEach takes --help.\n");
 }
 
-/* The spec's run: the action whose spec it is, over the options ctl_run read. */
+/*
+ * The spec's run, once ctl_run has read the options and the action's check
+ * passed: the action whose spec it is, on the store, opened and closed here.
+ */
 static int action_run(const ctl_cmd *c)
 {
 	const admin_action *act = NULL;
+	admin_opts *o = c->opts;
+	store *s = NULL;
+	int rc = 1;
 
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(actions); i++) {
 		if (&actions[i].spec == c->spec)
@@ -794,9 +860,12 @@ static int action_run(const ctl_cmd *c)
 	}
 	/* admin_run only runs the specs of this table. */
 	assert(act != NULL);
-	if (act->print != NULL)
-		return print_with_db(c->opts, act->print);
-	return act->run(c->opts, c->args);
+	if (ctl_open_db("offerctl", o->database_url, &s) == 0) {
+		rc = act->run(s, o, c->args);
+		store_close(s);
+	}
+	products_free(o->products, o->nproducts);
+	return rc;
 }
 
 /* argv[0] is the command (products, agent, keys, db), argv[1] its action. */

@@ -127,6 +127,25 @@ run agent release 9.9.9 extra --database-url "$hdb"
 [[ $rc == 2 ]] && ok "agent release with two versions: exit 2" || fail "agent release 9.9.9 extra: exit $rc"
 run keys revoke --database-url "$hdb"
 [[ $rc == 2 ]] && ok "keys revoke without a key: exit 2" || fail "keys revoke without a key: exit $rc"
+# What an action checks before it opens the store (ctl_admin.c) fails before the store exists.
+printf 'OFFERS,NAME\nOFFER_1,a\nOFFER_1,b\n' >"$tmp/twice.csv"
+checked=(
+  "2 agent release 1.2"
+  "2 agent release 9.9.9 --policy nope"
+  "2 agent release 9.9.9 --policy linear-ts --params {\"nope\":1}"
+  "2 agent release 9.9.9 --traffic 101"
+  "2 agent release 9.9.9 --traffic 5 --shadow"
+  "2 keys create"
+  "2 keys create --company A --role boss"
+  "1 products import $tmp/twice.csv"
+  "1 products import $tmp/no-such.csv"
+)
+for inv in "${checked[@]}"; do
+  read -r -a words <<<"$inv"
+  run "${words[@]:1}" --database-url "$hdb"
+  [[ $rc == "${words[0]}" && -s $tmp/err ]] && ok "${words[*]:1}: exit $rc, said why" \
+    || fail "${words[*]:1}: exit $rc (want ${words[0]}), stderr: $(cat "$tmp/err")"
+done
 # Nothing above may have touched a database or written a file.
 [[ ! -e $tmp/help.db && ! -e $tmp/help-out.csv ]] && ok "--help and usage errors did nothing" \
   || fail "a --help or a usage error acted: $(ls "$tmp")"
