@@ -25,6 +25,7 @@ typedef struct ctl_cmd {
 	void *opts;                     /* the struct spec's table filled */
 	const char *args[CTL_ARGS_MAX]; /* the plain arguments, nargs of them */
 	size_t nargs;
+	struct store *store; /* ctl_store's, or NULL until it is called; ctl_run closes it */
 } ctl_cmd;
 
 /*
@@ -36,7 +37,8 @@ typedef struct ctl_cmd {
  * an unknown option, an option of another command, a missing value or an
  * argument too many or too few is an error, exit 2), check, the --url and
  * --api-key rows checked when the table has them (CTL_OPT_NAME_URL, given),
- * run, the struct's strings freed.
+ * run, the store closed if run opened it (ctl_store), the struct's strings
+ * freed.
  */
 struct ctl_spec {
 	const char *prog;   /* "offerctl batch" */
@@ -58,7 +60,7 @@ struct ctl_spec {
 	 */
 	int (*check)(const ctl_cmd *c);
 	/* Does the command's work; returns the exit status. */
-	int (*run)(const ctl_cmd *c);
+	int (*run)(ctl_cmd *c);
 };
 
 /*
@@ -111,6 +113,15 @@ struct store;
  * with *out NULL.
  */
 int ctl_open_db(const char *prog, const char *url, struct store **out);
+/*
+ * The command's store: the one its --database-url row names (the table
+ * must have CTL_OPT_DATABASE_URL), opened and migrated by ctl_open_db on
+ * the first call, the same one after; ctl_run closes it when run returns.
+ * A command calls it once its arguments are checked, so a usage error or a
+ * bad file never creates a database. Returns 0 and the store in *out, or
+ * the error code after reporting it.
+ */
+int ctl_store(ctl_cmd *c, struct store **out);
 
 /*
  * The --url and --api-key rows every command that calls offerd over HTTP
@@ -174,11 +185,13 @@ int ctl_open_db(const char *prog, const char *url, struct store **out);
 		    "the last"                                                                       \
 	}
 
-/* The --database-url row every database command has; `field` is a char * in `type`. */
-#define CTL_OPT_DATABASE_URL(type, field)                                              \
-	{                                                                              \
-		"database-url URL", "DATABASE_URL", CONFIG_STR, offsetof(type, field), \
-		    CONFIG_DATABASE_URL_DEFAULT, 0, 0, CONFIG_DATABASE_URL_HELP        \
+/* The --database-url row every database command has, which ctl_store reads; `field` is a
+ * char * in `type`. */
+#define CTL_OPT_NAME_DATABASE_URL "database-url URL"
+#define CTL_OPT_DATABASE_URL(type, field)                                                     \
+	{                                                                                     \
+		CTL_OPT_NAME_DATABASE_URL, "DATABASE_URL", CONFIG_STR, offsetof(type, field), \
+		    CONFIG_DATABASE_URL_DEFAULT, 0, 0, CONFIG_DATABASE_URL_HELP               \
 	}
 
 #endif

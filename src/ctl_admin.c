@@ -2,9 +2,9 @@
  * ctl_admin.c — offerctl's database commands: products, agent, keys, db.
  * Each action has its own option table and, when it takes more than the
  * table can check, a check (the table at the end of the file). action_run
- * opens the store named by --database-url once the action's arguments are
- * good, migrates it (so the actions work on a fresh database), runs the
- * action on it and closes it: a usage error never creates a database.
+ * runs the action on the store named by --database-url, migrated (so the
+ * actions work on a fresh database), once the action's check has passed: a
+ * usage error never creates a database.
  */
 #include <assert.h>
 #include <errno.h>
@@ -776,7 +776,7 @@ typedef struct admin_action {
 	ctl_spec spec;
 } admin_action;
 
-static int action_run(const ctl_cmd *c);
+static int action_run(ctl_cmd *c);
 
 /* One row per action, named "offerctl COMMAND ACTION" (CTL_USAGE). */
 #define ACTION(command, action, checker, fn, synopsis, text, table, min, max)                       \
@@ -845,13 +845,13 @@ static void family_help(const char *command, FILE *f)
 
 /*
  * The spec's run, once ctl_run has read the options and the action's check
- * passed: the action whose spec it is, on the store, opened and closed here.
+ * passed: the action whose spec it is, on the store.
  */
-static int action_run(const ctl_cmd *c)
+static int action_run(ctl_cmd *c)
 {
 	const admin_action *act = NULL;
 	admin_opts *o = c->opts;
-	store *s = NULL;
+	store *s;
 	int rc = 1;
 
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(actions); i++) {
@@ -860,10 +860,8 @@ static int action_run(const ctl_cmd *c)
 	}
 	/* admin_run only runs the specs of this table. */
 	assert(act != NULL);
-	if (ctl_open_db("offerctl", o->database_url, &s) == 0) {
+	if (ctl_store(c, &s) == 0)
 		rc = act->run(s, o, c->args);
-		store_close(s);
-	}
 	products_free(o->products, o->nproducts);
 	return rc;
 }

@@ -371,7 +371,7 @@ static void report(const batch *b)
 		fprintf(stderr, "offerctl batch: %s: %s\n", b->o->url, client_unusable(b->eng));
 }
 
-static int run(const ctl_cmd *c)
+static int run(ctl_cmd *c)
 {
 	const batch_opts *o = c->opts;
 	client_conf cc;

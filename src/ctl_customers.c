@@ -55,17 +55,17 @@ static int current_conf(store *s, agent_conf *conf)
 	return rc;
 }
 
-static int run(const ctl_cmd *c)
+static int run(ctl_cmd *c)
 {
 	const customers_opts *o = c->opts;
 	agent_conf conf;
 	writer_op op;
 	values *v = NULL;
-	store *s = NULL;
+	store *s;
 	int code = 1;
 
 	memset(&conf, 0, sizeof(conf));
-	if (ctl_open_db(c->spec->prog, o->database_url, &s) != 0 || current_conf(s, &conf) != 0)
+	if (ctl_store(c, &s) != 0 || current_conf(s, &conf) != 0)
 		goto out;
 	conf.models = model_set_new();
 	v = values_new();
@@ -95,7 +95,6 @@ static int run(const ctl_cmd *c)
 out:
 	model_set_free(conf.models);
 	values_free(v);
-	store_close(s);
 	return code;
 }
 

@@ -31,7 +31,7 @@ typedef struct eval_opts {
 	char *params;
 	char *from;
 	char *to;
-	char *url;
+	char *database_url;
 	char *company;
 	char *values_company;
 	char *offers;
@@ -72,7 +72,7 @@ static const config_opt opts[] = {
      "slates sampled when the choice set has more than 16 offers"},
     {"json", NULL, CONFIG_FLAG, O(json), NULL, 0, 0,
      "print the results as GET /evaluations/{id} gives them (the same computation)"},
-    CTL_OPT_DATABASE_URL(eval_opts, url),
+    CTL_OPT_DATABASE_URL(eval_opts, database_url),
 };
 
 static void print_interval(const char *name, const ope_interval *i)
@@ -162,12 +162,12 @@ static int build_request(const eval_opts *o, eval_request *q)
 	return -1;
 }
 
-static int run(const ctl_cmd *c)
+static int run(ctl_cmd *c)
 {
 	const eval_opts *o = c->opts;
 	eval_request *q = xmalloc(sizeof(*q));
 	eval_outcome *out = xmalloc(sizeof(*out));
-	store *s = NULL;
+	store *s;
 	char err[256] = "";
 	int contextual;
 	int rc;
@@ -176,7 +176,7 @@ static int run(const ctl_cmd *c)
 	if (rc >= 0)
 		goto out;
 	contextual = policy_find(o->policy) != NULL;
-	if (ctl_open_db(c->spec->prog, o->url, &s) != 0) {
+	if (ctl_store(c, &s) != 0) {
 		rc = 1;
 		goto out;
 	}
@@ -236,7 +236,6 @@ static int run(const ctl_cmd *c)
 out:
 	free(q);
 	free(out);
-	store_close(s);
 	return rc;
 }
 

@@ -59,12 +59,12 @@ static void draw_bar(int64_t done, int64_t total)
 	fflush(stderr);
 }
 
-static int run(const ctl_cmd *c)
+static int run(ctl_cmd *c)
 {
 	const export_args *a = c->opts;
 	export_opts o;
 	export_cursor *cur = NULL;
-	store *s = NULL;
+	store *s;
 	FILE *f = stdout;
 	const char *field;
 	char err[160];
@@ -83,7 +83,7 @@ static int run(const ctl_cmd *c)
 		                 a->format);
 	if (date_window_parse(a->from, a->to, &o.w, &field, err, sizeof(err)) != 0)
 		return ctl_usage(&ctl_export_spec, "--%s", err);
-	if (ctl_open_db(ctl_export_spec.prog, a->database_url, &s) != 0)
+	if (ctl_store(c, &s) != 0)
 		return 1;
 	if (strcmp(a->output, "-") != 0) {
 		f = fopen(a->output, "w");
@@ -134,7 +134,6 @@ out:
 		status = 1;
 	}
 	export_free(cur);
-	store_close(s);
 	return status;
 }
 

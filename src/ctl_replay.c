@@ -78,7 +78,7 @@ static int emit_answer(void *arg, const client_job *j)
 	return rc;
 }
 
-static int run(const ctl_cmd *c)
+static int run(ctl_cmd *c)
 {
 	const replay_opts *o = c->opts;
 	client_conf cc;

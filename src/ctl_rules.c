@@ -29,8 +29,8 @@ static const config_opt opts_rules[] = {
 };
 
 static int check(const ctl_cmd *c);
-static int rules_set(const ctl_cmd *c);
-static int rules_show(const ctl_cmd *c);
+static int rules_set(ctl_cmd *c);
+static int rules_show(ctl_cmd *c);
 
 static const ctl_spec spec_set = {
     CTL_USAGE("rules set", " --company C FILE [--database-url URL]",
@@ -91,7 +91,7 @@ static int read_file(const char *path, char **out, char *err, size_t errlen)
 	return 0;
 }
 
-static int rules_set(const ctl_cmd *c)
+static int rules_set(ctl_cmd *c)
 {
 	const rules_opts *o = c->opts;
 	const char *prog = c->spec->prog;
@@ -99,7 +99,7 @@ static int rules_set(const ctl_cmd *c)
 	char err[512];
 	char *text = NULL;
 	rules *set = NULL;
-	store *s = NULL;
+	store *s;
 	int64_t version = 0;
 	size_t ncontact = 0;
 	int rc;
@@ -112,7 +112,7 @@ static int rules_set(const ctl_cmd *c)
 		rc = 1;
 		goto out;
 	}
-	rc = ctl_open_db(prog, o->database_url, &s);
+	rc = ctl_store(c, &s);
 	if (rc != 0) {
 		rc = 1;
 		goto out;
@@ -130,8 +130,6 @@ static int rules_set(const ctl_cmd *c)
 out:
 	rules_free(set);
 	free(text);
-	if (s != NULL)
-		store_close(s);
 	return rc;
 }
 
@@ -148,14 +146,14 @@ static int show_cb(void *arg, const char *company, int64_t version, const char *
 	return 0;
 }
 
-static int rules_show(const ctl_cmd *c)
+static int rules_show(ctl_cmd *c)
 {
 	const rules_opts *o = c->opts;
-	store *s = NULL;
+	store *s;
 	int found = 0;
 	int rc;
 
-	rc = ctl_open_db(c->spec->prog, o->database_url, &s);
+	rc = ctl_store(c, &s);
 	if (rc != 0)
 		return 1;
 	rc = db_rules_latest(s, o->company, show_cb, &found);
@@ -164,7 +162,6 @@ static int rules_show(const ctl_cmd *c)
 	else if (!found)
 		printf("# company %s has no rules: every offer the client allows is eligible\n",
 		       o->company);
-	store_close(s);
 	return rc != 0 ? 1 : 0;
 }
 

@@ -466,7 +466,7 @@ out:
 	return rc;
 }
 
-static int run(const ctl_cmd *c)
+static int run(ctl_cmd *c)
 {
 	const sim_opts *o = c->opts;
 	sim_world *w = NULL;

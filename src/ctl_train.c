@@ -186,13 +186,13 @@ static void print_summary(const train_opts *o, const rfm_data *d, const train_ti
 		       t->store_segments, t->store_priors, t->total);
 }
 
-static int run(const ctl_cmd *c)
+static int run(ctl_cmd *c)
 {
 	const train_opts *o = c->opts;
 	train_times t;
 	rfm_config cfg;
 	rfm_data d;
-	store *s = NULL;
+	store *s;
 	double t0 = util_monotonic();
 	double mark = t0;
 	int code = 1;
@@ -220,13 +220,9 @@ static int run(const ctl_cmd *c)
 
 	if (!o->dry_run) {
 		mark = util_monotonic();
-		rc = store_open(o->database_url, &s);
-		if (rc == 0)
-			rc = db_migrate(s);
-		if (rc != 0) {
-			log_msg(LOG_ERROR, "cannot open the database: %s", s ? s->ops->errmsg(s) : "");
+		rc = ctl_store(c, &s);
+		if (rc != 0)
 			goto out;
-		}
 		t.store_open = util_monotonic() - mark;
 		mark = util_monotonic();
 		rc = store_segments(s, o, &d);
@@ -245,7 +241,6 @@ static int run(const ctl_cmd *c)
 out:
 	if (rc != 0)
 		fprintf(stderr, "offerctl train: failed (error %d)\n", rc);
-	store_close(s);
 	rfm_data_free(&d);
 	return code;
 }

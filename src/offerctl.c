@@ -3,6 +3,7 @@
  * and the steps and argument rules every subcommand shares (ctl_run over
  * an option table of config.h).
  */
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +160,7 @@ int ctl_run(const ctl_spec *spec, int argc, char **argv)
 		rc = check_server(spec, c.opts);
 	if (rc < 0)
 		rc = spec->run(&c);
+	store_close(c.store);
 	config_opts_free(spec->opts, spec->nopts, c.opts);
 	free(c.opts);
 	return rc;
@@ -194,6 +196,29 @@ int ctl_open_db(const char *prog, const char *url, store **out)
 		*out = NULL;
 	}
 	return rc;
+}
+
+int ctl_store(ctl_cmd *c, store **out)
+{
+	const char *url = NULL;
+	int rc;
+
+	if (c->store == NULL) {
+		for (size_t i = 0; i < c->spec->nopts; i++) {
+			const config_opt *row = &c->spec->opts[i];
+
+			/* A CONFIG_STR row: the field is a char *. */
+			if (strcmp(row->name, CTL_OPT_NAME_DATABASE_URL) == 0)
+				memcpy(&url, (const char *)c->opts + row->offset, sizeof(url));
+		}
+		/* Only the commands with the row call this, and the row has a default. */
+		assert(url != NULL);
+		rc = ctl_open_db(c->spec->prog, url, &c->store);
+		if (rc != 0)
+			return rc;
+	}
+	*out = c->store;
+	return 0;
 }
 
 int main(int argc, char **argv)

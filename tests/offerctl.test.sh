@@ -127,7 +127,8 @@ run agent release 9.9.9 extra --database-url "$hdb"
 [[ $rc == 2 ]] && ok "agent release with two versions: exit 2" || fail "agent release 9.9.9 extra: exit $rc"
 run keys revoke --database-url "$hdb"
 [[ $rc == 2 ]] && ok "keys revoke without a key: exit 2" || fail "keys revoke without a key: exit $rc"
-# What an action checks before it opens the store (ctl_admin.c) fails before the store exists.
+# What a database command checks, or the file it reads, fails before it opens the store
+# (ctl_store): the store never exists.
 printf 'OFFERS,NAME\nOFFER_1,a\nOFFER_1,b\n' >"$tmp/twice.csv"
 checked=(
   "2 agent release 1.2"
@@ -139,12 +140,21 @@ checked=(
   "2 keys create --company A --role boss"
   "1 products import $tmp/twice.csv"
   "1 products import $tmp/no-such.csv"
+  "1 rules set --company A $tmp/no-such.txt"
+  "2 rules show"
+  "2 export --company A --format xml"
+  "2 export --company A --format csv --from 2026-13-01"
+  "2 evaluate --policy ucb --missing maybe"
+  "2 customers forget"
+  "2 customers forget $(printf 'a%.0s' {1..300})"
+  "1 train --transactions $tmp/no-such.csv"
 )
 for inv in "${checked[@]}"; do
   read -r -a words <<<"$inv"
   run "${words[@]:1}" --database-url "$hdb"
-  [[ $rc == "${words[0]}" && -s $tmp/err ]] && ok "${words[*]:1}: exit $rc, said why" \
-    || fail "${words[*]:1}: exit $rc (want ${words[0]}), stderr: $(cat "$tmp/err")"
+  what=${inv:2:80}
+  [[ $rc == "${words[0]}" && -s $tmp/err ]] && ok "$what: exit $rc, said why" \
+    || fail "$what: exit $rc (want ${words[0]}), stderr: $(cat "$tmp/err")"
 done
 # Nothing above may have touched a database or written a file.
 [[ ! -e $tmp/help.db && ! -e $tmp/help-out.csv ]] && ok "--help and usage errors did nothing" \
