@@ -16,31 +16,9 @@
 #include "personalizer.h"
 #include "util.h"
 
-_Static_assert(OFFERS_SHOWN == OFFERS_SHOWN, "an episode holds the offers a decision shows");
-
 #define DECIDE_ELIGIBILITY_MAX (64 * 1024) /* bytes of the JSON text; 64 offers need ~7 KiB */
 
 static const char *const contact_kind_names[] = {"", "cap", "cooldown", "not-last"};
-
-/* Appends s as a JSON string. */
-static int json_str(buf *b, const char *s)
-{
-	int rc = buf_add(b, "\"", 1);
-
-	for (; *s != '\0' && rc == 0; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			rc = buf_addf(b, "\\%c", c);
-		else if (c < 0x20)
-			rc = buf_addf(b, "\\u%04x", c);
-		else
-			rc = buf_add(b, s, 1);
-	}
-	if (rc == 0)
-		rc = buf_add(b, "\"", 1);
-	return rc;
-}
 
 /* The eligibility JSON text (malloc'd) of req's offers; NULL when it cannot be made. */
 static char *eligibility_json(const predict_req *req, const unsigned char *eligible, char why[][32])
@@ -57,7 +35,7 @@ static char *eligibility_json(const predict_req *req, const unsigned char *eligi
 		if (!first)
 			rc = buf_add(&b, ",", 1);
 		if (rc == 0)
-			rc = json_str(&b, req->offers[i]);
+			rc = buf_add_json(&b, req->offers[i]);
 		first = 0;
 	}
 	if (rc == 0)
@@ -68,11 +46,11 @@ static char *eligibility_json(const predict_req *req, const unsigned char *eligi
 			continue;
 		rc = buf_adds(&b, first ? "{\"offer\":" : ",{\"offer\":");
 		if (rc == 0)
-			rc = json_str(&b, req->offers[i]);
+			rc = buf_add_json(&b, req->offers[i]);
 		if (rc == 0)
 			rc = buf_adds(&b, ",\"why\":");
 		if (rc == 0)
-			rc = json_str(&b, why[i]);
+			rc = buf_add_json(&b, why[i]);
 		if (rc == 0)
 			rc = buf_add(&b, "}", 1);
 		first = 0;

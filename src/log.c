@@ -44,35 +44,6 @@ int log_enabled(enum log_level level)
 	return level >= min_level;
 }
 
-/*
- * Appends s to b as the inside of a JSON string; invalid UTF-8 becomes U+FFFD.
- * Returns 0, or ERR_TOOBIG past b's limit (b is then freed).
- */
-static int json_escape(buf *b, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	int rc = 0;
-
-	while (*p != '\0' && rc == 0) {
-		size_t n = util_utf8_len(p);
-
-		if (n == 0) {
-			rc = buf_adds(b, "\\ufffd");
-			p++;
-		} else if (*p == '"' || *p == '\\') {
-			rc = buf_addf(b, "\\%c", *p);
-			p++;
-		} else if (*p < 0x20 || *p == 0x7f) {
-			rc = buf_addf(b, "\\u%04x", *p);
-			p++;
-		} else {
-			rc = buf_add(b, p, n);
-			p += n;
-		}
-	}
-	return rc;
-}
-
 #define LOG_MARKER " [truncated]"
 #define LOG_CUT 512 /* a message's bytes kept when its line is over the limit */
 
@@ -89,11 +60,11 @@ static int format_line(buf *line, const char *ts, enum log_level level, const ch
 
 	if (!json_format)
 		return buf_addf(line, "%s %-5s %s\n", ts, level_names[level], msg);
-	rc = buf_addf(line, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"", ts, level_names[level]);
+	rc = buf_addf(line, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts, level_names[level]);
 	if (rc == 0)
-		rc = json_escape(line, msg);
+		rc = buf_add_json(line, msg);
 	if (rc == 0)
-		rc = buf_adds(line, "\"}\n");
+		rc = buf_adds(line, "}\n");
 	return rc;
 }
 

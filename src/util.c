@@ -338,6 +338,33 @@ int buf_adds(buf *b, const char *s)
 	return buf_add(b, s, strlen(s));
 }
 
+int buf_add_json(buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	int rc = buf_add(b, "\"", 1);
+
+	while (*p != '\0' && rc == 0) {
+		size_t n = util_utf8_len(p);
+
+		if (n == 0) {
+			rc = buf_adds(b, "\\ufffd");
+			p++;
+		} else if (*p == '"' || *p == '\\') {
+			rc = buf_addf(b, "\\%c", *p);
+			p++;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			rc = buf_addf(b, "\\u%04x", *p);
+			p++;
+		} else {
+			rc = buf_add(b, p, n);
+			p += n;
+		}
+	}
+	if (rc == 0)
+		rc = buf_add(b, "\"", 1);
+	return rc;
+}
+
 int buf_vaddf(buf *b, const char *fmt, va_list ap)
 {
 	char small[256];

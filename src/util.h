@@ -121,6 +121,12 @@ int buf_adds(buf *b, const char *s) __attribute__((warn_unused_result));
 int buf_addf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3), warn_unused_result));
 int buf_vaddf(buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0), warn_unused_result));
+/*
+ * Appends s as a JSON string, in its quotes: '"', '\\' and control characters
+ * (DEL too) escaped, bytes that are not UTF-8 written as U+FFFD, so the text
+ * is valid JSON (and a valid PostgreSQL json value) whatever s holds.
+ */
+int buf_add_json(buf *b, const char *s) __attribute__((warn_unused_result));
 /* Detaches the data (caller frees) and resets the buffer. */
 char *buf_steal(buf *b);
 

@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "auth.h"
 #include "log.h"
 #include "rng.h"
@@ -270,6 +272,49 @@ static void test_buf_steal(void **state)
 	assert_int_equal(buf_adds(&b, "again"), 0);
 	assert_string_equal(b.data, "again");
 	buf_free(&b);
+}
+
+/* buf_add_json: valid JSON (jansson reads back the string) whatever the bytes. */
+static void test_buf_add_json(void **state)
+{
+	static const struct {
+		const char *in;
+		const char *text;    /* what buf_add_json writes */
+		const char *decoded; /* what a JSON parser reads back */
+	} cases[] = {
+	    {"", "\"\"", ""},
+	    {"OFFER_1", "\"OFFER_1\"", "OFFER_1"},
+	    {"a\"b\\c", "\"a\\\"b\\\\c\"", "a\"b\\c"},
+	    {"tab\there\n", "\"tab\\u0009here\\u000a\"", "tab\there\n"},
+	    {"del\x7f", "\"del\\u007f\"", "del\x7f"},
+	    {"caf\xc3\xa9 \xe2\x82\xac", "\"caf\xc3\xa9 \xe2\x82\xac\"", "caf\xc3\xa9 \xe2\x82\xac"},
+	    /* Not UTF-8: a lone continuation byte, a cut sequence, an overlong '/'. */
+	    {"a\x80" "b", "\"a\\ufffdb\"",
+	     "a\xef\xbf\xbd"
+	     "b"},
+	    {"x\xe2\x82", "\"x\\ufffd\\ufffd\"", "x\xef\xbf\xbd\xef\xbf\xbd"},
+	    {"\xc0\xaf", "\"\\ufffd\\ufffd\"", "\xef\xbf\xbd\xef\xbf\xbd"},
+	};
+	buf b;
+
+	(void)state;
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
+		json_t *j;
+		json_error_t err;
+
+		buf_init(&b, 1024);
+		assert_int_equal(buf_add_json(&b, cases[i].in), 0);
+		assert_string_equal(b.data, cases[i].text);
+		j = json_loads(b.data, JSON_DECODE_ANY, &err);
+		assert_non_null(j);
+		assert_string_equal(json_string_value(j), cases[i].decoded);
+		json_decref(j);
+		buf_free(&b);
+	}
+	/* Past the limit: ERR_TOOBIG and the buffer freed, as every buf_add. */
+	buf_init(&b, 8);
+	assert_int_equal(buf_add_json(&b, "12345678"), ERR_TOOBIG);
+	assert_null(b.data);
 }
 
 /* --- strings and time ------------------------------------------------------ */
@@ -628,6 +673,7 @@ int main(void)
 	    cmocka_unit_test(test_buf_grows_and_terminates),
 	    cmocka_unit_test(test_buf_limit_frees_itself),
 	    cmocka_unit_test(test_buf_steal),
+	    cmocka_unit_test(test_buf_add_json),
 	    cmocka_unit_test(test_strings),
 	    cmocka_unit_test(test_pair_find),
 	    cmocka_unit_test(test_time_helpers),
