@@ -681,34 +681,13 @@ static void jr_num(jrows *j, const char *key, double v)
 /* A JSON string, or null for NULL. */
 static void jr_str(jrows *j, const char *key, const char *v)
 {
-	static const char hex[] = "0123456789abcdef";
-	const char *run;
-
 	if (v == NULL) {
 		jr_null(j, key);
 		return;
 	}
 	jr_key(j, key);
-	jr_add(j, "\"", 1);
-	for (run = v; *v != '\0'; v++) {
-		unsigned char c = (unsigned char)*v;
-
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		jr_add(j, run, (size_t)(v - run));
-		if (c == '"' || c == '\\') {
-			char esc[2] = {'\\', (char)c};
-
-			jr_add(j, esc, sizeof(esc));
-		} else {
-			char esc[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-
-			jr_add(j, esc, sizeof(esc));
-		}
-		run = v + 1;
-	}
-	jr_add(j, run, (size_t)(v - run));
-	jr_add(j, "\"", 1);
+	if (j->rc == 0)
+		j->rc = buf_add_json(&j->b, v);
 }
 
 typedef int (*store_run_fn)(store *s, const char *sql, int nparams, const char *const *params,

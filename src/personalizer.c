@@ -1336,46 +1336,6 @@ static json_t *id_entry(const char *id, const char *key, json_t *value)
 }
 
 /*
- * s as a JSON string onto b, escaped as jansson writes it (\" \\ \b \f
- * \n \r \t, other control characters \u00XX, UTF-8 as it is: every id
- * here came from a parsed body, so it is valid UTF-8).
- */
-static int buf_json_string(buf *b, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	const char *run = s;
-	const char *p;
-	int rc = buf_add(b, "\"", 1);
-
-	for (p = s; rc == 0 && *p != '\0'; p++) {
-		unsigned char ch = (unsigned char)*p;
-		char esc[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
-		size_t n = 2;
-
-		switch (ch) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
-		default:
-			if (ch >= 0x20)
-				continue;
-			n = 6;
-		}
-		rc = buf_add(b, run, (size_t)(p - run));
-		if (rc == 0)
-			rc = buf_add(b, esc, n);
-		run = p + 1;
-	}
-	if (rc == 0)
-		rc = buf_add(b, run, (size_t)(p - run));
-	return rc != 0 ? rc : buf_add(b, "\"", 1);
-}
-
-/*
  * A probability as jansson writes a real at JSON_REAL_PRECISION(15): %.15g,
  * ".0" added to an integer, the exponent without '+' or leading zeros.
  */
@@ -1423,7 +1383,7 @@ char *pz_rank_answer_json(const pz_ranked *ranking, size_t n, const char *event_
 	for (size_t i = 0; rc == 0 && i < n; i++) {
 		rc = buf_adds(&b, i == 0 ? "{\"id\":" : ",{\"id\":");
 		if (rc == 0)
-			rc = buf_json_string(&b, ranking[i].id);
+			rc = buf_add_json(&b, ranking[i].id);
 		if (rc == 0)
 			rc = buf_adds(&b, ",\"probability\":");
 		if (rc == 0 && !(ranking[i].probability == last)) {
@@ -1438,11 +1398,11 @@ char *pz_rank_answer_json(const pz_ranked *ranking, size_t n, const char *event_
 	if (rc == 0)
 		rc = buf_adds(&b, "],\"eventId\":");
 	if (rc == 0)
-		rc = buf_json_string(&b, event_id);
+		rc = buf_add_json(&b, event_id);
 	if (rc == 0)
 		rc = buf_adds(&b, ",\"rewardActionId\":");
 	if (rc == 0)
-		rc = buf_json_string(&b, reward_action_id);
+		rc = buf_add_json(&b, reward_action_id);
 	if (rc == 0)
 		rc = buf_adds(&b, "}");
 	if (rc != 0) {

@@ -340,29 +340,42 @@ int buf_adds(buf *b, const char *s)
 
 int buf_add_json(buf *b, const char *s)
 {
+	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *run = p; /* bytes not yet added, written as they are */
 	int rc = buf_add(b, "\"", 1);
 
-	while (*p != '\0' && rc == 0) {
-		size_t n = util_utf8_len(p);
+	while (rc == 0 && *p != '\0') {
+		char esc[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
+		size_t n = 2;
+		size_t len;
 
-		if (n == 0) {
-			rc = buf_adds(b, "\\ufffd");
-			p++;
-		} else if (*p == '"' || *p == '\\') {
-			rc = buf_addf(b, "\\%c", *p);
-			p++;
-		} else if (*p < 0x20 || *p == 0x7f) {
-			rc = buf_addf(b, "\\u%04x", *p);
-			p++;
-		} else {
-			rc = buf_add(b, p, n);
-			p += n;
+		switch (*p) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			len = *p < 0x20 ? 0 : *p < 0x80 ? 1 : util_utf8_len(p);
+			if (len > 0) {
+				p += len;
+				continue;
+			}
+			if (*p >= 0x80)
+				memcpy(esc, "\\ufffd", 6);
+			n = 6;
 		}
+		rc = buf_add(b, run, (size_t)(p - run));
+		if (rc == 0)
+			rc = buf_add(b, esc, n);
+		run = ++p;
 	}
 	if (rc == 0)
-		rc = buf_add(b, "\"", 1);
-	return rc;
+		rc = buf_add(b, run, (size_t)(p - run));
+	return rc != 0 ? rc : buf_add(b, "\"", 1);
 }
 
 int buf_vaddf(buf *b, const char *fmt, va_list ap)

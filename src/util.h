@@ -122,9 +122,10 @@ int buf_addf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3), 
 int buf_vaddf(buf *b, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0), warn_unused_result));
 /*
- * Appends s as a JSON string, in its quotes: '"', '\\' and control characters
- * (DEL too) escaped, bytes that are not UTF-8 written as U+FFFD, so the text
- * is valid JSON (and a valid PostgreSQL json value) whatever s holds.
+ * Appends s as a JSON string, in its quotes, byte for byte as jansson writes
+ * it (\" \\ \b \f \n \r \t, other control characters \u00XX, UTF-8 as it
+ * is), and each byte that is not UTF-8 as \ufffd (jansson refuses them), so
+ * the text is valid JSON whatever s holds.
  */
 int buf_add_json(buf *b, const char *s) __attribute__((warn_unused_result));
 /* Detaches the data (caller frees) and resets the buffer. */

@@ -274,7 +274,8 @@ static void test_buf_steal(void **state)
 	buf_free(&b);
 }
 
-/* buf_add_json: valid JSON (jansson reads back the string) whatever the bytes. */
+/* buf_add_json: what jansson writes (test_personalizer compares them byte for byte), and valid
+ * JSON (jansson reads back the string) whatever the bytes. */
 static void test_buf_add_json(void **state)
 {
 	static const struct {
@@ -285,11 +286,13 @@ static void test_buf_add_json(void **state)
 	    {"", "\"\"", ""},
 	    {"OFFER_1", "\"OFFER_1\"", "OFFER_1"},
 	    {"a\"b\\c", "\"a\\\"b\\\\c\"", "a\"b\\c"},
-	    {"tab\there\n", "\"tab\\u0009here\\u000a\"", "tab\there\n"},
-	    {"del\x7f", "\"del\\u007f\"", "del\x7f"},
+	    {"tab\there\n\r\b\f", "\"tab\\there\\n\\r\\b\\f\"", "tab\there\n\r\b\f"},
+	    {"bell\x07\x1f del\x7f", "\"bell\\u0007\\u001f del\x7f\"", "bell\x07\x1f del\x7f"},
 	    {"caf\xc3\xa9 \xe2\x82\xac", "\"caf\xc3\xa9 \xe2\x82\xac\"", "caf\xc3\xa9 \xe2\x82\xac"},
 	    /* Not UTF-8: a lone continuation byte, a cut sequence, an overlong '/'. */
-	    {"a\x80" "b", "\"a\\ufffdb\"",
+	    {"a\x80"
+	     "b",
+	     "\"a\\ufffdb\"",
 	     "a\xef\xbf\xbd"
 	     "b"},
 	    {"x\xe2\x82", "\"x\\ufffd\\ufffd\"", "x\xef\xbf\xbd\xef\xbf\xbd"},
