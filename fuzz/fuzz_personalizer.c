@@ -104,15 +104,28 @@ static void fuzz_rank(const char *body, size_t size)
 	    pz_event_id_check(r.event_id, strlen(r.event_id), PZ_INVALID_RANK, &e) != 0)
 		abort();
 	{
-		/* The answer for this request serialises. */
+		/* The answer for this request, written by hand, is what jansson writes (its ids
+		 * through buf_add_json). */
 		pz_ranked ranking[PZ_ACTIONS_MAX];
+		json_t *list = json_array();
+		json_t *want_j;
+		char *want;
 		char *s;
 
 		for (size_t i = 0; i < r.n_actions; i++) {
 			ranking[i].id = r.actions[i].id;
 			ranking[i].probability = r.actions[i].excluded ? 0 : 1.0 / (double)r.n_allowed;
+			json_array_append_new(list, json_pack("{s:s, s:f}", "id", ranking[i].id,
+			                                      "probability", ranking[i].probability));
 		}
+		want_j = json_pack("{s:o, s:s, s:s}", "ranking", list, "eventId", "e", "rewardActionId",
+		                   r.actions[0].id);
+		want = json_dumps(want_j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
 		s = pz_rank_answer_json(ranking, r.n_actions, "e", r.actions[0].id);
+		if (want == NULL || s == NULL || strcmp(s, want) != 0)
+			abort();
+		free(want);
+		json_decref(want_j);
 		free(s);
 	}
 	pz_rank_free(&r);
