@@ -67,9 +67,9 @@ static void rules_put(api_call *call, const char *body, size_t len)
 		api_error(call->r, ERR_INVAL, "rules", "rules must be the rules text, a string");
 		goto out;
 	}
-	if (strlen(text) > DB_RULES_BODY_MAX) {
+	if (strlen(text) > RULES_FILE_MAX) {
 		api_error(call->r, ERR_TOOBIG, "rules", "rules are longer than %d bytes",
-		          DB_RULES_BODY_MAX);
+		          RULES_FILE_MAX);
 		goto out;
 	}
 	rc = rules_parse(text, strlen(text), "rules", &set, err, sizeof(err));

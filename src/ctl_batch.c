@@ -390,7 +390,7 @@ static int run(ctl_cmd *c)
 	exit_code = 2;
 	b.o = o;
 	if (o->rules_path != NULL)
-		rc = rules_load(o->rules_path, &rs, err, sizeof(err));
+		rc = rules_load(o->rules_path, &rs, NULL, err, sizeof(err));
 	else
 		rc = rules_default(&rs);
 	if (rc != 0) {

@@ -62,35 +62,6 @@ static int check(const ctl_cmd *c)
 	return -1;
 }
 
-/* Reads the whole file (at most DB_RULES_BODY_MAX bytes) into a NUL-terminated string. */
-static int read_file(const char *path, char **out, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "rb");
-	char *text;
-	size_t len;
-
-	if (f == NULL) {
-		snprintf(err, errlen, "%s: cannot open", path);
-		return ERR_IO;
-	}
-	text = xmalloc(DB_RULES_BODY_MAX + 2);
-	len = fread(text, 1, DB_RULES_BODY_MAX + 1, f);
-	fclose(f);
-	if (len > DB_RULES_BODY_MAX) {
-		snprintf(err, errlen, "%s: larger than %d bytes", path, DB_RULES_BODY_MAX);
-		free(text);
-		return ERR_TOOBIG;
-	}
-	if (memchr(text, '\0', len) != NULL) {
-		snprintf(err, errlen, "%s: a NUL byte; rules are text", path);
-		free(text);
-		return ERR_INVAL;
-	}
-	text[len] = '\0';
-	*out = text;
-	return 0;
-}
-
 static int rules_set(ctl_cmd *c)
 {
 	const rules_opts *o = c->opts;
@@ -104,9 +75,7 @@ static int rules_set(ctl_cmd *c)
 	size_t ncontact = 0;
 	int rc;
 
-	rc = read_file(path, &text, err, sizeof(err));
-	if (rc == 0)
-		rc = rules_parse(text, strlen(text), path, &set, err, sizeof(err));
+	rc = rules_load(path, &set, &text, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "%s: %s\n", prog, err);
 		rc = 1;

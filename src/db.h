@@ -585,7 +585,6 @@ int db_experiment_rewards(store *s, int64_t from_episode, int64_t after, int64_t
 int db_count(store *s, const char *table, int64_t *out);
 
 /* --- rules and contact history (issue 16) -------------------------------- */
-#define DB_RULES_BODY_MAX (256 * 1024)
 
 /*
  * Stores body as company's next rules version (1 for the first) and puts

@@ -596,7 +596,7 @@ out:
 	return rc;
 }
 
-int rules_load(const char *path, rules **out, char *err, size_t errlen)
+int rules_load(const char *path, rules **out, char **text_out, char *err, size_t errlen)
 {
 	FILE *f = NULL;
 	char *text = NULL;
@@ -609,15 +609,21 @@ int rules_load(const char *path, rules **out, char *err, size_t errlen)
 		rc = ERR_IO;
 		goto out;
 	}
-	/* Read one byte past the limit to tell "exactly at the limit" from "over". */
-	text = xmalloc(RULES_FILE_MAX + 1);
+	/* Read one byte past the limit to tell "exactly at the limit" from "over"; one more for
+	 * the NUL. */
+	text = xmalloc(RULES_FILE_MAX + 2);
 	len = fread(text, 1, RULES_FILE_MAX + 1, f);
 	if (ferror(f)) {
 		snprintf(err, errlen, "%s: read error", path);
 		rc = ERR_IO;
 		goto out;
 	}
+	text[len] = '\0';
 	rc = rules_parse(text, len, path, out, err, errlen);
+	if (rc == 0 && text_out != NULL) {
+		*text_out = text;
+		text = NULL;
+	}
 out:
 	if (f != NULL)
 		fclose(f);

@@ -83,8 +83,13 @@ int rules_default(rules **out);
  * success *out is a new set the caller frees with rules_free().
  */
 int rules_parse(const char *text, size_t len, const char *name, rules **out, char *err, size_t errlen);
-/* Reads and parses a rules file; same contract as rules_parse(). */
-int rules_load(const char *path, rules **out, char *err, size_t errlen);
+/*
+ * Reads and parses a rules file (offerctl batch --rules, offerctl rules
+ * set); same contract as rules_parse(). With text not NULL, the file's text
+ * (NUL-terminated: the parse refused a NUL byte) is also kept in *text for
+ * the caller to free.
+ */
+int rules_load(const char *path, rules **out, char **text, char *err, size_t errlen);
 /* Frees r once its last holder lets go: the creator and every rules_ref(). */
 void rules_free(rules *r);
 /* Another holder of r (the server's cache and a request share a set); returns r. */

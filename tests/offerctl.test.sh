@@ -130,6 +130,8 @@ run keys revoke --database-url "$hdb"
 # What a database command checks, or the file it reads, fails before it opens the store
 # (ctl_store): the store never exists.
 printf 'OFFERS,NAME\nOFFER_1,a\nOFFER_1,b\n' >"$tmp/twice.csv"
+printf 'age > 1 -> deny OFFER_1\n\0\n' >"$tmp/nul.txt"
+head -c $((256 * 1024 + 1)) /dev/zero | tr '\0' '#' >"$tmp/big.txt"
 checked=(
   "2 agent release 1.2"
   "2 agent release 9.9.9 --policy nope"
@@ -141,6 +143,8 @@ checked=(
   "1 products import $tmp/twice.csv"
   "1 products import $tmp/no-such.csv"
   "1 rules set --company A $tmp/no-such.txt"
+  "1 rules set --company A $tmp/nul.txt"
+  "1 rules set --company A $tmp/big.txt"
   "2 rules show"
   "2 export --company A --format xml"
   "2 export --company A --format csv --from 2026-13-01"

@@ -52,7 +52,7 @@ static void test_default_equals_example_file(void **unused)
 
 	(void)unused;
 	assert_int_equal(rules_default(&def), 0);
-	if (rules_load("examples/rules-company-B.txt", &file, err, sizeof(err)) != 0)
+	if (rules_load("examples/rules-company-B.txt", &file, NULL, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	assert_int_equal(rules_count(def), 2);
 	assert_true(rules_equal(def, file));
@@ -231,8 +231,36 @@ static void test_limits(void **unused)
 	                 ERR_INVAL);
 	assert_non_null(strstr(err, "NUL"));
 
-	assert_int_equal(rules_load("/nonexistent/rules.txt", &r, err, sizeof(err)), ERR_IO);
+	assert_int_equal(rules_load("/nonexistent/rules.txt", &r, NULL, err, sizeof(err)), ERR_IO);
 	assert_non_null(strstr(err, "/nonexistent/rules.txt"));
+}
+
+/* rules_load keeps the file's text when asked (offerctl rules set stores it): the bytes read,
+ * and the same set as parsing them. */
+static void test_load_keeps_text(void **unused)
+{
+	const char *path = "examples/rules-company-B-caps.txt";
+	FILE *f = fopen(path, "rb");
+	char want[8192];
+	size_t n;
+	char *text = NULL;
+	rules *loaded = NULL;
+	rules *parsed = NULL;
+	char err[256];
+
+	(void)unused;
+	assert_non_null(f);
+	n = fread(want, 1, sizeof(want) - 1, f);
+	fclose(f);
+	want[n] = '\0';
+	assert_int_equal(rules_load(path, &loaded, &text, err, sizeof(err)), 0);
+	assert_non_null(text);
+	assert_string_equal(text, want);
+	assert_int_equal(rules_parse(want, n, path, &parsed, err, sizeof(err)), 0);
+	assert_true(rules_equal(loaded, parsed));
+	free(text);
+	rules_free(loaded);
+	rules_free(parsed);
 }
 
 /* Applies the default rules to one customer; returns the offers object (caller frees). */
@@ -521,6 +549,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_default_equals_example_file),
+	    cmocka_unit_test(test_load_keeps_text),
 	    cmocka_unit_test(test_format_roundtrip),
 	    cmocka_unit_test(test_field_spellings),
 	    cmocka_unit_test(test_empty_set),
