@@ -242,6 +242,15 @@ static int run_migration(store *s, int v)
 	return rc != 0 ? rc : run_version(s, s->sql->migrations, s->sql->nmigrations, v);
 }
 
+/* Counts the rows into the int64_t at arg. */
+static int count_row(void *arg, int ncols, const char *const *vals)
+{
+	(void)ncols;
+	(void)vals;
+	(*(int64_t *)arg)++;
+	return 0;
+}
+
 static int int_row(void *arg, int ncols, const char *const *vals)
 {
 	int64_t *out = arg;
@@ -841,21 +850,13 @@ int db_evaluations_expire(store *s, const char *company, int64_t before, const c
 	                  4, params, NULL, NULL);
 }
 
-static int eval_deleted_row(void *arg, int ncols, const char *const *vals)
-{
-	(void)ncols;
-	(void)vals;
-	(*(int64_t *)arg)++;
-	return 0;
-}
-
 int db_evaluation_delete(store *s, const char *company, const char *id, int64_t *deleted)
 {
 	const char *params[2] = {company, id};
 
 	*deleted = 0;
 	return store_exec(s, "DELETE FROM tb_evaluations WHERE company = $1 AND id = $2 RETURNING id", 2,
-	                  params, eval_deleted_row, deleted);
+	                  params, count_row, deleted);
 }
 
 int db_evaluations_get(store *s, const char *company, const char *id, int limit, store_row_fn fn,
@@ -1237,14 +1238,6 @@ static int idem_finish(store *s, slice *sl)
 	return rc;
 }
 
-static int count_row(void *arg, int ncols, const char *const *vals)
-{
-	(void)ncols;
-	(void)vals;
-	(*(int *)arg)++;
-	return 0;
-}
-
 static int hash_row(void *arg, int ncols, const char *const *vals)
 {
 	char *out = arg;
@@ -1261,7 +1254,7 @@ int db_idem_claim(store *s, db_idem_in *in)
 	                        in->key, "route", in->route, "hash", in->hash);
 	json_t *rows = json_array();
 	char stored[128] = "";
-	int claimed = 0;
+	int64_t claimed = 0;
 	int rc;
 
 	if (row == NULL || json_rows_push(rows, json_incref(row)) != 0) {
