@@ -496,8 +496,7 @@ static void batch_complete(api_call *call, const char *body, size_t len)
 		unsigned int n = 0;
 
 		EVP_DigestFinal_ex(b->md, md, &n);
-		for (unsigned int i = 0; i < n && 2 * i + 2 < sizeof(b->idem_hash); i++)
-			snprintf(b->idem_hash + 2 * i, 3, "%02x", md[i]);
+		util_hex(md, n < sizeof(b->idem_hash) / 2 ? n : sizeof(b->idem_hash) / 2, b->idem_hash);
 		b->key_op.kind = WOP_KEY;
 		b->key_op.kin.company = call->company;
 		b->key_op.kin.key = b->idem_key;

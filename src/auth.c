@@ -32,9 +32,7 @@ void auth_hash(const char *key, char *out)
 	unsigned int len = 0;
 
 	EVP_Digest(key, strlen(key), md, &len, EVP_sha256(), NULL);
-	for (unsigned i = 0; i < len && i < AUTH_HASH_LEN / 2; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-	out[AUTH_HASH_LEN] = '\0';
+	util_hex(md, len < AUTH_HASH_LEN / 2 ? len : AUTH_HASH_LEN / 2, out);
 }
 
 void auth_prefix(const char *key, char *out)

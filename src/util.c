@@ -116,19 +116,25 @@ int util_strtod(const char *s, double min, double max, double *out)
 	return 0;
 }
 
-int util_random_hex(char *out, size_t len)
+void util_hex(const unsigned char *raw, size_t n, char *out)
 {
 	static const char hex[] = "0123456789abcdef";
-	unsigned char raw[64];
-	size_t n = len / 2;
 
-	if (n > sizeof(raw) || getrandom(raw, n, 0) != (ssize_t)n)
-		return ERR_IO;
 	for (size_t i = 0; i < n; i++) {
 		out[2 * i] = hex[raw[i] >> 4];
 		out[2 * i + 1] = hex[raw[i] & 15];
 	}
 	out[2 * n] = '\0';
+}
+
+int util_random_hex(char *out, size_t len)
+{
+	unsigned char raw[64];
+	size_t n = len / 2;
+
+	if (n > sizeof(raw) || getrandom(raw, n, 0) != (ssize_t)n)
+		return ERR_IO;
+	util_hex(raw, n, out);
 	return 0;
 }
 

@@ -51,6 +51,8 @@ int util_strtod(const char *s, double min, double max, double *out);
 
 /* The value of a hex digit, or -1. */
 int util_hexval(int c);
+/* The n bytes at raw as 2n lowercase hex digits and a NUL into out (2n + 1 bytes). */
+void util_hex(const unsigned char *raw, size_t n, char *out);
 /*
  * UTF-8 (RFC 3629), for text that reaches JSON or PostgreSQL, which take
  * nothing else. util_utf8_len: the length (1..4) of the valid sequence at s,

@@ -274,6 +274,24 @@ static void test_buf_steal(void **state)
 	buf_free(&b);
 }
 
+static void test_hex(void **state)
+{
+	static const unsigned char raw[] = {0x00, 0x0f, 0xf0, 0xff, 0x5a};
+	char out[2 * sizeof(raw) + 1];
+	char id[33];
+
+	(void)state;
+	memset(out, 'x', sizeof(out));
+	util_hex(raw, sizeof(raw), out);
+	assert_string_equal(out, "000ff0ff5a");
+	util_hex(raw, 0, out);
+	assert_string_equal(out, "");
+	/* util_random_hex writes through it: len digits of [0-9a-f]. */
+	assert_int_equal(util_random_hex(id, 32), 0);
+	assert_int_equal(strlen(id), 32);
+	assert_int_equal(strspn(id, "0123456789abcdef"), 32);
+}
+
 /* buf_add_json: what jansson writes (test_personalizer compares them byte for byte), and valid
  * JSON (jansson reads back the string) whatever the bytes. */
 static void test_buf_add_json(void **state)
@@ -677,6 +695,7 @@ int main(void)
 	    cmocka_unit_test(test_buf_limit_frees_itself),
 	    cmocka_unit_test(test_buf_steal),
 	    cmocka_unit_test(test_buf_add_json),
+	    cmocka_unit_test(test_hex),
 	    cmocka_unit_test(test_strings),
 	    cmocka_unit_test(test_pair_find),
 	    cmocka_unit_test(test_time_helpers),
