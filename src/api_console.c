@@ -61,8 +61,8 @@
 #define CONSOLE_WEIGHT_EPISODES 50    /* latest decisions whose contexts weigh the features */
 #define CONSOLE_WEIGHT_TOP 5          /* features listed per offer */
 
-/* The console's connection, opened on first use and reopened after an error. */
-static pthread_mutex_t console_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The console's connection (a store_slot), and its store while a request holds it. */
+static store_slot console_slot = STORE_SLOT_INIT;
 static store *console_db;
 
 /* --- the connection ---------------------------------------------------------------- */
@@ -70,34 +70,26 @@ static store *console_db;
 /* Takes the connection (opening it when needed); replies 503 and returns non-zero when it cannot. */
 static int console_acquire(server *s, http_req *r)
 {
-	struct timespec until;
-	int rc;
+	int busy;
+	store *db = store_slot_take(&console_slot, s->cfg->database_url, CONSOLE_LOCK_SECONDS, &busy);
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += CONSOLE_LOCK_SECONDS;
-	rc = pthread_mutex_timedlock(&console_lock, &until);
-	if (rc != 0) {
-		api_error(r, ERR_UNAVAIL, NULL, "the console's database connection is busy; retry");
+	if (db == NULL) {
+		api_error(r, ERR_UNAVAIL, NULL,
+		          busy ? "the console's database connection is busy; retry"
+		               : "the console cannot connect to the database; retry");
 		return ERR_UNAVAIL;
 	}
-	if (console_db == NULL && store_open(s->cfg->database_url, &console_db) != 0) {
-		console_db = NULL;
-		pthread_mutex_unlock(&console_lock);
-		api_error(r, ERR_UNAVAIL, NULL, "the console cannot connect to the database; retry");
-		return ERR_UNAVAIL;
-	}
+	console_db = db;
 	return 0;
 }
 
 /* Gives the connection back; after a failed query it is closed, and the next request reopens it. */
 static void console_release(int rc)
 {
-	if (rc != 0 && console_db != NULL) {
+	if (rc != 0)
 		log_msg(LOG_WARN, "console: query failed: %s", console_db->ops->errmsg(console_db));
-		store_close(console_db);
-		console_db = NULL;
-	}
-	pthread_mutex_unlock(&console_lock);
+	console_db = NULL;
+	store_slot_give(&console_slot, rc != 0);
 }
 
 /*

@@ -27,32 +27,29 @@
 #define HEALTH_CACHE_SECONDS 0.5
 
 static pthread_mutex_t health_lock = PTHREAD_MUTEX_INITIALIZER;
-static store *health_db;          /* its own connection; guarded by health_lock */
-static atomic_int health_db_ok;   /* the last check's result */
-static char health_db_error[160]; /* why it failed; guarded by health_lock */
-static double health_checked;     /* util_monotonic() of the last check */
+static store_slot health_slot = STORE_SLOT_INIT; /* its own connection */
+static atomic_int health_db_ok;                  /* the last check's result */
+static char health_db_error[160];                /* why it failed; guarded by health_lock */
+static double health_checked;                    /* util_monotonic() of the last check */
 
 /* Pings the database (db_ping) on the probe's own connection, opening it
  * when needed. Called with health_lock held. */
 static void check_database(server *s)
 {
+	store *db = store_slot_take(&health_slot, s->cfg->database_url, 0, NULL);
 	int rc;
 
-	if (health_db == NULL && store_open(s->cfg->database_url, &health_db) != 0) {
-		health_db = NULL;
+	if (db == NULL) {
 		atomic_store(&health_db_ok, 0);
 		util_strlcpy(health_db_error, "cannot connect", sizeof(health_db_error));
 		return;
 	}
-	rc = db_ping(health_db);
+	rc = db_ping(db);
 	atomic_store(&health_db_ok, rc == 0);
-	if (!atomic_load(&health_db_ok)) {
-		util_strlcpy(health_db_error, health_db->ops->errmsg(health_db),
-		             sizeof(health_db_error));
-		/* A broken connection is reopened by the next probe. */
-		store_close(health_db);
-		health_db = NULL;
-	}
+	if (rc != 0)
+		util_strlcpy(health_db_error, db->ops->errmsg(db), sizeof(health_db_error));
+	/* A broken connection is reopened by the next probe. */
+	store_slot_give(&health_slot, rc != 0);
 }
 
 void api_ready(server *s, http_req *r)

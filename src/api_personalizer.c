@@ -79,23 +79,15 @@ static int pz_customer_id(char out[CUSTOMER_ID_MAX + 1], const char *event, int 
 /*
  * tb_pz_config, tb_pz_events and tb_pz_apprentice hold every state that
  * outlives a request, so a restart or another offerd on the same database
- * sees it. One connection of their own, opened when needed and used under
- * pz_db_lock; a call that could not reach the database closes it (reopened
- * the next time).
+ * sees it. One connection of their own (store.h's slot); a call that could
+ * not reach the database closes it (reopened the next time).
  */
-static pthread_mutex_t pz_db_lock = PTHREAD_MUTEX_INITIALIZER;
-static store *pz_db;
+static store_slot pz_db_slot = STORE_SLOT_INIT;
 
-/* Locks the connection and returns it; NULL (nothing locked) when it cannot be opened. */
+/* Takes the connection and returns it; NULL (nothing held) when it cannot be opened. */
 static store *pz_db_acquire(server *s)
 {
-	pthread_mutex_lock(&pz_db_lock);
-	if (pz_db == NULL && store_open(s->cfg->database_url, &pz_db) != 0) {
-		pz_db = NULL;
-		pthread_mutex_unlock(&pz_db_lock);
-		return NULL;
-	}
-	return pz_db;
+	return store_slot_take(&pz_db_slot, s->cfg->database_url, 0, NULL);
 }
 
 /* Ends a use of st that returned rc: returns rc, or ERR_UNAVAIL when st is NULL. */
@@ -103,11 +95,7 @@ static int pz_db_release(store *st, int rc)
 {
 	if (st == NULL)
 		return ERR_UNAVAIL;
-	if (rc == ERR_UNAVAIL || rc == ERR_IO) {
-		store_close(pz_db);
-		pz_db = NULL;
-	}
-	pthread_mutex_unlock(&pz_db_lock);
+	store_slot_give(&pz_db_slot, rc == ERR_UNAVAIL || rc == ERR_IO);
 	return rc;
 }
 

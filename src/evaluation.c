@@ -515,8 +515,7 @@ struct evaluation_runner {
 	size_t running;
 	pthread_t threads[EVAL_WORKERS];
 	size_t nthreads;
-	pthread_mutex_t api_lock; /* guards api: the HTTP threads' short reads and inserts */
-	store *api;
+	store_slot api; /* the HTTP threads' short reads and inserts */
 };
 
 static int random_id(char out[EVAL_ID_LEN + 1])
@@ -659,7 +658,7 @@ int evaluation_runner_new(const char *url, evaluation_runner **out)
 	r->url = xstrdup(url);
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
-	pthread_mutex_init(&r->api_lock, NULL);
+	store_slot_init(&r->api);
 	for (size_t i = 0; i < EVAL_WORKERS; i++) {
 		if (pthread_create(&r->threads[i], NULL, worker_main, r) != 0)
 			break;
@@ -702,27 +701,17 @@ void evaluation_runner_free(evaluation_runner *r)
 		r->queued--;
 	}
 	store_close(st);
-	store_close(r->api);
+	store_slot_end(&r->api);
 	pthread_mutex_destroy(&r->lock);
 	pthread_cond_destroy(&r->cond);
-	pthread_mutex_destroy(&r->api_lock);
 	free(r->url);
 	free(r);
 }
 
-/* The HTTP threads' connection, opened on first use; call with api_lock held. */
-static store *api_store(evaluation_runner *r)
+/* Takes the HTTP threads' connection; NULL (nothing held) when it cannot be opened. */
+static store *api_take(evaluation_runner *r)
 {
-	if (r->api == NULL && store_open(r->url, &r->api) != 0)
-		r->api = NULL;
-	return r->api;
-}
-
-/* After a failed statement: the next call opens a new connection. */
-static void api_failed(evaluation_runner *r)
-{
-	store_close(r->api);
-	r->api = NULL;
+	return store_slot_take(&r->api, r->url, 0, NULL);
 }
 
 int evaluation_submit(evaluation_runner *r, const char *company, const eval_request *q,
@@ -744,18 +733,15 @@ int evaluation_submit(evaluation_runner *r, const char *company, const eval_requ
 		goto out;
 	rc = random_id(id_out);
 	date_stamp_now(now);
-	pthread_mutex_lock(&r->api_lock);
-	st = api_store(r);
+	st = rc == 0 ? api_take(r) : NULL;
 	if (rc == 0 && st == NULL)
 		rc = ERR_UNAVAIL;
-	if (rc == 0) {
+	if (st != NULL) {
 		rc = db_evaluation_insert(st, id_out, company, r->owner, text, now, now_s());
-		if (rc != 0) {
-			api_failed(r);
+		store_slot_give(&r->api, rc != 0);
+		if (rc != 0)
 			rc = ERR_UNAVAIL;
-		}
 	}
-	pthread_mutex_unlock(&r->api_lock);
 	pthread_mutex_lock(&r->lock);
 	if (rc == 0) {
 		job *j = &r->queue[(r->head + r->queued - 1) % EVAL_QUEUE_MAX];
@@ -814,8 +800,7 @@ int evaluation_get(evaluation_runner *r, const char *company, const char *id, js
 
 	*out = NULL;
 	date_stamp_now(now);
-	pthread_mutex_lock(&r->api_lock);
-	st = api_store(r);
+	st = api_take(r);
 	if (st == NULL)
 		rc = ERR_UNAVAIL;
 	if (rc == 0)
@@ -824,11 +809,11 @@ int evaluation_get(evaluation_runner *r, const char *company, const char *id, js
 		                           "start it again");
 	if (rc == 0)
 		rc = db_evaluations_get(st, company, id, EVAL_LIST_MAX, job_row, list);
-	if (rc != 0 && st != NULL) {
-		api_failed(r);
-		rc = ERR_UNAVAIL;
+	if (st != NULL) {
+		store_slot_give(&r->api, rc != 0);
+		if (rc != 0)
+			rc = ERR_UNAVAIL;
 	}
-	pthread_mutex_unlock(&r->api_lock);
 	if (rc != 0) {
 		json_decref(list);
 		return rc;
@@ -852,15 +837,13 @@ int evaluation_delete(evaluation_runner *r, const char *company, const char *id)
 	store *st;
 	int rc = 0;
 
-	pthread_mutex_lock(&r->api_lock);
-	st = api_store(r);
+	st = api_take(r);
 	if (st == NULL)
 		rc = ERR_UNAVAIL;
-	if (rc == 0 && db_evaluation_delete(st, company, id, &deleted) != 0) {
-		api_failed(r);
-		rc = ERR_UNAVAIL;
+	if (st != NULL) {
+		rc = db_evaluation_delete(st, company, id, &deleted) != 0 ? ERR_UNAVAIL : 0;
+		store_slot_give(&r->api, rc != 0);
 	}
-	pthread_mutex_unlock(&r->api_lock);
 	if (rc == 0 && deleted == 0)
 		rc = ERR_NOTFOUND;
 	return rc;

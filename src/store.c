@@ -5,6 +5,7 @@
 
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "log.h"
 #include "util.h"
@@ -79,4 +80,59 @@ void store_close(store *s)
 {
 	if (s != NULL)
 		s->ops->close(s);
+}
+
+void store_slot_init(store_slot *slot)
+{
+	pthread_mutex_init(&slot->lock, NULL);
+	slot->s = NULL;
+}
+
+store *store_slot_take(store_slot *slot, const char *url, double wait, int *busy)
+{
+	int unused;
+
+	if (busy == NULL)
+		busy = &unused;
+	*busy = 0;
+	if (wait > 0) {
+		struct timespec until;
+		double whole = (double)(time_t)wait;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += (time_t)wait;
+		until.tv_nsec += (long)((wait - whole) * 1e9);
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		if (pthread_mutex_timedlock(&slot->lock, &until) != 0) {
+			*busy = 1;
+			return NULL;
+		}
+	} else {
+		pthread_mutex_lock(&slot->lock);
+	}
+	if (slot->s == NULL && store_open(url, &slot->s) != 0) {
+		slot->s = NULL;
+		pthread_mutex_unlock(&slot->lock);
+		return NULL;
+	}
+	return slot->s;
+}
+
+void store_slot_give(store_slot *slot, int failed)
+{
+	if (failed) {
+		store_close(slot->s);
+		slot->s = NULL;
+	}
+	pthread_mutex_unlock(&slot->lock);
+}
+
+void store_slot_end(store_slot *slot)
+{
+	store_close(slot->s);
+	slot->s = NULL;
+	pthread_mutex_destroy(&slot->lock);
 }

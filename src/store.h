@@ -15,6 +15,7 @@
 #ifndef OFFERD_STORE_H
 #define OFFERD_STORE_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -254,6 +255,38 @@ int store_open(const char *url, store **out);
  */
 void store_url_safe(const char *url, char *out, size_t n);
 void store_close(store *s);
+
+/*
+ * A store_slot is one connection that threads take in turn: opened on the
+ * first take, and closed after a failed statement so that the next take
+ * opens a fresh one. The HTTP side's own connections are slots (the
+ * console's, /ready's, Personalizer's configuration, the evaluations' REST
+ * calls), each apart from the writers' and the refresher's, so a slow page
+ * never holds a decision. A static slot is STORE_SLOT_INIT; a slot in
+ * allocated memory gets store_slot_init. Either is ended by store_slot_end.
+ */
+typedef struct store_slot {
+	pthread_mutex_t lock;
+	store *s; /* NULL until the first take, and after a failure */
+} store_slot;
+
+#define STORE_SLOT_INIT                         \
+	{                                       \
+		PTHREAD_MUTEX_INITIALIZER, NULL \
+	}
+
+void store_slot_init(store_slot *slot);
+/*
+ * Takes the slot, waiting at most wait seconds for it (wait <= 0: as long as
+ * it takes), and returns its connection to url, opened if need be. NULL when
+ * the wait ran out (*busy 1) or the connection cannot be opened (*busy 0):
+ * the slot is then not held. busy may be NULL.
+ */
+store *store_slot_take(store_slot *slot, const char *url, double wait, int *busy);
+/* Gives the slot back. failed: a statement failed, so the connection is closed. */
+void store_slot_give(store_slot *slot, int failed);
+/* Closes the connection and ends the slot (at exit: nobody holds it). */
+void store_slot_end(store_slot *slot);
 
 /* Backends; store_open() picks one. */
 int store_sqlite_open(const char *path, store **out);

@@ -95,12 +95,104 @@ static void sq_url_safe(void **state)
 	url_safe_is("postgresql://bob:s3cret@db/x", 1, "");
 }
 
+/* A thread that holds a slot for a while, so another take finds it busy. */
+typedef struct slot_holder {
+	store_slot *slot;
+	const char *url;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int held;
+	int release;
+} slot_holder;
+
+static void *hold_slot(void *arg)
+{
+	slot_holder *h = arg;
+	int busy;
+	store *s = store_slot_take(h->slot, h->url, 0, &busy);
+
+	pthread_mutex_lock(&h->lock);
+	h->held = s != NULL;
+	pthread_cond_broadcast(&h->cond);
+	while (!h->release)
+		pthread_cond_wait(&h->cond, &h->lock);
+	pthread_mutex_unlock(&h->lock);
+	if (s != NULL)
+		store_slot_give(h->slot, 0);
+	return NULL;
+}
+
+/* store_slot: opened on the first take, kept across takes, closed after a failure, busy past
+ * its wait, and never held after a take that could not open. */
+static void sq_slot(void **state)
+{
+	store_slot slot;
+	char *url = xasprintf("sqlite:%s/slot.db", sc_dir);
+	slot_holder h = {.slot = &slot, .url = url};
+	pthread_t t;
+	store *s1;
+	store *s2;
+	int busy = -1;
+	double t0;
+
+	(void)state;
+	store_slot_init(&slot);
+	assert_null(slot.s);
+	s1 = store_slot_take(&slot, url, 0, &busy);
+	assert_non_null(s1);
+	assert_int_equal(busy, 0);
+	SC_OK(s1, store_exec(s1, "SELECT 1", 0, NULL, NULL, NULL));
+	store_slot_give(&slot, 0);
+	s2 = store_slot_take(&slot, url, 1, &busy);
+	assert_ptr_equal(s2, s1); /* the same connection, not a new one */
+	store_slot_give(&slot, 1);
+	assert_null(slot.s); /* a failure closes it ... */
+	s2 = store_slot_take(&slot, url, 0, &busy);
+	assert_non_null(s2); /* ... and the next take opens another */
+	store_slot_give(&slot, 0);
+
+	/* Held by another thread: a take with a wait gives up after it, busy. */
+	pthread_mutex_init(&h.lock, NULL);
+	pthread_cond_init(&h.cond, NULL);
+	assert_int_equal(pthread_create(&t, NULL, hold_slot, &h), 0);
+	pthread_mutex_lock(&h.lock);
+	while (!h.held)
+		pthread_cond_wait(&h.cond, &h.lock);
+	pthread_mutex_unlock(&h.lock);
+	t0 = util_monotonic();
+	assert_null(store_slot_take(&slot, url, 0.2, &busy));
+	assert_int_equal(busy, 1);
+	assert_true(util_monotonic() - t0 >= 0.15);
+	pthread_mutex_lock(&h.lock);
+	h.release = 1;
+	pthread_cond_broadcast(&h.cond);
+	pthread_mutex_unlock(&h.lock);
+	pthread_join(t, NULL);
+	pthread_cond_destroy(&h.cond);
+	pthread_mutex_destroy(&h.lock);
+
+	/* A URL that cannot be opened: NULL, not busy, and the slot is free again. */
+	store_slot_give(&slot, 1);
+	assert_null(store_slot_take(&slot, "nosuch:x", 0, &busy));
+	assert_int_equal(busy, 0);
+	assert_null(slot.s);
+	s1 = store_slot_take(&slot, url, 0.5, &busy);
+	assert_non_null(s1);
+	store_slot_give(&slot, 0);
+	/* busy is optional. */
+	assert_ptr_equal(store_slot_take(&slot, url, 0, NULL), s1);
+	store_slot_give(&slot, 0);
+	store_slot_end(&slot);
+	free(url);
+}
+
 int main(void)
 {
 	const struct CMUnitTest sqlite_cases[] = {
 	    STORE_CASES,
 	    cmocka_unit_test(sq_statement_cache),
 	    cmocka_unit_test(sq_url_safe),
+	    cmocka_unit_test(sq_slot),
 	};
 
 	log_setup(getenv("OFFERD_TEST_DEBUG") ? LOG_DEBUG : LOG_ERROR + 1, 0);
