@@ -61,9 +61,8 @@
 #define CONSOLE_WEIGHT_EPISODES 50    /* latest decisions whose contexts weigh the features */
 #define CONSOLE_WEIGHT_TOP 5          /* features listed per offer */
 
-/* The console's connection (a store_slot), and its store while a request holds it. */
+/* The console's connection; its store (.s) is the queries' while a request holds it. */
 static store_slot console_slot = STORE_SLOT_INIT;
-static store *console_db;
 
 /* --- the connection ---------------------------------------------------------------- */
 
@@ -79,7 +78,6 @@ static int console_acquire(server *s, http_req *r)
 		               : "the console cannot connect to the database; retry");
 		return ERR_UNAVAIL;
 	}
-	console_db = db;
 	return 0;
 }
 
@@ -87,8 +85,8 @@ static int console_acquire(server *s, http_req *r)
 static void console_release(int rc)
 {
 	if (rc != 0)
-		log_msg(LOG_WARN, "console: query failed: %s", console_db->ops->errmsg(console_db));
-	console_db = NULL;
+		log_msg(LOG_WARN, "console: query failed: %s",
+		        console_slot.s->ops->errmsg(console_slot.s));
 	store_slot_give(&console_slot, rc != 0);
 }
 
@@ -194,7 +192,7 @@ static json_t *console_times(const console_window *w)
 static int console_floor(int rewards, int64_t *out)
 {
 	int64_t top = 0;
-	int rc = db_contact_top(console_db, rewards, &top);
+	int rc = db_contact_top(console_slot.s, rewards, &top);
 
 	*out = top > CONSOLE_SCAN_MAX ? top - CONSOLE_SCAN_MAX : 0;
 	return rc;
@@ -342,12 +340,12 @@ void api_console_overview(server *s, http_req *r, const struct route *rt, const 
 	rc = console_floor(0, &scan);
 	o->first = OV_DECISIONS;
 	if (rc == 0)
-		rc = db_console_decisions(console_db, t->company, o->w.from, scan, overview_row, o);
+		rc = db_console_decisions(console_slot.s, t->company, o->w.from, scan, overview_row, o);
 	if (rc == 0)
 		rc = console_floor(1, &scan);
 	o->first = OV_REWARDS;
 	if (rc == 0)
-		rc = db_console_rewards(console_db, t->company, o->w.from, scan, overview_row, o);
+		rc = db_console_rewards(console_slot.s, t->company, o->w.from, scan, overview_row, o);
 	j = console_answer(r, rc, "the decisions", t->company);
 	if (j == NULL)
 		goto out;
@@ -680,12 +678,12 @@ void api_console_model(server *s, http_req *r, const struct route *rt, const api
 	mv.offers = json_object();
 	if (console_acquire(s, r) != 0)
 		goto out;
-	rc = db_console_policy(console_db, t->company, CONSOLE_POLICY_ROWS_MAX, model_row, &m);
+	rc = db_console_policy(console_slot.s, t->company, CONSOLE_POLICY_ROWS_MAX, model_row, &m);
 	if (rc == 0)
 		rc = console_floor(1, &scan);
 	if (rc == 0)
-		rc = db_console_first_offer_rewards(console_db, t->company, mv.w.from, scan, moved_row,
-		                                    &mv);
+		rc = db_console_first_offer_rewards(console_slot.s, t->company, mv.w.from, scan,
+		                                    moved_row, &mv);
 	if (rc == 0) {
 		weights = console_weights(s, t->company);
 		if (weights == NULL)
@@ -767,7 +765,7 @@ static const agent_conf *console_conf(server *s, console_confs *c, const char *v
 		return NULL;
 	out = &c->extra[c->nextra++];
 	memset(&a, 0, sizeof(a));
-	rc = db_agent_by_version(console_db, version, &a);
+	rc = db_agent_by_version(console_slot.s, version, &a);
 	if (rc == 0)
 		rc = agent_conf_from_db(&a, out, err, sizeof(err));
 	db_agent_clear(&a);
@@ -1051,7 +1049,7 @@ void api_console_episodes(server *s, http_req *r, const struct route *rt, const 
 		goto out;
 	rc = console_floor(0, &scan);
 	if (rc == 0)
-		rc = db_console_episodes(console_db, t->company, limit, scan, episode_row, &e);
+		rc = db_console_episodes(console_slot.s, t->company, limit, scan, episode_row, &e);
 	if (rc == 0) {
 		console_confs *cc = xmalloc(sizeof(*cc));
 		size_t i;
@@ -1229,8 +1227,8 @@ static json_t *console_weights(server *s, const char *company)
 	e.list = json_array();
 	rc = console_floor(0, &scan);
 	if (rc == 0)
-		rc = db_console_episodes(console_db, company, CONSOLE_WEIGHT_EPISODES, scan, episode_row,
-		                         &e);
+		rc = db_console_episodes(console_slot.s, company, CONSOLE_WEIGHT_EPISODES, scan,
+		                         episode_row, &e);
 	if (rc != 0) {
 		json_decref(e.list);
 		json_decref(out);

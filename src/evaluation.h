@@ -60,10 +60,10 @@ typedef struct eval_request {
 	enum ope_missing missing; /* an episode without reward: counted (reject) or skipped */
 	/* offerctl's options; POST /evaluations leaves the defaults. */
 	char offers[4096]; /* the choice set, comma-separated, "" for the catalogue */
-	char values_company
-	    [DB_COMPANY_MAX]; /* whose statistics a tabular candidate reads, "" for its own */
-	double tau;           /* 0: chosen by estimated MSE */
-	uint64_t seed;        /* 1 */
+	/* whose statistics a tabular candidate reads, "" for its own */
+	char values_company[DB_COMPANY_MAX];
+	double tau;    /* 0: chosen by estimated MSE */
+	uint64_t seed; /* 1 */
 	/* Personalizer's evaluation: its name and window (unix seconds); pz_start < pz_end. */
 	char pz_name[EVAL_LABEL_MAX];
 	int64_t pz_start, pz_end;

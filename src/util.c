@@ -116,10 +116,10 @@ int util_strtod(const char *s, double min, double max, double *out)
 	return 0;
 }
 
+static const char hex[] = "0123456789abcdef"; /* util_hex's and buf_add_json's digits */
+
 void util_hex(const unsigned char *raw, size_t n, char *out)
 {
-	static const char hex[] = "0123456789abcdef";
-
 	for (size_t i = 0; i < n; i++) {
 		out[2 * i] = hex[raw[i] >> 4];
 		out[2 * i + 1] = hex[raw[i] & 15];
@@ -346,7 +346,6 @@ int buf_adds(buf *b, const char *s)
 
 int buf_add_json(buf *b, const char *s)
 {
-	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
 	const unsigned char *run = p; /* bytes not yet added, written as they are */
 	int rc = buf_add(b, "\"", 1);
